@@ -1,0 +1,78 @@
+// Type-checked lint plus the layering of DESIGN.md, enforced by eslint-plugin-boundaries.
+import js from '@eslint/js';
+import tseslint from 'typescript-eslint';
+import boundaries from 'eslint-plugin-boundaries';
+
+const layers = [
+  'spec', 'engine', 'analysis', 'providers', 'traffic', 'router', 'runtime',
+  'controller', 'store', 'api', 'cli', 'console', 'lib',
+];
+
+/** Which layer may import which: data flows documents → engine → actions → adapters. */
+/** @type {Record<string, string[]>} */
+const allowed = {
+  lib: [],
+  spec: ['lib'],
+  engine: ['spec', 'lib'],
+  analysis: ['spec', 'engine', 'lib'],
+  providers: ['analysis', 'spec', 'lib'],
+  router: ['lib'],
+  traffic: ['router', 'engine', 'spec', 'lib'],
+  runtime: ['spec', 'engine', 'lib'],
+  store: ['spec', 'engine', 'analysis', 'lib'],
+  controller: ['spec', 'engine', 'analysis', 'providers', 'traffic', 'router', 'runtime', 'store', 'lib'],
+  api: ['controller', 'store', 'spec', 'engine', 'analysis', 'lib'],
+  cli: ['api', 'controller', 'spec', 'engine', 'analysis', 'router', 'lib'],
+  console: ['api', 'lib'],
+};
+
+const pureRestrictions = {
+  'no-restricted-imports': ['error', { patterns: [{ group: ['node:*', 'fs', 'http', 'net', 'child_process', 'os', 'crypto'], message: 'engine/ is pure: no I/O modules.' }] }],
+  'no-restricted-globals': ['error', 'setTimeout', 'setInterval', 'process', 'fetch', 'performance'],
+  'no-restricted-properties': ['error',
+    { object: 'Date', property: 'now', message: 'engine/ is pure: time comes in as an argument.' },
+    { object: 'Math', property: 'random', message: 'engine/ is pure: randomness comes in as an argument.' }],
+  'no-restricted-syntax': ['error', { selector: "NewExpression[callee.name='Date'][arguments.length=0]", message: 'engine/ is pure: time comes in as an argument.' }],
+};
+
+export default tseslint.config(
+  { ignores: ['dist/**', 'node_modules/**', 'coverage/**', 'bin/**', 'examples/**/*.js', 'src/console/assets/**', 'bench/.out/**'] },
+  js.configs.recommended,
+  ...tseslint.configs.recommendedTypeChecked,
+  {
+    languageOptions: {
+      parserOptions: { projectService: { allowDefaultProject: ['*.js'] }, tsconfigRootDir: import.meta.dirname },
+    },
+    rules: {
+      '@typescript-eslint/no-floating-promises': 'error',
+      '@typescript-eslint/no-misused-promises': ['error', { checksVoidReturn: { arguments: false } }],
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+      '@typescript-eslint/restrict-template-expressions': ['error', { allowNumber: true, allowBoolean: true }],
+    },
+  },
+  {
+    files: ['src/**/*.ts'],
+    plugins: { boundaries },
+    settings: {
+      'boundaries/elements': layers.map((type) => ({ type, pattern: `src/${type}` })),
+      'import/resolver': { typescript: { project: './tsconfig.json' }, node: true },
+    },
+    rules: {
+      'boundaries/dependencies': ['error', {
+        default: 'disallow',
+        policies: layers.map((from) => ({ from: { element: { type: from } }, allow: { to: { element: { type: [from, ...allowed[from]] } } } })),
+      }],
+    },
+  },
+  { files: ['src/engine/**/*.ts', 'src/analysis/judge/**/*.ts'], ignores: ['**/*.test.ts'], rules: pureRestrictions },
+  {
+    files: ['**/*.test.ts', 'test/**/*.ts', 'bench/**/*.ts'],
+    rules: {
+      '@typescript-eslint/no-unsafe-assignment': 'off',
+      '@typescript-eslint/no-unsafe-member-access': 'off',
+      '@typescript-eslint/no-unsafe-argument': 'off',
+      '@typescript-eslint/no-unsafe-call': 'off',
+      '@typescript-eslint/no-non-null-assertion': 'off',
+    },
+  },
+);

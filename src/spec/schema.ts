@@ -1,0 +1,393 @@
+/**
+ * The one schema source for graylane's documents. From it come the TypeScript types (`Static`),
+ * runtime validation (Ajv over the same JSON Schema) and the JSON Schema printed by
+ * `graylane schema` (also the CRD `openAPIV3Schema`). Field names and meanings follow Argo Rollouts.
+ */
+import { Type, type Static, type TSchema, type TProperties, type ObjectOptions } from '@sinclair/typebox';
+
+export const API_VERSION = 'graylane.dev/v1alpha1';
+export const ARGO_API_VERSION = 'argoproj.io/v1alpha1';
+
+/** A closed object: unknown fields are errors, never silently dropped. */
+export const Closed = <T extends TProperties>(properties: T, options: ObjectOptions = {}) =>
+  Type.Object(properties, { additionalProperties: false, ...options });
+
+/** `30s`, `5m`, `1h`, `250ms`, or a bare number of seconds (as a number or a string). */
+export const Duration = Type.Union(
+  [
+    Type.Integer({ minimum: 0 }),
+    Type.String({ pattern: '^[0-9]+(ms|s|m|h)?$', description: 'a duration: 30s, 5m, 1h, 250ms or seconds' }),
+  ],
+  { description: 'a duration: 30s, 5m, 1h, 250ms or a number of seconds' },
+);
+
+/** An absolute count or a percentage string, as Kubernetes' IntOrString (`1`, `25%`). */
+export const IntOrPercent = Type.Union([
+  Type.Integer({ minimum: 0 }),
+  Type.String({ pattern: '^[0-9]+%$', description: 'a percentage such as 25%' }),
+]);
+
+export const Metadata = Type.Object(
+  {
+    name: Type.String({ minLength: 1, maxLength: 63, pattern: '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$', description: 'a DNS label: lower case letters, digits and -' }),
+    namespace: Type.Optional(Type.String()),
+    labels: Type.Optional(Type.Record(Type.String(), Type.String())),
+    annotations: Type.Optional(Type.Record(Type.String(), Type.String())),
+  },
+  // Kubernetes adds its own bookkeeping fields (uid, resourceVersion, …); they are not user input.
+  { additionalProperties: true },
+);
+
+export const StringMatch = Closed(
+  {
+    exact: Type.Optional(Type.String()),
+    prefix: Type.Optional(Type.String()),
+    regex: Type.Optional(Type.String()),
+  },
+  { minProperties: 1, maxProperties: 1, description: 'exactly one of exact, prefix, regex' },
+);
+
+// ---------------------------------------------------------------------------------------------
+// Analysis references (used by steps and strategies)
+
+export const AnalysisArg = Closed({
+  name: Type.String({ minLength: 1 }),
+  value: Type.Optional(Type.String()),
+  valueFrom: Type.Optional(
+    Closed({
+      podTemplateHashValue: Type.Optional(Type.Union([Type.Literal('Stable'), Type.Literal('Latest')])),
+      fieldRef: Type.Optional(Closed({ fieldPath: Type.String() })),
+      secretKeyRef: Type.Optional(Closed({ name: Type.String(), key: Type.String() })),
+    }),
+  ),
+});
+
+export const AnalysisTemplateRef = Closed({
+  templateName: Type.String({ minLength: 1 }),
+  clusterScope: Type.Optional(Type.Boolean()),
+});
+
+export const RolloutAnalysis = Closed({
+  templates: Type.Array(AnalysisTemplateRef, { minItems: 1 }),
+  args: Type.Optional(Type.Array(AnalysisArg)),
+  dryRun: Type.Optional(Type.Array(Closed({ metricName: Type.String() }))),
+});
+
+export const BackgroundAnalysis = Closed({
+  templates: Type.Array(AnalysisTemplateRef, { minItems: 1 }),
+  args: Type.Optional(Type.Array(AnalysisArg)),
+  startingStep: Type.Optional(Type.Integer({ minimum: 0 })),
+  dryRun: Type.Optional(Type.Array(Closed({ metricName: Type.String() }))),
+});
+
+// ---------------------------------------------------------------------------------------------
+// Canary steps: each step is an object with exactly one of these keys.
+
+export const HeaderRouteMatch = Closed({
+  headerName: Type.Optional(Type.String({ minLength: 1 })),
+  headerValue: Type.Optional(StringMatch),
+  /** graylane extension: match a cookie's value instead of a header's. */
+  cookieName: Type.Optional(Type.String({ minLength: 1 })),
+  cookieValue: Type.Optional(StringMatch),
+});
+
+export const MirrorRouteMatch = Closed({
+  method: Type.Optional(StringMatch),
+  path: Type.Optional(StringMatch),
+  headers: Type.Optional(Type.Record(Type.String(), StringMatch)),
+});
+
+export const SetWeightStep = Closed({ setWeight: Type.Integer({ minimum: 0, maximum: 100 }) });
+export const PauseStep = Closed({ pause: Closed({ duration: Type.Optional(Duration) }) });
+export const AnalysisStep = Closed({ analysis: RolloutAnalysis });
+export const SetCanaryScaleStep = Closed({
+  setCanaryScale: Closed(
+    {
+      weight: Type.Optional(Type.Integer({ minimum: 0, maximum: 100 })),
+      replicas: Type.Optional(Type.Integer({ minimum: 0 })),
+      matchTrafficWeight: Type.Optional(Type.Boolean()),
+    },
+    { minProperties: 1, maxProperties: 1, description: 'exactly one of weight, replicas, matchTrafficWeight' },
+  ),
+});
+export const SetHeaderRouteStep = Closed({
+  setHeaderRoute: Closed({
+    name: Type.String({ minLength: 1 }),
+    match: Type.Optional(Type.Array(HeaderRouteMatch)),
+  }),
+});
+export const SetMirrorRouteStep = Closed({
+  setMirrorRoute: Closed({
+    name: Type.String({ minLength: 1 }),
+    percentage: Type.Optional(Type.Integer({ minimum: 0, maximum: 100 })),
+    match: Type.Optional(Type.Array(MirrorRouteMatch)),
+  }),
+});
+
+export const CanaryStep = Type.Union(
+  [SetWeightStep, PauseStep, AnalysisStep, SetCanaryScaleStep, SetHeaderRouteStep, SetMirrorRouteStep],
+  { description: 'one of setWeight, pause, analysis, setCanaryScale, setHeaderRoute, setMirrorRoute' },
+);
+
+// ---------------------------------------------------------------------------------------------
+// Traffic routing
+
+export const TrafficRouting = Closed({
+  /** graylane's own router (single host); the default when nothing else is named. */
+  builtin: Type.Optional(Closed({})),
+  nginx: Type.Optional(
+    Closed({
+      stableIngress: Type.Optional(Type.String()),
+      stableIngresses: Type.Optional(Type.Array(Type.String())),
+      annotationPrefix: Type.Optional(Type.String()),
+      additionalIngressAnnotations: Type.Optional(Type.Record(Type.String(), Type.String())),
+      canaryIngressAnnotations: Type.Optional(Type.Record(Type.String(), Type.String())),
+    }),
+  ),
+  istio: Type.Optional(
+    Closed({
+      virtualService: Type.Optional(Closed({ name: Type.String(), routes: Type.Optional(Type.Array(Type.String())) })),
+      virtualServices: Type.Optional(Type.Array(Closed({ name: Type.String(), routes: Type.Optional(Type.Array(Type.String())) }))),
+      destinationRule: Type.Optional(
+        Closed({ name: Type.String(), canarySubsetName: Type.String(), stableSubsetName: Type.String() }),
+      ),
+    }),
+  ),
+  /** Gateway API through Argo's plugin name, kept so Argo manifests load as they are. */
+  plugins: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
+  managedRoutes: Type.Optional(Type.Array(Closed({ name: Type.String() }))),
+});
+
+// ---------------------------------------------------------------------------------------------
+// Strategies
+
+export const CanaryStrategy = Closed({
+  steps: Type.Optional(Type.Array(CanaryStep)),
+  maxSurge: Type.Optional(IntOrPercent),
+  maxUnavailable: Type.Optional(IntOrPercent),
+  trafficRouting: Type.Optional(TrafficRouting),
+  dynamicStableScale: Type.Optional(Type.Boolean()),
+  abortScaleDownDelaySeconds: Type.Optional(Type.Integer({ minimum: 0 })),
+  scaleDownDelaySeconds: Type.Optional(Type.Integer({ minimum: 0 })),
+  scaleDownDelayRevisionLimit: Type.Optional(Type.Integer({ minimum: 0 })),
+  analysis: Type.Optional(BackgroundAnalysis),
+  canaryService: Type.Optional(Type.String()),
+  stableService: Type.Optional(Type.String()),
+});
+
+export const BlueGreenStrategy = Closed({
+  activeService: Type.Optional(Type.String()),
+  previewService: Type.Optional(Type.String()),
+  autoPromotionEnabled: Type.Optional(Type.Boolean()),
+  autoPromotionSeconds: Type.Optional(Type.Integer({ minimum: 0 })),
+  scaleDownDelaySeconds: Type.Optional(Type.Integer({ minimum: 0 })),
+  scaleDownDelayRevisionLimit: Type.Optional(Type.Integer({ minimum: 0 })),
+  previewReplicaCount: Type.Optional(Type.Integer({ minimum: 0 })),
+  prePromotionAnalysis: Type.Optional(RolloutAnalysis),
+  postPromotionAnalysis: Type.Optional(RolloutAnalysis),
+  abortScaleDownDelaySeconds: Type.Optional(Type.Integer({ minimum: 0 })),
+});
+
+export const Strategy = Closed(
+  {
+    canary: Type.Optional(CanaryStrategy),
+    blueGreen: Type.Optional(BlueGreenStrategy),
+  },
+  { minProperties: 1, maxProperties: 1, description: 'exactly one of canary, blueGreen' },
+);
+
+// ---------------------------------------------------------------------------------------------
+// Rollout
+
+/** A Kubernetes PodTemplateSpec; checked field by field against the Kubernetes schema. */
+export const PodTemplate = Type.Object({}, { additionalProperties: true, description: 'a Kubernetes PodTemplateSpec' });
+
+export const RolloutSpec = Closed({
+  replicas: Type.Optional(Type.Integer({ minimum: 0 })),
+  selector: Type.Optional(
+    Type.Object({ matchLabels: Type.Optional(Type.Record(Type.String(), Type.String())) }, { additionalProperties: true }),
+  ),
+  template: Type.Optional(PodTemplate),
+  workloadRef: Type.Optional(Closed({ apiVersion: Type.String(), kind: Type.String(), name: Type.String(), scaleDown: Type.Optional(Type.String()) })),
+  strategy: Strategy,
+  minReadySeconds: Type.Optional(Type.Integer({ minimum: 0 })),
+  progressDeadlineSeconds: Type.Optional(Type.Integer({ minimum: 1 })),
+  progressDeadlineAbort: Type.Optional(Type.Boolean()),
+  revisionHistoryLimit: Type.Optional(Type.Integer({ minimum: 0 })),
+  paused: Type.Optional(Type.Boolean()),
+  restartAt: Type.Optional(Type.String()),
+  rollbackWindow: Type.Optional(Closed({ revisions: Type.Integer({ minimum: 0 }) })),
+});
+
+export const Rollout = Closed({
+  apiVersion: Type.Union([Type.Literal(API_VERSION), Type.Literal(ARGO_API_VERSION)]),
+  kind: Type.Literal('Rollout'),
+  metadata: Metadata,
+  spec: RolloutSpec,
+  status: Type.Optional(Type.Unknown()),
+});
+
+// ---------------------------------------------------------------------------------------------
+// AnalysisTemplate
+
+export const PrometheusProvider = Closed({
+  address: Type.String({ minLength: 1 }),
+  query: Type.String({ minLength: 1 }),
+  timeout: Type.Optional(Type.Integer({ minimum: 1, description: 'seconds' })),
+  insecure: Type.Optional(Type.Boolean()),
+  headers: Type.Optional(Type.Array(Closed({ key: Type.String(), value: Type.String() }))),
+  authentication: Type.Optional(Type.Unknown()),
+});
+
+export const WebProvider = Closed({
+  url: Type.String({ minLength: 1 }),
+  method: Type.Optional(Type.Union([Type.Literal('GET'), Type.Literal('POST'), Type.Literal('PUT')])),
+  headers: Type.Optional(Type.Array(Closed({ key: Type.String(), value: Type.String() }))),
+  body: Type.Optional(Type.String()),
+  jsonBody: Type.Optional(Type.Unknown()),
+  timeoutSeconds: Type.Optional(Type.Integer({ minimum: 1 })),
+  jsonPath: Type.Optional(Type.String()),
+  insecure: Type.Optional(Type.Boolean()),
+});
+
+export const BuiltinProvider = Closed({
+  /** What to measure from graylane's router for the canary (and stable, for comparisons). */
+  metric: Type.Union([
+    Type.Literal('successRate'),
+    Type.Literal('errorRate'),
+    Type.Literal('latencyP50'),
+    Type.Literal('latencyP90'),
+    Type.Literal('latencyP99'),
+    Type.Literal('requestRate'),
+  ]),
+  revision: Type.Optional(Type.Union([Type.Literal('canary'), Type.Literal('stable'), Type.Literal('both')])),
+  window: Type.Optional(Duration),
+  service: Type.Optional(Type.String()),
+});
+
+export const CommandProvider = Closed({
+  command: Type.Array(Type.String({ minLength: 1 }), { minItems: 1 }),
+  env: Type.Optional(Type.Record(Type.String(), Type.String())),
+  timeoutSeconds: Type.Optional(Type.Integer({ minimum: 1 })),
+});
+
+export const MetricProvider = Closed(
+  {
+    prometheus: Type.Optional(PrometheusProvider),
+    web: Type.Optional(WebProvider),
+    builtin: Type.Optional(BuiltinProvider),
+    command: Type.Optional(CommandProvider),
+    job: Type.Optional(Type.Unknown()),
+    datadog: Type.Optional(Type.Unknown()),
+    newRelic: Type.Optional(Type.Unknown()),
+    wavefront: Type.Optional(Type.Unknown()),
+    kayenta: Type.Optional(Type.Unknown()),
+    cloudWatch: Type.Optional(Type.Unknown()),
+    graphite: Type.Optional(Type.Unknown()),
+    influxdb: Type.Optional(Type.Unknown()),
+    skywalking: Type.Optional(Type.Unknown()),
+    plugin: Type.Optional(Type.Unknown()),
+  },
+  { minProperties: 1, maxProperties: 1, description: 'exactly one provider' },
+);
+
+export const Metric = Closed({
+  name: Type.String({ minLength: 1 }),
+  provider: MetricProvider,
+  successCondition: Type.Optional(Type.String()),
+  failureCondition: Type.Optional(Type.String()),
+  interval: Type.Optional(Duration),
+  initialDelay: Type.Optional(Duration),
+  count: Type.Optional(Type.Union([Type.Integer({ minimum: 0 }), Type.String()])),
+  failureLimit: Type.Optional(Type.Union([Type.Integer({ minimum: -1 }), Type.String()])),
+  inconclusiveLimit: Type.Optional(Type.Union([Type.Integer({ minimum: 0 }), Type.String()])),
+  consecutiveErrorLimit: Type.Optional(Type.Union([Type.Integer({ minimum: 0 }), Type.String()])),
+});
+
+export const AnalysisTemplateSpec = Closed({
+  args: Type.Optional(Type.Array(AnalysisArg)),
+  metrics: Type.Array(Metric, { minItems: 1 }),
+  dryRun: Type.Optional(Type.Array(Closed({ metricName: Type.String() }))),
+  measurementRetention: Type.Optional(Type.Array(Closed({ metricName: Type.String(), limit: Type.Integer({ minimum: 1 }) }))),
+});
+
+export const AnalysisTemplate = Closed({
+  apiVersion: Type.Union([Type.Literal(API_VERSION), Type.Literal(ARGO_API_VERSION)]),
+  kind: Type.Union([Type.Literal('AnalysisTemplate'), Type.Literal('ClusterAnalysisTemplate')]),
+  metadata: Metadata,
+  spec: AnalysisTemplateSpec,
+});
+
+// ---------------------------------------------------------------------------------------------
+// App: the single-host file
+
+export const HttpProbe = Closed({
+  httpGet: Closed({ path: Type.String({ pattern: '^/' }), port: Type.Optional(Type.Integer({ minimum: 1, maximum: 65535 })) }),
+  initialDelaySeconds: Type.Optional(Type.Integer({ minimum: 0 })),
+  periodSeconds: Type.Optional(Type.Number({ exclusiveMinimum: 0 })),
+  timeoutSeconds: Type.Optional(Type.Number({ exclusiveMinimum: 0 })),
+  failureThreshold: Type.Optional(Type.Integer({ minimum: 1 })),
+  successThreshold: Type.Optional(Type.Integer({ minimum: 1 })),
+});
+
+export const ProcessTemplate = Closed({
+  command: Type.Array(Type.String({ minLength: 1 }), { minItems: 1, description: 'argv; run without a shell' }),
+  cwd: Type.Optional(Type.String({ description: 'relative to the App file' })),
+  env: Type.Optional(Type.Record(Type.String({ pattern: '^[A-Za-z_][A-Za-z0-9_]*$' }), Type.String())),
+  readinessProbe: Type.Optional(HttpProbe),
+  livenessProbe: Type.Optional(HttpProbe),
+  terminationGracePeriodSeconds: Type.Optional(Type.Integer({ minimum: 0 })),
+});
+
+export const HostPort = Type.String({ pattern: '^[^:\\s]+:[0-9]{1,5}$', description: 'host:port' });
+
+export const AppService = Closed({
+  name: Type.String({ minLength: 1, maxLength: 63, pattern: '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$' }),
+  pathPrefix: Type.Optional(Type.String({ pattern: '^/' })),
+  host: Type.Optional(Type.String({ minLength: 1 })),
+  replicas: Type.Optional(Type.Integer({ minimum: 0 })),
+  process: Type.Optional(ProcessTemplate),
+  targets: Type.Optional(Type.Array(HostPort, { minItems: 1 })),
+  strategy: Type.Optional(Strategy),
+  progressDeadlineSeconds: Type.Optional(Type.Integer({ minimum: 1 })),
+  revisionHistoryLimit: Type.Optional(Type.Integer({ minimum: 0 })),
+});
+
+export const AppSpec = Closed({
+  listen: Type.Optional(HostPort),
+  services: Type.Array(AppService, { minItems: 1 }),
+});
+
+export const App = Closed({
+  apiVersion: Type.Literal(API_VERSION),
+  kind: Type.Literal('App'),
+  metadata: Metadata,
+  spec: AppSpec,
+});
+
+export const KINDS = { Rollout, AnalysisTemplate, App } as const satisfies Record<string, TSchema>;
+export type KindName = keyof typeof KINDS;
+
+export type Duration = Static<typeof Duration>;
+export type IntOrPercent = Static<typeof IntOrPercent>;
+export type StringMatch = Static<typeof StringMatch>;
+export type CanaryStep = Static<typeof CanaryStep>;
+export type SetHeaderRoute = Static<typeof SetHeaderRouteStep>['setHeaderRoute'];
+export type SetMirrorRoute = Static<typeof SetMirrorRouteStep>['setMirrorRoute'];
+export type SetCanaryScale = Static<typeof SetCanaryScaleStep>['setCanaryScale'];
+export type RolloutAnalysis = Static<typeof RolloutAnalysis>;
+export type BackgroundAnalysis = Static<typeof BackgroundAnalysis>;
+export type TrafficRouting = Static<typeof TrafficRouting>;
+export type CanaryStrategy = Static<typeof CanaryStrategy>;
+export type BlueGreenStrategy = Static<typeof BlueGreenStrategy>;
+export type Strategy = Static<typeof Strategy>;
+export type RolloutSpec = Static<typeof RolloutSpec>;
+export type Rollout = Static<typeof Rollout>;
+export type Metric = Static<typeof Metric>;
+export type AnalysisTemplateSpec = Static<typeof AnalysisTemplateSpec>;
+export type AnalysisTemplate = Static<typeof AnalysisTemplate>;
+export type HttpProbe = Static<typeof HttpProbe>;
+export type ProcessTemplate = Static<typeof ProcessTemplate>;
+export type AppService = Static<typeof AppService>;
+export type AppSpec = Static<typeof AppSpec>;
+export type App = Static<typeof App>;
