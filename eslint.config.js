@@ -5,7 +5,7 @@ import boundaries from 'eslint-plugin-boundaries';
 
 const layers = [
   'spec', 'engine', 'analysis', 'providers', 'traffic', 'router', 'runtime',
-  'controller', 'store', 'api', 'cli', 'console', 'lib',
+  'controller', 'store', 'api', 'cli', 'console', 'demo', 'lib',
 ];
 
 /** Which layer may import which: data flows documents → engine → actions → adapters. */
@@ -22,7 +22,8 @@ const allowed = {
   store: ['spec', 'engine', 'analysis', 'lib'],
   controller: ['spec', 'engine', 'analysis', 'providers', 'traffic', 'router', 'runtime', 'store', 'lib'],
   api: ['controller', 'store', 'spec', 'engine', 'analysis', 'lib'],
-  cli: ['api', 'controller', 'spec', 'engine', 'analysis', 'router', 'lib'],
+  cli: ['api', 'controller', 'spec', 'engine', 'analysis', 'router', 'demo', 'lib'],
+  demo: ['api', 'spec', 'lib'],
   console: ['api', 'lib'],
 };
 
