@@ -1,0 +1,150 @@
+/**
+ * The store port: where the daemon keeps what it must not lose. Every transition is committed
+ * here before it is acted on, so a crash at any point resumes from a state the world can catch
+ * up with. The local adapter is SQLite; on Kubernetes the objects' status plays this part.
+ */
+
+/** A service as last applied: its document fragment and where it came from. */
+export interface StoredService {
+  /** Service name, unique within the store. */
+  name: string;
+  /** The App service document (JSON) as applied. */
+  spec: unknown;
+  /** Directory that relative paths in the spec resolve against (the App file's directory). */
+  baseDir: string;
+  /** Revision the spec asks for now (the hash of its template). */
+  desiredRevision: string;
+  /** When it was last applied, epoch ms. */
+  appliedAtMs: number;
+}
+
+/** An immutable revision of a service's template. */
+export interface StoredRevision {
+  /** Owning service. */
+  service: string;
+  /** Revision name: the short hash of its template. */
+  name: string;
+  /** 1, 2, 3 … in order of first appearance, as `graylane history` shows them. */
+  number: number;
+  /** The template that defines the revision (process command, env, cwd; or targets). */
+  template: unknown;
+  /** When it first appeared, epoch ms. */
+  createdAtMs: number;
+}
+
+/** An instance the runtime started, recorded so a restarted daemon can adopt it. */
+export interface StoredInstance {
+  /** Runtime instance id, unique. */
+  id: string;
+  /** Owning service. */
+  service: string;
+  /** Revision the instance runs. */
+  revision: string;
+  /** Everything the runtime needs to re-attach (pid, port, start time, command …). */
+  record: unknown;
+}
+
+/** One line of a service's history of what happened. */
+export interface StoredEvent {
+  /** Increasing id; clients resume a stream after the last one they saw. */
+  id: number;
+  /** Service (or release) the event belongs to. */
+  service: string;
+  /** When it happened, epoch ms. */
+  atMs: number;
+  /** `info` for progress, `warning` for trouble that was handled, `error` for what needs a human. */
+  level: 'info' | 'warning' | 'error';
+  /** Short machine-readable reason, e.g. `StepCompleted`, `RolloutAborted`. */
+  reason: string;
+  /** A sentence for people. */
+  message: string;
+}
+
+/** An analysis run and its measurements, kept for `graylane analysis`. */
+export interface StoredAnalysisRun {
+  /** Unique run id. */
+  id: string;
+  /** Owning service. */
+  service: string;
+  /** Run name as the engine knows it. */
+  name: string;
+  /** Current phase. */
+  phase: string;
+  /** Full run document (template, args, measurements, message). */
+  run: unknown;
+  /** When it started, epoch ms. */
+  startedAtMs: number;
+  /** Last update, epoch ms. */
+  updatedAtMs: number;
+}
+
+/** What one reconcile pass commits, all or nothing. */
+export interface ReconcileCommit {
+  /** Service the pass was for. */
+  service: string;
+  /** The new rollout status. */
+  status: unknown;
+  /** Events the pass produced, without ids (the store assigns them). */
+  events?: Omit<StoredEvent, 'id' | 'service'>[];
+}
+
+/** The store port. All methods are synchronous: the local store is an embedded database. */
+export interface Store {
+  /** Adapter type, e.g. `sqlite`. */
+  readonly type: string;
+  /** Runs fn in one transaction: either all of its writes land or none. */
+  transaction<T>(fn: () => T): T;
+  /** Creates or replaces a service. */
+  putService(service: StoredService): void;
+  /** A service by name. */
+  getService(name: string): StoredService | undefined;
+  /** All services, by name. */
+  listServices(): StoredService[];
+  /** Removes a service and everything that belongs to it. */
+  deleteService(name: string): void;
+  /** Records a revision if it is new and returns it (with its number) either way. */
+  addRevision(revision: Omit<StoredRevision, 'number'>): StoredRevision;
+  /** A service's revisions, oldest first. */
+  listRevisions(service: string): StoredRevision[];
+  /** Forgets a revision beyond the history limit. */
+  deleteRevision(service: string, name: string): void;
+  /** The rollout status of a service, if it has one. */
+  getStatus(service: string): unknown;
+  /** Commits a reconcile pass: status and events in one transaction. Returns the event ids. */
+  commit(commit: ReconcileCommit): number[];
+  /** Appends events outside a reconcile pass (operations, daemon start). */
+  appendEvents(service: string, events: Omit<StoredEvent, 'id' | 'service'>[]): number[];
+  /** Events, oldest first, optionally of one service and after an id. */
+  listEvents(options?: { service?: string; afterId?: number; limit?: number }): StoredEvent[];
+  /** Records (or updates) an instance so it can be adopted after a crash. */
+  putInstance(instance: StoredInstance): void;
+  /** Forgets an instance that was stopped. */
+  deleteInstance(id: string): void;
+  /** Recorded instances. */
+  listInstances(service?: string): StoredInstance[];
+  /** Creates or updates an analysis run. */
+  putAnalysisRun(run: StoredAnalysisRun): void;
+  /** Analysis runs of a service, newest first. */
+  listAnalysisRuns(service: string, limit?: number): StoredAnalysisRun[];
+  /** A small key/value space for daemon settings (listen addresses, app file). */
+  getSetting(key: string): string | undefined;
+  /** Sets a daemon setting. */
+  setSetting(key: string, value: string): void;
+  /** Closes the store; further calls throw. */
+  close(): void;
+}
+
+/** Why a store could not be used. */
+export type StoreErrorCode = 'StoreCorrupt' | 'StoreTooNew' | 'StoreLocked' | 'StoreUnavailable';
+
+/** A store that cannot be opened or used; the message says what to do. */
+export class StoreError extends Error {
+  constructor(
+    readonly code: StoreErrorCode,
+    message: string,
+    readonly file?: string,
+  ) {
+    super(message);
+    this.name = 'StoreError';
+  }
+}
