@@ -1,0 +1,136 @@
+/** The daemon API client the CLI (and tests) use. */
+import type { ApplyResult, EventView, Operation } from '../controller/control-plane.js';
+import type { AnalysisRunView, RevisionView, ServiceView } from '../controller/view-model.js';
+import { readDaemonInfo, readToken, type DaemonInfo } from './state-dir.js';
+
+/** The daemon could not be reached: not started, or gone. Exit code 3. */
+export class DaemonUnreachableError extends Error {
+  readonly code = 'DaemonUnreachable';
+  constructor(message: string) {
+    super(message);
+    this.name = 'DaemonUnreachableError';
+  }
+}
+
+/** The daemon answered with an error. */
+export class ApiError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+    readonly status: number,
+    readonly details: string[] = [],
+  ) {
+    super(message);
+    this.name = 'ApiError';
+  }
+}
+
+/** A client bound to one daemon. */
+export class ApiClient {
+  constructor(
+    readonly baseUrl: string,
+    private readonly token: string,
+    readonly info?: DaemonInfo,
+  ) {}
+
+  /** A client for the daemon whose state dir is `dir`; throws DaemonUnreachableError if none ran there. */
+  static fromStateDir(dir: string): ApiClient {
+    const info = readDaemonInfo(dir);
+    const token = readToken(dir);
+    if (!info || !token) {
+      throw new DaemonUnreachableError(
+        `no graylane daemon has run with state dir ${dir}. Start one with \`graylane up -f graylane.yaml\`, or point at its state dir with --state-dir or GRAYLANE_STATE_DIR.`,
+      );
+    }
+    return new ApiClient(info.apiUrl, token, info);
+  }
+
+  /** Sends a request and decodes the JSON answer. */
+  async request<T>(method: 'GET' | 'POST', path: string, body?: unknown): Promise<T> {
+    const res = await this.fetch(method, path, body);
+    const text = await res.text();
+    let json: unknown;
+    try {
+      json = text ? JSON.parse(text) : {};
+    } catch {
+      throw new ApiError('BadResponse', `the daemon answered ${res.status} with something that is not JSON`, res.status);
+    }
+    if (!res.ok) {
+      const e = (json as { error?: { code?: string; message?: string; details?: string[] } }).error ?? {};
+      throw new ApiError(e.code ?? 'Error', e.message ?? `HTTP ${res.status}`, res.status, e.details ?? []);
+    }
+    return json as T;
+  }
+
+  /** Raw fetch with the token; maps connection failures to DaemonUnreachableError. */
+  async fetch(method: string, path: string, body?: unknown, init: { signal?: AbortSignal; accept?: string } = {}): Promise<Response> {
+    try {
+      return await fetch(`${this.baseUrl}${path}`, {
+        method,
+        headers: {
+          authorization: `Bearer ${this.token}`,
+          ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+          ...(init.accept ? { accept: init.accept } : {}),
+        },
+        body: body === undefined ? undefined : JSON.stringify(body),
+        signal: init.signal,
+      });
+    } catch (err) {
+      if (init.signal?.aborted) throw err;
+      throw new DaemonUnreachableError(
+        `cannot reach the graylane daemon at ${this.baseUrl}${this.info ? ` (pid ${this.info.pid})` : ''}: is \`graylane up\` still running? Start it again; running apps are re-adopted.`,
+      );
+    }
+  }
+
+  apply(text: string, file: string): Promise<ApplyResult> { return this.request('POST', '/v1/apply', { text, file }); }
+  list(): Promise<{ services: ServiceView[] }> { return this.request('GET', '/v1/services'); }
+  get(name: string): Promise<ServiceView> { return this.request('GET', `/v1/services/${encodeURIComponent(name)}`); }
+  history(name: string): Promise<{ revisions: RevisionView[] }> { return this.request('GET', `/v1/services/${encodeURIComponent(name)}/history`); }
+  analysis(name: string): Promise<{ runs: AnalysisRunView[] }> { return this.request('GET', `/v1/services/${encodeURIComponent(name)}/analysis`); }
+  events(service?: string): Promise<{ events: EventView[] }> {
+    return this.request('GET', `/v1/events${service ? `?service=${encodeURIComponent(service)}` : ''}`);
+  }
+
+  /** Runs an operation on a service or release. */
+  operate(name: string, op: Operation): Promise<ServiceView> {
+    const n = encodeURIComponent(name);
+    switch (op.type) {
+      case 'promote': return this.request('POST', `/v1/services/${n}/promote`, { full: op.full === true });
+      case 'undo': return this.request('POST', `/v1/services/${n}/undo`, op.toRevision === undefined ? {} : { toRevision: op.toRevision });
+      case 'setWeight': return this.request('POST', `/v1/services/${n}/weight`, { percent: op.percent });
+      default: return this.request('POST', `/v1/services/${n}/${op.type}`, {});
+    }
+  }
+
+  /** Follows server-sent events until the signal aborts; yields parsed messages. */
+  async *stream(options: { service?: string; signal?: AbortSignal } = {}): AsyncGenerator<{ type: string; data: unknown }> {
+    const res = await this.fetch('GET', `/v1/events${options.service ? `?service=${encodeURIComponent(options.service)}` : ''}`, undefined, {
+      signal: options.signal,
+      accept: 'text/event-stream',
+    });
+    if (!res.ok || !res.body) throw new ApiError('StreamFailed', `event stream answered ${res.status}`, res.status);
+    const decoder = new TextDecoder();
+    let buffer = '';
+    try {
+      for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+        buffer += decoder.decode(chunk, { stream: true });
+        let cut: number;
+        while ((cut = buffer.indexOf('\n\n')) >= 0) {
+          const block = buffer.slice(0, cut);
+          buffer = buffer.slice(cut + 2);
+          let type = 'message';
+          let data = '';
+          for (const line of block.split('\n')) {
+            if (line.startsWith('event: ')) type = line.slice(7);
+            else if (line.startsWith('data: ')) data += line.slice(6);
+          }
+          if (data) yield { type, data: JSON.parse(data) as unknown };
+        }
+      }
+    } catch (err) {
+      if (options.signal?.aborted) return;
+      throw err;
+    }
+  }
+}

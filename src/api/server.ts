@@ -1,0 +1,217 @@
+/**
+ * The daemon's HTTP API: JSON over loopback, a bearer token on everything but health and the
+ * OpenAPI document, server-sent events for live status. A thin shell over a ControlPlane.
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { timingSafeEqual } from 'node:crypto';
+import type { AddressInfo } from 'node:net';
+import { ControlPlaneError, type ControlPlane, type Operation } from '../controller/control-plane.js';
+import { openApiDocument } from './openapi.js';
+
+/** Options of {@link startApiServer}. */
+export interface ApiServerOptions {
+  /** The controller answering the calls. */
+  controlPlane: ControlPlane;
+  /** Bearer token every client must present. */
+  token: string;
+  /** Loopback host to bind; anything else is refused. */
+  host?: string;
+  /** Port; 0 picks a free one. */
+  port?: number;
+  /** Version reported by /v1/health. */
+  version?: string;
+}
+
+/** A running API server. */
+export interface ApiServer {
+  /** Base URL, e.g. `http://127.0.0.1:4100`. */
+  url: string;
+  /** Stops accepting, ends event streams, resolves when closed. */
+  close(): Promise<void>;
+}
+
+const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
+const MAX_BODY_BYTES = 4 * 1024 * 1024;
+
+/** Starts the API on loopback. */
+export async function startApiServer(options: ApiServerOptions): Promise<ApiServer> {
+  const host = options.host ?? '127.0.0.1';
+  if (!LOOPBACK.has(host)) throw new Error(`the API listens on loopback only; "${host}" is not a loopback address`);
+  const streams = new Set<ServerResponse>();
+  const server: Server = createServer((req, res) => {
+    handle(options, req, res, streams).catch((err: unknown) => sendError(res, err));
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? 0, host, () => resolve());
+  });
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://${host.includes(':') ? `[${host}]` : host}:${port}`,
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const res of streams) res.end();
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}
+
+function authorized(req: IncomingMessage, token: string): boolean {
+  const header = req.headers.authorization ?? '';
+  const given = Buffer.from(header.startsWith('Bearer ') ? header.slice(7) : '');
+  const want = Buffer.from(token);
+  return given.length === want.length && timingSafeEqual(given, want);
+}
+
+async function handle(
+  options: ApiServerOptions,
+  req: IncomingMessage,
+  res: ServerResponse,
+  streams: Set<ServerResponse>,
+): Promise<void> {
+  const url = new URL(req.url ?? '/', 'http://localhost');
+  const path = url.pathname;
+  const cp = options.controlPlane;
+  if (req.method === 'GET' && path === '/v1/health') return sendJson(res, 200, { ok: true, version: options.version ?? 'dev' });
+  if (req.method === 'GET' && path === '/openapi.json') return sendJson(res, 200, openApiDocument(options.version ?? 'dev'));
+  if (!authorized(req, options.token)) {
+    return sendJson(res, 401, { error: { code: 'Unauthorized', message: 'a valid token is required: the CLI reads it from the state directory (token file)' } });
+  }
+
+  if (req.method === 'POST' && path === '/v1/apply') {
+    const body = (await readJson(req)) as { text?: unknown; file?: unknown };
+    if (typeof body.text !== 'string' || typeof body.file !== 'string') {
+      return sendJson(res, 400, { error: { code: 'BadRequest', message: 'apply needs {"text": "...", "file": "path/of/the/file"}' } });
+    }
+    return sendJson(res, 200, await cp.apply({ text: body.text, file: body.file }));
+  }
+  if (req.method === 'GET' && path === '/v1/services') return sendJson(res, 200, { services: cp.list() });
+  if (req.method === 'GET' && path === '/v1/events') {
+    if ((req.headers.accept ?? '').includes('text/event-stream')) return streamEvents(cp, url, req, res, streams);
+    const afterId = Number(url.searchParams.get('after') ?? 0);
+    return sendJson(res, 200, { events: cp.events({ service: url.searchParams.get('service') ?? undefined, afterId }) });
+  }
+
+  const m = /^\/v1\/services\/([a-z0-9-]+)(?:\/([a-z-]+))?$/.exec(path);
+  if (m) {
+    const name = m[1]!;
+    const sub = m[2];
+    if (req.method === 'GET' && sub === undefined) return sendJson(res, 200, cp.get(name));
+    if (req.method === 'GET' && sub === 'history') return sendJson(res, 200, { revisions: cp.history(name) });
+    if (req.method === 'GET' && sub === 'analysis') return sendJson(res, 200, { runs: cp.analysis(name) });
+    if (req.method === 'GET' && sub === 'logs') return streamLogs(cp, name, url, req, res);
+    if (req.method === 'POST' && sub !== undefined) {
+      const body = (await readJson(req)) as Record<string, unknown>;
+      return sendJson(res, 200, await cp.operate(name, toOperation(sub, body)));
+    }
+  }
+  return sendJson(res, 404, { error: { code: 'NotFound', message: `no such endpoint: ${req.method} ${path}; see /openapi.json` } });
+}
+
+function toOperation(sub: string, body: Record<string, unknown>): Operation {
+  switch (sub) {
+    case 'promote': return { type: 'promote', full: body.full === true };
+    case 'pause': return { type: 'pause' };
+    case 'resume': return { type: 'resume' };
+    case 'abort': return { type: 'abort' };
+    case 'retry': return { type: 'retry' };
+    case 'restart': return { type: 'restart' };
+    case 'undo':
+      if (body.toRevision !== undefined && !Number.isInteger(body.toRevision)) throw badRequest('toRevision must be a revision number such as 2');
+      return body.toRevision === undefined ? { type: 'undo' } : { type: 'undo', toRevision: body.toRevision as number };
+    case 'weight': {
+      const percent = body.percent;
+      if (typeof percent !== 'number' || !Number.isInteger(percent) || percent < 0 || percent > 100) {
+        throw badRequest('weight needs {"percent": N} with N a whole number from 0 to 100');
+      }
+      return { type: 'setWeight', percent };
+    }
+    default:
+      throw new ControlPlaneError('NotFound', `unknown operation "${sub}"; known: promote, pause, resume, abort, retry, restart, undo, weight`);
+  }
+}
+
+class BadRequestError extends Error {
+  readonly code = 'BadRequest';
+}
+const badRequest = (message: string) => new BadRequestError(message);
+
+async function readJson(req: IncomingMessage): Promise<unknown> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > MAX_BODY_BYTES) throw badRequest(`request body larger than ${MAX_BODY_BYTES} bytes`);
+    chunks.push(chunk);
+  }
+  if (size === 0) return {};
+  try {
+    return JSON.parse(Buffer.concat(chunks).toString('utf8')) as unknown;
+  } catch {
+    throw badRequest('request body is not valid JSON');
+  }
+}
+
+function sendJson(res: ServerResponse, status: number, body: unknown): void {
+  if (res.headersSent) return void res.end();
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text), 'cache-control': 'no-store' });
+  res.end(text);
+}
+
+const STATUS_OF: Record<string, number> = { NotFound: 404, InvalidOperation: 409, Conflict: 409, ValidationFailed: 422, Internal: 500 };
+
+function sendError(res: ServerResponse, err: unknown): void {
+  if (err instanceof ControlPlaneError) {
+    return sendJson(res, STATUS_OF[err.code] ?? 500, { error: { code: err.code, message: err.message, details: err.details } });
+  }
+  if (err instanceof BadRequestError) return sendJson(res, 400, { error: { code: err.code, message: err.message } });
+  const message = err instanceof Error ? err.message : String(err);
+  sendJson(res, 500, { error: { code: 'Internal', message } });
+}
+
+function streamEvents(cp: ControlPlane, url: URL, req: IncomingMessage, res: ServerResponse, streams: Set<ServerResponse>): void {
+  const service = url.searchParams.get('service') ?? undefined;
+  res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store', connection: 'keep-alive' });
+  streams.add(res);
+  const write = (type: string, data: unknown, id?: number) =>
+    res.write(`${id === undefined ? '' : `id: ${id}\n`}event: ${type}\ndata: ${JSON.stringify(data)}\n\n`);
+  // Resume after the last event the client saw, then send the current views so it starts whole.
+  const after = Number(req.headers['last-event-id'] ?? url.searchParams.get('after') ?? -1);
+  if (after >= 0) for (const e of cp.events({ service, afterId: after })) write('event', e, e.id);
+  for (const v of cp.list()) if (!service || v.name === service) write('status', v);
+  const unsubscribe = cp.subscribe((change) => {
+    if (change.event && (!service || change.event.service === service)) write('event', change.event, change.event.id);
+    if (change.view && (!service || change.view.name === service)) write('status', change.view);
+  });
+  const heartbeat = setInterval(() => res.write(': keep-alive\n\n'), 15_000);
+  res.on('close', () => {
+    clearInterval(heartbeat);
+    unsubscribe();
+    streams.delete(res);
+  });
+}
+
+async function streamLogs(cp: ControlPlane, service: string, url: URL, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const controller = new AbortController();
+  res.on('close', () => controller.abort());
+  const follow = url.searchParams.get('follow') === '1';
+  const revision = url.searchParams.get('revision') ?? undefined;
+  const lines = cp.logs({ service, revision, follow, signal: controller.signal });
+  let started = false;
+  try {
+    for await (const line of lines) {
+      if (!started) {
+        res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store' });
+        started = true;
+      }
+      res.write(`${line}\n`);
+    }
+  } catch (err) {
+    if (!started) throw err;
+  }
+  if (!started) res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8' });
+  res.end();
+  void req;
+}

@@ -1,0 +1,76 @@
+/**
+ * Where a daemon keeps its state and how the CLI finds it: `--state-dir`, else
+ * `GRAYLANE_STATE_DIR`, else `.graylane/` beside the App file (for `up` and `apply -f`), else the
+ * nearest `.graylane/` in the current directory or above it.
+ */
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync, renameSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { dirname, join, resolve } from 'node:path';
+
+/** What a running daemon publishes in its state dir for the CLI. */
+export interface DaemonInfo {
+  /** The daemon's API base URL. */
+  apiUrl: string;
+  /** The built-in router's URL. */
+  routerUrl: string;
+  /** Router admin/metrics URL. */
+  adminUrl?: string;
+  /** Daemon process id. */
+  pid: number;
+  /** The App file it was started with. */
+  appFile: string;
+  /** Start time, epoch ms. */
+  startedAtMs: number;
+}
+
+/** Resolves the state dir from the flag, the environment and the App file, in that order. */
+export function resolveStateDir(options: { flag?: string; appFile?: string; cwd?: string; env?: NodeJS.ProcessEnv }): string {
+  const env = options.env ?? process.env;
+  const cwd = options.cwd ?? process.cwd();
+  if (options.flag) return resolve(cwd, options.flag);
+  if (env.GRAYLANE_STATE_DIR) return resolve(cwd, env.GRAYLANE_STATE_DIR);
+  if (options.appFile) return join(dirname(resolve(cwd, options.appFile)), '.graylane');
+  for (let dir = cwd; ; dir = dirname(dir)) {
+    if (existsSync(join(dir, '.graylane', 'daemon.json'))) return join(dir, '.graylane');
+    if (dirname(dir) === dir) return join(cwd, '.graylane');
+  }
+}
+
+/** Creates the state dir (mode 0700) if needed. */
+export function ensureStateDir(dir: string): void {
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+}
+
+/** Reads the API token, creating it (mode 0600) at first start. */
+export function loadOrCreateToken(dir: string): string {
+  const file = join(dir, 'token');
+  if (existsSync(file)) return readFileSync(file, 'utf8').trim();
+  const token = randomBytes(24).toString('base64url');
+  writeFileSync(file, `${token}\n`, { mode: 0o600, flag: 'wx' });
+  chmodSync(file, 0o600);
+  return token;
+}
+
+/** Reads the token for a client; undefined when the daemon never started here. */
+export function readToken(dir: string): string | undefined {
+  const file = join(dir, 'token');
+  return existsSync(file) ? readFileSync(file, 'utf8').trim() : undefined;
+}
+
+/** Publishes the daemon's addresses atomically (write, then rename). */
+export function writeDaemonInfo(dir: string, info: DaemonInfo): void {
+  const file = join(dir, 'daemon.json');
+  writeFileSync(`${file}.tmp`, JSON.stringify(info, null, 2), { mode: 0o600 });
+  renameSync(`${file}.tmp`, file);
+}
+
+/** The daemon's published addresses, if any. */
+export function readDaemonInfo(dir: string): DaemonInfo | undefined {
+  const file = join(dir, 'daemon.json');
+  if (!existsSync(file)) return undefined;
+  try {
+    return JSON.parse(readFileSync(file, 'utf8')) as DaemonInfo;
+  } catch {
+    return undefined;
+  }
+}

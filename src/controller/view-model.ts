@@ -1,0 +1,95 @@
+/**
+ * The one view-model of a rollout that the CLI, the API and the console all show, so that the
+ * three never disagree on what "step 2/4" or "ready 3/4" means.
+ */
+
+/** A revision's part in a rollout. */
+export type RevisionRole = 'stable' | 'canary' | 'preview' | 'active' | 'old';
+
+/** Live figures of one revision of a service. */
+export interface RevisionLiveView {
+  /** Revision name (short hash). */
+  name: string;
+  /** 1, 2, 3 … as `graylane history` numbers them. */
+  number: number;
+  /** What the revision is to the rollout now. */
+  role: RevisionRole;
+  /** Percentage of traffic it receives by weight (matches aside). */
+  weight: number;
+  /** Instances that are ready. */
+  ready: number;
+  /** Instances desired or running. */
+  total: number;
+  /** Requests per second over the last 10 s, from the router. */
+  requestsPerSecond: number;
+  /** Fraction of responses that were errors (5xx and upstream failures) over the last 10 s. */
+  errorRate: number;
+  /** p99 latency in ms over the last 10 s; null without traffic. */
+  p99Ms: number | null;
+}
+
+/** Analysis state in brief. */
+export interface AnalysisBriefView {
+  /** Run name. */
+  name: string;
+  /** Phase. */
+  phase: string;
+  /** Last message, if any. */
+  message?: string;
+}
+
+/** A service (or release) as everyone shows it. */
+export interface ServiceView {
+  /** Service name. */
+  name: string;
+  /** `service` or `release`. */
+  kind: 'service' | 'release';
+  /** Rollout phase. */
+  phase: 'Healthy' | 'Progressing' | 'Paused' | 'Degraded' | 'Completed';
+  /** Strategy in use. */
+  strategy: 'rolling' | 'canary' | 'blueGreen' | 'static';
+  /** Current step, 1-based for people; 0 when nothing is in progress. */
+  step: number;
+  /** Number of steps of the strategy. */
+  steps: number;
+  /** A sentence about the current state ("paused at step 2/4: waiting for promote"). */
+  message: string;
+  /** Revisions that have instances or traffic, stable first. */
+  revisions: RevisionLiveView[];
+  /** Analyses in force. */
+  analysis: AnalysisBriefView[];
+  /** Whether an abort is in force. */
+  aborted: boolean;
+  /** Why the rollout is paused, when it is. */
+  pauseReasons: string[];
+}
+
+/** A revision as `graylane history` lists it. */
+export interface RevisionView {
+  /** 1, 2, 3 … */
+  number: number;
+  /** Short hash. */
+  name: string;
+  /** When it first appeared, epoch ms. */
+  createdAtMs: number;
+  /** What the revision is now. */
+  role: RevisionRole | 'retired';
+  /** What changed, in brief (command and env). */
+  summary: string;
+}
+
+/** An analysis run for `graylane analysis`. */
+export interface AnalysisRunView {
+  /** Run id. */
+  id: string;
+  /** Run name. */
+  name: string;
+  /** Phase. */
+  phase: string;
+  /** When it started, epoch ms. */
+  startedAtMs: number;
+  /** Measurements per metric, newest last. */
+  metrics: { name: string; phase: string; measurements: { atMs: number; phase: string; value: unknown; message?: string }[] }[];
+  /** Last message. */
+  message?: string;
+}
