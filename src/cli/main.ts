@@ -1,15 +1,66 @@
 import { Command, CommanderError } from 'commander';
+import { ApiError, DaemonUnreachableError } from '../api/client.js';
+import { CliContext, CliError, EXIT, type CliIo } from './context.js';
+import { registerOperationCommands } from './commands/operations.js';
+
+const VERSION = '0.1.0';
+
+/** Builds the command tree; exported so tests and `--help` share one definition. */
+export function buildProgram(ctx: CliContext): Command {
+  const program = new Command('graylane')
+    .description('Progressive delivery without a failed request: canary, blue-green, rolling updates and releases of a frontend with its backends.')
+    .version(VERSION)
+    .showSuggestionAfterError()
+    .exitOverride()
+    .configureOutput({ writeOut: (s) => ctx.io.out(s), writeErr: (s) => ctx.io.err(s) })
+    .addHelpText('after', `
+Examples:
+  graylane up -f graylane.yaml          run the router, controller and API in the foreground
+  graylane apply -f graylane.yaml       roll out what changed
+  graylane status api --watch           follow a rollout live
+  graylane promote api                  go to the next step
+  graylane validate rollout.yaml        check documents (exit 2 on errors)
+  graylane plan rollout.yaml            show the timeline a rollout will follow`);
+  registerOperationCommands(program, ctx);
+  for (const cmd of program.commands) cmd.exitOverride().configureOutput({ writeOut: (s) => ctx.io.out(s), writeErr: (s) => ctx.io.err(s) });
+  return program;
+}
 
 /** Runs the CLI with argv (without node and script) and resolves to the process exit code. */
-export async function main(argv: string[]): Promise<number> {
-  const program = new Command('graylane')
-    .description('Progressive delivery without a failed request.')
-    .exitOverride();
+export async function main(argv: string[], io?: Partial<CliIo>): Promise<number> {
+  const ctx = new CliContext({
+    out: (s) => process.stdout.write(s),
+    err: (s) => process.stderr.write(s),
+    isTty: process.stdout.isTTY === true,
+    env: process.env,
+    cwd: process.cwd(),
+    ...io,
+  });
+  const program = buildProgram(ctx);
   try {
     await program.parseAsync(argv, { from: 'user' });
-    return 0;
+    return ctx.exitCode;
   } catch (err) {
-    if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : 2;
-    throw err;
+    return reportError(ctx, err);
   }
+}
+
+function reportError(ctx: CliContext, err: unknown): number {
+  if (err instanceof CommanderError) return err.exitCode === 0 ? EXIT.ok : EXIT.usage;
+  if (err instanceof CliError) {
+    ctx.warn(`error: ${err.message}`);
+    for (const d of err.details) ctx.warn(d);
+    return err.exitCode;
+  }
+  if (err instanceof DaemonUnreachableError) {
+    ctx.warn(`error: ${err.message}`);
+    return EXIT.unreachable;
+  }
+  if (err instanceof ApiError) {
+    ctx.warn(`error: ${err.message}`);
+    for (const d of err.details) ctx.warn(d);
+    return ['ValidationFailed', 'BadRequest', 'NotFound', 'InvalidOperation', 'Unauthorized'].includes(err.code) ? EXIT.usage : EXIT.degraded;
+  }
+  ctx.warn(`error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+  return EXIT.degraded;
 }

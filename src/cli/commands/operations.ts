@@ -1,0 +1,162 @@
+/** Commands that read or operate a rollout through the daemon. */
+import type { Command } from 'commander';
+import type { Operation } from '../../controller/control-plane.js';
+import type { ServiceView } from '../../controller/view-model.js';
+import { CliError, EXIT, type CliContext } from '../context.js';
+import { renderList, renderStatus, table } from '../render.js';
+import { parseDurationMs } from '../../lib/duration.js';
+
+interface Common { stateDir?: string; json?: boolean }
+
+const stateDirOption = (cmd: Command) => cmd.option('--state-dir <dir>', 'state directory of the daemon (default: GRAYLANE_STATE_DIR, or the nearest .graylane/)');
+
+/** Registers get, status, promote, pause, resume, abort, retry, undo, set weight, history, analysis, logs. */
+export function registerOperationCommands(program: Command, ctx: CliContext): void {
+  stateDirOption(program.command('get'))
+    .description('List services and releases with their rollout state.')
+    .option('--json', 'print JSON')
+    .addHelpText('after', '\nExamples:\n  graylane get\n  graylane get --json | jq .services[0].phase')
+    .action(async (o: Common) => {
+      const { services } = await ctx.client(o).list();
+      ctx.print(o.json ? JSON.stringify({ services }, null, 2) : renderList(services));
+    });
+
+  stateDirOption(program.command('status <service>'))
+    .description('Show a rollout: step, weights, instances, traffic and analysis. Exit 0 healthy, 1 aborted or degraded.')
+    .option('--json', 'print JSON')
+    .option('-w, --watch', 'keep the view live until Ctrl-C (or until done with --wait)')
+    .option('--wait', 'wait until the rollout is done (exit 0) or aborted/degraded (exit 1)')
+    .option('--timeout <duration>', 'with --wait: give up after this long (e.g. 10m); exit 1', '10m')
+    .addHelpText('after', '\nExamples:\n  graylane status api\n  graylane status api --watch\n  graylane status api --wait --timeout 10m && echo released')
+    .action(async (service: string, o: Common & { watch?: boolean; wait?: boolean; timeout: string }) => {
+      const client = ctx.client(o);
+      const show = (v: ServiceView) => ctx.print(o.json ? JSON.stringify(v) : renderStatus(v));
+      const first = await client.get(service);
+      if (!o.watch && !o.wait) {
+        show(first);
+        ctx.exitCode = first.phase === 'Degraded' ? EXIT.degraded : EXIT.ok;
+        return;
+      }
+      let timeoutMs: number;
+      try {
+        timeoutMs = parseDurationMs(o.timeout);
+      } catch (err) {
+        throw new CliError(`--timeout: ${(err as Error).message}`, EXIT.usage);
+      }
+      const abort = new AbortController();
+      const timer = o.wait ? setTimeout(() => abort.abort(), timeoutMs) : undefined;
+      const stop = () => abort.abort();
+      process.once('SIGINT', stop);
+      let last = first;
+      const draw = (v: ServiceView) => {
+        if (o.watch && ctx.io.isTty && !o.json) ctx.io.out('\x1b[2J\x1b[H');
+        show(v);
+      };
+      draw(first);
+      const done = (v: ServiceView) => o.wait === true && (v.phase === 'Degraded' || (v.phase === 'Healthy' && v.revisions.filter((r) => r.weight > 0).length <= 1));
+      try {
+        if (!done(first)) {
+          for await (const msg of client.stream({ service, signal: abort.signal })) {
+            if (msg.type !== 'status') continue;
+            last = msg.data as ServiceView;
+            if (o.watch) draw(last);
+            if (done(last)) break;
+          }
+        }
+      } finally {
+        clearTimeout(timer);
+        process.off('SIGINT', stop);
+      }
+      if (!o.watch && o.wait) show(last);
+      if (o.wait && !done(last)) throw new CliError(`${service} did not finish within ${o.timeout}: it is ${last.phase} at step ${last.step}/${last.steps}`, EXIT.degraded);
+      ctx.exitCode = last.phase === 'Degraded' ? EXIT.degraded : EXIT.ok;
+    });
+
+  const op = (name: string, description: string, build: (o: Record<string, unknown>) => Operation, extra?: (c: Command) => Command, example = '') => {
+    let cmd = stateDirOption(program.command(`${name} <service>`)).description(description).option('--json', 'print the new state as JSON');
+    if (extra) cmd = extra(cmd);
+    cmd.addHelpText('after', `\nExample:\n  graylane ${name} api${example}`);
+    cmd.action(async (service: string, o: Common & Record<string, unknown>) => {
+      const v = await ctx.client(o).operate(service, build(o));
+      ctx.print(o.json ? JSON.stringify(v, null, 2) : renderStatus(v));
+    });
+  };
+  op('promote', 'Go to the next step (skip a pause or an inconclusive analysis); --full skips every remaining step.', (o) => ({ type: 'promote', full: o.full === true }), (c) => c.option('--full', 'promote to 100% now, skipping the remaining steps'), ' --full');
+  op('pause', 'Pause the rollout where it is; traffic stays as it is.', () => ({ type: 'pause' }));
+  op('resume', 'Resume a paused rollout.', () => ({ type: 'resume' }));
+  op('abort', 'Abort the rollout: 100% of traffic back to stable at once.', () => ({ type: 'abort' }));
+  op('retry', 'Retry an aborted rollout from its first step.', () => ({ type: 'retry' }));
+  op('restart', 'Restart the stable revision\'s instances one at a time, without dropping a request.', () => ({ type: 'restart' }));
+  op('undo', 'Roll back to the previous revision (or --to-revision N from `graylane history`).', (o) => {
+    if (o.toRevision === undefined) return { type: 'undo' };
+    const n = Number(o.toRevision);
+    if (!Number.isInteger(n) || n < 1) throw new CliError(`--to-revision must be a revision number such as 2 (see \`graylane history\`), not "${o.toRevision as string}"`, EXIT.usage);
+    return { type: 'undo', toRevision: n };
+  }, (c) => c.option('--to-revision <n>', 'revision number from `graylane history`'), ' --to-revision 2');
+
+  const set = program.command('set').description('Set something by hand.');
+  stateDirOption(set.command('weight <service> <percent>'))
+    .description('Send PERCENT of traffic to the canary by hand (the console slider); holds until the next promote.')
+    .option('--json', 'print JSON')
+    .addHelpText('after', '\nExample:\n  graylane set weight api 50')
+    .action(async (service: string, percent: string, o: Common) => {
+      const n = Number(percent.replace(/%$/, ''));
+      if (!Number.isInteger(n) || n < 0 || n > 100) throw new CliError(`weight must be a whole number from 0 to 100, not "${percent}"`, EXIT.usage);
+      const v = await ctx.client(o).operate(service, { type: 'setWeight', percent: n });
+      ctx.print(o.json ? JSON.stringify(v, null, 2) : renderStatus(v));
+    });
+
+  stateDirOption(program.command('history <service>'))
+    .description('List the revisions of a service, newest first.')
+    .option('--json', 'print JSON')
+    .action(async (service: string, o: Common) => {
+      const { revisions } = await ctx.client(o).history(service);
+      if (o.json) return ctx.print(JSON.stringify({ revisions }, null, 2));
+      ctx.print(table([['REVISION', 'NAME', 'ROLE', 'CREATED', 'CHANGE'], ...revisions.map((r) => [`#${r.number}`, r.name, r.role, new Date(r.createdAtMs).toISOString(), r.summary])]));
+    });
+
+  stateDirOption(program.command('analysis <service>'))
+    .description('Show analysis runs and their measurements.')
+    .option('--json', 'print JSON')
+    .action(async (service: string, o: Common) => {
+      const { runs } = await ctx.client(o).analysis(service);
+      if (o.json) return ctx.print(JSON.stringify({ runs }, null, 2));
+      if (runs.length === 0) return ctx.print(`no analysis runs for ${service}`);
+      for (const run of runs) {
+        ctx.print(`${run.name}  ${run.phase}  started ${new Date(run.startedAtMs).toISOString()}${run.message ? `  ${run.message}` : ''}`);
+        for (const m of run.metrics) {
+          const values = m.measurements.slice(-10).map((x) => `${x.phase[0]}:${JSON.stringify(x.value)}`).join(' ');
+          ctx.print(`  ${m.name}  ${m.phase}  ${values}`);
+        }
+      }
+    });
+
+  stateDirOption(program.command('logs <service>'))
+    .description('Print the logs of a service\'s instances.')
+    .option('--revision <revision>', 'only this revision (name or number)')
+    .option('-f, --follow', 'keep printing new lines until Ctrl-C')
+    .action(async (service: string, o: Common & { revision?: string; follow?: boolean }) => {
+      const client = ctx.client(o);
+      const abort = new AbortController();
+      const stop = () => abort.abort();
+      process.once('SIGINT', stop);
+      try {
+        const q = new URLSearchParams();
+        if (o.revision) q.set('revision', o.revision);
+        if (o.follow) q.set('follow', '1');
+        const res = await client.fetch('GET', `/v1/services/${encodeURIComponent(service)}/logs?${q.toString()}`, undefined, { signal: abort.signal });
+        if (!res.ok) {
+          const body = (await res.json()) as { error?: { message?: string } };
+          throw new CliError(body.error?.message ?? `logs failed with HTTP ${res.status}`, EXIT.usage);
+        }
+        const decoder = new TextDecoder();
+        try {
+          for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) ctx.io.out(decoder.decode(chunk, { stream: true }));
+        } catch (err) {
+          if (!abort.signal.aborted) throw err;
+        }
+      } finally {
+        process.off('SIGINT', stop);
+      }
+    });
+}

@@ -1,0 +1,59 @@
+/** What every command gets: where to write, how to reach the daemon, and how to fail. */
+import { resolveStateDir } from '../api/state-dir.js';
+import { ApiClient } from '../api/client.js';
+
+/** Exit codes for pipelines. */
+export const EXIT = { ok: 0, degraded: 1, usage: 2, unreachable: 3 } as const;
+
+/** A failure the CLI reports as one sentence and an exit code. */
+export class CliError extends Error {
+  constructor(
+    message: string,
+    readonly exitCode: number,
+    readonly details: string[] = [],
+  ) {
+    super(message);
+    this.name = 'CliError';
+  }
+}
+
+/** Output streams and environment, injectable for tests. */
+export interface CliIo {
+  /** Standard output. */
+  out: (text: string) => void;
+  /** Standard error. */
+  err: (text: string) => void;
+  /** Whether stdout is a terminal (live views redraw in place). */
+  isTty: boolean;
+  /** Environment. */
+  env: NodeJS.ProcessEnv;
+  /** Working directory. */
+  cwd: string;
+}
+
+/** The context commands run in. */
+export class CliContext {
+  /** Exit code a command sets when it did not fail but the outcome is not healthy. */
+  exitCode = 0;
+  constructor(readonly io: CliIo) {}
+
+  /** Prints a line to stdout. */
+  print(text: string): void {
+    this.io.out(text.endsWith('\n') ? text : `${text}\n`);
+  }
+
+  /** Prints a line to stderr. */
+  warn(text: string): void {
+    this.io.err(text.endsWith('\n') ? text : `${text}\n`);
+  }
+
+  /** The state dir for a command given its flags. */
+  stateDir(options: { stateDir?: string; file?: string }): string {
+    return resolveStateDir({ flag: options.stateDir, appFile: options.file, cwd: this.io.cwd, env: this.io.env });
+  }
+
+  /** A client of the daemon found through the state dir. */
+  client(options: { stateDir?: string; file?: string }): ApiClient {
+    return ApiClient.fromStateDir(this.stateDir(options));
+  }
+}

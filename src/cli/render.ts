@@ -1,0 +1,52 @@
+/** Text renderings of the shared view-model for the terminal. */
+import type { ServiceView } from '../controller/view-model.js';
+
+const pct = (x: number) => `${(x * 100).toFixed(x > 0 && x < 0.001 ? 3 : 2)}%`;
+
+/** Pads columns to their widest cell. */
+export function table(rows: string[][]): string {
+  const widths: number[] = [];
+  for (const row of rows) row.forEach((cell, i) => (widths[i] = Math.max(widths[i] ?? 0, cell.length)));
+  return rows.map((row) => row.map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i]!))).join('  ')).join('\n');
+}
+
+/** One line per service, for `graylane get`. */
+export function renderList(views: ServiceView[]): string {
+  if (views.length === 0) return 'no services yet: apply an App file with `graylane apply -f graylane.yaml`';
+  return table([
+    ['NAME', 'STRATEGY', 'PHASE', 'STEP', 'WEIGHTS', 'READY', 'MESSAGE'],
+    ...views.map((v) => [
+      v.name,
+      v.strategy,
+      v.phase,
+      v.steps > 0 ? `${v.step}/${v.steps}` : '-',
+      v.revisions.map((r) => `#${r.number}:${r.weight}%`).join(' ') || '-',
+      v.revisions.map((r) => `${r.ready}/${r.total}`).join(' ') || '-',
+      v.message,
+    ]),
+  ]);
+}
+
+/** The live view of one service for `graylane status`. */
+export function renderStatus(v: ServiceView): string {
+  const head = `${v.name} (${v.kind === 'release' ? 'release, ' : ''}${v.strategy})  ${v.phase}${v.steps > 0 ? `  step ${v.step}/${v.steps}` : ''}`;
+  const lines = [head, `  ${v.message}`];
+  if (v.pauseReasons.length > 0) lines.push(`  paused: ${v.pauseReasons.join(', ')}`);
+  if (v.revisions.length > 0) {
+    const rows = [
+      ['REVISION', 'ROLE', 'WEIGHT', 'READY', 'REQ/S', 'ERRORS', 'P99'],
+      ...v.revisions.map((r) => [
+        `#${r.number} ${r.name}`,
+        r.role,
+        `${r.weight}%`,
+        `${r.ready}/${r.total}`,
+        r.requestsPerSecond.toFixed(1),
+        pct(r.errorRate),
+        r.p99Ms === null ? '-' : `${r.p99Ms.toFixed(1)}ms`,
+      ]),
+    ];
+    lines.push(table(rows).replace(/^/gm, '  '));
+  }
+  for (const a of v.analysis) lines.push(`  analysis ${a.name}: ${a.phase}${a.message ? ` (${a.message})` : ''}`);
+  return lines.join('\n');
+}
