@@ -22,10 +22,10 @@ export const Duration = Type.Union(
 );
 
 /** An absolute count or a percentage string, as Kubernetes' IntOrString (`1`, `25%`). */
-export const IntOrPercent = Type.Union([
-  Type.Integer({ minimum: 0 }),
-  Type.String({ pattern: '^[0-9]+%$', description: 'a percentage such as 25%' }),
-]);
+export const IntOrPercent = Type.Union(
+  [Type.Integer({ minimum: 0 }), Type.String({ pattern: '^[0-9]+%$', description: 'a percentage such as 25%' })],
+  { description: 'a count or a percentage such as 25%' },
+);
 
 export const Metadata = Type.Object(
   {
@@ -208,7 +208,6 @@ export const RolloutSpec = Closed({
     Type.Object({ matchLabels: Type.Optional(Type.Record(Type.String(), Type.String())) }, { additionalProperties: true }),
   ),
   template: Type.Optional(PodTemplate),
-  workloadRef: Type.Optional(Closed({ apiVersion: Type.String(), kind: Type.String(), name: Type.String(), scaleDown: Type.Optional(Type.String()) })),
   strategy: Strategy,
   minReadySeconds: Type.Optional(Type.Integer({ minimum: 0 })),
   progressDeadlineSeconds: Type.Optional(Type.Integer({ minimum: 1 })),
@@ -277,16 +276,6 @@ export const MetricProvider = Closed(
     web: Type.Optional(WebProvider),
     builtin: Type.Optional(BuiltinProvider),
     command: Type.Optional(CommandProvider),
-    job: Type.Optional(Type.Unknown()),
-    datadog: Type.Optional(Type.Unknown()),
-    newRelic: Type.Optional(Type.Unknown()),
-    wavefront: Type.Optional(Type.Unknown()),
-    kayenta: Type.Optional(Type.Unknown()),
-    cloudWatch: Type.Optional(Type.Unknown()),
-    graphite: Type.Optional(Type.Unknown()),
-    influxdb: Type.Optional(Type.Unknown()),
-    skywalking: Type.Optional(Type.Unknown()),
-    plugin: Type.Optional(Type.Unknown()),
   },
   { minProperties: 1, maxProperties: 1, description: 'exactly one provider' },
 );
@@ -322,7 +311,7 @@ export const AnalysisTemplate = Closed({
 // App: the single-host file
 
 export const HttpProbe = Closed({
-  httpGet: Closed({ path: Type.String({ pattern: '^/' }), port: Type.Optional(Type.Integer({ minimum: 1, maximum: 65535 })) }),
+  httpGet: Closed({ path: Type.String({ pattern: '^/', description: 'a path starting with /' }), port: Type.Optional(Type.Integer({ minimum: 1, maximum: 65535 })) }),
   initialDelaySeconds: Type.Optional(Type.Integer({ minimum: 0 })),
   periodSeconds: Type.Optional(Type.Number({ exclusiveMinimum: 0 })),
   timeoutSeconds: Type.Optional(Type.Number({ exclusiveMinimum: 0 })),
@@ -333,7 +322,7 @@ export const HttpProbe = Closed({
 export const ProcessTemplate = Closed({
   command: Type.Array(Type.String({ minLength: 1 }), { minItems: 1, description: 'argv; run without a shell' }),
   cwd: Type.Optional(Type.String({ description: 'relative to the App file' })),
-  env: Type.Optional(Type.Record(Type.String({ pattern: '^[A-Za-z_][A-Za-z0-9_]*$' }), Type.String())),
+  env: Type.Optional(Type.Record(Type.String({ pattern: '^[A-Za-z_][A-Za-z0-9_]*$' }), Type.String(), { additionalProperties: false })),
   readinessProbe: Type.Optional(HttpProbe),
   livenessProbe: Type.Optional(HttpProbe),
   terminationGracePeriodSeconds: Type.Optional(Type.Integer({ minimum: 0 })),
@@ -343,7 +332,7 @@ export const HostPort = Type.String({ pattern: '^[^:\\s]+:[0-9]{1,5}$', descript
 
 export const AppService = Closed({
   name: Type.String({ minLength: 1, maxLength: 63, pattern: '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$' }),
-  pathPrefix: Type.Optional(Type.String({ pattern: '^/' })),
+  pathPrefix: Type.Optional(Type.String({ pattern: '^/', description: 'a path starting with /' })),
   host: Type.Optional(Type.String({ minLength: 1 })),
   replicas: Type.Optional(Type.Integer({ minimum: 0 })),
   process: Type.Optional(ProcessTemplate),

@@ -1,0 +1,218 @@
+/**
+ * Rules the schema cannot say: combinations that Argo Rollouts (or graylane's single host) rejects.
+ * Each returns issues with an exact reason; they run only on documents the schema accepted.
+ */
+import type { App, AnalysisTemplate, BlueGreenStrategy, CanaryStrategy, Rollout, RolloutAnalysis, Strategy, TrafficRouting } from './schema.js';
+import type { Issue, PathSegment } from './source.js';
+
+/** Where a strategy runs: Kubernetes Rollouts name Services and Ingresses, Apps use the built-in router. */
+interface StrategyContext {
+  readonly kubernetes: boolean;
+}
+
+const issue = (path: PathSegment[], reason: string, code: Issue['code'] = 'semantic', at: Issue['at'] = 'value'): Issue => ({ path, reason, code, at });
+
+function isZero(v: number | string | undefined): boolean {
+  return v === 0 || v === '0%';
+}
+
+/** Checks a strategy block (Rollout `spec.strategy` or an App service's `strategy`). */
+export function checkStrategy(strategy: Strategy, base: PathSegment[], ctx: StrategyContext): Issue[] {
+  const out: Issue[] = [];
+  if (strategy.canary) out.push(...checkCanary(strategy.canary, [...base, 'canary'], ctx));
+  if (strategy.blueGreen) out.push(...checkBlueGreen(strategy.blueGreen, [...base, 'blueGreen'], ctx));
+  return out;
+}
+
+function checkCanary(c: CanaryStrategy, base: PathSegment[], ctx: StrategyContext): Issue[] {
+  const out: Issue[] = [];
+  // In an App every canary goes through the built-in router, which is traffic routing.
+  const routed = !ctx.kubernetes || c.trafficRouting !== undefined;
+  const managed = new Set((c.trafficRouting?.managedRoutes ?? []).map((r) => r.name));
+  const checkRouteNames = ctx.kubernetes || c.trafficRouting?.managedRoutes !== undefined;
+  const steps = c.steps ?? [];
+  steps.forEach((step, i) => {
+    const at = [...base, 'steps', i];
+    if ('setCanaryScale' in step && !routed) out.push(issue([...at, 'setCanaryScale'], 'setCanaryScale needs trafficRouting (without it the canary gets traffic by its share of replicas)'));
+    for (const kind of ['setHeaderRoute', 'setMirrorRoute'] as const) {
+      if (!(kind in step)) continue;
+      const route = (step as Record<typeof kind, { name: string }>)[kind];
+      if (!routed) out.push(issue([...at, kind], `${kind} needs trafficRouting`));
+      else if (checkRouteNames && !managed.has(route.name)) out.push(issue([...at, kind, 'name'], `route "${route.name}" is not listed in trafficRouting.managedRoutes`, 'reference'));
+    }
+    if ('setHeaderRoute' in step) {
+      (step.setHeaderRoute.match ?? []).forEach((m, j) => {
+        const header = m.headerName !== undefined || m.headerValue !== undefined;
+        const cookie = m.cookieName !== undefined || m.cookieValue !== undefined;
+        const whole = (m.headerName !== undefined && m.headerValue !== undefined && !cookie) || (m.cookieName !== undefined && m.cookieValue !== undefined && !header);
+        if (!whole) out.push(issue([...at, 'setHeaderRoute', 'match', j], 'a match needs headerName and headerValue, or cookieName and cookieValue'));
+      });
+    }
+  });
+  for (const field of ['scaleDownDelaySeconds', 'abortScaleDownDelaySeconds', 'dynamicStableScale'] as const) {
+    if (c[field] !== undefined && c[field] !== false && !routed) out.push(issue([...base, field], `${field} only works with trafficRouting`));
+  }
+  if (c.dynamicStableScale === true && c.abortScaleDownDelaySeconds !== undefined) {
+    out.push(issue([...base, 'abortScaleDownDelaySeconds'], 'cannot be used with dynamicStableScale (the stable is scaled back up as traffic returns)'));
+  }
+  if (isZero(c.maxSurge) && isZero(c.maxUnavailable)) out.push(issue([...base, 'maxUnavailable'], 'maxSurge and maxUnavailable cannot both be 0'));
+  if (c.trafficRouting) out.push(...checkRouting(c, c.trafficRouting, base, ctx));
+  if (c.analysis?.startingStep !== undefined && c.analysis.startingStep >= steps.length) {
+    const reason = steps.length ? `startingStep ${c.analysis.startingStep} is past the last step (${steps.length - 1})` : 'startingStep needs steps';
+    out.push(issue([...base, 'analysis', 'startingStep'], reason));
+  }
+  if (!ctx.kubernetes) {
+    for (const field of ['canaryService', 'stableService'] as const) {
+      if (c[field] !== undefined) out.push(issue([...base, field], 'not used in an App: the built-in router routes by revision'));
+    }
+  } else if (c.canaryService !== undefined && c.canaryService === c.stableService) {
+    out.push(issue([...base, 'stableService'], 'must differ from canaryService'));
+  }
+  return out;
+}
+
+function checkRouting(c: CanaryStrategy, r: TrafficRouting, base: PathSegment[], ctx: StrategyContext): Issue[] {
+  const out: Issue[] = [];
+  const at = [...base, 'trafficRouting'];
+  const seen = new Set<string>();
+  (r.managedRoutes ?? []).forEach((route, i) => {
+    if (seen.has(route.name)) out.push(issue([...at, 'managedRoutes', i, 'name'], `duplicate route "${route.name}"`, 'duplicate'));
+    seen.add(route.name);
+  });
+  if (!ctx.kubernetes) {
+    for (const field of ['nginx', 'istio', 'plugins'] as const) {
+      if (r[field] !== undefined) out.push(issue([...at, field], 'not used in an App: its services are routed by the built-in router'));
+    }
+    return out;
+  }
+  if (r.istio) {
+    const { virtualService, virtualServices } = r.istio;
+    if (!virtualService && !virtualServices) out.push(issue([...at, 'istio'], 'needs virtualService or virtualServices'));
+    if (virtualService && virtualServices) out.push(issue([...at, 'istio', 'virtualServices'], 'use either virtualService or virtualServices, not both'));
+  }
+  if (r.nginx) {
+    const { stableIngress, stableIngresses } = r.nginx;
+    if (!stableIngress && !stableIngresses) out.push(issue([...at, 'nginx'], 'needs stableIngress or stableIngresses'));
+    if (stableIngress && stableIngresses) out.push(issue([...at, 'nginx', 'stableIngresses'], 'use either stableIngress or stableIngresses, not both'));
+  }
+  // Host-level splitting shifts traffic between two Services; Istio subsets do not need them.
+  const needsServices = r.nginx ? 'nginx' : r.istio && !r.istio.destinationRule ? 'istio' : undefined;
+  if (needsServices) {
+    for (const field of ['canaryService', 'stableService'] as const) {
+      if (c[field] === undefined) out.push(issue([...base, field], `required with trafficRouting.${needsServices}`));
+    }
+  }
+  return out;
+}
+
+function checkBlueGreen(b: BlueGreenStrategy, base: PathSegment[], ctx: StrategyContext): Issue[] {
+  const out: Issue[] = [];
+  if (!ctx.kubernetes) {
+    for (const field of ['activeService', 'previewService'] as const) {
+      if (b[field] !== undefined) out.push(issue([...base, field], 'not used in an App: the built-in router routes by revision'));
+    }
+    return out;
+  }
+  if (b.activeService === undefined) out.push(issue(base, 'missing required field "activeService"'));
+  if (b.previewService !== undefined && b.previewService === b.activeService) out.push(issue([...base, 'previewService'], 'must differ from activeService'));
+  return out;
+}
+
+function templateLabels(template: unknown): Record<string, unknown> {
+  const meta = (template as { metadata?: { labels?: unknown } } | undefined)?.metadata;
+  const labels = meta?.labels;
+  return labels !== null && typeof labels === 'object' ? (labels as Record<string, unknown>) : {};
+}
+
+/** Checks a Rollout beyond its strategy. */
+export function checkRollout(r: Rollout): Issue[] {
+  const out: Issue[] = [];
+  const s = r.spec;
+  if (s.template === undefined) out.push(issue(['spec'], 'missing required field "template"'));
+  if (s.selector === undefined) out.push(issue(['spec'], 'missing required field "selector"'));
+  const labels = templateLabels(s.template);
+  const missing = Object.entries(s.selector?.matchLabels ?? {}).filter(([k, v]) => labels[k] !== v);
+  if (s.template !== undefined && missing.length) {
+    out.push(issue(['spec', 'selector', 'matchLabels', missing[0]![0]], `selects ${missing.map(([k, v]) => `${k}=${v}`).join(', ')} but spec.template.metadata.labels does not have it`));
+  }
+  if (s.progressDeadlineSeconds !== undefined && s.minReadySeconds !== undefined && s.progressDeadlineSeconds <= s.minReadySeconds) {
+    out.push(issue(['spec', 'progressDeadlineSeconds'], `must be more than minReadySeconds (${s.minReadySeconds})`));
+  }
+  out.push(...checkStrategy(s.strategy, ['spec', 'strategy'], { kubernetes: true }));
+  return out;
+}
+
+/** Checks an App: its services, their routes, and their strategies. */
+export function checkApp(app: App): Issue[] {
+  const out: Issue[] = [];
+  const listen = app.spec.listen;
+  if (listen !== undefined) out.push(...checkPort(listen, ['spec', 'listen']));
+  const names = new Map<string, number>();
+  const routes = new Map<string, string>();
+  app.spec.services.forEach((svc, i) => {
+    const at: PathSegment[] = ['spec', 'services', i];
+    const first = names.get(svc.name);
+    if (first !== undefined) out.push(issue([...at, 'name'], `duplicate service name "${svc.name}" (also spec.services[${first}])`, 'duplicate'));
+    else names.set(svc.name, i);
+    if (svc.process && svc.targets) out.push(issue(at, 'a service has exactly one of process, targets; found both'));
+    if (!svc.process && !svc.targets) out.push(issue(at, 'a service has exactly one of process, targets; found none'));
+    if (svc.targets && svc.strategy) out.push(issue([...at, 'strategy'], 'not allowed on a targets service: graylane does not run it, so it cannot roll it out'));
+    (svc.targets ?? []).forEach((t, j) => out.push(...checkPort(t, [...at, 'targets', j])));
+    const route = `host ${svc.host ?? '(any)'} pathPrefix ${svc.pathPrefix ?? '/'}`;
+    const owner = routes.get(route);
+    if (owner !== undefined) out.push(issue([...at, svc.pathPrefix !== undefined ? 'pathPrefix' : svc.host !== undefined ? 'host' : 'name'], `${route} is already served by service "${owner}"`, 'duplicate'));
+    else routes.set(route, svc.name);
+    if (svc.strategy) out.push(...checkStrategy(svc.strategy, [...at, 'strategy'], { kubernetes: false }));
+  });
+  return out;
+}
+
+function checkPort(hostPort: string, path: PathSegment[]): Issue[] {
+  const port = Number(hostPort.slice(hostPort.lastIndexOf(':') + 1));
+  return port >= 1 && port <= 65535 ? [] : [issue(path, `port must be 1-65535, found ${port}`)];
+}
+
+/** Every analysis reference of a Rollout or App, with its path. */
+export function analysisRefs(doc: Rollout | App): { path: PathSegment[]; analysis: RolloutAnalysis }[] {
+  const out: { path: PathSegment[]; analysis: RolloutAnalysis }[] = [];
+  const fromStrategy = (s: Strategy | undefined, base: PathSegment[]): void => {
+    if (!s) return;
+    s.canary?.steps?.forEach((step, i) => {
+      if ('analysis' in step) out.push({ path: [...base, 'canary', 'steps', i, 'analysis'], analysis: step.analysis });
+    });
+    if (s.canary?.analysis) out.push({ path: [...base, 'canary', 'analysis'], analysis: s.canary.analysis });
+    for (const f of ['prePromotionAnalysis', 'postPromotionAnalysis'] as const) {
+      const a = s.blueGreen?.[f];
+      if (a) out.push({ path: [...base, 'blueGreen', f], analysis: a });
+    }
+  };
+  if (doc.kind === 'Rollout') fromStrategy(doc.spec.strategy, ['spec', 'strategy']);
+  else doc.spec.services.forEach((svc, i) => fromStrategy(svc.strategy, ['spec', 'services', i, 'strategy']));
+  return out;
+}
+
+/**
+ * Analysis references against the templates loaded with them: each named template exists (only
+ * checked when some template was loaded; otherwise they live elsewhere) and gets the args it needs.
+ */
+export function checkAnalysisRefs(doc: Rollout | App, templates: readonly AnalysisTemplate[]): Issue[] {
+  if (templates.length === 0) return [];
+  const out: Issue[] = [];
+  for (const { path, analysis } of analysisRefs(doc)) {
+    const given = new Set((analysis.args ?? []).map((a) => a.name));
+    analysis.templates.forEach((ref, k) => {
+      const kind = ref.clusterScope ? 'ClusterAnalysisTemplate' : 'AnalysisTemplate';
+      const t = templates.find((x) => x.kind === kind && x.metadata.name === ref.templateName);
+      if (!t) {
+        out.push(issue([...path, 'templates', k, 'templateName'], `no ${kind} "${ref.templateName}" in the files loaded`, 'reference'));
+        return;
+      }
+      for (const arg of t.spec.args ?? []) {
+        if (arg.value === undefined && arg.valueFrom === undefined && !given.has(arg.name)) {
+          out.push(issue(path, `template "${ref.templateName}" needs arg "${arg.name}"`, 'reference'));
+        }
+      }
+    });
+  }
+  return out;
+}
