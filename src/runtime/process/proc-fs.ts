@@ -1,0 +1,146 @@
+/**
+ * Linux /proc readers: process identity (start time, argv, liveness) and who owns a listening port.
+ * Every function degrades to `undefined` where /proc is missing, so callers can tell "unknown" apart.
+ */
+import { readFileSync, readdirSync, readlinkSync } from 'node:fs';
+
+// USER_HZ is 100 on every mainstream Linux build; node cannot call sysconf(_SC_CLK_TCK).
+const CLOCK_TICKS_PER_S = 100;
+
+/** Fields of /proc/<pid>/stat after the command name (which may contain spaces and parentheses). */
+function statFields(pid: number): string[] | undefined {
+  try {
+    const text = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return text.slice(text.lastIndexOf(')') + 2).split(' ');
+  } catch {
+    return undefined;
+  }
+}
+
+let bootTimeMs: number | undefined;
+function bootMs(): number | undefined {
+  if (bootTimeMs !== undefined) return bootTimeMs;
+  try {
+    const m = /^btime (\d+)$/m.exec(readFileSync('/proc/stat', 'utf8'));
+    // Read once: btime is recomputed from the wall clock on each read and may wobble by a second.
+    if (m) bootTimeMs = Number(m[1]) * 1000;
+  } catch {
+    return undefined;
+  }
+  return bootTimeMs;
+}
+
+/** Wall-clock ms at which the process started, from /proc/<pid>/stat field 22. */
+export function processStartMs(pid: number): number | undefined {
+  const fields = statFields(pid);
+  const boot = bootMs();
+  // Field 22 overall is index 19 once pid and (comm) are removed.
+  const ticks = fields?.[19];
+  if (!fields || boot === undefined || ticks === undefined) return undefined;
+  return boot + (Number(ticks) * 1000) / CLOCK_TICKS_PER_S;
+}
+
+/** The process's argv, or undefined if it is gone or unreadable. */
+export function processArgv(pid: number): string[] | undefined {
+  try {
+    const raw = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+    const parts = raw.split('\0');
+    if (parts.at(-1) === '') parts.pop();
+    return parts;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Whether the pid names a live (not zombie) process. Works without /proc too (signal 0). */
+export function isAlive(pid: number): boolean {
+  const fields = statFields(pid);
+  if (fields) return fields[0] !== 'Z' && fields[0] !== 'X';
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** Whether any process of the group is still alive (zombies excluded when /proc is there). */
+export function groupAlive(pgid: number): boolean {
+  const members = groupMembers(pgid);
+  if (members) return members.length > 0;
+  try {
+    process.kill(-pgid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Live members of a process group, or undefined without /proc. */
+export function groupMembers(pgid: number): number[] | undefined {
+  let entries: string[];
+  try {
+    entries = readdirSync('/proc');
+  } catch {
+    return undefined;
+  }
+  const members: number[] = [];
+  for (const entry of entries) {
+    if (!/^\d+$/.test(entry)) continue;
+    const fields = statFields(Number(entry));
+    // After pid and comm: state(0) ppid(1) pgrp(2).
+    if (fields && Number(fields[2]) === pgid && fields[0] !== 'Z' && fields[0] !== 'X') members.push(Number(entry));
+  }
+  return members;
+}
+
+/** Inodes of sockets listening on `port` (IPv4 and IPv6), or undefined without /proc. */
+export function listeningInodes(port: number): Set<string> | undefined {
+  const inodes = new Set<string>();
+  let readAny = false;
+  for (const file of ['/proc/net/tcp', '/proc/net/tcp6']) {
+    let text: string;
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch {
+      continue;
+    }
+    readAny = true;
+    for (const line of text.split('\n').slice(1)) {
+      const cols = line.trim().split(/\s+/);
+      const local = cols[1];
+      // st 0A is TCP_LISTEN; column 9 is the inode.
+      if (!local || cols[3] !== '0A' || cols[9] === undefined) continue;
+      if (parseInt(local.slice(local.lastIndexOf(':') + 1), 16) === port) inodes.add(cols[9]);
+    }
+  }
+  return readAny ? inodes : undefined;
+}
+
+/** Who listens on the port: our process group, someone else, nobody, or unknown (no /proc). */
+export type PortOwnership = 'ours' | 'foreign' | 'none' | 'unknown';
+
+/** Checks that a member of process group `pgid` holds a listening socket on `port`. */
+export function portOwnership(port: number, pgid: number): PortOwnership {
+  const inodes = listeningInodes(port);
+  const members = groupMembers(pgid);
+  if (!inodes || !members) return 'unknown';
+  if (inodes.size === 0) return 'none';
+  for (const pid of members) {
+    let fds: string[];
+    try {
+      fds = readdirSync(`/proc/${pid}/fd`);
+    } catch {
+      continue;
+    }
+    for (const fd of fds) {
+      try {
+        const m = /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/${pid}/fd/${fd}`));
+        if (m?.[1] !== undefined && inodes.has(m[1])) return 'ours';
+      } catch {
+        // The fd closed while we looked.
+      }
+    }
+  }
+  return 'foreign';
+}
