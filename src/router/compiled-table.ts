@@ -1,0 +1,206 @@
+/**
+ * A route table compiled for the hot path: services in match order, matchers compiled, each
+ * revision's instances resolved to their live {@link Instance} objects. Built on every swap
+ * (cheap: no sockets, no allocation per request) and replaced by a single reference assignment.
+ */
+import type { IncomingMessage } from 'node:http';
+import type { Instance } from './instance.js';
+import { compileStringMatch, cookieValue, headerValue, underPrefix, type ValueTest } from './matchers.js';
+import type { RevisionCounters } from './revision-stats.js';
+import type { BalancerKind, MirrorRoute, RouteCondition, ServiceRoute } from './types.js';
+
+/** The instances of one revision as of one table, with its balancer. */
+export class RevisionGroup {
+  private cursor = 0;
+
+  constructor(
+    readonly name: string,
+    readonly instances: Instance[],
+    readonly counters: RevisionCounters,
+    private readonly balancer: BalancerKind,
+  ) {}
+
+  /**
+   * Picks an instance for a new request, `avoid` excluded when another exists. Ejected instances
+   * are used only when no other usable one is left (better a suspect instance than a 503).
+   */
+  pick(avoid?: Instance): Instance | undefined {
+    const list = this.instances;
+    const n = list.length;
+    if (n === 0) return undefined;
+    const start = this.cursor++ % n;
+    if (this.cursor > 1e9) this.cursor = 0;
+    let best: Instance | undefined;
+    for (let k = 0; k < n; k++) {
+      const inst = list[(start + k) % n]!;
+      if (inst === avoid || !inst.available) continue;
+      if (this.balancer === 'round-robin') return inst;
+      if (!best || inst.load < best.load) best = inst;
+    }
+    if (best) return best;
+    for (let k = 0; k < n; k++) {
+      const inst = list[(start + k) % n]!;
+      if (inst !== avoid && inst.usable) return inst;
+    }
+    return undefined;
+  }
+}
+
+type RequestTest = (req: IncomingMessage, cookies: string | undefined) => boolean;
+
+function compileCondition(c: RouteCondition): RequestTest {
+  if (c.headerName !== undefined) {
+    const name = c.headerName.toLowerCase();
+    const test = compileStringMatch(c.headerValue);
+    return (req) => {
+      const v = headerValue(req, name);
+      return v !== undefined && test(v);
+    };
+  }
+  const name = c.cookieName ?? '';
+  const test = compileStringMatch(c.cookieValue);
+  return (_req, cookies) => {
+    const v = cookieValue(cookies, name);
+    return v !== undefined && test(v);
+  };
+}
+
+interface CompiledMirror {
+  group: RevisionGroup;
+  fraction: number;
+  tests: ((req: IncomingMessage) => boolean)[] | undefined;
+}
+
+function compileMirror(m: MirrorRoute, group: RevisionGroup): CompiledMirror {
+  const tests = m.match?.map((mm) => {
+    const method: ValueTest | undefined = mm.method ? compileStringMatch(mm.method) : undefined;
+    const path: ValueTest | undefined = mm.path ? compileStringMatch(mm.path) : undefined;
+    const headers = Object.entries(mm.headers ?? {}).map(([h, v]) => [h.toLowerCase(), compileStringMatch(v)] as const);
+    return (req: IncomingMessage) => {
+      if (method && !method(req.method ?? '')) return false;
+      if (path) {
+        const url = req.url ?? '/';
+        const q = url.indexOf('?');
+        if (!path(q < 0 ? url : url.slice(0, q))) return false;
+      }
+      for (const [h, t] of headers) {
+        const v = headerValue(req, h);
+        if (v === undefined || !t(v)) return false;
+      }
+      return true;
+    };
+  });
+  return { group, fraction: m.percentage / 100, tests };
+}
+
+/** Where a request goes. */
+export interface RouteDecision {
+  group: RevisionGroup;
+  /** A Set-Cookie value to add to the response (sticky assignment), if any. */
+  setCookie: string | undefined;
+}
+
+/** One service, compiled. */
+export class CompiledService {
+  readonly host: string | undefined;
+  readonly prefix: string;
+  readonly groups = new Map<string, RevisionGroup>();
+  private readonly stable: RevisionGroup;
+  private readonly canary: RevisionGroup | undefined;
+  private readonly canaryFraction: number;
+  private readonly matches: { tests: RequestTest[]; group: RevisionGroup }[];
+  private readonly needsCookies: boolean;
+  readonly mirror: CompiledMirror | undefined;
+  private readonly sticky: string | undefined;
+  private readonly stableCookie: string | undefined;
+  private readonly canaryCookie: string | undefined;
+
+  constructor(
+    readonly route: ServiceRoute,
+    groups: Map<string, RevisionGroup>,
+    private readonly random: () => number,
+  ) {
+    this.host = route.host?.toLowerCase();
+    this.prefix = route.pathPrefix;
+    this.groups = groups;
+    this.stable = groups.get(route.stable)!;
+    this.canary = route.canary !== undefined ? groups.get(route.canary) : undefined;
+    this.canaryFraction = this.canary ? route.canaryWeight / 100 : 0;
+    this.matches = (route.matches ?? []).map((m) => ({ tests: m.match.map(compileCondition), group: groups.get(m.revision)! }));
+    this.sticky = route.stickyCookie;
+    this.needsCookies = this.sticky !== undefined || (route.matches ?? []).some((m) => m.match.some((c) => c.cookieName !== undefined));
+    this.mirror = route.mirror && route.mirror.percentage > 0 ? compileMirror(route.mirror, groups.get(route.mirror.revision)!) : undefined;
+    if (this.sticky !== undefined) {
+      this.stableCookie = `${this.sticky}=${encodeURIComponent(route.stable)}; Path=/; HttpOnly; SameSite=Lax`;
+      if (route.canary !== undefined) this.canaryCookie = `${this.sticky}=${encodeURIComponent(route.canary)}; Path=/; HttpOnly; SameSite=Lax`;
+    }
+  }
+
+  /** Decides the revision for a request: matches first, then the sticky cookie, then weight. */
+  decide(req: IncomingMessage): RouteDecision {
+    const cookies = this.needsCookies ? headerValue(req, 'cookie') : undefined;
+    for (const m of this.matches) {
+      let ok = true;
+      for (const t of m.tests) if (!t(req, cookies)) { ok = false; break; }
+      if (ok) return { group: m.group, setCookie: undefined };
+    }
+    if (!this.canary || this.canaryFraction === 0) return { group: this.stable, setCookie: undefined };
+    if (this.canaryFraction >= 1) return { group: this.canary, setCookie: undefined };
+    if (this.sticky !== undefined) {
+      const side = cookieValue(cookies, this.sticky);
+      // A cookie naming a revision no longer stable or canary (or a canary at weight 0) is reassigned.
+      if (side === this.stable.name) return { group: this.stable, setCookie: undefined };
+      if (side === this.canary.name) return { group: this.canary, setCookie: undefined };
+      return this.random() < this.canaryFraction
+        ? { group: this.canary, setCookie: this.canaryCookie }
+        : { group: this.stable, setCookie: this.stableCookie };
+    }
+    return { group: this.random() < this.canaryFraction ? this.canary : this.stable, setCookie: undefined };
+  }
+
+  /** Whether a request should be mirrored, this time. */
+  mirrorTarget(req: IncomingMessage): RevisionGroup | undefined {
+    const m = this.mirror;
+    if (!m) return undefined;
+    if (m.fraction < 1 && this.random() >= m.fraction) return undefined;
+    if (m.tests && !m.tests.some((t) => t(req))) return undefined;
+    return m.group;
+  }
+}
+
+/** A compiled route table. */
+export class CompiledTable {
+  private readonly byHost = new Map<string, CompiledService[]>();
+  private readonly anyHost: CompiledService[];
+  private readonly hostSensitive: boolean;
+
+  constructor(readonly services: CompiledService[]) {
+    const ordered = [...services].sort((a, b) => b.prefix.length - a.prefix.length);
+    this.anyHost = ordered.filter((s) => s.host === undefined);
+    for (const s of ordered) {
+      if (s.host === undefined) continue;
+      let list = this.byHost.get(s.host);
+      if (!list) this.byHost.set(s.host, (list = []));
+      list.push(s);
+    }
+    // Host-specific services first, then the host-agnostic ones, each longest prefix first.
+    for (const [host, list] of this.byHost) this.byHost.set(host, [...list, ...this.anyHost]);
+    this.hostSensitive = this.byHost.size > 0;
+  }
+
+  /** The service for a request, or undefined. */
+  match(req: IncomingMessage): CompiledService | undefined {
+    let list = this.anyHost;
+    if (this.hostSensitive) {
+      const h = req.headers.host;
+      if (h !== undefined) {
+        const colon = h.startsWith('[') ? h.indexOf(']:') + 1 : h.lastIndexOf(':');
+        const host = (colon > 0 ? h.slice(0, colon) : h).toLowerCase();
+        list = this.byHost.get(host) ?? this.anyHost;
+      }
+    }
+    const url = req.url ?? '/';
+    for (const s of list) if (underPrefix(url, s.prefix)) return s;
+    return undefined;
+  }
+}

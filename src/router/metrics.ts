@@ -1,0 +1,117 @@
+/**
+ * Prometheus exposition (prom-client). Nothing is recorded through prom-client on the request
+ * path: the router keeps its own cumulative counters and these metrics read them at scrape time.
+ */
+import { Counter, Gauge, Histogram, Registry, type MetricType } from 'prom-client';
+import type { Instance } from './instance.js';
+import { PROM_BUCKETS_S, type RevisionCounters } from './revision-stats.js';
+
+/** Where the metrics read from. */
+export interface MetricsSource {
+  revisions(): Iterable<RevisionCounters>;
+  instances(): Iterable<Instance>;
+  mirrorsSkipped(): number;
+}
+
+const HISTOGRAM_HELP = 'Time from request arrival to the end of the response, per service and revision.';
+
+type RevisionLabels = 'service' | 'revision';
+
+/** A histogram whose buckets are read from the router's own cumulative counts at scrape time. */
+class SnapshotHistogram extends Histogram<RevisionLabels> {
+  constructor(
+    private readonly source: MetricsSource,
+    registry: Registry,
+  ) {
+    super({
+      name: 'graylane_router_request_duration_seconds',
+      help: HISTOGRAM_HELP,
+      labelNames: ['service', 'revision'],
+      buckets: PROM_BUCKETS_S,
+      registers: [registry],
+    });
+  }
+
+  override get(): ReturnType<Histogram<RevisionLabels>['get']> {
+    const values: { value: number; labels: Partial<Record<RevisionLabels | 'le', string | number>>; metricName: string }[] = [];
+    const name = 'graylane_router_request_duration_seconds';
+    for (const c of this.source.revisions()) {
+      const labels = { service: c.service, revision: c.revision };
+      let cumulative = 0;
+      const lb = c.totals.latencyBuckets;
+      PROM_BUCKETS_S.forEach((le, i) => {
+        cumulative += lb[i]!;
+        values.push({ value: cumulative, labels: { ...labels, le }, metricName: `${name}_bucket` });
+      });
+      cumulative += lb[PROM_BUCKETS_S.length]!;
+      values.push({ value: cumulative, labels: { ...labels, le: '+Inf' }, metricName: `${name}_bucket` });
+      values.push({ value: c.totals.latencySumS, labels, metricName: `${name}_sum` });
+      values.push({ value: cumulative, labels, metricName: `${name}_count` });
+    }
+    // prom-client's typings declare `type` as a numeric enum; at run time it is the string.
+    return Promise.resolve({ name, help: HISTOGRAM_HELP, type: 'histogram' as unknown as MetricType, aggregator: 'sum' as const, collect: () => undefined, values });
+  }
+}
+
+/** Builds the registry served at `/metrics`. */
+export function createMetricsRegistry(source: MetricsSource): Registry {
+  const registry = new Registry();
+  const counter = (name: string, help: string, read: (c: RevisionCounters) => number) =>
+    new Counter<RevisionLabels>({
+      name,
+      help,
+      labelNames: ['service', 'revision'],
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const c of source.revisions()) this.inc({ service: c.service, revision: c.revision }, read(c));
+      },
+    });
+  counter('graylane_router_requests_total', 'Requests routed to a revision (mirrored copies included).', (c) => c.totals.requests);
+  counter('graylane_router_upstream_errors_total', 'Connection failures and resets talking to instances.', (c) => c.totals.upstreamErrors);
+  counter('graylane_router_timeouts_total', 'Connect, response-header and idle timeouts.', (c) => c.totals.timeouts);
+  counter('graylane_router_rejected_total', '503s from circuit breaking or no ready instance.', (c) => c.totals.rejected);
+  new Counter<RevisionLabels | 'class'>({
+    name: 'graylane_router_responses_total',
+    help: 'Responses by status class (1xx..5xx), the router\'s own 502/503/504 included.',
+    labelNames: ['service', 'revision', 'class'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const c of source.revisions()) {
+        for (const [cls, n] of Object.entries(c.totals.responses) as [string, number][]) this.inc({ service: c.service, revision: c.revision, class: cls }, n);
+      }
+    },
+  });
+  new SnapshotHistogram(source, registry);
+  new Gauge<RevisionLabels | 'instance'>({
+    name: 'graylane_router_instance_inflight_requests',
+    help: 'Requests in flight per instance.',
+    labelNames: ['service', 'revision', 'instance'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const i of source.instances()) this.set({ service: i.service, revision: i.revision, instance: i.id }, i.inflight);
+    },
+  });
+  new Gauge<RevisionLabels | 'instance'>({
+    name: 'graylane_router_instance_ejected',
+    help: '1 while outlier detection keeps an instance out of balancing.',
+    labelNames: ['service', 'revision', 'instance'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const i of source.instances()) this.set({ service: i.service, revision: i.revision, instance: i.id }, i.ejected ? 1 : 0);
+    },
+  });
+  new Counter({
+    name: 'graylane_router_mirror_skipped_total',
+    help: 'Mirrored copies skipped because the concurrency bound was reached.',
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(source.mirrorsSkipped());
+    },
+  });
+  return registry;
+}

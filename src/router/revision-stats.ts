@@ -1,0 +1,189 @@
+/**
+ * Per-revision counters: a ring of 1-second buckets (sliding windows for analysis) plus
+ * cumulative totals (Prometheus). Recording is a handful of integer increments; percentiles come
+ * from a log-scale histogram with 16 bins per octave (bins 4.4% wide, reported at their upper
+ * bound, capped by the exact maximum).
+ */
+import type { RevisionStats, StatusClassCounts } from './types.js';
+
+const BINS_PER_OCTAVE = 16;
+const MIN_MS = 0.01;
+const BIN_COUNT = 400; // 0.01 ms · 2^(400/16) ≈ 335 s
+const LOG_SCALE = BINS_PER_OCTAVE / Math.LN2;
+
+/** Histogram bin of a latency in ms. */
+export function latencyBin(ms: number): number {
+  if (!(ms > MIN_MS)) return 0;
+  const b = Math.ceil(Math.log(ms / MIN_MS) * LOG_SCALE);
+  return b >= BIN_COUNT ? BIN_COUNT - 1 : b;
+}
+
+/** Upper bound (ms) of a histogram bin. */
+export function binUpperMs(bin: number): number {
+  return MIN_MS * Math.pow(2, bin / BINS_PER_OCTAVE);
+}
+
+/** Prometheus histogram bucket bounds, in seconds. */
+export const PROM_BUCKETS_S = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+
+class Bucket {
+  second = -1;
+  requests = 0;
+  c1 = 0;
+  c2 = 0;
+  c3 = 0;
+  c4 = 0;
+  c5 = 0;
+  upstreamErrors = 0;
+  timeouts = 0;
+  rejected = 0;
+  maxMs = 0;
+  latency: Uint32Array | undefined;
+
+  reset(second: number): void {
+    this.second = second;
+    this.requests = this.c1 = this.c2 = this.c3 = this.c4 = this.c5 = 0;
+    this.upstreamErrors = this.timeouts = this.rejected = 0;
+    this.maxMs = 0;
+    this.latency?.fill(0);
+  }
+}
+
+/** Cumulative counters since the router started (for Prometheus counters). */
+export interface StatsTotals {
+  requests: number;
+  responses: StatusClassCounts;
+  upstreamErrors: number;
+  timeouts: number;
+  rejected: number;
+  /** Cumulative counts per {@link PROM_BUCKETS_S} bound, plus +Inf last. */
+  latencyBuckets: Float64Array;
+  latencySumS: number;
+}
+
+/** Sliding-window and cumulative statistics of one service revision. */
+export class RevisionCounters {
+  private readonly ring: Bucket[];
+  private readonly createdSecond: number;
+  readonly totals: StatsTotals = {
+    requests: 0,
+    responses: { '1xx': 0, '2xx': 0, '3xx': 0, '4xx': 0, '5xx': 0 },
+    upstreamErrors: 0,
+    timeouts: 0,
+    rejected: 0,
+    latencyBuckets: new Float64Array(PROM_BUCKETS_S.length + 1),
+    latencySumS: 0,
+  };
+
+  constructor(
+    readonly service: string,
+    readonly revision: string,
+    private readonly windowSeconds: number,
+    private readonly nowMs: () => number = Date.now,
+  ) {
+    this.ring = Array.from({ length: windowSeconds }, () => new Bucket());
+    this.createdSecond = Math.floor(nowMs() / 1000);
+  }
+
+  private bucket(): Bucket {
+    const second = Math.floor(this.nowMs() / 1000);
+    const b = this.ring[second % this.windowSeconds]!;
+    if (b.second !== second) b.reset(second);
+    return b;
+  }
+
+  /** Counts a request routed to this revision. */
+  request(): void {
+    this.bucket().requests++;
+    this.totals.requests++;
+  }
+
+  /** Counts a response sent to the client (or a mirror's response) and its latency. */
+  response(status: number, latencyMs: number): void {
+    const b = this.bucket();
+    const t = this.totals;
+    if (status < 200) { b.c1++; t.responses['1xx']++; }
+    else if (status < 300) { b.c2++; t.responses['2xx']++; }
+    else if (status < 400) { b.c3++; t.responses['3xx']++; }
+    else if (status < 500) { b.c4++; t.responses['4xx']++; }
+    else { b.c5++; t.responses['5xx']++; }
+    (b.latency ??= new Uint32Array(BIN_COUNT))[latencyBin(latencyMs)]!++;
+    if (latencyMs > b.maxMs) b.maxMs = latencyMs;
+    const s = latencyMs / 1000;
+    t.latencySumS += s;
+    const lb = t.latencyBuckets;
+    let i = 0;
+    while (i < PROM_BUCKETS_S.length && s > PROM_BUCKETS_S[i]!) i++;
+    lb[i]!++;
+  }
+
+  /** Counts an upstream connection failure or reset. */
+  upstreamError(): void {
+    this.bucket().upstreamErrors++;
+    this.totals.upstreamErrors++;
+  }
+
+  /** Counts a timeout. */
+  timeout(): void {
+    this.bucket().timeouts++;
+    this.totals.timeouts++;
+  }
+
+  /** Counts a request rejected by circuit breaking or for want of a ready instance. */
+  rejection(): void {
+    this.bucket().rejected++;
+    this.totals.rejected++;
+  }
+
+  /** Figures over the last `windowMs` (clamped to 1 s … the configured window). */
+  read(windowMs: number): RevisionStats {
+    const now = this.nowMs();
+    const nowSecond = Math.floor(now / 1000);
+    const seconds = Math.max(1, Math.min(this.windowSeconds, Math.ceil(windowMs / 1000)));
+    const first = nowSecond - seconds + 1;
+    const out: RevisionStats = {
+      requests: 0,
+      responses: { '1xx': 0, '2xx': 0, '3xx': 0, '4xx': 0, '5xx': 0 },
+      upstreamErrors: 0,
+      timeouts: 0,
+      rejected: 0,
+      latencyMs: { p50: 0, p90: 0, p99: 0, max: 0 },
+      requestsPerSecond: 0,
+      windowMs: seconds * 1000,
+    };
+    const hist = new Float64Array(BIN_COUNT);
+    let max = 0;
+    for (const b of this.ring) {
+      if (b.second < first || b.second > nowSecond) continue;
+      out.requests += b.requests;
+      out.responses['1xx'] += b.c1;
+      out.responses['2xx'] += b.c2;
+      out.responses['3xx'] += b.c3;
+      out.responses['4xx'] += b.c4;
+      out.responses['5xx'] += b.c5;
+      out.upstreamErrors += b.upstreamErrors;
+      out.timeouts += b.timeouts;
+      out.rejected += b.rejected;
+      if (b.maxMs > max) max = b.maxMs;
+      if (b.latency) for (let i = 0; i < BIN_COUNT; i++) hist[i]! += b.latency[i]!;
+    }
+    let total = 0;
+    for (let i = 0; i < BIN_COUNT; i++) total += hist[i]!;
+    if (total > 0) {
+      const pick = (q: number) => {
+        const rank = Math.ceil(q * total);
+        let seen = 0;
+        for (let i = 0; i < BIN_COUNT; i++) {
+          seen += hist[i]!;
+          if (seen >= rank) return Math.min(binUpperMs(i), max);
+        }
+        return max;
+      };
+      out.latencyMs = { p50: pick(0.5), p90: pick(0.9), p99: pick(0.99), max };
+    }
+    // Measured over the part of the window the counters existed, the current second partly.
+    const elapsedS = Math.min(seconds, (now - Math.max(first, this.createdSecond) * 1000) / 1000);
+    out.requestsPerSecond = out.requests / Math.max(elapsedS, 1);
+    return out;
+  }
+}

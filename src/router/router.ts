@@ -1,0 +1,285 @@
+/**
+ * graylane's built-in HTTP router: the single-host data plane. See `createRouter`.
+ */
+import { EventEmitter } from 'node:events';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { startAdminServer } from './admin-server.js';
+import { CompiledService, CompiledTable, RevisionGroup } from './compiled-table.js';
+import { RouterError } from './errors.js';
+import { Exchange, sendPlain, type ExchangeEnvironment } from './exchange.js';
+import { Instance, type InstanceEnvironment } from './instance.js';
+import { createMetricsRegistry } from './metrics.js';
+import { MirrorLimiter } from './mirror.js';
+import { RevisionCounters } from './revision-stats.js';
+import { assertRouteTable, parseAddress } from './route-table-schema.js';
+import type {
+  CircuitBreakerOptions,
+  RevisionStats,
+  RouteTable,
+  RouterEvent,
+  RouterOptions,
+  StatsQuery,
+  TimeoutOptions,
+} from './types.js';
+import { proxyUpgrade } from './upgrade.js';
+
+/** Addresses the router listens on once started. */
+export interface RouterAddresses {
+  /** Proxy base URL, e.g. `http://127.0.0.1:8080`. */
+  url: string;
+  /** Admin API base URL, when an admin listener is configured. */
+  adminUrl?: string;
+}
+
+/** A running (or startable) router. */
+export interface Router {
+  /** Binds the listeners. */
+  start(): Promise<RouterAddresses>;
+  /**
+   * Stops accepting, lets in-flight requests and streams finish up to `drainTimeoutMs`
+   * (default: the router's), then closes everything.
+   */
+  stop(options?: { drainTimeoutMs?: number }): Promise<void>;
+  /**
+   * Replaces the whole route table atomically; requests already routed keep their instance.
+   * Instances that stay keep their pools and state; removed or draining ones are drained.
+   * Throws `RouterError` `INVALID_ROUTE_TABLE` (and changes nothing) when the table is invalid.
+   */
+  setRouteTable(table: RouteTable): void;
+  /** A copy of the current route table. */
+  getRouteTable(): RouteTable;
+  /** Sliding-window figures of one revision of one service (zeros when it never had traffic). */
+  stats(query: StatsQuery): RevisionStats;
+  /** Subscribes to notable events (ejections, readmissions, drains). */
+  on(event: 'event', listener: (e: RouterEvent) => void): this;
+  /** Unsubscribes. */
+  off(event: 'event', listener: (e: RouterEvent) => void): this;
+}
+
+const DEFAULT_TIMEOUTS: TimeoutOptions = { connectMs: 2000, responseHeaderMs: 30_000, idleMs: 60_000 };
+const DEFAULT_BREAKER: CircuitBreakerOptions = {
+  maxConcurrentRequests: 1024,
+  maxPendingRequests: 1024,
+  consecutiveErrors: 5,
+  baseEjectionMs: 5000,
+  maxEjectionMs: 300_000,
+  probePath: '/',
+};
+
+const LOOPBACK = /^(127\.[0-9]+\.[0-9]+\.[0-9]+|::1|localhost)$/;
+
+function positive(name: string, v: number | undefined, min = 1): void {
+  if (v !== undefined && !(Number.isInteger(v) && v >= min)) {
+    throw new RouterError('INVALID_OPTIONS', `${name} must be an integer ≥ ${min}, got ${String(v)}`, [{ path: name.split('.'), message: `must be an integer ≥ ${min}` }]);
+  }
+}
+
+function checkOptions(o: RouterOptions): void {
+  if (!o.listen || typeof o.listen.host !== 'string' || !Number.isInteger(o.listen.port) || o.listen.port < 0 || o.listen.port > 65535) {
+    throw new RouterError('INVALID_OPTIONS', 'listen must be { host, port } with port 0–65535', [{ path: ['listen'], message: 'must be { host, port }' }]);
+  }
+  if (o.admin) {
+    if (!LOOPBACK.test(o.admin.host)) {
+      throw new RouterError('INVALID_OPTIONS', `admin.host must be a loopback address (the admin API can rewrite routes), got "${o.admin.host}"`, [{ path: ['admin', 'host'], message: 'must be a loopback address' }]);
+    }
+    if (typeof o.admin.token !== 'string' || o.admin.token.length < 16) {
+      throw new RouterError('INVALID_OPTIONS', 'admin.token must be at least 16 characters', [{ path: ['admin', 'token'], message: 'must be at least 16 characters' }]);
+    }
+  }
+  for (const k of ['connectMs', 'responseHeaderMs', 'idleMs'] as const) positive(`timeouts.${k}`, o.timeouts?.[k]);
+  for (const k of ['maxConcurrentRequests', 'consecutiveErrors', 'baseEjectionMs', 'maxEjectionMs'] as const) positive(`circuitBreaker.${k}`, o.circuitBreaker?.[k]);
+  positive('circuitBreaker.maxPendingRequests', o.circuitBreaker?.maxPendingRequests, 0);
+  positive('drainTimeoutMs', o.drainTimeoutMs, 0);
+  positive('mirrorMaxConcurrent', o.mirrorMaxConcurrent, 0);
+  positive('statsWindowSeconds', o.statsWindowSeconds, 60);
+}
+
+class RouterImpl extends EventEmitter implements Router {
+  private readonly timeouts: TimeoutOptions;
+  private readonly breaker: CircuitBreakerOptions;
+  private readonly drainTimeoutMs: number;
+  private readonly windowSeconds: number;
+  private readonly instances = new Map<string, Instance>();
+  private readonly counters = new Map<string, { counters: RevisionCounters; lastInTableMs: number }>();
+  private readonly mirrors: MirrorLimiter;
+  private readonly env: ExchangeEnvironment;
+  private readonly instanceEnv: InstanceEnvironment;
+  private table: RouteTable = { services: [] };
+  private compiled = new CompiledTable([]);
+  private server: http.Server | undefined;
+  private admin: http.Server | undefined;
+  private stopping = false;
+
+  constructor(private readonly options: RouterOptions) {
+    super();
+    checkOptions(options);
+    this.timeouts = { ...DEFAULT_TIMEOUTS, ...options.timeouts };
+    this.breaker = { ...DEFAULT_BREAKER, ...options.circuitBreaker };
+    this.drainTimeoutMs = options.drainTimeoutMs ?? 30_000;
+    this.windowSeconds = options.statsWindowSeconds ?? 300;
+    this.mirrors = new MirrorLimiter(options.mirrorMaxConcurrent ?? 64);
+    this.env = { timeouts: this.timeouts, maxReplayBytes: 64 * 1024, mirrors: this.mirrors };
+    this.instanceEnv = {
+      breaker: this.breaker,
+      drainTimeoutMs: this.drainTimeoutMs,
+      probeTimeoutMs: this.timeouts.connectMs + this.timeouts.responseHeaderMs,
+      emit: (e) => {
+        options.onEvent?.(e);
+        this.emit('event', e);
+      },
+      forget: (inst) => {
+        if (this.instances.get(`${inst.id}|${inst.address}`) === inst) this.instances.delete(`${inst.id}|${inst.address}`);
+      },
+    };
+    if (options.routes) this.setRouteTable(options.routes);
+  }
+
+  async start(): Promise<RouterAddresses> {
+    if (this.server) throw new RouterError('ALREADY_STARTED', 'the router is already started');
+    const server = http.createServer({ keepAliveTimeout: this.timeouts.idleMs, noDelay: true, requestTimeout: 0 }, this.onRequest);
+    this.server = server;
+    server.headersTimeout = Math.min(60_000, this.timeouts.idleMs);
+    server.on('upgrade', this.onUpgrade);
+    server.on('clientError', (_err, socket) => {
+      if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
+      else socket.destroy();
+    });
+    await listen(server, this.options.listen.host, this.options.listen.port);
+    const out: RouterAddresses = { url: urlOf(server) };
+    if (this.options.admin) {
+      const registry = createMetricsRegistry({
+        revisions: () => [...this.counters.values()].map((c) => c.counters),
+        instances: () => this.instances.values(),
+        mirrorsSkipped: () => this.mirrors.skipped,
+      });
+      this.admin = startAdminServer({ admin: this.options.admin, router: this, registry });
+      await listen(this.admin, this.options.admin.host, this.options.admin.port);
+      out.adminUrl = urlOf(this.admin);
+    }
+    return out;
+  }
+
+  async stop(options: { drainTimeoutMs?: number } = {}): Promise<void> {
+    if (this.stopping) return;
+    this.stopping = true;
+    const deadline = Date.now() + (options.drainTimeoutMs ?? this.drainTimeoutMs);
+    const server = this.server;
+    const closed = server ? new Promise<void>((resolve) => server.close(() => resolve())) : Promise.resolve();
+    server?.closeIdleConnections();
+    const busy = () => [...this.instances.values()].some((i) => i.inflight > 0 || i.active.size > 0 || i.queue.length > 0);
+    while (busy() && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 20));
+      server?.closeIdleConnections();
+    }
+    for (const inst of this.instances.values()) for (const a of [...inst.active]) a.abortForDrain();
+    server?.closeAllConnections();
+    for (const inst of [...this.instances.values()]) inst.close();
+    if (this.admin) {
+      const admin = this.admin;
+      const adminClosed = new Promise<void>((resolve) => admin.close(() => resolve()));
+      admin.closeAllConnections();
+      await adminClosed;
+    }
+    await closed;
+  }
+
+  setRouteTable(table: RouteTable): void {
+    assertRouteTable(table);
+    const copy = structuredClone(table);
+    const now = Date.now();
+    const seen = new Set<Instance>();
+    const services: CompiledService[] = [];
+    for (const s of copy.services) {
+      const groups = new Map<string, RevisionGroup>();
+      for (const [rev, r] of Object.entries(s.revisions)) {
+        const list: Instance[] = [];
+        for (const ir of r.instances) {
+          const key = `${ir.id}|${ir.address}`;
+          let inst = this.instances.get(key);
+          if (!inst) {
+            const { host, port } = parseAddress(ir.address)!;
+            inst = new Instance(ir.id, ir.address, host, port, this.instanceEnv);
+            this.instances.set(key, inst);
+          }
+          inst.service = s.name;
+          inst.revision = rev;
+          inst.ready = ir.ready;
+          seen.add(inst);
+          if (ir.draining) inst.drain();
+          else inst.undrain();
+          list.push(inst);
+        }
+        for (const inst of list) inst.peers = list;
+        groups.set(rev, new RevisionGroup(rev, list, this.countersFor(s.name, rev, now), s.balancer ?? 'least-request'));
+      }
+      services.push(new CompiledService(s, groups, Math.random));
+    }
+    for (const inst of [...this.instances.values()]) if (!seen.has(inst)) inst.drain();
+    for (const [key, c] of this.counters) {
+      if (c.lastInTableMs < now && now - c.lastInTableMs > this.windowSeconds * 1000) this.counters.delete(key);
+    }
+    this.table = copy;
+    this.compiled = new CompiledTable(services);
+  }
+
+  getRouteTable(): RouteTable {
+    return structuredClone(this.table);
+  }
+
+  stats(query: StatsQuery): RevisionStats {
+    const windowMs = query.windowMs ?? 60_000;
+    const entry = this.counters.get(`${query.service}\n${query.revision}`);
+    if (entry) return entry.counters.read(windowMs);
+    return new RevisionCounters(query.service, query.revision, this.windowSeconds).read(windowMs);
+  }
+
+  private countersFor(service: string, revision: string, now: number): RevisionCounters {
+    const key = `${service}\n${revision}`;
+    let entry = this.counters.get(key);
+    if (!entry) this.counters.set(key, (entry = { counters: new RevisionCounters(service, revision, this.windowSeconds), lastInTableMs: now }));
+    entry.lastInTableMs = now;
+    return entry.counters;
+  }
+
+  private readonly onRequest = (req: http.IncomingMessage, res: http.ServerResponse): void => {
+    const svc = this.compiled.match(req);
+    if (!svc) {
+      req.resume();
+      sendPlain(res, 404, 'no-route', `graylane: no service routes ${req.headers.host ?? ''}${req.url ?? ''}`);
+      return;
+    }
+    const d = svc.decide(req);
+    new Exchange(this.env, req, res, d.group, d.setCookie, svc.mirror ? svc.mirrorTarget(req) : undefined);
+  };
+
+  private readonly onUpgrade = (req: http.IncomingMessage, socket: import('node:stream').Duplex, head: Buffer): void => {
+    const svc = this.compiled.match(req);
+    if (!svc || this.stopping) {
+      socket.end('HTTP/1.1 404 Not Found\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
+      return;
+    }
+    proxyUpgrade(this.timeouts, req, socket, head, svc.decide(req).group);
+  };
+}
+
+function listen(server: http.Server, host: string, port: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+}
+
+function urlOf(server: http.Server): string {
+  const a = server.address() as AddressInfo;
+  const host = a.family === 'IPv6' ? `[${a.address}]` : a.address;
+  return `http://${host}:${a.port}`;
+}
+
+/** Creates a router; call `start()` to listen. Throws `RouterError` `INVALID_OPTIONS`. */
+export function createRouter(options: RouterOptions): Router {
+  return new RouterImpl(options);
+}

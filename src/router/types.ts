@@ -1,0 +1,246 @@
+/**
+ * The router's public data model: route tables (what the controller writes), options, events and
+ * statistics (what analysis reads). Route-table field names follow graylane's documents (and so
+ * Argo Rollouts): `headerName`/`headerValue`, `cookieName`/`cookieValue`, exact|prefix|regex.
+ */
+
+/** Exactly one of `exact`, `prefix`, `regex` (a JavaScript regular expression, unanchored). */
+export interface StringMatch {
+  /** The whole value equals this. */
+  exact?: string;
+  /** The value starts with this. */
+  prefix?: string;
+  /** The value matches this regular expression (unanchored; add ^…$ to anchor). */
+  regex?: string;
+}
+
+/**
+ * One condition on a request: a header or a cookie. Without a value matcher the header or cookie
+ * only has to be present.
+ */
+export interface RouteCondition {
+  /** Header name (case-insensitive). Exclusive with cookieName. */
+  headerName?: string;
+  /** What the header's value must match. */
+  headerValue?: StringMatch;
+  /** Cookie name (case-sensitive). Exclusive with headerName. */
+  cookieName?: string;
+  /** What the cookie's value must match. */
+  cookieValue?: StringMatch;
+}
+
+/** Sends requests meeting every condition of `match` to `revision`, whatever the weights say. */
+export interface RouteMatch {
+  /** Conditions, all of which must hold (AND). */
+  match: RouteCondition[];
+  /** The revision that receives matching requests. */
+  revision: string;
+}
+
+/** A condition for mirroring: every given field must match (AND). */
+export interface MirrorMatch {
+  /** The request method. */
+  method?: StringMatch;
+  /** The request path (without the query string). */
+  path?: StringMatch;
+  /** Header name (case-insensitive) → what its value must match. */
+  headers?: Record<string, StringMatch>;
+}
+
+/** Copies a share of requests to another revision; the copy's response is discarded. */
+export interface MirrorRoute {
+  /** The revision receiving copies. */
+  revision: string;
+  /** Percentage (0–100) of matching requests that are copied. */
+  percentage: number;
+  /** Which requests may be copied: any of these (OR); all requests when absent. */
+  match?: MirrorMatch[];
+}
+
+/** One upstream process of a revision. */
+export interface InstanceRoute {
+  /** Stable identity of the instance; with the address it keys pools and outlier state. */
+  id: string;
+  /** `host:port` (IPv6 as `[::1]:8080`). */
+  address: string;
+  /** Only ready instances receive requests. */
+  ready: boolean;
+  /** Draining: no new requests, in-flight ones finish up to the drain deadline. */
+  draining?: boolean;
+}
+
+/** The instances of one revision. */
+export interface RevisionRoute {
+  /** The instances; those absent from a later table are drained. */
+  instances: InstanceRoute[];
+}
+
+/** How requests are spread over the ready instances of a revision. */
+export type BalancerKind = 'least-request' | 'round-robin';
+
+/** Routing for one service. */
+export interface ServiceRoute {
+  /** Service name; unique in a table. */
+  name: string;
+  /** Host to match (case-insensitive, port ignored); any host when absent. */
+  host?: string;
+  /** Path prefix, matched on segment boundaries (`/api` matches `/api` and `/api/x`, not `/apix`). */
+  pathPrefix: string;
+  /** Revision serving users now. */
+  stable: string;
+  /** Revision being rolled out, if any. */
+  canary?: string;
+  /** Instances per revision name. */
+  revisions: Record<string, RevisionRoute>;
+  /** Percentage (0–100) of unmatched requests sent to the canary. */
+  canaryWeight: number;
+  /** Header/cookie routes, tried in order before weights. */
+  matches?: RouteMatch[];
+  /** Traffic mirroring. */
+  mirror?: MirrorRoute;
+  /** Cookie keeping a client on the side it was assigned by weight; none when absent. */
+  stickyCookie?: string;
+  /** Load balancing; `least-request` by default. */
+  balancer?: BalancerKind;
+}
+
+/** The whole routing state; swapped atomically. */
+export interface RouteTable {
+  /** Services; a request goes to the one with the longest matching prefix (host-specific first). */
+  services: ServiceRoute[];
+}
+
+/** Proxy timeouts, each giving a 502/504 and counted under `timeouts`. */
+export interface TimeoutOptions {
+  /** Establishing a new upstream connection (504 when exceeded). */
+  connectMs: number;
+  /** From dispatch (including time queued) to the upstream's response headers (504). */
+  responseHeaderMs: number;
+  /** No bytes in either direction on an exchange or an idle client connection. */
+  idleMs: number;
+}
+
+/** Per-instance limits and outlier detection. */
+export interface CircuitBreakerOptions {
+  /** Concurrent requests per instance before queueing. */
+  maxConcurrentRequests: number;
+  /** Queued requests per instance before answering 503. */
+  maxPendingRequests: number;
+  /** Consecutive connect errors or 5xx that eject an instance. */
+  consecutiveErrors: number;
+  /** First ejection time; doubles with each consecutive ejection. */
+  baseEjectionMs: number;
+  /** Upper bound of the ejection time. */
+  maxEjectionMs: number;
+  /** Path probed (GET) before readmission; passes on any status below 500. */
+  probePath: string;
+}
+
+/** Where the admin API listens; always loopback, always token-protected. */
+export interface AdminOptions {
+  /** A loopback address (127.0.0.0/8, ::1 or localhost). */
+  host: string;
+  /** Port; 0 lets the OS choose. */
+  port: number;
+  /** Bearer token required on every admin request (see `metricsWithoutToken`). */
+  token: string;
+  /** Serve `GET /metrics` without the token (off by default: loopback is shared by every local user). */
+  metricsWithoutToken?: boolean;
+}
+
+/** Options of {@link createRouter}. */
+export interface RouterOptions {
+  /** The proxy listener. */
+  listen: { host: string; port: number };
+  /** The admin listener; none when absent. */
+  admin?: AdminOptions;
+  /** Proxy timeouts; defaults 2000/30000/60000 ms. */
+  timeouts?: Partial<TimeoutOptions>;
+  /** Circuit breaking and outlier ejection. */
+  circuitBreaker?: Partial<CircuitBreakerOptions>;
+  /** How long removed/draining instances (and stop()) let in-flight work finish; default 30000. */
+  drainTimeoutMs?: number;
+  /** Mirrored requests in flight at once, router-wide; extra copies are skipped. Default 64. */
+  mirrorMaxConcurrent?: number;
+  /** Length of the statistics window in seconds (1-second buckets); default 300, minimum 60. */
+  statsWindowSeconds?: number;
+  /** The initial route table. */
+  routes?: RouteTable;
+  /** Notable events (ejections, readmissions, drains). */
+  onEvent?: (event: RouterEvent) => void;
+}
+
+/** Kinds of {@link RouterEvent}. */
+export type RouterEventType =
+  | 'instance-ejected'
+  | 'instance-readmitted'
+  | 'instance-draining'
+  | 'instance-drained'
+  | 'instance-drain-timeout';
+
+/** Something an operator would want to see in an event log. */
+export interface RouterEvent {
+  /** What happened. */
+  type: RouterEventType;
+  /** Service of the instance (as of the latest table naming it). */
+  service: string;
+  /** Revision of the instance. */
+  revision: string;
+  /** Instance id. */
+  instance: string;
+  /** Instance address. */
+  address: string;
+  /** Wall-clock time, ms since the epoch. */
+  atMs: number;
+  /** Why, for ejections. */
+  reason?: string;
+  /** How long the instance stays out, for ejections. */
+  ejectionMs?: number;
+  /** Requests or streams cut at the deadline, for drain timeouts. */
+  abandoned?: number;
+}
+
+/** Latency percentiles in milliseconds. */
+export interface LatencySummary {
+  p50: number;
+  p90: number;
+  p99: number;
+  max: number;
+}
+
+/** Responses by status class. */
+export interface StatusClassCounts {
+  '1xx': number;
+  '2xx': number;
+  '3xx': number;
+  '4xx': number;
+  '5xx': number;
+}
+
+/** Statistics of one revision of one service over a window. */
+export interface RevisionStats {
+  /** Requests routed to the revision (client traffic and mirrored copies). */
+  requests: number;
+  /** Responses by status class, including the router's own 502/503/504. */
+  responses: StatusClassCounts;
+  /** Connection failures and resets talking to instances. */
+  upstreamErrors: number;
+  /** Connect, response-header and idle timeouts. */
+  timeouts: number;
+  /** 503s from circuit breaking or no ready instance. */
+  rejected: number;
+  /** Full-response latency percentiles (0 when there were no responses). */
+  latencyMs: LatencySummary;
+  /** Requests per second over the part of the window the router has been running. */
+  requestsPerSecond: number;
+  /** The window these figures cover. */
+  windowMs: number;
+}
+
+/** Query of {@link Router.stats}. */
+export interface StatsQuery {
+  service: string;
+  revision: string;
+  /** Window length; default 60000, at most the configured stats window. */
+  windowMs?: number;
+}
