@@ -4,3 +4,5 @@ export * from './types.js';
 export * from './template.js';
 export * from './measurement.js';
 export * from './run.js';
+export * from './sequential.js';
+export * from './guard.js';
