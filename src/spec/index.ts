@@ -4,3 +4,10 @@ export { SpecError, formatSpecError, formatSpecWarning, formatSpecNote } from '.
 export type { SpecErrorCode, SpecWarning, SpecWarningCode, SpecNote } from './errors.js';
 export { loadDocuments, loadFiles, DOCUMENT_KINDS } from './load.js';
 export type { LoadedDocument, LoadResult, SourceText, DocumentKind, DocumentOrigin } from './load.js';
+export { revisionHash, canonicalJson, appServiceTemplate, appServiceRevision, rolloutRevision } from './revision.js';
+export { rolloutFromAppService, UnknownServiceError } from './app-rollout.js';
+export { jsonSchema, crdSchema, SCHEMA_KINDS } from './json-schema.js';
+export type { JsonSchema, SchemaKind } from './json-schema.js';
+export { documentReference } from './reference.js';
+export { importArgo } from './import-argo.js';
+export type { ImportResult } from './import-argo.js';

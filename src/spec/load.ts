@@ -195,8 +195,13 @@ function placeholderTemplate(s: StagedDocument): AnalysisTemplateDoc {
   return { apiVersion: API_VERSION, kind: s.kind as 'AnalysisTemplate', metadata: { name: typeof meta?.name === 'string' ? meta.name : '' }, spec: { metrics: [] } };
 }
 
+function byPosition(a: { file: string; line: number; column: number }, b: { file: string; line: number; column: number }): number {
+  return a.file === b.file ? a.line - b.line || a.column - b.column : a.file < b.file ? -1 : 1;
+}
+
 function finish(staged: StagedDocument[], out: Collector): LoadResult {
-  const errors = out.errors.sort((a, b) => (a.file === b.file ? a.line - b.line || a.column - b.column : a.file < b.file ? -1 : 1));
+  out.warnings.sort(byPosition);
+  const errors = out.errors.sort(byPosition);
   if (errors.length) return { documents: [], errors, warnings: out.warnings, notes: out.notes };
   const documents = staged.map((s): LoadedDocument => {
     const meta = s.data.metadata as { name: string };
