@@ -1,0 +1,93 @@
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { main } from '../../src/cli/main.js';
+import { documentReference } from '../../src/spec/index.js';
+
+async function run(args: string[], env: NodeJS.ProcessEnv = {}) {
+  let out = '';
+  let err = '';
+  const code = await main(args, { out: (s) => void (out += s), err: (s) => void (err += s), isTty: false, env, cwd: process.cwd() });
+  return { code, out, err };
+}
+
+const dir = mkdtempSync(join(tmpdir(), 'graylane-cli-'));
+const write = (name: string, text: string) => {
+  const file = join(dir, name);
+  writeFileSync(file, text);
+  return file;
+};
+
+describe('graylane validate', () => {
+  it('accepts the shop example', async () => {
+    const r = await run(['validate', 'examples/shop/graylane.yaml']);
+    expect(r).toMatchObject({ code: 0, out: '' });
+    expect(r.err).toContain('ok: 1 document (App shop)');
+  });
+
+  it('exits 2 with one file:line:col: field: reason line per error', async () => {
+    const file = write('bad.yaml', [
+      'apiVersion: graylane.dev/v1alpha1', 'kind: App', 'metadata: {name: shop}', 'spec:', '  services:',
+      '  - name: api', '    replica: 2', '    targets: ["127.0.0.1:9001"]', '  - name: web', '    targets: ["127.0.0.1:9002"]',
+      '    strategy: {canary: {steps: [{setWieght: 10}]}}', '',
+    ].join('\n'));
+    const r = await run(['validate', file]);
+    expect(r.code).toBe(2);
+    const lines = r.out.trim().split('\n');
+    expect(lines[0]).toBe(`${file}:7:5: spec.services[0].replica: unknown field "replica"`);
+    expect(lines.length).toBeGreaterThanOrEqual(2);
+    for (const line of lines) expect(line).toMatch(new RegExp(`^${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:\\d+:\\d+: \\S+: .+`));
+  });
+
+  it('a missing file is a clear error, exit 2', async () => {
+    const r = await run(['validate', join(dir, 'nope.yaml')]);
+    expect(r.code).toBe(2);
+    expect(r.out).toContain('nope.yaml');
+  });
+});
+
+describe('graylane import and schema', () => {
+  it('converts an Argo Rollout and passes over Services with a note', async () => {
+    const r = await run(['import', 'examples/argo/canary-rollout.yaml']);
+    expect(r.code).toBe(0);
+    expect(r.out).toContain('apiVersion: graylane.dev/v1alpha1');
+    expect(r.out).not.toContain('argoproj.io');
+    expect(r.err).toMatch(/note: .*passed over Service/);
+    const back = write('imported.yaml', r.out);
+    expect((await run(['validate', back])).code).toBe(0);
+  });
+
+  it('import of a missing file exits 2', async () => {
+    const r = await run(['import', join(dir, 'missing.yaml')]);
+    expect(r).toMatchObject({ code: 2 });
+    expect(r.err).toContain('no such file');
+  });
+
+  it('prints the JSON Schema of a kind, the CRD schema, and refuses an unknown kind', async () => {
+    const app = await run(['schema', 'App']);
+    expect(JSON.parse(app.out)).toMatchObject({ title: 'App', type: 'object' });
+    const crd = await run(['schema', 'Rollout', '--crd']);
+    expect(JSON.stringify(JSON.parse(crd.out))).not.toContain('anyOf');
+    const bad = await run(['schema', 'Deployment']);
+    expect(bad.code).toBe(2);
+    expect(bad.err).toContain('unknown kind "Deployment"');
+  });
+
+  it('docs/reference.md is the reference generated from the schema (regenerate: graylane schema --markdown)', () => {
+    expect(readFileSync('docs/reference.md', 'utf8')).toBe(documentReference());
+  });
+});
+
+describe('daemon commands without a daemon', () => {
+  it('exit 3 with a sentence saying how to start one', async () => {
+    const r = await run(['status', 'api', '--state-dir', dir]);
+    expect(r.code).toBe(3);
+    expect(r.err).toContain('graylane up');
+  });
+
+  it('usage errors exit 2', async () => {
+    expect((await run(['set', 'weight', 'api', '150', '--state-dir', dir])).code).toBe(2);
+    expect((await run(['frobnicate'])).code).toBe(2);
+  });
+});
