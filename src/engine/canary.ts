@@ -1,0 +1,255 @@
+import { parseDurationMs } from '../lib/duration.js';
+import type { CanaryStep, CanaryStrategy } from '../spec/schema.js';
+import { DEFAULT_ABORT_SCALE_DOWN_DELAY_SECONDS, DEFAULT_SCALE_DOWN_DELAY_SECONDS, runName, type Context } from './context.js';
+import { describeStep } from './describe.js';
+import { desiredReplicaCounts, trafficWeightToReplicas, type DesiredReplicaCounts, type RevisionReplicas } from './replica-counts.js';
+import { currentSetWeight, lastSetWeightAtOrBefore } from './steps.js';
+import type { AnalysisRunRecord } from './types.js';
+
+/** Canary (with steps) and rolling update (without): steps, background analysis, abort, promotion. */
+export function reconcileCanary(ctx: Context, canary: CanaryStrategy): void {
+  const { s } = ctx;
+  const steps = canary.steps ?? [];
+  if (s.canaryRevision === s.stableRevision) return settle(ctx, canary);
+  if (s.promoteFull) {
+    s.pauseConditions = [];
+    s.currentStepIndex = steps.length;
+  }
+  if (!s.abort) advanceSteps(ctx, canary, steps);
+  if (!s.abort) backgroundAnalysis(ctx, canary);
+  if (s.abort) {
+    s.currentStepIndex = 0;
+    s.headerRoutes = [];
+    s.mirrorRoutes = [];
+  }
+  const counts = countsNow(ctx, canary);
+  const atDesired = atDesiredCounts(ctx, canary, counts);
+  if (!s.abort && s.currentStepIndex >= steps.length && atDesired && fullyRolledOut(ctx, canary)) return promote(ctx, canary);
+  applyCounts(ctx, canary, counts);
+  setTraffic(ctx, canary, trafficWeight(ctx, canary, atDesired));
+}
+
+/** What the replica math says for the status as it stands. */
+function countsNow(ctx: Context, canary: CanaryStrategy): DesiredReplicaCounts {
+  const { s } = ctx;
+  const stable = s.stableRevision ?? '';
+  const current = s.canaryRevision ?? '';
+  const older = ctx.revisions
+    .filter((r) => r.name !== stable && r.name !== current && !ctx.hold.has(r.name) && (r.replicas > 0 || r.readyReplicas > 0))
+    .map((r): RevisionReplicas => ({ name: r.name, replicas: r.replicas, availableReplicas: r.readyReplicas }));
+  return desiredReplicaCounts({
+    rollout: {
+      spec: { ...ctx.spec, strategy: { canary } },
+      status: {
+        currentStepIndex: s.currentStepIndex, abort: s.abort, promoteFull: s.promoteFull, stableRS: stable, currentPodHash: current,
+        canary: { weights: { canary: { weight: s.weights.canary }, stable: { weight: s.weights.stable } } },
+      },
+    },
+    stable: ctx.rs(stable),
+    // The new revision exists (with no instances) as soon as it is desired, as Argo creates its ReplicaSet first.
+    canary: ctx.rs(current) ?? { name: current, replicas: 0, availableReplicas: 0 },
+    older,
+  });
+}
+
+/** As Argo's AtDesiredReplicaCountsForCanary: the canary is at its size and ready; stable at its size. */
+function atDesiredCounts(ctx: Context, canary: CanaryStrategy, counts: DesiredReplicaCounts): boolean {
+  const { s } = ctx;
+  const current = s.canaryRevision ?? '';
+  const canaryCount = Math.max(counts.canary, manualCanaryCount(ctx, canary));
+  if (!(ctx.asked(current) === canaryCount && ctx.ready(current) === canaryCount)) return false;
+  const routed = !!canary.trafficRouting && (canary.steps ?? []).length > 0;
+  if (!routed || !canary.dynamicStableScale) {
+    if (ctx.asked(s.stableRevision) !== counts.stable) return false;
+  }
+  if (!routed) {
+    // Without a traffic router every older instance still takes requests.
+    const others = ctx.revisions.filter((r) => r.name !== s.stableRevision && r.name !== current && !ctx.hold.has(r.name));
+    if (others.some((r) => r.readyReplicas > 0)) return false;
+  }
+  return true;
+}
+
+/** Every instance of the new revision up and ready; without a router, nothing else left serving. */
+function fullyRolledOut(ctx: Context, canary: CanaryStrategy): boolean {
+  const current = ctx.s.canaryRevision ?? '';
+  if (ctx.asked(current) !== ctx.replicas || ctx.ready(current) < ctx.replicas) return false;
+  const routed = !!canary.trafficRouting && (canary.steps ?? []).length > 0;
+  return routed || ctx.asked(ctx.s.stableRevision) === 0;
+}
+
+function manualCanaryCount(ctx: Context, canary: CanaryStrategy): number {
+  if (ctx.s.manualWeight === undefined || !canary.trafficRouting) return 0;
+  return trafficWeightToReplicas(ctx.replicas, ctx.s.manualWeight);
+}
+
+function advanceSteps(ctx: Context, canary: CanaryStrategy, steps: readonly CanaryStep[]): void {
+  const { s } = ctx;
+  while (s.currentStepIndex < steps.length) {
+    if (ctx.pausedBy('UserPause') || ctx.spec.paused) return;
+    const index = s.currentStepIndex;
+    const step = steps[index];
+    if (!step || !stepDone(ctx, canary, step, index) || s.abort) return;
+    s.currentStepIndex = index + 1;
+    s.controllerPause = false;
+    s.manualWeight = undefined;
+    ctx.unpause('CanaryPauseStep');
+    ctx.event('info', 'RolloutStepCompleted', `Step ${index + 1}/${steps.length} completed: ${describeStep(step)}`);
+  }
+}
+
+function stepDone(ctx: Context, canary: CanaryStrategy, step: CanaryStep, index: number): boolean {
+  const { s } = ctx;
+  if ('setWeight' in step || 'setCanaryScale' in step) {
+    if (!atDesiredCounts(ctx, canary, countsNow(ctx, canary))) return false;
+    if ('setWeight' in step && canary.trafficRouting) s.weights = { canary: step.setWeight, stable: 100 - step.setWeight };
+    return true;
+  }
+  if ('pause' in step) {
+    if (!ctx.pausedBy('CanaryPauseStep')) {
+      // No condition after the engine paused here means a person resumed.
+      if (s.controllerPause) return true;
+      ctx.pause('CanaryPauseStep');
+      s.controllerPause = true;
+    }
+    const cond = ctx.pausedBy('CanaryPauseStep');
+    if (!cond || step.pause.duration === undefined) return false;
+    const endMs = cond.startedAtMs + parseDurationMs(step.pause.duration);
+    if (ctx.now >= endMs) return true;
+    ctx.wakeAt(endMs);
+    return false;
+  }
+  if ('analysis' in step) {
+    const revision = s.canaryRevision ?? '';
+    const run = ctx.startRun(runName(revision, s.attempt, 'step', index), 'step', step.analysis, revision, index);
+    return run !== undefined && judge(ctx, run) === 'passed';
+  }
+  if ('setHeaderRoute' in step) {
+    const { name, match } = step.setHeaderRoute;
+    s.headerRoutes = s.headerRoutes.filter((r) => r.name !== name);
+    if (match?.length) s.headerRoutes.push({ name, match });
+    return true;
+  }
+  const { name, match, percentage } = step.setMirrorRoute;
+  s.mirrorRoutes = s.mirrorRoutes.filter((r) => r.name !== name);
+  if (match?.length) s.mirrorRoutes.push({ name, match, percentage: percentage ?? 100 });
+  return true;
+}
+
+/**
+ * What a run's phase means for the rollout: failed and error abort; inconclusive pauses until a
+ * person promotes (which acknowledges it); successful passes.
+ */
+export function judge(ctx: Context, run: AnalysisRunRecord): 'passed' | 'waiting' | 'failed' {
+  switch (run.phase) {
+    case 'Successful':
+      return 'passed';
+    case 'Failed':
+    case 'Error':
+      ctx.abort('AnalysisFailed', `${run.kind} analysis ${run.name} ${run.phase === 'Error' ? 'errored' : 'failed'}${run.message ? `: ${run.message}` : ''}`);
+      return 'failed';
+    case 'Inconclusive':
+      if (run.acknowledged) return 'passed';
+      ctx.pause('InconclusiveAnalysis');
+      return 'waiting';
+    default:
+      return 'waiting';
+  }
+}
+
+function backgroundAnalysis(ctx: Context, canary: CanaryStrategy): void {
+  const { s } = ctx;
+  if (!canary.analysis || s.currentStepIndex < (canary.analysis.startingStep ?? 0)) return;
+  const revision = s.canaryRevision ?? '';
+  const run = ctx.startRun(runName(revision, s.attempt, 'background'), 'background', canary.analysis, revision);
+  if (run) judge(ctx, run);
+}
+
+function applyCounts(ctx: Context, canary: CanaryStrategy, counts: DesiredReplicaCounts): void {
+  const { s } = ctx;
+  const current = s.canaryRevision ?? '';
+  const stable = s.stableRevision ?? '';
+  ctx.scale.set(stable, counts.stable);
+  ctx.scale.set(current, Math.max(counts.canary, manualCanaryCount(ctx, canary)));
+  for (const o of counts.older) ctx.scale.set(o.name, o.replicas);
+  const routed = !!canary.trafficRouting && (canary.steps ?? []).length > 0;
+  if (s.abort && routed) {
+    // Behind a router the aborted canary carries no traffic; keep it warm for a while (0 = for good).
+    const delaySeconds = canary.abortScaleDownDelaySeconds ?? DEFAULT_ABORT_SCALE_DOWN_DELAY_SECONDS;
+    const untilMs = (s.abortedAtMs ?? ctx.now) + delaySeconds * 1000;
+    if (delaySeconds === 0 || ctx.now < untilMs) ctx.hold.add(current);
+    if (delaySeconds > 0) ctx.wakeAt(untilMs);
+  }
+}
+
+function trafficWeight(ctx: Context, canary: CanaryStrategy, atDesired: boolean): number {
+  const { s } = ctx;
+  const steps = canary.steps ?? [];
+  const current = s.canaryRevision ?? '';
+  if (!canary.trafficRouting || steps.length === 0) {
+    // Instances are the split: report the share of ready instances the canary holds.
+    const c = ctx.ready(current);
+    const total = c + ctx.ready(s.stableRevision);
+    return total === 0 ? 0 : Math.round((100 * c) / total);
+  }
+  if (s.abort) {
+    if (!canary.dynamicStableScale) return 0;
+    // A shrunken stable takes traffic back only as fast as its instances become ready.
+    const stableCan = 100 - Math.floor((100 * ctx.ready(s.stableRevision)) / Math.max(1, ctx.replicas));
+    return Math.max(0, Math.min(stableCan, s.weights.canary));
+  }
+  if (s.progress.deadlineExceeded) return 0;
+  if (s.manualWeight !== undefined) {
+    const enough = ctx.ready(current) >= trafficWeightToReplicas(ctx.replicas, s.manualWeight);
+    return enough ? s.manualWeight : Math.min(s.weights.canary, s.manualWeight);
+  }
+  if (!atDesired) return s.currentStepIndex === 0 ? 0 : lastSetWeightAtOrBefore(steps, s.currentStepIndex - 1) ?? 0;
+  return currentSetWeight(canary, s);
+}
+
+function setTraffic(ctx: Context, _canary: CanaryStrategy, weight: number): void {
+  const { s } = ctx;
+  s.weights = { canary: weight, stable: 100 - weight };
+  ctx.traffic = {
+    type: 'setTraffic', stableRevision: s.stableRevision ?? '', canaryRevision: s.canaryRevision, canaryWeight: weight,
+    headerRoutes: structuredClone(s.headerRoutes), mirrorRoutes: structuredClone(s.mirrorRoutes),
+  };
+}
+
+function promote(ctx: Context, canary: CanaryStrategy): void {
+  const { s } = ctx;
+  const previous = s.stableRevision ?? '';
+  const next = s.canaryRevision ?? '';
+  ctx.stopRuns(['background']);
+  s.stableRevision = next;
+  s.currentStepIndex = (canary.steps ?? []).length;
+  s.promoteFull = false;
+  s.pauseConditions = [];
+  s.controllerPause = false;
+  s.manualWeight = undefined;
+  s.headerRoutes = [];
+  s.mirrorRoutes = [];
+  ctx.event('info', 'RolloutCompleted', `Revision ${next} is now stable (was ${previous})`);
+  const routed = !!canary.trafficRouting && (canary.steps ?? []).length > 0;
+  if (routed && ctx.asked(previous) > 0) {
+    const delaySeconds = canary.scaleDownDelaySeconds ?? DEFAULT_SCALE_DOWN_DELAY_SECONDS;
+    if (delaySeconds > 0) {
+      ctx.scaleDownLater(previous, ctx.now + delaySeconds * 1000);
+      ctx.hold.add(previous);
+      ctx.wakeAt(ctx.now + delaySeconds * 1000);
+    }
+  }
+  settle(ctx, canary);
+}
+
+/** Nothing in progress: stable at full size, every other revision on its way to zero. */
+function settle(ctx: Context, canary: CanaryStrategy): void {
+  const { s } = ctx;
+  const counts = countsNow(ctx, canary);
+  ctx.scale.set(s.stableRevision ?? '', counts.canary);
+  for (const o of counts.older) ctx.scale.set(o.name, o.replicas);
+  s.headerRoutes = [];
+  s.mirrorRoutes = [];
+  setTraffic(ctx, canary, 0);
+  ctx.traffic = { type: 'setTraffic', stableRevision: s.stableRevision ?? '', canaryWeight: 0, headerRoutes: [], mirrorRoutes: [] };
+}

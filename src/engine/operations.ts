@@ -1,0 +1,168 @@
+import type { RolloutSpec } from '../spec/schema.js';
+import { Context } from './context.js';
+import { describeStep } from './describe.js';
+import { OperationError, type EngineResult, type Operation, type RolloutStatus } from './types.js';
+
+export interface ApplyOperationInput {
+  spec: RolloutSpec;
+  status: RolloutStatus;
+  operation: Operation;
+  /** Epoch milliseconds. */
+  now: number;
+}
+
+/**
+ * A person's (or a pipeline's) operation on a rollout: returns the new status and what must
+ * happen at once (abort moves traffic to stable in the same breath), or throws an
+ * `OperationError` naming why the operation makes no sense now. Undo is not here: the caller
+ * sets `desiredRevision` to an older revision and reconciles.
+ */
+export function applyOperation(input: ApplyOperationInput): EngineResult {
+  const s = structuredClone(input.status);
+  const ctx = new Context(input.spec, s, input.now, [], [], undefined);
+  const inProgress = s.stableRevision !== undefined && s.canaryRevision !== s.stableRevision;
+  const canary = input.spec.strategy.canary;
+  const steps = canary?.steps ?? [];
+  const routed = !!input.spec.strategy.blueGreen || (!!canary?.trafficRouting && steps.length > 0);
+  const op = input.operation;
+  const notInProgress = (what: string) =>
+    new OperationError(op.type === 'promote' || op.type === 'promoteFull' ? 'NothingToPromote' : 'NotInProgress', `nothing to ${what}: no rollout in progress (revision ${s.stableRevision ?? 'none'} is stable)`);
+
+  switch (op.type) {
+    case 'promote': {
+      if (!inProgress) throw notInProgress('promote');
+      if (s.abort) throw new OperationError('Aborted', 'the rollout is aborted: retry it, or promote --full to skip every step');
+      if (input.spec.strategy.blueGreen) promoteBlueGreen(ctx);
+      else promoteCanary(ctx, steps);
+      break;
+    }
+    case 'promoteFull': {
+      if (!inProgress) throw notInProgress('promote');
+      ctx.stopRuns(['step', 'prePromotion', 'postPromotion']);
+      s.promoteFull = true;
+      s.abort = false;
+      s.abortedAtMs = undefined;
+      s.pauseConditions = [];
+      s.manualWeight = undefined;
+      s.progress.deadlineExceeded = false;
+      s.progress.lastProgressMs = ctx.now;
+      s.reason = undefined;
+      s.phase = 'Progressing';
+      ctx.event('info', 'RolloutPromotedFull', `Promoted ${s.canaryRevision ?? ''} fully: remaining steps, pauses and analyses skipped`);
+      break;
+    }
+    case 'pause': {
+      if (!inProgress) throw notInProgress('pause');
+      if (s.abort) throw new OperationError('Aborted', 'the rollout is aborted: nothing moves until retry');
+      if (ctx.pausedBy('UserPause')) throw new OperationError('AlreadyPaused', 'the rollout is already paused');
+      ctx.pause('UserPause');
+      s.phase = 'Paused';
+      s.reason = 'UserPause';
+      break;
+    }
+    case 'resume': {
+      if (!ctx.pausedBy('UserPause')) throw new OperationError('NotPaused', 'the rollout was not paused by a person (use promote to pass a pause step)');
+      ctx.unpause('UserPause');
+      s.progress.lastProgressMs = ctx.now;
+      if (s.pauseConditions.length === 0) s.phase = 'Progressing';
+      ctx.event('info', 'RolloutResumed', 'Rollout resumed');
+      break;
+    }
+    case 'abort': {
+      if (!inProgress) throw notInProgress('abort');
+      if (s.abort) throw new OperationError('AlreadyAborted', 'the rollout is already aborted');
+      ctx.abort('AbortedByUser', 'aborted by request');
+      s.phase = 'Degraded';
+      s.headerRoutes = [];
+      s.mirrorRoutes = [];
+      if (routed) {
+        // Everything back on stable now, not at the next reconcile.
+        s.blueGreen.switchedAtMs = undefined;
+        s.weights = { canary: 0, stable: 100 };
+        ctx.traffic = {
+          type: 'setTraffic', stableRevision: s.stableRevision ?? '', canaryRevision: s.canaryRevision, canaryWeight: 0, headerRoutes: [], mirrorRoutes: [],
+          ...(input.spec.strategy.blueGreen ? { canaryRevision: undefined, previewRevision: s.canaryRevision } : {}),
+        };
+      }
+      break;
+    }
+    case 'retry': {
+      if (!s.abort) throw new OperationError('NotAborted', 'only an aborted rollout can be retried');
+      s.abort = false;
+      s.abortedAtMs = undefined;
+      s.currentStepIndex = 0;
+      s.attempt += 1;
+      s.pauseConditions = [];
+      s.controllerPause = false;
+      s.analysisRuns = [];
+      s.promoteFull = false;
+      s.progress = { ...s.progress, deadlineExceeded: false, lastProgressMs: ctx.now };
+      s.reason = undefined;
+      s.message = undefined;
+      s.phase = 'Progressing';
+      s.scaleDownDeadlines = s.scaleDownDeadlines.filter((d) => d.revision !== s.canaryRevision);
+      ctx.event('info', 'RolloutRetried', `Retrying ${s.canaryRevision ?? ''} from step 0 (attempt ${s.attempt + 1})`);
+      break;
+    }
+    case 'setWeight': {
+      const { weight } = op;
+      if (!Number.isInteger(weight) || weight < 0 || weight > 100) throw new OperationError('InvalidWeight', `weight: must be an integer from 0 to 100, got ${String(weight)}`);
+      if (!canary?.trafficRouting || steps.length === 0) throw new OperationError('NeedsTrafficRouting', 'a manual weight needs a canary with steps and trafficRouting (without a router, instances are the split)');
+      if (!inProgress) throw notInProgress('weigh');
+      if (s.abort) throw new OperationError('Aborted', 'the rollout is aborted: retry it first');
+      s.manualWeight = weight;
+      ctx.event('info', 'ManualWeight', `Canary weight set to ${weight}% by hand; holds until the next step or promote`);
+      break;
+    }
+  }
+  const actions = [...ctx.actions, ...(ctx.traffic ? [ctx.traffic] : [])];
+  return { status: s, actions };
+}
+
+function acknowledgeInconclusive(ctx: Context): boolean {
+  let any = false;
+  for (const r of ctx.s.analysisRuns) {
+    if (r.phase === 'Inconclusive' && !r.acknowledged) {
+      r.acknowledged = true;
+      any = true;
+    }
+  }
+  ctx.unpause('InconclusiveAnalysis');
+  return any;
+}
+
+function promoteCanary(ctx: Context, steps: readonly import('../spec/schema.js').CanaryStep[]): void {
+  const { s } = ctx;
+  if (steps.length === 0) throw new OperationError('NothingToPromote', 'a rolling update has no steps to promote past; use promote --full');
+  const index = s.currentStepIndex;
+  const step = steps[index];
+  if (!step) throw new OperationError('NothingToPromote', 'every step is done; the canary is still coming up to full size');
+  acknowledgeInconclusive(ctx);
+  const running = s.analysisRuns.filter((r) => r.kind === 'step' && r.stepIndex === index && (r.phase === 'Running' || r.phase === 'Pending'));
+  for (const r of running) {
+    r.phase = 'Inconclusive';
+    r.message = 'skipped by promote';
+    ctx.actions.push({ type: 'stopAnalysis', name: r.name });
+  }
+  s.pauseConditions = [];
+  s.controllerPause = false;
+  s.manualWeight = undefined;
+  s.currentStepIndex = index + 1;
+  s.progress.lastProgressMs = ctx.now;
+  s.phase = 'Progressing';
+  ctx.event('info', 'RolloutPromoted', `Promoted past step ${index + 1}/${steps.length}: ${describeStep(step)}`);
+}
+
+function promoteBlueGreen(ctx: Context): void {
+  const { s } = ctx;
+  const acknowledged = acknowledgeInconclusive(ctx);
+  if (ctx.pausedBy('BlueGreenPause')) {
+    // The engine paused here (controllerPause): without the condition the gate counts as passed.
+    ctx.unpause('BlueGreenPause');
+  } else if (!acknowledged) {
+    throw new OperationError('NothingToPromote', 'not waiting for promotion yet (preview coming up or analysis running); promote --full skips the wait');
+  }
+  s.progress.lastProgressMs = ctx.now;
+  if (s.pauseConditions.length === 0) s.phase = 'Progressing';
+  ctx.event('info', 'RolloutPromoted', `Promoted preview ${s.canaryRevision ?? ''}`);
+}

@@ -1,0 +1,187 @@
+import type { AnalysisTemplate, BackgroundAnalysis, RolloutAnalysis, RolloutSpec, SetHeaderRoute, SetMirrorRoute } from '../spec/schema.js';
+
+export type HeaderRouteMatch = NonNullable<SetHeaderRoute['match']>[number];
+export type MirrorRouteMatch = NonNullable<SetMirrorRoute['match']>[number];
+
+/** Where a rollout stands: `Completed` is transient (new revision stable, old ones still scaling down). */
+export type RolloutPhase = 'Healthy' | 'Progressing' | 'Paused' | 'Degraded' | 'Completed';
+
+/** Why a rollout is paused. */
+export type PauseReason = 'CanaryPauseStep' | 'BlueGreenPause' | 'UserPause' | 'InconclusiveAnalysis';
+
+export interface PauseCondition {
+  reason: PauseReason;
+  /** When the pause began (epoch ms); a timed pause ends at this plus its duration. */
+  startedAtMs: number;
+}
+
+/** An analysis run's state as the analysis layer reports it (`Pending` until first observed). */
+export type AnalysisPhase = 'Pending' | 'Running' | 'Successful' | 'Failed' | 'Inconclusive' | 'Error';
+export type AnalysisKind = 'step' | 'background' | 'prePromotion' | 'postPromotion';
+
+export interface AnalysisRunRecord {
+  /** Unique per revision, attempt and place: `<revision>.<attempt>.<kind>[.<step>]`. */
+  name: string;
+  kind: AnalysisKind;
+  revision: string;
+  /** Index of the analysis step (kind `step` only). */
+  stepIndex?: number | undefined;
+  phase: AnalysisPhase;
+  message?: string | undefined;
+  /** A person promoted past this run's inconclusive result. */
+  acknowledged?: boolean | undefined;
+}
+
+/** A header (or cookie) route in force: requests matching go to the canary whatever the weight. */
+export interface HeaderRoute {
+  name: string;
+  match: HeaderRouteMatch[];
+}
+
+/** A mirror route in force: a copy of matching requests (percentage of them) goes to the canary. */
+export interface MirrorRoute {
+  name: string;
+  percentage: number;
+  match: MirrorRouteMatch[];
+}
+
+/** One rollout's state between reconciles; the engine's only memory. Plain JSON. */
+export interface RolloutStatus {
+  phase: RolloutPhase;
+  /** Machine-readable cause of the phase (`ProgressDeadlineExceeded`, `AnalysisFailed`, …). */
+  reason?: string | undefined;
+  /** One line for people. */
+  message?: string | undefined;
+  /** The revision serving users; absent before the first one. */
+  stableRevision?: string | undefined;
+  /** The revision being rolled out; equal to stable when nothing is in progress. */
+  canaryRevision?: string | undefined;
+  /** Canary step in progress; `steps.length` once all are done. */
+  currentStepIndex: number;
+  abort: boolean;
+  abortedAtMs?: number | undefined;
+  promoteFull: boolean;
+  pauseConditions: PauseCondition[];
+  /** The engine paused at the current step already: a missing pause condition now means resumed. */
+  controllerPause: boolean;
+  /** Traffic weights in force (percent). */
+  weights: { canary: number; stable: number };
+  headerRoutes: HeaderRoute[];
+  mirrorRoutes: MirrorRoute[];
+  /** A manual canary weight (operation setWeight); holds until the next step or promote. */
+  manualWeight?: number | undefined;
+  blueGreen: {
+    /** When traffic switched to the new revision (blue-green), before post-promotion analysis passed. */
+    switchedAtMs?: number | undefined;
+  };
+  /** Old revisions kept up until a deadline (scaleDownDelaySeconds, abortScaleDownDelaySeconds). */
+  scaleDownDeadlines: { revision: string; atMs: number }[];
+  progress: {
+    /** Last time something moved (epoch ms); the deadline counts from here. */
+    lastProgressMs: number;
+    /** What "something moved" is compared against. */
+    fingerprint: string;
+    deadlineExceeded: boolean;
+  };
+  /** Analysis runs of the current attempt, by name. */
+  analysisRuns: AnalysisRunRecord[];
+  /** Bumped by retry so that new analysis runs get new names. */
+  attempt: number;
+}
+
+export interface ObservedRevision {
+  name: string;
+  /** Instances asked for. */
+  replicas: number;
+  /** Instances ready to take traffic. */
+  readyReplicas: number;
+}
+
+export interface ObservedAnalysisRun {
+  name: string;
+  phase: 'Running' | 'Successful' | 'Failed' | 'Inconclusive' | 'Error';
+  message?: string | undefined;
+}
+
+/** What the runtime and the analysis layer see now. */
+export interface Observed {
+  /** Every revision of the service that exists, oldest first. */
+  revisions: ObservedRevision[];
+  analysisRuns?: ObservedAnalysisRun[] | undefined;
+}
+
+export interface ScaleAction { type: 'scale'; revision: string; replicas: number }
+export interface SetTrafficAction {
+  type: 'setTraffic';
+  stableRevision: string;
+  canaryRevision?: string | undefined;
+  /** Percent of requests to the canary (0–100); the rest go to stable. */
+  canaryWeight: number;
+  headerRoutes: HeaderRoute[];
+  mirrorRoutes: MirrorRoute[];
+  /** Blue-green: the revision the preview route should reach (no user traffic). */
+  previewRevision?: string | undefined;
+}
+export interface StartAnalysisAction {
+  type: 'startAnalysis';
+  name: string;
+  kind: AnalysisKind;
+  analysis: RolloutAnalysis | BackgroundAnalysis;
+  revision: string;
+}
+export interface StopAnalysisAction { type: 'stopAnalysis'; name: string }
+export interface EventAction { type: 'event'; level: 'info' | 'warning'; reason: string; message: string }
+export interface RetireRevisionAction { type: 'retireRevision'; revision: string }
+
+/** What the engine asks the world to do; the controller applies them in order. */
+export type Action = ScaleAction | SetTrafficAction | StartAnalysisAction | StopAnalysisAction | EventAction | RetireRevisionAction;
+
+export interface ReconcileInput {
+  spec: RolloutSpec;
+  /** The status returned by the previous reconcile; absent the first time. */
+  status?: RolloutStatus | undefined;
+  observed: Observed;
+  /** Epoch milliseconds. */
+  now: number;
+  /** The revision the service should run: a new one starts a rollout; the stable one rolls back. */
+  desiredRevision: string;
+  /** Analysis templates by name; when given, a reference to a missing one aborts the rollout. */
+  templates?: readonly AnalysisTemplate[] | undefined;
+}
+
+export interface EngineResult {
+  status: RolloutStatus;
+  actions: Action[];
+  /** When time-based logic next needs a reconcile (ms from now); absent when nothing waits on time. */
+  requeueAfterMs?: number | undefined;
+}
+
+/** Input the engine cannot work with (a programming or validation error upstream). */
+export class EngineInputError extends Error {
+  readonly code = 'InvalidEngineInput';
+  constructor(message: string) {
+    super(message);
+    this.name = 'EngineInputError';
+  }
+}
+
+export type OperationErrorCode =
+  | 'NothingToPromote' | 'NotAborted' | 'AlreadyAborted' | 'NotInProgress' | 'NotPaused' | 'AlreadyPaused'
+  | 'Aborted' | 'InvalidWeight' | 'NeedsTrafficRouting';
+
+/** An operation that makes no sense in the rollout's current state. */
+export class OperationError extends Error {
+  constructor(readonly code: OperationErrorCode, message: string) {
+    super(message);
+    this.name = 'OperationError';
+  }
+}
+
+export type Operation =
+  | { type: 'promote' }
+  | { type: 'promoteFull' }
+  | { type: 'pause' }
+  | { type: 'resume' }
+  | { type: 'abort' }
+  | { type: 'retry' }
+  | { type: 'setWeight'; weight: number };
