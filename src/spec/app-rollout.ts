@@ -20,7 +20,7 @@ export class UnknownServiceError extends Error {
  */
 export function rolloutFromAppService(app: App, service: AppService | string): RolloutSpec {
   const svc = typeof service === 'string' ? app.spec.services.find((s) => s.name === service) : service;
-  if (!svc) throw new UnknownServiceError(app.metadata.name, String(service));
+  if (!svc) throw new UnknownServiceError(app.metadata.name, typeof service === 'string' ? service : service.name);
   const strategy: Strategy = structuredClone(svc.strategy ?? { canary: {} });
   if (strategy.canary && (strategy.canary.steps?.length ?? 0) > 0 && !strategy.canary.trafficRouting) {
     strategy.canary.trafficRouting = { builtin: {} };

@@ -19,11 +19,11 @@ function plain(schema: TSchema): Node {
 }
 
 function range(n: Node): string {
-  const min = n.minimum ?? n.exclusiveMinimum;
-  const max = n.maximum;
+  const min = (n.minimum ?? n.exclusiveMinimum) as number | undefined;
+  const max = n.maximum as number | undefined;
   const gt = n.exclusiveMinimum !== undefined ? '>' : '≥';
-  if (min !== undefined && max !== undefined) return ` ${String(min)}–${String(max)}`;
-  if (min !== undefined) return ` ${gt} ${String(min)}`;
+  if (min !== undefined && max !== undefined) return ` ${min}–${max}`;
+  if (min !== undefined) return ` ${gt} ${min}`;
   return '';
 }
 

@@ -113,7 +113,8 @@ export function parseSource(text: string, file: string): { documents: SourceDocu
   if (errors.length) return { documents: [], errors };
   const documents: SourceDocument[] = [];
   for (const d of docs) {
-    if (d.contents == null) continue; // an empty document between two `---`
+    // An empty document (between two `---`, or a file of comments) holds nothing to load.
+    if (d.contents == null || (isScalar(d.contents) && d.contents.value == null)) continue;
     let data: unknown;
     try {
       data = d.toJS({ maxAliasCount: 1000 });

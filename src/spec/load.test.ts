@@ -1,0 +1,93 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { SpecError, documentReference, formatSpecError, loadDocuments, loadFiles } from './index.js';
+
+const rollout = (template: string) => `apiVersion: graylane.dev/v1alpha1
+kind: Rollout
+metadata: {name: demo}
+spec:
+  selector: {matchLabels: {app: demo}}
+  template:
+    metadata: {labels: {app: demo}}
+    spec: {containers: [{name: demo, image: "demo:v1"}]}
+  strategy:
+    canary:
+      steps:
+      - analysis: {templates: [{templateName: ${template}}]}
+`;
+const template = `apiVersion: graylane.dev/v1alpha1
+kind: AnalysisTemplate
+metadata: {name: success-rate}
+spec:
+  metrics:
+  - name: ok
+    provider: {web: {url: "http://127.0.0.1:1/"}}
+`;
+
+describe('loadFiles', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'graylane-spec-'));
+  const write = (name: string, text: string) => {
+    const p = join(dir, name);
+    writeFileSync(p, text);
+    return p;
+  };
+
+  it('resolves analysis templates across the files loaded together', async () => {
+    const r = await loadFiles([write('r.yaml', rollout('success-rate')), write('t.yaml', template)]);
+    expect(r.errors).toEqual([]);
+    expect(r.documents.map((d) => `${d.kind}/${d.name}`)).toEqual(['Rollout/demo', 'AnalysisTemplate/success-rate']);
+  });
+
+  it('does not check references when no template was loaded (they live elsewhere)', async () => {
+    const r = await loadFiles([write('alone.yaml', rollout('anything'))]);
+    expect(r.errors).toEqual([]);
+  });
+
+  it('reports a missing reference with the file it is in', async () => {
+    const r = await loadFiles([write('r2.yaml', rollout('error-rate')), write('t2.yaml', template)]);
+    expect(r.errors.map(formatSpecError)).toEqual([`${join(dir, 'r2.yaml')}:12:47: spec.strategy.canary.steps[0].analysis.templates[0].templateName: no AnalysisTemplate "error-rate" in the files loaded`]);
+  });
+
+  it('reports a file it cannot read, and loads nothing', async () => {
+    const missing = join(dir, 'missing.yaml');
+    const r = await loadFiles([write('ok.yaml', template), missing]);
+    expect(r.errors.map(formatSpecError)).toEqual([`${missing}:1:1: cannot read: no such file`]);
+    expect(r.errors[0]).toBeInstanceOf(SpecError);
+    expect(r.errors[0]!.code).toBe('read');
+    expect(r.documents).toEqual([]);
+  });
+});
+
+describe('loadDocuments', () => {
+  it('loads nothing when any document is bad, even if others are fine', () => {
+    const r = loadDocuments({ text: `${template}---\n${template.replace('success-rate', 'Bad_Name')}`, file: 'two.yaml' });
+    expect(r.documents).toEqual([]);
+    expect(r.errors.map((e) => e.toJSON())).toEqual([
+      { code: 'schema', file: 'two.yaml', line: 11, column: 18, path: 'metadata.name', message: 'expected a DNS label: lower case letters, digits and -, found "Bad_Name"' },
+    ]);
+  });
+
+  it('skips empty documents and reads JSON', () => {
+    const json = JSON.stringify({ apiVersion: 'graylane.dev/v1alpha1', kind: 'App', metadata: { name: 'a' }, spec: { services: [{ name: 'x', targets: ['127.0.0.1:1'] }] } });
+    const r = loadDocuments({ text: `---\n---\n${json}\n`, file: 'a.json' });
+    expect(r.errors).toEqual([]);
+    expect(r.documents.map((d) => [d.kind, d.line])).toEqual([['App', 3]]);
+  });
+
+  it('gives an empty result for an empty file', () => {
+    expect(loadDocuments({ text: '', file: 'empty.yaml' })).toEqual({ documents: [], errors: [], warnings: [], notes: [] });
+  });
+});
+
+describe('documentReference', () => {
+  const md = documentReference();
+  it('has a section per kind and a row for every field, with type and description', () => {
+    for (const kind of ['### App', '### Rollout', '### AnalysisTemplate']) expect(md).toContain(kind);
+    expect(md).toContain('| `spec.strategy.canary.steps[].setWeight` | integer 0–100 | yes |');
+    expect(md).toContain('| `spec.strategy.canary.steps[].pause.duration` | integer ≥ 0 or string (`^[0-9]+(ms\\|s\\|m\\|h)?$`) |');
+    expect(md).toContain("| `spec.services[].strategy` | object |  | exactly a Rollout's `spec.strategy` (see Rollout below) |");
+    expect(md).toContain('| `spec.metrics[].provider.web.method` | `"GET"` \\| `"POST"` \\| `"PUT"` |');
+  });
+});
