@@ -90,7 +90,9 @@ export class ProbeLoop {
     }
     if (this.stopped) return;
     this.options.onCheck?.(result);
-    if (result.ok) {
+    if (result.pending) {
+      // Neither outcome: thresholds count only real answers.
+    } else if (result.ok) {
       this.successes += 1;
       this.failures = 0;
       if (this.successes >= settings.successThreshold && this.verdict !== 'pass') this.decide('pass', result.detail);

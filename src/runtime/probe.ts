@@ -6,6 +6,10 @@ import net from 'node:net';
 export interface CheckResult {
   ok: boolean;
   detail: string;
+  /** The connection was refused: nothing listens (yet). */
+  refused?: boolean;
+  /** Counts neither as a success nor as a failure (e.g. a port not opened yet during start-up). */
+  pending?: boolean;
 }
 
 /** Arguments of {@link httpCheck}. */
@@ -52,7 +56,7 @@ export function httpCheck(options: HttpCheckOptions): Promise<CheckResult> {
     timer.unref();
     req.on('timeout', () => req.destroy(new Error('timeout')));
     req.on('error', (err: NodeJS.ErrnoException) => {
-      finish({ ok: false, detail: `GET ${options.path} failed: ${err.code ?? err.message}` });
+      finish({ ok: false, detail: `GET ${options.path} failed: ${err.code ?? err.message}`, refused: err.code === 'ECONNREFUSED' });
     });
     req.on('close', () => clearTimeout(timer));
   });
@@ -74,7 +78,7 @@ export function tcpCheck(options: { host: string; port: number; timeoutMs: numbe
     timer.unref();
     socket.once('connect', () => done({ ok: true, detail: 'TCP connect accepted' }));
     socket.once('error', (err: NodeJS.ErrnoException) =>
-      done({ ok: false, detail: `TCP connect to ${options.host}:${options.port} failed: ${err.code ?? err.message}` }),
+      done({ ok: false, detail: `TCP connect to ${options.host}:${options.port} failed: ${err.code ?? err.message}`, refused: err.code === 'ECONNREFUSED' }),
     );
   });
 }

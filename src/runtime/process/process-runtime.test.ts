@@ -5,6 +5,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ProcessTemplate } from '../../spec/schema.js';
+import { describeRuntimeConformance } from '../runtime.case.test.js';
 import type { InstanceChange, InstanceInfo } from '../runtime.js';
 import { waitForInstances } from '../wait.js';
 import { isAlive } from './proc-fs.js';
@@ -457,3 +458,10 @@ async function waitUntil(cond: () => boolean | Promise<boolean>, timeoutMs = 20_
   }
 }
 
+
+describeRuntimeConformance<ProcessTemplate>('process', () => Promise.resolve({
+  runtime: makeRuntime(),
+  template: template({}, { terminationGracePeriodSeconds: 5 }),
+  replicas: 2,
+  dispose: () => Promise.resolve(),
+}));

@@ -350,7 +350,7 @@ export class ProcessRuntime implements Runtime<ProcessTemplate> {
     inst.readiness = new ProbeLoop({
       settings: readinessProbe ? probeSettings(readinessProbe) : TCP_FALLBACK_SETTINGS,
       immediate,
-      check: async (timeoutMs) => this.verifyOwnership(inst, await this.check(inst, readinessProbe, timeoutMs)),
+      check: async (timeoutMs) => this.verifyOwnership(inst, this.startingGrace(inst, await this.check(inst, readinessProbe, timeoutMs))),
       onVerdict: (verdict, detail) => {
         if (!current()) return;
         const previous = inst.state;
@@ -368,7 +368,7 @@ export class ProcessRuntime implements Runtime<ProcessTemplate> {
       inst.liveness = new ProbeLoop({
         settings: probeSettings(livenessProbe),
         immediate,
-        check: (timeoutMs) => this.check(inst, livenessProbe, timeoutMs),
+        check: async (timeoutMs) => this.startingGrace(inst, await this.check(inst, livenessProbe, timeoutMs)),
         onVerdict: (verdict, detail) => {
           if (verdict !== 'fail' || !current()) return;
           this.killForRestart(inst, 'liveness', `liveness probe failed: ${detail}; restarting`);
@@ -383,6 +383,15 @@ export class ProcessRuntime implements Runtime<ProcessTemplate> {
       host: this.host, port: probe.httpGet.port ?? inst.port, path: probe.httpGet.path, timeoutMs,
       headers: { 'x-graylane-instance': inst.id },
     });
+  }
+
+  /**
+   * A process that has not opened its port yet is starting, not failing: a refused connection before
+   * the first readiness does not count toward the thresholds (the daemon's progress deadline bounds
+   * a start that never ends). Once ready, a refused connection is a failure like any other.
+   */
+  private startingGrace(inst: Instance, result: CheckResult): CheckResult {
+    return !inst.readyOnce && result.refused ? { ...result, pending: true } : result;
   }
 
   /**
