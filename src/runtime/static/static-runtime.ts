@@ -72,7 +72,7 @@ export class StaticRuntime implements Runtime<StaticTemplate> {
       }
       parsed = template.targets.map((t) => ({ ...parseTarget(t), address: t }));
     } catch (err) {
-      return Promise.reject(err);
+      return Promise.reject(err instanceof Error ? err : new Error(String(err)));
     }
     const current = [...this.targets.values()].filter((t) => t.info.service === service && t.info.revision === revision);
     if (replicas === 0) {
