@@ -20,6 +20,10 @@ afterEach(async () => {
   await Promise.all(started.splice(0).map((s) => s.stop({ signal: 'SIGKILL' })));
 });
 
+interface Product { id: number; name: string; price: { amount: number; currency?: string } }
+interface ServiceDoc { name: string; pathPrefix: string; process: { cwd: string; command: string[] } }
+interface Doc { kind: string; spec: { services: ServiceDoc[] } }
+
 async function get(url: string, headers: Record<string, string> = {}) {
   const res = await request(url, { headers });
   return { status: res.statusCode, headers: res.headers, body: await res.body.text() };
@@ -69,11 +73,11 @@ describe('the shop example', () => {
 
   it('serves the v2 API with price.currency and the v1 API without', async () => {
     const [v1, v2] = await Promise.all([start({ name: 'shop/api', env: { VERSION: 'v1' } }), start({ name: 'shop/api', env: { VERSION: 'v2' } })]);
-    const p1 = JSON.parse((await get(`${v1.url}/api/products`)).body);
-    const p2 = JSON.parse((await get(`${v2.url}/api/products`)).body);
+    const p1 = JSON.parse((await get(`${v1.url}/api/products`)).body) as { products: Product[] };
+    const p2 = JSON.parse((await get(`${v2.url}/api/products`)).body) as { products: Product[] };
     expect(p1.products.length).toBeGreaterThan(0);
-    expect(p1.products.every((p: any) => typeof p.price.amount === 'number' && p.price.currency === undefined)).toBe(true);
-    expect(p2.products.every((p: any) => typeof p.price.currency === 'string')).toBe(true);
+    expect(p1.products.every((p) => typeof p.price.amount === 'number' && p.price.currency === undefined)).toBe(true);
+    expect(p2.products.every((p) => typeof p.price.currency === 'string')).toBe(true);
 
     const version = await get(`${v2.url}/api/version`);
     expect(version.headers['x-served-by']).toBe('api@v2');
@@ -142,8 +146,8 @@ describe('the example documents', () => {
   const ajv = new Ajv({ allErrors: true, strict: false });
   addFormats.default(ajv);
   const validators = { App: ajv.compile(App), Rollout: ajv.compile(Rollout), AnalysisTemplate: ajv.compile(AnalysisTemplate) };
-  const documents = (file: string): any[] =>
-    readFileSync(join(examplesDir(), file), 'utf8').split(/^---$/m).map((d) => parse(d)).filter((d) => d !== null);
+  const documents = (file: string): Doc[] =>
+    readFileSync(join(examplesDir(), file), 'utf8').split(/^---$/m).map((d) => parse(d) as Doc | null).filter((d) => d !== null);
 
   it.each(['shop/graylane.yaml', 'quickstart/graylane.yaml', 'argo/canary-rollout.yaml', 'argo/blue-green-rollout.yaml'])('%s validates against the schema', (file) => {
     const checked = documents(file).filter((d) => d.kind in validators);
@@ -156,7 +160,7 @@ describe('the example documents', () => {
 
   it('the shop routes / to web and /api to api, with process commands that exist', () => {
     const [app] = documents('shop/graylane.yaml');
-    expect(app.spec.services.map((s: any) => [s.name, s.pathPrefix])).toEqual([['web', '/'], ['api', '/api']]);
-    for (const s of app.spec.services) expect(() => readFileSync(join(examplesDir(), 'shop', s.process.cwd, s.process.command[1]))).not.toThrow();
+    expect(app!.spec.services.map((s) => [s.name, s.pathPrefix])).toEqual([['web', '/'], ['api', '/api']]);
+    for (const s of app!.spec.services) expect(() => readFileSync(join(examplesDir(), 'shop', s.process.cwd, s.process.command[1] ?? ""))).not.toThrow();
   });
 });

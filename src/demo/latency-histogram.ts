@@ -64,6 +64,8 @@ export class LatencyHistogram {
   percentile(q: number): number {
     if (!(q >= 0 && q <= 1)) throw new RangeError(`percentile must be between 0 and 1, got ${q}`);
     if (this.total === 0) return 0;
+    if (q === 0) return this.minMs;
+    if (q === 1) return this.maxMs;
     const rank = Math.max(1, Math.ceil(q * this.total));
     let seen = 0;
     for (let i = 0; i < BUCKETS; i += 1) {

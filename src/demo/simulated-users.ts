@@ -339,7 +339,7 @@ export async function runSimulatedUsers(options: SimulatedUsersOptions): Promise
   // loadPage never rejects: every request error is caught and counted.
   await Promise.all(underWay);
   await agent.close();
-  if (callbackError !== undefined) throw callbackError;
+  if (callbackError !== undefined) throw callbackError instanceof Error ? callbackError : new Error('onResult threw a non-Error value', { cause: callbackError });
 
   report.elapsedMs = Math.round(performance.now() - t0);
   report.latencyMs = requestLatency.summary();
