@@ -97,8 +97,12 @@ export const MirrorRouteMatch = Closed({
   headers: Type.Optional(Type.Record(Type.String(), StringMatch)),
 });
 
-export const SetWeightStep = Closed({ setWeight: Type.Integer({ minimum: 0, maximum: 100 }) });
-export const PauseStep = Closed({ pause: Closed({ duration: Type.Optional(Duration) }) });
+export const SetWeightStep = Closed({
+  setWeight: Type.Integer({ minimum: 0, maximum: 100, description: 'percent of traffic to the canary (without trafficRouting: its share of replicas)' }),
+});
+export const PauseStep = Closed({
+  pause: Closed({ duration: Type.Optional(Duration) }, { description: 'wait for the duration, or until promoted when there is none' }),
+});
 export const AnalysisStep = Closed({ analysis: RolloutAnalysis });
 export const SetCanaryScaleStep = Closed({
   setCanaryScale: Closed(
@@ -107,7 +111,7 @@ export const SetCanaryScaleStep = Closed({
       replicas: Type.Optional(Type.Integer({ minimum: 0 })),
       matchTrafficWeight: Type.Optional(Type.Boolean()),
     },
-    { minProperties: 1, maxProperties: 1, description: 'exactly one of weight, replicas, matchTrafficWeight' },
+    { minProperties: 1, maxProperties: 1, description: 'size the canary apart from its traffic: exactly one of weight, replicas, matchTrafficWeight' },
   ),
 });
 export const SetHeaderRouteStep = Closed({
@@ -162,30 +166,30 @@ export const TrafficRouting = Closed({
 // Strategies
 
 export const CanaryStrategy = Closed({
-  steps: Type.Optional(Type.Array(CanaryStep)),
+  steps: Type.Optional(Type.Array(CanaryStep, { description: 'the canary steps, in order; none means a rolling update' })),
   maxSurge: Type.Optional(IntOrPercent),
   maxUnavailable: Type.Optional(IntOrPercent),
   trafficRouting: Type.Optional(TrafficRouting),
-  dynamicStableScale: Type.Optional(Type.Boolean()),
-  abortScaleDownDelaySeconds: Type.Optional(Type.Integer({ minimum: 0 })),
-  scaleDownDelaySeconds: Type.Optional(Type.Integer({ minimum: 0 })),
-  scaleDownDelayRevisionLimit: Type.Optional(Type.Integer({ minimum: 0 })),
+  dynamicStableScale: Type.Optional(Type.Boolean({ description: 'scale the stable down as the canary takes traffic (needs trafficRouting)' })),
+  abortScaleDownDelaySeconds: Type.Optional(Type.Integer({ minimum: 0, description: 'after an abort, keep the canary up this long before scaling it down; default 30' })),
+  scaleDownDelaySeconds: Type.Optional(Type.Integer({ minimum: 0, description: 'after promotion, keep the old stable up this long (clients still pinned to it); default 30' })),
+  scaleDownDelayRevisionLimit: Type.Optional(Type.Integer({ minimum: 0, description: 'old revisions kept running during their scale-down delay' })),
   analysis: Type.Optional(BackgroundAnalysis),
-  canaryService: Type.Optional(Type.String()),
-  stableService: Type.Optional(Type.String()),
+  canaryService: Type.Optional(Type.String({ description: 'Kubernetes Service graylane points at the canary pods' })),
+  stableService: Type.Optional(Type.String({ description: 'Kubernetes Service graylane points at the stable pods' })),
 });
 
 export const BlueGreenStrategy = Closed({
-  activeService: Type.Optional(Type.String()),
-  previewService: Type.Optional(Type.String()),
-  autoPromotionEnabled: Type.Optional(Type.Boolean()),
-  autoPromotionSeconds: Type.Optional(Type.Integer({ minimum: 0 })),
-  scaleDownDelaySeconds: Type.Optional(Type.Integer({ minimum: 0 })),
-  scaleDownDelayRevisionLimit: Type.Optional(Type.Integer({ minimum: 0 })),
-  previewReplicaCount: Type.Optional(Type.Integer({ minimum: 0 })),
+  activeService: Type.Optional(Type.String({ description: 'Kubernetes Service that serves users (required on Kubernetes)' })),
+  previewService: Type.Optional(Type.String({ description: 'Kubernetes Service that reaches the new revision before promotion' })),
+  autoPromotionEnabled: Type.Optional(Type.Boolean({ description: 'promote as soon as the new revision is ready; default true' })),
+  autoPromotionSeconds: Type.Optional(Type.Integer({ minimum: 0, description: 'promote automatically this long after the new revision is ready' })),
+  scaleDownDelaySeconds: Type.Optional(Type.Integer({ minimum: 0, description: 'keep the old revision up this long after promotion; default 30' })),
+  scaleDownDelayRevisionLimit: Type.Optional(Type.Integer({ minimum: 0, description: 'old revisions kept running during their scale-down delay' })),
+  previewReplicaCount: Type.Optional(Type.Integer({ minimum: 0, description: 'instances of the new revision before promotion; default all' })),
   prePromotionAnalysis: Type.Optional(RolloutAnalysis),
   postPromotionAnalysis: Type.Optional(RolloutAnalysis),
-  abortScaleDownDelaySeconds: Type.Optional(Type.Integer({ minimum: 0 })),
+  abortScaleDownDelaySeconds: Type.Optional(Type.Integer({ minimum: 0, description: 'after an abort, keep the new revision up this long; default 30' })),
 });
 
 export const Strategy = Closed(
@@ -203,17 +207,17 @@ export const Strategy = Closed(
 export const PodTemplate = Type.Object({}, { additionalProperties: true, description: 'a Kubernetes PodTemplateSpec' });
 
 export const RolloutSpec = Closed({
-  replicas: Type.Optional(Type.Integer({ minimum: 0 })),
+  replicas: Type.Optional(Type.Integer({ minimum: 0, description: 'desired instances; default 1' })),
   selector: Type.Optional(
     Type.Object({ matchLabels: Type.Optional(Type.Record(Type.String(), Type.String())) }, { additionalProperties: true }),
   ),
   template: Type.Optional(PodTemplate),
   strategy: Strategy,
-  minReadySeconds: Type.Optional(Type.Integer({ minimum: 0 })),
-  progressDeadlineSeconds: Type.Optional(Type.Integer({ minimum: 1 })),
-  progressDeadlineAbort: Type.Optional(Type.Boolean()),
-  revisionHistoryLimit: Type.Optional(Type.Integer({ minimum: 0 })),
-  paused: Type.Optional(Type.Boolean()),
+  minReadySeconds: Type.Optional(Type.Integer({ minimum: 0, description: 'seconds an instance must stay ready to count as available' })),
+  progressDeadlineSeconds: Type.Optional(Type.Integer({ minimum: 1, description: 'a rollout making no progress for this long is Degraded; default 600' })),
+  progressDeadlineAbort: Type.Optional(Type.Boolean({ description: 'abort (traffic back to stable) when the progress deadline passes' })),
+  revisionHistoryLimit: Type.Optional(Type.Integer({ minimum: 0, description: 'old revisions kept for undo; default 10' })),
+  paused: Type.Optional(Type.Boolean({ description: 'hold the rollout where it is' })),
   restartAt: Type.Optional(Type.String()),
   rollbackWindow: Type.Optional(Closed({ revisions: Type.Integer({ minimum: 0 }) })),
 });
@@ -283,8 +287,8 @@ export const MetricProvider = Closed(
 export const Metric = Closed({
   name: Type.String({ minLength: 1 }),
   provider: MetricProvider,
-  successCondition: Type.Optional(Type.String()),
-  failureCondition: Type.Optional(Type.String()),
+  successCondition: Type.Optional(Type.String({ description: 'expression over `result`; true means Successful' })),
+  failureCondition: Type.Optional(Type.String({ description: 'expression over `result`; true means Failed' })),
   interval: Type.Optional(Duration),
   initialDelay: Type.Optional(Duration),
   count: Type.Optional(Type.Union([Type.Integer({ minimum: 0 }), Type.String()])),
@@ -295,7 +299,7 @@ export const Metric = Closed({
 
 export const AnalysisTemplateSpec = Closed({
   args: Type.Optional(Type.Array(AnalysisArg)),
-  metrics: Type.Array(Metric, { minItems: 1 }),
+  metrics: Type.Array(Metric, { minItems: 1, description: 'what to measure and how to judge it' }),
   dryRun: Type.Optional(Type.Array(Closed({ metricName: Type.String() }))),
   measurementRetention: Type.Optional(Type.Array(Closed({ metricName: Type.String(), limit: Type.Integer({ minimum: 1 }) }))),
 });
@@ -331,19 +335,19 @@ export const ProcessTemplate = Closed({
 export const HostPort = Type.String({ pattern: '^[^:\\s]+:[0-9]{1,5}$', description: 'host:port' });
 
 export const AppService = Closed({
-  name: Type.String({ minLength: 1, maxLength: 63, pattern: '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$' }),
+  name: Type.String({ minLength: 1, maxLength: 63, pattern: '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$', description: 'a DNS label: lower case letters, digits and -' }),
   pathPrefix: Type.Optional(Type.String({ pattern: '^/', description: 'a path starting with /' })),
-  host: Type.Optional(Type.String({ minLength: 1 })),
-  replicas: Type.Optional(Type.Integer({ minimum: 0 })),
+  host: Type.Optional(Type.String({ minLength: 1, description: 'match the Host header too; any host when absent' })),
+  replicas: Type.Optional(Type.Integer({ minimum: 0, description: 'instances to run; default 1' })),
   process: Type.Optional(ProcessTemplate),
-  targets: Type.Optional(Type.Array(HostPort, { minItems: 1 })),
+  targets: Type.Optional(Type.Array(HostPort, { minItems: 1, description: 'addresses of instances something else runs (instead of process)' })),
   strategy: Type.Optional(Strategy),
   progressDeadlineSeconds: Type.Optional(Type.Integer({ minimum: 1 })),
   revisionHistoryLimit: Type.Optional(Type.Integer({ minimum: 0 })),
 });
 
 export const AppSpec = Closed({
-  listen: Type.Optional(HostPort),
+  listen: Type.Optional(Type.String({ pattern: '^[^:\\s]+:[0-9]{1,5}$', description: 'host:port the built-in router listens on' })),
   services: Type.Array(AppService, { minItems: 1 }),
 });
 
