@@ -3,7 +3,7 @@ import type { CanaryStep, CanaryStrategy } from '../spec/schema.js';
 import { DEFAULT_ABORT_SCALE_DOWN_DELAY_SECONDS, DEFAULT_SCALE_DOWN_DELAY_SECONDS, runName, type Context } from './context.js';
 import { describeStep } from './describe.js';
 import { desiredReplicaCounts, trafficWeightToReplicas, type DesiredReplicaCounts, type RevisionReplicas } from './replica-counts.js';
-import { currentSetWeight, lastSetWeightAtOrBefore } from './steps.js';
+import { currentSetWeight } from './steps.js';
 import type { AnalysisRunRecord } from './types.js';
 
 /** Canary (with steps) and rolling update (without): steps, background analysis, abort, promotion. */
@@ -203,8 +203,11 @@ function trafficWeight(ctx: Context, canary: CanaryStrategy, atDesired: boolean)
     const enough = ctx.ready(current) >= trafficWeightToReplicas(ctx.replicas, s.manualWeight);
     return enough ? s.manualWeight : Math.min(s.weights.canary, s.manualWeight);
   }
-  if (!atDesired) return s.currentStepIndex === 0 ? 0 : lastSetWeightAtOrBefore(steps, s.currentStepIndex - 1) ?? 0;
-  return currentSetWeight(canary, s);
+  const target = currentSetWeight(canary, s);
+  if (atDesired) return target;
+  // Not ready for the step's weight yet: keep what is in force (Argo keeps the previous setWeight,
+  // which can put traffic on unready instances after a skipped step, or drop a hand-set weight).
+  return Math.min(target, s.weights.canary);
 }
 
 function setTraffic(ctx: Context, _canary: CanaryStrategy, weight: number): void {

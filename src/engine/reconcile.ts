@@ -19,6 +19,7 @@ export function reconcile(input: ReconcileInput): EngineResult {
 
   const fingerprintBefore = fingerprint(ctx);
   const movedBefore = fingerprintBefore !== s.progress.fingerprint;
+  if (movedBefore) resumeProgress(ctx);
   if (!s.stableRevision) firstRevision(ctx, desired);
   else if (desired !== s.canaryRevision) {
     if (desired === s.stableRevision) rollbackToStable(ctx);
@@ -31,13 +32,7 @@ export function reconcile(input: ReconcileInput): EngineResult {
   else if (input.spec.strategy.canary) reconcileCanary(ctx, input.spec.strategy.canary);
 
   const fingerprintAfter = fingerprint(ctx);
-  if (movedBefore || fingerprintAfter !== fingerprintBefore) {
-    s.progress.lastProgressMs = ctx.now;
-    if (s.progress.deadlineExceeded && !s.abort) {
-      s.progress.deadlineExceeded = false;
-      ctx.event('info', 'RolloutProgressing', 'Progress resumed after the progress deadline');
-    }
-  }
+  if (movedBefore || fingerprintAfter !== fingerprintBefore) resumeProgress(ctx);
   s.progress.fingerprint = fingerprintAfter;
   setPhase(ctx);
   if (timerStopped(ctx)) s.progress.lastProgressMs = ctx.now;
@@ -46,6 +41,15 @@ export function reconcile(input: ReconcileInput): EngineResult {
   const actions = [...ctx.actions, ...worldActions(ctx)];
   const wake = ctx.wakeAtMs.length ? Math.min(...ctx.wakeAtMs) - ctx.now : undefined;
   return { status: s, actions, ...(wake === undefined ? {} : { requeueAfterMs: wake }) };
+}
+
+function resumeProgress(ctx: Context): void {
+  const { s } = ctx;
+  s.progress.lastProgressMs = ctx.now;
+  if (s.progress.deadlineExceeded && !s.abort) {
+    s.progress.deadlineExceeded = false;
+    ctx.event('info', 'RolloutProgressing', 'Progress resumed after the progress deadline');
+  }
 }
 
 function validateInput(input: ReconcileInput): void {
@@ -68,6 +72,8 @@ function resetForRevision(s: RolloutStatus, now: number): void {
   s.pauseConditions = [];
   s.controllerPause = false;
   s.manualWeight = undefined;
+  // A superseded canary's share goes back to stable at once; the new one earns it step by step.
+  s.weights = { canary: 0, stable: 100 };
   s.headerRoutes = [];
   s.mirrorRoutes = [];
   s.blueGreen = {};
