@@ -106,7 +106,10 @@ export interface ServiceRoute {
 
 /** The whole routing state; swapped atomically. */
 export interface RouteTable {
-  /** Services; a request goes to the one with the longest matching prefix (host-specific first). */
+  /**
+   * Services. A request goes to the service with the longest matching prefix among those naming
+   * its host; only when none of them matches, among those naming no host.
+   */
   services: ServiceRoute[];
 }
 

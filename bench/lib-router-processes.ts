@@ -1,0 +1,144 @@
+/**
+ * Process plumbing for the router benchmark: the upstream, graylane and nginx each run as their
+ * own process so the load generator (this process) does not share their event loop.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = dirname(fileURLToPath(import.meta.url));
+
+export interface Started {
+  child: ChildProcess;
+  /** Stops the process and waits for it to exit. */
+  stop(): Promise<void>;
+}
+
+function stopper(child: ChildProcess, signal: NodeJS.Signals = 'SIGTERM'): () => Promise<void> {
+  return () =>
+    new Promise<void>((resolve) => {
+      if (child.exitCode !== null || child.signalCode !== null) return resolve();
+      const t = setTimeout(() => child.kill('SIGKILL'), 5000);
+      child.once('exit', () => {
+        clearTimeout(t);
+        resolve();
+      });
+      child.kill(signal);
+    });
+}
+
+/** Spawns a TypeScript helper under tsx and resolves with the JSON it prints first. */
+async function spawnTs<T>(file: string, args: string[], nodeFlags: string[] = []): Promise<Started & { info: T }> {
+  const child = spawn(process.execPath, [...nodeFlags, '--import', 'tsx', join(here, file), ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const info = await new Promise<T>((resolve, reject) => {
+    let buf = '';
+    const onData = (c: Buffer) => {
+      buf += c.toString();
+      const nl = buf.indexOf('\n');
+      if (nl >= 0) {
+        child.stdout!.off('data', onData);
+        resolve(JSON.parse(buf.slice(0, nl)) as T);
+      }
+    };
+    child.stdout!.on('data', onData);
+    child.once('exit', (code) => reject(new Error(`${file} exited with ${code} before it was ready`)));
+  });
+  child.stdout!.resume();
+  return { child, info, stop: stopper(child) };
+}
+
+/** The benchmark upstream. */
+export async function startBenchUpstream(): Promise<Started & { port: number }> {
+  const s = await spawnTs<{ port: number }>('lib-router-upstream.ts', []);
+  return { ...s, port: s.info.port };
+}
+
+/** graylane's router in front of `address`; `profileDir` turns on `--cpu-prof`. */
+export async function startGraylane(address: string, profileDir?: string): Promise<Started & { url: string }> {
+  const flags = profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [];
+  const s = await spawnTs<{ url: string }>('lib-router-graylane.ts', [address], flags);
+  return { ...s, url: s.info.url };
+}
+
+async function freePort(): Promise<number> {
+  const srv = net.createServer();
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  const port = (srv.address() as net.AddressInfo).port;
+  await new Promise<void>((r) => srv.close(() => r()));
+  return port;
+}
+
+async function waitForPort(port: number, child: ChildProcess, timeoutMs = 10_000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`nginx exited with ${child.exitCode}`);
+    const ok = await new Promise<boolean>((resolve) => {
+      const s = net.connect(port, '127.0.0.1', () => {
+        s.destroy();
+        resolve(true);
+      });
+      s.on('error', () => resolve(false));
+    });
+    if (ok) return;
+    if (Date.now() > end) throw new Error(`nginx did not listen on ${port} within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/**
+ * nginx (Debian package) as a keep-alive reverse proxy to `upstreamPort`, one worker process
+ * (graylane's router is one event loop), access log off, everything in a temp dir.
+ */
+export async function startNginx(upstreamPort: number, nginxPath = '/usr/sbin/nginx'): Promise<Started & { url: string }> {
+  const dir = mkdtempSync(join(tmpdir(), 'graylane-bench-nginx-'));
+  for (const d of ['body', 'proxy', 'fastcgi', 'uwsgi', 'scgi']) mkdirSync(join(dir, d));
+  const port = await freePort();
+  const conf = `
+worker_processes 1;
+daemon off;
+master_process on;
+pid ${dir}/nginx.pid;
+error_log ${dir}/error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  client_body_temp_path ${dir}/body;
+  proxy_temp_path ${dir}/proxy;
+  fastcgi_temp_path ${dir}/fastcgi;
+  uwsgi_temp_path ${dir}/uwsgi;
+  scgi_temp_path ${dir}/scgi;
+  keepalive_requests 1000000;
+  upstream app {
+    server 127.0.0.1:${upstreamPort};
+    keepalive 128;
+    keepalive_requests 1000000;
+  }
+  server {
+    listen 127.0.0.1:${port};
+    location / {
+      proxy_pass http://app;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_set_header Host $host;
+      proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+      proxy_set_header X-Forwarded-Proto $scheme;
+    }
+  }
+}
+`;
+  writeFileSync(join(dir, 'nginx.conf'), conf);
+  const child = spawn(nginxPath, ['-p', dir, '-e', join(dir, 'error.log'), '-c', join(dir, 'nginx.conf')], { stdio: ['ignore', 'inherit', 'inherit'] });
+  await waitForPort(port, child);
+  const stop = stopper(child, 'SIGQUIT');
+  return {
+    child,
+    url: `http://127.0.0.1:${port}`,
+    stop: async () => {
+      await stop();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
