@@ -86,7 +86,7 @@ export function registerOperationCommands(program: Command, ctx: CliContext): vo
   op('resume', 'Resume a paused rollout.', () => ({ type: 'resume' }));
   op('abort', 'Abort the rollout: 100% of traffic back to stable at once.', () => ({ type: 'abort' }));
   op('retry', 'Retry an aborted rollout from its first step.', () => ({ type: 'retry' }));
-  op('restart', 'Restart the stable revision\'s instances one at a time, without dropping a request.', () => ({ type: 'restart' }));
+
   op('undo', 'Roll back to the previous revision (or --to-revision N from `graylane history`).', (o) => {
     if (o.toRevision === undefined) return { type: 'undo' };
     const n = Number(o.toRevision);

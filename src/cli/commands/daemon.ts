@@ -1,0 +1,96 @@
+/** `graylane up` (the daemon in the foreground) and `graylane apply`. */
+import { readFile, rm } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import type { Command } from 'commander';
+import { startApiServer } from '../../api/server.js';
+import { ensureStateDir, loadOrCreateToken, readDaemonInfo, writeDaemonInfo } from '../../api/state-dir.js';
+import { DaemonStartError, startLocalDaemon } from '../../controller/local/daemon.js';
+import { CliError, EXIT, type CliContext } from '../context.js';
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** Registers up and apply. */
+export function registerDaemonCommands(program: Command, ctx: CliContext): void {
+  program
+    .command('up')
+    .description('Run the router, the controller and the API in the foreground; Ctrl-C drains and stops the app.')
+    .option('-f, --file <file>', 'the App file', 'graylane.yaml')
+    .option('--state-dir <dir>', 'state directory (default: .graylane/ beside the App file, or GRAYLANE_STATE_DIR)')
+    .option('--listen <host:port>', 'override spec.listen of the App file')
+    .option('--drain-timeout <seconds>', 'how long stopping instances get to finish their requests', '30')
+    .addHelpText('after', '\nExamples:\n  graylane up -f examples/shop/graylane.yaml\n  graylane up -f graylane.yaml --state-dir /var/lib/graylane')
+    .action(async (o: { file: string; stateDir?: string; listen?: string; drainTimeout: string }) => {
+      const stateDir = ctx.stateDir({ stateDir: o.stateDir, file: o.file });
+      ensureStateDir(stateDir);
+      const running = readDaemonInfo(stateDir);
+      if (running && running.pid !== process.pid && alive(running.pid)) {
+        throw new CliError(`a graylane daemon (pid ${running.pid}) already runs with state dir ${stateDir}; stop it first, or use another --state-dir`, EXIT.usage);
+      }
+      let listen: { host: string; port: number } | undefined;
+      if (o.listen) {
+        const m = /^(.+):([0-9]{1,5})$/.exec(o.listen);
+        if (!m) throw new CliError(`--listen must be host:port, not "${o.listen}"`, EXIT.usage);
+        listen = { host: m[1]!, port: Number(m[2]) };
+      }
+      const token = loadOrCreateToken(stateDir);
+      let daemon;
+      try {
+        daemon = await startLocalDaemon({ appFile: o.file, stateDir, adminToken: token, listen, drainTimeoutMs: Number(o.drainTimeout) * 1000 });
+      } catch (err) {
+        if (err instanceof DaemonStartError) throw new CliError(err.message, EXIT.usage, err.details);
+        throw err;
+      }
+      const api = await startApiServer({ controlPlane: daemon.controller, token });
+      writeDaemonInfo(stateDir, { apiUrl: api.url, routerUrl: daemon.routerUrl, adminUrl: daemon.adminUrl, pid: process.pid, appFile: resolve(o.file), startedAtMs: Date.now() });
+      ctx.print(`graylane is up (pid ${process.pid})`);
+      ctx.print(`  router   ${daemon.routerUrl}`);
+      ctx.print(`  api      ${api.url}   (token in ${stateDir}/token)`);
+      if (daemon.adminUrl) ctx.print(`  metrics  ${daemon.adminUrl}/metrics`);
+      ctx.print(`  state    ${stateDir}`);
+      if (daemon.adoption.adopted > 0) ctx.print(`  re-adopted ${daemon.adoption.adopted} running instance(s)`);
+      for (const r of daemon.adoption.rejected) ctx.warn(`warning: ${r}`);
+      ctx.print('Ctrl-C drains and stops the app.');
+      await new Promise<void>((done) => {
+        const stop = () => {
+          process.off('SIGINT', stop);
+          process.off('SIGTERM', stop);
+          ctx.print('stopping: draining instances…');
+          void api
+            .close()
+            .then(() => daemon.stop({ stopInstances: true }))
+            .then(() => rm(resolve(stateDir, 'daemon.json'), { force: true }))
+            .then(done, done);
+        };
+        process.on('SIGINT', stop);
+        process.on('SIGTERM', stop);
+      });
+      ctx.print('stopped.');
+    });
+
+  program
+    .command('apply')
+    .description('Apply an App file: a changed service template creates a revision and starts its rollout.')
+    .requiredOption('-f, --file <file>', 'the App file')
+    .option('--state-dir <dir>', 'state directory of the daemon')
+    .option('--json', 'print JSON')
+    .addHelpText('after', '\nExample:\n  graylane apply -f graylane.yaml && graylane status api --wait')
+    .action(async (o: { file: string; stateDir?: string; json?: boolean }) => {
+      let text: string;
+      try {
+        text = await readFile(o.file, 'utf8');
+      } catch (err) {
+        throw new CliError(`cannot read ${o.file}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message}`, EXIT.usage);
+      }
+      const result = await ctx.client(o).apply(text, resolve(o.file));
+      if (o.json) return ctx.print(JSON.stringify(result, null, 2));
+      for (const w of result.warnings) ctx.warn(`warning: ${w}`);
+      for (const s of result.services) ctx.print(`${s.name}: revision #${s.revisionNumber} (${s.revision}) ${s.change}`);
+    });
+}

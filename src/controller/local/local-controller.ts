@@ -1,0 +1,519 @@
+/**
+ * The single-host controller: reads the store, runs the engine, commits the new status, then acts
+ * through the process runtime and the built-in router. A reconcile is an ordered list of
+ * idempotent steps; the status is written once per pass, before anything is done about it.
+ */
+import { dirname, resolve } from 'node:path';
+import {
+  applyOperation, initialStatus, OperationError, reconcile,
+  type Action, type Observed, type Operation as EngineOperation, type RolloutStatus,
+} from '../../engine/index.js';
+import type { Router } from '../../router/index.js';
+import type { InstanceInfo, Runtime } from '../../runtime/runtime.js';
+import { adoptRecordOf } from '../../runtime/process/process-runtime.js';
+import type { StaticTemplate } from '../../runtime/static/static-runtime.js';
+import { appServiceRevision, formatSpecError, formatSpecWarning, loadDocuments, rolloutFromAppService } from '../../spec/index.js';
+import type { App, AppService, ProcessTemplate, RolloutSpec } from '../../spec/schema.js';
+import type { Store, StoredEvent } from '../../store/store.js';
+import { ControlPlaneError, type ApplyResult, type ControlPlane, type EventView, type Operation } from '../control-plane.js';
+import type { AnalysisRunView, RevisionView, ServiceView } from '../view-model.js';
+import { buildServiceRoute, type TrafficInForce } from './routes.js';
+import { buildServiceView, revisionSummary } from './views.js';
+
+/** Options of {@link LocalController}. */
+export interface LocalControllerOptions {
+  /** Where state is committed. */
+  store: Store;
+  /** Runs `process` services. */
+  processRuntime: Runtime<ProcessTemplate>;
+  /** Watches `targets` services. */
+  staticRuntime: Runtime<StaticTemplate>;
+  /** The built-in router. */
+  router: Router;
+  /** Clock; injectable for tests. */
+  nowMs?: () => number;
+  /** How often every service is reconciled even when nothing happened; default 500 ms. */
+  resyncMs?: number;
+  /** Longest a stopping instance is given to finish its requests in the router; default 30 s. */
+  drainTimeoutMs?: number;
+}
+
+type Listener = (change: { event?: EventView; view?: ServiceView }) => void;
+
+const TRAFFIC_KEY = (service: string) => `traffic/${service}`;
+const APP_KEY = 'app';
+
+/** The local control plane. Call `start()` once, `stop()` at the end. */
+export class LocalController implements ControlPlane {
+  private readonly store: Store;
+  private readonly router: Router;
+  private readonly nowMs: () => number;
+  private readonly listeners = new Set<Listener>();
+  private readonly queues = new Map<string, Promise<void>>();
+  private readonly pending = new Set<string>();
+  private readonly scaling = new Map<string, Promise<unknown>>();
+  private timer: NodeJS.Timeout | undefined;
+  private unsubscribers: (() => void)[] = [];
+  private stopped = false;
+
+  constructor(private readonly options: LocalControllerOptions) {
+    this.store = options.store;
+    this.router = options.router;
+    this.nowMs = options.nowMs ?? Date.now;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Lifecycle
+
+  /** Re-adopts recorded instances, restores routing, then starts the reconcile loop. */
+  async start(): Promise<{ adopted: number; rejected: string[] }> {
+    const records = this.store.listInstances();
+    const processRecords = records.filter((r) => (r.record as { pid?: number } | null)?.pid !== undefined);
+    const result = await this.options.processRuntime.adopt(processRecords.map((r) => r.record as Parameters<Runtime['adopt']>[0][number]));
+    for (const r of result.rejected) this.store.deleteInstance(r.record.id);
+    if (result.rejected.length > 0) {
+      this.store.appendEvents('daemon', [{ atMs: this.nowMs(), level: 'warning', reason: 'InstancesLost', message: result.rejected.map((r) => r.message).join('; ') }]);
+    }
+    for (const svc of this.store.listServices()) this.refreshRoute(svc.name);
+    for (const runtime of [this.options.processRuntime, this.options.staticRuntime]) {
+      this.unsubscribers.push(runtime.on('change', ({ instance, previousState }) => this.onInstanceChange(instance, previousState)));
+    }
+    this.timer = setInterval(() => this.reconcileAll(), this.options.resyncMs ?? 500);
+    this.timer.unref();
+    this.reconcileAll();
+    return { adopted: result.adopted.length, rejected: result.rejected.map((r) => r.message) };
+  }
+
+  /** Stops the loop; with `stopInstances`, drains and stops every instance (Ctrl-C of `graylane up`). */
+  async stop(options: { stopInstances: boolean }): Promise<void> {
+    this.stopped = true;
+    clearInterval(this.timer);
+    await Promise.allSettled([...this.queues.values(), ...this.scaling.values()]);
+    for (const u of this.unsubscribers) u();
+    if (options.stopInstances) {
+      const instances = this.options.processRuntime.listInstances();
+      await Promise.all(instances.map((i) => this.options.processRuntime.stopInstance({ id: i.id, beforeStop: (info) => this.unroute(info) })));
+      for (const i of instances) this.store.deleteInstance(i.id);
+    }
+    await this.options.processRuntime.shutdown({ stopInstances: false });
+    await this.options.staticRuntime.shutdown({ stopInstances: false });
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // ControlPlane
+
+  apply(input: { text: string; file: string }): Promise<ApplyResult> {
+    const loaded = loadDocuments({ text: input.text, file: input.file });
+    if (loaded.errors.length > 0) {
+      return Promise.reject(new ControlPlaneError('ValidationFailed', `${input.file} is invalid; nothing was applied`, loaded.errors.map(formatSpecError)));
+    }
+    const apps = loaded.documents.filter((d) => d.kind === 'App');
+    if (apps.length !== 1) {
+      return Promise.reject(new ControlPlaneError('ValidationFailed', `${input.file} must hold exactly one App document (found ${apps.length}); nothing was applied`));
+    }
+    const app = apps[0]!.doc;
+    const baseDir = dirname(resolve(input.file));
+    const now = this.nowMs();
+    const warnings = loaded.warnings.map(formatSpecWarning);
+    const previousApp = this.store.getSetting(APP_KEY);
+    if (previousApp) {
+      const before = JSON.parse(previousApp) as App;
+      if ((before.spec.listen ?? '') !== (app.spec.listen ?? '')) warnings.push('spec.listen changed: restart `graylane up` for the router to listen there');
+    }
+    const removed = this.store.listServices().filter((s) => !app.spec.services.some((n) => n.name === s.name)).map((s) => s.name);
+    const result: ApplyResult = { services: [], warnings };
+    this.store.transaction(() => {
+      for (const svc of app.spec.services) {
+        const revision = appServiceRevision(svc);
+        const before = this.store.getService(svc.name);
+        const status = this.store.getStatus(svc.name) as RolloutStatus | undefined;
+        const stored = this.store.addRevision({ service: svc.name, name: revision, template: templateOf(svc), createdAtMs: now });
+        this.store.putService({ name: svc.name, spec: svc, baseDir, desiredRevision: revision, appliedAtMs: now });
+        const change: ApplyResult['services'][number]['change'] = !before
+          ? 'created'
+          : before.desiredRevision === revision
+            ? 'unchanged'
+            : status?.stableRevision === revision
+              ? 'rollback'
+              : 'updated';
+        result.services.push({ name: svc.name, revision, revisionNumber: stored.number, change });
+        if (change !== 'unchanged') {
+          this.store.appendEvents(svc.name, [{ atMs: now, level: 'info', reason: 'Applied', message: `revision #${stored.number} (${revision}) applied: ${change}` }]);
+        }
+      }
+      for (const name of removed) this.store.deleteService(name);
+      this.store.setSetting(APP_KEY, JSON.stringify(app));
+    });
+    for (const name of removed) void this.retireService(name);
+    for (const svc of app.spec.services) this.schedule(svc.name);
+    return Promise.resolve(result);
+  }
+
+  list(): ServiceView[] {
+    return this.store.listServices().map((s) => this.view(s.name));
+  }
+
+  get(name: string): ServiceView {
+    this.requireService(name);
+    return this.view(name);
+  }
+
+  async operate(name: string, operation: Operation): Promise<ServiceView> {
+    const svc = this.requireService(name);
+    const spec = svc.spec as AppService;
+    if (spec.targets) throw new ControlPlaneError('InvalidOperation', `${name} routes to targets that graylane does not run, so it has no rollouts to ${operation.type}`);
+    if (operation.type === 'undo') return this.undo(name, operation.toRevision);
+    if (operation.type === 'restart') throw new ControlPlaneError('InvalidOperation', 'restart is not available on this daemon yet; apply a changed env to roll new instances');
+    await this.serial(name, () => {
+      const status = this.statusOf(name);
+      const op: EngineOperation =
+        operation.type === 'promote' ? (operation.full ? { type: 'promoteFull' } : { type: 'promote' })
+          : operation.type === 'setWeight' ? { type: 'setWeight', weight: operation.percent }
+            : { type: operation.type };
+      let result;
+      try {
+        result = applyOperation({ spec: this.rolloutSpec(spec), status, operation: op, now: this.nowMs() });
+      } catch (err) {
+        if (err instanceof OperationError) throw new ControlPlaneError('InvalidOperation', err.message);
+        throw err;
+      }
+      this.commitAndAct(name, spec, result.status, [{ type: 'event', level: 'info', reason: `Operation${cap(operation.type)}`, message: `${operation.type} by operator` }, ...result.actions]);
+      return Promise.resolve();
+    });
+    this.schedule(name);
+    return this.view(name);
+  }
+
+  history(name: string): RevisionView[] {
+    this.requireService(name);
+    const status = this.store.getStatus(name) as RolloutStatus | undefined;
+    const live = new Set(this.options.processRuntime.listInstances({ service: name }).map((i) => i.revision));
+    return this.store
+      .listRevisions(name)
+      .reverse()
+      .map((r) => ({
+        number: r.number,
+        name: r.name,
+        createdAtMs: r.createdAtMs,
+        role: r.name === status?.stableRevision ? 'stable' : r.name === status?.canaryRevision ? 'canary' : live.has(r.name) ? 'old' : 'retired',
+        summary: revisionSummary(r.template),
+      }));
+  }
+
+  analysis(name: string): AnalysisRunView[] {
+    this.requireService(name);
+    return this.store.listAnalysisRuns(name).map((r) => ({ id: r.id, name: r.name, phase: r.phase, startedAtMs: r.startedAtMs, ...(r.run as { metrics: AnalysisRunView['metrics']; message?: string }) }));
+  }
+
+  events(options: { service?: string; afterId?: number; limit?: number } = {}): EventView[] {
+    return this.store.listEvents(options);
+  }
+
+  subscribe(listener: Listener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  async *logs(options: { service: string; revision?: string; follow?: boolean; signal?: AbortSignal }): AsyncIterable<string> {
+    this.requireService(options.service);
+    let revision = options.revision;
+    if (revision && /^[0-9]+$/.test(revision)) {
+      revision = this.store.listRevisions(options.service).find((r) => r.number === Number(revision))?.name ?? revision;
+    }
+    for await (const l of this.options.processRuntime.readLogs({ service: options.service, revision, follow: options.follow, signal: options.signal })) {
+      yield `[${l.instance}] ${l.line}`;
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Reconcile
+
+  /** Queues a reconcile of one service (coalesced: at most one waiting per service). */
+  schedule(name: string): void {
+    if (this.stopped || this.pending.has(name)) return;
+    this.pending.add(name);
+    void this.serial(name, () => {
+      this.pending.delete(name);
+      return this.reconcileService(name);
+    }).catch((err: unknown) => this.emitEvent(name, 'error', 'ReconcileFailed', err instanceof Error ? err.message : String(err)));
+  }
+
+  private reconcileAll(): void {
+    for (const s of this.store.listServices()) this.schedule(s.name);
+  }
+
+  /** Runs fn after everything already queued for this service. */
+  private serial<T>(name: string, fn: () => Promise<T>): Promise<T> {
+    const prev = this.queues.get(name) ?? Promise.resolve();
+    const next = prev.then(fn, fn);
+    const settled = next.then(() => undefined, () => undefined);
+    this.queues.set(name, settled);
+    return next;
+  }
+
+  private reconcileService(name: string): Promise<void> {
+    // Step 1: read what was committed; a service deleted meanwhile has nothing to do.
+    const svc = this.store.getService(name);
+    if (!svc || this.stopped) return Promise.resolve();
+    const spec = svc.spec as AppService;
+    // Step 2: a targets service has no rollout: keep its instances watched and routed.
+    if (spec.targets) return this.reconcileStatic(name, spec, svc.desiredRevision);
+    // Step 3: observe, run the engine, commit, act.
+    const status = this.store.getStatus(name) as RolloutStatus | undefined;
+    const result = reconcile({
+      spec: this.rolloutSpec(spec),
+      status,
+      observed: this.observe(name),
+      now: this.nowMs(),
+      desiredRevision: svc.desiredRevision,
+    });
+    this.commitAndAct(name, spec, result.status, result.actions, status);
+    if (result.requeueAfterMs !== undefined && result.requeueAfterMs < (this.options.resyncMs ?? 500)) {
+      setTimeout(() => this.schedule(name), Math.max(10, result.requeueAfterMs)).unref();
+    }
+    return Promise.resolve();
+  }
+
+  private async reconcileStatic(name: string, spec: AppService, revision: string): Promise<void> {
+    const template: StaticTemplate = { targets: spec.targets ?? [] };
+    const stale = this.options.staticRuntime.listInstances({ service: name }).filter((i) => i.revision !== revision);
+    await Promise.all(stale.map((i) => this.options.staticRuntime.stopInstance({ id: i.id, beforeStop: (info) => this.unroute(info) })));
+    await this.options.staticRuntime.ensureInstances({ service: name, revision, template, replicas: template.targets.length });
+    const traffic: TrafficInForce = { stableRevision: revision, canaryWeight: 0, headerRoutes: [], mirrorRoutes: [] };
+    const before = this.store.getSetting(TRAFFIC_KEY(name));
+    if (before !== JSON.stringify(traffic)) {
+      this.store.transaction(() => {
+        this.store.setSetting(TRAFFIC_KEY(name), JSON.stringify(traffic));
+        this.store.commit({ service: name, status: { ...initialStatus(this.nowMs()), phase: 'Healthy', stableRevision: revision, canaryRevision: revision } });
+      });
+    }
+    this.refreshRoute(name);
+  }
+
+  /** Commits the status (and the traffic decision) in one transaction, then applies the actions. */
+  private commitAndAct(name: string, spec: AppService, status: RolloutStatus, actions: Action[], before?: RolloutStatus): void {
+    const now = this.nowMs();
+    const events = actions.flatMap((a) => (a.type === 'event' ? [{ atMs: now, level: a.level, reason: a.reason, message: a.message }] : []));
+    const traffic = actions.filter((a) => a.type === 'setTraffic').at(-1);
+    const unchanged = events.length === 0 && !traffic && before !== undefined && JSON.stringify(before) === JSON.stringify(status);
+    let ids: number[] = [];
+    if (!unchanged) {
+      ids = this.store.transaction(() => {
+        if (traffic) {
+          const { type: _type, ...inForce } = traffic;
+          this.store.setSetting(TRAFFIC_KEY(name), JSON.stringify(inForce));
+        }
+        return this.store.commit({ service: name, status, events });
+      });
+    }
+    for (const action of actions) this.act(name, spec, action);
+    this.refreshRoute(name);
+    ids.forEach((id, i) => this.notify({ event: { id, service: name, ...events[i]! } }));
+    if (!unchanged) this.notify({ view: this.view(name) });
+  }
+
+  private act(name: string, spec: AppService, action: Action): void {
+    switch (action.type) {
+      case 'scale':
+        this.scale(name, action.revision, action.replicas);
+        return;
+      case 'retireRevision':
+        if (this.options.processRuntime.listInstances({ service: name, revision: action.revision }).length === 0) {
+          this.store.deleteRevision(name, action.revision);
+        }
+        return;
+      case 'startAnalysis': {
+        // Analysis providers are wired in a later step; until then a run cannot pass, so it errs
+        // and the engine treats it as it treats any failing analysis: back to stable.
+        const message = 'analysis runs are not available on this daemon yet; remove the analysis from the strategy to roll out without it';
+        this.store.putAnalysisRun({ id: action.name, service: name, name: action.name, phase: 'Error', run: { metrics: [], message }, startedAtMs: this.nowMs(), updatedAtMs: this.nowMs() });
+        return;
+      }
+      case 'stopAnalysis':
+      case 'setTraffic':
+      case 'event':
+        return;
+    }
+    void spec;
+  }
+
+  /** Brings a revision to `replicas` instances; one scaling call per revision at a time. */
+  private scale(name: string, revision: string, replicas: number): void {
+    const key = `${name}/${revision}`;
+    if (this.scaling.has(key)) return;
+    const template = this.store.listRevisions(name).find((r) => r.name === revision)?.template as ProcessTemplate | undefined;
+    if (!template) return;
+    const runtime = this.options.processRuntime;
+    const live = runtime.listInstances({ service: name, revision }).filter((i) => i.state !== 'stopping' && i.state !== 'stopped');
+    if (live.length === replicas) return;
+    const work = runtime
+      .ensureInstances({ service: name, revision, template, replicas, beforeStop: (info) => this.unroute(info) })
+      .catch((err: unknown) => this.emitEvent(name, 'error', 'ScaleFailed', `revision ${revision}: ${err instanceof Error ? err.message : String(err)}`))
+      .finally(() => {
+        this.scaling.delete(key);
+        this.schedule(name);
+      });
+    this.scaling.set(key, work);
+  }
+
+  private observe(name: string): Observed {
+    const instances = this.options.processRuntime.listInstances({ service: name });
+    return {
+      revisions: this.store.listRevisions(name).map((r) => {
+        const mine = instances.filter((i) => i.revision === r.name && i.state !== 'stopping' && i.state !== 'stopped');
+        return { name: r.name, replicas: mine.length, readyReplicas: mine.filter((i) => i.state === 'ready').length };
+      }),
+      analysisRuns: this.store.listAnalysisRuns(name, 20).map((r) => ({ name: r.name, phase: r.phase as 'Error', message: (r.run as { message?: string }).message })),
+    };
+  }
+
+  private async undo(name: string, toRevision: number | undefined): Promise<ServiceView> {
+    const svc = this.requireService(name);
+    const status = this.store.getStatus(name) as RolloutStatus | undefined;
+    const revisions = this.store.listRevisions(name);
+    const current = revisions.find((r) => r.name === svc.desiredRevision);
+    let target;
+    if (toRevision !== undefined) {
+      target = revisions.find((r) => r.number === toRevision);
+      if (!target) throw new ControlPlaneError('NotFound', `${name} has no revision #${toRevision}; see \`graylane history ${name}\``);
+    } else if (status?.stableRevision && status.stableRevision !== svc.desiredRevision) {
+      target = revisions.find((r) => r.name === status.stableRevision);
+    } else {
+      target = revisions.filter((r) => r.name !== svc.desiredRevision && (!current || r.number < current.number)).at(-1);
+    }
+    if (!target) throw new ControlPlaneError('InvalidOperation', `${name} has no earlier revision to go back to`);
+    if (target.name === svc.desiredRevision) throw new ControlPlaneError('InvalidOperation', `${name} already runs revision #${target.number}`);
+    await this.serial(name, () => {
+      this.store.transaction(() => {
+        this.store.putService({ ...svc, desiredRevision: target.name, appliedAtMs: this.nowMs() });
+        this.store.appendEvents(name, [{ atMs: this.nowMs(), level: 'info', reason: 'Undo', message: `undo to revision #${target.number} (${target.name})` }]);
+      });
+      return this.reconcileService(name);
+    });
+    return this.view(name);
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Routing and instances
+
+  private refreshRoute(name: string): void {
+    const svc = this.store.getService(name);
+    const table = this.router.getRouteTable();
+    const others = table.services.filter((s) => s.name !== name);
+    if (!svc) {
+      this.router.setRouteTable({ services: others });
+      return;
+    }
+    const spec = svc.spec as AppService;
+    const stored = this.store.getSetting(TRAFFIC_KEY(name));
+    const status = this.store.getStatus(name) as RolloutStatus | undefined;
+    const traffic: TrafficInForce | undefined = stored
+      ? (JSON.parse(stored) as TrafficInForce)
+      : status?.stableRevision
+        ? { stableRevision: status.stableRevision, canaryWeight: 0, headerRoutes: [], mirrorRoutes: [] }
+        : undefined;
+    if (!traffic) return;
+    const runtime = spec.targets ? this.options.staticRuntime : this.options.processRuntime;
+    const route = buildServiceRoute({ service: spec, spec: spec.targets ? undefined : this.rolloutSpec(spec), traffic, instances: runtime.listInstances({ service: name }) });
+    this.router.setRouteTable({ services: [...others, route] });
+  }
+
+  /** beforeStop of every graceful stop: out of the route table, then wait for the router to drain it. */
+  private unroute(info: InstanceInfo): Promise<void> {
+    return new Promise<void>((resolveDrained) => {
+      const timeoutMs = this.options.drainTimeoutMs ?? 30_000;
+      const timer = setTimeout(finish, timeoutMs + 1000);
+      const router = this.router;
+      function listener(e: { type: string; instance: string }): void {
+        if (e.instance === info.id && (e.type === 'instance-drained' || e.type === 'instance-drain-timeout')) finish();
+      }
+      function finish(): void {
+        clearTimeout(timer);
+        router.off('event', listener);
+        resolveDrained();
+      }
+      router.on('event', listener);
+      this.refreshRoute(info.service);
+      // An instance that never took traffic (or is already gone from the table) has nothing to drain.
+      const stillRouted = router.getRouteTable().services.some((s) => Object.values(s.revisions).some((r) => r.instances.some((i) => i.id === info.id && !i.draining)));
+      const known = router.getRouteTable().services.some((s) => Object.values(s.revisions).some((r) => r.instances.some((i) => i.id === info.id)));
+      if (!known || stillRouted) finish();
+    });
+  }
+
+  private onInstanceChange(instance: InstanceInfo, previousState: string): void {
+    if (instance.state === 'stopped') {
+      this.store.deleteInstance(instance.id);
+    } else {
+      const revision = this.store.listRevisions(instance.service).find((r) => r.name === instance.revision);
+      const record = revision && instance.pid !== undefined ? adoptRecordOf(instance, revision.template as ProcessTemplate) : undefined;
+      if (record) this.store.putInstance({ id: instance.id, service: instance.service, revision: instance.revision, record });
+    }
+    if (previousState !== instance.state) {
+      this.refreshRoute(instance.service);
+      if (instance.state === 'failed' && instance.lastError) this.emitEvent(instance.service, 'warning', 'InstanceFailed', `${instance.id}: ${instance.lastError}`);
+      this.schedule(instance.service);
+    }
+  }
+
+  private async retireService(name: string): Promise<void> {
+    const runtime = this.options.processRuntime;
+    await Promise.all(runtime.listInstances({ service: name }).map((i) => runtime.stopInstance({ id: i.id, beforeStop: (info) => this.unroute(info) })));
+    await Promise.all(this.options.staticRuntime.listInstances({ service: name }).map((i) => this.options.staticRuntime.stopInstance({ id: i.id })));
+    this.refreshRoute(name);
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Helpers
+
+  private rolloutSpec(spec: AppService): RolloutSpec {
+    const app: App = { apiVersion: 'graylane.dev/v1alpha1', kind: 'App', metadata: { name: 'app' }, spec: { services: [spec] } };
+    return rolloutFromAppService(app, spec);
+  }
+
+  private statusOf(name: string): RolloutStatus {
+    return (this.store.getStatus(name) as RolloutStatus | undefined) ?? initialStatus(this.nowMs());
+  }
+
+  private requireService(name: string) {
+    const svc = this.store.getService(name);
+    if (!svc) {
+      const known = this.store.listServices().map((s) => s.name);
+      throw new ControlPlaneError('NotFound', `no service "${name}"${known.length ? `; services: ${known.join(', ')}` : '; apply an App file first'}`);
+    }
+    return svc;
+  }
+
+  private view(name: string): ServiceView {
+    const svc = this.store.getService(name)!;
+    const spec = svc.spec as AppService;
+    const runtime = spec.targets ? this.options.staticRuntime : this.options.processRuntime;
+    const traffic = this.store.getSetting(TRAFFIC_KEY(name));
+    return buildServiceView({
+      service: spec,
+      spec: spec.targets ? undefined : this.rolloutSpec(spec),
+      status: this.store.getStatus(name) as RolloutStatus | undefined,
+      traffic: traffic ? (JSON.parse(traffic) as TrafficInForce) : undefined,
+      revisions: this.store.listRevisions(name),
+      instances: runtime.listInstances({ service: name }),
+      stats: (revision) => this.router.stats({ service: name, revision, windowMs: 10_000 }),
+      desiredRevision: svc.desiredRevision,
+    });
+  }
+
+  private emitEvent(service: string, level: StoredEvent['level'], reason: string, message: string): void {
+    const atMs = this.nowMs();
+    const [id] = this.store.appendEvents(service, [{ atMs, level, reason, message }]);
+    this.notify({ event: { id: id!, service, atMs, level, reason, message } });
+  }
+
+  private notify(change: { event?: EventView; view?: ServiceView }): void {
+    for (const l of this.listeners) l(change);
+  }
+}
+
+function templateOf(svc: AppService): unknown {
+  return svc.process ?? { targets: svc.targets ?? [] };
+}
+
+const cap = (s: string) => s.charAt(0).toUpperCase() + s.slice(1);

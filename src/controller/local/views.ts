@@ -1,0 +1,102 @@
+/** Builds the shared view-model of a service from status, instances and router figures. */
+import type { RolloutStatus } from '../../engine/index.js';
+import type { RevisionStats } from '../../router/index.js';
+import type { InstanceInfo } from '../../runtime/runtime.js';
+import type { AppService, RolloutSpec } from '../../spec/schema.js';
+import type { StoredRevision } from '../../store/store.js';
+import type { RevisionLiveView, RevisionRole, ServiceView } from '../view-model.js';
+import type { TrafficInForce } from './routes.js';
+
+/** Everything a view is made of. */
+export interface ViewInputs {
+  service: AppService;
+  spec: RolloutSpec | undefined;
+  status: RolloutStatus | undefined;
+  traffic: TrafficInForce | undefined;
+  revisions: StoredRevision[];
+  instances: InstanceInfo[];
+  stats: (revision: string) => RevisionStats;
+  desiredRevision: string;
+}
+
+/** One line saying what a revision runs, for `graylane history`. */
+export function revisionSummary(template: unknown): string {
+  const t = template as { command?: string[]; env?: Record<string, string>; targets?: string[] };
+  if (t.targets) return `targets ${t.targets.join(', ')}`;
+  const env = Object.entries(t.env ?? {}).map(([k, v]) => `${k}=${v}`).join(' ');
+  return `${(t.command ?? []).join(' ')}${env ? `  ${env}` : ''}`;
+}
+
+function strategyOf(service: AppService, spec: RolloutSpec | undefined): ServiceView['strategy'] {
+  if (service.targets || !spec) return 'static';
+  if (spec.strategy.blueGreen) return 'blueGreen';
+  return (spec.strategy.canary?.steps?.length ?? 0) > 0 ? 'canary' : 'rolling';
+}
+
+/** The view of one service. */
+export function buildServiceView(input: ViewInputs): ServiceView {
+  const { status, traffic, spec } = input;
+  const strategy = strategyOf(input.service, spec);
+  const steps = strategy === 'canary' ? (spec?.strategy.canary?.steps?.length ?? 0) : 0;
+  const stable = status?.stableRevision;
+  const canary = status?.canaryRevision !== stable ? status?.canaryRevision : undefined;
+  const inProgress = canary !== undefined;
+  const names = new Set<string>([...(stable ? [stable] : []), ...(canary ? [canary] : []), ...input.instances.map((i) => i.revision)]);
+  const revisions: RevisionLiveView[] = [];
+  for (const name of names) {
+    const stored = input.revisions.find((r) => r.name === name);
+    const mine = input.instances.filter((i) => i.revision === name && i.state !== 'stopped');
+    const role: RevisionRole = name === stable ? 'stable' : name === canary ? (strategy === 'blueGreen' ? 'preview' : 'canary') : 'old';
+    let weight = 0;
+    if (traffic) {
+      const trafficCanary = traffic.canaryRevision !== traffic.stableRevision ? traffic.canaryRevision : undefined;
+      if (name === traffic.stableRevision) weight = trafficCanary ? 100 - traffic.canaryWeight : 100;
+      else if (name === trafficCanary) weight = traffic.canaryWeight;
+    }
+    if (traffic && !spec?.strategy.canary?.trafficRouting && !spec?.strategy.blueGreen && canary) {
+      // Instance-proportional split (rolling update): show what the router really does.
+      const ready = (r: string) => input.instances.filter((i) => i.revision === r && i.state === 'ready').length;
+      const total = ready(stable ?? '') + ready(canary);
+      const canaryShare = total === 0 ? 0 : Math.round((100 * ready(canary)) / total);
+      weight = name === canary ? canaryShare : name === stable ? 100 - canaryShare : 0;
+    }
+    const s = input.stats(name);
+    const errors = s.responses['5xx'] + s.upstreamErrors;
+    revisions.push({
+      name,
+      number: stored?.number ?? 0,
+      role,
+      weight,
+      ready: mine.filter((i) => i.state === 'ready').length,
+      total: mine.filter((i) => i.state !== 'stopping').length,
+      requestsPerSecond: s.requestsPerSecond,
+      errorRate: s.requests === 0 ? 0 : errors / s.requests,
+      p99Ms: s.requests === 0 ? null : s.latencyMs.p99,
+    });
+  }
+  const order: Record<RevisionRole, number> = { stable: 0, active: 0, canary: 1, preview: 1, old: 2 };
+  revisions.sort((a, b) => order[a.role] - order[b.role]);
+  const phase = status?.phase ?? 'Progressing';
+  const stepNow = inProgress && steps > 0 ? Math.min((status?.currentStepIndex ?? 0) + 1, steps) : 0;
+  const pauseReasons = (status?.pauseConditions ?? []).map((p) => p.reason);
+  return {
+    name: input.service.name,
+    kind: 'service',
+    phase,
+    strategy,
+    step: stepNow,
+    steps,
+    message: status?.message ?? describePhase(phase, inProgress, pauseReasons),
+    revisions,
+    analysis: (status?.analysisRuns ?? []).map((a) => ({ name: a.name, phase: a.phase, ...(a.message ? { message: a.message } : {}) })),
+    aborted: status?.abort ?? false,
+    pauseReasons,
+  };
+}
+
+function describePhase(phase: ServiceView['phase'], inProgress: boolean, pauses: string[]): string {
+  if (phase === 'Paused') return pauses.includes('UserPause') ? 'paused by an operator: resume to go on' : 'paused: promote to go on';
+  if (phase === 'Degraded') return 'degraded: traffic is on stable';
+  if (phase === 'Healthy') return 'healthy';
+  return inProgress ? 'rolling out' : 'starting';
+}
