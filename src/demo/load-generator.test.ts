@@ -91,7 +91,7 @@ describe('runLoad', () => {
 
   it('sends the method and headers it is given', async () => {
     const seen: string[] = [];
-    const url = await listen(createServer((req, res) => { seen.push(`${req.method} ${req.headers['x-graylane-release']}`); res.end(); }));
+    const url = await listen(createServer((req, res) => { seen.push(`${req.method} ${String(req.headers['x-graylane-release'])}`); res.end(); }));
     await runLoad({ url, ratePerSecond: 10, durationMs: 300, method: 'POST', headers: { 'x-graylane-release': 'canary' } });
     expect(seen).toEqual(['POST canary', 'POST canary', 'POST canary']);
   });
