@@ -39,14 +39,14 @@ async function spawnTs<T>(file: string, args: string[], nodeFlags: string[] = []
       buf += c.toString();
       const nl = buf.indexOf('\n');
       if (nl >= 0) {
-        child.stdout!.off('data', onData);
+        child.stdout.off('data', onData);
         resolve(JSON.parse(buf.slice(0, nl)) as T);
       }
     };
-    child.stdout!.on('data', onData);
+    child.stdout.on('data', onData);
     child.once('exit', (code) => reject(new Error(`${file} exited with ${code} before it was ready`)));
   });
-  child.stdout!.resume();
+  child.stdout.resume();
   return { child, info, stop: stopper(child) };
 }
 

@@ -38,17 +38,15 @@ function percentile(sorted: Float64Array, q: number): number {
 
 async function measure(url: string, opts: { durationS: number; connections: number; rate?: number }): Promise<Figures> {
   const samples: number[] = [];
-  const instance = autocannon({
-    url,
-    connections: opts.connections,
-    duration: opts.durationS,
-    pipelining: 1,
-    ...(opts.rate ? { overallRate: opts.rate } : {}),
+  const result = await new Promise<autocannon.Result>((resolve, reject) => {
+    const instance = autocannon(
+      { url, connections: opts.connections, duration: opts.durationS, pipelining: 1, ...(opts.rate ? { overallRate: opts.rate } : {}) },
+      (err: Error | null, res: autocannon.Result) => (err ? reject(err) : resolve(res)),
+    );
+    instance.on('response', (_client: unknown, _status: number, _bytes: number, responseTimeMs: number) => {
+      samples.push(responseTimeMs);
+    });
   });
-  instance.on('response', (_client: unknown, _status: number, _bytes: number, responseTimeMs: number) => {
-    samples.push(responseTimeMs);
-  });
-  const result = await instance;
   const sorted = Float64Array.from(samples).sort();
   return {
     requestsPerSecond: result.requests.average,

@@ -79,17 +79,21 @@ export class Exchange implements Waiter {
     if (hasBody) req.pause();
     if (mirrorGroup) this.mirror = startMirror(env, req, mirrorGroup, hasBody);
     this.headerTimer = setTimeout(this.onHeaderTimeout, env.timeouts.responseHeaderMs);
-    this.route(undefined, false);
+    this.route(undefined);
   }
 
-  private route(avoid: Instance | undefined, allowSame: boolean): void {
-    let inst = this.group.pick(avoid);
-    if (!inst && allowSame && avoid?.usable) inst = avoid;
+  private route(avoid: Instance | undefined): void {
+    const inst = this.group.pick(avoid);
     if (!inst) {
       this.group.counters.rejection();
       this.reply(503, 'no-ready-instance', `graylane: no ready instance of revision ${this.group.name}`);
       return;
     }
+    this.admit(inst);
+  }
+
+  /** Takes a slot on `inst`, or a place in its queue, or answers 503 (circuit breaking). */
+  private admit(inst: Instance): void {
     if (inst.tryAcquire()) {
       this.slotHeld = true;
       this.send(inst);
@@ -116,7 +120,7 @@ export class Exchange implements Waiter {
   reroute(): void {
     const prev = this.queuedOn;
     this.queuedOn = undefined;
-    if (!this.done) this.route(prev, false);
+    if (!this.done) this.route(prev);
   }
 
   private send(inst: Instance): void {
@@ -233,11 +237,17 @@ export class Exchange implements Waiter {
     if (!staleSocket) inst.outcome(false, code || err.message);
     this.releaseSlot(inst);
     if (!this.done && !this.retried && (connectFailure || staleSocket) && this.chunks !== null) {
-      this.retried = true;
-      this.failure = undefined;
-      this.upstream = undefined;
-      this.route(inst, staleSocket);
-      return;
+      // Another instance of the revision; the same one only when its socket, not it, failed.
+      const next = this.group.pick(inst) ?? (staleSocket && inst.usable ? inst : undefined);
+      if (next) {
+        // The upstream probably closed its idle connections together: do not try another one.
+        if (staleSocket) inst.closeIdleSockets();
+        this.retried = true;
+        this.failure = undefined;
+        this.upstream = undefined;
+        this.admit(next);
+        return;
+      }
     }
     if (failure === 'connect-timeout') this.reply(504, 'upstream-connect-timeout', `graylane: connecting to ${inst.address} timed out`);
     else if (timedOut) this.reply(504, failure === 'header-timeout' ? 'upstream-response-timeout' : 'upstream-idle-timeout', `graylane: ${inst.address}: ${err.message}`);

@@ -125,7 +125,8 @@ export class Instance {
   private eject(reason: string): void {
     const now = Date.now();
     const b = this.env.breaker;
-    if (now - this.lastReadmitMs > b.maxEjectionMs) this.ejections = 0;
+    // Healthy for a long stretch since the last readmission: start the backoff over.
+    if (!this.ejected && this.lastReadmitMs > 0 && now - this.lastReadmitMs > b.maxEjectionMs) this.ejections = 0;
     const ejectionMs = Math.min(b.maxEjectionMs, b.baseEjectionMs * 2 ** this.ejections);
     this.ejections++;
     this.ejected = true;

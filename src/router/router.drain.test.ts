@@ -137,7 +137,7 @@ describe('WebSocket', () => {
   it('passes messages both ways and gets a 1001 close at the drain deadline', async () => {
     const server = http.createServer();
     const wss = new WebSocketServer({ server });
-    wss.on('connection', (ws) => ws.on('message', (m, isBinary) => ws.send(isBinary ? m : `echo:${m.toString()}`, { binary: isBinary })));
+    wss.on('connection', (ws) => ws.on('message', (m, isBinary) => ws.send(isBinary ? m : `echo:${(m as Buffer).toString()}`, { binary: isBinary })));
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     const address = `127.0.0.1:${(server.address() as { port: number }).port}`;
     cleanups.push(
@@ -158,7 +158,7 @@ describe('WebSocket', () => {
       ws.once('error', reject);
     });
     const replies: string[] = [];
-    ws.on('message', (m) => replies.push(m.toString()));
+    ws.on('message', (m) => replies.push((m as Buffer).toString()));
     ws.send('hello');
     ws.send(Buffer.alloc(70_000, 7), { binary: true });
     await until(() => replies.length === 2, 5000, 'echoes');
