@@ -1,4 +1,6 @@
+import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync } from 'node:fs';
+import { createInterface } from 'node:readline';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -6,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ProcessTemplate } from '../../spec/schema.js';
 import { describeRuntimeConformance } from '../runtime.case.test.js';
-import type { InstanceChange, InstanceInfo } from '../runtime.js';
+import type { AdoptRecord, InstanceChange, InstanceInfo } from '../runtime.js';
 import { waitForInstances } from '../wait.js';
 import { isAlive } from './proc-fs.js';
 import { adoptRecordOf, ProcessRuntime, type ProcessRuntimeOptions } from './process-runtime.js';
@@ -402,6 +404,34 @@ describe('ProcessRuntime: adoption', () => {
     // And b can stop them.
     await b.stopInstance({ id: after[0]!.id });
     expect(isAlive(after[0]!.pid!)).toBe(false);
+  });
+
+  it('survives a kill -9 of the daemon process and is adopted by the next one, unrestarted', async () => {
+    const stateDir = mkdtempSync(path.join(os.tmpdir(), 'graylane-rt-'));
+    const daemon = spawn(node, ['--import', 'tsx', path.join(fixtures, 'daemon.mjs'), stateDir], {
+      cwd: path.resolve(fixtures, '../../..'), stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    const line = await new Promise<string>((resolve, reject) => {
+      createInterface({ input: daemon.stdout }).once('line', resolve);
+      daemon.once('exit', (code) => reject(new Error(`daemon fixture exited with ${code}`)));
+    });
+    const rec = JSON.parse(line) as AdoptRecord;
+    strayPids.push(rec.pid);
+    const died = new Promise((r) => daemon.once('exit', r));
+    daemon.kill('SIGKILL');
+    await died;
+    expect(isAlive(rec.pid)).toBe(true);
+    expect(await get(`127.0.0.1:${rec.port}`, '/')).toMatch(/^hello from/);
+    const b = makeRuntime({ stateDir });
+    const result = await b.adopt([rec]);
+    expect(result.rejected).toEqual([]);
+    const [inst] = await waitForInstances(b, allReady(1), { timeoutMs: 20_000 });
+    expect(inst).toMatchObject({ id: rec.id, pid: rec.pid, restarts: 0, address: `127.0.0.1:${rec.port}` });
+    // Its output still lands in the log, although the process that opened the file is gone.
+    await get(inst!.address, '/say?text=orphan&n=1');
+    await waitUntil(async () => (await collect(b, 'api')).includes('orphan 0'));
+    await b.stopInstance({ id: rec.id });
+    expect(isAlive(rec.pid)).toBe(false);
   });
 
   it('notices an adopted process dying and restarts it from the recorded template', async () => {
