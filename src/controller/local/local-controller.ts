@@ -11,6 +11,8 @@ import {
 import type { Router } from '../../router/index.js';
 import type { InstanceInfo, Runtime } from '../../runtime/runtime.js';
 import { adoptRecordOf } from '../../runtime/process/process-runtime.js';
+import { resolveCommand, resolveCwd } from '../../runtime/process/command.js';
+import { RuntimeError } from '../../runtime/errors.js';
 import type { StaticTemplate } from '../../runtime/static/static-runtime.js';
 import { appServiceRevision, formatSpecError, formatSpecWarning, loadDocuments, rolloutFromAppService } from '../../spec/index.js';
 import type { App, AppService, ProcessTemplate, RolloutSpec } from '../../spec/schema.js';
@@ -119,6 +121,10 @@ export class LocalController implements ControlPlane {
     if (previousApp) {
       const before = JSON.parse(previousApp) as App;
       if ((before.spec.listen ?? '') !== (app.spec.listen ?? '')) warnings.push('spec.listen changed: restart `graylane up` for the router to listen there');
+    }
+    const problems = checkRunnable(app, baseDir, input.file);
+    if (problems.length > 0) {
+      return Promise.reject(new ControlPlaneError('ValidationFailed', `${input.file} cannot be run; nothing was applied`, problems));
     }
     const removed = this.store.listServices().filter((s) => !app.spec.services.some((n) => n.name === s.name)).map((s) => s.name);
     const result: ApplyResult = { services: [], warnings };
@@ -510,6 +516,23 @@ export class LocalController implements ControlPlane {
   private notify(change: { event?: EventView; view?: ServiceView }): void {
     for (const l of this.listeners) l(change);
   }
+}
+
+/** Commands and working directories must exist before anything is applied, not fail one instance at a time. */
+function checkRunnable(app: App, baseDir: string, file: string): string[] {
+  const problems: string[] = [];
+  app.spec.services.forEach((svc, i) => {
+    if (!svc.process) return;
+    const path = `spec.services[${i}].process`;
+    try {
+      const cwd = resolveCwd(baseDir, svc.process.cwd);
+      resolveCommand(svc.process.command[0]!, cwd, svc.process.env?.PATH ?? process.env.PATH);
+    } catch (err) {
+      if (!(err instanceof RuntimeError)) throw err;
+      problems.push(`${file}: ${path}${err.code === 'CwdNotFound' ? '.cwd' : '.command[0]'}: ${err.message}`);
+    }
+  });
+  return problems;
 }
 
 function templateOf(svc: AppService): unknown {

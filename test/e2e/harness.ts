@@ -1,0 +1,115 @@
+/** Runs a real daemon (`graylane up`, built) as a child process, with real app processes. */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync, existsSync, copyFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { main } from '../../src/cli/main.js';
+import type { DaemonInfo } from '../../src/api/state-dir.js';
+import type { LoadSummary } from '../../src/demo/load-generator.js';
+
+const ROOT = resolve(import.meta.dirname, '../..');
+export const BIN = join(ROOT, 'bin/graylane.js');
+
+/** A temp dir with the fixture server and an App file. */
+export function appDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'graylane-e2e-'));
+  copyFileSync(join(ROOT, 'test/fixtures/e2e/server.mjs'), join(dir, 'server.mjs'));
+  return dir;
+}
+
+export interface AppOptions { version: string; replicas?: number; strategy: string; env?: Record<string, string>; extra?: string }
+
+/** Writes graylane.yaml for one service `app` with the given strategy block (YAML, indented 4). */
+export function writeApp(dir: string, o: AppOptions): string {
+  const env = { VERSION: o.version, ...o.env };
+  const file = join(dir, 'graylane.yaml');
+  writeFileSync(file, `apiVersion: graylane.dev/v1alpha1
+kind: App
+metadata: {name: e2e}
+spec:
+  services:
+  - name: app
+    pathPrefix: /
+    replicas: ${o.replicas ?? 2}
+${o.extra ?? ''}    process:
+      command: [node, server.mjs]
+      env: ${JSON.stringify(env)}
+      readinessProbe: {httpGet: {path: /healthz}, periodSeconds: 0.2, failureThreshold: 1}
+      terminationGracePeriodSeconds: 5
+    strategy:
+${o.strategy}
+`);
+  return file;
+}
+
+export interface Daemon { proc: ChildProcess; info: DaemonInfo; output: () => string; stateDir: string }
+
+/** Starts `graylane up` and waits for daemon.json. */
+export async function startDaemon(dir: string, extraArgs: string[] = []): Promise<Daemon> {
+  const stateDir = join(dir, '.graylane');
+  const infoFile = join(stateDir, 'daemon.json');
+  const before = existsSync(infoFile) ? readFileSync(infoFile, 'utf8') : '';
+  let out = '';
+  const proc = spawn(process.execPath, [BIN, 'up', '-f', join(dir, 'graylane.yaml'), '--drain-timeout', '5', '--listen', '127.0.0.1:0', ...extraArgs], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+  proc.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  proc.stderr.on('data', (d: Buffer) => (out += d.toString()));
+  await waitFor(() => {
+    if (proc.exitCode !== null) throw new Error(`graylane up exited ${proc.exitCode}: ${out}`);
+    return existsSync(infoFile) && readFileSync(infoFile, 'utf8') !== before && out.includes('graylane is up');
+  }, 20_000, 'daemon start');
+  return { proc, info: JSON.parse(readFileSync(infoFile, 'utf8')) as DaemonInfo, output: () => out, stateDir };
+}
+
+/** Stops a daemon with Ctrl-C and waits for it. */
+export async function stopDaemon(d: Daemon): Promise<void> {
+  if (d.proc.exitCode !== null || d.proc.signalCode !== null) return;
+  const exited = new Promise((r) => d.proc.once('exit', r));
+  d.proc.kill('SIGINT');
+  await exited;
+}
+
+/** Runs the CLI in-process against the daemon of `stateDir`. */
+export async function cli(stateDir: string, args: string[]): Promise<{ code: number; out: string; err: string }> {
+  let out = '';
+  let err = '';
+  const code = await main([...args], { out: (s) => void (out += s), err: (s) => void (err += s), isTty: false, env: { ...process.env, GRAYLANE_STATE_DIR: stateDir }, cwd: process.cwd() });
+  return { code, out, err };
+}
+
+/** Polls until fn returns true (or a value), or fails after timeoutMs. */
+export async function waitFor<T>(fn: () => T | Promise<T>, timeoutMs: number, what: string): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await fn();
+      if (v) return v;
+    } catch (err) {
+      last = err;
+      if (err instanceof Error && err.message.startsWith('graylane up exited')) throw err;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** Keep-alive load from a second process; resolves to its summary. */
+export function startLoad(url: string, rps: number, durationMs: number): { done: Promise<LoadSummary>; stop: () => void } {
+  const proc = spawn(process.execPath, [join(ROOT, 'dist/demo/load-worker.js'), '--url', url, '--rps', String(rps), '--duration-ms', String(durationMs)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  proc.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  const done = new Promise<LoadSummary>((resolveSummary, reject) => {
+    proc.on('exit', () => {
+      const line = out.trim().split('\n').reverse().find((l) => l.includes('"summary"'));
+      if (!line) return reject(new Error(`load worker printed no summary: ${out.slice(-500)}`));
+      resolveSummary(JSON.parse(line) as LoadSummary);
+    });
+  });
+  return { done, stop: () => proc.kill('SIGTERM') };
+}
+
+/** GET through the router; returns the JSON body. */
+export async function hit(url: string): Promise<{ version: string; pid: number }> {
+  const res = await fetch(url);
+  return (await res.json()) as { version: string; pid: number };
+}
