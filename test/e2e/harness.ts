@@ -88,7 +88,7 @@ export async function waitFor<T>(fn: () => T | Promise<T>, timeoutMs: number, wh
       last = err;
       if (err instanceof Error && err.message.startsWith('graylane up exited')) throw err;
     }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last instanceof Error ? `: ${last.message}` : ''}`);
     await new Promise((r) => setTimeout(r, 100));
   }
 }
