@@ -21,9 +21,10 @@ let bootTimeMs: number | undefined;
 function bootMs(): number | undefined {
   if (bootTimeMs !== undefined) return bootTimeMs;
   try {
-    const m = /^btime (\d+)$/m.exec(readFileSync('/proc/stat', 'utf8'));
-    // Read once: btime is recomputed from the wall clock on each read and may wobble by a second.
-    if (m) bootTimeMs = Number(m[1]) * 1000;
+    // /proc/uptime has 10 ms resolution where /proc/stat's btime has whole seconds; computed once
+    // per daemon so every start time it reports shares one reference.
+    const uptimeS = Number(readFileSync('/proc/uptime', 'utf8').split(' ')[0]);
+    if (Number.isFinite(uptimeS)) bootTimeMs = Math.round(Date.now() - uptimeS * 1000);
   } catch {
     return undefined;
   }
