@@ -56,7 +56,10 @@ export function parseRouterConfig(text: string, file: string, env: Record<string
   const lines = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
   if (doc.errors.length > 0) {
-    fail(file, doc.errors.map((e) => ({ path: [], message: `YAML: ${e.message.split('\n')[0]}`, line: e.linePos?.[0].line, column: e.linePos?.[0].col })));
+    fail(file, doc.errors.map((e) => {
+      const pos = lines.linePos(e.pos[0]);
+      return { path: [], message: `YAML: ${e.message.split('\n')[0]}`, line: pos.line, column: pos.col };
+    }));
   }
   const value: unknown = doc.toJS();
   let issues = schemaIssues(RouterConfigSchema, value);

@@ -32,6 +32,11 @@ class SnapshotHistogram extends Histogram<RevisionLabels> {
     });
   }
 
+  // The registry formats from getForPromString() when a metric has one; both read the snapshot.
+  getForPromString(): ReturnType<Histogram<RevisionLabels>['get']> {
+    return this.get();
+  }
+
   override get(): ReturnType<Histogram<RevisionLabels>['get']> {
     const values: { value: number; labels: Partial<Record<RevisionLabels | 'le', string | number>>; metricName: string }[] = [];
     const name = 'graylane_router_request_duration_seconds';

@@ -65,7 +65,7 @@ describe('retries', () => {
       expect(reply.body).toBe('fresh');
     }
     expect(s.resets).toBeGreaterThanOrEqual(4);
-    expect(r.router.stats({ service: 'web', revision: 'v1' }).responses['2xx']).toBe(5);
+    await until(() => r.router.stats({ service: 'web', revision: 'v1' }).responses['2xx'] === 5, 5000, '5 responses counted');
   });
 
   it('retries a refused connection on another ready instance of the same revision', async () => {
@@ -86,9 +86,8 @@ describe('retries', () => {
     expect(reply.status).toBe(502);
     expect(reply.headers['x-graylane-error']).toBe('upstream-connect-error');
     expect(reply.body).toMatch(/cannot connect to 127\.0\.0\.1:[0-9]+ \(ECONNREFUSED\)/);
-    const stats = r.router.stats({ service: 'web', revision: 'v1' });
-    expect(stats.responses['5xx']).toBe(1);
-    expect(stats.upstreamErrors).toBe(1);
+    await until(() => r.router.stats({ service: 'web', revision: 'v1' }).responses['5xx'] === 1, 5000, '502 counted');
+    expect(r.router.stats({ service: 'web', revision: 'v1' }).upstreamErrors).toBe(1);
   });
 });
 
