@@ -4,6 +4,7 @@ import { CliContext, CliError, EXIT, type CliIo } from './context.js';
 import { registerOperationCommands } from './commands/operations.js';
 import { registerDocumentCommands } from './commands/documents.js';
 import { registerDaemonCommands } from './commands/daemon.js';
+import { registerPlanCommand } from './commands/plan.js';
 
 const VERSION = '0.1.0';
 
@@ -24,6 +25,7 @@ Examples:
   graylane validate rollout.yaml        check documents (exit 2 on errors)
   graylane plan rollout.yaml            show the timeline a rollout will follow`);
   registerDocumentCommands(program, ctx);
+  registerPlanCommand(program, ctx);
   registerDaemonCommands(program, ctx);
   registerOperationCommands(program, ctx);
   for (const cmd of program.commands) cmd.exitOverride().configureOutput({ writeOut: (s) => ctx.io.out(s), writeErr: (s) => ctx.io.err(s) });

@@ -91,3 +91,28 @@ describe('daemon commands without a daemon', () => {
     expect((await run(['frobnicate'])).code).toBe(2);
   });
 });
+
+describe('graylane plan', () => {
+  it('prints the quickstart timeline: weights, replicas, pauses and who decides', async () => {
+    const r = await run(['plan', 'examples/quickstart/graylane.yaml']);
+    expect(r.code).toBe(0);
+    expect(r.out).toContain('hello: canary, 2 replicas');
+    expect(r.out).toMatch(/1\s+set weight 25%\s+25%\s+75%\s+1\/2/);
+    expect(r.out).toMatch(/4\s+pause 30s\s+75%\s+25%\s+2\/2\s+30s/);
+    expect(r.out).toContain('finishes: earliest 30s, latest a person decides');
+  });
+
+  it('--json gives the rows with null for unbounded times', async () => {
+    const r = await run(['plan', 'examples/quickstart/graylane.yaml', '--json']);
+    const plan = JSON.parse(r.out).plans[0].plan;
+    expect(plan.rows.map((row: { canaryWeight: number }) => row.canaryWeight)).toEqual([25, 25, 75, 75, 100]);
+    expect(plan.latestFinishMs).toBeNull();
+  });
+
+  it('an invalid file exits 2 and plans nothing', async () => {
+    const file = write('bad-plan.yaml', 'apiVersion: graylane.dev/v1alpha1\nkind: Rollout\nmetadata: {name: x}\nspec:\n  strategy: {canary: {steps: [{pause: {duration: soon}}]}}\n');
+    const r = await run(['plan', file]);
+    expect(r.code).toBe(2);
+    expect(r.err).toContain('bad-plan.yaml:5:');
+  });
+});
