@@ -40,7 +40,7 @@ export function registerPlanCommand(program: Command, ctx: CliContext): void {
     .addHelpText('after', '\nExamples:\n  graylane plan graylane.yaml\n  graylane plan rollout.yaml analysis.yaml --json')
     .action(async (files: string[], o: { json?: boolean }) => {
       const loaded = await loadOrFail(ctx, files);
-      const templates = loaded.documents.flatMap((d) => (d.kind === 'AnalysisTemplate' || d.kind === 'ClusterAnalysisTemplate' ? [d.doc as AnalysisTemplate] : []));
+      const templates = loaded.documents.flatMap((d) => (d.kind === 'AnalysisTemplate' || d.kind === 'ClusterAnalysisTemplate' ? [d.doc] : []));
       const targets: { name: string; spec: RolloutSpec }[] = [];
       for (const d of loaded.documents) {
         if (d.kind === 'Rollout') targets.push({ name: d.name, spec: d.doc.spec });
