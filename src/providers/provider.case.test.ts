@@ -96,5 +96,5 @@ export function describeProviderConformance(type: string, setup: () => Promise<P
 function patchTimeout(provider: MetricProviderSpec, seconds: number): MetricProviderSpec {
   const [key, block] = Object.entries(provider)[0] as [string, Record<string, unknown>];
   const field = key === 'prometheus' ? 'timeout' : 'timeoutSeconds';
-  return { [key]: { ...block, [field]: seconds } } as MetricProviderSpec;
+  return { [key]: { ...block, [field]: seconds } };
 }
