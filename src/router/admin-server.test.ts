@@ -56,9 +56,9 @@ describe('admin API', () => {
   it('serves sliding-window stats', async () => {
     const { url, admin } = await setup();
     for (let i = 0; i < 3; i++) await send(`${url}/`);
-    const read = async () => JSON.parse((await send(`${admin}/stats?service=web&revision=v1&window=30s`, { headers: auth })).body);
+    const read = async (): Promise<{ responses: Record<string, number> }> => JSON.parse((await send(`${admin}/stats?service=web&revision=v1&window=30s`, { headers: auth })).body) as { responses: Record<string, number> };
     let stats = await read();
-    for (let i = 0; i < 100 && stats.responses['2xx'] < 3; i++) stats = await read();
+    for (let i = 0; i < 100 && (stats.responses['2xx'] ?? 0) < 3; i++) stats = await read();
     expect(stats).toMatchObject({ requests: 3, responses: { '2xx': 3 }, windowMs: 30_000 });
     expect((await send(`${admin}/stats?service=web`, { headers: auth })).status).toBe(400);
     const badWindow = await send(`${admin}/stats?service=web&revision=v1&window=soon`, { headers: auth });
