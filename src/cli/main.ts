@@ -5,6 +5,7 @@ import { registerOperationCommands } from './commands/operations.js';
 import { registerDocumentCommands } from './commands/documents.js';
 import { registerDaemonCommands } from './commands/daemon.js';
 import { registerPlanCommand } from './commands/plan.js';
+import { registerDemoCommand } from './commands/demo.js';
 
 const VERSION = '0.1.0';
 
@@ -27,6 +28,7 @@ Examples:
   registerDocumentCommands(program, ctx);
   registerPlanCommand(program, ctx);
   registerDaemonCommands(program, ctx);
+  registerDemoCommand(program, ctx);
   registerOperationCommands(program, ctx);
   for (const cmd of program.commands) cmd.exitOverride().configureOutput({ writeOut: (s) => ctx.io.out(s), writeErr: (s) => ctx.io.err(s) });
   return program;

@@ -31,7 +31,7 @@ export function renderList(views: ServiceView[]): string {
 export function renderStatus(v: ServiceView): string {
   const head = `${v.name} (${v.kind === 'release' ? 'release, ' : ''}${v.strategy})  ${v.phase}${v.steps > 0 ? `  step ${v.step}/${v.steps}` : ''}`;
   const lines = [head, `  ${v.message}`];
-  if (v.pauseReasons.length > 0) lines.push(`  paused: ${v.pauseReasons.join(', ')}`);
+  if (v.pauseReasons.length > 0 && !v.message.startsWith('paused')) lines.push(`  paused: ${v.pauseReasons.join(', ')}`);
   if (v.revisions.length > 0) {
     const rows = [
       ['REVISION', 'ROLE', 'WEIGHT', 'READY', 'REQ/S', 'ERRORS', 'P99'],

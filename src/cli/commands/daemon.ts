@@ -2,9 +2,7 @@
 import { readFile, rm } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
-import { startApiServer } from '../../api/server.js';
 import { ensureStateDir, loadOrCreateToken, readDaemonInfo, writeDaemonInfo } from '../../api/state-dir.js';
-import { DaemonStartError, startLocalDaemon } from '../../controller/local/daemon.js';
 import { CliError, EXIT, type CliContext } from '../context.js';
 
 function alive(pid: number): boolean {
@@ -40,6 +38,8 @@ export function registerDaemonCommands(program: Command, ctx: CliContext): void 
         listen = { host: m[1]!, port: Number(m[2]) };
       }
       const token = loadOrCreateToken(stateDir);
+      const { DaemonStartError, startLocalDaemon } = await import('../../controller/local/daemon.js');
+      const { startApiServer } = await import('../../api/server.js');
       let daemon;
       try {
         daemon = await startLocalDaemon({ appFile: o.file, stateDir, adminToken: token, listen, drainTimeoutMs: Number(o.drainTimeout) * 1000 });

@@ -1,14 +1,16 @@
 /** Commands that work on documents alone, without a daemon: validate, import, schema. */
 import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
-import {
-  crdSchema, documentReference, formatSpecError, formatSpecNote, formatSpecWarning, importArgo, jsonSchema, loadFiles,
-  SpecError, type LoadResult,
-} from '../../spec/index.js';
+import type { LoadResult } from '../../spec/index.js';
+
+// The document layer (schema compiler, Kubernetes models) is loaded on first use, so that
+// commands that do not read documents start fast.
+const spec = () => import('../../spec/index.js');
 import { CliError, EXIT, type CliContext } from '../context.js';
 
 /** Loads files, printing warnings and notes to stderr; throws a CliError (exit 2) listing every error. */
 export async function loadOrFail(ctx: CliContext, files: string[]): Promise<LoadResult> {
+  const { loadFiles, formatSpecError, formatSpecNote, formatSpecWarning } = await spec();
   const result = await loadFiles(files);
   for (const w of result.warnings) ctx.warn(`warning: ${formatSpecWarning(w)}`);
   for (const n of result.notes) ctx.warn(`note: ${formatSpecNote(n)}`);
@@ -29,6 +31,7 @@ export function registerDocumentCommands(program: Command, ctx: CliContext): voi
     .description('Check documents: exit 0, or exit 2 with one file:line:col: field: reason line per error.')
     .addHelpText('after', '\nExamples:\n  graylane validate graylane.yaml\n  graylane validate rollout.yaml analysis.yaml   # templates referenced across files')
     .action(async (files: string[]) => {
+      const { loadFiles, formatSpecError, formatSpecNote, formatSpecWarning } = await spec();
       const result = await loadFiles(files);
       for (const e of result.errors) ctx.print(formatSpecError(e));
       for (const w of result.warnings) ctx.warn(`warning: ${formatSpecWarning(w)}`);
@@ -52,6 +55,7 @@ export function registerDocumentCommands(program: Command, ctx: CliContext): voi
       } catch (err) {
         throw new CliError(`cannot read ${file}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message}`, EXIT.usage);
       }
+      const { importArgo, formatSpecError, formatSpecNote, formatSpecWarning } = await spec();
       const result = importArgo({ text, file });
       for (const w of result.warnings) ctx.warn(`warning: ${formatSpecWarning(w)}`);
       for (const n of result.notes) ctx.warn(`note: ${formatSpecNote(n)}`);
@@ -65,7 +69,8 @@ export function registerDocumentCommands(program: Command, ctx: CliContext): voi
     .option('--crd', 'print the structural openAPIV3Schema a Kubernetes CRD uses')
     .option('--markdown', 'print the field reference as Markdown (docs/reference.md)')
     .addHelpText('after', '\nExamples:\n  graylane schema App\n  graylane schema Rollout --crd\n  graylane schema --markdown > docs/reference.md')
-    .action((kind: string | undefined, o: { crd?: boolean; markdown?: boolean }) => {
+    .action(async (kind: string | undefined, o: { crd?: boolean; markdown?: boolean }) => {
+      const { crdSchema, documentReference, jsonSchema, SpecError } = await spec();
       try {
         if (o.markdown) return ctx.io.out(documentReference());
         if (o.crd) {

@@ -1,8 +1,7 @@
 /** `graylane plan FILE`: the timeline a rollout will follow, from the engine's own rules. */
 import type { Command } from 'commander';
-import { planRollout, type RolloutPlan } from '../../engine/index.js';
-import { rolloutFromAppService } from '../../spec/index.js';
-import type { AnalysisTemplate, RolloutSpec } from '../../spec/schema.js';
+import type { RolloutPlan } from '../../engine/index.js';
+import type { RolloutSpec } from '../../spec/schema.js';
 import { formatDurationMs } from '../../lib/duration.js';
 import { CliError, EXIT, type CliContext } from '../context.js';
 import { table } from '../render.js';
@@ -40,6 +39,8 @@ export function registerPlanCommand(program: Command, ctx: CliContext): void {
     .addHelpText('after', '\nExamples:\n  graylane plan graylane.yaml\n  graylane plan rollout.yaml analysis.yaml --json')
     .action(async (files: string[], o: { json?: boolean }) => {
       const loaded = await loadOrFail(ctx, files);
+      const { planRollout } = await import('../../engine/index.js');
+      const { rolloutFromAppService } = await import('../../spec/index.js');
       const templates = loaded.documents.flatMap((d) => (d.kind === 'AnalysisTemplate' || d.kind === 'ClusterAnalysisTemplate' ? [d.doc] : []));
       const targets: { name: string; spec: RolloutSpec }[] = [];
       for (const d of loaded.documents) {

@@ -1,0 +1,116 @@
+/**
+ * The body of `graylane demo` (what `npm start` runs): the shop example, v1 then a canary of v2 under
+ * simulated browser traffic, then a broken v3 that is aborted, and a summary of what users saw.
+ */
+import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startApiServer } from '../../api/server.js';
+import { ensureStateDir, loadOrCreateToken, writeDaemonInfo } from '../../api/state-dir.js';
+import { startLocalDaemon, type LocalDaemon } from '../../controller/local/daemon.js';
+import type { ServiceView } from '../../controller/view-model.js';
+import { examplesDir, runSimulatedUsers, type SimulatedUsersReport } from '../../demo/index.js';
+import { EXIT, CliError, type CliContext } from '../context.js';
+import { renderStatus, table } from '../render.js';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function setVersions(file: string, versions: { web: string; api: string }, apiEnv = ''): void {
+  let text = readFileSync(file, 'utf8');
+  let n = 0;
+  text = text.replace(/env: \{VERSION: v[0-9]+[^}]*\}/g, () => {
+    const which = n++ === 0 ? 'web' : 'api';
+    return `env: {VERSION: ${versions[which]}${which === 'api' ? apiEnv : ''}}`;
+  });
+  writeFileSync(file, text);
+}
+
+export async function runDemo(ctx: CliContext, o: { keep: boolean; rate: number; port: number }): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'graylane-demo-'));
+  cpSync(join(examplesDir(), 'shop'), dir, { recursive: true });
+  const appFile = join(dir, 'graylane.yaml');
+  const stateDir = join(dir, '.graylane');
+  ensureStateDir(stateDir);
+  const token = loadOrCreateToken(stateDir);
+  ctx.print(`graylane demo: the shop (web + api) in ${dir}`);
+  let daemon: LocalDaemon;
+  try {
+    daemon = await startLocalDaemon({ appFile, stateDir, adminToken: token, listen: { host: '127.0.0.1', port: o.port } });
+  } catch (err) {
+    if (o.port === 0) throw err;
+    ctx.print(`port ${o.port} is taken; using a free one`);
+    daemon = await startLocalDaemon({ appFile, stateDir, adminToken: token, listen: { host: '127.0.0.1', port: 0 } });
+  }
+  const api = await startApiServer({ controlPlane: daemon.controller, token });
+  writeDaemonInfo(stateDir, { apiUrl: api.url, routerUrl: daemon.routerUrl, adminUrl: daemon.adminUrl, pid: process.pid, appFile, startedAtMs: Date.now() });
+  ctx.print(`  shop     ${daemon.routerUrl}/`);
+  ctx.print(`  CLI      graylane --help   (with GRAYLANE_STATE_DIR=${stateDir})`);
+  const cp = daemon.controller;
+  const views = () => ['web', 'api'].map((s) => cp.get(s));
+  const show = (title: string) => {
+    ctx.print(`\n— ${title}`);
+    for (const v of views()) ctx.print(renderStatus(v));
+  };
+  const waitUntil = async (what: string, done: (v: ServiceView[]) => boolean, timeoutMs: number, every = 5000) => {
+    const deadline = Date.now() + timeoutMs;
+    let shown = 0;
+    while (!done(views())) {
+      if (Date.now() > deadline) throw new CliError(`demo: timed out waiting for ${what}`, EXIT.degraded);
+      if (Date.now() - shown > every) {
+        show(what);
+        shown = Date.now();
+      }
+      await sleep(250);
+    }
+  };
+  const healthyOn = (n: number) => (vs: ServiceView[]) =>
+    vs.every((v) => v.phase === 'Healthy' && v.revisions.some((r) => r.number === n && r.role === 'stable' && r.weight === 100 && r.ready === r.total && r.total > 0));
+
+  const users = new AbortController();
+  let report: Promise<SimulatedUsersReport> | undefined;
+  try {
+    await waitUntil('v1 to be ready', healthyOn(1), 30_000);
+    show('v1 is live; simulated browser users start');
+    report = runSimulatedUsers({ baseUrl: daemon.routerUrl, pageLoadsPerSecond: o.rate, signal: users.signal, users: 50 });
+    await sleep(3000);
+
+    ctx.print('\n=== rolling out v2 with a canary (20% → pause 10s → 50% → pause 10s → 100%) ===');
+    setVersions(appFile, { web: 'v2', api: 'v2' });
+    await cp.apply({ text: readFileSync(appFile, 'utf8'), file: appFile });
+    await waitUntil('the v2 canary', healthyOn(2), 120_000);
+    show('v2 is stable');
+
+    ctx.print('\n=== rolling out a broken v3 of the api (half of its answers fail) ===');
+    setVersions(appFile, { web: 'v2', api: 'v3' }, ', FAIL_RATE: "0.5"');
+    await cp.apply({ text: readFileSync(appFile, 'utf8'), file: appFile });
+    await waitUntil('the v3 canary to take traffic', (vs) => vs[1]!.revisions.some((r) => r.number === 3 && r.weight > 0 && r.ready > 0), 60_000);
+    await sleep(3000);
+    show('v3 canary is serving errors');
+    await cp.operate('api', { type: 'abort' });
+    show('aborted: all api traffic is back on v2');
+    await sleep(3000);
+  } finally {
+    users.abort();
+  }
+  const r = await report;
+  ctx.print('\n=== summary ===');
+  ctx.print(table([
+    ['page loads', String(r.pageLoads)],
+    ['requests served', String(r.requests)],
+    ['failed requests', `${r.failedRequests} (all from the broken v3 canary before the abort; v1 → v2 had none)`],
+    ['asset 404s (skew)', String(r.assetNotFound)],
+    ['version mismatches', `${r.versionMismatches} (a v2 page calling a v1 api or the reverse: releases with pinning remove these)`],
+    ['request p99', `${r.latencyMs.p99.toFixed(1)} ms`],
+  ]));
+  ctx.print('per revision:');
+  ctx.print(table(Object.entries(r.servedBy).sort().map(([k, n]) => [`  ${k}`, String(n)])));
+  if (o.keep) {
+    ctx.print(`\nthe shop keeps running at ${daemon.routerUrl}/ — try, in another terminal:`);
+    ctx.print(`  export GRAYLANE_STATE_DIR=${stateDir}`);
+    ctx.print('  graylane get; graylane status api --watch; graylane set weight api 50; graylane undo api');
+    ctx.print('Ctrl-C stops it.');
+    await new Promise<void>((done) => process.once('SIGINT', () => done()));
+  }
+  await api.close();
+  await daemon.stop({ stopInstances: true });
+}
