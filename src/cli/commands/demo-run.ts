@@ -97,7 +97,7 @@ export async function runDemo(ctx: CliContext, o: { keep: boolean; rate: number;
   ctx.print(table([
     ['page loads', String(r.pageLoads)],
     ['requests served', String(r.requests)],
-    ['failed requests', `${r.failedRequests} (all from the broken v3 canary before the abort; v1 → v2 had none)`],
+    ['failed requests', `${r.failedRequests} (the broken v3 canary answered ${r.servedBy['api@v3'] ?? 0} requests before the abort)`],
     ['asset 404s (skew)', String(r.assetNotFound)],
     ['version mismatches', `${r.versionMismatches} (a v2 page calling a v1 api or the reverse: releases with pinning remove these)`],
     ['request p99', `${r.latencyMs.p99.toFixed(1)} ms`],
