@@ -37,7 +37,7 @@ const pureRestrictions = {
 };
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', 'coverage/**', 'bin/**', 'examples/**/*.js', 'src/console/assets/**', 'bench/.out/**'] },
+  { ignores: ['.scratch*', 'dist/**', 'node_modules/**', 'coverage/**', 'bin/**', 'examples/**/*.js', 'src/console/assets/**', 'bench/.out/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {
@@ -65,6 +65,8 @@ export default tseslint.config(
       }],
     },
   },
+  // Plain JavaScript fixtures (servers the tests start) are linted without type information.
+  { files: ['**/*.mjs'], ...tseslint.configs.disableTypeChecked },
   { files: ['src/engine/**/*.ts', 'src/analysis/judge/**/*.ts'], ignores: ['**/*.test.ts'], rules: pureRestrictions },
   {
     files: ['**/*.test.ts', 'test/**/*.ts', 'bench/**/*.ts'],

@@ -77,7 +77,7 @@ export async function cli(stateDir: string, args: string[]): Promise<{ code: num
 }
 
 /** Polls until fn returns true (or a value), or fails after timeoutMs. */
-export async function waitFor<T>(fn: () => T | Promise<T>, timeoutMs: number, what: string): Promise<T> {
+export async function waitFor<T>(fn: () => T | Promise<T>, timeoutMs: number, what: string): Promise<NonNullable<T>> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
   for (;;) {
