@@ -163,6 +163,24 @@ export const TrafficRouting = Closed({
 });
 
 // ---------------------------------------------------------------------------------------------
+// The guard: continuous canary-versus-stable judgement behind the built-in router
+
+export const GuardSpec = Closed(
+  {
+    enabled: Type.Optional(Type.Boolean({ description: 'judge the canary continuously against stable (default true behind the built-in router)' })),
+    alpha: Type.Optional(Type.Number({ exclusiveMinimum: 0, exclusiveMaximum: 0.5, description: 'probability of ever aborting a canary no worse than the margins, over the whole rollout (default 0.001)' })),
+    minRequests: Type.Optional(Type.Integer({ minimum: 0, description: 'canary and stable requests before the guard reports Healthy rather than Inconclusive (default 50)' })),
+    errorRateMargin: Type.Optional(Type.Number({ minimum: 0, exclusiveMaximum: 1, description: 'canary error rate above stable’s by more than this fraction aborts (default 0.01 = 1 point)' })),
+    latencyQuantile: Type.Optional(Type.Number({ minimum: 0.5, exclusiveMaximum: 1, description: 'stable latency quantile the slow threshold is built on (default 0.9)' })),
+    latencyFactor: Type.Optional(Type.Number({ minimum: 1, description: 'slow threshold = this × stable’s latency quantile (default 1.5)' })),
+    latencyMargin: Type.Optional(Type.Number({ minimum: 0, exclusiveMaximum: 1, description: 'canary share of slow requests above stable’s by more than this aborts (default 0.02)' })),
+    latencyReferenceRequests: Type.Optional(Type.Integer({ minimum: 1, description: 'stable requests used to fix the slow threshold (default 200)' })),
+    restartEverySeconds: Type.Optional(Type.Integer({ minimum: 1, description: 'seconds between fresh sequential tests, so late failures are caught fast (default 10)' })),
+  },
+  { description: 'continuous canary-versus-stable judgement on error rate and latency' },
+);
+
+// ---------------------------------------------------------------------------------------------
 // Strategies
 
 export const CanaryStrategy = Closed({
@@ -175,6 +193,7 @@ export const CanaryStrategy = Closed({
   scaleDownDelaySeconds: Type.Optional(Type.Integer({ minimum: 0, description: 'after promotion, keep the old stable up this long (clients still pinned to it); default 30' })),
   scaleDownDelayRevisionLimit: Type.Optional(Type.Integer({ minimum: 0, description: 'old revisions kept running during their scale-down delay' })),
   analysis: Type.Optional(BackgroundAnalysis),
+  guard: Type.Optional(GuardSpec),
   canaryService: Type.Optional(Type.String({ description: 'Kubernetes Service graylane points at the canary pods' })),
   stableService: Type.Optional(Type.String({ description: 'Kubernetes Service graylane points at the stable pods' })),
 });
@@ -372,6 +391,7 @@ export type RolloutAnalysis = Static<typeof RolloutAnalysis>;
 export type BackgroundAnalysis = Static<typeof BackgroundAnalysis>;
 export type TrafficRouting = Static<typeof TrafficRouting>;
 export type CanaryStrategy = Static<typeof CanaryStrategy>;
+export type GuardSpec = Static<typeof GuardSpec>;
 export type BlueGreenStrategy = Static<typeof BlueGreenStrategy>;
 export type Strategy = Static<typeof Strategy>;
 export type RolloutSpec = Static<typeof RolloutSpec>;
