@@ -66,6 +66,10 @@ describe('operations through the CLI', () => {
       const v = await view();
       return v.phase === 'Paused' && v.step === 2;
     }, 20_000, 'paused at step 2 after retry');
+    expect((await cli(d.stateDir, ['pause', 'app'])).code).toBe(0);
+    expect((await view()).pauseReasons).toContain('UserPause');
+    expect((await cli(d.stateDir, ['resume', 'app'])).code).toBe(0);
+    expect((await view()).pauseReasons).not.toContain('UserPause');
     expect((await cli(d.stateDir, ['promote', 'app'])).code).toBe(0);
     await waitFor(async () => (await view()).step === 4, 10_000, 'step 4');
     expect((await cli(d.stateDir, ['promote', 'app', '--full'])).code).toBe(0);
@@ -78,7 +82,9 @@ describe('operations through the CLI', () => {
     const history = await cli(d.stateDir, ['history', 'app', '--json']);
     const revisions = JSON.parse(history.out).revisions as { number: number; role: string }[];
     expect(revisions.map((r) => [r.number, r.role])).toEqual([[2, 'stable'], [1, 'retired']]);
-    expect((await cli(d.stateDir, ['undo', 'app'])).code).toBe(0);
+    const undo = await cli(d.stateDir, ['undo', 'app']);
+    expect(undo.err).toBe('');
+    expect(undo.code).toBe(0);
     await waitFor(async () => (await view()).phase === 'Paused', 20_000, 'undo rollout paused');
     expect((await cli(d.stateDir, ['promote', 'app', '--full'])).code).toBe(0);
     await waitFor(async () => (await share(20)).v1 === 20, 20_000, 'back on v1');

@@ -421,7 +421,12 @@ export class LocalController implements ControlPlane {
     if (!traffic) return;
     const runtime = spec.targets ? this.options.staticRuntime : this.options.processRuntime;
     const route = buildServiceRoute({ service: spec, spec: spec.targets ? undefined : this.rolloutSpec(spec), traffic, instances: runtime.listInstances({ service: name }) });
-    this.router.setRouteTable({ services: [...others, route] });
+    try {
+      this.router.setRouteTable({ services: [...others, route] });
+    } catch (err) {
+      // The previous table stays in force (the router swaps whole tables or nothing).
+      this.emitEvent(name, 'error', 'RoutingFailed', err instanceof Error ? err.message : String(err));
+    }
   }
 
   /** beforeStop of every graceful stop: out of the route table, then wait for the router to drain it. */

@@ -15,7 +15,8 @@ export const STICKY_COOKIE = 'graylane-canary';
 
 function instanceRoutes(instances: InstanceInfo[]): InstanceRoute[] {
   return instances
-    .filter((i) => i.state !== 'stopped')
+    // An instance still choosing its port has no address to route to yet.
+    .filter((i) => i.state !== 'stopped' && !i.address.endsWith(':0'))
     .map((i) => ({ id: i.id, address: i.address, ready: i.state === 'ready', draining: i.state === 'stopping' }));
 }
 
