@@ -11,11 +11,12 @@ import { Exchange, sendPlain, type ExchangeEnvironment } from './exchange.js';
 import { Instance, type InstanceEnvironment } from './instance.js';
 import { createMetricsRegistry } from './metrics.js';
 import { MirrorLimiter } from './mirror.js';
-import { RevisionCounters } from './revision-stats.js';
+import { PROM_BUCKETS_S, RevisionCounters } from './revision-stats.js';
 import { assertRouteTable, parseAddress } from './route-table-schema.js';
 import type {
   CircuitBreakerOptions,
   RevisionStats,
+  RevisionTotals,
   RouteTable,
   RouterEvent,
   RouterOptions,
@@ -51,6 +52,8 @@ export interface Router {
   getRouteTable(): RouteTable;
   /** Sliding-window figures of one revision of one service (zeros when it never had traffic). */
   stats(query: StatsQuery): RevisionStats;
+  /** Cumulative counters of one revision since the router started (zeros when it never had traffic). */
+  totals(query: { service: string; revision: string }): RevisionTotals;
   /** Subscribes to notable events (ejections, readmissions, drains). */
   on(event: 'event', listener: (e: RouterEvent) => void): this;
   /** Unsubscribes. */
@@ -232,6 +235,18 @@ class RouterImpl extends EventEmitter implements Router {
     const entry = this.counters.get(`${query.service}\n${query.revision}`);
     if (entry) return entry.counters.read(windowMs);
     return new RevisionCounters(query.service, query.revision, this.windowSeconds).read(windowMs);
+  }
+
+  totals(query: { service: string; revision: string }): RevisionTotals {
+    const t = this.counters.get(`${query.service}\n${query.revision}`)?.counters.totals;
+    return {
+      requests: t?.requests ?? 0,
+      responses: { ...(t?.responses ?? { '1xx': 0, '2xx': 0, '3xx': 0, '4xx': 0, '5xx': 0 }) },
+      upstreamErrors: t?.upstreamErrors ?? 0,
+      timeouts: t?.timeouts ?? 0,
+      rejected: t?.rejected ?? 0,
+      latency: { boundsMs: PROM_BUCKETS_S.map((s) => s * 1000), counts: t ? Array.from(t.latencyBuckets) : new Array<number>(PROM_BUCKETS_S.length + 1).fill(0) },
+    };
   }
 
   private countersFor(service: string, revision: string, now: number): RevisionCounters {

@@ -247,3 +247,19 @@ export interface StatsQuery {
   /** Window length; default 60000, at most the configured stats window. */
   windowMs?: number;
 }
+
+/** Counters of one revision since the router started: per-tick deltas of these feed the guard. */
+export interface RevisionTotals {
+  /** Requests routed to the revision. */
+  requests: number;
+  /** Responses by status class. */
+  responses: StatusClassCounts;
+  /** Connection failures and resets talking to instances. */
+  upstreamErrors: number;
+  /** Connect, response-header and idle timeouts. */
+  timeouts: number;
+  /** 503s from circuit breaking or no ready instance. */
+  rejected: number;
+  /** Latency histogram: upper bounds in ms, and `boundsMs.length + 1` counts (the last is +Inf). */
+  latency: { boundsMs: number[]; counts: number[] };
+}

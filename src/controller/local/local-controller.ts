@@ -21,6 +21,9 @@ import { ControlPlaneError, type ApplyResult, type ControlPlane, type EventView,
 import type { AnalysisRunView, RevisionView, ServiceView } from '../view-model.js';
 import { buildServiceRoute, type TrafficInForce } from './routes.js';
 import { buildServiceView, revisionSummary } from './views.js';
+import { AnalysisManager } from './analysis-manager.js';
+import { GuardWatch, type GuardTarget } from './guard-watch.js';
+import type { AnalysisTemplate } from '../../spec/schema.js';
 
 /** Options of {@link LocalController}. */
 export interface LocalControllerOptions {
@@ -38,12 +41,15 @@ export interface LocalControllerOptions {
   resyncMs?: number;
   /** Longest a stopping instance is given to finish its requests in the router; default 30 s. */
   drainTimeoutMs?: number;
+  /** How often the guard judges canaries; default 1000 ms. */
+  guardIntervalMs?: number;
 }
 
 type Listener = (change: { event?: EventView; view?: ServiceView }) => void;
 
 const TRAFFIC_KEY = (service: string) => `traffic/${service}`;
 const APP_KEY = 'app';
+const TEMPLATES_KEY = 'templates';
 
 /** The local control plane. Call `start()` once, `stop()` at the end. */
 export class LocalController implements ControlPlane {
@@ -55,6 +61,9 @@ export class LocalController implements ControlPlane {
   private readonly pending = new Set<string>();
   private readonly scaling = new Map<string, Promise<unknown>>();
   private timer: NodeJS.Timeout | undefined;
+  private guardTimer: NodeJS.Timeout | undefined;
+  private readonly analyses: AnalysisManager;
+  private readonly guard: GuardWatch;
   private unsubscribers: (() => void)[] = [];
   private stopped = false;
 
@@ -62,6 +71,14 @@ export class LocalController implements ControlPlane {
     this.store = options.store;
     this.router = options.router;
     this.nowMs = options.nowMs ?? Date.now;
+    this.analyses = new AnalysisManager({
+      store: this.store,
+      statsSource: { stats: (q) => this.router.stats(q) },
+      templates: () => JSON.parse(this.store.getSetting(TEMPLATES_KEY) ?? '[]') as AnalysisTemplate[],
+      onPhase: (service) => this.schedule(service),
+      nowMs: this.nowMs,
+    });
+    this.guard = new GuardWatch((service, revision) => this.router.totals({ service, revision }));
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -80,8 +97,11 @@ export class LocalController implements ControlPlane {
     for (const runtime of [this.options.processRuntime, this.options.staticRuntime]) {
       this.unsubscribers.push(runtime.on('change', ({ instance, previousState }) => this.onInstanceChange(instance, previousState)));
     }
+    this.analyses.resumeAll(this.store.listServices().map((s) => s.name));
     this.timer = setInterval(() => this.reconcileAll(), this.options.resyncMs ?? 500);
     this.timer.unref();
+    this.guardTimer = setInterval(() => this.guardTick(), this.options.guardIntervalMs ?? 1000);
+    this.guardTimer.unref();
     this.reconcileAll();
     return { adopted: result.adopted.length, rejected: result.rejected.map((r) => r.message) };
   }
@@ -90,6 +110,8 @@ export class LocalController implements ControlPlane {
   async stop(options: { stopInstances: boolean }): Promise<void> {
     this.stopped = true;
     clearInterval(this.timer);
+    clearInterval(this.guardTimer);
+    this.analyses.stopAll();
     await Promise.allSettled([...this.queues.values(), ...this.scaling.values()]);
     for (const u of this.unsubscribers) u();
     if (options.stopInstances) {
@@ -149,6 +171,8 @@ export class LocalController implements ControlPlane {
       }
       for (const name of removed) this.store.deleteService(name);
       this.store.setSetting(APP_KEY, JSON.stringify(app));
+      const templates = loaded.documents.flatMap((d) => (d.kind === 'AnalysisTemplate' || d.kind === 'ClusterAnalysisTemplate' ? [d.doc] : []));
+      this.store.setSetting(TEMPLATES_KEY, JSON.stringify(templates));
     });
     for (const name of removed) void this.retireService(name);
     for (const svc of app.spec.services) this.schedule(svc.name);
@@ -312,13 +336,13 @@ export class LocalController implements ControlPlane {
         return this.store.commit({ service: name, status, events });
       });
     }
-    for (const action of actions) this.act(name, spec, action);
+    for (const action of actions) this.act(name, action, status);
     this.refreshRoute(name);
     ids.forEach((id, i) => this.notify({ event: { id, service: name, ...events[i]! } }));
     if (!unchanged) this.notify({ view: this.view(name) });
   }
 
-  private act(name: string, spec: AppService, action: Action): void {
+  private act(name: string, action: Action, status: RolloutStatus): void {
     switch (action.type) {
       case 'scale':
         this.scale(name, action.revision, action.replicas);
@@ -328,19 +352,44 @@ export class LocalController implements ControlPlane {
           this.store.deleteRevision(name, action.revision);
         }
         return;
-      case 'startAnalysis': {
-        // Analysis providers are wired in a later step; until then a run cannot pass, so it errs
-        // and the engine treats it as it treats any failing analysis: back to stable.
-        const message = 'analysis runs are not available on this daemon yet; remove the analysis from the strategy to roll out without it';
-        this.store.putAnalysisRun({ id: action.name, service: name, name: action.name, phase: 'Error', run: { metrics: [], message }, startedAtMs: this.nowMs(), updatedAtMs: this.nowMs() });
+      case 'startAnalysis':
+        this.analyses.start(name, action, status.stableRevision);
         return;
-      }
       case 'stopAnalysis':
+        this.analyses.stop(action.name);
+        return;
       case 'setTraffic':
       case 'event':
         return;
     }
-    void spec;
+  }
+
+  /** One guard tick: canaries behind the router judged against stable; a failure aborts at once. */
+  private guardTick(): void {
+    if (this.stopped) return;
+    const targets: GuardTarget[] = [];
+    for (const svc of this.store.listServices()) {
+      const spec = svc.spec as AppService;
+      const strategy = spec.targets ? undefined : this.rolloutSpec(spec).strategy.canary;
+      const status = this.store.getStatus(svc.name) as RolloutStatus | undefined;
+      if (!strategy?.trafficRouting || !status?.stableRevision || !status.canaryRevision) continue;
+      if (status.canaryRevision === status.stableRevision || status.abort || status.phase === 'Degraded') continue;
+      targets.push({ service: svc.name, stableRevision: status.stableRevision, canaryRevision: status.canaryRevision, attempt: status.attempt, strategy });
+    }
+    for (const { service, result } of this.guard.tick(targets)) {
+      void this.serial(service, () => {
+        const svc = this.store.getService(service);
+        const status = this.store.getStatus(service) as RolloutStatus | undefined;
+        if (!svc || !status || status.abort) return Promise.resolve();
+        const spec = svc.spec as AppService;
+        const aborted = applyOperation({ spec: this.rolloutSpec(spec), status, operation: { type: 'abort' }, now: this.nowMs() });
+        this.commitAndAct(service, spec, { ...aborted.status, reason: 'GuardFailed', message: `aborted by the guard: ${result.reason}` }, [
+          { type: 'event', level: 'warning', reason: 'GuardFailed', message: `canary ${status.canaryRevision} aborted by the guard: ${result.reason}` },
+          ...aborted.actions,
+        ]);
+        return Promise.resolve();
+      }).catch((err: unknown) => this.emitEvent(service, 'error', 'GuardAbortFailed', err instanceof Error ? err.message : String(err)));
+    }
   }
 
   /** Brings a revision to `replicas` instances; one scaling call per revision at a time. */
@@ -509,6 +558,7 @@ export class LocalController implements ControlPlane {
       instances: runtime.listInstances({ service: name }),
       stats: (revision) => this.router.stats({ service: name, revision, windowMs: 10_000 }),
       desiredRevision: svc.desiredRevision,
+      guard: this.guard.verdict(name),
     });
   }
 

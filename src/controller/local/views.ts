@@ -17,6 +17,8 @@ export interface ViewInputs {
   instances: InstanceInfo[];
   stats: (revision: string) => RevisionStats;
   desiredRevision: string;
+  /** The guard's latest verdict on the canary, when one is judged. */
+  guard?: { verdict: string; reason: string } | undefined;
 }
 
 /** One line saying what a revision runs, for `graylane history`. */
@@ -88,7 +90,10 @@ export function buildServiceView(input: ViewInputs): ServiceView {
     steps,
     message: status?.message ?? describePhase(phase, inProgress, pauseReasons),
     revisions,
-    analysis: (status?.analysisRuns ?? []).map((a) => ({ name: a.name, phase: a.phase, ...(a.message ? { message: a.message } : {}) })),
+    analysis: [
+      ...(input.guard && inProgress ? [{ name: 'guard', phase: input.guard.verdict, message: input.guard.reason }] : []),
+      ...(status?.analysisRuns ?? []).map((a) => ({ name: a.name, phase: a.phase, ...(a.message ? { message: a.message } : {}) })),
+    ],
     aborted: status?.abort ?? false,
     pauseReasons,
   };

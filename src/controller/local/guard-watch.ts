@@ -1,0 +1,71 @@
+/**
+ * Feeds every canary behind the built-in router to the guard once a second: the per-second
+ * difference of the router's counters for canary and stable. A Failed verdict aborts at once.
+ */
+import { CanaryGuard, type GuardResult, type GuardSideTick } from '../../analysis/judge/guard.js';
+import { guardParamsFromSpec } from '../../analysis/guard-spec.js';
+import type { RevisionTotals } from '../../router/index.js';
+import type { CanaryStrategy } from '../../spec/schema.js';
+
+/** One canary the controller wants judged now. */
+export interface GuardTarget {
+  service: string;
+  stableRevision: string;
+  canaryRevision: string;
+  /** Distinguishes retries of the same canary: a retried canary is judged afresh. */
+  attempt: number;
+  strategy: CanaryStrategy;
+}
+
+interface Watched {
+  key: string;
+  guard: CanaryGuard;
+  last: { canary: RevisionTotals; stable: RevisionTotals };
+  result?: GuardResult;
+}
+
+const errorsOf = (t: RevisionTotals) => t.responses['5xx'] + t.upstreamErrors + t.timeouts;
+
+function delta(now: RevisionTotals, before: RevisionTotals): GuardSideTick {
+  const requests = now.requests - before.requests;
+  const counts = now.latency.counts.map((c, i) => c - (before.latency.counts[i] ?? 0));
+  return { requests, errors: Math.min(requests, Math.max(0, errorsOf(now) - errorsOf(before))), latency: { boundsMs: now.latency.boundsMs, counts } };
+}
+
+/** Keeps one guard per canary under way. */
+export class GuardWatch {
+  private readonly watched = new Map<string, Watched>();
+
+  constructor(private readonly totals: (service: string, revision: string) => RevisionTotals) {}
+
+  /** One tick over the canaries now under way; returns the services whose canary just failed. */
+  tick(targets: GuardTarget[]): { service: string; result: GuardResult }[] {
+    const failed: { service: string; result: GuardResult }[] = [];
+    const seen = new Set<string>();
+    for (const t of targets) {
+      const params = guardParamsFromSpec(t.strategy.guard);
+      if (!params) continue;
+      seen.add(t.service);
+      const key = `${t.canaryRevision}/${t.stableRevision}/${t.attempt}`;
+      const now = { canary: this.totals(t.service, t.canaryRevision), stable: this.totals(t.service, t.stableRevision) };
+      let w = this.watched.get(t.service);
+      if (!w || w.key !== key) {
+        w = { key, guard: new CanaryGuard(params), last: now };
+        this.watched.set(t.service, w);
+        continue;
+      }
+      const tick = { canary: delta(now.canary, w.last.canary), stable: delta(now.stable, w.last.stable) };
+      w.last = now;
+      const before = w.result?.verdict;
+      w.result = w.guard.observe(tick);
+      if (w.result.verdict === 'Failed' && before !== 'Failed') failed.push({ service: t.service, result: w.result });
+    }
+    for (const service of [...this.watched.keys()]) if (!seen.has(service)) this.watched.delete(service);
+    return failed;
+  }
+
+  /** The latest verdict for a service's canary, for the views. */
+  verdict(service: string): GuardResult | undefined {
+    return this.watched.get(service)?.result;
+  }
+}
