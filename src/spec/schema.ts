@@ -363,11 +363,28 @@ export const AppService = Closed({
   strategy: Type.Optional(Strategy),
   progressDeadlineSeconds: Type.Optional(Type.Integer({ minimum: 1 })),
   revisionHistoryLimit: Type.Optional(Type.Integer({ minimum: 0 })),
+  dependsOn: Type.Optional(Type.Array(Type.String({ minLength: 1 }), { description: 'services whose new revision must be ready before this one takes traffic (in a release)' })),
+});
+
+export const ReleasePinning = Closed({
+  cookie: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9_-]+$', description: 'cookie that carries the version token in browsers (default graylane-release)' })),
+  header: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9-]+$', description: 'header honoured for API clients and service-to-service calls (default x-graylane-release)' })),
+  skewWindow: Type.Optional(Duration),
+  allowForceHeader: Type.Optional(Type.Boolean({ description: 'let a request force a side with the header value "canary" or "stable" (default false: only tokens the router issued are honoured)' })),
+  assetPattern: Type.Optional(Type.String({ minLength: 1, description: 'regular expression of hashed asset paths, whose 404s count as skew errors' })),
+});
+
+export const Release = Closed({
+  name: Type.String({ minLength: 1, maxLength: 63, pattern: '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$', description: 'release name; `graylane status NAME` shows it' }),
+  services: Type.Array(Type.String({ minLength: 1 }), { minItems: 1, description: 'member services; their own strategy blocks are not used' }),
+  pinning: Type.Optional(ReleasePinning),
+  strategy: Strategy,
 });
 
 export const AppSpec = Closed({
   listen: Type.Optional(Type.String({ pattern: '^[^:\\s]+:[0-9]{1,5}$', description: 'host:port the built-in router listens on' })),
   services: Type.Array(AppService, { minItems: 1 }),
+  releases: Type.Optional(Type.Array(Release, { description: 'services rolled out as one, with version pinning' })),
 });
 
 export const App = Closed({
@@ -403,4 +420,6 @@ export type HttpProbe = Static<typeof HttpProbe>;
 export type ProcessTemplate = Static<typeof ProcessTemplate>;
 export type AppService = Static<typeof AppService>;
 export type AppSpec = Static<typeof AppSpec>;
+export type Release = Static<typeof Release>;
+export type ReleasePinning = Static<typeof ReleasePinning>;
 export type App = Static<typeof App>;

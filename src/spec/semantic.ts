@@ -163,8 +163,59 @@ export function checkApp(app: App): Issue[] {
     if (owner !== undefined) out.push(issue([...at, svc.pathPrefix !== undefined ? 'pathPrefix' : svc.host !== undefined ? 'host' : 'name'], `${route} is already served by service "${owner}"`, 'duplicate'));
     else routes.set(route, svc.name);
     if (svc.strategy) out.push(...checkStrategy(svc.strategy, [...at, 'strategy'], { kubernetes: false }));
+    (svc.dependsOn ?? []).forEach((dep, j) => {
+      if (!app.spec.services.some((x) => x.name === dep)) out.push(issue([...at, 'dependsOn', j], `no service "${dep}" in this App`, 'reference'));
+      else if (dep === svc.name) out.push(issue([...at, 'dependsOn', j], 'a service cannot depend on itself'));
+    });
+  });
+  const cycle = dependencyCycle(app);
+  if (cycle) out.push(issue(['spec', 'services', app.spec.services.findIndex((s) => s.name === cycle[0]), 'dependsOn'], `dependsOn has a cycle: ${cycle.join(' → ')}`));
+  const memberOf = new Map<string, string>();
+  (app.spec.releases ?? []).forEach((rel, i) => {
+    const at: PathSegment[] = ['spec', 'releases', i];
+    if (names.has(rel.name)) out.push(issue([...at, 'name'], `"${rel.name}" is already a service name; a release needs its own name`, 'duplicate'));
+    rel.services.forEach((member, j) => {
+      const svc = app.spec.services.find((x) => x.name === member);
+      if (!svc) out.push(issue([...at, 'services', j], `no service "${member}" in this App`, 'reference'));
+      else if (svc.targets) out.push(issue([...at, 'services', j], `service "${member}" routes to targets graylane does not run, so it cannot be part of a release`));
+      const other = memberOf.get(member);
+      if (other !== undefined) out.push(issue([...at, 'services', j], `service "${member}" is already a member of release "${other}"`, 'duplicate'));
+      else memberOf.set(member, rel.name);
+    });
+    if (!rel.strategy.canary) out.push(issue([...at, 'strategy'], 'releases roll out with a canary strategy (blue-green releases are not supported yet)'));
+    else out.push(...checkStrategy(rel.strategy, [...at, 'strategy'], { kubernetes: false }));
+    if (rel.pinning?.assetPattern !== undefined) {
+      try {
+        new RegExp(rel.pinning.assetPattern);
+      } catch (err) {
+        out.push(issue([...at, 'pinning', 'assetPattern'], `not a valid regular expression: ${(err as Error).message}`));
+      }
+    }
   });
   return out;
+}
+
+/** The first dependsOn cycle among an App's services, as names, or undefined. */
+function dependencyCycle(app: App): string[] | undefined {
+  const deps = new Map(app.spec.services.map((s) => [s.name, s.dependsOn ?? []]));
+  const state = new Map<string, 'visiting' | 'done'>();
+  const visit = (name: string, path: string[]): string[] | undefined => {
+    if (state.get(name) === 'done') return undefined;
+    if (state.get(name) === 'visiting') return [...path.slice(path.indexOf(name)), name];
+    state.set(name, 'visiting');
+    for (const d of deps.get(name) ?? []) {
+      if (d === name || !deps.has(d)) continue;
+      const c = visit(d, [...path, name]);
+      if (c) return c;
+    }
+    state.set(name, 'done');
+    return undefined;
+  };
+  for (const s of app.spec.services) {
+    const c = visit(s.name, []);
+    if (c) return c;
+  }
+  return undefined;
 }
 
 function checkPort(hostPort: string, path: PathSegment[]): Issue[] {
