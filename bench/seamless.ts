@@ -1,0 +1,189 @@
+/**
+ * `npm run bench -- seamless [--json] [--rps 300] [--duration-s 5]`
+ *
+ * For each strategy (rolling update, blue-green with auto-promotion, canary with steps): a real
+ * daemon (`graylane up`, from dist/) runs the e2e fixture app with 3 replicas behind its router;
+ * this process holds constant-rate keep-alive load on the router, measures p99 for `--duration-s`
+ * seconds before the rollout, then applies v2 and measures until the rollout is complete (v2
+ * alone, all replicas ready, 100% weight, v1's instances gone). Goals (DESIGN.md): 0 failed
+ * requests, p99 during ≤ 1.5× before.
+ *
+ * The canary's last step is an indefinite pause with the canary already at full size
+ * (`setCanaryScale`), then `promote --full` through the API: "promote → all new requests on the
+ * new revision" is the time from the promote call returning to the send time of the first
+ * request from which on every request was answered by v2 (resolution: one request interval).
+ * Goal ≤ 10 ms.
+ */
+import { loadavg } from 'node:os';
+import type { BenchOptions } from './main.js';
+import {
+  failed, latencies, makeAppDir, numberFlag, quantile, round, sentBetween, sleep, startDaemon, startLoadLoop, stopAll, waitFor, waitSettledOn, writeAppFile,
+  type RequestLog,
+} from './lib-daemon.js';
+
+const REPLICAS = 3;
+
+interface Strategy {
+  name: string;
+  block: string;
+  /** Promote --full when paused at the last step, and time the switch. */
+  promoteAtPause: boolean;
+}
+
+const STRATEGIES: Strategy[] = [
+  { name: 'rolling update', block: '      canary: {maxSurge: 1, maxUnavailable: 0}', promoteAtPause: false },
+  { name: 'blue-green, auto-promotion', block: '      blueGreen: {autoPromotionSeconds: 1, scaleDownDelaySeconds: 1}', promoteAtPause: false },
+  {
+    name: 'canary with steps',
+    block: [
+      '      canary:',
+      '        trafficRouting: {builtin: {}}',
+      '        scaleDownDelaySeconds: 1',
+      `        steps: [{setWeight: 20}, {pause: {duration: 1s}}, {setWeight: 60}, {pause: {duration: 1s}}, {setCanaryScale: {replicas: ${REPLICAS}}}, {pause: {}}]`,
+    ].join('\n'),
+    promoteAtPause: true,
+  },
+];
+
+interface StrategyFigures {
+  strategy: string;
+  requestsPerSecondHeld: number;
+  sent: number;
+  failed: number;
+  dropped: number;
+  p99BeforeMs: number;
+  p99DuringMs: number;
+  p99Ratio: number;
+  rolloutSeconds: number;
+  servedByDuring: Record<string, number>;
+  /** Canary only: promote --full call returning → every new request on v2. */
+  promoteToAllNewMs?: number;
+  /** Canary only: how long the promote call itself took. */
+  promoteCallMs?: number;
+  /** Canary only: promote --full call starting → every new request on v2. */
+  promoteStartToAllNewMs?: number;
+  met: { zeroFailed: boolean; p99Ratio: boolean; promoteToAllNew?: boolean };
+}
+
+/** Send time of the first request from which on every request was answered by `servedBy`. */
+function allOnFrom(log: RequestLog, servedBy: string, fromIndex: number): number {
+  let first = NaN;
+  for (let i = log.sentMs.length - 1; i >= fromIndex; i--) {
+    if (log.servedBy[i] !== servedBy) break;
+    first = log.sentMs[i]!;
+  }
+  return first;
+}
+
+async function runStrategy(s: Strategy, rps: number, beforeS: number, log: (line: string) => void): Promise<StrategyFigures> {
+  const dir = makeAppDir();
+  const service = (version: string) => [{ name: 'app', pathPrefix: '/', replicas: REPLICAS, env: { VERSION: version }, strategy: s.block }];
+  writeAppFile(dir, service('v1'));
+  const daemon = await startDaemon(dir);
+  try {
+    await waitSettledOn(daemon.api, 'app', 1, REPLICAS, 30_000);
+    const load = startLoadLoop({ url: `${daemon.info.routerUrl}/`, ratePerSecond: rps });
+    await sleep(1000); // warm-up: connections opened, JIT warm
+    const beforeFrom = performance.now();
+    await sleep(beforeS * 1000);
+    const applyAt = performance.now();
+    const { file, text } = writeAppFile(dir, service('v2'));
+    await daemon.api.apply(text, file);
+    let promote: { startMs: number; endMs: number; fromIndex: number } | undefined;
+    if (s.promoteAtPause) {
+      await waitFor(async () => {
+        const v = await daemon.api.get('app');
+        return v.phase === 'Paused' && v.step === v.steps && v.revisions.find((r) => r.role === 'canary')?.ready === REPLICAS;
+      }, 60_000, 'the canary paused at its last step at full size');
+      await sleep(500); // let requests on both revisions settle before timing the switch
+      const fromIndex = load.log.sentMs.length;
+      const startMs = performance.now();
+      await daemon.api.operate('app', { type: 'promote', full: true });
+      promote = { startMs, endMs: performance.now(), fromIndex };
+    }
+    await waitSettledOn(daemon.api, 'app', 2, REPLICAS, 60_000);
+    const doneAt = performance.now();
+    await sleep(200);
+    const requests = await load.stop();
+    const before = sentBetween(requests, beforeFrom, applyAt);
+    const during = sentBetween(requests, applyAt, doneAt);
+    const all = sentBetween(requests, 0, Infinity);
+    const failedCount = all.filter((i) => failed(requests, i)).length;
+    const p99BeforeMs = quantile(latencies(requests, before), 0.99);
+    const p99DuringMs = quantile(latencies(requests, during.filter((i) => !failed(requests, i))), 0.99);
+    const servedByDuring: Record<string, number> = {};
+    for (const i of during) servedByDuring[requests.servedBy[i] || '(none)'] = (servedByDuring[requests.servedBy[i] || '(none)'] ?? 0) + 1;
+    const figures: StrategyFigures = {
+      strategy: s.name,
+      requestsPerSecondHeld: round(during.length / ((doneAt - applyAt) / 1000)),
+      sent: all.length,
+      failed: failedCount,
+      dropped: load.dropped(),
+      p99BeforeMs: round(p99BeforeMs, 2),
+      p99DuringMs: round(p99DuringMs, 2),
+      p99Ratio: round(p99DuringMs / p99BeforeMs, 2),
+      rolloutSeconds: round((doneAt - applyAt) / 1000),
+      servedByDuring,
+      met: { zeroFailed: failedCount === 0 && load.dropped() === 0, p99Ratio: p99DuringMs <= 1.5 * p99BeforeMs },
+    };
+    if (promote) {
+      const allNewAt = allOnFrom(requests, 'app@v2', promote.fromIndex);
+      figures.promoteCallMs = round(promote.endMs - promote.startMs, 2);
+      figures.promoteToAllNewMs = round(allNewAt - promote.endMs, 2);
+      figures.promoteStartToAllNewMs = round(allNewAt - promote.startMs, 2);
+      figures.met.promoteToAllNew = allNewAt - promote.endMs <= 10;
+    }
+    log(`  ${s.name}: ${figures.sent} requests, ${figures.failed} failed, rollout ${figures.rolloutSeconds} s`);
+    return figures;
+  } finally {
+    await stopAll();
+  }
+}
+
+const yes = (b: boolean | undefined) => (b === undefined ? '' : b ? 'pass' : 'FAIL');
+
+function printTable(rows: StrategyFigures[], rps: number, beforeS: number): void {
+  const cols = ['', ...rows.map((r) => r.strategy)];
+  const width = [34, ...rows.map((r) => Math.max(14, r.strategy.length + 2))];
+  const line = (cells: string[]) => console.log(`  ${cells.map((c, i) => (i === 0 ? c.padEnd(width[i]!) : c.padStart(width[i]!))).join('')}`);
+  console.log(`\n  load average at the end: ${loadavg().map((l) => l.toFixed(2)).join(' ')} (2 cores shared with other work: p99s are sensitive to it)`);
+  console.log(`  ${REPLICAS} replicas, keep-alive load at ${rps} requests/s, p99 before over ${beforeS} s, during = apply → v2 alone and v1 gone`);
+  line(cols);
+  line(['requests/s held during', ...rows.map((r) => String(r.requestsPerSecondHeld))]);
+  line(['requests sent (whole run)', ...rows.map((r) => String(r.sent))]);
+  line(['failed requests (goal 0)', ...rows.map((r) => `${r.failed}${r.dropped ? ` +${r.dropped} dropped` : ''}`)]);
+  line(['  goal met', ...rows.map((r) => yes(r.met.zeroFailed))]);
+  line(['p99 before, ms', ...rows.map((r) => r.p99BeforeMs.toFixed(2))]);
+  line(['p99 during, ms', ...rows.map((r) => r.p99DuringMs.toFixed(2))]);
+  line(['ratio during/before (goal ≤ 1.5)', ...rows.map((r) => r.p99Ratio.toFixed(2))]);
+  line(['  goal met', ...rows.map((r) => yes(r.met.p99Ratio))]);
+  line(['rollout duration, s', ...rows.map((r) => String(r.rolloutSeconds))]);
+  line(['promote --full call, ms', ...rows.map((r) => (r.promoteCallMs === undefined ? '' : r.promoteCallMs.toFixed(2)))]);
+  line(['promote → all new on v2, ms (≤ 10)', ...rows.map((r) => (r.promoteToAllNewMs === undefined ? '' : r.promoteToAllNewMs.toFixed(2)))]);
+  line(['  goal met', ...rows.map((r) => yes(r.met.promoteToAllNew))]);
+  line(['promote call start → all new, ms', ...rows.map((r) => (r.promoteStartToAllNewMs === undefined ? '' : r.promoteStartToAllNewMs.toFixed(2)))]);
+  console.log(`  (promote → all new: from the API call returning to the send time of the first request after which only v2 answered; resolution ${round(1000 / rps, 1)} ms; negative = switched before the call returned)`);
+}
+
+export async function run(options: BenchOptions): Promise<Record<string, unknown>> {
+  const rps = numberFlag(options.args, 'rps', 300);
+  const beforeS = numberFlag(options.args, 'duration-s', 5);
+  const log = (s: string) => {
+    if (!options.json) console.log(s);
+  };
+  const rows: StrategyFigures[] = [];
+  try {
+    for (const s of STRATEGIES) rows.push(await runStrategy(s, rps, beforeS, log));
+  } finally {
+    await stopAll();
+  }
+  if (!options.json) printTable(rows, rps, beforeS);
+  return {
+    replicas: REPLICAS,
+    ratePerSecond: rps,
+    beforeSeconds: beforeS,
+    strategies: rows,
+    loadAverage: loadavg().map((l) => round(l, 2)),
+    goals: { failed: 0, p99Ratio: '≤ 1.5', promoteToAllNewMs: '≤ 10' },
+  };
+}
