@@ -4,6 +4,7 @@
  * (cheap: no sockets, no allocation per request) and replaced by a single reference assignment.
  */
 import type { IncomingMessage } from 'node:http';
+import type { CompiledRelease } from './compiled-release.js';
 import type { Instance } from './instance.js';
 import { compileStringMatch, cookieValue, headerValue, underPrefix, type ValueTest } from './matchers.js';
 import type { RevisionCounters } from './revision-stats.js';
@@ -96,8 +97,10 @@ function compileMirror(m: MirrorRoute, group: RevisionGroup): CompiledMirror {
 /** Where a request goes. */
 export interface RouteDecision {
   group: RevisionGroup;
-  /** A Set-Cookie value to add to the response (sticky assignment), if any. */
-  setCookie: string | undefined;
+  /** Flat name/value pairs to add to the response (sticky cookie, release token), if any. */
+  headers: string[] | undefined;
+  /** The release that decided, watching the response for skew errors; undefined otherwise. */
+  release?: CompiledRelease | undefined;
 }
 
 /** One service, compiled. */
@@ -112,13 +115,15 @@ export class CompiledService {
   private readonly needsCookies: boolean;
   readonly mirror: CompiledMirror | undefined;
   private readonly sticky: string | undefined;
-  private readonly stableCookie: string | undefined;
-  private readonly canaryCookie: string | undefined;
+  private readonly stableCookie: string[] | undefined;
+  private readonly canaryCookie: string[] | undefined;
 
   constructor(
     readonly route: ServiceRoute,
     groups: Map<string, RevisionGroup>,
     private readonly random: () => number,
+    /** The release this service is a member of, which then decides instead of weights. */
+    private readonly release?: CompiledRelease,
   ) {
     this.host = route.host?.toLowerCase();
     this.prefix = route.pathPrefix;
@@ -128,34 +133,42 @@ export class CompiledService {
     this.canaryFraction = this.canary ? route.canaryWeight / 100 : 0;
     this.matches = (route.matches ?? []).map((m) => ({ tests: m.match.map(compileCondition), group: groups.get(m.revision)! }));
     this.sticky = route.stickyCookie;
-    this.needsCookies = this.sticky !== undefined || (route.matches ?? []).some((m) => m.match.some((c) => c.cookieName !== undefined));
+    this.needsCookies = release !== undefined || this.sticky !== undefined || (route.matches ?? []).some((m) => m.match.some((c) => c.cookieName !== undefined));
     this.mirror = route.mirror && route.mirror.percentage > 0 ? compileMirror(route.mirror, groups.get(route.mirror.revision)!) : undefined;
     if (this.sticky !== undefined) {
-      this.stableCookie = `${this.sticky}=${encodeURIComponent(route.stable)}; Path=/; HttpOnly; SameSite=Lax`;
-      if (route.canary !== undefined) this.canaryCookie = `${this.sticky}=${encodeURIComponent(route.canary)}; Path=/; HttpOnly; SameSite=Lax`;
+      this.stableCookie = ['set-cookie', `${this.sticky}=${encodeURIComponent(route.stable)}; Path=/; HttpOnly; SameSite=Lax`];
+      if (route.canary !== undefined) this.canaryCookie = ['set-cookie', `${this.sticky}=${encodeURIComponent(route.canary)}; Path=/; HttpOnly; SameSite=Lax`];
     }
   }
 
-  /** Decides the revision for a request: matches first, then the sticky cookie, then weight. */
+  /**
+   * Decides the revision for a request: matches first, then the release (for its members), else
+   * the sticky cookie, then weight.
+   */
   decide(req: IncomingMessage): RouteDecision {
     const cookies = this.needsCookies ? headerValue(req, 'cookie') : undefined;
     for (const m of this.matches) {
       let ok = true;
       for (const t of m.tests) if (!t(req, cookies)) { ok = false; break; }
-      if (ok) return { group: m.group, setCookie: undefined };
+      if (ok) return { group: m.group, headers: undefined };
     }
-    if (!this.canary || this.canaryFraction === 0) return { group: this.stable, setCookie: undefined };
-    if (this.canaryFraction >= 1) return { group: this.canary, setCookie: undefined };
+    const release = this.release;
+    if (release) {
+      const d = release.decide(req, cookies, { stable: this.stable, canary: this.canary });
+      return { group: d.group, headers: d.headers, release };
+    }
+    if (!this.canary || this.canaryFraction === 0) return { group: this.stable, headers: undefined };
+    if (this.canaryFraction >= 1) return { group: this.canary, headers: undefined };
     if (this.sticky !== undefined) {
       const side = cookieValue(cookies, this.sticky);
       // A cookie naming a revision no longer stable or canary (or a canary at weight 0) is reassigned.
-      if (side === this.stable.name) return { group: this.stable, setCookie: undefined };
-      if (side === this.canary.name) return { group: this.canary, setCookie: undefined };
+      if (side === this.stable.name) return { group: this.stable, headers: undefined };
+      if (side === this.canary.name) return { group: this.canary, headers: undefined };
       return this.random() < this.canaryFraction
-        ? { group: this.canary, setCookie: this.canaryCookie }
-        : { group: this.stable, setCookie: this.stableCookie };
+        ? { group: this.canary, headers: this.canaryCookie }
+        : { group: this.stable, headers: this.stableCookie };
     }
-    return { group: this.random() < this.canaryFraction ? this.canary : this.stable, setCookie: undefined };
+    return { group: this.random() < this.canaryFraction ? this.canary : this.stable, headers: undefined };
   }
 
   /** Whether a request should be mirrored, this time. */

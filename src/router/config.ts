@@ -6,10 +6,10 @@ import { readFile } from 'node:fs/promises';
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node } from 'yaml';
 import { formatPath, RouterError, type RouterIssue } from './errors.js';
 import { RouterConfigSchema, schemaIssues, semanticIssues } from './route-table-schema.js';
-import type { RouterOptions, ServiceRoute } from './types.js';
+import type { ReleaseRoute, RouterOptions, ServiceRoute } from './types.js';
 
 /** A loaded config: router options with the route table under `routes`. */
-export type RouterConfig = RouterOptions & { routes: { services: ServiceRoute[] } };
+export type RouterConfig = RouterOptions & { routes: { services: ServiceRoute[]; releases?: ReleaseRoute[] } };
 
 interface RawConfig {
   listen: { host: string; port: number };
@@ -20,6 +20,7 @@ interface RawConfig {
   mirrorMaxConcurrent?: number;
   statsWindowSeconds?: number;
   services: ServiceRoute[];
+  releases?: ReleaseRoute[];
 }
 
 function locate(doc: Document, lines: LineCounter, path: (string | number)[]): { line: number; column: number } | undefined {
@@ -65,7 +66,7 @@ export function parseRouterConfig(text: string, file: string, env: Record<string
   let issues = schemaIssues(RouterConfigSchema, value);
   const raw = value as RawConfig;
   if (issues.length === 0) {
-    issues = semanticIssues({ services: raw.services });
+    issues = semanticIssues(raw.releases ? { services: raw.services, releases: raw.releases } : { services: raw.services });
     if (raw.admin) {
       const { token, tokenEnv } = raw.admin;
       if ((token === undefined) === (tokenEnv === undefined)) issues.push({ path: ['admin'], message: 'needs exactly one of token, tokenEnv' });
@@ -82,6 +83,7 @@ export function parseRouterConfig(text: string, file: string, env: Record<string
     listen: raw.listen,
     routes: { services: raw.services },
   };
+  if (raw.releases) config.routes.releases = raw.releases;
   if (raw.admin) {
     config.admin = {
       host: raw.admin.host,

@@ -4,7 +4,8 @@
  * failed before anything was processed, streaming the response back, and accounting.
  */
 import http from 'node:http';
-import type { RevisionGroup } from './compiled-table.js';
+import type { RevisionGroup, RouteDecision } from './compiled-table.js';
+import type { CompiledRelease } from './compiled-release.js';
 import { clientResponseHeaders, upstreamRequestHeaders } from './headers.js';
 import type { Instance, Waiter } from './instance.js';
 import { startMirror, type MirrorCopy, type MirrorLimiter } from './mirror.js';
@@ -60,16 +61,22 @@ export class Exchange implements Waiter {
   private connectTimer: NodeJS.Timeout | undefined;
   private mirror: MirrorCopy | undefined;
   private readonly startMs: number;
+  private readonly group: RevisionGroup;
+  private readonly extraHeaders: string[] | undefined;
+  private readonly release: CompiledRelease | undefined;
 
   constructor(
     private readonly env: ExchangeEnvironment,
     private readonly req: http.IncomingMessage,
     private readonly res: http.ServerResponse,
-    private readonly group: RevisionGroup,
-    private readonly setCookie: string | undefined,
+    decision: RouteDecision,
     mirrorGroup: RevisionGroup | undefined,
   ) {
     this.startMs = performance.now();
+    const group = decision.group;
+    this.group = group;
+    this.extraHeaders = decision.headers;
+    this.release = decision.release;
     const h = req.headers;
     const hasBody = h['transfer-encoding'] !== undefined || (h['content-length'] !== undefined && h['content-length'] !== '0');
     this.bodyEnded = !hasBody;
@@ -206,7 +213,8 @@ export class Exchange implements Waiter {
       this.releaseSlot(this.instance);
       this.res.destroy();
     });
-    this.res.writeHead(status, ures.statusMessage, clientResponseHeaders(ures.rawHeaders, this.setCookie));
+    if (status === 404) this.release?.notFound(this.req, this.group);
+    this.res.writeHead(status, ures.statusMessage, clientResponseHeaders(ures.rawHeaders, this.extraHeaders));
     ures.pipe(this.res);
   }
 

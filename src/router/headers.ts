@@ -64,8 +64,8 @@ export function upstreamRequestHeaders(req: IncomingMessage, keepUpgrade: boolea
   return out;
 }
 
-/** Response headers for the client: the upstream's minus hop-by-hop, plus `extra` pairs. */
-export function clientResponseHeaders(raw: string[], setCookie: string | undefined): string[] {
+/** Response headers for the client: the upstream's minus hop-by-hop, plus `extra` name/value pairs. */
+export function clientResponseHeaders(raw: string[], extra: string[] | undefined): string[] {
   const out: string[] = [];
   let connection: string | undefined;
   for (let i = 0; i < raw.length; i += 2) {
@@ -81,10 +81,10 @@ export function clientResponseHeaders(raw: string[], setCookie: string | undefin
     if (drop.size > 0) {
       const kept: string[] = [];
       for (let i = 0; i < out.length; i += 2) if (!drop.has(out[i]!.toLowerCase())) kept.push(out[i]!, out[i + 1]!);
-      if (setCookie !== undefined) kept.push('set-cookie', setCookie);
+      if (extra !== undefined) kept.push(...extra);
       return kept;
     }
   }
-  if (setCookie !== undefined) out.push('set-cookie', setCookie);
+  if (extra !== undefined) out.push(...extra);
   return out;
 }

@@ -4,3 +4,4 @@ export { RouterError, formatPath, type RouterErrorCode, type RouterIssue } from 
 export { assertRouteTable, RouteTableSchema, RouterConfigSchema } from './route-table-schema.js';
 export { loadRouterConfig, parseRouterConfig, type RouterConfig } from './config.js';
 export type * from './types.js';
+export { signReleaseToken, DEFAULT_ASSET_PATTERN, type ReleaseTokenClaims } from './release-token.js';

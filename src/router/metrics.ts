@@ -4,6 +4,7 @@
  */
 import { Counter, Gauge, Histogram, Registry, type MetricType } from 'prom-client';
 import type { Instance } from './instance.js';
+import type { ReleaseCounters } from './release-counters.js';
 import { PROM_BUCKETS_S, type RevisionCounters } from './revision-stats.js';
 
 /** Where the metrics read from. */
@@ -11,6 +12,7 @@ export interface MetricsSource {
   revisions(): Iterable<RevisionCounters>;
   instances(): Iterable<Instance>;
   mirrorsSkipped(): number;
+  releases(): Iterable<ReleaseCounters>;
 }
 
 const HISTOGRAM_HELP = 'Time from request arrival to the end of the response, per service and revision.';
@@ -118,5 +120,49 @@ export function createMetricsRegistry(source: MetricsSource): Registry {
       this.inc(source.mirrorsSkipped());
     },
   });
+  createReleaseMetrics(source, registry);
   return registry;
+}
+
+function createReleaseMetrics(source: MetricsSource, registry: Registry): void {
+  new Counter<'release' | 'side' | 'how'>({
+    name: 'graylane_router_release_requests_total',
+    help: 'Requests to release members by side: assigned (new client, by weight) or pinned (valid token or force header).',
+    labelNames: ['release', 'side', 'how'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const r of source.releases()) {
+        for (const side of ['stable', 'canary'] as const) {
+          this.inc({ release: r.release, side, how: 'assigned' }, r.assigned[side]);
+          this.inc({ release: r.release, side, how: 'pinned' }, r.pinned[side]);
+        }
+      }
+    },
+  });
+  new Counter<'release' | 'service' | 'revision'>({
+    name: 'graylane_router_skew_errors_total',
+    help: 'Version skew: 404s from a release member to a GET of a hashed asset path.',
+    labelNames: ['release', 'service', 'revision'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const r of source.releases()) {
+        for (const s of r.skewByRevision.values()) this.inc({ release: r.release, service: s.service, revision: s.revision }, s.count);
+      }
+    },
+  });
+  const perRelease = (name: string, help: string, read: (r: ReleaseCounters) => number) =>
+    new Counter<'release'>({
+      name,
+      help,
+      labelNames: ['release'],
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const r of source.releases()) this.inc({ release: r.release }, read(r));
+      },
+    });
+  perRelease('graylane_router_release_forged_tokens_total', 'Version tokens ignored: bad signature, another release or generation.', (r) => r.forgedTokens);
+  perRelease('graylane_router_release_fallbacks_total', 'Requests sent to the other side because the chosen one had no ready instance.', (r) => r.fallbacks);
 }

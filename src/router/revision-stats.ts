@@ -37,13 +37,14 @@ class Bucket {
   upstreamErrors = 0;
   timeouts = 0;
   rejected = 0;
+  skewErrors = 0;
   maxMs = 0;
   latency: Uint32Array | undefined;
 
   reset(second: number): void {
     this.second = second;
     this.requests = this.c1 = this.c2 = this.c3 = this.c4 = this.c5 = 0;
-    this.upstreamErrors = this.timeouts = this.rejected = 0;
+    this.upstreamErrors = this.timeouts = this.rejected = this.skewErrors = 0;
     this.maxMs = 0;
     this.latency?.fill(0);
   }
@@ -56,6 +57,7 @@ export interface StatsTotals {
   upstreamErrors: number;
   timeouts: number;
   rejected: number;
+  skewErrors: number;
   /** Cumulative counts per {@link PROM_BUCKETS_S} bound, plus +Inf last. */
   latencyBuckets: Float64Array;
   latencySumS: number;
@@ -71,6 +73,7 @@ export class RevisionCounters {
     upstreamErrors: 0,
     timeouts: 0,
     rejected: 0,
+    skewErrors: 0,
     latencyBuckets: new Float64Array(PROM_BUCKETS_S.length + 1),
     latencySumS: 0,
   };
@@ -135,6 +138,12 @@ export class RevisionCounters {
     this.totals.rejected++;
   }
 
+  /** Counts a 404 to a GET of a hashed asset path (a release member's version skew). */
+  skewError(): void {
+    this.bucket().skewErrors++;
+    this.totals.skewErrors++;
+  }
+
   /** Figures over the last `windowMs` (clamped to 1 s … the configured window). */
   read(windowMs: number): RevisionStats {
     const now = this.nowMs();
@@ -147,6 +156,7 @@ export class RevisionCounters {
       upstreamErrors: 0,
       timeouts: 0,
       rejected: 0,
+      skewErrors: 0,
       latencyMs: { p50: 0, p90: 0, p99: 0, max: 0 },
       requestsPerSecond: 0,
       windowMs: seconds * 1000,
@@ -164,6 +174,7 @@ export class RevisionCounters {
       out.upstreamErrors += b.upstreamErrors;
       out.timeouts += b.timeouts;
       out.rejected += b.rejected;
+      out.skewErrors += b.skewErrors;
       if (b.maxMs > max) max = b.maxMs;
       if (b.latency) for (let i = 0; i < BIN_COUNT; i++) hist[i]! += b.latency[i]!;
     }

@@ -5,7 +5,7 @@
 import { Type, type TSchema, type TProperties, type ObjectOptions } from '@sinclair/typebox';
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import { formatPath, RouterError, type RouterIssue } from './errors.js';
-import type { RouteTable, StringMatch } from './types.js';
+import type { ReleaseRoute, RouteTable, StringMatch } from './types.js';
 
 const Closed = <T extends TProperties>(properties: T, options: ObjectOptions = {}) =>
   Type.Object(properties, { additionalProperties: false, ...options });
@@ -62,8 +62,26 @@ const ServiceSchema = Closed({
   balancer: Type.Optional(Type.Union([Type.Literal('least-request'), Type.Literal('round-robin')])),
 });
 
+// Cookie- and header-safe, and free of the separators of a Cookie header.
+const TOKEN_PART = '^[A-Za-z0-9._-]+$';
+const HTTP_TOKEN = "^[!#$%&'*+.^_`|~0-9A-Za-z-]+$";
+
+const ReleaseSchema = Closed({
+  name: Type.String({ minLength: 1, maxLength: 253, pattern: TOKEN_PART }),
+  services: Type.Array(Name, { minItems: 1 }),
+  generation: Type.String({ minLength: 1, maxLength: 253, pattern: TOKEN_PART }),
+  canaryWeight: Type.Number({ minimum: 0, maximum: 100 }),
+  phase: Type.Union([Type.Literal('progressing'), Type.Literal('promoted'), Type.Literal('aborted')]),
+  skewUntilMs: Type.Optional(Type.Integer({ minimum: 0 })),
+  cookie: Type.String({ pattern: HTTP_TOKEN }),
+  header: Type.String({ pattern: HTTP_TOKEN }),
+  secret: Type.String({ minLength: 16 }),
+  allowForceHeader: Type.Optional(Type.Boolean()),
+  assetPattern: Type.Optional(Type.String({ minLength: 1 })),
+});
+
 /** Schema of a {@link RouteTable}. */
-export const RouteTableSchema = Closed({ services: Type.Array(ServiceSchema) });
+export const RouteTableSchema = Closed({ services: Type.Array(ServiceSchema), releases: Type.Optional(Type.Array(ReleaseSchema)) });
 
 const Listen = Closed({ host: Type.String({ minLength: 1 }), port: Type.Integer({ minimum: 0, maximum: 65535 }) });
 
@@ -100,6 +118,7 @@ export const RouterConfigSchema = Closed({
   mirrorMaxConcurrent: Type.Optional(Type.Integer({ minimum: 0 })),
   statsWindowSeconds: Type.Optional(Type.Integer({ minimum: 60, maximum: 3600 })),
   services: Type.Array(ServiceSchema),
+  releases: Type.Optional(Type.Array(ReleaseSchema)),
 });
 
 const ajv = new Ajv({ allErrors: true, strict: false });
@@ -121,6 +140,8 @@ function ajvIssues(errors: ErrorObject[] | null | undefined): RouterIssue[] {
     } else if (e.keyword === 'required') {
       path.push((e.params as { missingProperty: string }).missingProperty);
       message = 'is required';
+    } else if (e.keyword === 'minLength' && path.at(-1) === 'secret') {
+      message = `must be at least ${(e.params as { limit: number }).limit} characters (it signs version tokens)`;
     } else if (e.keyword === 'minProperties' || e.keyword === 'maxProperties') {
       message = e.instancePath.endsWith('Value') || /\/(method|path|headers)/.test(e.instancePath)
         ? 'needs exactly one of exact, prefix, regex'
@@ -212,6 +233,46 @@ export function semanticIssues(table: RouteTable, base: (string | number)[] = []
       });
     }
   });
+  issues.push(...releaseIssues(table, base));
+  return issues;
+}
+
+// Headers the router reads or rewrites itself; a release token there would be clobbered.
+const RESERVED_HEADERS = new Set(['cookie', 'set-cookie', 'host', 'connection', 'content-length', 'transfer-encoding', 'upgrade', 'forwarded', 'x-forwarded-for']);
+
+/** Checks releases against the services of a schema-valid table. */
+function releaseIssues(table: RouteTable, base: (string | number)[]): RouterIssue[] {
+  const issues: RouterIssue[] = [];
+  const services = new Map(table.services.map((s) => [s.name, s]));
+  const names = new Set<string>();
+  const memberOf = new Map<string, string>();
+  const releases = table.releases ?? [];
+  releases.forEach((r, i) => {
+    const at = [...base, 'releases', i];
+    if (names.has(r.name)) issues.push({ path: [...at, 'name'], message: `duplicates release "${r.name}"` });
+    names.add(r.name);
+    r.services.forEach((member, j) => {
+      if (!services.has(member)) issues.push({ path: [...at, 'services', j], message: `names service "${member}", which is not in services` });
+      const other = memberOf.get(member);
+      if (other !== undefined) {
+        issues.push({ path: [...at, 'services', j], message: other === r.name ? `lists service "${member}" twice` : `service "${member}" is already a member of release "${other}"` });
+      }
+      memberOf.set(member, r.name);
+    });
+    if (r.assetPattern !== undefined) issues.push(...regexIssue({ regex: r.assetPattern }, at).map((x) => ({ ...x, path: [...at, 'assetPattern'] })));
+    if (RESERVED_HEADERS.has(r.header.toLowerCase())) issues.push({ path: [...at, 'header'], message: `"${r.header}" is a header the router handles itself; choose another name` });
+  });
+  // Cookies and tokens are per host: two releases reachable on one host must not share names.
+  const hostsOf = (r: ReleaseRoute) => new Set(r.services.map((m) => services.get(m)?.host?.toLowerCase() ?? '*'));
+  const meet = (a: Set<string>, b: Set<string>) => a.has('*') || b.has('*') || [...a].some((h) => b.has(h));
+  for (let i = 0; i < releases.length; i++) {
+    for (let j = 0; j < i; j++) {
+      const [a, b] = [releases[j]!, releases[i]!];
+      if (!meet(hostsOf(a), hostsOf(b))) continue;
+      if (a.cookie === b.cookie) issues.push({ path: [...base, 'releases', i, 'cookie'], message: `is also the cookie of release "${a.name}" on the same host; each release needs its own` });
+      if (a.header.toLowerCase() === b.header.toLowerCase()) issues.push({ path: [...base, 'releases', i, 'header'], message: `is also the header of release "${a.name}" on the same host; each release needs its own` });
+    }
+  }
   return issues;
 }
 

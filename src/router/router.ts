@@ -5,16 +5,19 @@ import { EventEmitter } from 'node:events';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { startAdminServer } from './admin-server.js';
+import { CompiledRelease } from './compiled-release.js';
 import { CompiledService, CompiledTable, RevisionGroup } from './compiled-table.js';
 import { RouterError } from './errors.js';
 import { Exchange, sendPlain, type ExchangeEnvironment } from './exchange.js';
 import { Instance, type InstanceEnvironment } from './instance.js';
 import { createMetricsRegistry } from './metrics.js';
 import { MirrorLimiter } from './mirror.js';
+import { ReleaseCounters } from './release-counters.js';
 import { PROM_BUCKETS_S, RevisionCounters } from './revision-stats.js';
 import { assertRouteTable, parseAddress } from './route-table-schema.js';
 import type {
   CircuitBreakerOptions,
+  ReleaseStats,
   RevisionStats,
   RevisionTotals,
   RouteTable,
@@ -54,6 +57,8 @@ export interface Router {
   stats(query: StatsQuery): RevisionStats;
   /** Cumulative counters of one revision since the router started (zeros when it never had traffic). */
   totals(query: { service: string; revision: string }): RevisionTotals;
+  /** Cumulative figures of a release since the router started (zeros for an unknown release). */
+  releaseStats(name: string): ReleaseStats;
   /** Subscribes to notable events (ejections, readmissions, drains). */
   on(event: 'event', listener: (e: RouterEvent) => void): this;
   /** Unsubscribes. */
@@ -105,6 +110,7 @@ class RouterImpl extends EventEmitter implements Router {
   private readonly windowSeconds: number;
   private readonly instances = new Map<string, Instance>();
   private readonly counters = new Map<string, { counters: RevisionCounters; lastInTableMs: number }>();
+  private readonly releaseCounters = new Map<string, ReleaseCounters>();
   private readonly mirrors: MirrorLimiter;
   private readonly env: ExchangeEnvironment;
   private readonly instanceEnv: InstanceEnvironment;
@@ -155,6 +161,7 @@ class RouterImpl extends EventEmitter implements Router {
         revisions: () => [...this.counters.values()].map((c) => c.counters),
         instances: () => this.instances.values(),
         mirrorsSkipped: () => this.mirrors.skipped,
+        releases: () => this.releaseCounters.values(),
       });
       this.admin = startAdminServer({ admin: this.options.admin, router: this, registry });
       await listen(this.admin, this.options.admin.host, this.options.admin.port);
@@ -193,6 +200,13 @@ class RouterImpl extends EventEmitter implements Router {
     const now = Date.now();
     const seen = new Set<Instance>();
     const services: CompiledService[] = [];
+    const releaseOf = new Map<string, CompiledRelease>();
+    for (const r of copy.releases ?? []) {
+      let counters = this.releaseCounters.get(r.name);
+      if (!counters) this.releaseCounters.set(r.name, (counters = new ReleaseCounters(r.name)));
+      const compiled = new CompiledRelease(r, counters, Math.random);
+      for (const member of r.services) releaseOf.set(member, compiled);
+    }
     for (const s of copy.services) {
       const groups = new Map<string, RevisionGroup>();
       for (const [rev, r] of Object.entries(s.revisions)) {
@@ -216,7 +230,7 @@ class RouterImpl extends EventEmitter implements Router {
         for (const inst of list) inst.peers = list;
         groups.set(rev, new RevisionGroup(rev, list, this.countersFor(s.name, rev, now), s.balancer ?? 'least-request'));
       }
-      services.push(new CompiledService(s, groups, Math.random));
+      services.push(new CompiledService(s, groups, Math.random, releaseOf.get(s.name)));
     }
     for (const inst of [...this.instances.values()]) if (!seen.has(inst)) inst.drain();
     for (const [key, c] of this.counters) {
@@ -245,8 +259,13 @@ class RouterImpl extends EventEmitter implements Router {
       upstreamErrors: t?.upstreamErrors ?? 0,
       timeouts: t?.timeouts ?? 0,
       rejected: t?.rejected ?? 0,
+      skewErrors: t?.skewErrors ?? 0,
       latency: { boundsMs: PROM_BUCKETS_S.map((s) => s * 1000), counts: t ? Array.from(t.latencyBuckets) : new Array<number>(PROM_BUCKETS_S.length + 1).fill(0) },
     };
+  }
+
+  releaseStats(name: string): ReleaseStats {
+    return (this.releaseCounters.get(name) ?? new ReleaseCounters(name)).snapshot();
   }
 
   private countersFor(service: string, revision: string, now: number): RevisionCounters {
@@ -264,8 +283,7 @@ class RouterImpl extends EventEmitter implements Router {
       sendPlain(res, 404, 'no-route', `graylane: no service routes ${req.headers.host ?? ''}${req.url ?? ''}`);
       return;
     }
-    const d = svc.decide(req);
-    new Exchange(this.env, req, res, d.group, d.setCookie, svc.mirror ? svc.mirrorTarget(req) : undefined);
+    new Exchange(this.env, req, res, svc.decide(req), svc.mirror ? svc.mirrorTarget(req) : undefined);
   };
 
   private readonly onUpgrade = (req: http.IncomingMessage, socket: import('node:stream').Duplex, head: Buffer): void => {

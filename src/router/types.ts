@@ -111,6 +111,69 @@ export interface RouteTable {
    * its host; only when none of them matches, among those naming no host.
    */
   services: ServiceRoute[];
+  /** Releases: groups of services rolled out as one, with version pinning; none when absent. */
+  releases?: ReleaseRoute[];
+}
+
+/** A side of a release: always the member service's `stable` or `canary` revision. */
+export type ReleaseSide = 'stable' | 'canary';
+
+/**
+ * Where a release stands. `progressing`: new clients are assigned by `canaryWeight`, pinned
+ * clients keep their side. `promoted`: new clients get the canary; stable-pinned clients keep
+ * stable until `skewUntilMs`. `aborted`: everyone goes to stable at once.
+ */
+export type ReleasePhase = 'progressing' | 'promoted' | 'aborted';
+
+/**
+ * A frontend and its backends rolled out as one: a client assigned to a side (by weight) gets a
+ * signed version token (cookie and response header) and every later request it makes to any
+ * member service goes to the same side. A member's own `matches` still win; its own
+ * `canaryWeight` and `stickyCookie` are not used.
+ */
+export interface ReleaseRoute {
+  /** Release name; unique in a table; letters, digits, `.`, `_`, `-`. */
+  name: string;
+  /** Member services (ServiceRoute names); a service belongs to at most one release. */
+  services: string[];
+  /** Changes with every new release attempt; tokens of another generation are ignored. Same characters as `name`. */
+  generation: string;
+  /** Percentage (0–100) of new (unpinned) clients assigned to the canary side. */
+  canaryWeight: number;
+  /** See {@link ReleasePhase}. */
+  phase: ReleasePhase;
+  /** After promotion, stable-pinned clients keep stable until this wall-clock time (ms since the epoch). */
+  skewUntilMs?: number;
+  /** Cookie carrying the version token, e.g. `graylane-release`. */
+  cookie: string;
+  /** Request header read for a token (before the cookie) and response header carrying it, e.g. `x-graylane-release`. */
+  header: string;
+  /** HMAC-SHA256 key signing tokens; at least 16 characters. */
+  secret: string;
+  /** Lets a request header value of exactly `canary` or `stable` pick that side (no token is set). */
+  allowForceHeader?: boolean;
+  /**
+   * Regular expression (unanchored, tested on the path without the query) of hashed asset paths;
+   * a 404 from a member to a GET of such a path is a skew error. Default `DEFAULT_ASSET_PATTERN`
+   * (e.g. `app.3f9a1c2b7d.js`, `index-BXk3z9aQ.css`).
+   */
+  assetPattern?: string;
+}
+
+/** Cumulative figures of one release since the router started; see {@link ReleaseRoute}. */
+export interface ReleaseStats {
+  /** Requests of clients without a valid token, by the side they were assigned to (and routed). */
+  assigned: { stable: number; canary: number };
+  /** Requests routed by a valid token or the force header, by the side the token resolves to. */
+  pinned: { stable: number; canary: number };
+  /** Requests sent to the other side because the chosen side's revision was absent or had no ready instance. */
+  fallbacks: number;
+  /** Tokens ignored: bad signature, another release or generation, or an unknown side. */
+  forgedTokens: number;
+  /** 404s from a member to a GET of a hashed asset path. */
+  skewErrors: number;
+  /** Wall-clock time (ms since the epoch) of the last request pinned to each side. */
+  lastPinnedMs: { stable?: number; canary?: number };
 }
 
 /** Proxy timeouts, each giving a 502/504 and counted under `timeouts`. */
@@ -232,6 +295,8 @@ export interface RevisionStats {
   timeouts: number;
   /** 503s from circuit breaking or no ready instance. */
   rejected: number;
+  /** 404s to a GET of a hashed asset path, for members of a release (see {@link ReleaseRoute.assetPattern}). */
+  skewErrors: number;
   /** Full-response latency percentiles (0 when there were no responses). */
   latencyMs: LatencySummary;
   /** Requests per second over the part of the window the router has been running. */
@@ -260,6 +325,8 @@ export interface RevisionTotals {
   timeouts: number;
   /** 503s from circuit breaking or no ready instance. */
   rejected: number;
+  /** 404s to a GET of a hashed asset path, for members of a release. */
+  skewErrors: number;
   /** Latency histogram: upper bounds in ms, and `boundsMs.length + 1` counts (the last is +Inf). */
   latency: { boundsMs: number[]; counts: number[] };
 }
