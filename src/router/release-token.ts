@@ -13,10 +13,11 @@ export const RELEASE_MAC_LENGTH = 22;
 
 /**
  * Default `assetPattern`: a file name ending in a content hash before the extension, as bundlers
- * write them — `.` then at least 8 hex digits (webpack: `app.3f9a1c2b7d.js`) or `-` then 8
- * base64url characters (Vite/Rollup: `index-BXk3z9aQ.css`).
+ * write them — `.` then at least 8 hex digits (webpack: `app.3f9a1c2b7d.js`, `main.8e4f2a1b.chunk.js`)
+ * or `-` then 8 base64url characters (Vite/Rollup: `index-BXk3z9aQ.css`) — then one or two
+ * extensions (`.js.map` too).
  */
-export const DEFAULT_ASSET_PATTERN = '(?:\\.[0-9a-f]{8,}|-[A-Za-z0-9_-]{8})\\.[A-Za-z0-9]{1,8}$';
+export const DEFAULT_ASSET_PATTERN = '(?:\\.[0-9a-f]{8,}|-[A-Za-z0-9_-]{8})(?:\\.[A-Za-z0-9]{1,8}){1,2}$';
 
 /** What a token says. */
 export interface ReleaseTokenClaims {
