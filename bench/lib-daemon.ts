@@ -213,6 +213,8 @@ export interface RequestLog {
   /** HTTP status, or 0 for a connection error or timeout. */
   status: number[];
   servedBy: string[];
+  /** Why requests without an answer failed (error code or message), by index. */
+  errors: Map<number, string>;
 }
 
 /** A running load loop. */
@@ -236,7 +238,7 @@ export function startLoadLoop(options: { url: string; ratePerSecond: number; max
   const maxInFlight = options.maxInFlight ?? Math.max(64, Math.ceil(options.ratePerSecond / 2));
   const timeoutMs = options.timeoutMs ?? 5000;
   const pool = new Pool(url.origin, { connections: maxInFlight, keepAliveTimeout: 30_000, headersTimeout: timeoutMs, bodyTimeout: timeoutMs, connectTimeout: timeoutMs });
-  const log: RequestLog = { sentMs: [], doneMs: [], status: [], servedBy: [] };
+  const log: RequestLog = { sentMs: [], doneMs: [], status: [], servedBy: [], errors: new Map() };
   const intervalMs = 1000 / options.ratePerSecond;
   const t0 = performance.now();
   let due = 0;
@@ -260,8 +262,10 @@ export function startLoadLoop(options: { url: string; ratePerSecond: number; max
         await res.body.dump({ limit: 1 << 20 });
         log.status[i] = res.statusCode;
       },
-      () => {
+      (err: unknown) => {
         log.status[i] = 0;
+        const e = err as { code?: string; message?: string };
+        log.errors.set(i, e.code ?? e.message ?? String(err));
       },
     ).finally(() => {
       log.doneMs[i] = performance.now();
@@ -305,8 +309,11 @@ export function sentBetween(log: RequestLog, fromMs: number, toMs: number): numb
   return out;
 }
 
-/** A request failed: a connection error, a timeout or a 5xx answer. */
-export const failed = (log: RequestLog, i: number) => log.status[i] === 0 || log.status[i]! >= 500;
+/** A request is done: answered, or failed without an answer. */
+export const done = (log: RequestLog, i: number) => !Number.isNaN(log.doneMs[i]);
+
+/** A request failed: a connection error, a timeout or a 5xx answer (not one still in flight). */
+export const failed = (log: RequestLog, i: number) => done(log, i) && (log.status[i] === 0 || log.status[i]! >= 500);
 
 /** The q-quantile (0..1) of values, nearest rank; NaN when empty. */
 export function quantile(values: readonly number[], q: number): number {
