@@ -1,6 +1,6 @@
 /**
  * `npm run bench -- rollback [--json] [--runs 3] [--other-runs 1] [--healthy-runs 50]
- *   [--healthy-s 10] [--healthy-parallel 5] [--rates 50,200,1000] [--timeout-s 30]`
+ *   [--healthy-s 10] [--healthy-parallel 5] [--rates 50,200,1000] [--timeout-s 20]`
  *
  * `--runs` bad runs per fault at 200 requests/s (where the median is judged), `--other-runs` at
  * the other rates; defaults keep the whole benchmark near 5 minutes on 2 cores.
@@ -275,10 +275,10 @@ function summarise(runs: RunFigures[]): Row[] {
 
 const pf = (b: boolean) => (b ? 'pass' : 'FAIL');
 
-function printTables(rows: Row[], healthy: HealthyFigures, met: Met): void {
+function printTables(rows: Row[], runs: RunFigures[], healthy: HealthyFigures, met: Met): void {
   console.log(`\n  canary at ${CANARY_WEIGHT}% of ${REPLICAS} replicas, bad from its first request; load average at the end: ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
   const head = ['rate', 'fault', 'aborted', 'median → stable ms', 'max ms', '≤ 1 s @200', 'bad answers', '% of canary', '≤ 1%', '% of all', 'Flagger', 'bad', 'Argo', 'bad'];
-  const w = [6, 13, 8, 19, 9, 11, 12, 12, 6, 9, 9, 8, 7, 7];
+  const w = [6, 13, 8, 19, 10, 11, 12, 12, 6, 9, 9, 8, 9, 7];
   const line = (cells: string[]) => console.log(`  ${cells.map((c, i) => (i < 2 ? c.padEnd(w[i]!) : c.padStart(w[i]!))).join('')}`);
   if (rows.length > 0) line(head);
   for (const r of rows) {
@@ -289,6 +289,8 @@ function printTables(rows: Row[], healthy: HealthyFigures, met: Met): void {
       '≥ 5 min', r.flaggerBadResponses === null ? 'never*' : String(r.flaggerBadResponses), '≥ 3 min', String(r.argoBadResponses),
     ]);
   }
+  const extras = [...new Map(runs.filter((r) => r.extraLatencyMs !== undefined).map((r) => [r.rate, r.extraLatencyMs])).entries()];
+  if (extras.length > 0) console.log(`  3× latency: EXTRA_LATENCY_MS = 2 × stable's client-side median: ${extras.map(([rate, ms]) => `${ms} ms at ${rate} rps`).join(', ')}`);
   console.log('  medians over runs; "→ stable": first bad answer received → first request after the last one the canary answered; Infinity = not aborted within --timeout-s');
   console.log(`  baselines (assumed, the canary equally bad from the start; bad = canary share × bad share × time): ${BASELINES.flagger.assumption}; ${BASELINES.argo.assumption}.`);
   console.log('  * a 3× slowdown of a few-ms app stays far under Flagger\'s documented p99 ≤ 500 ms check: never rolled back. Argo\'s figure assumes a template that catches it.');
@@ -314,7 +316,7 @@ export async function run(options: BenchOptions): Promise<Record<string, unknown
   const healthyTotal = countFlag(args, 'healthy-runs', 50);
   const healthyS = numberFlag(args, 'healthy-s', 10);
   const parallel = countFlag(args, 'healthy-parallel', 5) || 1;
-  const timeoutS = numberFlag(args, 'timeout-s', 30);
+  const timeoutS = numberFlag(args, 'timeout-s', 20);
   const ratesArg = args.indexOf('--rates');
   const rates = ratesArg >= 0 ? (args[ratesArg + 1] ?? '').split(',').map(Number) : [50, 200, 1000];
   if (rates.some((r) => !Number.isFinite(r) || r <= 0)) throw new Error('--rates needs positive numbers separated by commas, e.g. 50,200,1000');
@@ -339,7 +341,7 @@ export async function run(options: BenchOptions): Promise<Record<string, unknown
     blastRadius: rows.length > 0 && rows.every((r) => r.medianBlastPctOfCanary <= 1),
     falseAborts: healthy.runs >= 50 && healthy.falseAborts === 0,
   };
-  if (!options.json) printTables(rows, healthy, goals);
+  if (!options.json) printTables(rows, all, healthy, goals);
   return {
     canaryWeightPercent: CANARY_WEIGHT,
     replicas: REPLICAS,
