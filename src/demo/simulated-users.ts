@@ -194,9 +194,12 @@ export async function runSimulatedUsers(options: SimulatedUsersOptions): Promise
   const pageLatency = new LatencyHistogram();
 
   /** One request as the user's browser makes it; a failure is counted and returns undefined. */
-  const get = async (jar: CookieJar, path: string, result: PageLoadResult): Promise<Answer | undefined> => {
+  const get = async (jar: CookieJar, path: string, result: PageLoadResult, kind: 'page' | 'asset' | 'api' = 'api'): Promise<Answer | undefined> => {
     const url = new URL(path, base);
-    const headers: Record<string, string> = { ...extraHeaders, accept: '*/*' };
+    // The fetch metadata a browser sends: a page load is a navigation, the rest are subresources.
+    const headers: Record<string, string> = kind === 'page'
+      ? { ...extraHeaders, accept: 'text/html,application/xhtml+xml,*/*;q=0.8', 'sec-fetch-mode': 'navigate', 'sec-fetch-dest': 'document' }
+      : { ...extraHeaders, accept: kind === 'api' ? 'application/json' : '*/*', 'sec-fetch-mode': kind === 'api' ? 'cors' : 'no-cors', 'sec-fetch-dest': kind === 'api' ? 'empty' : 'script' };
     const cookie = jar.cookieHeader(url);
     if (cookie !== undefined) headers.cookie = cookie;
     const startedAt = performance.now();
@@ -233,7 +236,7 @@ export async function runSimulatedUsers(options: SimulatedUsersOptions): Promise
     const result: PageLoadResult = {
       user, requests: 0, failedRequests: 0, assetNotFound: 0, versionMismatches: 0, contractErrors: 0, ok: true, problems: [], durationMs: 0,
     };
-    const page = await get(jar, '/', result);
+    const page = await get(jar, '/', result, 'page');
     if (page !== undefined && page.status >= 400) {
       report.otherClientErrors += 1;
       result.problems.push(`/: ${page.status}`);
@@ -243,7 +246,7 @@ export async function runSimulatedUsers(options: SimulatedUsersOptions): Promise
       const required = (parseMeta(page.body, 'api-requires') ?? '').split(',').map((s) => s.trim()).filter((s) => s !== '');
 
       await Promise.all(parseAssetUrls(page.body).map(async (asset) => {
-        const answer = await get(jar, asset, result);
+        const answer = await get(jar, asset, result, 'asset');
         if (answer?.status === 404) {
           result.assetNotFound += 1;
           result.problems.push(`${asset}: 404 from ${String(answer.headers[SERVED_BY_HEADER])} for a ${version ?? '?'} page`);

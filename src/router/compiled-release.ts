@@ -79,19 +79,39 @@ export class CompiledRelease {
       return { group: this.serve(header, sides), headers: undefined };
     }
     let pinned: ReleaseSide | undefined;
-    if (header !== undefined) {
-      pinned = this.verifier.verify(header);
-      if (pinned === undefined) c.forgedTokens++;
-    }
+    // A genuine token of an earlier attempt: the client is on what is stable now; re-issue.
+    let earlier = false;
+    const check = (token: string) => {
+      const side = this.verifier.verify(token);
+      if (side !== undefined) return side;
+      if (this.verifier.isEarlierGeneration(token)) {
+        earlier = true;
+        return 'stable' as const;
+      }
+      c.forgedTokens++;
+      return undefined;
+    };
+    if (header !== undefined) pinned = check(header);
     if (pinned === undefined) {
       const fromCookie = cookieValue(cookies, this.cookie);
-      if (fromCookie !== undefined) {
-        pinned = this.verifier.verify(fromCookie);
-        if (pinned === undefined) c.forgedTokens++;
+      if (fromCookie !== undefined) pinned = check(fromCookie);
+    }
+    if (pinned !== undefined) {
+      if (earlier) {
+        // Assigned before this attempt began: on what is stable now. A new page load is where its
+        // side may change (nothing loaded yet can skew); until then it stays on stable.
+        if (isNavigation(req)) pinned = undefined;
+        else {
+          const side = this.resolve('stable');
+          c.pin(side, this.nowMs());
+          return { group: this.serve(side, sides), headers: undefined };
+        }
       }
     }
     if (pinned !== undefined) {
-      const side = this.resolve(pinned);
+      // Once promoted, a page load of a client still on the old version gets the new one: nothing
+      // of the new page is loaded yet, so nothing can skew; its old pages keep the old side.
+      const side = this.phase === 'promoted' && pinned === 'stable' && isNavigation(req) ? 'canary' : this.resolve(pinned);
       c.pin(side, this.nowMs());
       // A client moved by the phase gets a token of its new side; others get theirs echoed.
       return { group: this.serve(side, sides), headers: side === pinned ? this.echoHeaders[side] : this.pinHeaders[side] };
@@ -137,4 +157,11 @@ export class CompiledRelease {
     this.counters.skew(group.counters.service, group.counters.revision);
     group.counters.skewError();
   }
+}
+
+/** A browser loading a page (a navigation), as fetch metadata or the Accept header tell it. */
+export function isNavigation(req: IncomingMessage): boolean {
+  const mode = req.headers['sec-fetch-mode'];
+  if (mode !== undefined) return mode === 'navigate';
+  return req.method === 'GET' && (req.headers.accept ?? '').includes('text/html');
 }

@@ -39,9 +39,9 @@ export class ReleaseTokenVerifier {
   private readonly canary: Buffer;
 
   constructor(
-    secret: string,
-    release: string,
-    generation: string,
+    private readonly secret: string,
+    private readonly release: string,
+    private readonly generation: string,
   ) {
     this.stable = Buffer.from(signReleaseToken(secret, { release, generation, side: 'stable' }));
     this.canary = Buffer.from(signReleaseToken(secret, { release, generation, side: 'canary' }));
@@ -59,5 +59,22 @@ export class ReleaseTokenVerifier {
     const s = given.length === this.stable.length && timingSafeEqual(given, this.stable);
     const c = given.length === this.canary.length && timingSafeEqual(given, this.canary);
     return s ? 'stable' : c ? 'canary' : undefined;
+  }
+
+  /**
+   * Whether a token is a genuine one of an earlier generation of this release. Such a client was
+   * assigned before the current attempt began, so it runs the version that is stable now.
+   */
+  isEarlierGeneration(token: string): boolean {
+    const prefix = `${this.release}.`;
+    if (!token.startsWith(prefix)) return false;
+    const rest = token.slice(prefix.length).split('.');
+    if (rest.length < 3) return false;
+    const side = rest.at(-2);
+    const generation = rest.slice(0, -2).join('.');
+    if ((side !== 'stable' && side !== 'canary') || generation === this.generation || generation === '') return false;
+    const want = Buffer.from(signReleaseToken(this.secret, { release: this.release, generation, side }));
+    const given = Buffer.from(token);
+    return given.length === want.length && timingSafeEqual(given, want);
   }
 }

@@ -2,6 +2,7 @@ import http from 'node:http';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { BUNDLES, CookieClient, releaseTable, startReleaseUpstreams, token, type ReleaseUpstreams } from '../../test/fixtures/router/release.js';
 import { load, send, startRouter, until } from '../../test/fixtures/router/support.js';
+import { seededRandom } from '../../test/fixtures/router/seeded-random.js';
 import type { ReleaseRoute, RouteTable } from './types.js';
 
 const cleanups: (() => Promise<void>)[] = [];
@@ -16,7 +17,8 @@ afterEach(async () => {
 });
 
 async function routerWith(table: RouteTable, admin = false) {
-  const r = await startRouter({ routes: table, ...(admin ? { admin: { host: '127.0.0.1', port: 0, token: 'admin-token-0123456789', metricsWithoutToken: true } } : {}) });
+  // Seeded: the statistical cases must not fail one run in a few hundred.
+  const r = await startRouter({ routes: table, random: seededRandom(20261123), ...(admin ? { admin: { host: '127.0.0.1', port: 0, token: 'admin-token-0123456789', metricsWithoutToken: true } } : {}) });
   cleanups.push(r.close);
   return r;
 }
@@ -95,7 +97,7 @@ describe('release tokens', () => {
     ['with a truncated mac', `${payload}.${mac.slice(0, 21)}`],
     ['of another release', token('canary', { release: 'blog' })],
     ['of an unknown side', token('beta')],
-    ['of another generation', token('canary', { generation: 'g0' })],
+    ['of another generation signed with another secret', token('canary', { generation: 'g0', secret: 'another-secret-of-enough-length' })],
     ['that is garbage', 'canary'],
   ])('ignores and counts a token %s, in the header or the cookie', async (_what, bad) => {
     const r = await routerWith(releaseTable(u));
@@ -112,15 +114,20 @@ describe('release tokens', () => {
     expect(stats.pinned).toEqual({ stable: 0, canary: 0 });
   });
 
-  it('ignores the tokens of an earlier generation once a new release attempt starts', async () => {
+  it('keeps a genuine token of an earlier generation on stable until its next page load, which is assigned afresh', async () => {
     const r = await routerWith(releaseTable(u, { release: { canaryWeight: 100 } }));
     const client = new CookieClient(r.url);
     expect(sideOf((await client.get('/')).body)).toBe('canary');
-    r.router.setRouteTable(releaseTable(u, { release: { generation: 'g2', canaryWeight: 0 } }));
-    const next = await client.get('/');
-    expect(sideOf(next.body)).toBe('stable');
-    expect(next.headers['set-cookie']).toEqual([`graylane-release=${token('stable', { generation: 'g2' })}; Path=/; SameSite=Lax; HttpOnly`]);
-    expect(r.router.releaseStats('shop').forgedTokens).toBe(1);
+    // A new attempt: the client runs what is stable now, so its API calls stay there...
+    r.router.setRouteTable(releaseTable(u, { release: { generation: 'g2', canaryWeight: 100 } }));
+    const call = await client.get('/api/x');
+    expect(sideOf(call.body)).toBe('stable');
+    expect(call.headers['set-cookie']).toBeUndefined();
+    // ...and its next page load (a navigation) is assigned by the new attempt's weights.
+    const page = await send(`${r.url}/`, { headers: { cookie: `graylane-release=${token('canary')}`, 'sec-fetch-mode': 'navigate' } });
+    expect(sideOf(page.body)).toBe('canary');
+    expect(page.headers['set-cookie']).toEqual([`graylane-release=${token('canary', { generation: 'g2' })}; Path=/; SameSite=Lax; HttpOnly`]);
+    expect(r.router.releaseStats('shop').forgedTokens).toBe(0);
   });
 
   it('lets the header force a side only where the release allows it', async () => {
@@ -154,6 +161,16 @@ describe('release phases', () => {
     expect(stats.pinned).toEqual({ stable: 2, canary: 0 });
     expect(stats.assigned).toEqual({ stable: 20, canary: 0 });
     expect(stats.lastPinnedMs.canary).toBeUndefined();
+  });
+
+  it('after a promotion, a stable-pinned client\'s API calls stay on stable but its next page load moves it to the canary', async () => {
+    const r = await routerWith(releaseTable(u, { release: { canaryWeight: 10, phase: 'promoted', skewUntilMs: Date.now() + 60_000 } }));
+    const cookie = `graylane-release=${token('stable')}`;
+    const call = await send(`${r.url}/api/x`, { headers: { cookie } });
+    expect(sideOf(call.body)).toBe('stable');
+    const page = await send(`${r.url}/`, { headers: { cookie, 'sec-fetch-mode': 'navigate' } });
+    expect(sideOf(page.body)).toBe('canary');
+    expect(page.headers['set-cookie']).toEqual([cookieOf('canary')]);
   });
 
   it('after a promotion, keeps stable-pinned clients on stable until skewUntilMs, then moves them; new clients get the canary', async () => {

@@ -1,6 +1,7 @@
 import http from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
 import { load, send, serviceTable, startRouter, startUpstream, until, type Upstream } from '../../test/fixtures/router/support.js';
+import { seededRandom } from '../../test/fixtures/router/seeded-random.js';
 
 const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -16,7 +17,7 @@ async function upstreams(...names: string[]): Promise<Upstream[]> {
 describe('weighted split', () => {
   it('sends 10% of 10,000 keep-alive requests to the canary, within 3 sigma', async () => {
     const [a, b] = await upstreams('stable', 'canary');
-    const r = await startRouter({ routes: serviceTable({ stable: [a!], canary: [b!], weight: 10 }) });
+    const r = await startRouter({ routes: serviceTable({ stable: [a!], canary: [b!], weight: 10 }), random: seededRandom(20261123) });
     cleanups.push(r.close);
     const agent = new http.Agent({ keepAlive: true, maxSockets: 16 });
     cleanups.push(() => Promise.resolve(agent.destroy()));

@@ -108,6 +108,7 @@ class RouterImpl extends EventEmitter implements Router {
   private readonly breaker: CircuitBreakerOptions;
   private readonly drainTimeoutMs: number;
   private readonly windowSeconds: number;
+  private readonly random: () => number;
   private readonly instances = new Map<string, Instance>();
   private readonly counters = new Map<string, { counters: RevisionCounters; lastInTableMs: number }>();
   private readonly releaseCounters = new Map<string, ReleaseCounters>();
@@ -127,6 +128,7 @@ class RouterImpl extends EventEmitter implements Router {
     this.breaker = { ...DEFAULT_BREAKER, ...options.circuitBreaker };
     this.drainTimeoutMs = options.drainTimeoutMs ?? 30_000;
     this.windowSeconds = options.statsWindowSeconds ?? 300;
+    this.random = options.random ?? Math.random;
     this.mirrors = new MirrorLimiter(options.mirrorMaxConcurrent ?? 64);
     this.env = { timeouts: this.timeouts, maxReplayBytes: 64 * 1024, mirrors: this.mirrors };
     this.instanceEnv = {
@@ -204,7 +206,7 @@ class RouterImpl extends EventEmitter implements Router {
     for (const r of copy.releases ?? []) {
       let counters = this.releaseCounters.get(r.name);
       if (!counters) this.releaseCounters.set(r.name, (counters = new ReleaseCounters(r.name)));
-      const compiled = new CompiledRelease(r, counters, Math.random);
+      const compiled = new CompiledRelease(r, counters, this.random);
       for (const member of r.services) releaseOf.set(member, compiled);
     }
     for (const s of copy.services) {
@@ -230,7 +232,7 @@ class RouterImpl extends EventEmitter implements Router {
         for (const inst of list) inst.peers = list;
         groups.set(rev, new RevisionGroup(rev, list, this.countersFor(s.name, rev, now), s.balancer ?? 'least-request'));
       }
-      services.push(new CompiledService(s, groups, Math.random, releaseOf.get(s.name)));
+      services.push(new CompiledService(s, groups, this.random, releaseOf.get(s.name)));
     }
     for (const inst of [...this.instances.values()]) if (!seen.has(inst)) inst.drain();
     for (const [key, c] of this.counters) {

@@ -234,6 +234,8 @@ export interface RouterOptions {
   routes?: RouteTable;
   /** Notable events (ejections, readmissions, drains). */
   onEvent?: (event: RouterEvent) => void;
+  /** Source of randomness for weighted splits, mirroring and assignment; Math.random by default (tests pass a seeded one). */
+  random?: () => number;
 }
 
 /** Kinds of {@link RouterEvent}. */

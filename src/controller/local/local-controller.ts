@@ -23,6 +23,8 @@ import { buildServiceRoute, type TrafficInForce } from './routes.js';
 import { buildServiceView, revisionSummary } from './views.js';
 import { AnalysisManager } from './analysis-manager.js';
 import { GuardWatch, type GuardTarget } from './guard-watch.js';
+import { ReleaseCoordinator, type ReleaseRouteShape } from './release-coordinator.js';
+import { memberSpec, releaseOf } from './releases.js';
 import type { AnalysisTemplate } from '../../spec/schema.js';
 
 /** Options of {@link LocalController}. */
@@ -64,6 +66,7 @@ export class LocalController implements ControlPlane {
   private guardTimer: NodeJS.Timeout | undefined;
   private readonly analyses: AnalysisManager;
   private readonly guard: GuardWatch;
+  private readonly releases: ReleaseCoordinator;
   private unsubscribers: (() => void)[] = [];
   private stopped = false;
 
@@ -79,6 +82,59 @@ export class LocalController implements ControlPlane {
       nowMs: this.nowMs,
     });
     this.guard = new GuardWatch((service, revision) => this.router.totals({ service, revision }));
+    this.releases = new ReleaseCoordinator(this.store, {
+      app: () => this.app(),
+      status: (service) => this.store.getStatus(service) as RolloutStatus | undefined,
+      operate: (service, op, why) => this.operateMember(service, op, why),
+      startAnalysis: (service, action, stable) => this.analyses.start(service, action, stable),
+      analysisPhase: (service, name) => this.store.listAnalysisRuns(service, 200).find((r) => r.id === name)?.phase,
+      stopAnalysis: (name) => this.analyses.stop(name),
+      lastPinnedStableMs: (release) => this.router.releaseStats(release).lastPinnedMs.stable,
+      retireOld: (service, revision) => this.retireOld(service, revision),
+      event: (service, level, reason, message) => this.emitEvent(service, level, reason, message),
+      nowMs: this.nowMs,
+    });
+  }
+
+  private app(): App | undefined {
+    const raw = this.store.getSetting(APP_KEY);
+    return raw ? (JSON.parse(raw) as App) : undefined;
+  }
+
+  /** An engine operation on one member of a release, committed and acted on at once. */
+  private operateMember(service: string, op: EngineOperation, why: string): void {
+    const svc = this.store.getService(service);
+    const status = this.store.getStatus(service) as RolloutStatus | undefined;
+    if (!svc || !status) return;
+    const spec = svc.spec as AppService;
+    try {
+      const result = applyOperation({ spec: this.rolloutSpec(spec), status, operation: op, now: this.nowMs() });
+      this.commitAndAct(service, spec, result.status, [{ type: 'event', level: 'info', reason: `Release${cap(op.type)}`, message: why }, ...result.actions]);
+    } catch (err) {
+      if (!(err instanceof OperationError)) throw err;
+    }
+  }
+
+  /** Ends an old revision's scale-down delay now (a release's skew window is over). */
+  private retireOld(service: string, revision: string): void {
+    const status = this.store.getStatus(service) as RolloutStatus | undefined;
+    if (!status) return;
+    const now = this.nowMs();
+    const deadlines = status.scaleDownDeadlines.map((d) => (d.revision === revision ? { ...d, atMs: Math.min(d.atMs, now) } : d));
+    this.store.commit({ service, status: { ...status, scaleDownDeadlines: deadlines } });
+    this.schedule(service);
+  }
+
+  /** One pass over every release, then the pinning table. */
+  private tickReleases(): void {
+    for (const release of this.releases.releases()) {
+      try {
+        this.releases.tick(release);
+      } catch (err) {
+        this.emitEvent(release.name, 'error', 'ReleaseFailed', err instanceof Error ? err.message : String(err));
+      }
+      for (const member of release.services) this.refreshRoute(member);
+    }
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -180,15 +236,26 @@ export class LocalController implements ControlPlane {
   }
 
   list(): ServiceView[] {
-    return this.store.listServices().map((s) => this.view(s.name));
+    const releases = this.releases.releases().map((r) => this.releases.view(r.name, (s) => this.view(s)));
+    return [...releases, ...this.store.listServices().map((s) => this.view(s.name))];
   }
 
   get(name: string): ServiceView {
+    if (this.releases.find(name)) return this.releases.view(name, (s) => this.view(s));
     this.requireService(name);
     return this.view(name);
   }
 
   async operate(name: string, operation: Operation): Promise<ServiceView> {
+    if (this.releases.find(name)) {
+      if (operation.type === 'undo' || operation.type === 'setWeight' || operation.type === 'restart') {
+        throw new ControlPlaneError('InvalidOperation', `${operation.type} works on a service, not on release ${name}: name one of its services`);
+      }
+      const op = operation.type === 'promote' && operation.full ? 'promoteFull' : operation.type;
+      this.releases.operate(name, op);
+      this.tickReleases();
+      return this.get(name);
+    }
     const svc = this.requireService(name);
     const spec = svc.spec as AppService;
     if (spec.targets) throw new ControlPlaneError('InvalidOperation', `${name} routes to targets that graylane does not run, so it has no rollouts to ${operation.type}`);
@@ -269,6 +336,7 @@ export class LocalController implements ControlPlane {
   }
 
   private reconcileAll(): void {
+    this.tickReleases();
     for (const s of this.store.listServices()) this.schedule(s.name);
   }
 
@@ -298,6 +366,12 @@ export class LocalController implements ControlPlane {
       desiredRevision: svc.desiredRevision,
     });
     this.commitAndAct(name, spec, result.status, result.actions, status);
+    const release = releaseOf(this.app(), name);
+    if (release) {
+      this.releases.tick(release);
+      for (const member of release.services) if (member !== name) this.refreshRoute(member);
+      this.refreshRoute(name);
+    }
     if (result.requeueAfterMs !== undefined && result.requeueAfterMs < (this.options.resyncMs ?? 500)) {
       setTimeout(() => this.schedule(name), Math.max(10, result.requeueAfterMs)).unref();
     }
@@ -456,7 +530,7 @@ export class LocalController implements ControlPlane {
     const table = this.router.getRouteTable();
     const others = table.services.filter((s) => s.name !== name);
     if (!svc) {
-      this.router.setRouteTable({ services: others });
+      this.router.setRouteTable({ services: others, releases: this.releaseRoutes(others) });
       return;
     }
     const spec = svc.spec as AppService;
@@ -469,13 +543,28 @@ export class LocalController implements ControlPlane {
         : undefined;
     if (!traffic) return;
     const runtime = spec.targets ? this.options.staticRuntime : this.options.processRuntime;
-    const route = buildServiceRoute({ service: spec, spec: spec.targets ? undefined : this.rolloutSpec(spec), traffic, instances: runtime.listInstances({ service: name }) });
+    const instances = runtime.listInstances({ service: name });
+    const pinned = this.releases.pinnedRevisions(name);
+    const route = buildServiceRoute({
+      service: spec,
+      spec: spec.targets ? undefined : this.rolloutSpec(spec),
+      // During a release's skew window the old revision stays routable for clients pinned to it.
+      traffic: pinned ? { ...traffic, stableRevision: pinned.stable, canaryRevision: pinned.canary, canaryWeight: 100 } : traffic,
+      instances,
+    });
     try {
-      this.router.setRouteTable({ services: [...others, route] });
+      const services = [...others, route];
+      this.router.setRouteTable({ services, releases: this.releaseRoutes(services) });
     } catch (err) {
       // The previous table stays in force (the router swaps whole tables or nothing).
       this.emitEvent(name, 'error', 'RoutingFailed', err instanceof Error ? err.message : String(err));
     }
+  }
+
+  /** The pinning table, limited to releases whose members are all routed. */
+  private releaseRoutes(services: { name: string }[]): ReleaseRouteShape[] {
+    const routed = new Set(services.map((s) => s.name));
+    return this.releases.routes().filter((r) => r.services.every((s) => routed.has(s)));
   }
 
   /** beforeStop of every graceful stop: out of the route table, then wait for the router to drain it. */
@@ -528,7 +617,9 @@ export class LocalController implements ControlPlane {
 
   private rolloutSpec(spec: AppService): RolloutSpec {
     const app: App = { apiVersion: 'graylane.dev/v1alpha1', kind: 'App', metadata: { name: 'app' }, spec: { services: [spec] } };
-    return rolloutFromAppService(app, spec);
+    const own = rolloutFromAppService(app, spec);
+    const release = releaseOf(this.app(), spec.name);
+    return release ? memberSpec(release, own) : own;
   }
 
   private statusOf(name: string): RolloutStatus {
