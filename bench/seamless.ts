@@ -56,6 +56,8 @@ interface StrategyFigures {
   p99Ratio: number;
   rolloutSeconds: number;
   servedByDuring: Record<string, number>;
+  /** p99 during the rollout of the answers each revision gave: tells a cold new revision from a starved old one. */
+  p99DuringByRevisionMs: Record<string, number>;
   /** Canary only: promote --full call returning → every new request on v2. */
   promoteToAllNewMs?: number;
   /** Canary only: how long the promote call itself took. */
@@ -113,6 +115,10 @@ async function runStrategy(s: Strategy, rps: number, beforeS: number, log: (line
     const p99DuringMs = quantile(latencies(requests, during.filter((i) => !failed(requests, i))), 0.99);
     const servedByDuring: Record<string, number> = {};
     for (const i of during) servedByDuring[requests.servedBy[i] || '(none)'] = (servedByDuring[requests.servedBy[i] || '(none)'] ?? 0) + 1;
+    const p99DuringByRevisionMs: Record<string, number> = {};
+    for (const by of Object.keys(servedByDuring)) {
+      p99DuringByRevisionMs[by] = round(quantile(latencies(requests, during.filter((i) => (requests.servedBy[i] || '(none)') === by && !failed(requests, i))), 0.99), 2);
+    }
     const figures: StrategyFigures = {
       strategy: s.name,
       requestsPerSecondHeld: round(during.length / ((doneAt - applyAt) / 1000)),
@@ -124,6 +130,7 @@ async function runStrategy(s: Strategy, rps: number, beforeS: number, log: (line
       p99Ratio: round(p99DuringMs / p99BeforeMs, 2),
       rolloutSeconds: round((doneAt - applyAt) / 1000),
       servedByDuring,
+      p99DuringByRevisionMs,
       met: { zeroFailed: failedCount === 0 && load.dropped() === 0, p99Ratio: p99DuringMs <= 1.5 * p99BeforeMs },
     };
     if (promote) {
@@ -155,6 +162,8 @@ function printTable(rows: StrategyFigures[], rps: number, beforeS: number): void
   line(['  goal met', ...rows.map((r) => yes(r.met.zeroFailed))]);
   line(['p99 before, ms', ...rows.map((r) => r.p99BeforeMs.toFixed(2))]);
   line(['p99 during, ms', ...rows.map((r) => r.p99DuringMs.toFixed(2))]);
+  line(['  of answers from v1, ms', ...rows.map((r) => String(r.p99DuringByRevisionMs['app@v1'] ?? ''))]);
+  line(['  of answers from v2, ms', ...rows.map((r) => String(r.p99DuringByRevisionMs['app@v2'] ?? ''))]);
   line(['ratio during/before (goal ≤ 1.5)', ...rows.map((r) => r.p99Ratio.toFixed(2))]);
   line(['  goal met', ...rows.map((r) => yes(r.met.p99Ratio))]);
   line(['rollout duration, s', ...rows.map((r) => String(r.rolloutSeconds))]);
