@@ -122,8 +122,10 @@ export class CompiledRelease {
       : this.canaryFraction > 0 && this.random() < this.canaryFraction ? 'canary'
       : 'stable';
     const group = this.serve(wanted, sides);
-    // Pin the client to the side it actually got, so the rest of its page stays consistent.
-    const side: ReleaseSide = group === sides.stable ? 'stable' : 'canary';
+    // Pin the client to the side it actually got, so the rest of its page stays consistent. A
+    // member with no canary (unchanged in this release) serves both sides with one version: the
+    // client keeps the side it was assigned, for the members that do change.
+    const side: ReleaseSide = !sides.canary ? wanted : group === sides.stable ? 'stable' : 'canary';
     c.assigned[side]++;
     return { group, headers: this.pinHeaders[side] };
   }
@@ -139,6 +141,8 @@ export class CompiledRelease {
   private serve(side: ReleaseSide, sides: MemberSides): RevisionGroup {
     const want = side === 'canary' ? sides.canary : sides.stable;
     if (want && hasReadyInstance(want)) return want;
+    // An unchanged member has one version for both sides: not a fallback.
+    if (side === 'canary' && !sides.canary) return sides.stable;
     const other = side === 'canary' ? sides.stable : sides.canary;
     if (other && (!want || hasReadyInstance(other))) {
       this.counters.fallbacks++;

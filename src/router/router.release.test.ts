@@ -218,12 +218,16 @@ describe('release fallbacks', () => {
     const fresh = await send(`${r.url}/api/x`);
     expect(fresh.body).toBe('api-v1');
     expect(fresh.headers['set-cookie']).toEqual([cookieOf('stable')]);
-    // A member without a canary revision serves canary-pinned clients from stable.
-    r.router.setRouteTable(releaseTable(u, { api: { canary: undefined } }));
+    // A member unchanged in this release (no canary revision) serves both sides with its one
+    // version: not a fallback, and a new client keeps the side it was assigned for the others.
+    r.router.setRouteTable(releaseTable(u, { release: { canaryWeight: 100 }, api: { canary: undefined } }));
     expect((await send(`${r.url}/api/x`, { headers: pinned })).body).toBe('api-v1');
+    const newcomer = await send(`${r.url}/api/x`);
+    expect(newcomer.body).toBe('api-v1');
+    expect(newcomer.headers['set-cookie']).toEqual([cookieOf('canary')]);
     const stats = r.router.releaseStats('shop');
-    expect(stats.fallbacks).toBe(3);
-    expect(stats.assigned).toEqual({ stable: 1, canary: 0 });
+    expect(stats.fallbacks).toBe(2);
+    expect(stats.assigned).toEqual({ stable: 1, canary: 1 });
   });
 
   it('answers 503 from the chosen side when neither side has a ready instance', async () => {
