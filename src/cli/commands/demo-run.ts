@@ -105,7 +105,8 @@ export async function runDemo(ctx: CliContext, o: { keep: boolean; rate: number;
     ['requests served', String(r.requests)],
     ['failed requests', `${r.failedRequests} (the broken v3 canary answered ${r.servedBy['api@v3'] ?? 0} requests before the abort)`],
     ['asset 404s (skew)', String(r.assetNotFound)],
-    ['version mismatches', `${r.versionMismatches} (a page of one version calling the api of another)`],
+    ['skew API errors', `${r.contractErrors} (API answers a page could not use: a field its version needs was missing)`],
+    ['other-version API calls', `${r.versionMismatches} (a page calling an API of another version; harmless when compatible, as v2 pages with the v3 api)`],
     ['request p99', `${r.latencyMs.p99.toFixed(1)} ms`],
   ]));
   ctx.print('per revision:');
