@@ -170,8 +170,16 @@ export async function startDaemon(dir: string): Promise<BenchDaemon> {
   });
   proc.stdout!.on('data', (d: Buffer) => (out += d.toString()));
   proc.stderr!.on('data', (d: Buffer) => (out += d.toString()));
-  const exited = new Promise<void>((r) => proc.once('exit', () => r()));
+  let stopping = false;
+  const exited = new Promise<void>((r) =>
+    proc.once('exit', (code, signal) => {
+      // Said at once: the benchmark's own error (an unreachable API) would hide why.
+      if (!stopping) console.error(`graylane up exited unexpectedly (${signal ?? `code ${code}`}); its last output:\n${out.slice(-2000)}`);
+      r();
+    }),
+  );
   const stop = track(async () => {
+    stopping = true;
     if (proc.exitCode !== null || proc.signalCode !== null) return;
     proc.kill('SIGINT');
     const killer = setTimeout(() => proc.kill('SIGKILL'), 20_000);
