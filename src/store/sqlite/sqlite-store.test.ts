@@ -45,6 +45,10 @@ describe('sqlite store errors', () => {
     expect(() => openSqliteStore({ file })).toThrow(/not graylane state/);
   });
 
+  it('a missing state directory is named as such, not as a corrupt file', () => {
+    expect(() => openSqliteStore({ file: join(tmpdir(), 'graylane-no-such-dir', 'state.db') })).toThrow(/state directory .*graylane-no-such-dir does not exist/);
+  });
+
   it('an unknown store type is an error naming the known ones', () => {
     expect(() => openStore({ type: 'etcd', file: 'x' })).toThrow('no store of type "etcd"; known: sqlite');
   });

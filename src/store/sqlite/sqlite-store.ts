@@ -1,5 +1,6 @@
 import Database from 'better-sqlite3';
 import { existsSync } from 'node:fs';
+import { dirname } from 'node:path';
 import {
   StoreError,
   type ReconcileCommit,
@@ -60,6 +61,9 @@ class SqliteStore implements Store {
 
   constructor(options: SqliteStoreOptions) {
     this.nowMs = options.nowMs ?? Date.now;
+    if (options.file !== ':memory:' && !existsSync(dirname(options.file))) {
+      throw new StoreError('StoreUnavailable', `state directory ${dirname(options.file)} does not exist; create it (graylane up does) or point --state-dir elsewhere`, options.file);
+    }
     const existed = options.file !== ':memory:' && existsSync(options.file);
     try {
       this.db = new Database(options.file, { timeout: 5000 });
