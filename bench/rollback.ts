@@ -1,6 +1,6 @@
 /**
  * `npm run bench -- rollback [--json] [--runs 3] [--other-runs 1] [--healthy-runs 50]
- *   [--healthy-s 10] [--healthy-parallel 5] [--rates 50,200,1000] [--timeout-s 20]`
+ *   [--healthy-s 10] [--healthy-parallel 5] [--rates 50,200,1000] [--timeout-s 30]`
  *
  * `--runs` bad runs per fault at 200 requests/s (where the median is judged), `--other-runs` at
  * the other rates; defaults keep the whole benchmark near 5 minutes on 2 cores.
@@ -316,7 +316,7 @@ export async function run(options: BenchOptions): Promise<Record<string, unknown
   const healthyTotal = countFlag(args, 'healthy-runs', 50);
   const healthyS = numberFlag(args, 'healthy-s', 10);
   const parallel = countFlag(args, 'healthy-parallel', 5) || 1;
-  const timeoutS = numberFlag(args, 'timeout-s', 20);
+  const timeoutS = numberFlag(args, 'timeout-s', 30);
   const ratesArg = args.indexOf('--rates');
   const rates = ratesArg >= 0 ? (args[ratesArg + 1] ?? '').split(',').map(Number) : [50, 200, 1000];
   if (rates.some((r) => !Number.isFinite(r) || r <= 0)) throw new Error('--rates needs positive numbers separated by commas, e.g. 50,200,1000');
