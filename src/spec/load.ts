@@ -137,10 +137,34 @@ function stage(src: SourceDocument, out: Collector): StagedDocument | undefined 
   return { source: src, kind: k as DocumentKind, origin, data: copy, removed, valid: origin === 'argo' || unsupported.length === 0 };
 }
 
+/**
+ * Checks the loader cannot make itself, supplied by layers above it (the document layer knows no
+ * expression language): each returns a reason, or undefined when all is well.
+ */
+export interface LoadChecks {
+  /** Checks an analysis `successCondition` / `failureCondition`. */
+  condition?: (expression: string) => string | undefined;
+}
+
+function checkConditions(t: AnalysisTemplateDoc, check: NonNullable<LoadChecks['condition']>): Issue[] {
+  const out: Issue[] = [];
+  t.spec.metrics.forEach((m, i) => {
+    for (const field of ['successCondition', 'failureCondition'] as const) {
+      const expr = m[field];
+      const reason = expr === undefined ? undefined : check(expr);
+      if (reason !== undefined) out.push({ path: ['spec', 'metrics', i, field], at: 'value', code: 'semantic', reason });
+    }
+  });
+  return out;
+}
+
 /** Schema, pod template and semantic rules of one staged document. */
-function checkOne(s: StagedDocument): Issue[] {
+function checkOne(s: StagedDocument, checks: LoadChecks): Issue[] {
   const schemaIssues = validateSchema(SCHEMAS[s.kind], s.data);
   if (schemaIssues.length) return schemaIssues;
+  if ((s.kind === 'AnalysisTemplate' || s.kind === 'ClusterAnalysisTemplate') && checks.condition) {
+    return checkConditions(s.data as unknown as AnalysisTemplateDoc, checks.condition);
+  }
   if (s.kind === 'Rollout') {
     const r = s.data as unknown as RolloutDoc;
     const pod = r.spec.template !== undefined ? checkPodTemplate(r.spec.template, ['spec', 'template']) : [];
@@ -151,7 +175,7 @@ function checkOne(s: StagedDocument): Issue[] {
 }
 
 /** Checks a set of sources as one: documents in one may refer to templates in another. */
-export function stageAll(sources: readonly SourceText[], out: Collector = new Collector()): { staged: StagedDocument[]; out: Collector } {
+export function stageAll(sources: readonly SourceText[], out: Collector = new Collector(), checks: LoadChecks = {}): { staged: StagedDocument[]; out: Collector } {
   const staged: StagedDocument[] = [];
   for (const { text, file } of sources) {
     const parsed = parseSource(text, file);
@@ -162,7 +186,7 @@ export function stageAll(sources: readonly SourceText[], out: Collector = new Co
     }
   }
   for (const s of staged) {
-    const issues = checkOne(s);
+    const issues = checkOne(s, checks);
     for (const i of issues) out.issue(s.source, i);
     if (issues.length) s.valid = false;
   }
@@ -219,13 +243,13 @@ function finish(staged: StagedDocument[], out: Collector): LoadResult {
 }
 
 /** Loads documents from text (one file's worth). */
-export function loadDocuments(source: SourceText): LoadResult {
-  const { staged, out } = stageAll([source]);
+export function loadDocuments(source: SourceText, checks: LoadChecks = {}): LoadResult {
+  const { staged, out } = stageAll([source], new Collector(), checks);
   return finish(staged, out);
 }
 
 /** Loads several files as one set (templates in one file satisfy references in another). */
-export async function loadFiles(paths: readonly string[]): Promise<LoadResult> {
+export async function loadFiles(paths: readonly string[], checks: LoadChecks = {}): Promise<LoadResult> {
   const out = new Collector();
   const sources: SourceText[] = [];
   for (const file of paths) {
@@ -237,6 +261,6 @@ export async function loadFiles(paths: readonly string[]): Promise<LoadResult> {
       out.errors.push(new SpecError({ code: 'read', file, line: 1, column: 1, path: '', reason: `cannot read: ${why}` }));
     }
   }
-  const { staged } = stageAll(sources, out);
+  const { staged } = stageAll(sources, out, checks);
   return finish(staged, out);
 }

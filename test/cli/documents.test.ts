@@ -116,3 +116,23 @@ describe('graylane plan', () => {
     expect(r.err).toContain('bad-plan.yaml:5:');
   });
 });
+
+describe('analysis conditions are checked when documents are validated', () => {
+  it('a bad successCondition is a validation error naming the field', async () => {
+    const file = write('bad-condition.yaml', [
+      'apiVersion: graylane.dev/v1alpha1', 'kind: AnalysisTemplate', 'metadata: {name: success-rate}', 'spec:', '  metrics:',
+      '  - name: ok', '    successCondition: result[0] >= ', '    provider:', '      web: {url: "http://127.0.0.1:9/x", jsonPath: "$.ok"}', '',
+    ].join('\n'));
+    const r = await run(['validate', file]);
+    expect(r.code).toBe(2);
+    expect(r.out).toMatch(new RegExp(`^${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:7:23: spec\\.metrics\\[0\\]\\.successCondition: .+`));
+  });
+
+  it('a good one passes', async () => {
+    const file = write('good-condition.yaml', [
+      'apiVersion: graylane.dev/v1alpha1', 'kind: AnalysisTemplate', 'metadata: {name: success-rate}', 'spec:', '  metrics:',
+      '  - name: ok', '    successCondition: len(result) > 0 && result[0] >= 0.99', '    provider:', '      web: {url: "http://127.0.0.1:9/x", jsonPath: "$.ok"}', '',
+    ].join('\n'));
+    expect((await run(['validate', file])).code).toBe(0);
+  });
+});

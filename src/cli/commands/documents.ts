@@ -6,12 +6,13 @@ import type { LoadResult } from '../../spec/index.js';
 // The document layer (schema compiler, Kubernetes models) is loaded on first use, so that
 // commands that do not read documents start fast.
 const spec = () => import('../../spec/index.js');
+const checks = async () => (await import('../../analysis/load-checks.js')).analysisLoadChecks;
 import { CliError, EXIT, type CliContext } from '../context.js';
 
 /** Loads files, printing warnings and notes to stderr; throws a CliError (exit 2) listing every error. */
 export async function loadOrFail(ctx: CliContext, files: string[]): Promise<LoadResult> {
   const { loadFiles, formatSpecError, formatSpecNote, formatSpecWarning } = await spec();
-  const result = await loadFiles(files);
+  const result = await loadFiles(files, await checks());
   for (const w of result.warnings) ctx.warn(`warning: ${formatSpecWarning(w)}`);
   for (const n of result.notes) ctx.warn(`note: ${formatSpecNote(n)}`);
   if (result.errors.length > 0) {
@@ -32,7 +33,7 @@ export function registerDocumentCommands(program: Command, ctx: CliContext): voi
     .addHelpText('after', '\nExamples:\n  graylane validate graylane.yaml\n  graylane validate rollout.yaml analysis.yaml   # templates referenced across files')
     .action(async (files: string[]) => {
       const { loadFiles, formatSpecError, formatSpecNote, formatSpecWarning } = await spec();
-      const result = await loadFiles(files);
+      const result = await loadFiles(files, await checks());
       for (const e of result.errors) ctx.print(formatSpecError(e));
       for (const w of result.warnings) ctx.warn(`warning: ${formatSpecWarning(w)}`);
       for (const n of result.notes) ctx.warn(`note: ${formatSpecNote(n)}`);

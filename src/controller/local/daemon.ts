@@ -12,6 +12,7 @@ import { openStore } from '../../store/registry.js';
 import type { Store } from '../../store/store.js';
 import { ControlPlaneError } from '../control-plane.js';
 import { LocalController } from './local-controller.js';
+import { analysisLoadChecks } from '../../analysis/load-checks.js';
 
 /** Options of {@link startLocalDaemon}. */
 export interface LocalDaemonOptions {
@@ -64,7 +65,7 @@ export async function startLocalDaemon(options: LocalDaemonOptions): Promise<Loc
   } catch (err) {
     throw new DaemonStartError('InvalidApp', `cannot read ${options.appFile}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message}`);
   }
-  const loaded = loadDocuments({ text, file: options.appFile });
+  const loaded = loadDocuments({ text, file: options.appFile }, analysisLoadChecks);
   if (loaded.errors.length > 0) throw new DaemonStartError('InvalidApp', `${options.appFile} is invalid; nothing was started`, loaded.errors.map(formatSpecError));
   const appDoc = loaded.documents.find((d) => d.kind === 'App');
   if (appDoc?.kind !== 'App') throw new DaemonStartError('InvalidApp', `${options.appFile} has no App document: \`graylane up\` runs an App (kind: App)`);

@@ -36,15 +36,23 @@ function delta(now: RevisionTotals, before: RevisionTotals): GuardSideTick {
 export class GuardWatch {
   private readonly watched = new Map<string, Watched>();
 
-  constructor(private readonly totals: (service: string, revision: string) => RevisionTotals) {}
+  /**
+   * @param totals the router's cumulative counters of a revision
+   * @param tickMs how often `tick` is called; the guard counts in ticks, its documents in seconds
+   */
+  constructor(
+    private readonly totals: (service: string, revision: string) => RevisionTotals,
+    private readonly tickMs = 1000,
+  ) {}
 
   /** One tick over the canaries now under way; returns the services whose canary just failed. */
   tick(targets: GuardTarget[]): { service: string; result: GuardResult }[] {
     const failed: { service: string; result: GuardResult }[] = [];
     const seen = new Set<string>();
     for (const t of targets) {
-      const params = guardParamsFromSpec(t.strategy.guard);
-      if (!params) continue;
+      const spec = guardParamsFromSpec(t.strategy.guard);
+      if (!spec) continue;
+      const params = { ...spec, restartEverySeconds: Math.max(1, Math.round((spec.restartEverySeconds * 1000) / this.tickMs)) };
       seen.add(t.service);
       const key = `${t.canaryRevision}/${t.stableRevision}/${t.attempt}`;
       const now = { canary: this.totals(t.service, t.canaryRevision), stable: this.totals(t.service, t.stableRevision) };
