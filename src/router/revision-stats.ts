@@ -61,7 +61,12 @@ export interface StatsTotals {
   /** Cumulative counts per {@link PROM_BUCKETS_S} bound, plus +Inf last. */
   latencyBuckets: Float64Array;
   latencySumS: number;
+  /** Cumulative counts per log-scale bin ({@link latencyBin}); fine enough for the guard's latency test. */
+  latencyBins: Float64Array;
 }
+
+/** Upper bounds (ms) of the fine latency bins, the last bin being everything above. */
+export const FINE_BOUNDS_MS: readonly number[] = Array.from({ length: BIN_COUNT - 1 }, (_, i) => binUpperMs(i));
 
 /** Sliding-window and cumulative statistics of one service revision. */
 export class RevisionCounters {
@@ -76,6 +81,7 @@ export class RevisionCounters {
     skewErrors: 0,
     latencyBuckets: new Float64Array(PROM_BUCKETS_S.length + 1),
     latencySumS: 0,
+    latencyBins: new Float64Array(BIN_COUNT),
   };
 
   constructor(
@@ -110,7 +116,9 @@ export class RevisionCounters {
     else if (status < 400) { b.c3++; t.responses['3xx']++; }
     else if (status < 500) { b.c4++; t.responses['4xx']++; }
     else { b.c5++; t.responses['5xx']++; }
-    (b.latency ??= new Uint32Array(BIN_COUNT))[latencyBin(latencyMs)]!++;
+    const bin = latencyBin(latencyMs);
+    (b.latency ??= new Uint32Array(BIN_COUNT))[bin]!++;
+    t.latencyBins[bin]!++;
     if (latencyMs > b.maxMs) b.maxMs = latencyMs;
     const s = latencyMs / 1000;
     t.latencySumS += s;

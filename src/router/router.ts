@@ -13,7 +13,7 @@ import { Instance, type InstanceEnvironment } from './instance.js';
 import { createMetricsRegistry } from './metrics.js';
 import { MirrorLimiter } from './mirror.js';
 import { ReleaseCounters } from './release-counters.js';
-import { PROM_BUCKETS_S, RevisionCounters } from './revision-stats.js';
+import { FINE_BOUNDS_MS, RevisionCounters } from './revision-stats.js';
 import { assertRouteTable, parseAddress } from './route-table-schema.js';
 import type {
   CircuitBreakerOptions,
@@ -262,7 +262,7 @@ class RouterImpl extends EventEmitter implements Router {
       timeouts: t?.timeouts ?? 0,
       rejected: t?.rejected ?? 0,
       skewErrors: t?.skewErrors ?? 0,
-      latency: { boundsMs: PROM_BUCKETS_S.map((s) => s * 1000), counts: t ? Array.from(t.latencyBuckets) : new Array<number>(PROM_BUCKETS_S.length + 1).fill(0) },
+      latency: { boundsMs: [...FINE_BOUNDS_MS], counts: t ? Array.from(t.latencyBins) : new Array<number>(FINE_BOUNDS_MS.length + 1).fill(0) },
     };
   }
 
