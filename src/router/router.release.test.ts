@@ -2,7 +2,7 @@ import http from 'node:http';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { BUNDLES, CookieClient, releaseTable, startReleaseUpstreams, token, type ReleaseUpstreams } from '../../test/fixtures/router/release.js';
 import { load, send, startRouter, until } from '../../test/fixtures/router/support.js';
-import { seededRandom } from '../../test/fixtures/router/seeded-random.js';
+import { seededRandom } from '../../test/fixtures/seeded-random.js';
 import type { ReleaseRoute, RouteTable } from './types.js';
 
 const cleanups: (() => Promise<void>)[] = [];

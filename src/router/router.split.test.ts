@@ -1,7 +1,7 @@
 import http from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
 import { load, send, serviceTable, startRouter, startUpstream, until, type Upstream } from '../../test/fixtures/router/support.js';
-import { seededRandom } from '../../test/fixtures/router/seeded-random.js';
+import { seededRandom } from '../../test/fixtures/seeded-random.js';
 
 const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {

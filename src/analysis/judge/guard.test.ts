@@ -1,17 +1,8 @@
 import { describe, expect, it } from 'vitest';
+import { seededRandom } from '../../../test/fixtures/seeded-random.js';
 import { CanaryGuard, DEFAULT_LATENCY_BOUNDS_MS, GuardInputError, latencyHistogram, type GuardParams, type GuardTick } from './guard.js';
 
-/** mulberry32: a tiny seeded generator, so every simulated rollout is reproducible. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const rng = seededRandom;
 
 interface Scenario {
   rps: number;
