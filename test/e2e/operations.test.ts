@@ -1,4 +1,6 @@
 /** The CLI's operations against a real daemon: what a person at a terminal (or a pipeline) does. */
+import { readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { appDir, cli, hit, startDaemon, stopDaemon, waitFor, writeApp, type Daemon } from './harness.js';
 import type { ServiceView } from '../../src/controller/view-model.js';
@@ -92,6 +94,25 @@ describe('operations through the CLI', () => {
     const logs = await cli(d.stateDir, ['logs', 'app']);
     expect(logs.code).toBe(0);
   }, 60_000);
+
+  it('the API wants its token, serves its OpenAPI document, and streams events', async () => {
+    const anonymous = await fetch(`${d.info.apiUrl}/v1/services`);
+    expect(anonymous.status).toBe(401);
+    const wrong = await fetch(`${d.info.apiUrl}/v1/services`, { headers: { authorization: 'Bearer nope' } });
+    expect(wrong.status).toBe(401);
+    const doc = (await (await fetch(`${d.info.apiUrl}/openapi.json`)).json()) as { paths: Record<string, unknown> };
+    expect(Object.keys(doc.paths)).toContain('/v1/services/{name}/promote');
+    const token = readFileSync(join(d.stateDir, 'token'), 'utf8').trim();
+    expect((statSync(join(d.stateDir, 'token')).mode & 0o777).toString(8)).toBe('600');
+    const abort = new AbortController();
+    const res = await fetch(`${d.info.apiUrl}/v1/events?after=0`, { headers: { authorization: `Bearer ${token}`, accept: 'text/event-stream' }, signal: abort.signal });
+    const reader = res.body!.getReader();
+    let text = '';
+    while (!text.includes('event: status')) text += new TextDecoder().decode((await reader.read()).value);
+    abort.abort();
+    expect(text).toContain('event: event');
+    expect(text).toMatch(/"reason":"Applied"/);
+  });
 
   it('an unknown service and a bad weight are usage errors (exit 2)', async () => {
     const r = await cli(d.stateDir, ['promote', 'nope']);
