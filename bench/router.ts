@@ -8,7 +8,7 @@
  * milliseconds). `--profile` writes a `--cpu-prof` profile of the router under bench/.out/.
  */
 import autocannon from 'autocannon';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { BenchOptions } from './main.js';
@@ -58,6 +58,22 @@ async function measure(url: string, opts: { durationS: number; connections: numb
   };
 }
 
+/**
+ * CPU time (user + system, ms) a process has used so far, from /proc; undefined elsewhere. CPU per
+ * request is far steadier than requests/s on a shared machine.
+ */
+function cpuMs(pid: number | undefined): number | undefined {
+  if (pid === undefined) return undefined;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // Fields 14 and 15 of stat (utime, stime), in clock ticks of (almost always) 10 ms.
+    return (Number(fields[11]) + Number(fields[12])) * 10;
+  } catch {
+    return undefined;
+  }
+}
+
 const r1 = (n: number) => Math.round(n * 10) / 10;
 const r3 = (n: number) => Math.round(n * 1000) / 1000;
 
@@ -84,10 +100,14 @@ export async function run(options: BenchOptions): Promise<Record<string, unknown
 
     const load: Record<string, Figures> = {};
     const fixed: Record<string, Figures> = {};
+    let routerCpuUsPerRequest: number | undefined;
     for (const [name, url] of Object.entries(targets)) {
       log(`  ${name}: warm-up, then ${durationS} s at ${connections} connections…`);
       await measure(url, { durationS: 2, connections });
+      const cpuBefore = name === 'graylane' ? cpuMs(graylane.child.pid) : undefined;
       load[name] = await measure(url, { durationS, connections });
+      const cpuAfter = name === 'graylane' ? cpuMs(graylane.child.pid) : undefined;
+      if (cpuBefore !== undefined && cpuAfter !== undefined) routerCpuUsPerRequest = ((cpuAfter - cpuBefore) * 1000) / (load[name].requestsPerSecond * durationS);
     }
     for (const [name, url] of Object.entries(targets)) {
       log(`  ${name}: ${durationS} s at ${rate} requests/s…`);
@@ -108,6 +128,7 @@ export async function run(options: BenchOptions): Promise<Record<string, unknown
       p50RatioGraylaneOverNginx: r3(g.p50Ms / n.p50Ms),
       p99RatioGraylaneOverNginx: r3(g.p99Ms / n.p99Ms),
       addedP99MsAtFixedRate: r3(addedP99Ms),
+      routerCpuUsPerRequest: routerCpuUsPerRequest === undefined ? undefined : r1(routerCpuUsPerRequest),
       nginxAddedP99MsAtFixedRate: r3(nginxAddedP99Ms),
       goals: { throughputRatio: '≥ 0.8', addedP99Ms: '≤ 1' },
       met: { throughputRatio: throughputRatio >= 0.8, addedP99Ms: addedP99Ms <= 1 },
@@ -119,6 +140,7 @@ export async function run(options: BenchOptions): Promise<Record<string, unknown
       console.log(`  ${'target'.padEnd(10)} ${'req/s'.padStart(10)} ${'p50 ms'.padStart(9)} ${'p99 ms'.padStart(9)} ${'errors'.padStart(7)}`);
       for (const [k, v] of Object.entries(load)) console.log(row(k, v));
       console.log(`  graylane/nginx: throughput ${r3(throughputRatio)} (goal ≥ 0.8), p50 ${r3(g.p50Ms / n.p50Ms)}, p99 ${r3(g.p99Ms / n.p99Ms)}; graylane/direct throughput ${r3(g.requestsPerSecond / d.requestsPerSecond)}`);
+      if (routerCpuUsPerRequest !== undefined) console.log(`  graylane router CPU: ${r1(routerCpuUsPerRequest)} µs per request (user + system, from /proc)`);
       console.log(`\n  fixed ${rate} requests/s, 10 connections, ${durationS} s`);
       console.log(`  ${'target'.padEnd(10)} ${'req/s'.padStart(10)} ${'p50 ms'.padStart(9)} ${'p99 ms'.padStart(9)} ${'errors'.padStart(7)}`);
       for (const [k, v] of Object.entries(fixed)) console.log(row(k, v));

@@ -111,7 +111,12 @@ export class CompiledService {
   private readonly stable: RevisionGroup;
   private readonly canary: RevisionGroup | undefined;
   private readonly canaryFraction: number;
-  private readonly matches: { tests: RequestTest[]; group: RevisionGroup }[];
+  private readonly matches: { tests: RequestTest[]; decision: RouteDecision }[];
+  // Decisions are read-only: shared rather than allocated per request.
+  private readonly toStable: RouteDecision;
+  private readonly toCanary: RouteDecision | undefined;
+  private readonly assignStable: RouteDecision;
+  private readonly assignCanary: RouteDecision | undefined;
   private readonly needsCookies: boolean;
   readonly mirror: CompiledMirror | undefined;
   private readonly sticky: string | undefined;
@@ -131,7 +136,7 @@ export class CompiledService {
     this.stable = groups.get(route.stable)!;
     this.canary = route.canary !== undefined ? groups.get(route.canary) : undefined;
     this.canaryFraction = this.canary ? route.canaryWeight / 100 : 0;
-    this.matches = (route.matches ?? []).map((m) => ({ tests: m.match.map(compileCondition), group: groups.get(m.revision)! }));
+    this.matches = (route.matches ?? []).map((m) => ({ tests: m.match.map(compileCondition), decision: { group: groups.get(m.revision)!, headers: undefined } }));
     this.sticky = route.stickyCookie;
     this.needsCookies = release !== undefined || this.sticky !== undefined || (route.matches ?? []).some((m) => m.match.some((c) => c.cookieName !== undefined));
     this.mirror = route.mirror && route.mirror.percentage > 0 ? compileMirror(route.mirror, groups.get(route.mirror.revision)!) : undefined;
@@ -139,6 +144,10 @@ export class CompiledService {
       this.stableCookie = ['set-cookie', `${this.sticky}=${encodeURIComponent(route.stable)}; Path=/; HttpOnly; SameSite=Lax`];
       if (route.canary !== undefined) this.canaryCookie = ['set-cookie', `${this.sticky}=${encodeURIComponent(route.canary)}; Path=/; HttpOnly; SameSite=Lax`];
     }
+    this.toStable = { group: this.stable, headers: undefined };
+    this.toCanary = this.canary ? { group: this.canary, headers: undefined } : undefined;
+    this.assignStable = { group: this.stable, headers: this.stableCookie };
+    this.assignCanary = this.canary ? { group: this.canary, headers: this.canaryCookie } : undefined;
   }
 
   /**
@@ -150,25 +159,24 @@ export class CompiledService {
     for (const m of this.matches) {
       let ok = true;
       for (const t of m.tests) if (!t(req, cookies)) { ok = false; break; }
-      if (ok) return { group: m.group, headers: undefined };
+      if (ok) return m.decision;
     }
     const release = this.release;
     if (release) {
       const d = release.decide(req, cookies, { stable: this.stable, canary: this.canary });
       return { group: d.group, headers: d.headers, release };
     }
-    if (!this.canary || this.canaryFraction === 0) return { group: this.stable, headers: undefined };
-    if (this.canaryFraction >= 1) return { group: this.canary, headers: undefined };
+    const toCanary = this.toCanary;
+    if (!toCanary || this.canaryFraction === 0) return this.toStable;
+    if (this.canaryFraction >= 1) return toCanary;
     if (this.sticky !== undefined) {
       const side = cookieValue(cookies, this.sticky);
       // A cookie naming a revision no longer stable or canary (or a canary at weight 0) is reassigned.
-      if (side === this.stable.name) return { group: this.stable, headers: undefined };
-      if (side === this.canary.name) return { group: this.canary, headers: undefined };
-      return this.random() < this.canaryFraction
-        ? { group: this.canary, headers: this.canaryCookie }
-        : { group: this.stable, headers: this.stableCookie };
+      if (side === this.stable.name) return this.toStable;
+      if (side === toCanary.group.name) return toCanary;
+      return this.random() < this.canaryFraction ? this.assignCanary! : this.assignStable;
     }
-    return { group: this.random() < this.canaryFraction ? this.canary : this.stable, headers: undefined };
+    return this.random() < this.canaryFraction ? toCanary : this.toStable;
   }
 
   /** Whether a request should be mirrored, this time. */

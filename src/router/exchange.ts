@@ -3,13 +3,16 @@
  * breaking (slot or queue), forwarding with timeouts, one retry when the upstream connection
  * failed before anything was processed, streaming the response back, and accounting.
  */
-import http from 'node:http';
+import type http from 'node:http';
+import { PassThrough } from 'node:stream';
+import type { Dispatcher } from 'undici';
 import type { RevisionGroup, RouteDecision } from './compiled-table.js';
 import type { CompiledRelease } from './compiled-release.js';
-import { clientResponseHeaders, upstreamRequestHeaders } from './headers.js';
+import { clientResponseHeadersFromRaw, upstreamRequestHeaders } from './headers.js';
 import type { Instance, Waiter } from './instance.js';
 import { startMirror, type MirrorCopy, type MirrorLimiter } from './mirror.js';
 import type { TimeoutOptions } from './types.js';
+import type { UpstreamConnection } from './upstream-pool.js';
 
 /** What every exchange needs from the router. */
 export interface ExchangeEnvironment {
@@ -24,8 +27,15 @@ type Failure = 'connect-timeout' | 'header-timeout' | 'idle-timeout' | 'drain' |
 // Errors that mean the connection never carried the request: safe to retry anywhere.
 const CONNECT_ERRORS = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'EADDRNOTAVAIL', 'ENOTFOUND', 'EAI_AGAIN']);
 
-class ProxyTimeout extends Error {
-  readonly code = 'ETIMEDOUT';
+// undici's own timeouts: connect, and no response bytes for idleMs (headers or body).
+const CONNECT_TIMEOUT = 'UND_ERR_CONNECT_TIMEOUT';
+const IDLE_TIMEOUTS = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT']);
+// A kept-alive connection the upstream closed or reset just as we reused it.
+const STALE_ERRORS = new Set(['ECONNRESET', 'EPIPE', 'UND_ERR_SOCKET']);
+
+/** Why the router gave up on an upstream request it started itself. */
+class ProxyAbort extends Error {
+  readonly code = 'GRAYLANE_ABORTED';
 }
 
 /** Sends a router-generated response (404, 502, 503, 504). */
@@ -42,23 +52,89 @@ export function sendPlain(res: http.ServerResponse, status: number, reason: stri
   res.end(body);
 }
 
+/**
+ * One try of an exchange on one upstream connection: undici's handler. Callbacks after the
+ * exchange gave up on the try (`dead`) are ignored, but the connection always goes back to the
+ * pool when undici is done with it.
+ */
+class Attempt implements Dispatcher.DispatchHandler {
+  dead = false;
+  private abortFn: ((err?: Error) => void) | undefined;
+  private resumeFn: (() => void) | undefined;
+
+  constructor(
+    private readonly ex: Exchange,
+    readonly inst: Instance,
+    readonly conn: UpstreamConnection,
+    /** The connection was open before this request: a reset means the request was not processed. */
+    readonly reused: boolean,
+  ) {}
+
+  onConnect(abort: (err?: Error) => void): void {
+    this.abortFn = abort;
+  }
+
+  onHeaders(statusCode: number, headers: Buffer[], resume: () => void, statusText: string): boolean {
+    if (this.dead) return true;
+    this.resumeFn = resume;
+    return this.ex.onHeaders(statusCode, headers, statusText);
+  }
+
+  onData(chunk: Buffer): boolean {
+    if (this.dead) return true;
+    return this.ex.onData(chunk);
+  }
+
+  onComplete(): void {
+    this.inst.pool.release(this.conn);
+    if (!this.dead) this.ex.onComplete();
+  }
+
+  onError(err: Error): void {
+    this.inst.pool.release(this.conn);
+    if (!this.dead) this.ex.onUpstreamError(this, err);
+  }
+
+  /** Resumes a response paused for backpressure. */
+  resume(): void {
+    this.resumeFn?.();
+  }
+
+  /** Gives up on this try: the caller accounts for it; undici's later callbacks are ignored. */
+  abort(why: string): void {
+    if (this.dead) return;
+    this.dead = true;
+    const err = new ProxyAbort(why);
+    // Before undici wrote the request (connecting) there is no abort handle: drop the connection.
+    if (this.abortFn) this.abortFn(err);
+    else this.conn.discard(err);
+  }
+}
+
 /** A proxied request; see the module comment. */
 export class Exchange implements Waiter {
   private instance: Instance | undefined;
   private queuedOn: Instance | undefined;
   private slotHeld = false;
-  private upstream: http.ClientRequest | undefined;
-  private upstreamResponse: http.IncomingMessage | undefined;
+  private attempt: Attempt | undefined;
+  /** The request body as it goes to the current attempt. */
+  private body: PassThrough | undefined;
+  private upstreamComplete = false;
+  private readonly hasBody: boolean;
   private retried = false;
   private chunks: Buffer[] | null;
   private bufferedBytes = 0;
   private bodyEnded: boolean;
   private bodyFlowing = false;
   private responded = false;
+  /** The upstream's declared body length: the last chunk ends the client's response at once. */
+  private contentLength: number | undefined;
+  private receivedBytes = 0;
+  private clientEnded = false;
+  private drainHooked = false;
   private done = false;
   private failure: Failure | undefined;
   private headerTimer: NodeJS.Timeout | undefined;
-  private connectTimer: NodeJS.Timeout | undefined;
   private mirror: MirrorCopy | undefined;
   private readonly startMs: number;
   private readonly group: RevisionGroup;
@@ -79,6 +155,7 @@ export class Exchange implements Waiter {
     this.release = decision.release;
     const h = req.headers;
     const hasBody = h['transfer-encoding'] !== undefined || (h['content-length'] !== undefined && h['content-length'] !== '0');
+    this.hasBody = hasBody;
     this.bodyEnded = !hasBody;
     this.chunks = [];
     group.counters.request();
@@ -134,37 +211,26 @@ export class Exchange implements Waiter {
     this.instance = inst;
     inst.active.add(this);
     const req = this.req;
-    const headers = upstreamRequestHeaders(req, false);
-    const up = http.request({
-      host: inst.host,
-      port: inst.port,
-      method: req.method,
-      path: req.url,
-      headers,
-      agent: inst.agent,
-      setHost: req.headers.host === undefined,
-    });
-    this.upstream = up;
-    up.on('socket', (socket) => {
-      if (!socket.connecting) return;
-      this.connectTimer = setTimeout(() => {
-        if (this.upstream !== up) return;
-        this.failure = 'connect-timeout';
-        up.destroy(new ProxyTimeout(`connect timed out after ${this.env.timeouts.connectMs} ms`));
-      }, this.env.timeouts.connectMs);
-      socket.once('connect', () => clearTimeout(this.connectTimer));
-    });
-    up.setTimeout(this.env.timeouts.idleMs, () => {
-      if (this.upstream !== up || this.done) return;
-      this.failure = 'idle-timeout';
-      up.destroy(new ProxyTimeout(`no data for ${this.env.timeouts.idleMs} ms`));
-    });
-    up.on('response', (ures) => this.onResponse(up, ures));
-    up.on('error', (err: NodeJS.ErrnoException) => this.onUpstreamError(up, err));
-    if (this.chunks && this.chunks.length > 0) for (const c of this.chunks) up.write(c);
-    if (this.bodyEnded) {
-      up.end();
-    } else if (!this.bodyFlowing) {
+    const conn = inst.pool.acquire();
+    const attempt = new Attempt(this, inst, conn, conn.connected);
+    this.attempt = attempt;
+    let body: PassThrough | null = null;
+    if (this.hasBody) {
+      body = new PassThrough();
+      this.body = body;
+      if (this.chunks) for (const c of this.chunks) body.write(c);
+      if (this.bodyEnded) body.end();
+    }
+    conn.client.dispatch(
+      {
+        path: req.url ?? '/',
+        method: req.method as Dispatcher.HttpMethod,
+        headers: upstreamRequestHeaders(req, false, undefined, true),
+        body,
+      },
+      attempt,
+    );
+    if (!this.bodyEnded && !this.bodyFlowing) {
       this.bodyFlowing = true;
       req.on('data', this.onBodyData);
       req.on('end', this.onBodyEnd);
@@ -179,69 +245,95 @@ export class Exchange implements Waiter {
       else this.chunks = null;
     }
     this.mirror?.write(chunk);
-    const up = this.upstream;
-    if (up && !up.destroyed && !up.write(chunk)) {
+    const body = this.body;
+    if (body && !body.destroyed && !body.write(chunk)) {
       this.req.pause();
-      up.once('drain', () => this.req.resume());
+      body.once('drain', () => this.req.resume());
     }
   };
 
   private readonly onBodyEnd = (): void => {
     this.bodyEnded = true;
     this.mirror?.end();
-    const up = this.upstream;
-    if (up && !up.destroyed) up.end();
+    const body = this.body;
+    if (body && !body.destroyed) body.end();
   };
 
-  private onResponse(up: http.ClientRequest, ures: http.IncomingMessage): void {
-    if (this.upstream !== up) return;
+  /** undici: the upstream's status and headers. */
+  onHeaders(status: number, rawHeaders: Buffer[], statusText: string): boolean {
     clearTimeout(this.headerTimer);
-    clearTimeout(this.connectTimer);
     this.responded = true;
-    this.upstreamResponse = ures;
     this.chunks = null;
-    const status = ures.statusCode ?? 502;
     this.instance!.outcome(status < 500, `status ${status}`);
-    if (this.done) {
-      ures.resume();
-      return;
-    }
-    ures.on('end', () => this.releaseSlot(this.instance));
-    ures.on('error', () => {
-      // The upstream died mid-body: the client cannot get a whole response any more.
-      if (this.failure === undefined) this.group.counters.upstreamError();
-      this.releaseSlot(this.instance);
-      this.res.destroy();
-    });
+    // The client went away: let the response run out so the connection stays reusable.
+    if (this.done) return true;
     if (status === 404) this.release?.notFound(this.req, this.group);
-    this.res.writeHead(status, ures.statusMessage, clientResponseHeaders(ures.rawHeaders, this.extraHeaders));
-    ures.pipe(this.res);
+    const { headers, contentLength } = clientResponseHeadersFromRaw(rawHeaders, this.extraHeaders);
+    this.contentLength = contentLength;
+    this.res.writeHead(status, statusText, headers);
+    if (contentLength === 0 || status === 204 || status === 304 || this.req.method === 'HEAD') {
+      this.clientEnded = true;
+      this.res.end();
+    }
+    return true;
   }
 
-  private onUpstreamError(up: http.ClientRequest, err: NodeJS.ErrnoException): void {
-    if (this.upstream !== up) return;
-    clearTimeout(this.connectTimer);
-    const inst = this.instance!;
+  /** undici: a chunk of the response body; false pauses the upstream until the client drains. */
+  onData(chunk: Buffer): boolean {
+    if (this.done || this.clientEnded) return true;
+    this.receivedBytes += chunk.length;
+    if (this.receivedBytes === this.contentLength) {
+      // The whole body is here: headers, last chunk and end in one write.
+      this.clientEnded = true;
+      this.res.end(chunk);
+      return true;
+    }
+    if (this.res.write(chunk)) return true;
+    if (!this.drainHooked) {
+      this.drainHooked = true;
+      this.res.on('drain', this.onClientDrain);
+    }
+    return false;
+  }
+
+  private readonly onClientDrain = (): void => {
+    this.attempt?.resume();
+  };
+
+  /** undici: the response is complete. */
+  onComplete(): void {
+    this.upstreamComplete = true;
+    this.releaseSlot(this.instance);
+    if (this.done) return;
+    if (!this.clientEnded) {
+      this.clientEnded = true;
+      this.res.end();
+    }
+  }
+
+  /** undici: the upstream request failed (connecting, sending, or mid-response). */
+  onUpstreamError(attempt: Attempt, err: NodeJS.ErrnoException): void {
+    const inst = attempt.inst;
     const failure = this.failure;
     if (failure === 'client' || failure === 'drain') {
       this.releaseSlot(inst);
       return;
     }
+    const code = err.code ?? '';
     const counters = this.group.counters;
-    const timedOut = failure === 'connect-timeout' || failure === 'header-timeout' || failure === 'idle-timeout';
-    if (timedOut) counters.timeout();
+    const connectTimeout = code === CONNECT_TIMEOUT;
+    const idleTimeout = IDLE_TIMEOUTS.has(code);
+    if (connectTimeout || idleTimeout) counters.timeout();
     else counters.upstreamError();
     if (this.responded) {
-      // Mid-body: the error handler on the response (or this one) cuts the client off.
+      // Mid-body: the client cannot get a whole response any more.
       inst.outcome(false, err.message);
       this.releaseSlot(inst);
       this.res.destroy();
       return;
     }
-    const code = err.code ?? '';
-    const connectFailure = failure === 'connect-timeout' || CONNECT_ERRORS.has(code);
-    // A kept-alive socket the upstream closed just as we reused it: the request never got there.
-    const staleSocket = up.reusedSocket && (code === 'ECONNRESET' || code === 'EPIPE');
+    const connectFailure = connectTimeout || CONNECT_ERRORS.has(code);
+    const staleSocket = attempt.reused && STALE_ERRORS.has(code);
     if (!staleSocket) inst.outcome(false, code || err.message);
     this.releaseSlot(inst);
     if (!this.done && !this.retried && (connectFailure || staleSocket) && this.chunks !== null) {
@@ -251,29 +343,37 @@ export class Exchange implements Waiter {
         // The upstream probably closed its idle connections together: do not try another one.
         if (staleSocket) inst.closeIdleSockets();
         this.retried = true;
-        this.failure = undefined;
-        this.upstream = undefined;
+        this.attempt = undefined;
+        this.body = undefined;
         this.admit(next);
         return;
       }
     }
-    if (failure === 'connect-timeout') this.reply(504, 'upstream-connect-timeout', `graylane: connecting to ${inst.address} timed out`);
-    else if (timedOut) this.reply(504, failure === 'header-timeout' ? 'upstream-response-timeout' : 'upstream-idle-timeout', `graylane: ${inst.address}: ${err.message}`);
+    if (connectTimeout) this.reply(504, 'upstream-connect-timeout', `graylane: connecting to ${inst.address} timed out`);
+    else if (idleTimeout) this.reply(504, 'upstream-idle-timeout', `graylane: ${inst.address}: no data for ${this.env.timeouts.idleMs} ms`);
     else if (connectFailure) this.reply(502, 'upstream-connect-error', `graylane: cannot connect to ${inst.address} (${code})`);
     else this.reply(502, 'upstream-reset', `graylane: ${inst.address} closed the connection (${code || err.message})`);
   }
 
   private readonly onHeaderTimeout = (): void => {
     if (this.done || this.responded) return;
+    const counters = this.group.counters;
     if (this.queuedOn) {
       this.queuedOn.dequeue(this);
       this.queuedOn = undefined;
-      this.group.counters.timeout();
+      counters.timeout();
       this.reply(504, 'upstream-response-timeout', `graylane: no free slot within ${this.env.timeouts.responseHeaderMs} ms`);
       return;
     }
-    this.failure = 'header-timeout';
-    this.upstream?.destroy(new ProxyTimeout(`no response headers within ${this.env.timeouts.responseHeaderMs} ms`));
+    const attempt = this.attempt;
+    const inst = this.instance;
+    if (!attempt || !inst) return;
+    const why = `no response headers within ${this.env.timeouts.responseHeaderMs} ms`;
+    attempt.abort(why);
+    counters.timeout();
+    inst.outcome(false, why);
+    this.releaseSlot(inst);
+    this.reply(504, 'upstream-response-timeout', `graylane: ${inst.address}: ${why}`);
   };
 
   /** {@inheritDoc Abortable.abortForDrain} */
@@ -281,18 +381,19 @@ export class Exchange implements Waiter {
     if (this.done) return;
     const inst = this.instance;
     this.failure = 'drain';
+    this.attempt?.abort('drain deadline');
+    this.body?.destroy();
     if (!this.responded) {
-      this.upstream?.destroy();
       this.group.counters.timeout();
+      this.releaseSlot(inst);
       this.reply(504, 'drain-deadline', `graylane: instance ${inst?.id ?? '?'} was removed before it answered`);
       return;
     }
-    const ures = this.upstreamResponse;
     // Streams without a declared length (SSE, chunked) can end cleanly; the client reconnects.
-    const endable = ures !== undefined && ures.headers['content-length'] === undefined;
-    if (ures) ures.unpipe(this.res);
-    this.upstream?.destroy();
+    const endable = this.contentLength === undefined;
     this.releaseSlot(inst);
+    if (this.clientEnded) return;
+    this.clientEnded = true;
     if (endable) this.res.end();
     else this.res.destroy();
   }
@@ -324,7 +425,6 @@ export class Exchange implements Waiter {
     if (this.done) return;
     this.done = true;
     clearTimeout(this.headerTimer);
-    clearTimeout(this.connectTimer);
     const res = this.res;
     const status = res.headersSent ? res.statusCode : 499;
     if (!res.writableFinished) {
@@ -334,9 +434,12 @@ export class Exchange implements Waiter {
         this.queuedOn.dequeue(this);
         this.queuedOn = undefined;
       }
-      if (this.upstream && !this.upstream.destroyed && (!this.upstreamResponse || !this.upstreamResponse.complete)) this.upstream.destroy();
+      if (!this.upstreamComplete) {
+        this.attempt?.abort('client went away');
+        this.body?.destroy();
+      }
       this.releaseSlot(this.instance);
-    } else if (this.upstreamResponse?.complete !== false) {
+    } else if (this.upstreamComplete || !this.responded) {
       this.releaseSlot(this.instance);
     }
     this.group.counters.response(status, performance.now() - this.startMs);

@@ -26,9 +26,11 @@ function forwardedFor(address: string | undefined): string {
 
 /**
  * Headers for the upstream request. `keepUpgrade` keeps `Connection: upgrade` and `Upgrade` for
- * WebSocket handshakes; a chunked request body keeps its `Transfer-Encoding` so node re-chunks it.
+ * WebSocket handshakes (sent by node:http); for node:http a chunked request body keeps its
+ * `Transfer-Encoding` so node re-chunks it, while undici (`forUndici`) frames bodies itself and
+ * refuses the header.
  */
-export function upstreamRequestHeaders(req: IncomingMessage, keepUpgrade: boolean, extra?: string[]): string[] {
+export function upstreamRequestHeaders(req: IncomingMessage, keepUpgrade: boolean, extra?: string[], forUndici = false): string[] {
   const raw = req.rawHeaders;
   const drop = connectionTokens(req);
   const out: string[] = [];
@@ -40,7 +42,7 @@ export function upstreamRequestHeaders(req: IncomingMessage, keepUpgrade: boolea
     const name = raw[i]!;
     const lower = name.toLowerCase();
     if (HOP.has(lower)) {
-      if (lower === 'transfer-encoding') out.push(name, raw[i + 1]!);
+      if (lower === 'transfer-encoding' && !forUndici) out.push(name, raw[i + 1]!);
       else if (keepUpgrade && lower === 'upgrade') out.push(name, raw[i + 1]!);
       continue;
     }
@@ -62,6 +64,31 @@ export function upstreamRequestHeaders(req: IncomingMessage, keepUpgrade: boolea
   if (keepUpgrade) out.push('connection', 'upgrade');
   if (extra) out.push(...extra);
   return out;
+}
+
+/** Response headers for the client and the upstream's declared body length, if any. */
+export interface ClientResponseHeaders {
+  /** Flat name/value pairs. */
+  headers: string[];
+  /** The upstream's `Content-Length`, when it sent one. */
+  contentLength: number | undefined;
+}
+
+/**
+ * Response headers for the client from undici's raw (Buffer) headers: the upstream's minus
+ * hop-by-hop, plus `extra` name/value pairs. Header bytes pass through as latin1, as node writes them.
+ */
+export function clientResponseHeadersFromRaw(raw: Buffer[], extra: string[] | undefined): ClientResponseHeaders {
+  const strings: string[] = new Array<string>(raw.length);
+  let contentLength: number | undefined;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!.toString('latin1');
+    const value = raw[i + 1]!.toString('latin1');
+    strings[i] = name;
+    strings[i + 1] = value;
+    if (name.length === 14 && name.toLowerCase() === 'content-length') contentLength = Number(value);
+  }
+  return { headers: clientResponseHeaders(strings, extra), contentLength };
 }
 
 /** Response headers for the client: the upstream's minus hop-by-hop, plus `extra` name/value pairs. */

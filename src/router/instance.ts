@@ -5,6 +5,7 @@
  */
 import http from 'node:http';
 import type { CircuitBreakerOptions, RouterEvent, RouterEventType } from './types.js';
+import { UpstreamPool } from './upstream-pool.js';
 
 /** Something in flight on an instance that a drain deadline may have to cut. */
 export interface Abortable {
@@ -23,6 +24,9 @@ export interface Waiter extends Abortable {
 /** What instances need from the router around them. */
 export interface InstanceEnvironment {
   breaker: CircuitBreakerOptions;
+  /** Connect and idle timeouts of upstream connections. */
+  connectMs: number;
+  idleMs: number;
   drainTimeoutMs: number;
   probeTimeoutMs: number;
   emit(event: RouterEvent): void;
@@ -32,7 +36,8 @@ export interface InstanceEnvironment {
 
 /** Live state of one upstream instance. */
 export class Instance {
-  readonly agent: http.Agent;
+  /** Keep-alive connections to the upstream. */
+  readonly pool: UpstreamPool;
   service = '';
   revision = '';
   ready = false;
@@ -59,7 +64,8 @@ export class Instance {
     readonly port: number,
     private readonly env: InstanceEnvironment,
   ) {
-    this.agent = new http.Agent({ keepAlive: true, maxSockets: Infinity, maxFreeSockets: 1024, scheduling: 'lifo', timeout: 30_000 });
+    const origin = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+    this.pool = new UpstreamPool({ origin, connectMs: env.connectMs, idleMs: env.idleMs });
   }
 
   /** Eligible for new requests (ejection aside). */
@@ -175,7 +181,7 @@ export class Instance {
     if (this.draining || this.closed) return;
     this.draining = true;
     this.emitEvent('instance-draining', {});
-    this.closeIdleSockets();
+    this.pool.closeAsReleased(true);
     for (const w of this.queue.splice(0)) w.reroute();
     if (this.checkDrained()) return;
     this.drainTimer = setTimeout(() => {
@@ -191,12 +197,13 @@ export class Instance {
   undrain(): void {
     if (!this.draining || this.closed) return;
     this.draining = false;
+    this.pool.closeAsReleased(false);
     clearTimeout(this.drainTimer);
   }
 
   /** Destroys pooled sockets nobody is using. */
   closeIdleSockets(): void {
-    for (const list of Object.values(this.agent.freeSockets)) for (const s of list ?? []) s.destroy();
+    this.pool.closeIdle();
   }
 
   /** While draining: called when work finishes; closes the instance once nothing is left. */
@@ -215,7 +222,7 @@ export class Instance {
     this.closed = true;
     clearTimeout(this.drainTimer);
     clearTimeout(this.ejectTimer);
-    this.agent.destroy();
+    this.pool.destroy();
     this.env.forget(this);
   }
 

@@ -3,10 +3,14 @@
  * the client's exchange: the body is written without waiting for the copy (a copy that falls
  * behind is dropped), its response is discarded, and copies in flight are bounded router-wide.
  */
-import http from 'node:http';
+import type http from 'node:http';
+import { PassThrough } from 'node:stream';
+import type { Dispatcher } from 'undici';
 import type { RevisionGroup } from './compiled-table.js';
 import { upstreamRequestHeaders } from './headers.js';
+import type { Instance } from './instance.js';
 import type { TimeoutOptions } from './types.js';
+import type { UpstreamConnection } from './upstream-pool.js';
 
 /** Bounds mirrored copies in flight. */
 export class MirrorLimiter {
@@ -35,7 +39,93 @@ export interface MirrorCopy {
 // A copy whose upstream lags this far behind the client's body is dropped, not buffered.
 const MAX_LAG_BYTES = 1 << 20;
 
-/** Starts a copy of `req` to `group`, if the limiter allows; undefined otherwise. */
+const MIRROR_HEADER = ['x-graylane-mirror', '1'];
+
+/** One copy in flight: undici's handler, discarding the response. */
+class Copy implements Dispatcher.DispatchHandler, MirrorCopy {
+  private settled = false;
+  private status = 0;
+  private abortFn: ((err?: Error) => void) | undefined;
+  private readonly timer: NodeJS.Timeout;
+  private readonly startMs = performance.now();
+
+  constructor(
+    private readonly limiter: MirrorLimiter,
+    private readonly group: RevisionGroup,
+    private readonly inst: Instance,
+    private readonly conn: UpstreamConnection,
+    private readonly body: PassThrough | null,
+    responseHeaderMs: number,
+  ) {
+    this.timer = setTimeout(() => {
+      this.settle('timeout');
+      this.cancel();
+    }, responseHeaderMs);
+  }
+
+  onConnect(abort: (err?: Error) => void): void {
+    this.abortFn = abort;
+  }
+
+  onHeaders(statusCode: number): boolean {
+    clearTimeout(this.timer);
+    this.status = statusCode;
+    this.inst.outcome(statusCode < 500, `status ${statusCode}`);
+    return true;
+  }
+
+  onData(): boolean {
+    return true;
+  }
+
+  onComplete(): void {
+    this.inst.pool.release(this.conn);
+    this.settle(this.status);
+  }
+
+  onError(err: Error): void {
+    this.inst.pool.release(this.conn);
+    const code = (err as NodeJS.ErrnoException).code ?? '';
+    const timedOut = code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT' || code === 'UND_ERR_CONNECT_TIMEOUT';
+    if (!this.settled && this.status === 0) this.inst.outcome(false, code || err.message);
+    this.settle(timedOut ? 'timeout' : 'error');
+  }
+
+  write(chunk: Buffer): void {
+    const body = this.body;
+    if (!body || body.destroyed || this.settled) return;
+    if (body.writableLength > MAX_LAG_BYTES) {
+      this.settle('error');
+      this.cancel();
+      return;
+    }
+    body.write(chunk);
+  }
+
+  end(): void {
+    if (this.body && !this.body.destroyed) this.body.end();
+  }
+
+  private cancel(): void {
+    this.body?.destroy();
+    if (this.abortFn) this.abortFn();
+    else this.conn.discard();
+  }
+
+  private settle(status: number | 'error' | 'timeout'): void {
+    if (this.settled) return;
+    this.settled = true;
+    clearTimeout(this.timer);
+    this.limiter.release();
+    const counters = this.group.counters;
+    const latencyMs = performance.now() - this.startMs;
+    if (status === 'error') counters.upstreamError();
+    else if (status === 'timeout') counters.timeout();
+    counters.response(typeof status === 'number' ? status : 502, latencyMs);
+  }
+}
+
+/** Starts a copy of `req` to `group`, if the limiter allows; the body sink when there is a body. */
 export function startMirror(
   env: { timeouts: TimeoutOptions; mirrors: MirrorLimiter },
   req: http.IncomingMessage,
@@ -44,64 +134,18 @@ export function startMirror(
 ): MirrorCopy | undefined {
   const inst = group.pick();
   if (!inst || !env.mirrors.tryAcquire()) return undefined;
-  const counters = group.counters;
-  counters.request();
-  const startMs = performance.now();
-  let settled = false;
-  const settle = (status: number | 'error' | 'timeout') => {
-    if (settled) return;
-    settled = true;
-    clearTimeout(timer);
-    env.mirrors.release();
-    if (status === 'error') counters.upstreamError();
-    else if (status === 'timeout') counters.timeout();
-    if (status === 'error' || status === 'timeout') counters.response(502, performance.now() - startMs);
-    else counters.response(status, performance.now() - startMs);
-  };
-  const up = http.request({
-    host: inst.host,
-    port: inst.port,
-    method: req.method,
-    path: req.url,
-    headers: upstreamRequestHeaders(req, false, ['x-graylane-mirror', '1']),
-    agent: inst.agent,
-    setHost: req.headers.host === undefined,
-  });
-  const timer = setTimeout(() => {
-    settle('timeout');
-    up.destroy();
-  }, env.timeouts.responseHeaderMs);
-  up.setTimeout(env.timeouts.idleMs, () => {
-    settle('timeout');
-    up.destroy();
-  });
-  up.on('response', (ures) => {
-    const status = ures.statusCode ?? 502;
-    inst.outcome(status < 500, `status ${status}`);
-    ures.on('end', () => settle(status));
-    ures.on('error', () => settle('error'));
-    ures.resume();
-  });
-  up.on('error', (err: NodeJS.ErrnoException) => {
-    if (!settled) inst.outcome(false, err.code ?? err.message);
-    settle('error');
-  });
-  if (!hasBody) {
-    up.end();
-    return undefined;
-  }
-  return {
-    write(chunk) {
-      if (up.destroyed) return;
-      if (up.writableLength > MAX_LAG_BYTES) {
-        settle('error');
-        up.destroy();
-        return;
-      }
-      up.write(chunk);
+  group.counters.request();
+  const conn = inst.pool.acquire();
+  const body = hasBody ? new PassThrough() : null;
+  const copy = new Copy(env.mirrors, group, inst, conn, body, env.timeouts.responseHeaderMs);
+  conn.client.dispatch(
+    {
+      path: req.url ?? '/',
+      method: req.method as Dispatcher.HttpMethod,
+      headers: upstreamRequestHeaders(req, false, MIRROR_HEADER, true),
+      body,
     },
-    end() {
-      if (!up.destroyed) up.end();
-    },
-  };
+    copy,
+  );
+  return hasBody ? copy : undefined;
 }

@@ -133,6 +133,8 @@ class RouterImpl extends EventEmitter implements Router {
     this.env = { timeouts: this.timeouts, maxReplayBytes: 64 * 1024, mirrors: this.mirrors };
     this.instanceEnv = {
       breaker: this.breaker,
+      connectMs: this.timeouts.connectMs,
+      idleMs: this.timeouts.idleMs,
       drainTimeoutMs: this.drainTimeoutMs,
       probeTimeoutMs: this.timeouts.connectMs + this.timeouts.responseHeaderMs,
       emit: (e) => {
