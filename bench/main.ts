@@ -27,8 +27,10 @@ const available = readdirSync(here)
 
 const argv = process.argv.slice(2);
 const json = argv.includes('--json');
-const names = argv.filter((a) => !a.startsWith('-') && available.includes(a));
-const unknown = argv.filter((a) => !a.startsWith('-') && !available.includes(a) && !/^[0-9.]+$/.test(a));
+// A word right after a flag other than --json is that flag's value (`--rates 50,200`).
+const isValue = (i: number) => i > 0 && argv[i - 1]!.startsWith('--') && argv[i - 1] !== '--json';
+const names = argv.filter((a, i) => !a.startsWith('-') && !isValue(i) && available.includes(a));
+const unknown = argv.filter((a, i) => !a.startsWith('-') && !isValue(i) && !available.includes(a));
 if (unknown.length > 0) {
   console.error(`unknown benchmark: ${unknown.join(', ')}; available: ${available.join(', ')}`);
   process.exit(2);

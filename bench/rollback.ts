@@ -1,6 +1,7 @@
 /**
  * `npm run bench -- rollback [--json] [--runs 3] [--other-runs 1] [--healthy-runs 50]
- *   [--healthy-s 10] [--healthy-parallel 5] [--rates 50,200,1000] [--timeout-s 30]`
+ *   [--healthy-s 10] [--healthy-parallel 5] [--rates 50,200,1000] [--timeout-s 30]
+ *   [--faults errors100,errors5,latency3x]`
  *
  * `--runs` bad runs per fault at 200 requests/s (where the median is judged), `--other-runs` at
  * the other rates; defaults keep the whole benchmark near 5 minutes on 2 cores.
@@ -123,7 +124,7 @@ async function waitStableAlone(d: BenchDaemon, service: string): Promise<void> {
   });
 }
 
-async function badRuns(rate: number, runs: number, timeoutS: number, log: (s: string) => void): Promise<RunFigures[]> {
+async function badRuns(rate: number, runs: number, timeoutS: number, faults: readonly Fault[], log: (s: string) => void): Promise<RunFigures[]> {
   const dir = makeAppDir();
   const service = (env: Record<string, string>): BenchService[] => [{ name: 'app', pathPrefix: '/', replicas: REPLICAS, env: { VERSION: 'v1', ...env }, strategy: STRATEGY }];
   writeAppFile(dir, service({}));
@@ -141,7 +142,7 @@ async function badRuns(rate: number, runs: number, timeoutS: number, log: (s: st
     const extraLatencyMs = Math.max(1, Math.round(2 * stableMedianMs));
     let n = 0;
     for (let r = 0; r < runs; r++) {
-      for (const fault of FAULTS) {
+      for (const fault of faults) {
         n += 1;
         const load = startLoadLoop({ url: `${d.info.routerUrl}/`, ratePerSecond: rate });
         await sleep(1000);
@@ -320,6 +321,10 @@ export async function run(options: BenchOptions): Promise<Record<string, unknown
   const ratesArg = args.indexOf('--rates');
   const rates = ratesArg >= 0 ? (args[ratesArg + 1] ?? '').split(',').map(Number) : [50, 200, 1000];
   if (rates.some((r) => !Number.isFinite(r) || r <= 0)) throw new Error('--rates needs positive numbers separated by commas, e.g. 50,200,1000');
+  const faultsArg = args.indexOf('--faults');
+  const faults = (faultsArg >= 0 ? (args[faultsArg + 1] ?? '').split(',') : FAULTS) as Fault[];
+  const unknown = faults.filter((f) => !(FAULTS as string[]).includes(f));
+  if (unknown.length > 0 || faults.length === 0) throw new Error(`--faults takes some of ${FAULTS.join(',')}; got ${unknown.join(',') || 'nothing'}`);
   const log = (s: string) => {
     if (!options.json) console.log(s);
   };
@@ -328,7 +333,7 @@ export async function run(options: BenchOptions): Promise<Record<string, unknown
   try {
     for (const rate of rates) {
       const n = rate === 200 ? runs : otherRuns;
-      if (n > 0) all.push(...(await badRuns(rate, n, timeoutS, log)));
+      if (n > 0) all.push(...(await badRuns(rate, n, timeoutS, faults, log)));
     }
     healthy = await healthyRuns(healthyTotal, parallel, healthyS, log);
   } finally {

@@ -51,6 +51,21 @@ describe('RevisionCounters', () => {
     expect(c.totals.responses['5xx']).toBe(5);
   });
 
+  it('gives the fine latency counts of the recent window only', () => {
+    let now = 1_000;
+    const c = new RevisionCounters('web', 'v1', 60, () => now);
+    c.response(200, 5);
+    now += 30_000;
+    c.response(200, 50);
+    c.response(500, 50);
+    const recent = c.recentLatency(10_000);
+    expect(recent.reduce((a, b) => a + b, 0)).toBe(2);
+    expect(recent[latencyBin(50)]).toBe(2);
+    expect(c.recentLatency(60_000).reduce((a, b) => a + b, 0)).toBe(3);
+    now += 61_000;
+    expect(c.recentLatency(60_000).every((n) => n === 0)).toBe(true);
+  });
+
   it('reuses a bucket once the ring wraps around', () => {
     let now = 0;
     const c = new RevisionCounters('web', 'v1', 60, () => now);

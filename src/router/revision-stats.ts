@@ -152,6 +152,23 @@ export class RevisionCounters {
     this.totals.skewErrors++;
   }
 
+  /**
+   * Fine latency counts ({@link latencyBin}) over the last `windowMs` (clamped like
+   * {@link read}): what a revision's latency looked like just before now, e.g. stable's before a
+   * canary started.
+   */
+  recentLatency(windowMs: number): number[] {
+    const nowSecond = Math.floor(this.nowMs() / 1000);
+    const seconds = Math.max(1, Math.min(this.windowSeconds, Math.ceil(windowMs / 1000)));
+    const first = nowSecond - seconds + 1;
+    const counts = new Array<number>(BIN_COUNT).fill(0);
+    for (const b of this.ring) {
+      if (b.second < first || b.second > nowSecond || !b.latency) continue;
+      for (let i = 0; i < BIN_COUNT; i++) counts[i]! += b.latency[i]!;
+    }
+    return counts;
+  }
+
   /** Figures over the last `windowMs` (clamped to 1 s … the configured window). */
   read(windowMs: number): RevisionStats {
     const now = this.nowMs();

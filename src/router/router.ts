@@ -17,6 +17,7 @@ import { FINE_BOUNDS_MS, RevisionCounters } from './revision-stats.js';
 import { assertRouteTable, parseAddress } from './route-table-schema.js';
 import type {
   CircuitBreakerOptions,
+  LatencyCounts,
   ReleaseStats,
   RevisionStats,
   RevisionTotals,
@@ -57,6 +58,12 @@ export interface Router {
   stats(query: StatsQuery): RevisionStats;
   /** Cumulative counters of one revision since the router started (zeros when it never had traffic). */
   totals(query: { service: string; revision: string }): RevisionTotals;
+  /**
+   * Latency histogram of one revision over the sliding window `windowMs` (default 60 s), in the
+   * fine bins of {@link RevisionTotals.latency}; zeros when it had no traffic. The guard fixes its
+   * latency threshold from stable's recent traffic with it.
+   */
+  recentLatency(query: StatsQuery): LatencyCounts;
   /** Cumulative figures of a release since the router started (zeros for an unknown release). */
   releaseStats(name: string): ReleaseStats;
   /** Subscribes to notable events (ejections, readmissions, drains). */
@@ -266,6 +273,12 @@ class RouterImpl extends EventEmitter implements Router {
       skewErrors: t?.skewErrors ?? 0,
       latency: { boundsMs: [...FINE_BOUNDS_MS], counts: t ? Array.from(t.latencyBins) : new Array<number>(FINE_BOUNDS_MS.length + 1).fill(0) },
     };
+  }
+
+  recentLatency(query: StatsQuery): LatencyCounts {
+    const entry = this.counters.get(`${query.service}\n${query.revision}`);
+    const counts = entry ? entry.counters.recentLatency(query.windowMs ?? 60_000) : new Array<number>(FINE_BOUNDS_MS.length + 1).fill(0);
+    return { boundsMs: [...FINE_BOUNDS_MS], counts };
   }
 
   releaseStats(name: string): ReleaseStats {

@@ -315,6 +315,14 @@ export interface StatsQuery {
   windowMs?: number;
 }
 
+/** A latency histogram: upper bounds in ms, and `boundsMs.length + 1` counts (the last is +Inf). */
+export interface LatencyCounts {
+  /** Increasing upper bounds in ms. */
+  boundsMs: number[];
+  /** Requests per bin, not cumulative. */
+  counts: number[];
+}
+
 /** Counters of one revision since the router started: per-tick deltas of these feed the guard. */
 export interface RevisionTotals {
   /** Requests routed to the revision. */
@@ -329,6 +337,6 @@ export interface RevisionTotals {
   rejected: number;
   /** 404s to a GET of a hashed asset path, for members of a release. */
   skewErrors: number;
-  /** Latency histogram: upper bounds in ms, and `boundsMs.length + 1` counts (the last is +Inf). */
-  latency: { boundsMs: number[]; counts: number[] };
+  /** Latency histogram since the router started. */
+  latency: LatencyCounts;
 }

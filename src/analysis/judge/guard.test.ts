@@ -15,6 +15,8 @@ interface Scenario {
   /** The canary turns bad at this tick (1-based); before it, it behaves like stable. */
   badFromTick?: number;
   latency?: boolean;
+  /** Seconds of stable-only traffic before the canary, handed to the guard as its latency reference. */
+  referenceSeconds?: number;
   params?: Partial<GuardParams>;
 }
 
@@ -27,7 +29,8 @@ function latencyMs(random: () => number, factor: number): number {
 /** Runs one simulated rollout; returns the tick the guard failed at, or undefined. */
 function simulate(s: Scenario, seed: number): { failedAt?: number; failedOn?: string; last: ReturnType<CanaryGuard['observe']> } {
   const random = rng(seed);
-  const guard = new CanaryGuard(s.params);
+  const reference = s.referenceSeconds ? latencyHistogram(Array.from({ length: s.referenceSeconds * s.rps }, () => latencyMs(random, 1))) : undefined;
+  const guard = new CanaryGuard(s.params, reference ? { latencyReference: reference } : {});
   const share = s.canaryShare ?? 0.1;
   let last!: ReturnType<CanaryGuard['observe']>;
   for (let tick = 1; tick <= s.ticks; tick++) {
@@ -75,13 +78,16 @@ describe('CanaryGuard on healthy canaries (false alarms)', () => {
     [200, 0.01, true, 0.001],
     [200, 0.002, false, 0.05],
     [5, 0.02, false, 0.05],
+    [20, 0.005, 'with stable\'s last minute as reference', 0.01],
+    [200, 0.01, 'with stable\'s last minute as reference', 0.01],
   ] as const)('%i rps, %d errors, latency %s, alpha %d: false aborts within the bound', (rps, errorRate, latency, alpha) => {
     const runs = 500;
     let falseAlarms = 0;
+    const referenceSeconds = typeof latency === 'string' ? 60 : 0;
     for (let r = 0; r < runs; r++) {
-      if (simulate({ rps, ticks: 300, stableErrorRate: errorRate, latency, params: { alpha } }, 10_000 + r).failedAt !== undefined) falseAlarms++;
+      if (simulate({ rps, ticks: 300, stableErrorRate: errorRate, latency: latency !== false, referenceSeconds, params: { alpha } }, 10_000 + r).failedAt !== undefined) falseAlarms++;
     }
-    console.info(`guard false aborts: ${falseAlarms}/${runs} healthy rollouts of 300 s at ${rps} rps, ${errorRate * 100}% errors, latency ${latency}, alpha ${alpha}`);
+    console.info(`guard false aborts: ${falseAlarms}/${runs} healthy rollouts of 300 s at ${rps} rps, ${errorRate * 100}% errors, latency ${String(latency)}, alpha ${alpha}`);
     expect(falseAlarms).toBeLessThanOrEqual(Math.ceil(alpha * runs));
   }, 180_000);
 
@@ -116,6 +122,9 @@ describe('CanaryGuard on broken canaries (detection)', () => {
     ['3x latency', { rps: 50, canaryLatencyFactor: 3, latency: true }, 30],
     ['3x latency', { rps: 200, canaryLatencyFactor: 3, latency: true }, 8],
     ['3x latency', { rps: 1000, canaryLatencyFactor: 3, latency: true }, 4],
+    // Stable's last minute fixes the threshold before the first tick: judged from the start.
+    ['3x latency, reference given', { rps: 50, canaryLatencyFactor: 3, latency: true, referenceSeconds: 60 }, 8],
+    ['3x latency, reference given', { rps: 200, canaryLatencyFactor: 3, latency: true, referenceSeconds: 60 }, 2],
     ['100% errors after 200 healthy s', { rps: 200, canaryErrorRate: 1, badFromTick: 201 }, 2],
     ['5% errors after 200 healthy s', { rps: 1000, canaryErrorRate: 0.05, badFromTick: 201 }, 20],
   ] as const)('%s at %j is detected within %i ticks (median of 20)', (what, s, maxMedian) => {
@@ -165,6 +174,24 @@ describe('CanaryGuard input checks', () => {
     expect((err as GuardInputError).code).toBe('invalid-params');
     expect((err as Error).message).toMatch(message);
   });
+  it('takes a latency reference too thin to fix the threshold as the start of one', () => {
+    const thin = latencyHistogram(Array.from({ length: 50 }, () => 10));
+    const guard = new CanaryGuard({ latencyReferenceRequests: 200 }, { latencyReference: thin });
+    const tick = (n: number, ms: number): GuardTick => ({
+      canary: { requests: n, errors: 0, latency: latencyHistogram(Array.from({ length: n }, () => ms)) },
+      stable: { requests: n, errors: 0, latency: latencyHistogram(Array.from({ length: n }, () => 10)) },
+    });
+    expect(guard.observe(tick(100, 100)).latency).toBeUndefined();
+    expect(guard.observe(tick(100, 100)).latency?.thresholdMs).toBe(15);
+  });
+
+  it('rejects a malformed latency reference', () => {
+    expect(() => new CanaryGuard({}, { latencyReference: { boundsMs: [1, 2], counts: [1, 2] } })).toThrow(
+      new GuardInputError('invalid-tick', 'latencyReference needs 3 counts (one per bound plus overflow), got 2'),
+    );
+    expect(() => new CanaryGuard({}, { latencyReference: { boundsMs: [2, 1], counts: [1, 2, 3] } })).toThrow(/latencyReference bounds must increase/);
+  });
+
   it('rejects histogram bounds that change mid-rollout', () => {
     const guard = new CanaryGuard();
     guard.observe({ canary: ok, stable: { ...ok, latency: latencyHistogram([5]) } });

@@ -68,6 +68,16 @@ export const DEFAULT_GUARD_PARAMS: Readonly<GuardParams> = Object.freeze({
   restartEverySeconds: 10,
 });
 
+/** What the guard may know before its first tick. */
+export interface GuardStartOptions {
+  /**
+   * Stable's latencies just before the canary started (e.g. the router's last minute). With at
+   * least `latencyReferenceRequests` in it, the latency threshold is fixed from it and the latency
+   * test runs from the first tick, instead of waiting for that much stable traffic first.
+   */
+  latencyReference?: LatencyHistogram;
+}
+
 /** Restarted tests kept alive besides the one from the start. */
 const RECENT_TESTS = 6;
 
@@ -226,9 +236,15 @@ export class CanaryGuard {
   private latencyUnavailable: string | undefined;
   private failure: GuardResult | undefined;
 
-  constructor(params: Partial<GuardParams> = {}) {
+  constructor(params: Partial<GuardParams> = {}, options: GuardStartOptions = {}) {
     this.params = validateParams({ ...DEFAULT_GUARD_PARAMS, ...stripUndefined(params) });
     this.errors = new RateComparison(this.params.alpha / 2, 0, this.params.errorRateMargin, this.params.restartEverySeconds);
+    const ref = options.latencyReference;
+    if (ref) {
+      validateHistogram('latencyReference', ref);
+      // Data from before the first tick: the test may use every tick from the first on.
+      this.addReference(ref);
+    }
   }
 
   /** Takes one second of traffic and returns the verdict so far. */
@@ -278,25 +294,31 @@ export class CanaryGuard {
       return this.latency.test.add(this.tick, { n: total(c.counts), k: above(c.counts, i) }, { n: total(s.counts), k: above(s.counts, i) });
     }
     if (!s) return undefined;
+    this.addReference(s);
+    return undefined;
+  }
+
+  /** Adds stable latencies to the reference; fixes the threshold once there are enough. */
+  private addReference(s: LatencyHistogram): void {
     if (!this.reference) this.reference = { boundsMs: s.boundsMs, counts: s.counts.map(() => 0), requests: 0 };
     if (!sameBounds(this.reference.boundsMs, s.boundsMs)) throw new GuardInputError('invalid-tick', 'the latency histogram bounds changed between ticks');
     s.counts.forEach((n, i) => { this.reference!.counts[i]! += n; });
     this.reference.requests += total(s.counts);
     if (this.reference.requests < this.params.latencyReferenceRequests) {
       this.latencyUnavailable = `fixing the threshold from stable (${this.reference.requests}/${this.params.latencyReferenceRequests} requests)`;
-      return undefined;
+      return;
     }
     const qIndex = quantileBucket(this.reference.counts, this.params.latencyQuantile);
     const bounds = this.reference.boundsMs;
     if (qIndex >= bounds.length) {
       this.latencyUnavailable = `stable's latency quantile ${this.params.latencyQuantile} is above the largest histogram bound (${bounds[bounds.length - 1]} ms)`;
-      return undefined;
+      return;
     }
     const target = bounds[qIndex]! * this.params.latencyFactor;
     const thresholdIndex = bounds.findIndex((b) => b >= target);
     if (thresholdIndex < 0) {
       this.latencyUnavailable = `${this.params.latencyFactor}× stable's latency quantile is above the largest histogram bound`;
-      return undefined;
+      return;
     }
     this.latencyUnavailable = undefined;
     this.latency = {
@@ -305,7 +327,6 @@ export class CanaryGuard {
       // The threshold came from data up to this tick; the test uses only later ticks.
       test: new RateComparison(this.params.alpha / 2, this.tick, this.params.latencyMargin, this.params.restartEverySeconds),
     };
-    return undefined;
   }
 }
 
@@ -379,6 +400,12 @@ function validateParams(p: GuardParams): GuardParams {
   return p;
 }
 
+function validateHistogram(name: string, { boundsMs, counts }: LatencyHistogram): void {
+  if (counts.length !== boundsMs.length + 1) throw new GuardInputError('invalid-tick', `${name} needs ${boundsMs.length + 1} counts (one per bound plus overflow), got ${counts.length}`);
+  if (!counts.every((n) => Number.isInteger(n) && n >= 0)) throw new GuardInputError('invalid-tick', `${name} counts must be integers ≥ 0`);
+  if (!boundsMs.every((b, i) => i === 0 || b > boundsMs[i - 1]!)) throw new GuardInputError('invalid-tick', `${name} bounds must increase`);
+}
+
 function validateTick(t: GuardTick): void {
   for (const side of ['canary', 'stable'] as const) {
     const s = t[side];
@@ -386,12 +413,7 @@ function validateTick(t: GuardTick): void {
     if (!(Number.isInteger(s.errors) && s.errors >= 0 && s.errors <= s.requests)) {
       throw new GuardInputError('invalid-tick', `${side}.errors must be an integer between 0 and ${side}.requests (${s.requests}), got ${s.errors}`);
     }
-    if (s.latency) {
-      const { boundsMs, counts } = s.latency;
-      if (counts.length !== boundsMs.length + 1) throw new GuardInputError('invalid-tick', `${side}.latency needs ${boundsMs.length + 1} counts (one per bound plus overflow), got ${counts.length}`);
-      if (!counts.every((n) => Number.isInteger(n) && n >= 0)) throw new GuardInputError('invalid-tick', `${side}.latency counts must be integers ≥ 0`);
-      if (!boundsMs.every((b, i) => i === 0 || b > boundsMs[i - 1]!)) throw new GuardInputError('invalid-tick', `${side}.latency bounds must increase`);
-    }
+    if (s.latency) validateHistogram(`${side}.latency`, s.latency);
   }
   if (t.canary.latency && t.stable.latency && !sameBounds(t.canary.latency.boundsMs, t.stable.latency.boundsMs)) {
     throw new GuardInputError('invalid-tick', 'canary and stable latency histograms must share bounds');

@@ -4,7 +4,7 @@
  */
 import { CanaryGuard, type GuardResult, type GuardSideTick } from '../../analysis/judge/guard.js';
 import { guardParamsFromSpec } from '../../analysis/guard-spec.js';
-import type { RevisionTotals } from '../../router/index.js';
+import type { LatencyCounts, RevisionTotals } from '../../router/index.js';
 import type { CanaryStrategy } from '../../spec/schema.js';
 
 /** One canary the controller wants judged now. */
@@ -32,18 +32,28 @@ function delta(now: RevisionTotals, before: RevisionTotals): GuardSideTick {
   return { requests, errors: Math.min(requests, Math.max(0, errorsOf(now) - errorsOf(before))), latency: { boundsMs: now.latency.boundsMs, counts } };
 }
 
+/** Where a {@link GuardWatch} reads the router's figures, and how often it is ticked. */
+export interface GuardWatchOptions {
+  /** The router's cumulative counters of a revision. */
+  totals: (service: string, revision: string) => RevisionTotals;
+  /** A revision's latencies over the router's recent window: stable's, when a guard starts. */
+  recentLatency?: (service: string, revision: string) => LatencyCounts;
+  /** How often `tick` is called; the guard counts in ticks, its documents in seconds. */
+  tickMs?: number;
+}
+
 /** Keeps one guard per canary under way. */
 export class GuardWatch {
   private readonly watched = new Map<string, Watched>();
+  private readonly totals: GuardWatchOptions['totals'];
+  private readonly recentLatency: GuardWatchOptions['recentLatency'];
+  private readonly tickMs: number;
 
-  /**
-   * @param totals the router's cumulative counters of a revision
-   * @param tickMs how often `tick` is called; the guard counts in ticks, its documents in seconds
-   */
-  constructor(
-    private readonly totals: (service: string, revision: string) => RevisionTotals,
-    private readonly tickMs = 1000,
-  ) {}
+  constructor(options: GuardWatchOptions) {
+    this.totals = options.totals;
+    this.recentLatency = options.recentLatency;
+    this.tickMs = options.tickMs ?? 1000;
+  }
 
   /** One tick over the canaries now under way; returns the services whose canary just failed. */
   tick(targets: GuardTarget[]): { service: string; result: GuardResult }[] {
@@ -58,7 +68,9 @@ export class GuardWatch {
       const now = { canary: this.totals(t.service, t.canaryRevision), stable: this.totals(t.service, t.stableRevision) };
       let w = this.watched.get(t.service);
       if (!w || w.key !== key) {
-        w = { key, guard: new CanaryGuard(params), last: now };
+        // Stable's last minute fixes the latency threshold, so latency is judged from the first tick.
+        const reference = this.recentLatency?.(t.service, t.stableRevision);
+        w = { key, guard: new CanaryGuard(params, reference ? { latencyReference: reference } : {}), last: now };
         this.watched.set(t.service, w);
         continue;
       }

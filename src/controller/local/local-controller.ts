@@ -84,7 +84,11 @@ export class LocalController implements ControlPlane {
       onPhase: (service) => this.schedule(service),
       nowMs: this.nowMs,
     });
-    this.guard = new GuardWatch((service, revision) => this.router.totals({ service, revision }), options.guardIntervalMs ?? GUARD_TICK_MS);
+    this.guard = new GuardWatch({
+      totals: (service, revision) => this.router.totals({ service, revision }),
+      recentLatency: (service, revision) => this.router.recentLatency({ service, revision }),
+      tickMs: options.guardIntervalMs ?? GUARD_TICK_MS,
+    });
     this.releases = new ReleaseCoordinator(this.store, {
       app: () => this.app(),
       status: (service) => this.store.getStatus(service) as RolloutStatus | undefined,
