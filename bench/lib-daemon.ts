@@ -158,13 +158,18 @@ export interface BenchDaemon {
   stop(): Promise<void>;
 }
 
-/** Starts `graylane up -f DIR/graylane.yaml` on loopback port 0 and waits until it is up. */
+/**
+ * Starts `graylane up -f DIR/graylane.yaml` on loopback port 0 and waits until it is up.
+ * `BENCH_DAEMON_NODE_FLAGS` (e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`) are passed to the
+ * daemon's node, for profiling it under a benchmark.
+ */
 export async function startDaemon(dir: string): Promise<BenchDaemon> {
   hookSignals();
   const stateDir = join(dir, '.graylane');
   const infoFile = join(stateDir, 'daemon.json');
   let out = '';
-  const proc: ChildProcess = spawn(process.execPath, [BIN, 'up', '-f', join(dir, 'graylane.yaml'), '--state-dir', stateDir, '--drain-timeout', '5', '--listen', '127.0.0.1:0'], {
+  const nodeFlags = (process.env.BENCH_DAEMON_NODE_FLAGS ?? '').split(' ').filter(Boolean);
+  const proc: ChildProcess = spawn(process.execPath, [...nodeFlags, BIN, 'up', '-f', join(dir, 'graylane.yaml'), '--state-dir', stateDir, '--drain-timeout', '5', '--listen', '127.0.0.1:0'], {
     cwd: dir,
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -13,6 +13,9 @@
  * new revision" is the time from the promote call returning to the send time of the first
  * request from which on every request was answered by v2 (resolution: one request interval).
  * Goal ≤ 10 ms.
+ *
+ * Diagnostics: `BENCH_TRACE=1` lists the rollout's slow requests and the load generator's own
+ * event-loop lags; `BENCH_DAEMON_NODE_FLAGS="--cpu-prof --cpu-prof-dir=DIR"` profiles the daemon.
  */
 import { loadavg } from 'node:os';
 import type { BenchOptions } from './main.js';
@@ -67,6 +70,23 @@ interface StrategyFigures {
   met: { zeroFailed: boolean; p99Ratio: boolean; promoteToAllNew?: boolean };
 }
 
+// BENCH_TRACE=1: every slow request of the rollout (sent when, how slow, served by whom) and
+// this process's own event-loop lags, to tell a stalled router from a stalled load generator.
+let lags: Array<[number, number]> = [];
+let traceTimer: NodeJS.Timeout | undefined;
+function traceLoop(): void {
+  lags = [];
+  let last = performance.now();
+  traceTimer = setInterval(() => {
+    const now = performance.now();
+    if (now - last > 8) lags.push([now, now - last - 2]);
+    last = now;
+  }, 2);
+}
+function stopTrace(): void {
+  clearInterval(traceTimer);
+}
+
 /** Send time of the first request from which on every request was answered by `servedBy`. */
 function allOnFrom(log: RequestLog, servedBy: string, fromIndex: number): number {
   let first = NaN;
@@ -89,6 +109,7 @@ async function runStrategy(s: Strategy, rps: number, beforeS: number, log: (line
     const beforeFrom = performance.now();
     await sleep(beforeS * 1000);
     const applyAt = performance.now();
+    if (process.env.BENCH_TRACE) traceLoop();
     const { file, text } = writeAppFile(dir, service('v2'));
     await daemon.api.apply(text, file);
     let promote: { startMs: number; endMs: number; fromIndex: number } | undefined;
@@ -107,6 +128,14 @@ async function runStrategy(s: Strategy, rps: number, beforeS: number, log: (line
     const doneAt = performance.now();
     await sleep(200);
     const requests = await load.stop();
+    if (process.env.BENCH_TRACE) {
+      stopTrace();
+      for (const i of sentBetween(requests, applyAt, doneAt)) {
+        const ms = requests.doneMs[i]! - requests.sentMs[i]!;
+        if (ms > 15) console.log(`    slow: sent +${round(requests.sentMs[i]! - applyAt)} ms, ${round(ms)} ms, ${requests.servedBy[i]}`);
+      }
+      for (const [at, lag] of lags) console.log(`    client loop lag at +${round(at - applyAt)} ms: ${round(lag)} ms`);
+    }
     const before = sentBetween(requests, beforeFrom, applyAt);
     const during = sentBetween(requests, applyAt, doneAt);
     const all = sentBetween(requests, 0, Infinity);

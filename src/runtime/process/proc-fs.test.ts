@@ -31,15 +31,15 @@ describe('/proc readers', () => {
 
   it('tells our listening port from someone else\'s and from a closed one', async () => {
     const port = await listen();
-    expect(portOwnership(port, ownPgid)).toBe('ours');
+    expect(await portOwnership(port, ownPgid)).toBe('ours');
     const other = spawn('sleep', ['30'], { detached: true, stdio: 'ignore' });
     cleanups.push(() => other.kill('SIGKILL'));
     expect(groupAlive(other.pid!)).toBe(true);
-    expect(portOwnership(port, other.pid!)).toBe('foreign');
+    expect(await portOwnership(port, other.pid!)).toBe('foreign');
     const closed = await listen();
     cleanups.pop()!();
     await new Promise((r) => setTimeout(r, 50));
-    expect(portOwnership(closed, ownPgid)).toBe('none');
+    expect(await portOwnership(closed, ownPgid)).toBe('none');
   });
 });
 

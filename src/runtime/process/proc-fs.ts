@@ -2,7 +2,8 @@
  * Linux /proc readers: process identity (start time, argv, liveness) and who owns a listening port.
  * Every function degrades to `undefined` where /proc is missing, so callers can tell "unknown" apart.
  */
-import { readFileSync, readdirSync, readlinkSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
+import { readFile, readdir, readlink } from 'node:fs/promises';
 
 // USER_HZ is 100 on every mainstream Linux build; node cannot call sysconf(_SC_CLK_TCK).
 const CLOCK_TICKS_PER_S = 100;
@@ -95,14 +96,18 @@ export function groupMembers(pgid: number): number[] | undefined {
   return members;
 }
 
-/** Inodes of sockets listening on `port` (IPv4 and IPv6), or undefined without /proc. */
-export function listeningInodes(port: number): Set<string> | undefined {
+/**
+ * Inodes of sockets listening on `port` (IPv4 and IPv6), or undefined without /proc. Read
+ * asynchronously: /proc/net/tcp lists every socket of the host (thousands on a busy one), and the
+ * caller shares its event loop with the router.
+ */
+export async function listeningInodes(port: number): Promise<Set<string> | undefined> {
   const inodes = new Set<string>();
   let readAny = false;
   for (const file of ['/proc/net/tcp', '/proc/net/tcp6']) {
     let text: string;
     try {
-      text = readFileSync(file, 'utf8');
+      text = await readFile(file, 'utf8');
     } catch {
       continue;
     }
@@ -118,29 +123,51 @@ export function listeningInodes(port: number): Set<string> | undefined {
   return readAny ? inodes : undefined;
 }
 
+/** Live members of a process group, or undefined without /proc; asynchronous like {@link listeningInodes}. */
+async function groupMembersAsync(pgid: number): Promise<number[] | undefined> {
+  let entries: string[];
+  try {
+    entries = await readdir('/proc');
+  } catch {
+    return undefined;
+  }
+  const pids = entries.filter((e) => /^\d+$/.test(e)).map(Number);
+  const stats = await Promise.all(
+    pids.map(async (pid) => {
+      try {
+        const text = await readFile(`/proc/${pid}/stat`, 'utf8');
+        return text.slice(text.lastIndexOf(')') + 2).split(' ');
+      } catch {
+        return undefined;
+      }
+    }),
+  );
+  // After pid and comm: state(0) ppid(1) pgrp(2).
+  return pids.filter((_, i) => {
+    const f = stats[i];
+    return f !== undefined && Number(f[2]) === pgid && f[0] !== 'Z' && f[0] !== 'X';
+  });
+}
+
 /** Who listens on the port: our process group, someone else, nobody, or unknown (no /proc). */
 export type PortOwnership = 'ours' | 'foreign' | 'none' | 'unknown';
 
 /** Checks that a member of process group `pgid` holds a listening socket on `port`. */
-export function portOwnership(port: number, pgid: number): PortOwnership {
-  const inodes = listeningInodes(port);
-  const members = groupMembers(pgid);
+export async function portOwnership(port: number, pgid: number): Promise<PortOwnership> {
+  const [inodes, members] = await Promise.all([listeningInodes(port), groupMembersAsync(pgid)]);
   if (!inodes || !members) return 'unknown';
   if (inodes.size === 0) return 'none';
   for (const pid of members) {
     let fds: string[];
     try {
-      fds = readdirSync(`/proc/${pid}/fd`);
+      fds = await readdir(`/proc/${pid}/fd`);
     } catch {
       continue;
     }
-    for (const fd of fds) {
-      try {
-        const m = /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/${pid}/fd/${fd}`));
-        if (m?.[1] !== undefined && inodes.has(m[1])) return 'ours';
-      } catch {
-        // The fd closed while we looked.
-      }
+    const links = await Promise.all(fds.map((fd) => readlink(`/proc/${pid}/fd/${fd}`).catch(() => '')));
+    for (const link of links) {
+      const m = /^socket:\[(\d+)\]$/.exec(link);
+      if (m?.[1] !== undefined && inodes.has(m[1])) return 'ours';
     }
   }
   return 'foreign';

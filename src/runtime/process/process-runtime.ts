@@ -350,7 +350,7 @@ export class ProcessRuntime implements Runtime<ProcessTemplate> {
     inst.readiness = new ProbeLoop({
       settings: readinessProbe ? probeSettings(readinessProbe) : TCP_FALLBACK_SETTINGS,
       immediate,
-      check: async (timeoutMs) => this.verifyOwnership(inst, this.startingGrace(inst, await this.check(inst, readinessProbe, timeoutMs))),
+      check: async (timeoutMs) => await this.verifyOwnership(inst, this.startingGrace(inst, await this.check(inst, readinessProbe, timeoutMs))),
       onVerdict: (verdict, detail) => {
         if (!current()) return;
         const previous = inst.state;
@@ -399,9 +399,12 @@ export class ProcessRuntime implements Runtime<ProcessTemplate> {
    * make our instance ready. Checked until the process was first ready (a listening socket cannot
    * be taken over afterwards). Persisting for the failure threshold: relaunch on a fresh port.
    */
-  private verifyOwnership(inst: Instance, result: CheckResult): CheckResult {
+  private async verifyOwnership(inst: Instance, result: CheckResult): Promise<CheckResult> {
     if (!result.ok || inst.readyOnce || inst.pid === undefined) return result;
-    const owner = portOwnership(inst.port, inst.pid);
+    const { pid, port } = inst;
+    const owner = await portOwnership(port, pid);
+    // The instance was relaunched while /proc was read: this answer is about the old process.
+    if (inst.pid !== pid || inst.port !== port) return { ok: false, detail: 'relaunched while being checked' };
     if (owner === 'ours' || owner === 'unknown') return result;
     const detail = owner === 'foreign'
       ? `port ${inst.port} answers but is held by another process, not by this instance`
