@@ -100,6 +100,12 @@ export interface AdoptRecord {
   restarts?: number;
   /** The template, so probes and restarts resume as before; without it: TCP readiness, no restart. */
   template?: ProcessTemplate;
+  /**
+   * It was ready when last recorded: it is routed again at once (its identity is checked by pid,
+   * start time and argv), and its readiness probe confirms it afterwards, so a daemon restart
+   * leaves no gap without ready instances.
+   */
+  wasReady?: boolean;
 }
 
 /** Why a record was not adopted. `dead`: no such process; `mismatch`: the pid now belongs to another. */

@@ -397,6 +397,8 @@ describe('ProcessRuntime: adoption', () => {
     const result = await b.adopt(before.map((i) => adoptRecordOf(i, t)!));
     expect(result.rejected).toEqual([]);
     expect(result.adopted.map((i) => i.id).sort()).toEqual(before.map((i) => i.id).sort());
+    // They were ready when recorded: routable at once, not after a first probe.
+    expect(result.adopted.map((i) => i.state)).toEqual(['ready', 'ready']);
     const after = await waitForInstances(b, allReady(2), { timeoutMs: 20_000 });
     for (const inst of after) {
       const old = before.find((i) => i.id === inst.id)!;
@@ -421,6 +423,7 @@ describe('ProcessRuntime: adoption', () => {
     });
     const rec = JSON.parse(line) as AdoptRecord;
     strayPids.push(rec.pid);
+    expect(rec.wasReady).toBe(true);
     const died = new Promise((r) => daemon.once('exit', r));
     daemon.kill('SIGKILL');
     await died;
@@ -429,6 +432,7 @@ describe('ProcessRuntime: adoption', () => {
     const b = makeRuntime({ stateDir });
     const result = await b.adopt([rec]);
     expect(result.rejected).toEqual([]);
+    expect(result.adopted[0]?.state).toBe('ready');
     const [inst] = await waitForInstances(b, allReady(1), { timeoutMs: 20_000 });
     expect(inst).toMatchObject({ id: rec.id, pid: rec.pid, restarts: 0, address: `127.0.0.1:${rec.port}` });
     // Its output still lands in the log, although the process that opened the file is gone.
@@ -446,7 +450,9 @@ describe('ProcessRuntime: adoption', () => {
     const [old] = await waitForInstances(a, allReady(1), { timeoutMs: 20_000 });
     await a.shutdown({ stopInstances: false });
     const b = makeRuntime({ stateDir });
-    await b.adopt([adoptRecordOf(old!, t)!]);
+    // Not known to have been ready: it waits for its first probe before it is routed.
+    const { adopted } = await b.adopt([{ ...adoptRecordOf(old!, t)!, wasReady: false }]);
+    expect(adopted[0]?.state).toBe('starting');
     process.kill(old!.pid!, 'SIGKILL');
     const [now] = await waitForInstances(b, (l) => l[0]?.state === 'ready' && l[0].restarts === 1, { timeoutMs: 20_000 });
     expect(now!.pid).not.toBe(old!.pid);

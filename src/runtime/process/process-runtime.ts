@@ -99,6 +99,7 @@ export function adoptRecordOf(info: InstanceInfo, template: ProcessTemplate): Ad
   return {
     id: info.id, service: info.service, revision: info.revision, pid: info.pid, port,
     startedAtMs: info.startedAtMs, command: template.command, restarts: info.restarts, template,
+    wasReady: info.state === 'ready',
   };
 }
 
@@ -193,6 +194,10 @@ export class ProcessRuntime implements Runtime<ProcessTemplate> {
       inst.restarts = record.restarts ?? 0;
       inst.startedAtMs = record.startedAtMs;
       inst.logOffsetAtStart = this.logSize(inst);
+      if (record.wasReady) {
+        inst.state = 'ready';
+        inst.readyOnce = true;
+      }
       this.instances.set(inst.id, inst);
       this.watchAdopted(inst, inst.generation);
       this.startProbes(inst, inst.generation, true);
