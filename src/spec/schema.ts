@@ -174,7 +174,7 @@ export const GuardSpec = Closed(
     latencyQuantile: Type.Optional(Type.Number({ minimum: 0.5, exclusiveMaximum: 1, description: 'stable latency quantile the slow threshold is built on (default 0.9)' })),
     latencyFactor: Type.Optional(Type.Number({ minimum: 1, description: 'slow threshold = this × stable’s latency quantile (default 1.5)' })),
     latencyMargin: Type.Optional(Type.Number({ minimum: 0, exclusiveMaximum: 1, description: 'canary share of slow requests above stable’s by more than this aborts (default 0.02)' })),
-    latencyReferenceRequests: Type.Optional(Type.Integer({ minimum: 1, description: 'stable requests used to fix the slow threshold (default 200)' })),
+    latencyReferenceRequests: Type.Optional(Type.Integer({ minimum: 1, description: 'stable requests the slow threshold is fixed from: the router’s last minute of stable traffic when it holds that many, else stable’s first requests once the canary runs (default 200)' })),
     restartEverySeconds: Type.Optional(Type.Integer({ minimum: 1, description: 'seconds between fresh sequential tests, so late failures are caught fast (default 10)' })),
   },
   { description: 'continuous canary-versus-stable judgement on error rate and latency' },
