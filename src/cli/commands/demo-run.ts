@@ -79,6 +79,12 @@ export async function runDemo(ctx: CliContext, o: { keep: boolean; rate: number;
     await cp.apply({ text: readFileSync(appFile, 'utf8'), file: appFile });
     await waitUntil('the v2 canary', healthyOn(2), 120_000);
     show('v2 is stable');
+    // A new release supersedes the skew window of the previous one at once, so v3 waits until
+    // every client pinned to v1 has moved on (its next page load) and v1 is retired.
+    const v1Retired = (vs: ServiceView[]) => vs.every((v) => !v.revisions.some((r) => r.number === 1 && r.total > 0));
+    const retireBy = Date.now() + 60_000;
+    while (!v1Retired(views()) && Date.now() < retireBy) await sleep(250);
+    show(v1Retired(views()) ? 'v1 retired: no client is pinned to it any more' : 'clients are still pinned to v1 after 60 s; going on');
 
     ctx.print('\n=== rolling out a broken v3 of the api (half of its answers fail) ===');
     setVersions(appFile, { web: 'v2', api: 'v3' }, ', FAIL_RATE: "0.5"');
