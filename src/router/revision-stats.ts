@@ -158,9 +158,7 @@ export class RevisionCounters {
    * canary started.
    */
   recentLatency(windowMs: number): number[] {
-    const nowSecond = Math.floor(this.nowMs() / 1000);
-    const seconds = Math.max(1, Math.min(this.windowSeconds, Math.ceil(windowMs / 1000)));
-    const first = nowSecond - seconds + 1;
+    const { first, nowSecond } = this.span(this.nowMs(), windowMs);
     const counts = new Array<number>(BIN_COUNT).fill(0);
     for (const b of this.ring) {
       if (b.second < first || b.second > nowSecond || !b.latency) continue;
@@ -169,12 +167,17 @@ export class RevisionCounters {
     return counts;
   }
 
+  /** The seconds a window of `windowMs` ending now covers (clamped to 1 s … the configured window). */
+  private span(now: number, windowMs: number): { first: number; nowSecond: number; seconds: number } {
+    const nowSecond = Math.floor(now / 1000);
+    const seconds = Math.max(1, Math.min(this.windowSeconds, Math.ceil(windowMs / 1000)));
+    return { first: nowSecond - seconds + 1, nowSecond, seconds };
+  }
+
   /** Figures over the last `windowMs` (clamped to 1 s … the configured window). */
   read(windowMs: number): RevisionStats {
     const now = this.nowMs();
-    const nowSecond = Math.floor(now / 1000);
-    const seconds = Math.max(1, Math.min(this.windowSeconds, Math.ceil(windowMs / 1000)));
-    const first = nowSecond - seconds + 1;
+    const { first, nowSecond, seconds } = this.span(now, windowMs);
     const out: RevisionStats = {
       requests: 0,
       responses: { '1xx': 0, '2xx': 0, '3xx': 0, '4xx': 0, '5xx': 0 },

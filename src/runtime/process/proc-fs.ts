@@ -8,14 +8,26 @@ import { readFile, readdir, readlink } from 'node:fs/promises';
 // USER_HZ is 100 on every mainstream Linux build; node cannot call sysconf(_SC_CLK_TCK).
 const CLOCK_TICKS_PER_S = 100;
 
-/** Fields of /proc/<pid>/stat after the command name (which may contain spaces and parentheses). */
+/** Fields of a /proc/<pid>/stat text after the command name (which may contain spaces and parentheses). */
+function parseStat(text: string): string[] {
+  return text.slice(text.lastIndexOf(')') + 2).split(' ');
+}
+
+/** Fields of /proc/<pid>/stat after the command name, or undefined if it is gone or unreadable. */
 function statFields(pid: number): string[] | undefined {
   try {
-    const text = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return text.slice(text.lastIndexOf(')') + 2).split(' ');
+    return parseStat(readFileSync(`/proc/${pid}/stat`, 'utf8'));
   } catch {
     return undefined;
   }
+}
+
+const PID_DIR = /^\d+$/;
+
+/** Whether stat fields describe a live (not zombie) member of process group `pgid`. */
+function liveMemberOf(fields: string[] | undefined, pgid: number): boolean {
+  // After pid and comm: state(0) ppid(1) pgrp(2).
+  return fields !== undefined && Number(fields[2]) === pgid && fields[0] !== 'Z' && fields[0] !== 'X';
 }
 
 let bootTimeMs: number | undefined;
@@ -86,14 +98,7 @@ export function groupMembers(pgid: number): number[] | undefined {
   } catch {
     return undefined;
   }
-  const members: number[] = [];
-  for (const entry of entries) {
-    if (!/^\d+$/.test(entry)) continue;
-    const fields = statFields(Number(entry));
-    // After pid and comm: state(0) ppid(1) pgrp(2).
-    if (fields && Number(fields[2]) === pgid && fields[0] !== 'Z' && fields[0] !== 'X') members.push(Number(entry));
-  }
-  return members;
+  return entries.filter((e) => PID_DIR.test(e)).map(Number).filter((pid) => liveMemberOf(statFields(pid), pgid));
 }
 
 /**
@@ -131,22 +136,9 @@ async function groupMembersAsync(pgid: number): Promise<number[] | undefined> {
   } catch {
     return undefined;
   }
-  const pids = entries.filter((e) => /^\d+$/.test(e)).map(Number);
-  const stats = await Promise.all(
-    pids.map(async (pid) => {
-      try {
-        const text = await readFile(`/proc/${pid}/stat`, 'utf8');
-        return text.slice(text.lastIndexOf(')') + 2).split(' ');
-      } catch {
-        return undefined;
-      }
-    }),
-  );
-  // After pid and comm: state(0) ppid(1) pgrp(2).
-  return pids.filter((_, i) => {
-    const f = stats[i];
-    return f !== undefined && Number(f[2]) === pgid && f[0] !== 'Z' && f[0] !== 'X';
-  });
+  const pids = entries.filter((e) => PID_DIR.test(e)).map(Number);
+  const stats = await Promise.all(pids.map((pid) => readFile(`/proc/${pid}/stat`, 'utf8').then(parseStat, () => undefined)));
+  return pids.filter((_, i) => liveMemberOf(stats[i], pgid));
 }
 
 /** Who listens on the port: our process group, someone else, nobody, or unknown (no /proc). */
