@@ -345,7 +345,11 @@ export const HttpProbe = Closed({
 export const ProcessTemplate = Closed({
   command: Type.Array(Type.String({ minLength: 1 }), { minItems: 1, description: 'argv; run without a shell' }),
   cwd: Type.Optional(Type.String({ description: 'relative to the App file' })),
-  env: Type.Optional(Type.Record(Type.String({ pattern: '^[A-Za-z_][A-Za-z0-9_]*$' }), Type.String(), { additionalProperties: false })),
+  env: Type.Optional(Type.Record(Type.String({ pattern: '^[A-Za-z_][A-Za-z0-9_]*$' }), Type.String(), {
+    additionalProperties: false,
+    description: 'the process environment: these, PATH, HOME, LANG, LC_*, TZ from the daemon, and PORT, GRAYLANE_SERVICE, GRAYLANE_REVISION, GRAYLANE_INSTANCE set by graylane',
+  })),
+  inheritEnv: Type.Optional(Type.Boolean({ description: 'pass the daemon’s whole environment (its secrets included) to the process, under env; default false' })),
   readinessProbe: Type.Optional(HttpProbe),
   livenessProbe: Type.Optional(HttpProbe),
   terminationGracePeriodSeconds: Type.Optional(Type.Integer({ minimum: 0 })),

@@ -103,6 +103,22 @@ export function adoptRecordOf(info: InstanceInfo, template: ProcessTemplate): Ad
   };
 }
 
+/** What an app process gets from the daemon's environment unless its template has `inheritEnv: true`. */
+export const BASE_ENV_NAMES: readonly string[] = ['PATH', 'HOME', 'LANG', 'TZ'];
+
+/**
+ * The part of the daemon's environment every app process gets: enough to find programs and
+ * format text, nothing else. The daemon's environment often holds its operator's credentials
+ * (cloud keys, tokens), which an app (or a canary of it) has no business reading.
+ */
+export function baseEnvironment(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const out: NodeJS.ProcessEnv = {};
+  for (const [name, value] of Object.entries(env)) {
+    if (value !== undefined && (BASE_ENV_NAMES.includes(name) || name.startsWith('LC_'))) out[name] = value;
+  }
+  return out;
+}
+
 function signalGroup(pid: number, signal: NodeJS.Signals): void {
   try {
     process.kill(-pid, signal);
@@ -253,7 +269,7 @@ export class ProcessRuntime implements Runtime<ProcessTemplate> {
 
   private preflight(template: ProcessTemplate): { cwd: string; env: NodeJS.ProcessEnv } {
     const cwd = resolveCwd(this.options.baseDir, template.cwd);
-    const env = { ...process.env, ...template.env };
+    const env = { ...(template.inheritEnv === true ? process.env : baseEnvironment(process.env)), ...template.env };
     resolveCommand(template.command[0] ?? '', cwd, env.PATH);
     return { cwd, env };
   }
