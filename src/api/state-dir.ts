@@ -3,7 +3,7 @@
  * `GRAYLANE_STATE_DIR`, else `.graylane/` beside the App file (for `up` and `apply -f`), else the
  * nearest `.graylane/` in the current directory or above it.
  */
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync, renameSync } from 'node:fs';
+import { chmodSync, existsSync, lstatSync, mkdirSync, readdirSync, statSync, type Stats, readFileSync, writeFileSync, renameSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { dirname, join, resolve } from 'node:path';
 
@@ -36,9 +36,54 @@ export function resolveStateDir(options: { flag?: string; appFile?: string; cwd?
   }
 }
 
-/** Creates the state dir (mode 0700) if needed. */
+/** Why a state dir cannot be used safely. */
+export type StateDirErrorCode = 'ForeignOwner' | 'Insecure';
+
+/** The state dir is not safe to keep secrets in; the message says why and what to do. */
+export class StateDirError extends Error {
+  constructor(readonly code: StateDirErrorCode, message: string) {
+    super(message);
+    this.name = 'StateDirError';
+  }
+}
+
+/**
+ * Creates the state dir, or tightens an existing one, so that only its owner can read it: the
+ * dir and every dir below it 0700, every file 0600. state.db holds every service's environment
+ * and the release HMAC secret, so a readable dir would let another local user read secrets and
+ * forge release tokens. Files created later (SQLite's -wal and -shm, logs) sit in a 0700 dir;
+ * call again once they exist to give them 0600 too. Throws {@link StateDirError} when the dir (or
+ * anything in it) belongs to another user, or cannot be tightened.
+ */
 export function ensureStateDir(dir: string): void {
   mkdirSync(dir, { recursive: true, mode: 0o700 });
+  tighten(dir, 0o700, statSync(dir));
+}
+
+const uid = (): number | undefined => (typeof process.getuid === 'function' ? process.getuid() : undefined);
+
+function tighten(path: string, mode: number, st: Stats): void {
+  // A link inside the dir is neither followed nor changed: chmod through it would change its target.
+  if (st.isSymbolicLink()) return;
+  const me = uid();
+  if (me !== undefined && st.uid !== me) {
+    throw new StateDirError(
+      'ForeignOwner',
+      `${path} belongs to user ${st.uid}, not to this user (${me}): another user could read the services' environment and forge release tokens. Use a state dir of your own (--state-dir), or give it to this user (chown).`,
+    );
+  }
+  if ((st.mode & 0o077) !== 0) {
+    try {
+      chmodSync(path, mode);
+    } catch (err) {
+      throw new StateDirError('Insecure', `${path} is open to other users (mode ${(st.mode & 0o777).toString(8)}) and cannot be made private: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}. Use another --state-dir.`);
+    }
+  }
+  if (!st.isDirectory()) return;
+  for (const entry of readdirSync(path)) {
+    const child = lstatSync(join(path, entry));
+    tighten(join(path, entry), child.isDirectory() ? 0o700 : 0o600, child);
+  }
 }
 
 /** Reads the API token, creating it (mode 0600) at first start. */
