@@ -83,10 +83,14 @@ export class ApiClient {
     }
   }
 
-  apply(text: string, file: string): Promise<ApplyResult> { return this.request('POST', '/v1/apply', { text, file }); }
+  apply(text: string, file: string, options: { prune?: boolean } = {}): Promise<ApplyResult> {
+    return this.request('POST', '/v1/apply', { text, file, ...(options.prune ? { prune: true } : {}) });
+  }
   list(): Promise<{ services: ServiceView[] }> { return this.request('GET', '/v1/services'); }
   get(name: string): Promise<ServiceView> { return this.request('GET', `/v1/services/${encodeURIComponent(name)}`); }
-  history(name: string): Promise<{ revisions: RevisionView[] }> { return this.request('GET', `/v1/services/${encodeURIComponent(name)}/history`); }
+  history(name: string, options: { showEnv?: boolean } = {}): Promise<{ revisions: RevisionView[] }> {
+    return this.request('GET', `/v1/services/${encodeURIComponent(name)}/history${options.showEnv ? '?showEnv=true' : ''}`);
+  }
   analysis(name: string): Promise<{ runs: AnalysisRunView[] }> { return this.request('GET', `/v1/services/${encodeURIComponent(name)}/analysis`); }
   events(service?: string): Promise<{ events: EventView[] }> {
     return this.request('GET', `/v1/events${service ? `?service=${encodeURIComponent(service)}` : ''}`);
@@ -112,25 +116,44 @@ export class ApiClient {
     if (!res.ok || !res.body) throw new ApiError('StreamFailed', `event stream answered ${res.status}`, res.status);
     const decoder = new TextDecoder();
     let buffer = '';
-    try {
-      for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
-        buffer += decoder.decode(chunk, { stream: true });
-        let cut: number;
-        while ((cut = buffer.indexOf('\n\n')) >= 0) {
-          const block = buffer.slice(0, cut);
-          buffer = buffer.slice(cut + 2);
-          let type = 'message';
-          let data = '';
-          for (const line of block.split('\n')) {
-            if (line.startsWith('event: ')) type = line.slice(7);
-            else if (line.startsWith('data: ')) data += line.slice(6);
-          }
-          if (data) yield { type, data: JSON.parse(data) as unknown };
+    for await (const chunk of this.chunks(res, options.signal)) {
+      buffer += decoder.decode(chunk, { stream: true });
+      let cut: number;
+      while ((cut = buffer.indexOf('\n\n')) >= 0) {
+        const block = buffer.slice(0, cut);
+        buffer = buffer.slice(cut + 2);
+        let type = 'message';
+        let data = '';
+        for (const line of block.split('\n')) {
+          if (line.startsWith('event: ')) type = line.slice(7);
+          else if (line.startsWith('data: ')) data += line.slice(6);
         }
+        if (data) yield { type, data: JSON.parse(data) as unknown };
       }
+    }
+    // The daemon never ends an event stream on its own: an end the caller did not ask for means it stopped.
+    if (!options.signal?.aborted) throw this.wentAway();
+  }
+
+  /**
+   * The body of a streamed answer, chunk by chunk, until it ends or `signal` aborts (then it just
+   * stops). A connection that breaks mid-body (the daemon stopped or was killed) becomes
+   * {@link DaemonUnreachableError}, not undici's `TypeError: terminated`.
+   */
+  async *chunks(res: Response, signal?: AbortSignal): AsyncGenerator<Uint8Array> {
+    if (!res.body) return;
+    try {
+      for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) yield chunk;
     } catch (err) {
-      if (options.signal?.aborted) return;
+      if (signal?.aborted) return;
+      if (err instanceof TypeError || (err as NodeJS.ErrnoException).code !== undefined) throw this.wentAway();
       throw err;
     }
+  }
+
+  private wentAway(): DaemonUnreachableError {
+    return new DaemonUnreachableError(
+      `the graylane daemon at ${this.baseUrl}${this.info ? ` (pid ${this.info.pid})` : ''} went away: is \`graylane up\` still running? Start it again; running apps are re-adopted.`,
+    );
   }
 }

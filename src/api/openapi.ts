@@ -12,10 +12,10 @@ const operationBody = (properties: Record<string, unknown> = {}) => ({ type: 'ob
 
 const ENDPOINTS: Endpoint[] = [
   { method: 'get', path: '/v1/health', summary: 'Liveness of the daemon (no token needed).' },
-  { method: 'post', path: '/v1/apply', summary: 'Validate and apply an App file as one unit.', body: { type: 'object', required: ['text', 'file'], properties: { text: { type: 'string' }, file: { type: 'string' } } } },
+  { method: 'post', path: '/v1/apply', summary: 'Validate and apply an App file as one unit.', body: { type: 'object', required: ['text', 'file'], properties: { text: { type: 'string' }, file: { type: 'string' }, prune: { type: 'boolean', description: 'remove services the file does not name (needed when its App name differs from the running one)' } } } },
   { method: 'get', path: '/v1/services', summary: 'Every service and release with its rollout view.' },
   { method: 'get', path: '/v1/services/{name}', summary: 'One service\'s rollout view.' },
-  { method: 'get', path: '/v1/services/{name}/history', summary: 'Revisions, newest first.' },
+  { method: 'get', path: '/v1/services/{name}/history', summary: 'Revisions, newest first; environment values masked unless ?showEnv=true.' },
   { method: 'get', path: '/v1/services/{name}/analysis', summary: 'Analysis runs and their measurements.' },
   { method: 'get', path: '/v1/services/{name}/logs', summary: 'Instance logs; ?revision=R, ?follow=1 streams.', stream: 'text/plain' },
   { method: 'post', path: '/v1/services/{name}/promote', summary: 'Go to the next step; {"full": true} skips all remaining steps.', body: operationBody({ full: { type: 'boolean' } }) },

@@ -80,11 +80,11 @@ async function handle(
   }
 
   if (req.method === 'POST' && path === '/v1/apply') {
-    const body = (await readJson(req)) as { text?: unknown; file?: unknown };
-    if (typeof body.text !== 'string' || typeof body.file !== 'string') {
-      return sendJson(res, 400, { error: { code: 'BadRequest', message: 'apply needs {"text": "...", "file": "path/of/the/file"}' } });
+    const body = (await readJson(req)) as { text?: unknown; file?: unknown; prune?: unknown };
+    if (typeof body.text !== 'string' || typeof body.file !== 'string' || (body.prune !== undefined && typeof body.prune !== 'boolean')) {
+      return sendJson(res, 400, { error: { code: 'BadRequest', message: 'apply needs {"text": "...", "file": "path/of/the/file"} and optionally "prune": true' } });
     }
-    return sendJson(res, 200, await cp.apply({ text: body.text, file: body.file }));
+    return sendJson(res, 200, await cp.apply({ text: body.text, file: body.file, prune: body.prune === true }));
   }
   if (req.method === 'GET' && path === '/v1/services') return sendJson(res, 200, { services: cp.list() });
   if (req.method === 'GET' && path === '/v1/events') {
@@ -98,7 +98,7 @@ async function handle(
     const name = m[1]!;
     const sub = m[2];
     if (req.method === 'GET' && sub === undefined) return sendJson(res, 200, cp.get(name));
-    if (req.method === 'GET' && sub === 'history') return sendJson(res, 200, { revisions: cp.history(name) });
+    if (req.method === 'GET' && sub === 'history') return sendJson(res, 200, { revisions: cp.history(name, { showEnv: url.searchParams.get('showEnv') === 'true' }) });
     if (req.method === 'GET' && sub === 'analysis') return sendJson(res, 200, { runs: cp.analysis(name) });
     if (req.method === 'GET' && sub === 'logs') return streamLogs(cp, name, url, req, res);
     if (req.method === 'POST' && sub !== undefined) {

@@ -35,6 +35,11 @@ export interface CliIo {
 export class CliContext {
   /** Exit code a command sets when it did not fail but the outcome is not healthy. */
   exitCode = 0;
+  /**
+   * Set by commands that must outlive a closed stdout (`graylane up`: its app must still be drained
+   * and stopped); every other command ends with exit 0 when its reader goes away (`… | head`).
+   */
+  keepRunningWhenOutputCloses = false;
   constructor(readonly io: CliIo) {}
 
   /** Prints a line to stdout. */

@@ -36,14 +36,20 @@ Examples:
 
 /** Runs the CLI with argv (without node and script) and resolves to the process exit code. */
 export async function main(argv: string[], io?: Partial<CliIo>): Promise<number> {
+  const closed = { out: false, err: false };
   const ctx = new CliContext({
-    out: (s) => process.stdout.write(s),
-    err: (s) => process.stderr.write(s),
+    out: (s) => void (closed.out || process.stdout.write(s)),
+    err: (s) => void (closed.err || process.stderr.write(s)),
     isTty: process.stdout.isTTY === true,
     env: process.env,
     cwd: process.cwd(),
     ...io,
   });
+  if (!io?.out) guardOutput(process.stdout, () => {
+    closed.out = true;
+    if (!ctx.keepRunningWhenOutputCloses) process.exit(EXIT.ok);
+  });
+  if (!io?.err) guardOutput(process.stderr, () => void (closed.err = true));
   const program = buildProgram(ctx);
   try {
     await program.parseAsync(argv, { from: 'user' });
@@ -51,6 +57,17 @@ export async function main(argv: string[], io?: Partial<CliIo>): Promise<number>
   } catch (err) {
     return reportError(ctx, err);
   }
+}
+
+/**
+ * A reader that went away (`graylane logs api | head`, a `tee` killed by Ctrl-C) makes writes
+ * fail with EPIPE, emitted as an 'error' event that would otherwise end the process with a stack
+ * trace, and a daemon with it, leaving its app processes orphaned. Later writes are dropped.
+ */
+function guardOutput(stream: NodeJS.WriteStream, onClosed: () => void): void {
+  // Any other failure to write (EIO of a vanished terminal, ENOSPC of a redirect) is no reason to
+  // kill a daemon either, and there is nowhere left to report it: all count as "closed".
+  stream.on('error', () => onClosed());
 }
 
 function reportError(ctx: CliContext, err: unknown): number {

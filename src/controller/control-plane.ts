@@ -21,6 +21,8 @@ export interface ApplyResult {
   services: { name: string; revision: string; revisionNumber: number; change: 'created' | 'updated' | 'unchanged' | 'rollback' }[];
   /** Things the user should know that did not stop the apply. */
   warnings: string[];
+  /** Services the file no longer names that were removed, with their history (asked for with `prune` or the same App name). */
+  removed: string[];
 }
 
 /** One history line of what happened. */
@@ -41,16 +43,20 @@ export interface EventView {
 
 /** The controller as its clients see it. */
 export interface ControlPlane {
-  /** Validates an App file's text and applies it as one unit: all services or none. */
-  apply(input: { text: string; file: string }): Promise<ApplyResult>;
+  /**
+   * Validates an App file's text and applies it as one unit: all services or none. Services the
+   * file does not name are removed only with `prune` or when the App keeps its `metadata.name`;
+   * otherwise the apply is refused (ControlPlaneError InvalidOperation) and nothing changes.
+   */
+  apply(input: { text: string; file: string; prune?: boolean }): Promise<ApplyResult>;
   /** Every service's current view. */
   list(): ServiceView[];
   /** One service's view; throws ControlPlaneError NotFound. */
   get(name: string): ServiceView;
   /** Runs an operation; throws ControlPlaneError InvalidOperation when it makes no sense now. */
   operate(name: string, operation: Operation): Promise<ServiceView>;
-  /** Revisions of a service, newest first. */
-  history(name: string): RevisionView[];
+  /** Revisions of a service, newest first; environment values are masked unless `showEnv`. */
+  history(name: string, options?: { showEnv?: boolean }): RevisionView[];
   /** Analysis runs of a service, newest first. */
   analysis(name: string): AnalysisRunView[];
   /** Events, oldest first. */

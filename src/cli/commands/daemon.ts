@@ -2,8 +2,18 @@
 import { readFile, rm } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
-import { ensureStateDir, loadOrCreateToken, readDaemonInfo, writeDaemonInfo } from '../../api/state-dir.js';
+import { ensureStateDir, loadOrCreateToken, readDaemonInfo, StateDirError, writeDaemonInfo } from '../../api/state-dir.js';
 import { CliError, EXIT, type CliContext } from '../context.js';
+
+/** Makes the state dir private to this user, or fails with the sentence that says why it cannot be. */
+function secureStateDir(dir: string): void {
+  try {
+    ensureStateDir(dir);
+  } catch (err) {
+    if (err instanceof StateDirError) throw new CliError(`${err.message}; nothing was started`, EXIT.usage);
+    throw err;
+  }
+}
 
 function alive(pid: number): boolean {
   try {
@@ -11,6 +21,14 @@ function alive(pid: number): boolean {
     return true;
   } catch (err) {
     return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+function say(print: () => void): void {
+  try {
+    print();
+  } catch {
+    // Nowhere to report a failed write to.
   }
 }
 
@@ -23,10 +41,13 @@ export function registerDaemonCommands(program: Command, ctx: CliContext): void 
     .option('--state-dir <dir>', 'state directory (default: .graylane/ beside the App file, or GRAYLANE_STATE_DIR)')
     .option('--listen <host:port>', 'override spec.listen of the App file')
     .option('--drain-timeout <seconds>', 'how long stopping instances get to finish their requests', '30')
+    .option('--prune', 'remove services the state dir has but the App file does not name (with their history)')
     .addHelpText('after', '\nExamples:\n  graylane up -f examples/shop/graylane.yaml\n  graylane up -f graylane.yaml --state-dir /var/lib/graylane')
-    .action(async (o: { file: string; stateDir?: string; listen?: string; drainTimeout: string }) => {
+    .action(async (o: { file: string; stateDir?: string; listen?: string; drainTimeout: string; prune?: boolean }) => {
+      // The app must be drained and stopped on Ctrl-C even when whoever read our output is gone.
+      ctx.keepRunningWhenOutputCloses = true;
       const stateDir = ctx.stateDir({ stateDir: o.stateDir, file: o.file });
-      ensureStateDir(stateDir);
+      secureStateDir(stateDir);
       const running = readDaemonInfo(stateDir);
       if (running && running.pid !== process.pid && alive(running.pid)) {
         throw new CliError(`a graylane daemon (pid ${running.pid}) already runs with state dir ${stateDir}; stop it first, or use another --state-dir`, EXIT.usage);
@@ -42,11 +63,13 @@ export function registerDaemonCommands(program: Command, ctx: CliContext): void 
       const { startApiServer } = await import('../../api/server.js');
       let daemon;
       try {
-        daemon = await startLocalDaemon({ appFile: o.file, stateDir, adminToken: token, listen, drainTimeoutMs: Number(o.drainTimeout) * 1000 });
+        daemon = await startLocalDaemon({ appFile: o.file, stateDir, adminToken: token, listen, drainTimeoutMs: Number(o.drainTimeout) * 1000, prune: o.prune === true });
       } catch (err) {
         if (err instanceof DaemonStartError) throw new CliError(err.message, EXIT.usage, err.details);
         throw err;
       }
+      // SQLite created its -wal and -shm files meanwhile: private too.
+      secureStateDir(stateDir);
       const api = await startApiServer({ controlPlane: daemon.controller, token });
       writeDaemonInfo(stateDir, { apiUrl: api.url, routerUrl: daemon.routerUrl, adminUrl: daemon.adminUrl, pid: process.pid, appFile: resolve(o.file), startedAtMs: Date.now() });
       ctx.print(`graylane is up (pid ${process.pid})`);
@@ -61,17 +84,20 @@ export function registerDaemonCommands(program: Command, ctx: CliContext): void 
         const stop = () => {
           process.off('SIGINT', stop);
           process.off('SIGTERM', stop);
-          ctx.print('stopping: draining instances…');
+          // Output is best effort here: a failed write must not keep the app from being stopped.
+          say(() => ctx.print('stopping: draining instances…'));
+          // Each step runs whatever happened to the one before: a failing API close must not leave the app running.
           void api
             .close()
+            .catch(() => undefined)
             .then(() => daemon.stop({ stopInstances: true }))
-            .then(() => rm(resolve(stateDir, 'daemon.json'), { force: true }))
+            .finally(() => rm(resolve(stateDir, 'daemon.json'), { force: true }))
             .then(done, done);
         };
         process.on('SIGINT', stop);
         process.on('SIGTERM', stop);
       });
-      ctx.print('stopped.');
+      say(() => ctx.print('stopped.'));
     });
 
   program
@@ -79,18 +105,20 @@ export function registerDaemonCommands(program: Command, ctx: CliContext): void 
     .description('Apply an App file: a changed service template creates a revision and starts its rollout.')
     .requiredOption('-f, --file <file>', 'the App file')
     .option('--state-dir <dir>', 'state directory of the daemon')
+    .option('--prune', 'remove services the daemon runs but the file does not name, with their history (needed when the App name differs)')
     .option('--json', 'print JSON')
     .addHelpText('after', '\nExample:\n  graylane apply -f graylane.yaml && graylane status api --wait')
-    .action(async (o: { file: string; stateDir?: string; json?: boolean }) => {
+    .action(async (o: { file: string; stateDir?: string; json?: boolean; prune?: boolean }) => {
       let text: string;
       try {
         text = await readFile(o.file, 'utf8');
       } catch (err) {
         throw new CliError(`cannot read ${o.file}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message}`, EXIT.usage);
       }
-      const result = await ctx.client(o).apply(text, resolve(o.file));
+      const result = await ctx.client(o).apply(text, resolve(o.file), { prune: o.prune });
       if (o.json) return ctx.print(JSON.stringify(result, null, 2));
       for (const w of result.warnings) ctx.warn(`warning: ${w}`);
       for (const s of result.services) ctx.print(`${s.name}: revision #${s.revisionNumber} (${s.revision}) ${s.change}`);
+      for (const name of result.removed) ctx.print(`${name}: removed, with its history`);
     });
 }

@@ -108,10 +108,11 @@ export function registerOperationCommands(program: Command, ctx: CliContext): vo
     });
 
   stateDirOption(program.command('history <service>'))
-    .description('List the revisions of a service, newest first.')
+    .description('List the revisions of a service, newest first. Environment values are masked (NAME=***) unless --show-env.')
+    .option('--show-env', 'print environment values (they may hold secrets)')
     .option('--json', 'print JSON')
-    .action(async (service: string, o: Common) => {
-      const { revisions } = await ctx.client(o).history(service);
+    .action(async (service: string, o: Common & { showEnv?: boolean }) => {
+      const { revisions } = await ctx.client(o).history(service, { showEnv: o.showEnv === true });
       if (o.json) return ctx.print(JSON.stringify({ revisions }, null, 2));
       ctx.print(table([['REVISION', 'NAME', 'ROLE', 'CREATED', 'CHANGE'], ...revisions.map((r) => [`#${r.number}`, r.name, r.role, new Date(r.createdAtMs).toISOString(), r.summary])]));
     });
@@ -151,11 +152,7 @@ export function registerOperationCommands(program: Command, ctx: CliContext): vo
           throw new CliError(body.error?.message ?? `logs failed with HTTP ${res.status}`, EXIT.usage);
         }
         const decoder = new TextDecoder();
-        try {
-          for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) ctx.io.out(decoder.decode(chunk, { stream: true }));
-        } catch (err) {
-          if (!abort.signal.aborted) throw err;
-        }
+        for await (const chunk of client.chunks(res, abort.signal)) ctx.io.out(decoder.decode(chunk, { stream: true }));
       } finally {
         process.off('SIGINT', stop);
       }

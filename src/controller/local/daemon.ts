@@ -26,6 +26,8 @@ export interface LocalDaemonOptions {
   listen?: { host: string; port: number };
   /** How long stopping instances get to finish requests; default 30 s. */
   drainTimeoutMs?: number;
+  /** Remove services the state has but the App file does not name, even under another App name. */
+  prune?: boolean;
 }
 
 /** A running daemon. */
@@ -98,7 +100,7 @@ export async function startLocalDaemon(options: LocalDaemonOptions): Promise<Loc
   const controller = new LocalController({ store, processRuntime, staticRuntime, router, drainTimeoutMs });
   const adoption = await controller.start();
   try {
-    await controller.apply({ text, file: appFile });
+    await controller.apply({ text, file: appFile, prune: options.prune });
   } catch (err) {
     await controller.stop({ stopInstances: false });
     await router.stop({ drainTimeoutMs: 0 });

@@ -189,7 +189,7 @@ export class LocalController implements ControlPlane {
   // ---------------------------------------------------------------------------------------------
   // ControlPlane
 
-  apply(input: { text: string; file: string }): Promise<ApplyResult> {
+  apply(input: { text: string; file: string; prune?: boolean }): Promise<ApplyResult> {
     const loaded = loadDocuments({ text: input.text, file: input.file }, analysisLoadChecks);
     if (loaded.errors.length > 0) {
       return Promise.reject(new ControlPlaneError('ValidationFailed', `${input.file} is invalid; nothing was applied`, loaded.errors.map(formatSpecError)));
@@ -203,22 +203,27 @@ export class LocalController implements ControlPlane {
     const now = this.nowMs();
     const warnings = loaded.warnings.map(formatSpecWarning);
     const previousApp = this.store.getSetting(APP_KEY);
-    if (previousApp) {
-      const before = JSON.parse(previousApp) as App;
-      if ((before.spec.listen ?? '') !== (app.spec.listen ?? '')) warnings.push('spec.listen changed: restart `graylane up` for the router to listen there');
-    }
+    const before = previousApp ? (JSON.parse(previousApp) as App) : undefined;
+    if (before && (before.spec.listen ?? '') !== (app.spec.listen ?? '')) warnings.push('spec.listen changed: restart `graylane up` for the router to listen there');
     const problems = checkRunnable(app, baseDir, input.file);
     if (problems.length > 0) {
       return Promise.reject(new ControlPlaneError('ValidationFailed', `${input.file} cannot be run; nothing was applied`, problems));
     }
     const removed = this.store.listServices().filter((s) => !app.spec.services.some((n) => n.name === s.name)).map((s) => s.name);
-    const result: ApplyResult = { services: [], warnings };
+    // Another App (a wrong --state-dir, say) would otherwise silently delete every service it does not name.
+    if (removed.length > 0 && input.prune !== true && before?.metadata.name !== app.metadata.name) {
+      return Promise.reject(new ControlPlaneError(
+        'InvalidOperation',
+        `${input.file} is App "${app.metadata.name}" but this daemon runs App "${before?.metadata.name ?? '(unnamed)'}": applying it would remove ${plural(removed.length, 'service')} ${removed.join(', ')} with ${removed.length === 1 ? 'its' : 'their'} history. Nothing was applied. To remove ${removed.length === 1 ? 'it' : 'them'}, apply again with --prune; otherwise check that --state-dir points at the daemon of this App.`,
+      ));
+    }
+    const result: ApplyResult = { services: [], warnings, removed };
     this.store.transaction(() => {
       for (const svc of app.spec.services) {
         const revision = appServiceRevision(svc);
         const before = this.store.getService(svc.name);
         const status = this.store.getStatus(svc.name) as RolloutStatus | undefined;
-        const stored = this.store.addRevision({ service: svc.name, name: revision, template: templateOf(svc), createdAtMs: now });
+        const stored = this.store.addRevision({ service: svc.name, name: revision, template: templateOf(svc, baseDir), createdAtMs: now });
         this.store.putService({ name: svc.name, spec: svc, baseDir, desiredRevision: revision, appliedAtMs: now });
         const change: ApplyResult['services'][number]['change'] = !before
           ? 'created'
@@ -233,6 +238,9 @@ export class LocalController implements ControlPlane {
         }
       }
       for (const name of removed) this.store.deleteService(name);
+      if (removed.length > 0) {
+        this.store.appendEvents('daemon', [{ atMs: now, level: 'info', reason: 'ServicesRemoved', message: `${removed.join(', ')} removed by the apply of ${input.file}` }]);
+      }
       this.store.setSetting(APP_KEY, JSON.stringify(app));
       const templates = loaded.documents.flatMap((d) => (d.kind === 'AnalysisTemplate' || d.kind === 'ClusterAnalysisTemplate' ? [d.doc] : []));
       this.store.setSetting(TEMPLATES_KEY, JSON.stringify(templates));
@@ -288,7 +296,7 @@ export class LocalController implements ControlPlane {
     return this.view(name);
   }
 
-  history(name: string): RevisionView[] {
+  history(name: string, options: { showEnv?: boolean } = {}): RevisionView[] {
     this.requireService(name);
     const status = this.store.getStatus(name) as RolloutStatus | undefined;
     const live = new Set(this.options.processRuntime.listInstances({ service: name }).map((i) => i.revision));
@@ -300,7 +308,7 @@ export class LocalController implements ControlPlane {
         name: r.name,
         createdAtMs: r.createdAtMs,
         role: r.name === status?.stableRevision ? 'stable' : r.name === status?.canaryRevision ? 'canary' : live.has(r.name) ? 'old' : 'retired',
-        summary: revisionSummary(r.template),
+        summary: revisionSummary(r.template, options),
       }));
   }
 
@@ -688,8 +696,16 @@ function checkRunnable(app: App, baseDir: string, file: string): string[] {
   return problems;
 }
 
-function templateOf(svc: AppService): unknown {
-  return svc.process ?? { targets: svc.targets ?? [] };
+/**
+ * What a revision runs. A process's cwd is made absolute against the directory of the App file it
+ * came from: the runtime's own base dir is the directory of the file `graylane up` started with,
+ * and a service applied from another file must run in its own directory.
+ */
+function templateOf(svc: AppService, baseDir: string): unknown {
+  if (!svc.process) return { targets: svc.targets ?? [] };
+  return { ...svc.process, cwd: resolve(baseDir, svc.process.cwd ?? '.') };
 }
+
+const plural = (n: number, word: string) => (n === 1 ? word : `${word}s`);
 
 const cap = (s: string) => s.charAt(0).toUpperCase() + s.slice(1);

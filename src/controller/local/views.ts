@@ -21,11 +21,17 @@ export interface ViewInputs {
   guard?: { verdict: string; reason: string } | undefined;
 }
 
-/** One line saying what a revision runs, for `graylane history`. */
-export function revisionSummary(template: unknown): string {
+/** What `graylane history` shows instead of an environment value unless asked with `--show-env`. */
+export const MASKED_VALUE = '***';
+
+/**
+ * One line saying what a revision runs, for `graylane history`. Environment values are masked
+ * unless `showEnv`: they often hold secrets, and history is printed to terminals and CI logs.
+ */
+export function revisionSummary(template: unknown, options: { showEnv?: boolean } = {}): string {
   const t = template as { command?: string[]; env?: Record<string, string>; targets?: string[] };
   if (t.targets) return `targets ${t.targets.join(', ')}`;
-  const env = Object.entries(t.env ?? {}).map(([k, v]) => `${k}=${v}`).join(' ');
+  const env = Object.entries(t.env ?? {}).map(([k, v]) => `${k}=${options.showEnv === true ? v : MASKED_VALUE}`).join(' ');
   return `${(t.command ?? []).join(' ')}${env ? `  ${env}` : ''}`;
 }
 
