@@ -7,7 +7,8 @@ import { copyFileSync, mkdtempSync, realpathSync, readlinkSync, writeFileSync } 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { appDir, cli, hit, startDaemon, stopDaemon, waitFor, writeApp, type Daemon } from './harness.js';
+import { spawnSync } from 'node:child_process';
+import { appDir, BIN, cli, hit, startDaemon, stopDaemon, waitFor, writeApp, type Daemon } from './harness.js';
 import type { ServiceView } from '../../src/controller/view-model.js';
 
 let d: Daemon;
@@ -70,7 +71,7 @@ describe('apply of another App', () => {
   it('without --prune: refused with a sentence naming what would be removed; nothing applied', async () => {
     const r = await cli(d.stateDir, ['apply', '-f', otherApp(other, 'billing', 'invoices')]);
     expect(r.code).toBe(2);
-    expect(r.err).toContain('is App "billing" but this daemon runs App "e2e": applying it would remove service app with its history. Nothing was applied. To remove it, apply again with --prune');
+    expect(r.err).toContain('is App "billing" but this daemon runs App "e2e": applying it would remove service app with its history. Nothing was applied. To remove it, pass --prune');
     expect(await names()).toEqual(['app']);
     expect((await hit(`${d.info.routerUrl}/`)).version).toBe('v1');
   });
@@ -94,4 +95,11 @@ describe('apply of another App', () => {
     expect(r.out).toContain('invoices: removed, with its history');
     expect(await names()).toEqual(['payments']);
   });
+
+  it('`graylane up` of another App with the state dir of this one: exit 2 with the same sentence, nothing started', async () => {
+    await stopDaemon(d);
+    const r = spawnSync(process.execPath, [BIN, 'up', '-f', otherApp(other, 'shop', 'orders', 'third.yaml'), '--state-dir', d.stateDir, '--listen', '127.0.0.1:0'], { encoding: 'utf8', timeout: 20_000 });
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain('is App "shop" but this daemon runs App "billing": applying it would remove service payments with its history. Nothing was applied. To remove it, pass --prune');
+  }, 30_000);
 });

@@ -214,7 +214,7 @@ export class LocalController implements ControlPlane {
     if (removed.length > 0 && input.prune !== true && before?.metadata.name !== app.metadata.name) {
       return Promise.reject(new ControlPlaneError(
         'InvalidOperation',
-        `${input.file} is App "${app.metadata.name}" but this daemon runs App "${before?.metadata.name ?? '(unnamed)'}": applying it would remove ${plural(removed.length, 'service')} ${removed.join(', ')} with ${removed.length === 1 ? 'its' : 'their'} history. Nothing was applied. To remove ${removed.length === 1 ? 'it' : 'them'}, apply again with --prune; otherwise check that --state-dir points at the daemon of this App.`,
+        `${input.file} is App "${app.metadata.name}" but this daemon runs App "${before?.metadata.name ?? '(unnamed)'}": applying it would remove ${plural(removed.length, 'service')} ${removed.join(', ')} with ${removed.length === 1 ? 'its' : 'their'} history. Nothing was applied. To remove ${removed.length === 1 ? 'it' : 'them'}, pass --prune; otherwise check that --state-dir points at the daemon of this App.`,
       ));
     }
     const result: ApplyResult = { services: [], warnings, removed };
