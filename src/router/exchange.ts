@@ -403,7 +403,7 @@ export class Exchange implements Waiter {
     // Safe to send again: no byte of it reached the upstream, or repeating it changes nothing.
     // A reset on a reused connection does not prove the upstream did not act on the request.
     const neverSent = connectFailure || !attempt.written;
-    const repeatable = neverSent || (staleSocket && IDEMPOTENT.has(this.req.method ?? ''));
+    const repeatable = neverSent || (STALE_ERRORS.has(code) && IDEMPOTENT.has(this.req.method ?? ''));
     if (!staleSocket) inst.outcome(false, code || err.message);
     this.releaseSlot(inst);
     if (!this.done && !this.retried && repeatable && this.chunks !== null) {
