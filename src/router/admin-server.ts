@@ -22,10 +22,22 @@ export interface AdminTarget {
   stats(query: StatsQuery): RevisionStats;
 }
 
-const MAX_BODY_BYTES = 10 * 1024 * 1024;
+/** Route tables are small; a body larger than this is refused with 413 rather than buffered. */
+export const MAX_ADMIN_BODY_BYTES = 8 * 1024 * 1024;
+
+/** A request body the admin API refuses: too large (413). */
+class BodyTooLarge extends Error {
+  readonly code = 'BODY_TOO_LARGE';
+}
 
 function digest(s: string): Buffer {
   return createHash('sha256').update(s).digest();
+}
+
+/** 413 with a JSON error, closing the connection: the rest of the body is not read. */
+function sendTooLarge(res: http.ServerResponse, err: BodyTooLarge): void {
+  res.shouldKeepAlive = false;
+  sendJson(res, 413, { error: err.message, code: err.code });
 }
 
 function sendJson(res: http.ServerResponse, status: number, value: unknown): void {
@@ -36,17 +48,25 @@ function sendJson(res: http.ServerResponse, status: number, value: unknown): voi
 
 function readBody(req: http.IncomingMessage): Promise<string> {
   return new Promise((resolve, reject) => {
+    const tooLarge = () => new BodyTooLarge(`request body exceeds ${MAX_ADMIN_BODY_BYTES} bytes`);
+    if (Number(req.headers['content-length'] ?? 0) > MAX_ADMIN_BODY_BYTES) {
+      reject(tooLarge());
+      return;
+    }
     const chunks: Buffer[] = [];
     let size = 0;
-    req.on('data', (c: Buffer) => {
+    const onData = (c: Buffer) => {
       size += c.length;
-      if (size > MAX_BODY_BYTES) {
-        reject(new RouterError('INVALID_ROUTE_TABLE', `request body exceeds ${MAX_BODY_BYTES} bytes`));
-        req.destroy();
+      if (size > MAX_ADMIN_BODY_BYTES) {
+        // Stop buffering; the 413 goes out and the connection closes (see sendTooLarge).
+        req.off('data', onData);
+        chunks.length = 0;
+        reject(tooLarge());
         return;
       }
       chunks.push(c);
-    });
+    };
+    req.on('data', onData);
     req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
     req.on('error', reject);
   });
@@ -96,7 +116,11 @@ export function startAdminServer(opts: { admin: AdminOptions; router: AdminTarge
     try {
       table = JSON.parse(await readBody(req));
     } catch (err) {
-      return sendJson(res, 400, { error: err instanceof RouterError ? err.message : `body is not JSON: ${(err as Error).message}` });
+      if (err instanceof BodyTooLarge) return sendTooLarge(res, err);
+      return sendJson(res, 400, { error: `body is not JSON: ${(err as Error).message}` });
+    }
+    if (table === null || typeof table !== 'object' || Array.isArray(table)) {
+      return sendJson(res, 400, { error: 'body must be a JSON object (a route table)', code: 'INVALID_ROUTE_TABLE' });
     }
     try {
       opts.router.setRouteTable(table as RouteTable);

@@ -216,7 +216,9 @@ export class CompiledTable {
       const h = req.headers.host;
       if (h !== undefined) {
         const colon = h.startsWith('[') ? h.indexOf(']:') + 1 : h.lastIndexOf(':');
-        const host = (colon > 0 ? h.slice(0, colon) : h).toLowerCase();
+        let host = (colon > 0 ? h.slice(0, colon) : h).toLowerCase();
+        // `example.com.` is the same (fully qualified) name as `example.com`.
+        if (host.endsWith('.')) host = host.slice(0, -1);
         list = this.byHost.get(host) ?? this.anyHost;
       }
     }

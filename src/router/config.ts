@@ -19,6 +19,9 @@ interface RawConfig {
   drainTimeoutMs?: number;
   mirrorMaxConcurrent?: number;
   statsWindowSeconds?: number;
+  maxRequestBodyBytes?: number;
+  maxClientConnections?: number;
+  trustedProxies?: string[];
   services: ServiceRoute[];
   releases?: ReleaseRoute[];
 }
@@ -97,6 +100,9 @@ export function parseRouterConfig(text: string, file: string, env: Record<string
   if (raw.drainTimeoutMs !== undefined) config.drainTimeoutMs = raw.drainTimeoutMs;
   if (raw.mirrorMaxConcurrent !== undefined) config.mirrorMaxConcurrent = raw.mirrorMaxConcurrent;
   if (raw.statsWindowSeconds !== undefined) config.statsWindowSeconds = raw.statsWindowSeconds;
+  if (raw.maxRequestBodyBytes !== undefined) config.maxRequestBodyBytes = raw.maxRequestBodyBytes;
+  if (raw.maxClientConnections !== undefined) config.maxClientConnections = raw.maxClientConnections;
+  if (raw.trustedProxies !== undefined) config.trustedProxies = raw.trustedProxies;
   return config;
 }
 

@@ -1,7 +1,9 @@
 /**
  * One proxied HTTP request, from routing decision to the last byte: instance choice, circuit
- * breaking (slot or queue), forwarding with timeouts, one retry when the upstream connection
- * failed before anything was processed, streaming the response back, and accounting.
+ * breaking (slot or queue), forwarding with timeouts, one retry when repeating the request is
+ * safe, streaming the response back, and accounting. Failures that are the client's (a body too
+ * slow or too large, a client that stops reading, a request undici refuses to send) are
+ * answered as nginx does and charged to neither the revision nor the instance.
  */
 import type http from 'node:http';
 import { PassThrough } from 'node:stream';
@@ -19,10 +21,12 @@ export interface ExchangeEnvironment {
   timeouts: TimeoutOptions;
   /** Request bodies up to this size are kept so the request can be retried. */
   maxReplayBytes: number;
+  /** Request bodies larger than this get 413; 0 = no limit. */
+  maxRequestBodyBytes: number;
   mirrors: MirrorLimiter;
 }
 
-type Failure = 'connect-timeout' | 'header-timeout' | 'idle-timeout' | 'drain' | 'client';
+type Failure = 'drain' | 'client';
 
 // Errors that mean the connection never carried the request: safe to retry anywhere.
 const CONNECT_ERRORS = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'EADDRNOTAVAIL', 'ENOTFOUND', 'EAI_AGAIN']);
@@ -32,13 +36,21 @@ const CONNECT_TIMEOUT = 'UND_ERR_CONNECT_TIMEOUT';
 const IDLE_TIMEOUTS = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT']);
 // A kept-alive connection the upstream closed or reset just as we reused it.
 const STALE_ERRORS = new Set(['ECONNRESET', 'EPIPE', 'UND_ERR_SOCKET']);
+// undici refused the request itself (a header or target it will not send): the client's request is at fault.
+const REFUSED_ERRORS = new Set(['UND_ERR_INVALID_ARG', 'UND_ERR_NOT_SUPPORTED']);
+/**
+ * Methods that are idempotent (RFC 9110 §9.2.2): repeating them has the effect of sending them
+ * once, so one sent on a connection that then failed may go again. POST, PATCH and CONNECT may
+ * not: the upstream may have acted on them.
+ */
+const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
 
 /** Why the router gave up on an upstream request it started itself. */
 class ProxyAbort extends Error {
   readonly code = 'GRAYLANE_ABORTED';
 }
 
-/** Sends a router-generated response (404, 502, 503, 504). */
+/** Sends a router-generated response (400, 404, 408, 413, 501, 502, 503, 504). */
 export function sendPlain(res: http.ServerResponse, status: number, reason: string, text: string): void {
   const body = `${text}\n`;
   const headers: http.OutgoingHttpHeaders = {
@@ -69,6 +81,14 @@ class Attempt implements Dispatcher.DispatchHandler {
     /** The connection was open before this request: a reset means the request was not processed. */
     readonly reused: boolean,
   ) {}
+
+  /**
+   * Whether undici began writing the request: it calls `onConnect` just before it writes the
+   * request line (client-h1 writeH1). Until then no byte of the request reached the upstream.
+   */
+  get written(): boolean {
+    return this.abortFn !== undefined;
+  }
 
   onConnect(abort: (err?: Error) => void): void {
     this.abortFn = abort;
@@ -135,6 +155,11 @@ export class Exchange implements Waiter {
   private done = false;
   private failure: Failure | undefined;
   private headerTimer: NodeJS.Timeout | undefined;
+  /** Armed while the client's body flows: no byte for `clientBodyMs` is a 408. */
+  private bodyTimer: NodeJS.Timeout | undefined;
+  /** Armed while the client does not read its response: `sendMs` of that closes the connection. */
+  private sendTimer: NodeJS.Timeout | undefined;
+  private bodyBytes = 0;
   private mirror: MirrorCopy | undefined;
   private readonly startMs: number;
   private readonly group: RevisionGroup;
@@ -230,15 +255,29 @@ export class Exchange implements Waiter {
       },
       attempt,
     );
+    if (!this.bodyEnded) {
+      // The upstream cannot answer before it has the request: its clock starts when the body ends.
+      clearTimeout(this.headerTimer);
+      this.headerTimer = undefined;
+    }
     if (!this.bodyEnded && !this.bodyFlowing) {
       this.bodyFlowing = true;
       req.on('data', this.onBodyData);
       req.on('end', this.onBodyEnd);
+      this.bodyTimer = setTimeout(this.onClientBodyTimeout, this.env.timeouts.clientBodyMs);
       req.resume();
     }
   }
 
   private readonly onBodyData = (chunk: Buffer): void => {
+    if (this.done) return;
+    this.bodyTimer?.refresh();
+    this.bodyBytes += chunk.length;
+    const limit = this.env.maxRequestBodyBytes;
+    if (limit > 0 && this.bodyBytes > limit) {
+      this.clientFault(413, 'body-too-large', `graylane: request body exceeds the limit of ${limit} bytes`);
+      return;
+    }
     if (this.chunks) {
       this.bufferedBytes += chunk.length;
       if (this.bufferedBytes <= this.env.maxReplayBytes) this.chunks.push(chunk);
@@ -254,6 +293,10 @@ export class Exchange implements Waiter {
 
   private readonly onBodyEnd = (): void => {
     this.bodyEnded = true;
+    clearTimeout(this.bodyTimer);
+    if (!this.done && !this.responded && this.headerTimer === undefined && this.attempt) {
+      this.headerTimer = setTimeout(this.onHeaderTimeout, this.env.timeouts.responseHeaderMs);
+    }
     this.mirror?.end();
     const body = this.body;
     if (body && !body.destroyed) body.end();
@@ -271,12 +314,29 @@ export class Exchange implements Waiter {
     const { headers, contentLength } = clientResponseHeadersFromRaw(rawHeaders, this.extraHeaders);
     this.contentLength = contentLength;
     this.res.writeHead(status, statusText, headers);
-    if (contentLength === 0 || status === 204 || status === 304 || this.req.method === 'HEAD') {
-      this.clientEnded = true;
-      this.res.end();
-    }
+    if (contentLength === 0 || status === 204 || status === 304 || this.req.method === 'HEAD') this.endClient();
     return true;
   }
+
+  /** Ends the client's response; a client that then reads none of it still gets `sendMs`. */
+  private endClient(chunk?: Buffer): void {
+    this.clientEnded = true;
+    this.res.end(chunk);
+    if (this.res.writableNeedDrain) this.armSendTimer();
+  }
+
+  private armSendTimer(): void {
+    if (this.sendTimer) this.sendTimer.refresh();
+    else this.sendTimer = setTimeout(this.onSendTimeout, this.env.timeouts.sendMs);
+  }
+
+  private readonly onSendTimeout = (): void => {
+    if (this.done || this.res.writableFinished) return;
+    // The client stopped reading: its fault; closing frees the upstream slot (see onClientClose).
+    this.failure = 'client';
+    this.group.counters.clientError();
+    this.res.destroy();
+  };
 
   /** undici: a chunk of the response body; false pauses the upstream until the client drains. */
   onData(chunk: Buffer): boolean {
@@ -284,11 +344,11 @@ export class Exchange implements Waiter {
     this.receivedBytes += chunk.length;
     if (this.receivedBytes === this.contentLength) {
       // The whole body is here: headers, last chunk and end in one write.
-      this.clientEnded = true;
-      this.res.end(chunk);
+      this.endClient(chunk);
       return true;
     }
     if (this.res.write(chunk)) return true;
+    this.armSendTimer();
     if (!this.drainHooked) {
       this.drainHooked = true;
       this.res.on('drain', this.onClientDrain);
@@ -297,6 +357,8 @@ export class Exchange implements Waiter {
   }
 
   private readonly onClientDrain = (): void => {
+    clearTimeout(this.sendTimer);
+    this.sendTimer = undefined;
     this.attempt?.resume();
   };
 
@@ -305,10 +367,7 @@ export class Exchange implements Waiter {
     this.upstreamComplete = true;
     this.releaseSlot(this.instance);
     if (this.done) return;
-    if (!this.clientEnded) {
-      this.clientEnded = true;
-      this.res.end();
-    }
+    if (!this.clientEnded) this.endClient();
   }
 
   /** undici: the upstream request failed (connecting, sending, or mid-response). */
@@ -321,6 +380,12 @@ export class Exchange implements Waiter {
     }
     const code = err.code ?? '';
     const counters = this.group.counters;
+    if (!attempt.written && REFUSED_ERRORS.has(code)) {
+      // Nothing went out and nothing was wrong upstream: the request itself cannot be sent.
+      this.releaseSlot(inst);
+      this.clientFault(400, 'unforwardable-request', `graylane: the request cannot be forwarded: ${err.message}`);
+      return;
+    }
     const connectTimeout = code === CONNECT_TIMEOUT;
     const idleTimeout = IDLE_TIMEOUTS.has(code);
     if (connectTimeout || idleTimeout) counters.timeout();
@@ -328,15 +393,20 @@ export class Exchange implements Waiter {
     if (this.responded) {
       // Mid-body: the client cannot get a whole response any more.
       inst.outcome(false, err.message);
+      counters.cutOff();
       this.releaseSlot(inst);
       this.res.destroy();
       return;
     }
     const connectFailure = connectTimeout || CONNECT_ERRORS.has(code);
     const staleSocket = attempt.reused && STALE_ERRORS.has(code);
+    // Safe to send again: no byte of it reached the upstream, or repeating it changes nothing.
+    // A reset on a reused connection does not prove the upstream did not act on the request.
+    const neverSent = connectFailure || !attempt.written;
+    const repeatable = neverSent || (STALE_ERRORS.has(code) && IDEMPOTENT.has(this.req.method ?? ''));
     if (!staleSocket) inst.outcome(false, code || err.message);
     this.releaseSlot(inst);
-    if (!this.done && !this.retried && (connectFailure || staleSocket) && this.chunks !== null) {
+    if (!this.done && !this.retried && repeatable && this.chunks !== null) {
       // Another instance of the revision; the same one only when its socket, not it, failed.
       const next = this.group.pick(inst) ?? (staleSocket && inst.usable ? inst : undefined);
       if (next) {
@@ -398,6 +468,31 @@ export class Exchange implements Waiter {
     else this.res.destroy();
   }
 
+  private readonly onClientBodyTimeout = (): void => {
+    this.clientFault(408, 'client-body-timeout', `graylane: no request body data for ${this.env.timeouts.clientBodyMs} ms`);
+  };
+
+  /**
+   * Ends an exchange for the client's fault (408, 413, 400): work upstream stops, the connection
+   * closes (its remaining body is not read), and only `clientErrors` counts it.
+   */
+  private clientFault(status: 400 | 408 | 413, reason: string, text: string): void {
+    if (this.done || this.failure !== undefined) return;
+    this.failure = 'client';
+    clearTimeout(this.bodyTimer);
+    this.group.counters.clientError();
+    this.req.off('data', this.onBodyData);
+    if (this.queuedOn) {
+      this.queuedOn.dequeue(this);
+      this.queuedOn = undefined;
+    }
+    this.attempt?.abort(reason);
+    this.body?.destroy();
+    this.releaseSlot(this.instance);
+    this.res.shouldKeepAlive = false;
+    this.reply(status, reason, text);
+  }
+
   private reply(status: number, reason: string, text: string): void {
     clearTimeout(this.headerTimer);
     if (this.done) return;
@@ -425,6 +520,8 @@ export class Exchange implements Waiter {
     if (this.done) return;
     this.done = true;
     clearTimeout(this.headerTimer);
+    clearTimeout(this.bodyTimer);
+    clearTimeout(this.sendTimer);
     const res = this.res;
     const status = res.headersSent ? res.statusCode : 499;
     if (!res.writableFinished) {

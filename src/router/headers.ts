@@ -18,6 +18,17 @@ function connectionTokens(req: IncomingMessage): Set<string> | undefined {
   return out;
 }
 
+// Requests whose peer is a configured trusted proxy: its forwarding headers are kept.
+const fromTrustedProxy = new WeakSet<IncomingMessage>();
+
+/**
+ * Marks a request as coming from a trusted proxy (see `RouterOptions.trustedProxies`): its
+ * `X-Forwarded-*` and `Forwarded` headers are kept and appended to instead of replaced.
+ */
+export function markFromTrustedProxy(req: IncomingMessage): void {
+  fromTrustedProxy.add(req);
+}
+
 function forwardedFor(address: string | undefined): string {
   if (address === undefined) return 'unknown';
   if (address.startsWith('::ffff:')) return address.slice(7);
@@ -33,6 +44,8 @@ function forwardedFor(address: string | undefined): string {
 export function upstreamRequestHeaders(req: IncomingMessage, keepUpgrade: boolean, extra?: string[], forUndici = false): string[] {
   const raw = req.rawHeaders;
   const drop = connectionTokens(req);
+  // The router is the edge: what a client says about earlier hops is believed only from a trusted proxy.
+  const trusted = fromTrustedProxy.has(req);
   const out: string[] = [];
   let xff: string | undefined;
   let forwarded: string | undefined;
@@ -47,6 +60,7 @@ export function upstreamRequestHeaders(req: IncomingMessage, keepUpgrade: boolea
       continue;
     }
     if (drop?.has(lower)) continue;
+    if (!trusted && (lower === 'x-forwarded-for' || lower === 'forwarded' || lower === 'x-forwarded-proto' || lower === 'x-forwarded-host')) continue;
     if (lower === 'x-forwarded-for') { xff = xff === undefined ? raw[i + 1]! : `${xff}, ${raw[i + 1]!}`; continue; }
     if (lower === 'forwarded') { forwarded = forwarded === undefined ? raw[i + 1]! : `${forwarded}, ${raw[i + 1]!}`; continue; }
     if (lower === 'x-forwarded-proto') hasProto = true;

@@ -13,6 +13,8 @@ export interface MetricsSource {
   instances(): Iterable<Instance>;
   mirrorsSkipped(): number;
   releases(): Iterable<ReleaseCounters>;
+  /** Requests refused before routing for the client's fault, by reason (e.g. `duplicate-host`). */
+  refused(): ReadonlyMap<string, number>;
 }
 
 const HISTOGRAM_HELP = 'Time from request arrival to the end of the response, per service and revision.';
@@ -78,6 +80,18 @@ export function createMetricsRegistry(source: MetricsSource): Registry {
   counter('graylane_router_upstream_errors_total', 'Connection failures and resets talking to instances.', (c) => c.totals.upstreamErrors);
   counter('graylane_router_timeouts_total', 'Connect, response-header and idle timeouts.', (c) => c.totals.timeouts);
   counter('graylane_router_rejected_total', '503s from circuit breaking or no ready instance.', (c) => c.totals.rejected);
+  counter('graylane_router_failed_total', 'Requests that failed for the revision (5xx or a response cut off by the upstream), each once.', (c) => c.totals.failed);
+  counter('graylane_router_client_errors_total', 'Routed requests refused or cut for the client\'s fault (400, 408, 413, stopped reading); never the revision\'s errors.', (c) => c.totals.clientErrors);
+  new Counter<'reason'>({
+    name: 'graylane_router_refused_total',
+    help: 'Requests refused before routing for the client\'s fault (duplicate Host, bad path, body too large, header timeout, unsupported transfer coding), by reason.',
+    labelNames: ['reason'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [reason, n] of source.refused()) this.inc({ reason }, n);
+    },
+  });
   new Counter<RevisionLabels | 'class'>({
     name: 'graylane_router_responses_total',
     help: 'Responses by status class (1xx..5xx), the router\'s own 502/503/504 included.',

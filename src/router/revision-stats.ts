@@ -34,9 +34,11 @@ class Bucket {
   c3 = 0;
   c4 = 0;
   c5 = 0;
+  failed = 0;
   upstreamErrors = 0;
   timeouts = 0;
   rejected = 0;
+  clientErrors = 0;
   skewErrors = 0;
   maxMs = 0;
   latency: Uint32Array | undefined;
@@ -44,7 +46,7 @@ class Bucket {
   reset(second: number): void {
     this.second = second;
     this.requests = this.c1 = this.c2 = this.c3 = this.c4 = this.c5 = 0;
-    this.upstreamErrors = this.timeouts = this.rejected = this.skewErrors = 0;
+    this.failed = this.upstreamErrors = this.timeouts = this.rejected = this.clientErrors = this.skewErrors = 0;
     this.maxMs = 0;
     this.latency?.fill(0);
   }
@@ -54,9 +56,11 @@ class Bucket {
 export interface StatsTotals {
   requests: number;
   responses: StatusClassCounts;
+  failed: number;
   upstreamErrors: number;
   timeouts: number;
   rejected: number;
+  clientErrors: number;
   skewErrors: number;
   /** Cumulative counts per {@link PROM_BUCKETS_S} bound, plus +Inf last. */
   latencyBuckets: Float64Array;
@@ -75,9 +79,11 @@ export class RevisionCounters {
   readonly totals: StatsTotals = {
     requests: 0,
     responses: { '1xx': 0, '2xx': 0, '3xx': 0, '4xx': 0, '5xx': 0 },
+    failed: 0,
     upstreamErrors: 0,
     timeouts: 0,
     rejected: 0,
+    clientErrors: 0,
     skewErrors: 0,
     latencyBuckets: new Float64Array(PROM_BUCKETS_S.length + 1),
     latencySumS: 0,
@@ -115,7 +121,7 @@ export class RevisionCounters {
     else if (status < 300) { b.c2++; t.responses['2xx']++; }
     else if (status < 400) { b.c3++; t.responses['3xx']++; }
     else if (status < 500) { b.c4++; t.responses['4xx']++; }
-    else { b.c5++; t.responses['5xx']++; }
+    else { b.c5++; t.responses['5xx']++; b.failed++; t.failed++; }
     const bin = latencyBin(latencyMs);
     (b.latency ??= new Uint32Array(BIN_COUNT))[bin]!++;
     t.latencyBins[bin]!++;
@@ -126,6 +132,21 @@ export class RevisionCounters {
     let i = 0;
     while (i < PROM_BUCKETS_S.length && s > PROM_BUCKETS_S[i]!) i++;
     lb[i]!++;
+  }
+
+  /**
+   * Counts a response the upstream cut off after its (non-5xx) status went out: a failure of the
+   * revision that {@link response} cannot see.
+   */
+  cutOff(): void {
+    this.bucket().failed++;
+    this.totals.failed++;
+  }
+
+  /** Counts a request refused or cut for the client's fault (never a failure of the revision). */
+  clientError(): void {
+    this.bucket().clientErrors++;
+    this.totals.clientErrors++;
   }
 
   /** Counts an upstream connection failure or reset. */
@@ -181,9 +202,11 @@ export class RevisionCounters {
     const out: RevisionStats = {
       requests: 0,
       responses: { '1xx': 0, '2xx': 0, '3xx': 0, '4xx': 0, '5xx': 0 },
+      failed: 0,
       upstreamErrors: 0,
       timeouts: 0,
       rejected: 0,
+      clientErrors: 0,
       skewErrors: 0,
       latencyMs: { p50: 0, p90: 0, p99: 0, max: 0 },
       requestsPerSecond: 0,
@@ -199,7 +222,9 @@ export class RevisionCounters {
       out.responses['3xx'] += b.c3;
       out.responses['4xx'] += b.c4;
       out.responses['5xx'] += b.c5;
+      out.failed += b.failed;
       out.upstreamErrors += b.upstreamErrors;
+      out.clientErrors += b.clientErrors;
       out.timeouts += b.timeouts;
       out.rejected += b.rejected;
       out.skewErrors += b.skewErrors;

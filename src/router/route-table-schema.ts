@@ -102,8 +102,15 @@ export const RouterConfigSchema = Closed({
       connectMs: Type.Optional(Type.Integer({ minimum: 1 })),
       responseHeaderMs: Type.Optional(Type.Integer({ minimum: 1 })),
       idleMs: Type.Optional(Type.Integer({ minimum: 1 })),
+      clientHeaderMs: Type.Optional(Type.Integer({ minimum: 1 })),
+      clientBodyMs: Type.Optional(Type.Integer({ minimum: 1 })),
+      sendMs: Type.Optional(Type.Integer({ minimum: 1 })),
+      tunnelIdleMs: Type.Optional(Type.Integer({ minimum: 1 })),
     }),
   ),
+  maxRequestBodyBytes: Type.Optional(Type.Integer({ minimum: 0 })),
+  maxClientConnections: Type.Optional(Type.Integer({ minimum: 0 })),
+  trustedProxies: Type.Optional(Type.Array(Type.String({ minLength: 1 }))),
   circuitBreaker: Type.Optional(
     Closed({
       maxConcurrentRequests: Type.Optional(Type.Integer({ minimum: 1 })),

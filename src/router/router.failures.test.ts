@@ -277,7 +277,8 @@ describe('forwarding', () => {
       res.setHeader('x-secret', 'no');
       res.end('ok');
     });
-    const r = await startRouter({ routes: serviceTable({ stable: [u] }) });
+    // The client is a trusted proxy here, so its X-Forwarded-For is appended to (see router.edges.test.ts for the edge).
+    const r = await startRouter({ routes: serviceTable({ stable: [u] }), trustedProxies: ['127.0.0.1'] });
     cleanups.push(r.close);
     const reply = await send(`${r.url}/path?q=1`, { headers: { host: 'app.example', 'x-forwarded-for': '203.0.113.7', connection: 'x-private', 'x-private': 'drop me', te: 'trailers' } });
     expect(reply.status).toBe(200);

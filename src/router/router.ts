@@ -3,12 +3,14 @@
  */
 import { EventEmitter } from 'node:events';
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { BlockList, isIP, type AddressInfo } from 'node:net';
 import { startAdminServer } from './admin-server.js';
 import { CompiledRelease } from './compiled-release.js';
 import { CompiledService, CompiledTable, RevisionGroup } from './compiled-table.js';
 import { RouterError } from './errors.js';
 import { Exchange, sendPlain, type ExchangeEnvironment } from './exchange.js';
+import { markFromTrustedProxy } from './headers.js';
+import { admitRequest, type Refusal, type RefusalReason } from './inbound.js';
 import { Instance, type InstanceEnvironment } from './instance.js';
 import { createMetricsRegistry } from './metrics.js';
 import { MirrorLimiter } from './mirror.js';
@@ -72,7 +74,18 @@ export interface Router {
   off(event: 'event', listener: (e: RouterEvent) => void): this;
 }
 
-const DEFAULT_TIMEOUTS: TimeoutOptions = { connectMs: 2000, responseHeaderMs: 30_000, idleMs: 60_000 };
+const DEFAULT_TIMEOUTS: TimeoutOptions = {
+  connectMs: 2000,
+  responseHeaderMs: 30_000,
+  idleMs: 60_000,
+  clientHeaderMs: 60_000,
+  clientBodyMs: 60_000,
+  sendMs: 60_000,
+  tunnelIdleMs: 300_000,
+};
+/** Larger than nginx's 1 MiB: graylane fronts apps that take uploads; the limit is a guard, not a policy. */
+const DEFAULT_MAX_REQUEST_BODY_BYTES = 1024 * 1024 * 1024;
+const DEFAULT_MAX_CLIENT_CONNECTIONS = 10_000;
 const DEFAULT_BREAKER: CircuitBreakerOptions = {
   maxConcurrentRequests: 1024,
   maxPendingRequests: 1024,
@@ -102,12 +115,38 @@ function checkOptions(o: RouterOptions): void {
       throw new RouterError('INVALID_OPTIONS', 'admin.token must be at least 16 characters', [{ path: ['admin', 'token'], message: 'must be at least 16 characters' }]);
     }
   }
-  for (const k of ['connectMs', 'responseHeaderMs', 'idleMs'] as const) positive(`timeouts.${k}`, o.timeouts?.[k]);
+  for (const k of ['connectMs', 'responseHeaderMs', 'idleMs', 'clientHeaderMs', 'clientBodyMs', 'sendMs', 'tunnelIdleMs'] as const) positive(`timeouts.${k}`, o.timeouts?.[k]);
+  positive('maxRequestBodyBytes', o.maxRequestBodyBytes, 0);
+  positive('maxClientConnections', o.maxClientConnections, 0);
+  trustedProxyList(o.trustedProxies);
   for (const k of ['maxConcurrentRequests', 'consecutiveErrors', 'baseEjectionMs', 'maxEjectionMs'] as const) positive(`circuitBreaker.${k}`, o.circuitBreaker?.[k]);
   positive('circuitBreaker.maxPendingRequests', o.circuitBreaker?.maxPendingRequests, 0);
   positive('drainTimeoutMs', o.drainTimeoutMs, 0);
   positive('mirrorMaxConcurrent', o.mirrorMaxConcurrent, 0);
   positive('statsWindowSeconds', o.statsWindowSeconds, 60);
+}
+
+/** The trusted proxies as a BlockList; throws `RouterError` `INVALID_OPTIONS` naming a bad entry. */
+function trustedProxyList(entries: string[] | undefined): BlockList | undefined {
+  if (entries === undefined || entries.length === 0) return undefined;
+  const list = new BlockList();
+  entries.forEach((e, i) => {
+    const [address = '', bits, extra] = e.split('/');
+    const family = isIP(address);
+    const prefix = bits === undefined ? (family === 6 ? 128 : 32) : Number(bits);
+    if (family === 0 || extra !== undefined || !Number.isInteger(prefix) || prefix < 0 || prefix > (family === 6 ? 128 : 32) || (bits !== undefined && !/^[0-9]+$/.test(bits))) {
+      throw new RouterError('INVALID_OPTIONS', `trustedProxies[${i}] must be an IP address or CIDR, got "${e}"`, [{ path: ['trustedProxies', i], message: 'must be an IP address or CIDR' }]);
+    }
+    list.addSubnet(address, prefix, family === 6 ? 'ipv6' : 'ipv4');
+  });
+  return list;
+}
+
+function isTrusted(list: BlockList, address: string | undefined): boolean {
+  if (address === undefined) return false;
+  const v4 = address.startsWith('::ffff:') && isIP(address.slice(7)) === 4 ? address.slice(7) : undefined;
+  if (v4 !== undefined) return list.check(v4, 'ipv4');
+  return list.check(address, isIP(address) === 6 ? 'ipv6' : 'ipv4');
 }
 
 class RouterImpl extends EventEmitter implements Router {
@@ -120,6 +159,10 @@ class RouterImpl extends EventEmitter implements Router {
   private readonly counters = new Map<string, { counters: RevisionCounters; lastInTableMs: number }>();
   private readonly releaseCounters = new Map<string, ReleaseCounters>();
   private readonly mirrors: MirrorLimiter;
+  private readonly maxRequestBodyBytes: number;
+  private readonly trustedProxies: BlockList | undefined;
+  /** Requests refused before routing, by reason: the client's fault, charged to no revision. */
+  private readonly refused = new Map<RefusalReason, number>();
   private readonly env: ExchangeEnvironment;
   private readonly instanceEnv: InstanceEnvironment;
   private table: RouteTable = { services: [] };
@@ -137,7 +180,9 @@ class RouterImpl extends EventEmitter implements Router {
     this.windowSeconds = options.statsWindowSeconds ?? 300;
     this.random = options.random ?? Math.random;
     this.mirrors = new MirrorLimiter(options.mirrorMaxConcurrent ?? 64);
-    this.env = { timeouts: this.timeouts, maxReplayBytes: 64 * 1024, mirrors: this.mirrors };
+    this.maxRequestBodyBytes = options.maxRequestBodyBytes ?? DEFAULT_MAX_REQUEST_BODY_BYTES;
+    this.trustedProxies = trustedProxyList(options.trustedProxies);
+    this.env = { timeouts: this.timeouts, maxReplayBytes: 64 * 1024, maxRequestBodyBytes: this.maxRequestBodyBytes, mirrors: this.mirrors };
     this.instanceEnv = {
       breaker: this.breaker,
       connectMs: this.timeouts.connectMs,
@@ -157,13 +202,33 @@ class RouterImpl extends EventEmitter implements Router {
 
   async start(): Promise<RouterAddresses> {
     if (this.server) throw new RouterError('ALREADY_STARTED', 'the router is already started');
-    const server = http.createServer({ keepAliveTimeout: this.timeouts.idleMs, noDelay: true, requestTimeout: 0 }, this.onRequest);
+    const server = http.createServer(
+      {
+        keepAliveTimeout: this.timeouts.idleMs,
+        noDelay: true,
+        requestTimeout: 0,
+        headersTimeout: this.timeouts.clientHeaderMs,
+        // Header timeouts are only checked on this period: keep it well under the timeout itself.
+        connectionsCheckingInterval: Math.min(30_000, Math.max(100, Math.floor(this.timeouts.clientHeaderMs / 4))),
+      },
+      this.onRequest,
+    );
     this.server = server;
-    server.headersTimeout = Math.min(60_000, this.timeouts.idleMs);
+    const maxConnections = this.options.maxClientConnections ?? DEFAULT_MAX_CLIENT_CONNECTIONS;
+    if (maxConnections > 0) server.maxConnections = maxConnections;
     server.on('upgrade', this.onUpgrade);
-    server.on('clientError', (_err, socket) => {
-      if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
-      else socket.destroy();
+    server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
+      if (!socket.writable) {
+        socket.destroy();
+        return;
+      }
+      // As nginx: 408 for a client too slow to send its headers, 431 for headers too large.
+      const [status, text, reason]: [number, string, RefusalReason] =
+        err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? [408, 'Request Timeout', 'header-timeout']
+        : err.code === 'HPE_HEADER_OVERFLOW' ? [431, 'Request Header Fields Too Large', 'malformed-request']
+        : [400, 'Bad Request', 'malformed-request'];
+      this.countRefusal(reason);
+      socket.end(`HTTP/1.1 ${status} ${text}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
     });
     await listen(server, this.options.listen.host, this.options.listen.port);
     const out: RouterAddresses = { url: urlOf(server) };
@@ -173,6 +238,7 @@ class RouterImpl extends EventEmitter implements Router {
         instances: () => this.instances.values(),
         mirrorsSkipped: () => this.mirrors.skipped,
         releases: () => this.releaseCounters.values(),
+        refused: () => this.refused,
       });
       this.admin = startAdminServer({ admin: this.options.admin, router: this, registry });
       await listen(this.admin, this.options.admin.host, this.options.admin.port);
@@ -267,9 +333,11 @@ class RouterImpl extends EventEmitter implements Router {
     return {
       requests: t?.requests ?? 0,
       responses: { ...(t?.responses ?? { '1xx': 0, '2xx': 0, '3xx': 0, '4xx': 0, '5xx': 0 }) },
+      failed: t?.failed ?? 0,
       upstreamErrors: t?.upstreamErrors ?? 0,
       timeouts: t?.timeouts ?? 0,
       rejected: t?.rejected ?? 0,
+      clientErrors: t?.clientErrors ?? 0,
       skewErrors: t?.skewErrors ?? 0,
       latency: { boundsMs: [...FINE_BOUNDS_MS], counts: t ? Array.from(t.latencyBins) : new Array<number>(FINE_BOUNDS_MS.length + 1).fill(0) },
     };
@@ -293,7 +361,26 @@ class RouterImpl extends EventEmitter implements Router {
     return entry.counters;
   }
 
+  private countRefusal(reason: RefusalReason): void {
+    this.refused.set(reason, (this.refused.get(reason) ?? 0) + 1);
+  }
+
+  /** Checks and normalises a request before routing; true when it was refused (and answered). */
+  private refuse(req: http.IncomingMessage, answer: (r: Refusal) => void): boolean {
+    if (this.trustedProxies && isTrusted(this.trustedProxies, req.socket.remoteAddress)) markFromTrustedProxy(req);
+    const refusal = admitRequest(req, { maxRequestBodyBytes: this.maxRequestBodyBytes });
+    if (!refusal) return false;
+    this.countRefusal(refusal.reason);
+    answer(refusal);
+    return true;
+  }
+
   private readonly onRequest = (req: http.IncomingMessage, res: http.ServerResponse): void => {
+    if (this.refuse(req, (r) => {
+      // Whatever body follows is not read: close rather than parse it as the next request.
+      res.shouldKeepAlive = false;
+      sendPlain(res, r.status, r.reason, r.text);
+    })) return;
     const svc = this.compiled.match(req);
     if (!svc) {
       req.resume();
@@ -304,6 +391,7 @@ class RouterImpl extends EventEmitter implements Router {
   };
 
   private readonly onUpgrade = (req: http.IncomingMessage, socket: import('node:stream').Duplex, head: Buffer): void => {
+    if (this.refuse(req, (r) => socket.end(`HTTP/1.1 ${r.status} ${http.STATUS_CODES[r.status] ?? ''}\r\nx-graylane-error: ${r.reason}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`))) return;
     const svc = this.compiled.match(req);
     if (!svc || this.stopping) {
       socket.end('HTTP/1.1 404 Not Found\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');

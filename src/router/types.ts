@@ -176,14 +176,29 @@ export interface ReleaseStats {
   lastPinnedMs: { stable?: number; canary?: number };
 }
 
-/** Proxy timeouts, each giving a 502/504 and counted under `timeouts`. */
+/**
+ * Proxy timeouts. The upstream's (`connectMs`, `responseHeaderMs`, `idleMs`) give a 502/504
+ * counted under `timeouts`; the client's (`clientHeaderMs`, `clientBodyMs`, `sendMs`) are the
+ * client's fault and charged to no revision.
+ */
 export interface TimeoutOptions {
   /** Establishing a new upstream connection (504 when exceeded). */
   connectMs: number;
-  /** From dispatch (including time queued) to the upstream's response headers (504). */
+  /**
+   * From dispatch (including time queued) to the upstream's response headers (504); while the
+   * client is still sending the request body the clock waits, as the upstream cannot answer yet.
+   */
   responseHeaderMs: number;
   /** No bytes in either direction on an exchange or an idle client connection. */
   idleMs: number;
+  /** The client's whole request header section must arrive within this (else 408, nginx's client_header_timeout). */
+  clientHeaderMs: number;
+  /** No byte of the request body for this long gives 408 (nginx's client_body_timeout). */
+  clientBodyMs: number;
+  /** A client that reads none of its response for this long loses the connection (nginx's send_timeout). */
+  sendMs: number;
+  /** A WebSocket/upgrade tunnel with no bytes either way for this long is closed. */
+  tunnelIdleMs: number;
 }
 
 /** Per-instance limits and outlier detection. */
@@ -220,8 +235,21 @@ export interface RouterOptions {
   listen: { host: string; port: number };
   /** The admin listener; none when absent. */
   admin?: AdminOptions;
-  /** Proxy timeouts; defaults 2000/30000/60000 ms. */
+  /**
+   * Proxy timeouts; defaults connect 2000, responseHeader 30000, idle 60000, clientHeader 60000,
+   * clientBody 60000, send 60000, tunnelIdle 300000 ms.
+   */
   timeouts?: Partial<TimeoutOptions>;
+  /** Request bodies larger than this get 413 and are charged to nobody; 0 = no limit. Default 1 GiB. */
+  maxRequestBodyBytes?: number;
+  /** Client connections open at once; more are closed on accept. 0 = no limit. Default 10000. */
+  maxClientConnections?: number;
+  /**
+   * Peers (addresses or CIDRs, IPv4 or IPv6) whose `X-Forwarded-*` and `Forwarded` headers are
+   * kept and appended to; from everyone else they are replaced by what the router saw. None by
+   * default: the router is the edge.
+   */
+  trustedProxies?: string[];
   /** Circuit breaking and outlier ejection. */
   circuitBreaker?: Partial<CircuitBreakerOptions>;
   /** How long removed/draining instances (and stop()) let in-flight work finish; default 30000. */
@@ -289,14 +317,26 @@ export interface StatusClassCounts {
 export interface RevisionStats {
   /** Requests routed to the revision (client traffic and mirrored copies). */
   requests: number;
-  /** Responses by status class, including the router's own 502/503/504. */
+  /** Responses by status class, including the router's own 502/503/504 (each request once). */
   responses: StatusClassCounts;
-  /** Connection failures and resets talking to instances. */
+  /**
+   * Requests that failed for the revision's sake, each once: a 5xx (the upstream's, or the
+   * router's 502/503/504 on its behalf) or a response cut off mid-body by the upstream. The error
+   * rate is `failed / requests`; it never counts {@link clientErrors}.
+   */
+  failed: number;
+  /** Of the failures, connection failures and resets talking to instances (a breakdown, not extra errors). */
   upstreamErrors: number;
-  /** Connect, response-header and idle timeouts. */
+  /** Of the failures, connect, response-header and idle timeouts. */
   timeouts: number;
-  /** 503s from circuit breaking or no ready instance. */
+  /** Of the failures, 503s from circuit breaking or no ready instance. */
   rejected: number;
+  /**
+   * Requests refused or cut for the client's fault after they were routed here (400 a request
+   * the router cannot forward, 408 a body too slow, 413 a body too large, a client that stopped
+   * reading): visible, never the revision's errors.
+   */
+  clientErrors: number;
   /** 404s to a GET of a hashed asset path, for members of a release (see {@link ReleaseRoute.assetPattern}). */
   skewErrors: number;
   /** Full-response latency percentiles (0 when there were no responses). */
@@ -327,14 +367,18 @@ export interface LatencyCounts {
 export interface RevisionTotals {
   /** Requests routed to the revision. */
   requests: number;
-  /** Responses by status class. */
+  /** Responses by status class (each request once). */
   responses: StatusClassCounts;
-  /** Connection failures and resets talking to instances. */
+  /** Requests that failed for the revision's sake, each once; see {@link RevisionStats.failed}. */
+  failed: number;
+  /** Of the failures, connection failures and resets talking to instances. */
   upstreamErrors: number;
-  /** Connect, response-header and idle timeouts. */
+  /** Of the failures, connect, response-header and idle timeouts. */
   timeouts: number;
-  /** 503s from circuit breaking or no ready instance. */
+  /** Of the failures, 503s from circuit breaking or no ready instance. */
   rejected: number;
+  /** Requests refused or cut for the client's fault; see {@link RevisionStats.clientErrors}. */
+  clientErrors: number;
   /** 404s to a GET of a hashed asset path, for members of a release. */
   skewErrors: number;
   /** Latency histogram since the router started. */

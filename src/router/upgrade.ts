@@ -2,6 +2,10 @@
  * HTTP Upgrade (WebSocket) pass-through: the handshake is forwarded, then bytes are piped both
  * ways. The upstream-to-client direction is watched for frame boundaries so that a drain deadline
  * can end the stream with a proper close frame (1001 going away) instead of a cut mid-frame.
+ * A tunnel holds one of its instance's concurrency slots for its whole life, is closed after
+ * `tunnelIdleMs` without bytes either way, and closes as soon as either side ends its half: a
+ * WebSocket has no use for a half-open TCP connection, and keeping one leaves sockets in
+ * CLOSE-WAIT until shutdown.
  */
 import http from 'node:http';
 import type { Duplex } from 'node:stream';
@@ -68,24 +72,39 @@ function refuse(socket: Duplex, status: number, message: string, reason: string)
   socket.end(`HTTP/1.1 ${status} ${message}\r\ncontent-type: text/plain\r\ncontent-length: ${Buffer.byteLength(body)}\r\nx-graylane-error: ${reason}\r\n${extra}connection: close\r\n\r\n${body}`);
 }
 
+// After one side ended its half, how long the other gets to flush before both are destroyed.
+const HALF_CLOSE_GRACE_MS = 1000;
+
 class Tunnel implements Abortable {
   private readonly tracker = new FrameBoundaryTracker();
   private closed = false;
+  private idleTimer: NodeJS.Timeout;
 
   constructor(
     private readonly inst: Instance,
     private readonly client: Duplex,
     private readonly upstream: Duplex,
     upstreamHead: Buffer,
+    idleMs: number,
   ) {
     inst.active.add(this);
     if (upstreamHead.length > 0) this.tracker.push(upstreamHead);
-    upstream.on('data', (c: Buffer) => this.tracker.push(c));
+    this.idleTimer = setTimeout(() => this.finish(), idleMs);
+    this.idleTimer.unref();
+    upstream.on('data', (c: Buffer) => {
+      this.idleTimer.refresh();
+      this.tracker.push(c);
+    });
+    client.on('data', () => this.idleTimer.refresh());
     const done = () => this.finish();
     client.on('close', done);
     upstream.on('close', done);
     client.on('error', () => upstream.destroy());
     upstream.on('error', () => client.destroy());
+    // pipe() ends the other side's write half on 'end'; then give it a moment and close both.
+    const halfClosed = () => setTimeout(done, HALF_CLOSE_GRACE_MS).unref();
+    client.on('end', halfClosed);
+    upstream.on('end', halfClosed);
     upstream.pipe(client);
     client.pipe(upstream);
   }
@@ -105,10 +124,12 @@ class Tunnel implements Abortable {
   private finish(): void {
     if (this.closed) return;
     this.closed = true;
+    clearTimeout(this.idleTimer);
     this.client.destroy();
     this.upstream.destroy();
     this.inst.active.delete(this);
-    if (this.inst.draining) this.inst.checkDrained();
+    // The slot taken in proxyUpgrade; release() also checks a draining instance.
+    this.inst.release();
   }
 }
 
@@ -131,6 +152,19 @@ export function proxyUpgrade(
     refuse(socket, 503, 'Service Unavailable', 'no-ready-instance');
     return;
   }
+  // A tunnel holds a slot like any request; upgrades are not queued (clients retry a 503).
+  if (!inst.tryAcquire()) {
+    counters.rejection();
+    counters.response(503, performance.now() - startMs);
+    refuse(socket, 503, 'Service Unavailable', 'overloaded');
+    return;
+  }
+  let slotHeld = true;
+  const releaseSlot = () => {
+    if (!slotHeld) return;
+    slotHeld = false;
+    inst.release();
+  };
   const up = http.request({
     host: inst.host,
     port: inst.port,
@@ -152,12 +186,15 @@ export function proxyUpgrade(
     counters.response(101, performance.now() - startMs);
     if (socket.destroyed) {
       usocket.destroy();
+      releaseSlot();
       return;
     }
     socket.write(rawResponse(101, ures.statusMessage ?? 'Switching Protocols', ures.rawHeaders));
     if (uhead.length > 0) socket.write(uhead);
     if (head.length > 0) usocket.write(head);
-    new Tunnel(inst, socket, usocket, uhead);
+    // The tunnel owns the slot from here.
+    slotHeld = false;
+    new Tunnel(inst, socket, usocket, uhead, timeouts.tunnelIdleMs);
   });
   up.on('response', (ures) => {
     // The upstream declined the upgrade: relay its answer and close.
@@ -174,10 +211,12 @@ export function proxyUpgrade(
     }
     headers.push('connection', 'close');
     socket.write(rawResponse(status, ures.statusMessage ?? '', headers));
+    ures.on('close', releaseSlot);
     ures.pipe(socket);
   });
   up.on('error', (err: NodeJS.ErrnoException) => {
     clearTimeout(timer);
+    releaseSlot();
     if (settled) return;
     settled = true;
     inst.outcome(false, err.code ?? err.message);

@@ -385,8 +385,22 @@ export const Release = Closed({
   strategy: Strategy,
 });
 
+/** How the built-in router treats clients: it is the edge, so these limits protect every service behind it. */
+export const RouterSettings = Closed({
+  maxRequestBodyBytes: Type.Optional(Type.Integer({ minimum: 0, description: 'request bodies larger than this get 413 and are charged to no revision; 0 = no limit (default 1073741824, 1 GiB)' })),
+  clientHeaderTimeout: Type.Optional(Duration),
+  clientBodyTimeout: Type.Optional(Duration),
+  sendTimeout: Type.Optional(Duration),
+  tunnelIdleTimeout: Type.Optional(Duration),
+  maxClientConnections: Type.Optional(Type.Integer({ minimum: 0, description: 'client connections open at once; more are closed on accept; 0 = no limit (default 10000)' })),
+  trustedProxies: Type.Optional(Type.Array(Type.String({ pattern: '^[0-9A-Fa-f.:]+(/[0-9]{1,3})?$' }), { description: 'addresses or CIDRs of proxies in front of the router whose X-Forwarded-* and Forwarded headers are kept; from anyone else they are replaced (default none: the router is the edge)' })),
+}, {
+  description: 'client limits of the built-in router. Durations: clientHeaderTimeout (whole request header, else 408; default 60s), clientBodyTimeout (no body byte for this long, else 408; default 60s), sendTimeout (a client reading none of its response for this long is disconnected; default 60s), tunnelIdleTimeout (a WebSocket/upgrade tunnel idle this long is closed; default 5m)',
+});
+
 export const AppSpec = Closed({
   listen: Type.Optional(Type.String({ pattern: '^[^:\\s]+:[0-9]{1,5}$', description: 'host:port the built-in router listens on' })),
+  router: Type.Optional(RouterSettings),
   services: Type.Array(AppService, { minItems: 1 }),
   releases: Type.Optional(Type.Array(Release, { description: 'services rolled out as one, with version pinning' })),
 });
@@ -424,6 +438,7 @@ export type HttpProbe = Static<typeof HttpProbe>;
 export type ProcessTemplate = Static<typeof ProcessTemplate>;
 export type AppService = Static<typeof AppService>;
 export type AppSpec = Static<typeof AppSpec>;
+export type RouterSettings = Static<typeof RouterSettings>;
 export type Release = Static<typeof Release>;
 export type ReleasePinning = Static<typeof ReleasePinning>;
 export type App = Static<typeof App>;

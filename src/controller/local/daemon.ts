@@ -5,7 +5,9 @@
  */
 import { dirname, join, resolve } from 'node:path';
 import { readFile } from 'node:fs/promises';
-import { createRouter, type Router } from '../../router/index.js';
+import { parseDurationMs } from '../../lib/duration.js';
+import { createRouter, type Router, type RouterOptions, type TimeoutOptions } from '../../router/index.js';
+import type { RouterSettings } from '../../spec/schema.js';
 import { createRuntime } from '../../runtime/registry.js';
 import { formatSpecError, loadDocuments } from '../../spec/index.js';
 import { openStore } from '../../store/registry.js';
@@ -52,6 +54,26 @@ export class DaemonStartError extends Error {
   }
 }
 
+/** The App's `spec.router` settings as router options (absent ones keep the router's defaults). */
+function routerClientOptions(settings: RouterSettings | undefined): Partial<RouterOptions> {
+  if (!settings) return {};
+  const ms = (d: string | number | undefined) => (d === undefined ? undefined : parseDurationMs(d));
+  const timeouts: Partial<TimeoutOptions> = {};
+  const set = (k: keyof TimeoutOptions, v: number | undefined) => {
+    // The router wants at least 1 ms; `0s` would otherwise be refused as an invalid option.
+    if (v !== undefined) timeouts[k] = Math.max(1, v);
+  };
+  set('clientHeaderMs', ms(settings.clientHeaderTimeout));
+  set('clientBodyMs', ms(settings.clientBodyTimeout));
+  set('sendMs', ms(settings.sendTimeout));
+  set('tunnelIdleMs', ms(settings.tunnelIdleTimeout));
+  const out: Partial<RouterOptions> = { timeouts };
+  if (settings.maxRequestBodyBytes !== undefined) out.maxRequestBodyBytes = settings.maxRequestBodyBytes;
+  if (settings.maxClientConnections !== undefined) out.maxClientConnections = settings.maxClientConnections;
+  if (settings.trustedProxies !== undefined) out.trustedProxies = settings.trustedProxies;
+  return out;
+}
+
 function parseListen(listen: string | undefined): { host: string; port: number } {
   const value = listen ?? '127.0.0.1:8080';
   const cut = value.lastIndexOf(':');
@@ -85,6 +107,7 @@ export async function startLocalDaemon(options: LocalDaemonOptions): Promise<Loc
     listen,
     admin: { host: '127.0.0.1', port: 0, token: options.adminToken },
     drainTimeoutMs,
+    ...routerClientOptions(app.spec.router),
   });
   let addresses;
   try {

@@ -9,9 +9,11 @@ class FakeRevision {
   totals: RevisionTotals = {
     requests: 0,
     responses: { '1xx': 0, '2xx': 0, '3xx': 0, '4xx': 0, '5xx': 0 },
+    failed: 0,
     upstreamErrors: 0,
     timeouts: 0,
     rejected: 0,
+    clientErrors: 0,
     skewErrors: 0,
     latency: { boundsMs: BOUNDS, counts: new Array<number>(BOUNDS.length + 1).fill(0) },
   };
@@ -20,6 +22,7 @@ class FakeRevision {
     this.totals = structuredClone(this.totals);
     this.totals.requests += n;
     this.totals.responses[status >= 500 ? '5xx' : '2xx'] += n;
+    if (status >= 500) this.totals.failed += n;
     const bin = BOUNDS.findIndex((b) => latencyMs <= b);
     this.totals.latency.counts[bin < 0 ? BOUNDS.length : bin]! += n;
   }

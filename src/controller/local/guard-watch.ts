@@ -24,7 +24,9 @@ interface Watched {
   result?: GuardResult;
 }
 
-const errorsOf = (t: RevisionTotals) => t.responses['5xx'] + t.upstreamErrors + t.timeouts;
+// Each failed request once: upstream errors and timeouts are already among the 5xx the router
+// counts in `failed`, and requests refused for the client's fault are never in it.
+const errorsOf = (t: RevisionTotals) => t.failed;
 
 function delta(now: RevisionTotals, before: RevisionTotals): GuardSideTick {
   const requests = now.requests - before.requests;

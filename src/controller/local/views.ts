@@ -69,7 +69,8 @@ export function buildServiceView(input: ViewInputs): ServiceView {
       weight = name === canary ? canaryShare : name === stable ? 100 - canaryShare : 0;
     }
     const s = input.stats(name);
-    const errors = s.responses['5xx'] + s.upstreamErrors;
+    // `failed` counts each failed request once (a 502 is not also an upstream error on top).
+    const errors = s.failed;
     revisions.push({
       name,
       number: stored?.number ?? 0,

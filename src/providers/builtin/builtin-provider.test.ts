@@ -60,6 +60,15 @@ describe('builtin provider', () => {
     expect((await measure({ metric })).value).toBeCloseTo(value, 10);
   });
 
+  it('counts each failed request once when the router reports failed (a 502 is also an upstream error)', async () => {
+    // The router's own figures: 10 requests, all 502 for a refused connection.
+    const routerLike = stats({ ok: 0, e5xx: 10, upstreamErrors: 10, failed: 10 });
+    routerLike.requests = 10;
+    const p = new BuiltinMetricProvider(new TableSource({ 'api/v2': routerLike }));
+    const value = (await p.measure({ metric: metricOf({ builtin: { metric: 'errorRate' } }), args: {}, signal: new AbortController().signal, now: 0, context })).value;
+    expect(value).toBe(1);
+  });
+
   it('compares canary and stable with revision both', async () => {
     expect((await measure({ metric: 'errorRate', revision: 'both' })).value).toEqual({ canary: expect.closeTo(0.1, 10), stable: 0 });
   });

@@ -18,9 +18,11 @@ type BuiltinConfig = Static<typeof BuiltinProviderSchema>;
 /** Window used when the metric names none. */
 export const DEFAULT_BUILTIN_WINDOW_MS = 60_000;
 
-/** Everything a user saw fail. */
+/** Everything a user saw fail, each request once. */
 export function errorCount(s: RevisionStats): number {
-  return s.responses['5xx'] + s.upstreamErrors + s.timeouts + s.rejected;
+  // graylane's router counts upstream errors, timeouts and rejections among its 5xx: adding them
+  // again counted one 502 twice (error rates above 100%).
+  return s.failed ?? s.responses['5xx'] + s.upstreamErrors + s.timeouts + s.rejected;
 }
 
 /** The figure a builtin metric asks for. */

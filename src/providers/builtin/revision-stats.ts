@@ -19,6 +19,12 @@ export interface RevisionStats {
   requests: number;
   /** Of those, by the status class the client received. */
   responses: StatusClassCounts;
+  /**
+   * Requests that failed, each once (a 5xx, the router's own included, or a response cut off);
+   * never requests refused for the client's fault. Sources without it are read as having
+   * disjoint 5xx, upstream-error, timeout and rejection counts.
+   */
+  failed?: number;
   /** Requests whose upstream connection failed (the client got a router error). */
   upstreamErrors: number;
   /** Requests that timed out waiting for the upstream. */
