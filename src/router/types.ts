@@ -287,7 +287,7 @@ export interface StatusClassCounts {
 
 /** Statistics of one revision of one service over a window. */
 export interface RevisionStats {
-  /** Requests routed to the revision (client traffic and mirrored copies). */
+  /** Requests routed to the revision (client traffic only: mirrored copies are counted apart). */
   requests: number;
   /** Responses by status class, including the router's own 502/503/504. */
   responses: StatusClassCounts;
@@ -299,6 +299,11 @@ export interface RevisionStats {
   rejected: number;
   /** 404s to a GET of a hashed asset path, for members of a release (see {@link ReleaseRoute.assetPattern}). */
   skewErrors: number;
+  /**
+   * Requests meant for this revision (by weight, match, sticky cookie or release) that went to the
+   * other side because it had no ready instance.
+   */
+  fallbacks: number;
   /** Full-response latency percentiles (0 when there were no responses). */
   latencyMs: LatencySummary;
   /** Requests per second over the part of the window the router has been running. */
@@ -325,7 +330,7 @@ export interface LatencyCounts {
 
 /** Counters of one revision since the router started: per-tick deltas of these feed the guard. */
 export interface RevisionTotals {
-  /** Requests routed to the revision. */
+  /** Requests routed to the revision (client traffic only: mirrored copies are in `mirrored`). */
   requests: number;
   /** Responses by status class. */
   responses: StatusClassCounts;
@@ -337,6 +342,10 @@ export interface RevisionTotals {
   rejected: number;
   /** 404s to a GET of a hashed asset path, for members of a release. */
   skewErrors: number;
+  /** Requests meant for this revision that went to the other side: it had no ready instance. */
+  fallbacks: number;
+  /** Mirrored copies the revision received, and those that failed (5xx, connection error, timeout). */
+  mirrored: { requests: number; failures: number };
   /** Latency histogram since the router started. */
   latency: LatencyCounts;
 }

@@ -13,6 +13,8 @@ class FakeRevision {
     timeouts: 0,
     rejected: 0,
     skewErrors: 0,
+    fallbacks: 0,
+    mirrored: { requests: 0, failures: 0 },
     latency: { boundsMs: BOUNDS, counts: new Array<number>(BOUNDS.length + 1).fill(0) },
   };
 
