@@ -46,6 +46,9 @@ export function renderStatus(v: ServiceView): string {
       ]),
     ];
     lines.push(table(rows).replace(/^/gm, '  '));
+    for (const r of v.revisions) {
+      if (r.fallbacks > 0) lines.push(`  #${r.number} ${r.name} has no ready instance: ${r.fallbacks} of its requests went to the other side in the last 10 s`);
+    }
   }
   for (const a of v.analysis) lines.push(`  analysis ${a.name}: ${a.phase}${a.message ? ` (${a.message})` : ''}`);
   return lines.join('\n');

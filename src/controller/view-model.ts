@@ -26,6 +26,11 @@ export interface RevisionLiveView {
   errorRate: number;
   /** p99 latency in ms over the last 10 s; null without traffic. */
   p99Ms: number | null;
+  /**
+   * Requests meant for this revision that the router sent to the other side over the last 10 s,
+   * because it had no ready instance.
+   */
+  fallbacks: number;
 }
 
 /** Analysis state in brief. */

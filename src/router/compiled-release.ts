@@ -6,7 +6,7 @@
  * force header (when allowed) → token in the header → token in the cookie → assignment by weight.
  */
 import type { IncomingMessage } from 'node:http';
-import type { RevisionGroup } from './compiled-table.js';
+import { hasReadyInstance, type RevisionGroup } from './compiled-table.js';
 import { cookieValue, headerValue } from './matchers.js';
 import type { ReleaseCounters } from './release-counters.js';
 import { DEFAULT_ASSET_PATTERN, ReleaseTokenVerifier } from './release-token.js';
@@ -23,11 +23,6 @@ export interface ReleaseDecision {
   group: RevisionGroup;
   /** Flat name/value pairs for the response, or undefined. */
   headers: string[] | undefined;
-}
-
-function hasReadyInstance(group: RevisionGroup): boolean {
-  for (const inst of group.instances) if (inst.usable) return true;
-  return false;
 }
 
 /** See the module comment. */
@@ -146,6 +141,7 @@ export class CompiledRelease {
     const other = side === 'canary' ? sides.stable : sides.canary;
     if (other && (!want || hasReadyInstance(other))) {
       this.counters.fallbacks++;
+      want?.counters.fallback();
       return other;
     }
     // Neither side can serve: the chosen one answers (503), which is the truthful outcome.

@@ -47,6 +47,12 @@ export class RevisionGroup {
   }
 }
 
+/** Whether any instance of a revision can take requests (an ejected one included, as a last resort). */
+export function hasReadyInstance(group: RevisionGroup): boolean {
+  for (const inst of group.instances) if (inst.usable) return true;
+  return false;
+}
+
 type RequestTest = (req: IncomingMessage, cookies: string | undefined) => boolean;
 
 function compileCondition(c: RouteCondition): RequestTest {
@@ -152,9 +158,31 @@ export class CompiledService {
 
   /**
    * Decides the revision for a request: matches first, then the release (for its members), else
-   * the sticky cookie, then weight.
+   * the sticky cookie, then weight. A revision with no ready instance gets nothing: the request
+   * goes to the other side when that side can serve it (a fallback, counted on the revision that
+   * could not), so a crashed canary costs its users no 503s while stable is up.
    */
   decide(req: IncomingMessage): RouteDecision {
+    const d = this.choose(req);
+    // A release falls back by itself, keeping its pinning consistent.
+    return d.release !== undefined || hasReadyInstance(d.group) ? d : this.fallback(d);
+  }
+
+  /** The decision for a request whose chosen revision has no ready instance. */
+  private fallback(d: RouteDecision): RouteDecision {
+    const toStable = d.group !== this.stable;
+    // Stable's users go to the canary only when it is meant to serve users by weight: a preview
+    // (blue-green) or a canary at 0% has not been judged fit for them.
+    const other = toStable ? this.stable : this.canaryFraction > 0 ? this.canary : undefined;
+    // Neither side can serve: the chosen one answers (503), which is the truthful outcome.
+    if (!other || !hasReadyInstance(other)) return d;
+    d.group.counters.fallback();
+    // A client being assigned a side is assigned the one it actually got.
+    if (toStable) return d.headers ? this.assignStable : this.toStable;
+    return d.headers ? this.assignCanary! : this.toCanary!;
+  }
+
+  private choose(req: IncomingMessage): RouteDecision {
     const cookies = this.needsCookies ? headerValue(req, 'cookie') : undefined;
     for (const m of this.matches) {
       let ok = true;
@@ -179,10 +207,13 @@ export class CompiledService {
     return this.random() < this.canaryFraction ? toCanary : this.toStable;
   }
 
-  /** Whether a request should be mirrored, this time. */
-  mirrorTarget(req: IncomingMessage): RevisionGroup | undefined {
+  /**
+   * Where to mirror a request served by `served`, this time: never to the revision serving it
+   * (that would run the request twice there, POSTs included).
+   */
+  mirrorTarget(req: IncomingMessage, served: RevisionGroup): RevisionGroup | undefined {
     const m = this.mirror;
-    if (!m) return undefined;
+    if (!m || m.group === served) return undefined;
     if (m.fraction < 1 && this.random() >= m.fraction) return undefined;
     if (m.tests && !m.tests.some((t) => t(req))) return undefined;
     return m.group;

@@ -76,7 +76,10 @@ export function createMetricsRegistry(source: MetricsSource): Registry {
         for (const c of source.revisions()) this.inc({ service: c.service, revision: c.revision }, read(c));
       },
     });
-  counter('graylane_router_requests_total', 'Requests routed to a revision (mirrored copies included).', (c) => c.totals.requests);
+  counter('graylane_router_requests_total', 'Requests routed to a revision (mirrored copies are counted apart).', (c) => c.totals.requests);
+  counter('graylane_router_fallbacks_total', 'Requests meant for a revision sent to the other side because it had no ready instance.', (c) => c.totals.fallbacks);
+  counter('graylane_router_mirror_requests_total', 'Mirrored copies sent to a revision.', (c) => c.totals.mirrored.requests);
+  counter('graylane_router_mirror_failures_total', 'Mirrored copies that failed (5xx, connection error or timeout).', (c) => c.totals.mirrored.failures);
   counter('graylane_router_upstream_errors_total', 'Connection failures and resets talking to instances.', (c) => c.totals.upstreamErrors);
   counter('graylane_router_timeouts_total', 'Connect, response-header and idle timeouts.', (c) => c.totals.timeouts);
   counter('graylane_router_rejected_total', '503s from circuit breaking or no ready instance.', (c) => c.totals.rejected);

@@ -2,6 +2,8 @@
  * Mirrored copies: fire-and-forget requests to another revision. A copy never delays or changes
  * the client's exchange: the body is written without waiting for the copy (a copy that falls
  * behind is dropped), its response is discarded, and copies in flight are bounded router-wide.
+ * Copies are counted apart from the target revision's own traffic (`RevisionTotals.mirrored`), so
+ * they never move its error rate or latency in `status`, the guard or analysis.
  */
 import type http from 'node:http';
 import { PassThrough } from 'node:stream';
@@ -47,7 +49,6 @@ class Copy implements Dispatcher.DispatchHandler, MirrorCopy {
   private status = 0;
   private abortFn: ((err?: Error) => void) | undefined;
   private readonly timer: NodeJS.Timeout;
-  private readonly startMs = performance.now();
 
   constructor(
     private readonly limiter: MirrorLimiter,
@@ -95,7 +96,7 @@ class Copy implements Dispatcher.DispatchHandler, MirrorCopy {
     const body = this.body;
     if (!body || body.destroyed || this.settled) return;
     if (body.writableLength > MAX_LAG_BYTES) {
-      this.settle('error');
+      this.settle('dropped');
       this.cancel();
       return;
     }
@@ -112,16 +113,13 @@ class Copy implements Dispatcher.DispatchHandler, MirrorCopy {
     else this.conn.discard();
   }
 
-  private settle(status: number | 'error' | 'timeout'): void {
+  private settle(status: number | 'error' | 'timeout' | 'dropped'): void {
     if (this.settled) return;
     this.settled = true;
     clearTimeout(this.timer);
     this.limiter.release();
-    const counters = this.group.counters;
-    const latencyMs = performance.now() - this.startMs;
-    if (status === 'error') counters.upstreamError();
-    else if (status === 'timeout') counters.timeout();
-    counters.response(typeof status === 'number' ? status : 502, latencyMs);
+    // Apart from the revision's own traffic: a copy's failure is not a user's failure.
+    if (status === 'error' || status === 'timeout' || (typeof status === 'number' && status >= 500)) this.group.counters.mirrorFailure();
   }
 }
 
@@ -134,7 +132,7 @@ export function startMirror(
 ): MirrorCopy | undefined {
   const inst = group.pick();
   if (!inst || !env.mirrors.tryAcquire()) return undefined;
-  group.counters.request();
+  group.counters.mirrorRequest();
   const conn = inst.pool.acquire();
   const body = hasBody ? new PassThrough() : null;
   const copy = new Copy(env.mirrors, group, inst, conn, body, env.timeouts.responseHeaderMs);

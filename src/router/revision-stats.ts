@@ -40,13 +40,14 @@ class Bucket {
   rejected = 0;
   clientErrors = 0;
   skewErrors = 0;
+  fallbacks = 0;
   maxMs = 0;
   latency: Uint32Array | undefined;
 
   reset(second: number): void {
     this.second = second;
     this.requests = this.c1 = this.c2 = this.c3 = this.c4 = this.c5 = 0;
-    this.failed = this.upstreamErrors = this.timeouts = this.rejected = this.clientErrors = this.skewErrors = 0;
+    this.failed = this.upstreamErrors = this.timeouts = this.rejected = this.clientErrors = this.skewErrors = this.fallbacks = 0;
     this.maxMs = 0;
     this.latency?.fill(0);
   }
@@ -62,6 +63,10 @@ export interface StatsTotals {
   rejected: number;
   clientErrors: number;
   skewErrors: number;
+  /** Requests meant for this revision sent to the other side: it had no ready instance. */
+  fallbacks: number;
+  /** Mirrored copies this revision received, kept apart from its own traffic. */
+  mirrored: { requests: number; failures: number };
   /** Cumulative counts per {@link PROM_BUCKETS_S} bound, plus +Inf last. */
   latencyBuckets: Float64Array;
   latencySumS: number;
@@ -85,6 +90,8 @@ export class RevisionCounters {
     rejected: 0,
     clientErrors: 0,
     skewErrors: 0,
+    fallbacks: 0,
+    mirrored: { requests: 0, failures: 0 },
     latencyBuckets: new Float64Array(PROM_BUCKETS_S.length + 1),
     latencySumS: 0,
     latencyBins: new Float64Array(BIN_COUNT),
@@ -113,7 +120,7 @@ export class RevisionCounters {
     this.totals.requests++;
   }
 
-  /** Counts a response sent to the client (or a mirror's response) and its latency. */
+  /** Counts a response sent to the client and its latency. */
   response(status: number, latencyMs: number): void {
     const b = this.bucket();
     const t = this.totals;
@@ -173,6 +180,25 @@ export class RevisionCounters {
     this.totals.skewErrors++;
   }
 
+  /** Counts a request meant for this revision that went to the other side for want of a ready instance. */
+  fallback(): void {
+    this.bucket().fallbacks++;
+    this.totals.fallbacks++;
+  }
+
+  /**
+   * Counts a mirrored copy sent to this revision. Copies are not the revision's own traffic: a
+   * canary's error rate, latency and request counts (status, the guard, analysis) leave them out.
+   */
+  mirrorRequest(): void {
+    this.totals.mirrored.requests++;
+  }
+
+  /** Counts a mirrored copy that failed (5xx, connection error or timeout). */
+  mirrorFailure(): void {
+    this.totals.mirrored.failures++;
+  }
+
   /**
    * Fine latency counts ({@link latencyBin}) over the last `windowMs` (clamped like
    * {@link read}): what a revision's latency looked like just before now, e.g. stable's before a
@@ -208,6 +234,7 @@ export class RevisionCounters {
       rejected: 0,
       clientErrors: 0,
       skewErrors: 0,
+      fallbacks: 0,
       latencyMs: { p50: 0, p90: 0, p99: 0, max: 0 },
       requestsPerSecond: 0,
       windowMs: seconds * 1000,
@@ -228,6 +255,7 @@ export class RevisionCounters {
       out.timeouts += b.timeouts;
       out.rejected += b.rejected;
       out.skewErrors += b.skewErrors;
+      out.fallbacks += b.fallbacks;
       if (b.maxMs > max) max = b.maxMs;
       if (b.latency) for (let i = 0; i < BIN_COUNT; i++) hist[i]! += b.latency[i]!;
     }

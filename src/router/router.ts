@@ -339,6 +339,8 @@ class RouterImpl extends EventEmitter implements Router {
       rejected: t?.rejected ?? 0,
       clientErrors: t?.clientErrors ?? 0,
       skewErrors: t?.skewErrors ?? 0,
+      fallbacks: t?.fallbacks ?? 0,
+      mirrored: { requests: t?.mirrored.requests ?? 0, failures: t?.mirrored.failures ?? 0 },
       latency: { boundsMs: [...FINE_BOUNDS_MS], counts: t ? Array.from(t.latencyBins) : new Array<number>(FINE_BOUNDS_MS.length + 1).fill(0) },
     };
   }
@@ -387,7 +389,8 @@ class RouterImpl extends EventEmitter implements Router {
       sendPlain(res, 404, 'no-route', `graylane: no service routes ${req.headers.host ?? ''}${req.url ?? ''}`);
       return;
     }
-    new Exchange(this.env, req, res, svc.decide(req), svc.mirror ? svc.mirrorTarget(req) : undefined);
+    const decision = svc.decide(req);
+    new Exchange(this.env, req, res, decision, svc.mirror ? svc.mirrorTarget(req, decision.group) : undefined);
   };
 
   private readonly onUpgrade = (req: http.IncomingMessage, socket: import('node:stream').Duplex, head: Buffer): void => {

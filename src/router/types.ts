@@ -315,7 +315,7 @@ export interface StatusClassCounts {
 
 /** Statistics of one revision of one service over a window. */
 export interface RevisionStats {
-  /** Requests routed to the revision (client traffic and mirrored copies). */
+  /** Requests routed to the revision (client traffic only: mirrored copies are counted apart). */
   requests: number;
   /** Responses by status class, including the router's own 502/503/504 (each request once). */
   responses: StatusClassCounts;
@@ -339,6 +339,11 @@ export interface RevisionStats {
   clientErrors: number;
   /** 404s to a GET of a hashed asset path, for members of a release (see {@link ReleaseRoute.assetPattern}). */
   skewErrors: number;
+  /**
+   * Requests meant for this revision (by weight, match, sticky cookie or release) that went to the
+   * other side because it had no ready instance.
+   */
+  fallbacks: number;
   /** Full-response latency percentiles (0 when there were no responses). */
   latencyMs: LatencySummary;
   /** Requests per second over the part of the window the router has been running. */
@@ -365,7 +370,7 @@ export interface LatencyCounts {
 
 /** Counters of one revision since the router started: per-tick deltas of these feed the guard. */
 export interface RevisionTotals {
-  /** Requests routed to the revision. */
+  /** Requests routed to the revision (client traffic only: mirrored copies are in `mirrored`). */
   requests: number;
   /** Responses by status class (each request once). */
   responses: StatusClassCounts;
@@ -381,6 +386,10 @@ export interface RevisionTotals {
   clientErrors: number;
   /** 404s to a GET of a hashed asset path, for members of a release. */
   skewErrors: number;
+  /** Requests meant for this revision that went to the other side: it had no ready instance. */
+  fallbacks: number;
+  /** Mirrored copies the revision received, and those that failed (5xx, connection error, timeout). */
+  mirrored: { requests: number; failures: number };
   /** Latency histogram since the router started. */
   latency: LatencyCounts;
 }

@@ -15,6 +15,8 @@ class FakeRevision {
     rejected: 0,
     clientErrors: 0,
     skewErrors: 0,
+    fallbacks: 0,
+    mirrored: { requests: 0, failures: 0 },
     latency: { boundsMs: BOUNDS, counts: new Array<number>(BOUNDS.length + 1).fill(0) },
   };
 

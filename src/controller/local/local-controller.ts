@@ -8,7 +8,7 @@ import {
   applyOperation, initialStatus, OperationError, reconcile,
   type Action, type Observed, type Operation as EngineOperation, type RolloutStatus,
 } from '../../engine/index.js';
-import type { Router } from '../../router/index.js';
+import type { Router, RouterEvent } from '../../router/index.js';
 import type { InstanceInfo, Runtime } from '../../runtime/runtime.js';
 import { adoptRecordOf } from '../../runtime/process/process-runtime.js';
 import { resolveCommand, resolveCwd } from '../../runtime/process/command.js';
@@ -26,6 +26,7 @@ import { analysisLoadChecks } from '../../analysis/load-checks.js';
 import { GuardWatch, type GuardTarget } from './guard-watch.js';
 import { ReleaseCoordinator, type ReleaseRouteShape } from './release-coordinator.js';
 import { memberSpec, releaseOf } from './releases.js';
+import { RouterEventLog, type RouterEventRecord } from './router-events.js';
 import type { AnalysisTemplate } from '../../spec/schema.js';
 
 /** Options of {@link LocalController}. */
@@ -70,6 +71,7 @@ export class LocalController implements ControlPlane {
   private readonly analyses: AnalysisManager;
   private readonly guard: GuardWatch;
   private readonly releases: ReleaseCoordinator;
+  private readonly routerEvents: RouterEventLog;
   private unsubscribers: (() => void)[] = [];
   private stopped = false;
 
@@ -101,6 +103,7 @@ export class LocalController implements ControlPlane {
       event: (service, level, reason, message) => this.emitEvent(service, level, reason, message),
       nowMs: this.nowMs,
     });
+    this.routerEvents = new RouterEventLog({ record: (e) => this.recordEvent(e), nowMs: this.nowMs });
   }
 
   private app(): App | undefined {
@@ -160,6 +163,14 @@ export class LocalController implements ControlPlane {
     for (const runtime of [this.options.processRuntime, this.options.staticRuntime]) {
       this.unsubscribers.push(runtime.on('change', ({ instance, previousState }) => this.onInstanceChange(instance, previousState)));
     }
+    // The router emits from inside a request's handling: store the event after it, off that path.
+    const onRouterEvent = (e: RouterEvent) => {
+      setImmediate(() => {
+        if (!this.stopped) this.routerEvents.onEvent(e);
+      });
+    };
+    this.router.on('event', onRouterEvent);
+    this.unsubscribers.push(() => this.router.off('event', onRouterEvent));
     this.analyses.resumeAll(this.store.listServices().map((s) => s.name));
     this.timer = setInterval(() => this.reconcileAll(), this.options.resyncMs ?? 500);
     this.timer.unref();
@@ -351,6 +362,7 @@ export class LocalController implements ControlPlane {
   }
 
   private reconcileAll(): void {
+    this.routerEvents.flush();
     this.tickReleases();
     for (const s of this.store.listServices()) this.schedule(s.name);
   }
@@ -669,9 +681,12 @@ export class LocalController implements ControlPlane {
   }
 
   private emitEvent(service: string, level: StoredEvent['level'], reason: string, message: string): void {
-    const atMs = this.nowMs();
-    const [id] = this.store.appendEvents(service, [{ atMs, level, reason, message }]);
-    this.notify({ event: { id: id!, service, atMs, level, reason, message } });
+    this.recordEvent({ service, atMs: this.nowMs(), level, reason, message });
+  }
+
+  private recordEvent({ service, ...event }: RouterEventRecord): void {
+    const [id] = this.store.appendEvents(service, [event]);
+    this.notify({ event: { id: id!, service, ...event } });
   }
 
   private notify(change: { event?: EventView; view?: ServiceView }): void {

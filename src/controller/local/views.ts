@@ -81,6 +81,7 @@ export function buildServiceView(input: ViewInputs): ServiceView {
       requestsPerSecond: s.requestsPerSecond,
       errorRate: s.requests === 0 ? 0 : errors / s.requests,
       p99Ms: s.requests === 0 ? null : s.latencyMs.p99,
+      fallbacks: s.fallbacks,
     });
   }
   const order: Record<RevisionRole, number> = { stable: 0, active: 0, canary: 1, preview: 1, old: 2 };
