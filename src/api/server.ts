@@ -6,6 +6,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { timingSafeEqual } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { ControlPlaneError, type ControlPlane, type Operation } from '../controller/control-plane.js';
+import { isWriteFailure } from '../store/write-guard.js';
 import { openApiDocument } from './openapi.js';
 
 /** Options of {@link startApiServer}. */
@@ -167,6 +168,8 @@ function sendError(res: ServerResponse, err: unknown): void {
     return sendJson(res, STATUS_OF[err.code] ?? 500, { error: { code: err.code, message: err.message, details: err.details } });
   }
   if (err instanceof BadRequestError) return sendJson(res, 400, { error: { code: err.code, message: err.message } });
+  // Nothing was changed: the daemon could not record it. It is worth trying again later.
+  if (isWriteFailure(err)) return sendJson(res, 503, { error: { code: err.code, message: err.message } });
   const message = err instanceof Error ? err.message : String(err);
   sendJson(res, 500, { error: { code: 'Internal', message } });
 }

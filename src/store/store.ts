@@ -92,6 +92,8 @@ export interface ReconcileCommit {
 export interface Store {
   /** Adapter type, e.g. `sqlite`. */
   readonly type: string;
+  /** Where the state lives (the database file), for messages; absent for in-memory stores. */
+  readonly location?: string | undefined;
   /** Runs fn in one transaction: either all of its writes land or none. */
   transaction<T>(fn: () => T): T;
   /** Creates or replaces a service. */
@@ -114,6 +116,11 @@ export interface Store {
   commit(commit: ReconcileCommit): number[];
   /** Appends events outside a reconcile pass (operations, daemon start). */
   appendEvents(service: string, events: Omit<StoredEvent, 'id' | 'service'>[]): number[];
+  /**
+   * Deletes events beyond the newest `keepPerService` of each service and those older than
+   * `maxAgeMs`; returns how many went. Called off the hot path, never per event.
+   */
+  trimEvents(options: { keepPerService: number; maxAgeMs: number; nowMs: number }): number;
   /** Events, oldest first, optionally of one service and after an id. */
   listEvents(options?: { service?: string; afterId?: number; limit?: number }): StoredEvent[];
   /** Records (or updates) an instance so it can be adopted after a crash. */
@@ -134,8 +141,11 @@ export interface Store {
   close(): void;
 }
 
-/** Why a store could not be used. */
-export type StoreErrorCode = 'StoreCorrupt' | 'StoreTooNew' | 'StoreLocked' | 'StoreUnavailable';
+/**
+ * Why a store could not be used. `StateDirFull` and `StateWriteFailed` are write failures the
+ * daemon survives (see `guardWrites`); the others stop it from starting.
+ */
+export type StoreErrorCode = 'StoreCorrupt' | 'StoreTooNew' | 'StoreLocked' | 'StoreUnavailable' | 'StateDirFull' | 'StateWriteFailed';
 
 /** A store that cannot be opened or used; the message says what to do. */
 export class StoreError extends Error {

@@ -34,7 +34,7 @@ export function registerOperationCommands(program: Command, ctx: CliContext): vo
       const first = await client.get(service);
       if (!o.watch && !o.wait) {
         show(first);
-        ctx.exitCode = first.phase === 'Degraded' ? EXIT.degraded : EXIT.ok;
+        ctx.exitCode = first.phase === 'Degraded' || first.stateWrites ? EXIT.degraded : EXIT.ok;
         return;
       }
       let timeoutMs: number;

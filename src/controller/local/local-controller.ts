@@ -16,7 +16,9 @@ import { RuntimeError } from '../../runtime/errors.js';
 import type { StaticTemplate } from '../../runtime/static/static-runtime.js';
 import { appServiceRevision, formatSpecError, formatSpecWarning, loadDocuments, rolloutFromAppService } from '../../spec/index.js';
 import type { App, AppService, ProcessTemplate, RolloutSpec } from '../../spec/schema.js';
-import type { Store, StoredEvent } from '../../store/store.js';
+import type { Store, StoreError, StoredEvent } from '../../store/store.js';
+import { guardWrites, isWriteFailure } from '../../store/write-guard.js';
+import { StoreHealth } from './store-health.js';
 import { ControlPlaneError, type ApplyResult, type ControlPlane, type EventView, type Operation } from '../control-plane.js';
 import type { AnalysisRunView, RevisionView, ServiceView } from '../view-model.js';
 import { buildServiceRoute, type TrafficInForce } from './routes.js';
@@ -72,11 +74,18 @@ export class LocalController implements ControlPlane {
   private readonly releases: ReleaseCoordinator;
   private unsubscribers: (() => void)[] = [];
   private stopped = false;
+  /** Write failures of the state store: the daemon keeps routing and retries with back-off. */
+  private readonly health: StoreHealth;
+  private flushing = false;
 
   constructor(private readonly options: LocalControllerOptions) {
-    this.store = options.store;
     this.router = options.router;
     this.nowMs = options.nowMs ?? Date.now;
+    this.health = new StoreHealth({ nowMs: this.nowMs });
+    this.store = guardWrites(options.store, {
+      onWriteFailed: (err) => this.writeFailed(err),
+      onWriteSucceeded: () => this.writeSucceeded(),
+    });
     this.analyses = new AnalysisManager({
       store: this.store,
       statsSource: { stats: (q) => this.router.stats(q) },
@@ -138,7 +147,7 @@ export class LocalController implements ControlPlane {
       try {
         this.releases.tick(release);
       } catch (err) {
-        this.emitEvent(release.name, 'error', 'ReleaseFailed', err instanceof Error ? err.message : String(err));
+        this.reportFailure(release.name, 'ReleaseFailed', err);
       }
       for (const member of release.services) this.refreshRoute(member);
     }
@@ -339,10 +348,12 @@ export class LocalController implements ControlPlane {
     void this.serial(name, () => {
       this.pending.delete(name);
       return this.reconcileService(name);
-    }).catch((err: unknown) => this.emitEvent(name, 'error', 'ReconcileFailed', err instanceof Error ? err.message : String(err)));
+    }).catch((err: unknown) => this.reportFailure(name, 'ReconcileFailed', err));
   }
 
   private reconcileAll(): void {
+    // While writes fail, the retry is due only after its back-off; passes that need no write go on.
+    if (this.health.backlog && this.health.mayTry()) this.flushBacklog();
     this.tickReleases();
     for (const s of this.store.listServices()) this.schedule(s.name);
   }
@@ -405,15 +416,19 @@ export class LocalController implements ControlPlane {
   private commitAndAct(name: string, spec: AppService, status: RolloutStatus, actions: Action[], before?: RolloutStatus): void {
     const now = this.nowMs();
     const events = actions.flatMap((a) => (a.type === 'event' ? [{ atMs: now, level: a.level, reason: a.reason, message: a.message }] : []));
-    const traffic = actions.filter((a) => a.type === 'setTraffic').at(-1);
+    const setTraffic = actions.filter((a) => a.type === 'setTraffic').at(-1);
+    // The engine re-asserts traffic on every pass; only a different decision is worth a write.
+    const inForce = setTraffic && JSON.stringify((({ type: _type, ...rest }) => rest)(setTraffic));
+    const traffic = inForce !== undefined && inForce !== this.store.getSetting(TRAFFIC_KEY(name)) ? inForce : undefined;
     const unchanged = events.length === 0 && !traffic && before !== undefined && JSON.stringify(before) === JSON.stringify(status);
     let ids: number[] = [];
+    if (!unchanged && this.health.backlog && !this.health.mayTry()) {
+      // Nothing is acted on that is not committed; the next try waits for the back-off.
+      throw this.health.error!;
+    }
     if (!unchanged) {
       ids = this.store.transaction(() => {
-        if (traffic) {
-          const { type: _type, ...inForce } = traffic;
-          this.store.setSetting(TRAFFIC_KEY(name), JSON.stringify(inForce));
-        }
+        if (traffic) this.store.setSetting(TRAFFIC_KEY(name), traffic);
         return this.store.commit({ service: name, status, events });
       });
     }
@@ -469,7 +484,7 @@ export class LocalController implements ControlPlane {
           ...aborted.actions,
         ]);
         return Promise.resolve();
-      }).catch((err: unknown) => this.emitEvent(service, 'error', 'GuardAbortFailed', err instanceof Error ? err.message : String(err)));
+      }).catch((err: unknown) => this.reportFailure(service, 'GuardAbortFailed', err));
     }
   }
 
@@ -484,7 +499,7 @@ export class LocalController implements ControlPlane {
     if (live.length === replicas) return;
     const work = runtime
       .ensureInstances({ service: name, revision, template, replicas, beforeStop: (info) => this.unroute(info) })
-      .catch((err: unknown) => this.emitEvent(name, 'error', 'ScaleFailed', `revision ${revision}: ${err instanceof Error ? err.message : String(err)}`))
+      .catch((err: unknown) => this.reportFailure(name, 'ScaleFailed', new Error(`revision ${revision}: ${err instanceof Error ? err.message : String(err)}`)))
       .finally(() => {
         this.scaling.delete(key);
         this.schedule(name);
@@ -598,6 +613,20 @@ export class LocalController implements ControlPlane {
   }
 
   private onInstanceChange(instance: InstanceInfo, previousState: string): void {
+    try {
+      this.recordInstance(instance);
+    } catch (err) {
+      // Recorded again once writes work (resyncInstanceRecords); routing does not wait for it.
+      if (!isWriteFailure(err)) throw err;
+    }
+    if (previousState !== instance.state) {
+      this.refreshRoute(instance.service);
+      if (instance.state === 'failed' && instance.lastError) this.emitEvent(instance.service, 'warning', 'InstanceFailed', `${instance.id}: ${instance.lastError}`);
+      this.schedule(instance.service);
+    }
+  }
+
+  private recordInstance(instance: InstanceInfo): void {
     if (instance.state === 'stopped') {
       this.store.deleteInstance(instance.id);
     } else {
@@ -605,11 +634,56 @@ export class LocalController implements ControlPlane {
       const record = revision && instance.pid !== undefined ? adoptRecordOf(instance, revision.template as ProcessTemplate) : undefined;
       if (record) this.store.putInstance({ id: instance.id, service: instance.service, revision: instance.revision, record });
     }
-    if (previousState !== instance.state) {
-      this.refreshRoute(instance.service);
-      if (instance.state === 'failed' && instance.lastError) this.emitEvent(instance.service, 'warning', 'InstanceFailed', `${instance.id}: ${instance.lastError}`);
-      this.schedule(instance.service);
+  }
+
+  /** After a write outage: the adoption records say again what runs now. */
+  private resyncInstanceRecords(): void {
+    const live = this.options.processRuntime.listInstances();
+    const ids = new Set(live.map((i) => i.id));
+    this.store.transaction(() => {
+      for (const r of this.store.listInstances()) if (!ids.has(r.id) && (r.record as { pid?: number } | null)?.pid !== undefined) this.store.deleteInstance(r.id);
+      for (const i of live) this.recordInstance(i);
+    });
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Write failures
+
+  private writeFailed(err: StoreError): void {
+    if (this.health.failed(err)) this.notifyViews();
+  }
+
+  private writeSucceeded(): void {
+    if (this.health.backlog) this.flushBacklog();
+  }
+
+  /** Writes the outage event and held events; on success the outage is over. */
+  private flushBacklog(): void {
+    if (this.flushing) return;
+    this.flushing = true;
+    try {
+      const events = this.health.drain();
+      const ids = this.store.transaction(() => events.map((e) => this.store.appendEvents(e.service, [e])[0]!));
+      this.health.written();
+      events.forEach((e, i) => this.notify({ event: { id: ids[i]!, ...e } }));
+      this.resyncInstanceRecords();
+      this.notifyViews();
+    } catch (err) {
+      if (!isWriteFailure(err)) throw err;
+    } finally {
+      this.flushing = false;
     }
+  }
+
+  /** An error of background work, as an event; a write failure is already on record. */
+  private reportFailure(service: string, reason: string, err: unknown): void {
+    if (isWriteFailure(err)) return;
+    this.emitEvent(service, 'error', reason, err instanceof Error ? err.message : String(err));
+  }
+
+  private notifyViews(): void {
+    if (this.listeners.size === 0) return;
+    for (const s of this.store.listServices()) this.notify({ view: this.view(s.name) });
   }
 
   private async retireService(name: string): Promise<void> {
@@ -657,13 +731,22 @@ export class LocalController implements ControlPlane {
       stats: (revision) => this.router.stats({ service: name, revision, windowMs: 10_000 }),
       desiredRevision: svc.desiredRevision,
       guard: this.guard.verdict(name),
+      stateWrites: this.health.fault,
     });
   }
 
+  /** Records and streams an event; while writes fail it waits (in order) for them to work again. */
   private emitEvent(service: string, level: StoredEvent['level'], reason: string, message: string): void {
-    const atMs = this.nowMs();
-    const [id] = this.store.appendEvents(service, [{ atMs, level, reason, message }]);
-    this.notify({ event: { id: id!, service, atMs, level, reason, message } });
+    const event = { service, atMs: this.nowMs(), level, reason, message };
+    if (this.health.backlog) return this.health.hold(event);
+    let id: number;
+    try {
+      [id] = this.store.appendEvents(service, [event]) as [number];
+    } catch (err) {
+      if (!isWriteFailure(err)) throw err;
+      return this.health.hold(event);
+    }
+    this.notify({ event: { id, ...event } });
   }
 
   private notify(change: { event?: EventView; view?: ServiceView }): void {

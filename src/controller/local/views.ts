@@ -4,7 +4,7 @@ import type { RevisionStats } from '../../router/index.js';
 import type { InstanceInfo } from '../../runtime/runtime.js';
 import type { AppService, RolloutSpec } from '../../spec/schema.js';
 import type { StoredRevision } from '../../store/store.js';
-import type { RevisionLiveView, RevisionRole, ServiceView } from '../view-model.js';
+import type { RevisionLiveView, RevisionRole, ServiceView, StateWritesView } from '../view-model.js';
 import type { TrafficInForce } from './routes.js';
 
 /** Everything a view is made of. */
@@ -19,6 +19,8 @@ export interface ViewInputs {
   desiredRevision: string;
   /** The guard's latest verdict on the canary, when one is judged. */
   guard?: { verdict: string; reason: string } | undefined;
+  /** A write outage of the state store in progress. */
+  stateWrites?: StateWritesView | undefined;
 }
 
 /** One line saying what a revision runs, for `graylane history`. */
@@ -96,6 +98,7 @@ export function buildServiceView(input: ViewInputs): ServiceView {
     ],
     aborted: status?.abort ?? false,
     pauseReasons,
+    ...(input.stateWrites ? { stateWrites: input.stateWrites } : {}),
   };
 }
 

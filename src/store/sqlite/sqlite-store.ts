@@ -56,11 +56,13 @@ interface RunRow { id: string; service: string; name: string; phase: string; run
 
 class SqliteStore implements Store {
   readonly type = 'sqlite';
+  readonly location: string | undefined;
   private readonly db: Database.Database;
   private readonly nowMs: () => number;
 
   constructor(options: SqliteStoreOptions) {
     this.nowMs = options.nowMs ?? Date.now;
+    this.location = options.file === ':memory:' ? undefined : options.file;
     if (options.file !== ':memory:' && !existsSync(dirname(options.file))) {
       throw new StoreError('StoreUnavailable', `state directory ${dirname(options.file)} does not exist; create it (graylane up does) or point --state-dir elsewhere`, options.file);
     }
@@ -186,6 +188,16 @@ class SqliteStore implements Store {
     return this.transaction(() =>
       events.map((e) => Number(insert.run(service, e.atMs, e.level, e.reason, e.message).lastInsertRowid)),
     );
+  }
+
+  trimEvents(options: { keepPerService: number; maxAgeMs: number; nowMs: number }): number {
+    const { changes } = this.db
+      .prepare(
+        `DELETE FROM events WHERE at_ms < ? OR id IN (
+           SELECT id FROM (SELECT id, row_number() OVER (PARTITION BY service ORDER BY id DESC) AS n FROM events) WHERE n > ?)`,
+      )
+      .run(options.nowMs - options.maxAgeMs, options.keepPerService);
+    return changes;
   }
 
   listEvents(options: { service?: string; afterId?: number; limit?: number } = {}): StoredEvent[] {
