@@ -48,7 +48,22 @@ export interface LocalControllerOptions {
   drainTimeoutMs?: number;
   /** How often the guard judges canaries; default 250 ms. */
   guardIntervalMs?: number;
+  /** How long the event log is kept; see {@link EventRetention}. */
+  eventRetention?: Partial<EventRetention>;
 }
+
+/** How much of the event log the daemon keeps. Older events are deleted in the background. */
+export interface EventRetention {
+  /** Newest events kept per service (and for the daemon itself); default 1000. */
+  keepPerService: number;
+  /** Events older than this go, however few; default 30 days. */
+  maxAgeMs: number;
+  /** How often the log is trimmed, and only when events were added since; default 60 s. */
+  trimIntervalMs: number;
+}
+
+/** Defaults of {@link EventRetention}. */
+export const DEFAULT_EVENT_RETENTION: EventRetention = { keepPerService: 1000, maxAgeMs: 30 * 24 * 3600_000, trimIntervalMs: 60_000 };
 
 type Listener = (change: { event?: EventView; view?: ServiceView }) => void;
 
@@ -69,6 +84,9 @@ export class LocalController implements ControlPlane {
   private readonly scaling = new Map<string, Promise<unknown>>();
   private timer: NodeJS.Timeout | undefined;
   private guardTimer: NodeJS.Timeout | undefined;
+  private trimTimer: NodeJS.Timeout | undefined;
+  /** Newest event id at the last trim: nothing new, nothing to trim (an idle daemon writes nothing). */
+  private trimmedUpToId = -1;
   private readonly analyses: AnalysisManager;
   private readonly guard: GuardWatch;
   private readonly releases: ReleaseCoordinator;
@@ -174,6 +192,9 @@ export class LocalController implements ControlPlane {
     this.timer.unref();
     this.guardTimer = setInterval(() => this.guardTick(), this.options.guardIntervalMs ?? GUARD_TICK_MS);
     this.guardTimer.unref();
+    const retention = { ...DEFAULT_EVENT_RETENTION, ...this.options.eventRetention };
+    this.trimTimer = setInterval(() => this.trimEvents(retention), retention.trimIntervalMs);
+    this.trimTimer.unref();
     this.reconcileAll();
     return { adopted: result.adopted.length, rejected: result.rejected.map((r) => r.message) };
   }
@@ -183,6 +204,7 @@ export class LocalController implements ControlPlane {
     this.stopped = true;
     clearInterval(this.timer);
     clearInterval(this.guardTimer);
+    clearInterval(this.trimTimer);
     this.analyses.stopAll();
     await Promise.allSettled([...this.queues.values(), ...this.scaling.values()]);
     for (const u of this.unsubscribers) u();
@@ -679,6 +701,19 @@ export class LocalController implements ControlPlane {
   private reportFailure(service: string, reason: string, err: unknown): void {
     if (isWriteFailure(err)) return;
     this.emitEvent(service, 'error', reason, err instanceof Error ? err.message : String(err));
+  }
+
+  /** Keeps the event log within its retention; runs on a timer, never on the way of an event. */
+  private trimEvents(retention: EventRetention): void {
+    if (this.stopped || this.health.backlog) return;
+    const newest = this.store.listEvents({ limit: 1 })[0]?.id ?? 0;
+    if (newest === this.trimmedUpToId) return;
+    try {
+      this.store.trimEvents({ keepPerService: retention.keepPerService, maxAgeMs: retention.maxAgeMs, nowMs: this.nowMs() });
+      this.trimmedUpToId = newest;
+    } catch (err) {
+      if (!isWriteFailure(err)) throw err;
+    }
   }
 
   private notifyViews(): void {
