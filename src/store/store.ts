@@ -158,3 +158,13 @@ export class StoreError extends Error {
     this.name = 'StoreError';
   }
 }
+
+/** A row that cannot be used: one sentence naming the file, the row and what to do. */
+export function corruptRow(file: string, what: string, cause: unknown): StoreError {
+  const reason = cause instanceof Error ? cause.message : String(cause);
+  return new StoreError(
+    'StoreCorrupt',
+    `state file ${file} is damaged: ${what} cannot be read (${reason}). graylane changed nothing: restore the file from a backup, or move it aside and start again (graylane up then finds the app processes still running and asks whether to adopt or stop them).`,
+    file,
+  );
+}

@@ -9,7 +9,7 @@ import { createRouter, type Router } from '../../router/index.js';
 import { createRuntime } from '../../runtime/registry.js';
 import { formatSpecError, loadDocuments } from '../../spec/index.js';
 import { openStore } from '../../store/registry.js';
-import type { Store } from '../../store/store.js';
+import { StoreError, type Store } from '../../store/store.js';
 import { ControlPlaneError } from '../control-plane.js';
 import { LocalController } from './local-controller.js';
 import { analysisLoadChecks } from '../../analysis/load-checks.js';
@@ -96,7 +96,16 @@ export async function startLocalDaemon(options: LocalDaemonOptions): Promise<Loc
   const processRuntime = createRuntime('process', { stateDir: options.stateDir, baseDir: dirname(appFile) });
   const staticRuntime = createRuntime('static', {});
   const controller = new LocalController({ store, processRuntime, staticRuntime, router, drainTimeoutMs });
-  const adoption = await controller.start();
+  let adoption;
+  try {
+    adoption = await controller.start();
+  } catch (err) {
+    await router.stop({ drainTimeoutMs: 0 });
+    await processRuntime.shutdown({ stopInstances: false });
+    store.close();
+    if (err instanceof StoreError) throw new DaemonStartError('StateUnusable', err.message);
+    throw err;
+  }
   try {
     await controller.apply({ text, file: appFile });
   } catch (err) {

@@ -5,7 +5,7 @@
  */
 import { dirname, resolve } from 'node:path';
 import {
-  applyOperation, initialStatus, OperationError, reconcile,
+  applyOperation, initialStatus, OperationError, reconcile, statusProblem,
   type Action, type Observed, type Operation as EngineOperation, type RolloutStatus,
 } from '../../engine/index.js';
 import type { Router } from '../../router/index.js';
@@ -16,7 +16,7 @@ import { RuntimeError } from '../../runtime/errors.js';
 import type { StaticTemplate } from '../../runtime/static/static-runtime.js';
 import { appServiceRevision, formatSpecError, formatSpecWarning, loadDocuments, rolloutFromAppService } from '../../spec/index.js';
 import type { App, AppService, ProcessTemplate, RolloutSpec } from '../../spec/schema.js';
-import type { Store, StoreError, StoredEvent } from '../../store/store.js';
+import { corruptRow, type Store, type StoreError, type StoredEvent } from '../../store/store.js';
 import { guardWrites, isWriteFailure } from '../../store/write-guard.js';
 import { StoreHealth } from './store-health.js';
 import { ControlPlaneError, type ApplyResult, type ControlPlane, type EventView, type Operation } from '../control-plane.js';
@@ -176,6 +176,7 @@ export class LocalController implements ControlPlane {
 
   /** Re-adopts recorded instances, restores routing, then starts the reconcile loop. */
   async start(): Promise<{ adopted: number; rejected: string[] }> {
+    this.checkStatuses();
     const records = this.store.listInstances();
     const processRecords = records.filter((r) => (r.record as { pid?: number } | null)?.pid !== undefined);
     const result = await this.options.processRuntime.adopt(processRecords.map((r) => r.record as Parameters<Runtime['adopt']>[0][number]));
@@ -197,6 +198,17 @@ export class LocalController implements ControlPlane {
     this.trimTimer.unref();
     this.reconcileAll();
     return { adopted: result.adopted.length, rejected: result.rejected.map((r) => r.message) };
+  }
+
+  /** A status the engine cannot run on stops the start, before anything is acted on. */
+  private checkStatuses(): void {
+    for (const svc of this.store.listServices()) {
+      const status = this.store.getStatus(svc.name);
+      const problem = status === undefined ? undefined : statusProblem(status);
+      if (problem) {
+        throw corruptRow(this.store.location ?? 'state.db', `the status of service "${svc.name}"`, new Error(problem));
+      }
+    }
   }
 
   /** Stops the loop; with `stopInstances`, drains and stops every instance (Ctrl-C of `graylane up`). */

@@ -2,6 +2,7 @@ import Database from 'better-sqlite3';
 import { existsSync } from 'node:fs';
 import { dirname } from 'node:path';
 import {
+  corruptRow,
   StoreError,
   type ReconcileCommit,
   type Store,
@@ -81,6 +82,31 @@ class SqliteStore implements Store {
       throw corrupt(options.file, err);
     }
     this.migrate(options.file);
+    this.checkRows(options.file);
+  }
+
+  /**
+   * Every JSON cell must parse: a row damaged by hand or by a bad disk passes quick_check, and
+   * would otherwise surface later as a raw SyntaxError in the middle of routing.
+   */
+  private checkRows(file: string): void {
+    const cells: [table: string, key: string, column: string, what: (key: string) => string][] = [
+      ['statuses', 'service', 'status', (k) => `the status of service "${k}"`],
+      ['services', 'name', 'spec', (k) => `the spec of service "${k}"`],
+      ['revisions', `service || ' revision ' || name`, 'template', (k) => `the template of service ${k}`],
+      ['instances', 'id', 'record', (k) => `the record of instance ${k}`],
+      ['analysis_runs', 'id', 'run', (k) => `analysis run ${k}`],
+    ];
+    for (const [table, key, column, what] of cells) {
+      for (const row of this.db.prepare(`SELECT ${key} AS k, ${column} AS v FROM ${table}`).all() as { k: string; v: string }[]) {
+        try {
+          JSON.parse(row.v);
+        } catch (err) {
+          this.db.close();
+          throw corruptRow(file, what(row.k), err);
+        }
+      }
+    }
   }
 
   private migrate(file: string): void {
@@ -168,7 +194,12 @@ class SqliteStore implements Store {
 
   getStatus(service: string): unknown {
     const row = this.db.prepare(`SELECT status FROM statuses WHERE service = ?`).get(service) as { status: string } | undefined;
-    return row ? JSON.parse(row.status) : undefined;
+    if (!row) return undefined;
+    try {
+      return JSON.parse(row.status);
+    } catch (err) {
+      throw corruptRow(this.location ?? ':memory:', `the status of service "${service}"`, err);
+    }
   }
 
   commit(c: ReconcileCommit): number[] {
@@ -280,3 +311,4 @@ function corrupt(file: string, cause: unknown): StoreError {
     file,
   );
 }
+
