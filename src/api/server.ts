@@ -104,7 +104,7 @@ async function handle(
     if (req.method === 'GET' && sub === 'logs') return streamLogs(cp, name, url, req, res);
     if (req.method === 'POST' && sub !== undefined) {
       const body = (await readJson(req)) as Record<string, unknown>;
-      return sendJson(res, 200, await cp.operate(name, toOperation(sub, body)));
+      return sendJson(res, 200, await cp.operate(name, toOperation(sub, body), { expectedVersion: expectedVersion(req, body) }));
     }
   }
   return sendJson(res, 404, { error: { code: 'NotFound', message: `no such endpoint: ${req.method} ${path}; see /openapi.json` } });
@@ -131,6 +131,16 @@ function toOperation(sub: string, body: Record<string, unknown>): Operation {
     default:
       throw new ControlPlaneError('NotFound', `unknown operation "${sub}"; known: promote, pause, resume, abort, retry, restart, undo, weight`);
   }
+}
+
+/** The status version an operation was decided on: `expectedVersion` in the body, or `If-Match`. */
+function expectedVersion(req: IncomingMessage, body: Record<string, unknown>): number | undefined {
+  const header = req.headers['if-match'];
+  const raw = body.expectedVersion ?? (header === undefined ? undefined : header.replace(/^W\//, '').replace(/"/g, '').trim());
+  if (raw === undefined) return undefined;
+  const n = typeof raw === 'string' && /^[0-9]+$/.test(raw) ? Number(raw) : raw;
+  if (typeof n !== 'number' || !Number.isInteger(n) || n < 0) throw badRequest('expectedVersion (or If-Match) must be the status version, a whole number such as 7');
+  return n;
 }
 
 class BadRequestError extends Error {

@@ -62,6 +62,8 @@ export interface ServiceView {
   aborted: boolean;
   /** Why the rollout is paused, when it is. */
   pauseReasons: string[];
+  /** Commit version of the status shown; an operation sent with it is refused (409) if the status moved on. */
+  version?: number;
   /** Present while the daemon cannot write its state: it routes with what it has and retries. */
   stateWrites?: StateWritesView;
 }

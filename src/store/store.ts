@@ -112,6 +112,13 @@ export interface Store {
   deleteRevision(service: string, name: string): void;
   /** The rollout status of a service, if it has one. */
   getStatus(service: string): unknown;
+  /**
+   * How many times the service's status was committed (0 before the first): operators send the
+   * version they decided on, and a stale one is refused rather than silently overriding.
+   */
+  getStatusVersion(service: string): number;
+  /** Events committed with the service's status after `version`, oldest first: what changed since. */
+  eventsSinceVersion(service: string, version: number): StoredEvent[];
   /** Commits a reconcile pass: status and events in one transaction. Returns the event ids. */
   commit(commit: ReconcileCommit): number[];
   /** Appends events outside a reconcile pass (operations, daemon start). */

@@ -19,7 +19,7 @@ import type { App, AppService, ProcessTemplate, RolloutSpec } from '../../spec/s
 import { corruptRow, type Store, type StoreError, type StoredEvent } from '../../store/store.js';
 import { guardWrites, isWriteFailure } from '../../store/write-guard.js';
 import { StoreHealth } from './store-health.js';
-import { ControlPlaneError, type ApplyResult, type ControlPlane, type EventView, type Operation } from '../control-plane.js';
+import { ControlPlaneError, type ApplyResult, type ControlPlane, type EventView, type OperateOptions, type Operation } from '../control-plane.js';
 import type { AnalysisRunView, RevisionView, ServiceView } from '../view-model.js';
 import { buildServiceRoute, type TrafficInForce } from './routes.js';
 import { buildServiceView, revisionSummary } from './views.js';
@@ -296,7 +296,7 @@ export class LocalController implements ControlPlane {
     return this.view(name);
   }
 
-  async operate(name: string, operation: Operation): Promise<ServiceView> {
+  async operate(name: string, operation: Operation, options: OperateOptions = {}): Promise<ServiceView> {
     if (this.releases.find(name)) {
       if (operation.type === 'undo' || operation.type === 'setWeight' || operation.type === 'restart') {
         throw new ControlPlaneError('InvalidOperation', `${operation.type} works on a service, not on release ${name}: name one of its services`);
@@ -309,9 +309,10 @@ export class LocalController implements ControlPlane {
     const svc = this.requireService(name);
     const spec = svc.spec as AppService;
     if (spec.targets) throw new ControlPlaneError('InvalidOperation', `${name} routes to targets that graylane does not run, so it has no rollouts to ${operation.type}`);
-    if (operation.type === 'undo') return this.undo(name, operation.toRevision);
+    if (operation.type === 'undo') return this.undo(name, operation.toRevision, options.expectedVersion);
     if (operation.type === 'restart') throw new ControlPlaneError('InvalidOperation', 'restart is not available on this daemon yet; apply a changed env to roll new instances');
     await this.serial(name, () => {
+      this.checkVersion(name, operation.type, options.expectedVersion);
       const status = this.statusOf(name);
       const op: EngineOperation =
         operation.type === 'promote' ? (operation.full ? { type: 'promoteFull' } : { type: 'promote' })
@@ -552,7 +553,20 @@ export class LocalController implements ControlPlane {
     };
   }
 
-  private async undo(name: string, toRevision: number | undefined): Promise<ServiceView> {
+  /** Refuses an operation decided on a status that has moved on, saying what moved it. */
+  private checkVersion(name: string, what: string, expected: number | undefined): void {
+    if (expected === undefined) return;
+    const current = this.store.getStatusVersion(name);
+    if (current === expected) return;
+    const changes = this.store.eventsSinceVersion(name, expected).slice(-3).map((e) => `${e.message} (${new Date(e.atMs).toISOString()})`);
+    const status = this.store.getStatus(name) as RolloutStatus | undefined;
+    throw new ControlPlaneError(
+      'Conflict',
+      `${what} not done: ${name} changed since you looked (version ${expected}, now ${current}${status ? `, ${status.phase}` : ''})${changes.length ? `: ${changes.join('; ')}` : ''}. Look again with \`graylane status ${name}\` and repeat the command if it still makes sense.`,
+    );
+  }
+
+  private async undo(name: string, toRevision: number | undefined, expectedVersion?: number): Promise<ServiceView> {
     const svc = this.requireService(name);
     const status = this.store.getStatus(name) as RolloutStatus | undefined;
     const revisions = this.store.listRevisions(name);
@@ -569,6 +583,7 @@ export class LocalController implements ControlPlane {
     if (!target) throw new ControlPlaneError('InvalidOperation', `${name} has no earlier revision to go back to`);
     if (target.name === svc.desiredRevision) throw new ControlPlaneError('InvalidOperation', `${name} already runs revision #${target.number}`);
     await this.serial(name, () => {
+      this.checkVersion(name, 'undo', expectedVersion);
       this.store.transaction(() => {
         this.store.putService({ ...svc, desiredRevision: target.name, appliedAtMs: this.nowMs() });
         this.store.appendEvents(name, [{ atMs: this.nowMs(), level: 'info', reason: 'Undo', message: `undo to revision #${target.number} (${target.name})` }]);
@@ -779,6 +794,7 @@ export class LocalController implements ControlPlane {
       desiredRevision: svc.desiredRevision,
       guard: this.guard.verdict(name),
       stateWrites: this.health.fault,
+      version: this.store.getStatusVersion(name),
     });
   }
 

@@ -19,6 +19,8 @@ export interface ViewInputs {
   desiredRevision: string;
   /** The guard's latest verdict on the canary, when one is judged. */
   guard?: { verdict: string; reason: string } | undefined;
+  /** Commit version of the status. */
+  version?: number | undefined;
   /** A write outage of the state store in progress. */
   stateWrites?: StateWritesView | undefined;
 }
@@ -98,6 +100,7 @@ export function buildServiceView(input: ViewInputs): ServiceView {
     ],
     aborted: status?.abort ?? false,
     pauseReasons,
+    ...(input.version !== undefined ? { version: input.version } : {}),
     ...(input.stateWrites ? { stateWrites: input.stateWrites } : {}),
   };
 }

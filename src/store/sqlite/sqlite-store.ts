@@ -14,7 +14,7 @@ import {
 } from '../store.js';
 
 /** Bumped when the tables change; a newer file than this code is refused, never rewritten. */
-const SCHEMA_VERSION = 1;
+const SCHEMA_VERSION = 2;
 
 const MIGRATIONS: string[] = [
   `CREATE TABLE services (
@@ -35,6 +35,9 @@ const MIGRATIONS: string[] = [
      run TEXT NOT NULL, started_at_ms INTEGER NOT NULL, updated_at_ms INTEGER NOT NULL);
    CREATE INDEX analysis_runs_service ON analysis_runs (service, started_at_ms);
    CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);`,
+  // 2: statuses carry a commit version, events the version they were committed with.
+  `ALTER TABLE statuses ADD COLUMN version INTEGER NOT NULL DEFAULT 0;
+   ALTER TABLE events ADD COLUMN status_version INTEGER;`,
 ];
 
 /** Options of {@link openSqliteStore}. */
@@ -202,15 +205,33 @@ class SqliteStore implements Store {
     }
   }
 
+  getStatusVersion(service: string): number {
+    const row = this.db.prepare(`SELECT version FROM statuses WHERE service = ?`).get(service) as { version: number } | undefined;
+    return row?.version ?? 0;
+  }
+
+  eventsSinceVersion(service: string, version: number): StoredEvent[] {
+    const rows = this.db
+      .prepare(`SELECT * FROM events WHERE service = ? AND status_version > ? ORDER BY id`)
+      .all(service, version) as EventRow[];
+    return rows.map((r) => ({ id: r.id, service: r.service, atMs: r.at_ms, level: r.level, reason: r.reason, message: r.message }));
+  }
+
   commit(c: ReconcileCommit): number[] {
     return this.transaction(() => {
       this.db
         .prepare(
-          `INSERT INTO statuses (service, status, updated_at_ms) VALUES (?, ?, ?)
-           ON CONFLICT (service) DO UPDATE SET status = excluded.status, updated_at_ms = excluded.updated_at_ms`,
+          `INSERT INTO statuses (service, status, updated_at_ms, version) VALUES (?, ?, ?, 1)
+           ON CONFLICT (service) DO UPDATE SET status = excluded.status, updated_at_ms = excluded.updated_at_ms, version = statuses.version + 1`,
         )
         .run(c.service, JSON.stringify(c.status), this.nowMs());
-      return this.appendEvents(c.service, c.events ?? []);
+      const ids = this.appendEvents(c.service, c.events ?? []);
+      if (ids.length > 0) {
+        this.db
+          .prepare(`UPDATE events SET status_version = (SELECT version FROM statuses WHERE service = ?) WHERE id >= ? AND id <= ?`)
+          .run(c.service, ids[0], ids.at(-1));
+      }
+      return ids;
     });
   }
 
