@@ -96,14 +96,15 @@ export class ApiClient {
     return this.request('GET', `/v1/events${service ? `?service=${encodeURIComponent(service)}` : ''}`);
   }
 
-  /** Runs an operation on a service or release. */
-  operate(name: string, op: Operation): Promise<ServiceView> {
+  /** Runs an operation on a service or release; with `expectedVersion`, only if the status is still that version (else 409). */
+  operate(name: string, op: Operation, options: { expectedVersion?: number | undefined } = {}): Promise<ServiceView> {
     const n = encodeURIComponent(name);
+    const v = options.expectedVersion === undefined ? {} : { expectedVersion: options.expectedVersion };
     switch (op.type) {
-      case 'promote': return this.request('POST', `/v1/services/${n}/promote`, { full: op.full === true });
-      case 'undo': return this.request('POST', `/v1/services/${n}/undo`, op.toRevision === undefined ? {} : { toRevision: op.toRevision });
-      case 'setWeight': return this.request('POST', `/v1/services/${n}/weight`, { percent: op.percent });
-      default: return this.request('POST', `/v1/services/${n}/${op.type}`, {});
+      case 'promote': return this.request('POST', `/v1/services/${n}/promote`, { full: op.full === true, ...v });
+      case 'undo': return this.request('POST', `/v1/services/${n}/undo`, op.toRevision === undefined ? v : { toRevision: op.toRevision, ...v });
+      case 'setWeight': return this.request('POST', `/v1/services/${n}/weight`, { percent: op.percent, ...v });
+      default: return this.request('POST', `/v1/services/${n}/${op.type}`, v);
     }
   }
 

@@ -8,7 +8,9 @@ interface Endpoint {
   stream?: 'text/event-stream' | 'text/plain';
 }
 
-const operationBody = (properties: Record<string, unknown> = {}) => ({ type: 'object', properties, additionalProperties: false });
+/** Every operation may carry the status version it was decided on (or send it as If-Match). */
+const expectedVersion = { expectedVersion: { type: 'integer', minimum: 0, description: 'the view\'s `version` the operation was decided on; 409 if the status moved on' } };
+const operationBody = (properties: Record<string, unknown> = {}) => ({ type: 'object', properties: { ...properties, ...expectedVersion }, additionalProperties: false });
 
 const ENDPOINTS: Endpoint[] = [
   { method: 'get', path: '/v1/health', summary: 'Liveness of the daemon (no token needed).' },
@@ -24,7 +26,7 @@ const ENDPOINTS: Endpoint[] = [
   { method: 'post', path: '/v1/services/{name}/abort', summary: 'Abort: all traffic back to stable at once.', body: operationBody() },
   { method: 'post', path: '/v1/services/{name}/retry', summary: 'Retry an aborted rollout from step 1.', body: operationBody() },
   { method: 'post', path: '/v1/services/{name}/undo', summary: 'Roll back to the previous (or the given) revision.', body: operationBody({ toRevision: { type: 'integer', minimum: 1 } }) },
-  { method: 'post', path: '/v1/services/{name}/weight', summary: 'Set the canary weight by hand (the console slider).', body: { type: 'object', required: ['percent'], properties: { percent: { type: 'integer', minimum: 0, maximum: 100 } } } },
+  { method: 'post', path: '/v1/services/{name}/weight', summary: 'Set the canary weight by hand (the console slider).', body: { type: 'object', required: ['percent'], properties: { percent: { type: 'integer', minimum: 0, maximum: 100 }, ...expectedVersion } } },
   { method: 'post', path: '/v1/services/{name}/restart', summary: 'Restart the stable revision\'s instances one by one.', body: operationBody() },
   { method: 'get', path: '/v1/events', summary: 'Events; with Accept: text/event-stream a live stream of `event` and `status` messages (Last-Event-ID resumes).', stream: 'text/event-stream' },
 ];
@@ -40,7 +42,8 @@ export function openApiDocument(version: string): Record<string, unknown> {
         '200': { description: 'OK', content: { [e.stream ?? 'application/json']: {} } },
         '401': { description: 'missing or wrong token' },
         '404': { description: 'no such service' },
-        '409': { description: 'the operation makes no sense in the current state' },
+        '409': { description: 'the operation makes no sense in the current state, or the status moved on since expectedVersion (the message says what changed)' },
+        '503': { description: 'the daemon cannot write its state (e.g. the state directory is full); nothing was changed' },
         '422': { description: 'the document is invalid; details has one line per error' },
       },
     };

@@ -6,6 +6,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { timingSafeEqual } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { ControlPlaneError, type ControlPlane, type Operation } from '../controller/control-plane.js';
+import { isWriteFailure } from '../store/write-guard.js';
 import { openApiDocument } from './openapi.js';
 
 /** Options of {@link startApiServer}. */
@@ -103,7 +104,7 @@ async function handle(
     if (req.method === 'GET' && sub === 'logs') return streamLogs(cp, name, url, req, res);
     if (req.method === 'POST' && sub !== undefined) {
       const body = (await readJson(req)) as Record<string, unknown>;
-      return sendJson(res, 200, await cp.operate(name, toOperation(sub, body)));
+      return sendJson(res, 200, await cp.operate(name, toOperation(sub, body), { expectedVersion: expectedVersion(req, body) }));
     }
   }
   return sendJson(res, 404, { error: { code: 'NotFound', message: `no such endpoint: ${req.method} ${path}; see /openapi.json` } });
@@ -130,6 +131,16 @@ function toOperation(sub: string, body: Record<string, unknown>): Operation {
     default:
       throw new ControlPlaneError('NotFound', `unknown operation "${sub}"; known: promote, pause, resume, abort, retry, restart, undo, weight`);
   }
+}
+
+/** The status version an operation was decided on: `expectedVersion` in the body, or `If-Match`. */
+function expectedVersion(req: IncomingMessage, body: Record<string, unknown>): number | undefined {
+  const header = req.headers['if-match'];
+  const raw = body.expectedVersion ?? (header === undefined ? undefined : header.replace(/^W\//, '').replace(/"/g, '').trim());
+  if (raw === undefined) return undefined;
+  const n = typeof raw === 'string' && /^[0-9]+$/.test(raw) ? Number(raw) : raw;
+  if (typeof n !== 'number' || !Number.isInteger(n) || n < 0) throw badRequest('expectedVersion (or If-Match) must be the status version, a whole number such as 7');
+  return n;
 }
 
 class BadRequestError extends Error {
@@ -167,6 +178,8 @@ function sendError(res: ServerResponse, err: unknown): void {
     return sendJson(res, STATUS_OF[err.code] ?? 500, { error: { code: err.code, message: err.message, details: err.details } });
   }
   if (err instanceof BadRequestError) return sendJson(res, 400, { error: { code: err.code, message: err.message } });
+  // Nothing was changed: the daemon could not record it. It is worth trying again later.
+  if (isWriteFailure(err)) return sendJson(res, 503, { error: { code: err.code, message: err.message } });
   const message = err instanceof Error ? err.message : String(err);
   sendJson(res, 500, { error: { code: 'Internal', message } });
 }

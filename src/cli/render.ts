@@ -31,6 +31,7 @@ export function renderList(views: ServiceView[]): string {
 export function renderStatus(v: ServiceView): string {
   const head = `${v.name} (${v.kind === 'release' ? 'release, ' : ''}${v.strategy})  ${v.phase}${v.steps > 0 ? `  step ${v.step}/${v.steps}` : ''}`;
   const lines = [head, `  ${v.message}`];
+  if (v.stateWrites) lines.push(`  warning: ${v.stateWrites.message} (since ${new Date(v.stateWrites.sinceMs).toISOString()})`);
   if (v.pauseReasons.length > 0 && !v.message.startsWith('paused')) lines.push(`  paused: ${v.pauseReasons.join(', ')}`);
   if (v.revisions.length > 0) {
     const rows = [

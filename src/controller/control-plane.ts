@@ -15,6 +15,12 @@ export type Operation =
   | { type: 'setWeight'; percent: number }
   | { type: 'restart' };
 
+/** Options of {@link ControlPlane.operate}. */
+export interface OperateOptions {
+  /** The status version (ServiceView.version) the operation was decided on; absent: no check. */
+  expectedVersion?: number | undefined;
+}
+
 /** What `apply` did to each service. */
 export interface ApplyResult {
   /** One line per service in the file. */
@@ -53,8 +59,11 @@ export interface ControlPlane {
   list(): ServiceView[];
   /** One service's view; throws ControlPlaneError NotFound. */
   get(name: string): ServiceView;
-  /** Runs an operation; throws ControlPlaneError InvalidOperation when it makes no sense now. */
-  operate(name: string, operation: Operation): Promise<ServiceView>;
+  /**
+   * Runs an operation; throws ControlPlaneError InvalidOperation when it makes no sense now, and
+   * Conflict when `expectedVersion` (the view's `version` it was decided on) is no longer current.
+   */
+  operate(name: string, operation: Operation, options?: OperateOptions): Promise<ServiceView>;
   /** Revisions of a service, newest first; environment values are masked unless `showEnv`. */
   history(name: string, options?: { showEnv?: boolean }): RevisionView[];
   /** Analysis runs of a service, newest first. */

@@ -67,6 +67,20 @@ export interface ServiceView {
   aborted: boolean;
   /** Why the rollout is paused, when it is. */
   pauseReasons: string[];
+  /** Commit version of the status shown; an operation sent with it is refused (409) if the status moved on. */
+  version?: number;
+  /** Present while the daemon cannot write its state: it routes with what it has and retries. */
+  stateWrites?: StateWritesView;
+}
+
+/** A write outage of the daemon's state, as `status` shows it. */
+export interface StateWritesView {
+  /** `StateDirFull` for a full disk (ENOSPC, SQLITE_FULL); `StateWriteFailed` for any other write error. */
+  reason: 'StateDirFull' | 'StateWriteFailed';
+  /** The sentence for people, e.g. "the state directory is full (…): …". */
+  message: string;
+  /** When the first write failed, epoch ms. */
+  sinceMs: number;
 }
 
 /** A revision as `graylane history` lists it. */

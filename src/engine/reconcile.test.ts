@@ -136,3 +136,29 @@ describe('operations that make no sense throw OperationError with a code', () =>
     expect(sim.actions.filter((a) => a.type === 'startAnalysis' && a.kind === 'step')).toEqual([]);
   });
 });
+
+describe('time passing alone', () => {
+  it.each([
+    ['healthy, nothing in progress', (s: Sim) => (s.desiredRevision = 'v1', s.status?.phase === 'Healthy')],
+    ['waiting for canary instances', (s: Sim) => s.status?.canaryRevision === 'v2'],
+    ['in the analysis step', (s: Sim) => s.status?.currentStepIndex === 2],
+    ['at the manual gate', (s: Sim) => s.status?.currentStepIndex === 3],
+  ])('%s: a later pass over the same world leaves the status as it was (nothing for the controller to write)', (_n, done) => {
+    const sim = midRollout(done);
+    const input = { spec, observed: sim.observed(), desiredRevision: sim.desiredRevision };
+    const first = reconcile({ ...input, status: sim.status, now: sim.now });
+    const later = reconcile({ ...input, status: first.status, now: sim.now + 30_000 });
+    expect(later.status).toEqual(first.status);
+  });
+
+  it('a long pause does not count toward the progress deadline once resumed', () => {
+    const sim = midRollout((s) => s.status?.currentStepIndex === 3);
+    const observed = sim.observed();
+    let status = sim.status!;
+    for (let t = 0; t <= 700_000; t += 100_000) status = reconcile({ spec, observed, status, now: sim.now + t, desiredRevision: 'v2' }).status;
+    const resumed = applyOperation({ spec, status, operation: { type: 'promote' }, now: sim.now + 700_000 }).status;
+    const after = reconcile({ spec, observed, status: resumed, now: sim.now + 700_500, desiredRevision: 'v2' });
+    expect(after.status.progress.deadlineExceeded).toBe(false);
+    expect(after.status.phase).not.toBe('Degraded');
+  });
+});

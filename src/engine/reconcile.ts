@@ -19,13 +19,15 @@ export function reconcile(input: ReconcileInput): EngineResult {
 
   const fingerprintBefore = fingerprint(ctx);
   const movedBefore = fingerprintBefore !== s.progress.fingerprint;
+  // The deadline clock stood still last pass: it restarts now, so nothing is overdue yet.
+  const wasStopped = s.progress.clockStopped === true;
   if (movedBefore) resumeProgress(ctx);
   if (!s.stableRevision) firstRevision(ctx, desired);
   else if (desired !== s.canaryRevision) {
     if (desired === s.stableRevision) rollbackToStable(ctx);
     else startRevision(ctx, desired);
   }
-  checkProgressDeadline(ctx, movedBefore);
+  checkProgressDeadline(ctx, movedBefore || wasStopped);
   expireScaleDowns(ctx);
 
   if (input.spec.strategy.blueGreen) reconcileBlueGreen(ctx, input.spec.strategy.blueGreen);
@@ -35,8 +37,14 @@ export function reconcile(input: ReconcileInput): EngineResult {
   if (movedBefore || fingerprintAfter !== fingerprintBefore) resumeProgress(ctx);
   s.progress.fingerprint = fingerprintAfter;
   setPhase(ctx);
-  if (timerStopped(ctx)) s.progress.lastProgressMs = ctx.now;
-  else if (!s.progress.deadlineExceeded) ctx.wakeAt(s.progress.lastProgressMs + progressDeadlineMs(ctx) + 1);
+  // A stopped clock is a flag, not a fresh stamp on every pass: an idle rollout's status stays
+  // byte-identical, so the controller has nothing to write.
+  if (timerStopped(ctx)) s.progress.clockStopped = true;
+  else {
+    if (wasStopped) s.progress.lastProgressMs = ctx.now;
+    delete s.progress.clockStopped;
+    if (!s.progress.deadlineExceeded) ctx.wakeAt(s.progress.lastProgressMs + progressDeadlineMs(ctx) + 1);
+  }
 
   const actions = [...ctx.actions, ...worldActions(ctx)];
   const wake = ctx.wakeAtMs.length ? Math.min(...ctx.wakeAtMs) - ctx.now : undefined;

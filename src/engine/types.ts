@@ -82,6 +82,8 @@ export interface RolloutStatus {
     /** What "something moved" is compared against. */
     fingerprint: string;
     deadlineExceeded: boolean;
+    /** The clock stands still (paused, waiting on analysis, or nothing in progress); it restarts when this goes. */
+    clockStopped?: boolean;
   };
   /** Analysis runs of the current attempt, by name. */
   analysisRuns: AnalysisRunRecord[];

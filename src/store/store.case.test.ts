@@ -30,6 +30,18 @@ export function storeConformance(name: string, open: () => { store: Store; reope
       expect(store.listEvents({ limit: 1 }).map((e) => e.reason)).toEqual(['Applied']);
     });
 
+    it('trims events to the newest N per service and drops those past the age limit', () => {
+      const { store } = open();
+      const ev = (atMs: number) => ({ atMs, level: 'info' as const, reason: 'R', message: `at ${atMs}` });
+      store.appendEvents('api', [1, 2, 3, 4, 5].map((t) => ev(1000 + t)));
+      store.appendEvents('web', [ev(10), ev(1001)]);
+      const removed = store.trimEvents({ keepPerService: 3, maxAgeMs: 1000, nowMs: 2000 });
+      expect(removed).toBe(3);
+      expect(store.listEvents({ service: 'api' }).map((e) => e.atMs)).toEqual([1003, 1004, 1005]);
+      expect(store.listEvents({ service: 'web' }).map((e) => e.atMs)).toEqual([1001]);
+      expect(store.trimEvents({ keepPerService: 3, maxAgeMs: 1000, nowMs: 2000 })).toBe(0);
+    });
+
     it('a transaction that throws leaves nothing behind', () => {
       const { store } = open();
       store.commit({ service: 'api', status: { phase: 'Healthy' } });

@@ -92,6 +92,8 @@ export interface ReconcileCommit {
 export interface Store {
   /** Adapter type, e.g. `sqlite`. */
   readonly type: string;
+  /** Where the state lives (the database file), for messages; absent for in-memory stores. */
+  readonly location?: string | undefined;
   /** Runs fn in one transaction: either all of its writes land or none. */
   transaction<T>(fn: () => T): T;
   /** Creates or replaces a service. */
@@ -110,10 +112,22 @@ export interface Store {
   deleteRevision(service: string, name: string): void;
   /** The rollout status of a service, if it has one. */
   getStatus(service: string): unknown;
+  /**
+   * How many times the service's status was committed (0 before the first): operators send the
+   * version they decided on, and a stale one is refused rather than silently overriding.
+   */
+  getStatusVersion(service: string): number;
+  /** Events committed with the service's status after `version`, oldest first: what changed since. */
+  eventsSinceVersion(service: string, version: number): StoredEvent[];
   /** Commits a reconcile pass: status and events in one transaction. Returns the event ids. */
   commit(commit: ReconcileCommit): number[];
   /** Appends events outside a reconcile pass (operations, daemon start). */
   appendEvents(service: string, events: Omit<StoredEvent, 'id' | 'service'>[]): number[];
+  /**
+   * Deletes events beyond the newest `keepPerService` of each service and those older than
+   * `maxAgeMs`; returns how many went. Called off the hot path, never per event.
+   */
+  trimEvents(options: { keepPerService: number; maxAgeMs: number; nowMs: number }): number;
   /** Events, oldest first, optionally of one service and after an id. */
   listEvents(options?: { service?: string; afterId?: number; limit?: number }): StoredEvent[];
   /** Records (or updates) an instance so it can be adopted after a crash. */
@@ -134,8 +148,11 @@ export interface Store {
   close(): void;
 }
 
-/** Why a store could not be used. */
-export type StoreErrorCode = 'StoreCorrupt' | 'StoreTooNew' | 'StoreLocked' | 'StoreUnavailable';
+/**
+ * Why a store could not be used. `StateDirFull` and `StateWriteFailed` are write failures the
+ * daemon survives (see `guardWrites`); the others stop it from starting.
+ */
+export type StoreErrorCode = 'StoreCorrupt' | 'StoreTooNew' | 'StoreLocked' | 'StoreUnavailable' | 'StateDirFull' | 'StateWriteFailed';
 
 /** A store that cannot be opened or used; the message says what to do. */
 export class StoreError extends Error {
@@ -147,4 +164,14 @@ export class StoreError extends Error {
     super(message);
     this.name = 'StoreError';
   }
+}
+
+/** A row that cannot be used: one sentence naming the file, the row and what to do. */
+export function corruptRow(file: string, what: string, cause: unknown): StoreError {
+  const reason = cause instanceof Error ? cause.message : String(cause);
+  return new StoreError(
+    'StoreCorrupt',
+    `state file ${file} is damaged: ${what} cannot be read (${reason}). graylane changed nothing: restore the file from a backup, or move it aside and start again (graylane up then finds the app processes still running and asks whether to adopt or stop them).`,
+    file,
+  );
 }

@@ -42,10 +42,14 @@ export function registerDaemonCommands(program: Command, ctx: CliContext): void 
     .option('--listen <host:port>', 'override spec.listen of the App file')
     .option('--drain-timeout <seconds>', 'how long stopping instances get to finish their requests', '30')
     .option('--prune', 'remove services the state dir has but the App file does not name (with their history)')
+    .option('--adopt-orphans', 'take over app processes an earlier graylane started for this state dir that the state does not record')
+    .option('--stop-orphans', 'stop such processes before starting')
     .addHelpText('after', '\nExamples:\n  graylane up -f examples/shop/graylane.yaml\n  graylane up -f graylane.yaml --state-dir /var/lib/graylane')
-    .action(async (o: { file: string; stateDir?: string; listen?: string; drainTimeout: string; prune?: boolean }) => {
+    .action(async (o: { file: string; stateDir?: string; listen?: string; drainTimeout: string; prune?: boolean; adoptOrphans?: boolean; stopOrphans?: boolean }) => {
       // The app must be drained and stopped on Ctrl-C even when whoever read our output is gone.
       ctx.keepRunningWhenOutputCloses = true;
+      if (o.adoptOrphans && o.stopOrphans) throw new CliError('--adopt-orphans and --stop-orphans exclude each other: choose one', EXIT.usage);
+      const orphans = o.adoptOrphans ? 'adopt' : o.stopOrphans ? 'stop' : undefined;
       const stateDir = ctx.stateDir({ stateDir: o.stateDir, file: o.file });
       secureStateDir(stateDir);
       const running = readDaemonInfo(stateDir);
@@ -63,7 +67,7 @@ export function registerDaemonCommands(program: Command, ctx: CliContext): void 
       const { startApiServer } = await import('../../api/server.js');
       let daemon;
       try {
-        daemon = await startLocalDaemon({ appFile: o.file, stateDir, adminToken: token, listen, drainTimeoutMs: Number(o.drainTimeout) * 1000, prune: o.prune === true });
+        daemon = await startLocalDaemon({ appFile: o.file, stateDir, adminToken: token, listen, drainTimeoutMs: Number(o.drainTimeout) * 1000, prune: o.prune === true, orphans });
       } catch (err) {
         if (err instanceof DaemonStartError) throw new CliError(err.message, EXIT.usage, err.details);
         throw err;
@@ -79,6 +83,7 @@ export function registerDaemonCommands(program: Command, ctx: CliContext): void 
       ctx.print(`  state    ${stateDir}`);
       if (daemon.adoption.adopted > 0) ctx.print(`  re-adopted ${daemon.adoption.adopted} running instance(s)`);
       for (const r of daemon.adoption.rejected) ctx.warn(`warning: ${r}`);
+      for (const line of daemon.orphans) ctx.print(`  ${line}`);
       ctx.print('Ctrl-C drains and stops the app.');
       await new Promise<void>((done) => {
         const stop = () => {

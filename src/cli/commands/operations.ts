@@ -1,5 +1,6 @@
 /** Commands that read or operate a rollout through the daemon. */
 import type { Command } from 'commander';
+import type { ApiClient } from '../../api/client.js';
 import type { Operation } from '../../controller/control-plane.js';
 import type { ServiceView } from '../../controller/view-model.js';
 import { CliError, EXIT, type CliContext } from '../context.js';
@@ -9,6 +10,19 @@ import { parseDurationMs } from '../../lib/duration.js';
 interface Common { stateDir?: string; json?: boolean }
 
 const stateDirOption = (cmd: Command) => cmd.option('--state-dir <dir>', 'state directory of the daemon (default: GRAYLANE_STATE_DIR, or the nearest .graylane/)');
+
+/**
+ * The status version an operation is decided on: the one given, or the one just read. A concurrent
+ * operator's change in between then gets the daemon's 409 and a sentence instead of being undone.
+ */
+async function decidedOn(client: ApiClient, service: string, given: string | undefined): Promise<number | undefined> {
+  if (given !== undefined) {
+    const n = Number(given);
+    if (!Number.isInteger(n) || n < 0) throw new CliError(`--expected-version must be a whole number (the version of \`graylane status --json\`), not "${given}"`, EXIT.usage);
+    return n;
+  }
+  return (await client.get(service)).version;
+}
 
 /** Registers get, status, promote, pause, resume, abort, retry, undo, set weight, history, analysis, logs. */
 export function registerOperationCommands(program: Command, ctx: CliContext): void {
@@ -34,7 +48,7 @@ export function registerOperationCommands(program: Command, ctx: CliContext): vo
       const first = await client.get(service);
       if (!o.watch && !o.wait) {
         show(first);
-        ctx.exitCode = first.phase === 'Degraded' ? EXIT.degraded : EXIT.ok;
+        ctx.exitCode = first.phase === 'Degraded' || first.stateWrites ? EXIT.degraded : EXIT.ok;
         return;
       }
       let timeoutMs: number;
@@ -74,11 +88,13 @@ export function registerOperationCommands(program: Command, ctx: CliContext): vo
     });
 
   const op = (name: string, description: string, build: (o: Record<string, unknown>) => Operation, extra?: (c: Command) => Command, example = '') => {
-    let cmd = stateDirOption(program.command(`${name} <service>`)).description(description).option('--json', 'print the new state as JSON');
+    let cmd = stateDirOption(program.command(`${name} <service>`)).description(description).option('--json', 'print the new state as JSON')
+      .option('--expected-version <n>', 'act only if the status is still this version (the version of `status --json`); default: the version read just before');
     if (extra) cmd = extra(cmd);
     cmd.addHelpText('after', `\nExample:\n  graylane ${name} api${example}`);
     cmd.action(async (service: string, o: Common & Record<string, unknown>) => {
-      const v = await ctx.client(o).operate(service, build(o));
+      const client = ctx.client(o);
+      const v = await client.operate(service, build(o), { expectedVersion: await decidedOn(client, service, o.expectedVersion as string | undefined) });
       ctx.print(o.json ? JSON.stringify(v, null, 2) : renderStatus(v));
     });
   };
@@ -103,7 +119,8 @@ export function registerOperationCommands(program: Command, ctx: CliContext): vo
     .action(async (service: string, percent: string, o: Common) => {
       const n = Number(percent.replace(/%$/, ''));
       if (!Number.isInteger(n) || n < 0 || n > 100) throw new CliError(`weight must be a whole number from 0 to 100, not "${percent}"`, EXIT.usage);
-      const v = await ctx.client(o).operate(service, { type: 'setWeight', percent: n });
+      const client = ctx.client(o);
+      const v = await client.operate(service, { type: 'setWeight', percent: n }, { expectedVersion: await decidedOn(client, service, undefined) });
       ctx.print(o.json ? JSON.stringify(v, null, 2) : renderStatus(v));
     });
 

@@ -11,6 +11,7 @@ import type { StartAnalysisAction } from '../../engine/index.js';
 import { createDefaultProviderRegistry, type RevisionStatsSource } from '../../providers/index.js';
 import type { AnalysisTemplate, AnalysisTemplateSpec } from '../../spec/schema.js';
 import type { Store } from '../../store/store.js';
+import { isWriteFailure } from '../../store/write-guard.js';
 import type { AnalysisRunView } from '../view-model.js';
 
 /** What is stored per run, enough to show it and to resume it. */
@@ -79,8 +80,14 @@ export class AnalysisManager {
 
   private launch(request: StoredRun['request'], measurements: RecordedMeasurement[], startedAtMs: number): void {
     const { store } = this.options;
-    const save = (phase: string, run: StoredRun) =>
-      store.putAnalysisRun({ id: request.name, service: request.service, name: request.name, phase, run, startedAtMs, updatedAtMs: this.options.nowMs() });
+    const save = (phase: string, run: StoredRun) => {
+      try {
+        store.putAnalysisRun({ id: request.name, service: request.service, name: request.name, phase, run, startedAtMs, updatedAtMs: this.options.nowMs() });
+      } catch (err) {
+        // A failed write is on record with the daemon; the run keeps its measurements and the next save writes them all.
+        if (!isWriteFailure(err)) throw err;
+      }
+    };
     let template;
     try {
       template = resolveTemplate({

@@ -9,9 +9,11 @@ import { parseDurationMs } from '../../lib/duration.js';
 import { createRouter, type Router, type RouterOptions, type TimeoutOptions } from '../../router/index.js';
 import type { RouterSettings } from '../../spec/schema.js';
 import { createRuntime } from '../../runtime/registry.js';
-import { formatSpecError, loadDocuments } from '../../spec/index.js';
+import { appServiceRevision, formatSpecError, loadDocuments } from '../../spec/index.js';
+import type { App } from '../../spec/schema.js';
+import { findOrphans, orphanAdoptRecord, stopOrphans, type Orphan } from '../../runtime/process/orphans.js';
 import { openStore } from '../../store/registry.js';
-import type { Store } from '../../store/store.js';
+import { StoreError, type Store } from '../../store/store.js';
 import { ControlPlaneError } from '../control-plane.js';
 import { LocalController } from './local-controller.js';
 import { analysisLoadChecks } from '../../analysis/load-checks.js';
@@ -30,6 +32,11 @@ export interface LocalDaemonOptions {
   drainTimeoutMs?: number;
   /** Remove services the state has but the App file does not name, even under another App name. */
   prune?: boolean;
+  /**
+   * What to do with app processes an earlier daemon started for this state dir that the state
+   * does not record (it was moved aside or lost); without a choice, such processes stop the start.
+   */
+  orphans?: 'adopt' | 'stop' | undefined;
 }
 
 /** A running daemon. */
@@ -42,13 +49,15 @@ export interface LocalDaemon {
   adminUrl: string | undefined;
   /** Instances re-adopted at start, and records that could not be. */
   adoption: { adopted: number; rejected: string[] };
+  /** Sentences about unrecorded app processes found at start, adopted or stopped. */
+  orphans: string[];
   /** Stops: with `stopInstances`, drains and stops the app (Ctrl-C); without, leaves it running. */
   stop(options: { stopInstances: boolean }): Promise<void>;
 }
 
 /** A daemon that could not start; the message says why and what to do. */
 export class DaemonStartError extends Error {
-  constructor(readonly code: 'InvalidApp' | 'ListenFailed' | 'StateUnusable', message: string, readonly details: string[] = []) {
+  constructor(readonly code: 'InvalidApp' | 'ListenFailed' | 'StateUnusable' | 'OrphansFound', message: string, readonly details: string[] = []) {
     super(message);
     this.name = 'DaemonStartError';
   }
@@ -80,6 +89,33 @@ function parseListen(listen: string | undefined): { host: string; port: number }
   return { host: value.slice(0, cut).replace(/^\[|\]$/g, ''), port: Number(value.slice(cut + 1)) };
 }
 
+const describeOrphan = (o: Orphan) => `pid ${o.pid} (${o.service || '?'} revision ${o.revision || '?'}, port ${o.port})`;
+
+/**
+ * Unrecorded app processes of this state dir: refused without a choice, else adopted (those of a
+ * revision the App names, recorded so the controller adopts them) or stopped.
+ */
+async function handleOrphans(store: Store, app: App, options: LocalDaemonOptions): Promise<string[]> {
+  const found = findOrphans({ stateDir: options.stateDir, known: new Set(store.listInstances().map((i) => i.id)) });
+  if (found.length === 0) return [];
+  if (!options.orphans) {
+    throw new DaemonStartError(
+      'OrphansFound',
+      `${found.length} app process(es) started earlier by graylane with state dir ${resolve(options.stateDir)} still run, but the state has no record of them: ${found.map(describeOrphan).join(', ')}. Start again with --adopt-orphans to take them over, or --stop-orphans to stop them first; graylane does not start duplicates without being told.`,
+    );
+  }
+  const templateOf = (o: Orphan) => app.spec.services.find((s) => s.name === o.service && s.process && appServiceRevision(s) === o.revision)?.process;
+  const adopt = options.orphans === 'adopt' ? found.filter((o) => templateOf(o) !== undefined) : [];
+  const stop = found.filter((o) => !adopt.includes(o));
+  for (const o of adopt) store.putInstance({ id: o.instance, service: o.service, revision: o.revision, record: orphanAdoptRecord(o, templateOf(o)) });
+  await stopOrphans(stop, 5_000);
+  const lines = adopt.map((o) => `adopted ${describeOrphan(o)}, left running by an earlier daemon`);
+  for (const o of stop) {
+    lines.push(`stopped ${describeOrphan(o)}${options.orphans === 'adopt' ? ': the App file does not describe its revision' : ''}`);
+  }
+  return lines;
+}
+
 /** Starts the daemon's parts in order; on failure, stops what was started and throws. */
 export async function startLocalDaemon(options: LocalDaemonOptions): Promise<LocalDaemon> {
   const appFile = resolve(options.appFile);
@@ -101,6 +137,13 @@ export async function startLocalDaemon(options: LocalDaemonOptions): Promise<Loc
   } catch (err) {
     throw new DaemonStartError('StateUnusable', (err as Error).message);
   }
+  let orphans: string[];
+  try {
+    orphans = await handleOrphans(store, app, options);
+  } catch (err) {
+    store.close();
+    throw err;
+  }
   const listen = options.listen ?? parseListen(app.spec.listen);
   const drainTimeoutMs = options.drainTimeoutMs ?? 30_000;
   const router: Router = createRouter({
@@ -121,7 +164,16 @@ export async function startLocalDaemon(options: LocalDaemonOptions): Promise<Loc
   const processRuntime = createRuntime('process', { stateDir: options.stateDir, baseDir: dirname(appFile) });
   const staticRuntime = createRuntime('static', {});
   const controller = new LocalController({ store, processRuntime, staticRuntime, router, drainTimeoutMs });
-  const adoption = await controller.start();
+  let adoption;
+  try {
+    adoption = await controller.start();
+  } catch (err) {
+    await router.stop({ drainTimeoutMs: 0 });
+    await processRuntime.shutdown({ stopInstances: false });
+    store.close();
+    if (err instanceof StoreError) throw new DaemonStartError('StateUnusable', err.message);
+    throw err;
+  }
   try {
     await controller.apply({ text, file: appFile, prune: options.prune });
   } catch (err) {
@@ -136,6 +188,7 @@ export async function startLocalDaemon(options: LocalDaemonOptions): Promise<Loc
     routerUrl: addresses.url,
     adminUrl: addresses.adminUrl,
     adoption,
+    orphans,
     async stop({ stopInstances }) {
       await controller.stop({ stopInstances });
       await router.stop({ drainTimeoutMs: stopInstances ? drainTimeoutMs : 1000 });

@@ -5,7 +5,7 @@
  */
 import { dirname, resolve } from 'node:path';
 import {
-  applyOperation, initialStatus, OperationError, reconcile,
+  applyOperation, initialStatus, OperationError, reconcile, statusProblem,
   type Action, type Observed, type Operation as EngineOperation, type RolloutStatus,
 } from '../../engine/index.js';
 import type { Router, RouterEvent } from '../../router/index.js';
@@ -16,8 +16,10 @@ import { RuntimeError } from '../../runtime/errors.js';
 import type { StaticTemplate } from '../../runtime/static/static-runtime.js';
 import { appServiceRevision, formatSpecError, formatSpecWarning, loadDocuments, rolloutFromAppService } from '../../spec/index.js';
 import type { App, AppService, ProcessTemplate, RolloutSpec } from '../../spec/schema.js';
-import type { Store, StoredEvent } from '../../store/store.js';
-import { ControlPlaneError, type ApplyResult, type ControlPlane, type EventView, type Operation } from '../control-plane.js';
+import { corruptRow, type Store, type StoreError, type StoredEvent } from '../../store/store.js';
+import { guardWrites, isWriteFailure } from '../../store/write-guard.js';
+import { StoreHealth } from './store-health.js';
+import { ControlPlaneError, type ApplyResult, type ControlPlane, type EventView, type OperateOptions, type Operation } from '../control-plane.js';
 import type { AnalysisRunView, RevisionView, ServiceView } from '../view-model.js';
 import { buildServiceRoute, type TrafficInForce } from './routes.js';
 import { buildServiceView, revisionSummary } from './views.js';
@@ -47,7 +49,22 @@ export interface LocalControllerOptions {
   drainTimeoutMs?: number;
   /** How often the guard judges canaries; default 250 ms. */
   guardIntervalMs?: number;
+  /** How long the event log is kept; see {@link EventRetention}. */
+  eventRetention?: Partial<EventRetention>;
 }
+
+/** How much of the event log the daemon keeps. Older events are deleted in the background. */
+export interface EventRetention {
+  /** Newest events kept per service (and for the daemon itself); default 1000. */
+  keepPerService: number;
+  /** Events older than this go, however few; default 30 days. */
+  maxAgeMs: number;
+  /** How often the log is trimmed, and only when events were added since; default 60 s. */
+  trimIntervalMs: number;
+}
+
+/** Defaults of {@link EventRetention}. */
+export const DEFAULT_EVENT_RETENTION: EventRetention = { keepPerService: 1000, maxAgeMs: 30 * 24 * 3600_000, trimIntervalMs: 60_000 };
 
 type Listener = (change: { event?: EventView; view?: ServiceView }) => void;
 
@@ -68,17 +85,27 @@ export class LocalController implements ControlPlane {
   private readonly scaling = new Map<string, Promise<unknown>>();
   private timer: NodeJS.Timeout | undefined;
   private guardTimer: NodeJS.Timeout | undefined;
+  private trimTimer: NodeJS.Timeout | undefined;
+  /** Newest event id at the last trim: nothing new, nothing to trim (an idle daemon writes nothing). */
+  private trimmedUpToId = -1;
   private readonly analyses: AnalysisManager;
   private readonly guard: GuardWatch;
   private readonly releases: ReleaseCoordinator;
   private readonly routerEvents: RouterEventLog;
   private unsubscribers: (() => void)[] = [];
   private stopped = false;
+  /** Write failures of the state store: the daemon keeps routing and retries with back-off. */
+  private readonly health: StoreHealth;
+  private flushing = false;
 
   constructor(private readonly options: LocalControllerOptions) {
-    this.store = options.store;
     this.router = options.router;
     this.nowMs = options.nowMs ?? Date.now;
+    this.health = new StoreHealth({ nowMs: this.nowMs });
+    this.store = guardWrites(options.store, {
+      onWriteFailed: (err) => this.writeFailed(err),
+      onWriteSucceeded: () => this.writeSucceeded(),
+    });
     this.analyses = new AnalysisManager({
       store: this.store,
       statsSource: { stats: (q) => this.router.stats(q) },
@@ -141,7 +168,7 @@ export class LocalController implements ControlPlane {
       try {
         this.releases.tick(release);
       } catch (err) {
-        this.emitEvent(release.name, 'error', 'ReleaseFailed', err instanceof Error ? err.message : String(err));
+        this.reportFailure(release.name, 'ReleaseFailed', err);
       }
       for (const member of release.services) this.refreshRoute(member);
     }
@@ -152,6 +179,7 @@ export class LocalController implements ControlPlane {
 
   /** Re-adopts recorded instances, restores routing, then starts the reconcile loop. */
   async start(): Promise<{ adopted: number; rejected: string[] }> {
+    this.checkStatuses();
     const records = this.store.listInstances();
     const processRecords = records.filter((r) => (r.record as { pid?: number } | null)?.pid !== undefined);
     const result = await this.options.processRuntime.adopt(processRecords.map((r) => r.record as Parameters<Runtime['adopt']>[0][number]));
@@ -176,8 +204,22 @@ export class LocalController implements ControlPlane {
     this.timer.unref();
     this.guardTimer = setInterval(() => this.guardTick(), this.options.guardIntervalMs ?? GUARD_TICK_MS);
     this.guardTimer.unref();
+    const retention = { ...DEFAULT_EVENT_RETENTION, ...this.options.eventRetention };
+    this.trimTimer = setInterval(() => this.trimEvents(retention), retention.trimIntervalMs);
+    this.trimTimer.unref();
     this.reconcileAll();
     return { adopted: result.adopted.length, rejected: result.rejected.map((r) => r.message) };
+  }
+
+  /** A status the engine cannot run on stops the start, before anything is acted on. */
+  private checkStatuses(): void {
+    for (const svc of this.store.listServices()) {
+      const status = this.store.getStatus(svc.name);
+      const problem = status === undefined ? undefined : statusProblem(status);
+      if (problem) {
+        throw corruptRow(this.store.location ?? 'state.db', `the status of service "${svc.name}"`, new Error(problem));
+      }
+    }
   }
 
   /** Stops the loop; with `stopInstances`, drains and stops every instance (Ctrl-C of `graylane up`). */
@@ -185,6 +227,7 @@ export class LocalController implements ControlPlane {
     this.stopped = true;
     clearInterval(this.timer);
     clearInterval(this.guardTimer);
+    clearInterval(this.trimTimer);
     this.analyses.stopAll();
     await Promise.allSettled([...this.queues.values(), ...this.scaling.values()]);
     for (const u of this.unsubscribers) u();
@@ -272,7 +315,7 @@ export class LocalController implements ControlPlane {
     return this.view(name);
   }
 
-  async operate(name: string, operation: Operation): Promise<ServiceView> {
+  async operate(name: string, operation: Operation, options: OperateOptions = {}): Promise<ServiceView> {
     if (this.releases.find(name)) {
       if (operation.type === 'undo' || operation.type === 'setWeight' || operation.type === 'restart') {
         throw new ControlPlaneError('InvalidOperation', `${operation.type} works on a service, not on release ${name}: name one of its services`);
@@ -285,9 +328,10 @@ export class LocalController implements ControlPlane {
     const svc = this.requireService(name);
     const spec = svc.spec as AppService;
     if (spec.targets) throw new ControlPlaneError('InvalidOperation', `${name} routes to targets that graylane does not run, so it has no rollouts to ${operation.type}`);
-    if (operation.type === 'undo') return this.undo(name, operation.toRevision);
+    if (operation.type === 'undo') return this.undo(name, operation.toRevision, options.expectedVersion);
     if (operation.type === 'restart') throw new ControlPlaneError('InvalidOperation', 'restart is not available on this daemon yet; apply a changed env to roll new instances');
     await this.serial(name, () => {
+      this.checkVersion(name, operation.type, options.expectedVersion);
       const status = this.statusOf(name);
       const op: EngineOperation =
         operation.type === 'promote' ? (operation.full ? { type: 'promoteFull' } : { type: 'promote' })
@@ -358,11 +402,13 @@ export class LocalController implements ControlPlane {
     void this.serial(name, () => {
       this.pending.delete(name);
       return this.reconcileService(name);
-    }).catch((err: unknown) => this.emitEvent(name, 'error', 'ReconcileFailed', err instanceof Error ? err.message : String(err)));
+    }).catch((err: unknown) => this.reportFailure(name, 'ReconcileFailed', err));
   }
 
   private reconcileAll(): void {
     this.routerEvents.flush();
+    // While writes fail, the retry is due only after its back-off; passes that need no write go on.
+    if (this.health.backlog && this.health.mayTry()) this.flushBacklog();
     this.tickReleases();
     for (const s of this.store.listServices()) this.schedule(s.name);
   }
@@ -425,15 +471,19 @@ export class LocalController implements ControlPlane {
   private commitAndAct(name: string, spec: AppService, status: RolloutStatus, actions: Action[], before?: RolloutStatus): void {
     const now = this.nowMs();
     const events = actions.flatMap((a) => (a.type === 'event' ? [{ atMs: now, level: a.level, reason: a.reason, message: a.message }] : []));
-    const traffic = actions.filter((a) => a.type === 'setTraffic').at(-1);
+    const setTraffic = actions.filter((a) => a.type === 'setTraffic').at(-1);
+    // The engine re-asserts traffic on every pass; only a different decision is worth a write.
+    const inForce = setTraffic && JSON.stringify((({ type: _type, ...rest }) => rest)(setTraffic));
+    const traffic = inForce !== undefined && inForce !== this.store.getSetting(TRAFFIC_KEY(name)) ? inForce : undefined;
     const unchanged = events.length === 0 && !traffic && before !== undefined && JSON.stringify(before) === JSON.stringify(status);
     let ids: number[] = [];
+    if (!unchanged && this.health.backlog && !this.health.mayTry()) {
+      // Nothing is acted on that is not committed; the next try waits for the back-off.
+      throw this.health.error!;
+    }
     if (!unchanged) {
       ids = this.store.transaction(() => {
-        if (traffic) {
-          const { type: _type, ...inForce } = traffic;
-          this.store.setSetting(TRAFFIC_KEY(name), JSON.stringify(inForce));
-        }
+        if (traffic) this.store.setSetting(TRAFFIC_KEY(name), traffic);
         return this.store.commit({ service: name, status, events });
       });
     }
@@ -489,7 +539,7 @@ export class LocalController implements ControlPlane {
           ...aborted.actions,
         ]);
         return Promise.resolve();
-      }).catch((err: unknown) => this.emitEvent(service, 'error', 'GuardAbortFailed', err instanceof Error ? err.message : String(err)));
+      }).catch((err: unknown) => this.reportFailure(service, 'GuardAbortFailed', err));
     }
   }
 
@@ -504,7 +554,7 @@ export class LocalController implements ControlPlane {
     if (live.length === replicas) return;
     const work = runtime
       .ensureInstances({ service: name, revision, template, replicas, beforeStop: (info) => this.unroute(info) })
-      .catch((err: unknown) => this.emitEvent(name, 'error', 'ScaleFailed', `revision ${revision}: ${err instanceof Error ? err.message : String(err)}`))
+      .catch((err: unknown) => this.reportFailure(name, 'ScaleFailed', new Error(`revision ${revision}: ${err instanceof Error ? err.message : String(err)}`)))
       .finally(() => {
         this.scaling.delete(key);
         this.schedule(name);
@@ -523,7 +573,20 @@ export class LocalController implements ControlPlane {
     };
   }
 
-  private async undo(name: string, toRevision: number | undefined): Promise<ServiceView> {
+  /** Refuses an operation decided on a status that has moved on, saying what moved it. */
+  private checkVersion(name: string, what: string, expected: number | undefined): void {
+    if (expected === undefined) return;
+    const current = this.store.getStatusVersion(name);
+    if (current === expected) return;
+    const changes = this.store.eventsSinceVersion(name, expected).slice(-3).map((e) => `${e.message} (${new Date(e.atMs).toISOString()})`);
+    const status = this.store.getStatus(name) as RolloutStatus | undefined;
+    throw new ControlPlaneError(
+      'Conflict',
+      `${what} not done: ${name} changed since you looked (version ${expected}, now ${current}${status ? `, ${status.phase}` : ''})${changes.length ? `: ${changes.join('; ')}` : ''}. Look again with \`graylane status ${name}\` and repeat the command if it still makes sense.`,
+    );
+  }
+
+  private async undo(name: string, toRevision: number | undefined, expectedVersion?: number): Promise<ServiceView> {
     const svc = this.requireService(name);
     const status = this.store.getStatus(name) as RolloutStatus | undefined;
     const revisions = this.store.listRevisions(name);
@@ -540,6 +603,7 @@ export class LocalController implements ControlPlane {
     if (!target) throw new ControlPlaneError('InvalidOperation', `${name} has no earlier revision to go back to`);
     if (target.name === svc.desiredRevision) throw new ControlPlaneError('InvalidOperation', `${name} already runs revision #${target.number}`);
     await this.serial(name, () => {
+      this.checkVersion(name, 'undo', expectedVersion);
       this.store.transaction(() => {
         this.store.putService({ ...svc, desiredRevision: target.name, appliedAtMs: this.nowMs() });
         this.store.appendEvents(name, [{ atMs: this.nowMs(), level: 'info', reason: 'Undo', message: `undo to revision #${target.number} (${target.name})` }]);
@@ -618,6 +682,20 @@ export class LocalController implements ControlPlane {
   }
 
   private onInstanceChange(instance: InstanceInfo, previousState: string): void {
+    try {
+      this.recordInstance(instance);
+    } catch (err) {
+      // Recorded again once writes work (resyncInstanceRecords); routing does not wait for it.
+      if (!isWriteFailure(err)) throw err;
+    }
+    if (previousState !== instance.state) {
+      this.refreshRoute(instance.service);
+      if (instance.state === 'failed' && instance.lastError) this.emitEvent(instance.service, 'warning', 'InstanceFailed', `${instance.id}: ${instance.lastError}`);
+      this.schedule(instance.service);
+    }
+  }
+
+  private recordInstance(instance: InstanceInfo): void {
     if (instance.state === 'stopped') {
       this.store.deleteInstance(instance.id);
     } else {
@@ -625,11 +703,69 @@ export class LocalController implements ControlPlane {
       const record = revision && instance.pid !== undefined ? adoptRecordOf(instance, revision.template as ProcessTemplate) : undefined;
       if (record) this.store.putInstance({ id: instance.id, service: instance.service, revision: instance.revision, record });
     }
-    if (previousState !== instance.state) {
-      this.refreshRoute(instance.service);
-      if (instance.state === 'failed' && instance.lastError) this.emitEvent(instance.service, 'warning', 'InstanceFailed', `${instance.id}: ${instance.lastError}`);
-      this.schedule(instance.service);
+  }
+
+  /** After a write outage: the adoption records say again what runs now. */
+  private resyncInstanceRecords(): void {
+    const live = this.options.processRuntime.listInstances();
+    const ids = new Set(live.map((i) => i.id));
+    this.store.transaction(() => {
+      for (const r of this.store.listInstances()) if (!ids.has(r.id) && (r.record as { pid?: number } | null)?.pid !== undefined) this.store.deleteInstance(r.id);
+      for (const i of live) this.recordInstance(i);
+    });
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Write failures
+
+  private writeFailed(err: StoreError): void {
+    if (this.health.failed(err)) this.notifyViews();
+  }
+
+  private writeSucceeded(): void {
+    if (this.health.backlog) this.flushBacklog();
+  }
+
+  /** Writes the outage event and held events; on success the outage is over. */
+  private flushBacklog(): void {
+    if (this.flushing) return;
+    this.flushing = true;
+    try {
+      const events = this.health.drain();
+      const ids = this.store.transaction(() => events.map((e) => this.store.appendEvents(e.service, [e])[0]!));
+      this.health.written();
+      events.forEach((e, i) => this.notify({ event: { id: ids[i]!, ...e } }));
+      this.resyncInstanceRecords();
+      this.notifyViews();
+    } catch (err) {
+      if (!isWriteFailure(err)) throw err;
+    } finally {
+      this.flushing = false;
     }
+  }
+
+  /** An error of background work, as an event; a write failure is already on record. */
+  private reportFailure(service: string, reason: string, err: unknown): void {
+    if (isWriteFailure(err)) return;
+    this.emitEvent(service, 'error', reason, err instanceof Error ? err.message : String(err));
+  }
+
+  /** Keeps the event log within its retention; runs on a timer, never on the way of an event. */
+  private trimEvents(retention: EventRetention): void {
+    if (this.stopped || this.health.backlog) return;
+    const newest = this.store.listEvents({ limit: 1 })[0]?.id ?? 0;
+    if (newest === this.trimmedUpToId) return;
+    try {
+      this.store.trimEvents({ keepPerService: retention.keepPerService, maxAgeMs: retention.maxAgeMs, nowMs: this.nowMs() });
+      this.trimmedUpToId = newest;
+    } catch (err) {
+      if (!isWriteFailure(err)) throw err;
+    }
+  }
+
+  private notifyViews(): void {
+    if (this.listeners.size === 0) return;
+    for (const s of this.store.listServices()) this.notify({ view: this.view(s.name) });
   }
 
   private async retireService(name: string): Promise<void> {
@@ -677,16 +813,26 @@ export class LocalController implements ControlPlane {
       stats: (revision) => this.router.stats({ service: name, revision, windowMs: 10_000 }),
       desiredRevision: svc.desiredRevision,
       guard: this.guard.verdict(name),
+      stateWrites: this.health.fault,
+      version: this.store.getStatusVersion(name),
     });
   }
 
+  /** Records and streams an event; while writes fail it waits (in order) for them to work again. */
   private emitEvent(service: string, level: StoredEvent['level'], reason: string, message: string): void {
     this.recordEvent({ service, atMs: this.nowMs(), level, reason, message });
   }
 
-  private recordEvent({ service, ...event }: RouterEventRecord): void {
-    const [id] = this.store.appendEvents(service, [event]);
-    this.notify({ event: { id: id!, service, ...event } });
+  private recordEvent(event: RouterEventRecord): void {
+    if (this.health.backlog) return this.health.hold(event);
+    let id: number;
+    try {
+      [id] = this.store.appendEvents(event.service, [{ atMs: event.atMs, level: event.level, reason: event.reason, message: event.message }]) as [number];
+    } catch (err) {
+      if (!isWriteFailure(err)) throw err;
+      return this.health.hold(event);
+    }
+    this.notify({ event: { id, ...event } });
   }
 
   private notify(change: { event?: EventView; view?: ServiceView }): void {

@@ -4,7 +4,7 @@ import type { RevisionStats } from '../../router/index.js';
 import type { InstanceInfo } from '../../runtime/runtime.js';
 import type { AppService, RolloutSpec } from '../../spec/schema.js';
 import type { StoredRevision } from '../../store/store.js';
-import type { RevisionLiveView, RevisionRole, ServiceView } from '../view-model.js';
+import type { RevisionLiveView, RevisionRole, ServiceView, StateWritesView } from '../view-model.js';
 import type { TrafficInForce } from './routes.js';
 
 /** Everything a view is made of. */
@@ -19,6 +19,10 @@ export interface ViewInputs {
   desiredRevision: string;
   /** The guard's latest verdict on the canary, when one is judged. */
   guard?: { verdict: string; reason: string } | undefined;
+  /** Commit version of the status. */
+  version?: number | undefined;
+  /** A write outage of the state store in progress. */
+  stateWrites?: StateWritesView | undefined;
 }
 
 /** What `graylane history` shows instead of an environment value unless asked with `--show-env`. */
@@ -104,6 +108,8 @@ export function buildServiceView(input: ViewInputs): ServiceView {
     ],
     aborted: status?.abort ?? false,
     pauseReasons,
+    ...(input.version !== undefined ? { version: input.version } : {}),
+    ...(input.stateWrites ? { stateWrites: input.stateWrites } : {}),
   };
 }
 

@@ -23,6 +23,7 @@ import { freePort, portIsFree } from './free-port.js';
 import { DEFAULT_LOG_ROTATION, lastLines, logFilePath, openLogForAppend, rotateIfNeeded, type LogRotation } from './log-files.js';
 import { readLogFiles } from './log-reader.js';
 import { groupAlive, isAlive, portOwnership, processArgv, processStartMs } from './proc-fs.js';
+import { STATE_DIR_ENV } from './orphans.js';
 
 /** Options of {@link ProcessRuntime}. */
 export interface ProcessRuntimeOptions {
@@ -323,7 +324,8 @@ export class ProcessRuntime implements Runtime<ProcessTemplate> {
       return;
     }
     if (generation !== inst.generation || inst.state === 'stopping' || this.closed) return;
-    env = { ...env, PORT: String(inst.port), GRAYLANE_SERVICE: inst.service, GRAYLANE_REVISION: inst.revision, GRAYLANE_INSTANCE: inst.id };
+    // The markers let a later daemon find this process if the state that records it is lost.
+    env = { ...env, PORT: String(inst.port), GRAYLANE_SERVICE: inst.service, GRAYLANE_REVISION: inst.revision, GRAYLANE_INSTANCE: inst.id, [STATE_DIR_ENV]: path.resolve(this.options.stateDir) };
     const file = this.logFile(inst);
     let fd: number;
     try {

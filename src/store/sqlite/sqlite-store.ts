@@ -2,6 +2,7 @@ import Database from 'better-sqlite3';
 import { existsSync } from 'node:fs';
 import { dirname } from 'node:path';
 import {
+  corruptRow,
   StoreError,
   type ReconcileCommit,
   type Store,
@@ -13,7 +14,7 @@ import {
 } from '../store.js';
 
 /** Bumped when the tables change; a newer file than this code is refused, never rewritten. */
-const SCHEMA_VERSION = 1;
+const SCHEMA_VERSION = 2;
 
 const MIGRATIONS: string[] = [
   `CREATE TABLE services (
@@ -34,6 +35,9 @@ const MIGRATIONS: string[] = [
      run TEXT NOT NULL, started_at_ms INTEGER NOT NULL, updated_at_ms INTEGER NOT NULL);
    CREATE INDEX analysis_runs_service ON analysis_runs (service, started_at_ms);
    CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);`,
+  // 2: statuses carry a commit version, events the version they were committed with.
+  `ALTER TABLE statuses ADD COLUMN version INTEGER NOT NULL DEFAULT 0;
+   ALTER TABLE events ADD COLUMN status_version INTEGER;`,
 ];
 
 /** Options of {@link openSqliteStore}. */
@@ -56,11 +60,13 @@ interface RunRow { id: string; service: string; name: string; phase: string; run
 
 class SqliteStore implements Store {
   readonly type = 'sqlite';
+  readonly location: string | undefined;
   private readonly db: Database.Database;
   private readonly nowMs: () => number;
 
   constructor(options: SqliteStoreOptions) {
     this.nowMs = options.nowMs ?? Date.now;
+    this.location = options.file === ':memory:' ? undefined : options.file;
     if (options.file !== ':memory:' && !existsSync(dirname(options.file))) {
       throw new StoreError('StoreUnavailable', `state directory ${dirname(options.file)} does not exist; create it (graylane up does) or point --state-dir elsewhere`, options.file);
     }
@@ -79,6 +85,31 @@ class SqliteStore implements Store {
       throw corrupt(options.file, err);
     }
     this.migrate(options.file);
+    this.checkRows(options.file);
+  }
+
+  /**
+   * Every JSON cell must parse: a row damaged by hand or by a bad disk passes quick_check, and
+   * would otherwise surface later as a raw SyntaxError in the middle of routing.
+   */
+  private checkRows(file: string): void {
+    const cells: [table: string, key: string, column: string, what: (key: string) => string][] = [
+      ['statuses', 'service', 'status', (k) => `the status of service "${k}"`],
+      ['services', 'name', 'spec', (k) => `the spec of service "${k}"`],
+      ['revisions', `service || ' revision ' || name`, 'template', (k) => `the template of service ${k}`],
+      ['instances', 'id', 'record', (k) => `the record of instance ${k}`],
+      ['analysis_runs', 'id', 'run', (k) => `analysis run ${k}`],
+    ];
+    for (const [table, key, column, what] of cells) {
+      for (const row of this.db.prepare(`SELECT ${key} AS k, ${column} AS v FROM ${table}`).all() as { k: string; v: string }[]) {
+        try {
+          JSON.parse(row.v);
+        } catch (err) {
+          this.db.close();
+          throw corruptRow(file, what(row.k), err);
+        }
+      }
+    }
   }
 
   private migrate(file: string): void {
@@ -166,18 +197,41 @@ class SqliteStore implements Store {
 
   getStatus(service: string): unknown {
     const row = this.db.prepare(`SELECT status FROM statuses WHERE service = ?`).get(service) as { status: string } | undefined;
-    return row ? JSON.parse(row.status) : undefined;
+    if (!row) return undefined;
+    try {
+      return JSON.parse(row.status);
+    } catch (err) {
+      throw corruptRow(this.location ?? ':memory:', `the status of service "${service}"`, err);
+    }
+  }
+
+  getStatusVersion(service: string): number {
+    const row = this.db.prepare(`SELECT version FROM statuses WHERE service = ?`).get(service) as { version: number } | undefined;
+    return row?.version ?? 0;
+  }
+
+  eventsSinceVersion(service: string, version: number): StoredEvent[] {
+    const rows = this.db
+      .prepare(`SELECT * FROM events WHERE service = ? AND status_version > ? ORDER BY id`)
+      .all(service, version) as EventRow[];
+    return rows.map((r) => ({ id: r.id, service: r.service, atMs: r.at_ms, level: r.level, reason: r.reason, message: r.message }));
   }
 
   commit(c: ReconcileCommit): number[] {
     return this.transaction(() => {
       this.db
         .prepare(
-          `INSERT INTO statuses (service, status, updated_at_ms) VALUES (?, ?, ?)
-           ON CONFLICT (service) DO UPDATE SET status = excluded.status, updated_at_ms = excluded.updated_at_ms`,
+          `INSERT INTO statuses (service, status, updated_at_ms, version) VALUES (?, ?, ?, 1)
+           ON CONFLICT (service) DO UPDATE SET status = excluded.status, updated_at_ms = excluded.updated_at_ms, version = statuses.version + 1`,
         )
         .run(c.service, JSON.stringify(c.status), this.nowMs());
-      return this.appendEvents(c.service, c.events ?? []);
+      const ids = this.appendEvents(c.service, c.events ?? []);
+      if (ids.length > 0) {
+        this.db
+          .prepare(`UPDATE events SET status_version = (SELECT version FROM statuses WHERE service = ?) WHERE id >= ? AND id <= ?`)
+          .run(c.service, ids[0], ids.at(-1));
+      }
+      return ids;
     });
   }
 
@@ -186,6 +240,16 @@ class SqliteStore implements Store {
     return this.transaction(() =>
       events.map((e) => Number(insert.run(service, e.atMs, e.level, e.reason, e.message).lastInsertRowid)),
     );
+  }
+
+  trimEvents(options: { keepPerService: number; maxAgeMs: number; nowMs: number }): number {
+    const { changes } = this.db
+      .prepare(
+        `DELETE FROM events WHERE at_ms < ? OR id IN (
+           SELECT id FROM (SELECT id, row_number() OVER (PARTITION BY service ORDER BY id DESC) AS n FROM events) WHERE n > ?)`,
+      )
+      .run(options.nowMs - options.maxAgeMs, options.keepPerService);
+    return changes;
   }
 
   listEvents(options: { service?: string; afterId?: number; limit?: number } = {}): StoredEvent[] {
@@ -268,3 +332,4 @@ function corrupt(file: string, cause: unknown): StoreError {
     file,
   );
 }
+
