@@ -104,4 +104,32 @@ describe('the daemon and its state store', () => {
     await expect(h.apply(appYaml({ version: 'v2' }))).rejects.toSatisfy((e: unknown) => e instanceof StoreError && e.code === 'StateWriteFailed' && /cannot write to its state directory .*EIO: input\/output error/.test(e.message));
     expect(h.controller.get('app').stateWrites).toMatchObject({ reason: 'StateWriteFailed', message: expect.stringMatching(/^graylane cannot write to its state directory/) as unknown });
   });
+
+  it('a full disk does not keep a failing canary in traffic: the guard abort takes effect at once and is committed once writes work', async () => {
+    h = await startHarness();
+    const strategy = '      canary:\n        steps: [{setWeight: 50}, {pause: {}}]';
+    await h.apply(appYaml({ version: 'v1', strategy }));
+    await healthy(h);
+    await h.apply(appYaml({ version: 'v2', strategy, env: { FAIL_RATE: '1' } }));
+    await until(() => h!.controller.get('app').phase === 'Paused', 15_000, 'canary at 50%');
+    // The canary is routed, then the disk fills; its failures reach the guard through traffic.
+    h.store.failWrites = true;
+    const v = h.controller.get('app');
+    expect(v.revisions.find((r) => r.role === 'canary')?.weight).toBe(50);
+    let inARow = 0;
+    await until(async () => {
+      const res = await fetch(`${h!.routerUrl}/`);
+      const body = await res.text();
+      inARow = res.status === 200 && body.includes('"v1"') ? inARow + 1 : 0;
+      return inARow >= 30;
+    }, 20_000, '30 requests in a row served by stable');
+    expect(h.controller.get('app').aborted).toBe(false);
+
+    h.store.failWrites = false;
+    h.clock.now += 60_000;
+    await until(() => h!.controller.get('app').phase === 'Degraded', 10_000, 'abort committed');
+    expect(h.controller.get('app').aborted).toBe(true);
+    expect(await getAll(`${h.routerUrl}/`, 10)).toEqual(Array(10).fill(200));
+    expect(h.controller.events({ service: 'app' }).some((e) => e.reason === 'GuardFailed')).toBe(true);
+  });
 });

@@ -83,6 +83,11 @@ export class LocalController implements ControlPlane {
   private readonly queues = new Map<string, Promise<void>>();
   private readonly pending = new Set<string>();
   private readonly scaling = new Map<string, Promise<unknown>>();
+  /**
+   * Guard aborts that could not be committed (the state directory is full), with their reason:
+   * traffic is already back on stable for them, and the commit is retried with the backlog.
+   */
+  private readonly uncommittedAborts = new Map<string, string>();
   private timer: NodeJS.Timeout | undefined;
   private guardTimer: NodeJS.Timeout | undefined;
   private trimTimer: NodeJS.Timeout | undefined;
@@ -409,6 +414,7 @@ export class LocalController implements ControlPlane {
     this.routerEvents.flush();
     // While writes fail, the retry is due only after its back-off; passes that need no write go on.
     if (this.health.backlog && this.health.mayTry()) this.flushBacklog();
+    if (!this.health.backlog) for (const [service, reason] of this.uncommittedAborts) this.guardAbort(service, reason);
     this.tickReleases();
     for (const s of this.store.listServices()) this.schedule(s.name);
   }
@@ -527,20 +533,42 @@ export class LocalController implements ControlPlane {
       if (status.canaryRevision === status.stableRevision || status.abort || status.phase === 'Degraded') continue;
       targets.push({ service: svc.name, stableRevision: status.stableRevision, canaryRevision: status.canaryRevision, attempt: status.attempt, strategy });
     }
-    for (const { service, result } of this.guard.tick(targets)) {
-      void this.serial(service, () => {
-        const svc = this.store.getService(service);
-        const status = this.store.getStatus(service) as RolloutStatus | undefined;
-        if (!svc || !status || status.abort) return Promise.resolve();
-        const spec = svc.spec as AppService;
-        const aborted = applyOperation({ spec: this.rolloutSpec(spec), status, operation: { type: 'abort' }, now: this.nowMs() });
-        this.commitAndAct(service, spec, { ...aborted.status, reason: 'GuardFailed', message: `aborted by the guard: ${result.reason}` }, [
-          { type: 'event', level: 'warning', reason: 'GuardFailed', message: `canary ${status.canaryRevision} aborted by the guard: ${result.reason}` },
+    for (const { service, result } of this.guard.tick(targets)) this.guardAbort(service, result.reason);
+  }
+
+  /**
+   * Aborts a canary the guard found worse. When the abort cannot be committed (a full disk),
+   * traffic goes back to stable at once all the same and the commit is retried: a broken canary
+   * must not keep its users because the state directory is full. A crash before the commit
+   * lands loses only the abort, which the guard decides again from fresh traffic.
+   */
+  private guardAbort(service: string, reason: string): void {
+    void this.serial(service, () => {
+      const svc = this.store.getService(service);
+      const status = this.store.getStatus(service) as RolloutStatus | undefined;
+      if (!svc || !status || status.abort) {
+        this.uncommittedAborts.delete(service);
+        return Promise.resolve();
+      }
+      const spec = svc.spec as AppService;
+      const aborted = applyOperation({ spec: this.rolloutSpec(spec), status, operation: { type: 'abort' }, now: this.nowMs() });
+      try {
+        this.commitAndAct(service, spec, { ...aborted.status, reason: 'GuardFailed', message: `aborted by the guard: ${reason}` }, [
+          { type: 'event', level: 'warning', reason: 'GuardFailed', message: `canary ${status.canaryRevision} aborted by the guard: ${reason}` },
           ...aborted.actions,
         ]);
-        return Promise.resolve();
-      }).catch((err: unknown) => this.reportFailure(service, 'GuardAbortFailed', err));
-    }
+      } catch (err) {
+        if (!isWriteFailure(err)) throw err;
+        if (!this.uncommittedAborts.has(service)) {
+          this.uncommittedAborts.set(service, reason);
+          this.refreshRoute(service);
+        }
+        throw err;
+      }
+      const wasUncommitted = this.uncommittedAborts.delete(service);
+      if (wasUncommitted) this.refreshRoute(service);
+      return Promise.resolve();
+    }).catch((err: unknown) => this.reportFailure(service, 'GuardAbortFailed', err));
   }
 
   /** Brings a revision to `replicas` instances; one scaling call per revision at a time. */
@@ -633,6 +661,8 @@ export class LocalController implements ControlPlane {
         ? { stableRevision: status.stableRevision, canaryWeight: 0, headerRoutes: [], mirrorRoutes: [] }
         : undefined;
     if (!traffic) return;
+    // An abort the guard decided but could not commit still takes the canary's traffic away.
+    if (this.uncommittedAborts.has(name)) Object.assign(traffic, { canaryWeight: 0, headerRoutes: [], mirrorRoutes: [] });
     const runtime = spec.targets ? this.options.staticRuntime : this.options.processRuntime;
     const instances = runtime.listInstances({ service: name });
     const pinned = this.releases.pinnedRevisions(name);
