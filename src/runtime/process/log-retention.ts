@@ -1,0 +1,65 @@
+/**
+ * Deletes the logs of retired instances once their retention has passed. An instance's files are
+ * `<id>.log` and its rotated `<id>.log.N`; their newest modification time is when the instance last
+ * wrote or was stopped (the runtime touches the log on stop), so retention counts from retirement.
+ */
+import { readdir, rm, rmdir, stat } from 'node:fs/promises';
+import path from 'node:path';
+
+/** Arguments of {@link sweepRetiredLogs}. */
+export interface SweepRetiredLogsOptions {
+  /** The runtime's state directory (logs live in `<stateDir>/logs`). */
+  stateDir: string;
+  /** Files of a retired instance older than this go. */
+  retentionMs: number;
+  /** Now, in epoch milliseconds. */
+  nowMs: number;
+  /** Whether an instance id belongs to a live (tracked) instance, whose logs are never deleted. */
+  isLive: (instance: string) => boolean;
+}
+
+async function list(dir: string): Promise<string[]> {
+  try {
+    return await readdir(dir);
+  } catch {
+    return [];
+  }
+}
+
+/** The instance id of a log file name (`id.log` or `id.log.N`), or undefined for anything else. */
+function instanceOf(name: string): string | undefined {
+  return /^(.+)\.log(?:\.[0-9]+)?$/.exec(name)?.[1];
+}
+
+/** Deletes retired instances' log files past their retention; returns the deleted paths. */
+export async function sweepRetiredLogs(options: SweepRetiredLogsOptions): Promise<string[]> {
+  const root = path.join(options.stateDir, 'logs');
+  const deleted: string[] = [];
+  for (const service of await list(root)) {
+    for (const revision of await list(path.join(root, service))) {
+      const dir = path.join(root, service, revision);
+      const groups = new Map<string, { files: string[]; newestMs: number }>();
+      for (const name of await list(dir)) {
+        const instance = instanceOf(name);
+        if (instance === undefined || options.isLive(instance)) continue;
+        const st = await stat(path.join(dir, name)).catch(() => undefined);
+        if (!st?.isFile()) continue;
+        const group = groups.get(instance) ?? { files: [], newestMs: 0 };
+        group.files.push(path.join(dir, name));
+        group.newestMs = Math.max(group.newestMs, st.mtimeMs);
+        groups.set(instance, group);
+      }
+      for (const group of groups.values()) {
+        if (options.nowMs - group.newestMs < options.retentionMs) continue;
+        for (const file of group.files) {
+          await rm(file, { force: true });
+          deleted.push(file);
+        }
+      }
+      // Empty revision and service directories go too; a non-empty one refuses, which is fine.
+      await rmdir(dir).catch(() => undefined);
+    }
+    await rmdir(path.join(root, service)).catch(() => undefined);
+  }
+  return deleted;
+}
