@@ -381,10 +381,20 @@ export const Release = Closed({
   strategy: Strategy,
 });
 
+export const LogSettings = Closed(
+  {
+    maxFileBytes: Type.Optional(Type.Integer({ minimum: 1024, description: 'an instance log is rotated a sixteenth before this size, and a rotated file holds at most this much (default 10485760 = 10 MiB)' })),
+    keepFiles: Type.Optional(Type.Integer({ minimum: 0, maximum: 100, description: 'rotated files kept per instance (default 3): an instance keeps at most maxFileBytes × (keepFiles + 1), plus what it writes during one rotation' })),
+    retention: Type.Optional(Type.Union(Duration.anyOf, { description: 'logs of a retired instance are deleted this long after it stopped (default 24h); a duration: 30s, 5m, 1h, 250ms or seconds' })),
+  },
+  { description: 'instance logs: the disk cap per instance and how long retired instances keep theirs (read when the daemon starts)' },
+);
+
 export const AppSpec = Closed({
   listen: Type.Optional(Type.String({ pattern: '^[^:\\s]+:[0-9]{1,5}$', description: 'host:port the built-in router listens on' })),
   services: Type.Array(AppService, { minItems: 1 }),
   releases: Type.Optional(Type.Array(Release, { description: 'services rolled out as one, with version pinning' })),
+  logs: Type.Optional(LogSettings),
 });
 
 export const App = Closed({
@@ -420,6 +430,7 @@ export type HttpProbe = Static<typeof HttpProbe>;
 export type ProcessTemplate = Static<typeof ProcessTemplate>;
 export type AppService = Static<typeof AppService>;
 export type AppSpec = Static<typeof AppSpec>;
+export type LogSettings = Static<typeof LogSettings>;
 export type Release = Static<typeof Release>;
 export type ReleasePinning = Static<typeof ReleasePinning>;
 export type App = Static<typeof App>;
