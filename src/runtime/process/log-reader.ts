@@ -74,6 +74,8 @@ async function* readChunks(file: string, from: number, to: number): AsyncGenerat
 }
 
 async function listLogs(dir: string, service: string, revision: string | undefined): Promise<{ file: string; revision: string; instance: string; mtimeMs: number }[]> {
+  // Names come from API queries: nothing may step out of the service's log directory.
+  if ([service, revision].some((name) => name !== undefined && (name.includes('/') || name.includes('\\') || name === '.' || name === '..' || name === ''))) return [];
   const base = path.join(dir, 'logs', service);
   let revisions: string[];
   try {
