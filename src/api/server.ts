@@ -272,7 +272,10 @@ async function streamLogs(cp: ControlPlane, service: string, url: URL, res: Serv
   } catch (err) {
     clearTimeout(timer);
     if (!started) throw err;
-    flush();
+    // What was read goes out first (a destroy would discard it), then the cut the client sees as an error.
+    const text = pending.join('');
+    pending = [];
+    if (!res.destroyed) await new Promise<void>((resolve) => res.write(text, () => resolve()));
     res.destroy(err instanceof Error ? err : new Error(String(err)));
     return;
   }
