@@ -92,12 +92,13 @@ async function copyRange(src: FileHandle, dst: FileHandle, from: number, to: num
   return last;
 }
 
-/** The offset just past the first newline at or after `from` (or `from` when none is near). */
+/** The first line start at or after `from` (0 < from < to), or `from` when no newline is near. */
 async function nextLineStart(src: FileHandle, from: number, to: number): Promise<number> {
-  const buffer = Buffer.allocUnsafe(Math.min(NEWLINE_SEARCH_BYTES, to - from));
-  const { bytesRead } = await src.read(buffer, 0, buffer.length, from);
+  // From the byte before: a `from` right after a newline is a line start already.
+  const buffer = Buffer.allocUnsafe(Math.min(NEWLINE_SEARCH_BYTES, to - from + 1));
+  const { bytesRead } = await src.read(buffer, 0, buffer.length, from - 1);
   const at = buffer.subarray(0, bytesRead).indexOf(0x0a);
-  return at < 0 ? from : from + at + 1;
+  return at < 0 ? from : from - 1 + at + 1;
 }
 
 async function shiftRotated(file: string, keepFiles: number): Promise<void> {
@@ -124,6 +125,18 @@ export async function rotateLog(file: string, rotation: LogRotation): Promise<Ro
     await appendFile(file, droppedMarker(size, why));
     return { rotated: true, droppedBytes: size };
   }
+  try {
+    return await copyThenTruncate(file, size, rotation);
+  } catch (err) {
+    // No room for the copy (a full disk) or a broken rotated file: the cap still holds, the output goes.
+    const now = (await sizeOf(file)) ?? size;
+    await truncate(file, 0);
+    await appendFile(file, droppedMarker(now, `the rotated copy could not be written (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`));
+    return { rotated: true, droppedBytes: now };
+  }
+}
+
+async function copyThenTruncate(file: string, size: number, rotation: LogRotation): Promise<RotationOutcome> {
   await shiftRotated(file, rotation.keepFiles);
   const src = await open(file, 'r');
   let dropped = 0;
