@@ -53,7 +53,7 @@ describe('graylane logs', () => {
     expect((await cli(d.stateDir, ['logs', 'app', '--tail', 'lots'])).code).toBe(2);
   });
 
-  it('streams a 320 MB log whole while the daemon\'s memory stays far below its size', async () => {
+  it('streams a 320 MB log whole, to a client that pauses too, while the daemon\'s memory stays far below its size', async () => {
     const dir = join(d.stateDir, 'logs', 'app', 'r-big');
     mkdirSync(dir, { recursive: true });
     const line = `${'y'.repeat(1017)}\n`;
@@ -70,12 +70,20 @@ describe('graylane logs', () => {
     const token = readFileSync(join(d.stateDir, 'token'), 'utf8').trim();
     let bytes = 0;
     let tail = '';
+    let pausedPeak = 0;
     try {
       const res = await fetch(`${d.info.apiUrl}/v1/services/app/logs?revision=r-big`, { headers: { authorization: `Bearer ${token}` } });
       expect(res.status).toBe(200);
+      let paused = false;
       for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
         bytes += chunk.length;
         tail = (tail + Buffer.from(chunk).toString('latin1')).slice(-64);
+        if (!paused) {
+          // A client that stops reading: the daemon must wait for it, not read ahead into memory.
+          paused = true;
+          await new Promise((r) => setTimeout(r, 1_500));
+          pausedPeak = peak;
+        }
       }
     } finally {
       clearInterval(sampler);
@@ -84,6 +92,7 @@ describe('graylane logs', () => {
     const prefix = '[big-1] '.length;
     expect(bytes).toBe(blocks * block.length + blocks * 1024 * prefix + 'the end\n'.length + prefix);
     expect(tail.endsWith('[big-1] the end\n')).toBe(true);
+    expect(pausedPeak - before, `daemon RSS grew by ${((pausedPeak - before) / MiB).toFixed(0)} MiB while the client did not read`).toBeLessThan(64 * MiB);
     const growth = peak - before;
     console.log(`logs: streamed ${(bytes / MiB).toFixed(0)} MiB; daemon RSS ${(before / MiB).toFixed(0)} → peak ${(peak / MiB).toFixed(0)} MiB`);
     expect(growth, `daemon RSS grew by ${(growth / MiB).toFixed(0)} MiB`).toBeLessThan(64 * MiB);
