@@ -245,17 +245,22 @@ async function streamLogs(cp: ControlPlane, service: string, url: URL, res: Serv
   const flush = (): boolean => {
     clearTimeout(timer);
     timer = undefined;
+    if (follow) start();
     if (pending.length === 0 || res.destroyed) return true;
     const text = pending.join('');
     pending = [];
     pendingBytes = 0;
     return res.write(text);
   };
-  const start = () => {
+  function start(): void {
     if (started) return;
     res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store' });
+    // A follow may wait long for its first line: the client learns at once that it is connected.
+    if (follow) res.flushHeaders();
     started = true;
-  };
+  }
+  // An unknown service fails at the first line, well before this; a quiet one is answered 200 now.
+  if (follow) timer = setTimeout(flush, LOG_FLUSH_MS);
   try {
     for await (const line of lines) {
       start();

@@ -2,13 +2,14 @@
  * `graylane logs` against a real daemon: --tail and --since, a log of hundreds of MB streamed
  * whole in bounded daemon memory, and a stream that fails is reported, never passed off as whole.
  */
-import { closeSync, mkdirSync, openSync, readFileSync, utimesSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readFileSync, rmSync, utimesSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { appDir, cli, startDaemon, stopDaemon, waitFor, writeApp, type Daemon } from './harness.js';
 import type { ServiceView } from '../../src/controller/view-model.js';
 
 let d: Daemon;
+let dir: string;
 const MiB = 1024 * 1024;
 
 /** Logs of instances the daemon no longer runs (retired ones), written as the runtime would have. */
@@ -27,7 +28,7 @@ function rssBytes(pid: number): number {
 }
 
 beforeAll(async () => {
-  const dir = appDir();
+  dir = appDir();
   writeApp(dir, { version: 'v1', replicas: 1, strategy: '      canary:\n        steps: [{setWeight: 50}]' });
   d = await startDaemon(dir);
   await waitFor(async () => (JSON.parse((await cli(d.stateDir, ['status', 'app', '--json'])).out) as ServiceView).phase === 'Healthy', 20_000, 'v1 healthy');
@@ -51,6 +52,24 @@ describe('graylane logs', () => {
     expect(bad.code).toBe(2);
     expect(bad.err).toContain('--since must be a duration such as 10m');
     expect((await cli(d.stateDir, ['logs', 'app', '--tail', 'lots'])).code).toBe(2);
+    const unknown = await cli(d.stateDir, ['logs', 'nope']);
+    expect(unknown.code).toBe(2);
+    expect(unknown.err).toContain('no service "nope"');
+  });
+
+  it('the API refuses a bad tail or since, and a revision cannot reach outside the service\'s logs', async () => {
+    const token = readFileSync(join(d.stateDir, 'token'), 'utf8').trim();
+    const get = (query: string) => fetch(`${d.info.apiUrl}/v1/services/app/logs?${query}`, { headers: { authorization: `Bearer ${token}` } });
+    const tail = await get('tail=-1');
+    expect(tail.status).toBe(400);
+    expect(((await tail.json()) as { error: { message: string } }).error.message).toContain('tail must be a number of lines');
+    const since = await get('since=yesterday');
+    expect(since.status).toBe(400);
+    expect(((await since.json()) as { error: { message: string } }).error.message).toContain('since must be a time');
+    retiredLog('r-tail', 'secret-1', ['not for other services']);
+    const escape = await get(`revision=${encodeURIComponent('../app/r-tail')}`);
+    expect(escape.status).toBe(200);
+    expect(await escape.text()).toBe('');
   });
 
   it('streams a 320 MB log whole, to a client that pauses too, while the daemon\'s memory stays far below its size', async () => {
@@ -107,5 +126,19 @@ describe('graylane logs', () => {
     expect(r.out).toContain('[fine-1] another line');
     expect(r.err).toContain('the log stream from the daemon broke off before its end');
     expect(r.code).toBe(1);
+    rmSync(join(d.stateDir, 'logs', 'app', 'r-broken'), { recursive: true });
   });
+
+  it('logs -f says the daemon went away (exit 3) when it dies mid-stream; the app keeps running', async () => {
+    const following = cli(d.stateDir, ['logs', 'app', '-f', '--tail', '1']);
+    await new Promise((r) => setTimeout(r, 500));
+    d.proc.kill('SIGKILL');
+    await new Promise((r) => d.proc.once('exit', r));
+    const r = await following;
+    expect(r.err).toContain('the graylane daemon went away while streaming logs');
+    expect(r.code).toBe(3);
+    // A new daemon re-adopts the app (and stops it at the end of the file).
+    d = await startDaemon(dir);
+    expect(d.output()).toContain('re-adopted 1 running instance(s)');
+  }, 30_000);
 });
