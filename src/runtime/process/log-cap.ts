@@ -36,6 +36,8 @@ interface Tracked {
   busy: boolean;
   again: boolean;
   checkpoints: LogCheckpoint[];
+  /** Checkpoints of the rotated files, `.1` first, carried over from the current file's as it rotates. */
+  rotated: LogCheckpoint[][];
 }
 
 /** At most this many checkpoints per file; older ones are thinned out (every other one dropped). */
@@ -58,7 +60,7 @@ export class LogCap {
   /** Starts watching `file` (idempotent) and looks at it at once. */
   track(file: string): void {
     if (!this.files.has(file)) {
-      const entry: Tracked = { watcher: undefined, busy: false, again: false, checkpoints: [] };
+      const entry: Tracked = { watcher: undefined, busy: false, again: false, checkpoints: [], rotated: [] };
       this.files.set(file, entry);
       try {
         entry.watcher = watch(file, { persistent: false }, () => this.look(file));
@@ -80,9 +82,12 @@ export class LogCap {
     this.files.delete(file);
   }
 
-  /** The checkpoints of the current `file` (empty when not tracked). */
+  /** The checkpoints of a tracked log `file` or of one of its rotated files `file.N` (empty when unknown). */
   checkpoints(file: string): readonly LogCheckpoint[] {
-    return this.files.get(file)?.checkpoints ?? [];
+    const current = this.files.get(file);
+    if (current) return current.checkpoints;
+    const rotated = /^(.*)\.([0-9]+)$/.exec(file);
+    return (rotated && this.files.get(rotated[1]!)?.rotated[Number(rotated[2]) - 1]) ?? [];
   }
 
   /** Looks at every tracked file now and resolves once none is being looked at or rotated. */
@@ -127,6 +132,12 @@ export class LogCap {
     this.checkpoint(entry, { atMs: Date.now(), offset: size });
     const outcome = await rotateLog(file, this.options.rotation);
     if (!outcome.rotated) return;
+    if (outcome.moved) {
+      // What moved to `.1` keeps its times, at its new offsets; what was dropped has none.
+      const { from, to } = outcome.moved;
+      const moved = entry.checkpoints.filter((p) => p.offset >= from).map((p) => ({ atMs: p.atMs, offset: p.offset - from + to }));
+      entry.rotated = [moved, ...entry.rotated].slice(0, this.options.rotation.keepFiles);
+    }
     // Everything now in the file was written after the truncation began.
     entry.checkpoints = [{ atMs: Date.now(), offset: 0 }];
     this.options.onRotated?.(file, outcome);

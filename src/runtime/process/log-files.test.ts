@@ -14,7 +14,7 @@ function logWith(lines: number, width = 99): string {
 describe('rotateLog', () => {
   it('moves a file that reached its cap to .1 whole and empties it', async () => {
     const file = logWith(95);
-    expect(await rotateLog(file, { maxBytes: 10_000, keepFiles: 2 })).toEqual({ rotated: true, droppedBytes: 0 });
+    expect(await rotateLog(file, { maxBytes: 10_000, keepFiles: 2 })).toEqual({ rotated: true, droppedBytes: 0, moved: { from: 0, to: 0 } });
     expect(statSync(file).size).toBe(0);
     expect(readFileSync(`${file}.1`, 'utf8').split('\n')).toHaveLength(96);
     expect(await rotateLog(file, { maxBytes: 10_000, keepFiles: 2 })).toEqual({ rotated: false, droppedBytes: 0 });
@@ -23,8 +23,8 @@ describe('rotateLog', () => {
   it('keeps the newest maxBytes, from a line start, and says how much it dropped', async () => {
     const file = logWith(150);
     const outcome = await rotateLog(file, { maxBytes: 10_000, keepFiles: 1 });
-    expect(outcome).toEqual({ rotated: true, droppedBytes: 5_000 });
     const kept = readFileSync(`${file}.1`, 'utf8').split('\n');
+    expect(outcome).toEqual({ rotated: true, droppedBytes: 5_000, moved: { from: 5_000, to: kept[0]!.length + 1 } });
     expect(kept[0]).toBe('graylane: 5000 bytes of log dropped: the app wrote faster than the log could be rotated');
     expect(kept[1]).toBe(`${'.'.repeat(97)}50`);
     expect(statSync(`${file}.1`).size).toBeLessThanOrEqual(10_000 + kept[0]!.length + 1);

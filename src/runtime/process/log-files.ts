@@ -62,6 +62,8 @@ export interface RotationOutcome {
   rotated: boolean;
   /** Bytes of output not kept anywhere (reported in the log by a marker line). */
   droppedBytes: number;
+  /** Set when the file's content moved to `.1` (older files shifted): byte `from` of the file is byte `to` of `.1`. */
+  moved?: { from: number; to: number };
 }
 
 /** The marker line put where output was dropped. */
@@ -140,15 +142,20 @@ async function copyThenTruncate(file: string, size: number, rotation: LogRotatio
   await shiftRotated(file, rotation.keepFiles);
   const src = await open(file, 'r');
   let dropped = 0;
+  let moved: RotationOutcome['moved'];
   try {
     const dst = await open(`${file}.1`, 'w');
     try {
       let from = Math.max(0, size - rotation.maxBytes);
+      let to = 0;
       if (from > 0) {
         from = await nextLineStart(src, from, size);
         dropped += from;
-        await dst.write(droppedMarker(from, 'the app wrote faster than the log could be rotated'));
+        const marker = droppedMarker(from, 'the app wrote faster than the log could be rotated');
+        await dst.write(marker);
+        to = Buffer.byteLength(marker);
       }
+      moved = { from, to };
       let end = size;
       let last = await copyRange(src, dst, from, end);
       for (let round = 0; round < CATCH_UP_ROUNDS; round += 1) {
@@ -169,7 +176,7 @@ async function copyThenTruncate(file: string, size: number, rotation: LogRotatio
   } finally {
     await src.close();
   }
-  return { rotated: true, droppedBytes: dropped };
+  return moved ? { rotated: true, droppedBytes: dropped, moved } : { rotated: true, droppedBytes: dropped };
 }
 
 /** The last `maxLines` lines of a file after byte `fromOffset` (reading at most `maxBytes`), for error messages. */

@@ -18,7 +18,7 @@ export interface ReadLogFilesOptions extends ReadLogsRequest {
   pollMs?: number;
   /** Rotated files kept, so a read can start with the oldest. */
   keepFiles: number;
-  /** Size checkpoints of a current log file, for `sinceMs` (see log-cap.ts); none: whole files by time. */
+  /** Size checkpoints of a log file (current or rotated), for `sinceMs` (see log-cap.ts); none: whole files by time. */
   checkpointsOf?: (file: string) => readonly LogCheckpoint[];
 }
 
@@ -176,17 +176,20 @@ async function tailStart(parts: { file: string; size: number }[], lines: number)
   return { part: 0, offset: 0 };
 }
 
-/** Where lines written since `sinceMs` start: by checkpoint in the current file, by whole file before it. */
-function sinceStart(parts: { file: string; size: number; mtimeMs: number }[], sinceMs: number, checkpoints: readonly LogCheckpoint[]): Position {
-  const current = parts.length - 1;
-  for (let part = 0; part < current; part += 1) {
-    if (parts[part]!.mtimeMs >= sinceMs) return { part, offset: 0 };
+/**
+ * Where lines written since `sinceMs` start: files last changed before then are skipped; in the
+ * first one changed since, the last checkpoint at or before `sinceMs` gives the offset (without
+ * checkpoints, a log older than this daemon's watch, the whole file is shown).
+ */
+function sinceStart(parts: { file: string; size: number; mtimeMs: number }[], sinceMs: number, checkpointsOf: (file: string) => readonly LogCheckpoint[]): Position {
+  for (let part = 0; part < parts.length; part += 1) {
+    const { file, size, mtimeMs } = parts[part]!;
+    if (mtimeMs < sinceMs) continue;
+    let offset = 0;
+    for (const point of checkpointsOf(file)) if (point.atMs <= sinceMs && point.offset <= size) offset = point.offset;
+    return { part, offset };
   }
-  let offset = 0;
-  for (const point of checkpoints) if (point.atMs <= sinceMs && point.offset <= parts[current]!.size) offset = point.offset;
-  // No checkpoint (a log of another daemon's time): the whole current file if it changed since then.
-  if (checkpoints.length === 0 && parts[current]!.mtimeMs < sinceMs) offset = parts[current]!.size;
-  return { part: current, offset };
+  return { part: parts.length - 1, offset: parts.at(-1)!.size };
 }
 
 const later = (a: Position, b: Position): Position => (a.part > b.part || (a.part === b.part && a.offset >= b.offset) ? a : b);
@@ -221,7 +224,7 @@ export async function* readLogFiles(options: ReadLogFilesOptions): AsyncGenerato
     if (parts.at(-1)?.file !== entry.file) parts.push({ file: entry.file, size: 0, mtimeMs: 0 });
     let start: Position = { part: 0, offset: 0 };
     if (!fromStart && options.tailLines !== undefined) start = later(start, await tailStart(parts, options.tailLines));
-    if (!fromStart && options.sinceMs !== undefined) start = later(start, sinceStart(parts, options.sinceMs, options.checkpointsOf?.(entry.file) ?? []));
+    if (!fromStart && options.sinceMs !== undefined) start = later(start, sinceStart(parts, options.sinceMs, options.checkpointsOf ?? (() => [])));
     if (!fromStart && options.tailLines === 0) start = { part: parts.length - 1, offset: parts.at(-1)!.size };
     for (let part = start.part; part < parts.length; part += 1) {
       const { file, size } = parts[part]!;

@@ -413,6 +413,27 @@ describe('ProcessRuntime: log tail, since and retention', () => {
     expect((await lines(runtime, { sinceMs: sinceMs - 60_000 })).filter((l) => l.startsWith('old'))).toHaveLength(5);
   });
 
+  it('sinceMs stays exact to the second inside a file that was rotated since', async () => {
+    const runtime = makeRuntime({ logRotation: { maxBytes: 1_000, keepFiles: 2 } });
+    await runtime.ensureInstances({ service: 'api', revision: 'r1', template: template(), replicas: 1 });
+    const [inst] = await waitForInstances(runtime, allReady(1), { timeoutMs: 20_000 });
+    await get(inst!.address, '/say?text=old&n=5');
+    await new Promise((r) => setTimeout(r, 1_200));
+    const sinceMs = Date.now();
+    await new Promise((r) => setTimeout(r, 200));
+    await get(inst!.address, '/say?text=new&n=5');
+    for (let i = 0; i < 15; i += 1) {
+      await get(inst!.address, '/say?text=fill&n=10');
+      await runtime.rotateLogs();
+    }
+    const stateDir = (runtime as unknown as { options: ProcessRuntimeOptions }).options.stateDir;
+    // The old and the new lines are both in the rotated file now, whose time is the rotation's.
+    expect(readFileSync(path.join(stateDir, 'logs', 'api', 'r1', `${inst!.id}.log.1`), 'utf8')).toContain('old 4\nnew 0\n');
+    const recent = await lines(runtime, { sinceMs });
+    expect(recent.slice(0, 6)).toEqual(['new 0', 'new 1', 'new 2', 'new 3', 'new 4', 'fill 0']);
+    expect(recent).toHaveLength(5 + 150);
+  });
+
   it('deletes a retired instance\'s logs after the retention, never a live one\'s however old', async () => {
     const runtime = makeRuntime({ logRetentionMs: 500, logSweepMs: 100 });
     await runtime.ensureInstances({ service: 'api', revision: 'r1', template: template(), replicas: 1 });
