@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, statSync, utimesSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, statSync, utimesSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import net from 'node:net';
 import os from 'node:os';
@@ -434,7 +434,7 @@ describe('ProcessRuntime: log tail, since and retention', () => {
     expect(recent).toHaveLength(5 + 150);
   });
 
-  it('deletes a retired instance\'s logs after the retention, never a live one\'s however old', async () => {
+  it('deletes a retired instance\'s logs after the retention, never a live one\'s however old, nor one a process still writes to', async () => {
     const runtime = makeRuntime({ logRetentionMs: 500, logSweepMs: 100 });
     await runtime.ensureInstances({ service: 'api', revision: 'r1', template: template(), replicas: 1 });
     await runtime.ensureInstances({ service: 'api', revision: 'r2', template: template(), replicas: 1 });
@@ -446,6 +446,14 @@ describe('ProcessRuntime: log tail, since and retention', () => {
     // A quiet live app: its log has not changed for an hour.
     const hourAgo = new Date(Date.now() - 3_600_000);
     utimesSync(liveLog, hourAgo, hourAgo);
+    // An app this runtime does not track (left by an earlier daemon) still writing to its log.
+    const orphanLog = path.join(stateDir, 'logs', 'api', 'r0', 'api-r0-orphan.log');
+    mkdirSync(path.dirname(orphanLog), { recursive: true });
+    const fd = openSync(orphanLog, 'a');
+    const orphan = spawn(node, ['-e', 'setInterval(() => {}, 1000)'], { stdio: ['ignore', fd, fd], detached: true });
+    closeSync(fd);
+    strayPids.push(orphan.pid!);
+    utimesSync(orphanLog, hourAgo, hourAgo);
     // The daemon adopts (here: nothing) before it may take an untracked log for a retired one.
     await runtime.adopt([]);
     await runtime.ensureInstances({ service: 'api', revision: 'r1', template: template(), replicas: 0 });
@@ -454,6 +462,7 @@ describe('ProcessRuntime: log tail, since and retention', () => {
     await waitUntil(() => !existsSync(retiredLog), 10_000);
     expect(existsSync(path.join(stateDir, 'logs', 'api', 'r1'))).toBe(false);
     expect(existsSync(liveLog)).toBe(true);
+    expect(existsSync(orphanLog)).toBe(true);
   });
 });
 
