@@ -2,7 +2,7 @@
  * `graylane logs` against a real daemon: --tail and --since, a log of hundreds of MB streamed
  * whole in bounded daemon memory, and a stream that fails is reported, never passed off as whole.
  */
-import { closeSync, mkdirSync, openSync, readFileSync, rmSync, utimesSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { appDir, cli, startDaemon, stopDaemon, waitFor, writeApp, type Daemon } from './harness.js';
@@ -29,7 +29,20 @@ function rssBytes(pid: number): number {
 
 beforeAll(async () => {
   dir = appDir();
-  writeApp(dir, { version: 'v1', replicas: 1, strategy: '      canary:\n        steps: [{setWeight: 50}]' });
+  const file = writeApp(dir, { version: 'v1', replicas: 1, strategy: '      canary:\n        steps: [{setWeight: 50}]' });
+  // A second app that writes 512 KiB at start, against a cap of 2 × 64 KiB set in the App file.
+  writeFileSync(join(dir, 'chatty.mjs'), `import { createServer } from 'node:http';
+const line = 'z'.repeat(1023);
+for (let i = 0; i < 512; i += 1) console.log(line);
+createServer((req, res) => res.end('ok')).listen(Number(process.env.PORT), '127.0.0.1');
+`);
+  writeFileSync(file, `${readFileSync(file, 'utf8')}  - name: chatty
+    pathPrefix: /chatty
+    replicas: 1
+    process:
+      command: [node, chatty.mjs]
+  logs: {maxFileBytes: 65536, keepFiles: 1, retention: 1h}
+`);
   d = await startDaemon(dir);
   await waitFor(async () => (JSON.parse((await cli(d.stateDir, ['status', 'app', '--json'])).out) as ServiceView).phase === 'Healthy', 20_000, 'v1 healthy');
 }, 30_000);
@@ -38,6 +51,14 @@ afterAll(async () => {
 });
 
 describe('graylane logs', () => {
+  it('spec.logs sets the cap: a chatty app\'s log is rotated at its size and stays under it', async () => {
+    const dir = join(d.stateDir, 'logs', 'chatty');
+    const sizes = () => readdirSync(dir, { recursive: true, withFileTypes: true }).filter((e) => e.isFile()).map((e) => statSync(join(e.parentPath, e.name)).size);
+    await waitFor(() => existsSync(dir) && sizes().length === 2, 20_000, 'a rotated log of chatty');
+    // 512 KiB written, at most 2 × 64 KiB kept (plus a marker line saying what was dropped).
+    await waitFor(() => sizes().reduce((a, b) => a + b, 0) <= 2 * 65536 + 200, 10_000, 'chatty log under its cap');
+  });
+
   it('--tail N prints the last N lines of each instance, --since the recent ones', async () => {
     retiredLog('r-tail', 'older-1', Array.from({ length: 100 }, (_, i) => `older ${i}`), 3_600_000);
     retiredLog('r-tail', 'newer-1', Array.from({ length: 100 }, (_, i) => `newer ${i}`));
@@ -139,6 +160,6 @@ describe('graylane logs', () => {
     expect(r.code).toBe(3);
     // A new daemon re-adopts the app (and stops it at the end of the file).
     d = await startDaemon(dir);
-    expect(d.output()).toContain('re-adopted 1 running instance(s)');
+    expect(d.output()).toContain('re-adopted 2 running instance(s)');
   }, 30_000);
 });
