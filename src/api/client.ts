@@ -25,6 +25,29 @@ export class ApiError extends Error {
   }
 }
 
+/** A log stream that broke off before its end: the output received so far is incomplete. */
+export class LogStreamError extends Error {
+  readonly code = 'LogStreamBroken';
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'LogStreamError';
+  }
+}
+
+/** Arguments of {@link ApiClient.logs}. */
+export interface LogsOptions {
+  /** Only this revision (name or number). */
+  revision?: string;
+  /** Keep streaming new lines until `signal` aborts. */
+  follow?: boolean;
+  /** The last this many lines of each instance. */
+  tailLines?: number;
+  /** Only lines written since this time (epoch ms). */
+  sinceMs?: number;
+  /** Stops the stream (a follow ends quietly). */
+  signal?: AbortSignal;
+}
+
 /** A client bound to one daemon. */
 export class ApiClient {
   constructor(
@@ -83,6 +106,15 @@ export class ApiClient {
     }
   }
 
+  /** Whether the daemon answers its health check (it may be gone after a failed call). */
+  async healthy(): Promise<boolean> {
+    try {
+      return (await fetch(`${this.baseUrl}/v1/health`, { signal: AbortSignal.timeout(2_000) })).ok;
+    } catch {
+      return false;
+    }
+  }
+
   apply(text: string, file: string, options: { prune?: boolean } = {}): Promise<ApplyResult> {
     return this.request('POST', '/v1/apply', { text, file, ...(options.prune ? { prune: true } : {}) });
   }
@@ -106,6 +138,39 @@ export class ApiClient {
       case 'setWeight': return this.request('POST', `/v1/services/${n}/weight`, { percent: op.percent, ...v });
       default: return this.request('POST', `/v1/services/${n}/${op.type}`, v);
     }
+  }
+
+  /**
+   * Streams a service's log text as it arrives (bounded memory whatever the log's size). An error
+   * answer is an {@link ApiError}; a stream that breaks off is a {@link LogStreamError}.
+   */
+  async *logs(name: string, options: LogsOptions = {}): AsyncGenerator<string> {
+    const q = new URLSearchParams();
+    if (options.revision) q.set('revision', options.revision);
+    if (options.follow) q.set('follow', '1');
+    if (options.tailLines !== undefined) q.set('tail', String(options.tailLines));
+    if (options.sinceMs !== undefined) q.set('since', String(Math.floor(options.sinceMs)));
+    const res = await this.fetch('GET', `/v1/services/${encodeURIComponent(name)}/logs?${q.toString()}`, undefined, { signal: options.signal });
+    if (!res.ok || !res.body) {
+      const text = await res.text();
+      let e: { code?: string; message?: string } = {};
+      try {
+        e = (JSON.parse(text) as { error?: typeof e }).error ?? {};
+      } catch {
+        // Not JSON: the status says it.
+      }
+      throw new ApiError(e.code ?? 'Error', e.message ?? `logs failed with HTTP ${res.status}`, res.status);
+    }
+    const decoder = new TextDecoder();
+    try {
+      for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) yield decoder.decode(chunk, { stream: true });
+    } catch (err) {
+      if (options.signal?.aborted) return;
+      const cause = err instanceof Error ? (err.cause instanceof Error ? err.cause.message : err.message) : String(err);
+      throw new LogStreamError(`the log stream from the daemon broke off before its end (${cause}); the output above is incomplete`, { cause: err });
+    }
+    const rest = decoder.decode();
+    if (rest) yield rest;
   }
 
   /** Follows server-sent events until the signal aborts; yields parsed messages. */

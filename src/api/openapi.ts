@@ -19,7 +19,7 @@ const ENDPOINTS: Endpoint[] = [
   { method: 'get', path: '/v1/services/{name}', summary: 'One service\'s rollout view.' },
   { method: 'get', path: '/v1/services/{name}/history', summary: 'Revisions, newest first; environment values masked unless ?showEnv=true.' },
   { method: 'get', path: '/v1/services/{name}/analysis', summary: 'Analysis runs and their measurements.' },
-  { method: 'get', path: '/v1/services/{name}/logs', summary: 'Instance logs; ?revision=R, ?follow=1 streams.', stream: 'text/plain' },
+  { method: 'get', path: '/v1/services/{name}/logs', summary: 'Instance logs, streamed; ?revision=R, ?tail=N (last N lines per instance), ?since=T (epoch ms or RFC 3339), ?follow=1 keeps streaming. A body cut short (no final chunk) means the stream failed.', stream: 'text/plain' },
   { method: 'post', path: '/v1/services/{name}/promote', summary: 'Go to the next step; {"full": true} skips all remaining steps.', body: operationBody({ full: { type: 'boolean' } }) },
   { method: 'post', path: '/v1/services/{name}/pause', summary: 'Pause the rollout where it is.', body: operationBody() },
   { method: 'post', path: '/v1/services/{name}/resume', summary: 'Resume a paused rollout.', body: operationBody() },

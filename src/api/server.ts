@@ -101,7 +101,7 @@ async function handle(
     if (req.method === 'GET' && sub === undefined) return sendJson(res, 200, cp.get(name));
     if (req.method === 'GET' && sub === 'history') return sendJson(res, 200, { revisions: cp.history(name, { showEnv: url.searchParams.get('showEnv') === 'true' }) });
     if (req.method === 'GET' && sub === 'analysis') return sendJson(res, 200, { runs: cp.analysis(name) });
-    if (req.method === 'GET' && sub === 'logs') return streamLogs(cp, name, url, req, res);
+    if (req.method === 'GET' && sub === 'logs') return streamLogs(cp, name, url, res);
     if (req.method === 'POST' && sub !== undefined) {
       const body = (await readJson(req)) as Record<string, unknown>;
       return sendJson(res, 200, await cp.operate(name, toOperation(sub, body), { expectedVersion: expectedVersion(req, body) }));
@@ -206,25 +206,98 @@ function streamEvents(cp: ControlPlane, url: URL, req: IncomingMessage, res: Ser
   });
 }
 
-async function streamLogs(cp: ControlPlane, service: string, url: URL, req: IncomingMessage, res: ServerResponse): Promise<void> {
+/** Pending log text is written once it reaches this size, or after {@link LOG_FLUSH_MS} of quiet. */
+const LOG_BATCH_BYTES = 64 * 1024;
+const LOG_FLUSH_MS = 20;
+
+function logQuery(url: URL): { tailLines?: number; sinceMs?: number } {
+  const tail = url.searchParams.get('tail');
+  const since = url.searchParams.get('since');
+  const query: { tailLines?: number; sinceMs?: number } = {};
+  if (tail !== null) {
+    if (!/^[0-9]+$/.test(tail)) throw badRequest(`tail must be a number of lines such as 100, not "${tail}"`);
+    query.tailLines = Number(tail);
+  }
+  if (since !== null) {
+    const ms = /^[0-9]+$/.test(since) ? Number(since) : Date.parse(since);
+    if (!Number.isFinite(ms)) throw badRequest(`since must be a time (epoch milliseconds or RFC 3339 such as 2024-05-01T10:00:00Z), not "${since}"`);
+    query.sinceMs = ms;
+  }
+  return query;
+}
+
+/** Resolves when the response can take more, or is gone. */
+function drained(res: ServerResponse): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      res.off('drain', done);
+      res.off('close', done);
+      resolve();
+    };
+    res.on('drain', done);
+    res.on('close', done);
+  });
+}
+
+/**
+ * Streams log lines in batches, waiting for the client to take each (the daemon's memory holds a
+ * batch, not a log). A failure after the 200 destroys the response, so the client sees a truncated
+ * body (an error), never a short reply that looks complete.
+ */
+async function streamLogs(cp: ControlPlane, service: string, url: URL, res: ServerResponse): Promise<void> {
+  const query = logQuery(url);
   const controller = new AbortController();
   res.on('close', () => controller.abort());
   const follow = url.searchParams.get('follow') === '1';
   const revision = url.searchParams.get('revision') ?? undefined;
-  const lines = cp.logs({ service, revision, follow, signal: controller.signal });
+  const lines = cp.logs({ service, revision, follow, ...query, signal: controller.signal });
   let started = false;
+  let pending: string[] = [];
+  let pendingBytes = 0;
+  let timer: NodeJS.Timeout | undefined;
+  const flush = (): boolean => {
+    clearTimeout(timer);
+    timer = undefined;
+    if (follow) start();
+    if (pending.length === 0 || res.destroyed) return true;
+    const text = pending.join('');
+    pending = [];
+    pendingBytes = 0;
+    return res.write(text);
+  };
+  function start(): void {
+    if (started) return;
+    res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store' });
+    // A follow may wait long for its first line: the client learns at once that it is connected.
+    if (follow) res.flushHeaders();
+    started = true;
+  }
+  // An unknown service fails at the first line, well before this; a quiet one is answered 200 now.
+  if (follow) timer = setTimeout(flush, LOG_FLUSH_MS);
   try {
     for await (const line of lines) {
-      if (!started) {
-        res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store' });
-        started = true;
+      start();
+      pending.push(`${line}\n`);
+      pendingBytes += line.length + 1;
+      if (pendingBytes >= LOG_BATCH_BYTES) {
+        if (!flush()) await drained(res);
+        if (res.destroyed) break;
+      } else {
+        // A follow waits between lines: what is pending goes out without waiting for a full batch.
+        timer ??= setTimeout(flush, LOG_FLUSH_MS);
       }
-      res.write(`${line}\n`);
     }
   } catch (err) {
+    clearTimeout(timer);
     if (!started) throw err;
+    // What was read goes out first (a destroy would discard it), then the cut the client sees as an error.
+    const text = pending.join('');
+    pending = [];
+    if (!res.destroyed) await new Promise<void>((resolve) => res.write(text, () => resolve()));
+    res.destroy(err instanceof Error ? err : new Error(String(err)));
+    return;
   }
-  if (!started) res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8' });
+  start();
+  flush();
   res.end();
-  void req;
 }

@@ -72,8 +72,8 @@ export interface ControlPlane {
   events(options?: { service?: string; afterId?: number; limit?: number }): EventView[];
   /** Calls listener on every new event and every view change; returns the unsubscribe function. */
   subscribe(listener: (change: { event?: EventView; view?: ServiceView }) => void): () => void;
-  /** Log lines of a service's instances; follows new lines until signal aborts when follow is set. */
-  logs(options: { service: string; revision?: string; follow?: boolean; signal?: AbortSignal }): AsyncIterable<string>;
+  /** Log lines of a service's instances (the last `tailLines` of each, or those since `sinceMs`); follows new lines until signal aborts when follow is set. */
+  logs(options: { service: string; revision?: string; follow?: boolean; tailLines?: number; sinceMs?: number; signal?: AbortSignal }): AsyncIterable<string>;
 }
 
 /** Why a control-plane call failed. */

@@ -136,6 +136,10 @@ export interface ReadLogsRequest {
   follow?: boolean;
   /** Start at this byte offset of each instance's current log file, skipping rotated files. */
   sinceBytes?: number;
+  /** Only the last this many lines of each instance (counted before following). */
+  tailLines?: number;
+  /** Only lines written at or after this time (epoch ms); exact to about a second, or to a whole file where no finer record exists. */
+  sinceMs?: number;
   /** Stops a follow. */
   signal?: AbortSignal;
 }

@@ -398,11 +398,21 @@ export const RouterSettings = Closed({
   description: 'client limits of the built-in router. Durations: clientHeaderTimeout (whole request header, else 408; default 60s), clientBodyTimeout (no body byte for this long, else 408; default 60s), sendTimeout (a client reading none of its response for this long is disconnected; default 60s), tunnelIdleTimeout (a WebSocket/upgrade tunnel idle this long is closed; default 5m)',
 });
 
+export const LogSettings = Closed(
+  {
+    maxFileBytes: Type.Optional(Type.Integer({ minimum: 1024, description: 'an instance log is rotated a sixteenth before this size, and a rotated file holds at most this much (default 10485760 = 10 MiB)' })),
+    keepFiles: Type.Optional(Type.Integer({ minimum: 0, maximum: 100, description: 'rotated files kept per instance (default 3): an instance keeps at most maxFileBytes × (keepFiles + 1), plus what it writes during one rotation' })),
+    retention: Type.Optional(Type.Union(Duration.anyOf, { description: 'logs of a retired instance are deleted this long after it stopped (default 24h); a duration: 30s, 5m, 1h, 250ms or seconds' })),
+  },
+  { description: 'instance logs: the disk cap per instance and how long retired instances keep theirs (read when the daemon starts)' },
+);
+
 export const AppSpec = Closed({
   listen: Type.Optional(Type.String({ pattern: '^[^:\\s]+:[0-9]{1,5}$', description: 'host:port the built-in router listens on' })),
   router: Type.Optional(RouterSettings),
   services: Type.Array(AppService, { minItems: 1 }),
   releases: Type.Optional(Type.Array(Release, { description: 'services rolled out as one, with version pinning' })),
+  logs: Type.Optional(LogSettings),
 });
 
 export const App = Closed({
@@ -439,6 +449,7 @@ export type ProcessTemplate = Static<typeof ProcessTemplate>;
 export type AppService = Static<typeof AppService>;
 export type AppSpec = Static<typeof AppSpec>;
 export type RouterSettings = Static<typeof RouterSettings>;
+export type LogSettings = Static<typeof LogSettings>;
 export type Release = Static<typeof Release>;
 export type ReleasePinning = Static<typeof ReleasePinning>;
 export type App = Static<typeof App>;

@@ -6,6 +6,20 @@ import type { ServiceView } from '../../controller/view-model.js';
 import { CliError, EXIT, type CliContext } from '../context.js';
 import { renderList, renderStatus, table } from '../render.js';
 import { parseDurationMs } from '../../lib/duration.js';
+import { DaemonUnreachableError, LogStreamError } from '../../api/client.js';
+
+function parseTail(value: string): number {
+  if (!/^[0-9]+$/.test(value)) throw new CliError(`--tail must be a number of lines such as 100, not "${value}"`, EXIT.usage);
+  return Number(value);
+}
+
+/** `--since 5m` (a duration back from now) or `--since 2024-05-01T10:00:00Z` (a time). */
+function parseSince(value: string, nowMs: number): number {
+  if (/^[0-9]+(ms|s|m|h)?$/.test(value.trim())) return nowMs - parseDurationMs(value);
+  const ms = Date.parse(value);
+  if (!Number.isFinite(ms)) throw new CliError(`--since must be a duration such as 10m or a time such as 2024-05-01T10:00:00Z, not "${value}"`, EXIT.usage);
+  return ms;
+}
 
 interface Common { stateDir?: string; json?: boolean }
 
@@ -151,25 +165,26 @@ export function registerOperationCommands(program: Command, ctx: CliContext): vo
     });
 
   stateDirOption(program.command('logs <service>'))
-    .description('Print the logs of a service\'s instances.')
+    .description('Print the logs of a service\'s instances, streamed (any size, bounded memory).')
     .option('--revision <revision>', 'only this revision (name or number)')
     .option('-f, --follow', 'keep printing new lines until Ctrl-C')
-    .action(async (service: string, o: Common & { revision?: string; follow?: boolean }) => {
+    .option('--tail <n>', 'only the last N lines of each instance')
+    .option('--since <duration|time>', 'only lines written in the last DURATION (30s, 5m, 1h) or since TIME (2024-05-01T10:00:00Z); exact to about a second')
+    .addHelpText('after', '\nExamples:\n  graylane logs api --tail 100\n  graylane logs api --since 10m -f')
+    .action(async (service: string, o: Common & { revision?: string; follow?: boolean; tail?: string; since?: string }) => {
+      const tailLines = o.tail === undefined ? undefined : parseTail(o.tail);
+      const sinceMs = o.since === undefined ? undefined : parseSince(o.since, Date.now());
       const client = ctx.client(o);
       const abort = new AbortController();
       const stop = () => abort.abort();
       process.once('SIGINT', stop);
       try {
-        const q = new URLSearchParams();
-        if (o.revision) q.set('revision', o.revision);
-        if (o.follow) q.set('follow', '1');
-        const res = await client.fetch('GET', `/v1/services/${encodeURIComponent(service)}/logs?${q.toString()}`, undefined, { signal: abort.signal });
-        if (!res.ok) {
-          const body = (await res.json()) as { error?: { message?: string } };
-          throw new CliError(body.error?.message ?? `logs failed with HTTP ${res.status}`, EXIT.usage);
-        }
-        const decoder = new TextDecoder();
-        for await (const chunk of client.chunks(res, abort.signal)) ctx.io.out(decoder.decode(chunk, { stream: true }));
+        for await (const text of client.logs(service, { revision: o.revision, follow: o.follow, tailLines, sinceMs, signal: abort.signal })) ctx.io.out(text);
+      } catch (err) {
+        // A stream cut because the daemon went away says so (exit 3), like every other command.
+        if (err instanceof LogStreamError && !(await client.healthy())) throw new DaemonUnreachableError(`the graylane daemon went away while streaming logs; the output above is incomplete`);
+        if (err instanceof LogStreamError) throw new CliError(err.message, EXIT.degraded);
+        throw err;
       } finally {
         process.off('SIGINT', stop);
       }

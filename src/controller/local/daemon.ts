@@ -161,7 +161,12 @@ export async function startLocalDaemon(options: LocalDaemonOptions): Promise<Loc
     const why = code === 'EADDRINUSE' ? 'the address is already in use: stop what listens there, or change spec.listen' : (err as Error).message;
     throw new DaemonStartError('ListenFailed', `the router cannot listen on ${listen.host}:${listen.port}: ${why}`);
   }
-  const processRuntime = createRuntime('process', { stateDir: options.stateDir, baseDir: dirname(appFile) });
+  const logs = app.spec.logs ?? {};
+  const processRuntime = createRuntime('process', {
+    stateDir: options.stateDir, baseDir: dirname(appFile),
+    logRotation: { ...(logs.maxFileBytes !== undefined && { maxBytes: logs.maxFileBytes }), ...(logs.keepFiles !== undefined && { keepFiles: logs.keepFiles }) },
+    ...(logs.retention !== undefined && { logRetentionMs: parseDurationMs(logs.retention) }),
+  });
   const staticRuntime = createRuntime('static', {});
   const controller = new LocalController({ store, processRuntime, staticRuntime, router, drainTimeoutMs });
   let adoption;

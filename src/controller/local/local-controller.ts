@@ -386,13 +386,14 @@ export class LocalController implements ControlPlane {
     return () => this.listeners.delete(listener);
   }
 
-  async *logs(options: { service: string; revision?: string; follow?: boolean; signal?: AbortSignal }): AsyncIterable<string> {
+  async *logs(options: { service: string; revision?: string; follow?: boolean; tailLines?: number; sinceMs?: number; signal?: AbortSignal }): AsyncIterable<string> {
     this.requireService(options.service);
     let revision = options.revision;
     if (revision && /^[0-9]+$/.test(revision)) {
       revision = this.store.listRevisions(options.service).find((r) => r.number === Number(revision))?.name ?? revision;
     }
-    for await (const l of this.options.processRuntime.readLogs({ service: options.service, revision, follow: options.follow, signal: options.signal })) {
+    const { follow, tailLines, sinceMs, signal } = options;
+    for await (const l of this.options.processRuntime.readLogs({ service: options.service, revision, follow, tailLines, sinceMs, signal })) {
       yield `[${l.instance}] ${l.line}`;
     }
   }

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, readdirSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, statSync, utimesSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import net from 'node:net';
 import os from 'node:os';
@@ -337,26 +337,32 @@ describe('ProcessRuntime: logs', () => {
     expect(none).toEqual([]);
   });
 
-  it('rotates by size, keeping N files, and a read starts from the oldest kept file', async () => {
-    const runtime = makeRuntime({ logRotation: { maxBytes: 2_000, keepFiles: 2 }, logRotateCheckMs: 60_000 });
+  it('rotates by size as the log grows, keeping N files, and a read starts from the oldest kept file, losing nothing', async () => {
+    // Rotation reacts to growth by itself now (it used to wait for a 5 s timer or a call): the test
+    // writes in small steps and lets each rotation finish, as a normal app's output would.
+    const runtime = makeRuntime({ logRotation: { maxBytes: 1_000, keepFiles: 2 }, logRotateCheckMs: 60_000 });
     await runtime.ensureInstances({ service: 'api', revision: 'r1', template: template(), replicas: 1 });
     const [inst] = await waitForInstances(runtime, allReady(1), { timeoutMs: 20_000 });
     const stateDir = (runtime as unknown as { options: ProcessRuntimeOptions }).options.stateDir;
     const dir = path.join(stateDir, 'logs', 'api', 'r1');
-    for (let round = 0; round < 4; round += 1) {
-      await get(inst!.address, `/say?text=round${round}-line&n=200`);
-      runtime.rotateLogs();
+    const written: string[] = [];
+    for (let round = 0; round < 40; round += 1) {
+      await get(inst!.address, `/say?text=round${round}-line&n=5`);
+      for (let i = 0; i < 5; i += 1) written.push(`round${round}-line ${i}`);
+      await runtime.rotateLogs();
     }
     await get(inst!.address, '/say?text=last&n=1');
+    written.push('last 0');
+    await runtime.rotateLogs();
     expect(readdirSync(dir).sort()).toEqual([`${inst!.id}.log`, `${inst!.id}.log.1`, `${inst!.id}.log.2`]);
-    expect(readFileSync(path.join(dir, `${inst!.id}.log`), 'utf8')).toBe('last 0\n');
+    for (const name of readdirSync(dir)) expect(statSync(path.join(dir, name)).size).toBeLessThanOrEqual(1_000);
     const lines = [];
     for await (const l of runtime.readLogs({ service: 'api' })) lines.push(l.line);
-    // Rounds 0 and 1 were rotated out (keep 2); 2, 3 and the last line remain, in order.
-    expect(lines.filter((l) => l.startsWith('round0'))).toEqual([]);
-    expect(lines.filter((l) => l.startsWith('round2'))).toHaveLength(200);
-    expect(lines.at(-1)).toBe('last 0');
-    expect(lines.indexOf('round2-line 199')).toBeLessThan(lines.indexOf('round3-line 0'));
+    // The oldest rounds were rotated out (keep 2); what remains is the newest output, whole and in order.
+    expect(lines.filter((l) => l.startsWith('round0-'))).toEqual([]);
+    expect(lines.filter((l) => l.startsWith('graylane:'))).toEqual([]);
+    expect(lines.length).toBeGreaterThan(100);
+    expect(lines).toEqual(written.slice(-lines.length));
   });
 
   it('follows new lines, across a rotation, until aborted', async () => {
@@ -374,11 +380,89 @@ describe('ProcessRuntime: logs', () => {
     await waitUntil(() => seen.some((l) => l.startsWith('listening on')));
     await get(inst!.address, '/say?text=before&n=30');
     await waitUntil(() => seen.includes('before 29'));
-    runtime.rotateLogs();
+    await runtime.rotateLogs();
     await get(inst!.address, '/say?text=after&n=1');
     await reading;
     expect(seen.filter((l) => l.startsWith('before'))).toHaveLength(30);
     expect(seen.at(-1)).toBe('after 0');
+  });
+});
+
+describe('ProcessRuntime: log tail, since and retention', () => {
+  async function lines(runtime: ProcessRuntime, request: { tailLines?: number; sinceMs?: number }): Promise<string[]> {
+    const out: string[] = [];
+    for await (const l of runtime.readLogs({ service: 'api', ...request })) out.push(l.line);
+    return out;
+  }
+
+  it('tailLines gives the last N lines and sinceMs the lines written since then, to the second', async () => {
+    const runtime = makeRuntime();
+    await runtime.ensureInstances({ service: 'api', revision: 'r1', template: template(), replicas: 1 });
+    const [inst] = await waitForInstances(runtime, allReady(1), { timeoutMs: 20_000 });
+    await get(inst!.address, '/say?text=old&n=5');
+    // Lines carry no time: the runtime's own record of when the file had which size places them.
+    await new Promise((r) => setTimeout(r, 1_200));
+    const sinceMs = Date.now();
+    await new Promise((r) => setTimeout(r, 200));
+    await get(inst!.address, '/say?text=new&n=5');
+    await runtime.rotateLogs();
+    expect(await lines(runtime, { tailLines: 3 })).toEqual(['new 2', 'new 3', 'new 4']);
+    expect(await lines(runtime, { tailLines: 0 })).toEqual([]);
+    expect(await lines(runtime, { sinceMs })).toEqual(['new 0', 'new 1', 'new 2', 'new 3', 'new 4']);
+    expect(await lines(runtime, { sinceMs, tailLines: 2 })).toEqual(['new 3', 'new 4']);
+    expect((await lines(runtime, { sinceMs: sinceMs - 60_000 })).filter((l) => l.startsWith('old'))).toHaveLength(5);
+  });
+
+  it('sinceMs stays exact to the second inside a file that was rotated since', async () => {
+    const runtime = makeRuntime({ logRotation: { maxBytes: 1_000, keepFiles: 2 } });
+    await runtime.ensureInstances({ service: 'api', revision: 'r1', template: template(), replicas: 1 });
+    const [inst] = await waitForInstances(runtime, allReady(1), { timeoutMs: 20_000 });
+    await get(inst!.address, '/say?text=old&n=5');
+    await new Promise((r) => setTimeout(r, 1_200));
+    const sinceMs = Date.now();
+    await new Promise((r) => setTimeout(r, 200));
+    await get(inst!.address, '/say?text=new&n=5');
+    for (let i = 0; i < 15; i += 1) {
+      await get(inst!.address, '/say?text=fill&n=10');
+      await runtime.rotateLogs();
+    }
+    const stateDir = (runtime as unknown as { options: ProcessRuntimeOptions }).options.stateDir;
+    // The old and the new lines are both in the rotated file now, whose time is the rotation's.
+    expect(readFileSync(path.join(stateDir, 'logs', 'api', 'r1', `${inst!.id}.log.1`), 'utf8')).toContain('old 4\nnew 0\n');
+    const recent = await lines(runtime, { sinceMs });
+    expect(recent.slice(0, 6)).toEqual(['new 0', 'new 1', 'new 2', 'new 3', 'new 4', 'fill 0']);
+    expect(recent).toHaveLength(5 + 150);
+  });
+
+  it('deletes a retired instance\'s logs after the retention, never a live one\'s however old, nor one a process still writes to', async () => {
+    const runtime = makeRuntime({ logRetentionMs: 500, logSweepMs: 100 });
+    await runtime.ensureInstances({ service: 'api', revision: 'r1', template: template(), replicas: 1 });
+    await runtime.ensureInstances({ service: 'api', revision: 'r2', template: template(), replicas: 1 });
+    const [retired] = await waitForInstances(runtime, (l) => l.filter((i) => i.state === 'ready').length === 2, { timeoutMs: 20_000 }).then((l) => l.filter((i) => i.revision === 'r1'));
+    const live = runtime.listInstances({ revision: 'r2' })[0]!;
+    const stateDir = (runtime as unknown as { options: ProcessRuntimeOptions }).options.stateDir;
+    const retiredLog = path.join(stateDir, 'logs', 'api', 'r1', `${retired!.id}.log`);
+    const liveLog = path.join(stateDir, 'logs', 'api', 'r2', `${live.id}.log`);
+    // A quiet live app: its log has not changed for an hour.
+    const hourAgo = new Date(Date.now() - 3_600_000);
+    utimesSync(liveLog, hourAgo, hourAgo);
+    // An app this runtime does not track (left by an earlier daemon) still writing to its log.
+    const orphanLog = path.join(stateDir, 'logs', 'api', 'r0', 'api-r0-orphan.log');
+    mkdirSync(path.dirname(orphanLog), { recursive: true });
+    const fd = openSync(orphanLog, 'a');
+    const orphan = spawn(node, ['-e', 'setInterval(() => {}, 1000)'], { stdio: ['ignore', fd, fd], detached: true });
+    closeSync(fd);
+    strayPids.push(orphan.pid!);
+    utimesSync(orphanLog, hourAgo, hourAgo);
+    // The daemon adopts (here: nothing) before it may take an untracked log for a retired one.
+    await runtime.adopt([]);
+    await runtime.ensureInstances({ service: 'api', revision: 'r1', template: template(), replicas: 0 });
+    // Retention counts from the stop: the file is still there just after it.
+    expect(existsSync(retiredLog)).toBe(true);
+    await waitUntil(() => !existsSync(retiredLog), 10_000);
+    expect(existsSync(path.join(stateDir, 'logs', 'api', 'r1'))).toBe(false);
+    expect(existsSync(liveLog)).toBe(true);
+    expect(existsSync(orphanLog)).toBe(true);
   });
 });
 

@@ -5,6 +5,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, statSync } from 'node:fs';
+import { utimes } from 'node:fs/promises';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -20,8 +21,10 @@ import type {
 } from '../runtime.js';
 import { resolveCommand, resolveCwd } from './command.js';
 import { freePort, portIsFree } from './free-port.js';
-import { DEFAULT_LOG_ROTATION, lastLines, logFilePath, openLogForAppend, rotateIfNeeded, type LogRotation } from './log-files.js';
+import { LogCap } from './log-cap.js';
+import { DEFAULT_LOG_RETENTION_MS, DEFAULT_LOG_ROTATION, lastLines, logFilePath, openLogForAppend, type LogRotation } from './log-files.js';
 import { readLogFiles } from './log-reader.js';
+import { sweepRetiredLogs } from './log-retention.js';
 import { groupAlive, isAlive, portOwnership, processArgv, processStartMs } from './proc-fs.js';
 import { STATE_DIR_ENV } from './orphans.js';
 
@@ -35,10 +38,14 @@ export interface ProcessRuntimeOptions {
   host?: string;
   /** Restart back-off; default 1s doubling to 60s, reset after 60s of running. */
   backoff?: Partial<BackoffPolicy>;
-  /** Log rotation; default 10 MiB, 3 files kept. */
+  /** Log rotation; default 10 MiB, 3 files kept (at most 40 MiB per instance, see log-files.ts). */
   logRotation?: Partial<LogRotation>;
-  /** How often log sizes are checked; default 5s. */
+  /** Log growth is noticed at once (fs.watch); this is the fallback poll of log sizes; default 1 s. */
   logRotateCheckMs?: number;
+  /** Logs of a retired (stopped, not tracked) instance are deleted this long after it stopped; default 24 h. */
+  logRetentionMs?: number;
+  /** How often retired instances' logs are looked for, once `adopt` has run; default 1 min. */
+  logSweepMs?: number;
   /** How often an adopted (not our child) process is checked for exit; default 500 ms. */
   adoptedPollMs?: number;
   /** How often `readLogs({ follow })` polls; default 200 ms. */
@@ -140,15 +147,21 @@ export class ProcessRuntime implements Runtime<ProcessTemplate> {
   private readonly host: string;
   private readonly backoff: BackoffPolicy;
   private readonly rotation: LogRotation;
-  private readonly rotateTimer: NodeJS.Timeout;
+  private readonly logCap: LogCap;
+  private sweepTimer: NodeJS.Timeout | undefined;
   private closed = false;
 
   constructor(private readonly options: ProcessRuntimeOptions) {
     this.host = options.host ?? '127.0.0.1';
     this.backoff = { ...DEFAULT_BACKOFF, ...options.backoff };
     this.rotation = { ...DEFAULT_LOG_ROTATION, ...options.logRotation };
-    this.rotateTimer = setInterval(() => this.rotateLogs(), options.logRotateCheckMs ?? 5_000);
-    this.rotateTimer.unref();
+    this.logCap = new LogCap({
+      rotation: this.rotation,
+      pollMs: options.logRotateCheckMs,
+      onRotated: (file) => {
+        for (const inst of this.instances.values()) if (this.logFile(inst) === file) inst.logOffsetAtStart = 0;
+      },
+    });
   }
 
   /** {@inheritDoc Runtime.ensureInstances} */
@@ -216,17 +229,22 @@ export class ProcessRuntime implements Runtime<ProcessTemplate> {
         inst.readyOnce = true;
       }
       this.instances.set(inst.id, inst);
+      this.logCap.track(this.logFile(inst));
       this.watchAdopted(inst, inst.generation);
       this.startProbes(inst, inst.generation, true);
       this.emit(inst, 'starting');
       adopted.push(this.snapshot(inst));
     }
+    this.startLogSweep();
     return Promise.resolve({ adopted, rejected });
   }
 
   /** {@inheritDoc Runtime.readLogs} */
   readLogs(request: ReadLogsRequest): AsyncIterable<LogLine> {
-    return readLogFiles({ ...request, stateDir: this.options.stateDir, keepFiles: this.rotation.keepFiles, pollMs: this.options.logPollMs });
+    return readLogFiles({
+      ...request, stateDir: this.options.stateDir, keepFiles: this.rotation.keepFiles, pollMs: this.options.logPollMs,
+      checkpointsOf: (file) => this.logCap.checkpoints(file),
+    });
   }
 
   /** {@inheritDoc Runtime.on} */
@@ -240,26 +258,42 @@ export class ProcessRuntime implements Runtime<ProcessTemplate> {
       await Promise.all([...this.instances.keys()].map((id) => this.stopInstance({ id }).catch(() => undefined)));
     }
     this.closed = true;
-    clearInterval(this.rotateTimer);
+    this.logCap.close();
+    clearInterval(this.sweepTimer);
     for (const inst of this.instances.values()) this.quiesce(inst);
   }
 
-  /** Rotates every tracked instance's log that has grown past the limit (also run on a timer). */
-  rotateLogs(): void {
-    for (const inst of this.instances.values()) {
-      const file = this.logFile(inst);
-      try {
-        if (rotateIfNeeded(file, this.rotation)) inst.logOffsetAtStart = 0;
-      } catch {
-        // A missing directory (instance never started) or a race with another rotation.
-      }
-    }
+  /** Looks at every tracked log now, rotating those at their cap; resolves when done (rotation is otherwise automatic). */
+  rotateLogs(): Promise<void> {
+    return this.logCap.settle();
+  }
+
+  /** Deletes retired instances' logs past their retention now (otherwise done every `logSweepMs`); returns the deleted paths. */
+  sweepLogs(): Promise<string[]> {
+    return sweepRetiredLogs({
+      stateDir: this.options.stateDir,
+      retentionMs: this.options.logRetentionMs ?? DEFAULT_LOG_RETENTION_MS,
+      nowMs: Date.now(),
+      isLive: (id) => this.instances.has(id),
+    });
   }
 
   // -------------------------------------------------------------------------------------------
 
   private assertOpen(): void {
     if (this.closed) throw new RuntimeError('RuntimeClosed', 'the process runtime was shut down');
+  }
+
+  /**
+   * Armed by the first `adopt` (the daemon always calls it on start): before that, a log without a
+   * tracked instance may belong to a process of the previous daemon that is about to be adopted.
+   */
+  private startLogSweep(): void {
+    if (this.sweepTimer || this.closed) return;
+    const sweep = () => void this.sweepLogs().catch(() => undefined);
+    this.sweepTimer = setInterval(sweep, this.options.logSweepMs ?? 60_000);
+    this.sweepTimer.unref();
+    sweep();
   }
 
   private live(service: string, revision: string): Instance[] {
@@ -329,7 +363,6 @@ export class ProcessRuntime implements Runtime<ProcessTemplate> {
     const file = this.logFile(inst);
     let fd: number;
     try {
-      rotateIfNeeded(file, this.rotation);
       fd = openLogForAppend(file);
     } catch (err) {
       this.crashed(inst, generation, `cannot open log file ${file}: ${(err as Error).message}`);
@@ -347,6 +380,7 @@ export class ProcessRuntime implements Runtime<ProcessTemplate> {
     }
     // The child has its own copy of the descriptor.
     closeSync(fd);
+    this.logCap.track(file);
     child.unref();
     this.resetExitWaiter(inst);
     inst.child = child;
@@ -565,6 +599,7 @@ export class ProcessRuntime implements Runtime<ProcessTemplate> {
     inst.pid = undefined;
     this.emit(inst, 'stopping');
     this.instances.delete(inst.id);
+    this.retireLog(inst);
   }
 
   private waitExit(inst: Instance, timeoutMs: number): Promise<boolean> {
@@ -586,6 +621,14 @@ export class ProcessRuntime implements Runtime<ProcessTemplate> {
     inst.liveness?.stop();
     if (inst.exitPoll) clearInterval(inst.exitPoll);
     if (inst.restartTimer) clearTimeout(inst.restartTimer);
+  }
+
+  /** Retention counts from now: the log's time becomes the retirement time, however quiet the app was. */
+  private retireLog(inst: Instance): void {
+    const file = this.logFile(inst);
+    this.logCap.untrack(file);
+    const now = new Date();
+    void utimes(file, now, now).catch(() => undefined);
   }
 
   private logFile(inst: Instance): string {
