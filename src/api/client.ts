@@ -217,7 +217,8 @@ export class ApiClient {
     }
   }
 
-  private wentAway(): DaemonUnreachableError {
+  /** The error of a daemon that stopped answering mid-conversation (exit 3 in the CLI). */
+  wentAway(): DaemonUnreachableError {
     return new DaemonUnreachableError(
       `the graylane daemon at ${this.baseUrl}${this.info ? ` (pid ${this.info.pid})` : ''} went away: is \`graylane up\` still running? Start it again; running apps are re-adopted.`,
     );

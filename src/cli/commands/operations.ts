@@ -6,7 +6,7 @@ import type { ServiceView } from '../../controller/view-model.js';
 import { CliError, EXIT, type CliContext } from '../context.js';
 import { renderList, renderStatus, table } from '../render.js';
 import { parseDurationMs } from '../../lib/duration.js';
-import { DaemonUnreachableError, LogStreamError } from '../../api/client.js';
+import { LogStreamError } from '../../api/client.js';
 
 function parseTail(value: string): number {
   if (!/^[0-9]+$/.test(value)) throw new CliError(`--tail must be a number of lines such as 100, not "${value}"`, EXIT.usage);
@@ -182,7 +182,7 @@ export function registerOperationCommands(program: Command, ctx: CliContext): vo
         for await (const text of client.logs(service, { revision: o.revision, follow: o.follow, tailLines, sinceMs, signal: abort.signal })) ctx.io.out(text);
       } catch (err) {
         // A stream cut because the daemon went away says so (exit 3), like every other command.
-        if (err instanceof LogStreamError && !(await client.healthy())) throw new DaemonUnreachableError(`the graylane daemon went away while streaming logs; the output above is incomplete`);
+        if (err instanceof LogStreamError && !(await client.healthy())) throw client.wentAway();
         if (err instanceof LogStreamError) throw new CliError(err.message, EXIT.degraded);
         throw err;
       } finally {
