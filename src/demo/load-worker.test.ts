@@ -14,15 +14,20 @@ afterAll(async () => {
   await api.stop({ signal: 'SIGKILL' });
 });
 
-/** Runs the worker as its own process; optionally sends a signal after `signalAfterMs`. */
+/**
+ * Runs the worker as its own process; optionally sends SIGTERM `signalAfterMs` after its first
+ * line (it is running then: a loaded machine can take longer than that just to start it).
+ */
 function runWorker(args: string[], signalAfterMs?: number): Promise<{ code: number | null; lines: Record<string, unknown>[]; stderr: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['--import', 'tsx', worker, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (c: string) => { stdout += c; });
+    child.stdout.setEncoding('utf8').on('data', (c: string) => {
+      if (signalAfterMs !== undefined && stdout === '') setTimeout(() => child.kill('SIGTERM'), signalAfterMs);
+      stdout += c;
+    });
     child.stderr.setEncoding('utf8').on('data', (c: string) => { stderr += c; });
-    if (signalAfterMs !== undefined) setTimeout(() => child.kill('SIGTERM'), signalAfterMs);
     child.once('error', reject);
     child.once('close', (code) => {
       resolve({ code, stderr, lines: stdout.split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as Record<string, unknown>) });
@@ -46,7 +51,7 @@ describe('load-worker process', () => {
   });
 
   it('prints its summary when stopped early with SIGTERM', async () => {
-    const { code, lines } = await runWorker(['--url', `${api.url}/healthz`, '--rps', '50', '--duration-ms', '60000'], 1500);
+    const { code, lines } = await runWorker(['--url', `${api.url}/healthz`, '--rps', '50', '--duration-ms', '60000'], 500);
     expect(code).toBe(0);
     const summary = lines.at(-1)!;
     expect(summary.type).toBe('summary');
