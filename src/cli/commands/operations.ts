@@ -127,7 +127,7 @@ export function registerOperationCommands(program: Command, ctx: CliContext): vo
 
   const set = program.command('set').description('Set something by hand.');
   stateDirOption(set.command('weight <service> <percent>'))
-    .description('Send PERCENT of traffic to the canary by hand (the console slider); holds until the next promote.')
+    .description('Send PERCENT of traffic to the canary by hand (the console slider; of a release: every member); holds until the next promote.')
     .option('--json', 'print JSON')
     .addHelpText('after', '\nExample:\n  graylane set weight api 50')
     .action(async (service: string, percent: string, o: Common) => {
@@ -139,7 +139,7 @@ export function registerOperationCommands(program: Command, ctx: CliContext): vo
     });
 
   stateDirOption(program.command('history <service>'))
-    .description('List the revisions of a service, newest first. Environment values are masked (NAME=***) unless --show-env.')
+    .description('List the revisions of a service (of a release: of every member, named "member revision"), newest first. Environment values are masked (NAME=***) unless --show-env.')
     .option('--show-env', 'print environment values (they may hold secrets)')
     .option('--json', 'print JSON')
     .action(async (service: string, o: Common & { showEnv?: boolean }) => {
@@ -149,7 +149,7 @@ export function registerOperationCommands(program: Command, ctx: CliContext): vo
     });
 
   stateDirOption(program.command('analysis <service>'))
-    .description('Show analysis runs and their measurements.')
+    .description('Show analysis runs and their measurements (of a release: every member\'s, named "member/run").')
     .option('--json', 'print JSON')
     .action(async (service: string, o: Common) => {
       const { runs } = await ctx.client(o).analysis(service);
@@ -165,7 +165,7 @@ export function registerOperationCommands(program: Command, ctx: CliContext): vo
     });
 
   stateDirOption(program.command('logs <service>'))
-    .description('Print the logs of a service\'s instances, streamed (any size, bounded memory).')
+    .description('Print the logs of a service\'s instances, streamed (any size, bounded memory); of a release: every member\'s, each line prefixed "member | ".')
     .option('--revision <revision>', 'only this revision (name or number)')
     .option('-f, --follow', 'keep printing new lines until Ctrl-C')
     .option('--tail <n>', 'only the last N lines of each instance')

@@ -29,6 +29,7 @@ import { GuardWatch, type GuardTarget } from './guard-watch.js';
 import { ReleaseCoordinator, type ReleaseRouteShape } from './release-coordinator.js';
 import { memberSpec, releaseOf } from './releases.js';
 import { RouterEventLog, type RouterEventRecord } from './router-events.js';
+import { mergeAsync } from '../../lib/merge-async.js';
 import type { AnalysisTemplate } from '../../spec/schema.js';
 
 /** Options of {@link LocalController}. */
@@ -134,6 +135,7 @@ export class LocalController implements ControlPlane {
       retireOld: (service, revision) => this.retireOld(service, revision),
       event: (service, level, reason, message) => this.emitEvent(service, level, reason, message),
       nowMs: this.nowMs,
+      changed: (release) => this.notifyReleaseView(release),
     });
     this.routerEvents = new RouterEventLog({ record: (e) => this.recordEvent(e), nowMs: this.nowMs });
   }
@@ -321,15 +323,9 @@ export class LocalController implements ControlPlane {
   }
 
   async operate(name: string, operation: Operation, options: OperateOptions = {}): Promise<ServiceView> {
-    if (this.releases.find(name)) {
-      if (operation.type === 'undo' || operation.type === 'setWeight' || operation.type === 'restart') {
-        throw new ControlPlaneError('InvalidOperation', `${operation.type} works on a service, not on release ${name}: name one of its services`);
-      }
-      const op = operation.type === 'promote' && operation.full ? 'promoteFull' : operation.type;
-      this.releases.operate(name, op);
-      this.tickReleases();
-      return this.get(name);
-    }
+    if (this.releases.find(name)) return this.operateRelease(name, operation);
+    const holder = this.releases.holder(name);
+    if (holder) throw new ControlPlaneError('InvalidOperation', `${name} moves with release ${holder.name}: use \`${releaseCommand(holder.name, operation)}\``);
     const svc = this.requireService(name);
     const spec = svc.spec as AppService;
     if (spec.targets) throw new ControlPlaneError('InvalidOperation', `${name} routes to targets that graylane does not run, so it has no rollouts to ${operation.type}`);
@@ -356,7 +352,61 @@ export class LocalController implements ControlPlane {
     return this.view(name);
   }
 
+  /** An operation on a release: every member of its attempt at once, or all of them for undo. */
+  private operateRelease(name: string, operation: Operation): Promise<ServiceView> {
+    switch (operation.type) {
+      case 'undo':
+        return this.undoRelease(name, operation.toRevision);
+      case 'restart':
+        throw new ControlPlaneError('InvalidOperation', 'restart is not available on this daemon yet; apply a changed env to roll new instances');
+      case 'setWeight':
+        this.releases.operate(name, { type: 'setWeight', weight: operation.percent });
+        break;
+      case 'promote':
+        this.releases.operate(name, { type: operation.full ? 'promoteFull' : 'promote' });
+        break;
+      default:
+        this.releases.operate(name, { type: operation.type });
+    }
+    this.tickReleases();
+    return Promise.resolve(this.get(name));
+  }
+
+  /**
+   * Undo of a release: every member goes back to its previous revision in one commit, so that
+   * the release sees them change together and rolls them back as one release rollout.
+   */
+  private async undoRelease(name: string, toRevision: number | undefined): Promise<ServiceView> {
+    const release = this.releases.find(name)!;
+    if (toRevision !== undefined) {
+      throw new ControlPlaneError('InvalidOperation', `revision numbers belong to each member of release ${name}: see \`graylane history ${name}\`; \`graylane undo ${name}\` rolls every member back to its previous revision`);
+    }
+    const targets = release.services.flatMap((member) => {
+      const svc = this.store.getService(member);
+      const target = svc ? this.undoTarget(member, undefined) : undefined;
+      return svc && target && target.name !== svc.desiredRevision ? [{ svc, target }] : [];
+    });
+    if (targets.length === 0) throw new ControlPlaneError('InvalidOperation', `release ${name} has no earlier revision to go back to`);
+    const now = this.nowMs();
+    this.store.transaction(() => {
+      for (const { svc, target } of targets) {
+        this.store.putService({ ...svc, desiredRevision: target.name, appliedAtMs: now });
+        this.store.appendEvents(svc.name, [{ atMs: now, level: 'info', reason: 'Undo', message: `undo of release ${name} to revision #${target.number} (${target.name})` }]);
+      }
+    });
+    await Promise.all(targets.map(({ svc }) => this.serial(svc.name, () => this.reconcileService(svc.name))));
+    return this.get(name);
+  }
+
   history(name: string, options: { showEnv?: boolean } = {}): RevisionView[] {
+    const release = this.releases.find(name);
+    if (release) {
+      // Per member, named "member revision" as the release's view names them; newest first.
+      return release.services
+        .filter((member) => this.store.getService(member))
+        .flatMap((member) => this.history(member, options).map((r) => ({ ...r, name: `${member} ${r.name}` })))
+        .sort((a, b) => b.createdAtMs - a.createdAtMs);
+    }
     this.requireService(name);
     const status = this.store.getStatus(name) as RolloutStatus | undefined;
     const live = new Set(this.options.processRuntime.listInstances({ service: name }).map((i) => i.revision));
@@ -373,6 +423,13 @@ export class LocalController implements ControlPlane {
   }
 
   analysis(name: string): AnalysisRunView[] {
+    const release = this.releases.find(name);
+    if (release) {
+      return release.services
+        .filter((member) => this.store.getService(member))
+        .flatMap((member) => this.analysis(member).map((r) => ({ ...r, name: `${member}/${r.name}` })))
+        .sort((a, b) => b.startedAtMs - a.startedAtMs);
+    }
     this.requireService(name);
     return this.store.listAnalysisRuns(name).map((r) => ({ id: r.id, name: r.name, phase: r.phase, startedAtMs: r.startedAtMs, ...(r.run as { metrics: AnalysisRunView['metrics']; message?: string }) }));
   }
@@ -387,6 +444,16 @@ export class LocalController implements ControlPlane {
   }
 
   async *logs(options: { service: string; revision?: string; follow?: boolean; tailLines?: number; sinceMs?: number; signal?: AbortSignal }): AsyncIterable<string> {
+    const release = this.releases.find(options.service);
+    if (release) {
+      if (options.revision !== undefined) {
+        throw new ControlPlaneError('InvalidOperation', `revisions belong to each member of release ${release.name}: name one, e.g. \`graylane logs ${release.services[0]!} --revision ${options.revision}\``);
+      }
+      // Members' lines as they come, each prefixed by its member.
+      const members = release.services.filter((member) => this.store.getService(member));
+      yield* mergeAsync(members.map((member) => prefixed(`${member} | `, this.logs({ ...options, service: member }))));
+      return;
+    }
     this.requireService(options.service);
     let revision = options.revision;
     if (revision && /^[0-9]+$/.test(revision)) {
@@ -497,7 +564,7 @@ export class LocalController implements ControlPlane {
     for (const action of actions) this.act(name, action, status);
     this.refreshRoute(name);
     ids.forEach((id, i) => this.notify({ event: { id, service: name, ...events[i]! } }));
-    if (!unchanged) this.notify({ view: this.view(name) });
+    if (!unchanged) this.notifyView(name);
   }
 
   private act(name: string, action: Action, status: RolloutStatus): void {
@@ -615,20 +682,24 @@ export class LocalController implements ControlPlane {
     );
   }
 
-  private async undo(name: string, toRevision: number | undefined, expectedVersion?: number): Promise<ServiceView> {
+  /** The revision an undo goes back to: the one asked for, the stable one during a rollout, or the one before. */
+  private undoTarget(name: string, toRevision: number | undefined) {
     const svc = this.requireService(name);
     const status = this.store.getStatus(name) as RolloutStatus | undefined;
     const revisions = this.store.listRevisions(name);
     const current = revisions.find((r) => r.name === svc.desiredRevision);
-    let target;
     if (toRevision !== undefined) {
-      target = revisions.find((r) => r.number === toRevision);
+      const target = revisions.find((r) => r.number === toRevision);
       if (!target) throw new ControlPlaneError('NotFound', `${name} has no revision #${toRevision}; see \`graylane history ${name}\``);
-    } else if (status?.stableRevision && status.stableRevision !== svc.desiredRevision) {
-      target = revisions.find((r) => r.name === status.stableRevision);
-    } else {
-      target = revisions.filter((r) => r.name !== svc.desiredRevision && (!current || r.number < current.number)).at(-1);
+      return target;
     }
+    if (status?.stableRevision && status.stableRevision !== svc.desiredRevision) return revisions.find((r) => r.name === status.stableRevision);
+    return revisions.filter((r) => r.name !== svc.desiredRevision && (!current || r.number < current.number)).at(-1);
+  }
+
+  private async undo(name: string, toRevision: number | undefined, expectedVersion?: number): Promise<ServiceView> {
+    const svc = this.requireService(name);
+    const target = this.undoTarget(name, toRevision);
     if (!target) throw new ControlPlaneError('InvalidOperation', `${name} has no earlier revision to go back to`);
     if (target.name === svc.desiredRevision) throw new ControlPlaneError('InvalidOperation', `${name} already runs revision #${target.number}`);
     await this.serial(name, () => {
@@ -796,7 +867,21 @@ export class LocalController implements ControlPlane {
 
   private notifyViews(): void {
     if (this.listeners.size === 0) return;
+    for (const r of this.releases.releases()) this.notifyReleaseView(r.name);
     for (const s of this.store.listServices()) this.notify({ view: this.view(s.name) });
+  }
+
+  /** A service's view changed: it goes out, and so does its release's, which is made of it. */
+  private notifyView(name: string): void {
+    if (this.listeners.size === 0) return;
+    this.notify({ view: this.view(name) });
+    const release = releaseOf(this.app(), name);
+    if (release) this.notifyReleaseView(release.name);
+  }
+
+  private notifyReleaseView(name: string): void {
+    if (this.listeners.size === 0 || !this.releases.find(name)) return;
+    this.notify({ view: this.releases.view(name, (s) => this.view(s)) });
   }
 
   private async retireService(name: string): Promise<void> {
@@ -896,6 +981,20 @@ function checkRunnable(app: App, baseDir: string, file: string): string[] {
 function templateOf(svc: AppService, baseDir: string): unknown {
   if (!svc.process) return { targets: svc.targets ?? [] };
   return { ...svc.process, cwd: resolve(baseDir, svc.process.cwd ?? '.') };
+}
+
+/** The command that does `operation` to a whole release, as a person would type it. */
+function releaseCommand(release: string, operation: Operation): string {
+  switch (operation.type) {
+    case 'promote': return `graylane promote ${release}${operation.full ? ' --full' : ''}`;
+    case 'setWeight': return `graylane set weight ${release} ${operation.percent}`;
+    default: return `graylane ${operation.type} ${release}`;
+  }
+}
+
+/** Prefixes every line of a log stream. */
+async function* prefixed(prefix: string, lines: AsyncIterable<string>): AsyncIterable<string> {
+  for await (const line of lines) yield `${prefix}${line}`;
 }
 
 const plural = (n: number, word: string) => (n === 1 ? word : `${word}s`);

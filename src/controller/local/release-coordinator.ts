@@ -8,6 +8,7 @@ import type { Operation as EngineOperation, RolloutStatus, StartAnalysisAction }
 import type { App, Release } from '../../spec/schema.js';
 import type { Store } from '../../store/store.js';
 import type { ServiceView } from '../view-model.js';
+import { ControlPlaneError } from '../control-plane.js';
 import { decideGate, DEFAULT_PINNING, releaseWeight, skewWindowMs, type ReleaseState } from './releases.js';
 
 /** The router's view of a release (see src/router/types.ts ReleaseRoute). */
@@ -47,7 +48,14 @@ export interface ReleaseHost {
   event(service: string, level: 'info' | 'warning' | 'error', reason: string, message: string): void;
   /** Clock. */
   nowMs(): number;
+  /** The release's state changed (its view may have). */
+  changed(release: string): void;
 }
+
+/** An operation a person applies to a whole release. */
+export type ReleaseOperation =
+  | { type: 'promote' | 'promoteFull' | 'abort' | 'pause' | 'resume' | 'retry' }
+  | { type: 'setWeight'; weight: number };
 
 const KEY = (name: string) => `release/${name}`;
 /** After promotion, old revisions go early once no pinned client has used them for this long. */
@@ -77,14 +85,18 @@ export class ReleaseCoordinator {
   }
 
   private save(state: ReleaseState): void {
-    this.store.setSetting(KEY(state.name), JSON.stringify(state));
+    const text = JSON.stringify(state);
+    // A release's view changes with its state (phase, step, message): watchers hear of it.
+    if (this.store.getSetting(KEY(state.name)) === text) return;
+    this.store.setSetting(KEY(state.name), text);
+    this.host.changed(state.name);
   }
 
   /** One pass over a release: start, gate, abort, finish, retire. Idempotent. */
   tick(release: Release): void {
     const now = this.host.nowMs();
     const statuses = release.services.map((s) => ({ service: s, status: this.host.status(s) }));
-    const changing = statuses.filter((m) => m.status?.stableRevision && m.status.canaryRevision && m.status.canaryRevision !== m.status.stableRevision);
+    const rollingOut = statuses.filter((m) => m.status?.stableRevision && m.status.canaryRevision && m.status.canaryRevision !== m.status.stableRevision);
     let state = this.state(release.name);
 
     // Step 1: a new attempt starts when members are rolled out to revisions the release does not
@@ -96,8 +108,10 @@ export class ReleaseCoordinator {
       this.save(state);
     }
     const current = state;
-    const unknown = changing.filter((m) => !current.members.some((x) => x.service === m.service && x.to === m.status!.canaryRevision));
-    if (unknown.length > 0 && !changing.every((m) => m.status!.abort)) {
+    // A member still aborted from an earlier attempt stays out of a new one: only a new revision
+    // (or a retry) brings it back. Otherwise its old abort would abort the new attempt at once.
+    const unknown = rollingOut.filter((m) => !m.status!.abort && !current.members.some((x) => x.service === m.service && x.to === m.status!.canaryRevision));
+    if (unknown.length > 0) {
       const joins = current.phase === 'progressing' && current.gateOpenedAtMs === undefined && current.stepIndex === 0 && unknown.every((u) => !current.members.some((x) => x.service === u.service));
       const added = unknown.map((m) => ({ service: m.service, from: m.status!.stableRevision!, to: m.status!.canaryRevision! }));
       if (joins) {
@@ -105,7 +119,7 @@ export class ReleaseCoordinator {
       } else {
         // A release still in its skew window is superseded: its old revisions are unreachable now.
         if (current.phase === 'promoted') for (const m of current.members) this.host.retireOld(m.service, m.from);
-        const members = changing.map((m) => ({ service: m.service, from: m.status!.stableRevision!, to: m.status!.canaryRevision! }));
+        const members = rollingOut.filter((m) => !m.status!.abort).map((m) => ({ service: m.service, from: m.status!.stableRevision!, to: m.status!.canaryRevision! }));
         state = { name: release.name, generation: randomBytes(6).toString('base64url'), phase: 'progressing', stepIndex: 0, members, secret: current.secret, message: `releasing ${members.map((m) => m.service).join(', ')}` };
         this.host.event(release.name, 'info', 'ReleaseStarted', `release ${release.name} started for ${members.map((m) => `${m.service} → ${m.to}`).join(', ')}`);
       }
@@ -113,13 +127,15 @@ export class ReleaseCoordinator {
     }
 
     if (state.phase === 'progressing') {
+      // Only this attempt's members count: a service outside it (or still on an older abort) neither
+      // holds a gate nor aborts the release.
+      const changing = this.active(state);
       // Step 2: one member aborted (by a person, the guard or its progress deadline): all go back.
-      const inRelease = new Set(state.members.map((x) => x.service));
-      const aborted = statuses.find((m) => m.status?.abort && inRelease.has(m.service));
+      const aborted = changing.find((m) => m.status.abort);
       if (aborted) {
-        for (const m of changing) if (!m.status!.abort) this.host.operate(m.service, { type: 'abort' }, `release ${release.name} aborted: ${aborted.service} failed`);
+        for (const m of changing) if (!m.status.abort) this.host.operate(m.service, { type: 'abort' }, `release ${release.name} aborted: ${aborted.service} failed`);
         if (state.analysisRun) this.host.stopAnalysis(state.analysisRun);
-        this.save({ ...state, phase: 'aborted', message: `aborted: ${aborted.service} failed (${aborted.status?.message ?? 'aborted'}); every member is back on stable` });
+        this.save({ ...state, phase: 'aborted', paused: false, message: `aborted: ${aborted.service} failed (${aborted.status.message ?? 'aborted'}); every member is back on stable` });
         this.host.event(release.name, 'warning', 'ReleaseAborted', `release ${release.name} aborted because ${aborted.service} failed; all members back on stable`);
         return;
       }
@@ -130,13 +146,18 @@ export class ReleaseCoordinator {
         this.host.event(release.name, 'info', 'ReleasePromoted', `release ${release.name} promoted; skew window until ${new Date(skewUntilMs).toISOString()}`);
         return;
       }
-      // Step 4: a gate opens only when every changed member waits at it.
-      const atGate = changing.every((m) => m.status!.phase === 'Paused' && m.status!.currentStepIndex === changing[0]!.status!.currentStepIndex && m.status!.pauseConditions.some((p) => p.reason === 'CanaryPauseStep'));
-      if (!atGate) {
-        this.save({ ...state, stepIndex: Math.min(...changing.map((m) => m.status!.currentStepIndex)), message: `rolling out ${changing.map((m) => `${m.service} ${m.status!.weights.canary}%`).join(', ')}` });
+      // Step 4: a person's pause holds the release where it is: no gate opens, however long it waited.
+      if (state.paused) {
+        this.save({ ...state, message: `paused by operator at step ${state.stepIndex + 1}: \`graylane resume ${release.name}\` or \`graylane promote ${release.name}\` to go on` });
         return;
       }
-      const stepIndex = changing[0]!.status!.currentStepIndex;
+      // Step 5: a gate opens only when every changed member waits at it.
+      const atGate = changing.every((m) => m.status.phase === 'Paused' && m.status.currentStepIndex === changing[0]!.status.currentStepIndex && m.status.pauseConditions.some((p) => p.reason === 'CanaryPauseStep'));
+      if (!atGate) {
+        this.save({ ...state, stepIndex: Math.min(...changing.map((m) => m.status.currentStepIndex)), message: `rolling out ${changing.map((m) => `${m.service} ${m.status.weights.canary}%`).join(', ')}` });
+        return;
+      }
+      const stepIndex = changing[0]!.status.currentStepIndex;
       if (state.stepIndex !== stepIndex || state.gateOpenedAtMs === undefined) {
         state = { ...state, stepIndex, gateOpenedAtMs: now, gatePromoted: false, analysisRun: undefined };
       }
@@ -144,14 +165,14 @@ export class ReleaseCoordinator {
       const analysisPhase = state.analysisRun ? this.host.analysisPhase(changing[0]!.service, state.analysisRun) : undefined;
       const decision = decideGate(release, state, now, analysisPhase);
       if (decision.type === 'startAnalysis') {
-        this.host.startAnalysis(changing[0]!.service, { type: 'startAnalysis', name: runName, kind: 'step', analysis: decision.step, revision: changing[0]!.status!.canaryRevision! }, changing[0]!.status!.stableRevision);
+        this.host.startAnalysis(changing[0]!.service, { type: 'startAnalysis', name: runName, kind: 'step', analysis: decision.step, revision: changing[0]!.status.canaryRevision! }, changing[0]!.status.stableRevision);
         this.save({ ...state, analysisRun: runName, message: `analysis at step ${stepIndex + 1}` });
         return;
       }
       if (decision.type === 'wait') {
         if (analysisPhase === 'Failed' || analysisPhase === 'Error') {
           for (const m of changing) this.host.operate(m.service, { type: 'abort' }, `release ${release.name}: analysis ${analysisPhase}`);
-          this.save({ ...state, phase: 'aborted', message: `aborted: analysis at step ${stepIndex + 1} ${analysisPhase}` });
+          this.save({ ...state, phase: 'aborted', paused: false, message: `aborted: analysis at step ${stepIndex + 1} ${analysisPhase}` });
           this.host.event(release.name, 'warning', 'ReleaseAborted', `release ${release.name} aborted: analysis ${analysisPhase}`);
           return;
         }
@@ -164,7 +185,7 @@ export class ReleaseCoordinator {
     }
 
     if (state.phase === 'promoted') {
-      // Step 5: the skew window ends, or pinned clients of the old version went quiet.
+      // Step 6: the skew window ends, or pinned clients of the old version went quiet.
       const lastPinned = this.host.lastPinnedStableMs(release.name) ?? 0;
       const quiet = now - Math.max(lastPinned, (state.skewUntilMs ?? now) - skewWindowMs(release)) > IDLE_PINNED_MS;
       if (now >= (state.skewUntilMs ?? 0) || quiet) {
@@ -175,21 +196,77 @@ export class ReleaseCoordinator {
     }
   }
 
-  /** A person's operation on the release: applied to every changed member at once. */
-  operate(name: string, op: 'promote' | 'promoteFull' | 'abort' | 'pause' | 'resume' | 'retry'): void {
-    const release = this.find(name)!;
-    const state = this.state(name);
-    const members = release.services.filter((s) => {
-      const st = this.host.status(s);
-      return st?.canaryRevision !== undefined && st.canaryRevision !== st.stableRevision;
+  /** The members of the attempt in force that are still on its revisions, with their statuses. */
+  private active(state: ReleaseState): { service: string; status: RolloutStatus }[] {
+    return state.members.flatMap((m) => {
+      const status = this.host.status(m.service);
+      return status && status.canaryRevision === m.to && status.canaryRevision !== status.stableRevision ? [{ service: m.service, status }] : [];
     });
-    if (op === 'promote' && state?.phase === 'progressing') {
-      this.save({ ...state, gatePromoted: true });
+  }
+
+  /**
+   * The release that moves a service now: an attempt in progress (or aborted, until retried or
+   * replaced) whose member it is. Operations on the service alone would split the release.
+   */
+  holder(service: string): Release | undefined {
+    for (const release of this.releases()) {
+      if (!release.services.includes(service)) continue;
+      const state = this.state(release.name);
+      if (state?.phase !== 'progressing' && state?.phase !== 'aborted') continue;
+      if (this.active(state).some((m) => m.service === service)) return release;
+    }
+    return undefined;
+  }
+
+  /**
+   * A person's operation on the release, applied to every member of the attempt at once. Throws
+   * ControlPlaneError InvalidOperation when it makes no sense now.
+   */
+  operate(name: string, op: ReleaseOperation): void {
+    const state = this.state(name);
+    const members = state && (state.phase === 'progressing' || state.phase === 'aborted') ? this.active(state) : [];
+    const refuse = (why: string) => new ControlPlaneError('InvalidOperation', why);
+    const what = op.type === 'promoteFull' ? 'promote' : op.type === 'setWeight' ? 'set the weight of' : op.type;
+    if (!state || members.length === 0) throw refuse(`nothing to ${what}: release ${name} has no rollout in progress`);
+    const why = `release ${name}: ${op.type === 'promoteFull' ? 'promote --full' : op.type} by operator`;
+    if (op.type === 'retry') {
+      if (state.phase !== 'aborted') throw refuse(`release ${name} is not aborted: only an aborted release can be retried`);
+      for (const m of members) this.host.operate(m.service, { type: 'retry' }, why);
+      this.save({ ...state, generation: randomBytes(6).toString('base64url'), phase: 'progressing', stepIndex: 0, gateOpenedAtMs: undefined, gatePromoted: false, analysisRun: undefined, paused: false, message: `retrying ${members.map((m) => m.service).join(', ')}` });
       return;
     }
-    for (const m of members) this.host.operate(m, { type: op }, `release ${name}: ${op} by operator`);
-    if (op === 'retry' && state) this.save({ ...state, generation: randomBytes(6).toString('base64url'), phase: 'progressing', stepIndex: 0, gateOpenedAtMs: undefined, analysisRun: undefined });
-    if (op === 'abort' && state) this.save({ ...state, phase: 'aborted', message: 'aborted by operator; every member is back on stable' });
+    if (state.phase === 'aborted') throw refuse(`release ${name} is aborted: \`graylane retry ${name}\` to run it again, or apply a new revision`);
+    switch (op.type) {
+      case 'pause':
+        if (state.paused) throw refuse(`release ${name} is already paused`);
+        // Members hold too, so that none moves on to its next weight between gates.
+        for (const m of members) this.host.operate(m.service, { type: 'pause' }, why);
+        this.save({ ...state, paused: true, message: `paused by operator at step ${state.stepIndex + 1}: \`graylane resume ${name}\` or \`graylane promote ${name}\` to go on` });
+        return;
+      case 'resume':
+        if (!state.paused) throw refuse(`release ${name} was not paused by a person (\`graylane promote ${name}\` passes a pause step)`);
+        this.resumeMembers(members, why);
+        this.save({ ...state, paused: false, message: `resumed at step ${state.stepIndex + 1}` });
+        return;
+      case 'promote':
+        this.resumeMembers(members, why);
+        this.save({ ...state, paused: false, gatePromoted: true });
+        return;
+      case 'promoteFull':
+      case 'abort':
+        for (const m of members) this.host.operate(m.service, { type: op.type }, why);
+        if (op.type === 'abort') this.save({ ...state, phase: 'aborted', paused: false, message: 'aborted by operator; every member is back on stable' });
+        else this.save({ ...state, paused: false });
+        return;
+      case 'setWeight':
+        for (const m of members) this.host.operate(m.service, { type: 'setWeight', weight: op.weight }, why);
+        this.save({ ...state, message: `weight set to ${op.weight}% by hand at step ${state.stepIndex + 1}; holds until the next gate opens` });
+        return;
+    }
+  }
+
+  private resumeMembers(members: { service: string; status: RolloutStatus }[], why: string): void {
+    for (const m of members) if (m.status.pauseConditions.some((p) => p.reason === 'UserPause')) this.host.operate(m.service, { type: 'resume' }, why);
   }
 
   /** The pinning table for the router: releases under way or within their skew window. */
@@ -210,7 +287,7 @@ export class ReleaseCoordinator {
       };
       if (!state) continue;
       if (phase === 'idle') out.push({ ...base, phase: 'progressing', canaryWeight: 0 });
-      else if (phase === 'progressing') out.push({ ...base, phase: 'progressing', canaryWeight: releaseWeight(release.services.map((s) => this.host.status(s))) });
+      else if (phase === 'progressing') out.push({ ...base, phase: 'progressing', canaryWeight: releaseWeight(this.active(state).map((m) => m.status)) });
       else if (phase === 'aborted') out.push({ ...base, phase: 'aborted', canaryWeight: 0 });
       else if (phase === 'promoted') out.push({ ...base, phase: 'promoted', canaryWeight: 100, ...(state?.skewUntilMs ? { skewUntilMs: state.skewUntilMs } : {}) });
     }
@@ -235,7 +312,7 @@ export class ReleaseCoordinator {
     const views = release.services.map(memberView);
     const steps = release.strategy.canary?.steps?.length ?? 0;
     const phase: ServiceView['phase'] = state?.phase === 'aborted' ? 'Degraded'
-      : views.some((v) => v.phase === 'Paused') ? 'Paused'
+      : (state?.phase === 'progressing' && state.paused) || views.some((v) => v.phase === 'Paused') ? 'Paused'
         : views.some((v) => v.phase === 'Progressing') ? 'Progressing'
           : views.every((v) => v.phase === 'Healthy') ? 'Healthy'
             : views.every((v) => v.phase === 'Healthy' || v.phase === 'Completed') ? 'Completed' : 'Progressing';

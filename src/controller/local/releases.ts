@@ -27,6 +27,8 @@ export interface ReleaseState {
   analysisRun?: string;
   /** A person promoted past an indefinite pause or an inconclusive analysis at this gate. */
   gatePromoted?: boolean;
+  /** A person paused the release: no gate opens until resume or promote. */
+  paused?: boolean;
   /** Members being rolled out in this attempt, with their old (stable) and new revisions. */
   members: { service: string; from: string; to: string }[];
   /** Until when stable-pinned clients keep the old revisions after promotion (epoch ms). */
