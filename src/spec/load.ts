@@ -180,6 +180,10 @@ export function stageAll(sources: readonly SourceText[], out: Collector = new Co
   for (const { text, file } of sources) {
     const parsed = parseSource(text, file);
     out.errors.push(...parsed.errors);
+    // An empty file (or one of comments) is almost always the wrong file, not "nothing to do".
+    if (parsed.errors.length === 0 && parsed.documents.length === 0) {
+      out.errors.push(new SpecError({ code: 'document', file, line: 0, column: 0, path: '', reason: 'no documents' }));
+    }
     for (const src of parsed.documents) {
       const s = stage(src, out);
       if (s) staged.push(s);
