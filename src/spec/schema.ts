@@ -160,6 +160,7 @@ export const TrafficRouting = Closed({
   /** Gateway API through Argo's plugin name, kept so Argo manifests load as they are. */
   plugins: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
   managedRoutes: Type.Optional(Type.Array(Closed({ name: Type.String() }))),
+  maxTrafficWeight: Type.Optional(Type.Integer({ minimum: 1, description: 'the scale weights are given on (Argo’s); graylane’s routers split in percent, so only 100 (the default) is accepted yet' })),
 });
 
 // ---------------------------------------------------------------------------------------------
@@ -189,6 +190,7 @@ export const CanaryStrategy = Closed({
   maxUnavailable: Type.Optional(IntOrPercent),
   trafficRouting: Type.Optional(TrafficRouting),
   dynamicStableScale: Type.Optional(Type.Boolean({ description: 'scale the stable down as the canary takes traffic (needs trafficRouting)' })),
+  minPodsPerReplicaSet: Type.Optional(Type.Integer({ minimum: 1, description: 'behind trafficRouting, a revision with any instances has at least this many (at most replicas)' })),
   abortScaleDownDelaySeconds: Type.Optional(Type.Integer({ minimum: 0, description: 'after an abort, keep the canary up this long before scaling it down; default 30' })),
   scaleDownDelaySeconds: Type.Optional(Type.Integer({ minimum: 0, description: 'after promotion, keep the old stable up this long (clients still pinned to it); default 30' })),
   scaleDownDelayRevisionLimit: Type.Optional(Type.Integer({ minimum: 0, description: 'old revisions kept running during their scale-down delay' })),

@@ -43,7 +43,7 @@ const ROLLOUT_RULES: readonly Rule[] = [
   stepRule('experiment'),
   stepRule('plugin'),
   { pattern: [...canary, 'steps', '*', 'analysis', 'analysisRunMetadata'] },
-  ...['antiAffinity', 'canaryMetadata', 'stableMetadata', 'pingPong', 'minPodsPerReplicaSet'].map((f) => ({ pattern: [...canary, f] })),
+  ...['antiAffinity', 'canaryMetadata', 'stableMetadata', 'pingPong'].map((f) => ({ pattern: [...canary, f] })),
   { pattern: [...canary, 'analysis', 'analysisRunMetadata'] },
   ...['alb', 'smi', 'ambassador', 'traefik', 'apisix', 'appMesh', 'maxTrafficWeight'].map((f) => ({
     pattern: [...routing, f],
