@@ -13,6 +13,7 @@ export type SpecErrorCode =
   | 'reference' // names something that does not exist
   | 'duplicate' // two documents or entries with the same identity
   | 'pod-template' // the Kubernetes schema rejects the pod template
+  | 'unsupported' // an Argo Rollouts feature graylane does not do yet, which the document cannot do without
   | 'unknown-kind'; // asked for a kind graylane does not have
 
 /** One clear reason why a document cannot be used, with where it is. */

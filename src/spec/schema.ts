@@ -227,12 +227,24 @@ export const Strategy = Closed(
 /** A Kubernetes PodTemplateSpec; checked field by field against the Kubernetes schema. */
 export const PodTemplate = Type.Object({}, { additionalProperties: true, description: 'a Kubernetes PodTemplateSpec' });
 
+/** Argo's `workloadRef`: the pod template comes from an existing Deployment instead of `template`. */
+export const WorkloadRef = Closed(
+  {
+    apiVersion: Type.String({ minLength: 1 }),
+    kind: Type.String({ minLength: 1 }),
+    name: Type.String({ minLength: 1 }),
+    scaleDown: Type.Optional(Type.Union([Type.Literal('never'), Type.Literal('onsuccess'), Type.Literal('progressively')])),
+  },
+  { description: 'take the pod template from this workload (a Deployment) instead of template; Kubernetes only' },
+);
+
 export const RolloutSpec = Closed({
   replicas: Type.Optional(Type.Integer({ minimum: 0, description: 'desired instances; default 1' })),
   selector: Type.Optional(
     Type.Object({ matchLabels: Type.Optional(Type.Record(Type.String(), Type.String())) }, { additionalProperties: true }),
   ),
   template: Type.Optional(PodTemplate),
+  workloadRef: Type.Optional(WorkloadRef),
   strategy: Strategy,
   minReadySeconds: Type.Optional(Type.Integer({ minimum: 0, description: 'seconds an instance must stay ready to count as available' })),
   progressDeadlineSeconds: Type.Optional(Type.Integer({ minimum: 1, description: 'a rollout making no progress for this long is Degraded; default 600' })),
@@ -295,14 +307,30 @@ export const CommandProvider = Closed({
   timeoutSeconds: Type.Optional(Type.Integer({ minimum: 1 })),
 });
 
+/** Argo's job provider: a Kubernetes Job whose success or failure is the measurement. */
+export const JobProvider = Closed(
+  {
+    metadata: Type.Optional(Type.Object({}, { additionalProperties: true })),
+    spec: Type.Object({}, { additionalProperties: true, description: 'a Kubernetes JobSpec' }),
+  },
+  { description: 'run a Kubernetes Job: it succeeding is Successful, failing is Failed (Kubernetes only)' },
+);
+
 export const MetricProvider = Closed(
   {
     prometheus: Type.Optional(PrometheusProvider),
     web: Type.Optional(WebProvider),
     builtin: Type.Optional(BuiltinProvider),
     command: Type.Optional(CommandProvider),
+    job: Type.Optional(JobProvider),
   },
   { minProperties: 1, maxProperties: 1, description: 'exactly one provider' },
+);
+
+/** A metric's duration, or an `{{args.name}}` the run fills in (checked then), as Argo allows. */
+const MetricDuration = Type.Union(
+  [...Duration.anyOf, Type.String({ pattern: '\\{\\{\\s*args\\.[^}]+\\}\\}' })],
+  { description: 'a duration: 30s, 5m, 1h, 250ms or a number of seconds; or {{args.name}}' },
 );
 
 export const Metric = Closed({
@@ -310,8 +338,8 @@ export const Metric = Closed({
   provider: MetricProvider,
   successCondition: Type.Optional(Type.String({ description: 'expression over `result`; true means Successful' })),
   failureCondition: Type.Optional(Type.String({ description: 'expression over `result`; true means Failed' })),
-  interval: Type.Optional(Duration),
-  initialDelay: Type.Optional(Duration),
+  interval: Type.Optional(MetricDuration),
+  initialDelay: Type.Optional(MetricDuration),
   count: Type.Optional(Type.Union([Type.Integer({ minimum: 0 }), Type.String()])),
   failureLimit: Type.Optional(Type.Union([Type.Integer({ minimum: -1 }), Type.String()])),
   inconclusiveLimit: Type.Optional(Type.Union([Type.Integer({ minimum: 0 }), Type.String()])),
