@@ -37,7 +37,7 @@ function countsNow(ctx: Context, canary: CanaryStrategy): DesiredReplicaCounts {
   const older = ctx.revisions
     .filter((r) => r.name !== stable && r.name !== current && !ctx.hold.has(r.name) && (r.replicas > 0 || r.readyReplicas > 0))
     .map((r): RevisionReplicas => ({ name: r.name, replicas: r.replicas, availableReplicas: r.readyReplicas }));
-  return desiredReplicaCounts({
+  const counts = desiredReplicaCounts({
     rollout: {
       spec: { ...ctx.spec, strategy: { canary } },
       status: {
@@ -50,6 +50,8 @@ function countsNow(ctx: Context, canary: CanaryStrategy): DesiredReplicaCounts {
     canary: ctx.rs(current) ?? { name: current, replicas: 0, availableReplicas: 0 },
     older,
   });
+  // Without a stable revision's instances there is nothing to size (Argo leaves a missing stable alone).
+  return ctx.rs(stable) ? counts : { ...counts, stable: 0 };
 }
 
 /** As Argo's AtDesiredReplicaCountsForCanary: the canary is at its size and ready; stable at its size. */

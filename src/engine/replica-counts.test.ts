@@ -121,7 +121,7 @@ describe('desiredReplicaCounts: canary with traffic routing', () => {
 
   it('once every step is done the canary goes to full size', () => {
     const spec: RolloutSpec = { replicas: 10, strategy: { canary: { trafficRouting: {}, steps: [{ setWeight: 10 }] } } };
-    expect(desiredReplicaCounts({ rollout: { spec, status: { currentStepIndex: 1, stableRS: 's', currentPodHash: 'c' } } })).toMatchObject({ canary: 10, stable: 0 });
+    expect(desiredReplicaCounts({ rollout: { spec, status: { currentStepIndex: 1, stableRS: 's', currentPodHash: 'c' } } })).toMatchObject({ canary: 10, stable: 10 });
     expect(desiredReplicaCounts({ rollout: { spec, status: { currentStepIndex: 1, stableRS: 's', currentPodHash: 'c' } }, stable: rs('s', 10, 10) })).toMatchObject({ canary: 10, stable: 10 });
   });
 
@@ -134,6 +134,52 @@ describe('desiredReplicaCounts: canary with traffic routing', () => {
       stable: rs('stable', stable[0], stable[1]), canary: rs('canary', 0, 0), older: [...older],
     });
     expect(got.older.map((o) => o.replicas)).toEqual(expected);
+  });
+});
+
+describe('desiredReplicaCounts: traffic-routed rows of Argo Rollouts\' own tests', () => {
+  interface Row {
+    replicas: number; steps: number[]; surge?: IntOrPercent; unavail?: IntOrPercent; stable?: [number, number]; canary?: [number, number];
+    abort?: boolean; promoteFull?: boolean; dynamic?: boolean; weights?: [number, number]; abortDelay?: number; minPods?: number; maxWeight?: number;
+  }
+  // Argo's fixtures: stable "stable", canary "canary", at step 0; a revision whose tuple is absent has no ReplicaSet.
+  const argoRouted = (r: Row) => {
+    const strategy: CanaryStrategy = {
+      maxSurge: r.surge ?? 0, maxUnavailable: r.unavail ?? 1, steps: r.steps.map((w) => ({ setWeight: w })),
+      trafficRouting: r.maxWeight === undefined ? {} : { maxTrafficWeight: r.maxWeight },
+    };
+    if (r.dynamic) strategy.dynamicStableScale = true;
+    if (r.abortDelay !== undefined) strategy.abortScaleDownDelaySeconds = r.abortDelay;
+    if (r.minPods !== undefined) strategy.minPodsPerReplicaSet = r.minPods;
+    const weights: TrafficWeights | undefined = r.weights && { canary: { weight: r.weights[0] }, stable: { weight: r.weights[1] } };
+    const got = desiredReplicaCounts({
+      rollout: { spec: { replicas: r.replicas, strategy: { canary: strategy } }, status: { currentStepIndex: 0, stableRS: 'stable', currentPodHash: 'canary', abort: r.abort, promoteFull: r.promoteFull, canary: { weights } } },
+      stable: r.stable && rs('stable', ...r.stable), canary: r.canary && rs('canary', ...r.canary),
+    });
+    return { canary: got.canary, stable: got.stable };
+  };
+  // Argo case (file: test › case) | rollout | → canary, stable
+  it.each<[string, Row, number, number]>([
+    ['canary_test.go: TestCalculateReplicaCountsForCanaryTrafficRouting (no ReplicaSets yet: stable desired at spec.replicas)', { replicas: 10, steps: [10] }, 1, 10],
+    ['canary_test.go: DynamicScale › Should scale stable replica up depending on next expected canary downscale step, if abort is true', { replicas: 10, steps: [20, 60], dynamic: true, abort: true, weights: [60, 40], canary: [6, 6], stable: [4, 4] }, 6, 8],
+    ['canary_test.go: DynamicScale › Should scale stable replica up depending on available canary replicas, if actual number of canaries is less than expected and abort is true', { replicas: 10, steps: [20, 60], dynamic: true, abort: true, weights: [60, 40], canary: [1, 1], stable: [4, 4] }, 6, 8],
+    ['canary_test.go: DynamicScale › Should scale stable replica up depending on available stable replicas, if abort is true', { replicas: 10, steps: [20, 60], dynamic: true, abort: true, weights: [60, 40], canary: [2, 2], stable: [8, 4] }, 6, 8],
+    ['canary_test.go: DynamicScale › Should scale stable up as if canaries are scaled down to 0 if stable and canary replicas not passed, and abort is true', { replicas: 10, steps: [20, 60], dynamic: true, abort: true, weights: [60, 40] }, 6, 10],
+    ['canary_test.go: DynamicScale › Should scale down stable', { replicas: 10, steps: [10], dynamic: true, weights: [10, 90] }, 1, 9],
+    ['canary_test.go: DynamicScale › Should take max of desired canary (20) > actual (10)', { replicas: 10, steps: [20], dynamic: true, weights: [10, 90] }, 2, 9],
+    ['canary_test.go: DynamicScale › Should leave canary scaled up if there is still traffic to it on abort', { replicas: 10, steps: [20], dynamic: true, abort: true, weights: [20, 80] }, 2, 10],
+    ['canary_test.go: DynamicScale › Should reduce canary when there is less traffic to it on abort', { replicas: 10, steps: [20], dynamic: true, abort: true, weights: [10, 90] }, 1, 10],
+    ['canary_test.go: OnAbortWithScaleDownDelay › no explicit delay: weight is held up by canary size (weight 10)', { replicas: 10, steps: [10, 50], surge: 1, unavail: 0, dynamic: true, abort: true, canary: [5, 5], stable: [9, 9] }, 1, 9],
+    ['canary_test.go: OnAbortWithScaleDownDelay › explicit delay: weight steps down gradually while stable is scaling up (weight 10)', { replicas: 10, steps: [10, 50], surge: 1, unavail: 0, dynamic: true, abort: true, abortDelay: 30, canary: [5, 5], stable: [5, 5] }, 1, 9],
+    ['canary_test.go: OnAbortWithScaleDownDelay › explicit delay: weight reaches zero once stable nearly covers spec.Replicas (weight 0)', { replicas: 10, steps: [10, 50], surge: 1, unavail: 0, dynamic: true, abort: true, abortDelay: 30, canary: [5, 5], stable: [9, 9] }, 0, 10],
+    ['canary_test.go: OnAbortWithScaleDownDelay › explicit zero delay: weight is held up by canary size (weight 10)', { replicas: 10, steps: [10, 50], surge: 1, unavail: 0, dynamic: true, abort: true, abortDelay: 0, canary: [5, 5], stable: [9, 9] }, 1, 9],
+    ['canary_test.go: OnAbortWithScaleDownDelay › stable scales to spec.Replicas once weight reaches zero', { replicas: 10, steps: [10, 50], surge: 1, unavail: 0, dynamic: true, abort: true, abortDelay: 30, weights: [10, 90], canary: [5, 5], stable: [9, 9] }, 1, 10],
+    ['canary_test.go: TestCalculateReplicaCountsForCanary › Honor MinPodsPerReplicaSet when using trafficRouting and starting canary', { replicas: 10, steps: [5], minPods: 2 }, 2, 10],
+    ['canary_test.go: TestCalculateReplicaCountsForCanary › Cap MinPodsPerReplicaSet when it exceeds rollout replicas with trafficRouting', { replicas: 1, steps: [100], promoteFull: true, minPods: 2 }, 1, 1],
+    ['rollout/canary_test.go: TestCanaryRolloutWithMaxWeightInTrafficRouting › max weight 100', { replicas: 10, steps: [10], surge: 1, unavail: 0, maxWeight: 100, stable: [10, 10] }, 1, 10],
+    ['rollout/canary_test.go: TestCanaryRolloutWithMaxWeightInTrafficRouting › max weight 1000', { replicas: 10, steps: [200], surge: 1, unavail: 0, maxWeight: 1000, stable: [10, 10] }, 2, 10],
+  ])('%s', (_argoCase, row, canary, stable) => {
+    expect(argoRouted(row)).toEqual({ canary, stable });
   });
 });
 

@@ -1,6 +1,6 @@
 import type { BlueGreenStrategy, CanaryStrategy, RolloutSpec } from '../spec/schema.js';
 import { resolveFenceposts } from './fenceposts.js';
-import { canaryReplicasOrWeight, type StepPosition } from './steps.js';
+import { canaryReplicasOrWeight, setCanaryScaleInForce, type StepPosition } from './steps.js';
 
 /** One revision's instances as the runtime reports them (a ReplicaSet's spec and status). */
 export interface RevisionReplicas {
@@ -86,8 +86,10 @@ export function desiredReplicaCounts(input: DesiredReplicaCountsInput): DesiredR
     return { canary: forward.next, stable: stable ? forward.old[forward.old.length - 1] ?? 0 : 0, older: older.map((o, i) => ({ name: o.name, replicas: forward.old[i] ?? 0 })) };
   }
   if (canary.trafficRouting) {
-    const counts = trafficRoutedCanaryCounts(canary, replicas, status);
-    return { ...counts, stable: stable ? counts.stable : 0, older: scaleDownOlderForCanary(older, [input.canary, stable], replicas, fence, true) };
+    // As Argo, stable's count does not depend on a stable revision existing yet: the caller scales
+    // only a revision it has.
+    const counts = trafficRoutedCanaryCounts(canary, replicas, status, stable, input.canary);
+    return { ...counts, older: scaleDownOlderForCanary(older, [input.canary, stable], replicas, fence, true) };
   }
   const counts = basicCanaryCounts(canary, replicas, fence, status, stable, input.canary, older);
   return { ...counts, older: scaleDownOlderForCanary(older, [input.canary, stable], replicas, fence, false) };
@@ -119,26 +121,70 @@ export function approximateWeightedCounts(replicas: number, weight: number, maxS
   return { canary: best.canary, stable: best.total - best.canary };
 }
 
-/** Instances for a weight, rounded up: a weight above 0 always gets at least one instance. */
-export function trafficWeightToReplicas(replicas: number, weight: number): number {
-  return Math.ceil((weight * replicas) / 100);
+/**
+ * Instances for a weight out of `maxWeight` (100 unless `trafficRouting.maxTrafficWeight` says
+ * otherwise), rounded up: a weight above 0 always gets at least one instance.
+ */
+export function trafficWeightToReplicas(replicas: number, weight: number, maxWeight = 100): number {
+  return Math.ceil((weight * replicas) / maxWeight);
 }
 
-function trafficRoutedCanaryCounts(canary: CanaryStrategy, replicas: number, status: ReplicaStatus): { canary: number; stable: number } {
-  const scale = canaryReplicasOrWeight(canary, status);
-  let canaryCount = 'replicas' in scale ? scale.replicas : trafficWeightToReplicas(replicas, scale.weight);
+/** The weight scale traffic is split on: `trafficRouting.maxTrafficWeight`, else 100. */
+export function maxTrafficWeight(canary: CanaryStrategy): number {
+  return canary.trafficRouting?.maxTrafficWeight ?? 100;
+}
+
+/**
+ * `minPodsPerReplicaSet` applied to a count: a revision that has instances at all has at least
+ * that many (capped at spec.replicas, so the two never fight), for availability behind a router.
+ */
+function atLeastMinPods(canary: CanaryStrategy, replicas: number, count: number): number {
+  if (count === 0 || canary.minPodsPerReplicaSet === undefined || !canary.trafficRouting) return count;
+  return Math.max(count, Math.min(canary.minPodsPerReplicaSet, replicas));
+}
+
+/**
+ * The canary weight an aborted `dynamicStableScale` rollout sizes by: not 0 at once (stable would
+ * surge to full while the canary still holds its instances) but the next `setWeight` below what
+ * the canary still has, walking the steps back down as stable instances become available.
+ */
+function abortStepDownWeight(canary: CanaryStrategy, replicas: number, stableRS: RevisionReplicas, newRS: RevisionReplicas): number {
+  const maxWeight = maxTrafficWeight(canary);
+  const expectedCanary = replicas - stableRS.availableReplicas;
+  // An explicit delay keeps the canary at full size until its deadline, which is only set once
+  // stable is full: its size must not hold the weight up, or the abort could never finish.
+  const explicitDelay = canary.abortScaleDownDelaySeconds !== undefined && canary.abortScaleDownDelaySeconds > 0;
+  const canaryNow = explicitDelay ? expectedCanary : Math.max(expectedCanary, newRS.availableReplicas);
+  const steps = canary.steps ?? [];
+  for (let i = steps.length - 1; i >= 0; i--) {
+    const step = steps[i];
+    if (step && 'setWeight' in step && trafficWeightToReplicas(replicas, step.setWeight, maxWeight) < canaryNow) return step.setWeight;
+  }
+  return 0;
+}
+
+function trafficRoutedCanaryCounts(
+  canary: CanaryStrategy, replicas: number, status: ReplicaStatus, stableRS: RevisionReplicas | undefined, newRS: RevisionReplicas | undefined,
+): { canary: number; stable: number } {
+  const maxWeight = maxTrafficWeight(canary);
+  let scale = canaryReplicasOrWeight(canary, status);
+  const separateStable = !status.promoteFull && !!status.stableRS && status.currentPodHash !== status.stableRS;
+  if (status.abort && canary.dynamicStableScale && separateStable && stableRS && newRS && !setCanaryScaleInForce(canary, status)) {
+    scale = { weight: abortStepDownWeight(canary, replicas, stableRS, newRS) };
+  }
+  let canaryCount = 'replicas' in scale ? scale.replicas : atLeastMinPods(canary, replicas, trafficWeightToReplicas(replicas, scale.weight, maxWeight));
   // Without dynamic stable scaling the stable stays fully scaled: it takes all traffic back at once.
   if (!canary.dynamicStableScale) return { canary: canaryCount, stable: replicas };
   const desiredWeight = 'weight' in scale ? scale.weight : 0;
-  let stableCount = trafficWeightToReplicas(replicas, 100 - desiredWeight);
+  let stableCount = trafficWeightToReplicas(replicas, maxWeight - desiredWeight, maxWeight);
   const weights = status.canary?.weights;
   if (weights) {
     // Stable shrinks only once traffic has left it, and grows before traffic comes back.
-    stableCount = Math.max(stableCount, trafficWeightToReplicas(replicas, weights.stable.weight));
+    stableCount = Math.max(stableCount, trafficWeightToReplicas(replicas, weights.stable.weight, maxWeight));
     // An aborting canary keeps what its remaining traffic needs until the weight has moved.
-    if (status.abort) canaryCount = Math.max(canaryCount, trafficWeightToReplicas(replicas, weights.canary.weight));
+    if (status.abort) canaryCount = Math.max(canaryCount, trafficWeightToReplicas(replicas, weights.canary.weight, maxWeight));
   }
-  return { canary: canaryCount, stable: stableCount };
+  return { canary: atLeastMinPods(canary, replicas, canaryCount), stable: atLeastMinPods(canary, replicas, stableCount) };
 }
 
 /** How many of an RS's instances a scale-down may count on; `ignoreAvailability` counts the asked-for ones. */

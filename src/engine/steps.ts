@@ -29,7 +29,7 @@ export function currentCanaryStep(canary: CanaryStrategy, position: StepPosition
 export function currentSetWeight(canary: CanaryStrategy, position: StepPosition): number {
   if (position.abort) return 0;
   const { step, index } = currentCanaryStep(canary, position);
-  if (step === undefined || index === undefined) return 100;
+  if (step === undefined || index === undefined) return canary.trafficRouting?.maxTrafficWeight ?? 100;
   return lastSetWeightAtOrBefore(canary.steps ?? [], index) ?? 0;
 }
 
@@ -68,7 +68,8 @@ export type CanaryScale = { replicas: number } | { weight: number };
 
 /** What sizes the canary now, as Argo's GetCanaryReplicasOrWeight. */
 export function canaryReplicasOrWeight(canary: CanaryStrategy, position: StepPosition): CanaryScale {
-  if (position.promoteFull || !position.stableRS || position.currentPodHash === position.stableRS) return { weight: 100 };
+  // "All of it" is the whole of the traffic router's weight scale (100 unless maxTrafficWeight).
+  if (position.promoteFull || !position.stableRS || position.currentPodHash === position.stableRS) return { weight: canary.trafficRouting?.maxTrafficWeight ?? 100 };
   const scs = setCanaryScaleInForce(canary, position);
   if (scs?.replicas !== undefined) return { replicas: scs.replicas };
   if (scs?.weight !== undefined) return { weight: scs.weight };

@@ -13,6 +13,7 @@ export type SpecErrorCode =
   | 'reference' // names something that does not exist
   | 'duplicate' // two documents or entries with the same identity
   | 'pod-template' // the Kubernetes schema rejects the pod template
+  | 'unsupported' // an Argo Rollouts feature graylane does not do yet, which the document cannot do without
   | 'unknown-kind'; // asked for a kind graylane does not have
 
 /** One clear reason why a document cannot be used, with where it is. */
@@ -22,7 +23,7 @@ export class SpecError extends Error {
   readonly code: SpecErrorCode;
   /** The file as the user named it (or `<stdin>`, `<text>`). */
   readonly file: string;
-  /** 1-based line of the offending field (its key for unknown fields). */
+  /** 1-based line of the offending field (its key for unknown fields); 0 when it is about the whole file. */
   readonly line: number;
   /** 1-based column. */
   readonly column: number;
@@ -77,6 +78,8 @@ export interface SpecNote {
 }
 
 function formatPosition(file: string, line: number, column: number, path: string, reason: string): string {
+  // Line 0 is the whole file (it has nothing to point at, e.g. no documents at all).
+  if (line === 0) return `${file}: ${reason}`;
   return path ? `${file}:${line}:${column}: ${path}: ${reason}` : `${file}:${line}:${column}: ${reason}`;
 }
 

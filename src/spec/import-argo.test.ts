@@ -28,11 +28,11 @@ describe('importArgo', () => {
       'u.yaml:22:7: spec.strategy.canary.canaryMetadata: not supported by graylane yet; left out',
       'u.yaml:25:9: spec.strategy.canary.trafficRouting.alb: traffic routing through alb is not supported by graylane yet; left out',
       'u.yaml:30:9: spec.strategy.canary.steps[1].experiment: experiment steps are not supported by graylane yet; the step is left out',
-      'u.yaml:48:7: spec.metrics[0].provider.job: metric provider "job" is not supported by graylane yet; metric "integration" is left out',
+      'u.yaml:48:7: spec.metrics[0].provider.datadog: metric provider "datadog" is not supported by graylane yet; metric "integration" is left out',
       'u.yaml:57:5: spec.metrics[1].consecutiveSuccessLimit: not supported by graylane yet; left out',
     ]);
     expect(result.notes.map((n) => n.message)).toEqual(['passed over Service "svc": not a graylane kind']);
-    for (const gone of ['experiment', 'antiAffinity', 'canaryMetadata', 'alb', 'job:', 'consecutiveSuccessLimit', 'kind: Service']) expect(result.yaml).not.toContain(gone);
+    for (const gone of ['experiment', 'antiAffinity', 'canaryMetadata', 'alb', 'datadog:', 'consecutiveSuccessLimit', 'kind: Service']) expect(result.yaml).not.toContain(gone);
     const loaded = loadDocuments({ text: result.yaml, file: 'out.yaml' });
     expect(loaded.errors.map(formatSpecError)).toEqual([]);
     expect(loaded.warnings).toEqual([]);
@@ -45,16 +45,17 @@ describe('importArgo', () => {
     const text = [
       'apiVersion: argoproj.io/v1alpha1',
       'kind: AnalysisTemplate',
-      'metadata: {name: only-job}',
+      'metadata: {name: only-datadog}',
       'spec:',
       '  metrics:',
       '  - name: integration',
       '    provider:',
-      '      job: {spec: {}}',
+      '      datadog: {query: "avg:errors{*}"}',
     ].join('\n');
     const result = importArgo({ text, file: 'j.yaml' });
     expect(result.yaml).toBe('');
-    expect(result.errors.map(formatSpecError)).toEqual(['j.yaml:5:3: spec.metrics: must have at least 1 item']);
-    expect(result.warnings.map(formatSpecWarning)).toEqual(['j.yaml:8:7: spec.metrics[0].provider.job: metric provider "job" is not supported by graylane yet; metric "integration" is left out']);
+    // Refused naming the provider, not for the "no metrics" that leaving it out would cause.
+    expect(result.errors.map(formatSpecError)).toEqual(['j.yaml:8:7: spec.metrics[0].provider.datadog: metric provider "datadog" is not supported yet, and the template has no other metric']);
+    expect(result.warnings).toEqual([]);
   });
 });

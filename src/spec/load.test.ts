@@ -76,8 +76,12 @@ describe('loadDocuments', () => {
     expect(r.documents.map((d) => [d.kind, d.line])).toEqual([['App', 3]]);
   });
 
-  it('gives an empty result for an empty file', () => {
-    expect(loadDocuments({ text: '', file: 'empty.yaml' })).toEqual({ documents: [], errors: [], warnings: [], notes: [] });
+  it('refuses an empty file, or one of comments only: "file: no documents"', () => {
+    for (const text of ['', '# nothing yet\n---\n']) {
+      const result = loadDocuments({ text, file: 'empty.yaml' });
+      expect(result.documents).toEqual([]);
+      expect(result.errors.map((e) => [e.code, formatSpecError(e)])).toEqual([['document', 'empty.yaml: no documents']]);
+    }
   });
 });
 

@@ -70,6 +70,8 @@ export interface StagedDocument {
   readonly data: Record<string, unknown>;
   readonly removed: PathSegment[][];
   valid: boolean;
+  /** Refused for a feature graylane lacks: its other checks would only report consequences of that. */
+  readonly refused?: boolean;
 }
 
 const SCHEMAS = { Rollout, AnalysisTemplate, ClusterAnalysisTemplate: AnalysisTemplate, App } as const;
@@ -125,7 +127,9 @@ function stage(src: SourceDocument, out: Collector): StagedDocument | undefined 
   const unsupported = findUnsupported(k, copy);
   for (const u of unsupported) {
     const pos = src.position(u.path, 'key');
-    if (origin === 'argo') {
+    if (u.refuse) {
+      out.issue(src, { path: u.path, at: 'key', code: 'unsupported', reason: u.reason });
+    } else if (origin === 'argo') {
       out.warnings.push({ code: 'unsupported', file: src.file, line: pos.line, column: pos.column, path: formatPath(u.path), message: u.reason });
     } else {
       const field = u.path[u.path.length - 1];
@@ -134,7 +138,44 @@ function stage(src: SourceDocument, out: Collector): StagedDocument | undefined 
   }
   const removed = removalOrder(unsupported);
   removeFromData(copy, removed);
-  return { source: src, kind: k as DocumentKind, origin, data: copy, removed, valid: origin === 'argo' || unsupported.length === 0 };
+  if (origin === 'argo' && k === 'Rollout') splitArgoSteps(src, copy, out);
+  const refused = unsupported.some((u) => u.refuse);
+  return { source: src, kind: k as DocumentKind, origin, data: copy, removed, valid: !refused && (origin === 'argo' || unsupported.length === 0), refused };
+}
+
+/** Step fields that take effect at once, in the order a split step runs them; the deciding one goes last. */
+const IMMEDIATE_STEP_FIELDS = ['setHeaderRoute', 'setMirrorRoute', 'setCanaryScale'];
+
+/**
+ * Argo lets one step carry several fields (at most one of setWeight, pause, analysis, experiment,
+ * with any of setCanaryScale, setHeaderRoute, setMirrorRoute); graylane's steps have one each. Such
+ * a step becomes consecutive steps: the routes and scale first, then the one that decides when the
+ * step ends. `analysis.startingStep` is moved to match, and a note says what happened.
+ */
+function splitArgoSteps(src: SourceDocument, data: Record<string, unknown>, out: Collector): void {
+  const canary = (data.spec as { strategy?: { canary?: unknown } } | undefined)?.strategy?.canary;
+  if (!isRecord(canary) || !Array.isArray(canary.steps)) return;
+  const steps: unknown[] = canary.steps;
+  const firstIndex: number[] = [];
+  const split: unknown[] = [];
+  steps.forEach((step, i) => {
+    firstIndex.push(split.length);
+    const keys = isRecord(step) ? Object.keys(step) : [];
+    if (!isRecord(step) || keys.length < 2) return void split.push(step);
+    const deciding = keys.filter((key) => !IMMEDIATE_STEP_FIELDS.includes(key));
+    // Two deciding fields are an error Argo makes too: leave it to the schema to say so.
+    if (deciding.length > 1) return void split.push(step);
+    const order = [...IMMEDIATE_STEP_FIELDS.filter((key) => key in step), ...deciding];
+    for (const key of order) split.push({ [key]: step[key] });
+    const pos = src.position(['spec', 'strategy', 'canary', 'steps', i], 'value');
+    out.notes.push({ file: src.file, line: pos.line, message: `spec.strategy.canary.steps[${i}] has ${keys.join(', ')}: graylane runs it as ${order.length} steps (${order.join(', ')}), so step numbers after it are higher than in Argo` });
+  });
+  if (split.length === steps.length) return;
+  canary.steps = split;
+  const analysis = canary.analysis;
+  if (isRecord(analysis) && typeof analysis.startingStep === 'number') {
+    analysis.startingStep = firstIndex[analysis.startingStep] ?? split.length;
+  }
 }
 
 /**
@@ -180,12 +221,17 @@ export function stageAll(sources: readonly SourceText[], out: Collector = new Co
   for (const { text, file } of sources) {
     const parsed = parseSource(text, file);
     out.errors.push(...parsed.errors);
+    // An empty file (or one of comments) is almost always the wrong file, not "nothing to do".
+    if (parsed.errors.length === 0 && parsed.documents.length === 0) {
+      out.errors.push(new SpecError({ code: 'document', file, line: 0, column: 0, path: '', reason: 'no documents' }));
+    }
     for (const src of parsed.documents) {
       const s = stage(src, out);
       if (s) staged.push(s);
     }
   }
   for (const s of staged) {
+    if (s.refused) continue;
     const issues = checkOne(s, checks);
     for (const i of issues) out.issue(s.source, i);
     if (issues.length) s.valid = false;

@@ -160,6 +160,7 @@ export const TrafficRouting = Closed({
   /** Gateway API through Argo's plugin name, kept so Argo manifests load as they are. */
   plugins: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
   managedRoutes: Type.Optional(Type.Array(Closed({ name: Type.String() }))),
+  maxTrafficWeight: Type.Optional(Type.Integer({ minimum: 1, description: 'the scale weights are given on (Argo’s); graylane’s routers split in percent, so only 100 (the default) is accepted yet' })),
 });
 
 // ---------------------------------------------------------------------------------------------
@@ -189,6 +190,7 @@ export const CanaryStrategy = Closed({
   maxUnavailable: Type.Optional(IntOrPercent),
   trafficRouting: Type.Optional(TrafficRouting),
   dynamicStableScale: Type.Optional(Type.Boolean({ description: 'scale the stable down as the canary takes traffic (needs trafficRouting)' })),
+  minPodsPerReplicaSet: Type.Optional(Type.Integer({ minimum: 1, description: 'behind trafficRouting, a revision with any instances has at least this many (at most replicas)' })),
   abortScaleDownDelaySeconds: Type.Optional(Type.Integer({ minimum: 0, description: 'after an abort, keep the canary up this long before scaling it down; default 30' })),
   scaleDownDelaySeconds: Type.Optional(Type.Integer({ minimum: 0, description: 'after promotion, keep the old stable up this long (clients still pinned to it); default 30' })),
   scaleDownDelayRevisionLimit: Type.Optional(Type.Integer({ minimum: 0, description: 'old revisions kept running during their scale-down delay' })),
@@ -225,12 +227,24 @@ export const Strategy = Closed(
 /** A Kubernetes PodTemplateSpec; checked field by field against the Kubernetes schema. */
 export const PodTemplate = Type.Object({}, { additionalProperties: true, description: 'a Kubernetes PodTemplateSpec' });
 
+/** Argo's `workloadRef`: the pod template comes from an existing Deployment instead of `template`. */
+export const WorkloadRef = Closed(
+  {
+    apiVersion: Type.String({ minLength: 1 }),
+    kind: Type.String({ minLength: 1 }),
+    name: Type.String({ minLength: 1 }),
+    scaleDown: Type.Optional(Type.Union([Type.Literal('never'), Type.Literal('onsuccess'), Type.Literal('progressively')])),
+  },
+  { description: 'take the pod template from this workload (a Deployment) instead of template; Kubernetes only' },
+);
+
 export const RolloutSpec = Closed({
   replicas: Type.Optional(Type.Integer({ minimum: 0, description: 'desired instances; default 1' })),
   selector: Type.Optional(
     Type.Object({ matchLabels: Type.Optional(Type.Record(Type.String(), Type.String())) }, { additionalProperties: true }),
   ),
   template: Type.Optional(PodTemplate),
+  workloadRef: Type.Optional(WorkloadRef),
   strategy: Strategy,
   minReadySeconds: Type.Optional(Type.Integer({ minimum: 0, description: 'seconds an instance must stay ready to count as available' })),
   progressDeadlineSeconds: Type.Optional(Type.Integer({ minimum: 1, description: 'a rollout making no progress for this long is Degraded; default 600' })),
@@ -293,14 +307,30 @@ export const CommandProvider = Closed({
   timeoutSeconds: Type.Optional(Type.Integer({ minimum: 1 })),
 });
 
+/** Argo's job provider: a Kubernetes Job whose success or failure is the measurement. */
+export const JobProvider = Closed(
+  {
+    metadata: Type.Optional(Type.Object({}, { additionalProperties: true })),
+    spec: Type.Object({}, { additionalProperties: true, description: 'a Kubernetes JobSpec' }),
+  },
+  { description: 'run a Kubernetes Job: it succeeding is Successful, failing is Failed (Kubernetes only)' },
+);
+
 export const MetricProvider = Closed(
   {
     prometheus: Type.Optional(PrometheusProvider),
     web: Type.Optional(WebProvider),
     builtin: Type.Optional(BuiltinProvider),
     command: Type.Optional(CommandProvider),
+    job: Type.Optional(JobProvider),
   },
   { minProperties: 1, maxProperties: 1, description: 'exactly one provider' },
+);
+
+/** A metric's duration, or an `{{args.name}}` the run fills in (checked then), as Argo allows. */
+const MetricDuration = Type.Union(
+  [...Duration.anyOf, Type.String({ pattern: '\\{\\{\\s*args\\.[^}]+\\}\\}' })],
+  { description: 'a duration: 30s, 5m, 1h, 250ms or a number of seconds; or {{args.name}}' },
 );
 
 export const Metric = Closed({
@@ -308,8 +338,8 @@ export const Metric = Closed({
   provider: MetricProvider,
   successCondition: Type.Optional(Type.String({ description: 'expression over `result`; true means Successful' })),
   failureCondition: Type.Optional(Type.String({ description: 'expression over `result`; true means Failed' })),
-  interval: Type.Optional(Duration),
-  initialDelay: Type.Optional(Duration),
+  interval: Type.Optional(MetricDuration),
+  initialDelay: Type.Optional(MetricDuration),
   count: Type.Optional(Type.Union([Type.Integer({ minimum: 0 }), Type.String()])),
   failureLimit: Type.Optional(Type.Union([Type.Integer({ minimum: -1 }), Type.String()])),
   inconclusiveLimit: Type.Optional(Type.Union([Type.Integer({ minimum: 0 }), Type.String()])),

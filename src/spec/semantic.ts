@@ -52,9 +52,6 @@ function checkCanary(c: CanaryStrategy, base: PathSegment[], ctx: StrategyContex
   for (const field of ['scaleDownDelaySeconds', 'abortScaleDownDelaySeconds', 'dynamicStableScale'] as const) {
     if (c[field] !== undefined && c[field] !== false && !routed) out.push(issue([...base, field], `${field} only works with trafficRouting`));
   }
-  if (c.dynamicStableScale === true && c.abortScaleDownDelaySeconds !== undefined) {
-    out.push(issue([...base, 'abortScaleDownDelaySeconds'], 'cannot be used with dynamicStableScale (the stable is scaled back up as traffic returns)'));
-  }
   if (isZero(c.maxSurge) && isZero(c.maxUnavailable)) out.push(issue([...base, 'maxUnavailable'], 'maxSurge and maxUnavailable cannot both be 0'));
   if (c.trafficRouting) out.push(...checkRouting(c, c.trafficRouting, base, ctx));
   if (c.analysis?.startingStep !== undefined && c.analysis.startingStep >= steps.length) {
@@ -128,8 +125,10 @@ function templateLabels(template: unknown): Record<string, unknown> {
 export function checkRollout(r: Rollout): Issue[] {
   const out: Issue[] = [];
   const s = r.spec;
-  if (s.template === undefined) out.push(issue(['spec'], 'missing required field "template"'));
-  if (s.selector === undefined) out.push(issue(['spec'], 'missing required field "selector"'));
+  // With workloadRef the Deployment supplies both (as Argo).
+  if (s.template === undefined && s.workloadRef === undefined) out.push(issue(['spec'], 'missing required field "template"'));
+  if (s.template !== undefined && s.workloadRef !== undefined) out.push(issue(['spec', 'workloadRef'], 'use either template or workloadRef, not both'));
+  if (s.selector === undefined && s.workloadRef === undefined) out.push(issue(['spec'], 'missing required field "selector"'));
   const labels = templateLabels(s.template);
   const missing = Object.entries(s.selector?.matchLabels ?? {}).filter(([k, v]) => labels[k] !== v);
   if (s.template !== undefined && missing.length) {
@@ -257,6 +256,11 @@ export function checkAnalysisRefs(doc: Rollout | App, templates: readonly Analys
       if (!t) {
         out.push(issue([...path, 'templates', k, 'templateName'], `no ${kind} "${ref.templateName}" in the files loaded`, 'reference'));
         return;
+      }
+      if (doc.kind === 'App') {
+        // An App runs on one host, where there is no Kubernetes to run a Job in.
+        const job = t.spec.metrics.find((m) => m.provider.job !== undefined);
+        if (job) out.push(issue([...path, 'templates', k, 'templateName'], `template "${ref.templateName}" metric "${job.name}" uses the job provider, which runs a Kubernetes Job: not possible on a single host`));
       }
       for (const arg of t.spec.args ?? []) {
         if (arg.value === undefined && arg.valueFrom === undefined && !given.has(arg.name)) {

@@ -13,6 +13,11 @@ export interface UnsupportedField {
   readonly remove: PathSegment[];
   /** Why, for the warning. */
   readonly reason: string;
+  /**
+   * Leaving it out would change what the document means (or leave nothing to run): the document
+   * is refused, naming the field, instead of loading without it.
+   */
+  readonly refuse?: boolean;
 }
 
 const FIELD = 'not supported by graylane yet; left out';
@@ -25,6 +30,8 @@ interface Rule {
   readonly reason?: (match: PathSegment[], data: unknown) => string;
   /** Keys under a `*` that are fine (used for plugin and provider names). */
   readonly except?: readonly string[];
+  /** Refuse the document rather than leave the field out (see {@link UnsupportedField.refuse}); given the field's value and the document. */
+  readonly refuse?: (value: unknown, data: unknown) => boolean;
 }
 
 const canary = ['spec', 'strategy', 'canary'];
@@ -38,17 +45,30 @@ const stepRule = (name: string): Rule => ({
 });
 
 const ROLLOUT_RULES: readonly Rule[] = [
-  { pattern: ['spec', 'workloadRef'] },
   { pattern: ['spec', 'analysis'] },
   stepRule('experiment'),
   stepRule('plugin'),
   { pattern: [...canary, 'steps', '*', 'analysis', 'analysisRunMetadata'] },
-  ...['antiAffinity', 'canaryMetadata', 'stableMetadata', 'pingPong', 'minPodsPerReplicaSet'].map((f) => ({ pattern: [...canary, f] })),
+  ...['antiAffinity', 'canaryMetadata', 'stableMetadata'].map((f) => ({ pattern: [...canary, f] })),
+  {
+    // Istio host splitting without pingPong needs canaryService and stableService: left out, the
+    // document would be refused for lacking them, which is not what is wrong with it.
+    pattern: [...canary, 'pingPong'],
+    refuse: (_v, data) => getIn(data, [...routing, 'istio']) !== undefined && getIn(data, [...routing, 'istio', 'destinationRule']) === undefined
+      && (getIn(data, [...canary, 'canaryService']) === undefined || getIn(data, [...canary, 'stableService']) === undefined),
+    reason: () => 'pingPong is not supported yet (graylane splits Istio host traffic between canaryService and stableService)',
+  },
   { pattern: [...canary, 'analysis', 'analysisRunMetadata'] },
-  ...['alb', 'smi', 'ambassador', 'traefik', 'apisix', 'appMesh', 'maxTrafficWeight'].map((f) => ({
+  ...['alb', 'smi', 'ambassador', 'traefik', 'apisix', 'appMesh'].map((f) => ({
     pattern: [...routing, f],
-    reason: () => (f === 'maxTrafficWeight' ? FIELD : `traffic routing through ${f} is not supported by graylane yet; left out`),
+    reason: () => `traffic routing through ${f} is not supported by graylane yet; left out`,
   })),
+  {
+    // Every weight is on this scale: left out, `setWeight: 200` of 1000 would mean 200%.
+    pattern: [...routing, 'maxTrafficWeight'],
+    refuse: (v) => v !== 100,
+    reason: () => 'maxTrafficWeight other than 100 is not supported yet (graylane routers split traffic in percent)',
+  },
   {
     pattern: [...routing, 'plugins', '*'],
     except: ['argoproj-labs/gatewayAPI'],
@@ -64,7 +84,7 @@ const ROLLOUT_RULES: readonly Rule[] = [
 ];
 
 /** Metric providers graylane can query. */
-export const SUPPORTED_PROVIDERS = ['prometheus', 'web', 'builtin', 'command'] as const;
+export const SUPPORTED_PROVIDERS = ['prometheus', 'web', 'builtin', 'command', 'job'] as const;
 
 const TEMPLATE_RULES: readonly Rule[] = [
   {
@@ -123,10 +143,25 @@ export function findUnsupported(kind: string, data: unknown): UnsupportedField[]
   const found: UnsupportedField[] = [];
   for (const rule of rulesFor(kind)) {
     for (const m of matchAll(data, rule.pattern, rule.except)) {
-      found.push({ path: m, remove: m.slice(0, m.length - (rule.removeUp ?? 0)), reason: rule.reason?.(m, data) ?? FIELD });
+      const refuse = rule.refuse?.(getIn(data, m), data) ?? false;
+      found.push({ path: m, remove: m.slice(0, m.length - (rule.removeUp ?? 0)), reason: rule.reason?.(m, data) ?? FIELD, ...(refuse ? { refuse } : {}) });
     }
   }
-  return found.sort((a, b) => comparePaths(a.path, b.path));
+  return refuseEmptyTemplate(data, found).sort((a, b) => comparePaths(a.path, b.path));
+}
+
+/**
+ * A template whose every metric would be left out has nothing to measure: it is refused, naming
+ * each unsupported provider, rather than failing later as "no metrics".
+ */
+function refuseEmptyTemplate(data: unknown, found: UnsupportedField[]): UnsupportedField[] {
+  const metrics = getIn(data, ['spec', 'metrics']);
+  if (!Array.isArray(metrics) || metrics.length === 0) return found;
+  const gone = new Set(found.filter((f) => f.remove.length === 3 && f.remove[1] === 'metrics').map((f) => f.remove[2]));
+  if (gone.size < metrics.length) return found;
+  return found.map((f) => (f.remove.length === 3 && f.remove[1] === 'metrics'
+    ? { ...f, refuse: true, reason: `metric provider "${String(f.path[f.path.length - 1])}" is not supported yet, and the template has no other metric` }
+    : f));
 }
 
 function comparePaths(a: readonly PathSegment[], b: readonly PathSegment[]): number {

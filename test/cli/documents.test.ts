@@ -40,6 +40,17 @@ describe('graylane validate', () => {
     for (const line of lines) expect(line).toMatch(new RegExp(`^${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:\\d+:\\d+: \\S+: .+`));
   });
 
+  it.each([
+    ['an empty file', ''],
+    ['a file of comments only', '# the rollout goes here\n---\n# and the template here\n'],
+  ])('%s is not valid: exit 2 with "file: no documents"', async (_name, text) => {
+    const file = write('empty.yaml', text);
+    const r = await run(['validate', file]);
+    expect(r.code).toBe(2);
+    expect(r.out.trim()).toBe(`${file}: no documents`);
+    expect(r.err).not.toContain('ok:');
+  });
+
   it('a missing file is a clear error, exit 2', async () => {
     const r = await run(['validate', join(dir, 'nope.yaml')]);
     expect(r.code).toBe(2);
