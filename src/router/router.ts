@@ -21,6 +21,7 @@ import type {
   CircuitBreakerOptions,
   LatencyCounts,
   ReleaseStats,
+  ReleaseTraffic,
   RevisionStats,
   RevisionTotals,
   RouteTable,
@@ -68,6 +69,11 @@ export interface Router {
   recentLatency(query: StatsQuery): LatencyCounts;
   /** Cumulative figures of a release since the router started (zeros for an unknown release). */
   releaseStats(name: string): ReleaseStats;
+  /**
+   * Page loads and requests of a release by the side that served them over the last `windowMs`
+   * (default 30 s, at most 300 s): the share the canary really gets (zeros for an unknown release).
+   */
+  releaseTraffic(query: { release: string; windowMs?: number }): ReleaseTraffic;
   /** Subscribes to notable events (ejections, readmissions, drains). */
   on(event: 'event', listener: (e: RouterEvent) => void): this;
   /** Unsubscribes. */
@@ -353,6 +359,10 @@ class RouterImpl extends EventEmitter implements Router {
 
   releaseStats(name: string): ReleaseStats {
     return (this.releaseCounters.get(name) ?? new ReleaseCounters(name)).snapshot();
+  }
+
+  releaseTraffic(query: { release: string; windowMs?: number }): ReleaseTraffic {
+    return (this.releaseCounters.get(query.release) ?? new ReleaseCounters(query.release)).recent(query.windowMs ?? 30_000, Date.now());
   }
 
   private countersFor(service: string, revision: string, now: number): RevisionCounters {
