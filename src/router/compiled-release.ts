@@ -13,6 +13,7 @@ import type { IncomingMessage } from 'node:http';
 import { hasReadyInstance, type RevisionGroup } from './compiled-table.js';
 import { cookieValue, headerValue } from './matchers.js';
 import type { ReleaseCounters } from './release-counters.js';
+import { ReleasePositions } from './release-positions.js';
 import { DEFAULT_ASSET_PATTERN, RELEASE_POSITIONS, ReleaseTokenVerifier, type VerifiedReleaseToken } from './release-token.js';
 import type { ReleasePhase, ReleaseRoute, ReleaseSide } from './types.js';
 
@@ -46,6 +47,7 @@ export class CompiledRelease {
     private readonly route: ReleaseRoute,
     readonly counters: ReleaseCounters,
     private readonly random: () => number,
+    private readonly positions: ReleasePositions = new ReleasePositions(),
     private readonly nowMs: () => number = Date.now,
   ) {
     this.name = route.name;
@@ -121,7 +123,7 @@ export class CompiledRelease {
       if (recorded === pinned.side && position === pinned.position) return { group, headers: [this.route.header, given!] };
       return { group, headers: this.pinHeaders(recorded, position ?? this.positionFor(recorded)) };
     }
-    const position = Math.min(RELEASE_POSITIONS - 1, Math.floor(this.random() * RELEASE_POSITIONS));
+    const position = this.positions.take(this.random);
     const wanted = this.pageSide(position);
     const group = this.serve(wanted, sides);
     // Pin the client to the side it actually got, so the rest of its page stays consistent.

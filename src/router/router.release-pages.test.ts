@@ -141,6 +141,17 @@ describe('release sides decided at each page load', () => {
 });
 
 describe('realized share', () => {
+  it('spreads a few clients evenly: 40 users at weight 50 put 50 % ± 5 points of their page loads on the canary', async () => {
+    for (const seed of [1, 2, 3, 4, 5]) {
+      const r = await startRouter({ routes: releaseTable(u, { release: { canaryWeight: 50 } }), random: seededRandom(seed) });
+      cleanups.push(r.close);
+      const clients = Array.from({ length: 40 }, () => new CookieClient(r.url));
+      const sides = await pageLoads(clients);
+      expect(Math.abs(sides.filter((s) => s === 'canary').length - 20)).toBeLessThanOrEqual(2);
+    }
+  });
+
+
   it('counts page loads and requests per side over the recent window, beside the weight set', async () => {
     const r = await routerAt({ canaryWeight: 30 });
     const clients = Array.from({ length: 400 }, () => new CookieClient(r.url));

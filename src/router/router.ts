@@ -15,6 +15,7 @@ import { Instance, type InstanceEnvironment } from './instance.js';
 import { createMetricsRegistry } from './metrics.js';
 import { MirrorLimiter } from './mirror.js';
 import { ReleaseCounters } from './release-counters.js';
+import { ReleasePositions } from './release-positions.js';
 import { FINE_BOUNDS_MS, RevisionCounters } from './revision-stats.js';
 import { assertRouteTable, parseAddress } from './route-table-schema.js';
 import type {
@@ -164,6 +165,7 @@ class RouterImpl extends EventEmitter implements Router {
   private readonly instances = new Map<string, Instance>();
   private readonly counters = new Map<string, { counters: RevisionCounters; lastInTableMs: number }>();
   private readonly releaseCounters = new Map<string, ReleaseCounters>();
+  private readonly releasePositions = new Map<string, ReleasePositions>();
   private readonly mirrors: MirrorLimiter;
   private readonly maxRequestBodyBytes: number;
   private readonly trustedProxies: BlockList | undefined;
@@ -287,7 +289,9 @@ class RouterImpl extends EventEmitter implements Router {
     for (const r of copy.releases ?? []) {
       let counters = this.releaseCounters.get(r.name);
       if (!counters) this.releaseCounters.set(r.name, (counters = new ReleaseCounters(r.name)));
-      const compiled = new CompiledRelease(r, counters, this.random);
+      let positions = this.releasePositions.get(r.name);
+      if (!positions) this.releasePositions.set(r.name, (positions = new ReleasePositions()));
+      const compiled = new CompiledRelease(r, counters, this.random, positions);
       for (const member of r.services) releaseOf.set(member, compiled);
     }
     for (const s of copy.services) {
