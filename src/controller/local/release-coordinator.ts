@@ -228,6 +228,9 @@ export class ReleaseCoordinator {
       const state = this.state(release.name);
       const m = state?.members.find((x) => x.service === service);
       if (state?.phase === 'promoted' && m) return { stable: m.from, canary: m.to };
+      // A member that finished before the others: until the release is promoted, clients whose
+      // pages are on the old version still need its old revision (the release decides the sides).
+      if (state?.phase === 'progressing' && m && this.host.status(service)?.stableRevision === m.to) return { stable: m.from, canary: m.to };
     }
     return undefined;
   }
