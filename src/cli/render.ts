@@ -1,5 +1,5 @@
 /** Text renderings of the shared view-model for the terminal. */
-import type { ServiceView } from '../controller/view-model.js';
+import type { ReleaseTrafficView, ServiceView } from '../controller/view-model.js';
 
 const pct = (x: number) => `${(x * 100).toFixed(x > 0 && x < 0.001 ? 3 : 2)}%`;
 
@@ -33,6 +33,7 @@ export function renderStatus(v: ServiceView): string {
   const lines = [head, `  ${v.message}`];
   if (v.stateWrites) lines.push(`  warning: ${v.stateWrites.message} (since ${new Date(v.stateWrites.sinceMs).toISOString()})`);
   if (v.pauseReasons.length > 0 && !v.message.startsWith('paused')) lines.push(`  paused: ${v.pauseReasons.join(', ')}`);
+  if (v.releaseTraffic) lines.push(`  ${renderReleaseTraffic(v.releaseTraffic)}`);
   if (v.revisions.length > 0) {
     const rows = [
       ['REVISION', 'ROLE', 'WEIGHT', 'READY', 'REQ/S', 'ERRORS', 'P99'],
@@ -53,4 +54,15 @@ export function renderStatus(v: ServiceView): string {
   }
   for (const a of v.analysis) lines.push(`  analysis ${a.name}: ${a.phase}${a.message ? ` (${a.message})` : ''}`);
   return lines.join('\n');
+}
+
+/** A share of a count, e.g. `48.2% of 612 page loads`, or `no page loads`. */
+function share(part: { stable: number; canary: number }, what: string): string {
+  const total = part.stable + part.canary;
+  return total === 0 ? `no ${what}` : `${((part.canary / total) * 100).toFixed(1)}% of ${total} ${what}`;
+}
+
+/** The canary's realized share beside the weight set, e.g. for `status shop`. */
+export function renderReleaseTraffic(t: ReleaseTrafficView): string {
+  return `canary served ${share(t.pageLoads, 'page loads')}, ${share(t.requests, 'requests')} in the last ${Math.round(t.windowMs / 1000)} s (weight ${t.weight}%)`;
 }

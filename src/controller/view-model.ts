@@ -71,6 +71,23 @@ export interface ServiceView {
   version?: number;
   /** Present while the daemon cannot write its state: it routes with what it has and retries. */
   stateWrites?: StateWritesView;
+  /** For a release the router pins: the weight set and the share the canary really served. */
+  releaseTraffic?: ReleaseTrafficView;
+}
+
+/**
+ * What a release's canary really got, beside the weight set: page loads decide a client's side, so
+ * the share of page loads is what follows the weight; requests follow the pages.
+ */
+export interface ReleaseTrafficView {
+  /** The weight in force for page loads, percent (0 after an abort, 100 once promoted). */
+  weight: number;
+  /** The window counted, ms (the last 30 s). */
+  windowMs: number;
+  /** Page loads (navigations) by the side that served them. */
+  pageLoads: { stable: number; canary: number };
+  /** All requests to members by the side that served them, page loads included. */
+  requests: { stable: number; canary: number };
 }
 
 /** A write outage of the daemon's state, as `status` shows it. */

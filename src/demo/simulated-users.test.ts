@@ -54,8 +54,10 @@ describe('runSimulatedUsers', () => {
   it('sees no error at all against one version', async () => {
     const baseUrl = await startProxy(() => ({ pair: v1 }));
     const results: PageLoadResult[] = [];
-    const report = await runSimulatedUsers({ baseUrl, pageLoadsPerSecond: 40, durationMs: 1500, users: 10, onResult: (r) => results.push(r) });
+    // One page load per user, so that none is left half-way for a newer one (counted below).
+    const report = await runSimulatedUsers({ baseUrl, pageLoadsPerSecond: 40, durationMs: 1500, users: 60, onResult: (r) => results.push(r) });
     expect(report.pageLoads).toBe(60);
+    expect(report.leftPageLoads).toBe(0);
     expect(report.skippedPageLoads).toBe(0);
     // Each page load: the page, two assets, three API calls.
     expect(report.requests).toBe(60 * 6);
@@ -125,6 +127,31 @@ describe('runSimulatedUsers', () => {
     const report = await runSimulatedUsers({ baseUrl, pageLoadsPerSecond: 20, signal: AbortSignal.timeout(500) });
     expect(report.pageLoads).toBeGreaterThan(0);
     expect(report.pageLoads).toBeLessThan(40);
+  });
+
+  it('makes no more requests for a page its user left for a newer one, as a browser tab does', async () => {
+    const seen: string[] = [];
+    const server = createServer((req, res) => {
+      seen.push(req.url ?? '');
+      if (req.url === '/') return res.end('<html><script src="/assets/slow.js"></script></html>');
+      // The first page's asset is still loading when the user's next page load starts.
+      if (req.url === '/assets/slow.js') return void setTimeout(() => res.end('//'), seen.filter((u) => u === '/').length === 1 ? 1500 : 0);
+      res.setHeader('content-type', 'application/json');
+      res.end('{}');
+    });
+    proxies.push(server);
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const results: PageLoadResult[] = [];
+    const report = await runSimulatedUsers({
+      baseUrl: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, pageLoadsPerSecond: 4, durationMs: 500, users: 1, apiCallsPerPage: 2,
+      onResult: (r) => results.push(r),
+    });
+    expect(report.pageLoads).toBe(2);
+    expect(report.leftPageLoads).toBe(1);
+    expect(results.map((r) => r.left).sort()).toEqual([false, true]);
+    // Only the second page made its API calls.
+    expect(seen.filter((u) => u.startsWith('/api/'))).toHaveLength(2);
+    expect(report.failedRequests).toBe(0);
   });
 
   it('rethrows an error thrown by onResult once the run is over', async () => {

@@ -3,7 +3,8 @@
  * names (as a browser would, in parallel), then calls the API a few times, sending and keeping
  * the user's cookies (so a router's release-pinning cookie is honoured like a real browser's).
  * Page loads arrive at a fixed rate (open model) and are shared out round-robin over the users,
- * so every user comes back with their cookies.
+ * so every user comes back with their cookies. Each user is one browser tab: a page load of a user
+ * whose previous page is still loading leaves that page, whose remaining requests are not made.
  *
  * What it catches beyond failed requests is version skew, the errors users see during an
  * update of a separated frontend and backend:
@@ -64,6 +65,8 @@ export interface PageLoadResult {
   problems: string[];
   /** From the page request to the last API answer, ms. */
   durationMs: number;
+  /** The user navigated to a newer page before this one finished; its remaining requests were not made. */
+  left: boolean;
 }
 
 /** The whole run. */
@@ -76,6 +79,11 @@ export interface SimulatedUsersReport {
   pageLoadsWithProblems: number;
   /** Page loads due while `maxConcurrentPageLoads` were under way, not started. */
   skippedPageLoads: number;
+  /**
+   * Page loads their user left for a newer one before they finished: as a browser drops a page it
+   * navigates away from, their remaining asset and API requests were not made.
+   */
+  leftPageLoads: number;
   requests: number;
   /** Connection errors, timeouts and 5xx answers. */
   failedRequests: number;
@@ -179,12 +187,14 @@ export async function runSimulatedUsers(options: SimulatedUsersOptions): Promise
   const maxConcurrent = Math.floor(options.maxConcurrentPageLoads ?? 32);
   const apiCalls = options.apiCallsPerPage ?? 3;
   const jars = Array.from({ length: Math.floor(options.users ?? 20) }, () => new CookieJar());
+  /** Page loads started per user: a page whose number is no longer its user's latest was left. */
+  const navigations = jars.map(() => 0);
   const extraHeaders = options.headers ?? {};
   // A browser opens about six connections per origin; the pool is shared by all users here.
   const agent = new Agent({ keepAliveTimeout: 30_000, connectTimeout: timeoutMs, headersTimeout: timeoutMs, bodyTimeout: timeoutMs });
 
   const report: SimulatedUsersReport = {
-    elapsedMs: 0, pageLoads: 0, pageLoadsWithProblems: 0, skippedPageLoads: 0, requests: 0, failedRequests: 0,
+    elapsedMs: 0, pageLoads: 0, pageLoadsWithProblems: 0, skippedPageLoads: 0, leftPageLoads: 0, requests: 0, failedRequests: 0,
     failures: emptyFailureCounts(), assetNotFound: 0, versionMismatches: 0, contractErrors: 0, otherClientErrors: 0,
     servedBy: {}, pageVersions: {}, latencyMs: new LatencyHistogram().summary(), pageLoadMs: new LatencyHistogram().summary(),
   };
@@ -233,8 +243,14 @@ export async function runSimulatedUsers(options: SimulatedUsersOptions): Promise
   const loadPage = async (user: number): Promise<PageLoadResult> => {
     const jar = jars[user] ?? new CookieJar();
     const startedAt = performance.now();
+    const navigation = (navigations[user] = (navigations[user] ?? 0) + 1);
     const result: PageLoadResult = {
-      user, requests: 0, failedRequests: 0, assetNotFound: 0, versionMismatches: 0, contractErrors: 0, ok: true, problems: [], durationMs: 0,
+      user, requests: 0, failedRequests: 0, assetNotFound: 0, versionMismatches: 0, contractErrors: 0, ok: true, problems: [], durationMs: 0, left: false,
+    };
+    // A newer page of the same user means this one is gone: a browser makes none of its requests.
+    const stillHere = () => {
+      if (navigations[user] !== navigation) result.left = true;
+      return !result.left;
     };
     const page = await get(jar, '/', result, 'page');
     if (page !== undefined && page.status >= 400) {
@@ -245,7 +261,7 @@ export async function runSimulatedUsers(options: SimulatedUsersOptions): Promise
       if (version !== undefined) result.pageVersion = version;
       const required = (parseMeta(page.body, 'api-requires') ?? '').split(',').map((s) => s.trim()).filter((s) => s !== '');
 
-      await Promise.all(parseAssetUrls(page.body).map(async (asset) => {
+      await Promise.all((stillHere() ? parseAssetUrls(page.body) : []).map(async (asset) => {
         const answer = await get(jar, asset, result, 'asset');
         if (answer?.status === 404) {
           result.assetNotFound += 1;
@@ -256,7 +272,7 @@ export async function runSimulatedUsers(options: SimulatedUsersOptions): Promise
         }
       }));
 
-      for (let i = 0; i < apiCalls; i += 1) {
+      for (let i = 0; i < apiCalls && stillHere(); i += 1) {
         const path = PAGE_API_CALLS[i % PAGE_API_CALLS.length] ?? '/api/version';
         const answer = await get(jar, path, result);
         if (answer === undefined) continue;
@@ -292,6 +308,7 @@ export async function runSimulatedUsers(options: SimulatedUsersOptions): Promise
     report.versionMismatches += result.versionMismatches;
     report.contractErrors += result.contractErrors;
     if (!result.ok) report.pageLoadsWithProblems += 1;
+    if (result.left) report.leftPageLoads += 1;
     if (result.pageVersion !== undefined) increment(report.pageVersions, result.pageVersion);
     try {
       options.onResult?.(result);

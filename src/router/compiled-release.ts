@@ -3,13 +3,18 @@
  * version token to hand back, and skew-error detection on the way out. See {@link ReleaseRoute}.
  *
  * Order for a request to a member (the member's own `matches` were tried before):
- * force header (when allowed) → token in the header → token in the cookie → assignment by weight.
+ * force header (when allowed) → token in the header → token in the cookie → a new position.
+ *
+ * Pinning keeps each page consistent, not each client frozen: a page load (navigation) puts the
+ * client on the canary iff its token's position is below the weight in force, and its token then
+ * records that side for the page's assets and API calls.
  */
 import type { IncomingMessage } from 'node:http';
 import { hasReadyInstance, type RevisionGroup } from './compiled-table.js';
 import { cookieValue, headerValue } from './matchers.js';
 import type { ReleaseCounters } from './release-counters.js';
-import { DEFAULT_ASSET_PATTERN, ReleaseTokenVerifier } from './release-token.js';
+import { ReleasePositions } from './release-positions.js';
+import { DEFAULT_ASSET_PATTERN, RELEASE_POSITIONS, ReleaseTokenVerifier, type VerifiedReleaseToken } from './release-token.js';
 import type { ReleasePhase, ReleaseRoute, ReleaseSide } from './types.js';
 
 /** The two sides of one member service in the current table. */
@@ -29,103 +34,134 @@ export interface ReleaseDecision {
 export class CompiledRelease {
   readonly name: string;
   private readonly headerName: string;
-  private readonly cookie: string;
   private readonly verifier: ReleaseTokenVerifier;
   private readonly phase: ReleasePhase;
-  private readonly canaryFraction: number;
+  /** `canaryWeight` in token positions: a page load is on the canary iff its position is below. */
+  private readonly canaryPositions: number;
   private readonly skewUntilMs: number | undefined;
   private readonly allowForce: boolean;
   private readonly assetPattern: RegExp;
-  /** Response headers that (re)pin a client to a side: Set-Cookie plus the token header. */
-  private readonly pinHeaders: Record<ReleaseSide, string[]>;
-  /** Response headers echoing a still-valid token (no cookie rewrite). */
-  private readonly echoHeaders: Record<ReleaseSide, string[]>;
+  private readonly cookieSuffix = '; Path=/; SameSite=Lax; HttpOnly';
 
   constructor(
-    route: ReleaseRoute,
+    private readonly route: ReleaseRoute,
     readonly counters: ReleaseCounters,
     private readonly random: () => number,
+    private readonly positions: ReleasePositions = new ReleasePositions(),
     private readonly nowMs: () => number = Date.now,
   ) {
     this.name = route.name;
     this.headerName = route.header.toLowerCase();
-    this.cookie = route.cookie;
     this.verifier = new ReleaseTokenVerifier(route.secret, route.name, route.generation);
     this.phase = route.phase;
-    this.canaryFraction = route.canaryWeight / 100;
+    this.canaryPositions = (Math.min(100, Math.max(0, route.canaryWeight)) / 100) * RELEASE_POSITIONS;
     this.skewUntilMs = route.skewUntilMs;
     this.allowForce = route.allowForceHeader === true;
     this.assetPattern = new RegExp(route.assetPattern ?? DEFAULT_ASSET_PATTERN);
-    const pin = (side: ReleaseSide) => {
-      const token = this.verifier.token(side);
-      return ['set-cookie', `${route.cookie}=${token}; Path=/; SameSite=Lax; HttpOnly`, route.header, token];
-    };
-    const echo = (side: ReleaseSide) => [route.header, this.verifier.token(side)];
-    this.pinHeaders = { stable: pin('stable'), canary: pin('canary') };
-    this.echoHeaders = { stable: echo('stable'), canary: echo('canary') };
+  }
+
+  /** Response headers that (re)pin a client: Set-Cookie plus the token header. */
+  private pinHeaders(side: ReleaseSide, position: number): string[] {
+    const token = this.verifier.token(side, position);
+    return ['set-cookie', `${this.route.cookie}=${token}${this.cookieSuffix}`, this.route.header, token];
   }
 
   /** Decides the side of a request to a member service whose `matches` did not apply. */
   decide(req: IncomingMessage, cookies: string | undefined, sides: MemberSides): ReleaseDecision {
     const c = this.counters;
+    const page = isNavigation(req);
     const header = headerValue(req, this.headerName);
     if (this.allowForce && (header === 'canary' || header === 'stable')) {
-      c.pin(header, this.nowMs());
-      return { group: this.serve(header, sides), headers: undefined };
+      const now = this.nowMs();
+      c.pin(header, now);
+      const group = this.serve(header, sides);
+      c.served(this.servedBy(group, header, sides), page, now);
+      return { group, headers: undefined };
     }
-    let pinned: ReleaseSide | undefined;
+    let pinned: VerifiedReleaseToken | undefined;
+    let given: string | undefined;
     // A genuine token of an earlier attempt: the client is on what is stable now; re-issue.
     let earlier = false;
     const check = (token: string) => {
-      const side = this.verifier.verify(token);
-      if (side !== undefined) return side;
-      if (this.verifier.isEarlierGeneration(token)) {
-        earlier = true;
-        return 'stable' as const;
+      const claims = this.verifier.verify(token);
+      if (claims !== undefined) {
+        given = token;
+        return claims;
       }
-      c.forgedTokens++;
+      if (this.verifier.isEarlierGeneration(token)) earlier = true;
+      else c.forgedTokens++;
       return undefined;
     };
     if (header !== undefined) pinned = check(header);
-    if (pinned === undefined) {
-      const fromCookie = cookieValue(cookies, this.cookie);
+    if (pinned === undefined && !earlier) {
+      const fromCookie = cookieValue(cookies, this.route.cookie);
       if (fromCookie !== undefined) pinned = check(fromCookie);
     }
-    if (pinned !== undefined) {
-      if (earlier) {
-        // Assigned before this attempt began: on what is stable now. A new page load is where its
-        // side may change (nothing loaded yet can skew); until then it stays on stable.
-        if (isNavigation(req)) pinned = undefined;
-        else {
-          const side = this.resolve('stable');
-          c.pin(side, this.nowMs());
-          return { group: this.serve(side, sides), headers: undefined };
-        }
-      }
+    if (pinned === undefined && earlier && !page) {
+      // Assigned before this attempt began: on what is stable now. A new page load is where its
+      // side may change (nothing loaded yet can skew); until then it stays on stable.
+      const now = this.nowMs();
+      const side = this.resolve('stable');
+      c.pin(side, now);
+      const group = this.serve(side, sides);
+      c.served(this.servedBy(group, side, sides), false, now);
+      return { group, headers: undefined };
     }
     if (pinned !== undefined) {
-      // Once promoted, a page load of a client still on the old version gets the new one: nothing
-      // of the new page is loaded yet, so nothing can skew; its old pages keep the old side.
-      const side = this.phase === 'promoted' && pinned === 'stable' && isNavigation(req) ? 'canary' : this.resolve(pinned);
-      c.pin(side, this.nowMs());
-      // A client moved by the phase gets a token of its new side; others get theirs echoed.
-      return { group: this.serve(side, sides), headers: side === pinned ? this.echoHeaders[side] : this.pinHeaders[side] };
+      // A page load decides the side afresh (nothing of the new page is loaded yet, so nothing can
+      // skew); the page's own requests keep the side its token records.
+      // A token from before positions gets one at its next page load (or when it must be re-pinned).
+      const position = pinned.position ?? (page ? this.positionFor(pinned.side) : undefined);
+      const wanted = page ? this.pageSide(position!) : this.resolve(pinned.side);
+      const now = this.nowMs();
+      c.pin(wanted, now);
+      const group = this.serve(wanted, sides);
+      const side = this.servedBy(group, wanted, sides);
+      c.served(side, page, now);
+      // Within a page a fallback does not re-pin: the page's other requests keep their side.
+      const recorded = page ? side : wanted;
+      if (recorded === pinned.side && position === pinned.position) return { group, headers: [this.route.header, given!] };
+      return { group, headers: this.pinHeaders(recorded, position ?? this.positionFor(recorded)) };
     }
-    const wanted: ReleaseSide =
-      this.phase === 'promoted' ? 'canary'
-      : this.phase === 'aborted' ? 'stable'
-      : this.canaryFraction > 0 && this.random() < this.canaryFraction ? 'canary'
-      : 'stable';
+    const position = this.positions.take(this.random);
+    const wanted = this.pageSide(position);
     const group = this.serve(wanted, sides);
-    // Pin the client to the side it actually got, so the rest of its page stays consistent. A
-    // member with no canary (unchanged in this release) serves both sides with one version: the
-    // client keeps the side it was assigned, for the members that do change.
-    const side: ReleaseSide = !sides.canary ? wanted : group === sides.stable ? 'stable' : 'canary';
+    // Pin the client to the side it actually got, so the rest of its page stays consistent.
+    const side = this.servedBy(group, wanted, sides);
     c.assigned[side]++;
-    return { group, headers: this.pinHeaders[side] };
+    c.served(side, page, this.nowMs());
+    return { group, headers: this.pinHeaders(side, position) };
   }
 
-  /** The side a valid token's side means in the current phase. */
+  /** The side a page load at `position` gets in the current phase and weight. */
+  private pageSide(position: number): ReleaseSide {
+    if (this.phase === 'promoted') return 'canary';
+    if (this.phase === 'aborted') return 'stable';
+    return position < this.canaryPositions ? 'canary' : 'stable';
+  }
+
+  /**
+   * A position for a token issued before positions existed, consistent with the side it holds at
+   * the current weight (so its next page load does not move it for no reason), and uniform on that
+   * side, as the weight assigned it.
+   */
+  private positionFor(side: ReleaseSide): number {
+    const w = this.canaryPositions;
+    const r = this.random();
+    const p = side === 'canary' && w > 0 ? r * w : side === 'stable' && w < RELEASE_POSITIONS ? w + r * (RELEASE_POSITIONS - w) : r * RELEASE_POSITIONS;
+    return Math.min(RELEASE_POSITIONS - 1, Math.floor(p));
+  }
+
+  /**
+   * The side that served a request: the group's. A member with no canary (unchanged in this
+   * release) serves both sides with one version: the client keeps the side it was on, for the
+   * members that do change.
+   */
+  private servedBy(group: RevisionGroup, wanted: ReleaseSide, sides: MemberSides): ReleaseSide {
+    return !sides.canary ? wanted : group === sides.stable ? 'stable' : 'canary';
+  }
+
+  /** The side a valid token's side means, for a request within a page, in the current phase. */
   private resolve(side: ReleaseSide): ReleaseSide {
     if (side === 'canary') return this.phase === 'aborted' ? 'stable' : 'canary';
     if (this.phase !== 'promoted') return 'stable';

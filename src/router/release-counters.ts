@@ -1,8 +1,16 @@
 /**
- * Cumulative counters of one release, kept across table swaps (the compiled release of each new
- * table writes to the same object) and read by `Router.releaseStats` and `/metrics`.
+ * Counters of one release, kept across table swaps (the compiled release of each new table writes
+ * to the same object): cumulative ones read by `Router.releaseStats` and `/metrics`, and a ring of
+ * 1-second buckets of page loads and requests per side, read by `Router.releaseTraffic` (the share
+ * the canary really gets, which `status` shows beside the weight set).
  */
-import type { ReleaseSide, ReleaseStats } from './types.js';
+import type { ReleaseSide, ReleaseStats, ReleaseTraffic } from './types.js';
+
+/** Seconds of recent traffic kept: the longest window {@link ReleaseCounters.recent} can answer. */
+export const RELEASE_TRAFFIC_SECONDS = 300;
+
+/** Per-second counts: [page loads stable, page loads canary, requests stable, requests canary]. */
+const SLOTS = 4;
 
 /** Skew errors of one member revision. */
 export interface SkewCount {
@@ -22,7 +30,44 @@ export class ReleaseCounters {
   /** Skew errors per `service\nrevision`. */
   readonly skewByRevision = new Map<string, SkewCount>();
 
+  /** Ring of per-second counts, {@link SLOTS} numbers per second. */
+  private readonly ring = new Float64Array(RELEASE_TRAFFIC_SECONDS * SLOTS);
+  /** The second each ring entry holds, or -1. */
+  private readonly seconds = new Float64Array(RELEASE_TRAFFIC_SECONDS).fill(-1);
+
   constructor(readonly release: string) {}
+
+  /**
+   * Counts a request served by `side` at wall-clock `nowMs`; `pageLoad` when it is a navigation.
+   * Each request counts once, whether it was assigned, pinned or forced.
+   */
+  served(side: ReleaseSide, pageLoad: boolean, nowMs: number): void {
+    const second = Math.floor(nowMs / 1000);
+    const i = second % RELEASE_TRAFFIC_SECONDS;
+    if (this.seconds[i] !== second) {
+      this.seconds[i] = second;
+      this.ring.fill(0, i * SLOTS, i * SLOTS + SLOTS);
+    }
+    const canary = side === 'canary' ? 1 : 0;
+    if (pageLoad) this.ring[i * SLOTS + canary]!++;
+    this.ring[i * SLOTS + 2 + canary]!++;
+  }
+
+  /** Page loads and requests per side over the `windowMs` before `nowMs` (the current second included). */
+  recent(windowMs: number, nowMs: number): ReleaseTraffic {
+    const span = Math.max(1, Math.min(RELEASE_TRAFFIC_SECONDS, Math.ceil(windowMs / 1000)));
+    const now = Math.floor(nowMs / 1000);
+    const out: ReleaseTraffic = { windowMs: span * 1000, pageLoads: { stable: 0, canary: 0 }, requests: { stable: 0, canary: 0 } };
+    for (let second = now - span + 1; second <= now; second++) {
+      const i = ((second % RELEASE_TRAFFIC_SECONDS) + RELEASE_TRAFFIC_SECONDS) % RELEASE_TRAFFIC_SECONDS;
+      if (this.seconds[i] !== second) continue;
+      out.pageLoads.stable += this.ring[i * SLOTS]!;
+      out.pageLoads.canary += this.ring[i * SLOTS + 1]!;
+      out.requests.stable += this.ring[i * SLOTS + 2]!;
+      out.requests.canary += this.ring[i * SLOTS + 3]!;
+    }
+    return out;
+  }
 
   /** Counts a request pinned to `side` at wall-clock `nowMs`. */
   pin(side: ReleaseSide, nowMs: number): void {

@@ -15,12 +15,14 @@ import { Instance, type InstanceEnvironment } from './instance.js';
 import { createMetricsRegistry } from './metrics.js';
 import { MirrorLimiter } from './mirror.js';
 import { ReleaseCounters } from './release-counters.js';
+import { ReleasePositions } from './release-positions.js';
 import { FINE_BOUNDS_MS, RevisionCounters } from './revision-stats.js';
 import { assertRouteTable, parseAddress } from './route-table-schema.js';
 import type {
   CircuitBreakerOptions,
   LatencyCounts,
   ReleaseStats,
+  ReleaseTraffic,
   RevisionStats,
   RevisionTotals,
   RouteTable,
@@ -68,6 +70,11 @@ export interface Router {
   recentLatency(query: StatsQuery): LatencyCounts;
   /** Cumulative figures of a release since the router started (zeros for an unknown release). */
   releaseStats(name: string): ReleaseStats;
+  /**
+   * Page loads and requests of a release by the side that served them over the last `windowMs`
+   * (default 30 s, at most 300 s): the share the canary really gets (zeros for an unknown release).
+   */
+  releaseTraffic(query: { release: string; windowMs?: number }): ReleaseTraffic;
   /** Subscribes to notable events (ejections, readmissions, drains). */
   on(event: 'event', listener: (e: RouterEvent) => void): this;
   /** Unsubscribes. */
@@ -158,6 +165,7 @@ class RouterImpl extends EventEmitter implements Router {
   private readonly instances = new Map<string, Instance>();
   private readonly counters = new Map<string, { counters: RevisionCounters; lastInTableMs: number }>();
   private readonly releaseCounters = new Map<string, ReleaseCounters>();
+  private readonly releasePositions = new Map<string, ReleasePositions>();
   private readonly mirrors: MirrorLimiter;
   private readonly maxRequestBodyBytes: number;
   private readonly trustedProxies: BlockList | undefined;
@@ -281,7 +289,9 @@ class RouterImpl extends EventEmitter implements Router {
     for (const r of copy.releases ?? []) {
       let counters = this.releaseCounters.get(r.name);
       if (!counters) this.releaseCounters.set(r.name, (counters = new ReleaseCounters(r.name)));
-      const compiled = new CompiledRelease(r, counters, this.random);
+      let positions = this.releasePositions.get(r.name);
+      if (!positions) this.releasePositions.set(r.name, (positions = new ReleasePositions()));
+      const compiled = new CompiledRelease(r, counters, this.random, positions);
       for (const member of r.services) releaseOf.set(member, compiled);
     }
     for (const s of copy.services) {
@@ -353,6 +363,10 @@ class RouterImpl extends EventEmitter implements Router {
 
   releaseStats(name: string): ReleaseStats {
     return (this.releaseCounters.get(name) ?? new ReleaseCounters(name)).snapshot();
+  }
+
+  releaseTraffic(query: { release: string; windowMs?: number }): ReleaseTraffic {
+    return (this.releaseCounters.get(query.release) ?? new ReleaseCounters(query.release)).recent(query.windowMs ?? 30_000, Date.now());
   }
 
   private countersFor(service: string, revision: string, now: number): RevisionCounters {

@@ -119,17 +119,20 @@ export interface RouteTable {
 export type ReleaseSide = 'stable' | 'canary';
 
 /**
- * Where a release stands. `progressing`: new clients are assigned by `canaryWeight`, pinned
- * clients keep their side. `promoted`: new clients get the canary; stable-pinned clients keep
- * stable until `skewUntilMs`. `aborted`: everyone goes to stable at once.
+ * Where a release stands. `progressing`: at each page load a client is on the canary iff its
+ * token's position is below `canaryWeight`; the rest of the page keeps the page's side.
+ * `promoted`: page loads get the canary; requests of stable pages keep stable until `skewUntilMs`.
+ * `aborted`: everyone goes to stable at once.
  */
 export type ReleasePhase = 'progressing' | 'promoted' | 'aborted';
 
 /**
- * A frontend and its backends rolled out as one: a client assigned to a side (by weight) gets a
- * signed version token (cookie and response header) and every later request it makes to any
- * member service goes to the same side. A member's own `matches` still win; its own
- * `canaryWeight` and `stickyCookie` are not used.
+ * A frontend and its backends rolled out as one: a client gets a signed version token (cookie and
+ * response header) carrying a stable random position and the side of its current page. Each page
+ * load (navigation) decides the side afresh from the position and the weight in force, so raising
+ * the weight moves clients from stable to canary only and lowering it the other way only; every
+ * other request to any member service goes to the page's side. A member's own `matches` still
+ * win; its own `canaryWeight` and `stickyCookie` are not used.
  */
 export interface ReleaseRoute {
   /** Release name; unique in a table; letters, digits, `.`, `_`, `-`. */
@@ -174,6 +177,16 @@ export interface ReleaseStats {
   skewErrors: number;
   /** Wall-clock time (ms since the epoch) of the last request pinned to each side. */
   lastPinnedMs: { stable?: number; canary?: number };
+}
+
+/** Recent traffic of one release by the side that served it; see `Router.releaseTraffic`. */
+export interface ReleaseTraffic {
+  /** The window counted, ms (whole seconds, the current one included). */
+  windowMs: number;
+  /** Page loads (navigations: `Sec-Fetch-Mode: navigate`, or a GET accepting `text/html` without fetch metadata). */
+  pageLoads: { stable: number; canary: number };
+  /** Every request to a member of the release, page loads included. */
+  requests: { stable: number; canary: number };
 }
 
 /**

@@ -25,7 +25,7 @@ const steps = (final: string) => `        steps:
         - pause: ${final}`;
 
 /** The shop with a release of web and api, or (withRelease false) the same steps per service. */
-function shopApp(dir: string, o: { version: string; withRelease: boolean; finalPause?: string }): string {
+function shopApp(dir: string, o: { version: string; withRelease: boolean; finalPause?: string; releaseSteps?: string }): string {
   const strategy = `    strategy:\n      canary:\n${steps(o.finalPause ?? '{duration: 2s}').replace(/^ {8}/gm, '          ')}\n`;
   const service = (name: string, prefix: string) => `  - name: ${name}
     pathPrefix: ${prefix}
@@ -43,7 +43,7 @@ ${o.withRelease ? '' : strategy}`;
     pinning: {skewWindow: 5s}
     strategy:
       canary:
-${steps(o.finalPause ?? '{duration: 2s}')}
+${o.releaseSteps ?? steps(o.finalPause ?? '{duration: 2s}')}
 `;
   const file = join(dir, 'graylane.yaml');
   writeFileSync(file, `apiVersion: graylane.dev/v1alpha1
@@ -55,10 +55,10 @@ ${service('web', '/')}${service('api', '/api')}${o.withRelease ? release : ''}`)
   return file;
 }
 
-async function setUp(withRelease: boolean, finalPause?: string): Promise<{ d: Daemon; file: string; dir: string }> {
+async function setUp(withRelease: boolean, finalPause?: string, releaseSteps?: string): Promise<{ d: Daemon; file: string; dir: string }> {
   const dir = mkdtempSync(join(tmpdir(), 'graylane-release-'));
   cpSync(join(examplesDir(), 'shop'), dir, { recursive: true });
-  const file = shopApp(dir, { version: 'v1', withRelease, finalPause });
+  const file = shopApp(dir, { version: 'v1', withRelease, finalPause, releaseSteps });
   const d = await startDaemon(dir);
   daemon = d;
   await waitFor(async () => {
@@ -128,6 +128,55 @@ describe('a release of web and api with version pinning', () => {
     const status = await cli(d.stateDir, ['status', 'shop']);
     expect(status.code).toBe(1);
   }, 120_000);
+
+  it('at setWeight 50 the canary serves half the page loads of users who were there before the release, with no skew errors', async () => {
+    const halfway = `        steps:
+        - setWeight: 50
+        - pause: {}`;
+    const { d, file, dir } = await setUp(true, undefined, halfway);
+    // 40 users, each loading a page about every 0.5 s: the page, its assets, one API call.
+    const pages: { atMs: number; version: string | undefined }[] = [];
+    const problems: string[] = [];
+    const users = new AbortController();
+    const report = runSimulatedUsers({
+      baseUrl: d.info.routerUrl, pageLoadsPerSecond: 80, users: 40, apiCallsPerPage: 1, signal: users.signal,
+      onResult: (r) => {
+        pages.push({ atMs: Date.now(), version: r.pageVersion });
+        problems.push(...r.problems);
+      },
+    });
+    try {
+      // Every user has its token (on v1) before the release starts.
+      await new Promise((r) => setTimeout(r, 1500));
+      shopApp(dir, { version: 'v2', withRelease: true, releaseSteps: halfway });
+      expect((await cli(d.stateDir, ['apply', '-f', file])).code).toBe(0);
+      const pausedAtMs = await waitFor(async () => {
+        const shop = await view(d, 'shop');
+        return shop.phase === 'Paused' && shop.releaseTraffic?.weight === 50 ? Date.now() : undefined;
+      }, 30_000, 'release paused at 50%');
+      await new Promise((r) => setTimeout(r, 8000));
+      // The last 6 s of the pause: page loads that started after the weight was in force.
+      const during = pages.filter((p) => p.atMs >= pausedAtMs + 2000);
+      const v2 = during.filter((p) => p.version === 'v2').length;
+      expect(during.length).toBeGreaterThan(200);
+      expect(Math.abs((v2 / during.length) * 100 - 50)).toBeLessThanOrEqual(15);
+      // status shows the share the router saw beside the weight.
+      const shop = await view(d, 'shop');
+      const t = shop.releaseTraffic!;
+      expect(t.weight).toBe(50);
+      expect(t.pageLoads.canary).toBeGreaterThan(0);
+      const text = (await cli(d.stateDir, ['status', 'shop'])).out;
+      expect(text).toMatch(/canary served \d+\.\d% of \d+ page loads, \d+\.\d% of \d+ requests in the last 30 s \(weight 50%\)/);
+      expect((await cli(d.stateDir, ['promote', 'shop'])).code).toBe(0);
+      await waitFor(() => bothOn('v2')(d), 30_000, 'release promoted');
+    } finally {
+      users.abort();
+    }
+    const seen = await report;
+    expect(problems.slice(0, 5)).toEqual([]);
+    expect({ assets: seen.assetNotFound, mismatches: seen.versionMismatches, contract: seen.contractErrors, failed: seen.failedRequests })
+      .toEqual({ assets: 0, mismatches: 0, contract: 0, failed: 0 });
+  }, 90_000);
 
   it('the same rollout as two independent canaries (no release) shows the skew errors pinning removes', async () => {
     const { d, file, dir } = await setUp(false);

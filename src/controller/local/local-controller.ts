@@ -132,6 +132,7 @@ export class LocalController implements ControlPlane {
       analysisPhase: (service, name) => this.store.listAnalysisRuns(service, 200).find((r) => r.id === name)?.phase,
       stopAnalysis: (name) => this.analyses.stop(name),
       lastPinnedStableMs: (release) => this.router.releaseStats(release).lastPinnedMs.stable,
+      releaseTraffic: (release, windowMs) => this.router.releaseTraffic({ release, windowMs }),
       retireOld: (service, revision) => this.retireOld(service, revision),
       event: (service, level, reason, message) => this.emitEvent(service, level, reason, message),
       nowMs: this.nowMs,

@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import type { Operation as EngineOperation, RolloutStatus, StartAnalysisAction } from '../../engine/index.js';
 import type { App, Release } from '../../spec/schema.js';
 import type { Store } from '../../store/store.js';
-import type { ServiceView } from '../view-model.js';
+import type { ReleaseTrafficView, ServiceView } from '../view-model.js';
 import { ControlPlaneError } from '../control-plane.js';
 import { decideGate, DEFAULT_PINNING, releaseWeight, skewWindowMs, type ReleaseState } from './releases.js';
 
@@ -42,6 +42,8 @@ export interface ReleaseHost {
   stopAnalysis(name: string): void;
   /** Wall-clock ms of the last request pinned to the old side, from the router. */
   lastPinnedStableMs(release: string): number | undefined;
+  /** Page loads and requests per side over the last `windowMs`, from the router. */
+  releaseTraffic?(release: string, windowMs: number): Omit<ReleaseTrafficView, 'weight'>;
   /** Lets an old revision go now (its scale-down delay ends). */
   retireOld(service: string, revision: string): void;
   /** Records an event. */
@@ -58,6 +60,8 @@ export type ReleaseOperation =
   | { type: 'setWeight'; weight: number };
 
 const KEY = (name: string) => `release/${name}`;
+/** The window of the realized share `status` shows beside a release's weight. */
+export const RELEASE_TRAFFIC_WINDOW_MS = 30_000;
 /** After promotion, old revisions go early once no pinned client has used them for this long. */
 const IDLE_PINNED_MS = 15_000;
 
@@ -301,6 +305,9 @@ export class ReleaseCoordinator {
       const state = this.state(release.name);
       const m = state?.members.find((x) => x.service === service);
       if (state?.phase === 'promoted' && m) return { stable: m.from, canary: m.to };
+      // A member that finished before the others: until the release is promoted, clients whose
+      // pages are on the old version still need its old revision (the release decides the sides).
+      if (state?.phase === 'progressing' && m && this.host.status(service)?.stableRevision === m.to) return { stable: m.from, canary: m.to };
     }
     return undefined;
   }
@@ -317,6 +324,8 @@ export class ReleaseCoordinator {
           : views.every((v) => v.phase === 'Healthy') ? 'Healthy'
             : views.every((v) => v.phase === 'Healthy' || v.phase === 'Completed') ? 'Completed' : 'Progressing';
     const inProgress = state?.phase === 'progressing';
+    const route = this.routes().find((r) => r.name === name);
+    const traffic = route && this.host.releaseTraffic?.(name, RELEASE_TRAFFIC_WINDOW_MS);
     return {
       name,
       kind: 'release',
@@ -329,6 +338,7 @@ export class ReleaseCoordinator {
       analysis: views.flatMap((v) => v.analysis.map((a) => ({ ...a, name: `${v.name}/${a.name}` }))),
       aborted: state?.phase === 'aborted',
       pauseReasons: [...new Set(views.flatMap((v) => v.pauseReasons))],
+      ...(route && traffic ? { releaseTraffic: { weight: route.canaryWeight, ...traffic } } : {}),
     };
   }
 }
