@@ -593,12 +593,16 @@ export class LocalController implements ControlPlane {
 
   private observe(name: string): Observed {
     const instances = this.options.processRuntime.listInstances({ service: name });
+    const status = this.store.getStatus(name) as RolloutStatus | undefined;
+    const canary = status?.canaryRevision;
     return {
       revisions: this.store.listRevisions(name).map((r) => {
         const mine = instances.filter((i) => i.revision === r.name && i.state !== 'stopping' && i.state !== 'stopped');
         return { name: r.name, replicas: mine.length, readyReplicas: mine.filter((i) => i.state === 'ready').length };
       }),
       analysisRuns: this.store.listAnalysisRuns(name, 20).map((r) => ({ name: r.name, phase: r.phase as 'Error', message: (r.run as { message?: string }).message })),
+      // The evidence steps are judged on: what the router saw the canary serve.
+      ...(canary && canary !== status?.stableRevision ? { canaryRequests: this.router.totals({ service: name, revision: canary }).requests } : {}),
     };
   }
 
