@@ -122,6 +122,7 @@ export class LocalController implements ControlPlane {
       totals: (service, revision) => this.router.totals({ service, revision }),
       recentLatency: (service, revision) => this.router.recentLatency({ service, revision }),
       tickMs: options.guardIntervalMs ?? GUARD_TICK_MS,
+      nowMs: this.nowMs,
     });
     this.releases = new ReleaseCoordinator(this.store, {
       app: () => this.app(),
@@ -374,7 +375,11 @@ export class LocalController implements ControlPlane {
 
   analysis(name: string): AnalysisRunView[] {
     this.requireService(name);
-    return this.store.listAnalysisRuns(name).map((r) => ({ id: r.id, name: r.name, phase: r.phase, startedAtMs: r.startedAtMs, ...(r.run as { metrics: AnalysisRunView['metrics']; message?: string }) }));
+    const stored = this.store.listAnalysisRuns(name).map((r): AnalysisRunView => ({ id: r.id, name: r.name, phase: r.phase, startedAtMs: r.startedAtMs, ...(r.run as Pick<AnalysisRunView, 'metrics' | 'message' | 'kind' | 'guard'>) }));
+    // The guard's verdict belongs beside the runs: live while it judges, stored once it aborted.
+    const guard = this.guard.entry(name);
+    if (!guard) return stored;
+    return [guard, ...stored.filter((r) => r.id !== guard.id)].sort((a, b) => b.startedAtMs - a.startedAtMs);
   }
 
   events(options: { service?: string; afterId?: number; limit?: number } = {}): EventView[] {
@@ -568,8 +573,22 @@ export class LocalController implements ControlPlane {
       }
       const wasUncommitted = this.uncommittedAborts.delete(service);
       if (wasUncommitted) this.refreshRoute(service);
+      this.recordGuardVerdict(service);
       return Promise.resolve();
     }).catch((err: unknown) => this.reportFailure(service, 'GuardAbortFailed', err));
+  }
+
+  /** Keeps the guard's failing verdict with the analysis runs, so `graylane analysis` shows it after a restart too. */
+  private recordGuardVerdict(service: string): void {
+    const entry = this.guard.entry(service);
+    if (!entry) return;
+    const { id, name, phase, startedAtMs, metrics, message, kind, guard } = entry;
+    try {
+      this.store.putAnalysisRun({ id, service, name, phase, run: { metrics, message, kind, guard }, startedAtMs, updatedAtMs: this.nowMs() });
+    } catch (err) {
+      // The abort is committed; only its record is missing, and the live entry still shows it.
+      if (!isWriteFailure(err)) throw err;
+    }
   }
 
   /** Brings a revision to `replicas` instances; one scaling call per revision at a time. */
