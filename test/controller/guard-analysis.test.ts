@@ -46,16 +46,16 @@ describe('graylane analysis after a guard abort', () => {
     const runs = (JSON.parse(json.out) as { runs: AnalysisRunView[] }).runs;
     const guard = runs.find((r) => r.kind === 'guard');
     expect(guard).toMatchObject({ phase: 'Failed', guard: { canaryRevision: expect.any(String) as string, failedOn: 'errors' } });
-    expect(guard!.message).toMatch(/^canary error rate 100\.0% vs stable 0\.00%/);
+    expect(guard!.message).toMatch(/^canary error rate \d+\.\d% vs stable 0\.00%: at least/);
     expect(guard!.guard!.canary.requests).toBeGreaterThan(0);
-    expect(guard!.guard!.canary.errorRate).toBe(1);
+    expect(guard!.guard!.canary.errorRate).toBeGreaterThan(0.5);
     expect(guard!.guard!.stable).toMatchObject({ errors: 0, errorRate: 0 });
     expect(guard!.guard!.stable.requests).toBeGreaterThan(0);
 
     const text = await cli(['analysis', 'app']);
     expect(text.out).not.toMatch(/no analysis runs/);
-    expect(text.out).toMatch(/^guard {2}Failed {2}started .* {2}canary error rate 100\.0%/m);
-    expect(text.out).toMatch(/^ {2}errors \(failed\) {2}canary [0-9a-f]+: \d+ requests, \d+ failed \(100\.0%\); stable: \d+ requests, 0 failed \(0\.0%\)$/m);
+    expect(text.out).toMatch(/^guard {2}Failed {2}started .* {2}canary error rate \d+\.\d% vs stable/m);
+    expect(text.out).toMatch(/^ {2}errors \(failed\) {2}canary [0-9a-f]+: \d+ requests, \d+ failed \(\d+\.\d%\); stable: \d+ requests, 0 failed \(0\.0%\)$/m);
 
     // Kept with the runs, so a restarted daemon still shows it.
     expect(h.store.listAnalysisRuns('app').map((r) => [r.id, r.phase])).toContainEqual([guard!.id, 'Failed']);
