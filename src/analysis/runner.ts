@@ -47,7 +47,7 @@ export interface RunnerProviders {
       signal: AbortSignal;
       now: number;
       context?: RunContext;
-    }): Promise<{ value: unknown; phase?: 'Failed'; message?: string; metadata?: Record<string, string> }>;
+    }): Promise<{ value: unknown; phase?: 'Failed'; message?: string; metadata?: Record<string, string>; noData?: string }>;
   };
 }
 
@@ -123,7 +123,7 @@ export async function runAnalysis(options: RunAnalysisOptions): Promise<RunOutco
           metric, args: options.template.args, signal: controller.signal, now: begun,
           ...(options.context ? { context: options.context } : {}),
         });
-        const verdict = r.phase === 'Failed' ? { phase: 'Failed' as const, ...(r.message ? { message: r.message } : {}) } : assessMeasurement(metric, r.value);
+        const verdict = r.phase === 'Failed' ? { phase: 'Failed' as const, ...(r.message ? { message: r.message } : {}) } : assessMeasurement(metric, r.value, { noData: r.noData });
         m = { metricName: metric.name, startedAtMs: begun, finishedAtMs: scheduler.now(), value: r.value, ...verdict };
         if (r.metadata) m.metadata = r.metadata;
       } catch (err) {

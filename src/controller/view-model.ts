@@ -114,6 +114,19 @@ export interface RevisionView {
   summary: string;
 }
 
+/** The figures the guard judged a canary on, for `graylane analysis`. */
+export interface GuardFiguresView {
+  /** The canary revision judged. */
+  canaryRevision: string;
+  /** Requests and failed requests of each side since the guard started on this canary. */
+  canary: { requests: number; errors: number; errorRate: number };
+  stable: { requests: number; errors: number; errorRate: number };
+  /** The slow threshold and each side's share of requests slower than it, once fixed from stable. */
+  latency?: { thresholdMs: number; canarySlowRate: number; stableSlowRate: number };
+  /** Which test failed the canary, when it failed. */
+  failedOn?: 'errors' | 'latency';
+}
+
 /** An analysis run for `graylane analysis`. */
 export interface AnalysisRunView {
   /** Run id. */
@@ -126,6 +139,10 @@ export interface AnalysisRunView {
   startedAtMs: number;
   /** Measurements per metric, newest last. */
   metrics: { name: string; phase: string; measurements: { atMs: number; phase: string; value: unknown; message?: string }[] }[];
-  /** Last message. */
+  /** Last message (for the guard: the reason of its verdict). */
   message?: string;
+  /** `guard` for the guard's verdict on a canary (phase Healthy, Inconclusive or Failed); absent for analysis runs. */
+  kind?: 'guard';
+  /** The guard's figures, for a guard entry. */
+  guard?: GuardFiguresView;
 }

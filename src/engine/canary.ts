@@ -15,6 +15,7 @@ export function reconcileCanary(ctx: Context, canary: CanaryStrategy): void {
     s.pauseConditions = [];
     s.currentStepIndex = steps.length;
   }
+  if (!s.abort) trackEvidence(ctx);
   if (!s.abort) advanceSteps(ctx, canary, steps);
   if (!s.abort) backgroundAnalysis(ctx, canary);
   if (s.abort) {
@@ -92,7 +93,9 @@ function advanceSteps(ctx: Context, canary: CanaryStrategy, steps: readonly Cana
     const index = s.currentStepIndex;
     const step = steps[index];
     if (!step || !stepDone(ctx, canary, step, index) || s.abort) return;
+    reportEvidence(ctx, canary, step, index, steps.length);
     s.currentStepIndex = index + 1;
+    trackEvidence(ctx);
     s.controllerPause = false;
     s.manualWeight = undefined;
     ctx.unpause('CanaryPauseStep');
@@ -108,6 +111,8 @@ function stepDone(ctx: Context, canary: CanaryStrategy, step: CanaryStep, index:
     return true;
   }
   if ('pause' in step) {
+    // The pause's time is up and it waits for evidence, with the deadline clock running.
+    if (s.evidence?.waitingSinceMs !== undefined) return evidenceShort(ctx, canary) === undefined;
     if (!ctx.pausedBy('CanaryPauseStep')) {
       // No condition after the engine paused here means a person resumed.
       if (s.controllerPause) return true;
@@ -117,8 +122,17 @@ function stepDone(ctx: Context, canary: CanaryStrategy, step: CanaryStep, index:
     const cond = ctx.pausedBy('CanaryPauseStep');
     if (!cond || step.pause.duration === undefined) return false;
     const endMs = cond.startedAtMs + parseDurationMs(step.pause.duration);
-    if (ctx.now >= endMs) return true;
-    ctx.wakeAt(endMs);
+    if (ctx.now < endMs) {
+      ctx.wakeAt(endMs);
+      return false;
+    }
+    const short = evidenceShort(ctx, canary);
+    if (short === undefined || !s.evidence) return true;
+    // Time is up but the canary has not served enough to be judged: no longer a pause (so the
+    // progress deadline bounds the wait), still this step until the requests come.
+    ctx.unpause('CanaryPauseStep');
+    s.evidence.waitingSinceMs = ctx.now;
+    ctx.event('info', 'WaitingForEvidence', `Step ${index + 1}/${(canary.steps ?? []).length} (${describeStep(step)}) time is up; ${waitingForEvidence(ctx) ?? ''}`);
     return false;
   }
   if ('analysis' in step) {
@@ -136,6 +150,54 @@ function stepDone(ctx: Context, canary: CanaryStrategy, step: CanaryStep, index:
   s.mirrorRoutes = s.mirrorRoutes.filter((r) => r.name !== name);
   if (match?.length) s.mirrorRoutes.push({ name, match, percentage: percentage ?? 100 });
   return true;
+}
+
+/** Minimum canary requests per timed pause step; 0 never waits. */
+function minCanaryRequests(canary: CanaryStrategy): number {
+  return canary.guard?.minCanaryRequests ?? 0;
+}
+
+/** Requests the canary served during the current step, when the controller counts them. */
+function servedThisStep(ctx: Context): number | undefined {
+  const { s } = ctx;
+  if (ctx.canaryRequests === undefined || !s.evidence || s.evidence.stepIndex !== s.currentStepIndex || s.evidence.attempt !== s.attempt) return undefined;
+  return Math.max(0, ctx.canaryRequests - s.evidence.baselineRequests);
+}
+
+/** Keeps the counter's value at the start of the current step (a new step, attempt or revision starts afresh). */
+function trackEvidence(ctx: Context): void {
+  const { s } = ctx;
+  const n = ctx.canaryRequests;
+  if (n === undefined) return;
+  if (!s.evidence || s.evidence.stepIndex !== s.currentStepIndex || s.evidence.attempt !== s.attempt) s.evidence = { attempt: s.attempt, stepIndex: s.currentStepIndex, baselineRequests: n };
+  // The router restarted and counts from 0 again: everything it counted since is this step's.
+  else if (n < s.evidence.baselineRequests) s.evidence.baselineRequests = 0;
+}
+
+/** How many requests the current step still lacks, or undefined when it has enough (or nothing counts). */
+function evidenceShort(ctx: Context, canary: CanaryStrategy): number | undefined {
+  const served = servedThisStep(ctx);
+  const min = minCanaryRequests(canary);
+  if (served === undefined || served >= min) return undefined;
+  return min - served;
+}
+
+/** "waiting for evidence: …" while a pause whose time is up waits for canary requests. */
+export function waitingForEvidence(ctx: Context): string | undefined {
+  const { s } = ctx;
+  const canary = ctx.spec.strategy.canary;
+  if (!canary || s.evidence?.waitingSinceMs === undefined || s.evidence.stepIndex !== s.currentStepIndex) return undefined;
+  return `waiting for evidence: the canary served ${servedThisStep(ctx) ?? 0} of ${minCanaryRequests(canary)} requests (guard.minCanaryRequests)`;
+}
+
+/** A judging step (pause or analysis) that ends with too few canary requests says so. */
+function reportEvidence(ctx: Context, canary: CanaryStrategy, step: CanaryStep, index: number, total: number): void {
+  if (!('pause' in step) && !('analysis' in step)) return;
+  const served = servedThisStep(ctx);
+  if (served === undefined || served >= Math.max(1, minCanaryRequests(canary))) return;
+  const what = `promoted without evidence: the canary served ${served} ${served === 1 ? 'request' : 'requests'}`;
+  ctx.s.evidenceWarning = `${what} at step ${index + 1}/${total}`;
+  ctx.event('warning', 'PromotedWithoutEvidence', `Step ${index + 1}/${total} (${describeStep(step)}) ended: ${what} during it`);
 }
 
 /**

@@ -41,6 +41,8 @@ export class Context {
   readonly hold = new Set<string>();
   traffic: SetTrafficAction | undefined;
   readonly wakeAtMs: number[] = [];
+  /** The canary's request counter as observed this pass; undefined when nothing counts it. */
+  canaryRequests: number | undefined;
   private readonly observedRuns: Map<string, ObservedAnalysisRun>;
   private readonly observedRevisions: Map<string, ObservedRevision>;
 

@@ -1,6 +1,6 @@
 import { parseDurationMs } from '../lib/duration.js';
 import { reconcileBlueGreen } from './blue-green.js';
-import { reconcileCanary } from './canary.js';
+import { reconcileCanary, waitingForEvidence } from './canary.js';
 import { Context, DEFAULT_PROGRESS_DEADLINE_SECONDS, initialStatus } from './context.js';
 import { describeStep } from './describe.js';
 import { EngineInputError, type Action, type EngineResult, type ReconcileInput, type RolloutStatus } from './types.js';
@@ -15,6 +15,7 @@ export function reconcile(input: ReconcileInput): EngineResult {
   validateInput(input);
   const s: RolloutStatus = structuredClone(input.status ?? initialStatus(input.now));
   const ctx = new Context(input.spec, s, input.now, input.observed.revisions, input.observed.analysisRuns ?? [], input.templates);
+  ctx.canaryRequests = input.observed.canaryRequests;
   const desired = input.desiredRevision;
 
   const fingerprintBefore = fingerprint(ctx);
@@ -86,6 +87,8 @@ function resetForRevision(s: RolloutStatus, now: number): void {
   s.mirrorRoutes = [];
   s.blueGreen = {};
   s.analysisRuns = [];
+  s.evidence = undefined;
+  s.evidenceWarning = undefined;
   s.reason = undefined;
   s.message = undefined;
   s.progress = { lastProgressMs: now, fingerprint: s.progress.fingerprint, deadlineExceeded: false };
@@ -158,7 +161,8 @@ function checkProgressDeadline(ctx: Context, moved: boolean): void {
   if (ctx.now - s.progress.lastProgressMs < progressDeadlineMs(ctx)) return;
   s.progress.deadlineExceeded = true;
   const seconds = progressDeadlineMs(ctx) / 1000;
-  const message = `no progress for ${seconds}s (progressDeadlineSeconds); traffic is on stable`;
+  const waiting = waitingForEvidence(ctx);
+  const message = `no progress for ${seconds}s (progressDeadlineSeconds)${waiting ? ` ${waiting}` : ''}; traffic is on stable`;
   ctx.event('warning', 'ProgressDeadlineExceeded', `Rollout has not progressed in ${seconds}s`);
   if (ctx.spec.progressDeadlineAbort && s.stableRevision !== s.canaryRevision) ctx.abort('ProgressDeadlineExceeded', message);
   else {
@@ -183,12 +187,13 @@ function setPhase(ctx: Context): void {
   if (inProgress && (s.pauseConditions.length > 0 || ctx.spec.paused)) {
     s.phase = 'Paused';
     s.reason = s.pauseConditions[0]?.reason ?? 'SpecPaused';
-    s.message = `paused: ${s.pauseConditions.map((p) => p.reason).join(', ') || 'spec.paused'}`;
+    s.message = withWarning(ctx, `paused: ${s.pauseConditions.map((p) => p.reason).join(', ') || 'spec.paused'}`);
     return;
   }
   if (inProgress) {
     s.phase = 'Progressing';
-    s.message = progressMessage(ctx);
+    const waiting = waitingForEvidence(ctx);
+    s.message = withWarning(ctx, `${progressMessage(ctx)}${waiting ? `, ${waiting}` : ''}`);
     return;
   }
   const stable = s.stableRevision ?? '';
@@ -199,7 +204,12 @@ function setPhase(ctx: Context): void {
   }
   const leftovers = ctx.revisions.filter((r) => r.name !== stable && (r.replicas > 0 || r.readyReplicas > 0));
   s.phase = leftovers.length > 0 || s.scaleDownDeadlines.length > 0 ? 'Completed' : 'Healthy';
-  s.message = leftovers.length > 0 ? `revision ${stable} is stable; scaling down ${leftovers.map((r) => r.name).join(', ')}` : `revision ${stable} is stable at ${ctx.replicas}/${ctx.replicas}`;
+  s.message = withWarning(ctx, leftovers.length > 0 ? `revision ${stable} is stable; scaling down ${leftovers.map((r) => r.name).join(', ')}` : `revision ${stable} is stable at ${ctx.replicas}/${ctx.replicas}`);
+}
+
+/** A step promoted without evidence stays said until the next rollout starts. */
+function withWarning(ctx: Context, message: string): string {
+  return ctx.s.evidenceWarning ? `${message}; ${ctx.s.evidenceWarning}` : message;
 }
 
 function progressMessage(ctx: Context): string {

@@ -89,6 +89,14 @@ export interface RolloutStatus {
   analysisRuns: AnalysisRunRecord[];
   /** Bumped by retry so that new analysis runs get new names. */
   attempt: number;
+  /**
+   * What the canary served during the current step, when the controller reports it: the
+   * canary's request counter when the step began, and whether the step's time is up and it now
+   * waits for `guard.minCanaryRequests`.
+   */
+  evidence?: { attempt: number; stepIndex: number; baselineRequests: number; waitingSinceMs?: number | undefined } | undefined;
+  /** "promoted without evidence: the canary served N requests", once a step ended that way; cleared by the next rollout. */
+  evidenceWarning?: string | undefined;
 }
 
 export interface ObservedRevision {
@@ -110,6 +118,12 @@ export interface Observed {
   /** Every revision of the service that exists, oldest first. */
   revisions: ObservedRevision[];
   analysisRuns?: ObservedAnalysisRun[] | undefined;
+  /**
+   * Requests the canary revision has served so far: a counter that only grows (it may start
+   * again from 0 when the router restarts). Absent when nothing counts them; steps are then
+   * neither gated on nor reported for evidence.
+   */
+  canaryRequests?: number | undefined;
 }
 
 export interface ScaleAction { type: 'scale'; revision: string; replicas: number }

@@ -92,6 +92,12 @@ export interface MeasureResult {
   message?: string;
   /** Extra facts to store with the measurement (query URL, sample counts). */
   metadata?: Record<string, string>;
+  /**
+   * Set when there was nothing to measure (no requests in the window), saying so: the value is
+   * then Argo's empty result, never a verdict on the canary. Unless a condition accepts it
+   * (`isNaN(result) || …`), the measurement is an Error that is retried at the next interval.
+   */
+  noData?: string;
 }
 
 /** A metric provider. */

@@ -177,6 +177,7 @@ export const GuardSpec = Closed(
     latencyMargin: Type.Optional(Type.Number({ minimum: 0, exclusiveMaximum: 1, description: 'canary share of slow requests above stable’s by more than this aborts (default 0.02)' })),
     latencyReferenceRequests: Type.Optional(Type.Integer({ minimum: 1, description: 'stable requests the slow threshold is fixed from: the router’s last minute of stable traffic when it holds that many, else stable’s first requests once the canary runs (default 200)' })),
     restartEverySeconds: Type.Optional(Type.Integer({ minimum: 1, description: 'seconds between fresh sequential tests, so late failures are caught fast (default 10)' })),
+    minCanaryRequests: Type.Optional(Type.Integer({ minimum: 0, description: 'requests the canary must serve during a timed pause step before the step ends: a pause whose time is up waits for them, up to progressDeadlineSeconds; a step that ends with fewer is reported as "promoted without evidence" (default 0: never wait)' })),
   },
   { description: 'continuous canary-versus-stable judgement on error rate and latency' },
 );

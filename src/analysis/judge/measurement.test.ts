@@ -25,4 +25,17 @@ describe('assessMeasurement (Argo semantics)', () => {
   it('explains an Error with the evaluation problem', () => {
     expect(assessMeasurement({ successCondition: 'result[0] > 0.9' }, []).message).toMatch(/index 0 out of range/);
   });
+
+  it.each([
+    ['result >= 0.99', undefined, 'Error'],
+    // Argo judges a NaN against a failure condition alone as not failing; that pass stands.
+    [undefined, 'result < 0.99', 'Successful'],
+    ['result >= 0.99', 'result < 0.9', 'Error'],
+    ['isNaN(result) || result >= 0.99', undefined, 'Successful'],
+  ] as const)('over no data, success=%s failure=%s → %s (an empty result is retried, never Failed)', (successCondition, failureCondition, phase) => {
+    const metric = { ...(successCondition ? { successCondition } : {}), ...(failureCondition ? { failureCondition } : {}) };
+    const verdict = assessMeasurement(metric, NaN, { noData: 'canary served no requests' });
+    expect(verdict.phase).toBe(phase);
+    if (phase === 'Error') expect(verdict.message).toBe('no data: canary served no requests');
+  });
 });

@@ -7,6 +7,12 @@
  *   holds, Inconclusive when neither does.
  * A condition that cannot be evaluated on the value (wrong type, index out of range, not a
  * boolean) makes the measurement an Error, never a pass.
+ *
+ * A measurement over no data (the provider says so with `noData`) is what Argo calls an empty
+ * result: conditions that accept it (`isNaN(result) || result >= 0.99`) still pass, but anything
+ * else makes it an Error saying there was no data, never Failed or Inconclusive. Errors do not
+ * count toward `count` and are retried after the interval, so a step that measures right after
+ * a weight change judges again once traffic has arrived.
  */
 import { compileCondition, type CompiledCondition } from './condition.js';
 import type { MeasurementPhase, ResolvedMetric } from './types.js';
@@ -35,7 +41,14 @@ function compiled(text: string): CompiledCondition {
 export function assessMeasurement(
   metric: Pick<ResolvedMetric, 'successCondition' | 'failureCondition'>,
   value: unknown,
+  options: { noData?: string | undefined } = {},
 ): MeasurementVerdict {
+  const verdict = assessValue(metric, value);
+  if (options.noData === undefined || verdict.phase === 'Successful') return verdict;
+  return { phase: 'Error', message: `no data: ${options.noData}` };
+}
+
+function assessValue(metric: Pick<ResolvedMetric, 'successCondition' | 'failureCondition'>, value: unknown): MeasurementVerdict {
   const { successCondition: success, failureCondition: failure } = metric;
   if (!success && !failure) return { phase: 'Successful' };
   let successful: boolean;

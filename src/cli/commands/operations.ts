@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import type { ApiClient } from '../../api/client.js';
 import type { Operation } from '../../controller/control-plane.js';
-import type { ServiceView } from '../../controller/view-model.js';
+import type { GuardFiguresView, ServiceView } from '../../controller/view-model.js';
 import { CliError, EXIT, type CliContext } from '../context.js';
 import { renderList, renderStatus, table } from '../render.js';
 import { parseDurationMs } from '../../lib/duration.js';
@@ -156,7 +156,8 @@ export function registerOperationCommands(program: Command, ctx: CliContext): vo
       if (o.json) return ctx.print(JSON.stringify({ runs }, null, 2));
       if (runs.length === 0) return ctx.print(`no analysis runs for ${service}`);
       for (const run of runs) {
-        ctx.print(`${run.name}  ${run.phase}  started ${new Date(run.startedAtMs).toISOString()}${run.message ? `  ${run.message}` : ''}`);
+        ctx.print(`${run.kind === 'guard' ? 'guard' : run.name}  ${run.phase}  started ${new Date(run.startedAtMs).toISOString()}${run.message ? `  ${run.message}` : ''}`);
+        if (run.guard) for (const line of guardFigures(run.guard)) ctx.print(`  ${line}`);
         for (const m of run.metrics) {
           const values = m.measurements.slice(-10).map((x) => `${x.phase[0]}:${JSON.stringify(x.value)}`).join(' ');
           ctx.print(`  ${m.name}  ${m.phase}  ${values}`);
@@ -189,4 +190,14 @@ export function registerOperationCommands(program: Command, ctx: CliContext): vo
         process.off('SIGINT', stop);
       }
     });
+}
+
+/** The figures a guard verdict was reached on, one line per test. */
+function guardFigures(g: GuardFiguresView): string[] {
+  const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
+  const side = (what: string, s: GuardFiguresView['canary']) => `${what}: ${s.requests} requests, ${s.errors} failed (${pct(s.errorRate)})`;
+  const lines = [`errors${g.failedOn === 'errors' ? ' (failed)' : ''}  ${side(`canary ${g.canaryRevision}`, g.canary)}; ${side('stable', g.stable)}`];
+  if (g.latency) lines.push(`latency${g.failedOn === 'latency' ? ' (failed)' : ''}  slower than ${g.latency.thresholdMs} ms: canary ${pct(g.latency.canarySlowRate)}, stable ${pct(g.latency.stableSlowRate)}`);
+  else lines.push('latency  not judged yet (the slow threshold is fixed from stable first)');
+  return lines;
 }

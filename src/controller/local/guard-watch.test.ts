@@ -102,4 +102,21 @@ describe('GuardWatch', () => {
     expect(watch.tick([off])).toEqual([]);
     expect(watch.verdict('api')).toBeUndefined();
   });
+
+  it('keeps the last verdict as an analysis entry after the canary stops being judged (aborted)', () => {
+    const { stable, canary, watch } = setup();
+    watch.tick([target()]);
+    stable.serve(180, 4);
+    canary.serve(20, 4, 500);
+    watch.tick([target()]);
+    watch.tick([]);
+    expect(watch.verdict('api')).toBeUndefined();
+    const entry = watch.entry('api');
+    expect(entry).toMatchObject({
+      id: '2.0.guard', kind: 'guard', phase: 'Failed', metrics: [],
+      guard: { canaryRevision: '2', canary: { requests: 20, errors: 20, errorRate: 1 }, stable: { requests: 180, errors: 0, errorRate: 0 }, failedOn: 'errors' },
+    });
+    expect(entry?.message).toMatch(/^canary error rate 100\.0% vs stable 0\.00%/);
+    expect(watch.entry('web')).toBeUndefined();
+  });
 });

@@ -6,6 +6,7 @@ import { CanaryGuard, type GuardResult, type GuardSideTick } from '../../analysi
 import { guardParamsFromSpec } from '../../analysis/guard-spec.js';
 import type { LatencyCounts, RevisionTotals } from '../../router/index.js';
 import type { CanaryStrategy } from '../../spec/schema.js';
+import type { AnalysisRunView } from '../view-model.js';
 
 /** One canary the controller wants judged now. */
 export interface GuardTarget {
@@ -19,6 +20,8 @@ export interface GuardTarget {
 
 interface Watched {
   key: string;
+  target: GuardTarget;
+  startedAtMs: number;
   guard: CanaryGuard;
   last: { canary: RevisionTotals; stable: RevisionTotals };
   result?: GuardResult;
@@ -42,11 +45,16 @@ export interface GuardWatchOptions {
   recentLatency?: (service: string, revision: string) => LatencyCounts;
   /** How often `tick` is called; the guard counts in ticks, its documents in seconds. */
   tickMs?: number;
+  /** The clock, for when a guard started; real time by default. */
+  nowMs?: () => number;
 }
 
 /** Keeps one guard per canary under way. */
 export class GuardWatch {
   private readonly watched = new Map<string, Watched>();
+  // The last canary judged per service stays shown after it stops being judged (aborted, promoted).
+  private readonly judged = new Map<string, Watched>();
+  private readonly nowMs: () => number;
   private readonly totals: GuardWatchOptions['totals'];
   private readonly recentLatency: GuardWatchOptions['recentLatency'];
   private readonly tickMs: number;
@@ -55,6 +63,7 @@ export class GuardWatch {
     this.totals = options.totals;
     this.recentLatency = options.recentLatency;
     this.tickMs = options.tickMs ?? 1000;
+    this.nowMs = options.nowMs ?? Date.now;
   }
 
   /** One tick over the canaries now under way; returns the services whose canary just failed. */
@@ -72,7 +81,7 @@ export class GuardWatch {
       if (!w || w.key !== key) {
         // Stable's last minute fixes the latency threshold, so latency is judged from the first tick.
         const reference = this.recentLatency?.(t.service, t.stableRevision);
-        w = { key, guard: new CanaryGuard(params, reference ? { latencyReference: reference } : {}), last: now };
+        w = { key, target: t, startedAtMs: this.nowMs(), guard: new CanaryGuard(params, reference ? { latencyReference: reference } : {}), last: now };
         this.watched.set(t.service, w);
         continue;
       }
@@ -80,6 +89,7 @@ export class GuardWatch {
       w.last = now;
       const before = w.result?.verdict;
       w.result = w.guard.observe(tick);
+      this.judged.set(t.service, w);
       if (w.result.verdict === 'Failed' && before !== 'Failed') failed.push({ service: t.service, result: w.result });
     }
     for (const service of [...this.watched.keys()]) if (!seen.has(service)) this.watched.delete(service);
@@ -90,4 +100,34 @@ export class GuardWatch {
   verdict(service: string): GuardResult | undefined {
     return this.watched.get(service)?.result;
   }
+
+  /**
+   * The guard's last verdict on a service's canary as `graylane analysis` lists it, whether that
+   * canary is still judged or was aborted or promoted since.
+   */
+  entry(service: string): AnalysisRunView | undefined {
+    const w = this.judged.get(service);
+    return w?.result ? guardEntry(w.target, w.startedAtMs, w.result) : undefined;
+  }
+}
+
+/** The run id of the guard's entry for one canary attempt, unique beside analysis runs. */
+export function guardEntryId(target: Pick<GuardTarget, 'canaryRevision' | 'attempt'>): string {
+  return `${target.canaryRevision}.${target.attempt}.guard`;
+}
+
+/** A guard verdict as an entry of `graylane analysis`: its phase, the figures it judged, and why. */
+export function guardEntry(target: Pick<GuardTarget, 'canaryRevision' | 'attempt'>, startedAtMs: number, r: GuardResult): AnalysisRunView {
+  const rate = (s: { requests: number; errors: number }) => ({ ...s, errorRate: s.requests === 0 ? 0 : s.errors / s.requests });
+  const id = guardEntryId(target);
+  return {
+    id, name: id, kind: 'guard', phase: r.verdict, startedAtMs, metrics: [], message: r.reason,
+    guard: {
+      canaryRevision: target.canaryRevision,
+      canary: rate(r.canary),
+      stable: rate(r.stable),
+      ...(r.latency ? { latency: { thresholdMs: r.latency.thresholdMs, canarySlowRate: r.latency.canaryRate, stableSlowRate: r.latency.stableRate } } : {}),
+      ...(r.failedOn ? { failedOn: r.failedOn } : {}),
+    },
+  };
 }

@@ -123,6 +123,7 @@ export class LocalController implements ControlPlane {
       totals: (service, revision) => this.router.totals({ service, revision }),
       recentLatency: (service, revision) => this.router.recentLatency({ service, revision }),
       tickMs: options.guardIntervalMs ?? GUARD_TICK_MS,
+      nowMs: this.nowMs,
     });
     this.releases = new ReleaseCoordinator(this.store, {
       app: () => this.app(),
@@ -432,7 +433,11 @@ export class LocalController implements ControlPlane {
         .sort((a, b) => b.startedAtMs - a.startedAtMs);
     }
     this.requireService(name);
-    return this.store.listAnalysisRuns(name).map((r) => ({ id: r.id, name: r.name, phase: r.phase, startedAtMs: r.startedAtMs, ...(r.run as { metrics: AnalysisRunView['metrics']; message?: string }) }));
+    const stored = this.store.listAnalysisRuns(name).map((r): AnalysisRunView => ({ id: r.id, name: r.name, phase: r.phase, startedAtMs: r.startedAtMs, ...(r.run as Pick<AnalysisRunView, 'metrics' | 'message' | 'kind' | 'guard'>) }));
+    // The guard's verdict belongs beside the runs: live while it judges, stored once it aborted.
+    const guard = this.guard.entry(name);
+    if (!guard) return stored;
+    return [guard, ...stored.filter((r) => r.id !== guard.id)].sort((a, b) => b.startedAtMs - a.startedAtMs);
   }
 
   events(options: { service?: string; afterId?: number; limit?: number } = {}): EventView[] {
@@ -636,8 +641,22 @@ export class LocalController implements ControlPlane {
       }
       const wasUncommitted = this.uncommittedAborts.delete(service);
       if (wasUncommitted) this.refreshRoute(service);
+      this.recordGuardVerdict(service);
       return Promise.resolve();
     }).catch((err: unknown) => this.reportFailure(service, 'GuardAbortFailed', err));
+  }
+
+  /** Keeps the guard's failing verdict with the analysis runs, so `graylane analysis` shows it after a restart too. */
+  private recordGuardVerdict(service: string): void {
+    const entry = this.guard.entry(service);
+    if (!entry) return;
+    const { id, name, phase, startedAtMs, metrics, message, kind, guard } = entry;
+    try {
+      this.store.putAnalysisRun({ id, service, name, phase, run: { metrics, message, kind, guard }, startedAtMs, updatedAtMs: this.nowMs() });
+    } catch (err) {
+      // The abort is committed; only its record is missing, and the live entry still shows it.
+      if (!isWriteFailure(err)) throw err;
+    }
   }
 
   /** Brings a revision to `replicas` instances; one scaling call per revision at a time. */
@@ -661,12 +680,16 @@ export class LocalController implements ControlPlane {
 
   private observe(name: string): Observed {
     const instances = this.options.processRuntime.listInstances({ service: name });
+    const status = this.store.getStatus(name) as RolloutStatus | undefined;
+    const canary = status?.canaryRevision;
     return {
       revisions: this.store.listRevisions(name).map((r) => {
         const mine = instances.filter((i) => i.revision === r.name && i.state !== 'stopping' && i.state !== 'stopped');
         return { name: r.name, replicas: mine.length, readyReplicas: mine.filter((i) => i.state === 'ready').length };
       }),
       analysisRuns: this.store.listAnalysisRuns(name, 20).map((r) => ({ name: r.name, phase: r.phase as 'Error', message: (r.run as { message?: string }).message })),
+      // The evidence steps are judged on: what the router saw the canary serve.
+      ...(canary && canary !== status?.stableRevision ? { canaryRequests: this.router.totals({ service: name, revision: canary }).requests } : {}),
     };
   }
 

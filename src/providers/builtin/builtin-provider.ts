@@ -3,7 +3,9 @@
  * both side by side (`revision: both` gives `{ canary, stable }`, for conditions such as
  * `result.canary <= result.stable + 0.01`). Errors are 5xx responses, upstream errors, timeouts
  * and rejections: everything a user saw fail. With no requests in the window, rates are NaN
- * (as PromQL's 0/0), so `isNaN(result)` can tell "no traffic" from "no errors".
+ * (as PromQL's 0/0), so `isNaN(result)` can tell "no traffic" from "no errors"; such a
+ * measurement is marked `noData`, so a condition that does not accept NaN makes it an Error that
+ * is retried, never a Failed verdict on a canary nobody has called yet.
  */
 import type { Static } from '@sinclair/typebox';
 import type { BuiltinProvider as BuiltinProviderSchema } from '../../spec/schema.js';
@@ -35,6 +37,12 @@ export function figure(metric: BuiltinConfig['metric'], s: RevisionStats): numbe
     case 'latencyP99': return s.latencyMs.p99;
     case 'requestRate': return s.requestsPerSecond;
   }
+}
+
+/** Why `metric` has nothing to say about `s`, or undefined when it does (a request rate of 0 is a figure). */
+export function noDataReason(metric: BuiltinConfig['metric'], s: RevisionStats, what: string, windowMs: number): string | undefined {
+  if (metric === 'requestRate' || s.requests > 0) return undefined;
+  return `${what} served no requests in the last ${Math.round(Math.min(windowMs, s.windowMs || windowMs) / 1000)}s`;
 }
 
 /** Reads the router's per-revision figures. */
@@ -79,13 +87,18 @@ export class BuiltinMetricProvider implements MetricProvider {
     if (which === 'both') {
       const [canary, stable] = await Promise.all([read('canary'), read('stable')]);
       throwIfAborted(signal, this.type);
+      const noData = noDataReason(c.metric, canary, `canary ${service}/${context?.canaryRevision ?? ''}`, windowMs)
+        ?? noDataReason(c.metric, stable, `stable ${service}/${context?.stableRevision ?? ''}`, windowMs);
       return {
         value: { canary: figure(c.metric, canary), stable: figure(c.metric, stable) },
         metadata: { canaryRequests: String(canary.requests), stableRequests: String(stable.requests), windowMs: String(windowMs) },
+        ...(noData ? { noData } : {}),
       };
     }
     const stats = await read(which);
     throwIfAborted(signal, this.type);
-    return { value: figure(c.metric, stats), metadata: { requests: String(stats.requests), windowMs: String(stats.windowMs) } };
+    const revision = which === 'canary' ? context?.canaryRevision : context?.stableRevision;
+    const noData = noDataReason(c.metric, stats, `${which} ${service}/${revision ?? ''}`, windowMs);
+    return { value: figure(c.metric, stats), metadata: { requests: String(stats.requests), windowMs: String(stats.windowMs) }, ...(noData ? { noData } : {}) };
   }
 }
