@@ -8,7 +8,7 @@ export { resolveFenceposts, resolveIntOrPercent, DEFAULT_MAX_SURGE, DEFAULT_MAX_
 export { canaryReplicasOrWeight, currentCanaryStep, currentSetWeight, setCanaryScaleInForce, type CanaryScale, type StepPosition } from './steps.js';
 export { reconcile } from './reconcile.js';
 export { applyOperation, type ApplyOperationInput } from './operations.js';
-export { planRollout, type PlanRolloutInput, type PlanRow, type PlannedAnalysis, type RolloutPlan } from './plan.js';
+export { planRollout, type PlanRolloutInput, type PlanRow, type PlannedAnalysis, type PlannedGuard, type RolloutPlan } from './plan.js';
 export { describeStep } from './describe.js';
 export { initialStatus, DEFAULT_ABORT_SCALE_DOWN_DELAY_SECONDS, DEFAULT_PROGRESS_DEADLINE_SECONDS, DEFAULT_SCALE_DOWN_DELAY_SECONDS } from './context.js';
 export { statusProblem } from './status-check.js';

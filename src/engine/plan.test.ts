@@ -76,7 +76,8 @@ describe('planRollout: blue-green and rolling', () => {
   it('blue-green with auto-promotion and post-promotion analysis', () => {
     const p = planRollout({ spec: { replicas: 3, strategy: { blueGreen: { autoPromotionSeconds: 60, scaleDownDelaySeconds: 10, postPromotionAnalysis: { templates: [{ templateName: 'errors' }] } } } }, templates });
     expect(p.rows.map((r) => [r.earliestFinishMs, r.latestFinishMs])).toEqual([[0, 0], [0, 60_000], [130_000, 190_000], [140_000, 200_000]]);
-    expect(p.worstCaseRollbackMs).toBe(Infinity);
+    // Once the old revision is scaled down the switch is done: that is undo's, not a rollback's.
+    expect(p.worstCaseRollbackMs).toBe(100_000);
     expect(p.rows[2]?.worstCaseRollbackMs).toBe(100_000);
   });
 
@@ -102,4 +103,29 @@ describe('describeStep', () => {
     [{ setMirrorRoute: { name: 'm', percentage: 10, match: [{ path: { prefix: '/api' } }] } }, 'mirror route m: 10% of matching requests copied to canary'],
     [{ setMirrorRoute: { name: 'm' } }, 'remove mirror route m'],
   ] as [CanaryStep, string][])('%j → %s', (step, text) => expect(describeStep(step)).toBe(text));
+});
+
+describe('planRollout: the guard', () => {
+  const spec: RolloutSpec = { replicas: 2, strategy: { canary: { trafficRouting: { builtin: {} }, steps: [{ setWeight: 25 }, { pause: {} }, { analysis: { templates: [{ templateName: 'both' }] } }] } } };
+
+  it('counts the guard in the worst case instead of calling an unguarded step unbounded', () => {
+    const p = planRollout({ spec, guard: { restartEverySeconds: 10 } });
+    expect(p.rows[0]?.worstCaseRollbackMs).toBe(12_000);
+    expect(p.rows[0]?.rollbackNote).toMatch(/^the guard aborts by itself within 12s/);
+    expect(p.rows.slice(0, 3).map((r) => r.worstCaseRollbackMs)).toEqual([12_000, 12_000, 12_000]);
+    expect(p.rows.map((r) => r.rollbackNote).join('\n')).not.toMatch(/needs a person to abort/);
+    expect(p.worstCaseRollbackMs).toBe(12_000);
+    expect(p.rollbackNote).toMatch(/the guard aborts by itself/);
+  });
+
+  it('keeps an analysis that aborts sooner than the guard', () => {
+    const p = planRollout({ spec, templates, guard: { restartEverySeconds: 30 } });
+    expect(p.rows[2]).toMatchObject({ worstCaseRollbackMs: 10_000 });
+    expect(p.rows[2]?.rollbackNote).toMatch(/^analysis aborts within 10s/);
+  });
+
+  it('leaves a step with no canary traffic to analysis alone', () => {
+    const p = planRollout({ spec: { replicas: 2, strategy: { canary: { trafficRouting: {}, steps: [{ setWeight: 0 }, { setWeight: 50 }] } } }, guard: { restartEverySeconds: 10 } });
+    expect(p.rows.map((r) => r.worstCaseRollbackMs)).toEqual([Infinity, 12_000, Infinity]);
+  });
 });

@@ -33,6 +33,8 @@ export interface PlanRow {
   /** Worst time from a failure while at this row to all traffic on stable (Infinity: needs a person). */
   worstCaseRollbackMs: number;
   rollbackNote: string;
+  /** The new revision is stable here: a failure is for undo, no longer a rollback of this rollout. */
+  promoted?: boolean;
 }
 
 export interface RolloutPlan {
@@ -41,7 +43,7 @@ export interface RolloutPlan {
   rows: PlanRow[];
   earliestFinishMs: number;
   latestFinishMs: number;
-  /** The worst row's rollback time among rows where the new revision takes traffic. */
+  /** The worst row's rollback time among rows where the new revision takes traffic and is not yet promoted. */
   worstCaseRollbackMs: number;
   rollbackNote: string;
   /** What the plan could not know (missing templates, templated counts, instance start-up time). */
@@ -52,6 +54,25 @@ export interface PlanRolloutInput {
   spec: RolloutSpec;
   /** Analysis templates by `metadata.name`; without them analysis timings are unknown. */
   templates?: readonly AnalysisTemplate[] | undefined;
+  /**
+   * The guard's timing when it judges this rollout's canary (behind the built-in router unless
+   * `guard.enabled: false`), defaults filled in; absent when no guard judges it.
+   */
+  guard?: PlannedGuard | undefined;
+}
+
+/** What a plan needs of the guard: how often it starts a fresh test. */
+export interface PlannedGuard {
+  /** Seconds between fresh tests: a failure that starts late waits at most this long for one. */
+  restartEverySeconds: number;
+}
+
+/**
+ * The guard's worst case from a failure to an abort, given traffic: a fresh test starts within
+ * `restartEverySeconds`, and a canary failing its requests fails that test a second or two later.
+ */
+function guardDetectionMs(guard: PlannedGuard): number {
+  return (guard.restartEverySeconds + 2) * 1000;
 }
 
 const num = (v: number | string | undefined): number | undefined => (typeof v === 'number' ? v : v !== undefined && /^-?[0-9]+$/.test(v) ? Number(v) : undefined);
@@ -92,8 +113,22 @@ function planMetric(template: string, m: Metric, notes: Set<string>): PlannedAna
   };
 }
 
-/** Worst time for a run to turn a failure into an abort: initialDelay + interval × (failureLimit + 1), the fastest metric wins. */
-function detection(analyses: readonly PlannedAnalysis[]): { ms: number; note: string } {
+/**
+ * Worst time for a run to turn a failure into an abort: initialDelay + interval × (failureLimit + 1),
+ * the fastest metric wins; the guard, when it judges the step, aborts by itself too.
+ */
+function detection(analyses: readonly PlannedAnalysis[], guard?: PlannedGuard): { ms: number; note: string } {
+  const fromAnalysis = analysisDetection(analyses);
+  if (!guard) return fromAnalysis;
+  const guardMs = guardDetectionMs(guard);
+  if (fromAnalysis.ms <= guardMs) return fromAnalysis;
+  return {
+    ms: guardMs,
+    note: `the guard aborts by itself within ${formatDurationMs(guardMs)} once the canary serves failing requests (a handful suffice when all fail; with no traffic it cannot judge)`,
+  };
+}
+
+function analysisDetection(analyses: readonly PlannedAnalysis[]): { ms: number; note: string } {
   let best = Infinity;
   let inconclusive = false;
   for (const a of analyses) {
@@ -142,7 +177,7 @@ export function planRollout(input: PlanRolloutInput): RolloutPlan {
     planBlueGreen(spec, blueGreen, input.templates, rows, notes);
   } else if (canary && (canary.steps ?? []).length > 0) {
     strategy = 'canary';
-    planCanary(spec, canary.steps ?? [], input.templates, rows, notes);
+    planCanary(spec, canary.steps ?? [], input.templates, rows, notes, input.guard);
   } else {
     strategy = 'rolling';
     const end = settle(spec, {}, { stable: replicas, canary: 0 });
@@ -151,7 +186,7 @@ export function planRollout(input: PlanRolloutInput): RolloutPlan {
     rows.push({ stepIndex: undefined, description: 'rolling update within maxSurge/maxUnavailable', canaryWeight: 100, stableWeight: 0, replicas: end, analyses: bg, earliestFinishMs: 0, latestFinishMs: 0, worstCaseRollbackMs: det.ms, rollbackNote: det.note });
   }
   const last = rows[rows.length - 1];
-  const exposed = rows.filter((r) => r.canaryWeight > 0);
+  const exposed = rows.filter((r) => r.canaryWeight > 0 && r.promoted !== true);
   const worst = exposed.reduce<PlanRow | undefined>((w, r) => (!w || r.worstCaseRollbackMs > w.worstCaseRollbackMs ? r : w), undefined);
   return {
     strategy, replicas, rows,
@@ -163,7 +198,7 @@ export function planRollout(input: PlanRolloutInput): RolloutPlan {
   };
 }
 
-function planCanary(spec: RolloutSpec, steps: readonly CanaryStep[], templates: readonly AnalysisTemplate[] | undefined, rows: PlanRow[], notes: Set<string>): void {
+function planCanary(spec: RolloutSpec, steps: readonly CanaryStep[], templates: readonly AnalysisTemplate[] | undefined, rows: PlanRow[], notes: Set<string>, guard: PlannedGuard | undefined): void {
   const canary = spec.strategy.canary ?? {};
   const replicas = spec.replicas ?? 1;
   const routed = !!canary.trafficRouting;
@@ -194,7 +229,8 @@ function planCanary(spec: RolloutSpec, steps: readonly CanaryStep[], templates: 
     if (background && index >= (canary.analysis?.startingStep ?? 0)) analyses.push(background);
     earliest += minMs;
     latest += maxMs;
-    const det = detection(analyses);
+    // The guard judges only a canary that takes traffic.
+    const det = detection(analyses, weight > 0 ? guard : undefined);
     rows.push({
       stepIndex: index, description: describeStep(step), canaryWeight: weight, stableWeight: 100 - weight, replicas: counts, pauseMs, analyses,
       earliestFinishMs: earliest, latestFinishMs: latest, worstCaseRollbackMs: det.ms, rollbackNote: routed || det.ms === Infinity ? det.note : `${det.note}, then instances scale back`,
@@ -203,7 +239,7 @@ function planCanary(spec: RolloutSpec, steps: readonly CanaryStep[], templates: 
   const end = settle(spec, { currentStepIndex: steps.length, stableRS: 's', currentPodHash: 'c' }, counts);
   rows.push({
     stepIndex: undefined, description: 'promote: new revision becomes stable', canaryWeight: 100, stableWeight: 0, replicas: end, analyses: [],
-    earliestFinishMs: earliest, latestFinishMs: latest, worstCaseRollbackMs: Infinity, rollbackNote: 'promoted: undo needs a person',
+    earliestFinishMs: earliest, latestFinishMs: latest, worstCaseRollbackMs: Infinity, rollbackNote: 'promoted: undo needs a person', promoted: true,
   });
 }
 
@@ -212,10 +248,10 @@ function planBlueGreen(spec: RolloutSpec, bg: NonNullable<RolloutSpec['strategy'
   const preview = bg.previewReplicaCount ?? replicas;
   let earliest = 0;
   let latest = 0;
-  const row = (r: Omit<PlanRow, 'earliestFinishMs' | 'latestFinishMs' | 'worstCaseRollbackMs' | 'rollbackNote'>, minMs: number, maxMs: number, rollback?: { ms: number; note: string }) => {
+  const row = (r: Omit<PlanRow, 'earliestFinishMs' | 'latestFinishMs' | 'worstCaseRollbackMs' | 'rollbackNote'>, minMs: number, maxMs: number, rollback?: { ms: number; note: string; promoted?: boolean }) => {
     earliest += minMs;
     latest += maxMs;
-    rows.push({ ...r, earliestFinishMs: earliest, latestFinishMs: latest, worstCaseRollbackMs: rollback?.ms ?? 0, rollbackNote: rollback?.note ?? 'no user traffic on the preview' });
+    rows.push({ ...r, earliestFinishMs: earliest, latestFinishMs: latest, worstCaseRollbackMs: rollback?.ms ?? 0, rollbackNote: rollback?.note ?? 'no user traffic on the preview', ...(rollback?.promoted ? { promoted: true } : {}) });
   };
   row({ stepIndex: undefined, description: `preview up: ${preview} instance${preview === 1 ? '' : 's'}, no user traffic`, canaryWeight: 0, stableWeight: 100, replicas: { stable: replicas, canary: preview }, analyses: [] }, 0, 0);
   if (bg.prePromotionAnalysis) {
@@ -236,5 +272,5 @@ function planBlueGreen(spec: RolloutSpec, bg: NonNullable<RolloutSpec['strategy'
     { ms: det.ms, note: post.length ? `${det.note}; the old revision is still up` : det.note });
   const delayMs = (bg.scaleDownDelaySeconds ?? 30) * 1000;
   row({ stepIndex: undefined, description: `old revision scaled down after ${formatDurationMs(delayMs)}`, canaryWeight: 100, stableWeight: 0, replicas: { stable: 0, canary: replicas }, analyses: [] }, delayMs, delayMs,
-    { ms: Infinity, note: 'promoted: undo needs a person' });
+    { ms: Infinity, note: 'promoted: undo needs a person', promoted: true });
 }

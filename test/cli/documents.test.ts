@@ -113,6 +113,20 @@ describe('graylane plan', () => {
     expect(r.out).toContain('finishes: earliest 30s, latest a person decides');
   });
 
+  it('counts the guard, on by default behind the router, in the worst case: no step needs a person to abort', async () => {
+    const r = await run(['plan', 'examples/quickstart/graylane.yaml']);
+    expect(r.out).not.toContain('needs a person to abort');
+    expect(r.out).toMatch(/1\s+set weight 25%.*\s12s$/m);
+    expect(r.out).toMatch(/4\s+pause 30s.*\s12s$/m);
+    expect(r.out).toMatch(/worst case from a failure to all traffic on stable: 12s \(set weight 25%: the guard aborts by itself/);
+  });
+
+  it('a rollout with the guard turned off still says a person must abort', async () => {
+    const file = write('no-guard.yaml', readFileSync('examples/quickstart/graylane.yaml', 'utf8').replace('      canary:\n', '      canary:\n        guard: {enabled: false}\n'));
+    const r = await run(['plan', file]);
+    expect(r.out).toContain('no analysis covers this step: unbounded, needs a person to abort');
+  });
+
   it('--json gives the rows with null for unbounded times', async () => {
     const r = await run(['plan', 'examples/quickstart/graylane.yaml', '--json']);
     const plan = JSON.parse(r.out).plans[0].plan;

@@ -41,6 +41,9 @@ export function registerPlanCommand(program: Command, ctx: CliContext): void {
       const loaded = await loadOrFail(ctx, files);
       const { planRollout } = await import('../../engine/index.js');
       const { rolloutFromAppService } = await import('../../spec/index.js');
+      const { guardParamsFromSpec } = await import('../../analysis/guard-spec.js');
+      // The guard judges every canary behind a router unless turned off, as the daemon does.
+      const guardOf = (spec: RolloutSpec) => (spec.strategy.canary?.trafficRouting ? guardParamsFromSpec(spec.strategy.canary.guard) : undefined);
       const templates = loaded.documents.flatMap((d) => (d.kind === 'AnalysisTemplate' || d.kind === 'ClusterAnalysisTemplate' ? [d.doc] : []));
       const targets: { name: string; spec: RolloutSpec }[] = [];
       for (const d of loaded.documents) {
@@ -50,7 +53,7 @@ export function registerPlanCommand(program: Command, ctx: CliContext): void {
         }
       }
       if (targets.length === 0) throw new CliError(`${files.join(', ')} has no Rollout and no App service with a process: nothing to plan`, EXIT.usage);
-      const plans = targets.map((t) => ({ name: t.name, plan: planRollout({ spec: t.spec, templates }) }));
+      const plans = targets.map((t) => ({ name: t.name, plan: planRollout({ spec: t.spec, templates, guard: guardOf(t.spec) }) }));
       if (o.json) {
         const finite = (_k: string, v: unknown) => (v === Infinity ? null : v);
         return ctx.print(JSON.stringify({ plans }, finite, 2));
