@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { ServiceView } from '../controller/view-model.js';
-import { renderStatus } from './render.js';
+import { renderList, renderStatus } from './render.js';
 
 const release: ServiceView = {
   name: 'shop', kind: 'release', phase: 'Paused', strategy: 'canary', step: 2, steps: 3, message: 'paused at step 2/3',
@@ -16,5 +16,28 @@ describe('status of a release', () => {
   it('says so when the router saw no page loads', () => {
     const text = renderStatus({ ...release, releaseTraffic: { weight: 20, windowMs: 30_000, pageLoads: { stable: 0, canary: 0 }, requests: { stable: 4, canary: 0 } } });
     expect(text).toContain('canary served no page loads, 0.0% of 4 requests in the last 30 s (weight 20%)');
+  });
+});
+
+const rev = (name: string, number: number, weight: number, member?: string) => ({
+  name, number, role: 'stable' as const, weight, ready: 1, total: 1, requestsPerSecond: 0, errorRate: 0, p99Ms: null, fallbacks: 0, ...(member ? { member } : {}),
+});
+
+describe('get and status words', () => {
+  it('names the member of each release revision in get', () => {
+    const text = renderList([{ ...release, revisions: [rev('web r2', 2, 100, 'web'), rev('api r2', 2, 100, 'api'), rev('api r3', 3, 0, 'api')] }]);
+    expect(text).toContain('web#2:100% api#2:100% api#3:0%');
+  });
+
+  it('shows no step between rollouts, not "step 0/4"', () => {
+    const done: ServiceView = { ...release, kind: 'service', name: 'hello', phase: 'Completed', step: 0, steps: 4, message: 'revision b is stable' };
+    expect(renderStatus(done).split('\n')[0]).toBe('hello (canary)  Completed');
+    expect(renderList([done])).toMatch(/hello\s+canary\s+Completed\s+-\s/);
+  });
+
+  it('shows the header and mirror routes in force', () => {
+    const v: ServiceView = { ...release, routes: [{ kind: 'header', name: 'beta', description: 'header route beta: header x-beta=1 → canary' }, { kind: 'mirror', name: 'shadow', description: 'mirror route shadow: 20% of matching requests copied to canary' }] };
+    expect(renderStatus(v)).toContain('  route in force: header route beta: header x-beta=1 → canary\n  route in force: mirror route shadow');
+    expect(renderList([v])).toContain('header beta, mirror shadow');
   });
 });

@@ -14,26 +14,35 @@ export function table(rows: string[][]): string {
 export function renderList(views: ServiceView[]): string {
   if (views.length === 0) return 'no services yet: apply an App file with `graylane apply -f graylane.yaml`';
   return table([
-    ['NAME', 'STRATEGY', 'PHASE', 'STEP', 'WEIGHTS', 'READY', 'MESSAGE'],
+    ['NAME', 'STRATEGY', 'PHASE', 'STEP', 'WEIGHTS', 'READY', 'ROUTES', 'MESSAGE'],
     ...views.map((v) => [
       v.name,
       v.strategy,
       v.phase,
-      v.steps > 0 ? `${v.step}/${v.steps}` : '-',
-      v.revisions.map((r) => `#${r.number}:${r.weight}%`).join(' ') || '-',
+      stepOf(v) ?? '-',
+      // A release lists every member's revisions: the member names which is which.
+      v.revisions.map((r) => `${r.member ?? ''}#${r.number}:${r.weight}%`).join(' ') || '-',
       v.revisions.map((r) => `${r.ready}/${r.total}`).join(' ') || '-',
+      v.routes?.map((r) => `${r.kind} ${r.name}`).join(', ') || '-',
       v.message,
     ]),
   ]);
 }
 
+/** `2/4` while a rollout is at a step; nothing between rollouts (step 0 is no step). */
+function stepOf(v: ServiceView): string | undefined {
+  return v.steps > 0 && v.step > 0 ? `${v.step}/${v.steps}` : undefined;
+}
+
 /** The live view of one service for `graylane status`. */
 export function renderStatus(v: ServiceView): string {
-  const head = `${v.name} (${v.kind === 'release' ? 'release, ' : ''}${v.strategy})  ${v.phase}${v.steps > 0 ? `  step ${v.step}/${v.steps}` : ''}`;
+  const step = stepOf(v);
+  const head = `${v.name} (${v.kind === 'release' ? 'release, ' : ''}${v.strategy})  ${v.phase}${step ? `  step ${step}` : ''}`;
   const lines = [head, `  ${v.message}`];
   if (v.stateWrites) lines.push(`  warning: ${v.stateWrites.message} (since ${new Date(v.stateWrites.sinceMs).toISOString()})`);
   if (v.pauseReasons.length > 0 && !v.message.startsWith('paused')) lines.push(`  paused: ${v.pauseReasons.join(', ')}`);
   if (v.releaseTraffic) lines.push(`  ${renderReleaseTraffic(v.releaseTraffic)}`);
+  for (const r of v.routes ?? []) lines.push(`  route in force: ${r.description}`);
   if (v.revisions.length > 0) {
     const rows = [
       ['REVISION', 'ROLE', 'WEIGHT', 'READY', 'REQ/S', 'ERRORS', 'P99'],

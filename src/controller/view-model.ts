@@ -31,6 +31,18 @@ export interface RevisionLiveView {
    * because it had no ready instance.
    */
   fallbacks: number;
+  /** Of a release: the member service this revision belongs to. */
+  member?: string;
+}
+
+/** A header or mirror route in force. */
+export interface RouteView {
+  /** `header` (matching requests go to the canary) or `mirror` (a copy goes to the canary). */
+  kind: 'header' | 'mirror';
+  /** The route's name as the step gives it; of a release, "member/name". */
+  name: string;
+  /** One line for people, e.g. "header route beta: header x-beta=1 → canary". */
+  description: string;
 }
 
 /** Analysis state in brief. */
@@ -67,6 +79,8 @@ export interface ServiceView {
   aborted: boolean;
   /** Why the rollout is paused, when it is. */
   pauseReasons: string[];
+  /** Header and mirror routes in force; absent when none is. */
+  routes?: RouteView[];
   /** Commit version of the status shown; an operation sent with it is refused (409) if the status moved on. */
   version?: number;
   /** Present while the daemon cannot write its state: it routes with what it has and retries. */

@@ -334,10 +334,11 @@ export class ReleaseCoordinator {
       step: inProgress ? Math.min(state.stepIndex + 1, steps) : 0,
       steps,
       message: state?.message ?? 'no release yet: apply a change to a member',
-      revisions: views.flatMap((v) => v.revisions.map((r) => ({ ...r, name: `${v.name} ${r.name}` }))),
+      revisions: views.flatMap((v) => v.revisions.map((r) => ({ ...r, name: `${v.name} ${r.name}`, member: v.name }))),
       analysis: views.flatMap((v) => v.analysis.map((a) => ({ ...a, name: `${v.name}/${a.name}` }))),
       aborted: state?.phase === 'aborted',
       pauseReasons: [...new Set(views.flatMap((v) => v.pauseReasons))],
+      ...(views.some((v) => v.routes) ? { routes: views.flatMap((v) => (v.routes ?? []).map((r) => ({ ...r, name: `${v.name}/${r.name}`, description: `${v.name}: ${r.description}` }))) } : {}),
       ...(route && traffic ? { releaseTraffic: { weight: route.canaryWeight, ...traffic } } : {}),
     };
   }

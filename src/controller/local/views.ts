@@ -1,10 +1,11 @@
 /** Builds the shared view-model of a service from status, instances and router figures. */
-import type { RolloutStatus } from '../../engine/index.js';
+import { describeStep, type RolloutStatus } from '../../engine/index.js';
+import { parseDurationMs } from '../../lib/duration.js';
 import type { RevisionStats } from '../../router/index.js';
 import type { InstanceInfo } from '../../runtime/runtime.js';
 import type { AppService, RolloutSpec } from '../../spec/schema.js';
 import type { StoredRevision } from '../../store/store.js';
-import type { RevisionLiveView, RevisionRole, ServiceView, StateWritesView } from '../view-model.js';
+import type { RevisionLiveView, RevisionRole, RouteView, ServiceView, StateWritesView } from '../view-model.js';
 import type { TrafficInForce } from './routes.js';
 
 /** Everything a view is made of. */
@@ -93,6 +94,7 @@ export function buildServiceView(input: ViewInputs): ServiceView {
   const phase = status?.phase ?? 'Progressing';
   const stepNow = inProgress && steps > 0 ? Math.min((status?.currentStepIndex ?? 0) + 1, steps) : 0;
   const pauseReasons = (status?.pauseConditions ?? []).map((p) => p.reason);
+  const routes = inProgress && traffic ? activeRoutes(traffic) : [];
   return {
     name: input.service.name,
     kind: 'service',
@@ -100,7 +102,7 @@ export function buildServiceView(input: ViewInputs): ServiceView {
     strategy,
     step: stepNow,
     steps,
-    message: status?.message ?? describePhase(phase, inProgress, pauseReasons),
+    message: timedPauseMessage(spec, status, steps) ?? status?.message ?? describePhase(phase, inProgress, pauseReasons),
     revisions,
     analysis: [
       ...(input.guard && inProgress ? [{ name: 'guard', phase: input.guard.verdict, message: input.guard.reason }] : []),
@@ -108,9 +110,33 @@ export function buildServiceView(input: ViewInputs): ServiceView {
     ],
     aborted: status?.abort ?? false,
     pauseReasons,
+    ...(routes.length > 0 ? { routes } : {}),
     ...(input.version !== undefined ? { version: input.version } : {}),
     ...(input.stateWrites ? { stateWrites: input.stateWrites } : {}),
   };
+}
+
+/** Header and mirror routes in force, as the steps that set them read. */
+function activeRoutes(traffic: TrafficInForce): RouteView[] {
+  return [
+    ...traffic.headerRoutes.map((h): RouteView => ({ kind: 'header', name: h.name, description: describeStep({ setHeaderRoute: { name: h.name, match: h.match } }) })),
+    ...traffic.mirrorRoutes.map((m): RouteView => ({ kind: 'mirror', name: m.name, description: describeStep({ setMirrorRoute: { name: m.name, percentage: m.percentage, match: m.match } }) })),
+  ];
+}
+
+/**
+ * A timed pause says when it ends, as a release's does ("pausing at step 2/4 until …"): the
+ * engine's message names only the pause condition. A person's pause on top holds it longer.
+ */
+function timedPauseMessage(spec: RolloutSpec | undefined, status: RolloutStatus | undefined, steps: number): string | undefined {
+  if (!status || status.phase !== 'Paused' || status.canaryRevision === status.stableRevision) return undefined;
+  const step = spec?.strategy.canary?.steps?.[status.currentStepIndex];
+  const cond = status.pauseConditions.find((p) => p.reason === 'CanaryPauseStep');
+  if (!step || !('pause' in step) || step.pause.duration === undefined || !cond || status.pauseConditions.length > 1) return undefined;
+  const untilMs = cond.startedAtMs + parseDurationMs(step.pause.duration);
+  // The engine appends a warning after "; " (a step promoted without evidence): keep it.
+  const warning = status.message?.includes('; ') ? status.message.slice(status.message.indexOf('; ')) : '';
+  return `pausing at step ${status.currentStepIndex + 1}/${steps} until ${new Date(untilMs).toISOString()}${warning}`;
 }
 
 function describePhase(phase: ServiceView['phase'], inProgress: boolean, pauses: string[]): string {
