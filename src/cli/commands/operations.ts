@@ -49,15 +49,22 @@ export function registerOperationCommands(program: Command, ctx: CliContext): vo
       ctx.print(o.json ? JSON.stringify({ services }, null, 2) : renderList(services));
     });
 
-  stateDirOption(program.command('status <service>'))
-    .description('Show a rollout: step, weights, instances, traffic and analysis. Exit 0 healthy, 1 aborted or degraded.')
+  stateDirOption(program.command('status [service]'))
+    .description('Show a rollout: step, weights, instances, traffic and analysis; without a service, every one as `get` lists them. Exit 0 healthy, 1 aborted or degraded.')
     .option('--json', 'print JSON')
     .option('-w, --watch', 'keep the view live until Ctrl-C (or until done with --wait)')
     .option('--wait', 'wait until the rollout is done (exit 0) or aborted/degraded (exit 1)')
     .option('--timeout <duration>', 'with --wait: give up after this long (e.g. 10m); exit 1', '10m')
     .addHelpText('after', '\nExamples:\n  graylane status api\n  graylane status api --watch\n  graylane status api --wait --timeout 10m && echo released')
-    .action(async (service: string, o: Common & { watch?: boolean; wait?: boolean; timeout: string }) => {
+    .action(async (service: string | undefined, o: Common & { watch?: boolean; wait?: boolean; timeout: string }) => {
       const client = ctx.client(o);
+      if (service === undefined) {
+        if (o.watch || o.wait) throw new CliError(`--${o.watch ? 'watch' : 'wait'} follows one rollout: name the service, e.g. \`graylane status api ${o.watch ? '--watch' : '--wait'}\` (\`graylane status\` lists them)`, EXIT.usage);
+        const { services } = await client.list();
+        ctx.print(o.json ? JSON.stringify({ services }, null, 2) : renderList(services));
+        ctx.exitCode = services.some((v) => v.phase === 'Degraded' || v.stateWrites) ? EXIT.degraded : EXIT.ok;
+        return;
+      }
       const show = (v: ServiceView) => ctx.print(o.json ? JSON.stringify(v) : renderStatus(v));
       const first = await client.get(service);
       if (!o.watch && !o.wait) {
@@ -131,7 +138,8 @@ export function registerOperationCommands(program: Command, ctx: CliContext): vo
     .option('--json', 'print JSON')
     .addHelpText('after', '\nExample:\n  graylane set weight api 50')
     .action(async (service: string, percent: string, o: Common) => {
-      const n = Number(percent.replace(/%$/, ''));
+      // Digits only: Number() would take "" as 0 and "1e1" as 10.
+      const n = /^[0-9]{1,3}%?$/.test(percent) ? Number(percent.replace(/%$/, '')) : NaN;
       if (!Number.isInteger(n) || n < 0 || n > 100) throw new CliError(`weight must be a whole number from 0 to 100, not "${percent}"`, EXIT.usage);
       const client = ctx.client(o);
       const v = await client.operate(service, { type: 'setWeight', percent: n }, { expectedVersion: await decidedOn(client, service, undefined) });
@@ -179,8 +187,16 @@ export function registerOperationCommands(program: Command, ctx: CliContext): vo
       const abort = new AbortController();
       const stop = () => abort.abort();
       process.once('SIGINT', stop);
+      const known = o.revision === undefined ? undefined : await knownRevision(client, service, o.revision);
+      if (known === false && /^[0-9]+$/.test(o.revision!)) throw noSuchRevision(service, o.revision!);
+      let printed = false;
       try {
-        for await (const text of client.logs(service, { revision: o.revision, follow: o.follow, tailLines, sinceMs, signal: abort.signal })) ctx.io.out(text);
+        for await (const text of client.logs(service, { revision: o.revision, follow: o.follow, tailLines, sinceMs, signal: abort.signal })) {
+          printed ||= text.length > 0;
+          ctx.io.out(text);
+        }
+        // A name history does not know may still have logs kept on disk; only silence is an error.
+        if (known === false && !printed) throw noSuchRevision(service, o.revision!);
       } catch (err) {
         // A stream cut because the daemon went away says so (exit 3), like every other command.
         if (err instanceof LogStreamError && !(await client.healthy())) throw client.wentAway();
@@ -190,6 +206,17 @@ export function registerOperationCommands(program: Command, ctx: CliContext): vo
         process.off('SIGINT', stop);
       }
     });
+}
+
+/** Whether `graylane history` knows a revision by number or name. */
+async function knownRevision(client: ApiClient, service: string, revision: string): Promise<boolean> {
+  const { revisions } = await client.history(service);
+  // A release names its members' revisions "member name".
+  return revisions.some((r) => String(r.number) === revision || r.name === revision || r.name.endsWith(` ${revision}`));
+}
+
+function noSuchRevision(service: string, revision: string): CliError {
+  return new CliError(`${service} has no revision ${/^[0-9]+$/.test(revision) ? '#' : ''}${revision}: \`graylane history ${service}\` lists its revisions`, EXIT.usage);
 }
 
 /** The figures a guard verdict was reached on, one line per test. */

@@ -348,9 +348,10 @@ export class LocalController implements ControlPlane {
         throw err;
       }
       this.commitAndAct(name, spec, result.status, [{ type: 'event', level: 'info', reason: `Operation${cap(operation.type)}`, message: `${operation.type} by operator` }, ...result.actions]);
-      return Promise.resolve();
+      // Reconcile now, not later: the view answered is the state after the operation (its step,
+      // phase and traffic), not the one from before it.
+      return this.reconcileService(name);
     });
-    this.schedule(name);
     return this.view(name);
   }
 
