@@ -61,6 +61,11 @@ export interface RolloutStatus {
   abort: boolean;
   abortedAtMs?: number | undefined;
   promoteFull: boolean;
+  /**
+   * Going back to one of the last `rollbackWindow.revisions` revisions: steps, pauses and
+   * analyses (background ones included) are skipped, as with promoteFull; cleared by the next rollout.
+   */
+  rollbackWithinWindow?: true | undefined;
   pauseConditions: PauseCondition[];
   /** The engine paused at the current step already: a missing pause condition now means resumed. */
   controllerPause: boolean;

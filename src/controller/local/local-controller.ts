@@ -342,7 +342,7 @@ export class LocalController implements ControlPlane {
             : { type: operation.type };
       let result;
       try {
-        result = applyOperation({ spec: this.rolloutSpec(spec), status, operation: op, now: this.nowMs() });
+        result = applyOperation({ spec: this.rolloutSpec(spec), status, operation: op, now: this.nowMs(), service: name });
       } catch (err) {
         if (err instanceof OperationError) throw new ControlPlaneError('InvalidOperation', err.message);
         throw err;
