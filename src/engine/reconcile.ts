@@ -18,6 +18,7 @@ export function reconcile(input: ReconcileInput): EngineResult {
   const ctx = new Context(input.spec, s, input.now, input.observed.revisions, input.observed.analysisRuns ?? [], input.templates);
   ctx.canaryRequests = input.observed.canaryRequests;
   const desired = input.desiredRevision;
+  const fast = input.fastRollback !== false;
 
   const fingerprintBefore = fingerprint(ctx);
   const movedBefore = fingerprintBefore !== s.progress.fingerprint;
@@ -27,8 +28,8 @@ export function reconcile(input: ReconcileInput): EngineResult {
   if (!s.stableRevision) firstRevision(ctx, desired);
   else if (desired !== s.canaryRevision) {
     if (desired === s.stableRevision) rollbackToStable(ctx);
-    else if (isWarm(ctx, desired)) switchBackWarm(ctx, desired, () => resetForRevision(s, ctx.now));
-    else startRevision(ctx, desired);
+    else if (fast && isWarm(ctx, desired)) switchBackWarm(ctx, desired, () => resetForRevision(s, ctx.now));
+    else startRevision(ctx, desired, fast);
   }
   checkProgressDeadline(ctx, movedBefore || wasStopped);
   expireScaleDowns(ctx);
@@ -103,11 +104,11 @@ function firstRevision(ctx: Context, desired: string): void {
   ctx.event('info', 'InitialDeploy', `First revision ${desired} deployed at full scale and made stable`);
 }
 
-function startRevision(ctx: Context, desired: string): void {
+function startRevision(ctx: Context, desired: string, fastRollback: boolean): void {
   const { s } = ctx;
   // Judged before a superseded blue-green's new revision may become stable below: the window
   // counts back from what served users when the rollback was asked for.
-  const windowed = rollbackWithinWindow(ctx, desired);
+  const windowed = fastRollback && rollbackWithinWindow(ctx, desired);
   const previous = s.canaryRevision;
   if (previous && previous !== s.stableRevision) {
     // A blue-green that already switched serves everyone from its new revision: keep that one.

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { Sim } from '../../test/fixtures/engine/simulated-world.js';
 import type { BlueGreenStrategy, CanaryStrategy, RolloutSpec } from '../spec/schema.js';
 import { applyOperation } from './operations.js';
+import { reconcile } from './reconcile.js';
 import { OperationError } from './types.js';
 
 const steps: CanaryStrategy['steps'] = [{ setWeight: 20 }, { pause: {} }, { setWeight: 50 }, { pause: {} }];
@@ -153,6 +154,15 @@ describe('rollbackWindow', () => {
     expect(sim.status?.rollbackWithinWindow).toBeUndefined();
     sim.until((s) => s.status?.phase === 'Paused');
     expect(sim.status).toMatchObject({ canaryRevision: 'v1', currentStepIndex: 1 });
+  });
+});
+
+describe('fastRollback: false (a release member, which goes back through the release\'s gates)', () => {
+  it('neither switches at once to a warm revision nor skips steps inside the window', () => {
+    const sim = promotedThrough(canarySpec({ scaleDownDelaySeconds: 60 }, { rollbackWindow: { revisions: 5 } }), ['v2']);
+    const result = reconcile({ spec: sim.spec, status: sim.status, observed: sim.observed(), now: sim.now, desiredRevision: 'v1', fastRollback: false });
+    expect(result.status).toMatchObject({ stableRevision: 'v2', canaryRevision: 'v1', currentStepIndex: 0, promoteFull: false });
+    expect(result.status.rollbackWithinWindow).toBeUndefined();
   });
 });
 

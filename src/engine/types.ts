@@ -166,6 +166,12 @@ export interface ReconcileInput {
   now: number;
   /** The revision the service should run: a new one starts a rollout; the stable one rolls back. */
   desiredRevision: string;
+  /**
+   * Whether going back to a warm revision (switch at once) or one inside `rollbackWindow` (no
+   * steps) may skip the steps; default true. False where something else moves the revisions
+   * together (a release's members go back through the release's own gates).
+   */
+  fastRollback?: boolean | undefined;
   /** Analysis templates by name; when given, a reference to a missing one aborts the rollout. */
   templates?: readonly AnalysisTemplate[] | undefined;
 }

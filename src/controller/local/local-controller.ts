@@ -517,6 +517,8 @@ export class LocalController implements ControlPlane {
       observed: this.observe(name),
       now: this.nowMs(),
       desiredRevision: svc.desiredRevision,
+      // A release's members go back together through its gates, not each at once on its own.
+      fastRollback: !releaseOf(this.app(), name),
     });
     this.commitAndAct(name, spec, result.status, result.actions, status);
     const release = releaseOf(this.app(), name);
