@@ -223,7 +223,8 @@ export function judge(ctx: Context, run: AnalysisRunRecord): 'passed' | 'waiting
 
 function backgroundAnalysis(ctx: Context, canary: CanaryStrategy): void {
   const { s } = ctx;
-  if (!canary.analysis || s.currentStepIndex < (canary.analysis.startingStep ?? 0)) return;
+  // A rollback inside rollbackWindow goes back to a revision already judged (as Argo since 1.8).
+  if (!canary.analysis || s.rollbackWithinWindow || s.currentStepIndex < (canary.analysis.startingStep ?? 0)) return;
   const revision = s.canaryRevision ?? '';
   const run = ctx.startRun(runName(revision, s.attempt, 'background'), 'background', canary.analysis, revision);
   if (run) judge(ctx, run);

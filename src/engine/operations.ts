@@ -9,6 +9,8 @@ export interface ApplyOperationInput {
   operation: Operation;
   /** Epoch milliseconds. */
   now: number;
+  /** The service's name, when known: refusals then name the command to run instead. */
+  service?: string | undefined;
 }
 
 /**
@@ -69,7 +71,10 @@ export function applyOperation(input: ApplyOperationInput): EngineResult {
       break;
     }
     case 'abort': {
-      if (!inProgress) throw notInProgress('abort');
+      if (!inProgress) {
+        // After promotion there is nothing to abort, but the person asking wants the old version back.
+        throw new OperationError('NotInProgress', `nothing to abort: no rollout is in progress (revision ${s.stableRevision ?? 'none'} is stable); to go back to the previous revision, run \`graylane undo ${input.service ?? '<service>'}\``);
+      }
       if (s.abort) throw new OperationError('AlreadyAborted', 'the rollout is already aborted');
       ctx.abort('AbortedByUser', 'aborted by request');
       s.phase = 'Degraded';
@@ -96,6 +101,7 @@ export function applyOperation(input: ApplyOperationInput): EngineResult {
       s.controllerPause = false;
       s.analysisRuns = [];
       s.promoteFull = false;
+      delete s.rollbackWithinWindow;
       s.progress = { ...s.progress, deadlineExceeded: false, lastProgressMs: ctx.now };
       s.reason = undefined;
       s.message = undefined;

@@ -3,6 +3,7 @@ import { reconcileBlueGreen } from './blue-green.js';
 import { reconcileCanary, waitingForEvidence } from './canary.js';
 import { Context, DEFAULT_PROGRESS_DEADLINE_SECONDS, initialStatus } from './context.js';
 import { describeStep } from './describe.js';
+import { isWarm, rollbackWithinWindow, switchBackWarm } from './rollback.js';
 import { EngineInputError, type Action, type EngineResult, type ReconcileInput, type RolloutStatus } from './types.js';
 
 /**
@@ -17,6 +18,7 @@ export function reconcile(input: ReconcileInput): EngineResult {
   const ctx = new Context(input.spec, s, input.now, input.observed.revisions, input.observed.analysisRuns ?? [], input.templates);
   ctx.canaryRequests = input.observed.canaryRequests;
   const desired = input.desiredRevision;
+  const fast = input.fastRollback !== false;
 
   const fingerprintBefore = fingerprint(ctx);
   const movedBefore = fingerprintBefore !== s.progress.fingerprint;
@@ -26,7 +28,8 @@ export function reconcile(input: ReconcileInput): EngineResult {
   if (!s.stableRevision) firstRevision(ctx, desired);
   else if (desired !== s.canaryRevision) {
     if (desired === s.stableRevision) rollbackToStable(ctx);
-    else startRevision(ctx, desired);
+    else if (fast && isWarm(ctx, desired)) switchBackWarm(ctx, desired, () => resetForRevision(s, ctx.now));
+    else startRevision(ctx, desired, fast);
   }
   checkProgressDeadline(ctx, movedBefore || wasStopped);
   expireScaleDowns(ctx);
@@ -78,6 +81,7 @@ function resetForRevision(s: RolloutStatus, now: number): void {
   s.abort = false;
   s.abortedAtMs = undefined;
   s.promoteFull = false;
+  delete s.rollbackWithinWindow;
   s.pauseConditions = [];
   s.controllerPause = false;
   s.manualWeight = undefined;
@@ -100,8 +104,11 @@ function firstRevision(ctx: Context, desired: string): void {
   ctx.event('info', 'InitialDeploy', `First revision ${desired} deployed at full scale and made stable`);
 }
 
-function startRevision(ctx: Context, desired: string): void {
+function startRevision(ctx: Context, desired: string, fastRollback: boolean): void {
   const { s } = ctx;
+  // Judged before a superseded blue-green's new revision may become stable below: the window
+  // counts back from what served users when the rollback was asked for.
+  const windowed = fastRollback && rollbackWithinWindow(ctx, desired);
   const previous = s.canaryRevision;
   if (previous && previous !== s.stableRevision) {
     // A blue-green that already switched serves everyone from its new revision: keep that one.
@@ -117,6 +124,12 @@ function startRevision(ctx: Context, desired: string): void {
   resetForRevision(s, ctx.now);
   s.canaryRevision = desired;
   s.scaleDownDeadlines = s.scaleDownDeadlines.filter((d) => d.revision !== desired && d.revision !== s.stableRevision);
+  if (windowed) {
+    // As promote --full: the old revision comes up at full size, then takes all traffic at once.
+    s.promoteFull = true;
+    s.rollbackWithinWindow = true;
+    ctx.event('info', 'RollbackWithinWindow', `Rolling back to ${desired}, inside rollbackWindow (${ctx.spec.rollbackWindow?.revisions ?? 0} revisions): steps, pauses and analyses skipped; traffic switches once it is ready`);
+  }
 }
 
 function rollbackToStable(ctx: Context): void {

@@ -61,6 +61,11 @@ export interface RolloutStatus {
   abort: boolean;
   abortedAtMs?: number | undefined;
   promoteFull: boolean;
+  /**
+   * Going back to one of the last `rollbackWindow.revisions` revisions: steps, pauses and
+   * analyses (background ones included) are skipped, as with promoteFull; cleared by the next rollout.
+   */
+  rollbackWithinWindow?: true | undefined;
   pauseConditions: PauseCondition[];
   /** The engine paused at the current step already: a missing pause condition now means resumed. */
   controllerPause: boolean;
@@ -161,6 +166,12 @@ export interface ReconcileInput {
   now: number;
   /** The revision the service should run: a new one starts a rollout; the stable one rolls back. */
   desiredRevision: string;
+  /**
+   * Whether going back to a warm revision (switch at once) or one inside `rollbackWindow` (no
+   * steps) may skip the steps; default true. False where something else moves the revisions
+   * together (a release's members go back through the release's own gates).
+   */
+  fastRollback?: boolean | undefined;
   /** Analysis templates by name; when given, a reference to a missing one aborts the rollout. */
   templates?: readonly AnalysisTemplate[] | undefined;
 }

@@ -33,6 +33,11 @@ describe('rolloutFromAppService', () => {
     expect(rolloutFromAppService(app, app.spec.services[2]!)).toEqual({ replicas: 1, strategy: { blueGreen: { autoPromotionEnabled: false } } });
   });
 
+  it('carries rollbackWindow to the rollout, so undo to a recent revision skips the steps', () => {
+    const svc = { name: 'web', rollbackWindow: { revisions: 2 }, process: { command: ['node', 'web.js'] } };
+    expect(rolloutFromAppService(app, svc)).toEqual({ replicas: 1, strategy: { canary: {} }, rollbackWindow: { revisions: 2 } });
+  });
+
   it('throws a typed error for a service the App does not have', () => {
     expect(() => rolloutFromAppService(app, 'nope')).toThrow(UnknownServiceError);
     expect(() => rolloutFromAppService(app, 'nope')).toThrow('App "shop" has no service "nope"');

@@ -28,5 +28,6 @@ export function rolloutFromAppService(app: App, service: AppService | string): R
   const spec: RolloutSpec = { replicas: svc.replicas ?? 1, strategy };
   if (svc.progressDeadlineSeconds !== undefined) spec.progressDeadlineSeconds = svc.progressDeadlineSeconds;
   if (svc.revisionHistoryLimit !== undefined) spec.revisionHistoryLimit = svc.revisionHistoryLimit;
+  if (svc.rollbackWindow !== undefined) spec.rollbackWindow = { ...svc.rollbackWindow };
   return spec;
 }

@@ -204,6 +204,7 @@ export const CanaryStrategy = Closed({
 export const BlueGreenStrategy = Closed({
   activeService: Type.Optional(Type.String({ description: 'Kubernetes Service that serves users (required on Kubernetes)' })),
   previewService: Type.Optional(Type.String({ description: 'Kubernetes Service that reaches the new revision before promotion' })),
+  allowPreviewHeader: Type.Optional(Type.Boolean({ description: 'behind the built-in router, requests with the header `x-graylane-preview: 1` or the cookie `graylane-preview=<service>` reach the preview revision before promotion (users stay on the active one); default false' })),
   autoPromotionEnabled: Type.Optional(Type.Boolean({ description: 'promote as soon as the new revision is ready; default true' })),
   autoPromotionSeconds: Type.Optional(Type.Integer({ minimum: 0, description: 'promote automatically this long after the new revision is ready' })),
   scaleDownDelaySeconds: Type.Optional(Type.Integer({ minimum: 0, description: 'keep the old revision up this long after promotion; default 30' })),
@@ -239,6 +240,12 @@ export const WorkloadRef = Closed(
   { description: 'take the pod template from this workload (a Deployment) instead of template; Kubernetes only' },
 );
 
+/** Argo's `rollbackWindow`: a rollback to a recent revision skips the steps. */
+export const RollbackWindow = Closed(
+  { revisions: Type.Integer({ minimum: 0, description: 'how many of the latest revisions, the stable one included, a rollback skips the steps to (3: from #5 back to #4 or #3); 0 turns the window off' }) },
+  { description: 'going back to a recent revision skips steps, pauses and analyses: it comes up at full size, then takes all traffic at once. A revision whose instances are still up (inside scaleDownDelaySeconds) is switched back to at once with or without it' },
+);
+
 export const RolloutSpec = Closed({
   replicas: Type.Optional(Type.Integer({ minimum: 0, description: 'desired instances; default 1' })),
   selector: Type.Optional(
@@ -253,7 +260,7 @@ export const RolloutSpec = Closed({
   revisionHistoryLimit: Type.Optional(Type.Integer({ minimum: 0, description: 'old revisions kept for undo; default 10' })),
   paused: Type.Optional(Type.Boolean({ description: 'hold the rollout where it is' })),
   restartAt: Type.Optional(Type.String()),
-  rollbackWindow: Type.Optional(Closed({ revisions: Type.Integer({ minimum: 0 }) })),
+  rollbackWindow: Type.Optional(RollbackWindow),
 });
 
 export const Rollout = Closed({
@@ -398,6 +405,7 @@ export const AppService = Closed({
   strategy: Type.Optional(Strategy),
   progressDeadlineSeconds: Type.Optional(Type.Integer({ minimum: 1 })),
   revisionHistoryLimit: Type.Optional(Type.Integer({ minimum: 0 })),
+  rollbackWindow: Type.Optional(RollbackWindow),
   dependsOn: Type.Optional(Type.Array(Type.String({ minLength: 1 }), { description: 'services whose new revision must be ready before this one takes traffic (in a release)' })),
 });
 

@@ -342,7 +342,7 @@ export class LocalController implements ControlPlane {
             : { type: operation.type };
       let result;
       try {
-        result = applyOperation({ spec: this.rolloutSpec(spec), status, operation: op, now: this.nowMs() });
+        result = applyOperation({ spec: this.rolloutSpec(spec), status, operation: op, now: this.nowMs(), service: name });
       } catch (err) {
         if (err instanceof OperationError) throw new ControlPlaneError('InvalidOperation', err.message);
         throw err;
@@ -518,6 +518,8 @@ export class LocalController implements ControlPlane {
       observed: this.observe(name),
       now: this.nowMs(),
       desiredRevision: svc.desiredRevision,
+      // A release's members go back together through its gates, not each at once on its own.
+      fastRollback: !releaseOf(this.app(), name),
     });
     this.commitAndAct(name, spec, result.status, result.actions, status);
     const release = releaseOf(this.app(), name);

@@ -13,6 +13,11 @@ export type TrafficInForce = Omit<SetTrafficAction, 'type'>;
 /** Cookie that keeps a browser on the side of a weighted split it was assigned to. */
 export const STICKY_COOKIE = 'graylane-canary';
 
+/** Header a tester sets (value `1`) to reach a blue-green preview before promotion. */
+export const PREVIEW_HEADER = 'x-graylane-preview';
+/** Cookie a tester's browser carries (value: the service's name) to reach its blue-green preview. */
+export const PREVIEW_COOKIE = 'graylane-preview';
+
 function instanceRoutes(instances: InstanceInfo[]): InstanceRoute[] {
   return instances
     // An instance still choosing its port has no address to route to yet.
@@ -52,15 +57,39 @@ export function buildServiceRoute(options: {
     stickyCookie: `${STICKY_COOKIE}-${service.name}`,
   };
   if (service.host) route.host = service.host;
+  const preview = previewRoute(options.spec, traffic, instances, service.name);
+  if (preview) {
+    revisions[preview.revision] ??= { instances: instanceRoutes(instances.filter((i) => i.revision === preview.revision)) };
+    route.matches = [...preview.matches];
+  }
   if (canary) {
     route.canary = canary;
     const matches = traffic.headerRoutes.map((h) => ({
       revision: canary,
       match: h.match.map((m) => ({ ...m })),
     }));
-    if (matches.length > 0) route.matches = matches;
+    if (matches.length > 0) route.matches = [...(route.matches ?? []), ...matches];
     const mirror = traffic.mirrorRoutes[0];
     if (mirror) route.mirror = { revision: canary, percentage: mirror.percentage, ...(mirror.match.length > 0 ? { match: mirror.match } : {}) };
   }
   return route;
+}
+
+/**
+ * The preview's address on a single host, when `allowPreviewHeader` is on and a preview is up
+ * and not yet active: header `x-graylane-preview: 1`, or cookie `graylane-preview=<service>`
+ * (so a tester's browser reaches one service's preview, not every service's).
+ */
+function previewRoute(spec: RolloutSpec | undefined, traffic: TrafficInForce, instances: InstanceInfo[], serviceName: string): { revision: string; matches: NonNullable<ServiceRoute['matches']> } | undefined {
+  const preview = traffic.previewRevision;
+  if (!spec?.strategy.blueGreen?.allowPreviewHeader || !preview || preview === traffic.stableRevision) return undefined;
+  // No instance of it left (aborted and scaled down): nothing to send testers to.
+  if (!instances.some((i) => i.revision === preview && i.state !== 'stopped')) return undefined;
+  return {
+    revision: preview,
+    matches: [
+      { revision: preview, match: [{ headerName: PREVIEW_HEADER, headerValue: { exact: '1' } }] },
+      { revision: preview, match: [{ cookieName: PREVIEW_COOKIE, cookieValue: { exact: serviceName } }] },
+    ],
+  };
 }
