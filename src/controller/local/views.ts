@@ -4,7 +4,7 @@ import type { RevisionStats } from '../../router/index.js';
 import type { InstanceInfo } from '../../runtime/runtime.js';
 import type { AppService, RolloutSpec } from '../../spec/schema.js';
 import type { StoredRevision } from '../../store/store.js';
-import type { RevisionLiveView, RevisionRole, ServiceView, StateWritesView } from '../view-model.js';
+import type { InstanceView, RevisionLiveView, RevisionRole, ServiceView, StateWritesView } from '../view-model.js';
 import type { TrafficInForce } from './routes.js';
 
 /** Everything a view is made of. */
@@ -86,6 +86,7 @@ export function buildServiceView(input: ViewInputs): ServiceView {
       errorRate: s.requests === 0 ? 0 : errors / s.requests,
       p99Ms: s.requests === 0 ? null : s.latencyMs.p99,
       fallbacks: s.fallbacks,
+      instances: mine.map(instanceView),
     });
   }
   const order: Record<RevisionRole, number> = { stable: 0, active: 0, canary: 1, preview: 1, old: 2 };
@@ -111,6 +112,18 @@ export function buildServiceView(input: ViewInputs): ServiceView {
     ...(input.version !== undefined ? { version: input.version } : {}),
     ...(input.stateWrites ? { stateWrites: input.stateWrites } : {}),
   };
+}
+
+/** An instance for `status`: its state, restarts, last exit and last probe. */
+export function instanceView(i: InstanceInfo): InstanceView {
+  const view: InstanceView = { id: i.id, state: i.state, restarts: i.restarts };
+  if (i.lastExit) {
+    view.lastExit = i.lastExit.signal ? `killed by ${i.lastExit.signal}` : i.lastExit.code === null ? 'exited (code unknown)' : `exited with code ${i.lastExit.code}`;
+    view.lastExitAtMs = i.lastExit.atMs;
+  }
+  if (i.lastProbe) view.lastProbe = { ...i.lastProbe };
+  if (i.lastError !== undefined) view.lastError = i.lastError;
+  return view;
 }
 
 function describePhase(phase: ServiceView['phase'], inProgress: boolean, pauses: string[]): string {
