@@ -20,7 +20,7 @@ describe('status of a release', () => {
 });
 
 const rev = (name: string, number: number, weight: number, member?: string) => ({
-  name, number, role: 'stable' as const, weight, ready: 1, total: 1, requestsPerSecond: 0, errorRate: 0, p99Ms: null, fallbacks: 0, ...(member ? { member } : {}),
+  name, number, role: 'stable' as const, weight, ready: 1, total: 1, requestsPerSecond: 0, errorRate: 0, p99Ms: null, fallbacks: 0, instances: [], ...(member ? { member } : {}),
 });
 
 describe('get and status words', () => {

@@ -1,5 +1,5 @@
 /** Text renderings of the shared view-model for the terminal. */
-import type { ReleaseTrafficView, ServiceView } from '../controller/view-model.js';
+import type { InstanceView, ReleaseTrafficView, ServiceView } from '../controller/view-model.js';
 
 const pct = (x: number) => `${(x * 100).toFixed(x > 0 && x < 0.001 ? 3 : 2)}%`;
 
@@ -58,11 +58,37 @@ export function renderStatus(v: ServiceView): string {
     ];
     lines.push(table(rows).replace(/^/gm, '  '));
     for (const r of v.revisions) {
+      for (const i of r.instances ?? []) {
+        const line = renderInstance(i);
+        if (line) lines.push(`  #${r.number} ${line}`);
+      }
       if (r.fallbacks > 0) lines.push(`  #${r.number} ${r.name} has no ready instance: ${r.fallbacks} of its requests went to the other side in the last 10 s`);
     }
   }
   for (const a of v.analysis) lines.push(`  analysis ${a.name}: ${a.phase}${a.message ? ` (${a.message})` : ''}`);
   return lines.join('\n');
+}
+
+/**
+ * One line for an instance that is not simply ready ("… failed, 3 restarts, last exit: exited
+ * with code 1, last probe: fail (GET /healthz returned HTTP 500)"), or undefined for a ready one
+ * that never restarted: a failing canary explains itself where people look.
+ */
+export function renderInstance(i: InstanceView): string | undefined {
+  if (i.state === 'ready' && i.restarts === 0) return undefined;
+  const parts = [`${i.id} ${i.state}`, `${i.restarts} ${i.restarts === 1 ? 'restart' : 'restarts'}`];
+  if (i.lastExit) parts.push(`last exit: ${i.lastExit}`);
+  if (i.lastProbe && i.state !== 'ready') parts.push(`last probe: ${i.lastProbe.outcome === 'pending' ? 'nothing listens yet' : i.lastProbe.outcome} (${i.lastProbe.detail})`);
+  const output = i.state === 'ready' ? undefined : lastOutputLine(i.lastError);
+  if (output) parts.push(`last output: ${output}`);
+  return parts.join(', ');
+}
+
+/** The app's last line of output, from an error that carries it ("…; last output:\n…"). */
+function lastOutputLine(error: string | undefined): string | undefined {
+  const at = error?.indexOf('last output:\n') ?? -1;
+  if (error === undefined || at < 0) return undefined;
+  return error.slice(at + 'last output:\n'.length).split('\n').map((l) => l.trim()).filter((l) => l !== '').at(-1);
 }
 
 /** A share of a count, e.g. `48.2% of 612 page loads`, or `no page loads`. */

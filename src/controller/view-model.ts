@@ -33,6 +33,8 @@ export interface RevisionLiveView {
   fallbacks: number;
   /** Of a release: the member service this revision belongs to. */
   member?: string;
+  /** Its instances (not stopped), with what each went through. */
+  instances: InstanceView[];
 }
 
 /** A header or mirror route in force. */
@@ -43,6 +45,24 @@ export interface RouteView {
   name: string;
   /** One line for people, e.g. "header route beta: header x-beta=1 → canary". */
   description: string;
+}
+
+/** One instance of a revision, as `status` shows it: why it is not ready, in its own words. */
+export interface InstanceView {
+  /** Instance id. */
+  id: string;
+  /** Lifecycle state (`starting`, `ready`, `unready`, `failed`, `stopping`). */
+  state: string;
+  /** Relaunches in its life (crash, liveness failure). */
+  restarts: number;
+  /** How its last process ended, in words ("exited with code 1", "killed by SIGKILL"), when one has. */
+  lastExit?: string;
+  /** When that was, epoch ms. */
+  lastExitAtMs?: number;
+  /** The last readiness check: `pass`, `fail` or `pending` (nothing listens yet) and its detail. */
+  lastProbe?: { outcome: 'pass' | 'fail' | 'pending'; detail: string; atMs: number };
+  /** The last thing that went wrong, in a sentence (may span lines: the app's last output). */
+  lastError?: string;
 }
 
 /** Analysis state in brief. */

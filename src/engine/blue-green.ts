@@ -27,8 +27,9 @@ export function reconcileBlueGreen(ctx: Context, bg: BlueGreenStrategy): void {
     const delaySeconds = bg.abortScaleDownDelaySeconds ?? DEFAULT_ABORT_SCALE_DOWN_DELAY_SECONDS;
     const untilMs = (s.abortedAtMs ?? ctx.now) + delaySeconds * 1000;
     ctx.scale.set(preview, 0);
-    if (delaySeconds === 0 || ctx.now < untilMs) ctx.hold.add(preview);
-    if (delaySeconds > 0) ctx.wakeAt(untilMs);
+    // A crash-looping preview would only go on crashing: it stops now, whatever the delay.
+    if (!ctx.crashLooped && (delaySeconds === 0 || ctx.now < untilMs)) ctx.hold.add(preview);
+    if (!ctx.crashLooped && delaySeconds > 0) ctx.wakeAt(untilMs);
   }
   const active = s.blueGreen.switchedAtMs !== undefined ? preview : stable;
   s.weights = active === preview ? { canary: 100, stable: 0 } : { canary: 0, stable: 100 };

@@ -238,6 +238,11 @@ function applyCounts(ctx: Context, canary: CanaryStrategy, counts: DesiredReplic
   ctx.scale.set(current, Math.max(counts.canary, manualCanaryCount(ctx, canary)));
   for (const o of counts.older) ctx.scale.set(o.name, o.replicas);
   const routed = !!canary.trafficRouting && (canary.steps ?? []).length > 0;
+  if (ctx.crashLooped) {
+    // Kept warm it would only go on crashing: it stops now, whatever the abort delay.
+    ctx.scale.set(current, 0);
+    return;
+  }
   if (s.abort && routed) {
     // Behind a router the aborted canary carries no traffic; keep it warm for a while (0 = for good).
     const delaySeconds = canary.abortScaleDownDelaySeconds ?? DEFAULT_ABORT_SCALE_DOWN_DELAY_SECONDS;

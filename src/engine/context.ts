@@ -30,6 +30,15 @@ export const DEFAULT_SCALE_DOWN_DELAY_SECONDS = 30;
 export const DEFAULT_ABORT_SCALE_DOWN_DELAY_SECONDS = 30;
 /** Default progressDeadlineSeconds. */
 export const DEFAULT_PROGRESS_DEADLINE_SECONDS = 600;
+/**
+ * Relaunches of one instance without it becoming ready that make a new revision crash-looping:
+ * the rollout is aborted at once (reason `CrashLoopBackOff`) and the revision's instances stop,
+ * rather than waiting out progressDeadlineSeconds. Three, as the restarts Kubernetes shows
+ * before most people call a pod crash-looping; a slow start is not a crash (it is not relaunched).
+ */
+export const CRASH_LOOP_RESTARTS = 3;
+/** The status reason of a rollout aborted because its new revision crash-loops. */
+export const CRASH_LOOP_REASON = 'CrashLoopBackOff';
 
 /** The working state of one reconcile or operation: the status being built and the actions so far. */
 export class Context {
@@ -155,6 +164,16 @@ export class Context {
     this.s.controllerPause = false;
     this.event('warning', 'RolloutAborted', `Rollout aborted: ${message}`);
     this.stopRuns();
+  }
+
+  /** Aborted because the new revision crash-loops: its instances stop at once, none is kept warm. */
+  get crashLooped(): boolean {
+    return this.s.abort && this.s.reason === CRASH_LOOP_REASON;
+  }
+
+  /** The observed revision, as the controller reported it. */
+  observed(name: string | undefined): ObservedRevision | undefined {
+    return name ? this.observedRevisions.get(name) : undefined;
   }
 
   /** Keeps `revision` up until `atMs`, then lets it go to zero. */

@@ -10,7 +10,7 @@ export { reconcile } from './reconcile.js';
 export { applyOperation, type ApplyOperationInput } from './operations.js';
 export { planRollout, type PlanRolloutInput, type PlanRow, type PlannedAnalysis, type PlannedGuard, type RolloutPlan } from './plan.js';
 export { describeStep } from './describe.js';
-export { initialStatus, DEFAULT_ABORT_SCALE_DOWN_DELAY_SECONDS, DEFAULT_PROGRESS_DEADLINE_SECONDS, DEFAULT_SCALE_DOWN_DELAY_SECONDS } from './context.js';
+export { initialStatus, CRASH_LOOP_REASON, CRASH_LOOP_RESTARTS, DEFAULT_ABORT_SCALE_DOWN_DELAY_SECONDS, DEFAULT_PROGRESS_DEADLINE_SECONDS, DEFAULT_SCALE_DOWN_DELAY_SECONDS } from './context.js';
 export { statusProblem } from './status-check.js';
 export { EngineInputError, OperationError } from './types.js';
 export type {

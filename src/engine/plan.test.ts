@@ -129,3 +129,17 @@ describe('planRollout: the guard', () => {
     expect(p.rows.map((r) => r.worstCaseRollbackMs)).toEqual([Infinity, 12_000, Infinity]);
   });
 });
+
+describe('plan: route advice', () => {
+  it('warns of a header route while the canary has no instance, and notes a mirror route without match removes it', () => {
+    const plan = planRollout({ spec: { replicas: 2, strategy: { canary: { trafficRouting: {}, steps: [
+      { setHeaderRoute: { name: 'testers', match: [{ headerName: 'x-tester', headerValue: { exact: '1' } }] } },
+      { pause: {} },
+      { setMirrorRoute: { name: 'shadow' } },
+      { setWeight: 50 },
+    ] } } } });
+    expect(plan.rows[0]!.replicas.canary).toBe(0);
+    expect(plan.notes).toContain('warning: step 1 (header route testers: header x-tester=1 → canary): route "testers" is still in force at steps[1] (pause) while the canary has no instance (weight 0, no setCanaryScale): requests matching it are served by stable, so testers do not reach the new revision; add a step {setCanaryScale: {replicas: 1}} before it');
+    expect(plan.notes).toContain('step 3 (remove mirror route shadow): setMirrorRoute without match removes mirror route "shadow", which no earlier step sets: nothing is mirrored; to mirror every request, give a match such as [{path: {prefix: /}}]');
+  });
+});

@@ -1,5 +1,6 @@
 import { formatDurationMs, parseDurationMs } from '../lib/duration.js';
 import type { AnalysisTemplate, BackgroundAnalysis, CanaryStep, Metric, RolloutAnalysis, RolloutSpec } from '../spec/schema.js';
+import { routeAdvice } from '../spec/semantic.js';
 import { describeStep } from './describe.js';
 import { desiredReplicaCounts, type RevisionReplicas } from './replica-counts.js';
 import { currentSetWeight } from './steps.js';
@@ -206,6 +207,11 @@ function planCanary(spec: RolloutSpec, steps: readonly CanaryStep[], templates: 
   let earliest = 0;
   let latest = 0;
   let counts = { stable: replicas, canary: 0 };
+  // The same words `validate` prints: routes that reach no canary, mirror routes that remove.
+  for (const a of routeAdvice(canary, [], replicas)) {
+    const index = a.path[1] as number;
+    notes.add(`${a.level === 'warning' ? 'warning: ' : ''}step ${index + 1} (${describeStep(steps[index]!)}): ${a.message}`);
+  }
   steps.forEach((step, index) => {
     // Each row shows the state once its step is done, which the next step starts from.
     const status = { currentStepIndex: index, stableRS: 's', currentPodHash: 'c' };

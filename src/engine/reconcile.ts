@@ -1,7 +1,7 @@
 import { parseDurationMs } from '../lib/duration.js';
 import { reconcileBlueGreen } from './blue-green.js';
 import { reconcileCanary, waitingForEvidence } from './canary.js';
-import { Context, DEFAULT_PROGRESS_DEADLINE_SECONDS, initialStatus } from './context.js';
+import { Context, CRASH_LOOP_REASON, CRASH_LOOP_RESTARTS, DEFAULT_PROGRESS_DEADLINE_SECONDS, initialStatus } from './context.js';
 import { describeStep } from './describe.js';
 import { isWarm, rollbackWithinWindow, switchBackWarm } from './rollback.js';
 import { EngineInputError, type Action, type EngineResult, type ReconcileInput, type RolloutStatus } from './types.js';
@@ -32,6 +32,7 @@ export function reconcile(input: ReconcileInput): EngineResult {
     else startRevision(ctx, desired, fast);
   }
   checkProgressDeadline(ctx, movedBefore || wasStopped);
+  checkCrashLoop(ctx);
   expireScaleDowns(ctx);
 
   if (input.spec.strategy.blueGreen) reconcileBlueGreen(ctx, input.spec.strategy.blueGreen);
@@ -182,6 +183,23 @@ function checkProgressDeadline(ctx: Context, moved: boolean): void {
     s.reason = 'ProgressDeadlineExceeded';
     s.message = message;
   }
+}
+
+/**
+ * A new revision whose instance keeps crashing before it is ever ready will not get better by
+ * waiting out the progress deadline: abort now, with the crash as the reason. The strategies then
+ * stop its instances instead of keeping them warm (see `Context.crashLooped`).
+ */
+function checkCrashLoop(ctx: Context): void {
+  const { s } = ctx;
+  if (s.abort || s.canaryRevision === undefined || s.canaryRevision === s.stableRevision) return;
+  const canary = ctx.observed(s.canaryRevision);
+  const restarts = canary?.restartsSinceReady ?? 0;
+  if (restarts < CRASH_LOOP_RESTARTS) return;
+  const cause = canary?.lastError ? `; last: ${canary.lastError}` : '';
+  const message = `revision ${s.canaryRevision} crash-loops: an instance restarted ${restarts} times without becoming ready${cause}`;
+  ctx.event('warning', CRASH_LOOP_REASON, `${message} (limit ${CRASH_LOOP_RESTARTS}); its instances are stopped`);
+  ctx.abort(CRASH_LOOP_REASON, message);
 }
 
 function setPhase(ctx: Context): void {

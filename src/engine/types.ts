@@ -110,6 +110,13 @@ export interface ObservedRevision {
   replicas: number;
   /** Instances ready to take traffic. */
   readyReplicas: number;
+  /**
+   * The most relaunches any of its instances went through since it was last ready (or since it
+   * started, when it never was); absent when the runtime does not restart instances.
+   */
+  restartsSinceReady?: number | undefined;
+  /** What went wrong last with that instance, in one line (exit code and last output, probe result). */
+  lastError?: string | undefined;
 }
 
 export interface ObservedAnalysisRun {

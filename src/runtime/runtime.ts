@@ -31,6 +31,35 @@ export interface InstanceInfo {
   startedAtMs: number;
   /** The last thing that went wrong, in a sentence (probe failure, exit code and last log lines…). */
   lastError?: string;
+  /**
+   * Relaunches since the instance was last ready (all of them when it never was): what tells a
+   * crash loop from an instance that crashed once after serving for a day.
+   */
+  restartsSinceReady?: number;
+  /** How its last process ended, when one has ended. */
+  lastExit?: InstanceExit;
+  /** The last readiness check's outcome, when one has run. */
+  lastProbe?: ProbeResult;
+}
+
+/** How a process of an instance ended. */
+export interface InstanceExit {
+  /** Exit code, or null when a signal ended it (or the code is unknown: an adopted process). */
+  code: number | null;
+  /** The signal that ended it, or null. */
+  signal: string | null;
+  /** When the end was seen (wall-clock ms). */
+  atMs: number;
+}
+
+/** The outcome of one readiness check. */
+export interface ProbeResult {
+  /** `pass`, `fail`, or `pending` (nothing listens yet while starting: counts neither way). */
+  outcome: 'pass' | 'fail' | 'pending';
+  /** The check's own words (`HTTP 500 from /healthz`, `connection refused`…). */
+  detail: string;
+  /** When the check finished (wall-clock ms). */
+  atMs: number;
 }
 
 /** What an adapter can do; asking for anything else throws {@link RuntimeCapabilityError}. */

@@ -49,7 +49,8 @@ export class SpecError extends Error {
 }
 
 /** Why a document loaded with less than it said. */
-export type SpecWarningCode = 'unsupported';
+/** `unsupported`: an Argo field left out; `advice`: valid, but likely not what was meant (see semantic.ts). */
+export type SpecWarningCode = 'unsupported' | 'advice';
 
 /** Something left out of a loaded document (an Argo feature graylane does not run yet). */
 export interface SpecWarning {

@@ -11,7 +11,7 @@ import { formatPath, parseSource, type Issue, type PathSegment, type SourceDocum
 import { findUnsupported, removalOrder, removeFromData } from './unsupported.js';
 import { describe, nameUnion, validateSchema } from './validate.js';
 import { checkPodTemplate } from './pod-template.js';
-import { checkAnalysisRefs, checkApp, checkRollout } from './semantic.js';
+import { checkAnalysisRefs, checkApp, checkRollout, documentAdvice } from './semantic.js';
 
 nameUnion(CanaryStep, 'step');
 
@@ -255,6 +255,11 @@ export function stageAll(sources: readonly SourceText[], out: Collector = new Co
     // A template that failed its own checks still counts as known, so only its own error shows.
     const known = templatesLoaded ? [...templates, ...staged.filter((t) => !t.valid && (t.kind === 'AnalysisTemplate' || t.kind === 'ClusterAnalysisTemplate')).map(placeholderTemplate)] : [];
     for (const i of checkAnalysisRefs(s.data as unknown as RolloutDoc | AppDoc, known)) out.issue(s.source, i);
+    for (const a of documentAdvice(s.data as unknown as RolloutDoc | AppDoc)) {
+      const pos = s.source.position(a.path, 'key');
+      if (a.level === 'warning') out.warnings.push({ code: 'advice', file: s.source.file, line: pos.line, column: pos.column, path: formatPath(a.path), message: a.message });
+      else out.notes.push({ file: s.source.file, line: pos.line, message: `${formatPath(a.path)}: ${a.message}` });
+    }
   }
   return { staged, out };
 }

@@ -271,3 +271,81 @@ export function checkAnalysisRefs(doc: Rollout | App, templates: readonly Analys
   }
   return out;
 }
+
+/** Something a valid document does that is likely not what its author meant; loaded all the same. */
+export interface SpecAdvice {
+  /** `warning`: users or testers will notice; `note`: a reading of the document worth saying. */
+  level: 'warning' | 'note';
+  /** Where, as a field path. */
+  path: PathSegment[];
+  /** The sentence. */
+  message: string;
+}
+
+/** Route advice for every canary strategy of a Rollout or App (see {@link routeAdvice}). */
+export function documentAdvice(doc: Rollout | App): SpecAdvice[] {
+  if (doc.kind === 'Rollout') return routeAdvice(doc.spec.strategy.canary, ['spec', 'strategy', 'canary'], doc.spec.replicas ?? 1);
+  const out: SpecAdvice[] = [];
+  doc.spec.services.forEach((svc, i) => out.push(...routeAdvice(svc.strategy?.canary, ['spec', 'services', i, 'strategy', 'canary'], svc.replicas ?? 1)));
+  (doc.spec.releases ?? []).forEach((rel, i) => out.push(...routeAdvice(rel.strategy.canary, ['spec', 'releases', i, 'strategy', 'canary'], 1)));
+  return out;
+}
+
+/**
+ * Header and mirror routes that cannot do what they seem to: a route in force while the rollout
+ * waits (a pause or an analysis) with no canary instance sends nothing to the canary (the router
+ * serves matching requests from stable, and mirrored copies have nowhere to go); a `setMirrorRoute`
+ * without `match` removes the route, which reads like "mirror everything".
+ */
+export function routeAdvice(c: CanaryStrategy | undefined, base: PathSegment[], replicas: number): SpecAdvice[] {
+  const steps = c?.steps ?? [];
+  const out: SpecAdvice[] = [];
+  steps.forEach((step, i) => {
+    const at = [...base, 'steps', i];
+    const kind = 'setHeaderRoute' in step ? 'setHeaderRoute' : 'setMirrorRoute' in step ? 'setMirrorRoute' : undefined;
+    if (!kind) return;
+    const route = kind === 'setHeaderRoute' ? (step as { setHeaderRoute: { name: string; match?: unknown[] } }).setHeaderRoute : (step as { setMirrorRoute: { name: string; match?: unknown[] } }).setMirrorRoute;
+    if (!route.match?.length) {
+      if (kind === 'setMirrorRoute') {
+        const setBefore = steps.slice(0, i).some((s) => 'setMirrorRoute' in s && s.setMirrorRoute.name === route.name && (s.setMirrorRoute.match?.length ?? 0) > 0);
+        out.push({ level: 'note', path: [...at, kind], message: `setMirrorRoute without match removes mirror route "${route.name}"${setBefore ? '' : ', which no earlier step sets: nothing is mirrored'}; to mirror every request, give a match such as [{path: {prefix: /}}]` });
+      }
+      return;
+    }
+    const wait = waitingStepWhileRouted(steps, i, kind, route.name);
+    if (wait === undefined || replicas < 1 || !canaryEmptyAt(steps, wait)) return;
+    const what = kind === 'setHeaderRoute' ? 'requests matching it are served by stable, so testers do not reach the new revision' : 'mirrored copies have nowhere to go';
+    out.push({ level: 'warning', path: [...at, kind], message: `route "${route.name}" is still in force at steps[${wait}] (${'pause' in steps[wait]! ? 'pause' : 'analysis'}) while the canary has no instance (weight 0, no setCanaryScale): ${what}; add a step {setCanaryScale: {replicas: 1}} before it` });
+  });
+  return out;
+}
+
+type Steps = NonNullable<CanaryStrategy['steps']>;
+
+/** The first pause or analysis step after `from` while the named route is still in force. */
+function waitingStepWhileRouted(steps: Steps, from: number, kind: 'setHeaderRoute' | 'setMirrorRoute', name: string): number | undefined {
+  for (let j = from + 1; j < steps.length; j++) {
+    const s = steps[j]!;
+    if ('pause' in s || 'analysis' in s) return j;
+    if (kind in s && (s as Record<string, { name: string }>)[kind]!.name === name) return undefined;
+  }
+  return undefined;
+}
+
+/**
+ * No canary instance at step `index`, by the rule that sizes it: the last setCanaryScale at or
+ * before it (unless it says matchTrafficWeight), else the last setWeight (0 before the first).
+ */
+function canaryEmptyAt(steps: Steps, index: number): boolean {
+  for (let j = index; j >= 0; j--) {
+    const s = steps[j]!;
+    if (!('setCanaryScale' in s)) continue;
+    if (s.setCanaryScale.matchTrafficWeight) break;
+    return (s.setCanaryScale.replicas ?? s.setCanaryScale.weight ?? 0) === 0;
+  }
+  for (let j = index; j >= 0; j--) {
+    const s = steps[j]!;
+    if ('setWeight' in s) return s.setWeight === 0;
+  }
+  return true;
+}

@@ -74,6 +74,11 @@ const APP_KEY = 'app';
 const TEMPLATES_KEY = 'templates';
 /** The guard looks four times a second: a broken canary is cut off within a fraction of a second. */
 const GUARD_TICK_MS = 250;
+/**
+ * An instance whose readiness probe keeps failing gets a `ReadinessProbeFailing` event when it
+ * turns unready and again at most this often while it stays so: said, but not once per probe.
+ */
+export const PROBE_FAILING_EVENT_INTERVAL_MS = 60_000;
 
 /** The local control plane. Call `start()` once, `stop()` at the end. */
 export class LocalController implements ControlPlane {
@@ -89,6 +94,8 @@ export class LocalController implements ControlPlane {
    * traffic is already back on stable for them, and the commit is retried with the backlog.
    */
   private readonly uncommittedAborts = new Map<string, string>();
+  /** When each unready instance's last ReadinessProbeFailing event was recorded (controller clock). */
+  private readonly probeEventAtMs = new Map<string, number>();
   private timer: NodeJS.Timeout | undefined;
   private guardTimer: NodeJS.Timeout | undefined;
   private trimTimer: NodeJS.Timeout | undefined;
@@ -512,6 +519,7 @@ export class LocalController implements ControlPlane {
     if (spec.targets) return this.reconcileStatic(name, spec, svc.desiredRevision);
     // Step 3: observe, run the engine, commit, act.
     const status = this.store.getStatus(name) as RolloutStatus | undefined;
+    for (const i of this.options.processRuntime.listInstances({ service: name })) if (i.state === 'unready') this.probeFailing(i);
     const result = reconcile({
       spec: this.rolloutSpec(spec),
       status,
@@ -688,7 +696,12 @@ export class LocalController implements ControlPlane {
     return {
       revisions: this.store.listRevisions(name).map((r) => {
         const mine = instances.filter((i) => i.revision === r.name && i.state !== 'stopping' && i.state !== 'stopped');
-        return { name: r.name, replicas: mine.length, readyReplicas: mine.filter((i) => i.state === 'ready').length };
+        // The instance furthest into a crash loop speaks for the revision.
+        const looping = mine.reduce<InstanceInfo | undefined>((w, i) => ((i.restartsSinceReady ?? 0) > (w?.restartsSinceReady ?? 0) ? i : w), undefined);
+        return {
+          name: r.name, replicas: mine.length, readyReplicas: mine.filter((i) => i.state === 'ready').length,
+          ...(looping ? { restartsSinceReady: looping.restartsSinceReady, lastError: oneLine(looping.lastError) } : {}),
+        };
       }),
       analysisRuns: this.store.listAnalysisRuns(name, 20).map((r) => ({ name: r.name, phase: r.phase as 'Error', message: (r.run as { message?: string }).message })),
       // The evidence steps are judged on: what the router saw the canary serve.
@@ -820,12 +833,25 @@ export class LocalController implements ControlPlane {
     if (previousState !== instance.state) {
       this.refreshRoute(instance.service);
       if (instance.state === 'failed' && instance.lastError) this.emitEvent(instance.service, 'warning', 'InstanceFailed', `${instance.id}: ${instance.lastError}`);
+      if (instance.state === 'unready') this.probeFailing(instance);
       this.schedule(instance.service);
     }
   }
 
+  /** Says that an instance's readiness probe fails, with its last result; rate-limited per instance. */
+  private probeFailing(instance: InstanceInfo): void {
+    const probe = instance.lastProbe;
+    if (probe?.outcome !== 'fail') return;
+    const now = this.nowMs();
+    const last = this.probeEventAtMs.get(instance.id);
+    if (last !== undefined && now - last < PROBE_FAILING_EVENT_INTERVAL_MS) return;
+    this.probeEventAtMs.set(instance.id, now);
+    this.emitEvent(instance.service, 'warning', 'ReadinessProbeFailing', `${instance.id} (revision ${instance.revision}) is not ready: readiness probe failed: ${probe.detail}`);
+  }
+
   private recordInstance(instance: InstanceInfo): void {
     if (instance.state === 'stopped') {
+      this.probeEventAtMs.delete(instance.id);
       this.store.deleteInstance(instance.id);
     } else {
       const revision = this.store.listRevisions(instance.service).find((r) => r.name === instance.revision);
@@ -1027,3 +1053,10 @@ async function* prefixed(prefix: string, lines: AsyncIterable<string>): AsyncIte
 const plural = (n: number, word: string) => (n === 1 ? word : `${word}s`);
 
 const cap = (s: string) => s.charAt(0).toUpperCase() + s.slice(1);
+
+/** A multi-line error (exit code, then the last output lines) as one line for a status message. */
+function oneLine(text: string | undefined): string | undefined {
+  if (text === undefined) return undefined;
+  const line = text.split('\n').map((l) => l.trim()).filter((l) => l !== '').join(' | ');
+  return line.length > 300 ? `${line.slice(0, 299)}…` : line;
+}

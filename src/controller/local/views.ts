@@ -5,7 +5,7 @@ import type { RevisionStats } from '../../router/index.js';
 import type { InstanceInfo } from '../../runtime/runtime.js';
 import type { AppService, RolloutSpec } from '../../spec/schema.js';
 import type { StoredRevision } from '../../store/store.js';
-import type { RevisionLiveView, RevisionRole, RouteView, ServiceView, StateWritesView } from '../view-model.js';
+import type { InstanceView, RevisionLiveView, RevisionRole, RouteView, ServiceView, StateWritesView } from '../view-model.js';
 import type { TrafficInForce } from './routes.js';
 
 /** Everything a view is made of. */
@@ -87,6 +87,7 @@ export function buildServiceView(input: ViewInputs): ServiceView {
       errorRate: s.requests === 0 ? 0 : errors / s.requests,
       p99Ms: s.requests === 0 ? null : s.latencyMs.p99,
       fallbacks: s.fallbacks,
+      instances: mine.map(instanceView),
     });
   }
   const order: Record<RevisionRole, number> = { stable: 0, active: 0, canary: 1, preview: 1, old: 2 };
@@ -137,6 +138,18 @@ function timedPauseMessage(spec: RolloutSpec | undefined, status: RolloutStatus 
   // The engine appends a warning after "; " (a step promoted without evidence): keep it.
   const warning = status.message?.includes('; ') ? status.message.slice(status.message.indexOf('; ')) : '';
   return `pausing at step ${status.currentStepIndex + 1}/${steps} until ${new Date(untilMs).toISOString()}${warning}`;
+}
+
+/** An instance for `status`: its state, restarts, last exit and last probe. */
+export function instanceView(i: InstanceInfo): InstanceView {
+  const view: InstanceView = { id: i.id, state: i.state, restarts: i.restarts };
+  if (i.lastExit) {
+    view.lastExit = i.lastExit.signal ? `killed by ${i.lastExit.signal}` : i.lastExit.code === null ? 'exited (code unknown)' : `exited with code ${i.lastExit.code}`;
+    view.lastExitAtMs = i.lastExit.atMs;
+  }
+  if (i.lastProbe) view.lastProbe = { ...i.lastProbe };
+  if (i.lastError !== undefined) view.lastError = i.lastError;
+  return view;
 }
 
 function describePhase(phase: ServiceView['phase'], inProgress: boolean, pauses: string[]): string {

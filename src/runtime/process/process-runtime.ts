@@ -16,8 +16,8 @@ import { InstanceNotFoundError, RuntimeError, RuntimeInputError } from '../error
 import { httpCheck, tcpCheck, type CheckResult } from '../probe.js';
 import { ProbeLoop, probeSettings, TCP_FALLBACK_SETTINGS } from '../probe-loop.js';
 import type {
-  AdoptRecord, AdoptRejection, AdoptResult, EnsureInstancesRequest, InstanceChange, InstanceFilter, InstanceInfo,
-  InstanceState, LogLine, ReadLogsRequest, Runtime, RuntimeCapabilities, StopInstanceRequest,
+  AdoptRecord, AdoptRejection, AdoptResult, EnsureInstancesRequest, InstanceChange, InstanceExit, InstanceFilter, InstanceInfo,
+  InstanceState, LogLine, ProbeResult, ReadLogsRequest, Runtime, RuntimeCapabilities, StopInstanceRequest,
 } from '../runtime.js';
 import { resolveCommand, resolveCwd } from './command.js';
 import { freePort, portIsFree } from './free-port.js';
@@ -69,8 +69,12 @@ interface Instance {
   pid: number | undefined;
   state: InstanceState;
   restarts: number;
+  /** Relaunches since it was last ready; a ready verdict sets it back to 0. */
+  restartsSinceReady: number;
   startedAtMs: number;
   lastError: string | undefined;
+  lastExit: InstanceExit | undefined;
+  lastProbe: ProbeResult | undefined;
   /** Bumped on every launch; events of an older process generation are ignored. */
   generation: number;
   child: ChildProcess | undefined;
@@ -312,7 +316,7 @@ export class ProcessRuntime implements Runtime<ProcessTemplate> {
   private newInstance(id: string, service: string, revision: string, template: ProcessTemplate): Instance {
     const inst: Instance = {
       id, service, revision, template, restartable: true, port: 0, pid: undefined, state: 'starting', restarts: 0,
-      startedAtMs: Date.now(), lastError: undefined, generation: 0, child: undefined, exited: Promise.resolve(),
+      restartsSinceReady: 0, startedAtMs: Date.now(), lastError: undefined, lastExit: undefined, lastProbe: undefined, generation: 0, child: undefined, exited: Promise.resolve(),
       markExited: () => undefined, hasExited: false, readyOnce: false, consecutiveCrashes: 0, foreignPortStrikes: 0,
       killReason: undefined, logOffsetAtStart: 0, readiness: undefined, liveness: undefined, exitPoll: undefined,
       restartTimer: undefined, launching: undefined, stopping: undefined,
@@ -392,10 +396,10 @@ export class ProcessRuntime implements Runtime<ProcessTemplate> {
     inst.startedAtMs = (child.pid !== undefined ? processStartMs(child.pid) : undefined) ?? Date.now();
     child.once('error', (err: NodeJS.ErrnoException) => {
       const what = err.code === 'ENOENT' ? `command "${cmd}" not found (cwd ${cwd})` : `cannot start "${cmd}": ${err.message}`;
-      this.exited(inst, generation, what);
+      this.exited(inst, generation, what, { code: null, signal: null });
     });
     child.once('exit', (code, signal) => {
-      this.exited(inst, generation, signal ? `was killed by ${signal}` : `exited with code ${code}`);
+      this.exited(inst, generation, signal ? `was killed by ${signal}` : `exited with code ${code}`, { code, signal });
     });
     if (child.pid !== undefined) this.startProbes(inst, generation, false);
     this.emit(inst, previous);
@@ -408,12 +412,17 @@ export class ProcessRuntime implements Runtime<ProcessTemplate> {
       settings: readinessProbe ? probeSettings(readinessProbe) : TCP_FALLBACK_SETTINGS,
       immediate,
       check: async (timeoutMs) => await this.verifyOwnership(inst, this.startingGrace(inst, await this.check(inst, readinessProbe, timeoutMs))),
+      // Kept for `status` without an event per check: a probe period can be 200 ms.
+      onCheck: (result) => {
+        if (current()) inst.lastProbe = { outcome: result.pending ? 'pending' : result.ok ? 'pass' : 'fail', detail: result.detail, atMs: Date.now() };
+      },
       onVerdict: (verdict, detail) => {
         if (!current()) return;
         const previous = inst.state;
         if (verdict === 'pass') {
           inst.state = 'ready';
           inst.readyOnce = true;
+          inst.restartsSinceReady = 0;
         } else {
           inst.state = 'unready';
           inst.lastError = `readiness probe failed: ${detail}`;
@@ -497,9 +506,10 @@ export class ProcessRuntime implements Runtime<ProcessTemplate> {
   }
 
   /** Handles the end of a process generation (exit event, spawn error or the adopted-pid poll). */
-  private exited(inst: Instance, generation: number, how: string): void {
+  private exited(inst: Instance, generation: number, how: string, exit: Omit<InstanceExit, 'atMs'>): void {
     if (generation !== inst.generation || inst.hasExited) return;
     inst.markExited();
+    inst.lastExit = { ...exit, atMs: Date.now() };
     inst.readiness?.stop();
     inst.liveness?.stop();
     if (inst.exitPoll) clearInterval(inst.exitPoll);
@@ -533,6 +543,7 @@ export class ProcessRuntime implements Runtime<ProcessTemplate> {
       inst.restartTimer = undefined;
       if (generation !== inst.generation || inst.state !== 'failed' || this.closed) return;
       inst.restarts += 1;
+      inst.restartsSinceReady += 1;
       inst.launching = this.launch(inst);
     }, delayMs);
     inst.restartTimer.unref();
@@ -562,7 +573,7 @@ export class ProcessRuntime implements Runtime<ProcessTemplate> {
     inst.exitPoll = setInterval(() => {
       const start = isAlive(pid) ? processStartMs(pid) : undefined;
       const gone = start === undefined ? !isAlive(pid) : Math.abs(start - startedAtMs) > START_TIME_TOLERANCE_MS;
-      if (gone) this.exited(inst, generation, 'exited (exit code unknown: the process was adopted)');
+      if (gone) this.exited(inst, generation, 'exited (exit code unknown: the process was adopted)', { code: null, signal: null });
     }, this.options.adoptedPollMs ?? 500);
     inst.exitPoll.unref();
   }
@@ -646,10 +657,12 @@ export class ProcessRuntime implements Runtime<ProcessTemplate> {
   private snapshot(inst: Instance): InstanceInfo {
     const info: InstanceInfo = {
       id: inst.id, service: inst.service, revision: inst.revision, address: `${this.host}:${inst.port}`,
-      state: inst.state, restarts: inst.restarts, startedAtMs: inst.startedAtMs,
+      state: inst.state, restarts: inst.restarts, startedAtMs: inst.startedAtMs, restartsSinceReady: inst.restartsSinceReady,
     };
     if (inst.pid !== undefined) info.pid = inst.pid;
     if (inst.lastError !== undefined) info.lastError = inst.lastError;
+    if (inst.lastExit !== undefined) info.lastExit = { ...inst.lastExit };
+    if (inst.lastProbe !== undefined) info.lastProbe = { ...inst.lastProbe };
     return info;
   }
 
