@@ -6,16 +6,17 @@ import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import { ROOT } from './harness.js';
 
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const cleanups: (() => void)[] = [];
 afterAll(() => {
   for (const c of cleanups.splice(0).reverse()) c();
 });
 
 /** The commands of the README's tour, comments stripped; an empty string where a line is only a comment (the edit). */
-export function tourCommands(readme: string): { command: string; comment: string }[] {
+function tourCommands(readme: string): { command: string; comment: string }[] {
   const section = readme.slice(readme.indexOf('## A five-minute tour'));
   const block = /```sh\n([\s\S]*?)```/.exec(section)?.[1];
   if (!block) throw new Error('the README has no ```sh block in "A five-minute tour"');
@@ -42,7 +43,13 @@ describe('the README tour, from a fresh clone', () => {
     delete env.GRAYLANE_STATE_DIR;
     const children: ChildProcess[] = [];
     cleanups.push(() => {
-      for (const c of children) if (c.exitCode === null) process.kill(-c.pid!, 'SIGKILL');
+      for (const c of children) {
+        try {
+          process.kill(-c.pid!, 'SIGKILL');
+        } catch {
+          // The group is gone already.
+        }
+      }
       rmSync(tmp, { recursive: true, force: true });
     });
 
@@ -51,8 +58,8 @@ describe('the README tour, from a fresh clone', () => {
       const proc = spawn('sh', ['-c', command], { cwd: clone, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
       children.push(proc);
       let out = '';
-      proc.stdout!.on('data', (c: Buffer) => void (out += c.toString()));
-      proc.stderr!.on('data', (c: Buffer) => void (out += c.toString()));
+      proc.stdout.on('data', (c: Buffer) => void (out += c.toString()));
+      proc.stderr.on('data', (c: Buffer) => void (out += c.toString()));
       const exited = new Promise<Ran>((r) => proc.once('exit', (code) => r({ code, out })));
       return { proc, output: () => out, exited };
     };
@@ -115,7 +122,7 @@ describe('the README tour, from a fresh clone', () => {
     process.kill(-up!.proc.pid!, 'SIGINT');
     const stopped = await up!.exited;
     expect(stopped.out).toContain('stopped.');
-    expect(stopped.code).toBe(0);
+    // sh itself dies of the SIGINT; what counts is that graylane drained and stopped.
     expect((await run('npx graylane get')).code).toBe(3);
-  }, 180_000);
+  }, 240_000);
 });
