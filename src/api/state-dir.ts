@@ -1,7 +1,8 @@
 /**
  * Where a daemon keeps its state and how the CLI finds it: `--state-dir`, else
  * `GRAYLANE_STATE_DIR`, else `.graylane/` beside the App file (for `up` and `apply -f`), else the
- * nearest `.graylane/` in the current directory or above it.
+ * nearest `.graylane/` in the current directory or above it (the CLI then asks the registry of
+ * running daemons, daemon-registry.ts).
  */
 import { chmodSync, existsSync, lstatSync, mkdirSync, readdirSync, statSync, type Stats, readFileSync, writeFileSync, renameSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
@@ -30,9 +31,14 @@ export function resolveStateDir(options: { flag?: string; appFile?: string; cwd?
   if (options.flag) return resolve(cwd, options.flag);
   if (env.GRAYLANE_STATE_DIR) return resolve(cwd, env.GRAYLANE_STATE_DIR);
   if (options.appFile) return join(dirname(resolve(cwd, options.appFile)), '.graylane');
-  for (let dir = cwd; ; dir = dirname(dir)) {
+  return nearestStateDir(cwd) ?? join(cwd, '.graylane');
+}
+
+/** The nearest `.graylane/` a daemon published its addresses in, in `cwd` or above it. */
+export function nearestStateDir(cwd: string): string | undefined {
+  for (let dir = resolve(cwd); ; dir = dirname(dir)) {
     if (existsSync(join(dir, '.graylane', 'daemon.json'))) return join(dir, '.graylane');
-    if (dirname(dir) === dir) return join(cwd, '.graylane');
+    if (dirname(dir) === dir) return undefined;
   }
 }
 

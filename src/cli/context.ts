@@ -1,5 +1,5 @@
 /** What every command gets: where to write, how to reach the daemon, and how to fail. */
-import { resolveStateDir } from '../api/state-dir.js';
+import { AmbiguousDaemonError, discoverStateDir } from '../api/daemon-registry.js';
 import { ApiClient } from '../api/client.js';
 
 /** Exit codes for pipelines. */
@@ -54,7 +54,12 @@ export class CliContext {
 
   /** The state dir for a command given its flags. */
   stateDir(options: { stateDir?: string; file?: string }): string {
-    return resolveStateDir({ flag: options.stateDir, appFile: options.file, cwd: this.io.cwd, env: this.io.env });
+    try {
+      return discoverStateDir({ flag: options.stateDir, appFile: options.file, cwd: this.io.cwd, env: this.io.env });
+    } catch (err) {
+      if (err instanceof AmbiguousDaemonError) throw new CliError(err.message, EXIT.usage);
+      throw err;
+    }
   }
 
   /** A client of the daemon found through the state dir. */

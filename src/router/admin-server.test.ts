@@ -30,6 +30,14 @@ describe('admin API', () => {
     expect((await send(`${admin}/nope`, { headers: auth })).status).toBe(404);
   });
 
+  it('tells a caller without the token that one is needed, how to send it and where it is', async () => {
+    const { admin } = await setup();
+    const error = String(JSON.parse((await send(`${admin}/metrics`)).body).error);
+    expect(error).toContain('a token is needed');
+    expect(error).toContain('authorization: Bearer');
+    expect(error).toContain('.graylane/token');
+  });
+
   it('reads and replaces the route table', async () => {
     const { url, admin, b } = await setup();
     const got = JSON.parse((await send(`${admin}/routes`, { headers: auth })).body);

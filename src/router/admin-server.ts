@@ -72,6 +72,10 @@ function readBody(req: http.IncomingMessage): Promise<string> {
   });
 }
 
+/** What a caller without the token is told: that one is needed, how to send it, and where it is. */
+const UNAUTHORIZED =
+  'missing or wrong bearer token: a token is needed, sent as the header "authorization: Bearer TOKEN". Under `graylane up` it is the token file in the state directory (.graylane/token beside the App file): curl -H "authorization: Bearer $(cat .graylane/token)" URL; under `graylane router`, admin.token in its config.';
+
 /** Creates (does not bind) the admin server. */
 export function startAdminServer(opts: { admin: AdminOptions; router: AdminTarget; registry: Registry }): http.Server {
   const expected = digest(`Bearer ${opts.admin.token}`);
@@ -85,7 +89,7 @@ export function startAdminServer(opts: { admin: AdminOptions; router: AdminTarge
     if (!known) return sendJson(res, 404, { error: `no such endpoint: ${path}` });
     if (!(path === '/metrics' && opts.admin.metricsWithoutToken) && !authorized(req)) {
       res.setHeader('www-authenticate', 'Bearer');
-      return sendJson(res, 401, { error: 'missing or wrong bearer token' });
+      return sendJson(res, 401, { error: UNAUTHORIZED });
     }
     if (path === '/metrics') {
       if (req.method !== 'GET') return sendJson(res, 405, { error: 'use GET' });

@@ -155,6 +155,10 @@ export function checkApp(app: App): Issue[] {
     else names.set(svc.name, i);
     if (svc.process && svc.targets) out.push(issue(at, 'a service has exactly one of process, targets; found both'));
     if (!svc.process && !svc.targets) out.push(issue(at, 'a service has exactly one of process, targets; found none'));
+    // graylane gives each instance its own port in PORT; one set here would be replaced without a word.
+    if (svc.process?.env && Object.hasOwn(svc.process.env, 'PORT')) {
+      out.push(issue([...at, 'process', 'env', 'PORT'], 'PORT is set by graylane: each instance gets its own port in $PORT, and the app must listen on it; remove PORT from env', 'semantic', 'key'));
+    }
     if (svc.targets && svc.strategy) out.push(issue([...at, 'strategy'], 'not allowed on a targets service: graylane does not run it, so it cannot roll it out'));
     (svc.targets ?? []).forEach((t, j) => out.push(...checkPort(t, [...at, 'targets', j])));
     const route = `host ${svc.host ?? '(any)'} pathPrefix ${svc.pathPrefix ?? '/'}`;

@@ -3,6 +3,7 @@ import { readFile, rm } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { ensureStateDir, loadOrCreateToken, readDaemonInfo, StateDirError, writeDaemonInfo } from '../../api/state-dir.js';
+import { registerDaemon, registryDir, unregisterDaemon } from '../../api/daemon-registry.js';
 import { CliError, EXIT, type CliContext } from '../context.js';
 
 /** Makes the state dir private to this user, or fails with the sentence that says why it cannot be. */
@@ -75,12 +76,21 @@ export function registerDaemonCommands(program: Command, ctx: CliContext): void 
       // SQLite created its -wal and -shm files meanwhile: private too.
       secureStateDir(stateDir);
       const api = await startApiServer({ controlPlane: daemon.controller, token });
-      writeDaemonInfo(stateDir, { apiUrl: api.url, routerUrl: daemon.routerUrl, adminUrl: daemon.adminUrl, pid: process.pid, appFile: resolve(o.file), startedAtMs: Date.now() });
+      const startedAtMs = Date.now();
+      writeDaemonInfo(stateDir, { apiUrl: api.url, routerUrl: daemon.routerUrl, adminUrl: daemon.adminUrl, pid: process.pid, appFile: resolve(o.file), startedAtMs });
+      let registered = true;
+      try {
+        registerDaemon(ctx.io.env, { pid: process.pid, stateDir, appFile: resolve(o.file), startedAtMs });
+      } catch (err) {
+        registered = false;
+        ctx.warn(`warning: cannot record this daemon in ${registryDir(ctx.io.env)} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}): commands run elsewhere than ${resolve(stateDir, '..')} need GRAYLANE_STATE_DIR=${stateDir}`);
+      }
       ctx.print(`graylane is up (pid ${process.pid})`);
       ctx.print(`  router   ${daemon.routerUrl}`);
       ctx.print(`  api      ${api.url}   (token in ${stateDir}/token)`);
-      if (daemon.adminUrl) ctx.print(`  metrics  ${daemon.adminUrl}/metrics`);
+      if (daemon.adminUrl) ctx.print(`  metrics  curl -H "authorization: Bearer $(cat ${stateDir}/token)" ${daemon.adminUrl}/metrics`);
       ctx.print(`  state    ${stateDir}`);
+      ctx.print(`  CLI      graylane get   (in any directory while this is the only daemon; else export GRAYLANE_STATE_DIR=${stateDir})`);
       if (daemon.adoption.adopted > 0) ctx.print(`  re-adopted ${daemon.adoption.adopted} running instance(s)`);
       for (const r of daemon.adoption.rejected) ctx.warn(`warning: ${r}`);
       for (const line of daemon.orphans) ctx.print(`  ${line}`);
@@ -96,7 +106,16 @@ export function registerDaemonCommands(program: Command, ctx: CliContext): void 
             .close()
             .catch(() => undefined)
             .then(() => daemon.stop({ stopInstances: true }))
-            .finally(() => rm(resolve(stateDir, 'daemon.json'), { force: true }))
+            .finally(() => {
+              if (registered) {
+                try {
+                  unregisterDaemon(ctx.io.env, process.pid);
+                } catch {
+                  // A stale entry is ignored once this pid is gone.
+                }
+              }
+              return rm(resolve(stateDir, 'daemon.json'), { force: true });
+            })
             .then(done, done);
         };
         process.on('SIGINT', stop);
