@@ -3,8 +3,7 @@
  * "no ready instance") until it is back, and `graylane status` says so.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { appDir, cli, hit, startDaemon, startLoad, stopDaemon, waitFor, writeApp, type Daemon } from './harness.js';
-import type { ServiceView } from '../../src/controller/view-model.js';
+import { appDir, cli, hit, startDaemon, startLoad, stopDaemon, waitFor, writeApp, type Daemon, view } from './harness.js';
 
 const canary = '      canary:\n        steps: [{setWeight: 25}, {pause: {}}]';
 let daemon: Daemon | undefined;
@@ -12,10 +11,6 @@ afterEach(async () => {
   if (daemon) await stopDaemon(daemon);
   daemon = undefined;
 });
-
-async function view(d: Daemon): Promise<ServiceView> {
-  return JSON.parse((await cli(d.stateDir, ['status', 'app', '--json'])).out) as ServiceView;
-}
 
 describe('a canary that crashes', () => {
   it('at 25% under load: no user gets a 503, its requests fall back to stable, and status shows the fallback', async () => {

@@ -4,17 +4,12 @@ import { createServer } from 'node:net';
 import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { appDir, BIN, cli, hit, startDaemon, stopDaemon, waitFor, writeApp, type Daemon } from './harness.js';
-import type { ServiceView } from '../../src/controller/view-model.js';
+import { appDir, BIN, cli, hit, startDaemon, stopDaemon, waitFor, writeApp, type Daemon, view } from './harness.js';
 
 const daemons: Daemon[] = [];
 afterEach(async () => {
   for (const d of daemons.splice(0)) await stopDaemon(d);
 });
-
-async function view(d: Daemon): Promise<ServiceView> {
-  return JSON.parse((await cli(d.stateDir, ['status', 'app', '--json'])).out) as ServiceView;
-}
 
 function runUp(dir: string, args: string[] = []): Promise<{ code: number | null; out: string }> {
   return new Promise((resolve) => {

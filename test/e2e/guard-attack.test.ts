@@ -6,8 +6,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { rawRequest } from '../fixtures/router/raw-client.js';
-import { appDir, cli, startDaemon, startLoad, stopDaemon, waitFor, writeApp, type Daemon } from './harness.js';
-import type { ServiceView } from '../../src/controller/view-model.js';
+import { appDir, cli, startDaemon, startLoad, stopDaemon, waitFor, writeApp, type Daemon, view } from './harness.js';
 
 const canary = '      canary:\n        steps: [{setWeight: 50}, {pause: {}}]';
 let daemon: Daemon | undefined;
@@ -15,10 +14,6 @@ afterEach(async () => {
   if (daemon) await stopDaemon(daemon);
   daemon = undefined;
 });
-
-async function view(d: Daemon): Promise<ServiceView> {
-  return JSON.parse((await cli(d.stateDir, ['status', 'app', '--json'])).out) as ServiceView;
-}
 
 describe('the guard under attack', () => {
   it('duplicate-Host requests during a healthy canary get 400 and do not abort it', async () => {

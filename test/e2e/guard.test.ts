@@ -3,8 +3,7 @@
  * back on stable; a healthy canary under the same load is left alone.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { appDir, cli, hit, startDaemon, startLoad, stopDaemon, waitFor, writeApp, type Daemon } from './harness.js';
-import type { ServiceView } from '../../src/controller/view-model.js';
+import { appDir, cli, hit, startDaemon, startLoad, stopDaemon, waitFor, writeApp, type Daemon, view } from './harness.js';
 
 const canary = '      canary:\n        steps: [{setWeight: 20}, {pause: {}}]';
 let daemon: Daemon | undefined;
@@ -12,10 +11,6 @@ afterEach(async () => {
   if (daemon) await stopDaemon(daemon);
   daemon = undefined;
 });
-
-async function view(d: Daemon): Promise<ServiceView> {
-  return JSON.parse((await cli(d.stateDir, ['status', 'app', '--json'])).out) as ServiceView;
-}
 
 async function canaryUnderLoad(env: Record<string, string>, holdMs: number): Promise<{ d: Daemon; load: ReturnType<typeof startLoad> }> {
   const dir = appDir();

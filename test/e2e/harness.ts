@@ -1,4 +1,5 @@
 /** Runs a real daemon (`graylane up`, built) as a child process, with real app processes. */
+import type { ServiceView } from '../../src/controller/view-model.js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync, existsSync, copyFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -112,4 +113,9 @@ export function startLoad(url: string, rps: number, durationMs: number): { done:
 export async function hit(url: string): Promise<{ version: string; pid: number }> {
   const res = await fetch(url);
   return (await res.json()) as { version: string; pid: number };
+}
+
+/** The status view of one service (default `app`), as `graylane status --json` prints it. */
+export async function view(d: Daemon, service = 'app'): Promise<ServiceView> {
+  return JSON.parse((await cli(d.stateDir, ['status', service, '--json'])).out) as ServiceView;
 }

@@ -6,7 +6,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startPrometheus, type TestPrometheus } from '../fixtures/providers/prometheus-server.js';
-import { appDir, cli, hit, startDaemon, startLoad, stopDaemon, waitFor, writeApp, type Daemon } from './harness.js';
+import { appDir, cli, hit, startDaemon, startLoad, stopDaemon, waitFor, writeApp, type Daemon, view } from './harness.js';
 import type { ServiceView } from '../../src/controller/view-model.js';
 
 let daemon: Daemon | undefined;
@@ -48,10 +48,6 @@ spec:
         address: ${address}
         query: '${rate(',class="2xx"')} / ${rate('')}'
 `;
-}
-
-async function view(d: Daemon): Promise<ServiceView> {
-  return JSON.parse((await cli(d.stateDir, ['status', 'app', '--json'])).out) as ServiceView;
 }
 
 async function run(env: Record<string, string>): Promise<{ d: Daemon; final: ServiceView }> {
