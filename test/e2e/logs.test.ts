@@ -162,6 +162,7 @@ describe('graylane logs', () => {
     expect(r.code).toBe(3);
     // A new daemon re-adopts the app (and stops it at the end of the file).
     d = await startDaemon(dir);
-    expect(d.output()).toContain('re-adopted 2 running instance(s)');
+    // The banner is printed in several writes: wait for its adoption line rather than read it half-way.
+    await waitFor(() => d.output().includes('re-adopted 2 running instance(s)'), 10_000, 'the banner saying both instances were re-adopted');
   }, 30_000);
 });
