@@ -4,26 +4,26 @@ import tseslint from 'typescript-eslint';
 import boundaries from 'eslint-plugin-boundaries';
 
 const layers = [
-  'spec', 'engine', 'analysis', 'providers', 'traffic', 'router', 'runtime',
-  'controller', 'store', 'api', 'cli', 'console', 'demo', 'lib',
+  'documents', 'engine', 'analysis', 'metrics', 'traffic', 'router', 'runtime',
+  'controller', 'state', 'api', 'cli', 'console', 'demo', 'lib',
 ];
 
 /** Which layer may import which: data flows documents → engine → actions → adapters. */
 /** @type {Record<string, string[]>} */
 const allowed = {
   lib: [],
-  spec: ['lib'],
-  engine: ['spec', 'lib'],
-  analysis: ['spec', 'engine', 'lib'],
-  providers: ['analysis', 'spec', 'lib'],
+  documents: ['lib'],
+  engine: ['documents', 'lib'],
+  analysis: ['documents', 'engine', 'lib'],
+  metrics: ['analysis', 'documents', 'lib'],
   router: ['lib'],
-  traffic: ['router', 'engine', 'spec', 'lib'],
-  runtime: ['spec', 'engine', 'lib'],
-  store: ['spec', 'engine', 'analysis', 'lib'],
-  controller: ['spec', 'engine', 'analysis', 'providers', 'traffic', 'router', 'runtime', 'store', 'lib'],
-  api: ['controller', 'store', 'spec', 'engine', 'analysis', 'lib'],
-  cli: ['api', 'controller', 'spec', 'engine', 'analysis', 'router', 'demo', 'lib'],
-  demo: ['api', 'spec', 'lib'],
+  traffic: ['router', 'engine', 'documents', 'lib'],
+  runtime: ['documents', 'engine', 'lib'],
+  state: ['documents', 'engine', 'analysis', 'lib'],
+  controller: ['documents', 'engine', 'analysis', 'metrics', 'traffic', 'router', 'runtime', 'state', 'lib'],
+  api: ['controller', 'state', 'documents', 'engine', 'analysis', 'lib'],
+  cli: ['api', 'controller', 'documents', 'engine', 'analysis', 'router', 'demo', 'lib'],
+  demo: ['api', 'documents', 'lib'],
   console: ['api', 'lib'],
 };
 

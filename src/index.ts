@@ -1,1 +1,1 @@
-export * from './spec/schema.js';
+export * from './documents/schema.js';

@@ -1,9 +1,9 @@
 /**
  * The guard's settings come from `strategy.canary.guard` (the `GuardSpec` fragment lives in the
- * schema source, src/spec/schema.ts). Every field is optional; {@link guardParamsFromSpec} fills
+ * schema source, src/documents/schema.ts). Every field is optional; {@link guardParamsFromSpec} fills
  * in the defaults of the pure guard.
  */
-import { GuardSpec } from '../spec/schema.js';
+import { GuardSpec } from '../documents/schema.js';
 import { DEFAULT_GUARD_PARAMS, type GuardParams } from './judge/guard.js';
 
 export { GuardSpec };

@@ -1,5 +1,5 @@
 /** What the analysis layer checks in documents at load time, for the loader's `LoadChecks`. */
-import type { LoadChecks } from '../spec/load.js';
+import type { LoadChecks } from '../documents/load.js';
 import { compileCondition, ConditionError } from './judge/condition.js';
 
 /** Conditions are compiled when a document is validated or applied, not first at run time. */

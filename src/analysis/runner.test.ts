@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { AnalysisTemplateSpec } from '../spec/schema.js';
+import type { AnalysisTemplateSpec } from '../documents/schema.js';
 import { resolveTemplate } from './judge/template.js';
 import { realScheduler, runAnalysis, type RecordedMeasurement, type RunnerProviders, type Scheduler } from './runner.js';
 

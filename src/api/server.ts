@@ -6,7 +6,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { timingSafeEqual } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { ControlPlaneError, type ControlPlane, type Operation } from '../controller/control-plane.js';
-import { isWriteFailure } from '../store/write-guard.js';
+import { isWriteFailure } from '../state/write-guard.js';
 import { openApiDocument } from './openapi.js';
 
 /** Options of {@link startApiServer}. */

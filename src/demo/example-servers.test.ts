@@ -6,7 +6,7 @@ import { Agent, request } from 'undici';
 import { parse } from 'yaml';
 import { Ajv } from 'ajv';
 import addFormats from 'ajv-formats';
-import { App, AnalysisTemplate, Rollout } from '../spec/schema.js';
+import { App, AnalysisTemplate, Rollout } from '../documents/schema.js';
 import { ExampleServerStartError, examplesDir, startExampleServer, type RunningExampleServer } from './example-servers.js';
 import { parseAssetUrls, parseMeta } from './simulated-users.js';
 

@@ -1,4 +1,4 @@
-import type { BlueGreenStrategy } from '../spec/schema.js';
+import type { BlueGreenStrategy } from '../documents/schema.js';
 import { judge } from './canary.js';
 import { DEFAULT_ABORT_SCALE_DOWN_DELAY_SECONDS, DEFAULT_SCALE_DOWN_DELAY_SECONDS, runName, type Context } from './context.js';
 
@@ -9,7 +9,7 @@ import { DEFAULT_ABORT_SCALE_DOWN_DELAY_SECONDS, DEFAULT_SCALE_DOWN_DELAY_SECOND
  * stable; the old one is scaled down after scaleDownDelaySeconds.
  */
 export function reconcileBlueGreen(ctx: Context, bg: BlueGreenStrategy): void {
-  const { s } = ctx;
+  const { status: s } = ctx;
   const stable = s.stableRevision ?? '';
   const preview = s.canaryRevision ?? '';
   if (stable === preview) return settle(ctx);
@@ -40,7 +40,7 @@ export function reconcileBlueGreen(ctx: Context, bg: BlueGreenStrategy): void {
 
 /** Moves through the gates; true once the preview is to grow to full size for the switch. */
 function progress(ctx: Context, bg: BlueGreenStrategy, previewSize: number): boolean {
-  const { s } = ctx;
+  const { status: s } = ctx;
   const preview = s.canaryRevision ?? '';
   if (s.blueGreen.switchedAtMs === undefined) {
     if (!s.promoteFull) {
@@ -69,7 +69,7 @@ function progress(ctx: Context, bg: BlueGreenStrategy, previewSize: number): boo
 
 /** The promotion gate: open at once by default, after autoPromotionSeconds, or when a person promotes. */
 function passGate(ctx: Context, bg: BlueGreenStrategy): boolean {
-  const { s } = ctx;
+  const { status: s } = ctx;
   const auto = bg.autoPromotionEnabled !== false;
   if (auto && bg.autoPromotionSeconds === undefined) return true;
   if (!ctx.pausedBy('BlueGreenPause')) {
@@ -91,7 +91,7 @@ function passGate(ctx: Context, bg: BlueGreenStrategy): boolean {
 }
 
 function complete(ctx: Context, bg: BlueGreenStrategy): void {
-  const { s } = ctx;
+  const { status: s } = ctx;
   const previous = s.stableRevision ?? '';
   const next = s.canaryRevision ?? '';
   ctx.stopRuns();
@@ -111,7 +111,7 @@ function complete(ctx: Context, bg: BlueGreenStrategy): void {
 
 /** Nothing in progress: the active revision at full size, the others on their way to zero. */
 function settle(ctx: Context): void {
-  const { s } = ctx;
+  const { status: s } = ctx;
   const active = s.stableRevision ?? '';
   ctx.scale.set(active, ctx.replicas);
   s.weights = { canary: 0, stable: 100 };

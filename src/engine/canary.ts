@@ -1,5 +1,5 @@
 import { parseDurationMs } from '../lib/duration.js';
-import type { CanaryStep, CanaryStrategy } from '../spec/schema.js';
+import type { CanaryStep, CanaryStrategy } from '../documents/schema.js';
 import { DEFAULT_ABORT_SCALE_DOWN_DELAY_SECONDS, DEFAULT_SCALE_DOWN_DELAY_SECONDS, runName, type Context } from './context.js';
 import { describeStep } from './describe.js';
 import { desiredReplicaCounts, trafficWeightToReplicas, type DesiredReplicaCounts, type RevisionReplicas } from './replica-counts.js';
@@ -8,7 +8,7 @@ import type { AnalysisRunRecord } from './types.js';
 
 /** Canary (with steps) and rolling update (without): steps, background analysis, abort, promotion. */
 export function reconcileCanary(ctx: Context, canary: CanaryStrategy): void {
-  const { s } = ctx;
+  const { status: s } = ctx;
   const steps = canary.steps ?? [];
   if (s.canaryRevision === s.stableRevision) return settle(ctx, canary);
   if (s.promoteFull) {
@@ -32,7 +32,7 @@ export function reconcileCanary(ctx: Context, canary: CanaryStrategy): void {
 
 /** What the replica math says for the status as it stands. */
 function countsNow(ctx: Context, canary: CanaryStrategy): DesiredReplicaCounts {
-  const { s } = ctx;
+  const { status: s } = ctx;
   const stable = s.stableRevision ?? '';
   const current = s.canaryRevision ?? '';
   const older = ctx.revisions
@@ -57,7 +57,7 @@ function countsNow(ctx: Context, canary: CanaryStrategy): DesiredReplicaCounts {
 
 /** As Argo's AtDesiredReplicaCountsForCanary: the canary is at its size and ready; stable at its size. */
 function atDesiredCounts(ctx: Context, canary: CanaryStrategy, counts: DesiredReplicaCounts): boolean {
-  const { s } = ctx;
+  const { status: s } = ctx;
   const current = s.canaryRevision ?? '';
   const canaryCount = Math.max(counts.canary, manualCanaryCount(ctx, canary));
   if (!(ctx.asked(current) === canaryCount && ctx.ready(current) === canaryCount)) return false;
@@ -75,19 +75,19 @@ function atDesiredCounts(ctx: Context, canary: CanaryStrategy, counts: DesiredRe
 
 /** Every instance of the new revision up and ready; without a router, nothing else left serving. */
 function fullyRolledOut(ctx: Context, canary: CanaryStrategy): boolean {
-  const current = ctx.s.canaryRevision ?? '';
+  const current = ctx.status.canaryRevision ?? '';
   if (ctx.asked(current) !== ctx.replicas || ctx.ready(current) < ctx.replicas) return false;
   const routed = !!canary.trafficRouting && (canary.steps ?? []).length > 0;
-  return routed || ctx.asked(ctx.s.stableRevision) === 0;
+  return routed || ctx.asked(ctx.status.stableRevision) === 0;
 }
 
 function manualCanaryCount(ctx: Context, canary: CanaryStrategy): number {
-  if (ctx.s.manualWeight === undefined || !canary.trafficRouting) return 0;
-  return trafficWeightToReplicas(ctx.replicas, ctx.s.manualWeight);
+  if (ctx.status.manualWeight === undefined || !canary.trafficRouting) return 0;
+  return trafficWeightToReplicas(ctx.replicas, ctx.status.manualWeight);
 }
 
 function advanceSteps(ctx: Context, canary: CanaryStrategy, steps: readonly CanaryStep[]): void {
-  const { s } = ctx;
+  const { status: s } = ctx;
   while (s.currentStepIndex < steps.length) {
     if (ctx.pausedBy('UserPause') || ctx.spec.paused) return;
     const index = s.currentStepIndex;
@@ -104,7 +104,7 @@ function advanceSteps(ctx: Context, canary: CanaryStrategy, steps: readonly Cana
 }
 
 function stepDone(ctx: Context, canary: CanaryStrategy, step: CanaryStep, index: number): boolean {
-  const { s } = ctx;
+  const { status: s } = ctx;
   if ('setWeight' in step || 'setCanaryScale' in step) {
     if (!atDesiredCounts(ctx, canary, countsNow(ctx, canary))) return false;
     if ('setWeight' in step && canary.trafficRouting) s.weights = { canary: step.setWeight, stable: 100 - step.setWeight };
@@ -159,14 +159,14 @@ function minCanaryRequests(canary: CanaryStrategy): number {
 
 /** Requests the canary served during the current step, when the controller counts them. */
 function servedThisStep(ctx: Context): number | undefined {
-  const { s } = ctx;
+  const { status: s } = ctx;
   if (ctx.canaryRequests === undefined || !s.evidence || s.evidence.stepIndex !== s.currentStepIndex || s.evidence.attempt !== s.attempt) return undefined;
   return Math.max(0, ctx.canaryRequests - s.evidence.baselineRequests);
 }
 
 /** Keeps the counter's value at the start of the current step (a new step, attempt or revision starts afresh). */
 function trackEvidence(ctx: Context): void {
-  const { s } = ctx;
+  const { status: s } = ctx;
   const n = ctx.canaryRequests;
   if (n === undefined) return;
   if (!s.evidence || s.evidence.stepIndex !== s.currentStepIndex || s.evidence.attempt !== s.attempt) s.evidence = { attempt: s.attempt, stepIndex: s.currentStepIndex, baselineRequests: n };
@@ -184,7 +184,7 @@ function evidenceShort(ctx: Context, canary: CanaryStrategy): number | undefined
 
 /** "waiting for evidence: …" while a pause whose time is up waits for canary requests. */
 export function waitingForEvidence(ctx: Context): string | undefined {
-  const { s } = ctx;
+  const { status: s } = ctx;
   const canary = ctx.spec.strategy.canary;
   if (!canary || s.evidence?.waitingSinceMs === undefined || s.evidence.stepIndex !== s.currentStepIndex) return undefined;
   return `waiting for evidence: the canary served ${servedThisStep(ctx) ?? 0} of ${minCanaryRequests(canary)} requests (guard.minCanaryRequests)`;
@@ -196,7 +196,7 @@ function reportEvidence(ctx: Context, canary: CanaryStrategy, step: CanaryStep, 
   const served = servedThisStep(ctx);
   if (served === undefined || served >= Math.max(1, minCanaryRequests(canary))) return;
   const what = `promoted without evidence: the canary served ${served} ${served === 1 ? 'request' : 'requests'}`;
-  ctx.s.evidenceWarning = `${what} at step ${index + 1}/${total}`;
+  ctx.status.evidenceWarning = `${what} at step ${index + 1}/${total}`;
   ctx.event('warning', 'PromotedWithoutEvidence', `Step ${index + 1}/${total} (${describeStep(step)}) ended: ${what} during it`);
 }
 
@@ -222,7 +222,7 @@ export function judge(ctx: Context, run: AnalysisRunRecord): 'passed' | 'waiting
 }
 
 function backgroundAnalysis(ctx: Context, canary: CanaryStrategy): void {
-  const { s } = ctx;
+  const { status: s } = ctx;
   // A rollback inside rollbackWindow goes back to a revision already judged (as Argo since 1.8).
   if (!canary.analysis || s.rollbackWithinWindow || s.currentStepIndex < (canary.analysis.startingStep ?? 0)) return;
   const revision = s.canaryRevision ?? '';
@@ -231,7 +231,7 @@ function backgroundAnalysis(ctx: Context, canary: CanaryStrategy): void {
 }
 
 function applyCounts(ctx: Context, canary: CanaryStrategy, counts: DesiredReplicaCounts): void {
-  const { s } = ctx;
+  const { status: s } = ctx;
   const current = s.canaryRevision ?? '';
   const stable = s.stableRevision ?? '';
   ctx.scale.set(stable, counts.stable);
@@ -253,7 +253,7 @@ function applyCounts(ctx: Context, canary: CanaryStrategy, counts: DesiredReplic
 }
 
 function trafficWeight(ctx: Context, canary: CanaryStrategy, atDesired: boolean): number {
-  const { s } = ctx;
+  const { status: s } = ctx;
   const steps = canary.steps ?? [];
   const current = s.canaryRevision ?? '';
   if (!canary.trafficRouting || steps.length === 0) {
@@ -281,7 +281,7 @@ function trafficWeight(ctx: Context, canary: CanaryStrategy, atDesired: boolean)
 }
 
 function setTraffic(ctx: Context, _canary: CanaryStrategy, weight: number): void {
-  const { s } = ctx;
+  const { status: s } = ctx;
   s.weights = { canary: weight, stable: 100 - weight };
   ctx.traffic = {
     type: 'setTraffic', stableRevision: s.stableRevision ?? '', canaryRevision: s.canaryRevision, canaryWeight: weight,
@@ -290,7 +290,7 @@ function setTraffic(ctx: Context, _canary: CanaryStrategy, weight: number): void
 }
 
 function promote(ctx: Context, canary: CanaryStrategy): void {
-  const { s } = ctx;
+  const { status: s } = ctx;
   const previous = s.stableRevision ?? '';
   const next = s.canaryRevision ?? '';
   ctx.stopRuns(['background']);
@@ -317,7 +317,7 @@ function promote(ctx: Context, canary: CanaryStrategy): void {
 
 /** Nothing in progress: stable at full size, every other revision on its way to zero. */
 function settle(ctx: Context, canary: CanaryStrategy): void {
-  const { s } = ctx;
+  const { status: s } = ctx;
   const counts = countsNow(ctx, canary);
   ctx.scale.set(s.stableRevision ?? '', counts.canary);
   for (const o of counts.older) ctx.scale.set(o.name, o.replicas);

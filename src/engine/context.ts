@@ -1,4 +1,4 @@
-import type { AnalysisTemplate, BackgroundAnalysis, RolloutAnalysis, RolloutSpec } from '../spec/schema.js';
+import type { AnalysisTemplate, BackgroundAnalysis, RolloutAnalysis, RolloutSpec } from '../documents/schema.js';
 import type { RevisionReplicas } from './replica-counts.js';
 import type {
   Action, AnalysisKind, AnalysisRunRecord, EventAction, ObservedAnalysisRun, ObservedRevision, PauseReason, RolloutStatus, SetTrafficAction,
@@ -57,7 +57,7 @@ export class Context {
 
   constructor(
     readonly spec: RolloutSpec,
-    readonly s: RolloutStatus,
+    readonly status: RolloutStatus,
     readonly now: number,
     readonly revisions: readonly ObservedRevision[],
     runs: readonly ObservedAnalysisRun[],
@@ -97,22 +97,22 @@ export class Context {
   }
 
   pause(reason: PauseReason): void {
-    if (this.s.pauseConditions.some((p) => p.reason === reason)) return;
-    this.s.pauseConditions.push({ reason, startedAtMs: this.now });
+    if (this.status.pauseConditions.some((p) => p.reason === reason)) return;
+    this.status.pauseConditions.push({ reason, startedAtMs: this.now });
     this.event('info', 'RolloutPaused', `Rollout is paused (${reason})`);
   }
 
   pausedBy(reason: PauseReason) {
-    return this.s.pauseConditions.find((p) => p.reason === reason);
+    return this.status.pauseConditions.find((p) => p.reason === reason);
   }
 
   unpause(reason: PauseReason): void {
-    this.s.pauseConditions = this.s.pauseConditions.filter((p) => p.reason !== reason);
+    this.status.pauseConditions = this.status.pauseConditions.filter((p) => p.reason !== reason);
   }
 
   /** The record of an analysis run, brought up to date with what the analysis layer reports. */
   run(name: string): AnalysisRunRecord | undefined {
-    const record = this.s.analysisRuns.find((r) => r.name === name);
+    const record = this.status.analysisRuns.find((r) => r.name === name);
     const seen = this.observedRuns.get(name);
     if (record && seen && record.phase !== seen.phase) {
       record.phase = seen.phase;
@@ -134,14 +134,14 @@ export class Context {
       }
     }
     const record: AnalysisRunRecord = { name, kind, revision, phase: 'Running', ...(stepIndex === undefined ? {} : { stepIndex }) };
-    this.s.analysisRuns.push(record);
+    this.status.analysisRuns.push(record);
     this.actions.push({ type: 'startAnalysis', name, kind, analysis, revision });
     return record;
   }
 
   /** Stops every run still running (or only those of `kinds`). */
   stopRuns(kinds?: readonly AnalysisKind[]): void {
-    for (const r of this.s.analysisRuns) {
+    for (const r of this.status.analysisRuns) {
       if (kinds && !kinds.includes(r.kind)) continue;
       const current = this.run(r.name);
       if (current && (current.phase === 'Running' || current.phase === 'Pending')) {
@@ -154,21 +154,21 @@ export class Context {
 
   /** Marks the rollout aborted (traffic back to stable is done by the strategy on this same pass). */
   abort(reason: string, message: string): void {
-    if (this.s.abort) return;
-    this.s.abort = true;
-    this.s.abortedAtMs = this.now;
-    this.s.reason = reason;
-    this.s.message = message;
-    this.s.manualWeight = undefined;
-    this.s.pauseConditions = [];
-    this.s.controllerPause = false;
+    if (this.status.abort) return;
+    this.status.abort = true;
+    this.status.abortedAtMs = this.now;
+    this.status.reason = reason;
+    this.status.message = message;
+    this.status.manualWeight = undefined;
+    this.status.pauseConditions = [];
+    this.status.controllerPause = false;
     this.event('warning', 'RolloutAborted', `Rollout aborted: ${message}`);
     this.stopRuns();
   }
 
   /** Aborted because the new revision crash-loops: its instances stop at once, none is kept warm. */
   get crashLooped(): boolean {
-    return this.s.abort && this.s.reason === CRASH_LOOP_REASON;
+    return this.status.abort && this.status.reason === CRASH_LOOP_REASON;
   }
 
   /** The observed revision, as the controller reported it. */
@@ -178,7 +178,7 @@ export class Context {
 
   /** Keeps `revision` up until `atMs`, then lets it go to zero. */
   scaleDownLater(revision: string, atMs: number): void {
-    if (!this.s.scaleDownDeadlines.some((d) => d.revision === revision)) this.s.scaleDownDeadlines.push({ revision, atMs });
+    if (!this.status.scaleDownDeadlines.some((d) => d.revision === revision)) this.status.scaleDownDeadlines.push({ revision, atMs });
   }
 }
 

@@ -1,7 +1,7 @@
 /** A new revision that crash-loops fails its rollout at once, with the crash as the reason, and stops. */
 import { describe, expect, it } from 'vitest';
 import { Sim } from '../../test/fixtures/engine/simulated-world.js';
-import type { RolloutSpec } from '../spec/schema.js';
+import type { RolloutSpec } from '../documents/schema.js';
 import { CRASH_LOOP_RESTARTS } from './context.js';
 import { reconcile } from './reconcile.js';
 import type { Observed } from './types.js';

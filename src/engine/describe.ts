@@ -1,5 +1,5 @@
 import { formatDurationMs, parseDurationMs } from '../lib/duration.js';
-import type { CanaryStep, StringMatch } from '../spec/schema.js';
+import type { CanaryStep, StringMatch } from '../documents/schema.js';
 
 const match = (m: StringMatch | undefined): string => {
   if (!m) return '*';

@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { Sim } from '../../test/fixtures/engine/simulated-world.js';
-import type { CanaryStrategy, RolloutSpec } from '../spec/schema.js';
+import type { CanaryStrategy, RolloutSpec } from '../documents/schema.js';
 
 const spec = (canary: Partial<CanaryStrategy>, more: Partial<RolloutSpec> = {}): RolloutSpec => ({
   replicas: 2,

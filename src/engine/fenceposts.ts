@@ -1,4 +1,4 @@
-import type { IntOrPercent } from '../spec/schema.js';
+import type { IntOrPercent } from '../documents/schema.js';
 
 /** Default `maxSurge` and `maxUnavailable` of a canary (and of a Kubernetes Deployment). */
 export const DEFAULT_MAX_SURGE: IntOrPercent = '25%';

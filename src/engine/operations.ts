@@ -1,4 +1,4 @@
-import type { RolloutSpec } from '../spec/schema.js';
+import type { RolloutSpec } from '../documents/schema.js';
 import { Context } from './context.js';
 import { describeStep } from './describe.js';
 import { OperationError, type EngineResult, type Operation, type RolloutStatus } from './types.js';
@@ -127,7 +127,7 @@ export function applyOperation(input: ApplyOperationInput): EngineResult {
 
 function acknowledgeInconclusive(ctx: Context): boolean {
   let any = false;
-  for (const r of ctx.s.analysisRuns) {
+  for (const r of ctx.status.analysisRuns) {
     if (r.phase === 'Inconclusive' && !r.acknowledged) {
       r.acknowledged = true;
       any = true;
@@ -137,8 +137,8 @@ function acknowledgeInconclusive(ctx: Context): boolean {
   return any;
 }
 
-function promoteCanary(ctx: Context, steps: readonly import('../spec/schema.js').CanaryStep[]): void {
-  const { s } = ctx;
+function promoteCanary(ctx: Context, steps: readonly import('../documents/schema.js').CanaryStep[]): void {
+  const { status: s } = ctx;
   if (steps.length === 0) throw new OperationError('NothingToPromote', 'a rolling update has no steps to promote past; use promote --full');
   const index = s.currentStepIndex;
   const step = steps[index];
@@ -160,7 +160,7 @@ function promoteCanary(ctx: Context, steps: readonly import('../spec/schema.js')
 }
 
 function promoteBlueGreen(ctx: Context): void {
-  const { s } = ctx;
+  const { status: s } = ctx;
   const acknowledged = acknowledgeInconclusive(ctx);
   if (ctx.pausedBy('BlueGreenPause')) {
     // The engine paused here (controllerPause): without the condition the gate counts as passed.

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { AnalysisTemplate, CanaryStep, Metric, RolloutSpec } from '../spec/schema.js';
+import type { AnalysisTemplate, CanaryStep, Metric, RolloutSpec } from '../documents/schema.js';
 import { describeStep } from './describe.js';
 import { planRollout } from './plan.js';
 

@@ -1,6 +1,6 @@
 import { formatDurationMs, parseDurationMs } from '../lib/duration.js';
-import type { AnalysisTemplate, BackgroundAnalysis, CanaryStep, Metric, RolloutAnalysis, RolloutSpec } from '../spec/schema.js';
-import { routeAdvice } from '../spec/semantic.js';
+import type { AnalysisTemplate, BackgroundAnalysis, CanaryStep, Metric, RolloutAnalysis, RolloutSpec } from '../documents/schema.js';
+import { routeAdvice } from '../documents/semantic.js';
 import { describeStep } from './describe.js';
 import { desiredReplicaCounts, type RevisionReplicas } from './replica-counts.js';
 import { currentSetWeight } from './steps.js';

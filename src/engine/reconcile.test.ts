@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { Sim } from '../../test/fixtures/engine/simulated-world.js';
-import type { RolloutSpec } from '../spec/schema.js';
+import type { RolloutSpec } from '../documents/schema.js';
 import { applyOperation } from './operations.js';
 import { reconcile } from './reconcile.js';
 import { EngineInputError, OperationError, type Operation, type RolloutStatus } from './types.js';

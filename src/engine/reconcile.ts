@@ -57,7 +57,7 @@ export function reconcile(input: ReconcileInput): EngineResult {
 }
 
 function resumeProgress(ctx: Context): void {
-  const { s } = ctx;
+  const { status: s } = ctx;
   s.progress.lastProgressMs = ctx.now;
   if (s.progress.deadlineExceeded && !s.abort) {
     s.progress.deadlineExceeded = false;
@@ -100,13 +100,13 @@ function resetForRevision(s: RolloutStatus, now: number): void {
 }
 
 function firstRevision(ctx: Context, desired: string): void {
-  ctx.s.stableRevision = desired;
-  ctx.s.canaryRevision = desired;
+  ctx.status.stableRevision = desired;
+  ctx.status.canaryRevision = desired;
   ctx.event('info', 'InitialDeploy', `First revision ${desired} deployed at full scale and made stable`);
 }
 
 function startRevision(ctx: Context, desired: string, fastRollback: boolean): void {
-  const { s } = ctx;
+  const { status: s } = ctx;
   // Judged before a superseded blue-green's new revision may become stable below: the window
   // counts back from what served users when the rollback was asked for.
   const windowed = fastRollback && rollbackWithinWindow(ctx, desired);
@@ -134,7 +134,7 @@ function startRevision(ctx: Context, desired: string, fastRollback: boolean): vo
 }
 
 function rollbackToStable(ctx: Context): void {
-  const { s } = ctx;
+  const { status: s } = ctx;
   ctx.stopRuns();
   ctx.event('info', 'RollbackToStable', `Rolled back to stable revision ${s.stableRevision ?? ''} at once, no steps (was rolling out ${s.canaryRevision ?? ''})`);
   resetForRevision(s, ctx.now);
@@ -143,7 +143,7 @@ function rollbackToStable(ctx: Context): void {
 }
 
 function expireScaleDowns(ctx: Context): void {
-  const { s } = ctx;
+  const { status: s } = ctx;
   s.scaleDownDeadlines = s.scaleDownDeadlines.filter((d) => d.atMs > ctx.now && d.revision !== s.stableRevision && d.revision !== s.canaryRevision);
   for (const d of s.scaleDownDeadlines) {
     ctx.hold.add(d.revision);
@@ -157,20 +157,20 @@ export function progressDeadlineMs(ctx: Context): number {
 
 /** What counts as progress: the step, the attempt, and every revision's size and readiness. */
 function fingerprint(ctx: Context): string {
-  const { s } = ctx;
+  const { status: s } = ctx;
   return JSON.stringify([s.canaryRevision, s.stableRevision, s.currentStepIndex, s.attempt, s.blueGreen.switchedAtMs ?? null, ctx.revisions.map((r) => [r.name, r.replicas, r.readyReplicas])]);
 }
 
 /** The deadline clock stands still while a human or an analysis is what the rollout waits on. */
 function timerStopped(ctx: Context): boolean {
-  const { s } = ctx;
+  const { status: s } = ctx;
   if (s.abort || s.pauseConditions.length > 0 || ctx.spec.paused) return true;
   if (s.phase === 'Healthy' || s.phase === 'Completed') return true;
   return s.analysisRuns.some((r) => r.kind !== 'background' && r.phase === 'Running');
 }
 
 function checkProgressDeadline(ctx: Context, moved: boolean): void {
-  const { s } = ctx;
+  const { status: s } = ctx;
   if (moved || s.abort || s.progress.deadlineExceeded || s.phase !== 'Progressing') return;
   if (ctx.now - s.progress.lastProgressMs < progressDeadlineMs(ctx)) return;
   s.progress.deadlineExceeded = true;
@@ -191,7 +191,7 @@ function checkProgressDeadline(ctx: Context, moved: boolean): void {
  * stop its instances instead of keeping them warm (see `Context.crashLooped`).
  */
 function checkCrashLoop(ctx: Context): void {
-  const { s } = ctx;
+  const { status: s } = ctx;
   if (s.abort || s.canaryRevision === undefined || s.canaryRevision === s.stableRevision) return;
   const canary = ctx.observed(s.canaryRevision);
   const restarts = canary?.restartsSinceReady ?? 0;
@@ -203,7 +203,7 @@ function checkCrashLoop(ctx: Context): void {
 }
 
 function setPhase(ctx: Context): void {
-  const { s } = ctx;
+  const { status: s } = ctx;
   const inProgress = s.canaryRevision !== s.stableRevision;
   if (s.abort) {
     s.phase = 'Degraded';
@@ -240,11 +240,11 @@ function setPhase(ctx: Context): void {
 
 /** A step promoted without evidence stays said until the next rollout starts. */
 function withWarning(ctx: Context, message: string): string {
-  return ctx.s.evidenceWarning ? `${message}; ${ctx.s.evidenceWarning}` : message;
+  return ctx.status.evidenceWarning ? `${message}; ${ctx.status.evidenceWarning}` : message;
 }
 
 function progressMessage(ctx: Context): string {
-  const { s, spec } = ctx;
+  const { status: s, spec } = ctx;
   const canary = s.canaryRevision ?? '';
   const steps = spec.strategy.canary?.steps ?? [];
   const ready = `${ctx.ready(canary)}/${ctx.asked(canary)} ready`;
@@ -271,7 +271,7 @@ function worldActions(ctx: Context): Action[] {
 }
 
 function retirements(ctx: Context): Action[] {
-  const { s } = ctx;
+  const { status: s } = ctx;
   const limit = ctx.spec.revisionHistoryLimit ?? 10;
   const idle = ctx.revisions.filter((r) => r.name !== s.stableRevision && r.name !== s.canaryRevision && !ctx.hold.has(r.name) && r.replicas === 0 && r.readyReplicas === 0 && (ctx.scale.get(r.name) ?? 0) === 0);
   return idle.slice(0, Math.max(0, idle.length - limit)).map((r) => ({ type: 'retireRevision', revision: r.name }));

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { CanaryStep, CanaryStrategy, IntOrPercent, RolloutSpec } from '../spec/schema.js';
+import type { CanaryStep, CanaryStrategy, IntOrPercent, RolloutSpec } from '../documents/schema.js';
 import { resolveFenceposts } from './fenceposts.js';
 import { approximateWeightedCounts, desiredReplicaCounts, trafficWeightToReplicas, type RevisionReplicas, type TrafficWeights } from './replica-counts.js';
 import { canaryReplicasOrWeight, currentSetWeight } from './steps.js';

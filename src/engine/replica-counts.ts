@@ -1,4 +1,4 @@
-import type { BlueGreenStrategy, CanaryStrategy, RolloutSpec } from '../spec/schema.js';
+import type { BlueGreenStrategy, CanaryStrategy, RolloutSpec } from '../documents/schema.js';
 import { resolveFenceposts } from './fenceposts.js';
 import { canaryReplicasOrWeight, setCanaryScaleInForce, type StepPosition } from './steps.js';
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { Sim } from '../../test/fixtures/engine/simulated-world.js';
-import type { BlueGreenStrategy, CanaryStrategy, RolloutSpec } from '../spec/schema.js';
+import type { BlueGreenStrategy, CanaryStrategy, RolloutSpec } from '../documents/schema.js';
 import { applyOperation } from './operations.js';
 import { reconcile } from './reconcile.js';
 import { OperationError } from './types.js';

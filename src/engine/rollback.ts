@@ -10,7 +10,7 @@ import { DEFAULT_SCALE_DOWN_DELAY_SECONDS, type Context } from './context.js';
  * instance and no judgement: it is the version that was serving moments ago.
  */
 export function isWarm(ctx: Context, revision: string): boolean {
-  const deadline = ctx.s.scaleDownDeadlines.find((d) => d.revision === revision);
+  const deadline = ctx.status.scaleDownDeadlines.find((d) => d.revision === revision);
   if (!deadline || deadline.atMs <= ctx.now) return false;
   return ctx.asked(revision) >= ctx.replicas && ctx.ready(revision) >= ctx.replicas;
 }
@@ -23,10 +23,10 @@ export function isWarm(ctx: Context, revision: string): boolean {
  */
 export function rollbackWithinWindow(ctx: Context, revision: string): boolean {
   const window = ctx.spec.rollbackWindow?.revisions ?? 0;
-  if (window <= 0 || !ctx.s.stableRevision) return false;
+  if (window <= 0 || !ctx.status.stableRevision) return false;
   const names = ctx.revisions.map((r) => r.name);
   const target = names.indexOf(revision);
-  const stable = names.indexOf(ctx.s.stableRevision);
+  const stable = names.indexOf(ctx.status.stableRevision);
   if (target < 0 || stable < 0 || target >= stable) return false;
   return stable - target < window;
 }
@@ -45,7 +45,7 @@ export function scaleDownDelayMs(ctx: Context): number {
  * undo is then instant too); a canary that served no one goes.
  */
 export function switchBackWarm(ctx: Context, revision: string, reset: () => void): void {
-  const { s } = ctx;
+  const { status: s } = ctx;
   const stable = s.stableRevision ?? '';
   const canary = s.canaryRevision;
   const serving = [stable];

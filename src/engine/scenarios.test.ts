@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { Sim, dedupe } from '../../test/fixtures/engine/simulated-world.js';
-import type { CanaryStrategy, RolloutSpec } from '../spec/schema.js';
+import type { CanaryStrategy, RolloutSpec } from '../documents/schema.js';
 
 const canarySpec = (canary: CanaryStrategy, replicas = 4, more: Partial<RolloutSpec> = {}): RolloutSpec => ({ replicas, strategy: { canary }, ...more });
 

@@ -1,4 +1,4 @@
-import type { CanaryStep, CanaryStrategy, SetCanaryScale } from '../spec/schema.js';
+import type { CanaryStep, CanaryStrategy, SetCanaryScale } from '../documents/schema.js';
 
 /** The step fields read by the weight rules: a subset of a rollout's status. */
 export interface StepPosition {

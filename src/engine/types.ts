@@ -1,4 +1,4 @@
-import type { AnalysisTemplate, BackgroundAnalysis, RolloutAnalysis, RolloutSpec, SetHeaderRoute, SetMirrorRoute } from '../spec/schema.js';
+import type { AnalysisTemplate, BackgroundAnalysis, RolloutAnalysis, RolloutSpec, SetHeaderRoute, SetMirrorRoute } from '../documents/schema.js';
 
 export type HeaderRouteMatch = NonNullable<SetHeaderRoute['match']>[number];
 export type MirrorRouteMatch = NonNullable<SetMirrorRoute['match']>[number];

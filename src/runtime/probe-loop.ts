@@ -1,5 +1,5 @@
 /** Runs a check on a period and turns consecutive results into pass/fail verdicts (thresholds). */
-import type { HttpProbe } from '../spec/schema.js';
+import type { HttpProbe } from '../documents/schema.js';
 import type { CheckResult } from './probe.js';
 
 /** Timing and thresholds of a probe, in ms. */

@@ -1,5 +1,5 @@
 /** Runtime adapters by `type`: the daemon picks one per service through this table, never an if-chain. */
-import type { AppService } from '../spec/schema.js';
+import type { AppService } from '../documents/schema.js';
 import { RuntimeInputError } from './errors.js';
 import { ProcessRuntime, type ProcessRuntimeOptions } from './process/process-runtime.js';
 import { StaticRuntime, type StaticRuntimeOptions } from './static/static-runtime.js';

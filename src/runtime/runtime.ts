@@ -2,7 +2,7 @@
  * The runtime port: what the daemon asks of "the thing that runs a revision's instances".
  * Adapters live one per folder (process/, static/) and are chosen through registry.ts by `type`.
  */
-import type { ProcessTemplate } from '../spec/schema.js';
+import type { ProcessTemplate } from '../documents/schema.js';
 
 /**
  * Lifecycle of one instance. `starting` until the readiness probe has decided once; `ready` /

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { main } from '../../src/cli/main.js';
-import { documentReference } from '../../src/spec/index.js';
+import { documentReference } from '../../src/documents/index.js';
 
 async function run(args: string[], env: NodeJS.ProcessEnv = {}) {
   let out = '';

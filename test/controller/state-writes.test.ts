@@ -3,7 +3,7 @@ import { startHarness, appYaml, until, type Harness } from '../fixtures/controll
 import { startApiServer } from '../../src/api/server.js';
 import { loadOrCreateToken, writeDaemonInfo } from '../../src/api/state-dir.js';
 import { main } from '../../src/cli/main.js';
-import { StoreError } from '../../src/store/store.js';
+import { StoreError } from '../../src/state/store.js';
 
 let h: Harness | undefined;
 afterEach(async () => {

@@ -5,7 +5,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { startPrometheus, type TestPrometheus } from '../fixtures/providers/prometheus-server.js';
+import { startPrometheus, type TestPrometheus } from '../fixtures/metrics/prometheus-server.js';
 import { appDir, cli, hit, startDaemon, startLoad, stopDaemon, waitFor, writeApp, type Daemon, view } from './harness.js';
 import type { ServiceView } from '../../src/controller/view-model.js';
 

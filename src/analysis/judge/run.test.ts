@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { AnalysisTemplateSpec } from '../../spec/schema.js';
+import type { AnalysisTemplateSpec } from '../../documents/schema.js';
 import { assessMeasurement } from './measurement.js';
 import { judgeRun, type RunJudgement } from './run.js';
 import { resolveTemplate } from './template.js';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { AnalysisTemplateSpec } from '../../spec/schema.js';
+import type { AnalysisTemplateSpec } from '../../documents/schema.js';
 import { AnalysisSpecError, resolveTemplate } from './template.js';
 
 const prom = (query: string) => ({ prometheus: { address: 'http://127.0.0.1:9090', query } });

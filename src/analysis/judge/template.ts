@@ -4,7 +4,7 @@
  * Argo Rollouts does, conditions compiled. Everything a document can get wrong is reported here,
  * once, with the field's path — so a bad template is rejected at apply time, not mid-rollout.
  */
-import type { AnalysisTemplateSpec, Metric } from '../../spec/schema.js';
+import type { AnalysisTemplateSpec, Metric } from '../../documents/schema.js';
 import { parseDurationMs } from '../../lib/duration.js';
 import { compileCondition, ConditionError } from './condition.js';
 import type { ResolvedMetric, ResolvedTemplate } from './types.js';

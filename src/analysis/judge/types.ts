@@ -3,7 +3,7 @@
  * meanings are Argo Rollouts' (`AnalysisPhase`).
  */
 import type { Static } from '@sinclair/typebox';
-import type { MetricProvider as MetricProviderSchema } from '../../spec/schema.js';
+import type { MetricProvider as MetricProviderSchema } from '../../documents/schema.js';
 
 /** The provider block of a metric (exactly one key, e.g. `{ prometheus: {...} }`), args substituted. */
 export type MetricProviderSpec = Static<typeof MetricProviderSchema>;

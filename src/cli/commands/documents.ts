@@ -1,11 +1,11 @@
 /** Commands that work on documents alone, without a daemon: validate, import, schema. */
 import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
-import type { LoadResult } from '../../spec/index.js';
+import type { LoadResult } from '../../documents/index.js';
 
 // The document layer (schema compiler, Kubernetes models) is loaded on first use, so that
 // commands that do not read documents start fast.
-const spec = () => import('../../spec/index.js');
+const spec = () => import('../../documents/index.js');
 const checks = async () => (await import('../../analysis/load-checks.js')).analysisLoadChecks;
 import { CliError, EXIT, type CliContext } from '../context.js';
 

@@ -1,7 +1,7 @@
 /** `graylane plan FILE`: the timeline a rollout will follow, from the engine's own rules. */
 import type { Command } from 'commander';
 import type { RolloutPlan } from '../../engine/index.js';
-import type { RolloutSpec } from '../../spec/schema.js';
+import type { RolloutSpec } from '../../documents/schema.js';
 import { formatDurationMs } from '../../lib/duration.js';
 import { CliError, EXIT, type CliContext } from '../context.js';
 import { table } from '../render.js';
@@ -40,7 +40,7 @@ export function registerPlanCommand(program: Command, ctx: CliContext): void {
     .action(async (files: string[], o: { json?: boolean }) => {
       const loaded = await loadOrFail(ctx, files);
       const { planRollout } = await import('../../engine/index.js');
-      const { rolloutFromAppService } = await import('../../spec/index.js');
+      const { rolloutFromAppService } = await import('../../documents/index.js');
       const { guardParamsFromSpec } = await import('../../analysis/guard-spec.js');
       // The guard judges every canary behind a router unless turned off, as the daemon does.
       const guardOf = (spec: RolloutSpec) => (spec.strategy.canary?.trafficRouting ? guardParamsFromSpec(spec.strategy.canary.guard) : undefined);

@@ -8,10 +8,10 @@ import { runAnalysis, type RecordedMeasurement } from '../../analysis/runner.js'
 import { resolveTemplate, AnalysisSpecError } from '../../analysis/judge/template.js';
 import type { RunJudgement } from '../../analysis/judge/run.js';
 import type { StartAnalysisAction } from '../../engine/index.js';
-import { createDefaultProviderRegistry, type RevisionStatsSource } from '../../providers/index.js';
-import type { AnalysisTemplate, AnalysisTemplateSpec } from '../../spec/schema.js';
-import type { Store } from '../../store/store.js';
-import { isWriteFailure } from '../../store/write-guard.js';
+import { createDefaultProviderRegistry, type RevisionStatsSource } from '../../metrics/index.js';
+import type { AnalysisTemplate, AnalysisTemplateSpec } from '../../documents/schema.js';
+import type { Store } from '../../state/store.js';
+import { isWriteFailure } from '../../state/write-guard.js';
 import type { AnalysisRunView } from '../view-model.js';
 
 /** What is stored per run, enough to show it and to resume it. */

@@ -14,10 +14,10 @@ import { adoptRecordOf } from '../../runtime/process/process-runtime.js';
 import { resolveCommand, resolveCwd } from '../../runtime/process/command.js';
 import { RuntimeError } from '../../runtime/errors.js';
 import type { StaticTemplate } from '../../runtime/static/static-runtime.js';
-import { appServiceRevision, formatSpecError, formatSpecWarning, loadDocuments, rolloutFromAppService } from '../../spec/index.js';
-import type { App, AppService, ProcessTemplate, RolloutSpec } from '../../spec/schema.js';
-import { corruptRow, type Store, type StoreError, type StoredEvent } from '../../store/store.js';
-import { guardWrites, isWriteFailure } from '../../store/write-guard.js';
+import { appServiceRevision, formatSpecError, formatSpecWarning, loadDocuments, rolloutFromAppService } from '../../documents/index.js';
+import type { App, AppService, ProcessTemplate, RolloutSpec } from '../../documents/schema.js';
+import { corruptRow, type Store, type StoreError, type StoredEvent } from '../../state/store.js';
+import { guardWrites, isWriteFailure } from '../../state/write-guard.js';
 import { StoreHealth } from './store-health.js';
 import { ControlPlaneError, type ApplyResult, type ControlPlane, type EventView, type OperateOptions, type Operation } from '../control-plane.js';
 import type { AnalysisRunView, RevisionView, ServiceView } from '../view-model.js';
@@ -30,7 +30,7 @@ import { ReleaseCoordinator, type ReleaseRouteShape } from './release-coordinato
 import { memberSpec, releaseOf } from './releases.js';
 import { RouterEventLog, type RouterEventRecord } from './router-events.js';
 import { mergeAsync } from '../../lib/merge-async.js';
-import type { AnalysisTemplate } from '../../spec/schema.js';
+import type { AnalysisTemplate } from '../../documents/schema.js';
 
 /** Options of {@link LocalController}. */
 export interface LocalControllerOptions {

@@ -5,8 +5,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { Operation as EngineOperation, RolloutStatus, StartAnalysisAction } from '../../engine/index.js';
-import type { App, Release } from '../../spec/schema.js';
-import type { Store } from '../../store/store.js';
+import type { App, Release } from '../../documents/schema.js';
+import type { Store } from '../../state/store.js';
 import type { ReleaseTrafficView, ServiceView } from '../view-model.js';
 import { ControlPlaneError } from '../control-plane.js';
 import { decideGate, DEFAULT_PINNING, releaseWeight, skewWindowMs, type ReleaseState } from './releases.js';

@@ -7,7 +7,7 @@
  */
 import { parseDurationMs } from '../../lib/duration.js';
 import type { RolloutStatus } from '../../engine/index.js';
-import type { App, CanaryStep, Release, RolloutSpec } from '../../spec/schema.js';
+import type { App, CanaryStep, Release, RolloutSpec } from '../../documents/schema.js';
 
 /** Where a release stands. `promoted`: done, old revisions kept for pinned clients (skew window). */
 export type ReleasePhase = 'idle' | 'progressing' | 'promoted' | 'aborted';

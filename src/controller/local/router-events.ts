@@ -5,7 +5,7 @@
  * what goes over is summed up in one event when the window ends.
  */
 import type { RouterEvent } from '../../router/index.js';
-import type { StoredEvent } from '../../store/store.js';
+import type { StoredEvent } from '../../state/store.js';
 
 /** One event to store, as {@link RouterEventLog} hands it over. */
 export interface RouterEventRecord {

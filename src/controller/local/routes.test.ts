@@ -5,7 +5,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { send, startRouter, startUpstream, type Upstream } from '../../../test/fixtures/router/support.js';
 import type { InstanceInfo } from '../../runtime/runtime.js';
-import type { AppService, RolloutSpec } from '../../spec/schema.js';
+import type { AppService, RolloutSpec } from '../../documents/schema.js';
 import { buildServiceRoute, type TrafficInForce } from './routes.js';
 
 const cleanups: (() => Promise<void>)[] = [];

@@ -4,7 +4,7 @@
  */
 import type { InstanceInfo } from '../../runtime/runtime.js';
 import type { InstanceRoute, ServiceRoute } from '../../router/index.js';
-import type { AppService, RolloutSpec } from '../../spec/schema.js';
+import type { AppService, RolloutSpec } from '../../documents/schema.js';
 import type { SetTrafficAction } from '../../engine/index.js';
 
 /** The traffic decision in force for a service, persisted beside its status. */

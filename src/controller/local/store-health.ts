@@ -2,7 +2,7 @@
  * Whether the daemon can write its state, and what to do while it cannot: events wait in a
  * bounded queue, retries back off, and once a write lands again the outage becomes an error event.
  */
-import type { StoreError, StoredEvent } from '../../store/store.js';
+import type { StoreError, StoredEvent } from '../../state/store.js';
 import type { StateWritesView } from '../view-model.js';
 
 /** An event that could not be written yet. */

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { RolloutStatus } from '../../engine/index.js';
 import type { RevisionStats } from '../../router/index.js';
-import type { AppService, RolloutSpec } from '../../spec/schema.js';
+import type { AppService, RolloutSpec } from '../../documents/schema.js';
 import { buildServiceView, type ViewInputs } from './views.js';
 
 const service = { name: 'hello', process: { command: ['node', 'server.js'] } } as unknown as AppService;

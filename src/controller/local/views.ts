@@ -3,8 +3,8 @@ import { describeStep, type RolloutStatus } from '../../engine/index.js';
 import { parseDurationMs } from '../../lib/duration.js';
 import type { RevisionStats } from '../../router/index.js';
 import type { InstanceInfo } from '../../runtime/runtime.js';
-import type { AppService, RolloutSpec } from '../../spec/schema.js';
-import type { StoredRevision } from '../../store/store.js';
+import type { AppService, RolloutSpec } from '../../documents/schema.js';
+import type { StoredRevision } from '../../state/store.js';
 import type { InstanceView, RevisionLiveView, RevisionRole, RouteView, ServiceView, StateWritesView } from '../view-model.js';
 import type { TrafficInForce } from './routes.js';
 

@@ -3,7 +3,7 @@ import { mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { ProcessTemplate } from '../../spec/schema.js';
+import type { ProcessTemplate } from '../../documents/schema.js';
 import { ProcessRuntime } from './process-runtime.js';
 
 const runtimes: ProcessRuntime[] = [];

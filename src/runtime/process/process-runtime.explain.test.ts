@@ -4,7 +4,7 @@ import path from 'node:path';
 import { mkdtempSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { ProcessTemplate } from '../../spec/schema.js';
+import type { ProcessTemplate } from '../../documents/schema.js';
 import { waitForInstances } from '../wait.js';
 import { ProcessRuntime } from './process-runtime.js';
 

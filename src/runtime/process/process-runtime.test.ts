@@ -6,7 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { ProcessTemplate } from '../../spec/schema.js';
+import type { ProcessTemplate } from '../../documents/schema.js';
 import { describeRuntimeConformance } from '../runtime.case.test.js';
 import type { AdoptRecord, InstanceChange, InstanceInfo } from '../runtime.js';
 import { waitForInstances } from '../wait.js';

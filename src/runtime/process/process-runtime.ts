@@ -9,7 +9,7 @@ import { utimes } from 'node:fs/promises';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { ProcessTemplate } from '../../spec/schema.js';
+import type { ProcessTemplate } from '../../documents/schema.js';
 import { backoffDelayMs, DEFAULT_BACKOFF, type BackoffPolicy } from '../backoff.js';
 import { ChangeEmitter } from '../change-emitter.js';
 import { InstanceNotFoundError, RuntimeError, RuntimeInputError } from '../errors.js';

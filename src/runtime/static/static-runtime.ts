@@ -3,7 +3,7 @@
  * graylane only watches their readiness, routes to them and judges them; it never starts, stops
  * or scales them, so those operations are capability errors.
  */
-import type { HttpProbe } from '../../spec/schema.js';
+import type { HttpProbe } from '../../documents/schema.js';
 import { ChangeEmitter } from '../change-emitter.js';
 import { RuntimeCapabilityError, RuntimeInputError } from '../errors.js';
 import { httpCheck, tcpCheck } from '../probe.js';

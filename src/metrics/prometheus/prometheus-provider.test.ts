@@ -2,8 +2,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { resolveTemplate } from '../../analysis/judge/template.js';
 import { realScheduler, runAnalysis } from '../../analysis/runner.js';
-import { deadUrl, hang, json, startServer, type TestServer } from '../../../test/fixtures/providers/http-server.js';
-import { startPrometheus, type TestPrometheus } from '../../../test/fixtures/providers/prometheus-server.js';
+import { deadUrl, hang, json, startServer, type TestServer } from '../../../test/fixtures/metrics/http-server.js';
+import { startPrometheus, type TestPrometheus } from '../../../test/fixtures/metrics/prometheus-server.js';
 import { describeProviderConformance, metricOf } from '../provider.case.test.js';
 import { MetricProviderRegistry, ProviderError } from '../provider.js';
 import { PrometheusMetricProvider } from './prometheus-provider.js';

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { deadUrl, hang, json, startServer, type TestServer } from '../../../test/fixtures/providers/http-server.js';
+import { deadUrl, hang, json, startServer, type TestServer } from '../../../test/fixtures/metrics/http-server.js';
 import { describeProviderConformance, metricOf } from '../provider.case.test.js';
 import { ProviderError } from '../provider.js';
 import { WebMetricProvider } from './web-provider.js';

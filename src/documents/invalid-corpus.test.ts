@@ -3,9 +3,9 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { formatSpecError, loadDocuments } from './index.js';
 
-// One file per case under test/fixtures/spec/invalid/, and one line per case in EXPECTED.txt:
+// One file per case under test/fixtures/documents/invalid/, and one line per case in EXPECTED.txt:
 // the exact `file:line:col: path: reason` a user sees for it.
-const dir = fileURLToPath(new URL('../../test/fixtures/spec/invalid/', import.meta.url));
+const dir = fileURLToPath(new URL('../../test/fixtures/documents/invalid/', import.meta.url));
 const expected = readFileSync(`${dir}EXPECTED.txt`, 'utf8').split('\n').filter((l) => l.trim() !== '');
 const cases = readdirSync(dir).filter((f) => /\.(ya?ml|json)$/.test(f)).sort();
 

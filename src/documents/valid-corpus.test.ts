@@ -5,7 +5,7 @@ import { formatSpecNote, formatSpecWarning, loadDocuments } from './index.js';
 
 // Argo Rollouts' documented shapes and the seed articles' scenarios: each loads with no error.
 // EXPECTED-WARNINGS.txt lists, one per line, every warning the corpus gives (Argo fields left out).
-const dir = fileURLToPath(new URL('../../test/fixtures/spec/valid/', import.meta.url));
+const dir = fileURLToPath(new URL('../../test/fixtures/documents/valid/', import.meta.url));
 const warnings = readFileSync(`${dir}EXPECTED-WARNINGS.txt`, 'utf8').split('\n').filter((l) => l.trim() !== '');
 const cases = readdirSync(dir).filter((f) => /\.(ya?ml|json)$/.test(f)).sort();
 const load = (file: string) => loadDocuments({ text: readFileSync(`${dir}${file}`, 'utf8'), file });

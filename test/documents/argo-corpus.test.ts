@@ -3,7 +3,7 @@ import { join, relative } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { describe, expect, it } from 'vitest';
 import { analysisLoadChecks } from '../../src/analysis/load-checks.js';
-import { formatSpecError, loadDocuments } from '../../src/spec/index.js';
+import { formatSpecError, loadDocuments } from '../../src/documents/index.js';
 
 // Argo Rollouts' own manifests (its examples/ and test/e2e/) are documents Argo accepts: each must
 // load in graylane, or be refused only by an error that names the field graylane does not do yet.

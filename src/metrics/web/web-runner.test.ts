@@ -2,7 +2,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { resolveTemplate } from '../../analysis/judge/template.js';
 import { runAnalysis, type RecordedMeasurement } from '../../analysis/runner.js';
-import { startServer, type TestServer } from '../../../test/fixtures/providers/http-server.js';
+import { startServer, type TestServer } from '../../../test/fixtures/metrics/http-server.js';
 import { createDefaultProviderRegistry } from '../registry.js';
 
 describe('runAnalysis with the web provider', () => {

@@ -6,7 +6,7 @@
  * measurement that counts toward consecutiveErrorLimit; never a pass.
  */
 import type { Static } from '@sinclair/typebox';
-import type { PrometheusProvider as PrometheusProviderSchema } from '../../spec/schema.js';
+import type { PrometheusProvider as PrometheusProviderSchema } from '../../documents/schema.js';
 import type { ResolvedMetric } from '../../analysis/judge/types.js';
 import { headerObject, httpCall } from '../http.js';
 import { providerConfig, ProviderError, type MeasureRequest, type MeasureResult, type MetricProvider, type ProviderCapability } from '../provider.js';

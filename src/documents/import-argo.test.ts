@@ -3,7 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { formatSpecError, formatSpecWarning, importArgo, loadDocuments } from './index.js';
 
-const fixture = (name: string) => readFileSync(fileURLToPath(new URL(`../../test/fixtures/spec/valid/${name}`, import.meta.url)), 'utf8');
+const fixture = (name: string) => readFileSync(fileURLToPath(new URL(`../../test/fixtures/documents/valid/${name}`, import.meta.url)), 'utf8');
 
 describe('importArgo', () => {
   it('rewrites the apiVersion, keeps comments, and the result loads as graylane documents', () => {

@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { resolveTemplate } from '../../analysis/judge/template.js';
 import { runAnalysis, type Scheduler } from '../../analysis/runner.js';
-import type { AnalysisTemplateSpec } from '../../spec/schema.js';
+import type { AnalysisTemplateSpec } from '../../documents/schema.js';
 import { MetricProviderRegistry } from '../provider.js';
 import { BuiltinMetricProvider } from './builtin-provider.js';
 import type { RevisionStatsSource } from './revision-stats.js';

@@ -7,7 +7,7 @@
  */
 import { spawn } from 'node:child_process';
 import type { Static } from '@sinclair/typebox';
-import type { CommandProvider as CommandProviderSchema } from '../../spec/schema.js';
+import type { CommandProvider as CommandProviderSchema } from '../../documents/schema.js';
 import type { ResolvedMetric } from '../../analysis/judge/types.js';
 import { throwIfAborted } from '../deadline.js';
 import { providerConfig, ProviderError, type MeasureRequest, type MeasureResult, type MetricProvider, type ProviderCapability } from '../provider.js';

@@ -6,7 +6,7 @@
  */
 import { JSONPath } from 'jsonpath-plus';
 import type { Static } from '@sinclair/typebox';
-import type { WebProvider as WebProviderSchema } from '../../spec/schema.js';
+import type { WebProvider as WebProviderSchema } from '../../documents/schema.js';
 import type { ResolvedMetric } from '../../analysis/judge/types.js';
 import { headerObject, httpCall } from '../http.js';
 import { providerConfig, ProviderError, type MeasureRequest, type MeasureResult, type MetricProvider, type ProviderCapability } from '../provider.js';

@@ -8,7 +8,7 @@
  * is retried, never a Failed verdict on a canary nobody has called yet.
  */
 import type { Static } from '@sinclair/typebox';
-import type { BuiltinProvider as BuiltinProviderSchema } from '../../spec/schema.js';
+import type { BuiltinProvider as BuiltinProviderSchema } from '../../documents/schema.js';
 import type { ResolvedMetric } from '../../analysis/judge/types.js';
 import { parseDurationMs } from '../../lib/duration.js';
 import { raceAbort, throwIfAborted } from '../deadline.js';
