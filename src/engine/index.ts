@@ -16,5 +16,5 @@ export { EngineInputError, OperationError } from './types.js';
 export type {
   Action, AnalysisKind, AnalysisPhase, AnalysisRunRecord, EngineResult, EventAction, HeaderRoute, HeaderRouteMatch, MirrorRoute, MirrorRouteMatch,
   Observed, ObservedAnalysisRun, ObservedRevision, Operation, OperationErrorCode, PauseCondition, PauseReason, ReconcileInput, RetireRevisionAction,
-  RolloutPhase, RolloutStatus, ScaleAction, SetTrafficAction, StartAnalysisAction, StopAnalysisAction,
+  RolloutPhase, RolloutStatus, ScaleAction, SetTrafficAction, StartAnalysisAction, StopAnalysisAction, TrafficInForce,
 } from './types.js';

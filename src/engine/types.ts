@@ -150,6 +150,8 @@ export interface SetTrafficAction {
   /** Blue-green: the revision the preview route should reach (no user traffic). */
   previewRevision?: string | undefined;
 }
+/** The traffic decision in force for a service: the engine's last setTraffic, persisted beside its status. */
+export type TrafficInForce = Omit<SetTrafficAction, 'type'>;
 export interface StartAnalysisAction {
   type: 'startAnalysis';
   name: string;

@@ -27,7 +27,7 @@ import { AnalysisManager } from './analysis-manager.js';
 import { analysisLoadChecks } from '../../analysis/load-checks.js';
 import { GuardWatch, type GuardTarget } from './guard-watch.js';
 import { ReleaseCoordinator, type ReleaseRouteShape } from './release-coordinator.js';
-import { memberSpec, releaseOf } from './releases.js';
+import { memberSpec, releaseOf } from '../../engine/release/releases.js';
 import { RouterEventLog, type RouterEventRecord } from './router-events.js';
 import { mergeAsync } from '../../lib/merge-async.js';
 import type { AnalysisTemplate } from '../../documents/schema.js';

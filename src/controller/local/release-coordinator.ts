@@ -9,7 +9,7 @@ import type { App, Release } from '../../documents/schema.js';
 import type { Store } from '../../state/store.js';
 import type { ReleaseTrafficView, ServiceView } from '../view-model.js';
 import { ControlPlaneError } from '../control-plane.js';
-import { decideGate, DEFAULT_PINNING, releaseWeight, skewWindowMs, type ReleaseState } from './releases.js';
+import { decideGate, DEFAULT_PINNING, releaseWeight, skewWindowMs, type ReleaseState } from '../../engine/release/releases.js';
 
 /** The router's view of a release (see src/router/types.ts ReleaseRoute). */
 export interface ReleaseRouteShape {

@@ -7,8 +7,8 @@ import type { InstanceRoute, ServiceRoute } from '../../router/index.js';
 import type { AppService, RolloutSpec } from '../../documents/schema.js';
 import type { SetTrafficAction } from '../../engine/index.js';
 
-/** The traffic decision in force for a service, persisted beside its status. */
-export type TrafficInForce = Omit<SetTrafficAction, 'type'>;
+import type { TrafficInForce } from '../../engine/index.js';
+export type { TrafficInForce };
 
 /** Cookie that keeps a browser on the side of a weighted split it was assigned to. */
 export const STICKY_COOKIE = 'graylane-canary';

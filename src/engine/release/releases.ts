@@ -6,7 +6,7 @@
  * member weight, so no client meets a new frontend before every backend's canary is ready.
  */
 import { parseDurationMs } from '../../lib/duration.js';
-import type { RolloutStatus } from '../../engine/index.js';
+import type { RolloutStatus } from '../index.js';
 import type { App, CanaryStep, Release, RolloutSpec } from '../../documents/schema.js';
 
 /** Where a release stands. `promoted`: done, old revisions kept for pinned clients (skew window). */
