@@ -5,7 +5,6 @@
 import type { InstanceInfo } from '../../runtime/runtime.js';
 import type { InstanceRoute, ServiceRoute } from '../../router/index.js';
 import type { AppService, RolloutSpec } from '../../documents/schema.js';
-import type { SetTrafficAction } from '../../engine/index.js';
 
 import type { TrafficInForce } from '../../engine/index.js';
 export type { TrafficInForce };
