@@ -20,7 +20,10 @@ const allowed = {
   traffic: ['router', 'engine', 'documents', 'lib'],
   runtime: ['documents', 'engine', 'lib'],
   state: ['documents', 'engine', 'analysis', 'lib'],
-  controller: ['documents', 'engine', 'analysis', 'metrics', 'traffic', 'router', 'runtime', 'state', 'lib'],
+  // The controller core speaks to the world through ports only; adapters are the composition
+  // roots' business (see the import restrictions on src/controller/core below).
+  'controller-core': ['controller', 'documents', 'engine', 'analysis', 'traffic', 'router', 'runtime', 'state', 'lib'],
+  controller: ['controller-core', 'documents', 'engine', 'analysis', 'metrics', 'traffic', 'router', 'runtime', 'state', 'lib'],
   api: ['controller', 'state', 'documents', 'engine', 'analysis', 'lib'],
   cli: ['api', 'controller', 'documents', 'engine', 'analysis', 'router', 'demo', 'lib'],
   demo: ['api', 'documents', 'lib'],
@@ -55,19 +58,39 @@ export default tseslint.config(
     files: ['src/**/*.ts'],
     plugins: { boundaries },
     settings: {
-      'boundaries/elements': layers.map((type) => ({ type, pattern: `src/${type}` })),
+      // The first matching element wins: controller/core before controller.
+      'boundaries/elements': [{ type: 'controller-core', pattern: 'src/controller/core' }, ...layers.map((type) => ({ type, pattern: `src/${type}` }))],
       'import/resolver': { typescript: { project: './tsconfig.json' }, node: true },
     },
     rules: {
       'boundaries/dependencies': ['error', {
         default: 'disallow',
-        policies: layers.map((from) => ({ from: { element: { type: from } }, allow: { to: { element: { type: [from, ...allowed[from]] } } } })),
+        policies: ['controller-core', ...layers].map((from) => ({ from: { element: { type: from } }, allow: { to: { element: { type: [from, ...allowed[from]] } } } })),
       }],
     },
   },
   // Plain JavaScript fixtures (servers the tests start) are linted without type information.
   { files: ['**/*.mjs'], ...tseslint.configs.disableTypeChecked },
   { files: ['src/engine/**/*.ts', 'src/analysis/judge/**/*.ts'], ignores: ['**/*.test.ts'], rules: pureRestrictions },
+  {
+    // The core may import a layer's port, never its adapters; only the composition roots
+    // (controller/local, later controller/kubernetes) choose adapters.
+    files: ['src/controller/core/**/*.ts'],
+    rules: {
+      'no-restricted-imports': ['error', { patterns: [{
+        group: [
+          '**/local/**', '**/controller/*', '!**/controller/control-plane.js', '!**/controller/view-model.js', '!**/controller/core',
+          '**/state/*', '!**/state/state-port.js',
+          '**/traffic/*', '!**/traffic/traffic-provider.js',
+          '**/runtime/*', '!**/runtime/runtime.js',
+          '**/router/*', '!**/router/control', '!**/router/types.js', '!**/router/contract',
+          '**/router/control/*', '!**/router/control/router-control.js',
+          '**/metrics/**',
+        ],
+        message: 'controller/core imports ports, never adapters: only composition roots (controller/local) choose adapters.',
+      }] }],
+    },
+  },
   {
     files: ['**/*.test.ts', 'test/**/*.ts', 'bench/**/*.ts'],
     rules: {
