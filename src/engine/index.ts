@@ -7,7 +7,7 @@ export type { DesiredReplicaCounts, DesiredReplicaCountsInput, ReplicaStatus, Re
 export { resolveFenceposts, resolveIntOrPercent, DEFAULT_MAX_SURGE, DEFAULT_MAX_UNAVAILABLE, type Fenceposts } from './fenceposts.js';
 export { canaryReplicasOrWeight, currentCanaryStep, currentSetWeight, setCanaryScaleInForce, type CanaryScale, type StepPosition } from './steps.js';
 export { reconcile } from './reconcile.js';
-export { applyOperation, type ApplyOperationInput } from './operations.js';
+export { applyOperation, staticServiceStatus, type ApplyOperationInput, type StaticServiceStatusInput } from './operations.js';
 export { planRollout, type PlanRolloutInput, type PlanRow, type PlannedAnalysis, type PlannedGuard, type RolloutPlan } from './plan.js';
 export { describeStep } from './describe.js';
 export { initialStatus, CRASH_LOOP_REASON, CRASH_LOOP_RESTARTS, DEFAULT_ABORT_SCALE_DOWN_DELAY_SECONDS, DEFAULT_PROGRESS_DEADLINE_SECONDS, DEFAULT_SCALE_DOWN_DELAY_SECONDS } from './context.js';
@@ -15,6 +15,6 @@ export { statusProblem } from './status-check.js';
 export { EngineInputError, OperationError } from './types.js';
 export type {
   Action, AnalysisKind, AnalysisPhase, AnalysisRunRecord, EngineResult, EventAction, HeaderRoute, HeaderRouteMatch, MirrorRoute, MirrorRouteMatch,
-  Observed, ObservedAnalysisRun, ObservedRevision, Operation, OperationErrorCode, PauseCondition, PauseReason, ReconcileInput, RetireRevisionAction,
+  ControllerOperation, Observed, ObservedAnalysisRun, ObservedRevision, Operation, OperationErrorCode, UserOperation, PauseCondition, PauseReason, ReconcileInput, RetireRevisionAction,
   RolloutPhase, RolloutStatus, ScaleAction, SetTrafficAction, StartAnalysisAction, StopAnalysisAction, TrafficInForce,
 } from './types.js';

@@ -1,8 +1,9 @@
 import type { RolloutSpec } from '../documents/schema.js';
-import { Context } from './context.js';
+import { Context, initialStatus } from './context.js';
 import { describeStep } from './describe.js';
-import { OperationError, type EngineResult, type Operation, type RolloutStatus } from './types.js';
+import { OperationError, type EngineResult, type Operation, type RolloutStatus, type TrafficInForce } from './types.js';
 
+/** Input of {@link applyOperation}. */
 export interface ApplyOperationInput {
   spec: RolloutSpec;
   status: RolloutStatus;
@@ -14,7 +15,7 @@ export interface ApplyOperationInput {
 }
 
 /**
- * A person's (or a pipeline's) operation on a rollout: returns the new status and what must
+ * An operation on a rollout, a person's (or a pipeline's) or the controller's own: returns the new status and what must
  * happen at once (abort moves traffic to stable in the same breath), or throws an
  * `OperationError` naming why the operation makes no sense now. Undo is not here: the caller
  * sets `desiredRevision` to an older revision and reconciles.
@@ -70,13 +71,20 @@ export function applyOperation(input: ApplyOperationInput): EngineResult {
       ctx.event('info', 'RolloutResumed', 'Rollout resumed');
       break;
     }
-    case 'abort': {
+    case 'abort':
+    case 'guardAbort': {
       if (!inProgress) {
         // After promotion there is nothing to abort, but the person asking wants the old version back.
         throw new OperationError('NotInProgress', `nothing to abort: no rollout is in progress (revision ${s.stableRevision ?? 'none'} is stable); to go back to the previous revision, run \`graylane undo ${input.service ?? '<service>'}\``);
       }
       if (s.abort) throw new OperationError('AlreadyAborted', 'the rollout is already aborted');
-      ctx.abort('AbortedByUser', 'aborted by request');
+      if (op.type === 'guardAbort') {
+        // The guard's verdict is the reason people read in status and in the events, first.
+        ctx.event('warning', 'GuardFailed', `canary ${s.canaryRevision ?? ''} aborted by the guard: ${op.reason}`);
+        ctx.abort('GuardFailed', `aborted by the guard: ${op.reason}`);
+      } else {
+        ctx.abort('AbortedByUser', 'aborted by request');
+      }
       s.phase = 'Degraded';
       s.headerRoutes = [];
       s.mirrorRoutes = [];
@@ -110,6 +118,11 @@ export function applyOperation(input: ApplyOperationInput): EngineResult {
       ctx.event('info', 'RolloutRetried', `Retrying ${s.canaryRevision ?? ''} from step 0 (attempt ${s.attempt + 1})`);
       break;
     }
+    case 'endScaleDownDelay': {
+      // Only brings a deadline forward: an old revision is never kept longer than its delay.
+      s.scaleDownDeadlines = s.scaleDownDeadlines.map((d) => (d.revision === op.revision ? { ...d, atMs: Math.min(d.atMs, ctx.now) } : d));
+      break;
+    }
     case 'setWeight': {
       const { weight } = op;
       if (!Number.isInteger(weight) || weight < 0 || weight > 100) throw new OperationError('InvalidWeight', `weight: must be an integer from 0 to 100, got ${String(weight)}`);
@@ -123,6 +136,25 @@ export function applyOperation(input: ApplyOperationInput): EngineResult {
   }
   const actions = [...ctx.actions, ...(ctx.traffic ? [ctx.traffic] : [])];
   return { status: s, actions };
+}
+
+/** Input of {@link staticServiceStatus}. */
+export interface StaticServiceStatusInput {
+  /** The revision (the set of targets) in force. */
+  revision: string;
+  /** Epoch milliseconds. */
+  now: number;
+}
+
+/**
+ * The status and traffic of a service that routes to targets graylane does not run: it has no
+ * rollout, so it is always Healthy on its one revision, with all traffic on it.
+ */
+export function staticServiceStatus(input: StaticServiceStatusInput): { status: RolloutStatus; traffic: TrafficInForce } {
+  return {
+    status: { ...initialStatus(input.now), phase: 'Healthy', stableRevision: input.revision, canaryRevision: input.revision },
+    traffic: { stableRevision: input.revision, canaryWeight: 0, headerRoutes: [], mirrorRoutes: [] },
+  };
 }
 
 function acknowledgeInconclusive(ctx: Context): boolean {

@@ -213,7 +213,11 @@ export class OperationError extends Error {
   }
 }
 
-export type Operation =
+/**
+ * An operation a person (or a pipeline) asks for, on a rollout or on a whole release. The CLI,
+ * the API and the console map their words onto these (controller/core/operations.ts).
+ */
+export type UserOperation =
   | { type: 'promote' }
   | { type: 'promoteFull' }
   | { type: 'pause' }
@@ -221,3 +225,13 @@ export type Operation =
   | { type: 'abort' }
   | { type: 'retry' }
   | { type: 'setWeight'; weight: number };
+
+/** An operation the controller itself decides; never offered to people. */
+export type ControllerOperation =
+  /** The guard found the canary worse than stable: abort, saying so (reason `GuardFailed`). */
+  | { type: 'guardAbort'; reason: string }
+  /** An old revision's scale-down delay ends now (a release's skew window is over). */
+  | { type: 'endScaleDownDelay'; revision: string };
+
+/** Every operation the engine applies: one vocabulary for the controller core. */
+export type Operation = UserOperation | ControllerOperation;

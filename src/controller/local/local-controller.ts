@@ -5,8 +5,8 @@
  */
 import { dirname, resolve } from 'node:path';
 import {
-  applyOperation, initialStatus, OperationError, reconcile, statusProblem,
-  type Action, type Observed, type Operation as EngineOperation, type RolloutStatus,
+  applyOperation, initialStatus, OperationError, reconcile, staticServiceStatus, statusProblem,
+  type Action, type Observed, type RolloutStatus, type UserOperation,
 } from '../../engine/index.js';
 import type { Router, RouterEvent } from '../../router/index.js';
 import type { InstanceInfo, Runtime } from '../../runtime/runtime.js';
@@ -30,6 +30,7 @@ import { ReleaseCoordinator, type ReleaseRouteShape } from './release-coordinato
 import { memberSpec, releaseOf } from '../../engine/release/releases.js';
 import { RouterEventLog, type RouterEventRecord } from './router-events.js';
 import { mergeAsync } from '../../lib/merge-async.js';
+import { fromApiOperation } from '../core/operations.js';
 import type { AnalysisTemplate } from '../../documents/schema.js';
 
 /** Options of {@link LocalController}. */
@@ -155,7 +156,7 @@ export class LocalController implements ControlPlane {
   }
 
   /** An engine operation on one member of a release, committed and acted on at once. */
-  private operateMember(service: string, op: EngineOperation, why: string): void {
+  private operateMember(service: string, op: UserOperation, why: string): void {
     const svc = this.store.getService(service);
     const status = this.store.getStatus(service) as RolloutStatus | undefined;
     if (!svc || !status) return;
@@ -170,11 +171,11 @@ export class LocalController implements ControlPlane {
 
   /** Ends an old revision's scale-down delay now (a release's skew window is over). */
   private retireOld(service: string, revision: string): void {
+    const svc = this.store.getService(service);
     const status = this.store.getStatus(service) as RolloutStatus | undefined;
-    if (!status) return;
-    const now = this.nowMs();
-    const deadlines = status.scaleDownDeadlines.map((d) => (d.revision === revision ? { ...d, atMs: Math.min(d.atMs, now) } : d));
-    this.store.commit({ service, status: { ...status, scaleDownDeadlines: deadlines } });
+    if (!svc || !status) return;
+    const { status: next } = applyOperation({ spec: this.rolloutSpec(svc.spec as AppService), status, operation: { type: 'endScaleDownDelay', revision }, now: this.nowMs() });
+    this.store.commit({ service, status: next });
     this.schedule(service);
   }
 
@@ -338,15 +339,12 @@ export class LocalController implements ControlPlane {
     const svc = this.requireService(name);
     const spec = svc.spec as AppService;
     if (spec.targets) throw new ControlPlaneError('InvalidOperation', `${name} routes to targets that graylane does not run, so it has no rollouts to ${operation.type}`);
-    if (operation.type === 'undo') return this.undo(name, operation.toRevision, options.expectedVersion);
-    if (operation.type === 'restart') throw new ControlPlaneError('InvalidOperation', 'restart is not available on this daemon yet; apply a changed env to roll new instances');
+    const op = fromApiOperation(operation);
+    if (op.type === 'undo') return this.undo(name, op.toRevision, options.expectedVersion);
+    if (op.type === 'restart') throw new ControlPlaneError('InvalidOperation', 'restart is not available on this daemon yet; apply a changed env to roll new instances');
     await this.serial(name, () => {
       this.checkVersion(name, operation.type, options.expectedVersion);
       const status = this.statusOf(name);
-      const op: EngineOperation =
-        operation.type === 'promote' ? (operation.full ? { type: 'promoteFull' } : { type: 'promote' })
-          : operation.type === 'setWeight' ? { type: 'setWeight', weight: operation.percent }
-            : { type: operation.type };
       let result;
       try {
         result = applyOperation({ spec: this.rolloutSpec(spec), status, operation: op, now: this.nowMs(), service: name });
@@ -364,19 +362,14 @@ export class LocalController implements ControlPlane {
 
   /** An operation on a release: every member of its attempt at once, or all of them for undo. */
   private operateRelease(name: string, operation: Operation): Promise<ServiceView> {
-    switch (operation.type) {
+    const op = fromApiOperation(operation);
+    switch (op.type) {
       case 'undo':
-        return this.undoRelease(name, operation.toRevision);
+        return this.undoRelease(name, op.toRevision);
       case 'restart':
         throw new ControlPlaneError('InvalidOperation', 'restart is not available on this daemon yet; apply a changed env to roll new instances');
-      case 'setWeight':
-        this.releases.operate(name, { type: 'setWeight', weight: operation.percent });
-        break;
-      case 'promote':
-        this.releases.operate(name, { type: operation.full ? 'promoteFull' : 'promote' });
-        break;
       default:
-        this.releases.operate(name, { type: operation.type });
+        this.releases.operate(name, op);
     }
     this.tickReleases();
     return Promise.resolve(this.get(name));
@@ -547,12 +540,12 @@ export class LocalController implements ControlPlane {
     const stale = this.options.staticRuntime.listInstances({ service: name }).filter((i) => i.revision !== revision);
     await Promise.all(stale.map((i) => this.options.staticRuntime.stopInstance({ id: i.id, beforeStop: (info) => this.unroute(info) })));
     await this.options.staticRuntime.ensureInstances({ service: name, revision, template, replicas: template.targets.length });
-    const traffic: TrafficInForce = { stableRevision: revision, canaryWeight: 0, headerRoutes: [], mirrorRoutes: [] };
+    const { status, traffic } = staticServiceStatus({ revision, now: this.nowMs() });
     const before = this.store.getSetting(TRAFFIC_KEY(name));
     if (before !== JSON.stringify(traffic)) {
       this.store.transaction(() => {
         this.store.setSetting(TRAFFIC_KEY(name), JSON.stringify(traffic));
-        this.store.commit({ service: name, status: { ...initialStatus(this.nowMs()), phase: 'Healthy', stableRevision: revision, canaryRevision: revision } });
+        this.store.commit({ service: name, status });
       });
     }
     this.refreshRoute(name);
@@ -636,12 +629,9 @@ export class LocalController implements ControlPlane {
         return Promise.resolve();
       }
       const spec = svc.spec as AppService;
-      const aborted = applyOperation({ spec: this.rolloutSpec(spec), status, operation: { type: 'abort' }, now: this.nowMs() });
+      const aborted = applyOperation({ spec: this.rolloutSpec(spec), status, operation: { type: 'guardAbort', reason }, now: this.nowMs() });
       try {
-        this.commitAndAct(service, spec, { ...aborted.status, reason: 'GuardFailed', message: `aborted by the guard: ${reason}` }, [
-          { type: 'event', level: 'warning', reason: 'GuardFailed', message: `canary ${status.canaryRevision} aborted by the guard: ${reason}` },
-          ...aborted.actions,
-        ]);
+        this.commitAndAct(service, spec, aborted.status, aborted.actions);
       } catch (err) {
         if (!isWriteFailure(err)) throw err;
         if (!this.uncommittedAborts.has(service)) {

@@ -4,7 +4,7 @@
  * router who is in which release (the version-pinning table).
  */
 import { randomBytes } from 'node:crypto';
-import type { Operation as EngineOperation, RolloutStatus, StartAnalysisAction } from '../../engine/index.js';
+import type { RolloutStatus, StartAnalysisAction, UserOperation } from '../../engine/index.js';
 import type { App, Release } from '../../documents/schema.js';
 import type { Store } from '../../state/store.js';
 import type { ReleaseTrafficView, ServiceView } from '../view-model.js';
@@ -33,7 +33,7 @@ export interface ReleaseHost {
   /** A member's committed status. */
   status(service: string): RolloutStatus | undefined;
   /** Applies an engine operation to a member (commit, then act). */
-  operate(service: string, op: EngineOperation, why: string): void;
+  operate(service: string, op: UserOperation, why: string): void;
   /** Starts an analysis run for the release gate. */
   startAnalysis(service: string, action: StartAnalysisAction, stableRevision: string | undefined): void;
   /** Phase of a run, if it exists. */
@@ -53,11 +53,6 @@ export interface ReleaseHost {
   /** The release's state changed (its view may have). */
   changed(release: string): void;
 }
-
-/** An operation a person applies to a whole release. */
-export type ReleaseOperation =
-  | { type: 'promote' | 'promoteFull' | 'abort' | 'pause' | 'resume' | 'retry' }
-  | { type: 'setWeight'; weight: number };
 
 const KEY = (name: string) => `release/${name}`;
 /** The window of the realized share `status` shows beside a release's weight. */
@@ -226,7 +221,7 @@ export class ReleaseCoordinator {
    * A person's operation on the release, applied to every member of the attempt at once. Throws
    * ControlPlaneError InvalidOperation when it makes no sense now.
    */
-  operate(name: string, op: ReleaseOperation): void {
+  operate(name: string, op: UserOperation): void {
     const state = this.state(name);
     const members = state && (state.phase === 'progressing' || state.phase === 'aborted') ? this.active(state) : [];
     const refuse = (why: string) => new ControlPlaneError('InvalidOperation', why);
