@@ -25,7 +25,7 @@ import { buildServiceRoute, type TrafficInForce } from './routes.js';
 import { buildServiceView, revisionSummary } from './views.js';
 import { AnalysisManager } from './analysis-manager.js';
 import { analysisLoadChecks } from '../../analysis/load-checks.js';
-import { GuardWatch, type GuardTarget } from './guard-watch.js';
+import { GuardLoop, type GuardCandidate } from '../core/guard-loop.js';
 import { ReleaseCoordinator, type ReleaseRouteShape } from './release-coordinator.js';
 import { memberSpec, releaseOf } from '../../engine/release/releases.js';
 import { RouterEventLog, type RouterEventRecord } from './router-events.js';
@@ -90,11 +90,6 @@ export class LocalController implements ControlPlane {
   private readonly queues = new Map<string, Promise<void>>();
   private readonly pending = new Set<string>();
   private readonly scaling = new Map<string, Promise<unknown>>();
-  /**
-   * Guard aborts that could not be committed (the state directory is full), with their reason:
-   * traffic is already back on stable for them, and the commit is retried with the backlog.
-   */
-  private readonly uncommittedAborts = new Map<string, string>();
   /** When each unready instance's last ReadinessProbeFailing event was recorded (controller clock). */
   private readonly probeEventAtMs = new Map<string, number>();
   private timer: NodeJS.Timeout | undefined;
@@ -103,7 +98,7 @@ export class LocalController implements ControlPlane {
   /** Newest event id at the last trim: nothing new, nothing to trim (an idle daemon writes nothing). */
   private trimmedUpToId = -1;
   private readonly analyses: AnalysisManager;
-  private readonly guard: GuardWatch;
+  private readonly guard: GuardLoop;
   private readonly releases: ReleaseCoordinator;
   private readonly routerEvents: RouterEventLog;
   private unsubscribers: (() => void)[] = [];
@@ -127,9 +122,10 @@ export class LocalController implements ControlPlane {
       onPhase: (service) => this.schedule(service),
       nowMs: this.nowMs,
     });
-    this.guard = new GuardWatch({
-      totals: (service, revision) => this.router.totals({ service, revision }),
-      recentLatency: (service, revision) => this.router.recentLatency({ service, revision }),
+    this.guard = new GuardLoop({
+      counters: { totals: (q) => this.router.totals(q), recentLatency: (q) => this.router.recentLatency(q) },
+      candidates: () => this.guardCandidates(),
+      abort: (service, reason) => this.guardAbort(service, reason),
       tickMs: options.guardIntervalMs ?? GUARD_TICK_MS,
       nowMs: this.nowMs,
     });
@@ -489,7 +485,7 @@ export class LocalController implements ControlPlane {
     this.routerEvents.flush();
     // While writes fail, the retry is due only after its back-off; passes that need no write go on.
     if (this.health.backlog && this.health.mayTry()) this.flushBacklog();
-    if (!this.health.backlog) for (const [service, reason] of this.uncommittedAborts) this.guardAbort(service, reason);
+    if (!this.health.backlog) this.guard.retryHeld();
     this.tickReleases();
     for (const s of this.store.listServices()) this.schedule(s.name);
   }
@@ -601,17 +597,19 @@ export class LocalController implements ControlPlane {
 
   /** One guard tick: canaries behind the router judged against stable; a failure aborts at once. */
   private guardTick(): void {
-    if (this.stopped) return;
-    const targets: GuardTarget[] = [];
-    for (const svc of this.store.listServices()) {
+    if (!this.stopped) this.guard.tick();
+  }
+
+  /** What the guard may judge: every service's canary strategy in force and committed status. */
+  private guardCandidates(): GuardCandidate[] {
+    return this.store.listServices().map((svc) => {
       const spec = svc.spec as AppService;
-      const strategy = spec.targets ? undefined : this.rolloutSpec(spec).strategy.canary;
-      const status = this.store.getStatus(svc.name) as RolloutStatus | undefined;
-      if (!strategy?.trafficRouting || !status?.stableRevision || !status.canaryRevision) continue;
-      if (status.canaryRevision === status.stableRevision || status.abort || status.phase === 'Degraded') continue;
-      targets.push({ service: svc.name, stableRevision: status.stableRevision, canaryRevision: status.canaryRevision, attempt: status.attempt, strategy });
-    }
-    for (const { service, result } of this.guard.tick(targets)) this.guardAbort(service, result.reason);
+      return {
+        service: svc.name,
+        strategy: spec.targets ? undefined : this.rolloutSpec(spec).strategy.canary,
+        status: this.store.getStatus(svc.name) as RolloutStatus | undefined,
+      };
+    });
   }
 
   /**
@@ -625,7 +623,7 @@ export class LocalController implements ControlPlane {
       const svc = this.store.getService(service);
       const status = this.store.getStatus(service) as RolloutStatus | undefined;
       if (!svc || !status || status.abort) {
-        this.uncommittedAborts.delete(service);
+        this.guard.releaseAbort(service);
         return Promise.resolve();
       }
       const spec = svc.spec as AppService;
@@ -634,14 +632,10 @@ export class LocalController implements ControlPlane {
         this.commitAndAct(service, spec, aborted.status, aborted.actions);
       } catch (err) {
         if (!isWriteFailure(err)) throw err;
-        if (!this.uncommittedAborts.has(service)) {
-          this.uncommittedAborts.set(service, reason);
-          this.refreshRoute(service);
-        }
+        if (this.guard.holdAbort(service, reason)) this.refreshRoute(service);
         throw err;
       }
-      const wasUncommitted = this.uncommittedAborts.delete(service);
-      if (wasUncommitted) this.refreshRoute(service);
+      if (this.guard.releaseAbort(service)) this.refreshRoute(service);
       this.recordGuardVerdict(service);
       return Promise.resolve();
     }).catch((err: unknown) => this.reportFailure(service, 'GuardAbortFailed', err));
@@ -764,7 +758,7 @@ export class LocalController implements ControlPlane {
         : undefined;
     if (!traffic) return;
     // An abort the guard decided but could not commit still takes the canary's traffic away.
-    if (this.uncommittedAborts.has(name)) Object.assign(traffic, { canaryWeight: 0, headerRoutes: [], mirrorRoutes: [] });
+    if (this.guard.forcesStable(name)) Object.assign(traffic, { canaryWeight: 0, headerRoutes: [], mirrorRoutes: [] });
     const runtime = spec.targets ? this.options.staticRuntime : this.options.processRuntime;
     const instances = runtime.listInstances({ service: name });
     const pinned = this.releases.pinnedRevisions(name);

@@ -4,17 +4,21 @@
  */
 import { CanaryGuard, type GuardResult, type GuardSideTick } from '../../analysis/judge/guard.js';
 import { guardParamsFromSpec } from '../../analysis/guard-spec.js';
-import type { LatencyCounts, RevisionTotals } from '../../router/index.js';
+import type { LatencyCounts, RevisionTotals } from '../../router/types.js';
 import type { CanaryStrategy } from '../../documents/schema.js';
 import type { AnalysisRunView } from '../view-model.js';
 
 /** One canary the controller wants judged now. */
 export interface GuardTarget {
+  /** The service whose canary it is. */
   service: string;
+  /** The revision the canary is judged against. */
   stableRevision: string;
+  /** The revision judged. */
   canaryRevision: string;
   /** Distinguishes retries of the same canary: a retried canary is judged afresh. */
   attempt: number;
+  /** The canary strategy in force; its `guard` sets the guard's parameters (or turns it off). */
   strategy: CanaryStrategy;
 }
 
