@@ -9,7 +9,9 @@ import type { App, Release } from '../../documents/schema.js';
 import type { Store } from '../../state/store.js';
 import type { ReleaseTrafficView, ServiceView } from '../view-model.js';
 import { ControlPlaneError } from '../control-plane.js';
-import { decideGate, DEFAULT_PINNING, releaseWeight, skewWindowMs, type ReleaseState } from '../../engine/release/releases.js';
+import { DEFAULT_PINNING, releaseWeight, type ReleaseState } from '../../engine/release/releases.js';
+import { activeMembers } from '../../engine/release/decide.js';
+import { ReleaseLoop, type ReleaseStateStore } from '../core/release-loop.js';
 
 /** The router's view of a release (see src/router/types.ts ReleaseRoute). */
 export interface ReleaseRouteShape {
@@ -24,6 +26,11 @@ export interface ReleaseRouteShape {
   secret: string;
   allowForceHeader?: boolean;
   assetPattern?: string;
+}
+
+/** A new attempt's generation and a new release's token secret. */
+function freshRandom(): { generation: string; secret: string } {
+  return { generation: randomBytes(6).toString('base64url'), secret: randomBytes(24).toString('base64url') };
 }
 
 /** What the coordinator needs of the controller. */
@@ -57,15 +64,21 @@ export interface ReleaseHost {
 const KEY = (name: string) => `release/${name}`;
 /** The window of the realized share `status` shows beside a release's weight. */
 export const RELEASE_TRAFFIC_WINDOW_MS = 30_000;
-/** After promotion, old revisions go early once no pinned client has used them for this long. */
-const IDLE_PINNED_MS = 15_000;
 
 /** Release orchestration; one instance per controller. */
 export class ReleaseCoordinator {
+  private readonly loop: ReleaseLoop;
+
   constructor(
     private readonly store: Store,
     private readonly host: ReleaseHost,
-  ) {}
+  ) {
+    const states: ReleaseStateStore = {
+      load: (name) => this.state(name),
+      commit: (state) => this.store.setSetting(KEY(state.name), JSON.stringify(state)),
+    };
+    this.loop = new ReleaseLoop(states, { ...host, random: freshRandom });
+  }
 
   /** The release definitions of the applied App. */
   releases(): Release[] {
@@ -84,123 +97,18 @@ export class ReleaseCoordinator {
   }
 
   private save(state: ReleaseState): void {
-    const text = JSON.stringify(state);
     // A release's view changes with its state (phase, step, message): watchers hear of it.
-    if (this.store.getSetting(KEY(state.name)) === text) return;
-    this.store.setSetting(KEY(state.name), text);
-    this.host.changed(state.name);
+    this.loop.commit(state);
   }
 
   /** One pass over a release: start, gate, abort, finish, retire. Idempotent. */
   tick(release: Release): void {
-    const now = this.host.nowMs();
-    const statuses = release.services.map((s) => ({ service: s, status: this.host.status(s) }));
-    const rollingOut = statuses.filter((m) => m.status?.stableRevision && m.status.canaryRevision && m.status.canaryRevision !== m.status.stableRevision);
-    let state = this.state(release.name);
-
-    // Step 1: a new attempt starts when members are rolled out to revisions the release does not
-    // know. Members changed by the same apply join the attempt while it has not passed a gate yet.
-    if (!state) {
-      // Clients get a token even between releases, so that those who loaded a page before a
-      // release starts are known to be on the (then current, now stable) version.
-      state = { name: release.name, generation: 'g0', phase: 'idle', stepIndex: 0, members: [], secret: randomBytes(24).toString('base64url'), message: 'no release under way' };
-      this.save(state);
-    }
-    const current = state;
-    // A member still aborted from an earlier attempt stays out of a new one: only a new revision
-    // (or a retry) brings it back. Otherwise its old abort would abort the new attempt at once.
-    const unknown = rollingOut.filter((m) => !m.status!.abort && !current.members.some((x) => x.service === m.service && x.to === m.status!.canaryRevision));
-    if (unknown.length > 0) {
-      const joins = current.phase === 'progressing' && current.gateOpenedAtMs === undefined && current.stepIndex === 0 && unknown.every((u) => !current.members.some((x) => x.service === u.service));
-      const added = unknown.map((m) => ({ service: m.service, from: m.status!.stableRevision!, to: m.status!.canaryRevision! }));
-      if (joins) {
-        state = { ...current, members: [...current.members, ...added], message: `releasing ${[...current.members, ...added].map((m) => m.service).join(', ')}` };
-      } else {
-        // A release still in its skew window is superseded: its old revisions are unreachable now.
-        if (current.phase === 'promoted') for (const m of current.members) this.host.retireOld(m.service, m.from);
-        const members = rollingOut.filter((m) => !m.status!.abort).map((m) => ({ service: m.service, from: m.status!.stableRevision!, to: m.status!.canaryRevision! }));
-        state = { name: release.name, generation: randomBytes(6).toString('base64url'), phase: 'progressing', stepIndex: 0, members, secret: current.secret, message: `releasing ${members.map((m) => m.service).join(', ')}` };
-        this.host.event(release.name, 'info', 'ReleaseStarted', `release ${release.name} started for ${members.map((m) => `${m.service} → ${m.to}`).join(', ')}`);
-      }
-      this.save(state);
-    }
-
-    if (state.phase === 'progressing') {
-      // Only this attempt's members count: a service outside it (or still on an older abort) neither
-      // holds a gate nor aborts the release.
-      const changing = this.active(state);
-      // Step 2: one member aborted (by a person, the guard or its progress deadline): all go back.
-      const aborted = changing.find((m) => m.status.abort);
-      if (aborted) {
-        for (const m of changing) if (!m.status.abort) this.host.operate(m.service, { type: 'abort' }, `release ${release.name} aborted: ${aborted.service} failed`);
-        if (state.analysisRun) this.host.stopAnalysis(state.analysisRun);
-        this.save({ ...state, phase: 'aborted', paused: false, message: `aborted: ${aborted.service} failed (${aborted.status.message ?? 'aborted'}); every member is back on stable` });
-        this.host.event(release.name, 'warning', 'ReleaseAborted', `release ${release.name} aborted because ${aborted.service} failed; all members back on stable`);
-        return;
-      }
-      // Step 3: every member done: promoted, old revisions kept for pinned clients.
-      if (changing.length === 0) {
-        const skewUntilMs = now + skewWindowMs(release);
-        this.save({ ...state, phase: 'promoted', skewUntilMs, message: `promoted; clients pinned to the old version keep it until ${new Date(skewUntilMs).toISOString()} or until they go quiet` });
-        this.host.event(release.name, 'info', 'ReleasePromoted', `release ${release.name} promoted; skew window until ${new Date(skewUntilMs).toISOString()}`);
-        return;
-      }
-      // Step 4: a person's pause holds the release where it is: no gate opens, however long it waited.
-      if (state.paused) {
-        this.save({ ...state, message: `paused by operator at step ${state.stepIndex + 1}: \`graylane resume ${release.name}\` or \`graylane promote ${release.name}\` to go on` });
-        return;
-      }
-      // Step 5: a gate opens only when every changed member waits at it.
-      const atGate = changing.every((m) => m.status.phase === 'Paused' && m.status.currentStepIndex === changing[0]!.status.currentStepIndex && m.status.pauseConditions.some((p) => p.reason === 'CanaryPauseStep'));
-      if (!atGate) {
-        this.save({ ...state, stepIndex: Math.min(...changing.map((m) => m.status.currentStepIndex)), message: `rolling out ${changing.map((m) => `${m.service} ${m.status.weights.canary}%`).join(', ')}` });
-        return;
-      }
-      const stepIndex = changing[0]!.status.currentStepIndex;
-      if (state.stepIndex !== stepIndex || state.gateOpenedAtMs === undefined) {
-        state = { ...state, stepIndex, gateOpenedAtMs: now, gatePromoted: false, analysisRun: undefined };
-      }
-      const runName = `${release.name}.${state.generation}.step-${stepIndex}`;
-      const analysisPhase = state.analysisRun ? this.host.analysisPhase(changing[0]!.service, state.analysisRun) : undefined;
-      const decision = decideGate(release, state, now, analysisPhase);
-      if (decision.type === 'startAnalysis') {
-        this.host.startAnalysis(changing[0]!.service, { type: 'startAnalysis', name: runName, kind: 'step', analysis: decision.step, revision: changing[0]!.status.canaryRevision! }, changing[0]!.status.stableRevision);
-        this.save({ ...state, analysisRun: runName, message: `analysis at step ${stepIndex + 1}` });
-        return;
-      }
-      if (decision.type === 'wait') {
-        if (analysisPhase === 'Failed' || analysisPhase === 'Error') {
-          for (const m of changing) this.host.operate(m.service, { type: 'abort' }, `release ${release.name}: analysis ${analysisPhase}`);
-          this.save({ ...state, phase: 'aborted', paused: false, message: `aborted: analysis at step ${stepIndex + 1} ${analysisPhase}` });
-          this.host.event(release.name, 'warning', 'ReleaseAborted', `release ${release.name} aborted: analysis ${analysisPhase}`);
-          return;
-        }
-        this.save({ ...state, message: decision.reason });
-        return;
-      }
-      for (const m of changing) this.host.operate(m.service, { type: 'promote' }, `release ${release.name} gate ${stepIndex + 1} opened`);
-      this.save({ ...state, gateOpenedAtMs: undefined, gatePromoted: false, analysisRun: undefined, message: `gate ${stepIndex + 1} passed` });
-      return;
-    }
-
-    if (state.phase === 'promoted') {
-      // Step 6: the skew window ends, or pinned clients of the old version went quiet.
-      const lastPinned = this.host.lastPinnedStableMs(release.name) ?? 0;
-      const quiet = now - Math.max(lastPinned, (state.skewUntilMs ?? now) - skewWindowMs(release)) > IDLE_PINNED_MS;
-      if (now >= (state.skewUntilMs ?? 0) || quiet) {
-        for (const m of state.members) this.host.retireOld(m.service, m.from);
-        this.save({ ...state, phase: 'idle', message: 'released; old revisions retired' });
-        this.host.event(release.name, 'info', 'ReleaseCompleted', `release ${release.name} complete: old revisions retired (${quiet ? 'no pinned clients left' : 'skew window over'})`);
-      }
-    }
+    this.loop.tick(release);
   }
 
   /** The members of the attempt in force that are still on its revisions, with their statuses. */
   private active(state: ReleaseState): { service: string; status: RolloutStatus }[] {
-    return state.members.flatMap((m) => {
-      const status = this.host.status(m.service);
-      return status && status.canaryRevision === m.to && status.canaryRevision !== status.stableRevision ? [{ service: m.service, status }] : [];
-    });
+    return activeMembers(state, state.members.map((m) => ({ service: m.service, status: this.host.status(m.service) })));
   }
 
   /**
