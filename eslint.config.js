@@ -4,6 +4,7 @@ import tseslint from 'typescript-eslint';
 import boundaries from 'eslint-plugin-boundaries';
 
 const layers = [
+  'controller-core',
   'documents', 'engine', 'analysis', 'metrics', 'traffic', 'router', 'runtime',
   'controller', 'state', 'api', 'cli', 'console', 'demo', 'lib',
 ];
@@ -20,7 +21,9 @@ const allowed = {
   traffic: ['router', 'engine', 'documents', 'lib'],
   runtime: ['documents', 'engine', 'lib'],
   state: ['documents', 'engine', 'analysis', 'lib'],
-  controller: ['documents', 'engine', 'analysis', 'metrics', 'traffic', 'router', 'runtime', 'state', 'lib'],
+  // The core sees the world through ports only; which files those are is checked below.
+  'controller-core': ['documents', 'engine', 'analysis', 'traffic', 'router', 'runtime', 'state', 'lib'],
+  controller: ['controller-core', 'documents', 'engine', 'analysis', 'metrics', 'traffic', 'router', 'runtime', 'state', 'lib'],
   api: ['controller', 'state', 'documents', 'engine', 'analysis', 'lib'],
   cli: ['api', 'controller', 'documents', 'engine', 'analysis', 'router', 'demo', 'lib'],
   demo: ['api', 'documents', 'lib'],
@@ -55,7 +58,8 @@ export default tseslint.config(
     files: ['src/**/*.ts'],
     plugins: { boundaries },
     settings: {
-      'boundaries/elements': layers.map((type) => ({ type, pattern: `src/${type}` })),
+      // controller-core comes first: the first element whose pattern matches a file names it.
+      'boundaries/elements': layers.map((type) => ({ type, pattern: type === 'controller-core' ? 'src/controller/core' : `src/${type}` })),
       'import/resolver': { typescript: { project: './tsconfig.json' }, node: true },
     },
     rules: {
@@ -68,6 +72,23 @@ export default tseslint.config(
   // Plain JavaScript fixtures (servers the tests start) are linted without type information.
   { files: ['**/*.mjs'], ...tseslint.configs.disableTypeChecked },
   { files: ['src/engine/**/*.ts', 'src/analysis/judge/**/*.ts'], ignores: ['**/*.test.ts'], rules: pureRestrictions },
+  // controller/core imports ports, never adapters: only composition roots (controller/local, …) do.
+  {
+    files: ['src/controller/core/**/*.ts'],
+    ignores: ['**/*.test.ts'],
+    rules: {
+      'no-restricted-imports': ['error', { patterns: [{
+        group: [
+          '**/state/**', '!**/state/state-port.js',
+          '**/traffic/**', '!**/traffic/traffic-provider.js',
+          '**/router/**', '!**/router/control/router-control.js',
+          '**/runtime/**', '!**/runtime/runtime.js',
+          '**/controller/local/**', '**/metrics/**',
+        ],
+        message: 'controller/core imports ports, never adapters: adapters are chosen by a composition root.',
+      }] }],
+    },
+  },
   {
     files: ['**/*.test.ts', 'test/**/*.ts', 'bench/**/*.ts'],
     rules: {
