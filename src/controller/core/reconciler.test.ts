@@ -1,7 +1,7 @@
 import { describe, expect, it, vi } from 'vitest';
 import { CoreWorld, KEY } from '../../../test/fixtures/core/core-world.js';
 import type { RolloutSpec } from '../../documents/schema.js';
-import { OperationError } from '../../engine/index.js';
+import { CRASH_LOOP_REASON, CRASH_LOOP_RESTARTS, OperationError } from '../../engine/index.js';
 import { StateConflictError } from '../../state/state-port.js';
 import { ReconcilerError } from './reconciler.js';
 
@@ -112,6 +112,13 @@ describe('one pass of the reconciler', () => {
     expect(world.traffic.verified.map((d) => d.traffic)).toEqual([{ ...onStable('r1'), canaryRevision: 'r2' }]);
   });
 
+  it('does not ask a provider that cannot verify', async () => {
+    const world = await healthy();
+    world.traffic.capabilities = new Set(['weight']);
+    expect(await world.pass()).not.toHaveProperty('verification');
+    expect(world.traffic.verified).toEqual([]);
+  });
+
   it('re-applies a decision the provider still reports pending, though nothing changed', async () => {
     const world = await healthy();
     world.traffic.verification = 'pending';
@@ -133,7 +140,38 @@ describe('one pass of the reconciler', () => {
   });
 });
 
+describe('observing', () => {
+  it('shows the engine a crash-looping canary, its last error on one line', async () => {
+    const world = await canaryReady();
+    world.runtime.setState('web', 'r2', 'failed');
+    world.runtime.patch('web-r2-3', { restartsSinceReady: CRASH_LOOP_RESTARTS, lastError: 'exited with code 1\n  boom  \n' });
+    await world.pass();
+    expect((await world.state.load(KEY))?.status).toMatchObject({ abort: true, reason: CRASH_LOOP_REASON, message: expect.stringContaining('last: exited with code 1 | boom') as string });
+  });
+
+  it('counts the canary\'s requests as the evidence its step begins from, and only while a canary is out', async () => {
+    const world = await healthy();
+    world.canaryRequests = 40;
+    await world.pass();
+    expect(world.counted).toEqual([]);
+    world.deploy('r2');
+    await world.pass();
+    world.runtime.setState('web', 'r2');
+    await world.pass();
+    expect(world.counted).toEqual(['r2']);
+    expect((await world.state.load(KEY))?.status.evidence).toMatchObject({ baselineRequests: 40 });
+  });
+});
+
 describe('acting', () => {
+  it('a surplus instance is stopped through the beforeStop hook (unroute and drain)', async () => {
+    const world = await healthy();
+    world.spec = { ...spec, replicas: 1 };
+    await world.pass();
+    expect(world.runtime.calls).toEqual([{ type: 'ensureInstances', service: 'web', revision: 'r1', replicas: 1 }]);
+    expect(world.beforeStops).toEqual(['web:web-r1-2']);
+  });
+
   it('one scaling call per revision at a time; the pass after it ends is asked for', async () => {
     const world = new CoreWorld(spec);
     world.runtime.holdScaling();

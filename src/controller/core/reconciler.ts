@@ -139,11 +139,15 @@ export class Reconciler {
     try {
       committed = await this.commit(key, record, result.status, result.actions, { skipWhenIdle: true });
     } catch (err) {
-      if (err instanceof StateConflictError) return { outcome: 'requeue', committed: false, version: err.actualVersion, verification };
+      if (err instanceof StateConflictError) return { outcome: 'requeue', committed: false, version: err.actualVersion, ...(verification ? { verification } : {}) };
       throw err;
     }
     await this.act(key, desired, committed, result.actions);
-    return { outcome: 'done', committed: committed.written, version: committed.version, requeueAfterMs: result.requeueAfterMs, verification };
+    return {
+      outcome: 'done', committed: committed.written, version: committed.version,
+      ...(result.requeueAfterMs === undefined ? {} : { requeueAfterMs: result.requeueAfterMs }),
+      ...(verification ? { verification } : {}),
+    };
   }
 
   /**
