@@ -1,0 +1,264 @@
+import { describe, expect, it, vi } from 'vitest';
+import { CoreWorld, KEY } from '../../../test/fixtures/core/core-world.js';
+import type { RolloutSpec } from '../../documents/schema.js';
+import { CRASH_LOOP_REASON, CRASH_LOOP_RESTARTS, OperationError } from '../../engine/index.js';
+import { StateConflictError } from '../../state/state-port.js';
+import { ReconcilerError } from './reconciler.js';
+
+const spec: RolloutSpec = {
+  replicas: 2,
+  strategy: { canary: { trafficRouting: { builtin: {} }, steps: [{ setWeight: 20 }, { analysis: { templates: [{ templateName: 'ok' }] } }, { pause: {} }] } },
+};
+const onStable = (revision: string) => ({ stableRevision: revision, canaryWeight: 0, headerRoutes: [], mirrorRoutes: [] });
+const endpoint = (id: string, revision: string, ready: boolean) => ({ id, revision, address: expect.stringMatching(/^127\.0\.0\.1:/) as string, ready, draining: false });
+
+/** r1 stable and Healthy at 2/2 ready, records cleared. */
+async function healthy(): Promise<CoreWorld> {
+  const world = new CoreWorld(spec);
+  await world.until(async () => (await world.phase()) === 'Healthy');
+  await world.pass();
+  world.clearRecords();
+  return world;
+}
+
+/** r2 deployed over a healthy r1, its canary instance scaled and ready, records cleared. */
+async function canaryReady(): Promise<CoreWorld> {
+  const world = await healthy();
+  world.deploy('r2');
+  await world.pass();
+  world.runtime.setState('web', 'r2');
+  world.clearRecords();
+  return world;
+}
+
+describe('one pass of the reconciler', () => {
+  it('a first apply scales the first revision and puts all traffic on it, after committing', async () => {
+    const world = new CoreWorld(spec);
+    const result = await world.pass();
+    expect(result).toEqual({ outcome: 'done', committed: true, version: 1, requeueAfterMs: 600_001 });
+    expect(world.runtime.calls).toEqual([{ type: 'ensureInstances', service: 'web', revision: 'r1', replicas: 2 }]);
+    expect(world.traffic.applied).toEqual([{ service: 'web', traffic: onStable('r1'), endpoints: [endpoint('web-r1-1', 'r1', false), endpoint('web-r1-2', 'r1', false)] }]);
+    expect(await world.state.load(KEY)).toMatchObject({ version: 1, traffic: onStable('r1'), status: { stableRevision: 'r1', phase: 'Progressing' } });
+    expect(world.sink).toEqual([{ type: 'committed', service: 'web', events: [{ id: 1, atMs: 1_000_000, level: 'info', reason: 'InitialDeploy', message: 'First revision r1 deployed at full scale and made stable' }] }]);
+  });
+
+  it('a new revision scales the canary first, keeping traffic on stable', async () => {
+    const world = await healthy();
+    world.deploy('r2');
+    await world.pass();
+    expect(world.runtime.calls).toEqual([{ type: 'ensureInstances', service: 'web', revision: 'r2', replicas: 1 }]);
+    expect(world.traffic.applied).toEqual([{ service: 'web', traffic: { ...onStable('r1'), canaryRevision: 'r2' }, endpoints: [endpoint('web-r1-1', 'r1', true), endpoint('web-r1-2', 'r1', true), endpoint('web-r2-3', 'r2', false)] }]);
+    expect(world.sink).toMatchObject([{ type: 'committed', events: [{ reason: 'RolloutStarted' }] }]);
+  });
+
+  it('setWeight 20 with the canary ready applies weight 20, only once it is committed', async () => {
+    const world = await canaryReady();
+    const committedAtApply: unknown[] = [];
+    world.traffic.onApply = async () => void committedAtApply.push((await world.state.load(KEY))?.traffic);
+    await world.pass();
+    const weighted = { ...onStable('r1'), canaryRevision: 'r2', canaryWeight: 20 };
+    expect(world.traffic.applied).toEqual([{ service: 'web', traffic: weighted, endpoints: [endpoint('web-r1-1', 'r1', true), endpoint('web-r1-2', 'r1', true), endpoint('web-r2-3', 'r2', true)] }]);
+    expect(committedAtApply).toEqual([weighted]);
+    expect(world.runtime.calls).toEqual([]);
+  });
+
+  it('the analysis step starts its run, compared against stable', async () => {
+    const world = await canaryReady();
+    await world.pass();
+    expect(world.analysis.calls).toEqual([{
+      type: 'start', service: 'web', stableRevision: 'r1',
+      action: { type: 'startAnalysis', name: 'r2.0.step.1', kind: 'step', analysis: { templates: [{ templateName: 'ok' }] }, revision: 'r2' },
+    }]);
+  });
+
+  it('an idle pass commits nothing and acts on nothing', async () => {
+    const world = await healthy();
+    const before = await world.state.load(KEY);
+    const eventsBefore = world.state.events().length;
+    const result = await world.pass();
+    expect(result).toEqual({ outcome: 'done', committed: false, version: before!.version, verification: 'verified' });
+    expect(await world.state.load(KEY)).toEqual(before);
+    expect(world.state.events()).toHaveLength(eventsBefore);
+    expect([world.runtime.calls, world.traffic.applied, world.analysis.calls, world.sink, world.requeues]).toEqual([[], [], [], [], []]);
+  });
+
+  it('a record committed by someone else meanwhile: requeue, nothing acted on', async () => {
+    const world = await healthy();
+    world.deploy('r2');
+    const load = world.state.load.bind(world.state);
+    vi.spyOn(world.state, 'load').mockImplementationOnce(async (key) => {
+      const record = (await load(key))!;
+      await world.state.commit(key, { status: record.status }, record.version);
+      return record;
+    });
+    const result = await world.pass();
+    expect(result).toMatchObject({ outcome: 'requeue', committed: false });
+    expect([world.runtime.calls, world.traffic.applied, world.analysis.calls, world.sink]).toEqual([[], [], [], []]);
+    expect((await world.state.load(KEY))?.status.canaryRevision).toBe('r1');
+  });
+
+  it('a commit that fails: the pass fails and nothing is acted on', async () => {
+    const world = await healthy();
+    world.deploy('r2');
+    vi.spyOn(world.state, 'commit').mockRejectedValueOnce(new Error('disk full'));
+    await expect(world.pass()).rejects.toThrow('disk full');
+    expect([world.runtime.calls, world.traffic.applied, world.analysis.calls, world.sink]).toEqual([[], [], [], []]);
+  });
+
+  it('reports what the traffic provider says of the decision in force', async () => {
+    const world = await canaryReady();
+    world.traffic.verification = 'pending';
+    expect(await world.pass()).toMatchObject({ verification: 'pending' });
+    expect(world.traffic.verified.map((d) => d.traffic)).toEqual([{ ...onStable('r1'), canaryRevision: 'r2' }]);
+  });
+
+  it('does not ask a provider that cannot verify', async () => {
+    const world = await healthy();
+    world.traffic.capabilities = new Set(['weight']);
+    expect(await world.pass()).not.toHaveProperty('verification');
+    expect(world.traffic.verified).toEqual([]);
+  });
+
+  it('re-applies a decision the provider still reports pending, though nothing changed', async () => {
+    const world = await healthy();
+    world.traffic.verification = 'pending';
+    await world.pass();
+    expect(world.traffic.applied.map((a) => a.traffic)).toEqual([onStable('r1')]);
+  });
+
+  // The engine on this branch takes no verification among its observations (issue 13 point 1
+  // teaches it to wait on `pending`, on another branch): the reconciler observes and reports it
+  // (see the test above), and passes it to the engine once the engine's Observed has the field.
+  it.skip('pending verification holds the step: the engine on this branch cannot wait on it yet', () => undefined);
+
+  it('a rollout that no longer exists: nothing read, nothing done', async () => {
+    const world = new CoreWorld(spec);
+    world.exists = false;
+    expect(await world.pass()).toEqual({ outcome: 'gone', committed: false });
+    expect([world.runtime.calls, world.traffic.applied, world.sink]).toEqual([[], [], []]);
+    expect(await world.state.load(KEY)).toBeUndefined();
+  });
+});
+
+describe('observing', () => {
+  it('shows the engine a crash-looping canary, its last error on one line', async () => {
+    const world = await canaryReady();
+    world.runtime.setState('web', 'r2', 'failed');
+    world.runtime.patch('web-r2-3', { restartsSinceReady: CRASH_LOOP_RESTARTS, lastError: 'exited with code 1\n  boom  \n' });
+    await world.pass();
+    expect((await world.state.load(KEY))?.status).toMatchObject({ abort: true, reason: CRASH_LOOP_REASON, message: expect.stringContaining('last: exited with code 1 | boom') as string });
+  });
+
+  it('counts the canary\'s requests as the evidence its step begins from, and only while a canary is out', async () => {
+    const world = await healthy();
+    world.canaryRequests = 40;
+    await world.pass();
+    expect(world.counted).toEqual([]);
+    world.deploy('r2');
+    await world.pass();
+    world.runtime.setState('web', 'r2');
+    await world.pass();
+    expect(world.counted).toEqual(['r2']);
+    expect((await world.state.load(KEY))?.status.evidence).toMatchObject({ baselineRequests: 40 });
+  });
+});
+
+describe('acting', () => {
+  it('a surplus instance is stopped through the beforeStop hook (unroute and drain)', async () => {
+    const world = await healthy();
+    world.spec = { ...spec, replicas: 1 };
+    await world.pass();
+    expect(world.runtime.calls).toEqual([{ type: 'ensureInstances', service: 'web', revision: 'r1', replicas: 1 }]);
+    expect(world.beforeStops).toEqual(['web:web-r1-2']);
+  });
+
+  it('one scaling call per revision at a time; the pass after it ends is asked for', async () => {
+    const world = new CoreWorld(spec);
+    world.runtime.holdScaling();
+    await world.reconciler.pass(KEY);
+    await world.reconciler.pass(KEY);
+    expect(world.runtime.calls).toEqual([{ type: 'ensureInstances', service: 'web', revision: 'r1', replicas: 2 }]);
+    expect(world.requeues).toEqual([]);
+    world.runtime.releaseScaling();
+    await world.reconciler.settled();
+    expect(world.requeues).toEqual(['web']);
+  });
+
+  it('a scaling call that fails is said as an event, and the rollout is passed again', async () => {
+    const world = new CoreWorld(spec);
+    world.runtime.failScaling(new Error('no such command'));
+    await world.pass();
+    expect(world.sink).toContainEqual({ type: 'emit', service: 'web', event: { atMs: 1_000_000, level: 'error', reason: 'ScaleFailed', message: 'revision r1: no such command' } });
+    expect(world.requeues).toEqual(['web']);
+  });
+
+  it('a traffic change the provider refuses is said as an event; the next pass tries again', async () => {
+    const world = new CoreWorld(spec);
+    world.traffic.failApply(new Error('table rejected'));
+    await world.pass();
+    expect(world.sink).toContainEqual({ type: 'emit', service: 'web', event: { atMs: 1_000_000, level: 'error', reason: 'RoutingFailed', message: 'table rejected' } });
+    expect(world.traffic.applied).toEqual([]);
+    await world.pass();
+    expect(world.traffic.applied.map((a) => a.traffic)).toEqual([onStable('r1')]);
+  });
+
+  it('an instance that became ready is routed at once by applyTraffic, without a pass', async () => {
+    const world = new CoreWorld(spec);
+    await world.pass();
+    world.runtime.setState('web', 'r1');
+    world.clearRecords();
+    await world.reconciler.applyTraffic(KEY);
+    expect(world.traffic.applied).toEqual([{ service: 'web', traffic: onStable('r1'), endpoints: [endpoint('web-r1-1', 'r1', true), endpoint('web-r1-2', 'r1', true)] }]);
+    expect(world.sink).toEqual([]);
+  });
+
+  it('a revision retired by the engine is forgotten only once nothing runs it, stopping instances included', async () => {
+    const world = new CoreWorld({ ...spec, revisionHistoryLimit: 0 }, 'r0');
+    world.deploy('r1');
+    await world.runtime.ensureInstances({ service: 'web', revision: 'r0', template: {}, replicas: 1 });
+    world.runtime.setState('web', 'r0', 'stopping');
+    await world.pass();
+    expect(world.forgotten).toEqual([]);
+    await world.runtime.stopInstance({ id: 'web-r0-1' });
+    await world.pass();
+    expect(world.forgotten).toEqual(['r0']);
+  });
+});
+
+describe('operations', () => {
+  it('abort puts all traffic back on stable at once, committed first', async () => {
+    const world = await canaryReady();
+    await world.pass();
+    world.clearRecords();
+    const committedAtApply: unknown[] = [];
+    world.traffic.onApply = async () => void committedAtApply.push((await world.state.load(KEY))?.traffic);
+    const result = await world.reconciler.operate(KEY, { type: 'abort' }, { event: { level: 'info', reason: 'OperationAbort', message: 'abort by operator' } });
+    expect(result.status).toMatchObject({ abort: true, phase: 'Degraded' });
+    expect(world.traffic.applied.map((a) => a.traffic)).toEqual([{ ...onStable('r1'), canaryRevision: 'r2' }]);
+    expect(committedAtApply).toEqual([{ ...onStable('r1'), canaryRevision: 'r2' }]);
+    expect(world.sink).toMatchObject([{ type: 'committed', events: [{ reason: 'OperationAbort', message: 'abort by operator' }, { reason: 'RolloutAborted' }] }]);
+    expect(world.analysis.calls).toEqual([{ type: 'stop', service: 'web', name: 'r2.0.step.1' }]);
+  });
+
+  it('refuses a decision made on a version that moved on, doing nothing', async () => {
+    const world = await canaryReady();
+    const { version } = (await world.state.load(KEY))!;
+    const err = await world.reconciler.operate(KEY, { type: 'abort' }, { expectedVersion: version - 1 }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(StateConflictError);
+    expect(err).toMatchObject({ expectedVersion: version - 1, actualVersion: version });
+    expect([world.traffic.applied, world.sink, (await world.state.load(KEY))!.version]).toEqual([[], [], version]);
+  });
+
+  it('passes on the engine\'s refusal of an operation that makes no sense now', async () => {
+    const world = await healthy();
+    await expect(world.reconciler.operate(KEY, { type: 'abort' })).rejects.toBeInstanceOf(OperationError);
+    expect([world.traffic.applied, world.sink]).toEqual([[], []]);
+  });
+
+  it('refuses an operation on a rollout that does not exist', async () => {
+    const world = new CoreWorld(spec);
+    world.exists = false;
+    await expect(world.reconciler.operate(KEY, { type: 'promote' })).rejects.toEqual(expect.objectContaining({ code: 'NotFound' }));
+    await expect(world.reconciler.operate(KEY, { type: 'promote' })).rejects.toBeInstanceOf(ReconcilerError);
+  });
+});
