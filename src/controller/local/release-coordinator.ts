@@ -59,7 +59,6 @@ export type ReleaseOperation =
   | { type: 'promote' | 'promoteFull' | 'abort' | 'pause' | 'resume' | 'retry' }
   | { type: 'setWeight'; weight: number };
 
-const KEY = (name: string) => `release/${name}`;
 /** The window of the realized share `status` shows beside a release's weight. */
 export const RELEASE_TRAFFIC_WINDOW_MS = 30_000;
 /** After promotion, old revisions go early once no pinned client has used them for this long. */
@@ -84,15 +83,14 @@ export class ReleaseCoordinator {
 
   /** The persisted state of a release. */
   state(name: string): ReleaseState | undefined {
-    const raw = this.store.getSetting(KEY(name));
-    return raw ? (JSON.parse(raw) as ReleaseState) : undefined;
+    return this.store.getRelease(name);
   }
 
   private save(state: ReleaseState): void {
     const text = JSON.stringify(state);
     // A release's view changes with its state (phase, step, message): watchers hear of it.
-    if (this.store.getSetting(KEY(state.name)) === text) return;
-    this.store.setSetting(KEY(state.name), text);
+    if (JSON.stringify(this.store.getRelease(state.name)) === text) return;
+    this.store.putRelease(state);
     this.host.changed(state.name);
   }
 
