@@ -75,11 +75,13 @@ export interface CommitResult {
 export interface StatePort {
   /** Adapter type, e.g. `sqlite`, `kubernetes`. */
   readonly type: string;
-  /** A rollout's record; undefined before its first commit. */
+  /** A rollout's record; undefined before its first commit. The record is the caller's: changing it changes nothing stored. */
   load(key: ObjectKey): Promise<RolloutRecord | undefined>;
   /**
    * Commits `change` if the record is still at `expectedVersion` (0: it must not exist yet);
-   * otherwise rejects with {@link StateConflictError} and changes nothing.
+   * otherwise rejects with {@link StateConflictError} and changes nothing (its events are not
+   * recorded either). Of two commits decided on the same version, one lands and one is refused.
+   * A commit without `traffic` keeps the traffic in force.
    */
   commit(key: ObjectKey, change: RolloutChange, expectedVersion: number): Promise<CommitResult>;
   /** A release's record; undefined before its first commit. */

@@ -2,7 +2,16 @@
  * The store port: where the daemon keeps what it must not lose. Every transition is committed
  * here before it is acted on, so a crash at any point resumes from a state the world can catch
  * up with. The local adapter is SQLite; on Kubernetes the objects' status plays this part.
+ *
+ * This is the synchronous face the single-host controller uses; the versioned records behind it
+ * (`loadRollout` / `commitRollout`, `loadRelease` / `commitRelease`) are what the asynchronous
+ * `StatePort` (state-port.ts) serves (see `sqlite/sqlite-state.ts`). The short forms (`getStatus`, `commit`,
+ * `getTraffic`, `getRelease`, `putRelease`) address the single host's namespace, `default`.
  */
+import type { AnalysisTemplate, App } from '../documents/schema.js';
+import type { RolloutStatus, TrafficInForce } from '../engine/index.js';
+import type { ReleaseState } from '../engine/release/releases.js';
+import type { CommitResult, ObjectKey, ReleaseRecord, RolloutChange, RolloutRecord } from './state-port.js';
 
 /** A service as last applied: its document fragment and where it came from. */
 export interface StoredService {
@@ -78,14 +87,29 @@ export interface StoredAnalysisRun {
   updatedAtMs: number;
 }
 
-/** What one reconcile pass commits, all or nothing. */
+/** The App as last applied, with the analysis templates applied beside it (a single host's own record). */
+export interface StoredApp {
+  /** The App document. */
+  app: App;
+  /** AnalysisTemplate and ClusterAnalysisTemplate documents of the same apply, in file order. */
+  templates: AnalysisTemplate[];
+}
+
+/** What one reconcile pass commits, all or nothing (in the `default` namespace). */
 export interface ReconcileCommit {
   /** Service the pass was for. */
   service: string;
   /** The new rollout status. */
-  status: unknown;
+  status: RolloutStatus;
+  /** The new traffic decision in force; absent: the one in force stays. */
+  traffic?: TrafficInForce | undefined;
   /** Events the pass produced, without ids (the store assigns them). */
   events?: Omit<StoredEvent, 'id' | 'service'>[];
+  /**
+   * The status version the pass was decided on; when given and the record has moved on, the
+   * commit throws `StateConflictError` (state-port.ts) and writes nothing. Absent: no check.
+   */
+  expectedVersion?: number | undefined;
 }
 
 /** The store port. All methods are synchronous: the local store is an embedded database. */
@@ -110,8 +134,10 @@ export interface Store {
   listRevisions(service: string): StoredRevision[];
   /** Forgets a revision beyond the history limit. */
   deleteRevision(service: string, name: string): void;
-  /** The rollout status of a service, if it has one. */
-  getStatus(service: string): unknown;
+  /** The rollout status of a service, if it has one; a stored value the engine cannot run on is a `StoreCorrupt` error. */
+  getStatus(service: string): RolloutStatus | undefined;
+  /** The traffic decision in force for a service (committed beside its status), if any. */
+  getTraffic(service: string): TrafficInForce | undefined;
   /**
    * How many times the service's status was committed (0 before the first): operators send the
    * version they decided on, and a stale one is refused rather than silently overriding.
@@ -119,8 +145,27 @@ export interface Store {
   getStatusVersion(service: string): number;
   /** Events committed with the service's status after `version`, oldest first: what changed since. */
   eventsSinceVersion(service: string, version: number): StoredEvent[];
-  /** Commits a reconcile pass: status and events in one transaction. Returns the event ids. */
+  /** Commits a reconcile pass: status, traffic and events in one transaction. Returns the event ids. */
   commit(commit: ReconcileCommit): number[];
+  /** A rollout's versioned record, in any namespace; undefined before its first commit. */
+  loadRollout(key: ObjectKey): RolloutRecord | undefined;
+  /**
+   * Commits a rollout's change with its events if the record is still at `expectedVersion` (0: it
+   * must not exist yet); otherwise throws `StateConflictError` (state-port.ts) and writes nothing.
+   */
+  commitRollout(key: ObjectKey, change: RolloutChange, expectedVersion: number): CommitResult;
+  /** A release's versioned record, in any namespace; undefined before its first commit. */
+  loadRelease(key: ObjectKey): ReleaseRecord | undefined;
+  /** Commits a release's state if it is still at `expectedVersion`; throws `StateConflictError` (state-port.ts) otherwise. */
+  commitRelease(key: ObjectKey, state: ReleaseState, expectedVersion: number): CommitResult;
+  /** A release's state in the `default` namespace, if it has one. */
+  getRelease(name: string): ReleaseState | undefined;
+  /** Writes a release's state in the `default` namespace whatever its version (the single host's one writer). */
+  putRelease(state: ReleaseState): void;
+  /** The App as last applied, with its analysis templates; undefined before the first apply. */
+  getApp(): StoredApp | undefined;
+  /** Records the App (and its templates) an apply put in force, replacing the previous one. */
+  putApp(app: StoredApp): void;
   /** Appends events outside a reconcile pass (operations, daemon start). */
   appendEvents(service: string, events: Omit<StoredEvent, 'id' | 'service'>[]): number[];
   /**
@@ -128,8 +173,8 @@ export interface Store {
    * `maxAgeMs`; returns how many went. Called off the hot path, never per event.
    */
   trimEvents(options: { keepPerService: number; maxAgeMs: number; nowMs: number }): number;
-  /** Events, oldest first, optionally of one service and after an id. */
-  listEvents(options?: { service?: string; afterId?: number; limit?: number }): StoredEvent[];
+  /** Events, oldest first, of one namespace (`default` unless given), optionally of one service and after an id. */
+  listEvents(options?: { namespace?: string; service?: string; afterId?: number; limit?: number }): StoredEvent[];
   /** Records (or updates) an instance so it can be adopted after a crash. */
   putInstance(instance: StoredInstance): void;
   /** Forgets an instance that was stopped. */
@@ -140,7 +185,7 @@ export interface Store {
   putAnalysisRun(run: StoredAnalysisRun): void;
   /** Analysis runs of a service, newest first. */
   listAnalysisRuns(service: string, limit?: number): StoredAnalysisRun[];
-  /** A small key/value space for daemon settings (listen addresses, app file). */
+  /** A small key/value space for untyped daemon settings; what has a type has its own record above. */
   getSetting(key: string): string | undefined;
   /** Sets a daemon setting. */
   setSetting(key: string, value: string): void;

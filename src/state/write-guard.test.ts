@@ -1,7 +1,9 @@
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import { openSqliteStore } from './sqlite/sqlite-store.js';
-import { StoreError } from './store.js';
+import { fullRelease } from './state-port.case.test.js';
+import { StateConflictError } from './state-port.js';
+import { StoreError, type Store } from './store.js';
 import { guardWrites, writeFailure } from './write-guard.js';
 
 describe('write failures of the state store', () => {
@@ -31,5 +33,25 @@ describe('write failures of the state store', () => {
     expect(store.getSetting('a')).toBe('1');
     expect(() => store.transaction(() => { throw Object.assign(new Error('no space left on device'), { code: 'ENOSPC' }); })).toThrow(StoreError);
     expect(seen).toEqual(['ok', 'StateDirFull']);
+  });
+
+  it.each(['commit', 'commitRollout', 'commitRelease', 'putRelease', 'putApp'] as const)('%s is a guarded write: a full disk under it reads StateDirFull and is reported', (name) => {
+    const inner = openSqliteStore({ file: ':memory:' });
+    const full = Object.assign(Object.create(inner) as Store, {
+      [name]: () => { throw new Database.SqliteError('database or disk is full', 'SQLITE_FULL'); },
+    });
+    const seen: string[] = [];
+    const store = guardWrites(full, { onWriteFailed: (e) => seen.push(e.code), onWriteSucceeded: () => seen.push('ok') });
+    const write = (store as unknown as Record<string, (...args: unknown[]) => unknown>)[name]!;
+    expect(() => write()).toThrow(expect.objectContaining({ code: 'StateDirFull' }));
+    expect(seen).toEqual(['StateDirFull']);
+    inner.close();
+  });
+
+  it('a conflict is the caller\'s to handle: it passes through as it is, not as a write failure', () => {
+    const seen: string[] = [];
+    const store = guardWrites(openSqliteStore({ file: ':memory:' }), { onWriteFailed: (e) => seen.push(e.code), onWriteSucceeded: () => seen.push('ok') });
+    expect(() => store.commitRelease({ namespace: 'default', name: 'shop' }, fullRelease(), 3)).toThrow(StateConflictError);
+    expect(seen).toEqual([]);
   });
 });

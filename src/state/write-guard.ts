@@ -43,8 +43,9 @@ export function writeFailure(err: unknown, location: string | undefined): StoreE
 }
 
 const WRITES = [
-  'transaction', 'putService', 'deleteService', 'addRevision', 'deleteRevision', 'commit', 'appendEvents',
-  'putInstance', 'deleteInstance', 'putAnalysisRun', 'setSetting', 'trimEvents',
+  'transaction', 'putService', 'deleteService', 'addRevision', 'deleteRevision', 'commit', 'commitRollout',
+  'commitRelease', 'putRelease', 'putApp', 'appendEvents', 'putInstance', 'deleteInstance', 'putAnalysisRun',
+  'setSetting', 'trimEvents',
 ] as const satisfies readonly (keyof Store)[];
 
 /**

@@ -31,7 +31,6 @@ import { memberSpec, releaseOf } from '../../engine/release/releases.js';
 import { RouterEventLog, type RouterEventRecord } from './router-events.js';
 import { mergeAsync } from '../../lib/merge-async.js';
 import { fromApiOperation } from '../core/operations.js';
-import type { AnalysisTemplate } from '../../documents/schema.js';
 
 /** Options of {@link LocalController}. */
 export interface LocalControllerOptions {
@@ -70,9 +69,6 @@ export const DEFAULT_EVENT_RETENTION: EventRetention = { keepPerService: 1000, m
 
 type Listener = (change: { event?: EventView; view?: ServiceView }) => void;
 
-const TRAFFIC_KEY = (service: string) => `traffic/${service}`;
-const APP_KEY = 'app';
-const TEMPLATES_KEY = 'templates';
 /** The guard looks four times a second: a broken canary is cut off within a fraction of a second. */
 const GUARD_TICK_MS = 250;
 /**
@@ -118,7 +114,7 @@ export class LocalController implements ControlPlane {
     this.analyses = new AnalysisManager({
       store: this.store,
       statsSource: { stats: (q) => this.router.stats(q) },
-      templates: () => JSON.parse(this.store.getSetting(TEMPLATES_KEY) ?? '[]') as AnalysisTemplate[],
+      templates: () => this.store.getApp()?.templates ?? [],
       onPhase: (service) => this.schedule(service),
       nowMs: this.nowMs,
     });
@@ -131,7 +127,7 @@ export class LocalController implements ControlPlane {
     });
     this.releases = new ReleaseCoordinator(this.store, {
       app: () => this.app(),
-      status: (service) => this.store.getStatus(service) as RolloutStatus | undefined,
+      status: (service) => this.store.getStatus(service),
       operate: (service, op, why) => this.operateMember(service, op, why),
       startAnalysis: (service, action, stable) => this.analyses.start(service, action, stable),
       analysisPhase: (service, name) => this.store.listAnalysisRuns(service, 200).find((r) => r.id === name)?.phase,
@@ -147,14 +143,13 @@ export class LocalController implements ControlPlane {
   }
 
   private app(): App | undefined {
-    const raw = this.store.getSetting(APP_KEY);
-    return raw ? (JSON.parse(raw) as App) : undefined;
+    return this.store.getApp()?.app;
   }
 
   /** An engine operation on one member of a release, committed and acted on at once. */
   private operateMember(service: string, op: UserOperation, why: string): void {
     const svc = this.store.getService(service);
-    const status = this.store.getStatus(service) as RolloutStatus | undefined;
+    const status = this.store.getStatus(service);
     if (!svc || !status) return;
     const spec = svc.spec as AppService;
     try {
@@ -168,7 +163,7 @@ export class LocalController implements ControlPlane {
   /** Ends an old revision's scale-down delay now (a release's skew window is over). */
   private retireOld(service: string, revision: string): void {
     const svc = this.store.getService(service);
-    const status = this.store.getStatus(service) as RolloutStatus | undefined;
+    const status = this.store.getStatus(service);
     if (!svc || !status) return;
     const { status: next } = applyOperation({ spec: this.rolloutSpec(svc.spec as AppService), status, operation: { type: 'endScaleDownDelay', revision }, now: this.nowMs() });
     this.store.commit({ service, status: next });
@@ -269,8 +264,7 @@ export class LocalController implements ControlPlane {
     const baseDir = dirname(resolve(input.file));
     const now = this.nowMs();
     const warnings = loaded.warnings.map(formatSpecWarning);
-    const previousApp = this.store.getSetting(APP_KEY);
-    const before = previousApp ? (JSON.parse(previousApp) as App) : undefined;
+    const before = this.store.getApp()?.app;
     if (before && (before.spec.listen ?? '') !== (app.spec.listen ?? '')) warnings.push('spec.listen changed: restart `graylane up` for the router to listen there');
     const problems = checkRunnable(app, baseDir, input.file);
     if (problems.length > 0) {
@@ -289,7 +283,7 @@ export class LocalController implements ControlPlane {
       for (const svc of app.spec.services) {
         const revision = appServiceRevision(svc);
         const before = this.store.getService(svc.name);
-        const status = this.store.getStatus(svc.name) as RolloutStatus | undefined;
+        const status = this.store.getStatus(svc.name);
         const stored = this.store.addRevision({ service: svc.name, name: revision, template: templateOf(svc, baseDir), createdAtMs: now });
         this.store.putService({ name: svc.name, spec: svc, baseDir, desiredRevision: revision, appliedAtMs: now });
         const change: ApplyResult['services'][number]['change'] = !before
@@ -308,9 +302,8 @@ export class LocalController implements ControlPlane {
       if (removed.length > 0) {
         this.store.appendEvents('daemon', [{ atMs: now, level: 'info', reason: 'ServicesRemoved', message: `${removed.join(', ')} removed by the apply of ${input.file}` }]);
       }
-      this.store.setSetting(APP_KEY, JSON.stringify(app));
       const templates = loaded.documents.flatMap((d) => (d.kind === 'AnalysisTemplate' || d.kind === 'ClusterAnalysisTemplate' ? [d.doc] : []));
-      this.store.setSetting(TEMPLATES_KEY, JSON.stringify(templates));
+      this.store.putApp({ app, templates });
     });
     for (const name of removed) void this.retireService(name);
     for (const svc of app.spec.services) this.schedule(svc.name);
@@ -407,7 +400,7 @@ export class LocalController implements ControlPlane {
         .sort((a, b) => b.createdAtMs - a.createdAtMs);
     }
     this.requireService(name);
-    const status = this.store.getStatus(name) as RolloutStatus | undefined;
+    const status = this.store.getStatus(name);
     const live = new Set(this.options.processRuntime.listInstances({ service: name }).map((i) => i.revision));
     return this.store
       .listRevisions(name)
@@ -507,7 +500,7 @@ export class LocalController implements ControlPlane {
     // Step 2: a targets service has no rollout: keep its instances watched and routed.
     if (spec.targets) return this.reconcileStatic(name, spec, svc.desiredRevision);
     // Step 3: observe, run the engine, commit, act.
-    const status = this.store.getStatus(name) as RolloutStatus | undefined;
+    const status = this.store.getStatus(name);
     for (const i of this.options.processRuntime.listInstances({ service: name })) if (i.state === 'unready') this.probeFailing(i);
     const result = reconcile({
       spec: this.rolloutSpec(spec),
@@ -537,12 +530,8 @@ export class LocalController implements ControlPlane {
     await Promise.all(stale.map((i) => this.options.staticRuntime.stopInstance({ id: i.id, beforeStop: (info) => this.unroute(info) })));
     await this.options.staticRuntime.ensureInstances({ service: name, revision, template, replicas: template.targets.length });
     const { status, traffic } = staticServiceStatus({ revision, now: this.nowMs() });
-    const before = this.store.getSetting(TRAFFIC_KEY(name));
-    if (before !== JSON.stringify(traffic)) {
-      this.store.transaction(() => {
-        this.store.setSetting(TRAFFIC_KEY(name), JSON.stringify(traffic));
-        this.store.commit({ service: name, status });
-      });
+    if (JSON.stringify(this.store.getTraffic(name)) !== JSON.stringify(traffic)) {
+      this.store.commit({ service: name, status, traffic });
     }
     this.refreshRoute(name);
   }
@@ -553,8 +542,8 @@ export class LocalController implements ControlPlane {
     const events = actions.flatMap((a) => (a.type === 'event' ? [{ atMs: now, level: a.level, reason: a.reason, message: a.message }] : []));
     const setTraffic = actions.filter((a) => a.type === 'setTraffic').at(-1);
     // The engine re-asserts traffic on every pass; only a different decision is worth a write.
-    const inForce = setTraffic && JSON.stringify((({ type: _type, ...rest }) => rest)(setTraffic));
-    const traffic = inForce !== undefined && inForce !== this.store.getSetting(TRAFFIC_KEY(name)) ? inForce : undefined;
+    const inForce: TrafficInForce | undefined = setTraffic && (({ type: _type, ...rest }) => rest)(setTraffic);
+    const traffic = inForce !== undefined && JSON.stringify(inForce) !== JSON.stringify(this.store.getTraffic(name)) ? inForce : undefined;
     const unchanged = events.length === 0 && !traffic && before !== undefined && JSON.stringify(before) === JSON.stringify(status);
     let ids: number[] = [];
     if (!unchanged && this.health.backlog && !this.health.mayTry()) {
@@ -562,10 +551,7 @@ export class LocalController implements ControlPlane {
       throw this.health.error!;
     }
     if (!unchanged) {
-      ids = this.store.transaction(() => {
-        if (traffic) this.store.setSetting(TRAFFIC_KEY(name), traffic);
-        return this.store.commit({ service: name, status, events });
-      });
+      ids = this.store.commit({ service: name, status, traffic, events });
     }
     for (const action of actions) this.act(name, action, status);
     this.refreshRoute(name);
@@ -607,7 +593,7 @@ export class LocalController implements ControlPlane {
       return {
         service: svc.name,
         strategy: spec.targets ? undefined : this.rolloutSpec(spec).strategy.canary,
-        status: this.store.getStatus(svc.name) as RolloutStatus | undefined,
+        status: this.store.getStatus(svc.name),
       };
     });
   }
@@ -621,7 +607,7 @@ export class LocalController implements ControlPlane {
   private guardAbort(service: string, reason: string): void {
     void this.serial(service, () => {
       const svc = this.store.getService(service);
-      const status = this.store.getStatus(service) as RolloutStatus | undefined;
+      const status = this.store.getStatus(service);
       if (!svc || !status || status.abort) {
         this.guard.releaseAbort(service);
         return Promise.resolve();
@@ -675,7 +661,7 @@ export class LocalController implements ControlPlane {
 
   private observe(name: string): Observed {
     const instances = this.options.processRuntime.listInstances({ service: name });
-    const status = this.store.getStatus(name) as RolloutStatus | undefined;
+    const status = this.store.getStatus(name);
     const canary = status?.canaryRevision;
     return {
       revisions: this.store.listRevisions(name).map((r) => {
@@ -699,7 +685,7 @@ export class LocalController implements ControlPlane {
     const current = this.store.getStatusVersion(name);
     if (current === expected) return;
     const changes = this.store.eventsSinceVersion(name, expected).slice(-3).map((e) => `${e.message} (${new Date(e.atMs).toISOString()})`);
-    const status = this.store.getStatus(name) as RolloutStatus | undefined;
+    const status = this.store.getStatus(name);
     throw new ControlPlaneError(
       'Conflict',
       `${what} not done: ${name} changed since you looked (version ${expected}, now ${current}${status ? `, ${status.phase}` : ''})${changes.length ? `: ${changes.join('; ')}` : ''}. Look again with \`graylane status ${name}\` and repeat the command if it still makes sense.`,
@@ -709,7 +695,7 @@ export class LocalController implements ControlPlane {
   /** The revision an undo goes back to: the one asked for, the stable one during a rollout, or the one before. */
   private undoTarget(name: string, toRevision: number | undefined) {
     const svc = this.requireService(name);
-    const status = this.store.getStatus(name) as RolloutStatus | undefined;
+    const status = this.store.getStatus(name);
     const revisions = this.store.listRevisions(name);
     const current = revisions.find((r) => r.name === svc.desiredRevision);
     if (toRevision !== undefined) {
@@ -749,13 +735,12 @@ export class LocalController implements ControlPlane {
       return;
     }
     const spec = svc.spec as AppService;
-    const stored = this.store.getSetting(TRAFFIC_KEY(name));
-    const status = this.store.getStatus(name) as RolloutStatus | undefined;
+    const stored = this.store.getTraffic(name);
+    const status = this.store.getStatus(name);
     const traffic: TrafficInForce | undefined = stored
-      ? (JSON.parse(stored) as TrafficInForce)
-      : status?.stableRevision
+      ?? (status?.stableRevision
         ? { stableRevision: status.stableRevision, canaryWeight: 0, headerRoutes: [], mirrorRoutes: [] }
-        : undefined;
+        : undefined);
     if (!traffic) return;
     // An abort the guard decided but could not commit still takes the canary's traffic away.
     if (this.guard.forcesStable(name)) Object.assign(traffic, { canaryWeight: 0, headerRoutes: [], mirrorRoutes: [] });
@@ -939,7 +924,7 @@ export class LocalController implements ControlPlane {
   }
 
   private statusOf(name: string): RolloutStatus {
-    return (this.store.getStatus(name) as RolloutStatus | undefined) ?? initialStatus(this.nowMs());
+    return this.store.getStatus(name) ?? initialStatus(this.nowMs());
   }
 
   private requireService(name: string) {
@@ -955,12 +940,11 @@ export class LocalController implements ControlPlane {
     const svc = this.store.getService(name)!;
     const spec = svc.spec as AppService;
     const runtime = spec.targets ? this.options.staticRuntime : this.options.processRuntime;
-    const traffic = this.store.getSetting(TRAFFIC_KEY(name));
     return buildServiceView({
       service: spec,
       spec: spec.targets ? undefined : this.rolloutSpec(spec),
-      status: this.store.getStatus(name) as RolloutStatus | undefined,
-      traffic: traffic ? (JSON.parse(traffic) as TrafficInForce) : undefined,
+      status: this.store.getStatus(name),
+      traffic: this.store.getTraffic(name),
       revisions: this.store.listRevisions(name),
       instances: runtime.listInstances({ service: name }),
       stats: (revision) => this.router.stats({ service: name, revision, windowMs: 10_000 }),

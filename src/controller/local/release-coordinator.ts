@@ -61,7 +61,6 @@ export interface ReleaseHost {
   changed(release: string): void;
 }
 
-const KEY = (name: string) => `release/${name}`;
 /** The window of the realized share `status` shows beside a release's weight. */
 export const RELEASE_TRAFFIC_WINDOW_MS = 30_000;
 
@@ -75,7 +74,7 @@ export class ReleaseCoordinator {
   ) {
     const states: ReleaseStateStore = {
       load: (name) => this.state(name),
-      commit: (state) => this.store.setSetting(KEY(state.name), JSON.stringify(state)),
+      commit: (state) => this.store.putRelease(state),
     };
     this.loop = new ReleaseLoop(states, { ...host, random: freshRandom });
   }
@@ -92,8 +91,7 @@ export class ReleaseCoordinator {
 
   /** The persisted state of a release. */
   state(name: string): ReleaseState | undefined {
-    const raw = this.store.getSetting(KEY(name));
-    return raw ? (JSON.parse(raw) as ReleaseState) : undefined;
+    return this.store.getRelease(name);
   }
 
   private save(state: ReleaseState): void {

@@ -1,44 +1,31 @@
 import Database from 'better-sqlite3';
 import { existsSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { statusProblem, type RolloutStatus, type TrafficInForce } from '../../engine/index.js';
+import type { ReleaseState } from '../../engine/release/releases.js';
+import {
+  DEFAULT_NAMESPACE,
+  StateConflictError,
+  type CommitResult,
+  type NewEvent,
+  type ObjectKey,
+  type ReleaseRecord,
+  type RolloutChange,
+  type RolloutRecord,
+} from '../state-port.js';
 import {
   corruptRow,
   StoreError,
   type ReconcileCommit,
   type Store,
   type StoredAnalysisRun,
+  type StoredApp,
   type StoredEvent,
   type StoredInstance,
   type StoredRevision,
   type StoredService,
 } from '../store.js';
-
-/** Bumped when the tables change; a newer file than this code is refused, never rewritten. */
-const SCHEMA_VERSION = 2;
-
-const MIGRATIONS: string[] = [
-  `CREATE TABLE services (
-     name TEXT PRIMARY KEY, spec TEXT NOT NULL, base_dir TEXT NOT NULL,
-     desired_revision TEXT NOT NULL, applied_at_ms INTEGER NOT NULL);
-   CREATE TABLE revisions (
-     service TEXT NOT NULL, name TEXT NOT NULL, number INTEGER NOT NULL,
-     template TEXT NOT NULL, created_at_ms INTEGER NOT NULL,
-     PRIMARY KEY (service, name));
-   CREATE TABLE statuses (service TEXT PRIMARY KEY, status TEXT NOT NULL, updated_at_ms INTEGER NOT NULL);
-   CREATE TABLE events (
-     id INTEGER PRIMARY KEY AUTOINCREMENT, service TEXT NOT NULL, at_ms INTEGER NOT NULL,
-     level TEXT NOT NULL, reason TEXT NOT NULL, message TEXT NOT NULL);
-   CREATE INDEX events_service ON events (service, id);
-   CREATE TABLE instances (id TEXT PRIMARY KEY, service TEXT NOT NULL, revision TEXT NOT NULL, record TEXT NOT NULL);
-   CREATE TABLE analysis_runs (
-     id TEXT PRIMARY KEY, service TEXT NOT NULL, name TEXT NOT NULL, phase TEXT NOT NULL,
-     run TEXT NOT NULL, started_at_ms INTEGER NOT NULL, updated_at_ms INTEGER NOT NULL);
-   CREATE INDEX analysis_runs_service ON analysis_runs (service, started_at_ms);
-   CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);`,
-  // 2: statuses carry a commit version, events the version they were committed with.
-  `ALTER TABLE statuses ADD COLUMN version INTEGER NOT NULL DEFAULT 0;
-   ALTER TABLE events ADD COLUMN status_version INTEGER;`,
-];
+import { MIGRATIONS, SCHEMA_VERSION } from './migrations.js';
 
 /** Options of {@link openSqliteStore}. */
 export interface SqliteStoreOptions {
@@ -61,12 +48,15 @@ interface RunRow { id: string; service: string; name: string; phase: string; run
 class SqliteStore implements Store {
   readonly type = 'sqlite';
   readonly location: string | undefined;
+  /** The file as damage messages name it. */
+  private readonly file: string;
   private readonly db: Database.Database;
   private readonly nowMs: () => number;
 
   constructor(options: SqliteStoreOptions) {
     this.nowMs = options.nowMs ?? Date.now;
     this.location = options.file === ':memory:' ? undefined : options.file;
+    this.file = options.file;
     if (options.file !== ':memory:' && !existsSync(dirname(options.file))) {
       throw new StoreError('StoreUnavailable', `state directory ${dirname(options.file)} does not exist; create it (graylane up does) or point --state-dir elsewhere`, options.file);
     }
@@ -84,52 +74,53 @@ class SqliteStore implements Store {
     } catch (err) {
       throw corrupt(options.file, err);
     }
-    this.migrate(options.file);
-    this.checkRows(options.file);
+    // Migration and check in one transaction: a file that turns out damaged is left as it was.
+    try {
+      this.db.transaction(() => {
+        this.migrate(options.file);
+        this.checkRows(options.file);
+      })();
+    } catch (err) {
+      this.db.close();
+      throw err;
+    }
   }
 
   /**
-   * Every JSON cell must parse: a row damaged by hand or by a bad disk passes quick_check, and
-   * would otherwise surface later as a raw SyntaxError in the middle of routing.
+   * Every JSON cell must parse, and every status must be one the engine can run on: a row damaged
+   * by hand or by a bad disk passes quick_check, and would otherwise surface later as a raw
+   * SyntaxError (or as nonsense acted on) in the middle of routing.
    */
   private checkRows(file: string): void {
-    const cells: [table: string, key: string, column: string, what: (key: string) => string][] = [
-      ['statuses', 'service', 'status', (k) => `the status of service "${k}"`],
+    const cells: [table: string, key: string, column: string, what: (key: string) => string, check?: (value: unknown) => string | undefined][] = [
+      ['statuses', `namespace || '/' || service`, 'status', (k) => `the status of service ${quoteKey(k)}`, statusProblem],
+      ['statuses', `namespace || '/' || service`, 'traffic', (k) => `the traffic in force of service ${quoteKey(k)}`],
+      ['releases', `namespace || '/' || name`, 'state', (k) => `the state of release ${quoteKey(k)}`],
+      ['app', `'app'`, 'app', () => 'the applied App'],
+      ['app', `'app'`, 'templates', () => 'the applied analysis templates'],
       ['services', 'name', 'spec', (k) => `the spec of service "${k}"`],
       ['revisions', `service || ' revision ' || name`, 'template', (k) => `the template of service ${k}`],
       ['instances', 'id', 'record', (k) => `the record of instance ${k}`],
       ['analysis_runs', 'id', 'run', (k) => `analysis run ${k}`],
     ];
-    for (const [table, key, column, what] of cells) {
-      for (const row of this.db.prepare(`SELECT ${key} AS k, ${column} AS v FROM ${table}`).all() as { k: string; v: string }[]) {
-        try {
-          JSON.parse(row.v);
-        } catch (err) {
-          this.db.close();
-          throw corruptRow(file, what(row.k), err);
-        }
-      }
+    for (const [table, key, column, what, check] of cells) {
+      const rows = this.db.prepare(`SELECT ${key} AS k, ${column} AS v FROM ${table} WHERE ${column} IS NOT NULL`).all() as { k: string; v: string }[];
+      for (const row of rows) parseCell(file, what(row.k), row.v, check);
     }
   }
 
   private migrate(file: string): void {
     const version = this.db.pragma('user_version', { simple: true }) as number;
     if (version > SCHEMA_VERSION) {
-      this.db.close();
       throw new StoreError(
         'StoreTooNew',
         `state file ${file} was written by a newer graylane (schema ${version}, this one knows ${SCHEMA_VERSION}); upgrade graylane or use another --state-dir. Nothing was changed.`,
         file,
       );
     }
-    if (version === 0 && this.hasUserTables()) {
-      this.db.close();
-      throw corrupt(file, new Error('it holds tables that are not graylane state'));
-    }
-    this.db.transaction(() => {
-      for (let v = version; v < SCHEMA_VERSION; v++) this.db.exec(MIGRATIONS[v]!);
-      this.db.pragma(`user_version = ${SCHEMA_VERSION}`);
-    })();
+    if (version === 0 && this.hasUserTables()) throw corrupt(file, new Error('it holds tables that are not graylane state'));
+    for (let v = version; v < SCHEMA_VERSION; v++) this.db.exec(MIGRATIONS[v]!);
+    this.db.pragma(`user_version = ${SCHEMA_VERSION}`);
   }
 
   private hasUserTables(): boolean {
@@ -162,9 +153,8 @@ class SqliteStore implements Store {
 
   deleteService(name: string): void {
     this.transaction(() => {
-      for (const table of ['services', 'statuses']) {
-        this.db.prepare(`DELETE FROM ${table} WHERE ${table === 'services' ? 'name' : 'service'} = ?`).run(name);
-      }
+      this.db.prepare(`DELETE FROM services WHERE name = ?`).run(name);
+      this.db.prepare(`DELETE FROM statuses WHERE namespace = ? AND service = ?`).run(DEFAULT_NAMESPACE, name);
       for (const table of ['revisions', 'instances', 'analysis_runs']) {
         this.db.prepare(`DELETE FROM ${table} WHERE service = ?`).run(name);
       }
@@ -195,70 +185,152 @@ class SqliteStore implements Store {
     this.db.prepare(`DELETE FROM revisions WHERE service = ? AND name = ?`).run(service, name);
   }
 
-  getStatus(service: string): unknown {
-    const row = this.db.prepare(`SELECT status FROM statuses WHERE service = ?`).get(service) as { status: string } | undefined;
-    if (!row) return undefined;
-    try {
-      return JSON.parse(row.status);
-    } catch (err) {
-      throw corruptRow(this.location ?? ':memory:', `the status of service "${service}"`, err);
-    }
+  getStatus(service: string): RolloutStatus | undefined {
+    return this.loadRollout(defaultKey(service))?.status;
+  }
+
+  getTraffic(service: string): TrafficInForce | undefined {
+    const row = this.db
+      .prepare(`SELECT traffic FROM statuses WHERE namespace = ? AND service = ?`)
+      .get(DEFAULT_NAMESPACE, service) as { traffic: string | null } | undefined;
+    if (row?.traffic == null) return undefined;
+    return parseCell(this.file, `the traffic in force of service ${keyName(defaultKey(service))}`, row.traffic) as TrafficInForce;
   }
 
   getStatusVersion(service: string): number {
-    const row = this.db.prepare(`SELECT version FROM statuses WHERE service = ?`).get(service) as { version: number } | undefined;
+    const row = this.db
+      .prepare(`SELECT version FROM statuses WHERE namespace = ? AND service = ?`)
+      .get(DEFAULT_NAMESPACE, service) as { version: number } | undefined;
     return row?.version ?? 0;
   }
 
   eventsSinceVersion(service: string, version: number): StoredEvent[] {
     const rows = this.db
-      .prepare(`SELECT * FROM events WHERE service = ? AND status_version > ? ORDER BY id`)
-      .all(service, version) as EventRow[];
-    return rows.map((r) => ({ id: r.id, service: r.service, atMs: r.at_ms, level: r.level, reason: r.reason, message: r.message }));
+      .prepare(`SELECT * FROM events WHERE namespace = ? AND service = ? AND status_version > ? ORDER BY id`)
+      .all(DEFAULT_NAMESPACE, service, version) as EventRow[];
+    return rows.map(toEvent);
   }
 
   commit(c: ReconcileCommit): number[] {
+    return this.writeRollout(defaultKey(c.service), c, c.expectedVersion).eventIds;
+  }
+
+  loadRollout(key: ObjectKey): RolloutRecord | undefined {
+    const row = this.db
+      .prepare(`SELECT status, traffic, version FROM statuses WHERE namespace = ? AND service = ?`)
+      .get(key.namespace, key.name) as { status: string; traffic: string | null; version: number } | undefined;
+    if (!row) return undefined;
+    const status = parseCell(this.file, `the status of service ${keyName(key)}`, row.status, statusProblem) as RolloutStatus;
+    const record: RolloutRecord = { key: { ...key }, status, version: row.version };
+    if (row.traffic !== null) record.traffic = parseCell(this.file, `the traffic in force of service ${keyName(key)}`, row.traffic) as TrafficInForce;
+    return record;
+  }
+
+  commitRollout(key: ObjectKey, change: RolloutChange, expectedVersion: number): CommitResult {
+    return this.writeRollout(key, change, expectedVersion);
+  }
+
+  /** Status, traffic (when given) and events in one transaction; with `expectedVersion`, only at that version. */
+  private writeRollout(key: ObjectKey, change: RolloutChange, expectedVersion: number | undefined): CommitResult {
     return this.transaction(() => {
+      const found = this.db
+        .prepare(`SELECT version FROM statuses WHERE namespace = ? AND service = ?`)
+        .get(key.namespace, key.name) as { version: number } | undefined;
+      const actual = found?.version ?? 0;
+      if (expectedVersion !== undefined && expectedVersion !== actual) throw new StateConflictError({ ...key }, expectedVersion, actual);
+      const version = actual + 1;
       this.db
         .prepare(
-          `INSERT INTO statuses (service, status, updated_at_ms, version) VALUES (?, ?, ?, 1)
-           ON CONFLICT (service) DO UPDATE SET status = excluded.status, updated_at_ms = excluded.updated_at_ms, version = statuses.version + 1`,
+          `INSERT INTO statuses (namespace, service, status, traffic, updated_at_ms, version) VALUES (?, ?, ?, ?, ?, ?)
+           ON CONFLICT (namespace, service) DO UPDATE SET status = excluded.status,
+             traffic = coalesce(excluded.traffic, statuses.traffic), updated_at_ms = excluded.updated_at_ms, version = excluded.version`,
         )
-        .run(c.service, JSON.stringify(c.status), this.nowMs());
-      const ids = this.appendEvents(c.service, c.events ?? []);
-      if (ids.length > 0) {
-        this.db
-          .prepare(`UPDATE events SET status_version = (SELECT version FROM statuses WHERE service = ?) WHERE id >= ? AND id <= ?`)
-          .run(c.service, ids[0], ids.at(-1));
-      }
-      return ids;
+        .run(key.namespace, key.name, JSON.stringify(change.status), change.traffic ? JSON.stringify(change.traffic) : null, this.nowMs(), version);
+      const eventIds = this.insertEvents(key, change.events ?? [], version);
+      return { version, eventIds };
     });
   }
 
+  loadRelease(key: ObjectKey): ReleaseRecord | undefined {
+    const row = this.db
+      .prepare(`SELECT state, version FROM releases WHERE namespace = ? AND name = ?`)
+      .get(key.namespace, key.name) as { state: string; version: number } | undefined;
+    if (!row) return undefined;
+    return { key: { ...key }, state: parseCell(this.file, `the state of release ${keyName(key)}`, row.state) as ReleaseState, version: row.version };
+  }
+
+  commitRelease(key: ObjectKey, state: ReleaseState, expectedVersion: number): CommitResult {
+    return this.writeRelease(key, state, expectedVersion);
+  }
+
+  getRelease(name: string): ReleaseState | undefined {
+    return this.loadRelease(defaultKey(name))?.state;
+  }
+
+  putRelease(state: ReleaseState): void {
+    this.writeRelease(defaultKey(state.name), state, undefined);
+  }
+
+  private writeRelease(key: ObjectKey, state: ReleaseState, expectedVersion: number | undefined): CommitResult {
+    return this.transaction(() => {
+      const found = this.db
+        .prepare(`SELECT version FROM releases WHERE namespace = ? AND name = ?`)
+        .get(key.namespace, key.name) as { version: number } | undefined;
+      const actual = found?.version ?? 0;
+      if (expectedVersion !== undefined && expectedVersion !== actual) throw new StateConflictError({ ...key }, expectedVersion, actual);
+      this.db
+        .prepare(
+          `INSERT INTO releases (namespace, name, state, version, updated_at_ms) VALUES (?, ?, ?, ?, ?)
+           ON CONFLICT (namespace, name) DO UPDATE SET state = excluded.state, version = excluded.version, updated_at_ms = excluded.updated_at_ms`,
+        )
+        .run(key.namespace, key.name, JSON.stringify(state), actual + 1, this.nowMs());
+      return { version: actual + 1, eventIds: [] };
+    });
+  }
+
+  getApp(): StoredApp | undefined {
+    const row = this.db.prepare(`SELECT app, templates FROM app WHERE id = 1`).get() as { app: string; templates: string } | undefined;
+    if (!row) return undefined;
+    return {
+      app: parseCell(this.file, 'the applied App', row.app) as StoredApp['app'],
+      templates: parseCell(this.file, 'the applied analysis templates', row.templates) as StoredApp['templates'],
+    };
+  }
+
+  putApp(applied: StoredApp): void {
+    this.db
+      .prepare(`INSERT INTO app (id, app, templates) VALUES (1, ?, ?) ON CONFLICT (id) DO UPDATE SET app = excluded.app, templates = excluded.templates`)
+      .run(JSON.stringify(applied.app), JSON.stringify(applied.templates));
+  }
+
   appendEvents(service: string, events: Omit<StoredEvent, 'id' | 'service'>[]): number[] {
-    const insert = this.db.prepare(`INSERT INTO events (service, at_ms, level, reason, message) VALUES (?, ?, ?, ?, ?)`);
-    return this.transaction(() =>
-      events.map((e) => Number(insert.run(service, e.atMs, e.level, e.reason, e.message).lastInsertRowid)),
+    return this.transaction(() => this.insertEvents(defaultKey(service), events, null));
+  }
+
+  private insertEvents(key: ObjectKey, events: NewEvent[], statusVersion: number | null): number[] {
+    const insert = this.db.prepare(
+      `INSERT INTO events (namespace, service, at_ms, level, reason, message, status_version) VALUES (?, ?, ?, ?, ?, ?, ?)`,
     );
+    return events.map((e) => Number(insert.run(key.namespace, key.name, e.atMs, e.level, e.reason, e.message, statusVersion).lastInsertRowid));
   }
 
   trimEvents(options: { keepPerService: number; maxAgeMs: number; nowMs: number }): number {
     const { changes } = this.db
       .prepare(
         `DELETE FROM events WHERE at_ms < ? OR id IN (
-           SELECT id FROM (SELECT id, row_number() OVER (PARTITION BY service ORDER BY id DESC) AS n FROM events) WHERE n > ?)`,
+           SELECT id FROM (SELECT id, row_number() OVER (PARTITION BY namespace, service ORDER BY id DESC) AS n FROM events) WHERE n > ?)`,
       )
       .run(options.nowMs - options.maxAgeMs, options.keepPerService);
     return changes;
   }
 
-  listEvents(options: { service?: string; afterId?: number; limit?: number } = {}): StoredEvent[] {
+  listEvents(options: { namespace?: string; service?: string; afterId?: number; limit?: number } = {}): StoredEvent[] {
     const rows = this.db
       .prepare(
-        `SELECT * FROM (SELECT * FROM events WHERE id > ? AND (? IS NULL OR service = ?) ORDER BY id DESC LIMIT ?) ORDER BY id`,
+        `SELECT * FROM (SELECT * FROM events WHERE namespace = ? AND id > ? AND (? IS NULL OR service = ?) ORDER BY id DESC LIMIT ?) ORDER BY id`,
       )
-      .all(options.afterId ?? 0, options.service ?? null, options.service ?? null, options.limit ?? 1000) as EventRow[];
-    return rows.map((r) => ({ id: r.id, service: r.service, atMs: r.at_ms, level: r.level, reason: r.reason, message: r.message }));
+      .all(options.namespace ?? DEFAULT_NAMESPACE, options.afterId ?? 0, options.service ?? null, options.service ?? null, options.limit ?? 1000) as EventRow[];
+    return rows.map(toEvent);
   }
 
   putInstance(i: StoredInstance): void {
@@ -322,6 +394,39 @@ function toService(r: ServiceRow): StoredService {
 
 function toRevision(r: RevisionRow): StoredRevision {
   return { service: r.service, name: r.name, number: r.number, template: JSON.parse(r.template) as unknown, createdAtMs: r.created_at_ms };
+}
+
+function toEvent(r: EventRow): StoredEvent {
+  return { id: r.id, service: r.service, atMs: r.at_ms, level: r.level, reason: r.reason, message: r.message };
+}
+
+/** A single host's records live in the `default` namespace. */
+function defaultKey(name: string): ObjectKey {
+  return { namespace: DEFAULT_NAMESPACE, name };
+}
+
+/** How a record is named in a message: its name alone in `default`, namespace/name elsewhere. */
+function keyName(key: ObjectKey): string {
+  return JSON.stringify(key.namespace === DEFAULT_NAMESPACE ? key.name : `${key.namespace}/${key.name}`);
+}
+
+/** keyName of a `namespace/name` string as checkRows selects it. */
+function quoteKey(namespaced: string): string {
+  const slash = namespaced.indexOf('/');
+  return keyName({ namespace: namespaced.slice(0, slash), name: namespaced.slice(slash + 1) });
+}
+
+/** A JSON cell parsed (and checked); anything else is the damaged-row sentence naming it. */
+function parseCell(file: string, what: string, text: string, check?: (value: unknown) => string | undefined): unknown {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (err) {
+    throw corruptRow(file, what, err);
+  }
+  const problem = check?.(value);
+  if (problem !== undefined) throw corruptRow(file, what, new Error(problem));
+  return value;
 }
 
 function corrupt(file: string, cause: unknown): StoreError {
