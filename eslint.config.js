@@ -5,8 +5,11 @@ import boundaries from 'eslint-plugin-boundaries';
 
 const layers = [
   'documents', 'engine', 'analysis', 'metrics', 'traffic', 'router', 'runtime',
-  'controller', 'state', 'api', 'cli', 'console', 'demo', 'lib',
+  'controller', 'state', 'view', 'api', 'cli', 'console', 'demo', 'lib',
 ];
+
+/** Elements below the top level, matched before their layer: the API contract is shared by every client. */
+const subElements = [{ type: 'contract', pattern: 'src/api/contract' }];
 
 /** Which layer may import which: data flows documents → engine → actions → adapters. */
 /** @type {Record<string, string[]>} */
@@ -20,11 +23,13 @@ const allowed = {
   traffic: ['router', 'engine', 'documents', 'lib'],
   runtime: ['documents', 'engine', 'lib'],
   state: ['documents', 'engine', 'analysis', 'lib'],
-  controller: ['documents', 'engine', 'analysis', 'metrics', 'traffic', 'router', 'runtime', 'state', 'lib'],
-  api: ['controller', 'state', 'documents', 'engine', 'analysis', 'lib'],
-  cli: ['api', 'controller', 'documents', 'engine', 'analysis', 'router', 'demo', 'lib'],
-  demo: ['api', 'documents', 'lib'],
-  console: ['api', 'lib'],
+  contract: ['lib'],
+  view: ['contract', 'documents', 'engine', 'lib'],
+  controller: ['documents', 'engine', 'analysis', 'metrics', 'traffic', 'router', 'runtime', 'state', 'view', 'contract', 'lib'],
+  api: ['contract', 'view', 'controller', 'state', 'documents', 'engine', 'analysis', 'lib'],
+  cli: ['api', 'contract', 'view', 'controller', 'documents', 'engine', 'analysis', 'router', 'demo', 'lib'],
+  demo: ['api', 'contract', 'view', 'documents', 'lib'],
+  console: ['api', 'contract', 'view', 'lib'],
 };
 
 const pureRestrictions = {
@@ -55,19 +60,19 @@ export default tseslint.config(
     files: ['src/**/*.ts'],
     plugins: { boundaries },
     settings: {
-      'boundaries/elements': layers.map((type) => ({ type, pattern: `src/${type}` })),
+      'boundaries/elements': [...subElements, ...layers.map((type) => ({ type, pattern: `src/${type}` }))],
       'import/resolver': { typescript: { project: './tsconfig.json' }, node: true },
     },
     rules: {
       'boundaries/dependencies': ['error', {
         default: 'disallow',
-        policies: layers.map((from) => ({ from: { element: { type: from } }, allow: { to: { element: { type: [from, ...allowed[from]] } } } })),
+        policies: [...subElements.map((e) => e.type), ...layers].map((from) => ({ from: { element: { type: from } }, allow: { to: { element: { type: [from, ...allowed[from]] } } } })),
       }],
     },
   },
   // Plain JavaScript fixtures (servers the tests start) are linted without type information.
   { files: ['**/*.mjs'], ...tseslint.configs.disableTypeChecked },
-  { files: ['src/engine/**/*.ts', 'src/analysis/judge/**/*.ts'], ignores: ['**/*.test.ts'], rules: pureRestrictions },
+  { files: ['src/engine/**/*.ts', 'src/analysis/judge/**/*.ts', 'src/view/**/*.ts'], ignores: ['**/*.test.ts'], rules: pureRestrictions },
   {
     files: ['**/*.test.ts', 'test/**/*.ts', 'bench/**/*.ts'],
     rules: {
