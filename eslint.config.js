@@ -4,9 +4,14 @@ import tseslint from 'typescript-eslint';
 import boundaries from 'eslint-plugin-boundaries';
 
 const layers = [
-  'controller-core',
   'documents', 'engine', 'analysis', 'metrics', 'traffic', 'router', 'runtime',
-  'controller', 'state', 'api', 'cli', 'console', 'demo', 'lib',
+  'controller', 'state', 'view', 'api', 'cli', 'console', 'demo', 'lib',
+];
+
+/** Elements below the top level, matched before their layer: the API contract is shared by every client. */
+const subElements = [
+  { type: 'contract', pattern: 'src/api/contract' },
+  { type: 'controller-core', pattern: 'src/controller/core' },
 ];
 
 /** Which layer may import which: data flows documents → engine → actions → adapters. */
@@ -23,12 +28,14 @@ const allowed = {
   state: ['documents', 'engine', 'analysis', 'lib'],
   // The controller core speaks to the world through ports only; adapters are the composition
   // roots' business (see the import restrictions on src/controller/core below).
-  'controller-core': ['controller', 'documents', 'engine', 'analysis', 'traffic', 'router', 'runtime', 'state', 'lib'],
-  controller: ['controller-core', 'documents', 'engine', 'analysis', 'metrics', 'traffic', 'router', 'runtime', 'state', 'lib'],
-  api: ['controller', 'state', 'documents', 'engine', 'analysis', 'lib'],
-  cli: ['api', 'controller', 'documents', 'engine', 'analysis', 'router', 'demo', 'lib'],
-  demo: ['api', 'documents', 'lib'],
-  console: ['api', 'lib'],
+  'controller-core': ['controller', 'contract', 'view', 'documents', 'engine', 'analysis', 'traffic', 'router', 'runtime', 'state', 'lib'],
+  contract: ['lib'],
+  view: ['contract', 'documents', 'engine', 'lib'],
+  controller: ['controller-core', 'documents', 'engine', 'analysis', 'metrics', 'traffic', 'router', 'runtime', 'state', 'view', 'contract', 'lib'],
+  api: ['contract', 'view', 'controller', 'state', 'documents', 'engine', 'analysis', 'lib'],
+  cli: ['api', 'contract', 'view', 'controller', 'documents', 'engine', 'analysis', 'router', 'demo', 'lib'],
+  demo: ['api', 'contract', 'view', 'documents', 'lib'],
+  console: ['api', 'contract', 'view', 'lib'],
 };
 
 const pureRestrictions = {
@@ -59,20 +66,19 @@ export default tseslint.config(
     files: ['src/**/*.ts'],
     plugins: { boundaries },
     settings: {
-      // The first matching element wins: controller/core before controller.
-      'boundaries/elements': [{ type: 'controller-core', pattern: 'src/controller/core' }, ...layers.map((type) => ({ type, pattern: `src/${type}` }))],
+      'boundaries/elements': [...subElements, ...layers.map((type) => ({ type, pattern: `src/${type}` }))],
       'import/resolver': { typescript: { project: './tsconfig.json' }, node: true },
     },
     rules: {
       'boundaries/dependencies': ['error', {
         default: 'disallow',
-        policies: ['controller-core', ...layers].map((from) => ({ from: { element: { type: from } }, allow: { to: { element: { type: [from, ...allowed[from]] } } } })),
+        policies: [...subElements.map((e) => e.type), ...layers].map((from) => ({ from: { element: { type: from } }, allow: { to: { element: { type: [from, ...allowed[from]] } } } })),
       }],
     },
   },
   // Plain JavaScript fixtures (servers the tests start) are linted without type information.
   { files: ['**/*.mjs'], ...tseslint.configs.disableTypeChecked },
-  { files: ['src/engine/**/*.ts', 'src/analysis/judge/**/*.ts'], ignores: ['**/*.test.ts'], rules: pureRestrictions },
+  { files: ['src/engine/**/*.ts', 'src/analysis/judge/**/*.ts', 'src/view/**/*.ts'], ignores: ['**/*.test.ts'], rules: pureRestrictions },
   {
     // The core may import a layer's port, never its adapters; only the composition roots
     // (controller/local, later controller/kubernetes) choose adapters.

@@ -1,6 +1,10 @@
 /** The daemon API client the CLI (and tests) use. */
-import type { ApplyResult, EventView, Operation } from '../controller/control-plane.js';
-import type { AnalysisRunView, RevisionView, ServiceView } from '../controller/view-model.js';
+import type { Static, TSchema } from '@sinclair/typebox';
+import {
+  AnalysisListSchema, ApplyResultSchema, ErrorBodySchema, EventListSchema, EventViewSchema, HistorySchema, ServiceListSchema, ServiceViewSchema,
+  contractIssues, describeIssue, requestOf,
+  type AnalysisRunView, type ApplyResult, type EventView, type Operation, type RevisionView, type ServiceView,
+} from './contract/index.js';
 import { readDaemonInfo, readToken, type DaemonInfo } from './state-dir.js';
 
 /** The daemon could not be reached: not started, or gone. Exit code 3. */
@@ -23,6 +27,32 @@ export class ApiError extends Error {
     super(message);
     this.name = 'ApiError';
   }
+}
+
+/**
+ * The daemon answered something the API contract does not allow (a daemon of another version,
+ * or a bug): refused at once with where and why, rather than crashing later on a missing field.
+ */
+export class ContractViolationError extends Error {
+  readonly code = 'BadResponse';
+  constructor(
+    /** What was asked, e.g. `GET /v1/services/api`. */
+    readonly request: string,
+    /** JSON pointer of the first bad location in the answer. */
+    readonly path: string,
+    /** Why it is bad, e.g. `must be boolean`. */
+    readonly reason: string,
+  ) {
+    super(`the daemon's answer to ${request} does not match the API contract: ${describeIssue({ path, reason }, 'the answer')}; are the CLI and the daemon the same version?`);
+    this.name = 'ContractViolationError';
+  }
+}
+
+/** The value if it matches the schema; a {@link ContractViolationError} naming the first bad location otherwise. */
+function conforming<S extends TSchema>(schema: S, value: unknown, request: string): Static<S> {
+  const [first] = contractIssues(schema, value);
+  if (first) throw new ContractViolationError(request, first.path, first.reason);
+  return value;
 }
 
 /** A log stream that broke off before its end: the output received so far is incomplete. */
@@ -68,8 +98,11 @@ export class ApiClient {
     return new ApiClient(info.apiUrl, token, info);
   }
 
-  /** Sends a request and decodes the JSON answer. */
-  async request<T>(method: 'GET' | 'POST', path: string, body?: unknown): Promise<T> {
+  /**
+   * Sends a request and decodes the JSON answer, checked against `schema` (the endpoint's
+   * response in the contract): a mismatch is a {@link ContractViolationError}.
+   */
+  async request<S extends TSchema>(method: 'GET' | 'POST', path: string, schema: S, body?: unknown): Promise<Static<S>> {
     const res = await this.fetch(method, path, body);
     const text = await res.text();
     let json: unknown;
@@ -79,10 +112,11 @@ export class ApiClient {
       throw new ApiError('BadResponse', `the daemon answered ${res.status} with something that is not JSON`, res.status);
     }
     if (!res.ok) {
-      const e = (json as { error?: { code?: string; message?: string; details?: string[] } }).error ?? {};
-      throw new ApiError(e.code ?? 'Error', e.message ?? `HTTP ${res.status}`, res.status, e.details ?? []);
+      // An error answer without the contract's shape still says its status.
+      const e = contractIssues(ErrorBodySchema, json).length === 0 ? (json as Static<typeof ErrorBodySchema>).error : undefined;
+      throw new ApiError(e?.code ?? 'Error', e?.message ?? `HTTP ${res.status}`, res.status, e?.details ?? []);
     }
-    return json as T;
+    return conforming(schema, json, `${method} ${path}`);
   }
 
   /** Raw fetch with the token; maps connection failures to DaemonUnreachableError. */
@@ -115,29 +149,29 @@ export class ApiClient {
     }
   }
 
+  /** Validates and applies an App file as one unit. */
   apply(text: string, file: string, options: { prune?: boolean } = {}): Promise<ApplyResult> {
-    return this.request('POST', '/v1/apply', { text, file, ...(options.prune ? { prune: true } : {}) });
+    return this.request('POST', '/v1/apply', ApplyResultSchema, { text, file, ...(options.prune ? { prune: true } : {}) });
   }
-  list(): Promise<{ services: ServiceView[] }> { return this.request('GET', '/v1/services'); }
-  get(name: string): Promise<ServiceView> { return this.request('GET', `/v1/services/${encodeURIComponent(name)}`); }
+  /** Every service and release with its view. */
+  list(): Promise<{ services: ServiceView[] }> { return this.request('GET', '/v1/services', ServiceListSchema); }
+  /** One service's (or release's) view. */
+  get(name: string): Promise<ServiceView> { return this.request('GET', `/v1/services/${encodeURIComponent(name)}`, ServiceViewSchema); }
+  /** Revisions of a service, newest first. */
   history(name: string, options: { showEnv?: boolean } = {}): Promise<{ revisions: RevisionView[] }> {
-    return this.request('GET', `/v1/services/${encodeURIComponent(name)}/history${options.showEnv ? '?showEnv=true' : ''}`);
+    return this.request('GET', `/v1/services/${encodeURIComponent(name)}/history${options.showEnv ? '?showEnv=true' : ''}`, HistorySchema);
   }
-  analysis(name: string): Promise<{ runs: AnalysisRunView[] }> { return this.request('GET', `/v1/services/${encodeURIComponent(name)}/analysis`); }
+  /** Analysis runs of a service, newest first. */
+  analysis(name: string): Promise<{ runs: AnalysisRunView[] }> { return this.request('GET', `/v1/services/${encodeURIComponent(name)}/analysis`, AnalysisListSchema); }
+  /** Events, oldest first. */
   events(service?: string): Promise<{ events: EventView[] }> {
-    return this.request('GET', `/v1/events${service ? `?service=${encodeURIComponent(service)}` : ''}`);
+    return this.request('GET', `/v1/events${service ? `?service=${encodeURIComponent(service)}` : ''}`, EventListSchema);
   }
 
   /** Runs an operation on a service or release; with `expectedVersion`, only if the status is still that version (else 409). */
   operate(name: string, op: Operation, options: { expectedVersion?: number | undefined } = {}): Promise<ServiceView> {
-    const n = encodeURIComponent(name);
-    const v = options.expectedVersion === undefined ? {} : { expectedVersion: options.expectedVersion };
-    switch (op.type) {
-      case 'promote': return this.request('POST', `/v1/services/${n}/promote`, { full: op.full === true, ...v });
-      case 'undo': return this.request('POST', `/v1/services/${n}/undo`, op.toRevision === undefined ? v : { toRevision: op.toRevision, ...v });
-      case 'setWeight': return this.request('POST', `/v1/services/${n}/weight`, { percent: op.percent, ...v });
-      default: return this.request('POST', `/v1/services/${n}/${op.type}`, v);
-    }
+    const { path, body } = requestOf(op, options.expectedVersion);
+    return this.request('POST', `/v1/services/${encodeURIComponent(name)}/${path}`, ServiceViewSchema, body);
   }
 
   /**
@@ -194,7 +228,12 @@ export class ApiClient {
           if (line.startsWith('event: ')) type = line.slice(7);
           else if (line.startsWith('data: ')) data += line.slice(6);
         }
-        if (data) yield { type, data: JSON.parse(data) as unknown };
+        if (!data) continue;
+        const parsed = JSON.parse(data) as unknown;
+        // The contract's messages are checked; others (a newer daemon's) pass through for the caller to skip.
+        if (type === 'event') yield { type, data: conforming(EventViewSchema, parsed, 'the event stream') };
+        else if (type === 'status') yield { type, data: conforming(ServiceViewSchema, parsed, 'the event stream') };
+        else yield { type, data: parsed };
       }
     }
     // The daemon never ends an event stream on its own: an end the caller did not ask for means it stopped.

@@ -5,8 +5,12 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { timingSafeEqual } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
-import { ControlPlaneError, type ControlPlane, type Operation } from '../controller/control-plane.js';
+import { ControlPlaneError, type ControlPlane } from '../controller/control-plane.js';
 import { isWriteFailure } from '../state/write-guard.js';
+import {
+  ApplyBodySchema, HTTP_STATUS_OF, OPERATION_PATHS, contractIssues, describeIssue, isOperationPath, operationOf,
+  type ApiErrorCode, type ApplyBody, type ErrorBody,
+} from './contract/index.js';
 import { openApiDocument } from './openapi.js';
 
 /** Options of {@link startApiServer}. */
@@ -77,14 +81,11 @@ async function handle(
   if (req.method === 'GET' && path === '/v1/health') return sendJson(res, 200, { ok: true, version: options.version ?? 'dev' });
   if (req.method === 'GET' && path === '/openapi.json') return sendJson(res, 200, openApiDocument(options.version ?? 'dev'));
   if (!authorized(req, options.token)) {
-    return sendJson(res, 401, { error: { code: 'Unauthorized', message: 'a valid token is required: the CLI reads it from the state directory (token file)' } });
+    return sendError(res, new ApiServerError('Unauthorized', 'a valid token is required: the CLI reads it from the state directory (token file)'));
   }
 
   if (req.method === 'POST' && path === '/v1/apply') {
-    const body = (await readJson(req)) as { text?: unknown; file?: unknown; prune?: unknown };
-    if (typeof body.text !== 'string' || typeof body.file !== 'string' || (body.prune !== undefined && typeof body.prune !== 'boolean')) {
-      return sendJson(res, 400, { error: { code: 'BadRequest', message: 'apply needs {"text": "...", "file": "path/of/the/file"} and optionally "prune": true' } });
-    }
+    const body = checked<ApplyBody>(ApplyBodySchema, await readJson(req), 'apply needs {"text": "...", "file": "path/of/the/file"} and optionally "prune": true');
     return sendJson(res, 200, await cp.apply({ text: body.text, file: body.file, prune: body.prune === true }));
   }
   if (req.method === 'GET' && path === '/v1/services') return sendJson(res, 200, { services: cp.list() });
@@ -103,50 +104,59 @@ async function handle(
     if (req.method === 'GET' && sub === 'analysis') return sendJson(res, 200, { runs: cp.analysis(name) });
     if (req.method === 'GET' && sub === 'logs') return streamLogs(cp, name, url, res);
     if (req.method === 'POST' && sub !== undefined) {
-      const body = (await readJson(req)) as Record<string, unknown>;
-      return sendJson(res, 200, await cp.operate(name, toOperation(sub, body), { expectedVersion: expectedVersion(req, body) }));
+      if (!isOperationPath(sub)) {
+        throw new ControlPlaneError('NotFound', `unknown operation "${sub}"; known: ${Object.keys(OPERATION_PATHS).join(', ')}`);
+      }
+      const body = checked<{ full?: boolean; toRevision?: number; percent?: number; expectedVersion?: number }>(OPERATION_PATHS[sub].body, await readJson(req), usage[sub]);
+      return sendJson(res, 200, await cp.operate(name, operationOf(sub, body), { expectedVersion: expectedVersion(req, body) }));
     }
   }
   return sendJson(res, 404, { error: { code: 'NotFound', message: `no such endpoint: ${req.method} ${path}; see /openapi.json` } });
 }
 
-function toOperation(sub: string, body: Record<string, unknown>): Operation {
-  switch (sub) {
-    case 'promote': return { type: 'promote', full: body.full === true };
-    case 'pause': return { type: 'pause' };
-    case 'resume': return { type: 'resume' };
-    case 'abort': return { type: 'abort' };
-    case 'retry': return { type: 'retry' };
-    case 'restart': return { type: 'restart' };
-    case 'undo':
-      if (body.toRevision !== undefined && !Number.isInteger(body.toRevision)) throw badRequest('toRevision must be a revision number such as 2');
-      return body.toRevision === undefined ? { type: 'undo' } : { type: 'undo', toRevision: body.toRevision as number };
-    case 'weight': {
-      const percent = body.percent;
-      if (typeof percent !== 'number' || !Number.isInteger(percent) || percent < 0 || percent > 100) {
-        throw badRequest('weight needs {"percent": N} with N a whole number from 0 to 100');
-      }
-      return { type: 'setWeight', percent };
-    }
-    default:
-      throw new ControlPlaneError('NotFound', `unknown operation "${sub}"; known: promote, pause, resume, abort, retry, restart, undo, weight`);
-  }
+/** What each operation's body should be, said after the field at fault. */
+const usage: Record<keyof typeof OPERATION_PATHS, string> = {
+  promote: 'promote takes {"full": true|false}',
+  pause: 'pause takes no arguments',
+  resume: 'resume takes no arguments',
+  abort: 'abort takes no arguments',
+  retry: 'retry takes no arguments',
+  restart: 'restart takes no arguments',
+  undo: 'undo takes {"toRevision": N} with N a revision number such as 2, or nothing',
+  weight: 'weight needs {"percent": N} with N a whole number from 0 to 100',
+};
+
+/** The body if it matches the contract's schema; otherwise a 400 naming the field and the reason. */
+function checked<T>(schema: Parameters<typeof contractIssues>[0], body: unknown, hint: string): T {
+  const [first] = contractIssues(schema, body);
+  if (first) throw new ApiServerError('BadRequest', `${describeIssue(first)}: ${hint} (and optionally "expectedVersion")`, first.path);
+  return body as T;
 }
 
 /** The status version an operation was decided on: `expectedVersion` in the body, or `If-Match`. */
-function expectedVersion(req: IncomingMessage, body: Record<string, unknown>): number | undefined {
+function expectedVersion(req: IncomingMessage, body: { expectedVersion?: number }): number | undefined {
+  // The body's was checked against the contract; the header is text.
+  if (body.expectedVersion !== undefined) return body.expectedVersion;
   const header = req.headers['if-match'];
-  const raw = body.expectedVersion ?? (header === undefined ? undefined : header.replace(/^W\//, '').replace(/"/g, '').trim());
-  if (raw === undefined) return undefined;
-  const n = typeof raw === 'string' && /^[0-9]+$/.test(raw) ? Number(raw) : raw;
-  if (typeof n !== 'number' || !Number.isInteger(n) || n < 0) throw badRequest('expectedVersion (or If-Match) must be the status version, a whole number such as 7');
-  return n;
+  if (header === undefined) return undefined;
+  const raw = header.replace(/^W\//, '').replace(/"/g, '').trim();
+  if (!/^[0-9]+$/.test(raw)) throw badRequest('expectedVersion (or If-Match) must be the status version, a whole number such as 7');
+  return Number(raw);
 }
 
-class BadRequestError extends Error {
-  readonly code = 'BadRequest';
+/** A request the server refuses itself, before the controller sees it. */
+class ApiServerError extends Error {
+  constructor(
+    readonly code: ApiErrorCode,
+    message: string,
+    /** Of a BadRequest: the JSON pointer of the body's field at fault. */
+    readonly field?: string,
+  ) {
+    super(message);
+    this.name = 'ApiServerError';
+  }
 }
-const badRequest = (message: string) => new BadRequestError(message);
+const badRequest = (message: string) => new ApiServerError('BadRequest', message);
 
 async function readJson(req: IncomingMessage): Promise<unknown> {
   const chunks: Buffer[] = [];
@@ -171,17 +181,14 @@ function sendJson(res: ServerResponse, status: number, body: unknown): void {
   res.end(text);
 }
 
-const STATUS_OF: Record<string, number> = { NotFound: 404, InvalidOperation: 409, Conflict: 409, ValidationFailed: 422, Internal: 500 };
-
 function sendError(res: ServerResponse, err: unknown): void {
-  if (err instanceof ControlPlaneError) {
-    return sendJson(res, STATUS_OF[err.code] ?? 500, { error: { code: err.code, message: err.message, details: err.details } });
-  }
-  if (err instanceof BadRequestError) return sendJson(res, 400, { error: { code: err.code, message: err.message } });
+  const send = (code: ApiErrorCode, error: ErrorBody['error']) => sendJson(res, HTTP_STATUS_OF[code], { error });
+  if (err instanceof ControlPlaneError) return send(err.code, { code: err.code, message: err.message, details: err.details });
+  if (err instanceof ApiServerError) return send(err.code, { code: err.code, message: err.message, ...(err.field === undefined ? {} : { field: err.field }) });
   // Nothing was changed: the daemon could not record it. It is worth trying again later.
-  if (isWriteFailure(err)) return sendJson(res, 503, { error: { code: err.code, message: err.message } });
+  if (isWriteFailure(err)) return send(err.code === 'StateDirFull' ? 'StateDirFull' : 'StateWriteFailed', { code: err.code, message: err.message });
   const message = err instanceof Error ? err.message : String(err);
-  sendJson(res, 500, { error: { code: 'Internal', message } });
+  send('Internal', { code: 'Internal', message });
 }
 
 function streamEvents(cp: ControlPlane, url: URL, req: IncomingMessage, res: ServerResponse, streams: Set<ServerResponse>): void {

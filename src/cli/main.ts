@@ -1,5 +1,5 @@
 import { Command, CommanderError } from 'commander';
-import { ApiError, DaemonUnreachableError } from '../api/client.js';
+import { ApiError, ContractViolationError, DaemonUnreachableError } from '../api/client.js';
 import { CliContext, CliError, EXIT, type CliIo } from './context.js';
 import { registerOperationCommands } from './commands/operations.js';
 import { registerDocumentCommands } from './commands/documents.js';
@@ -80,6 +80,11 @@ function reportError(ctx: CliContext, err: unknown): number {
   if (err instanceof DaemonUnreachableError) {
     ctx.warn(`error: ${err.message}`);
     return EXIT.unreachable;
+  }
+  // A daemon of another version (or a bug) answered outside the contract: one sentence, not a stack.
+  if (err instanceof ContractViolationError) {
+    ctx.warn(`error: ${err.message}`);
+    return EXIT.degraded;
   }
   if (err instanceof ApiError) {
     ctx.warn(`error: ${err.message}`);

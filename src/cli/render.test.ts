@@ -3,7 +3,7 @@ import type { ServiceView } from '../controller/view-model.js';
 import { renderList, renderStatus } from './render.js';
 
 const release: ServiceView = {
-  name: 'shop', kind: 'release', phase: 'Paused', strategy: 'canary', step: 2, steps: 3, message: 'paused at step 2/3',
+  name: 'shop', namespace: 'default', kind: 'release', phase: 'Paused', strategy: 'canary', step: 2, steps: 3, message: 'paused at step 2/3', done: false, terminal: false,
   revisions: [], analysis: [], aborted: false, pauseReasons: ['CanaryPauseStep'],
 };
 

@@ -88,8 +88,8 @@ export function registerOperationCommands(program: Command, ctx: CliContext): vo
         show(v);
       };
       draw(first);
-      // Done: aborted, or every revision with all or none of its service's traffic (Completed only waits for old instances to go).
-      const done = (v: ServiceView) => o.wait === true && (v.phase === 'Degraded' || ((v.phase === 'Healthy' || v.phase === 'Completed') && v.revisions.every((r) => r.weight === 0 || r.weight === 100)));
+      // The view says when nothing moves on any more (done, or degraded): the daemon decides it once for every client.
+      const done = (v: ServiceView) => o.wait === true && v.terminal;
       try {
         if (!done(first)) {
           for await (const msg of client.stream({ service, signal: abort.signal })) {

@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import type { RolloutStatus, StartAnalysisAction, UserOperation } from '../../engine/index.js';
 import type { App, Release } from '../../documents/schema.js';
 import type { Store } from '../../state/store.js';
-import type { ReleaseTrafficView, ServiceView } from '../view-model.js';
+import { buildReleaseView, type ReleaseTrafficView, type ServiceView } from '../../view/index.js';
 import { ControlPlaneError } from '../control-plane.js';
 import { DEFAULT_PINNING, releaseWeight, type ReleaseState } from '../../engine/release/releases.js';
 import { activeMembers } from '../../engine/release/decide.js';
@@ -213,34 +213,17 @@ export class ReleaseCoordinator {
     return undefined;
   }
 
-  /** The release as everyone shows it: one row per member revision. */
+  /** The release as everyone shows it: its state, its members' own views and the share served. */
   view(name: string, memberView: (service: string) => ServiceView): ServiceView {
     const release = this.find(name)!;
-    const state = this.state(name);
-    const views = release.services.map(memberView);
-    const steps = release.strategy.canary?.steps?.length ?? 0;
-    const phase: ServiceView['phase'] = state?.phase === 'aborted' ? 'Degraded'
-      : (state?.phase === 'progressing' && state.paused) || views.some((v) => v.phase === 'Paused') ? 'Paused'
-        : views.some((v) => v.phase === 'Progressing') ? 'Progressing'
-          : views.every((v) => v.phase === 'Healthy') ? 'Healthy'
-            : views.every((v) => v.phase === 'Healthy' || v.phase === 'Completed') ? 'Completed' : 'Progressing';
-    const inProgress = state?.phase === 'progressing';
     const route = this.routes().find((r) => r.name === name);
     const traffic = route && this.host.releaseTraffic?.(name, RELEASE_TRAFFIC_WINDOW_MS);
-    return {
+    return buildReleaseView({
       name,
-      kind: 'release',
-      phase,
-      strategy: 'canary',
-      step: inProgress ? Math.min(state.stepIndex + 1, steps) : 0,
-      steps,
-      message: state?.message ?? 'no release yet: apply a change to a member',
-      revisions: views.flatMap((v) => v.revisions.map((r) => ({ ...r, name: `${v.name} ${r.name}`, member: v.name }))),
-      analysis: views.flatMap((v) => v.analysis.map((a) => ({ ...a, name: `${v.name}/${a.name}` }))),
-      aborted: state?.phase === 'aborted',
-      pauseReasons: [...new Set(views.flatMap((v) => v.pauseReasons))],
-      ...(views.some((v) => v.routes) ? { routes: views.flatMap((v) => (v.routes ?? []).map((r) => ({ ...r, name: `${v.name}/${r.name}`, description: `${v.name}: ${r.description}` }))) } : {}),
-      ...(route && traffic ? { releaseTraffic: { weight: route.canaryWeight, ...traffic } } : {}),
-    };
+      steps: release.strategy.canary?.steps?.length ?? 0,
+      state: this.state(name),
+      members: release.services.map(memberView),
+      releaseTraffic: route && traffic ? { weight: route.canaryWeight, ...traffic } : undefined,
+    });
   }
 }

@@ -1,0 +1,50 @@
+/**
+ * Checks data against the contract's schemas (Ajv over TypeBox, as src/documents does), with one
+ * reason per bad location: the server answers a bad body with it, the client rejects a bad answer.
+ */
+import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
+import type { TSchema } from '@sinclair/typebox';
+
+/** One thing wrong with a value: where (a JSON pointer, `""` for the whole) and why. */
+export interface ContractIssue {
+  /** JSON pointer of the bad location, e.g. `/percent` or `/services/0/phase`. */
+  path: string;
+  /** Why, e.g. `must be <= 100`. */
+  reason: string;
+}
+
+const ajv = new Ajv({ allErrors: true, strict: false });
+const compiled = new WeakMap<TSchema, ValidateFunction>();
+
+function issueOf(e: ErrorObject): ContractIssue {
+  if (e.keyword === 'additionalProperties') {
+    return { path: `${e.instancePath}/${(e.params as { additionalProperty: string }).additionalProperty}`, reason: 'is not a known field' };
+  }
+  if (e.keyword === 'required') return { path: `${e.instancePath}/${(e.params as { missingProperty: string }).missingProperty}`, reason: 'is required' };
+  return { path: e.instancePath, reason: e.message ?? 'is invalid' };
+}
+
+/** The issues of `value` against `schema`; empty when it matches. */
+export function contractIssues(schema: TSchema, value: unknown): ContractIssue[] {
+  let validate = compiled.get(schema);
+  if (!validate) {
+    validate = ajv.compile(schema);
+    compiled.set(schema, validate);
+  }
+  if (validate(value)) return [];
+  // A union reports every branch: the first location is the most telling, the rest are kept in order.
+  const seen = new Set<string>();
+  const out: ContractIssue[] = [];
+  for (const e of validate.errors ?? []) {
+    const issue = issueOf(e);
+    const key = `${issue.path} ${issue.reason}`;
+    if (!seen.has(key)) out.push(issue);
+    seen.add(key);
+  }
+  return out;
+}
+
+/** `/percent must be <= 100`, or `the body must be object` for the whole. */
+export function describeIssue(issue: ContractIssue, whole = 'the body'): string {
+  return `${issue.path === '' ? whole : issue.path} ${issue.reason}`;
+}
