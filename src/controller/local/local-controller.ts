@@ -21,7 +21,8 @@ import { guardWrites, isWriteFailure } from '../../state/write-guard.js';
 import { StoreHealth } from './store-health.js';
 import { ControlPlaneError, type ApplyResult, type ControlPlane, type EventView, type OperateOptions, type Operation } from '../control-plane.js';
 import type { AnalysisRunView, RevisionView, ServiceView } from '../view-model.js';
-import { buildServiceRoute, type TrafficInForce } from './routes.js';
+import { buildServiceRoute, type TrafficInForce } from '../../traffic/builtin/routes.js';
+import { toTrafficEndpoints } from '../../traffic/endpoints.js';
 import { buildServiceView, revisionSummary } from './views.js';
 import { AnalysisManager } from './analysis-manager.js';
 import { analysisLoadChecks } from '../../analysis/load-checks.js';
@@ -783,7 +784,7 @@ export class LocalController implements ControlPlane {
       spec: spec.targets ? undefined : this.rolloutSpec(spec),
       // During a release's skew window the old revision stays routable for clients pinned to it.
       traffic: pinned ? { ...traffic, stableRevision: pinned.stable, canaryRevision: pinned.canary, canaryWeight: 100 } : traffic,
-      instances,
+      endpoints: toTrafficEndpoints(instances),
     });
     try {
       const services = [...others, route];

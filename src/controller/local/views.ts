@@ -6,7 +6,7 @@ import type { InstanceInfo } from '../../runtime/runtime.js';
 import type { AppService, RolloutSpec } from '../../documents/schema.js';
 import type { StoredRevision } from '../../state/store.js';
 import type { InstanceView, RevisionLiveView, RevisionRole, RouteView, ServiceView, StateWritesView } from '../view-model.js';
-import type { TrafficInForce } from './routes.js';
+import type { TrafficInForce } from '../../engine/index.js';
 
 /** Everything a view is made of. */
 export interface ViewInputs {
