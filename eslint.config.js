@@ -22,7 +22,7 @@ const allowed = {
   state: ['documents', 'engine', 'analysis', 'lib'],
   controller: ['documents', 'engine', 'analysis', 'metrics', 'traffic', 'router', 'runtime', 'state', 'lib'],
   api: ['controller', 'state', 'documents', 'engine', 'analysis', 'lib'],
-  cli: ['api', 'controller', 'documents', 'engine', 'analysis', 'router', 'demo', 'lib'],
+  cli: ['api', 'controller', 'documents', 'engine', 'analysis', 'traffic', 'router', 'demo', 'lib'],
   demo: ['api', 'documents', 'lib'],
   console: ['api', 'lib'],
 };

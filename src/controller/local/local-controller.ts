@@ -26,6 +26,7 @@ import { toTrafficEndpoints } from '../../traffic/endpoints.js';
 import { buildServiceView, revisionSummary } from './views.js';
 import { AnalysisManager } from './analysis-manager.js';
 import { analysisLoadChecks } from '../../analysis/load-checks.js';
+import { trafficLoadChecks } from '../../traffic/load-checks.js';
 import { GuardWatch, type GuardTarget } from './guard-watch.js';
 import { ReleaseCoordinator, type ReleaseRouteShape } from './release-coordinator.js';
 import { memberSpec, releaseOf } from '../../engine/release/releases.js';
@@ -261,7 +262,7 @@ export class LocalController implements ControlPlane {
   // ControlPlane
 
   apply(input: { text: string; file: string; prune?: boolean }): Promise<ApplyResult> {
-    const loaded = loadDocuments({ text: input.text, file: input.file }, analysisLoadChecks);
+    const loaded = loadDocuments({ text: input.text, file: input.file }, { ...analysisLoadChecks, ...trafficLoadChecks() });
     if (loaded.errors.length > 0) {
       return Promise.reject(new ControlPlaneError('ValidationFailed', `${input.file} is invalid; nothing was applied`, loaded.errors.map(formatSpecError)));
     }
