@@ -33,7 +33,7 @@ const allowed = {
   view: ['contract', 'documents', 'engine', 'lib'],
   controller: ['controller-core', 'documents', 'engine', 'analysis', 'metrics', 'traffic', 'router', 'runtime', 'state', 'view', 'contract', 'lib'],
   api: ['contract', 'view', 'controller', 'state', 'documents', 'engine', 'analysis', 'lib'],
-  cli: ['api', 'contract', 'view', 'controller', 'documents', 'engine', 'analysis', 'router', 'demo', 'lib'],
+  cli: ['api', 'contract', 'view', 'controller', 'documents', 'engine', 'analysis', 'traffic', 'router', 'demo', 'lib'],
   demo: ['api', 'contract', 'view', 'documents', 'lib'],
   console: ['api', 'contract', 'view', 'lib'],
 };

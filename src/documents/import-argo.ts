@@ -4,7 +4,7 @@
  */
 import type { SpecError, SpecNote, SpecWarning } from './errors.js';
 import { API_VERSION } from './schema.js';
-import { stageAll, type SourceText } from './load.js';
+import { stageAll, type LoadChecks, type SourceText } from './load.js';
 
 /** What an import gives: graylane YAML, or errors (then `yaml` is empty). */
 export interface ImportResult {
@@ -18,9 +18,9 @@ export interface ImportResult {
   readonly notes: SpecNote[];
 }
 
-/** Converts Argo Rollouts documents in `source` to graylane documents. */
-export function importArgo(source: SourceText): ImportResult {
-  const { staged, out } = stageAll([source]);
+/** Converts Argo Rollouts documents in `source` to graylane documents, checked with `checks` (see `loadDocuments`). */
+export function importArgo(source: SourceText, checks: LoadChecks = {}): ImportResult {
+  const { staged, out } = stageAll([source], undefined, checks);
   out.warnings.sort((a, b) => a.line - b.line || a.column - b.column);
   if (out.errors.length) return { yaml: '', warnings: out.warnings, errors: out.errors, notes: out.notes };
   const parts: string[] = [];

@@ -3,7 +3,7 @@ export * from './schema.js';
 export { SpecError, formatSpecError, formatSpecWarning, formatSpecNote } from './errors.js';
 export type { SpecErrorCode, SpecWarning, SpecWarningCode, SpecNote } from './errors.js';
 export { loadDocuments, loadFiles, DOCUMENT_KINDS } from './load.js';
-export type { LoadedDocument, LoadResult, LoadChecks, SourceText, DocumentKind, DocumentOrigin } from './load.js';
+export type { LoadedDocument, LoadResult, LoadChecks, TrafficCheckIssue, TrafficCheckTarget, TrafficPlace, SourceText, DocumentKind, DocumentOrigin } from './load.js';
 export { revisionHash, canonicalJson, appServiceTemplate, appServiceRevision, rolloutRevision } from './revision.js';
 export { rolloutFromAppService, UnknownServiceError } from './app-rollout.js';
 export { jsonSchema, crdSchema, SCHEMA_KINDS } from './json-schema.js';

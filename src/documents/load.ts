@@ -6,7 +6,7 @@
 import { readFile } from 'node:fs/promises';
 import { SpecError, type SpecNote, type SpecWarning } from './errors.js';
 import { API_VERSION, ARGO_API_VERSION, App, AnalysisTemplate, CanaryStep, Rollout } from './schema.js';
-import type { App as AppDoc, AnalysisTemplate as AnalysisTemplateDoc, Rollout as RolloutDoc } from './schema.js';
+import type { App as AppDoc, AnalysisTemplate as AnalysisTemplateDoc, Rollout as RolloutDoc, RolloutSpec } from './schema.js';
 import { formatPath, parseSource, type Issue, type PathSegment, type SourceDocument } from './source.js';
 import { findUnsupported, removalOrder, removeFromData } from './unsupported.js';
 import { describe, nameUnion, validateSchema } from './validate.js';
@@ -185,6 +185,47 @@ function splitArgoSteps(src: SourceDocument, data: Record<string, unknown>, out:
 export interface LoadChecks {
   /** Checks an analysis `successCondition` / `failureCondition`. */
   condition?: (expression: string) => string | undefined;
+  /**
+   * Checks the traffic routing of one strategy against the traffic providers it selects (the
+   * document layer knows no provider): every problem, empty when none.
+   */
+  traffic?: (target: TrafficCheckTarget) => TrafficCheckIssue[];
+}
+
+/** Where a strategy runs: a Kubernetes Rollout, or an App service or release on a single host. */
+export type TrafficPlace = 'kubernetes' | 'single-host';
+
+/** One strategy for {@link LoadChecks.traffic}. */
+export interface TrafficCheckTarget {
+  /** Where it runs, which decides the providers it may name. */
+  place: TrafficPlace;
+  /** A Rollout's spec, or `{ strategy }` of an App service or release. */
+  spec: RolloutSpec;
+}
+
+/** A problem {@link LoadChecks.traffic} found. */
+export interface TrafficCheckIssue {
+  /** Field path from the object holding `strategy`, e.g. `['strategy', 'canary', 'trafficRouting', 'nginx']`. */
+  path: PathSegment[];
+  /** Why, as a sentence fragment. */
+  reason: string;
+}
+
+/** Every strategy of a Rollout or App with its place and the path of the object holding it. */
+function strategiesOf(kind: 'Rollout' | 'App', data: RolloutDoc | AppDoc): { base: PathSegment[]; target: TrafficCheckTarget }[] {
+  if (kind === 'Rollout') return [{ base: ['spec'], target: { place: 'kubernetes', spec: (data as RolloutDoc).spec } }];
+  const app = data as AppDoc;
+  const out: { base: PathSegment[]; target: TrafficCheckTarget }[] = [];
+  app.spec.services.forEach((svc, i) => {
+    if (svc.strategy) out.push({ base: ['spec', 'services', i], target: { place: 'single-host', spec: { strategy: svc.strategy } } });
+  });
+  (app.spec.releases ?? []).forEach((rel, i) => out.push({ base: ['spec', 'releases', i], target: { place: 'single-host', spec: { strategy: rel.strategy } } }));
+  return out;
+}
+
+function checkTraffic(kind: 'Rollout' | 'App', data: RolloutDoc | AppDoc, check: NonNullable<LoadChecks['traffic']>): Issue[] {
+  return strategiesOf(kind, data).flatMap(({ base, target }) =>
+    check(target).map((i): Issue => ({ path: [...base, ...i.path], reason: i.reason, code: 'semantic', at: 'value' })));
 }
 
 function checkConditions(t: AnalysisTemplateDoc, check: NonNullable<LoadChecks['condition']>): Issue[] {
@@ -209,9 +250,12 @@ function checkOne(s: StagedDocument, checks: LoadChecks): Issue[] {
   if (s.kind === 'Rollout') {
     const r = s.data as unknown as RolloutDoc;
     const pod = r.spec.template !== undefined ? checkPodTemplate(r.spec.template, ['spec', 'template']) : [];
-    return [...pod, ...checkRollout(r)];
+    return [...pod, ...checkRollout(r), ...(checks.traffic ? checkTraffic('Rollout', r, checks.traffic) : [])];
   }
-  if (s.kind === 'App') return checkApp(s.data as unknown as AppDoc);
+  if (s.kind === 'App') {
+    const app = s.data as unknown as AppDoc;
+    return [...checkApp(app), ...(checks.traffic ? checkTraffic('App', app, checks.traffic) : [])];
+  }
   return [];
 }
 

@@ -37,8 +37,8 @@ function checkCanary(c: CanaryStrategy, base: PathSegment[], ctx: StrategyContex
     for (const kind of ['setHeaderRoute', 'setMirrorRoute'] as const) {
       if (!(kind in step)) continue;
       const route = (step as Record<typeof kind, { name: string }>)[kind];
-      if (!routed) out.push(issue([...at, kind], `${kind} needs trafficRouting`));
-      else if (checkRouteNames && !managed.has(route.name)) out.push(issue([...at, kind, 'name'], `route "${route.name}" is not listed in trafficRouting.managedRoutes`, 'reference'));
+      // Whether a provider can do it (or there is one at all) is the traffic layer's check (LoadChecks.traffic).
+      if (routed && checkRouteNames && !managed.has(route.name)) out.push(issue([...at, kind, 'name'], `route "${route.name}" is not listed in trafficRouting.managedRoutes`, 'reference'));
     }
     if ('setHeaderRoute' in step) {
       (step.setHeaderRoute.match ?? []).forEach((m, j) => {
@@ -53,7 +53,7 @@ function checkCanary(c: CanaryStrategy, base: PathSegment[], ctx: StrategyContex
     if (c[field] !== undefined && c[field] !== false && !routed) out.push(issue([...base, field], `${field} only works with trafficRouting`));
   }
   if (isZero(c.maxSurge) && isZero(c.maxUnavailable)) out.push(issue([...base, 'maxUnavailable'], 'maxSurge and maxUnavailable cannot both be 0'));
-  if (c.trafficRouting) out.push(...checkRouting(c, c.trafficRouting, base, ctx));
+  if (c.trafficRouting) out.push(...checkRouting(c.trafficRouting, base));
   if (c.analysis?.startingStep !== undefined && c.analysis.startingStep >= steps.length) {
     const reason = steps.length ? `startingStep ${c.analysis.startingStep} is past the last step (${steps.length - 1})` : 'startingStep needs steps';
     out.push(issue([...base, 'analysis', 'startingStep'], reason));
@@ -68,7 +68,8 @@ function checkCanary(c: CanaryStrategy, base: PathSegment[], ctx: StrategyContex
   return out;
 }
 
-function checkRouting(c: CanaryStrategy, r: TrafficRouting, base: PathSegment[], ctx: StrategyContext): Issue[] {
+/** Provider-neutral checks of `trafficRouting`; each provider checks its own block (LoadChecks.traffic). */
+function checkRouting(r: TrafficRouting, base: PathSegment[]): Issue[] {
   const out: Issue[] = [];
   const at = [...base, 'trafficRouting'];
   const seen = new Set<string>();
@@ -76,29 +77,6 @@ function checkRouting(c: CanaryStrategy, r: TrafficRouting, base: PathSegment[],
     if (seen.has(route.name)) out.push(issue([...at, 'managedRoutes', i, 'name'], `duplicate route "${route.name}"`, 'duplicate'));
     seen.add(route.name);
   });
-  if (!ctx.kubernetes) {
-    for (const field of ['nginx', 'istio', 'plugins'] as const) {
-      if (r[field] !== undefined) out.push(issue([...at, field], 'not used in an App: its services are routed by the built-in router'));
-    }
-    return out;
-  }
-  if (r.istio) {
-    const { virtualService, virtualServices } = r.istio;
-    if (!virtualService && !virtualServices) out.push(issue([...at, 'istio'], 'needs virtualService or virtualServices'));
-    if (virtualService && virtualServices) out.push(issue([...at, 'istio', 'virtualServices'], 'use either virtualService or virtualServices, not both'));
-  }
-  if (r.nginx) {
-    const { stableIngress, stableIngresses } = r.nginx;
-    if (!stableIngress && !stableIngresses) out.push(issue([...at, 'nginx'], 'needs stableIngress or stableIngresses'));
-    if (stableIngress && stableIngresses) out.push(issue([...at, 'nginx', 'stableIngresses'], 'use either stableIngress or stableIngresses, not both'));
-  }
-  // Host-level splitting shifts traffic between two Services; Istio subsets do not need them.
-  const needsServices = r.nginx ? 'nginx' : r.istio && !r.istio.destinationRule ? 'istio' : undefined;
-  if (needsServices) {
-    for (const field of ['canaryService', 'stableService'] as const) {
-      if (c[field] === undefined) out.push(issue([...base, field], `required with trafficRouting.${needsServices}`));
-    }
-  }
   return out;
 }
 

@@ -86,12 +86,22 @@ function manualCanaryCount(ctx: Context, canary: CanaryStrategy): number {
   return trafficWeightToReplicas(ctx.replicas, ctx.status.manualWeight);
 }
 
+/** How soon a rollout held on unverified traffic looks again. */
+const VERIFY_RETRY_MS = 1000;
+
 function advanceSteps(ctx: Context, canary: CanaryStrategy, steps: readonly CanaryStep[]): void {
   const { status: s } = ctx;
+  if (ctx.trafficVerified === false && s.currentStepIndex < steps.length) {
+    // The data plane has not caught up with the decision in force: judging or timing the step now
+    // would judge or time traffic that is not flowing yet.
+    ctx.wakeAt(ctx.now + VERIFY_RETRY_MS);
+    return;
+  }
   while (s.currentStepIndex < steps.length) {
     if (ctx.pausedBy('UserPause') || ctx.spec.paused) return;
     const index = s.currentStepIndex;
     const step = steps[index];
+    const weightBefore = s.weights.canary;
     if (!step || !stepDone(ctx, canary, step, index) || s.abort) return;
     reportEvidence(ctx, canary, step, index, steps.length);
     s.currentStepIndex = index + 1;
@@ -100,6 +110,11 @@ function advanceSteps(ctx: Context, canary: CanaryStrategy, steps: readonly Cana
     s.manualWeight = undefined;
     ctx.unpause('CanaryPauseStep');
     ctx.event('info', 'RolloutStepCompleted', `Step ${index + 1}/${steps.length} completed: ${describeStep(step)}`);
+    // A new weight goes out with this pass's decision; where it is verified, the next step waits for that.
+    if (ctx.trafficVerified !== undefined && s.weights.canary !== weightBefore) {
+      ctx.wakeAt(ctx.now + VERIFY_RETRY_MS);
+      return;
+    }
   }
 }
 

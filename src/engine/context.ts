@@ -52,6 +52,8 @@ export class Context {
   readonly wakeAtMs: number[] = [];
   /** The canary's request counter as observed this pass; undefined when nothing counts it. */
   canaryRequests: number | undefined;
+  /** Whether the traffic decision in force is verified; undefined when nothing verifies it (see `Observed.trafficVerified`). */
+  trafficVerified: boolean | undefined;
   private readonly observedRuns: Map<string, ObservedAnalysisRun>;
   private readonly observedRevisions: Map<string, ObservedRevision>;
 

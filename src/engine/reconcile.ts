@@ -17,6 +17,7 @@ export function reconcile(input: ReconcileInput): EngineResult {
   const s: RolloutStatus = structuredClone(input.status ?? initialStatus(input.now));
   const ctx = new Context(input.spec, s, input.now, input.observed.revisions, input.observed.analysisRuns ?? [], input.templates);
   ctx.canaryRequests = input.observed.canaryRequests;
+  ctx.trafficVerified = input.observed.trafficVerified;
   const desired = input.desiredRevision;
   const fast = input.fastRollback !== false;
 

@@ -136,6 +136,14 @@ export interface Observed {
    * neither gated on nor reported for evidence.
    */
   canaryRequests?: number | undefined;
+  /**
+   * Whether the traffic provider has the traffic decision in force (the last setTraffic) in
+   * effect on the data plane. `false` holds a canary's steps: no step completes and no timed
+   * pause starts its clock until it is, and a step that changes the weight ends the pass's
+   * advancing so the next step waits for the new weight to be verified (as Argo waits for weight
+   * verification). Absent when the controller does not verify: steps go on as if verified.
+   */
+  trafficVerified?: boolean | undefined;
 }
 
 export interface ScaleAction { type: 'scale'; revision: string; replicas: number }

@@ -7,6 +7,7 @@
  */
 import type { TrafficInForce } from '../engine/index.js';
 import type { RolloutSpec } from '../documents/schema.js';
+import type { ReleaseRoute } from '../router/types.js';
 
 /** What a traffic provider can do. */
 export type TrafficCapability =
@@ -94,6 +95,12 @@ export interface TrafficProvider {
   verify(decision: TrafficDecision): Promise<Verification>;
   /** Takes away every route it manages for a service (the service is removed); idempotent. */
   removeManagedRoutes(key: { namespace: string; service: string }): Promise<void>;
+  /**
+   * Puts the release pinning table in force (the whole of it: releases left out are dropped).
+   * Present if and only if the provider declares `releasePinning`. A release's pinning is in force
+   * only while every member service is routed by this provider; until then it waits, kept.
+   */
+  applyReleases?(releases: ReleaseRoute[]): Promise<void>;
 }
 
 /** A provider was asked for something it cannot do. */

@@ -3,6 +3,7 @@ import { join, relative } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { describe, expect, it } from 'vitest';
 import { analysisLoadChecks } from '../../src/analysis/load-checks.js';
+import { trafficLoadChecks } from '../../src/traffic/load-checks.js';
 import { formatSpecError, loadDocuments } from '../../src/documents/index.js';
 
 // Argo Rollouts' own manifests (its examples/ and test/e2e/) are documents Argo accepts: each must
@@ -57,7 +58,7 @@ describe.skipIf(!present)('Argo Rollouts examples and e2e manifests (GRAYLANE_AR
       if (!docs.some((d) => d.argo)) continue;
       documents += docs.filter((d) => d.argo).length;
       const name = relative(base, file);
-      const result = loadDocuments({ text: readFileSync(file, 'utf8'), file: name }, analysisLoadChecks);
+      const result = loadDocuments({ text: readFileSync(file, 'utf8'), file: name }, { ...analysisLoadChecks, ...trafficLoadChecks() });
       for (const e of result.errors) {
         const doc = docs.filter((d) => d.line <= e.line).pop();
         // An error in a document Kubernetes would not take (a placeholder name) is no refusal.

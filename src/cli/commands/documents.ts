@@ -1,12 +1,15 @@
 /** Commands that work on documents alone, without a daemon: validate, import, schema. */
 import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
-import type { LoadResult } from '../../documents/index.js';
+import type { LoadChecks, LoadResult } from '../../documents/index.js';
 
 // The document layer (schema compiler, Kubernetes models) is loaded on first use, so that
 // commands that do not read documents start fast.
 const spec = () => import('../../documents/index.js');
-const checks = async () => (await import('../../analysis/load-checks.js')).analysisLoadChecks;
+const checks = async (): Promise<LoadChecks> => {
+  const [{ analysisLoadChecks }, { trafficLoadChecks }] = await Promise.all([import('../../analysis/load-checks.js'), import('../../traffic/load-checks.js')]);
+  return { ...analysisLoadChecks, ...trafficLoadChecks() };
+};
 import { CliError, EXIT, type CliContext } from '../context.js';
 
 /** Loads files, printing warnings and notes to stderr; throws a CliError (exit 2) listing every error. */
@@ -57,7 +60,7 @@ export function registerDocumentCommands(program: Command, ctx: CliContext): voi
         throw new CliError(`cannot read ${file}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message}`, EXIT.usage);
       }
       const { importArgo, formatSpecError, formatSpecNote, formatSpecWarning } = await spec();
-      const result = importArgo({ text, file });
+      const result = importArgo({ text, file }, await checks());
       for (const w of result.warnings) ctx.warn(`warning: ${formatSpecWarning(w)}`);
       for (const n of result.notes) ctx.warn(`note: ${formatSpecNote(n)}`);
       if (result.errors.length > 0) throw new CliError(`cannot import ${file}`, EXIT.usage, result.errors.map(formatSpecError));

@@ -17,6 +17,7 @@ import { StoreError, type Store } from '../../state/store.js';
 import { ControlPlaneError } from '../control-plane.js';
 import { LocalController } from './local-controller.js';
 import { analysisLoadChecks } from '../../analysis/load-checks.js';
+import { trafficLoadChecks } from '../../traffic/load-checks.js';
 
 /** Options of {@link startLocalDaemon}. */
 export interface LocalDaemonOptions {
@@ -125,7 +126,7 @@ export async function startLocalDaemon(options: LocalDaemonOptions): Promise<Loc
   } catch (err) {
     throw new DaemonStartError('InvalidApp', `cannot read ${options.appFile}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message}`);
   }
-  const loaded = loadDocuments({ text, file: options.appFile }, analysisLoadChecks);
+  const loaded = loadDocuments({ text, file: options.appFile }, { ...analysisLoadChecks, ...trafficLoadChecks() });
   if (loaded.errors.length > 0) throw new DaemonStartError('InvalidApp', `${options.appFile} is invalid; nothing was started`, loaded.errors.map(formatSpecError));
   const appDoc = loaded.documents.find((d) => d.kind === 'App');
   if (appDoc?.kind !== 'App') throw new DaemonStartError('InvalidApp', `${options.appFile} has no App document: \`graylane up\` runs an App (kind: App)`);

@@ -21,11 +21,13 @@ import { guardWrites, isWriteFailure } from '../../state/write-guard.js';
 import { StoreHealth } from './store-health.js';
 import { ControlPlaneError, type ApplyResult, type ControlPlane, type EventView, type OperateOptions, type Operation } from '../control-plane.js';
 import type { AnalysisRunView, RevisionView, ServiceView } from '../view-model.js';
-import { buildServiceRoute, type TrafficInForce } from './routes.js';
+import { buildServiceRoute, type TrafficInForce } from '../../traffic/builtin/routes.js';
+import { toTrafficEndpoints } from '../../traffic/endpoints.js';
 import { buildServiceView, revisionSummary } from './views.js';
 import { AnalysisManager } from './analysis-manager.js';
 import { analysisLoadChecks } from '../../analysis/load-checks.js';
 import { GuardLoop, type GuardCandidate } from '../core/guard-loop.js';
+import { trafficLoadChecks } from '../../traffic/load-checks.js';
 import { ReleaseCoordinator, type ReleaseRouteShape } from './release-coordinator.js';
 import { memberSpec, releaseOf } from '../../engine/release/releases.js';
 import { RouterEventLog, type RouterEventRecord } from './router-events.js';
@@ -252,7 +254,7 @@ export class LocalController implements ControlPlane {
   // ControlPlane
 
   apply(input: { text: string; file: string; prune?: boolean }): Promise<ApplyResult> {
-    const loaded = loadDocuments({ text: input.text, file: input.file }, analysisLoadChecks);
+    const loaded = loadDocuments({ text: input.text, file: input.file }, { ...analysisLoadChecks, ...trafficLoadChecks() });
     if (loaded.errors.length > 0) {
       return Promise.reject(new ControlPlaneError('ValidationFailed', `${input.file} is invalid; nothing was applied`, loaded.errors.map(formatSpecError)));
     }
@@ -752,7 +754,7 @@ export class LocalController implements ControlPlane {
       spec: spec.targets ? undefined : this.rolloutSpec(spec),
       // During a release's skew window the old revision stays routable for clients pinned to it.
       traffic: pinned ? { ...traffic, stableRevision: pinned.stable, canaryRevision: pinned.canary, canaryWeight: 100 } : traffic,
-      instances,
+      endpoints: toTrafficEndpoints(instances),
     });
     try {
       const services = [...others, route];

@@ -5,7 +5,7 @@ import type { InstanceInfo } from '../../runtime/runtime.js';
 import type { AppService, RolloutSpec } from '../../documents/schema.js';
 import type { StoredRevision } from '../../state/store.js';
 import { buildRolloutView, type InstanceView, type ObservedRevision, type RevisionTraffic, type ServiceView, type StateWritesView } from '../../view/index.js';
-import type { TrafficInForce } from './routes.js';
+import type { TrafficInForce } from '../../engine/index.js';
 
 /** Everything a view is made of. */
 export interface ViewInputs {

@@ -2,12 +2,22 @@
  * Builds a service's route for the built-in router from what is in force (the engine's last
  * traffic decision) and what is running (the runtime's instances). Pure: same inputs, same route.
  */
-import type { InstanceInfo } from '../../runtime/runtime.js';
 import type { InstanceRoute, ServiceRoute } from '../../router/index.js';
-import type { AppService, RolloutSpec } from '../../documents/schema.js';
-
+import type { RolloutSpec } from '../../documents/schema.js';
 import type { TrafficInForce } from '../../engine/index.js';
+import type { TrafficEndpoint } from '../traffic-provider.js';
+
 export type { TrafficInForce };
+
+/** The service fields a route is built from (an App service, or a traffic decision's). */
+export interface RoutedService {
+  /** Service name. */
+  name: string;
+  /** Host it answers for; any when absent. */
+  host?: string | undefined;
+  /** Path prefix it owns; `/` when absent. */
+  pathPrefix?: string | undefined;
+}
 
 /** Cookie that keeps a browser on the side of a weighted split it was assigned to. */
 export const STICKY_COOKIE = 'graylane-canary';
@@ -17,11 +27,11 @@ export const PREVIEW_HEADER = 'x-graylane-preview';
 /** Cookie a tester's browser carries (value: the service's name) to reach its blue-green preview. */
 export const PREVIEW_COOKIE = 'graylane-preview';
 
-function instanceRoutes(instances: InstanceInfo[]): InstanceRoute[] {
-  return instances
+function instanceRoutes(endpoints: TrafficEndpoint[]): InstanceRoute[] {
+  return endpoints
     // An instance still choosing its port has no address to route to yet.
-    .filter((i) => i.state !== 'stopped' && !i.address.endsWith(':0'))
-    .map((i) => ({ id: i.id, address: i.address, ready: i.state === 'ready', draining: i.state === 'stopping' }));
+    .filter((e) => !e.address.endsWith(':0'))
+    .map((e) => ({ id: e.id, address: e.address, ready: e.ready, draining: e.draining }));
 }
 
 /**
@@ -30,12 +40,13 @@ function instanceRoutes(instances: InstanceInfo[]): InstanceRoute[] {
  * counts as it does behind a Kubernetes Service; with it, the engine's weight holds.
  */
 export function buildServiceRoute(options: {
-  service: AppService;
+  service: RoutedService;
   spec: RolloutSpec | undefined;
   traffic: TrafficInForce;
-  instances: InstanceInfo[];
+  /** The service's instances that are not stopped (see `toTrafficEndpoints`). */
+  endpoints: TrafficEndpoint[];
 }): ServiceRoute {
-  const { service, traffic, instances } = options;
+  const { service, traffic, endpoints: instances } = options;
   const stable = traffic.stableRevision;
   const canary = traffic.canaryRevision && traffic.canaryRevision !== stable ? traffic.canaryRevision : undefined;
   const revisions: ServiceRoute['revisions'] = { [stable]: { instances: instanceRoutes(instances.filter((i) => i.revision === stable)) } };
@@ -43,7 +54,7 @@ export function buildServiceRoute(options: {
   const routed = !!options.spec?.strategy.blueGreen || !!options.spec?.strategy.canary?.trafficRouting;
   let canaryWeight = canary ? traffic.canaryWeight : 0;
   if (canary && !routed) {
-    const ready = (r: string) => instances.filter((i) => i.revision === r && i.state === 'ready').length;
+    const ready = (r: string) => instances.filter((i) => i.revision === r && i.ready).length;
     const total = ready(stable) + ready(canary);
     canaryWeight = total === 0 ? 0 : Math.round((100 * ready(canary)) / total);
   }
@@ -79,11 +90,11 @@ export function buildServiceRoute(options: {
  * and not yet active: header `x-graylane-preview: 1`, or cookie `graylane-preview=<service>`
  * (so a tester's browser reaches one service's preview, not every service's).
  */
-function previewRoute(spec: RolloutSpec | undefined, traffic: TrafficInForce, instances: InstanceInfo[], serviceName: string): { revision: string; matches: NonNullable<ServiceRoute['matches']> } | undefined {
+function previewRoute(spec: RolloutSpec | undefined, traffic: TrafficInForce, instances: TrafficEndpoint[], serviceName: string): { revision: string; matches: NonNullable<ServiceRoute['matches']> } | undefined {
   const preview = traffic.previewRevision;
   if (!spec?.strategy.blueGreen?.allowPreviewHeader || !preview || preview === traffic.stableRevision) return undefined;
   // No instance of it left (aborted and scaled down): nothing to send testers to.
-  if (!instances.some((i) => i.revision === preview && i.state !== 'stopped')) return undefined;
+  if (!instances.some((i) => i.revision === preview)) return undefined;
   return {
     revision: preview,
     matches: [

@@ -1,11 +1,15 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { formatSpecError, loadDocuments } from './index.js';
+import { analysisLoadChecks } from '../../src/analysis/load-checks.js';
+import { formatSpecError, loadDocuments } from '../../src/documents/index.js';
+import { trafficLoadChecks } from '../../src/traffic/load-checks.js';
 
 // One file per case under test/fixtures/documents/invalid/, and one line per case in EXPECTED.txt:
-// the exact `file:line:col: path: reason` a user sees for it.
-const dir = fileURLToPath(new URL('../../test/fixtures/documents/invalid/', import.meta.url));
+// the exact `file:line:col: path: reason` a user sees for it, with the checks `graylane validate`
+// runs (the traffic providers' own checks among them).
+const checks = { ...analysisLoadChecks, ...trafficLoadChecks() };
+const dir = fileURLToPath(new URL('../fixtures/documents/invalid/', import.meta.url));
 const expected = readFileSync(`${dir}EXPECTED.txt`, 'utf8').split('\n').filter((l) => l.trim() !== '');
 const cases = readdirSync(dir).filter((f) => /\.(ya?ml|json)$/.test(f)).sort();
 
@@ -17,7 +21,7 @@ describe('invalid documents', () => {
   });
 
   it.each(cases)('%s gives exactly its expected error and no documents', (file) => {
-    const result = loadDocuments({ text: readFileSync(`${dir}${file}`, 'utf8'), file });
+    const result = loadDocuments({ text: readFileSync(`${dir}${file}`, 'utf8'), file }, checks);
     expect(result.errors.map(formatSpecError)).toEqual(expected.filter((l) => l.startsWith(`${file}:`)));
     expect(result.documents).toEqual([]);
   });

@@ -4,9 +4,9 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { send, startRouter, startUpstream, type Upstream } from '../../../test/fixtures/router/support.js';
-import type { InstanceInfo } from '../../runtime/runtime.js';
 import type { AppService, RolloutSpec } from '../../documents/schema.js';
 import { buildServiceRoute, type TrafficInForce } from './routes.js';
+import { toTrafficEndpoints, type RoutableInstance } from '../endpoints.js';
 
 const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -23,12 +23,12 @@ async function upstream(name: string): Promise<Upstream> {
   return u;
 }
 
-function info(u: Upstream, revision: string): InstanceInfo {
-  return { id: `shop-${revision}-1`, service: 'shop', revision, address: u.address, state: 'ready', restarts: 0, startedAtMs: 0 };
+function info(u: Upstream, revision: string): RoutableInstance {
+  return { id: `shop-${revision}-1`, revision, address: u.address, state: 'ready' };
 }
 
-async function routerFor(options: { spec: RolloutSpec; traffic: TrafficInForce; instances: InstanceInfo[] }): Promise<string> {
-  const route = buildServiceRoute({ service, ...options });
+async function routerFor(options: { spec: RolloutSpec; traffic: TrafficInForce; instances: RoutableInstance[] }): Promise<string> {
+  const route = buildServiceRoute({ service, spec: options.spec, traffic: options.traffic, endpoints: toTrafficEndpoints(options.instances) });
   const r = await startRouter({ routes: { services: [route] } });
   cleanups.push(r.close);
   return r.url;
@@ -59,7 +59,7 @@ describe('blue-green preview behind the built-in router (allowPreviewHeader)', (
   it('after the switch the preview is the active revision: no preview route is left', () => {
     const route = buildServiceRoute({
       service, spec: spec(true), traffic: { ...beforeSwitch, stableRevision: 'v2' },
-      instances: [{ id: 'shop-v2-1', service: 'shop', revision: 'v2', address: '127.0.0.1:1', state: 'ready', restarts: 0, startedAtMs: 0 }],
+      endpoints: toTrafficEndpoints([{ id: 'shop-v2-1', revision: 'v2', address: '127.0.0.1:1', state: 'ready' }]),
     });
     expect(route.matches).toBeUndefined();
     expect(Object.keys(route.revisions)).toEqual(['v2']);

@@ -1,0 +1,119 @@
+/**
+ * The built-in router as a traffic provider: one route per service, built from the decision and
+ * the service's endpoints, plus the release pinning table, put in force as one whole table through
+ * a {@link RouterControl}. What it applies is what it was handed: decisions the controller makes
+ * for its own reasons (an abort it could not commit, a release's skew window) arrive already made.
+ */
+import type { RouterControl } from '../../router/control/router-control.js';
+import type { ReleaseRoute, RouteTable, ServiceRoute } from '../../router/types.js';
+import type { TrafficDecision, TrafficProvider, Verification } from '../traffic-provider.js';
+import { BUILTIN_CAPABILITIES, validateBuiltin } from './builtin-config.js';
+import { buildServiceRoute } from './routes.js';
+
+/** Options of {@link BuiltinTrafficProvider}. */
+export interface BuiltinTrafficProviderOptions {
+  /** The router's control; its table in force is where this provider starts from. */
+  control: RouterControl;
+}
+
+/** What was applied for a service: the route built from the decision, and the table version that carried it. */
+interface Applied {
+  route: string;
+  version: number;
+}
+
+function routeOf(decision: TrafficDecision): ServiceRoute {
+  return buildServiceRoute({
+    service: { name: decision.service, host: decision.host, pathPrefix: decision.pathPrefix },
+    spec: decision.spec,
+    traffic: decision.traffic,
+    endpoints: decision.endpoints,
+  });
+}
+
+/**
+ * Routes by the built-in router. It serves one namespace (a single host's `default`): routes are
+ * named by service.
+ */
+export class BuiltinTrafficProvider implements TrafficProvider {
+  /** @inheritdoc */
+  readonly type = 'builtin';
+  /** @inheritdoc */
+  readonly capabilities = BUILTIN_CAPABILITIES;
+  private readonly control: RouterControl;
+  /** The route of each service, by service name. */
+  private readonly routes = new Map<string, ServiceRoute>();
+  private releases: ReleaseRoute[] = [];
+  private readonly applied = new Map<string, Applied>();
+  /** Table writes in the order they were asked for: a slower write never overtakes a newer one. */
+  private writes: Promise<unknown> = Promise.resolve();
+
+  constructor(options: BuiltinTrafficProviderOptions) {
+    this.control = options.control;
+    // A restarted daemon's router already routes (its table was restored): the provider takes it over.
+    const { table } = options.control.currentTable();
+    for (const route of table.services) this.routes.set(route.name, route);
+    this.releases = [...(table.releases ?? [])];
+  }
+
+  /** @inheritdoc */
+  validate = validateBuiltin;
+
+  /** @inheritdoc */
+  async apply(decision: TrafficDecision): Promise<void> {
+    // It has every capability a decision can need: nothing to refuse.
+    const route = routeOf(decision);
+    const previous = this.routes.get(decision.service);
+    this.routes.set(decision.service, route);
+    try {
+      const { version } = await this.put();
+      this.applied.set(decision.service, { route: JSON.stringify(route), version });
+    } catch (err) {
+      // The router kept its table: so does the provider, or the next write would carry the refused route.
+      if (previous) this.routes.set(decision.service, previous);
+      else this.routes.delete(decision.service);
+      throw err;
+    }
+  }
+
+  /** @inheritdoc */
+  async applyReleases(releases: ReleaseRoute[]): Promise<void> {
+    const previous = this.releases;
+    this.releases = releases.map((r) => ({ ...r, services: [...r.services] }));
+    try {
+      await this.put();
+    } catch (err) {
+      this.releases = previous;
+      throw err;
+    }
+  }
+
+  /**
+   * 'verified' when the decision (its route: traffic, endpoints, place) is the one last applied
+   * for the service and the table in force is the one that carried it or a later one; else 'pending'.
+   */
+  verify(decision: TrafficDecision): Promise<Verification> {
+    const applied = this.applied.get(decision.service);
+    if (!applied || applied.route !== JSON.stringify(routeOf(decision))) return Promise.resolve('pending');
+    const { version, table } = this.control.currentTable();
+    const routed = table.services.some((s) => s.name === decision.service);
+    return Promise.resolve(routed && version >= applied.version ? 'verified' : 'pending');
+  }
+
+  /** @inheritdoc */
+  async removeManagedRoutes(key: { namespace: string; service: string }): Promise<void> {
+    this.applied.delete(key.service);
+    if (!this.routes.delete(key.service)) return;
+    await this.put();
+  }
+
+  /** The whole table, pinning limited to releases whose members are all routed, in force after the writes before it. */
+  private put(): Promise<{ version: number }> {
+    const services = [...this.routes.values()];
+    const routed = new Set(services.map((s) => s.name));
+    const table: RouteTable = { services, releases: this.releases.filter((r) => r.services.every((s) => routed.has(s))) };
+    const write = this.writes.then(() => this.control.applyTable(table));
+    this.writes = write.catch(() => undefined);
+    return write;
+  }
+}
