@@ -8,21 +8,40 @@ const layers = [
   'controller', 'state', 'api', 'cli', 'console', 'demo', 'lib',
 ];
 
+/**
+ * Parts below the top level, each its own element (listed before the layers: a file belongs to the
+ * first element whose pattern matches it). The router's contract (route tables, events, figures)
+ * and its control port are what the rest of the house may know of the router; the data plane
+ * itself is for composition roots only. `controller/local` is a composition root.
+ */
+const parts = [
+  { type: 'router-contract', pattern: 'src/router/contract' },
+  // Adapters of the control port are the data plane's business (element patterns match folders,
+  // hence a folder per adapter, listed before the port's folder).
+  { type: 'router', pattern: 'src/router/control/in-process' },
+  { type: 'router-control-port', pattern: 'src/router/control' },
+  { type: 'controller-local', pattern: 'src/controller/local' },
+];
+
 /** Which layer may import which: data flows documents → engine → actions → adapters. */
 /** @type {Record<string, string[]>} */
 const allowed = {
   lib: [],
   documents: ['lib'],
   engine: ['documents', 'lib'],
-  analysis: ['documents', 'engine', 'lib'],
-  metrics: ['analysis', 'documents', 'lib'],
-  router: ['lib'],
-  traffic: ['router', 'engine', 'documents', 'lib'],
+  analysis: ['documents', 'engine', 'router-contract', 'lib'],
+  metrics: ['analysis', 'documents', 'router-contract', 'lib'],
+  'router-contract': [],
+  'router-control-port': ['router-contract'],
+  router: ['router-contract', 'router-control-port', 'lib'],
+  traffic: ['router-contract', 'router-control-port', 'engine', 'documents', 'lib'],
   runtime: ['documents', 'engine', 'lib'],
   state: ['documents', 'engine', 'analysis', 'lib'],
-  controller: ['documents', 'engine', 'analysis', 'metrics', 'traffic', 'router', 'runtime', 'state', 'lib'],
-  api: ['controller', 'state', 'documents', 'engine', 'analysis', 'lib'],
-  cli: ['api', 'controller', 'documents', 'engine', 'analysis', 'router', 'demo', 'lib'],
+  controller: ['documents', 'engine', 'analysis', 'metrics', 'traffic', 'router-contract', 'router-control-port', 'runtime', 'state', 'lib'],
+  // The single-host composition root: the only part of the controller that builds a router.
+  'controller-local': ['controller', 'documents', 'engine', 'analysis', 'metrics', 'traffic', 'router', 'router-contract', 'router-control-port', 'runtime', 'state', 'lib'],
+  api: ['controller', 'state', 'documents', 'engine', 'analysis', 'router-contract', 'lib'],
+  cli: ['api', 'controller', 'controller-local', 'documents', 'engine', 'analysis', 'router', 'router-contract', 'demo', 'lib'],
   demo: ['api', 'documents', 'lib'],
   console: ['api', 'lib'],
 };
@@ -55,13 +74,13 @@ export default tseslint.config(
     files: ['src/**/*.ts'],
     plugins: { boundaries },
     settings: {
-      'boundaries/elements': layers.map((type) => ({ type, pattern: `src/${type}` })),
+      'boundaries/elements': [...parts, ...layers.map((type) => ({ type, pattern: `src/${type}` }))],
       'import/resolver': { typescript: { project: './tsconfig.json' }, node: true },
     },
     rules: {
       'boundaries/dependencies': ['error', {
         default: 'disallow',
-        policies: layers.map((from) => ({ from: { element: { type: from } }, allow: { to: { element: { type: [from, ...allowed[from]] } } } })),
+        policies: [...new Set([...parts.map((p) => p.type), ...layers])].map((from) => ({ from: { element: { type: from } }, allow: { to: { element: { type: [from, ...allowed[from]] } } } })),
       }],
     },
   },

@@ -9,22 +9,8 @@ import type { App, Release } from '../../documents/schema.js';
 import type { Store } from '../../state/store.js';
 import type { ReleaseTrafficView, ServiceView } from '../view-model.js';
 import { ControlPlaneError } from '../control-plane.js';
+import type { ReleaseRoute } from '../../router/contract/index.js';
 import { decideGate, DEFAULT_PINNING, releaseWeight, skewWindowMs, type ReleaseState } from '../../engine/release/releases.js';
-
-/** The router's view of a release (see src/router/types.ts ReleaseRoute). */
-export interface ReleaseRouteShape {
-  name: string;
-  services: string[];
-  generation: string;
-  canaryWeight: number;
-  phase: 'progressing' | 'promoted' | 'aborted';
-  skewUntilMs?: number;
-  cookie: string;
-  header: string;
-  secret: string;
-  allowForceHeader?: boolean;
-  assetPattern?: string;
-}
 
 /** What the coordinator needs of the controller. */
 export interface ReleaseHost {
@@ -274,8 +260,8 @@ export class ReleaseCoordinator {
   }
 
   /** The pinning table for the router: releases under way or within their skew window. */
-  routes(): ReleaseRouteShape[] {
-    const out: ReleaseRouteShape[] = [];
+  routes(): ReleaseRoute[] {
+    const out: ReleaseRoute[] = [];
     for (const release of this.releases()) {
       const state = this.state(release.name);
       const phase = state?.phase ?? 'idle';

@@ -3,7 +3,7 @@
  * traffic decision) and what is running (the runtime's instances). Pure: same inputs, same route.
  */
 import type { InstanceInfo } from '../../runtime/runtime.js';
-import type { InstanceRoute, ServiceRoute } from '../../router/index.js';
+import type { InstanceRoute, ServiceRoute } from '../../router/contract/index.js';
 import type { AppService, RolloutSpec } from '../../documents/schema.js';
 
 import type { TrafficInForce } from '../../engine/index.js';

@@ -1,7 +1,7 @@
 /** Builds the shared view-model of a service from status, instances and router figures. */
 import { describeStep, type RolloutStatus } from '../../engine/index.js';
 import { parseDurationMs } from '../../lib/duration.js';
-import type { RevisionStats } from '../../router/index.js';
+import type { RevisionStats } from '../../router/contract/index.js';
 import type { InstanceInfo } from '../../runtime/runtime.js';
 import type { AppService, RolloutSpec } from '../../documents/schema.js';
 import type { StoredRevision } from '../../state/store.js';
