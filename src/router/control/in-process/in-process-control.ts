@@ -124,6 +124,10 @@ class InProcessRouterControl implements RouterControl {
     }
     if (e.type !== 'instance-drained' && e.type !== 'instance-drain-timeout') return;
     const outcome = e.type === 'instance-drained' ? 'drained' : 'timeout';
+    const state = this.drains.get(e.instance);
+    // Cutting requests at the drain deadline lets the instance report itself drained just after:
+    // the drain still ended in a timeout.
+    if (state !== undefined && state !== 'draining') return;
     this.remember(e.instance, outcome);
     for (const done of [...(this.waiters.get(e.instance) ?? [])]) done(outcome);
   }
