@@ -8,10 +8,21 @@ const layers = [
   'controller', 'state', 'view', 'api', 'cli', 'console', 'demo', 'lib',
 ];
 
-/** Elements below the top level, matched before their layer: the API contract is shared by every client. */
-const subElements = [
+/**
+ * Parts below the top level, each its own element (listed before the layers: a file belongs to the
+ * first element whose pattern matches it). The router's contract (route tables, events, figures)
+ * and its control port are what the rest of the house may know of the router; the data plane
+ * itself is for composition roots only. `controller/local` is a composition root.
+ */
+const parts = [
   { type: 'contract', pattern: 'src/api/contract' },
   { type: 'controller-core', pattern: 'src/controller/core' },
+  { type: 'router-contract', pattern: 'src/router/contract' },
+  // Adapters of the control port are the data plane's business (element patterns match folders,
+  // hence a folder per adapter, listed before the port's folder).
+  { type: 'router', pattern: 'src/router/control/in-process' },
+  { type: 'router-control-port', pattern: 'src/router/control' },
+  { type: 'controller-local', pattern: 'src/controller/local' },
 ];
 
 /** Which layer may import which: data flows documents → engine → actions → adapters. */
@@ -20,20 +31,24 @@ const allowed = {
   lib: [],
   documents: ['lib'],
   engine: ['documents', 'lib'],
-  analysis: ['documents', 'engine', 'lib'],
-  metrics: ['analysis', 'documents', 'lib'],
-  router: ['lib'],
-  traffic: ['router', 'engine', 'documents', 'lib'],
+  analysis: ['documents', 'engine', 'router-contract', 'lib'],
+  metrics: ['analysis', 'documents', 'router-contract', 'lib'],
+  'router-contract': [],
+  'router-control-port': ['router-contract'],
+  router: ['router-contract', 'router-control-port', 'lib'],
+  traffic: ['router-contract', 'router-control-port', 'engine', 'documents', 'lib'],
   runtime: ['documents', 'engine', 'lib'],
   state: ['documents', 'engine', 'analysis', 'lib'],
   // The controller core speaks to the world through ports only; adapters are the composition
   // roots' business (see the import restrictions on src/controller/core below).
-  'controller-core': ['controller', 'contract', 'view', 'documents', 'engine', 'analysis', 'traffic', 'router', 'runtime', 'state', 'lib'],
+  'controller-core': ['controller', 'contract', 'view', 'documents', 'engine', 'analysis', 'traffic', 'router-contract', 'router-control-port', 'runtime', 'state', 'lib'],
   contract: ['lib'],
-  view: ['contract', 'documents', 'engine', 'lib'],
-  controller: ['controller-core', 'documents', 'engine', 'analysis', 'metrics', 'traffic', 'router', 'runtime', 'state', 'view', 'contract', 'lib'],
-  api: ['contract', 'view', 'controller', 'state', 'documents', 'engine', 'analysis', 'lib'],
-  cli: ['api', 'contract', 'view', 'controller', 'documents', 'engine', 'analysis', 'traffic', 'router', 'demo', 'lib'],
+  view: ['contract', 'documents', 'engine', 'router-contract', 'lib'],
+  controller: ['controller-core', 'documents', 'engine', 'analysis', 'metrics', 'traffic', 'router-contract', 'router-control-port', 'runtime', 'state', 'view', 'contract', 'lib'],
+  // The single-host composition root: the only part of the controller that builds a router.
+  'controller-local': ['controller', 'controller-core', 'documents', 'engine', 'analysis', 'metrics', 'traffic', 'router', 'router-contract', 'router-control-port', 'runtime', 'state', 'view', 'contract', 'lib'],
+  api: ['contract', 'view', 'controller', 'state', 'documents', 'engine', 'analysis', 'router-contract', 'lib'],
+  cli: ['api', 'contract', 'view', 'controller', 'controller-local', 'documents', 'engine', 'analysis', 'traffic', 'router', 'router-contract', 'demo', 'lib'],
   demo: ['api', 'contract', 'view', 'documents', 'lib'],
   console: ['api', 'contract', 'view', 'lib'],
 };
@@ -66,13 +81,13 @@ export default tseslint.config(
     files: ['src/**/*.ts'],
     plugins: { boundaries },
     settings: {
-      'boundaries/elements': [...subElements, ...layers.map((type) => ({ type, pattern: `src/${type}` }))],
+      'boundaries/elements': [...parts, ...layers.map((type) => ({ type, pattern: `src/${type}` }))],
       'import/resolver': { typescript: { project: './tsconfig.json' }, node: true },
     },
     rules: {
       'boundaries/dependencies': ['error', {
         default: 'disallow',
-        policies: [...subElements.map((e) => e.type), ...layers].map((from) => ({ from: { element: { type: from } }, allow: { to: { element: { type: [from, ...allowed[from]] } } } })),
+        policies: [...new Set([...parts.map((p) => p.type), ...layers])].map((from) => ({ from: { element: { type: from } }, allow: { to: { element: { type: [from, ...allowed[from]] } } } })),
       }],
     },
   },

@@ -1,7 +1,7 @@
 /** Metric providers: the port, the registry and the adapters. */
 export * from './provider.js';
 export * from './registry.js';
-export * from './builtin/revision-stats.js';
+export * from './builtin/stats-source.js';
 export * from './builtin/builtin-provider.js';
 export * from './prometheus/prometheus-provider.js';
 export * from './web/web-provider.js';

@@ -1,6 +1,6 @@
 /** The default set of metric providers, keyed by the metric's provider key. */
 import { BuiltinMetricProvider } from './builtin/builtin-provider.js';
-import type { RevisionStatsSource } from './builtin/revision-stats.js';
+import type { RevisionStatsSource } from './builtin/stats-source.js';
 import { CommandMetricProvider, type CommandProviderOptions } from './command/command-provider.js';
 import { PrometheusMetricProvider } from './prometheus/prometheus-provider.js';
 import { MetricProviderRegistry } from './provider.js';

@@ -75,6 +75,11 @@ export interface Router {
    * (default 30 s, at most 300 s): the share the canary really gets (zeros for an unknown release).
    */
   releaseTraffic(query: { release: string; windowMs?: number }): ReleaseTraffic;
+  /**
+   * The revisions and releases the router keeps counters for: those in the table, and those that
+   * left it less than a statistics window ago. What a snapshot of every counter walks.
+   */
+  counted(): { revisions: { service: string; revision: string }[]; releases: string[] };
   /** Subscribes to notable events (ejections, readmissions, drains). */
   on(event: 'event', listener: (e: RouterEvent) => void): this;
   /** Unsubscribes. */
@@ -367,6 +372,13 @@ class RouterImpl extends EventEmitter implements Router {
 
   releaseTraffic(query: { release: string; windowMs?: number }): ReleaseTraffic {
     return (this.releaseCounters.get(query.release) ?? new ReleaseCounters(query.release)).recent(query.windowMs ?? 30_000, Date.now());
+  }
+
+  counted(): { revisions: { service: string; revision: string }[]; releases: string[] } {
+    return {
+      revisions: [...this.counters.values()].map(({ counters }) => ({ service: counters.service, revision: counters.revision })),
+      releases: [...this.releaseCounters.keys()],
+    };
   }
 
   private countersFor(service: string, revision: string, now: number): RevisionCounters {

@@ -7,7 +7,7 @@
  */
 import type { TrafficInForce } from '../engine/index.js';
 import type { RolloutSpec } from '../documents/schema.js';
-import type { ReleaseRoute } from '../router/types.js';
+import type { ReleaseRoute } from '../router/contract/index.js';
 
 /** What a traffic provider can do. */
 export type TrafficCapability =

@@ -35,6 +35,7 @@
  * margins absorb. Pure: no clock, no I/O; time is the tick count.
  */
 import { lowerConfidenceBound, upperConfidenceBound } from './sequential.js';
+import type { LatencyCounts } from '../../router/contract/index.js';
 
 /** The guard's settings; every field has a default (see {@link DEFAULT_GUARD_PARAMS}). */
 export interface GuardParams {
@@ -75,19 +76,11 @@ export interface GuardStartOptions {
    * least `latencyReferenceRequests` in it, the latency threshold is fixed from it and the latency
    * test runs from the first tick, instead of waiting for that much stable traffic first.
    */
-  latencyReference?: LatencyHistogram;
+  latencyReference?: LatencyCounts;
 }
 
 /** Restarted tests kept alive besides the one from the start. */
 const RECENT_TESTS = 6;
-
-/** Per-tick (not cumulative) latency counts: `counts[i]` requests took ≤ `boundsMs[i]` (and more than the previous bound); the last count is the overflow. */
-export interface LatencyHistogram {
-  /** Increasing upper bounds in ms; the same for every tick and both sides. */
-  boundsMs: readonly number[];
-  /** `boundsMs.length + 1` counts. */
-  counts: readonly number[];
-}
 
 /** One revision's traffic during one tick (about a second). */
 export interface GuardSideTick {
@@ -95,8 +88,8 @@ export interface GuardSideTick {
   requests: number;
   /** Of those, 5xx responses plus upstream errors and timeouts. */
   errors: number;
-  /** Their latencies; without it the latency test does not run. */
-  latency?: LatencyHistogram;
+  /** Their latencies in this tick (the same bounds every tick and on both sides); without it the latency test does not run. */
+  latency?: LatencyCounts;
 }
 
 /** What the guard is fed every second. */
@@ -299,7 +292,7 @@ export class CanaryGuard {
   }
 
   /** Adds stable latencies to the reference; fixes the threshold once there are enough. */
-  private addReference(s: LatencyHistogram): void {
+  private addReference(s: LatencyCounts): void {
     if (!this.reference) this.reference = { boundsMs: s.boundsMs, counts: s.counts.map(() => 0), requests: 0 };
     if (!sameBounds(this.reference.boundsMs, s.boundsMs)) throw new GuardInputError('invalid-tick', 'the latency histogram bounds changed between ticks');
     s.counts.forEach((n, i) => { this.reference!.counts[i]! += n; });
@@ -331,7 +324,7 @@ export class CanaryGuard {
 }
 
 /** Builds a histogram from raw latencies (tests, and routers that keep samples). */
-export function latencyHistogram(samplesMs: Iterable<number>, boundsMs: readonly number[] = DEFAULT_LATENCY_BOUNDS_MS): LatencyHistogram {
+export function latencyHistogram(samplesMs: Iterable<number>, boundsMs: readonly number[] = DEFAULT_LATENCY_BOUNDS_MS): LatencyCounts {
   const counts = new Array<number>(boundsMs.length + 1).fill(0);
   for (const ms of samplesMs) {
     let lo = 0;
@@ -343,7 +336,7 @@ export function latencyHistogram(samplesMs: Iterable<number>, boundsMs: readonly
     }
     counts[lo]!++;
   }
-  return { boundsMs, counts };
+  return { boundsMs: [...boundsMs], counts };
 }
 
 /** Roughly 25% apart from 1 ms to 60 s, so the threshold lands close to the target. */
@@ -400,7 +393,7 @@ function validateParams(p: GuardParams): GuardParams {
   return p;
 }
 
-function validateHistogram(name: string, { boundsMs, counts }: LatencyHistogram): void {
+function validateHistogram(name: string, { boundsMs, counts }: LatencyCounts): void {
   if (counts.length !== boundsMs.length + 1) throw new GuardInputError('invalid-tick', `${name} needs ${boundsMs.length + 1} counts (one per bound plus overflow), got ${counts.length}`);
   if (!counts.every((n) => Number.isInteger(n) && n >= 0)) throw new GuardInputError('invalid-tick', `${name} counts must be integers ≥ 0`);
   if (!boundsMs.every((b, i) => i === 0 || b > boundsMs[i - 1]!)) throw new GuardInputError('invalid-tick', `${name} bounds must increase`);

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { initialStatus } from '../../engine/index.js';
 import type { RolloutStatus } from '../../engine/index.js';
-import type { RevisionTotals } from '../../router/types.js';
+import type { RevisionTotals } from '../../router/contract/index.js';
 import type { CanaryStrategy } from '../../documents/schema.js';
 import { GuardLoop, guardTargets, type GuardCandidate } from './guard-loop.js';
 

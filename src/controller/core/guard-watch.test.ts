@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { LatencyCounts, RevisionTotals } from '../../router/types.js';
+import type { LatencyCounts, RevisionTotals } from '../../router/contract/index.js';
 import { GuardWatch, type GuardTarget } from './guard-watch.js';
 
 const BOUNDS = [1, 2, 5, 10, 20, 50, 100];

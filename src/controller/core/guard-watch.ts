@@ -4,7 +4,7 @@
  */
 import { CanaryGuard, type GuardResult, type GuardSideTick } from '../../analysis/judge/guard.js';
 import { guardParamsFromSpec } from '../../analysis/guard-spec.js';
-import type { LatencyCounts, RevisionTotals } from '../../router/types.js';
+import type { LatencyCounts, RevisionTotals } from '../../router/contract/index.js';
 import type { CanaryStrategy } from '../../documents/schema.js';
 import type { AnalysisRunView } from '../view-model.js';
 

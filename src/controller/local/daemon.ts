@@ -7,6 +7,7 @@ import { dirname, join, resolve } from 'node:path';
 import { readFile } from 'node:fs/promises';
 import { parseDurationMs } from '../../lib/duration.js';
 import { createRouter, type Router, type RouterOptions, type TimeoutOptions } from '../../router/index.js';
+import { createInProcessRouterControl } from '../../router/control/in-process/in-process-control.js';
 import type { RouterSettings } from '../../documents/schema.js';
 import { createRuntime } from '../../runtime/registry.js';
 import { appServiceRevision, formatSpecError, loadDocuments } from '../../documents/index.js';
@@ -169,7 +170,7 @@ export async function startLocalDaemon(options: LocalDaemonOptions): Promise<Loc
     ...(logs.retention !== undefined && { logRetentionMs: parseDurationMs(logs.retention) }),
   });
   const staticRuntime = createRuntime('static', {});
-  const controller = new LocalController({ store, processRuntime, staticRuntime, router, drainTimeoutMs });
+  const controller = new LocalController({ store, processRuntime, staticRuntime, router: createInProcessRouterControl({ router }), drainTimeoutMs });
   let adoption;
   try {
     adoption = await controller.start();

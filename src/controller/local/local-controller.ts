@@ -8,7 +8,8 @@ import {
   applyOperation, initialStatus, OperationError, reconcile, staticServiceStatus, statusProblem,
   type Action, type Observed, type RolloutStatus, type UserOperation,
 } from '../../engine/index.js';
-import type { Router, RouterEvent } from '../../router/index.js';
+import type { ReleaseRoute, RouterEvent, RouteTable } from '../../router/contract/index.js';
+import type { RouterControl } from '../../router/control/router-control.js';
 import type { InstanceInfo, Runtime } from '../../runtime/runtime.js';
 import { adoptRecordOf } from '../../runtime/process/process-runtime.js';
 import { resolveCommand, resolveCwd } from '../../runtime/process/command.js';
@@ -28,7 +29,7 @@ import { AnalysisManager } from './analysis-manager.js';
 import { analysisLoadChecks } from '../../analysis/load-checks.js';
 import { GuardLoop, type GuardCandidate } from '../core/guard-loop.js';
 import { trafficLoadChecks } from '../../traffic/load-checks.js';
-import { ReleaseCoordinator, type ReleaseRouteShape } from './release-coordinator.js';
+import { ReleaseCoordinator } from './release-coordinator.js';
 import { memberSpec, releaseOf } from '../../engine/release/releases.js';
 import { RouterEventLog, type RouterEventRecord } from './router-events.js';
 import { mergeAsync } from '../../lib/merge-async.js';
@@ -42,8 +43,8 @@ export interface LocalControllerOptions {
   processRuntime: Runtime<ProcessTemplate>;
   /** Watches `targets` services. */
   staticRuntime: Runtime<StaticTemplate>;
-  /** The built-in router. */
-  router: Router;
+  /** The built-in router, through its control port. */
+  router: RouterControl;
   /** Clock; injectable for tests. */
   nowMs?: () => number;
   /** How often every service is reconciled even when nothing happened; default 500 ms. */
@@ -82,7 +83,7 @@ export const PROBE_FAILING_EVENT_INTERVAL_MS = 60_000;
 /** The local control plane. Call `start()` once, `stop()` at the end. */
 export class LocalController implements ControlPlane {
   private readonly store: Store;
-  private readonly router: Router;
+  private readonly router: RouterControl;
   private readonly nowMs: () => number;
   private readonly listeners = new Set<Listener>();
   private readonly queues = new Map<string, Promise<void>>();
@@ -100,6 +101,8 @@ export class LocalController implements ControlPlane {
   private readonly releases: ReleaseCoordinator;
   private readonly routerEvents: RouterEventLog;
   private unsubscribers: (() => void)[] = [];
+  /** The last route table handed to the router, settled once it is in force (or refused). */
+  private routeApplied: Promise<void> = Promise.resolve();
   private stopped = false;
   /** Write failures of the state store: the daemon keeps routing and retries with back-off. */
   private readonly health: StoreHealth;
@@ -207,8 +210,7 @@ export class LocalController implements ControlPlane {
         if (!this.stopped) this.routerEvents.onEvent(e);
       });
     };
-    this.router.on('event', onRouterEvent);
-    this.unsubscribers.push(() => this.router.off('event', onRouterEvent));
+    this.unsubscribers.push(this.router.onEvent(onRouterEvent));
     this.analyses.resumeAll(this.store.listServices().map((s) => s.name));
     this.timer = setInterval(() => this.reconcileAll(), this.options.resyncMs ?? 500);
     this.timer.unref();
@@ -730,10 +732,10 @@ export class LocalController implements ControlPlane {
 
   private refreshRoute(name: string): void {
     const svc = this.store.getService(name);
-    const table = this.router.getRouteTable();
+    const { table } = this.router.currentTable();
     const others = table.services.filter((s) => s.name !== name);
     if (!svc) {
-      this.router.setRouteTable({ services: others, releases: this.releaseRoutes(others) });
+      this.applyTable(name, { services: others, releases: this.releaseRoutes(others) });
       return;
     }
     const spec = svc.spec as AppService;
@@ -756,42 +758,34 @@ export class LocalController implements ControlPlane {
       traffic: pinned ? { ...traffic, stableRevision: pinned.stable, canaryRevision: pinned.canary, canaryWeight: 100 } : traffic,
       endpoints: toTrafficEndpoints(instances),
     });
-    try {
-      const services = [...others, route];
-      this.router.setRouteTable({ services, releases: this.releaseRoutes(services) });
-    } catch (err) {
-      // The previous table stays in force (the router swaps whole tables or nothing).
-      this.emitEvent(name, 'error', 'RoutingFailed', err instanceof Error ? err.message : String(err));
-    }
+    const services = [...others, route];
+    this.applyTable(name, { services, releases: this.releaseRoutes(services) });
+  }
+
+  /** Hands a table to the router; the in-process one swaps before returning, so traffic moves now. */
+  private applyTable(service: string, table: RouteTable): void {
+    this.routeApplied = this.router.applyTable(table).then(
+      () => undefined,
+      (err: unknown) => {
+        // The previous table stays in force (the router swaps whole tables or nothing).
+        this.emitEvent(service, 'error', 'RoutingFailed', err instanceof Error ? err.message : String(err));
+      },
+    );
   }
 
   /** The pinning table, limited to releases whose members are all routed. */
-  private releaseRoutes(services: { name: string }[]): ReleaseRouteShape[] {
+  private releaseRoutes(services: { name: string }[]): ReleaseRoute[] {
     const routed = new Set(services.map((s) => s.name));
     return this.releases.routes().filter((r) => r.services.every((s) => routed.has(s)));
   }
 
   /** beforeStop of every graceful stop: out of the route table, then wait for the router to drain it. */
-  private unroute(info: InstanceInfo): Promise<void> {
-    return new Promise<void>((resolveDrained) => {
-      const timeoutMs = this.options.drainTimeoutMs ?? 30_000;
-      const timer = setTimeout(finish, timeoutMs + 1000);
-      const router = this.router;
-      function listener(e: { type: string; instance: string }): void {
-        if (e.instance === info.id && (e.type === 'instance-drained' || e.type === 'instance-drain-timeout')) finish();
-      }
-      function finish(): void {
-        clearTimeout(timer);
-        router.off('event', listener);
-        resolveDrained();
-      }
-      router.on('event', listener);
-      this.refreshRoute(info.service);
-      // An instance that never took traffic (or is already gone from the table) has nothing to drain.
-      const stillRouted = router.getRouteTable().services.some((s) => Object.values(s.revisions).some((r) => r.instances.some((i) => i.id === info.id && !i.draining)));
-      const known = router.getRouteTable().services.some((s) => Object.values(s.revisions).some((r) => r.instances.some((i) => i.id === info.id)));
-      if (!known || stillRouted) finish();
-    });
+  private async unroute(info: InstanceInfo): Promise<void> {
+    this.refreshRoute(info.service);
+    await this.routeApplied;
+    // The router's wall clock, as its own drain deadline is: the controller's clock may be a test's.
+    // An instance that never took traffic (or is still routed) has nothing to drain ('unknown').
+    await this.router.awaitDrained(info.id, Date.now() + (this.options.drainTimeoutMs ?? 30_000) + 1000);
   }
 
   private onInstanceChange(instance: InstanceInfo, previousState: string): void {

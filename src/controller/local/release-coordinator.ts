@@ -9,24 +9,10 @@ import type { App, Release } from '../../documents/schema.js';
 import type { Store } from '../../state/store.js';
 import { buildReleaseView, type ReleaseTrafficView, type ServiceView } from '../../view/index.js';
 import { ControlPlaneError } from '../control-plane.js';
+import type { ReleaseRoute } from '../../router/contract/index.js';
 import { DEFAULT_PINNING, releaseWeight, type ReleaseState } from '../../engine/release/releases.js';
 import { activeMembers } from '../../engine/release/decide.js';
 import { ReleaseLoop, type ReleaseStateStore } from '../core/release-loop.js';
-
-/** The router's view of a release (see src/router/types.ts ReleaseRoute). */
-export interface ReleaseRouteShape {
-  name: string;
-  services: string[];
-  generation: string;
-  canaryWeight: number;
-  phase: 'progressing' | 'promoted' | 'aborted';
-  skewUntilMs?: number;
-  cookie: string;
-  header: string;
-  secret: string;
-  allowForceHeader?: boolean;
-  assetPattern?: string;
-}
 
 /** A new attempt's generation and a new release's token secret. */
 function freshRandom(): { generation: string; secret: string } {
@@ -175,8 +161,8 @@ export class ReleaseCoordinator {
   }
 
   /** The pinning table for the router: releases under way or within their skew window. */
-  routes(): ReleaseRouteShape[] {
-    const out: ReleaseRouteShape[] = [];
+  routes(): ReleaseRoute[] {
+    const out: ReleaseRoute[] = [];
     for (const release of this.releases()) {
       const state = this.state(release.name);
       const phase = state?.phase ?? 'idle';

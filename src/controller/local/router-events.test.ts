@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { RouterEvent, RouterEventType } from '../../router/index.js';
+import type { RouterEvent, RouterEventType } from '../../router/contract/index.js';
 import { RouterEventLog, type RouterEventRecord } from './router-events.js';
 
 function event(type: RouterEventType, instance = 'api-1', extra: Partial<RouterEvent> = {}): RouterEvent {

@@ -4,7 +4,7 @@
  * A flapping instance cannot flood the store: each instance gets a few events per window, and
  * what goes over is summed up in one event when the window ends.
  */
-import type { RouterEvent } from '../../router/index.js';
+import type { RouterEvent } from '../../router/contract/index.js';
 import type { StoredEvent } from '../../state/store.js';
 
 /** One event to store, as {@link RouterEventLog} hands it over. */

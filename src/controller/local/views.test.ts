@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { RolloutStatus } from '../../engine/index.js';
-import type { RevisionStats } from '../../router/index.js';
+import type { RevisionStats } from '../../router/contract/index.js';
 import type { AppService, RolloutSpec } from '../../documents/schema.js';
 import { buildServiceView, type ViewInputs } from './views.js';
 

@@ -1,6 +1,6 @@
 /** Gathers a single-host service's view inputs (status, instances, router figures) for the view builder. */
 import type { RolloutStatus } from '../../engine/index.js';
-import type { RevisionStats } from '../../router/index.js';
+import type { RevisionStats } from '../../router/contract/index.js';
 import type { InstanceInfo } from '../../runtime/runtime.js';
 import type { AppService, RolloutSpec } from '../../documents/schema.js';
 import type { StoredRevision } from '../../state/store.js';

@@ -2,12 +2,15 @@ import { describe, expect, it } from 'vitest';
 import { describeProviderConformance, metricOf } from '../provider.case.test.js';
 import { ProviderError, type MeasureContext } from '../provider.js';
 import { BuiltinMetricProvider } from './builtin-provider.js';
-import type { RevisionStats, RevisionStatsSource } from './revision-stats.js';
+import type { RevisionStats } from '../../router/contract/index.js';
+import type { RevisionStatsSource } from './stats-source.js';
 
+/** Figures where 5xx, upstream errors, timeouts and rejections are disjoint failures (unless `failed` says otherwise). */
 const stats = (over: Partial<RevisionStats> & { ok?: number; e5xx?: number } = {}): RevisionStats => ({
   requests: (over.ok ?? 990) + (over.e5xx ?? 10) + (over.upstreamErrors ?? 0) + (over.timeouts ?? 0) + (over.rejected ?? 0),
   responses: { '1xx': 0, '2xx': over.ok ?? 990, '3xx': 0, '4xx': 0, '5xx': over.e5xx ?? 10 },
-  upstreamErrors: 0, timeouts: 0, rejected: 0,
+  failed: (over.e5xx ?? 10) + (over.upstreamErrors ?? 0) + (over.timeouts ?? 0) + (over.rejected ?? 0),
+  upstreamErrors: 0, timeouts: 0, rejected: 0, clientErrors: 0, skewErrors: 0, fallbacks: 0,
   latencyMs: { p50: 10, p90: 20, p99: 40, max: 80 }, requestsPerSecond: 16.5, windowMs: 60_000,
   ...over,
 });

@@ -13,7 +13,8 @@ import type { ResolvedMetric } from '../../analysis/judge/types.js';
 import { parseDurationMs } from '../../lib/duration.js';
 import { raceAbort, throwIfAborted } from '../deadline.js';
 import { providerConfig, ProviderError, type MeasureRequest, type MeasureResult, type MetricProvider, type ProviderCapability } from '../provider.js';
-import type { RevisionStats, RevisionStatsSource } from './revision-stats.js';
+import type { RevisionStats } from '../../router/contract/index.js';
+import type { RevisionStatsSource } from './stats-source.js';
 
 type BuiltinConfig = Static<typeof BuiltinProviderSchema>;
 
@@ -22,9 +23,9 @@ export const DEFAULT_BUILTIN_WINDOW_MS = 60_000;
 
 /** Everything a user saw fail, each request once. */
 export function errorCount(s: RevisionStats): number {
-  // graylane's router counts upstream errors, timeouts and rejections among its 5xx: adding them
-  // again counted one 502 twice (error rates above 100%).
-  return s.failed ?? s.responses['5xx'] + s.upstreamErrors + s.timeouts + s.rejected;
+  // The router counts upstream errors, timeouts and rejections among its 5xx: adding them again
+  // counted one 502 twice (error rates above 100%). `failed` has each failed request once.
+  return s.failed;
 }
 
 /** The figure a builtin metric asks for. */

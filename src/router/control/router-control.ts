@@ -7,7 +7,7 @@
  */
 import type {
   LatencyCounts, ReleaseStats, ReleaseTraffic, RevisionStats, RevisionTotals, RouteTable, RouterEvent, StatsQuery,
-} from '../types.js';
+} from '../contract/index.js';
 
 /** What {@link RouterControl.applyTable} did. */
 export interface ApplyTableResult {
@@ -23,7 +23,10 @@ export type DrainOutcome =
   | 'drained'
   /** The deadline came first; requests still running were cut. */
   | 'timeout'
-  /** The data plane never routed to it: nothing to wait for. */
+  /**
+   * The data plane is not draining it, so there is nothing to wait for: no table put in force
+   * through this control named it, or the table in force still routes to it.
+   */
   | 'unknown';
 
 /** The counters of every revision and release the data plane knows, at one moment. */
@@ -51,7 +54,8 @@ export interface RouterControl {
   currentTable(): { version: number; table: RouteTable };
   /**
    * Resolves once no request is in flight to `instanceId` (which the table in force must already
-   * mark draining or leave out), or at `deadlineMs` (epoch ms) at the latest.
+   * mark draining or leave out), or at `deadlineMs` (epoch ms) at the latest. A drain that ended
+   * before the call (an idle instance drains as the table is applied) still gives its outcome.
    */
   awaitDrained(instanceId: string, deadlineMs: number): Promise<DrainOutcome>;
   /** Cumulative counters and latency histograms of everything routed; merged across workers. */

@@ -2,8 +2,8 @@
 import http from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
 import { send, startRouter, startUpstream, type Upstream } from '../../../test/fixtures/router/support.js';
-import { tableControl } from '../../../test/fixtures/traffic/in-process-control.js';
-import { RouterError, type ReleaseRoute } from '../../router/index.js';
+import { RouterError, tableControl } from '../../../test/fixtures/traffic/in-process-control.js';
+import type { ReleaseRoute } from '../../router/contract/index.js';
 import { describeTrafficProviderConformance } from '../traffic-provider.case.test.js';
 import type { TrafficDecision } from '../traffic-provider.js';
 import { BuiltinTrafficProvider } from './builtin-provider.js';

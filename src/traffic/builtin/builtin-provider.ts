@@ -5,7 +5,7 @@
  * for its own reasons (an abort it could not commit, a release's skew window) arrive already made.
  */
 import type { RouterControl } from '../../router/control/router-control.js';
-import type { ReleaseRoute, RouteTable, ServiceRoute } from '../../router/types.js';
+import type { ReleaseRoute, RouteTable, ServiceRoute } from '../../router/contract/index.js';
 import type { TrafficDecision, TrafficProvider, Verification } from '../traffic-provider.js';
 import { BUILTIN_CAPABILITIES, validateBuiltin } from './builtin-config.js';
 import { buildServiceRoute } from './routes.js';

@@ -2,7 +2,7 @@
  * Builds a service's route for the built-in router from what is in force (the engine's last
  * traffic decision) and what is running (the runtime's instances). Pure: same inputs, same route.
  */
-import type { InstanceRoute, ServiceRoute } from '../../router/index.js';
+import type { InstanceRoute, ServiceRoute } from '../../router/contract/index.js';
 import type { RolloutSpec } from '../../documents/schema.js';
 import type { TrafficInForce } from '../../engine/index.js';
 import type { TrafficEndpoint } from '../traffic-provider.js';
