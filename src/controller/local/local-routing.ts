@@ -1,0 +1,120 @@
+/**
+ * Routing on a single host: every service's committed traffic decision, with what only this host
+ * adds to it (a release's pinned revisions through its skew window, a guard abort that could not
+ * be committed yet), put in force through the built-in traffic provider with the instances
+ * running now. The reconciler reaches it through {@link LocalRouting.provider}, so one place
+ * decides what the router's table holds.
+ */
+import type { TrafficInForce } from '../../engine/index.js';
+import type { AppService, RolloutSpec } from '../../documents/schema.js';
+import type { RouterControl } from '../../router/control/router-control.js';
+import type { ReleaseRoute } from '../../router/contract/index.js';
+import type { InstanceInfo, Runtime } from '../../runtime/runtime.js';
+import type { Store } from '../../state/store.js';
+import { DEFAULT_NAMESPACE } from '../../state/state-port.js';
+import type { BuiltinTrafficProvider } from '../../traffic/builtin/builtin-provider.js';
+import { toTrafficEndpoints } from '../../traffic/endpoints.js';
+import type { TrafficDecision, TrafficProvider, Verification } from '../../traffic/traffic-provider.js';
+
+/** Options of {@link LocalRouting}. */
+export interface LocalRoutingOptions {
+  /** Committed services, statuses and traffic. */
+  store: Store;
+  /** The router's control (for drains). */
+  control: RouterControl;
+  /** The built-in traffic provider over that control. */
+  provider: BuiltinTrafficProvider;
+  /** The runtime that runs a service (process or static targets). */
+  runtimeOf: (spec: AppService) => Runtime<unknown>;
+  /** A service's rollout spec as the engine sees it (release members get the release's). */
+  rolloutSpec: (spec: AppService) => RolloutSpec;
+  /** During a release's skew window: the revisions a member's clients are pinned to. */
+  pinnedRevisions: (service: string) => { stable: string; canary: string } | undefined;
+  /** The releases' pinning routes. */
+  releaseRoutes: () => ReleaseRoute[];
+  /** A guard abort that could not be committed: the canary gets nothing meanwhile. */
+  forcesStable: (service: string) => boolean;
+  /** A table the router refused: said as an event (the previous table stays in force). */
+  routingFailed: (service: string, message: string) => void;
+  /** Longest a stopping instance is given to finish its requests; default 30 s. */
+  drainTimeoutMs?: number | undefined;
+}
+
+/** See the file's comment. */
+export class LocalRouting {
+  private lastWrite: Promise<void> = Promise.resolve();
+
+  constructor(private readonly options: LocalRoutingOptions) {}
+
+  /**
+   * Puts a service's route (and the releases' pinning) in force now. The in-process router swaps
+   * its table within this call's microtasks, so traffic moves before any I/O happens.
+   */
+  refresh(name: string): void {
+    const { store, provider } = this.options;
+    const svc = store.getService(name);
+    const decision = svc && this.decision(name, svc.spec as AppService);
+    const write = decision === undefined
+      ? (svc ? Promise.resolve() : provider.removeManagedRoutes({ namespace: DEFAULT_NAMESPACE, service: name }))
+      : provider.apply(decision);
+    const releases = provider.applyReleases(this.options.releaseRoutes());
+    this.lastWrite = Promise.all([write, releases]).then(
+      () => undefined,
+      (err: unknown) => this.options.routingFailed(name, err instanceof Error ? err.message : String(err)),
+    );
+  }
+
+  /** beforeStop of every graceful stop: out of the route table, then wait for the router to drain it. */
+  async unroute(info: InstanceInfo): Promise<void> {
+    this.refresh(info.service);
+    await this.lastWrite;
+    // The router's wall clock, as its own drain deadline is: the controller's clock may be a test's.
+    // An instance that never took traffic (or is still routed) has nothing to drain ('unknown').
+    await this.options.control.awaitDrained(info.id, Date.now() + (this.options.drainTimeoutMs ?? 30_000) + 1000);
+  }
+
+  /**
+   * The traffic provider the reconciler acts through: whatever decision it passes, the route put
+   * in force is the committed one with this host's overrides (it commits before it acts, so the
+   * two agree). The in-process swap cannot lag behind, so it does not claim `verify`.
+   */
+  provider(): TrafficProvider {
+    const builtin = this.options.provider;
+    const capabilities = new Set([...builtin.capabilities].filter((c) => c !== 'verify'));
+    return {
+      type: builtin.type,
+      capabilities,
+      validate: (spec) => builtin.validate(spec),
+      apply: (decision: TrafficDecision) => {
+        this.refresh(decision.service);
+        return this.lastWrite;
+      },
+      verify: (): Promise<Verification> => Promise.resolve('unsupported'),
+      removeManagedRoutes: (key) => builtin.removeManagedRoutes(key),
+    };
+  }
+
+  /** The committed decision with this host's overrides, and the instances running now. */
+  private decision(name: string, spec: AppService): TrafficDecision | undefined {
+    const { store } = this.options;
+    const status = store.getStatus(name);
+    const stored = store.getTraffic(name);
+    const traffic: TrafficInForce | undefined = stored
+      ? { ...stored }
+      : status?.stableRevision ? { stableRevision: status.stableRevision, canaryWeight: 0, headerRoutes: [], mirrorRoutes: [] } : undefined;
+    if (!traffic) return undefined;
+    // An abort the guard decided but could not commit still takes the canary's traffic away.
+    if (this.options.forcesStable(name)) Object.assign(traffic, { canaryWeight: 0, headerRoutes: [], mirrorRoutes: [] });
+    const pinned = this.options.pinnedRevisions(name);
+    return {
+      namespace: DEFAULT_NAMESPACE,
+      service: name,
+      spec: spec.targets ? undefined : this.options.rolloutSpec(spec),
+      host: spec.host,
+      pathPrefix: spec.pathPrefix,
+      // During a release's skew window the old revision stays routable for clients pinned to it.
+      traffic: pinned ? { ...traffic, stableRevision: pinned.stable, canaryRevision: pinned.canary, canaryWeight: 100 } : traffic,
+      endpoints: toTrafficEndpoints(this.options.runtimeOf(spec).listInstances({ service: name })),
+    };
+  }
+}
