@@ -30,8 +30,10 @@ export interface LocalOperationsHost {
   passNow(service: string): Promise<void>;
   /** One pass over every release, and their members' routes. */
   tickReleases(): void;
-  /** Resolves once the member operations releases started have ended. */
-  memberOperationsSettled(): Promise<void>;
+  /** Queues a reconcile pass of a service. */
+  schedule(service: string): void;
+  /** An error of background work, as an event. */
+  reportFailure(service: string, reason: string, err: unknown): void;
   /** A service's view. */
   view(service: string): ServiceView;
   /** A service's or a release's view. */
@@ -44,6 +46,9 @@ const RESTART_UNAVAILABLE = 'restart is not available on this daemon yet; apply 
 
 /** See the file's comment. */
 export class LocalOperations {
+  /** Member operations releases started: an operation on a release waits for them. */
+  private readonly memberOperations = new Set<Promise<void>>();
+
   constructor(private readonly host: LocalOperationsHost) {}
 
   /** See ControlPlane.operate. */
@@ -75,16 +80,34 @@ export class LocalOperations {
   }
 
   /** An engine operation on one member of a release (the release decided it), committed and acted on. */
-  operateMember(service: string, op: UserOperation, why: string): Promise<void> {
+  operateMember(service: string, op: UserOperation, why: string): void {
     const { host } = this;
-    return host.run(service, async () => {
+    this.track(host.run(service, async () => {
       if (!host.store.getService(service) || !host.store.getStatus(service)) return;
       try {
         await host.reconciler.operate({ namespace: DEFAULT_NAMESPACE, name: service }, op, { event: { level: 'info', reason: `Release${cap(op.type)}`, message: why } });
       } catch (err) {
         if (!(err instanceof OperationError)) throw err;
       }
-    });
+    }));
+  }
+
+  /** Ends an old revision's scale-down delay now (a release's skew window is over), then a pass. */
+  retireOld(service: string, revision: string): void {
+    const { host } = this;
+    this.track(host.run(service, async () => {
+      if (!host.store.getStatus(service) || !host.store.getService(service)) return;
+      await host.reconciler.operate({ namespace: DEFAULT_NAMESPACE, name: service }, { type: 'endScaleDownDelay', revision });
+      host.schedule(service);
+    }));
+  }
+
+  /** Keeps a member operation a release started, so an operation on the release can wait for it. */
+  private track(work: Promise<void>): void {
+    const settled: Promise<void> = work
+      .catch((err: unknown) => this.host.reportFailure('daemon', 'ReleaseFailed', err))
+      .finally(() => this.memberOperations.delete(settled));
+    this.memberOperations.add(settled);
   }
 
   /** An operation on a release: every member of its attempt at once, or all of them for undo. */
@@ -93,7 +116,7 @@ export class LocalOperations {
     if (op.type === 'undo') return this.undoRelease(name, op.toRevision);
     if (op.type === 'restart') throw new ControlPlaneError('InvalidOperation', RESTART_UNAVAILABLE);
     this.host.releases.operate(name, op);
-    await this.host.memberOperationsSettled();
+    await Promise.allSettled([...this.memberOperations]);
     this.host.tickReleases();
     return this.host.get(name);
   }

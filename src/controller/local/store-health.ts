@@ -2,6 +2,7 @@
  * Whether the daemon can write its state, and what to do while it cannot: events wait in a
  * bounded queue, retries back off, and once a write lands again the outage becomes an error event.
  */
+import type { StatePort } from '../../state/state-port.js';
 import type { StoreError, StoredEvent } from '../../state/store.js';
 import type { StateWritesView } from '../view-model.js';
 
@@ -94,4 +95,15 @@ export class StoreHealth {
     this.queue.length = 0;
     this.current = undefined;
   }
+}
+
+/** A state port whose commits wait for the back-off while writes fail: nothing is committed (or acted on) before another try is due. */
+export function gatedState(state: StatePort, health: StoreHealth): StatePort {
+  return {
+    type: state.type,
+    load: (key) => state.load(key),
+    commit: (key, change, expected) => (health.backlog && !health.mayTry() ? Promise.reject(health.error!) : state.commit(key, change, expected)),
+    loadRelease: (key) => state.loadRelease(key),
+    commitRelease: (key, s, expected) => (health.backlog && !health.mayTry() ? Promise.reject(health.error!) : state.commitRelease(key, s, expected)),
+  };
 }
