@@ -4,7 +4,7 @@
  * from a log-scale histogram with 16 bins per octave (bins 4.4% wide, reported at their upper
  * bound, capped by the exact maximum).
  */
-import type { RevisionStats, StatusClassCounts } from './types.js';
+import type { RequestCounts, RevisionStats } from './types.js';
 
 const BINS_PER_OCTAVE = 16;
 const MIN_MS = 0.01;
@@ -54,17 +54,7 @@ class Bucket {
 }
 
 /** Cumulative counters since the router started (for Prometheus counters). */
-export interface StatsTotals {
-  requests: number;
-  responses: StatusClassCounts;
-  failed: number;
-  upstreamErrors: number;
-  timeouts: number;
-  rejected: number;
-  clientErrors: number;
-  skewErrors: number;
-  /** Requests meant for this revision sent to the other side: it had no ready instance. */
-  fallbacks: number;
+export interface StatsTotals extends RequestCounts {
   /** Mirrored copies this revision received, kept apart from its own traffic. */
   mirrored: { requests: number; failures: number };
   /** Cumulative counts per {@link PROM_BUCKETS_S} bound, plus +Inf last. */

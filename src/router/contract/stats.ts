@@ -55,8 +55,8 @@ export interface StatusClassCounts {
   '5xx': number;
 }
 
-/** Statistics of one revision of one service over a window. */
-export interface RevisionStats {
+/** What a revision's requests came to, each request counted once: shared by windowed figures and totals. */
+export interface RequestCounts {
   /** Requests routed to the revision (client traffic only: mirrored copies are counted apart). */
   requests: number;
   /** Responses by status class, including the router's own 502/503/504 (each request once). */
@@ -86,6 +86,10 @@ export interface RevisionStats {
    * other side because it had no ready instance.
    */
   fallbacks: number;
+}
+
+/** Statistics of one revision of one service over a window. */
+export interface RevisionStats extends RequestCounts {
   /** Full-response latency percentiles (0 when there were no responses). */
   latencyMs: LatencySummary;
   /** Requests per second over the part of the window the router has been running. */
@@ -113,25 +117,7 @@ export interface LatencyCounts {
 }
 
 /** Counters of one revision since the router started: per-tick deltas of these feed the guard. */
-export interface RevisionTotals {
-  /** Requests routed to the revision (client traffic only: mirrored copies are in `mirrored`). */
-  requests: number;
-  /** Responses by status class (each request once). */
-  responses: StatusClassCounts;
-  /** Requests that failed for the revision's sake, each once; see {@link RevisionStats.failed}. */
-  failed: number;
-  /** Of the failures, connection failures and resets talking to instances. */
-  upstreamErrors: number;
-  /** Of the failures, connect, response-header and idle timeouts. */
-  timeouts: number;
-  /** Of the failures, 503s from circuit breaking or no ready instance. */
-  rejected: number;
-  /** Requests refused or cut for the client's fault; see {@link RevisionStats.clientErrors}. */
-  clientErrors: number;
-  /** 404s to a GET of a hashed asset path, for members of a release. */
-  skewErrors: number;
-  /** Requests meant for this revision that went to the other side: it had no ready instance. */
-  fallbacks: number;
+export interface RevisionTotals extends RequestCounts {
   /** Mirrored copies the revision received, and those that failed (5xx, connection error, timeout). */
   mirrored: { requests: number; failures: number };
   /** Latency histogram since the router started. */
