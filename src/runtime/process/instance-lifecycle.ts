@@ -14,9 +14,9 @@ import { startProbes, type ProbeContext } from './instance-probes.js';
 import type { LogCap } from './log-cap.js';
 import { lastLines, openLogForAppend } from './log-files.js';
 import {
-  graceMs, instanceLogFile, instanceSnapshot, logSize, quiesce, resetExitWaiter, signalGroup, waitExit, type KillReason, type ManagedInstance,
+  graceMs, instanceLogFile, instanceSnapshot, logSize, quiesce, resetExitWaiter, waitExit, type KillReason, type ManagedInstance,
 } from './managed-instance.js';
-import { groupAlive, processStartMs } from './proc-fs.js';
+import { groupAlive, processStartMs, signalGroup } from './proc-fs.js';
 import { preflight, withInstanceMarkers } from './process-env.js';
 
 const LAST_LOG_LINES = 10;

@@ -128,15 +128,6 @@ export function quiesce(inst: ManagedInstance): void {
   if (inst.restartTimer) clearTimeout(inst.restartTimer);
 }
 
-/** Signals a process group; the helpers a process started go with it. */
-export function signalGroup(pid: number, signal: NodeJS.Signals): void {
-  try {
-    process.kill(-pid, signal);
-  } catch {
-    // Already gone.
-  }
-}
-
 /** The instance's current log file under `stateDir`. */
 export function instanceLogFile(stateDir: string, inst: ManagedInstance): string {
   return logFilePath(stateDir, inst.service, inst.revision, inst.id);

@@ -6,7 +6,7 @@
 import { readFileSync, readdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { AdoptRecord } from '../runtime.js';
-import { groupAlive, processArgv, processStartMs } from './proc-fs.js';
+import { groupAlive, processArgv, processStartMs, signalGroup } from './proc-fs.js';
 
 /** Environment variable naming the state directory of the daemon that started a process. */
 export const STATE_DIR_ENV = 'GRAYLANE_STATE_DIR';
@@ -83,16 +83,9 @@ export function orphanAdoptRecord(orphan: Orphan, template: AdoptRecord['templat
 
 /** Stops orphans' process groups: SIGTERM, then SIGKILL after graceMs. Resolves when all are gone. */
 export async function stopOrphans(orphans: Orphan[], graceMs: number): Promise<void> {
-  const signal = (pid: number, s: NodeJS.Signals) => {
-    try {
-      process.kill(-pid, s);
-    } catch {
-      // Already gone.
-    }
-  };
-  for (const o of orphans) signal(o.pid, 'SIGTERM');
+  for (const o of orphans) signalGroup(o.pid, 'SIGTERM');
   const deadline = Date.now() + graceMs;
   while (orphans.some((o) => groupAlive(o.pid)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-  for (const o of orphans) if (groupAlive(o.pid)) signal(o.pid, 'SIGKILL');
+  for (const o of orphans) if (groupAlive(o.pid)) signalGroup(o.pid, 'SIGKILL');
   while (orphans.some((o) => groupAlive(o.pid))) await new Promise((r) => setTimeout(r, 20));
 }

@@ -164,3 +164,12 @@ export async function portOwnership(port: number, pgid: number): Promise<PortOwn
   }
   return 'foreign';
 }
+
+/** Signals a process group; the helpers a process started go with it. */
+export function signalGroup(pid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(-pid, signal);
+  } catch {
+    // Already gone.
+  }
+}
