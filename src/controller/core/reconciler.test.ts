@@ -1,5 +1,5 @@
 import { describe, expect, it, vi } from 'vitest';
-import { CoreWorld, KEY } from '../../../test/fixtures/core/core-world.js';
+import { CoreWorld, KEY, type CoreWorldOptions } from '../../../test/fixtures/core/core-world.js';
 import type { RolloutSpec } from '../../documents/schema.js';
 import { CRASH_LOOP_REASON, CRASH_LOOP_RESTARTS, OperationError } from '../../engine/index.js';
 import { StateConflictError } from '../../state/state-port.js';
@@ -13,8 +13,8 @@ const onStable = (revision: string) => ({ stableRevision: revision, canaryWeight
 const endpoint = (id: string, revision: string, ready: boolean) => ({ id, revision, address: expect.stringMatching(/^127\.0\.0\.1:/) as string, ready, draining: false });
 
 /** r1 stable and Healthy at 2/2 ready, records cleared. */
-async function healthy(): Promise<CoreWorld> {
-  const world = new CoreWorld(spec);
+async function healthy(options: CoreWorldOptions = {}): Promise<CoreWorld> {
+  const world = new CoreWorld(spec, options);
   await world.until(async () => (await world.phase()) === 'Healthy');
   await world.pass();
   world.clearRecords();
@@ -113,8 +113,7 @@ describe('one pass of the reconciler', () => {
   });
 
   it('does not ask a provider that cannot verify', async () => {
-    const world = await healthy();
-    world.traffic.capabilities = new Set(['weight']);
+    const world = await healthy({ traffic: { capabilities: ['weight'] } });
     expect(await world.pass()).not.toHaveProperty('verification');
     expect(world.traffic.verified).toEqual([]);
   });
@@ -194,7 +193,7 @@ describe('acting', () => {
 
   it('a traffic change the provider refuses is said as an event; the next pass tries again', async () => {
     const world = new CoreWorld(spec);
-    world.traffic.failApply(new Error('table rejected'));
+    world.traffic.failNextApply = new Error('table rejected');
     await world.pass();
     expect(world.sink).toContainEqual({ type: 'emit', service: 'web', event: { atMs: 1_000_000, level: 'error', reason: 'RoutingFailed', message: 'table rejected' } });
     expect(world.traffic.applied).toEqual([]);
@@ -213,7 +212,7 @@ describe('acting', () => {
   });
 
   it('a revision retired by the engine is forgotten only once nothing runs it, stopping instances included', async () => {
-    const world = new CoreWorld({ ...spec, revisionHistoryLimit: 0 }, 'r0');
+    const world = new CoreWorld({ ...spec, revisionHistoryLimit: 0 }, { firstRevision: 'r0' });
     world.deploy('r1');
     await world.runtime.ensureInstances({ service: 'web', revision: 'r0', template: {}, replicas: 1 });
     world.runtime.setState('web', 'r0', 'stopping');
