@@ -62,8 +62,10 @@ describe('one pass of the reconciler', () => {
     expect(world.runtime.calls).toEqual([]);
   });
 
-  it('the analysis step starts its run, compared against stable', async () => {
+  it('the analysis step starts its run, compared against stable, once the new weight is verified', async () => {
     const world = await canaryReady();
+    await world.pass();
+    // The pass that set the weight waits for it to be verified; the next one finds it so.
     await world.pass();
     expect(world.analysis.calls).toEqual([{
       type: 'start', service: 'web', stableRevision: 'r1',
@@ -125,10 +127,43 @@ describe('one pass of the reconciler', () => {
     expect(world.traffic.applied.map((a) => a.traffic)).toEqual([onStable('r1')]);
   });
 
-  // The engine on this branch takes no verification among its observations (issue 13 point 1
-  // teaches it to wait on `pending`, on another branch): the reconciler observes and reports it
-  // (see the test above), and passes it to the engine once the engine's Observed has the field.
-  it.skip('pending verification holds the step: the engine on this branch cannot wait on it yet', () => undefined);
+  it('pending verification holds the step: nothing committed, the decision given again, a look within a second', async () => {
+    const world = await canaryReady();
+    await world.pass();
+    const weighted = { ...onStable('r1'), canaryRevision: 'r2', canaryWeight: 20 };
+    const before = (await world.state.load(KEY))!;
+    expect(before.status).toMatchObject({ currentStepIndex: 1, weights: { canary: 20, stable: 80 } });
+    world.clearRecords();
+    world.traffic.verification = 'pending';
+    expect(await world.pass()).toEqual({ outcome: 'done', committed: false, version: before.version, requeueAfterMs: 1000, verification: 'pending' });
+    expect(await world.state.load(KEY)).toEqual(before);
+    expect(world.traffic.applied).toEqual([{ service: 'web', traffic: weighted, endpoints: [endpoint('web-r1-1', 'r1', true), endpoint('web-r1-2', 'r1', true), endpoint('web-r2-3', 'r2', true)] }]);
+    expect([world.analysis.calls, world.runtime.calls, world.sink]).toEqual([[], [], []]);
+    world.traffic.verification = 'verified';
+    await world.pass();
+    expect(world.analysis.calls).toEqual([expect.objectContaining({ type: 'start', action: expect.objectContaining({ name: 'r2.0.step.1' }) as object })]);
+    expect((await world.state.load(KEY))?.status).toMatchObject({ currentStepIndex: 1, analysisRuns: [{ name: 'r2.0.step.1', stepIndex: 1 }] });
+  });
+
+  it("a provider that answers 'unsupported' counts as verified: the step is not held", async () => {
+    const world = await canaryReady();
+    world.traffic.verification = 'unsupported';
+    await world.pass();
+    expect(await world.pass()).toMatchObject({ verification: 'unsupported' });
+    expect(world.analysis.calls).toEqual([expect.objectContaining({ type: 'start', action: expect.objectContaining({ name: 'r2.0.step.1' }) as object })]);
+  });
+
+  it('a provider without verification holds nothing: the next step starts in the pass that set the weight', async () => {
+    const world = new CoreWorld(spec, { traffic: { capabilities: ['weight'] } });
+    await world.until(async () => (await world.phase()) === 'Healthy');
+    world.deploy('r2');
+    await world.pass();
+    world.runtime.setState('web', 'r2');
+    world.clearRecords();
+    await world.pass();
+    expect(world.traffic.verified).toEqual([]);
+    expect(world.analysis.calls).toEqual([expect.objectContaining({ type: 'start', action: expect.objectContaining({ name: 'r2.0.step.1' }) as object })]);
+  });
 
   it('a rollout that no longer exists: nothing read, nothing done', async () => {
     const world = new CoreWorld(spec);
@@ -227,6 +262,7 @@ describe('acting', () => {
 describe('operations', () => {
   it('abort puts all traffic back on stable at once, committed first', async () => {
     const world = await canaryReady();
+    await world.pass();
     await world.pass();
     world.clearRecords();
     const committedAtApply: unknown[] = [];
