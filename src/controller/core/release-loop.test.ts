@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Release } from '../../documents/schema.js';
 import { initialStatus, type RolloutStatus } from '../../engine/index.js';
+import { ReleaseOperationError } from '../../engine/release/operate.js';
 import type { ReleaseState } from '../../engine/release/releases.js';
 import { ReleaseLoop, type ReleaseLoopHost, type ReleaseStateStore } from './release-loop.js';
 
@@ -78,5 +79,35 @@ describe('ReleaseLoop', () => {
       { operate: 'api', operation: { type: 'abort' }, why: 'release shop: analysis Failed' },
       { event: 'shop', level: 'warning', reason: 'ReleaseAborted', message: 'release shop aborted: analysis Failed' },
     ]);
+  });
+
+  it('a person\'s operation is decided on the committed state, committed, then carried out on every member', () => {
+    const { loop, recorded } = setup({ web: gate(1, 'w1', 'w2'), api: gate(1, 'a1', 'a2') });
+    loop.tick(release);
+    recorded.length = 0;
+    loop.operate(release, { type: 'abort' });
+    expect(recorded).toEqual([
+      { commit: 'aborted', message: 'aborted by operator; every member is back on stable' },
+      { changed: 'shop' },
+      { operate: 'web', operation: { type: 'abort' }, why: 'release shop: abort by operator' },
+      { operate: 'api', operation: { type: 'abort' }, why: 'release shop: abort by operator' },
+    ]);
+  });
+
+  it('a retry takes the new attempt\'s generation from the host\'s randomness', () => {
+    const { loop, states } = setup({ web: gate(1, 'w1', 'w2'), api: gate(1, 'a1', 'a2') });
+    loop.tick(release);
+    states.set('shop', { ...states.get('shop')!, phase: 'aborted', generation: 'old' });
+    loop.operate(release, { type: 'retry' });
+    expect(states.get('shop')).toMatchObject({ phase: 'progressing', generation: 'g1', stepIndex: 0, message: 'retrying web, api' });
+  });
+
+  it('an operation that makes no sense now is refused: nothing committed, nothing done', () => {
+    const { loop, recorded } = setup({ web: gate(1, 'w1', 'w2'), api: gate(1, 'a1', 'a2') });
+    loop.tick(release);
+    recorded.length = 0;
+    expect(() => loop.operate(release, { type: 'resume' })).toThrow(ReleaseOperationError);
+    expect(() => loop.operate(release, { type: 'resume' })).toThrow('release shop was not paused by a person (`graylane promote shop` passes a pause step)');
+    expect(recorded).toEqual([]);
   });
 });

@@ -2,11 +2,13 @@
  * The release loop: one pass over a release reads its state and its members' statuses, asks the
  * pure `decideRelease` what to do, commits the new state, then carries the actions out through
  * the host's callbacks (member operations go through the engine, analysis through the analysis
- * runner, events to the log). State first, then the world: as for rollouts.
+ * runner, events to the log). A person's operation on the release goes the same way through the
+ * pure `decideReleaseOperation`. State first, then the world: as for rollouts.
  */
 import type { Release } from '../../documents/schema.js';
 import type { RolloutStatus, StartAnalysisAction, UserOperation } from '../../engine/index.js';
-import { decideRelease, type ReleaseAction } from '../../engine/release/decide.js';
+import { decideRelease, type ReleaseAction, type ReleaseDecision } from '../../engine/release/decide.js';
+import { decideReleaseOperation } from '../../engine/release/operate.js';
 import type { ReleaseState } from '../../engine/release/releases.js';
 
 /**
@@ -65,8 +67,31 @@ export class ReleaseLoop {
       analysisPhase: before?.analysisRun ? this.analysisPhase(release, before.analysisRun) : undefined,
       lastPinnedStableMs: before?.phase === 'promoted' ? this.host.lastPinnedStableMs(release.name) : undefined,
     });
-    this.commit(state);
-    for (const action of actions) this.act(release, action);
+    this.carryOut(release, { state, actions });
+  }
+
+  /**
+   * A person's operation on the whole release: decided on the committed state, committed, then
+   * carried out on every member of the attempt in force. Throws the engine's
+   * `ReleaseOperationError` (nothing committed, nothing done) when it makes no sense now.
+   */
+  operate(release: Release, operation: UserOperation): void {
+    const state = this.store.load(release.name);
+    // The attempt's members, even one the release's definition no longer lists.
+    const services = new Set([...release.services, ...(state?.members.map((m) => m.service) ?? [])]);
+    this.carryOut(release, decideReleaseOperation({
+      release,
+      state,
+      members: [...services].map((service) => ({ service, status: this.host.status(service) })),
+      operation,
+      random: this.host.random(),
+    }));
+  }
+
+  /** Commits a decision's state, then acts on it in order. */
+  private carryOut(release: Release, decision: ReleaseDecision): void {
+    this.commit(decision.state);
+    for (const action of decision.actions) this.act(release, action);
   }
 
   /** Commits a release's state when it differs from the committed one, and says it changed. */

@@ -115,7 +115,7 @@ export class LocalOperations {
     const op = fromApiOperation(operation);
     if (op.type === 'undo') return this.undoRelease(name, op.toRevision);
     if (op.type === 'restart') throw new ControlPlaneError('InvalidOperation', RESTART_UNAVAILABLE);
-    this.host.releases.operate(name, op);
+    this.host.releases.operate(this.host.releases.find(name)!, op);
     await Promise.allSettled([...this.memberOperations]);
     this.host.tickReleases();
     return this.host.get(name);
