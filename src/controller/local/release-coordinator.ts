@@ -13,7 +13,9 @@ import type { ReleaseRoute } from '../../router/contract/index.js';
 import { DEFAULT_PINNING, releaseWeight, type ReleaseState } from '../../engine/release/releases.js';
 import { activeMembers } from '../../engine/release/decide.js';
 import { ReleaseOperationError } from '../../engine/release/operate.js';
-import { ReleaseLoop, type ReleaseStateStore } from '../core/release-loop.js';
+import { ReleaseLoop } from '../core/release-loop.js';
+import { createSqliteState } from '../../state/sqlite/sqlite-state.js';
+import { DEFAULT_NAMESPACE } from '../../state/state-port.js';
 
 /** A new attempt's generation and a new release's token secret. */
 function freshRandom(): { generation: string; secret: string } {
@@ -59,11 +61,8 @@ export class ReleaseCoordinator {
     private readonly store: Store,
     private readonly host: ReleaseHost,
   ) {
-    const states: ReleaseStateStore = {
-      load: (name) => this.state(name),
-      commit: (state) => this.store.putRelease(state),
-    };
-    this.loop = new ReleaseLoop(states, { ...host, random: freshRandom });
+    // The same SQLite rows `state` reads, committed with versions through the state port.
+    this.loop = new ReleaseLoop({ state: createSqliteState({ store }), namespace: DEFAULT_NAMESPACE, host: { ...host, random: freshRandom } });
   }
 
   /** The release definitions of the applied App. */
@@ -82,8 +81,8 @@ export class ReleaseCoordinator {
   }
 
   /** One pass over a release: start, gate, abort, finish, retire. Idempotent. */
-  tick(release: Release): void {
-    this.loop.tick(release);
+  tick(release: Release): Promise<void> {
+    return this.loop.tick(release);
   }
 
   /** The members of the attempt in force that are still on its revisions, with their statuses. */
@@ -107,12 +106,12 @@ export class ReleaseCoordinator {
 
   /**
    * A person's operation on the release, applied to every member of the attempt at once (decided
-   * purely, committed, then carried out by the release loop). Throws ControlPlaneError
+   * purely, committed, then carried out by the release loop). Rejects with ControlPlaneError
    * InvalidOperation when it makes no sense now.
    */
-  operate(release: Release, op: UserOperation): void {
+  async operate(release: Release, op: UserOperation): Promise<void> {
     try {
-      this.loop.operate(release, op);
+      await this.loop.operate(release, op);
     } catch (err) {
       if (err instanceof ReleaseOperationError) throw new ControlPlaneError('InvalidOperation', err.message);
       throw err;
