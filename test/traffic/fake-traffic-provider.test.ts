@@ -69,4 +69,24 @@ describe('the fake traffic provider', () => {
     await fake.apply(decision);
     expect(fake.decision({ service: 'shop' })?.traffic).toEqual(decision.traffic);
   });
+
+  it('keeps every apply with its endpoints and every decision asked about, and runs onApply before an apply lands', async () => {
+    const fake = new FakeTrafficProvider();
+    const endpoints = [{ id: 'shop-v1-1', revision: 'v1', address: '127.0.0.1:1', ready: true, draining: false }];
+    const inForceAtHook: unknown[] = [];
+    fake.onApply = () => Promise.resolve(void inForceAtHook.push(fake.decision({ service: 'shop' })?.traffic));
+    await fake.apply({ ...decision, endpoints });
+    await fake.verify(decision);
+    expect(inForceAtHook).toEqual([undefined]);
+    expect(fake.applied).toEqual([{ service: 'shop', traffic: decision.traffic, endpoints }]);
+    expect(fake.verified).toEqual([decision]);
+  });
+
+  it('refuses a decision needing a capability it was not given, before any hook, recording nothing', async () => {
+    const fake = new FakeTrafficProvider({ capabilities: ['weight'] });
+    fake.onApply = () => Promise.reject(new Error('must not run'));
+    const withHeader = { ...decision, traffic: { ...decision.traffic, headerRoutes: [{ name: 'testers', match: [{ headerName: 'x-tester', headerValue: { exact: '1' } }] }] } };
+    await expect(fake.apply(withHeader)).rejects.toMatchObject({ code: 'UnsupportedTrafficCapability' });
+    expect([fake.actions, fake.applied]).toEqual([[], []]);
+  });
 });

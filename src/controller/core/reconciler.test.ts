@@ -1,5 +1,5 @@
 import { describe, expect, it, vi } from 'vitest';
-import { CoreWorld, KEY } from '../../../test/fixtures/core/core-world.js';
+import { CoreWorld, KEY, type CoreWorldOptions } from '../../../test/fixtures/core/core-world.js';
 import type { RolloutSpec } from '../../documents/schema.js';
 import { CRASH_LOOP_REASON, CRASH_LOOP_RESTARTS, OperationError } from '../../engine/index.js';
 import { StateConflictError } from '../../state/state-port.js';
@@ -13,8 +13,8 @@ const onStable = (revision: string) => ({ stableRevision: revision, canaryWeight
 const endpoint = (id: string, revision: string, ready: boolean) => ({ id, revision, address: expect.stringMatching(/^127\.0\.0\.1:/) as string, ready, draining: false });
 
 /** r1 stable and Healthy at 2/2 ready, records cleared. */
-async function healthy(): Promise<CoreWorld> {
-  const world = new CoreWorld(spec);
+async function healthy(options: CoreWorldOptions = {}): Promise<CoreWorld> {
+  const world = new CoreWorld(spec, options);
   await world.until(async () => (await world.phase()) === 'Healthy');
   await world.pass();
   world.clearRecords();
@@ -62,8 +62,10 @@ describe('one pass of the reconciler', () => {
     expect(world.runtime.calls).toEqual([]);
   });
 
-  it('the analysis step starts its run, compared against stable', async () => {
+  it('the analysis step starts its run, compared against stable, once the new weight is verified', async () => {
     const world = await canaryReady();
+    await world.pass();
+    // The pass that set the weight waits for it to be verified; the next one finds it so.
     await world.pass();
     expect(world.analysis.calls).toEqual([{
       type: 'start', service: 'web', stableRevision: 'r1',
@@ -113,8 +115,7 @@ describe('one pass of the reconciler', () => {
   });
 
   it('does not ask a provider that cannot verify', async () => {
-    const world = await healthy();
-    world.traffic.capabilities = new Set(['weight']);
+    const world = await healthy({ traffic: { capabilities: ['weight'] } });
     expect(await world.pass()).not.toHaveProperty('verification');
     expect(world.traffic.verified).toEqual([]);
   });
@@ -126,10 +127,43 @@ describe('one pass of the reconciler', () => {
     expect(world.traffic.applied.map((a) => a.traffic)).toEqual([onStable('r1')]);
   });
 
-  // The engine on this branch takes no verification among its observations (issue 13 point 1
-  // teaches it to wait on `pending`, on another branch): the reconciler observes and reports it
-  // (see the test above), and passes it to the engine once the engine's Observed has the field.
-  it.skip('pending verification holds the step: the engine on this branch cannot wait on it yet', () => undefined);
+  it('pending verification holds the step: nothing committed, the decision given again, a look within a second', async () => {
+    const world = await canaryReady();
+    await world.pass();
+    const weighted = { ...onStable('r1'), canaryRevision: 'r2', canaryWeight: 20 };
+    const before = (await world.state.load(KEY))!;
+    expect(before.status).toMatchObject({ currentStepIndex: 1, weights: { canary: 20, stable: 80 } });
+    world.clearRecords();
+    world.traffic.verification = 'pending';
+    expect(await world.pass()).toEqual({ outcome: 'done', committed: false, version: before.version, requeueAfterMs: 1000, verification: 'pending' });
+    expect(await world.state.load(KEY)).toEqual(before);
+    expect(world.traffic.applied).toEqual([{ service: 'web', traffic: weighted, endpoints: [endpoint('web-r1-1', 'r1', true), endpoint('web-r1-2', 'r1', true), endpoint('web-r2-3', 'r2', true)] }]);
+    expect([world.analysis.calls, world.runtime.calls, world.sink]).toEqual([[], [], []]);
+    world.traffic.verification = 'verified';
+    await world.pass();
+    expect(world.analysis.calls).toEqual([expect.objectContaining({ type: 'start', action: expect.objectContaining({ name: 'r2.0.step.1' }) as object })]);
+    expect((await world.state.load(KEY))?.status).toMatchObject({ currentStepIndex: 1, analysisRuns: [{ name: 'r2.0.step.1', stepIndex: 1 }] });
+  });
+
+  it("a provider that answers 'unsupported' counts as verified: the step is not held", async () => {
+    const world = await canaryReady();
+    world.traffic.verification = 'unsupported';
+    await world.pass();
+    expect(await world.pass()).toMatchObject({ verification: 'unsupported' });
+    expect(world.analysis.calls).toEqual([expect.objectContaining({ type: 'start', action: expect.objectContaining({ name: 'r2.0.step.1' }) as object })]);
+  });
+
+  it('a provider without verification holds nothing: the next step starts in the pass that set the weight', async () => {
+    const world = new CoreWorld(spec, { traffic: { capabilities: ['weight'] } });
+    await world.until(async () => (await world.phase()) === 'Healthy');
+    world.deploy('r2');
+    await world.pass();
+    world.runtime.setState('web', 'r2');
+    world.clearRecords();
+    await world.pass();
+    expect(world.traffic.verified).toEqual([]);
+    expect(world.analysis.calls).toEqual([expect.objectContaining({ type: 'start', action: expect.objectContaining({ name: 'r2.0.step.1' }) as object })]);
+  });
 
   it('a rollout that no longer exists: nothing read, nothing done', async () => {
     const world = new CoreWorld(spec);
@@ -194,7 +228,7 @@ describe('acting', () => {
 
   it('a traffic change the provider refuses is said as an event; the next pass tries again', async () => {
     const world = new CoreWorld(spec);
-    world.traffic.failApply(new Error('table rejected'));
+    world.traffic.failNextApply = new Error('table rejected');
     await world.pass();
     expect(world.sink).toContainEqual({ type: 'emit', service: 'web', event: { atMs: 1_000_000, level: 'error', reason: 'RoutingFailed', message: 'table rejected' } });
     expect(world.traffic.applied).toEqual([]);
@@ -213,7 +247,7 @@ describe('acting', () => {
   });
 
   it('a revision retired by the engine is forgotten only once nothing runs it, stopping instances included', async () => {
-    const world = new CoreWorld({ ...spec, revisionHistoryLimit: 0 }, 'r0');
+    const world = new CoreWorld({ ...spec, revisionHistoryLimit: 0 }, { firstRevision: 'r0' });
     world.deploy('r1');
     await world.runtime.ensureInstances({ service: 'web', revision: 'r0', template: {}, replicas: 1 });
     world.runtime.setState('web', 'r0', 'stopping');
@@ -228,6 +262,7 @@ describe('acting', () => {
 describe('operations', () => {
   it('abort puts all traffic back on stable at once, committed first', async () => {
     const world = await canaryReady();
+    await world.pass();
     await world.pass();
     world.clearRecords();
     const committedAtApply: unknown[] = [];

@@ -1,7 +1,8 @@
 /**
  * The reconciler: one pass for one rollout, as an ordered list of idempotent steps that may
  * return early. Read what was committed and what is desired; observe the world (instances,
- * analysis runs, the canary's request counter, whether the traffic in force is verified); run
+ * analysis runs, the canary's request counter, whether the traffic in force is verified: the
+ * engine holds canary steps on `pending`, and where the provider cannot verify it is not told); run
  * the pure engine; commit once, with the version the pass was decided on; then act (scale,
  * traffic, analyses, events). Nothing is acted on that is not committed: a commit that fails or
  * conflicts ends the pass before the world is touched, so a crash or a rival controller never
@@ -222,6 +223,8 @@ export class Reconciler {
     const verification = record?.traffic && this.options.traffic.capabilities.has('verify')
       ? await this.options.traffic.verify(this.decision(key, desired, record.traffic, instances))
       : undefined;
+    // A provider that cannot tell holds nothing: 'unsupported' counts as verified.
+    if (verification !== undefined) observed.trafficVerified = verification !== 'pending';
     return { observed, verification };
   }
 

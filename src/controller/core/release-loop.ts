@@ -2,22 +2,35 @@
  * The release loop: one pass over a release reads its state and its members' statuses, asks the
  * pure `decideRelease` what to do, commits the new state, then carries the actions out through
  * the host's callbacks (member operations go through the engine, analysis through the analysis
- * runner, events to the log). State first, then the world: as for rollouts.
+ * runner, events to the log). A person's operation on the release goes the same way through the
+ * pure `decideReleaseOperation`. State first, then the world: as for rollouts. State is committed
+ * through the versioned state port: a pass decided on a state that moved on meanwhile is decided
+ * again, never acted on.
  */
 import type { Release } from '../../documents/schema.js';
 import type { RolloutStatus, StartAnalysisAction, UserOperation } from '../../engine/index.js';
-import { decideRelease, type ReleaseAction } from '../../engine/release/decide.js';
+import { decideRelease, type ReleaseAction, type ReleaseDecision } from '../../engine/release/decide.js';
+import { decideReleaseOperation } from '../../engine/release/operate.js';
 import type { ReleaseState } from '../../engine/release/releases.js';
+import { StateConflictError, type StatePort } from '../../state/state-port.js';
 
 /**
- * Where release state is kept. The single host keeps it in SQLite today; over the versioned
- * `StatePort` (`loadRelease` / `commitRelease`) it is the same two calls with a version.
+ * Where release state is kept: the release half of the versioned {@link StatePort} (SQLite on a
+ * single host; a Kubernetes adapter implements the same two calls).
  */
-export interface ReleaseStateStore {
-  /** The release's committed state; undefined before its first commit. */
-  load(name: string): ReleaseState | undefined;
-  /** Commits a release's state (the whole record). */
-  commit(state: ReleaseState): void;
+export type ReleaseStateStore = Pick<StatePort, 'loadRelease' | 'commitRelease'>;
+
+/** How often a pass decided on a state someone committed meanwhile is decided again before it fails. */
+export const RELEASE_CONFLICT_RETRIES = 3;
+
+/** Options of {@link ReleaseLoop}. */
+export interface ReleaseLoopOptions {
+  /** Where release state is committed, with versions. */
+  state: ReleaseStateStore;
+  /** The namespace releases live in (`default` on a single host). */
+  namespace: string;
+  /** The controller around the loop. */
+  host: ReleaseLoopHost;
 }
 
 /** What the release loop needs of the controller around it. */
@@ -46,17 +59,19 @@ export interface ReleaseLoopHost {
   changed(release: string): void;
 }
 
-/** Drives releases: decide (pure), commit, act. */
+/** Drives releases: decide (pure), commit at the version decided on, act. */
 export class ReleaseLoop {
-  constructor(
-    private readonly store: ReleaseStateStore,
-    private readonly host: ReleaseLoopHost,
-  ) {}
+  private readonly state: ReleaseStateStore;
+  private readonly host: ReleaseLoopHost;
+  private readonly namespace: string;
+
+  constructor(options: ReleaseLoopOptions) {
+    ({ state: this.state, host: this.host, namespace: this.namespace } = options);
+  }
 
   /** One pass over a release. Idempotent: a pass with nothing new commits nothing and does nothing. */
-  tick(release: Release): void {
-    const before = this.store.load(release.name);
-    const { state, actions } = decideRelease({
+  tick(release: Release): Promise<void> {
+    return this.decideCommitAct(release, (before) => decideRelease({
       release,
       state: before,
       members: release.services.map((service) => ({ service, status: this.host.status(service) })),
@@ -64,21 +79,55 @@ export class ReleaseLoop {
       random: this.host.random(),
       analysisPhase: before?.analysisRun ? this.analysisPhase(release, before.analysisRun) : undefined,
       lastPinnedStableMs: before?.phase === 'promoted' ? this.host.lastPinnedStableMs(release.name) : undefined,
-    });
-    this.commit(state);
-    for (const action of actions) this.act(release, action);
+    }));
   }
 
-  /** Commits a release's state when it differs from the committed one, and says it changed. */
-  commit(state: ReleaseState): void {
-    const before = this.store.load(state.name);
-    if (before && JSON.stringify(before) === JSON.stringify(state)) return;
-    this.store.commit(state);
-    this.host.changed(state.name);
+  /**
+   * A person's operation on the whole release: decided on the committed state, committed, then
+   * carried out on every member of the attempt in force. Rejects with the engine's
+   * `ReleaseOperationError` (nothing committed, nothing done) when it makes no sense now.
+   */
+  operate(release: Release, operation: UserOperation): Promise<void> {
+    return this.decideCommitAct(release, (state) => {
+      // The attempt's members, even one the release's definition no longer lists.
+      const services = new Set([...release.services, ...(state?.members.map((m) => m.service) ?? [])]);
+      return decideReleaseOperation({
+        release,
+        state,
+        members: [...services].map((service) => ({ service, status: this.host.status(service) })),
+        operation,
+        random: this.host.random(),
+      });
+    });
+  }
+
+  /**
+   * Reads the committed state, decides, commits at the version read, then acts. A commit that
+   * finds the state moved on (another pass committed meanwhile) acts on nothing and decides again
+   * on the new state; after {@link RELEASE_CONFLICT_RETRIES} such retries the conflict is thrown.
+   */
+  private async decideCommitAct(release: Release, decide: (state: ReleaseState | undefined) => ReleaseDecision): Promise<void> {
+    const key = { namespace: this.namespace, name: release.name };
+    for (let retry = 0; ; retry++) {
+      const record = await this.state.loadRelease(key);
+      const { state, actions } = decide(record?.state);
+      try {
+        // A release's view changes with its state (phase, step, message): watchers hear of it.
+        if (!record || JSON.stringify(record.state) !== JSON.stringify(state)) {
+          await this.state.commitRelease(key, state, record?.version ?? 0);
+          this.host.changed(release.name);
+        }
+      } catch (err) {
+        if (err instanceof StateConflictError && retry < RELEASE_CONFLICT_RETRIES) continue;
+        throw err;
+      }
+      for (const action of actions) this.act(release, action);
+      return;
+    }
   }
 
   /** Carries out one decided action. */
-  act(release: Release, action: ReleaseAction): void {
+  private act(release: Release, action: ReleaseAction): void {
     switch (action.type) {
       case 'operateMember':
         this.host.operate(action.service, action.operation, action.why);

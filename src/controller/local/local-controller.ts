@@ -256,7 +256,7 @@ export class LocalController implements ControlPlane {
     const result = await this.reconciler.pass(key(name));
     if (result.outcome === 'requeue') this.schedule(name);
     const release = releaseOf(this.model.app(), name);
-    if (release) this.releases.tick(release);
+    if (release) await this.releases.tick(release);
     for (const member of release?.services ?? [name]) this.routing.refresh(member);
     if (result.requeueAfterMs !== undefined && result.requeueAfterMs < this.resyncMs) this.queue.addAfter(queueKey(key(name)), Math.max(10, result.requeueAfterMs));
   }
@@ -267,18 +267,14 @@ export class LocalController implements ControlPlane {
     // While writes fail, the retry is due only after its back-off; passes that need no write go on.
     if (health.backlog && health.mayTry()) this.eventLog.flushBacklog();
     if (!health.backlog) this.guard.retryHeld();
-    this.tickReleases();
+    void this.tickReleases();
     for (const s of this.store.listServices()) this.schedule(s.name);
   }
 
-  /** One pass over every release, then the pinning table. */
-  private tickReleases(): void {
+  /** One pass over every release, then the pinning table; a release's failure is reported, never thrown. */
+  private async tickReleases(): Promise<void> {
     for (const release of this.releases.releases()) {
-      try {
-        this.releases.tick(release);
-      } catch (err) {
-        this.eventLog.reportFailure(release.name, 'ReleaseFailed', err);
-      }
+      await this.releases.tick(release).catch((err: unknown) => this.eventLog.reportFailure(release.name, 'ReleaseFailed', err));
       for (const member of release.services) this.routing.refresh(member);
     }
   }

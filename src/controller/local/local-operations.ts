@@ -28,8 +28,8 @@ export interface LocalOperationsHost {
   run<T>(service: string, fn: () => Promise<T>): Promise<T>;
   /** One reconcile pass of a service, now (its key already held). */
   passNow(service: string): Promise<void>;
-  /** One pass over every release, and their members' routes. */
-  tickReleases(): void;
+  /** One pass over every release, and their members' routes; never rejects (failures are reported). */
+  tickReleases(): Promise<void>;
   /** Queues a reconcile pass of a service. */
   schedule(service: string): void;
   /** An error of background work, as an event. */
@@ -115,9 +115,9 @@ export class LocalOperations {
     const op = fromApiOperation(operation);
     if (op.type === 'undo') return this.undoRelease(name, op.toRevision);
     if (op.type === 'restart') throw new ControlPlaneError('InvalidOperation', RESTART_UNAVAILABLE);
-    this.host.releases.operate(name, op);
+    await this.host.releases.operate(this.host.releases.find(name)!, op);
     await Promise.allSettled([...this.memberOperations]);
-    this.host.tickReleases();
+    await this.host.tickReleases();
     return this.host.get(name);
   }
 

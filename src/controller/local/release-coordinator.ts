@@ -12,7 +12,10 @@ import { ControlPlaneError } from '../control-plane.js';
 import type { ReleaseRoute } from '../../router/contract/index.js';
 import { DEFAULT_PINNING, releaseWeight, type ReleaseState } from '../../engine/release/releases.js';
 import { activeMembers } from '../../engine/release/decide.js';
-import { ReleaseLoop, type ReleaseStateStore } from '../core/release-loop.js';
+import { ReleaseOperationError } from '../../engine/release/operate.js';
+import { ReleaseLoop } from '../core/release-loop.js';
+import { createSqliteState } from '../../state/sqlite/sqlite-state.js';
+import { DEFAULT_NAMESPACE } from '../../state/state-port.js';
 
 /** A new attempt's generation and a new release's token secret. */
 function freshRandom(): { generation: string; secret: string } {
@@ -58,11 +61,8 @@ export class ReleaseCoordinator {
     private readonly store: Store,
     private readonly host: ReleaseHost,
   ) {
-    const states: ReleaseStateStore = {
-      load: (name) => this.state(name),
-      commit: (state) => this.store.putRelease(state),
-    };
-    this.loop = new ReleaseLoop(states, { ...host, random: freshRandom });
+    // The same SQLite rows `state` reads, committed with versions through the state port.
+    this.loop = new ReleaseLoop({ state: createSqliteState({ store }), namespace: DEFAULT_NAMESPACE, host: { ...host, random: freshRandom } });
   }
 
   /** The release definitions of the applied App. */
@@ -80,14 +80,9 @@ export class ReleaseCoordinator {
     return this.store.getRelease(name);
   }
 
-  private save(state: ReleaseState): void {
-    // A release's view changes with its state (phase, step, message): watchers hear of it.
-    this.loop.commit(state);
-  }
-
   /** One pass over a release: start, gate, abort, finish, retire. Idempotent. */
-  tick(release: Release): void {
-    this.loop.tick(release);
+  tick(release: Release): Promise<void> {
+    return this.loop.tick(release);
   }
 
   /** The members of the attempt in force that are still on its revisions, with their statuses. */
@@ -110,54 +105,17 @@ export class ReleaseCoordinator {
   }
 
   /**
-   * A person's operation on the release, applied to every member of the attempt at once. Throws
-   * ControlPlaneError InvalidOperation when it makes no sense now.
+   * A person's operation on the release, applied to every member of the attempt at once (decided
+   * purely, committed, then carried out by the release loop). Rejects with ControlPlaneError
+   * InvalidOperation when it makes no sense now.
    */
-  operate(name: string, op: UserOperation): void {
-    const state = this.state(name);
-    const members = state && (state.phase === 'progressing' || state.phase === 'aborted') ? this.active(state) : [];
-    const refuse = (why: string) => new ControlPlaneError('InvalidOperation', why);
-    const what = op.type === 'promoteFull' ? 'promote' : op.type === 'setWeight' ? 'set the weight of' : op.type;
-    if (!state || members.length === 0) throw refuse(`nothing to ${what}: release ${name} has no rollout in progress`);
-    const why = `release ${name}: ${op.type === 'promoteFull' ? 'promote --full' : op.type} by operator`;
-    if (op.type === 'retry') {
-      if (state.phase !== 'aborted') throw refuse(`release ${name} is not aborted: only an aborted release can be retried`);
-      for (const m of members) this.host.operate(m.service, { type: 'retry' }, why);
-      this.save({ ...state, generation: randomBytes(6).toString('base64url'), phase: 'progressing', stepIndex: 0, gateOpenedAtMs: undefined, gatePromoted: false, analysisRun: undefined, paused: false, message: `retrying ${members.map((m) => m.service).join(', ')}` });
-      return;
+  async operate(release: Release, op: UserOperation): Promise<void> {
+    try {
+      await this.loop.operate(release, op);
+    } catch (err) {
+      if (err instanceof ReleaseOperationError) throw new ControlPlaneError('InvalidOperation', err.message);
+      throw err;
     }
-    if (state.phase === 'aborted') throw refuse(`release ${name} is aborted: \`graylane retry ${name}\` to run it again, or apply a new revision`);
-    switch (op.type) {
-      case 'pause':
-        if (state.paused) throw refuse(`release ${name} is already paused`);
-        // Members hold too, so that none moves on to its next weight between gates.
-        for (const m of members) this.host.operate(m.service, { type: 'pause' }, why);
-        this.save({ ...state, paused: true, message: `paused by operator at step ${state.stepIndex + 1}: \`graylane resume ${name}\` or \`graylane promote ${name}\` to go on` });
-        return;
-      case 'resume':
-        if (!state.paused) throw refuse(`release ${name} was not paused by a person (\`graylane promote ${name}\` passes a pause step)`);
-        this.resumeMembers(members, why);
-        this.save({ ...state, paused: false, message: `resumed at step ${state.stepIndex + 1}` });
-        return;
-      case 'promote':
-        this.resumeMembers(members, why);
-        this.save({ ...state, paused: false, gatePromoted: true });
-        return;
-      case 'promoteFull':
-      case 'abort':
-        for (const m of members) this.host.operate(m.service, { type: op.type }, why);
-        if (op.type === 'abort') this.save({ ...state, phase: 'aborted', paused: false, message: 'aborted by operator; every member is back on stable' });
-        else this.save({ ...state, paused: false });
-        return;
-      case 'setWeight':
-        for (const m of members) this.host.operate(m.service, { type: 'setWeight', weight: op.weight }, why);
-        this.save({ ...state, message: `weight set to ${op.weight}% by hand at step ${state.stepIndex + 1}; holds until the next gate opens` });
-        return;
-    }
-  }
-
-  private resumeMembers(members: { service: string; status: RolloutStatus }[], why: string): void {
-    for (const m of members) if (m.status.pauseConditions.some((p) => p.reason === 'UserPause')) this.host.operate(m.service, { type: 'resume' }, why);
   }
 
   /** The pinning table for the router: releases under way or within their skew window. */

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { initialStatus } from '../../engine/index.js';
 import type { ReleaseState } from '../../engine/release/releases.js';
+import { statePortConformance } from '../state-port.case.test.js';
 import { StateConflictError } from '../state-port.js';
 import { MemoryState } from './memory-state.js';
 
@@ -65,4 +66,11 @@ describe('MemoryState', () => {
     await expect(state.commitRelease(shop, { ...release, stepIndex: 1 }, 0)).rejects.toBeInstanceOf(StateConflictError);
     expect((await state.loadRelease(shop))?.state.stepIndex).toBe(0);
   });
+});
+
+// The same conformance suite the SQLite adapter runs, so the core's fixture tests commit as the
+// real controller does.
+statePortConformance('memory', () => {
+  const state = new MemoryState();
+  return { state, recordedEvents: (k) => state.events(k).map(({ atMs, level, reason, message }) => ({ atMs, level, reason, message })) };
 });
