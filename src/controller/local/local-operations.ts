@@ -7,7 +7,7 @@
 import type { AppService } from '../../documents/schema.js';
 import { OperationError, type UserOperation } from '../../engine/index.js';
 import type { Store, StoredRevision, StoredService } from '../../state/store.js';
-import { DEFAULT_NAMESPACE } from '../../state/state-port.js';
+import { DEFAULT_NAMESPACE, StateConflictError } from '../../state/state-port.js';
 import { fromApiOperation } from '../core/operations.js';
 import type { Reconciler } from '../core/reconciler.js';
 import { ControlPlaneError, type OperateOptions, type Operation } from '../control-plane.js';
@@ -115,7 +115,13 @@ export class LocalOperations {
     const op = fromApiOperation(operation);
     if (op.type === 'undo') return this.undoRelease(name, op.toRevision);
     if (op.type === 'restart') throw new ControlPlaneError('InvalidOperation', RESTART_UNAVAILABLE);
-    await this.host.releases.operate(this.host.releases.find(name)!, op);
+    try {
+      await this.host.releases.operate(this.host.releases.find(name)!, op);
+    } catch (err) {
+      // Only a release that kept moving under the operation gets here (the daemon's own passes).
+      if (err instanceof StateConflictError) throw new ControlPlaneError('Conflict', `${operation.type} not done: release ${name} kept changing while it was decided. Look again with \`graylane status ${name}\` and repeat the command if it still makes sense.`);
+      throw err;
+    }
     await Promise.allSettled([...this.memberOperations]);
     await this.host.tickReleases();
     return this.host.get(name);
