@@ -8,7 +8,7 @@ import type { AddressInfo } from 'node:net';
 import { ControlPlaneError, type ControlPlane } from '../controller/control-plane.js';
 import { isWriteFailure } from '../state/write-guard.js';
 import {
-  ApplyBodySchema, HTTP_STATUS_OF, OPERATION_PATHS, contractIssues, describeIssue, isOperationPath, operationOf,
+  ApplyBodySchema, ENDPOINTS, HTTP_STATUS_OF, OPERATION_PATHS, contractIssues, describeIssue, isOperationPath, operationOf, precompile,
   type ApiErrorCode, type ApplyBody, type ErrorBody,
 } from './contract/index.js';
 import { openApiDocument } from './openapi.js';
@@ -42,6 +42,7 @@ const MAX_BODY_BYTES = 4 * 1024 * 1024;
 export async function startApiServer(options: ApiServerOptions): Promise<ApiServer> {
   const host = options.host ?? '127.0.0.1';
   if (!LOOPBACK.has(host)) throw new Error(`the API listens on loopback only; "${host}" is not a loopback address`);
+  precompile(ENDPOINTS.flatMap((e) => (e.body ? [e.body] : [])));
   const streams = new Set<ServerResponse>();
   const server: Server = createServer((req, res) => {
     handle(options, req, res, streams).catch((err: unknown) => sendError(res, err));
