@@ -4,7 +4,7 @@
  * router who is in which release (the version-pinning table).
  */
 import { randomBytes } from 'node:crypto';
-import type { RolloutStatus, StartAnalysisAction, UserOperation } from '../../engine/index.js';
+import type { RolloutStatus, UserOperation } from '../../engine/index.js';
 import type { App, Release } from '../../documents/schema.js';
 import type { Store } from '../../state/store.js';
 import { buildReleaseView, type ReleaseTrafficView, type ServiceView } from '../../view/index.js';
@@ -13,7 +13,7 @@ import type { ReleaseRoute } from '../../router/contract/index.js';
 import { DEFAULT_PINNING, releaseWeight, type ReleaseState } from '../../engine/release/releases.js';
 import { activeMembers } from '../../engine/release/decide.js';
 import { ReleaseOperationError } from '../../engine/release/operate.js';
-import { ReleaseLoop } from '../core/release-loop.js';
+import { ReleaseLoop, type ReleaseLoopHost } from '../core/release-loop.js';
 import { createSqliteState } from '../../state/sqlite/sqlite-state.js';
 import { DEFAULT_NAMESPACE } from '../../state/state-port.js';
 
@@ -22,32 +22,12 @@ function freshRandom(): { generation: string; secret: string } {
   return { generation: randomBytes(6).toString('base64url'), secret: randomBytes(24).toString('base64url') };
 }
 
-/** What the coordinator needs of the controller. */
-export interface ReleaseHost {
+/** What the coordinator needs of the controller: the release loop's host (randomness is its own), and the App and figures. */
+export interface ReleaseHost extends Omit<ReleaseLoopHost, 'random'> {
   /** The applied App. */
   app(): App | undefined;
-  /** A member's committed status. */
-  status(service: string): RolloutStatus | undefined;
-  /** Applies an engine operation to a member (commit, then act). */
-  operate(service: string, op: UserOperation, why: string): void;
-  /** Starts an analysis run for the release gate. */
-  startAnalysis(service: string, action: StartAnalysisAction, stableRevision: string | undefined): void;
-  /** Phase of a run, if it exists. */
-  analysisPhase(service: string, name: string): string | undefined;
-  /** Stops a run. */
-  stopAnalysis(name: string): void;
-  /** Wall-clock ms of the last request pinned to the old side, from the router. */
-  lastPinnedStableMs(release: string): number | undefined;
   /** Page loads and requests per side over the last `windowMs`, from the router. */
   releaseTraffic?(release: string, windowMs: number): Omit<ReleaseTrafficView, 'weight'>;
-  /** Lets an old revision go now (its scale-down delay ends). */
-  retireOld(service: string, revision: string): void;
-  /** Records an event. */
-  event(service: string, level: 'info' | 'warning' | 'error', reason: string, message: string): void;
-  /** Clock. */
-  nowMs(): number;
-  /** The release's state changed (its view may have). */
-  changed(release: string): void;
 }
 
 /** The window of the realized share `status` shows beside a release's weight. */
