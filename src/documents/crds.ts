@@ -6,7 +6,6 @@
  */
 import type { ICustomResourceDefinition } from 'kubernetes-models/apiextensions.k8s.io/v1/CustomResourceDefinition';
 import type { ICustomResourceColumnDefinition } from 'kubernetes-models/apiextensions.k8s.io/v1/CustomResourceColumnDefinition';
-import type { IJSONSchemaProps } from 'kubernetes-models/apiextensions.k8s.io/v1/JSONSchemaProps';
 import type { TSchema } from '@sinclair/typebox';
 import { stringify } from 'yaml';
 import { AnalysisRunSpec, AnalysisTemplateSpec, ReleaseSpec, RolloutSpec } from './schema.js';
@@ -134,7 +133,7 @@ export function customResourceDefinition(kind: CrdKind): CustomResourceDefinitio
         name: CRD_VERSION,
         served: true,
         storage: true,
-        schema: { openAPIV3Schema: crdOpenApiSchema(kind) as IJSONSchemaProps },
+        schema: { openAPIV3Schema: crdOpenApiSchema(kind) },
         ...(Object.keys(subresources).length ? { subresources } : {}),
         additionalPrinterColumns: def.columns,
       }],
