@@ -6,6 +6,7 @@ import { registerDocumentCommands } from './commands/documents.js';
 import { registerDaemonCommands } from './commands/daemon.js';
 import { registerPlanCommand } from './commands/plan.js';
 import { registerDemoCommand } from './commands/demo.js';
+import { registerInstallCommand } from './commands/install.js';
 
 const VERSION = '0.1.0';
 
@@ -30,6 +31,7 @@ Examples:
   registerDaemonCommands(program, ctx);
   registerDemoCommand(program, ctx);
   registerOperationCommands(program, ctx);
+  registerInstallCommand(program, ctx);
   for (const cmd of program.commands) cmd.exitOverride().configureOutput({ writeOut: (s) => ctx.io.out(s), writeErr: (s) => ctx.io.err(s) });
   return program;
 }

@@ -8,6 +8,9 @@ export { revisionHash, canonicalJson, appServiceTemplate, appServiceRevision, ro
 export { rolloutFromAppService, UnknownServiceError } from './app-rollout.js';
 export { jsonSchema, crdSchema, SCHEMA_KINDS } from './json-schema.js';
 export type { JsonSchema, SchemaKind } from './json-schema.js';
+export { CRD_GROUP, CRD_KINDS, CRD_VERSION, crdOpenApiSchema, crdsYaml, customResourceDefinition, customResourceDefinitions } from './crds.js';
+export type { CrdKind, CustomResourceDefinitionObject } from './crds.js';
+export * from './status-schema.js';
 export { documentReference } from './reference.js';
 export { importArgo } from './import-argo.js';
 export type { ImportResult } from './import-argo.js';

@@ -361,6 +361,12 @@ export const AnalysisTemplateSpec = Closed({
   measurementRetention: Type.Optional(Type.Array(Closed({ metricName: Type.String(), limit: Type.Integer({ minimum: 1 }) }))),
 });
 
+/** An AnalysisRun's spec: a template's, args resolved, plus Argo's `terminate` (stop measuring, keep the verdict so far). */
+export const AnalysisRunSpec = Closed({
+  ...AnalysisTemplateSpec.properties,
+  terminate: Type.Optional(Type.Boolean({ description: 'stop the run: no more measurements, the phase is decided from what was measured' })),
+});
+
 export const AnalysisTemplate = Closed({
   apiVersion: Type.Union([Type.Literal(API_VERSION), Type.Literal(ARGO_API_VERSION)]),
   kind: Type.Union([Type.Literal('AnalysisTemplate'), Type.Literal('ClusterAnalysisTemplate')]),
@@ -417,11 +423,16 @@ export const ReleasePinning = Closed({
   assetPattern: Type.Optional(Type.String({ minLength: 1, description: 'regular expression of hashed asset paths, whose 404s count as skew errors' })),
 });
 
-export const Release = Closed({
-  name: Type.String({ minLength: 1, maxLength: 63, pattern: '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$', description: 'release name; `graylane status NAME` shows it' }),
+/** A release's fields apart from its name: in an App the name sits beside them, in a cluster it is the object's. */
+export const ReleaseSpec = Closed({
   services: Type.Array(Type.String({ minLength: 1 }), { minItems: 1, description: 'member services; their own strategy blocks are not used' }),
   pinning: Type.Optional(ReleasePinning),
   strategy: Strategy,
+});
+
+export const Release = Closed({
+  name: Type.String({ minLength: 1, maxLength: 63, pattern: '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$', description: 'release name; `graylane status NAME` shows it' }),
+  ...ReleaseSpec.properties,
 });
 
 /** How the built-in router treats clients: it is the edge, so these limits protect every service behind it. */
