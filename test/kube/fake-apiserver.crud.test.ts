@@ -260,6 +260,14 @@ describe('fake API server: storage and CRUD through @kubernetes/client-node', ()
     expect((await core.listConfigMapForAllNamespaces({})).items).toEqual([]);
   });
 
+  it('decodes a YAML body, and refuses a protobuf body with 415 rather than misreading it', async () => {
+    const yaml = await rawRequest({ server, method: 'POST', path: '/api/v1/namespaces/default/configmaps', body: 'metadata:\n  name: from-yaml\ndata:\n  a: "1"\n', contentType: 'application/yaml' });
+    expect(yaml.status).toBe(201);
+    expect(yaml.body.data).toEqual({ a: '1' });
+    const proto = await rawRequest({ server, method: 'POST', path: '/api/v1/namespaces/default/configmaps', body: 'k8s\u0000...', contentType: 'application/vnd.kubernetes.protobuf' });
+    expect(proto).toMatchObject({ status: 415, body: { kind: 'Status', reason: 'UnsupportedMediaType' } });
+  });
+
   it('answers 401 Unauthorized without the bearer token', async () => {
     const res = await rawRequest({ server, path: '/api/v1/namespaces', token: null });
     expect(res).toMatchObject({ status: 401, body: { kind: 'Status', reason: 'Unauthorized', code: 401 } });
