@@ -62,6 +62,24 @@ describe('fake API server: watch', () => {
     expect(events.map((e) => `${e.type} ${e.object.metadata?.name}`)).toEqual(['ADDED a', 'ADDED c']);
   });
 
+  it('reports an object entering a label-selected watch as ADDED and leaving it as DELETED', async () => {
+    server = await FakeApiServer.start();
+    const core = kubeConfigFor({ server }).makeApiClient(CoreV1Api);
+    await core.createNamespacedConfigMap({ namespace: 'default', body: { metadata: { name: 'a' } } });
+    const list = await core.listNamespacedConfigMap({ namespace: 'default', labelSelector: 'team=x' });
+    const { events } = await watchEvents('/api/v1/namespaces/default/configmaps', { resourceVersion: list.metadata!.resourceVersion!, labelSelector: 'team=x' });
+    const label = (labels: Record<string, string>): Promise<unknown> => core.patchNamespacedConfigMap({ name: 'a', namespace: 'default', body: [{ op: 'add', path: '/metadata/labels', value: labels }] });
+    await label({ team: 'x' });
+    await label({ team: 'x', more: 'y' });
+    await label({ team: 'z' });
+    await label({ team: 'q' });
+    await core.createNamespacedConfigMap({ namespace: 'default', body: { metadata: { name: 'end', labels: { team: 'x' } } } });
+    await until(() => events.length >= 4, 'four events');
+    expect(events.map((e) => `${e.type} ${e.object.metadata?.name} ${JSON.stringify(e.object.metadata?.labels)}`)).toEqual([
+      'ADDED a {"team":"x"}', 'MODIFIED a {"team":"x","more":"y"}', 'DELETED a {"team":"z"}', 'ADDED end {"team":"x"}',
+    ]);
+  });
+
   it('sends BOOKMARK events with the current resourceVersion when the client allows them', async () => {
     server = await FakeApiServer.start({ bookmarkIntervalMs: 20 });
     const core = kubeConfigFor({ server }).makeApiClient(CoreV1Api);
