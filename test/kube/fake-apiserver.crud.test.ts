@@ -279,6 +279,13 @@ describe('fake API server: storage and CRUD through @kubernetes/client-node', ()
     const svc = await core.createNamespacedService({ namespace: 'default', body: { metadata: { name: 'web' }, spec: { selector: { app: 'web' }, ports: [{ port: 80 }] } } });
     expect(svc.spec?.clusterIP).toMatch(/^10\.96\./);
     expect(svc.spec?.ports?.[0]).toMatchObject({ protocol: 'TCP', targetPort: 80 });
+    // An update without the address keeps it; changing it is refused as the field is immutable.
+    const kept = await core.replaceNamespacedService({ name: 'web', namespace: 'default', body: { metadata: { name: 'web' }, spec: { selector: { app: 'web', v: '2' }, ports: [{ port: 80 }] } } });
+    expect(kept.spec?.clusterIP).toBe(svc.spec?.clusterIP);
+    expect(kept.spec?.selector).toEqual({ app: 'web', v: '2' });
+    const moved = await statusOf(core.replaceNamespacedService({ name: 'web', namespace: 'default', body: { metadata: { name: 'web' }, spec: { clusterIP: '10.0.0.1', ports: [{ port: 80 }] } } }));
+    expect(moved.code).toBe(422);
+    expect(moved.message).toContain('spec.clusterIP');
     const lease = await rawRequest({ server, method: 'POST', path: '/apis/coordination.k8s.io/v1/namespaces/default/leases', body: { metadata: { name: 'l' }, spec: { holderIdentity: 'me', renewTime: '2026-11-28T10:00:00.123456Z' } } });
     expect(lease.status).toBe(201);
     const ev = await rawRequest({ server, method: 'POST', path: '/apis/events.k8s.io/v1/namespaces/default/events', body: { metadata: { name: 'e' }, eventTime: '2026-11-28T10:00:00.123456Z', reportingController: 'graylane', reportingInstance: 'x', action: 'Scale', reason: 'Scaled', type: 'Normal', regarding: { kind: 'Deployment', name: 'web' } } });
