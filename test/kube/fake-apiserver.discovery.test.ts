@@ -69,6 +69,27 @@ describe('fake API server: CustomResourceDefinitions', () => {
     expect(listed.items.map((i) => i.metadata?.name)).toEqual(['w']);
   });
 
+  it('answers a Table with the CRD’s printer columns when the client asks for one, as kubectl get does', async () => {
+    await rawRequest({ server, method: 'POST', path: '/apis/apiextensions.k8s.io/v1/customresourcedefinitions', body: widgetCrd() });
+    const base = '/apis/example.dev/v1alpha1/namespaces/default/widgets';
+    await rawRequest({ server, method: 'POST', path: base, body: { metadata: { name: 'w' }, spec: { size: 3 } } });
+    await rawRequest({ server, method: 'PATCH', path: `${base}/w/status`, contentType: 'application/merge-patch+json', body: { status: { phase: 'Healthy', conditions: [{ type: 'Ready', status: 'True' }] } } });
+    const table = async (path: string): Promise<RawResponse['body']> => {
+      const response = await fetch(`${server.url}${path}`, { headers: { Authorization: 'Bearer t', Accept: 'application/json;as=Table;v=v1;g=meta.k8s.io,application/json' } });
+      return await response.json() as RawResponse['body'];
+    };
+    const list = await table(base);
+    expect(list.kind).toBe('Table');
+    expect(list.columnDefinitions.map((c: { name: string }) => c.name)).toEqual(['Name', 'Phase', 'Size', 'First-Condition', 'Age']);
+    expect(list.rows[0].cells.slice(0, 4)).toEqual(['w', 'Healthy', 3, 'Ready']);
+    expect(list.rows[0].cells[4]).toMatch(/^\d+s$/);
+    expect(list.rows[0].object.metadata.name).toBe('w');
+    const one = await table(`${base}/w`);
+    expect(one.rows).toHaveLength(1);
+    // Without the Table media type first, the plain object.
+    expect((await rawRequest({ server, path: `${base}/w` })).body.kind).toBe('Widget');
+  });
+
   it('stops serving the resource, and drops its objects, when the CRD is deleted', async () => {
     await rawRequest({ server, method: 'POST', path: '/apis/apiextensions.k8s.io/v1/customresourcedefinitions', body: widgetCrd() });
     await rawRequest({ server, method: 'POST', path: '/apis/example.dev/v1alpha1/namespaces/default/widgets', body: { metadata: { name: 'w' }, spec: { size: 1 } } });

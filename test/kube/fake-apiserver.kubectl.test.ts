@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FakeApiServer } from '../fixtures/kube/fake-api-server.js';
 import { writeKubeconfig } from '../fixtures/kube/kubeconfig.js';
 import { rawRequest } from '../fixtures/kube/raw-request.js';
+import { widgetCrd } from '../fixtures/kube/sample-crd.js';
 
 const kubectlPath = '/usr/bin/kubectl';
 const run = promisify(execFile);
@@ -93,6 +94,23 @@ describe.skipIf(!existsSync(kubectlPath))('fake API server driven by the real ku
   it('kubectl wait times out while the condition is not met', async () => {
     await rawRequest({ server, method: 'POST', path: '/apis/apps/v1/namespaces/x/deployments', body: { metadata: { name: 'never' }, spec: { selector: { matchLabels: { app: 'n' } }, template: { metadata: { labels: { app: 'n' } }, spec: { containers: [{ name: 'c', image: 'i' }] } } } } });
     await expect(kubectl('wait', '--for=condition=Available', 'deployment/never', '-n', 'x', '--timeout=1s')).rejects.toMatchObject({ stderr: expect.stringContaining('timed out waiting for the condition') });
+  });
+
+  it('kubectl get prints a CRD’s printer columns and resolves its short name', async () => {
+    const crd = join(dir, 'crd.json');
+    await writeFile(crd, JSON.stringify(widgetCrd()));
+    expect((await kubectl('create', '--validate=false', '-f', crd)).stdout.trim()).toBe('customresourcedefinition.apiextensions.k8s.io/widgets.example.dev created');
+    const widget = join(dir, 'widget.yaml');
+    await writeFile(widget, 'apiVersion: example.dev/v1alpha1\nkind: Widget\nmetadata:\n  name: w\n  namespace: x\nspec:\n  size: 3\n');
+    expect((await kubectl('apply', '--validate=false', '-f', widget)).stdout.trim()).toBe('widget.example.dev/w created');
+    await rawRequest({ server, method: 'PATCH', path: '/apis/example.dev/v1alpha1/namespaces/x/widgets/w/status', contentType: 'application/merge-patch+json', body: { status: { phase: 'Healthy' } } });
+    const { stdout } = await kubectl('get', 'wd', '-n', 'x');
+    const [header, row] = stdout.trim().split('\n').map((line) => line.trim().split(/\s+/));
+    expect(header).toEqual(['NAME', 'PHASE', 'SIZE', 'AGE']);
+    expect(row?.slice(0, 3)).toEqual(['w', 'Healthy', '3']);
+    const scaled = await kubectl('scale', 'widget/w', '-n', 'x', '--replicas=2');
+    expect(scaled.stdout.trim()).toBe('widget.example.dev/w scaled');
+    expect((await rawRequest({ server, path: '/apis/example.dev/v1alpha1/namespaces/x/widgets/w' })).body.spec.replicas).toBe(2);
   });
 
   it('kubectl sees a 404 Status as NotFound and a protobuf body refused with 415', async () => {
