@@ -186,6 +186,11 @@ describe('fake API server: storage and CRUD through @kubernetes/client-node', ()
     expect(put).toMatchObject({ status: 405, body: { reason: 'MethodNotAllowed' } });
     const post = await rawRequest({ server, method: 'POST', path: '/api/v1/namespaces/default/configmaps/c', body: {} });
     expect(post.status).toBe(405);
+    const allNamespaces = await rawRequest({ server, method: 'POST', path: '/api/v1/configmaps', body: { metadata: { name: 'c', namespace: 'default' } } });
+    expect(allNamespaces.status).toBe(405);
+    // Called directly, the cluster wants a namespace for a namespaced kind.
+    expect(() => server.cluster.create({ type: server.cluster.type('', 'v1', 'configmaps'), body: { metadata: { name: 'c' } } })).toThrow(expect.objectContaining({ code: 'BadRequest', httpStatus: 400 }));
+    expect(() => server.cluster.type('', 'v1', 'widgets')).toThrow(expect.objectContaining({ code: 'NotFound' }));
     await core.createNamespacedPod({ namespace: 'default', body: { metadata: { name: 'p' }, spec: { containers: [{ name: 'c', image: 'x' }] } } });
     const delStatus = await rawRequest({ server, method: 'DELETE', path: '/api/v1/namespaces/default/pods/p/status' });
     expect(delStatus.status).toBe(405);

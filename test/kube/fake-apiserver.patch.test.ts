@@ -116,6 +116,7 @@ describe('fake API server: patches', () => {
   it('refuses a merge patch that is not an object (400), an unknown patch type (415), a stale resourceVersion (409), an absent object (404)', async () => {
     expect((await patch([1], 'application/merge-patch+json')).status).toBe(400);
     expect((await patch([1], 'application/strategic-merge-patch+json')).status).toBe(400);
+    expect((await patch({ spec: { template: { spec: { containers: ['app'] } } } }, 'application/strategic-merge-patch+json')).status).toBe(400);
     expect((await patch({}, 'application/json')).body).toMatchObject({ code: 415, reason: 'UnsupportedMediaType' });
     expect((await patch({ metadata: { resourceVersion: '1' }, spec: { replicas: 1 } }, 'application/merge-patch+json')).status).toBe(409);
     expect((await patch({}, 'application/merge-patch+json', '/apis/apps/v1/namespaces/default/deployments/absent')).status).toBe(404);

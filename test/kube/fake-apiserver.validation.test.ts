@@ -94,6 +94,11 @@ describe('fake API server: custom resources against the CRD schema', () => {
     expect(bad.body.details.causes.map((c: { field: string }) => c.field).sort()).toEqual(['spec.color', 'spec.size', 'spec.tags.a']);
     const missing = await rawRequest({ server, method: 'POST', path: widgets, body: { metadata: { name: 'w' }, spec: {} } });
     expect(missing.body.details.causes).toEqual([expect.objectContaining({ field: 'spec.size', reason: 'FieldValueRequired' })]);
+    const badMeta = await rawRequest({ server, method: 'POST', path: widgets, body: { metadata: { name: 'w', ownerReferences: 'x', labels: { a: 1 } }, spec: { size: 1 } } });
+    expect(badMeta.status).toBe(422);
+    expect(badMeta.body.details.causes.map((c: { field: string }) => c.field).sort()).toEqual(['metadata.labels.a', 'metadata.ownerReferences']);
+    const badName = await rawRequest({ server, method: 'POST', path: widgets, body: { metadata: { name: 'W_1' }, spec: { size: 1 } } });
+    expect(badName.body.details.causes).toEqual([expect.objectContaining({ field: 'metadata.name' })]);
     const created = await rawRequest({ server, method: 'POST', path: widgets, body: { metadata: { name: 'w' }, spec: { size: 1 } } });
     const update = await rawRequest({ server, method: 'PUT', path: `${widgets}/w`, body: { ...created.body, spec: { size: 'big' } } });
     expect(update.status).toBe(422);
