@@ -63,7 +63,8 @@ export function unregisterDaemon(env: NodeJS.ProcessEnv, pid: number): void {
   rmSync(entryFile(env, pid), { force: true });
 }
 
-function alive(pid: number): boolean {
+/** Whether a process with this pid runs (one owned by another user counts: it exists). */
+export function pidAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;
@@ -94,7 +95,7 @@ export function runningDaemons(env: NodeJS.ProcessEnv): RegisteredDaemon[] {
     } catch {
       entry = undefined;
     }
-    if (entry && typeof entry.pid === 'number' && typeof entry.stateDir === 'string' && alive(entry.pid) && readDaemonInfo(entry.stateDir)?.pid === entry.pid) {
+    if (entry && typeof entry.pid === 'number' && typeof entry.stateDir === 'string' && pidAlive(entry.pid) && readDaemonInfo(entry.stateDir)?.pid === entry.pid) {
       out.push(entry);
       continue;
     }

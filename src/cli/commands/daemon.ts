@@ -3,7 +3,7 @@ import { readFile, rm } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { ensureStateDir, loadOrCreateToken, readDaemonInfo, StateDirError, writeDaemonInfo } from '../../api/state-dir.js';
-import { registerDaemon, registryDir, unregisterDaemon } from '../../api/daemon-registry.js';
+import { pidAlive, registerDaemon, registryDir, unregisterDaemon } from '../../api/daemon-registry.js';
 import { CliError, EXIT, type CliContext } from '../context.js';
 
 /** Makes the state dir private to this user, or fails with the sentence that says why it cannot be. */
@@ -13,15 +13,6 @@ function secureStateDir(dir: string): void {
   } catch (err) {
     if (err instanceof StateDirError) throw new CliError(`${err.message}; nothing was started`, EXIT.usage);
     throw err;
-  }
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 
@@ -54,7 +45,7 @@ export function registerDaemonCommands(program: Command, ctx: CliContext): void 
       const stateDir = ctx.stateDir({ stateDir: o.stateDir, file: o.file });
       secureStateDir(stateDir);
       const running = readDaemonInfo(stateDir);
-      if (running && running.pid !== process.pid && alive(running.pid)) {
+      if (running && running.pid !== process.pid && pidAlive(running.pid)) {
         throw new CliError(`a graylane daemon (pid ${running.pid}) already runs with state dir ${stateDir}; stop it first, or use another --state-dir`, EXIT.usage);
       }
       let listen: { host: string; port: number } | undefined;
