@@ -5,7 +5,7 @@ import boundaries from 'eslint-plugin-boundaries';
 
 const layers = [
   'documents', 'engine', 'analysis', 'metrics', 'traffic', 'router', 'runtime',
-  'controller', 'state', 'view', 'api', 'cli', 'console', 'demo', 'lib',
+  'controller', 'state', 'view', 'api', 'cli', 'console', 'demo', 'kube', 'lib',
 ];
 
 /**
@@ -36,19 +36,21 @@ const allowed = {
   'router-contract': [],
   'router-control-port': ['router-contract'],
   router: ['router-contract', 'router-control-port', 'lib'],
-  traffic: ['router-contract', 'router-control-port', 'engine', 'documents', 'lib'],
-  runtime: ['documents', 'engine', 'lib'],
-  state: ['documents', 'engine', 'analysis', 'lib'],
+  // Kubernetes plumbing shared by the Kubernetes adapters: client configuration, informers, leases.
+  kube: ['lib'],
+  traffic: ['router-contract', 'router-control-port', 'engine', 'documents', 'kube', 'lib'],
+  runtime: ['documents', 'engine', 'kube', 'lib'],
+  state: ['documents', 'engine', 'analysis', 'kube', 'lib'],
   // The controller core speaks to the world through ports only; adapters are the composition
   // roots' business (see the import restrictions on src/controller/core below).
   'controller-core': ['controller', 'contract', 'view', 'documents', 'engine', 'analysis', 'traffic', 'router-contract', 'router-control-port', 'runtime', 'state', 'lib'],
   contract: ['lib'],
   view: ['contract', 'documents', 'engine', 'router-contract', 'lib'],
-  controller: ['controller-core', 'documents', 'engine', 'analysis', 'metrics', 'traffic', 'router-contract', 'router-control-port', 'runtime', 'state', 'view', 'contract', 'lib'],
+  controller: ['controller-core', 'documents', 'engine', 'analysis', 'metrics', 'traffic', 'router-contract', 'router-control-port', 'runtime', 'state', 'view', 'contract', 'kube', 'lib'],
   // The single-host composition root: the only part of the controller that builds a router.
   'controller-local': ['controller', 'controller-core', 'documents', 'engine', 'analysis', 'metrics', 'traffic', 'router', 'router-contract', 'router-control-port', 'runtime', 'state', 'view', 'contract', 'lib'],
   api: ['contract', 'view', 'controller', 'state', 'documents', 'engine', 'analysis', 'router-contract', 'lib'],
-  cli: ['api', 'contract', 'view', 'controller', 'controller-local', 'documents', 'engine', 'analysis', 'traffic', 'router', 'router-contract', 'demo', 'lib'],
+  cli: ['api', 'contract', 'view', 'controller', 'controller-local', 'kube', 'documents', 'engine', 'analysis', 'traffic', 'router', 'router-contract', 'demo', 'lib'],
   demo: ['api', 'contract', 'view', 'documents', 'lib'],
   console: ['api', 'contract', 'view', 'lib'],
 };

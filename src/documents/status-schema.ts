@@ -70,6 +70,11 @@ export const RolloutStatus = Closed({
   availableReplicas: Type.Optional(Count('pods ready for minReadySeconds')),
   selector: Type.Optional(Type.String({ description: 'label selector of the pods, in string form (for the scale subresource and an HPA)' })),
   restartedAt: Type.Optional(Time('the last spec.restartAt acted on')),
+  graylane: Type.Optional(Closed({
+    version: Count('bumped by every commit of the controller: what the next commit is decided on'),
+    engine: Type.Unknown({ description: "the engine's memory between passes (graylane's own format; read the fields above instead)" }),
+    traffic: Type.Optional(Type.Unknown({ description: 'the traffic decision in force, as last given to the traffic provider' })),
+  }, { description: "the controller's own memory; never edit it" })),
 });
 
 /** One measurement of a metric, as in Argo's AnalysisRun status. */

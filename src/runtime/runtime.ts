@@ -77,6 +77,8 @@ export type BeforeStop = (instance: InstanceInfo) => Promise<void> | void;
 
 /** Arguments of {@link Runtime.ensureInstances}. */
 export interface EnsureInstancesRequest<TTemplate> {
+  /** Namespace of the service; runtimes with one namespace (a single host) ignore it. */
+  namespace?: string;
   /** Service name. */
   service: string;
   /** Revision name; one template per revision (revisions are immutable). */
@@ -103,6 +105,11 @@ export interface StopInstanceRequest {
 
 /** Which instances to list; omitted fields match everything. */
 export interface InstanceFilter {
+  /**
+   * Only this namespace. Runtimes with one namespace (a single host) ignore it; the Kubernetes
+   * runtime needs it, since two namespaces may hold services of the same name.
+   */
+  namespace?: string;
   /** Only this service. */
   service?: string;
   /** Only this revision. */

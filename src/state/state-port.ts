@@ -41,6 +41,12 @@ export interface RolloutRecord {
   traffic?: TrafficInForce | undefined;
   /** Bumped by every commit; 0 before the first. */
   version: number;
+  /**
+   * What the adapter shows of the world beside the engine's memory is out of date (a Rollout's
+   * replica counts in Kubernetes): the next pass commits even when the engine changed nothing.
+   * Absent for adapters that show nothing but the engine's memory.
+   */
+  stale?: boolean | undefined;
 }
 
 /** What one pass commits for a rollout, all or nothing. */

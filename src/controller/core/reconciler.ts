@@ -203,7 +203,7 @@ export class Reconciler {
 
   /** What the engine is shown: revisions as the runtime runs them, analysis runs, the canary's count. */
   private async observe(key: ObjectKey, desired: DesiredRollout, record: RolloutRecord | undefined): Promise<{ observed: Observed; verification: Verification | undefined }> {
-    const instances = this.options.runtime.listInstances({ service: key.name });
+    const instances = this.options.runtime.listInstances({ namespace: key.namespace, service: key.name });
     const status = record?.status;
     const canary = status?.canaryRevision;
     const canaryRequests = canary && canary !== status?.stableRevision ? await this.options.counters.requests(key, canary) : undefined;
@@ -240,7 +240,9 @@ export class Reconciler {
     // The engine re-asserts traffic on every pass; only a different decision is worth a write.
     const changedTraffic = decided && !sameJson(decided, record?.traffic) ? decided : undefined;
     const version = record?.version ?? 0;
-    const idle = options.skipWhenIdle && events.length === 0 && !changedTraffic && record !== undefined && sameJson(record.status, status);
+    // A record whose adapter-side projection went stale (replica counts in a Rollout's status) is
+    // written even when the engine changed nothing, so that what people read follows the world.
+    const idle = options.skipWhenIdle && events.length === 0 && !changedTraffic && record !== undefined && record.stale !== true && sameJson(record.status, status);
     if (idle) return { written: false, version, status, traffic: trafficInForce(record.traffic, status), events: [] };
     const change: RolloutChange = { status, ...(changedTraffic ? { traffic: changedTraffic } : {}), ...(events.length ? { events } : {}) };
     const result = await this.options.state.commit(key, change, version);
@@ -272,7 +274,7 @@ export class Reconciler {
           await this.options.analysis.stop(key, action.name);
           break;
         case 'retireRevision':
-          if (this.options.runtime.listInstances({ service: key.name, revision: action.revision }).length === 0) {
+          if (this.options.runtime.listInstances({ namespace: key.namespace, service: key.name, revision: action.revision }).length === 0) {
             await this.options.specs.forgetRevision(key, action.revision);
           }
           break;
@@ -292,10 +294,10 @@ export class Reconciler {
     const template = desired.revisions.find((r) => r.name === revision)?.template;
     if (template === undefined) return;
     const { runtime, beforeStop } = this.options;
-    const live = runtime.listInstances({ service: key.name, revision }).filter((i) => i.state !== 'stopping' && i.state !== 'stopped');
+    const live = runtime.listInstances({ namespace: key.namespace, service: key.name, revision }).filter((i) => i.state !== 'stopping' && i.state !== 'stopped');
     if (live.length === replicas) return;
     const work = runtime
-      .ensureInstances({ service: key.name, revision, template, replicas, ...(beforeStop ? { beforeStop: (info: InstanceInfo) => beforeStop(key, info) } : {}) })
+      .ensureInstances({ namespace: key.namespace, service: key.name, revision, template, replicas, ...(beforeStop ? { beforeStop: (info: InstanceInfo) => beforeStop(key, info) } : {}) })
       .then(
         () => undefined,
         (err: unknown) => this.options.events.emit(key, { atMs: this.options.nowMs(), level: 'error', reason: 'ScaleFailed', message: `revision ${revision}: ${messageOf(err)}` }),
@@ -309,7 +311,7 @@ export class Reconciler {
 
   /** Puts `traffic` in force with the instances running now, unless exactly that is in force already. */
   private async route(key: ObjectKey, desired: DesiredRollout, traffic: TrafficInForce): Promise<void> {
-    const decision = this.decision(key, desired, traffic, this.options.runtime.listInstances({ service: key.name }));
+    const decision = this.decision(key, desired, traffic, this.options.runtime.listInstances({ namespace: key.namespace, service: key.name }));
     const fingerprint = JSON.stringify(canonical(decision));
     if (this.applied.get(keyId(key)) === fingerprint) return;
     try {

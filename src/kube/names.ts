@@ -1,0 +1,26 @@
+/**
+ * The names graylane writes into a cluster, in one place: every Kubernetes adapter, the
+ * controller and the CLI agree on them, and users' Services, dashboards and queries see them.
+ */
+
+/** API group and version of graylane's custom resources. */
+export const GRAYLANE_API_VERSION = 'graylane.dev/v1alpha1';
+
+/**
+ * The label that names a revision on its ReplicaSet, the ReplicaSet's selector, its pods and the
+ * Services graylane points at it. Argo Rollouts' label, kept so that existing Services,
+ * dashboards and queries keep working when a team moves to graylane.
+ */
+export const POD_TEMPLATE_HASH_LABEL = 'rollouts-pod-template-hash';
+
+/** The revision number of a ReplicaSet (1, 2, 3 …: what `undo --to-revision` names). */
+export const REVISION_ANNOTATION = 'graylane.dev/revision';
+
+/** Set on a Service (or Ingress …) graylane manages, naming the Rollout that manages it. */
+export const MANAGED_BY_ANNOTATION = 'graylane.dev/managed-by';
+
+/** Field manager graylane's writes are recorded under. */
+export const FIELD_MANAGER = 'graylane';
+
+/** Event source component. */
+export const EVENT_COMPONENT = 'graylane-controller';
