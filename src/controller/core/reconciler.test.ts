@@ -84,6 +84,19 @@ describe('one pass of the reconciler', () => {
     expect([world.runtime.calls, world.traffic.applied, world.analysis.calls, world.sink, world.requeues]).toEqual([[], [], [], [], []]);
   });
 
+  it('a record its adapter marks stale is written by an otherwise idle pass, once, with the same status', async () => {
+    const world = await healthy();
+    const before = (await world.state.load(KEY))!;
+    const load = world.state.load.bind(world.state);
+    vi.spyOn(world.state, 'load').mockImplementationOnce(async (key) => ({ ...(await load(key))!, stale: true }));
+    const result = await world.pass();
+    expect(result).toMatchObject({ outcome: 'done', committed: true, version: before.version + 1 });
+    expect((await world.state.load(KEY))!.status).toEqual(before.status);
+    // Nothing but the write: no scaling, no routing, no event.
+    expect([world.runtime.calls, world.traffic.applied, world.analysis.calls]).toEqual([[], [], []]);
+    expect(await world.pass()).toMatchObject({ committed: false });
+  });
+
   it('a record committed by someone else meanwhile: requeue, nothing acted on', async () => {
     const world = await healthy();
     world.deploy('r2');
