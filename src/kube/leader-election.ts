@@ -128,7 +128,9 @@ function recordKey(spec: V1Lease['spec']): string {
 
 /**
  * Campaigns for one Lease: acquires it when free or expired, renews it while leading, steps
- * down when renewals fail for `renewDeadlineMs`, and hands it over on a clean stop.
+ * down when renewals fail for `renewDeadlineMs`, and hands it over on a clean stop. After
+ * stepping down it keeps campaigning (and may lead again, calling `onStartedLeading` anew); a
+ * controller that would rather exit, as Argo Rollouts does, stops it in `onStoppedLeading`.
  */
 export class LeaderElector {
   readonly #api: CoordinationV1Api;
@@ -290,7 +292,7 @@ export class LeaderElector {
     // A renewal that took the whole deadline to succeed came too late to count.
     if (held && this.#now() - startedMs < this.#renewDeadlineMs) {
       this.#figures.lastRenewMs = startedMs;
-      this.#armDeadline();
+      this.#armDeadline(startedMs);
       if (this.#state !== 'leading') {
         this.#state = 'leading';
         this.#figures.acquisitions++;
@@ -301,13 +303,16 @@ export class LeaderElector {
     }
   }
 
-  /** Steps down when no renewal succeeds within the deadline, even if a request hangs. */
-  #armDeadline(): void {
+  /**
+   * Steps down when no renewal succeeds within the deadline, even if a request hangs. Counted
+   * from the `renewTime` written, not from the answer: that is what others count from.
+   */
+  #armDeadline(renewMs: number): void {
     if (this.#deadlineTimer !== undefined) clearTimeout(this.#deadlineTimer);
     this.#deadlineTimer = setTimeout(() => {
       this.#deadlineTimer = undefined;
       if (this.#state === 'leading' && !this.#halted) this.#loseLease();
-    }, this.#renewDeadlineMs);
+    }, Math.max(0, renewMs + this.#renewDeadlineMs - this.#now()));
   }
 
   #loseLease(): void {
