@@ -14,7 +14,7 @@ const leaseDurationMs = 2000;
 const renewDeadlineMs = 1000;
 const retryPeriodMs = 200;
 /** Scheduling slack on a shared two-core machine. */
-const slackMs = 400;
+const slackMs = 500;
 const namespace = 'default';
 const name = 'graylane-controller';
 const leasePath = `/apis/coordination.k8s.io/v1/namespaces/${namespace}/leases/${name}`;
