@@ -18,8 +18,8 @@ describe('selection', () => {
   it.each([
     ['single host, no trafficRouting', canary({ steps: [{ setWeight: 10 }] }), 'single-host', ['builtin']],
     ['single host, blue-green', { strategy: { blueGreen: {} } }, 'single-host', ['builtin']],
-    ['kubernetes, no trafficRouting', canary({ steps: [{ setWeight: 10 }] }), 'kubernetes', []],
-    ['kubernetes, blue-green', { strategy: { blueGreen: { activeService: 'a' } } }, 'kubernetes', []],
+    ['kubernetes, no trafficRouting: Service selectors', canary({ steps: [{ setWeight: 10 }] }), 'kubernetes', ['service-selector']],
+    ['kubernetes, blue-green: Service selectors', { strategy: { blueGreen: { activeService: 'a' } } }, 'kubernetes', ['service-selector']],
     ['kubernetes, nginx', canary({ trafficRouting: { nginx: { stableIngress: 'i' } } }), 'kubernetes', ['nginx']],
     ['kubernetes, nginx and istio', canary({ trafficRouting: { istio: { virtualService: { name: 'v' } }, nginx: { stableIngress: 'i' } } }), 'kubernetes', ['nginx', 'istio']],
     ['kubernetes, managedRoutes only', canary({ trafficRouting: { managedRoutes: [{ name: 'h' }] } }), 'kubernetes', []],
@@ -33,6 +33,8 @@ describe('validation', () => {
     ['an App naming nginx', canary({ trafficRouting: { nginx: { stableIngress: 'i' } } }), 'single-host', [{ path: ['strategy', 'canary', 'trafficRouting', 'nginx'], reason: 'not used in an App: its services are routed by the built-in router' }]],
     ['an App with header, mirror and preview', canary({ steps: [header, mirror] }), 'single-host', []],
     ['a Rollout with a header step and no trafficRouting', canary({ steps: [header] }), 'kubernetes', [{ path: ['strategy', 'canary', 'steps', 0, 'setHeaderRoute'], reason: 'setHeaderRoute needs trafficRouting' }]],
+    ['a blue-green Rollout asking for a preview header', { strategy: { blueGreen: { activeService: 'a', previewService: 'p', allowPreviewHeader: true } } }, 'kubernetes', [{ path: ['strategy', 'blueGreen', 'allowPreviewHeader'], reason: 'allowPreviewHeader needs a traffic provider that can route by header or cookie; a Service selector cannot (reach the preview through previewService)' }]],
+    ['a blue-green Rollout with a previewService', { strategy: { blueGreen: { activeService: 'a', previewService: 'p' } } }, 'kubernetes', []],
     ['a Rollout mirroring through nginx', canary({ canaryService: 'c', stableService: 's', trafficRouting: { nginx: { stableIngress: 'i' }, managedRoutes: [{ name: 'm' }] }, steps: [mirror] }), 'kubernetes', [{ path: ['strategy', 'canary', 'steps', 0, 'setMirrorRoute'], reason: 'setMirrorRoute needs a traffic provider that can mirror traffic; trafficRouting.nginx cannot' }]],
     ['a Rollout mirroring through istio', canary({ trafficRouting: { istio: { virtualService: { name: 'v' }, destinationRule: { name: 'd', canarySubsetName: 'c', stableSubsetName: 's' } }, managedRoutes: [{ name: 'm' }] }, steps: [mirror] }), 'kubernetes', []],
     ['nginx and istio without Services: one issue per field, nginx first', canary({ trafficRouting: { nginx: { stableIngress: 'i' }, istio: { virtualService: { name: 'v' } } } }), 'kubernetes', [
@@ -58,7 +60,7 @@ describe('validation', () => {
 describe('lookup', () => {
   it('an unknown type and a validate-only type are typed errors', () => {
     expect(() => registry.get('linkerd')).toThrow(UnknownTrafficProviderError);
-    expect(() => registry.get('linkerd')).toThrow('no traffic provider "linkerd"; known: builtin, nginx, istio, plugins');
+    expect(() => registry.get('linkerd')).toThrow('no traffic provider "linkerd"; known: builtin, nginx, istio, plugins, service-selector');
     const err = (() => { try { registry.get('nginx'); } catch (e) { return e as UnknownTrafficProviderError; } })();
     expect(err).toMatchObject({ code: 'UnknownTrafficProvider', type: 'nginx', message: 'traffic provider "nginx" only validates documents here: it cannot route traffic on this platform yet' });
     expect(() => registry.providersFor(canary({ trafficRouting: { istio: {} } }), 'kubernetes')).toThrow(UnknownTrafficProviderError);

@@ -6,8 +6,9 @@
  *   whatever the strategy: without `trafficRouting` (rolling updates, replica-ratio canaries) the
  *   built-in router splits by instance counts; another provider named there is refused;
  * - on Kubernetes a canary is routed by each provider its `trafficRouting` names; a canary without
- *   `trafficRouting` and a blue-green rollout name none (their split follows replica counts and
- *   Service selectors), so steps that need a route are refused.
+ *   `trafficRouting` and a blue-green rollout are routed by `service-selector`, the Kubernetes
+ *   default (Services pointed at a revision's pods; a canary's split follows replica counts), so
+ *   steps that need a request-level route are refused.
  *
  * A provider registered with its validate half only (its adapter arrives later) checks documents
  * but cannot be handed a decision.
@@ -18,6 +19,7 @@ import { builtinTrafficValidator } from './builtin/builtin-config.js';
 import { istioTrafficValidator } from './istio/istio-config.js';
 import { nginxTrafficValidator } from './nginx/nginx-config.js';
 import { pluginsTrafficValidator } from './plugins/plugins-config.js';
+import { SERVICE_SELECTOR_TYPE, serviceSelectorTrafficValidator } from './service-selector/service-selector-config.js';
 import type { TrafficIssue, TrafficProvider } from './traffic-provider.js';
 import type { TrafficValidator } from './traffic-validator.js';
 
@@ -38,6 +40,9 @@ export class UnknownTrafficProviderError extends Error {
 
 /** The type that routes every service on a single host. */
 export const SINGLE_HOST_PROVIDER = 'builtin';
+
+/** The type that routes a Kubernetes Rollout naming no `trafficRouting` (blue-green, or a canary split by replicas). */
+export const KUBERNETES_DEFAULT_PROVIDER = SERVICE_SELECTOR_TYPE;
 
 /** Step kinds that only a routing provider can carry out. */
 const ROUTE_STEPS = ['setHeaderRoute', 'setMirrorRoute'] as const;
@@ -74,7 +79,7 @@ export class TrafficRegistry {
   select(spec: RolloutSpec, place: TrafficPlace): string[] {
     if (place === 'single-host') return [SINGLE_HOST_PROVIDER];
     const routing = spec.strategy.canary?.trafficRouting;
-    if (!routing) return [];
+    if (!routing) return [KUBERNETES_DEFAULT_PROVIDER];
     return this.types().filter((t) => (routing as Record<string, unknown>)[t] !== undefined);
   }
 
@@ -122,6 +127,6 @@ export class TrafficRegistry {
  */
 export function validationRegistry(providers: readonly TrafficProvider[] = []): TrafficRegistry {
   const given = new Set(providers.map((p) => p.type));
-  const validators = [builtinTrafficValidator, nginxTrafficValidator, istioTrafficValidator, pluginsTrafficValidator].filter((v) => !given.has(v.type));
+  const validators = [builtinTrafficValidator, nginxTrafficValidator, istioTrafficValidator, pluginsTrafficValidator, serviceSelectorTrafficValidator].filter((v) => !given.has(v.type));
   return new TrafficRegistry({ providers, validators });
 }

@@ -4,7 +4,8 @@
  * within a statistical tolerance, header and cookie routes, mirroring, a blue-green preview) and
  * say so through `verify`; refuse what it cannot do, both at validate time (an issue) and at apply
  * time (TrafficCapabilityError); take the service away idempotently; and take an equal decision
- * again without harm. Each provider's own test file calls {@link describeTrafficProviderConformance}.
+ * again without harm. Each provider's own test file calls {@link describeTrafficProviderConformance};
+ * a case that cannot apply to a provider is skipped with its reason in the test's name.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TrafficInForce } from '../engine/index.js';
@@ -36,6 +37,18 @@ const cookieStep: RolloutSpec = { strategy: { canary: { ...ROUTED.strategy.canar
 const mirrorStep: RolloutSpec = { strategy: { canary: { ...ROUTED.strategy.canary, steps: [{ setMirrorRoute: { name: 'r', percentage: 100, match: [{ path: { prefix: '/' } }] } }] } } };
 const preview: RolloutSpec = { strategy: { blueGreen: { allowPreviewHeader: true } } };
 
+/** The suite's cases, for {@link TrafficConformanceOptions.skip}. */
+export type TrafficConformanceCase =
+  | 'weight' | 'weightBounds' | 'pending' | 'idempotent' | 'headerRoute' | 'cookieRoute' | 'mirror' | 'preview' | 'remove' | 'releases';
+
+/** How a provider runs the suite. */
+export interface TrafficConformanceOptions {
+  /** Cases that do not apply to the provider, each with the reason (shown in the skipped test's name). */
+  skip?: Partial<Record<TrafficConformanceCase, string>> | undefined;
+  /** Adds the provider's own settings to each spec the suite decides with (e.g. the Services it points). */
+  spec?: ((spec: RolloutSpec) => RolloutSpec) | undefined;
+}
+
 /** Share (percent) of `counts` that `revision` served. */
 function share(counts: Record<string, number>, revision: string): number {
   const total = Object.values(counts).reduce((a, b) => a + b, 0);
@@ -43,7 +56,13 @@ function share(counts: Record<string, number>, revision: string): number {
 }
 
 /** Runs the conformance suite against one provider. */
-export function describeTrafficProviderConformance(name: string, setup: () => Promise<TrafficConformanceSetup>): void {
+export function describeTrafficProviderConformance(name: string, setup: () => Promise<TrafficConformanceSetup>, options: TrafficConformanceOptions = {}): void {
+  const withSettings = options.spec ?? ((spec: RolloutSpec) => spec);
+  const test = (id: TrafficConformanceCase, title: string, fn: () => Promise<void> | void): void => {
+    const reason = options.skip?.[id];
+    if (reason === undefined) it(title, fn);
+    else it.skip(`${title} (skipped: ${reason})`, fn);
+  };
   describe(`traffic provider conformance: ${name}`, () => {
     let s: TrafficConformanceSetup;
     beforeAll(async () => {
@@ -52,11 +71,11 @@ export function describeTrafficProviderConformance(name: string, setup: () => Pr
     afterAll(async () => { await s?.teardown(); }, 30_000);
 
     const decision = (traffic: Partial<TrafficInForce>, spec: RolloutSpec = ROUTED): TrafficDecision =>
-      ({ namespace: 'default', service: 'shop', spec, pathPrefix: '/', traffic: { ...NONE, ...traffic }, endpoints: s.endpoints });
+      ({ namespace: 'default', service: 'shop', spec: withSettings(spec), pathPrefix: '/', traffic: { ...NONE, ...traffic }, endpoints: s.endpoints });
     const has = (c: TrafficCapability) => s.provider.capabilities.has(c);
     const expectedVerification = () => (has('verify') ? 'verified' : 'unsupported');
 
-    it('applies a weight: the canary serves its share, within a statistical tolerance, and the decision is verified', async () => {
+    test('weight', 'applies a weight: the canary serves its share, within a statistical tolerance, and the decision is verified', async () => {
       const d = decision({ canaryWeight: 30 });
       await s.provider.apply(d);
       expect(await s.provider.verify(d)).toBe(expectedVerification());
@@ -65,19 +84,19 @@ export function describeTrafficProviderConformance(name: string, setup: () => Pr
       expect(share(await s.send({ count: 400 }), 'v2')).toBeLessThan(40);
     });
 
-    it('weight 0 and 100 are all stable and all canary', async () => {
+    test('weightBounds', 'weight 0 and 100 are all stable and all canary', async () => {
       await s.provider.apply(decision({ canaryWeight: 0 }));
       expect(await s.send({ count: 50 })).toEqual({ v1: 50 });
       await s.provider.apply(decision({ canaryWeight: 100 }));
       expect(await s.send({ count: 50 })).toEqual({ v2: 50 });
     });
 
-    it('a decision not applied yet is pending (or unsupported without verify)', async () => {
+    test('pending', 'a decision not applied yet is pending (or unsupported without verify)', async () => {
       await s.provider.apply(decision({ canaryWeight: 10 }));
       expect(await s.provider.verify(decision({ canaryWeight: 20 }))).toBe(has('verify') ? 'pending' : 'unsupported');
     });
 
-    it('applying an equal decision again changes nothing', async () => {
+    test('idempotent', 'applying an equal decision again changes nothing', async () => {
       const d = decision({ canaryWeight: 100 });
       await s.provider.apply(d);
       await s.provider.apply(structuredClone(d));
@@ -85,60 +104,60 @@ export function describeTrafficProviderConformance(name: string, setup: () => Pr
       expect(await s.send({ count: 20 })).toEqual({ v2: 20 });
     });
 
-    it('a header route sends matching requests to the canary, if declared; else validate and apply refuse it', async () => {
+    test('headerRoute', 'a header route sends matching requests to the canary, if declared; else validate and apply refuse it', async () => {
       const d = decision({ headerRoutes: [{ name: 'r', match: [{ headerName: 'x-canary', headerValue: { exact: 'yes' } }] }] }, headerStep);
       if (!has('headerRoute')) {
-        expect(s.provider.validate(headerStep).map((i) => i.path)).toEqual([['strategy', 'canary', 'steps', 0, 'setHeaderRoute']]);
+        expect(s.provider.validate(withSettings(headerStep)).map((i) => i.path)).toEqual([['strategy', 'canary', 'steps', 0, 'setHeaderRoute']]);
         await expect(s.provider.apply(d)).rejects.toThrow(TrafficCapabilityError);
         return;
       }
-      expect(s.provider.validate(headerStep)).toEqual([]);
+      expect(s.provider.validate(withSettings(headerStep))).toEqual([]);
       await s.provider.apply(d);
       expect(await s.send({ count: 20, headers: { 'x-canary': 'yes' } })).toEqual({ v2: 20 });
       expect(await s.send({ count: 20, headers: { 'x-canary': 'no' } })).toEqual({ v1: 20 });
     });
 
-    it('a cookie route sends clients carrying the cookie to the canary, if declared; else validate and apply refuse it', async () => {
+    test('cookieRoute', 'a cookie route sends clients carrying the cookie to the canary, if declared; else validate and apply refuse it', async () => {
       const d = decision({ headerRoutes: [{ name: 'r', match: [{ cookieName: 'beta', cookieValue: { exact: 'on' } }] }] }, cookieStep);
       if (!has('cookieRoute')) {
-        expect(s.provider.validate(cookieStep).map((i) => i.path)).toEqual([['strategy', 'canary', 'steps', 0, 'setHeaderRoute']]);
+        expect(s.provider.validate(withSettings(cookieStep)).map((i) => i.path)).toEqual([['strategy', 'canary', 'steps', 0, 'setHeaderRoute']]);
         await expect(s.provider.apply(d)).rejects.toThrow(TrafficCapabilityError);
         return;
       }
-      expect(s.provider.validate(cookieStep)).toEqual([]);
+      expect(s.provider.validate(withSettings(cookieStep))).toEqual([]);
       await s.provider.apply(d);
       expect(await s.send({ count: 20, headers: { cookie: 'theme=dark; beta=on' } })).toEqual({ v2: 20 });
       expect(await s.send({ count: 20, headers: { cookie: 'beta=off' } })).toEqual({ v1: 20 });
     });
 
-    it('a mirror route copies requests to the canary while stable answers, if declared; else validate and apply refuse it', async () => {
+    test('mirror', 'a mirror route copies requests to the canary while stable answers, if declared; else validate and apply refuse it', async () => {
       const d = decision({ mirrorRoutes: [{ name: 'r', percentage: 100, match: [{ path: { prefix: '/' } }] }] }, mirrorStep);
       if (!has('mirror')) {
-        expect(s.provider.validate(mirrorStep).map((i) => i.path)).toEqual([['strategy', 'canary', 'steps', 0, 'setMirrorRoute']]);
+        expect(s.provider.validate(withSettings(mirrorStep)).map((i) => i.path)).toEqual([['strategy', 'canary', 'steps', 0, 'setMirrorRoute']]);
         await expect(s.provider.apply(d)).rejects.toThrow(TrafficCapabilityError);
         return;
       }
-      expect(s.provider.validate(mirrorStep)).toEqual([]);
+      expect(s.provider.validate(withSettings(mirrorStep))).toEqual([]);
       await s.provider.apply(d);
       const before = await s.received('v2', 0);
       expect(await s.send({ count: 20 })).toEqual({ v1: 20 });
       expect(await s.received('v2', before + 20)).toBe(before + 20);
     });
 
-    it('a blue-green preview is reached by its headers before promotion, if declared; else validate and apply refuse it', async () => {
+    test('preview', 'a blue-green preview is reached by its headers before promotion, if declared; else validate and apply refuse it', async () => {
       const d = decision({ canaryRevision: undefined, previewRevision: 'v2' }, preview);
       if (!has('preview')) {
-        expect(s.provider.validate(preview).map((i) => i.path)).toEqual([['strategy', 'blueGreen', 'allowPreviewHeader']]);
+        expect(s.provider.validate(withSettings(preview)).map((i) => i.path)).toEqual([['strategy', 'blueGreen', 'allowPreviewHeader']]);
         await expect(s.provider.apply(d)).rejects.toThrow(TrafficCapabilityError);
         return;
       }
-      expect(s.provider.validate(preview)).toEqual([]);
+      expect(s.provider.validate(withSettings(preview))).toEqual([]);
       await s.provider.apply(d);
       expect(await s.send({ count: 10, headers: s.previewHeaders })).toEqual({ v2: 10 });
       expect(await s.send({ count: 10 })).toEqual({ v1: 10 });
     });
 
-    it('removeManagedRoutes takes the service away, twice without harm', async () => {
+    test('remove', 'removeManagedRoutes takes the service away, twice without harm', async () => {
       const d = decision({ canaryWeight: 50 });
       await s.provider.apply(d);
       await s.provider.removeManagedRoutes({ namespace: 'default', service: 'shop' });
@@ -150,7 +169,7 @@ export function describeTrafficProviderConformance(name: string, setup: () => Pr
       expect(await s.send({ count: 5 })).toEqual({ v1: 5 });
     });
 
-    it('declares applyReleases exactly when it declares releasePinning', () => {
+    test('releases', 'declares applyReleases exactly when it declares releasePinning', () => {
       expect(typeof s.provider.applyReleases === 'function').toBe(has('releasePinning'));
     });
   });
