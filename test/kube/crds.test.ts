@@ -3,10 +3,10 @@ import { join } from 'node:path';
 import { Ajv, type ValidateFunction } from 'ajv';
 import addFormatsModule from 'ajv-formats';
 import { CustomResourceDefinition } from 'kubernetes-models/apiextensions.k8s.io/v1/CustomResourceDefinition';
-import { parse, parseAllDocuments } from 'yaml';
+import { parse } from 'yaml';
 import { describe, expect, it } from 'vitest';
 import { main } from '../../src/cli/main.js';
-import { CRD_KINDS, crdOpenApiSchema, crdsYaml, customResourceDefinition, loadDocuments, type CrdKind, type JsonSchema } from '../../src/documents/index.js';
+import { CRD_KINDS, crdOpenApiSchema, customResourceDefinition, loadDocuments, type CrdKind, type JsonSchema } from '../../src/documents/index.js';
 import { structuralViolations, toAjvSchema } from './structural-rules.js';
 
 // ajv-formats is CommonJS: under NodeNext its default import is the module object.
@@ -196,55 +196,5 @@ describe('documents against the CRD schemas (Ajv)', () => {
 
   it('leaves the pod template to the controller: a container port by name passes the CRD (graylane validate refuses it)', () => {
     expect(rollout(parse(readFileSync(join(INVALID, '16-pod-template-type.yaml'), 'utf8')))).toBe(true);
-  });
-});
-
-describe('graylane install kubernetes', () => {
-  it('--crds-only prints the five CRDs as YAML documents, in a stable order', async () => {
-    const first = await run(['install', 'kubernetes', '--crds-only']);
-    const second = await run(['install', 'kubernetes', '--crds-only', '--namespace', 'delivery']);
-    expect(first.code).toBe(0);
-    expect(first.err).toBe('');
-    expect(second.out).toBe(first.out);
-    expect(first.out).toBe(crdsYaml());
-    const docs = parseAllDocuments(first.out);
-    expect(Array.isArray(docs)).toBe(true);
-    const parsed = (docs as { errors: unknown[]; toJS: () => unknown }[]).map((d) => {
-      expect(d.errors).toEqual([]);
-      return d.toJS() as ReturnType<typeof customResourceDefinition>;
-    });
-    expect(parsed.map((d) => `${d.kind} ${d.metadata?.name}`)).toEqual([
-      'CustomResourceDefinition rollouts.graylane.dev', 'CustomResourceDefinition analysistemplates.graylane.dev',
-      'CustomResourceDefinition clusteranalysistemplates.graylane.dev', 'CustomResourceDefinition analysisruns.graylane.dev',
-      'CustomResourceDefinition releases.graylane.dev',
-    ]);
-    parsed.forEach((d, i) => expect(d).toEqual(customResourceDefinition(CRD_KINDS[i]!)));
-    expect(parsed[0]!.spec.versions[0]!.subresources?.scale).toEqual({ specReplicasPath: '.spec.replicas', statusReplicasPath: '.status.replicas', labelSelectorPath: '.status.selector' });
-  });
-
-  it('without --crds-only says the rest is not available yet, prints nothing and exits 2', async () => {
-    const r = await run(['install', 'kubernetes']);
-    expect(r).toMatchObject({ code: 2, out: '' });
-    expect(r.err).toContain('RBAC and Deployment are not available yet');
-    expect(r.err).toContain('--crds-only');
-  });
-
-  it.each(['Delivery', 'a_b', '-x', 'x'.repeat(64)])('refuses the namespace %s with exit 2', async (ns) => {
-    const r = await run(['install', 'kubernetes', '--crds-only', '--namespace', ns]);
-    expect(r).toMatchObject({ code: 2, out: '' });
-    expect(r.err).toContain('is not a namespace name');
-  });
-
-  it('refuses an unknown target with exit 2', async () => {
-    const r = await run(['install', 'nomad']);
-    expect(r.code).toBe(2);
-    expect(r.err).toContain("unknown command 'nomad'");
-  });
-
-  it('--help names --crds-only and what is not there yet', async () => {
-    const r = await run(['install', 'kubernetes', '--help']);
-    expect(r.code).toBe(0);
-    expect(r.out).toContain('--crds-only');
-    expect(r.out).toContain('not available yet');
   });
 });

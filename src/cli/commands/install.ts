@@ -1,14 +1,15 @@
 /** `graylane install kubernetes`: prints what to `kubectl apply` to run graylane in a cluster. */
 import type { Command } from 'commander';
 import { CliError, EXIT, type CliContext } from '../context.js';
+import { DEFAULT_IMAGE, DEFAULT_NAMESPACE, DEFAULT_REPLICAS } from '../install/install-names.js';
+import { InstallOptionError, checkNamespace, kubernetesManifests, manifestsYaml } from '../install/kubernetes-manifests.js';
 
-/** A namespace name is a DNS label (RFC 1123). */
-const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
-
-/** Options of `graylane install kubernetes`. */
+/** Options of `graylane install kubernetes`, as commander parses them. */
 interface InstallKubernetesOptions {
   namespace: string;
   crdsOnly?: boolean;
+  image?: string;
+  replicas?: string;
 }
 
 /** Registers `install kubernetes`. */
@@ -19,28 +20,44 @@ export function registerInstallCommand(program: Command, ctx: CliContext): void 
   const kubernetes = install
     .command('kubernetes')
     .description('Print the Kubernetes manifests of graylane as YAML, for kubectl apply -f -.')
-    .option('-n, --namespace <ns>', 'namespace of the controller (the CRDs are cluster-wide)', 'graylane')
+    .option('-n, --namespace <ns>', 'namespace of the controller (the CRDs and the ClusterRole are cluster-wide)', DEFAULT_NAMESPACE)
     .option('--crds-only', 'print only the CustomResourceDefinitions (Rollout, AnalysisTemplate, ClusterAnalysisTemplate, AnalysisRun, Release)')
+    .option('--image <image>', `controller image (default ${DEFAULT_IMAGE})`)
+    .option('--replicas <n>', `controller replicas; one leads, the others stand by (default ${DEFAULT_REPLICAS})`)
     .addHelpText('after', [
       '',
-      'The CRDs are generated from the same schema `graylane validate` uses. The controller\'s RBAC and',
-      'Deployment are not available yet: for now only --crds-only prints anything.',
+      'Prints, in the order to create them: the Namespace, the CRDs (generated from the schema',
+      '`graylane validate` uses), the controller\'s ServiceAccount, a ClusterRole listing its verbs per',
+      'resource and a Role for its leader-election Lease, the controller Deployment and a metrics Service.',
+      'The Helm chart in deploy/helm/graylane renders the same objects.',
       '',
       'Examples:',
+      '  graylane install kubernetes | kubectl apply -f -',
+      '  graylane install kubernetes --namespace delivery --replicas 3 > graylane.yaml',
       '  graylane install kubernetes --crds-only | kubectl apply -f -',
-      '  graylane install kubernetes --crds-only > graylane-crds.yaml',
     ].join('\n'))
-    .action(async (o: InstallKubernetesOptions) => {
-      if (!DNS_LABEL.test(o.namespace) || o.namespace.length > 63) {
-        throw new CliError(`--namespace "${o.namespace}" is not a namespace name: lower case letters, digits and -, at most 63`, EXIT.usage);
+    .action((o: InstallKubernetesOptions) => {
+      try {
+        checkNamespace(o.namespace);
+        if (o.crdsOnly && (o.image !== undefined || o.replicas !== undefined)) {
+          // The CRDs are the same whatever the controller looks like: a flag that changes
+          // nothing in the output is a mistake worth saying.
+          throw new CliError('--image and --replicas describe the controller, which --crds-only does not print', EXIT.usage);
+        }
+        if (o.replicas !== undefined && !/^\d+$/.test(o.replicas)) {
+          throw new CliError(`--replicas "${o.replicas}" is not a whole number of at least 1`, EXIT.usage);
+        }
+        const replicas = o.replicas === undefined ? undefined : Number(o.replicas);
+        ctx.io.out(manifestsYaml(kubernetesManifests({
+          namespace: o.namespace,
+          crdsOnly: o.crdsOnly === true,
+          ...(o.image === undefined ? {} : { image: o.image }),
+          ...(replicas === undefined ? {} : { replicas }),
+        })));
+      } catch (error) {
+        if (error instanceof InstallOptionError) throw new CliError(error.message, EXIT.usage);
+        throw error;
       }
-      if (!o.crdsOnly) {
-        // Printing the CRDs alone under the full command would look like a complete install
-        // and leave a cluster with resources nobody reconciles.
-        throw new CliError('the controller\'s RBAC and Deployment are not available yet; `graylane install kubernetes --crds-only` prints the CRDs', EXIT.usage);
-      }
-      const { crdsYaml } = await import('../../documents/crds.js');
-      ctx.io.out(crdsYaml());
     });
   // main.ts sets these on top-level commands only; a nested one needs them too, or a usage
   // error would end the process instead of returning exit 2.
