@@ -140,6 +140,18 @@ describe('KubernetesState', () => {
     await expect(cluster.state.commit(web, { status: fullStatus({ message: 'mine' }) }, 2)).resolves.toMatchObject({ version: 3 });
   });
 
+  it('a conflict whose fresh read fails still refuses the commit, naming the version the cache shows', async () => {
+    cluster = await startCluster([web]);
+    await cluster.state.commit(web, { status: fullStatus() }, 0);
+    await cluster.rollouts.refresh();
+    const rival = new KubernetesState({ kubeConfig: cluster.kubeConfig, rollouts: cluster.rollouts, replicaSets: cluster.replicaSets });
+    await rival.commit(web, { status: fullStatus({ message: 'rival' }) }, 1);
+    // The read after the 409 fails (a 500): the conflict stands, with what the cache knows.
+    cluster.server.cluster.get = () => { throw new Error('etcd unavailable'); };
+    await expect(cluster.state.commit(web, { status: fullStatus() }, 1)).rejects.toMatchObject({ code: 'StateConflict', expectedVersion: 1, actualVersion: 1 });
+    expect((await cluster.rollouts.refresh().then(() => cluster!.rollouts.get('default', 'web')))?.status?.message).toBe('rival');
+  });
+
   it('a person\'s edit of the Rollout between load and commit (another resourceVersion) is a conflict too', async () => {
     cluster = await startCluster([web]);
     const res = await rawRequest({ server: cluster.server, method: 'PATCH', path: '/apis/graylane.dev/v1alpha1/namespaces/default/rollouts/web', contentType: 'application/merge-patch+json', body: { spec: { replicas: 5 } } });
