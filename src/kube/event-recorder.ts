@@ -1,0 +1,180 @@
+/**
+ * Posts core/v1 Events about the objects graylane manages, so that `kubectl describe rollout` and
+ * `kubectl get events` tell what the controller did. Like client-go's correlator, the same reason
+ * and message about the same object again within a few minutes bumps `count` on the Event already
+ * posted instead of adding one: a rollout stuck in a loop shows one line with a count, not a page.
+ * Events are advice for people: a failure to post one is logged and never fails a pass.
+ */
+import { CoreV1Api, type CoreV1Event, type KubeConfig } from '@kubernetes/client-node';
+import { EVENT_COMPONENT } from './names.js';
+
+/** Severity of an event (the state port's levels); `warning` and `error` post a `Warning` Event. */
+export type EventLevel = 'info' | 'warning' | 'error';
+
+/** The object an Event is about. */
+export interface InvolvedObject {
+  /** e.g. `graylane.dev/v1alpha1`. */
+  apiVersion: string;
+  /** e.g. `Rollout`. */
+  kind: string;
+  /** Its namespace (the Event is posted there). */
+  namespace: string;
+  /** Its name. */
+  name: string;
+  /** Its uid: `kubectl describe` matches Events to the object by it. */
+  uid?: string | undefined;
+  /** The resourceVersion the event was decided on. */
+  resourceVersion?: string | undefined;
+}
+
+/** One event to post. */
+export interface RecordedEvent {
+  /** What it is about. */
+  object: InvolvedObject;
+  /** Severity. */
+  level: EventLevel;
+  /** Machine-readable reason, e.g. `RolloutPaused`. */
+  reason: string;
+  /** A sentence for people. */
+  message: string;
+  /** When it happened (epoch ms); default: now. */
+  atMs?: number | undefined;
+}
+
+/** Options of {@link EventRecorder}. */
+export interface EventRecorderOptions {
+  /** Where to post. */
+  kubeConfig: KubeConfig;
+  /** `source.component` and `reportingComponent`; default `graylane-controller`. */
+  component?: string | undefined;
+  /** How long an Event takes repeats into its count; default 10 minutes (client-go's). */
+  aggregateWindowMs?: number | undefined;
+  /** Clock (epoch ms); default `Date.now`. */
+  nowMs?: (() => number) | undefined;
+  /** Where failures to post are logged; default standard error. */
+  log?: ((line: string) => void) | undefined;
+}
+
+/** What the recorder remembers of an Event it posted. */
+interface Posted {
+  event: CoreV1Event;
+  lastMs: number;
+}
+
+/**
+ * Annotations that keep what an Event's own fields round off: the level (`error` and `warning`
+ * are both `Warning`) and the time in milliseconds (Event times are whole seconds).
+ */
+export const EVENT_LEVEL_ANNOTATION = 'graylane.dev/level';
+/** See {@link EVENT_LEVEL_ANNOTATION}: epoch ms of the first occurrence. */
+export const EVENT_TIME_ANNOTATION = 'graylane.dev/at-ms';
+
+/** An Event graylane posted, read back as the event it records (the first occurrence's time). */
+export function readRecordedEvent(event: CoreV1Event): { atMs: number; level: EventLevel; reason: string; message: string } {
+  const annotations = event.metadata.annotations ?? {};
+  const level = annotations[EVENT_LEVEL_ANNOTATION];
+  const atMs = Number(annotations[EVENT_TIME_ANNOTATION]);
+  return {
+    atMs: Number.isFinite(atMs) ? atMs : (event.firstTimestamp ?? event.lastTimestamp ?? new Date(0)).getTime(),
+    level: level === 'info' || level === 'warning' || level === 'error' ? level : event.type === 'Warning' ? 'warning' : 'info',
+    reason: event.reason ?? '',
+    message: event.message ?? '',
+  };
+}
+
+const TEN_MINUTES_MS = 10 * 60 * 1000;
+// Entries older than the window are dropped once this many are remembered.
+const MAX_REMEMBERED = 4096;
+
+function rfc3339(ms: number): string {
+  return new Date(Math.floor(ms / 1000) * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z');
+}
+
+function statusCode(error: unknown): number | undefined {
+  const code = (error as { code?: unknown } | undefined)?.code;
+  return typeof code === 'number' ? code : undefined;
+}
+
+/** See the file comment. */
+export class EventRecorder {
+  private readonly api: CoreV1Api;
+  private readonly component: string;
+  private readonly windowMs: number;
+  private readonly now: () => number;
+  private readonly log: (line: string) => void;
+  private readonly posted = new Map<string, Posted>();
+  private sequence = 0;
+
+  constructor(options: EventRecorderOptions) {
+    this.api = options.kubeConfig.makeApiClient(CoreV1Api);
+    this.component = options.component ?? EVENT_COMPONENT;
+    this.windowMs = options.aggregateWindowMs ?? TEN_MINUTES_MS;
+    this.now = options.nowMs ?? Date.now;
+    this.log = options.log ?? ((line) => void process.stderr.write(`${line}\n`));
+  }
+
+  /** Posts the event (or bumps the count of the same one posted lately); never rejects. */
+  async record(event: RecordedEvent): Promise<void> {
+    const atMs = event.atMs ?? this.now();
+    const type = event.level === 'info' ? 'Normal' : 'Warning';
+    const o = event.object;
+    const key = [o.namespace, o.apiVersion, o.kind, o.name, o.uid ?? '', event.level, event.reason, event.message].join('\u0000');
+    try {
+      const earlier = this.posted.get(key);
+      if (earlier && atMs - earlier.lastMs <= this.windowMs) {
+        const bumped = await this.bump(earlier.event, event, atMs);
+        if (bumped) {
+          this.posted.set(key, { event: bumped, lastMs: atMs });
+          return;
+        }
+      }
+      const created = await this.api.createNamespacedEvent({ namespace: o.namespace, body: this.newEvent(event, type, atMs) });
+      this.remember(key, { event: created, lastMs: atMs });
+    } catch (error) {
+      this.log(`event ${event.reason} about ${o.kind} ${o.namespace}/${o.name} not posted: ${(error as Error).message}`);
+    }
+  }
+
+  /** The Event with its count bumped, or undefined when it is gone (deleted, expired): post a new one. */
+  private async bump(existing: CoreV1Event, event: RecordedEvent, atMs: number): Promise<CoreV1Event | undefined> {
+    const body: CoreV1Event = {
+      ...existing,
+      count: (existing.count ?? 1) + 1,
+      lastTimestamp: new Date(rfc3339(atMs)),
+      involvedObject: { ...existing.involvedObject, ...(event.object.resourceVersion === undefined ? {} : { resourceVersion: event.object.resourceVersion }) },
+    };
+    try {
+      return await this.api.replaceNamespacedEvent({ namespace: event.object.namespace, name: existing.metadata.name!, body });
+    } catch (error) {
+      if (statusCode(error) === 404) return undefined;
+      throw error;
+    }
+  }
+
+  private newEvent(event: RecordedEvent, type: 'Normal' | 'Warning', atMs: number): CoreV1Event {
+    const o = event.object;
+    const at = new Date(rfc3339(atMs));
+    // client-go names Events <object>.<hex time>; the sequence keeps two in one millisecond apart.
+    const name = `${o.name}.${atMs.toString(16)}${(this.sequence++).toString(16).padStart(4, '0')}`;
+    return {
+      apiVersion: 'v1', kind: 'Event',
+      metadata: { name, namespace: o.namespace, annotations: { [EVENT_LEVEL_ANNOTATION]: event.level, [EVENT_TIME_ANNOTATION]: String(atMs) } },
+      involvedObject: {
+        apiVersion: o.apiVersion, kind: o.kind, namespace: o.namespace, name: o.name,
+        ...(o.uid === undefined ? {} : { uid: o.uid }),
+        ...(o.resourceVersion === undefined ? {} : { resourceVersion: o.resourceVersion }),
+      },
+      reason: event.reason, message: event.message, type,
+      source: { component: this.component },
+      reportingComponent: this.component,
+      firstTimestamp: at, lastTimestamp: at, count: 1,
+    };
+  }
+
+  private remember(key: string, posted: Posted): void {
+    this.posted.set(key, posted);
+    if (this.posted.size <= MAX_REMEMBERED) return;
+    const cutoff = posted.lastMs - this.windowMs;
+    for (const [k, p] of this.posted) if (p.lastMs < cutoff) this.posted.delete(k);
+  }
+}

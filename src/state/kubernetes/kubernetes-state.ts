@@ -1,0 +1,211 @@
+/**
+ * The state port on Kubernetes: a rollout's record lives in its Rollout's `status`, the engine's
+ * memory in `status.graylane` beside Argo's fields projected from it. Reads come from the
+ * informer's copy; a commit is ONE PUT of the status subresource at the resourceVersion it was
+ * decided on, so two controllers (or a person's `kubectl edit`) racing cannot both land, and
+ * nothing is ever half-written.
+ */
+import { CustomObjectsApi, type KubeConfig, type KubernetesObject, type V1ReplicaSet } from '@kubernetes/client-node';
+import type { RolloutSpec } from '../../documents/schema.js';
+import type { RolloutStatusDoc } from '../../documents/status-schema.js';
+import type { RolloutStatus, TrafficInForce } from '../../engine/index.js';
+import type { ReleaseState } from '../../engine/release/releases.js';
+import { EventRecorder } from '../../kube/event-recorder.js';
+import { GRAYLANE_API_VERSION } from '../../kube/names.js';
+import type { ObjectCache } from '../../kube/object-cache.js';
+import {
+  StateConflictError, type CommitResult, type ObjectKey, type ReleaseRecord, type RolloutChange, type RolloutRecord, type StatePort,
+} from '../state-port.js';
+import { KubernetesStateError } from './kubernetes-state-error.js';
+import { currentPodHash, invalidSpecStatus, projectStatus, replicaCounts } from './status-projection.js';
+
+/** A graylane Rollout as the API server returns it. */
+export interface RolloutObject extends KubernetesObject {
+  /** The user's spec. */
+  spec: RolloutSpec;
+  /** What the controller wrote. */
+  status?: RolloutStatusDoc | undefined;
+}
+
+/** Options of {@link KubernetesState}. */
+export interface KubernetesStateOptions {
+  /** Where to write. */
+  kubeConfig: KubeConfig;
+  /** The informer's copy of graylane.dev/v1alpha1 Rollouts. */
+  rollouts: ObjectCache<RolloutObject>;
+  /** The informer's copy of ReplicaSets (a Rollout's are those it owns). */
+  replicaSets: ObjectCache<V1ReplicaSet>;
+  /** Clock (epoch ms) for condition and pause times; default `Date.now`. */
+  nowMs?: (() => number) | undefined;
+  /** Posts the events of commits; default: one posting through `kubeConfig`. */
+  events?: EventRecorder | undefined;
+}
+
+/** A write of ours the informer may not have shown yet. */
+interface Written {
+  object: RolloutObject;
+  /** The resourceVersion the write replaced; undefined for a copy read fresh after a conflict. */
+  replacedVersion: string | undefined;
+}
+
+const [GROUP, VERSION] = GRAYLANE_API_VERSION.split('/') as [string, string];
+const PLURAL = 'rollouts';
+
+function graylaneVersion(rollout: RolloutObject | undefined): number {
+  return rollout?.status?.graylane?.version ?? 0;
+}
+
+function statusCode(error: unknown): number | undefined {
+  const code = (error as { code?: unknown } | undefined)?.code;
+  return typeof code === 'number' ? code : undefined;
+}
+
+const id = (key: ObjectKey): string => `${key.namespace}/${key.name}`;
+
+/** See the file comment. */
+export class KubernetesState implements StatePort {
+  readonly type = 'kubernetes';
+  private readonly api: CustomObjectsApi;
+  private readonly rollouts: ObjectCache<RolloutObject>;
+  private readonly replicaSets: ObjectCache<V1ReplicaSet>;
+  private readonly now: () => number;
+  private readonly events: EventRecorder;
+  private readonly written = new Map<string, Written>();
+  private eventSequence = 0;
+
+  constructor(options: KubernetesStateOptions) {
+    this.api = options.kubeConfig.makeApiClient(CustomObjectsApi);
+    this.rollouts = options.rollouts;
+    this.replicaSets = options.replicaSets;
+    this.now = options.nowMs ?? Date.now;
+    this.events = options.events ?? new EventRecorder({ kubeConfig: options.kubeConfig, nowMs: this.now });
+  }
+
+  /** The record in the Rollout's status; `stale` when its replica counts are not the ReplicaSets' now. */
+  load(key: ObjectKey): Promise<RolloutRecord | undefined> {
+    const rollout = this.freshest(key);
+    const memory = rollout?.status?.graylane;
+    if (!rollout || !memory) return Promise.resolve(undefined);
+    const status = structuredClone(memory.engine) as RolloutStatus;
+    const record: RolloutRecord = { key: { ...key }, status, version: memory.version };
+    if (memory.traffic !== undefined) record.traffic = structuredClone(memory.traffic) as TrafficInForce;
+    const counts = replicaCounts(this.ownedReplicaSets(rollout), currentPodHash(status));
+    const shown = rollout.status ?? {};
+    if ((Object.keys(counts) as Array<keyof typeof counts>).some((k) => (shown[k] ?? 0) !== counts[k])) record.stale = true;
+    return Promise.resolve(record);
+  }
+
+  /** Writes the status subresource once, at the resourceVersion read; see {@link StatePort.commit}. */
+  async commit(key: ObjectKey, change: RolloutChange, expectedVersion: number): Promise<CommitResult> {
+    const rollout = this.freshest(key);
+    if (!rollout) throw new KubernetesStateError('RolloutNotFound', `rollout ${id(key)} not found: its status cannot be written`);
+    const actual = graylaneVersion(rollout);
+    if (actual !== expectedVersion) throw new StateConflictError(key, expectedVersion, actual);
+    const previous = rollout.status;
+    const traffic = change.traffic ?? (previous?.graylane?.traffic as TrafficInForce | undefined);
+    const status: RolloutStatusDoc = {
+      ...projectStatus({
+        name: key.name, generation: rollout.metadata?.generation, spec: rollout.spec, engine: change.status, traffic,
+        replicaSets: this.ownedReplicaSets(rollout), previous, nowMs: this.now(),
+      }),
+      ...(previous?.restartedAt === undefined ? {} : { restartedAt: previous.restartedAt }),
+      graylane: { version: expectedVersion + 1, engine: structuredClone(change.status), ...(traffic === undefined ? {} : { traffic: structuredClone(traffic) }) },
+    };
+    const stored = await this.writeStatus(key, rollout, status, expectedVersion);
+    const eventIds: number[] = [];
+    for (const event of change.events ?? []) {
+      await this.events.record({ object: this.involved(stored), ...event });
+      eventIds.push(++this.eventSequence);
+    }
+    return { version: expectedVersion + 1, eventIds };
+  }
+
+  /**
+   * Sets the `InvalidSpec` condition (phase Degraded) with `message`, at the resourceVersion read,
+   * leaving the engine's memory as it is; the next commit clears it. Posts an `InvalidSpec` Warning.
+   */
+  async markInvalid(key: ObjectKey, message: string): Promise<void> {
+    const rollout = this.freshest(key);
+    if (!rollout) throw new KubernetesStateError('RolloutNotFound', `rollout ${id(key)} not found: its status cannot be written`);
+    const stored = await this.writeStatus(key, rollout, invalidSpecStatus(rollout.status, message, this.now()), graylaneVersion(rollout));
+    await this.events.record({ object: this.involved(stored), level: 'warning', reason: 'InvalidSpec', message });
+  }
+
+  /** Releases on Kubernetes come with issue 15. */
+  loadRelease(key: ObjectKey): Promise<ReleaseRecord | undefined> {
+    return Promise.reject(releasesUnsupported(key));
+  }
+
+  /** Releases on Kubernetes come with issue 15. */
+  commitRelease(key: ObjectKey, _state: ReleaseState, _expectedVersion: number): Promise<CommitResult> {
+    return Promise.reject(releasesUnsupported(key));
+  }
+
+  /** PUT of the status; a 409 becomes a conflict naming the version now stored. */
+  private async writeStatus(key: ObjectKey, rollout: RolloutObject, status: RolloutStatusDoc, expectedVersion: number): Promise<RolloutObject> {
+    const replaced = rollout.metadata?.resourceVersion;
+    const body: RolloutObject = {
+      apiVersion: GRAYLANE_API_VERSION, kind: 'Rollout',
+      metadata: { name: key.name, namespace: key.namespace, ...(replaced === undefined ? {} : { resourceVersion: replaced }) },
+      spec: rollout.spec, status,
+    };
+    let stored: RolloutObject;
+    try {
+      stored = await this.api.replaceNamespacedCustomObjectStatus({ group: GROUP, version: VERSION, namespace: key.namespace, plural: PLURAL, name: key.name, body }) as RolloutObject;
+    } catch (error) {
+      const code = statusCode(error);
+      if (code === 409) throw new StateConflictError(key, expectedVersion, await this.versionNow(key));
+      if (code === 404) throw new KubernetesStateError('RolloutNotFound', `rollout ${id(key)} not found: its status cannot be written`, { cause: error });
+      throw new KubernetesStateError('StatusWriteFailed', `the status of rollout ${id(key)} was not written: ${(error as Error).message}`, { cause: error });
+    }
+    this.written.set(id(key), { object: stored, replacedVersion: replaced });
+    return stored;
+  }
+
+  /** After a 409: the version stored now, read from the server (and kept, as the freshest copy known). */
+  private async versionNow(key: ObjectKey): Promise<number> {
+    try {
+      const fresh = await this.api.getNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: key.namespace, plural: PLURAL, name: key.name }) as RolloutObject;
+      this.written.set(id(key), { object: fresh, replacedVersion: undefined });
+      return graylaneVersion(fresh);
+    } catch {
+      // The conflict stands either way; the informer will show what is there.
+      return graylaneVersion(this.rollouts.get(key.namespace, key.name));
+    }
+  }
+
+  /**
+   * The cache's copy, unless a write of ours is newer: the informer lags our writes, and a pass
+   * right after a commit must not conflict with itself.
+   */
+  private freshest(key: ObjectKey): RolloutObject | undefined {
+    const cached = this.rollouts.get(key.namespace, key.name);
+    const mine = this.written.get(id(key));
+    if (!mine) return cached;
+    if (!cached) {
+      if (this.rollouts.synced()) this.written.delete(id(key));
+      return this.rollouts.synced() ? undefined : mine.object;
+    }
+    const cacheBehind = cached.metadata?.uid === mine.object.metadata?.uid
+      && (graylaneVersion(cached) < graylaneVersion(mine.object)
+        || (mine.replacedVersion !== undefined && cached.metadata?.resourceVersion === mine.replacedVersion));
+    if (cacheBehind) return mine.object;
+    this.written.delete(id(key));
+    return cached;
+  }
+
+  private ownedReplicaSets(rollout: RolloutObject): V1ReplicaSet[] {
+    const uid = rollout.metadata?.uid;
+    if (uid === undefined) return [];
+    return this.replicaSets.list({ namespace: rollout.metadata?.namespace, ownerUid: uid });
+  }
+
+  private involved(rollout: RolloutObject) {
+    const meta = rollout.metadata ?? {};
+    return { apiVersion: GRAYLANE_API_VERSION, kind: 'Rollout', namespace: meta.namespace ?? '', name: meta.name ?? '', uid: meta.uid, resourceVersion: meta.resourceVersion };
+  }
+}
+
+function releasesUnsupported(key: ObjectKey): KubernetesStateError {
+  return new KubernetesStateError('ReleasesUnsupported', `release ${id(key)}: releases on Kubernetes are not supported yet (issue 15); this controller keeps rollouts only`);
+}
