@@ -178,6 +178,19 @@ async function until<T>(read: () => T | Promise<T>, check: (value: T) => boolean
   }
 }
 
+/**
+ * Waits until the simulated ReplicaSet controller has nothing left to write for `name` (its pods
+ * ready, its status current): its status writes change the resourceVersion, and a test that
+ * writes next must not race them into a second conflict.
+ */
+async function quiet(env: Env, name: string): Promise<void> {
+  await until(() => env.server.cluster.store.get('apps/replicasets', NS, name), (rs) => {
+    const spec = rs?.spec as { replicas?: number } | undefined;
+    const status = rs?.status as { readyReplicas?: number; replicas?: number; observedGeneration?: number } | undefined;
+    return status?.observedGeneration === rs?.metadata.generation && status?.replicas === spec?.replicas && (status?.readyReplicas ?? 0) === spec?.replicas;
+  }, `ReplicaSet ${name} to settle`);
+}
+
 describe('KubernetesRuntime', () => {
   it('writes the ReplicaSet <rollout>-<hash>, labelled by hash on itself, its selector and its pods, owned by the Rollout, with the revision annotation', async () => {
     const { env, runtime } = await setup();
@@ -202,6 +215,7 @@ describe('KubernetesRuntime', () => {
     const { env, runtime } = await setup();
     const template = env.rollout('web');
     await runtime.ensureInstances({ namespace: NS, service: 'web', revision: 'r1', template, replicas: 2 });
+    await quiet(env, 'web-r1');
     expect(await runtime.ensureInstances({ namespace: NS, service: 'web', revision: 'r1', template: { ...template, revisionNumber: 3 }, replicas: 0 })).toEqual([]);
     const rs = await env.apps.readNamespacedReplicaSet({ namespace: NS, name: 'web-r1' });
     expect(rs.spec?.replicas).toBe(0);
@@ -294,6 +308,7 @@ describe('KubernetesRuntime', () => {
     const { env, runtime } = await setup({ follow: false, settleTimeoutMs: 100 });
     const template = env.rollout('web');
     await runtime.ensureInstances({ namespace: NS, service: 'web', revision: 'r1', template, replicas: 1 });
+    await quiet(env, 'web-r1');
     await env.refresh();
     // Another writer changes the ReplicaSet; the cache still holds the old resourceVersion.
     const rs = await env.apps.readNamespacedReplicaSet({ namespace: NS, name: 'web-r1' });
@@ -309,21 +324,61 @@ describe('KubernetesRuntime', () => {
     const { env, runtime } = await setup({ follow: false, settleTimeoutMs: 100 });
     const template = env.rollout('web');
     await runtime.ensureInstances({ namespace: NS, service: 'web', revision: 'r1', template, replicas: 1 });
+    await quiet(env, 'web-r1');
     await runtime.ensureInstances({ namespace: NS, service: 'web', revision: 'r1', template, replicas: 2 });
     expect((await env.apps.readNamespacedReplicaSet({ namespace: NS, name: 'web-r1' })).spec?.replicas).toBe(2);
   });
 
   it('gives up with a typed error when the write conflicts again after the retry', async () => {
-    const proxy = await conflictingProxy();
+    const proxy = await faultyProxy();
     cleanups.push(() => proxy.close());
     const { env, runtime } = await setup({ kubeConfig: (server) => proxy.kubeConfig(server) });
     const template = env.rollout('web');
     await runtime.ensureInstances({ namespace: NS, service: 'web', revision: 'r1', template, replicas: 1 });
-    proxy.conflictPuts = true;
+    proxy.fault = (method, path) => (method === 'PUT' && path.includes('/replicasets/') ? 409 : undefined);
     await expect(runtime.ensureInstances({ namespace: NS, service: 'web', revision: 'r1', template, replicas: 2 })).rejects.toMatchObject({
       code: 'ReplicaSetConflict',
       message: 'ReplicaSet default/web-r1 was changed by another writer twice while graylane updated it (409 Conflict); the next reconcile tries again',
     });
+    // A shutdown that scales to 0 gives up the same way.
+    await expect(runtime.shutdown({ stopInstances: true })).rejects.toMatchObject({ code: 'ReplicaSetConflict' });
+  });
+
+  it('reports a refused update, a failed re-read and refused pod deletions as typed errors', async () => {
+    const proxy = await faultyProxy();
+    cleanups.push(() => proxy.close());
+    const { env, runtime } = await setup({ kubeConfig: (server) => proxy.kubeConfig(server) });
+    const template = env.rollout('web');
+    await runtime.ensureInstances({ namespace: NS, service: 'web', revision: 'r1', template, replicas: 1 });
+    const [inst] = await waitForInstances(runtime, (l) => l[0]?.state === 'ready', { service: 'web', timeoutMs: 5_000 });
+    proxy.fault = (method, path) => (method === 'PUT' && path.includes('/replicasets/') ? 403 : undefined);
+    await expect(runtime.ensureInstances({ namespace: NS, service: 'web', revision: 'r1', template, replicas: 2 })).rejects.toMatchObject({
+      code: 'KubernetesWrite', statusCode: 403, message: 'update ReplicaSet default/web-r1 failed: HTTP 403: injected Forbidden',
+    });
+    proxy.fault = (method, path) => (method === 'PUT' && path.includes('/replicasets/') ? 409 : method === 'GET' && path.includes('/replicasets/web-r1') ? 500 : undefined);
+    await expect(runtime.ensureInstances({ namespace: NS, service: 'web', revision: 'r1', template, replicas: 2 })).rejects.toMatchObject({
+      code: 'KubernetesWrite', statusCode: 500, message: 'read ReplicaSet default/web-r1 failed: HTTP 500: injected InternalError',
+    });
+    proxy.fault = (method) => (method === 'DELETE' ? 403 : undefined);
+    await expect(runtime.stopInstance({ id: inst!.id })).rejects.toMatchObject({ code: 'KubernetesWrite', message: `delete Pod ${inst!.id} failed: HTTP 403: injected Forbidden` });
+    expect(runtime.listInstances().map((i) => [i.id, i.state])).toEqual([[inst!.id, 'ready']]);
+    await expect(runtime.restartPods({ namespace: NS, service: 'web', before: Date.now() + 5_000 })).rejects.toMatchObject({
+      code: 'KubernetesWrite', message: `delete Pod ${inst!.id} to restart it failed: HTTP 403: injected Forbidden`,
+    });
+    proxy.fault = () => undefined;
+    await quiet(env, 'web-r1');
+    await runtime.ensureInstances({ namespace: NS, service: 'web', revision: 'r1', template, replicas: 0 });
+    proxy.fault = (method) => (method === 'DELETE' ? 403 : undefined);
+    await expect(runtime.removeRevision({ namespace: NS, service: 'web', revision: 'r1' })).rejects.toMatchObject({
+      code: 'KubernetesWrite', message: 'delete ReplicaSet default/web-r1 failed: HTTP 403: injected Forbidden',
+    });
+  });
+
+  it('stops an instance even when the beforeStop hook throws', async () => {
+    const { env, runtime } = await setup();
+    const [inst] = await runtime.ensureInstances({ namespace: NS, service: 'web', revision: 'r1', template: env.rollout('web'), replicas: 1 });
+    await runtime.stopInstance({ id: inst!.id, beforeStop: () => { throw new Error('router gone'); } });
+    expect(runtime.listInstances().map((i) => i.id)).not.toContain(inst!.id);
   });
 
   it('turns an API refusal into a typed error with the server’s message', async () => {
@@ -378,6 +433,7 @@ describe('KubernetesRuntime', () => {
     await expect(runtime.removeRevision({ namespace: NS, service: 'web', revision: 'r1' })).rejects.toMatchObject({
       code: 'RuntimeInput', message: 'ReplicaSet default/web-r1 still wants 1 pods; scale revision r1 to 0 before removing it',
     });
+    await quiet(env, 'web-r1');
     await runtime.ensureInstances({ namespace: NS, service: 'web', revision: 'r1', template, replicas: 0 });
     await runtime.removeRevision({ namespace: NS, service: 'web', revision: 'r1' });
     await expect(env.apps.readNamespacedReplicaSet({ namespace: NS, name: 'web-r1' })).rejects.toMatchObject({ code: 404 });
@@ -405,11 +461,11 @@ describe('KubernetesRuntime', () => {
   });
 });
 
-/** An HTTP proxy to the fake that can answer every ReplicaSet PUT with 409, as a busy cluster might. */
-async function conflictingProxy(): Promise<{ conflictPuts: boolean; kubeConfig: (server: FakeApiServer) => KubeConfig; close: () => Promise<void> }> {
+/** An HTTP proxy to the fake that answers what `fault` names (a status code) instead of forwarding, as a busy or strict cluster might. */
+async function faultyProxy(): Promise<{ fault: (method: string, path: string) => number | undefined; kubeConfig: (server: FakeApiServer) => KubeConfig; close: () => Promise<void> }> {
   let target = '';
   const state = {
-    conflictPuts: false,
+    fault: (_method: string, _path: string): number | undefined => undefined,
     kubeConfig(server: FakeApiServer): KubeConfig {
       target = server.url;
       const kc = new KubeConfig();
@@ -422,9 +478,11 @@ async function conflictingProxy(): Promise<{ conflictPuts: boolean; kubeConfig: 
     close: () => new Promise<void>((r) => { proxy.closeAllConnections(); proxy.close(() => r()); }),
   };
   const proxy = http.createServer((req, res) => {
-    if (state.conflictPuts && req.method === 'PUT' && (req.url ?? '').includes('/replicasets/')) {
+    const code = state.fault(req.method ?? 'GET', req.url ?? '/');
+    if (code !== undefined) {
       req.resume();
-      res.writeHead(409, { 'Content-Type': 'application/json' }).end(JSON.stringify({ kind: 'Status', apiVersion: 'v1', status: 'Failure', reason: 'Conflict', code: 409, message: 'the object has been modified' }));
+      const reason = code === 409 ? 'Conflict' : code === 403 ? 'Forbidden' : 'InternalError';
+      res.writeHead(code, { 'Content-Type': 'application/json' }).end(JSON.stringify({ kind: 'Status', apiVersion: 'v1', status: 'Failure', reason, code, message: `injected ${reason}` }));
       return;
     }
     const upstream = http.request(`${target}${req.url ?? '/'}`, { method: req.method, headers: req.headers }, (answer) => {

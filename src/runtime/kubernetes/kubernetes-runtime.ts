@@ -292,7 +292,10 @@ export class KubernetesRuntime implements Runtime<KubernetesRevisionTemplate> {
     });
   }
 
-  /** Scales a ReplicaSet to 0 from a fresh read (a shutdown is no reconcile pass); a 409 is retried once. */
+  /**
+   * Scales a ReplicaSet to 0 from a fresh read. No reconcile pass follows a shutdown to try
+   * again, so a 409 (the ReplicaSet controller writing its status meanwhile) is retried twice.
+   */
   private async scaleToZero(namespace: string, name: string): Promise<void> {
     for (let attempt = 0; ; attempt += 1) {
       const current = await this.read(namespace, name);
@@ -303,7 +306,7 @@ export class KubernetesRuntime implements Runtime<KubernetesRevisionTemplate> {
       } catch (error) {
         if (error instanceof ApiException && error.code === 404) return;
         if (!(error instanceof ApiException && error.code === 409)) throw this.writeError(error, `scale ReplicaSet ${namespace}/${name} to 0`);
-        if (attempt > 0) throw new ReplicaSetConflictError(`${namespace}/${name}`);
+        if (attempt >= 2) throw new ReplicaSetConflictError(`${namespace}/${name}`);
       }
     }
   }
