@@ -8,6 +8,11 @@ export {
 } from './errors.js';
 export { createRuntime, isRuntimeType, runtimeTypeOf, runtimeTypes, type RuntimeAdapters, type RuntimeType } from './registry.js';
 export { adoptRecordOf, ProcessRuntime, type ProcessRuntimeOptions } from './process/process-runtime.js';
+export {
+  KubernetesRuntime, type KubernetesRuntimeOptions, type RemoveRevisionRequest, type RestartPodsRequest, type RestartPodsResult,
+} from './kubernetes/kubernetes-runtime.js';
+export { ForeignReplicaSetError, KubernetesWriteError, ReplicaSetConflictError } from './kubernetes/kubernetes-errors.js';
+export type { KubernetesRevisionTemplate, RevisionOwner } from './kubernetes/replica-set-body.js';
 export { StaticRuntime, parseTarget, type StaticRuntimeOptions, type StaticTemplate } from './static/static-runtime.js';
 export { waitForInstances, type WaitForInstancesOptions } from './wait.js';
 export { DEFAULT_BACKOFF, type BackoffPolicy } from './backoff.js';

@@ -1,4 +1,7 @@
+import { KubeConfig } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
+import type { ObjectCache } from '../kube/object-cache.js';
+import { KubernetesRuntime } from './kubernetes/kubernetes-runtime.js';
 import { ProcessRuntime } from './process/process-runtime.js';
 import { createRuntime, isRuntimeType, runtimeTypeOf, runtimeTypes } from './registry.js';
 import { StaticRuntime } from './static/static-runtime.js';
@@ -11,12 +14,23 @@ describe('runtime registry', () => {
     expect(s).toBeInstanceOf(StaticRuntime);
     expect([p.type, s.type]).toEqual(['process', 'static']);
     await p.shutdown({ stopInstances: false });
-    expect(runtimeTypes()).toEqual(['process', 'static']);
-    expect(isRuntimeType('kubernetes')).toBe(false);
+    expect(runtimeTypes()).toEqual(['process', 'static', 'kubernetes']);
+    expect(isRuntimeType('nomad')).toBe(false);
+  });
+
+  it('creates the kubernetes adapter over its caches, without a request to the cluster', async () => {
+    const kubeConfig = new KubeConfig();
+    kubeConfig.loadFromOptions({ clusters: [{ name: 'c', server: 'http://127.0.0.1:1' }], users: [{ name: 'u' }], contexts: [{ name: 'x', cluster: 'c', user: 'u', namespace: 'shop' }], currentContext: 'x' });
+    const empty: ObjectCache<never> = { get: () => undefined, list: () => [], onChange: () => () => {}, synced: () => true };
+    const k = createRuntime('kubernetes', { kubeConfig, replicaSets: empty, pods: empty });
+    expect(k).toBeInstanceOf(KubernetesRuntime);
+    expect([k.type, k.capabilities]).toEqual(['kubernetes', { processes: true, logs: false, adopt: false }]);
+    expect(k.listInstances()).toEqual([]);
+    await k.shutdown({ stopInstances: false });
   });
 
   it('names the known types for an unknown one', () => {
-    expect(() => createRuntime('kubernetes' as 'static', {})).toThrow(/unknown runtime type "kubernetes"; known: process, static/);
+    expect(() => createRuntime('nomad' as 'static', {})).toThrow(/unknown runtime type "nomad"; known: process, static, kubernetes/);
   });
 
   it.each([

@@ -1,6 +1,7 @@
 /** Runtime adapters by `type`: the daemon picks one per service through this table, never an if-chain. */
 import type { AppService } from '../documents/schema.js';
 import { RuntimeInputError } from './errors.js';
+import { KubernetesRuntime, type KubernetesRuntimeOptions } from './kubernetes/kubernetes-runtime.js';
 import { ProcessRuntime, type ProcessRuntimeOptions } from './process/process-runtime.js';
 import { StaticRuntime, type StaticRuntimeOptions } from './static/static-runtime.js';
 
@@ -8,6 +9,7 @@ import { StaticRuntime, type StaticRuntimeOptions } from './static/static-runtim
 export interface RuntimeAdapters {
   process: { options: ProcessRuntimeOptions; runtime: ProcessRuntime };
   static: { options: StaticRuntimeOptions; runtime: StaticRuntime };
+  kubernetes: { options: KubernetesRuntimeOptions; runtime: KubernetesRuntime };
 }
 
 /** A registry key. */
@@ -16,6 +18,7 @@ export type RuntimeType = keyof RuntimeAdapters;
 const factories: { [K in RuntimeType]: (options: RuntimeAdapters[K]['options']) => RuntimeAdapters[K]['runtime'] } = {
   process: (options) => new ProcessRuntime(options),
   static: (options) => new StaticRuntime(options),
+  kubernetes: (options) => new KubernetesRuntime(options),
 };
 
 /** The registered keys. */

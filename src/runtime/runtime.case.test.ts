@@ -17,14 +17,20 @@ export interface ConformanceFixture<T> {
   replicas: number;
   /** Releases whatever the fixture started outside the runtime. */
   dispose(): Promise<void>;
+  /**
+   * Where the test reaches an instance's address (default `http://<address>/`): for adapters
+   * whose addresses live on a network the test is not on (a fake cluster's pod IPs), a stand-in
+   * that answers exactly while that address is served.
+   */
+  urlOf?: (address: string) => string;
 }
 
 const SERVICE = 'svc';
 const REVISION = 'rev1';
 
-async function answers(address: string): Promise<boolean> {
+async function answers(address: string, urlOf?: (address: string) => string): Promise<boolean> {
   try {
-    const res = await fetch(`http://${address}/`, { signal: AbortSignal.timeout(2_000) });
+    const res = await fetch(urlOf?.(address) ?? `http://${address}/`, { signal: AbortSignal.timeout(2_000) });
     await res.text();
     return res.ok;
   } catch {
@@ -65,7 +71,7 @@ export function describeRuntimeConformance<T>(label: string, create: () => Promi
       for (const inst of ready) {
         expect(inst).toMatchObject({ service: SERVICE, revision: REVISION, restarts: 0 });
         expect(inst.address).toMatch(/^[^:]+:\d+$/);
-        expect(await answers(inst.address)).toBe(true);
+        expect(await answers(inst.address, f.urlOf)).toBe(true);
       }
     });
 
@@ -119,10 +125,10 @@ export function describeRuntimeConformance<T>(label: string, create: () => Promi
       const seen: { state: string; answered: boolean }[] = [];
       await f.runtime.stopInstance({
         id: inst!.id,
-        beforeStop: async (i: InstanceInfo) => { seen.push({ state: i.state, answered: await answers(i.address) }); },
+        beforeStop: async (i: InstanceInfo) => { seen.push({ state: i.state, answered: await answers(i.address, f.urlOf) }); },
       });
       expect(seen).toEqual([{ state: 'stopping', answered: true }]);
-      expect(await answers(inst!.address)).toBe(false);
+      expect(await answers(inst!.address, f.urlOf)).toBe(false);
       expect(f.runtime.listInstances().map((i) => i.id)).not.toContain(inst!.id);
     });
 

@@ -15,6 +15,8 @@ export type InstanceState = 'starting' | 'ready' | 'unready' | 'stopping' | 'sto
 export interface InstanceInfo {
   /** Unique, stable for the instance's life (restarts keep it): `<service>-<revision>-<random>`. */
   id: string;
+  /** The namespace of its service, from runtimes that have namespaces (Kubernetes). */
+  namespace?: string;
   /** The service the instance belongs to. */
   service: string;
   /** The revision (template hash) the instance runs. */

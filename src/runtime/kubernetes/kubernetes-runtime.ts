@@ -1,0 +1,422 @@
+/**
+ * The runtime port over Kubernetes: a revision's instances are the pods of one ReplicaSet
+ * `<rollout>-<hash>`, owned by the Rollout. Reads come from informer caches only (a reconcile
+ * pass never lists); writes go to the API server and come back through the caches.
+ */
+import { ApiException, AppsV1Api, CoreV1Api, type KubeConfig, type V1Pod, type V1ReplicaSet } from '@kubernetes/client-node';
+import { POD_TEMPLATE_HASH_LABEL, REVISION_ANNOTATION } from '../../kube/names.js';
+import type { ObjectCache } from '../../kube/object-cache.js';
+import { ChangeEmitter } from '../change-emitter.js';
+import { InstanceNotFoundError, RuntimeCapabilityError, RuntimeInputError } from '../errors.js';
+import type {
+  AdoptRecord, AdoptResult, EnsureInstancesRequest, InstanceChange, InstanceFilter, InstanceInfo, LogLine, ReadLogsRequest, Runtime,
+  RuntimeCapabilities, StopInstanceRequest,
+} from '../runtime.js';
+import { ForeignReplicaSetError, KubernetesWriteError, ReplicaSetConflictError } from './kubernetes-errors.js';
+import { availableAtMs, instanceOfPod, podInstanceId, type PodMemory, type PodOwner } from './pod-instance.js';
+import {
+  checkTemplate, controllingRollout, foreignReason, replicaSetBody, replicaSetName, type KubernetesRevisionTemplate,
+} from './replica-set-body.js';
+
+/** Options of {@link KubernetesRuntime}. */
+export interface KubernetesRuntimeOptions {
+  /** Where to write. */
+  kubeConfig: KubeConfig;
+  /** The ReplicaSets of the watched namespaces (an informer's copy). */
+  replicaSets: ObjectCache<V1ReplicaSet>;
+  /** The pods of the watched namespaces (an informer's copy). */
+  pods: ObjectCache<V1Pod>;
+  /** The clock (epoch ms) that `minReadySeconds` is counted on; default `Date.now`. */
+  nowMs?: () => number;
+  /** Namespace of requests that name none (default: the kubeconfig context's, else `default`). */
+  defaultNamespace?: string;
+  /**
+   * How long `ensureInstances` and `stopInstance` wait for the caches to show the pods the
+   * ReplicaSet controller created or the pod deleted (default 10 000 ms). After it they return
+   * what the caches show: the next reconcile pass sees the rest.
+   */
+  settleTimeoutMs?: number;
+}
+
+/** Arguments of {@link KubernetesRuntime.removeRevision}. */
+export interface RemoveRevisionRequest {
+  /** The Rollout's namespace (default: the runtime's default namespace). */
+  namespace?: string;
+  /** The Rollout's name. */
+  service: string;
+  /** The retired revision (pod-template hash). */
+  revision: string;
+}
+
+/** Arguments of {@link KubernetesRuntime.restartPods}. */
+export interface RestartPodsRequest {
+  /** The Rollout's namespace (default: the runtime's default namespace). */
+  namespace?: string;
+  /** The Rollout's name. */
+  service: string;
+  /** The Rollout's `spec.restartAt` (epoch ms): pods created before it are restarted. */
+  before: number;
+}
+
+/** Outcome of one {@link KubernetesRuntime.restartPods} call. */
+export interface RestartPodsResult {
+  /** The instance deleted by this call, if one was. */
+  restarted?: string;
+  /** Whether pods created before `before` remain (call again on a later pass). */
+  more: boolean;
+}
+
+interface OwnedSet {
+  replicaSet: V1ReplicaSet;
+  owner: PodOwner;
+}
+
+/** Delay before polling the caches again while waiting on them, when no change arrives. */
+const SETTLE_POLL_MS = 200;
+
+/** See the file comment. */
+export class KubernetesRuntime implements Runtime<KubernetesRevisionTemplate> {
+  /** The registry key. */
+  readonly type = 'kubernetes';
+  /** Pods are started and stopped (by the ReplicaSet controller); logs and adoption are not offered. */
+  readonly capabilities: RuntimeCapabilities = { processes: true, logs: false, adopt: false };
+  private readonly apps: AppsV1Api;
+  private readonly core: CoreV1Api;
+  private readonly nowMs: () => number;
+  private readonly namespace: string;
+  private readonly settleTimeoutMs: number;
+  private readonly emitter = new ChangeEmitter();
+  private readonly memory = new Map<string, PodMemory>();
+  private readonly snapshots = new Map<string, InstanceInfo>();
+  private readonly stopping = new Set<string>();
+  private readonly availabilityTimers = new Map<string, NodeJS.Timeout>();
+  /** ReplicaSets this runtime wrote, for `shutdown({ stopInstances: true })`. */
+  private readonly written = new Map<string, { namespace: string; name: string }>();
+  private readonly unsubscribe: Array<() => void>;
+
+  constructor(private readonly options: KubernetesRuntimeOptions) {
+    this.apps = options.kubeConfig.makeApiClient(AppsV1Api);
+    this.core = options.kubeConfig.makeApiClient(CoreV1Api);
+    this.nowMs = options.nowMs ?? Date.now;
+    this.namespace = options.defaultNamespace ?? options.kubeConfig.getContextObject(options.kubeConfig.getCurrentContext())?.namespace ?? 'default';
+    this.settleTimeoutMs = options.settleTimeoutMs ?? 10_000;
+    this.unsubscribe = [options.pods.onChange(() => this.observe()), options.replicaSets.onChange(() => this.observe())];
+  }
+
+  /**
+   * Creates the revision's ReplicaSet, or sets its replicas (and revision annotation) with its
+   * resourceVersion; a 409 is re-read and retried once. A ReplicaSet is scaled to 0, never
+   * deleted here (see {@link removeRevision}). The ReplicaSet controller picks which pods go on a
+   * scale-down, so `beforeStop` and `drainMs` are not used: a terminating pod leaves its Service's
+   * endpoints on its own. Resolves with the revision's instances once the caches show as many
+   * pods as `replicas` (or after `settleTimeoutMs`, with what they show).
+   */
+  async ensureInstances(request: EnsureInstancesRequest<KubernetesRevisionTemplate>): Promise<InstanceInfo[]> {
+    const { service, revision, template, replicas } = request;
+    if (!Number.isInteger(replicas) || replicas < 0) throw new RuntimeInputError(`replicas must be a whole number from 0, not ${replicas}`);
+    checkTemplate(template);
+    const namespace = request.namespace ?? this.namespace;
+    const name = replicaSetName(service, revision);
+    const wanted = replicaSetBody({ namespace, service, revision, template, replicas });
+    this.written.set(`${namespace}/${name}`, { namespace, name });
+    let current = this.options.replicaSets.get(namespace, name);
+    for (let attempt = 0; ; attempt += 1) {
+      try {
+        if (current === undefined) await this.apps.createNamespacedReplicaSet({ namespace, body: wanted });
+        else await this.update(current, wanted, template);
+        break;
+      } catch (error) {
+        if (!(error instanceof ApiException) || error.code !== 409) throw this.writeError(error, `${current ? 'update' : 'create'} ReplicaSet ${namespace}/${name}`);
+        if (attempt > 0) throw new ReplicaSetConflictError(`${namespace}/${name}`);
+        // The cache lags (AlreadyExists) or another writer won (Conflict): read the truth once.
+        current = await this.read(namespace, name);
+      }
+    }
+    return this.settle(() => {
+      if (this.options.replicaSets.get(namespace, name)?.spec?.replicas !== replicas) return undefined;
+      const mine = this.listInstances({ namespace, service, revision }).filter((i) => i.state !== 'stopping');
+      return mine.length === replicas ? mine : undefined;
+    }, () => this.listInstances({ namespace, service, revision }).filter((i) => i.state !== 'stopping'));
+  }
+
+  /** One instance per pod of graylane's Rollouts' ReplicaSets, from the caches. */
+  listInstances(filter: InstanceFilter = {}): InstanceInfo[] {
+    const sets = this.ownedSets(filter);
+    const now = this.nowMs();
+    const out: InstanceInfo[] = [];
+    for (const [uid, set] of sets) {
+      for (const pod of this.options.pods.list({ namespace: set.replicaSet.metadata?.namespace, ownerUid: uid })) {
+        if (pod.metadata?.ownerReferences?.find((r) => r.controller === true)?.uid !== uid) continue;
+        out.push(this.instanceOf(pod, set.owner, now));
+      }
+    }
+    return out;
+  }
+
+  /**
+   * Deletes the instance's pod after `beforeStop` and `drainMs`. The ReplicaSet recreates a pod
+   * it still counts, so lower the revision's replicas first when the pod is not to come back
+   * (deleting alone is a restart). Resolves once the caches no longer show the pod.
+   */
+  async stopInstance(request: StopInstanceRequest): Promise<void> {
+    const instance = this.listInstances().find((i) => i.id === request.id);
+    if (instance === undefined) throw new InstanceNotFoundError(request.id);
+    const namespace = instance.namespace ?? this.namespace;
+    const name = request.id.slice(namespace.length + 1);
+    this.stopping.add(request.id);
+    try {
+      this.observe();
+      if (request.beforeStop) {
+        try {
+          await request.beforeStop({ ...instance, state: 'stopping' });
+        } catch {
+          // The port's contract: a failed unroute is recorded, not fatal; the pod goes anyway.
+        }
+      }
+      if (request.drainMs) await new Promise((r) => setTimeout(r, request.drainMs));
+      try {
+        await this.core.deleteNamespacedPod({ namespace, name });
+      } catch (error) {
+        if (!(error instanceof ApiException && error.code === 404)) throw this.writeError(error, `delete Pod ${namespace}/${name}`);
+      }
+      await this.settle(() => (this.options.pods.get(namespace, name) === undefined ? true : undefined), () => false);
+    } finally {
+      this.stopping.delete(request.id);
+    }
+  }
+
+  /** Not offered: pods outlive the controller and are found again in the caches. */
+  adopt(_records: AdoptRecord[]): Promise<AdoptResult> {
+    return Promise.reject(new RuntimeCapabilityError(this.type, 'adopt', 'pods outlive the controller and are read again from the cluster; there is nothing to re-attach'));
+  }
+
+  /** Not offered: `kubectl logs` reads a pod's output. */
+  readLogs(_request: ReadLogsRequest): AsyncIterable<LogLine> {
+    throw new RuntimeCapabilityError(this.type, 'read logs', 'the kubelet keeps pod output; use kubectl logs -l rollouts-pod-template-hash=<revision>');
+  }
+
+  /** Subscribes to instance changes, as the pod cache reports them. */
+  on(event: 'change', listener: (change: InstanceChange) => void): () => void {
+    return this.emitter.on(event, listener);
+  }
+
+  /**
+   * Stops listening to the caches. With `stopInstances`, first scales every ReplicaSet this
+   * runtime wrote to 0 and waits for their pods to go (pods otherwise outlive the controller).
+   */
+  async shutdown(options: { stopInstances: boolean }): Promise<void> {
+    if (options.stopInstances) {
+      for (const { namespace, name } of this.written.values()) await this.scaleToZero(namespace, name);
+      const uids = [...this.written.values()].flatMap(({ namespace, name }) => this.options.replicaSets.get(namespace, name)?.metadata?.uid ?? []);
+      await this.settle(() => (uids.every((uid) => this.options.pods.list({ ownerUid: uid }).length === 0) ? true : undefined), () => false);
+    }
+    for (const off of this.unsubscribe) off();
+    for (const timer of this.availabilityTimers.values()) clearTimeout(timer);
+    this.availabilityTimers.clear();
+  }
+
+  /**
+   * Deletes a retired revision's ReplicaSet (for `revisionHistoryLimit`); its pods go with it.
+   * Only a ReplicaSet of this Rollout already scaled to 0; an absent one is already removed.
+   */
+  async removeRevision(request: RemoveRevisionRequest): Promise<void> {
+    const namespace = request.namespace ?? this.namespace;
+    const name = replicaSetName(request.service, request.revision);
+    const current = this.options.replicaSets.get(namespace, name);
+    if (current === undefined) return;
+    const rollout = controllingRollout(current);
+    if (rollout?.name !== request.service) {
+      throw new ForeignReplicaSetError(`${namespace}/${name}`, `is not controlled by Rollout ${request.service}, so it is not removed`);
+    }
+    if ((current.spec?.replicas ?? 1) !== 0) {
+      throw new RuntimeInputError(`ReplicaSet ${namespace}/${name} still wants ${current.spec?.replicas ?? 1} pods; scale revision ${request.revision} to 0 before removing it`);
+    }
+    try {
+      await this.apps.deleteNamespacedReplicaSet({ namespace, name, propagationPolicy: 'Background' });
+    } catch (error) {
+      if (!(error instanceof ApiException && error.code === 404)) throw this.writeError(error, `delete ReplicaSet ${namespace}/${name}`);
+    }
+    this.written.delete(`${namespace}/${name}`);
+  }
+
+  /**
+   * One step of a restart (`spec.restartAt`), as Argo Rollouts does it: deletes one pod created
+   * before `before`, and only while every other pod of its revision is ready, so capacity never
+   * drops by more than one; its ReplicaSet recreates it. Call again on later passes while `more`.
+   * Resolves once the caches no longer show the deleted pod. Pod creation times have second
+   * precision: a pod created in the same second as `before` may count as older.
+   */
+  async restartPods(request: RestartPodsRequest): Promise<RestartPodsResult> {
+    const namespace = request.namespace ?? this.namespace;
+    const all = this.listInstances({ namespace, service: request.service });
+    const pods = new Map(this.options.pods.list({ namespace }).map((p) => [podInstanceId(namespace, p.metadata?.name ?? ''), p]));
+    const createdMs = (id: string): number => {
+      const created = pods.get(id)?.metadata?.creationTimestamp;
+      return created === undefined ? Number.POSITIVE_INFINITY : new Date(created).getTime();
+    };
+    const old = all.filter((i) => i.state !== 'stopping' && createdMs(i.id) < request.before);
+    if (old.length === 0) return { more: false };
+    const candidate = old.find((i) => all.every((o) => o.id === i.id || o.revision !== i.revision || o.state === 'ready'));
+    if (candidate === undefined) return { more: true };
+    const name = candidate.id.slice(namespace.length + 1);
+    try {
+      await this.core.deleteNamespacedPod({ namespace, name });
+    } catch (error) {
+      if (!(error instanceof ApiException && error.code === 404)) throw this.writeError(error, `delete Pod ${namespace}/${name} to restart it`);
+    }
+    // Until the cache drops it, the deleted pod would read as old and ready on the next call.
+    await this.settle(() => (this.options.pods.get(namespace, name) === undefined ? true : undefined), () => false);
+    return { restarted: candidate.id, more: old.length > 1 };
+  }
+
+  // -----------------------------------------------------------------------------------------------
+
+  /** Updates replicas, minReadySeconds and the revision annotation of this Rollout's ReplicaSet. */
+  private async update(current: V1ReplicaSet, wanted: V1ReplicaSet, template: KubernetesRevisionTemplate): Promise<void> {
+    const namespace = wanted.metadata!.namespace!;
+    const name = wanted.metadata!.name!;
+    const reason = foreignReason(current, wanted, template.owner);
+    if (reason !== undefined) throw new ForeignReplicaSetError(`${namespace}/${name}`, reason);
+    const annotation = String(template.revisionNumber);
+    const minReady = template.minReadySeconds ?? current.spec?.minReadySeconds;
+    if (current.spec?.replicas === wanted.spec?.replicas && current.metadata?.annotations?.[REVISION_ANNOTATION] === annotation
+      && current.spec?.minReadySeconds === minReady) return;
+    await this.apps.replaceNamespacedReplicaSet({
+      namespace,
+      name,
+      body: {
+        ...current,
+        metadata: { ...current.metadata, annotations: { ...current.metadata?.annotations, [REVISION_ANNOTATION]: annotation } },
+        spec: { ...current.spec!, replicas: wanted.spec!.replicas!, ...(minReady === undefined ? {} : { minReadySeconds: minReady }) },
+      },
+    });
+  }
+
+  /**
+   * Scales a ReplicaSet to 0 from a fresh read. No reconcile pass follows a shutdown to try
+   * again, so a 409 (the ReplicaSet controller writing its status meanwhile) is retried twice.
+   */
+  private async scaleToZero(namespace: string, name: string): Promise<void> {
+    for (let attempt = 0; ; attempt += 1) {
+      const current = await this.read(namespace, name);
+      if (current === undefined || current.spec?.replicas === 0) return;
+      try {
+        await this.apps.replaceNamespacedReplicaSet({ namespace, name, body: { ...current, spec: { ...current.spec!, replicas: 0 } } });
+        return;
+      } catch (error) {
+        if (error instanceof ApiException && error.code === 404) return;
+        if (!(error instanceof ApiException && error.code === 409)) throw this.writeError(error, `scale ReplicaSet ${namespace}/${name} to 0`);
+        if (attempt >= 2) throw new ReplicaSetConflictError(`${namespace}/${name}`);
+      }
+    }
+  }
+
+  private async read(namespace: string, name: string): Promise<V1ReplicaSet | undefined> {
+    try {
+      return await this.apps.readNamespacedReplicaSet({ namespace, name });
+    } catch (error) {
+      if (error instanceof ApiException && error.code === 404) return undefined;
+      throw this.writeError(error, `read ReplicaSet ${namespace}/${name}`);
+    }
+  }
+
+  private writeError(error: unknown, operation: string): Error {
+    if (!(error instanceof ApiException)) return error instanceof Error ? error : new Error(String(error));
+    const code = (error as ApiException<unknown>).code;
+    const body: unknown = (error as ApiException<unknown>).body;
+    let detail = typeof body === 'string' ? body : JSON.stringify(body);
+    try {
+      const status = (typeof body === 'string' ? JSON.parse(body) : body) as { message?: unknown };
+      if (typeof status.message === 'string') detail = status.message;
+    } catch {
+      // Not a Status object: the raw body is the best detail there is.
+    }
+    return new KubernetesWriteError(operation, code, detail, { cause: error });
+  }
+
+  /** graylane's Rollouts' ReplicaSets matching `filter`, by uid. */
+  private ownedSets(filter: InstanceFilter): Map<string, OwnedSet> {
+    const sets = new Map<string, OwnedSet>();
+    const labels = filter.revision === undefined ? undefined : { [POD_TEMPLATE_HASH_LABEL]: filter.revision };
+    for (const rs of this.options.replicaSets.list({ namespace: filter.namespace, labels })) {
+      const rollout = controllingRollout(rs);
+      const revision = rs.metadata?.labels?.[POD_TEMPLATE_HASH_LABEL];
+      if (rollout === undefined || revision === undefined || rs.metadata?.uid === undefined) continue;
+      if (filter.service !== undefined && rollout.name !== filter.service) continue;
+      sets.set(rs.metadata.uid, { replicaSet: rs, owner: { service: rollout.name, revision, minReadySeconds: rs.spec?.minReadySeconds ?? 0 } });
+    }
+    return sets;
+  }
+
+  private instanceOf(pod: V1Pod, owner: PodOwner, nowMs: number): InstanceInfo {
+    const uid = pod.metadata?.uid ?? '';
+    let memory = this.memory.get(uid);
+    if (memory === undefined) this.memory.set(uid, (memory = {}));
+    const id = podInstanceId(pod.metadata?.namespace ?? '', pod.metadata?.name ?? '');
+    return instanceOfPod({ pod, owner, memory, nowMs, stopping: this.stopping.has(id) });
+  }
+
+  /**
+   * Compares every instance with its last snapshot and emits the differences; schedules a look
+   * at the moment a ready pod completes `minReadySeconds`, which no cache change announces.
+   */
+  private observe(): void {
+    const now = this.nowMs();
+    const seen = new Set<string>();
+    const liveUids = new Set<string>();
+    for (const [, set] of this.ownedSets({})) {
+      for (const pod of this.options.pods.list({ namespace: set.replicaSet.metadata?.namespace, ownerUid: set.replicaSet.metadata?.uid })) {
+        liveUids.add(pod.metadata?.uid ?? '');
+        const info = this.instanceOf(pod, set.owner, now);
+        seen.add(info.id);
+        const before = this.snapshots.get(info.id);
+        this.snapshots.set(info.id, info);
+        if (before === undefined || before.state !== info.state || before.address !== info.address || before.restarts !== info.restarts || before.lastError !== info.lastError) {
+          this.emitter.emit({ instance: info, previousState: before?.state ?? 'starting' });
+        }
+        this.scheduleAvailability(info.id, pod, set.owner.minReadySeconds, now, info.state);
+      }
+    }
+    for (const [id, before] of this.snapshots) {
+      if (seen.has(id)) continue;
+      this.snapshots.delete(id);
+      this.emitter.emit({ instance: { ...before, state: 'stopped' }, previousState: before.state });
+    }
+    for (const uid of this.memory.keys()) if (!liveUids.has(uid)) this.memory.delete(uid);
+  }
+
+  private scheduleAvailability(id: string, pod: V1Pod, minReadySeconds: number, now: number, state: InstanceInfo['state']): void {
+    const at = availableAtMs(pod, minReadySeconds);
+    if (state === 'ready' || state === 'stopping' || at === undefined || at <= now || this.availabilityTimers.has(id)) return;
+    const timer = setTimeout(() => {
+      this.availabilityTimers.delete(id);
+      this.observe();
+    }, at - now + 5);
+    timer.unref();
+    this.availabilityTimers.set(id, timer);
+  }
+
+  /** Resolves with `done()`'s value once defined (checked on each cache change), else `fallback()` after the timeout. */
+  private settle<T>(done: () => T | undefined, fallback: () => T): Promise<T> {
+    return new Promise((resolve) => {
+      const check = (): boolean => {
+        const value = done();
+        if (value === undefined) return false;
+        finish(value);
+        return true;
+      };
+      const finish = (value: T): void => {
+        offPods();
+        offSets();
+        clearTimeout(timer);
+        clearInterval(poll);
+        resolve(value);
+      };
+      const offPods = this.options.pods.onChange(() => void check());
+      const offSets = this.options.replicaSets.onChange(() => void check());
+      const poll = setInterval(() => void check(), SETTLE_POLL_MS);
+      const timer = setTimeout(() => finish(fallback()), this.settleTimeoutMs);
+      check();
+    });
+  }
+}
