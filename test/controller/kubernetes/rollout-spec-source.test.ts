@@ -1,12 +1,13 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { AppsV1Api, CustomObjectsApi, type KubeConfig, type V1Deployment, type V1ReplicaSet } from '@kubernetes/client-node';
-import { customResourceDefinition, revisionHash, rolloutRevision, type Rollout } from '../../../src/documents/index.js';
+import { revisionHash, rolloutRevision, type Rollout } from '../../../src/documents/index.js';
 import { CacheNotSyncedError, RolloutSpecSource, type RevisionTemplate, type RolloutObject } from '../../../src/controller/kubernetes/rollout-spec-source.js';
 import { matchesQuery, type ObjectCache } from '../../../src/kube/object-cache.js';
 import { FakeApiServer } from '../../fixtures/kube/fake-api-server.js';
 import { kubeConfigFor } from '../../fixtures/kube/kubeconfig.js';
 import { ListCache } from '../../fixtures/kube/list-cache.js';
 import { rawRequest } from '../../fixtures/kube/raw-request.js';
+import { rolloutCrdForTheFake } from './rollout-crd.js';
 
 let server: FakeApiServer;
 let kc: KubeConfig;
@@ -18,20 +19,6 @@ let deployments: ListCache<V1Deployment>;
 let source: RolloutSpecSource;
 const ns = 'default';
 
-/**
- * The Rollout CRD without OpenAPI 3.0's boolean exclusive bounds: the fake accepts them in a CRD
- * but then compiles the schema with draft-07 Ajv, which wants numbers, and fails every write of a
- * Rollout (the guard's `alpha`, …). The bounds only loosen to inclusive ones; nothing here writes a
- * guard. To drop once the fake converts them itself.
- */
-function rolloutCrdForTheFake(): unknown {
-  const strip = (node: unknown): unknown => {
-    if (Array.isArray(node)) return node.map(strip);
-    if (node === null || typeof node !== 'object') return node;
-    return Object.fromEntries(Object.entries(node).filter(([k, v]) => !(typeof v === 'boolean' && (k === 'exclusiveMinimum' || k === 'exclusiveMaximum'))).map(([k, v]) => [k, k === 'enum' ? v : strip(v)]));
-  };
-  return strip(customResourceDefinition('Rollout'));
-}
 const key = { namespace: ns, name: 'web' };
 
 beforeEach(async () => {
