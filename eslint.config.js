@@ -23,6 +23,8 @@ const parts = [
   { type: 'router', pattern: 'src/router/control/in-process' },
   { type: 'router-control-port', pattern: 'src/router/control' },
   { type: 'controller-local', pattern: 'src/controller/local' },
+  // The Kubernetes composition root: the same core, the cluster's adapters, no built-in router.
+  { type: 'controller-kubernetes', pattern: 'src/controller/kubernetes' },
 ];
 
 /** Which layer may import which: data flows documents → engine → actions → adapters. */
@@ -49,8 +51,9 @@ const allowed = {
   controller: ['controller-core', 'documents', 'engine', 'analysis', 'metrics', 'traffic', 'router-contract', 'router-control-port', 'runtime', 'state', 'view', 'contract', 'kube', 'lib'],
   // The single-host composition root: the only part of the controller that builds a router.
   'controller-local': ['controller', 'controller-core', 'documents', 'engine', 'analysis', 'metrics', 'traffic', 'router', 'router-contract', 'router-control-port', 'runtime', 'state', 'view', 'contract', 'lib'],
+  'controller-kubernetes': ['controller', 'controller-core', 'documents', 'engine', 'analysis', 'metrics', 'traffic', 'router-contract', 'router-control-port', 'runtime', 'state', 'view', 'contract', 'kube', 'lib'],
   api: ['contract', 'view', 'controller', 'state', 'documents', 'engine', 'analysis', 'router-contract', 'lib'],
-  cli: ['api', 'contract', 'view', 'controller', 'controller-local', 'kube', 'documents', 'engine', 'analysis', 'traffic', 'router', 'router-contract', 'demo', 'lib'],
+  cli: ['api', 'contract', 'view', 'controller', 'controller-local', 'controller-kubernetes', 'kube', 'documents', 'engine', 'analysis', 'traffic', 'router', 'router-contract', 'demo', 'lib'],
   demo: ['api', 'contract', 'view', 'documents', 'lib'],
   console: ['api', 'contract', 'view', 'lib'],
 };

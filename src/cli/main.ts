@@ -7,6 +7,7 @@ import { registerDaemonCommands } from './commands/daemon.js';
 import { registerPlanCommand } from './commands/plan.js';
 import { registerDemoCommand } from './commands/demo.js';
 import { registerInstallCommand } from './commands/install.js';
+import { registerControllerCommand } from './commands/controller.js';
 
 const VERSION = '0.1.0';
 
@@ -32,6 +33,7 @@ Examples:
   registerDemoCommand(program, ctx);
   registerOperationCommands(program, ctx);
   registerInstallCommand(program, ctx);
+  registerControllerCommand(program, ctx);
   for (const cmd of program.commands) cmd.exitOverride().configureOutput({ writeOut: (s) => ctx.io.out(s), writeErr: (s) => ctx.io.err(s) });
   return program;
 }

@@ -1,0 +1,190 @@
+/**
+ * The core's {@link SpecSource} over a cluster: what a Rollout should be, read from the informers'
+ * caches (Rollouts, their ReplicaSets, and the Deployments a `workloadRef` names). Nothing here
+ * asks the API server, so a pass costs no request until it acts; the only write is the deletion of
+ * a retired revision's ReplicaSet.
+ *
+ * Revision identity: `revisionHash` of src/documents/revision.ts over the pod template as the user
+ * wrote it (or as the referenced Deployment holds it), the same hash `graylane validate` and the
+ * single host compute, not Argo's FNV hash: one Rollout document names the same revision wherever it
+ * runs. The hash is what the ReplicaSets carry in `rollouts-pod-template-hash`.
+ */
+import type { AppsV1Api, KubernetesObject, V1Deployment, V1LabelSelector, V1PodTemplateSpec, V1ReplicaSet } from '@kubernetes/client-node';
+import { ApiException } from '@kubernetes/client-node';
+import { loadDocuments, revisionHash, type Rollout as RolloutDoc } from '../../documents/index.js';
+import { GRAYLANE_API_VERSION, POD_TEMPLATE_HASH_LABEL, REVISION_ANNOTATION } from '../../kube/names.js';
+import type { ObjectCache } from '../../kube/object-cache.js';
+import type { DesiredRevision, DesiredRollout, SpecSource } from '../core/ports.js';
+import type { ObjectKey } from '../../state/state-port.js';
+
+/**
+ * What the Kubernetes runtime needs to create one revision's ReplicaSet. Defined here for now; it
+ * is to be unified with the runtime adapter's `KubernetesRevisionTemplate` when both land.
+ */
+export interface RevisionTemplate {
+  /** The pod template (without the pod-template-hash label: the runtime adds it). */
+  podTemplate: V1PodTemplateSpec;
+  /** The Rollout's selector (the Deployment's, with a `workloadRef`). */
+  selector: V1LabelSelector;
+  /** The Rollout that owns the ReplicaSet. */
+  owner: { apiVersion: string; kind: string; name: string; uid: string };
+  /** The revision's number (1, 2, 3 …), written to the `graylane.dev/revision` annotation. */
+  revisionNumber: number;
+  /** Seconds a pod must stay ready to count as available. */
+  minReadySeconds: number;
+}
+
+/** A Rollout object as the cache holds it. */
+export type RolloutObject = KubernetesObject & { spec?: unknown; status?: unknown };
+
+/** What {@link RolloutSpecSource.check} found for a key. */
+export type SpecCheck =
+  /** The Rollout no longer exists. */
+  | { state: 'absent' }
+  /** The Rollout cannot be run as written: `message` is the sentence for the InvalidSpec condition. */
+  | { state: 'invalid'; message: string }
+  /** What the Rollout should be. */
+  | { state: 'valid'; desired: DesiredRollout };
+
+/** A cache the spec source reads had not listed yet: an empty copy would be misread as "none". */
+export class CacheNotSyncedError extends Error {
+  /** Stable code for callers. */
+  readonly code = 'CacheNotSynced';
+  constructor(readonly kind: string) {
+    super(`the ${kind} cache has not listed yet; the pass is retried`);
+    this.name = 'CacheNotSyncedError';
+  }
+}
+
+/** Options of {@link RolloutSpecSource}. */
+export interface RolloutSpecSourceOptions {
+  /** graylane Rollouts. */
+  rollouts: ObjectCache<RolloutObject>;
+  /** ReplicaSets (those of every Rollout; filtered by owner uid). */
+  replicaSets: ObjectCache<V1ReplicaSet>;
+  /** apps/v1 Deployments, for `workloadRef`. */
+  deployments: ObjectCache<V1Deployment>;
+  /** Where retired ReplicaSets are deleted. */
+  apps: AppsV1Api;
+}
+
+/** The revision number a ReplicaSet carries; 0 when it has none (it then sorts first). */
+function revisionNumberOf(rs: V1ReplicaSet): number {
+  const n = Number(rs.metadata?.annotations?.[REVISION_ANNOTATION]);
+  return Number.isInteger(n) && n > 0 ? n : 0;
+}
+
+function creationMs(rs: V1ReplicaSet): number {
+  const t = rs.metadata?.creationTimestamp as Date | string | undefined;
+  return t === undefined ? 0 : new Date(t).getTime();
+}
+
+/** See the file comment. */
+export class RolloutSpecSource implements SpecSource {
+  constructor(private readonly options: RolloutSpecSourceOptions) {}
+
+  /**
+   * What `key` should be, or why it cannot be run. Throws {@link CacheNotSyncedError} before the
+   * caches have listed, so that the work queue retries rather than acting on an empty picture.
+   */
+  check(key: ObjectKey): SpecCheck {
+    const { rollouts, replicaSets, deployments } = this.options;
+    for (const [kind, cache] of [['Rollout', rollouts], ['ReplicaSet', replicaSets]] as const) if (!cache.synced()) throw new CacheNotSyncedError(kind);
+    const object = rollouts.get(key.namespace, key.name);
+    if (!object) return { state: 'absent' };
+    const loaded = this.validate(object);
+    if (typeof loaded === 'string') return { state: 'invalid', message: loaded };
+    const spec = loaded.spec;
+    let podTemplate: V1PodTemplateSpec;
+    let selector: V1LabelSelector;
+    if (spec.workloadRef) {
+      const ref = spec.workloadRef;
+      if (ref.apiVersion !== 'apps/v1' || ref.kind !== 'Deployment') {
+        return { state: 'invalid', message: `spec.workloadRef: graylane takes the pod template from an apps/v1 Deployment only, not ${ref.apiVersion} ${ref.kind}` };
+      }
+      if (!deployments.synced()) throw new CacheNotSyncedError('Deployment');
+      const deployment = deployments.get(key.namespace, ref.name);
+      if (!deployment?.spec) return { state: 'invalid', message: `spec.workloadRef: Deployment "${ref.name}" not found in namespace "${key.namespace}"` };
+      podTemplate = deployment.spec.template;
+      selector = deployment.spec.selector;
+    } else {
+      // The loader refuses a Rollout with neither template nor workloadRef, and one without a selector.
+      podTemplate = spec.template as V1PodTemplateSpec;
+      selector = spec.selector as V1LabelSelector;
+    }
+    const uid = object.metadata?.uid ?? '';
+    const owner = { apiVersion: object.apiVersion ?? GRAYLANE_API_VERSION, kind: 'Rollout', name: key.name, uid };
+    const minReadySeconds = spec.minReadySeconds ?? 0;
+    const desiredRevision = revisionHash(podTemplate);
+    const owned = replicaSets
+      .list({ namespace: key.namespace, ownerUid: uid })
+      .filter((rs) => rs.metadata?.labels?.[POD_TEMPLATE_HASH_LABEL] !== undefined)
+      .sort((a, b) => revisionNumberOf(a) - revisionNumberOf(b) || creationMs(a) - creationMs(b) || (a.metadata?.name ?? '').localeCompare(b.metadata?.name ?? ''));
+    const revisions: DesiredRevision[] = owned.map((rs) => {
+      const name = rs.metadata!.labels![POD_TEMPLATE_HASH_LABEL]!;
+      const template: RevisionTemplate = {
+        podTemplate: name === desiredRevision ? podTemplate : withoutHashLabel(rs.spec?.template ?? {}),
+        selector,
+        owner,
+        revisionNumber: revisionNumberOf(rs),
+        minReadySeconds,
+      };
+      return { name, template };
+    });
+    if (!revisions.some((r) => r.name === desiredRevision)) {
+      const next = Math.max(0, ...owned.map(revisionNumberOf)) + 1;
+      const template: RevisionTemplate = { podTemplate, selector, owner, revisionNumber: next, minReadySeconds };
+      revisions.push({ name: desiredRevision, template });
+    }
+    return { state: 'valid', desired: { spec, desiredRevision, revisions } };
+  }
+
+  /** The desired rollout of `key`; undefined when it is gone or invalid (see {@link check} for the sentence). */
+  desired(key: ObjectKey): Promise<DesiredRollout | undefined> {
+    // Through a promise, so that a cache not synced yet is a rejection, not a synchronous throw.
+    return Promise.resolve(key).then((k) => {
+      const c = this.check(k);
+      return c.state === 'valid' ? c.desired : undefined;
+    });
+  }
+
+  /** Deletes the ReplicaSets of `revision` owned by the Rollout; one already gone is no error. */
+  async forgetRevision(key: ObjectKey, revision: string): Promise<void> {
+    const rollout = this.options.rollouts.get(key.namespace, key.name);
+    const uid = rollout?.metadata?.uid;
+    // Without the Rollout its ReplicaSets go by the owner cascade; by name alone we could delete another's.
+    if (uid === undefined) return;
+    const doomed = this.options.replicaSets.list({ namespace: key.namespace, ownerUid: uid, labels: { [POD_TEMPLATE_HASH_LABEL]: revision } });
+    for (const rs of doomed) {
+      try {
+        await this.options.apps.deleteNamespacedReplicaSet({ name: rs.metadata!.name!, namespace: key.namespace, propagationPolicy: 'Background' });
+      } catch (error) {
+        if (!(error instanceof ApiException && error.code === 404)) throw error;
+      }
+    }
+  }
+
+  /** The Rollout through the documents' loader: its typed form, or the sentence of what is wrong. */
+  private validate(object: RolloutObject): RolloutDoc | string {
+    const meta = object.metadata ?? {};
+    // Only what the user wrote: the server's bookkeeping and the status are not theirs to fix.
+    const document = {
+      apiVersion: object.apiVersion,
+      kind: object.kind,
+      metadata: { name: meta.name, namespace: meta.namespace, labels: meta.labels, annotations: meta.annotations },
+      spec: object.spec,
+    };
+    const result = loadDocuments({ text: JSON.stringify(document), file: `${meta.namespace ?? ''}/${meta.name ?? ''}` });
+    if (result.errors.length) return result.errors.map((e) => (e.path ? `${e.path}: ${e.reason}` : e.reason)).join('; ');
+    const loaded = result.documents[0];
+    if (loaded?.kind !== 'Rollout') return `not a graylane Rollout: ${object.apiVersion ?? ''} ${object.kind ?? ''}`;
+    return loaded.doc;
+  }
+}
+
+/** A ReplicaSet's pod template as the user wrote it: the runtime adds the hash label back. */
+function withoutHashLabel(template: V1PodTemplateSpec): V1PodTemplateSpec {
+  const labels = { ...(template.metadata?.labels ?? {}) };
+  delete labels[POD_TEMPLATE_HASH_LABEL];
+  return { ...template, metadata: { ...template.metadata, labels } };
+}
