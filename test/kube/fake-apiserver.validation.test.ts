@@ -4,6 +4,7 @@ import { FakeApiServer } from '../fixtures/kube/fake-api-server.js';
 import { kubeConfigFor } from '../fixtures/kube/kubeconfig.js';
 import { rawRequest } from '../fixtures/kube/raw-request.js';
 import { widgetCrd } from '../fixtures/kube/sample-crd.js';
+import { customResourceDefinition } from '../../src/documents/index.js';
 
 let server: FakeApiServer;
 beforeEach(async () => {
@@ -102,5 +103,17 @@ describe('fake API server: custom resources against the CRD schema', () => {
     const created = await rawRequest({ server, method: 'POST', path: widgets, body: { metadata: { name: 'w' }, spec: { size: 1 } } });
     const update = await rawRequest({ server, method: 'PUT', path: `${widgets}/w`, body: { ...created.body, spec: { size: 'big' } } });
     expect(update.status).toBe(422);
+  });
+
+  it("reads OpenAPI 3.0's boolean exclusive bounds as the real server does (graylane's own Rollout CRD)", async () => {
+    expect((await rawRequest({ server, method: 'POST', path: '/apis/apiextensions.k8s.io/v1/customresourcedefinitions', body: customResourceDefinition('Rollout') })).status).toBe(201);
+    const rollouts = '/apis/graylane.dev/v1alpha1/namespaces/default/rollouts';
+    const rollout = (alpha: number) => ({ metadata: { name: `r${String(alpha).replace('.', '')}` }, spec: { selector: { matchLabels: { app: 'a' } }, template: { metadata: { labels: { app: 'a' } } }, strategy: { canary: { guard: { alpha } } } } });
+    expect((await rawRequest({ server, method: 'POST', path: rollouts, body: rollout(0.01) })).status).toBe(201);
+    for (const alpha of [0, 0.5]) {
+      const refused = await rawRequest({ server, method: 'POST', path: rollouts, body: rollout(alpha) });
+      expect(refused).toMatchObject({ status: 422, body: { reason: 'Invalid' } });
+      expect(refused.body.details.causes).toEqual([expect.objectContaining({ field: 'spec.strategy.canary.guard.alpha' })]);
+    }
   });
 });

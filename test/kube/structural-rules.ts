@@ -68,26 +68,4 @@ function checkJunctor(branch: unknown, owner: Node, path: string, out: string[])
   }
 }
 
-/**
- * The same schema as JSON Schema draft-07 for Ajv: OpenAPI 3.0's boolean exclusive bounds become
- * numbers, int-or-string becomes an anyOf of integer and string. Other `x-kubernetes-*` keys are
- * annotations Ajv ignores (compile with `strict: false`).
- */
-export function toAjvSchema(schema: unknown): unknown {
-  if (Array.isArray(schema)) return schema.map(toAjvSchema);
-  if (!isNode(schema)) return schema;
-  const out: Node = {};
-  for (const [k, v] of Object.entries(schema)) {
-    if (k === 'enum' || k === 'required') out[k] = v;
-    else if (k === 'properties' && isNode(v)) out[k] = Object.fromEntries(Object.entries(v).map(([p, s]) => [p, toAjvSchema(s)]));
-    else out[k] = toAjvSchema(v);
-  }
-  for (const [flag, bound] of [['exclusiveMinimum', 'minimum'], ['exclusiveMaximum', 'maximum']] as const) {
-    if (out[flag] === true) {
-      out[flag] = out[bound];
-      delete out[bound];
-    } else if (out[flag] === false) delete out[flag];
-  }
-  if (out['x-kubernetes-int-or-string'] === true) out.anyOf = [{ type: 'integer' }, { type: 'string' }];
-  return out;
-}
+export { toAjvSchema } from '../fixtures/kube/openapi-to-ajv.js';

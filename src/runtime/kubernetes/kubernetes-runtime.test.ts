@@ -41,7 +41,7 @@ interface Env {
 async function environment(options: { podBehaviour?: (pod: KubeObject) => PodBehaviour; follow?: boolean; kubeConfig?: (server: FakeApiServer) => KubeConfig } = {}): Promise<Env> {
   const server = await FakeApiServer.start();
   const { cluster } = server;
-  cluster.create({ type: cluster.type('apiextensions.k8s.io', 'v1', 'customresourcedefinitions'), body: permissiveRolloutCrd() });
+  cluster.create({ type: cluster.type('apiextensions.k8s.io', 'v1', 'customresourcedefinitions'), body: customResourceDefinition('Rollout') });
   const sim = SimulatedWorkloads.start({ cluster, podBehaviour: options.podBehaviour ?? (() => ({ kind: 'ready', afterMs: 30 })) });
   const kubeConfig = options.kubeConfig?.(server) ?? kubeConfigFor({ server });
   const direct = kubeConfigFor({ server });
@@ -97,19 +97,6 @@ async function environment(options: { podBehaviour?: (pod: KubeObject) => PodBeh
       await server.close();
     },
   };
-}
-
-/**
- * graylane's Rollout CRD with its schema reduced to "any object": the fake compiles a CRD's
- * OpenAPI v3 schema with a JSON-Schema-draft-7 ajv, which refuses OpenAPI's boolean
- * `exclusiveMaximum` in the real schema. What is tested here is the owner, not the Rollout's fields.
- */
-function permissiveRolloutCrd(): KubeObject {
-  const crd = customResourceDefinition('Rollout');
-  return {
-    ...crd,
-    spec: { ...crd.spec, versions: crd.spec.versions.map((v) => ({ ...v, schema: { openAPIV3Schema: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true } } })) },
-  } as unknown as KubeObject;
 }
 
 /**

@@ -9,7 +9,7 @@ import { FakeApiServer } from '../../fixtures/kube/fake-api-server.js';
 import { kubeConfigFor } from '../../fixtures/kube/kubeconfig.js';
 import { ListCache } from '../../fixtures/kube/list-cache.js';
 import { rawRequest } from '../../fixtures/kube/raw-request.js';
-import { rolloutCrdForTheFake } from './rollout-crd.js';
+import { customResourceDefinition } from '../../../src/documents/index.js';
 
 let server: FakeApiServer;
 let kc: KubeConfig;
@@ -22,7 +22,7 @@ let log: ControllerLog;
 
 beforeEach(async () => {
   server = await FakeApiServer.start({});
-  expect((await rawRequest({ server, method: 'POST', path: '/apis/apiextensions.k8s.io/v1/customresourcedefinitions', body: rolloutCrdForTheFake() })).status).toBe(201);
+  expect((await rawRequest({ server, method: 'POST', path: '/apis/apiextensions.k8s.io/v1/customresourcedefinitions', body: customResourceDefinition('Rollout') })).status).toBe(201);
   kc = kubeConfigFor({ server });
   apps = kc.makeApiClient(AppsV1Api);
   custom = kc.makeApiClient(CustomObjectsApi);
