@@ -4,6 +4,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { RolloutStatus } from '../../src/engine/index.js';
 import { POD_TEMPLATE_HASH_LABEL } from '../../src/kube/names.js';
 import type { RolloutObject } from '../../src/state/kubernetes/kubernetes-state.js';
+import { rawRequest } from '../fixtures/kube/raw-request.js';
 import { healthyOn, NAMESPACE, pausedAtStep2, racingProxy, startTestCluster, type TestCluster } from './cluster-fixture.js';
 
 /** The engine's memory in a stored Rollout. */
@@ -180,3 +181,35 @@ describe('races', () => {
     expect(r.err).toMatch(/^error: undo not done: web kept changing/);
   });
 });
+
+describe('writes that fail', () => {
+  const deleteRollout = async (c: TestCluster) => {
+    const res = await rawRequest({ server: c.server, method: 'DELETE', path: `/apis/graylane.dev/v1alpha1/namespaces/${NAMESPACE}/rollouts/web` });
+    if (res.status !== 200) throw new Error(`DELETE: ${res.status}`);
+  };
+
+  it('a Rollout deleted between read and write is the daemon\'s not-found (status write and spec write)', async () => {
+    for (const args of [['promote', 'web'], ['restart', 'web']]) {
+      const c = await start();
+      const proxy = await racingProxy({ cluster: c, matches: (req) => req.method === 'PUT', race: () => deleteRollout(c) });
+      const r = await c.run(args, { kubeconfigPath: proxy.kubeconfigPath });
+      await proxy.close();
+      await c.close();
+      cluster = undefined;
+      expect(r).toMatchObject({ code: 2, err: `error: no service "web" in namespace ${NAMESPACE}; it has no graylane Rollouts\n` });
+    }
+  });
+
+  it('an error answer to the write is reported with the server\'s words (exit 1)', async () => {
+    const c = await start();
+    c.server.injectFault({ status: 500, method: 'PUT', pathIncludes: '/status', times: 1 });
+    const status = await c.run(['promote', 'web']);
+    expect(status.code).toBe(1);
+    expect(status.err).toMatch(/^error: the status of rollout team\/web was not written: /);
+    c.server.injectFault({ status: 500, method: 'PUT', pathIncludes: '/rollouts/web', times: 1 });
+    const spec = await c.run(['restart', 'web']);
+    expect(spec).toMatchObject({ code: 1, err: 'error: the cluster answered 500 to writing rollout team/web: Internal error occurred: injected by the test\n' });
+    expect((await c.stored()).spec.restartAt).toBeUndefined();
+  });
+});
+

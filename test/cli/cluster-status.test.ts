@@ -7,6 +7,7 @@ import { contractIssues, ServiceViewSchema } from '../../src/api/contract/index.
 import { main } from '../../src/cli/main.js';
 import { initialStatus } from '../../src/engine/index.js';
 import { writeKubeconfig } from '../fixtures/kube/kubeconfig.js';
+import { rawRequest } from '../fixtures/kube/raw-request.js';
 import { healthyOn, pausedAtStep2, startTestCluster, T0, type TestCluster } from './cluster-fixture.js';
 
 let cluster: TestCluster | undefined;
@@ -87,6 +88,9 @@ describe('reading a Rollout in a cluster', () => {
   it('a bad configuration is a usage error: unknown context, --state-dir with a cluster flag', async () => {
     const c = await start();
     expect(await c.run(['get', '--context', 'nope'])).toMatchObject({ code: 2, err: 'error: context "nope" does not exist; the contexts are: fake\n' });
+    let err = '';
+    expect(await main(['get', '--kubeconfig', c.kubeconfigPath, '-n', ''], { out: () => {}, err: (s) => void (err += s), isTty: false, cwd: c.dir, env: {} })).toBe(2);
+    expect(err).toBe('error: -n/--namespace needs a namespace name\n');
     expect(await c.run(['get', '--state-dir', c.dir])).toMatchObject({ code: 2, err: 'error: --state-dir names a daemon and the cluster flags a cluster: give one or the other\n' });
   });
 
@@ -124,6 +128,14 @@ describe('status --wait against a cluster', () => {
     const r = await waiting;
     expect(r.code).toBe(1);
     expect(JSON.parse(r.out.trim().split('\n').at(-1)!)).toMatchObject({ phase: 'Degraded', aborted: true, terminal: true });
+  });
+
+  it('exits 2 with the daemon\'s not-found when the Rollout is deleted while it waits', async () => {
+    const c = await start();
+    const waiting = c.run(['status', 'web', '--wait', '--timeout', '20s']);
+    await new Promise((r) => setTimeout(r, 300));
+    await rawRequest({ server: c.server, method: 'DELETE', path: '/apis/graylane.dev/v1alpha1/namespaces/team/rollouts/web' });
+    expect(await waiting).toMatchObject({ code: 2, err: 'error: no service "web" in namespace team; it has no graylane Rollouts\n' });
   });
 
   it('gives up after --timeout with exit 1 when nothing finishes', async () => {
