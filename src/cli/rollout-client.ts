@@ -17,6 +17,8 @@ export interface OperateOptions {
 
 /** Reads and operates rollouts; errors are the daemon's (`ApiError` codes NotFound, InvalidOperation, Conflict) or an unreachable target. */
 export interface RolloutClient {
+  /** What `get` says when there are no rollouts, when the daemon's words (apply an App file) do not fit. */
+  readonly noneMessage?: string | undefined;
   /** Every rollout's view. */
   list(): Promise<ServiceView[]>;
   /** One rollout's view; `ApiError` NotFound when there is none by that name. */

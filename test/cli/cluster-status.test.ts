@@ -46,6 +46,10 @@ describe('reading a Rollout in a cluster', () => {
     expect(get.out.split('\n')[1]).toMatch(/^web\s+canary\s+Paused\s+2\/4\s+#1:80% #2:20%/);
     const json = JSON.parse((await c.run(['get', '--json'])).out);
     expect(json.services.map((s: { name: string }) => s.name)).toEqual(['web']);
+    let out = '';
+    const io = { out: (s: string) => void (out += s), err: () => {}, isTty: false, cwd: c.dir, env: {} };
+    expect(await main(['get', '--kubeconfig', c.kubeconfigPath, '-n', 'elsewhere'], io)).toBe(0);
+    expect(out).toBe('no graylane Rollouts in namespace elsewhere (context fake)\n');
   });
 
   it('history lists the ReplicaSets by revision annotation, newest first, with their images', async () => {

@@ -21,8 +21,11 @@ export class ClusterClient implements RolloutClient {
   private readonly reader: ClusterReader;
   private readonly operations: ClusterOperations;
   private readonly now: () => number;
+  /** {@inheritDoc RolloutClient.noneMessage} */
+  readonly noneMessage: string;
 
   constructor(options: ClusterClientOptions) {
+    this.noneMessage = `no graylane Rollouts in namespace ${options.target.namespace} (context ${options.target.context})`;
     this.now = options.nowMs ?? Date.now;
     this.reader = new ClusterReader(options.target);
     this.operations = new ClusterOperations({ reader: this.reader, nowMs: this.now });

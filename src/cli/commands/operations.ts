@@ -48,8 +48,9 @@ export function registerOperationCommands(program: Command, ctx: CliContext): vo
     .option('--json', 'print JSON')
     .addHelpText('after', '\nExamples:\n  graylane get\n  graylane get --json | jq .services[0].phase')
     .action(async (o: Common) => {
-      const services = await ctx.rollouts(o).list();
-      ctx.print(o.json ? JSON.stringify({ services }, null, 2) : renderList(services));
+      const client = ctx.rollouts(o);
+      const services = await client.list();
+      ctx.print(o.json ? JSON.stringify({ services }, null, 2) : (services.length === 0 && client.noneMessage) || renderList(services));
     });
 
   rolloutVerb(program.command('status [service]'))
@@ -64,7 +65,7 @@ export function registerOperationCommands(program: Command, ctx: CliContext): vo
       if (service === undefined) {
         if (o.watch || o.wait) throw new CliError(`--${o.watch ? 'watch' : 'wait'} follows one rollout: name the service, e.g. \`graylane status api ${o.watch ? '--watch' : '--wait'}\` (\`graylane status\` lists them)`, EXIT.usage);
         const services = await client.list();
-        ctx.print(o.json ? JSON.stringify({ services }, null, 2) : renderList(services));
+        ctx.print(o.json ? JSON.stringify({ services }, null, 2) : (services.length === 0 && client.noneMessage) || renderList(services));
         ctx.exitCode = services.some((v) => v.phase === 'Degraded' || v.stateWrites) ? EXIT.degraded : EXIT.ok;
         return;
       }
