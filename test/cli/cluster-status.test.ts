@@ -98,13 +98,16 @@ describe('reading a Rollout in a cluster', () => {
     expect(await c.run(['get', '--state-dir', c.dir])).toMatchObject({ code: 2, err: 'error: --state-dir names a daemon and the cluster flags a cluster: give one or the other\n' });
   });
 
-  it('GRAYLANE_TARGET=cluster finds the cluster through $KUBECONFIG and the context\'s namespace; daemon-only verbs refuse', async () => {
+  it('--cluster or GRAYLANE_TARGET=cluster finds the cluster through $KUBECONFIG and the context\'s namespace; daemon-only verbs refuse', async () => {
     const c = await start();
     const path = await writeKubeconfig({ server: c.server, dir: `${c.dir}`, namespace: 'team' });
     let out = '';
     let err = '';
     const io = { out: (s: string) => void (out += s), err: (s: string) => void (err += s), isTty: false, cwd: c.dir, env: { GRAYLANE_TARGET: 'cluster', KUBECONFIG: path } };
     expect(await main(['get'], io)).toBe(0);
+    expect(out).toMatch(/\nweb\s+canary\s+Paused/);
+    out = '';
+    expect(await main(['get', '--cluster'], { ...io, env: { KUBECONFIG: path } })).toBe(0);
     expect(out).toMatch(/\nweb\s+canary\s+Paused/);
     expect(await main(['logs', 'web'], io)).toBe(2);
     expect(err).toMatch(/^error: this command works with the graylane daemon only, not against a cluster/);
