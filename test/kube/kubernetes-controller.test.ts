@@ -11,6 +11,8 @@ import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { CoreV1Event, V1ReplicaSet } from '@kubernetes/client-node';
+import { formatMicroTime } from '../../src/kube/micro-time.js';
+import { rawRequest } from '../fixtures/kube/raw-request.js';
 import { jsonLog } from '../../src/controller/kubernetes/json-log.js';
 import { KubernetesController, type ControllerLog } from '../../src/controller/kubernetes/kubernetes-controller.js';
 import { ORIGINAL_REPLICAS_ANNOTATION } from '../../src/controller/kubernetes/workload-ref.js';
@@ -187,5 +189,47 @@ describe('KubernetesController against the fake API server', () => {
     const svc = await until('the Service given back', () => service(c, 'default', 'demo-service'), (s) => s.metadata?.annotations?.[MANAGED_BY_ANNOTATION] === undefined);
     expect(svc.spec?.selector).toEqual({ app: 'demo' });
     await until('the ReplicaSets gone by the owner cascade', () => replicaSets(c, 'default'), (l) => l.length === 0);
+  });
+
+  it('leader election: a standby is ready but does not reconcile; the leader that loses its Lease stops its queue and ends with lease-lost', async () => {
+    const c = (cluster = await startCluster());
+    const path = '/apis/coordination.k8s.io/v1/namespaces/default/leases';
+    type Lease = { metadata: Record<string, unknown>; spec: Record<string, unknown> };
+    const read = async (): Promise<Lease> => (await rawRequest({ server: c.server, path: `${path}/graylane-controller` })).body as Lease;
+    const write = async (lease: Lease, spec: Record<string, unknown>): Promise<void> => {
+      const r = await rawRequest({ server: c.server, method: 'PUT', path: `${path}/graylane-controller`, body: { ...lease, spec: { ...lease.spec, ...spec } } });
+      expect(r.status).toBe(200);
+    };
+    const now = () => formatMicroTime(Date.now());
+    expect((await rawRequest({ server: c.server, method: 'POST', path, body: {
+      metadata: { name: 'graylane-controller' }, spec: { holderIdentity: 'other', leaseDurationSeconds: 2, acquireTime: now(), renewTime: now(), leaseTransitions: 0 },
+    } })).status).toBe(201);
+    await apply(c, documents(seed('001-blue-green.yaml')));
+    controller = new KubernetesController({
+      kubeConfig: c.kc, namespace: 'default', workers: 1, healthAddr: '127.0.0.1:0', metricsAddr: '127.0.0.1:0', log,
+      leaderElection: { namespace: 'default', name: 'graylane-controller', identity: 'me', durations: { leaseDurationMs: 2000, renewDeadlineMs: 1000, retryPeriodMs: 100 } },
+    });
+    await controller.start();
+    const urls = controller.urls!;
+    await until('a standby is ready', () => fetch(`${urls.health}/readyz`).then((r) => r.status), (s) => s === 200);
+    // The other holder keeps renewing: this one stands by.
+    for (let i = 0; i < 5; i += 1) {
+      await write(await read(), { renewTime: now() });
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    expect(controller.isLeading).toBe(false);
+    expect(await replicaSets(c, 'default')).toEqual([]);
+    expect(await (await fetch(`${urls.metrics}/metrics`)).text()).toContain('graylane_leader 0');
+
+    // The other holder stops renewing: this one takes over once the Lease expires, and works.
+    await until('leading', () => Promise.resolve(controller!.isLeading), (l) => l, { timeoutMs: 10_000 });
+    await until('Healthy', () => readRollout(c, 'default', 'demo'), (r) => r.status?.phase === 'Healthy');
+
+    // Someone else takes the Lease (as after a partition): renewals fail; the queue stops before the renew deadline ends.
+    await write(await read(), { holderIdentity: 'thief', leaseDurationSeconds: 60, acquireTime: now(), renewTime: now() });
+    expect(await controller.done).toBe('lease-lost');
+    expect(controller.isLeading).toBe(false);
+    expect(await (await fetch(`${urls.metrics}/metrics`)).text()).toContain('graylane_leader 0');
+    expect(lines.some((l) => l.msg === 'leader election: the lease is lost; the queue stops and this controller ends')).toBe(true);
   });
 });
