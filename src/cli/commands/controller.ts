@@ -148,6 +148,8 @@ export async function runUntilSignal(options: { controller: Pick<KubernetesContr
     log('info', 'stopping', { signal });
     await controller.stop();
   } catch (error) {
+    // Already stopped, and said so when the Lease was lost.
+    if (error instanceof LeaseLostError) throw error;
     log('error', 'the controller failed', { error: (error as Error).message });
     await controller.stop();
     throw error;
