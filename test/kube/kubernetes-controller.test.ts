@@ -116,7 +116,7 @@ describe('KubernetesController against the fake API server', () => {
     const c = (cluster = await startCluster({ readyAfterMs: 100 }));
     await apply(c, documents(seed('002-canary-paused.yaml')));
     await run(c, undefined);
-    const first = await until('Healthy on the first revision', () => readRollout(c, 'wyq', 'nginx01'), (r) => r.status?.phase === 'Healthy');
+    const first = await until('Healthy on the first revision', () => readRollout(c, 'wyq', 'nginx01'), (r) => r.status?.phase === 'Healthy' && r.status.availableReplicas === 4);
     const v1 = first.status!.stableRS!;
     const template = structuredClone(first.spec.template) as { spec: { containers: { image: string }[] } };
     template.spec.containers[0]!.image = 'nginx:1.15';
@@ -129,12 +129,11 @@ describe('KubernetesController against the fake API server', () => {
       (await service(c, 'wyq', 'nginx01')).spec?.selector?.[POD_TEMPLATE_HASH_LABEL], (await service(c, 'wyq', 'nginx02')).spec?.selector?.[POD_TEMPLATE_HASH_LABEL],
     ], (s) => s[0] === v1 && s[1] === v2);
     // The engine's replica math without a traffic router, as Argo's: the canary takes 25% of 4 = 1 pod, stable the other 3.
-    expect(await ready(v2)).toBe(1);
-    expect(await ready(v1)).toBe(3);
+    await until('1 canary and 3 stable pods ready', async () => [await ready(v2), await ready(v1)], (n) => n[0] === 1 && n[1] === 3);
     expect(paused.status?.currentStepIndex).toBe(1);
 
     await operate(c, 'wyq', 'nginx01', { type: 'promoteFull' });
-    const done = await until('Healthy on the new revision', () => readRollout(c, 'wyq', 'nginx01'), (r) => r.status?.phase === 'Healthy' && r.status.stableRS === v2);
+    const done = await until('Healthy on the new revision', () => readRollout(c, 'wyq', 'nginx01'), (r) => r.status?.phase === 'Healthy' && r.status.stableRS === v2 && r.status.availableReplicas === 4);
     expect(done.status).toMatchObject({ currentPodHash: v2, availableReplicas: 4 });
     await until('both Services on the new hash', async () => [
       (await service(c, 'wyq', 'nginx01')).spec?.selector?.[POD_TEMPLATE_HASH_LABEL], (await service(c, 'wyq', 'nginx02')).spec?.selector?.[POD_TEMPLATE_HASH_LABEL],
