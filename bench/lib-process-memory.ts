@@ -33,7 +33,10 @@ export function parseProcStatus(text: string): ProcessMemory {
   return { rssBytes: kb('VmRSS'), peakRssBytes: kb('VmHWM') };
 }
 
-/** The memory of process `pid` now; {@link ProcessMemoryError} `ProcessGone` once it has exited. */
+/**
+ * The memory of process `pid` now; {@link ProcessMemoryError} `ProcessGone` once it has exited
+ * (a zombie, exited but not yet reaped by its parent, holds no memory and counts as gone).
+ */
 export async function readProcessMemory(options: { pid: number; procDir?: string }): Promise<ProcessMemory> {
   let text: string;
   try {
@@ -42,6 +45,7 @@ export async function readProcessMemory(options: { pid: number; procDir?: string
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') throw new ProcessMemoryError({ code: 'ProcessGone', message: `process ${options.pid} is gone` });
     throw error;
   }
+  if (/^State:\s+[ZX]/m.test(text)) throw new ProcessMemoryError({ code: 'ProcessGone', message: `process ${options.pid} has exited` });
   return parseProcStatus(text);
 }
 

@@ -34,6 +34,7 @@ describe('the benchmark measures the controller process’s memory as the kernel
 
   it('says a process is gone, and that a status without memory lines is unreadable', async () => {
     await expect(readProcessMemory({ pid: 123, procDir: fakeProc(456, STATUS) })).rejects.toMatchObject({ code: 'ProcessGone' });
+    await expect(readProcessMemory({ pid: 5, procDir: fakeProc(5, 'Name:\tnode\nState:\tZ (zombie)\n') })).rejects.toMatchObject({ code: 'ProcessGone' });
     await expect(readProcessMemory({ pid: 7, procDir: fakeProc(7, 'Name:\tzombie\n') })).rejects.toMatchObject({ code: 'MemoryUnreadable' });
     expect(() => parseProcStatus('VmRSS:\t 1 kB\n')).toThrow(ProcessMemoryError);
   });
