@@ -22,6 +22,8 @@
  * Every Healthy claim is checked against the fake (a ready ReplicaSet of that hash; the blue-green
  * Service selecting it). `BENCH_CONTROLLER_NODE_FLAGS` (e.g. `--cpu-prof --cpu-prof-dir=/tmp/p`)
  * are passed to the controller's node, for profiling it under the benchmark.
+ * `BENCH_GRAYLANE_BIN=/other/tree/bin/graylane.js` runs another tree's controller (built there;
+ * no build here), to compare branches; the figures name the binary.
  *
  * Goal (issue 14): 2,000 Rollouts with reconcile p99 ≤ 100 ms and memory ≤ 300 MB. Argo Rollouts'
  * documentation cites a user running 1,290 Rollouts with one controller (it publishes no latency).
@@ -41,7 +43,8 @@ import { histogramDelta, histogramQuantile, parseHistogram, type Histogram } fro
 import { writeKubeconfig } from '../test/fixtures/kube/kubeconfig.js';
 
 const ROOT = resolve(import.meta.dirname, '..');
-const BIN = join(ROOT, 'bin/graylane.js');
+const OWN_BIN = join(ROOT, 'bin/graylane.js');
+const BIN = process.env.BENCH_GRAYLANE_BIN ?? OWN_BIN;
 const HISTOGRAM = 'graylane_reconcile_duration_seconds';
 const MB = 1024 * 1024;
 
@@ -258,7 +261,7 @@ export async function run(options: BenchOptions): Promise<Record<string, unknown
   const timeoutS = args.includes('--timeout-s') ? numberFlag(args, 'timeout-s', 0) : undefined;
   const strategy = strategyFlag(args);
   const log = (s: string) => (options.json ? console.error(s) : console.log(s));
-  if (!args.includes('--skip-build')) {
+  if (!args.includes('--skip-build') && BIN === OWN_BIN) {
     log('  building dist/ (npm run build) so that the controller runs the code of this tree…');
     const build = spawnSync('npm', ['run', 'build'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8' });
     if (build.status !== 0) throw new Error(`npm run build failed:\n${(build.stdout + build.stderr).slice(-2000)}`);
@@ -268,10 +271,13 @@ export async function run(options: BenchOptions): Promise<Record<string, unknown
     log(`  ${size} Rollouts (${strategy}, ${namespaces} namespaces, ${workers} workers)…`);
     all.push(await runSize({ size, workers, namespaces, strategy, podReadyMs, scaleDownDelaySeconds, timeoutS, log }));
   }
-  if (!options.json) printTable(all);
+  if (!options.json) {
+    if (BIN !== OWN_BIN) console.log(`controller: ${BIN} (BENCH_GRAYLANE_BIN)`);
+    printTable(all);
+  }
   const at = all.find((f) => f.size === GOAL.size);
   return {
-    settings: { workers, namespaces, strategy, podReadyMs, scaleDownDelaySeconds, timeoutS: timeoutS ?? '60 + 0.06 × size' },
+    settings: { controllerBin: BIN, workers, namespaces, strategy, podReadyMs, scaleDownDelaySeconds, timeoutS: timeoutS ?? '60 + 0.06 × size' },
     sizes: all,
     goal: { rollouts: GOAL.size, reconcileP99Ms: `≤ ${GOAL.p99Ms}`, controllerMemoryMb: `≤ ${GOAL.memoryMb}` },
     baseline: BASELINE,
