@@ -35,7 +35,8 @@ export async function readProcessCpuSeconds(options: { pid: number; procDir?: st
   try {
     return parseProcStat(await readFile(`${options.procDir ?? '/proc'}/${options.pid}/stat`, 'utf8'));
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') throw new ProcessCpuError({ code: 'ProcessGone', message: `process ${options.pid} is gone` });
+    // ESRCH: the process went away between opening its status file and reading it.
+    if (['ENOENT', 'ESRCH'].includes((error as NodeJS.ErrnoException).code ?? '')) throw new ProcessCpuError({ code: 'ProcessGone', message: `process ${options.pid} is gone` });
     throw error;
   }
 }

@@ -42,7 +42,8 @@ export async function readProcessMemory(options: { pid: number; procDir?: string
   try {
     text = await readFile(`${options.procDir ?? '/proc'}/${options.pid}/status`, 'utf8');
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') throw new ProcessMemoryError({ code: 'ProcessGone', message: `process ${options.pid} is gone` });
+    // ESRCH: the process went away between opening its status file and reading it.
+    if (['ENOENT', 'ESRCH'].includes((error as NodeJS.ErrnoException).code ?? '')) throw new ProcessMemoryError({ code: 'ProcessGone', message: `process ${options.pid} is gone` });
     throw error;
   }
   if (/^State:\s+[ZX]/m.test(text)) throw new ProcessMemoryError({ code: 'ProcessGone', message: `process ${options.pid} has exited` });
