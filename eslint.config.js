@@ -25,6 +25,8 @@ const parts = [
   { type: 'controller-local', pattern: 'src/controller/local' },
   // The Kubernetes composition root: the same core, the cluster's adapters, no built-in router.
   { type: 'controller-kubernetes', pattern: 'src/controller/kubernetes' },
+  // The CLI's verbs against a cluster: the Kubernetes adapters' reading and writing, no controller.
+  { type: 'cli-cluster', pattern: 'src/cli/cluster' },
 ];
 
 /** Which layer may import which: data flows documents → engine → actions → adapters. */
@@ -53,7 +55,8 @@ const allowed = {
   'controller-local': ['controller', 'controller-core', 'documents', 'engine', 'analysis', 'metrics', 'traffic', 'router', 'router-contract', 'router-control-port', 'runtime', 'state', 'view', 'contract', 'lib'],
   'controller-kubernetes': ['controller', 'controller-core', 'documents', 'engine', 'analysis', 'metrics', 'traffic', 'router-contract', 'router-control-port', 'runtime', 'state', 'view', 'contract', 'kube', 'lib'],
   api: ['contract', 'view', 'controller', 'state', 'documents', 'engine', 'analysis', 'router-contract', 'lib'],
-  cli: ['api', 'contract', 'view', 'controller', 'controller-local', 'controller-kubernetes', 'kube', 'documents', 'engine', 'analysis', 'traffic', 'router', 'router-contract', 'demo', 'lib'],
+  cli: ['cli-cluster', 'api', 'contract', 'view', 'controller', 'controller-local', 'controller-kubernetes', 'kube', 'documents', 'engine', 'analysis', 'traffic', 'router', 'router-contract', 'demo', 'lib'],
+  'cli-cluster': ['cli', 'api', 'contract', 'view', 'controller', 'controller-core', 'controller-local', 'kube', 'documents', 'engine', 'runtime', 'state', 'lib'],
   demo: ['api', 'contract', 'view', 'documents', 'lib'],
   console: ['api', 'contract', 'view', 'lib'],
 };

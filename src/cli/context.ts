@@ -1,6 +1,10 @@
 /** What every command gets: where to write, how to reach the daemon, and how to fail. */
 import { AmbiguousDaemonError, discoverStateDir } from '../api/daemon-registry.js';
 import { ApiClient } from '../api/client.js';
+import { ClusterClient } from './cluster/cluster-client.js';
+import { ClusterTargetError, TARGET_ENV, resolveClusterTarget, wantsCluster, type ClusterFlags } from './cluster/cluster-target.js';
+import { DaemonRolloutClient } from './daemon-rollout-client.js';
+import type { RolloutClient } from './rollout-client.js';
 
 /** Exit codes for pipelines. */
 export const EXIT = { ok: 0, degraded: 1, usage: 2, unreachable: 3 } as const;
@@ -62,8 +66,26 @@ export class CliContext {
     }
   }
 
-  /** A client of the daemon found through the state dir. */
+  /** A client of the daemon found through the state dir; refused in cluster mode (`kubectl graylane`). */
   client(options: { stateDir?: string; file?: string }): ApiClient {
+    if (this.io.env[TARGET_ENV] === 'cluster') {
+      throw new CliError(`this command works with the graylane daemon only, not against a cluster (${TARGET_ENV}=cluster, as \`kubectl graylane\` sets); on Kubernetes use kubectl, e.g. \`kubectl logs\``, EXIT.usage);
+    }
     return ApiClient.fromStateDir(this.stateDir(options));
+  }
+
+  /**
+   * The rollouts of the daemon, or of a cluster when a cluster flag (or `GRAYLANE_TARGET=cluster`)
+   * says so: see src/cli/cluster/cluster-target.ts for the rule.
+   */
+  rollouts(options: ClusterFlags & { stateDir?: string }): RolloutClient {
+    if (!wantsCluster(options, this.io.env)) return new DaemonRolloutClient(this.client(options));
+    if (options.stateDir !== undefined) throw new CliError('--state-dir names a daemon and the cluster flags a cluster: give one or the other', EXIT.usage);
+    try {
+      return new ClusterClient({ target: resolveClusterTarget(options, this.io.env) });
+    } catch (err) {
+      if (err instanceof ClusterTargetError) throw new CliError(err.message, EXIT.usage);
+      throw err;
+    }
   }
 }

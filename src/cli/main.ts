@@ -1,6 +1,7 @@
 import { Command, CommanderError } from 'commander';
 import { ApiError, ContractViolationError, DaemonUnreachableError } from '../api/client.js';
 import { CliContext, CliError, EXIT, type CliIo } from './context.js';
+import { ClusterUnreachableError } from './cluster/cluster-errors.js';
 import { registerOperationCommands } from './commands/operations.js';
 import { registerDocumentCommands } from './commands/documents.js';
 import { registerDaemonCommands } from './commands/daemon.js';
@@ -81,7 +82,7 @@ function reportError(ctx: CliContext, err: unknown): number {
     for (const d of err.details) ctx.warn(d);
     return err.exitCode;
   }
-  if (err instanceof DaemonUnreachableError) {
+  if (err instanceof DaemonUnreachableError || err instanceof ClusterUnreachableError) {
     ctx.warn(`error: ${err.message}`);
     return EXIT.unreachable;
   }

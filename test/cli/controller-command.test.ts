@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { main } from '../../src/cli/main.js';
 import { controllerSettings } from '../../src/cli/commands/controller.js';
-import { KUBERNETES_CONTROLLER_MISSING } from '../../src/controller/kubernetes/kubernetes-controller.js';
+import { KubeConfigError, loadKubeConfig } from '../../src/kube/kube-config.js';
 
 let dir: string;
 let kubeconfig: string;
@@ -68,20 +68,8 @@ describe('graylane controller: flag errors exit 2 with one sentence', () => {
 });
 
 describe('graylane controller: what it would run with', () => {
-  it('valid flags still exit 2, saying at start-up what is not built yet, as a JSON log line and a sentence', async () => {
-    expect(KUBERNETES_CONTROLLER_MISSING).toBeDefined();
-    const r = await run(['controller', '--kubeconfig', kubeconfig, '--context', 'staging', '-A', '--leader-elect', '--workers', '8']);
-    expect(r.code).toBe(2);
-    expect(r.err).toBe(`error: ${KUBERNETES_CONTROLLER_MISSING}\n`);
-    const lines = r.out.trimEnd().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
-    expect(lines).toHaveLength(1);
-    expect(lines[0]).toMatchObject({ level: 'error', msg: KUBERNETES_CONTROLLER_MISSING, namespace: '*', leaderElect: true, workers: 8 });
-    expect(Object.keys(lines[0]!).slice(0, 3)).toEqual(['time', 'level', 'msg']);
-    expect(new Date(lines[0]!.time as string).toISOString()).toBe(lines[0]!.time);
-  });
-
   it('takes the namespace from the flag, else from the context, else default; the context from the flag', () => {
-    const noDefault = () => { throw new Error('not used'); };
+    const noDefault = loadKubeConfig;
     const base = { kubeconfig, healthAddr: ':8081', metricsAddr: ':8090', workers: '4' };
     expect(controllerSettings(base, noDefault)).toMatchObject({ namespace: 'shop', leaderElect: false, workers: 4 });
     expect(controllerSettings({ ...base, context: 'staging' }, noDefault).namespace).toBe('default');
@@ -92,7 +80,20 @@ describe('graylane controller: what it would run with', () => {
 
   it('without --kubeconfig it loads the default configuration (KUBECONFIG, ~/.kube/config or in-cluster), and says when that fails', () => {
     const base = { healthAddr: ':8081', metricsAddr: ':8090', workers: '4' };
-    expect(controllerSettings(base, (kc) => kc.loadFromFile(kubeconfig)).namespace).toBe('shop');
-    expect(() => controllerSettings(base, () => { throw new Error('no service account token'); })).toThrow('cannot load a kubeconfig: no service account token');
+    expect(controllerSettings(base, loadKubeConfig, { KUBECONFIG: kubeconfig }).namespace).toBe('shop');
+    const nothing = () => { throw new KubeConfigError('no-configuration', 'no Kubernetes configuration: not in a pod'); };
+    expect(() => controllerSettings(base, nothing, {})).toThrow('cannot load a kubeconfig: no Kubernetes configuration: not in a pod');
+  });
+
+  it('the Lease is in POD_NAMESPACE, else the context\'s namespace; the identity is POD_NAME, else the host name and a random suffix', () => {
+    const base = { kubeconfig, healthAddr: ':8081', metricsAddr: ':8090', workers: '4', leaderElect: true };
+    expect(controllerSettings(base, loadKubeConfig, { POD_NAMESPACE: 'graylane-system', POD_NAME: 'graylane-controller-7d9-x2' })).toMatchObject({
+      leaderElect: true, leaseNamespace: 'graylane-system', identity: 'graylane-controller-7d9-x2', namespace: 'shop',
+    });
+    const a = controllerSettings(base, loadKubeConfig, {});
+    const b = controllerSettings(base, loadKubeConfig, {});
+    expect(a.leaseNamespace).toBe('shop');
+    expect(a.identity).toMatch(/-[0-9a-f]{8}$/);
+    expect(a.identity).not.toBe(b.identity);
   });
 });

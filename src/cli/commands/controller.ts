@@ -1,12 +1,15 @@
 /**
  * `graylane controller`: the Kubernetes controller in the foreground. Its flags are parsed and
- * checked here, each wrong one refused with one sentence and exit 2, before anything starts. The
- * controller itself cannot run yet (see KUBERNETES_CONTROLLER_MISSING): the command says so and
- * exits 2 rather than pretend.
+ * checked here, each wrong one refused with one sentence and exit 2, before anything starts; then
+ * the controller runs until SIGTERM or SIGINT (exit 0 once stopped cleanly) or until it loses its
+ * Lease (exit 1: the pod restarts as a fresh candidate, as Argo Rollouts' controller does).
  */
 import type { Command } from 'commander';
-import { KubeConfig } from '@kubernetes/client-node';
-import { KUBERNETES_CONTROLLER_MISSING, type ControllerLog, type KubernetesController } from '../../controller/kubernetes/kubernetes-controller.js';
+import type { KubeConfig } from '@kubernetes/client-node';
+import {
+  KubernetesController, LEASE_NAME, defaultIdentity, type ControllerEnd, type ControllerLog, type LeaderElectionSettings,
+} from '../../controller/kubernetes/kubernetes-controller.js';
+import { KubeConfigError, loadKubeConfig, type LoadKubeConfigOptions, type LoadedKubeConfig } from '../../kube/kube-config.js';
 import { jsonLog } from '../../controller/kubernetes/json-log.js';
 import { ListenAddressError, parseListenAddress } from '../../controller/kubernetes/listen-address.js';
 import { CliError, EXIT, type CliContext } from '../context.js';
@@ -31,6 +34,10 @@ export interface ControllerSettings {
   namespace: string | undefined;
   /** Whether to take a Lease before reconciling. */
   leaderElect: boolean;
+  /** The Lease's namespace: POD_NAMESPACE, else the context's. */
+  leaseNamespace: string;
+  /** This replica's name among candidates: POD_NAME, else the host name and a random suffix. */
+  identity: string;
   /** `host:port` of the probes. */
   healthAddr: string;
   /** `host:port` of `/metrics`. */
@@ -47,7 +54,11 @@ function usage(message: string): CliError {
 }
 
 /** Checks the flags; throws a CliError (exit 2) with one sentence for the first wrong one. */
-export function controllerSettings(flags: ControllerFlags, loadDefault: (kc: KubeConfig) => void = (kc) => kc.loadFromDefault()): ControllerSettings {
+export function controllerSettings(
+  flags: ControllerFlags,
+  load: (options: LoadKubeConfigOptions) => LoadedKubeConfig = loadKubeConfig,
+  env: Readonly<Record<string, string | undefined>> = process.env,
+): ControllerSettings {
   if (flags.namespace !== undefined && flags.allNamespaces) throw usage('--namespace and --all-namespaces exclude each other: choose one');
   if (flags.namespace !== undefined && (!NAMESPACE.test(flags.namespace) || flags.namespace.length > 63)) {
     throw usage(`--namespace: "${flags.namespace}" is not a namespace name (lower case letters, digits and -, at most 63)`);
@@ -68,23 +79,29 @@ export function controllerSettings(flags: ControllerFlags, loadDefault: (kc: Kub
   if (!/^[0-9]+$/.test(flags.workers) || Number(flags.workers) < 1 || Number(flags.workers) > MAX_WORKERS) {
     throw usage(`--workers must be a whole number from 1 to ${MAX_WORKERS}, not "${flags.workers}"`);
   }
-  const kubeConfig = new KubeConfig();
+  let loaded: LoadedKubeConfig;
   try {
-    if (flags.kubeconfig !== undefined) kubeConfig.loadFromFile(flags.kubeconfig);
-    else loadDefault(kubeConfig);
+    loaded = load({ ...(flags.kubeconfig === undefined ? {} : { kubeconfigPath: flags.kubeconfig }), env });
   } catch (error) {
-    throw usage(`${flags.kubeconfig !== undefined ? `--kubeconfig: cannot load ${flags.kubeconfig}` : 'cannot load a kubeconfig'}: ${(error as Error).message}`);
+    if (!(error instanceof KubeConfigError)) throw error;
+    if (error.code === 'no-current-context') throw usage('the kubeconfig names no cluster for its current context: pass --kubeconfig or --context');
+    const cause = (error.cause as Error | undefined)?.message ?? error.message;
+    throw usage(flags.kubeconfig !== undefined ? `--kubeconfig: cannot load ${flags.kubeconfig}: ${cause}` : `cannot load a kubeconfig: ${error.message}`);
   }
+  const { kubeConfig } = loaded;
   if (flags.context !== undefined) {
     const names = kubeConfig.getContexts().map((c) => c.name);
     if (!names.includes(flags.context)) throw usage(`--context: the kubeconfig has no context "${flags.context}" (it has: ${names.join(', ') || 'none'})`);
     kubeConfig.setCurrentContext(flags.context);
   }
   if (!kubeConfig.getCurrentCluster()) throw usage('the kubeconfig names no cluster for its current context: pass --kubeconfig or --context');
+  const contextNamespace = flags.context === undefined ? loaded.namespace : kubeConfig.getContextObject(flags.context)?.namespace ?? 'default';
   return {
     kubeConfig,
-    namespace: flags.allNamespaces ? undefined : flags.namespace ?? kubeConfig.getContextObject(kubeConfig.getCurrentContext())?.namespace ?? 'default',
+    namespace: flags.allNamespaces ? undefined : flags.namespace ?? contextNamespace,
     leaderElect: flags.leaderElect === true,
+    leaseNamespace: env.POD_NAMESPACE !== undefined && env.POD_NAMESPACE !== '' ? env.POD_NAMESPACE : contextNamespace,
+    identity: defaultIdentity(env),
     healthAddr: flags.healthAddr,
     metricsAddr: flags.metricsAddr,
     workers: Number(flags.workers),
@@ -97,11 +114,22 @@ export interface SignalSource {
   off(signal: 'SIGTERM' | 'SIGINT', listener: () => void): unknown;
 }
 
+/** The controller lost its Lease and stopped working: the process must end (exit 1) and start again as a candidate. */
+export class LeaseLostError extends Error {
+  /** Stable code for callers. */
+  readonly code = 'LeaseLost';
+  constructor() {
+    super('the controller lost its leader Lease and stopped; it exits so that it starts again as a candidate');
+    this.name = 'LeaseLostError';
+  }
+}
+
 /**
  * Starts `controller` and resolves once SIGTERM or SIGINT stopped it cleanly (running passes
- * finished, servers closed). A failed start is logged and rethrown.
+ * finished, servers closed). A failed start is logged and rethrown; a lost Lease stops the
+ * controller and rejects with {@link LeaseLostError}.
  */
-export async function runUntilSignal(options: { controller: Pick<KubernetesController, 'start' | 'stop'>; signals: SignalSource; log: ControllerLog }): Promise<void> {
+export async function runUntilSignal(options: { controller: Pick<KubernetesController, 'start' | 'stop'> & { done?: Promise<ControllerEnd> }; signals: SignalSource; log: ControllerLog }): Promise<void> {
   const { controller, signals, log } = options;
   let received: (signal: string) => void = () => undefined;
   const stopped = new Promise<string>((resolve) => (received = resolve));
@@ -111,10 +139,17 @@ export async function runUntilSignal(options: { controller: Pick<KubernetesContr
   signals.once('SIGINT', onInt);
   try {
     await controller.start();
-    const signal = await stopped;
+    const lost = controller.done?.then((end) => (end === 'lease-lost' ? 'lease-lost' : new Promise<never>(() => undefined)));
+    const signal = await (lost ? Promise.race([stopped, lost]) : stopped);
+    if (signal === 'lease-lost') {
+      await controller.stop();
+      throw new LeaseLostError();
+    }
     log('info', 'stopping', { signal });
     await controller.stop();
   } catch (error) {
+    // Already stopped, and said so when the Lease was lost.
+    if (error instanceof LeaseLostError) throw error;
     log('error', 'the controller failed', { error: (error as Error).message });
     await controller.stop();
     throw error;
@@ -137,12 +172,21 @@ export function registerControllerCommand(program: Command, ctx: CliContext): vo
     .option('--health-addr <host:port>', '/healthz and /readyz', ':8081')
     .option('--metrics-addr <host:port>', 'Prometheus /metrics', ':8090')
     .option('--workers <n>', 'rollouts reconciled at once', '4')
-    .action((flags: ControllerFlags) => {
-      const settings = controllerSettings(flags);
+    .action(async (flags: ControllerFlags) => {
+      const settings = controllerSettings(flags, loadKubeConfig, ctx.io.env);
       const log = jsonLog({ write: (line) => ctx.io.out(line) });
-      if (KUBERNETES_CONTROLLER_MISSING !== undefined) {
-        log('error', KUBERNETES_CONTROLLER_MISSING, { namespace: settings.namespace ?? '*', leaderElect: settings.leaderElect, workers: settings.workers });
-        throw usage(KUBERNETES_CONTROLLER_MISSING);
+      const leaderElection: LeaderElectionSettings | undefined = settings.leaderElect
+        ? { namespace: settings.leaseNamespace, name: LEASE_NAME, identity: settings.identity }
+        : undefined;
+      const controller = new KubernetesController({
+        kubeConfig: settings.kubeConfig, namespace: settings.namespace, workers: settings.workers, leaderElection,
+        healthAddr: settings.healthAddr, metricsAddr: settings.metricsAddr, log,
+      });
+      try {
+        await runUntilSignal({ controller, signals: process, log });
+      } catch (error) {
+        if (error instanceof LeaseLostError) throw new CliError(error.message, EXIT.degraded);
+        throw error;
       }
     });
 }

@@ -1,9 +1,11 @@
 /** Commands that read or operate a rollout through the daemon. */
 import type { Command } from 'commander';
 import type { ApiClient } from '../../api/client.js';
+import { clusterOptions } from '../cluster/cluster-target.js';
 import type { Operation } from '../../controller/control-plane.js';
 import type { GuardFiguresView, ServiceView } from '../../controller/view-model.js';
 import { CliError, EXIT, type CliContext } from '../context.js';
+import type { ClusterFlags } from '../cluster/cluster-target.js';
 import { renderList, renderStatus, table } from '../render.js';
 import { parseDurationMs } from '../../lib/duration.js';
 import { LogStreamError } from '../../api/client.js';
@@ -21,35 +23,37 @@ function parseSince(value: string, nowMs: number): number {
   return ms;
 }
 
-interface Common { stateDir?: string; json?: boolean }
+interface Common extends ClusterFlags { stateDir?: string; json?: boolean }
 
 const stateDirOption = (cmd: Command) => cmd.option('--state-dir <dir>', 'state directory of the daemon (default: GRAYLANE_STATE_DIR, or the nearest .graylane/)');
 
+/** A verb that reaches the daemon or, with a cluster flag, a Kubernetes cluster. */
+const rolloutVerb = (cmd: Command) => clusterOptions(stateDirOption(cmd));
+
 /**
- * The status version an operation is decided on: the one given, or the one just read. A concurrent
- * operator's change in between then gets the daemon's 409 and a sentence instead of being undone.
+ * The status version an operation is decided on when the person gives one; absent, the client
+ * uses the version it reads just before (`RolloutClient.operate`).
  */
-async function decidedOn(client: ApiClient, service: string, given: string | undefined): Promise<number | undefined> {
-  if (given !== undefined) {
-    const n = Number(given);
-    if (!Number.isInteger(n) || n < 0) throw new CliError(`--expected-version must be a whole number (the version of \`graylane status --json\`), not "${given}"`, EXIT.usage);
-    return n;
-  }
-  return (await client.get(service)).version;
+function givenVersion(given: string | undefined): number | undefined {
+  if (given === undefined) return undefined;
+  const n = Number(given);
+  if (!Number.isInteger(n) || n < 0) throw new CliError(`--expected-version must be a whole number (the version of \`graylane status --json\`), not "${given}"`, EXIT.usage);
+  return n;
 }
 
-/** Registers get, status, promote, pause, resume, abort, retry, undo, set weight, history, analysis, logs. */
+/** Registers get, status, promote, pause, resume, abort, retry, undo, restart, set weight, history, analysis, logs. */
 export function registerOperationCommands(program: Command, ctx: CliContext): void {
-  stateDirOption(program.command('get'))
+  rolloutVerb(program.command('get'))
     .description('List services and releases with their rollout state.')
     .option('--json', 'print JSON')
     .addHelpText('after', '\nExamples:\n  graylane get\n  graylane get --json | jq .services[0].phase')
     .action(async (o: Common) => {
-      const { services } = await ctx.client(o).list();
-      ctx.print(o.json ? JSON.stringify({ services }, null, 2) : renderList(services));
+      const client = ctx.rollouts(o);
+      const services = await client.list();
+      ctx.print(o.json ? JSON.stringify({ services }, null, 2) : (services.length === 0 && client.noneMessage) || renderList(services));
     });
 
-  stateDirOption(program.command('status [service]'))
+  rolloutVerb(program.command('status [service]'))
     .description('Show a rollout: step, weights, instances, traffic and analysis; without a service, every one as `get` lists them. Exit 0 healthy, 1 aborted or degraded.')
     .option('--json', 'print JSON')
     .option('-w, --watch', 'keep the view live until Ctrl-C (or until done with --wait)')
@@ -57,11 +61,11 @@ export function registerOperationCommands(program: Command, ctx: CliContext): vo
     .option('--timeout <duration>', 'with --wait: give up after this long (e.g. 10m); exit 1', '10m')
     .addHelpText('after', '\nExamples:\n  graylane status api\n  graylane status api --watch\n  graylane status api --wait --timeout 10m && echo released')
     .action(async (service: string | undefined, o: Common & { watch?: boolean; wait?: boolean; timeout: string }) => {
-      const client = ctx.client(o);
+      const client = ctx.rollouts(o);
       if (service === undefined) {
         if (o.watch || o.wait) throw new CliError(`--${o.watch ? 'watch' : 'wait'} follows one rollout: name the service, e.g. \`graylane status api ${o.watch ? '--watch' : '--wait'}\` (\`graylane status\` lists them)`, EXIT.usage);
-        const { services } = await client.list();
-        ctx.print(o.json ? JSON.stringify({ services }, null, 2) : renderList(services));
+        const services = await client.list();
+        ctx.print(o.json ? JSON.stringify({ services }, null, 2) : (services.length === 0 && client.noneMessage) || renderList(services));
         ctx.exitCode = services.some((v) => v.phase === 'Degraded' || v.stateWrites) ? EXIT.degraded : EXIT.ok;
         return;
       }
@@ -92,9 +96,8 @@ export function registerOperationCommands(program: Command, ctx: CliContext): vo
       const done = (v: ServiceView) => o.wait === true && v.terminal;
       try {
         if (!done(first)) {
-          for await (const msg of client.stream({ service, signal: abort.signal })) {
-            if (msg.type !== 'status') continue;
-            last = msg.data as ServiceView;
+          for await (const view of client.watch(service, abort.signal)) {
+            last = view;
             if (o.watch) draw(last);
             if (done(last)) break;
           }
@@ -109,13 +112,12 @@ export function registerOperationCommands(program: Command, ctx: CliContext): vo
     });
 
   const op = (name: string, description: string, build: (o: Record<string, unknown>) => Operation, extra?: (c: Command) => Command, example = '') => {
-    let cmd = stateDirOption(program.command(`${name} <service>`)).description(description).option('--json', 'print the new state as JSON')
+    let cmd = rolloutVerb(program.command(`${name} <service>`)).description(description).option('--json', 'print the new state as JSON')
       .option('--expected-version <n>', 'act only if the status is still this version (the version of `status --json`); default: the version read just before');
     if (extra) cmd = extra(cmd);
     cmd.addHelpText('after', `\nExample:\n  graylane ${name} api${example}`);
     cmd.action(async (service: string, o: Common & Record<string, unknown>) => {
-      const client = ctx.client(o);
-      const v = await client.operate(service, build(o), { expectedVersion: await decidedOn(client, service, o.expectedVersion as string | undefined) });
+      const v = await ctx.rollouts(o).operate(service, build(o), { expectedVersion: givenVersion(o.expectedVersion as string | undefined) });
       ctx.print(o.json ? JSON.stringify(v, null, 2) : renderStatus(v));
     });
   };
@@ -131,9 +133,10 @@ export function registerOperationCommands(program: Command, ctx: CliContext): vo
     if (!Number.isInteger(n) || n < 1) throw new CliError(`--to-revision must be a revision number such as 2 (see \`graylane history\`), not "${o.toRevision as string}"`, EXIT.usage);
     return { type: 'undo', toRevision: n };
   }, (c) => c.option('--to-revision <n>', 'revision number from `graylane history`'), ' --to-revision 2');
+  op('restart', 'Replace every instance of the revision in force with a new one (on Kubernetes: sets spec.restartAt to now).', () => ({ type: 'restart' }));
 
   const set = program.command('set').description('Set something by hand.');
-  stateDirOption(set.command('weight <service> <percent>'))
+  rolloutVerb(set.command('weight <service> <percent>'))
     .description('Send PERCENT of traffic to the canary by hand (the console slider; of a release: every member); holds until the next promote.')
     .option('--json', 'print JSON')
     .addHelpText('after', '\nExample:\n  graylane set weight api 50')
@@ -141,17 +144,16 @@ export function registerOperationCommands(program: Command, ctx: CliContext): vo
       // Digits only: Number() would take "" as 0 and "1e1" as 10.
       const n = /^[0-9]{1,3}%?$/.test(percent) ? Number(percent.replace(/%$/, '')) : NaN;
       if (!Number.isInteger(n) || n < 0 || n > 100) throw new CliError(`weight must be a whole number from 0 to 100, not "${percent}"`, EXIT.usage);
-      const client = ctx.client(o);
-      const v = await client.operate(service, { type: 'setWeight', percent: n }, { expectedVersion: await decidedOn(client, service, undefined) });
+      const v = await ctx.rollouts(o).operate(service, { type: 'setWeight', percent: n }, {});
       ctx.print(o.json ? JSON.stringify(v, null, 2) : renderStatus(v));
     });
 
-  stateDirOption(program.command('history <service>'))
+  rolloutVerb(program.command('history <service>'))
     .description('List the revisions of a service (of a release: of every member, named "member revision"), newest first. Environment values are masked (NAME=***) unless --show-env.')
     .option('--show-env', 'print environment values (they may hold secrets)')
     .option('--json', 'print JSON')
     .action(async (service: string, o: Common & { showEnv?: boolean }) => {
-      const { revisions } = await ctx.client(o).history(service, { showEnv: o.showEnv === true });
+      const revisions = await ctx.rollouts(o).history(service, { showEnv: o.showEnv === true });
       if (o.json) return ctx.print(JSON.stringify({ revisions }, null, 2));
       ctx.print(table([['REVISION', 'NAME', 'ROLE', 'CREATED', 'CHANGE'], ...revisions.map((r) => [`#${r.number}`, r.name, r.role, new Date(r.createdAtMs).toISOString(), r.summary])]));
     });

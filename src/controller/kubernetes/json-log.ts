@@ -2,7 +2,7 @@
  * The controller's log: one JSON object per line (`time`, `level`, `msg`, then the fields), what
  * cluster log collectors parse without configuration.
  */
-import type { ControllerLog } from './kubernetes-controller.js';
+import type { ControllerLog } from './controller-loop.js';
 
 /** A {@link ControllerLog} writing JSON lines through `write`; `now` is injectable for tests. */
 export function jsonLog(options: { write: (line: string) => void; now?: () => Date }): ControllerLog {

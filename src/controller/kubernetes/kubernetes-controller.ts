@@ -1,177 +1,219 @@
 /**
- * The Kubernetes composition root, as far as it exists: the caches it is handed, the Rollout spec
- * source over them, the core's work queue fed by the caches' changes, and the health and metrics
- * servers. NOT YET WIRED: the reconcile pass itself (the core's reconciler over the Kubernetes
- * runtime, state and traffic adapters), the informers that fill the caches, and leader election.
- * They are options here, supplied at merge; nothing stands in for them, and
- * {@link KUBERNETES_CONTROLLER_MISSING} says what the `graylane controller` command still lacks.
+ * The Kubernetes composition root: everything `graylane controller` runs, built from one options
+ * object. Informers copy graylane Rollouts, ReplicaSets, Pods, Services and Deployments; the
+ * core's reconciler works through the Kubernetes runtime (ReplicaSets and their pods), the
+ * Kubernetes state (the Rollout's status), the Service-selector traffic provider and an event
+ * sink posting core/v1 Events; the loop (controller-loop.ts) feeds the work queue from the caches
+ * and serves the probes and `/metrics`; rollout-pass.ts is one pass.
+ *
+ * Leader election (optional): the servers and informers run on every replica, and a standby's
+ * `/readyz` is ready once its caches have listed (see health-server.ts); only the leader's queue
+ * takes work, and only after its caches have listed. A leader that loses its Lease stops its
+ * queue (passes in flight finish; none starts) before the Lease can expire for anyone else (the
+ * elector steps down at `renewDeadlineMs`, below `leaseDurationMs`), and does not lead again:
+ * {@link KubernetesController.done} resolves `lease-lost` and `graylane controller` exits 1, as
+ * Argo Rollouts' controller exits, so that the pod restarts as a fresh candidate.
  */
-import type { KubernetesObject, V1Deployment, V1ReplicaSet } from '@kubernetes/client-node';
-import type { AppsV1Api } from '@kubernetes/client-node';
-import { WorkQueue, queueKey } from '../core/work-queue.js';
-import type { ObjectCache } from '../../kube/object-cache.js';
-import { ControllerMetrics, type InformerFigures, type ReconcileOutcome } from './controller-metrics.js';
-import { HealthServer } from './health-server.js';
-import { RolloutSpecSource, type RolloutObject } from './rollout-spec-source.js';
+import { hostname } from 'node:os';
+import { randomBytes } from 'node:crypto';
+import { AppsV1Api, type KubeConfig, type KubernetesObject, type V1Deployment, type V1Pod, type V1ReplicaSet, type V1Service } from '@kubernetes/client-node';
+import { EventRecorder } from '../../kube/event-recorder.js';
+import { Informer, type InformerBackoff } from '../../kube/informer.js';
+import { LeaderElector } from '../../kube/leader-election.js';
+import { GRAYLANE_API_VERSION } from '../../kube/names.js';
+import { KubernetesRuntime } from '../../runtime/kubernetes/kubernetes-runtime.js';
+import { KubernetesState, type RolloutObject } from '../../state/kubernetes/kubernetes-state.js';
+import { ServiceSelectorTrafficProvider } from '../../traffic/service-selector/service-selector-provider.js';
+import { Reconciler } from '../core/reconciler.js';
+import { queueKey } from '../core/work-queue.js';
+import { ControllerLoop, ControllerStartedError, type ControllerLog } from './controller-loop.js';
 
-/**
- * Why `graylane controller` cannot run end to end yet: what must land before a KubernetesController
- * can be built from flags alone. Undefined once it can.
- */
-export const KUBERNETES_CONTROLLER_MISSING: string | undefined =
-  'the Kubernetes controller cannot run yet: its informers, leader election and the reconcile pass over the Kubernetes runtime, state and traffic adapters are not built';
+export type { ControllerLog, LogLevel } from './controller-loop.js';
+import { invalidSpecAwareState } from './invalid-spec-state.js';
+import { KubernetesEventSink, kubernetesAnalysis, noCounters } from './kubernetes-ports.js';
+import { RolloutPass } from './rollout-pass.js';
 
-/** One log line's level. */
-export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
+/** The Lease the controllers of one installation compete for. */
+export const LEASE_NAME = 'graylane-controller';
 
-/** Where the controller logs: one structured record per call. */
-export type ControllerLog = (level: LogLevel, msg: string, fields?: Record<string, unknown>) => void;
-
-/** The caches the controller reads the cluster through (kept by informers). */
-export interface ControllerCaches {
-  /** graylane Rollouts. */
-  rollouts: ObjectCache<RolloutObject>;
-  /** ReplicaSets. */
-  replicaSets: ObjectCache<V1ReplicaSet>;
-  /** apps/v1 Deployments (for `workloadRef`). */
-  deployments: ObjectCache<V1Deployment>;
+/** Leader election settings. */
+export interface LeaderElectionSettings {
+  /** Namespace of the Lease (the controller's own: POD_NAMESPACE, else the context's). */
+  namespace: string;
+  /** Name of the Lease ({@link LEASE_NAME}). */
+  name: string;
+  /** This replica's name among candidates ({@link defaultIdentity}). */
+  identity: string;
+  /** Lease timing; client-go's defaults (15 s, 10 s, 2 s) when absent. */
+  durations?: { leaseDurationMs?: number; renewDeadlineMs?: number; retryPeriodMs?: number } | undefined;
 }
 
 /** Options of {@link KubernetesController}. */
 export interface KubernetesControllerOptions {
-  /** The caches; see {@link ControllerCaches}. */
-  caches: ControllerCaches;
-  /** Every informer's figures, for `/metrics`. */
-  informerFigures?: (() => InformerFigures[]) | undefined;
-  /** Where retired ReplicaSets are deleted. */
-  apps: AppsV1Api;
-  /**
-   * One reconcile pass of `namespace/name` with the spec source: the core's reconciler over the
-   * Kubernetes adapters (supplied at merge). Resolves to how it ended; a rejection is retried.
-   */
-  reconcile: (key: { namespace: string; name: string }, specs: RolloutSpecSource) => Promise<Exclude<ReconcileOutcome, 'error'>>;
-  /** Keys reconciled at once; the work queue's concurrency. */
+  /** The cluster. */
+  kubeConfig: KubeConfig;
+  /** The one namespace watched; undefined: every namespace. */
+  namespace: string | undefined;
+  /** Rollouts reconciled at once. */
   workers: number;
+  /** Take a Lease before reconciling; absent: this controller is the only one. */
+  leaderElection?: LeaderElectionSettings | undefined;
   /** `host:port` of `/healthz` and `/readyz`. */
   healthAddr: string;
   /** `host:port` of `/metrics`. */
   metricsAddr: string;
   /** Structured log. */
   log: ControllerLog;
+  /** Clock, epoch ms (default `Date.now`). */
+  nowMs?: (() => number) | undefined;
+  /** Informers' retry pacing (tests shorten it). */
+  informerBackoff?: InformerBackoff | undefined;
 }
 
-/** A controller is started once: its queue and servers are not restartable. */
-export class ControllerStartedError extends Error {
-  /** Stable code for callers. */
-  readonly code = 'ControllerAlreadyStarted';
-  constructor() {
-    super('this controller was already started; build a new one');
-    this.name = 'ControllerStartedError';
-  }
-}
+/** How a controller ended: stopped when asked, or it lost its Lease. */
+export type ControllerEnd = 'stopped' | 'lease-lost';
 
-/** The Rollout a ReplicaSet belongs to: its controlling owner of kind Rollout. */
-function ownerRollout(object: KubernetesObject): string | undefined {
-  const owner = object.metadata?.ownerReferences?.find((o) => o.kind === 'Rollout' && o.controller === true);
-  return owner && object.metadata?.namespace ? queueKey({ namespace: object.metadata.namespace, name: owner.name }) : undefined;
+/** This replica's identity: POD_NAME (the downward API), else the host name and a random suffix. */
+export function defaultIdentity(env: Readonly<Record<string, string | undefined>> = process.env): string {
+  const pod = env.POD_NAME;
+  return pod !== undefined && pod !== '' ? pod : `${hostname()}-${randomBytes(4).toString('hex')}`;
 }
 
 /** See the file comment. */
 export class KubernetesController {
-  private readonly specs: RolloutSpecSource;
-  private readonly metrics: ControllerMetrics;
-  private readonly queue: WorkQueue;
-  private server: HealthServer | undefined;
-  private unsubscribe: (() => void)[] = [];
-  private state: 'new' | 'running' | 'stopped' = 'new';
+  private readonly informers: {
+    rollouts: Informer<RolloutObject>; replicaSets: Informer<V1ReplicaSet>; pods: Informer<V1Pod>; services: Informer<V1Service>; deployments: Informer<V1Deployment>;
+  };
+  private readonly loop: ControllerLoop;
+  private readonly runtime: KubernetesRuntime;
+  private readonly reconciler: Reconciler;
+  private readonly elector: LeaderElector | undefined;
+  private readonly pass: RolloutPass;
+  private readonly unsubscribe: (() => void)[] = [];
+  private phase: 'new' | 'running' | 'stopping' | 'stopped' = 'new';
+  private ended: (end: ControllerEnd) => void = () => undefined;
+  /** Resolves once the controller ended: `stopped` after {@link stop}, `lease-lost` when its Lease was lost. */
+  readonly done: Promise<ControllerEnd>;
 
   constructor(private readonly options: KubernetesControllerOptions) {
-    const { caches, apps } = options;
-    this.specs = new RolloutSpecSource({ ...caches, apps });
-    this.queue = new WorkQueue({
-      concurrency: options.workers,
-      handler: (key) => this.pass(key),
-      onError: ({ key, error, failures, retryInMs }) => options.log('error', 'reconcile failed', { key, error: (error as Error).message, failures, retryInMs }),
+    const { kubeConfig, namespace, log } = options;
+    const nowMs = options.nowMs ?? Date.now;
+    const informer = <T extends KubernetesObject>(apiVersion: string, kind: string, plural: string): Informer<T> =>
+      new Informer({
+        kubeConfig, apiVersion, kind, plural, namespace, backoff: options.informerBackoff,
+        onError: (error) => log('warn', 'informer', { kind, code: error.code, error: error.message, retryInMs: error.retryInMs }),
+      });
+    this.informers = {
+      rollouts: informer<RolloutObject>(GRAYLANE_API_VERSION, 'Rollout', 'rollouts'),
+      replicaSets: informer<V1ReplicaSet>('apps/v1', 'ReplicaSet', 'replicasets'),
+      pods: informer<V1Pod>('v1', 'Pod', 'pods'),
+      services: informer<V1Service>('v1', 'Service', 'services'),
+      deployments: informer<V1Deployment>('apps/v1', 'Deployment', 'deployments'),
+    };
+    const { rollouts, replicaSets, pods, services, deployments } = this.informers;
+    const apps = kubeConfig.makeApiClient(AppsV1Api);
+    const recorder = new EventRecorder({ kubeConfig, nowMs, log: (line) => log('warn', line) });
+    const state = new KubernetesState({ kubeConfig, rollouts, replicaSets, nowMs, events: recorder });
+    this.runtime = new KubernetesRuntime({ kubeConfig, replicaSets, pods, nowMs, ...(namespace === undefined ? {} : { defaultNamespace: namespace }) });
+    const traffic = new ServiceSelectorTrafficProvider({ kubeConfig, services, pods });
+    this.loop = new ControllerLoop({
+      caches: { rollouts, replicaSets, deployments, pods, services },
+      apps,
+      informerFigures: () => Object.values(this.informers).map((i, n) => {
+        const f = i.figures();
+        return { kind: ['Rollout', 'ReplicaSet', 'Pod', 'Service', 'Deployment'][n]!, objects: f.objects, synced: i.synced(), lists: f.lists, watchRestarts: f.watchRestarts };
+      }),
+      reconcile: (key) => this.pass.run(key),
+      workers: options.workers,
+      healthAddr: options.healthAddr,
+      metricsAddr: options.metricsAddr,
+      log,
+      leaderElection: true,
     });
-    this.metrics = new ControllerMetrics({
-      queueDepth: () => this.queue.length,
-      informers: options.informerFigures,
-      rolloutsByPhase: () => {
-        const counts: Record<string, number> = {};
-        for (const r of caches.rollouts.list()) {
-          const phase = (r.status as { phase?: unknown } | undefined)?.phase;
-          if (typeof phase === 'string') counts[phase] = (counts[phase] ?? 0) + 1;
-        }
-        return counts;
+    const requeue = (key: { namespace: string; name: string }, afterMs = 0): void => this.loop.requeue(queueKey(key), afterMs);
+    this.reconciler = new Reconciler({
+      state: invalidSpecAwareState(state, rollouts), specs: this.loop.specs, runtime: this.runtime, traffic,
+      analysis: kubernetesAnalysis, counters: noCounters, events: new KubernetesEventSink({ recorder, rollouts, log }),
+      nowMs, requeue: (key) => requeue(key),
+    });
+    this.pass = new RolloutPass({
+      kubeConfig, apps, specs: this.loop.specs, state, reconciler: this.reconciler, traffic, runtime: this.runtime,
+      rollouts, services, deployments, requeue, nowMs, log,
+    });
+    this.unsubscribe.push(rollouts.onChange((c) => {
+      if (c.type === 'deleted') this.pass.rolloutDeleted(c.object);
+    }));
+    const le = options.leaderElection;
+    this.elector = le && new LeaderElector({
+      kubeConfig, namespace: le.namespace, name: le.name, identity: le.identity, nowMs, ...le.durations,
+      onStartedLeading: () => {
+        log('info', 'leader election: leading', { lease: `${le.namespace}/${le.name}`, identity: le.identity });
+        this.loop.lead();
       },
+      onStoppedLeading: () => void this.lostLease(),
+      onNewLeader: (holder) => log('info', 'leader election: the lease is held', { holder }),
+      onError: (error) => log('warn', 'leader election', { code: error.code, error: error.message }),
     });
-    // Without leader election this controller is the only one: it leads.
-    this.metrics.setLeader(true);
+    this.done = new Promise((resolve) => (this.ended = resolve));
   }
 
   /** Base URLs of the health and metrics servers once started. */
   get urls(): { health: string; metrics: string } | undefined {
-    return this.server ? { health: this.server.healthUrl, metrics: this.server.metricsUrl } : undefined;
+    return this.loop.urls;
   }
 
-  /** Starts the servers and feeds the queue from the caches' changes (each Rollout once at start). */
+  /** Whether this controller's queue takes work now (it leads). */
+  get isLeading(): boolean {
+    return this.loop.isLeading;
+  }
+
+  /**
+   * Starts the servers and the informers; once every informer has listed, leads (without leader
+   * election) or campaigns for the Lease. Resolves once the servers listen.
+   */
   async start(): Promise<void> {
-    if (this.state !== 'new') throw new ControllerStartedError();
-    this.state = 'running';
-    const { caches, log } = this.options;
-    this.server = await HealthServer.start({
-      healthAddr: this.options.healthAddr,
-      metricsAddr: this.options.metricsAddr,
-      metrics: this.metrics,
-      checks: {
-        notAlive: () => (this.state === 'running' ? undefined : 'the controller is stopping'),
-        notReady: () => {
-          for (const [kind, cache] of [['Rollout', caches.rollouts], ['ReplicaSet', caches.replicaSets], ['Deployment', caches.deployments]] as const) {
-            if (!cache.synced()) return `the ${kind} cache has not listed yet`;
-          }
-          return undefined;
-        },
-      },
+    if (this.phase !== 'new') throw new ControllerStartedError();
+    this.phase = 'running';
+    await this.loop.start();
+    const listed = Promise.all(Object.values(this.informers).map((i) => i.start()));
+    listed.then(() => {
+      if (this.phase !== 'running') return;
+      this.options.log('info', 'caches listed', { namespace: this.options.namespace ?? '*' });
+      if (this.elector) this.elector.start();
+      else this.loop.lead();
+    }, (error: unknown) => {
+      // Only a stop before the first list rejects: nothing to do.
+      if (this.phase === 'running') this.options.log('error', 'informers ended', { error: (error as Error).message });
     });
-    const enqueue = (key: string | undefined): void => {
-      if (key !== undefined && this.state === 'running') this.queue.add(key);
-    };
-    const rolloutKey = (o: KubernetesObject): string | undefined => (o.metadata?.namespace && o.metadata.name ? queueKey({ namespace: o.metadata.namespace, name: o.metadata.name }) : undefined);
-    this.unsubscribe = [
-      caches.rollouts.onChange((c) => enqueue(rolloutKey(c.object))),
-      caches.replicaSets.onChange((c) => enqueue(ownerRollout(c.object))),
-      // A Deployment changes the Rollouts that take their template from it.
-      caches.deployments.onChange((c) => {
-        for (const r of caches.rollouts.list({ namespace: c.object.metadata?.namespace })) {
-          const ref = (r.spec as { workloadRef?: { kind?: string; name?: string } } | undefined)?.workloadRef;
-          if (ref?.kind === 'Deployment' && ref.name === c.object.metadata?.name) enqueue(rolloutKey(r));
-        }
-      }),
-    ];
-    for (const r of caches.rollouts.list()) enqueue(rolloutKey(r));
-    log('info', 'controller started', { health: this.server.healthUrl, metrics: this.server.metricsUrl, workers: this.options.workers });
   }
 
-  /** Stops taking changes, lets running passes finish, closes the servers. Idempotent. */
+  /**
+   * Stops: the queue first (passes in flight finish, scaling calls settle), then the Lease is
+   * released (a successor takes over at once), the informers and servers stop. Idempotent.
+   */
   async stop(): Promise<void> {
-    if (this.state === 'stopped') return;
-    this.state = 'stopped';
+    if (this.phase === 'stopping' || this.phase === 'stopped') return;
+    const wasNew = this.phase === 'new';
+    this.phase = 'stopping';
+    await this.loop.standDown();
+    await this.reconciler.settled();
+    await this.elector?.stop();
     for (const u of this.unsubscribe) u();
-    this.unsubscribe = [];
-    await this.queue.shutdown();
-    await this.server?.close();
-    this.options.log('info', 'controller stopped');
+    if (!wasNew) await Promise.all(Object.values(this.informers).map((i) => i.stop()));
+    await this.runtime.shutdown({ stopInstances: false });
+    await this.loop.stop();
+    this.phase = 'stopped';
+    this.ended('stopped');
   }
 
-  private async pass(key: string): Promise<void> {
-    const slash = key.indexOf('/');
-    const started = performance.now();
-    try {
-      const outcome = await this.options.reconcile({ namespace: key.slice(0, slash), name: key.slice(slash + 1) }, this.specs);
-      this.metrics.observeReconcile({ outcome, durationSeconds: (performance.now() - started) / 1000 });
-    } catch (error) {
-      this.metrics.observeReconcile({ outcome: 'error', durationSeconds: (performance.now() - started) / 1000 });
-      throw error;
-    }
+  /** The Lease is lost (renewals failed for the renew deadline): stop working now, and for good. */
+  private async lostLease(): Promise<void> {
+    if (this.phase !== 'running' || !this.loop.isLeading) return;
+    this.options.log('error', 'leader election: the lease is lost; the queue stops and this controller ends', {});
+    await this.loop.standDown();
+    await this.reconciler.settled();
+    // Campaigning on would let this process lead again with caches and memory of another era.
+    await this.elector?.stop({ release: false });
+    this.ended('lease-lost');
   }
 }

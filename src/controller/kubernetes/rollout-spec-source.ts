@@ -16,23 +16,10 @@ import { GRAYLANE_API_VERSION, POD_TEMPLATE_HASH_LABEL, REVISION_ANNOTATION } fr
 import type { ObjectCache } from '../../kube/object-cache.js';
 import type { DesiredRevision, DesiredRollout, SpecSource } from '../core/ports.js';
 import type { ObjectKey } from '../../state/state-port.js';
+import type { KubernetesRevisionTemplate } from '../../runtime/kubernetes/replica-set-body.js';
 
-/**
- * What the Kubernetes runtime needs to create one revision's ReplicaSet. Defined here for now; it
- * is to be unified with the runtime adapter's `KubernetesRevisionTemplate` when both land.
- */
-export interface RevisionTemplate {
-  /** The pod template (without the pod-template-hash label: the runtime adds it). */
-  podTemplate: V1PodTemplateSpec;
-  /** The Rollout's selector (the Deployment's, with a `workloadRef`). */
-  selector: V1LabelSelector;
-  /** The Rollout that owns the ReplicaSet. */
-  owner: { apiVersion: string; kind: string; name: string; uid: string };
-  /** The revision's number (1, 2, 3 …), written to the `graylane.dev/revision` annotation. */
-  revisionNumber: number;
-  /** Seconds a pod must stay ready to count as available. */
-  minReadySeconds: number;
-}
+/** What the Kubernetes runtime needs to create one revision's ReplicaSet: its own template type. */
+export type RevisionTemplate = KubernetesRevisionTemplate;
 
 /** A Rollout object as the cache holds it. */
 export type RolloutObject = KubernetesObject & { spec?: unknown; status?: unknown };
@@ -112,6 +99,10 @@ export class RolloutSpecSource implements SpecSource {
       podTemplate = spec.template as V1PodTemplateSpec;
       selector = spec.selector as V1LabelSelector;
     }
+    if ((selector.matchExpressions ?? []).length > 0) {
+      return { state: 'invalid', message: `${spec.workloadRef ? `the selector of Deployment "${spec.workloadRef.name}"` : 'spec.selector'}: matchExpressions are not supported; graylane's ReplicaSets select by matchLabels only` };
+    }
+    const matchLabels = selector.matchLabels ?? {};
     const uid = object.metadata?.uid ?? '';
     const owner = { apiVersion: object.apiVersion ?? GRAYLANE_API_VERSION, kind: 'Rollout', name: key.name, uid };
     const minReadySeconds = spec.minReadySeconds ?? 0;
@@ -124,7 +115,7 @@ export class RolloutSpecSource implements SpecSource {
       const name = rs.metadata!.labels![POD_TEMPLATE_HASH_LABEL]!;
       const template: RevisionTemplate = {
         podTemplate: name === desiredRevision ? podTemplate : withoutHashLabel(rs.spec?.template ?? {}),
-        selector,
+        selector: matchLabels,
         owner,
         revisionNumber: revisionNumberOf(rs),
         minReadySeconds,
@@ -133,7 +124,7 @@ export class RolloutSpecSource implements SpecSource {
     });
     if (!revisions.some((r) => r.name === desiredRevision)) {
       const next = Math.max(0, ...owned.map(revisionNumberOf)) + 1;
-      const template: RevisionTemplate = { podTemplate, selector, owner, revisionNumber: next, minReadySeconds };
+      const template: RevisionTemplate = { podTemplate, selector: matchLabels, owner, revisionNumber: next, minReadySeconds };
       revisions.push({ name: desiredRevision, template });
     }
     return { state: 'valid', desired: { spec, desiredRevision, revisions } };

@@ -92,7 +92,7 @@ describe('RolloutSpecSource: desired rollouts from the caches', () => {
       name: desired!.desiredRevision,
       template: {
         podTemplate: podTemplate('nginx:1.27'),
-        selector: { matchLabels: { app: 'web' } },
+        selector: { app: 'web' },
         owner: { apiVersion: 'graylane.dev/v1alpha1', kind: 'Rollout', name: 'web', uid },
         revisionNumber: 1,
         minReadySeconds: 5,
@@ -137,7 +137,7 @@ describe('RolloutSpecSource: desired rollouts from the caches', () => {
     await refresh();
     const desired = (await source.desired(key))!;
     const template = desired.revisions.at(-1)!.template as RevisionTemplate;
-    expect(template.selector).toEqual({ matchLabels: { app: 'demo' } });
+    expect(template.selector).toEqual({ app: 'demo' });
     expect(template.podTemplate.spec?.containers[0]?.image).toBe('demo:v1');
     expect(desired.desiredRevision).toBe(revisionHash(template.podTemplate));
     expect(desired.spec.workloadRef?.scaleDown).toBe('progressively');
@@ -167,6 +167,12 @@ describe('RolloutSpecSource: invalid Rollouts become one sentence for InvalidSpe
     await refresh();
     expect(await source.desired(key)).toBeUndefined();
     expect(invalid(source.check(key))).toBe('spec.selector.matchLabels.app: selects app=api but spec.template.metadata.labels does not have it');
+  });
+
+  it('a selector with matchExpressions: the ReplicaSets select by matchLabels only', async () => {
+    await createRollout(rollout({ selector: { matchLabels: { app: 'web' }, matchExpressions: [{ key: 'tier', operator: 'Exists' }] }, template: podTemplate('nginx:1.27') }));
+    await refresh();
+    expect(invalid(source.check(key))).toBe("spec.selector: matchExpressions are not supported; graylane's ReplicaSets select by matchLabels only");
   });
 
   it('a pod template the Kubernetes schema refuses (the CRD leaves it to the controller) names the field', async () => {

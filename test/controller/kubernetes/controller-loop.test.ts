@@ -3,7 +3,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { AppsV1Api, CustomObjectsApi, type KubeConfig, type V1Deployment, type V1ReplicaSet } from '@kubernetes/client-node';
 import { runUntilSignal } from '../../../src/cli/commands/controller.js';
 import { jsonLog } from '../../../src/controller/kubernetes/json-log.js';
-import { ControllerStartedError, KubernetesController, type ControllerLog } from '../../../src/controller/kubernetes/kubernetes-controller.js';
+import { ControllerStartedError, ControllerLoop, type ControllerLog } from '../../../src/controller/kubernetes/controller-loop.js';
 import type { RolloutObject, RolloutSpecSource } from '../../../src/controller/kubernetes/rollout-spec-source.js';
 import { FakeApiServer } from '../../fixtures/kube/fake-api-server.js';
 import { kubeConfigFor } from '../../fixtures/kube/kubeconfig.js';
@@ -16,7 +16,7 @@ let kc: KubeConfig;
 let apps: AppsV1Api;
 let custom: CustomObjectsApi;
 let caches: { rollouts: ListCache<RolloutObject>; replicaSets: ListCache<V1ReplicaSet>; deployments: ListCache<V1Deployment> };
-let controller: KubernetesController | undefined;
+let controller: ControllerLoop | undefined;
 let lines: Record<string, unknown>[];
 let log: ControllerLog;
 
@@ -61,12 +61,12 @@ function recorder(outcome: 'success' | Error = 'success') {
   return { seen, reconcile, until };
 }
 
-function build(reconcile: ReturnType<typeof recorder>['reconcile']): KubernetesController {
-  controller = new KubernetesController({ caches, apps, reconcile, workers: 2, healthAddr: '127.0.0.1:0', metricsAddr: '127.0.0.1:0', log });
+function build(reconcile: ReturnType<typeof recorder>['reconcile']): ControllerLoop {
+  controller = new ControllerLoop({ caches, apps, reconcile, workers: 2, healthAddr: '127.0.0.1:0', metricsAddr: '127.0.0.1:0', log });
   return controller;
 }
 
-describe('KubernetesController', () => {
+describe('ControllerLoop', () => {
   it('is unready until the caches have listed, then reconciles every Rollout once with the spec source', async () => {
     await createRollout('web');
     await createRollout('api', { selector: { matchLabels: { app: 'other' } }, template: podTemplate });
@@ -136,8 +136,8 @@ describe('runUntilSignal: SIGTERM stops the controller cleanly', () => {
     const health = c.urls!.health;
     signals.emit('SIGTERM');
     await running;
-    expect(lines.map((l) => l.msg)).toEqual(['controller started', 'stopping', 'controller stopped']);
-    expect(lines[1]).toMatchObject({ signal: 'SIGTERM' });
+    expect(lines.map((l) => l.msg)).toEqual(['controller started', 'leading: reconciling', 'stopping', 'stood down: the queue is stopped', 'controller stopped']);
+    expect(lines[2]).toMatchObject({ signal: 'SIGTERM' });
     await expect(fetch(`${health}/healthz`)).rejects.toThrow();
     expect(signals.listenerCount('SIGTERM') + signals.listenerCount('SIGINT')).toBe(0);
     await caches.rollouts.refresh();
@@ -147,10 +147,10 @@ describe('runUntilSignal: SIGTERM stops the controller cleanly', () => {
   });
 
   it('a start that fails is logged and rethrown, and nothing is left listening', async () => {
-    const blocker = new KubernetesController({ caches, apps, reconcile: recorder().reconcile, workers: 1, healthAddr: '127.0.0.1:0', metricsAddr: '127.0.0.1:0', log: () => undefined });
+    const blocker = new ControllerLoop({ caches, apps, reconcile: recorder().reconcile, workers: 1, healthAddr: '127.0.0.1:0', metricsAddr: '127.0.0.1:0', log: () => undefined });
     await blocker.start();
     const port = new URL(blocker.urls!.metrics).port;
-    const c = new KubernetesController({ caches, apps, reconcile: recorder().reconcile, workers: 1, healthAddr: '127.0.0.1:0', metricsAddr: `127.0.0.1:${port}`, log });
+    const c = new ControllerLoop({ caches, apps, reconcile: recorder().reconcile, workers: 1, healthAddr: '127.0.0.1:0', metricsAddr: `127.0.0.1:${port}`, log });
     await expect(runUntilSignal({ controller: c, signals: new EventEmitter(), log })).rejects.toMatchObject({ code: 'HealthServerListen' });
     expect(lines.at(-1)).toMatchObject({ level: 'info', msg: 'controller stopped' });
     expect(lines.find((l) => l.msg === 'the controller failed')).toMatchObject({ level: 'error', error: expect.stringContaining('EADDRINUSE') });

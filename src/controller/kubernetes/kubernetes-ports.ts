@@ -1,0 +1,66 @@
+/**
+ * The small ports of the core's reconciler on Kubernetes. Analysis: none runs here yet, and
+ * unsupported-features.ts refuses every spec that would ask for one, so the port lists no run and
+ * refuses to start one (reaching it would be a bug, said loudly). Counters: nothing counts a
+ * revision's requests on Kubernetes yet. Events: commits' events are posted by the state port
+ * (KubernetesState) with the commit; the rest (a scaling or routing failure) are posted here.
+ */
+import type { ObservedAnalysisRun } from '../../engine/index.js';
+import type { EventRecorder } from '../../kube/event-recorder.js';
+import { GRAYLANE_API_VERSION } from '../../kube/names.js';
+import type { ObjectCache } from '../../kube/object-cache.js';
+import type { NewEvent, ObjectKey } from '../../state/state-port.js';
+import type { AnalysisPort, CountersSource, EventSink, RecordedEvent } from '../core/ports.js';
+import type { ControllerLog } from './controller-loop.js';
+import type { RolloutObject } from './rollout-spec-source.js';
+
+/** An analysis was asked of a controller that runs none (the InvalidSpec check should have refused the spec). */
+export class AnalysisUnsupportedError extends Error {
+  /** Stable code for callers. */
+  readonly code = 'AnalysisUnsupported';
+  constructor(key: ObjectKey, what: string) {
+    super(`rollout ${key.namespace}/${key.name}: cannot ${what}: analysis on Kubernetes comes with the next issue`);
+    this.name = 'AnalysisUnsupportedError';
+  }
+}
+
+/** See the file comment. */
+export const kubernetesAnalysis: AnalysisPort = {
+  start: (key, request) => Promise.reject(new AnalysisUnsupportedError(key, `start analysis ${request.action.name}`)),
+  // Stopping what never ran is done already.
+  stop: () => Promise.resolve(),
+  list: (): Promise<ObservedAnalysisRun[]> => Promise.resolve([]),
+};
+
+/** See the file comment. */
+export const noCounters: CountersSource = { requests: () => Promise.resolve(undefined) };
+
+/** Options of {@link KubernetesEventSink}. */
+export interface KubernetesEventSinkOptions {
+  /** Posts the Events. */
+  recorder: Pick<EventRecorder, 'record'>;
+  /** Where the Rollout's uid is read (so that `kubectl describe` finds the Event). */
+  rollouts: ObjectCache<RolloutObject>;
+  /** Every event is also a log line. */
+  log: ControllerLog;
+}
+
+/** See the file comment. */
+export class KubernetesEventSink implements EventSink {
+  constructor(private readonly options: KubernetesEventSinkOptions) {}
+
+  /** Logs the commit's events; KubernetesState posted them with the commit. */
+  committed(key: ObjectKey, events: RecordedEvent[]): void {
+    for (const e of events) this.options.log(e.level === 'info' ? 'info' : 'warn', e.message, { rollout: `${key.namespace}/${key.name}`, reason: e.reason });
+  }
+
+  /** Posts an event outside a commit as a Kubernetes Event about the Rollout, and logs it. */
+  emit(key: ObjectKey, event: NewEvent): void {
+    this.options.log(event.level === 'info' ? 'info' : event.level === 'warning' ? 'warn' : 'error', event.message, { rollout: `${key.namespace}/${key.name}`, reason: event.reason });
+    const uid = this.options.rollouts.get(key.namespace, key.name)?.metadata?.uid;
+    void this.options.recorder.record({
+      object: { apiVersion: GRAYLANE_API_VERSION, kind: 'Rollout', namespace: key.namespace, name: key.name, uid },
+      level: event.level, reason: event.reason, message: event.message, atMs: event.atMs,
+    });
+  }
+}

@@ -1,0 +1,26 @@
+/**
+ * What a Rollout may ask for that this controller cannot run yet: analysis (steps, background,
+ * pre- and post-promotion), the guard, and what the Service selector cannot carry (header and
+ * mirror routes, a traffic router). Each is refused as InvalidSpec with a sentence, never skipped
+ * silently: a Rollout that says "judge the canary" must not be promoted unjudged.
+ */
+import type { RolloutSpec } from '../../documents/schema.js';
+import type { TrafficProvider } from '../../traffic/traffic-provider.js';
+
+const ANALYSIS_LATER = 'analysis on Kubernetes comes with the next issue; remove it to roll out without it';
+
+/** The fields this controller refuses, by path; empty when it can run the spec. */
+export function unsupportedFeatures(spec: RolloutSpec, traffic: Pick<TrafficProvider, 'validate'>): string[] {
+  const out: string[] = [];
+  const canary = spec.strategy.canary;
+  const blueGreen = spec.strategy.blueGreen;
+  (canary?.steps ?? []).forEach((step, i) => {
+    if ('analysis' in step) out.push(`spec.strategy.canary.steps[${i}].analysis: ${ANALYSIS_LATER}`);
+  });
+  if (canary?.analysis) out.push(`spec.strategy.canary.analysis: ${ANALYSIS_LATER}`);
+  if (canary?.guard && canary.guard.enabled !== false) out.push('spec.strategy.canary.guard: the guard judges requests the built-in router counts, and nothing counts them on Kubernetes yet; remove it or set enabled: false');
+  if (blueGreen?.prePromotionAnalysis) out.push(`spec.strategy.blueGreen.prePromotionAnalysis: ${ANALYSIS_LATER}`);
+  if (blueGreen?.postPromotionAnalysis) out.push(`spec.strategy.blueGreen.postPromotionAnalysis: ${ANALYSIS_LATER}`);
+  for (const issue of traffic.validate(spec)) out.push(`spec${issue.path.map((p) => (typeof p === 'number' ? `[${p}]` : `.${p}`)).join('')}: ${issue.reason}`);
+  return out;
+}
