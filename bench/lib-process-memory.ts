@@ -1,0 +1,98 @@
+/**
+ * A child process's memory as the kernel counts it, from `/proc/<pid>/status` (Linux): what a
+ * container's memory limit is compared against, unlike the process's own heap figures.
+ */
+import { readFile } from 'node:fs/promises';
+
+/** Resident memory of one process, in bytes. */
+export interface ProcessMemory {
+  /** Resident set size now (`VmRSS`). */
+  readonly rssBytes: number;
+  /** The highest resident set size so far (`VmHWM`, the kernel's high-water mark). */
+  readonly peakRssBytes: number;
+}
+
+/** The process is gone, or its status file has no memory lines (not Linux, a zombie). */
+export class ProcessMemoryError extends Error {
+  /** Stable code for callers. */
+  readonly code: 'ProcessGone' | 'MemoryUnreadable';
+  constructor(options: { code: 'ProcessGone' | 'MemoryUnreadable'; message: string }) {
+    super(options.message);
+    this.name = 'ProcessMemoryError';
+    this.code = options.code;
+  }
+}
+
+/** Reads `VmRSS` and `VmHWM` (kB in the file) from a `/proc/<pid>/status` text. */
+export function parseProcStatus(text: string): ProcessMemory {
+  const kb = (field: string): number => {
+    const m = new RegExp(`^${field}:\\s+(\\d+)\\s+kB$`, 'm').exec(text);
+    if (m === null) throw new ProcessMemoryError({ code: 'MemoryUnreadable', message: `the process status has no ${field} line` });
+    return Number(m[1]) * 1024;
+  };
+  return { rssBytes: kb('VmRSS'), peakRssBytes: kb('VmHWM') };
+}
+
+/**
+ * The memory of process `pid` now; {@link ProcessMemoryError} `ProcessGone` once it has exited
+ * (a zombie, exited but not yet reaped by its parent, holds no memory and counts as gone).
+ */
+export async function readProcessMemory(options: { pid: number; procDir?: string }): Promise<ProcessMemory> {
+  let text: string;
+  try {
+    text = await readFile(`${options.procDir ?? '/proc'}/${options.pid}/status`, 'utf8');
+  } catch (error) {
+    // ESRCH: the process went away between opening its status file and reading it.
+    if (['ENOENT', 'ESRCH'].includes((error as NodeJS.ErrnoException).code ?? '')) throw new ProcessMemoryError({ code: 'ProcessGone', message: `process ${options.pid} is gone` });
+    throw error;
+  }
+  if (/^State:\s+[ZX]/m.test(text)) throw new ProcessMemoryError({ code: 'ProcessGone', message: `process ${options.pid} has exited` });
+  return parseProcStatus(text);
+}
+
+/** A sampler running every `everyMs`: the highest RSS it saw, and the last reading. */
+export interface MemorySampler {
+  /** The highest `VmRSS` sampled and the kernel's `VmHWM` at the last reading, in bytes. */
+  figures(): { sampledPeakRssBytes: number; kernelPeakRssBytes: number; lastRssBytes: number; samples: number };
+  /**
+   * Takes one last reading (unless the process is gone) and stops; rejects with the first error
+   * other than the process being gone (an unreadable status), so that no figure is silently 0.
+   */
+  stop(): Promise<void>;
+}
+
+/** Samples `pid`'s memory every `everyMs` until stopped or the process is gone. */
+export function sampleProcessMemory(options: { pid: number; everyMs: number; procDir?: string }): MemorySampler {
+  let sampledPeak = 0;
+  let kernelPeak = 0;
+  let last = 0;
+  let samples = 0;
+  let gone = false;
+  let failure: Error | undefined;
+  const read = async (): Promise<void> => {
+    if (gone) return;
+    try {
+      const m = await readProcessMemory(options);
+      samples += 1;
+      last = m.rssBytes;
+      sampledPeak = Math.max(sampledPeak, m.rssBytes);
+      kernelPeak = Math.max(kernelPeak, m.peakRssBytes);
+    } catch (error) {
+      if (error instanceof ProcessMemoryError && error.code === 'ProcessGone') gone = true;
+      else failure ??= error instanceof Error ? error : new Error(String(error));
+    }
+  };
+  let pending: Promise<void> = read();
+  const timer = setInterval(() => {
+    pending = pending.then(read);
+  }, options.everyMs);
+  return {
+    figures: () => ({ sampledPeakRssBytes: sampledPeak, kernelPeakRssBytes: kernelPeak, lastRssBytes: last, samples }),
+    stop: async () => {
+      clearInterval(timer);
+      await pending;
+      await read();
+      if (failure !== undefined) throw failure;
+    },
+  };
+}
