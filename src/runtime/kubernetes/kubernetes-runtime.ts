@@ -88,6 +88,8 @@ export class KubernetesRuntime implements Runtime<KubernetesRevisionTemplate> {
   private readonly emitter = new ChangeEmitter();
   private readonly memory = new Map<string, PodMemory>();
   private readonly snapshots = new Map<string, InstanceInfo>();
+  /** The instances last seen per ReplicaSet uid (instance id → pod uid): what a set's next look compares with. */
+  private readonly members = new Map<string, Map<string, string>>();
   private readonly stopping = new Set<string>();
   private readonly availabilityTimers = new Map<string, NodeJS.Timeout>();
   /** ReplicaSets this runtime wrote, for `shutdown({ stopInstances: true })`. */
@@ -100,7 +102,18 @@ export class KubernetesRuntime implements Runtime<KubernetesRevisionTemplate> {
     this.nowMs = options.nowMs ?? Date.now;
     this.namespace = options.defaultNamespace ?? options.kubeConfig.getContextObject(options.kubeConfig.getCurrentContext())?.namespace ?? 'default';
     this.settleTimeoutMs = options.settleTimeoutMs ?? 10_000;
-    this.unsubscribe = [options.pods.onChange(() => this.observe()), options.replicaSets.onChange(() => this.observe())];
+    // A change touches one ReplicaSet's pods: look at that set only, so that a fleet of thousands
+    // of Rollouts costs each change a handful of pods, not every pod of the cluster.
+    this.unsubscribe = [
+      options.pods.onChange(({ object }) => {
+        const owner = object.metadata?.ownerReferences?.find((r) => r.controller === true && r.kind === 'ReplicaSet');
+        if (owner && object.metadata?.namespace !== undefined) this.observeSet(object.metadata.namespace, owner.name, owner.uid);
+      }),
+      options.replicaSets.onChange(({ object }) => {
+        const meta = object.metadata;
+        if (meta?.namespace !== undefined && meta.name !== undefined && meta.uid !== undefined) this.observeSet(meta.namespace, meta.name, meta.uid);
+      }),
+    ];
   }
 
   /**
@@ -339,11 +352,9 @@ export class KubernetesRuntime implements Runtime<KubernetesRevisionTemplate> {
     const sets = new Map<string, OwnedSet>();
     const labels = filter.revision === undefined ? undefined : { [POD_TEMPLATE_HASH_LABEL]: filter.revision };
     for (const rs of this.options.replicaSets.list({ namespace: filter.namespace, labels })) {
-      const rollout = controllingRollout(rs);
-      const revision = rs.metadata?.labels?.[POD_TEMPLATE_HASH_LABEL];
-      if (rollout === undefined || revision === undefined || rs.metadata?.uid === undefined) continue;
-      if (filter.service !== undefined && rollout.name !== filter.service) continue;
-      sets.set(rs.metadata.uid, { replicaSet: rs, owner: { service: rollout.name, revision, minReadySeconds: rs.spec?.minReadySeconds ?? 0 } });
+      const set = this.ownedSet(rs);
+      if (set === undefined || (filter.service !== undefined && set.owner.service !== filter.service)) continue;
+      sets.set(rs.metadata!.uid!, set);
     }
     return sets;
   }
@@ -356,41 +367,65 @@ export class KubernetesRuntime implements Runtime<KubernetesRevisionTemplate> {
     return instanceOfPod({ pod, owner, memory, nowMs, stopping: this.stopping.has(id) });
   }
 
-  /**
-   * Compares every instance with its last snapshot and emits the differences; schedules a look
-   * at the moment a ready pod completes `minReadySeconds`, which no cache change announces.
-   */
+  /** Every ReplicaSet of graylane's Rollouts, looked at again (after a stop: see stopInstance). */
   private observe(): void {
-    const now = this.nowMs();
-    const seen = new Set<string>();
-    const liveUids = new Set<string>();
-    for (const [, set] of this.ownedSets({})) {
-      for (const pod of this.options.pods.list({ namespace: set.replicaSet.metadata?.namespace, ownerUid: set.replicaSet.metadata?.uid })) {
-        liveUids.add(pod.metadata?.uid ?? '');
-        const info = this.instanceOf(pod, set.owner, now);
-        seen.add(info.id);
-        const before = this.snapshots.get(info.id);
-        this.snapshots.set(info.id, info);
-        if (before === undefined || before.state !== info.state || before.address !== info.address || before.restarts !== info.restarts || before.lastError !== info.lastError) {
-          this.emitter.emit({ instance: info, previousState: before?.state ?? 'starting' });
-        }
-        this.scheduleAvailability(info.id, pod, set.owner.minReadySeconds, now, info.state);
-      }
+    const current = new Set<string>();
+    for (const [uid, set] of this.ownedSets({})) {
+      current.add(uid);
+      this.observeSet(set.replicaSet.metadata?.namespace ?? '', set.replicaSet.metadata?.name ?? '', uid);
     }
-    for (const [id, before] of this.snapshots) {
-      if (seen.has(id)) continue;
-      this.snapshots.delete(id);
-      this.emitter.emit({ instance: { ...before, state: 'stopped' }, previousState: before.state });
-    }
-    for (const uid of this.memory.keys()) if (!liveUids.has(uid)) this.memory.delete(uid);
+    for (const uid of [...this.members.keys()]) if (!current.has(uid)) this.observeSet('', '', uid);
   }
 
-  private scheduleAvailability(id: string, pod: V1Pod, minReadySeconds: number, now: number, state: InstanceInfo['state']): void {
+  /**
+   * Compares the instances of one ReplicaSet (by uid) with their last snapshots and emits the
+   * differences, `stopped` for pods gone; schedules a look at the moment a ready pod completes
+   * `minReadySeconds`, which no cache change announces.
+   */
+  private observeSet(namespace: string, name: string, uid: string): void {
+    const now = this.nowMs();
+    const rs = name === '' ? undefined : this.options.replicaSets.get(namespace, name);
+    const set = rs?.metadata?.uid === uid ? this.ownedSet(rs) : undefined;
+    const before = this.members.get(uid) ?? new Map<string, string>();
+    const seen = new Map<string, string>();
+    if (set) {
+      for (const pod of this.options.pods.list({ namespace, ownerUid: uid })) {
+        if (pod.metadata?.ownerReferences?.find((r) => r.controller === true)?.uid !== uid) continue;
+        const info = this.instanceOf(pod, set.owner, now);
+        seen.set(info.id, pod.metadata?.uid ?? '');
+        const previous = this.snapshots.get(info.id);
+        this.snapshots.set(info.id, info);
+        if (previous === undefined || previous.state !== info.state || previous.address !== info.address || previous.restarts !== info.restarts || previous.lastError !== info.lastError) {
+          this.emitter.emit({ instance: info, previousState: previous?.state ?? 'starting' });
+        }
+        this.scheduleAvailability(info.id, pod, set.owner.minReadySeconds, now, info.state, { namespace, name, uid });
+      }
+    }
+    for (const [id, podUid] of before) {
+      if (seen.has(id)) continue;
+      const previous = this.snapshots.get(id);
+      this.snapshots.delete(id);
+      this.memory.delete(podUid);
+      if (previous) this.emitter.emit({ instance: { ...previous, state: 'stopped' }, previousState: previous.state });
+    }
+    if (seen.size === 0) this.members.delete(uid);
+    else this.members.set(uid, seen);
+  }
+
+  /** A ReplicaSet as one of graylane's Rollouts' revisions, or undefined when it is not one. */
+  private ownedSet(rs: V1ReplicaSet): OwnedSet | undefined {
+    const rollout = controllingRollout(rs);
+    const revision = rs.metadata?.labels?.[POD_TEMPLATE_HASH_LABEL];
+    if (rollout === undefined || revision === undefined || rs.metadata?.uid === undefined) return undefined;
+    return { replicaSet: rs, owner: { service: rollout.name, revision, minReadySeconds: rs.spec?.minReadySeconds ?? 0 } };
+  }
+
+  private scheduleAvailability(id: string, pod: V1Pod, minReadySeconds: number, now: number, state: InstanceInfo['state'], set: { namespace: string; name: string; uid: string }): void {
     const at = availableAtMs(pod, minReadySeconds);
     if (state === 'ready' || state === 'stopping' || at === undefined || at <= now || this.availabilityTimers.has(id)) return;
     const timer = setTimeout(() => {
       this.availabilityTimers.delete(id);
-      this.observe();
+      this.observeSet(set.namespace, set.name, set.uid);
     }, at - now + 5);
     timer.unref();
     this.availabilityTimers.set(id, timer);
