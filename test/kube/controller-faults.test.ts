@@ -1,0 +1,105 @@
+/**
+ * The Kubernetes controller under faults, against the fake API server: killed mid-rollout and
+ * replaced, two replicas competing for the Lease with the leader killed, and an API server that
+ * answers 500s and 429s, drops watches, forgets history (410 Gone) and takes rival writes.
+ *
+ * A controller is "killed" by cutting the proxy it reaches the cluster through: to the cluster that
+ * is a SIGKILL (nothing more written, nothing released, no Lease handed back), and the proxy's
+ * request log tells two in-process controllers' writes apart.
+ */
+import { readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { V1Pod, V1ReplicaSet } from '@kubernetes/client-node';
+import { jsonLog } from '../../src/controller/kubernetes/json-log.js';
+import type { ControllerLog, KubernetesController } from '../../src/controller/kubernetes/kubernetes-controller.js';
+import { POD_TEMPLATE_HASH_LABEL } from '../../src/kube/names.js';
+import {
+  apply, documents, metric, operate, patchRolloutSpec, podReady, readRollout, runController, startCluster, until, type Cluster,
+} from '../fixtures/kube/controller-harness.js';
+import { CuttableProxy } from '../fixtures/kube/cuttable-proxy.js';
+import { kubeConfigFor } from '../fixtures/kube/kubeconfig.js';
+
+const EXAMPLES = resolve(import.meta.dirname, '../../examples/kubernetes');
+const seed = (file: string): string => readFileSync(join(EXAMPLES, file), 'utf8');
+
+let cluster: Cluster | undefined;
+let controllers: KubernetesController[] = [];
+let proxies: CuttableProxy[] = [];
+let lines: Array<Record<string, unknown>> = [];
+const log: ControllerLog = jsonLog({ write: (l) => lines.push(JSON.parse(l) as Record<string, unknown>) });
+
+afterEach(async () => {
+  for (const p of proxies) await p.cut();
+  await Promise.all(controllers.map((c) => c.stop()));
+  await cluster?.close();
+  cluster = undefined;
+  controllers = [];
+  proxies = [];
+  lines = [];
+});
+
+/** A controller reaching the cluster through its own proxy. */
+async function controllerBehindProxy(c: Cluster, options: { namespace: string | undefined; identity?: string; durations?: { leaseDurationMs: number; renewDeadlineMs: number; retryPeriodMs: number } }): Promise<{ controller: KubernetesController; proxy: CuttableProxy }> {
+  const proxy = await CuttableProxy.start({ target: c.server.url });
+  proxies.push(proxy);
+  const controller = await runController({
+    kubeConfig: kubeConfigFor({ server: { url: proxy.url, token: c.server.token } }), namespace: options.namespace, log,
+    ...(options.identity === undefined ? {} : { leaderElection: { namespace: 'default', name: 'graylane-controller', identity: options.identity, durations: options.durations } }),
+  });
+  controllers.push(controller);
+  return { controller, proxy };
+}
+
+const live = (items: Array<V1Pod | V1ReplicaSet>): string[] => items.filter((o) => o.metadata?.deletionTimestamp === undefined).map((o) => o.metadata!.uid!).sort();
+const everyUid = (items: Array<V1Pod | V1ReplicaSet>): string[] => items.map((o) => o.metadata!.uid!).sort();
+const selectorHash = async (c: Cluster, namespace: string, name: string): Promise<string | undefined> =>
+  (await c.core.readNamespacedService({ namespace, name })).spec?.selector?.[POD_TEMPLATE_HASH_LABEL];
+const reconciles = async (controller: KubernetesController): Promise<number> =>
+  await metric(controller, 'graylane_reconcile_duration_seconds_count{outcome="success"}') + await metric(controller, 'graylane_reconcile_duration_seconds_count{outcome="requeue"}');
+
+describe('KubernetesController under faults', () => {
+  it('killed mid-canary (paused at step 1) and replaced: the new controller resumes at the same step and weights, recreates and deletes no pod or ReplicaSet, and finishes on promote', async () => {
+    const c = (cluster = await startCluster({ readyAfterMs: 100 }));
+    await apply(c, documents(seed('002-canary-paused.yaml')));
+    const first = await controllerBehindProxy(c, { namespace: 'wyq' });
+    const healthy = await until('Healthy on the first revision', () => readRollout(c, 'wyq', 'nginx01'), (r) => r.status?.phase === 'Healthy' && r.status.availableReplicas === 4);
+    const v1 = healthy.status!.stableRS!;
+    const template = structuredClone(healthy.spec.template) as { spec: { containers: Array<{ image: string }> } };
+    template.spec.containers[0]!.image = 'nginx:1.15';
+    await patchRolloutSpec(c, 'wyq', 'nginx01', { template });
+    const pods = async (): Promise<V1Pod[]> => (await c.core.listNamespacedPod({ namespace: 'wyq' })).items;
+    const sets = async (): Promise<V1ReplicaSet[]> => (await c.apps.listNamespacedReplicaSet({ namespace: 'wyq' })).items;
+    // Settled: paused at step 1, 1 canary and 3 stable pods ready, none on its way out.
+    const paused = await until('paused at 25% with the pods settled', async () => ({ r: await readRollout(c, 'wyq', 'nginx01'), p: await pods() }),
+      ({ r, p }) => r.status?.phase === 'Paused' && r.status.currentStepIndex === 1 && r.status.currentPodHash !== v1
+        && p.length === 4 && p.every(podReady) && p.filter((x) => x.metadata?.labels?.[POD_TEMPLATE_HASH_LABEL] === r.status?.currentPodHash).length === 1);
+    const v2 = paused.r.status!.currentPodHash!;
+    const before = { pods: everyUid(paused.p), sets: everyUid(await sets()), replicas: (await sets()).map((s) => [s.metadata?.name, s.spec?.replicas]).sort() };
+    expect(before.sets).toHaveLength(2);
+
+    await first.proxy.cut();
+    const second = await controllerBehindProxy(c, { namespace: 'wyq' });
+    // The successor has listed and reconciled the Rollout (a paused one settles after one pass).
+    await until('the successor reconciled', () => reconciles(second.controller), (n) => n >= 1);
+    await new Promise((r) => setTimeout(r, 500));
+    const after = await readRollout(c, 'wyq', 'nginx01');
+    expect(after.status?.currentStepIndex).toBe(1);
+    expect(after.status?.phase).toBe('Paused');
+    expect(after.status?.currentPodHash).toBe(v2);
+    expect(after.status?.canary?.weights).toEqual(paused.r.status?.canary?.weights);
+    expect(after.status?.canary?.weights?.canary.weight).toBe(25);
+    expect(everyUid(await pods())).toEqual(before.pods);
+    expect(everyUid(await sets())).toEqual(before.sets);
+    expect((await sets()).map((s) => [s.metadata?.name, s.spec?.replicas]).sort()).toEqual(before.replicas);
+    expect([await selectorHash(c, 'wyq', 'nginx01'), await selectorHash(c, 'wyq', 'nginx02')]).toEqual([v1, v2]);
+
+    await operate(c, 'wyq', 'nginx01', { type: 'promoteFull' });
+    await until('Healthy on the new revision', () => readRollout(c, 'wyq', 'nginx01'), (r) => r.status?.phase === 'Healthy' && r.status.stableRS === v2 && r.status.availableReplicas === 4);
+    await until('both Services on the new hash', async () => [await selectorHash(c, 'wyq', 'nginx01'), await selectorHash(c, 'wyq', 'nginx02')], (s) => s[0] === v2 && s[1] === v2);
+    // The pods of v2 that existed before the kill are still there: the successor scaled up beside them.
+    const canaryPod = before.pods.filter((uid) => paused.p.find((p) => p.metadata?.uid === uid)?.metadata?.labels?.[POD_TEMPLATE_HASH_LABEL] === v2);
+    expect(live(await pods())).toEqual(expect.arrayContaining(canaryPod));
+    expect(first.proxy.requests.length).toBeGreaterThan(0);
+  });
+});
