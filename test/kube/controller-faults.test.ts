@@ -10,7 +10,7 @@
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { V1Pod, V1ReplicaSet } from '@kubernetes/client-node';
+import { CoordinationV1Api, type V1Pod, type V1ReplicaSet } from '@kubernetes/client-node';
 import { jsonLog } from '../../src/controller/kubernetes/json-log.js';
 import type { ControllerLog, KubernetesController } from '../../src/controller/kubernetes/kubernetes-controller.js';
 import { POD_TEMPLATE_HASH_LABEL } from '../../src/kube/names.js';
@@ -44,7 +44,8 @@ async function controllerBehindProxy(c: Cluster, options: { namespace: string | 
   const proxy = await CuttableProxy.start({ target: c.server.url });
   proxies.push(proxy);
   const controller = await runController({
-    kubeConfig: kubeConfigFor({ server: { url: proxy.url, token: c.server.token } }), namespace: options.namespace, log,
+    kubeConfig: kubeConfigFor({ server: { url: proxy.url, token: c.server.token } }), namespace: options.namespace,
+    log: (level, msg, fields) => log(level, msg, { ...fields, controller: options.identity ?? `#${controllers.length}` }),
     ...(options.identity === undefined ? {} : { leaderElection: { namespace: 'default', name: 'graylane-controller', identity: options.identity, durations: options.durations } }),
   });
   controllers.push(controller);
@@ -101,5 +102,56 @@ describe('KubernetesController under faults', () => {
     const canaryPod = before.pods.filter((uid) => paused.p.find((p) => p.metadata?.uid === uid)?.metadata?.labels?.[POD_TEMPLATE_HASH_LABEL] === v2);
     expect(live(await pods())).toEqual(expect.arrayContaining(canaryPod));
     expect(first.proxy.requests.length).toBeGreaterThan(0);
+  });
+
+  it('two controllers with leader election: only the leader writes while the other stands by; the leader killed without releasing, the other takes over within the lease duration and finishes the rollout', async () => {
+    const c = (cluster = await startCluster());
+    const shorter = (d: ReturnType<typeof documents>[number]): ReturnType<typeof documents>[number] => {
+      if (d.kind === 'Rollout') (d.spec!.strategy as { blueGreen: Record<string, unknown> }).blueGreen.scaleDownDelaySeconds = 1;
+      return d;
+    };
+    await apply(c, documents(seed('001-blue-green.yaml'), shorter));
+    // Short, yet long enough that the leader's renewals outlast the pauses of one busy test process
+    // (two controllers, the fake and its schema validation share its event loop).
+    const durations = { leaseDurationMs: 4000, renewDeadlineMs: 3000, retryPeriodMs: 200 };
+    const a = await controllerBehindProxy(c, { namespace: 'default', identity: 'controller-a', durations });
+    await until('controller-a leads', () => Promise.resolve(a.controller.isLeading), (l) => l);
+    const b = await controllerBehindProxy(c, { namespace: 'default', identity: 'controller-b', durations });
+    await until('controller-b is ready as a standby', () => fetch(`${b.controller.urls!.health}/readyz`).then((r) => r.status), (s) => s === 200);
+    const healthy = await until('Healthy on the first revision', () => readRollout(c, 'default', 'demo'), (r) => r.status?.phase === 'Healthy' && r.status.availableReplicas === 3);
+    const v1 = healthy.status!.stableRS!;
+    const template = structuredClone(healthy.spec.template) as { spec: { containers: Array<{ image: string }> } };
+    template.spec.containers[0]!.image = 'bebullish/demo:v2';
+    await patchRolloutSpec(c, 'default', 'demo', { template });
+    const paused = await until('v2 previewed and paused', () => readRollout(c, 'default', 'demo'),
+      (r) => r.status?.phase === 'Paused' && r.status.currentPodHash !== v1 && r.status.blueGreen?.previewSelector === r.status.currentPodHash);
+    const v2 = paused.status!.currentPodHash!;
+
+    // Writes other than the Lease's: the leader made them all, the standby none.
+    const writes = (proxy: CuttableProxy): Array<{ method: string; path: string }> => proxy.requests.filter((r) => r.method !== 'GET' && !r.path.includes('/leases'));
+    expect(writes(b.proxy)).toEqual([]);
+    expect(writes(a.proxy).filter((r) => r.method === 'PUT' && r.path.includes('/rollouts/demo/status')).length).toBeGreaterThan(0);
+    expect(writes(a.proxy).some((r) => r.method === 'POST' && r.path.includes('/replicasets'))).toBe(true);
+    expect(b.controller.isLeading).toBe(false);
+    expect(await metric(b.controller, 'graylane_leader')).toBe(0);
+    expect(await metric(a.controller, 'graylane_leader')).toBe(1);
+
+    const killedAt = Date.now();
+    await a.proxy.cut();
+    await until('controller-b leads', () => Promise.resolve(b.controller.isLeading), (l) => l, { timeoutMs: 10_000 });
+    // The Lease was last renewed at most retryPeriod before the kill; it expires leaseDuration later, and b retries every retryPeriod.
+    expect(Date.now() - killedAt).toBeLessThan(durations.leaseDurationMs + 4 * durations.retryPeriodMs + 1000);
+    expect(Date.now() - killedAt).toBeGreaterThanOrEqual(durations.leaseDurationMs - 2 * durations.retryPeriodMs);
+    const lease = await c.kc.makeApiClient(CoordinationV1Api).readNamespacedLease({ namespace: 'default', name: 'graylane-controller' });
+    expect(lease.spec?.holderIdentity).toBe('controller-b');
+    // The killed leader cannot renew: it stops its queue at the renew deadline, for good.
+    expect(await a.controller.done).toBe('lease-lost');
+
+    await operate(c, 'default', 'demo', { type: 'promote' });
+    await until('Healthy on v2', () => readRollout(c, 'default', 'demo'), (r) => r.status?.phase === 'Healthy' && r.status.stableRS === v2);
+    expect(await selectorHash(c, 'default', 'demo-service')).toBe(v2);
+    await until('the old ReplicaSet scaled to 0', () => c.apps.readNamespacedReplicaSet({ namespace: 'default', name: `demo-${v1}` }), (rs) => rs.spec?.replicas === 0);
+    expect(writes(b.proxy).some((r) => r.method === 'PUT' && r.path.includes('/rollouts/demo/status'))).toBe(true);
+    expect((await c.apps.listNamespacedReplicaSet({ namespace: 'default' })).items.map((rs) => rs.metadata?.name).sort()).toEqual([`demo-${v1}`, `demo-${v2}`].sort());
   });
 });
