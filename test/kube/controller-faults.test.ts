@@ -10,7 +10,7 @@
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { CoordinationV1Api, type V1Pod, type V1ReplicaSet } from '@kubernetes/client-node';
+import { CoordinationV1Api, PatchStrategy, setHeaderOptions, type V1Pod, type V1ReplicaSet } from '@kubernetes/client-node';
 import { jsonLog } from '../../src/controller/kubernetes/json-log.js';
 import type { ControllerLog, KubernetesController } from '../../src/controller/kubernetes/kubernetes-controller.js';
 import { POD_TEMPLATE_HASH_LABEL } from '../../src/kube/names.js';
@@ -153,5 +153,81 @@ describe('KubernetesController under faults', () => {
     await until('the old ReplicaSet scaled to 0', () => c.apps.readNamespacedReplicaSet({ namespace: 'default', name: `demo-${v1}` }), (rs) => rs.spec?.replicas === 0);
     expect(writes(b.proxy).some((r) => r.method === 'PUT' && r.path.includes('/rollouts/demo/status'))).toBe(true);
     expect((await c.apps.listNamespacedReplicaSet({ namespace: 'default' })).items.map((rs) => rs.metadata?.name).sort()).toEqual([`demo-${v1}`, `demo-${v2}`].sort());
+  });
+
+  it('API errors survived: 500s and 429s on lists, watches and writes, dropped watches, a 410 on re-watch and a rival write that makes a status commit conflict; the rollout still reaches Healthy with the right Services and no duplicate ReplicaSet, and /metrics shows it', async () => {
+    const c = (cluster = await startCluster({ historyLimit: 25 }));
+    await apply(c, documents(seed('001-blue-green.yaml'), (d) => {
+      if (d.kind === 'Rollout') (d.spec!.strategy as { blueGreen: Record<string, unknown> }).blueGreen.scaleDownDelaySeconds = 1;
+      return d;
+    }));
+    const answered = (method: string, path: string, status: number): number => c.server.requests.filter((r) => r.method === method && r.path.includes(path) && r.status === status).length;
+    // The first lists fail: an overloaded server, then API priority and fairness.
+    c.server.injectFault({ status: 500, times: 2, method: 'GET', watch: false, pathIncludes: '/rollouts' });
+    c.server.injectFault({ status: 429, times: 2, method: 'GET', watch: false, pathIncludes: '/replicasets', retryAfterSeconds: 1 });
+    // And the first writes of the first revision.
+    c.server.injectFault({ status: 500, times: 2, method: 'POST', pathIncludes: '/replicasets' });
+    c.server.injectFault({ status: 429, times: 2, method: 'PUT', pathIncludes: '/rollouts/demo/status', retryAfterSeconds: 1 });
+    c.server.injectFault({ status: 500, times: 2, method: 'PATCH', pathIncludes: '/services/' });
+    const controller = await runController({ kubeConfig: c.kc, namespace: 'default', log });
+    controllers.push(controller);
+    // The faults on GETs match any GET of the path, the test's own reads too: let the controller take them first.
+    await until('the failed lists', () => Promise.resolve([answered('GET', '/rollouts', 500), answered('GET', '/replicasets', 429)]), (n) => n[0] === 2 && n[1] === 2);
+    const first = await until('Healthy on the first revision', () => readRollout(c, 'default', 'demo'), (r) => r.status?.phase === 'Healthy' && r.status.availableReplicas === 3);
+    const v1 = first.status!.stableRS!;
+    // Waited for, not read once: the core commits the status before it routes, so while the
+    // Service PATCHes fail the status already says Healthy (see the report of this branch).
+    await until('demo-service on v1', () => selectorHash(c, 'default', 'demo-service'), (h) => h === v1, { timeoutMs: 8000 });
+    expect(answered('GET', '/rollouts', 500)).toBe(2);
+    expect(answered('GET', '/replicasets', 429)).toBe(2);
+    expect(answered('POST', '/replicasets', 500)).toBe(2);
+    expect(answered('PUT', '/rollouts/demo/status', 429)).toBe(2);
+    expect(answered('PATCH', '/services/', 500)).toBe(2);
+    expect(await metric(controller, 'graylane_reconcile_errors_total')).toBeGreaterThanOrEqual(2);
+
+    // Every watch dropped; the Rollout's re-watch fails a while, during which a person annotates
+    // the Rollout (a rival write the controller's cache misses) and a pod dies: the pass the pod
+    // triggers commits against the stale Rollout and conflicts. Enough changes meanwhile that the
+    // re-watch from the old resourceVersion answers 410 Gone and the informer lists again.
+    const listsBefore = await metric(controller, 'graylane_informer_lists_total{kind="Rollout"}');
+    c.server.injectFault({ status: 500, times: 6, watch: true, pathIncludes: '/rollouts' });
+    c.server.dropWatches();
+    for (let i = 0; i < 30; i += 1) {
+      await c.custom.patchNamespacedCustomObject(
+        { group: 'graylane.dev', version: 'v1alpha1', namespace: 'default', plural: 'rollouts', name: 'demo', body: { metadata: { annotations: { 'example.com/touched': String(i) } } } },
+        setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+      );
+    }
+    const victim = (await c.core.listNamespacedPod({ namespace: 'default' })).items[0]!;
+    await c.core.deleteNamespacedPod({ namespace: 'default', name: victim.metadata!.name! });
+    await until('a status commit refused with 409 Conflict', () => Promise.resolve(answered('PUT', '/rollouts/demo/status', 409)), (n) => n >= 1);
+    await until('the Rollout listed again after the 410', () => metric(controller, 'graylane_informer_lists_total{kind="Rollout"}'), (n) => n > listsBefore);
+    // The informer lists again only after a 410 Gone (a failed watch is re-watched): the count above is the 410's mark.
+    await until('Healthy again, 3 available', () => readRollout(c, 'default', 'demo'), (r) => r.status?.phase === 'Healthy' && r.status.availableReplicas === 3);
+
+    // A new revision with every kind of write failing at first.
+    c.server.injectFault({ status: 500, times: 2, method: 'POST', pathIncludes: '/replicasets' });
+    c.server.injectFault({ status: 429, times: 2, method: 'PUT', pathIncludes: '/rollouts/demo/status', retryAfterSeconds: 1 });
+    c.server.injectFault({ status: 503, times: 2, method: 'PATCH', pathIncludes: '/services/' });
+    const template = structuredClone(first.spec.template) as { spec: { containers: Array<{ image: string }> } };
+    template.spec.containers[0]!.image = 'bebullish/demo:v2';
+    await patchRolloutSpec(c, 'default', 'demo', { template });
+    const paused = await until('v2 previewed and paused', () => readRollout(c, 'default', 'demo'),
+      (r) => r.status?.phase === 'Paused' && r.status.currentPodHash !== v1 && r.status.blueGreen?.previewSelector === r.status.currentPodHash);
+    const v2 = paused.status!.currentPodHash!;
+    await until('demo-preview on v2', () => selectorHash(c, 'default', 'demo-preview'), (h) => h === v2);
+    await operate(c, 'default', 'demo', { type: 'promote' });
+    const done = await until('Healthy on v2', () => readRollout(c, 'default', 'demo'), (r) => r.status?.phase === 'Healthy' && r.status.stableRS === v2 && r.status.availableReplicas === 3);
+    expect(await selectorHash(c, 'default', 'demo-service')).toBe(v2);
+    expect(await selectorHash(c, 'default', 'demo-preview')).toBe(v2);
+    expect((await c.apps.listNamespacedReplicaSet({ namespace: 'default' })).items.map((rs) => rs.metadata?.name).sort()).toEqual([`demo-${v1}`, `demo-${v2}`].sort());
+    // The rival's write is not lost to the controller's status writes.
+    expect(done.metadata?.annotations?.['example.com/touched']).toBe('29');
+    expect(answered('POST', '/replicasets', 500)).toBe(4);
+    expect(answered('PUT', '/rollouts/demo/status', 429)).toBe(4);
+    expect(answered('PATCH', '/services/', 503)).toBe(2);
+    expect(await metric(controller, 'graylane_reconcile_errors_total')).toBeGreaterThanOrEqual(4);
+    expect(await metric(controller, 'graylane_informer_watch_restarts_total{kind="Rollout"}')).toBeGreaterThanOrEqual(1);
+    expect(await metric(controller, 'graylane_informer_watch_restarts_total{kind="Pod"}')).toBeGreaterThanOrEqual(1);
   });
 });
