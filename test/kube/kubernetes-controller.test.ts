@@ -206,7 +206,7 @@ describe('KubernetesController against the fake API server', () => {
     await apply(c, documents(seed('001-blue-green.yaml')));
     controller = new KubernetesController({
       kubeConfig: c.kc, namespace: 'default', workers: 1, healthAddr: '127.0.0.1:0', metricsAddr: '127.0.0.1:0', log,
-      leaderElection: { namespace: 'default', name: 'graylane-controller', identity: 'me', durations: { leaseDurationMs: 2000, renewDeadlineMs: 1000, retryPeriodMs: 100 } },
+      leaderElection: { namespace: 'default', name: 'graylane-controller', identity: 'me', durations: { leaseDurationMs: 4000, renewDeadlineMs: 3000, retryPeriodMs: 200 } },
     });
     await controller.start();
     const urls = controller.urls!;

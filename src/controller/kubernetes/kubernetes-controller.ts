@@ -210,10 +210,14 @@ export class KubernetesController {
   private async lostLease(): Promise<void> {
     if (this.phase !== 'running' || !this.loop.isLeading) return;
     this.options.log('error', 'leader election: the lease is lost; the queue stops and this controller ends', {});
+    // Campaigning on would let this process lead again with caches and memory of another era; and
+    // halted only after the queue drained, the elector kept retrying meanwhile, took the Lease back
+    // (it is still named holder) and then held it unused, keeping every standby out for a whole
+    // lease duration. So the campaign ends first, at once, beside the queue.
+    const halted = this.elector?.stop({ release: false });
     await this.loop.standDown();
     await this.reconciler.settled();
-    // Campaigning on would let this process lead again with caches and memory of another era.
-    await this.elector?.stop({ release: false });
+    await halted;
     this.ended('lease-lost');
   }
 }
