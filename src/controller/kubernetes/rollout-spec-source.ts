@@ -17,6 +17,7 @@ import type { ObjectCache } from '../../kube/object-cache.js';
 import type { DesiredRevision, DesiredRollout, SpecSource } from '../core/ports.js';
 import type { ObjectKey } from '../../state/state-port.js';
 import type { KubernetesRevisionTemplate } from '../../runtime/kubernetes/replica-set-body.js';
+import type { RolloutFlavour } from '../../kube/rollout-flavour.js';
 import { samePodTemplate } from './argo-template-equality.js';
 
 /** What the Kubernetes runtime needs to create one revision's ReplicaSet: its own template type. */
@@ -44,11 +45,7 @@ export class CacheNotSyncedError extends Error {
   }
 }
 
-/**
- * Whose Rollouts are read: graylane's (`graylane.dev/v1alpha1`), or Argo Rollouts'
- * (`argoproj.io/v1alpha1`, with `graylane controller --argo-rollouts`).
- */
-export type RolloutFlavour = 'graylane' | 'argo';
+export type { RolloutFlavour } from '../../kube/rollout-flavour.js';
 
 /** Options of {@link RolloutSpecSource}. */
 export interface RolloutSpecSourceOptions {

@@ -36,6 +36,8 @@ export interface KubernetesRuntimeOptions {
    * what the caches show: the next reconcile pass sees the rest.
    */
   settleTimeoutMs?: number;
+  /** The apiVersion of the Rollouts whose ReplicaSets these are (default graylane's; Argo's with `--argo-rollouts`). */
+  rolloutApiVersion?: string;
 }
 
 /** Arguments of {@link KubernetesRuntime.removeRevision}. */
@@ -224,7 +226,7 @@ export class KubernetesRuntime implements Runtime<KubernetesRevisionTemplate> {
     const name = replicaSetName(request.service, request.revision);
     const current = this.options.replicaSets.get(namespace, name);
     if (current === undefined) return;
-    const rollout = controllingRollout(current);
+    const rollout = controllingRollout(current, this.options.rolloutApiVersion);
     if (rollout?.name !== request.service) {
       throw new ForeignReplicaSetError(`${namespace}/${name}`, `is not controlled by Rollout ${request.service}, so it is not removed`);
     }
@@ -339,7 +341,7 @@ export class KubernetesRuntime implements Runtime<KubernetesRevisionTemplate> {
     const sets = new Map<string, OwnedSet>();
     const labels = filter.revision === undefined ? undefined : { [POD_TEMPLATE_HASH_LABEL]: filter.revision };
     for (const rs of this.options.replicaSets.list({ namespace: filter.namespace, labels })) {
-      const rollout = controllingRollout(rs);
+      const rollout = controllingRollout(rs, this.options.rolloutApiVersion);
       const revision = rs.metadata?.labels?.[POD_TEMPLATE_HASH_LABEL];
       if (rollout === undefined || revision === undefined || rs.metadata?.uid === undefined) continue;
       if (filter.service !== undefined && rollout.name !== filter.service) continue;
