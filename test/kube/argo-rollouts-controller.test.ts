@@ -124,6 +124,28 @@ describe('graylane controller --argo-rollouts', () => {
     await until(`demo-${ARGO_HASH} scaled to 0 after scaleDownDelaySeconds`, () => c.apps.readNamespacedReplicaSet({ namespace: ns, name: `demo-${ARGO_HASH}` }), (rs) => rs.spec?.replicas === 0, { invariant: activeServes });
   });
 
+  it('a template change rolls out canary: canaryService and stableService split by hash, the pause step shown as Argo shows it, then both on the new hash', async () => {
+    const c = (cluster = await startArgoCluster());
+    const { podUids } = await leftByArgo(c, { canary: { canaryService: 'demo-canary', stableService: 'demo-stable', steps: [{ setWeight: 34 }, { pause: { duration: 2 } }] } }, ['demo-canary', 'demo-stable']);
+    await run(c);
+    await until('the Rollout taken over', () => readRollout(c), (r) => r.status?.graylane !== undefined && r.status.phase === 'Healthy');
+    expect((await pods(c)).map((p) => p.metadata!.uid!).sort()).toEqual(podUids);
+
+    await c.custom.patchNamespacedCustomObject({ ...argo, name: 'demo', body: { spec: { template: podTemplate('nginx:1.28') } } }, setHeaderOptions('Content-Type', PatchStrategy.MergePatch));
+    const paused = await until('paused on the pause step', () => readRollout(c), (r) => r.status?.currentStepIndex === 1 && r.status.currentPodHash !== ARGO_HASH && (r.status.pauseConditions ?? []).length > 0);
+    const v2 = paused.status!.currentPodHash!;
+    expect(paused.status).toMatchObject({ phase: 'Paused', stableRS: ARGO_HASH, observedGeneration: '2', pauseConditions: [{ reason: 'CanaryPauseStep' }] });
+    expect((await c.core.readNamespacedService({ namespace: ns, name: 'demo-canary' })).spec?.selector?.[POD_TEMPLATE_HASH_LABEL]).toBe(v2);
+    expect((await c.core.readNamespacedService({ namespace: ns, name: 'demo-stable' })).spec?.selector?.[POD_TEMPLATE_HASH_LABEL]).toBe(ARGO_HASH);
+    expect((await c.apps.readNamespacedReplicaSet({ namespace: ns, name: `demo-${v2}` })).spec?.replicas).toBe(1);
+
+    const done = await until('Healthy on the new revision', () => readRollout(c), (r) => r.status?.phase === 'Healthy' && r.status.stableRS === v2, { timeoutMs: 20_000 });
+    expect(done.status).toMatchObject({ currentPodHash: v2, currentStepIndex: 2, updatedReplicas: 3, availableReplicas: 3 });
+    for (const name of ['demo-canary', 'demo-stable']) {
+      expect((await c.core.readNamespacedService({ namespace: ns, name })).spec?.selector?.[POD_TEMPLATE_HASH_LABEL]).toBe(v2);
+    }
+  });
+
   it('an Argo field graylane does not run is InvalidSpec with its sentence, and nothing is touched', async () => {
     const c = (cluster = await startArgoCluster());
     const { podUids } = await leftByArgo(c, { canary: { steps: [{ setWeight: 50 }, { experiment: { templates: [] } }] } }, []);
