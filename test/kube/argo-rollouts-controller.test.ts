@@ -106,8 +106,11 @@ describe('graylane controller --argo-rollouts', () => {
     const adopted = await until('the Rollout taken over', () => readRollout(c), (r) => r.status?.graylane !== undefined && r.status.phase === 'Healthy', { invariant: activeServes });
     expect(adopted.status).toMatchObject({
       phase: 'Healthy', currentPodHash: ARGO_HASH, stableRS: ARGO_HASH, observedGeneration: '1',
-      replicas: 3, updatedReplicas: 3, readyReplicas: 3, availableReplicas: 3, blueGreen: { activeSelector: ARGO_HASH },
+      replicas: 3, updatedReplicas: 3, readyReplicas: 3, availableReplicas: 3, HPAReplicas: 3, blueGreen: { activeSelector: ARGO_HASH },
     });
+    // `kubectl scale` and an HPA read Argo's scale subresource, whose replica count is HPAReplicas.
+    const scale = await rawRequest({ server: c.server, method: 'GET', path: `/apis/argoproj.io/v1alpha1/namespaces/${ns}/rollouts/demo/scale` });
+    expect(scale.body).toMatchObject({ spec: { replicas: 3 }, status: { replicas: 3 } });
     expect(adopted.status?.conditions?.find((x) => x.type === 'Available')?.status).toBe('True');
     expect((await c.apps.listNamespacedReplicaSet({ namespace: ns })).items.map((rs) => rs.metadata?.name)).toEqual([`demo-${ARGO_HASH}`]);
     expect((await pods(c)).map((p) => p.metadata!.uid!).sort()).toEqual(podUids);

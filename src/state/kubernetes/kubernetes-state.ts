@@ -17,6 +17,7 @@ import {
   StateConflictError, type CommitResult, type ObjectKey, type ReleaseRecord, type RolloutChange, type RolloutRecord, type StatePort,
 } from '../state-port.js';
 import { KubernetesStateError } from './kubernetes-state-error.js';
+import { inArgoShape } from './argo-status.js';
 import { currentPodHash, invalidSpecStatus, projectStatus, replicaCounts } from './status-projection.js';
 
 /** A graylane Rollout as the API server returns it. */
@@ -119,10 +120,7 @@ export class KubernetesState implements StatePort {
       replicaSets: this.ownedReplicaSets(rollout), previous, nowMs: this.now(),
     });
     const status: RolloutStatusDoc = {
-      ...projected,
-      // Argo's CRD types it a string (its plugin compares it with the generation as text); the
-      // document type is graylane's, where it is a count.
-      ...(this.flavour === 'argo' && projected.observedGeneration !== undefined ? { observedGeneration: String(projected.observedGeneration) as unknown as number } : {}),
+      ...(this.flavour === 'argo' ? inArgoShape(projected) : projected),
       ...(previous?.restartedAt === undefined ? {} : { restartedAt: previous.restartedAt }),
       graylane: { version: expectedVersion + 1, engine: structuredClone(change.status), ...(traffic === undefined ? {} : { traffic: structuredClone(traffic) }) },
     };
