@@ -24,3 +24,9 @@ export const FIELD_MANAGER = 'graylane';
 
 /** Event source component. */
 export const EVENT_COMPONENT = 'graylane-controller';
+
+/** API group and version of Argo Rollouts' custom resources (read with `--argo-rollouts`). */
+export const ARGO_API_VERSION = 'argoproj.io/v1alpha1';
+
+/** The revision number Argo Rollouts' controller keeps on a ReplicaSet. */
+export const ARGO_REVISION_ANNOTATION = 'rollout.argoproj.io/revision';

@@ -71,7 +71,8 @@ describe('graylane controller: what it would run with', () => {
   it('takes the namespace from the flag, else from the context, else default; the context from the flag', () => {
     const noDefault = loadKubeConfig;
     const base = { kubeconfig, healthAddr: ':8081', metricsAddr: ':8090', workers: '4' };
-    expect(controllerSettings(base, noDefault)).toMatchObject({ namespace: 'shop', leaderElect: false, workers: 4 });
+    expect(controllerSettings(base, noDefault)).toMatchObject({ namespace: 'shop', leaderElect: false, workers: 4, argoRollouts: false });
+    expect(controllerSettings({ ...base, argoRollouts: true }, noDefault).argoRollouts).toBe(true);
     expect(controllerSettings({ ...base, context: 'staging' }, noDefault).namespace).toBe('default');
     expect(controllerSettings({ ...base, context: 'staging' }, noDefault).kubeConfig.getCurrentContext()).toBe('staging');
     expect(controllerSettings({ ...base, namespace: 'web' }, noDefault).namespace).toBe('web');

@@ -21,6 +21,7 @@ export interface ControllerFlags {
   namespace?: string | undefined;
   allNamespaces?: boolean | undefined;
   leaderElect?: boolean | undefined;
+  argoRollouts?: boolean | undefined;
   healthAddr: string;
   metricsAddr: string;
   workers: string;
@@ -44,6 +45,8 @@ export interface ControllerSettings {
   metricsAddr: string;
   /** Keys reconciled at once. */
   workers: number;
+  /** Reconcile Argo Rollouts' `argoproj.io` Rollouts in place of Argo's controller, not graylane's. */
+  argoRollouts: boolean;
 }
 
 const MAX_WORKERS = 64;
@@ -105,6 +108,7 @@ export function controllerSettings(
     healthAddr: flags.healthAddr,
     metricsAddr: flags.metricsAddr,
     workers: Number(flags.workers),
+    argoRollouts: flags.argoRollouts === true,
   };
 }
 
@@ -172,6 +176,7 @@ export function registerControllerCommand(program: Command, ctx: CliContext): vo
     .option('--health-addr <host:port>', '/healthz and /readyz', ':8081')
     .option('--metrics-addr <host:port>', 'Prometheus /metrics', ':8090')
     .option('--workers <n>', 'rollouts reconciled at once', '4')
+    .option('--argo-rollouts', 'reconcile Argo Rollouts (argoproj.io/v1alpha1) in place of Argo\'s controller, instead of graylane Rollouts')
     .action(async (flags: ControllerFlags) => {
       const settings = controllerSettings(flags, loadKubeConfig, ctx.io.env);
       const log = jsonLog({ write: (line) => ctx.io.out(line) });
@@ -180,7 +185,7 @@ export function registerControllerCommand(program: Command, ctx: CliContext): vo
         : undefined;
       const controller = new KubernetesController({
         kubeConfig: settings.kubeConfig, namespace: settings.namespace, workers: settings.workers, leaderElection,
-        healthAddr: settings.healthAddr, metricsAddr: settings.metricsAddr, log,
+        healthAddr: settings.healthAddr, metricsAddr: settings.metricsAddr, log, argoRollouts: settings.argoRollouts,
       });
       try {
         await runUntilSignal({ controller, signals: process, log });

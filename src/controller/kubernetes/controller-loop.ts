@@ -13,7 +13,7 @@ import { WorkQueue, queueKey } from '../core/work-queue.js';
 import type { ObjectCache } from '../../kube/object-cache.js';
 import { ControllerMetrics, type InformerFigures, type ReconcileOutcome } from './controller-metrics.js';
 import { HealthServer } from './health-server.js';
-import { RolloutSpecSource, type RolloutObject } from './rollout-spec-source.js';
+import { RolloutSpecSource, type RolloutFlavour, type RolloutObject } from './rollout-spec-source.js';
 
 /** One log line's level. */
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
@@ -61,6 +61,8 @@ export interface ControllerLoopOptions {
    * waits for `lead()`. Default false: `start()` leads at once.
    */
   leaderElection?: boolean | undefined;
+  /** Whose Rollouts the spec source reads (default `graylane`). */
+  flavour?: RolloutFlavour | undefined;
 }
 
 /** A controller is started once: its queue and servers are not restartable. */
@@ -92,7 +94,7 @@ export class ControllerLoop {
 
   constructor(private readonly options: ControllerLoopOptions) {
     const { caches, apps } = options;
-    this.specs = new RolloutSpecSource({ ...caches, apps });
+    this.specs = new RolloutSpecSource({ ...caches, apps, flavour: options.flavour });
     this.queue = new WorkQueue({
       concurrency: options.workers,
       handler: (key) => this.pass(key),

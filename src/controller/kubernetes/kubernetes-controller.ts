@@ -20,7 +20,7 @@ import { AppsV1Api, type KubeConfig, type KubernetesObject, type V1Deployment, t
 import { EventRecorder } from '../../kube/event-recorder.js';
 import { Informer, type InformerBackoff } from '../../kube/informer.js';
 import { LeaderElector } from '../../kube/leader-election.js';
-import { GRAYLANE_API_VERSION } from '../../kube/names.js';
+import { rolloutApiVersion } from '../../kube/rollout-flavour.js';
 import { KubernetesRuntime } from '../../runtime/kubernetes/kubernetes-runtime.js';
 import { KubernetesState, type RolloutObject } from '../../state/kubernetes/kubernetes-state.js';
 import { ServiceSelectorTrafficProvider } from '../../traffic/service-selector/service-selector-provider.js';
@@ -68,6 +68,12 @@ export interface KubernetesControllerOptions {
   nowMs?: (() => number) | undefined;
   /** Informers' retry pacing (tests shorten it). */
   informerBackoff?: InformerBackoff | undefined;
+  /**
+   * Reconcile Argo Rollouts' `argoproj.io/v1alpha1` Rollouts instead of graylane's, in place of
+   * Argo's controller (`graylane controller --argo-rollouts`): specs through the Argo import, Argo's
+   * ReplicaSets adopted by template equality, the status in Argo's shape.
+   */
+  argoRollouts?: boolean | undefined;
 }
 
 /** How a controller ended: stopped when asked, or it lost its Lease. */
@@ -98,13 +104,15 @@ export class KubernetesController {
   constructor(private readonly options: KubernetesControllerOptions) {
     const { kubeConfig, namespace, log } = options;
     const nowMs = options.nowMs ?? Date.now;
+    const flavour = options.argoRollouts === true ? 'argo' : 'graylane';
+    const apiVersion = rolloutApiVersion(flavour);
     const informer = <T extends KubernetesObject>(apiVersion: string, kind: string, plural: string): Informer<T> =>
       new Informer({
         kubeConfig, apiVersion, kind, plural, namespace, backoff: options.informerBackoff,
         onError: (error) => log('warn', 'informer', { kind, code: error.code, error: error.message, retryInMs: error.retryInMs }),
       });
     this.informers = {
-      rollouts: informer<RolloutObject>(GRAYLANE_API_VERSION, 'Rollout', 'rollouts'),
+      rollouts: informer<RolloutObject>(apiVersion, 'Rollout', 'rollouts'),
       replicaSets: informer<V1ReplicaSet>('apps/v1', 'ReplicaSet', 'replicasets'),
       pods: informer<V1Pod>('v1', 'Pod', 'pods'),
       services: informer<V1Service>('v1', 'Service', 'services'),
@@ -113,8 +121,8 @@ export class KubernetesController {
     const { rollouts, replicaSets, pods, services, deployments } = this.informers;
     const apps = kubeConfig.makeApiClient(AppsV1Api);
     const recorder = new EventRecorder({ kubeConfig, nowMs, log: (line) => log('warn', line) });
-    const state = new KubernetesState({ kubeConfig, rollouts, replicaSets, nowMs, events: recorder });
-    this.runtime = new KubernetesRuntime({ kubeConfig, replicaSets, pods, nowMs, ...(namespace === undefined ? {} : { defaultNamespace: namespace }) });
+    const state = new KubernetesState({ kubeConfig, flavour, rollouts, replicaSets, nowMs, events: recorder });
+    this.runtime = new KubernetesRuntime({ kubeConfig, replicaSets, pods, nowMs, rolloutApiVersion: apiVersion, ...(namespace === undefined ? {} : { defaultNamespace: namespace }) });
     const traffic = new ServiceSelectorTrafficProvider({ kubeConfig, services, pods });
     this.loop = new ControllerLoop({
       caches: { rollouts, replicaSets, deployments, pods, services },
@@ -129,16 +137,17 @@ export class KubernetesController {
       metricsAddr: options.metricsAddr,
       log,
       leaderElection: true,
+      flavour,
     });
     const requeue = (key: { namespace: string; name: string }, afterMs = 0): void => this.loop.requeue(queueKey(key), afterMs);
     this.reconciler = new Reconciler({
       state: invalidSpecAwareState(state, rollouts), specs: this.loop.specs, runtime: this.runtime, traffic,
-      analysis: kubernetesAnalysis, counters: noCounters, events: new KubernetesEventSink({ recorder, rollouts, log }),
+      analysis: kubernetesAnalysis, counters: noCounters, events: new KubernetesEventSink({ recorder, rollouts, log, flavour }),
       nowMs, requeue: (key) => requeue(key),
     });
     this.pass = new RolloutPass({
       kubeConfig, apps, specs: this.loop.specs, state, reconciler: this.reconciler, traffic, runtime: this.runtime,
-      rollouts, services, deployments, requeue, nowMs, log,
+      rollouts, services, deployments, requeue, nowMs, log, flavour,
     });
     this.unsubscribe.push(rollouts.onChange((c) => {
       if (c.type === 'deleted') this.pass.rolloutDeleted(c.object);

@@ -7,7 +7,7 @@
  */
 import type { ObservedAnalysisRun } from '../../engine/index.js';
 import type { EventRecorder } from '../../kube/event-recorder.js';
-import { GRAYLANE_API_VERSION } from '../../kube/names.js';
+import { rolloutApiVersion, type RolloutFlavour } from '../../kube/rollout-flavour.js';
 import type { ObjectCache } from '../../kube/object-cache.js';
 import type { NewEvent, ObjectKey } from '../../state/state-port.js';
 import type { AnalysisPort, CountersSource, EventSink, RecordedEvent } from '../core/ports.js';
@@ -43,6 +43,8 @@ export interface KubernetesEventSinkOptions {
   rollouts: ObjectCache<RolloutObject>;
   /** Every event is also a log line. */
   log: ControllerLog;
+  /** Whose Rollouts (default `graylane`): the Event's involved object names their apiVersion. */
+  flavour?: RolloutFlavour | undefined;
 }
 
 /** See the file comment. */
@@ -59,7 +61,7 @@ export class KubernetesEventSink implements EventSink {
     this.options.log(event.level === 'info' ? 'info' : event.level === 'warning' ? 'warn' : 'error', event.message, { rollout: `${key.namespace}/${key.name}`, reason: event.reason });
     const uid = this.options.rollouts.get(key.namespace, key.name)?.metadata?.uid;
     void this.options.recorder.record({
-      object: { apiVersion: GRAYLANE_API_VERSION, kind: 'Rollout', namespace: key.namespace, name: key.name, uid },
+      object: { apiVersion: rolloutApiVersion(this.options.flavour ?? 'graylane'), kind: 'Rollout', namespace: key.namespace, name: key.name, uid },
       level: event.level, reason: event.reason, message: event.message, atMs: event.atMs,
     });
   }

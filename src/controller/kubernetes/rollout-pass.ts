@@ -9,7 +9,7 @@
  * `forgetRevision`). A Rollout's ReplicaSets go with it by the owner cascade.
  */
 import { CustomObjectsApi, PatchStrategy, setHeaderOptions, type AppsV1Api, type KubeConfig, type V1Deployment, type V1Service } from '@kubernetes/client-node';
-import { GRAYLANE_API_VERSION } from '../../kube/names.js';
+import { rolloutGroupVersion, type RolloutFlavour } from '../../kube/rollout-flavour.js';
 import type { ObjectCache } from '../../kube/object-cache.js';
 import type { KubernetesRuntime } from '../../runtime/kubernetes/kubernetes-runtime.js';
 import { rfc3339 } from '../../state/kubernetes/status-projection.js';
@@ -53,11 +53,12 @@ export interface RolloutPassOptions {
   nowMs: () => number;
   /** Structured log. */
   log: ControllerLog;
+  /** Whose Rollouts (default `graylane`): where `status.restartedAt` is written. */
+  flavour?: RolloutFlavour | undefined;
   /** While pods of a restart remain, the pass comes back this soon at the latest (default 1000 ms). */
   restartPollMs?: number | undefined;
 }
 
-const [GROUP, VERSION] = GRAYLANE_API_VERSION.split('/') as [string, string];
 const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
 const id = (key: ObjectKey): string => `${key.namespace}/${key.name}`;
 
@@ -171,7 +172,7 @@ export class RolloutPass {
       return;
     }
     await this.custom.patchNamespacedCustomObjectStatus(
-      { group: GROUP, version: VERSION, namespace: key.namespace, plural: 'rollouts', name: key.name, body: { status: { restartedAt: rfc3339(atMs) } } },
+      { ...rolloutGroupVersion(o.flavour ?? 'graylane'), namespace: key.namespace, plural: 'rollouts', name: key.name, body: { status: { restartedAt: rfc3339(atMs) } } },
       mergePatch,
     );
     o.log('info', 'restart done', { rollout: id(key), restartAt });

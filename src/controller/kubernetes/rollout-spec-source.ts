@@ -12,11 +12,13 @@
 import type { AppsV1Api, KubernetesObject, V1Deployment, V1LabelSelector, V1PodTemplateSpec, V1ReplicaSet } from '@kubernetes/client-node';
 import { ApiException } from '@kubernetes/client-node';
 import { loadDocuments, revisionHash, type Rollout as RolloutDoc } from '../../documents/index.js';
-import { GRAYLANE_API_VERSION, POD_TEMPLATE_HASH_LABEL, REVISION_ANNOTATION } from '../../kube/names.js';
+import { ARGO_API_VERSION, ARGO_REVISION_ANNOTATION, GRAYLANE_API_VERSION, POD_TEMPLATE_HASH_LABEL, REVISION_ANNOTATION } from '../../kube/names.js';
 import type { ObjectCache } from '../../kube/object-cache.js';
 import type { DesiredRevision, DesiredRollout, SpecSource } from '../core/ports.js';
 import type { ObjectKey } from '../../state/state-port.js';
 import type { KubernetesRevisionTemplate } from '../../runtime/kubernetes/replica-set-body.js';
+import type { RolloutFlavour } from '../../kube/rollout-flavour.js';
+import { samePodTemplate } from './argo-template-equality.js';
 
 /** What the Kubernetes runtime needs to create one revision's ReplicaSet: its own template type. */
 export type RevisionTemplate = KubernetesRevisionTemplate;
@@ -43,8 +45,12 @@ export class CacheNotSyncedError extends Error {
   }
 }
 
+export type { RolloutFlavour } from '../../kube/rollout-flavour.js';
+
 /** Options of {@link RolloutSpecSource}. */
 export interface RolloutSpecSourceOptions {
+  /** Whose Rollouts these are (default `graylane`). */
+  flavour?: RolloutFlavour | undefined;
   /** graylane Rollouts. */
   rollouts: ObjectCache<RolloutObject>;
   /** ReplicaSets (those of every Rollout; filtered by owner uid). */
@@ -55,9 +61,13 @@ export interface RolloutSpecSourceOptions {
   apps: AppsV1Api;
 }
 
-/** The revision number a ReplicaSet carries; 0 when it has none (it then sorts first). */
-function revisionNumberOf(rs: V1ReplicaSet): number {
-  const n = Number(rs.metadata?.annotations?.[REVISION_ANNOTATION]);
+/**
+ * The revision number a ReplicaSet carries; 0 when it has none (it then sorts first). With
+ * `argo`, a ReplicaSet Argo's controller left (graylane's annotation not yet there) has Argo's.
+ */
+function revisionNumberOf(rs: V1ReplicaSet, flavour: RolloutFlavour = 'graylane'): number {
+  const annotations = rs.metadata?.annotations ?? {};
+  const n = Number(annotations[REVISION_ANNOTATION] ?? (flavour === 'argo' ? annotations[ARGO_REVISION_ANNOTATION] : undefined));
   return Number.isInteger(n) && n > 0 ? n : 0;
 }
 
@@ -106,24 +116,29 @@ export class RolloutSpecSource implements SpecSource {
     const uid = object.metadata?.uid ?? '';
     const owner = { apiVersion: object.apiVersion ?? GRAYLANE_API_VERSION, kind: 'Rollout', name: key.name, uid };
     const minReadySeconds = spec.minReadySeconds ?? 0;
-    const desiredRevision = revisionHash(podTemplate);
+    const flavour = this.options.flavour ?? 'graylane';
+    const revisionNumber = (rs: V1ReplicaSet): number => revisionNumberOf(rs, flavour);
     const owned = replicaSets
       .list({ namespace: key.namespace, ownerUid: uid })
       .filter((rs) => rs.metadata?.labels?.[POD_TEMPLATE_HASH_LABEL] !== undefined)
-      .sort((a, b) => revisionNumberOf(a) - revisionNumberOf(b) || creationMs(a) - creationMs(b) || (a.metadata?.name ?? '').localeCompare(b.metadata?.name ?? ''));
+      .sort((a, b) => revisionNumber(a) - revisionNumber(b) || creationMs(a) - creationMs(b) || (a.metadata?.name ?? '').localeCompare(b.metadata?.name ?? ''));
+    // Argo's ReplicaSets carry Argo's hash, never graylane's: one running this template is adopted
+    // by template equality, keeping its name and pods.
+    const adopted = flavour === 'argo' ? owned.find((rs) => samePodTemplate(rs.spec?.template, podTemplate)) : undefined;
+    const desiredRevision = adopted?.metadata?.labels?.[POD_TEMPLATE_HASH_LABEL] ?? revisionHash(podTemplate);
     const revisions: DesiredRevision[] = owned.map((rs) => {
       const name = rs.metadata!.labels![POD_TEMPLATE_HASH_LABEL]!;
       const template: RevisionTemplate = {
         podTemplate: name === desiredRevision ? podTemplate : withoutHashLabel(rs.spec?.template ?? {}),
         selector: matchLabels,
         owner,
-        revisionNumber: revisionNumberOf(rs),
+        revisionNumber: revisionNumber(rs),
         minReadySeconds,
       };
       return { name, template };
     });
     if (!revisions.some((r) => r.name === desiredRevision)) {
-      const next = Math.max(0, ...owned.map(revisionNumberOf)) + 1;
+      const next = Math.max(0, ...owned.map(revisionNumber)) + 1;
       const template: RevisionTemplate = { podTemplate, selector: matchLabels, owner, revisionNumber: next, minReadySeconds };
       revisions.push({ name: desiredRevision, template });
     }
@@ -165,12 +180,36 @@ export class RolloutSpecSource implements SpecSource {
       metadata: { name: meta.name, namespace: meta.namespace, labels: meta.labels, annotations: meta.annotations },
       spec: object.spec,
     };
+    const argo = this.options.flavour === 'argo';
+    if (argo && object.apiVersion !== ARGO_API_VERSION) return `not an Argo Rollout: ${object.apiVersion ?? ''} ${object.kind ?? ''}`;
+    // First: the import would split such a step, and what it then finds wrong is not what is.
+    const split = argo ? multiFieldSteps(object.spec) : [];
+    if (split.length) return split.join('; ');
     const result = loadDocuments({ text: JSON.stringify(document), file: `${meta.namespace ?? ''}/${meta.name ?? ''}` });
     if (result.errors.length) return result.errors.map((e) => (e.path ? `${e.path}: ${e.reason}` : e.reason)).join('; ');
     const loaded = result.documents[0];
     if (loaded?.kind !== 'Rollout') return `not a graylane Rollout: ${object.apiVersion ?? ''} ${object.kind ?? ''}`;
+    if (argo) {
+      // The import leaves out what graylane does not run, with a warning; a controller must not
+      // run a Rollout with part of it dropped, so each is a reason the spec is refused.
+      const refused = result.warnings.map((w) => `${w.path}: ${w.message}`);
+      if (refused.length) return refused.join('; ');
+    }
     return loaded.doc;
   }
+}
+
+/**
+ * Argo steps with several fields: graylane would run each as several steps, and the step index
+ * in the status (what Argo's kubectl plugin shows) would no longer be Argo's.
+ */
+function multiFieldSteps(spec: unknown): string[] {
+  const steps = (spec as { strategy?: { canary?: { steps?: unknown } } } | undefined)?.strategy?.canary?.steps;
+  if (!Array.isArray(steps)) return [];
+  return steps.flatMap((step: unknown, i) => {
+    const keys = step !== null && typeof step === 'object' ? Object.keys(step) : [];
+    return keys.length > 1 ? [`spec.strategy.canary.steps[${i}]: a step with several fields (${keys.join(', ')}) is not supported with --argo-rollouts; graylane would run it as ${keys.length} steps and the step index Argo's tools show would no longer match; write one field per step`] : [];
+  });
 }
 
 /** A ReplicaSet's pod template as the user wrote it: the runtime adds the hash label back. */

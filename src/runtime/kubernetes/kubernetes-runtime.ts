@@ -36,6 +36,8 @@ export interface KubernetesRuntimeOptions {
    * what the caches show: the next reconcile pass sees the rest.
    */
   settleTimeoutMs?: number;
+  /** The apiVersion of the Rollouts whose ReplicaSets these are (default graylane's; Argo's with `--argo-rollouts`). */
+  rolloutApiVersion?: string;
 }
 
 /** Arguments of {@link KubernetesRuntime.removeRevision}. */
@@ -237,7 +239,7 @@ export class KubernetesRuntime implements Runtime<KubernetesRevisionTemplate> {
     const name = replicaSetName(request.service, request.revision);
     const current = this.options.replicaSets.get(namespace, name);
     if (current === undefined) return;
-    const rollout = controllingRollout(current);
+    const rollout = controllingRollout(current, this.options.rolloutApiVersion);
     if (rollout?.name !== request.service) {
       throw new ForeignReplicaSetError(`${namespace}/${name}`, `is not controlled by Rollout ${request.service}, so it is not removed`);
     }
@@ -414,7 +416,7 @@ export class KubernetesRuntime implements Runtime<KubernetesRevisionTemplate> {
 
   /** A ReplicaSet as one of graylane's Rollouts' revisions, or undefined when it is not one. */
   private ownedSet(rs: V1ReplicaSet): OwnedSet | undefined {
-    const rollout = controllingRollout(rs);
+    const rollout = controllingRollout(rs, this.options.rolloutApiVersion);
     const revision = rs.metadata?.labels?.[POD_TEMPLATE_HASH_LABEL];
     if (rollout === undefined || revision === undefined || rs.metadata?.uid === undefined) return undefined;
     return { replicaSet: rs, owner: { service: rollout.name, revision, minReadySeconds: rs.spec?.minReadySeconds ?? 0 } };

@@ -77,10 +77,10 @@ export function replicaSetBody(options: { namespace: string; service: string; re
   };
 }
 
-/** The Rollout (graylane's own kind) that controls a ReplicaSet, if one does. */
-export function controllingRollout(replicaSet: V1ReplicaSet): V1OwnerReference | undefined {
+/** The Rollout (of `apiVersion`: graylane's own kind unless told) that controls a ReplicaSet, if one does. */
+export function controllingRollout(replicaSet: V1ReplicaSet, apiVersion: string = GRAYLANE_API_VERSION): V1OwnerReference | undefined {
   const ref = replicaSet.metadata?.ownerReferences?.find((r) => r.controller === true);
-  return ref?.kind === 'Rollout' && ref.apiVersion === GRAYLANE_API_VERSION ? ref : undefined;
+  return ref?.kind === 'Rollout' && ref.apiVersion === apiVersion ? ref : undefined;
 }
 
 /**

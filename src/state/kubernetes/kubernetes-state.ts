@@ -11,12 +11,13 @@ import type { RolloutStatusDoc } from '../../documents/status-schema.js';
 import type { RolloutStatus, TrafficInForce } from '../../engine/index.js';
 import type { ReleaseState } from '../../engine/release/releases.js';
 import { EventRecorder } from '../../kube/event-recorder.js';
-import { GRAYLANE_API_VERSION } from '../../kube/names.js';
+import { rolloutApiVersion, rolloutGroupVersion, type RolloutFlavour } from '../../kube/rollout-flavour.js';
 import type { ObjectCache } from '../../kube/object-cache.js';
 import {
   StateConflictError, type CommitResult, type ObjectKey, type ReleaseRecord, type RolloutChange, type RolloutRecord, type StatePort,
 } from '../state-port.js';
 import { KubernetesStateError } from './kubernetes-state-error.js';
+import { inArgoShape } from './argo-status.js';
 import { currentPodHash, invalidSpecStatus, projectStatus, replicaCounts } from './status-projection.js';
 
 /** A graylane Rollout as the API server returns it. */
@@ -31,7 +32,12 @@ export interface RolloutObject extends KubernetesObject {
 export interface KubernetesStateOptions {
   /** Where to write. */
   kubeConfig: KubeConfig;
-  /** The informer's copy of graylane.dev/v1alpha1 Rollouts. */
+  /**
+   * Whose Rollouts (default `graylane`). With `argo`, `status.observedGeneration` is written as
+   * Argo's CRD types it, a string.
+   */
+  flavour?: RolloutFlavour | undefined;
+  /** The informer's copy of the Rollouts (of the flavour's apiVersion). */
   rollouts: ObjectCache<RolloutObject>;
   /** The informer's copy of ReplicaSets (a Rollout's are those it owns). */
   replicaSets: ObjectCache<V1ReplicaSet>;
@@ -48,7 +54,6 @@ interface Written {
   replacedVersion: string | undefined;
 }
 
-const [GROUP, VERSION] = GRAYLANE_API_VERSION.split('/') as [string, string];
 const PLURAL = 'rollouts';
 
 function graylaneVersion(rollout: RolloutObject | undefined): number {
@@ -70,11 +75,18 @@ export class KubernetesState implements StatePort {
   private readonly replicaSets: ObjectCache<V1ReplicaSet>;
   private readonly now: () => number;
   private readonly events: EventRecorder;
+  private readonly flavour: RolloutFlavour;
+  private readonly apiVersion: string;
+  private readonly group: string;
+  private readonly version: string;
   private readonly written = new Map<string, Written>();
   private eventSequence = 0;
 
   constructor(options: KubernetesStateOptions) {
     this.api = options.kubeConfig.makeApiClient(CustomObjectsApi);
+    this.flavour = options.flavour ?? 'graylane';
+    this.apiVersion = rolloutApiVersion(this.flavour);
+    ({ group: this.group, version: this.version } = rolloutGroupVersion(this.flavour));
     this.rollouts = options.rollouts;
     this.replicaSets = options.replicaSets;
     this.now = options.nowMs ?? Date.now;
@@ -103,11 +115,12 @@ export class KubernetesState implements StatePort {
     if (actual !== expectedVersion) throw new StateConflictError(key, expectedVersion, actual);
     const previous = rollout.status;
     const traffic = change.traffic ?? (previous?.graylane?.traffic as TrafficInForce | undefined);
+    const projected = projectStatus({
+      name: key.name, generation: rollout.metadata?.generation, spec: rollout.spec, engine: change.status, traffic,
+      replicaSets: this.ownedReplicaSets(rollout), previous, nowMs: this.now(),
+    });
     const status: RolloutStatusDoc = {
-      ...projectStatus({
-        name: key.name, generation: rollout.metadata?.generation, spec: rollout.spec, engine: change.status, traffic,
-        replicaSets: this.ownedReplicaSets(rollout), previous, nowMs: this.now(),
-      }),
+      ...(this.flavour === 'argo' ? inArgoShape(projected) : projected),
       ...(previous?.restartedAt === undefined ? {} : { restartedAt: previous.restartedAt }),
       graylane: { version: expectedVersion + 1, engine: structuredClone(change.status), ...(traffic === undefined ? {} : { traffic: structuredClone(traffic) }) },
     };
@@ -145,13 +158,13 @@ export class KubernetesState implements StatePort {
   private async writeStatus(key: ObjectKey, rollout: RolloutObject, status: RolloutStatusDoc, expectedVersion: number): Promise<RolloutObject> {
     const replaced = rollout.metadata?.resourceVersion;
     const body: RolloutObject = {
-      apiVersion: GRAYLANE_API_VERSION, kind: 'Rollout',
+      apiVersion: this.apiVersion, kind: 'Rollout',
       metadata: { name: key.name, namespace: key.namespace, ...(replaced === undefined ? {} : { resourceVersion: replaced }) },
       spec: rollout.spec, status,
     };
     let stored: RolloutObject;
     try {
-      stored = await this.api.replaceNamespacedCustomObjectStatus({ group: GROUP, version: VERSION, namespace: key.namespace, plural: PLURAL, name: key.name, body }) as RolloutObject;
+      stored = await this.api.replaceNamespacedCustomObjectStatus({ group: this.group, version: this.version, namespace: key.namespace, plural: PLURAL, name: key.name, body }) as RolloutObject;
     } catch (error) {
       const code = statusCode(error);
       if (code === 409) throw new StateConflictError(key, expectedVersion, await this.versionNow(key));
@@ -165,7 +178,7 @@ export class KubernetesState implements StatePort {
   /** After a 409: the version stored now, read from the server (and kept, as the freshest copy known). */
   private async versionNow(key: ObjectKey): Promise<number> {
     try {
-      const fresh = await this.api.getNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: key.namespace, plural: PLURAL, name: key.name }) as RolloutObject;
+      const fresh = await this.api.getNamespacedCustomObject({ group: this.group, version: this.version, namespace: key.namespace, plural: PLURAL, name: key.name }) as RolloutObject;
       this.written.set(id(key), { object: fresh, replacedVersion: undefined });
       return graylaneVersion(fresh);
     } catch {
@@ -202,7 +215,7 @@ export class KubernetesState implements StatePort {
 
   private involved(rollout: RolloutObject) {
     const meta = rollout.metadata ?? {};
-    return { apiVersion: GRAYLANE_API_VERSION, kind: 'Rollout', namespace: meta.namespace ?? '', name: meta.name ?? '', uid: meta.uid, resourceVersion: meta.resourceVersion };
+    return { apiVersion: this.apiVersion, kind: 'Rollout', namespace: meta.namespace ?? '', name: meta.name ?? '', uid: meta.uid, resourceVersion: meta.resourceVersion };
   }
 }
 

@@ -1,0 +1,170 @@
+/**
+ * `graylane controller --argo-rollouts` (KubernetesController with `argoRollouts`) against the
+ * fake API server with a CRD for Argo's `rollouts.argoproj.io`: an Argo Rollout left running by
+ * Argo's controller (its ReplicaSet `<rollout>-<argo hash>`, pods, Services and status) is taken
+ * over without a pod restarted, and rolled out through Service selectors, the status in Argo's
+ * shape (what Argo's kubectl plugin reads).
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { PatchStrategy, setHeaderOptions, type V1Pod } from '@kubernetes/client-node';
+import { jsonLog } from '../../src/controller/kubernetes/json-log.js';
+import { KubernetesController, type ControllerLog } from '../../src/controller/kubernetes/kubernetes-controller.js';
+import { POD_TEMPLATE_HASH_LABEL } from '../../src/kube/names.js';
+import type { RolloutObject } from '../../src/state/kubernetes/kubernetes-state.js';
+import { podReady, selectedPods, startCluster, until, type Cluster } from '../fixtures/kube/controller-harness.js';
+import { argoRolloutCrd } from '../fixtures/kube/argo-rollout-crd.js';
+import { rawRequest } from '../fixtures/kube/raw-request.js';
+
+let cluster: Cluster | undefined;
+let controller: KubernetesController | undefined;
+const lines: Record<string, unknown>[] = [];
+const log: ControllerLog = jsonLog({ write: (l) => lines.push(JSON.parse(l) as Record<string, unknown>) });
+
+afterEach(async () => {
+  await controller?.stop();
+  controller = undefined;
+  await cluster?.close();
+  cluster = undefined;
+  lines.length = 0;
+});
+
+const ns = 'default';
+const ARGO_HASH = '7bf9c6d8f5';
+const argo = { group: 'argoproj.io', version: 'v1alpha1', namespace: ns, plural: 'rollouts' };
+const podTemplate = (image: string) => ({
+  metadata: { labels: { app: 'demo' } },
+  spec: { containers: [{ name: 'demo', image, ports: [{ name: 'http', containerPort: 8080 }] }] },
+});
+
+async function startArgoCluster(): Promise<Cluster> {
+  const c = await startCluster({ readyAfterMs: 100 });
+  const crd = await rawRequest({ server: c.server, method: 'POST', path: '/apis/apiextensions.k8s.io/v1/customresourcedefinitions', body: argoRolloutCrd() });
+  if (crd.status !== 201) throw new Error(`the Argo Rollout CRD was not installed: ${crd.status}`);
+  return c;
+}
+
+const readRollout = async (c: Cluster): Promise<RolloutObject> => await c.custom.getNamespacedCustomObject({ ...argo, name: 'demo' }) as RolloutObject;
+const pods = async (c: Cluster): Promise<V1Pod[]> => (await c.core.listNamespacedPod({ namespace: ns })).items;
+
+/**
+ * What Argo's controller leaves behind for a Rollout on its first revision: the Rollout with
+ * Argo's status, its ReplicaSet named and labelled by Argo's hash with Argo's revision
+ * annotation, ready pods, and the Services selecting that hash.
+ */
+async function leftByArgo(c: Cluster, strategy: Record<string, unknown>, services: string[]): Promise<{ podUids: string[] }> {
+  const created = await c.custom.createNamespacedCustomObject({
+    ...argo,
+    body: { apiVersion: 'argoproj.io/v1alpha1', kind: 'Rollout', metadata: { name: 'demo' }, spec: { replicas: 3, selector: { matchLabels: { app: 'demo' } }, template: podTemplate('nginx:1.27'), strategy } },
+  }) as RolloutObject;
+  const labels = { app: 'demo', [POD_TEMPLATE_HASH_LABEL]: ARGO_HASH };
+  await c.apps.createNamespacedReplicaSet({
+    namespace: ns,
+    body: {
+      apiVersion: 'apps/v1', kind: 'ReplicaSet',
+      metadata: {
+        name: `demo-${ARGO_HASH}`, labels, annotations: { 'rollout.argoproj.io/revision': '1' },
+        ownerReferences: [{ apiVersion: 'argoproj.io/v1alpha1', kind: 'Rollout', name: 'demo', uid: created.metadata!.uid!, controller: true, blockOwnerDeletion: true }],
+      },
+      spec: { replicas: 3, selector: { matchLabels: labels }, template: { ...podTemplate('nginx:1.27'), metadata: { labels } } },
+    },
+  });
+  for (const name of services) {
+    await c.core.createNamespacedService({ namespace: ns, body: { apiVersion: 'v1', kind: 'Service', metadata: { name }, spec: { selector: labels, ports: [{ port: 80, targetPort: 'http' }] } } });
+  }
+  await c.custom.replaceNamespacedCustomObjectStatus({
+    ...argo, name: 'demo',
+    body: {
+      ...created,
+      status: {
+        phase: 'Healthy', currentPodHash: ARGO_HASH, stableRS: ARGO_HASH, observedGeneration: '1',
+        replicas: 3, updatedReplicas: 3, readyReplicas: 3, availableReplicas: 3, selector: `app=demo,${POD_TEMPLATE_HASH_LABEL}=${ARGO_HASH}`,
+      },
+    },
+  });
+  const ready = await until('Argo\'s pods ready', () => pods(c), (p) => p.filter(podReady).length === 3);
+  return { podUids: ready.map((p) => p.metadata!.uid!).sort() };
+}
+
+async function run(c: Cluster): Promise<void> {
+  controller = new KubernetesController({
+    kubeConfig: c.kc, namespace: ns, workers: 2, healthAddr: '127.0.0.1:0', metricsAddr: '127.0.0.1:0', log,
+    informerBackoff: { initialMs: 50, maxMs: 500 }, argoRollouts: true,
+  });
+  await controller.start();
+}
+
+describe('graylane controller --argo-rollouts', () => {
+  it("adopts Argo's ReplicaSet with no pod deleted or created, Healthy in Argo's status shape; a template change rolls out blue-green through the Services' selectors", async () => {
+    const c = (cluster = await startArgoCluster());
+    const { podUids } = await leftByArgo(c, { blueGreen: { activeService: 'demo-active', previewService: 'demo-preview', scaleDownDelaySeconds: 1 } }, ['demo-active', 'demo-preview']);
+    const activeServes = async (): Promise<void> => {
+      const svc = await c.core.readNamespacedService({ namespace: ns, name: 'demo-active' });
+      if (!(await selectedPods(c, svc)).some(podReady)) throw new Error(`demo-active selects ${JSON.stringify(svc.spec?.selector)} and no ready pod`);
+    };
+    await run(c);
+
+    const adopted = await until('the Rollout taken over', () => readRollout(c), (r) => r.status?.graylane !== undefined && r.status.phase === 'Healthy', { invariant: activeServes });
+    expect(adopted.status).toMatchObject({
+      phase: 'Healthy', currentPodHash: ARGO_HASH, stableRS: ARGO_HASH, observedGeneration: '1',
+      replicas: 3, updatedReplicas: 3, readyReplicas: 3, availableReplicas: 3, HPAReplicas: 3, blueGreen: { activeSelector: ARGO_HASH },
+    });
+    // `kubectl scale` and an HPA read Argo's scale subresource, whose replica count is HPAReplicas.
+    const scale = await rawRequest({ server: c.server, method: 'GET', path: `/apis/argoproj.io/v1alpha1/namespaces/${ns}/rollouts/demo/scale` });
+    expect(scale.body).toMatchObject({ spec: { replicas: 3 }, status: { replicas: 3 } });
+    expect(adopted.status?.conditions?.find((x) => x.type === 'Available')?.status).toBe('True');
+    expect((await c.apps.listNamespacedReplicaSet({ namespace: ns })).items.map((rs) => rs.metadata?.name)).toEqual([`demo-${ARGO_HASH}`]);
+    expect((await pods(c)).map((p) => p.metadata!.uid!).sort()).toEqual(podUids);
+    // A pass later, still nothing restarted.
+    await new Promise((r) => setTimeout(r, 500));
+    expect((await pods(c)).map((p) => p.metadata!.uid!).sort()).toEqual(podUids);
+
+    const template = podTemplate('nginx:1.28');
+    await c.custom.patchNamespacedCustomObject({ ...argo, name: 'demo', body: { spec: { template } } }, setHeaderOptions('Content-Type', PatchStrategy.MergePatch));
+    const healthy = await until('Healthy on the new revision', () => readRollout(c), (r) => r.status?.phase === 'Healthy' && r.status.stableRS !== ARGO_HASH && r.status.stableRS !== undefined, { invariant: activeServes, timeoutMs: 20_000 });
+    const v2 = healthy.status!.stableRS!;
+    expect(healthy.status).toMatchObject({ currentPodHash: v2, observedGeneration: '2', blueGreen: { activeSelector: v2 }, updatedReplicas: 3, availableReplicas: 3 });
+    expect((await c.core.readNamespacedService({ namespace: ns, name: 'demo-active' })).spec?.selector).toEqual({ app: 'demo', [POD_TEMPLATE_HASH_LABEL]: v2 });
+    await until(`demo-${ARGO_HASH} scaled to 0 after scaleDownDelaySeconds`, () => c.apps.readNamespacedReplicaSet({ namespace: ns, name: `demo-${ARGO_HASH}` }), (rs) => rs.spec?.replicas === 0, { invariant: activeServes });
+  });
+
+  it('a template change rolls out canary: canaryService and stableService split by hash, the pause step shown as Argo shows it, then both on the new hash', async () => {
+    const c = (cluster = await startArgoCluster());
+    const { podUids } = await leftByArgo(c, { canary: { canaryService: 'demo-canary', stableService: 'demo-stable', steps: [{ setWeight: 34 }, { pause: { duration: 2 } }] } }, ['demo-canary', 'demo-stable']);
+    await run(c);
+    await until('the Rollout taken over', () => readRollout(c), (r) => r.status?.graylane !== undefined && r.status.phase === 'Healthy');
+    expect((await pods(c)).map((p) => p.metadata!.uid!).sort()).toEqual(podUids);
+
+    await c.custom.patchNamespacedCustomObject({ ...argo, name: 'demo', body: { spec: { template: podTemplate('nginx:1.28') } } }, setHeaderOptions('Content-Type', PatchStrategy.MergePatch));
+    const paused = await until('paused on the pause step', () => readRollout(c), (r) => r.status?.currentStepIndex === 1 && r.status.currentPodHash !== ARGO_HASH && (r.status.pauseConditions ?? []).length > 0);
+    const v2 = paused.status!.currentPodHash!;
+    expect(paused.status).toMatchObject({ phase: 'Paused', stableRS: ARGO_HASH, observedGeneration: '2', pauseConditions: [{ reason: 'CanaryPauseStep' }] });
+    expect((await c.core.readNamespacedService({ namespace: ns, name: 'demo-canary' })).spec?.selector?.[POD_TEMPLATE_HASH_LABEL]).toBe(v2);
+    expect((await c.core.readNamespacedService({ namespace: ns, name: 'demo-stable' })).spec?.selector?.[POD_TEMPLATE_HASH_LABEL]).toBe(ARGO_HASH);
+    expect((await c.apps.readNamespacedReplicaSet({ namespace: ns, name: `demo-${v2}` })).spec?.replicas).toBe(1);
+
+    const done = await until('Healthy on the new revision', () => readRollout(c), (r) => r.status?.phase === 'Healthy' && r.status.stableRS === v2, { timeoutMs: 20_000 });
+    expect(done.status).toMatchObject({ currentPodHash: v2, currentStepIndex: 2, updatedReplicas: 3, availableReplicas: 3 });
+    for (const name of ['demo-canary', 'demo-stable']) {
+      expect((await c.core.readNamespacedService({ namespace: ns, name })).spec?.selector?.[POD_TEMPLATE_HASH_LABEL]).toBe(v2);
+    }
+  });
+
+  it('an Argo field graylane does not run is InvalidSpec with its sentence, and nothing is touched', async () => {
+    const c = (cluster = await startArgoCluster());
+    const { podUids } = await leftByArgo(c, { canary: { steps: [{ setWeight: 50 }, { experiment: { templates: [] } }] } }, []);
+    await run(c);
+    const invalid = await until('InvalidSpec', () => readRollout(c), (r) => (r.status?.conditions ?? []).some((x) => x.type === 'InvalidSpec'));
+    expect(invalid.status?.conditions?.find((x) => x.type === 'InvalidSpec')?.message).toMatch(/^spec\.strategy\.canary\.steps\[1\]\.experiment: /);
+    expect((await pods(c)).map((p) => p.metadata!.uid!).sort()).toEqual(podUids);
+    expect((await c.apps.readNamespacedReplicaSet({ namespace: ns, name: `demo-${ARGO_HASH}` })).spec?.replicas).toBe(3);
+  });
+
+  it('an analysis step is refused as InvalidSpec, as for graylane Rollouts: never promoted unjudged', async () => {
+    const c = (cluster = await startArgoCluster());
+    await leftByArgo(c, { canary: { steps: [{ setWeight: 50 }, { analysis: { templates: [{ templateName: 'success-rate' }] } }] } }, []);
+    await run(c);
+    const invalid = await until('InvalidSpec', () => readRollout(c), (r) => (r.status?.conditions ?? []).some((x) => x.type === 'InvalidSpec'));
+    expect(invalid.status?.phase).toBe('Degraded');
+    expect(invalid.status?.conditions?.find((x) => x.type === 'InvalidSpec')?.message).toBe('spec.strategy.canary.steps[1].analysis: analysis on Kubernetes comes with the next issue; remove it to roll out without it');
+  });
+});
