@@ -78,6 +78,14 @@ function creationMs(rs: V1ReplicaSet): number {
 
 /** See the file comment. */
 export class RolloutSpecSource implements SpecSource {
+  /**
+   * The last validation per `namespace/name`, with what it was made from: every pass reads the
+   * spec, and the loader (YAML text, schema, cross-checks) was most of a pass's CPU. The spec
+   * changes only with `metadata.generation`; the labels and annotations the loader also reads do not
+   * bump it, so they are part of the stamp. Status writes (most changes) leave the stamp alone.
+   */
+  private readonly validated = new Map<string, { stamp: string; result: RolloutDoc | string }>();
+
   constructor(private readonly options: RolloutSpecSourceOptions) {}
 
   /**
@@ -88,8 +96,11 @@ export class RolloutSpecSource implements SpecSource {
     const { rollouts, replicaSets, deployments } = this.options;
     for (const [kind, cache] of [['Rollout', rollouts], ['ReplicaSet', replicaSets]] as const) if (!cache.synced()) throw new CacheNotSyncedError(kind);
     const object = rollouts.get(key.namespace, key.name);
-    if (!object) return { state: 'absent' };
-    const loaded = this.validate(object);
+    if (!object) {
+      this.validated.delete(`${key.namespace}/${key.name}`);
+      return { state: 'absent' };
+    }
+    const loaded = this.validateOnce(object);
     if (typeof loaded === 'string') return { state: 'invalid', message: loaded };
     const spec = loaded.spec;
     let podTemplate: V1PodTemplateSpec;
@@ -170,6 +181,21 @@ export class RolloutSpecSource implements SpecSource {
     }
   }
 
+  /** {@link validate}, remembered while the Rollout's stamp (uid, generation, labels, annotations) holds. */
+  private validateOnce(object: RolloutObject): RolloutDoc | string {
+    const meta = object.metadata ?? {};
+    const key = `${meta.namespace ?? ''}/${meta.name ?? ''}`;
+    // Without a generation (a server that keeps none) the spec itself is the stamp.
+    const specPart = meta.generation === undefined ? JSON.stringify(object.spec) : String(meta.generation);
+    const stamp = `${meta.uid ?? ''}|${object.apiVersion ?? ''}|${specPart}|${JSON.stringify(meta.labels ?? null)}|${JSON.stringify(meta.annotations ?? null)}`;
+    const cached = this.validated.get(key);
+    if (cached?.stamp === stamp) return cached.result;
+    const result = this.validate(object);
+    // Frozen: one parsed spec now serves many passes, so a pass that wrote into it would leak into the next.
+    this.validated.set(key, { stamp, result: typeof result === 'string' ? result : deepFreeze(result) });
+    return result;
+  }
+
   /** The Rollout through the documents' loader: its typed form, or the sentence of what is wrong. */
   private validate(object: RolloutObject): RolloutDoc | string {
     const meta = object.metadata ?? {};
@@ -210,6 +236,14 @@ function multiFieldSteps(spec: unknown): string[] {
     const keys = step !== null && typeof step === 'object' ? Object.keys(step) : [];
     return keys.length > 1 ? [`spec.strategy.canary.steps[${i}]: a step with several fields (${keys.join(', ')}) is not supported with --argo-rollouts; graylane would run it as ${keys.length} steps and the step index Argo's tools show would no longer match; write one field per step`] : [];
   });
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value !== null && typeof value === 'object' && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const v of Object.values(value)) deepFreeze(v);
+  }
+  return value;
 }
 
 /** A ReplicaSet's pod template as the user wrote it: the runtime adds the hash label back. */
