@@ -1,12 +1,14 @@
 /**
  * Where graylane finds its cluster, in kubectl's order: an explicit file, else `$KUBECONFIG`, else
  * `~/.kube/config`, else the pod's service account. The CLI and the controller both start here,
- * so `--kubeconfig`, `--context` and `-n` mean the same thing in both.
+ * so `--kubeconfig`, `--context` and `-n` mean the same thing in both. Requests made with the
+ * loaded configuration reuse their connections (see keep-alive-agents.ts).
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
+import { shareKeepAliveAgents } from './keep-alive-agents.js';
 
 /** Why no configuration could be loaded. */
 export type KubeConfigErrorCode =
@@ -163,5 +165,6 @@ export function loadKubeConfig(options: LoadKubeConfigOptions = {}): LoadedKubeC
       `the configuration names no current context${names.length === 0 ? '' : `; choose one of: ${names.join(', ')}`}`);
   }
   const namespace = contextObject.namespace ?? inClusterNamespace;
+  shareKeepAliveAgents(kubeConfig);
   return { kubeConfig, namespace: namespace === undefined || namespace === '' ? 'default' : namespace, context: current, source };
 }

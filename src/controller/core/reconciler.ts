@@ -312,7 +312,7 @@ export class Reconciler {
   /** Puts `traffic` in force with the instances running now, unless exactly that is in force already. */
   private async route(key: ObjectKey, desired: DesiredRollout, traffic: TrafficInForce): Promise<void> {
     const decision = this.decision(key, desired, traffic, this.options.runtime.listInstances({ namespace: key.namespace, service: key.name }));
-    const fingerprint = JSON.stringify(canonical(decision));
+    const fingerprint = decisionFingerprint(decision);
     if (this.applied.get(keyId(key)) === fingerprint) return;
     try {
       await this.options.traffic.apply(decision);
@@ -349,6 +349,24 @@ function endpointsOf(instances: InstanceInfo[]): TrafficEndpoint[] {
     .filter((i) => i.state !== 'stopped' && !i.address.endsWith(':0'))
     .map((i) => ({ id: i.id, revision: i.revision, address: i.address, ready: i.state === 'ready', draining: i.state === 'stopping' }));
 }
+
+/**
+ * What makes two decisions the same, as a string. The spec (pod template and all) is most of a
+ * decision and the same object from pass to pass while its generation holds, so its canonical
+ * form is remembered per (frozen) object: a pass then serialises only the weights and endpoints.
+ */
+function decisionFingerprint(decision: TrafficDecision): string {
+  const { spec, ...rest } = decision;
+  // Only a frozen spec is remembered: one written to in place would keep a stale fingerprint.
+  let specPart = spec === undefined ? '' : SPEC_FINGERPRINTS.get(spec);
+  if (specPart === undefined) {
+    specPart = JSON.stringify(canonical(spec));
+    if (spec !== undefined && Object.isFrozen(spec)) SPEC_FINGERPRINTS.set(spec, specPart);
+  }
+  return `${specPart}|${JSON.stringify(canonical(rest))}`;
+}
+
+const SPEC_FINGERPRINTS = new WeakMap<object, string>();
 
 /** Equal as JSON, whatever the key order: records read back from a store may order keys differently. */
 function sameJson(a: unknown, b: unknown): boolean {

@@ -136,7 +136,7 @@ export class RolloutSpecSource implements SpecSource {
     // Argo's ReplicaSets carry Argo's hash, never graylane's: one running this template is adopted
     // by template equality, keeping its name and pods.
     const adopted = flavour === 'argo' ? owned.find((rs) => samePodTemplate(rs.spec?.template, podTemplate)) : undefined;
-    const desiredRevision = adopted?.metadata?.labels?.[POD_TEMPLATE_HASH_LABEL] ?? revisionHash(podTemplate);
+    const desiredRevision = adopted?.metadata?.labels?.[POD_TEMPLATE_HASH_LABEL] ?? hashOf(podTemplate);
     const revisions: DesiredRevision[] = owned.map((rs) => {
       const name = rs.metadata!.labels![POD_TEMPLATE_HASH_LABEL]!;
       const template: RevisionTemplate = {
@@ -236,6 +236,18 @@ function multiFieldSteps(spec: unknown): string[] {
     const keys = step !== null && typeof step === 'object' ? Object.keys(step) : [];
     return keys.length > 1 ? [`spec.strategy.canary.steps[${i}]: a step with several fields (${keys.join(', ')}) is not supported with --argo-rollouts; graylane would run it as ${keys.length} steps and the step index Argo's tools show would no longer match; write one field per step`] : [];
   });
+}
+
+/** A frozen template's hash is remembered (the cached spec's inline template): hashing it was a cost of every pass. */
+const HASHES = new WeakMap<object, string>();
+
+function hashOf(template: V1PodTemplateSpec): string {
+  let hash = HASHES.get(template);
+  if (hash === undefined) {
+    hash = revisionHash(template);
+    if (Object.isFrozen(template)) HASHES.set(template, hash);
+  }
+  return hash;
 }
 
 function deepFreeze<T>(value: T): T {

@@ -97,6 +97,13 @@ export class KubernetesRuntime implements Runtime<KubernetesRevisionTemplate> {
   /** ReplicaSets this runtime wrote, for `shutdown({ stopInstances: true })`. */
   private readonly written = new Map<string, { namespace: string; name: string }>();
   private readonly unsubscribe: Array<() => void>;
+  /**
+   * ReplicaSet names per `namespace/rollout`: a pass asks for one Rollout's instances several
+   * times, and a namespace holds the ReplicaSets of hundreds. Built from the cache on first use,
+   * then kept by its changes; a name is checked against the cache on every read.
+   */
+  private readonly setsByRollout = new Map<string, Set<string>>();
+  private setsIndexed = false;
 
   constructor(private readonly options: KubernetesRuntimeOptions) {
     this.apps = options.kubeConfig.makeApiClient(AppsV1Api);
@@ -111,7 +118,8 @@ export class KubernetesRuntime implements Runtime<KubernetesRevisionTemplate> {
         const owner = object.metadata?.ownerReferences?.find((r) => r.controller === true && r.kind === 'ReplicaSet');
         if (owner && object.metadata?.namespace !== undefined) this.observeSet(object.metadata.namespace, owner.name, owner.uid);
       }),
-      options.replicaSets.onChange(({ object }) => {
+      options.replicaSets.onChange(({ type, object }) => {
+        if (this.setsIndexed) this.indexSet(object, type === 'deleted');
         const meta = object.metadata;
         if (meta?.namespace !== undefined && meta.name !== undefined && meta.uid !== undefined) this.observeSet(meta.namespace, meta.name, meta.uid);
       }),
@@ -352,6 +360,16 @@ export class KubernetesRuntime implements Runtime<KubernetesRevisionTemplate> {
   /** graylane's Rollouts' ReplicaSets matching `filter`, by uid. */
   private ownedSets(filter: InstanceFilter): Map<string, OwnedSet> {
     const sets = new Map<string, OwnedSet>();
+    if (filter.namespace !== undefined && filter.service !== undefined) {
+      // By the index, not by name: a ReplicaSet adopted from Argo Rollouts keeps Argo's name.
+      for (const name of this.setNamesOf(filter.namespace, filter.service)) {
+        const rs = this.options.replicaSets.get(filter.namespace, name);
+        const set = rs === undefined ? undefined : this.ownedSet(rs);
+        if (set === undefined || set.owner.service !== filter.service || (filter.revision !== undefined && set.owner.revision !== filter.revision)) continue;
+        sets.set(rs!.metadata!.uid!, set);
+      }
+      return sets;
+    }
     const labels = filter.revision === undefined ? undefined : { [POD_TEMPLATE_HASH_LABEL]: filter.revision };
     for (const rs of this.options.replicaSets.list({ namespace: filter.namespace, labels })) {
       const set = this.ownedSet(rs);
@@ -412,6 +430,30 @@ export class KubernetesRuntime implements Runtime<KubernetesRevisionTemplate> {
     }
     if (seen.size === 0) this.members.delete(uid);
     else this.members.set(uid, seen);
+  }
+
+  /** The names of `service`'s ReplicaSets in `namespace`, from the index (built on first use). */
+  private setNamesOf(namespace: string, service: string): Iterable<string> {
+    if (!this.setsIndexed) {
+      this.setsIndexed = true;
+      for (const rs of this.options.replicaSets.list()) this.indexSet(rs, false);
+    }
+    return this.setsByRollout.get(`${namespace}/${service}`) ?? [];
+  }
+
+  private indexSet(rs: V1ReplicaSet, deleted: boolean): void {
+    const set = this.ownedSet(rs);
+    const name = rs.metadata?.name;
+    if (set === undefined || name === undefined) return;
+    const key = `${rs.metadata?.namespace ?? ''}/${set.owner.service}`;
+    let names = this.setsByRollout.get(key);
+    if (deleted) {
+      names?.delete(name);
+      if (names?.size === 0) this.setsByRollout.delete(key);
+      return;
+    }
+    if (names === undefined) this.setsByRollout.set(key, (names = new Set()));
+    names.add(name);
   }
 
   /** A ReplicaSet as one of graylane's Rollouts' revisions, or undefined when it is not one. */
