@@ -3,10 +3,13 @@
  * `kubectl get events` tell what the controller did. Like client-go's correlator, the same reason
  * and message about the same object again within a few minutes bumps `count` on the Event already
  * posted instead of adding one: a rollout stuck in a loop shows one line with a count, not a page.
- * Events are advice for people: a failure to post one is logged and never fails a pass.
+ * Events are advice for people: a failure to post one is logged and never fails a pass. When the
+ * API server sheds an Event write (429 or 503 with Retry-After), the Events of the time it asked
+ * for are dropped, not sent: an Event is not worth adding load to a server that is shedding it.
  */
 import { CoreV1Api, type CoreV1Event, type KubeConfig } from '@kubernetes/client-node';
 import { EVENT_COMPONENT } from './names.js';
+import { serverRetryAfterMs } from './retry-after.js';
 
 /** Severity of an event (the state port's levels); `warning` and `error` post a `Warning` Event. */
 export type EventLevel = 'info' | 'warning' | 'error';
@@ -104,6 +107,9 @@ export class EventRecorder {
   private readonly log: (line: string) => void;
   private readonly posted = new Map<string, Posted>();
   private sequence = 0;
+  /** Until when (epoch ms, on the recorder's clock) Events are dropped: the server asked for quiet. */
+  private quietUntilMs = 0;
+  private droppedWhileQuiet = 0;
 
   constructor(options: EventRecorderOptions) {
     this.api = options.kubeConfig.makeApiClient(CoreV1Api);
@@ -113,11 +119,22 @@ export class EventRecorder {
     this.log = options.log ?? ((line) => void process.stderr.write(`${line}\n`));
   }
 
-  /** Posts the event (or bumps the count of the same one posted lately); never rejects. */
+  /**
+   * Posts the event (or bumps the count of the same one posted lately); never rejects. Dropped
+   * (and counted in the next log line) while a server's Retry-After runs.
+   */
   async record(event: RecordedEvent): Promise<void> {
+    const o = event.object;
+    if (this.now() < this.quietUntilMs) {
+      this.droppedWhileQuiet += 1;
+      return;
+    }
+    if (this.droppedWhileQuiet > 0) {
+      this.log(`${this.droppedWhileQuiet} event(s) dropped while the API server asked for quiet`);
+      this.droppedWhileQuiet = 0;
+    }
     const atMs = event.atMs ?? this.now();
     const type = event.level === 'info' ? 'Normal' : 'Warning';
-    const o = event.object;
     const key = [o.namespace, o.apiVersion, o.kind, o.name, o.uid ?? '', event.level, event.reason, event.message].join('\u0000');
     try {
       const earlier = this.posted.get(key);
@@ -131,7 +148,10 @@ export class EventRecorder {
       const created = await this.api.createNamespacedEvent({ namespace: o.namespace, body: this.newEvent(event, type, atMs) });
       this.remember(key, { event: created, lastMs: atMs });
     } catch (error) {
-      this.log(`event ${event.reason} about ${o.kind} ${o.namespace}/${o.name} not posted: ${(error as Error).message}`);
+      const quietMs = serverRetryAfterMs(error);
+      if (quietMs !== undefined) this.quietUntilMs = this.now() + quietMs;
+      const quiet = quietMs === undefined ? '' : `; the server asked for quiet: events of the next ${quietMs} ms are dropped`;
+      this.log(`event ${event.reason} about ${o.kind} ${o.namespace}/${o.name} not posted: ${(error as Error).message}${quiet}`);
     }
   }
 

@@ -11,6 +11,7 @@
  */
 import { KubernetesObjectApi, Watch, type KubeConfig, type KubernetesObject } from '@kubernetes/client-node';
 import { matchesQuery, type CacheChange, type CacheQuery, type ObjectCache } from './object-cache.js';
+import { serverRetryAfterMs } from './retry-after.js';
 
 /** Why the informer reports an error; none of them stops it (it retries), except `stopped`. */
 export type InformerErrorCode = 'list-failed' | 'watch-failed' | 'listener-failed' | 'stopped';
@@ -87,7 +88,7 @@ type WatchOutcome =
   | { kind: 'ended'; openedMs: number }
   | { kind: 'failed'; error: unknown; openedMs: number };
 
-interface Loose { code?: unknown; statusCode?: unknown; message?: unknown; headers?: unknown }
+interface Loose { code?: unknown; statusCode?: unknown; message?: unknown }
 
 function statusOf(error: unknown): number | undefined {
   if (typeof error !== 'object' || error === null) return undefined;
@@ -389,7 +390,7 @@ export class Informer<T extends KubernetesObject = KubernetesObject> implements 
     this.#options.onError?.(error);
   }
 
-  /** The wait before the next attempt after one more failure in a row; a 429's Retry-After is honoured. */
+  /** The wait before the next attempt after one more failure in a row; a 429's or 503's Retry-After is honoured. */
   #backoffDelay(error: unknown): number {
     const b = this.#options.backoff ?? {};
     const initial = b.initialMs ?? 200;
@@ -398,7 +399,7 @@ export class Informer<T extends KubernetesObject = KubernetesObject> implements 
     this.#failuresInRow += 1;
     // Equal jitter: never under half the step, so that retries spread out yet still back off.
     const delay = Math.round(step / 2 + (step / 2) * this.#random());
-    const retryAfterMs = retryAfterOf(error);
+    const retryAfterMs = serverRetryAfterMs(error, { nowMs: () => this.#now(), maxMs: max });
     return retryAfterMs === undefined ? delay : Math.min(max, Math.max(delay, retryAfterMs));
   }
 
@@ -425,11 +426,3 @@ export class Informer<T extends KubernetesObject = KubernetesObject> implements 
   }
 }
 
-function retryAfterOf(error: unknown): number | undefined {
-  if (typeof error !== 'object' || error === null) return undefined;
-  const headers = (error as Loose).headers;
-  if (typeof headers !== 'object' || headers === null) return undefined;
-  const value = (headers as Record<string, unknown>)['retry-after'] ?? (headers as Record<string, unknown>)['Retry-After'];
-  const seconds = typeof value === 'string' ? Number(value) : NaN;
-  return Number.isFinite(seconds) && seconds >= 0 ? seconds * 1000 : undefined;
-}

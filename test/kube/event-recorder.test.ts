@@ -100,6 +100,23 @@ describe('EventRecorder', () => {
     expect(world.logged).toEqual([expect.stringMatching(/^event RolloutPaused about Rollout gone\/web not posted: /)]);
   });
 
+  it('an Event write the server sheds with Retry-After is logged, and the Events of the time it asked for are dropped, not sent', async () => {
+    world = await start();
+    world.server.injectFault({ status: 429, method: 'POST', pathIncludes: '/events', retryAfterSeconds: 2 });
+    await expect(world.recorder.record({ object: rollout, level: 'error', reason: 'ScaleFailed', message: 'one' })).resolves.toBeUndefined();
+    expect(world.logged).toEqual([expect.stringMatching(/^event ScaleFailed about Rollout default\/web not posted: .*events of the next 2000 ms are dropped$/s)]);
+    const posts = () => world!.server.requests.filter((r) => r.method === 'POST' && r.path.includes('/events')).length;
+    world.clock.nowMs += 1999;
+    await world.recorder.record({ object: rollout, level: 'error', reason: 'ScaleFailed', message: 'two' });
+    await world.recorder.record({ object: rollout, level: 'info', reason: 'RolloutPaused', message: 'three' });
+    expect(posts()).toBe(1);
+    world.clock.nowMs += 1;
+    await world.recorder.record({ object: rollout, level: 'info', reason: 'RolloutPaused', message: 'four' });
+    expect(posts()).toBe(2);
+    expect((await world.events()).map((e) => e.message)).toEqual(['four']);
+    expect(world.logged.at(-1)).toBe('2 event(s) dropped while the API server asked for quiet');
+  });
+
   it('a failure to bump (the server unreachable) is logged, never thrown', async () => {
     world = await start();
     await world.recorder.record({ object: rollout, level: 'info', reason: 'RolloutPaused', message: 'paused' });

@@ -249,6 +249,39 @@ describe('acting', () => {
     expect(world.traffic.applied.map((a) => a.traffic)).toEqual([onStable('r1')]);
   });
 
+  it('a scaling call a server shed with a delay is not tried again before the delay is over, however many passes run; the pass after it is asked for then', async () => {
+    const world = new CoreWorld(spec);
+    world.runtime.failScaling(Object.assign(new Error('HTTP 429'), { retryAfterMs: 2000 }));
+    await world.pass();
+    expect(world.runtime.calls).toHaveLength(1);
+    expect(world.requeues).toEqual(['web after 2000 ms']);
+    expect(world.sink).toContainEqual({ type: 'emit', service: 'web', event: { atMs: 1_000_000, level: 'error', reason: 'ScaleFailed', message: 'revision r1: HTTP 429' } });
+    world.clock.advance(1999);
+    await world.pass();
+    await world.pass();
+    expect(world.runtime.calls).toHaveLength(1);
+    world.clock.advance(1);
+    await world.pass();
+    expect(world.runtime.calls).toEqual([
+      { type: 'ensureInstances', service: 'web', revision: 'r1', replicas: 2 },
+      { type: 'ensureInstances', service: 'web', revision: 'r1', replicas: 2 },
+    ]);
+  });
+
+  it('a traffic change a server shed with a delay is not tried again before the delay is over; the pass after it is asked for', async () => {
+    const world = new CoreWorld(spec);
+    world.traffic.failNextApply = Object.assign(new Error('Service default/web was not patched: throttled'), { retryAfterMs: 1500 });
+    await world.pass();
+    expect(world.requeues).toContain('web after 1500 ms');
+    expect(world.sink).toContainEqual({ type: 'emit', service: 'web', event: { atMs: 1_000_000, level: 'error', reason: 'RoutingFailed', message: 'Service default/web was not patched: throttled' } });
+    world.clock.advance(1499);
+    await world.pass();
+    expect(world.traffic.applied).toEqual([]);
+    world.clock.advance(1);
+    await world.pass();
+    expect(world.traffic.applied.map((a) => a.traffic)).toEqual([onStable('r1')]);
+  });
+
   it('an instance that became ready is routed at once by applyTraffic, without a pass', async () => {
     const world = new CoreWorld(spec);
     await world.pass();

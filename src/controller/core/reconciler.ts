@@ -6,12 +6,15 @@
  * the pure engine; commit once, with the version the pass was decided on; then act (scale,
  * traffic, analyses, events). Nothing is acted on that is not committed: a commit that fails or
  * conflicts ends the pass before the world is touched, so a crash or a rival controller never
- * leaves the world ahead of the state. It sees the world only through ports.
+ * leaves the world ahead of the state. It sees the world only through ports. A scaling call or a
+ * traffic change that a server shed with a requested delay (`retryAfterMs`) is not tried again for
+ * that rollout until the delay is over, whatever passes run meanwhile.
  */
 import {
   applyOperation, initialStatus, reconcile,
   type Action, type Observed, type Operation, type RolloutStatus, type TrafficInForce,
 } from '../../engine/index.js';
+import { retryAfterMsOf } from '../../lib/retry-after.js';
 import type { InstanceInfo, Runtime } from '../../runtime/runtime.js';
 import { StateConflictError, type NewEvent, type ObjectKey, type RolloutChange, type RolloutRecord, type StatePort } from '../../state/state-port.js';
 import type { TrafficDecision, TrafficEndpoint, TrafficProvider, Verification } from '../../traffic/traffic-provider.js';
@@ -35,8 +38,11 @@ export interface ReconcilerOptions {
   events: EventSink;
   /** Clock, epoch ms. */
   nowMs: () => number;
-  /** Asks for another pass of `key` soon (the work queue's add); called when a scaling call has ended. */
-  requeue: (key: ObjectKey) => void;
+  /**
+   * Asks for another pass of `key`: soon (the work queue's add) when a scaling call has ended, or
+   * after `afterMs` when a server asked for that long before the next attempt.
+   */
+  requeue: (key: ObjectKey, afterMs?: number) => void;
   /** Run before the runtime stops a surplus instance: take it out of traffic and wait for its drain. */
   beforeStop?: ((key: ObjectKey, instance: InstanceInfo) => Promise<void>) | undefined;
 }
@@ -114,6 +120,8 @@ export class Reconciler {
   private readonly scaling = new Map<string, Promise<void>>();
   /** The decision (with its endpoints) last put in force per rollout: an equal one is not sent again. */
   private readonly applied = new Map<string, string>();
+  /** Writes a server asked to hold off (`rollout/revision` scaling, `rollout` routing), until when (epoch ms). */
+  private readonly throttled = new Map<string, number>();
 
   constructor(private readonly options: ReconcilerOptions) {}
 
@@ -191,6 +199,7 @@ export class Reconciler {
   /** Drops what the reconciler remembers of `key` (it was removed). */
   forget(key: ObjectKey): void {
     this.applied.delete(keyId(key));
+    for (const id of this.throttled.keys()) if (id === keyId(key) || id.startsWith(`${keyId(key)}/`)) this.throttled.delete(id);
   }
 
   /** Resolves once every scaling call in flight has ended (for a shutdown). */
@@ -290,21 +299,26 @@ export class Reconciler {
   /** Brings a revision to `replicas` instances; one scaling call per revision at a time, not awaited. */
   private scale(key: ObjectKey, desired: DesiredRollout, revision: string, replicas: number): void {
     const id = `${keyId(key)}/${revision}`;
-    if (this.scaling.has(id)) return;
+    if (this.scaling.has(id) || this.isThrottled(id)) return;
     const template = desired.revisions.find((r) => r.name === revision)?.template;
     if (template === undefined) return;
     const { runtime, beforeStop } = this.options;
     const live = runtime.listInstances({ namespace: key.namespace, service: key.name, revision }).filter((i) => i.state !== 'stopping' && i.state !== 'stopped');
     if (live.length === replicas) return;
+    // Set when the server shed the call: the next pass comes once its delay is over.
+    let afterMs: number | undefined;
     const work = runtime
       .ensureInstances({ namespace: key.namespace, service: key.name, revision, template, replicas, ...(beforeStop ? { beforeStop: (info: InstanceInfo) => beforeStop(key, info) } : {}) })
       .then(
         () => undefined,
-        (err: unknown) => this.options.events.emit(key, { atMs: this.options.nowMs(), level: 'error', reason: 'ScaleFailed', message: `revision ${revision}: ${messageOf(err)}` }),
+        (err: unknown) => {
+          afterMs = this.throttle(id, err);
+          this.options.events.emit(key, { atMs: this.options.nowMs(), level: 'error', reason: 'ScaleFailed', message: `revision ${revision}: ${messageOf(err)}` });
+        },
       )
       .finally(() => {
         this.scaling.delete(id);
-        this.options.requeue(key);
+        this.options.requeue(key, afterMs);
       });
     this.scaling.set(id, work);
   }
@@ -313,15 +327,33 @@ export class Reconciler {
   private async route(key: ObjectKey, desired: DesiredRollout, traffic: TrafficInForce): Promise<void> {
     const decision = this.decision(key, desired, traffic, this.options.runtime.listInstances({ namespace: key.namespace, service: key.name }));
     const fingerprint = decisionFingerprint(decision);
-    if (this.applied.get(keyId(key)) === fingerprint) return;
+    if (this.applied.get(keyId(key)) === fingerprint || this.isThrottled(keyId(key))) return;
     try {
       await this.options.traffic.apply(decision);
       this.applied.set(keyId(key), fingerprint);
     } catch (err) {
-      // What was in force stays in force; the next pass tries again.
+      // What was in force stays in force; the next pass tries again (once a throttling server allows).
       this.applied.delete(keyId(key));
       this.options.events.emit(key, { atMs: this.options.nowMs(), level: 'error', reason: 'RoutingFailed', message: messageOf(err) });
+      const afterMs = this.throttle(keyId(key), err);
+      if (afterMs !== undefined) this.options.requeue(key, afterMs);
     }
+  }
+
+  /** Holds off the write `id` for as long as the error's server asked; returns that delay, if it asked. */
+  private throttle(id: string, err: unknown): number | undefined {
+    const afterMs = retryAfterMsOf(err);
+    if (afterMs !== undefined && afterMs > 0) this.throttled.set(id, this.options.nowMs() + afterMs);
+    return afterMs;
+  }
+
+  /** Whether a server's delay still holds off the write `id` (forgotten once over). */
+  private isThrottled(id: string): boolean {
+    const untilMs = this.throttled.get(id);
+    if (untilMs === undefined) return false;
+    if (this.options.nowMs() < untilMs) return true;
+    this.throttled.delete(id);
+    return false;
   }
 
   private decision(key: ObjectKey, desired: DesiredRollout, traffic: TrafficInForce, instances: InstanceInfo[]): TrafficDecision {

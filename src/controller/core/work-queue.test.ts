@@ -32,6 +32,9 @@ class Handler {
   }
 }
 
+/** An error as an adapter surfaces a server's Retry-After. */
+const throttled = (retryAfterMs: number): Error => Object.assign(new Error(`throttled for ${retryAfterMs} ms`), { retryAfterMs });
+
 const flush = async () => {
   for (let i = 0; i < 10; i++) await Promise.resolve();
 };
@@ -132,6 +135,78 @@ describe('WorkQueue', () => {
       { key: 'default/a', failures: 3, retryInMs: 350, message: 'boom 3' },
       { key: 'default/a', failures: 1, retryInMs: 100, message: 'boom 4' },
     ]);
+  });
+
+  it('waits as long as a failure\'s server asked (retryAfterMs, here on the wrapped cause), not its own shorter back-off', async () => {
+    const { handler, queue, errors } = setup({ backoff: { baseMs: 100, maxMs: 30_000 } });
+    queue.add('default/a');
+    await handler.finish('default/a', new Error('status not written', { cause: throttled(2000) }));
+    await vi.advanceTimersByTimeAsync(1999);
+    expect(handler.running()).toEqual([]);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(handler.running()).toEqual(['default/a']);
+    expect(errors).toEqual([{ key: 'default/a', failures: 1, retryInMs: 2000, message: 'status not written' }]);
+  });
+
+  it('keeps a key that a server asked to leave alone from running on changes meanwhile, then runs it once', async () => {
+    const { handler, queue } = setup();
+    queue.add('default/a');
+    // A change during the failing run, and more while the server's delay runs.
+    queue.add('default/a');
+    await handler.finish('default/a', throttled(1000));
+    queue.add('default/a');
+    await vi.advanceTimersByTimeAsync(500);
+    queue.add('default/a');
+    queue.add('default/b');
+    expect(handler.running()).toEqual(['default/b']);
+    await vi.advanceTimersByTimeAsync(499);
+    expect(handler.running()).toEqual(['default/b']);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(handler.running().sort()).toEqual(['default/a', 'default/b']);
+    await handler.finish('default/a');
+    await vi.advanceTimersByTimeAsync(5000);
+    expect(handler.log.filter((l) => l === 'start default/a')).toHaveLength(2);
+    // Once the delay is over and the key has run, a change runs it at once again.
+    queue.add('default/a');
+    expect(handler.running().sort()).toEqual(['default/a', 'default/b']);
+  });
+
+  it('takes the larger of its back-off and the server\'s delay, and starts over after a success', async () => {
+    const { handler, queue, errors } = setup({ backoff: { baseMs: 100, maxMs: 30_000 } });
+    queue.add('default/a');
+    for (let i = 1; i <= 5; i += 1) {
+      await handler.finish('default/a', new Error(`boom ${i}`));
+      await vi.advanceTimersByTimeAsync(100 * 2 ** (i - 1));
+    }
+    // The sixth failure backs off 3.2 s; the server asks for only 1 s: 3.2 s it is.
+    await handler.finish('default/a', Object.assign(new Error('throttled'), { retryAfterMs: 1000 }));
+    await vi.advanceTimersByTimeAsync(1000);
+    queue.add('default/a');
+    await vi.advanceTimersByTimeAsync(2199);
+    expect(handler.running()).toEqual([]);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(handler.running()).toEqual(['default/a']);
+    await handler.finish('default/a');
+    expect(queue.failuresOf('default/a')).toBe(0);
+    // After the success the back-off starts over: the server's 1 s is now the larger.
+    queue.add('default/a');
+    await handler.finish('default/a', Object.assign(new Error('throttled again'), { retryAfterMs: 1000 }));
+    expect(errors.slice(5)).toEqual([
+      { key: 'default/a', failures: 6, retryInMs: 3200, message: 'throttled' },
+      { key: 'default/a', failures: 1, retryInMs: 1000, message: 'throttled again' },
+    ]);
+    await vi.advanceTimersByTimeAsync(999);
+    expect(handler.running()).toEqual([]);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(handler.running()).toEqual(['default/a']);
+  });
+
+  it('retries a failure that names no delay after its back-off, and runs it on a change at once as before', async () => {
+    const { handler, queue } = setup();
+    queue.add('default/a');
+    await handler.finish('default/a', new Error('conflict'));
+    queue.add('default/a');
+    expect(handler.running()).toEqual(['default/a']);
   });
 
   it('runs an operation holding the key: after its running work, before its next run', async () => {

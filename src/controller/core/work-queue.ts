@@ -3,8 +3,12 @@
  * A key waiting is run once however often it is added (coalescing); a key runs on one worker at a
  * time, and a key added while it runs runs again afterwards, so the last change is never missed;
  * different keys run in parallel up to `concurrency`. A failing key comes back after a back-off
- * that doubles per failure up to a cap and starts over after a success.
+ * that doubles per failure up to a cap and starts over after a success. When the failure carries
+ * the delay a server asked for (`retryAfterMs`, see src/lib/retry-after.ts), the key waits the
+ * longer of the two, and is held that long: changes meanwhile run it once the delay is over, so
+ * a throttling server is not hammered by every watch event.
  */
+import { retryAfterMsOf } from '../../lib/retry-after.js';
 
 /** Timers the queue waits with; injectable so that tests drive them with a fake clock. */
 export interface QueueTimers {
@@ -32,7 +36,10 @@ export interface WorkQueueOptions {
   concurrency?: number | undefined;
   /** Back-off after failures; see {@link BackoffOptions}. */
   backoff?: Partial<BackoffOptions> | undefined;
-  /** Hears of every failure of the handler, with the key's consecutive failures and the delay before its retry. */
+  /**
+   * Hears of every failure of the handler, with the key's consecutive failures and the delay before
+   * its retry (the larger of the back-off and the server's `retryAfterMs`, when the error names one).
+   */
   onError?: ((failure: { key: string; error: unknown; failures: number; retryInMs: number }) => void) | undefined;
   /** Timers and clock; real ones (unref'd, so that a queue keeps no process alive) by default. */
   timers?: QueueTimers | undefined;
@@ -80,6 +87,8 @@ export class WorkQueue {
   private readonly waiters = new Map<string, (() => void)[]>();
   private readonly delayed = new Map<string, { dueMs: number; handle: unknown }>();
   private readonly failures = new Map<string, number>();
+  /** Keys a server asked to leave alone, until when (epoch ms): an add meanwhile waits for it. */
+  private readonly holds = new Map<string, number>();
   private readonly inFlight = new Set<Promise<unknown>>();
   private workers = 0;
   private closed = false;
@@ -92,9 +101,18 @@ export class WorkQueue {
     this.timers = options.timers ?? REAL_TIMERS;
   }
 
-  /** Queues `key` to run as soon as a worker is free (once, however often it is added meanwhile). */
+  /**
+   * Queues `key` to run as soon as a worker is free (once, however often it is added meanwhile);
+   * a key held after a server asked for a delay runs when the delay is over.
+   */
   add(key: string): void {
     if (this.closed) return;
+    const heldUntilMs = this.holds.get(key);
+    if (heldUntilMs !== undefined) {
+      const leftMs = heldUntilMs - this.timers.nowMs();
+      if (leftMs > 0) return this.addAfter(key, leftMs);
+      this.holds.delete(key);
+    }
     if (this.busy.has(key)) {
       this.dirty.add(key);
       return;
@@ -154,6 +172,7 @@ export class WorkQueue {
     this.closed = true;
     for (const { handle } of this.delayed.values()) this.timers.clearTimeout(handle);
     this.delayed.clear();
+    this.holds.clear();
     this.ready.length = 0;
     this.queued.clear();
     this.dirty.clear();
@@ -181,7 +200,11 @@ export class WorkQueue {
       } catch (error) {
         const failures = this.failuresOf(key) + 1;
         this.failures.set(key, failures);
-        const retryInMs = Math.min(this.backoff.maxMs, this.backoff.baseMs * 2 ** (failures - 1));
+        const backoffMs = Math.min(this.backoff.maxMs, this.backoff.baseMs * 2 ** (failures - 1));
+        const serverMs = retryAfterMsOf(error);
+        const retryInMs = serverMs === undefined ? backoffMs : Math.max(backoffMs, serverMs);
+        // Held before the key is released below: a change that came while it ran must wait too.
+        if (serverMs !== undefined) this.holds.set(key, this.timers.nowMs() + retryInMs);
         this.addAfter(key, retryInMs);
         this.onError?.({ key, error, failures, retryInMs });
       } finally {

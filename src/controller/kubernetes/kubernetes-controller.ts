@@ -143,7 +143,7 @@ export class KubernetesController {
     this.reconciler = new Reconciler({
       state: invalidSpecAwareState(state, rollouts), specs: this.loop.specs, runtime: this.runtime, traffic,
       analysis: kubernetesAnalysis, counters: noCounters, events: new KubernetesEventSink({ recorder, rollouts, log, flavour }),
-      nowMs, requeue: (key) => requeue(key),
+      nowMs, requeue: (key, afterMs) => requeue(key, afterMs),
     });
     this.pass = new RolloutPass({
       kubeConfig, apps, specs: this.loop.specs, state, reconciler: this.reconciler, traffic, runtime: this.runtime,

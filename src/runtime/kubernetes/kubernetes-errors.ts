@@ -25,16 +25,24 @@ export class ReplicaSetConflictError extends RuntimeError {
   }
 }
 
-/** The API server refused a write (an invalid template, a missing namespace, no permission …). */
+/**
+ * The API server refused a write (an invalid template, a missing namespace, no permission …), or
+ * shed it (429, 503): then `retryAfterMs` is the wait it asked for, which the work queue honours.
+ */
 export class KubernetesWriteError extends RuntimeError {
+  /** The delay the server asked for with Retry-After (see src/lib/retry-after.ts), if it asked. */
+  readonly retryAfterMs: number | undefined;
+
   constructor(
     /** What was being written, e.g. `create ReplicaSet default/web-abc`. */
     readonly operation: string,
     /** The HTTP status the API server answered. */
     readonly statusCode: number,
     detail: string,
-    options?: ErrorOptions,
+    options?: ErrorOptions & { retryAfterMs?: number | undefined },
   ) {
-    super('KubernetesWrite', `${operation} failed: HTTP ${statusCode}: ${detail}`, options);
+    const wait = options?.retryAfterMs === undefined ? '' : ` (the server asked to retry after ${options.retryAfterMs} ms)`;
+    super('KubernetesWrite', `${operation} failed: HTTP ${statusCode}: ${detail}${wait}`, options);
+    this.retryAfterMs = options?.retryAfterMs;
   }
 }

@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { AppsV1Api, CoreV1Api, KubeConfig, type V1Pod, type V1ReplicaSet } from '@kubernetes/client-node';
 import { ReplicaSet } from 'kubernetes-models/apps/v1';
 import { afterEach, describe, expect, it } from 'vitest';
+import { retryAfterMsOf } from '../../lib/retry-after.js';
 import { FakeApiServer } from '../../../test/fixtures/kube/fake-api-server.js';
 import { kubeConfigFor } from '../../../test/fixtures/kube/kubeconfig.js';
 import { ListCache } from '../../../test/fixtures/kube/list-cache.js';
@@ -376,6 +377,21 @@ describe('KubernetesRuntime', () => {
     });
     const bad = { ...template, selector: { app: 'not-web' } };
     await expect(runtime.ensureInstances({ namespace: NS, service: 'web', revision: 'r2', template: bad, replicas: 1 })).rejects.toMatchObject({ code: 'KubernetesWrite', statusCode: 422 });
+  });
+
+  it('a write the server sheds (429 or 503 with Retry-After) is a typed error carrying the delay it asked for', async () => {
+    const { env, runtime } = await setup();
+    const template = env.rollout('web');
+    env.server.injectFault({ status: 429, method: 'POST', pathIncludes: '/replicasets', retryAfterSeconds: 2 });
+    const created = await runtime.ensureInstances({ namespace: NS, service: 'web', revision: 'r1', template, replicas: 1 }).then(() => undefined, (e: unknown) => e);
+    expect(created).toMatchObject({ code: 'KubernetesWrite', statusCode: 429, retryAfterMs: 2000, message: expect.stringContaining('create ReplicaSet default/web-r1 failed: HTTP 429') });
+    expect(retryAfterMsOf(created)).toBe(2000);
+    await runtime.ensureInstances({ namespace: NS, service: 'web', revision: 'r1', template, replicas: 1 });
+    env.server.injectFault({ status: 503, method: 'PUT', pathIncludes: '/replicasets/web-r1', retryAfterSeconds: 1 });
+    await expect(runtime.ensureInstances({ namespace: NS, service: 'web', revision: 'r1', template, replicas: 0 })).rejects.toMatchObject({ statusCode: 503, retryAfterMs: 1000 });
+    // A refusal that asks for no delay names none.
+    env.server.injectFault({ status: 500, method: 'PUT', pathIncludes: '/replicasets/web-r1' });
+    await expect(runtime.ensureInstances({ namespace: NS, service: 'web', revision: 'r1', template, replicas: 0 })).rejects.toMatchObject({ statusCode: 500, retryAfterMs: undefined });
   });
 
   it('rejects a template it cannot own: no owner uid, a revision number below 1, a negative minReadySeconds', async () => {

@@ -6,6 +6,7 @@
 import { ApiException, AppsV1Api, CoreV1Api, type KubeConfig, type V1Pod, type V1ReplicaSet } from '@kubernetes/client-node';
 import { POD_TEMPLATE_HASH_LABEL, REVISION_ANNOTATION } from '../../kube/names.js';
 import type { ObjectCache } from '../../kube/object-cache.js';
+import { serverRetryAfterMs } from '../../kube/retry-after.js';
 import { ChangeEmitter } from '../change-emitter.js';
 import { InstanceNotFoundError, RuntimeCapabilityError, RuntimeInputError } from '../errors.js';
 import type {
@@ -354,7 +355,7 @@ export class KubernetesRuntime implements Runtime<KubernetesRevisionTemplate> {
     } catch {
       // Not a Status object: the raw body is the best detail there is.
     }
-    return new KubernetesWriteError(operation, code, detail, { cause: error });
+    return new KubernetesWriteError(operation, code, detail, { cause: error, retryAfterMs: serverRetryAfterMs(error) });
   }
 
   /** graylane's Rollouts' ReplicaSets matching `filter`, by uid. */

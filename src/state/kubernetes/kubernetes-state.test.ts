@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { CoreV1Api, type KubeConfig, type V1ReplicaSet } from '@kubernetes/client-node';
 import { afterEach, describe, expect, it } from 'vitest';
+import { retryAfterMsOf } from '../../lib/retry-after.js';
 import { FakeApiServer } from '../../../test/fixtures/kube/fake-api-server.js';
 import { kubeConfigFor, writeKubeconfig } from '../../../test/fixtures/kube/kubeconfig.js';
 import { ListCache } from '../../../test/fixtures/kube/list-cache.js';
@@ -222,6 +223,20 @@ describe('KubernetesState', () => {
     const refused = cluster.state.commit(web, { status: fullStatus({ weights: { canary: 120, stable: -20 } }) }, 0);
     await expect(refused).rejects.toMatchObject({ code: 'StatusWriteFailed' });
     expect((await stored(cluster.server, web)).status?.graylane).toBeUndefined();
+  });
+
+  it('a status write the server sheds (429 with Retry-After) is StatusWriteFailed carrying the delay it asked for', async () => {
+    cluster = await startCluster([web]);
+    cluster.server.injectFault({ status: 429, method: 'PUT', pathIncludes: '/rollouts/web/status', retryAfterSeconds: 3 });
+    const refused = await cluster.state.commit(web, { status: fullStatus() }, 0).then(() => undefined, (e: unknown) => e);
+    expect(refused).toMatchObject({ code: 'StatusWriteFailed', retryAfterMs: 3000, message: expect.stringContaining('asked to retry after 3000 ms') });
+    expect(retryAfterMsOf(refused)).toBe(3000);
+    expect((await stored(cluster.server, web)).status?.graylane).toBeUndefined();
+    // Without Retry-After (a 500) no delay is made up.
+    cluster.server.injectFault({ status: 500, method: 'PUT', pathIncludes: '/rollouts/web/status' });
+    const failed = await cluster.state.commit(web, { status: fullStatus() }, 0).then(() => undefined, (e: unknown) => e);
+    expect(failed).toMatchObject({ code: 'StatusWriteFailed', retryAfterMs: undefined });
+    await expect(cluster.state.commit(web, { status: fullStatus() }, 0)).resolves.toMatchObject({ version: 1 });
   });
 
   it('releases are refused with a typed error until issue 15', async () => {

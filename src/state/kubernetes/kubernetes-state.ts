@@ -13,6 +13,7 @@ import type { ReleaseState } from '../../engine/release/releases.js';
 import { EventRecorder } from '../../kube/event-recorder.js';
 import { rolloutApiVersion, rolloutGroupVersion, type RolloutFlavour } from '../../kube/rollout-flavour.js';
 import type { ObjectCache } from '../../kube/object-cache.js';
+import { serverRetryAfterMs } from '../../kube/retry-after.js';
 import {
   StateConflictError, type CommitResult, type ObjectKey, type ReleaseRecord, type RolloutChange, type RolloutRecord, type StatePort,
 } from '../state-port.js';
@@ -169,7 +170,9 @@ export class KubernetesState implements StatePort {
       const code = statusCode(error);
       if (code === 409) throw new StateConflictError(key, expectedVersion, await this.versionNow(key));
       if (code === 404) throw new KubernetesStateError('RolloutNotFound', `rollout ${id(key)} not found: its status cannot be written`, { cause: error });
-      throw new KubernetesStateError('StatusWriteFailed', `the status of rollout ${id(key)} was not written: ${(error as Error).message}`, { cause: error });
+      const retryAfterMs = serverRetryAfterMs(error);
+      const wait = retryAfterMs === undefined ? '' : ` (the server asked to retry after ${retryAfterMs} ms)`;
+      throw new KubernetesStateError('StatusWriteFailed', `the status of rollout ${id(key)} was not written: ${(error as Error).message}${wait}`, { cause: error, retryAfterMs });
     }
     this.written.set(id(key), { object: stored, replacedVersion: replaced });
     return stored;

@@ -33,3 +33,27 @@ export class ServiceRoutingError extends Error {
     this.name = 'ServiceRoutingError';
   }
 }
+
+/**
+ * The API server shed a Service write (429 or 503 with Retry-After): the Service is as it was,
+ * and `retryAfterMs` is how long the server asked to be left alone, which the reconciler honours
+ * before it routes this rollout again.
+ */
+export class ServiceWriteThrottledError extends Error {
+  readonly code = 'ServiceWriteThrottled';
+  constructor(
+    /** `namespace/name` of the Service. */
+    readonly service: string,
+    /** The delay the server asked for (see src/lib/retry-after.ts). */
+    readonly retryAfterMs: number,
+    options?: ErrorOptions,
+  ) {
+    super(`Service ${service} was not patched: the API server is throttling (HTTP ${statusOf(options?.cause) ?? '429'}) and asked to retry after ${retryAfterMs} ms`, options);
+    this.name = 'ServiceWriteThrottledError';
+  }
+}
+
+function statusOf(error: unknown): number | undefined {
+  const code = (error as { code?: unknown } | undefined)?.code;
+  return typeof code === 'number' ? code : undefined;
+}

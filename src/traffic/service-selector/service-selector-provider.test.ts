@@ -13,10 +13,11 @@ import { ListCache } from '../../../test/fixtures/kube/list-cache.js';
 import type { RolloutSpec } from '../../documents/schema.js';
 import type { TrafficInForce } from '../../engine/index.js';
 import { MANAGED_BY_ANNOTATION, POD_TEMPLATE_HASH_LABEL } from '../../kube/names.js';
+import { retryAfterMsOf } from '../../lib/retry-after.js';
 import { describeTrafficProviderConformance } from '../traffic-provider.case.test.js';
 import { TrafficCapabilityError, type TrafficDecision, type TrafficProvider } from '../traffic-provider.js';
 import { checkServices } from './check-services.js';
-import { ServiceRoutingError } from './service-routing-error.js';
+import { ServiceRoutingError, ServiceWriteThrottledError } from './service-routing-error.js';
 import { ServiceSelectorTrafficProvider } from './service-selector-provider.js';
 
 const NS = 'default';
@@ -291,6 +292,26 @@ describe('service-selector provider', () => {
     const err = await h.provider.apply(decision({ strategy: { blueGreen: { activeService: 'shop' } } }, {})).then(() => undefined, (e: unknown) => e);
     expect(err).toBeInstanceOf(ApiException);
     expect((err as ApiException<unknown>).code).toBe(409);
+  });
+
+  it('a write the server sheds (429 with Retry-After) is thrown with the delay it asked for, the Service left as it was', async () => {
+    h = await Harness.start();
+    await h.service('shop');
+    await h.pod('shop-v1', 'v1', true);
+    await h.refresh();
+    h.server.injectFault({ status: 429, method: 'PATCH', pathIncludes: '/services/shop', retryAfterSeconds: 2 });
+    const err = await h.provider.apply(decision({ strategy: { blueGreen: { activeService: 'shop' } } }, {})).then(() => undefined, (e: unknown) => e);
+    expect(err).toBeInstanceOf(ServiceWriteThrottledError);
+    expect(err).toMatchObject({ code: 'ServiceWriteThrottled', retryAfterMs: 2000, message: expect.stringContaining('Service default/shop was not patched') });
+    expect(retryAfterMsOf(err)).toBe(2000);
+    expect((await h.read('shop')).spec?.selector?.[POD_TEMPLATE_HASH_LABEL]).toBeUndefined();
+    // Not retried at once against a server that asked for time.
+    expect(h.server.requests.filter((r) => r.method === 'PATCH' && r.path.includes('/services/shop'))).toHaveLength(1);
+    // A 503 without Retry-After is the server's error as before: no delay is made up.
+    h.server.injectFault({ status: 503, method: 'PATCH', pathIncludes: '/services/shop' });
+    const plain = await h.provider.apply(decision({ strategy: { blueGreen: { activeService: 'shop' } } }, {})).then(() => undefined, (e: unknown) => e);
+    expect(plain).toBeInstanceOf(ApiException);
+    expect(retryAfterMsOf(plain)).toBeUndefined();
   });
 
   it('every Service written and given back passes the official Service schema (kubernetes-models)', async () => {

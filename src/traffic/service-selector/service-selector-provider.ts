@@ -19,10 +19,11 @@
 import { ApiException, CoreV1Api, PatchStrategy, setHeaderOptions, type KubeConfig, type V1Pod, type V1Service } from '@kubernetes/client-node';
 import { FIELD_MANAGER, MANAGED_BY_ANNOTATION, POD_TEMPLATE_HASH_LABEL } from '../../kube/names.js';
 import type { ObjectCache } from '../../kube/object-cache.js';
+import { serverRetryAfterMs } from '../../kube/retry-after.js';
 import { missingCapability } from '../capability-checks.js';
 import { TrafficCapabilityError, type TrafficDecision, type TrafficEndpoint, type TrafficProvider, type Verification } from '../traffic-provider.js';
 import { SERVICE_SELECTOR_CAPABILITIES, SERVICE_SELECTOR_TYPE, validateServiceSelector } from './service-selector-config.js';
-import { ServiceRoutingError, type ServiceRefusal } from './service-routing-error.js';
+import { ServiceRoutingError, ServiceWriteThrottledError, type ServiceRefusal } from './service-routing-error.js';
 import { serviceTargets, namedServices, type ServiceTarget } from './service-targets.js';
 
 /** Options of {@link ServiceSelectorTrafficProvider}. */
@@ -185,6 +186,8 @@ export class ServiceSelectorTrafficProvider implements TrafficProvider {
         await this.core.patchNamespacedService({ namespace, name, body, fieldManager: FIELD_MANAGER }, setHeaderOptions('Content-Type', PatchStrategy.MergePatch));
         return undefined;
       } catch (err) {
+        const retryAfterMs = serverRetryAfterMs(err);
+        if (retryAfterMs !== undefined) throw new ServiceWriteThrottledError(`${namespace}/${name}`, retryAfterMs, { cause: err });
         if (!isConflict(err) && !isNotFound(err)) throw err;
         if (attempt >= this.maxConflictRetries) throw err;
         svc = await this.read(namespace, name);
@@ -197,6 +200,8 @@ export class ServiceSelectorTrafficProvider implements TrafficProvider {
       return await this.core.readNamespacedService({ namespace, name });
     } catch (err) {
       if (isNotFound(err)) return undefined;
+      const retryAfterMs = serverRetryAfterMs(err);
+      if (retryAfterMs !== undefined) throw new ServiceWriteThrottledError(`${namespace}/${name}`, retryAfterMs, { cause: err });
       throw err;
     }
   }
