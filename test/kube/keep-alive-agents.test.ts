@@ -63,8 +63,8 @@ describe('shareKeepAliveAgents', () => {
   it('is idempotent: wrapping twice does not wrap the wrapper', async () => {
     const kc = configFor({ server: 'https://api.example:6443' });
     const wrapped = shareKeepAliveAgents(kc);
-    const once = wrapped.applySecurityAuthentication;
-    expect(shareKeepAliveAgents(kc).applySecurityAuthentication).toBe(once);
+    const once: unknown = Reflect.get(wrapped, 'applySecurityAuthentication');
+    expect(Reflect.get(shareKeepAliveAgents(kc), 'applySecurityAuthentication')).toBe(once);
     expect(await agentOf(kc)).toBe(await agentOf(kc));
   });
 });
