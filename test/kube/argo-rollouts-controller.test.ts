@@ -8,11 +8,10 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { PatchStrategy, setHeaderOptions, type V1Pod } from '@kubernetes/client-node';
 import { jsonLog } from '../../src/controller/kubernetes/json-log.js';
-import { KubernetesController, type ControllerLog } from '../../src/controller/kubernetes/kubernetes-controller.js';
+import type { ControllerLog, KubernetesController } from '../../src/controller/kubernetes/kubernetes-controller.js';
 import { POD_TEMPLATE_HASH_LABEL } from '../../src/kube/names.js';
 import type { RolloutObject } from '../../src/state/kubernetes/kubernetes-state.js';
-import { podReady, selectedPods, startCluster, until, type Cluster } from '../fixtures/kube/controller-harness.js';
-import { argoRolloutCrd } from '../fixtures/kube/argo-rollout-crd.js';
+import { podReady, runController, selectedPods, startCluster, until, type Cluster } from '../fixtures/kube/controller-harness.js';
 import { rawRequest } from '../fixtures/kube/raw-request.js';
 
 let cluster: Cluster | undefined;
@@ -36,12 +35,7 @@ const podTemplate = (image: string) => ({
   spec: { containers: [{ name: 'demo', image, ports: [{ name: 'http', containerPort: 8080 }] }] },
 });
 
-async function startArgoCluster(): Promise<Cluster> {
-  const c = await startCluster({ readyAfterMs: 100 });
-  const crd = await rawRequest({ server: c.server, method: 'POST', path: '/apis/apiextensions.k8s.io/v1/customresourcedefinitions', body: argoRolloutCrd() });
-  if (crd.status !== 201) throw new Error(`the Argo Rollout CRD was not installed: ${crd.status}`);
-  return c;
-}
+const startArgoCluster = (): Promise<Cluster> => startCluster({ readyAfterMs: 100, crds: ['graylane', 'argo'] });
 
 const readRollout = async (c: Cluster): Promise<RolloutObject> => await c.custom.getNamespacedCustomObject({ ...argo, name: 'demo' }) as RolloutObject;
 const pods = async (c: Cluster): Promise<V1Pod[]> => (await c.core.listNamespacedPod({ namespace: ns })).items;
@@ -86,11 +80,7 @@ async function leftByArgo(c: Cluster, strategy: Record<string, unknown>, service
 }
 
 async function run(c: Cluster): Promise<void> {
-  controller = new KubernetesController({
-    kubeConfig: c.kc, namespace: ns, workers: 2, healthAddr: '127.0.0.1:0', metricsAddr: '127.0.0.1:0', log,
-    informerBackoff: { initialMs: 50, maxMs: 500 }, argoRollouts: true,
-  });
-  await controller.start();
+  controller = await runController({ kubeConfig: c.kc, namespace: ns, log, argoRollouts: true });
 }
 
 describe('graylane controller --argo-rollouts', () => {

@@ -14,11 +14,11 @@ import type { CoreV1Event, V1ReplicaSet } from '@kubernetes/client-node';
 import { formatMicroTime } from '../../src/kube/micro-time.js';
 import { rawRequest } from '../fixtures/kube/raw-request.js';
 import { jsonLog } from '../../src/controller/kubernetes/json-log.js';
-import { KubernetesController, type ControllerLog } from '../../src/controller/kubernetes/kubernetes-controller.js';
+import type { ControllerLog, KubernetesController } from '../../src/controller/kubernetes/kubernetes-controller.js';
 import { ORIGINAL_REPLICAS_ANNOTATION } from '../../src/controller/kubernetes/workload-ref.js';
 import { MANAGED_BY_ANNOTATION, POD_TEMPLATE_HASH_LABEL } from '../../src/kube/names.js';
 import {
-  apply, documents, operate, patchRolloutSpec, podReady, readRollout, selectedPods, startCluster, until, type Cluster,
+  apply, documents, operate, patchRolloutSpec, podReady, readRollout, runController, selectedPods, startCluster, until, type Cluster,
 } from '../fixtures/kube/controller-harness.js';
 import { writeKubeconfig } from '../fixtures/kube/kubeconfig.js';
 
@@ -40,10 +40,7 @@ afterEach(async () => {
 });
 
 async function run(c: Cluster, namespace: string | undefined): Promise<KubernetesController> {
-  controller = new KubernetesController({
-    kubeConfig: c.kc, namespace, workers: 2, healthAddr: '127.0.0.1:0', metricsAddr: '127.0.0.1:0', log, informerBackoff: { initialMs: 50, maxMs: 500 },
-  });
-  await controller.start();
+  controller = await runController({ kubeConfig: c.kc, namespace, log });
   return controller;
 }
 
@@ -204,11 +201,10 @@ describe('KubernetesController against the fake API server', () => {
       metadata: { name: 'graylane-controller' }, spec: { holderIdentity: 'other', leaseDurationSeconds: 2, acquireTime: now(), renewTime: now(), leaseTransitions: 0 },
     } })).status).toBe(201);
     await apply(c, documents(seed('001-blue-green.yaml')));
-    controller = new KubernetesController({
-      kubeConfig: c.kc, namespace: 'default', workers: 1, healthAddr: '127.0.0.1:0', metricsAddr: '127.0.0.1:0', log,
+    controller = await runController({
+      kubeConfig: c.kc, namespace: 'default', workers: 1, log,
       leaderElection: { namespace: 'default', name: 'graylane-controller', identity: 'me', durations: { leaseDurationMs: 4000, renewDeadlineMs: 3000, retryPeriodMs: 200 } },
     });
-    await controller.start();
     const urls = controller.urls!;
     await until('a standby is ready', () => fetch(`${urls.health}/readyz`).then((r) => r.status), (s) => s === 200);
     // The other holder keeps renewing: this one stands by.
