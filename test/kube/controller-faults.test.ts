@@ -15,6 +15,7 @@ import { jsonLog } from '../../src/controller/kubernetes/json-log.js';
 import type { ControllerLog, KubernetesController } from '../../src/controller/kubernetes/kubernetes-controller.js';
 import { parseMicroTime } from '../../src/kube/micro-time.js';
 import { POD_TEMPLATE_HASH_LABEL } from '../../src/kube/names.js';
+import type { RolloutObject } from '../../src/state/kubernetes/kubernetes-state.js';
 import {
   apply, documents, metric, operate, patchRolloutSpec, podReady, readRollout, runController, startCluster, until, type Cluster,
 } from '../fixtures/kube/controller-harness.js';
@@ -51,6 +52,20 @@ async function controllerBehindProxy(c: Cluster, options: { namespace: string | 
   });
   controllers.push(controller);
   return { controller, proxy };
+}
+
+// Short, yet long enough that the leader's renewals outlast the pauses of one busy test process
+// (two controllers, the fake and its schema validation share its event loop).
+const durations = { leaseDurationMs: 4000, renewDeadlineMs: 3000, retryPeriodMs: 200 };
+
+/** controller-a leading and controller-b standing by, each behind its proxy, and the seed's Rollout Healthy on its first revision. */
+async function leaderAndStandby(c: Cluster): Promise<{ a: { controller: KubernetesController; proxy: CuttableProxy }; b: { controller: KubernetesController; proxy: CuttableProxy }; healthy: RolloutObject }> {
+  const a = await controllerBehindProxy(c, { namespace: 'default', identity: 'controller-a', durations });
+  await until('controller-a leads', () => Promise.resolve(a.controller.isLeading), (l) => l);
+  const b = await controllerBehindProxy(c, { namespace: 'default', identity: 'controller-b', durations });
+  await until('controller-b is ready as a standby', () => fetch(`${b.controller.urls!.health}/readyz`).then((r) => r.status), (s) => s === 200);
+  const healthy = await until('Healthy on the first revision', () => readRollout(c, 'default', 'demo'), (r) => r.status?.phase === 'Healthy' && r.status.availableReplicas === 3);
+  return { a, b, healthy };
 }
 
 const live = (items: Array<V1Pod | V1ReplicaSet>): string[] => items.filter((o) => o.metadata?.deletionTimestamp === undefined).map((o) => o.metadata!.uid!).sort();
@@ -112,14 +127,7 @@ describe('KubernetesController under faults', () => {
       return d;
     };
     await apply(c, documents(seed('001-blue-green.yaml'), shorter));
-    // Short, yet long enough that the leader's renewals outlast the pauses of one busy test process
-    // (two controllers, the fake and its schema validation share its event loop).
-    const durations = { leaseDurationMs: 4000, renewDeadlineMs: 3000, retryPeriodMs: 200 };
-    const a = await controllerBehindProxy(c, { namespace: 'default', identity: 'controller-a', durations });
-    await until('controller-a leads', () => Promise.resolve(a.controller.isLeading), (l) => l);
-    const b = await controllerBehindProxy(c, { namespace: 'default', identity: 'controller-b', durations });
-    await until('controller-b is ready as a standby', () => fetch(`${b.controller.urls!.health}/readyz`).then((r) => r.status), (s) => s === 200);
-    const healthy = await until('Healthy on the first revision', () => readRollout(c, 'default', 'demo'), (r) => r.status?.phase === 'Healthy' && r.status.availableReplicas === 3);
+    const { a, b, healthy } = await leaderAndStandby(c);
     const v1 = healthy.status!.stableRS!;
     const template = structuredClone(healthy.spec.template) as { spec: { containers: Array<{ image: string }> } };
     template.spec.containers[0]!.image = 'bebullish/demo:v2';
@@ -159,12 +167,7 @@ describe('KubernetesController under faults', () => {
   it('a leader whose Lease renewals fail for the renew deadline while a pass is held open stops campaigning at once: it never writes the Lease again, even when the API answers again before its queue drained, and the standby takes over within the lease duration', async () => {
     const c = (cluster = await startCluster());
     await apply(c, documents(seed('001-blue-green.yaml')));
-    const durations = { leaseDurationMs: 4000, renewDeadlineMs: 3000, retryPeriodMs: 200 };
-    const a = await controllerBehindProxy(c, { namespace: 'default', identity: 'controller-a', durations });
-    await until('controller-a leads', () => Promise.resolve(a.controller.isLeading), (l) => l);
-    const b = await controllerBehindProxy(c, { namespace: 'default', identity: 'controller-b', durations });
-    await until('controller-b is ready as a standby', () => fetch(`${b.controller.urls!.health}/readyz`).then((r) => r.status), (s) => s === 200);
-    const healthy = await until('Healthy on the first revision', () => readRollout(c, 'default', 'demo'), (r) => r.status?.phase === 'Healthy' && r.status.availableReplicas === 3);
+    const { a, b, healthy } = await leaderAndStandby(c);
 
     // A pass held open: the leader's next write of a new revision gets no answer until let go.
     const leaseRequest = (r: { path: string }): boolean => r.path.includes('/leases/');
