@@ -201,8 +201,10 @@ describe('KubernetesController under faults', () => {
     expect(await a.controller.done).toBe('lease-lost');
     await until('controller-b leads', () => Promise.resolve(b.controller.isLeading), (l) => l, { timeoutMs: 10_000 });
     // b saw a's last record within a retry period of its writing, and takes it once that record has
-    // stood unchanged for the lease duration, at its next attempt; 1 s is for a busy test process.
-    expect(Date.now() - lastRenewMs).toBeLessThan(durations.leaseDurationMs + 2 * durations.retryPeriodMs + 1000);
+    // stood unchanged for the lease duration, at its next attempt (4.3 to 4.6 s at a load of 9);
+    // 1.5 s is for a busy test process. A leader that took the Lease back would hold b off until
+    // 4 s after the let-go, 7.8 s at the least.
+    expect(Date.now() - lastRenewMs).toBeLessThan(durations.leaseDurationMs + 2 * durations.retryPeriodMs + 1500);
     const taken = await readLease();
     expect(taken.spec).toMatchObject({ holderIdentity: 'controller-b', leaseTransitions: (lost.spec?.leaseTransitions ?? 0) + 1 });
     expect(a.proxy.requests.slice(liftedAt).filter(leaseRequest)).toEqual([]);
