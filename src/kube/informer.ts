@@ -12,22 +12,21 @@
 import { KubernetesObjectApi, Watch, type KubeConfig, type KubernetesObject } from '@kubernetes/client-node';
 import { matchesQuery, type CacheChange, type CacheQuery, type ObjectCache } from './object-cache.js';
 import { serverRetryAfterMs } from './retry-after.js';
+import { KubeError } from './kube-error.js';
 
 /** Why the informer reports an error; none of them stops it (it retries), except `stopped`. */
 export type InformerErrorCode = 'list-failed' | 'watch-failed' | 'listener-failed' | 'stopped';
 
 /** A failure the informer met; `retryInMs` is when it tries again (undefined: it does not). */
-export class InformerError extends Error {
+export class InformerError extends KubeError<InformerErrorCode> {
   constructor(
-    /** Machine-readable reason. */
-    readonly code: InformerErrorCode,
+    code: InformerErrorCode,
     message: string,
     /** Delay before the next attempt. */
     readonly retryInMs?: number,
     options?: ErrorOptions,
   ) {
-    super(message, options);
-    this.name = new.target.name;
+    super(code, message, options);
   }
 }
 

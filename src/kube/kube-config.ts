@@ -9,6 +9,7 @@ import { homedir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
 import { shareKeepAliveAgents } from './keep-alive-agents.js';
+import { KubeError } from './kube-error.js';
 
 /** Why no configuration could be loaded. */
 export type KubeConfigErrorCode =
@@ -19,17 +20,7 @@ export type KubeConfigErrorCode =
   | 'no-configuration';
 
 /** A configuration that cannot be loaded or used; `code` says which way. */
-export class KubeConfigError extends Error {
-  constructor(
-    /** Machine-readable reason. */
-    readonly code: KubeConfigErrorCode,
-    message: string,
-    options?: ErrorOptions,
-  ) {
-    super(message, options);
-    this.name = new.target.name;
-  }
-}
+export class KubeConfigError extends KubeError<KubeConfigErrorCode> {}
 
 /** Where the loaded configuration came from. */
 export type KubeConfigSource = 'file' | 'env' | 'home' | 'in-cluster';

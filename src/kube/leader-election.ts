@@ -21,6 +21,7 @@ import {
   type V1Lease,
 } from '@kubernetes/client-node';
 import { MICRO_TIME_PATTERN, formatMicroTime, parseMicroTime } from './micro-time.js';
+import { KubeError } from './kube-error.js';
 import { FIELD_MANAGER } from './names.js';
 
 /** Options of {@link LeaderElector}. */
@@ -55,17 +56,7 @@ export interface LeaderElectorOptions {
 export type LeaderElectionErrorCode = 'invalid-options' | 'already-started' | 'request-failed' | 'release-failed' | 'callback-failed';
 
 /** An error of leader election; `code` says which. */
-export class LeaderElectionError extends Error {
-  constructor(
-    /** Machine-readable error code. */
-    readonly code: LeaderElectionErrorCode,
-    message: string,
-    options?: ErrorOptions,
-  ) {
-    super(message, options);
-    this.name = new.target.name;
-  }
-}
+export class LeaderElectionError extends KubeError<LeaderElectionErrorCode> {}
 
 /** Where an elector is: not started, trying to acquire, holding the Lease, or stopped for good. */
 export type LeaderElectorState = 'idle' | 'candidate' | 'leading' | 'stopped';

@@ -4,21 +4,18 @@
  * (`2006-01-02T15:04:05.000000Z07:00`) and answers 400 to anything else, while client-node
  * serialises a `Date` with milliseconds: graylane formats these fields itself.
  */
+import { KubeError } from './kube-error.js';
 
 /** Why a MicroTime could not be read. */
 export type MicroTimeErrorCode = 'invalid-micro-time';
 
 /** A value that is not a timestamp (neither RFC 3339 text nor a valid `Date`). */
-export class MicroTimeError extends Error {
-  /** Machine-readable error code. */
-  readonly code: MicroTimeErrorCode = 'invalid-micro-time';
-
+export class MicroTimeError extends KubeError<MicroTimeErrorCode> {
   constructor(
     /** The value as received. */
     readonly value: unknown,
   ) {
-    super(`not a MicroTime: ${JSON.stringify(value) ?? String(value)}`);
-    this.name = new.target.name;
+    super('invalid-micro-time', `not a MicroTime: ${JSON.stringify(value) ?? String(value)}`);
   }
 }
 

@@ -7,26 +7,14 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { PatchStrategy, setHeaderOptions, type V1Pod } from '@kubernetes/client-node';
-import { jsonLog } from '../../src/controller/kubernetes/json-log.js';
-import { KubernetesController, type ControllerLog } from '../../src/controller/kubernetes/kubernetes-controller.js';
 import { POD_TEMPLATE_HASH_LABEL } from '../../src/kube/names.js';
 import type { RolloutObject } from '../../src/state/kubernetes/kubernetes-state.js';
-import { podReady, selectedPods, startCluster, until, type Cluster } from '../fixtures/kube/controller-harness.js';
-import { argoRolloutCrd } from '../fixtures/kube/argo-rollout-crd.js';
+import { ClusterTestBed, podReady, runController, selectedPods, startCluster, until, type Cluster } from '../fixtures/kube/controller-harness.js';
 import { rawRequest } from '../fixtures/kube/raw-request.js';
 
-let cluster: Cluster | undefined;
-let controller: KubernetesController | undefined;
-const lines: Record<string, unknown>[] = [];
-const log: ControllerLog = jsonLog({ write: (l) => lines.push(JSON.parse(l) as Record<string, unknown>) });
-
-afterEach(async () => {
-  await controller?.stop();
-  controller = undefined;
-  await cluster?.close();
-  cluster = undefined;
-  lines.length = 0;
-});
+const bed = new ClusterTestBed();
+const { log } = bed;
+afterEach(() => bed.tearDown());
 
 const ns = 'default';
 const ARGO_HASH = '7bf9c6d8f5';
@@ -36,12 +24,7 @@ const podTemplate = (image: string) => ({
   spec: { containers: [{ name: 'demo', image, ports: [{ name: 'http', containerPort: 8080 }] }] },
 });
 
-async function startArgoCluster(): Promise<Cluster> {
-  const c = await startCluster({ readyAfterMs: 100 });
-  const crd = await rawRequest({ server: c.server, method: 'POST', path: '/apis/apiextensions.k8s.io/v1/customresourcedefinitions', body: argoRolloutCrd() });
-  if (crd.status !== 201) throw new Error(`the Argo Rollout CRD was not installed: ${crd.status}`);
-  return c;
-}
+const startArgoCluster = (): Promise<Cluster> => startCluster({ readyAfterMs: 100, crds: ['graylane', 'argo'] });
 
 const readRollout = async (c: Cluster): Promise<RolloutObject> => await c.custom.getNamespacedCustomObject({ ...argo, name: 'demo' }) as RolloutObject;
 const pods = async (c: Cluster): Promise<V1Pod[]> => (await c.core.listNamespacedPod({ namespace: ns })).items;
@@ -86,16 +69,12 @@ async function leftByArgo(c: Cluster, strategy: Record<string, unknown>, service
 }
 
 async function run(c: Cluster): Promise<void> {
-  controller = new KubernetesController({
-    kubeConfig: c.kc, namespace: ns, workers: 2, healthAddr: '127.0.0.1:0', metricsAddr: '127.0.0.1:0', log,
-    informerBackoff: { initialMs: 50, maxMs: 500 }, argoRollouts: true,
-  });
-  await controller.start();
+  bed.controller = await runController({ kubeConfig: c.kc, namespace: ns, log, argoRollouts: true });
 }
 
 describe('graylane controller --argo-rollouts', () => {
   it("adopts Argo's ReplicaSet with no pod deleted or created, Healthy in Argo's status shape; a template change rolls out blue-green through the Services' selectors", async () => {
-    const c = (cluster = await startArgoCluster());
+    const c = (bed.cluster = await startArgoCluster());
     const { podUids } = await leftByArgo(c, { blueGreen: { activeService: 'demo-active', previewService: 'demo-preview', scaleDownDelaySeconds: 1 } }, ['demo-active', 'demo-preview']);
     const activeServes = async (): Promise<void> => {
       const svc = await c.core.readNamespacedService({ namespace: ns, name: 'demo-active' });
@@ -128,7 +107,7 @@ describe('graylane controller --argo-rollouts', () => {
   });
 
   it('a template change rolls out canary: canaryService and stableService split by hash, the pause step shown as Argo shows it, then both on the new hash', async () => {
-    const c = (cluster = await startArgoCluster());
+    const c = (bed.cluster = await startArgoCluster());
     const { podUids } = await leftByArgo(c, { canary: { canaryService: 'demo-canary', stableService: 'demo-stable', steps: [{ setWeight: 34 }, { pause: { duration: 2 } }] } }, ['demo-canary', 'demo-stable']);
     await run(c);
     await until('the Rollout taken over', () => readRollout(c), (r) => r.status?.graylane !== undefined && r.status.phase === 'Healthy');
@@ -150,7 +129,7 @@ describe('graylane controller --argo-rollouts', () => {
   });
 
   it('an Argo field graylane does not run is InvalidSpec with its sentence, and nothing is touched', async () => {
-    const c = (cluster = await startArgoCluster());
+    const c = (bed.cluster = await startArgoCluster());
     const { podUids } = await leftByArgo(c, { canary: { steps: [{ setWeight: 50 }, { experiment: { templates: [] } }] } }, []);
     await run(c);
     const invalid = await until('InvalidSpec', () => readRollout(c), (r) => (r.status?.conditions ?? []).some((x) => x.type === 'InvalidSpec'));
@@ -160,7 +139,7 @@ describe('graylane controller --argo-rollouts', () => {
   });
 
   it('an analysis step is refused as InvalidSpec, as for graylane Rollouts: never promoted unjudged', async () => {
-    const c = (cluster = await startArgoCluster());
+    const c = (bed.cluster = await startArgoCluster());
     await leftByArgo(c, { canary: { steps: [{ setWeight: 50 }, { analysis: { templates: [{ templateName: 'success-rate' }] } }] } }, []);
     await run(c);
     const invalid = await until('InvalidSpec', () => readRollout(c), (r) => (r.status?.conditions ?? []).some((x) => x.type === 'InvalidSpec'));

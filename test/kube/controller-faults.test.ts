@@ -10,10 +10,12 @@
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { CoordinationV1Api, PatchStrategy, setHeaderOptions, type V1Pod, type V1ReplicaSet } from '@kubernetes/client-node';
+import { CoordinationV1Api, PatchStrategy, setHeaderOptions, type V1Lease, type V1Pod, type V1ReplicaSet } from '@kubernetes/client-node';
 import { jsonLog } from '../../src/controller/kubernetes/json-log.js';
 import type { ControllerLog, KubernetesController } from '../../src/controller/kubernetes/kubernetes-controller.js';
+import { parseMicroTime } from '../../src/kube/micro-time.js';
 import { POD_TEMPLATE_HASH_LABEL } from '../../src/kube/names.js';
+import type { RolloutObject } from '../../src/state/kubernetes/kubernetes-state.js';
 import {
   apply, documents, metric, operate, patchRolloutSpec, podReady, readRollout, runController, startCluster, until, type Cluster,
 } from '../fixtures/kube/controller-harness.js';
@@ -50,6 +52,20 @@ async function controllerBehindProxy(c: Cluster, options: { namespace: string | 
   });
   controllers.push(controller);
   return { controller, proxy };
+}
+
+// Short, yet long enough that the leader's renewals outlast the pauses of one busy test process
+// (two controllers, the fake and its schema validation share its event loop).
+const durations = { leaseDurationMs: 4000, renewDeadlineMs: 3000, retryPeriodMs: 200 };
+
+/** controller-a leading and controller-b standing by, each behind its proxy, and the seed's Rollout Healthy on its first revision. */
+async function leaderAndStandby(c: Cluster): Promise<{ a: { controller: KubernetesController; proxy: CuttableProxy }; b: { controller: KubernetesController; proxy: CuttableProxy }; healthy: RolloutObject }> {
+  const a = await controllerBehindProxy(c, { namespace: 'default', identity: 'controller-a', durations });
+  await until('controller-a leads', () => Promise.resolve(a.controller.isLeading), (l) => l);
+  const b = await controllerBehindProxy(c, { namespace: 'default', identity: 'controller-b', durations });
+  await until('controller-b is ready as a standby', () => fetch(`${b.controller.urls!.health}/readyz`).then((r) => r.status), (s) => s === 200);
+  const healthy = await until('Healthy on the first revision', () => readRollout(c, 'default', 'demo'), (r) => r.status?.phase === 'Healthy' && r.status.availableReplicas === 3);
+  return { a, b, healthy };
 }
 
 const live = (items: Array<V1Pod | V1ReplicaSet>): string[] => items.filter((o) => o.metadata?.deletionTimestamp === undefined).map((o) => o.metadata!.uid!).sort();
@@ -111,14 +127,7 @@ describe('KubernetesController under faults', () => {
       return d;
     };
     await apply(c, documents(seed('001-blue-green.yaml'), shorter));
-    // Short, yet long enough that the leader's renewals outlast the pauses of one busy test process
-    // (two controllers, the fake and its schema validation share its event loop).
-    const durations = { leaseDurationMs: 4000, renewDeadlineMs: 3000, retryPeriodMs: 200 };
-    const a = await controllerBehindProxy(c, { namespace: 'default', identity: 'controller-a', durations });
-    await until('controller-a leads', () => Promise.resolve(a.controller.isLeading), (l) => l);
-    const b = await controllerBehindProxy(c, { namespace: 'default', identity: 'controller-b', durations });
-    await until('controller-b is ready as a standby', () => fetch(`${b.controller.urls!.health}/readyz`).then((r) => r.status), (s) => s === 200);
-    const healthy = await until('Healthy on the first revision', () => readRollout(c, 'default', 'demo'), (r) => r.status?.phase === 'Healthy' && r.status.availableReplicas === 3);
+    const { a, b, healthy } = await leaderAndStandby(c);
     const v1 = healthy.status!.stableRS!;
     const template = structuredClone(healthy.spec.template) as { spec: { containers: Array<{ image: string }> } };
     template.spec.containers[0]!.image = 'bebullish/demo:v2';
@@ -153,6 +162,52 @@ describe('KubernetesController under faults', () => {
     await until('the old ReplicaSet scaled to 0', () => c.apps.readNamespacedReplicaSet({ namespace: 'default', name: `demo-${v1}` }), (rs) => rs.spec?.replicas === 0);
     expect(writes(b.proxy).some((r) => r.method === 'PUT' && r.path.includes('/rollouts/demo/status'))).toBe(true);
     expect((await c.apps.listNamespacedReplicaSet({ namespace: 'default' })).items.map((rs) => rs.metadata?.name).sort()).toEqual([`demo-${v1}`, `demo-${v2}`].sort());
+  });
+
+  it('a leader whose Lease renewals fail for the renew deadline while a pass is held open stops campaigning at once: it never writes the Lease again, even when the API answers again before its queue drained, and the standby takes over within the lease duration', async () => {
+    const c = (cluster = await startCluster());
+    await apply(c, documents(seed('001-blue-green.yaml')));
+    const { a, b, healthy } = await leaderAndStandby(c);
+
+    // A pass held open: the leader's next write of a new revision gets no answer until let go.
+    const leaseRequest = (r: { path: string }): boolean => r.path.includes('/leases/');
+    a.proxy.hold((r) => r.method !== 'GET' && !leaseRequest(r) && !r.path.includes('/events'));
+    const template = structuredClone(healthy.spec.template) as { spec: { containers: Array<{ image: string }> } };
+    template.spec.containers[0]!.image = 'bebullish/demo:v2';
+    await patchRolloutSpec(c, 'default', 'demo', { template });
+    await until('a pass of controller-a held at a write', () => Promise.resolve(a.proxy.heldCount), (n) => n > 0);
+
+    // Its renewals refused until it steps down.
+    a.proxy.refuse(leaseRequest);
+    const leases = c.kc.makeApiClient(CoordinationV1Api);
+    const readLease = (): Promise<V1Lease> => leases.readNamespacedLease({ namespace: 'default', name: 'graylane-controller' });
+    await until('controller-a loses the Lease', () => Promise.resolve(a.controller.isLeading), (l) => !l, { timeoutMs: 10_000 });
+    const lost = await readLease();
+    expect(lost.spec?.holderIdentity).toBe('controller-a');
+    const lastRenewMs = parseMicroTime(lost.spec!.renewTime as unknown as string);
+
+    // The API answers it again while its queue still waits for the held pass: a campaign still
+    // running would renew the Lease it is still named in within a retry period, then hold it unused.
+    a.proxy.refuse(undefined);
+    const liftedAt = a.proxy.requests.length;
+    await new Promise((r) => setTimeout(r, 5 * durations.retryPeriodMs));
+    expect(a.proxy.heldCount).toBeGreaterThan(0);
+    expect(a.proxy.requests.slice(liftedAt).filter(leaseRequest)).toEqual([]);
+    // Untouched, unless the standby already took it over (its lease duration may have run out by now).
+    const meanwhile = await readLease();
+    if (meanwhile.spec?.holderIdentity !== 'controller-b') expect(meanwhile.metadata?.resourceVersion).toBe(lost.metadata?.resourceVersion);
+
+    a.proxy.letGo();
+    expect(await a.controller.done).toBe('lease-lost');
+    await until('controller-b leads', () => Promise.resolve(b.controller.isLeading), (l) => l, { timeoutMs: 10_000 });
+    // b saw a's last record within a retry period of its writing, and takes it once that record has
+    // stood unchanged for the lease duration, at its next attempt (4.3 to 4.6 s at a load of 9);
+    // 1.5 s is for a busy test process. A leader that took the Lease back would hold b off until
+    // 4 s after the let-go, 7.8 s at the least.
+    expect(Date.now() - lastRenewMs).toBeLessThan(durations.leaseDurationMs + 2 * durations.retryPeriodMs + 1500);
+    const taken = await readLease();
+    expect(taken.spec).toMatchObject({ holderIdentity: 'controller-b', leaseTransitions: (lost.spec?.leaseTransitions ?? 0) + 1 });
+    expect(a.proxy.requests.slice(liftedAt).filter(leaseRequest)).toEqual([]);
   });
 
   it('API errors survived: 500s and 429s on lists, watches and writes, dropped watches, a 410 on re-watch and a rival write that makes a status commit conflict; the rollout still reaches Healthy with the right Services and no duplicate ReplicaSet, and /metrics shows it', async () => {

@@ -13,12 +13,11 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { CoreV1Event, V1ReplicaSet } from '@kubernetes/client-node';
 import { formatMicroTime } from '../../src/kube/micro-time.js';
 import { rawRequest } from '../fixtures/kube/raw-request.js';
-import { jsonLog } from '../../src/controller/kubernetes/json-log.js';
-import { KubernetesController, type ControllerLog } from '../../src/controller/kubernetes/kubernetes-controller.js';
+import type { KubernetesController } from '../../src/controller/kubernetes/kubernetes-controller.js';
 import { ORIGINAL_REPLICAS_ANNOTATION } from '../../src/controller/kubernetes/workload-ref.js';
 import { MANAGED_BY_ANNOTATION, POD_TEMPLATE_HASH_LABEL } from '../../src/kube/names.js';
 import {
-  apply, documents, operate, patchRolloutSpec, podReady, readRollout, selectedPods, startCluster, until, type Cluster,
+  apply, ClusterTestBed, documents, operate, patchRolloutSpec, podReady, readRollout, runController, selectedPods, startCluster, until, type Cluster,
 } from '../fixtures/kube/controller-harness.js';
 import { writeKubeconfig } from '../fixtures/kube/kubeconfig.js';
 
@@ -26,25 +25,13 @@ const EXAMPLES = resolve(import.meta.dirname, '../../examples/kubernetes');
 const seed = (file: string): string => readFileSync(join(EXAMPLES, file), 'utf8');
 const kubectlPath = '/usr/bin/kubectl';
 
-let cluster: Cluster | undefined;
-let controller: KubernetesController | undefined;
-let lines: Record<string, unknown>[] = [];
-const log: ControllerLog = jsonLog({ write: (l) => lines.push(JSON.parse(l) as Record<string, unknown>) });
-
-afterEach(async () => {
-  await controller?.stop();
-  controller = undefined;
-  await cluster?.close();
-  cluster = undefined;
-  lines = [];
-});
+const bed = new ClusterTestBed();
+const { lines, log } = bed;
+afterEach(() => bed.tearDown());
 
 async function run(c: Cluster, namespace: string | undefined): Promise<KubernetesController> {
-  controller = new KubernetesController({
-    kubeConfig: c.kc, namespace, workers: 2, healthAddr: '127.0.0.1:0', metricsAddr: '127.0.0.1:0', log, informerBackoff: { initialMs: 50, maxMs: 500 },
-  });
-  await controller.start();
-  return controller;
+  bed.controller = await runController({ kubeConfig: c.kc, namespace, log });
+  return bed.controller;
 }
 
 const shorter = (seconds: number) => (d: ReturnType<typeof documents>[number]) => {
@@ -61,7 +48,7 @@ const events = async (c: Cluster, namespace: string, name: string): Promise<Core
 
 describe('KubernetesController against the fake API server', () => {
   it('seed 001 blue-green: Healthy on its first revision, a new one previewed, switched on promote, the old scaled down; the active Service always has ready endpoints', async () => {
-    const c = (cluster = await startCluster());
+    const c = (bed.cluster = await startCluster());
     await apply(c, documents(seed('001-blue-green.yaml'), shorter(1)));
     await run(c, 'default');
     // At every moment the test observes, the active Service selects at least one ready pod once it selects a revision.
@@ -113,7 +100,7 @@ describe('KubernetesController against the fake API server', () => {
   });
 
   it('seed 002 canary: setWeight 25 of 4 replicas runs 1 canary pod beside the stable ones, Paused, each Service on its hash; promoted to the end, both on the new hash', async () => {
-    const c = (cluster = await startCluster({ readyAfterMs: 100 }));
+    const c = (bed.cluster = await startCluster({ readyAfterMs: 100 }));
     await apply(c, documents(seed('002-canary-paused.yaml')));
     await run(c, undefined);
     const first = await until('Healthy on the first revision', () => readRollout(c, 'wyq', 'nginx01'), (r) => r.status?.phase === 'Healthy' && r.status.availableReplicas === 4);
@@ -141,7 +128,7 @@ describe('KubernetesController against the fake API server', () => {
   });
 
   it('InvalidSpec: a Rollout naming a missing Service gets the condition with the sentence and a Warning, and no ReplicaSet; once the Service exists it proceeds', async () => {
-    const c = (cluster = await startCluster());
+    const c = (bed.cluster = await startCluster());
     const docs = documents(seed('001-blue-green.yaml')).filter((d) => d.metadata.name !== 'demo-preview');
     await apply(c, docs);
     await run(c, 'default');
@@ -162,7 +149,7 @@ describe('KubernetesController against the fake API server', () => {
   });
 
   it('InvalidSpec: analysis is refused with a sentence saying it comes with the next issue, never skipped', async () => {
-    const c = (cluster = await startCluster());
+    const c = (bed.cluster = await startCluster());
     await apply(c, documents(seed('002-canary-paused.yaml'), (d) => {
       if (d.kind === 'Rollout') (d.spec!.strategy as { canary: { steps: unknown[] } }).canary.steps.splice(1, 0, { analysis: { templates: [{ templateName: 'success-rate' }] } });
       return d;
@@ -174,7 +161,7 @@ describe('KubernetesController against the fake API server', () => {
   });
 
   it('workloadRef: the Deployment is scaled to 0 once the Rollout is Healthy; deleting the Rollout gives its replicas and the Service back', async () => {
-    const c = (cluster = await startCluster());
+    const c = (bed.cluster = await startCluster());
     await apply(c, documents(seed('001-blue-green-workload-ref.yaml')));
     await run(c, 'default');
     await until('Healthy', () => readRollout(c, 'default', 'demo'), (r) => r.status?.phase === 'Healthy');
@@ -191,7 +178,7 @@ describe('KubernetesController against the fake API server', () => {
   });
 
   it('leader election: a standby is ready but does not reconcile; the leader that loses its Lease stops its queue and ends with lease-lost', async () => {
-    const c = (cluster = await startCluster());
+    const c = (bed.cluster = await startCluster());
     const path = '/apis/coordination.k8s.io/v1/namespaces/default/leases';
     type Lease = { metadata: Record<string, unknown>; spec: Record<string, unknown> };
     const read = async (): Promise<Lease> => (await rawRequest({ server: c.server, path: `${path}/graylane-controller` })).body as Lease;
@@ -204,11 +191,10 @@ describe('KubernetesController against the fake API server', () => {
       metadata: { name: 'graylane-controller' }, spec: { holderIdentity: 'other', leaseDurationSeconds: 2, acquireTime: now(), renewTime: now(), leaseTransitions: 0 },
     } })).status).toBe(201);
     await apply(c, documents(seed('001-blue-green.yaml')));
-    controller = new KubernetesController({
-      kubeConfig: c.kc, namespace: 'default', workers: 1, healthAddr: '127.0.0.1:0', metricsAddr: '127.0.0.1:0', log,
+    const controller = (bed.controller = await runController({
+      kubeConfig: c.kc, namespace: 'default', workers: 1, log,
       leaderElection: { namespace: 'default', name: 'graylane-controller', identity: 'me', durations: { leaseDurationMs: 4000, renewDeadlineMs: 3000, retryPeriodMs: 200 } },
-    });
-    await controller.start();
+    }));
     const urls = controller.urls!;
     await until('a standby is ready', () => fetch(`${urls.health}/readyz`).then((r) => r.status), (s) => s === 200);
     // The other holder keeps renewing: this one stands by.
@@ -221,7 +207,7 @@ describe('KubernetesController against the fake API server', () => {
     expect(await (await fetch(`${urls.metrics}/metrics`)).text()).toContain('graylane_leader 0');
 
     // The other holder stops renewing: this one takes over once the Lease expires, and works.
-    await until('leading', () => Promise.resolve(controller!.isLeading), (l) => l, { timeoutMs: 10_000 });
+    await until('leading', () => Promise.resolve(controller.isLeading), (l) => l, { timeoutMs: 10_000 });
     await until('Healthy', () => readRollout(c, 'default', 'demo'), (r) => r.status?.phase === 'Healthy');
 
     // Someone else takes the Lease (as after a partition): renewals fail; the queue stops before the renew deadline ends.

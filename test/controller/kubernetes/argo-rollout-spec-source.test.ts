@@ -1,15 +1,12 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { AppsV1Api, CustomObjectsApi, type KubeConfig, type V1Deployment, type V1ReplicaSet } from '@kubernetes/client-node';
+import type { AppsV1Api, CustomObjectsApi, KubeConfig, V1Deployment, V1ReplicaSet } from '@kubernetes/client-node';
 import { revisionHash } from '../../../src/documents/index.js';
 import { RolloutSpecSource, type RevisionTemplate, type RolloutObject } from '../../../src/controller/kubernetes/rollout-spec-source.js';
 import { samePodTemplate } from '../../../src/controller/kubernetes/argo-template-equality.js';
-import { FakeApiServer } from '../../fixtures/kube/fake-api-server.js';
-import { kubeConfigFor } from '../../fixtures/kube/kubeconfig.js';
+import { startCluster, type Cluster } from '../../fixtures/kube/controller-harness.js';
 import { ListCache } from '../../fixtures/kube/list-cache.js';
-import { rawRequest } from '../../fixtures/kube/raw-request.js';
-import { argoRolloutCrd } from '../../fixtures/kube/argo-rollout-crd.js';
 
-let server: FakeApiServer;
+let cluster: Cluster;
 let kc: KubeConfig;
 let apps: AppsV1Api;
 let custom: CustomObjectsApi;
@@ -20,18 +17,15 @@ const ns = 'default';
 const key = { namespace: ns, name: 'web' };
 
 beforeEach(async () => {
-  server = await FakeApiServer.start({});
-  expect((await rawRequest({ server, method: 'POST', path: '/apis/apiextensions.k8s.io/v1/customresourcedefinitions', body: argoRolloutCrd() })).status).toBe(201);
-  kc = kubeConfigFor({ server });
-  apps = kc.makeApiClient(AppsV1Api);
-  custom = kc.makeApiClient(CustomObjectsApi);
+  cluster = await startCluster({ crds: ['argo'], simulateWorkloads: false });
+  ({ kc, apps, custom } = cluster);
   rollouts = new ListCache({ kubeConfig: kc, apiVersion: 'argoproj.io/v1alpha1', kind: 'Rollout' });
   replicaSets = new ListCache({ kubeConfig: kc, apiVersion: 'apps/v1', kind: 'ReplicaSet' });
   const deployments = new ListCache<V1Deployment>({ kubeConfig: kc, apiVersion: 'apps/v1', kind: 'Deployment' });
   await deployments.refresh();
   source = new RolloutSpecSource({ flavour: 'argo', rollouts, replicaSets, deployments, apps });
 });
-afterEach(async () => server.close());
+afterEach(async () => cluster.close());
 
 const podTemplate = (image: string) => ({ metadata: { labels: { app: 'web' } }, spec: { containers: [{ name: 'app', image, ports: [{ containerPort: 8080 }] }] } });
 

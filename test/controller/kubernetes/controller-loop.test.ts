@@ -1,17 +1,14 @@
 import { EventEmitter } from 'node:events';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { AppsV1Api, CustomObjectsApi, type KubeConfig, type V1Deployment, type V1ReplicaSet } from '@kubernetes/client-node';
+import type { AppsV1Api, CustomObjectsApi, KubeConfig, V1Deployment, V1ReplicaSet } from '@kubernetes/client-node';
 import { runUntilSignal } from '../../../src/cli/commands/controller.js';
 import { jsonLog } from '../../../src/controller/kubernetes/json-log.js';
 import { ControllerStartedError, ControllerLoop, type ControllerLog } from '../../../src/controller/kubernetes/controller-loop.js';
 import type { RolloutObject, RolloutSpecSource } from '../../../src/controller/kubernetes/rollout-spec-source.js';
-import { FakeApiServer } from '../../fixtures/kube/fake-api-server.js';
-import { kubeConfigFor } from '../../fixtures/kube/kubeconfig.js';
+import { startCluster, type Cluster } from '../../fixtures/kube/controller-harness.js';
 import { ListCache } from '../../fixtures/kube/list-cache.js';
-import { rawRequest } from '../../fixtures/kube/raw-request.js';
-import { customResourceDefinition } from '../../../src/documents/index.js';
 
-let server: FakeApiServer;
+let cluster: Cluster;
 let kc: KubeConfig;
 let apps: AppsV1Api;
 let custom: CustomObjectsApi;
@@ -21,11 +18,8 @@ let lines: Record<string, unknown>[];
 let log: ControllerLog;
 
 beforeEach(async () => {
-  server = await FakeApiServer.start({});
-  expect((await rawRequest({ server, method: 'POST', path: '/apis/apiextensions.k8s.io/v1/customresourcedefinitions', body: customResourceDefinition('Rollout') })).status).toBe(201);
-  kc = kubeConfigFor({ server });
-  apps = kc.makeApiClient(AppsV1Api);
-  custom = kc.makeApiClient(CustomObjectsApi);
+  cluster = await startCluster({ simulateWorkloads: false });
+  ({ kc, apps, custom } = cluster);
   caches = {
     rollouts: new ListCache({ kubeConfig: kc, apiVersion: 'graylane.dev/v1alpha1', kind: 'Rollout' }),
     replicaSets: new ListCache({ kubeConfig: kc, apiVersion: 'apps/v1', kind: 'ReplicaSet' }),
@@ -37,7 +31,7 @@ beforeEach(async () => {
 afterEach(async () => {
   await controller?.stop();
   controller = undefined;
-  await server.close();
+  await cluster.close();
 });
 
 const podTemplate = { metadata: { labels: { app: 'web' } }, spec: { containers: [{ name: 'app', image: 'nginx:1.27' }] } };

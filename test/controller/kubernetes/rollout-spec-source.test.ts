@@ -1,15 +1,12 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { AppsV1Api, CustomObjectsApi, type KubeConfig, type V1Deployment, type V1ReplicaSet } from '@kubernetes/client-node';
+import type { AppsV1Api, CustomObjectsApi, KubeConfig, V1Deployment, V1ReplicaSet } from '@kubernetes/client-node';
 import { revisionHash, rolloutRevision, type Rollout } from '../../../src/documents/index.js';
 import { CacheNotSyncedError, RolloutSpecSource, type RevisionTemplate, type RolloutObject } from '../../../src/controller/kubernetes/rollout-spec-source.js';
 import { matchesQuery, type ObjectCache } from '../../../src/kube/object-cache.js';
-import { FakeApiServer } from '../../fixtures/kube/fake-api-server.js';
-import { kubeConfigFor } from '../../fixtures/kube/kubeconfig.js';
+import { startCluster, type Cluster } from '../../fixtures/kube/controller-harness.js';
 import { ListCache } from '../../fixtures/kube/list-cache.js';
-import { rawRequest } from '../../fixtures/kube/raw-request.js';
-import { customResourceDefinition } from '../../../src/documents/index.js';
 
-let server: FakeApiServer;
+let cluster: Cluster;
 let kc: KubeConfig;
 let apps: AppsV1Api;
 let custom: CustomObjectsApi;
@@ -22,17 +19,14 @@ const ns = 'default';
 const key = { namespace: ns, name: 'web' };
 
 beforeEach(async () => {
-  server = await FakeApiServer.start({});
-  expect((await rawRequest({ server, method: 'POST', path: '/apis/apiextensions.k8s.io/v1/customresourcedefinitions', body: customResourceDefinition('Rollout') })).status).toBe(201);
-  kc = kubeConfigFor({ server });
-  apps = kc.makeApiClient(AppsV1Api);
-  custom = kc.makeApiClient(CustomObjectsApi);
+  cluster = await startCluster({ simulateWorkloads: false });
+  ({ kc, apps, custom } = cluster);
   rollouts = new ListCache({ kubeConfig: kc, apiVersion: 'graylane.dev/v1alpha1', kind: 'Rollout' });
   replicaSets = new ListCache({ kubeConfig: kc, apiVersion: 'apps/v1', kind: 'ReplicaSet' });
   deployments = new ListCache({ kubeConfig: kc, apiVersion: 'apps/v1', kind: 'Deployment' });
   source = new RolloutSpecSource({ rollouts, replicaSets, deployments, apps });
 });
-afterEach(async () => server.close());
+afterEach(async () => cluster.close());
 
 const podTemplate = (image: string, app = 'web') => ({ metadata: { labels: { app } }, spec: { containers: [{ name: 'app', image }] } });
 
@@ -244,8 +238,9 @@ describe('RolloutSpecSource.forgetRevision', () => {
     const uid = await createRollout(inline('nginx:1.28'));
     await createReplicaSet({ ownerUid: uid, image: 'nginx:1.27', revision: 1 });
     await refresh();
-    await server.close();
+    await cluster.close();
     await expect(source.forgetRevision(key, revisionHash(podTemplate('nginx:1.27')))).rejects.toThrow();
-    server = await FakeApiServer.start({});
+    // A live cluster again, for afterEach to close.
+    cluster = await startCluster({ simulateWorkloads: false });
   });
 });
