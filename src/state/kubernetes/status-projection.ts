@@ -264,8 +264,9 @@ export function projectStatus(input: StatusProjectionInput): RolloutStatusDoc {
     };
   }
   if (spec.strategy.blueGreen) {
-    const active = unverified ? input.previous?.blueGreen?.activeSelector : activeSelector(input);
-    const preview = input.traffic?.previewRevision ?? (engine.canaryRevision !== engine.stableRevision ? engine.canaryRevision : active);
+    const decided = activeSelector(input);
+    const active = unverified ? input.previous?.blueGreen?.activeSelector : decided;
+    const preview = input.traffic?.previewRevision ?? (engine.canaryRevision !== engine.stableRevision ? engine.canaryRevision : decided);
     out.blueGreen = { ...(active === undefined ? {} : { activeSelector: active }), ...(preview === undefined ? {} : { previewSelector: preview }) };
   }
   out.pauseConditions = engine.pauseConditions.map((p) => ({ reason: p.reason, startTime: rfc3339(p.startedAtMs) }));
