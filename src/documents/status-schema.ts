@@ -74,6 +74,7 @@ export const RolloutStatus = Closed({
     version: Count('bumped by every commit of the controller: what the next commit is decided on'),
     engine: Type.Unknown({ description: "the engine's memory between passes (graylane's own format; read the fields above instead)" }),
     traffic: Type.Optional(Type.Unknown({ description: 'the traffic decision in force, as last given to the traffic provider' })),
+    trafficVerified: Type.Optional(Type.Boolean({ description: 'the traffic provider found that decision in force when this status was written; until then the rollout is not Healthy' })),
   }, { description: "the controller's own memory; never edit it" })),
 });
 

@@ -47,6 +47,12 @@ export interface RolloutRecord {
    * Absent for adapters that show nothing but the engine's memory.
    */
   stale?: boolean | undefined;
+  /**
+   * Whether the traffic in force was verified on the data plane when last committed, as the
+   * adapter shows it (a Rollout's `Healthy` condition waits on it): a pass that finds otherwise
+   * commits even when the engine changed nothing. Absent for adapters that show nothing of it.
+   */
+  trafficVerified?: boolean | undefined;
 }
 
 /** What one pass commits for a rollout, all or nothing. */
@@ -57,6 +63,12 @@ export interface RolloutChange {
   traffic?: TrafficInForce | undefined;
   /** Events of the pass. */
   events?: NewEvent[] | undefined;
+  /**
+   * Whether the traffic in force after this commit was found in force on the data plane (the
+   * provider's `verify`); absent when the provider cannot tell. Adapters that show a rollout as
+   * done (Kubernetes' `Healthy`) hold that until it is true; others may ignore it.
+   */
+  trafficVerified?: boolean | undefined;
 }
 
 /** A release's committed state. */

@@ -72,6 +72,42 @@ const live = (items: Array<V1Pod | V1ReplicaSet>): string[] => items.filter((o) 
 const everyUid = (items: Array<V1Pod | V1ReplicaSet>): string[] => items.map((o) => o.metadata!.uid!).sort();
 const selectorHash = async (c: Cluster, namespace: string, name: string): Promise<string | undefined> =>
   (await c.core.readNamespacedService({ namespace, name })).spec?.selector?.[POD_TEMPLATE_HASH_LABEL];
+
+/** What a Rollout's status claimed at one write, and what its active Service selected at that moment. */
+interface HealthyClaim {
+  phase: string | undefined;
+  healthy: string | undefined;
+  progressingReason: string | undefined;
+  currentPodHash: string | undefined;
+  stableRS: string | undefined;
+  activeSelector: string | undefined;
+  selected: string | undefined;
+}
+
+/**
+ * Every write of the Rollout's status, seen synchronously inside the fake's store, with the hash
+ * the active Service selected at that very moment; `violations` are the writes that said Healthy
+ * (or claimed the switch) while the Service did not select the revision they named.
+ */
+function watchHealthyClaims(c: Cluster, options: { namespace: string; rollout: string; activeService: string }): { claims: HealthyClaim[]; violations: () => HealthyClaim[]; stop: () => void } {
+  const claims: HealthyClaim[] = [];
+  let selected: string | undefined;
+  const stop = c.server.cluster.store.subscribe((change) => {
+    const o = change.object as { metadata: { name?: string; namespace?: string }; spec?: { selector?: Record<string, string> }; status?: RolloutObject['status'] };
+    if (o.metadata.namespace !== options.namespace) return;
+    if (change.key === '/services' && o.metadata.name === options.activeService) selected = o.spec?.selector?.[POD_TEMPLATE_HASH_LABEL];
+    if (change.key !== 'graylane.dev/rollouts' || o.metadata.name !== options.rollout || change.type === 'DELETED' || !o.status?.conditions) return;
+    const condition = (type: string) => o.status?.conditions?.find((x) => x.type === type);
+    claims.push({
+      phase: o.status.phase, healthy: condition('Healthy')?.status, progressingReason: condition('Progressing')?.reason,
+      currentPodHash: o.status.currentPodHash, stableRS: o.status.stableRS, activeSelector: o.status.blueGreen?.activeSelector, selected,
+    });
+  });
+  const violations = (): HealthyClaim[] => claims.filter((x) => (x.healthy === 'True' || x.phase === 'Healthy')
+    && (x.selected !== x.currentPodHash || x.stableRS !== x.selected || x.activeSelector !== x.selected));
+  return { claims, violations, stop };
+}
+
 const reconciles = async (controller: KubernetesController): Promise<number> =>
   await metric(controller, 'graylane_reconcile_duration_seconds_count{outcome="success"}') + await metric(controller, 'graylane_reconcile_duration_seconds_count{outcome="requeue"}');
 
@@ -217,6 +253,7 @@ describe('KubernetesController under faults', () => {
       return d;
     }));
     const answered = (method: string, path: string, status: number): number => c.server.requests.filter((r) => r.method === method && r.path.includes(path) && r.status === status).length;
+    const claims = watchHealthyClaims(c, { namespace: 'default', rollout: 'demo', activeService: 'demo-service' });
     // The first lists fail: an overloaded server, then API priority and fairness.
     c.server.injectFault({ status: 500, times: 2, method: 'GET', watch: false, pathIncludes: '/rollouts' });
     c.server.injectFault({ status: 429, times: 2, method: 'GET', watch: false, pathIncludes: '/replicasets', retryAfterSeconds: 1 });
@@ -230,9 +267,10 @@ describe('KubernetesController under faults', () => {
     await until('the failed lists', () => Promise.resolve([answered('GET', '/rollouts', 500), answered('GET', '/replicasets', 429)]), (n) => n[0] === 2 && n[1] === 2);
     const first = await until('Healthy on the first revision', () => readRollout(c, 'default', 'demo'), (r) => r.status?.phase === 'Healthy' && r.status.availableReplicas === 3);
     const v1 = first.status!.stableRS!;
-    // Waited for, not read once: the core commits the status before it routes, so while the
-    // Service PATCHes fail the status already says Healthy (see the report of this branch).
-    await until('demo-service on v1', () => selectorHash(c, 'default', 'demo-service'), (h) => h === v1, { timeoutMs: 8000 });
+    // Read once, not waited for: Healthy is shown only once the Service PATCHes that failed have
+    // landed and the controller has seen them in force (at every status write, checked below).
+    expect(await selectorHash(c, 'default', 'demo-service')).toBe(v1);
+    expect(claims.violations()).toEqual([]);
     expect(answered('GET', '/rollouts', 500)).toBe(2);
     expect(answered('GET', '/replicasets', 429)).toBe(2);
     expect(answered('POST', '/replicasets', 500)).toBe(2);
@@ -281,8 +319,55 @@ describe('KubernetesController under faults', () => {
     expect(answered('POST', '/replicasets', 500)).toBe(4);
     expect(answered('PUT', '/rollouts/demo/status', 429)).toBe(4);
     expect(answered('PATCH', '/services/', 503)).toBe(2);
+    // At no status write did the Rollout say Healthy while demo-service selected another revision.
+    claims.stop();
+    expect(claims.claims.filter((x) => x.healthy === 'True').length).toBeGreaterThan(0);
+    expect(claims.violations()).toEqual([]);
     expect(await metric(controller, 'graylane_reconcile_errors_total')).toBeGreaterThanOrEqual(4);
     expect(await metric(controller, 'graylane_informer_watch_restarts_total{kind="Rollout"}')).toBeGreaterThanOrEqual(1);
     expect(await metric(controller, 'graylane_informer_watch_restarts_total{kind="Pod"}')).toBeGreaterThanOrEqual(1);
+  });
+  it('a Service patch that fails N times: never Healthy (nor stableRS, nor activeSelector) while demo-service selects another revision, Progressing with TrafficSwitchPending meanwhile, and Healthy once a patch lands', async () => {
+    const c = (cluster = await startCluster());
+    const claims = watchHealthyClaims(c, { namespace: 'default', rollout: 'demo', activeService: 'demo-service' });
+    await apply(c, documents(seed('001-blue-green.yaml'), (d) => {
+      if (d.kind === 'Rollout') (d.spec!.strategy as { blueGreen: Record<string, unknown> }).blueGreen.scaleDownDelaySeconds = 1;
+      return d;
+    }));
+    const failures = 4;
+    const answered = (status: number): number => c.server.requests.filter((r) => r.method === 'PATCH' && r.path.includes('/services/demo-service') && r.status === status).length;
+    // The first switch (demo-service has no hash yet) fails N times.
+    c.server.injectFault({ status: 500, times: failures, method: 'PATCH', pathIncludes: '/services/demo-service' });
+    const controller = await runController({ kubeConfig: c.kc, namespace: 'default', log });
+    controllers.push(controller);
+    const first = await until('Healthy on the first revision', () => readRollout(c, 'default', 'demo'), (r) => r.status?.conditions?.some((x) => x.type === 'Healthy' && x.status === 'True') === true);
+    const v1 = first.status!.stableRS!;
+    expect(claims.violations()).toEqual([]);
+    expect(answered(500)).toBe(failures);
+    expect(await selectorHash(c, 'default', 'demo-service')).toBe(v1);
+    // While the patches failed, what was shown said why it was not Healthy yet.
+    expect(claims.claims).toContainEqual(expect.objectContaining({ phase: 'Progressing', healthy: 'False', progressingReason: 'TrafficSwitchPending', currentPodHash: v1 }));
+
+    // A new revision previewed, then the promotion's switch of demo-service fails N times.
+    const template = structuredClone(first.spec.template) as { spec: { containers: Array<{ image: string }> } };
+    template.spec.containers[0]!.image = 'bebullish/demo:v2';
+    await patchRolloutSpec(c, 'default', 'demo', { template });
+    const paused = await until('v2 previewed and paused', () => readRollout(c, 'default', 'demo'),
+      (r) => r.status?.phase === 'Paused' && r.status.currentPodHash !== v1 && r.status.blueGreen?.previewSelector === r.status.currentPodHash);
+    const v2 = paused.status!.currentPodHash!;
+    c.server.injectFault({ status: 503, times: failures, method: 'PATCH', pathIncludes: '/services/demo-service' });
+    const before = claims.claims.length;
+    await operate(c, 'default', 'demo', { type: 'promote' });
+    const done = await until('Healthy on v2', () => readRollout(c, 'default', 'demo'),
+      (r) => r.status?.stableRS === v2 && r.status.conditions?.some((x) => x.type === 'Healthy' && x.status === 'True') === true, { timeoutMs: 20_000 });
+    expect(answered(503)).toBe(failures);
+    expect(await selectorHash(c, 'default', 'demo-service')).toBe(v2);
+    expect(done.status).toMatchObject({ phase: 'Healthy', currentPodHash: v2, stableRS: v2, blueGreen: { activeSelector: v2 } });
+    claims.stop();
+    expect(claims.violations()).toEqual([]);
+    // The switch was held in view while the Service still selected v1.
+    const during = claims.claims.slice(before);
+    expect(during).toContainEqual(expect.objectContaining({ healthy: 'False', selected: v1, activeSelector: v1 }));
+    expect(during.filter((x) => x.healthy === 'True').every((x) => x.selected === v2)).toBe(true);
   });
 });

@@ -50,6 +50,10 @@ export function clusterRolloutView(snapshot: RolloutSnapshot, nowMs: number): Se
   const { rollout } = snapshot;
   const name = rollout.metadata?.name ?? '';
   const memory = engineMemoryOf(rollout);
+  // The engine can be done before its traffic switch is verified; the status then shows the
+  // Rollout Progressing (see status-projection.ts), and `status --wait` must not return either.
+  const pending = memory !== undefined && rollout.status?.graylane?.trafficVerified === false && (memory.status.phase === 'Healthy' || memory.status.phase === 'Completed');
+  const status = pending ? { ...memory.status, phase: 'Progressing' as const, message: rollout.status?.message ?? 'waiting for the traffic switch to be in force' } : memory?.status;
   const revisions = byRevisionNewestFirst(snapshot.replicaSets).map((rs) => {
     const revision = revisionNameOf(rs);
     const owner = { service: name, revision, minReadySeconds: rs.spec?.minReadySeconds ?? 0 };
@@ -68,7 +72,7 @@ export function clusterRolloutView(snapshot: RolloutSnapshot, nowMs: number): Se
     namespace: rollout.metadata?.namespace,
     static: false,
     spec: rollout.spec,
-    status: memory?.status,
+    status,
     traffic: memory?.traffic,
     revisions,
     // The cluster has no router figures to show (a service mesh's would come with its provider).

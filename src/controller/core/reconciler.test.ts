@@ -35,7 +35,8 @@ describe('one pass of the reconciler', () => {
   it('a first apply scales the first revision and puts all traffic on it, after committing', async () => {
     const world = new CoreWorld(spec);
     const result = await world.pass();
-    expect(result).toEqual({ outcome: 'done', committed: true, version: 1, requeueAfterMs: 600_001 });
+    // The decision was committed before it was applied, so unverified: a look again within a second.
+    expect(result).toEqual({ outcome: 'done', committed: true, version: 1, requeueAfterMs: 1000 });
     expect(world.runtime.calls).toEqual([{ type: 'ensureInstances', service: 'web', revision: 'r1', replicas: 2 }]);
     expect(world.traffic.applied).toEqual([{ service: 'web', traffic: onStable('r1'), endpoints: [endpoint('web-r1-1', 'r1', false), endpoint('web-r1-2', 'r1', false)] }]);
     expect(await world.state.load(KEY)).toMatchObject({ version: 1, traffic: onStable('r1'), status: { stableRevision: 'r1', phase: 'Progressing' } });
@@ -124,7 +125,50 @@ describe('one pass of the reconciler', () => {
     const world = await canaryReady();
     world.traffic.verification = 'pending';
     expect(await world.pass()).toMatchObject({ verification: 'pending' });
-    expect(world.traffic.verified.map((d) => d.traffic)).toEqual([{ ...onStable('r1'), canaryRevision: 'r2' }]);
+    // The decision in force first; then, at the commit, the pass's new one (setWeight 20).
+    expect(world.traffic.verified.map((d) => d.traffic)).toEqual([{ ...onStable('r1'), canaryRevision: 'r2' }, { ...onStable('r1'), canaryRevision: 'r2', canaryWeight: 20 }]);
+  });
+
+  it('a switch whose apply fails is committed unverified, passed again within a second, and written verified (same status) once it is in force', async () => {
+    const world = await canaryReady();
+    const refused = new Error('Service patch refused: 500 Internal Server Error');
+    // Every apply that would put stable on r2 fails: the switch's, however often it is tried.
+    world.traffic.onApply = (d) => (d.traffic.stableRevision === 'r2' ? Promise.reject(refused) : Promise.resolve());
+    await world.reconciler.operate(KEY, { type: 'promoteFull' });
+    // The engine is done (r2 stable, r1 to be scaled down): what a status would show as done.
+    await world.until(async () => (await world.phase()) === 'Completed');
+    const switched = (await world.state.load(KEY))!;
+    expect(switched.traffic).toEqual(onStable('r2'));
+    expect(switched.trafficVerified).toBe(false);
+    expect(world.traffic.decision({ service: 'web' })?.traffic.stableRevision).not.toBe('r2');
+    expect(world.sink).toContainEqual({ type: 'emit', service: 'web', event: expect.objectContaining({ reason: 'RoutingFailed', message: refused.message }) as object });
+
+    // Still failing: nothing new to write, but another look within a second.
+    const again = await world.pass();
+    expect(again).toMatchObject({ committed: false, verification: 'pending' });
+    expect(again.requeueAfterMs).toBeLessThanOrEqual(1000);
+    expect((await world.state.load(KEY))!.trafficVerified).toBe(false);
+
+    // The data plane takes it: this pass applies it, the next one finds it in force and says so.
+    world.traffic.onApply = undefined;
+    await world.pass();
+    expect(world.traffic.decision({ service: 'web' })?.traffic).toEqual(onStable('r2'));
+    const verified = await world.pass();
+    expect(verified).toMatchObject({ committed: true, verification: 'verified' });
+    const after = (await world.state.load(KEY))!;
+    expect(after.trafficVerified).toBe(true);
+    expect(after.status).toMatchObject({ phase: 'Completed', stableRevision: 'r2' });
+    // Verified and nothing else changed: the next pass is idle and waits on the scale-down delay only.
+    const idle = await world.pass();
+    expect(idle).toMatchObject({ committed: false, verification: 'verified' });
+    expect(idle.requeueAfterMs).toBeGreaterThan(1000);
+  });
+
+  it('a provider that cannot verify: no verification is committed and no early pass is asked for', async () => {
+    const world = new CoreWorld(spec, { traffic: { capabilities: ['weight'] } });
+    const result = await world.pass();
+    expect(result.requeueAfterMs).toBe(600_001);
+    expect((await world.state.load(KEY))!).not.toHaveProperty('trafficVerified');
   });
 
   it('does not ask a provider that cannot verify', async () => {

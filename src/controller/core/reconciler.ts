@@ -45,7 +45,15 @@ export interface ReconcilerOptions {
   requeue: (key: ObjectKey, afterMs?: number) => void;
   /** Run before the runtime stops a surplus instance: take it out of traffic and wait for its drain. */
   beforeStop?: ((key: ObjectKey, instance: InstanceInfo) => Promise<void>) | undefined;
+  /**
+   * How soon a pass whose committed traffic is not verified yet asks to pass again (default
+   * 1,000 ms): a failed or lagging switch is retried, and the status follows once it is in force.
+   */
+  trafficRecheckMs?: number | undefined;
 }
+
+/** See {@link ReconcilerOptions.trafficRecheckMs}. */
+const DEFAULT_TRAFFIC_RECHECK_MS = 1000;
 
 /**
  * How a pass ended. `done`: committed (or idle) and acted on; `requeue`: someone committed in
@@ -61,7 +69,10 @@ export interface PassResult {
   committed: boolean;
   /** The record's version after the pass (0: never committed); absent when `gone`. */
   version?: number | undefined;
-  /** When time alone will change the answer (ms from now), as the engine said; absent when nothing waits on time. */
+  /**
+   * When to pass again (ms from now): when time alone will change the engine's answer, or soon
+   * when the traffic committed is not verified in force yet; absent when nothing waits.
+   */
   requeueAfterMs?: number | undefined;
   /** What the traffic provider said of the decision in force before the pass; absent when it was not asked. */
   verification?: Verification | undefined;
@@ -110,6 +121,8 @@ interface Committed {
   traffic: TrafficInForce | undefined;
   /** Events recorded with the commit. */
   events: RecordedEvent[];
+  /** Whether `traffic` was found in force when committed; undefined when the provider cannot tell. */
+  trafficVerified: boolean | undefined;
 }
 
 const keyId = (key: ObjectKey) => `${key.namespace}/${key.name}`;
@@ -146,15 +159,18 @@ export class Reconciler {
     });
     let committed: Committed;
     try {
-      committed = await this.commit(key, record, result.status, result.actions, { skipWhenIdle: true });
+      committed = await this.commit(key, desired, record, result.status, result.actions, { skipWhenIdle: true, verification });
     } catch (err) {
       if (err instanceof StateConflictError) return { outcome: 'requeue', committed: false, version: err.actualVersion, ...(verification ? { verification } : {}) };
       throw err;
     }
     await this.act(key, desired, committed, result.actions);
+    const requeueAfterMs = committed.trafficVerified === false
+      ? Math.min(result.requeueAfterMs ?? Infinity, this.options.trafficRecheckMs ?? DEFAULT_TRAFFIC_RECHECK_MS)
+      : result.requeueAfterMs;
     return {
       outcome: 'done', committed: committed.written, version: committed.version,
-      ...(result.requeueAfterMs === undefined ? {} : { requeueAfterMs: result.requeueAfterMs }),
+      ...(requeueAfterMs === undefined ? {} : { requeueAfterMs }),
       ...(verification ? { verification } : {}),
     };
   }
@@ -178,7 +194,7 @@ export class Reconciler {
     const now = this.options.nowMs();
     const result = applyOperation({ spec: desired.spec, status: record?.status ?? initialStatus(now), operation, now, service: key.name });
     const actions: Action[] = options.event ? [{ type: 'event', ...options.event }, ...result.actions] : result.actions;
-    const committed = await this.commit(key, record, result.status, actions, { skipWhenIdle: false });
+    const committed = await this.commit(key, desired, record, result.status, actions, { skipWhenIdle: false });
     await this.act(key, desired, committed, actions);
     return { version: committed.version, status: committed.status };
   }
@@ -238,10 +254,15 @@ export class Reconciler {
   }
 
   /**
-   * Commits the status, the traffic decision when it changed and the pass's events, once, at
-   * the version the pass read. With `skipWhenIdle`, a pass that changed nothing writes nothing.
+   * Commits the status, the traffic decision when it changed, whether the traffic in force is
+   * verified and the pass's events, once, at the version the pass read. With `skipWhenIdle`, a
+   * pass that changed nothing writes nothing. `verification` is what the pass observed of the
+   * record's traffic.
    */
-  private async commit(key: ObjectKey, record: RolloutRecord | undefined, status: RolloutStatus, actions: Action[], options: { skipWhenIdle: boolean }): Promise<Committed> {
+  private async commit(
+    key: ObjectKey, desired: DesiredRollout, record: RolloutRecord | undefined, status: RolloutStatus, actions: Action[],
+    options: { skipWhenIdle: boolean; verification?: Verification | undefined },
+  ): Promise<Committed> {
     const now = this.options.nowMs();
     const events: NewEvent[] = actions.flatMap((a) => (a.type === 'event' ? [{ atMs: now, level: a.level, reason: a.reason, message: a.message }] : []));
     const setTraffic = actions.filter((a) => a.type === 'setTraffic').at(-1);
@@ -249,19 +270,39 @@ export class Reconciler {
     // The engine re-asserts traffic on every pass; only a different decision is worth a write.
     const changedTraffic = decided && !sameJson(decided, record?.traffic) ? decided : undefined;
     const version = record?.version ?? 0;
+    const traffic = trafficInForce(changedTraffic ?? record?.traffic, status);
+    const trafficVerified = await this.verified(key, desired, traffic, changedTraffic === undefined && record?.traffic !== undefined ? options.verification : undefined);
     // A record whose adapter-side projection went stale (replica counts in a Rollout's status) is
     // written even when the engine changed nothing, so that what people read follows the world.
-    const idle = options.skipWhenIdle && events.length === 0 && !changedTraffic && record !== undefined && record.stale !== true && sameJson(record.status, status);
-    if (idle) return { written: false, version, status, traffic: trafficInForce(record.traffic, status), events: [] };
-    const change: RolloutChange = { status, ...(changedTraffic ? { traffic: changedTraffic } : {}), ...(events.length ? { events } : {}) };
+    // So is one that shows the traffic's verification otherwise than found now.
+    const shownVerification = record?.trafficVerified === undefined || record.trafficVerified === (trafficVerified ?? true);
+    const idle = options.skipWhenIdle && events.length === 0 && !changedTraffic && record !== undefined && record.stale !== true && shownVerification && sameJson(record.status, status);
+    if (idle) return { written: false, version, status, traffic, events: [], trafficVerified };
+    const change: RolloutChange = {
+      status, ...(changedTraffic ? { traffic: changedTraffic } : {}), ...(events.length ? { events } : {}),
+      ...(trafficVerified === undefined ? {} : { trafficVerified }),
+    };
     const result = await this.options.state.commit(key, change, version);
     return {
       written: true,
       version: result.version,
       status,
-      traffic: trafficInForce(changedTraffic ?? record?.traffic, status),
+      traffic,
       events: events.map((e, i) => ({ ...e, ...(result.eventIds[i] === undefined ? {} : { id: result.eventIds[i] }) })),
+      trafficVerified,
     };
+  }
+
+  /**
+   * Whether `traffic` is in force on the data plane now: the pass's observation when it was of
+   * this same decision, else the provider asked afresh (a decision not yet applied is pending).
+   * Undefined when the provider cannot verify or there is no traffic.
+   */
+  private async verified(key: ObjectKey, desired: DesiredRollout, traffic: TrafficInForce | undefined, observed: Verification | undefined): Promise<boolean | undefined> {
+    if (!traffic || !this.options.traffic.capabilities.has('verify')) return undefined;
+    const verification = observed
+      ?? await this.options.traffic.verify(this.decision(key, desired, traffic, this.options.runtime.listInstances({ namespace: key.namespace, service: key.name })));
+    return verification !== 'pending';
   }
 
   /** Carries out a committed pass's actions in the engine's order (scale-ups, traffic, scale-downs). */

@@ -248,7 +248,7 @@ describe('KubernetesState', () => {
 
 const kubectlPath = '/usr/bin/kubectl';
 describe.skipIf(!existsSync(kubectlPath))('kubectl against a Rollout graylane writes (skipped only when /usr/bin/kubectl is absent)', () => {
-  it('kubectl wait --for=condition=Healthy returns once a commit makes the rollout Healthy', async () => {
+  it('kubectl wait --for=condition=Healthy returns once a commit makes the rollout Healthy with its traffic verified, not before', async () => {
     const cluster = await startCluster([web]);
     const dir = await mkdtemp(join(tmpdir(), 'graylane-state-kubectl-'));
     try {
@@ -258,7 +258,13 @@ describe.skipIf(!existsSync(kubectlPath))('kubectl against a Rollout graylane wr
       await expect(kubectl('wait', '--for=condition=Healthy', 'rollout/web', '--timeout=1s')).rejects.toMatchObject({ stderr: expect.stringContaining('timed out waiting for the condition') });
       const waiting = kubectl('wait', '--for=condition=Healthy', 'rollout/web', '--timeout=10s');
       await new Promise((r) => setTimeout(r, 300));
-      await cluster.state.commit(web, { status: { ...initialStatus(0), phase: 'Healthy', stableRevision: 'bbb', canaryRevision: 'bbb', weights: { canary: 0, stable: 100 } } }, 1);
+      const done = { ...initialStatus(0), phase: 'Healthy' as const, stableRevision: 'bbb', canaryRevision: 'bbb', weights: { canary: 0, stable: 100 } };
+      // The engine is done but its traffic switch is not verified: kubectl keeps waiting.
+      await cluster.state.commit(web, { status: done, trafficVerified: false }, 1);
+      await cluster.rollouts.refresh();
+      expect(await cluster.state.load(web)).toMatchObject({ trafficVerified: false });
+      await expect(kubectl('wait', '--for=condition=Healthy', 'rollout/web', '--timeout=1s')).rejects.toMatchObject({ stderr: expect.stringContaining('timed out waiting for the condition') });
+      await cluster.state.commit(web, { status: done, trafficVerified: true }, 2);
       expect((await waiting).stdout.trim()).toBe('rollout.graylane.dev/web condition met');
     } finally {
       await rm(dir, { recursive: true, force: true });

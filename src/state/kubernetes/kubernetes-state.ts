@@ -94,7 +94,7 @@ export class KubernetesState implements StatePort {
     this.events = options.events ?? new EventRecorder({ kubeConfig: options.kubeConfig, nowMs: this.now });
   }
 
-  /** The record in the Rollout's status; `stale` when its replica counts are not the ReplicaSets' now. */
+  /** The record in the Rollout's status; `stale` when its replica counts are not the ReplicaSets' now; `trafficVerified` as shown. */
   load(key: ObjectKey): Promise<RolloutRecord | undefined> {
     const rollout = this.freshest(key);
     const memory = rollout?.status?.graylane;
@@ -102,6 +102,7 @@ export class KubernetesState implements StatePort {
     const status = structuredClone(memory.engine) as RolloutStatus;
     const record: RolloutRecord = { key: { ...key }, status, version: memory.version };
     if (memory.traffic !== undefined) record.traffic = structuredClone(memory.traffic) as TrafficInForce;
+    if (memory.trafficVerified !== undefined) record.trafficVerified = memory.trafficVerified;
     const counts = replicaCounts(this.ownedReplicaSets(rollout), currentPodHash(status));
     const shown = rollout.status ?? {};
     if ((Object.keys(counts) as Array<keyof typeof counts>).some((k) => (shown[k] ?? 0) !== counts[k])) record.stale = true;
@@ -117,13 +118,17 @@ export class KubernetesState implements StatePort {
     const previous = rollout.status;
     const traffic = change.traffic ?? (previous?.graylane?.traffic as TrafficInForce | undefined);
     const projected = projectStatus({
-      name: key.name, generation: rollout.metadata?.generation, spec: rollout.spec, engine: change.status, traffic,
+      name: key.name, generation: rollout.metadata?.generation, spec: rollout.spec, engine: change.status, traffic, trafficVerified: change.trafficVerified,
       replicaSets: this.ownedReplicaSets(rollout), previous, nowMs: this.now(),
     });
     const status: RolloutStatusDoc = {
       ...(this.flavour === 'argo' ? inArgoShape(projected) : projected),
       ...(previous?.restartedAt === undefined ? {} : { restartedAt: previous.restartedAt }),
-      graylane: { version: expectedVersion + 1, engine: structuredClone(change.status), ...(traffic === undefined ? {} : { traffic: structuredClone(traffic) }) },
+      graylane: {
+        version: expectedVersion + 1, engine: structuredClone(change.status),
+        ...(traffic === undefined ? {} : { traffic: structuredClone(traffic) }),
+        ...(change.trafficVerified === undefined ? {} : { trafficVerified: change.trafficVerified }),
+      },
     };
     const stored = await this.writeStatus(key, rollout, status, expectedVersion);
     const eventIds: number[] = [];

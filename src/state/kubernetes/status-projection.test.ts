@@ -64,6 +64,25 @@ describe('projectStatus: the Argo-shaped status of a Rollout', () => {
       { blueGreen: { activeSelector: 'aaa', previewSelector: 'bbb' }, canary: undefined, currentStepIndex: undefined }, { Available: ['True', 'AvailableReason'] }],
     ['blue-green after the switch, before the new revision is marked stable', base({ spec: blueGreenSpec, engine: moving, traffic: traffic({ canaryWeight: 100, previewRevision: 'bbb' }), replicaSets: [rs('aaa', 2), rs('bbb', 2, 1)] }),
       { blueGreen: { activeSelector: 'bbb', previewSelector: 'bbb' } }, { Available: ['False', 'AvailableReason'] }],
+    // The engine is done but the traffic provider has not shown its switch in force (a Service patch failed).
+    ['blue-green switched in the engine, the active Service not yet', base({
+      spec: blueGreenSpec, engine: { ...healthy, stableRevision: 'bbb', canaryRevision: 'bbb' }, traffic: traffic({ stableRevision: 'bbb', canaryRevision: undefined, canaryWeight: 0 }), trafficVerified: false,
+      replicaSets: [rs('aaa', 2), rs('bbb', 2)], previous: { currentPodHash: 'bbb', stableRS: 'aaa', blueGreen: { activeSelector: 'aaa', previewSelector: 'bbb' } },
+    }), { phase: 'Progressing', stableRS: 'aaa', blueGreen: { activeSelector: 'aaa', previewSelector: 'bbb' }, message: 'Waiting for the traffic switch to revision bbb to be in force (the traffic provider has not verified it yet)' },
+    { Progressing: ['True', 'TrafficSwitchPending'], Healthy: ['False', 'RolloutHealthy'], Completed: ['False', 'RolloutCompleted'] }],
+    ['the same, verified: Healthy, and the switch claimed', base({
+      spec: blueGreenSpec, engine: { ...healthy, stableRevision: 'bbb', canaryRevision: 'bbb' }, traffic: traffic({ stableRevision: 'bbb', canaryRevision: undefined, canaryWeight: 0 }), trafficVerified: true,
+      replicaSets: [rs('aaa', 2), rs('bbb', 2)], previous: { currentPodHash: 'bbb', stableRS: 'aaa', blueGreen: { activeSelector: 'aaa', previewSelector: 'bbb' } },
+    }), { phase: 'Healthy', stableRS: 'bbb', blueGreen: { activeSelector: 'bbb', previewSelector: 'bbb' } },
+    { Progressing: ['True', 'NewReplicaSetAvailable'], Healthy: ['True', 'RolloutHealthy'], Completed: ['True', 'RolloutCompleted'] }],
+    ['a transient Completed with its switch unverified', base({ engine: { ...healthy, phase: 'Completed', stableRevision: 'bbb', canaryRevision: 'bbb' }, traffic: traffic({ stableRevision: 'bbb', canaryRevision: undefined, canaryWeight: 0 }), trafficVerified: false, previous: { stableRS: 'aaa' } }),
+      { phase: 'Progressing', stableRS: 'aaa', canary: { weights: { canary: { weight: 0 }, stable: { weight: 100 }, verified: false } } },
+      { Progressing: ['True', 'TrafficSwitchPending'], Completed: ['False', 'RolloutCompleted'], Healthy: ['False', 'RolloutHealthy'] }],
+    ['a first revision whose Services were never pointed: no stableRS claimed', base({ trafficVerified: false }),
+      { phase: 'Progressing', stableRS: undefined }, { Progressing: ['True', 'TrafficSwitchPending'], Healthy: ['False', 'RolloutHealthy'] }],
+    ['an unverified abort is Degraded still, not held as a switch', base({ engine: { ...moving, phase: 'Degraded', abort: true, weights: { canary: 0, stable: 100 } }, trafficVerified: false }),
+      { phase: 'Degraded', abort: true }, { Progressing: ['False', 'RolloutAborted'], Healthy: ['False', 'RolloutHealthy'] }],
+    ['nothing verifies the traffic (undefined): Healthy as the engine says', base({ trafficVerified: undefined }), { phase: 'Healthy', stableRS: 'aaa' }, { Healthy: ['True', 'RolloutHealthy'] }],
     ['an invalid spec', base({ invalidSpec: 'service "web-canary" does not exist' }),
       { phase: 'Degraded', message: 'service "web-canary" does not exist' }, { InvalidSpec: ['True', 'InvalidSpec'], Healthy: ['False', 'RolloutHealthy'] }],
   ])('%s', (_name, input, expected, conditions) => {

@@ -17,7 +17,9 @@ export type ConditionType = 'Progressing' | 'Available' | 'Paused' | 'Healthy' |
 /** Argo's reasons for the `Progressing` condition. */
 export type ProgressingReason =
   | 'NewReplicaSetCreated' | 'ReplicaSetUpdated' | 'RolloutPaused' | 'RolloutResumed'
-  | 'NewReplicaSetAvailable' | 'ProgressDeadlineExceeded' | 'RolloutAborted';
+  | 'NewReplicaSetAvailable' | 'ProgressDeadlineExceeded' | 'RolloutAborted'
+  /** graylane's: the engine is done, but the traffic provider has not yet shown its last switch in force. */
+  | 'TrafficSwitchPending';
 
 /** Input of {@link projectStatus}. */
 export interface StatusProjectionInput {
@@ -31,6 +33,12 @@ export interface StatusProjectionInput {
   engine: RolloutStatus;
   /** The traffic decision in force, if any. */
   traffic?: TrafficInForce | undefined;
+  /**
+   * Whether the traffic provider found `traffic` in force; false holds Healthy, Completed and the
+   * fields that claim the switch (`stableRS`, `blueGreen.activeSelector`) where they were.
+   * Undefined: nothing verifies it, and the decision counts as in force.
+   */
+  trafficVerified?: boolean | undefined;
   /** The Rollout's ReplicaSets (every revision's), as the cache has them now. */
   replicaSets: readonly V1ReplicaSet[];
   /** The status written before, whose conditions keep their `lastTransitionTime`. */
@@ -132,6 +140,21 @@ function activeSelector(input: StatusProjectionInput): string | undefined {
   return traffic.stableRevision;
 }
 
+/**
+ * The engine is done but its last traffic switch is not verified: a Healthy shown now would let
+ * `kubectl wait --for=condition=Healthy` return while users are still on the old revision.
+ */
+function switchPending(input: StatusProjectionInput): boolean {
+  const { engine } = input;
+  return input.trafficVerified === false && (engine.phase === 'Healthy' || engine.phase === 'Completed') && !engine.abort;
+}
+
+/** Why the status holds, for its `message` and the `Progressing` condition. */
+function switchPendingMessage(input: StatusProjectionInput): string {
+  const target = input.traffic ? activeSelector(input) : undefined;
+  return `Waiting for the traffic switch${target === undefined ? '' : ` to revision ${target}`} to be in force (the traffic provider has not verified it yet)`;
+}
+
 function replicaSetName(input: StatusProjectionInput, hash: string): string {
   return input.replicaSets.find((rs) => hashOf(rs) === hash)?.metadata?.name ?? `${input.name}-${hash}`;
 }
@@ -144,6 +167,7 @@ function progressing(input: StatusProjectionInput, paused: boolean): Wanted {
   if (engine.abort) return { status: 'False', reason: 'RolloutAborted', message: engine.message ?? `Rollout aborted update to revision ${hash ?? ''}`.trim() };
   if (engine.progress.deadlineExceeded) return { status: 'False', reason: 'ProgressDeadlineExceeded', message: `ReplicaSet "${replicaSetName(input, hash ?? '')}" has timed out progressing.` };
   if (paused) return { status: 'Unknown', reason: 'RolloutPaused', message: 'Rollout is paused' };
+  if (switchPending(input)) return { status: 'True', reason: 'TrafficSwitchPending', message: switchPendingMessage(input) };
   if (engine.phase === 'Healthy' || engine.phase === 'Completed') {
     return { status: 'True', reason: 'NewReplicaSetAvailable', message: `ReplicaSet "${replicaSetName(input, hash ?? '')}" has successfully progressed.` };
   }
@@ -163,8 +187,9 @@ function progressing(input: StatusProjectionInput, paused: boolean): Wanted {
 function wantedConditions(input: StatusProjectionInput, counts: ReplicaCounts): Map<ConditionType, Wanted> {
   const { engine } = input;
   const paused = engine.pauseConditions.length > 0 || input.spec.paused === true;
-  const done = (engine.phase === 'Healthy' || engine.phase === 'Completed') && !engine.abort && engine.canaryRevision === engine.stableRevision;
-  const healthy = engine.phase === 'Healthy' && !engine.abort && input.invalidSpec === undefined;
+  const pending = switchPending(input);
+  const done = (engine.phase === 'Healthy' || engine.phase === 'Completed') && !engine.abort && engine.canaryRevision === engine.stableRevision && !pending;
+  const healthy = engine.phase === 'Healthy' && !engine.abort && input.invalidSpec === undefined && !pending;
   const wanted = new Map<ConditionType, Wanted>();
   if (input.invalidSpec !== undefined) wanted.set('InvalidSpec', { status: 'True', reason: 'InvalidSpec', message: input.invalidSpec });
   wanted.set('Progressing', progressing(input, paused));
@@ -212,13 +237,17 @@ export function projectStatus(input: StatusProjectionInput): RolloutStatusDoc {
   const { engine, spec } = input;
   const hash = currentPodHash(engine);
   const counts = replicaCounts(input.replicaSets, hash);
-  const message = input.invalidSpec ?? engine.message;
+  const pending = switchPending(input);
+  const message = input.invalidSpec ?? (pending ? switchPendingMessage(input) : engine.message);
+  // Until traffic is verified, the fields that claim a switch keep what was shown before it.
+  const unverified = input.trafficVerified === false;
+  const stableRS = unverified ? input.previous?.stableRS : engine.stableRevision;
   const out: RolloutStatusDoc = {
-    phase: input.invalidSpec === undefined ? engine.phase : 'Degraded',
+    phase: input.invalidSpec !== undefined ? 'Degraded' : pending ? 'Progressing' : engine.phase,
     ...(message === undefined ? {} : { message }),
     ...(input.generation === undefined ? {} : { observedGeneration: input.generation }),
     ...(hash === undefined ? {} : { currentPodHash: hash }),
-    ...(engine.stableRevision === undefined ? {} : { stableRS: engine.stableRevision }),
+    ...(stableRS === undefined ? {} : { stableRS }),
   };
   const canary = spec.strategy.canary;
   if (canary) {
@@ -229,14 +258,15 @@ export function projectStatus(input: StatusProjectionInput): RolloutStatusDoc {
         canary: { weight: engine.weights.canary, ...(engine.canaryRevision === undefined ? {} : { podTemplateHash: engine.canaryRevision }), ...(canary.canaryService === undefined ? {} : { serviceName: canary.canaryService }) },
         stable: { weight: engine.weights.stable, ...(engine.stableRevision === undefined ? {} : { podTemplateHash: engine.stableRevision }), ...(canary.stableService === undefined ? {} : { serviceName: canary.stableService }) },
         // The weights are "verified" once the traffic provider was given exactly these.
-        verified: t !== undefined && t.canaryWeight === engine.weights.canary && t.stableRevision === engine.stableRevision
+        verified: t !== undefined && input.trafficVerified !== false && t.canaryWeight === engine.weights.canary && t.stableRevision === engine.stableRevision
           && (engine.weights.canary === 0 || t.canaryRevision === engine.canaryRevision),
       },
     };
   }
   if (spec.strategy.blueGreen) {
-    const active = activeSelector(input);
-    const preview = input.traffic?.previewRevision ?? (engine.canaryRevision !== engine.stableRevision ? engine.canaryRevision : active);
+    const decided = activeSelector(input);
+    const active = unverified ? input.previous?.blueGreen?.activeSelector : decided;
+    const preview = input.traffic?.previewRevision ?? (engine.canaryRevision !== engine.stableRevision ? engine.canaryRevision : decided);
     out.blueGreen = { ...(active === undefined ? {} : { activeSelector: active }), ...(preview === undefined ? {} : { previewSelector: preview }) };
   }
   out.pauseConditions = engine.pauseConditions.map((p) => ({ reason: p.reason, startTime: rfc3339(p.startedAtMs) }));

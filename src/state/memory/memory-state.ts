@@ -44,6 +44,8 @@ export class MemoryState implements StatePort {
       status: structuredClone(change.status),
       ...(traffic ? { traffic: structuredClone(traffic) } : {}),
       version: actual + 1,
+      // Shown as a Kubernetes Rollout shows it, so the core's fixture tests see it held and written.
+      ...(change.trafficVerified === undefined ? {} : { trafficVerified: change.trafficVerified }),
     };
     this.rollouts.set(id(key), record);
     const eventIds = (change.events ?? []).map((e) => {
