@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { seededRandom } from '../../../test/fixtures/seeded-random.js';
-import { CanaryGuard, DEFAULT_LATENCY_BOUNDS_MS, GuardInputError, latencyHistogram, type GuardParams, type GuardTick } from './guard.js';
+import type { LatencyCounts } from '../../router/contract/index.js';
+import { CanaryGuard, DEFAULT_LATENCY_BOUNDS_MS, GuardInputError, latencyHistogram, type GuardParams, type GuardSideTick, type GuardTick } from './guard.js';
 
 const rng = seededRandom;
 
@@ -20,35 +21,157 @@ interface Scenario {
   params?: Partial<GuardParams>;
 }
 
-/** Latencies: log-normal, median 20 ms, σ 0.5 (p99 ≈ 64 ms). */
-function latencyMs(random: () => number, factor: number): number {
-  const z = Math.sqrt(-2 * Math.log(1 - random())) * Math.cos(2 * Math.PI * random());
-  return factor * 20 * Math.exp(0.5 * z);
+/**
+ * Latencies: log-normal, median 20 ms, σ 0.5 (p99 ≈ 64 ms), `factor` times slower when bad.
+ *
+ * The guard sees only histograms, so a request's latency is drawn straight as its histogram
+ * bucket: one uniform against the exact bucket probabilities P(L ≤ b) = Φ(ln(b / (20·factor)) / 0.5).
+ * The guard's input has the same distribution as drawing each latency and bucketing it, at a
+ * fraction of the cost (no Box-Muller, no sample arrays).
+ */
+function latencyBucketCdf(factor: number): Float64Array {
+  const bounds = DEFAULT_LATENCY_BOUNDS_MS;
+  const cdf = new Float64Array(bounds.length);
+  bounds.forEach((b, i) => { cdf[i] = normalCdf(Math.log(b / (20 * factor)) / 0.5); });
+  return cdf;
+}
+
+/** One shared bounds array for every simulated histogram, as a router hands out. */
+const BOUNDS_MS = [...DEFAULT_LATENCY_BOUNDS_MS];
+
+const cdfByFactor = new Map<number, Float64Array>();
+function cdfFor(factor: number): Float64Array {
+  let cdf = cdfByFactor.get(factor);
+  if (!cdf) cdfByFactor.set(factor, (cdf = latencyBucketCdf(factor)));
+  return cdf;
+}
+
+/** The bucket a uniform `u` falls in: the first bound whose P(L ≤ bound) exceeds u, else overflow. */
+function bucketOf(cdf: Float64Array, u: number): number {
+  let lo = 0;
+  let hi = cdf.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (u < cdf[mid]!) hi = mid;
+    else lo = mid + 1;
+  }
+  return lo;
+}
+
+/**
+ * Φ, the standard normal CDF, by composite Simpson on the density from 0 to |x| (step ≤ 1/512:
+ * error below 1e-13, far below the Monte Carlo noise these tests measure).
+ */
+function normalCdf(x: number): number {
+  const a = Math.min(Math.abs(x), 40);
+  const steps = 2 * Math.max(1, Math.ceil(a * 256));
+  const h = a / steps;
+  let sum = 1 + Math.exp(-a * a / 2);
+  for (let i = 1; i < steps; i++) sum += (i % 2 ? 4 : 2) * Math.exp(-((i * h) ** 2) / 2);
+  const half = (sum * h) / 3 / Math.sqrt(2 * Math.PI);
+  return x >= 0 ? 0.5 + half : 0.5 - half;
+}
+
+/**
+ * One request's outcome as a single categorical draw: which side, whether it erred, and its
+ * latency bucket (a single cell when latency is off). These are independent in the scenario, so
+ * the cell probabilities are products, and one uniform per request replaces three. Cells are laid
+ * out side-major: [side (canary, stable)][error (no, yes)][bucket].
+ */
+interface OutcomeTable {
+  /** P(cell), for the distribution check. */
+  probability: Float64Array;
+  /** Walker's alias table over the cells: O(1) per draw, where a search over 180 cells cost most of the simulation. */
+  keep: Float64Array;
+  alias: Uint16Array;
+  buckets: number;
+}
+
+function outcomeTable(share: number, canaryErrorRate: number, stableErrorRate: number, canaryCdf: Float64Array | undefined, stableCdf: Float64Array | undefined): OutcomeTable {
+  const buckets = canaryCdf ? canaryCdf.length + 1 : 1;
+  const probability = new Float64Array(4 * buckets);
+  let cell = 0;
+  for (const [sideShare, errorRate, cdf] of [[share, canaryErrorRate, canaryCdf], [1 - share, stableErrorRate, stableCdf]] as const) {
+    for (const errorShare of [1 - errorRate, errorRate]) {
+      for (let b = 0; b < buckets; b++) {
+        const bucketShare = cdf ? (b < cdf.length ? cdf[b]! : 1) - (b > 0 ? cdf[b - 1]! : 0) : 1;
+        probability[cell++] = sideShare * errorShare * bucketShare;
+      }
+    }
+  }
+  return { probability, ...aliasTable(probability), buckets };
+}
+
+/** Vose's construction of Walker's alias table: cell i is kept with chance keep[i], else alias[i] is drawn. */
+function aliasTable(probability: Float64Array): { keep: Float64Array; alias: Uint16Array } {
+  const n = probability.length;
+  const keep = new Float64Array(n);
+  const alias = new Uint16Array(n);
+  const scaled = probability.map((p) => p * n);
+  const small: number[] = [];
+  const large: number[] = [];
+  scaled.forEach((p, i) => (p < 1 ? small : large).push(i));
+  while (small.length && large.length) {
+    const s = small.pop()!;
+    const l = large.pop()!;
+    keep[s] = scaled[s]!;
+    alias[s] = l;
+    scaled[l] = scaled[l]! + scaled[s]! - 1;
+    (scaled[l] < 1 ? small : large).push(l);
+  }
+  // What is left is 1 up to rounding.
+  for (const i of [...small, ...large]) { keep[i] = 1; alias[i] = i; }
+  return { keep, alias };
+}
+
+/** One cell drawn from the alias table with one uniform: its integer part picks a column, its fraction keeps or aliases. */
+function drawCell(table: OutcomeTable, u: number): number {
+  const x = u * table.keep.length;
+  const column = Math.floor(x);
+  return x - column < table.keep[column]! ? column : table.alias[column]!;
+}
+
+/** One tick of `rps` requests drawn from `table`, as the guard's input. */
+function drawTick(table: OutcomeTable, rps: number, random: () => number, latency: boolean): GuardTick {
+  const { buckets } = table;
+  const cells = new Array<number>(4 * buckets).fill(0);
+  for (let i = 0; i < rps; i++) cells[drawCell(table, random())]!++;
+  const side = (offset: number): GuardSideTick => {
+    const counts = new Array<number>(buckets);
+    let requests = 0;
+    let errors = 0;
+    for (let b = 0; b < buckets; b++) {
+      const ok = cells[offset + b]!;
+      const failed = cells[offset + buckets + b]!;
+      counts[b] = ok + failed;
+      requests += ok + failed;
+      errors += failed;
+    }
+    return { requests, errors, ...(latency ? { latency: { boundsMs: BOUNDS_MS, counts } } : {}) };
+  };
+  return { canary: side(0), stable: side(2 * buckets) };
 }
 
 /** Runs one simulated rollout; returns the tick the guard failed at, or undefined. */
 function simulate(s: Scenario, seed: number): { failedAt?: number; failedOn?: string; last: ReturnType<CanaryGuard['observe']> } {
   const random = rng(seed);
-  const reference = s.referenceSeconds ? latencyHistogram(Array.from({ length: s.referenceSeconds * s.rps }, () => latencyMs(random, 1))) : undefined;
+  const goodCdf = cdfFor(1);
+  let reference: LatencyCounts | undefined;
+  if (s.referenceSeconds) {
+    const counts = new Array<number>(DEFAULT_LATENCY_BOUNDS_MS.length + 1).fill(0);
+    for (let i = 0; i < s.referenceSeconds * s.rps; i++) counts[bucketOf(goodCdf, random())]!++;
+    reference = { boundsMs: BOUNDS_MS, counts };
+  }
   const guard = new CanaryGuard(s.params, reference ? { latencyReference: reference } : {});
   const share = s.canaryShare ?? 0.1;
+  const latency = s.latency ?? false;
+  const stableErrorRate = s.stableErrorRate ?? 0;
+  const goodCanary = outcomeTable(share, stableErrorRate, stableErrorRate, latency ? goodCdf : undefined, latency ? goodCdf : undefined);
+  const badCanary = outcomeTable(share, s.canaryErrorRate ?? stableErrorRate, stableErrorRate, latency ? cdfFor(s.canaryLatencyFactor ?? 1) : undefined, latency ? goodCdf : undefined);
   let last!: ReturnType<CanaryGuard['observe']>;
   for (let tick = 1; tick <= s.ticks; tick++) {
     const bad = tick >= (s.badFromTick ?? 1);
-    const side = (canary: boolean) => {
-      let requests = 0;
-      let errors = 0;
-      const lat: number[] = [];
-      const errRate = canary && bad ? (s.canaryErrorRate ?? s.stableErrorRate ?? 0) : (s.stableErrorRate ?? 0);
-      const factor = canary && bad ? (s.canaryLatencyFactor ?? 1) : 1;
-      return { add() { requests++; if (random() < errRate) errors++; if (s.latency) lat.push(latencyMs(random, factor)); },
-        done: () => ({ requests, errors, ...(s.latency ? { latency: latencyHistogram(lat) } : {}) }) };
-    };
-    const c = side(true);
-    const st = side(false);
-    for (let i = 0; i < s.rps; i++) (random() < share ? c : st).add();
-    const tickInput: GuardTick = { canary: c.done(), stable: st.done() };
-    last = guard.observe(tickInput);
+    last = guard.observe(drawTick(bad ? badCanary : goodCanary, s.rps, random, latency));
     if (last.verdict === 'Failed') return { failedAt: tick - (s.badFromTick ?? 1) + 1, failedOn: last.failedOn!, last };
   }
   return { last };
@@ -69,6 +192,51 @@ function detection(s: Scenario, runs: number, seed0: number): { median: number; 
   }
   return { median: ticks.length ? median(ticks) : Infinity, max: ticks.length ? Math.max(...ticks) : Infinity, missed };
 }
+
+describe('the simulated traffic', () => {
+  it('has log-normal latencies with median 20 ms and p99 ≈ 64 ms, bucketed like latencyHistogram', () => {
+    expect(normalCdf(0)).toBe(0.5);
+    expect(normalCdf(1.959963984540054)).toBeCloseTo(0.975, 12);
+    expect(normalCdf(-3)).toBeCloseTo(0.0013498980316301, 13);
+    const cdf = cdfFor(1);
+    expect(cdf[DEFAULT_LATENCY_BOUNDS_MS.indexOf(20)]).toBeCloseTo(0.5, 12);
+    // p99 = 20·e^(0.5·2.326) ≈ 64 ms: P(L ≤ 60) < 0.99 < P(L ≤ 80).
+    expect(cdf[DEFAULT_LATENCY_BOUNDS_MS.indexOf(60)]).toBeLessThan(0.99);
+    expect(cdf[DEFAULT_LATENCY_BOUNDS_MS.indexOf(80)]).toBeGreaterThan(0.99);
+    // A factor of 3 moves the median to 60 ms.
+    expect(cdfFor(3)[DEFAULT_LATENCY_BOUNDS_MS.indexOf(60)]).toBeCloseTo(0.5, 12);
+    // Drawn bucket by bucket, the counts match drawing each latency and bucketing it (Box-Muller).
+    const random = rng(7);
+    const n = 200_000;
+    const direct = new Array<number>(DEFAULT_LATENCY_BOUNDS_MS.length + 1).fill(0);
+    for (let i = 0; i < n; i++) direct[bucketOf(cdf, random())]!++;
+    const sampled = latencyHistogram(Array.from({ length: n }, () => 20 * Math.exp(0.5 * Math.sqrt(-2 * Math.log(1 - random())) * Math.cos(2 * Math.PI * random()))));
+    direct.forEach((count, i) => expect(Math.abs(count - sampled.counts[i]!)).toBeLessThanOrEqual(6 * Math.sqrt(2 * n * Math.max(cdf[i] ?? 1, 1e-6)) + 1));
+  });
+
+  it("draws side, error and latency bucket with the scenario's probabilities", () => {
+    const table = outcomeTable(0.1, 0.05, 0.01, cdfFor(3), cdfFor(1));
+    const total = table.probability.reduce((a, b) => a + b, 0);
+    expect(total).toBeCloseTo(1, 12);
+    const random = rng(11);
+    const canary = { requests: 0, errors: 0, counts: new Array<number>(DEFAULT_LATENCY_BOUNDS_MS.length + 1).fill(0) };
+    const stable = { requests: 0, errors: 0 };
+    const ticks = 2000;
+    for (let t = 0; t < ticks; t++) {
+      const tick = drawTick(table, 200, random, true);
+      canary.requests += tick.canary.requests; canary.errors += tick.canary.errors;
+      stable.requests += tick.stable.requests; stable.errors += tick.stable.errors;
+      tick.canary.latency!.counts.forEach((n, i) => { canary.counts[i]! += n; });
+    }
+    const within = (observed: number, n: number, p: number) => expect(Math.abs(observed - n * p)).toBeLessThanOrEqual(5 * Math.sqrt(n * p * (1 - p)) + 1);
+    within(canary.requests, 200 * ticks, 0.1);
+    within(canary.errors, canary.requests, 0.05);
+    within(stable.errors, stable.requests, 0.01);
+    // The canary's median is 60 ms at 3× latency.
+    const upTo60 = canary.counts.slice(0, DEFAULT_LATENCY_BOUNDS_MS.indexOf(60) + 1).reduce((a, b) => a + b, 0);
+    within(upTo60, canary.requests, 0.5);
+  });
+});
 
 describe('CanaryGuard on healthy canaries (false alarms)', () => {
   // 500 rollouts of 300 one-second ticks each, per row; alpha bounds P(any false abort in a rollout).
@@ -160,6 +328,8 @@ describe('CanaryGuard input checks', () => {
     ['negative requests', { canary: { requests: -1, errors: 0 }, stable: ok }, /canary.requests/],
     ['errors above requests', { canary: ok, stable: { requests: 1, errors: 2 } }, /stable.errors/],
     ['a short histogram', { canary: { ...ok, latency: { boundsMs: [1, 2], counts: [1, 2] } }, stable: ok }, /needs 3 counts/],
+    ['a fractional count', { canary: { ...ok, latency: { boundsMs: [1], counts: [0.5, 0] } }, stable: ok }, /canary.latency counts must be integers/],
+    ['a negative count', { canary: ok, stable: { ...ok, latency: { boundsMs: [1], counts: [0, -1] } } }, /stable.latency counts must be integers/],
     ['unsorted bounds', { canary: { ...ok, latency: { boundsMs: [2, 1], counts: [1, 2, 0] } }, stable: ok }, /bounds must increase/],
     ['different bounds', { canary: { ...ok, latency: { boundsMs: [1], counts: [1, 0] } }, stable: { ...ok, latency: { boundsMs: [2], counts: [1, 0] } } }, /share bounds/],
   ] as const)('rejects %s', (_what, tick, message) => {
