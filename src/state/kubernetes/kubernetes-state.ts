@@ -103,7 +103,7 @@ export class KubernetesState implements StatePort {
     try {
       memory = readEngineMemory(rollout, this.flavour);
     } catch (error) {
-      return Promise.reject(error as Error);
+      return Promise.reject(error instanceof Error ? error : new Error(String(error)));
     }
     if (!rollout || !memory) return Promise.resolve(undefined);
     const status = structuredClone(memory.engine) as RolloutStatus;
@@ -143,7 +143,7 @@ export class KubernetesState implements StatePort {
       // The decision is durable now; a status write that fails here is redone by the next pass (stale).
       stored = await this.writeStatus(key, remembered, status, expectedVersion + 1);
     } else {
-      stored = await this.writeStatus(key, rollout, { ...status, graylane: memory as NonNullable<RolloutStatusDoc['graylane']> }, expectedVersion);
+      stored = await this.writeStatus(key, rollout, { ...status, graylane: memory }, expectedVersion);
     }
     const eventIds: number[] = [];
     for (const event of change.events ?? []) {
