@@ -3,11 +3,17 @@
  * closed status schema prunes `status.graylane`: the engine's memory lives in an annotation, is
  * written before the status, and a failure between the two writes loses nothing.
  */
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { CoreV1Api, type KubeConfig, type V1ReplicaSet } from '@kubernetes/client-node';
 import { afterEach, describe, expect, it } from 'vitest';
 import { argoRolloutCrd } from '../../../test/fixtures/kube/argo-rollout-crd.js';
 import { FakeApiServer } from '../../../test/fixtures/kube/fake-api-server.js';
-import { kubeConfigFor } from '../../../test/fixtures/kube/kubeconfig.js';
+import { kubeConfigFor, writeKubeconfig } from '../../../test/fixtures/kube/kubeconfig.js';
 import { ListCache } from '../../../test/fixtures/kube/list-cache.js';
 import { rawRequest } from '../../../test/fixtures/kube/raw-request.js';
 import type { RolloutSpec } from '../../documents/schema.js';
@@ -202,5 +208,35 @@ describe('KubernetesState on Argo Rollouts', () => {
     const load = cluster.state.load(web);
     await expect(load).rejects.toMatchObject({ code: 'MemoryUnreadable', message: expect.stringMatching(why) });
     await expect(load).rejects.toThrow(`rollout default/web: the annotation ${ENGINE_MEMORY_ANNOTATION} is not graylane's memory`);
+  });
+});
+
+const kubectlPath = '/usr/bin/kubectl';
+describe.skipIf(!existsSync(kubectlPath))("kubectl on an Argo Rollout graylane keeps its memory on (skipped only when /usr/bin/kubectl is absent)", () => {
+  it("a user's kubectl apply of their manifest (a new image) keeps the memory annotation, and the next commit lands on it", async () => {
+    const cluster = await startCluster([]);
+    const dir = await mkdtemp(join(tmpdir(), 'graylane-argo-kubectl-'));
+    try {
+      const kubeconfig = await writeKubeconfig({ server: cluster.server, dir });
+      const kubectl = (...args: string[]) => promisify(execFile)(kubectlPath, ['--kubeconfig', kubeconfig, ...args], { timeout: 20_000 });
+      const manifest = (image: string) => JSON.stringify({ apiVersion: 'argoproj.io/v1alpha1', kind: 'Rollout', metadata: { name: 'web', namespace: 'default' }, spec: { ...spec, template: { ...spec.template, spec: { containers: [{ name: 'app', image }] } } } });
+      const file = join(dir, 'rollout.json');
+      await writeFile(file, manifest('nginx:1.27'));
+      await kubectl('apply', '--validate=false', '-f', file);
+      await cluster.rollouts.refresh();
+      await cluster.state.commit(web, { status: fullStatus() }, 0);
+
+      await writeFile(file, manifest('nginx:1.28'));
+      expect((await kubectl('apply', '--validate=false', '-f', file)).stdout.trim()).toBe('rollout.argoproj.io/web configured');
+      const after = await stored(cluster.server, web);
+      expect((after.spec.template as { spec: { containers: Array<{ image: string }> } }).spec.containers[0]!.image).toBe('nginx:1.28');
+      expect(memoryOf(after)).toMatchObject({ version: 1 });
+      await cluster.rollouts.refresh();
+      expect(await cluster.state.load(web)).toMatchObject({ version: 1 });
+      await expect(cluster.state.commit(web, { status: fullStatus({ message: 'on 1.28' }) }, 1)).resolves.toMatchObject({ version: 2 });
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+      await cluster.close();
+    }
   });
 });
