@@ -30,3 +30,9 @@ export const ARGO_API_VERSION = 'argoproj.io/v1alpha1';
 
 /** The revision number Argo Rollouts' controller keeps on a ReplicaSet. */
 export const ARGO_REVISION_ANNOTATION = 'rollout.argoproj.io/revision';
+
+/**
+ * Where the engine's memory lives on an Argo Rollout (`--argo-rollouts`): Argo's CRD declares no
+ * `status.graylane`, so the API server would prune it there. JSON; never edit it.
+ */
+export const ENGINE_MEMORY_ANNOTATION = 'graylane.dev/engine-memory';

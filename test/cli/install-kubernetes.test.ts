@@ -68,6 +68,18 @@ const expectedGrants: Record<string, string[]> = {
   'gateway.networking.k8s.io grpcroutes': ['get', 'list', 'watch', 'update', 'patch'],
 };
 
+/**
+ * With `--argo-rollouts`: Argo's Rollouts and their status in place of graylane's (no
+ * rollouts/scale: the controller never writes it), Argo's templates read; all else the same.
+ */
+const expectedArgoGrants: Record<string, string[]> = {
+  'argoproj.io rollouts': ['get', 'list', 'watch', 'update', 'patch'],
+  'argoproj.io rollouts/status': ['get', 'update', 'patch'],
+  'argoproj.io analysistemplates': ['get', 'list', 'watch'],
+  'argoproj.io clusteranalysistemplates': ['get', 'list', 'watch'],
+  ...Object.fromEntries(Object.entries(expectedGrants).filter(([k]) => !k.startsWith('graylane.dev rollouts'))),
+};
+
 /** `group resource` → verbs, over every rule of a role. */
 function grants(rules: Loose[]): Record<string, string[]> {
   const out: Record<string, string[]> = {};
@@ -121,6 +133,22 @@ describe('graylane install kubernetes', () => {
     // Nothing that lets it read secrets in bulk or escalate.
     expect(grants(role.rules)[' secrets']).toEqual(['get']);
     expect(Object.values(grants(role.rules)).flat().filter((v) => ['escalate', 'bind', 'impersonate'].includes(v))).toEqual([]);
+  });
+
+  it('--argo-rollouts grants the verbs on Argo\'s Rollouts in place of graylane\'s, runs the controller with --argo-rollouts, and changes nothing else', async () => {
+    const plain = documents((await run(['install', 'kubernetes'])).out);
+    const r = await run(['install', 'kubernetes', '--argo-rollouts']);
+    expect(r).toMatchObject({ code: 0, err: '' });
+    const objects = documents(r.out);
+    expect(objects.map(id)).toEqual(plain.map(id));
+    for (const o of objects) expect(() => new models[o.kind as string]!(o as never).validate(), id(o)).not.toThrow();
+    const role = one(objects, 'ClusterRole');
+    expect(grants(role.rules)).toEqual(expectedArgoGrants);
+    for (const rule of role.rules) expect([...rule.verbs, ...rule.resources, ...rule.apiGroups]).not.toContain('*');
+    const args = one(objects, 'Deployment').spec.template.spec.containers[0].args as string[];
+    expect(args).toEqual([...(one(plain, 'Deployment').spec.template.spec.containers[0].args as string[]), '--argo-rollouts']);
+    const changed = objects.filter((o, i) => JSON.stringify(o) !== JSON.stringify(plain[i])).map(id);
+    expect(changed).toEqual(['ClusterRole graylane-controller', 'Deployment graylane-system/graylane-controller']);
   });
 
   it('binds both roles to the controller’s ServiceAccount, which the Deployment runs as', async () => {
@@ -207,8 +235,9 @@ describe('graylane install kubernetes', () => {
     ['an image with a space', ['--image', 'ghcr.io/x y'], 'is not an image reference'],
     ['an image with a scheme', ['--image', 'https://ghcr.io/graylane/graylane'], 'is not an image reference'],
     ['an empty image', ['--image', ''], 'is not an image reference'],
-    ['--image with --crds-only', ['--crds-only', '--image', 'x'], '--image and --replicas describe the controller, which --crds-only does not print'],
-    ['--replicas with --crds-only', ['--crds-only', '--replicas', '2'], '--image and --replicas describe the controller'],
+    ['--image with --crds-only', ['--crds-only', '--image', 'x'], '--image, --replicas and --argo-rollouts describe the controller, which --crds-only does not print'],
+    ['--replicas with --crds-only', ['--crds-only', '--replicas', '2'], '--image, --replicas and --argo-rollouts describe the controller'],
+    ['--argo-rollouts with --crds-only', ['--crds-only', '--argo-rollouts'], '--image, --replicas and --argo-rollouts describe the controller'],
   ])('refuses %s with exit 2, one sentence and no output', async (_name, args, message) => {
     const r = await run(['install', 'kubernetes', ...args]);
     expect(r).toMatchObject({ code: 2, out: '' });
@@ -232,7 +261,7 @@ describe('graylane install kubernetes', () => {
   it('--help names every flag and the chart', async () => {
     const r = await run(['install', 'kubernetes', '--help']);
     expect(r.code).toBe(0);
-    for (const flag of ['--namespace', '--crds-only', '--image', '--replicas', 'deploy/helm/graylane']) expect(r.out).toContain(flag);
+    for (const flag of ['--namespace', '--crds-only', '--image', '--replicas', '--argo-rollouts', 'deploy/helm/graylane']) expect(r.out).toContain(flag);
   });
 });
 

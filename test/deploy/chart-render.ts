@@ -1,7 +1,8 @@
 /**
  * A renderer for the few Go-template constructs graylane's Helm chart allows itself (helm is not
  * installed here): `{{ .Values.a.b }}`, `{{ .Release.Namespace }}`, `{{ .Chart.AppVersion }}`,
- * `toYaml X | nindent N`, and the `{{-` / `-}}` whitespace trims. Anything else is refused, so the
+ * `toYaml X | nindent N`, `{{ if .Values.a }} … {{ else }} … {{ end }}` (not nested; Go
+ * template's truthiness), and the `{{-` / `-}}` whitespace trims. Anything else is refused, so the
  * chart cannot grow a construct its test would not render.
  */
 import { readdirSync, readFileSync } from 'node:fs';
@@ -57,11 +58,24 @@ function evaluate(expression: string, context: ChartContext): string {
   throw new ChartRenderError('unsupported-construct', `{{ ${expression} }} is not a construct the chart's test renders`);
 }
 
+/** Go template's truth: false, 0, "", an empty list or map, and nil are false. */
+function truthy(value: unknown): boolean {
+  if (Array.isArray(value)) return value.length > 0;
+  if (isRecord(value)) return Object.keys(value).length > 0;
+  return value !== false && value !== 0 && value !== '' && value !== null;
+}
+
+const IF_BLOCK = /\{\{ if (\.[\w.]+) \}\}([\s\S]*?)(?:\{\{ else \}\}([\s\S]*?))?\{\{ end \}\}/g;
+
 /** One template's text rendered with `context`. */
 export function renderTemplate(template: string, context: ChartContext): string {
   // Helm's trims: `{{-` eats the whitespace (newlines included) before it, `-}}` the whitespace after.
   const trimmed = template.replace(/\s*\{\{-\s+/g, '{{ ').replace(/\s+-\}\}\s*/g, ' }}');
-  return trimmed.replace(/\{\{\s*(.*?)\s*\}\}/g, (_m, expression: string) => evaluate(expression, context));
+  const chosen = trimmed.replace(IF_BLOCK, (_m, condition: string, then: string, otherwise: string | undefined) => {
+    if (/\{\{ if /.test(then) || /\{\{ if /.test(otherwise ?? '')) throw new ChartRenderError('unsupported-construct', 'a nested {{ if }} is not a construct the chart\'s test renders');
+    return truthy(lookup(context, condition)) ? then : (otherwise ?? '');
+  });
+  return chosen.replace(/\{\{\s*(.*?)\s*\}\}/g, (_m, expression: string) => evaluate(expression, context));
 }
 
 /** The objects of one rendered YAML text, without the empty documents Helm skips too. */

@@ -50,6 +50,12 @@ describe('the Helm chart deploy/helm/graylane', () => {
     expect(JSON.stringify(rendered.filter((o) => o.kind !== 'CustomResourceDefinition'))).not.toContain('graylane-system');
   });
 
+  it('argoRollouts: true renders what `graylane install kubernetes --argo-rollouts` prints', () => {
+    expectSameObjects(renderChart(chart, { releaseNamespace: 'graylane-system', values: { argoRollouts: true } }), cliObjects({ argoRollouts: true }));
+    // And false is the default, not merely absent.
+    expectSameObjects(renderChart(chart, { releaseNamespace: 'graylane-system', values: { argoRollouts: false } }), cliObjects({}));
+  });
+
   it(`holds in crds/ the CRDs the CLI generates (when this fails, run: ${REGENERATE})`, () => {
     expect(Object.keys(chart.crds)).toEqual(['graylane.dev.yaml']);
     expect(readFileSync(resolve(root, CRDS_FILE), 'utf8'), `${CRDS_FILE} is stale: regenerate it with \`${REGENERATE}\``).toBe(crdsYaml());
@@ -76,8 +82,19 @@ describe('the chart renderer of this test', () => {
       .toBe('n: 2\nns: ns\nv: "1.0.0"\no:\n  k: v\n');
   });
 
+  it.each([
+    ['a true value', { on: true }, 'a: 1\nb: yes\nc: 3\n'],
+    ['a false value', { on: false }, 'a: 1\nb: no\nc: 3\n'],
+    ['an empty string', { on: '' }, 'a: 1\nb: no\nc: 3\n'],
+    ['a non-empty list', { on: [1] }, 'a: 1\nb: yes\nc: 3\n'],
+  ])('renders {{ if }} … {{ else }} … {{ end }} with Helm\'s trims and Go\'s truth, on %s', (_name, values, expected) => {
+    expect(renderTemplate('a: 1\n{{- if .Values.on }}\nb: yes\n{{- else }}\nb: no\n{{- end }}\nc: 3\n', { ...context, values })).toBe(expected);
+  });
+
   it.each<[string, string, ChartRenderError['code']]>([
-    ['a control structure', '{{ if .Values.a }}x{{ end }}', 'unsupported-construct'],
+    ['a control structure it does not know', '{{ range .Values.a }}x{{ end }}', 'unsupported-construct'],
+    ['a nested if', '{{ if .Values.a }}{{ if .Values.a.b }}x{{ end }}{{ end }}', 'unsupported-construct'],
+    ['an if on a value that is not there', '{{ if .Values.nope }}x{{ end }}', 'missing-value'],
     ['a function it does not know', '{{ default "y" .Values.a.b }}', 'unsupported-construct'],
     ['another root object', '{{ .Release.Name }}', 'unsupported-construct'],
     ['a value that is not there', '{{ .Values.a.missing }}', 'missing-value'],

@@ -1,15 +1,16 @@
 /**
  * `graylane controller --argo-rollouts` (KubernetesController with `argoRollouts`) against the
- * fake API server with a CRD for Argo's `rollouts.argoproj.io`: an Argo Rollout left running by
+ * fake API server with Argo's own `rollouts.argoproj.io` CRD (its closed status schema: unknown
+ * status fields are pruned, as a real API server prunes them): an Argo Rollout left running by
  * Argo's controller (its ReplicaSet `<rollout>-<argo hash>`, pods, Services and status) is taken
  * over without a pod restarted, and rolled out through Service selectors, the status in Argo's
  * shape (what Argo's kubectl plugin reads).
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { PatchStrategy, setHeaderOptions, type V1Pod } from '@kubernetes/client-node';
-import { POD_TEMPLATE_HASH_LABEL } from '../../src/kube/names.js';
+import { ENGINE_MEMORY_ANNOTATION, POD_TEMPLATE_HASH_LABEL } from '../../src/kube/names.js';
 import type { RolloutObject } from '../../src/state/kubernetes/kubernetes-state.js';
-import { ClusterTestBed, podReady, runController, selectedPods, startCluster, until, type Cluster } from '../fixtures/kube/controller-harness.js';
+import { ClusterTestBed, metric, podReady, runController, selectedPods, startCluster, until, type Cluster } from '../fixtures/kube/controller-harness.js';
 import { rawRequest } from '../fixtures/kube/raw-request.js';
 
 const bed = new ClusterTestBed();
@@ -25,6 +26,13 @@ const podTemplate = (image: string) => ({
 });
 
 const startArgoCluster = (): Promise<Cluster> => startCluster({ readyAfterMs: 100, crds: ['graylane', 'argo'] });
+
+/**
+ * Whether graylane has taken the Rollout over: its memory is on it, and the status is one it
+ * wrote (Argo's left no conditions); the memory is written a moment before the status.
+ */
+const takenOver = (r: RolloutObject): boolean => r.metadata?.annotations?.[ENGINE_MEMORY_ANNOTATION] !== undefined && (r.status?.conditions ?? []).length > 0;
+const memoryOf = (r: RolloutObject): { version: number } => JSON.parse(r.metadata!.annotations![ENGINE_MEMORY_ANNOTATION]!) as { version: number };
 
 const readRollout = async (c: Cluster): Promise<RolloutObject> => await c.custom.getNamespacedCustomObject({ ...argo, name: 'demo' }) as RolloutObject;
 const pods = async (c: Cluster): Promise<V1Pod[]> => (await c.core.listNamespacedPod({ namespace: ns })).items;
@@ -82,7 +90,12 @@ describe('graylane controller --argo-rollouts', () => {
     };
     await run(c);
 
-    const adopted = await until('the Rollout taken over', () => readRollout(c), (r) => r.status?.graylane !== undefined && r.status.phase === 'Healthy', { invariant: activeServes });
+    const adopted = await until('the Rollout taken over', () => readRollout(c), (r) => takenOver(r) && r.status?.phase === 'Healthy', { invariant: activeServes });
+    // Argo's CRD has no status.graylane: the memory is the annotation, and nothing was pruned from what graylane wrote.
+    expect(adopted.status).not.toHaveProperty('graylane');
+    expect(memoryOf(adopted).version).toBeGreaterThan(0);
+    // Writing the memory is a metadata change: the generation (what observedGeneration is compared with) does not move.
+    expect(adopted.metadata?.generation).toBe(1);
     expect(adopted.status).toMatchObject({
       phase: 'Healthy', currentPodHash: ARGO_HASH, stableRS: ARGO_HASH, observedGeneration: '1',
       replicas: 3, updatedReplicas: 3, readyReplicas: 3, availableReplicas: 3, HPAReplicas: 3, blueGreen: { activeSelector: ARGO_HASH },
@@ -110,7 +123,7 @@ describe('graylane controller --argo-rollouts', () => {
     const c = (bed.cluster = await startArgoCluster());
     const { podUids } = await leftByArgo(c, { canary: { canaryService: 'demo-canary', stableService: 'demo-stable', steps: [{ setWeight: 34 }, { pause: { duration: 2 } }] } }, ['demo-canary', 'demo-stable']);
     await run(c);
-    await until('the Rollout taken over', () => readRollout(c), (r) => r.status?.graylane !== undefined && r.status.phase === 'Healthy');
+    await until('the Rollout taken over', () => readRollout(c), (r) => takenOver(r) && r.status?.phase === 'Healthy');
     expect((await pods(c)).map((p) => p.metadata!.uid!).sort()).toEqual(podUids);
 
     await c.custom.patchNamespacedCustomObject({ ...argo, name: 'demo', body: { spec: { template: podTemplate('nginx:1.28') } } }, setHeaderOptions('Content-Type', PatchStrategy.MergePatch));
@@ -122,6 +135,41 @@ describe('graylane controller --argo-rollouts', () => {
     expect((await c.apps.readNamespacedReplicaSet({ namespace: ns, name: `demo-${v2}` })).spec?.replicas).toBe(1);
 
     const done = await until('Healthy on the new revision', () => readRollout(c), (r) => r.status?.phase === 'Healthy' && r.status.stableRS === v2, { timeoutMs: 20_000 });
+    expect(done.status).toMatchObject({ currentPodHash: v2, currentStepIndex: 2, updatedReplicas: 3, availableReplicas: 3 });
+    for (const name of ['demo-canary', 'demo-stable']) {
+      expect((await c.core.readNamespacedService({ namespace: ns, name })).spec?.selector?.[POD_TEMPLATE_HASH_LABEL]).toBe(v2);
+    }
+  });
+
+  it('a controller restarted mid-canary resumes at the same step, pause and weights, with no pod or ReplicaSet replaced, and finishes', async () => {
+    const c = (bed.cluster = await startArgoCluster());
+    await leftByArgo(c, { canary: { canaryService: 'demo-canary', stableService: 'demo-stable', steps: [{ setWeight: 34 }, { pause: { duration: 8 } }] } }, ['demo-canary', 'demo-stable']);
+    await run(c);
+    await until('the Rollout taken over', () => readRollout(c), (r) => takenOver(r) && r.status?.phase === 'Healthy');
+    await c.custom.patchNamespacedCustomObject({ ...argo, name: 'demo', body: { spec: { template: podTemplate('nginx:1.28') } } }, setHeaderOptions('Content-Type', PatchStrategy.MergePatch));
+    const uids = async (): Promise<string[]> => [...(await pods(c)).map((p) => p.metadata!.uid!), ...(await c.apps.listNamespacedReplicaSet({ namespace: ns })).items.map((rs) => rs.metadata!.uid!)].sort();
+    const paused = await until('paused on the pause step, the canary pod ready', async () => ({ r: await readRollout(c), p: await pods(c) }),
+      ({ r, p }) => r.status?.currentStepIndex === 1 && r.status.currentPodHash !== ARGO_HASH && (r.status.pauseConditions ?? []).length > 0
+        && p.some((x) => podReady(x) && x.metadata?.labels?.[POD_TEMPLATE_HASH_LABEL] === r.status?.currentPodHash));
+    const before = { status: paused.r.status!, uids: await uids(), version: memoryOf(paused.r).version };
+
+    await bed.controller!.stop();
+    await run(c);
+    await until('the restarted controller reconciled', () => metric(bed.controller!, 'graylane_reconcile_duration_seconds_count{outcome="success"}'), (n) => n >= 1);
+    await new Promise((r) => setTimeout(r, 500));
+    const after = await readRollout(c);
+    // The same step of the same rollout: not a new rollout from a forgotten place, not a restarted pause.
+    expect(after.status).toMatchObject({
+      phase: 'Paused', currentStepIndex: 1, currentPodHash: before.status.currentPodHash, stableRS: ARGO_HASH,
+      pauseConditions: before.status.pauseConditions, canary: { weights: before.status.canary?.weights },
+    });
+    // With no traffic router the split is by pods: 1 canary pod of 3.
+    expect(after.status?.canary?.weights?.canary.weight).toBe(33);
+    expect(memoryOf(after).version).toBeGreaterThanOrEqual(before.version);
+    expect(await uids()).toEqual(before.uids);
+
+    const v2 = before.status.currentPodHash!;
+    const done = await until('Healthy on the new revision after the pause', () => readRollout(c), (r) => r.status?.phase === 'Healthy' && r.status.stableRS === v2, { timeoutMs: 20_000 });
     expect(done.status).toMatchObject({ currentPodHash: v2, currentStepIndex: 2, updatedReplicas: 3, availableReplicas: 3 });
     for (const name of ['demo-canary', 'demo-stable']) {
       expect((await c.core.readNamespacedService({ namespace: ns, name })).spec?.selector?.[POD_TEMPLATE_HASH_LABEL]).toBe(v2);

@@ -105,6 +105,24 @@ describe.skipIf(!existsSync(kubectlPath))('graylane install kubernetes | kubectl
     expect(binding.subjects).toEqual([{ kind: 'ServiceAccount', name: 'graylane-controller', namespace: 'delivery' }]);
   });
 
+  it('--argo-rollouts applied over it changes the ClusterRole and the Deployment only: Argo\'s Rollouts granted in place of graylane\'s, the controller run with --argo-rollouts', async () => {
+    const file = join(dir, 'graylane-argo.yaml');
+    await writeFile(file, await install(['--namespace', 'delivery', '--argo-rollouts']));
+    const applied = await kubectl('apply', '--validate=false', '-f', file);
+    const changed = applied.stdout.trim().split('\n').filter((line) => !line.endsWith(' unchanged'));
+    expect(changed).toEqual(['clusterrole.rbac.authorization.k8s.io/graylane-controller configured', 'deployment.apps/graylane-controller configured']);
+    const role = (await rawRequest({ server, path: '/apis/rbac.authorization.k8s.io/v1/clusterroles/graylane-controller' })).body as { rules: Array<{ apiGroups: string[]; resources: string[]; verbs: string[] }> };
+    expect(() => new ClusterRole(role as never).validate()).not.toThrow();
+    const rolloutRules = role.rules.filter((r) => r.resources.some((x) => x.startsWith('rollouts')));
+    expect(rolloutRules).toEqual([
+      { apiGroups: ['argoproj.io'], resources: ['rollouts'], verbs: ['get', 'list', 'watch', 'update', 'patch'] },
+      { apiGroups: ['argoproj.io'], resources: ['rollouts/status'], verbs: ['get', 'update', 'patch'] },
+    ]);
+    expect(role.rules).toContainEqual({ apiGroups: ['argoproj.io'], resources: ['analysistemplates', 'clusteranalysistemplates'], verbs: ['get', 'list', 'watch'] });
+    const deployment = (await rawRequest({ server, path: '/apis/apps/v1/namespaces/delivery/deployments/graylane-controller' })).body;
+    expect(deployment.spec.template.spec.containers[0].args).toContain('--argo-rollouts');
+  });
+
   it('is refused by the server when a printed object is broken, so the acceptance above means something', async () => {
     const broken = (await install(['--namespace', 'broken'])).replace(/ {6}app\.kubernetes\.io\/component: controller\n(?= {2}template:)/, '      app.kubernetes.io/component: other\n');
     expect(broken).toContain('app.kubernetes.io/component: other');

@@ -10,6 +10,7 @@ interface InstallKubernetesOptions {
   crdsOnly?: boolean;
   image?: string;
   replicas?: string;
+  argoRollouts?: boolean;
 }
 
 /** Registers `install kubernetes`. */
@@ -24,6 +25,7 @@ export function registerInstallCommand(program: Command, ctx: CliContext): void 
     .option('--crds-only', 'print only the CustomResourceDefinitions (Rollout, AnalysisTemplate, ClusterAnalysisTemplate, AnalysisRun, Release)')
     .option('--image <image>', `controller image (default ${DEFAULT_IMAGE})`)
     .option('--replicas <n>', `controller replicas; one leads, the others stand by (default ${DEFAULT_REPLICAS})`)
+    .option('--argo-rollouts', "run the controller on Argo Rollouts' argoproj.io Rollouts (in place of Argo's controller), with RBAC for those instead of graylane's")
     .addHelpText('after', [
       '',
       'Prints, in the order to create them: the Namespace, the CRDs (generated from the schema',
@@ -35,14 +37,15 @@ export function registerInstallCommand(program: Command, ctx: CliContext): void 
       '  graylane install kubernetes | kubectl apply -f -',
       '  graylane install kubernetes --namespace delivery --replicas 3 > graylane.yaml',
       '  graylane install kubernetes --crds-only | kubectl apply -f -',
+      '  graylane install kubernetes --argo-rollouts | kubectl apply -f -   # after scaling Argo\'s controller to 0',
     ].join('\n'))
     .action((o: InstallKubernetesOptions) => {
       try {
         checkNamespace(o.namespace);
-        if (o.crdsOnly && (o.image !== undefined || o.replicas !== undefined)) {
+        if (o.crdsOnly && (o.image !== undefined || o.replicas !== undefined || o.argoRollouts === true)) {
           // The CRDs are the same whatever the controller looks like: a flag that changes
           // nothing in the output is a mistake worth saying.
-          throw new CliError('--image and --replicas describe the controller, which --crds-only does not print', EXIT.usage);
+          throw new CliError('--image, --replicas and --argo-rollouts describe the controller, which --crds-only does not print', EXIT.usage);
         }
         if (o.replicas !== undefined && !/^\d+$/.test(o.replicas)) {
           throw new CliError(`--replicas "${o.replicas}" is not a whole number of at least 1`, EXIT.usage);
@@ -51,6 +54,7 @@ export function registerInstallCommand(program: Command, ctx: CliContext): void 
         ctx.io.out(manifestsYaml(kubernetesManifests({
           namespace: o.namespace,
           crdsOnly: o.crdsOnly === true,
+          argoRollouts: o.argoRollouts === true,
           ...(o.image === undefined ? {} : { image: o.image }),
           ...(replicas === undefined ? {} : { replicas }),
         })));

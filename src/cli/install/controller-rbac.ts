@@ -12,11 +12,8 @@ import { CONTROLLER_NAME, LEADER_ELECTION_NAME, commonLabels } from './install-n
 
 const READ = ['get', 'list', 'watch'];
 
-/**
- * What the controller does anywhere in the cluster (it runs with `--all-namespaces`), one rule per
- * reason. Each rule says why it is there; a verb nobody can justify does not belong here.
- */
-export const CONTROLLER_CLUSTER_RULES: readonly IPolicyRule[] = [
+/** The rules about graylane's own Rollouts: what the controller reconciles by default. */
+const GRAYLANE_ROLLOUT_RULES: readonly IPolicyRule[] = [
   // Rollouts are what it reconciles: read and watched; update/patch for the metadata it keeps on
   // them (the revision annotation, as Argo keeps rollout.argoproj.io/revision); never create or
   // delete: users own them.
@@ -26,6 +23,26 @@ export const CONTROLLER_CLUSTER_RULES: readonly IPolicyRule[] = [
   // The scale subresource an HPA drives: the controller reads what it set and writes the replica
   // count back when it takes a workloadRef Deployment's replicas over.
   { apiGroups: ['graylane.dev'], resources: ['rollouts/scale'], verbs: ['get', 'update', 'patch'] },
+];
+
+/**
+ * The rules about Argo Rollouts' Rollouts, in place of {@link GRAYLANE_ROLLOUT_RULES} when the
+ * controller runs with `--argo-rollouts`: graylane's Rollouts are then not read at all.
+ */
+export const ARGO_ROLLOUT_RULES: readonly IPolicyRule[] = [
+  // Argo's Rollouts are what it reconciles: read and watched; patch (and update) for the engine's
+  // memory, an annotation on each (Argo's CRD prunes an unknown status field); never create or
+  // delete: users own them.
+  { apiGroups: ['argoproj.io'], resources: ['rollouts'], verbs: [...READ, 'update', 'patch'] },
+  // Their status, in Argo's shape, written once per pass with resourceVersion. No rollouts/scale:
+  // the controller never writes Argo's scale subresource (an HPA does, through the API server).
+  { apiGroups: ['argoproj.io'], resources: ['rollouts/status'], verbs: ['get', 'update', 'patch'] },
+  // Argo's analysis templates are only read, as graylane's are.
+  { apiGroups: ['argoproj.io'], resources: ['analysistemplates', 'clusteranalysistemplates'], verbs: READ },
+];
+
+/** The rules whichever Rollouts the controller reconciles. */
+const SHARED_RULES: readonly IPolicyRule[] = [
   // Templates are only read: analysis steps instantiate them into AnalysisRuns.
   { apiGroups: ['graylane.dev'], resources: ['analysistemplates', 'clusteranalysistemplates'], verbs: READ },
   // AnalysisRuns are created per analysis step, terminated (update/patch) on abort or promote,
@@ -66,6 +83,15 @@ export const CONTROLLER_CLUSTER_RULES: readonly IPolicyRule[] = [
 ];
 
 /**
+ * What the controller does anywhere in the cluster (it runs with `--all-namespaces`), one rule per
+ * reason. Each rule says why it is there; a verb nobody can justify does not belong here.
+ */
+export const CONTROLLER_CLUSTER_RULES: readonly IPolicyRule[] = [...GRAYLANE_ROLLOUT_RULES, ...SHARED_RULES];
+
+/** {@link CONTROLLER_CLUSTER_RULES} of a controller run with `--argo-rollouts`. */
+export const ARGO_CONTROLLER_CLUSTER_RULES: readonly IPolicyRule[] = [...ARGO_ROLLOUT_RULES, ...SHARED_RULES];
+
+/**
  * What the controller does in its own namespace only: leader election on one Lease (read,
  * created by the first replica, renewed and taken over by update). No list or watch: it reads
  * the Lease by name.
@@ -83,8 +109,11 @@ export type RoleObject = IRole & { apiVersion: 'rbac.authorization.k8s.io/v1'; k
 /** A RoleBinding as plain data. */
 export type RoleBindingObject = IRoleBinding & { apiVersion: 'rbac.authorization.k8s.io/v1'; kind: 'RoleBinding' };
 
-/** The controller's RBAC objects, bound to its ServiceAccount in `namespace`. */
-export function controllerRbac(options: { namespace: string }): [ClusterRoleObject, ClusterRoleBindingObject, RoleObject, RoleBindingObject] {
+/**
+ * The controller's RBAC objects, bound to its ServiceAccount in `namespace`; with `argoRollouts`,
+ * those of a controller run with `--argo-rollouts`.
+ */
+export function controllerRbac(options: { namespace: string; argoRollouts?: boolean | undefined }): [ClusterRoleObject, ClusterRoleBindingObject, RoleObject, RoleBindingObject] {
   const { namespace } = options;
   const subjects = [{ kind: 'ServiceAccount', name: CONTROLLER_NAME, namespace }];
   const labels = commonLabels();
@@ -93,7 +122,7 @@ export function controllerRbac(options: { namespace: string }): [ClusterRoleObje
       apiVersion: 'rbac.authorization.k8s.io/v1',
       kind: 'ClusterRole',
       metadata: { name: CONTROLLER_NAME, labels },
-      rules: CONTROLLER_CLUSTER_RULES.map(copyRule),
+      rules: (options.argoRollouts === true ? ARGO_CONTROLLER_CLUSTER_RULES : CONTROLLER_CLUSTER_RULES).map(copyRule),
     },
     {
       apiVersion: 'rbac.authorization.k8s.io/v1',

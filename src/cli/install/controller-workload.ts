@@ -35,6 +35,8 @@ export interface ControllerWorkloadOptions {
   replicas: number;
   /** Container resources. */
   resources: IResourceRequirements;
+  /** Run the controller with `--argo-rollouts` (it reconciles Argo's Rollouts instead of graylane's). */
+  argoRollouts?: boolean | undefined;
 }
 
 /** The ServiceAccount the controller's pods run as (the RBAC binds to it). */
@@ -45,6 +47,7 @@ export function controllerServiceAccount(options: { namespace: string }): Servic
 /** The controller Deployment. */
 export function controllerDeployment(options: ControllerWorkloadOptions): DeploymentObject {
   const { namespace, image, replicas, resources } = options;
+  const argo = options.argoRollouts === true ? ['--argo-rollouts'] : [];
   return {
     apiVersion: 'apps/v1',
     kind: 'Deployment',
@@ -67,7 +70,7 @@ export function controllerDeployment(options: ControllerWorkloadOptions): Deploy
             image,
             // The controller watches every namespace; a leader elected on a Lease makes the
             // standby replicas harmless.
-            args: ['controller', '--leader-elect', '--health-addr', `:${HEALTH_PORT}`, '--metrics-addr', `:${METRICS_PORT}`, '--all-namespaces'],
+            args: ['controller', '--leader-elect', '--health-addr', `:${HEALTH_PORT}`, '--metrics-addr', `:${METRICS_PORT}`, '--all-namespaces', ...argo],
             // The lease holder's identity and the namespace of its Lease.
             env: [
               { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },

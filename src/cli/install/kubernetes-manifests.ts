@@ -31,6 +31,11 @@ export interface KubernetesInstallOptions {
   resources?: IResourceRequirements;
   /** Only the CustomResourceDefinitions (cluster-wide: the other options do not apply). */
   crdsOnly?: boolean;
+  /**
+   * A controller that reconciles Argo Rollouts' Rollouts (`--argo-rollouts`), with the RBAC for
+   * them in place of graylane's. Argo's own CRDs are not printed: they come with Argo.
+   */
+  argoRollouts?: boolean;
 }
 
 /** Which install option was refused. */
@@ -90,8 +95,8 @@ export function kubernetesManifests(options: KubernetesInstallOptions = {}): Ins
     ns,
     ...crds,
     controllerServiceAccount({ namespace }),
-    ...controllerRbac({ namespace }),
-    controllerDeployment({ namespace, image, replicas, resources: options.resources ?? DEFAULT_RESOURCES }),
+    ...controllerRbac({ namespace, argoRollouts: options.argoRollouts }),
+    controllerDeployment({ namespace, image, replicas, resources: options.resources ?? DEFAULT_RESOURCES, argoRollouts: options.argoRollouts }),
     metricsService({ namespace }),
   ];
 }

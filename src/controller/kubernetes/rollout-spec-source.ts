@@ -12,7 +12,7 @@
 import type { AppsV1Api, KubernetesObject, V1Deployment, V1LabelSelector, V1PodTemplateSpec, V1ReplicaSet } from '@kubernetes/client-node';
 import { ApiException } from '@kubernetes/client-node';
 import { loadDocuments, revisionHash, type Rollout as RolloutDoc } from '../../documents/index.js';
-import { ARGO_API_VERSION, ARGO_REVISION_ANNOTATION, GRAYLANE_API_VERSION, POD_TEMPLATE_HASH_LABEL, REVISION_ANNOTATION } from '../../kube/names.js';
+import { ARGO_API_VERSION, ARGO_REVISION_ANNOTATION, ENGINE_MEMORY_ANNOTATION, GRAYLANE_API_VERSION, POD_TEMPLATE_HASH_LABEL, REVISION_ANNOTATION } from '../../kube/names.js';
 import type { ObjectCache } from '../../kube/object-cache.js';
 import type { DesiredRevision, DesiredRollout, SpecSource } from '../core/ports.js';
 import type { ObjectKey } from '../../state/state-port.js';
@@ -187,7 +187,7 @@ export class RolloutSpecSource implements SpecSource {
     const key = `${meta.namespace ?? ''}/${meta.name ?? ''}`;
     // Without a generation (a server that keeps none) the spec itself is the stamp.
     const specPart = meta.generation === undefined ? JSON.stringify(object.spec) : String(meta.generation);
-    const stamp = `${meta.uid ?? ''}|${object.apiVersion ?? ''}|${specPart}|${JSON.stringify(meta.labels ?? null)}|${JSON.stringify(meta.annotations ?? null)}`;
+    const stamp = `${meta.uid ?? ''}|${object.apiVersion ?? ''}|${specPart}|${JSON.stringify(meta.labels ?? null)}|${JSON.stringify(usersAnnotations(meta.annotations) ?? null)}`;
     const cached = this.validated.get(key);
     if (cached?.stamp === stamp) return cached.result;
     const result = this.validate(object);
@@ -203,7 +203,7 @@ export class RolloutSpecSource implements SpecSource {
     const document = {
       apiVersion: object.apiVersion,
       kind: object.kind,
-      metadata: { name: meta.name, namespace: meta.namespace, labels: meta.labels, annotations: meta.annotations },
+      metadata: { name: meta.name, namespace: meta.namespace, labels: meta.labels, annotations: usersAnnotations(meta.annotations) },
       spec: object.spec,
     };
     const argo = this.options.flavour === 'argo';
@@ -263,4 +263,14 @@ function withoutHashLabel(template: V1PodTemplateSpec): V1PodTemplateSpec {
   const labels = { ...(template.metadata?.labels ?? {}) };
   delete labels[POD_TEMPLATE_HASH_LABEL];
   return { ...template, metadata: { ...template.metadata, labels } };
+}
+
+/**
+ * A Rollout's annotations without the engine's memory (Argo Rollouts keep it there): it changes
+ * with every commit, and is not the user's to validate.
+ */
+function usersAnnotations(annotations: Record<string, string> | undefined): Record<string, string> | undefined {
+  if (annotations?.[ENGINE_MEMORY_ANNOTATION] === undefined) return annotations;
+  const { [ENGINE_MEMORY_ANNOTATION]: _memory, ...rest } = annotations;
+  return Object.keys(rest).length === 0 ? undefined : rest;
 }

@@ -1,16 +1,19 @@
 /**
- * The state port on Kubernetes: a rollout's record lives in its Rollout's `status`, the engine's
- * memory in `status.graylane` beside Argo's fields projected from it. Reads come from the
- * informer's copy; a commit is ONE PUT of the status subresource at the resourceVersion it was
- * decided on, so two controllers (or a person's `kubectl edit`) racing cannot both land, and
- * nothing is ever half-written.
+ * The state port on Kubernetes: a rollout's record lives in its Rollout, Argo's fields projected
+ * into `status` from the engine's memory. On graylane's Rollouts the memory is `status.graylane`
+ * and a commit is ONE PUT of the status subresource at the resourceVersion it was decided on, so
+ * two controllers (or a person's `kubectl edit`) racing cannot both land, and nothing is ever
+ * half-written. On Argo's Rollouts, whose CRD would prune `status.graylane`, the memory is an
+ * annotation written first at that resourceVersion, then the status (engine-memory.ts says why
+ * that order stays consistent through a crash). Reads come from the informer's copy.
  */
-import { CustomObjectsApi, type KubeConfig, type KubernetesObject, type V1ReplicaSet } from '@kubernetes/client-node';
+import { CustomObjectsApi, PatchStrategy, setHeaderOptions, type KubeConfig, type KubernetesObject, type V1ReplicaSet } from '@kubernetes/client-node';
 import type { RolloutSpec } from '../../documents/schema.js';
 import type { RolloutStatusDoc } from '../../documents/status-schema.js';
 import type { RolloutStatus, TrafficInForce } from '../../engine/index.js';
 import type { ReleaseState } from '../../engine/release/releases.js';
 import { EventRecorder } from '../../kube/event-recorder.js';
+import { ENGINE_MEMORY_ANNOTATION } from '../../kube/names.js';
 import { rolloutApiVersion, rolloutGroupVersion, type RolloutFlavour } from '../../kube/rollout-flavour.js';
 import type { ObjectCache } from '../../kube/object-cache.js';
 import { serverRetryAfterMs } from '../../kube/retry-after.js';
@@ -19,6 +22,7 @@ import {
 } from '../state-port.js';
 import { KubernetesStateError } from './kubernetes-state-error.js';
 import { inArgoShape } from './argo-status.js';
+import { encodeEngineMemory, memoryVersion, readEngineMemory, statusDigest, type EngineMemory } from './engine-memory.js';
 import { currentPodHash, invalidSpecStatus, projectStatus, replicaCounts } from './status-projection.js';
 
 /** A graylane Rollout as the API server returns it. */
@@ -35,7 +39,7 @@ export interface KubernetesStateOptions {
   kubeConfig: KubeConfig;
   /**
    * Whose Rollouts (default `graylane`). With `argo`, `status.observedGeneration` is written as
-   * Argo's CRD types it, a string.
+   * Argo's CRD types it, a string, and the engine's memory is an annotation (engine-memory.ts).
    */
   flavour?: RolloutFlavour | undefined;
   /** The informer's copy of the Rollouts (of the flavour's apiVersion). */
@@ -56,10 +60,6 @@ interface Written {
 }
 
 const PLURAL = 'rollouts';
-
-function graylaneVersion(rollout: RolloutObject | undefined): number {
-  return rollout?.status?.graylane?.version ?? 0;
-}
 
 function statusCode(error: unknown): number | undefined {
   const code = (error as { code?: unknown } | undefined)?.code;
@@ -94,10 +94,18 @@ export class KubernetesState implements StatePort {
     this.events = options.events ?? new EventRecorder({ kubeConfig: options.kubeConfig, nowMs: this.now });
   }
 
-  /** The record in the Rollout's status; `stale` when its replica counts are not the ReplicaSets' now; `trafficVerified` as shown. */
+  /**
+   * The record in the Rollout; `stale` when its replica counts are not the ReplicaSets' now, or
+   * (Argo) when its status is not the one written with the memory; `trafficVerified` as remembered.
+   */
   load(key: ObjectKey): Promise<RolloutRecord | undefined> {
     const rollout = this.freshest(key);
-    const memory = rollout?.status?.graylane;
+    let memory: EngineMemory | undefined;
+    try {
+      memory = readEngineMemory(rollout, this.flavour);
+    } catch (error) {
+      return Promise.reject(error instanceof Error ? error : new Error(String(error)));
+    }
     if (!rollout || !memory) return Promise.resolve(undefined);
     const status = structuredClone(memory.engine) as RolloutStatus;
     const record: RolloutRecord = { key: { ...key }, status, version: memory.version };
@@ -106,17 +114,22 @@ export class KubernetesState implements StatePort {
     const counts = replicaCounts(this.ownedReplicaSets(rollout), currentPodHash(status));
     const shown = rollout.status ?? {};
     if ((Object.keys(counts) as Array<keyof typeof counts>).some((k) => (shown[k] ?? 0) !== counts[k])) record.stale = true;
+    // A crash (or a failed write) between an Argo commit's two writes left the status behind.
+    if (memory.statusDigest !== undefined && memory.statusDigest !== statusDigest(shown)) record.stale = true;
     return Promise.resolve(record);
   }
 
-  /** Writes the status subresource once, at the resourceVersion read; see {@link StatePort.commit}. */
+  /**
+   * Writes the status subresource once at the resourceVersion read (Argo: the memory annotation
+   * first, at that resourceVersion); see {@link StatePort.commit}.
+   */
   async commit(key: ObjectKey, change: RolloutChange, expectedVersion: number): Promise<CommitResult> {
     const rollout = this.freshest(key);
     if (!rollout) throw new KubernetesStateError('RolloutNotFound', `rollout ${id(key)} not found: its status cannot be written`);
-    const actual = graylaneVersion(rollout);
+    const actual = this.versionOf(rollout);
     if (actual !== expectedVersion) throw new StateConflictError(key, expectedVersion, actual);
     const previous = rollout.status;
-    const traffic = change.traffic ?? (previous?.graylane?.traffic as TrafficInForce | undefined);
+    const traffic = change.traffic ?? (readEngineMemory(rollout, this.flavour)?.traffic as TrafficInForce | undefined);
     const projected = projectStatus({
       name: key.name, generation: rollout.metadata?.generation, spec: rollout.spec, engine: change.status, traffic, trafficVerified: change.trafficVerified,
       replicaSets: this.ownedReplicaSets(rollout), previous, nowMs: this.now(),
@@ -124,13 +137,20 @@ export class KubernetesState implements StatePort {
     const status: RolloutStatusDoc = {
       ...(this.flavour === 'argo' ? inArgoShape(projected) : projected),
       ...(previous?.restartedAt === undefined ? {} : { restartedAt: previous.restartedAt }),
-      graylane: {
-        version: expectedVersion + 1, engine: structuredClone(change.status),
-        ...(traffic === undefined ? {} : { traffic: structuredClone(traffic) }),
-        ...(change.trafficVerified === undefined ? {} : { trafficVerified: change.trafficVerified }),
-      },
     };
-    const stored = await this.writeStatus(key, rollout, status, expectedVersion);
+    const memory: EngineMemory = {
+      version: expectedVersion + 1, engine: structuredClone(change.status),
+      ...(traffic === undefined ? {} : { traffic: structuredClone(traffic) }),
+      ...(change.trafficVerified === undefined ? {} : { trafficVerified: change.trafficVerified }),
+    };
+    let stored: RolloutObject;
+    if (this.flavour === 'argo') {
+      const remembered = await this.writeMemory(key, rollout, { ...memory, statusDigest: statusDigest(status) }, expectedVersion);
+      // The decision is durable now; a status write that fails here is redone by the next pass (stale).
+      stored = await this.writeStatus(key, remembered, status, expectedVersion + 1);
+    } else {
+      stored = await this.writeStatus(key, rollout, { ...status, graylane: memory }, expectedVersion);
+    }
     const eventIds: number[] = [];
     for (const event of change.events ?? []) {
       await this.events.record({ object: this.involved(stored), ...event });
@@ -146,7 +166,7 @@ export class KubernetesState implements StatePort {
   async markInvalid(key: ObjectKey, message: string): Promise<void> {
     const rollout = this.freshest(key);
     if (!rollout) throw new KubernetesStateError('RolloutNotFound', `rollout ${id(key)} not found: its status cannot be written`);
-    const stored = await this.writeStatus(key, rollout, invalidSpecStatus(rollout.status, message, this.now()), graylaneVersion(rollout));
+    const stored = await this.writeStatus(key, rollout, invalidSpecStatus(rollout.status, message, this.now()), this.versionOf(rollout));
     await this.events.record({ object: this.involved(stored), level: 'warning', reason: 'InvalidSpec', message });
   }
 
@@ -158,6 +178,29 @@ export class KubernetesState implements StatePort {
   /** Releases on Kubernetes come with issue 15. */
   commitRelease(key: ObjectKey, _state: ReleaseState, _expectedVersion: number): Promise<CommitResult> {
     return Promise.reject(releasesUnsupported(key));
+  }
+
+  /**
+   * Argo flavour: a merge patch of the memory annotation carrying the resourceVersion read as a
+   * precondition, so a rival's write (or a spec edited since the read) is a 409, not overwritten.
+   */
+  private async writeMemory(key: ObjectKey, rollout: RolloutObject, memory: EngineMemory, expectedVersion: number): Promise<RolloutObject> {
+    const replaced = rollout.metadata?.resourceVersion;
+    const body = { metadata: { ...(replaced === undefined ? {} : { resourceVersion: replaced }), annotations: { [ENGINE_MEMORY_ANNOTATION]: encodeEngineMemory(memory) } } };
+    let stored: RolloutObject;
+    try {
+      stored = await this.api.patchNamespacedCustomObject(
+        { group: this.group, version: this.version, namespace: key.namespace, plural: PLURAL, name: key.name, body },
+        setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+      ) as RolloutObject;
+    } catch (error) {
+      const code = statusCode(error);
+      if (code === 409) throw new StateConflictError(key, expectedVersion, await this.versionNow(key));
+      if (code === 404) throw new KubernetesStateError('RolloutNotFound', `rollout ${id(key)} not found: its status cannot be written`, { cause: error });
+      throw new KubernetesStateError('MemoryWriteFailed', `the engine's memory (annotation ${ENGINE_MEMORY_ANNOTATION}) of rollout ${id(key)} was not written, so nothing of this pass was: ${(error as Error).message}`, { cause: error });
+    }
+    this.written.set(id(key), { object: stored, replacedVersion: replaced });
+    return stored;
   }
 
   /** PUT of the status; a 409 becomes a conflict naming the version now stored. */
@@ -188,10 +231,10 @@ export class KubernetesState implements StatePort {
     try {
       const fresh = await this.api.getNamespacedCustomObject({ group: this.group, version: this.version, namespace: key.namespace, plural: PLURAL, name: key.name }) as RolloutObject;
       this.written.set(id(key), { object: fresh, replacedVersion: undefined });
-      return graylaneVersion(fresh);
+      return this.versionOf(fresh);
     } catch {
       // The conflict stands either way; the informer will show what is there.
-      return graylaneVersion(this.rollouts.get(key.namespace, key.name));
+      return this.versionOf(this.rollouts.get(key.namespace, key.name));
     }
   }
 
@@ -208,11 +251,15 @@ export class KubernetesState implements StatePort {
       return this.rollouts.synced() ? undefined : mine.object;
     }
     const cacheBehind = cached.metadata?.uid === mine.object.metadata?.uid
-      && (graylaneVersion(cached) < graylaneVersion(mine.object)
+      && (this.versionOf(cached) < this.versionOf(mine.object)
         || (mine.replacedVersion !== undefined && cached.metadata?.resourceVersion === mine.replacedVersion));
     if (cacheBehind) return mine.object;
     this.written.delete(id(key));
     return cached;
+  }
+
+  private versionOf(rollout: RolloutObject | undefined): number {
+    return memoryVersion(rollout, this.flavour);
   }
 
   private ownedReplicaSets(rollout: RolloutObject): V1ReplicaSet[] {

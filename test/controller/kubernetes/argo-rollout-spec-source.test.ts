@@ -1,7 +1,8 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { AppsV1Api, CustomObjectsApi, KubeConfig, V1Deployment, V1ReplicaSet } from '@kubernetes/client-node';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { AppsV1Api, CustomObjectsApi, PatchStrategy, setHeaderOptions, type KubeConfig, type V1Deployment, type V1ReplicaSet } from '@kubernetes/client-node';
 import { revisionHash } from '../../../src/documents/index.js';
 import { RolloutSpecSource, type RevisionTemplate, type RolloutObject } from '../../../src/controller/kubernetes/rollout-spec-source.js';
+import { ENGINE_MEMORY_ANNOTATION } from '../../../src/kube/names.js';
 import { samePodTemplate } from '../../../src/controller/kubernetes/argo-template-equality.js';
 import { startCluster, type Cluster } from '../../fixtures/kube/controller-harness.js';
 import { ListCache } from '../../fixtures/kube/list-cache.js';
@@ -70,6 +71,26 @@ describe('RolloutSpecSource with --argo-rollouts: Argo Rollouts read through the
     expect(c.desired.desiredRevision).toBe('5d4c8b7f9');
     expect(c.desired.revisions.map((r) => [r.name, (r.template as RevisionTemplate).revisionNumber])).toEqual([['6f8b9c7d4', 1], ['5d4c8b7f9', 2]]);
     expect((c.desired.revisions[1]!.template as RevisionTemplate).owner).toMatchObject({ apiVersion: 'argoproj.io/v1alpha1', kind: 'Rollout', uid });
+  });
+
+  it("a commit's new engine memory (an annotation on Argo Rollouts) does not have the spec validated again; the user's own annotation does", async () => {
+    await createArgoRollout();
+    await refresh();
+    const validate = vi.spyOn(source as unknown as { validate: (o: RolloutObject) => unknown }, 'validate');
+    const annotate = async (annotations: Record<string, string>): Promise<void> => {
+      await custom.patchNamespacedCustomObject({ group: 'argoproj.io', version: 'v1alpha1', namespace: ns, plural: 'rollouts', name: 'web', body: { metadata: { annotations } } }, setHeaderOptions('Content-Type', PatchStrategy.MergePatch));
+      await refresh();
+    };
+    expect(source.check(key).state).toBe('valid');
+    expect(validate).toHaveBeenCalledTimes(1);
+    await annotate({ [ENGINE_MEMORY_ANNOTATION]: '{"version":1,"engine":{}}' });
+    expect(source.check(key).state).toBe('valid');
+    await annotate({ [ENGINE_MEMORY_ANNOTATION]: '{"version":2,"engine":{}}' });
+    expect(source.check(key).state).toBe('valid');
+    expect(validate).toHaveBeenCalledTimes(1);
+    await annotate({ team: 'shop' });
+    expect(source.check(key).state).toBe('valid');
+    expect(validate).toHaveBeenCalledTimes(2);
   });
 
   it("a template no ReplicaSet runs is a new revision under graylane's hash, numbered after Argo's", async () => {
