@@ -110,6 +110,8 @@ export class EventRecorder {
   /** Until when (epoch ms, on the recorder's clock) Events are dropped: the server asked for quiet. */
   private quietUntilMs = 0;
   private droppedWhileQuiet = 0;
+  /** Posts started by {@link post} and not settled yet, per involved object: each object's in order. */
+  private readonly chains = new Map<string, Promise<void>>();
 
   constructor(options: EventRecorderOptions) {
     this.api = options.kubeConfig.makeApiClient(CoreV1Api);
@@ -153,6 +155,26 @@ export class EventRecorder {
       const quiet = quietMs === undefined ? '' : `; the server asked for quiet: events of the next ${quietMs} ms are dropped`;
       this.log(`event ${event.reason} about ${o.kind} ${o.namespace}/${o.name} not posted: ${(error as Error).message}${quiet}`);
     }
+  }
+
+  /**
+   * Posts the event without holding the caller: a reconcile pass must not wait one API round trip
+   * per Event (client-go's recorder is asynchronous too). The Events of one object are posted in
+   * order; {@link flush} waits for every post started.
+   */
+  post(event: RecordedEvent): void {
+    const o = event.object;
+    const key = `${o.namespace}/${o.kind}/${o.name}`;
+    const next = (this.chains.get(key) ?? Promise.resolve()).then(() => this.record(event));
+    this.chains.set(key, next);
+    void next.then(() => {
+      if (this.chains.get(key) === next) this.chains.delete(key);
+    });
+  }
+
+  /** Resolves once every Event handed to {@link post} so far was posted (or given up on). */
+  async flush(): Promise<void> {
+    while (this.chains.size > 0) await Promise.all([...this.chains.values()]);
   }
 
   /** The Event with its count bumped, or undefined when it is gone (deleted, expired): post a new one. */

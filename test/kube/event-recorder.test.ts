@@ -48,6 +48,18 @@ describe('EventRecorder', () => {
     expect(world.logged).toEqual([]);
   });
 
+  it('post returns at once and posts in the background, one object\'s Events in order; flush waits for all of them', async () => {
+    world = await start();
+    const before = (await world.events()).length;
+    for (let i = 0; i < 5; i++) world.recorder.post({ object: rollout, level: 'info', reason: `Step${i}`, message: `step ${i}`, atMs: T0 + i });
+    // Nothing can have reached the server yet: post did not wait a round trip.
+    expect(world.server.requests.filter((r) => r.method === 'POST')).toEqual([]);
+    await world.recorder.flush();
+    const posted = (await world.events()).slice(before).map((e) => readRecordedEvent(e));
+    expect(posted.map((e) => e.reason)).toEqual(['Step0', 'Step1', 'Step2', 'Step3', 'Step4']);
+    expect(world.server.requests.filter((r) => r.method === 'POST')).toHaveLength(5);
+  });
+
   it.each([['warning'], ['error']] as const)('a %s is a Warning Event that reads back with its level', async (level) => {
     world = await start();
     await world.recorder.record({ object: rollout, level, reason: 'AnalysisFailed', message: 'error rate 9%', atMs: T0 + 1234 });

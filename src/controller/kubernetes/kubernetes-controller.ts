@@ -94,6 +94,7 @@ export class KubernetesController {
   private readonly runtime: KubernetesRuntime;
   private readonly reconciler: Reconciler;
   private readonly elector: LeaderElector | undefined;
+  private readonly recorder: EventRecorder;
   private readonly pass: RolloutPass;
   private readonly unsubscribe: (() => void)[] = [];
   private phase: 'new' | 'running' | 'stopping' | 'stopped' = 'new';
@@ -120,7 +121,7 @@ export class KubernetesController {
     };
     const { rollouts, replicaSets, pods, services, deployments } = this.informers;
     const apps = kubeConfig.makeApiClient(AppsV1Api);
-    const recorder = new EventRecorder({ kubeConfig, nowMs, log: (line) => log('warn', line) });
+    const recorder = (this.recorder = new EventRecorder({ kubeConfig, nowMs, log: (line) => log('warn', line) }));
     const state = new KubernetesState({ kubeConfig, flavour, rollouts, replicaSets, nowMs, events: recorder });
     this.runtime = new KubernetesRuntime({ kubeConfig, replicaSets, pods, nowMs, rolloutApiVersion: apiVersion, ...(namespace === undefined ? {} : { defaultNamespace: namespace }) });
     const traffic = new ServiceSelectorTrafficProvider({ kubeConfig, services, pods });
@@ -206,6 +207,8 @@ export class KubernetesController {
     this.phase = 'stopping';
     await this.loop.standDown();
     await this.reconciler.settled();
+    // The passes' Events are posted in the background: the last ones go out before the Lease does.
+    await this.recorder.flush();
     await this.elector?.stop();
     for (const u of this.unsubscribe) u();
     if (!wasNew) await Promise.all(Object.values(this.informers).map((i) => i.stop()));

@@ -65,7 +65,10 @@ async function startCluster(keys: ObjectKey[]): Promise<Cluster> {
   return { server, kubeConfig, rollouts, replicaSets, state: another(), another, close: () => server.close() };
 }
 
-async function eventsAbout(kubeConfig: KubeConfig, key: ObjectKey) {
+/** The Events about `key` once the state's background posts are out. */
+async function eventsAbout(c: { kubeConfig: KubeConfig; state: KubernetesState }, key: ObjectKey) {
+  await c.state.flushEvents();
+  const kubeConfig = c.kubeConfig;
   const core = kubeConfig.makeApiClient(CoreV1Api);
   const list = await core.listNamespacedEvent({ namespace: key.namespace, fieldSelector: `involvedObject.name=${key.name}` });
   return list.items.sort((a, b) => Number(readRecordedEvent(a).atMs) - Number(readRecordedEvent(b).atMs) || (a.metadata.name! < b.metadata.name! ? -1 : 1));
@@ -81,7 +84,7 @@ const web: ObjectKey = { namespace: 'default', name: 'web' };
 
 statePortConformance("kubernetes, --argo-rollouts (fake API server, Argo's CRD)", async () => {
   const c = await startCluster([{ namespace: 'default', name: 'api' }, { namespace: 'default', name: 'web' }, { namespace: 'team-b', name: 'api' }]);
-  return { state: c.state, recordedEvents: async (k) => (await eventsAbout(c.kubeConfig, k)).map(readRecordedEvent), close: () => c.close() };
+  return { state: c.state, recordedEvents: async (k) => (await eventsAbout(c, k)).map(readRecordedEvent), close: () => c.close() };
 }, { releasesUnsupported: 'releases on Kubernetes come with issue 15' });
 
 describe('KubernetesState on Argo Rollouts', () => {
@@ -166,7 +169,7 @@ describe('KubernetesState on Argo Rollouts', () => {
     const now = await stored(cluster.server, web);
     expect(now.status?.message).toBe('rival');
     expect(memoryOf(now)).toMatchObject({ version: 2, engine: { message: 'rival' } });
-    expect(await eventsAbout(cluster.kubeConfig, web)).toEqual([]);
+    expect(await eventsAbout(cluster, web)).toEqual([]);
   });
 
   it("a person's edit of the spec since the read is a conflict: the memory is never written beside a spec it was not decided on", async () => {

@@ -60,7 +60,10 @@ async function startCluster(keys: ObjectKey[]): Promise<Cluster> {
   return { server, kubeConfig, rollouts, replicaSets, state, clock, close: () => server.close() };
 }
 
-async function eventsAbout(kubeConfig: KubeConfig, key: ObjectKey) {
+/** The Events about `key` once the state's background posts are out. */
+async function eventsAbout(c: { kubeConfig: KubeConfig; state: KubernetesState }, key: ObjectKey) {
+  await c.state.flushEvents();
+  const kubeConfig = c.kubeConfig;
   const core = kubeConfig.makeApiClient(CoreV1Api);
   const list = await core.listNamespacedEvent({ namespace: key.namespace, fieldSelector: `involvedObject.name=${key.name}` });
   return list.items.sort((a, b) => Number(readRecordedEvent(a).atMs) - Number(readRecordedEvent(b).atMs) || (a.metadata.name! < b.metadata.name! ? -1 : 1));
@@ -74,7 +77,7 @@ const web: ObjectKey = { namespace: 'default', name: 'web' };
 
 statePortConformance('kubernetes (fake API server, graylane CRDs)', async () => {
   const c = await startCluster([{ namespace: 'default', name: 'api' }, { namespace: 'default', name: 'web' }, { namespace: 'team-b', name: 'api' }]);
-  return { state: c.state, recordedEvents: async (k) => (await eventsAbout(c.kubeConfig, k)).map(readRecordedEvent), close: () => c.close() };
+  return { state: c.state, recordedEvents: async (k) => (await eventsAbout(c, k)).map(readRecordedEvent), close: () => c.close() };
 }, { releasesUnsupported: 'releases on Kubernetes come with issue 15' });
 
 describe('KubernetesState', () => {
@@ -116,7 +119,7 @@ describe('KubernetesState', () => {
     await expect(refused).rejects.toBeInstanceOf(StateConflictError);
     await expect(refused).rejects.toMatchObject({ expectedVersion: 1, actualVersion: 2 });
     expect((await stored(cluster.server, web)).status).toMatchObject({ message: 'rival', graylane: { version: 2 } });
-    expect(await eventsAbout(cluster.kubeConfig, web)).toEqual([]);
+    expect(await eventsAbout(cluster, web)).toEqual([]);
     // Reloaded, the adapter decides on the rival's version and lands.
     expect(await cluster.state.load(web)).toMatchObject({ version: 2, status: { message: 'rival' } });
     await expect(cluster.state.commit(web, { status: fullStatus({ message: 'mine' }) }, 2)).resolves.toMatchObject({ version: 3 });
@@ -191,7 +194,7 @@ describe('KubernetesState', () => {
     expect(invalid).toMatchObject({ phase: 'Degraded', message: 'Service "web-canary" does not exist', graylane: { version: 1 } });
     expect(invalid.conditions?.find((c) => c.type === 'InvalidSpec')).toMatchObject({ status: 'True', reason: 'InvalidSpec', message: 'Service "web-canary" does not exist' });
     expect(await cluster.state.load(web)).toMatchObject({ version: 1, status: { phase: 'Healthy' } });
-    expect((await eventsAbout(cluster.kubeConfig, web)).map((e) => [e.type, e.reason, e.message])).toEqual([['Warning', 'InvalidSpec', 'Service "web-canary" does not exist']]);
+    expect((await eventsAbout(cluster, web)).map((e) => [e.type, e.reason, e.message])).toEqual([['Warning', 'InvalidSpec', 'Service "web-canary" does not exist']]);
     await cluster.state.commit(web, { status: fullStatus({ phase: 'Healthy' }) }, 1);
     const valid = (await stored(cluster.server, web)).status!;
     expect(valid.phase).toBe('Healthy');

@@ -153,10 +153,15 @@ export class KubernetesState implements StatePort {
     }
     const eventIds: number[] = [];
     for (const event of change.events ?? []) {
-      await this.events.record({ object: this.involved(stored), ...event });
+      this.events.post({ object: this.involved(stored), ...event });
       eventIds.push(++this.eventSequence);
     }
     return { version: expectedVersion + 1, eventIds };
+  }
+
+  /** Resolves once the Events of every commit so far were posted (they go out in the background). */
+  flushEvents(): Promise<void> {
+    return this.events.flush();
   }
 
   /**
@@ -167,7 +172,7 @@ export class KubernetesState implements StatePort {
     const rollout = this.freshest(key);
     if (!rollout) throw new KubernetesStateError('RolloutNotFound', `rollout ${id(key)} not found: its status cannot be written`);
     const stored = await this.writeStatus(key, rollout, invalidSpecStatus(rollout.status, message, this.now()), this.versionOf(rollout));
-    await this.events.record({ object: this.involved(stored), level: 'warning', reason: 'InvalidSpec', message });
+    this.events.post({ object: this.involved(stored), level: 'warning', reason: 'InvalidSpec', message });
   }
 
   /** Releases on Kubernetes come with issue 15. */
