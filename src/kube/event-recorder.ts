@@ -54,6 +54,8 @@ export interface EventRecorderOptions {
   aggregateWindowMs?: number | undefined;
   /** Clock (epoch ms); default `Date.now`. */
   nowMs?: (() => number) | undefined;
+  /** Distinct Events remembered for counting repeats, the least recently used forgotten first; default 4096. */
+  maxRemembered?: number | undefined;
   /** Where failures to post are logged; default standard error. */
   log?: ((line: string) => void) | undefined;
 }
@@ -86,7 +88,6 @@ export function readRecordedEvent(event: CoreV1Event): { atMs: number; level: Ev
 }
 
 const TEN_MINUTES_MS = 10 * 60 * 1000;
-// Entries older than the window are dropped once this many are remembered.
 const MAX_REMEMBERED = 4096;
 
 function rfc3339(ms: number): string {
@@ -103,6 +104,7 @@ export class EventRecorder {
   private readonly api: CoreV1Api;
   private readonly component: string;
   private readonly windowMs: number;
+  private readonly maxRemembered: number;
   private readonly now: () => number;
   private readonly log: (line: string) => void;
   private readonly posted = new Map<string, Posted>();
@@ -117,6 +119,7 @@ export class EventRecorder {
     this.api = options.kubeConfig.makeApiClient(CoreV1Api);
     this.component = options.component ?? EVENT_COMPONENT;
     this.windowMs = options.aggregateWindowMs ?? TEN_MINUTES_MS;
+    this.maxRemembered = options.maxRemembered ?? MAX_REMEMBERED;
     this.now = options.nowMs ?? Date.now;
     this.log = options.log ?? ((line) => void process.stderr.write(`${line}\n`));
   }
@@ -143,7 +146,7 @@ export class EventRecorder {
       if (earlier && atMs - earlier.lastMs <= this.windowMs) {
         const bumped = await this.bump(earlier.event, event, atMs);
         if (bumped) {
-          this.posted.set(key, { event: bumped, lastMs: atMs });
+          this.remember(key, { event: bumped, lastMs: atMs });
           return;
         }
       }
@@ -214,9 +217,16 @@ export class EventRecorder {
   }
 
   private remember(key: string, posted: Posted): void {
+    // Re-inserted, so that the map's order is the order of last use and the oldest come first.
+    this.posted.delete(key);
     this.posted.set(key, posted);
-    if (this.posted.size <= MAX_REMEMBERED) return;
-    const cutoff = posted.lastMs - this.windowMs;
-    for (const [k, p] of this.posted) if (p.lastMs < cutoff) this.posted.delete(k);
+    if (this.posted.size <= this.maxRemembered) return;
+    // Over the cap: the least recently used go first, whether or not their window has passed (a
+    // scan that frees nothing on every Event was the cost of a large fleet); such an Event's next
+    // repeat is posted anew instead of counted, which is all that is lost.
+    for (const k of this.posted.keys()) {
+      if (this.posted.size <= this.maxRemembered) break;
+      this.posted.delete(k);
+    }
   }
 }

@@ -124,6 +124,13 @@ function addTo(index: Map<string, Set<string>>, at: string, key: string): void {
   keys.add(key);
 }
 
+const EMPTY: ReadonlySet<string> = new Set();
+
+/** A label's index entry; `=` cannot occur in a label key. */
+function labelAt(key: string, value: string): string {
+  return `${key}=${value}`;
+}
+
 function removeFrom(index: Map<string, Set<string>>, at: string, key: string): void {
   const keys = index.get(at);
   if (keys === undefined) return;
@@ -140,6 +147,8 @@ export class Informer<T extends KubernetesObject = KubernetesObject> implements 
   readonly #objects = new Map<string, T>();
   readonly #byNamespace = new Map<string, Set<string>>();
   readonly #byOwner = new Map<string, Set<string>>();
+  /** Keys per `label=value`: a Service's selector (a pod-template hash among it) finds its pods without a namespace scan. */
+  readonly #byLabel = new Map<string, Set<string>>();
   readonly #listeners = new Set<(change: CacheChange<T>) => void>();
   readonly #figures = { lists: 0, relistsAfterGone: 0, watchRestarts: 0, failures: 0, lastResyncAtMs: undefined as number | undefined };
   #resourceVersion = '';
@@ -197,10 +206,15 @@ export class Informer<T extends KubernetesObject = KubernetesObject> implements 
 
   /** {@inheritDoc ObjectCache.list} */
   list(query: CacheQuery = {}): T[] {
-    // The narrowest index first: an owner's children are a handful, a namespace's objects many.
-    let keys: Iterable<string> | undefined;
-    if (query.ownerUid !== undefined) keys = this.#byOwner.get(query.ownerUid) ?? [];
-    else if (query.namespace !== undefined) keys = this.#byNamespace.get(query.namespace) ?? [];
+    // The narrowest index: an owner's children or a revision's pods are a handful, a namespace's objects many.
+    let keys: ReadonlySet<string> | undefined;
+    const narrower = (set: ReadonlySet<string> | undefined): void => {
+      const s = set ?? EMPTY;
+      if (keys === undefined || s.size < keys.size) keys = s;
+    };
+    if (query.ownerUid !== undefined) narrower(this.#byOwner.get(query.ownerUid));
+    if (query.namespace !== undefined) narrower(this.#byNamespace.get(query.namespace));
+    for (const [k, v] of Object.entries(query.labels ?? {})) narrower(this.#byLabel.get(labelAt(k, v)));
     const candidates = keys === undefined ? this.#objects.values() : [...keys].map((k) => this.#objects.get(k)!);
     const found: T[] = [];
     for (const object of candidates) if (matchesQuery(object, query)) found.push(object);
@@ -355,6 +369,7 @@ export class Informer<T extends KubernetesObject = KubernetesObject> implements 
     this.#objects.set(key, object);
     addTo(this.#byNamespace, object.metadata?.namespace ?? '', key);
     for (const owner of object.metadata?.ownerReferences ?? []) addTo(this.#byOwner, owner.uid, key);
+    for (const [k, v] of Object.entries(object.metadata?.labels ?? {})) addTo(this.#byLabel, labelAt(k, v), key);
     this.#emit({ type: before === undefined ? 'added' : 'modified', object });
   }
 
@@ -371,6 +386,7 @@ export class Informer<T extends KubernetesObject = KubernetesObject> implements 
   #unindex(key: string, object: T): void {
     removeFrom(this.#byNamespace, object.metadata?.namespace ?? '', key);
     for (const owner of object.metadata?.ownerReferences ?? []) removeFrom(this.#byOwner, owner.uid, key);
+    for (const [k, v] of Object.entries(object.metadata?.labels ?? {})) removeFrom(this.#byLabel, labelAt(k, v), key);
   }
 
   #emit(change: CacheChange<T>): void {

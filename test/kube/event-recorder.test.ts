@@ -16,7 +16,7 @@ const T0 = Date.parse('2026-05-01T10:00:00Z');
 
 interface World { server: FakeApiServer; recorder: EventRecorder; clock: { nowMs: number }; logged: string[]; events(): Promise<CoreV1Event[]> }
 
-async function start(options: { aggregateWindowMs?: number } = {}): Promise<World> {
+async function start(options: { aggregateWindowMs?: number; maxRemembered?: number } = {}): Promise<World> {
   const server = await FakeApiServer.start();
   const kubeConfig = kubeConfigFor({ server });
   const clock = { nowMs: T0 };
@@ -58,6 +58,19 @@ describe('EventRecorder', () => {
     const posted = (await world.events()).slice(before).map((e) => readRecordedEvent(e));
     expect(posted.map((e) => e.reason)).toEqual(['Step0', 'Step1', 'Step2', 'Step3', 'Step4']);
     expect(world.server.requests.filter((r) => r.method === 'POST')).toHaveLength(5);
+  });
+
+  it('remembers at most maxRemembered Events for counting: the least recently used one repeated is posted anew, a recent one is counted', async () => {
+    world = await start({ maxRemembered: 2 });
+    const event = (reason: string) => ({ object: rollout, level: 'info' as const, reason, message: reason });
+    await world.recorder.record(event('A'));
+    await world.recorder.record(event('B'));
+    await world.recorder.record(event('A')); // A is now the most recently used: B is the oldest
+    await world.recorder.record(event('C')); // over the cap: B is forgotten
+    await world.recorder.record(event('A'));
+    await world.recorder.record(event('B'));
+    const byReason = (await world.events()).map((e) => [e.reason, e.count]).sort();
+    expect(byReason).toEqual([['A', 3], ['B', 1], ['B', 1], ['C', 1]]);
   });
 
   it.each([['warning'], ['error']] as const)('a %s is a Warning Event that reads back with its level', async (level) => {

@@ -188,6 +188,12 @@ describe('Informer', () => {
     await until(() => names({ ownerUid: 'u1' }).length === 0, 'owner u1 to have nothing left');
     expect(names({ ownerUid: 'u2' })).toEqual(['one', 'two']);
     expect(names({ namespace: 'shop' })).toEqual([]);
+    // The label index follows a relabel: the old value finds nothing, the new one the object.
+    await core.patchNamespacedConfigMap({ name: 'one', namespace: 'default', body: [{ op: 'replace', path: '/metadata/labels', value: { tier: 'api', zone: 'a' } }] });
+    await until(() => names({ labels: { tier: 'api' } }).length === 1, 'the relabel to arrive');
+    expect(names({ labels: { tier: 'web' } })).toEqual([]);
+    expect(names({ labels: { tier: 'api', zone: 'a' }, namespace: 'default' })).toEqual(['one']);
+    expect(names({ labels: { tier: 'api', zone: 'b' } })).toEqual([]);
   });
 
   it('keeps a cluster-scoped resource and applies a server-side label selector', async () => {
