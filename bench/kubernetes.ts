@@ -1,5 +1,5 @@
 /**
- * `npm run bench -- kubernetes [--json] [--sizes 100,1000,2000] [--workers 8] [--namespaces 10]
+ * `npm run bench -- kubernetes [--json] [--sizes 100,1000,2000] [--pin] [--workers N (default: the controller's)] [--namespaces 10]
  *   [--strategy mixed|blue-green|canary] [--pod-ready-ms 50] [--scale-down-delay-s 0]
  *   [--timeout-s SECONDS] [--skip-build]`
  *
@@ -22,6 +22,10 @@
  * Every Healthy claim is checked against the fake (a ready ReplicaSet of that hash; the blue-green
  * Service selecting it). `BENCH_CONTROLLER_NODE_FLAGS` (e.g. `--cpu-prof --cpu-prof-dir=/tmp/p`)
  * are passed to the controller's node, for profiling it under the benchmark.
+ * `--pin` gives the controller one core of its own and this process (the fake API server, the
+ * simulated kubelets) the others, with `taskset`, as a controller pod with its own CPU beside an
+ * API server on other machines; without it both float over the same cores, and on a 2-core machine
+ * the fake's work (about as much CPU as the controller's) shows up in the controller's latency.
  * `BENCH_GRAYLANE_BIN=/other/tree/bin/graylane.js` runs another tree's controller (built there;
  * no build here), to compare branches; the figures name the binary.
  *
@@ -31,7 +35,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import type { BenchOptions } from './main.js';
@@ -54,7 +58,8 @@ const BASELINE = 'Argo Rollouts: its docs cite a user with 1,290 Rollouts on one
 /** The figures of one size. */
 interface SizeFigures {
   size: number;
-  workers: number;
+  /** Workers asked for; null: the controller's default. */
+  workers: number | null;
   /** Why the size stopped early (timeout, controller exit), or null when it ran through. */
   miss: string | null;
   firstAllHealthyS: number | null;
@@ -68,6 +73,8 @@ interface SizeFigures {
   memory: { sampledPeakMb: number; kernelPeakMb: number; endMb: number };
   cpuSeconds: { controller: number | null; benchAndFake: number };
   fakeEventLoopDelayP99Ms: number;
+  /** What the first few Rollouts that never converged show (when the size missed). */
+  stuck: string[];
   /** Healthy claims the fake contradicts (first few). */
   verifyProblems: string[];
   objectsInFake: Record<string, number>;
@@ -114,10 +121,19 @@ interface Controller {
   stop(): Promise<void>;
 }
 
-function startController(options: { kubeconfig: string; healthAddr: string; metricsAddr: string; workers: number }): Controller {
+/** The cores of `--pin`: the last for the controller, the rest for this process. */
+export function pinnedCores(cores: number): { controller: string; bench: string } | undefined {
+  if (cores < 2) return undefined;
+  return { controller: String(cores - 1), bench: cores === 2 ? '0' : `0-${cores - 2}` };
+}
+
+function startController(options: { kubeconfig: string; healthAddr: string; metricsAddr: string; workers: number | undefined; core: string | undefined }): Controller {
   const nodeFlags = (process.env.BENCH_CONTROLLER_NODE_FLAGS ?? '').split(' ').filter(Boolean);
-  const proc = spawn(process.execPath, [...nodeFlags, BIN, 'controller', '--kubeconfig', options.kubeconfig, '--all-namespaces',
-    '--health-addr', options.healthAddr, '--metrics-addr', options.metricsAddr, '--workers', String(options.workers)], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  const command = [process.execPath, ...nodeFlags, BIN, 'controller', '--kubeconfig', options.kubeconfig, '--all-namespaces',
+    '--health-addr', options.healthAddr, '--metrics-addr', options.metricsAddr, ...(options.workers === undefined ? [] : ['--workers', String(options.workers)])];
+  // taskset execs node in place: the pid (for memory and CPU figures) is the controller's.
+  const [file, ...args] = options.core === undefined ? command : ['taskset', '-c', options.core, ...command];
+  const proc = spawn(file!, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
   // Only the tail is kept: 2,000 Rollouts log a lot, and the figures are about the controller's memory, not ours.
   let out = '';
   const keep = (d: Buffer) => {
@@ -156,7 +172,7 @@ async function waitConverged(fleet: KubeFleet, controller: Controller, timeoutMs
   }
 }
 
-async function runSize(options: { size: number; workers: number; namespaces: number; strategy: FleetStrategy; podReadyMs: number; scaleDownDelaySeconds: number; timeoutS: number | undefined; log: (s: string) => void }): Promise<SizeFigures> {
+async function runSize(options: { size: number; workers: number | undefined; namespaces: number; strategy: FleetStrategy; podReadyMs: number; scaleDownDelaySeconds: number; timeoutS: number | undefined; controllerCore: string | undefined; log: (s: string) => void }): Promise<SizeFigures> {
   const { size, workers, log } = options;
   const timeoutMs = (options.timeoutS ?? 60 + 0.06 * size) * 1000;
   const dir = mkdtempSync(join(tmpdir(), 'graylane-bench-kube-'));
@@ -166,8 +182,8 @@ async function runSize(options: { size: number; workers: number; namespaces: num
   let controller: Controller | undefined;
   let sampler: ReturnType<typeof sampleProcessMemory> | undefined;
   const figures: SizeFigures = {
-    size, workers, miss: null, firstAllHealthyS: null, convergeS: null, templateChangeWriteS: null, convergedAtEnd: 0, phasesAtEnd: {}, reconcile: null,
-    memory: { sampledPeakMb: 0, kernelPeakMb: 0, endMb: 0 }, cpuSeconds: { controller: null, benchAndFake: 0 }, fakeEventLoopDelayP99Ms: 0, verifyProblems: [], objectsInFake: {},
+    size, workers: workers ?? null, miss: null, firstAllHealthyS: null, convergeS: null, templateChangeWriteS: null, convergedAtEnd: 0, phasesAtEnd: {}, reconcile: null,
+    memory: { sampledPeakMb: 0, kernelPeakMb: 0, endMb: 0 }, cpuSeconds: { controller: null, benchAndFake: 0 }, fakeEventLoopDelayP99Ms: 0, stuck: [], verifyProblems: [], objectsInFake: {},
   };
   try {
     fleet.fill();
@@ -176,7 +192,7 @@ async function runSize(options: { size: number; workers: number; namespaces: num
     const metricsAddr = `127.0.0.1:${await freePort()}`;
     lag.enable();
     const t0 = performance.now();
-    controller = startController({ kubeconfig, healthAddr, metricsAddr, workers });
+    controller = startController({ kubeconfig, healthAddr, metricsAddr, workers, core: options.controllerCore });
     sampler = sampleProcessMemory({ pid: controller.proc.pid!, everyMs: 250 });
     figures.miss = await waitConverged(fleet, controller, timeoutMs, `all ${size} Rollouts Healthy`);
     if (figures.miss === null) {
@@ -204,6 +220,7 @@ async function runSize(options: { size: number; workers: number; namespaces: num
     figures.convergedAtEnd = fleet.converged();
     figures.phasesAtEnd = fleet.phases();
     figures.verifyProblems = fleet.verify().slice(0, 5);
+    if (figures.miss !== null) figures.stuck = fleet.stuck(3);
     figures.objectsInFake = fleet.objectCounts();
   } finally {
     lag.disable();
@@ -244,6 +261,7 @@ function printTable(all: SizeFigures[]): void {
   console.log(`baseline: ${BASELINE}`);
   for (const f of all) {
     if (f.miss !== null) console.log(`${f.size}: MISS: ${f.miss}`);
+    for (const line of f.stuck) console.log(`${f.size}: not converged: ${line}`);
     for (const p of f.verifyProblems) console.log(`${f.size}: the fake contradicts a Healthy claim: ${p}`);
   }
   const at = all.find((f) => f.size === GOAL.size);
@@ -254,12 +272,19 @@ function printTable(all: SizeFigures[]): void {
 export async function run(options: BenchOptions): Promise<Record<string, unknown>> {
   const { args } = options;
   const sizes = listFlag(args, 'sizes', [100, 1000, 2000]);
-  const workers = numberFlag(args, 'workers', 8);
+  // The controller's own default unless asked: the figures are of the controller as shipped.
+  const workers = args.includes('--workers') ? numberFlag(args, 'workers', 4) : undefined;
   const namespaces = numberFlag(args, 'namespaces', 10);
   const podReadyMs = numberFlag(args, 'pod-ready-ms', 50);
   const scaleDownDelaySeconds = args.includes('--scale-down-delay-s') ? numberFlag(args, 'scale-down-delay-s', 0) : 0;
   const timeoutS = args.includes('--timeout-s') ? numberFlag(args, 'timeout-s', 0) : undefined;
   const strategy = strategyFlag(args);
+  const pin = args.includes('--pin') ? pinnedCores(availableParallelism()) : undefined;
+  if (args.includes('--pin') && pin === undefined) throw new Error('--pin needs at least 2 cores');
+  if (pin !== undefined) {
+    const self = spawnSync('taskset', ['-pc', pin.bench, String(process.pid)], { encoding: 'utf8' });
+    if (self.status !== 0) throw new Error(`taskset could not pin this process to cores ${pin.bench}: ${self.stderr || self.error?.message || ''}`);
+  }
   const log = (s: string) => (options.json ? console.error(s) : console.log(s));
   if (!args.includes('--skip-build') && BIN === OWN_BIN) {
     log('  building dist/ (npm run build) so that the controller runs the code of this tree…');
@@ -268,16 +293,17 @@ export async function run(options: BenchOptions): Promise<Record<string, unknown
   }
   const all: SizeFigures[] = [];
   for (const size of sizes) {
-    log(`  ${size} Rollouts (${strategy}, ${namespaces} namespaces, ${workers} workers)…`);
-    all.push(await runSize({ size, workers, namespaces, strategy, podReadyMs, scaleDownDelaySeconds, timeoutS, log }));
+    log(`  ${size} Rollouts (${strategy}, ${namespaces} namespaces, ${workers ?? 'the default number of'} workers)…`);
+    all.push(await runSize({ size, workers, namespaces, strategy, podReadyMs, scaleDownDelaySeconds, timeoutS, controllerCore: pin?.controller, log }));
   }
   if (!options.json) {
     if (BIN !== OWN_BIN) console.log(`controller: ${BIN} (BENCH_GRAYLANE_BIN)`);
+    console.log(pin === undefined ? 'cores: shared by the controller and the fake (no --pin)' : `cores: controller on ${pin.controller}, fake API server and kubelets on ${pin.bench} (--pin)`);
     printTable(all);
   }
   const at = all.find((f) => f.size === GOAL.size);
   return {
-    settings: { controllerBin: BIN, workers, namespaces, strategy, podReadyMs, scaleDownDelaySeconds, timeoutS: timeoutS ?? '60 + 0.06 × size' },
+    settings: { controllerBin: BIN, pinned: pin ?? null, workers, namespaces, strategy, podReadyMs, scaleDownDelaySeconds, timeoutS: timeoutS ?? '60 + 0.06 × size' },
     sizes: all,
     goal: { rollouts: GOAL.size, reconcileP99Ms: `≤ ${GOAL.p99Ms}`, controllerMemoryMb: `≤ ${GOAL.memoryMb}` },
     baseline: BASELINE,

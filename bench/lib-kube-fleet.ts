@@ -8,7 +8,7 @@
 import { CRD_KINDS, customResourceDefinition } from '../src/documents/index.js';
 import { FakeApiServer } from '../test/fixtures/kube/fake-api-server.js';
 import type { KubeObject, StoredChange } from '../test/fixtures/kube/object-store.js';
-import type { ResourceType } from '../test/fixtures/kube/resource-types.js';
+import { storageKey, type ResourceType } from '../test/fixtures/kube/resource-types.js';
 import { SimulatedWorkloads } from '../test/fixtures/kube/simulated-workloads.js';
 
 /** Which strategy the Rollouts use; `mixed` alternates them. */
@@ -179,6 +179,36 @@ export class KubeFleet {
       if (m.blueGreen && selectors.get(key) !== hash) problems.push(`${key}: Healthy on ${hash}, but its Service selects ${selectors.get(key) ?? 'no pod-template hash'}`);
     }
     return problems;
+  }
+
+  /**
+   * What the first `limit` Rollouts that have not converged show, one line each: their status
+   * (phase, hashes, the Progressing message), their ReplicaSets (replicas/ready) and, for a
+   * blue-green one, the hash its Service selects. What a stuck run is diagnosed from.
+   */
+  stuck(limit = 3): string[] {
+    const cluster = this.server.cluster;
+    const sets = cluster.list({ type: cluster.type('apps', 'v1', 'replicasets') }).items;
+    const out: string[] = [];
+    for (const m of this.members) {
+      if (out.length >= limit) break;
+      const key = `${m.namespace}/${m.name}`;
+      if (this.#isConverged(key)) continue;
+      const rollout = cluster.store.get(ROLLOUTS_KEY, m.namespace, m.name);
+      const status = (rollout?.status ?? {}) as { phase?: string; currentPodHash?: string; stableRS?: string; observedGeneration?: number | string; conditions?: Array<{ type: string; status: string; reason?: string; message?: string }> };
+      const progressing = status.conditions?.find((c) => c.type === 'Progressing');
+      const owned = sets.filter((rs) => rs.metadata.namespace === m.namespace && rs.metadata.ownerReferences?.some((o) => o.uid === rollout?.metadata.uid))
+        .map((rs) => {
+          const pods = cluster.store.ownedBy(rs.metadata.uid!).filter((o) => o.key === storageKey({ group: '', plural: 'pods' })).map((o) => o.object);
+          const ready = pods.filter((p) => (p.status as { conditions?: Array<{ type: string; status: string }> } | undefined)?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True')).length;
+          return `${rs.metadata.labels?.['rollouts-pod-template-hash'] ?? '?'} replicas ${(rs.spec as { replicas?: number }).replicas ?? '?'} ready ${(rs.status as { readyReplicas?: number } | undefined)?.readyReplicas ?? 0} (pods ${pods.length}, ${ready} ready)`;
+        });
+      const service = m.blueGreen ? cluster.store.get(storageKey({ group: '', plural: 'services' }), m.namespace, m.name) : undefined;
+      const selects = (service?.spec as { selector?: Record<string, string> } | undefined)?.selector?.['rollouts-pod-template-hash'];
+      out.push(`${key}: phase ${status.phase ?? 'none'}, generation ${rollout?.metadata.generation ?? '?'} observed ${status.observedGeneration ?? '?'}, current ${status.currentPodHash ?? '-'}, stable ${status.stableRS ?? '-'}, `
+        + `Progressing ${progressing?.reason ?? '-'} "${progressing?.message ?? ''}", ReplicaSets [${owned.join(', ')}]${m.blueGreen ? `, Service selects ${selects ?? '-'}` : ''}`);
+    }
+    return out;
   }
 
   /** Counts of the objects in the fake, by storage key (`apps/replicasets` …). */
