@@ -18,6 +18,7 @@ import type { RolloutSpec } from '../../documents/schema.js';
 import type { TrafficInForce } from '../../engine/index.js';
 import { MANAGED_BY_ANNOTATION } from '../../kube/names.js';
 import { describeTrafficProviderConformance } from '../traffic-provider.case.test.js';
+import { validationRegistry } from '../registry.js';
 import type { TrafficDecision, TrafficProvider } from '../traffic-provider.js';
 import { canaryIngressName } from './canary-ingress.js';
 import { validateNginx } from './nginx-config.js';
@@ -390,7 +391,7 @@ describe('nginx provider', () => {
     for (const file of files) {
       it(`${file}: loads through the Argo import, runs through the fake, and its canary Ingress is produced at the first step's weight`, async () => {
         const text = await readFile(file, 'utf8');
-        const loaded = loadDocuments({ file, text }, { traffic: ({ spec: s }) => validateNginx(s) });
+        const loaded = loadDocuments({ file, text }, { traffic: ({ spec: s, place }) => validationRegistry().validate(s, place) });
         expect(loaded.errors).toEqual([]);
         const rollout = loaded.documents.find((d) => d.kind === 'Rollout');
         if (rollout?.kind !== 'Rollout') throw new Error('no Rollout loaded');
