@@ -7,7 +7,7 @@
  * refreshed around each call, as an informer that has caught up would be.
  */
 import { readFile } from 'node:fs/promises';
-import { NetworkingV1Api, type V1Ingress, type V1OwnerReference } from '@kubernetes/client-node';
+import { ApiException, NetworkingV1Api, type V1Ingress, type V1OwnerReference } from '@kubernetes/client-node';
 import { afterEach, describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 import { startCluster, type Cluster } from '../../../test/fixtures/kube/controller-harness.js';
@@ -282,12 +282,15 @@ describe('nginx provider', () => {
     expect(await h.read('shop-shop-ingress-canary')).toBeUndefined();
   });
 
-  it('writes over a canary Ingress changed since the cache saw it (409: read again, decided afresh)', async () => {
+  it('writes over a canary Ingress changed since the cache saw it (409: read again, decided afresh; thrown once the retries are spent)', async () => {
     await cluster();
     await h.apply(decision(spec(), { canaryWeight: 10 }));
     const current = await h.read('shop-shop-ingress-canary');
     await h.net.replaceNamespacedIngress({ namespace: NS, name: 'shop-shop-ingress-canary', body: { ...current, metadata: { ...current?.metadata, annotations: { ...current?.metadata?.annotations, [`${A}/canary-weight`]: '99' } } } });
-    // The cache still shows the version before that edit.
+    // The cache still shows the version before that edit. With no retries allowed, the 409 is thrown.
+    const impatient = new NginxTrafficProvider({ kubeConfig: h.cluster.kc, ingresses: h.ingresses, ownerOf: ({ service }) => h.owners.get(service), maxConflictRetries: 0 });
+    expect((await impatient.apply(decision(spec(), { canaryWeight: 20 })).then(() => undefined, (e: unknown) => e) as ApiException<unknown> | undefined)?.code).toBe(409);
+    expect(routing(await h.read('shop-shop-ingress-canary'))[`${A}/canary-weight`]).toBe('99');
     await h.provider.apply(decision(spec(), { canaryWeight: 20 }));
     expect(routing(await h.read('shop-shop-ingress-canary'))[`${A}/canary-weight`]).toBe('20');
   });
@@ -298,11 +301,27 @@ describe('nginx provider', () => {
     await h.apply(d);
     await h.ingresses.refresh();
     await h.provider.removeManagedRoutes({ namespace: NS, service: 'shop' });
+    // The cache still shows the canary Ingress: the second delete meets a 404, which is success.
     await h.provider.removeManagedRoutes({ namespace: NS, service: 'shop' });
     await h.ingresses.refresh();
     expect(await h.read('shop-shop-ingress-canary')).toBeUndefined();
     expect(await h.provider.verify(d)).toBe('pending');
     expect(await h.send(10)).toEqual({ shop: 10 });
+  });
+
+  it('an API server error (500) on a read, a write or a delete is thrown as the client raised it', async () => {
+    await cluster();
+    const rejected = async (p: Promise<unknown>): Promise<number | undefined> => (await p.then(() => undefined, (e: unknown) => e) as ApiException<unknown> | undefined)?.code;
+    // The cache has not listed: the stable Ingress is read from the server.
+    h.cluster.server.injectFault({ status: 500, method: 'GET', pathIncludes: '/ingresses/shop-ingress' });
+    expect(await rejected(h.provider.apply(decision(spec(), { canaryWeight: 10 })))).toBe(500);
+    h.cluster.server.injectFault({ status: 500, method: 'POST', pathIncludes: '/ingresses' });
+    expect(await rejected(h.provider.apply(decision(spec(), { canaryWeight: 10 })))).toBe(500);
+    expect(await h.read('shop-shop-ingress-canary')).toBeUndefined();
+    await h.apply(decision(spec(), { canaryWeight: 10 }));
+    h.cluster.server.injectFault({ status: 500, method: 'DELETE', pathIncludes: '/ingresses' });
+    expect(await rejected(h.provider.removeManagedRoutes({ namespace: NS, service: 'shop' }))).toBe(500);
+    expect(await h.read('shop-shop-ingress-canary')).toBeDefined();
   });
 
   describe('refusals', () => {

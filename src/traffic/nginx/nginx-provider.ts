@@ -189,12 +189,15 @@ export class NginxTrafficProvider implements TrafficProvider {
     this.writtenFor.set(key, (this.writtenFor.get(key) ?? new Set<string>()).add(name));
   }
 
-  /** Deletes canary Ingress `name` if it is still this Rollout's (read fresh: the cache may lag). */
+  /**
+   * Deletes canary Ingress `name` if it is this Rollout's, on the uid it was seen with (a 409 if
+   * someone made another of that name meanwhile); a 404 means it is gone already.
+   */
   private async remove(namespace: string, rollout: string, name: string): Promise<void> {
-    const current = await this.read(namespace, name);
-    if (current?.metadata?.annotations?.[MANAGED_BY_ANNOTATION] === rollout) {
+    const seen = this.options.ingresses.get(namespace, name) ?? await this.read(namespace, name);
+    if (seen?.metadata?.annotations?.[MANAGED_BY_ANNOTATION] === rollout) {
       try {
-        await this.net.deleteNamespacedIngress({ namespace, name, body: { preconditions: { uid: current.metadata.uid } } });
+        await this.net.deleteNamespacedIngress({ namespace, name, body: { preconditions: { uid: seen.metadata.uid } } });
       } catch (err) {
         if (statusOf(err) !== 404) throw err;
       }
