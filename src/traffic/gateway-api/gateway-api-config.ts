@@ -153,8 +153,10 @@ function stepIssues(spec: RolloutSpec | undefined, routes: readonly GatewayRoute
 
 /** Checks a rollout spec naming `trafficRouting.plugins`: the plugin block and every step it must carry. */
 export function validateGatewayApi(spec: RolloutSpec): TrafficIssue[] {
-  if (spec.strategy.canary?.trafficRouting?.plugins === undefined) return [];
-  return [...capabilityIssues('the Gateway API provider', GATEWAY_API_CAPABILITIES, spec), ...readGatewayApiSettings(spec, 'default').issues];
+  const needs = capabilityIssues('the Gateway API provider', GATEWAY_API_CAPABILITIES, spec);
+  if (spec.strategy.canary?.trafficRouting?.plugins === undefined) return needs;
+  const reported = new Set(needs.map((i) => JSON.stringify(i.path)));
+  return [...needs, ...readGatewayApiSettings(spec, 'default').issues.filter((i) => !reported.has(JSON.stringify(i.path)))];
 }
 
 /** The Gateway API provider's validate half, for loading documents without a cluster at hand. */

@@ -85,7 +85,8 @@ export class GatewayApiTrafficProvider implements TrafficProvider {
    * {@link GatewayRouteError} naming each route it had to leave as it was (after writing the others).
    */
   async apply(decision: TrafficDecision): Promise<void> {
-    const missing = missingCapability(this.capabilities, decision.traffic, false);
+    const previewByHeader = decision.spec?.strategy.blueGreen?.allowPreviewHeader === true;
+    const missing = missingCapability(this.capabilities, decision.traffic, previewByHeader);
     if (missing) throw new TrafficCapabilityError(this.type, missing, `the Gateway API provider cannot carry out ${missing} routing`);
     const settings = this.settingsOf(decision);
     const refusals: GatewayRouteRefusal[] = [];
@@ -171,8 +172,8 @@ export class GatewayApiTrafficProvider implements TrafficProvider {
       mirrorRoutes: ref.managedRoutes && ref.kind === 'HTTPRoute' ? decision.traffic.mirrorRoutes : [],
     });
     if (!plan.ok) {
-      const names = plan.missing.map((s) => `"${s}"`).join(' and ');
-      return { kind: 'refuse', refusal: { route: label(ref), reason: 'backend-not-found', message: `${label(ref)} has no rule with a backendRef to Service ${names}: add the canary and stable Services as backendRefs of the rules to split` } };
+      const message = `${label(ref)} has no rule whose backendRefs name both Service "${settings.stableService}" (stable) and Service "${settings.canaryService}" (canary): add both to each rule to split`;
+      return { kind: 'refuse', refusal: { route: label(ref), reason: 'backend-not-found', message } };
     }
     return sameJson(plan.rules, current) ? { kind: 'keep' } : { kind: 'write', rules: plan.rules };
   }

@@ -4,7 +4,7 @@
 export type GatewayRouteRefusalReason =
   /** No route of that kind and name in the namespace. */
   | 'not-found'
-  /** No rule of the route has a backendRef naming the canary Service, or the stable one. */
+  /** No rule of the route has backendRefs naming both the canary and the stable Service. */
   | 'backend-not-found';
 
 /** One route left as it was, and why, as a sentence naming it. */

@@ -64,7 +64,8 @@ export interface RulePlanInput {
 /** The plan, or why there is none. */
 export type RulePlan =
   | { ok: true; rules: RouteRule[] }
-  | { ok: false; missing: string[] };
+  /** No rule names both the canary and the stable Service. */
+  | { ok: false };
 
 /** The prefix of the names of every rule graylane adds to a route for `rollout`. */
 export function managedRulePrefix(rollout: string): string {
@@ -143,42 +144,43 @@ function withHeaders(kind: GatewayRouteKind, match: RouteMatch | undefined, head
   return base;
 }
 
-/** See the file comment. `missing` names the Services no unmanaged rule refers to. */
+/**
+ * See the file comment. Only rules whose backendRefs name both Services are split (and copied for
+ * header routes): a rule naming one of them alone is the user's own routing (a preview path to the
+ * canary, say), and weighing it would leave it with no weight at all at 0 or 100 percent.
+ */
 export function planRules(current: readonly RouteRule[], input: RulePlanInput): RulePlan {
   const weight = Math.max(0, Math.min(100, Math.round(input.canaryWeight)));
-  let canaryFound = false;
-  let stableFound = false;
   const kept: RouteRule[] = [];
   const sources: RouteRule[] = [];
   for (const rule of current) {
     if (isManagedRule(rule, input.rollout)) continue;
     const refs = rule.backendRefs ?? [];
-    if (!refs.some((r) => refersTo(r, input.canaryService) || refersTo(r, input.stableService))) {
+    if (!refs.some((r) => refersTo(r, input.canaryService)) || !refs.some((r) => refersTo(r, input.stableService))) {
       kept.push(rule);
       continue;
     }
     const backendRefs = refs.map((r) => {
-      if (refersTo(r, input.canaryService)) { canaryFound = true; return { ...r, weight }; }
-      if (refersTo(r, input.stableService)) { stableFound = true; return { ...r, weight: 100 - weight }; }
+      if (refersTo(r, input.canaryService)) return { ...r, weight };
+      if (refersTo(r, input.stableService)) return { ...r, weight: 100 - weight };
       return r;
     });
     const updated = { ...rule, backendRefs };
     kept.push(updated);
     sources.push(updated);
   }
-  const missing = [...(canaryFound ? [] : [input.canaryService]), ...(stableFound ? [] : [input.stableService])];
-  if (missing.length > 0) return { ok: false, missing };
+  if (sources.length === 0) return { ok: false };
 
   const prefix = managedRulePrefix(input.rollout);
   const added: RouteRule[] = [];
   for (const route of input.headerRoutes) {
     const headers = headerMatches(route);
     sources.forEach((source, i) => {
-      const canaryRef = (source.backendRefs ?? []).find((r) => refersTo(r, input.canaryService)) ?? (source.backendRefs ?? []).find((r) => refersTo(r, input.stableService))!;
+      const canaryRef = (source.backendRefs ?? []).find((r) => refersTo(r, input.canaryService))!;
       const matches = (source.matches?.length ?? 0) > 0 ? source.matches!.map((m) => withHeaders(input.kind, m, headers)) : [withHeaders(input.kind, undefined, headers)];
       const rule: RouteRule = { name: `${prefix}header-${segment(route.name)}${i > 0 ? `-${i}` : ''}`, matches };
       if (source.filters !== undefined) rule.filters = source.filters;
-      rule.backendRefs = [explicitRef({ ...canaryRef, name: input.canaryService }, 1)];
+      rule.backendRefs = [explicitRef(canaryRef, 1)];
       added.push(rule);
     });
   }

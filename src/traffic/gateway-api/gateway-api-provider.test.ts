@@ -1,0 +1,588 @@
+/**
+ * The Gateway API provider against the fake API server with the official Gateway API v1.6.1
+ * CRDs installed: what a user sees in their HTTPRoutes and GRPCRoutes after each decision, what
+ * the provider refuses, the conformance suite through a simulated Gateway, and Argo's plugin
+ * example shapes loaded through graylane's loader. Caches are list caches refreshed as an
+ * informer that has caught up would be.
+ */
+import { ApiException, CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
+import { Ajv, type ValidateFunction } from 'ajv';
+import addFormatsModule from 'ajv-formats';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { afterEach, describe, expect, it } from 'vitest';
+import { parseAllDocuments } from 'yaml';
+import { FakeApiServer } from '../../../test/fixtures/kube/fake-api-server.js';
+import { gatewayApiCrd, installGatewayApiCrds } from '../../../test/fixtures/kube/gateway-api-crds.js';
+import { GatewayDataPlane } from '../../../test/fixtures/kube/gateway-api-data-plane.js';
+import { kubeConfigFor } from '../../../test/fixtures/kube/kubeconfig.js';
+import { ListCache } from '../../../test/fixtures/kube/list-cache.js';
+import { toAjvSchema } from '../../../test/fixtures/kube/openapi-to-ajv.js';
+import { loadDocuments } from '../../documents/index.js';
+import type { RolloutSpec } from '../../documents/schema.js';
+import type { TrafficInForce } from '../../engine/index.js';
+import { retryAfterMsOf } from '../../lib/retry-after.js';
+import { trafficLoadChecks } from '../load-checks.js';
+import { validationRegistry } from '../registry.js';
+import { describeTrafficProviderConformance } from '../traffic-provider.case.test.js';
+import { TrafficCapabilityError, type TrafficDecision, type TrafficProvider } from '../traffic-provider.js';
+import { GATEWAY_API_PLUGIN } from './gateway-api-config.js';
+import { GatewayApiTrafficProvider, type GatewayRouteObject } from './gateway-api-provider.js';
+import { GatewayConfigError, GatewayRouteError, GatewayRouteThrottledError } from './gateway-route-error.js';
+import type { RouteRule } from './route-rules.js';
+
+const NS = 'default';
+const GROUP = 'gateway.networking.k8s.io';
+const STABLE = 'shop-stable';
+const CANARY = 'shop-canary';
+type Kind = 'HTTPRoute' | 'GRPCRoute';
+const PLURAL: Record<Kind, string> = { HTTPRoute: 'httproutes', GRPCRoute: 'grpcroutes' };
+
+// ---------------------------------------------------------------------------------------------
+// The official schemas, every served version, for checking what is stored.
+
+const addFormats = addFormatsModule as unknown as (ajv: Ajv) => Ajv;
+const ajv = addFormats(new Ajv({ strict: false, allErrors: true }));
+const validators = new Map<string, ValidateFunction>();
+function schemaOf(kind: Kind, version: string): ValidateFunction {
+  const key = `${kind}/${version}`;
+  let fn = validators.get(key);
+  if (!fn) {
+    const crd = gatewayApiCrd(kind) as { spec: { versions: { name: string; schema: { openAPIV3Schema: { properties: Record<string, unknown> } } }[] } };
+    const schema = crd.spec.versions.find((v) => v.name === version)!.schema.openAPIV3Schema;
+    const { metadata: _metadata, ...properties } = schema.properties;
+    fn = ajv.compile(toAjvSchema({ ...schema, properties }) as object);
+    validators.set(key, fn);
+  }
+  return fn;
+}
+/** Schema errors of `object` against `kind`'s `version` (empty when valid). */
+function schemaErrors(kind: Kind, version: string, object: unknown): string[] {
+  const fn = schemaOf(kind, version);
+  return fn(object) ? [] : (fn.errors ?? []).map((e) => `${e.instancePath} ${e.message ?? ''}`);
+}
+/** The versions each kind is served in, by the v1.6.1 standard channel. */
+const VERSIONS: Record<Kind, string[]> = { HTTPRoute: ['v1', 'v1beta1'], GRPCRoute: ['v1'] };
+
+// ---------------------------------------------------------------------------------------------
+
+class Harness {
+  readonly api: CustomObjectsApi;
+  readonly httpRoutes: ListCache<GatewayRouteObject>;
+  readonly grpcRoutes: ListCache<GatewayRouteObject>;
+  provider: GatewayApiTrafficProvider;
+
+  constructor(readonly server: FakeApiServer, readonly kubeConfig: KubeConfig, readonly options: { maxConflictRetries?: number; httpRouteVersion?: 'v1' | 'v1beta1' }) {
+    this.api = kubeConfig.makeApiClient(CustomObjectsApi);
+    this.httpRoutes = new ListCache<GatewayRouteObject>({ kubeConfig, apiVersion: `${GROUP}/v1`, kind: 'HTTPRoute' });
+    this.grpcRoutes = new ListCache<GatewayRouteObject>({ kubeConfig, apiVersion: `${GROUP}/v1`, kind: 'GRPCRoute' });
+    this.provider = this.newProvider();
+  }
+
+  static async start(options: { maxConflictRetries?: number; httpRouteVersion?: 'v1' | 'v1beta1'; namespaces?: string[] } = {}): Promise<Harness> {
+    const server = await FakeApiServer.start({ namespaces: ['default', ...(options.namespaces ?? [])] });
+    await installGatewayApiCrds(server);
+    return new Harness(server, kubeConfigFor({ server }), options);
+  }
+
+  /** A provider as after a controller restart: same caches, no memory. */
+  newProvider(): GatewayApiTrafficProvider {
+    return new GatewayApiTrafficProvider({ kubeConfig: this.kubeConfig, httpRoutes: this.httpRoutes, grpcRoutes: this.grpcRoutes, ...this.options });
+  }
+
+  async refresh(): Promise<void> {
+    await Promise.all([this.httpRoutes.refresh(), this.grpcRoutes.refresh()]);
+  }
+
+  async create(kind: Kind, name: string, rules: RouteRule[], options: { version?: string; namespace?: string } = {}): Promise<void> {
+    const version = options.version ?? 'v1';
+    await this.api.createNamespacedCustomObject({
+      group: GROUP, version, namespace: options.namespace ?? NS, plural: PLURAL[kind],
+      body: { apiVersion: `${GROUP}/${version}`, kind, metadata: { name }, spec: { parentRefs: [{ name: 'eg' }], rules } },
+    });
+  }
+
+  async read(kind: Kind, name: string, namespace = NS): Promise<GatewayRouteObject> {
+    return await this.api.getNamespacedCustomObject({ group: GROUP, version: 'v1', namespace, plural: PLURAL[kind], name }) as GatewayRouteObject;
+  }
+
+  async rules(kind: Kind, name: string, namespace = NS): Promise<RouteRule[]> {
+    return (await this.read(kind, name, namespace)).spec?.rules ?? [];
+  }
+
+  async replaceRules(kind: Kind, name: string, change: (rules: RouteRule[]) => RouteRule[]): Promise<void> {
+    const route = await this.read(kind, name);
+    await this.api.replaceNamespacedCustomObject({ group: GROUP, version: 'v1', namespace: NS, plural: PLURAL[kind], name, body: { ...route, spec: { ...route.spec, rules: change(route.spec?.rules ?? []) } } });
+  }
+
+  patches(): number {
+    return this.server.requests.filter((r) => r.method === 'PATCH').length;
+  }
+
+  /** Every stored route, checked against each served version's official schema. */
+  async expectAllSchemaValid(): Promise<number> {
+    let checked = 0;
+    for (const kind of ['HTTPRoute', 'GRPCRoute'] as const) {
+      const list = await this.api.listClusterCustomObject({ group: GROUP, version: 'v1', plural: PLURAL[kind] }) as { items: Record<string, unknown>[] };
+      for (const item of list.items) {
+        for (const version of VERSIONS[kind]) {
+          expect(schemaErrors(kind, version, { ...item, apiVersion: `${GROUP}/${version}`, kind })).toEqual([]);
+          checked += 1;
+        }
+      }
+    }
+    return checked;
+  }
+
+  async close(): Promise<void> {
+    await this.server.close();
+  }
+}
+
+/** A backendRef as the API server stores one graylane weighs. */
+const ref = (name: string, weight?: number): Record<string, unknown> => ({ name, port: 80, ...(weight === undefined ? {} : { weight }) });
+const splitRule = (extra: Partial<RouteRule> = {}): RouteRule => ({ matches: [{ path: { type: 'PathPrefix', value: '/' } }], backendRefs: [ref(STABLE) as never, ref(CANARY) as never], ...extra });
+
+interface Routes { httpRoute?: string; httpRoutes?: { name: string; useHeaderRoutes?: boolean }[]; grpcRoute?: string; grpcRoutes?: { name: string; useHeaderRoutes?: boolean }[]; namespace?: string }
+const spec = (routes: Routes, steps: NonNullable<NonNullable<RolloutSpec['strategy']['canary']>['steps']> = [{ setWeight: 30 }]): RolloutSpec =>
+  ({ strategy: { canary: { canaryService: CANARY, stableService: STABLE, steps, trafficRouting: { plugins: { [GATEWAY_API_PLUGIN]: routes }, managedRoutes: [{ name: 'beta' }, { name: 'shadow' }] } } } });
+const traffic = (t: Partial<TrafficInForce>): TrafficInForce => ({ stableRevision: 'v1', canaryRevision: 'v2', canaryWeight: 0, headerRoutes: [], mirrorRoutes: [], ...t });
+const decision = (s: RolloutSpec, t: Partial<TrafficInForce>, rollout = 'shop'): TrafficDecision => ({ namespace: NS, service: rollout, spec: s, traffic: traffic(t), endpoints: [] });
+const weightsOf = (rules: RouteRule[]): Record<string, number | undefined>[] => rules.map((r) => Object.fromEntries((r.backendRefs ?? []).map((b) => [b.name, b.weight])));
+const BETA = { name: 'beta', match: [{ headerName: 'x-beta', headerValue: { exact: 'yes' } }] };
+
+// ---------------------------------------------------------------------------------------------
+
+describeTrafficProviderConformance('gateway-api', async () => {
+  const h = await Harness.start();
+  await h.create('HTTPRoute', 'shop', [splitRule()]);
+  const plane = new GatewayDataPlane({ kubeConfig: h.kubeConfig, namespace: NS, route: 'shop', backends: { [STABLE]: 'v1', [CANARY]: 'v2' } });
+  const p = h.provider;
+  // Caches refreshed around each call: an informer that has caught up.
+  const provider: TrafficProvider = {
+    type: p.type,
+    capabilities: p.capabilities,
+    validate: (s) => p.validate(s),
+    apply: async (d) => { await h.refresh(); try { await p.apply(d); } finally { await h.refresh(); } },
+    verify: async (d) => { await h.refresh(); return p.verify(d); },
+    removeManagedRoutes: async (k) => { await h.refresh(); await p.removeManagedRoutes(k); },
+  };
+  return {
+    provider,
+    endpoints: [],
+    previewHeaders: {},
+    send: async ({ count, headers }) => plane.send({ count, ...(headers ? { headers } : {}) }),
+    received: (revision) => Promise.resolve(plane.received(revision)),
+    teardown: () => h.close(),
+  };
+}, {
+  spec: (s) => {
+    if (!s.strategy.canary) return s;
+    const { builtin: _builtin, ...routing } = s.strategy.canary.trafficRouting ?? {};
+    return { strategy: { canary: { ...s.strategy.canary, canaryService: CANARY, stableService: STABLE, trafficRouting: { ...routing, plugins: { [GATEWAY_API_PLUGIN]: { httpRoute: 'shop' } } } } } };
+  },
+  skip: {
+    remove: 'an HTTPRoute is the user\'s: removing the service takes graylane\'s rules out and puts all traffic on stable, it never deletes the route (tested below)',
+  },
+});
+
+describe('gateway-api provider: HTTPRoute weights', () => {
+  let h: Harness;
+  afterEach(async () => { await h?.close(); });
+
+  it('writes 0/30/100 on the stable and canary backendRefs, keeps every other rule and field, and verifies from the cache', async () => {
+    h = await Harness.start();
+    const other: RouteRule = { matches: [{ path: { type: 'PathPrefix', value: '/admin' } }], backendRefs: [ref('admin') as never] };
+    const filtered = splitRule({ filters: [{ type: 'RequestHeaderModifier', requestHeaderModifier: { add: [{ name: 'x-via', value: 'gw' }] } }], backendRefs: [ref(STABLE) as never, ref(CANARY) as never, ref('shop-legacy', 5) as never] });
+    await h.create('HTTPRoute', 'shop', [other, filtered]);
+    const s = spec({ httpRoute: 'shop' });
+    for (const w of [0, 30, 100]) {
+      await h.refresh();
+      await h.provider.apply(decision(s, { canaryWeight: w }));
+      const rules = await h.rules('HTTPRoute', 'shop');
+      expect(weightsOf(rules)).toEqual([{ admin: undefined }, { [STABLE]: 100 - w, [CANARY]: w, 'shop-legacy': 5 }]);
+      expect(rules[0]).toEqual(other);
+      expect(rules[1]!.filters).toEqual(filtered.filters);
+      expect(await h.provider.verify(decision(s, { canaryWeight: w }))).toBe('pending'); // the cache has not seen the write yet
+      await h.refresh();
+      expect(await h.provider.verify(decision(s, { canaryWeight: w }))).toBe('verified');
+      expect(await h.provider.verify(decision(s, { canaryWeight: w === 100 ? 99 : w + 1 }))).toBe('pending');
+    }
+    const route = await h.read('HTTPRoute', 'shop');
+    expect(route.spec?.parentRefs).toEqual([{ name: 'eg' }]);
+    expect(await h.expectAllSchemaValid()).toBe(2);
+  });
+
+  it('without a canary revision all traffic is on stable, whatever the weight says', async () => {
+    h = await Harness.start();
+    await h.create('HTTPRoute', 'shop', [splitRule()]);
+    await h.refresh();
+    await h.provider.apply(decision(spec({ httpRoute: 'shop' }), { canaryRevision: undefined, canaryWeight: 40 }));
+    expect(weightsOf(await h.rules('HTTPRoute', 'shop'))).toEqual([{ [STABLE]: 100, [CANARY]: 0 }]);
+  });
+
+  it('applying an equal decision again writes nothing', async () => {
+    h = await Harness.start();
+    await h.create('HTTPRoute', 'shop', [splitRule()]);
+    await h.refresh();
+    const d = decision(spec({ httpRoute: 'shop' }, [{ setHeaderRoute: BETA }]), { canaryWeight: 20, headerRoutes: [BETA] });
+    await h.provider.apply(d);
+    await h.refresh();
+    const writes = h.patches();
+    await h.provider.apply(structuredClone(d));
+    expect(h.patches()).toBe(writes);
+  });
+
+  it('several routes, in another namespace: weights on each; header routes only on the one with useHeaderRoutes', async () => {
+    h = await Harness.start({ namespaces: ['edge'] });
+    await h.create('HTTPRoute', 'public', [splitRule()], { namespace: 'edge' });
+    await h.create('HTTPRoute', 'internal', [splitRule()], { namespace: 'edge' });
+    await h.refresh();
+    const s = spec({ namespace: 'edge', httpRoutes: [{ name: 'public' }, { name: 'internal', useHeaderRoutes: true }] }, [{ setHeaderRoute: BETA }]);
+    expect(h.provider.validate(s)).toEqual([]);
+    await h.provider.apply(decision(s, { canaryWeight: 10, headerRoutes: [BETA] }));
+    expect(weightsOf(await h.rules('HTTPRoute', 'public', 'edge'))).toEqual([{ [STABLE]: 90, [CANARY]: 10 }]);
+    const internal = await h.rules('HTTPRoute', 'internal', 'edge');
+    expect(internal.map((r) => r.name)).toEqual(['shop.graylane-header-beta', undefined]);
+    expect(weightsOf(internal)).toEqual([{ [CANARY]: 1 }, { [STABLE]: 90, [CANARY]: 10 }]);
+    await h.refresh();
+    expect(await h.provider.verify(decision(s, { canaryWeight: 10, headerRoutes: [BETA] }))).toBe('verified');
+    expect(await h.expectAllSchemaValid()).toBe(4);
+  });
+
+  it('writes HTTPRoute v1beta1 where asked, valid against the v1beta1 schema', async () => {
+    h = await Harness.start({ httpRouteVersion: 'v1beta1' });
+    await h.create('HTTPRoute', 'shop', [splitRule()], { version: 'v1beta1' });
+    await h.refresh();
+    await h.provider.apply(decision(spec({ httpRoute: 'shop' }, [{ setHeaderRoute: BETA }]), { canaryWeight: 25, headerRoutes: [BETA] }));
+    expect(h.server.requests.filter((r) => r.method === 'PATCH').map((r) => r.path.split('?')[0])).toEqual([`/apis/${GROUP}/v1beta1/namespaces/default/httproutes/shop`]);
+    expect(weightsOf(await h.rules('HTTPRoute', 'shop'))).toEqual([{ [CANARY]: 1 }, { [STABLE]: 75, [CANARY]: 25 }]);
+    expect(await h.expectAllSchemaValid()).toBe(2);
+  });
+});
+
+describe('gateway-api provider: GRPCRoute', () => {
+  let h: Harness;
+  afterEach(async () => { await h?.close(); });
+
+  it('weighs a GRPCRoute\'s backendRefs and adds header routes with gRPC matches, valid against the GRPCRoute schema', async () => {
+    h = await Harness.start();
+    const method = { type: 'Exact', service: 'shop.Cart', method: 'Add' };
+    await h.create('GRPCRoute', 'shop-grpc', [{ matches: [{ method }], backendRefs: [ref(STABLE) as never, ref(CANARY) as never] }]);
+    await h.refresh();
+    const s = spec({ grpcRoute: 'shop-grpc' }, [{ setHeaderRoute: BETA }]);
+    await h.provider.apply(decision(s, { canaryWeight: 30, headerRoutes: [BETA] }));
+    const rules = await h.rules('GRPCRoute', 'shop-grpc');
+    expect(rules[0]).toEqual({ name: 'shop.graylane-header-beta', matches: [{ method, headers: [{ name: 'x-beta', type: 'Exact', value: 'yes' }] }], backendRefs: [{ group: '', kind: 'Service', name: CANARY, port: 80, weight: 1 }] });
+    expect(weightsOf(rules.slice(1))).toEqual([{ [STABLE]: 70, [CANARY]: 30 }]);
+    await h.refresh();
+    expect(await h.provider.verify(decision(s, { canaryWeight: 30, headerRoutes: [BETA] }))).toBe('verified');
+    await h.provider.apply(decision(s, { canaryWeight: 100 }));
+    expect(weightsOf(await h.rules('GRPCRoute', 'shop-grpc'))).toEqual([{ [STABLE]: 0, [CANARY]: 100 }]);
+    expect(await h.expectAllSchemaValid()).toBe(1);
+  });
+});
+
+describe('gateway-api provider: header and mirror routes', () => {
+  let h: Harness;
+  afterEach(async () => { await h?.close(); });
+
+  it('adds a header route per rule that splits (matches and filters copied), removes it when the step is over, and never touches the user\'s own canary-only rule', async () => {
+    h = await Harness.start();
+    const users: RouteRule = { name: 'preview', matches: [{ path: { type: 'PathPrefix', value: '/preview' } }], backendRefs: [ref(CANARY) as never] };
+    const api = splitRule({ matches: [{ path: { type: 'PathPrefix', value: '/api' }, headers: [{ name: 'x-tenant', value: 'a' }] }], filters: [{ type: 'RequestHeaderModifier', requestHeaderModifier: { set: [{ name: 'x-env', value: 'prod' }] } }] });
+    await h.create('HTTPRoute', 'shop', [users, api, splitRule()]);
+    await h.refresh();
+    const s = spec({ httpRoute: 'shop' }, [{ setHeaderRoute: BETA }]);
+    await h.provider.apply(decision(s, { canaryWeight: 0, headerRoutes: [BETA] }));
+    const rules = await h.rules('HTTPRoute', 'shop');
+    expect(rules.map((r) => r.name)).toEqual(['shop.graylane-header-beta', 'shop.graylane-header-beta-1', 'preview', undefined, undefined]);
+    // The user's canary-only rule is neither weighed nor copied: at weight 0 it would have no backend left.
+    expect(rules[2]).toEqual(users);
+    expect(rules[0]).toEqual({
+      name: 'shop.graylane-header-beta',
+      matches: [{ path: { type: 'PathPrefix', value: '/api' }, headers: [{ name: 'x-tenant', type: 'Exact', value: 'a' }, { name: 'x-beta', type: 'Exact', value: 'yes' }] }],
+      filters: api.filters,
+      backendRefs: [{ group: '', kind: 'Service', name: CANARY, port: 80, weight: 1 }],
+    });
+    expect(rules[1]!.matches).toEqual([{ path: { type: 'PathPrefix', value: '/' }, headers: [{ name: 'x-beta', type: 'Exact', value: 'yes' }] }]);
+    await h.refresh();
+    await h.provider.apply(decision(s, { canaryWeight: 0, headerRoutes: [] }));
+    const after = await h.rules('HTTPRoute', 'shop');
+    expect(after.map((r) => r.name)).toEqual(['preview', undefined, undefined]);
+    expect(after[0]).toEqual(users);
+  });
+
+  it('routes by header, prefix and cookie as a Gateway would: matching requests reach the canary, others the split', async () => {
+    h = await Harness.start();
+    await h.create('HTTPRoute', 'shop', [splitRule()]);
+    await h.refresh();
+    const plane = new GatewayDataPlane({ kubeConfig: h.kubeConfig, namespace: NS, route: 'shop', backends: { [STABLE]: 'v1', [CANARY]: 'v2' } });
+    const routes = [
+      { name: 'version', match: [{ headerName: 'x-version', headerValue: { prefix: 'v2.' } }] },
+      { name: 'Beta Testers', match: [{ cookieName: 'beta', cookieValue: { exact: 'on' } }] },
+    ];
+    await h.provider.apply(decision(spec({ httpRoute: 'shop' }, routes.map((r) => ({ setHeaderRoute: r }))), { canaryWeight: 0, headerRoutes: routes }));
+    expect((await h.rules('HTTPRoute', 'shop')).map((r) => r.name)).toEqual(['shop.graylane-header-version', 'shop.graylane-header-beta-testers', undefined]);
+    expect(await plane.send({ count: 10, headers: { 'x-version': 'v2.1' } })).toEqual({ v2: 10 });
+    // Argo's plugin wrote `v2..*`, unescaped: `v2x1` matched too.
+    expect(await plane.send({ count: 10, headers: { 'x-version': 'v2x1' } })).toEqual({ v1: 10 });
+    expect(await plane.send({ count: 10, headers: { cookie: 'theme=dark; beta=on' } })).toEqual({ v2: 10 });
+    expect(await plane.send({ count: 10, headers: { cookie: 'beta=onward; xbeta=on' } })).toEqual({ v1: 10 });
+    expect(await h.expectAllSchemaValid()).toBe(2);
+  });
+
+  it('mirrors through RequestMirror with the step\'s percent; the mirror rule answers as the split says; removed with the step', async () => {
+    h = await Harness.start();
+    await h.create('HTTPRoute', 'shop', [splitRule()]);
+    await h.refresh();
+    const shadow = { name: 'shadow', percentage: 50, match: [{ path: { prefix: '/api' }, method: { exact: 'post' }, headers: { 'x-debug': { exact: '1' } } }] };
+    const s = spec({ httpRoute: 'shop' }, [{ setMirrorRoute: shadow }]);
+    expect(h.provider.validate(s)).toEqual([]);
+    await h.provider.apply(decision(s, { canaryWeight: 10, mirrorRoutes: [shadow] }));
+    const rules = await h.rules('HTTPRoute', 'shop');
+    expect(rules[0]).toEqual({
+      name: 'shop.graylane-mirror-shadow',
+      matches: [{ path: { type: 'PathPrefix', value: '/api' }, method: 'POST', headers: [{ name: 'x-debug', type: 'Exact', value: '1' }] }],
+      filters: [{ type: 'RequestMirror', requestMirror: { backendRef: { group: '', kind: 'Service', name: CANARY, port: 80 }, percent: 50 } }],
+      backendRefs: [{ group: '', kind: 'Service', name: STABLE, port: 80, weight: 90 }, { group: '', kind: 'Service', name: CANARY, port: 80, weight: 10 }],
+    });
+    const plane = new GatewayDataPlane({ kubeConfig: h.kubeConfig, namespace: NS, route: 'shop', backends: { [STABLE]: 'v1', [CANARY]: 'v2' } });
+    await plane.send({ count: 400, path: '/api/cart', method: 'POST', headers: { 'x-debug': '1' } });
+    // 400 requests: 10 % answered by v2 and half of all copied to it: 240 expected, sd ≈ 11.
+    expect(plane.received('v2')).toBeGreaterThan(190);
+    expect(plane.received('v2')).toBeLessThan(290);
+    await h.refresh();
+    expect(await h.provider.verify(decision(s, { canaryWeight: 10, mirrorRoutes: [shadow] }))).toBe('verified');
+    expect(await h.provider.verify(decision(s, { canaryWeight: 10, mirrorRoutes: [{ ...shadow, percentage: 60 }] }))).toBe('pending');
+    await h.provider.apply(decision(s, { canaryWeight: 10 }));
+    expect((await h.rules('HTTPRoute', 'shop')).map((r) => r.name)).toEqual([undefined]);
+    expect(await h.expectAllSchemaValid()).toBe(2);
+  });
+});
+
+describe('gateway-api provider: drift, conflicts and errors', () => {
+  let h: Harness;
+  afterEach(async () => { await h?.close(); });
+
+  it('re-asserts its weights and rules when someone edits the route: pending until the next apply puts them back', async () => {
+    h = await Harness.start();
+    await h.create('HTTPRoute', 'shop', [splitRule()]);
+    await h.refresh();
+    const d = decision(spec({ httpRoute: 'shop' }, [{ setHeaderRoute: BETA }]), { canaryWeight: 20, headerRoutes: [BETA] });
+    await h.provider.apply(d);
+    await h.replaceRules('HTTPRoute', 'shop', (rules) => rules.slice(1).map((r) => ({ ...r, backendRefs: (r.backendRefs ?? []).map((b) => ({ ...b, weight: 50 })) })));
+    await h.refresh();
+    expect(await h.provider.verify(d)).toBe('pending');
+    await h.provider.apply(d);
+    expect(weightsOf(await h.rules('HTTPRoute', 'shop'))).toEqual([{ [CANARY]: 1 }, { [STABLE]: 80, [CANARY]: 20 }]);
+    await h.refresh();
+    expect(await h.provider.verify(d)).toBe('verified');
+  });
+
+  it('a missing route is a typed error with a sentence naming it; every other route is still written', async () => {
+    h = await Harness.start();
+    await h.create('HTTPRoute', 'shop', [splitRule()]);
+    await h.refresh();
+    const s = spec({ httpRoutes: [{ name: 'gone' }, { name: 'shop' }] });
+    const err = await h.provider.apply(decision(s, { canaryWeight: 40 })).then(() => undefined, (e: unknown) => e);
+    expect(err).toBeInstanceOf(GatewayRouteError);
+    expect(err).toMatchObject({ code: 'GatewayRouteRefused', refusals: [{ route: 'HTTPRoute default/gone', reason: 'not-found' }] });
+    expect((err as Error).message).toBe('HTTPRoute default/gone does not exist: graylane routes through the routes a Rollout names and never creates one');
+    expect(weightsOf(await h.rules('HTTPRoute', 'shop'))).toEqual([{ [STABLE]: 60, [CANARY]: 40 }]);
+    await h.refresh();
+    expect(await h.provider.verify(decision(s, { canaryWeight: 40 }))).toBe('pending');
+  });
+
+  it('a route none of whose rules names both Services is refused by name and left as it was', async () => {
+    h = await Harness.start();
+    await h.create('HTTPRoute', 'shop', [{ backendRefs: [ref(STABLE) as never] }]);
+    await h.refresh();
+    await expect(h.provider.apply(decision(spec({ httpRoute: 'shop' }), { canaryWeight: 40 }))).rejects.toMatchObject({
+      refusals: [{ reason: 'backend-not-found', message: `HTTPRoute default/shop has no rule whose backendRefs name both Service "${STABLE}" (stable) and Service "${CANARY}" (canary): add both to each rule to split` }],
+    });
+    expect(await h.rules('HTTPRoute', 'shop')).toEqual([{ backendRefs: [ref(STABLE)] }]);
+  });
+
+  it('survives a 409: a route changed since the cache saw it is read again and planned afresh, keeping the other change', async () => {
+    h = await Harness.start();
+    await h.create('HTTPRoute', 'shop', [splitRule()]);
+    await h.refresh();
+    await h.replaceRules('HTTPRoute', 'shop', (rules) => [...rules, { matches: [{ path: { type: 'Exact', value: '/health' } }], backendRefs: [ref('health') as never] }]);
+    await h.provider.apply(decision(spec({ httpRoute: 'shop' }), { canaryWeight: 30 }));
+    expect(weightsOf(await h.rules('HTTPRoute', 'shop'))).toEqual([{ [STABLE]: 70, [CANARY]: 30 }, { health: undefined }]);
+    expect(h.server.requests.filter((r) => r.path.includes('/httproutes/shop')).map((r) => r.method)).toEqual(['GET', 'PUT', 'PATCH', 'GET', 'PATCH', 'GET']);
+  });
+
+  it('after its retries a conflict is thrown, for the pass to try again', async () => {
+    h = await Harness.start({ maxConflictRetries: 0 });
+    await h.create('HTTPRoute', 'shop', [splitRule()]);
+    await h.refresh();
+    await h.replaceRules('HTTPRoute', 'shop', (rules) => rules);
+    const err = await h.provider.apply(decision(spec({ httpRoute: 'shop' }), { canaryWeight: 30 })).then(() => undefined, (e: unknown) => e);
+    expect(err).toBeInstanceOf(ApiException);
+    expect((err as ApiException<unknown>).code).toBe(409);
+  });
+
+  it('a write the server sheds (429 with Retry-After) is thrown with the delay it asked for, the route left as it was', async () => {
+    h = await Harness.start();
+    await h.create('HTTPRoute', 'shop', [splitRule()]);
+    await h.refresh();
+    h.server.injectFault({ status: 429, method: 'PATCH', pathIncludes: '/httproutes/shop', retryAfterSeconds: 3 });
+    const err = await h.provider.apply(decision(spec({ httpRoute: 'shop' }), { canaryWeight: 30 })).then(() => undefined, (e: unknown) => e);
+    expect(err).toBeInstanceOf(GatewayRouteThrottledError);
+    expect(err).toMatchObject({ code: 'GatewayRouteWriteThrottled', retryAfterMs: 3000, message: expect.stringContaining('HTTPRoute default/shop was not written') as string });
+    expect(retryAfterMsOf(err)).toBe(3000);
+    expect(weightsOf(await h.rules('HTTPRoute', 'shop'))).toEqual([{ [STABLE]: undefined, [CANARY]: undefined }]);
+    // The same for a read the server sheds (a route the cache has not seen).
+    h.server.injectFault({ status: 503, method: 'GET', pathIncludes: '/httproutes/late', retryAfterSeconds: 1 });
+    await expect(h.provider.apply(decision(spec({ httpRoute: 'late' }), { canaryWeight: 30 }))).rejects.toMatchObject({ code: 'GatewayRouteWriteThrottled', retryAfterMs: 1000 });
+  });
+
+  it('an invalid configuration at apply time is a GatewayConfigError naming each problem; a preview by header a TrafficCapabilityError', async () => {
+    h = await Harness.start();
+    const bad: RolloutSpec = { strategy: { canary: { stableService: STABLE, trafficRouting: { plugins: { [GATEWAY_API_PLUGIN]: { httpRoute: 'shop' } } } } } };
+    const err = await h.provider.apply(decision(bad, { canaryWeight: 10 })).then(() => undefined, (e: unknown) => e);
+    expect(err).toBeInstanceOf(GatewayConfigError);
+    expect(err).toMatchObject({ code: 'GatewayConfigInvalid', message: 'the Gateway API configuration cannot be carried out: strategy.canary.canaryService: the Gateway API provider weighs the canaryService\'s backendRef: name it' });
+    await expect(h.provider.apply(decision({ strategy: { blueGreen: { allowPreviewHeader: true } } }, { previewRevision: 'v2' }))).rejects.toThrow(TrafficCapabilityError);
+  });
+});
+
+describe('gateway-api provider: giving routes back', () => {
+  let h: Harness;
+  afterEach(async () => { await h?.close(); });
+
+  it('removeManagedRoutes takes graylane\'s rules out and puts all traffic on stable, twice without harm; another Rollout\'s rules stay', async () => {
+    h = await Harness.start();
+    await h.create('HTTPRoute', 'shop', [splitRule(), { name: 'cart.graylane-header-x', backendRefs: [ref('cart-canary') as never] }]);
+    await h.refresh();
+    await h.provider.apply(decision(spec({ httpRoute: 'shop' }, [{ setHeaderRoute: BETA }]), { canaryWeight: 60, headerRoutes: [BETA] }));
+    // Not refreshed: the provider remembers what it wrote before the cache shows it.
+    await h.provider.removeManagedRoutes({ namespace: NS, service: 'shop' });
+    await h.refresh();
+    await h.provider.removeManagedRoutes({ namespace: NS, service: 'shop' });
+    const rules = await h.rules('HTTPRoute', 'shop');
+    expect(rules.map((r) => r.name)).toEqual([undefined, 'cart.graylane-header-x']);
+    expect(weightsOf(rules)[0]).toEqual({ [STABLE]: 100, [CANARY]: 0 });
+  });
+
+  it('after a restart (no memory) rules are still found by name and taken out; a route the spec no longer names is given back on apply', async () => {
+    h = await Harness.start();
+    await h.create('HTTPRoute', 'old', [splitRule()]);
+    await h.create('HTTPRoute', 'new', [splitRule()]);
+    await h.refresh();
+    await h.provider.apply(decision(spec({ httpRoute: 'old' }, [{ setHeaderRoute: BETA }]), { canaryWeight: 5, headerRoutes: [BETA] }));
+    await h.refresh();
+    h.provider = h.newProvider();
+    await h.provider.apply(decision(spec({ httpRoute: 'new' }, [{ setHeaderRoute: BETA }]), { canaryWeight: 5, headerRoutes: [BETA] }));
+    expect((await h.rules('HTTPRoute', 'old')).map((r) => r.name)).toEqual([undefined]);
+    expect((await h.rules('HTTPRoute', 'new')).map((r) => r.name)).toEqual(['shop.graylane-header-beta', undefined]);
+    await h.refresh();
+    h.provider = h.newProvider();
+    await h.provider.removeManagedRoutes({ namespace: NS, service: 'shop' });
+    expect((await h.rules('HTTPRoute', 'new')).map((r) => r.name)).toEqual([undefined]);
+  });
+});
+
+describe('gateway-api provider: validate', () => {
+  const provider = (): GatewayApiTrafficProvider => new GatewayApiTrafficProvider({ kubeConfig: kubeConfigFor({ server: { url: 'http://127.0.0.1:1' } as FakeApiServer }), httpRoutes: new ListCache({ kubeConfig: kubeConfigFor({ server: { url: 'http://127.0.0.1:1' } as FakeApiServer }), apiVersion: `${GROUP}/v1`, kind: 'HTTPRoute' }) });
+  const block = ['strategy', 'canary', 'trafficRouting', 'plugins', GATEWAY_API_PLUGIN];
+
+  it('reports each problem of the plugin block by path', () => {
+    const p = provider();
+    const s = (routes: unknown, canary: Record<string, unknown> = {}): RolloutSpec => ({ strategy: { canary: { canaryService: CANARY, stableService: STABLE, trafficRouting: { plugins: { [GATEWAY_API_PLUGIN]: routes } }, ...canary } } });
+    expect(p.validate(s({ httpRoute: 'shop' }))).toEqual([]);
+    expect(p.validate(s({ namespace: 'x' })).map((i) => [i.path, i.reason])).toEqual([[block, 'names no route: set httpRoute, httpRoutes, grpcRoute or grpcRoutes']]);
+    expect(p.validate(s({ httpRoute: 'shop', tcpRoutes: [{ name: 't' }], colour: 1 })).map((i) => i.path)).toEqual([[...block, 'tcpRoutes'], [...block, 'colour']]);
+    expect(p.validate(s({ httpRoutes: [{ name: 'a' }, { useHeaderRoutes: true }, { name: 'a' }] })).map((i) => i.path)).toEqual([[...block, 'httpRoutes', 1, 'name'], [...block, 'httpRoutes']]);
+    expect(p.validate(s({ httpRoute: 'shop' }, { canaryService: undefined })).map((i) => i.path)).toEqual([['strategy', 'canary', 'canaryService']]);
+    expect(p.validate(s({ httpRoute: 'shop' }, { canaryService: STABLE })).map((i) => i.reason)).toEqual(['canaryService and stableService must be two Services: a backendRef cannot carry two weights']);
+    expect(p.validate({ strategy: { canary: { canaryService: CANARY, stableService: STABLE, trafficRouting: { plugins: { [GATEWAY_API_PLUGIN]: { httpRoute: 'shop' }, 'acme/other': {} } } } } }).map((i) => i.reason))
+      .toEqual(['graylane carries out the plugin "argoproj-labs/gatewayAPI" only, not "acme/other"']);
+  });
+
+  it('refuses steps the named routes cannot carry', () => {
+    const p = provider();
+    const steps = (routes: Routes, st: Parameters<typeof spec>[1]) => p.validate(spec(routes, st)).map((i) => [i.path.join('.'), i.reason]);
+    expect(steps({ httpRoutes: [{ name: 'a' }] }, [{ setHeaderRoute: BETA }])).toEqual([['strategy.canary.steps.0.setHeaderRoute', 'no route takes header routes: use httpRoute or grpcRoute, or set useHeaderRoutes: true on one of httpRoutes or grpcRoutes']]);
+    expect(steps({ grpcRoute: 'g' }, [{ setHeaderRoute: { name: 'c', match: [{ cookieName: 'beta', cookieValue: { exact: 'on' } }] } }])).toEqual([['strategy.canary.steps.0.setHeaderRoute', 'a GRPCRoute cannot match a cookie']]);
+    expect(steps({ httpRoute: 'a' }, [{ setHeaderRoute: { name: 'c', match: [{ headerName: 'X-A', headerValue: { exact: '1' } }, { headerName: 'x-a', headerValue: { exact: '2' } }] } }])).toHaveLength(1);
+    expect(steps({ grpcRoute: 'g' }, [{ setMirrorRoute: { name: 'm', match: [{ path: { prefix: '/' } }] } }])).toEqual([['strategy.canary.steps.0.setMirrorRoute', 'no HTTPRoute takes mirror routes: use httpRoute, or set useHeaderRoutes: true on one of httpRoutes']]);
+    expect(steps({ httpRoute: 'a' }, [{ setMirrorRoute: { name: 'm', match: [{ method: { prefix: 'P' } }] } }])).toEqual([['strategy.canary.steps.0.setMirrorRoute.match.0.method', 'an HTTPRoute matches a method exactly: use method.exact']]);
+  });
+
+  it('the schema check can fail: a rule name the official schema refuses is caught', () => {
+    expect(schemaErrors('HTTPRoute', 'v1', { apiVersion: `${GROUP}/v1`, kind: 'HTTPRoute', metadata: { name: 'x' }, spec: { rules: [{ name: 'Shop_Beta', backendRefs: [{ name: 'a', port: 80 }] }] } })).not.toEqual([]);
+    expect(schemaErrors('HTTPRoute', 'v1beta1', { apiVersion: `${GROUP}/v1beta1`, kind: 'HTTPRoute', metadata: { name: 'x' }, spec: { rules: [{ backendRefs: [{ name: 'a', port: 80, weight: 1_000_001 }] }] } })).not.toEqual([]);
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// Argo's plugin example shapes, through graylane's loader and the fake.
+
+const examples = fileURLToPath(new URL('../../../test/fixtures/kube/gateway-api-examples/', import.meta.url));
+
+describe('gateway-api provider: Argo plugin examples', () => {
+  let h: Harness;
+  afterEach(async () => { await h?.close(); });
+
+  /** Loads `file`: its Rollout through graylane's loader (with this provider validating), its routes into the fake. */
+  async function load(file: string, options: { httpRouteVersion?: 'v1' | 'v1beta1' } = {}): Promise<RolloutSpec> {
+    h = await Harness.start(options);
+    const text = readFileSync(`${examples}${file}`, 'utf8');
+    const result = loadDocuments({ text, file }, trafficLoadChecks(validationRegistry([h.provider])));
+    expect(result.errors).toEqual([]);
+    const rollout = result.documents.find((d) => d.kind === 'Rollout');
+    for (const doc of parseAllDocuments(text).map((d) => d.toJS() as { apiVersion: string; kind: string; metadata: { name: string; namespace?: string } })) {
+      if (doc.kind !== 'HTTPRoute' && doc.kind !== 'GRPCRoute') continue;
+      await h.api.createNamespacedCustomObject({ group: GROUP, version: doc.apiVersion.split('/')[1]!, namespace: doc.metadata.namespace ?? NS, plural: PLURAL[doc.kind], body: doc });
+    }
+    await h.refresh();
+    if (rollout?.kind !== 'Rollout') throw new Error(`${file} has no Rollout`);
+    return rollout.doc.spec;
+  }
+  const d = (s: RolloutSpec, t: Partial<TrafficInForce>): TrafficDecision => ({ namespace: NS, service: 'rollouts-demo', spec: s, traffic: traffic(t), endpoints: [] });
+  const S = 'argo-rollouts-stable-service';
+  const C = 'argo-rollouts-canary-service';
+
+  it('weights-httproute.yaml (httpRoute, v1): setWeight 30, 60, 100 as backendRef weights', async () => {
+    const s = await load('weights-httproute.yaml');
+    for (const w of [30, 60, 100]) {
+      await h.provider.apply(d(s, { canaryWeight: w }));
+      await h.refresh();
+      expect(await h.provider.verify(d(s, { canaryWeight: w }))).toBe('verified');
+    }
+    const route = await h.read('HTTPRoute', 'argo-rollouts-http-route');
+    expect(route.spec).toEqual({
+      parentRefs: [{ name: 'eg' }],
+      hostnames: ['demo.example.com'],
+      rules: [{ matches: [{ path: { type: 'PathPrefix', value: '/' } }], backendRefs: [{ name: S, kind: 'Service', port: 80, weight: 0 }, { name: C, kind: 'Service', port: 80, weight: 100 }] }],
+    });
+    expect(await h.expectAllSchemaValid()).toBe(2);
+  });
+
+  it('header-routes-v1beta1.yaml (httpRoutes with useHeaderRoutes, v1beta1): the header route added at its step and removed at the next', async () => {
+    const s = await load('header-routes-v1beta1.yaml', { httpRouteVersion: 'v1beta1' });
+    const steps = s.strategy.canary!.steps!;
+    const set = steps[2]!;
+    if (!('setHeaderRoute' in set)) throw new Error('step 2 is a setHeaderRoute');
+    const header = { name: set.setHeaderRoute.name, match: set.setHeaderRoute.match ?? [] };
+    await h.provider.apply(d(s, { canaryWeight: 0, headerRoutes: [header] }));
+    expect(await h.rules('HTTPRoute', 'argo-rollouts-http-route')).toEqual([
+      { name: 'rollouts-demo.graylane-header-argo-rollouts', matches: [{ path: { type: 'PathPrefix', value: '/' }, headers: [{ name: 'X-Test', type: 'Exact', value: 'test' }] }], backendRefs: [{ group: '', kind: 'Service', name: C, port: 80, weight: 1 }] },
+      { backendRefs: [{ name: S, group: '', kind: 'Service', port: 80, weight: 100 }, { name: C, group: '', kind: 'Service', port: 80, weight: 0 }] },
+    ]);
+    await h.refresh();
+    await h.provider.apply(d(s, { canaryWeight: 0, headerRoutes: [] }));
+    expect((await h.rules('HTTPRoute', 'argo-rollouts-http-route')).map((r) => r.name)).toEqual([undefined]);
+    expect(await h.expectAllSchemaValid()).toBe(2);
+  });
+
+  it('grpcroute.yaml (grpcRoute): setWeight 30 on the GRPCRoute', async () => {
+    const s = await load('grpcroute.yaml');
+    await h.provider.apply(d(s, { canaryWeight: 30 }));
+    expect(weightsOf(await h.rules('GRPCRoute', 'argo-rollouts-grpc-route'))).toEqual([{ [S]: 70, [C]: 30 }]);
+    expect(await h.expectAllSchemaValid()).toBe(1);
+  });
+});
