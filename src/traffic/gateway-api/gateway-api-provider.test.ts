@@ -404,6 +404,36 @@ describe('gateway-api provider: drift, conflicts and errors', () => {
     expect(await h.rules('HTTPRoute', 'shop')).toEqual([{ backendRefs: [ref(STABLE)] }]);
   });
 
+  it('a route that would hold more than 16 rules with the header routes is refused with a sentence before anything is written', async () => {
+    h = await Harness.start();
+    const rules = Array.from({ length: 9 }, (_, i) => splitRule({ matches: [{ path: { type: 'PathPrefix', value: `/p${i}` } }] }));
+    await h.create('HTTPRoute', 'shop', rules);
+    await h.refresh();
+    const err = await h.provider.apply(decision(spec({ httpRoute: 'shop' }, [{ setHeaderRoute: BETA }]), { canaryWeight: 10, headerRoutes: [BETA] })).then(() => undefined, (e: unknown) => e);
+    expect(err).toMatchObject({ code: 'GatewayRouteRefused', refusals: [{ reason: 'too-many-rules' }] });
+    expect((err as Error).message).toMatch(/^HTTPRoute default\/shop would hold 18 rules with graylane's header and mirror rules .* more than the 16 the Gateway API allows/);
+    expect(await h.rules('HTTPRoute', 'shop')).toEqual(rules);
+  });
+
+  it('a route deleted after the cache saw it is refused as missing (the write\'s 404 is read again, not thrown)', async () => {
+    h = await Harness.start();
+    await h.create('HTTPRoute', 'shop', [splitRule()]);
+    await h.refresh();
+    await h.api.deleteNamespacedCustomObject({ group: GROUP, version: 'v1', namespace: NS, plural: 'httproutes', name: 'shop' });
+    await expect(h.provider.apply(decision(spec({ httpRoute: 'shop' }), { canaryWeight: 10 }))).rejects.toMatchObject({ refusals: [{ route: 'HTTPRoute default/shop', reason: 'not-found' }] });
+  });
+
+  it('any other error of the API server is thrown as it is, the route left as it was', async () => {
+    h = await Harness.start();
+    await h.create('HTTPRoute', 'shop', [splitRule()]);
+    await h.refresh();
+    h.server.injectFault({ status: 500, method: 'PATCH', pathIncludes: '/httproutes/shop' });
+    const err = await h.provider.apply(decision(spec({ httpRoute: 'shop' }), { canaryWeight: 10 })).then(() => undefined, (e: unknown) => e);
+    expect(err).toBeInstanceOf(ApiException);
+    expect((err as ApiException<unknown>).code).toBe(500);
+    expect(weightsOf(await h.rules('HTTPRoute', 'shop'))).toEqual([{ [STABLE]: undefined, [CANARY]: undefined }]);
+  });
+
   it('survives a 409: a route changed since the cache saw it is read again and planned afresh, keeping the other change', async () => {
     h = await Harness.start();
     await h.create('HTTPRoute', 'shop', [splitRule()]);
@@ -446,6 +476,7 @@ describe('gateway-api provider: drift, conflicts and errors', () => {
     expect(err).toBeInstanceOf(GatewayConfigError);
     expect(err).toMatchObject({ code: 'GatewayConfigInvalid', message: 'the Gateway API configuration cannot be carried out: strategy.canary.canaryService: the Gateway API provider weighs the canaryService\'s backendRef: name it' });
     await expect(h.provider.apply(decision({ strategy: { blueGreen: { allowPreviewHeader: true } } }, { previewRevision: 'v2' }))).rejects.toThrow(TrafficCapabilityError);
+    expect(await h.provider.verify(decision(bad, { canaryWeight: 10 }))).toBe('pending');
   });
 });
 

@@ -43,6 +43,8 @@ export interface GatewayApiProviderOptions {
 }
 
 const GROUP = 'gateway.networking.k8s.io';
+/** `spec.rules` maxItems in HTTPRoute and GRPCRoute: a longer list is refused by the API server as a whole. */
+const MAX_RULES = 16;
 const PLURAL: Record<GatewayRouteKind, string> = { HTTPRoute: 'httproutes', GRPCRoute: 'grpcroutes' };
 
 const isConflict = (err: unknown): boolean => err instanceof ApiException && err.code === 409;
@@ -174,6 +176,10 @@ export class GatewayApiTrafficProvider implements TrafficProvider {
     if (!plan.ok) {
       const message = `${label(ref)} has no rule whose backendRefs name both Service "${settings.stableService}" (stable) and Service "${settings.canaryService}" (canary): add both to each rule to split`;
       return { kind: 'refuse', refusal: { route: label(ref), reason: 'backend-not-found', message } };
+    }
+    if (plan.rules.length > MAX_RULES) {
+      const message = `${label(ref)} would hold ${plan.rules.length} rules with graylane's header and mirror rules (one per split rule and route), more than the ${MAX_RULES} the Gateway API allows: split fewer rules in it, or take header routes elsewhere (useHeaderRoutes)`;
+      return { kind: 'refuse', refusal: { route: label(ref), reason: 'too-many-rules', message } };
     }
     return sameJson(plan.rules, current) ? { kind: 'keep' } : { kind: 'write', rules: plan.rules };
   }

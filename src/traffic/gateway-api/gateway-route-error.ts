@@ -5,7 +5,9 @@ export type GatewayRouteRefusalReason =
   /** No route of that kind and name in the namespace. */
   | 'not-found'
   /** No rule of the route has backendRefs naming both the canary and the stable Service. */
-  | 'backend-not-found';
+  | 'backend-not-found'
+  /** With graylane's rules added the route would hold more rules than the Gateway API allows (16). */
+  | 'too-many-rules';
 
 /** One route left as it was, and why, as a sentence naming it. */
 export interface GatewayRouteRefusal {
