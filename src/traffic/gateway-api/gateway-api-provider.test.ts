@@ -1,155 +1,21 @@
 /**
  * The Gateway API provider against the fake API server with the official Gateway API v1.6.1
  * CRDs installed: what a user sees in their HTTPRoutes and GRPCRoutes after each decision, what
- * the provider refuses, the conformance suite through a simulated Gateway, and Argo's plugin
- * example shapes loaded through graylane's loader. Caches are list caches refreshed as an
- * informer that has caught up would be.
+ * the provider refuses, and the conformance suite through a simulated Gateway (the validate half
+ * and Argo's plugin examples are in gateway-api-config.test.ts). Caches are list caches refreshed
+ * as an informer that has caught up would be.
  */
-import { ApiException, CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
-import { Ajv, type ValidateFunction } from 'ajv';
-import addFormatsModule from 'ajv-formats';
-import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { ApiException } from '@kubernetes/client-node';
 import { afterEach, describe, expect, it } from 'vitest';
-import { parseAllDocuments } from 'yaml';
-import { FakeApiServer } from '../../../test/fixtures/kube/fake-api-server.js';
-import { gatewayApiCrd, installGatewayApiCrds } from '../../../test/fixtures/kube/gateway-api-crds.js';
 import { GatewayDataPlane } from '../../../test/fixtures/kube/gateway-api-data-plane.js';
-import { kubeConfigFor } from '../../../test/fixtures/kube/kubeconfig.js';
-import { ListCache } from '../../../test/fixtures/kube/list-cache.js';
-import { toAjvSchema } from '../../../test/fixtures/kube/openapi-to-ajv.js';
-import { loadDocuments } from '../../documents/index.js';
+import { BETA, CANARY, GROUP, Harness, NS, STABLE, decision, ref, spec, splitRule, weightsOf } from '../../../test/fixtures/kube/gateway-api-harness.js';
 import type { RolloutSpec } from '../../documents/schema.js';
-import type { TrafficInForce } from '../../engine/index.js';
 import { retryAfterMsOf } from '../../lib/retry-after.js';
-import { trafficLoadChecks } from '../load-checks.js';
-import { validationRegistry } from '../registry.js';
 import { describeTrafficProviderConformance } from '../traffic-provider.case.test.js';
-import { TrafficCapabilityError, type TrafficDecision, type TrafficProvider } from '../traffic-provider.js';
+import { TrafficCapabilityError, type TrafficProvider } from '../traffic-provider.js';
 import { GATEWAY_API_PLUGIN } from './gateway-api-config.js';
-import { GatewayApiTrafficProvider, type GatewayRouteObject } from './gateway-api-provider.js';
 import { GatewayConfigError, GatewayRouteError, GatewayRouteThrottledError } from './gateway-route-error.js';
 import type { RouteRule } from './route-rules.js';
-
-const NS = 'default';
-const GROUP = 'gateway.networking.k8s.io';
-const STABLE = 'shop-stable';
-const CANARY = 'shop-canary';
-type Kind = 'HTTPRoute' | 'GRPCRoute';
-const PLURAL: Record<Kind, string> = { HTTPRoute: 'httproutes', GRPCRoute: 'grpcroutes' };
-
-// ---------------------------------------------------------------------------------------------
-// The official schemas, every served version, for checking what is stored.
-
-const addFormats = addFormatsModule as unknown as (ajv: Ajv) => Ajv;
-const ajv = addFormats(new Ajv({ strict: false, allErrors: true }));
-const validators = new Map<string, ValidateFunction>();
-function schemaOf(kind: Kind, version: string): ValidateFunction {
-  const key = `${kind}/${version}`;
-  let fn = validators.get(key);
-  if (!fn) {
-    const crd = gatewayApiCrd(kind) as { spec: { versions: { name: string; schema: { openAPIV3Schema: { properties: Record<string, unknown> } } }[] } };
-    const schema = crd.spec.versions.find((v) => v.name === version)!.schema.openAPIV3Schema;
-    const { metadata: _metadata, ...properties } = schema.properties;
-    fn = ajv.compile(toAjvSchema({ ...schema, properties }) as object);
-    validators.set(key, fn);
-  }
-  return fn;
-}
-/** Schema errors of `object` against `kind`'s `version` (empty when valid). */
-function schemaErrors(kind: Kind, version: string, object: unknown): string[] {
-  const fn = schemaOf(kind, version);
-  return fn(object) ? [] : (fn.errors ?? []).map((e) => `${e.instancePath} ${e.message ?? ''}`);
-}
-/** The versions each kind is served in, by the v1.6.1 standard channel. */
-const VERSIONS: Record<Kind, string[]> = { HTTPRoute: ['v1', 'v1beta1'], GRPCRoute: ['v1'] };
-
-// ---------------------------------------------------------------------------------------------
-
-class Harness {
-  readonly api: CustomObjectsApi;
-  readonly httpRoutes: ListCache<GatewayRouteObject>;
-  readonly grpcRoutes: ListCache<GatewayRouteObject>;
-  provider: GatewayApiTrafficProvider;
-
-  constructor(readonly server: FakeApiServer, readonly kubeConfig: KubeConfig, readonly options: { maxConflictRetries?: number; httpRouteVersion?: 'v1' | 'v1beta1' }) {
-    this.api = kubeConfig.makeApiClient(CustomObjectsApi);
-    this.httpRoutes = new ListCache<GatewayRouteObject>({ kubeConfig, apiVersion: `${GROUP}/v1`, kind: 'HTTPRoute' });
-    this.grpcRoutes = new ListCache<GatewayRouteObject>({ kubeConfig, apiVersion: `${GROUP}/v1`, kind: 'GRPCRoute' });
-    this.provider = this.newProvider();
-  }
-
-  static async start(options: { maxConflictRetries?: number; httpRouteVersion?: 'v1' | 'v1beta1'; namespaces?: string[] } = {}): Promise<Harness> {
-    const server = await FakeApiServer.start({ namespaces: ['default', ...(options.namespaces ?? [])] });
-    await installGatewayApiCrds(server);
-    return new Harness(server, kubeConfigFor({ server }), options);
-  }
-
-  /** A provider as after a controller restart: same caches, no memory. */
-  newProvider(): GatewayApiTrafficProvider {
-    return new GatewayApiTrafficProvider({ kubeConfig: this.kubeConfig, httpRoutes: this.httpRoutes, grpcRoutes: this.grpcRoutes, ...this.options });
-  }
-
-  async refresh(): Promise<void> {
-    await Promise.all([this.httpRoutes.refresh(), this.grpcRoutes.refresh()]);
-  }
-
-  async create(kind: Kind, name: string, rules: RouteRule[], options: { version?: string; namespace?: string } = {}): Promise<void> {
-    const version = options.version ?? 'v1';
-    await this.api.createNamespacedCustomObject({
-      group: GROUP, version, namespace: options.namespace ?? NS, plural: PLURAL[kind],
-      body: { apiVersion: `${GROUP}/${version}`, kind, metadata: { name }, spec: { parentRefs: [{ name: 'eg' }], rules } },
-    });
-  }
-
-  async read(kind: Kind, name: string, namespace = NS): Promise<GatewayRouteObject> {
-    return await this.api.getNamespacedCustomObject({ group: GROUP, version: 'v1', namespace, plural: PLURAL[kind], name }) as GatewayRouteObject;
-  }
-
-  async rules(kind: Kind, name: string, namespace = NS): Promise<RouteRule[]> {
-    return (await this.read(kind, name, namespace)).spec?.rules ?? [];
-  }
-
-  async replaceRules(kind: Kind, name: string, change: (rules: RouteRule[]) => RouteRule[]): Promise<void> {
-    const route = await this.read(kind, name);
-    await this.api.replaceNamespacedCustomObject({ group: GROUP, version: 'v1', namespace: NS, plural: PLURAL[kind], name, body: { ...route, spec: { ...route.spec, rules: change(route.spec?.rules ?? []) } } });
-  }
-
-  patches(): number {
-    return this.server.requests.filter((r) => r.method === 'PATCH').length;
-  }
-
-  /** Every stored route, checked against each served version's official schema. */
-  async expectAllSchemaValid(): Promise<number> {
-    let checked = 0;
-    for (const kind of ['HTTPRoute', 'GRPCRoute'] as const) {
-      const list = await this.api.listClusterCustomObject({ group: GROUP, version: 'v1', plural: PLURAL[kind] }) as { items: Record<string, unknown>[] };
-      for (const item of list.items) {
-        for (const version of VERSIONS[kind]) {
-          expect(schemaErrors(kind, version, { ...item, apiVersion: `${GROUP}/${version}`, kind })).toEqual([]);
-          checked += 1;
-        }
-      }
-    }
-    return checked;
-  }
-
-  async close(): Promise<void> {
-    await this.server.close();
-  }
-}
-
-/** A backendRef as the API server stores one graylane weighs. */
-const ref = (name: string, weight?: number): Record<string, unknown> => ({ name, port: 80, ...(weight === undefined ? {} : { weight }) });
-const splitRule = (extra: Partial<RouteRule> = {}): RouteRule => ({ matches: [{ path: { type: 'PathPrefix', value: '/' } }], backendRefs: [ref(STABLE) as never, ref(CANARY) as never], ...extra });
-
-interface Routes { httpRoute?: string; httpRoutes?: { name: string; useHeaderRoutes?: boolean }[]; grpcRoute?: string; grpcRoutes?: { name: string; useHeaderRoutes?: boolean }[]; namespace?: string }
-const spec = (routes: Routes, steps: NonNullable<NonNullable<RolloutSpec['strategy']['canary']>['steps']> = [{ setWeight: 30 }]): RolloutSpec =>
-  ({ strategy: { canary: { canaryService: CANARY, stableService: STABLE, steps, trafficRouting: { plugins: { [GATEWAY_API_PLUGIN]: routes }, managedRoutes: [{ name: 'beta' }, { name: 'shadow' }] } } } });
-const traffic = (t: Partial<TrafficInForce>): TrafficInForce => ({ stableRevision: 'v1', canaryRevision: 'v2', canaryWeight: 0, headerRoutes: [], mirrorRoutes: [], ...t });
-const decision = (s: RolloutSpec, t: Partial<TrafficInForce>, rollout = 'shop'): TrafficDecision => ({ namespace: NS, service: rollout, spec: s, traffic: traffic(t), endpoints: [] });
-const weightsOf = (rules: RouteRule[]): Record<string, number | undefined>[] => rules.map((r) => Object.fromEntries((r.backendRefs ?? []).map((b) => [b.name, b.weight])));
-const BETA = { name: 'beta', match: [{ headerName: 'x-beta', headerValue: { exact: 'yes' } }] };
 
 // ---------------------------------------------------------------------------------------------
 
@@ -513,107 +379,5 @@ describe('gateway-api provider: giving routes back', () => {
     h.provider = h.newProvider();
     await h.provider.removeManagedRoutes({ namespace: NS, service: 'shop' });
     expect((await h.rules('HTTPRoute', 'new')).map((r) => r.name)).toEqual([undefined]);
-  });
-});
-
-describe('gateway-api provider: validate', () => {
-  const provider = (): GatewayApiTrafficProvider => new GatewayApiTrafficProvider({ kubeConfig: kubeConfigFor({ server: { url: 'http://127.0.0.1:1' } as FakeApiServer }), httpRoutes: new ListCache({ kubeConfig: kubeConfigFor({ server: { url: 'http://127.0.0.1:1' } as FakeApiServer }), apiVersion: `${GROUP}/v1`, kind: 'HTTPRoute' }) });
-  const block = ['strategy', 'canary', 'trafficRouting', 'plugins', GATEWAY_API_PLUGIN];
-
-  it('reports each problem of the plugin block by path', () => {
-    const p = provider();
-    const s = (routes: unknown, canary: Record<string, unknown> = {}): RolloutSpec => ({ strategy: { canary: { canaryService: CANARY, stableService: STABLE, trafficRouting: { plugins: { [GATEWAY_API_PLUGIN]: routes } }, ...canary } } });
-    expect(p.validate(s({ httpRoute: 'shop' }))).toEqual([]);
-    expect(p.validate(s({ namespace: 'x' })).map((i) => [i.path, i.reason])).toEqual([[block, 'names no route: set httpRoute, httpRoutes, grpcRoute or grpcRoutes']]);
-    expect(p.validate(s({ httpRoute: 'shop', tcpRoutes: [{ name: 't' }], colour: 1 })).map((i) => i.path)).toEqual([[...block, 'tcpRoutes'], [...block, 'colour']]);
-    expect(p.validate(s({ httpRoutes: [{ name: 'a' }, { useHeaderRoutes: true }, { name: 'a' }] })).map((i) => i.path)).toEqual([[...block, 'httpRoutes', 1, 'name'], [...block, 'httpRoutes']]);
-    expect(p.validate(s({ httpRoute: 'shop' }, { canaryService: undefined })).map((i) => i.path)).toEqual([['strategy', 'canary', 'canaryService']]);
-    expect(p.validate(s({ httpRoute: 'shop' }, { canaryService: STABLE })).map((i) => i.reason)).toEqual(['canaryService and stableService must be two Services: a backendRef cannot carry two weights']);
-    expect(p.validate({ strategy: { canary: { canaryService: CANARY, stableService: STABLE, trafficRouting: { plugins: { [GATEWAY_API_PLUGIN]: { httpRoute: 'shop' }, 'acme/other': {} } } } } }).map((i) => i.reason))
-      .toEqual(['graylane carries out the plugin "argoproj-labs/gatewayAPI" only, not "acme/other"']);
-  });
-
-  it('refuses steps the named routes cannot carry', () => {
-    const p = provider();
-    const steps = (routes: Routes, st: Parameters<typeof spec>[1]) => p.validate(spec(routes, st)).map((i) => [i.path.join('.'), i.reason]);
-    expect(steps({ httpRoutes: [{ name: 'a' }] }, [{ setHeaderRoute: BETA }])).toEqual([['strategy.canary.steps.0.setHeaderRoute', 'no route takes header routes: use httpRoute or grpcRoute, or set useHeaderRoutes: true on one of httpRoutes or grpcRoutes']]);
-    expect(steps({ grpcRoute: 'g' }, [{ setHeaderRoute: { name: 'c', match: [{ cookieName: 'beta', cookieValue: { exact: 'on' } }] } }])).toEqual([['strategy.canary.steps.0.setHeaderRoute', 'a GRPCRoute cannot match a cookie']]);
-    expect(steps({ httpRoute: 'a' }, [{ setHeaderRoute: { name: 'c', match: [{ headerName: 'X-A', headerValue: { exact: '1' } }, { headerName: 'x-a', headerValue: { exact: '2' } }] } }])).toHaveLength(1);
-    expect(steps({ grpcRoute: 'g' }, [{ setMirrorRoute: { name: 'm', match: [{ path: { prefix: '/' } }] } }])).toEqual([['strategy.canary.steps.0.setMirrorRoute', 'no HTTPRoute takes mirror routes: use httpRoute, or set useHeaderRoutes: true on one of httpRoutes']]);
-    expect(steps({ httpRoute: 'a' }, [{ setMirrorRoute: { name: 'm', match: [{ method: { prefix: 'P' } }] } }])).toEqual([['strategy.canary.steps.0.setMirrorRoute.match.0.method', 'an HTTPRoute matches a method exactly: use method.exact']]);
-  });
-
-  it('the schema check can fail: a rule name the official schema refuses is caught', () => {
-    expect(schemaErrors('HTTPRoute', 'v1', { apiVersion: `${GROUP}/v1`, kind: 'HTTPRoute', metadata: { name: 'x' }, spec: { rules: [{ name: 'Shop_Beta', backendRefs: [{ name: 'a', port: 80 }] }] } })).not.toEqual([]);
-    expect(schemaErrors('HTTPRoute', 'v1beta1', { apiVersion: `${GROUP}/v1beta1`, kind: 'HTTPRoute', metadata: { name: 'x' }, spec: { rules: [{ backendRefs: [{ name: 'a', port: 80, weight: 1_000_001 }] }] } })).not.toEqual([]);
-  });
-});
-
-// ---------------------------------------------------------------------------------------------
-// Argo's plugin example shapes, through graylane's loader and the fake.
-
-const examples = fileURLToPath(new URL('../../../test/fixtures/kube/gateway-api-examples/', import.meta.url));
-
-describe('gateway-api provider: Argo plugin examples', () => {
-  let h: Harness;
-  afterEach(async () => { await h?.close(); });
-
-  /** Loads `file`: its Rollout through graylane's loader (with this provider validating), its routes into the fake. */
-  async function load(file: string, options: { httpRouteVersion?: 'v1' | 'v1beta1' } = {}): Promise<RolloutSpec> {
-    h = await Harness.start(options);
-    const text = readFileSync(`${examples}${file}`, 'utf8');
-    const result = loadDocuments({ text, file }, trafficLoadChecks(validationRegistry([h.provider])));
-    expect(result.errors).toEqual([]);
-    const rollout = result.documents.find((d) => d.kind === 'Rollout');
-    for (const doc of parseAllDocuments(text).map((d) => d.toJS() as { apiVersion: string; kind: string; metadata: { name: string; namespace?: string } })) {
-      if (doc.kind !== 'HTTPRoute' && doc.kind !== 'GRPCRoute') continue;
-      await h.api.createNamespacedCustomObject({ group: GROUP, version: doc.apiVersion.split('/')[1]!, namespace: doc.metadata.namespace ?? NS, plural: PLURAL[doc.kind], body: doc });
-    }
-    await h.refresh();
-    if (rollout?.kind !== 'Rollout') throw new Error(`${file} has no Rollout`);
-    return rollout.doc.spec;
-  }
-  const d = (s: RolloutSpec, t: Partial<TrafficInForce>): TrafficDecision => ({ namespace: NS, service: 'rollouts-demo', spec: s, traffic: traffic(t), endpoints: [] });
-  const S = 'argo-rollouts-stable-service';
-  const C = 'argo-rollouts-canary-service';
-
-  it('weights-httproute.yaml (httpRoute, v1): setWeight 30, 60, 100 as backendRef weights', async () => {
-    const s = await load('weights-httproute.yaml');
-    for (const w of [30, 60, 100]) {
-      await h.provider.apply(d(s, { canaryWeight: w }));
-      await h.refresh();
-      expect(await h.provider.verify(d(s, { canaryWeight: w }))).toBe('verified');
-    }
-    const route = await h.read('HTTPRoute', 'argo-rollouts-http-route');
-    expect(route.spec).toEqual({
-      parentRefs: [{ name: 'eg' }],
-      hostnames: ['demo.example.com'],
-      rules: [{ matches: [{ path: { type: 'PathPrefix', value: '/' } }], backendRefs: [{ name: S, kind: 'Service', port: 80, weight: 0 }, { name: C, kind: 'Service', port: 80, weight: 100 }] }],
-    });
-    expect(await h.expectAllSchemaValid()).toBe(2);
-  });
-
-  it('header-routes-v1beta1.yaml (httpRoutes with useHeaderRoutes, v1beta1): the header route added at its step and removed at the next', async () => {
-    const s = await load('header-routes-v1beta1.yaml', { httpRouteVersion: 'v1beta1' });
-    const steps = s.strategy.canary!.steps!;
-    const set = steps[2]!;
-    if (!('setHeaderRoute' in set)) throw new Error('step 2 is a setHeaderRoute');
-    const header = { name: set.setHeaderRoute.name, match: set.setHeaderRoute.match ?? [] };
-    await h.provider.apply(d(s, { canaryWeight: 0, headerRoutes: [header] }));
-    expect(await h.rules('HTTPRoute', 'argo-rollouts-http-route')).toEqual([
-      { name: 'rollouts-demo.graylane-header-argo-rollouts', matches: [{ path: { type: 'PathPrefix', value: '/' }, headers: [{ name: 'X-Test', type: 'Exact', value: 'test' }] }], backendRefs: [{ group: '', kind: 'Service', name: C, port: 80, weight: 1 }] },
-      { backendRefs: [{ name: S, group: '', kind: 'Service', port: 80, weight: 100 }, { name: C, group: '', kind: 'Service', port: 80, weight: 0 }] },
-    ]);
-    await h.refresh();
-    await h.provider.apply(d(s, { canaryWeight: 0, headerRoutes: [] }));
-    expect((await h.rules('HTTPRoute', 'argo-rollouts-http-route')).map((r) => r.name)).toEqual([undefined]);
-    expect(await h.expectAllSchemaValid()).toBe(2);
-  });
-
-  it('grpcroute.yaml (grpcRoute): setWeight 30 on the GRPCRoute', async () => {
-    const s = await load('grpcroute.yaml');
-    await h.provider.apply(d(s, { canaryWeight: 30 }));
-    expect(weightsOf(await h.rules('GRPCRoute', 'argo-rollouts-grpc-route'))).toEqual([{ [S]: 70, [C]: 30 }]);
-    expect(await h.expectAllSchemaValid()).toBe(1);
   });
 });

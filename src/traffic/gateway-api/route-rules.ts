@@ -12,34 +12,51 @@ import type { GatewayRouteKind } from './gateway-api-config.js';
 
 /** A backendRef as the Gateway API types it (only the fields graylane reads or writes). */
 export interface BackendRef {
+  /** API group of the referent; `""` (core) when absent. */
   group?: string;
+  /** Kind of the referent; `Service` when absent. */
   kind?: string;
+  /** Name of the referent. */
   name: string;
+  /** Another namespace (needs a ReferenceGrant); graylane weighs only Services of the route's own namespace. */
   namespace?: string;
+  /** Port of the Service. */
   port?: number;
+  /** Relative weight; 1 when absent. */
   weight?: number;
+  /** Fields graylane carries as they are. */
   [field: string]: unknown;
 }
 
 /** A header match of an HTTPRoute or GRPCRoute. */
 export interface HeaderMatch {
+  /** How `value` is compared; `Exact` when absent. */
   type?: 'Exact' | 'RegularExpression';
+  /** Header name, case-insensitive. */
   name: string;
+  /** The value, or a regular expression. */
   value: string;
 }
 
 /** A match of an HTTPRoute (path, method, headers, queryParams) or of a GRPCRoute (method, headers). */
 export interface RouteMatch {
+  /** Header conditions, all of which must hold. */
   headers?: HeaderMatch[];
+  /** Path, method, queryParams: carried as they are. */
   [field: string]: unknown;
 }
 
 /** A route rule (either kind; fields graylane does not touch are carried as they are). */
 export interface RouteRule {
+  /** Unique within the route if set; graylane's rules are named (see {@link managedRulePrefix}). */
   name?: string;
+  /** Any one of them selects the rule. */
   matches?: RouteMatch[];
+  /** Filters applied to requests the rule selects. */
   filters?: Record<string, unknown>[];
+  /** Where the rule sends requests, by weight. */
   backendRefs?: BackendRef[];
+  /** Timeouts, retries, sessionPersistence…: carried as they are. */
   [field: string]: unknown;
 }
 
@@ -63,6 +80,7 @@ export interface RulePlanInput {
 
 /** The plan, or why there is none. */
 export type RulePlan =
+  /** The rules to write (equal to the current ones when nothing is to change). */
   | { ok: true; rules: RouteRule[] }
   /** No rule names both the canary and the stable Service. */
   | { ok: false };
