@@ -15,7 +15,8 @@ export const ISTIO_CAPABILITIES: ReadonlySet<TrafficCapability> = new Set(['weig
 export function validateIstio(spec: RolloutSpec): TrafficIssue[] {
   const c = spec.strategy.canary;
   const istio = c?.trafficRouting?.istio;
-  if (!c || !istio) return [];
+  // Without Istio settings only what the spec asks of any provider can be checked (the registry selects Istio by them).
+  if (!c || !istio) return capabilityIssues('trafficRouting.istio', ISTIO_CAPABILITIES, spec);
   const at = ['strategy', 'canary', 'trafficRouting', 'istio'];
   const out: TrafficIssue[] = [];
   const { virtualService, virtualServices } = istio;

@@ -124,7 +124,7 @@ export class IstioTrafficProvider implements TrafficProvider {
    * and nothing is written.
    */
   async apply(decision: TrafficDecision): Promise<void> {
-    const missing = missingCapability(this.capabilities, decision.traffic, false);
+    const missing = missingCapability(this.capabilities, decision.traffic, decision.spec?.strategy.blueGreen?.allowPreviewHeader === true);
     if (missing) throw new TrafficCapabilityError(this.type, missing, `Istio cannot carry out this decision: it needs ${missing} routing`);
     const intent = this.intent(decision);
     const { namespace, service: rollout } = decision;
