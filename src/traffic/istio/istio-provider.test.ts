@@ -265,6 +265,16 @@ describe('istio provider', () => {
     expect(await h.provider.verify(d)).toBe('verified');
   });
 
+  it('the fake holds objects in v1beta1 to the v1beta1 schema too: a weight that is not an integer is refused there, and what graylane wrote in v1 reads back valid', async () => {
+    h = await Harness.start();
+    await h.create({ ...hostVs(), apiVersion: 'networking.istio.io/v1beta1' });
+    await h.apply(decision(hostSpec, { canaryWeight: 30 }));
+    const http = structuredClone((await h.vs('shop-vsvc', 'v1beta1')).spec?.http) as Route[];
+    expect(weights(http[0])).toEqual({ 'shop-stable': 70, 'shop-canary': 30 });
+    (http[0]!.route![0] as Json).weight = 'seventy';
+    expect(await failure(h.edit('shop-vsvc', { http }, 'v1beta1'))).toMatchObject({ code: 422 });
+  });
+
   it('writes with the resourceVersion it read: an edit made after the cache was filled is read again and kept, not overwritten', async () => {
     h = await Harness.start();
     await h.create(hostVs());
