@@ -136,6 +136,19 @@ export const CanaryStep = Type.Union(
 // ---------------------------------------------------------------------------------------------
 // Traffic routing
 
+/** A VirtualService whose weights a rollout sets, with the routes in it that carry them (Argo's field names). */
+export const IstioVirtualService = Closed({
+  name: Type.String(),
+  routes: Type.Optional(Type.Array(Type.String(), { description: 'names of the HTTP routes to split; none: the only HTTP route, or the first unnamed one' })),
+  tlsRoutes: Type.Optional(Type.Array(Closed({
+    port: Type.Optional(Type.Integer({ minimum: 0 })),
+    sniHosts: Type.Optional(Type.Array(Type.String())),
+  }), { description: 'TLS routes to split, each found by the one port and the SNI hosts its matches name' })),
+  tcpRoutes: Type.Optional(Type.Array(Closed({
+    port: Type.Optional(Type.Integer({ minimum: 0 })),
+  }), { description: 'TCP routes to split, each found by the one port its matches name' })),
+});
+
 export const TrafficRouting = Closed({
   /** graylane's own router (single host); the default when nothing else is named. */
   builtin: Type.Optional(Closed({})),
@@ -150,8 +163,8 @@ export const TrafficRouting = Closed({
   ),
   istio: Type.Optional(
     Closed({
-      virtualService: Type.Optional(Closed({ name: Type.String(), routes: Type.Optional(Type.Array(Type.String())) })),
-      virtualServices: Type.Optional(Type.Array(Closed({ name: Type.String(), routes: Type.Optional(Type.Array(Type.String())) }))),
+      virtualService: Type.Optional(IstioVirtualService),
+      virtualServices: Type.Optional(Type.Array(IstioVirtualService)),
       destinationRule: Type.Optional(
         Closed({ name: Type.String(), canarySubsetName: Type.String(), stableSubsetName: Type.String() }),
       ),

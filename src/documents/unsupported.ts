@@ -74,10 +74,6 @@ const ROLLOUT_RULES: readonly Rule[] = [
     except: ['argoproj-labs/gatewayAPI'],
     reason: (m) => `traffic router plugin "${String(m[m.length - 1])}" is not supported by graylane yet; left out`,
   },
-  ...['tcpRoutes', 'tlsRoutes'].flatMap((f) => [
-    { pattern: [...routing, 'istio', 'virtualService', f] },
-    { pattern: [...routing, 'istio', 'virtualServices', '*', f] },
-  ]),
   ...['antiAffinity', 'activeMetadata', 'previewMetadata', 'maxUnavailable'].map((f) => ({ pattern: [...blueGreen, f] })),
   { pattern: [...blueGreen, 'prePromotionAnalysis', 'analysisRunMetadata'] },
   { pattern: [...blueGreen, 'postPromotionAnalysis', 'analysisRunMetadata'] },

@@ -1,7 +1,7 @@
 /**
- * Istio (`trafficRouting.istio`), validate half: the adapter that writes VirtualService weights
- * and DestinationRule subsets comes with the Kubernetes issue; until then documents naming it are
- * checked here, and the registry refuses to apply it.
+ * Istio (`trafficRouting.istio`), validate half: what a document must say before the adapter
+ * (istio-provider.ts) writes VirtualService weights and DestinationRule subsets. Registered on its
+ * own where documents are only checked.
  */
 import type { RolloutSpec } from '../../documents/schema.js';
 import { capabilityIssues } from '../capability-checks.js';
@@ -9,13 +9,14 @@ import type { TrafficCapability, TrafficIssue } from '../traffic-provider.js';
 import type { TrafficValidator } from '../traffic-validator.js';
 
 /** A VirtualService splits by weight, matches headers (cookies through the Cookie header) and mirrors. */
-const ISTIO_CAPABILITIES: ReadonlySet<TrafficCapability> = new Set(['weight', 'headerRoute', 'cookieRoute', 'mirror', 'verify']);
+export const ISTIO_CAPABILITIES: ReadonlySet<TrafficCapability> = new Set(['weight', 'headerRoute', 'cookieRoute', 'mirror', 'verify']);
 
 /** Checks `trafficRouting.istio` of a rollout spec; see {@link istioTrafficValidator}. */
 export function validateIstio(spec: RolloutSpec): TrafficIssue[] {
   const c = spec.strategy.canary;
   const istio = c?.trafficRouting?.istio;
-  if (!c || !istio) return [];
+  // Without Istio settings only what the spec asks of any provider can be checked (the registry selects Istio by them).
+  if (!c || !istio) return capabilityIssues('trafficRouting.istio', ISTIO_CAPABILITIES, spec);
   const at = ['strategy', 'canary', 'trafficRouting', 'istio'];
   const out: TrafficIssue[] = [];
   const { virtualService, virtualServices } = istio;
@@ -27,8 +28,14 @@ export function validateIstio(spec: RolloutSpec): TrafficIssue[] {
       if (c[field] === undefined) out.push({ path: ['strategy', 'canary', field], reason: 'required with trafficRouting.istio' });
     }
   }
+  // Istio matches the one Cookie header with one pattern: two cookies in one route cannot both be required.
+  (c.steps ?? []).forEach((step, i) => {
+    if ('setHeaderRoute' in step && (step.setHeaderRoute.match ?? []).filter((m) => m.cookieName !== undefined).length > 1) {
+      out.push({ path: ['strategy', 'canary', 'steps', i, 'setHeaderRoute', 'match'], reason: 'with trafficRouting.istio a header route can match one cookie' });
+    }
+  });
   return [...out, ...capabilityIssues('trafficRouting.istio', ISTIO_CAPABILITIES, spec)];
 }
 
-/** Istio, validation only (the adapter comes with the Kubernetes issue). */
+/** Istio, validation only (the adapter is in istio-provider.ts). */
 export const istioTrafficValidator: TrafficValidator = { type: 'istio', capabilities: ISTIO_CAPABILITIES, validate: validateIstio };
