@@ -16,13 +16,17 @@
  */
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
-import { AppsV1Api, type KubeConfig, type KubernetesObject, type V1Deployment, type V1Pod, type V1ReplicaSet, type V1Service } from '@kubernetes/client-node';
+import { ApisApi, AppsV1Api, CustomObjectsApi, type KubeConfig, type KubernetesObject, type V1Deployment, type V1Ingress, type V1Pod, type V1ReplicaSet, type V1Service } from '@kubernetes/client-node';
 import { EventRecorder } from '../../kube/event-recorder.js';
 import { Informer, type InformerBackoff } from '../../kube/informer.js';
 import { LeaderElector } from '../../kube/leader-election.js';
 import { rolloutApiVersion } from '../../kube/rollout-flavour.js';
 import { KubernetesRuntime } from '../../runtime/kubernetes/kubernetes-runtime.js';
 import { KubernetesState, type RolloutObject } from '../../state/kubernetes/kubernetes-state.js';
+import { GatewayApiTrafficProvider, type GatewayRouteObject } from '../../traffic/gateway-api/gateway-api-provider.js';
+import { IstioTrafficProvider, type IstioObject } from '../../traffic/istio/istio-provider.js';
+import { NginxTrafficProvider } from '../../traffic/nginx/nginx-provider.js';
+import { validationRegistry } from '../../traffic/registry.js';
 import { ServiceSelectorTrafficProvider } from '../../traffic/service-selector/service-selector-provider.js';
 import { Reconciler } from '../core/reconciler.js';
 import { queueKey } from '../core/work-queue.js';
@@ -31,6 +35,7 @@ import { ControllerLoop, ControllerStartedError, type ControllerLog } from './co
 export type { ControllerLog, LogLevel } from './controller-loop.js';
 import { invalidSpecAwareState } from './invalid-spec-state.js';
 import { KubernetesEventSink, kubernetesAnalysis, noCounters } from './kubernetes-ports.js';
+import { KubernetesTraffic } from './kubernetes-traffic.js';
 import { RolloutPass } from './rollout-pass.js';
 
 /** The Lease the controllers of one installation compete for. */
@@ -89,6 +94,11 @@ export function defaultIdentity(env: Readonly<Record<string, string | undefined>
 export class KubernetesController {
   private readonly informers: {
     rollouts: Informer<RolloutObject>; replicaSets: Informer<V1ReplicaSet>; pods: Informer<V1Pod>; services: Informer<V1Service>; deployments: Informer<V1Deployment>;
+    ingresses: Informer<V1Ingress>;
+  };
+  /** Informers of optional APIs (Istio, Gateway API), started only when the cluster serves them. */
+  private readonly optionalInformers: {
+    virtualServices: Informer<IstioObject>; destinationRules: Informer<IstioObject>; httpRoutes: Informer<GatewayRouteObject>; grpcRoutes: Informer<GatewayRouteObject>;
   };
   private readonly loop: ControllerLoop;
   private readonly runtime: KubernetesRuntime;
@@ -98,6 +108,8 @@ export class KubernetesController {
   private readonly pass: RolloutPass;
   private readonly unsubscribe: (() => void)[] = [];
   private phase: 'new' | 'running' | 'stopping' | 'stopped' = 'new';
+  /** Optional APIs this cluster serves, found at start. */
+  private readonly served = new Set<'istio' | 'gateway-api' | 'grpc-routes'>();
   private ended: (end: ControllerEnd) => void = () => undefined;
   /** Resolves once the controller ended: `stopped` after {@link stop}, `lease-lost` when its Lease was lost. */
   readonly done: Promise<ControllerEnd>;
@@ -118,19 +130,42 @@ export class KubernetesController {
       pods: informer<V1Pod>('v1', 'Pod', 'pods'),
       services: informer<V1Service>('v1', 'Service', 'services'),
       deployments: informer<V1Deployment>('apps/v1', 'Deployment', 'deployments'),
+      ingresses: informer<V1Ingress>('networking.k8s.io/v1', 'Ingress', 'ingresses'),
     };
-    const { rollouts, replicaSets, pods, services, deployments } = this.informers;
+    this.optionalInformers = {
+      virtualServices: informer<IstioObject>('networking.istio.io/v1', 'VirtualService', 'virtualservices'),
+      destinationRules: informer<IstioObject>('networking.istio.io/v1', 'DestinationRule', 'destinationrules'),
+      httpRoutes: informer<GatewayRouteObject>('gateway.networking.k8s.io/v1', 'HTTPRoute', 'httproutes'),
+      grpcRoutes: informer<GatewayRouteObject>('gateway.networking.k8s.io/v1', 'GRPCRoute', 'grpcroutes'),
+    };
+    const { rollouts, replicaSets, pods, services, deployments, ingresses } = this.informers;
+    const { virtualServices, destinationRules, httpRoutes, grpcRoutes } = this.optionalInformers;
     const apps = kubeConfig.makeApiClient(AppsV1Api);
     const recorder = (this.recorder = new EventRecorder({ kubeConfig, nowMs, log: (line) => log('warn', line) }));
     const state = new KubernetesState({ kubeConfig, flavour, rollouts, replicaSets, nowMs, events: recorder });
     this.runtime = new KubernetesRuntime({ kubeConfig, replicaSets, pods, nowMs, rolloutApiVersion: apiVersion, ...(namespace === undefined ? {} : { defaultNamespace: namespace }) });
-    const traffic = new ServiceSelectorTrafficProvider({ kubeConfig, services, pods });
+    const serviceSelector = new ServiceSelectorTrafficProvider({ kubeConfig, services, pods });
+    const nginx = new NginxTrafficProvider({
+      kubeConfig, ingresses,
+      ownerOf: ({ namespace, service }) => {
+        const r = rollouts.get(namespace, service);
+        return r?.metadata?.uid === undefined ? undefined : { apiVersion, kind: 'Rollout', name: service, uid: r.metadata.uid, controller: true, blockOwnerDeletion: true };
+      },
+    });
+    const istio = new IstioTrafficProvider({ kubeConfig, virtualServices, destinationRules });
+    // GRPCRoutes only where served: a cache never listed would read as "none" (the provider says a route is missing).
+    const gatewayApi = new GatewayApiTrafficProvider({ kubeConfig, httpRoutes, grpcRoutes: { get: (n, name) => (this.served.has('grpc-routes') ? grpcRoutes.get(n, name) : undefined), list: (q) => (this.served.has('grpc-routes') ? grpcRoutes.list(q) : []), onChange: (l) => grpcRoutes.onChange(l), synced: () => !this.served.has('grpc-routes') || grpcRoutes.synced() } });
+    const traffic = new KubernetesTraffic({
+      services: serviceSelector,
+      registry: validationRegistry([serviceSelector, nginx, istio, gatewayApi]),
+      served: (type) => (type === istio.type ? this.served.has('istio') : type === gatewayApi.type ? this.served.has('gateway-api') : true),
+    });
     this.loop = new ControllerLoop({
       caches: { rollouts, replicaSets, deployments, pods, services },
       apps,
       informerFigures: () => Object.values(this.informers).map((i, n) => {
         const f = i.figures();
-        return { kind: ['Rollout', 'ReplicaSet', 'Pod', 'Service', 'Deployment'][n]!, objects: f.objects, synced: i.synced(), lists: f.lists, watchRestarts: f.watchRestarts };
+        return { kind: ['Rollout', 'ReplicaSet', 'Pod', 'Service', 'Deployment', 'Ingress'][n]!, objects: f.objects, synced: i.synced(), lists: f.lists, watchRestarts: f.watchRestarts };
       }),
       reconcile: (key) => this.pass.run(key),
       workers: options.workers,
@@ -185,7 +220,8 @@ export class KubernetesController {
     if (this.phase !== 'new') throw new ControllerStartedError();
     this.phase = 'running';
     await this.loop.start();
-    const listed = Promise.all(Object.values(this.informers).map((i) => i.start()));
+    await this.discover();
+    const listed = Promise.all([...Object.values(this.informers), ...this.startedOptional()].map((i) => i.start()));
     listed.then(() => {
       if (this.phase !== 'running') return;
       this.options.log('info', 'caches listed', { namespace: this.options.namespace ?? '*' });
@@ -211,11 +247,43 @@ export class KubernetesController {
     await this.recorder.flush();
     await this.elector?.stop();
     for (const u of this.unsubscribe) u();
-    if (!wasNew) await Promise.all(Object.values(this.informers).map((i) => i.stop()));
+    if (!wasNew) await Promise.all([...Object.values(this.informers), ...this.startedOptional()].map((i) => i.stop()));
     await this.runtime.shutdown({ stopInstances: false });
     await this.loop.stop();
     this.phase = 'stopped';
     this.ended('stopped');
+  }
+
+  /**
+   * Which optional APIs the cluster serves (API discovery, once at start): a Rollout naming one
+   * that is not served is InvalidSpec with a sentence, and no informer waits on it forever. A
+   * failed discovery serves none, and says so; installing Istio later needs a restart, as Argo's does.
+   */
+  private async discover(): Promise<void> {
+    try {
+      const groups = await this.options.kubeConfig.makeApiClient(ApisApi).getAPIVersions();
+      const versions = new Set(groups.groups.flatMap((g) => g.versions.map((v) => v.groupVersion)));
+      const resources = async (group: string, version: string): Promise<Set<string>> => versions.has(`${group}/${version}`)
+        ? new Set((await this.options.kubeConfig.makeApiClient(CustomObjectsApi).getAPIResources({ group, version })).resources.map((r) => r.name))
+        : new Set();
+      const istio = await resources('networking.istio.io', 'v1');
+      if (istio.has('virtualservices') && istio.has('destinationrules')) this.served.add('istio');
+      const gateway = await resources('gateway.networking.k8s.io', 'v1');
+      if (gateway.has('httproutes')) this.served.add('gateway-api');
+      if (gateway.has('grpcroutes')) this.served.add('grpc-routes');
+    } catch (error) {
+      this.options.log('warn', 'API discovery failed: Istio and Gateway API routing are off until a restart', { error: (error as Error).message });
+    }
+    this.options.log('info', 'optional traffic APIs', { istio: this.served.has('istio'), gatewayApi: this.served.has('gateway-api') });
+  }
+
+  private startedOptional(): Informer<KubernetesObject>[] {
+    const o = this.optionalInformers;
+    return [
+      ...(this.served.has('istio') ? [o.virtualServices, o.destinationRules] : []),
+      ...(this.served.has('gateway-api') ? [o.httpRoutes] : []),
+      ...(this.served.has('grpc-routes') ? [o.grpcRoutes] : []),
+    ] as Informer<KubernetesObject>[];
   }
 
   /** The Lease is lost (renewals failed for the renew deadline): stop working now, and for good. */

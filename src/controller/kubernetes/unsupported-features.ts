@@ -1,7 +1,8 @@
 /**
  * What a Rollout may ask for that this controller cannot run yet: analysis (steps, background,
- * pre- and post-promotion), the guard, and what the Service selector cannot carry (header and
- * mirror routes, a traffic router). Each is refused as InvalidSpec with a sentence, never skipped
+ * pre- and post-promotion), the guard, and what the Rollout's traffic cannot carry (header and
+ * mirror routes without a router that takes them, a router whose API the cluster does not serve:
+ * the traffic provider's `validate` says which). Each is refused as InvalidSpec with a sentence, never skipped
  * silently: a Rollout that says "judge the canary" must not be promoted unjudged.
  */
 import type { RolloutSpec } from '../../documents/schema.js';
