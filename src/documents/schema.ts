@@ -432,6 +432,11 @@ export const ReleasePinning = Closed({
   cookie: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9_-]+$', description: 'cookie that carries the version token in browsers (default graylane-release)' })),
   header: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9-]+$', description: 'header honoured for API clients and service-to-service calls (default x-graylane-release)' })),
   skewWindow: Type.Optional(Duration),
+  abortGrace: Type.Optional(
+    Type.Union(Duration.anyOf, {
+      description: 'after an abort, requests of pages already loaded from the canary keep the canary this long, while it has ready instances (default 5s, at most 60s; 0: none); new page loads go to stable at once',
+    }),
+  ),
   allowForceHeader: Type.Optional(Type.Boolean({ description: 'let a request force a side with the header value "canary" or "stable" (default false: only tokens the router issued are honoured)' })),
   assetPattern: Type.Optional(Type.String({ minLength: 1, description: 'regular expression of hashed asset paths, whose 404s count as skew errors' })),
 });

@@ -4,6 +4,13 @@
  */
 import type { App, AnalysisTemplate, BlueGreenStrategy, CanaryStrategy, Rollout, RolloutAnalysis, Strategy, TrafficRouting } from './schema.js';
 import type { Issue, PathSegment } from './source.js';
+import { parseDurationMs } from '../lib/duration.js';
+
+/**
+ * Longest `pinning.abortGrace`: an abort must put traffic back on stable in seconds, and a page
+ * still loading when the abort came is done well within this.
+ */
+export const MAX_ABORT_GRACE_MS = 60_000;
 
 /** Where a strategy runs: Kubernetes Rollouts name Services and Ingresses, Apps use the built-in router. */
 interface StrategyContext {
@@ -165,6 +172,9 @@ export function checkApp(app: App): Issue[] {
     });
     if (!rel.strategy.canary) out.push(issue([...at, 'strategy'], 'releases roll out with a canary strategy (blue-green releases are not supported yet)'));
     else out.push(...checkStrategy(rel.strategy, [...at, 'strategy'], { kubernetes: false }));
+    if (rel.pinning?.abortGrace !== undefined && parseDurationMs(rel.pinning.abortGrace) > MAX_ABORT_GRACE_MS) {
+      out.push(issue([...at, 'pinning', 'abortGrace'], `at most ${MAX_ABORT_GRACE_MS / 1000}s: an abort must put every page load back on stable in seconds; only pages already loading keep the canary for the grace`));
+    }
     if (rel.pinning?.assetPattern !== undefined) {
       try {
         new RegExp(rel.pinning.assetPattern);

@@ -39,6 +39,7 @@ export class CompiledRelease {
   /** `canaryWeight` in token positions: a page load is on the canary iff its position is below. */
   private readonly canaryPositions: number;
   private readonly skewUntilMs: number | undefined;
+  private readonly abortGraceUntilMs: number | undefined;
   private readonly allowForce: boolean;
   private readonly assetPattern: RegExp;
   private readonly cookieSuffix = '; Path=/; SameSite=Lax; HttpOnly';
@@ -56,6 +57,7 @@ export class CompiledRelease {
     this.phase = route.phase;
     this.canaryPositions = (Math.min(100, Math.max(0, route.canaryWeight)) / 100) * RELEASE_POSITIONS;
     this.skewUntilMs = route.skewUntilMs;
+    this.abortGraceUntilMs = route.abortGraceUntilMs;
     this.allowForce = route.allowForceHeader === true;
     this.assetPattern = new RegExp(route.assetPattern ?? DEFAULT_ASSET_PATTERN);
   }
@@ -161,9 +163,16 @@ export class CompiledRelease {
     return !sides.canary ? wanted : group === sides.stable ? 'stable' : 'canary';
   }
 
-  /** The side a valid token's side means, for a request within a page, in the current phase. */
+  /**
+   * The side a valid token's side means, for a request within a page, in the current phase. After
+   * an abort a canary page keeps the canary through the grace: its HTML came from the canary, so
+   * stable's assets and APIs would not fit it (`serve` still falls back when no instance is ready).
+   */
   private resolve(side: ReleaseSide): ReleaseSide {
-    if (side === 'canary') return this.phase === 'aborted' ? 'stable' : 'canary';
+    if (side === 'canary') {
+      if (this.phase !== 'aborted') return 'canary';
+      return this.abortGraceUntilMs !== undefined && this.nowMs() < this.abortGraceUntilMs ? 'canary' : 'stable';
+    }
     if (this.phase !== 'promoted') return 'stable';
     return this.skewUntilMs !== undefined && this.nowMs() < this.skewUntilMs ? 'stable' : 'canary';
   }

@@ -42,6 +42,7 @@ function issuesOf(value: unknown): string[] {
 describe('release validation', () => {
   it('accepts full releases, and the same cookie for releases on different hosts', () => {
     expect(issuesOf(table([release({ phase: 'promoted', skewUntilMs: 1_700_000_000_000, allowForceHeader: true, assetPattern: '\\.[0-9a-f]{8}\\.js$', canaryWeight: 12.5 })]))).toEqual([]);
+    expect(issuesOf(table([release({ phase: 'aborted', abortGraceUntilMs: 1_700_000_005_000 })]))).toEqual([]);
     const services = [service('a', '/', { host: 'a.example' }), service('b', '/', { host: 'b.example' })];
     expect(issuesOf(table([release({ name: 'r1', services: ['a'] }), release({ name: 'r2', services: ['b'] })], services))).toEqual([]);
   });
@@ -52,6 +53,7 @@ describe('release validation', () => {
     ['a negative weight', [release({ canaryWeight: -5 })], 'releases.0.canaryWeight: must be >= 0'],
     ['a short secret', [release({ secret: 'short' })], 'releases.0.secret: must be at least 16 characters (it signs version tokens)'],
     ['a bad asset regex', [release({ assetPattern: '(' })], 'releases.0.assetPattern: is not a valid regular expression: Invalid regular expression: /(/: Unterminated group'],
+    ['a negative abort grace deadline', [release({ phase: 'aborted', abortGraceUntilMs: -1 })], 'releases.0.abortGraceUntilMs: must be >= 0'],
     ['an unknown phase', [release({ phase: 'paused' as 'progressing' })], 'releases.0.phase: must be equal to constant'],
     ['a name with a space', [release({ name: 'my shop' })], 'releases.0.name: must match pattern "^[A-Za-z0-9._-]+$"'],
     ['a generation with a semicolon', [release({ generation: 'g;1' })], 'releases.0.generation: must match pattern "^[A-Za-z0-9._-]+$"'],

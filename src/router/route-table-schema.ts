@@ -73,6 +73,7 @@ const ReleaseSchema = Closed({
   canaryWeight: Type.Number({ minimum: 0, maximum: 100 }),
   phase: Type.Union([Type.Literal('progressing'), Type.Literal('promoted'), Type.Literal('aborted')]),
   skewUntilMs: Type.Optional(Type.Integer({ minimum: 0 })),
+  abortGraceUntilMs: Type.Optional(Type.Integer({ minimum: 0 })),
   cookie: Type.String({ pattern: HTTP_TOKEN }),
   header: Type.String({ pattern: HTTP_TOKEN }),
   secret: Type.String({ minLength: 16 }),

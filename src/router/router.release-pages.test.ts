@@ -19,10 +19,13 @@ afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
-async function routerAt(release: Partial<ReleaseRoute>) {
-  const r = await startRouter({ routes: releaseTable(u, { release }), random: seededRandom(20261124) });
+async function routerAt(release: Partial<ReleaseRoute>, nowMs?: () => number) {
+  const r = await startRouter({ routes: releaseTable(u, { release }), random: seededRandom(20261124), ...(nowMs ? { nowMs } : {}) });
   cleanups.push(r.close);
-  return { ...r, set: (next: Partial<ReleaseRoute>) => r.router.setRouteTable(releaseTable(u, { release: next })) };
+  return {
+    ...r,
+    set: (next: Partial<ReleaseRoute>, members: Parameters<typeof releaseTable>[1] = {}) => r.router.setRouteTable(releaseTable(u, { ...members, release: next })),
+  };
 }
 
 const sideOf = (body: string) => (body.endsWith('-v2') ? 'canary' : body.endsWith('-v1') ? 'stable' : `?${body}`);
@@ -102,7 +105,45 @@ describe('release sides decided at each page load', () => {
     expect(sideOf(post.body)).toBe('canary');
   });
 
-  it('on abort sends canary clients to stable at once, page or not, keeping their positions', async () => {
+  it('on abort sends page loads to stable at once, and the requests of canary pages to the canary through the grace, then to stable', async () => {
+    let clock = 1_800_000_000_000;
+    const r = await routerAt({ canaryWeight: 50 }, () => clock);
+    const clients = Array.from({ length: 40 }, () => new CookieClient(r.url));
+    const sides = await pageLoads(clients);
+    const canary = clients.filter((_, i) => sides[i] === 'canary');
+    expect(canary.length).toBeGreaterThan(5);
+    const positions = canary.map(positionOf);
+    const tokens = canary.map((c) => c.jar.get('graylane-release'));
+    r.set({ canaryWeight: 0, phase: 'aborted', abortGraceUntilMs: clock + 5000 });
+    clock += 4999;
+    // A canary page still loading: its bundle and API calls come from the canary, its token unchanged.
+    for (const c of canary.slice(1)) {
+      expect((await c.get(BUNDLES['web-v2']!, { accept: '*/*', 'sec-fetch-mode': 'no-cors' })).status).toBe(200);
+      const call = await c.get('/api/cart', API);
+      expect(sideOf(call.body)).toBe('canary');
+      expect(call.headers['set-cookie']).toBeUndefined();
+    }
+    expect(canary.slice(1).map((c) => c.jar.get('graylane-release'))).toEqual(tokens.slice(1));
+    // A page load, even of a canary client, goes to stable at once, and the rest of that page too.
+    const reloading = canary[0]!;
+    const page = await reloading.get('/', NAVIGATE);
+    expect(sideOf(page.body)).toBe('stable');
+    expect(pinnedSide(page)).toBe('stable');
+    expect(sideOf((await reloading.get('/api/cart', API)).body)).toBe('stable');
+    expect((await reloading.get(BUNDLES['web-v1']!, { accept: '*/*', 'sec-fetch-mode': 'no-cors' })).status).toBe(200);
+    expect(sideOf((await new CookieClient(r.url).get('/', ACCEPT_HTML)).body)).toBe('stable');
+    // The grace is over: every request of a canary page goes to stable, and re-pins it there.
+    clock += 1;
+    for (const c of canary.slice(1)) {
+      const call = await c.get('/api/cart', API);
+      expect(sideOf(call.body)).toBe('stable');
+      expect(pinnedSide(call)).toBe('stable');
+    }
+    expect(canary.map(positionOf)).toEqual(positions);
+    expect((await pageLoads(clients)).every((s) => s === 'stable')).toBe(true);
+  });
+
+  it('on abort without a grace sends canary clients to stable at once, page or not, keeping their positions', async () => {
     const r = await routerAt({ canaryWeight: 50 });
     const clients = Array.from({ length: 40 }, () => new CookieClient(r.url));
     const sides = await pageLoads(clients);
@@ -117,6 +158,20 @@ describe('release sides decided at each page load', () => {
     }
     expect(canary.map(positionOf)).toEqual(positions);
     expect((await pageLoads(clients)).every((s) => s === 'stable')).toBe(true);
+  });
+
+  it('within the abort grace sends a canary page’s requests to stable for a member whose canary has no ready instance', async () => {
+    const clock = 1_800_000_000_000;
+    const r = await routerAt({ canaryWeight: 100 }, () => clock);
+    const client = new CookieClient(r.url);
+    expect(sideOf((await client.get('/', NAVIGATE)).body)).toBe('canary');
+    const api = { revisions: { v1: { instances: [{ id: 'api-v1', address: u.api.stable.address, ready: true }] }, v2: { instances: [{ id: 'api-v2', address: u.api.canary.address, ready: false }] } } };
+    r.set({ canaryWeight: 0, phase: 'aborted', abortGraceUntilMs: clock + 5000 }, { api });
+    const call = await client.get('/api/cart', API);
+    expect(call.status).toBe(200);
+    expect(sideOf(call.body)).toBe('stable');
+    // The web canary is still ready: the page's bundle keeps coming from it.
+    expect((await client.get(BUNDLES['web-v2']!, { accept: '*/*', 'sec-fetch-mode': 'no-cors' })).status).toBe(200);
   });
 
   it('gives a token from before positions a position at its next page load, on the side it had at that weight', async () => {

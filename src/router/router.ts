@@ -167,6 +167,7 @@ class RouterImpl extends EventEmitter implements Router {
   private readonly drainTimeoutMs: number;
   private readonly windowSeconds: number;
   private readonly random: () => number;
+  private readonly nowMs: () => number;
   private readonly instances = new Map<string, Instance>();
   private readonly counters = new Map<string, { counters: RevisionCounters; lastInTableMs: number }>();
   private readonly releaseCounters = new Map<string, ReleaseCounters>();
@@ -192,6 +193,7 @@ class RouterImpl extends EventEmitter implements Router {
     this.drainTimeoutMs = options.drainTimeoutMs ?? 30_000;
     this.windowSeconds = options.statsWindowSeconds ?? 300;
     this.random = options.random ?? Math.random;
+    this.nowMs = options.nowMs ?? Date.now;
     this.mirrors = new MirrorLimiter(options.mirrorMaxConcurrent ?? 64);
     this.maxRequestBodyBytes = options.maxRequestBodyBytes ?? DEFAULT_MAX_REQUEST_BODY_BYTES;
     this.trustedProxies = trustedProxyList(options.trustedProxies);
@@ -296,7 +298,7 @@ class RouterImpl extends EventEmitter implements Router {
       if (!counters) this.releaseCounters.set(r.name, (counters = new ReleaseCounters(r.name)));
       let positions = this.releasePositions.get(r.name);
       if (!positions) this.releasePositions.set(r.name, (positions = new ReleasePositions()));
-      const compiled = new CompiledRelease(r, counters, this.random, positions);
+      const compiled = new CompiledRelease(r, counters, this.random, positions, this.nowMs);
       for (const member of r.services) releaseOf.set(member, compiled);
     }
     for (const s of copy.services) {
@@ -371,7 +373,7 @@ class RouterImpl extends EventEmitter implements Router {
   }
 
   releaseTraffic(query: { release: string; windowMs?: number }): ReleaseTraffic {
-    return (this.releaseCounters.get(query.release) ?? new ReleaseCounters(query.release)).recent(query.windowMs ?? 30_000, Date.now());
+    return (this.releaseCounters.get(query.release) ?? new ReleaseCounters(query.release)).recent(query.windowMs ?? 30_000, this.nowMs());
   }
 
   counted(): { revisions: { service: string; revision: string }[]; releases: string[] } {

@@ -94,4 +94,9 @@ export interface RouterOptions {
   onEvent?: (event: RouterEvent) => void;
   /** Source of randomness for weighted splits, mirroring and assignment; Math.random by default (tests pass a seeded one). */
   random?: () => number;
+  /**
+   * The wall clock (ms since the epoch) the release deadlines of a table (`skewUntilMs`,
+   * `abortGraceUntilMs`) are compared with; Date.now by default (tests pass a fake one).
+   */
+  nowMs?: () => number;
 }

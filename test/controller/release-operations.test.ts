@@ -12,6 +12,8 @@ import { startApiServer, type ApiServer } from '../../src/api/server.js';
 import { loadOrCreateToken, writeDaemonInfo } from '../../src/api/state-dir.js';
 import { main } from '../../src/cli/main.js';
 import type { ServiceView } from '../../src/controller/view-model.js';
+import { signReleaseToken } from '../../src/router/release-token.js';
+import { send } from '../fixtures/router/support.js';
 
 let h: Harness | undefined;
 let api: ApiServer | undefined;
@@ -171,6 +173,29 @@ describe('a release handled as one', () => {
     expect((await post('/v1/services/shop/pause')).status).toBe(200);
     expect((await post('/v1/services/shop/promote')).status).toBe(200);
     await until(() => view('shop').step === 4 && canaryWeight('web') === 60 && canaryWeight('api') === 60, 15_000, 'release on to 60%');
+  }, 60_000);
+
+  it('after an abort, a canary page’s requests keep the canary through the abort grace while page loads go to stable at once', async () => {
+    const { post } = await shop();
+    await rollOut('v2');
+    const { secret, generation } = h!.store.getRelease('shop')!;
+    // A client at position 0 whose page was served by the canary (weight 30).
+    const canaryPage = signReleaseToken(secret, { release: 'shop', generation, side: 'canary', position: 0 });
+    // Plain HTTP, not fetch: fetch sets `sec-fetch-mode` itself, so it cannot load a page.
+    const versionOf = async (path: string, headers: Record<string, string>) =>
+      (JSON.parse((await send(`${h!.routerUrl}${path}`, { headers: { 'x-graylane-release': canaryPage, ...headers } })).body) as { version: string }).version;
+    const API = { accept: 'application/json', 'sec-fetch-mode': 'cors' };
+    expect(await versionOf('/api/cart', API)).toBe('v2');
+    const abortedAtMs = h!.clock.now;
+    expect((await post('/v1/services/shop/abort')).status).toBe(200);
+    await until(() => view('web').phase === 'Degraded' && view('api').phase === 'Degraded', 10_000, 'members aborted');
+    expect(h!.router.getRouteTable().releases?.[0]).toMatchObject({ phase: 'aborted', abortGraceUntilMs: abortedAtMs + 5000 });
+    expect(await versionOf('/api/cart', API)).toBe('v2');
+    expect(await versionOf('/app.js', { accept: '*/*', 'sec-fetch-mode': 'no-cors' })).toBe('v2');
+    expect(await versionOf('/', { accept: 'text/html', 'sec-fetch-mode': 'navigate' })).toBe('v1');
+    h!.clock.now = abortedAtMs + 5000;
+    expect(await versionOf('/api/cart', API)).toBe('v1');
+    expect(await versionOf('/app.js', { accept: '*/*', 'sec-fetch-mode': 'no-cors' })).toBe('v1');
   }, 60_000);
 
   it('a new revision after an abort starts a new release rollout instead of being aborted', async () => {

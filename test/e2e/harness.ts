@@ -54,15 +54,22 @@ export async function startDaemon(dir: string, extraArgs: string[] = []): Promis
   const proc = spawn(process.execPath, [BIN, 'up', '-f', join(dir, 'graylane.yaml'), '--drain-timeout', '5', '--listen', '127.0.0.1:0', ...extraArgs], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
   proc.stdout.on('data', (d: Buffer) => (out += d.toString()));
   proc.stderr.on('data', (d: Buffer) => (out += d.toString()));
-  await waitFor(() => {
-    if (proc.exitCode !== null) throw new Error(`graylane up exited ${proc.exitCode}: ${out}`);
-    return existsSync(infoFile) && readFileSync(infoFile, 'utf8') !== before && out.includes('graylane is up');
-  }, 20_000, 'daemon start');
+  try {
+    await waitFor(() => {
+      if (proc.exitCode !== null) throw new Error(`graylane up exited ${proc.exitCode}: ${out}`);
+      return existsSync(infoFile) && readFileSync(infoFile, 'utf8') !== before && out.includes('graylane is up');
+    }, 20_000, 'daemon start');
+  } catch (err) {
+    // A daemon slow to start on a loaded machine would otherwise outlive the test, with its apps,
+    // and load the machine further for every test after it.
+    await stopDaemon({ proc });
+    throw err;
+  }
   return { proc, info: JSON.parse(readFileSync(infoFile, 'utf8')) as DaemonInfo, output: () => out, stateDir };
 }
 
 /** Stops a daemon with Ctrl-C and waits for it. */
-export async function stopDaemon(d: Daemon): Promise<void> {
+export async function stopDaemon(d: Pick<Daemon, 'proc'>): Promise<void> {
   if (d.proc.exitCode !== null || d.proc.signalCode !== null) return;
   const exited = new Promise((r) => d.proc.once('exit', r));
   d.proc.kill('SIGINT');

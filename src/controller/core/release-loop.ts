@@ -97,6 +97,7 @@ export class ReleaseLoop {
         members: [...services].map((service) => ({ service, status: this.host.status(service) })),
         operation,
         random: this.host.random(),
+        now: this.host.nowMs(),
       });
     });
   }

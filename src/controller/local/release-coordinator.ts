@@ -117,7 +117,7 @@ export class ReleaseCoordinator {
       if (!state) continue;
       if (phase === 'idle') out.push({ ...base, phase: 'progressing', canaryWeight: 0 });
       else if (phase === 'progressing') out.push({ ...base, phase: 'progressing', canaryWeight: releaseWeight(this.active(state).map((m) => m.status)) });
-      else if (phase === 'aborted') out.push({ ...base, phase: 'aborted', canaryWeight: 0 });
+      else if (phase === 'aborted') out.push({ ...base, phase: 'aborted', canaryWeight: 0, ...(state.abortGraceUntilMs ? { abortGraceUntilMs: state.abortGraceUntilMs } : {}) });
       else if (phase === 'promoted') out.push({ ...base, phase: 'promoted', canaryWeight: 100, ...(state?.skewUntilMs ? { skewUntilMs: state.skewUntilMs } : {}) });
     }
     return out;

@@ -6,7 +6,7 @@
  */
 import type { Release } from '../../documents/schema.js';
 import type { RolloutStatus, StartAnalysisAction, UserOperation } from '../types.js';
-import { decideGate, skewWindowMs, type ReleaseState } from './releases.js';
+import { abortGraceMs, decideGate, skewWindowMs, type ReleaseState } from './releases.js';
 
 /** After promotion, old revisions go early once no pinned client has used them for this long. */
 export const IDLE_PINNED_MS = 15_000;
@@ -110,7 +110,7 @@ export function decideRelease(input: DecideReleaseInput): ReleaseDecision {
       for (const m of changing) if (!m.status.abort) operate(m.service, { type: 'abort' }, `release ${release.name} aborted: ${aborted.service} failed`);
       if (state.analysisRun) actions.push({ type: 'stopAnalysis', name: state.analysisRun });
       event('warning', 'ReleaseAborted', `release ${release.name} aborted because ${aborted.service} failed; all members back on stable`);
-      return { state: { ...state, phase: 'aborted', paused: false, message: `aborted: ${aborted.service} failed (${aborted.status.message ?? 'aborted'}); every member is back on stable` }, actions };
+      return { state: { ...state, phase: 'aborted', paused: false, abortGraceUntilMs: now + abortGraceMs(release), message: `aborted: ${aborted.service} failed (${aborted.status.message ?? 'aborted'}); every member is back on stable` }, actions };
     }
     // Step 3: every member done: promoted, old revisions kept for pinned clients.
     if (changing.length === 0) {
@@ -143,7 +143,7 @@ export function decideRelease(input: DecideReleaseInput): ReleaseDecision {
       if (analysisPhase === 'Failed' || analysisPhase === 'Error') {
         for (const m of changing) operate(m.service, { type: 'abort' }, `release ${release.name}: analysis ${analysisPhase}`);
         event('warning', 'ReleaseAborted', `release ${release.name} aborted: analysis ${analysisPhase}`);
-        return { state: { ...state, phase: 'aborted', paused: false, message: `aborted: analysis at step ${stepIndex + 1} ${analysisPhase}` }, actions };
+        return { state: { ...state, phase: 'aborted', paused: false, abortGraceUntilMs: now + abortGraceMs(release), message: `aborted: analysis at step ${stepIndex + 1} ${analysisPhase}` }, actions };
       }
       return { state: { ...state, message: decision.reason }, actions };
     }

@@ -8,6 +8,7 @@ import type { ReleaseState } from './releases.js';
 
 const release: Release = { name: 'shop', services: ['web', 'api'], strategy: { canary: { steps: [{ setWeight: 30 }, { pause: {} }] } } };
 const RANDOM = { generation: 'gNEW' };
+const NOW = 1_000_000;
 
 const rolling = (from: string, to: string, more: Partial<RolloutStatus> = {}): RolloutStatus => ({ ...initialStatus(0), phase: 'Progressing', stableRevision: from, canaryRevision: to, ...more });
 const userPaused = (from: string, to: string) => rolling(from, to, { phase: 'Paused', pauseConditions: [{ reason: 'UserPause', startedAtMs: 0 }] });
@@ -28,14 +29,22 @@ describe('decideReleaseOperation', () => {
     ['promote: the gate is promoted, user-paused members resumed', { type: 'promote' }, attempt({ paused: true }), both(userPaused('w1', 'w2'), userPaused('a1', 'a2')), { paused: false, gatePromoted: true, message: 'gate 1 passed' }, on({ type: 'resume' }, 'release shop: promote by operator')],
     ['promote with no member paused: the gate alone', { type: 'promote' }, attempt(), both(), { paused: false, gatePromoted: true }, []],
     ['promote --full: every member skips its steps', { type: 'promoteFull' }, attempt({ paused: true }), both(), { paused: false, message: 'gate 1 passed' }, on({ type: 'promoteFull' }, 'release shop: promote --full by operator')],
-    ['abort: every member back on stable', { type: 'abort' }, attempt({ paused: true }), both(), { phase: 'aborted', paused: false, message: 'aborted by operator; every member is back on stable' }, on({ type: 'abort' }, 'release shop: abort by operator')],
+    ['abort: every member back on stable', { type: 'abort' }, attempt({ paused: true }), both(), { phase: 'aborted', paused: false, abortGraceUntilMs: NOW + 5000, message: 'aborted by operator; every member is back on stable' }, on({ type: 'abort' }, 'release shop: abort by operator')],
     ['set weight: every member gets it, held until the next gate', { type: 'setWeight', weight: 40 }, attempt(), both(), { message: 'weight set to 40% by hand at step 2; holds until the next gate opens' }, on({ type: 'setWeight', weight: 40 }, 'release shop: setWeight by operator')],
-    ['retry of an aborted release: a new attempt from step 1', { type: 'retry' }, attempt({ phase: 'aborted', gateOpenedAtMs: 5, gatePromoted: true, analysisRun: 'r', paused: true }), both(), { generation: 'gNEW', phase: 'progressing', stepIndex: 0, gateOpenedAtMs: undefined, gatePromoted: false, analysisRun: undefined, paused: false, message: 'retrying web, api' }, on({ type: 'retry' }, 'release shop: retry by operator')],
-    ['a member already done is left out of the operation', { type: 'abort' }, attempt(), both(healthy('w2')), { phase: 'aborted', paused: false, message: 'aborted by operator; every member is back on stable' }, on({ type: 'abort' }, 'release shop: abort by operator', ['api'])],
+    ['retry of an aborted release: a new attempt from step 1', { type: 'retry' }, attempt({ phase: 'aborted', gateOpenedAtMs: 5, gatePromoted: true, analysisRun: 'r', paused: true, abortGraceUntilMs: NOW }), both(), { generation: 'gNEW', phase: 'progressing', stepIndex: 0, gateOpenedAtMs: undefined, gatePromoted: false, analysisRun: undefined, paused: false, abortGraceUntilMs: undefined, message: 'retrying web, api' }, on({ type: 'retry' }, 'release shop: retry by operator')],
+    ['a member already done is left out of the operation', { type: 'abort' }, attempt(), both(healthy('w2')), { phase: 'aborted', paused: false, abortGraceUntilMs: NOW + 5000, message: 'aborted by operator; every member is back on stable' }, on({ type: 'abort' }, 'release shop: abort by operator', ['api'])],
   ])('%s', (_name, operation, state, members, decided, actions) => {
-    const decision = decideReleaseOperation({ release, state, members, operation, random: RANDOM });
+    const decision = decideReleaseOperation({ release, state, members, operation, random: RANDOM, now: NOW });
     expect(decision.state).toEqual({ ...state, ...decided });
     expect(decision.actions).toEqual(actions);
+  });
+
+  it.each([
+    ['2s', NOW + 2000],
+    [0, NOW],
+  ] as const)('abort with pinning.abortGrace %s: canary pages keep the canary until %i', (abortGrace, until) => {
+    const decision = decideReleaseOperation({ release: { ...release, pinning: { abortGrace } }, state: attempt(), members: both(), operation: { type: 'abort' }, random: RANDOM, now: NOW });
+    expect(decision.state.abortGraceUntilMs).toBe(until);
   });
 
   type Refused = [string, UserOperation, ReleaseState | undefined, ReturnType<typeof both>, ReleaseOperationErrorCode, string];
@@ -50,7 +59,7 @@ describe('decideReleaseOperation', () => {
   ])('refuses: %s', (_name, operation, state, members, code, message) => {
     const refusal = (() => {
       try {
-        decideReleaseOperation({ release, state, members, operation, random: RANDOM });
+        decideReleaseOperation({ release, state, members, operation, random: RANDOM, now: NOW });
       } catch (err) {
         return err;
       }

@@ -7,7 +7,7 @@
 import type { Release } from '../../documents/schema.js';
 import type { RolloutStatus, UserOperation } from '../types.js';
 import { activeMembers, type ReleaseAction, type ReleaseDecision, type ReleaseMemberStatus } from './decide.js';
-import type { ReleaseState } from './releases.js';
+import { abortGraceMs, type ReleaseState } from './releases.js';
 
 /** Why a release operation was refused. */
 export type ReleaseOperationErrorCode =
@@ -46,6 +46,8 @@ export interface DecideReleaseOperationInput {
   operation: UserOperation;
   /** Fresh random values; a retry's new attempt takes `generation`. */
   random: { generation: string };
+  /** Epoch ms; an abort's grace for pages still loading from the canary counts from it. */
+  now: number;
 }
 
 /**
@@ -66,7 +68,7 @@ export function decideReleaseOperation(input: DecideReleaseOperationInput): Rele
   if (op.type === 'retry') {
     if (state.phase !== 'aborted') throw new ReleaseOperationError('NotAborted', `release ${name} is not aborted: only an aborted release can be retried`);
     return {
-      state: { ...state, generation: input.random.generation, phase: 'progressing', stepIndex: 0, gateOpenedAtMs: undefined, gatePromoted: false, analysisRun: undefined, paused: false, message: `retrying ${members.map((m) => m.service).join(', ')}` },
+      state: { ...state, generation: input.random.generation, phase: 'progressing', stepIndex: 0, gateOpenedAtMs: undefined, gatePromoted: false, analysisRun: undefined, paused: false, abortGraceUntilMs: undefined, message: `retrying ${members.map((m) => m.service).join(', ')}` },
       actions: each({ type: 'retry' }),
     };
   }
@@ -84,7 +86,7 @@ export function decideReleaseOperation(input: DecideReleaseOperationInput): Rele
     case 'promoteFull':
       return { state: { ...state, paused: false }, actions: each({ type: 'promoteFull' }) };
     case 'abort':
-      return { state: { ...state, phase: 'aborted', paused: false, message: 'aborted by operator; every member is back on stable' }, actions: each({ type: 'abort' }) };
+      return { state: { ...state, phase: 'aborted', paused: false, abortGraceUntilMs: input.now + abortGraceMs(input.release), message: 'aborted by operator; every member is back on stable' }, actions: each({ type: 'abort' }) };
     case 'setWeight':
       return { state: { ...state, message: `weight set to ${op.weight}% by hand at step ${state.stepIndex + 1}; holds until the next gate opens` }, actions: each({ type: 'setWeight', weight: op.weight }) };
   }

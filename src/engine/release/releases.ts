@@ -7,6 +7,7 @@
  */
 import { parseDurationMs } from '../../lib/duration.js';
 import type { RolloutStatus } from '../index.js';
+import { DEFAULT_ABORT_SCALE_DOWN_DELAY_SECONDS } from '../context.js';
 import type { App, CanaryStep, Release, RolloutSpec } from '../../documents/schema.js';
 
 /** Where a release stands. `promoted`: done, old revisions kept for pinned clients (skew window). */
@@ -33,6 +34,11 @@ export interface ReleaseState {
   members: { service: string; from: string; to: string }[];
   /** Until when stable-pinned clients keep the old revisions after promotion (epoch ms). */
   skewUntilMs?: number;
+  /**
+   * After an abort: until when requests of pages already loaded from the canary keep it (epoch
+   * ms), so that a page half-loaded when the abort came does not fetch stable's assets or APIs.
+   */
+  abortGraceUntilMs?: number;
   /** HMAC key for version tokens. */
   secret: string;
   /** Why it is as it is, for people. */
@@ -40,7 +46,7 @@ export interface ReleaseState {
 }
 
 /** Defaults of a release's pinning. */
-export const DEFAULT_PINNING = { cookie: 'graylane-release', header: 'x-graylane-release', skewWindowMs: 600_000 } as const;
+export const DEFAULT_PINNING = { cookie: 'graylane-release', header: 'x-graylane-release', skewWindowMs: 600_000, abortGraceMs: 5_000 } as const;
 
 /** The release a service belongs to, if any. */
 export function releaseOf(app: App | undefined, service: string): Release | undefined {
@@ -50,6 +56,11 @@ export function releaseOf(app: App | undefined, service: string): Release | unde
 /** Skew window of a release in ms. */
 export function skewWindowMs(release: Release): number {
   return release.pinning?.skewWindow === undefined ? DEFAULT_PINNING.skewWindowMs : parseDurationMs(release.pinning.skewWindow);
+}
+
+/** Abort grace of a release in ms: how long pages loading from the canary when it aborts keep it. */
+export function abortGraceMs(release: Release): number {
+  return release.pinning?.abortGrace === undefined ? DEFAULT_PINNING.abortGraceMs : parseDurationMs(release.pinning.abortGrace);
 }
 
 /**
@@ -62,6 +73,9 @@ export function memberSpec(release: Release, own: RolloutSpec): RolloutSpec {
   canary.trafficRouting ??= { builtin: {} };
   // Old revisions stay until the release retires them (skew window, or no pinned traffic left).
   canary.scaleDownDelaySeconds = Math.ceil(skewWindowMs(release) / 1000) + 60;
+  // An aborted canary stays up through the abort grace, for the pages still loading from it (0 keeps it for good).
+  const graceSeconds = Math.ceil(abortGraceMs(release) / 1000);
+  if (canary.abortScaleDownDelaySeconds !== 0 && (canary.abortScaleDownDelaySeconds ?? DEFAULT_ABORT_SCALE_DOWN_DELAY_SECONDS) < graceSeconds) canary.abortScaleDownDelaySeconds = graceSeconds;
   if (canary.steps.length === 0) canary.steps = [{ setWeight: 100 }];
   return { ...own, strategy: { canary } };
 }

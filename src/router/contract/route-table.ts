@@ -123,7 +123,8 @@ export type ReleaseSide = 'stable' | 'canary';
  * Where a release stands. `progressing`: at each page load a client is on the canary iff its
  * token's position is below `canaryWeight`; the rest of the page keeps the page's side.
  * `promoted`: page loads get the canary; requests of stable pages keep stable until `skewUntilMs`.
- * `aborted`: everyone goes to stable at once.
+ * `aborted`: page loads go to stable at once; requests of canary pages (a page loading when the
+ * abort came) keep the canary until `abortGraceUntilMs`, while it has a ready instance, then stable.
  */
 export type ReleasePhase = 'progressing' | 'promoted' | 'aborted';
 
@@ -148,6 +149,12 @@ export interface ReleaseRoute {
   phase: ReleasePhase;
   /** After promotion, stable-pinned clients keep stable until this wall-clock time (ms since the epoch). */
   skewUntilMs?: number;
+  /**
+   * After an abort, requests of pages on the canary (not page loads) keep the canary until this
+   * wall-clock time (ms since the epoch), so that a page half-loaded when the abort came gets its
+   * assets and API calls from the version that served its HTML. None when absent: stable at once.
+   */
+  abortGraceUntilMs?: number;
   /** Cookie carrying the version token, e.g. `graylane-release`. */
   cookie: string;
   /** Request header read for a token (before the cookie) and response header carrying it, e.g. `x-graylane-release`. */
