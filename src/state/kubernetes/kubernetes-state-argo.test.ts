@@ -9,7 +9,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { CoreV1Api, type KubeConfig, type V1ReplicaSet } from '@kubernetes/client-node';
+import type { KubeConfig, V1ReplicaSet } from '@kubernetes/client-node';
 import { afterEach, describe, expect, it } from 'vitest';
 import { argoRolloutCrd } from '../../../test/fixtures/kube/argo-rollout-crd.js';
 import { FakeApiServer } from '../../../test/fixtures/kube/fake-api-server.js';
@@ -22,6 +22,7 @@ import { ENGINE_MEMORY_ANNOTATION } from '../../kube/names.js';
 import { fullStatus, fullTraffic, statePortConformance } from '../state-port.case.test.js';
 import { StateConflictError, type ObjectKey } from '../state-port.js';
 import { KubernetesState, type RolloutObject } from './kubernetes-state.js';
+import { eventsAbout } from '../../../test/fixtures/kube/recorded-events.js';
 
 const spec: RolloutSpec = {
   replicas: 2, selector: { matchLabels: { app: 'web' } },
@@ -63,15 +64,6 @@ async function startCluster(keys: ObjectKey[]): Promise<Cluster> {
   const nowMs = () => Date.parse('2026-05-01T10:00:00Z');
   const another = () => new KubernetesState({ kubeConfig, flavour: 'argo', rollouts, replicaSets, nowMs });
   return { server, kubeConfig, rollouts, replicaSets, state: another(), another, close: () => server.close() };
-}
-
-/** The Events about `key` once the state's background posts are out. */
-async function eventsAbout(c: { kubeConfig: KubeConfig; state: KubernetesState }, key: ObjectKey) {
-  await c.state.flushEvents();
-  const kubeConfig = c.kubeConfig;
-  const core = kubeConfig.makeApiClient(CoreV1Api);
-  const list = await core.listNamespacedEvent({ namespace: key.namespace, fieldSelector: `involvedObject.name=${key.name}` });
-  return list.items.sort((a, b) => Number(readRecordedEvent(a).atMs) - Number(readRecordedEvent(b).atMs) || (a.metadata.name! < b.metadata.name! ? -1 : 1));
 }
 
 async function stored(server: FakeApiServer, key: ObjectKey): Promise<RolloutObject> {

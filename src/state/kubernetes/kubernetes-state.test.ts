@@ -4,7 +4,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { CoreV1Api, type KubeConfig, type V1ReplicaSet } from '@kubernetes/client-node';
+import type { KubeConfig, V1ReplicaSet } from '@kubernetes/client-node';
 import { afterEach, describe, expect, it } from 'vitest';
 import { retryAfterMsOf } from '../../lib/retry-after.js';
 import { FakeApiServer } from '../../../test/fixtures/kube/fake-api-server.js';
@@ -18,6 +18,7 @@ import { readRecordedEvent } from '../../kube/event-recorder.js';
 import { fullStatus, fullTraffic, statePortConformance } from '../state-port.case.test.js';
 import { StateConflictError, type ObjectKey } from '../state-port.js';
 import { KubernetesState, type RolloutObject } from './kubernetes-state.js';
+import { eventsAbout } from '../../../test/fixtures/kube/recorded-events.js';
 
 const spec: RolloutSpec = {
   replicas: 2, selector: { matchLabels: { app: 'web' } },
@@ -58,15 +59,6 @@ async function startCluster(keys: ObjectKey[]): Promise<Cluster> {
   const clock = { nowMs: Date.parse('2026-05-01T10:00:00Z') };
   const state = new KubernetesState({ kubeConfig, rollouts, replicaSets, nowMs: () => clock.nowMs });
   return { server, kubeConfig, rollouts, replicaSets, state, clock, close: () => server.close() };
-}
-
-/** The Events about `key` once the state's background posts are out. */
-async function eventsAbout(c: { kubeConfig: KubeConfig; state: KubernetesState }, key: ObjectKey) {
-  await c.state.flushEvents();
-  const kubeConfig = c.kubeConfig;
-  const core = kubeConfig.makeApiClient(CoreV1Api);
-  const list = await core.listNamespacedEvent({ namespace: key.namespace, fieldSelector: `involvedObject.name=${key.name}` });
-  return list.items.sort((a, b) => Number(readRecordedEvent(a).atMs) - Number(readRecordedEvent(b).atMs) || (a.metadata.name! < b.metadata.name! ? -1 : 1));
 }
 
 async function stored(server: FakeApiServer, key: ObjectKey): Promise<RolloutObject> {
