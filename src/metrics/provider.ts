@@ -66,6 +66,10 @@ export interface MeasureContext {
   canaryRevision?: string;
   /** The stable revision's name. */
   stableRevision?: string;
+  /** The namespace the run belongs to (Kubernetes); a provider that creates objects (job) creates them here. */
+  namespace?: string;
+  /** The AnalysisRun object the measurement belongs to (Kubernetes): what an object a provider creates is owned by. */
+  owner?: { apiVersion: string; kind: string; name: string; uid: string };
 }
 
 /** One measurement request. */
