@@ -6,7 +6,7 @@
 import { readFile } from 'node:fs/promises';
 import { SpecError, type SpecNote, type SpecWarning } from './errors.js';
 import { API_VERSION, ARGO_API_VERSION, App, AnalysisTemplate, CanaryStep, Rollout } from './schema.js';
-import type { App as AppDoc, AnalysisTemplate as AnalysisTemplateDoc, Rollout as RolloutDoc, RolloutSpec } from './schema.js';
+import type { App as AppDoc, AnalysisTemplate as AnalysisTemplateDoc, Metric, Rollout as RolloutDoc, RolloutSpec } from './schema.js';
 import { formatPath, parseSource, type Issue, type PathSegment, type SourceDocument } from './source.js';
 import { findUnsupported, removalOrder, removeFromData } from './unsupported.js';
 import { describe, nameUnion, validateSchema } from './validate.js';
@@ -190,6 +190,8 @@ export interface LoadChecks {
    * document layer knows no provider): every problem, empty when none.
    */
   traffic?: (target: TrafficCheckTarget) => TrafficCheckIssue[];
+  /** Checks one analysis metric (count rules, its provider block): every problem, paths relative to the metric. */
+  metric?: (metric: Metric) => Array<{ path: PathSegment[]; reason: string }>;
 }
 
 /** Where a strategy runs: a Kubernetes Rollout, or an App service or release on a single host. */
@@ -244,8 +246,11 @@ function checkConditions(t: AnalysisTemplateDoc, check: NonNullable<LoadChecks['
 function checkOne(s: StagedDocument, checks: LoadChecks): Issue[] {
   const schemaIssues = validateSchema(SCHEMAS[s.kind], s.data);
   if (schemaIssues.length) return schemaIssues;
-  if ((s.kind === 'AnalysisTemplate' || s.kind === 'ClusterAnalysisTemplate') && checks.condition) {
-    return checkConditions(s.data as unknown as AnalysisTemplateDoc, checks.condition);
+  if (s.kind === 'AnalysisTemplate' || s.kind === 'ClusterAnalysisTemplate') {
+    const t = s.data as unknown as AnalysisTemplateDoc;
+    const metricIssues = (check: NonNullable<LoadChecks['metric']>): Issue[] => t.spec.metrics.flatMap((m, i) =>
+      check(m).map((issue): Issue => ({ path: ['spec', 'metrics', i, ...issue.path], reason: issue.reason, code: 'semantic', at: 'value' })));
+    return [...(checks.condition ? checkConditions(t, checks.condition) : []), ...(checks.metric ? metricIssues(checks.metric) : [])];
   }
   if (s.kind === 'Rollout') {
     const r = s.data as unknown as RolloutDoc;

@@ -6,3 +6,5 @@ export * from './builtin/builtin-provider.js';
 export * from './prometheus/prometheus-provider.js';
 export * from './web/web-provider.js';
 export * from './command/command-provider.js';
+export * from './job/job-manifest.js';
+export * from './job/job-provider.js';

@@ -31,7 +31,7 @@ describe('fake API server: discovery', () => {
 
     const groups = await get('/apis');
     expect(groups.kind).toBe('APIGroupList');
-    expect(groups.groups.map((g: { name: string }) => g.name)).toEqual(['apiextensions.k8s.io', 'apps', 'coordination.k8s.io', 'events.k8s.io', 'networking.k8s.io']);
+    expect(groups.groups.map((g: { name: string }) => g.name)).toEqual(['apiextensions.k8s.io', 'apps', 'batch', 'coordination.k8s.io', 'events.k8s.io', 'networking.k8s.io']);
     expect(await get('/apis/apps')).toMatchObject({ kind: 'APIGroup', name: 'apps', preferredVersion: { groupVersion: 'apps/v1', version: 'v1' } });
     const apps = await get('/apis/apps/v1');
     const names = apps.resources.map((r: { name: string }) => r.name);

@@ -135,13 +135,8 @@ function resolveMetric(metric: Metric, path: string, dryRun: boolean): ResolvedM
   const consecutiveErrorLimit = integer(metric.consecutiveErrorLimit, `${path}.consecutiveErrorLimit`, 0) ?? DEFAULT_CONSECUTIVE_ERROR_LIMIT;
   // Argo: no count (or 0) means once without an interval, and indefinitely with one.
   const count = rawCount === undefined || rawCount === 0 ? (intervalMs === undefined ? 1 : undefined) : rawCount;
-  if (count !== undefined && count > 1 && intervalMs === undefined) {
-    throw new AnalysisSpecError('invalid-value', `${path}.interval`, `an interval is required when count is greater than 1 (count is ${count})`);
-  }
-  if (count !== undefined && rawCount !== undefined && rawCount > 0) {
-    if (failureLimit > count) throw new AnalysisSpecError('invalid-value', `${path}.failureLimit`, `failureLimit (${failureLimit}) cannot exceed count (${count})`);
-    if (inconclusiveLimit > count) throw new AnalysisSpecError('invalid-value', `${path}.inconclusiveLimit`, `inconclusiveLimit (${inconclusiveLimit}) cannot exceed count (${count})`);
-  }
+  const broken = countRuleViolation({ ...(rawCount === undefined ? {} : { count: rawCount }), hasInterval: intervalMs !== undefined, failureLimit, inconclusiveLimit });
+  if (broken) throw new AnalysisSpecError('invalid-value', `${path}.${broken.field}`, broken.reason);
   const resolved: ResolvedMetric = {
     name: metric.name,
     providerType: providerTypes[0]!,
@@ -157,6 +152,30 @@ function resolveMetric(metric: Metric, path: string, dryRun: boolean): ResolvedM
   if (intervalMs !== undefined) resolved.intervalMs = intervalMs;
   if (count !== undefined) resolved.count = count;
   return resolved;
+}
+
+/** A metric's count, interval and limits as written, for {@link countRuleViolation}. */
+export interface CountRuleInput {
+  /** `count` as written; absent or 0 means once without an interval, indefinitely with one. */
+  count?: number;
+  /** Whether an interval is given. */
+  hasInterval: boolean;
+  /** `failureLimit` (default 0). */
+  failureLimit: number;
+  /** `inconclusiveLimit` (default 0). */
+  inconclusiveLimit: number;
+}
+
+/**
+ * The first of Argo's rules tying count to interval and limits that a metric breaks: repeated
+ * measurements need an interval, and no limit may exceed a fixed count (it could never be reached).
+ */
+export function countRuleViolation(m: CountRuleInput): { field: 'interval' | 'failureLimit' | 'inconclusiveLimit'; reason: string } | undefined {
+  if (m.count === undefined || m.count === 0) return undefined;
+  if (m.count > 1 && !m.hasInterval) return { field: 'interval', reason: `an interval is required when count is greater than 1 (count is ${m.count})` };
+  if (m.failureLimit > m.count) return { field: 'failureLimit', reason: `failureLimit (${m.failureLimit}) cannot exceed count (${m.count})` };
+  if (m.inconclusiveLimit > m.count) return { field: 'inconclusiveLimit', reason: `inconclusiveLimit (${m.inconclusiveLimit}) cannot exceed count (${m.count})` };
+  return undefined;
 }
 
 function duration(value: string | number, path: string): number {

@@ -71,7 +71,7 @@ const SHARED_RULES: readonly IPolicyRule[] = [
   { apiGroups: [''], resources: ['secrets'], verbs: ['get'] },
   // Configuration referenced by templates (valueFrom a ConfigMap).
   { apiGroups: [''], resources: ['configmaps'], verbs: ['get'] },
-  // The job metric provider runs a Job per measurement and deletes it when judged.
+  // The job metric provider runs a Job per measurement and deletes it when the measurement is aborted.
   { apiGroups: ['batch'], resources: ['jobs'], verbs: [...READ, 'create', 'delete'] },
   // Traffic providers of the next issue. ingress-nginx: the canary Ingress is a copy of the
   // stable one, created and deleted by the controller.
