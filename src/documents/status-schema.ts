@@ -132,6 +132,10 @@ export const ReleaseStatus = Closed({
     to: Type.String({ description: 'its new pod-template hash' }),
   }))),
   conditions: Type.Optional(Type.Array(Condition)),
+  graylane: Type.Optional(Closed({
+    version: Count('bumped by every commit of the controller: what the next commit is decided on'),
+    state: Type.Unknown({ description: "the release's memory between passes (graylane's own format; read the fields above instead)" }),
+  }, { description: "the controller's own memory; never edit it" })),
 });
 
 /** A status condition as the controller writes it. */

@@ -13,7 +13,7 @@ import { WorkQueue, queueKey } from '../core/work-queue.js';
 import type { ObjectCache } from '../../kube/object-cache.js';
 import { ControllerMetrics, type InformerFigures, type ReconcileOutcome } from './controller-metrics.js';
 import { HealthServer } from './health-server.js';
-import { RolloutSpecSource, type RolloutFlavour, type RolloutObject } from './rollout-spec-source.js';
+import { RolloutSpecSource, type RolloutFlavour, type RolloutObject, type RolloutSpecSourceOptions } from './rollout-spec-source.js';
 
 /** One log line's level. */
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
@@ -43,6 +43,8 @@ export interface ControllerLoopOptions {
   informerFigures?: (() => InformerFigures[]) | undefined;
   /** Where retired ReplicaSets are deleted. */
   apps: AppsV1Api;
+  /** A release member's spec (see {@link RolloutSpecSourceOptions.memberSpec}). */
+  memberSpec?: RolloutSpecSourceOptions['memberSpec'];
   /**
    * One reconcile pass of `namespace/name` with the spec source: the core's reconciler over the
    * Kubernetes adapters (supplied at merge). Resolves to how it ended; a rejection is retried.
@@ -94,7 +96,7 @@ export class ControllerLoop {
 
   constructor(private readonly options: ControllerLoopOptions) {
     const { caches, apps } = options;
-    this.specs = new RolloutSpecSource({ ...caches, apps, flavour: options.flavour });
+    this.specs = new RolloutSpecSource({ ...caches, apps, flavour: options.flavour, memberSpec: options.memberSpec });
     this.queue = new WorkQueue({
       concurrency: options.workers,
       handler: (key) => this.pass(key),

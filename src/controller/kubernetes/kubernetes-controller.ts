@@ -21,6 +21,7 @@ import { EventRecorder } from '../../kube/event-recorder.js';
 import { Informer, type InformerBackoff } from '../../kube/informer.js';
 import { LeaderElector } from '../../kube/leader-election.js';
 import { rolloutApiVersion } from '../../kube/rollout-flavour.js';
+import { GRAYLANE_API_VERSION } from '../../kube/names.js';
 import { KubernetesRuntime } from '../../runtime/kubernetes/kubernetes-runtime.js';
 import { KubernetesState, type RolloutObject } from '../../state/kubernetes/kubernetes-state.js';
 import { GatewayApiTrafficProvider, type GatewayRouteObject } from '../../traffic/gateway-api/gateway-api-provider.js';
@@ -37,6 +38,9 @@ import { invalidSpecAwareState } from './invalid-spec-state.js';
 import { KubernetesEventSink, kubernetesAnalysis, noCounters } from './kubernetes-ports.js';
 import { KubernetesTraffic } from './kubernetes-traffic.js';
 import { RolloutPass } from './rollout-pass.js';
+import { ClusterReleases } from './cluster-releases.js';
+import { memberSpecOf, servedCache } from './release-wiring.js';
+import type { ReleaseObject } from '../../state/kubernetes/kubernetes-release-state.js';
 
 /** The Lease the controllers of one installation compete for. */
 export const LEASE_NAME = 'graylane-controller';
@@ -109,7 +113,10 @@ export class KubernetesController {
   private readonly unsubscribe: (() => void)[] = [];
   private phase: 'new' | 'running' | 'stopping' | 'stopped' = 'new';
   /** Optional APIs this cluster serves, found at start. */
-  private readonly served = new Set<'istio' | 'gateway-api' | 'grpc-routes'>();
+  private readonly served = new Set<'istio' | 'gateway-api' | 'grpc-routes' | 'releases'>();
+  /** Releases (graylane.dev), where the cluster serves their CRD. */
+  private readonly releases: ClusterReleases;
+  private readonly releaseInformer: Informer<ReleaseObject>;
   private ended: (end: ControllerEnd) => void = () => undefined;
   /** Resolves once the controller ended: `stopped` after {@link stop}, `lease-lost` when its Lease was lost. */
   readonly done: Promise<ControllerEnd>;
@@ -142,7 +149,10 @@ export class KubernetesController {
     const { virtualServices, destinationRules, httpRoutes, grpcRoutes } = this.optionalInformers;
     const apps = kubeConfig.makeApiClient(AppsV1Api);
     const recorder = (this.recorder = new EventRecorder({ kubeConfig, nowMs, log: (line) => log('warn', line) }));
-    const state = new KubernetesState({ kubeConfig, flavour, rollouts, replicaSets, nowMs, events: recorder });
+    // Releases where served only: a cache never listed would read as "no Release" (release-wiring.ts).
+    const releaseInformer = (this.releaseInformer = informer<ReleaseObject>(GRAYLANE_API_VERSION, 'Release', 'releases'));
+    const releaseCache = servedCache(releaseInformer, () => this.served.has('releases'));
+    const state = new KubernetesState({ kubeConfig, flavour, rollouts, replicaSets, nowMs, events: recorder, releases: releaseCache });
     this.runtime = new KubernetesRuntime({ kubeConfig, replicaSets, pods, nowMs, rolloutApiVersion: apiVersion, ...(namespace === undefined ? {} : { defaultNamespace: namespace }) });
     const serviceSelector = new ServiceSelectorTrafficProvider({ kubeConfig, services, pods });
     const nginx = new NginxTrafficProvider({
@@ -155,9 +165,10 @@ export class KubernetesController {
     const istio = new IstioTrafficProvider({ kubeConfig, virtualServices, destinationRules });
     // GRPCRoutes only where served: a cache never listed would read as "none" (the provider says a route is missing).
     const gatewayApi = new GatewayApiTrafficProvider({ kubeConfig, httpRoutes, grpcRoutes: { get: (n, name) => (this.served.has('grpc-routes') ? grpcRoutes.get(n, name) : undefined), list: (q) => (this.served.has('grpc-routes') ? grpcRoutes.list(q) : []), onChange: (l) => grpcRoutes.onChange(l), synced: () => !this.served.has('grpc-routes') || grpcRoutes.synced() } });
+    const trafficRegistry = validationRegistry([serviceSelector, nginx, istio, gatewayApi]);
     const traffic = new KubernetesTraffic({
       services: serviceSelector,
-      registry: validationRegistry([serviceSelector, nginx, istio, gatewayApi]),
+      registry: trafficRegistry,
       served: (type) => (type === istio.type ? this.served.has('istio') : type === gatewayApi.type ? this.served.has('gateway-api') : true),
     });
     this.loop = new ControllerLoop({
@@ -174,6 +185,7 @@ export class KubernetesController {
       log,
       leaderElection: true,
       flavour,
+      memberSpec: memberSpecOf({ releases: releaseCache, registry: trafficRegistry }),
     });
     const requeue = (key: { namespace: string; name: string }, afterMs = 0): void => this.loop.requeue(queueKey(key), afterMs);
     this.reconciler = new Reconciler({
@@ -184,6 +196,9 @@ export class KubernetesController {
     this.pass = new RolloutPass({
       kubeConfig, apps, specs: this.loop.specs, state, reconciler: this.reconciler, traffic, runtime: this.runtime,
       rollouts, services, deployments, requeue, nowMs, log, flavour,
+    });
+    this.releases = new ClusterReleases({
+      releases: releaseCache, rollouts, flavour, state, reconciler: this.reconciler, requeue, leading: () => this.loop.isLeading, recorder, log, nowMs,
     });
     this.unsubscribe.push(rollouts.onChange((c) => {
       if (c.type === 'deleted') this.pass.rolloutDeleted(c.object);
@@ -225,6 +240,7 @@ export class KubernetesController {
     listed.then(() => {
       if (this.phase !== 'running') return;
       this.options.log('info', 'caches listed', { namespace: this.options.namespace ?? '*' });
+      this.releases.start();
       if (this.elector) this.elector.start();
       else this.loop.lead();
     }, (error: unknown) => {
@@ -242,6 +258,7 @@ export class KubernetesController {
     const wasNew = this.phase === 'new';
     this.phase = 'stopping';
     await this.loop.standDown();
+    await this.releases.stop();
     await this.reconciler.settled();
     // The passes' Events are posted in the background: the last ones go out before the Lease does.
     await this.recorder.flush();
@@ -271,6 +288,7 @@ export class KubernetesController {
       const gateway = await resources('gateway.networking.k8s.io', 'v1');
       if (gateway.has('httproutes')) this.served.add('gateway-api');
       if (gateway.has('grpcroutes')) this.served.add('grpc-routes');
+      if (this.options.argoRollouts !== true && (await resources('graylane.dev', 'v1alpha1')).has('releases')) this.served.add('releases');
     } catch (error) {
       this.options.log('warn', 'API discovery failed: Istio and Gateway API routing are off until a restart', { error: (error as Error).message });
     }
@@ -283,6 +301,7 @@ export class KubernetesController {
       ...(this.served.has('istio') ? [o.virtualServices, o.destinationRules] : []),
       ...(this.served.has('gateway-api') ? [o.httpRoutes] : []),
       ...(this.served.has('grpc-routes') ? [o.grpcRoutes] : []),
+      ...(this.served.has('releases') ? [this.releaseInformer] : []),
     ] as Informer<KubernetesObject>[];
   }
 

@@ -18,6 +18,7 @@ import type { DesiredRevision, DesiredRollout, SpecSource } from '../core/ports.
 import type { ObjectKey } from '../../state/state-port.js';
 import type { KubernetesRevisionTemplate } from '../../runtime/kubernetes/replica-set-body.js';
 import type { RolloutFlavour } from '../../kube/rollout-flavour.js';
+import type { RolloutSpec } from '../../documents/schema.js';
 import { samePodTemplate } from './argo-template-equality.js';
 
 /** What the Kubernetes runtime needs to create one revision's ReplicaSet: its own template type. */
@@ -59,6 +60,11 @@ export interface RolloutSpecSourceOptions {
   deployments: ObjectCache<V1Deployment>;
   /** Where retired ReplicaSets are deleted. */
   apps: AppsV1Api;
+  /**
+   * A release's member runs the release's timeline: its spec as the member it is, or the sentence
+   * why it cannot be one; undefined for a Rollout in no release (release-members.ts).
+   */
+  memberSpec?: ((key: ObjectKey, spec: RolloutSpec) => { spec: RolloutSpec } | { invalid: string } | undefined) | undefined;
 }
 
 /**
@@ -102,7 +108,9 @@ export class RolloutSpecSource implements SpecSource {
     }
     const loaded = this.validateOnce(object);
     if (typeof loaded === 'string') return { state: 'invalid', message: loaded };
-    const spec = loaded.spec;
+    const member = this.options.memberSpec?.(key, loaded.spec);
+    if (member && 'invalid' in member) return { state: 'invalid', message: member.invalid };
+    const spec = member?.spec ?? loaded.spec;
     let podTemplate: V1PodTemplateSpec;
     let selector: V1LabelSelector;
     if (spec.workloadRef) {
@@ -153,7 +161,8 @@ export class RolloutSpecSource implements SpecSource {
       const template: RevisionTemplate = { podTemplate, selector: matchLabels, owner, revisionNumber: next, minReadySeconds };
       revisions.push({ name: desiredRevision, template });
     }
-    return { state: 'valid', desired: { spec, desiredRevision, revisions } };
+    // A member goes back through the release's gates, as on a single host.
+    return { state: 'valid', desired: { spec, desiredRevision, revisions, ...(member ? { fastRollback: false } : {}) } };
   }
 
   /** The desired rollout of `key`; undefined when it is gone or invalid (see {@link check} for the sentence). */

@@ -1,6 +1,8 @@
 /** Why the Kubernetes state adapter could not do what was asked (a conflict is a `StateConflictError` instead). */
 export type KubernetesStateErrorCode =
   | 'RolloutNotFound' | 'ReleasesUnsupported' | 'StatusWriteFailed'
+  /** A Release whose status was to be written is not there (deleted meanwhile). */
+  | 'ReleaseNotFound'
   /** An Argo Rollout's memory annotation was not written (see engine-memory.ts). */
   | 'MemoryWriteFailed'
   /** An Argo Rollout's memory annotation is not graylane's memory (someone edited it). */

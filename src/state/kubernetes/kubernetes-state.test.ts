@@ -18,6 +18,7 @@ import { readRecordedEvent } from '../../kube/event-recorder.js';
 import { fullStatus, fullTraffic, statePortConformance } from '../state-port.case.test.js';
 import { StateConflictError, type ObjectKey } from '../state-port.js';
 import { KubernetesState, type RolloutObject } from './kubernetes-state.js';
+import type { ReleaseObject } from './kubernetes-release-state.js';
 import { eventsAbout } from '../../../test/fixtures/kube/recorded-events.js';
 
 const spec: RolloutSpec = {
@@ -69,8 +70,16 @@ const web: ObjectKey = { namespace: 'default', name: 'web' };
 
 statePortConformance('kubernetes (fake API server, graylane CRDs)', async () => {
   const c = await startCluster([{ namespace: 'default', name: 'api' }, { namespace: 'default', name: 'web' }, { namespace: 'team-b', name: 'api' }]);
-  return { state: c.state, recordedEvents: async (k) => (await eventsAbout(c, k)).map(readRecordedEvent), close: () => c.close() };
-}, { releasesUnsupported: 'releases on Kubernetes come with issue 15' });
+  // Releases live in Release objects: the suite's `shop` exists in both namespaces.
+  await post(c.server, '/apis/apiextensions.k8s.io/v1/customresourcedefinitions', customResourceDefinition('Release'));
+  for (const ns of ['default', 'team-b']) {
+    await post(c.server, `/apis/graylane.dev/v1alpha1/namespaces/${ns}/releases`, { apiVersion: 'graylane.dev/v1alpha1', kind: 'Release', metadata: { name: 'shop' }, spec: { services: ['web', 'api'], strategy: { canary: { steps: [{ setWeight: 20 }] } } } });
+  }
+  const releases = new ListCache<ReleaseObject>({ kubeConfig: c.kubeConfig, apiVersion: 'graylane.dev/v1alpha1', kind: 'Release' });
+  await releases.refresh();
+  const state = new KubernetesState({ kubeConfig: c.kubeConfig, rollouts: c.rollouts, replicaSets: c.replicaSets, nowMs: () => c.clock.nowMs, releases });
+  return { state, recordedEvents: async (k) => (await eventsAbout({ ...c, state }, k)).map(readRecordedEvent), close: () => c.close() };
+});
 
 describe('KubernetesState', () => {
   let cluster: Cluster | undefined;
@@ -234,9 +243,9 @@ describe('KubernetesState', () => {
     await expect(cluster.state.commit(web, { status: fullStatus() }, 0)).resolves.toMatchObject({ version: 1 });
   });
 
-  it('releases are refused with a typed error until issue 15', async () => {
+  it('releases are refused with a typed error when the adapter has no Releases cache', async () => {
     cluster = await startCluster([web]);
-    await expect(cluster.state.loadRelease({ namespace: 'default', name: 'shop' })).rejects.toMatchObject({ code: 'ReleasesUnsupported', message: expect.stringContaining('issue 15') });
+    await expect(cluster.state.loadRelease({ namespace: 'default', name: 'shop' })).rejects.toMatchObject({ code: 'ReleasesUnsupported', message: expect.stringContaining('keeps rollouts only') });
     await expect(cluster.state.commitRelease({ namespace: 'default', name: 'shop' }, { name: 'shop', generation: 'g', phase: 'idle', stepIndex: 0, members: [], secret: 's', message: '' }, 0)).rejects.toMatchObject({ code: 'ReleasesUnsupported' });
   });
 });

@@ -21,6 +21,7 @@ import {
   StateConflictError, type CommitResult, type ObjectKey, type ReleaseRecord, type RolloutChange, type RolloutRecord, type StatePort,
 } from '../state-port.js';
 import { KubernetesStateError } from './kubernetes-state-error.js';
+import { KubernetesReleaseState, type ReleaseObject } from './kubernetes-release-state.js';
 import { inArgoShape } from './argo-status.js';
 import { encodeEngineMemory, memoryVersion, readEngineMemory, statusDigest, type EngineMemory } from './engine-memory.js';
 import { currentPodHash, invalidSpecStatus, projectStatus, replicaCounts } from './status-projection.js';
@@ -50,6 +51,8 @@ export interface KubernetesStateOptions {
   nowMs?: (() => number) | undefined;
   /** Posts the events of commits; default: one posting through `kubeConfig`. */
   events?: EventRecorder | undefined;
+  /** The informer's copy of the Releases: releases are kept in their status; absent: releases are refused (`ReleasesUnsupported`). */
+  releases?: ObjectCache<ReleaseObject> | undefined;
 }
 
 /** A write of ours the informer may not have shown yet. */
@@ -82,6 +85,7 @@ export class KubernetesState implements StatePort {
   private readonly version: string;
   private readonly written = new Map<string, Written>();
   private eventSequence = 0;
+  private readonly releaseState: KubernetesReleaseState | undefined;
 
   constructor(options: KubernetesStateOptions) {
     this.api = options.kubeConfig.makeApiClient(CustomObjectsApi);
@@ -92,6 +96,7 @@ export class KubernetesState implements StatePort {
     this.replicaSets = options.replicaSets;
     this.now = options.nowMs ?? Date.now;
     this.events = options.events ?? new EventRecorder({ kubeConfig: options.kubeConfig, nowMs: this.now });
+    this.releaseState = options.releases && new KubernetesReleaseState({ kubeConfig: options.kubeConfig, releases: options.releases });
   }
 
   /**
@@ -175,14 +180,14 @@ export class KubernetesState implements StatePort {
     this.events.post({ object: this.involved(stored), level: 'warning', reason: 'InvalidSpec', message });
   }
 
-  /** Releases on Kubernetes come with issue 15. */
+  /** A release's record, from its Release's status (kubernetes-release-state.ts); refused without the Releases' cache. */
   loadRelease(key: ObjectKey): Promise<ReleaseRecord | undefined> {
-    return Promise.reject(releasesUnsupported(key));
+    return this.releaseState ? this.releaseState.loadRelease(key) : Promise.reject(releasesUnsupported(key));
   }
 
-  /** Releases on Kubernetes come with issue 15. */
-  commitRelease(key: ObjectKey, _state: ReleaseState, _expectedVersion: number): Promise<CommitResult> {
-    return Promise.reject(releasesUnsupported(key));
+  /** Commits a release's state in its Release's status at the version read; refused without the Releases' cache. */
+  commitRelease(key: ObjectKey, state: ReleaseState, expectedVersion: number): Promise<CommitResult> {
+    return this.releaseState ? this.releaseState.commitRelease(key, state, expectedVersion) : Promise.reject(releasesUnsupported(key));
   }
 
   /**
@@ -280,5 +285,5 @@ export class KubernetesState implements StatePort {
 }
 
 function releasesUnsupported(key: ObjectKey): KubernetesStateError {
-  return new KubernetesStateError('ReleasesUnsupported', `release ${id(key)}: releases on Kubernetes are not supported yet (issue 15); this controller keeps rollouts only`);
+  return new KubernetesStateError('ReleasesUnsupported', `release ${id(key)}: this state adapter was made without the Releases' cache, so it keeps rollouts only`);
 }

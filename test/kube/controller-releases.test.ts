@@ -1,0 +1,98 @@
+/**
+ * Releases on the cluster: the real KubernetesController against the fake API server with
+ * graylane's Rollout and Release CRDs, the simulated ReplicaSet controller and kubelet. A Release
+ * of a frontend and a backend moves both as one: one timeline, one abort.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { customResourceDefinition } from '../../src/documents/index.js';
+import { apply, ClusterTestBed, operate, patchRolloutSpec, readRollout, runController, startCluster, until, type Cluster } from '../fixtures/kube/controller-harness.js';
+import { rawRequest } from '../fixtures/kube/raw-request.js';
+import type { ReleaseObject } from '../../src/state/kubernetes/kubernetes-release-state.js';
+
+const bed = new ClusterTestBed();
+const { log } = bed;
+afterEach(() => bed.tearDown());
+
+const service = (name: string, app: string) => ({ apiVersion: 'v1', kind: 'Service', metadata: { name }, spec: { selector: { app }, ports: [{ port: 80, targetPort: 80 }] } });
+const rollout = (name: string, image: string) => ({
+  apiVersion: 'graylane.dev/v1alpha1', kind: 'Rollout', metadata: { name },
+  spec: {
+    replicas: 2, selector: { matchLabels: { app: name } },
+    template: { metadata: { labels: { app: name } }, spec: { containers: [{ name: 'app', image }] } },
+    // The member's own steps are not used inside a release: the release's timeline is.
+    strategy: { canary: { stableService: `${name}-stable`, canaryService: `${name}-canary`, steps: [{ setWeight: 10 }] } },
+  },
+});
+
+async function startWithReleases(release: Record<string, unknown>): Promise<Cluster> {
+  const c = (bed.cluster = await startCluster());
+  expect((await rawRequest({ server: c.server, method: 'POST', path: '/apis/apiextensions.k8s.io/v1/customresourcedefinitions', body: customResourceDefinition('Release') })).status).toBe(201);
+  await apply(c, [service('web-stable', 'web'), service('web-canary', 'web'), service('api-stable', 'api'), service('api-canary', 'api'), rollout('web', 'web:1'), rollout('api', 'api:1')]);
+  const created = await rawRequest({ server: c.server, method: 'POST', path: '/apis/graylane.dev/v1alpha1/namespaces/default/releases', body: { apiVersion: 'graylane.dev/v1alpha1', kind: 'Release', metadata: { name: 'shop' }, spec: release } });
+  expect(created.status).toBe(201);
+  bed.controller = await runController({ kubeConfig: c.kc, namespace: 'default', log });
+  return c;
+}
+
+const readRelease = async (c: Cluster): Promise<ReleaseObject> =>
+  (await rawRequest({ server: c.server, path: '/apis/graylane.dev/v1alpha1/namespaces/default/releases/shop' })).body as unknown as ReleaseObject;
+
+async function bothHealthy(c: Cluster): Promise<string[]> {
+  const hashes: string[] = [];
+  for (const name of ['web', 'api']) {
+    const r = await until(`${name} Healthy`, () => readRollout(c, 'default', name), (x) => x.status?.phase === 'Healthy' && x.status.availableReplicas === 2);
+    hashes.push(r.status!.stableRS!);
+  }
+  return hashes;
+}
+
+async function newImages(c: Cluster): Promise<void> {
+  for (const name of ['web', 'api']) {
+    const r = await readRollout(c, 'default', name);
+    const template = structuredClone(r.spec.template) as { spec: { containers: { image: string }[] } };
+    template.spec.containers[0]!.image = `${name}:2`;
+    await patchRolloutSpec(c, 'default', name, { template });
+  }
+}
+
+describe('Releases on the cluster', () => {
+  it('a Release of a frontend and a backend moves both together: both wait at its gate at its weight, both go on when it opens, and it ends promoted', async () => {
+    const c = await startWithReleases({ services: ['web', 'api'], strategy: { canary: { steps: [{ setWeight: 50 }, { pause: { duration: '2s' } }] } } });
+    const [web1, api1] = await bothHealthy(c);
+    await newImages(c);
+    const progressing = await until('the release progressing with both members', () => readRelease(c), (r) => r.status?.phase === 'progressing' && r.status.members?.length === 2);
+    expect(progressing.status?.members?.map((m) => [m.service, m.from]).sort()).toEqual([['api', api1], ['web', web1]]);
+    // Both at the release's gate (weight 50: one canary pod of two), not at the member's own 10%.
+    for (const name of ['web', 'api']) {
+      const gated = await until(`${name} at the release gate`, () => readRollout(c, 'default', name), (r) => r.status?.currentStepIndex === 1 && r.status.canary?.weights?.canary.weight === 50);
+      expect(gated.status?.stableRS).toBe(name === 'web' ? web1 : api1);
+    }
+    await until('the release promoted', () => readRelease(c), (r) => r.status?.phase === 'promoted', { timeoutMs: 30_000 });
+    for (const name of ['web', 'api']) {
+      const done = await until(`${name} on its new revision`, () => readRollout(c, 'default', name), (r) => r.status?.stableRS !== undefined && r.status.stableRS !== (name === 'web' ? web1 : api1) && r.status.phase === 'Healthy', { timeoutMs: 30_000 });
+      expect(done.status?.currentPodHash).toBe(done.status?.stableRS);
+    }
+  }, 90_000);
+
+  it('one abort sends both back: a person aborting the backend aborts the frontend too, traffic on stable for both', async () => {
+    const c = await startWithReleases({ services: ['web', 'api'], strategy: { canary: { steps: [{ setWeight: 50 }, { pause: {} }] } } });
+    const [web1, api1] = await bothHealthy(c);
+    await newImages(c);
+    for (const name of ['web', 'api']) await until(`${name} at the release gate`, () => readRollout(c, 'default', name), (r) => r.status?.phase === 'Paused' && r.status.currentStepIndex === 1);
+    await operate(c, 'default', 'api', { type: 'abort' });
+    const aborted = await until('the release aborted', () => readRelease(c), (r) => r.status?.phase === 'aborted');
+    expect(aborted.status?.message).toMatch(/api/);
+    for (const name of ['web', 'api']) {
+      const back = await until(`${name} aborted, traffic on stable`, () => readRollout(c, 'default', name), (r) => r.status?.phase === 'Degraded' && r.status.canary?.weights?.canary.weight === 0);
+      expect(back.status?.stableRS).toBe(name === 'web' ? web1 : api1);
+    }
+  }, 90_000);
+
+  it('pinning asked of members the Service selector routes is refused with a sentence (InvalidSpec) on each member', async () => {
+    const c = await startWithReleases({ services: ['web', 'api'], pinning: { cookie: 'shop-version' }, strategy: { canary: { steps: [{ setWeight: 50 }] } } });
+    for (const name of ['web', 'api']) {
+      const refused = await until(`${name} InvalidSpec`, () => readRollout(c, 'default', name), (r) => r.status?.conditions?.some((x) => x.type === 'InvalidSpec') === true);
+      expect(refused.status?.conditions?.find((x) => x.type === 'InvalidSpec')?.message).toMatch(/cannot pin clients.*Service selector/);
+    }
+  }, 60_000);
+});
