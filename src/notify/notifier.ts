@@ -18,7 +18,7 @@ export interface NotifierOptions {
   /** The receivers now (read at each notification: configuration may change while running). */
   receivers: () => readonly ConfiguredReceiver[];
   /** Where undelivered notifications are said; messages name receivers, never URLs. */
-  log: (level: NotifierLogLevel, message: string, fields: Record<string, unknown>) => void;
+  log: (level: NotifierLogLevel, message: string, fields: Readonly<Record<string, string | number>>) => void;
   /** First retry's delay; doubles per attempt (default 1 s). */
   backoffBaseMs?: number;
   /** Longest back-off (default 30 s). */
