@@ -5,7 +5,7 @@ import boundaries from 'eslint-plugin-boundaries';
 
 const layers = [
   'documents', 'engine', 'analysis', 'metrics', 'traffic', 'router', 'runtime',
-  'controller', 'state', 'view', 'api', 'cli', 'console', 'demo', 'kube', 'lib',
+  'controller', 'state', 'view', 'api', 'cli', 'console', 'demo', 'kube', 'lib', 'notify',
 ];
 
 /**
@@ -48,12 +48,14 @@ const allowed = {
   // The controller core speaks to the world through ports only; adapters are the composition
   // roots' business (see the import restrictions on src/controller/core below).
   'controller-core': ['controller', 'contract', 'view', 'documents', 'engine', 'analysis', 'traffic', 'router-contract', 'router-control-port', 'runtime', 'state', 'lib'],
+  // Notifications: receivers (one folder per type) and the feed from the core's events.
+  notify: ['controller-core', 'documents', 'state', 'lib'],
   contract: ['lib'],
   view: ['contract', 'documents', 'engine', 'router-contract', 'lib'],
   controller: ['controller-core', 'documents', 'engine', 'analysis', 'metrics', 'traffic', 'router-contract', 'router-control-port', 'runtime', 'state', 'view', 'contract', 'kube', 'lib'],
   // The single-host composition root: the only part of the controller that builds a router.
-  'controller-local': ['controller', 'controller-core', 'documents', 'engine', 'analysis', 'metrics', 'traffic', 'router', 'router-contract', 'router-control-port', 'runtime', 'state', 'view', 'contract', 'lib'],
-  'controller-kubernetes': ['controller', 'controller-core', 'documents', 'engine', 'analysis', 'metrics', 'traffic', 'router-contract', 'router-control-port', 'runtime', 'state', 'view', 'contract', 'kube', 'lib'],
+  'controller-local': ['notify', 'controller', 'controller-core', 'documents', 'engine', 'analysis', 'metrics', 'traffic', 'router', 'router-contract', 'router-control-port', 'runtime', 'state', 'view', 'contract', 'lib'],
+  'controller-kubernetes': ['notify', 'controller', 'controller-core', 'documents', 'engine', 'analysis', 'metrics', 'traffic', 'router-contract', 'router-control-port', 'runtime', 'state', 'view', 'contract', 'kube', 'lib'],
   api: ['contract', 'view', 'controller', 'state', 'documents', 'engine', 'analysis', 'router-contract', 'lib'],
   cli: ['cli-cluster', 'api', 'contract', 'view', 'controller', 'controller-local', 'controller-kubernetes', 'kube', 'documents', 'engine', 'analysis', 'traffic', 'router', 'router-contract', 'demo', 'lib'],
   'cli-cluster': ['cli', 'api', 'contract', 'view', 'controller', 'controller-core', 'controller-local', 'kube', 'documents', 'engine', 'runtime', 'state', 'lib'],

@@ -69,6 +69,24 @@ describe('loadDocuments', () => {
     ]);
   });
 
+  it('a notifications receiver with both url and urlFrom, or a secret with two sources, is an error at its line and field', () => {
+    const text = `apiVersion: graylane.dev/v1alpha1
+kind: App
+metadata: {name: a}
+spec:
+  services: [{name: x, targets: ['127.0.0.1:1']}]
+  notifications:
+    receivers:
+    - {name: r, type: webhook, url: 'http://h', urlFrom: {fromEnv: U}}
+    - {name: s, type: slack, url: 'http://h', headers: {X-Token: {value: a, fromEnv: T}}}
+`;
+    const r = loadDocuments({ text, file: 'n.yaml' });
+    expect(r.errors.map(formatSpecError)).toEqual([
+      'n.yaml:8:7: spec.notifications.receivers[0]: a receiver has exactly one of url, urlFrom',
+      'n.yaml:9:57: spec.notifications.receivers[1].headers.X-Token: exactly one of value, fromEnv, fromFile; found 2',
+    ]);
+  });
+
   it('skips empty documents and reads JSON', () => {
     const json = JSON.stringify({ apiVersion: 'graylane.dev/v1alpha1', kind: 'App', metadata: { name: 'a' }, spec: { services: [{ name: 'x', targets: ['127.0.0.1:1'] }] } });
     const r = loadDocuments({ text: `---\n---\n${json}\n`, file: 'a.json' });

@@ -475,12 +475,45 @@ export const LogSettings = Closed(
   { description: 'instance logs: the disk cap per instance and how long retired instances keep theirs (read when the daemon starts)' },
 );
 
+/** A value read when the daemon or controller sends, so that secrets stay out of documents and logs. */
+export const SecretSource = Closed({
+  value: Type.Optional(Type.String({ description: 'the value itself (for what is no secret)' })),
+  fromEnv: Type.Optional(Type.String({ minLength: 1, description: 'name of an environment variable of the daemon or controller holding the value' })),
+  fromFile: Type.Optional(Type.String({ minLength: 1, description: 'path of a file holding the value (trailing newline dropped); relative to the working directory' })),
+}, { description: 'exactly one of value, fromEnv, fromFile' });
+
+/** The transitions a receiver can be told of. */
+export const NotificationTransition = Type.Union(
+  ['started', 'step', 'paused', 'promoted', 'aborted', 'degraded', 'rolled-back', 'completed'].map((t) => Type.Literal(t)),
+  { description: 'started, step (a step completed), paused, promoted, aborted (the guard\'s too, with the reason), degraded (progress deadline exceeded), rolled-back, completed' },
+);
+
+export const NotificationReceiver = Closed({
+  name: Type.String({ minLength: 1, pattern: '^[A-Za-z0-9_.-]+$', description: 'receiver name, used in logs and metrics (never its URL)' }),
+  type: Type.Union([Type.Literal('webhook'), Type.Literal('slack'), Type.Literal('alertmanager')], { description: 'webhook (JSON), slack (incoming webhook: text and blocks) or alertmanager (POST /api/v2/alerts)' }),
+  url: Type.Optional(Type.String({ pattern: '^https?://', description: 'where to POST (for alertmanager: its base URL); or urlFrom' })),
+  urlFrom: Type.Optional(SecretSource),
+  headers: Type.Optional(Type.Record(Type.String({ pattern: '^[A-Za-z0-9-]+$' }), SecretSource, { description: 'extra request headers, e.g. Authorization from an environment variable' })),
+  filter: Type.Optional(Closed({
+    transitions: Type.Optional(Type.Array(NotificationTransition, { minItems: 1, description: 'only these transitions (default all)' })),
+    services: Type.Optional(Type.Array(Type.String({ minLength: 1 }), { minItems: 1, description: 'only these services or releases (default all)' })),
+    namespaces: Type.Optional(Type.Array(Type.String({ minLength: 1 }), { minItems: 1, description: 'only these namespaces (default all; a single host\'s is default)' })),
+  })),
+  timeout: Type.Optional(Type.Union(Duration.anyOf, { description: 'per attempt (default 5s)' })),
+  retries: Type.Optional(Type.Integer({ minimum: 0, maximum: 10, description: 'attempts after the first, with exponential back-off from 1s (default 3); a 429 or 503 Retry-After is honoured up to 60s' })),
+});
+
+export const Notifications = Closed({
+  receivers: Type.Array(NotificationReceiver, { minItems: 1 }),
+}, { description: 'where transitions of rollouts and releases are sent; a receiver that is down never holds a rollout up' });
+
 export const AppSpec = Closed({
   listen: Type.Optional(Type.String({ pattern: '^[^:\\s]+:[0-9]{1,5}$', description: 'host:port the built-in router listens on' })),
   router: Type.Optional(RouterSettings),
   services: Type.Array(AppService, { minItems: 1 }),
   releases: Type.Optional(Type.Array(Release, { description: 'services rolled out as one, with version pinning' })),
   logs: Type.Optional(LogSettings),
+  notifications: Type.Optional(Notifications),
 });
 
 export const App = Closed({
@@ -521,3 +554,7 @@ export type LogSettings = Static<typeof LogSettings>;
 export type Release = Static<typeof Release>;
 export type ReleasePinning = Static<typeof ReleasePinning>;
 export type App = Static<typeof App>;
+export type Notifications = Static<typeof Notifications>;
+export type NotificationReceiverSpec = Static<typeof NotificationReceiver>;
+export type NotificationTransition = Static<typeof NotificationTransition>;
+export type SecretSource = Static<typeof SecretSource>;

@@ -2,7 +2,7 @@
  * Rules the schema cannot say: combinations that Argo Rollouts (or graylane's single host) rejects.
  * Each returns issues with an exact reason; they run only on documents the schema accepted.
  */
-import type { App, AnalysisTemplate, BlueGreenStrategy, CanaryStrategy, Rollout, RolloutAnalysis, Strategy, TrafficRouting } from './schema.js';
+import type { App, AnalysisTemplate, Notifications, BlueGreenStrategy, CanaryStrategy, Rollout, RolloutAnalysis, Strategy, TrafficRouting } from './schema.js';
 import type { Issue, PathSegment } from './source.js';
 import { parseDurationMs } from '../lib/duration.js';
 
@@ -181,6 +181,25 @@ export function checkApp(app: App): Issue[] {
       } catch (err) {
         out.push(issue([...at, 'pinning', 'assetPattern'], `not a valid regular expression: ${(err as Error).message}`));
       }
+    }
+  });
+  if (app.spec.notifications) out.push(...checkNotifications(app.spec.notifications, ['spec', 'notifications']));
+  return out;
+}
+
+/** Checks a `notifications` block (an App's, or the cluster's ConfigMap's): names unique, one source per value. */
+export function checkNotifications(n: Notifications, base: PathSegment[]): Issue[] {
+  const out: Issue[] = [];
+  const seen = new Set<string>();
+  n.receivers.forEach((r, i) => {
+    const at = [...base, 'receivers', i];
+    if (seen.has(r.name)) out.push(issue([...at, 'name'], `duplicate receiver name "${r.name}"`, 'duplicate'));
+    seen.add(r.name);
+    if ((r.url === undefined) === (r.urlFrom === undefined)) out.push(issue(at, 'a receiver has exactly one of url, urlFrom'));
+    const sources = [...(r.urlFrom ? [{ path: [...at, 'urlFrom'], s: r.urlFrom }] : []), ...Object.entries(r.headers ?? {}).map(([h, s]) => ({ path: [...at, 'headers', h], s }))];
+    for (const { path, s } of sources) {
+      const count = [s.value, s.fromEnv, s.fromFile].filter((v) => v !== undefined).length;
+      if (count !== 1) out.push(issue(path, `exactly one of value, fromEnv, fromFile; found ${count}`));
     }
   });
   return out;

@@ -3,6 +3,7 @@
  * answers 429 with `Retry-After`, an overloaded or starting server 503. Read from a client-node
  * `ApiException` (its lower-cased response headers), in seconds or as an HTTP-date.
  */
+import { parseRetryAfterMs } from '../lib/retry-after.js';
 
 /** The longest wait taken from a server: the work queue's longest back-off. A longer ask (or a clock far off) is not a reason to stall a Rollout. */
 export const MAX_SERVER_RETRY_AFTER_MS = 30_000;
@@ -31,14 +32,7 @@ export function serverRetryAfterMs(error: unknown, options: ServerRetryAfterOpti
   if (typeof headers !== 'object' || headers === null) return undefined;
   const raw = (headers as Record<string, unknown>)['retry-after'] ?? (headers as Record<string, unknown>)['Retry-After'];
   if (typeof raw !== 'string') return undefined;
-  const ms = parseRetryAfterMs(raw.trim(), options.nowMs ?? Date.now);
+  const ms = parseRetryAfterMs(raw, options.nowMs ?? Date.now);
   return ms === undefined ? undefined : Math.min(options.maxMs ?? MAX_SERVER_RETRY_AFTER_MS, ms);
 }
 
-function parseRetryAfterMs(value: string, nowMs: () => number): number | undefined {
-  if (/^\d+$/.test(value)) return Number(value) * 1000;
-  // RFC 9110 allows an HTTP-date too; Kubernetes sends seconds, proxies in front of it may not.
-  if (!/[a-z]/i.test(value)) return undefined;
-  const at = Date.parse(value);
-  return Number.isNaN(at) ? undefined : Math.max(0, at - nowMs());
-}

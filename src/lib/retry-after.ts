@@ -27,3 +27,16 @@ export function retryAfterMsOf(error: unknown): number | undefined {
   }
   return undefined;
 }
+
+/**
+ * A Retry-After header's value in ms: delay-seconds or an HTTP-date (RFC 9110; servers send seconds,
+ * proxies in front of them may send a date). Undefined when absent or unreadable.
+ */
+export function parseRetryAfterMs(value: string | null | undefined, nowMs: () => number): number | undefined {
+  if (value === null || value === undefined) return undefined;
+  const v = value.trim();
+  if (/^\d+$/.test(v)) return Number(v) * 1000;
+  if (!/[a-z]/i.test(v)) return undefined;
+  const at = Date.parse(v);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - nowMs());
+}

@@ -41,6 +41,7 @@ describe('graylane controller: flag errors exit 2 with one sentence', () => {
     ['no workers', ['--workers', '0'], '--workers must be a whole number from 1 to 64, not "0"'],
     ['workers as a word', ['--workers', 'many'], '--workers must be a whole number from 1 to 64, not "many"'],
     ['too many workers', ['--workers', '65'], '--workers must be a whole number from 1 to 64, not "65"'],
+    ['a notifications ConfigMap that is no name', ['--notifications-configmap', 'a/b/c'], '--notifications-configmap: "a/b/c" is not NAME or NAMESPACE/NAME'],
     ['a context the kubeconfig lacks', ['--context', 'dev'], '--context: the kubeconfig has no context "dev" (it has: prod, staging)'],
   ])('%s', async (_name, args, sentence) => {
     const r = await run(['controller', '--kubeconfig', kubeconfig, ...args]);
@@ -96,5 +97,12 @@ describe('graylane controller: what it would run with', () => {
     expect(a.leaseNamespace).toBe('shop');
     expect(a.identity).toMatch(/-[0-9a-f]{8}$/);
     expect(a.identity).not.toBe(b.identity);
+  });
+
+  it('the notifications ConfigMap is graylane-notifications beside the Lease, or the flag\'s NAME or NAMESPACE/NAME', () => {
+    const base = { kubeconfig, healthAddr: ':8081', metricsAddr: ':8090', workers: '4' };
+    expect(controllerSettings(base, loadKubeConfig, { POD_NAMESPACE: 'graylane-system' }).notificationsConfigMap).toEqual({ namespace: 'graylane-system', name: 'graylane-notifications' });
+    expect(controllerSettings({ ...base, notificationsConfigmap: 'hooks' }, loadKubeConfig, {}).notificationsConfigMap).toEqual({ namespace: 'shop', name: 'hooks' });
+    expect(controllerSettings({ ...base, notificationsConfigmap: 'ops/hooks' }, loadKubeConfig, {}).notificationsConfigMap).toEqual({ namespace: 'ops', name: 'hooks' });
   });
 });

@@ -10,6 +10,7 @@ import {
   KubernetesController, LEASE_NAME, defaultIdentity, type ControllerEnd, type ControllerLog, type LeaderElectionSettings,
 } from '../../controller/kubernetes/kubernetes-controller.js';
 import { KubeConfigError, loadKubeConfig, type LoadKubeConfigOptions, type LoadedKubeConfig } from '../../kube/kube-config.js';
+import { NOTIFICATIONS_CONFIGMAP, NOTIFICATIONS_KEY } from '../../controller/kubernetes/cluster-notifications.js';
 import { jsonLog } from '../../controller/kubernetes/json-log.js';
 import { ListenAddressError, parseListenAddress } from '../../controller/kubernetes/listen-address.js';
 import { CliError, EXIT, type CliContext } from '../context.js';
@@ -22,6 +23,7 @@ export interface ControllerFlags {
   allNamespaces?: boolean | undefined;
   leaderElect?: boolean | undefined;
   argoRollouts?: boolean | undefined;
+  notificationsConfigmap?: string | undefined;
   healthAddr: string;
   metricsAddr: string;
   workers: string;
@@ -47,6 +49,8 @@ export interface ControllerSettings {
   workers: number;
   /** Reconcile Argo Rollouts' `argoproj.io` Rollouts in place of Argo's controller, not graylane's. */
   argoRollouts: boolean;
+  /** The notification receivers' ConfigMap (`--notifications-configmap`, default graylane-notifications in the lease namespace). */
+  notificationsConfigMap: { namespace: string; name: string };
 }
 
 const MAX_WORKERS = 64;
@@ -98,18 +102,29 @@ export function controllerSettings(
     kubeConfig.setCurrentContext(flags.context);
   }
   if (!kubeConfig.getCurrentCluster()) throw usage('the kubeconfig names no cluster for its current context: pass --kubeconfig or --context');
+  const leaseNamespace = env.POD_NAMESPACE !== undefined && env.POD_NAMESPACE !== '' ? env.POD_NAMESPACE : undefined;
   const contextNamespace = flags.context === undefined ? loaded.namespace : kubeConfig.getContextObject(flags.context)?.namespace ?? 'default';
   return {
     kubeConfig,
     namespace: flags.allNamespaces ? undefined : flags.namespace ?? contextNamespace,
     leaderElect: flags.leaderElect === true,
-    leaseNamespace: env.POD_NAMESPACE !== undefined && env.POD_NAMESPACE !== '' ? env.POD_NAMESPACE : contextNamespace,
+    leaseNamespace: leaseNamespace ?? contextNamespace,
     identity: defaultIdentity(env),
     healthAddr: flags.healthAddr,
     metricsAddr: flags.metricsAddr,
     workers: Number(flags.workers),
     argoRollouts: flags.argoRollouts === true,
+    notificationsConfigMap: notificationsConfigMap(flags.notificationsConfigmap, leaseNamespace ?? contextNamespace),
   };
+}
+
+/** `NAME` or `NAMESPACE/NAME` of `--notifications-configmap`; a bare name is in the controller's namespace. */
+function notificationsConfigMap(flag: string | undefined, namespace: string): { namespace: string; name: string } {
+  if (flag === undefined) return { namespace, name: NOTIFICATIONS_CONFIGMAP };
+  const parts = flag.split('/');
+  const ok = parts.length <= 2 && parts.every((p) => NAMESPACE.test(p) && p.length <= 63);
+  if (!ok) throw usage(`--notifications-configmap: "${flag}" is not NAME or NAMESPACE/NAME`);
+  return parts.length === 2 ? { namespace: parts[0]!, name: parts[1]! } : { namespace, name: parts[0]! };
 }
 
 /** Something that emits process signals (the process, or a test's emitter). */
@@ -176,6 +191,7 @@ export function registerControllerCommand(program: Command, ctx: CliContext): vo
     .option('--health-addr <host:port>', '/healthz and /readyz', ':8081')
     .option('--metrics-addr <host:port>', 'Prometheus /metrics', ':8090')
     .option('--workers <n>', 'rollouts reconciled at once', '4')
+    .option('--notifications-configmap <[ns/]name>', `ConfigMap whose ${NOTIFICATIONS_KEY} lists notification receivers (default: ${NOTIFICATIONS_CONFIGMAP} in the controller's namespace; none there: no notifications)`)
     .option('--argo-rollouts', 'reconcile Argo Rollouts (argoproj.io/v1alpha1) in place of Argo\'s controller, instead of graylane Rollouts')
     .action(async (flags: ControllerFlags) => {
       const settings = controllerSettings(flags, loadKubeConfig, ctx.io.env);
@@ -186,6 +202,7 @@ export function registerControllerCommand(program: Command, ctx: CliContext): vo
       const controller = new KubernetesController({
         kubeConfig: settings.kubeConfig, namespace: settings.namespace, workers: settings.workers, leaderElection,
         healthAddr: settings.healthAddr, metricsAddr: settings.metricsAddr, log, argoRollouts: settings.argoRollouts,
+        notifications: { configMap: settings.notificationsConfigMap },
       });
       try {
         await runUntilSignal({ controller, signals: process, log });

@@ -41,6 +41,8 @@ import { RolloutPass } from './rollout-pass.js';
 import { ClusterReleases } from './cluster-releases.js';
 import { memberSpecOf, servedCache } from './release-wiring.js';
 import type { ReleaseObject } from '../../state/kubernetes/kubernetes-release-state.js';
+import { ClusterNotifications, type ClusterNotificationsOptions } from './cluster-notifications.js';
+import { notifyingEventSink } from '../../notify/event-feed.js';
 
 /** The Lease the controllers of one installation compete for. */
 export const LEASE_NAME = 'graylane-controller';
@@ -83,6 +85,8 @@ export interface KubernetesControllerOptions {
    * ReplicaSets adopted by template equality, the status in Argo's shape.
    */
   argoRollouts?: boolean | undefined;
+  /** Where the notification receivers' ConfigMap is (cluster-notifications.ts); absent: no notifications. */
+  notifications?: Omit<ClusterNotificationsOptions, 'kubeConfig' | 'log'> | undefined;
 }
 
 /** How a controller ended: stopped when asked, or it lost its Lease. */
@@ -111,6 +115,7 @@ export class KubernetesController {
   private readonly recorder: EventRecorder;
   private readonly pass: RolloutPass;
   private readonly unsubscribe: (() => void)[] = [];
+  private readonly notifications: ClusterNotifications | undefined;
   private phase: 'new' | 'running' | 'stopping' | 'stopped' = 'new';
   /** Optional APIs this cluster serves, found at start. */
   private readonly served = new Set<'istio' | 'gateway-api' | 'grpc-routes' | 'releases'>();
@@ -187,10 +192,13 @@ export class KubernetesController {
       flavour,
       memberSpec: memberSpecOf({ releases: releaseCache, registry: trafficRegistry }),
     });
+    const notifications = (this.notifications = options.notifications && new ClusterNotifications({ kubeConfig, log, ...options.notifications }));
+    notifications?.register(this.loop.controllerMetrics.registry);
+    const sink = new KubernetesEventSink({ recorder, rollouts, log, flavour });
     const requeue = (key: { namespace: string; name: string }, afterMs = 0): void => this.loop.requeue(queueKey(key), afterMs);
     this.reconciler = new Reconciler({
       state: invalidSpecAwareState(state, rollouts), specs: this.loop.specs, runtime: this.runtime, traffic,
-      analysis: kubernetesAnalysis, counters: noCounters, events: new KubernetesEventSink({ recorder, rollouts, log, flavour }),
+      analysis: kubernetesAnalysis, counters: noCounters, events: notifications ? notifyingEventSink(sink, notifications.feed) : sink,
       nowMs, requeue: (key, afterMs) => requeue(key, afterMs),
     });
     this.pass = new RolloutPass({
@@ -235,6 +243,7 @@ export class KubernetesController {
     if (this.phase !== 'new') throw new ControllerStartedError();
     this.phase = 'running';
     await this.loop.start();
+    await this.notifications?.start();
     await this.discover();
     const listed = Promise.all([...Object.values(this.informers), ...this.startedOptional()].map((i) => i.start()));
     listed.then(() => {
@@ -262,6 +271,7 @@ export class KubernetesController {
     await this.reconciler.settled();
     // The passes' Events are posted in the background: the last ones go out before the Lease does.
     await this.recorder.flush();
+    await this.notifications?.stop();
     await this.elector?.stop();
     for (const u of this.unsubscribe) u();
     if (!wasNew) await Promise.all([...Object.values(this.informers), ...this.startedOptional()].map((i) => i.stop()));

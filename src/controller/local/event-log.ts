@@ -34,6 +34,8 @@ export interface LocalEventLogOptions {
   onRecovered: () => void;
   /** Writes began to fail: views now say so. */
   onFault: () => void;
+  /** Hears every event streamed, watched or not (notifications); must not throw or block. */
+  onEvent?: ((event: EventView) => void) | undefined;
 }
 
 /** Records, holds and streams events; see the file's comment. */
@@ -68,6 +70,7 @@ export class LocalEventLog {
 
   /** Streams a change to every watcher. */
   notify(change: { event?: EventView; view?: ServiceView }): void {
+    if (change.event) this.options.onEvent?.(change.event);
     for (const l of this.listeners) l(change);
   }
 

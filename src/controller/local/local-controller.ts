@@ -14,6 +14,7 @@ import { createSqliteState } from '../../state/sqlite/sqlite-state.js';
 import { DEFAULT_NAMESPACE } from '../../state/state-port.js';
 import { corruptRow, type Store } from '../../state/store.js';
 import { guardWrites } from '../../state/write-guard.js';
+import type { SecretReaders } from '../../notify/registry.js';
 import { BuiltinTrafficProvider } from '../../traffic/builtin/builtin-provider.js';
 import { GuardLoop } from '../core/guard-loop.js';
 import { Reconciler } from '../core/reconciler.js';
@@ -34,6 +35,7 @@ import { reconcileStatic } from './static-targets.js';
 import { LocalModel } from './local-model.js';
 import { createLocalGuard } from './local-guard.js';
 import { gatedState } from './store-health.js';
+import { LocalNotifications } from './local-notifications.js';
 
 export { DEFAULT_EVENT_RETENTION, type EventRetention } from './event-log.js';
 export { PROBE_FAILING_EVENT_INTERVAL_MS } from './instances.js';
@@ -58,6 +60,8 @@ export interface LocalControllerOptions {
   guardIntervalMs?: number;
   /** How long the event log is kept; see {@link EventRetention}. */
   eventRetention?: Partial<EventRetention>;
+  /** Where notification receivers' `fromEnv` and `fromFile` are read; default the process's. */
+  notificationSecrets?: SecretReaders | undefined;
 }
 
 const key = (name: string) => ({ namespace: DEFAULT_NAMESPACE, name });
@@ -80,6 +84,8 @@ export class LocalController implements ControlPlane {
   private readonly ops: LocalOperations;
   private readonly reads: LocalReadSide;
   private readonly routerEvents: RouterEventLog;
+  /** The App's notification receivers, fed every event. */
+  readonly notifications: LocalNotifications;
   private readonly timers: NodeJS.Timeout[] = [];
   private unsubscribers: (() => void)[] = [];
   private stopped = false;
@@ -89,7 +95,8 @@ export class LocalController implements ControlPlane {
     const router = (this.router = options.router);
     const nowMs = (this.nowMs = options.nowMs ?? Date.now);
     this.resyncMs = options.resyncMs ?? 500;
-    const events = (this.eventLog = new LocalEventLog({ nowMs, onRecovered: () => this.recovered(), onFault: () => this.model.notifyViews() }));
+    const notifications = (this.notifications = new LocalNotifications({ app: () => this.model.app(), emit: (...a) => events.emit(...a), secrets: options.notificationSecrets }));
+    const events = (this.eventLog = new LocalEventLog({ nowMs, onRecovered: () => this.recovered(), onFault: () => this.model.notifyViews(), onEvent: (e) => notifications.event(e) }));
     const store = (this.store = guardWrites(options.store, { onWriteFailed: (err) => events.writeFailed(err), onWriteSucceeded: () => events.writeSucceeded() }));
     events.attach(store);
     const runtimeOf = (spec: AppService) => (spec.targets ? staticRuntime : processRuntime) as Runtime<unknown>;
@@ -187,6 +194,7 @@ export class LocalController implements ControlPlane {
     await this.queue.shutdown();
     await this.reconciler.settled();
     for (const u of this.unsubscribers) u();
+    await this.notifications.close();
     const { processRuntime, staticRuntime } = this.options;
     if (options.stopInstances) {
       const instances = processRuntime.listInstances();
