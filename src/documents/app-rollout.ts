@@ -29,5 +29,6 @@ export function rolloutFromAppService(app: App, service: AppService | string): R
   if (svc.progressDeadlineSeconds !== undefined) spec.progressDeadlineSeconds = svc.progressDeadlineSeconds;
   if (svc.revisionHistoryLimit !== undefined) spec.revisionHistoryLimit = svc.revisionHistoryLimit;
   if (svc.rollbackWindow !== undefined) spec.rollbackWindow = { ...svc.rollbackWindow };
+  if (svc.hooks !== undefined) spec.hooks = structuredClone(svc.hooks);
   return spec;
 }

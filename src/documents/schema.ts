@@ -237,6 +237,44 @@ export const Strategy = Closed(
 );
 
 // ---------------------------------------------------------------------------------------------
+// Hooks: commands (single host) or Jobs (Kubernetes) that gate a rollout, for database changes
+
+/** A hook's Job on Kubernetes, as a Job's own fields. */
+export const HookJob = Closed(
+  {
+    metadata: Type.Optional(Type.Object({}, { additionalProperties: true })),
+    spec: Type.Object({}, { additionalProperties: true, description: 'a Kubernetes JobSpec' }),
+  },
+  { description: 'run this Job instead of one made from the new revision\'s pod template (Kubernetes only)' },
+);
+
+/** One hook: a command run once; exit 0 passes, anything else (or the timeout) fails. */
+export const Hook = Closed(
+  {
+    command: Type.Optional(Type.Array(Type.String({ minLength: 1 }), {
+      minItems: 1,
+      description: 'argv, run without a shell. Single host: with the new revision\'s environment (its process env, plus GRAYLANE_SERVICE, GRAYLANE_REVISION, GRAYLANE_HOOK) in its working directory. Kubernetes: in a Job made from the new revision\'s pod template, its first container\'s command replaced by this',
+    })),
+    env: Type.Optional(Type.Record(Type.String({ pattern: '^[A-Za-z_][A-Za-z0-9_]*$' }), Type.String(), { additionalProperties: false, description: 'added to the command\'s environment' })),
+    timeoutSeconds: Type.Optional(Type.Integer({ minimum: 1, description: 'past this the hook is stopped and fails; default 600' })),
+    job: Type.Optional(HookJob),
+  },
+  { description: 'exactly one of command, job' },
+);
+
+/** The hooks of a rollout, by when they run. */
+export const Hooks = Closed(
+  {
+    preRollout: Type.Optional(Hook),
+    prePromotion: Type.Optional(Hook),
+    postPromotion: Type.Optional(Hook),
+  },
+  {
+    description: 'commands (single host) or Jobs (Kubernetes) for changes the new revision needs, such as database migrations. preRollout runs before the new revision starts or gets any traffic; prePromotion before the last switch to all traffic; both abort the rollout when they fail. postPromotion runs once the new revision is stable; its failure marks the rollout Degraded (traffic stays on the new revision). Hooks run again on retry, not on a rollback to an earlier revision, and also with promote --full',
+  },
+);
+
+// ---------------------------------------------------------------------------------------------
 // Rollout
 
 /** A Kubernetes PodTemplateSpec; checked field by field against the Kubernetes schema. */
@@ -274,6 +312,7 @@ export const RolloutSpec = Closed({
   paused: Type.Optional(Type.Boolean({ description: 'hold the rollout where it is' })),
   restartAt: Type.Optional(Type.String()),
   rollbackWindow: Type.Optional(RollbackWindow),
+  hooks: Type.Optional(Hooks),
 });
 
 export const Rollout = Closed({
@@ -425,6 +464,7 @@ export const AppService = Closed({
   progressDeadlineSeconds: Type.Optional(Type.Integer({ minimum: 1 })),
   revisionHistoryLimit: Type.Optional(Type.Integer({ minimum: 0 })),
   rollbackWindow: Type.Optional(RollbackWindow),
+  hooks: Type.Optional(Hooks),
   dependsOn: Type.Optional(Type.Array(Type.String({ minLength: 1 }), { description: 'services whose new revision must be ready before this one takes traffic (in a release)' })),
 });
 
@@ -541,6 +581,8 @@ export type GuardSpec = Static<typeof GuardSpec>;
 export type BlueGreenStrategy = Static<typeof BlueGreenStrategy>;
 export type Strategy = Static<typeof Strategy>;
 export type RolloutSpec = Static<typeof RolloutSpec>;
+export type Hook = Static<typeof Hook>;
+export type Hooks = Static<typeof Hooks>;
 export type Rollout = Static<typeof Rollout>;
 export type Metric = Static<typeof Metric>;
 export type AnalysisTemplateSpec = Static<typeof AnalysisTemplateSpec>;

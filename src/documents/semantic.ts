@@ -5,6 +5,7 @@
 import type { App, AnalysisTemplate, Notifications, BlueGreenStrategy, CanaryStrategy, Rollout, RolloutAnalysis, Strategy, TrafficRouting } from './schema.js';
 import type { Issue, PathSegment } from './source.js';
 import { parseDurationMs } from '../lib/duration.js';
+import { checkHooks } from './hook-checks.js';
 
 /**
  * Longest `pinning.abortGrace`: an abort must put traffic back on stable in seconds, and a page
@@ -123,6 +124,7 @@ export function checkRollout(r: Rollout): Issue[] {
     out.push(issue(['spec', 'progressDeadlineSeconds'], `must be more than minReadySeconds (${s.minReadySeconds})`));
   }
   out.push(...checkStrategy(s.strategy, ['spec', 'strategy'], { kubernetes: true }));
+  if (s.hooks) out.push(...checkHooks(s.hooks, ['spec', 'hooks'], { kubernetes: true, strategy: s.strategy }));
   return out;
 }
 
@@ -151,6 +153,8 @@ export function checkApp(app: App): Issue[] {
     if (owner !== undefined) out.push(issue([...at, svc.pathPrefix !== undefined ? 'pathPrefix' : svc.host !== undefined ? 'host' : 'name'], `${route} is already served by service "${owner}"`, 'duplicate'));
     else routes.set(route, svc.name);
     if (svc.strategy) out.push(...checkStrategy(svc.strategy, [...at, 'strategy'], { kubernetes: false }));
+    if (svc.hooks && svc.targets) out.push(issue([...at, 'hooks'], 'not allowed on a targets service: graylane does not roll it out'));
+    else if (svc.hooks) out.push(...checkHooks(svc.hooks, [...at, 'hooks'], { kubernetes: false, strategy: svc.strategy }));
     (svc.dependsOn ?? []).forEach((dep, j) => {
       if (!app.spec.services.some((x) => x.name === dep)) out.push(issue([...at, 'dependsOn', j], `no service "${dep}" in this App`, 'reference'));
       else if (dep === svc.name) out.push(issue([...at, 'dependsOn', j], 'a service cannot depend on itself'));

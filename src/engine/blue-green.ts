@@ -1,5 +1,6 @@
 import type { BlueGreenStrategy } from '../documents/schema.js';
 import { judge } from './canary.js';
+import { followPostPromotionHook, hookGate, owePostPromotionHook } from './hooks.js';
 import { DEFAULT_ABORT_SCALE_DOWN_DELAY_SECONDS, DEFAULT_SCALE_DOWN_DELAY_SECONDS, runName, type Context } from './context.js';
 
 /**
@@ -13,6 +14,7 @@ export function reconcileBlueGreen(ctx: Context, bg: BlueGreenStrategy): void {
   const stable = s.stableRevision ?? '';
   const preview = s.canaryRevision ?? '';
   if (stable === preview) return settle(ctx);
+  if (hookGate(ctx, 'preRollout') === 'waiting') return waitForHook(ctx);
   let previewSize = bg.previewReplicaCount ?? ctx.replicas;
   if (!s.abort) {
     const promoting = progress(ctx, bg, previewSize);
@@ -52,6 +54,9 @@ function progress(ctx: Context, bg: BlueGreenStrategy, previewSize: number): boo
       }
       if (!passGate(ctx, bg)) return false;
     }
+    // The preview grows to full size while the hook runs; the switch waits for it.
+    const hook = hookGate(ctx, 'prePromotion');
+    if (hook !== 'passed') return hook === 'waiting';
     if (ctx.pausedBy('UserPause') || ctx.spec.paused || s.progress.deadlineExceeded) return true;
     if (!ctx.settledAt(preview, ctx.replicas)) return true;
     s.blueGreen.switchedAtMs = ctx.now;
@@ -101,6 +106,7 @@ function complete(ctx: Context, bg: BlueGreenStrategy): void {
   s.pauseConditions = [];
   s.controllerPause = false;
   ctx.event('info', 'RolloutCompleted', `Revision ${next} is now stable (was ${previous})`);
+  owePostPromotionHook(ctx, previous, next);
   const delaySeconds = bg.scaleDownDelaySeconds ?? DEFAULT_SCALE_DOWN_DELAY_SECONDS;
   if (delaySeconds > 0 && ctx.asked(previous) > 0) {
     ctx.scaleDownLater(previous, ctx.now + delaySeconds * 1000);
@@ -112,8 +118,19 @@ function complete(ctx: Context, bg: BlueGreenStrategy): void {
 /** Nothing in progress: the active revision at full size, the others on their way to zero. */
 function settle(ctx: Context): void {
   const { status: s } = ctx;
+  followPostPromotionHook(ctx);
   const active = s.stableRevision ?? '';
   ctx.scale.set(active, ctx.replicas);
   s.weights = { canary: 0, stable: 100 };
   ctx.traffic = { type: 'setTraffic', stableRevision: active, canaryWeight: 0, headerRoutes: [], mirrorRoutes: [] };
+}
+
+/** The preRollout hook runs: no preview instance yet, users on the active revision. */
+function waitForHook(ctx: Context): void {
+  const { status: s } = ctx;
+  const stable = s.stableRevision ?? '';
+  ctx.scale.set(stable, ctx.replicas);
+  for (const r of ctx.revisions) if (r.name !== stable) ctx.hold.add(r.name);
+  s.weights = { canary: 0, stable: 100 };
+  ctx.traffic = { type: 'setTraffic', stableRevision: stable, canaryWeight: 0, headerRoutes: [], mirrorRoutes: [] };
 }

@@ -2,6 +2,7 @@ import { parseDurationMs } from '../lib/duration.js';
 import type { CanaryStep, CanaryStrategy } from '../documents/schema.js';
 import { DEFAULT_ABORT_SCALE_DOWN_DELAY_SECONDS, DEFAULT_SCALE_DOWN_DELAY_SECONDS, runName, type Context } from './context.js';
 import { describeStep } from './describe.js';
+import { followPostPromotionHook, hookGate, owePostPromotionHook } from './hooks.js';
 import { desiredReplicaCounts, trafficWeightToReplicas, type DesiredReplicaCounts, type RevisionReplicas } from './replica-counts.js';
 import { currentSetWeight } from './steps.js';
 import type { AnalysisRunRecord } from './types.js';
@@ -11,12 +12,14 @@ export function reconcileCanary(ctx: Context, canary: CanaryStrategy): void {
   const { status: s } = ctx;
   const steps = canary.steps ?? [];
   if (s.canaryRevision === s.stableRevision) return settle(ctx, canary);
+  if (hookGate(ctx, 'preRollout') === 'waiting') return waitForHook(ctx, canary);
   if (s.promoteFull) {
     s.pauseConditions = [];
-    s.currentStepIndex = steps.length;
+    // promote --full skips judgement, not the prerequisite: the last switch still waits for the hook.
+    if (hookGate(ctx, 'prePromotion') !== 'waiting') s.currentStepIndex = steps.length;
   }
   if (!s.abort) trackEvidence(ctx);
-  if (!s.abort) advanceSteps(ctx, canary, steps);
+  if (!s.abort && !s.promoteFull) advanceSteps(ctx, canary, steps);
   if (!s.abort) backgroundAnalysis(ctx, canary);
   if (s.abort) {
     s.currentStepIndex = 0;
@@ -103,6 +106,12 @@ function advanceSteps(ctx: Context, canary: CanaryStrategy, steps: readonly Cana
     const step = steps[index];
     const weightBefore = s.weights.canary;
     if (!step || !stepDone(ctx, canary, step, index) || s.abort) return;
+    // The last switch to all traffic waits for the prePromotion hook: the weight of the step the
+    // index points at is in force at once, so the gate stands before moving onto a step to full
+    // weight, or past the last step.
+    const next = steps[index + 1];
+    const switchesAll = next === undefined || ('setWeight' in next && next.setWeight >= (canary.trafficRouting?.maxTrafficWeight ?? 100));
+    if (switchesAll && hookGate(ctx, 'prePromotion') !== 'passed') return;
     reportEvidence(ctx, canary, step, index, steps.length);
     s.currentStepIndex = index + 1;
     trackEvidence(ctx);
@@ -318,6 +327,7 @@ function promote(ctx: Context, canary: CanaryStrategy): void {
   s.headerRoutes = [];
   s.mirrorRoutes = [];
   ctx.event('info', 'RolloutCompleted', `Revision ${next} is now stable (was ${previous})`);
+  owePostPromotionHook(ctx, previous, next);
   const routed = !!canary.trafficRouting && (canary.steps ?? []).length > 0;
   if (routed && ctx.asked(previous) > 0) {
     const delaySeconds = canary.scaleDownDelaySeconds ?? DEFAULT_SCALE_DOWN_DELAY_SECONDS;
@@ -333,6 +343,7 @@ function promote(ctx: Context, canary: CanaryStrategy): void {
 /** Nothing in progress: stable at full size, every other revision on its way to zero. */
 function settle(ctx: Context, canary: CanaryStrategy): void {
   const { status: s } = ctx;
+  followPostPromotionHook(ctx);
   const counts = countsNow(ctx, canary);
   ctx.scale.set(s.stableRevision ?? '', counts.canary);
   for (const o of counts.older) ctx.scale.set(o.name, o.replicas);
@@ -340,4 +351,17 @@ function settle(ctx: Context, canary: CanaryStrategy): void {
   s.mirrorRoutes = [];
   setTraffic(ctx, canary, 0);
   ctx.traffic = { type: 'setTraffic', stableRevision: s.stableRevision ?? '', canaryWeight: 0, headerRoutes: [], mirrorRoutes: [] };
+}
+
+/**
+ * The preRollout hook runs: the new revision gets no instance and no traffic yet; stable serves
+ * at full size, and whatever else still has instances (a superseded or aborted one) keeps them
+ * until the hook has decided.
+ */
+function waitForHook(ctx: Context, canary: CanaryStrategy): void {
+  const { status: s } = ctx;
+  const stable = s.stableRevision ?? '';
+  ctx.scale.set(stable, ctx.replicas);
+  for (const r of ctx.revisions) if (r.name !== stable) ctx.hold.add(r.name);
+  setTraffic(ctx, canary, trafficWeight(ctx, canary, false));
 }

@@ -3,6 +3,7 @@ import { reconcileBlueGreen } from './blue-green.js';
 import { reconcileCanary, waitingForEvidence } from './canary.js';
 import { Context, CRASH_LOOP_REASON, CRASH_LOOP_RESTARTS, DEFAULT_PROGRESS_DEADLINE_SECONDS, initialStatus } from './context.js';
 import { describeStep } from './describe.js';
+import { POST_PROMOTION_HOOK_FAILED_REASON } from './hooks.js';
 import { isWarm, rollbackWithinWindow, switchBackWarm } from './rollback.js';
 import { EngineInputError, type Action, type EngineResult, type ReconcileInput, type RolloutStatus } from './types.js';
 
@@ -95,6 +96,8 @@ function resetForRevision(s: RolloutStatus, now: number): void {
   s.analysisRuns = [];
   s.evidence = undefined;
   s.evidenceWarning = undefined;
+  s.postPromotionHook = undefined;
+  s.hookFailure = undefined;
   s.reason = undefined;
   s.message = undefined;
   s.progress = { lastProgressMs: now, fingerprint: s.progress.fingerprint, deadlineExceeded: false };
@@ -167,6 +170,8 @@ function timerStopped(ctx: Context): boolean {
   const { status: s } = ctx;
   if (s.abort || s.pauseConditions.length > 0 || ctx.spec.paused) return true;
   if (s.phase === 'Healthy' || s.phase === 'Completed') return true;
+  // Degraded by a failed postPromotion hook: nothing is in progress to time.
+  if (s.hookFailure !== undefined && s.canaryRevision === s.stableRevision) return true;
   return s.analysisRuns.some((r) => r.kind !== 'background' && r.phase === 'Running');
 }
 
@@ -215,6 +220,13 @@ function setPhase(ctx: Context): void {
     s.reason = 'ProgressDeadlineExceeded';
     return;
   }
+  if (s.hookFailure !== undefined && !inProgress) {
+    // Promoted, but the postPromotion hook failed: the new revision serves, someone has to look.
+    s.phase = 'Degraded';
+    s.reason = POST_PROMOTION_HOOK_FAILED_REASON;
+    s.message = s.hookFailure;
+    return;
+  }
   s.reason = undefined;
   if (inProgress && (s.pauseConditions.length > 0 || ctx.spec.paused)) {
     s.phase = 'Paused';
@@ -236,7 +248,8 @@ function setPhase(ctx: Context): void {
   }
   const leftovers = ctx.revisions.filter((r) => r.name !== stable && (r.replicas > 0 || r.readyReplicas > 0));
   s.phase = leftovers.length > 0 || s.scaleDownDeadlines.length > 0 ? 'Completed' : 'Healthy';
-  s.message = withWarning(ctx, leftovers.length > 0 ? `revision ${stable} is stable; scaling down ${leftovers.map((r) => r.name).join(', ')}` : `revision ${stable} is stable at ${ctx.replicas}/${ctx.replicas}`);
+  const hook = s.postPromotionHook !== undefined ? '; postPromotion hook running' : '';
+  s.message = withWarning(ctx, (leftovers.length > 0 ? `revision ${stable} is stable; scaling down ${leftovers.map((r) => r.name).join(', ')}` : `revision ${stable} is stable at ${ctx.replicas}/${ctx.replicas}`) + hook);
 }
 
 /** A step promoted without evidence stays said until the next rollout starts. */

@@ -1,4 +1,4 @@
-import type { AnalysisTemplate, BackgroundAnalysis, RolloutAnalysis, RolloutSpec, SetHeaderRoute, SetMirrorRoute } from '../documents/schema.js';
+import type { AnalysisTemplate, AnalysisTemplateSpec, BackgroundAnalysis, RolloutAnalysis, RolloutSpec, SetHeaderRoute, SetMirrorRoute } from '../documents/schema.js';
 
 export type HeaderRouteMatch = NonNullable<SetHeaderRoute['match']>[number];
 export type MirrorRouteMatch = NonNullable<SetMirrorRoute['match']>[number];
@@ -17,7 +17,11 @@ export interface PauseCondition {
 
 /** An analysis run's state as the analysis layer reports it (`Pending` until first observed). */
 export type AnalysisPhase = 'Pending' | 'Running' | 'Successful' | 'Failed' | 'Inconclusive' | 'Error';
-export type AnalysisKind = 'step' | 'background' | 'prePromotion' | 'postPromotion';
+/** A rollout hook (`spec.hooks`): when it runs. */
+export type HookName = 'preRollout' | 'prePromotion' | 'postPromotion';
+/** The analysis kind a hook's run has: hooks run through the analysis machinery as one-metric runs. */
+export type HookKind = `${HookName}Hook`;
+export type AnalysisKind = 'step' | 'background' | 'prePromotion' | 'postPromotion' | HookKind;
 
 export interface AnalysisRunRecord {
   /** Unique per revision, attempt and place: `<revision>.<attempt>.<kind>[.<step>]`. */
@@ -92,6 +96,13 @@ export interface RolloutStatus {
   };
   /** Analysis runs of the current attempt, by name. */
   analysisRuns: AnalysisRunRecord[];
+  /**
+   * The postPromotion hook the last promotion owes: the run's name, until the run ends (a roll
+   * forward only). Cleared by the next rollout.
+   */
+  postPromotionHook?: string | undefined;
+  /** Why the postPromotion hook failed: the new revision stays stable; Degraded until the next rollout. */
+  hookFailure?: string | undefined;
   /** Bumped by retry so that new analysis runs get new names. */
   attempt: number;
   /**
@@ -166,6 +177,11 @@ export interface StartAnalysisAction {
   kind: AnalysisKind;
   analysis: RolloutAnalysis | BackgroundAnalysis;
   revision: string;
+  /**
+   * A hook's run (kind `…Hook`): which hook, and the one-metric template (a `command` or `job`
+   * provider, count 1) to run instead of resolving `analysis.templates`, which is empty then.
+   */
+  hook?: { name: HookName; template: AnalysisTemplateSpec } | undefined;
 }
 export interface StopAnalysisAction { type: 'stopAnalysis'; name: string }
 export interface EventAction { type: 'event'; level: 'info' | 'warning'; reason: string; message: string }

@@ -145,6 +145,14 @@ describe('judgeRun limits', () => {
     expect(j.metrics.map((m) => m.phase)).toEqual(['Successful', 'Failed']);
   });
 
+  it('a failed run says what the failing measurement said (a command\'s exit code and stderr)', () => {
+    const template = resolveTemplate({ spec: { metrics: [{ name: 'migrate', count: 1, failureLimit: 0, provider }] } });
+    const failed: Measurement = { metricName: 'migrate', phase: 'Failed', message: './migrate exited with code 3: column exists', startedAtMs: T0, finishedAtMs: T0 };
+    expect(judgeRun({ template, measurements: [failed], startedAtMs: T0, nowMs: T0 })).toMatchObject({
+      phase: 'Failed', message: 'metric "migrate" assessed Failed: failed (1) > failureLimit (0); last: ./migrate exited with code 3: column exists',
+    });
+  });
+
   it('Error outranks Inconclusive, Failed outranks Error', () => {
     const template = resolveTemplate({ spec: { metrics: [
       { name: 'a', successCondition: 'result > 0.9', failureCondition: 'result < 0.1', provider },

@@ -180,7 +180,8 @@ function assessMetric(metric: ResolvedMetric, list: readonly Measurement[], term
   let message: string | undefined;
   if (metric.failureLimit >= 0 && counts.failed > metric.failureLimit) {
     phase = 'Failed';
-    message = `failed (${counts.failed}) > failureLimit (${metric.failureLimit})`;
+    // What the failing measurement said (a command's exit code and stderr) is what a person needs first.
+    message = `failed (${counts.failed}) > failureLimit (${metric.failureLimit})${last.phase === 'Failed' && last.message ? `; last: ${last.message}` : ''}`;
   }
   if (counts.inconclusive > metric.inconclusiveLimit) {
     phase = 'Inconclusive';

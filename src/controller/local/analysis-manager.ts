@@ -1,14 +1,15 @@
 /**
- * Runs the analyses the engine asks for (steps, background, blue-green pre/post promotion) with
- * the metric providers, stores every measurement, and tells the controller when a run's phase
- * changes so the engine can act on it. Runs still going when the daemon died resume from their
- * stored measurements.
+ * Runs the analyses the engine asks for (steps, background, blue-green pre/post promotion, and
+ * hooks, whose one-metric template comes with the request) with the metric providers, stores
+ * every measurement, and tells the controller when a run's phase changes so the engine can act on
+ * it. A hook's command runs with its revision's environment and working directory. Runs still
+ * going when the daemon died resume from their stored measurements.
  */
 import { runAnalysis, type RecordedMeasurement } from '../../analysis/runner.js';
 import { resolveTemplate, AnalysisSpecError } from '../../analysis/judge/template.js';
 import type { RunJudgement } from '../../analysis/judge/run.js';
 import type { StartAnalysisAction } from '../../engine/index.js';
-import { createDefaultProviderRegistry, type RevisionStatsSource } from '../../metrics/index.js';
+import { createDefaultProviderRegistry, type CommandProviderOptions, type RevisionStatsSource } from '../../metrics/index.js';
 import type { AnalysisTemplate, AnalysisTemplateSpec } from '../../documents/schema.js';
 import type { Store } from '../../state/store.js';
 import { isWriteFailure } from '../../state/write-guard.js';
@@ -16,7 +17,11 @@ import type { AnalysisRunView } from '../view-model.js';
 
 /** What is stored per run, enough to show it and to resume it. */
 interface StoredRun {
-  request: { service: string; name: string; kind: string; revision: string; stableRevision?: string; analysis: StartAnalysisAction['analysis'] };
+  request: {
+    service: string; name: string; kind: string; revision: string; stableRevision?: string; analysis: StartAnalysisAction['analysis'];
+    /** A hook's run: its template, instead of the analysis's templates. */
+    hook?: NonNullable<StartAnalysisAction['hook']>;
+  };
   measurements: RecordedMeasurement[];
   metrics: AnalysisRunView['metrics'];
   message?: string;
@@ -34,6 +39,11 @@ export interface AnalysisManagerOptions {
   onPhase: (service: string) => void;
   /** Clock. */
   nowMs: () => number;
+  /**
+   * Where and with what environment a hook's command runs: the revision's own (its process's
+   * working directory and environment). Without it hooks run as analysis commands do.
+   */
+  hookEnvironment?: (service: string, revision: string, hook: string) => CommandProviderOptions;
 }
 
 /** Starts, stops and resumes analysis runs. */
@@ -50,7 +60,10 @@ export class AnalysisManager {
     if (this.running.has(action.name)) return;
     const existing = this.options.store.listAnalysisRuns(service, 200).find((r) => r.id === action.name);
     if (existing && existing.phase !== 'Running') return;
-    const request: StoredRun['request'] = { service, name: action.name, kind: action.kind, revision: action.revision, ...(stableRevision ? { stableRevision } : {}), analysis: action.analysis };
+    const request: StoredRun['request'] = {
+      service, name: action.name, kind: action.kind, revision: action.revision, ...(stableRevision ? { stableRevision } : {}), analysis: action.analysis,
+      ...(action.hook ? { hook: action.hook } : {}),
+    };
     this.launch(request, existing ? (existing.run as StoredRun).measurements : [], existing?.startedAtMs ?? this.options.nowMs());
   }
 
@@ -91,7 +104,7 @@ export class AnalysisManager {
     let template;
     try {
       template = resolveTemplate({
-        spec: this.mergedSpec(request.analysis),
+        spec: request.hook ? request.hook.template : this.mergedSpec(request.analysis),
         args: (request.analysis.args ?? []).map((a) => ({
           name: a.name,
           value: a.valueFrom?.podTemplateHashValue === 'Stable' ? request.stableRevision : a.valueFrom?.podTemplateHashValue === 'Latest' ? request.revision : a.value,
@@ -101,6 +114,14 @@ export class AnalysisManager {
     } catch (err) {
       const message = err instanceof AnalysisSpecError || err instanceof TemplateNotFoundError ? err.message : String(err);
       save('Error', { request, measurements: [], metrics: [], message });
+      this.options.onPhase(request.service);
+      return;
+    }
+    let providers;
+    try {
+      providers = this.providersFor(request);
+    } catch (err) {
+      save('Error', { request, measurements: [], metrics: [], message: err instanceof Error ? err.message : String(err) });
       this.options.onPhase(request.service);
       return;
     }
@@ -120,7 +141,7 @@ export class AnalysisManager {
     save('Running', { request, measurements: all, metrics: [] });
     void runAnalysis({
       template,
-      providers: this.providers,
+      providers,
       signal: controller.signal,
       context: { service: request.service, canaryRevision: request.revision, ...(request.stableRevision ? { stableRevision: request.stableRevision } : {}) },
       startedAtMs,
@@ -143,6 +164,13 @@ export class AnalysisManager {
         if (this.running.get(request.name) === controller) this.running.delete(request.name);
         this.options.onPhase(request.service);
       });
+  }
+
+  /** A hook's command runs in its revision's directory with its environment; other runs share the default providers. */
+  private providersFor(request: StoredRun['request']) {
+    if (!request.hook || !this.options.hookEnvironment) return this.providers;
+    const command = this.options.hookEnvironment(request.service, request.revision, request.hook.name);
+    return createDefaultProviderRegistry({ statsSource: this.options.statsSource, command });
   }
 
   /** Several templates in one analysis run as one: their metrics and args together. */

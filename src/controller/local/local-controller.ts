@@ -24,6 +24,7 @@ import type { AnalysisRunView, RevisionView, ServiceView } from '../view-model.j
 import { AnalysisManager } from './analysis-manager.js';
 import { applyApp } from './app-apply.js';
 import { DEFAULT_EVENT_RETENTION, LocalEventLog, type ChangeListener, type EventRetention } from './event-log.js';
+import { hookEnvironment } from './hook-environment.js';
 import { LocalInstances } from './instances.js';
 import { LocalOperations } from './local-operations.js';
 import { localPorts } from './local-ports.js';
@@ -104,6 +105,7 @@ export class LocalController implements ControlPlane {
     const run = <T>(service: string, fn: () => Promise<T>) => this.queue.run(queueKey(key(service)), fn);
     const analyses = (this.analyses = new AnalysisManager({
       store, statsSource: { stats: (q) => router.stats(q) }, templates: () => store.getApp()?.templates ?? [], onPhase: (s) => this.schedule(s), nowMs,
+      hookEnvironment: (service, revision, hook) => hookEnvironment({ store, service, revision, hook }),
     }));
     const guard = (this.guard = createLocalGuard({
       store, router, reconciler: () => this.reconciler, specOf: (svc) => model.specOf(svc), run, reroute: (s) => this.routing.refresh(s),
