@@ -274,6 +274,10 @@ export const RolloutSpec = Closed({
   paused: Type.Optional(Type.Boolean({ description: 'hold the rollout where it is' })),
   restartAt: Type.Optional(Type.String()),
   rollbackWindow: Type.Optional(RollbackWindow),
+  analysis: Type.Optional(Closed({
+    successfulRunHistoryLimit: Type.Optional(Type.Integer({ minimum: 0, description: 'Successful AnalysisRuns kept on Kubernetes; default 5' })),
+    unsuccessfulRunHistoryLimit: Type.Optional(Type.Integer({ minimum: 0, description: 'Failed, Error and Inconclusive AnalysisRuns kept on Kubernetes; default 5' })),
+  }, { description: 'how many ended AnalysisRuns are kept, as Argo Rollouts' })),
 });
 
 export const Rollout = Closed({

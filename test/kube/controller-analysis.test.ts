@@ -170,6 +170,19 @@ describe('analysis on the cluster', () => {
     expect(run!.status?.phase).toBe('Error');
   });
 
+  it('ended runs beyond spec.analysis.successfulRunHistoryLimit are deleted, the newest kept', async () => {
+    metrics = await MetricServer.start();
+    const check = { analysis: { templates: [{ templateName: 'check' }], args: hashArg } };
+    const rollout = canary({ steps: [{ setWeight: 30 }, check, { setWeight: 60 }, check] });
+    (rollout.spec as Record<string, unknown>).analysis = { successfulRunHistoryLimit: 1 };
+    const { c, v1 } = await setUp([webTemplate({ name: 'check', url: metrics.url })], rollout);
+    await patchRolloutSpec(c, ns, 'shop', { template: template('shop:2') });
+    await until('promoted to the new revision', () => readRollout(c, ns, 'shop'), (r) => r.status?.stableRS !== undefined && r.status.stableRS !== v1, { timeoutMs: 30_000 });
+    expect(metrics.requests).toBe(2);
+    const left = await until('one run left', () => analysisRuns(c, ns), (rs) => rs.length === 1, { timeoutMs: 15_000 });
+    expect(left[0]!.metadata?.labels?.['step-index']).toBe('3');
+  });
+
   it.skipIf(!existsSync('/usr/bin/kubectl'))('kubectl get analysisruns (the real kubectl) lists the runs with their phase', async () => {
     metrics = await MetricServer.start();
     const { c } = await setUp([webTemplate({ name: 'check', url: metrics.url })],

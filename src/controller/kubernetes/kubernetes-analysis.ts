@@ -24,7 +24,7 @@ import { rolloutApiVersion, rolloutGroupVersion, type RolloutFlavour } from '../
 import type { ObjectKey } from '../../state/state-port.js';
 import type { AnalysisPort, EventSink } from '../core/ports.js';
 import {
-  analysisRunLabels, analysisRunObjectName, analysisRunStatus, createdAtMs, DEFAULT_RUN_HISTORY_LIMITS, ENGINE_RUN_ANNOTATION, engineRunName, isFinal,
+  analysisRunLabels, analysisRunObjectName, analysisRunStatus, DEFAULT_RUN_HISTORY_LIMITS, ENGINE_RUN_ANNOTATION, engineRunName, isFinal,
   observedPhase, ROLLOUT_NAME_LABEL, runsBeyondHistory, runStartedAtMs, storedMeasurements, type AnalysisRunObject, type AnalysisRunSpecDoc,
   type ObservedPhase, type RunHistoryLimits,
 } from './analysis-run-object.js';
@@ -147,7 +147,8 @@ export class KubernetesAnalysis implements AnalysisPort {
   list(key: ObjectKey): Promise<ObservedAnalysisRun[]> {
     const stored = this.options.runs.list({ namespace: key.namespace, labels: { [ROLLOUT_NAME_LABEL]: key.name } })
       .filter((r) => engineRunName(r) !== undefined)
-      .sort((a, b) => createdAtMs(b) - createdAtMs(a));
+      // status.startedAt has milliseconds; creationTimestamp only seconds (two steps' runs share one).
+      .sort((a, b) => runStartedAtMs(b, 0) - runStartedAtMs(a, 0));
     for (const run of stored) void this.resume(key, run);
     this.cleanUp(key, stored);
     const names = new Set(stored.map((r) => r.metadata!.name!));

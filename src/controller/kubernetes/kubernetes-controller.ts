@@ -195,6 +195,11 @@ export class KubernetesController {
     this.analysis = new KubernetesAnalysis({
       kubeConfig, flavour, runs: analysisRuns, templates: analysisTemplates, clusterTemplates: clusterAnalysisTemplates, rollouts,
       providers: options.metricProviders ?? createDefaultProviderRegistry(), events, log, onPhase: (key) => requeue(key),
+      historyLimits: (key) => {
+        const check = this.loop.specs.check(key);
+        const limits = check.state === 'valid' ? check.desired.spec.analysis : undefined;
+        return { successful: limits?.successfulRunHistoryLimit ?? 5, unsuccessful: limits?.unsuccessfulRunHistoryLimit ?? 5 };
+      },
     });
     this.reconciler = new Reconciler({
       state: invalidSpecAwareState(state, rollouts), specs: this.loop.specs, runtime: this.runtime, traffic,
