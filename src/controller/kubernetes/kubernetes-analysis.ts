@@ -103,6 +103,17 @@ export class KubernetesAnalysis implements AnalysisPort {
     this.api = options.kubeConfig.makeApiClient(CustomObjectsApi);
     ({ group: this.group, version: this.version } = rolloutGroupVersion(options.flavour ?? 'graylane'));
     this.scheduler = options.scheduler ?? realScheduler;
+    // A person may end a run as in Argo (`kubectl patch analysisrun … -p '{"spec":{"terminate":true}}'`),
+    // or delete it: measuring stops either way; only a terminated one gets a verdict.
+    options.runs.onChange(({ type, object }) => {
+      const live = this.live.get(object.metadata?.name ?? '');
+      if (!live || live.key.namespace !== object.metadata?.namespace) return;
+      if (type === 'deleted') live.controller.abort();
+      else if (object.spec.terminate === true && !live.terminated) {
+        live.terminated = true;
+        live.controller.abort();
+      }
+    });
   }
 
   /** Creates the AnalysisRun and measures it, unless it exists (then a Running one is resumed). */

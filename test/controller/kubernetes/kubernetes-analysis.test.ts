@@ -171,6 +171,23 @@ describe('KubernetesAnalysis', () => {
     expect(r.emitted.map((e) => e.reason)).toEqual(['AnalysisRunSuccessful']);
   });
 
+  it('a person setting spec.terminate (as with Argo) ends the run the same way', async () => {
+    const providers = scripted([1]);
+    const r = await rig(providers);
+    await createTemplate(r.c, ns, webTemplate({ name: 'a', url: 'http://x', metric: { count: undefined, interval: '10s' } }));
+    await r.refresh();
+    await r.port.start(key, { action: step([{ templateName: 'a' }], [{ name: 'hash', value: 'h' }]) });
+    await until('one measurement, then waiting', () => stored(r), (x) => (x?.status?.metricResults?.[0]?.measurements?.length ?? 0) === 1 && r.clock.sleepers() === 1);
+    await r.c.custom.patchNamespacedCustomObject({ group: 'graylane.dev', version: 'v1alpha1', namespace: ns, plural: 'analysisruns', name: 'shop-v2hash-0-1', body: { spec: { terminate: true } } },
+      setHeaderOptions('Content-Type', PatchStrategy.MergePatch));
+    await r.refresh();
+    await until('Successful', () => stored(r), (x) => x?.status?.phase === 'Successful');
+    r.clock.advance(60_000);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(providers.contexts).toHaveLength(1);
+    expect(await r.port.list(key)).toEqual([{ name: 'v2hash.0.step.1', phase: 'Successful' }]);
+  });
+
   it('stopAll leaves a run Running in the cluster; another port resumes it from its stored measurements and measures only the rest', async () => {
     const first = scripted([1]);
     const r = await rig(first);
