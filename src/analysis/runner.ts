@@ -59,6 +59,10 @@ export interface RunContext {
   canaryRevision?: string;
   /** The stable revision. */
   stableRevision?: string;
+  /** The namespace the run belongs to (Kubernetes), for providers that create objects there. */
+  namespace?: string;
+  /** The AnalysisRun object the run is (Kubernetes): what objects a provider creates are owned by. */
+  owner?: { apiVersion: string; kind: string; name: string; uid: string };
 }
 
 /** A stored measurement plus what the provider added. */

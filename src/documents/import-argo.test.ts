@@ -21,6 +21,16 @@ describe('importArgo', () => {
     ]);
   });
 
+  it('keeps spec.analysis (the AnalysisRun history limits the cluster controller honours)', () => {
+    const text = fixture('argo-bluegreen-analysis.yaml').replace(/^spec:\n/m, 'spec:\n  analysis: {successfulRunHistoryLimit: 2, unsuccessfulRunHistoryLimit: 1}\n');
+    expect(text).toContain('successfulRunHistoryLimit: 2');
+    const result = importArgo({ text, file: 'bg.yaml' });
+    expect([result.errors, result.warnings]).toEqual([[], []]);
+    const rollout = loadDocuments({ text: result.yaml, file: 'out.yaml' }).documents[0];
+    if (rollout?.kind !== 'Rollout') throw new Error('expected a Rollout');
+    expect(rollout.doc.spec.analysis).toEqual({ successfulRunHistoryLimit: 2, unsuccessfulRunHistoryLimit: 1 });
+  });
+
   it('removes unsupported fields, lists them, and leaves other kinds out with a note', () => {
     const result = importArgo({ text: fixture('argo-unsupported.yaml') + '---\napiVersion: v1\nkind: Service\nmetadata: {name: svc}\n', file: 'u.yaml' });
     expect(result.warnings.map(formatSpecWarning)).toEqual([

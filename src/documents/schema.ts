@@ -313,6 +313,10 @@ export const RolloutSpec = Closed({
   restartAt: Type.Optional(Type.String()),
   rollbackWindow: Type.Optional(RollbackWindow),
   hooks: Type.Optional(Hooks),
+  analysis: Type.Optional(Closed({
+    successfulRunHistoryLimit: Type.Optional(Type.Integer({ minimum: 0, description: 'Successful AnalysisRuns kept on Kubernetes; default 5' })),
+    unsuccessfulRunHistoryLimit: Type.Optional(Type.Integer({ minimum: 0, description: 'Failed, Error and Inconclusive AnalysisRuns kept on Kubernetes; default 5' })),
+  }, { description: 'how many ended AnalysisRuns are kept, as Argo Rollouts' })),
 });
 
 export const Rollout = Closed({

@@ -45,7 +45,6 @@ const stepRule = (name: string): Rule => ({
 });
 
 const ROLLOUT_RULES: readonly Rule[] = [
-  { pattern: ['spec', 'analysis'] },
   stepRule('experiment'),
   stepRule('plugin'),
   { pattern: [...canary, 'steps', '*', 'analysis', 'analysisRunMetadata'] },

@@ -70,13 +70,16 @@ const expectedGrants: Record<string, string[]> = {
 
 /**
  * With `--argo-rollouts`: Argo's Rollouts and their status in place of graylane's (no
- * rollouts/scale: the controller never writes it), Argo's templates read; all else the same.
+ * rollouts/scale: the controller never writes it), Argo's templates read, Argo's AnalysisRuns
+ * written; all else the same.
  */
 const expectedArgoGrants: Record<string, string[]> = {
   'argoproj.io rollouts': ['get', 'list', 'watch', 'update', 'patch'],
   'argoproj.io rollouts/status': ['get', 'update', 'patch'],
   'argoproj.io analysistemplates': ['get', 'list', 'watch'],
   'argoproj.io clusteranalysistemplates': ['get', 'list', 'watch'],
+  'argoproj.io analysisruns': ['get', 'list', 'watch', 'create', 'update', 'patch', 'delete'],
+  'argoproj.io analysisruns/status': ['get', 'update', 'patch'],
   ...Object.fromEntries(Object.entries(expectedGrants).filter(([k]) => !k.startsWith('graylane.dev rollouts'))),
 };
 

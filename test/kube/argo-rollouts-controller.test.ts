@@ -186,12 +186,12 @@ describe('graylane controller --argo-rollouts', () => {
     expect((await c.apps.readNamespacedReplicaSet({ namespace: ns, name: `demo-${ARGO_HASH}` })).spec?.replicas).toBe(3);
   });
 
-  it('an analysis step is refused as InvalidSpec, as for graylane Rollouts: never promoted unjudged', async () => {
+  it('an analysis step on a cluster without Argo\'s AnalysisRun CRDs is refused as InvalidSpec, as for graylane Rollouts: never promoted unjudged', async () => {
     const c = (bed.cluster = await startArgoCluster());
     await leftByArgo(c, { canary: { steps: [{ setWeight: 50 }, { analysis: { templates: [{ templateName: 'success-rate' }] } }] } }, []);
     await run(c);
     const invalid = await until('InvalidSpec', () => readRollout(c), (r) => (r.status?.conditions ?? []).some((x) => x.type === 'InvalidSpec'));
     expect(invalid.status?.phase).toBe('Degraded');
-    expect(invalid.status?.conditions?.find((x) => x.type === 'InvalidSpec')?.message).toBe('spec.strategy.canary.steps[1].analysis: analysis on Kubernetes comes with the next issue; remove it to roll out without it');
+    expect(invalid.status?.conditions?.find((x) => x.type === 'InvalidSpec')?.message).toBe('spec.strategy.canary.steps[1].analysis: this cluster serves no AnalysisRun API (the AnalysisRun, AnalysisTemplate and ClusterAnalysisTemplate CRDs are not installed; install them and restart the controller), or remove the analysis to roll out without it');
   });
 });

@@ -148,7 +148,7 @@ describe('KubernetesController against the fake API server', () => {
     expect(await replicaSets(c, 'default')).toHaveLength(1);
   });
 
-  it('InvalidSpec: analysis is refused with a sentence saying it comes with the next issue, never skipped', async () => {
+  it('InvalidSpec: analysis on a cluster without the AnalysisRun CRDs is refused with a sentence, never skipped', async () => {
     const c = (bed.cluster = await startCluster());
     await apply(c, documents(seed('002-canary-paused.yaml'), (d) => {
       if (d.kind === 'Rollout') (d.spec!.strategy as { canary: { steps: unknown[] } }).canary.steps.splice(1, 0, { analysis: { templates: [{ templateName: 'success-rate' }] } });
@@ -156,7 +156,7 @@ describe('KubernetesController against the fake API server', () => {
     }));
     await run(c, 'wyq');
     const invalid = await until('InvalidSpec', () => readRollout(c, 'wyq', 'nginx01'), (r) => r.status?.conditions?.some((x) => x.type === 'InvalidSpec' && x.status === 'True') === true);
-    expect(invalid.status?.message).toBe('spec.strategy.canary.steps[1].analysis: analysis on Kubernetes comes with the next issue; remove it to roll out without it');
+    expect(invalid.status?.message).toBe('spec.strategy.canary.steps[1].analysis: this cluster serves no AnalysisRun API (the AnalysisRun, AnalysisTemplate and ClusterAnalysisTemplate CRDs are not installed; install them and restart the controller), or remove the analysis to roll out without it');
     expect(await replicaSets(c, 'wyq')).toEqual([]);
   });
 

@@ -39,6 +39,11 @@ export const ARGO_ROLLOUT_RULES: readonly IPolicyRule[] = [
   { apiGroups: ['argoproj.io'], resources: ['rollouts/status'], verbs: ['get', 'update', 'patch'] },
   // Argo's analysis templates are only read, as graylane's are.
   { apiGroups: ['argoproj.io'], resources: ['analysistemplates', 'clusteranalysistemplates'], verbs: READ },
+  // Argo's Rollouts get Argo's AnalysisRuns, as graylane's get graylane's: created per run,
+  // terminated (patch) on abort or promote, deleted beyond the history limits.
+  { apiGroups: ['argoproj.io'], resources: ['analysisruns'], verbs: [...READ, 'create', 'update', 'patch', 'delete'] },
+  // Their measurements and verdict live in status.
+  { apiGroups: ['argoproj.io'], resources: ['analysisruns/status'], verbs: ['get', 'update', 'patch'] },
 ];
 
 /** The rules whichever Rollouts the controller reconciles. */

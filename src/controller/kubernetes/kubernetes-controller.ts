@@ -22,6 +22,9 @@ import { Informer, type InformerBackoff } from '../../kube/informer.js';
 import { LeaderElector } from '../../kube/leader-election.js';
 import { rolloutApiVersion } from '../../kube/rollout-flavour.js';
 import { GRAYLANE_API_VERSION } from '../../kube/names.js';
+import { registerJobProvider } from '../../metrics/job/job-provider.js';
+import { createDefaultProviderRegistry } from '../../metrics/registry.js';
+import type { MetricProviderRegistry } from '../../metrics/provider.js';
 import { KubernetesRuntime } from '../../runtime/kubernetes/kubernetes-runtime.js';
 import { KubernetesState, type RolloutObject } from '../../state/kubernetes/kubernetes-state.js';
 import { GatewayApiTrafficProvider, type GatewayRouteObject } from '../../traffic/gateway-api/gateway-api-provider.js';
@@ -35,9 +38,12 @@ import { ControllerLoop, ControllerStartedError, type ControllerLog } from './co
 
 export type { ControllerLog, LogLevel } from './controller-loop.js';
 import { invalidSpecAwareState } from './invalid-spec-state.js';
-import { KubernetesEventSink, kubernetesAnalysis, noCounters } from './kubernetes-ports.js';
+import type { AnalysisRunObject } from './analysis-run-object.js';
+import { KubernetesAnalysis, type AnalysisTemplateObject } from './kubernetes-analysis.js';
+import { KubernetesEventSink, noCounters } from './kubernetes-ports.js';
 import { KubernetesTraffic } from './kubernetes-traffic.js';
 import { RolloutPass } from './rollout-pass.js';
+import type { RevisionTemplate } from './rollout-spec-source.js';
 import { ClusterReleases } from './cluster-releases.js';
 import { memberSpecOf, servedCache } from './release-wiring.js';
 import type { ReleaseObject } from '../../state/kubernetes/kubernetes-release-state.js';
@@ -87,6 +93,11 @@ export interface KubernetesControllerOptions {
   argoRollouts?: boolean | undefined;
   /** Where the notification receivers' ConfigMap is (cluster-notifications.ts); absent: no notifications. */
   notifications?: Omit<ClusterNotificationsOptions, 'kubeConfig' | 'log'> | undefined;
+  /**
+   * The metric providers analysis runs measure with (default prometheus, web and command; never
+   * builtin, whose router does not run on Kubernetes). The root's caller may register more.
+   */
+  metricProviders?: MetricProviderRegistry | undefined;
 }
 
 /** How a controller ended: stopped when asked, or it lost its Lease. */
@@ -107,7 +118,9 @@ export class KubernetesController {
   /** Informers of optional APIs (Istio, Gateway API), started only when the cluster serves them. */
   private readonly optionalInformers: {
     virtualServices: Informer<IstioObject>; destinationRules: Informer<IstioObject>; httpRoutes: Informer<GatewayRouteObject>; grpcRoutes: Informer<GatewayRouteObject>;
+    analysisRuns: Informer<AnalysisRunObject>; analysisTemplates: Informer<AnalysisTemplateObject>; clusterAnalysisTemplates: Informer<AnalysisTemplateObject>;
   };
+  private readonly analysis: KubernetesAnalysis;
   private readonly loop: ControllerLoop;
   private readonly runtime: KubernetesRuntime;
   private readonly reconciler: Reconciler;
@@ -118,7 +131,7 @@ export class KubernetesController {
   private readonly notifications: ClusterNotifications | undefined;
   private phase: 'new' | 'running' | 'stopping' | 'stopped' = 'new';
   /** Optional APIs this cluster serves, found at start. */
-  private readonly served = new Set<'istio' | 'gateway-api' | 'grpc-routes' | 'releases'>();
+  private readonly served = new Set<'istio' | 'gateway-api' | 'grpc-routes' | 'releases' | 'analysis'>();
   /** Releases (graylane.dev), where the cluster serves their CRD. */
   private readonly releases: ClusterReleases;
   private readonly releaseInformer: Informer<ReleaseObject>;
@@ -131,9 +144,9 @@ export class KubernetesController {
     const nowMs = options.nowMs ?? Date.now;
     const flavour = options.argoRollouts === true ? 'argo' : 'graylane';
     const apiVersion = rolloutApiVersion(flavour);
-    const informer = <T extends KubernetesObject>(apiVersion: string, kind: string, plural: string): Informer<T> =>
+    const informer = <T extends KubernetesObject>(apiVersion: string, kind: string, plural: string, scope: 'namespaced' | 'cluster' = 'namespaced'): Informer<T> =>
       new Informer({
-        kubeConfig, apiVersion, kind, plural, namespace, backoff: options.informerBackoff,
+        kubeConfig, apiVersion, kind, plural, namespace: scope === 'cluster' ? undefined : namespace, backoff: options.informerBackoff,
         onError: (error) => log('warn', 'informer', { kind, code: error.code, error: error.message, retryInMs: error.retryInMs }),
       });
     this.informers = {
@@ -149,9 +162,13 @@ export class KubernetesController {
       destinationRules: informer<IstioObject>('networking.istio.io/v1', 'DestinationRule', 'destinationrules'),
       httpRoutes: informer<GatewayRouteObject>('gateway.networking.k8s.io/v1', 'HTTPRoute', 'httproutes'),
       grpcRoutes: informer<GatewayRouteObject>('gateway.networking.k8s.io/v1', 'GRPCRoute', 'grpcroutes'),
+      // Analysis in the Rollouts' own group: Argo's AnalysisRuns and templates for Argo's Rollouts.
+      analysisRuns: informer<AnalysisRunObject>(apiVersion, 'AnalysisRun', 'analysisruns'),
+      analysisTemplates: informer<AnalysisTemplateObject>(apiVersion, 'AnalysisTemplate', 'analysistemplates'),
+      clusterAnalysisTemplates: informer<AnalysisTemplateObject>(apiVersion, 'ClusterAnalysisTemplate', 'clusteranalysistemplates', 'cluster'),
     };
     const { rollouts, replicaSets, pods, services, deployments, ingresses } = this.informers;
-    const { virtualServices, destinationRules, httpRoutes, grpcRoutes } = this.optionalInformers;
+    const { virtualServices, destinationRules, httpRoutes, grpcRoutes, analysisRuns, analysisTemplates, clusterAnalysisTemplates } = this.optionalInformers;
     const apps = kubeConfig.makeApiClient(AppsV1Api);
     const recorder = (this.recorder = new EventRecorder({ kubeConfig, nowMs, log: (line) => log('warn', line) }));
     // Releases where served only: a cache never listed would read as "no Release" (release-wiring.ts).
@@ -196,20 +213,35 @@ export class KubernetesController {
     notifications?.register(this.loop.controllerMetrics.registry);
     const sink = new KubernetesEventSink({ recorder, rollouts, log, flavour });
     const requeue = (key: { namespace: string; name: string }, afterMs = 0): void => this.loop.requeue(queueKey(key), afterMs);
+    this.analysis = new KubernetesAnalysis({
+      kubeConfig, flavour, runs: analysisRuns, templates: analysisTemplates, clusterTemplates: clusterAnalysisTemplates, rollouts,
+      providers: options.metricProviders ?? registerJobProvider(createDefaultProviderRegistry(), { kubeConfig }), events: sink, log, onPhase: (key) => requeue(key),
+      podTemplateOf: (key, revision) => {
+        const check = this.loop.specs.check(key);
+        const template = check.state === 'valid' ? check.desired.revisions.find((r) => r.name === revision)?.template : undefined;
+        return (template as RevisionTemplate | undefined)?.podTemplate;
+      },
+      historyLimits: (key) => {
+        const check = this.loop.specs.check(key);
+        const limits = check.state === 'valid' ? check.desired.spec.analysis : undefined;
+        return { successful: limits?.successfulRunHistoryLimit ?? 5, unsuccessful: limits?.unsuccessfulRunHistoryLimit ?? 5 };
+      },
+    });
     this.reconciler = new Reconciler({
       state: invalidSpecAwareState(state, rollouts), specs: this.loop.specs, runtime: this.runtime, traffic,
-      analysis: kubernetesAnalysis, counters: noCounters, events: notifications ? notifyingEventSink(sink, notifications.feed) : sink,
+      analysis: this.analysis, counters: noCounters, events: notifications ? notifyingEventSink(sink, notifications.feed) : sink,
       nowMs, requeue: (key, afterMs) => requeue(key, afterMs),
     });
     this.pass = new RolloutPass({
       kubeConfig, apps, specs: this.loop.specs, state, reconciler: this.reconciler, traffic, runtime: this.runtime,
-      rollouts, services, deployments, requeue, nowMs, log, flavour,
+      rollouts, services, deployments, requeue, nowMs, log, flavour, analysisServed: () => this.served.has('analysis'),
     });
     this.releases = new ClusterReleases({
       releases: releaseCache, rollouts, flavour, state, reconciler: this.reconciler, requeue, leading: () => this.loop.isLeading, recorder, log, nowMs,
     });
     this.unsubscribe.push(rollouts.onChange((c) => {
       if (c.type === 'deleted') this.pass.rolloutDeleted(c.object);
+      if (c.type === 'deleted') this.analysis.rolloutDeleted({ namespace: c.object.metadata?.namespace ?? '', name: c.object.metadata?.name ?? '' });
     }));
     const le = options.leaderElection;
     this.elector = le && new LeaderElector({
@@ -269,6 +301,8 @@ export class KubernetesController {
     await this.loop.standDown();
     await this.releases.stop();
     await this.reconciler.settled();
+    // Runs stop measuring, still Running in the cluster: the next leader resumes them.
+    await this.analysis.stopAll();
     // The passes' Events are posted in the background: the last ones go out before the Lease does.
     await this.recorder.flush();
     await this.notifications?.stop();
@@ -299,10 +333,14 @@ export class KubernetesController {
       if (gateway.has('httproutes')) this.served.add('gateway-api');
       if (gateway.has('grpcroutes')) this.served.add('grpc-routes');
       if (this.options.argoRollouts !== true && (await resources('graylane.dev', 'v1alpha1')).has('releases')) this.served.add('releases');
+      const [group, version] = rolloutApiVersion(this.options.argoRollouts === true ? 'argo' : 'graylane').split('/') as [string, string];
+      const analysis = await resources(group, version);
+      if (['analysisruns', 'analysistemplates', 'clusteranalysistemplates'].every((r) => analysis.has(r))) this.served.add('analysis');
     } catch (error) {
       this.options.log('warn', 'API discovery failed: Istio and Gateway API routing are off until a restart', { error: (error as Error).message });
     }
     this.options.log('info', 'optional traffic APIs', { istio: this.served.has('istio'), gatewayApi: this.served.has('gateway-api') });
+    this.options.log('info', 'analysis API', { served: this.served.has('analysis') });
   }
 
   private startedOptional(): Informer<KubernetesObject>[] {
@@ -312,6 +350,7 @@ export class KubernetesController {
       ...(this.served.has('gateway-api') ? [o.httpRoutes] : []),
       ...(this.served.has('grpc-routes') ? [o.grpcRoutes] : []),
       ...(this.served.has('releases') ? [this.releaseInformer] : []),
+      ...(this.served.has('analysis') ? [o.analysisRuns, o.analysisTemplates, o.clusterAnalysisTemplates] : []),
     ] as Informer<KubernetesObject>[];
   }
 
@@ -326,6 +365,7 @@ export class KubernetesController {
     const halted = this.elector?.stop({ release: false });
     await this.loop.standDown();
     await this.reconciler.settled();
+    await this.analysis.stopAll();
     await halted;
     this.ended('lease-lost');
   }

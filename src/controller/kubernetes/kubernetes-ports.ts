@@ -1,36 +1,16 @@
 /**
- * The small ports of the core's reconciler on Kubernetes. Analysis: none runs here yet, and
- * unsupported-features.ts refuses every spec that would ask for one, so the port lists no run and
- * refuses to start one (reaching it would be a bug, said loudly). Counters: nothing counts a
+ * The small ports of the core's reconciler on Kubernetes (analysis has its own file,
+ * kubernetes-analysis.ts). Counters: nothing counts a
  * revision's requests on Kubernetes yet. Events: commits' events are posted by the state port
  * (KubernetesState) with the commit; the rest (a scaling or routing failure) are posted here.
  */
-import type { ObservedAnalysisRun } from '../../engine/index.js';
 import type { EventRecorder } from '../../kube/event-recorder.js';
 import { rolloutApiVersion, type RolloutFlavour } from '../../kube/rollout-flavour.js';
 import type { ObjectCache } from '../../kube/object-cache.js';
 import type { NewEvent, ObjectKey } from '../../state/state-port.js';
-import type { AnalysisPort, CountersSource, EventSink, RecordedEvent } from '../core/ports.js';
+import type { CountersSource, EventSink, RecordedEvent } from '../core/ports.js';
 import type { ControllerLog } from './controller-loop.js';
 import type { RolloutObject } from './rollout-spec-source.js';
-
-/** An analysis was asked of a controller that runs none (the InvalidSpec check should have refused the spec). */
-export class AnalysisUnsupportedError extends Error {
-  /** Stable code for callers. */
-  readonly code = 'AnalysisUnsupported';
-  constructor(key: ObjectKey, what: string) {
-    super(`rollout ${key.namespace}/${key.name}: cannot ${what}: analysis on Kubernetes comes with the next issue`);
-    this.name = 'AnalysisUnsupportedError';
-  }
-}
-
-/** See the file comment. */
-export const kubernetesAnalysis: AnalysisPort = {
-  start: (key, request) => Promise.reject(new AnalysisUnsupportedError(key, `start analysis ${request.action.name}`)),
-  // Stopping what never ran is done already.
-  stop: () => Promise.resolve(),
-  list: (): Promise<ObservedAnalysisRun[]> => Promise.resolve([]),
-};
 
 /** See the file comment. */
 export const noCounters: CountersSource = { requests: () => Promise.resolve(undefined) };

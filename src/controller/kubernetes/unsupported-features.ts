@@ -1,6 +1,6 @@
 /**
- * What a Rollout may ask for that this controller cannot run yet: analysis (steps, background,
- * pre- and post-promotion), the guard, and what the Rollout's traffic cannot carry (header and
+ * What a Rollout may ask for that this controller cannot run: analysis where the cluster serves no
+ * AnalysisRun API (the CRDs are not installed), the guard, and what the Rollout's traffic cannot carry (header and
  * mirror routes without a router that takes them, a router whose API the cluster does not serve:
  * the traffic provider's `validate` says which). Each is refused as InvalidSpec with a sentence, never skipped
  * silently: a Rollout that says "judge the canary" must not be promoted unjudged.
@@ -8,20 +8,25 @@
 import type { RolloutSpec } from '../../documents/schema.js';
 import type { TrafficProvider } from '../../traffic/traffic-provider.js';
 
-const ANALYSIS_LATER = 'analysis on Kubernetes comes with the next issue; remove it to roll out without it';
+const NO_ANALYSIS_API = 'this cluster serves no AnalysisRun API (the AnalysisRun, AnalysisTemplate and ClusterAnalysisTemplate CRDs are not installed; install them and restart the controller), or remove the analysis to roll out without it';
 
-/** The fields this controller refuses, by path; empty when it can run the spec. */
-export function unsupportedFeatures(spec: RolloutSpec, traffic: Pick<TrafficProvider, 'validate'>): string[] {
+/**
+ * The fields this controller refuses, by path; empty when it can run the spec. `analysisServed`
+ * (default true): whether the cluster serves the AnalysisRun API the runs are written to.
+ */
+export function unsupportedFeatures(spec: RolloutSpec, traffic: Pick<TrafficProvider, 'validate'>, analysisServed = true): string[] {
   const out: string[] = [];
   const canary = spec.strategy.canary;
   const blueGreen = spec.strategy.blueGreen;
   (canary?.steps ?? []).forEach((step, i) => {
-    if ('analysis' in step) out.push(`spec.strategy.canary.steps[${i}].analysis: ${ANALYSIS_LATER}`);
+    if ('analysis' in step && !analysisServed) out.push(`spec.strategy.canary.steps[${i}].analysis: ${NO_ANALYSIS_API}`);
   });
-  if (canary?.analysis) out.push(`spec.strategy.canary.analysis: ${ANALYSIS_LATER}`);
+  if (canary?.analysis && !analysisServed) out.push(`spec.strategy.canary.analysis: ${NO_ANALYSIS_API}`);
   if (canary?.guard && canary.guard.enabled !== false) out.push('spec.strategy.canary.guard: the guard judges requests the built-in router counts, and nothing counts them on Kubernetes yet; remove it or set enabled: false');
-  if (blueGreen?.prePromotionAnalysis) out.push(`spec.strategy.blueGreen.prePromotionAnalysis: ${ANALYSIS_LATER}`);
-  if (blueGreen?.postPromotionAnalysis) out.push(`spec.strategy.blueGreen.postPromotionAnalysis: ${ANALYSIS_LATER}`);
+  if (blueGreen?.prePromotionAnalysis && !analysisServed) out.push(`spec.strategy.blueGreen.prePromotionAnalysis: ${NO_ANALYSIS_API}`);
+  if (blueGreen?.postPromotionAnalysis && !analysisServed) out.push(`spec.strategy.blueGreen.postPromotionAnalysis: ${NO_ANALYSIS_API}`);
+  // Hooks run as one-metric AnalysisRuns (a Job): they need the same API.
+  for (const hook of ['preRollout', 'prePromotion', 'postPromotion'] as const) if (spec.hooks?.[hook] && !analysisServed) out.push(`spec.hooks.${hook}: ${NO_ANALYSIS_API}`);
   for (const issue of traffic.validate(spec)) out.push(`spec${issue.path.map((p) => (typeof p === 'number' ? `[${p}]` : `.${p}`)).join('')}: ${issue.reason}`);
   return out;
 }
