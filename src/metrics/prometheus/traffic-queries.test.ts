@@ -52,11 +52,11 @@ describe('guardQueryProblem: a guard that cannot be fed says why', () => {
     ['nginx', nginx, undefined],
     ['gateway with templates', gatewayTemplates, undefined],
     ['gateway without templates', gateway, /Gateway API implementations export no common request metric; set requests and errors/],
-    ['service selector only', { canaryService: 'a', stableService: 'b' } as CanaryStrategy, /route through one, set guard\.prometheus\.requests and errors, or set enabled: false/],
+    ['service selector only', { canaryService: 'a', stableService: 'b' }, /route through one, set guard\.prometheus\.requests and errors, or set enabled: false/],
     ['unknown placeholder', { ...gateway, guard: { prometheus: { requests: 'x{a="{{revison}}"}', errors: 'y{a="{{revision}}"}' } } }, /guard\.prometheus\.requests: unknown placeholder \{\{revison\}\}/],
     ['requests without errors', { ...gateway, guard: { prometheus: { requests: 'x{a="{{revision}}"}' } } }, /guard\.prometheus\.errors: requests and errors are given together/],
     ['no side placeholder', { ...gateway, guard: { prometheus: { requests: 'sum(x)', errors: 'sum(y{a="{{revision}}"})' } } }, /requests: names neither \{\{revision\}\} nor \{\{service\}\}/],
-    ['{{service}} without Services', { trafficRouting: gateway.trafficRouting, guard: { prometheus: { requests: 'x{s="{{service}}"}', errors: 'y{s="{{service}}"}' } } } as CanaryStrategy, /\{\{service\}\} needs strategy\.canary\.canaryService and stableService/],
+    ['{{service}} without Services', { trafficRouting: gateway.trafficRouting, guard: { prometheus: { requests: 'x{s="{{service}}"}', errors: 'y{s="{{service}}"}' } } }, /\{\{service\}\} needs strategy\.canary\.canaryService and stableService/],
     ['bad address', { ...istio, guard: { prometheus: { address: 'prometheus:9090' } } }, /address: "prometheus:9090" is not an http\(s\) URL/],
   ] as const)('%s', (_name, strategy, want) => {
     const problem = guardQueryProblem(strategy);
