@@ -37,6 +37,9 @@ import { invalidSpecAwareState } from './invalid-spec-state.js';
 import { KubernetesEventSink, kubernetesAnalysis, noCounters } from './kubernetes-ports.js';
 import { KubernetesTraffic } from './kubernetes-traffic.js';
 import { RolloutPass } from './rollout-pass.js';
+import { KubernetesGuard } from './kubernetes-guard.js';
+import { clusterCounters } from './cluster-counters.js';
+import type { PrometheusCounters } from '../../metrics/prometheus/prometheus-counters.js';
 
 /** The Lease the controllers of one installation compete for. */
 export const LEASE_NAME = 'graylane-controller';
@@ -79,6 +82,10 @@ export interface KubernetesControllerOptions {
    * ReplicaSets adopted by template equality, the status in Argo's shape.
    */
   argoRollouts?: boolean | undefined;
+  /** The guard's Prometheus (`--prometheus-url`); without it only Rollouts naming their own may use the guard. */
+  prometheusUrl?: string | undefined;
+  /** The guard's tick (`--guard-interval`); default 5 s. */
+  guardIntervalMs?: number | undefined;
 }
 
 /** How a controller ended: stopped when asked, or it lost its Lease. */
@@ -106,6 +113,9 @@ export class KubernetesController {
   private readonly elector: LeaderElector | undefined;
   private readonly recorder: EventRecorder;
   private readonly pass: RolloutPass;
+  private readonly guard: KubernetesGuard;
+  /** A revision's counters from Prometheus: the guard's, and the `builtin` metric provider's on the cluster. */
+  readonly counters: PrometheusCounters;
   private readonly unsubscribe: (() => void)[] = [];
   private phase: 'new' | 'running' | 'stopping' | 'stopped' = 'new';
   /** Optional APIs this cluster serves, found at start. */
@@ -183,8 +193,13 @@ export class KubernetesController {
     });
     this.pass = new RolloutPass({
       kubeConfig, apps, specs: this.loop.specs, state, reconciler: this.reconciler, traffic, runtime: this.runtime,
-      rollouts, services, deployments, requeue, nowMs, log, flavour,
+      rollouts, services, deployments, requeue, nowMs, log, flavour, prometheusUrl: options.prometheusUrl,
     });
+    const events = new KubernetesEventSink({ recorder, rollouts, log, flavour });
+    ({ counters: this.counters, guard: this.guard } = clusterCounters({
+      rollouts, specs: this.loop.specs, state, reconciler: this.reconciler, emit: (key, event) => events.emit(key, event),
+      requeue: (key) => requeue(key), log, nowMs, prometheusUrl: options.prometheusUrl, guardIntervalMs: options.guardIntervalMs,
+    }));
     this.unsubscribe.push(rollouts.onChange((c) => {
       if (c.type === 'deleted') this.pass.rolloutDeleted(c.object);
     }));
@@ -194,6 +209,7 @@ export class KubernetesController {
       onStartedLeading: () => {
         log('info', 'leader election: leading', { lease: `${le.namespace}/${le.name}`, identity: le.identity });
         this.loop.lead();
+        this.guard.start();
       },
       onStoppedLeading: () => void this.lostLease(),
       onNewLeader: (holder) => log('info', 'leader election: the lease is held', { holder }),
@@ -226,7 +242,10 @@ export class KubernetesController {
       if (this.phase !== 'running') return;
       this.options.log('info', 'caches listed', { namespace: this.options.namespace ?? '*' });
       if (this.elector) this.elector.start();
-      else this.loop.lead();
+      else {
+        this.loop.lead();
+        this.guard.start();
+      }
     }, (error: unknown) => {
       // Only a stop before the first list rejects: nothing to do.
       if (this.phase === 'running') this.options.log('error', 'informers ended', { error: (error as Error).message });
@@ -241,6 +260,7 @@ export class KubernetesController {
     if (this.phase === 'stopping' || this.phase === 'stopped') return;
     const wasNew = this.phase === 'new';
     this.phase = 'stopping';
+    await this.guard.stop();
     await this.loop.standDown();
     await this.reconciler.settled();
     // The passes' Events are posted in the background: the last ones go out before the Lease does.
@@ -295,6 +315,7 @@ export class KubernetesController {
     // (it is still named holder) and then held it unused, keeping every standby out for a whole
     // lease duration. So the campaign ends first, at once, beside the queue.
     const halted = this.elector?.stop({ release: false });
+    await this.guard.stop();
     await this.loop.standDown();
     await this.reconciler.settled();
     await halted;
