@@ -9,7 +9,7 @@
  * traffic back on stable in the same call; an abort that could not be committed is retried on
  * every tick.
  */
-import { OperationError, type RolloutStatus } from '../../engine/index.js';
+import { DEFAULT_CLUSTER_GUARD_TICK_MS, OperationError, type RolloutStatus } from '../../engine/index.js';
 import type { CanaryStrategy, RolloutSpec } from '../../documents/schema.js';
 import type { CanaryCounterTarget, PrometheusCounters } from '../../metrics/prometheus/prometheus-counters.js';
 import type { NewEvent, ObjectKey } from '../../state/state-port.js';
@@ -18,7 +18,7 @@ import type { Reconciler } from '../core/reconciler.js';
 import type { ControllerLog } from './controller-loop.js';
 
 /** The guard's tick on Kubernetes when none is configured. */
-export const DEFAULT_CLUSTER_GUARD_INTERVAL_MS = 5_000;
+export const DEFAULT_CLUSTER_GUARD_INTERVAL_MS = DEFAULT_CLUSTER_GUARD_TICK_MS;
 
 /** One Rollout the guard may judge, as the caches have it now. */
 export interface ClusterGuardRollout {
