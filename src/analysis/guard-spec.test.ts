@@ -4,6 +4,10 @@ import { CanaryGuard, DEFAULT_GUARD_PARAMS } from './judge/guard.js';
 import { GuardSpec, guardParamsFromSpec } from './guard-spec.js';
 
 describe('GuardSpec', () => {
+  it('where the counters come from (guard.prometheus) is no parameter of the test', () => {
+    expect(guardParamsFromSpec({ alpha: 0.01, prometheus: { address: 'http://prom:9090' } })).toEqual({ ...DEFAULT_GUARD_PARAMS, alpha: 0.01 });
+  });
+
   it('accepts an empty block and fills defaults', () => {
     expect(Value.Check(GuardSpec, {})).toBe(true);
     expect(guardParamsFromSpec({})).toEqual(DEFAULT_GUARD_PARAMS);

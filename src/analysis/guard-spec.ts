@@ -11,8 +11,8 @@ export { GuardSpec };
 /** The guard's parameters from the document fragment; `undefined` when the guard is turned off. */
 export function guardParamsFromSpec(spec: GuardSpec | undefined): GuardParams | undefined {
   if (spec?.enabled === false) return undefined;
-  // minCanaryRequests gates the steps (the engine), not the guard's test.
-  const { enabled: _enabled, minCanaryRequests: _minCanaryRequests, ...rest } = spec ?? {};
+  // minCanaryRequests gates the steps (the engine), not the guard's test; prometheus says where counters are read.
+  const { enabled: _enabled, minCanaryRequests: _minCanaryRequests, prometheus: _prometheus, ...rest } = spec ?? {};
   const params: GuardParams = { ...DEFAULT_GUARD_PARAMS };
   for (const [key, value] of Object.entries(rest) as Array<[keyof GuardParams, number | undefined]>) {
     if (value !== undefined) params[key] = value;

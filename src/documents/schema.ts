@@ -179,6 +179,18 @@ export const TrafficRouting = Closed({
 // ---------------------------------------------------------------------------------------------
 // The guard: continuous canary-versus-stable judgement behind the built-in router
 
+/** Where the guard reads a revision's counters on Kubernetes (nothing there counts requests but the data plane). */
+export const GuardPrometheus = Closed(
+  {
+    address: Type.Optional(Type.String({ description: 'Prometheus base URL for this rollout; default: the controller’s --prometheus-url' })),
+    requests: Type.Optional(Type.String({ description: 'PromQL giving one revision’s cumulative requests (a counter, summed to one series); placeholders {{namespace}}, {{rollout}}, {{revision}}, {{service}} (the Service in front of that revision); default: the traffic provider’s query (needed with gatewayAPI)' })),
+    errors: Type.Optional(Type.String({ description: 'PromQL giving one revision’s cumulative server errors (5xx), same placeholders; default: the traffic provider’s query (needed with gatewayAPI)' })),
+    latencyBuckets: Type.Optional(Type.String({ description: 'PromQL giving one revision’s cumulative latency histogram buckets, one series per `le`, same placeholders; optional: without it latency is not judged' })),
+    latencyUnit: Type.Optional(Type.Union([Type.Literal('seconds'), Type.Literal('milliseconds')], { description: 'unit of the `le` bounds of latencyBuckets (default seconds)' })),
+  },
+  { description: 'the guard’s Prometheus on Kubernetes, and query templates in place of the traffic provider’s defaults' },
+);
+
 export const GuardSpec = Closed(
   {
     enabled: Type.Optional(Type.Boolean({ description: 'judge the canary continuously against stable (default true behind the built-in router)' })),
@@ -191,6 +203,7 @@ export const GuardSpec = Closed(
     latencyReferenceRequests: Type.Optional(Type.Integer({ minimum: 1, description: 'stable requests the slow threshold is fixed from: the router’s last minute of stable traffic when it holds that many, else stable’s first requests once the canary runs (default 200)' })),
     restartEverySeconds: Type.Optional(Type.Integer({ minimum: 1, description: 'seconds between fresh sequential tests, so late failures are caught fast (default 10)' })),
     minCanaryRequests: Type.Optional(Type.Integer({ minimum: 0, description: 'requests the canary must serve during a timed pause step before the step ends: a pause whose time is up waits for them, up to progressDeadlineSeconds; a step that ends with fewer is reported as "promoted without evidence" (default 0: never wait)' })),
+    prometheus: Type.Optional(GuardPrometheus),
   },
   { description: 'continuous canary-versus-stable judgement on error rate and latency' },
 );
@@ -582,6 +595,7 @@ export type BackgroundAnalysis = Static<typeof BackgroundAnalysis>;
 export type TrafficRouting = Static<typeof TrafficRouting>;
 export type CanaryStrategy = Static<typeof CanaryStrategy>;
 export type GuardSpec = Static<typeof GuardSpec>;
+export type GuardPrometheus = Static<typeof GuardPrometheus>;
 export type BlueGreenStrategy = Static<typeof BlueGreenStrategy>;
 export type Strategy = Static<typeof Strategy>;
 export type RolloutSpec = Static<typeof RolloutSpec>;

@@ -6,6 +6,7 @@ import type { App, AnalysisTemplate, Notifications, BlueGreenStrategy, CanaryStr
 import type { Issue, PathSegment } from './source.js';
 import { parseDurationMs } from '../lib/duration.js';
 import { checkHooks } from './hook-checks.js';
+import { guardTemplateProblems } from './guard-query-template.js';
 
 /**
  * Longest `pinning.abortGrace`: an abort must put traffic back on stable in seconds, and a page
@@ -62,6 +63,7 @@ function checkCanary(c: CanaryStrategy, base: PathSegment[], ctx: StrategyContex
   }
   if (isZero(c.maxSurge) && isZero(c.maxUnavailable)) out.push(issue([...base, 'maxUnavailable'], 'maxSurge and maxUnavailable cannot both be 0'));
   if (c.trafficRouting) out.push(...checkRouting(c.trafficRouting, base));
+  for (const p of guardTemplateProblems(c.guard?.prometheus, c)) out.push(issue([...base, 'guard', 'prometheus', p.field], p.message));
   if (c.analysis?.startingStep !== undefined && c.analysis.startingStep >= steps.length) {
     const reason = steps.length ? `startingStep ${c.analysis.startingStep} is past the last step (${steps.length - 1})` : 'startingStep needs steps';
     out.push(issue([...base, 'analysis', 'startingStep'], reason));

@@ -5,6 +5,7 @@ import { describeStep } from './describe.js';
 import { desiredReplicaCounts, type RevisionReplicas } from './replica-counts.js';
 import { currentSetWeight } from './steps.js';
 import type { AnalysisKind } from './types.js';
+import { guardWorstCase, type ClusterGuardTiming } from './guard-timing.js';
 
 /** An analysis a plan row runs, with its timing as far as the templates tell it. */
 export interface PlannedAnalysis {
@@ -66,6 +67,8 @@ export interface PlanRolloutInput {
 export interface PlannedGuard {
   /** Seconds between fresh tests: a failure that starts late waits at most this long for one. */
   restartEverySeconds: number;
+  /** On Kubernetes: the provider, the guard's tick and Prometheus's scrape interval; absent on a single host. */
+  cluster?: ClusterGuardTiming | undefined;
 }
 
 /**
@@ -73,7 +76,7 @@ export interface PlannedGuard {
  * `restartEverySeconds`, and a canary failing its requests fails that test a second or two later.
  */
 function guardDetectionMs(guard: PlannedGuard): number {
-  return (guard.restartEverySeconds + 2) * 1000;
+  return guardWorstCase(guard.restartEverySeconds, guard.cluster).totalMs;
 }
 
 const num = (v: number | string | undefined): number | undefined => (typeof v === 'number' ? v : v !== undefined && /^-?[0-9]+$/.test(v) ? Number(v) : undefined);
@@ -125,7 +128,7 @@ function detection(analyses: readonly PlannedAnalysis[], guard?: PlannedGuard): 
   if (fromAnalysis.ms <= guardMs) return fromAnalysis;
   return {
     ms: guardMs,
-    note: `the guard aborts by itself within ${formatDurationMs(guardMs)} once the canary serves failing requests (a handful suffice when all fail; with no traffic it cannot judge)`,
+    note: `the guard aborts by itself within ${formatDurationMs(guardMs)} once the canary serves failing requests (a handful suffice when all fail; with no traffic it cannot judge)${guard.cluster ? `: ${guardWorstCase(guard.restartEverySeconds, guard.cluster).parts}` : ''}`,
   };
 }
 

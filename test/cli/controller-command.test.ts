@@ -43,6 +43,9 @@ describe('graylane controller: flag errors exit 2 with one sentence', () => {
     ['too many workers', ['--workers', '65'], '--workers must be a whole number from 1 to 64, not "65"'],
     ['a notifications ConfigMap that is no name', ['--notifications-configmap', 'a/b/c'], '--notifications-configmap: "a/b/c" is not NAME or NAMESPACE/NAME'],
     ['a context the kubeconfig lacks', ['--context', 'dev'], '--context: the kubeconfig has no context "dev" (it has: prod, staging)'],
+    ['a Prometheus address that is no URL', ['--prometheus-url', 'prometheus:9090'], '--prometheus-url: "prometheus:9090" is not an http(s) URL (e.g. http://prometheus.monitoring:9090)'],
+    ['a guard interval that is no duration', ['--guard-interval', 'often'], '--guard-interval: "often" is not a duration of 1s or more (e.g. 5s)'],
+    ['a guard interval under a second', ['--guard-interval', '500ms'], '--guard-interval: "500ms" is not a duration of 1s or more (e.g. 5s)'],
   ])('%s', async (_name, args, sentence) => {
     const r = await run(['controller', '--kubeconfig', kubeconfig, ...args]);
     expect(r).toEqual({ code: 2, out: '', err: `error: ${sentence}\n` });
@@ -74,6 +77,7 @@ describe('graylane controller: what it would run with', () => {
     const base = { kubeconfig, healthAddr: ':8081', metricsAddr: ':8090', workers: '4' };
     expect(controllerSettings(base, noDefault)).toMatchObject({ namespace: 'shop', leaderElect: false, workers: 4, argoRollouts: false });
     expect(controllerSettings({ ...base, argoRollouts: true }, noDefault).argoRollouts).toBe(true);
+    expect(controllerSettings({ ...base, prometheusUrl: 'http://prom:9090', guardInterval: '2s' }, noDefault)).toMatchObject({ prometheusUrl: 'http://prom:9090', guardIntervalMs: 2000 });
     expect(controllerSettings({ ...base, context: 'staging' }, noDefault).namespace).toBe('default');
     expect(controllerSettings({ ...base, context: 'staging' }, noDefault).kubeConfig.getCurrentContext()).toBe('staging');
     expect(controllerSettings({ ...base, namespace: 'web' }, noDefault).namespace).toBe('web');

@@ -127,6 +127,25 @@ describe('graylane plan', () => {
     expect(r.out).toContain('no analysis covers this step: unbounded, needs a person to abort');
   });
 
+  it('on Kubernetes the worst case adds the scrape interval, the guard ticks and the provider\'s propagation', async () => {
+    const rollout = (routing: string) => write(`cluster-${routing.slice(1, 6)}.yaml`, `apiVersion: graylane.dev/v1alpha1
+kind: Rollout
+metadata: {name: shop}
+spec:
+  replicas: 2
+  selector: {matchLabels: {app: shop}}
+  template: {metadata: {labels: {app: shop}}, spec: {containers: [{name: shop, image: shop:2}]}}
+  strategy:
+    canary: {canaryService: shop-canary, stableService: shop-stable, trafficRouting: ${routing}, guard: {}, steps: [{setWeight: 20}, {pause: {}}]}
+`);
+    const istio = await run(['plan', rollout('{istio: {virtualService: {name: vs}}}')]);
+    expect(istio.out).toMatch(/worst case from a failure to all traffic on stable: 45s .*scrape 15s \+ a fresh test within 10s \+ 2 guard ticks of 5s \+ istio propagation 10s/);
+    const nginx = await run(['plan', rollout('{nginx: {stableIngress: shop}}'), '--scrape-interval', '30s', '--guard-interval', '2s']);
+    expect(nginx.out).toMatch(/worst case from a failure to all traffic on stable: 48s .*scrape 30s \+ a fresh test within 10s \+ 2 guard ticks of 2s \+ nginx propagation 4s/);
+    const bad = await run(['plan', rollout('{istio: {virtualService: {name: vs}}}'), '--scrape-interval', 'soon']);
+    expect([bad.code, bad.err]).toEqual([2, expect.stringContaining('--scrape-interval: "soon" is not a duration of 1s or more') as unknown]);
+  });
+
   it('--json gives the rows with null for unbounded times', async () => {
     const r = await run(['plan', 'examples/quickstart/graylane.yaml', '--json']);
     const plan = JSON.parse(r.out).plans[0].plan;

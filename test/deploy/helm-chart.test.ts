@@ -56,6 +56,11 @@ describe('the Helm chart deploy/helm/graylane', () => {
     expectSameObjects(renderChart(chart, { releaseNamespace: 'graylane-system', values: { argoRollouts: false } }), cliObjects({}));
   });
 
+  it('prometheus.url renders what `graylane install kubernetes --prometheus-url` prints', () => {
+    const url = 'http://prometheus.monitoring:9090';
+    expectSameObjects(renderChart(chart, { releaseNamespace: 'graylane-system', values: { prometheus: { url } } }), cliObjects({ prometheusUrl: url }));
+  });
+
   it(`holds in crds/ the CRDs the CLI generates (when this fails, run: ${REGENERATE})`, () => {
     expect(Object.keys(chart.crds)).toEqual(['graylane.dev.yaml']);
     expect(readFileSync(resolve(root, CRDS_FILE), 'utf8'), `${CRDS_FILE} is stale: regenerate it with \`${REGENERATE}\``).toBe(crdsYaml());

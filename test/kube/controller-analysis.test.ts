@@ -160,12 +160,12 @@ describe('analysis on the cluster', () => {
     expect(posted.find((e) => e.reason === 'AnalysisRunError')?.message).toContain('AnalysisTemplate "nowhere" not found');
   });
 
-  it('a template measuring with the builtin provider (graylane\'s router, absent on Kubernetes) is an Error with a sentence saying so', async () => {
+  it('a template measuring with the builtin provider, on a controller given no Prometheus, is an Error with a sentence saying what to set', async () => {
     const builtin = webTemplate({ name: 'router', url: 'unused', provider: { builtin: { metric: 'successRate' } } });
     const { c } = await setUp([builtin], canary({ steps: [{ setWeight: 50 }, { analysis: { templates: [{ templateName: 'router' }], args: hashArg } }] }));
     await patchRolloutSpec(c, ns, 'shop', { template: template('shop:2') });
     const aborted = await until('aborted', () => readRollout(c, ns, 'shop'), (r) => r.status?.abort === true, { timeoutMs: 30_000 });
-    expect(aborted.status?.message).toMatch(/metric "ok" cannot be measured: the builtin provider reads the counters of graylane's built-in router, which does not run on Kubernetes/);
+    expect(aborted.status?.message).toMatch(/metric "ok" cannot be measured: on Kubernetes the builtin provider reads the canary's requests from Prometheus, and this controller has none: start it with --prometheus-url/);
     const [run] = await analysisRuns(c, ns);
     expect(run!.status?.phase).toBe('Error');
   });

@@ -4,6 +4,7 @@
  * the controller runs until SIGTERM or SIGINT (exit 0 once stopped cleanly) or until it loses its
  * Lease (exit 1: the pod restarts as a fresh candidate, as Argo Rollouts' controller does).
  */
+import { parseDurationMs } from '../../lib/duration.js';
 import type { Command } from 'commander';
 import type { KubeConfig } from '@kubernetes/client-node';
 import {
@@ -27,6 +28,8 @@ export interface ControllerFlags {
   healthAddr: string;
   metricsAddr: string;
   workers: string;
+  prometheusUrl?: string | undefined;
+  guardInterval?: string | undefined;
 }
 
 /** The flags checked: what a KubernetesController is built from. */
@@ -51,6 +54,10 @@ export interface ControllerSettings {
   argoRollouts: boolean;
   /** The notification receivers' ConfigMap (`--notifications-configmap`, default graylane-notifications in the lease namespace). */
   notificationsConfigMap: { namespace: string; name: string };
+  /** The guard's Prometheus, if given. */
+  prometheusUrl: string | undefined;
+  /** The guard's tick, ms. */
+  guardIntervalMs: number | undefined;
 }
 
 const MAX_WORKERS = 64;
@@ -96,6 +103,16 @@ export function controllerSettings(
     throw usage(flags.kubeconfig !== undefined ? `--kubeconfig: cannot load ${flags.kubeconfig}: ${cause}` : `cannot load a kubeconfig: ${error.message}`);
   }
   const { kubeConfig } = loaded;
+  if (flags.prometheusUrl !== undefined && !/^https?:\/\/[^/]/.test(flags.prometheusUrl)) throw usage(`--prometheus-url: "${flags.prometheusUrl}" is not an http(s) URL (e.g. http://prometheus.monitoring:9090)`);
+  let guardIntervalMs: number | undefined;
+  if (flags.guardInterval !== undefined) {
+    try {
+      guardIntervalMs = parseDurationMs(flags.guardInterval);
+    } catch {
+      guardIntervalMs = NaN;
+    }
+    if (!(guardIntervalMs >= 1000)) throw usage(`--guard-interval: "${flags.guardInterval}" is not a duration of 1s or more (e.g. 5s)`);
+  }
   if (flags.context !== undefined) {
     const names = kubeConfig.getContexts().map((c) => c.name);
     if (!names.includes(flags.context)) throw usage(`--context: the kubeconfig has no context "${flags.context}" (it has: ${names.join(', ') || 'none'})`);
@@ -115,6 +132,8 @@ export function controllerSettings(
     workers: Number(flags.workers),
     argoRollouts: flags.argoRollouts === true,
     notificationsConfigMap: notificationsConfigMap(flags.notificationsConfigmap, leaseNamespace ?? contextNamespace),
+    prometheusUrl: flags.prometheusUrl,
+    guardIntervalMs,
   };
 }
 
@@ -192,6 +211,8 @@ export function registerControllerCommand(program: Command, ctx: CliContext): vo
     .option('--metrics-addr <host:port>', 'Prometheus /metrics', ':8090')
     .option('--workers <n>', 'rollouts reconciled at once', '4')
     .option('--notifications-configmap <[ns/]name>', `ConfigMap whose ${NOTIFICATIONS_KEY} lists notification receivers (default: ${NOTIFICATIONS_CONFIGMAP} in the controller's namespace; none there: no notifications)`)
+    .option('--prometheus-url <url>', 'Prometheus the guard reads canaries\' requests from (a Rollout may name its own in guard.prometheus.address)')
+    .option('--guard-interval <duration>', 'how often the guard judges canaries from Prometheus', '5s')
     .option('--argo-rollouts', 'reconcile Argo Rollouts (argoproj.io/v1alpha1) in place of Argo\'s controller, instead of graylane Rollouts')
     .action(async (flags: ControllerFlags) => {
       const settings = controllerSettings(flags, loadKubeConfig, ctx.io.env);
@@ -203,6 +224,7 @@ export function registerControllerCommand(program: Command, ctx: CliContext): vo
         kubeConfig: settings.kubeConfig, namespace: settings.namespace, workers: settings.workers, leaderElection,
         healthAddr: settings.healthAddr, metricsAddr: settings.metricsAddr, log, argoRollouts: settings.argoRollouts,
         notifications: { configMap: settings.notificationsConfigMap },
+        prometheusUrl: settings.prometheusUrl, guardIntervalMs: settings.guardIntervalMs,
       });
       try {
         await runUntilSignal({ controller, signals: process, log });

@@ -11,6 +11,7 @@ interface InstallKubernetesOptions {
   image?: string;
   replicas?: string;
   argoRollouts?: boolean;
+  prometheusUrl?: string;
 }
 
 /** Registers `install kubernetes`. */
@@ -25,6 +26,7 @@ export function registerInstallCommand(program: Command, ctx: CliContext): void 
     .option('--crds-only', 'print only the CustomResourceDefinitions (Rollout, AnalysisTemplate, ClusterAnalysisTemplate, AnalysisRun, Release)')
     .option('--image <image>', `controller image (default ${DEFAULT_IMAGE})`)
     .option('--replicas <n>', `controller replicas; one leads, the others stand by (default ${DEFAULT_REPLICAS})`)
+    .option('--prometheus-url <url>', 'Prometheus the controller\'s guard reads canaries\' requests from')
     .option('--argo-rollouts', "run the controller on Argo Rollouts' argoproj.io Rollouts (in place of Argo's controller), with RBAC for those instead of graylane's")
     .addHelpText('after', [
       '',
@@ -42,10 +44,10 @@ export function registerInstallCommand(program: Command, ctx: CliContext): void 
     .action((o: InstallKubernetesOptions) => {
       try {
         checkNamespace(o.namespace);
-        if (o.crdsOnly && (o.image !== undefined || o.replicas !== undefined || o.argoRollouts === true)) {
+        if (o.crdsOnly && (o.image !== undefined || o.replicas !== undefined || o.argoRollouts === true || o.prometheusUrl !== undefined)) {
           // The CRDs are the same whatever the controller looks like: a flag that changes
           // nothing in the output is a mistake worth saying.
-          throw new CliError('--image, --replicas and --argo-rollouts describe the controller, which --crds-only does not print', EXIT.usage);
+          throw new CliError(`${o.prometheusUrl !== undefined ? '--prometheus-url' : '--image, --replicas and --argo-rollouts'} describe${o.prometheusUrl !== undefined ? 's' : ''} the controller, which --crds-only does not print`, EXIT.usage);
         }
         if (o.replicas !== undefined && !/^\d+$/.test(o.replicas)) {
           throw new CliError(`--replicas "${o.replicas}" is not a whole number of at least 1`, EXIT.usage);
@@ -55,6 +57,7 @@ export function registerInstallCommand(program: Command, ctx: CliContext): void 
           namespace: o.namespace,
           crdsOnly: o.crdsOnly === true,
           argoRollouts: o.argoRollouts === true,
+          ...(o.prometheusUrl === undefined ? {} : { prometheusUrl: o.prometheusUrl }),
           ...(o.image === undefined ? {} : { image: o.image }),
           ...(replicas === undefined ? {} : { replicas }),
         })));

@@ -37,6 +37,8 @@ export interface ControllerWorkloadOptions {
   resources: IResourceRequirements;
   /** Run the controller with `--argo-rollouts` (it reconciles Argo's Rollouts instead of graylane's). */
   argoRollouts?: boolean | undefined;
+  /** The guard's Prometheus (`--prometheus-url`), if any. */
+  prometheusUrl?: string | undefined;
 }
 
 /** The ServiceAccount the controller's pods run as (the RBAC binds to it). */
@@ -47,7 +49,7 @@ export function controllerServiceAccount(options: { namespace: string }): Servic
 /** The controller Deployment. */
 export function controllerDeployment(options: ControllerWorkloadOptions): DeploymentObject {
   const { namespace, image, replicas, resources } = options;
-  const argo = options.argoRollouts === true ? ['--argo-rollouts'] : [];
+  const argo = [...(options.argoRollouts === true ? ['--argo-rollouts'] : []), ...(options.prometheusUrl ? ['--prometheus-url', options.prometheusUrl] : [])];
   return {
     apiVersion: 'apps/v1',
     kind: 'Deployment',

@@ -36,6 +36,8 @@ export interface KubernetesInstallOptions {
    * them in place of graylane's. Argo's own CRDs are not printed: they come with Argo.
    */
   argoRollouts?: boolean;
+  /** The guard's Prometheus, passed to the controller as `--prometheus-url`. */
+  prometheusUrl?: string | undefined;
 }
 
 /** Which install option was refused. */
@@ -96,7 +98,7 @@ export function kubernetesManifests(options: KubernetesInstallOptions = {}): Ins
     ...crds,
     controllerServiceAccount({ namespace }),
     ...controllerRbac({ namespace, argoRollouts: options.argoRollouts }),
-    controllerDeployment({ namespace, image, replicas, resources: options.resources ?? DEFAULT_RESOURCES, argoRollouts: options.argoRollouts }),
+    controllerDeployment({ namespace, image, replicas, resources: options.resources ?? DEFAULT_RESOURCES, argoRollouts: options.argoRollouts, prometheusUrl: options.prometheusUrl }),
     metricsService({ namespace }),
   ];
 }

@@ -291,7 +291,7 @@ export class KubernetesAnalysis implements AnalysisPort {
     const metric = template.metrics.find((m) => !types.has(m.providerType));
     if (!metric) return undefined;
     const why = metric.providerType === 'builtin'
-      ? 'the builtin provider reads the counters of graylane\'s built-in router, which does not run on Kubernetes; measure the same with the prometheus provider'
+      ? 'on Kubernetes the builtin provider reads the canary\'s requests from Prometheus, and this controller has none: start it with --prometheus-url (Helm value prometheus.url), or measure with the prometheus provider'
       : `this controller has no "${metric.providerType}" metric provider (it has ${[...types].join(', ')})`;
     return `metric "${metric.name}" cannot be measured: ${why}`;
   }

@@ -23,6 +23,7 @@ import { LeaderElector } from '../../kube/leader-election.js';
 import { rolloutApiVersion } from '../../kube/rollout-flavour.js';
 import { GRAYLANE_API_VERSION } from '../../kube/names.js';
 import { registerJobProvider } from '../../metrics/job/job-provider.js';
+import { registerPrometheusBuiltin } from '../../metrics/prometheus/prometheus-counters.js';
 import { createDefaultProviderRegistry } from '../../metrics/registry.js';
 import type { MetricProviderRegistry } from '../../metrics/provider.js';
 import { KubernetesRuntime } from '../../runtime/kubernetes/kubernetes-runtime.js';
@@ -49,6 +50,9 @@ import { memberSpecOf, servedCache } from './release-wiring.js';
 import type { ReleaseObject } from '../../state/kubernetes/kubernetes-release-state.js';
 import { ClusterNotifications, type ClusterNotificationsOptions } from './cluster-notifications.js';
 import { notifyingEventSink } from '../../notify/event-feed.js';
+import { KubernetesGuard } from './kubernetes-guard.js';
+import { clusterCounters } from './cluster-counters.js';
+import type { PrometheusCounters } from '../../metrics/prometheus/prometheus-counters.js';
 
 /** The Lease the controllers of one installation compete for. */
 export const LEASE_NAME = 'graylane-controller';
@@ -98,6 +102,10 @@ export interface KubernetesControllerOptions {
    * builtin, whose router does not run on Kubernetes). The root's caller may register more.
    */
   metricProviders?: MetricProviderRegistry | undefined;
+  /** The guard's Prometheus (`--prometheus-url`); without it only Rollouts naming their own may use the guard. */
+  prometheusUrl?: string | undefined;
+  /** The guard's tick (`--guard-interval`); default 5 s. */
+  guardIntervalMs?: number | undefined;
 }
 
 /** How a controller ended: stopped when asked, or it lost its Lease. */
@@ -127,6 +135,9 @@ export class KubernetesController {
   private readonly elector: LeaderElector | undefined;
   private readonly recorder: EventRecorder;
   private readonly pass: RolloutPass;
+  private readonly guard: KubernetesGuard;
+  /** A revision's counters from Prometheus: the guard's, and the `builtin` metric provider's on the cluster. */
+  readonly counters: PrometheusCounters;
   private readonly unsubscribe: (() => void)[] = [];
   private readonly notifications: ClusterNotifications | undefined;
   private phase: 'new' | 'running' | 'stopping' | 'stopped' = 'new';
@@ -213,9 +224,11 @@ export class KubernetesController {
     notifications?.register(this.loop.controllerMetrics.registry);
     const sink = new KubernetesEventSink({ recorder, rollouts, log, flavour });
     const requeue = (key: { namespace: string; name: string }, afterMs = 0): void => this.loop.requeue(queueKey(key), afterMs);
+    // Ours unless the caller brought its own: the job provider, and builtin answered by Prometheus (registered once the counters exist, below).
+    const providers = options.metricProviders ?? registerJobProvider(createDefaultProviderRegistry(), { kubeConfig });
     this.analysis = new KubernetesAnalysis({
       kubeConfig, flavour, runs: analysisRuns, templates: analysisTemplates, clusterTemplates: clusterAnalysisTemplates, rollouts,
-      providers: options.metricProviders ?? registerJobProvider(createDefaultProviderRegistry(), { kubeConfig }), events: sink, log, onPhase: (key) => requeue(key),
+      providers, events: sink, log, onPhase: (key) => requeue(key),
       podTemplateOf: (key, revision) => {
         const check = this.loop.specs.check(key);
         const template = check.state === 'valid' ? check.desired.revisions.find((r) => r.name === revision)?.template : undefined;
@@ -234,11 +247,16 @@ export class KubernetesController {
     });
     this.pass = new RolloutPass({
       kubeConfig, apps, specs: this.loop.specs, state, reconciler: this.reconciler, traffic, runtime: this.runtime,
-      rollouts, services, deployments, requeue, nowMs, log, flavour, analysisServed: () => this.served.has('analysis'),
+      rollouts, services, deployments, requeue, nowMs, log, flavour, analysisServed: () => this.served.has('analysis'), prometheusUrl: options.prometheusUrl,
     });
     this.releases = new ClusterReleases({
       releases: releaseCache, rollouts, flavour, state, reconciler: this.reconciler, requeue, leading: () => this.loop.isLeading, recorder, log, nowMs,
     });
+    ({ counters: this.counters, guard: this.guard } = clusterCounters({
+      rollouts, specs: this.loop.specs, state, reconciler: this.reconciler, emit: (key, event) => sink.emit(key, event),
+      requeue: (key) => requeue(key), log, nowMs, prometheusUrl: options.prometheusUrl, guardIntervalMs: options.guardIntervalMs,
+    }));
+    if (!options.metricProviders && options.prometheusUrl !== undefined) registerPrometheusBuiltin(providers, this.counters);
     this.unsubscribe.push(rollouts.onChange((c) => {
       if (c.type === 'deleted') this.pass.rolloutDeleted(c.object);
       if (c.type === 'deleted') this.analysis.rolloutDeleted({ namespace: c.object.metadata?.namespace ?? '', name: c.object.metadata?.name ?? '' });
@@ -249,6 +267,7 @@ export class KubernetesController {
       onStartedLeading: () => {
         log('info', 'leader election: leading', { lease: `${le.namespace}/${le.name}`, identity: le.identity });
         this.loop.lead();
+        this.guard.start();
       },
       onStoppedLeading: () => void this.lostLease(),
       onNewLeader: (holder) => log('info', 'leader election: the lease is held', { holder }),
@@ -283,7 +302,10 @@ export class KubernetesController {
       this.options.log('info', 'caches listed', { namespace: this.options.namespace ?? '*' });
       this.releases.start();
       if (this.elector) this.elector.start();
-      else this.loop.lead();
+      else {
+        this.loop.lead();
+        this.guard.start();
+      }
     }, (error: unknown) => {
       // Only a stop before the first list rejects: nothing to do.
       if (this.phase === 'running') this.options.log('error', 'informers ended', { error: (error as Error).message });
@@ -298,6 +320,7 @@ export class KubernetesController {
     if (this.phase === 'stopping' || this.phase === 'stopped') return;
     const wasNew = this.phase === 'new';
     this.phase = 'stopping';
+    await this.guard.stop();
     await this.loop.standDown();
     await this.releases.stop();
     await this.reconciler.settled();
@@ -363,6 +386,7 @@ export class KubernetesController {
     // (it is still named holder) and then held it unused, keeping every standby out for a whole
     // lease duration. So the campaign ends first, at once, beside the queue.
     const halted = this.elector?.stop({ release: false });
+    await this.guard.stop();
     await this.loop.standDown();
     await this.reconciler.settled();
     await this.analysis.stopAll();

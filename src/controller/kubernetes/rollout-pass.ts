@@ -55,6 +55,8 @@ export interface RolloutPassOptions {
   log: ControllerLog;
   /** Whose Rollouts (default `graylane`): where `status.restartedAt` is written. */
   flavour?: RolloutFlavour | undefined;
+  /** The guard's Prometheus (`--prometheus-url`), if the controller was given one. */
+  prometheusUrl?: string | undefined;
   /** While pods of a restart remain, the pass comes back this soon at the latest (default 1000 ms). */
   restartPollMs?: number | undefined;
   /** Whether the cluster serves the AnalysisRun API (default: it does); a Rollout with analysis is InvalidSpec when not. */
@@ -95,7 +97,7 @@ export class RolloutPass {
     const template = check.desired.revisions.find((r) => r.name === check.desired.desiredRevision)?.template as RevisionTemplate | undefined;
     const problems = [
       ...checkServices({ spec, namespace: key.namespace, rollout: key.name, services: o.services, templateLabels: template?.podTemplate.metadata?.labels ?? {} }),
-      ...unsupportedFeatures(spec, o.traffic, o.analysisServed?.() ?? true),
+      ...unsupportedFeatures(spec, o.traffic, { prometheusUrl: o.prometheusUrl, analysisServed: o.analysisServed?.() ?? true }),
       ...(spec.restartAt !== undefined && Number.isNaN(Date.parse(spec.restartAt)) ? [`spec.restartAt: "${spec.restartAt}" is not a time (RFC 3339, e.g. 2026-01-02T03:04:05Z)`] : []),
     ];
     if (problems.length > 0) return this.invalid(key, problems.join('; '));

@@ -187,7 +187,8 @@ describe('KubernetesRuntime', () => {
     const rs = await env.apps.readNamespacedReplicaSet({ namespace: NS, name: 'web-abc123' });
     expect(rs.metadata?.labels).toEqual({ app: 'web', [POD_TEMPLATE_HASH_LABEL]: 'abc123' });
     expect(rs.spec?.selector.matchLabels).toEqual({ app: 'web', [POD_TEMPLATE_HASH_LABEL]: 'abc123' });
-    expect(rs.spec?.template?.metadata?.labels).toEqual({ app: 'web', [POD_TEMPLATE_HASH_LABEL]: 'abc123' });
+    // Istio's canonical revision on the pods only: the guard's Istio queries tell canary from stable by it.
+    expect(rs.spec?.template?.metadata?.labels).toEqual({ app: 'web', [POD_TEMPLATE_HASH_LABEL]: 'abc123', 'service.istio.io/canonical-revision': 'abc123' });
     expect(rs.metadata?.annotations?.[REVISION_ANNOTATION]).toBe('4');
     expect(rs.spec?.minReadySeconds).toBe(3);
     expect(rs.metadata?.ownerReferences).toEqual([{ apiVersion: GRAYLANE_API_VERSION, kind: 'Rollout', name: 'web', uid: template.owner.uid, controller: true, blockOwnerDeletion: true }]);

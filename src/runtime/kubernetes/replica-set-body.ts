@@ -53,6 +53,15 @@ export function ownerReferenceOf(owner: RevisionOwner): V1OwnerReference {
   return { apiVersion: owner.apiVersion, kind: owner.kind, name: owner.name, uid: owner.uid, controller: true, blockOwnerDeletion: true };
 }
 
+/**
+ * Istio's canonical revision of a pod, set to the revision on every pod graylane creates: Istio
+ * reports it as `destination_canonical_revision`, the one label of `istio_requests_total` that
+ * tells a Rollout's canary pods from its stable ones whether the split is by host or by subset
+ * (the guard's queries, metrics/prometheus/traffic-queries.ts, select on it). Not in the selector
+ * and not compared when adopting, so ReplicaSets written before it keep their owner.
+ */
+export const ISTIO_REVISION_LABEL = 'service.istio.io/canonical-revision';
+
 /** The full ReplicaSet for `revision` at `replicas`, ready to create. */
 export function replicaSetBody(options: { namespace: string; service: string; revision: string; template: KubernetesRevisionTemplate; replicas: number }): V1ReplicaSet {
   const { namespace, service, revision, template, replicas } = options;
@@ -72,7 +81,7 @@ export function replicaSetBody(options: { namespace: string; service: string; re
       replicas,
       ...(template.minReadySeconds === undefined ? {} : { minReadySeconds: template.minReadySeconds }),
       selector: { matchLabels: { ...template.selector, ...hash } },
-      template: { ...template.podTemplate, metadata: { ...template.podTemplate.metadata, labels: podLabels } },
+      template: { ...template.podTemplate, metadata: { ...template.podTemplate.metadata, labels: { ...podLabels, [ISTIO_REVISION_LABEL]: revision } } },
     },
   };
 }
@@ -109,7 +118,8 @@ export function foreignReason(existing: V1ReplicaSet, wanted: V1ReplicaSet, owne
   if (controller.uid !== owner.uid) {
     return `is owned by ${controller.kind} ${controller.name} (uid ${controller.uid}), not by ${owner.kind} ${owner.name} (uid ${owner.uid})`;
   }
-  if (!contains(existing.spec?.template, wanted.spec?.template)) {
+  const { [ISTIO_REVISION_LABEL]: _revision, ...labels } = wanted.spec?.template?.metadata?.labels ?? {};
+  if (!contains(existing.spec?.template, { ...wanted.spec?.template, metadata: { ...wanted.spec?.template?.metadata, labels } })) {
     return `belongs to ${owner.kind} ${owner.name} but runs another pod template than revision ${wanted.metadata?.labels?.[POD_TEMPLATE_HASH_LABEL] ?? '?'}`;
   }
   return undefined;
