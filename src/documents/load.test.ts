@@ -107,7 +107,7 @@ describe('documentReference', () => {
   const md = documentReference();
   it('has a section per kind and a row for every field, with type and description', () => {
     for (const kind of ['### App', '### Rollout', '### AnalysisTemplate']) expect(md).toContain(kind);
-    expect(md).toContain('| `spec.strategy.canary.steps[].setWeight` | integer 0–100 | yes |');
+    expect(md).toContain('| `spec.strategy.canary.steps[].setWeight` | integer ≥ 0 | yes |');
     expect(md).toContain('| `spec.strategy.canary.steps[].pause.duration` | integer ≥ 0 or string (`^[0-9]+(ms\\|s\\|m\\|h)?$`) |');
     expect(md).toContain("| `spec.services[].strategy` | object |  | exactly a Rollout's `spec.strategy` (see Rollout below) |");
     expect(md).toContain('| `spec.metrics[].provider.web.method` | `"GET"` \\| `"POST"` \\| `"PUT"` |');

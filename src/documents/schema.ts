@@ -98,7 +98,7 @@ export const MirrorRouteMatch = Closed({
 });
 
 export const SetWeightStep = Closed({
-  setWeight: Type.Integer({ minimum: 0, maximum: 100, description: 'percent of traffic to the canary (without trafficRouting: its share of replicas)' }),
+  setWeight: Type.Integer({ minimum: 0, description: 'the canary\'s share of traffic: percent, or out of trafficRouting.maxTrafficWeight (without trafficRouting: its share of replicas, in percent)' }),
 });
 export const PauseStep = Closed({
   pause: Closed({ duration: Type.Optional(Duration) }, { description: 'wait for the duration, or until promoted when there is none' }),
@@ -149,6 +149,19 @@ export const IstioVirtualService = Closed({
   }), { description: 'TCP routes to split, each found by the one port its matches name' })),
 });
 
+/** Gateway API routes a rollout weighs: graylane's spelling of Argo's `plugins."argoproj-labs/gatewayAPI"` block, same fields. */
+const GatewayApiRouteRef = Closed({
+  name: Type.String({ minLength: 1 }),
+  useHeaderRoutes: Type.Optional(Type.Boolean({ description: 'header and mirror routes are added to this route' })),
+});
+export const GatewayApiRouting = Closed({
+  httpRoute: Type.Optional(Type.String({ minLength: 1, description: 'the HTTPRoute whose backendRef weights are set (takes header and mirror routes)' })),
+  httpRoutes: Type.Optional(Type.Array(GatewayApiRouteRef)),
+  grpcRoute: Type.Optional(Type.String({ minLength: 1, description: 'the GRPCRoute whose backendRef weights are set (takes header routes)' })),
+  grpcRoutes: Type.Optional(Type.Array(GatewayApiRouteRef)),
+  namespace: Type.Optional(Type.String({ minLength: 1, description: 'the routes\' namespace (default: the Rollout\'s)' })),
+}, { description: 'Gateway API routing: the same block as Argo’s plugins."argoproj-labs/gatewayAPI"; name one of the two' });
+
 export const TrafficRouting = Closed({
   /** graylane's own router (single host); the default when nothing else is named. */
   builtin: Type.Optional(Closed({})),
@@ -172,8 +185,9 @@ export const TrafficRouting = Closed({
   ),
   /** Gateway API through Argo's plugin name, kept so Argo manifests load as they are. */
   plugins: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
+  gatewayAPI: Type.Optional(GatewayApiRouting),
   managedRoutes: Type.Optional(Type.Array(Closed({ name: Type.String() }))),
-  maxTrafficWeight: Type.Optional(Type.Integer({ minimum: 1, description: 'the scale weights are given on (Argo’s); graylane’s routers split in percent, so only 100 (the default) is accepted yet' })),
+  maxTrafficWeight: Type.Optional(Type.Integer({ minimum: 1, description: 'the scale every weight (setWeight, set weight) is on, as the traffic router is given it (Argo’s); default 100: percent' })),
 });
 
 // ---------------------------------------------------------------------------------------------

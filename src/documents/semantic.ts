@@ -40,8 +40,13 @@ function checkCanary(c: CanaryStrategy, base: PathSegment[], ctx: StrategyContex
   const managed = new Set((c.trafficRouting?.managedRoutes ?? []).map((r) => r.name));
   const checkRouteNames = ctx.kubernetes || c.trafficRouting?.managedRoutes !== undefined;
   const steps = c.steps ?? [];
+  // Every setWeight is on the router's scale: beyond it is more than all of the traffic.
+  const maxWeight = c.trafficRouting?.maxTrafficWeight ?? 100;
   steps.forEach((step, i) => {
     const at = [...base, 'steps', i];
+    if ('setWeight' in step && step.setWeight > maxWeight) {
+      out.push(issue([...at, 'setWeight'], `must be at most ${maxWeight}, found ${step.setWeight}${maxWeight === 100 ? '' : ' (the scale of trafficRouting.maxTrafficWeight)'}`));
+    }
     if ('setCanaryScale' in step && !routed) out.push(issue([...at, 'setCanaryScale'], 'setCanaryScale needs trafficRouting (without it the canary gets traffic by its share of replicas)'));
     for (const kind of ['setHeaderRoute', 'setMirrorRoute'] as const) {
       if (!(kind in step)) continue;

@@ -34,7 +34,7 @@ export const PauseCondition = Closed({
 
 /** Where a share of the traffic goes (Argo's `WeightDestination`). */
 export const WeightDestination = Closed({
-  weight: Type.Integer({ minimum: 0, maximum: 100, description: 'percent of traffic' }),
+  weight: Type.Integer({ minimum: 0, description: 'share of traffic on the rollout\'s scale: percent unless trafficRouting.maxTrafficWeight' }),
   podTemplateHash: Type.Optional(Type.String()),
   serviceName: Type.Optional(Type.String()),
 });

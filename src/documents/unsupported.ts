@@ -63,12 +63,6 @@ const ROLLOUT_RULES: readonly Rule[] = [
     reason: () => `traffic routing through ${f} is not supported by graylane yet; left out`,
   })),
   {
-    // Every weight is on this scale: left out, `setWeight: 200` of 1000 would mean 200%.
-    pattern: [...routing, 'maxTrafficWeight'],
-    refuse: (v) => v !== 100,
-    reason: () => 'maxTrafficWeight other than 100 is not supported yet (graylane routers split traffic in percent)',
-  },
-  {
     pattern: [...routing, 'plugins', '*'],
     except: ['argoproj-labs/gatewayAPI'],
     reason: (m) => `traffic router plugin "${String(m[m.length - 1])}" is not supported by graylane yet; left out`,

@@ -3,7 +3,7 @@ import type { CanaryStep, CanaryStrategy } from '../documents/schema.js';
 import { DEFAULT_ABORT_SCALE_DOWN_DELAY_SECONDS, DEFAULT_SCALE_DOWN_DELAY_SECONDS, runName, type Context } from './context.js';
 import { describeStep } from './describe.js';
 import { followPostPromotionHook, hookGate, owePostPromotionHook } from './hooks.js';
-import { desiredReplicaCounts, trafficWeightToReplicas, type DesiredReplicaCounts, type RevisionReplicas } from './replica-counts.js';
+import { desiredReplicaCounts, maxTrafficWeight, trafficWeightToReplicas, type DesiredReplicaCounts, type RevisionReplicas } from './replica-counts.js';
 import { currentSetWeight } from './steps.js';
 import type { AnalysisRunRecord } from './types.js';
 
@@ -86,7 +86,7 @@ function fullyRolledOut(ctx: Context, canary: CanaryStrategy): boolean {
 
 function manualCanaryCount(ctx: Context, canary: CanaryStrategy): number {
   if (ctx.status.manualWeight === undefined || !canary.trafficRouting) return 0;
-  return trafficWeightToReplicas(ctx.replicas, ctx.status.manualWeight);
+  return trafficWeightToReplicas(ctx.replicas, ctx.status.manualWeight, maxTrafficWeight(canary));
 }
 
 /** How soon a rollout held on unverified traffic looks again. */
@@ -118,7 +118,7 @@ function advanceSteps(ctx: Context, canary: CanaryStrategy, steps: readonly Cana
     s.controllerPause = false;
     s.manualWeight = undefined;
     ctx.unpause('CanaryPauseStep');
-    ctx.event('info', 'RolloutStepCompleted', `Step ${index + 1}/${steps.length} completed: ${describeStep(step)}`);
+    ctx.event('info', 'RolloutStepCompleted', `Step ${index + 1}/${steps.length} completed: ${describeStep(step, maxTrafficWeight(canary))}`);
     // A new weight goes out with this pass's decision; where it is verified, the next step waits for that.
     if (ctx.trafficVerified !== undefined && s.weights.canary !== weightBefore) {
       ctx.wakeAt(ctx.now + VERIFY_RETRY_MS);
@@ -156,7 +156,7 @@ function stepDone(ctx: Context, canary: CanaryStrategy, step: CanaryStep, index:
     // progress deadline bounds the wait), still this step until the requests come.
     ctx.unpause('CanaryPauseStep');
     s.evidence.waitingSinceMs = ctx.now;
-    ctx.event('info', 'WaitingForEvidence', `Step ${index + 1}/${(canary.steps ?? []).length} (${describeStep(step)}) time is up; ${waitingForEvidence(ctx) ?? ''}`);
+    ctx.event('info', 'WaitingForEvidence', `Step ${index + 1}/${(canary.steps ?? []).length} (${describeStep(step, maxTrafficWeight(canary))}) time is up; ${waitingForEvidence(ctx) ?? ''}`);
     return false;
   }
   if ('analysis' in step) {
@@ -221,7 +221,7 @@ function reportEvidence(ctx: Context, canary: CanaryStrategy, step: CanaryStep, 
   if (served === undefined || served >= Math.max(1, minCanaryRequests(canary))) return;
   const what = `promoted without evidence: the canary served ${served} ${served === 1 ? 'request' : 'requests'}`;
   ctx.status.evidenceWarning = `${what} at step ${index + 1}/${total}`;
-  ctx.event('warning', 'PromotedWithoutEvidence', `Step ${index + 1}/${total} (${describeStep(step)}) ended: ${what} during it`);
+  ctx.event('warning', 'PromotedWithoutEvidence', `Step ${index + 1}/${total} (${describeStep(step, maxTrafficWeight(canary))}) ended: ${what} during it`);
 }
 
 /**
@@ -289,12 +289,13 @@ function trafficWeight(ctx: Context, canary: CanaryStrategy, atDesired: boolean)
   if (s.abort) {
     if (!canary.dynamicStableScale) return 0;
     // A shrunken stable takes traffic back only as fast as its instances become ready.
-    const stableCan = 100 - Math.floor((100 * ctx.ready(s.stableRevision)) / Math.max(1, ctx.replicas));
+    const max = maxTrafficWeight(canary);
+    const stableCan = max - Math.floor((max * ctx.ready(s.stableRevision)) / Math.max(1, ctx.replicas));
     return Math.max(0, Math.min(stableCan, s.weights.canary));
   }
   if (s.progress.deadlineExceeded) return 0;
   if (s.manualWeight !== undefined) {
-    const enough = ctx.ready(current) >= trafficWeightToReplicas(ctx.replicas, s.manualWeight);
+    const enough = ctx.ready(current) >= trafficWeightToReplicas(ctx.replicas, s.manualWeight, maxTrafficWeight(canary));
     return enough ? s.manualWeight : Math.min(s.weights.canary, s.manualWeight);
   }
   const target = currentSetWeight(canary, s);
@@ -304,9 +305,10 @@ function trafficWeight(ctx: Context, canary: CanaryStrategy, atDesired: boolean)
   return Math.min(target, s.weights.canary);
 }
 
-function setTraffic(ctx: Context, _canary: CanaryStrategy, weight: number): void {
+function setTraffic(ctx: Context, canary: CanaryStrategy, weight: number): void {
   const { status: s } = ctx;
-  s.weights = { canary: weight, stable: 100 - weight };
+  // On the router's scale, as the steps give it (Argo's status.canary.weights are too).
+  s.weights = { canary: weight, stable: maxTrafficWeight(canary) - weight };
   ctx.traffic = {
     type: 'setTraffic', stableRevision: s.stableRevision ?? '', canaryRevision: s.canaryRevision, canaryWeight: weight,
     headerRoutes: structuredClone(s.headerRoutes), mirrorRoutes: structuredClone(s.mirrorRoutes),

@@ -8,9 +8,21 @@ const match = (m: StringMatch | undefined): string => {
   return `~${m.regex ?? ''}`;
 };
 
-/** One line for people: `set weight 20%`, `pause 30s`, `pause until promoted`, `analysis error-rate`, … */
-export function describeStep(step: CanaryStep): string {
-  if ('setWeight' in step) return `set weight ${step.setWeight}%`;
+/**
+ * A weight for people: `20%` on the percent scale, `200/1000 (20%)` on another
+ * (`trafficRouting.maxTrafficWeight`), so that neither reads as the other.
+ */
+export function describeWeight(weight: number, maxWeight = 100): string {
+  if (maxWeight === 100) return `${weight}%`;
+  return `${weight}/${maxWeight} (${Math.round((weight * 10000) / maxWeight) / 100}%)`;
+}
+
+/**
+ * One line for people: `set weight 20%`, `pause 30s`, `pause until promoted`, `analysis error-rate`, …
+ * `maxWeight` is the scale `setWeight` is on (`trafficRouting.maxTrafficWeight`).
+ */
+export function describeStep(step: CanaryStep, maxWeight = 100): string {
+  if ('setWeight' in step) return `set weight ${describeWeight(step.setWeight, maxWeight)}`;
   if ('pause' in step) {
     const d = step.pause.duration;
     return d === undefined ? 'pause until promoted' : `pause ${formatDurationMs(parseDurationMs(d))}`;

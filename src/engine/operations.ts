@@ -1,6 +1,6 @@
 import type { RolloutSpec } from '../documents/schema.js';
 import { Context, initialStatus } from './context.js';
-import { describeStep } from './describe.js';
+import { describeStep, describeWeight } from './describe.js';
 import { OperationError, type EngineResult, type Operation, type RolloutStatus, type TrafficInForce } from './types.js';
 
 /** Input of {@link applyOperation}. */
@@ -125,12 +125,16 @@ export function applyOperation(input: ApplyOperationInput): EngineResult {
     }
     case 'setWeight': {
       const { weight } = op;
-      if (!Number.isInteger(weight) || weight < 0 || weight > 100) throw new OperationError('InvalidWeight', `weight: must be an integer from 0 to 100, got ${String(weight)}`);
+      // On the scale the steps' setWeight is on: a hand-set weight and a step's mean the same.
+      const max = canary?.trafficRouting?.maxTrafficWeight ?? 100;
+      if (!Number.isInteger(weight) || weight < 0 || weight > max) {
+        throw new OperationError('InvalidWeight', `weight: must be an integer from 0 to ${max}${max === 100 ? '' : ' (trafficRouting.maxTrafficWeight)'}, got ${String(weight)}`);
+      }
       if (!canary?.trafficRouting || steps.length === 0) throw new OperationError('NeedsTrafficRouting', 'a manual weight needs a canary with steps and trafficRouting (without a router, instances are the split)');
       if (!inProgress) throw notInProgress('weigh');
       if (s.abort) throw new OperationError('Aborted', 'the rollout is aborted: retry it first');
       s.manualWeight = weight;
-      ctx.event('info', 'ManualWeight', `Canary weight set to ${weight}% by hand; holds until the next step or promote`);
+      ctx.event('info', 'ManualWeight', `Canary weight set to ${describeWeight(weight, max)} by hand; holds until the next step or promote`);
       break;
     }
   }
@@ -188,7 +192,7 @@ function promoteCanary(ctx: Context, steps: readonly import('../documents/schema
   s.currentStepIndex = index + 1;
   s.progress.lastProgressMs = ctx.now;
   s.phase = 'Progressing';
-  ctx.event('info', 'RolloutPromoted', `Promoted past step ${index + 1}/${steps.length}: ${describeStep(step)}`);
+  ctx.event('info', 'RolloutPromoted', `Promoted past step ${index + 1}/${steps.length}: ${describeStep(step, ctx.spec.strategy.canary?.trafficRouting?.maxTrafficWeight)}`);
 }
 
 function promoteBlueGreen(ctx: Context): void {

@@ -206,6 +206,7 @@ function planCanary(spec: RolloutSpec, steps: readonly CanaryStep[], templates: 
   const canary = spec.strategy.canary ?? {};
   const replicas = spec.replicas ?? 1;
   const routed = !!canary.trafficRouting;
+  const scale = canary.trafficRouting?.maxTrafficWeight ?? 100;
   const background = canary.analysis ? planAnalysis('background', canary.analysis, templates, notes) : undefined;
   let earliest = 0;
   let latest = 0;
@@ -213,13 +214,14 @@ function planCanary(spec: RolloutSpec, steps: readonly CanaryStep[], templates: 
   // The same words `validate` prints: routes that reach no canary, mirror routes that remove.
   for (const a of routeAdvice(canary, [], replicas)) {
     const index = a.path[1] as number;
-    notes.add(`${a.level === 'warning' ? 'warning: ' : ''}step ${index + 1} (${describeStep(steps[index]!)}): ${a.message}`);
+    notes.add(`${a.level === 'warning' ? 'warning: ' : ''}step ${index + 1} (${describeStep(steps[index]!, canary.trafficRouting?.maxTrafficWeight)}): ${a.message}`);
   }
   steps.forEach((step, index) => {
     // Each row shows the state once its step is done, which the next step starts from.
     const status = { currentStepIndex: index, stableRS: 's', currentPodHash: 'c' };
     counts = settle(spec, status, counts);
-    const weight = routed ? currentSetWeight(canary, status) : Math.round((100 * counts.canary) / Math.max(1, counts.canary + counts.stable));
+    // Rows are in percent whatever scale the router's weights are on.
+    const weight = routed ? (currentSetWeight(canary, status) * 100) / scale : Math.round((100 * counts.canary) / Math.max(1, counts.canary + counts.stable));
     const analyses: PlannedAnalysis[] = [];
     let pauseMs: number | undefined;
     let minMs = 0;
@@ -241,7 +243,7 @@ function planCanary(spec: RolloutSpec, steps: readonly CanaryStep[], templates: 
     // The guard judges only a canary that takes traffic.
     const det = detection(analyses, weight > 0 ? guard : undefined);
     rows.push({
-      stepIndex: index, description: describeStep(step), canaryWeight: weight, stableWeight: 100 - weight, replicas: counts, pauseMs, analyses,
+      stepIndex: index, description: describeStep(step, scale), canaryWeight: weight, stableWeight: 100 - weight, replicas: counts, pauseMs, analyses,
       earliestFinishMs: earliest, latestFinishMs: latest, worstCaseRollbackMs: det.ms, rollbackNote: routed || det.ms === Infinity ? det.note : `${det.note}, then instances scale back`,
     });
   });

@@ -2,7 +2,7 @@ import { parseDurationMs } from '../lib/duration.js';
 import { reconcileBlueGreen } from './blue-green.js';
 import { reconcileCanary, waitingForEvidence } from './canary.js';
 import { Context, CRASH_LOOP_REASON, CRASH_LOOP_RESTARTS, DEFAULT_PROGRESS_DEADLINE_SECONDS, initialStatus } from './context.js';
-import { describeStep } from './describe.js';
+import { describeStep, describeWeight } from './describe.js';
 import { POST_PROMOTION_HOOK_FAILED_REASON } from './hooks.js';
 import { isWarm, rollbackWithinWindow, switchBackWarm } from './rollback.js';
 import { EngineInputError, type Action, type EngineResult, type ReconcileInput, type RolloutStatus } from './types.js';
@@ -265,7 +265,8 @@ function progressMessage(ctx: Context): string {
   if (spec.strategy.blueGreen) return `blue-green: preview ${canary} ${ready}${s.blueGreen.switchedAtMs !== undefined ? ', traffic switched' : ''}`;
   if (steps.length === 0) return `rolling update to ${canary}: ${ready}`;
   const step = steps[s.currentStepIndex];
-  return step ? `step ${s.currentStepIndex + 1}/${steps.length} (${describeStep(step)}): ${canary} ${ready}, weight ${s.weights.canary}%` : `all steps done: waiting for ${canary} at full scale (${ready})`;
+  const scale = spec.strategy.canary?.trafficRouting?.maxTrafficWeight ?? 100;
+  return step ? `step ${s.currentStepIndex + 1}/${steps.length} (${describeStep(step, scale)}): ${canary} ${ready}, weight ${describeWeight(s.weights.canary, scale)}` : `all steps done: waiting for ${canary} at full scale (${ready})`;
 }
 
 /** Scale-ups first, then traffic, then scale-downs: instances never lose traffic they still carry. */

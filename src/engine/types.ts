@@ -73,7 +73,7 @@ export interface RolloutStatus {
   pauseConditions: PauseCondition[];
   /** The engine paused at the current step already: a missing pause condition now means resumed. */
   controllerPause: boolean;
-  /** Traffic weights in force (percent). */
+  /** Traffic weights in force, on the rollout's weight scale (percent unless `trafficRouting.maxTrafficWeight`). */
   weights: { canary: number; stable: number };
   headerRoutes: HeaderRoute[];
   mirrorRoutes: MirrorRoute[];
@@ -162,7 +162,10 @@ export interface SetTrafficAction {
   type: 'setTraffic';
   stableRevision: string;
   canaryRevision?: string | undefined;
-  /** Percent of requests to the canary (0–100); the rest go to stable. */
+  /**
+   * The canary's share of requests on the rollout's weight scale: out of
+   * `trafficRouting.maxTrafficWeight` when set, else percent (0–100); the rest go to stable.
+   */
   canaryWeight: number;
   headerRoutes: HeaderRoute[];
   mirrorRoutes: MirrorRoute[];

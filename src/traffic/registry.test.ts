@@ -22,6 +22,8 @@ describe('selection', () => {
     ['kubernetes, blue-green: Service selectors', { strategy: { blueGreen: { activeService: 'a' } } }, 'kubernetes', ['service-selector']],
     ['kubernetes, nginx', canary({ trafficRouting: { nginx: { stableIngress: 'i' } } }), 'kubernetes', ['nginx']],
     ['kubernetes, nginx and istio', canary({ trafficRouting: { istio: { virtualService: { name: 'v' } }, nginx: { stableIngress: 'i' } } }), 'kubernetes', ['nginx', 'istio']],
+    ['kubernetes, Gateway API by Argo\'s plugin block', canary({ trafficRouting: { plugins: { 'argoproj-labs/gatewayAPI': { httpRoute: 'r' } } } }), 'kubernetes', ['plugins']],
+    ['kubernetes, Gateway API by graylane\'s gatewayAPI: the same provider', canary({ trafficRouting: { gatewayAPI: { httpRoute: 'r' } } }), 'kubernetes', ['plugins']],
     ['kubernetes, managedRoutes only', canary({ trafficRouting: { managedRoutes: [{ name: 'h' }] } }), 'kubernetes', []],
   ] as const)('%s → %j', (_name, spec, place, types) => {
     expect(registry.select(spec as RolloutSpec, place)).toEqual(types);
@@ -31,6 +33,7 @@ describe('selection', () => {
 describe('validation', () => {
   it.each([
     ['an App naming nginx', canary({ trafficRouting: { nginx: { stableIngress: 'i' } } }), 'single-host', [{ path: ['strategy', 'canary', 'trafficRouting', 'nginx'], reason: 'not used in an App: its services are routed by the built-in router' }]],
+    ['an App naming gatewayAPI', canary({ trafficRouting: { gatewayAPI: { httpRoute: 'r' } } }), 'single-host', [{ path: ['strategy', 'canary', 'trafficRouting', 'gatewayAPI'], reason: 'not used in an App: its services are routed by the built-in router' }]],
     ['an App with header, mirror and preview', canary({ steps: [header, mirror] }), 'single-host', []],
     ['a Rollout with a header step and no trafficRouting', canary({ steps: [header] }), 'kubernetes', [{ path: ['strategy', 'canary', 'steps', 0, 'setHeaderRoute'], reason: 'setHeaderRoute needs trafficRouting' }]],
     ['a blue-green Rollout asking for a preview header', { strategy: { blueGreen: { activeService: 'a', previewService: 'p', allowPreviewHeader: true } } }, 'kubernetes', [{ path: ['strategy', 'blueGreen', 'allowPreviewHeader'], reason: 'allowPreviewHeader needs a traffic provider that can route by header or cookie; a Service selector cannot (reach the preview through previewService)' }]],

@@ -18,7 +18,7 @@ import type { RolloutSpec } from '../documents/schema.js';
 import { builtinTrafficValidator } from './builtin/builtin-config.js';
 import { istioTrafficValidator } from './istio/istio-config.js';
 import { nginxTrafficValidator } from './nginx/nginx-config.js';
-import { pluginsTrafficValidator } from './plugins/plugins-config.js';
+import { GATEWAY_API_ALIAS, GATEWAY_API_TYPE, gatewayApiTrafficValidator } from './gateway-api/gateway-api-config.js';
 import { SERVICE_SELECTOR_TYPE, serviceSelectorTrafficValidator } from './service-selector/service-selector-config.js';
 import type { TrafficIssue, TrafficProvider } from './traffic-provider.js';
 import type { TrafficValidator } from './traffic-validator.js';
@@ -46,6 +46,22 @@ export const KUBERNETES_DEFAULT_PROVIDER = SERVICE_SELECTOR_TYPE;
 
 /** Step kinds that only a routing provider can carry out. */
 const ROUTE_STEPS = ['setHeaderRoute', 'setMirrorRoute'] as const;
+
+/**
+ * Other keys under `trafficRouting` that select a provider: graylane's own `gatewayAPI` spells
+ * Argo's `plugins."argoproj-labs/gatewayAPI"` (the provider's type is Argo's key, `plugins`).
+ */
+const ALIASES: Readonly<Record<string, readonly string[]>> = { [GATEWAY_API_TYPE]: [GATEWAY_API_ALIAS] };
+
+/** The keys under `trafficRouting` that select `type`. */
+function keysOf(type: string): readonly string[] {
+  return [type, ...(ALIASES[type] ?? [])];
+}
+
+/** Whether `routing` names `type` by any of its keys. */
+function namedIn(routing: object, type: string): boolean {
+  return keysOf(type).some((k) => (routing as Record<string, unknown>)[k] !== undefined);
+}
 
 /** Providers and validate-only providers, by type; registration order is the order they are checked in. */
 export class TrafficRegistry {
@@ -80,7 +96,7 @@ export class TrafficRegistry {
     if (place === 'single-host') return [SINGLE_HOST_PROVIDER];
     const routing = spec.strategy.canary?.trafficRouting;
     if (!routing) return [KUBERNETES_DEFAULT_PROVIDER];
-    return this.types().filter((t) => (routing as Record<string, unknown>)[t] !== undefined);
+    return this.types().filter((t) => namedIn(routing, t));
   }
 
   /** The providers that put `spec`'s decisions in force in `place`; throws {@link UnknownTrafficProviderError} as {@link get}. */
@@ -98,8 +114,10 @@ export class TrafficRegistry {
     const routing = spec.strategy.canary?.trafficRouting as Record<string, unknown> | undefined;
     if (place === 'single-host') {
       for (const type of this.types()) {
-        if (type !== SINGLE_HOST_PROVIDER && routing?.[type] !== undefined) {
-          out.push({ path: ['strategy', 'canary', 'trafficRouting', type], reason: 'not used in an App: its services are routed by the built-in router' });
+        for (const key of keysOf(type)) {
+          if (type !== SINGLE_HOST_PROVIDER && routing?.[key] !== undefined) {
+            out.push({ path: ['strategy', 'canary', 'trafficRouting', key], reason: 'not used in an App: its services are routed by the built-in router' });
+          }
         }
       }
     } else if (spec.strategy.canary && !routing) {
@@ -127,6 +145,6 @@ export class TrafficRegistry {
  */
 export function validationRegistry(providers: readonly TrafficProvider[] = []): TrafficRegistry {
   const given = new Set(providers.map((p) => p.type));
-  const validators = [builtinTrafficValidator, nginxTrafficValidator, istioTrafficValidator, pluginsTrafficValidator, serviceSelectorTrafficValidator].filter((v) => !given.has(v.type));
+  const validators = [builtinTrafficValidator, nginxTrafficValidator, istioTrafficValidator, gatewayApiTrafficValidator, serviceSelectorTrafficValidator].filter((v) => !given.has(v.type));
   return new TrafficRegistry({ providers, validators });
 }

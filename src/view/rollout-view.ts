@@ -91,8 +91,10 @@ export function buildRolloutView(input: RolloutViewInputs): ServiceView {
     let weight = 0;
     if (traffic) {
       const trafficCanary = traffic.canaryRevision !== traffic.stableRevision ? traffic.canaryRevision : undefined;
-      if (name === traffic.stableRevision) weight = trafficCanary ? 100 - traffic.canaryWeight : 100;
-      else if (name === trafficCanary) weight = traffic.canaryWeight;
+      // People read percent; the engine's weight is on the rollout's scale (maxTrafficWeight).
+      const percent = Math.round((traffic.canaryWeight * 100) / (spec?.strategy.canary?.trafficRouting?.maxTrafficWeight ?? 100));
+      if (name === traffic.stableRevision) weight = trafficCanary ? 100 - percent : 100;
+      else if (name === trafficCanary) weight = percent;
     }
     if (traffic && !spec?.strategy.canary?.trafficRouting && !spec?.strategy.blueGreen && canary) {
       // Instance-proportional split (rolling update): show what the router really does.

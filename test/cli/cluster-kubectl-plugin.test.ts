@@ -69,6 +69,12 @@ describe.skipIf(!existsSync(kubectlPath))('kubectl graylane (skipped only when /
     expect((await cluster.stored()).status?.currentStepIndex).toBe(2);
   });
 
+  it('`kubectl graylane set weight web 50` sets the canary\'s weight by hand (KubeSphere\'s slider, seed 004)', async () => {
+    const r = await kubectl(['graylane', 'set', 'weight', 'web', '50'], { KUBECONFIG: kubeconfig });
+    expect(r).toMatchObject({ code: 0, stderr: '' });
+    expect((await cluster.stored()).status?.graylane?.engine).toMatchObject({ manualWeight: 50 });
+  });
+
   it('exits as graylane does: a Rollout not found is exit 2 with the sentence', async () => {
     const r = await kubectl(['graylane', 'status', 'nope', '-n', NAMESPACE], { KUBECONFIG: kubeconfig });
     expect(r.code).toBe(2);

@@ -89,7 +89,10 @@ describe('the controller through traffic routers', () => {
     await until('100/0 in the VirtualService', weights, (w) => w.join() === 'shop-stable=100,shop-canary=0');
   });
 
-  it('Gateway API (Argo\'s plugin config): the HTTPRoute\'s backendRef weights follow the step (validated against the Gateway API CRD), back to all-stable after promotion', async () => {
+  it.each([
+    ['Argo\'s plugin config', { plugins: { 'argoproj-labs/gatewayAPI': { httpRoute: 'shop-route', namespace: ns } } }],
+    ['graylane\'s trafficRouting.gatewayAPI', { gatewayAPI: { httpRoute: 'shop-route', namespace: ns } }],
+  ])('Gateway API (%s): the HTTPRoute\'s backendRef weights follow the step (validated against the Gateway API CRD), back to all-stable after promotion', async (_spelling, trafficRouting) => {
     const c = (bed.cluster = await startCluster({ readyAfterMs: 50 }));
     await installGatewayApiCrds(c.server);
     const custom = c.kc.makeApiClient(CustomObjectsApi);
@@ -98,7 +101,7 @@ describe('the controller through traffic routers', () => {
       apiVersion: 'gateway.networking.k8s.io/v1', kind: 'HTTPRoute', metadata: { name: 'shop-route' },
       spec: { parentRefs: [{ name: 'gateway' }], rules: [{ backendRefs: [{ name: 'shop-stable', port: 80, weight: 100 }, { name: 'shop-canary', port: 80, weight: 0 }] }] },
     } });
-    await apply(c, [...services, rollout({ plugins: { 'argoproj-labs/gatewayAPI': { httpRoute: 'shop-route', namespace: ns } } })] as never);
+    await apply(c, [...services, rollout(trafficRouting)] as never);
     await run(c);
     const { v2 } = await toPausedCanary(c);
     type Route = { spec: { rules: Array<{ backendRefs: Array<{ name: string; weight: number }> }> } };
@@ -107,6 +110,30 @@ describe('the controller through traffic routers', () => {
     await operate(c, ns, 'shop', { type: 'promoteFull' });
     await until('promoted to the new revision', () => readRollout(c, ns, 'shop'), (r) => r.status?.stableRS === v2 && (r.status.phase === 'Completed' || r.status.phase === 'Healthy'));
     await until('100/0 in the HTTPRoute', weights, (w) => w.join() === 'shop-stable=100,shop-canary=0');
+  });
+
+  it('maxTrafficWeight 1000: setWeight 200 is 800/200 in the VirtualService and the Rollout\'s status weights, and a fifth of the pods', async () => {
+    const c = (bed.cluster = await startCluster({ readyAfterMs: 50 }));
+    await installIstioCrds(c.server);
+    const custom = c.kc.makeApiClient(CustomObjectsApi);
+    const vs = { group: 'networking.istio.io', version: 'v1', namespace: ns, plural: 'virtualservices' };
+    await custom.createNamespacedCustomObject({ ...vs, body: {
+      apiVersion: 'networking.istio.io/v1', kind: 'VirtualService', metadata: { name: 'shop-vs' },
+      spec: { hosts: ['shop'], http: [{ name: 'primary', route: [{ destination: { host: 'shop-stable' }, weight: 1000 }, { destination: { host: 'shop-canary' }, weight: 0 }] }] },
+    } });
+    const doc = rollout({ istio: { virtualService: { name: 'shop-vs', routes: ['primary'] } }, maxTrafficWeight: 1000 });
+    Object.assign(doc.spec, { replicas: 5 });
+    Object.assign(doc.spec.strategy.canary, { steps: [{ setWeight: 200 }, { pause: {} }] });
+    await apply(c, [...services, doc] as never);
+    await run(c);
+    const { v2 } = await toPausedCanary(c);
+    type Vs = { spec: { http: Array<{ route: Array<{ destination: { host: string }; weight: number }> }> } };
+    const weights = async () => ((await custom.getNamespacedCustomObject({ ...vs, name: 'shop-vs' })) as Vs).spec.http[0]!.route.map((r) => `${r.destination.host}=${r.weight}`);
+    await until('800/200 in the VirtualService', weights, (w) => w.join() === 'shop-stable=800,shop-canary=200');
+    const paused = await readRollout(c, ns, 'shop');
+    expect(paused.status?.canary?.weights).toMatchObject({ canary: { weight: 200 }, stable: { weight: 800 } });
+    const canaryRs = (await c.apps.listNamespacedReplicaSet({ namespace: ns })).items.find((r) => r.metadata?.labels?.[POD_TEMPLATE_HASH_LABEL] === v2);
+    expect(canaryRs?.spec?.replicas).toBe(1);
   });
 
   it('a router whose API this cluster does not serve (no Istio CRDs) is InvalidSpec with a sentence, and no ReplicaSet is created', async () => {

@@ -105,7 +105,7 @@ describe('the generated CRDs', () => {
     expect(validate({ ...written, readyReplicas: -1 })).toBe(false);
     expect(validate({ ...written, conditions: [{ type: 'Healthy', status: 'Yes' }] })).toBe(false);
     expect(validate({ ...written, pauseConditions: [{ reason: 'CanaryPauseStep', startTime: 'yesterday' }] })).toBe(false);
-    expect(validate({ ...written, canary: { weights: { canary: { weight: 120 }, stable: { weight: 0 } } } })).toBe(false);
+    expect(validate({ ...written, canary: { weights: { canary: { weight: -1 }, stable: { weight: 101 } } } })).toBe(false);
   });
 
   it('is what `graylane schema KIND --crd` prints', async () => {
@@ -182,7 +182,7 @@ describe('documents against the CRD schemas (Ajv)', () => {
   });
 
   it.each<[string, Record<string, unknown>]>([
-    ['a weight over 100', withCanary({ steps: [{ setWeight: 120 }] })],
+    ['a negative weight (above 100 is on the scale of maxTrafficWeight: the loader checks it)', withCanary({ steps: [{ setWeight: -10 }] })],
     ['a step with two keys', withCanary({ steps: [{ setWeight: 20, pause: {} }] })],
     ['a step with no key', withCanary({ steps: [{}] })],
     ['setCanaryScale with two sizes', withCanary({ steps: [{ setCanaryScale: { weight: 20, replicas: 2 } }] })],

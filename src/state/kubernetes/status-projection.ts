@@ -136,7 +136,7 @@ function activeSelector(input: StatusProjectionInput): string | undefined {
   const { traffic, engine } = input;
   if (!traffic) return engine.stableRevision;
   // After a blue-green switch the new revision takes all traffic before it is marked stable.
-  if (traffic.canaryRevision !== undefined && traffic.canaryWeight >= 100) return traffic.canaryRevision;
+  if (traffic.canaryRevision !== undefined && traffic.canaryWeight >= (input.spec.strategy.canary?.trafficRouting?.maxTrafficWeight ?? 100)) return traffic.canaryRevision;
   return traffic.stableRevision;
 }
 

@@ -65,3 +65,16 @@ describe('blue-green preview behind the built-in router (allowPreviewHeader)', (
     expect(Object.keys(route.revisions)).toEqual(['v2']);
   });
 });
+
+describe('maxTrafficWeight behind the built-in router', () => {
+  it.each<[number | undefined, number, number]>([
+    [undefined, 20, 20],
+    [1000, 200, 20],
+    [1000, 555, 56],
+    [10000, 5, 0],
+  ])('scale %s, engine weight %i → router canaryWeight %i percent', (maxTrafficWeight, weight, percent) => {
+    const routed: RolloutSpec = { replicas: 2, strategy: { canary: { trafficRouting: maxTrafficWeight === undefined ? {} : { maxTrafficWeight }, steps: [{ setWeight: weight }] } } };
+    const traffic: TrafficInForce = { stableRevision: 'v1', canaryRevision: 'v2', canaryWeight: weight, headerRoutes: [], mirrorRoutes: [] };
+    expect(buildServiceRoute({ service, spec: routed, traffic, endpoints: [] }).canaryWeight).toBe(percent);
+  });
+});

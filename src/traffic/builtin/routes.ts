@@ -52,7 +52,9 @@ export function buildServiceRoute(options: {
   const revisions: ServiceRoute['revisions'] = { [stable]: { instances: instanceRoutes(instances.filter((i) => i.revision === stable)) } };
   if (canary) revisions[canary] = { instances: instanceRoutes(instances.filter((i) => i.revision === canary)) };
   const routed = !!options.spec?.strategy.blueGreen || !!options.spec?.strategy.canary?.trafficRouting;
-  let canaryWeight = canary ? traffic.canaryWeight : 0;
+  // The router splits in percent; the engine's weight is on the rollout's scale (maxTrafficWeight).
+  const scale = options.spec?.strategy.canary?.trafficRouting?.maxTrafficWeight ?? 100;
+  let canaryWeight = canary ? Math.round((traffic.canaryWeight * 100) / scale) : 0;
   if (canary && !routed) {
     const ready = (r: string) => instances.filter((i) => i.revision === r && i.ready).length;
     const total = ready(stable) + ready(canary);

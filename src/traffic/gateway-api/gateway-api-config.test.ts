@@ -18,12 +18,45 @@ import type { TrafficInForce } from '../../engine/index.js';
 import { trafficLoadChecks } from '../load-checks.js';
 import { validationRegistry } from '../registry.js';
 import type { TrafficDecision } from '../traffic-provider.js';
-import { GATEWAY_API_PLUGIN } from './gateway-api-config.js';
+import { GATEWAY_API_PLUGIN, readGatewayApiSettings } from './gateway-api-config.js';
 import { GatewayApiTrafficProvider } from './gateway-api-provider.js';
 
 describe('gateway-api provider: validate', () => {
   const provider = (): GatewayApiTrafficProvider => new GatewayApiTrafficProvider({ kubeConfig: kubeConfigFor({ server: { url: 'http://127.0.0.1:1' } as FakeApiServer }), httpRoutes: new ListCache({ kubeConfig: kubeConfigFor({ server: { url: 'http://127.0.0.1:1' } as FakeApiServer }), apiVersion: `${GROUP}/v1`, kind: 'HTTPRoute' }) });
   const block = ['strategy', 'canary', 'trafficRouting', 'plugins', GATEWAY_API_PLUGIN];
+
+  it('reads graylane\'s trafficRouting.gatewayAPI as Argo\'s plugin block, problems at its own path; both spellings at once is an error with a sentence', () => {
+    const p = provider();
+    const alias = ['strategy', 'canary', 'trafficRouting', 'gatewayAPI'];
+    const s = (routing: Record<string, unknown>): RolloutSpec => ({ strategy: { canary: { canaryService: CANARY, stableService: STABLE, trafficRouting: routing } } });
+    expect(readGatewayApiSettings(s({ gatewayAPI: { httpRoute: 'shop', namespace: 'edge' } }), NS).settings)
+      .toEqual(readGatewayApiSettings(s({ plugins: { [GATEWAY_API_PLUGIN]: { httpRoute: 'shop', namespace: 'edge' } } }), NS).settings);
+    expect(readGatewayApiSettings(s({ gatewayAPI: { httpRoute: 'shop' } }), NS).settings?.routes).toEqual([{ kind: 'HTTPRoute', name: 'shop', namespace: NS, managedRoutes: true }]);
+    expect(p.validate(s({ gatewayAPI: { namespace: 'x' } })).map((i) => [i.path, i.reason])).toEqual([[alias, 'names no route: set httpRoute, httpRoutes, grpcRoute or grpcRoutes']]);
+    expect(p.validate(s({ gatewayAPI: { httpRoute: 'a' }, plugins: { [GATEWAY_API_PLUGIN]: { httpRoute: 'a' } } })).map((i) => [i.path, i.reason])).toEqual([
+      [alias, 'trafficRouting.gatewayAPI and trafficRouting.plugins."argoproj-labs/gatewayAPI" are two spellings of the same routes: keep one'],
+    ]);
+    // The loader says the same of a document, at the field's line.
+    const text = `apiVersion: graylane.dev/v1alpha1
+kind: Rollout
+metadata: {name: shop}
+spec:
+  selector: {matchLabels: {app: shop}}
+  template: {metadata: {labels: {app: shop}}, spec: {containers: [{name: shop, image: shop:1}]}}
+  strategy:
+    canary:
+      canaryService: ${CANARY}
+      stableService: ${STABLE}
+      trafficRouting:
+        gatewayAPI: {httpRoute: shop}
+        plugins: {argoproj-labs/gatewayAPI: {httpRoute: shop}}
+      steps: [{setWeight: 20}]
+`;
+    const both = loadDocuments({ text, file: 'both.yaml' }, trafficLoadChecks(validationRegistry([p])));
+    expect(both.errors.map((e) => e.message)).toEqual([expect.stringContaining('two spellings of the same routes: keep one')]);
+    const one = loadDocuments({ text: text.replace(/ {8}plugins:.*\n/, ''), file: 'alias.yaml' }, trafficLoadChecks(validationRegistry([p])));
+    expect(one.errors).toEqual([]);
+  });
 
   it('reports each problem of the plugin block by path', () => {
     const p = provider();

@@ -44,7 +44,18 @@ export interface GatewayApiSettings {
   stableService: string;
 }
 
-const BLOCK_PATH = ['strategy', 'canary', 'trafficRouting', 'plugins', GATEWAY_API_PLUGIN];
+/** graylane's own key for the same block (`trafficRouting.gatewayAPI`); selects the same provider. */
+export const GATEWAY_API_ALIAS = 'gatewayAPI';
+
+const ROUTING_PATH = ['strategy', 'canary', 'trafficRouting'];
+const PLUGIN_PATH = [...ROUTING_PATH, 'plugins', GATEWAY_API_PLUGIN];
+const ALIAS_PATH = [...ROUTING_PATH, GATEWAY_API_ALIAS];
+
+/** Whether a spec names the Gateway API in either spelling (or any Argo plugin). */
+export function namesGatewayApi(spec: RolloutSpec | undefined): boolean {
+  const routing = spec?.strategy.canary?.trafficRouting;
+  return routing?.plugins !== undefined || routing?.gatewayAPI !== undefined;
+}
 /** Fields of the plugin's block graylane does not carry out (TCP/TLS routes, discovery by label selector, the in-progress label). */
 const UNSUPPORTED = ['tcpRoute', 'tcpRoutes', 'tlsRoute', 'tlsRoutes', 'httpRouteSelector', 'grpcRouteSelector', 'tcpRouteSelector', 'tlsRouteSelector', 'inProgressLabelKey', 'inProgressLabelValue'];
 const KNOWN = new Set(['httpRoute', 'httpRoutes', 'grpcRoute', 'grpcRoutes', 'namespace', 'disableInProgressLabel', ...UNSUPPORTED]);
@@ -52,24 +63,24 @@ const KNOWN = new Set(['httpRoute', 'httpRoutes', 'grpcRoute', 'grpcRoutes', 'na
 const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /** Reads one kind's routes from the single (`httpRoute`) and the list (`httpRoutes`) form. */
-function readRoutes(block: Record<string, unknown>, kind: GatewayRouteKind, namespace: string, issues: TrafficIssue[]): GatewayRouteRef[] {
+function readRoutes(block: Record<string, unknown>, kind: GatewayRouteKind, namespace: string, issues: TrafficIssue[], blockPath: readonly (string | number)[]): GatewayRouteRef[] {
   const single = kind === 'HTTPRoute' ? 'httpRoute' : 'grpcRoute';
   const list = `${single}s`;
   const out: GatewayRouteRef[] = [];
   const one = block[single];
   if (one !== undefined) {
     if (typeof one === 'string' && one !== '') out.push({ kind, name: one, namespace, managedRoutes: true });
-    else issues.push({ path: [...BLOCK_PATH, single], reason: `${single} must be the name of a ${kind}` });
+    else issues.push({ path: [...blockPath, single], reason: `${single} must be the name of a ${kind}` });
   }
   const many = block[list];
   if (many !== undefined) {
-    if (!Array.isArray(many)) issues.push({ path: [...BLOCK_PATH, list], reason: `${list} must be a list of {name, useHeaderRoutes}` });
+    if (!Array.isArray(many)) issues.push({ path: [...blockPath, list], reason: `${list} must be a list of {name, useHeaderRoutes}` });
     else {
       many.forEach((entry: unknown, i) => {
         if (!isRecord(entry) || typeof entry.name !== 'string' || entry.name === '') {
-          issues.push({ path: [...BLOCK_PATH, list, i, 'name'], reason: `each of ${list} needs the name of a ${kind}` });
+          issues.push({ path: [...blockPath, list, i, 'name'], reason: `each of ${list} needs the name of a ${kind}` });
         } else if (entry.useHeaderRoutes !== undefined && typeof entry.useHeaderRoutes !== 'boolean') {
-          issues.push({ path: [...BLOCK_PATH, list, i, 'useHeaderRoutes'], reason: 'useHeaderRoutes must be true or false' });
+          issues.push({ path: [...blockPath, list, i, 'useHeaderRoutes'], reason: 'useHeaderRoutes must be true or false' });
         } else {
           out.push({ kind, name: entry.name, namespace, managedRoutes: entry.useHeaderRoutes === true });
         }
@@ -78,42 +89,51 @@ function readRoutes(block: Record<string, unknown>, kind: GatewayRouteKind, name
   }
   const seen = new Set<string>();
   for (const r of out) {
-    if (seen.has(r.name)) issues.push({ path: [...BLOCK_PATH, list], reason: `${kind} "${r.name}" is named twice` });
+    if (seen.has(r.name)) issues.push({ path: [...blockPath, list], reason: `${kind} "${r.name}" is named twice` });
     seen.add(r.name);
   }
   return out;
 }
 
 /**
- * The settings of a spec routed through the Gateway API plugin block, and every problem with
+ * The settings of a spec routed through the Gateway API block (`trafficRouting.gatewayAPI` or
+ * Argo's plugin block, one of the two), and every problem with
  * them. `namespace` is the Rollout's, the routes' default namespace. Settings are undefined when
  * any problem stands in the way of writing a route.
  */
 export function readGatewayApiSettings(spec: RolloutSpec | undefined, namespace: string): { settings?: GatewayApiSettings | undefined; issues: TrafficIssue[] } {
   const canary = spec?.strategy.canary;
   const plugins = canary?.trafficRouting?.plugins;
+  const alias = canary?.trafficRouting?.gatewayAPI;
   const issues: TrafficIssue[] = [];
-  if (plugins === undefined) return { issues: [{ path: ['strategy', 'canary', 'trafficRouting', 'plugins'], reason: `the Gateway API provider needs trafficRouting.plugins."${GATEWAY_API_PLUGIN}"` }] };
-  for (const name of Object.keys(plugins)) {
-    if (name !== GATEWAY_API_PLUGIN) issues.push({ path: ['strategy', 'canary', 'trafficRouting', 'plugins', name], reason: `graylane carries out the plugin "${GATEWAY_API_PLUGIN}" only, not "${name}"` });
+  if (plugins === undefined && alias === undefined) {
+    return { issues: [{ path: [...ROUTING_PATH, 'plugins'], reason: `the Gateway API provider needs trafficRouting.${GATEWAY_API_ALIAS} or trafficRouting.plugins."${GATEWAY_API_PLUGIN}"` }] };
   }
-  const block = plugins[GATEWAY_API_PLUGIN];
+  for (const name of Object.keys(plugins ?? {})) {
+    if (name !== GATEWAY_API_PLUGIN) issues.push({ path: [...ROUTING_PATH, 'plugins', name], reason: `graylane carries out the plugin "${GATEWAY_API_PLUGIN}" only, not "${name}"` });
+  }
+  if (alias !== undefined && plugins?.[GATEWAY_API_PLUGIN] !== undefined) {
+    issues.push({ path: ALIAS_PATH, reason: `trafficRouting.${GATEWAY_API_ALIAS} and trafficRouting.plugins."${GATEWAY_API_PLUGIN}" are two spellings of the same routes: keep one` });
+    return { issues };
+  }
+  const blockPath = alias !== undefined ? ALIAS_PATH : PLUGIN_PATH;
+  const block: unknown = alias ?? plugins?.[GATEWAY_API_PLUGIN];
   if (!isRecord(block)) {
-    issues.push({ path: BLOCK_PATH, reason: 'must name the routes to write: httpRoute(s) or grpcRoute(s)' });
+    issues.push({ path: blockPath, reason: 'must name the routes to write: httpRoute(s) or grpcRoute(s)' });
     return { issues };
   }
   for (const key of Object.keys(block)) {
-    if (!KNOWN.has(key)) issues.push({ path: [...BLOCK_PATH, key], reason: `unknown field of the Gateway API plugin: ${key}` });
-    else if (UNSUPPORTED.includes(key)) issues.push({ path: [...BLOCK_PATH, key], reason: `${key} is not supported by graylane's Gateway API provider: name HTTPRoutes and GRPCRoutes with httpRoute(s) and grpcRoute(s)` });
+    if (!KNOWN.has(key)) issues.push({ path: [...blockPath, key], reason: `unknown field of the Gateway API plugin: ${key}` });
+    else if (UNSUPPORTED.includes(key)) issues.push({ path: [...blockPath, key], reason: `${key} is not supported by graylane's Gateway API provider: name HTTPRoutes and GRPCRoutes with httpRoute(s) and grpcRoute(s)` });
   }
   let routeNamespace = namespace;
   if (block.namespace !== undefined) {
     if (typeof block.namespace === 'string' && block.namespace !== '') routeNamespace = block.namespace;
-    else issues.push({ path: [...BLOCK_PATH, 'namespace'], reason: 'namespace must be a namespace name' });
+    else issues.push({ path: [...blockPath, 'namespace'], reason: 'namespace must be a namespace name' });
   }
-  const routes = [...readRoutes(block, 'HTTPRoute', routeNamespace, issues), ...readRoutes(block, 'GRPCRoute', routeNamespace, issues)];
-  if (routes.length === 0 && !issues.some((i) => i.path.length > BLOCK_PATH.length)) {
-    issues.push({ path: BLOCK_PATH, reason: 'names no route: set httpRoute, httpRoutes, grpcRoute or grpcRoutes' });
+  const routes = [...readRoutes(block, 'HTTPRoute', routeNamespace, issues, blockPath), ...readRoutes(block, 'GRPCRoute', routeNamespace, issues, blockPath)];
+  if (routes.length === 0 && !issues.some((i) => i.path.length > blockPath.length)) {
+    issues.push({ path: blockPath, reason: 'names no route: set httpRoute, httpRoutes, grpcRoute or grpcRoutes' });
   }
   const canaryService = canary?.canaryService;
   const stableService = canary?.stableService;
@@ -151,10 +171,10 @@ function stepIssues(spec: RolloutSpec | undefined, routes: readonly GatewayRoute
   return out;
 }
 
-/** Checks a rollout spec naming `trafficRouting.plugins`: the plugin block and every step it must carry. */
+/** Checks a rollout spec naming the Gateway API (either spelling): the block and every step it must carry. */
 export function validateGatewayApi(spec: RolloutSpec): TrafficIssue[] {
   const needs = capabilityIssues('the Gateway API provider', GATEWAY_API_CAPABILITIES, spec);
-  if (spec.strategy.canary?.trafficRouting?.plugins === undefined) return needs;
+  if (!namesGatewayApi(spec)) return needs;
   const reported = new Set(needs.map((i) => JSON.stringify(i.path)));
   return [...needs, ...readGatewayApiSettings(spec, 'default').issues.filter((i) => !reported.has(JSON.stringify(i.path)))];
 }

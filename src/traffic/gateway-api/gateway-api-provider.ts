@@ -170,6 +170,7 @@ export class GatewayApiTrafficProvider implements TrafficProvider {
       canaryService: settings.canaryService,
       stableService: settings.stableService,
       canaryWeight: decision.traffic.canaryRevision === undefined ? 0 : decision.traffic.canaryWeight,
+      maxWeight: decision.spec?.strategy.canary?.trafficRouting?.maxTrafficWeight,
       headerRoutes: ref.managedRoutes ? decision.traffic.headerRoutes : [],
       mirrorRoutes: ref.managedRoutes && ref.kind === 'HTTPRoute' ? decision.traffic.mirrorRoutes : [],
     });

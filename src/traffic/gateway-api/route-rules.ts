@@ -70,8 +70,10 @@ export interface RulePlanInput {
   canaryService: string;
   /** The Service whose backendRefs take the rest. */
   stableService: string;
-  /** Percent of requests to the canary. */
+  /** The canary's weight, out of {@link RulePlanInput.maxWeight}. */
   canaryWeight: number;
+  /** The scale weights are on (`trafficRouting.maxTrafficWeight`; 100 when absent): the two backendRefs' weights sum to it. */
+  maxWeight?: number | undefined;
   /** Header routes to add (empty when the route takes none). */
   headerRoutes: readonly HeaderRoute[];
   /** Mirror routes to add (HTTPRoute only; empty when the route takes none). */
@@ -168,7 +170,8 @@ function withHeaders(kind: GatewayRouteKind, match: RouteMatch | undefined, head
  * canary, say), and weighing it would leave it with no weight at all at 0 or 100 percent.
  */
 export function planRules(current: readonly RouteRule[], input: RulePlanInput): RulePlan {
-  const weight = Math.max(0, Math.min(100, Math.round(input.canaryWeight)));
+  const max = input.maxWeight ?? 100;
+  const weight = Math.max(0, Math.min(max, Math.round(input.canaryWeight)));
   const kept: RouteRule[] = [];
   const sources: RouteRule[] = [];
   for (const rule of current) {
@@ -180,7 +183,7 @@ export function planRules(current: readonly RouteRule[], input: RulePlanInput): 
     }
     const backendRefs = refs.map((r) => {
       if (refersTo(r, input.canaryService)) return { ...r, weight };
-      if (refersTo(r, input.stableService)) return { ...r, weight: 100 - weight };
+      if (refersTo(r, input.stableService)) return { ...r, weight: max - weight };
       return r;
     });
     const updated = { ...rule, backendRefs };

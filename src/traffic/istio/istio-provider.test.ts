@@ -304,10 +304,10 @@ describe('istio provider', () => {
     expect(await failure(h.provider.apply(decision(hostSpec, { canaryWeight: 20 })))).toMatchObject({ code: 500 });
   });
 
-  it('honours maxTrafficWeight: the split sums to it', async () => {
+  it('honours maxTrafficWeight: the engine\'s weight is on that scale and the split sums to it', async () => {
     h = await Harness.start();
     await h.create(hostVs());
-    await h.apply(decision(canarySpec({ virtualService: { name: 'shop-vsvc', routes: ['primary'] } }, { maxTrafficWeight: 1000 }), { canaryWeight: 30 }));
+    await h.apply(decision(canarySpec({ virtualService: { name: 'shop-vsvc', routes: ['primary'] } }, { maxTrafficWeight: 1000 }), { canaryWeight: 300 }));
     expect(weights((await h.http('shop-vsvc'))[0])).toEqual({ 'shop-stable': 700, 'shop-canary': 300 });
   });
 

@@ -196,8 +196,8 @@ export class IstioTrafficProvider implements TrafficProvider {
     else throw new IstioRoutingError('config-missing', 'Rollout', `Rollout "${decision.service}" splits by host without strategy.canary.stableService and canaryService, and names no destinationRule`);
     const maxWeight = routing.maxTrafficWeight ?? 100;
     const { traffic } = decision;
-    // The engine decides in percent; Istio is given the same share on the rollout's scale.
-    const canaryWeight = traffic.canaryRevision === undefined ? 0 : Math.round((traffic.canaryWeight * maxWeight) / 100);
+    // The engine decides on the rollout's scale already, as Istio is given it.
+    const canaryWeight = traffic.canaryRevision === undefined ? 0 : Math.min(maxWeight, traffic.canaryWeight);
     return {
       refs, target, destinationRule: dr, canaryWeight, maxWeight,
       managedRoutes: (routing.managedRoutes ?? []).map((r) => r.name),
