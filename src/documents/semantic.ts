@@ -183,6 +183,10 @@ export function checkApp(app: App): Issue[] {
     });
     if (!rel.strategy.canary) out.push(issue([...at, 'strategy'], 'releases roll out with a canary strategy (blue-green releases are not supported yet)'));
     else out.push(...checkStrategy(rel.strategy, [...at, 'strategy'], { kubernetes: false }));
+    const scale = rel.strategy.canary?.trafficRouting?.maxTrafficWeight;
+    if (scale !== undefined && scale !== 100) {
+      out.push(issue([...at, 'strategy', 'canary', 'trafficRouting', 'maxTrafficWeight'], `a release moves its members together in percent; leave maxTrafficWeight out or set it to 100, not ${scale}`));
+    }
     if (rel.pinning?.abortGrace !== undefined && parseDurationMs(rel.pinning.abortGrace) > MAX_ABORT_GRACE_MS) {
       out.push(issue([...at, 'pinning', 'abortGrace'], `at most ${MAX_ABORT_GRACE_MS / 1000}s: an abort must put every page load back on stable in seconds; only pages already loading keep the canary for the grace`));
     }

@@ -30,8 +30,8 @@ export function releasesNaming(releases: ObjectCache<ReleaseObject>, namespace: 
 
 /**
  * The spec a Rollout runs as a member of `release`. Refused with a sentence: a member that is not
- * a canary (a release's timeline is canary steps), a release step this controller cannot run
- * (analysis), and explicit `pinning` on a member whose traffic provider cannot pin clients.
+ * a canary (a release's timeline is canary steps), a member on a weight scale other than percent, a
+ * release step this controller cannot run (analysis), and explicit `pinning` on a member whose traffic provider cannot pin clients.
  */
 export function clusterMemberSpec(options: { release: Release; own: RolloutSpec; canPin: (spec: RolloutSpec) => boolean }): MemberSpecResult {
   const { release, own } = options;
@@ -39,6 +39,10 @@ export function clusterMemberSpec(options: { release: Release; own: RolloutSpec;
   if (!own.strategy.canary) return { invalid: `spec.strategy: a ${where} rolls out with the release's canary steps; give it a canary strategy (its stableService, canaryService and trafficRouting are used)` };
   const analysisStep = (release.strategy.canary?.steps ?? []).findIndex((s) => 'analysis' in s);
   if (analysisStep >= 0) return { invalid: `release "${release.name}" spec.strategy.canary.steps[${analysisStep}].analysis: analysis gates of a release are not run on Kubernetes yet; use a pause step and promote the release` };
+  const scale = own.strategy.canary.trafficRouting?.maxTrafficWeight;
+  if (scale !== undefined && scale !== 100) {
+    return { invalid: `spec.strategy.canary.trafficRouting.maxTrafficWeight: a ${where} moves with the release's weights, which are percent; leave maxTrafficWeight out or set it to 100, not ${scale}` };
+  }
   const gated = memberSpec(release, own).strategy.canary ?? {};
   const canary: NonNullable<RolloutSpec['strategy']['canary']> = { ...gated };
   // memberSpec routes through the built-in router by default: on a cluster the member's own routing decides.
