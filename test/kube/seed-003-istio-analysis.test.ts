@@ -12,12 +12,17 @@
  * is the test's. The query, the condition, the failure limit and the steps are the document's.
  */
 import { readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { main } from '../../src/cli/main.js';
+import type { AnalysisRunView } from '../../src/controller/view-model.js';
 import { apply, ClusterTestBed, documents, patchRolloutSpec, readRollout, runController, startCluster, until, type Cluster } from '../fixtures/kube/controller-harness.js';
 import { analysisRuns, installAnalysisCrds } from '../fixtures/kube/analysis-fixtures.js';
 import { installIstioCrds } from '../fixtures/kube/istio-crds.js';
 import { IstioMeshExporter } from '../fixtures/kube/istio-mesh-exporter.js';
+import { writeKubeconfig } from '../fixtures/kube/kubeconfig.js';
 import { startPrometheus, type TestPrometheus } from '../fixtures/metrics/prometheus-server.js';
 
 const EXAMPLE = resolve(import.meta.dirname, '../../examples/kubernetes/003-istio-90-10-analysis.yaml');
@@ -25,7 +30,10 @@ const ns = 'default';
 const bed = new ClusterTestBed();
 let prometheus: TestPrometheus | undefined;
 let mesh: IstioMeshExporter | undefined;
+let dir: string | undefined;
 afterEach(async () => {
+  if (dir) await rm(dir, { recursive: true, force: true });
+  dir = undefined;
   await prometheus?.stop();
   prometheus = undefined;
   await mesh?.stop();
@@ -91,5 +99,29 @@ describe('seed 003: Istio 90/10 judged by istio_requests_total from a real Prome
     expect(last.phase).toBe('Failed');
     expect((last.value as number[])[0]).toBeGreaterThan(0.05);
     expect(result.measurements!.filter((m) => m.phase === 'Successful').length).toBeGreaterThanOrEqual(1);
+
+    // `graylane analysis` (and `kubectl graylane analysis`, which sets GRAYLANE_TARGET=cluster) shows the same run.
+    dir = await mkdtemp(join(tmpdir(), 'graylane-seed003-'));
+    const kubeconfig = await writeKubeconfig({ server: c.server, dir, namespace: ns });
+    const cli = async (args: string[], env: Record<string, string> = {}) => {
+      let out = '';
+      let err = '';
+      const code = await main(args, { out: (t) => void (out += t), err: (t) => void (err += t), isTty: false, env: { KUBECONFIG: kubeconfig, ...env }, cwd: dir! });
+      return { code, out, err };
+    };
+    const json = await cli(['analysis', 'my-service', '--json', '--kubeconfig', kubeconfig, '-n', ns]);
+    expect(json.code).toBe(0);
+    const { runs } = JSON.parse(json.out) as { runs: AnalysisRunView[] };
+    expect(runs.map((r) => [r.name, r.phase])).toEqual([[run!.metadata!.name, 'Failed']]);
+    expect(runs[0]!.metrics[0]!.measurements.map((m) => m.phase)).toEqual(result.measurements!.map((m) => m.phase));
+    expect(runs[0]!.metrics[0]!.measurements.at(-1)!.value).toEqual(last.value);
+    const text = await cli(['analysis', 'my-service'], { GRAYLANE_TARGET: 'cluster' });
+    expect(text.code).toBe(0);
+    const [header, metric] = text.out.trim().split('\n');
+    expect(header).toMatch(new RegExp(`^${run!.metadata!.name}  Failed  started \\S+Z  `));
+    expect(metric).toMatch(/^ {2}error-rate {2}Failed .*F:\[0\.\d+\]$/);
+    const missing = await cli(['analysis', 'nope'], { GRAYLANE_TARGET: 'cluster' });
+    expect(missing.code).not.toBe(0);
+    expect(missing.err).toMatch(/no service "nope" in namespace default; services: my-service/);
   }, 120_000);
 });
