@@ -1,7 +1,7 @@
 /** The daemon's API client seen as a {@link RolloutClient}. */
 import type { ApiClient } from '../api/client.js';
 import type { Operation } from '../controller/control-plane.js';
-import type { RevisionView, ServiceView } from '../controller/view-model.js';
+import type { AnalysisRunView, RevisionView, ServiceView } from '../controller/view-model.js';
 import type { OperateOptions, RolloutClient } from './rollout-client.js';
 
 /** See the file comment. */
@@ -21,6 +21,11 @@ export class DaemonRolloutClient implements RolloutClient {
   /** {@inheritDoc RolloutClient.history} */
   async history(name: string, options: { showEnv: boolean }): Promise<RevisionView[]> {
     return (await this.api.history(name, options)).revisions;
+  }
+
+  /** {@inheritDoc RolloutClient.analysis} */
+  async analysis(name: string): Promise<AnalysisRunView[]> {
+    return (await this.api.analysis(name)).runs;
   }
 
   /**

@@ -4,7 +4,7 @@
  * and behaves (output, exit codes) the same against either.
  */
 import type { Operation } from '../controller/control-plane.js';
-import type { RevisionView, ServiceView } from '../controller/view-model.js';
+import type { AnalysisRunView, RevisionView, ServiceView } from '../controller/view-model.js';
 
 /** Options of {@link RolloutClient.operate}. */
 export interface OperateOptions {
@@ -25,6 +25,8 @@ export interface RolloutClient {
   get(name: string): Promise<ServiceView>;
   /** The revisions of a rollout, newest first. */
   history(name: string, options: { showEnv: boolean }): Promise<RevisionView[]>;
+  /** The rollout's analysis runs with their metrics and measurements, newest first. */
+  analysis(name: string): Promise<AnalysisRunView[]>;
   /** Runs a person's operation and returns the view after it. */
   operate(name: string, operation: Operation, options: OperateOptions): Promise<ServiceView>;
   /** The rollout's view each time it changes, until `signal` aborts. */

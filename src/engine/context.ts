@@ -54,6 +54,8 @@ export class Context {
   canaryRequests: number | undefined;
   /** Whether the traffic decision in force is verified; undefined when nothing verifies it (see `Observed.trafficVerified`). */
   trafficVerified: boolean | undefined;
+  /** A promotion happened in this pass: its switch of traffic goes out only after the pass. */
+  promotedNow = false;
   private readonly observedRuns: Map<string, ObservedAnalysisRun>;
   private readonly observedRevisions: Map<string, ObservedRevision>;
 

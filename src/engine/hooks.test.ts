@@ -192,9 +192,19 @@ describe('postPromotion hook', () => {
     const sim = stableOn(canary({ postPromotion: migrate('contract') }));
     sim.analysis = hooksEnd({ postPromotionHook: 'Successful' });
     sim.desiredRevision = 'v2';
-    sim.until((s) => s.status?.phase === 'Healthy' && s.status.stableRevision === 'v2');
-    expect(sim.status?.postPromotionHook).toBeUndefined();
+    sim.until((s) => s.status?.phase === 'Healthy' && s.status.stableRevision === 'v2' && s.status.postPromotionHook === undefined);
     expect(sim.events('HookSucceeded')).toEqual(['HookSucceeded: postPromotion hook of v2 succeeded']);
+  });
+
+  it('starts in a pass after the promotion, once the switch has gone out, never beside it', () => {
+    const sim = stableOn(canary({ postPromotion: migrate('contract') }));
+    sim.analysis = hooksEnd({ postPromotionHook: 'Successful' });
+    sim.desiredRevision = 'v2';
+    sim.until((s) => s.traffic?.stableRevision === 'v2');
+    expect(sim.status?.postPromotionHook).toBe('v2.0.postPromotionHook');
+    expect(hookRuns(sim)).toEqual([]);
+    sim.tick();
+    expect(hookRuns(sim).map((a) => a.name)).toEqual(['v2.0.postPromotionHook']);
   });
 });
 

@@ -86,7 +86,11 @@ export function owePostPromotionHook(ctx: Context, previous: string, next: strin
   const { status: s } = ctx;
   if (!ctx.spec.hooks?.postPromotion || previous === next || isRollback(ctx, next, previous)) return;
   s.postPromotionHook = runName(next, s.attempt, hookKind('postPromotion'));
+  ctx.promotedNow = true;
 }
+
+/** How soon a postPromotion hook waiting for the promotion's traffic looks again. */
+const SWITCH_RETRY_MS = 1000;
 
 /**
  * Runs the postPromotion hook a promotion owes and follows it to its end. Its failure leaves the
@@ -100,6 +104,13 @@ export function followPostPromotionHook(ctx: Context): void {
   if (!hook || !s.stableRevision) {
     // Taken out of the spec before it started: nothing is owed any more.
     s.postPromotionHook = undefined;
+    return;
+  }
+  // The contract a postPromotion hook makes may break the old revision: it starts only once the
+  // switch is in force (the pass after the promotion, and verified where the provider can tell),
+  // not beside the switch, while the old revision still takes every request.
+  if (!s.analysisRuns.some((r) => r.name === name) && (ctx.promotedNow || ctx.trafficVerified === false)) {
+    ctx.wakeAt(ctx.now + SWITCH_RETRY_MS);
     return;
   }
   const run = startHook(ctx, 'postPromotion', hook, s.stableRevision, name);

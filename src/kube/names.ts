@@ -36,3 +36,6 @@ export const ARGO_REVISION_ANNOTATION = 'rollout.argoproj.io/revision';
  * `status.graylane`, so the API server would prune it there. JSON; never edit it.
  */
 export const ENGINE_MEMORY_ANNOTATION = 'graylane.dev/engine-memory';
+
+/** The label naming the Rollout an AnalysisRun (or a hook's Job) belongs to: a Rollout's runs are listed by it. */
+export const ROLLOUT_NAME_LABEL = 'graylane.dev/rollout';

@@ -1,30 +1,29 @@
 /**
  * The guard on the cluster, end to end: a real Prometheus (Debian `prometheus`, scraping every
- * second) scrapes a simulated Istio data plane on loopback that serves `istio_requests_total` per
+ * second) scrapes a simulated Istio mesh on loopback (istio-mesh-exporter.ts) that splits its
+ * requests by the VirtualService's weights and counts them in `istio_requests_total` per
  * `destination_canonical_revision`, the label graylane's pods carry; the controller runs against
  * the fake API server with Istio's CRDs. A canary whose requests start failing is aborted by the
  * guard in seconds and the VirtualService is back to 100/0. A Prometheus that is down makes the
  * guard say so (an Event) and judge nothing.
  */
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { CustomObjectsApi } from '@kubernetes/client-node';
 import { KubernetesController } from '../../src/controller/kubernetes/kubernetes-controller.js';
 import { apply, ClusterTestBed, patchRolloutSpec, readRollout, startCluster, until, type Cluster } from '../fixtures/kube/controller-harness.js';
 import { installIstioCrds } from '../fixtures/kube/istio-crds.js';
+import { IstioMeshExporter } from '../fixtures/kube/istio-mesh-exporter.js';
 import { startPrometheus, type TestPrometheus } from '../fixtures/metrics/prometheus-server.js';
 
 const bed = new ClusterTestBed();
 let prometheus: TestPrometheus | undefined;
-let dataPlane: Server | undefined;
+let mesh: IstioMeshExporter | undefined;
 afterEach(async () => {
-  await bed.tearDown();
   await prometheus?.stop();
   prometheus = undefined;
-  dataPlane?.closeAllConnections();
-  await new Promise<void>((resolve) => (dataPlane ? dataPlane.close(() => resolve()) : resolve()));
-  dataPlane = undefined;
+  await mesh?.stop();
+  mesh = undefined;
+  await bed.tearDown();
 });
 
 const ns = 'default';
@@ -43,35 +42,6 @@ const rollout = (guard: Record<string, unknown>) => ({
 });
 const vs = { group: 'networking.istio.io', version: 'v1', namespace: ns, plural: 'virtualservices' };
 type Vs = { spec: { http: Array<{ route: Array<{ destination: { host: string }; weight: number }> }> } };
-
-/**
- * A simulated Istio data plane: per scrape, the requests since the last one (100 a second, split
- * by the weights asked) added to `istio_requests_total` by canonical revision and response code;
- * the canary's share fails with 503 once `canaryFails` is set.
- */
-async function startDataPlane(): Promise<{ address: string; revisions: { stable?: string; canary?: string; canaryFails: boolean } }> {
-  const revisions: { stable?: string; canary?: string; canaryFails: boolean } = { canaryFails: false };
-  const counts = new Map<string, number>();
-  let last = Date.now();
-  const bump = (revision: string, code: string, n: number) => counts.set(`${revision}|${code}`, (counts.get(`${revision}|${code}`) ?? 0) + n);
-  dataPlane = createServer((_req, res) => {
-    const now = Date.now();
-    const n = Math.round(((now - last) / 1000) * 100);
-    last = now;
-    const canaryShare = revisions.canary ? Math.round(n * 0.2) : 0;
-    if (revisions.stable) bump(revisions.stable, '200', n - canaryShare);
-    if (revisions.canary) bump(revisions.canary, revisions.canaryFails ? '503' : '200', canaryShare);
-    const lines = ['# TYPE istio_requests_total counter'];
-    for (const [k, v] of counts) {
-      const [revision, code] = k.split('|');
-      lines.push(`istio_requests_total{reporter="destination",destination_workload_namespace="${ns}",destination_workload="shop",destination_canonical_revision="${revision}",response_code="${code}"} ${v}`);
-    }
-    res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' });
-    res.end(`${lines.join('\n')}\n`);
-  });
-  await new Promise<void>((resolve) => dataPlane!.listen(0, '127.0.0.1', resolve));
-  return { address: `127.0.0.1:${(dataPlane.address() as AddressInfo).port}`, revisions };
-}
 
 async function istioCluster(): Promise<Cluster> {
   const c = (bed.cluster = await startCluster({ readyAfterMs: 50 }));
@@ -95,21 +65,19 @@ const weights = async (c: Cluster) => ((await c.kc.makeApiClient(CustomObjectsAp
 
 describe('the guard on the cluster, from Prometheus', () => {
   it('aborts an Istio canary whose requests fail within seconds, and the VirtualService is back to 100/0', async () => {
-    const plane = await startDataPlane();
-    prometheus = await startPrometheus({ extraTargets: [{ address: plane.address }] });
     const c = await istioCluster();
+    mesh = await IstioMeshExporter.start({ kubeConfig: c.kc, namespace: ns, virtualService: 'shop-vs', workload: 'shop' });
+    prometheus = await startPrometheus({ extraTargets: [{ address: mesh.address }] });
     await apply(c, [...services, rollout({ restartEverySeconds: 5 })] as never);
     await run(c, prometheus.address);
     const first = await until('Healthy on the first revision', () => readRollout(c, ns, 'shop'), (r) => r.status?.phase === 'Healthy');
-    plane.revisions.stable = first.status!.stableRS!;
     await patchRolloutSpec(c, ns, 'shop', { template: template('shop:2') });
-    const paused = await until('paused at 20%', () => readRollout(c, ns, 'shop'), (r) => r.status?.phase === 'Paused' && r.status.currentPodHash !== plane.revisions.stable);
+    const paused = await until('paused at 20%', () => readRollout(c, ns, 'shop'), (r) => r.status?.phase === 'Paused' && r.status.currentPodHash !== first.status!.stableRS);
     await until('80/20 in the VirtualService', () => weights(c), (w) => w.join() === 'shop-stable=80,shop-canary=20');
     // The pods carry the label Istio reports the revision by.
     const pods = (await c.core.listNamespacedPod({ namespace: ns })).items;
     expect(pods.some((p) => p.metadata?.labels?.['service.istio.io/canonical-revision'] === paused.status!.currentPodHash)).toBe(true);
-    plane.revisions.canary = paused.status!.currentPodHash!;
-    plane.revisions.canaryFails = true;
+    mesh.errorRates.set(paused.status!.currentPodHash!, 1);
     const failingSince = Date.now();
     const aborted = await until('aborted by the guard', () => readRollout(c, ns, 'shop'), (r) => r.status?.abort === true, { timeoutMs: 30_000 });
     expect(Date.now() - failingSince).toBeLessThan(20_000);

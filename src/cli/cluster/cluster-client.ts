@@ -1,7 +1,8 @@
 /** The rollout verbs against a Kubernetes cluster: a {@link RolloutClient} over the API server. */
 import type { Operation } from '../../controller/control-plane.js';
-import type { RevisionView, ServiceView } from '../../controller/view-model.js';
+import type { AnalysisRunView, RevisionView, ServiceView } from '../../controller/view-model.js';
 import type { OperateOptions, RolloutClient } from '../rollout-client.js';
+import { clusterAnalysisRuns } from './cluster-analysis.js';
 import { ClusterOperations } from './cluster-operations.js';
 import { ClusterReader } from './cluster-reader.js';
 import type { ClusterTarget } from './cluster-target.js';
@@ -48,6 +49,11 @@ export class ClusterClient implements RolloutClient {
   async history(name: string): Promise<RevisionView[]> {
     const rollout = await this.reader.rollout(name);
     return clusterHistory({ rollout, replicaSets: await this.reader.replicaSetsOf(rollout) });
+  }
+
+  /** {@inheritDoc RolloutClient.analysis} */
+  async analysis(name: string): Promise<AnalysisRunView[]> {
+    return clusterAnalysisRuns(await this.reader.analysisRunsOf(await this.reader.rollout(name)));
   }
 
   /** {@inheritDoc RolloutClient.operate} */

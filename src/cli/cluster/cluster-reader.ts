@@ -1,9 +1,10 @@
 /** Reads a namespace's Rollouts, ReplicaSets and pods from the API server, failures as sentences. */
 import { AppsV1Api, CoreV1Api, CustomObjectsApi, type V1Pod, type V1ReplicaSet } from '@kubernetes/client-node';
 import { ApiError } from '../../api/client.js';
-import { GRAYLANE_API_VERSION } from '../../kube/names.js';
+import { GRAYLANE_API_VERSION, ROLLOUT_NAME_LABEL } from '../../kube/names.js';
 import type { RolloutObject } from '../../state/kubernetes/kubernetes-state.js';
 import { clusterFailure, httpStatusOf } from './cluster-errors.js';
+import type { StoredAnalysisRun } from './cluster-analysis.js';
 import type { ClusterTarget } from './cluster-target.js';
 import type { RolloutSnapshot } from './cluster-view.js';
 
@@ -67,6 +68,20 @@ export class ClusterReader {
       return (await this.core.listNamespacedPod({ namespace: this.namespace })).items;
     } catch (error) {
       throw clusterFailure(error, this.target, `listing pods in namespace ${this.namespace}`);
+    }
+  }
+
+  /** The Rollout's AnalysisRuns (by the controller's label); none when the analysis CRDs are not installed. */
+  async analysisRunsOf(rollout: RolloutObject): Promise<StoredAnalysisRun[]> {
+    const name = rollout.metadata?.name ?? '';
+    try {
+      const list = await this.custom.listNamespacedCustomObject({
+        group: GROUP, version: VERSION, plural: 'analysisruns', namespace: this.namespace, labelSelector: `${ROLLOUT_NAME_LABEL}=${name}`,
+      }) as { items?: StoredAnalysisRun[] };
+      return list.items ?? [];
+    } catch (error) {
+      if (httpStatusOf(error) === 404) return [];
+      throw clusterFailure(error, this.target, `listing the analysis runs of rollout ${this.namespace}/${name}`);
     }
   }
 

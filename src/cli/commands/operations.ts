@@ -158,11 +158,11 @@ export function registerOperationCommands(program: Command, ctx: CliContext): vo
       ctx.print(table([['REVISION', 'NAME', 'ROLE', 'CREATED', 'CHANGE'], ...revisions.map((r) => [`#${r.number}`, r.name, r.role, new Date(r.createdAtMs).toISOString(), r.summary])]));
     });
 
-  stateDirOption(program.command('analysis <service>'))
-    .description('Show analysis runs and their measurements (of a release: every member\'s, named "member/run").')
+  rolloutVerb(program.command('analysis <service>'))
+    .description('Show analysis runs and their measurements (of a release: every member\'s, named "member/run"; on a cluster: the Rollout\'s AnalysisRuns).')
     .option('--json', 'print JSON')
     .action(async (service: string, o: Common) => {
-      const { runs } = await ctx.client(o).analysis(service);
+      const runs = await ctx.rollouts(o).analysis(service);
       if (o.json) return ctx.print(JSON.stringify({ runs }, null, 2));
       if (runs.length === 0) return ctx.print(`no analysis runs for ${service}`);
       for (const run of runs) {

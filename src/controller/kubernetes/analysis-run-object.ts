@@ -13,10 +13,10 @@ import type { RecordedMeasurement } from '../../analysis/runner.js';
 import type { AnalysisKind, StartAnalysisAction } from '../../engine/index.js';
 import type { AnalysisTemplateSpec } from '../../documents/schema.js';
 import type { AnalysisRunStatusDoc } from '../../documents/status-schema.js';
-import { POD_TEMPLATE_HASH_LABEL } from '../../kube/names.js';
+import { POD_TEMPLATE_HASH_LABEL, ROLLOUT_NAME_LABEL } from '../../kube/names.js';
 
 /** Labels every run carries, so a Rollout's runs are found by label as Argo's are. */
-export const ROLLOUT_NAME_LABEL = 'graylane.dev/rollout';
+export { ROLLOUT_NAME_LABEL } from '../../kube/names.js';
 /** Argo's label naming what started the run: Step, Background, PrePromotion or PostPromotion. */
 export const ROLLOUT_TYPE_LABEL = 'rollout-type';
 /** Argo's label naming the canary step that started a step run. */
