@@ -39,3 +39,10 @@ export const ENGINE_MEMORY_ANNOTATION = 'graylane.dev/engine-memory';
 
 /** The label naming the Rollout an AnalysisRun (or a hook's Job) belongs to: a Rollout's runs are listed by it. */
 export const ROLLOUT_NAME_LABEL = 'graylane.dev/rollout';
+
+/**
+ * Istio's canonical revision of a pod: graylane sets it to the revision on every pod it creates
+ * (runtime/kubernetes/replica-set-body.ts), so Istio's metrics tell canary pods from stable ones.
+ * Like the pod-template hash it is the controller's, never part of the user's template.
+ */
+export const ISTIO_REVISION_LABEL = 'service.istio.io/canonical-revision';

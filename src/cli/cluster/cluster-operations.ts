@@ -14,7 +14,7 @@ import type { Operation } from '../../controller/control-plane.js';
 import { fromApiOperation } from '../../controller/core/operations.js';
 import type { RolloutSpec } from '../../documents/schema.js';
 import { applyOperation, OperationError, type UserOperation } from '../../engine/index.js';
-import { FIELD_MANAGER, POD_TEMPLATE_HASH_LABEL } from '../../kube/names.js';
+import { FIELD_MANAGER, ISTIO_REVISION_LABEL, POD_TEMPLATE_HASH_LABEL } from '../../kube/names.js';
 import { KubernetesStateError } from '../../state/kubernetes/kubernetes-state-error.js';
 import { KubernetesState, type RolloutObject } from '../../state/kubernetes/kubernetes-state.js';
 import { rfc3339 } from '../../state/kubernetes/status-projection.js';
@@ -129,8 +129,11 @@ export class ClusterOperations {
     if (!target?.spec?.template) throw invalid(`${name} has no earlier revision to go back to`);
     if (revisionNameOf(target) === currentName) throw invalid(`${name} already runs revision #${revisionNumberOf(target)}`);
     const template: V1PodTemplateSpec = structuredClone(target.spec.template);
-    // The hash is the controller's to compute from the template: a copied one would name the old revision.
-    if (template.metadata?.labels) delete template.metadata.labels[POD_TEMPLATE_HASH_LABEL];
+    // The hash and Istio's revision label are the controller's, set from the template: copied, they would name the old revision.
+    if (template.metadata?.labels) {
+      delete template.metadata.labels[POD_TEMPLATE_HASH_LABEL];
+      delete template.metadata.labels[ISTIO_REVISION_LABEL];
+    }
     return { template };
   }
 

@@ -3,7 +3,7 @@
  * existing ReplicaSet of that name is that one: the same owner and the same pod template.
  */
 import type { V1OwnerReference, V1PodTemplateSpec, V1ReplicaSet } from '@kubernetes/client-node';
-import { GRAYLANE_API_VERSION, POD_TEMPLATE_HASH_LABEL, REVISION_ANNOTATION } from '../../kube/names.js';
+import { GRAYLANE_API_VERSION, ISTIO_REVISION_LABEL, POD_TEMPLATE_HASH_LABEL, REVISION_ANNOTATION } from '../../kube/names.js';
 import { RuntimeInputError } from '../errors.js';
 
 /** The object that owns a revision's ReplicaSet (the Rollout). */
@@ -60,7 +60,7 @@ export function ownerReferenceOf(owner: RevisionOwner): V1OwnerReference {
  * (the guard's queries, metrics/prometheus/traffic-queries.ts, select on it). Not in the selector
  * and not compared when adopting, so ReplicaSets written before it keep their owner.
  */
-export const ISTIO_REVISION_LABEL = 'service.istio.io/canonical-revision';
+export { ISTIO_REVISION_LABEL };
 
 /** The full ReplicaSet for `revision` at `replicas`, ready to create. */
 export function replicaSetBody(options: { namespace: string; service: string; revision: string; template: KubernetesRevisionTemplate; replicas: number }): V1ReplicaSet {
