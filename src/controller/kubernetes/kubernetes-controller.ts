@@ -40,6 +40,7 @@ import { KubernetesTraffic } from './kubernetes-traffic.js';
 import { RolloutPass } from './rollout-pass.js';
 import { ClusterReleases } from './cluster-releases.js';
 import { memberSpecOf, servedCache } from './release-wiring.js';
+import { releasePinOf } from './release-pins.js';
 import type { ReleaseObject } from '../../state/kubernetes/kubernetes-release-state.js';
 
 /** The Lease the controllers of one installation compete for. */
@@ -170,6 +171,7 @@ export class KubernetesController {
       services: serviceSelector,
       registry: trafficRegistry,
       served: (type) => (type === istio.type ? this.served.has('istio') : type === gatewayApi.type ? this.served.has('gateway-api') : true),
+      pinOf: (namespace, service) => releasePinOf(releaseCache, namespace, service),
     });
     this.loop = new ControllerLoop({
       caches: { rollouts, replicaSets, deployments, pods, services },
