@@ -11,7 +11,8 @@ import { customResourceDefinition } from '../../src/documents/index.js';
 import { POD_TEMPLATE_HASH_LABEL } from '../../src/kube/names.js';
 import type { ReleaseObject } from '../../src/state/kubernetes/kubernetes-release-state.js';
 import { apply, ClusterTestBed, operate, patchRolloutSpec, readRollout, runController, startCluster, until, type Cluster } from '../fixtures/kube/controller-harness.js';
-import { IstioClient, IstioDataPlane, type IstioRequest, type IstioResponse } from '../fixtures/kube/istio-data-plane.js';
+import { IstioDataPlane, type IstioRequest, type IstioResponse } from '../fixtures/kube/istio-data-plane.js';
+import { CookieClient } from '../fixtures/kube/cookie-client.js';
 import { installIstioCrds } from '../fixtures/kube/istio-crds.js';
 import { rawRequest } from '../fixtures/kube/raw-request.js';
 
@@ -88,8 +89,8 @@ describe('release pinning on the cluster (Istio)', () => {
     const http = async (name: string) => ((await custom.getNamespacedCustomObject({ group: 'networking.istio.io', version: 'v1', namespace: ns, plural: 'virtualservices', name: `${name}-vs` })) as { spec: { http: Http } }).spec.http;
     for (const name of ['web', 'api']) await until(`${name}'s pin routes`, () => http(name), (h) => h.map((r) => r.name).join() === 'graylane-pin-shop-canary,graylane-pin-shop-stable,primary');
     const m = mesh(c);
-    const clients = Array.from({ length: 24 }, () => new IstioClient(m));
-    const sides = new Map<IstioClient<MeshRequest>, 'canary' | 'stable'>();
+    const clients = Array.from({ length: 24 }, () => new CookieClient(m));
+    const sides = new Map<CookieClient<MeshRequest, IstioResponse>, 'canary' | 'stable'>();
     for (const client of clients) {
       const page = await client.send({ to: 'web' });
       const side = page.revision === after.web ? 'canary' : 'stable';

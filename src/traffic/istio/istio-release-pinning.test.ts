@@ -7,7 +7,8 @@
 import { CoreV1Api, CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
 import { afterEach, describe, expect, it } from 'vitest';
 import { FakeApiServer } from '../../../test/fixtures/kube/fake-api-server.js';
-import { IstioClient, IstioDataPlane } from '../../../test/fixtures/kube/istio-data-plane.js';
+import { IstioDataPlane, type IstioRequest, type IstioResponse } from '../../../test/fixtures/kube/istio-data-plane.js';
+import { CookieClient } from '../../../test/fixtures/kube/cookie-client.js';
 import { installIstioCrds } from '../../../test/fixtures/kube/istio-crds.js';
 import { kubeConfigFor } from '../../../test/fixtures/kube/kubeconfig.js';
 import { ListCache } from '../../../test/fixtures/kube/list-cache.js';
@@ -104,7 +105,7 @@ const decision = (canaryWeight: number, release: ReleasePin | 'unpinned' = pin, 
 /** Share of the canary among `n` new clients' first requests. */
 async function newClientsOnCanary(h: Harness, n: number): Promise<number> {
   let canary = 0;
-  for (let i = 0; i < n; i += 1) if ((await new IstioClient(h.plane).send()).revision === 'v2') canary += 1;
+  for (let i = 0; i < n; i += 1) if ((await new CookieClient<IstioRequest, IstioResponse>(h.plane).send({})).revision === 'v2') canary += 1;
   return canary / n;
 }
 
@@ -142,8 +143,8 @@ describe('release pinning through Istio', () => {
     h = await Harness.start();
     await h.apply(decision(30));
     // Find one client of each side: each new client is pinned by the side that first served it.
-    const clients: IstioClient[] = Array.from({ length: 40 }, () => new IstioClient(h.plane));
-    for (const c of clients) await c.send();
+    const clients = Array.from({ length: 40 }, () => new CookieClient<IstioRequest, IstioResponse>(h.plane));
+    for (const c of clients) await c.send({});
     const onCanary = clients.filter((c) => c.cookies.get('graylane-release') === 'shop.g1.canary');
     const onStable = clients.filter((c) => c.cookies.get('graylane-release') === 'shop.g1.stable');
     expect(onCanary.length).toBeGreaterThan(0);
@@ -153,10 +154,10 @@ describe('release pinning through Istio', () => {
       await h.apply(decision(weight));
       for (let i = 0; i < 5; i += 1) {
         for (const c of onCanary) expect((await c.send({ path: `/asset-${i}.js` })).revision).toBe('v2');
-        for (const c of onStable) expect((await c.send()).revision).toBe('v1');
+        for (const c of onStable) expect((await c.send({})).revision).toBe('v1');
       }
       // The pin route does not set the cookie again: a pinned response adds nothing.
-      expect((await onCanary[0]!.send()).headers['set-cookie']).toBeUndefined();
+      expect((await onCanary[0]!.send({})).headers['set-cookie']).toBeUndefined();
     }
     // New clients follow the weight in force (90 %), tolerant of chance.
     const share = await newClientsOnCanary(h, 200);
@@ -170,7 +171,7 @@ describe('release pinning through Istio', () => {
     const http = await h.http();
     expect(http.map((r) => r.name)).toEqual(['other', 'primary']);
     expect(http[1]!.route).toEqual([{ destination: { host: 'shop-stable', port: { number: 80 } }, weight: 0 }, { destination: { host: 'shop-canary', port: { number: 80 } }, weight: 100 }]);
-    for (const c of onStable) expect((await c.send()).revision).toBe('v2');
+    for (const c of onStable) expect((await c.send({})).revision).toBe('v2');
     expect((await h.vs()).metadata?.annotations?.[ISTIO_MANAGED_ROUTES_ANNOTATION]).toBeUndefined();
   });
 
@@ -208,11 +209,13 @@ describe('release pinning through Istio', () => {
     expect((await h.vs()).metadata?.resourceVersion).toBe(before.metadata?.resourceVersion);
   });
 
-  it('removeManagedRoutes after a restart takes the pin routes and the pin cookies away, keeping the weights and the user\'s headers', async () => {
+  it('the user\'s own response headers of a side serve its pinned clients too; removeManagedRoutes after a restart takes the pin routes and the pin cookies away, keeping the weights and those headers', async () => {
     const vs = hostVs();
     ((vs.spec as { http: Json[] }).http[1]!.route as Json[])[0]!.headers = { response: { set: { 'x-served-by': 'stable' } } };
     h = await Harness.start(vs);
     await h.apply(decision(30));
+    // Pinned clients get the user's own response headers of their side too, and no cookie again.
+    expect(((await h.http())[1]!.route as Json[])[0]).toEqual({ destination: { host: 'shop-stable', port: { number: 80 } }, headers: { response: { set: { 'x-served-by': 'stable' } } } });
     h.provider = h.newProvider();
     await h.provider.removeManagedRoutes({ namespace: NS, service: 'shop' });
     const http = await h.http();

@@ -84,7 +84,8 @@ export function pinRoutes(options: { pin: ReleasePin; weighted: readonly Json[];
       }
       return { ...m, headers: { ...headers, ...condition } };
     }));
-    const destination = asObject(options.destinationOf(route, side).destination);
-    return { name: names[k * sides.length + s], match, route: [{ destination: structuredClone(destination) }] };
+    // The user's own headers of that destination serve pinned clients too; the pin cookie is not set again.
+    const { weight: _weight, ...destination } = withPinCookie(options.destinationOf(route, side), side, undefined, vsName);
+    return { name: names[k * sides.length + s], match, route: [structuredClone(destination)] };
   }));
 }
