@@ -74,7 +74,7 @@ describe('release pinning on the cluster (Istio)', () => {
     const c = await start();
     const custom = c.kc.makeApiClient(CustomObjectsApi);
     const before: Record<string, string> = {};
-    for (const name of ['web', 'api']) before[name] = (await until(`${name} Healthy`, () => readRollout(c, ns, name), (r) => r.status?.phase === 'Healthy')).status!.stableRS!;
+    for (const name of ['web', 'api']) before[name] = (await until(`${name} Healthy`, () => readRollout(c, ns, name), (r) => r.status?.phase === 'Healthy', { timeoutMs: 30_000 })).status!.stableRS!;
     for (const name of ['web', 'api']) {
       const r = await readRollout(c, ns, name);
       const template = structuredClone(r.spec.template) as { spec: { containers: { image: string }[] } };

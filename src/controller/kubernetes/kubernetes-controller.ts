@@ -200,7 +200,7 @@ export class KubernetesController {
       rollouts, services, deployments, requeue, nowMs, log, flavour,
     });
     this.releases = new ClusterReleases({
-      releases: releaseCache, rollouts, flavour, state, reconciler: this.reconciler, requeue, leading: () => this.loop.isLeading, recorder, log, nowMs,
+      releases: releaseCache, rollouts, flavour, state, reconciler: this.reconciler, requeue, leading: () => this.loop.isLeading, recorder, log, nowMs, kubeConfig,
     });
     this.unsubscribe.push(rollouts.onChange((c) => {
       if (c.type === 'deleted') this.pass.rolloutDeleted(c.object);
