@@ -46,7 +46,7 @@ async function start(): Promise<Cluster> {
   await apply(c, [service('web-stable', 'web'), service('web-canary', 'web'), service('api-stable', 'api'), service('api-canary', 'api'), rollout('web', 'web:1'), rollout('api', 'api:1')] as never);
   const created = await rawRequest({ server: c.server, method: 'POST', path: `/apis/graylane.dev/v1alpha1/namespaces/${ns}/releases`, body: {
     apiVersion: 'graylane.dev/v1alpha1', kind: 'Release', metadata: { name: 'shop' },
-    spec: { services: ['web', 'api'], pinning: {}, strategy: { canary: { steps: [{ setWeight: 50 }, { pause: {} }] } } },
+    spec: { services: ['web', 'api'], pinning: { abortGrace: '6s' }, strategy: { canary: { steps: [{ setWeight: 50 }, { pause: {} }] } } },
   } });
   expect(created.status).toBe(201);
   bed.controller = await runController({ kubeConfig: c.kc, namespace: ns, log });
@@ -70,7 +70,7 @@ function mesh(c: Cluster): { send(request: MeshRequest): Promise<IstioResponse> 
 }
 
 describe('release pinning on the cluster (Istio)', () => {
-  it('a client the frontend\'s canary served gets the backend\'s canary on every request, a stable one stable, until the release is aborted', async () => {
+  it('a client the frontend\'s canary served gets the backend\'s canary on every request, a stable one stable, until the release is aborted (the canary\'s pins kept through the abort grace)', async () => {
     const c = await start();
     const custom = c.kc.makeApiClient(CustomObjectsApi);
     const before: Record<string, string> = {};
@@ -106,6 +106,9 @@ describe('release pinning on the cluster (Istio)', () => {
     }
     await operate(c, ns, 'api', { type: 'abort' });
     await until('the release aborted', () => readRelease(c), (r) => r.status?.phase === 'aborted');
+    // Through the abort's grace the canary's clients keep it; nobody new is pinned (no cookie on the split).
+    const inGrace = await until('web in the abort grace', () => http('web'), (h) => h.map((r) => r.name).join() === 'graylane-pin-shop-canary,primary', { timeoutMs: 6_000 });
+    expect(JSON.stringify(inGrace)).not.toMatch(/set-cookie/);
     for (const name of ['web', 'api']) {
       const routes = await until(`${name}'s pins gone`, () => http(name), (h) => h.map((r) => r.name).join() === 'primary');
       expect(JSON.stringify(routes)).not.toMatch(/set-cookie/);

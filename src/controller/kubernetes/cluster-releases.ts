@@ -25,7 +25,7 @@ import {
 import type { ObjectCache } from '../../kube/object-cache.js';
 import type { RolloutFlavour } from '../../kube/rollout-flavour.js';
 import { readEngineMemory } from '../../state/kubernetes/engine-memory.js';
-import type { ReleaseObject } from '../../state/kubernetes/kubernetes-release-state.js';
+import { releaseStateOf, type ReleaseObject } from '../../state/kubernetes/kubernetes-release-state.js';
 import type { RolloutObject } from '../../state/kubernetes/kubernetes-state.js';
 import { StateConflictError, type ObjectKey } from '../../state/state-port.js';
 import type { RolloutStatus } from '../../engine/index.js';
@@ -139,6 +139,10 @@ export class ClusterReleases {
     const loop = this.loop(key.namespace, object);
     await this.answerRequest(key, object, loop);
     await loop.tick(releaseFromObject(object));
+    // The canary's pins stay through an abort's grace (release-pins.ts): the members' passes take them away when it ends.
+    const state = releaseStateOf(this.options.releases.get(key.namespace, key.name));
+    const leftMs = state?.phase === 'aborted' && state.abortGraceUntilMs !== undefined ? state.abortGraceUntilMs - this.options.nowMs() : -1;
+    if (leftMs >= 0) for (const m of state!.members) this.options.requeue({ namespace: key.namespace, name: m.service }, leftMs + 50);
   }
 
   /** Carries out a person's pending operation on the Release, once (see src/kube/release-operation.ts), and answers it. */

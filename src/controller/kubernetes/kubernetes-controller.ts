@@ -171,7 +171,7 @@ export class KubernetesController {
       services: serviceSelector,
       registry: trafficRegistry,
       served: (type) => (type === istio.type ? this.served.has('istio') : type === gatewayApi.type ? this.served.has('gateway-api') : true),
-      pinOf: (namespace, service) => releasePinOf(releaseCache, namespace, service),
+      pinOf: (namespace, service) => releasePinOf(releaseCache, namespace, service, nowMs()),
     });
     this.loop = new ControllerLoop({
       caches: { rollouts, replicaSets, deployments, pods, services },

@@ -188,6 +188,17 @@ describe('release pinning through Istio', () => {
     expect((await h.plane.send({ path: '/shop/cart', headers: { cookie: 'a=1; graylane-release=shop.g1.canary; b=2' } })).revision).toBe('v2');
   });
 
+  it('an aborted pin (the abort grace) keeps the canary\'s pin route only and pins nobody new', async () => {
+    h = await Harness.start();
+    await h.apply(decision(30));
+    await h.apply(decision(0, { ...pin, phase: 'aborted' }));
+    const http = await h.http();
+    expect(http.map((r) => r.name)).toEqual(['graylane-pin-shop-canary', 'other', 'primary']);
+    expect(JSON.stringify(http)).not.toMatch(/set-cookie/);
+    expect((await h.plane.send({ headers: { cookie: 'graylane-release=shop.g1.canary' } })).revision).toBe('v2');
+    expect((await h.plane.send({ headers: { cookie: 'graylane-release=shop.g1.stable' } })).revision).toBe('v1');
+  });
+
   it('allowForceHeader: the header value "canary" or "stable" alone picks the side', async () => {
     h = await Harness.start();
     await h.apply(decision(50, { ...pin, allowForceHeader: true }));
