@@ -8,6 +8,7 @@
 import type { TrafficInForce } from '../engine/index.js';
 import type { RolloutSpec } from '../documents/schema.js';
 import type { ReleaseRoute } from '../router/contract/index.js';
+import type { ReleasePin } from './release-pin.js';
 
 /** What a traffic provider can do. */
 export type TrafficCapability =
@@ -56,6 +57,11 @@ export interface TrafficDecision {
   traffic: TrafficInForce;
   /** The runtime's instances of the service, for providers that route to addresses. */
   endpoints: TrafficEndpoint[];
+  /**
+   * The pins of the release the service moves with, where a provider matching plain cookies and
+   * headers carries them (Kubernetes); absent: no pins in force (none, or promoted or aborted).
+   */
+  release?: ReleasePin | undefined;
 }
 
 /** Whether a decision is in force on the data plane. */
@@ -97,7 +103,9 @@ export interface TrafficProvider {
   removeManagedRoutes(key: { namespace: string; service: string }): Promise<void>;
   /**
    * Puts the release pinning table in force (the whole of it: releases left out are dropped).
-   * Present if and only if the provider declares `releasePinning`. A release's pinning is in force
+   * Present only where the provider declares `releasePinning` and pins through a table of signed
+   * tokens (the built-in router); a cluster provider declaring it pins through
+   * {@link TrafficDecision.release} instead. A release's pinning is in force
    * only while every member service is routed by this provider; until then it waits, kept.
    */
   applyReleases?(releases: ReleaseRoute[]): Promise<void>;

@@ -5,6 +5,7 @@ import type { OperateOptions, RolloutClient } from '../rollout-client.js';
 import { clusterAnalysisRuns } from './cluster-analysis.js';
 import { ClusterOperations } from './cluster-operations.js';
 import { ClusterReader } from './cluster-reader.js';
+import { ClusterReleaseOperations } from './cluster-release-operations.js';
 import type { ClusterTarget } from './cluster-target.js';
 import { clusterHistory, clusterRolloutView } from './cluster-view.js';
 import { watchRollout } from './cluster-watch.js';
@@ -21,6 +22,7 @@ export interface ClusterClientOptions {
 export class ClusterClient implements RolloutClient {
   private readonly reader: ClusterReader;
   private readonly operations: ClusterOperations;
+  private readonly releaseOperations: ClusterReleaseOperations;
   private readonly now: () => number;
   /** {@inheritDoc RolloutClient.noneMessage} */
   readonly noneMessage: string;
@@ -30,6 +32,7 @@ export class ClusterClient implements RolloutClient {
     this.now = options.nowMs ?? Date.now;
     this.reader = new ClusterReader(options.target);
     this.operations = new ClusterOperations({ reader: this.reader, nowMs: this.now });
+    this.releaseOperations = new ClusterReleaseOperations({ reader: this.reader, nowMs: this.now });
   }
 
   /** {@inheritDoc RolloutClient.list} */
@@ -58,6 +61,13 @@ export class ClusterClient implements RolloutClient {
 
   /** {@inheritDoc RolloutClient.operate} */
   async operate(name: string, operation: Operation, options: OperateOptions): Promise<ServiceView> {
+    // A Rollout's name first, as before; a name no Rollout has may be a Release's.
+    const rollout = (await this.reader.rollouts()).some((r) => r.metadata?.name === name);
+    const release = rollout ? undefined : await this.releaseOperations.find(name);
+    if (release) {
+      await this.releaseOperations.run(release, operation, options.expectedVersion);
+      return this.releaseOperations.view(name);
+    }
     await this.operations.run(name, operation, options.expectedVersion);
     return this.get(name);
   }

@@ -8,15 +8,24 @@
  * Passes over one Release never overlap; a change while one runs (the Release, a member Rollout)
  * runs one more after it. A periodic resync ticks every Release too, for timed gates
  * (`pause: {duration}`) and the skew window's end, which no object change announces.
+ *
+ * A person's operation on a Release (`graylane promote shop` against a cluster) arrives as a
+ * request annotation on it (src/kube/release-operation.ts); a pass carries it out through the
+ * core loop before it ticks, and answers it in another annotation.
  */
 import { randomBytes } from 'node:crypto';
-import { OperationError } from '../../engine/index.js';
+import { CustomObjectsApi, PatchStrategy, setHeaderOptions, type KubeConfig } from '@kubernetes/client-node';
+import { OperationError, type UserOperation } from '../../engine/index.js';
+import { ReleaseOperationError } from '../../engine/release/operate.js';
 import type { EventRecorder } from '../../kube/event-recorder.js';
-import { GRAYLANE_API_VERSION } from '../../kube/names.js';
+import { FIELD_MANAGER, GRAYLANE_API_VERSION } from '../../kube/names.js';
+import {
+  parseReleaseOperationRequest, parseReleaseOperationResult, RELEASE_OPERATION_ANNOTATION, RELEASE_OPERATION_RESULT_ANNOTATION, type ReleaseOperationResult,
+} from '../../kube/release-operation.js';
 import type { ObjectCache } from '../../kube/object-cache.js';
 import type { RolloutFlavour } from '../../kube/rollout-flavour.js';
 import { readEngineMemory } from '../../state/kubernetes/engine-memory.js';
-import type { ReleaseObject } from '../../state/kubernetes/kubernetes-release-state.js';
+import { releaseStateOf, type ReleaseObject } from '../../state/kubernetes/kubernetes-release-state.js';
 import type { RolloutObject } from '../../state/kubernetes/kubernetes-state.js';
 import { StateConflictError, type ObjectKey } from '../../state/state-port.js';
 import type { RolloutStatus } from '../../engine/index.js';
@@ -55,6 +64,8 @@ export interface ClusterReleasesOptions {
   nowMs: () => number;
   /** Resync period; default {@link RELEASE_RESYNC_MS}. */
   resyncMs?: number | undefined;
+  /** Where answers to people's operations are written. */
+  kubeConfig: KubeConfig;
 }
 
 const id = (key: ObjectKey): string => `${key.namespace}/${key.name}`;
@@ -125,7 +136,48 @@ export class ClusterReleases {
   private async pass(key: ObjectKey): Promise<void> {
     const object = this.options.releases.get(key.namespace, key.name);
     if (!object) return;
-    await this.loop(key.namespace, object).tick(releaseFromObject(object));
+    const loop = this.loop(key.namespace, object);
+    await this.answerRequest(key, object, loop);
+    await loop.tick(releaseFromObject(object));
+    // The canary's pins stay through an abort's grace (release-pins.ts): the members' passes take them away when it ends.
+    const state = releaseStateOf(this.options.releases.get(key.namespace, key.name));
+    const leftMs = state?.phase === 'aborted' && state.abortGraceUntilMs !== undefined ? state.abortGraceUntilMs - this.options.nowMs() : -1;
+    if (leftMs >= 0) for (const m of state!.members) this.options.requeue({ namespace: key.namespace, name: m.service }, leftMs + 50);
+  }
+
+  /** Carries out a person's pending operation on the Release, once (see src/kube/release-operation.ts), and answers it. */
+  private async answerRequest(key: ObjectKey, object: ReleaseObject, loop: ReleaseLoop): Promise<void> {
+    const unanswered = (o: ReleaseObject): boolean => {
+      const annotations = o.metadata?.annotations ?? {};
+      const asked = parseReleaseOperationRequest(annotations[RELEASE_OPERATION_ANNOTATION]);
+      return asked !== undefined && parseReleaseOperationResult(annotations[RELEASE_OPERATION_RESULT_ANNOTATION])?.id !== asked.id;
+    };
+    if (!unanswered(object)) return;
+    const [group, apiVersion] = GRAYLANE_API_VERSION.split('/') as [string, string];
+    const api = this.options.kubeConfig.makeApiClient(CustomObjectsApi);
+    const where = { group, version: apiVersion, namespace: key.namespace, plural: 'releases', name: key.name };
+    // The cache may not show the answer the previous pass wrote yet: an answered request must never be answered again.
+    const fresh = await api.getNamespacedCustomObject(where) as ReleaseObject;
+    if (!unanswered(fresh)) return;
+    const request = parseReleaseOperationRequest(fresh.metadata?.annotations?.[RELEASE_OPERATION_ANNOTATION])!;
+    const version = (await this.options.state.loadRelease(key))?.version ?? 0;
+    let result: ReleaseOperationResult;
+    if (version !== request.version) {
+      result = { id: request.id, outcome: 'stale', message: `release ${key.name} changed since the operation was asked (version ${request.version}, now ${version})` };
+    } else {
+      try {
+        await loop.operate(releaseFromObject(object), request.operation as UserOperation);
+        result = { id: request.id, outcome: 'done', message: `${request.operation.type} carried out on release ${key.name}` };
+      } catch (error) {
+        if (!(error instanceof ReleaseOperationError)) throw error;
+        result = { id: request.id, outcome: 'refused', message: error.message };
+      }
+    }
+    await api.patchNamespacedCustomObject(
+      { ...where, body: { metadata: { annotations: { [RELEASE_OPERATION_RESULT_ANNOTATION]: JSON.stringify(result) } } }, fieldManager: FIELD_MANAGER },
+      setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+    );
+    this.options.log('info', 'release operation', { release: id(key), operation: request.operation.type, outcome: result.outcome });
   }
 
   /** The core loop over one namespace's Rollouts, with this controller's ports. */

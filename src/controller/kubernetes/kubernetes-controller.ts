@@ -47,6 +47,7 @@ import { RolloutPass } from './rollout-pass.js';
 import type { RevisionTemplate } from './rollout-spec-source.js';
 import { ClusterReleases } from './cluster-releases.js';
 import { memberSpecOf, servedCache } from './release-wiring.js';
+import { releasePinOf } from './release-pins.js';
 import type { ReleaseObject } from '../../state/kubernetes/kubernetes-release-state.js';
 import { ClusterNotifications, type ClusterNotificationsOptions } from './cluster-notifications.js';
 import { notifyingEventSink } from '../../notify/event-feed.js';
@@ -203,6 +204,7 @@ export class KubernetesController {
       services: serviceSelector,
       registry: trafficRegistry,
       served: (type) => (type === istio.type ? this.served.has('istio') : type === gatewayApi.type ? this.served.has('gateway-api') : true),
+      pinOf: (namespace, service) => releasePinOf(releaseCache, namespace, service, nowMs()),
     });
     this.loop = new ControllerLoop({
       caches: { rollouts, replicaSets, deployments, pods, services },
@@ -250,7 +252,7 @@ export class KubernetesController {
       rollouts, services, deployments, requeue, nowMs, log, flavour, analysisServed: () => this.served.has('analysis'), prometheusUrl: options.prometheusUrl,
     });
     this.releases = new ClusterReleases({
-      releases: releaseCache, rollouts, flavour, state, reconciler: this.reconciler, requeue, leading: () => this.loop.isLeading, recorder, log, nowMs,
+      releases: releaseCache, rollouts, flavour, state, reconciler: this.reconciler, requeue, leading: () => this.loop.isLeading, recorder, log, nowMs, kubeConfig,
     });
     ({ counters: this.counters, guard: this.guard } = clusterCounters({
       rollouts, specs: this.loop.specs, state, reconciler: this.reconciler, emit: (key, event) => sink.emit(key, event),

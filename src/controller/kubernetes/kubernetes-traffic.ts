@@ -8,6 +8,7 @@
  */
 import type { RolloutSpec } from '../../documents/schema.js';
 import { KUBERNETES_DEFAULT_PROVIDER, type TrafficRegistry } from '../../traffic/registry.js';
+import type { ReleasePin } from '../../traffic/release-pin.js';
 import type { TrafficCapability, TrafficDecision, TrafficIssue, TrafficProvider, Verification } from '../../traffic/traffic-provider.js';
 
 /** Options of {@link KubernetesTraffic}. */
@@ -21,6 +22,8 @@ export interface KubernetesTrafficOptions {
    * are optional): a router whose API is not served is not applicable. Default: all are.
    */
   served?: ((type: string) => boolean) | undefined;
+  /** The release pins a service's routers carry (its Release's, while it progresses); none by default. */
+  pinOf?: ((namespace: string, service: string) => ReleasePin | undefined) | undefined;
 }
 
 /** See the file comment. */
@@ -55,14 +58,16 @@ export class KubernetesTraffic implements TrafficProvider {
   async apply(decision: TrafficDecision): Promise<void> {
     // Request-level routes are the routers' to carry; the Services only select each revision's pods.
     await this.options.services.apply({ ...decision, traffic: { ...decision.traffic, headerRoutes: [], mirrorRoutes: [] } });
-    for (const router of this.routers(decision.spec)) await router.apply(decision);
+    const routed = this.pinned(decision);
+    for (const router of this.routers(decision.spec)) await router.apply(routed);
   }
 
   /** `pending` while any member is; `verified` once all are. */
   async verify(decision: TrafficDecision): Promise<Verification> {
     const services = { ...decision, traffic: { ...decision.traffic, headerRoutes: [], mirrorRoutes: [] } };
     const members = [this.options.services, ...this.routers(decision.spec)].filter((p) => p.capabilities.has('verify'));
-    const results = await Promise.all(members.map((p) => p.verify(p === this.options.services ? services : decision)));
+    const routed = this.pinned(decision);
+    const results = await Promise.all(members.map((p) => p.verify(p === this.options.services ? services : routed)));
     if (results.includes('pending')) return 'pending';
     return results.includes('verified') ? 'verified' : 'unsupported';
   }
@@ -74,6 +79,12 @@ export class KubernetesTraffic implements TrafficProvider {
       const provider = this.applicable(type);
       if (provider && provider !== this.options.services) await provider.removeManagedRoutes(key);
     }
+  }
+
+  /** The decision as the routers take it: with the service's release pins, read now (a pin is the Release's, not the engine's). */
+  private pinned(decision: TrafficDecision): TrafficDecision {
+    const release = this.options.pinOf?.(decision.namespace, decision.service);
+    return release === undefined ? decision : { ...decision, release };
   }
 
   private routers(spec: RolloutSpec | undefined): TrafficProvider[] {

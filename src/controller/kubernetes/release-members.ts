@@ -31,9 +31,11 @@ export function releasesNaming(releases: ObjectCache<ReleaseObject>, namespace: 
 /**
  * The spec a Rollout runs as a member of `release`. Refused with a sentence: a member that is not
  * a canary (a release's timeline is canary steps), a member on a weight scale other than percent, a
- * release step this controller cannot run (analysis), and explicit `pinning` on a member whose traffic provider cannot pin clients.
+ * release step this controller cannot run (analysis), and explicit `pinning` on a member whose
+ * traffic provider cannot pin clients (or cannot pin them together with the release's steps:
+ * `pinningIssue`).
  */
-export function clusterMemberSpec(options: { release: Release; own: RolloutSpec; canPin: (spec: RolloutSpec) => boolean }): MemberSpecResult {
+export function clusterMemberSpec(options: { release: Release; own: RolloutSpec; canPin: (spec: RolloutSpec) => boolean; pinningIssue?: ((spec: RolloutSpec) => string | undefined) | undefined }): MemberSpecResult {
   const { release, own } = options;
   const where = `member of release "${release.name}"`;
   if (!own.strategy.canary) return { invalid: `spec.strategy: a ${where} rolls out with the release's canary steps; give it a canary strategy (its stableService, canaryService and trafficRouting are used)` };
@@ -55,5 +57,7 @@ export function clusterMemberSpec(options: { release: Release; own: RolloutSpec;
   if (release.pinning !== undefined && !options.canPin(spec)) {
     return { invalid: `${where} with spec.pinning: this Rollout's traffic provider cannot pin clients to a side of the release (the Service selector alone routes by pod labels and sees no cookie or header); route it through a provider that can, or remove pinning from the release to move its members together unpinned` };
   }
+  const issue = release.pinning === undefined ? undefined : options.pinningIssue?.(spec);
+  if (issue !== undefined) return { invalid: `${where} with spec.pinning: release "${release.name}" ${issue}` };
   return { spec };
 }

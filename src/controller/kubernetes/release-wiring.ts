@@ -8,6 +8,7 @@ import type { KubernetesObject } from '@kubernetes/client-node';
 import type { RolloutSpec } from '../../documents/schema.js';
 import type { ObjectCache } from '../../kube/object-cache.js';
 import type { ReleaseObject } from '../../state/kubernetes/kubernetes-release-state.js';
+import { nginxPinningIssue } from '../../traffic/nginx/nginx-config.js';
 import type { TrafficRegistry } from '../../traffic/registry.js';
 import type { ObjectKey } from '../../state/state-port.js';
 import { clusterMemberSpec, releaseFromObject, releasesNaming, type MemberSpecResult } from './release-members.js';
@@ -45,6 +46,6 @@ export function memberSpecOf(options: { releases: ObjectCache<ReleaseObject>; re
     if (naming.length > 1) {
       return { invalid: `this Rollout is a member of releases ${naming.map((r) => `"${r.metadata?.name ?? ''}"`).join(' and ')}; a Rollout moves with one release at a time` };
     }
-    return clusterMemberSpec({ release: releaseFromObject(naming[0]!), own, canPin: (spec) => canPin(options.registry, spec) });
+    return clusterMemberSpec({ release: releaseFromObject(naming[0]!), own, canPin: (spec) => canPin(options.registry, spec), pinningIssue: nginxPinningIssue });
   };
 }

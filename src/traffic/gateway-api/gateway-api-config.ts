@@ -16,8 +16,12 @@ export const GATEWAY_API_TYPE = 'plugins';
 /** The plugin name Argo Rollouts manifests use for the Gateway API plugin. */
 export const GATEWAY_API_PLUGIN = 'argoproj-labs/gatewayAPI';
 
-/** Weights on backendRefs, header and cookie matches as added rules, `RequestMirror`, and reading routes back. */
-export const GATEWAY_API_CAPABILITIES: ReadonlySet<TrafficCapability> = new Set(['weight', 'headerRoute', 'cookieRoute', 'mirror', 'verify']);
+/**
+ * Weights on backendRefs, header and cookie matches as added rules, `RequestMirror`, release
+ * pinning on HTTPRoutes (`ResponseHeaderModifier` on the backendRefs, pin rules), and reading
+ * routes back.
+ */
+export const GATEWAY_API_CAPABILITIES: ReadonlySet<TrafficCapability> = new Set(['weight', 'headerRoute', 'cookieRoute', 'mirror', 'releasePinning', 'verify']);
 
 /** The route kinds the provider writes. */
 export type GatewayRouteKind = 'HTTPRoute' | 'GRPCRoute';

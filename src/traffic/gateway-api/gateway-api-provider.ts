@@ -19,6 +19,7 @@ import { missingCapability } from '../capability-checks.js';
 import { TrafficCapabilityError, type TrafficDecision, type TrafficProvider, type Verification } from '../traffic-provider.js';
 import { GATEWAY_API_CAPABILITIES, GATEWAY_API_TYPE, readGatewayApiSettings, validateGatewayApi, type GatewayApiSettings, type GatewayRouteKind, type GatewayRouteRef } from './gateway-api-config.js';
 import { GatewayConfigError, GatewayRouteError, GatewayRouteThrottledError, type GatewayRouteRefusal } from './gateway-route-error.js';
+import { withoutPinCookies } from './release-pinning.js';
 import { isManagedRule, planRules, withoutManagedRules, type RouteRule } from './route-rules.js';
 import { sameJson } from './same-json.js';
 
@@ -173,7 +174,11 @@ export class GatewayApiTrafficProvider implements TrafficProvider {
       maxWeight: decision.spec?.strategy.canary?.trafficRouting?.maxTrafficWeight,
       headerRoutes: ref.managedRoutes ? decision.traffic.headerRoutes : [],
       mirrorRoutes: ref.managedRoutes && ref.kind === 'HTTPRoute' ? decision.traffic.mirrorRoutes : [],
+      pin: decision.release,
     });
+    if (!plan.ok && plan.conflict !== undefined) {
+      return { kind: 'refuse', refusal: { route: label(ref), reason: 'pin-conflict', message: `${label(ref)}: ${plan.conflict}` } };
+    }
     if (!plan.ok) {
       const message = `${label(ref)} has no rule whose backendRefs name both Service "${settings.stableService}" (stable) and Service "${settings.canaryService}" (canary): add both to each rule to split`;
       return { kind: 'refuse', refusal: { route: label(ref), reason: 'backend-not-found', message } };
@@ -189,7 +194,7 @@ export class GatewayApiTrafficProvider implements TrafficProvider {
   private planRelease(route: GatewayRouteObject | undefined, kind: GatewayRouteKind, rollout: string, settings: GatewayApiSettings | undefined): Plan {
     if (!route) return { kind: 'keep' };
     const current = route.spec?.rules ?? [];
-    let rules = withoutManagedRules(current, rollout);
+    let rules = withoutPinCookies(withoutManagedRules(current, rollout));
     if (settings) {
       const plan = planRules(rules, { kind, rollout, canaryService: settings.canaryService, stableService: settings.stableService, canaryWeight: 0, headerRoutes: [], mirrorRoutes: [] });
       if (plan.ok) rules = plan.rules;

@@ -7,7 +7,9 @@ export type GatewayRouteRefusalReason =
   /** No rule of the route has backendRefs naming both the canary and the stable Service. */
   | 'backend-not-found'
   /** With graylane's rules added the route would hold more rules than the Gateway API allows (16). */
-  | 'too-many-rules';
+  | 'too-many-rules'
+  /** Release pinning needs a header the user's rule already uses (a Set-Cookie added, a Cookie or pin header matched). */
+  | 'pin-conflict';
 
 /** One route left as it was, and why, as a sentence naming it. */
 export interface GatewayRouteRefusal {

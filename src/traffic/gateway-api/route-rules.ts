@@ -8,7 +8,9 @@
  * would fill in is written out, so a route read back compares equal to the plan.
  */
 import type { HeaderRoute, MirrorRoute } from '../../engine/types.js';
+import type { ReleasePin } from '../release-pin.js';
 import type { GatewayRouteKind } from './gateway-api-config.js';
+import { pinRules, withPinCookie } from './release-pinning.js';
 
 /** A backendRef as the Gateway API types it (only the fields graylane reads or writes). */
 export interface BackendRef {
@@ -78,14 +80,16 @@ export interface RulePlanInput {
   headerRoutes: readonly HeaderRoute[];
   /** Mirror routes to add (HTTPRoute only; empty when the route takes none). */
   mirrorRoutes: readonly MirrorRoute[];
+  /** The release's pins in force (HTTPRoute only; release-pinning.ts). */
+  pin?: ReleasePin | undefined;
 }
 
 /** The plan, or why there is none. */
 export type RulePlan =
   /** The rules to write (equal to the current ones when nothing is to change). */
   | { ok: true; rules: RouteRule[] }
-  /** No rule names both the canary and the stable Service. */
-  | { ok: false };
+  /** No rule names both the canary and the stable Service (or, with `conflict`, pinning cannot be written, as the sentence says). */
+  | { ok: false; conflict?: string };
 
 /** The prefix of the names of every rule graylane adds to a route for `rollout`. */
 export function managedRulePrefix(rollout: string): string {
@@ -181,11 +185,18 @@ export function planRules(current: readonly RouteRule[], input: RulePlanInput): 
       kept.push(rule);
       continue;
     }
-    const backendRefs = refs.map((r) => {
-      if (refersTo(r, input.canaryService)) return { ...r, weight };
-      if (refersTo(r, input.stableService)) return { ...r, weight: max - weight };
-      return r;
-    });
+    const backendRefs: BackendRef[] = [];
+    for (const r of refs) {
+      const side = refersTo(r, input.canaryService) ? 'canary' : refersTo(r, input.stableService) ? 'stable' : undefined;
+      if (side === undefined) {
+        backendRefs.push(r);
+        continue;
+      }
+      const weighted = { ...r, weight: side === 'canary' ? weight : max - weight };
+      const pinned = input.kind === 'HTTPRoute' ? withPinCookie(weighted, side, input.pin) : { ok: true as const, ref: weighted };
+      if (!pinned.ok) return { ok: false, conflict: pinned.conflict };
+      backendRefs.push(pinned.ref);
+    }
     const updated = { ...rule, backendRefs };
     kept.push(updated);
     sources.push(updated);
@@ -219,6 +230,22 @@ export function planRules(current: readonly RouteRule[], input: RulePlanInput): 
         backendRefs: [explicitRef(stableRef, 100 - weight), explicitRef(canaryRef, weight)],
       });
     }
+  }
+  if (input.kind === 'HTTPRoute' && input.pin) {
+    const service = (side: 'stable' | 'canary'): string => (side === 'canary' ? input.canaryService : input.stableService);
+    const pins = pinRules({
+      pin: input.pin, prefix, sources,
+      refOf: (rule, side) => {
+        const source = (rule.backendRefs ?? []).find((r) => refersTo(r, service(side)))!;
+        // The user's own filters of that backendRef serve pinned clients too; the pin cookie is not set again.
+        const cleared = withPinCookie(source, side, undefined);
+        const filters = cleared.ok ? cleared.ref.filters : undefined;
+        return { ...explicitRef(source, 1), ...(filters === undefined ? {} : { filters }) };
+      },
+      match: (m, headers) => withHeaders(input.kind, m, headers),
+    });
+    if (!Array.isArray(pins)) return { ok: false, conflict: pins.conflict };
+    added.unshift(...pins);
   }
   // Added rules first: where a Gateway's precedence ties, the earlier rule of a route wins.
   return { ok: true, rules: [...added, ...kept] };

@@ -8,8 +8,11 @@ import { capabilityIssues } from '../capability-checks.js';
 import type { TrafficCapability, TrafficIssue } from '../traffic-provider.js';
 import type { TrafficValidator } from '../traffic-validator.js';
 
-/** A VirtualService splits by weight, matches headers (cookies through the Cookie header) and mirrors. */
-export const ISTIO_CAPABILITIES: ReadonlySet<TrafficCapability> = new Set(['weight', 'headerRoute', 'cookieRoute', 'mirror', 'verify']);
+/**
+ * A VirtualService splits by weight, matches headers (cookies through the Cookie header), mirrors,
+ * and pins a release's clients (a response header sets the pin cookie; routes match it).
+ */
+export const ISTIO_CAPABILITIES: ReadonlySet<TrafficCapability> = new Set(['weight', 'headerRoute', 'cookieRoute', 'mirror', 'releasePinning', 'verify']);
 
 /** Checks `trafficRouting.istio` of a rollout spec; see {@link istioTrafficValidator}. */
 export function validateIstio(spec: RolloutSpec): TrafficIssue[] {

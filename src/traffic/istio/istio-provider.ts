@@ -26,6 +26,7 @@ import { TrafficCapabilityError, type TrafficDecision, type TrafficProvider, typ
 import { desiredSubsets, type DestinationRuleRef } from './destination-rule-subsets.js';
 import { ISTIO_CAPABILITIES, validateIstio } from './istio-config.js';
 import { IstioRoutingError } from './istio-routing-error.js';
+import { PIN_ROUTE_PREFIX, withoutPinCookies } from './release-pinning.js';
 import { canonicalJson, desiredRoutes, routesDiffer, type Json, type RoutesOutput, type SplitTarget, type VirtualServiceRef } from './virtual-service-routes.js';
 
 /**
@@ -156,7 +157,7 @@ export class IstioTrafficProvider implements TrafficProvider {
     }
   }
 
-  /** Removes every route graylane wrote for the rollout from every VirtualService recording one; weights stay as they are. Idempotent. */
+  /** Removes every route graylane wrote for the rollout (pin routes and pin cookies too) from every VirtualService recording one; weights stay as they are. Idempotent. */
   async removeManagedRoutes(key: { namespace: string; service: string }): Promise<void> {
     const names = new Set(this.written.get(`${key.namespace}/${key.service}`) ?? []);
     for (const vs of this.options.virtualServices.list({ namespace: key.namespace })) {
@@ -171,7 +172,7 @@ export class IstioTrafficProvider implements TrafficProvider {
         const http = Array.isArray(vs.spec?.http) ? (vs.spec.http as Json[]) : [];
         return {
           metadata: { annotations: { [ISTIO_MANAGED_ROUTES_ANNOTATION]: record(vs, key.service, []) } },
-          spec: { http: http.filter((r) => typeof r.name !== 'string' || !routes.includes(r.name)) },
+          spec: { http: http.filter((r) => typeof r.name !== 'string' || !routes.includes(r.name)).map(withoutPinCookies) },
         };
       });
     }
@@ -219,8 +220,10 @@ export class IstioTrafficProvider implements TrafficProvider {
     const desired: RoutesOutput = desiredRoutes({
       spec: vs.spec ?? {}, ref, target: intent.target, canaryWeight: intent.canaryWeight, maxWeight: intent.maxWeight,
       headerRoutes, mirrorRoutes, managedRoutes: intent.managedRoutes, previouslyManaged: recorded(vs)[decision.service] ?? [],
+      pin: decision.release,
     });
-    const names = [...headerRoutes, ...mirrorRoutes].map((r) => r.name);
+    const pinNames = (desired.http ?? []).flatMap((r) => (typeof r.name === 'string' && r.name.startsWith(PIN_ROUTE_PREFIX) ? [r.name] : []));
+    const names = [...headerRoutes.map((r) => r.name), ...mirrorRoutes.map((r) => r.name), ...pinNames];
     const annotation = record(vs, decision.service, names);
     const annotationChanged = annotation !== (vs.metadata?.annotations?.[ISTIO_MANAGED_ROUTES_ANNOTATION] ?? null);
     if (!routesDiffer(vs.spec ?? {}, desired) && !annotationChanged) return undefined;

@@ -15,7 +15,9 @@ export type IstioRefusalReason =
   /** The DestinationRule lacks the stable or the canary subset. */
   | 'subset-not-found'
   /** A header route matches two cookies: Istio sees one Cookie header, matched by one pattern. */
-  | 'cookie-conditions';
+  | 'cookie-conditions'
+  /** Release pinning needs a header the user's route already uses (a Set-Cookie added, a cookie or pin header matched). */
+  | 'pin-conflict';
 
 /**
  * `apply` wrote nothing: the spec and the cluster's objects disagree, as the sentence says (it

@@ -10,10 +10,14 @@
  *   by name, TLS routes by port and SNI hosts, TCP routes by port, as Argo Rollouts finds them);
  * - the header and mirror routes of the decision, named as its steps name them, placed first in
  *   the order of `managedRoutes` (Istio takes the first route that matches); a managed route the
- *   decision no longer has is removed.
+ *   decision no longer has is removed;
+ * - release pinning (release-pinning.ts): the pin cookie on the split HTTP destinations and the pin
+ *   routes, placed before everything else, while the decision carries a pin.
  */
 import type { HeaderRoute, HeaderRouteMatch, MirrorRoute } from '../../engine/types.js';
+import type { ReleasePin } from '../release-pin.js';
 import { IstioRoutingError } from './istio-routing-error.js';
+import { PIN_ROUTE_PREFIX, pinRoutes, withPinCookie } from './release-pinning.js';
 
 /** A JSON object as the API server returns it. */
 export type Json = Record<string, unknown>;
@@ -57,6 +61,8 @@ export interface RoutesInput {
   managedRoutes: readonly string[];
   /** Route names graylane wrote into this VirtualService before (removed unless still in force). */
   previouslyManaged: readonly string[];
+  /** The member's release pins in force, if any. */
+  pin?: ReleasePin | undefined;
 }
 
 /** The route lists to write (each one the whole list, as a merge patch replaces lists). */
@@ -92,8 +98,8 @@ function sideOf(routeDestination: Json, target: SplitTarget): 'stable' | 'canary
 const describeSide = (side: 'stable' | 'canary', target: SplitTarget): string =>
   target.kind === 'subset' ? `subset "${side === 'stable' ? target.stableSubset : target.canarySubset}" (${side}SubsetName)` : `Service "${side === 'stable' ? target.stableService : target.canaryService}" (${side}Service)`;
 
-/** The route with its stable and canary weights set; throws when it lacks either destination. */
-function split(route: Json, label: string, input: RoutesInput): Json {
+/** The route with its stable and canary weights set (and, for HTTP, their pin cookies); throws when it lacks either destination. */
+function split(route: Json, label: string, input: RoutesInput, http = false): Json {
   const destinations = asList(route.route);
   for (const side of ['stable', 'canary'] as const) {
     if (!destinations.some((d) => sideOf(d, input.target) === side)) {
@@ -105,7 +111,9 @@ function split(route: Json, label: string, input: RoutesInput): Json {
   const stable = Math.max(0, input.maxWeight - input.canaryWeight - others);
   return { ...route, route: destinations.map((d) => {
     const side = sideOf(d, input.target);
-    return side === undefined ? d : { ...d, weight: side === 'stable' ? stable : input.canaryWeight };
+    if (side === undefined) return d;
+    const weighted = { ...d, weight: side === 'stable' ? stable : input.canaryWeight };
+    return http ? withPinCookie(weighted, side, input.pin, input.ref.name) : weighted;
   }) };
 }
 
@@ -202,10 +210,15 @@ export function desiredRoutes(input: RoutesInput): RoutesOutput {
   const managedNow = [...input.headerRoutes.map((r) => r.name), ...input.mirrorRoutes.map((r) => r.name)];
   const strip = new Set([...input.managedRoutes, ...input.previouslyManaged, ...managedNow]);
   const http = asList(input.spec.http);
-  const userHttp = http.filter((r) => typeof r.name !== 'string' || !strip.has(r.name));
+  // Pin routes are recognised by name too: written by a controller that crashed before recording them.
+  const pinPrefix = input.pin ? `${PIN_ROUTE_PREFIX}${input.pin.release}-` : undefined;
+  const userHttp = http.filter((r) => typeof r.name !== 'string' || (!strip.has(r.name) && (pinPrefix === undefined || !r.name.startsWith(pinPrefix))));
   const named = (input.ref.routes?.length ?? 0) > 0 || ((input.ref.tlsRoutes?.length ?? 0) === 0 && (input.ref.tcpRoutes?.length ?? 0) === 0);
   const indexes = named ? httpIndexes(userHttp, input.ref) : [];
-  const splitHttp = userHttp.map((r, i) => (indexes.includes(i) ? split(r, typeof r.name === 'string' ? `HTTP route "${r.name}"` : `HTTP route ${i}`, input) : r));
+  const splitHttp = userHttp.map((r, i) => (indexes.includes(i) ? split(r, typeof r.name === 'string' ? `HTTP route "${r.name}"` : `HTTP route ${i}`, input, true) : r));
+  const pins = input.pin
+    ? pinRoutes({ pin: input.pin, weighted: indexes.map((i) => splitHttp[i]!), vsName: input.ref.name, destinationOf: (r, side) => asList(r.route).find((d) => sideOf(d, input.target) === side)! })
+    : [];
   if (managedNow.length > 0) {
     const weighted = indexes.map((i) => splitHttp[i]!);
     const first = weighted[0];
@@ -219,9 +232,9 @@ export function desiredRoutes(input: RoutesInput): RoutesOutput {
       ...input.mirrorRoutes.map((r) => [r.name, mirrorRoute(r, asList(first.route), canary)] as const),
     ]);
     const order = [...input.managedRoutes, ...managedNow.filter((n) => !input.managedRoutes.includes(n))];
-    out.http = [...order.flatMap((n) => (made.has(n) ? [made.get(n)!] : [])), ...splitHttp];
+    out.http = [...pins, ...order.flatMap((n) => (made.has(n) ? [made.get(n)!] : [])), ...splitHttp];
   } else {
-    out.http = splitHttp;
+    out.http = [...pins, ...splitHttp];
   }
   if (out.http.length === 0 && !Array.isArray(input.spec.http)) delete out.http;
   for (const [key, refs, tls] of [['tls', input.ref.tlsRoutes, true], ['tcp', input.ref.tcpRoutes, false]] as const) {

@@ -12,6 +12,7 @@ import type { V1HTTPIngressPath, V1Ingress, V1IngressRule, V1OwnerReference } fr
 import type { RolloutSpec } from '../../documents/schema.js';
 import type { HeaderRoute, TrafficInForce } from '../../engine/index.js';
 import { MANAGED_BY_ANNOTATION } from '../../kube/names.js';
+import type { ReleasePin } from '../release-pin.js';
 import { DEFAULT_ANNOTATION_PREFIX } from './nginx-config.js';
 import { NginxIngressError } from './nginx-ingress-error.js';
 
@@ -71,23 +72,40 @@ function routeAnnotations(routes: readonly HeaderRoute[]): Record<string, string
 }
 
 /**
+ * A release's pins on a canary Ingress: `canary-by-header` and `canary-by-cookie` with the pin's
+ * header and cookie names and no value or pattern, so that ingress-nginx reads the value itself:
+ * `always` sends the request to the canary, `never` to stable, anything else (or none) to the
+ * weight. Those values cannot carry the release and generation, and nothing on a canary Ingress
+ * can set a cookie, so the assignment is the application's (or a middleware's): the version that
+ * served a client sets the cookie to `always` or `never`. Throws while a header route is in force:
+ * a canary Ingress has one `canary-by-header` and one `canary-by-cookie`.
+ */
+function pinAnnotations(pin: ReleasePin, routes: readonly HeaderRoute[]): Record<string, string> {
+  if (routes.length > 0) {
+    throw new NginxIngressError('UnrepresentableRoutes', `header route "${routes[0]!.name}" is in force while release "${pin.release}" pins clients; ingress-nginx pins through the canary Ingress's one canary-by-header and canary-by-cookie, so a release with pinning cannot set header routes on it`);
+  }
+  return { 'canary-by-header': pin.header, 'canary-by-cookie': pin.cookie };
+}
+
+/**
  * Every annotation the canary Ingresses of `spec` carry for `traffic`, keyed in full, except the
  * class annotation copied from each stable Ingress: `additionalIngressAnnotations` (under the
  * prefix unless already there, as Argo), `canaryIngressAnnotations` as written, then the canary,
  * weight and route annotations, which win over both, and graylane's managed-by annotation.
  */
-export function canaryAnnotations(spec: RolloutSpec | undefined, traffic: TrafficInForce, rollout: string): Record<string, string> {
+export function canaryAnnotations(spec: RolloutSpec | undefined, traffic: TrafficInForce, rollout: string, pin?: ReleasePin): Record<string, string> {
   const routing = spec?.strategy.canary?.trafficRouting;
   const prefix = annotationPrefix(spec);
   const key = (k: string): string => (k.startsWith(prefix) ? k : `${prefix}/${k}`);
   const out: Record<string, string> = {};
   for (const [k, v] of Object.entries(routing?.nginx?.additionalIngressAnnotations ?? {})) out[key(k)] = v;
   for (const [k, v] of Object.entries(routing?.nginx?.canaryIngressAnnotations ?? {})) out[k] = v;
-  const routes = routeAnnotations(traffic.headerRoutes);
+  const routes = pin ? pinAnnotations(pin, traffic.headerRoutes) : routeAnnotations(traffic.headerRoutes);
   // The decision's routes replace any route the user wrote among the additional annotations.
   if (Object.keys(routes).some((k) => k.startsWith('canary-by-header'))) {
     for (const k of ['canary-by-header', 'canary-by-header-value', 'canary-by-header-pattern']) delete out[key(k)];
   }
+  if (routes['canary-by-cookie'] !== undefined) delete out[key('canary-by-cookie')];
   out[key('canary')] = 'true';
   out[key('canary-weight')] = String(traffic.canaryWeight);
   if (routing?.maxTrafficWeight !== undefined) out[key('canary-weight-total')] = String(routing.maxTrafficWeight);

@@ -22,9 +22,10 @@ export const CANARY_COOKIE_VALUE = 'always';
 
 /**
  * Canary Ingress annotations split by weight (`canary-weight`) and match one header
- * (`canary-by-header`) or cookie (`canary-by-cookie`); they cannot mirror to the canary.
+ * (`canary-by-header`) or cookie (`canary-by-cookie`), with which they also keep a release's
+ * clients on the side the application pinned them to; they cannot mirror to the canary.
  */
-export const NGINX_CAPABILITIES: ReadonlySet<TrafficCapability> = new Set(['weight', 'headerRoute', 'cookieRoute', 'verify']);
+export const NGINX_CAPABILITIES: ReadonlySet<TrafficCapability> = new Set(['weight', 'headerRoute', 'cookieRoute', 'releasePinning', 'verify']);
 
 /** The stable Ingresses a spec names (`stableIngress` or `stableIngresses`), in spec order, without repeats. */
 export function stableIngressNames(spec: RolloutSpec | undefined): string[] {
@@ -69,6 +70,18 @@ function routeIssues(spec: RolloutSpec): TrafficIssue[] {
     });
   });
   return out;
+}
+
+/**
+ * Why a member routed by ingress-nginx cannot run a release's steps with pinning (undefined when
+ * it can): the pins take the canary Ingress's one `canary-by-header` and `canary-by-cookie`, so a
+ * `setHeaderRoute` step of the release would need them too.
+ */
+export function nginxPinningIssue(spec: RolloutSpec): string | undefined {
+  if (spec.strategy.canary?.trafficRouting?.nginx === undefined) return undefined;
+  const step = (spec.strategy.canary.steps ?? []).findIndex((s) => 'setHeaderRoute' in s);
+  if (step < 0) return undefined;
+  return `spec.strategy.canary.steps[${step}].setHeaderRoute: with pinning, ingress-nginx keeps pinned clients through the canary Ingress's one canary-by-header and canary-by-cookie, which a header route would need too; remove the header route from the release's steps, or pinning from the release`;
 }
 
 /** ingress-nginx, validate half (the registry's entry for documents; the adapter reuses it). */

@@ -94,7 +94,7 @@ export class NginxTrafficProvider implements TrafficProvider {
     }
     const owner = this.options.ownerOf({ namespace, service: rollout });
     if (!owner) throw new NginxIngressError('RolloutOwnerUnknown', `the canary Ingress of Rollout "${rollout}" was not written: the Rollout object that owns it is not known yet`);
-    const annotations = canaryAnnotations(decision.spec, decision.traffic, rollout);
+    const annotations = canaryAnnotations(decision.spec, decision.traffic, rollout, decision.release);
     const wanted = new Set(stables.map((s) => canaryIngressName(rollout, s)));
     const refusals: NginxIngressError[] = [];
     for (const name of stables) {
@@ -119,7 +119,7 @@ export class NginxTrafficProvider implements TrafficProvider {
   verify(decision: TrafficDecision): Promise<Verification> {
     let expected: Record<string, string>;
     try {
-      expected = canaryAnnotations(decision.spec, decision.traffic, decision.service);
+      expected = canaryAnnotations(decision.spec, decision.traffic, decision.service, decision.release);
     } catch {
       // A decision that cannot be written is never in force.
       return Promise.resolve('pending');

@@ -1,0 +1,42 @@
+import { describe, expect, it } from 'vitest';
+import { matchesQuery, type ObjectCache } from '../../kube/object-cache.js';
+import type { ReleaseObject } from '../../state/kubernetes/kubernetes-release-state.js';
+import { releasePinOf } from './release-pins.js';
+
+const cache = (objects: ReleaseObject[]): ObjectCache<ReleaseObject> => ({
+  get: (namespace, name) => objects.find((o) => o.metadata?.namespace === namespace && o.metadata.name === name),
+  list: (query) => objects.filter((o) => matchesQuery(o, query)),
+  onChange: () => () => undefined,
+  synced: () => true,
+});
+
+const NOW = 1_000_000;
+const release = (over: { name?: string; pinning?: Record<string, unknown> | undefined; phase?: string; members?: string[]; abortGraceUntilMs?: number } = {}): ReleaseObject => ({
+  apiVersion: 'graylane.dev/v1alpha1', kind: 'Release', metadata: { namespace: 'shop-ns', name: over.name ?? 'shop' },
+  spec: { services: ['web', 'api'], ...(over.pinning === undefined ? {} : { pinning: over.pinning }), strategy: { canary: { steps: [{ setWeight: 50 }] } } },
+  status: { graylane: { version: 3, state: { name: 'shop', generation: 'g7', phase: over.phase ?? 'progressing', stepIndex: 0, members: (over.members ?? ['web', 'api']).map((service) => ({ service, from: 'a', to: 'b' })), secret: 's', message: '', ...(over.abortGraceUntilMs === undefined ? {} : { abortGraceUntilMs: over.abortGraceUntilMs }) } } },
+});
+
+describe('releasePinOf', () => {
+  it('a member of a progressing attempt with pinning carries the release\'s names, defaults filled in', () => {
+    expect(releasePinOf(cache([release({ pinning: {} })]), 'shop-ns', 'api', NOW)).toEqual({
+      release: 'shop', generation: 'g7', cookie: 'graylane-release', header: 'x-graylane-release', allowForceHeader: false, phase: 'progressing',
+    });
+    expect(releasePinOf(cache([release({ pinning: { cookie: 'v', header: 'x-v', allowForceHeader: true } })]), 'shop-ns', 'web', NOW)).toMatchObject({ cookie: 'v', header: 'x-v', allowForceHeader: true });
+  });
+
+  it('no pins without pinning, outside progress, for a member the attempt leaves alone, in another namespace, or when two Releases name the service', () => {
+    expect(releasePinOf(cache([release()]), 'shop-ns', 'web', NOW)).toBeUndefined();
+    expect(releasePinOf(cache([release({ pinning: {}, phase: 'promoted' })]), 'shop-ns', 'web', NOW)).toBeUndefined();
+    expect(releasePinOf(cache([release({ pinning: {}, phase: 'aborted' })]), 'shop-ns', 'web', NOW)).toBeUndefined();
+    expect(releasePinOf(cache([release({ pinning: {}, members: ['api'] })]), 'shop-ns', 'web', NOW)).toBeUndefined();
+    expect(releasePinOf(cache([release({ pinning: {} })]), 'other', 'web', NOW)).toBeUndefined();
+    expect(releasePinOf(cache([release({ pinning: {} }), release({ name: 'shop2', pinning: {} })]), 'shop-ns', 'web', NOW)).toBeUndefined();
+  });
+
+  it('after an abort the canary\'s pins stay through the grace (phase aborted), then go', () => {
+    const aborted = cache([release({ pinning: {}, phase: 'aborted', abortGraceUntilMs: NOW + 5_000 })]);
+    expect(releasePinOf(aborted, 'shop-ns', 'web', NOW + 4_999)).toMatchObject({ phase: 'aborted', generation: 'g7' });
+    expect(releasePinOf(aborted, 'shop-ns', 'web', NOW + 5_000)).toBeUndefined();
+  });
+});

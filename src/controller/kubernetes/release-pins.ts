@@ -1,0 +1,38 @@
+/**
+ * The pins a member's routers carry on a cluster (see src/traffic/release-pin.ts), read from its
+ * Release: while the release's attempt progresses, each member the attempt changes carries the
+ * release's pins. A member the attempt leaves alone carries none: its one revision serves either
+ * side, and if it assigned sides by its own weight (none on the canary) it would pin every client
+ * it saw first to stable, and the changed members would never see them on the canary.
+ *
+ * After an abort, within the release's `abortGrace`, the canary's pins stay (phase `aborted`):
+ * clients whose page the canary served keep it for the grace, as on a single host, while nobody
+ * new is pinned; then they go. The release loop asks for the members' passes when it ends.
+ */
+import { DEFAULT_PINNING } from '../../engine/release/releases.js';
+import type { ObjectCache } from '../../kube/object-cache.js';
+import { releaseStateOf, type ReleaseObject } from '../../state/kubernetes/kubernetes-release-state.js';
+import type { ReleasePin } from '../../traffic/release-pin.js';
+import { releasesNaming } from './release-members.js';
+
+/** The pins of `service` in `namespace`, or undefined when none are in force. */
+export function releasePinOf(releases: ObjectCache<ReleaseObject>, namespace: string, service: string, nowMs: number): ReleasePin | undefined {
+  const naming = releasesNaming(releases, namespace, service);
+  // A Rollout two Releases name runs as neither's member (InvalidSpec): nothing to pin.
+  if (naming.length !== 1) return undefined;
+  const object = naming[0]!;
+  const pinning = object.spec.pinning;
+  const state = releaseStateOf(object);
+  if (pinning === undefined || state === undefined) return undefined;
+  const inGrace = state.phase === 'aborted' && state.abortGraceUntilMs !== undefined && nowMs < state.abortGraceUntilMs;
+  if (state.phase !== 'progressing' && !inGrace) return undefined;
+  if (!state.members.some((m) => m.service === service)) return undefined;
+  return {
+    release: object.metadata?.name ?? state.name,
+    generation: state.generation,
+    cookie: pinning.cookie ?? DEFAULT_PINNING.cookie,
+    header: pinning.header ?? DEFAULT_PINNING.header,
+    allowForceHeader: pinning.allowForceHeader === true,
+    phase: inGrace ? 'aborted' : 'progressing',
+  };
+}
