@@ -65,6 +65,18 @@ describe.skipIf(!existsSync(kubectlPath))('fake API server driven by the real ku
     expect(stored.metadata.annotations['kubectl.kubernetes.io/last-applied-configuration']).toContain('"replicas":4');
   });
 
+  it('kubectl apply -f with its default validation: the fake\'s OpenAPI v3 documents say the server validates fields, so kubectl asks it to (fieldValidation=Strict) and needs no schema of its own', async () => {
+    const file = join(dir, 'api.yaml');
+    const seen = server.requests.length;
+    await writeFile(file, deploymentYaml(1).replace('name: web', 'name: api'));
+    expect((await kubectl('apply', '-f', file)).stdout.trim()).toBe('deployment.apps/api created');
+    await writeFile(file, deploymentYaml(3).replace('name: web', 'name: api'));
+    expect((await kubectl('apply', '-f', file)).stdout.trim()).toBe('deployment.apps/api configured');
+    expect((await rawRequest({ server, path: '/apis/apps/v1/namespaces/x/deployments/api' })).body.spec.replicas).toBe(3);
+    const writes = server.requests.slice(seen).filter((r) => r.method !== 'GET');
+    expect(writes.map((r) => `${r.method} ${new URL(r.path, server.url).searchParams.get('fieldValidation')}`)).toEqual(['POST Strict', 'PATCH Strict']);
+  });
+
   it('kubectl get pods -n x -o json lists what the API holds', async () => {
     await rawRequest({ server, method: 'POST', path: '/api/v1/namespaces/x/pods', body: { metadata: { name: 'web-1', labels: { app: 'web' } }, spec: { containers: [{ name: 'app', image: 'nginx:1.27' }] } } });
     const { stdout } = await kubectl('get', 'pods', '-n', 'x', '-o', 'json');
