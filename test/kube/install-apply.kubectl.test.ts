@@ -11,22 +11,11 @@ import { main } from '../../src/cli/main.js';
 import { FakeApiServer } from '../fixtures/kube/fake-api-server.js';
 import { writeKubeconfig } from '../fixtures/kube/kubeconfig.js';
 import { rawRequest } from '../fixtures/kube/raw-request.js';
-import type { ResourceType } from '../fixtures/kube/resource-types.js';
+import { installKinds } from '../fixtures/kube/install-kinds.js';
 
 const kubectlPath = '/usr/bin/kubectl';
 const run = promisify(execFile);
 
-/**
- * The kinds of the install the fake does not serve on its own (the controller never writes
- * them, only an installer does), registered for this test the way a real server serves them.
- */
-const installKinds: ResourceType[] = [
-  { group: '', version: 'v1', kind: 'ServiceAccount', plural: 'serviceaccounts', namespaced: true, shortNames: ['sa'] },
-  { group: 'rbac.authorization.k8s.io', version: 'v1', kind: 'ClusterRole', plural: 'clusterroles', namespaced: false },
-  { group: 'rbac.authorization.k8s.io', version: 'v1', kind: 'ClusterRoleBinding', plural: 'clusterrolebindings', namespaced: false },
-  { group: 'rbac.authorization.k8s.io', version: 'v1', kind: 'Role', plural: 'roles', namespaced: true },
-  { group: 'rbac.authorization.k8s.io', version: 'v1', kind: 'RoleBinding', plural: 'rolebindings', namespaced: true },
-].map((t) => ({ ...t, listKind: `${t.kind}List`, singular: t.kind.toLowerCase(), shortNames: t.shortNames ?? [], categories: [], statusSubresource: false, custom: false }));
 
 async function install(args: string[]): Promise<string> {
   let out = '';
