@@ -61,7 +61,9 @@ describe.skipIf(!existsSync('/usr/bin/kubectl'))('the README\'s Kubernetes tour,
     const c = (bed.cluster = await startCluster({ crds: [], readyAfterMs: 50 }));
     for (const t of installKinds) c.server.cluster.registry.add(t);
     await installIstioCrds(c.server);
-    const env: NodeJS.ProcessEnv = { ...process.env, KUBECONFIG: await writeKubeconfig({ server: c.server, dir: tmp }), npm_config_offline: 'true' };
+    // npx installs a fresh clone into its cache and runs its `prepare` (the 30 s build) on the first
+    // call; the clone borrows the built dist/, so that build is skipped (ignore-scripts).
+    const env: NodeJS.ProcessEnv = { ...process.env, KUBECONFIG: await writeKubeconfig({ server: c.server, dir: tmp }), npm_config_offline: 'true', npm_config_ignore_scripts: 'true' };
     delete env.GRAYLANE_TARGET;
 
     const start = (command: string): { proc: ChildProcess; output: () => string; exited: Promise<Ran> } => {
@@ -73,7 +75,8 @@ describe.skipIf(!existsSync('/usr/bin/kubectl'))('the README\'s Kubernetes tour,
       const exited = new Promise<Ran>((r) => proc.once('exit', (code) => r({ code, out })));
       return { proc, output: () => out, exited };
     };
-    const run = (command: string, timeoutMs = 40_000): Promise<Ran> => {
+    // Generous: the machine may be loaded (a line takes a few seconds at most otherwise).
+    const run = (command: string, timeoutMs = 60_000): Promise<Ran> => {
       const { proc, exited } = start(command);
       const timer = setTimeout(() => process.kill(-proc.pid!, 'SIGKILL'), timeoutMs);
       return exited.finally(() => clearTimeout(timer));
@@ -103,7 +106,7 @@ describe.skipIf(!existsSync('/usr/bin/kubectl'))('the README\'s Kubernetes tour,
       }
       if (command.includes('--watch')) {
         const watch = start(command);
-        await until(say, async () => watch.output(), (out) => /25 ?%/.test(out) && /Paused/i.test(out));
+        await until(say, () => Promise.resolve(watch.output()), (out) => /25 ?%/.test(out) && /Paused/i.test(out));
         process.kill(-watch.proc.pid!, 'SIGINT');
         await watch.exited;
         continue;
@@ -140,7 +143,9 @@ describe.skipIf(!existsSync('/usr/bin/kubectl'))('the README\'s Kubernetes tour,
         await until('on to 50%: 2 new pods of 4', nginx01, (o) => o.status?.currentStepIndex === 3 && (o.status.updatedReplicas ?? 0) === 2);
       } else if (command.includes('abort nginx01')) {
         await until('aborted, back on the stable pods', nginx01, (o) => o.status?.phase === 'Degraded' && o.status.stableRS === v1);
-        expect([await selectorOf(c, 'wyq', 'nginx01'), await selectorOf(c, 'wyq', 'nginx02')]).toEqual([v1, v1]);
+        expect(await selectorOf(c, 'wyq', 'nginx01')).toBe(v1);
+        await until('the new revision scaled to 0', () => c.apps.listNamespacedReplicaSet({ namespace: 'wyq' }),
+          (l) => l.items.find((rs) => rs.metadata?.labels?.[POD_TEMPLATE_HASH_LABEL] === v2)?.spec?.replicas === 0);
       } else if (command.includes('004') && !command.includes('wait') && r.out.includes('created')) {
         expect(r.out).toContain('rollout.graylane.dev/service-a created');
       } else if (command.includes('wait -n kubesphere-demo')) {
@@ -157,5 +162,5 @@ describe.skipIf(!existsSync('/usr/bin/kubectl'))('the README\'s Kubernetes tour,
         expect(r.out).toMatch(/No resources found/);
       }
     }
-  }, 120_000);
+  }, 150_000);
 });
