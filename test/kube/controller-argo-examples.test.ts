@@ -139,4 +139,37 @@ describe('Argo Rollouts\' Gateway API plugin example through the controller', ()
     await until('all on the stable Service', weights, (w) => w === 'stable=100,canary=0');
     expect([await selectorOf(c, 'argo-rollouts-stable-service'), await selectorOf(c, 'argo-rollouts-canary-service')]).toEqual([v2, v2]);
   });
+
+  it('the plugin\'s header-based example (v1beta1 HTTPRoute, a Service as parent): X-Test: test reaches the new pods through an added rule while everyone else stays on stable; the rule is gone at the next step', async () => {
+    const c = (bed.cluster = await startCluster({ readyAfterMs: 50, crds: ['graylane', 'argo'] }));
+    await installGatewayApiCrds(c.server);
+    const docs = fixture('gateway-api-examples/header-routes-v1beta1.yaml');
+    // As in the other example, the Services are the plugin example's other file.
+    const services = ['argo-rollouts-stable-service', 'argo-rollouts-canary-service'].map((name) => ({
+      apiVersion: 'v1', kind: 'Service', metadata: { name, namespace: ns }, spec: { selector: { app: 'rollouts-demo' }, ports: [{ port: 80, targetPort: 'http', protocol: 'TCP', name: 'http' }] },
+    }));
+    await apply(c, [...services, ...docs.filter((d) => d.kind === 'HTTPRoute')]);
+    await c.custom.createNamespacedCustomObject({ ...argo, body: docs.find((d) => d.kind === 'Rollout') });
+    bed.controller = await runController({ kubeConfig: c.kc, namespace: ns, log: bed.log, argoRollouts: true });
+    const read = readArgo(c, 'rollouts-demo');
+    const v1 = (await until('Healthy', read, (r) => r.status?.phase === 'Healthy')).status!.stableRS!;
+    const rules = async () => ((await c.custom.getNamespacedCustomObject({ group: 'gateway.networking.k8s.io', version: 'v1beta1', namespace: ns, plural: 'httproutes', name: 'argo-rollouts-http-route' })) as { spec: { rules: unknown[] } }).spec.rules.length;
+    const plane = new GatewayDataPlane({ kubeConfig: c.kc, namespace: ns, route: 'argo-rollouts-http-route', backends: { 'argo-rollouts-stable-service': 'stable', 'argo-rollouts-canary-service': 'canary' } });
+
+    await setImage(c, 'rollouts-demo', 'hashicorp/http-echo:1.0.1');
+    await until('paused at the first step', read, (r) => r.status?.phase === 'Paused' && r.status.currentPodHash !== v1 && r.status.currentStepIndex === 0);
+    await operate(c, ns, 'rollouts-demo', { type: 'promote' }, { flavour: 'argo' });
+    const v2 = (await until('paused after the header route', read, (r) => r.status?.phase === 'Paused' && r.status.currentStepIndex === 3)).status!.currentPodHash!;
+    await until('the header rule added', rules, (n) => n === 2);
+    expect([await selectorOf(c, 'argo-rollouts-stable-service'), await selectorOf(c, 'argo-rollouts-canary-service')]).toEqual([v1, v2]);
+    expect(await plane.send({ count: 200, headers: { 'X-Test': 'test' } })).toEqual({ canary: 200 });
+    expect(await plane.send({ count: 200, headers: { 'X-Test': 'other' } })).toEqual({ stable: 200 });
+    expect(await plane.send({ count: 200 })).toEqual({ stable: 200 });
+
+    await operate(c, ns, 'rollouts-demo', { type: 'promote' }, { flavour: 'argo' });
+    await until('the header rule removed', rules, (n) => n === 1);
+    await until('the new revision stable', read, (r) => r.status?.stableRS === v2);
+    expect(await plane.send({ count: 200, headers: { 'X-Test': 'test' } })).toEqual({ stable: 200 });
+    expect(await selectorOf(c, 'argo-rollouts-stable-service')).toBe(v2);
+  });
 });
