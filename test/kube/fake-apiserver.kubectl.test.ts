@@ -53,7 +53,7 @@ describe.skipIf(!existsSync(kubectlPath))('fake API server driven by the real ku
     await rm(dir, { recursive: true, force: true });
   });
 
-  it('kubectl apply -f creates, then updates through a patch (with --validate=false: the fake serves no OpenAPI document)', async () => {
+  it('kubectl apply -f creates, then updates through a patch (with --validate=false: no validation asked of the server)', async () => {
     const file = join(dir, 'web.yaml');
     await writeFile(file, deploymentYaml(2));
     expect((await kubectl('apply', '--validate=false', '-f', file)).stdout.trim()).toBe('deployment.apps/web created');
