@@ -137,7 +137,7 @@ describe.skipIf(!existsSync('/usr/bin/kubectl'))('the README\'s Kubernetes tour,
         expect(await selectorOf(c, 'wyq', 'nginx01')).toBe(v1);
       } else if (command.includes('002')) {
         expect(r.out).toContain('rollout.graylane.dev/nginx01 configured');
-        v2 = (await until('the new revision paused at 25%', nginx01, (o: RolloutObject) => o.status?.phase === 'Paused' && o.status.currentPodHash !== v1)).status!.currentPodHash!;
+        v2 = (await until('the new revision paused at 25%, 1 pod of 4', nginx01, (o: RolloutObject) => o.status?.phase === 'Paused' && o.status.currentPodHash !== v1 && o.status.updatedReplicas === 1)).status!.currentPodHash!;
         expect([await selectorOf(c, 'wyq', 'nginx01'), await selectorOf(c, 'wyq', 'nginx02')]).toEqual([v1, v2]);
       } else if (command.includes('promote nginx01')) {
         await until('on to 50%: 2 new pods of 4', nginx01, (o) => o.status?.currentStepIndex === 3 && (o.status.updatedReplicas ?? 0) === 2);
