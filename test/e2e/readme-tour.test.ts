@@ -8,26 +8,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
+import { tourLines } from '../fixtures/readme-blocks.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const cleanups: (() => void)[] = [];
 afterAll(() => {
   for (const c of cleanups.splice(0).reverse()) c();
 });
-
-/** The commands of the README's tour, comments stripped; an empty string where a line is only a comment (the edit). */
-function tourCommands(readme: string): { command: string; comment: string }[] {
-  const section = readme.slice(readme.indexOf('## A five-minute tour'));
-  const block = /```sh\n([\s\S]*?)```/.exec(section)?.[1];
-  if (!block) throw new Error('the README has no ```sh block in "A five-minute tour"');
-  return block
-    .split('\n')
-    .filter((line) => line.trim() !== '')
-    .map((line) => {
-      const hash = line.search(/(^|\s)#/);
-      return hash < 0 ? { command: line.trim(), comment: '' } : { command: line.slice(0, hash).trim(), comment: line.slice(hash).trim() };
-    });
-}
 
 interface Ran { code: number | null; out: string }
 
@@ -76,7 +63,7 @@ describe('the README tour, from a fresh clone', () => {
       return exited.finally(() => clearTimeout(timer));
     };
 
-    const steps = tourCommands(readFileSync(join(clone, 'README.md'), 'utf8'));
+    const steps = tourLines(readFileSync(join(clone, 'README.md'), 'utf8'), '## A five-minute tour');
     expect(steps.map((s) => s.command.split(' ').slice(0, 3).join(' '))).toEqual([
       'npx graylane validate', 'npx graylane plan', 'npx graylane up', 'curl -s localhost:8080/', '',
       'npx graylane apply', 'npx graylane status', 'npx graylane promote', 'npx graylane status', 'npx graylane history',

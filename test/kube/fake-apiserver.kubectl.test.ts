@@ -53,7 +53,7 @@ describe.skipIf(!existsSync(kubectlPath))('fake API server driven by the real ku
     await rm(dir, { recursive: true, force: true });
   });
 
-  it('kubectl apply -f creates, then updates through a patch (with --validate=false: the fake serves no OpenAPI document)', async () => {
+  it('kubectl apply -f creates, then updates through a patch (with --validate=false: no validation asked of the server)', async () => {
     const file = join(dir, 'web.yaml');
     await writeFile(file, deploymentYaml(2));
     expect((await kubectl('apply', '--validate=false', '-f', file)).stdout.trim()).toBe('deployment.apps/web created');
@@ -63,6 +63,18 @@ describe.skipIf(!existsSync(kubectlPath))('fake API server driven by the real ku
     expect(stored.spec.replicas).toBe(4);
     expect(stored.metadata.generation).toBe(2);
     expect(stored.metadata.annotations['kubectl.kubernetes.io/last-applied-configuration']).toContain('"replicas":4');
+  });
+
+  it('kubectl apply -f with its default validation: the fake\'s OpenAPI v3 documents say the server validates fields, so kubectl asks it to (fieldValidation=Strict) and needs no schema of its own', async () => {
+    const file = join(dir, 'api.yaml');
+    const seen = server.requests.length;
+    await writeFile(file, deploymentYaml(1).replace('name: web', 'name: api'));
+    expect((await kubectl('apply', '-f', file)).stdout.trim()).toBe('deployment.apps/api created');
+    await writeFile(file, deploymentYaml(3).replace('name: web', 'name: api'));
+    expect((await kubectl('apply', '-f', file)).stdout.trim()).toBe('deployment.apps/api configured');
+    expect((await rawRequest({ server, path: '/apis/apps/v1/namespaces/x/deployments/api' })).body.spec.replicas).toBe(3);
+    const writes = server.requests.slice(seen).filter((r) => r.method !== 'GET');
+    expect(writes.map((r) => `${r.method} ${new URL(r.path, server.url).searchParams.get('fieldValidation')}`)).toEqual(['POST Strict', 'PATCH Strict']);
   });
 
   it('kubectl get pods -n x -o json lists what the API holds', async () => {

@@ -11,22 +11,11 @@ import { main } from '../../src/cli/main.js';
 import { FakeApiServer } from '../fixtures/kube/fake-api-server.js';
 import { writeKubeconfig } from '../fixtures/kube/kubeconfig.js';
 import { rawRequest } from '../fixtures/kube/raw-request.js';
-import type { ResourceType } from '../fixtures/kube/resource-types.js';
+import { installKinds } from '../fixtures/kube/install-kinds.js';
 
 const kubectlPath = '/usr/bin/kubectl';
 const run = promisify(execFile);
 
-/**
- * The kinds of the install the fake does not serve on its own (the controller never writes
- * them, only an installer does), registered for this test the way a real server serves them.
- */
-const installKinds: ResourceType[] = [
-  { group: '', version: 'v1', kind: 'ServiceAccount', plural: 'serviceaccounts', namespaced: true, shortNames: ['sa'] },
-  { group: 'rbac.authorization.k8s.io', version: 'v1', kind: 'ClusterRole', plural: 'clusterroles', namespaced: false },
-  { group: 'rbac.authorization.k8s.io', version: 'v1', kind: 'ClusterRoleBinding', plural: 'clusterrolebindings', namespaced: false },
-  { group: 'rbac.authorization.k8s.io', version: 'v1', kind: 'Role', plural: 'roles', namespaced: true },
-  { group: 'rbac.authorization.k8s.io', version: 'v1', kind: 'RoleBinding', plural: 'rolebindings', namespaced: true },
-].map((t) => ({ ...t, listKind: `${t.kind}List`, singular: t.kind.toLowerCase(), shortNames: t.shortNames ?? [], categories: [], statusSubresource: false, custom: false }));
 
 async function install(args: string[]): Promise<string> {
   let out = '';
@@ -57,8 +46,7 @@ describe.skipIf(!existsSync(kubectlPath))('graylane install kubernetes | kubectl
   it('is accepted whole, creating every object in order, and applying it again changes nothing', async () => {
     const file = join(dir, 'graylane.yaml');
     await writeFile(file, await install(['--namespace', 'delivery']));
-    // --validate=false: the fake serves no OpenAPI document; it validates on write instead.
-    const first = await kubectl('apply', '--validate=false', '-f', file);
+    const first = await kubectl('apply', '-f', file);
     expect(first.stdout.trim().split('\n')).toEqual([
       'namespace/delivery created',
       'customresourcedefinition.apiextensions.k8s.io/rollouts.graylane.dev created',
@@ -74,7 +62,7 @@ describe.skipIf(!existsSync(kubectlPath))('graylane install kubernetes | kubectl
       'deployment.apps/graylane-controller created',
       'service/graylane-controller-metrics created',
     ]);
-    const second = await kubectl('apply', '--validate=false', '-f', file);
+    const second = await kubectl('apply', '-f', file);
     expect(second.stdout.trim().split('\n').every((line) => line.endsWith(' unchanged')), second.stdout).toBe(true);
   });
 
@@ -108,7 +96,7 @@ describe.skipIf(!existsSync(kubectlPath))('graylane install kubernetes | kubectl
   it('--argo-rollouts applied over it changes the ClusterRole and the Deployment only: Argo\'s Rollouts granted in place of graylane\'s, the controller run with --argo-rollouts', async () => {
     const file = join(dir, 'graylane-argo.yaml');
     await writeFile(file, await install(['--namespace', 'delivery', '--argo-rollouts']));
-    const applied = await kubectl('apply', '--validate=false', '-f', file);
+    const applied = await kubectl('apply', '-f', file);
     const changed = applied.stdout.trim().split('\n').filter((line) => !line.endsWith(' unchanged'));
     expect(changed).toEqual(['clusterrole.rbac.authorization.k8s.io/graylane-controller configured', 'deployment.apps/graylane-controller configured']);
     const role = (await rawRequest({ server, path: '/apis/rbac.authorization.k8s.io/v1/clusterroles/graylane-controller' })).body as { rules: Array<{ apiGroups: string[]; resources: string[]; verbs: string[] }> };
@@ -128,6 +116,6 @@ describe.skipIf(!existsSync(kubectlPath))('graylane install kubernetes | kubectl
     expect(broken).toContain('app.kubernetes.io/component: other');
     const file = join(dir, 'broken.yaml');
     await writeFile(file, broken);
-    await expect(kubectl('apply', '--validate=false', '-f', file)).rejects.toMatchObject({ stderr: expect.stringContaining('selector') });
+    await expect(kubectl('apply', '-f', file)).rejects.toMatchObject({ stderr: expect.stringContaining('selector') });
   });
 });

@@ -16,7 +16,16 @@
  *   `nginx_ingress_controller_request_duration_seconds_bucket` of the stable Ingresses (the canary
  *   Ingress is merged into their locations, so requests carry the stable Ingress's name), split by
  *   the `canary` label ingress-nginx sets to the alternative backend that served a request (empty
- *   for the main backend).
+ *   for the main backend). Checked against kubernetes/ingress-nginx (main, March 2026):
+ *   internal/ingress/metric/collectors/socket.go (namespace `nginx_ingress_controller`, metrics
+ *   `requests` and `request_duration_seconds`, labels status, method, path, namespace, ingress,
+ *   service, canary), rootfs/etc/nginx/lua/monitor.lua (`ingress` is `$ingress_name`, `service`
+ *   `$service_name`, `canary` `$proxy_alternative_upstream_name`), rootfs/etc/nginx/template/
+ *   nginx.tmpl (each location sets those from its own Ingress, the stable one, and the alternative
+ *   name to "") and rootfs/etc/nginx/lua/balancer.lua (which sets it to the canary upstream,
+ *   `<namespace>-<service>-<port>`, when it routes there). So `service` names the stable Service
+ *   on both sides and cannot tell them apart; `canary` can. `status` is the code, or its class
+ *   (`5xx`) with `--report-status-classes`: `5..` matches both.
  * - Gateway API: no common metric across implementations, so the user's templates
  *   (`guard.prometheus.requests` / `errors` / `latencyBuckets`), which may also replace the
  *   defaults above.
