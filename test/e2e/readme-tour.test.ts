@@ -26,7 +26,7 @@ describe('the README tour, from a fresh clone', () => {
     symlinkSync(realpathSync(join(ROOT, 'node_modules')), join(clone, 'node_modules'));
     symlinkSync(join(ROOT, 'dist'), join(clone, 'dist'));
     // A registry of running daemons of this test alone; no state dir given: the commands must find it.
-    const env: NodeJS.ProcessEnv = { ...process.env, XDG_RUNTIME_DIR: join(tmp, 'run'), npm_config_offline: 'true' };
+    const env: NodeJS.ProcessEnv = { ...process.env, XDG_RUNTIME_DIR: join(tmp, 'run'), npm_config_offline: 'true', npm_config_ignore_scripts: 'true' };
     delete env.GRAYLANE_STATE_DIR;
     const children: ChildProcess[] = [];
     cleanups.push(() => {
