@@ -9,10 +9,10 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { main } from '../../src/cli/main.js';
 import { customResourceDefinition } from '../../src/documents/index.js';
 import { parseReleaseOperationRequest, parseReleaseOperationResult, RELEASE_OPERATION_ANNOTATION, RELEASE_OPERATION_RESULT_ANNOTATION } from '../../src/kube/release-operation.js';
-import type { ReleaseObject } from '../../src/state/kubernetes/kubernetes-release-state.js';
 import { apply, ClusterTestBed, patchRolloutSpec, readRollout, runController, startCluster, until, type Cluster } from '../fixtures/kube/controller-harness.js';
 import { writeKubeconfig } from '../fixtures/kube/kubeconfig.js';
 import { rawRequest } from '../fixtures/kube/raw-request.js';
+import { memberRollout, memberService, readRelease } from '../fixtures/kube/release-members.js';
 
 const bed = new ClusterTestBed();
 const { log } = bed;
@@ -24,17 +24,9 @@ afterEach(async () => {
 });
 
 const ns = 'default';
-const service = (name: string, app: string) => ({ apiVersion: 'v1', kind: 'Service', metadata: { name }, spec: { selector: { app }, ports: [{ port: 80, targetPort: 80 }] } });
-const rollout = (name: string, image: string) => ({
-  apiVersion: 'graylane.dev/v1alpha1', kind: 'Rollout', metadata: { name },
-  spec: {
-    replicas: 2, selector: { matchLabels: { app: name } },
-    template: { metadata: { labels: { app: name } }, spec: { containers: [{ name: 'app', image }] } },
-    strategy: { canary: { stableService: `${name}-stable`, canaryService: `${name}-canary`, steps: [{ setWeight: 10 }] } },
-  },
-});
+const service = memberService;
+const rollout = (name: string, image: string) => memberRollout(name, image);
 const releasePath = `/apis/graylane.dev/v1alpha1/namespaces/${ns}/releases/shop`;
-const readRelease = async (c: Cluster): Promise<ReleaseObject> => (await rawRequest({ server: c.server, path: releasePath })).body as unknown as ReleaseObject;
 
 /** Both members at the release's indefinite pause, on a cluster with the controller running; the CLI's kubeconfig. */
 async function atTheGate(): Promise<{ c: Cluster; cli: (args: string[]) => Promise<{ code: number; out: string; err: string }>; before: Record<string, string> }> {

@@ -15,21 +15,15 @@ import { IstioDataPlane, type IstioRequest, type IstioResponse } from '../fixtur
 import { CookieClient } from '../fixtures/kube/cookie-client.js';
 import { installIstioCrds } from '../fixtures/kube/istio-crds.js';
 import { rawRequest } from '../fixtures/kube/raw-request.js';
+import { memberRollout, memberService } from '../fixtures/kube/release-members.js';
 
 const bed = new ClusterTestBed();
 const { log } = bed;
 afterEach(() => bed.tearDown());
 
 const ns = 'default';
-const service = (name: string, app: string) => ({ apiVersion: 'v1', kind: 'Service', metadata: { name }, spec: { selector: { app }, ports: [{ port: 80, targetPort: 80 }] } });
-const rollout = (name: string, image: string) => ({
-  apiVersion: 'graylane.dev/v1alpha1', kind: 'Rollout', metadata: { name },
-  spec: {
-    replicas: 2, selector: { matchLabels: { app: name } },
-    template: { metadata: { labels: { app: name } }, spec: { containers: [{ name: 'app', image }] } },
-    strategy: { canary: { stableService: `${name}-stable`, canaryService: `${name}-canary`, steps: [{ setWeight: 10 }], trafficRouting: { istio: { virtualService: { name: `${name}-vs`, routes: ['primary'] } } } } },
-  },
-});
+const service = memberService;
+const rollout = (name: string, image: string) => memberRollout(name, image, { istio: { virtualService: { name: `${name}-vs`, routes: ['primary'] } } });
 const virtualService = (name: string) => ({
   apiVersion: 'networking.istio.io/v1', kind: 'VirtualService', metadata: { name: `${name}-vs` },
   spec: { hosts: [name], http: [{ name: 'primary', route: [{ destination: { host: `${name}-stable` }, weight: 100 }, { destination: { host: `${name}-canary` }, weight: 0 }] }] },

@@ -7,22 +7,14 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { customResourceDefinition } from '../../src/documents/index.js';
 import { apply, ClusterTestBed, operate, patchRolloutSpec, readRollout, runController, startCluster, until, type Cluster } from '../fixtures/kube/controller-harness.js';
 import { rawRequest } from '../fixtures/kube/raw-request.js';
-import type { ReleaseObject } from '../../src/state/kubernetes/kubernetes-release-state.js';
+import { memberRollout, memberService, readRelease } from '../fixtures/kube/release-members.js';
 
 const bed = new ClusterTestBed();
 const { log } = bed;
 afterEach(() => bed.tearDown());
 
-const service = (name: string, app: string) => ({ apiVersion: 'v1', kind: 'Service', metadata: { name }, spec: { selector: { app }, ports: [{ port: 80, targetPort: 80 }] } });
-const rollout = (name: string, image: string) => ({
-  apiVersion: 'graylane.dev/v1alpha1', kind: 'Rollout', metadata: { name },
-  spec: {
-    replicas: 2, selector: { matchLabels: { app: name } },
-    template: { metadata: { labels: { app: name } }, spec: { containers: [{ name: 'app', image }] } },
-    // The member's own steps are not used inside a release: the release's timeline is.
-    strategy: { canary: { stableService: `${name}-stable`, canaryService: `${name}-canary`, steps: [{ setWeight: 10 }] } },
-  },
-});
+const service = memberService;
+const rollout = (name: string, image: string) => memberRollout(name, image);
 
 async function startWithReleases(release: Record<string, unknown>): Promise<Cluster> {
   const c = (bed.cluster = await startCluster());
@@ -34,8 +26,6 @@ async function startWithReleases(release: Record<string, unknown>): Promise<Clus
   return c;
 }
 
-const readRelease = async (c: Cluster): Promise<ReleaseObject> =>
-  (await rawRequest({ server: c.server, path: '/apis/graylane.dev/v1alpha1/namespaces/default/releases/shop' })).body as unknown as ReleaseObject;
 
 async function bothHealthy(c: Cluster): Promise<string[]> {
   const hashes: string[] = [];
