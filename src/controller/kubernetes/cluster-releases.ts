@@ -27,7 +27,7 @@ import type { RolloutFlavour } from '../../kube/rollout-flavour.js';
 import { readEngineMemory } from '../../state/kubernetes/engine-memory.js';
 import { releaseStateOf, type ReleaseObject } from '../../state/kubernetes/kubernetes-release-state.js';
 import type { RolloutObject } from '../../state/kubernetes/kubernetes-state.js';
-import { StateConflictError, type ObjectKey } from '../../state/state-port.js';
+import { StateConflictError, type NewEvent, type ObjectKey } from '../../state/state-port.js';
 import type { RolloutStatus } from '../../engine/index.js';
 import { ReleaseLoop, type ReleaseLoopHost, type ReleaseStateStore } from '../core/release-loop.js';
 import type { Reconciler } from '../core/reconciler.js';
@@ -66,6 +66,8 @@ export interface ClusterReleasesOptions {
   resyncMs?: number | undefined;
   /** Where answers to people's operations are written. */
   kubeConfig: KubeConfig;
+  /** Every event about a Release also goes here (notifications of its transitions); by the Release's key. */
+  onEvent?: ((key: ObjectKey, event: NewEvent) => void) | undefined;
 }
 
 const id = (key: ObjectKey): string => `${key.namespace}/${key.name}`;
@@ -228,6 +230,8 @@ export class ClusterReleases {
 
   private event(object: ReleaseObject, level: 'info' | 'warning' | 'error', reason: string, message: string): void {
     const meta = object.metadata ?? {};
+    const key = keyOf(object);
+    if (key) this.options.onEvent?.(key, { atMs: this.options.nowMs(), level, reason, message });
     this.options.recorder.post({
       object: { apiVersion: GRAYLANE_API_VERSION, kind: 'Release', namespace: meta.namespace ?? '', name: meta.name ?? '', uid: meta.uid, resourceVersion: meta.resourceVersion },
       level: level === 'error' ? 'warning' : level, reason, message,

@@ -253,6 +253,7 @@ export class KubernetesController {
     });
     this.releases = new ClusterReleases({
       releases: releaseCache, rollouts, flavour, state, reconciler: this.reconciler, requeue, leading: () => this.loop.isLeading, recorder, log, nowMs, kubeConfig,
+      onEvent: notifications ? (key, event) => notifications.feed.event(key, event) : undefined,
     });
     ({ counters: this.counters, guard: this.guard } = clusterCounters({
       rollouts, specs: this.loop.specs, state, reconciler: this.reconciler, emit: (key, event) => sink.emit(key, event),
