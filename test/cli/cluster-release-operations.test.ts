@@ -9,10 +9,10 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { main } from '../../src/cli/main.js';
 import { customResourceDefinition } from '../../src/documents/index.js';
 import { parseReleaseOperationRequest, parseReleaseOperationResult, RELEASE_OPERATION_ANNOTATION, RELEASE_OPERATION_RESULT_ANNOTATION } from '../../src/kube/release-operation.js';
-import { apply, ClusterTestBed, patchRolloutSpec, readRollout, runController, startCluster, until, type Cluster } from '../fixtures/kube/controller-harness.js';
+import { apply, ClusterTestBed, readRollout, runController, startCluster, until, type Cluster } from '../fixtures/kube/controller-harness.js';
 import { writeKubeconfig } from '../fixtures/kube/kubeconfig.js';
 import { rawRequest } from '../fixtures/kube/raw-request.js';
-import { memberRollout, memberService, readRelease } from '../fixtures/kube/release-members.js';
+import { memberRollout, memberService, newMemberImages, readRelease } from '../fixtures/kube/release-members.js';
 
 const bed = new ClusterTestBed();
 const { log } = bed;
@@ -40,12 +40,7 @@ async function atTheGate(): Promise<{ c: Cluster; cli: (args: string[]) => Promi
   bed.controller = await runController({ kubeConfig: c.kc, namespace: ns, log });
   const before: Record<string, string> = {};
   for (const name of ['web', 'api']) before[name] = (await until(`${name} Healthy`, () => readRollout(c, ns, name), (r) => r.status?.phase === 'Healthy', { timeoutMs: 30_000 })).status!.stableRS!;
-  for (const name of ['web', 'api']) {
-    const r = await readRollout(c, ns, name);
-    const template = structuredClone(r.spec.template) as { spec: { containers: { image: string }[] } };
-    template.spec.containers[0]!.image = `${name}:2`;
-    await patchRolloutSpec(c, ns, name, { template });
-  }
+  await newMemberImages(c, ns, ['web', 'api']);
   for (const name of ['web', 'api']) await until(`${name} at the first gate`, () => readRollout(c, ns, name), (r) => r.status?.phase === 'Paused' && r.status.currentStepIndex === 1, { timeoutMs: 30_000 });
   dir = await mkdtemp(join(tmpdir(), 'graylane-release-cli-'));
   const kubeconfig = await writeKubeconfig({ server: c.server, dir });

@@ -10,12 +10,12 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { customResourceDefinition } from '../../src/documents/index.js';
 import { POD_TEMPLATE_HASH_LABEL } from '../../src/kube/names.js';
 import type { ReleaseObject } from '../../src/state/kubernetes/kubernetes-release-state.js';
-import { apply, ClusterTestBed, operate, patchRolloutSpec, readRollout, runController, startCluster, until, type Cluster } from '../fixtures/kube/controller-harness.js';
+import { apply, ClusterTestBed, operate, readRollout, runController, startCluster, until, type Cluster } from '../fixtures/kube/controller-harness.js';
 import { IstioDataPlane, type IstioRequest, type IstioResponse } from '../fixtures/kube/istio-data-plane.js';
 import { CookieClient } from '../fixtures/kube/cookie-client.js';
 import { installIstioCrds } from '../fixtures/kube/istio-crds.js';
 import { rawRequest } from '../fixtures/kube/raw-request.js';
-import { memberRollout, memberService } from '../fixtures/kube/release-members.js';
+import { memberRollout, memberService, newMemberImages } from '../fixtures/kube/release-members.js';
 
 const bed = new ClusterTestBed();
 const { log } = bed;
@@ -69,12 +69,7 @@ describe('release pinning on the cluster (Istio)', () => {
     const custom = c.kc.makeApiClient(CustomObjectsApi);
     const before: Record<string, string> = {};
     for (const name of ['web', 'api']) before[name] = (await until(`${name} Healthy`, () => readRollout(c, ns, name), (r) => r.status?.phase === 'Healthy', { timeoutMs: 30_000 })).status!.stableRS!;
-    for (const name of ['web', 'api']) {
-      const r = await readRollout(c, ns, name);
-      const template = structuredClone(r.spec.template) as { spec: { containers: { image: string }[] } };
-      template.spec.containers[0]!.image = `${name}:2`;
-      await patchRolloutSpec(c, ns, name, { template });
-    }
+    await newMemberImages(c, ns, ['web', 'api']);
     const after: Record<string, string> = {};
     for (const name of ['web', 'api']) {
       after[name] = (await until(`${name} at the release gate`, () => readRollout(c, ns, name), (r) => r.status?.phase === 'Paused' && r.status.currentStepIndex === 1 && r.status.canary?.weights?.canary.weight === 50, { timeoutMs: 30_000 })).status!.currentPodHash!;

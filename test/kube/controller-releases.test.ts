@@ -5,9 +5,9 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { customResourceDefinition } from '../../src/documents/index.js';
-import { apply, ClusterTestBed, operate, patchRolloutSpec, readRollout, runController, startCluster, until, type Cluster } from '../fixtures/kube/controller-harness.js';
+import { apply, ClusterTestBed, operate, readRollout, runController, startCluster, until, type Cluster } from '../fixtures/kube/controller-harness.js';
 import { rawRequest } from '../fixtures/kube/raw-request.js';
-import { memberRollout, memberService, readRelease } from '../fixtures/kube/release-members.js';
+import { memberRollout, memberService, newMemberImages, readRelease } from '../fixtures/kube/release-members.js';
 import { NOTIFICATIONS_CONFIGMAP, NOTIFICATIONS_KEY } from '../../src/controller/kubernetes/cluster-notifications.js';
 import { startReceiver, type ReceiverServer } from '../fixtures/notify/receiver-server.js';
 
@@ -49,14 +49,7 @@ async function bothHealthy(c: Cluster): Promise<string[]> {
   return hashes;
 }
 
-async function newImages(c: Cluster): Promise<void> {
-  for (const name of ['web', 'api']) {
-    const r = await readRollout(c, 'default', name);
-    const template = structuredClone(r.spec.template) as { spec: { containers: { image: string }[] } };
-    template.spec.containers[0]!.image = `${name}:2`;
-    await patchRolloutSpec(c, 'default', name, { template });
-  }
-}
+const newImages = (c: Cluster): Promise<void> => newMemberImages(c, 'default', ['web', 'api']);
 
 describe('Releases on the cluster', () => {
   it('a Release of a frontend and a backend moves both together: both wait at its gate at its weight, both go on when it opens, and it ends promoted', async () => {
