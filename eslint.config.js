@@ -2,6 +2,7 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 import boundaries from 'eslint-plugin-boundaries';
+import reactHooks from 'eslint-plugin-react-hooks';
 
 const layers = [
   'documents', 'engine', 'analysis', 'metrics', 'traffic', 'router', 'runtime',
@@ -88,7 +89,7 @@ export default tseslint.config(
     },
   },
   {
-    files: ['src/**/*.ts'],
+    files: ['src/**/*.ts', 'src/**/*.tsx'],
     plugins: { boundaries },
     settings: {
       'boundaries/elements': [...parts, ...layers.map((type) => ({ type, pattern: `src/${type}` }))],
@@ -99,6 +100,16 @@ export default tseslint.config(
         default: 'disallow',
         policies: [...new Set([...parts.map((p) => p.type), ...layers])].map((from) => ({ from: { element: { type: from } }, allow: { to: { element: { type: [from, ...allowed[from]] } } } })),
       }],
+    },
+  },
+  // The web console: React's rules of hooks; it runs in a browser, so no Node module at all.
+  {
+    files: ['src/console/**/*.ts', 'src/console/**/*.tsx'],
+    ignores: ['src/console/vite.config.ts', '**/*.test.ts'],
+    plugins: { 'react-hooks': reactHooks },
+    rules: {
+      ...reactHooks.configs.recommended.rules,
+      'no-restricted-imports': ['error', { patterns: [{ group: ['node:*'], message: 'the console runs in a browser: no Node modules.' }] }],
     },
   },
   // Plain JavaScript fixtures (servers the tests start) are linted without type information.

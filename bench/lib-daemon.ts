@@ -11,7 +11,8 @@ import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileS
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Pool } from 'undici';
-import { ApiClient } from '../src/api/client.js';
+import type { ApiClient } from '../src/api/client.js';
+import { clientFromStateDir } from '../src/api/daemon-client.js';
 import type { DaemonInfo } from '../src/api/state-dir.js';
 import type { ServiceView } from '../src/controller/view-model.js';
 
@@ -201,7 +202,7 @@ export async function startDaemon(dir: string): Promise<BenchDaemon> {
     throw err;
   }
   const info = JSON.parse(readFileSync(infoFile, 'utf8')) as DaemonInfo;
-  return { info, api: ApiClient.fromStateDir(stateDir), stateDir, output: () => out, stop };
+  return { info, api: clientFromStateDir(stateDir), stateDir, output: () => out, stop };
 }
 
 /** Waits until a service is Healthy with one revision, `number`, all `replicas` ready, 100% weight. */

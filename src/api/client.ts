@@ -5,7 +5,9 @@ import {
   contractIssues, describeIssue, requestOf,
   type AnalysisRunView, type ApplyResult, type EventView, type Operation, type RevisionView, type ServiceView,
 } from './contract/index.js';
-import { readDaemonInfo, readToken, type DaemonInfo } from './state-dir.js';
+import type { DaemonInfo } from './state-dir.js';
+import type { PlanView, SeriesView, SessionView } from './contract/console.js';
+import { CSRF_HEADER, PlanViewSchema, SeriesSchema, SessionSchema } from './contract/console.js';
 
 /** The daemon could not be reached: not started, or gone. Exit code 3. */
 export class DaemonUnreachableError extends Error {
@@ -81,22 +83,16 @@ export interface LogsOptions {
 /** A client bound to one daemon. */
 export class ApiClient {
   constructor(
+    /** Base URL of the API; `''` in the console, which is served by the API itself. */
     readonly baseUrl: string,
-    private readonly token: string,
+    /** The bearer token (the CLI); absent in the console, whose session is a cookie. */
+    private readonly token: string | undefined,
     readonly info?: DaemonInfo,
+    private readonly options: {
+      /** The console session's CSRF token, sent on every change. */
+      csrfToken?: () => string | undefined;
+    } = {},
   ) {}
-
-  /** A client for the daemon whose state dir is `dir`; throws DaemonUnreachableError if none ran there. */
-  static fromStateDir(dir: string): ApiClient {
-    const info = readDaemonInfo(dir);
-    const token = readToken(dir);
-    if (!info || !token) {
-      throw new DaemonUnreachableError(
-        `no graylane daemon has run with state dir ${dir}. Start one with \`graylane up -f graylane.yaml\`, or point at its state dir with --state-dir or GRAYLANE_STATE_DIR.`,
-      );
-    }
-    return new ApiClient(info.apiUrl, token, info);
-  }
 
   /**
    * Sends a request and decodes the JSON answer, checked against `schema` (the endpoint's
@@ -125,7 +121,8 @@ export class ApiClient {
       return await fetch(`${this.baseUrl}${path}`, {
         method,
         headers: {
-          authorization: `Bearer ${this.token}`,
+          ...(this.token === undefined ? {} : { authorization: `Bearer ${this.token}` }),
+          ...(method === 'GET' ? {} : csrfHeader(this.options.csrfToken?.())),
           ...(body === undefined ? {} : { 'content-type': 'application/json' }),
           ...(init.accept ? { accept: init.accept } : {}),
         },
@@ -167,6 +164,17 @@ export class ApiClient {
   events(service?: string): Promise<{ events: EventView[] }> {
     return this.request('GET', `/v1/events${service ? `?service=${encodeURIComponent(service)}` : ''}`, EventListSchema);
   }
+
+  /** The console's session, if its cookie is still good (401 otherwise). */
+  session(): Promise<SessionView> { return this.request('GET', '/v1/session', SessionSchema); }
+  /** Signs the console in with the daemon's token (or the dashboard's code); the session id comes back as an HttpOnly cookie. */
+  signIn(token: string): Promise<SessionView> { return this.request('POST', '/v1/session', SessionSchema, { token }); }
+  /** Ends the console's session. */
+  async signOut(): Promise<void> { await this.fetch('POST', '/v1/session/end', {}); }
+  /** The figures of the last minutes per revision, oldest first. */
+  series(name: string): Promise<SeriesView> { return this.request('GET', `/v1/services/${encodeURIComponent(name)}/series`, SeriesSchema); }
+  /** The rollout's plan and where it is on it. */
+  plan(name: string): Promise<PlanView> { return this.request('GET', `/v1/services/${encodeURIComponent(name)}/plan`, PlanViewSchema); }
 
   /** Runs an operation on a service or release; with `expectedVersion`, only if the status is still that version (else 409). */
   operate(name: string, op: Operation, options: { expectedVersion?: number | undefined } = {}): Promise<ServiceView> {
@@ -251,7 +259,7 @@ export class ApiClient {
       for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) yield chunk;
     } catch (err) {
       if (signal?.aborted) return;
-      if (err instanceof TypeError || (err as NodeJS.ErrnoException).code !== undefined) throw this.wentAway();
+      if (err instanceof TypeError || (err as { code?: unknown }).code !== undefined) throw this.wentAway();
       throw err;
     }
   }
@@ -262,4 +270,8 @@ export class ApiClient {
       `the graylane daemon at ${this.baseUrl}${this.info ? ` (pid ${this.info.pid})` : ''} went away: is \`graylane up\` still running? Start it again; running apps are re-adopted.`,
     );
   }
+}
+
+function csrfHeader(token: string | undefined): Record<string, string> {
+  return token === undefined ? {} : { [CSRF_HEADER]: token };
 }

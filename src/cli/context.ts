@@ -1,6 +1,7 @@
 /** What every command gets: where to write, how to reach the daemon, and how to fail. */
 import { AmbiguousDaemonError, discoverStateDir } from '../api/daemon-registry.js';
-import { ApiClient } from '../api/client.js';
+import type { ApiClient } from '../api/client.js';
+import { clientFromStateDir } from '../api/daemon-client.js';
 import { ClusterClient } from './cluster/cluster-client.js';
 import { ClusterTargetError, TARGET_ENV, resolveClusterTarget, wantsCluster, type ClusterFlags } from './cluster/cluster-target.js';
 import { DaemonRolloutClient } from './daemon-rollout-client.js';
@@ -71,7 +72,7 @@ export class CliContext {
     if (this.io.env[TARGET_ENV] === 'cluster') {
       throw new CliError(`this command works with the graylane daemon only, not against a cluster (${TARGET_ENV}=cluster, as \`kubectl graylane\` sets); on Kubernetes use kubectl, e.g. \`kubectl logs\``, EXIT.usage);
     }
-    return ApiClient.fromStateDir(this.stateDir(options));
+    return clientFromStateDir(this.stateDir(options));
   }
 
   /**

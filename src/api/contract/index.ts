@@ -3,5 +3,6 @@ export * from './views.js';
 export * from './operations.js';
 export * from './events.js';
 export * from './errors.js';
+export * from './console.js';
 export * from './endpoints.js';
 export * from './validate.js';
