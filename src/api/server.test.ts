@@ -102,7 +102,7 @@ function schemaErrors(method: string, path: string, status: number, json: unknow
 
 beforeEach(async () => {
   cp = new FakeControlPlane();
-  server = await startApiServer({ controlPlane: cp, token: TOKEN, version: '1.2.3' });
+  server = await startApiServer({ backend: cp, token: TOKEN, version: '1.2.3' });
   doc = (await call('GET', '/openapi.json')).json as unknown as Doc;
 });
 afterEach(() => server.close());

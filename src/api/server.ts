@@ -5,7 +5,8 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { timingSafeEqual } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
-import { ControlPlaneError, type ControlPlane } from '../controller/control-plane.js';
+import { ControlPlaneError } from '../controller/control-plane.js';
+import type { ApiBackend } from './api-backend.js';
 import { isWriteFailure } from '../state/write-guard.js';
 import {
   ApplyBodySchema, ENDPOINTS, HTTP_STATUS_OF, OPERATION_PATHS, contractIssues, describeIssue, isOperationPath, operationOf, precompile,
@@ -15,8 +16,8 @@ import { openApiDocument } from './openapi.js';
 
 /** Options of {@link startApiServer}. */
 export interface ApiServerOptions {
-  /** The controller answering the calls. */
-  controlPlane: ControlPlane;
+  /** What answers the calls: the single host's controller, or a cluster (`graylane dashboard`). */
+  backend: ApiBackend;
   /** Bearer token every client must present. */
   token: string;
   /** Loopback host to bind; anything else is refused. */
@@ -78,7 +79,7 @@ async function handle(
 ): Promise<void> {
   const url = new URL(req.url ?? '/', 'http://localhost');
   const path = url.pathname;
-  const cp = options.controlPlane;
+  const cp = options.backend;
   if (req.method === 'GET' && path === '/v1/health') return sendJson(res, 200, { ok: true, version: options.version ?? 'dev' });
   if (req.method === 'GET' && path === '/openapi.json') return sendJson(res, 200, openApiDocument(options.version ?? 'dev'));
   if (!authorized(req, options.token)) {
@@ -86,23 +87,24 @@ async function handle(
   }
 
   if (req.method === 'POST' && path === '/v1/apply') {
+    if (!cp.apply) throw new ControlPlaneError('InvalidOperation', 'this server does not apply files: on a cluster, apply with kubectl');
     const body = checked<ApplyBody>(ApplyBodySchema, await readJson(req), 'apply needs {"text": "...", "file": "path/of/the/file"} and optionally "prune": true');
     return sendJson(res, 200, await cp.apply({ text: body.text, file: body.file, prune: body.prune === true }));
   }
-  if (req.method === 'GET' && path === '/v1/services') return sendJson(res, 200, { services: cp.list() });
+  if (req.method === 'GET' && path === '/v1/services') return sendJson(res, 200, { services: await cp.list() });
   if (req.method === 'GET' && path === '/v1/events') {
     if ((req.headers.accept ?? '').includes('text/event-stream')) return streamEvents(cp, url, req, res, streams);
     const afterId = Number(url.searchParams.get('after') ?? 0);
-    return sendJson(res, 200, { events: cp.events({ service: url.searchParams.get('service') ?? undefined, afterId }) });
+    return sendJson(res, 200, { events: await cp.events({ service: url.searchParams.get('service') ?? undefined, afterId }) });
   }
 
   const m = /^\/v1\/services\/([a-z0-9-]+)(?:\/([a-z-]+))?$/.exec(path);
   if (m) {
     const name = m[1]!;
     const sub = m[2];
-    if (req.method === 'GET' && sub === undefined) return sendJson(res, 200, cp.get(name));
-    if (req.method === 'GET' && sub === 'history') return sendJson(res, 200, { revisions: cp.history(name, { showEnv: url.searchParams.get('showEnv') === 'true' }) });
-    if (req.method === 'GET' && sub === 'analysis') return sendJson(res, 200, { runs: cp.analysis(name) });
+    if (req.method === 'GET' && sub === undefined) return sendJson(res, 200, await cp.get(name));
+    if (req.method === 'GET' && sub === 'history') return sendJson(res, 200, { revisions: await cp.history(name, { showEnv: url.searchParams.get('showEnv') === 'true' }) });
+    if (req.method === 'GET' && sub === 'analysis') return sendJson(res, 200, { runs: await cp.analysis(name) });
     if (req.method === 'GET' && sub === 'logs') return streamLogs(cp, name, url, res);
     if (req.method === 'POST' && sub !== undefined) {
       if (!isOperationPath(sub)) {
@@ -192,16 +194,19 @@ function sendError(res: ServerResponse, err: unknown): void {
   send('Internal', { code: 'Internal', message });
 }
 
-function streamEvents(cp: ControlPlane, url: URL, req: IncomingMessage, res: ServerResponse, streams: Set<ServerResponse>): void {
+async function streamEvents(cp: ApiBackend, url: URL, req: IncomingMessage, res: ServerResponse, streams: Set<ServerResponse>): Promise<void> {
   const service = url.searchParams.get('service') ?? undefined;
+  // Read before the 200: a failing backend answers an error, not an empty stream.
+  const after = Number(req.headers['last-event-id'] ?? url.searchParams.get('after') ?? -1);
+  const backlog = after >= 0 ? await cp.events({ service, afterId: after }) : [];
+  const views = await cp.list();
   res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store', connection: 'keep-alive' });
   streams.add(res);
   const write = (type: string, data: unknown, id?: number) =>
     res.write(`${id === undefined ? '' : `id: ${id}\n`}event: ${type}\ndata: ${JSON.stringify(data)}\n\n`);
   // Resume after the last event the client saw, then send the current views so it starts whole.
-  const after = Number(req.headers['last-event-id'] ?? url.searchParams.get('after') ?? -1);
-  if (after >= 0) for (const e of cp.events({ service, afterId: after })) write('event', e, e.id);
-  for (const v of cp.list()) if (!service || v.name === service) write('status', v);
+  for (const e of backlog) write('event', e, e.id);
+  for (const v of views) if (!service || v.name === service) write('status', v);
   const unsubscribe = cp.subscribe((change) => {
     if (change.event && (!service || change.event.service === service)) write('event', change.event, change.event.id);
     if (change.view && (!service || change.view.name === service)) write('status', change.view);
@@ -252,12 +257,13 @@ function drained(res: ServerResponse): Promise<void> {
  * batch, not a log). A failure after the 200 destroys the response, so the client sees a truncated
  * body (an error), never a short reply that looks complete.
  */
-async function streamLogs(cp: ControlPlane, service: string, url: URL, res: ServerResponse): Promise<void> {
+async function streamLogs(cp: ApiBackend, service: string, url: URL, res: ServerResponse): Promise<void> {
   const query = logQuery(url);
   const controller = new AbortController();
   res.on('close', () => controller.abort());
   const follow = url.searchParams.get('follow') === '1';
   const revision = url.searchParams.get('revision') ?? undefined;
+  if (!cp.logs) throw new ControlPlaneError('InvalidOperation', 'this server does not read logs: on a cluster, use kubectl logs');
   const lines = cp.logs({ service, revision, follow, ...query, signal: controller.signal });
   let started = false;
   let pending: string[] = [];

@@ -3,3 +3,4 @@ export * from './view-model.js';
 export * from './outcome.js';
 export * from './rollout-view.js';
 export * from './release-view.js';
+export * from './plan-view.js';

@@ -32,7 +32,7 @@ describe('graylane analysis after a guard abort', () => {
     await until(() => h!.controller.get('app').phase === 'Healthy', 15_000, 'v1 healthy');
     await h.apply(appYaml({ version: 'v2', replicas: 1, strategy, env: { FAIL_RATE: '1' } }));
     await until(() => h!.controller.get('app').phase === 'Paused', 15_000, 'v2 paused at 50%');
-    api = await startApiServer({ controlPlane: h.controller, token: loadOrCreateToken(h.stateDir) });
+    api = await startApiServer({ backend: h.controller, token: loadOrCreateToken(h.stateDir) });
     writeDaemonInfo(h.stateDir, { apiUrl: api.url, routerUrl: h.routerUrl, adminUrl: undefined, pid: process.pid, appFile: h.appFile, startedAtMs: Date.now() });
 
     // Bounded load on loopback until the guard aborts: fresh clients land on either side.

@@ -21,7 +21,7 @@ async function pausedRollout(): Promise<{ post: (path: string, body: unknown, he
   await h.apply(appYaml({ version: 'v2', replicas: 1, strategy }));
   await until(() => h!.controller.get('app').phase === 'Paused', 15_000, 'v2 paused at the gate');
   const token = loadOrCreateToken(h.stateDir);
-  api = await startApiServer({ controlPlane: h.controller, token });
+  api = await startApiServer({ backend: h.controller, token });
   writeDaemonInfo(h.stateDir, { apiUrl: api.url, routerUrl: h.routerUrl, adminUrl: undefined, pid: process.pid, appFile: h.appFile, startedAtMs: Date.now() });
   const base = api.url;
   return {

@@ -84,7 +84,7 @@ async function shop(steps = STEPS): Promise<{ get: (path: string) => Promise<Rep
   await h.apply(shopYaml('v1', steps));
   await until(() => ['web', 'api'].every((s) => h!.controller.get(s).phase === 'Healthy'), 15_000, 'v1 healthy');
   const token = loadOrCreateToken(h.stateDir);
-  api = await startApiServer({ controlPlane: h.controller, token });
+  api = await startApiServer({ backend: h.controller, token });
   writeDaemonInfo(h.stateDir, { apiUrl: api.url, routerUrl: h.routerUrl, adminUrl: undefined, pid: process.pid, appFile: h.appFile, startedAtMs: Date.now() });
   const base = api.url;
   const call = async (method: string, path: string, body?: unknown): Promise<Reply> => {

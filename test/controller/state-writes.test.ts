@@ -53,7 +53,7 @@ describe('the daemon and its state store', () => {
     await h.apply(appYaml({ version: 'v1' }));
     await healthy(h);
     const token = loadOrCreateToken(h.stateDir);
-    const api = await startApiServer({ controlPlane: h.controller, token });
+    const api = await startApiServer({ backend: h.controller, token });
     writeDaemonInfo(h.stateDir, { apiUrl: api.url, routerUrl: h.routerUrl, adminUrl: undefined, pid: process.pid, appFile: h.appFile, startedAtMs: Date.now() });
     try {
       h.store.failWrites = true;

@@ -66,7 +66,7 @@ export function registerDaemonCommands(program: Command, ctx: CliContext): void 
       }
       // SQLite created its -wal and -shm files meanwhile: private too.
       secureStateDir(stateDir);
-      const api = await startApiServer({ controlPlane: daemon.controller, token });
+      const api = await startApiServer({ backend: daemon.controller, token });
       const startedAtMs = Date.now();
       writeDaemonInfo(stateDir, { apiUrl: api.url, routerUrl: daemon.routerUrl, adminUrl: daemon.adminUrl, pid: process.pid, appFile: resolve(o.file), startedAtMs });
       let registered = true;

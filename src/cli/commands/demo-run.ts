@@ -77,7 +77,7 @@ async function runDemoIn(dir: string, ctx: CliContext, o: { keep: boolean; rate:
     ctx.print(`port ${o.port} is taken; using a free one`);
     daemon = await startLocalDaemon({ appFile, stateDir, adminToken: token, listen: { host: '127.0.0.1', port: 0 } });
   }
-  const api = await startApiServer({ controlPlane: daemon.controller, token });
+  const api = await startApiServer({ backend: daemon.controller, token });
   const startedAtMs = Date.now();
   writeDaemonInfo(stateDir, { apiUrl: api.url, routerUrl: daemon.routerUrl, adminUrl: daemon.adminUrl, pid: process.pid, appFile, startedAtMs });
   let registered = true;
