@@ -1,6 +1,7 @@
 // `graylane dashboard`: the API server answering from a cluster (the fake API server), through the
 // real server over loopback HTTP, and the real CLI as a child process.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startApiServer, type ApiServer } from '../../src/api/server.js';
@@ -216,6 +217,20 @@ describe('graylane dashboard (the CLI)', () => {
     const r = await c.run(['dashboard', '-A']);
     expect(r.code).toBe(2);
     expect(r.err).toMatch(/one per namespace/);
+  });
+
+  it('a port in use, or one that is no port, is a usage error (exit 2) saying so', async () => {
+    const c = (cluster = await startTestCluster());
+    const taken = createServer();
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+    cleanups.push(() => new Promise((resolve) => taken.close(() => resolve())));
+    const port = (taken.address() as AddressInfo).port;
+    const inUse = await c.run(['dashboard', '--port', String(port)]);
+    expect(inUse.code).toBe(2);
+    expect(inUse.err).toContain(`port ${port} is in use`);
+    const notAPort = await c.run(['dashboard', '--port', 'http']);
+    expect(notAPort.code).toBe(2);
+    expect(notAPort.err).toContain('--port: "http" is not a port number');
   });
 
   it('an unreachable cluster exits 3 naming the server', async () => {
