@@ -1,6 +1,6 @@
 /** `graylane plan FILE`: the timeline a rollout will follow, from the engine's own rules. */
 import type { Command } from 'commander';
-import type { ClusterTrafficProvider, RolloutPlan } from '../../engine/index.js';
+import type { RolloutPlan } from '../../engine/index.js';
 import type { RolloutSpec } from '../../documents/schema.js';
 import { formatDurationMs } from '../../lib/duration.js';
 import { CliError, EXIT, type CliContext } from '../context.js';
@@ -30,14 +30,6 @@ function renderPlan(name: string, plan: RolloutPlan): string {
   return lines.join('\n');
 }
 
-/** The Kubernetes traffic provider a canary routes through, or undefined for the built-in router. */
-function clusterProvider(r: NonNullable<NonNullable<RolloutSpec['strategy']['canary']>['trafficRouting']>): ClusterTrafficProvider | undefined {
-  if (r.istio) return 'istio';
-  if (r.nginx) return 'nginx';
-  if (r.plugins?.['argoproj-labs/gatewayAPI'] !== undefined) return 'gatewayAPI';
-  return undefined;
-}
-
 /** Registers plan. */
 export function registerPlanCommand(program: Command, ctx: CliContext): void {
   program
@@ -51,7 +43,7 @@ export function registerPlanCommand(program: Command, ctx: CliContext): void {
       const loaded = await loadOrFail(ctx, files);
       const { planRollout } = await import('../../engine/index.js');
       const { rolloutFromAppService } = await import('../../documents/index.js');
-      const { guardParamsFromSpec } = await import('../../analysis/guard-spec.js');
+      const { planGuardOf } = await import('./plan-guard.js');
       const { parseDurationMs } = await import('../../lib/duration.js');
       const duration = (flag: string, text: string): number => {
         let ms = NaN;
@@ -63,17 +55,7 @@ export function registerPlanCommand(program: Command, ctx: CliContext): void {
       };
       const intervalMs = duration('--guard-interval', o.guardInterval);
       const scrapeIntervalMs = duration('--scrape-interval', o.scrapeInterval);
-      const guardOf = (spec: RolloutSpec) => {
-        const canary = spec.strategy.canary;
-        if (!canary?.trafficRouting) return undefined;
-        const provider = clusterProvider(canary.trafficRouting);
-        // Behind the built-in router the guard judges every canary unless turned off, as the daemon
-        // does; on Kubernetes only a canary that asks for it (it needs a Prometheus).
-        if (!provider) return guardParamsFromSpec(canary.guard);
-        if (canary.guard === undefined) return undefined;
-        const params = guardParamsFromSpec(canary.guard);
-        return params && { ...params, cluster: { provider, intervalMs, scrapeIntervalMs } };
-      };
+      const guardOf = (spec: RolloutSpec) => planGuardOf(spec, { intervalMs, scrapeIntervalMs });
       const templates = loaded.documents.flatMap((d) => (d.kind === 'AnalysisTemplate' || d.kind === 'ClusterAnalysisTemplate' ? [d.doc] : []));
       const targets: { name: string; spec: RolloutSpec }[] = [];
       for (const d of loaded.documents) {
