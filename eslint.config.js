@@ -59,7 +59,7 @@ const allowed = {
   'controller-kubernetes': ['notify', 'controller', 'controller-core', 'documents', 'engine', 'analysis', 'metrics', 'traffic', 'router-contract', 'router-control-port', 'runtime', 'state', 'view', 'contract', 'kube', 'lib'],
   api: ['contract', 'view', 'controller', 'state', 'documents', 'engine', 'analysis', 'router-contract', 'lib'],
   cli: ['cli-cluster', 'api', 'contract', 'view', 'controller', 'controller-local', 'controller-kubernetes', 'kube', 'documents', 'engine', 'analysis', 'traffic', 'router', 'router-contract', 'demo', 'lib'],
-  'cli-cluster': ['cli', 'api', 'contract', 'view', 'controller', 'controller-core', 'controller-local', 'kube', 'documents', 'engine', 'runtime', 'state', 'lib'],
+  'cli-cluster': ['cli', 'api', 'contract', 'view', 'controller', 'controller-core', 'controller-local', 'kube', 'documents', 'engine', 'runtime', 'state', 'traffic', 'lib'],
   demo: ['api', 'contract', 'view', 'documents', 'lib'],
   console: ['api', 'contract', 'view', 'lib'],
 };

@@ -124,6 +124,8 @@ describe('the API server', () => {
     ['post', '/v1/services/{name}/undo', '/v1/services/api/undo', { toRevision: 1 }],
     ['post', '/v1/services/{name}/weight', '/v1/services/api/weight', { percent: 40 }],
     ['post', '/v1/services/{name}/restart', '/v1/services/api/restart', {}],
+    ['post', '/v1/services/{name}/header-route', '/v1/services/api/header-route', { name: 'beta', match: [{ headerName: 'x-beta', headerValue: { exact: '1' } }] }],
+    ['post', '/v1/services/{name}/mirror-route', '/v1/services/api/mirror-route', { name: 'shadow' }],
   ];
   it.each(rows)('%s %s answers what the OpenAPI document says', async (method, template, path, body) => {
     const { status, json } = await call(method.toUpperCase(), path, body);
@@ -143,11 +145,17 @@ describe('the API server', () => {
     await call('POST', '/v1/services/api/undo', { toRevision: 1, expectedVersion: 7 });
     await call('POST', '/v1/services/api/weight', { percent: 40 });
     await call('POST', '/v1/services/api/abort', undefined, { authorization: `Bearer ${TOKEN}`, 'if-match': '"7"' });
+    await call('POST', '/v1/services/api/header-route', { name: 'beta', match: [{ cookieName: 'beta', cookieValue: { exact: 'yes' } }] });
+    await call('POST', '/v1/services/api/mirror-route', { name: 'shadow', percentage: 10, match: [{ path: { prefix: '/api' }, method: { exact: 'GET' } }], expectedVersion: 3 });
+    await call('POST', '/v1/services/api/header-route', { name: 'beta' });
     expect(cp.operations).toEqual([
       { name: 'api', operation: { type: 'promote', full: true }, options: { expectedVersion: undefined } },
       { name: 'api', operation: { type: 'undo', toRevision: 1 }, options: { expectedVersion: 7 } },
       { name: 'api', operation: { type: 'setWeight', percent: 40 }, options: { expectedVersion: undefined } },
       { name: 'api', operation: { type: 'abort' }, options: { expectedVersion: 7 } },
+      { name: 'api', operation: { type: 'setHeaderRoute', name: 'beta', match: [{ cookieName: 'beta', cookieValue: { exact: 'yes' } }] }, options: { expectedVersion: undefined } },
+      { name: 'api', operation: { type: 'setMirrorRoute', name: 'shadow', percentage: 10, match: [{ path: { prefix: '/api' }, method: { exact: 'GET' } }] }, options: { expectedVersion: 3 } },
+      { name: 'api', operation: { type: 'setHeaderRoute', name: 'beta' }, options: { expectedVersion: undefined } },
     ]);
   });
 
@@ -156,6 +164,9 @@ describe('the API server', () => {
     ['a weight that is not a number', '/v1/services/api/weight', { percent: 'half' }, '/percent'],
     ['a weight missing', '/v1/services/api/weight', {}, '/percent'],
     ['an unknown field', '/v1/services/api/pause', { force: true }, '/force'],
+    ['a header route without a name', '/v1/services/api/header-route', { match: [{ headerName: 'x', headerValue: { exact: '1' } }] }, '/name'],
+    ['a mirror percentage of 0', '/v1/services/api/mirror-route', { name: 'shadow', percentage: 0, match: [{ path: { prefix: '/' } }] }, '/percentage'],
+    ['an unknown field of a header route', '/v1/services/api/header-route', { name: 'beta', weight: 5 }, '/weight'],
     ['a revision that is not a number', '/v1/services/api/undo', { toRevision: 'two' }, '/toRevision'],
     ['a version that is not a number', '/v1/services/api/abort', { expectedVersion: 'seven' }, '/expectedVersion'],
     ['an apply without its file', '/v1/apply', { text: 'kind: App' }, '/file'],
@@ -204,7 +215,7 @@ describe('the API server', () => {
 
   it('answers 404 for an unknown service, operation or endpoint', async () => {
     expect((await call('GET', '/v1/services/web')).json.error).toEqual({ code: 'NotFound', message: 'no service "web"; services: api', details: [] });
-    expect((await call('POST', '/v1/services/api/explode', {})).json.error.message).toBe('unknown operation "explode"; known: promote, pause, resume, abort, retry, undo, weight, restart');
+    expect((await call('POST', '/v1/services/api/explode', {})).json.error.message).toBe('unknown operation "explode"; known: promote, pause, resume, abort, retry, undo, weight, restart, header-route, mirror-route');
     expect((await call('GET', '/v1/nothing')).status).toBe(404);
   });
 

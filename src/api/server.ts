@@ -127,6 +127,8 @@ const usage: Record<keyof typeof OPERATION_PATHS, string> = {
   restart: 'restart takes no arguments',
   undo: 'undo takes {"toRevision": N} with N a revision number such as 2, or nothing',
   weight: 'weight needs {"percent": N} with N a whole number from 0 to 100',
+  'header-route': 'header-route takes {"name": "beta", "match": [{"headerName": "x-beta", "headerValue": {"exact": "1"}}]} (or cookieName/cookieValue); without "match" it removes the route',
+  'mirror-route': 'mirror-route takes {"name": "shadow", "percentage": 1-100, "match": [{"path": {"prefix": "/"}}]}; without "match" it removes the route',
 };
 
 /** The body if it matches the contract's schema; otherwise a 400 naming the field and the reason. */

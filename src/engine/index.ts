@@ -16,6 +16,6 @@ export { statusProblem } from './status-check.js';
 export { EngineInputError, OperationError } from './types.js';
 export type {
   Action, AnalysisKind, AnalysisPhase, AnalysisRunRecord, EngineResult, EventAction, HeaderRoute, HeaderRouteMatch, MirrorRoute, MirrorRouteMatch,
-  ControllerOperation, Observed, ObservedAnalysisRun, ObservedRevision, Operation, OperationErrorCode, UserOperation, PauseCondition, PauseReason, ReconcileInput, RetireRevisionAction,
+  ControllerOperation, Observed, ObservedAnalysisRun, ObservedRevision, Operation, OperationErrorCode, UserOperation, PauseCondition, PauseReason, ReconcileInput, RetireRevisionAction, RouterAbilities,
   RolloutPhase, RolloutStatus, ScaleAction, SetTrafficAction, StartAnalysisAction, StopAnalysisAction, TrafficInForce,
 } from './types.js';

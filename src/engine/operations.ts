@@ -1,7 +1,8 @@
 import type { RolloutSpec } from '../documents/schema.js';
 import { Context, initialStatus } from './context.js';
 import { describeStep, describeWeight } from './describe.js';
-import { OperationError, type EngineResult, type Operation, type RolloutStatus, type TrafficInForce } from './types.js';
+import { applyRouteOperation } from './route-operations.js';
+import { OperationError, type EngineResult, type Operation, type RolloutStatus, type RouterAbilities, type TrafficInForce } from './types.js';
 
 /** Input of {@link applyOperation}. */
 export interface ApplyOperationInput {
@@ -12,6 +13,8 @@ export interface ApplyOperationInput {
   now: number;
   /** The service's name, when known: refusals then name the command to run instead. */
   service?: string | undefined;
+  /** What the service's router can do, for the route operations; absent: not checked here (the router refuses when applying). */
+  router?: RouterAbilities | undefined;
 }
 
 /**
@@ -135,6 +138,17 @@ export function applyOperation(input: ApplyOperationInput): EngineResult {
       if (s.abort) throw new OperationError('Aborted', 'the rollout is aborted: retry it first');
       s.manualWeight = weight;
       ctx.event('info', 'ManualWeight', `Canary weight set to ${describeWeight(weight, max)} by hand; holds until the next step or promote`);
+      break;
+    }
+    case 'setHeaderRoute':
+    case 'setMirrorRoute': {
+      if (!canary?.trafficRouting || steps.length === 0) {
+        const why = input.router ? `${input.router.name} routes whole revisions, not requests one by one` : 'without a router there is nothing to route requests by';
+        throw new OperationError('NeedsTrafficRouting', `${op.type === 'setHeaderRoute' ? 'a header' : 'a mirror'} route needs a canary with steps and trafficRouting (${why})`);
+      }
+      if (!inProgress) throw notInProgress(op.type === 'setHeaderRoute' ? 'route by header' : 'mirror');
+      if (s.abort) throw new OperationError('Aborted', 'the rollout is aborted: retry it first');
+      applyRouteOperation(ctx, op, input.router);
       break;
     }
   }

@@ -230,7 +230,7 @@ export class EngineInputError extends Error {
 
 export type OperationErrorCode =
   | 'NothingToPromote' | 'NotAborted' | 'AlreadyAborted' | 'NotInProgress' | 'NotPaused' | 'AlreadyPaused'
-  | 'Aborted' | 'InvalidWeight' | 'NeedsTrafficRouting';
+  | 'Aborted' | 'InvalidWeight' | 'NeedsTrafficRouting' | 'InvalidRoute' | 'RouterCannot' | 'UnmanagedRoute' | 'NoSuchRoute';
 
 /** An operation that makes no sense in the rollout's current state. */
 export class OperationError extends Error {
@@ -251,7 +251,25 @@ export type UserOperation =
   | { type: 'resume' }
   | { type: 'abort' }
   | { type: 'retry' }
-  | { type: 'setWeight'; weight: number };
+  | { type: 'setWeight'; weight: number }
+  /** Adds or replaces the named header route (matching requests go to the canary); without `match`, removes it. */
+  | { type: 'setHeaderRoute'; name: string; match?: HeaderRouteMatch[] | undefined }
+  /** Adds or replaces the named mirror route; without `match` (and `percentage`), removes it. */
+  | { type: 'setMirrorRoute'; name: string; percentage?: number | undefined; match?: MirrorRouteMatch[] | undefined };
+
+/**
+ * What the service's traffic router can do with a route set by hand, as the caller knows it
+ * (the engine knows no providers): a route it cannot carry is refused at the operation, not
+ * dropped when the decision reaches the router.
+ */
+export interface RouterAbilities {
+  /** The router, as refusals name it ("a Service selector", "the ingress-nginx provider"). */
+  name: string;
+  /** What it declares; `headerRoute`, `cookieRoute` and `mirror` matter here. */
+  capabilities: ReadonlySet<string>;
+  /** Route names must be listed in `trafficRouting.managedRoutes` (Argo's rule, kept on Kubernetes). */
+  managedRoutesRequired: boolean;
+}
 
 /** An operation the controller itself decides; never offered to people. */
 export type ControllerOperation =

@@ -20,7 +20,7 @@ import { istioTrafficValidator } from './istio/istio-config.js';
 import { nginxTrafficValidator } from './nginx/nginx-config.js';
 import { GATEWAY_API_ALIAS, GATEWAY_API_TYPE, gatewayApiTrafficValidator } from './gateway-api/gateway-api-config.js';
 import { SERVICE_SELECTOR_TYPE, serviceSelectorTrafficValidator } from './service-selector/service-selector-config.js';
-import type { TrafficIssue, TrafficProvider } from './traffic-provider.js';
+import type { TrafficCapability, TrafficIssue, TrafficProvider } from './traffic-provider.js';
 import type { TrafficValidator } from './traffic-validator.js';
 
 export type { TrafficPlace };
@@ -89,6 +89,11 @@ export class TrafficRegistry {
     if (!entry) throw new UnknownTrafficProviderError(type, `no traffic provider "${type}"; known: ${this.types().join(', ') || 'none'}`);
     if (!entry.provider) throw new UnknownTrafficProviderError(type, `traffic provider "${type}" only validates documents here: it cannot route traffic on this platform yet`);
     return entry.provider;
+  }
+
+  /** What a registered provider (or validate-only provider) of `type` declares it can do; undefined for an unknown type. */
+  capabilitiesOf(type: string): ReadonlySet<TrafficCapability> | undefined {
+    return this.entries.get(type)?.validator.capabilities;
   }
 
   /** The types that route `spec` in `place` (see the module comment); empty when none does. */

@@ -19,6 +19,8 @@ import { KubernetesStateError } from '../../state/kubernetes/kubernetes-state-er
 import { KubernetesState, type RolloutObject } from '../../state/kubernetes/kubernetes-state.js';
 import { rfc3339 } from '../../state/kubernetes/status-projection.js';
 import { StateConflictError } from '../../state/state-port.js';
+import { validationRegistry } from '../../traffic/registry.js';
+import { routerAbilities } from '../../traffic/router-abilities.js';
 import { clusterFailure, httpStatusOf } from './cluster-errors.js';
 import { ROLLOUTS, type ClusterReader } from './cluster-reader.js';
 import { byRevisionNewestFirst, engineMemoryOf, revisionNameOf, revisionNumberOf } from './cluster-view.js';
@@ -80,7 +82,9 @@ export class ClusterOperations {
     const now = this.now();
     let result;
     try {
-      result = applyOperation({ spec: rollout.spec, status: memory.status, operation: op, now, service: name });
+      // Route operations are refused here when the Rollout's routers cannot carry them (read from its spec).
+      const router = op.type === 'setHeaderRoute' || op.type === 'setMirrorRoute' ? routerAbilities(validationRegistry(), rollout.spec, 'kubernetes') : undefined;
+      result = applyOperation({ spec: rollout.spec, status: memory.status, operation: op, now, service: name, router });
     } catch (error) {
       if (error instanceof OperationError) throw invalid(error.message);
       throw error;

@@ -10,6 +10,7 @@ import { PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import { ApiError } from '../../api/client.js';
 import type { Operation } from '../../controller/control-plane.js';
 import { fromApiOperation } from '../../controller/core/operations.js';
+import { releaseRouteRefusal } from '../../engine/release/operate.js';
 import { FIELD_MANAGER, GRAYLANE_API_VERSION } from '../../kube/names.js';
 import {
   parseReleaseOperationRequest, parseReleaseOperationResult, RELEASE_OPERATION_ANNOTATION, RELEASE_OPERATION_RESULT_ANNOTATION, type ReleaseOperationRequest, type ReleaseOperationResult,
@@ -62,6 +63,7 @@ export class ClusterReleaseOperations {
     if (op.type === 'undo' || op.type === 'restart') {
       throw new ApiError('InvalidOperation', `${op.type} of release ${name} is not done on a cluster yet: ${op.type} its members one by one`, 409);
     }
+    if (op.type === 'setHeaderRoute' || op.type === 'setMirrorRoute') throw new ApiError('InvalidOperation', releaseRouteRefusal(name, op.type), 409);
     let current = release;
     for (let attempt = 1; ; attempt++) {
       const version = releaseVersionOf(current);

@@ -148,6 +148,55 @@ export function registerOperationCommands(program: Command, ctx: CliContext): vo
       ctx.print(o.json ? JSON.stringify(v, null, 2) : renderStatus(v));
     });
 
+  rolloutVerb(set.command('header-route <service> <route>'))
+    .description('Send requests with a header (or a cookie) to the canary by hand, whatever the weight; replaces a route of that name; --remove takes it away. Holds until a step of that name changes it, or the rollout ends or aborts.')
+    .option('--header <name=value>', 'match requests whose header NAME is exactly VALUE')
+    .option('--cookie <name=value>', 'match requests whose cookie NAME is exactly VALUE')
+    .option('--remove', 'remove the route')
+    .option('--json', 'print JSON')
+    .addHelpText('after', '\nExamples:\n  graylane set header-route web beta --header x-beta=1\n  graylane set header-route web beta --cookie beta=yes\n  graylane set header-route web beta --remove')
+    .action(async (service: string, route: string, o: Common & { header?: string; cookie?: string; remove?: boolean }) => {
+      const given = [o.header !== undefined, o.cookie !== undefined, o.remove === true].filter(Boolean).length;
+      if (given !== 1) throw new CliError('set header-route needs exactly one of --header NAME=VALUE, --cookie NAME=VALUE or --remove', EXIT.usage);
+      let match: Extract<Operation, { type: 'setHeaderRoute' }>['match'];
+      if (o.header !== undefined) {
+        const [name, value] = pair('--header', o.header);
+        match = [{ headerName: name, headerValue: { exact: value } }];
+      } else if (o.cookie !== undefined) {
+        const [name, value] = pair('--cookie', o.cookie);
+        match = [{ cookieName: name, cookieValue: { exact: value } }];
+      }
+      const v = await ctx.rollouts(o).operate(service, { type: 'setHeaderRoute', name: route, ...(match ? { match } : {}) }, {});
+      ctx.print(o.json ? JSON.stringify(v, null, 2) : renderStatus(v));
+    });
+
+  rolloutVerb(set.command('mirror-route <service> <route>'))
+    .description('Copy PERCENT of matching requests to the canary by hand (clients get stable\'s answers); replaces a route of that name; --remove takes it away. Holds until a step of that name changes it, or the rollout ends or aborts.')
+    .option('--percent <n>', 'share of matching requests to copy, 1 to 100')
+    .option('--path-prefix <prefix>', 'only requests whose path starts with PREFIX (default: every path)')
+    .option('--method <method>', 'only requests with this method, e.g. GET')
+    .option('--remove', 'remove the route')
+    .option('--json', 'print JSON')
+    .addHelpText('after', '\nExamples:\n  graylane set mirror-route web shadow --percent 100\n  graylane set mirror-route web shadow --percent 10 --path-prefix /api --method GET\n  graylane set mirror-route web shadow --remove')
+    .action(async (service: string, route: string, o: Common & { percent?: string; pathPrefix?: string; method?: string; remove?: boolean }) => {
+      let operation: Operation;
+      if (o.remove === true) {
+        if (o.percent !== undefined || o.pathPrefix !== undefined || o.method !== undefined) throw new CliError('set mirror-route --remove takes no --percent, --path-prefix or --method', EXIT.usage);
+        operation = { type: 'setMirrorRoute', name: route };
+      } else {
+        if (o.percent === undefined) throw new CliError('set mirror-route needs --percent N (1 to 100) or --remove', EXIT.usage);
+        const n = /^[0-9]{1,3}%?$/.test(o.percent) ? Number(o.percent.replace(/%$/, '')) : NaN;
+        if (!Number.isInteger(n) || n < 1 || n > 100) throw new CliError(`--percent must be a whole number from 1 to 100, not "${o.percent}"`, EXIT.usage);
+        if (o.pathPrefix !== undefined && !o.pathPrefix.startsWith('/')) throw new CliError(`--path-prefix must start with "/", not "${o.pathPrefix}"`, EXIT.usage);
+        if (o.method !== undefined && !/^[A-Za-z]+$/.test(o.method)) throw new CliError(`--method must be an HTTP method such as GET, not "${o.method}"`, EXIT.usage);
+        // Without a match a mirror route is removed (Argo's rule): every path is "/" onwards.
+        const match = [{ path: { prefix: o.pathPrefix ?? '/' }, ...(o.method === undefined ? {} : { method: { exact: o.method.toUpperCase() } }) }];
+        operation = { type: 'setMirrorRoute', name: route, percentage: n, match };
+      }
+      const v = await ctx.rollouts(o).operate(service, operation, {});
+      ctx.print(o.json ? JSON.stringify(v, null, 2) : renderStatus(v));
+    });
+
   rolloutVerb(program.command('history <service>'))
     .description('List the revisions of a service (of a release: of every member, named "member revision"), newest first. Environment values are masked (NAME=***) unless --show-env.')
     .option('--show-env', 'print environment values (they may hold secrets)')
@@ -229,4 +278,11 @@ function guardFigures(g: GuardFiguresView): string[] {
   if (g.latency) lines.push(`latency${g.failedOn === 'latency' ? ' (failed)' : ''}  slower than ${g.latency.thresholdMs} ms: canary ${pct(g.latency.canarySlowRate)}, stable ${pct(g.latency.stableSlowRate)}`);
   else lines.push('latency  not judged yet (the slow threshold is fixed from stable first)');
   return lines;
+}
+
+/** NAME=VALUE of a route option, split at the first "=". */
+function pair(option: string, text: string): [string, string] {
+  const at = text.indexOf('=');
+  if (at <= 0 || at === text.length - 1) throw new CliError(`${option} takes NAME=VALUE, e.g. ${option} x-beta=1; not "${text}"`, EXIT.usage);
+  return [text.slice(0, at), text.slice(at + 1)];
 }

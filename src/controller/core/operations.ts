@@ -31,6 +31,14 @@ export function fromApiOperation(operation: ApiOperation): CoreOperation {
       return { type: 'setWeight', weight: operation.percent };
     case 'undo':
       return operation.toRevision === undefined ? { type: 'undo' } : { type: 'undo', toRevision: operation.toRevision };
+    case 'setHeaderRoute':
+      return { type: 'setHeaderRoute', name: operation.name, ...(operation.match === undefined ? {} : { match: operation.match }) };
+    case 'setMirrorRoute':
+      return {
+        type: 'setMirrorRoute', name: operation.name,
+        ...(operation.percentage === undefined ? {} : { percentage: operation.percentage }),
+        ...(operation.match === undefined ? {} : { match: operation.match }),
+      };
     case 'pause':
     case 'resume':
     case 'abort':

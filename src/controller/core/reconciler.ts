@@ -192,7 +192,9 @@ export class Reconciler {
       throw new StateConflictError(key, options.expectedVersion, version);
     }
     const now = this.options.nowMs();
-    const result = applyOperation({ spec: desired.spec, status: record?.status ?? initialStatus(now), operation, now, service: key.name });
+    // A route set by hand is refused here when the provider cannot carry it, not dropped when applied.
+    const router = { name: `the ${this.options.traffic.type} traffic provider`, capabilities: this.options.traffic.capabilities, managedRoutesRequired: false };
+    const result = applyOperation({ spec: desired.spec, status: record?.status ?? initialStatus(now), operation, now, service: key.name, router });
     const actions: Action[] = options.event ? [{ type: 'event', ...options.event }, ...result.actions] : result.actions;
     const committed = await this.commit(key, desired, record, result.status, actions, { skipWhenIdle: false });
     await this.act(key, desired, committed, actions);

@@ -8,6 +8,7 @@ import type { AppService } from '../../documents/schema.js';
 import { OperationError, type UserOperation } from '../../engine/index.js';
 import type { Store, StoredRevision, StoredService } from '../../state/store.js';
 import { DEFAULT_NAMESPACE, StateConflictError } from '../../state/state-port.js';
+import { releaseRouteRefusal } from '../../engine/release/operate.js';
 import { fromApiOperation } from '../core/operations.js';
 import type { Reconciler } from '../core/reconciler.js';
 import { ControlPlaneError, type OperateOptions, type Operation } from '../control-plane.js';
@@ -56,6 +57,7 @@ export class LocalOperations {
     const { host } = this;
     if (host.releases.find(name)) return this.operateRelease(name, operation);
     const holder = host.releases.holder(name);
+    if (holder && (operation.type === 'setHeaderRoute' || operation.type === 'setMirrorRoute')) throw new ControlPlaneError('InvalidOperation', releaseRouteRefusal(holder.name, operation.type));
     if (holder) throw new ControlPlaneError('InvalidOperation', `${name} moves with release ${holder.name}: use \`${releaseCommand(holder.name, operation)}\``);
     const svc = host.requireService(name);
     if ((svc.spec as AppService).targets) throw new ControlPlaneError('InvalidOperation', `${name} routes to targets that graylane does not run, so it has no rollouts to ${operation.type}`);

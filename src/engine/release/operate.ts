@@ -20,7 +20,9 @@ export type ReleaseOperationErrorCode =
   /** Pause of a release a person already paused. */
   | 'AlreadyPaused'
   /** Resume of a release no person paused. */
-  | 'NotPaused';
+  | 'NotPaused'
+  /** A header or mirror route set by hand: not an operation on a release. */
+  | 'NotForRelease';
 
 /** An operation that makes no sense for the release now; its message is what people read. */
 export class ReleaseOperationError extends Error {
@@ -57,6 +59,7 @@ export interface DecideReleaseOperationInput {
  */
 export function decideReleaseOperation(input: DecideReleaseOperationInput): ReleaseDecision {
   const { release: { name }, state, operation: op } = input;
+  if (op.type === 'setHeaderRoute' || op.type === 'setMirrorRoute') throw new ReleaseOperationError('NotForRelease', releaseRouteRefusal(name, op.type));
   const members = state && (state.phase === 'progressing' || state.phase === 'aborted') ? activeMembers(state, input.members) : [];
   const what = op.type === 'promoteFull' ? 'promote' : op.type === 'setWeight' ? 'set the weight of' : op.type;
   if (!state || members.length === 0) throw new ReleaseOperationError('NothingInProgress', `nothing to ${what}: release ${name} has no rollout in progress`);
@@ -90,4 +93,13 @@ export function decideReleaseOperation(input: DecideReleaseOperationInput): Rele
     case 'setWeight':
       return { state: { ...state, message: `weight set to ${op.weight}% by hand at step ${state.stepIndex + 1}; holds until the next gate opens` }, actions: each({ type: 'setWeight', weight: op.weight }) };
   }
+}
+
+/**
+ * Why a release (or one of its members) takes no route set by hand: the release pins each client
+ * to one side across all its members, and a route on one member would send part of a page load
+ * to the other side.
+ */
+export function releaseRouteRefusal(release: string, what: 'setHeaderRoute' | 'setMirrorRoute'): string {
+  return `${what === 'setHeaderRoute' ? 'a header' : 'a mirror'} route cannot be set by hand on release ${release} or its members: the release pins each client to one side across its members, and a route on one of them would split a page load between versions`;
 }
