@@ -7,6 +7,9 @@
 import { useEffect, useState } from 'react';
 import { contractIssues, EventViewSchema, ServiceViewSchema, type EventView, type ServiceView } from '../api/contract/index.js';
 
+/** How long the stream may be down before the header says it is reconnecting. */
+const RECONNECTING_AFTER_MS = 3_000;
+
 /** One message of the stream, checked against the contract. */
 export type LiveMessage = { type: 'status'; data: ServiceView } | { type: 'event'; data: EventView };
 
@@ -56,14 +59,23 @@ export function useLiveViews(options: { enabled: boolean; onBroken: () => void }
       const message = { type, data } as LiveMessage;
       feed.publish(message);
     };
-    source.addEventListener('open', () => setState('live'));
+    // The browser reconnects by itself; say so only when the stream stays down (no flicker on a blip).
+    let down: ReturnType<typeof setTimeout> | undefined;
+    source.addEventListener('open', () => {
+      clearTimeout(down);
+      down = undefined;
+      setState('live');
+    });
     source.addEventListener('status', (e) => deliver('status', (e as MessageEvent<string>).data));
     source.addEventListener('event', (e) => deliver('event', (e as MessageEvent<string>).data));
     source.addEventListener('error', () => {
-      setState('reconnecting');
+      down ??= setTimeout(() => setState('reconnecting'), RECONNECTING_AFTER_MS);
       onBroken();
     });
-    return () => source.close();
+    return () => {
+      clearTimeout(down);
+      source.close();
+    };
   }, [enabled, onBroken, feed]);
 
   return { feed, state };

@@ -15,6 +15,12 @@ function colourOf(role: SeriesSample['role'], index: number): string {
   return named || css.getPropertyValue(`--series-${index % 4}`).trim() || '#888';
 }
 
+/** `14:03` of epoch seconds, in the browser's zone. */
+function clock(s: number): string {
+  const d = new Date(s * 1_000);
+  return `${String(d.getHours()).padStart(2, '0')}:${String(d.getMinutes()).padStart(2, '0')}`;
+}
+
 /** One figure of every revision over the last minutes, a line each, with its latest values in words for screen readers. */
 export function MetricChart(props: { title: string; metric: Metric; series: SeriesView | undefined; format: (v: number | null) => string }) {
   const box = useRef<HTMLDivElement>(null);
@@ -52,7 +58,7 @@ export function MetricChart(props: { title: string; metric: Metric; series: Seri
       cursor: { drag: { x: false, y: false } },
       scales: { x: { time: true }, y: { range: (_u, _min, max) => [0, max > 0 ? max * 1.15 : 1] } },
       axes: [
-        { stroke: axis, grid: { stroke: grid, width: 1 }, ticks: { show: false }, size: 28 },
+        { stroke: axis, grid: { stroke: grid, width: 1 }, ticks: { show: false }, size: 24, space: 70, values: (_u, vals) => vals.map((v) => clock(v)) },
         { stroke: axis, grid: { stroke: grid, width: 1 }, ticks: { show: false }, size: 44, values: (_u, vals) => vals.map((v) => (metric === 'errorRate' ? `${v}%` : String(v))) },
       ],
       series: [{}, ...names.map((n, i) => ({ label: n.name, stroke: colourOf(n.role, i), width: 2, points: { show: false } }))],

@@ -4,7 +4,7 @@ import { client } from '../api.js';
 import { useConsole } from '../console-context.js';
 import { Link } from '../components/link.js';
 import { PhaseBadge } from '../components/phase-badge.js';
-import { WeightBar } from '../components/weight-bar.js';
+import { splitOf, WeightBar } from '../components/weight-bar.js';
 import { pathOf } from '../router.js';
 
 /** Every service and release at a glance, kept current by the live stream. */
@@ -69,7 +69,7 @@ function RolloutCard({ view }: { view: ServiceView }) {
         <span>ready {ready}/{total}</span>
         {view.members && <span>{view.members.length} members</span>}
       </div>
-      <WeightBar revisions={view.revisions} />
+      <WeightBar revisions={splitOf(view)} />
       <p className="card-message">{view.message}</p>
     </li>
   );

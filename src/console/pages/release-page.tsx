@@ -6,7 +6,7 @@ import { EventsSection } from '../components/events-section.js';
 import { Link } from '../components/link.js';
 import { PhaseBadge, stateLine } from '../components/phase-badge.js';
 import { RevisionsTable } from '../components/revisions-table.js';
-import { WeightBar } from '../components/weight-bar.js';
+import { splitOf, WeightBar } from '../components/weight-bar.js';
 import { WeightSlider } from '../components/weight-slider.js';
 import { formatDuration, formatPercent } from '../format.js';
 import { pathOf } from '../router.js';
@@ -52,7 +52,7 @@ export function ReleasePage(props: { name: string }) {
         </section>
         <section className="card" aria-labelledby="traffic-title">
           <h2 id="traffic-title">Traffic</h2>
-          <WeightBar revisions={[{ name: 'stable', role: 'stable', weight: 100 - weight }, { name: 'canary', role: 'canary', weight }]} />
+          <WeightBar revisions={splitOf(view)} />
           {inProgress && canaries.length > 0 && <WeightSlider weight={weight} revisions={view.revisions} busy={op.busy} onSet={(percent) => run({ type: 'setWeight', percent })} />}
         </section>
       </div>
@@ -88,13 +88,13 @@ function PinnedClients({ traffic }: { traffic: ReleaseTrafficView }) {
   return (
     <>
       <p className="muted small">Over the last {formatDuration(traffic.windowMs)}; a client stays on the side that served its first page.</p>
-      <table className="table">
+      <div className="table-wrap"><table className="table">
         <thead><tr><th scope="col" /><th scope="col" className="num">Stable</th><th scope="col" className="num">Canary</th><th scope="col" className="num">Canary share</th></tr></thead>
         <tbody>
           <tr><th scope="row">Page loads</th><td className="num">{traffic.pageLoads.stable}</td><td className="num">{traffic.pageLoads.canary}</td><td className="num">{share(traffic.pageLoads)}</td></tr>
           <tr><th scope="row">Requests</th><td className="num">{traffic.requests.stable}</td><td className="num">{traffic.requests.canary}</td><td className="num">{share(traffic.requests)}</td></tr>
         </tbody>
-      </table>
+      </table></div>
     </>
   );
 }
