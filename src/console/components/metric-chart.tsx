@@ -9,9 +9,9 @@ export type Metric = 'requestsPerSecond' | 'errorRate' | 'p99Ms';
 const HEIGHT_PX = 150;
 
 /** The line colour of a revision by its role (custom properties, so the dark scheme has its own). */
-function colourOf(role: SeriesSample['role'], index: number): string {
+function colourOf(role: SeriesSample['role'] | undefined, index: number): string {
   const css = getComputedStyle(document.documentElement);
-  const named = css.getPropertyValue(`--role-${role}`).trim();
+  const named = role === undefined ? '' : css.getPropertyValue(`--role-${role}`).trim();
   return named || css.getPropertyValue(`--series-${index % 4}`).trim() || '#888';
 }
 
@@ -22,14 +22,22 @@ function clock(s: number): string {
 }
 
 /** One figure of every revision over the last minutes, a line each, with its latest values in words for screen readers. */
-export function MetricChart(props: { title: string; metric: Metric; series: SeriesView | undefined; format: (v: number | null) => string }) {
+export function MetricChart(props: {
+  title: string;
+  metric: Metric;
+  series: SeriesView | undefined;
+  format: (v: number | null) => string;
+  /** `index` when several revisions share a role (a release's members): a colour each. */
+  colourBy?: 'role' | 'index';
+}) {
   const box = useRef<HTMLDivElement>(null);
   const plot = useRef<{ chart: uPlot; key: string } | null>(null);
   const { series, metric } = props;
+  const byIndex = props.colourBy === 'index';
 
   const names: { name: string; role: SeriesSample['role'] }[] = [];
   for (const p of series?.points ?? []) for (const r of p.revisions) if (!names.some((n) => n.name === r.name)) names.push({ name: r.name, role: r.role });
-  const key = names.map((n) => `${n.name}:${n.role}`).join(',');
+  const key = `${props.colourBy ?? 'role'}|${names.map((n) => `${n.name}:${n.role}`).join(',')}`;
   const latest = series?.points.at(-1)?.revisions ?? [];
 
   useEffect(() => {
@@ -58,10 +66,10 @@ export function MetricChart(props: { title: string; metric: Metric; series: Seri
       cursor: { drag: { x: false, y: false } },
       scales: { x: { time: true }, y: { range: (_u, _min, max) => [0, max > 0 ? max * 1.15 : 1] } },
       axes: [
-        { stroke: axis, grid: { stroke: grid, width: 1 }, ticks: { show: false }, size: 24, space: 70, values: (_u, vals) => vals.map((v) => clock(v)) },
+        { stroke: axis, grid: { stroke: grid, width: 1 }, ticks: { show: false }, size: 24, space: 50, values: (_u, vals) => vals.map((v) => clock(v)) },
         { stroke: axis, grid: { stroke: grid, width: 1 }, ticks: { show: false }, size: 44, values: (_u, vals) => vals.map((v) => (metric === 'errorRate' ? `${v}%` : String(v))) },
       ],
-      series: [{}, ...names.map((n, i) => ({ label: n.name, stroke: colourOf(n.role, i), width: 2, points: { show: false } }))],
+      series: [{}, ...names.map((n, i) => ({ label: n.name, stroke: byIndex ? colourOf(undefined, i) : colourOf(n.role, i), width: 2, points: { show: false } }))],
     };
     plot.current = { chart: new uPlot(opts, data, el), key };
   });
@@ -83,7 +91,7 @@ export function MetricChart(props: { title: string; metric: Metric; series: Seri
       <figcaption>
         <span>{props.title}</span>
         <span className="legend" aria-hidden="true">
-          {names.map((n, i) => <span key={n.name} className={`legend-item role-${n.role} series-${i % 4}`}>{n.role} {n.name}</span>)}
+          {names.map((n, i) => <span key={n.name} className={`legend-item ${byIndex ? '' : `role-${n.role} `}series-${i % 4}`}>{n.role} {n.name}</span>)}
         </span>
       </figcaption>
       <div ref={box} className="chart-canvas" aria-hidden="true" />

@@ -60,7 +60,7 @@ export function ReleasePage(props: { name: string }) {
         <h2 id="revisions-title">Revisions</h2>
         <RevisionsTable revisions={view.revisions} showMember />
       </section>
-      <Charts data={data} />
+      <Charts data={data} colourBy="index" />
       <AnalysisSection guard={view.guard} runs={data.runs} />
       <EventsSection events={data.events} />
     </>
@@ -83,6 +83,8 @@ function MemberCard({ member }: { member: MemberView }) {
   );
 }
 
+const count = (n: number) => n.toLocaleString('en-US');
+
 function PinnedClients({ traffic }: { traffic: ReleaseTrafficView }) {
   const share = (s: { stable: number; canary: number }) => (s.stable + s.canary > 0 ? formatPercent((s.canary / (s.stable + s.canary)) * 100) : '–');
   return (
@@ -91,8 +93,8 @@ function PinnedClients({ traffic }: { traffic: ReleaseTrafficView }) {
       <div className="table-wrap"><table className="table">
         <thead><tr><th scope="col" /><th scope="col" className="num">Stable</th><th scope="col" className="num">Canary</th><th scope="col" className="num">Canary share</th></tr></thead>
         <tbody>
-          <tr><th scope="row">Page loads</th><td className="num">{traffic.pageLoads.stable}</td><td className="num">{traffic.pageLoads.canary}</td><td className="num">{share(traffic.pageLoads)}</td></tr>
-          <tr><th scope="row">Requests</th><td className="num">{traffic.requests.stable}</td><td className="num">{traffic.requests.canary}</td><td className="num">{share(traffic.requests)}</td></tr>
+          <tr><th scope="row">Page loads</th><td className="num">{count(traffic.pageLoads.stable)}</td><td className="num">{count(traffic.pageLoads.canary)}</td><td className="num">{share(traffic.pageLoads)}</td></tr>
+          <tr><th scope="row">Requests</th><td className="num">{count(traffic.requests.stable)}</td><td className="num">{count(traffic.requests.canary)}</td><td className="num">{share(traffic.requests)}</td></tr>
         </tbody>
       </table></div>
     </>

@@ -115,14 +115,14 @@ export function Banners(props: { view: ServiceView }) {
 }
 
 /** The three charts of the live figures. */
-export function Charts(props: { data: { series: Parameters<typeof MetricChart>[0]['series'] } }) {
+export function Charts(props: { data: { series: Parameters<typeof MetricChart>[0]['series'] }; colourBy?: 'role' | 'index' }) {
   return (
     <section className="section" aria-labelledby="figures-title">
       <h2 id="figures-title">Figures</h2>
       <div className="grid-3">
-        <MetricChart title="Requests per second" metric="requestsPerSecond" series={props.data.series} format={(v) => `${formatRps(v ?? 0)} req/s`} />
-        <MetricChart title="Error rate" metric="errorRate" series={props.data.series} format={(v) => formatRate(v ?? 0)} />
-        <MetricChart title="p99 latency (ms)" metric="p99Ms" series={props.data.series} format={formatLatency} />
+        <MetricChart title="Requests per second" metric="requestsPerSecond" series={props.data.series} colourBy={props.colourBy} format={(v) => `${formatRps(v ?? 0)} req/s`} />
+        <MetricChart title="Error rate" metric="errorRate" series={props.data.series} colourBy={props.colourBy} format={(v) => formatRate(v ?? 0)} />
+        <MetricChart title="p99 latency (ms)" metric="p99Ms" series={props.data.series} colourBy={props.colourBy} format={formatLatency} />
       </div>
     </section>
   );
