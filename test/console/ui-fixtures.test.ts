@@ -178,6 +178,48 @@ describe('console UI against the fixture API', () => {
     }
   });
 
+  it('asks before an undo and sends the revision chosen', async () => {
+    const { page, api, close } = await open('/services/checkout');
+    try {
+      await page.getByRole('button', { name: 'Undo to revision 2' }).click();
+      const dialog = page.getByRole('dialog');
+      expect(await dialog.textContent()).toContain('rolls back to revision 2 (0c6e2b9)');
+      await dialog.getByRole('button', { name: 'Confirm' }).click();
+      await expect.poll(() => api.requests.find((r) => r.path === '/v1/services/checkout/undo')?.body).toEqual({ toRevision: 2, expectedVersion: 41 });
+    } finally {
+      await close();
+    }
+  });
+
+  it('adds a mirror route, and shows a refused route change\'s message in an alert', async () => {
+    const { page, api, close } = await open('/services/checkout');
+    try {
+      const form = page.getByRole('form', { name: 'Mirror route' });
+      await form.getByLabel('Route name').fill('shadow');
+      await form.getByLabel('Percent').fill('25');
+      await form.getByLabel('Path prefix').fill('/api');
+      await form.getByRole('button', { name: 'Add mirror route' }).click();
+      await expect.poll(() => api.requests.find((r) => r.path === '/v1/services/checkout/mirror-route')?.body)
+        .toEqual({ name: 'shadow', percentage: 25, match: [{ path: { prefix: '/api' } }], expectedVersion: 41 });
+
+      api.refuseNext('/v1/services/checkout/header-route', 409, 'InvalidOperation', 'header routes need a traffic router that matches headers; this one does not');
+      await page.getByRole('button', { name: 'Remove route beta' }).click();
+      await expect.poll(() => page.getByRole('alert').textContent()).toBe('header routes need a traffic router that matches headers; this one does not');
+    } finally {
+      await close();
+    }
+  });
+
+  it('says so when the service asked for does not exist', async () => {
+    const { page, close } = await open('/services/nope');
+    try {
+      await page.getByRole('heading', { level: 1, name: 'nope' }).waitFor();
+      await expect.poll(() => page.getByRole('alert').textContent()).toBe('no service or release named nope');
+    } finally {
+      await close();
+    }
+  });
+
   it('sends the user back to sign-in, saying why, when the session ends', async () => {
     const { page, api, close } = await open('/services/checkout');
     try {
