@@ -220,6 +220,24 @@ describe('console UI against the fixture API', () => {
     }
   });
 
+  it('shows a release\'s members side by side, its pinned clients, and sets the release\'s weight', async () => {
+    const { page, api, close } = await open('/releases/storefront');
+    try {
+      await page.getByRole('heading', { level: 1, name: 'storefront' }).waitFor();
+      expect(await page.getByRole('status', { name: 'Rollout state' }).textContent()).toContain('Progressing · step 1/2');
+      for (const member of ['web', 'api']) expect(await page.getByRole('link', { name: member, exact: true }).count()).toBe(1);
+      await page.getByRole('heading', { level: 2, name: 'Pinned clients' }).waitFor();
+      expect(await page.getByRole('row', { name: /Page loads/ }).textContent()).toContain('30.1%');
+      const slider = page.getByRole('slider', { name: 'Canary weight' });
+      expect(await slider.getAttribute('aria-valuenow')).toBe('30');
+      await slider.fill('50');
+      await page.getByRole('button', { name: 'Set weight to 50%' }).click();
+      await expect.poll(() => api.requests.find((r) => r.path === '/v1/services/storefront/weight')?.body).toEqual({ percent: 50, expectedVersion: 17 });
+    } finally {
+      await close();
+    }
+  });
+
   it('sends the user back to sign-in, saying why, when the session ends', async () => {
     const { page, api, close } = await open('/services/checkout');
     try {
