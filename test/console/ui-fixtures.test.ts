@@ -97,6 +97,10 @@ describe('console UI against the fixture API', () => {
       expect(await page.getByRole('button', { name: 'Undo to revision 2' }).count()).toBe(1);
       expect(await page.getByRole('button', { name: 'Undo to revision 3' }).count()).toBe(0);
 
+      // A message the contract does not allow is skipped, not shown half.
+      api.pushStatus({ ...fixtureViews().checkout!, phase: 'Sideways' as never, step: 3, version: 42 });
+      await page.waitForTimeout(1_500);
+      expect(await state.textContent()).toContain('Paused · step 2/4');
       const moved = { ...fixtureViews().checkout!, phase: 'Progressing' as const, step: 3, pauseReasons: [], version: 42 };
       api.pushStatus(moved);
       await expect.poll(() => state.textContent(), { timeout: WAIT_MS }).toContain('Progressing · step 3/4');
@@ -246,6 +250,20 @@ describe('console UI against the fixture API', () => {
       api.endSession();
       await page.waitForURL('**/sign-in');
       expect(await page.getByRole('alert').textContent()).toBe('Your session ended; sign in again.');
+    } finally {
+      await close();
+    }
+  });
+
+  it('signs out from the header: the session ends on the server and the sign-in form returns', async () => {
+    const { page, api, close } = await open('/');
+    try {
+      await page.getByRole('button', { name: 'Sign out' }).click();
+      await page.waitForURL('**/sign-in');
+      await page.getByLabel('Token').waitFor();
+      const end = api.requests.find((r) => r.path === '/v1/session/end');
+      expect(end?.method).toBe('POST');
+      expect(end?.headers['x-graylane-csrf']).toBe('csrf-fixture-7c1d');
     } finally {
       await close();
     }
