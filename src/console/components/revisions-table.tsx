@@ -1,0 +1,38 @@
+import type { RevisionLiveView } from '../../api/contract/index.js';
+import { formatLatency, formatPercent, formatRate, formatRps } from '../format.js';
+
+/** Each revision's part and live figures, one row each (scrolls sideways on its own on a phone). */
+export function RevisionsTable(props: { revisions: readonly RevisionLiveView[]; showMember?: boolean }) {
+  return (
+    <div className="table-wrap">
+      <table className="table">
+        <thead>
+          <tr>
+            <th scope="col">Revision</th>
+            {props.showMember && <th scope="col">Member</th>}
+            <th scope="col">Role</th>
+            <th scope="col" className="num">Weight</th>
+            <th scope="col" className="num">Ready</th>
+            <th scope="col" className="num">Req/s</th>
+            <th scope="col" className="num">Errors</th>
+            <th scope="col" className="num">p99</th>
+          </tr>
+        </thead>
+        <tbody>
+          {props.revisions.map((r) => (
+            <tr key={`${r.member ?? ''}/${r.name}`}>
+              <th scope="row"><span className="rev-no">#{r.number}</span> <code>{r.name}</code></th>
+              {props.showMember && <td>{r.member ?? ''}</td>}
+              <td><span className={`role role-${r.role}`}>{r.role}</span></td>
+              <td className="num">{formatPercent(r.weight)}</td>
+              <td className={`num ${r.ready < r.total ? 'warn' : ''}`}>{r.ready}/{r.total}</td>
+              <td className="num">{formatRps(r.requestsPerSecond)}</td>
+              <td className={`num ${r.errorRate >= 0.01 ? 'bad' : ''}`}>{formatRate(r.errorRate)}</td>
+              <td className="num">{formatLatency(r.p99Ms)}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </div>
+  );
+}
