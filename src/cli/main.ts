@@ -9,6 +9,7 @@ import { registerPlanCommand } from './commands/plan.js';
 import { registerDemoCommand } from './commands/demo.js';
 import { registerInstallCommand } from './commands/install.js';
 import { registerControllerCommand } from './commands/controller.js';
+import { registerTokenCommand } from './commands/token.js';
 
 const VERSION = '0.1.0';
 
@@ -35,6 +36,7 @@ Examples:
   registerOperationCommands(program, ctx);
   registerInstallCommand(program, ctx);
   registerControllerCommand(program, ctx);
+  registerTokenCommand(program, ctx);
   for (const cmd of program.commands) cmd.exitOverride().configureOutput({ writeOut: (s) => ctx.io.out(s), writeErr: (s) => ctx.io.err(s) });
   return program;
 }
