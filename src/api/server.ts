@@ -104,6 +104,7 @@ async function handle(
   const path = url.pathname;
   const cp = options.backend;
   if (req.method === 'GET' && path === '/v1/health') return sendJson(res, 200, { ok: true, version: options.version ?? 'dev' });
+  // The console's files and sign-in need no credential: the page is what a person signs in on.
   if (req.method === 'GET' && path === '/openapi.json') return sendJson(res, 200, openApiDocument(options.version ?? 'dev'));
   if (path !== '/v1' && !path.startsWith('/v1/')) {
     if (req.method === 'GET' || req.method === 'HEAD') return void (await files.serve(req, res, path));
@@ -113,7 +114,10 @@ async function handle(
       return sendJson(res, 200, auth.signIn(body.token, res));
     }
     if (req.method === 'GET' && path === '/v1/session') return sendJson(res, 200, auth.current(req, res));
-    if (req.method === 'POST' && path === '/v1/session/end') return sendJson(res, 200, (auth.end(req, res), { ended: true }));
+    if (req.method === 'POST' && path === '/v1/session/end') {
+      auth.end(req, res);
+      return sendJson(res, 200, { ended: true });
+    }
   }
   auth.authenticate(req, res);
 
