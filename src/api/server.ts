@@ -104,8 +104,8 @@ async function handle(
   const path = url.pathname;
   const cp = options.backend;
   if (req.method === 'GET' && path === '/v1/health') return sendJson(res, 200, { ok: true, version: options.version ?? 'dev' });
-  // The console's files and sign-in need no credential: the page is what a person signs in on.
   if (req.method === 'GET' && path === '/openapi.json') return sendJson(res, 200, openApiDocument(options.version ?? 'dev'));
+  // The console's files and sign-in need no credential: the page is what a person signs in on.
   if (path !== '/v1' && !path.startsWith('/v1/')) {
     if (req.method === 'GET' || req.method === 'HEAD') return void (await files.serve(req, res, path));
   } else if (path === '/v1/session' || path === '/v1/session/end') {
