@@ -11,7 +11,8 @@ function operationOf(e: Endpoint): Record<string, unknown> {
   const ok: Record<string, unknown> = {};
   if (e.response) ok['application/json'] = { schema: plain(e.response) };
   if (e.stream) ok[e.stream] = { schema: { type: 'string' } };
-  const errorStatuses = [...(e.authenticated ? [401] : []), ...e.errors, 500];
+  // A console session's change without its CSRF token is a 403.
+  const errorStatuses = [...(e.authenticated ? [401, ...(e.method === 'post' ? [403] : [])] : []), ...e.errors, 500];
   const responses: Record<string, unknown> = { '200': { description: 'OK', content: ok } };
   for (const status of errorStatuses) {
     responses[String(status)] = { description: STATUS_MEANING[status] ?? 'error', content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } };
@@ -22,7 +23,7 @@ function operationOf(e: Endpoint): Record<string, unknown> {
   ];
   return {
     summary: e.summary,
-    security: e.authenticated ? [{ bearer: [] }] : [],
+    security: e.authenticated ? [{ bearer: [] }, { session: [] }] : [],
     ...(parameters.length > 0 ? { parameters } : {}),
     ...(e.body ? { requestBody: { required: ((e.body as { required?: string[] }).required ?? []).length > 0, content: { 'application/json': { schema: plain(e.body) } } } } : {}),
     responses,
@@ -36,7 +37,7 @@ export function openApiDocument(version: string): Record<string, unknown> {
   return {
     openapi: '3.1.0',
     info: { title: 'graylane daemon API', version, description: 'Loopback only. Bearer token from the state directory.' },
-    components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } }, schemas: { Error: plain(ErrorBodySchema) } },
+    components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' }, session: { type: 'apiKey', in: 'cookie', name: 'graylane-session' } }, schemas: { Error: plain(ErrorBodySchema) } },
     paths,
   };
 }

@@ -3,6 +3,8 @@ import { Ajv } from 'ajv';
 import { ControlPlaneError, type ControlPlane, type EventView, type Operation, type OperateOptions } from '../controller/control-plane.js';
 import { StoreError } from '../state/store.js';
 import { buildRolloutView, type ServiceView } from '../view/index.js';
+import { planRollout } from '../engine/index.js';
+import { planViewOf } from '../view/plan-view.js';
 import { ApiClient, ApiError } from './client.js';
 import { startApiServer, type ApiServer } from './server.js';
 
@@ -38,6 +40,10 @@ class FakeControlPlane implements ControlPlane {
     return Promise.resolve({ services: [{ name: 'api', revision: 'bbb', revisionNumber: 2, change: 'updated' }], warnings: [], removed: [] });
   }
   list(): ServiceView[] { return [canaryView()]; }
+  plan(name: string): ReturnType<typeof planViewOf> {
+    this.get(name);
+    return planViewOf(planRollout({ spec: { strategy: { canary: { steps: [{ setWeight: 25 }, { pause: {} }] } } } }), { step: 2, terminal: false });
+  }
   get(name: string): ServiceView {
     if (name !== 'api') throw new ControlPlaneError('NotFound', `no service "${name}"; services: api`);
     return canaryView();
@@ -126,6 +132,8 @@ describe('the API server', () => {
     ['post', '/v1/services/{name}/restart', '/v1/services/api/restart', {}],
     ['post', '/v1/services/{name}/header-route', '/v1/services/api/header-route', { name: 'beta', match: [{ headerName: 'x-beta', headerValue: { exact: '1' } }] }],
     ['post', '/v1/services/{name}/mirror-route', '/v1/services/api/mirror-route', { name: 'shadow' }],
+    ['get', '/v1/services/{name}/series', '/v1/services/api/series', undefined],
+    ['get', '/v1/services/{name}/plan', '/v1/services/api/plan', undefined],
   ];
   it.each(rows)('%s %s answers what the OpenAPI document says', async (method, template, path, body) => {
     const { status, json } = await call(method.toUpperCase(), path, body);
@@ -134,7 +142,9 @@ describe('the API server', () => {
   });
 
   it('documents every endpoint it serves, each with a response schema', () => {
-    expect(Object.keys(doc.paths).sort()).toEqual([...new Set(rows.map((r) => r[1])), '/v1/services/{name}/logs'].sort());
+    // The console's session endpoints are exercised in console-session.test.ts (they need a cookie).
+    const session = ['/v1/session', '/v1/session/end'];
+    expect(Object.keys(doc.paths).sort()).toEqual([...new Set(rows.map((r) => r[1])), '/v1/services/{name}/logs', ...session].sort());
     for (const [path, methods] of Object.entries(doc.paths)) {
       for (const op of Object.values(methods)) expect(Object.values(op.responses['200']!.content!)[0], path).toHaveProperty('schema');
     }

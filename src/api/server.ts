@@ -1,18 +1,22 @@
 /**
- * The daemon's HTTP API: JSON over loopback, a bearer token on everything but health and the
- * OpenAPI document, server-sent events for live status. A thin shell over a ControlPlane.
+ * The daemon's HTTP API: JSON over loopback, a bearer token (or the console's session cookie) on
+ * everything but health and the OpenAPI document, server-sent events for live status, and the
+ * console's files. A thin shell over a ControlPlane.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { timingSafeEqual } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { ControlPlaneError } from '../controller/control-plane.js';
 import type { ApiBackend } from './api-backend.js';
 import { isWriteFailure } from '../state/write-guard.js';
 import {
-  ApplyBodySchema, ENDPOINTS, HTTP_STATUS_OF, OPERATION_PATHS, contractIssues, describeIssue, isOperationPath, operationOf, precompile,
+  ApplyBodySchema, ENDPOINTS, SessionRequestSchema, HTTP_STATUS_OF, OPERATION_PATHS, contractIssues, describeIssue, isOperationPath, operationOf, precompile,
   type ApiErrorCode, type ApplyBody, type ErrorBody,
 } from './contract/index.js';
 import { openApiDocument } from './openapi.js';
+import { ApiRefusal, ConsoleAuth } from './console-auth.js';
+import { ConsoleFiles } from './console-static.js';
+import { setSecurityHeaders } from './security-headers.js';
+import { SeriesRecorder } from './series-recorder.js';
 
 /** Options of {@link startApiServer}. */
 export interface ApiServerOptions {
@@ -26,6 +30,22 @@ export interface ApiServerOptions {
   port?: number;
   /** Version reported by /v1/health. */
   version?: string;
+  /** Where the console's built files are; default the package's dist/console. */
+  consoleDir?: string;
+  /** Time between samples of the console's charts; default 1 s. */
+  sampleIntervalMs?: number;
+  /** Time the charts' samples are kept; default 10 min. */
+  seriesWindowMs?: number;
+  /** Clock of console sessions, sign-in throttling and samples; injectable for tests. */
+  nowMs?: () => number;
+}
+
+/** What the server keeps beside its options. */
+interface ServerParts {
+  streams: Set<ServerResponse>;
+  auth: ConsoleAuth;
+  files: ConsoleFiles;
+  series: SeriesRecorder;
 }
 
 /** A running API server. */
@@ -44,19 +64,29 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
   const host = options.host ?? '127.0.0.1';
   if (!LOOPBACK.has(host)) throw new Error(`the API listens on loopback only; "${host}" is not a loopback address`);
   precompile(ENDPOINTS.flatMap((e) => (e.body ? [e.body] : [])));
-  const streams = new Set<ServerResponse>();
+  const version = options.version ?? 'dev';
+  const parts: ServerParts = {
+    streams: new Set<ServerResponse>(),
+    auth: new ConsoleAuth({ token: options.token, place: options.backend.place ?? 'single-host', version, nowMs: options.nowMs }),
+    files: new ConsoleFiles(options.consoleDir),
+    series: new SeriesRecorder({ backend: options.backend, sampleIntervalMs: options.sampleIntervalMs, windowMs: options.seriesWindowMs, nowMs: options.nowMs }),
+  };
+  const { streams } = parts;
   const server: Server = createServer((req, res) => {
-    handle(options, req, res, streams).catch((err: unknown) => sendError(res, err));
+    setSecurityHeaders(res);
+    handle(options, req, res, parts).catch((err: unknown) => sendError(res, err));
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(options.port ?? 0, host, () => resolve());
   });
   const { port } = server.address() as AddressInfo;
+  parts.series.start();
   return {
     url: `http://${host.includes(':') ? `[${host}]` : host}:${port}`,
     close: () =>
       new Promise<void>((resolve) => {
+        parts.series.stop();
         for (const res of streams) res.end();
         server.close(() => resolve());
         server.closeAllConnections();
@@ -64,27 +94,32 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
   };
 }
 
-function authorized(req: IncomingMessage, token: string): boolean {
-  const header = req.headers.authorization ?? '';
-  const given = Buffer.from(header.startsWith('Bearer ') ? header.slice(7) : '');
-  const want = Buffer.from(token);
-  return given.length === want.length && timingSafeEqual(given, want);
-}
-
 async function handle(
   options: ApiServerOptions,
   req: IncomingMessage,
   res: ServerResponse,
-  streams: Set<ServerResponse>,
+  { streams, auth, files, series }: ServerParts,
 ): Promise<void> {
   const url = new URL(req.url ?? '/', 'http://localhost');
   const path = url.pathname;
   const cp = options.backend;
   if (req.method === 'GET' && path === '/v1/health') return sendJson(res, 200, { ok: true, version: options.version ?? 'dev' });
   if (req.method === 'GET' && path === '/openapi.json') return sendJson(res, 200, openApiDocument(options.version ?? 'dev'));
-  if (!authorized(req, options.token)) {
-    return sendError(res, new ApiServerError('Unauthorized', 'a valid token is required: the CLI reads it from the state directory (token file)'));
+  // The console's files and sign-in need no credential: the page is what a person signs in on.
+  if (path !== '/v1' && !path.startsWith('/v1/')) {
+    if (req.method === 'GET' || req.method === 'HEAD') return void (await files.serve(req, res, path));
+  } else if (path === '/v1/session' || path === '/v1/session/end') {
+    if (req.method === 'POST' && path === '/v1/session') {
+      const body = checked<{ token: string }>(SessionRequestSchema, await readJson(req), 'sign in with {"token": "..."}: `graylane token` prints it');
+      return sendJson(res, 200, auth.signIn(body.token, res));
+    }
+    if (req.method === 'GET' && path === '/v1/session') return sendJson(res, 200, auth.current(req, res));
+    if (req.method === 'POST' && path === '/v1/session/end') {
+      auth.end(req, res);
+      return sendJson(res, 200, { ended: true });
+    }
   }
+  auth.authenticate(req, res);
 
   if (req.method === 'POST' && path === '/v1/apply') {
     if (!cp.apply) throw new ControlPlaneError('InvalidOperation', 'this server does not apply files: on a cluster, apply with kubectl');
@@ -106,6 +141,11 @@ async function handle(
     if (req.method === 'GET' && sub === 'history') return sendJson(res, 200, { revisions: await cp.history(name, { showEnv: url.searchParams.get('showEnv') === 'true' }) });
     if (req.method === 'GET' && sub === 'analysis') return sendJson(res, 200, { runs: await cp.analysis(name) });
     if (req.method === 'GET' && sub === 'logs') return streamLogs(cp, name, url, res);
+    if (req.method === 'GET' && sub === 'series') return sendJson(res, 200, await series.series(name));
+    if (req.method === 'GET' && sub === 'plan') {
+      if (!cp.plan) throw new ControlPlaneError('NotFound', `this server has no plan for ${name}: \`graylane plan\` shows it from the rollout's file`);
+      return sendJson(res, 200, await cp.plan(name));
+    }
     if (req.method === 'POST' && sub !== undefined) {
       if (!isOperationPath(sub)) {
         throw new ControlPlaneError('NotFound', `unknown operation "${sub}"; known: ${Object.keys(OPERATION_PATHS).join(', ')}`);
@@ -189,6 +229,10 @@ function sendJson(res: ServerResponse, status: number, body: unknown): void {
 function sendError(res: ServerResponse, err: unknown): void {
   const send = (code: ApiErrorCode, error: ErrorBody['error']) => sendJson(res, HTTP_STATUS_OF[code], { error });
   if (err instanceof ControlPlaneError) return send(err.code, { code: err.code, message: err.message, details: err.details });
+  if (err instanceof ApiRefusal) {
+    if (err.retryAfterSeconds !== undefined && !res.headersSent) res.setHeader('retry-after', String(err.retryAfterSeconds));
+    return send(err.code, { code: err.code, message: err.message });
+  }
   if (err instanceof ApiServerError) return send(err.code, { code: err.code, message: err.message, ...(err.field === undefined ? {} : { field: err.field }) });
   // Nothing was changed: the daemon could not record it. It is worth trying again later.
   if (isWriteFailure(err)) return send(err.code === 'StateDirFull' ? 'StateDirFull' : 'StateWriteFailed', { code: err.code, message: err.message });

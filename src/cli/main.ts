@@ -10,6 +10,7 @@ import { registerDemoCommand } from './commands/demo.js';
 import { registerInstallCommand } from './commands/install.js';
 import { registerControllerCommand } from './commands/controller.js';
 import { registerDashboardCommand } from './commands/dashboard.js';
+import { registerTokenCommand } from './commands/token.js';
 
 const VERSION = '0.1.0';
 
@@ -37,6 +38,7 @@ Examples:
   registerInstallCommand(program, ctx);
   registerControllerCommand(program, ctx);
   registerDashboardCommand(program, ctx);
+  registerTokenCommand(program, ctx);
   for (const cmd of program.commands) cmd.exitOverride().configureOutput({ writeOut: (s) => ctx.io.out(s), writeErr: (s) => ctx.io.err(s) });
   return program;
 }

@@ -7,6 +7,7 @@ import { Type, type TSchema } from '@sinclair/typebox';
 import { ApplyBodySchema, OPERATION_PATHS } from './operations.js';
 import { ApplyResultSchema, EventViewSchema } from './events.js';
 import { AnalysisRunViewSchema, RevisionViewSchema, ServiceViewSchema } from './views.js';
+import { PlanViewSchema, SeriesSchema, SessionRequestSchema, SessionSchema } from './console.js';
 
 /** One endpoint of the API. */
 export interface Endpoint {
@@ -16,7 +17,7 @@ export interface Endpoint {
   path: string;
   /** One line for people. */
   summary: string;
-  /** Whether the bearer token is needed. */
+  /** Whether the bearer token (or a console session cookie, with the CSRF header on a change) is needed. */
   authenticated: boolean;
   /** The JSON body it takes, when it takes one. */
   body?: TSchema;
@@ -26,7 +27,7 @@ export interface Endpoint {
   stream?: 'text/event-stream' | 'text/plain';
   /** Query parameters. */
   query?: { name: string; description: string; schema: TSchema }[];
-  /** Error statuses it may answer, beside 401 for authenticated ones. */
+  /** Error statuses it may answer, beside 401 (and 403 for changes, from the console) for authenticated ones. */
   errors: number[];
 }
 
@@ -42,6 +43,8 @@ export const AnalysisListSchema = Type.Object({ runs: Type.Array(AnalysisRunView
 export const EventListSchema = Type.Object({ events: Type.Array(EventViewSchema, { description: 'oldest first' }) });
 
 const state = [503];
+/** `POST /v1/session/end`. */
+export const SessionEndSchema = Type.Object({ ended: Type.Boolean() });
 
 /** The API, endpoint by endpoint. */
 export const ENDPOINTS: readonly Endpoint[] = [
@@ -64,6 +67,14 @@ export const ENDPOINTS: readonly Endpoint[] = [
       { name: 'follow', description: '1 keeps streaming new lines', schema: Type.Literal('1') },
     ],
   },
+  {
+    method: 'post', path: '/v1/session', authenticated: false, body: SessionRequestSchema, response: SessionSchema, errors: [400, 401, 429],
+    summary: 'Console sign-in with the token: the session id comes back in the HttpOnly cookie graylane-session, the CSRF token in the answer. Wrong tokens are slowed (429 with Retry-After).',
+  },
+  { method: 'get', path: '/v1/session', authenticated: false, response: SessionSchema, errors: [401], summary: 'The console session of the cookie (its CSRF token again); 401 without one.' },
+  { method: 'post', path: '/v1/session/end', authenticated: false, response: SessionEndSchema, errors: [401, 403], summary: 'Ends the console session of the cookie (with the x-graylane-csrf header).' },
+  { method: 'get', path: '/v1/services/{name}/series', summary: 'Per-revision requests/s, error rate and p99 of the last minutes, oldest first (the console\'s charts).', authenticated: true, response: SeriesSchema, errors: [404] },
+  { method: 'get', path: '/v1/services/{name}/plan', summary: 'The rollout\'s plan (what `graylane plan` prints) and the time left from its current step.', authenticated: true, response: PlanViewSchema, errors: [404] },
   ...Object.entries(OPERATION_PATHS).map(([op, { body, summary }]): Endpoint => ({
     method: 'post', path: `/v1/services/{name}/${op}`, summary, authenticated: true, body, response: ServiceViewSchema, errors: [400, 404, 409, ...state],
   })),

@@ -90,6 +90,7 @@ async function runDemoIn(dir: string, ctx: CliContext, o: { keep: boolean; rate:
   }
   try {
     ctx.print(`  shop     ${daemon.routerUrl}/`);
+    ctx.print(`  console  ${api.url}/ (sign in with the token from \`graylane token\`, with GRAYLANE_STATE_DIR=${stateDir})`);
     ctx.print(`  CLI      graylane --help   (with GRAYLANE_STATE_DIR=${stateDir})`);
     const cp = daemon.controller;
     const views = () => ['web', 'api'].map((s) => cp.get(s));

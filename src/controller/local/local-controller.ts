@@ -37,6 +37,8 @@ import { LocalModel } from './local-model.js';
 import { createLocalGuard } from './local-guard.js';
 import { gatedState } from './store-health.js';
 import { LocalNotifications } from './local-notifications.js';
+import { localPlan } from './local-plan.js';
+import type { PlanView } from '../../api/contract/index.js';
 
 export { DEFAULT_EVENT_RETENTION, type EventRetention } from './event-log.js';
 export { PROBE_FAILING_EVENT_INTERVAL_MS } from './instances.js';
@@ -246,6 +248,11 @@ export class LocalController implements ControlPlane {
 
   logs(options: { service: string; revision?: string; follow?: boolean; tailLines?: number; sinceMs?: number; signal?: AbortSignal }): AsyncIterable<string> {
     return this.reads.logs(options);
+  }
+
+  /** The rollout's plan and where it is on it (the console's step pipeline, ETA and worst-case rollback). */
+  plan(name: string): PlanView {
+    return localPlan({ store: this.store, model: this.model, release: (n) => this.releases.find(n) }, name);
   }
 
   /** Queues a reconcile of one service (coalesced: at most one waiting per service). */
