@@ -46,6 +46,7 @@ export class SeriesRecorder {
   private readonly every: Every;
   private cancel: (() => void) | undefined;
   private sampling = false;
+  private readonly listeners = new Set<(views: ServiceView[]) => void>();
 
   constructor(private readonly options: SeriesRecorderOptions) {
     this.intervalMs = options.sampleIntervalMs ?? DEFAULT_SAMPLE_INTERVAL_MS;
@@ -67,12 +68,20 @@ export class SeriesRecorder {
     this.cancel = undefined;
   }
 
+  /** Calls `listener` with every sample's views (the event streams send the live figures from them); returns the unsubscribe function. */
+  onSample(listener: (views: ServiceView[]) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
   /** Takes one sample of every view (skipped while the previous one is still being read). */
   async sample(): Promise<void> {
     if (this.sampling) return;
     this.sampling = true;
     try {
-      this.record(await this.options.backend.list());
+      const views = await this.options.backend.list();
+      this.record(views);
+      for (const listener of this.listeners) listener(views);
     } catch {
       // A backend that cannot answer now (a cluster out of reach) leaves a gap; the API reports its errors itself.
     } finally {

@@ -10,7 +10,7 @@ import type { ApiBackend } from './api-backend.js';
 import { isWriteFailure } from '../state/write-guard.js';
 import {
   ApplyBodySchema, ENDPOINTS, SessionRequestSchema, HTTP_STATUS_OF, OPERATION_PATHS, contractIssues, describeIssue, isOperationPath, operationOf, precompile,
-  type ApiErrorCode, type ApplyBody, type ErrorBody,
+  type ApiErrorCode, type ApplyBody, type ErrorBody, type ServiceView,
 } from './contract/index.js';
 import { openApiDocument } from './openapi.js';
 import { ApiRefusal, ConsoleAuth } from './console-auth.js';
@@ -128,7 +128,7 @@ async function handle(
   }
   if (req.method === 'GET' && path === '/v1/services') return sendJson(res, 200, { services: await cp.list() });
   if (req.method === 'GET' && path === '/v1/events') {
-    if ((req.headers.accept ?? '').includes('text/event-stream')) return streamEvents(cp, url, req, res, streams);
+    if ((req.headers.accept ?? '').includes('text/event-stream')) return streamEvents(cp, series, url, req, res, streams);
     const afterId = Number(url.searchParams.get('after') ?? 0);
     return sendJson(res, 200, { events: await cp.events({ service: url.searchParams.get('service') ?? undefined, afterId }) });
   }
@@ -240,7 +240,7 @@ function sendError(res: ServerResponse, err: unknown): void {
   send('Internal', { code: 'Internal', message });
 }
 
-async function streamEvents(cp: ApiBackend, url: URL, req: IncomingMessage, res: ServerResponse, streams: Set<ServerResponse>): Promise<void> {
+async function streamEvents(cp: ApiBackend, series: SeriesRecorder, url: URL, req: IncomingMessage, res: ServerResponse, streams: Set<ServerResponse>): Promise<void> {
   const service = url.searchParams.get('service') ?? undefined;
   // Read before the 200: a failing backend answers an error, not an empty stream.
   const after = Number(req.headers['last-event-id'] ?? url.searchParams.get('after') ?? -1);
@@ -250,17 +250,30 @@ async function streamEvents(cp: ApiBackend, url: URL, req: IncomingMessage, res:
   streams.add(res);
   const write = (type: string, data: unknown, id?: number) =>
     res.write(`${id === undefined ? '' : `id: ${id}\n`}event: ${type}\ndata: ${JSON.stringify(data)}\n\n`);
+  // The last view sent of each name: a sample sends only what moved since.
+  const sent = new Map<string, string>();
+  const writeView = (v: ServiceView) => {
+    if (service && v.name !== service) return;
+    const text = JSON.stringify(v);
+    if (sent.get(v.name) === text) return;
+    sent.set(v.name, text);
+    res.write(`event: status\ndata: ${text}\n\n`);
+  };
   // Resume after the last event the client saw, then send the current views so it starts whole.
   for (const e of backlog) write('event', e, e.id);
-  for (const v of views) if (!service || v.name === service) write('status', v);
+  for (const v of views) writeView(v);
   const unsubscribe = cp.subscribe((change) => {
     if (change.event && (!service || change.event.service === service)) write('event', change.event, change.event.id);
-    if (change.view && (!service || change.view.name === service)) write('status', change.view);
+    if (change.view) writeView(change.view);
   });
+  // A controller tells of state changes; the live figures (requests, errors, latency) move between
+  // them, so each sample's views go out too, when they changed.
+  const unsample = series.onSample((all) => all.forEach(writeView));
   const heartbeat = setInterval(() => res.write(': keep-alive\n\n'), 15_000);
   res.on('close', () => {
     clearInterval(heartbeat);
     unsubscribe();
+    unsample();
     streams.delete(res);
   });
 }

@@ -1,3 +1,4 @@
+import { GRAYLANE_VERSION } from './install/install-names.js';
 import { Command, CommanderError } from 'commander';
 import { ApiError, ContractViolationError, DaemonUnreachableError } from '../api/client.js';
 import { CliContext, CliError, EXIT, type CliIo } from './context.js';
@@ -12,7 +13,7 @@ import { registerControllerCommand } from './commands/controller.js';
 import { registerDashboardCommand } from './commands/dashboard.js';
 import { registerTokenCommand } from './commands/token.js';
 
-const VERSION = '0.1.0';
+const VERSION = GRAYLANE_VERSION;
 
 /** Builds the command tree; exported so tests and `--help` share one definition. */
 export function buildProgram(ctx: CliContext): Command {

@@ -1,4 +1,5 @@
 /** `graylane up` (the daemon in the foreground) and `graylane apply`. */
+import { GRAYLANE_VERSION } from '../install/install-names.js';
 import { readFile, rm } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
@@ -66,7 +67,7 @@ export function registerDaemonCommands(program: Command, ctx: CliContext): void 
       }
       // SQLite created its -wal and -shm files meanwhile: private too.
       secureStateDir(stateDir);
-      const api = await startApiServer({ backend: daemon.controller, token });
+      const api = await startApiServer({ backend: daemon.controller, token, version: GRAYLANE_VERSION });
       const startedAtMs = Date.now();
       writeDaemonInfo(stateDir, { apiUrl: api.url, routerUrl: daemon.routerUrl, adminUrl: daemon.adminUrl, pid: process.pid, appFile: resolve(o.file), startedAtMs });
       let registered = true;

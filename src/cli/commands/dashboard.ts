@@ -4,6 +4,7 @@
  * cluster with the kubeconfig's credentials (the browser never sees them). There is no daemon
  * token: each run makes a one-time sign-in code and prints it to the terminal only.
  */
+import { GRAYLANE_VERSION } from '../install/install-names.js';
 import { randomInt } from 'node:crypto';
 import type { Command } from 'commander';
 import { CliError, EXIT, type CliContext } from '../context.js';
@@ -65,7 +66,7 @@ Examples:
       const code = signInCode();
       let server;
       try {
-        server = await startApiServer({ backend, token: code, host: o.address, port });
+        server = await startApiServer({ backend, token: code, host: o.address, port, version: GRAYLANE_VERSION });
       } catch (err) {
         await backend.stop();
         const why = (err as NodeJS.ErrnoException).code === 'EADDRINUSE' ? `port ${port} is in use; choose another with --port` : (err as Error).message;

@@ -2,6 +2,7 @@
  * The body of `graylane demo` (what `npm start` runs): the shop example, v1 then a canary of v2 under
  * simulated browser traffic, then a broken v3 that is aborted, and a summary of what users saw.
  */
+import { GRAYLANE_VERSION } from '../install/install-names.js';
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -77,7 +78,7 @@ async function runDemoIn(dir: string, ctx: CliContext, o: { keep: boolean; rate:
     ctx.print(`port ${o.port} is taken; using a free one`);
     daemon = await startLocalDaemon({ appFile, stateDir, adminToken: token, listen: { host: '127.0.0.1', port: 0 } });
   }
-  const api = await startApiServer({ backend: daemon.controller, token });
+  const api = await startApiServer({ backend: daemon.controller, token, version: GRAYLANE_VERSION });
   const startedAtMs = Date.now();
   writeDaemonInfo(stateDir, { apiUrl: api.url, routerUrl: daemon.routerUrl, adminUrl: daemon.adminUrl, pid: process.pid, appFile, startedAtMs });
   let registered = true;
