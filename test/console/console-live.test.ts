@@ -8,7 +8,7 @@ import { join, resolve } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readToken } from '../../src/api/state-dir.js';
-import { appDir, cli, hit, startDaemon, startLoad, stopDaemon, view, waitFor, writeApp, type Daemon } from '../e2e/harness.js';
+import { appDir, cli, startDaemon, startLoad, versionCounts, stopDaemon, view, waitFor, writeApp, type Daemon } from '../e2e/harness.js';
 import { launchChromium, openPage, signIn } from '../fixtures/browser/chromium.js';
 
 const canary = '      canary:\n        steps: [{setWeight: 20}, {pause: {}}, {setWeight: 40}, {pause: {}}]\n        scaleDownDelaySeconds: 0';
@@ -21,14 +21,7 @@ let file: string;
 let browser: Browser;
 let token: string;
 
-async function shares(n: number): Promise<Record<string, number>> {
-  const seen: Record<string, number> = {};
-  for (let i = 0; i < n; i++) {
-    const v = (await hit(`${d.info.routerUrl}/`)).version;
-    seen[v] = (seen[v] ?? 0) + 1;
-  }
-  return seen;
-}
+const shares = (n: number) => versionCounts(`${d.info.routerUrl}/`, n);
 
 async function rollOut(version: string): Promise<void> {
   writeApp(dir, { version, strategy: canary });

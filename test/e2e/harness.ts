@@ -122,6 +122,16 @@ export async function hit(url: string): Promise<{ version: string; pid: number }
   return (await res.json()) as { version: string; pid: number };
 }
 
+/** How many of `n` sequential requests through the router each version answered. */
+export async function versionCounts(url: string, n: number): Promise<Record<string, number>> {
+  const seen: Record<string, number> = {};
+  for (let i = 0; i < n; i++) {
+    const v = (await hit(url)).version;
+    seen[v] = (seen[v] ?? 0) + 1;
+  }
+  return seen;
+}
+
 /** The status view of one service (default `app`), as `graylane status --json` prints it. */
 export async function view(d: Daemon, service = 'app'): Promise<ServiceView> {
   return JSON.parse((await cli(d.stateDir, ['status', service, '--json'])).out) as ServiceView;

@@ -2,7 +2,7 @@
 import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { appDir, cli, hit, startDaemon, stopDaemon, waitFor, writeApp, type Daemon } from './harness.js';
+import { appDir, cli, startDaemon, stopDaemon, versionCounts, waitFor, writeApp, type Daemon } from './harness.js';
 import type { ServiceView } from '../../src/controller/view-model.js';
 
 const canary = '      canary:\n        steps: [{setWeight: 10}, {pause: {}}, {setWeight: 50}, {pause: {}}]\n        scaleDownDelaySeconds: 0';
@@ -13,14 +13,7 @@ let file: string;
 async function view(): Promise<ServiceView> {
   return JSON.parse((await cli(d.stateDir, ['status', 'app', '--json'])).out) as ServiceView;
 }
-async function share(n = 200): Promise<Record<string, number>> {
-  const seen: Record<string, number> = {};
-  for (let i = 0; i < n; i++) {
-    const v = (await hit(`${d.info.routerUrl}/`)).version;
-    seen[v] = (seen[v] ?? 0) + 1;
-  }
-  return seen;
-}
+const share = (n = 200) => versionCounts(`${d.info.routerUrl}/`, n);
 async function rollOut(version: string): Promise<void> {
   writeApp(dir, { version, strategy: canary });
   expect((await cli(d.stateDir, ['apply', '-f', file])).code).toBe(0);

@@ -17,7 +17,7 @@ export function StepPipeline(props: { view: ServiceView; plan: PlanView | undefi
               <span className="step-dot" aria-hidden="true">{state === 'done' ? '✓' : r.step}</span>
               <span className="step-body">
                 <span className="step-desc">{r.description}</span>
-                <span className="step-meta">canary {r.canaryWeight}%{r.latestFinishMs !== null ? ` · by ${formatDuration(r.latestFinishMs)}` : ''}</span>
+                <span className="step-meta">canary {r.canaryWeight}%{r.latestFinishMs !== null && r.latestFinishMs > 0 ? ` · done by +${formatDuration(r.latestFinishMs)}` : ''}</span>
               </span>
             </li>
           );
