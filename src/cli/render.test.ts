@@ -17,6 +17,19 @@ describe('status of a release', () => {
     const text = renderStatus({ ...release, releaseTraffic: { weight: 20, windowMs: 30_000, pageLoads: { stable: 0, canary: 0 }, requests: { stable: 4, canary: 0 } } });
     expect(text).toContain('canary served no page loads, 0.0% of 4 requests in the last 30 s (weight 20%)');
   });
+
+  it('shows the skew errors caught and, once promoted, until when old pages stay on stable (local time)', () => {
+    const traffic = { weight: 100, windowMs: 30_000, pageLoads: { stable: 1, canary: 9 }, requests: { stable: 10, canary: 90 }, skewErrors: 3 };
+    // 12:04:31 on this machine's clock, whatever its time zone.
+    const endsAtMs = new Date(2030, 0, 5, 12, 4, 31, 700).getTime();
+    const text = renderStatus({ ...release, phase: 'Completed', releaseTraffic: traffic, skewWindowEndsAtMs: endsAtMs });
+    expect(text.split('\n')).toContain('  skew errors caught: 3 in the last 30 s; old pages stay on stable until 12:04:31');
+    expect(renderStatus({ ...release, releaseTraffic: { ...traffic, skewErrors: 0 } }).split('\n')).toContain('  skew errors caught: 0 in the last 30 s');
+    expect(renderStatus({ ...release, skewWindowEndsAtMs: new Date(2030, 0, 5, 9, 0, 5).getTime() })).toContain('  old pages stay on stable until 09:00:05');
+    // Without the router's count (a cluster) and no window: no skew line at all.
+    const { skewErrors: _none, ...clusterTraffic } = traffic;
+    expect(renderStatus({ ...release, releaseTraffic: clusterTraffic })).not.toContain('skew');
+  });
 });
 
 const rev = (name: string, number: number, weight: number, member?: string) => ({

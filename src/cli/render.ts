@@ -42,6 +42,8 @@ export function renderStatus(v: ServiceView): string {
   if (v.stateWrites) lines.push(`  warning: ${v.stateWrites.message} (since ${new Date(v.stateWrites.sinceMs).toISOString()})`);
   if (v.pauseReasons.length > 0 && !v.message.startsWith('paused')) lines.push(`  paused: ${v.pauseReasons.join(', ')}`);
   if (v.releaseTraffic) lines.push(`  ${renderReleaseTraffic(v.releaseTraffic)}`);
+  const skew = renderSkew(v);
+  if (skew) lines.push(`  ${skew}`);
   for (const r of v.routes ?? []) lines.push(`  route in force: ${r.description}`);
   if (v.revisions.length > 0) {
     const rows = [
@@ -100,4 +102,22 @@ function share(part: { stable: number; canary: number }, what: string): string {
 /** The canary's realized share beside the weight set, e.g. for `status shop`. */
 export function renderReleaseTraffic(t: ReleaseTrafficView): string {
   return `canary served ${share(t.pageLoads, 'page loads')}, ${share(t.requests, 'requests')} in the last ${Math.round(t.windowMs / 1000)} s (weight ${t.weight}%)`;
+}
+
+/** A wall-clock time of day on this machine, `12:04:31`. */
+function clockTime(ms: number): string {
+  const d = new Date(ms);
+  return [d.getHours(), d.getMinutes(), d.getSeconds()].map((n) => String(n).padStart(2, '0')).join(':');
+}
+
+/**
+ * A release's skew line, e.g. `skew errors caught: 2 in the last 30 s; old pages stay on stable
+ * until 12:04:31`; either half alone when only it is known, undefined when neither is.
+ */
+export function renderSkew(v: Pick<ServiceView, 'releaseTraffic' | 'skewWindowEndsAtMs'>): string | undefined {
+  const parts: string[] = [];
+  const t = v.releaseTraffic;
+  if (t?.skewErrors !== undefined) parts.push(`skew errors caught: ${t.skewErrors} in the last ${Math.round(t.windowMs / 1000)} s`);
+  if (v.skewWindowEndsAtMs !== undefined) parts.push(`old pages stay on stable until ${clockTime(v.skewWindowEndsAtMs)}`);
+  return parts.length > 0 ? parts.join('; ') : undefined;
 }

@@ -199,7 +199,7 @@ export class CompiledRelease {
     const url = req.url ?? '/';
     const q = url.indexOf('?');
     if (!this.assetPattern.test(q < 0 ? url : url.slice(0, q))) return;
-    this.counters.skew(group.counters.service, group.counters.revision);
+    this.counters.skew(group.counters.service, group.counters.revision, this.nowMs());
     group.counters.skewError();
   }
 }

@@ -253,6 +253,7 @@ describe('skew errors', () => {
     await send(`${r.url}/`, { headers: { cookie: 'graylane-release=forged' } });
     await until(() => r.router.stats({ service: 'web', revision: 'v1' }).responses['4xx'] === 4, 5000, 'responses counted');
     expect(r.router.releaseStats('shop').skewErrors).toBe(2);
+    expect(r.router.releaseTraffic({ release: 'shop' }).skewErrors).toBe(2);
     expect(r.router.stats({ service: 'web', revision: 'v1' }).skewErrors).toBe(2);
     expect(r.router.totals({ service: 'web', revision: 'v1' }).skewErrors).toBe(2);
     expect(r.router.stats({ service: 'web', revision: 'v2' }).skewErrors).toBe(0);

@@ -19,8 +19,14 @@ export interface ReleaseViewInputs {
   state: ReleaseState | undefined;
   /** Each member service's own rollout view, in the release's order. */
   members: MemberView[];
-  /** What the canary really got beside the weight set, while the router pins the release. */
+  /** What the canary really got beside the weight set (and skew errors caught), while the router pins the release. */
   releaseTraffic?: ReleaseTrafficView | undefined;
+  /**
+   * Whether the data plane keeps pages of the old version on the old revisions through the skew
+   * window after promotion (the single-host router does). Only then does the view name the
+   * window's end: elsewhere the state's deadline only says when old revisions are retired.
+   */
+  pinsOldPages?: boolean | undefined;
 }
 
 function phaseOf(state: ReleaseState | undefined, views: MemberView[]): ServiceView['phase'] {
@@ -55,6 +61,7 @@ export function buildReleaseView(input: ReleaseViewInputs): ServiceView {
     ...(views.some((v) => v.routes) ? { routes } : {}),
     ...(input.releaseTraffic ? { releaseTraffic: input.releaseTraffic } : {}),
     members: views.map(memberOf),
+    ...(input.pinsOldPages && state?.phase === 'promoted' && state.skewUntilMs !== undefined ? { skewWindowEndsAtMs: state.skewUntilMs } : {}),
   };
 }
 

@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { CHROMIUM, installFixtureApi, serveStatic, type FixtureApi } from '../fixtures/console/harness.js';
-import { FIXTURE_TOKEN, fixtureViews } from '../fixtures/console/views.js';
+import { FIXTURE_TOKEN, fixturePromotedRelease, fixtureViews } from '../fixtures/console/views.js';
 
 const dist = fileURLToPath(new URL('../../dist/console', import.meta.url));
 const WAIT_MS = 10_000;
@@ -237,6 +237,31 @@ describe('console UI against the fixture API', () => {
       await slider.fill('50');
       await page.getByRole('button', { name: 'Set weight to 50%' }).click();
       await expect.poll(() => api.requests.find((r) => r.path === '/v1/services/storefront/weight')?.body).toEqual({ percent: 50, expectedVersion: 17 });
+    } finally {
+      await close();
+    }
+  });
+
+  it('shows a release\'s skew errors caught (emphasised when any), and once promoted the skew window\'s end counting down each second', async () => {
+    const { page, api, close } = await open('/releases/storefront');
+    try {
+      await page.getByRole('heading', { level: 2, name: 'Skew' }).waitFor();
+      const caught = page.getByLabel('Skew errors caught');
+      expect(await caught.textContent()).toContain('3 skew errors caught in the last 1m');
+      expect(await caught.locator('strong').getAttribute('class')).toBe('bad');
+      expect(await page.getByText('No skew window running').count()).toBe(1);
+
+      const promoted = fixturePromotedRelease(Date.now());
+      api.pushStatus(promoted);
+      const window = page.getByLabel('Skew window');
+      await window.waitFor();
+      const clock = await page.evaluate((ms) => new Date(ms).toLocaleTimeString('en-GB', { hour12: false }), promoted.skewWindowEndsAtMs!);
+      const first = (await window.textContent())!;
+      expect(first).toMatch(new RegExp(`^Old pages stay on stable until ${clock} \\(in 2m \\d{1,2}s\\)\\.$`));
+      // The countdown moves on its own, with no new view from the server.
+      await expect.poll(() => window.textContent(), { timeout: 5_000 }).not.toBe(first);
+      expect(await caught.textContent()).toContain('0 skew errors caught');
+      expect(await caught.locator('strong').getAttribute('class')).toBeNull();
     } finally {
       await close();
     }

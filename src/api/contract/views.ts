@@ -76,6 +76,10 @@ export const ReleaseTrafficViewSchema = Type.Object({
   windowMs: Type.Number({ minimum: 0, description: 'the window counted, ms' }),
   pageLoads: Type.Object({ stable: Type.Number(), canary: Type.Number() }, { description: 'page loads (navigations) by the side that served them' }),
   requests: Type.Object({ stable: Type.Number(), canary: Type.Number() }, { description: 'all requests to members by the side that served them' }),
+  skewErrors: Type.Optional(Type.Number({
+    minimum: 0,
+    description: 'skew errors caught in the window: 404s a member answered to a GET of a hashed asset path (the release\'s assetPattern), i.e. a page of one version asking the other for its assets, which pinning should have prevented; counted by the single-host router, absent on a cluster',
+  })),
 });
 
 /** A write outage of the daemon's state, as `status` shows it. */
@@ -115,6 +119,9 @@ export const MemberViewSchema = Type.Object(rolloutFields);
 export const ServiceViewSchema = Type.Object({
   ...rolloutFields,
   members: Type.Optional(Type.Array(MemberViewSchema, { description: 'of a release: each member service\'s own rollout view' })),
+  skewWindowEndsAtMs: Type.Optional(Type.Number({
+    description: 'of a promoted release: when its skew window ends, epoch ms; until then requests of pages loaded from the old version stay on the old revisions (sooner if those clients go quiet). Absent when no skew window is running, and on a cluster',
+  })),
 });
 
 /** A revision as `graylane history` lists it. */

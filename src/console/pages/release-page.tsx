@@ -6,6 +6,7 @@ import { EventsSection } from '../components/events-section.js';
 import { Link } from '../components/link.js';
 import { PhaseBadge, stateLine } from '../components/phase-badge.js';
 import { RevisionsTable } from '../components/revisions-table.js';
+import { SkewBlock } from '../components/skew-block.js';
 import { splitOf, WeightBar } from '../components/weight-bar.js';
 import { WeightSlider } from '../components/weight-slider.js';
 import { formatDuration, formatPercent } from '../format.js';
@@ -56,6 +57,7 @@ export function ReleasePage(props: { name: string }) {
           {inProgress && canaries.length > 0 && <WeightSlider weight={weight} revisions={view.revisions} busy={op.busy} onSet={(percent) => run({ type: 'setWeight', percent })} />}
         </section>
       </div>
+      <SkewBlock view={view} />
       <section className="section" aria-labelledby="revisions-title">
         <h2 id="revisions-title">Revisions</h2>
         <RevisionsTable revisions={view.revisions} showMember />

@@ -26,7 +26,7 @@ function freshRandom(): { generation: string; secret: string } {
 export interface ReleaseHost extends Omit<ReleaseLoopHost, 'random'> {
   /** The applied App. */
   app(): App | undefined;
-  /** Page loads and requests per side over the last `windowMs`, from the router. */
+  /** Page loads and requests per side, and skew errors, over the last `windowMs`, from the router. */
   releaseTraffic?(release: string, windowMs: number): Omit<ReleaseTrafficView, 'weight'>;
 }
 
@@ -148,6 +148,8 @@ export class ReleaseCoordinator {
       state: this.state(name),
       members: release.services.map(memberView),
       releaseTraffic: route && traffic ? { weight: route.canaryWeight, ...traffic } : undefined,
+      // The built-in router keeps old pages on stable until the route's skewUntilMs.
+      pinsOldPages: true,
     });
   }
 }

@@ -27,6 +27,8 @@ export interface ReleaseTraffic {
   pageLoads: { stable: number; canary: number };
   /** Every request to a member of the release, page loads included. */
   requests: { stable: number; canary: number };
+  /** Skew errors in the window: as {@link ReleaseStats.skewErrors} counts them. */
+  skewErrors: number;
 }
 
 /** Latency percentiles in milliseconds. */
