@@ -156,7 +156,7 @@ describe('the console on a cluster (graylane dashboard, the real controller, Chr
       await page.goto(`${url}/`);
       await page.getByLabel('Token').fill('AAAA-BBBB-CCCC');
       await page.getByRole('button', { name: 'Sign in' }).click();
-      await expect.poll(() => page.getByRole('alert').textContent()).toMatch(/\S/);
+      await expect.poll(() => page.getByRole('alert').textContent()).toMatch(/the code `graylane dashboard` printed/);
       expect(await page.getByRole('heading', { name: 'Rollouts' }).count()).toBe(0);
       expect(await page.evaluate(async () => (await fetch('/v1/services')).status)).toBe(401);
 
