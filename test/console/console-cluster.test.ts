@@ -183,6 +183,7 @@ describe('the console on a cluster (graylane dashboard, the real controller, Chr
       expect(await page.getByRole('list', { name: 'Steps' }).locator('[aria-current="step"]').textContent()).toMatch(/pause/i);
       const promoted = await graylane(['promote', 'shop']);
       expect(promoted).toMatchObject({ code: 0 });
+      // The bound starts when the CLI returns: a child process starting on a busy machine takes seconds of its own.
       // The CLI has written the Rollout when it returns; the controller, the dashboard's watch and the stream follow.
       await state.filter({ hasText: /step [34]\/4/ }).waitFor({ timeout: 8_000 });
       await until('the controller paused at step 4', engine, (e) => e.phase === 'Paused' && e.step === 4);
@@ -191,7 +192,7 @@ describe('the console on a cluster (graylane dashboard, the real controller, Chr
     } finally {
       await context.close();
     }
-  }, 60_000);
+  }, 90_000);
 
   it('the slider at 50, confirmed, puts 50/50 into the VirtualService and the page shows it', async () => {
     await until('40% to the canary in the VirtualService', weights, (w) => w === 'shop-stable=60,shop-canary=40');
