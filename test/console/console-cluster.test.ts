@@ -183,8 +183,8 @@ describe('the console on a cluster (graylane dashboard, the real controller, Chr
       expect(await page.getByRole('list', { name: 'Steps' }).locator('[aria-current="step"]').textContent()).toMatch(/pause/i);
       const promoted = await graylane(['promote', 'shop']);
       expect(promoted).toMatchObject({ code: 0 });
-      // The bound starts when the CLI returns: a child process starting on a busy machine takes seconds of its own.
-      // The CLI has written the Rollout when it returns; the controller, the dashboard's watch and the stream follow.
+      // The CLI has written the Rollout when it returns (its own start takes seconds on a busy machine, so
+      // the bound starts here); the controller, the dashboard's watch and the stream follow.
       await state.filter({ hasText: /step [34]\/4/ }).waitFor({ timeout: 8_000 });
       await until('the controller paused at step 4', engine, (e) => e.phase === 'Paused' && e.step === 4);
       await state.filter({ hasText: /Paused · step 4\/4/ }).waitFor({ timeout: 8_000 });
