@@ -9,7 +9,13 @@ import {
 import type { RouteTable, RouterEvent } from '../../contract/index.js';
 import { RouterError } from '../../errors.js';
 import type { Router } from '../../router.js';
+import { describeRouterControlConformance } from '../router-control.case.test.js';
 import { createInProcessRouterControl } from './in-process-control.js';
+
+describeRouterControlConformance('in-process', async (routes, drainTimeoutMs) => {
+  const r = await startRouter({ routes, drainTimeoutMs });
+  return { control: createInProcessRouterControl({ router: r.router }), url: r.url, close: r.close };
+});
 
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {

@@ -1,0 +1,103 @@
+/**
+ * The supervisor adapter over real processes: the conformance suite, then what only processes
+ * have: every worker gets the table, and a second control on the same state dir adopts the running
+ * supervisor instead of starting another.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { load, send, serviceTable, startUpstream } from '../../../../test/fixtures/router/support.js';
+import { describeRouterControlConformance } from '../router-control.case.test.js';
+import { startSupervisedRouter, type SupervisedRouter } from './supervisor-control.js';
+
+const started: SupervisedRouter[] = [];
+const dirs: string[] = [];
+afterAll(() => {
+  // Whatever a failed test left: no supervisor outlives the file.
+  for (const s of started) {
+    try {
+      process.kill(-s.pid, 'SIGKILL');
+    } catch {
+      // Already stopped.
+    }
+  }
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+
+async function supervised(workers: number, drainTimeoutMs = 10_000, stateDir?: string): Promise<SupervisedRouter> {
+  const dir = stateDir ?? mkdtempSync(join(tmpdir(), 'graylane-sup-'));
+  if (!stateDir) dirs.push(dir);
+  const s = await startSupervisedRouter({ stateDir: dir, workers, router: { listen: { host: '127.0.0.1', port: 0 }, drainTimeoutMs } });
+  started.push(s);
+  return s;
+}
+
+describeRouterControlConformance('supervisor (2 workers)', async (table, drainTimeoutMs) => {
+  const s = await supervised(2, drainTimeoutMs);
+  await s.applyTable(table);
+  return { control: s, url: s.url, close: () => s.stop({ drainTimeoutMs: 500 }) };
+});
+
+describe('router supervisor: workers', () => {
+  it('a table applied is acknowledged by every worker, and each worker serves requests', async () => {
+    const a = await startUpstream('a');
+    const s = await supervised(2);
+    try {
+      const { version } = await s.applyTable(serviceTable({ stable: [a] }));
+      const workers = await s.workers();
+      expect(workers).toHaveLength(2);
+      expect(workers.every((w) => w.tableVersion === version)).toBe(true);
+      // Round-robin: with fresh connections, both workers get some.
+      await load(40, 4, () => send(`${s.url}/`));
+      await s.snapshot();
+      const after = await s.workers();
+      expect(after.every((w) => w.requests > 0)).toBe(true);
+      expect(after.reduce((n, w) => n + w.requests, 0)).toBe(40);
+      expect(s.totals({ service: 'web', revision: 'v1' }).requests).toBe(40);
+    } finally {
+      await s.stop({ drainTimeoutMs: 500 });
+      await a.close();
+    }
+  });
+
+  it('a second control on the same state dir adopts the running supervisor, table and all', async () => {
+    const a = await startUpstream('a');
+    const first = await supervised(2);
+    try {
+      const { version } = await first.applyTable(serviceTable({ stable: [a] }));
+      await load(10, 2, () => send(`${first.url}/`));
+      await first.snapshot();
+      first.detach();
+      const dir = dirs.at(-1)!;
+      const second = await supervised(2, 10_000, dir);
+      expect(second.adopted).toBe(true);
+      expect(second.pid).toBe(first.pid);
+      expect(second.url).toBe(first.url);
+      expect(second.currentTable()).toEqual({ version, table: serviceTable({ stable: [a] }) });
+      expect(second.totals({ service: 'web', revision: 'v1' }).requests).toBe(10);
+      expect((await send(`${second.url}/`)).body).toBe('a');
+      await second.stop({ drainTimeoutMs: 500 });
+      await expect(send(`${first.url}/`)).rejects.toThrow();
+    } finally {
+      await a.close();
+    }
+  });
+
+  it('refuses a worker count below 1', async () => {
+    await expect(startSupervisedRouter({ stateDir: tmpdir(), workers: 0, router: { listen: { host: '127.0.0.1', port: 0 } } })).rejects.toMatchObject({ code: 'INVALID_OPTIONS' });
+  });
+
+  it('a supervisor that cannot listen fails its start with START_FAILED and leaves nothing running', async () => {
+    const taken = await startUpstream('taken');
+    const dir = mkdtempSync(join(tmpdir(), 'graylane-sup-'));
+    dirs.push(dir);
+    try {
+      const err = await startSupervisedRouter({ stateDir: dir, workers: 1, router: { listen: { host: '127.0.0.1', port: taken.port } } }).catch((e: unknown) => e);
+      expect(err).toMatchObject({ code: 'START_FAILED' });
+      expect((err as Error).message).toMatch(/EADDRINUSE/);
+    } finally {
+      await taken.close();
+    }
+  });
+});

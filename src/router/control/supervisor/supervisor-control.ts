@@ -1,0 +1,390 @@
+/**
+ * The RouterControl of a router running in processes of its own: a supervisor (see
+ * `supervisor-main.ts`) and its workers. The supervisor is started detached, so that a daemon that
+ * crashes leaves the data plane serving its last table; a daemon that starts finds it through
+ * `router.json` and adopts it rather than starting another. The synchronous readers answer from
+ * the latest merged figures the supervisor pushed (every 200 ms); `snapshot()` asks for fresh ones.
+ */
+import { spawn } from 'node:child_process';
+import { closeSync, existsSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { connect, type Socket } from 'node:net';
+import { join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import type {
+  LatencyCounts, ReleaseStats, ReleaseTraffic, RevisionStats, RevisionTotals, RouteTable, RouterEvent, StatsQuery,
+} from '../../contract/index.js';
+import { RouterError, type RouterErrorCode, type RouterIssue } from '../../errors.js';
+import { FINE_BOUNDS_MS } from '../../revision-stats.js';
+import { assertRouteTable } from '../../route-table-schema.js';
+import type { RouterOptions } from '../../types.js';
+import type { ApplyTableResult, DrainOutcome, RouterControl, RouterSnapshot } from '../router-control.js';
+import { FigureHistory, type MergedReport } from './figures.js';
+import {
+  PROTOCOL_VERSION, readJsonLines, SUPERVISOR_INFO_FILE, writeJsonLine,
+  type HelloResult, type StartupMessage, type SupervisorConfig, type SupervisorInfo, type SupervisorMessage, type WireError, type WorkerStatus,
+} from './protocol.js';
+import { SupervisorError } from './supervisor-error.js';
+
+/** Options of {@link startSupervisedRouter}. */
+export interface SupervisedRouterOptions {
+  /** The state dir: `router.json`, the socket and the supervisor's log go there. */
+  stateDir: string;
+  /** Data-plane workers (≥ 1). */
+  workers: number;
+  /** The workers' router options: listen, timeouts, limits, drain timeout (no admin listener). */
+  router: Omit<RouterOptions, 'admin' | 'onEvent' | 'random' | 'nowMs' | 'routes'>;
+  /** How long the supervisor gets to start its workers; default 20 s. */
+  startTimeoutMs?: number;
+  /** How long a request may wait for its answer; default 10 s (drains wait until their deadline). */
+  requestTimeoutMs?: number;
+  /** Wall clock, ms since the epoch; `Date.now` by default. */
+  nowMs?: () => number;
+}
+
+/** A supervisor this daemon drives: the RouterControl, and its lifecycle. */
+export interface SupervisedRouter extends RouterControl {
+  /** The proxy's base URL. */
+  url: string;
+  /** The supervisor's pid (and process group). */
+  pid: number;
+  /** True when an earlier daemon's supervisor was adopted rather than a new one started. */
+  adopted: boolean;
+  /** The workers as the supervisor sees them (pids, table versions acknowledged, requests). */
+  workers(): Promise<WorkerStatus[]>;
+  /** Stops the data plane: workers drain up to `drainTimeoutMs`, then the supervisor exits. */
+  stop(options: { drainTimeoutMs: number }): Promise<void>;
+  /** Lets go of the supervisor and leaves it serving (what a crash does, on purpose). */
+  detach(): void;
+}
+
+const here = fileURLToPath(import.meta.url);
+
+/** `node` arguments that run the supervisor's entry file: from sources (tests) through tsx. */
+function entry(): { file: string; execArgv: string[] } {
+  const file = here.replace(/supervisor-control\.(ts|js)$/, 'supervisor-main.$1');
+  if (!file.endsWith('.ts')) return { file, execArgv: [] };
+  return { file, execArgv: ['--import', pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href] };
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+function readInfo(stateDir: string): SupervisorInfo | undefined {
+  try {
+    return JSON.parse(readFileSync(join(stateDir, SUPERVISOR_INFO_FILE), 'utf8')) as SupervisorInfo;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The line-protocol client of one supervisor socket. */
+class SupervisorClient {
+  private nextId = 1;
+  private readonly pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }>();
+  private closed = false;
+
+  private constructor(private readonly socket: Socket, private readonly onPush: (m: SupervisorMessage) => void) {
+    readJsonLines(socket, (value) => this.onMessage(value as SupervisorMessage));
+    socket.on('error', () => socket.destroy());
+    socket.on('close', () => {
+      this.closed = true;
+      for (const p of this.pending.values()) {
+        clearTimeout(p.timer);
+        p.reject(new SupervisorError('SUPERVISOR_GONE', 'the router supervisor closed its socket'));
+      }
+      this.pending.clear();
+    });
+  }
+
+  static open(socketPath: string, onPush: (m: SupervisorMessage) => void, timeoutMs: number): Promise<SupervisorClient> {
+    return new Promise((resolve, reject) => {
+      const socket = connect(socketPath);
+      const timer = setTimeout(() => {
+        socket.destroy();
+        reject(new SupervisorError('SUPERVISOR_GONE', `no answer on ${socketPath}`));
+      }, timeoutMs);
+      socket.once('connect', () => {
+        clearTimeout(timer);
+        socket.removeAllListeners('error');
+        resolve(new SupervisorClient(socket, onPush));
+      });
+      socket.once('error', (err) => {
+        clearTimeout(timer);
+        reject(new SupervisorError('SUPERVISOR_GONE', `cannot connect to ${socketPath}: ${err.message}`));
+      });
+    });
+  }
+
+  request<T>(body: Record<string, unknown> & { op: string }, timeoutMs: number): Promise<T> {
+    if (this.closed) return Promise.reject(new SupervisorError('SUPERVISOR_GONE', 'the router supervisor is not connected'));
+    const id = this.nextId++;
+    return new Promise<T>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.pending.delete(id);
+        reject(new SupervisorError('REQUEST_TIMEOUT', `the router supervisor did not answer ${body.op} within ${timeoutMs} ms`));
+      }, timeoutMs);
+      this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject, timer });
+      writeJsonLine(this.socket, { v: PROTOCOL_VERSION, id, ...body });
+    });
+  }
+
+  close(): void {
+    this.socket.destroy();
+  }
+
+  private onMessage(m: SupervisorMessage): void {
+    if ('push' in m) {
+      this.onPush(m);
+      return;
+    }
+    const p = this.pending.get(m.id);
+    if (!p) return;
+    this.pending.delete(m.id);
+    clearTimeout(p.timer);
+    if (m.ok) p.resolve(m.result);
+    else p.reject(fromWire(m.error));
+  }
+}
+
+/** Rebuilds the error a supervisor sent, as the class the port's callers expect. */
+function fromWire(error: WireError): Error {
+  if (error.name === 'RouterError') return new RouterError(error.code as RouterErrorCode, error.message, (error.issues ?? []) as RouterIssue[]);
+  if (error.code === 'PROTOCOL_MISMATCH') return new SupervisorError('PROTOCOL_MISMATCH', error.message);
+  return new SupervisorError('START_FAILED', error.message);
+}
+
+class SupervisorRouterControl implements SupervisedRouter {
+  url = '';
+  pid = 0;
+  adopted = false;
+  private client: SupervisorClient | undefined;
+  private version = 0;
+  private table: RouteTable = { services: [] };
+  private readonly history: FigureHistory;
+  private readonly listeners = new Set<(event: RouterEvent) => void>();
+  private readonly requestTimeoutMs: number;
+  private fresh = true;
+
+  constructor(private readonly options: SupervisedRouterOptions) {
+    this.history = new FigureHistory(options.nowMs ?? Date.now);
+    this.requestTimeoutMs = options.requestTimeoutMs ?? 10_000;
+  }
+
+  async open(): Promise<void> {
+    const info = readInfo(this.options.stateDir);
+    if (info && alive(info.pid)) {
+      const adopted = await this.tryAdopt(info);
+      if (adopted) return;
+    }
+    rmSync(join(this.options.stateDir, SUPERVISOR_INFO_FILE), { force: true });
+    const started = await this.spawn();
+    await this.connect(started.socketPath);
+  }
+
+  /** Adopts a running supervisor; false (after stopping it) when it is not fit to adopt. */
+  private async tryAdopt(info: SupervisorInfo): Promise<boolean> {
+    let client: SupervisorClient;
+    try {
+      client = await SupervisorClient.open(info.socketPath, (m) => this.onPush(m), 2000);
+    } catch {
+      // A pid alive but no socket: the pid was reused by something else, or the supervisor is
+      // stopping. Either way it is not ours to adopt or kill.
+      return false;
+    }
+    const wanted = this.options.router.listen;
+    const sameListen = info.listen.host === wanted.host && (wanted.port === 0 || info.listen.port === wanted.port);
+    if (info.protocol !== PROTOCOL_VERSION || !sameListen) {
+      await client.request({ op: 'shutdown', drainTimeoutMs: 1000 }, 5000).catch(() => undefined);
+      client.close();
+      await waitExit(info.pid, 5000);
+      return false;
+    }
+    this.client = client;
+    this.fresh = false;
+    this.adopted = true;
+    await this.hello();
+    return true;
+  }
+
+  private async spawn(): Promise<SupervisorInfo> {
+    const { file, execArgv } = entry();
+    const config: SupervisorConfig = { stateDir: this.options.stateDir, workers: this.options.workers, router: this.options.router };
+    const log = openSync(join(this.options.stateDir, 'router-supervisor.log'), 'a');
+    // Detached, in a process group of its own: Ctrl-C of the daemon's terminal does not reach it,
+    // and it outlives a daemon that crashes. The IPC channel lives for the start only.
+    const child = spawn(process.execPath, [...execArgv, file, JSON.stringify(config)], { detached: true, stdio: ['ignore', log, log, 'ipc'] });
+    closeSync(log);
+    const timeoutMs = this.options.startTimeoutMs ?? 20_000;
+    try {
+      const message = await new Promise<StartupMessage>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new SupervisorError('START_FAILED', `the router supervisor did not start within ${timeoutMs} ms; see router-supervisor.log in the state dir`)), timeoutMs);
+        child.once('message', (m: StartupMessage) => {
+          clearTimeout(timer);
+          resolve(m);
+        });
+        child.once('exit', (code) => {
+          clearTimeout(timer);
+          reject(new SupervisorError('START_FAILED', `the router supervisor exited (${code ?? 'signal'}) before it served; see router-supervisor.log in the state dir`));
+        });
+      });
+      if (message.t === 'failed') {
+        const err = new SupervisorError('START_FAILED', message.error.message);
+        Object.assign(err, { cause: { code: message.error.code } });
+        throw err;
+      }
+      return message.info;
+    } catch (err) {
+      if (child.pid !== undefined && child.exitCode === null) {
+        try {
+          process.kill(-child.pid, 'SIGKILL');
+        } catch {
+          // Already gone.
+        }
+      }
+      throw err;
+    } finally {
+      child.removeAllListeners();
+      if (child.connected) child.disconnect();
+      child.unref();
+    }
+  }
+
+  private async connect(socketPath: string): Promise<void> {
+    this.client = await SupervisorClient.open(socketPath, (m) => this.onPush(m), 5000);
+    await this.hello();
+  }
+
+  private async hello(): Promise<void> {
+    const hello = await this.client!.request<HelloResult>({ op: 'hello' }, this.requestTimeoutMs);
+    this.pid = hello.pid;
+    this.url = hello.url;
+    this.version = hello.version;
+    this.table = hello.table;
+    this.history.take(hello.report, this.fresh);
+  }
+
+  private onPush(m: SupervisorMessage): void {
+    if (!('push' in m)) return;
+    if (m.push === 'report') this.history.take(m.report, this.fresh);
+    else for (const listener of [...this.listeners]) listener(m.event);
+  }
+
+  private get connected(): SupervisorClient {
+    if (!this.client) throw new SupervisorError('SUPERVISOR_GONE', 'the router supervisor is not connected');
+    return this.client;
+  }
+
+  async applyTable(table: RouteTable): Promise<ApplyTableResult> {
+    // Refused here, with the router's own error, before any worker sees it.
+    assertRouteTable(table);
+    const result = await this.connected.request<ApplyTableResult>({ op: 'apply', table }, this.requestTimeoutMs);
+    if (result.changed) {
+      this.version = result.version;
+      this.table = structuredClone(table);
+    }
+    return result;
+  }
+
+  currentTable(): { version: number; table: RouteTable } {
+    return { version: this.version, table: structuredClone(this.table) };
+  }
+
+  awaitDrained(instanceId: string, deadlineMs: number): Promise<DrainOutcome> {
+    const waitMs = Math.max(0, deadlineMs - (this.options.nowMs ?? Date.now)()) + this.requestTimeoutMs;
+    return this.connected.request<DrainOutcome>({ op: 'await-drained', instance: instanceId, deadlineMs }, waitMs);
+  }
+
+  async snapshot(): Promise<RouterSnapshot> {
+    const report = await this.connected.request<MergedReport>({ op: 'snapshot' }, this.requestTimeoutMs);
+    this.history.take(report, this.fresh);
+    return {
+      atMs: report.atMs,
+      tableVersion: report.tableVersion,
+      revisions: report.revisions,
+      releases: report.releases.map((r) => ({ release: r.release, stats: r.stats })),
+    };
+  }
+
+  totals(query: { service: string; revision: string }): RevisionTotals {
+    return this.history.totals(query, [...FINE_BOUNDS_MS]);
+  }
+
+  stats(query: StatsQuery): RevisionStats {
+    return this.history.stats(query, [...FINE_BOUNDS_MS]);
+  }
+
+  recentLatency(query: StatsQuery): LatencyCounts {
+    return this.history.recentLatency(query, [...FINE_BOUNDS_MS]);
+  }
+
+  releaseStats(release: string): ReleaseStats {
+    return this.history.releaseStats(release);
+  }
+
+  releaseTraffic(query: { release: string; windowMs?: number }): ReleaseTraffic {
+    return this.history.releaseTraffic(query);
+  }
+
+  onEvent(listener: (event: RouterEvent) => void): () => void {
+    this.listeners.add(listener);
+    return () => {
+      this.listeners.delete(listener);
+    };
+  }
+
+  workers(): Promise<WorkerStatus[]> {
+    return this.connected.request<WorkerStatus[]>({ op: 'status' }, this.requestTimeoutMs);
+  }
+
+  async stop({ drainTimeoutMs }: { drainTimeoutMs: number }): Promise<void> {
+    const client = this.connected;
+    await client.request({ op: 'shutdown', drainTimeoutMs }, this.requestTimeoutMs).catch(() => undefined);
+    client.close();
+    this.client = undefined;
+    if (!(await waitExit(this.pid, drainTimeoutMs + 5000))) {
+      try {
+        process.kill(-this.pid, 'SIGKILL');
+      } catch {
+        // Gone meanwhile.
+      }
+    }
+  }
+
+  detach(): void {
+    this.client?.close();
+    this.client = undefined;
+  }
+}
+
+/** Waits for `pid` to exit; false when it still runs after `timeoutMs`. */
+async function waitExit(pid: number, timeoutMs: number): Promise<boolean> {
+  const end = Date.now() + timeoutMs;
+  while (alive(pid)) {
+    if (Date.now() > end) return false;
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  return true;
+}
+
+/**
+ * Adopts the supervisor of `stateDir` when one serves it (same protocol, same listen address), or
+ * starts one; resolves once its workers listen. Rejects with a {@link SupervisorError}.
+ */
+export async function startSupervisedRouter(options: SupervisedRouterOptions): Promise<SupervisedRouter> {
+  if (!Number.isInteger(options.workers) || options.workers < 1) throw new RouterError('INVALID_OPTIONS', `workers must be an integer ≥ 1, got ${options.workers}`, [{ path: ['workers'], message: 'must be an integer ≥ 1' }]);
+  const control = new SupervisorRouterControl(options);
+  await control.open();
+  return control;
+}
+
+/** Whether a supervisor record exists in `stateDir` (for messages; adoption checks more). */
+export function hasSupervisorRecord(stateDir: string): boolean {
+  return existsSync(join(stateDir, SUPERVISOR_INFO_FILE));
+}

@@ -1,0 +1,313 @@
+/**
+ * The router supervisor: a process of its own (started detached by the daemon's adapter, see
+ * `supervisor-control.ts`) that owns the proxy's listening socket through node:cluster (the
+ * primary accepts and hands connections round-robin to its workers), runs N workers, keeps the
+ * table in force and its version, replaces a worker that dies, sums the workers' counters, and
+ * answers the daemon on a Unix socket. It outlives a daemon that crashes and keeps serving its last
+ * table; a restarted daemon adopts it from `router.json`.
+ *
+ * Run as `node supervisor-main.js '<SupervisorConfig as JSON>'`.
+ */
+import cluster, { type Worker } from 'node:cluster';
+import { rmSync, unlinkSync, writeFileSync, renameSync } from 'node:fs';
+import { createServer, type Socket } from 'node:net';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { isDeepStrictEqual } from 'node:util';
+import type { RouteTable, RouterEvent } from '../../contract/index.js';
+import { assertRouteTable } from '../../route-table-schema.js';
+import type { DrainOutcome } from '../router-control.js';
+import { FigureMerger, type MergedReport } from './figures.js';
+import {
+  PROTOCOL_VERSION, readJsonLines, toWireError, writeJsonLine,
+  type FromWorker, type StartupMessage, type SupervisorConfig, SUPERVISOR_INFO_FILE, SUPERVISOR_SOCKET_FILE, type SupervisorInfo, type SupervisorRequest, type ToWorker, type WireError, type WorkerStatus,
+} from './protocol.js';
+import { REPORT_INTERVAL_MS, WORKER_OPTIONS_ENV } from './worker-constants.js';
+
+interface WorkerState {
+  worker: Worker;
+  pid: number;
+  forkedAtMs: number;
+  acked: number;
+  listening: boolean;
+  requests: number;
+}
+
+interface PendingApply { version: number; waiting: Set<number>; done: (error?: WireError) => void }
+interface PendingCollect<T> { waiting: Set<number>; results: T[]; done: () => void }
+
+const config = JSON.parse(process.argv[2] ?? '{}') as SupervisorConfig;
+const socketPath = join(config.stateDir, SUPERVISOR_SOCKET_FILE);
+const infoFile = join(config.stateDir, SUPERVISOR_INFO_FILE);
+const here = fileURLToPath(import.meta.url);
+
+let version = 0;
+let table: RouteTable = { services: [] };
+let url = '';
+let ready = false;
+let stopping = false;
+let nextId = 1;
+const workers = new Map<number, WorkerState>();
+const merger = new FigureMerger();
+const applies: PendingApply[] = [];
+const drains = new Map<number, PendingCollect<DrainOutcome>>();
+const reports = new Map<number, PendingCollect<true>>();
+const clients = new Set<Socket>();
+/** Drain events already forwarded, `type\ninstance`: each worker drains, the daemon hears it once. */
+const forwarded = new Set<string>();
+
+cluster.setupPrimary({ exec: here.replace(/supervisor-main\.(ts|js)$/, 'worker-main.$1'), execArgv: process.execArgv });
+
+function fork(): void {
+  const worker = cluster.fork({ [WORKER_OPTIONS_ENV]: JSON.stringify(config.router) });
+  const state: WorkerState = { worker, pid: worker.process.pid ?? 0, forkedAtMs: Date.now(), acked: 0, listening: false, requests: 0 };
+  workers.set(worker.id, state);
+  worker.on('message', (m: FromWorker) => onWorkerMessage(state, m));
+}
+
+function sendTo(state: WorkerState, message: ToWorker): void {
+  if (state.worker.isConnected()) state.worker.send(message);
+}
+
+function onWorkerMessage(state: WorkerState, m: FromWorker): void {
+  switch (m.t) {
+    case 'hello':
+      // Given the table in force before anything else, so that it never routes by an older one;
+      // sent once the worker listens for it (a message sent earlier would be lost).
+      sendTo(state, { t: 'table', version, table });
+      return;
+    case 'listening':
+      state.listening = true;
+      url = m.url;
+      if (!ready && [...workers.values()].every((w) => w.listening)) becomeReady();
+      return;
+    case 'listen-failed':
+      if (!ready) startupFailed(m.error);
+      return;
+    case 'ack':
+      state.acked = Math.max(state.acked, m.version);
+      for (const p of [...applies]) {
+        if (p.version <= m.version) p.waiting.delete(state.worker.id);
+        if (p.waiting.size === 0) p.done();
+      }
+      return;
+    case 'nack':
+      for (const p of [...applies]) if (p.version === m.version) p.done(m.error);
+      return;
+    case 'drained': {
+      const pending = drains.get(m.id);
+      if (!pending) return;
+      pending.results.push(m.outcome);
+      pending.waiting.delete(state.worker.id);
+      if (pending.waiting.size === 0) pending.done();
+      return;
+    }
+    case 'report':
+      merger.report(state.worker.id, m.report);
+      state.requests = m.report.revisions.reduce((n, r) => n + r.totals.requests, 0);
+      if (m.id !== undefined) {
+        const pending = reports.get(m.id);
+        pending?.waiting.delete(state.worker.id);
+        if (pending?.waiting.size === 0) pending.done();
+      }
+      return;
+    case 'event':
+      forwardEvent(m.event);
+  }
+}
+
+function forwardEvent(event: RouterEvent): void {
+  if (event.type === 'instance-draining' || event.type === 'instance-drained' || event.type === 'instance-drain-timeout') {
+    const key = `${event.type}\n${event.instance}`;
+    if (forwarded.has(key)) return;
+    forwarded.add(key);
+  }
+  for (const c of clients) writeJsonLine(c, { v: PROTOCOL_VERSION, push: 'event', event });
+}
+
+cluster.on('exit', (worker) => {
+  const state = workers.get(worker.id);
+  workers.delete(worker.id);
+  merger.retire(worker.id);
+  // What waited on the dead worker waits on the others only; its replacement gets the table in force.
+  for (const p of [...applies]) {
+    p.waiting.delete(worker.id);
+    if (p.waiting.size === 0) p.done();
+  }
+  for (const pending of [...drains.values(), ...reports.values()]) {
+    pending.waiting.delete(worker.id);
+    if (pending.waiting.size === 0) pending.done();
+  }
+  if (stopping || !ready) return;
+  process.stderr.write(`graylane router supervisor: worker ${state?.pid ?? '?'} exited (${worker.process.signalCode ?? worker.process.exitCode}); starting another\n`);
+  // A worker that dies at once would otherwise be replaced in a tight loop.
+  const livedMs = Date.now() - (state?.forkedAtMs ?? 0);
+  if (livedMs > 1000) fork();
+  else setTimeout(() => { if (!stopping) fork(); }, 500);
+});
+
+function live(): WorkerState[] {
+  return [...workers.values()].filter((w) => w.worker.isConnected());
+}
+
+function merged(): MergedReport {
+  return merger.merged({ atMs: Date.now(), tableVersion: version });
+}
+
+function apply(next: RouteTable): Promise<{ version: number; changed: boolean }> {
+  assertRouteTable(next);
+  if (isDeepStrictEqual(next, table)) return Promise.resolve({ version, changed: false });
+  version++;
+  table = structuredClone(next);
+  const routed = new Set(table.services.flatMap((s) => Object.values(s.revisions).flatMap((r) => r.instances.filter((i) => !i.draining).map((i) => i.id))));
+  for (const key of [...forwarded]) if (routed.has(key.slice(key.indexOf('\n') + 1))) forwarded.delete(key);
+  const targets = live();
+  const applied = version;
+  return new Promise((resolve, reject) => {
+    const pending: PendingApply = {
+      version: applied,
+      waiting: new Set(targets.map((w) => w.worker.id)),
+      done: (error) => {
+        const at = applies.indexOf(pending);
+        if (at < 0) return;
+        applies.splice(at, 1);
+        if (error) reject(Object.assign(new Error(error.message), error));
+        else resolve({ version: applied, changed: true });
+      },
+    };
+    applies.push(pending);
+    for (const w of targets) sendTo(w, { t: 'table', version: applied, table });
+    if (pending.waiting.size === 0) pending.done();
+  });
+}
+
+function collect<T>(registry: Map<number, PendingCollect<T>>, message: (id: number) => ToWorker, timeoutMs: number): Promise<T[]> {
+  const id = nextId++;
+  const targets = live().filter((w) => w.listening);
+  return new Promise((resolve) => {
+    const pending: PendingCollect<T> = {
+      waiting: new Set(targets.map((w) => w.worker.id)),
+      results: [],
+      done: () => {
+        clearTimeout(timer);
+        if (registry.delete(id)) resolve(pending.results);
+      },
+    };
+    const timer = setTimeout(pending.done, Math.max(0, timeoutMs));
+    registry.set(id, pending);
+    for (const w of targets) sendTo(w, message(id));
+    if (pending.waiting.size === 0) pending.done();
+  });
+}
+
+async function awaitDrained(instance: string, deadlineMs: number): Promise<DrainOutcome> {
+  // A little past the deadline: each worker answers `timeout` itself at the deadline.
+  const outcomes = await collect(drains, (id) => ({ t: 'await-drained', id, instance, deadlineMs }), deadlineMs - Date.now() + 1000);
+  if (outcomes.includes('timeout')) return 'timeout';
+  if (outcomes.includes('drained')) return 'drained';
+  return outcomes.length === 0 && Date.now() >= deadlineMs ? 'timeout' : 'unknown';
+}
+
+async function snapshot(): Promise<MergedReport> {
+  await collect(reports, (id) => ({ t: 'report', id }), 2000);
+  return merged();
+}
+
+function status(): WorkerStatus[] {
+  return live().map((w) => ({ pid: w.pid, tableVersion: w.acked, requests: w.requests }));
+}
+
+async function handle(client: Socket, request: SupervisorRequest): Promise<unknown> {
+  if (request.v !== PROTOCOL_VERSION) throw Object.assign(new Error(`protocol ${request.v} is not this supervisor's ${PROTOCOL_VERSION}`), { code: 'PROTOCOL_MISMATCH' });
+  switch (request.op) {
+    case 'hello':
+      return { pid: process.pid, url, version, table, report: merged() };
+    case 'apply':
+      return apply(request.table);
+    case 'await-drained':
+      return awaitDrained(request.instance, request.deadlineMs);
+    case 'snapshot':
+      return snapshot();
+    case 'status':
+      return status();
+    case 'shutdown':
+      // Answered first: the caller learns the stop began; it watches the pid for the end.
+      setImmediate(() => void shutdown(request.drainTimeoutMs));
+      void client;
+      return { pid: process.pid };
+  }
+}
+
+function serveClient(client: Socket): void {
+  clients.add(client);
+  client.on('close', () => clients.delete(client));
+  client.on('error', () => client.destroy());
+  readJsonLines(client, (value) => {
+    const request = value as SupervisorRequest;
+    handle(client, request).then(
+      (result) => writeJsonLine(client, { v: PROTOCOL_VERSION, id: request.id, ok: true, result }),
+      (err: unknown) => writeJsonLine(client, { v: PROTOCOL_VERSION, id: request.id, ok: false, error: toWireError(err) }),
+    );
+  });
+}
+
+const server = createServer(serveClient);
+
+function becomeReady(): void {
+  ready = true;
+  const info: SupervisorInfo = { pid: process.pid, socketPath, url, listen: config.router.listen, protocol: PROTOCOL_VERSION };
+  const tmp = `${infoFile}.${process.pid}.tmp`;
+  writeFileSync(tmp, `${JSON.stringify(info, null, 2)}\n`);
+  renameSync(tmp, infoFile);
+  tellParent({ t: 'ready', info });
+}
+
+function tellParent(message: StartupMessage): void {
+  if (process.connected) process.send?.(message, () => process.disconnect());
+}
+
+function startupFailed(error: WireError): void {
+  tellParent({ t: 'failed', error });
+  stopping = true;
+  for (const w of workers.values()) w.worker.process.kill('SIGKILL');
+  setTimeout(() => process.exit(1), 200);
+}
+
+async function shutdown(drainTimeoutMs: number): Promise<void> {
+  if (stopping) return;
+  stopping = true;
+  clearInterval(pushTimer);
+  const exits = [...workers.values()].map((w) => new Promise<void>((r) => {
+    if (w.worker.isDead()) r();
+    else w.worker.once('exit', () => r());
+  }));
+  for (const w of workers.values()) sendTo(w, { t: 'stop', drainTimeoutMs });
+  const hardStop = setTimeout(() => {
+    for (const w of workers.values()) w.worker.process.kill('SIGKILL');
+  }, drainTimeoutMs + 2000);
+  await Promise.all(exits);
+  clearTimeout(hardStop);
+  rmSync(infoFile, { force: true });
+  server.close();
+  for (const c of clients) c.destroy();
+  process.exit(0);
+}
+
+const pushTimer = setInterval(() => {
+  if (!ready || clients.size === 0) return;
+  const report = merged();
+  for (const c of clients) writeJsonLine(c, { v: PROTOCOL_VERSION, push: 'report', report });
+}, REPORT_INTERVAL_MS);
+
+process.on('SIGTERM', () => void shutdown(1000));
+process.on('SIGINT', () => void shutdown(1000));
+
+try {
+  unlinkSync(socketPath);
+} catch {
+  // None left by an earlier supervisor.
+}
+server.listen(socketPath, () => {
+  for (let i = 0; i < config.workers; i++) fork();
+});
+server.on('error', (err) => startupFailed(toWireError(err)));

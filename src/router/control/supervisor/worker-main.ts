@@ -1,0 +1,91 @@
+/**
+ * One data-plane worker of the router supervisor (a node:cluster worker): the existing router,
+ * given its tables by the supervisor, listening on the supervisor's socket (cluster hands it
+ * connections), reporting its counters every {@link REPORT_INTERVAL_MS} and on request, and
+ * forwarding its events.
+ */
+import { createRouter } from '../../router.js';
+import type { RouterOptions } from '../../types.js';
+import { createInProcessRouterControl } from '../in-process/in-process-control.js';
+import type { FromWorker, ToWorker } from './protocol.js';
+import { toWireError } from './protocol.js';
+import type { ReleaseSecond, WorkerReport } from './figures.js';
+import { REPORT_INTERVAL_MS, WORKER_OPTIONS_ENV } from './worker-constants.js';
+
+
+function send(message: FromWorker): void {
+  // The supervisor is gone when the channel is: the disconnect handler below ends this worker.
+  if (process.connected) process.send?.(message);
+}
+
+const options = JSON.parse(process.env[WORKER_OPTIONS_ENV] ?? '{}') as RouterOptions;
+const router = createRouter({ ...options, onEvent: (event) => send({ t: 'event', event }) });
+const control = createInProcessRouterControl({ router });
+let listening = false;
+
+function report(): WorkerReport {
+  const { revisions, releases } = router.counted();
+  const nowSecond = Math.floor(Date.now() / 1000);
+  return {
+    revisions: revisions.map((r) => ({ ...r, totals: router.totals(r) })),
+    releases: releases.map((release) => {
+      const current = router.releaseTraffic({ release, windowMs: 1000 });
+      const two = router.releaseTraffic({ release, windowMs: 2000 });
+      const seconds: ReleaseSecond[] = [
+        { second: nowSecond - 1, pageLoads: minus(two.pageLoads, current.pageLoads), requests: minus(two.requests, current.requests) },
+        { second: nowSecond, pageLoads: current.pageLoads, requests: current.requests },
+      ];
+      return { release, stats: router.releaseStats(release), seconds };
+    }),
+  };
+}
+
+const minus = (a: { stable: number; canary: number }, b: { stable: number; canary: number }) => ({ stable: a.stable - b.stable, canary: a.canary - b.canary });
+
+async function onMessage(message: ToWorker): Promise<void> {
+  switch (message.t) {
+    case 'table':
+      try {
+        await control.applyTable(message.table);
+      } catch (err) {
+        send({ t: 'nack', version: message.version, error: toWireError(err) });
+        return;
+      }
+      // The first table is in force before the first connection is taken.
+      if (!listening) {
+        listening = true;
+        try {
+          const { url } = await router.start();
+          send({ t: 'listening', url });
+        } catch (err) {
+          send({ t: 'listen-failed', error: toWireError(err) });
+          // The message must reach the supervisor before the channel closes with this process.
+          setTimeout(() => process.exit(1), 100);
+          return;
+        }
+      }
+      send({ t: 'ack', version: message.version });
+      return;
+    case 'await-drained':
+      send({ t: 'drained', id: message.id, outcome: await control.awaitDrained(message.instance, message.deadlineMs) });
+      return;
+    case 'report':
+      send({ t: 'report', id: message.id, report: report() });
+      return;
+    case 'stop':
+      clearInterval(timer);
+      await router.stop({ drainTimeoutMs: message.drainTimeoutMs });
+      process.exit(0);
+  }
+}
+
+process.on('message', (message: ToWorker) => {
+  onMessage(message).catch((err: unknown) => {
+    process.stderr.write(`graylane router worker ${process.pid}: ${(err as Error).stack ?? String(err)}\n`);
+    process.exit(1);
+  });
+});
+send({ t: 'hello' });
+// Without its supervisor a worker has no listening socket to serve from and no one to report to.
+process.on('disconnect', () => process.exit(0));
+const timer = setInterval(() => send({ t: 'report', report: report() }), REPORT_INTERVAL_MS);
