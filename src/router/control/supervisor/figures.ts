@@ -16,6 +16,8 @@ export interface ReleaseSecond {
   second: number;
   pageLoads: { stable: number; canary: number };
   requests: { stable: number; canary: number };
+  /** Skew errors caught in that second. */
+  skewErrors: number;
 }
 
 /** What one worker reports: its own cumulative figures, and its last two seconds of release traffic. */
@@ -118,8 +120,9 @@ export class FigureMerger {
       const bySecond = this.seconds.get(r.release);
       r.seconds = bySecond
         ? [...bySecond.entries()].sort(([a], [b]) => a - b).slice(-3).map(([second, byWorker]) => {
-          const out: ReleaseSecond = { second, pageLoads: { stable: 0, canary: 0 }, requests: { stable: 0, canary: 0 } };
+          const out: ReleaseSecond = { second, pageLoads: { stable: 0, canary: 0 }, requests: { stable: 0, canary: 0 }, skewErrors: 0 };
           for (const s of byWorker.values()) {
+            out.skewErrors += s.skewErrors;
             out.pageLoads.stable += s.pageLoads.stable;
             out.pageLoads.canary += s.pageLoads.canary;
             out.requests.stable += s.requests.stable;
@@ -276,13 +279,14 @@ export class FigureHistory {
   /** A release's page loads and requests per side over the window (default 30 s). */
   releaseTraffic(query: { release: string; windowMs?: number }): ReleaseTraffic {
     const { first, nowSecond, seconds } = span(this.nowMs(), query.windowMs ?? 30_000);
-    const out: ReleaseTraffic = { windowMs: seconds * 1000, pageLoads: { stable: 0, canary: 0 }, requests: { stable: 0, canary: 0 } };
+    const out: ReleaseTraffic = { windowMs: seconds * 1000, pageLoads: { stable: 0, canary: 0 }, requests: { stable: 0, canary: 0 }, skewErrors: 0 };
     for (const [second, s] of this.releaseSeconds.get(query.release) ?? []) {
       if (second < first || second > nowSecond) continue;
       out.pageLoads.stable += s.pageLoads.stable;
       out.pageLoads.canary += s.pageLoads.canary;
       out.requests.stable += s.requests.stable;
       out.requests.canary += s.requests.canary;
+      out.skewErrors += s.skewErrors;
     }
     return out;
   }

@@ -32,8 +32,8 @@ function report(): WorkerReport {
       const current = router.releaseTraffic({ release, windowMs: 1000 });
       const two = router.releaseTraffic({ release, windowMs: 2000 });
       const seconds: ReleaseSecond[] = [
-        { second: nowSecond - 1, pageLoads: minus(two.pageLoads, current.pageLoads), requests: minus(two.requests, current.requests) },
-        { second: nowSecond, pageLoads: current.pageLoads, requests: current.requests },
+        { second: nowSecond - 1, pageLoads: minus(two.pageLoads, current.pageLoads), requests: minus(two.requests, current.requests), skewErrors: two.skewErrors - current.skewErrors },
+        { second: nowSecond, pageLoads: current.pageLoads, requests: current.requests, skewErrors: current.skewErrors },
       ];
       return { release, stats: router.releaseStats(release), seconds };
     }),
