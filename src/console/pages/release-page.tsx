@@ -13,22 +13,14 @@ import { formatDuration, formatPercent } from '../format.js';
 import { pathOf } from '../router.js';
 import { useOperation } from '../use-operation.js';
 import { useServiceData } from '../use-service-data.js';
-import { Banners, Charts, Crumbs, RolloutHead } from './rollout-page.js';
+import { Banners, Charts, Crumbs, PageLoading, RolloutHead } from './rollout-page.js';
 
 /** A release: its members side by side, the clients pinned to each side, and the same controls as a rollout. */
 export function ReleasePage(props: { name: string }) {
   const data = useServiceData(props.name, { withPlan: false });
   const { view } = data;
   const op = useOperation(data.adopt);
-  if (!view) {
-    return (
-      <>
-        <Crumbs />
-        <h1>{props.name}</h1>
-        {data.loadError ? <p className="error" role="alert">{data.loadError}</p> : <p className="muted" aria-busy="true">Loading…</p>}
-      </>
-    );
-  }
+  if (!view) return <PageLoading name={props.name} loadError={data.loadError} />;
   const run = (o: Operation) => void op.run(() => client.operate(view.name, o, { expectedVersion: view.version }));
   const canaries = view.revisions.filter((r) => r.role === 'canary');
   const weight = view.releaseTraffic?.weight ?? canaries[0]?.weight ?? 0;

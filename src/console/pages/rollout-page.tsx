@@ -26,15 +26,7 @@ export function RolloutPage(props: { name: string }) {
   const op = useOperation(data.adopt);
   const nowMs = useNow(5_000);
 
-  if (!view) {
-    return (
-      <>
-        <Crumbs />
-        <h1>{props.name}</h1>
-        {data.loadError ? <p className="error" role="alert">{data.loadError}</p> : <p className="muted" aria-busy="true">Loading…</p>}
-      </>
-    );
-  }
+  if (!view) return <PageLoading name={props.name} loadError={data.loadError} />;
   const run = (o: Operation) => void op.run(() => client.operate(view.name, o, { expectedVersion: view.version }));
   const canary = view.revisions.find((r) => r.role === 'canary');
   const inProgress = view.step > 0 && !view.terminal;
@@ -82,6 +74,17 @@ export function RolloutPage(props: { name: string }) {
 }
 
 /** The back link to the overview. */
+/** A rollout's or release's page before its view arrived: its name, and the error if the read failed. */
+export function PageLoading(props: { name: string; loadError: string | undefined }) {
+  return (
+    <>
+      <Crumbs />
+      <h1>{props.name}</h1>
+      {props.loadError ? <p className="error" role="alert">{props.loadError}</p> : <p className="muted" aria-busy="true">Loading…</p>}
+    </>
+  );
+}
+
 export function Crumbs() {
   return <nav aria-label="Breadcrumb" className="crumbs"><Link to="/">Rollouts</Link> <span aria-hidden="true">/</span></nav>;
 }
