@@ -497,6 +497,7 @@ export const AppService = Closed({
   rollbackWindow: Type.Optional(RollbackWindow),
   hooks: Type.Optional(Hooks),
   dependsOn: Type.Optional(Type.Array(Type.String({ minLength: 1 }), { description: 'services whose new revision must be ready before this one takes traffic (in a release)' })),
+  redirectToHttps: Type.Optional(Type.Boolean({ description: 'plain-HTTP requests get 308 to the same URL on spec.router.tls (default false); read when the daemon starts' })),
 });
 
 export const ReleasePinning = Closed({
@@ -524,6 +525,19 @@ export const Release = Closed({
   ...ReleaseSpec.properties,
 });
 
+/** One certificate of the built-in router's HTTPS listener and the hosts it serves. */
+export const RouterCertificate = Closed({
+  hosts: Type.Array(Type.String({ minLength: 1, pattern: '^(\\*\\.)?[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$' }), { minItems: 1, description: 'host names (shop.example.com) or one-label wildcards (*.example.com) this certificate serves; a host is named by one entry' }),
+  certFile: Type.String({ minLength: 1, description: 'PEM certificate (chain may follow), relative to the App file; re-read when it changes' }),
+  keyFile: Type.String({ minLength: 1, description: 'PEM private key of that certificate (no passphrase), relative to the App file; re-read when it changes' }),
+});
+
+/** The built-in router's HTTPS listener. */
+export const RouterTls = Closed({
+  listen: Type.String({ pattern: '^[^:\\s]+:[0-9]{1,5}$', description: 'host:port of the HTTPS listener (HTTP/2 and HTTP/1.1 by ALPN)' }),
+  certificates: Type.Array(RouterCertificate, { minItems: 1, description: 'chosen by SNI; a client naming no listed host gets the first. Files are checked when the daemon starts; a changed file is reloaded within seconds, and a bad replacement keeps the old certificate' }),
+}, { description: 'HTTPS for clients: certificates per host from files, HTTP/2 and HTTP/1.1; read when the daemon starts' });
+
 /** How the built-in router treats clients: it is the edge, so these limits protect every service behind it. */
 export const RouterSettings = Closed({
   maxRequestBodyBytes: Type.Optional(Type.Integer({ minimum: 0, description: 'request bodies larger than this get 413 and are charged to no revision; 0 = no limit (default 1073741824, 1 GiB)' })),
@@ -533,6 +547,7 @@ export const RouterSettings = Closed({
   tunnelIdleTimeout: Type.Optional(Duration),
   maxClientConnections: Type.Optional(Type.Integer({ minimum: 0, description: 'client connections open at once; more are closed on accept; 0 = no limit (default 10000)' })),
   trustedProxies: Type.Optional(Type.Array(Type.String({ pattern: '^[0-9A-Fa-f.:]+(/[0-9]{1,3})?$' }), { description: 'addresses or CIDRs of proxies in front of the router whose X-Forwarded-* and Forwarded headers are kept; from anyone else they are replaced (default none: the router is the edge)' })),
+  tls: Type.Optional(RouterTls),
 }, {
   description: 'client limits of the built-in router. Durations: clientHeaderTimeout (whole request header, else 408; default 60s), clientBodyTimeout (no body byte for this long, else 408; default 60s), sendTimeout (a client reading none of its response for this long is disconnected; default 60s), tunnelIdleTimeout (a WebSocket/upgrade tunnel idle this long is closed; default 5m)',
 });
@@ -624,6 +639,7 @@ export type ProcessTemplate = Static<typeof ProcessTemplate>;
 export type AppService = Static<typeof AppService>;
 export type AppSpec = Static<typeof AppSpec>;
 export type RouterSettings = Static<typeof RouterSettings>;
+export type RouterTls = Static<typeof RouterTls>;
 export type LogSettings = Static<typeof LogSettings>;
 export type Release = Static<typeof Release>;
 export type ReleasePinning = Static<typeof ReleasePinning>;

@@ -140,6 +140,8 @@ export function checkApp(app: App): Issue[] {
   const out: Issue[] = [];
   const listen = app.spec.listen;
   if (listen !== undefined) out.push(...checkPort(listen, ['spec', 'listen']));
+  const tls = app.spec.router?.tls;
+  if (tls) out.push(...checkPort(tls.listen, ['spec', 'router', 'tls', 'listen']), ...checkTlsHosts(tls.certificates));
   const names = new Map<string, number>();
   const routes = new Map<string, string>();
   app.spec.services.forEach((svc, i) => {
@@ -159,6 +161,7 @@ export function checkApp(app: App): Issue[] {
     const owner = routes.get(route);
     if (owner !== undefined) out.push(issue([...at, svc.pathPrefix !== undefined ? 'pathPrefix' : svc.host !== undefined ? 'host' : 'name'], `${route} is already served by service "${owner}"`, 'duplicate'));
     else routes.set(route, svc.name);
+    if (svc.redirectToHttps && !app.spec.router?.tls) out.push(issue([...at, 'redirectToHttps'], 'needs spec.router.tls: there is no HTTPS listener to redirect to', 'reference'));
     if (svc.strategy) out.push(...checkStrategy(svc.strategy, [...at, 'strategy'], { kubernetes: false }));
     if (svc.hooks && svc.targets) out.push(issue([...at, 'hooks'], 'not allowed on a targets service: graylane does not roll it out'));
     else if (svc.hooks) out.push(...checkHooks(svc.hooks, [...at, 'hooks'], { kubernetes: false, strategy: svc.strategy }));
@@ -241,6 +244,19 @@ function dependencyCycle(app: App): string[] | undefined {
     if (c) return c;
   }
   return undefined;
+}
+
+/** A host served by two certificate entries: which one wins would be an accident of order. */
+function checkTlsHosts(certificates: { hosts: string[] }[]): Issue[] {
+  const out: Issue[] = [];
+  const owner = new Map<string, number>();
+  certificates.forEach((c, i) => c.hosts.forEach((h, j) => {
+    const host = h.toLowerCase();
+    const first = owner.get(host);
+    if (first !== undefined) out.push(issue(['spec', 'router', 'tls', 'certificates', i, 'hosts', j], `host ${host} is already served by spec.router.tls.certificates[${first}]: a host has one certificate`, 'duplicate'));
+    else owner.set(host, i);
+  }));
+  return out;
 }
 
 function checkPort(hostPort: string, path: PathSegment[]): Issue[] {

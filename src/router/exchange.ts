@@ -313,7 +313,9 @@ export class Exchange implements Waiter {
     if (status === 404) this.release?.notFound(this.req, this.group);
     const { headers, contentLength } = clientResponseHeadersFromRaw(rawHeaders, this.extraHeaders);
     this.contentLength = contentLength;
-    this.res.writeHead(status, statusText, headers);
+    // HTTP/2 has no reason phrase (RFC 9113 §8.3.2): node warns when given one.
+    if (this.req.httpVersionMajor === 2) this.res.writeHead(status, headers);
+    else this.res.writeHead(status, statusText, headers);
     if (contentLength === 0 || status === 204 || status === 304 || this.req.method === 'HEAD') this.endClient();
     return true;
   }

@@ -69,11 +69,13 @@ export function upstreamRequestHeaders(req: IncomingMessage, keepUpgrade: boolea
   }
   const ip = forwardedFor(req.socket.remoteAddress);
   out.push('x-forwarded-for', xff === undefined ? ip : `${xff}, ${ip}`);
-  if (!hasProto) out.push('x-forwarded-proto', 'http');
+  // A request that came over the TLS listener (HTTP/1.1 or HTTP/2) has a TLS socket.
+  const proto = (req.socket as { encrypted?: boolean }).encrypted === true ? 'https' : 'http';
+  if (!hasProto) out.push('x-forwarded-proto', proto);
   const host = req.headers.host;
   if (!hasXHost && host !== undefined) out.push('x-forwarded-host', host);
   const node = ip.includes(':') ? `"[${ip}]"` : ip;
-  const element = host !== undefined ? `for=${node};host="${host.replace(/["\\]/g, '')}";proto=http` : `for=${node};proto=http`;
+  const element = host !== undefined ? `for=${node};host="${host.replace(/["\\]/g, '')}";proto=${proto}` : `for=${node};proto=${proto}`;
   out.push('forwarded', forwarded === undefined ? element : `${forwarded}, ${element}`);
   if (keepUpgrade) out.push('connection', 'upgrade');
   if (extra) out.push(...extra);

@@ -32,6 +32,10 @@ import type {
   TimeoutOptions,
 } from './types.js';
 import { proxyUpgrade } from './upgrade.js';
+import { CertificateStore } from './tls/certificate-store.js';
+import { loadCertificates, type LoadedCertificate } from './tls/certificates.js';
+import { createHttpsServer, type HttpsServer } from './tls/https-listener.js';
+import { httpsLocation, sendRedirect } from './tls/redirect.js';
 
 /** Addresses the router listens on once started. */
 export interface RouterAddresses {
@@ -39,6 +43,8 @@ export interface RouterAddresses {
   url: string;
   /** Admin API base URL, when an admin listener is configured. */
   adminUrl?: string;
+  /** HTTPS base URL, e.g. `https://127.0.0.1:8443`, when a TLS listener is configured. */
+  httpsUrl?: string;
 }
 
 /** A running (or startable) router. */
@@ -136,6 +142,13 @@ function checkOptions(o: RouterOptions): void {
   positive('drainTimeoutMs', o.drainTimeoutMs, 0);
   positive('mirrorMaxConcurrent', o.mirrorMaxConcurrent, 0);
   positive('statsWindowSeconds', o.statsWindowSeconds, 60);
+  if (o.tls) {
+    const l = o.tls.listen;
+    if (!l || typeof l.host !== 'string' || !Number.isInteger(l.port) || l.port < 0 || l.port > 65535) {
+      throw new RouterError('INVALID_OPTIONS', 'tls.listen must be { host, port } with port 0–65535', [{ path: ['tls', 'listen'], message: 'must be { host, port }' }]);
+    }
+    positive('tls.reloadIntervalMs', o.tls.reloadIntervalMs);
+  }
 }
 
 /** The trusted proxies as a BlockList; throws `RouterError` `INVALID_OPTIONS` naming a bad entry. */
@@ -183,6 +196,11 @@ class RouterImpl extends EventEmitter implements Router {
   private compiled = new CompiledTable([]);
   private server: http.Server | undefined;
   private admin: http.Server | undefined;
+  private https: HttpsServer | undefined;
+  private readonly certificates: LoadedCertificate[] | undefined;
+  private certificateStore: CertificateStore | undefined;
+  private readonly redirectServices: ReadonlySet<string>;
+  private httpsPort = 0;
   private stopping = false;
 
   constructor(private readonly options: RouterOptions) {
@@ -213,6 +231,8 @@ class RouterImpl extends EventEmitter implements Router {
       },
     };
     if (options.routes) this.setRouteTable(options.routes);
+    this.certificates = options.tls ? loadCertificates(options.tls.certificates) : undefined;
+    this.redirectServices = new Set(options.tls?.redirectServices ?? []);
   }
 
   async start(): Promise<RouterAddresses> {
@@ -226,7 +246,7 @@ class RouterImpl extends EventEmitter implements Router {
         // Header timeouts are only checked on this period: keep it well under the timeout itself.
         connectionsCheckingInterval: Math.min(30_000, Math.max(100, Math.floor(this.timeouts.clientHeaderMs / 4))),
       },
-      this.onRequest,
+      this.onPlainRequest,
     );
     this.server = server;
     const maxConnections = this.options.maxClientConnections ?? DEFAULT_MAX_CLIENT_CONNECTIONS;
@@ -247,6 +267,33 @@ class RouterImpl extends EventEmitter implements Router {
     });
     await listen(server, this.options.listen.host, this.options.listen.port);
     const out: RouterAddresses = { url: urlOf(server) };
+    if (this.options.tls && this.certificates) {
+      const tls = this.options.tls;
+      const store = new CertificateStore({
+        certificates: this.certificates,
+        onEvent: (e) => tls.onCertificateEvent?.(e),
+        onDefaultChanged: (cert) => this.https?.setFallback(cert),
+      });
+      this.certificateStore = store;
+      this.https = createHttpsServer({
+        store,
+        fallback: this.certificates[0]!,
+        idleMs: this.timeouts.idleMs,
+        headerMs: this.timeouts.clientHeaderMs,
+        maxConnections: maxConnections,
+        onRequest: this.onRequest,
+        onUpgrade: this.onUpgrade,
+      });
+      try {
+        await listen(this.https.server, tls.listen.host, tls.listen.port);
+      } catch (err) {
+        await new Promise<void>((resolve) => server.close(() => resolve()));
+        throw err;
+      }
+      store.watch(tls.reloadIntervalMs ?? 2000);
+      this.httpsPort = (this.https.server.address() as AddressInfo).port;
+      out.httpsUrl = urlOf(this.https.server).replace(/^http:/, 'https:');
+    }
     if (this.options.admin) {
       const registry = createMetricsRegistry({
         revisions: () => [...this.counters.values()].map((c) => c.counters),
@@ -269,6 +316,10 @@ class RouterImpl extends EventEmitter implements Router {
     const server = this.server;
     const closed = server ? new Promise<void>((resolve) => server.close(() => resolve())) : Promise.resolve();
     server?.closeIdleConnections();
+    this.certificateStore?.close();
+    const https = this.https;
+    const httpsClosed = https ? new Promise<void>((resolve) => https.server.close(() => resolve())) : Promise.resolve();
+    https?.closeSessions();
     const busy = () => [...this.instances.values()].some((i) => i.inflight > 0 || i.active.size > 0 || i.queue.length > 0);
     while (busy() && Date.now() < deadline) {
       await new Promise((r) => setTimeout(r, 20));
@@ -276,6 +327,7 @@ class RouterImpl extends EventEmitter implements Router {
     }
     for (const inst of this.instances.values()) for (const a of [...inst.active]) a.abortForDrain();
     server?.closeAllConnections();
+    https?.destroyAll();
     for (const inst of [...this.instances.values()]) inst.close();
     if (this.admin) {
       const admin = this.admin;
@@ -284,6 +336,7 @@ class RouterImpl extends EventEmitter implements Router {
       await adminClosed;
     }
     await closed;
+    await httpsClosed;
   }
 
   setRouteTable(table: RouteTable): void {
@@ -405,13 +458,38 @@ class RouterImpl extends EventEmitter implements Router {
     return true;
   }
 
+  /** The plain listener: as {@link onRequest}, but services that ask for HTTPS are sent there. */
+  private readonly onPlainRequest = (req: http.IncomingMessage, res: http.ServerResponse): void => {
+    if (this.redirectServices.size > 0 && this.https) {
+      if (this.refuse(req, (r) => {
+        res.shouldKeepAlive = false;
+        sendPlain(res, r.status, r.reason, r.text);
+      })) return;
+      const svc = this.compiled.match(req);
+      const location = svc && this.redirectServices.has(svc.route.name) ? httpsLocation(req, this.httpsPort) : undefined;
+      if (location !== undefined) {
+        // The body, if any, is not forwarded: read it so the keep-alive connection stays usable.
+        req.resume();
+        sendRedirect(res, location);
+        return;
+      }
+      this.route(req, res, svc);
+      return;
+    }
+    this.onRequest(req, res);
+  };
+
   private readonly onRequest = (req: http.IncomingMessage, res: http.ServerResponse): void => {
     if (this.refuse(req, (r) => {
       // Whatever body follows is not read: close rather than parse it as the next request.
       res.shouldKeepAlive = false;
       sendPlain(res, r.status, r.reason, r.text);
     })) return;
-    const svc = this.compiled.match(req);
+    this.route(req, res, this.compiled.match(req));
+  };
+
+  /** Forwards an admitted request to the service it matched (404 when none). */
+  private route(req: http.IncomingMessage, res: http.ServerResponse, svc: CompiledService | undefined): void {
     if (!svc) {
       req.resume();
       sendPlain(res, 404, 'no-route', `graylane: no service routes ${req.headers.host ?? ''}${req.url ?? ''}`);
@@ -419,7 +497,7 @@ class RouterImpl extends EventEmitter implements Router {
     }
     const decision = svc.decide(req);
     new Exchange(this.env, req, res, decision, svc.mirror ? svc.mirrorTarget(req, decision.group) : undefined);
-  };
+  }
 
   private readonly onUpgrade = (req: http.IncomingMessage, socket: import('node:stream').Duplex, head: Buffer): void => {
     if (this.refuse(req, (r) => socket.end(`HTTP/1.1 ${r.status} ${http.STATUS_CODES[r.status] ?? ''}\r\nx-graylane-error: ${r.reason}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`))) return;
@@ -432,7 +510,7 @@ class RouterImpl extends EventEmitter implements Router {
   };
 }
 
-function listen(server: http.Server, host: string, port: number): Promise<void> {
+function listen(server: http.Server | import('node:net').Server, host: string, port: number): Promise<void> {
   return new Promise((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, host, () => {
@@ -442,7 +520,7 @@ function listen(server: http.Server, host: string, port: number): Promise<void> 
   });
 }
 
-function urlOf(server: http.Server): string {
+function urlOf(server: http.Server | import('node:net').Server): string {
   const a = server.address() as AddressInfo;
   const host = a.family === 'IPv6' ? `[${a.address}]` : a.address;
   return `http://${host}:${a.port}`;

@@ -59,12 +59,56 @@ export interface AdminOptions {
   metricsWithoutToken?: boolean;
 }
 
+/** One certificate and the hosts it serves, from PEM files. */
+export interface CertificateFiles {
+  /** Host names it serves (`shop.example.com`), or one-label wildcards (`*.example.com`). */
+  hosts: string[];
+  /** PEM certificate (its chain may follow it in the same file). */
+  certFile: string;
+  /** PEM private key of that certificate, without a passphrase. */
+  keyFile: string;
+}
+
+/** A certificate reloaded from changed files, or a change refused (the old one stays in use). */
+export interface CertificateEvent {
+  /** `certificate-reloaded`: new connections get the new one; `certificate-rejected`: they keep the old one. */
+  type: 'certificate-reloaded' | 'certificate-rejected';
+  /** The hosts of the entry. */
+  hosts: string[];
+  /** The entry's certificate file. */
+  certFile: string;
+  /** Wall-clock time, ms since the epoch. */
+  atMs: number;
+  /** Why the change was refused, or the new certificate's subject. */
+  reason: string;
+}
+
+/**
+ * The HTTPS listener: HTTP/2 and HTTP/1.1 by ALPN, one certificate per host by SNI. A client
+ * naming no known host (or none: an IP address) gets the first certificate, as nginx's default
+ * server, so it sees a name mismatch it can report rather than a handshake that just fails.
+ */
+export interface TlsOptions {
+  /** Where it listens; port 0 lets the OS choose. */
+  listen: { host: string; port: number };
+  /** Certificates; a host is served by one entry. Read and checked by `createRouter`. */
+  certificates: CertificateFiles[];
+  /** How often the files are checked for changes; default 2000 ms. */
+  reloadIntervalMs?: number;
+  /** Services whose plain-HTTP requests get a 308 to the same URL over HTTPS. */
+  redirectServices?: string[];
+  /** Certificates reloaded or refused after a change on disk. */
+  onCertificateEvent?: (event: CertificateEvent) => void;
+}
+
 /** Options of {@link createRouter}. */
 export interface RouterOptions {
   /** The proxy listener. */
   listen: { host: string; port: number };
   /** The admin listener; none when absent. */
   admin?: AdminOptions;
+  /** An HTTPS listener beside the plain one; none when absent. */
+  tls?: TlsOptions;
   /**
    * Proxy timeouts; defaults connect 2000, responseHeader 30000, idle 60000, clientHeader 60000,
    * clientBody 60000, send 60000, tunnelIdle 300000 ms.

@@ -79,6 +79,7 @@ export function registerDaemonCommands(program: Command, ctx: CliContext): void 
       }
       ctx.print(`graylane is up (pid ${process.pid})`);
       ctx.print(`  router   ${daemon.routerUrl}`);
+      if (daemon.httpsUrl) ctx.print(`  https    ${daemon.httpsUrl}`);
       ctx.print(`  api      ${api.url}   (token in ${stateDir}/token)`);
       ctx.print(`  console  ${api.url}/ (sign in with the token from \`graylane token\`)`);
       if (daemon.adminUrl) ctx.print(`  metrics  curl -H "authorization: Bearer $(cat ${stateDir}/token)" ${daemon.adminUrl}/metrics`);

@@ -6,7 +6,7 @@
 import { dirname, join, resolve } from 'node:path';
 import { readFile } from 'node:fs/promises';
 import { parseDurationMs } from '../../lib/duration.js';
-import { createRouter, type Router, type RouterOptions, type TimeoutOptions } from '../../router/index.js';
+import { createRouter, formatPath, RouterError, type CertificateEvent, type Router, type RouterOptions, type TimeoutOptions } from '../../router/index.js';
 import { createInProcessRouterControl } from '../../router/control/in-process/in-process-control.js';
 import type { RouterSettings } from '../../documents/schema.js';
 import { createRuntime } from '../../runtime/registry.js';
@@ -30,6 +30,8 @@ export interface LocalDaemonOptions {
   adminToken: string;
   /** Overrides `spec.listen` (tests use port 0). */
   listen?: { host: string; port: number };
+  /** Overrides `spec.router.tls.listen` (tests use port 0). */
+  httpsListen?: { host: string; port: number };
   /** How long stopping instances get to finish requests; default 30 s. */
   drainTimeoutMs?: number;
   /** Remove services the state has but the App file does not name, even under another App name. */
@@ -39,6 +41,8 @@ export interface LocalDaemonOptions {
    * does not record (it was moved aside or lost); without a choice, such processes stop the start.
    */
   orphans?: 'adopt' | 'stop' | undefined;
+  /** Where certificate reloads (and refused replacements) are reported; stderr by default. */
+  log?: (line: string) => void;
 }
 
 /** A running daemon. */
@@ -49,6 +53,8 @@ export interface LocalDaemon {
   routerUrl: string;
   /** The router's admin URL (metrics). */
   adminUrl: string | undefined;
+  /** The router's HTTPS URL, when `spec.router.tls` is set. */
+  httpsUrl?: string;
   /** Instances re-adopted at start, and records that could not be. */
   adoption: { adopted: number; rejected: string[] };
   /** Sentences about unrecorded app processes found at start, adopted or stopped. */
@@ -83,6 +89,21 @@ function routerClientOptions(settings: RouterSettings | undefined): Partial<Rout
   if (settings.maxClientConnections !== undefined) out.maxClientConnections = settings.maxClientConnections;
   if (settings.trustedProxies !== undefined) out.trustedProxies = settings.trustedProxies;
   return out;
+}
+
+/** The App's `spec.router.tls` as router options: files relative to the App file, redirects by service. */
+function routerTlsOptions(app: App, appDir: string, listen: { host: string; port: number } | undefined, log: (line: string) => void): Partial<RouterOptions> {
+  const tls = app.spec.router?.tls;
+  if (!tls) return {};
+  const report = (e: CertificateEvent) => log(`${new Date(e.atMs).toISOString()} ${e.type} ${e.hosts.join(',')}: ${e.reason}`);
+  return {
+    tls: {
+      listen: listen ?? parseListen(tls.listen),
+      certificates: tls.certificates.map((c) => ({ hosts: c.hosts, certFile: resolve(appDir, c.certFile), keyFile: resolve(appDir, c.keyFile) })),
+      redirectServices: app.spec.services.filter((s) => s.redirectToHttps === true).map((s) => s.name),
+      onCertificateEvent: report,
+    },
+  };
 }
 
 function parseListen(listen: string | undefined): { host: string; port: number } {
@@ -132,6 +153,22 @@ export async function startLocalDaemon(options: LocalDaemonOptions): Promise<Loc
   const appDoc = loaded.documents.find((d) => d.kind === 'App');
   if (appDoc?.kind !== 'App') throw new DaemonStartError('InvalidApp', `${options.appFile} has no App document: \`graylane up\` runs an App (kind: App)`);
   const app = appDoc.doc;
+  const listen = options.listen ?? parseListen(app.spec.listen);
+  const drainTimeoutMs = options.drainTimeoutMs ?? 30_000;
+  let router: Router;
+  try {
+    // Before anything else: unusable certificate files stop the start with nothing started.
+    router = createRouter({
+      listen,
+      admin: { host: '127.0.0.1', port: 0, token: options.adminToken },
+      drainTimeoutMs,
+      ...routerClientOptions(app.spec.router),
+      ...routerTlsOptions(app, dirname(appFile), options.httpsListen, options.log ?? ((line) => process.stderr.write(`${line}\n`))),
+    });
+  } catch (err) {
+    if (!(err instanceof RouterError)) throw err;
+    throw new DaemonStartError('InvalidApp', `${options.appFile} is invalid; nothing was started`, err.issues.map((i) => `spec.router.${formatPath(i.path)}: ${i.message}`));
+  }
 
   let store: Store;
   try {
@@ -146,22 +183,15 @@ export async function startLocalDaemon(options: LocalDaemonOptions): Promise<Loc
     store.close();
     throw err;
   }
-  const listen = options.listen ?? parseListen(app.spec.listen);
-  const drainTimeoutMs = options.drainTimeoutMs ?? 30_000;
-  const router: Router = createRouter({
-    listen,
-    admin: { host: '127.0.0.1', port: 0, token: options.adminToken },
-    drainTimeoutMs,
-    ...routerClientOptions(app.spec.router),
-  });
   let addresses;
   try {
     addresses = await router.start();
   } catch (err) {
     store.close();
     const code = (err as NodeJS.ErrnoException).code;
-    const why = code === 'EADDRINUSE' ? 'the address is already in use: stop what listens there, or change spec.listen' : (err as Error).message;
-    throw new DaemonStartError('ListenFailed', `the router cannot listen on ${listen.host}:${listen.port}: ${why}`);
+    const why = code === 'EADDRINUSE' ? 'the address is already in use: stop what listens there, or change spec.listen (or spec.router.tls.listen)' : (err as Error).message;
+    const where = app.spec.router?.tls ? `${listen.host}:${listen.port} and ${app.spec.router.tls.listen}` : `${listen.host}:${listen.port}`;
+    throw new DaemonStartError('ListenFailed', `the router cannot listen on ${where}: ${why}`);
   }
   const logs = app.spec.logs ?? {};
   const processRuntime = createRuntime('process', {
@@ -194,6 +224,7 @@ export async function startLocalDaemon(options: LocalDaemonOptions): Promise<Loc
     controller,
     routerUrl: addresses.url,
     adminUrl: addresses.adminUrl,
+    ...(addresses.httpsUrl === undefined ? {} : { httpsUrl: addresses.httpsUrl }),
     adoption,
     orphans,
     async stop({ stopInstances }) {

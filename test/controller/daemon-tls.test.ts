@@ -1,0 +1,83 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { DaemonStartError, startLocalDaemon, type LocalDaemon } from '../../src/controller/local/daemon.js';
+import { loadDocuments } from '../../src/documents/index.js';
+import { hasOpenssl, makeCertificate, peerCertificate, tempDir } from '../fixtures/router/certificates.js';
+import { send, startUpstream, until, type Upstream } from '../fixtures/router/support.js';
+
+const cleanups: (() => Promise<void> | void)[] = [];
+let daemon: LocalDaemon | undefined;
+afterEach(async () => {
+  await daemon?.stop({ stopInstances: true });
+  daemon = undefined;
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+function app(upstream: Upstream, tls: string | undefined, redirect = true): string {
+  return `apiVersion: graylane.dev/v1alpha1
+kind: App
+metadata: {name: shop}
+spec:
+${tls === undefined ? '' : `  router:\n    tls:\n${tls}\n`}  services:
+  - name: web
+    targets: ['${upstream.address}']
+    redirectToHttps: ${String(redirect)}
+`;
+}
+
+const oneCert = `      listen: 127.0.0.1:8443
+      certificates:
+      - {hosts: [shop.example.com], certFile: certs/shop.crt, keyFile: certs/shop.key}`;
+
+describe.skipIf(!hasOpenssl())('spec.router.tls in an App (openssl makes the certificates)', () => {
+  it('serves HTTPS with certificate files relative to the App file, and redirects plain HTTP for redirectToHttps', async () => {
+    const t = tempDir();
+    cleanups.push(t.remove);
+    mkdirSync(join(t.dir, 'certs'));
+    makeCertificate(join(t.dir, 'certs'), 'shop', 'shop-cert', ['shop.example.com']);
+    const upstream = await startUpstream('web');
+    cleanups.push(upstream.close);
+    const appFile = join(t.dir, 'app.yaml');
+    writeFileSync(appFile, app(upstream, oneCert));
+    mkdirSync(join(t.dir, 'state'));
+    daemon = await startLocalDaemon({ appFile, stateDir: join(t.dir, 'state'), adminToken: 'x'.repeat(32), listen: { host: '127.0.0.1', port: 0 }, httpsListen: { host: '127.0.0.1', port: 0 }, drainTimeoutMs: 500, log: () => undefined });
+    const httpsUrl = daemon.httpsUrl!;
+    const port = Number(new URL(httpsUrl).port);
+    expect((await peerCertificate(port, 'shop.example.com')).cn).toBe('shop-cert');
+    await until(() => daemon!.controller.get('web').phase === 'Healthy', 15_000, 'web healthy');
+    const plain = await send(`${daemon.routerUrl}/cart?x=1`, { headers: { host: 'shop.example.com' } });
+    expect(plain.status).toBe(308);
+    expect(plain.headers.location).toBe(`https://shop.example.com:${port}/cart?x=1`);
+  });
+
+  it('refuses to start, naming the field and the file, when a certificate file is missing; nothing is started', async () => {
+    const t = tempDir();
+    cleanups.push(t.remove);
+    const upstream = await startUpstream('web');
+    cleanups.push(upstream.close);
+    const appFile = join(t.dir, 'app.yaml');
+    writeFileSync(appFile, app(upstream, oneCert));
+    const err = await startLocalDaemon({ appFile, stateDir: join(t.dir, 'state'), adminToken: 'x'.repeat(32), listen: { host: '127.0.0.1', port: 0 } }).then(() => undefined, (e: unknown) => e);
+    expect(err).toBeInstanceOf(DaemonStartError);
+    expect((err as DaemonStartError).code).toBe('InvalidApp');
+    expect((err as DaemonStartError).details).toEqual([
+      `spec.router.tls.certificates[0].certFile: ${join(t.dir, 'certs/shop.crt')}: no such file`,
+    ]);
+  });
+});
+
+describe('spec.router.tls and redirectToHttps when the App is loaded', () => {
+  const load = (text: string) => loadDocuments({ text, file: 'app.yaml' }).errors.map((e) => e.message);
+  const upstream = { address: '127.0.0.1:9' } as Upstream;
+
+  it('refuses redirectToHttps without an HTTPS listener', () => {
+    const text = app(upstream, undefined);
+    expect(load(text)).toEqual(['app.yaml:8:22: spec.services[0].redirectToHttps: needs spec.router.tls: there is no HTTPS listener to redirect to']);
+  });
+
+  it('refuses a host named by two certificate entries', () => {
+    const text = app(upstream, `${oneCert}\n      - {hosts: [api.example.com, SHOP.example.com], certFile: b.crt, keyFile: b.key}`);
+    expect(load(text)).toEqual(['app.yaml:10:35: spec.router.tls.certificates[1].hosts[1]: host shop.example.com is already served by spec.router.tls.certificates[0]: a host has one certificate']);
+  });
+});
