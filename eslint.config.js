@@ -22,6 +22,7 @@ const parts = [
   // Adapters of the control port are the data plane's business (element patterns match folders,
   // hence a folder per adapter, listed before the port's folder).
   { type: 'router', pattern: 'src/router/control/in-process' },
+  { type: 'router', pattern: 'src/router/control/nginx' },
   { type: 'router-control-port', pattern: 'src/router/control' },
   { type: 'controller-local', pattern: 'src/controller/local' },
   // The Kubernetes composition root: the same core, the cluster's adapters, no built-in router.
