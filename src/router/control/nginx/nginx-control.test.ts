@@ -155,6 +155,52 @@ describe('nginx as the data plane', () => {
     expect(failed).toBe(0);
   }, 60_000);
 
+  it('keeps a client on the side its sticky cookie names, and assigns one by weight to a client without', async () => {
+    await control.applyTable({ services: [service({ canaryWeight: 50, stickyCookie: 'graylane-side-web' })] });
+    const first = await get(port, '/sticky');
+    expect(first.setCookie).toEqual([`graylane-side-web=${first.body}; Path=/; HttpOnly; SameSite=Lax`]);
+    for (let i = 0; i < 20; i++) {
+      const r = await get(port, '/sticky', { cookie: `graylane-side-web=${first.body}` });
+      expect(r.body).toBe(first.body);
+      expect(r.setCookie).toEqual([]);
+    }
+  }, 30_000);
+
+  it('falls back to stable when the canary has no ready instance, counting the fallback on the canary', async () => {
+    await control.applyTable({ services: [service({ name: 'fb', canaryWeight: 100, revisions: { v1: { instances: [{ id: 'v1-a', address: `127.0.0.1:${stable.port}`, ready: true }] }, v2: { instances: [{ id: 'v2-a', address: `127.0.0.1:${canary.port}`, ready: false }] } } })] });
+    for (let i = 0; i < 5; i++) expect((await get(port, '/fb')).body).toBe('v1');
+    await waitFor(() => control.totals({ service: 'fb', revision: 'v2' }).fallbacks === 5, 3000);
+    expect(control.totals({ service: 'fb', revision: 'v2' }).fallbacks).toBe(5);
+    expect(control.totals({ service: 'fb', revision: 'v1' }).requests).toBe(5);
+  }, 30_000);
+
+  it('routes by host and path prefix on segment boundaries, 404 elsewhere', async () => {
+    await control.applyTable({
+      services: [
+        service({ name: 'api', pathPrefix: '/api', canary: undefined, revisions: { v2: { instances: [{ id: 'v2-a', address: `127.0.0.1:${canary.port}`, ready: true }] } }, stable: 'v2' }),
+        service({ name: 'admin', host: 'admin.example', canary: undefined, revisions: { v2: { instances: [{ id: 'v2-a', address: `127.0.0.1:${canary.port}`, ready: true }] } }, stable: 'v2', pathPrefix: '/admin' }),
+        service({ name: 'site', pathPrefix: '/shop', canaryWeight: 0 }),
+      ],
+    });
+    expect((await get(port, '/api')).body).toBe('v2');
+    expect((await get(port, '/api/x')).body).toBe('v2');
+    expect((await get(port, '/apix')).status).toBe(404);
+    expect((await get(port, '/shop/a')).body).toBe('v1');
+    expect((await get(port, '/admin', { host: 'admin.example' })).body).toBe('v2');
+    expect((await get(port, '/admin', { host: 'other.example' })).status).toBe(404);
+    expect((await get(port, '/shop/a', { host: 'admin.example' })).body).toBe('v1');
+  }, 30_000);
+
+  it('refuses a table whose regular expression nginx rejects, keeping the table in force', async () => {
+    await control.applyTable({ services: [service()] });
+    const before = control.currentTable();
+    // Valid in JavaScript, not in PCRE (a lookbehind of variable length).
+    const bad = { services: [service({ matches: [{ match: [{ headerName: 'x-a', headerValue: { regex: '(?<=a+)b' } }], revision: 'v2' }] })] };
+    await expect(control.applyTable(bad)).rejects.toMatchObject({ code: 'InvalidConfig', message: expect.stringContaining('nginx refused the rendered configuration') });
+    expect(control.currentTable()).toEqual(before);
+    expect((await get(port, '/still')).body).toBe('v1');
+  }, 30_000);
+
   it('counts every request from the syslog stream, by revision and status', async () => {
     const fresh = { services: [service({ name: 'counted', canaryWeight: 0 })] };
     await control.applyTable(fresh);
@@ -196,6 +242,28 @@ describe('nginx as the data plane', () => {
   });
 });
 
+describe('nginx that cannot run', () => {
+  it('reports nginx failing at start (its port taken) with nginx\'s words', async () => {
+    const busy = createNetServer();
+    await new Promise<void>((r) => busy.listen(0, '127.0.0.1', r));
+    const taken = (busy.address() as AddressInfo).port;
+    try {
+      await expect(startNginxRouterControl({ mode: { type: 'managed', prefixDir: mkdtempSync(join(tmpdir(), 'graylane-nginx-')), workers: 1 }, listen: `127.0.0.1:${taken}` }))
+        .rejects.toMatchObject({ code: 'StartFailed', message: expect.stringContaining('Address already in use') });
+    } finally {
+      busy.close();
+    }
+  }, 30_000);
+
+  it('reports a missing nginx binary, and refuses to apply once stopped', async () => {
+    await expect(startNginxRouterControl({ mode: { type: 'managed', prefixDir: mkdtempSync(join(tmpdir(), 'graylane-nginx-')), binary: '/nonexistent/nginx' }, listen: '127.0.0.1:1' }))
+      .rejects.toMatchObject({ code: 'StartFailed', message: expect.stringContaining('cannot run /nonexistent/nginx') });
+    const c = await startNginxRouterControl({ mode: { type: 'managed', prefixDir: mkdtempSync(join(tmpdir(), 'graylane-nginx-')), workers: 1 }, listen: `127.0.0.1:${await freePort()}` });
+    await c.stop();
+    await expect(c.applyTable({ services: [service()] })).rejects.toMatchObject({ code: 'NotStarted' });
+  }, 30_000);
+});
+
 describe('nginx include-file mode', () => {
   it('writes the http-level include file and runs the reload command', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'graylane-nginx-include-'));
@@ -231,6 +299,30 @@ describe('nginx include-file mode', () => {
       expect(existsSync(join(dir, 'g.conf'))).toBe(true);
     } finally {
       await c.stop();
+    }
+  });
+
+  it('reports a reload command that cannot run, and drains by the deadline', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'graylane-nginx-include-'));
+    const c = await startNginxRouterControl({ mode: { type: 'include', includeFile: join(dir, 'g.conf'), reloadCommand: ['/nonexistent/reload'] }, listen: '127.0.0.1:8099' });
+    try {
+      await expect(c.applyTable({ services: [service()] })).rejects.toMatchObject({ code: 'ReloadFailed', message: expect.stringContaining('cannot run the reload command /nonexistent/reload') });
+    } finally {
+      await c.stop();
+    }
+    const ok = join(dir, 'ok.sh');
+    writeFileSync(ok, '#!/bin/sh\nexit 0\n');
+    chmodSync(ok, 0o755);
+    const d = await startNginxRouterControl({ mode: { type: 'include', includeFile: join(dir, 'g.conf'), reloadCommand: [ok] }, listen: '127.0.0.1:8099' });
+    try {
+      await d.applyTable({ services: [service()] });
+      await d.applyTable({ services: [service({ revisions: { v1: { instances: [{ id: 'v1-a', address: '127.0.0.1:1', ready: true }] }, v2: { instances: [] } } })] });
+      const start = Date.now();
+      // The user's workers are not graylane's to watch: the drain lasts until its deadline.
+      expect(await d.awaitDrained('v2-a', Date.now() + 200)).toBe('timeout');
+      expect(Date.now() - start).toBeGreaterThanOrEqual(150);
+    } finally {
+      await d.stop();
     }
   });
 });

@@ -113,6 +113,8 @@ export function renderHttpConfig(table: RouteTable, options: RenderOptions): Ren
         out.push(`  location = ${prefix} {`, ...body, '  }', `  location ${prefix}/ {`, ...body, '  }');
       }
     }
+    // No service's prefix: the router's 404, never a file from nginx's default root.
+    if (!seen.has('/')) out.push('  location / {', '    default_type text/plain;', '    return 404 "graylane: no service routes $host$request_uri\\n";', '  }');
     for (const b of members) out.push(...mirrorLocation(b.service, b.index, upstreams, options.syslogPort).map((l) => `  ${l}`));
     out.push('}');
   };
