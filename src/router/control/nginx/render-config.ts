@@ -225,7 +225,8 @@ function renderService(service: ServiceRoute, index: number, keepalive: number, 
     'proxy_set_header Host $http_host;',
     'proxy_set_header Upgrade $http_upgrade;',
     'proxy_set_header Connection $gl_connection;',
-    'proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;',
+    // graylane's nginx is the edge, as the router is by default: what a client claims is replaced.
+    'proxy_set_header X-Forwarded-For $remote_addr;',
     'proxy_set_header X-Forwarded-Proto $scheme;',
     // A connection that fails before anything was sent is retried on another instance, as the router does.
     'proxy_next_upstream error timeout non_idempotent;',
