@@ -23,6 +23,7 @@ const parts = [
   // hence a folder per adapter, listed before the port's folder).
   { type: 'router', pattern: 'src/router/control/in-process' },
   { type: 'router', pattern: 'src/router/control/supervisor' },
+  { type: 'router', pattern: 'src/router/control/nginx' },
   { type: 'router-control-port', pattern: 'src/router/control' },
   { type: 'controller-local', pattern: 'src/controller/local' },
   // The Kubernetes composition root: the same core, the cluster's adapters, no built-in router.

@@ -190,6 +190,8 @@ export interface LoadChecks {
    * document layer knows no provider): every problem, empty when none.
    */
   traffic?: (target: TrafficCheckTarget) => TrafficCheckIssue[];
+  /** Checks an App's spec against what its data plane (`spec.router.type`) can do: every problem, paths from the spec. */
+  dataPlane?: (spec: AppDoc['spec']) => Array<{ path: PathSegment[]; reason: string }>;
   /** Checks one analysis metric (count rules, its provider block): every problem, paths relative to the metric. */
   metric?: (metric: Metric) => Array<{ path: PathSegment[]; reason: string }>;
 }
@@ -259,7 +261,8 @@ function checkOne(s: StagedDocument, checks: LoadChecks): Issue[] {
   }
   if (s.kind === 'App') {
     const app = s.data as unknown as AppDoc;
-    return [...checkApp(app), ...(checks.traffic ? checkTraffic('App', app, checks.traffic) : [])];
+    const dataPlane = (checks.dataPlane?.(app.spec) ?? []).map((i): Issue => ({ path: ['spec', ...i.path], reason: i.reason, code: 'semantic', at: 'value' }));
+    return [...checkApp(app), ...(checks.traffic ? checkTraffic('App', app, checks.traffic) : []), ...dataPlane];
   }
   return [];
 }

@@ -548,6 +548,12 @@ export const RouterSettings = Closed({
   maxClientConnections: Type.Optional(Type.Integer({ minimum: 0, description: 'client connections open at once; more are closed on accept; 0 = no limit (default 10000)' })),
   trustedProxies: Type.Optional(Type.Array(Type.String({ pattern: '^[0-9A-Fa-f.:]+(/[0-9]{1,3})?$' }), { description: 'addresses or CIDRs of proxies in front of the router whose X-Forwarded-* and Forwarded headers are kept; from anyone else they are replaced (default none: the router is the edge)' })),
   tls: Type.Optional(RouterTls),
+  type: Type.Optional(Type.Union([Type.Literal('builtin'), Type.Literal('nginx')], { description: 'the data plane: builtin (graylane\'s router, the default) or nginx (Debian\'s nginx, configured and reloaded by graylane from the same route table; no releases, no client limits of the built-in router)' })),
+  workers: Type.Optional(Type.Integer({ minimum: 1, maximum: 256, description: 'with type nginx: worker_processes of the nginx graylane runs (default auto: one per core)' })),
+  nginx: Type.Optional(Closed({
+    includeFile: Type.String({ minLength: 1, description: 'file graylane writes the http-level configuration to; include it inside http {} of your nginx.conf' }),
+    reloadCommand: Type.Array(Type.String({ minLength: 1 }), { minItems: 1, description: 'command run (no shell) after each write, e.g. [nginx, -s, reload] or [systemctl, reload, nginx]' }),
+  }, { description: 'with type nginx: use an nginx you already run instead of one graylane starts; it must send its access log where the include file says' })),
 }, {
   description: 'client limits of the built-in router. Durations: clientHeaderTimeout (whole request header, else 408; default 60s), clientBodyTimeout (no body byte for this long, else 408; default 60s), sendTimeout (a client reading none of its response for this long is disconnected; default 60s), tunnelIdleTimeout (a WebSocket/upgrade tunnel idle this long is closed; default 5m)',
 });

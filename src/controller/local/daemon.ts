@@ -18,6 +18,7 @@ import { StoreError, type Store } from '../../state/store.js';
 import { ControlPlaneError } from '../control-plane.js';
 import { LocalController } from './local-controller.js';
 import { analysisLoadChecks } from '../../analysis/load-checks.js';
+import { startNginxDataPlane, type NginxDataPlane } from './nginx-data-plane.js';
 import { trafficLoadChecks } from '../../traffic/load-checks.js';
 
 /** Options of {@link startLocalDaemon}. */
@@ -155,9 +156,9 @@ export async function startLocalDaemon(options: LocalDaemonOptions): Promise<Loc
   const app = appDoc.doc;
   const listen = options.listen ?? parseListen(app.spec.listen);
   const drainTimeoutMs = options.drainTimeoutMs ?? 30_000;
-  let router: Router;
-  try {
-    // Before anything else: unusable certificate files stop the start with nothing started.
+  let router: Router | undefined;
+  // Before anything else: unusable certificate files stop the start with nothing started.
+  if (app.spec.router?.type !== 'nginx') try {
     router = createRouter({
       listen,
       admin: { host: '127.0.0.1', port: 0, token: options.adminToken },
@@ -183,6 +184,7 @@ export async function startLocalDaemon(options: LocalDaemonOptions): Promise<Loc
     store.close();
     throw err;
   }
+  if (!router) return startWithNginx({ options, app, text, appFile, store, orphans, listen, drainTimeoutMs });
   let addresses;
   try {
     addresses = await router.start();
@@ -230,6 +232,60 @@ export async function startLocalDaemon(options: LocalDaemonOptions): Promise<Loc
     async stop({ stopInstances }) {
       await controller.stop({ stopInstances });
       await router.stop({ drainTimeoutMs: stopInstances ? drainTimeoutMs : 1000 });
+      store.close();
+    },
+  };
+}
+
+/** The rest of {@link startLocalDaemon} with nginx as the data plane (`spec.router.type: nginx`). */
+async function startWithNginx(ctx: {
+  options: LocalDaemonOptions; app: App; text: string; appFile: string; store: Store; orphans: string[]; listen: { host: string; port: number }; drainTimeoutMs: number;
+}): Promise<LocalDaemon> {
+  const { options, app, store, drainTimeoutMs } = ctx;
+  let plane: NginxDataPlane;
+  try {
+    plane = await startNginxDataPlane({ settings: app.spec.router ?? {}, listen: ctx.listen, stateDir: options.stateDir, drainTimeoutMs });
+  } catch (err) {
+    store.close();
+    throw new DaemonStartError('ListenFailed', `nginx, the App's data plane, did not start on ${ctx.listen.host}:${ctx.listen.port}: ${(err as Error).message}`);
+  }
+  const logs = app.spec.logs ?? {};
+  const processRuntime = createRuntime('process', {
+    stateDir: options.stateDir, baseDir: dirname(ctx.appFile),
+    logRotation: { ...(logs.maxFileBytes !== undefined && { maxBytes: logs.maxFileBytes }), ...(logs.keepFiles !== undefined && { keepFiles: logs.keepFiles }) },
+    ...(logs.retention !== undefined && { logRetentionMs: parseDurationMs(logs.retention) }),
+  });
+  const controller = new LocalController({ store, processRuntime, staticRuntime: createRuntime('static', {}), router: plane.control, drainTimeoutMs });
+  // As with the built-in router: a controller that never started has only its runtime to shut.
+  const fail = async (err: unknown, started: boolean): Promise<never> => {
+    if (started) await controller.stop({ stopInstances: false });
+    else await processRuntime.shutdown({ stopInstances: false });
+    await plane.control.stop({ timeoutMs: 1000 });
+    store.close();
+    if (err instanceof StoreError) throw new DaemonStartError('StateUnusable', err.message);
+    if (err instanceof ControlPlaneError) throw new DaemonStartError('InvalidApp', err.message, err.details);
+    throw err;
+  };
+  let adoption;
+  try {
+    adoption = await controller.start();
+  } catch (err) {
+    return fail(err, false);
+  }
+  try {
+    await controller.apply({ text: ctx.text, file: ctx.appFile, prune: options.prune });
+  } catch (err) {
+    return fail(err, true);
+  }
+  return {
+    controller,
+    routerUrl: plane.url,
+    adminUrl: undefined,
+    adoption,
+    orphans: ctx.orphans,
+    async stop({ stopInstances }) {
+      await controller.stop({ stopInstances });
+      await plane.control.stop({ timeoutMs: stopInstances ? drainTimeoutMs : 1000 });
       store.close();
     },
   };

@@ -1,0 +1,90 @@
+/**
+ * The counters of an nginx data plane, fed by its access log: the same {@link RevisionCounters}
+ * the built-in router keeps, so the guard, the builtin metric provider and `status` read nginx's
+ * traffic exactly as they read the router's.
+ */
+import type { LatencyCounts, RevisionStats, RevisionTotals, StatsQuery } from '../../contract/index.js';
+import { FINE_BOUNDS_MS, RevisionCounters } from '../../revision-stats.js';
+import type { AccessLine } from './access-log-reader.js';
+
+/** Per-revision counters of everything nginx logged. */
+export class AccessCounters {
+  private readonly counters = new Map<string, RevisionCounters>();
+
+  constructor(
+    private readonly windowSeconds: number,
+    private readonly nowMs: () => number = Date.now,
+  ) {}
+
+  /** Counts one logged request (or mirrored copy). */
+  record(line: AccessLine): void {
+    if (line.service === '' || line.revision === '') return;
+    const c = this.get(line.service, line.revision);
+    if (line.kind === 'mirror') {
+      c.mirrorRequest();
+      if (line.status >= 500) c.mirrorFailure();
+      return;
+    }
+    c.request();
+    if (line.pick !== '' && line.pick !== line.revision) this.get(line.service, line.pick).fallback();
+    if (line.status === 499) {
+      // The client went away: its fault, never the revision's.
+      c.clientError();
+      return;
+    }
+    c.response(line.status, line.requestMs);
+    if (line.status === 502) c.upstreamError();
+    else if (line.status === 504) c.timeout();
+    else if (line.status === 503) c.rejection();
+  }
+
+  /** The revisions counted so far. */
+  counted(): { service: string; revision: string }[] {
+    return [...this.counters.values()].map((c) => ({ service: c.service, revision: c.revision }));
+  }
+
+  /** Cumulative counters of one revision (zeros for one never logged). */
+  totals(query: { service: string; revision: string }): RevisionTotals {
+    const t = this.counters.get(key(query.service, query.revision))?.totals;
+    return {
+      requests: t?.requests ?? 0,
+      responses: { ...(t?.responses ?? { '1xx': 0, '2xx': 0, '3xx': 0, '4xx': 0, '5xx': 0 }) },
+      failed: t?.failed ?? 0,
+      upstreamErrors: t?.upstreamErrors ?? 0,
+      timeouts: t?.timeouts ?? 0,
+      rejected: t?.rejected ?? 0,
+      clientErrors: t?.clientErrors ?? 0,
+      skewErrors: t?.skewErrors ?? 0,
+      fallbacks: t?.fallbacks ?? 0,
+      mirrored: { requests: t?.mirrored.requests ?? 0, failures: t?.mirrored.failures ?? 0 },
+      latency: { boundsMs: [...FINE_BOUNDS_MS], counts: t ? Array.from(t.latencyBins) : new Array<number>(FINE_BOUNDS_MS.length + 1).fill(0) },
+    };
+  }
+
+  /** One revision's figures over a recent window. */
+  stats(query: StatsQuery): RevisionStats {
+    return this.get(query.service, query.revision, false).read(query.windowMs ?? 60_000);
+  }
+
+  /** A revision's latency histogram over a recent window. */
+  recentLatency(query: StatsQuery): LatencyCounts {
+    const c = this.counters.get(key(query.service, query.revision));
+    const counts = c ? c.recentLatency(query.windowMs ?? 60_000) : new Array<number>(FINE_BOUNDS_MS.length + 1).fill(0);
+    return { boundsMs: [...FINE_BOUNDS_MS], counts };
+  }
+
+  private get(service: string, revision: string, keep = true): RevisionCounters {
+    const k = key(service, revision);
+    let c = this.counters.get(k);
+    if (!c) {
+      c = new RevisionCounters(service, revision, this.windowSeconds, this.nowMs);
+      // A read of a revision never logged must not make it one the snapshot walks.
+      if (keep) this.counters.set(k, c);
+    }
+    return c;
+  }
+}
+
+function key(service: string, revision: string): string {
+  return `${service}\n${revision}`;
+}

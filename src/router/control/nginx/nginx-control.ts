@@ -1,0 +1,203 @@
+/**
+ * The RouterControl of nginx as graylane's data plane. `applyTable` renders the table and reloads
+ * nginx gracefully; the counters come from nginx's access log over syslog; a drain is the exit of
+ * the workers that served before the reload that removed the instance. Two ways to run: graylane
+ * runs nginx itself (`managed`), or writes an include file for an nginx the user runs and calls
+ * their reload command (`include`).
+ */
+import { spawn } from 'node:child_process';
+import { renameSync, writeFileSync } from 'node:fs';
+import { isDeepStrictEqual } from 'node:util';
+import type {
+  LatencyCounts, ReleaseStats, ReleaseTraffic, RevisionStats, RevisionTotals, RouteTable, RouterEvent, StatsQuery,
+} from '../../contract/index.js';
+import { assertRouteTable } from '../../route-table-schema.js';
+import type { ApplyTableResult, DrainOutcome, RouterControl, RouterSnapshot } from '../router-control.js';
+import { AccessCounters } from './access-counters.js';
+import { listenAccessLog, type AccessLogReader } from './access-log-reader.js';
+import { NginxRunError } from './errors.js';
+import { startNginx, type NginxProcess } from './nginx-process.js';
+import { renderHttpConfig } from './render-config.js';
+
+/** How graylane reaches nginx. */
+export type NginxMode =
+  /** graylane runs nginx as its child, in `prefixDir`. */
+  | { type: 'managed'; prefixDir: string; workers?: number | 'auto'; binary?: string }
+  /** The user runs nginx; graylane writes `includeFile` (http level) and runs `reloadCommand` (argv, no shell). */
+  | { type: 'include'; includeFile: string; reloadCommand: string[] };
+
+/** Options of {@link startNginxRouterControl}. */
+export interface NginxRouterControlOptions {
+  /** How nginx is run. */
+  mode: NginxMode;
+  /** `host:port` nginx listens on for clients. */
+  listen: string;
+  /** Old workers' deadline after a reload, and so every drain's, ms; default 30 s. */
+  drainTimeoutMs?: number;
+  /** Statistics window, seconds; default 300. */
+  statsWindowSeconds?: number;
+  /** How long a reload may take, ms; default 10 s. */
+  reloadTimeoutMs?: number;
+  /** Wall clock, ms since the epoch; `Date.now` by default. */
+  nowMs?: () => number;
+}
+
+/** A RouterControl over nginx that can also be stopped. */
+export interface NginxRouterControl extends RouterControl {
+  /** Stops nginx (managed mode: gracefully, in-flight requests finish) and the log reader. */
+  stop(options?: { timeoutMs?: number }): Promise<void>;
+}
+
+const ZERO_RELEASE: ReleaseStats = { assigned: { stable: 0, canary: 0 }, pinned: { stable: 0, canary: 0 }, fallbacks: 0, forgedTokens: 0, skewErrors: 0, lastPinnedMs: {} };
+
+/** Runs `argv` without a shell; rejects with its output when it fails. */
+function run(argv: string[], timeoutMs: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'ignore', 'pipe'] });
+    let err = '';
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.on('error', (e) => {
+      clearTimeout(timer);
+      reject(new NginxRunError('ReloadFailed', `cannot run the reload command ${argv[0]}: ${e.message}`));
+    });
+    child.on('exit', (code, signal) => {
+      clearTimeout(timer);
+      if (code === 0) resolve();
+      else reject(new NginxRunError('ReloadFailed', `the reload command ${argv.join(' ')} failed (${signal ?? `exit ${code}`}): ${err.trim().slice(-300)}`));
+    });
+  });
+}
+
+class NginxControl implements NginxRouterControl {
+  private version = 0;
+  private table: RouteTable = { services: [] };
+  /** Per instance taken out of routing: the workers that may still hold its requests. */
+  private readonly drains = new Map<string, number[] | 'include'>();
+  private queue: Promise<unknown> = Promise.resolve();
+
+  constructor(
+    private readonly options: NginxRouterControlOptions,
+    private readonly reader: AccessLogReader,
+    private readonly counters: AccessCounters,
+    private readonly nginx: NginxProcess | undefined,
+  ) {}
+
+  applyTable(table: RouteTable): Promise<ApplyTableResult> {
+    // One reload at a time: a second apply waits for the first to be in force.
+    const next = this.queue.then(() => this.apply(table));
+    this.queue = next.catch(() => undefined);
+    return next;
+  }
+
+  private async apply(table: RouteTable): Promise<ApplyTableResult> {
+    assertRouteTable(table);
+    if (isDeepStrictEqual(this.table, table)) return { version: this.version, changed: false };
+    const { http } = renderHttpConfig(table, { listen: this.options.listen, syslogPort: this.reader.port });
+    const removed = routedIds(this.table).filter((id) => !routedIds(table).includes(id));
+    let oldWorkers: number[] | 'include';
+    if (this.nginx) {
+      oldWorkers = await this.nginx.reload(http);
+    } else {
+      const mode = this.options.mode as Extract<NginxMode, { type: 'include' }>;
+      writeFileSync(`${mode.includeFile}.graylane-tmp`, http);
+      renameSync(`${mode.includeFile}.graylane-tmp`, mode.includeFile);
+      await run(mode.reloadCommand, this.options.reloadTimeoutMs ?? 10_000);
+      oldWorkers = 'include';
+    }
+    for (const id of routedIds(table)) this.drains.delete(id);
+    for (const id of removed) this.drains.set(id, oldWorkers);
+    this.table = structuredClone(table);
+    this.version++;
+    return { version: this.version, changed: true };
+  }
+
+  currentTable(): { version: number; table: RouteTable } {
+    return { version: this.version, table: this.table };
+  }
+
+  async awaitDrained(instanceId: string, deadlineMs: number): Promise<DrainOutcome> {
+    const workers = this.drains.get(instanceId);
+    if (workers === undefined) return 'unknown';
+    const now = this.options.nowMs ?? Date.now;
+    if (workers === 'include') {
+      // The user's nginx: its workers are not ours to watch, so the deadline is the drain.
+      await new Promise((r) => setTimeout(r, Math.max(0, deadlineMs - now())));
+      return 'timeout';
+    }
+    for (;;) {
+      if (this.nginx!.alive(workers).length === 0) return 'drained';
+      if (now() >= deadlineMs) return 'timeout';
+      await new Promise((r) => setTimeout(r, Math.min(50, Math.max(1, deadlineMs - now()))));
+    }
+  }
+
+  snapshot(): Promise<RouterSnapshot> {
+    return Promise.resolve({
+      atMs: (this.options.nowMs ?? Date.now)(),
+      tableVersion: this.version,
+      revisions: this.counters.counted().map((r) => ({ ...r, totals: this.counters.totals(r) })),
+      releases: [],
+    });
+  }
+
+  totals(query: { service: string; revision: string }): RevisionTotals {
+    return this.counters.totals(query);
+  }
+
+  stats(query: StatsQuery): RevisionStats {
+    return this.counters.stats(query);
+  }
+
+  recentLatency(query: StatsQuery): LatencyCounts {
+    return this.counters.recentLatency(query);
+  }
+
+  releaseStats(_release: string): ReleaseStats {
+    // nginx routes no releases (refused at validate time), so every release's figures are zero.
+    return structuredClone(ZERO_RELEASE);
+  }
+
+  releaseTraffic(query: { release: string; windowMs?: number }): ReleaseTraffic {
+    return { windowMs: query.windowMs ?? 30_000, pageLoads: { stable: 0, canary: 0 }, requests: { stable: 0, canary: 0 }, skewErrors: 0 };
+  }
+
+  onEvent(_listener: (event: RouterEvent) => void): () => void {
+    // nginx tells nothing on its own (no ejections it reports); drains are awaited, not announced.
+    return () => undefined;
+  }
+
+  async stop(options: { timeoutMs?: number } = {}): Promise<void> {
+    await this.nginx?.stop(options);
+    await this.reader.close();
+  }
+}
+
+/** Ids of the instances a table routes to. */
+function routedIds(table: RouteTable): string[] {
+  return table.services.flatMap((s) => Object.values(s.revisions).flatMap((r) => r.instances.filter((i) => !i.draining).map((i) => i.id)));
+}
+
+/**
+ * Starts the access log reader and (managed mode) nginx with an empty table; in include mode the
+ * user's nginx is reloaded at the first apply.
+ */
+export async function startNginxRouterControl(options: NginxRouterControlOptions): Promise<NginxRouterControl> {
+  const counters = new AccessCounters(options.statsWindowSeconds ?? 300, options.nowMs);
+  const reader = await listenAccessLog({ onLine: (line) => counters.record(line) });
+  if (options.mode.type === 'include') return new NginxControl(options, reader, counters, undefined);
+  try {
+    const nginx = await startNginx({
+      prefixDir: options.mode.prefixDir,
+      workers: options.mode.workers ?? 'auto',
+      workerShutdownTimeoutMs: options.drainTimeoutMs ?? 30_000,
+      http: renderHttpConfig({ services: [] }, { listen: options.listen, syslogPort: reader.port }).http,
+      ...(options.mode.binary !== undefined && { binary: options.mode.binary }),
+      ...(options.reloadTimeoutMs !== undefined && { timeoutMs: options.reloadTimeoutMs }),
+    });
+    return new NginxControl(options, reader, counters, nginx);
+  } catch (err) {
+    await reader.close();
+    throw err;
+  }
+}

@@ -1,0 +1,161 @@
+/**
+ * Debian's nginx as a child process graylane owns: its own prefix directory, `daemon off` so the
+ * master stays our child, a configuration test before every reload (a bad render never replaces a
+ * good one), and reloads by SIGHUP to the master, confirmed by watching its workers.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { NginxRunError } from './errors.js';
+import { renderMainConfig } from './render-config.js';
+
+/** Options of {@link startNginx}. */
+export interface NginxProcessOptions {
+  /** The nginx binary; default `/usr/sbin/nginx`. */
+  binary?: string;
+  /** Directory of its configuration, pid, logs and temp files (created). */
+  prefixDir: string;
+  /** `worker_processes`. */
+  workers: number | 'auto';
+  /** Old workers' deadline after a reload (`worker_shutdown_timeout`), ms. */
+  workerShutdownTimeoutMs: number;
+  /** The first http-level configuration. */
+  http: string;
+  /** How long start and each reload may take; default 10 s. */
+  timeoutMs?: number;
+}
+
+/** A running nginx master and its workers. */
+export interface NginxProcess {
+  /** The master's pid. */
+  pid: number;
+  /** Tests `http`, puts it in force by a graceful reload; resolves once only new workers accept. Returns the workers that were replaced. */
+  reload(http: string): Promise<number[]>;
+  /** Of `pids`, those still running. */
+  alive(pids: number[]): number[];
+  /** Graceful stop (SIGQUIT), SIGKILL at `deadlineMs` from now. */
+  stop(options?: { timeoutMs?: number }): Promise<void>;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Pids of a process's children, from /proc. */
+function childrenOf(pid: number): number[] {
+  try {
+    return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+  } catch {
+    return [];
+  }
+}
+
+/** The process title of a pid ("nginx: worker process is shutting down"), empty when gone. */
+function titleOf(pid: number): string {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ').trim();
+  } catch {
+    return '';
+  }
+}
+
+/** Runs `nginx -t` on a configuration; rejects with nginx's own words when it is refused. */
+function testConfig(binary: string, prefixDir: string, conf: string, timeoutMs: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(binary, ['-t', '-q', '-p', prefixDir, '-e', join(prefixDir, 'error.log'), '-c', conf], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let err = '';
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.on('error', (e) => {
+      clearTimeout(timer);
+      reject(new NginxRunError('StartFailed', `cannot run ${binary}: ${e.message}`));
+    });
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      if (code === 0) resolve();
+      else reject(new NginxRunError('InvalidConfig', `nginx refused the rendered configuration: ${err.trim().split('\n').slice(-3).join(' ')}`));
+    });
+  });
+}
+
+class ManagedNginx implements NginxProcess {
+  private stopped = false;
+
+  constructor(
+    private readonly child: ChildProcess,
+    private readonly binary: string,
+    private readonly dir: string,
+    private readonly timeoutMs: number,
+  ) {}
+
+  get pid(): number {
+    return this.child.pid!;
+  }
+
+  workers(): number[] {
+    return childrenOf(this.pid);
+  }
+
+  async reload(http: string): Promise<number[]> {
+    if (this.stopped || this.child.exitCode !== null) throw new NginxRunError('NotStarted', 'nginx is not running');
+    const next = join(this.dir, 'routes.next.conf');
+    writeFileSync(next, http);
+    writeFileSync(join(this.dir, 'nginx.test.conf'), readFileSync(join(this.dir, 'nginx.conf'), 'utf8').replace(join(this.dir, 'routes.conf'), next));
+    await testConfig(this.binary, this.dir, join(this.dir, 'nginx.test.conf'), this.timeoutMs);
+    renameSync(next, join(this.dir, 'routes.conf'));
+    const before = this.workers();
+    this.child.kill('SIGHUP');
+    // In force once new workers run and every old one has stopped accepting (it retitles itself
+    // "is shutting down" on the master's QUIT) or is gone.
+    const end = Date.now() + this.timeoutMs;
+    for (;;) {
+      const now = this.workers();
+      const fresh = now.filter((p) => !before.includes(p));
+      const oldAccepting = before.filter((p) => now.includes(p) && !titleOf(p).includes('shutting down'));
+      if (fresh.length > 0 && oldAccepting.length === 0) return before;
+      if (Date.now() > end) throw new NginxRunError('ReloadFailed', `nginx did not reload within ${this.timeoutMs} ms; see ${join(this.dir, 'error.log')}`);
+      await sleep(10);
+    }
+  }
+
+  alive(pids: number[]): number[] {
+    const now = this.workers();
+    return pids.filter((p) => now.includes(p));
+  }
+
+  async stop(options: { timeoutMs?: number } = {}): Promise<void> {
+    this.stopped = true;
+    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
+    const exited = new Promise<void>((r) => this.child.once('exit', () => r()));
+    this.child.kill('SIGQUIT');
+    const timer = setTimeout(() => this.child.kill('SIGKILL'), options.timeoutMs ?? 5000);
+    await exited;
+    clearTimeout(timer);
+  }
+}
+
+/** Writes the configuration into `prefixDir` and starts nginx; resolves once its workers run. */
+export async function startNginx(options: NginxProcessOptions): Promise<NginxProcess> {
+  const binary = options.binary ?? '/usr/sbin/nginx';
+  const dir = options.prefixDir;
+  const timeoutMs = options.timeoutMs ?? 10_000;
+  for (const d of ['', 'body', 'proxy', 'fastcgi', 'uwsgi', 'scgi']) mkdirSync(join(dir, d), { recursive: true });
+  writeFileSync(join(dir, 'routes.conf'), options.http);
+  writeFileSync(join(dir, 'nginx.conf'), renderMainConfig({ prefixDir: dir, workers: options.workers, workerShutdownTimeoutMs: options.workerShutdownTimeoutMs, httpInclude: join(dir, 'routes.conf') }));
+  await testConfig(binary, dir, join(dir, 'nginx.conf'), timeoutMs);
+  const child = spawn(binary, ['-p', dir, '-e', join(dir, 'error.log'), '-c', join(dir, 'nginx.conf')], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let err = '';
+  child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+  const nginx = new ManagedNginx(child, binary, dir, timeoutMs);
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    if (child.exitCode !== null || child.pid === undefined) {
+      const log = (() => { try { return readFileSync(join(dir, 'error.log'), 'utf8'); } catch { return ''; } })();
+      throw new NginxRunError('StartFailed', `nginx exited at start: ${(err || log).trim().split('\n').slice(-2).join(' ')}`);
+    }
+    if (nginx.workers().length > 0) return nginx;
+    if (Date.now() > end) {
+      await nginx.stop({ timeoutMs: 0 });
+      throw new NginxRunError('StartFailed', `nginx started no worker within ${timeoutMs} ms`);
+    }
+    await sleep(20);
+  }
+}

@@ -1,0 +1,35 @@
+import { describe, expect, it } from 'vitest';
+import type { ServiceRoute } from '../../contract/index.js';
+import { renderHttpConfig, renderMainConfig } from './render-config.js';
+
+const base: ServiceRoute = {
+  name: 'web', pathPrefix: '/', stable: 'v1', canary: 'v2', canaryWeight: 25,
+  revisions: { v1: { instances: [{ id: 'a', address: '127.0.0.1:1', ready: true }] }, v2: { instances: [{ id: 'b', address: '127.0.0.1:2', ready: true }, { id: 'c', address: '127.0.0.1:3', ready: true, draining: true }] } },
+};
+const opts = { listen: '127.0.0.1:8080', syslogPort: 5140 };
+
+describe('rendering a route table as nginx configuration', () => {
+  it('splits by weight per request, keeps upstreams with keep-alive, and leaves draining instances out', () => {
+    const { http } = renderHttpConfig({ services: [base] }, opts);
+    expect(http).toContain('split_clients "${request_id}" $gl_s0_w {\n  25% "v2";\n  * "v1";\n}');
+    expect(http).toContain('server 127.0.0.1:2 max_fails=0;');
+    expect(http).not.toContain('127.0.0.1:3');
+    expect(http).toMatch(/keepalive 32;/);
+    expect(http).toContain('access_log syslog:server=127.0.0.1:5140,tag=graylane,nohostname graylane_log;');
+  });
+
+  it('refuses names and conditions nginx cannot carry, with the field', () => {
+    expect(() => renderHttpConfig({ services: [{ ...base, name: 'we b' }] }, opts)).toThrow(expect.objectContaining({ code: 'UnsupportedName', message: expect.stringContaining('the service name "we b"') }));
+    expect(() => renderHttpConfig({ services: [{ ...base, matches: [{ match: [{ headerName: 'x_y' }], revision: 'v2' }] }] }, opts)).toThrow(expect.objectContaining({ code: 'UnsupportedName' }));
+    expect(() => renderHttpConfig({ services: [{ ...base, matches: [{ match: [{}], revision: 'v2' }] }] }, opts)).toThrow(expect.objectContaining({ code: 'UnsupportedMatch', message: 'services[0].matches[0].match[0]: a condition needs headerName or cookieName' }));
+    expect(() => renderHttpConfig({ services: [{ ...base, matches: [{ match: [{ headerName: 'x', headerValue: {} }], revision: 'v2' }] }] }, opts)).toThrow(expect.objectContaining({ code: 'UnsupportedMatch', message: expect.stringContaining('services[0].matches[0].match[0].headerValue') }));
+  });
+
+  it('runs nginx in the foreground with the drain deadline as worker_shutdown_timeout', () => {
+    const conf = renderMainConfig({ prefixDir: '/s/nginx', workers: 'auto', workerShutdownTimeoutMs: 2500, httpInclude: '/s/nginx/routes.conf' });
+    expect(conf).toContain('daemon off;');
+    expect(conf).toContain('worker_processes auto;');
+    expect(conf).toContain('worker_shutdown_timeout 3s;');
+    expect(conf).toContain('include /s/nginx/routes.conf;');
+  });
+});
