@@ -1,6 +1,6 @@
 /**
  * `npm run bench -- router [--duration 10] [--connections 32] [--threads 2] [--rate 1000]
- * [--baseline DIR] [--profile]`
+ * [--rounds 1] [--baseline DIR] [--profile]`
  *
  * The same loopback upstream served directly, through graylane's router and through nginx, all
  * with keep-alive, loaded by Debian's wrk (a C client: a JavaScript one hides the gap), in one run:
@@ -8,7 +8,9 @@
  * /proc), which is far steadier than requests/s on a shared machine. Per-worker ratios compare
  * graylane with nginx. Then a fixed rate (wrk paced by Lua `delay`) for the p99 each proxy adds
  * over direct. `--baseline DIR` adds a row for the router of another checkout (same bench, same
- * upstream, same run): before/after figures of a change. `--profile` writes a `--cpu-prof`
+ * upstream, same run): before/after figures of a change. `--rounds N` measures every row N times,
+ * the order reversed every other round (whoever goes second on a shared machine fares worse), and
+ * keeps each row's median round by CPU per request. `--profile` writes a `--cpu-prof`
  * profile of the router under bench/.out/.
  */
 import { mkdirSync } from 'node:fs';
@@ -103,6 +105,7 @@ export async function run(options: BenchOptions): Promise<Record<string, unknown
   const threads = flag(options.args, 'threads', 2);
   const rate = flag(options.args, 'rate', 1000);
   const baseline = stringFlag(options.args, 'baseline');
+  const rounds = flag(options.args, 'rounds', 1);
   const profile = options.args.includes('--profile');
   const log = (s: string) => {
     if (!options.json) console.log(s);
@@ -126,8 +129,8 @@ export async function run(options: BenchOptions): Promise<Record<string, unknown
       live.push({ target: t, url: s.url, pid: s.child.pid });
     }
 
-    const rows: Row[] = [];
-    for (const { target, url, pid } of live) {
+    const measured: Row[] = [];
+    for (let round = 0; round < rounds; round++) for (const { target, url, pid } of round % 2 === 0 ? live : [...live].reverse()) {
       log(`  ${target.name}: warm-up, then ${durationS} s at ${connections} connections (wrk, ${threads} threads)…`);
       await runWrk({ url, connections, threads, durationS: 2 });
       const before = [await cpuSeconds(pid), await cpuSeconds(upstream.child.pid)];
@@ -135,8 +138,12 @@ export async function run(options: BenchOptions): Promise<Record<string, unknown
       const after = [await cpuSeconds(pid), await cpuSeconds(upstream.child.pid)];
       const perRequest = (i: number) => (before[i] === undefined || after[i] === undefined || load.requests === 0 ? undefined : ((after[i] - before[i]) * 1e6) / load.requests);
       const upstreamCpu = perRequest(1);
-      rows.push({ name: target.name, workers: target.workers, load, cpuUsPerRequest: pid === undefined ? upstreamCpu : perRequest(0), upstreamCpuUsPerRequest: upstreamCpu });
+      measured.push({ name: target.name, workers: target.workers, load, cpuUsPerRequest: pid === undefined ? upstreamCpu : perRequest(0), upstreamCpuUsPerRequest: upstreamCpu });
     }
+    const rows = live.map(({ target }) => {
+      const mine = measured.filter((r) => r.name === target.name).sort((a, b) => (a.cpuUsPerRequest ?? 0) - (b.cpuUsPerRequest ?? 0));
+      return mine[Math.floor(mine.length / 2)]!;
+    });
     const fixed: Record<string, WrkFigures> = {};
     const fixedConnections = 10;
     for (const { target, url } of live) {
@@ -159,6 +166,7 @@ export async function run(options: BenchOptions): Promise<Record<string, unknown
     const figures = {
       connections,
       threads,
+      rounds,
       durationS,
       loadGenerator: 'wrk (Debian); fixed rate paced with Lua delay() per connection (closed loop)',
       load: Object.fromEntries(
@@ -190,7 +198,7 @@ export async function run(options: BenchOptions): Promise<Record<string, unknown
     };
     if (!options.json) {
       const cell = (v: number | undefined, w: number, digits = 1) => (v === undefined ? '-' : v.toFixed(digits)).padStart(w);
-      console.log(`\n  full load: wrk, ${connections} keep-alive connections, ${threads} threads, ${durationS} s`);
+      console.log(`\n  full load: wrk, ${connections} keep-alive connections, ${threads} threads, ${durationS} s${rounds > 1 ? `, median of ${rounds} rounds by CPU per request` : ''}`);
       console.log(`  ${'target'.padEnd(12)} ${'req/s'.padStart(9)} ${'req/s/w'.padStart(9)} ${'p50 ms'.padStart(8)} ${'p99 ms'.padStart(8)} ${'errors'.padStart(7)} ${'CPU µs/req'.padStart(11)} ${'upstream'.padStart(9)}`);
       for (const r of rows) {
         console.log(
