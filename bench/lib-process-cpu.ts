@@ -2,7 +2,7 @@
  * CPU time a process has used, from `/proc/<pid>/stat` (Linux): with the benchmark and the
  * controller in two processes on one machine, it says which of them the wall-clock time went to.
  */
-import { readFile } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 
 /** Clock ticks per second of `/proc/<pid>/stat` (USER_HZ, 100 on every Linux the tests run on). */
 const TICKS_PER_SECOND = 100;
@@ -39,4 +39,41 @@ export async function readProcessCpuSeconds(options: { pid: number; procDir?: st
     if (['ENOENT', 'ESRCH'].includes((error as NodeJS.ErrnoException).code ?? '')) throw new ProcessCpuError({ code: 'ProcessGone', message: `process ${options.pid} is gone` });
     throw error;
   }
+}
+
+/** Child process ids of `pid`, from every thread's `children` list (Linux 3.5+). */
+async function childPids(pid: number, procDir: string): Promise<number[]> {
+  let tasks: string[];
+  try {
+    tasks = await readdir(`${procDir}/${pid}/task`);
+  } catch {
+    return [];
+  }
+  const out: number[] = [];
+  for (const tid of tasks) {
+    try {
+      for (const c of (await readFile(`${procDir}/${pid}/task/${tid}/children`, 'utf8')).split(' ')) if (c.trim() !== '') out.push(Number(c));
+    } catch {
+      // The thread ended between the listing and the read.
+    }
+  }
+  return out;
+}
+
+/**
+ * CPU seconds of process `pid` and all its descendants alive now (nginx's master and workers, a
+ * router supervisor and its workers); {@link ProcessCpuError} `ProcessGone` when `pid` itself has
+ * exited. A descendant that exits during the read is left out.
+ */
+export async function readProcessTreeCpuSeconds(options: { pid: number; procDir?: string }): Promise<number> {
+  const procDir = options.procDir ?? '/proc';
+  let total = await readProcessCpuSeconds({ pid: options.pid, procDir });
+  for (const child of await childPids(options.pid, procDir)) {
+    try {
+      total += await readProcessTreeCpuSeconds({ pid: child, procDir });
+    } catch (error) {
+      if ((error as ProcessCpuError).code !== 'ProcessGone') throw error;
+    }
+  }
+  return total;
 }

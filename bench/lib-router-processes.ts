@@ -30,9 +30,9 @@ function stopper(child: ChildProcess, signal: NodeJS.Signals = 'SIGTERM'): () =>
     });
 }
 
-/** Spawns a TypeScript helper under tsx and resolves with the JSON it prints first. */
-async function spawnTs<T>(file: string, args: string[], nodeFlags: string[] = []): Promise<Started & { info: T }> {
-  const child = spawn(process.execPath, [...nodeFlags, '--import', 'tsx', join(here, file), ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+/** Spawns a TypeScript helper (under `dir`, default this one) under tsx and resolves with the JSON it prints first. */
+async function spawnTs<T>(file: string, args: string[], nodeFlags: string[] = [], dir = here): Promise<Started & { info: T }> {
+  const child = spawn(process.execPath, [...nodeFlags, '--import', 'tsx', join(dir, file), ...args], { stdio: ['ignore', 'pipe', 'inherit'], cwd: dir });
   const info = await new Promise<T>((resolve, reject) => {
     let buf = '';
     const onData = (c: Buffer) => {
@@ -56,10 +56,13 @@ export async function startBenchUpstream(): Promise<Started & { port: number }> 
   return { ...s, port: s.info.port };
 }
 
-/** graylane's router in front of `address`; `profileDir` turns on `--cpu-prof`. */
-export async function startGraylane(address: string, profileDir?: string): Promise<Started & { url: string }> {
-  const flags = profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [];
-  const s = await spawnTs<{ url: string }>('lib-router-graylane.ts', [address], flags);
+/**
+ * graylane's router in front of `address`; `profileDir` turns on `--cpu-prof`; `root` runs the
+ * router of another checkout (its `bench/lib-router-graylane.ts`), to compare two builds in one run.
+ */
+export async function startGraylane(address: string, options: { profileDir?: string; root?: string } = {}): Promise<Started & { url: string }> {
+  const flags = options.profileDir ? ['--cpu-prof', `--cpu-prof-dir=${options.profileDir}`] : [];
+  const s = await spawnTs<{ url: string }>('lib-router-graylane.ts', [address], flags, options.root ? join(options.root, 'bench') : here);
   return { ...s, url: s.info.url };
 }
 
@@ -89,15 +92,17 @@ async function waitForPort(port: number, child: ChildProcess, timeoutMs = 10_000
 }
 
 /**
- * nginx (Debian package) as a keep-alive reverse proxy to `upstreamPort`, one worker process
- * (graylane's router is one event loop), access log off, everything in a temp dir.
+ * nginx (Debian package) as a keep-alive reverse proxy to `upstreamPort`, `workers` worker
+ * processes (default 1, as graylane's router is one event loop; `auto` is one per core), access
+ * log off, everything in a temp dir.
  */
-export async function startNginx(upstreamPort: number, nginxPath = '/usr/sbin/nginx'): Promise<Started & { url: string }> {
+export async function startNginx(upstreamPort: number, options: { workers?: number | 'auto'; nginxPath?: string } = {}): Promise<Started & { url: string }> {
+  const nginxPath = options.nginxPath ?? '/usr/sbin/nginx';
   const dir = mkdtempSync(join(tmpdir(), 'graylane-bench-nginx-'));
   for (const d of ['body', 'proxy', 'fastcgi', 'uwsgi', 'scgi']) mkdirSync(join(dir, d));
   const port = await freePort();
   const conf = `
-worker_processes 1;
+worker_processes ${options.workers ?? 1};
 daemon off;
 master_process on;
 pid ${dir}/nginx.pid;

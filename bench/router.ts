@@ -1,26 +1,47 @@
 /**
- * `npm run bench -- router [--duration 10] [--connections 50] [--rate 1000] [--profile]`
+ * `npm run bench -- router [--duration 10] [--connections 32] [--threads 2] [--rate 1000]
+ * [--rounds 1] [--baseline DIR] [--profile]`
  *
  * The same loopback upstream served directly, through graylane's router and through nginx, all
- * with keep-alive: requests/s and p50/p99 at full load (autocannon), ratios graylane/nginx, then a
- * fixed 1,000 requests/s run for the latency each proxy adds. Latencies are taken from
- * autocannon's per-response event at sub-millisecond resolution (its own histogram counts whole
- * milliseconds). `--profile` writes a `--cpu-prof` profile of the router under bench/.out/.
+ * with keep-alive, loaded by Debian's wrk (a C client: a JavaScript one hides the gap), in one run:
+ * requests/s, p50, p99, and the CPU each proxy spent per request (its whole process tree, from
+ * /proc), which is far steadier than requests/s on a shared machine. Per-worker ratios compare
+ * graylane with nginx. Then a fixed rate (wrk paced by Lua `delay`) for the p99 each proxy adds
+ * over direct. `--baseline DIR` adds a row for the router of another checkout (same bench, same
+ * upstream, same run): before/after figures of a change. `--rounds N` measures every row N times,
+ * the order reversed every other round (whoever goes second on a shared machine fares worse), and
+ * keeps each row's median round by CPU per request. `--profile` writes a `--cpu-prof`
+ * profile of the router under bench/.out/.
  */
-import autocannon from 'autocannon';
-import { mkdirSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { mkdirSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { RouterSettings } from '../src/documents/schema.js';
 import type { BenchOptions } from './main.js';
+import { readProcessTreeCpuSeconds } from './lib-process-cpu.js';
 import { startBenchUpstream, startGraylane, startNginx, type Started } from './lib-router-processes.js';
+import { runWrk, type WrkFigures } from './lib-wrk.js';
 
-interface Figures {
-  requestsPerSecond: number;
-  p50Ms: number;
-  p90Ms: number;
-  p99Ms: number;
-  errors: number;
-  non2xx: number;
+/** One row of the table: a way to reach the upstream. */
+interface Target {
+  name: string;
+  /** Worker processes (event loops) of the proxy; 0 for direct. */
+  workers: number;
+  /** Starts the proxy; undefined for direct. */
+  start?: () => Promise<Started & { url: string }>;
+  /** Why the row is not measured in this run. */
+  skip?: string;
+}
+
+interface Row {
+  name: string;
+  workers: number;
+  load: WrkFigures;
+  /** CPU of the proxy's process tree per request (µs); the upstream's for direct. */
+  cpuUsPerRequest: number | undefined;
+  /** The upstream's CPU per request during the same run (µs). */
+  upstreamCpuUsPerRequest: number | undefined;
 }
 
 function flag(args: string[], name: string, fallback: number): number {
@@ -31,56 +52,60 @@ function flag(args: string[], name: string, fallback: number): number {
   return v;
 }
 
-function percentile(sorted: Float64Array, q: number): number {
-  if (sorted.length === 0) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)]!;
-}
-
-async function measure(url: string, opts: { durationS: number; connections: number; rate?: number }): Promise<Figures> {
-  const samples: number[] = [];
-  const result = await new Promise<autocannon.Result>((resolve, reject) => {
-    const instance = autocannon(
-      { url, connections: opts.connections, duration: opts.durationS, pipelining: 1, ...(opts.rate ? { overallRate: opts.rate } : {}) },
-      (err: Error | null, res: autocannon.Result) => (err ? reject(err) : resolve(res)),
-    );
-    instance.on('response', (_client: unknown, _status: number, _bytes: number, responseTimeMs: number) => {
-      samples.push(responseTimeMs);
-    });
-  });
-  const sorted = Float64Array.from(samples).sort();
-  return {
-    requestsPerSecond: result.requests.average,
-    p50Ms: percentile(sorted, 0.5),
-    p90Ms: percentile(sorted, 0.9),
-    p99Ms: percentile(sorted, 0.99),
-    errors: result.errors + result.timeouts,
-    non2xx: result.non2xx,
-  };
-}
-
-/**
- * CPU time (user + system, ms) a process has used so far, from /proc; undefined elsewhere. CPU per
- * request is far steadier than requests/s on a shared machine.
- */
-function cpuMs(pid: number | undefined): number | undefined {
-  if (pid === undefined) return undefined;
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    // Fields 14 and 15 of stat (utime, stime), in clock ticks of (almost always) 10 ms.
-    return (Number(fields[11]) + Number(fields[12])) * 10;
-  } catch {
-    return undefined;
-  }
+function stringFlag(args: string[], name: string): string | undefined {
+  const i = args.indexOf(`--${name}`);
+  if (i < 0) return undefined;
+  const v = args[i + 1];
+  if (v === undefined || v.startsWith('--')) throw new Error(`--${name} needs a value`);
+  return v;
 }
 
 const r1 = (n: number) => Math.round(n * 10) / 10;
 const r3 = (n: number) => Math.round(n * 1000) / 1000;
 
+async function cpuSeconds(pid: number | undefined): Promise<number | undefined> {
+  if (pid === undefined) return undefined;
+  try {
+    return await readProcessTreeCpuSeconds({ pid });
+  } catch {
+    // Not Linux, or the process is gone: the row shows no CPU figure.
+    return undefined;
+  }
+}
+
+/**
+ * The rows of this run. A row for a feature this checkout does not have yet (the router's own
+ * worker processes) is listed with the reason it is skipped, so the table says what is missing.
+ */
+function targets(options: { upstreamPort: number; profileDir: string | undefined; baseline: string | undefined }): Target[] {
+  const address = `127.0.0.1:${options.upstreamPort}`;
+  const cores = availableParallelism();
+  const list: Target[] = [{ name: 'direct', workers: 0 }];
+  list.push({ name: 'graylane 1w', workers: 1, start: () => startGraylane(address, { profileDir: options.profileDir }) });
+  if (options.baseline) {
+    const root = resolve(options.baseline);
+    list.push({ name: 'baseline 1w', workers: 1, start: () => startGraylane(address, { root }) });
+  }
+  const hasWorkers = 'workers' in RouterSettings.properties;
+  list.push({
+    name: `graylane ${cores}w`,
+    workers: cores,
+    skip: hasWorkers
+      ? 'spec.router.workers exists, but bench/lib-router-graylane.ts does not start the router supervisor yet'
+      : 'spec.router.workers does not exist yet (issue 17, the router in its own processes)',
+  });
+  list.push({ name: 'nginx 1w', workers: 1, start: () => startNginx(options.upstreamPort, { workers: 1 }) });
+  list.push({ name: `nginx auto`, workers: cores, start: () => startNginx(options.upstreamPort, { workers: 'auto' }) });
+  return list;
+}
+
 export async function run(options: BenchOptions): Promise<Record<string, unknown>> {
   const durationS = flag(options.args, 'duration', 10);
-  const connections = flag(options.args, 'connections', 50);
+  const connections = flag(options.args, 'connections', 32);
+  const threads = flag(options.args, 'threads', 2);
   const rate = flag(options.args, 'rate', 1000);
+  const baseline = stringFlag(options.args, 'baseline');
+  const rounds = flag(options.args, 'rounds', 1);
   const profile = options.args.includes('--profile');
   const log = (s: string) => {
     if (!options.json) console.log(s);
@@ -89,62 +114,107 @@ export async function run(options: BenchOptions): Promise<Record<string, unknown
   try {
     const upstream = await startBenchUpstream();
     started.push(upstream);
-    const direct = `http://127.0.0.1:${upstream.port}`;
     const outDir = join(dirname(fileURLToPath(import.meta.url)), '.out');
     if (profile) mkdirSync(outDir, { recursive: true });
-    const graylane = await startGraylane(`127.0.0.1:${upstream.port}`, profile ? outDir : undefined);
-    started.push(graylane);
-    const nginx = await startNginx(upstream.port);
-    started.push(nginx);
-    const targets = { direct, graylane: graylane.url, nginx: nginx.url } as const;
+    const list = targets({ upstreamPort: upstream.port, profileDir: profile ? outDir : undefined, baseline });
+    const live: { target: Target; url: string; pid: number | undefined }[] = [];
+    for (const t of list) {
+      if (t.skip) continue;
+      if (!t.start) {
+        live.push({ target: t, url: `http://127.0.0.1:${upstream.port}`, pid: undefined });
+        continue;
+      }
+      const s = await t.start();
+      started.push(s);
+      live.push({ target: t, url: s.url, pid: s.child.pid });
+    }
 
-    const load: Record<string, Figures> = {};
-    const fixed: Record<string, Figures> = {};
-    let routerCpuUsPerRequest: number | undefined;
-    for (const [name, url] of Object.entries(targets)) {
-      log(`  ${name}: warm-up, then ${durationS} s at ${connections} connections…`);
-      await measure(url, { durationS: 2, connections });
-      const cpuBefore = name === 'graylane' ? cpuMs(graylane.child.pid) : undefined;
-      load[name] = await measure(url, { durationS, connections });
-      const cpuAfter = name === 'graylane' ? cpuMs(graylane.child.pid) : undefined;
-      if (cpuBefore !== undefined && cpuAfter !== undefined) routerCpuUsPerRequest = ((cpuAfter - cpuBefore) * 1000) / (load[name].requestsPerSecond * durationS);
+    const measured: Row[] = [];
+    for (let round = 0; round < rounds; round++) for (const { target, url, pid } of round % 2 === 0 ? live : [...live].reverse()) {
+      log(`  ${target.name}: warm-up, then ${durationS} s at ${connections} connections (wrk, ${threads} threads)…`);
+      await runWrk({ url, connections, threads, durationS: 2 });
+      const before = [await cpuSeconds(pid), await cpuSeconds(upstream.child.pid)];
+      const load = await runWrk({ url, connections, threads, durationS });
+      const after = [await cpuSeconds(pid), await cpuSeconds(upstream.child.pid)];
+      const perRequest = (i: number) => (before[i] === undefined || after[i] === undefined || load.requests === 0 ? undefined : ((after[i] - before[i]) * 1e6) / load.requests);
+      const upstreamCpu = perRequest(1);
+      measured.push({ name: target.name, workers: target.workers, load, cpuUsPerRequest: pid === undefined ? upstreamCpu : perRequest(0), upstreamCpuUsPerRequest: upstreamCpu });
     }
-    for (const [name, url] of Object.entries(targets)) {
-      log(`  ${name}: ${durationS} s at ${rate} requests/s…`);
-      fixed[name] = await measure(url, { durationS, connections: 10, rate });
+    const rows = live.map(({ target }) => {
+      const mine = measured.filter((r) => r.name === target.name).sort((a, b) => (a.cpuUsPerRequest ?? 0) - (b.cpuUsPerRequest ?? 0));
+      return mine[Math.floor(mine.length / 2)]!;
+    });
+    const fixed: Record<string, WrkFigures> = {};
+    const fixedConnections = 10;
+    for (const { target, url } of live) {
+      log(`  ${target.name}: ${durationS} s at about ${rate} requests/s…`);
+      fixed[target.name] = await runWrk({ url, connections: fixedConnections, threads: 1, durationS, rate });
     }
-    const g = load.graylane!;
-    const n = load.nginx!;
-    const d = load.direct!;
-    const throughputRatio = g.requestsPerSecond / n.requestsPerSecond;
-    const addedP99Ms = fixed.graylane!.p99Ms - fixed.direct!.p99Ms;
-    const nginxAddedP99Ms = fixed.nginx!.p99Ms - fixed.direct!.p99Ms;
+
+    const byName = new Map(rows.map((r) => [r.name, r]));
+    const direct = fixed.direct!;
+    const perWorker = (r: Row) => r.load.requestsPerSecond / Math.max(1, r.workers);
+    const ratio = (a: string, b: string) => {
+      const x = byName.get(a);
+      const y = byName.get(b);
+      if (!x || !y) return undefined;
+      const cpu = x.cpuUsPerRequest !== undefined && y.cpuUsPerRequest !== undefined ? y.cpuUsPerRequest / x.cpuUsPerRequest : undefined;
+      return { throughputPerWorker: r3(perWorker(x) / perWorker(y)), cpuPerRequest: cpu === undefined ? undefined : r3(cpu) };
+    };
+    const vsNginx = ratio('graylane 1w', 'nginx 1w');
+    const addedP99Ms = Object.fromEntries(Object.entries(fixed).filter(([k]) => k !== 'direct').map(([k, v]) => [k, r3(v.p99Ms - direct.p99Ms)]));
     const figures = {
       connections,
+      threads,
+      rounds,
       durationS,
-      load: Object.fromEntries(Object.entries(load).map(([k, v]) => [k, { requestsPerSecond: r1(v.requestsPerSecond), p50Ms: r3(v.p50Ms), p99Ms: r3(v.p99Ms), errors: v.errors, non2xx: v.non2xx }])),
+      loadGenerator: 'wrk (Debian); fixed rate paced with Lua delay() per connection (closed loop)',
+      load: Object.fromEntries(
+        rows.map((r) => [
+          r.name,
+          {
+            workers: r.workers,
+            requestsPerSecond: r1(r.load.requestsPerSecond),
+            requestsPerSecondPerWorker: r.workers > 0 ? r1(perWorker(r)) : undefined,
+            p50Ms: r3(r.load.p50Ms),
+            p99Ms: r3(r.load.p99Ms),
+            errors: r.load.errors,
+            non2xx: r.load.non2xx,
+            cpuUsPerRequest: r.cpuUsPerRequest === undefined ? undefined : r1(r.cpuUsPerRequest),
+            upstreamCpuUsPerRequest: r.upstreamCpuUsPerRequest === undefined ? undefined : r1(r.upstreamCpuUsPerRequest),
+          },
+        ]),
+      ),
+      skipped: Object.fromEntries(list.filter((t) => t.skip).map((t) => [t.name, t.skip])),
       fixedRate: Object.fromEntries(Object.entries(fixed).map(([k, v]) => [k, { requestsPerSecond: r1(v.requestsPerSecond), p50Ms: r3(v.p50Ms), p99Ms: r3(v.p99Ms), errors: v.errors, non2xx: v.non2xx }])),
-      throughputRatioGraylaneOverNginx: r3(throughputRatio),
-      p50RatioGraylaneOverNginx: r3(g.p50Ms / n.p50Ms),
-      p99RatioGraylaneOverNginx: r3(g.p99Ms / n.p99Ms),
-      addedP99MsAtFixedRate: r3(addedP99Ms),
-      routerCpuUsPerRequest: routerCpuUsPerRequest === undefined ? undefined : r1(routerCpuUsPerRequest),
-      nginxAddedP99MsAtFixedRate: r3(nginxAddedP99Ms),
-      goals: { throughputRatio: '≥ 0.8', addedP99Ms: '≤ 1' },
-      met: { throughputRatio: throughputRatio >= 0.8, addedP99Ms: addedP99Ms <= 1 },
+      graylaneOverNginxPerWorker: vsNginx,
+      baselineOverGraylane: baseline ? ratio('baseline 1w', 'graylane 1w') : undefined,
+      addedP99MsAtFixedRate: addedP99Ms,
+      goals: { perWorkerOverNginx: '≥ 0.5', addedP99Ms: '≤ 1' },
+      met: {
+        perWorkerOverNginx: vsNginx === undefined ? undefined : vsNginx.throughputPerWorker >= 0.5,
+        addedP99Ms: addedP99Ms['graylane 1w'] === undefined ? undefined : addedP99Ms['graylane 1w'] <= 1,
+      },
     };
     if (!options.json) {
-      const row = (name: string, f: Figures) =>
-        `  ${name.padEnd(10)} ${r1(f.requestsPerSecond).toString().padStart(10)} ${r3(f.p50Ms).toFixed(3).padStart(9)} ${r3(f.p99Ms).toFixed(3).padStart(9)} ${String(f.errors + f.non2xx).padStart(7)}`;
-      console.log(`\n  full load, ${connections} keep-alive connections, ${durationS} s`);
-      console.log(`  ${'target'.padEnd(10)} ${'req/s'.padStart(10)} ${'p50 ms'.padStart(9)} ${'p99 ms'.padStart(9)} ${'errors'.padStart(7)}`);
-      for (const [k, v] of Object.entries(load)) console.log(row(k, v));
-      console.log(`  graylane/nginx: throughput ${r3(throughputRatio)} (goal ≥ 0.8), p50 ${r3(g.p50Ms / n.p50Ms)}, p99 ${r3(g.p99Ms / n.p99Ms)}; graylane/direct throughput ${r3(g.requestsPerSecond / d.requestsPerSecond)}`);
-      if (routerCpuUsPerRequest !== undefined) console.log(`  graylane router CPU: ${r1(routerCpuUsPerRequest)} µs per request (user + system, from /proc)`);
-      console.log(`\n  fixed ${rate} requests/s, 10 connections, ${durationS} s`);
-      console.log(`  ${'target'.padEnd(10)} ${'req/s'.padStart(10)} ${'p50 ms'.padStart(9)} ${'p99 ms'.padStart(9)} ${'errors'.padStart(7)}`);
-      for (const [k, v] of Object.entries(fixed)) console.log(row(k, v));
-      console.log(`  added p99: graylane ${r3(addedP99Ms)} ms (goal ≤ 1), nginx ${r3(nginxAddedP99Ms)} ms`);
+      const cell = (v: number | undefined, w: number, digits = 1) => (v === undefined ? '-' : v.toFixed(digits)).padStart(w);
+      console.log(`\n  full load: wrk, ${connections} keep-alive connections, ${threads} threads, ${durationS} s${rounds > 1 ? `, median of ${rounds} rounds by CPU per request` : ''}`);
+      console.log(`  ${'target'.padEnd(12)} ${'req/s'.padStart(9)} ${'req/s/w'.padStart(9)} ${'p50 ms'.padStart(8)} ${'p99 ms'.padStart(8)} ${'errors'.padStart(7)} ${'CPU µs/req'.padStart(11)} ${'upstream'.padStart(9)}`);
+      for (const r of rows) {
+        console.log(
+          `  ${r.name.padEnd(12)} ${cell(r.load.requestsPerSecond, 9, 0)} ${cell(r.workers > 0 ? perWorker(r) : undefined, 9, 0)} ${cell(r.load.p50Ms, 8, 3)} ${cell(r.load.p99Ms, 8, 3)} ${String(r.load.errors + r.load.non2xx).padStart(7)} ${cell(r.cpuUsPerRequest, 11)} ${cell(r.upstreamCpuUsPerRequest, 9)}`,
+        );
+      }
+      for (const t of list) if (t.skip) console.log(`  ${t.name.padEnd(12)} skipped: ${t.skip}`);
+      console.log('  (CPU µs/req: the proxy process tree; for direct, the upstream; "upstream": the upstream in the same run)');
+      if (vsNginx) console.log(`  graylane 1w / nginx 1w: throughput per worker ${vsNginx.throughputPerWorker} (goal ≥ 0.5), requests per CPU second ${vsNginx.cpuPerRequest ?? '-'}`);
+      if (figures.baselineOverGraylane) console.log(`  baseline / graylane (1w): throughput ${figures.baselineOverGraylane.throughputPerWorker}, requests per CPU second ${figures.baselineOverGraylane.cpuPerRequest ?? '-'}`);
+      console.log(`\n  fixed about ${rate} requests/s: wrk, ${fixedConnections} connections, each paced by Lua delay(), ${durationS} s`);
+      console.log(`  ${'target'.padEnd(12)} ${'req/s'.padStart(9)} ${'p50 ms'.padStart(8)} ${'p99 ms'.padStart(8)} ${'added p99'.padStart(10)} ${'errors'.padStart(7)}`);
+      for (const [k, v] of Object.entries(fixed)) {
+        console.log(`  ${k.padEnd(12)} ${cell(v.requestsPerSecond, 9, 0)} ${cell(v.p50Ms, 8, 3)} ${cell(v.p99Ms, 8, 3)} ${cell(addedP99Ms[k], 10, 3)} ${String(v.errors + v.non2xx).padStart(7)}`);
+      }
+      console.log(`  added p99 goal: ≤ 1 ms (graylane 1w: ${addedP99Ms['graylane 1w'] ?? '-'} ms)`);
       if (profile) console.log(`  router CPU profile written under ${outDir}`);
     }
     return figures;

@@ -45,6 +45,21 @@ const REFUSED_ERRORS = new Set(['UND_ERR_INVALID_ARG', 'UND_ERR_NOT_SUPPORTED'])
  */
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
 
+// Per-request callbacks that every exchange needs are module functions finding their exchange
+// through an argument or the emitter, not closures: no function is allocated per request.
+const EXCHANGE = Symbol('graylane.exchange');
+type ResponseOfExchange = http.ServerResponse & { [EXCHANGE]?: Exchange };
+// The replay buffer of a request without a body: shared, never written to.
+const NO_CHUNKS: Buffer[] = [];
+
+function clientClosed(this: ResponseOfExchange): void {
+  this[EXCHANGE]?.clientClosed();
+}
+
+function headerTimedOut(ex: Exchange): void {
+  ex.headerTimedOut();
+}
+
 /** Why the router gave up on an upstream request it started itself. */
 class ProxyAbort extends Error {
   readonly code = 'GRAYLANE_ABORTED';
@@ -160,6 +175,8 @@ export class Exchange implements Waiter {
   /** Armed while the client does not read its response: `sendMs` of that closes the connection. */
   private sendTimer: NodeJS.Timeout | undefined;
   private bodyBytes = 0;
+  /** The client body's `data` listener, kept to remove it (only requests with a body have one). */
+  private bodyDataListener: ((chunk: Buffer) => void) | undefined;
   private mirror: MirrorCopy | undefined;
   private readonly startMs: number;
   private readonly group: RevisionGroup;
@@ -182,12 +199,13 @@ export class Exchange implements Waiter {
     const hasBody = h['transfer-encoding'] !== undefined || (h['content-length'] !== undefined && h['content-length'] !== '0');
     this.hasBody = hasBody;
     this.bodyEnded = !hasBody;
-    this.chunks = [];
+    this.chunks = hasBody ? [] : NO_CHUNKS;
     group.counters.request();
-    res.on('close', this.onClientClose);
+    (res as ResponseOfExchange)[EXCHANGE] = this;
+    res.on('close', clientClosed);
     if (hasBody) req.pause();
     if (mirrorGroup) this.mirror = startMirror(env, req, mirrorGroup, hasBody);
-    this.headerTimer = setTimeout(this.onHeaderTimeout, env.timeouts.responseHeaderMs);
+    this.headerTimer = setTimeout(headerTimedOut, env.timeouts.responseHeaderMs, this);
     this.route(undefined);
   }
 
@@ -262,14 +280,15 @@ export class Exchange implements Waiter {
     }
     if (!this.bodyEnded && !this.bodyFlowing) {
       this.bodyFlowing = true;
-      req.on('data', this.onBodyData);
-      req.on('end', this.onBodyEnd);
-      this.bodyTimer = setTimeout(this.onClientBodyTimeout, this.env.timeouts.clientBodyMs);
+      this.bodyDataListener = (chunk: Buffer) => this.onBodyData(chunk);
+      req.on('data', this.bodyDataListener);
+      req.on('end', () => this.onBodyEnd());
+      this.bodyTimer = setTimeout(() => this.onClientBodyTimeout(), this.env.timeouts.clientBodyMs);
       req.resume();
     }
   }
 
-  private readonly onBodyData = (chunk: Buffer): void => {
+  private onBodyData(chunk: Buffer): void {
     if (this.done) return;
     this.bodyTimer?.refresh();
     this.bodyBytes += chunk.length;
@@ -289,18 +308,18 @@ export class Exchange implements Waiter {
       this.req.pause();
       body.once('drain', () => this.req.resume());
     }
-  };
+  }
 
-  private readonly onBodyEnd = (): void => {
+  private onBodyEnd(): void {
     this.bodyEnded = true;
     clearTimeout(this.bodyTimer);
     if (!this.done && !this.responded && this.headerTimer === undefined && this.attempt) {
-      this.headerTimer = setTimeout(this.onHeaderTimeout, this.env.timeouts.responseHeaderMs);
+      this.headerTimer = setTimeout(headerTimedOut, this.env.timeouts.responseHeaderMs, this);
     }
     this.mirror?.end();
     const body = this.body;
     if (body && !body.destroyed) body.end();
-  };
+  }
 
   /** undici: the upstream's status and headers. */
   onHeaders(status: number, rawHeaders: Buffer[], statusText: string): boolean {
@@ -329,16 +348,16 @@ export class Exchange implements Waiter {
 
   private armSendTimer(): void {
     if (this.sendTimer) this.sendTimer.refresh();
-    else this.sendTimer = setTimeout(this.onSendTimeout, this.env.timeouts.sendMs);
+    else this.sendTimer = setTimeout(() => this.onSendTimeout(), this.env.timeouts.sendMs);
   }
 
-  private readonly onSendTimeout = (): void => {
+  private onSendTimeout(): void {
     if (this.done || this.res.writableFinished) return;
-    // The client stopped reading: its fault; closing frees the upstream slot (see onClientClose).
+    // The client stopped reading: its fault; closing frees the upstream slot (see clientClosed).
     this.failure = 'client';
     this.group.counters.clientError();
     this.res.destroy();
-  };
+  }
 
   /** undici: a chunk of the response body; false pauses the upstream until the client drains. */
   onData(chunk: Buffer): boolean {
@@ -353,16 +372,16 @@ export class Exchange implements Waiter {
     this.armSendTimer();
     if (!this.drainHooked) {
       this.drainHooked = true;
-      this.res.on('drain', this.onClientDrain);
+      this.res.on('drain', () => this.onClientDrain());
     }
     return false;
   }
 
-  private readonly onClientDrain = (): void => {
+  private onClientDrain(): void {
     clearTimeout(this.sendTimer);
     this.sendTimer = undefined;
     this.attempt?.resume();
-  };
+  }
 
   /** undici: the response is complete. */
   onComplete(): void {
@@ -427,7 +446,8 @@ export class Exchange implements Waiter {
     else this.reply(502, 'upstream-reset', `graylane: ${inst.address} closed the connection (${code || err.message})`);
   }
 
-  private readonly onHeaderTimeout = (): void => {
+  /** The response headers did not arrive in time (the header timer's callback). */
+  headerTimedOut(): void {
     if (this.done || this.responded) return;
     const counters = this.group.counters;
     if (this.queuedOn) {
@@ -446,7 +466,7 @@ export class Exchange implements Waiter {
     inst.outcome(false, why);
     this.releaseSlot(inst);
     this.reply(504, 'upstream-response-timeout', `graylane: ${inst.address}: ${why}`);
-  };
+  }
 
   /** {@inheritDoc Abortable.abortForDrain} */
   abortForDrain(): void {
@@ -470,9 +490,9 @@ export class Exchange implements Waiter {
     else this.res.destroy();
   }
 
-  private readonly onClientBodyTimeout = (): void => {
+  private onClientBodyTimeout(): void {
     this.clientFault(408, 'client-body-timeout', `graylane: no request body data for ${this.env.timeouts.clientBodyMs} ms`);
-  };
+  }
 
   /**
    * Ends an exchange for the client's fault (408, 413, 400): work upstream stops, the connection
@@ -483,7 +503,7 @@ export class Exchange implements Waiter {
     this.failure = 'client';
     clearTimeout(this.bodyTimer);
     this.group.counters.clientError();
-    this.req.off('data', this.onBodyData);
+    if (this.bodyDataListener) this.req.off('data', this.bodyDataListener);
     if (this.queuedOn) {
       this.queuedOn.dequeue(this);
       this.queuedOn = undefined;
@@ -518,7 +538,8 @@ export class Exchange implements Waiter {
     }
   }
 
-  private readonly onClientClose = (): void => {
+  /** The client's response closed, finished or not (its `close` event). */
+  clientClosed(): void {
     if (this.done) return;
     this.done = true;
     clearTimeout(this.headerTimer);
@@ -542,5 +563,5 @@ export class Exchange implements Waiter {
       this.releaseSlot(this.instance);
     }
     this.group.counters.response(status, performance.now() - this.startMs);
-  };
+  }
 }

@@ -95,16 +95,22 @@ export interface ClientResponseHeaders {
  * hop-by-hop, plus `extra` name/value pairs. Header bytes pass through as latin1, as node writes them.
  */
 export function clientResponseHeadersFromRaw(raw: Buffer[], extra: string[] | undefined): ClientResponseHeaders {
-  const strings: string[] = new Array<string>(raw.length);
+  // One pass: decode, drop hop-by-hop and note the length; a second only when `Connection` names headers.
+  const out: string[] = [];
   let contentLength: number | undefined;
+  let connection: string | undefined;
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!.toString('latin1');
     const value = raw[i + 1]!.toString('latin1');
-    strings[i] = name;
-    strings[i + 1] = value;
-    if (name.length === 14 && name.toLowerCase() === 'content-length') contentLength = Number(value);
+    const lower = name.toLowerCase();
+    if (lower === 'content-length') contentLength = Number(value);
+    else if (lower === 'connection') { connection = value; continue; }
+    else if (HOP.has(lower)) continue;
+    out.push(name, value);
   }
-  return { headers: clientResponseHeaders(strings, extra), contentLength };
+  if (connection !== undefined) return { headers: clientResponseHeaders([...out, 'connection', connection], extra), contentLength };
+  if (extra !== undefined) out.push(...extra);
+  return { headers: out, contentLength };
 }
 
 /** Response headers for the client: the upstream's minus hop-by-hop, plus `extra` name/value pairs. */

@@ -448,23 +448,23 @@ class RouterImpl extends EventEmitter implements Router {
     this.refused.set(reason, (this.refused.get(reason) ?? 0) + 1);
   }
 
-  /** Checks and normalises a request before routing; true when it was refused (and answered). */
-  private refuse(req: http.IncomingMessage, answer: (r: Refusal) => void): boolean {
+  /** Checks and normalises a request before routing; the refusal (counted) when it must not be routed. */
+  private refuse(req: http.IncomingMessage): Refusal | undefined {
     if (this.trustedProxies && isTrusted(this.trustedProxies, req.socket.remoteAddress)) markFromTrustedProxy(req);
     const refusal = admitRequest(req, { maxRequestBodyBytes: this.maxRequestBodyBytes });
-    if (!refusal) return false;
-    this.countRefusal(refusal.reason);
-    answer(refusal);
-    return true;
+    if (refusal) this.countRefusal(refusal.reason);
+    return refusal;
   }
 
   /** The plain listener: as {@link onRequest}, but services that ask for HTTPS are sent there. */
   private readonly onPlainRequest = (req: http.IncomingMessage, res: http.ServerResponse): void => {
     if (this.redirectServices.size > 0 && this.https) {
-      if (this.refuse(req, (r) => {
+      const refusal = this.refuse(req);
+      if (refusal) {
         res.shouldKeepAlive = false;
-        sendPlain(res, r.status, r.reason, r.text);
-      })) return;
+        sendPlain(res, refusal.status, refusal.reason, refusal.text);
+        return;
+      }
       const svc = this.compiled.match(req);
       const location = svc && this.redirectServices.has(svc.route.name) ? httpsLocation(req, this.httpsPort) : undefined;
       if (location !== undefined) {
@@ -480,11 +480,13 @@ class RouterImpl extends EventEmitter implements Router {
   };
 
   private readonly onRequest = (req: http.IncomingMessage, res: http.ServerResponse): void => {
-    if (this.refuse(req, (r) => {
+    const refusal = this.refuse(req);
+    if (refusal) {
       // Whatever body follows is not read: close rather than parse it as the next request.
       res.shouldKeepAlive = false;
-      sendPlain(res, r.status, r.reason, r.text);
-    })) return;
+      sendPlain(res, refusal.status, refusal.reason, refusal.text);
+      return;
+    }
     this.route(req, res, this.compiled.match(req));
   };
 
@@ -500,7 +502,11 @@ class RouterImpl extends EventEmitter implements Router {
   }
 
   private readonly onUpgrade = (req: http.IncomingMessage, socket: import('node:stream').Duplex, head: Buffer): void => {
-    if (this.refuse(req, (r) => socket.end(`HTTP/1.1 ${r.status} ${http.STATUS_CODES[r.status] ?? ''}\r\nx-graylane-error: ${r.reason}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`))) return;
+    const r = this.refuse(req);
+    if (r) {
+      socket.end(`HTTP/1.1 ${r.status} ${http.STATUS_CODES[r.status] ?? ''}\r\nx-graylane-error: ${r.reason}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
+      return;
+    }
     const svc = this.compiled.match(req);
     if (!svc || this.stopping) {
       socket.end('HTTP/1.1 404 Not Found\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');

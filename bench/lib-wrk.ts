@@ -1,0 +1,114 @@
+/**
+ * Debian's `wrk` as the load generator of the router benchmark: a C event loop, so the figures
+ * are the proxy's and not a JavaScript client's (autocannon hid half the gap to nginx). A small
+ * Lua `done` hook prints exact percentiles from wrk's own microsecond histogram as one JSON line;
+ * a fixed rate is paced with Lua's `delay` (wrk2 is not in Debian).
+ */
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+/** What one wrk run measured. */
+export interface WrkFigures {
+  /** Responses completed. */
+  requests: number;
+  requestsPerSecond: number;
+  p50Ms: number;
+  p90Ms: number;
+  p99Ms: number;
+  maxMs: number;
+  /** Socket errors (connect, read, write) and timeouts. */
+  errors: number;
+  /** Responses with a status of 400 or more (wrk counts them as `status` errors). */
+  non2xx: number;
+}
+
+/** wrk could not run or did not report. */
+export class WrkError extends Error {
+  /** Stable code for callers. */
+  readonly code: 'WrkMissing' | 'WrkFailed' | 'NoSummary';
+  constructor(options: { code: 'WrkMissing' | 'WrkFailed' | 'NoSummary'; message: string }) {
+    super(options.message);
+    this.name = 'WrkError';
+    this.code = options.code;
+  }
+}
+
+const MARK = 'GRAYLANE-WRK ';
+
+// wrk calls `delay` before every request of a connection when the function exists at all, so it is
+// defined only for a paced run (a zero delay would still cost a timer per request).
+function script(delayMs: number | undefined): string {
+  const pace = delayMs === undefined ? '' : `function delay() return ${delayMs} end\n`;
+  return `${pace}function done(s, latency, requests)
+  local e = s.errors
+  io.write(string.format('${MARK}{"requests":%.0f,"durationUs":%.0f,"p50Us":%.0f,"p90Us":%.0f,"p99Us":%.0f,"maxUs":%.0f,"connect":%.0f,"read":%.0f,"write":%.0f,"status":%.0f,"timeout":%.0f}\\n',
+    s.requests, s.duration, latency:percentile(50), latency:percentile(90), latency:percentile(99), latency.max,
+    e.connect, e.read, e.write, e.status, e.timeout))
+end
+`;
+}
+
+/** The figures from wrk's stdout: the line our `done` hook printed; {@link WrkError} `NoSummary` without one. */
+export function parseWrkOutput(stdout: string): WrkFigures {
+  const line = stdout.split('\n').find((l) => l.startsWith(MARK));
+  if (line === undefined) throw new WrkError({ code: 'NoSummary', message: `wrk printed no summary line:\n${stdout.slice(0, 500)}` });
+  const s = JSON.parse(line.slice(MARK.length)) as Record<string, number>;
+  const durationS = s.durationUs! / 1e6;
+  return {
+    requests: s.requests!,
+    requestsPerSecond: durationS > 0 ? s.requests! / durationS : 0,
+    p50Ms: s.p50Us! / 1000,
+    p90Ms: s.p90Us! / 1000,
+    p99Ms: s.p99Us! / 1000,
+    maxMs: s.maxUs! / 1000,
+    errors: s.connect! + s.read! + s.write! + s.timeout!,
+    non2xx: s.status!,
+  };
+}
+
+/** Options of {@link runWrk}. */
+export interface WrkOptions {
+  url: string;
+  /** Keep-alive connections held open for the whole run. */
+  connections: number;
+  /** wrk threads (event loops); at most `connections`. */
+  threads: number;
+  durationS: number;
+  /**
+   * Pace the run at about this many requests/s: each connection waits `connections / rate`
+   * seconds after a response before its next request (closed loop: the achieved rate is a little
+   * below, and reported).
+   */
+  rate?: number;
+  /** Default `/usr/bin/wrk`. */
+  wrkPath?: string;
+}
+
+/** Runs wrk once and returns its figures. */
+export async function runWrk(options: WrkOptions): Promise<WrkFigures> {
+  const dir = mkdtempSync(join(tmpdir(), 'graylane-wrk-'));
+  const file = join(dir, 'report.lua');
+  const delayMs = options.rate === undefined ? undefined : Math.max(1, Math.round((options.connections * 1000) / options.rate));
+  writeFileSync(file, script(delayMs));
+  const threads = Math.max(1, Math.min(options.threads, options.connections));
+  const args = ['-c', String(options.connections), '-t', String(threads), '-d', `${options.durationS}s`, '--timeout', '10s', '-s', file, options.url];
+  try {
+    const { code, stdout, stderr } = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
+      const child = spawn(options.wrkPath ?? '/usr/bin/wrk', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+      let out = '';
+      let err = '';
+      child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+      child.stderr.on('data', (c: Buffer) => (err += c.toString()));
+      child.once('error', (e: NodeJS.ErrnoException) =>
+        reject(e.code === 'ENOENT' ? new WrkError({ code: 'WrkMissing', message: `wrk is not installed at ${options.wrkPath ?? '/usr/bin/wrk'} (Debian: apt-get install wrk)` }) : e),
+      );
+      child.once('close', (c) => resolve({ code: c, stdout: out, stderr: err }));
+    });
+    if (code !== 0) throw new WrkError({ code: 'WrkFailed', message: `wrk exited with ${code}: ${(stderr || stdout).trim().slice(0, 500)}` });
+    return parseWrkOutput(stdout);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}

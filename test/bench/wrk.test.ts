@@ -1,0 +1,56 @@
+import { existsSync } from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { WrkError, parseWrkOutput, runWrk } from '../../bench/lib-wrk.js';
+
+// Debian's wrk (apt-get install wrk): without it the runs below are skipped, the parser still tested.
+const noWrk = !existsSync('/usr/bin/wrk');
+let server: http.Server;
+let url: string;
+beforeAll(async () => {
+  server = http.createServer((req, res) => {
+    res.writeHead(req.url === '/bad' ? 500 : 200, { 'content-length': 2 });
+    res.end('ok');
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+});
+afterAll(async () => {
+  server.closeAllConnections();
+  await new Promise((r) => server.close(r));
+});
+
+describe('the router benchmark loads its targets with wrk', () => {
+  it('reads the figures our Lua hook prints among wrk’s own output', () => {
+    const out = 'Running 1s test @ http://x\n  2 threads and 4 connections\nGRAYLANE-WRK {"requests":5000,"durationUs":2000000,"p50Us":250,"p90Us":400,"p99Us":1250,"maxUs":9000,"connect":1,"read":2,"write":0,"status":7,"timeout":3}\nRequests/sec: 2500\n';
+    expect(parseWrkOutput(out)).toEqual({ requests: 5000, requestsPerSecond: 2500, p50Ms: 0.25, p90Ms: 0.4, p99Ms: 1.25, maxMs: 9, errors: 6, non2xx: 7 });
+  });
+
+  it('refuses output without the summary line', () => {
+    expect(() => parseWrkOutput('Requests/sec: 2500\n')).toThrow(expect.objectContaining({ code: 'NoSummary' }));
+  });
+
+  it.skipIf(noWrk)('measures a real server: requests, ordered percentiles, and error statuses counted apart', async () => {
+    const ok = await runWrk({ url, connections: 4, threads: 1, durationS: 1 });
+    expect(ok.requests).toBeGreaterThan(100);
+    expect(ok.p50Ms).toBeGreaterThan(0);
+    expect(ok.p50Ms).toBeLessThanOrEqual(ok.p99Ms);
+    expect(ok.non2xx).toBe(0);
+    const bad = await runWrk({ url: `${url}/bad`, connections: 2, threads: 1, durationS: 1 });
+    expect(bad.non2xx).toBe(bad.requests);
+  });
+
+  it.skipIf(noWrk)('paces a fixed rate with Lua delay: far below what the server could take', async () => {
+    const paced = await runWrk({ url, connections: 2, threads: 1, durationS: 2, rate: 100 });
+    // 2 connections, 20 ms apart each: about 100/s; a loaded machine only lowers it.
+    expect(paced.requestsPerSecond).toBeGreaterThan(30);
+    expect(paced.requestsPerSecond).toBeLessThanOrEqual(105);
+  });
+
+  it.skipIf(noWrk)('says when wrk is missing, and when wrk itself fails', async () => {
+    await expect(runWrk({ url, connections: 1, threads: 1, durationS: 1, wrkPath: '/nonexistent/wrk' })).rejects.toMatchObject({ code: 'WrkMissing' });
+    await expect(runWrk({ url: 'not-a-url', connections: 1, threads: 1, durationS: 1 })).rejects.toThrow(WrkError);
+    await expect(runWrk({ url: 'not-a-url', connections: 1, threads: 1, durationS: 1 })).rejects.toMatchObject({ code: 'WrkFailed' });
+  });
+});
