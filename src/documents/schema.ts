@@ -533,6 +533,7 @@ export const RouterSettings = Closed({
   tunnelIdleTimeout: Type.Optional(Duration),
   maxClientConnections: Type.Optional(Type.Integer({ minimum: 0, description: 'client connections open at once; more are closed on accept; 0 = no limit (default 10000)' })),
   trustedProxies: Type.Optional(Type.Array(Type.String({ pattern: '^[0-9A-Fa-f.:]+(/[0-9]{1,3})?$' }), { description: 'addresses or CIDRs of proxies in front of the router whose X-Forwarded-* and Forwarded headers are kept; from anyone else they are replaced (default none: the router is the edge)' })),
+  workers: Type.Optional(Type.Integer({ minimum: 1, maximum: 256, description: 'run the router in a supervisor process of its own with this many worker processes (graylane up only; read when the daemon starts): it keeps serving its last table when the daemon crashes and a restarted daemon adopts it; no admin/metrics listener then. Absent: the router runs inside the daemon. `graylane up --router-workers` overrides it' })),
 }, {
   description: 'client limits of the built-in router. Durations: clientHeaderTimeout (whole request header, else 408; default 60s), clientBodyTimeout (no body byte for this long, else 408; default 60s), sendTimeout (a client reading none of its response for this long is disconnected; default 60s), tunnelIdleTimeout (a WebSocket/upgrade tunnel idle this long is closed; default 5m)',
 });

@@ -8,6 +8,8 @@ import { readFile } from 'node:fs/promises';
 import { parseDurationMs } from '../../lib/duration.js';
 import { createRouter, type Router, type RouterOptions, type TimeoutOptions } from '../../router/index.js';
 import { createInProcessRouterControl } from '../../router/control/in-process/in-process-control.js';
+import type { RouterControl } from '../../router/control/router-control.js';
+import { startSupervisedRouter } from '../../router/control/supervisor/supervisor-control.js';
 import type { RouterSettings } from '../../documents/schema.js';
 import { createRuntime } from '../../runtime/registry.js';
 import { appServiceRevision, formatSpecError, loadDocuments } from '../../documents/index.js';
@@ -39,6 +41,11 @@ export interface LocalDaemonOptions {
    * does not record (it was moved aside or lost); without a choice, such processes stop the start.
    */
   orphans?: 'adopt' | 'stop' | undefined;
+  /**
+   * Overrides `spec.router.workers`: run the router in a supervisor process with this many workers
+   * rather than inside the daemon (then there is no admin/metrics listener).
+   */
+  routerWorkers?: number | undefined;
 }
 
 /** A running daemon. */
@@ -47,13 +54,18 @@ export interface LocalDaemon {
   controller: LocalController;
   /** The router's URL. */
   routerUrl: string;
-  /** The router's admin URL (metrics). */
+  /** The router's admin URL (metrics); undefined when the router runs in a supervisor. */
   adminUrl: string | undefined;
+  /** The router supervisor's pid and whether an earlier daemon's was adopted; undefined in-process. */
+  routerSupervisor: { pid: number; adopted: boolean } | undefined;
   /** Instances re-adopted at start, and records that could not be. */
   adoption: { adopted: number; rejected: string[] };
   /** Sentences about unrecorded app processes found at start, adopted or stopped. */
   orphans: string[];
-  /** Stops: with `stopInstances`, drains and stops the app (Ctrl-C); without, leaves it running. */
+  /**
+   * Stops: with `stopInstances`, drains and stops the app and the router supervisor (Ctrl-C);
+   * without, leaves both running for the next daemon to adopt.
+   */
   stop(options: { stopInstances: boolean }): Promise<void>;
 }
 
@@ -83,6 +95,40 @@ function routerClientOptions(settings: RouterSettings | undefined): Partial<Rout
   if (settings.maxClientConnections !== undefined) out.maxClientConnections = settings.maxClientConnections;
   if (settings.trustedProxies !== undefined) out.trustedProxies = settings.trustedProxies;
   return out;
+}
+
+/** The data plane the daemon drives: its control, its addresses, and how it stops. */
+interface DataPlane {
+  control: RouterControl;
+  url: string;
+  adminUrl: string | undefined;
+  supervisor: { pid: number; adopted: boolean } | undefined;
+  /** `leaveRunning`: a supervisor keeps serving for the next daemon; an in-process router cannot. */
+  stop(options: { drainTimeoutMs: number; leaveRunning: boolean }): Promise<void>;
+}
+
+/**
+ * Starts the in-process router, or with `workers` starts (or adopts, after a crash) the router
+ * supervisor of this state dir, so that a restarted daemon never starts a second one on the port.
+ */
+async function startDataPlane(options: { workers: number | undefined; stateDir: string; adminToken: string; listen: { host: string; port: number }; drainTimeoutMs: number; settings: RouterSettings | undefined }): Promise<DataPlane> {
+  const client = routerClientOptions(options.settings);
+  if (options.workers !== undefined) {
+    const supervised = await startSupervisedRouter({ stateDir: options.stateDir, workers: options.workers, router: { listen: options.listen, drainTimeoutMs: options.drainTimeoutMs, ...client } });
+    return {
+      control: supervised,
+      url: supervised.url,
+      adminUrl: undefined,
+      supervisor: { pid: supervised.pid, adopted: supervised.adopted },
+      async stop({ drainTimeoutMs, leaveRunning }) {
+        if (leaveRunning) supervised.detach();
+        else await supervised.stop({ drainTimeoutMs });
+      },
+    };
+  }
+  const router: Router = createRouter({ listen: options.listen, admin: { host: '127.0.0.1', port: 0, token: options.adminToken }, drainTimeoutMs: options.drainTimeoutMs, ...client });
+  const { url, adminUrl } = await router.start();
+  return { control: createInProcessRouterControl({ router }), url, adminUrl, supervisor: undefined, stop: ({ drainTimeoutMs }) => router.stop({ drainTimeoutMs }) };
 }
 
 function parseListen(listen: string | undefined): { host: string; port: number } {
@@ -148,19 +194,15 @@ export async function startLocalDaemon(options: LocalDaemonOptions): Promise<Loc
   }
   const listen = options.listen ?? parseListen(app.spec.listen);
   const drainTimeoutMs = options.drainTimeoutMs ?? 30_000;
-  const router: Router = createRouter({
-    listen,
-    admin: { host: '127.0.0.1', port: 0, token: options.adminToken },
-    drainTimeoutMs,
-    ...routerClientOptions(app.spec.router),
-  });
-  let addresses;
+  const workers = options.routerWorkers ?? app.spec.router?.workers;
+  let plane: DataPlane;
   try {
-    addresses = await router.start();
+    plane = await startDataPlane({ workers, stateDir: options.stateDir, adminToken: options.adminToken, listen, drainTimeoutMs, settings: app.spec.router });
   } catch (err) {
     store.close();
     const code = (err as NodeJS.ErrnoException).code;
-    const why = code === 'EADDRINUSE' ? 'the address is already in use: stop what listens there, or change spec.listen' : (err as Error).message;
+    const cause = ((err as Error).cause as { code?: string } | undefined)?.code;
+    const why = code === 'EADDRINUSE' || cause === 'EADDRINUSE' ? 'the address is already in use: stop what listens there, or change spec.listen' : (err as Error).message;
     throw new DaemonStartError('ListenFailed', `the router cannot listen on ${listen.host}:${listen.port}: ${why}`);
   }
   const logs = app.spec.logs ?? {};
@@ -170,12 +212,13 @@ export async function startLocalDaemon(options: LocalDaemonOptions): Promise<Loc
     ...(logs.retention !== undefined && { logRetentionMs: parseDurationMs(logs.retention) }),
   });
   const staticRuntime = createRuntime('static', {});
-  const controller = new LocalController({ store, processRuntime, staticRuntime, router: createInProcessRouterControl({ router }), drainTimeoutMs });
+  const controller = new LocalController({ store, processRuntime, staticRuntime, router: plane.control, drainTimeoutMs });
   let adoption;
   try {
     adoption = await controller.start();
   } catch (err) {
-    await router.stop({ drainTimeoutMs: 0 });
+    // An adopted supervisor serves what the next daemon will adopt, as the instances left running do.
+    await plane.stop({ drainTimeoutMs: 0, leaveRunning: plane.supervisor?.adopted === true });
     await processRuntime.shutdown({ stopInstances: false });
     store.close();
     if (err instanceof StoreError) throw new DaemonStartError('StateUnusable', err.message);
@@ -185,20 +228,21 @@ export async function startLocalDaemon(options: LocalDaemonOptions): Promise<Loc
     await controller.apply({ text, file: appFile, prune: options.prune });
   } catch (err) {
     await controller.stop({ stopInstances: false });
-    await router.stop({ drainTimeoutMs: 0 });
+    await plane.stop({ drainTimeoutMs: 0, leaveRunning: plane.supervisor?.adopted === true });
     store.close();
     if (err instanceof ControlPlaneError) throw new DaemonStartError('InvalidApp', err.message, err.details);
     throw err;
   }
   return {
     controller,
-    routerUrl: addresses.url,
-    adminUrl: addresses.adminUrl,
+    routerUrl: plane.url,
+    adminUrl: plane.adminUrl,
+    routerSupervisor: plane.supervisor,
     adoption,
     orphans,
     async stop({ stopInstances }) {
       await controller.stop({ stopInstances });
-      await router.stop({ drainTimeoutMs: stopInstances ? drainTimeoutMs : 1000 });
+      await plane.stop({ drainTimeoutMs: stopInstances ? drainTimeoutMs : 1000, leaveRunning: !stopInstances });
       store.close();
     },
   };
