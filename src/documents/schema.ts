@@ -549,7 +549,7 @@ export const RouterSettings = Closed({
   trustedProxies: Type.Optional(Type.Array(Type.String({ pattern: '^[0-9A-Fa-f.:]+(/[0-9]{1,3})?$' }), { description: 'addresses or CIDRs of proxies in front of the router whose X-Forwarded-* and Forwarded headers are kept; from anyone else they are replaced (default none: the router is the edge)' })),
   tls: Type.Optional(RouterTls),
   type: Type.Optional(Type.Union([Type.Literal('builtin'), Type.Literal('nginx')], { description: 'the data plane: builtin (graylane\'s router, the default) or nginx (Debian\'s nginx, configured and reloaded by graylane from the same route table; no releases, no client limits of the built-in router)' })),
-  workers: Type.Optional(Type.Integer({ minimum: 1, maximum: 256, description: 'with type nginx: worker_processes of the nginx graylane runs (default auto: one per core)' })),
+  workers: Type.Optional(Type.Integer({ minimum: 1, maximum: 256, description: 'builtin: run the router in a supervisor process of its own with this many worker processes (graylane up only; read when the daemon starts): it keeps serving its last table when the daemon crashes and a restarted daemon adopts it; no admin/metrics listener and no tls then; absent: the router runs inside the daemon; `graylane up --router-workers` overrides it. nginx: worker_processes of the nginx graylane runs (default auto: one per core)' })),
   nginx: Type.Optional(Closed({
     includeFile: Type.String({ minLength: 1, description: 'file graylane writes the http-level configuration to; include it inside http {} of your nginx.conf' }),
     reloadCommand: Type.Array(Type.String({ minLength: 1 }), { minItems: 1, description: 'command run (no shell) after each write, e.g. [nginx, -s, reload] or [systemctl, reload, nginx]' }),

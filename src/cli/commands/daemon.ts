@@ -37,12 +37,17 @@ export function registerDaemonCommands(program: Command, ctx: CliContext): void 
     .option('--prune', 'remove services the state dir has but the App file does not name (with their history)')
     .option('--adopt-orphans', 'take over app processes an earlier graylane started for this state dir that the state does not record')
     .option('--stop-orphans', 'stop such processes before starting')
+    .option('--router-workers <n>', 'run the router in a supervisor process with n workers; it outlives a crashed daemon and the next `up` adopts it (overrides spec.router.workers)')
     .addHelpText('after', '\nExamples:\n  graylane up -f examples/shop/graylane.yaml\n  graylane up -f graylane.yaml --state-dir /var/lib/graylane')
-    .action(async (o: { file: string; stateDir?: string; listen?: string; drainTimeout: string; prune?: boolean; adoptOrphans?: boolean; stopOrphans?: boolean }) => {
+    .action(async (o: { file: string; stateDir?: string; listen?: string; drainTimeout: string; prune?: boolean; adoptOrphans?: boolean; stopOrphans?: boolean; routerWorkers?: string }) => {
       // The app must be drained and stopped on Ctrl-C even when whoever read our output is gone.
       ctx.keepRunningWhenOutputCloses = true;
       if (o.adoptOrphans && o.stopOrphans) throw new CliError('--adopt-orphans and --stop-orphans exclude each other: choose one', EXIT.usage);
       const orphans = o.adoptOrphans ? 'adopt' : o.stopOrphans ? 'stop' : undefined;
+      const routerWorkers = o.routerWorkers === undefined ? undefined : Number(o.routerWorkers);
+      if (routerWorkers !== undefined && (!/^[0-9]+$/.test(o.routerWorkers!) || routerWorkers < 1 || routerWorkers > 256)) {
+        throw new CliError(`--router-workers must be an integer from 1 to 256, not "${o.routerWorkers}"`, EXIT.usage);
+      }
       const stateDir = ctx.stateDir({ stateDir: o.stateDir, file: o.file });
       secureStateDir(stateDir);
       const running = readDaemonInfo(stateDir);
@@ -60,7 +65,7 @@ export function registerDaemonCommands(program: Command, ctx: CliContext): void 
       const { startApiServer } = await import('../../api/server.js');
       let daemon;
       try {
-        daemon = await startLocalDaemon({ appFile: o.file, stateDir, adminToken: token, listen, drainTimeoutMs: Number(o.drainTimeout) * 1000, prune: o.prune === true, orphans });
+        daemon = await startLocalDaemon({ appFile: o.file, stateDir, adminToken: token, listen, drainTimeoutMs: Number(o.drainTimeout) * 1000, prune: o.prune === true, orphans, routerWorkers });
       } catch (err) {
         if (err instanceof DaemonStartError) throw new CliError(err.message, EXIT.usage, err.details);
         throw err;
@@ -85,6 +90,8 @@ export function registerDaemonCommands(program: Command, ctx: CliContext): void 
       if (daemon.adminUrl) ctx.print(`  metrics  curl -H "authorization: Bearer $(cat ${stateDir}/token)" ${daemon.adminUrl}/metrics`);
       ctx.print(`  state    ${stateDir}`);
       ctx.print(`  CLI      graylane get   (in any directory while this is the only daemon; else export GRAYLANE_STATE_DIR=${stateDir})`);
+      const sup = daemon.routerSupervisor;
+      if (sup) ctx.print(`  router supervisor pid ${sup.pid}${sup.adopted ? ', adopted from an earlier daemon' : ''} (Ctrl-C stops it; a crash leaves it serving)`);
       if (daemon.adoption.adopted > 0) ctx.print(`  re-adopted ${daemon.adoption.adopted} running instance(s)`);
       for (const r of daemon.adoption.rejected) ctx.warn(`warning: ${r}`);
       for (const line of daemon.orphans) ctx.print(`  ${line}`);

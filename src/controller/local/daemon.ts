@@ -8,6 +8,8 @@ import { readFile } from 'node:fs/promises';
 import { parseDurationMs } from '../../lib/duration.js';
 import { createRouter, formatPath, RouterError, type CertificateEvent, type Router, type RouterOptions, type TimeoutOptions } from '../../router/index.js';
 import { createInProcessRouterControl } from '../../router/control/in-process/in-process-control.js';
+import type { RouterControl } from '../../router/control/router-control.js';
+import { startSupervisedRouter } from '../../router/control/supervisor/supervisor-control.js';
 import type { RouterSettings } from '../../documents/schema.js';
 import { createRuntime } from '../../runtime/registry.js';
 import { appServiceRevision, formatSpecError, loadDocuments } from '../../documents/index.js';
@@ -44,6 +46,11 @@ export interface LocalDaemonOptions {
   orphans?: 'adopt' | 'stop' | undefined;
   /** Where certificate reloads (and refused replacements) are reported; stderr by default. */
   log?: (line: string) => void;
+  /**
+   * Overrides `spec.router.workers`: run the router in a supervisor process with this many workers
+   * rather than inside the daemon (then there is no admin/metrics listener).
+   */
+  routerWorkers?: number | undefined;
 }
 
 /** A running daemon. */
@@ -52,10 +59,12 @@ export interface LocalDaemon {
   controller: LocalController;
   /** The router's URL. */
   routerUrl: string;
-  /** The router's admin URL (metrics). */
+  /** The router's admin URL (metrics); undefined when the router runs in a supervisor. */
   adminUrl: string | undefined;
   /** The router's HTTPS URL, when `spec.router.tls` is set. */
   httpsUrl?: string;
+  /** The router supervisor's pid and whether an earlier daemon's was adopted; undefined in-process. */
+  routerSupervisor: { pid: number; adopted: boolean } | undefined;
   /** Instances re-adopted at start, and records that could not be. */
   adoption: { adopted: number; rejected: string[] };
   /** Sentences about unrecorded app processes found at start, adopted or stopped. */
@@ -107,6 +116,42 @@ function routerTlsOptions(app: App, appDir: string, listen: { host: string; port
   };
 }
 
+/** The data plane the daemon drives: its control, its addresses, and how it stops. */
+interface DataPlane {
+  control: RouterControl;
+  url: string;
+  adminUrl: string | undefined;
+  httpsUrl?: string | undefined;
+  supervisor: { pid: number; adopted: boolean } | undefined;
+  /** `leaveRunning`: a supervisor keeps serving for the next daemon; an in-process router cannot. */
+  stop(options: { drainTimeoutMs: number; leaveRunning: boolean }): Promise<void>;
+}
+
+/**
+ * Starts the in-process router, or with `workers` starts (or adopts, after a crash) the router
+ * supervisor of this state dir, so that a restarted daemon never starts a second one on the port.
+ */
+async function startDataPlane(options: { workers: number | undefined; router: Router | undefined; stateDir: string; listen: { host: string; port: number }; drainTimeoutMs: number; settings: RouterSettings | undefined }): Promise<DataPlane> {
+  const client = routerClientOptions(options.settings);
+  if (options.workers !== undefined) {
+    const supervised = await startSupervisedRouter({ stateDir: options.stateDir, workers: options.workers, router: { listen: options.listen, drainTimeoutMs: options.drainTimeoutMs, ...client } });
+    return {
+      control: supervised,
+      url: supervised.url,
+      adminUrl: undefined,
+      supervisor: { pid: supervised.pid, adopted: supervised.adopted },
+      async stop({ drainTimeoutMs, leaveRunning }) {
+        if (leaveRunning) supervised.detach();
+        else await supervised.stop({ drainTimeoutMs });
+      },
+    };
+  }
+  const router = options.router;
+  if (!router) throw new Error('no router to start: neither workers nor an in-process router');
+  const { url, adminUrl, httpsUrl } = await router.start();
+  return { control: createInProcessRouterControl({ router }), url, adminUrl, httpsUrl, supervisor: undefined, stop: ({ drainTimeoutMs }) => router.stop({ drainTimeoutMs }) };
+}
+
 function parseListen(listen: string | undefined): { host: string; port: number } {
   const value = listen ?? '127.0.0.1:8080';
   const cut = value.lastIndexOf(':');
@@ -156,9 +201,14 @@ export async function startLocalDaemon(options: LocalDaemonOptions): Promise<Loc
   const app = appDoc.doc;
   const listen = options.listen ?? parseListen(app.spec.listen);
   const drainTimeoutMs = options.drainTimeoutMs ?? 30_000;
+  const nginx = app.spec.router?.type === 'nginx';
+  const workers = nginx ? undefined : options.routerWorkers ?? app.spec.router?.workers;
+  if (workers !== undefined && app.spec.router?.tls) {
+    throw new DaemonStartError('InvalidApp', `${options.appFile} is invalid; nothing was started`, ['spec.router.tls: HTTPS is served by the in-process router only for now; remove spec.router.workers (and --router-workers), or terminate TLS in front of graylane']);
+  }
   let router: Router | undefined;
   // Before anything else: unusable certificate files stop the start with nothing started.
-  if (app.spec.router?.type !== 'nginx') try {
+  if (!nginx && workers === undefined) try {
     router = createRouter({
       listen,
       admin: { host: '127.0.0.1', port: 0, token: options.adminToken },
@@ -184,14 +234,15 @@ export async function startLocalDaemon(options: LocalDaemonOptions): Promise<Loc
     store.close();
     throw err;
   }
-  if (!router) return startWithNginx({ options, app, text, appFile, store, orphans, listen, drainTimeoutMs });
-  let addresses;
+  if (nginx) return startWithNginx({ options, app, text, appFile, store, orphans, listen, drainTimeoutMs });
+  let plane: DataPlane;
   try {
-    addresses = await router.start();
+    plane = await startDataPlane({ workers, router, stateDir: options.stateDir, listen, drainTimeoutMs, settings: app.spec.router });
   } catch (err) {
     store.close();
     const code = (err as NodeJS.ErrnoException).code;
-    const why = code === 'EADDRINUSE' ? 'the address is already in use: stop what listens there, or change spec.listen (or spec.router.tls.listen)' : (err as Error).message;
+    const cause = ((err as Error).cause as { code?: string } | undefined)?.code;
+    const why = code === 'EADDRINUSE' || cause === 'EADDRINUSE' ? 'the address is already in use: stop what listens there, or change spec.listen (or spec.router.tls.listen)' : (err as Error).message;
     const where = app.spec.router?.tls ? `${listen.host}:${listen.port} and ${app.spec.router.tls.listen}` : `${listen.host}:${listen.port}`;
     throw new DaemonStartError('ListenFailed', `the router cannot listen on ${where}: ${why}`);
   }
@@ -202,12 +253,13 @@ export async function startLocalDaemon(options: LocalDaemonOptions): Promise<Loc
     ...(logs.retention !== undefined && { logRetentionMs: parseDurationMs(logs.retention) }),
   });
   const staticRuntime = createRuntime('static', {});
-  const controller = new LocalController({ store, processRuntime, staticRuntime, router: createInProcessRouterControl({ router }), drainTimeoutMs });
+  const controller = new LocalController({ store, processRuntime, staticRuntime, router: plane.control, drainTimeoutMs });
   let adoption;
   try {
     adoption = await controller.start();
   } catch (err) {
-    await router.stop({ drainTimeoutMs: 0 });
+    // An adopted supervisor serves what the next daemon will adopt, as the instances left running do.
+    await plane.stop({ drainTimeoutMs: 0, leaveRunning: plane.supervisor?.adopted === true });
     await processRuntime.shutdown({ stopInstances: false });
     store.close();
     if (err instanceof StoreError) throw new DaemonStartError('StateUnusable', err.message);
@@ -217,21 +269,22 @@ export async function startLocalDaemon(options: LocalDaemonOptions): Promise<Loc
     await controller.apply({ text, file: appFile, prune: options.prune });
   } catch (err) {
     await controller.stop({ stopInstances: false });
-    await router.stop({ drainTimeoutMs: 0 });
+    await plane.stop({ drainTimeoutMs: 0, leaveRunning: plane.supervisor?.adopted === true });
     store.close();
     if (err instanceof ControlPlaneError) throw new DaemonStartError('InvalidApp', err.message, err.details);
     throw err;
   }
   return {
     controller,
-    routerUrl: addresses.url,
-    adminUrl: addresses.adminUrl,
-    ...(addresses.httpsUrl === undefined ? {} : { httpsUrl: addresses.httpsUrl }),
+    routerUrl: plane.url,
+    adminUrl: plane.adminUrl,
+    ...(plane.httpsUrl === undefined ? {} : { httpsUrl: plane.httpsUrl }),
+    routerSupervisor: plane.supervisor,
     adoption,
     orphans,
     async stop({ stopInstances }) {
       await controller.stop({ stopInstances });
-      await router.stop({ drainTimeoutMs: stopInstances ? drainTimeoutMs : 1000 });
+      await plane.stop({ drainTimeoutMs: stopInstances ? drainTimeoutMs : 1000, leaveRunning: !stopInstances });
       store.close();
     },
   };
@@ -281,6 +334,7 @@ async function startWithNginx(ctx: {
     controller,
     routerUrl: plane.url,
     adminUrl: undefined,
+    routerSupervisor: undefined,
     adoption,
     orphans: ctx.orphans,
     async stop({ stopInstances }) {

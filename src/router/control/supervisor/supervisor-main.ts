@@ -40,6 +40,8 @@ const config = JSON.parse(process.argv[2] ?? '{}') as SupervisorConfig;
 const socketPath = join(config.stateDir, SUPERVISOR_SOCKET_FILE);
 const infoFile = join(config.stateDir, SUPERVISOR_INFO_FILE);
 const here = fileURLToPath(import.meta.url);
+/** How long a connection may wait in hand-off after its worker died before it is taken for lost. */
+const ORPHANED_CONNECTION_GRACE_MS = 2000;
 
 let version = 0;
 let table: RouteTable = { services: [] };
@@ -125,7 +127,31 @@ function forwardEvent(event: RouterEvent): void {
   for (const c of clients) writeJsonLine(c, { v: PROTOCOL_VERSION, push: 'event', event });
 }
 
+/** A connection handle of the primary, as `process._getActiveHandles()` lists it. */
+interface RawConnection { close(): void }
+
+function connectionHandles(): RawConnection[] {
+  const active = (process as unknown as { _getActiveHandles?: () => unknown[] })._getActiveHandles?.() ?? [];
+  // Raw TCP handles: the listening socket is listed as its net.Server, clients of router.sock as Pipes.
+  return active.filter((h): h is RawConnection => (h as object | null)?.constructor?.name === 'TCP');
+}
+
+/**
+ * A connection the primary accepted and was handing to a worker that then died is held open by
+ * node:cluster for ever (the hand-off's callback never runs), and its client hangs. Handles that
+ * were open at the death and still are {@link ORPHANED_CONNECTION_GRACE_MS} later (a live hand-off
+ * takes milliseconds) are such, and are closed: the client sees its request fail instead.
+ */
+function closeOrphanedConnections(): void {
+  const atDeath = new Set(connectionHandles());
+  if (atDeath.size === 0) return;
+  setTimeout(() => {
+    for (const handle of connectionHandles()) if (atDeath.has(handle)) handle.close();
+  }, ORPHANED_CONNECTION_GRACE_MS).unref();
+}
+
 cluster.on('exit', (worker) => {
+  closeOrphanedConnections();
   const state = workers.get(worker.id);
   workers.delete(worker.id);
   merger.retire(worker.id);

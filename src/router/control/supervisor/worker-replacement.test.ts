@@ -1,0 +1,130 @@
+/**
+ * A worker killed with SIGKILL under load: the supervisor replaces it, the replacement routes by
+ * the table in force (one applied while it was down), only requests in flight on the dead worker
+ * may fail (and fail rather than hang), and the dead worker's counts are kept once, not twice.
+ */
+import http from 'node:http';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, expect, it } from 'vitest';
+import { send, serviceTable, sleep, startUpstream } from '../../../../test/fixtures/router/support.js';
+import { startSupervisedRouter, type SupervisedRouter } from './supervisor-control.js';
+
+let supervisor: SupervisedRouter | undefined;
+const dir = mkdtempSync(join(tmpdir(), 'graylane-sup-replace-'));
+afterAll(() => {
+  if (supervisor) {
+    try {
+      process.kill(-supervisor.pid, 'SIGKILL');
+    } catch {
+      // Stopped by the test.
+    }
+  }
+  rmSync(dir, { recursive: true, force: true });
+});
+
+interface Outcome { issuedAtMs: number; ok: boolean; body?: string; error?: string }
+
+/** One keep-alive request that fails rather than hangs after `timeoutMs`. */
+function request(url: string, agent: http.Agent | false, timeoutMs: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const req = http.get(url, { agent }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => (body += c));
+      res.on('end', () => (res.statusCode === 200 ? resolve(body) : reject(new Error(`status ${res.statusCode}`))));
+      res.on('error', reject);
+    });
+    req.setTimeout(timeoutMs, () => req.destroy(new Error(`no answer within ${timeoutMs} ms`)));
+    req.on('error', reject);
+  });
+}
+
+async function until<T>(read: () => Promise<T>, check: (value: T) => boolean, timeoutMs: number, what: string): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await read();
+    if (check(value)) return value;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}; last: ${JSON.stringify(value)}; log:\n${readFileSync(join(dir, 'router-supervisor.log'), 'utf8')}`);
+    await sleep(100);
+  }
+}
+
+it('a worker killed under load is replaced; the replacement serves the table in force; no request is lost to the live workers and nothing is counted twice', async () => {
+  const a = await startUpstream('a');
+  const b = await startUpstream('b');
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 4 });
+  try {
+    supervisor = await startSupervisedRouter({ stateDir: dir, workers: 2, router: { listen: { host: '127.0.0.1', port: 0 }, drainTimeoutMs: 2000 } });
+    const s = supervisor;
+    await s.applyTable(serviceTable({ stable: [a] }));
+
+    // Light load, until told to stop: every 10 ms two requests on a keep-alive pool of four
+    // connections and three on connections of their own (the supervisor hands each new one to a worker).
+    const outcomes: Outcome[] = [];
+    const inFlight = new Set<Promise<void>>();
+    let loading = true;
+    const loader = (async () => {
+      while (loading && outcomes.length + inFlight.size < 20_000) {
+        for (const via of [agent, agent, false, false, false] as const) {
+          const issuedAtMs = Date.now();
+          const p = request(`${s.url}/`, via, 5000).then(
+            (body) => void outcomes.push({ issuedAtMs, ok: true, body }),
+            (err: Error) => void outcomes.push({ issuedAtMs, ok: false, error: err.message }),
+          ).finally(() => inFlight.delete(p));
+          inFlight.add(p);
+        }
+        await sleep(10);
+      }
+      await Promise.all(inFlight);
+    })();
+
+    await sleep(1000);
+    const before = await s.workers();
+    expect(before).toHaveLength(2);
+    const victim = before[0]!.pid;
+    const killedAtMs = Date.now();
+    process.kill(victim, 'SIGKILL');
+    // A table applied while the replacement is not up yet: the replacement must route by it.
+    const { version } = await s.applyTable(serviceTable({ stable: [a], canary: [b], weight: 100 }));
+    const after = await until(() => s.workers(), (ws) => ws.length === 2 && ws.every((w) => w.pid !== victim && w.tableVersion === version), 90_000, 'a replacement worker on the table in force');
+    const replacement = after.find((w) => !before.some((o) => o.pid === w.pid))!;
+    expect(replacement).toBeDefined();
+    const replacedAtMs = Date.now();
+    await sleep(1000);
+    loading = false;
+    await loader;
+
+    // Fresh connections reach both workers (round-robin): every one answers by the new table.
+    const fresh = await Promise.all(Array.from({ length: 20 }, () => send(`${s.url}/`)));
+    expect(fresh.map((r) => r.body)).toEqual(Array(20).fill('b'));
+    await s.snapshot();
+    const served = await s.workers();
+    expect(served.find((w) => w.pid === replacement.pid)!.requests).toBeGreaterThan(0);
+
+    const failed = outcomes.filter((o) => !o.ok);
+    // Only what the dead worker held could fail: at most one request per pooled connection, and
+    // the few new connections being handed to it; they fail at once, none hangs.
+    expect(failed.length).toBeLessThanOrEqual(8);
+    expect(failed.filter((o) => o.error?.startsWith('no answer'))).toEqual([]);
+    expect(failed.every((o) => o.issuedAtMs <= killedAtMs + 100)).toBe(true);
+    const later = outcomes.filter((o) => o.issuedAtMs >= replacedAtMs);
+    expect(later.length).toBeGreaterThan(50);
+    expect(later.every((o) => o.ok && o.body === 'b')).toBe(true);
+
+    // Counts: what b received was routed after the kill, by live workers only, so it is exact;
+    // the dead worker's requests since its last report (200 ms) are lost, never counted twice.
+    const v2 = s.totals({ service: 'web', revision: 'v2' }).requests;
+    const v1 = s.totals({ service: 'web', revision: 'v1' }).requests;
+    expect(v2).toBe(b.hits);
+    expect(v1).toBeLessThanOrEqual(a.hits);
+    expect(v1).toBeGreaterThan(0);
+
+    await s.stop({ drainTimeoutMs: 500 });
+  } finally {
+    agent.destroy();
+    await a.close();
+    await b.close();
+  }
+}, 180_000);

@@ -1,0 +1,136 @@
+/**
+ * `graylane up` with the router in its own processes: a daemon killed with -9 under load leaves the
+ * router serving its last table without a failed request; the next `up` adopts that same
+ * supervisor, resumes the paused canary, and can abort it; Ctrl-C stops the supervisor too.
+ */
+import { spawn } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { afterAll, expect, it } from 'vitest';
+import { appDir, BIN, cli, startDaemon, startLoad, stopDaemon, versionCounts, view, waitFor, writeApp, type Daemon } from './harness.js';
+
+const canary = '      canary:\n        steps: [{setWeight: 50}, {pause: {}}, {setWeight: 80}, {pause: {}}]';
+const daemons: Daemon[] = [];
+const supervisors: number[] = [];
+
+afterAll(async () => {
+  for (const d of daemons) await stopDaemon(d);
+  // Whatever a failed test left: the supervisor runs in a process group of its own.
+  for (const pid of supervisors) {
+    try {
+      process.kill(-pid, 'SIGKILL');
+    } catch {
+      // Stopped with its daemon.
+    }
+  }
+});
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The App file with `spec.router.workers: 2`. */
+function writeAppWithWorkers(dir: string, version: string): string {
+  const file = writeApp(dir, { version, strategy: canary });
+  writeFileSync(file, readFileSync(file, 'utf8').replace('spec:\n  services:', 'spec:\n  router: {workers: 2}\n  services:'));
+  return file;
+}
+
+const supervisorPid = (stateDir: string) => (JSON.parse(readFileSync(join(stateDir, 'router.json'), 'utf8')) as { pid: number }).pid;
+
+it('kill -9 of the daemon under load: no request fails; a restarted daemon adopts the same router supervisor, resumes the canary and aborts it; Ctrl-C stops the supervisor', async () => {
+  const dir = appDir();
+  const file = writeAppWithWorkers(dir, 'v1');
+  const first = await startDaemon(dir);
+  daemons.push(first);
+  const pid = supervisorPid(first.stateDir);
+  supervisors.push(pid);
+  expect(first.output()).toContain(`router supervisor pid ${pid}`);
+  expect(first.info.adminUrl).toBeUndefined();
+  await waitFor(async () => (await view(first)).phase === 'Healthy', 30_000, 'v1 healthy');
+  writeAppWithWorkers(dir, 'v2');
+  expect((await cli(first.stateDir, ['apply', '-f', file])).code).toBe(0);
+  await waitFor(async () => {
+    const v = await view(first);
+    return v.phase === 'Paused' && v.step === 2;
+  }, 30_000, 'paused at step 2');
+
+  const load = startLoad(`${first.info.routerUrl}/`, 100, 8000);
+  await new Promise((r) => setTimeout(r, 2500));
+  first.proc.kill('SIGKILL');
+  await new Promise((r) => first.proc.once('exit', r));
+  const summary = await load.done;
+  expect(summary.sent).toBeGreaterThan(300);
+  expect(summary.failed).toBe(0);
+  expect(summary.ok).toBe(summary.sent);
+  // Served by the last table: both revisions of the paused canary still answer.
+  expect(alive(pid)).toBe(true);
+  const during = await versionCounts(`${first.info.routerUrl}/`, 40);
+  expect(during.v1).toBeGreaterThan(5);
+  expect(during.v2).toBeGreaterThan(5);
+
+  const second = await startDaemon(dir, ['--router-workers', '2']);
+  daemons.push(second);
+  expect(second.output()).toContain(`router supervisor pid ${pid}, adopted from an earlier daemon`);
+  expect(supervisorPid(second.stateDir)).toBe(pid);
+  expect(second.info.routerUrl).toBe(first.info.routerUrl);
+  expect(await view(second)).toMatchObject({ phase: 'Paused', step: 2 });
+
+  expect((await cli(second.stateDir, ['abort', 'app'])).code).toBe(0);
+  await waitFor(async () => (await view(second)).revisions.every((r) => r.weight === (r.number === 1 ? 100 : 0)), 20_000, 'all weight on stable');
+  expect(await versionCounts(`${second.info.routerUrl}/`, 100)).toEqual({ v1: 100 });
+
+  await stopDaemon(second);
+  await waitFor(() => !alive(pid), 20_000, 'the supervisor stopped with its daemon');
+}, 180_000);
+
+it('--router-workers that is not an integer ≥ 1 is refused with exit 2 before anything starts', async () => {
+  const dir = appDir();
+  const file = writeApp(dir, { version: 'v1', strategy: canary });
+  for (const bad of ['0', '1.5', 'two']) {
+    const r = await cli(join(dir, '.graylane'), ['up', '-f', file, '--router-workers', bad]);
+    expect(r.code).toBe(2);
+    expect(r.err).toContain(`--router-workers must be an integer from 1 to 256, not "${bad}"`);
+  }
+});
+
+it('spec.router.workers below 1 is an invalid App: validate names the field', async () => {
+  const dir = appDir();
+  const file = writeAppWithWorkers(dir, 'v1');
+  writeFileSync(file, readFileSync(file, 'utf8').replace('router: {workers: 2}', 'router: {workers: 0}'));
+  const r = await cli(join(dir, '.graylane'), ['validate', file]);
+  expect(r.code).toBe(2);
+  expect(r.out + r.err).toContain('spec.router.workers');
+});
+
+it('a router supervisor that cannot listen: up exits 2 saying the address is in use, and leaves no supervisor behind', async () => {
+  const taken = createServer();
+  await new Promise<void>((r) => taken.listen(0, '127.0.0.1', r));
+  const port = (taken.address() as { port: number }).port;
+  const dir = appDir();
+  writeAppWithWorkers(dir, 'v1');
+  try {
+    const r = await new Promise<{ code: number | null; out: string }>((resolve) => {
+      const p = spawn(process.execPath, [BIN, 'up', '-f', join(dir, 'graylane.yaml'), '--listen', `127.0.0.1:${port}`], { cwd: dir });
+      let out = '';
+      p.stdout.on('data', (d: Buffer) => (out += d.toString()));
+      p.stderr.on('data', (d: Buffer) => (out += d.toString()));
+      const timer = setTimeout(() => p.kill('SIGINT'), 30_000);
+      p.on('exit', (code) => {
+        clearTimeout(timer);
+        resolve({ code, out });
+      });
+    });
+    expect(r.code).toBe(2);
+    expect(r.out).toContain(`the router cannot listen on 127.0.0.1:${port}: the address is already in use`);
+    expect(() => readFileSync(join(dir, '.graylane', 'router.json'))).toThrow();
+  } finally {
+    await new Promise((r) => taken.close(r));
+  }
+}, 60_000);
