@@ -32,4 +32,10 @@ describe('what the data plane cannot do is refused at validate time', () => {
       'app.yaml:6:5: spec.router.nginx: router.nginx configures an nginx data plane: set router.type nginx, or remove it',
     ]);
   });
+
+  it('refuses HTTPS settings under nginx: router.tls and a service\'s redirectToHttps', () => {
+    const errors = load(app(['  router:', '    type: nginx', '    tls:', '      listen: 127.0.0.1:8443', '      certificates: [{hosts: [shop.example.com], certFile: c.crt, keyFile: c.key}]']).replace('    pathPrefix: /api', '    pathPrefix: /api\n    redirectToHttps: true'));
+    expect(errors.some((e) => /spec\.router\.tls: router\.tls cannot run under router\.type nginx: graylane does not render TLS server blocks for nginx yet/.test(e))).toBe(true);
+    expect(errors.some((e) => /spec\.services\[1\]\.redirectToHttps: service api's redirectToHttps cannot run under router\.type nginx/.test(e))).toBe(true);
+  });
 });

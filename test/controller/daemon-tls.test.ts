@@ -67,6 +67,21 @@ describe.skipIf(!hasOpenssl())('spec.router.tls in an App (openssl makes the cer
   });
 });
 
+describe('spec.router.tls with router workers', () => {
+  it('refuses to start, with a sentence, since HTTPS is served by the in-process router only; nothing is started', async () => {
+    const t = tempDir();
+    cleanups.push(t.remove);
+    const upstream = await startUpstream('web');
+    cleanups.push(upstream.close);
+    const appFile = join(t.dir, 'app.yaml');
+    writeFileSync(appFile, app(upstream, oneCert));
+    const err = await startLocalDaemon({ appFile, stateDir: join(t.dir, 'state'), adminToken: 'x'.repeat(32), listen: { host: '127.0.0.1', port: 0 }, routerWorkers: 2 }).then(() => undefined, (e: unknown) => e);
+    expect(err).toBeInstanceOf(DaemonStartError);
+    expect((err as DaemonStartError).code).toBe('InvalidApp');
+    expect((err as DaemonStartError).details.join('\n')).toMatch(/^spec\.router\.tls: HTTPS is served by the in-process router only for now; remove spec\.router\.workers/);
+  });
+});
+
 describe('spec.router.tls and redirectToHttps when the App is loaded', () => {
   const load = (text: string) => loadDocuments({ text, file: 'app.yaml' }).errors.map((e) => e.message);
   const upstream = { address: '127.0.0.1:9' } as Upstream;
