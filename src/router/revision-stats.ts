@@ -5,6 +5,7 @@
  * bound, capped by the exact maximum).
  */
 import type { RequestCounts, RevisionStats } from './types.js';
+import type { RevisionTotals } from './contract/stats.js';
 
 const BINS_PER_OCTAVE = 16;
 const MIN_MS = 0.01;
@@ -66,6 +67,23 @@ export interface StatsTotals extends RequestCounts {
 
 /** Upper bounds (ms) of the fine latency bins, the last bin being everything above. */
 export const FINE_BOUNDS_MS: readonly number[] = Array.from({ length: BIN_COUNT - 1 }, (_, i) => binUpperMs(i));
+
+/** A copy of a revision's cumulative counters in the port's shape (zeros for one never counted). */
+export function totalsOf(t: StatsTotals | undefined): RevisionTotals {
+  return {
+    requests: t?.requests ?? 0,
+    responses: { ...(t?.responses ?? { '1xx': 0, '2xx': 0, '3xx': 0, '4xx': 0, '5xx': 0 }) },
+    failed: t?.failed ?? 0,
+    upstreamErrors: t?.upstreamErrors ?? 0,
+    timeouts: t?.timeouts ?? 0,
+    rejected: t?.rejected ?? 0,
+    clientErrors: t?.clientErrors ?? 0,
+    skewErrors: t?.skewErrors ?? 0,
+    fallbacks: t?.fallbacks ?? 0,
+    mirrored: { requests: t?.mirrored.requests ?? 0, failures: t?.mirrored.failures ?? 0 },
+    latency: { boundsMs: [...FINE_BOUNDS_MS], counts: t ? Array.from(t.latencyBins) : new Array<number>(FINE_BOUNDS_MS.length + 1).fill(0) },
+  };
+}
 
 /** Sliding-window and cumulative statistics of one service revision. */
 export class RevisionCounters {

@@ -16,7 +16,7 @@ import { createMetricsRegistry } from './metrics.js';
 import { MirrorLimiter } from './mirror.js';
 import { ReleaseCounters } from './release-counters.js';
 import { ReleasePositions } from './release-positions.js';
-import { FINE_BOUNDS_MS, RevisionCounters } from './revision-stats.js';
+import { FINE_BOUNDS_MS, RevisionCounters, totalsOf } from './revision-stats.js';
 import { assertRouteTable, parseAddress } from './route-table-schema.js';
 import type {
   CircuitBreakerOptions,
@@ -400,19 +400,7 @@ class RouterImpl extends EventEmitter implements Router {
 
   totals(query: { service: string; revision: string }): RevisionTotals {
     const t = this.counters.get(`${query.service}\n${query.revision}`)?.counters.totals;
-    return {
-      requests: t?.requests ?? 0,
-      responses: { ...(t?.responses ?? { '1xx': 0, '2xx': 0, '3xx': 0, '4xx': 0, '5xx': 0 }) },
-      failed: t?.failed ?? 0,
-      upstreamErrors: t?.upstreamErrors ?? 0,
-      timeouts: t?.timeouts ?? 0,
-      rejected: t?.rejected ?? 0,
-      clientErrors: t?.clientErrors ?? 0,
-      skewErrors: t?.skewErrors ?? 0,
-      fallbacks: t?.fallbacks ?? 0,
-      mirrored: { requests: t?.mirrored.requests ?? 0, failures: t?.mirrored.failures ?? 0 },
-      latency: { boundsMs: [...FINE_BOUNDS_MS], counts: t ? Array.from(t.latencyBins) : new Array<number>(FINE_BOUNDS_MS.length + 1).fill(0) },
-    };
+    return totalsOf(t);
   }
 
   recentLatency(query: StatsQuery): LatencyCounts {

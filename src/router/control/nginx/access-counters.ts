@@ -4,7 +4,7 @@
  * traffic exactly as they read the router's.
  */
 import type { LatencyCounts, RevisionStats, RevisionTotals, StatsQuery } from '../../contract/index.js';
-import { FINE_BOUNDS_MS, RevisionCounters } from '../../revision-stats.js';
+import { FINE_BOUNDS_MS, RevisionCounters, totalsOf } from '../../revision-stats.js';
 import type { AccessLine } from './access-log-reader.js';
 
 /** Per-revision counters of everything nginx logged. */
@@ -46,19 +46,7 @@ export class AccessCounters {
   /** Cumulative counters of one revision (zeros for one never logged). */
   totals(query: { service: string; revision: string }): RevisionTotals {
     const t = this.counters.get(key(query.service, query.revision))?.totals;
-    return {
-      requests: t?.requests ?? 0,
-      responses: { ...(t?.responses ?? { '1xx': 0, '2xx': 0, '3xx': 0, '4xx': 0, '5xx': 0 }) },
-      failed: t?.failed ?? 0,
-      upstreamErrors: t?.upstreamErrors ?? 0,
-      timeouts: t?.timeouts ?? 0,
-      rejected: t?.rejected ?? 0,
-      clientErrors: t?.clientErrors ?? 0,
-      skewErrors: t?.skewErrors ?? 0,
-      fallbacks: t?.fallbacks ?? 0,
-      mirrored: { requests: t?.mirrored.requests ?? 0, failures: t?.mirrored.failures ?? 0 },
-      latency: { boundsMs: [...FINE_BOUNDS_MS], counts: t ? Array.from(t.latencyBins) : new Array<number>(FINE_BOUNDS_MS.length + 1).fill(0) },
-    };
+    return totalsOf(t);
   }
 
   /** One revision's figures over a recent window. */
