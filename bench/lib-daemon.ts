@@ -157,6 +157,18 @@ export interface BenchDaemon {
   output(): string;
   /** Ctrl-C, then waits for it to drain and exit (SIGKILL after 20 s). */
   stop(): Promise<void>;
+  /** The daemon's pid. */
+  pid: number;
+  /** `kill -9`, then waits for it to exit: what a crash does (apps and a supervisor live on). */
+  crash(): Promise<void>;
+}
+
+/** Options of {@link startDaemon}. */
+export interface BenchDaemonOptions {
+  /** `--router-workers N`: the router in a supervisor with N worker processes; absent: in-process. */
+  routerWorkers?: number;
+  /** The router's `host:port` (default `127.0.0.1:0`); fixed when a restarted daemon must serve the same address. */
+  listen?: string;
 }
 
 /**
@@ -164,13 +176,13 @@ export interface BenchDaemon {
  * `BENCH_DAEMON_NODE_FLAGS` (e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`) are passed to the
  * daemon's node, for profiling it under a benchmark.
  */
-export async function startDaemon(dir: string): Promise<BenchDaemon> {
+export async function startDaemon(dir: string, options: BenchDaemonOptions = {}): Promise<BenchDaemon> {
   hookSignals();
   const stateDir = join(dir, '.graylane');
   const infoFile = join(stateDir, 'daemon.json');
   let out = '';
   const nodeFlags = (process.env.BENCH_DAEMON_NODE_FLAGS ?? '').split(' ').filter(Boolean);
-  const proc: ChildProcess = spawn(process.execPath, [...nodeFlags, BIN, 'up', '-f', join(dir, 'graylane.yaml'), '--state-dir', stateDir, '--drain-timeout', '5', '--listen', '127.0.0.1:0'], {
+  const proc: ChildProcess = spawn(process.execPath, [...nodeFlags, BIN, 'up', '-f', join(dir, 'graylane.yaml'), '--state-dir', stateDir, '--drain-timeout', '5', '--listen', options.listen ?? '127.0.0.1:0', ...(options.routerWorkers ? ['--router-workers', String(options.routerWorkers)] : [])], {
     cwd: dir,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -195,14 +207,21 @@ export async function startDaemon(dir: string): Promise<BenchDaemon> {
   try {
     await waitFor(() => {
       if (proc.exitCode !== null) throw new Error(`graylane up exited ${proc.exitCode}: ${out.slice(-2000)}`);
-      return existsSync(infoFile) && out.includes('graylane is up');
+      // The banner's last line: re-adoption is said above it, maybe in a later chunk.
+      return existsSync(infoFile) && out.includes('Ctrl-C drains and stops the app.');
     }, 30_000, 'the daemon to start');
   } catch (err) {
     await stop();
     throw err;
   }
   const info = JSON.parse(readFileSync(infoFile, 'utf8')) as DaemonInfo;
-  return { info, api: clientFromStateDir(stateDir), stateDir, output: () => out, stop };
+  const crash = async () => {
+    stopping = true;
+    if (proc.exitCode !== null || proc.signalCode !== null) return;
+    proc.kill('SIGKILL');
+    await exited;
+  };
+  return { info, api: clientFromStateDir(stateDir), stateDir, output: () => out, stop, pid: proc.pid!, crash };
 }
 
 /** Waits until a service is Healthy with one revision, `number`, all `replicas` ready, 100% weight. */

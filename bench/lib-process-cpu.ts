@@ -42,7 +42,7 @@ export async function readProcessCpuSeconds(options: { pid: number; procDir?: st
 }
 
 /** Child process ids of `pid`, from every thread's `children` list (Linux 3.5+). */
-async function childPids(pid: number, procDir: string): Promise<number[]> {
+export async function childPids(pid: number, procDir = '/proc'): Promise<number[]> {
   let tasks: string[];
   try {
     tasks = await readdir(`${procDir}/${pid}/task`);

@@ -57,12 +57,15 @@ export async function startBenchUpstream(): Promise<Started & { port: number }> 
 }
 
 /**
- * graylane's router in front of `address`; `profileDir` turns on `--cpu-prof`; `root` runs the
- * router of another checkout (its `bench/lib-router-graylane.ts`), to compare two builds in one run.
+ * graylane's router in front of `address`: in one process, with `workers` supervised worker
+ * processes, or as graylane-managed nginx (`managedNginx`). `profileDir` turns on `--cpu-prof`;
+ * `root` runs the router of another checkout (its `bench/lib-router-graylane.ts`), to compare two
+ * builds in one run.
  */
-export async function startGraylane(address: string, options: { profileDir?: string; root?: string } = {}): Promise<Started & { url: string }> {
+export async function startGraylane(address: string, options: { profileDir?: string; root?: string; workers?: number; managedNginx?: boolean } = {}): Promise<Started & { url: string }> {
   const flags = options.profileDir ? ['--cpu-prof', `--cpu-prof-dir=${options.profileDir}`] : [];
-  const s = await spawnTs<{ url: string }>('lib-router-graylane.ts', [address], flags, options.root ? join(options.root, 'bench') : here);
+  const mode = options.workers !== undefined ? ['--workers', String(options.workers)] : options.managedNginx ? ['--nginx'] : [];
+  const s = await spawnTs<{ url: string }>('lib-router-graylane.ts', [address, ...mode], flags, options.root ? join(options.root, 'bench') : here);
   return { ...s, url: s.info.url };
 }
 

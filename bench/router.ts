@@ -17,7 +17,6 @@ import { mkdirSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { RouterSettings } from '../src/documents/schema.js';
 import type { BenchOptions } from './main.js';
 import { readProcessTreeCpuSeconds } from './lib-process-cpu.js';
 import { startBenchUpstream, startGraylane, startNginx, type Started } from './lib-router-processes.js';
@@ -74,8 +73,8 @@ async function cpuSeconds(pid: number | undefined): Promise<number | undefined> 
 }
 
 /**
- * The rows of this run. A row for a feature this checkout does not have yet (the router's own
- * worker processes) is listed with the reason it is skipped, so the table says what is missing.
+ * The rows of this run. A row that cannot run here is listed with the reason it is skipped, so the
+ * table says what is missing.
  */
 function targets(options: { upstreamPort: number; profileDir: string | undefined; baseline: string | undefined }): Target[] {
   const address = `127.0.0.1:${options.upstreamPort}`;
@@ -86,14 +85,8 @@ function targets(options: { upstreamPort: number; profileDir: string | undefined
     const root = resolve(options.baseline);
     list.push({ name: 'baseline 1w', workers: 1, start: () => startGraylane(address, { root }) });
   }
-  const hasWorkers = 'workers' in RouterSettings.properties;
-  list.push({
-    name: `graylane ${cores}w`,
-    workers: cores,
-    skip: hasWorkers
-      ? 'spec.router.workers exists, but bench/lib-router-graylane.ts does not start the router supervisor yet'
-      : 'spec.router.workers does not exist yet (issue 17, the router in its own processes)',
-  });
+  list.push({ name: `graylane ${cores}w`, workers: cores, start: () => startGraylane(address, { workers: cores }) });
+  list.push({ name: 'managed nginx', workers: 1, start: () => startGraylane(address, { managedNginx: true }) });
   list.push({ name: 'nginx 1w', workers: 1, start: () => startNginx(options.upstreamPort, { workers: 1 }) });
   list.push({ name: `nginx auto`, workers: cores, start: () => startNginx(options.upstreamPort, { workers: 'auto' }) });
   return list;
@@ -162,6 +155,9 @@ export async function run(options: BenchOptions): Promise<Record<string, unknown
       return { throughputPerWorker: r3(perWorker(x) / perWorker(y)), cpuPerRequest: cpu === undefined ? undefined : r3(cpu) };
     };
     const vsNginx = ratio('graylane 1w', 'nginx 1w');
+    const managedOverHandWritten = ratio('managed nginx', 'nginx 1w');
+    const cores = availableParallelism();
+    const scaling = byName.get(`graylane ${cores}w`) && byName.get('graylane 1w') ? r3(byName.get(`graylane ${cores}w`)!.load.requestsPerSecond / byName.get('graylane 1w')!.load.requestsPerSecond) : undefined;
     const addedP99Ms = Object.fromEntries(Object.entries(fixed).filter(([k]) => k !== 'direct').map(([k, v]) => [k, r3(v.p99Ms - direct.p99Ms)]));
     const figures = {
       connections,
@@ -190,29 +186,35 @@ export async function run(options: BenchOptions): Promise<Record<string, unknown
       graylaneOverNginxPerWorker: vsNginx,
       baselineOverGraylane: baseline ? ratio('baseline 1w', 'graylane 1w') : undefined,
       addedP99MsAtFixedRate: addedP99Ms,
-      goals: { perWorkerOverNginx: '≥ 0.5', addedP99Ms: '≤ 1' },
+      managedNginxOverHandWritten: managedOverHandWritten,
+      workersScaling: scaling,
+      goals: { perWorkerOverNginx: '≥ 0.5', addedP99Ms: '≤ 1', managedNginxOverHandWritten: '≥ 0.95', workersScaling: '> 1' },
       met: {
         perWorkerOverNginx: vsNginx === undefined ? undefined : vsNginx.throughputPerWorker >= 0.5,
+        managedNginxOverHandWritten: managedOverHandWritten === undefined ? undefined : managedOverHandWritten.throughputPerWorker >= 0.95,
+        workersScaling: scaling === undefined ? undefined : scaling > 1,
         addedP99Ms: addedP99Ms['graylane 1w'] === undefined ? undefined : addedP99Ms['graylane 1w'] <= 1,
       },
     };
     if (!options.json) {
       const cell = (v: number | undefined, w: number, digits = 1) => (v === undefined ? '-' : v.toFixed(digits)).padStart(w);
       console.log(`\n  full load: wrk, ${connections} keep-alive connections, ${threads} threads, ${durationS} s${rounds > 1 ? `, median of ${rounds} rounds by CPU per request` : ''}`);
-      console.log(`  ${'target'.padEnd(12)} ${'req/s'.padStart(9)} ${'req/s/w'.padStart(9)} ${'p50 ms'.padStart(8)} ${'p99 ms'.padStart(8)} ${'errors'.padStart(7)} ${'CPU µs/req'.padStart(11)} ${'upstream'.padStart(9)}`);
+      console.log(`  ${'target'.padEnd(14)} ${'req/s'.padStart(9)} ${'req/s/w'.padStart(9)} ${'p50 ms'.padStart(8)} ${'p99 ms'.padStart(8)} ${'errors'.padStart(7)} ${'CPU µs/req'.padStart(11)} ${'upstream'.padStart(9)}`);
       for (const r of rows) {
         console.log(
-          `  ${r.name.padEnd(12)} ${cell(r.load.requestsPerSecond, 9, 0)} ${cell(r.workers > 0 ? perWorker(r) : undefined, 9, 0)} ${cell(r.load.p50Ms, 8, 3)} ${cell(r.load.p99Ms, 8, 3)} ${String(r.load.errors + r.load.non2xx).padStart(7)} ${cell(r.cpuUsPerRequest, 11)} ${cell(r.upstreamCpuUsPerRequest, 9)}`,
+          `  ${r.name.padEnd(14)} ${cell(r.load.requestsPerSecond, 9, 0)} ${cell(r.workers > 0 ? perWorker(r) : undefined, 9, 0)} ${cell(r.load.p50Ms, 8, 3)} ${cell(r.load.p99Ms, 8, 3)} ${String(r.load.errors + r.load.non2xx).padStart(7)} ${cell(r.cpuUsPerRequest, 11)} ${cell(r.upstreamCpuUsPerRequest, 9)}`,
         );
       }
-      for (const t of list) if (t.skip) console.log(`  ${t.name.padEnd(12)} skipped: ${t.skip}`);
+      for (const t of list) if (t.skip) console.log(`  ${t.name.padEnd(14)} skipped: ${t.skip}`);
       console.log('  (CPU µs/req: the proxy process tree; for direct, the upstream; "upstream": the upstream in the same run)');
       if (vsNginx) console.log(`  graylane 1w / nginx 1w: throughput per worker ${vsNginx.throughputPerWorker} (goal ≥ 0.5), requests per CPU second ${vsNginx.cpuPerRequest ?? '-'}`);
+      if (managedOverHandWritten) console.log(`  managed nginx / hand-written nginx 1w: throughput ${managedOverHandWritten.throughputPerWorker} (goal ≥ 0.95), requests per CPU second ${managedOverHandWritten.cpuPerRequest ?? '-'} (its access log is read back over syslog; the hand-written one logs nothing)`);
+      if (scaling !== undefined) console.log(`  graylane ${cores}w / graylane 1w: throughput ${scaling} (on ${cores} cores, wrk itself included)`);
       if (figures.baselineOverGraylane) console.log(`  baseline / graylane (1w): throughput ${figures.baselineOverGraylane.throughputPerWorker}, requests per CPU second ${figures.baselineOverGraylane.cpuPerRequest ?? '-'}`);
       console.log(`\n  fixed about ${rate} requests/s: wrk, ${fixedConnections} connections, each paced by Lua delay(), ${durationS} s`);
-      console.log(`  ${'target'.padEnd(12)} ${'req/s'.padStart(9)} ${'p50 ms'.padStart(8)} ${'p99 ms'.padStart(8)} ${'added p99'.padStart(10)} ${'errors'.padStart(7)}`);
+      console.log(`  ${'target'.padEnd(14)} ${'req/s'.padStart(9)} ${'p50 ms'.padStart(8)} ${'p99 ms'.padStart(8)} ${'added p99'.padStart(10)} ${'errors'.padStart(7)}`);
       for (const [k, v] of Object.entries(fixed)) {
-        console.log(`  ${k.padEnd(12)} ${cell(v.requestsPerSecond, 9, 0)} ${cell(v.p50Ms, 8, 3)} ${cell(v.p99Ms, 8, 3)} ${cell(addedP99Ms[k], 10, 3)} ${String(v.errors + v.non2xx).padStart(7)}`);
+        console.log(`  ${k.padEnd(14)} ${cell(v.requestsPerSecond, 9, 0)} ${cell(v.p50Ms, 8, 3)} ${cell(v.p99Ms, 8, 3)} ${cell(addedP99Ms[k], 10, 3)} ${String(v.errors + v.non2xx).padStart(7)}`);
       }
       console.log(`  added p99 goal: ≤ 1 ms (graylane 1w: ${addedP99Ms['graylane 1w'] ?? '-'} ms)`);
       if (profile) console.log(`  router CPU profile written under ${outDir}`);

@@ -1,5 +1,10 @@
 /**
- * `npm run bench -- seamless [--json] [--rps 300] [--duration-s 5]`
+ * `npm run bench -- seamless [--json] [--rps 300] [--duration-s 5] [--router-workers 2]`
+ *
+ * Every strategy is run twice, side by side: the router in the daemon's process (the default),
+ * and the router in its own supervisor with `--router-workers` workers (`--router-workers 0`:
+ * the first only). The supervisor takes the data plane off the daemon's event loop, where
+ * spawning, applying and probing otherwise stall it.
  *
  * For each strategy (rolling update, blue-green with auto-promotion, canary with steps): a real
  * daemon (`graylane up`, from dist/) runs the e2e fixture app with 3 replicas behind its router;
@@ -97,11 +102,11 @@ function allOnFrom(log: RequestLog, servedBy: string, fromIndex: number): number
   return first;
 }
 
-async function runStrategy(s: Strategy, rps: number, beforeS: number, log: (line: string) => void): Promise<StrategyFigures> {
+async function runStrategy(s: Strategy, rps: number, beforeS: number, routerWorkers: number | undefined, log: (line: string) => void): Promise<StrategyFigures> {
   const dir = makeAppDir();
   const service = (version: string) => [{ name: 'app', pathPrefix: '/', replicas: REPLICAS, env: { VERSION: version }, strategy: s.block }];
   writeAppFile(dir, service('v1'));
-  const daemon = await startDaemon(dir);
+  const daemon = await startDaemon(dir, { routerWorkers });
   try {
     await waitSettledOn(daemon.api, 'app', 1, REPLICAS, 30_000);
     const load = startLoadLoop({ url: `${daemon.info.routerUrl}/`, ratePerSecond: rps });
@@ -149,7 +154,7 @@ async function runStrategy(s: Strategy, rps: number, beforeS: number, log: (line
       p99DuringByRevisionMs[by] = round(quantile(latencies(requests, during.filter((i) => (requests.servedBy[i] || '(none)') === by && !failed(requests, i))), 0.99), 2);
     }
     const figures: StrategyFigures = {
-      strategy: s.name,
+      strategy: routerWorkers ? `${s.name}, ${routerWorkers}w` : s.name,
       requestsPerSecondHeld: round(during.length / ((doneAt - applyAt) / 1000)),
       sent: all.length,
       failed: failedCount,
@@ -184,6 +189,7 @@ function printTable(rows: StrategyFigures[], rps: number, beforeS: number): void
   const line = (cells: string[]) => console.log(`  ${cells.map((c, i) => (i === 0 ? c.padEnd(width[i]!) : c.padStart(width[i]!))).join('')}`);
   console.log(`\n  load average at the end: ${loadavg().map((l) => l.toFixed(2)).join(' ')} (2 cores shared with other work: p99s are sensitive to it)`);
   console.log(`  ${REPLICAS} replicas, keep-alive load at ${rps} requests/s, p99 before over ${beforeS} s, during = apply → v2 alone and v1 gone`);
+  console.log('  (a column named "…, Nw": the router in a supervisor with N worker processes; otherwise in the daemon)');
   line(cols);
   line(['requests/s held during', ...rows.map((r) => String(r.requestsPerSecondHeld))]);
   line(['requests sent (whole run)', ...rows.map((r) => String(r.sent))]);
@@ -209,15 +215,18 @@ export async function run(options: BenchOptions): Promise<Record<string, unknown
   const log = (s: string) => {
     if (!options.json) console.log(s);
   };
+  const workersAt = options.args.indexOf('--router-workers');
+  const routerWorkers = workersAt >= 0 && options.args[workersAt + 1] === '0' ? 0 : numberFlag(options.args, 'router-workers', 2);
   const rows: StrategyFigures[] = [];
   try {
-    for (const s of STRATEGIES) rows.push(await runStrategy(s, rps, beforeS, log));
+    for (const workers of routerWorkers > 0 ? [undefined, routerWorkers] : [undefined]) for (const s of STRATEGIES) rows.push(await runStrategy(s, rps, beforeS, workers, log));
   } finally {
     await stopAll();
   }
   if (!options.json) printTable(rows, rps, beforeS);
   return {
     replicas: REPLICAS,
+    routerWorkers,
     ratePerSecond: rps,
     beforeSeconds: beforeS,
     strategies: rows,

@@ -57,7 +57,8 @@ export async function startDaemon(dir: string, extraArgs: string[] = []): Promis
   try {
     await waitFor(() => {
       if (proc.exitCode !== null) throw new Error(`graylane up exited ${proc.exitCode}: ${out}`);
-      return existsSync(infoFile) && readFileSync(infoFile, 'utf8') !== before && out.includes('graylane is up');
+      // The banner's last line: what it says above (re-adoption, warnings) may come in a later chunk.
+      return existsSync(infoFile) && readFileSync(infoFile, 'utf8') !== before && out.includes('Ctrl-C drains and stops the app.');
     }, 20_000, 'daemon start');
   } catch (err) {
     // A daemon slow to start on a loaded machine would otherwise outlive the test, with its apps,

@@ -60,10 +60,17 @@ export interface SupervisedRouter extends RouterControl {
 
 const here = fileURLToPath(import.meta.url);
 
-/** `node` arguments that run the supervisor's entry file: from sources (tests) through tsx. */
+/**
+ * `node` arguments that run the supervisor's entry file: the compiled one next to this file, or,
+ * from sources (tests), through tsx, unless `GRAYLANE_SUPERVISOR_MAIN` names a compiled entry (the
+ * test config does when dist/ is newer than every source): tsx costs each of the supervisor's
+ * processes seconds of start-up.
+ */
 function entry(): { file: string; execArgv: string[] } {
   const file = here.replace(/supervisor-control\.(ts|js)$/, 'supervisor-main.$1');
   if (!file.endsWith('.ts')) return { file, execArgv: [] };
+  const compiled = process.env.GRAYLANE_SUPERVISOR_MAIN;
+  if (compiled) return { file: compiled, execArgv: [] };
   return { file, execArgv: ['--import', pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href] };
 }
 

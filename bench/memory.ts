@@ -1,0 +1,146 @@
+/**
+ * `npm run bench -- memory [--json] [--services 10] [--rps 1000] [--duration-s 300] [--router-workers 2] [--every-s 5]`
+ *
+ * Resident memory of graylane itself (the daemon, plus the router supervisor and its workers when
+ * there are any; never the app processes) with `--services` services of one instance each, held
+ * at `--rps` requests/s in total spread evenly over them, for `--duration-s` seconds, side by side:
+ * the router in the daemon (the default) and the router in a supervisor with `--router-workers`
+ * workers. Sampled from /proc every `--every-s` seconds. Goal (issue 17): ≤ 150 MB together, and
+ * flat: the mean of the last fifth of the run at most 10% above the mean of the second fifth (the
+ * first fifth is warm-up: JIT, buffers, the stats windows filling).
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { BenchOptions } from './main.js';
+import { failed, makeAppDir, numberFlag, round, sleep, startDaemon, startLoadLoop, stopAll, waitSettledOn, writeAppFile, type LoadLoop } from './lib-daemon.js';
+import { childPids } from './lib-process-cpu.js';
+import { readProcessMemory } from './lib-process-memory.js';
+
+const MB = 1024 * 1024;
+
+interface Sample {
+  atS: number;
+  daemonMb: number;
+  routerMb: number;
+}
+
+interface ModeFigures {
+  mode: string;
+  routerWorkers: number | undefined;
+  /** Router processes sampled (the supervisor and its workers), 0 in the daemon mode. */
+  routerProcesses: number;
+  samples: Sample[];
+  startMb: number;
+  endMb: number;
+  peakMb: number;
+  /** Mean of the last fifth over the mean of the second fifth. */
+  growth: number;
+  requestsPerSecondHeld: number;
+  failed: number;
+  met: { underBudget: boolean; flat: boolean };
+}
+
+/** Resident memory of `pid` and every descendant alive now, in bytes, and how many processes that was. */
+async function treeRss(pid: number): Promise<{ bytes: number; processes: number }> {
+  let bytes = 0;
+  let processes = 0;
+  const visit = async (p: number) => {
+    try {
+      bytes += (await readProcessMemory({ pid: p })).rssBytes;
+      processes++;
+    } catch {
+      return; // gone between the listing and the read
+    }
+    for (const c of await childPids(p)) await visit(c);
+  };
+  await visit(pid);
+  return { bytes, processes };
+}
+
+const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
+
+async function runMode(options: { mode: string; routerWorkers: number | undefined; services: number; rps: number; durationS: number; everyS: number; log: (s: string) => void }): Promise<ModeFigures> {
+  const dir = makeAppDir();
+  const services = Array.from({ length: options.services }, (_, i) => ({ name: `s${i}`, pathPrefix: `/s${i}`, replicas: 1, env: { VERSION: 'v1' }, strategy: '      canary: {maxSurge: 1, maxUnavailable: 0}' }));
+  writeAppFile(dir, services);
+  try {
+    const daemon = await startDaemon(dir, { routerWorkers: options.routerWorkers });
+    for (const s of services) await waitSettledOn(daemon.api, s.name, 1, 1, 60_000);
+    const supervisorPid = (): number | undefined => {
+      const file = join(daemon.stateDir, 'router.json');
+      return existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as { pid: number }).pid : undefined;
+    };
+    const loads: LoadLoop[] = services.map((s) => startLoadLoop({ url: `${daemon.info.routerUrl}${s.pathPrefix}/`, ratePerSecond: options.rps / options.services }));
+    const samples: Sample[] = [];
+    let routerProcesses = 0;
+    const t0 = performance.now();
+    options.log(`  ${options.mode}: ${options.services} services at ${options.rps} requests/s for ${options.durationS} s…`);
+    while (performance.now() - t0 < options.durationS * 1000) {
+      await sleep(options.everyS * 1000);
+      const daemonMb = (await readProcessMemory({ pid: daemon.pid })).rssBytes / MB;
+      const sup = supervisorPid();
+      const router = sup === undefined ? { bytes: 0, processes: 0 } : await treeRss(sup);
+      routerProcesses = Math.max(routerProcesses, router.processes);
+      samples.push({ atS: round((performance.now() - t0) / 1000), daemonMb: round(daemonMb), routerMb: round(router.bytes / MB) });
+    }
+    const elapsedS = (performance.now() - t0) / 1000;
+    let sent = 0;
+    let failedCount = 0;
+    for (const l of loads) {
+      const log = await l.stop();
+      sent += log.sentMs.length;
+      for (let i = 0; i < log.sentMs.length; i++) if (failed(log, i)) failedCount++;
+    }
+    const total = samples.map((s) => s.daemonMb + s.routerMb);
+    const fifth = Math.max(1, Math.floor(total.length / 5));
+    const growth = mean(total.slice(-fifth)) / mean(total.slice(fifth, 2 * fifth));
+    const figures: ModeFigures = {
+      mode: options.mode,
+      routerWorkers: options.routerWorkers,
+      routerProcesses,
+      samples,
+      startMb: round(total[0] ?? 0),
+      endMb: round(total.at(-1) ?? 0),
+      peakMb: round(Math.max(...total)),
+      growth: round(growth, 3),
+      requestsPerSecondHeld: round(sent / elapsedS),
+      failed: failedCount,
+      met: { underBudget: Math.max(...total) <= 150, flat: growth <= 1.1 },
+    };
+    return figures;
+  } finally {
+    await stopAll();
+  }
+}
+
+export async function run(options: BenchOptions): Promise<Record<string, unknown>> {
+  const services = numberFlag(options.args, 'services', 10);
+  const rps = numberFlag(options.args, 'rps', 1000);
+  const durationS = numberFlag(options.args, 'duration-s', 300);
+  const everyS = numberFlag(options.args, 'every-s', 5);
+  const routerWorkers = numberFlag(options.args, 'router-workers', 2);
+  const log = (s: string) => {
+    if (!options.json) console.log(s);
+  };
+  const common = { services, rps, durationS, everyS, log };
+  const rows = [
+    await runMode({ ...common, mode: 'router in the daemon', routerWorkers: undefined }),
+    await runMode({ ...common, mode: `supervisor, ${routerWorkers} workers`, routerWorkers }),
+  ];
+  if (!options.json) {
+    const width = [34, ...rows.map((r) => Math.max(24, r.mode.length + 2))];
+    const line = (cells: string[]) => console.log(`  ${cells.map((c, i) => (i === 0 ? c.padEnd(width[i]!) : c.padStart(width[i]!))).join('')}`);
+    console.log(`\n  resident memory of graylane (daemon + router processes, not the apps), ${services} services, ${rps} requests/s, ${durationS} s`);
+    line(['', ...rows.map((r) => r.mode)]);
+    line(['requests/s held', ...rows.map((r) => String(r.requestsPerSecondHeld))]);
+    line(['failed requests', ...rows.map((r) => String(r.failed))]);
+    line(['router processes', ...rows.map((r) => String(r.routerProcesses))]);
+    line(['daemon MB, first → last sample', ...rows.map((r) => `${r.samples[0]?.daemonMb ?? '-'} → ${r.samples.at(-1)?.daemonMb ?? '-'}`)]);
+    line(['router MB, first → last sample', ...rows.map((r) => `${r.samples[0]?.routerMb ?? '-'} → ${r.samples.at(-1)?.routerMb ?? '-'}`)]);
+    line(['together MB, peak (goal ≤ 150)', ...rows.map((r) => String(r.peakMb))]);
+    line(['  goal met', ...rows.map((r) => (r.met.underBudget ? 'pass' : 'FAIL'))]);
+    line(['last fifth / second fifth (≤ 1.1)', ...rows.map((r) => r.growth.toFixed(3))]);
+    line(['  flat', ...rows.map((r) => (r.met.flat ? 'pass' : 'FAIL'))]);
+  }
+  return { services, ratePerSecond: rps, durationSeconds: durationS, modes: rows, goals: { togetherMb: '≤ 150', growth: '≤ 1.1 (flat)' } };
+}
