@@ -18,7 +18,8 @@ import type { AdminOptions, RevisionStats, RouteTable, StatsQuery } from './type
 /** What the admin API operates on. */
 export interface AdminTarget {
   getRouteTable(): RouteTable;
-  setRouteTable(table: RouteTable): void;
+  /** Puts a table in force; a supervised router's answers once every worker has it. */
+  setRouteTable(table: RouteTable): void | Promise<unknown>;
   stats(query: StatsQuery): RevisionStats;
 }
 
@@ -127,7 +128,7 @@ export function startAdminServer(opts: { admin: AdminOptions; router: AdminTarge
       return sendJson(res, 400, { error: 'body must be a JSON object (a route table)', code: 'INVALID_ROUTE_TABLE' });
     }
     try {
-      opts.router.setRouteTable(table as RouteTable);
+      await opts.router.setRouteTable(table as RouteTable);
     } catch (err) {
       if (err instanceof RouterError) return sendJson(res, 400, { error: err.message, code: err.code, issues: err.issues });
       throw err;

@@ -3,16 +3,48 @@
  * path: the router keeps its own cumulative counters and these metrics read them at scrape time.
  */
 import { Counter, Gauge, Histogram, Registry, type MetricType } from 'prom-client';
-import type { Instance } from './instance.js';
-import type { ReleaseCounters } from './release-counters.js';
-import { PROM_BUCKETS_S, type RevisionCounters } from './revision-stats.js';
+import type { SkewCount } from './release-counters.js';
+import { PROM_BUCKETS_S, type StatsTotals } from './revision-stats.js';
 
-/** Where the metrics read from. */
+/** A revision's cumulative figures, as `/metrics` reads them (the router's own counters fit). */
+export interface MetricsRevision {
+  service: string;
+  revision: string;
+  totals: Omit<StatsTotals, 'latencyBins' | 'latencyBuckets'> & {
+    /** Counts per {@link PROM_BUCKETS_S} bound (not cumulative), plus +Inf last. */
+    latencyBuckets: ArrayLike<number>;
+  };
+}
+
+/** An instance's live figures (gauges). */
+export interface MetricsInstance {
+  id: string;
+  service: string;
+  revision: string;
+  inflight: number;
+  ejected: boolean;
+}
+
+/** A release's cumulative figures. */
+export interface MetricsRelease {
+  release: string;
+  assigned: { stable: number; canary: number };
+  pinned: { stable: number; canary: number };
+  fallbacks: number;
+  forgedTokens: number;
+  /** Skew errors per member revision. */
+  skewByRevision: { values(): Iterable<SkewCount> };
+}
+
+/**
+ * Where the metrics read from: one router's counters, or the figures its supervisor merged from
+ * several workers; either way the exposition is the same.
+ */
 export interface MetricsSource {
-  revisions(): Iterable<RevisionCounters>;
-  instances(): Iterable<Instance>;
+  revisions(): Iterable<MetricsRevision>;
+  instances(): Iterable<MetricsInstance>;
   mirrorsSkipped(): number;
-  releases(): Iterable<ReleaseCounters>;
+  releases(): Iterable<MetricsRelease>;
   /** Requests refused before routing for the client's fault, by reason (e.g. `duplicate-host`). */
   refused(): ReadonlyMap<string, number>;
 }
@@ -65,7 +97,7 @@ class SnapshotHistogram extends Histogram<RevisionLabels> {
 /** Builds the registry served at `/metrics`. */
 export function createMetricsRegistry(source: MetricsSource): Registry {
   const registry = new Registry();
-  const counter = (name: string, help: string, read: (c: RevisionCounters) => number) =>
+  const counter = (name: string, help: string, read: (c: MetricsRevision) => number) =>
     new Counter<RevisionLabels>({
       name,
       help,
@@ -169,7 +201,7 @@ function createReleaseMetrics(source: MetricsSource, registry: Registry): void {
       }
     },
   });
-  const perRelease = (name: string, help: string, read: (r: ReleaseCounters) => number) =>
+  const perRelease = (name: string, help: string, read: (r: MetricsRelease) => number) =>
     new Counter<'release'>({
       name,
       help,

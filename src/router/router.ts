@@ -12,7 +12,7 @@ import { Exchange, sendPlain, type ExchangeEnvironment } from './exchange.js';
 import { markFromTrustedProxy } from './headers.js';
 import { admitRequest, type Refusal, type RefusalReason } from './inbound.js';
 import { Instance, type InstanceEnvironment } from './instance.js';
-import { createMetricsRegistry } from './metrics.js';
+import { createMetricsRegistry, type MetricsSource } from './metrics.js';
 import { MirrorLimiter } from './mirror.js';
 import { ReleaseCounters } from './release-counters.js';
 import { ReleasePositions } from './release-positions.js';
@@ -86,6 +86,11 @@ export interface Router {
    * left it less than a statistics window ago. What a snapshot of every counter walks.
    */
   counted(): { revisions: { service: string; revision: string }[]; releases: string[] };
+  /**
+   * What `/metrics` reads, live: the admin listener's source, and what a supervised worker
+   * reports beyond {@link totals} so that its supervisor's exposition is the same.
+   */
+  metricsSource(): MetricsSource;
   /** Subscribes to notable events (ejections, readmissions, drains). */
   on(event: 'event', listener: (e: RouterEvent) => void): this;
   /** Unsubscribes. */
@@ -295,13 +300,7 @@ class RouterImpl extends EventEmitter implements Router {
       out.httpsUrl = urlOf(this.https.server).replace(/^http:/, 'https:');
     }
     if (this.options.admin) {
-      const registry = createMetricsRegistry({
-        revisions: () => [...this.counters.values()].map((c) => c.counters),
-        instances: () => this.instances.values(),
-        mirrorsSkipped: () => this.mirrors.skipped,
-        releases: () => this.releaseCounters.values(),
-        refused: () => this.refused,
-      });
+      const registry = createMetricsRegistry(this.metricsSource());
       this.admin = startAdminServer({ admin: this.options.admin, router: this, registry });
       await listen(this.admin, this.options.admin.host, this.options.admin.port);
       out.adminUrl = urlOf(this.admin);
@@ -421,6 +420,16 @@ class RouterImpl extends EventEmitter implements Router {
     return {
       revisions: [...this.counters.values()].map(({ counters }) => ({ service: counters.service, revision: counters.revision })),
       releases: [...this.releaseCounters.keys()],
+    };
+  }
+
+  metricsSource(): MetricsSource {
+    return {
+      revisions: () => [...this.counters.values()].map((c) => c.counters),
+      instances: () => this.instances.values(),
+      mirrorsSkipped: () => this.mirrors.skipped,
+      releases: () => this.releaseCounters.values(),
+      refused: () => this.refused,
     };
   }
 

@@ -10,6 +10,7 @@ import { createRouter, formatPath, RouterError, type CertificateEvent, type Rout
 import { createInProcessRouterControl } from '../../router/control/in-process/in-process-control.js';
 import type { RouterControl } from '../../router/control/router-control.js';
 import { startSupervisedRouter } from '../../router/control/supervisor/supervisor-control.js';
+import { startSupervisorAdmin } from '../../router/control/supervisor/supervisor-admin.js';
 import type { RouterSettings } from '../../documents/schema.js';
 import { createRuntime } from '../../runtime/registry.js';
 import { appServiceRevision, formatSpecError, loadDocuments } from '../../documents/index.js';
@@ -48,7 +49,7 @@ export interface LocalDaemonOptions {
   log?: (line: string) => void;
   /**
    * Overrides `spec.router.workers`: run the router in a supervisor process with this many workers
-   * rather than inside the daemon (then there is no admin/metrics listener).
+   * rather than inside the daemon (the daemon then serves the admin/metrics listener from its figures).
    */
   routerWorkers?: number | undefined;
 }
@@ -59,7 +60,7 @@ export interface LocalDaemon {
   controller: LocalController;
   /** The router's URL. */
   routerUrl: string;
-  /** The router's admin URL (metrics); undefined when the router runs in a supervisor. */
+  /** The router's admin URL (metrics); undefined under nginx. */
   adminUrl: string | undefined;
   /** The router's HTTPS URL, when `spec.router.tls` is set. */
   httpsUrl?: string;
@@ -131,16 +132,25 @@ interface DataPlane {
  * Starts the in-process router, or with `workers` starts (or adopts, after a crash) the router
  * supervisor of this state dir, so that a restarted daemon never starts a second one on the port.
  */
-async function startDataPlane(options: { workers: number | undefined; router: Router | undefined; stateDir: string; listen: { host: string; port: number }; drainTimeoutMs: number; settings: RouterSettings | undefined }): Promise<DataPlane> {
+async function startDataPlane(options: { workers: number | undefined; router: Router | undefined; stateDir: string; listen: { host: string; port: number }; drainTimeoutMs: number; settings: RouterSettings | undefined; adminToken: string }): Promise<DataPlane> {
   const client = routerClientOptions(options.settings);
   if (options.workers !== undefined) {
     const supervised = await startSupervisedRouter({ stateDir: options.stateDir, workers: options.workers, router: { listen: options.listen, drainTimeoutMs: options.drainTimeoutMs, ...client } });
+    let admin;
+    try {
+      admin = await startSupervisorAdmin({ control: supervised, admin: { host: '127.0.0.1', port: 0, token: options.adminToken } });
+    } catch (err) {
+      if (supervised.adopted) supervised.detach();
+      else await supervised.stop({ drainTimeoutMs: 0 });
+      throw err;
+    }
     return {
       control: supervised,
       url: supervised.url,
-      adminUrl: undefined,
+      adminUrl: admin.url,
       supervisor: { pid: supervised.pid, adopted: supervised.adopted },
       async stop({ drainTimeoutMs, leaveRunning }) {
+        await admin.close();
         if (leaveRunning) supervised.detach();
         else await supervised.stop({ drainTimeoutMs });
       },
@@ -237,7 +247,7 @@ export async function startLocalDaemon(options: LocalDaemonOptions): Promise<Loc
   if (nginx) return startWithNginx({ options, app, text, appFile, store, orphans, listen, drainTimeoutMs });
   let plane: DataPlane;
   try {
-    plane = await startDataPlane({ workers, router, stateDir: options.stateDir, listen, drainTimeoutMs, settings: app.spec.router });
+    plane = await startDataPlane({ workers, router, stateDir: options.stateDir, listen, drainTimeoutMs, settings: app.spec.router, adminToken: options.adminToken });
   } catch (err) {
     store.close();
     const code = (err as NodeJS.ErrnoException).code;

@@ -9,6 +9,8 @@
 import type {
   LatencyCounts, ReleaseStats, ReleaseTraffic, RequestCounts, RevisionStats, RevisionTotals, StatsQuery,
 } from '../../contract/index.js';
+import type { MetricsInstance } from '../../metrics.js';
+import type { SkewCount } from '../../release-counters.js';
 
 /** Page loads and requests per side in one wall-clock second. */
 export interface ReleaseSecond {
@@ -20,10 +22,43 @@ export interface ReleaseSecond {
   skewErrors: number;
 }
 
-/** What one worker reports: its own cumulative figures, and its last two seconds of release traffic. */
+/** The Prometheus latency histogram of a revision: what `/metrics` needs beyond its totals. */
+export interface PromLatency {
+  /** Counts per `PROM_BUCKETS_S` bound (not cumulative), plus +Inf last. */
+  buckets: number[];
+  sumS: number;
+}
+
+/** One revision in a report. */
+export interface ReportedRevision {
+  service: string;
+  revision: string;
+  totals: RevisionTotals;
+  prom: PromLatency;
+}
+
+/** One release in a report. */
+export interface ReportedRelease {
+  release: string;
+  stats: ReleaseStats;
+  seconds: ReleaseSecond[];
+  /** Skew errors per member revision. */
+  skew: SkewCount[];
+}
+
+/**
+ * What one worker reports: its own cumulative figures, its last two seconds of release traffic,
+ * and the rest of what `/metrics` shows (refusals, skipped mirrors, its instances' gauges).
+ */
 export interface WorkerReport {
-  revisions: { service: string; revision: string; totals: RevisionTotals }[];
-  releases: { release: string; stats: ReleaseStats; seconds: ReleaseSecond[] }[];
+  revisions: ReportedRevision[];
+  releases: ReportedRelease[];
+  /** Requests refused before routing, by reason (cumulative). */
+  refused: Record<string, number>;
+  /** Mirrored copies skipped at the concurrency bound (cumulative). */
+  mirrorsSkipped: number;
+  /** In-flight requests and ejection per instance, now: gauges, so a dead worker's are dropped. */
+  instances: MetricsInstance[];
 }
 
 /** The supervisor's sum over its workers, live and dead. */
@@ -83,7 +118,7 @@ const KEPT_SECONDS = 5;
 /** The supervisor's side: latest report per worker, and what dead workers had counted. */
 export class FigureMerger {
   private readonly latest = new Map<number, WorkerReport>();
-  private readonly retired: WorkerReport = { revisions: [], releases: [] };
+  private retired: WorkerReport = emptyReport();
   /** Release traffic per release, second and worker (a dead worker's seconds stay). */
   private readonly seconds = new Map<string, Map<number, Map<string, ReleaseSecond>>>();
 
@@ -109,8 +144,7 @@ export class FigureMerger {
     this.latest.delete(workerId);
     if (!last) return;
     const merged = sumReports([this.retired, last]);
-    this.retired.revisions = merged.revisions;
-    this.retired.releases = merged.releases.map((r) => ({ ...r, seconds: [] }));
+    this.retired = { ...merged, releases: merged.releases.map((r) => ({ ...r, seconds: [] })), instances: [] };
   }
 
   /** Everything counted, summed over live and dead workers. */
@@ -136,23 +170,55 @@ export class FigureMerger {
   }
 }
 
+/** A report of nothing counted. */
+export function emptyReport(): WorkerReport {
+  return { revisions: [], releases: [], refused: {}, mirrorsSkipped: 0, instances: [] };
+}
+
+const addInto = (into: number[], add: readonly number[]) => add.forEach((n, i) => (into[i] = (into[i] ?? 0) + n));
+
 function sumReports(reports: WorkerReport[]): WorkerReport {
-  const revisions = new Map<string, { service: string; revision: string; totals: RevisionTotals }>();
-  const releases = new Map<string, { release: string; stats: ReleaseStats; seconds: ReleaseSecond[] }>();
+  const revisions = new Map<string, ReportedRevision>();
+  const releases = new Map<string, ReportedRelease & { skewBy: Map<string, SkewCount> }>();
+  const instances = new Map<string, MetricsInstance>();
+  const out = emptyReport();
   for (const report of reports) {
     for (const r of report.revisions) {
       const key = `${r.service}\n${r.revision}`;
       let entry = revisions.get(key);
-      if (!entry) revisions.set(key, (entry = { service: r.service, revision: r.revision, totals: zeroTotals(r.totals.latency.boundsMs) }));
+      if (!entry) revisions.set(key, (entry = { service: r.service, revision: r.revision, totals: zeroTotals(r.totals.latency.boundsMs), prom: { buckets: [], sumS: 0 } }));
       addTotals(entry.totals, r.totals);
+      addInto(entry.prom.buckets, r.prom.buckets);
+      entry.prom.sumS += r.prom.sumS;
     }
     for (const r of report.releases) {
       let entry = releases.get(r.release);
-      if (!entry) releases.set(r.release, (entry = { release: r.release, stats: zeroReleaseStats(), seconds: [] }));
+      if (!entry) releases.set(r.release, (entry = { release: r.release, stats: zeroReleaseStats(), seconds: [], skew: [], skewBy: new Map() }));
       addReleaseStats(entry.stats, r.stats);
+      for (const s of r.skew) {
+        const key = `${s.service}\n${s.revision}`;
+        const known = entry.skewBy.get(key);
+        if (known) known.count += s.count;
+        else entry.skewBy.set(key, { ...s });
+      }
+    }
+    for (const [reason, n] of Object.entries(report.refused)) out.refused[reason] = (out.refused[reason] ?? 0) + n;
+    out.mirrorsSkipped += report.mirrorsSkipped;
+    // Each worker balances over every instance: an instance's requests in flight are the sum over
+    // workers, and it is out of balancing while any worker's outlier detection keeps it out.
+    for (const i of report.instances) {
+      const key = `${i.service}\n${i.revision}\n${i.id}`;
+      const known = instances.get(key);
+      if (known) {
+        known.inflight += i.inflight;
+        known.ejected ||= i.ejected;
+      } else instances.set(key, { ...i });
     }
   }
-  return { revisions: [...revisions.values()], releases: [...releases.values()] };
+  out.revisions = [...revisions.values()];
+  out.releases = [...releases.values()].map(({ skewBy, ...r }) => ({ ...r, skew: [...skewBy.values()] }));
+  out.instances = [...instances.values()];
+  return out;
 }
 
 /** One second of a revision's traffic, as the difference of two merged reports. */

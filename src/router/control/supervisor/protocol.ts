@@ -10,8 +10,8 @@ import type { RouterOptions } from '../../types.js';
 import type { DrainOutcome } from '../router-control.js';
 import type { MergedReport, WorkerReport } from './figures.js';
 
-/** Version of the daemon ↔ supervisor protocol. */
-export const PROTOCOL_VERSION = 1;
+/** Version of the daemon ↔ supervisor protocol (2: reports carry what `/metrics` shows). */
+export const PROTOCOL_VERSION = 2;
 
 /** What the adapter passes the supervisor on its command line. */
 export interface SupervisorConfig {

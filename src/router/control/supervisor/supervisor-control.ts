@@ -19,7 +19,9 @@ import { FINE_BOUNDS_MS } from '../../revision-stats.js';
 import { assertRouteTable } from '../../route-table-schema.js';
 import type { RouterOptions } from '../../types.js';
 import type { ApplyTableResult, DrainOutcome, RouterControl, RouterSnapshot } from '../router-control.js';
+import type { MetricsSource } from '../../metrics.js';
 import { FigureHistory, type MergedReport } from './figures.js';
+import { mergedMetricsSource } from './merged-metrics-source.js';
 import {
   PROTOCOL_VERSION, readJsonLines, SUPERVISOR_INFO_FILE, writeJsonLine,
   type HelloResult, type StartupMessage, type SupervisorConfig, type SupervisorInfo, type SupervisorMessage, type WireError, type WorkerStatus,
@@ -56,6 +58,8 @@ export interface SupervisedRouter extends RouterControl {
   stop(options: { drainTimeoutMs: number }): Promise<void>;
   /** Lets go of the supervisor and leaves it serving (what a crash does, on purpose). */
   detach(): void;
+  /** What `/metrics` reads: the workers' figures as the supervisor last merged them. */
+  metricsSource(): MetricsSource;
 }
 
 const here = fileURLToPath(import.meta.url);
@@ -314,7 +318,7 @@ class SupervisorRouterControl implements SupervisedRouter {
     return {
       atMs: report.atMs,
       tableVersion: report.tableVersion,
-      revisions: report.revisions,
+      revisions: report.revisions.map(({ service, revision, totals }) => ({ service, revision, totals })),
       releases: report.releases.map((r) => ({ release: r.release, stats: r.stats })),
     };
   }
@@ -367,6 +371,10 @@ class SupervisorRouterControl implements SupervisedRouter {
   detach(): void {
     this.client?.close();
     this.client = undefined;
+  }
+
+  metricsSource(): MetricsSource {
+    return mergedMetricsSource(() => this.history.report());
   }
 }
 

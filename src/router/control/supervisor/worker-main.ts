@@ -9,7 +9,7 @@ import type { RouterOptions } from '../../types.js';
 import { createInProcessRouterControl } from '../in-process/in-process-control.js';
 import type { FromWorker, ToWorker } from './protocol.js';
 import { toWireError } from './protocol.js';
-import type { ReleaseSecond, WorkerReport } from './figures.js';
+import { workerReport } from './worker-report.js';
 import { REPORT_INTERVAL_MS, WORKER_OPTIONS_ENV } from './worker-constants.js';
 
 
@@ -23,24 +23,7 @@ const router = createRouter({ ...options, onEvent: (event) => send({ t: 'event',
 const control = createInProcessRouterControl({ router });
 let listening = false;
 
-function report(): WorkerReport {
-  const { revisions, releases } = router.counted();
-  const nowSecond = Math.floor(Date.now() / 1000);
-  return {
-    revisions: revisions.map((r) => ({ ...r, totals: router.totals(r) })),
-    releases: releases.map((release) => {
-      const current = router.releaseTraffic({ release, windowMs: 1000 });
-      const two = router.releaseTraffic({ release, windowMs: 2000 });
-      const seconds: ReleaseSecond[] = [
-        { second: nowSecond - 1, pageLoads: minus(two.pageLoads, current.pageLoads), requests: minus(two.requests, current.requests), skewErrors: two.skewErrors - current.skewErrors },
-        { second: nowSecond, pageLoads: current.pageLoads, requests: current.requests, skewErrors: current.skewErrors },
-      ];
-      return { release, stats: router.releaseStats(release), seconds };
-    }),
-  };
-}
-
-const minus = (a: { stable: number; canary: number }, b: { stable: number; canary: number }) => ({ stable: a.stable - b.stable, canary: a.canary - b.canary });
+const report = () => workerReport(router, Date.now());
 
 async function onMessage(message: ToWorker): Promise<void> {
   switch (message.t) {
