@@ -100,6 +100,37 @@ describe.skipIf(!hasOpenssl())('spec.router.tls with router workers (openssl mak
     for (let i = 0; i < 4; i++) expect((await peerCertificate(port, 'shop.example.com')).cn).toBe('renewed-cert');
   });
 
+  it('a restarted daemon adopts the supervisor serving its HTTPS listener, and replaces one serving another', async () => {
+    const t = tempDir();
+    cleanups.push(t.remove);
+    mkdirSync(join(t.dir, 'certs'));
+    makeCertificate(join(t.dir, 'certs'), 'shop', 'shop-cert', ['shop.example.com']);
+    const upstream = await startUpstream('web');
+    cleanups.push(upstream.close);
+    const appFile = join(t.dir, 'app.yaml');
+    writeFileSync(appFile, app(upstream, oneCert));
+    mkdirSync(join(t.dir, 'state'));
+    const start = (httpsPort: number) => startLocalDaemon({ appFile, stateDir: join(t.dir, 'state'), adminToken: 'x'.repeat(32), listen: { host: '127.0.0.1', port: 0 }, httpsListen: { host: '127.0.0.1', port: httpsPort }, drainTimeoutMs: 500, routerWorkers: 1, log: () => undefined });
+    const first = await start(0);
+    const firstPid = first.routerSupervisor!.pid;
+    // As a crash does: the supervisor keeps serving for the next daemon.
+    await first.stop({ stopInstances: false });
+    daemon = await start(0);
+    expect(daemon.routerSupervisor).toEqual({ pid: firstPid, adopted: true });
+    expect(daemon.httpsUrl).toBe(first.httpsUrl);
+    await daemon.stop({ stopInstances: false });
+
+    const probe = await startUpstream('probe');
+    const other = probe.port;
+    await probe.close();
+    daemon = await start(other);
+    expect(daemon.routerSupervisor?.adopted).toBe(false);
+    expect(daemon.routerSupervisor?.pid).not.toBe(firstPid);
+    expect(daemon.httpsUrl).toBe(`https://127.0.0.1:${other}`);
+    expect((await peerCertificate(other, 'shop.example.com')).cn).toBe('shop-cert');
+    await expect(peerCertificate(Number(new URL(first.httpsUrl!).port), 'shop.example.com')).rejects.toThrow();
+  });
+
   it('refuses to start, naming the field and the file, when a certificate file is missing; no supervisor is started', async () => {
     const t = tempDir();
     cleanups.push(t.remove);
