@@ -131,6 +131,25 @@ describe.skipIf(!hasOpenssl())('spec.router.tls with router workers (openssl mak
     await expect(peerCertificate(Number(new URL(first.httpsUrl!).port), 'shop.example.com')).rejects.toThrow();
   });
 
+  it('an HTTPS address already in use: ListenFailed naming both addresses, and no supervisor is left', async () => {
+    const t = tempDir();
+    cleanups.push(t.remove);
+    mkdirSync(join(t.dir, 'certs'));
+    makeCertificate(join(t.dir, 'certs'), 'shop', 'shop-cert', ['shop.example.com']);
+    const upstream = await startUpstream('web');
+    cleanups.push(upstream.close);
+    const taken = await startUpstream('taken');
+    cleanups.push(taken.close);
+    const appFile = join(t.dir, 'app.yaml');
+    writeFileSync(appFile, app(upstream, oneCert.replace('127.0.0.1:8443', `127.0.0.1:${taken.port}`)));
+    mkdirSync(join(t.dir, 'state'));
+    const err = await startLocalDaemon({ appFile, stateDir: join(t.dir, 'state'), adminToken: 'x'.repeat(32), listen: { host: '127.0.0.1', port: 0 }, routerWorkers: 2, log: () => undefined }).then(() => undefined, (e: unknown) => e);
+    expect(err).toBeInstanceOf(DaemonStartError);
+    expect((err as DaemonStartError).code).toBe('ListenFailed');
+    expect((err as DaemonStartError).message).toBe(`the router cannot listen on 127.0.0.1:0 and 127.0.0.1:${taken.port}: the address is already in use: stop what listens there, or change spec.listen (or spec.router.tls.listen)`);
+    expect(readdirSync(join(t.dir, 'state'))).not.toContain('router.json');
+  });
+
   it('refuses to start, naming the field and the file, when a certificate file is missing; no supervisor is started', async () => {
     const t = tempDir();
     cleanups.push(t.remove);

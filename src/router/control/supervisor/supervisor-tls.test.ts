@@ -4,7 +4,7 @@
  * and reported once, redirects, and adoption that never keeps an HTTPS listener the caller did
  * not ask for.
  */
-import { copyFileSync, existsSync, mkdtempSync, renameSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import http2 from 'node:http2';
 import https from 'node:https';
 import { tmpdir } from 'node:os';
@@ -193,6 +193,35 @@ describe.skipIf(!hasOpenssl())('router supervisor: HTTPS in the workers (openssl
     cleanups.push(() => plain.stop({ drainTimeoutMs: 500 }));
     expect(plain.adopted).toBe(false);
     expect(plain.httpsUrl).toBeUndefined();
+  });
+
+  it('a worker replaced while a certificate file is unusable says why in the supervisor log; the others serve, and one is replaced once the file is back', async () => {
+    const certs = tempDir();
+    cleanups.push(certs.remove);
+    const shop = makeCertificate(certs.dir, 'shop', 'shop-cert', ['shop.example.com']);
+    const a = await startUpstream('a');
+    cleanups.push(a.close);
+    const stateDir = dir();
+    const s = await supervised(stateDir, { listen: { host: '127.0.0.1', port: 0 }, certificates: [{ hosts: ['shop.example.com'], ...shop }] });
+    cleanups.push(() => s.stop({ drainTimeoutMs: 500 }));
+    await s.applyTable(serviceTable({ stable: [a] }));
+    renameSync(shop.certFile, join(certs.dir, 'aside.crt'));
+    const [victim] = await s.workers();
+    process.kill(victim!.pid, 'SIGKILL');
+    const log = () => readFileSync(join(stateDir, 'router-supervisor.log'), 'utf8');
+    await until(() => log().includes(`cannot serve: the TLS certificates cannot be used:\n  tls.certificates[0].certFile: ${shop.certFile}: no such file`), 15_000, 'the reason logged');
+    for (let i = 0; i < 4; i++) expect((await httpsGet(`${s.httpsUrl!}/`, 'shop.example.com')).body).toBe('a');
+
+    renameSync(join(certs.dir, 'aside.crt'), shop.certFile);
+    const deadline = Date.now() + 15_000;
+    let workers = await s.workers();
+    while (Date.now() < deadline && !(workers.length === 2 && workers.every((w) => w.tableVersion > 0))) {
+      await new Promise((r) => setTimeout(r, 200));
+      workers = await s.workers();
+    }
+    expect(workers).toHaveLength(2);
+    expect(workers.map((w) => w.pid)).not.toContain(victim!.pid);
+    expect(workers.every((w) => w.tableVersion > 0)).toBe(true);
   });
 
   it('a certificate file that cannot be used fails the start with START_FAILED naming it, and no supervisor is recorded', async () => {
