@@ -81,6 +81,11 @@ export interface CertificateEvent {
   atMs: number;
   /** Why the change was refused, or the new certificate's subject. */
   reason: string;
+  /**
+   * The files' identity and modification the event is about: the same in every process that
+   * watches them, so that router workers reporting one change can be told apart from two changes.
+   */
+  stamp?: string;
 }
 
 /**

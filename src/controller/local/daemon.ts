@@ -132,10 +132,10 @@ interface DataPlane {
  * Starts the in-process router, or with `workers` starts (or adopts, after a crash) the router
  * supervisor of this state dir, so that a restarted daemon never starts a second one on the port.
  */
-async function startDataPlane(options: { workers: number | undefined; router: Router | undefined; stateDir: string; listen: { host: string; port: number }; drainTimeoutMs: number; settings: RouterSettings | undefined; adminToken: string }): Promise<DataPlane> {
+async function startDataPlane(options: { workers: number | undefined; router: Router | undefined; stateDir: string; listen: { host: string; port: number }; drainTimeoutMs: number; settings: RouterSettings | undefined; adminToken: string; tls: Partial<RouterOptions> }): Promise<DataPlane> {
   const client = routerClientOptions(options.settings);
   if (options.workers !== undefined) {
-    const supervised = await startSupervisedRouter({ stateDir: options.stateDir, workers: options.workers, router: { listen: options.listen, drainTimeoutMs: options.drainTimeoutMs, ...client } });
+    const supervised = await startSupervisedRouter({ stateDir: options.stateDir, workers: options.workers, router: { listen: options.listen, drainTimeoutMs: options.drainTimeoutMs, ...client, ...options.tls } });
     let admin;
     try {
       admin = await startSupervisorAdmin({ control: supervised, admin: { host: '127.0.0.1', port: 0, token: options.adminToken } });
@@ -147,6 +147,7 @@ async function startDataPlane(options: { workers: number | undefined; router: Ro
     return {
       control: supervised,
       url: supervised.url,
+      httpsUrl: supervised.httpsUrl,
       adminUrl: admin.url,
       supervisor: { pid: supervised.pid, adopted: supervised.adopted },
       async stop({ drainTimeoutMs, leaveRunning }) {
@@ -213,19 +214,19 @@ export async function startLocalDaemon(options: LocalDaemonOptions): Promise<Loc
   const drainTimeoutMs = options.drainTimeoutMs ?? 30_000;
   const nginx = app.spec.router?.type === 'nginx';
   const workers = nginx ? undefined : options.routerWorkers ?? app.spec.router?.workers;
-  if (workers !== undefined && app.spec.router?.tls) {
-    throw new DaemonStartError('InvalidApp', `${options.appFile} is invalid; nothing was started`, ['spec.router.tls: HTTPS is served by the in-process router only for now; remove spec.router.workers (and --router-workers), or terminate TLS in front of graylane']);
-  }
+  const tls = routerTlsOptions(app, dirname(appFile), options.httpsListen, options.log ?? ((line) => process.stderr.write(`${line}\n`)));
   let router: Router | undefined;
-  // Before anything else: unusable certificate files stop the start with nothing started.
-  if (!nginx && workers === undefined) try {
-    router = createRouter({
+  // Before anything else: unusable certificate files stop the start with nothing started. With
+  // workers the router is built for this check only: each worker builds its own.
+  if (!nginx) try {
+    const checked = createRouter({
       listen,
       admin: { host: '127.0.0.1', port: 0, token: options.adminToken },
       drainTimeoutMs,
       ...routerClientOptions(app.spec.router),
-      ...routerTlsOptions(app, dirname(appFile), options.httpsListen, options.log ?? ((line) => process.stderr.write(`${line}\n`))),
+      ...tls,
     });
+    if (workers === undefined) router = checked;
   } catch (err) {
     if (!(err instanceof RouterError)) throw err;
     throw new DaemonStartError('InvalidApp', `${options.appFile} is invalid; nothing was started`, err.issues.map((i) => `spec.router.${formatPath(i.path)}: ${i.message}`));
@@ -247,7 +248,7 @@ export async function startLocalDaemon(options: LocalDaemonOptions): Promise<Loc
   if (nginx) return startWithNginx({ options, app, text, appFile, store, orphans, listen, drainTimeoutMs });
   let plane: DataPlane;
   try {
-    plane = await startDataPlane({ workers, router, stateDir: options.stateDir, listen, drainTimeoutMs, settings: app.spec.router, adminToken: options.adminToken });
+    plane = await startDataPlane({ workers, router, stateDir: options.stateDir, listen, drainTimeoutMs, settings: app.spec.router, adminToken: options.adminToken, tls });
   } catch (err) {
     store.close();
     const code = (err as NodeJS.ErrnoException).code;

@@ -198,6 +198,8 @@ export class LocalController implements ControlPlane {
     await this.queue.shutdown();
     await this.reconciler.settled();
     for (const u of this.unsubscribers) u();
+    // A route write still in flight would report its failure after the store closed.
+    await this.routing.settled();
     await this.notifications.close();
     const { processRuntime, staticRuntime } = this.options;
     if (options.stopInstances) {

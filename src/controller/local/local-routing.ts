@@ -64,6 +64,11 @@ export class LocalRouting {
     );
   }
 
+  /** Resolves once the last route write has landed or failed (and its failure was said). */
+  settled(): Promise<void> {
+    return this.lastWrite;
+  }
+
   /** beforeStop of every graceful stop: out of the route table, then wait for the router to drain it. */
   async unroute(info: InstanceInfo): Promise<void> {
     this.refresh(info.service);

@@ -72,12 +72,13 @@ export class CertificateStore {
 
   private async checkOne(i: number): Promise<void> {
     const current = this.entries[i]!;
-    const event = (type: CertificateEvent['type'], reason: string): CertificateEvent => ({ type, hosts: current.hosts, certFile: current.files.certFile, atMs: Date.now(), reason });
+    const event = (type: CertificateEvent['type'], reason: string, stamp: string): CertificateEvent => ({ type, hosts: current.hosts, certFile: current.files.certFile, atMs: Date.now(), reason, stamp });
     let stamp: string;
     try {
       stamp = await stampCertificate(current.files);
     } catch (err) {
-      this.refuse(i, `missing:${(err as Error).message}`, event('certificate-rejected', `${(err as Error).message}; the current certificate stays in use`));
+      const missing = `missing:${(err as Error).message}`;
+      this.refuse(i, missing, event('certificate-rejected', `${(err as Error).message}; the current certificate stays in use`, missing));
       return;
     }
     if (stamp === current.stamp || this.refused.get(i) === stamp) return;
@@ -86,14 +87,14 @@ export class CertificateStore {
       next = await reloadCertificate(current);
     } catch (err) {
       if (!(err instanceof CertificateFileError)) throw err;
-      this.refuse(i, stamp, event('certificate-rejected', `${err.message}; the current certificate stays in use`));
+      this.refuse(i, stamp, event('certificate-rejected', `${err.message}; the current certificate stays in use`, stamp));
       return;
     }
     this.refused.delete(i);
     this.entries[i] = next;
     this.index();
     if (i === 0) this.options.onDefaultChanged(next);
-    this.options.onEvent(event('certificate-reloaded', next.subject));
+    this.options.onEvent(event('certificate-reloaded', next.subject, next.stamp));
   }
 
   private refuse(i: number, stamp: string, e: CertificateEvent): void {

@@ -6,7 +6,7 @@
  */
 import type { Socket } from 'node:net';
 import type { RouteTable, RouterEvent } from '../../contract/index.js';
-import type { RouterOptions } from '../../types.js';
+import type { CertificateEvent, RouterOptions } from '../../types.js';
 import type { DrainOutcome } from '../router-control.js';
 import type { MergedReport, WorkerReport } from './figures.js';
 
@@ -23,6 +23,9 @@ export interface SupervisorConfig {
   router: RouterOptions;
 }
 
+/** The workers' TLS options as they cross a process boundary: no callback. */
+export type SupervisorTls = Omit<NonNullable<RouterOptions['tls']>, 'onCertificateEvent'>;
+
 /** Name of the supervisor's record in the state dir. */
 export const SUPERVISOR_INFO_FILE = 'router.json';
 /** Name of the supervisor's socket in the state dir. */
@@ -38,6 +41,13 @@ export interface SupervisorInfo {
   url: string;
   /** The address it was asked to listen on (port 0 included), to tell whether a restart may adopt it. */
   listen: { host: string; port: number };
+  /** The HTTPS base URL, when the workers serve HTTPS. */
+  httpsUrl?: string;
+  /**
+   * The HTTPS listener it was asked for (listen, certificates, redirects), absent without one: a
+   * daemon whose App asks for another does not adopt it.
+   */
+  tls?: SupervisorTls;
   /** {@link PROTOCOL_VERSION} of the supervisor. */
   protocol: number;
 }
@@ -64,6 +74,8 @@ export type SupervisorRequest =
 export interface HelloResult {
   pid: number;
   url: string;
+  /** The HTTPS base URL, when the workers serve HTTPS. */
+  httpsUrl?: string;
   version: number;
   table: RouteTable;
   report: MergedReport;
@@ -82,7 +94,8 @@ export type SupervisorMessage =
   | { v: number; id: number; ok: true; result: unknown }
   | { v: number; id: number; ok: false; error: WireError }
   | { v: number; push: 'report'; report: MergedReport }
-  | { v: number; push: 'event'; event: RouterEvent };
+  | { v: number; push: 'event'; event: RouterEvent }
+  | { v: number; push: 'certificate'; event: CertificateEvent };
 
 /** Supervisor → worker. */
 export type ToWorker =
@@ -99,7 +112,8 @@ export type FromWorker =
   | { t: 'drained'; id: number; outcome: DrainOutcome }
   | { t: 'report'; id?: number; report: WorkerReport }
   | { t: 'event'; event: RouterEvent }
-  | { t: 'listening'; url: string }
+  | { t: 'certificate'; event: CertificateEvent }
+  | { t: 'listening'; url: string; httpsUrl?: string }
   | { t: 'listen-failed'; error: WireError };
 
 /** Supervisor → the daemon that started it, over the IPC channel of its start only. */

@@ -11,6 +11,7 @@ import { createRequire } from 'node:module';
 import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { isDeepStrictEqual } from 'node:util';
 import type {
   LatencyCounts, ReleaseStats, ReleaseTraffic, RevisionStats, RevisionTotals, RouteTable, RouterEvent, StatsQuery,
 } from '../../contract/index.js';
@@ -24,7 +25,7 @@ import { FigureHistory, type MergedReport } from './figures.js';
 import { mergedMetricsSource } from './merged-metrics-source.js';
 import {
   PROTOCOL_VERSION, readJsonLines, SUPERVISOR_INFO_FILE, writeJsonLine,
-  type HelloResult, type StartupMessage, type SupervisorConfig, type SupervisorInfo, type SupervisorMessage, type WireError, type WorkerStatus,
+  type HelloResult, type StartupMessage, type SupervisorConfig, type SupervisorInfo, type SupervisorMessage, type SupervisorTls, type WireError, type WorkerStatus,
 } from './protocol.js';
 import { SupervisorError } from './supervisor-error.js';
 
@@ -34,7 +35,10 @@ export interface SupervisedRouterOptions {
   stateDir: string;
   /** Data-plane workers (≥ 1). */
   workers: number;
-  /** The workers' router options: listen, timeouts, limits, drain timeout (no admin listener). */
+  /**
+   * The workers' router options: listen, timeouts, limits, drain timeout, HTTPS (no admin
+   * listener); `tls.onCertificateEvent` hears each certificate change once, not once per worker.
+   */
   router: Omit<RouterOptions, 'admin' | 'onEvent' | 'random' | 'nowMs' | 'routes'>;
   /** How long the supervisor gets to start its workers; default 20 s. */
   startTimeoutMs?: number;
@@ -48,6 +52,8 @@ export interface SupervisedRouterOptions {
 export interface SupervisedRouter extends RouterControl {
   /** The proxy's base URL. */
   url: string;
+  /** The HTTPS base URL, when the workers serve HTTPS. */
+  httpsUrl: string | undefined;
   /** The supervisor's pid (and process group). */
   pid: number;
   /** True when an earlier daemon's supervisor was adopted rather than a new one started. */
@@ -171,8 +177,28 @@ function fromWire(error: WireError): Error {
   return new SupervisorError('START_FAILED', error.message);
 }
 
+/**
+ * Whether a supervisor asked for `running` serves what `wanted` asks for: the same certificate
+ * files, redirects and reload interval, on the same address (a wanted port 0 takes any).
+ */
+function sameTls(running: SupervisorTls | undefined, wanted: SupervisorTls | undefined): boolean {
+  if (!running || !wanted) return running === wanted;
+  const { listen: a, ...restA } = running;
+  const { listen: b, ...restB } = wanted;
+  const normal = (t: Omit<SupervisorTls, 'listen'>) => ({ certificates: t.certificates, redirectServices: t.redirectServices ?? [], reloadIntervalMs: t.reloadIntervalMs });
+  return a.host === b.host && (b.port === 0 || a.port === b.port) && isDeepStrictEqual(normal(restA), normal(restB));
+}
+
+/** The TLS options the workers get: the callback stays with the daemon. */
+function tlsConfig(tls: SupervisedRouterOptions['router']['tls']): SupervisorTls | undefined {
+  if (!tls) return undefined;
+  const { onCertificateEvent: _callback, ...rest } = tls;
+  return rest;
+}
+
 class SupervisorRouterControl implements SupervisedRouter {
   url = '';
+  httpsUrl: string | undefined;
   pid = 0;
   adopted = false;
   private client: SupervisorClient | undefined;
@@ -211,7 +237,7 @@ class SupervisorRouterControl implements SupervisedRouter {
     }
     const wanted = this.options.router.listen;
     const sameListen = info.listen.host === wanted.host && (wanted.port === 0 || info.listen.port === wanted.port);
-    if (info.protocol !== PROTOCOL_VERSION || !sameListen) {
+    if (info.protocol !== PROTOCOL_VERSION || !sameListen || !sameTls(info.tls, tlsConfig(this.options.router.tls))) {
       await client.request({ op: 'shutdown', drainTimeoutMs: 1000 }, 5000).catch(() => undefined);
       client.close();
       await waitExit(info.pid, 5000);
@@ -226,7 +252,8 @@ class SupervisorRouterControl implements SupervisedRouter {
 
   private async spawn(): Promise<SupervisorInfo> {
     const { file, execArgv } = entry();
-    const config: SupervisorConfig = { stateDir: this.options.stateDir, workers: this.options.workers, router: this.options.router };
+    const tls = tlsConfig(this.options.router.tls);
+    const config: SupervisorConfig = { stateDir: this.options.stateDir, workers: this.options.workers, router: { ...this.options.router, ...(tls && { tls }) } };
     const log = openSync(join(this.options.stateDir, 'router-supervisor.log'), 'a');
     // Detached, in a process group of its own: Ctrl-C of the daemon's terminal does not reach it,
     // and it outlives a daemon that crashes. The IPC channel lives for the start only.
@@ -276,6 +303,7 @@ class SupervisorRouterControl implements SupervisedRouter {
     const hello = await this.client!.request<HelloResult>({ op: 'hello' }, this.requestTimeoutMs);
     this.pid = hello.pid;
     this.url = hello.url;
+    this.httpsUrl = hello.httpsUrl;
     this.version = hello.version;
     this.table = hello.table;
     this.history.take(hello.report, this.fresh);
@@ -284,6 +312,7 @@ class SupervisorRouterControl implements SupervisedRouter {
   private onPush(m: SupervisorMessage): void {
     if (!('push' in m)) return;
     if (m.push === 'report') this.history.take(m.report, this.fresh);
+    else if (m.push === 'certificate') this.options.router.tls?.onCertificateEvent?.(m.event);
     else for (const listener of [...this.listeners]) listener(m.event);
   }
 
@@ -389,7 +418,8 @@ async function waitExit(pid: number, timeoutMs: number): Promise<boolean> {
 }
 
 /**
- * Adopts the supervisor of `stateDir` when one serves it (same protocol, same listen address), or
+ * Adopts the supervisor of `stateDir` when one serves it (same protocol, same listen address,
+ * same HTTPS listener), or
  * starts one; resolves once its workers listen. Rejects with a {@link SupervisorError}.
  */
 export async function startSupervisedRouter(options: SupervisedRouterOptions): Promise<SupervisedRouter> {

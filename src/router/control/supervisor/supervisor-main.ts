@@ -15,6 +15,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { isDeepStrictEqual } from 'node:util';
 import type { RouteTable, RouterEvent } from '../../contract/index.js';
+import type { CertificateEvent } from '../../types.js';
 import { assertRouteTable } from '../../route-table-schema.js';
 import type { DrainOutcome } from '../router-control.js';
 import { FigureMerger, type MergedReport } from './figures.js';
@@ -46,6 +47,7 @@ const ORPHANED_CONNECTION_GRACE_MS = 2000;
 let version = 0;
 let table: RouteTable = { services: [] };
 let url = '';
+let httpsUrl: string | undefined;
 let ready = false;
 let stopping = false;
 let nextId = 1;
@@ -57,6 +59,11 @@ const reports = new Map<number, PendingCollect<true>>();
 const clients = new Set<Socket>();
 /** Drain events already forwarded, `type\ninstance`: each worker drains, the daemon hears it once. */
 const forwarded = new Set<string>();
+/**
+ * Certificate changes already reported, `type\ncertFile\nstamp`: every worker watches the files
+ * and sees each change, the daemon hears of it once. Bounded: a long-lived supervisor sees few.
+ */
+const certificateChanges = new Set<string>();
 
 cluster.setupPrimary({ exec: here.replace(/supervisor-main\.(ts|js)$/, 'worker-main.$1'), execArgv: process.execArgv });
 
@@ -81,10 +88,15 @@ function onWorkerMessage(state: WorkerState, m: FromWorker): void {
     case 'listening':
       state.listening = true;
       url = m.url;
+      httpsUrl = m.httpsUrl;
       if (!ready && [...workers.values()].every((w) => w.listening)) becomeReady();
       return;
     case 'listen-failed':
       if (!ready) startupFailed(m.error);
+      else process.stderr.write(`graylane router supervisor: worker ${state.pid} cannot serve: ${m.error.message}\n`);
+      return;
+    case 'certificate':
+      forwardCertificate(m.event);
       return;
     case 'ack':
       state.acked = Math.max(state.acked, m.version);
@@ -125,6 +137,16 @@ function forwardEvent(event: RouterEvent): void {
     forwarded.add(key);
   }
   for (const c of clients) writeJsonLine(c, { v: PROTOCOL_VERSION, push: 'event', event });
+}
+
+function forwardCertificate(event: CertificateEvent): void {
+  const key = `${event.type}\n${event.certFile}\n${event.stamp ?? event.reason}`;
+  if (certificateChanges.has(key)) return;
+  if (certificateChanges.size >= 1000) certificateChanges.clear();
+  certificateChanges.add(key);
+  // Also in the supervisor's log: no daemon may be connected to hear it.
+  process.stderr.write(`graylane router supervisor: ${new Date(event.atMs).toISOString()} ${event.type} ${event.hosts.join(',')}: ${event.reason}\n`);
+  for (const c of clients) writeJsonLine(c, { v: PROTOCOL_VERSION, push: 'certificate', event });
 }
 
 /** A connection handle of the primary, as `process._getActiveHandles()` lists it. */
@@ -247,7 +269,7 @@ async function handle(client: Socket, request: SupervisorRequest): Promise<unkno
   if (request.v !== PROTOCOL_VERSION) throw Object.assign(new Error(`protocol ${request.v} is not this supervisor's ${PROTOCOL_VERSION}`), { code: 'PROTOCOL_MISMATCH' });
   switch (request.op) {
     case 'hello':
-      return { pid: process.pid, url, version, table, report: merged() };
+      return { pid: process.pid, url, ...(httpsUrl !== undefined && { httpsUrl }), version, table, report: merged() };
     case 'apply':
       return apply(request.table);
     case 'await-drained':
@@ -281,7 +303,12 @@ const server = createServer(serveClient);
 
 function becomeReady(): void {
   ready = true;
-  const info: SupervisorInfo = { pid: process.pid, socketPath, url, listen: config.router.listen, protocol: PROTOCOL_VERSION };
+  const { tls } = config.router;
+  const info: SupervisorInfo = {
+    pid: process.pid, socketPath, url, listen: config.router.listen, protocol: PROTOCOL_VERSION,
+    ...(httpsUrl !== undefined && { httpsUrl }),
+    ...(tls && { tls: { listen: tls.listen, certificates: tls.certificates, ...(tls.reloadIntervalMs !== undefined && { reloadIntervalMs: tls.reloadIntervalMs }), ...(tls.redirectServices && { redirectServices: tls.redirectServices }) } }),
+  };
   const tmp = `${infoFile}.${process.pid}.tmp`;
   writeFileSync(tmp, `${JSON.stringify(info, null, 2)}\n`);
   renameSync(tmp, infoFile);

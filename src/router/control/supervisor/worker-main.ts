@@ -4,7 +4,7 @@
  * connections), reporting its counters every {@link REPORT_INTERVAL_MS} and on request, and
  * forwarding its events.
  */
-import { createRouter } from '../../router.js';
+import { createRouter, type Router } from '../../router.js';
 import type { RouterOptions } from '../../types.js';
 import { createInProcessRouterControl } from '../in-process/in-process-control.js';
 import type { FromWorker, ToWorker } from './protocol.js';
@@ -19,7 +19,26 @@ function send(message: FromWorker): void {
 }
 
 const options = JSON.parse(process.env[WORKER_OPTIONS_ENV] ?? '{}') as RouterOptions;
-const router = createRouter({ ...options, onEvent: (event) => send({ t: 'event', event }) });
+/** The router, or, when its options cannot be used (a certificate file gone bad since the daemon checked), the reason. */
+function build(): { router: Router } | { error: unknown } {
+  try {
+    return { router: createRouter({
+      ...options,
+      ...(options.tls && { tls: { ...options.tls, onCertificateEvent: (event) => send({ t: 'certificate', event }) } }),
+      onEvent: (event) => send({ t: 'event', event }),
+    }) };
+  } catch (error) {
+    return { error };
+  }
+}
+
+const built = build();
+if ('error' in built) {
+  // Told to the supervisor, which reports it; the exit waits for the message to leave.
+  process.send?.({ t: 'listen-failed', error: toWireError(built.error) } satisfies FromWorker, () => process.exit(1));
+  await new Promise<never>(() => undefined);
+}
+const { router } = built as { router: Router };
 const control = createInProcessRouterControl({ router });
 let listening = false;
 
@@ -38,8 +57,8 @@ async function onMessage(message: ToWorker): Promise<void> {
       if (!listening) {
         listening = true;
         try {
-          const { url } = await router.start();
-          send({ t: 'listening', url });
+          const { url, httpsUrl } = await router.start();
+          send({ t: 'listening', url, ...(httpsUrl !== undefined && { httpsUrl }) });
         } catch (err) {
           send({ t: 'listen-failed', error: toWireError(err) });
           // The message must reach the supervisor before the channel closes with this process.
