@@ -2,7 +2,6 @@
 import { AmbiguousDaemonError, discoverStateDir } from '../api/daemon-registry.js';
 import type { ApiClient } from '../api/client.js';
 import { clientFromStateDir } from '../api/daemon-client.js';
-import { ClusterClient } from './cluster/cluster-client.js';
 import { ClusterTargetError, TARGET_ENV, resolveClusterTarget, wantsCluster, type ClusterFlags } from './cluster/cluster-target.js';
 import { DaemonRolloutClient } from './daemon-rollout-client.js';
 import type { RolloutClient } from './rollout-client.js';
@@ -79,11 +78,14 @@ export class CliContext {
    * The rollouts of the daemon, or of a cluster when a cluster flag (or `GRAYLANE_TARGET=cluster`)
    * says so: see src/cli/cluster/cluster-target.ts for the rule.
    */
-  rollouts(options: ClusterFlags & { stateDir?: string }): RolloutClient {
+  async rollouts(options: ClusterFlags & { stateDir?: string }): Promise<RolloutClient> {
     if (!wantsCluster(options, this.io.env)) return new DaemonRolloutClient(this.client(options));
     if (options.stateDir !== undefined) throw new CliError('--state-dir names a daemon and the cluster flags a cluster: give one or the other', EXIT.usage);
     try {
-      return new ClusterClient({ target: resolveClusterTarget(options, this.io.env) });
+      const target = await resolveClusterTarget(options, this.io.env);
+      // Loaded only for a cluster, as the kubeconfig is: see resolveClusterTarget.
+      const { ClusterClient } = await import('./cluster/cluster-client.js');
+      return new ClusterClient({ target });
     } catch (err) {
       if (err instanceof ClusterTargetError) throw new CliError(err.message, EXIT.usage);
       throw err;

@@ -9,7 +9,7 @@ import { registerDaemonCommands } from './commands/daemon.js';
 import { registerPlanCommand } from './commands/plan.js';
 import { registerDemoCommand } from './commands/demo.js';
 import { registerInstallCommand } from './commands/install.js';
-import { registerControllerCommand } from './commands/controller.js';
+import { registerControllerCommand } from './commands/controller-command.js';
 import { registerDashboardCommand } from './commands/dashboard.js';
 import { registerTokenCommand } from './commands/token.js';
 

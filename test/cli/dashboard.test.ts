@@ -31,7 +31,7 @@ interface Served {
 /** The fake cluster (canary `web` paused at step 2/4), the backend over it, and the real API server. */
 async function serve(): Promise<Served> {
   const c = (cluster = await startTestCluster());
-  const target = resolveClusterTarget({ kubeconfig: c.kubeconfigPath, namespace: NAMESPACE }, {});
+  const target = await resolveClusterTarget({ kubeconfig: c.kubeconfigPath, namespace: NAMESPACE }, {});
   const backend = await ClusterApiBackend.start({ target });
   cleanups.push(() => backend.stop());
   const api = await startApiServer({ backend, token: TOKEN });

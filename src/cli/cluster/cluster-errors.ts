@@ -1,5 +1,4 @@
 /** Failures of talking to a cluster that the CLI reports as sentences. */
-import { ApiException } from '@kubernetes/client-node';
 import { ApiError } from '../../api/client.js';
 import type { ClusterTarget } from './cluster-target.js';
 
@@ -12,13 +11,24 @@ export class ClusterUnreachableError extends Error {
   }
 }
 
+/** What client-node's `ApiException` carries; matched by shape so the CLI need not load the client. */
+interface AnsweredError extends Error {
+  code: number;
+  body: unknown;
+}
+
+/** Whether `error` is an answer from the API server (client-node's `ApiException`). */
+function isAnswered(error: unknown): error is AnsweredError {
+  return error instanceof Error && error.constructor.name === 'ApiException' && typeof (error as Partial<AnsweredError>).code === 'number';
+}
+
 /** The HTTP status of a client-node error, or undefined when the request got no answer. */
 export function httpStatusOf(error: unknown): number | undefined {
-  return error instanceof ApiException && typeof error.code === 'number' ? error.code : undefined;
+  return isAnswered(error) ? error.code : undefined;
 }
 
 /** The API server's own sentence in an error answer (its Status `message`), else the error's. */
-function serverMessage(error: ApiException<unknown>): string {
+function serverMessage(error: AnsweredError): string {
   const body: unknown = error.body;
   if (typeof body === 'string') {
     try {
@@ -37,7 +47,7 @@ function serverMessage(error: ApiException<unknown>): string {
  * the caller did not handle → `ApiError` `ClusterError` naming what was asked and the server's words.
  */
 export function clusterFailure(error: unknown, target: ClusterTarget, what: string): Error {
-  if (error instanceof ApiException) {
+  if (isAnswered(error)) {
     const status = httpStatusOf(error) ?? 0;
     return new ApiError('ClusterError', `the cluster answered ${status} to ${what}: ${serverMessage(error)}`, status);
   }

@@ -8,7 +8,6 @@
  */
 import type { Command } from 'commander';
 import type { KubeConfig } from '@kubernetes/client-node';
-import { KubeConfigError, loadKubeConfig } from '../../kube/kube-config.js';
 
 /** The environment variable that puts every rollout verb in cluster mode. */
 export const TARGET_ENV = 'GRAYLANE_TARGET';
@@ -65,7 +64,10 @@ export function wantsCluster(flags: ClusterFlags, env: Readonly<Record<string, s
  *
  * @throws {ClusterTargetError} a kubeconfig that cannot be read, an unknown context, or no configuration at all.
  */
-export function resolveClusterTarget(flags: ClusterFlags, env: Readonly<Record<string, string | undefined>>): ClusterTarget {
+export async function resolveClusterTarget(flags: ClusterFlags, env: Readonly<Record<string, string | undefined>>): Promise<ClusterTarget> {
+  // Loaded only for a cluster: the Kubernetes client costs a process ~80 MB, and `graylane up`
+  // (the daemon) runs this same CLI.
+  const { KubeConfigError, loadKubeConfig } = await import('../../kube/kube-config.js');
   try {
     const loaded = loadKubeConfig({ kubeconfigPath: flags.kubeconfig, context: flags.context, env });
     if (flags.namespace === '') throw new ClusterTargetError('-n/--namespace needs a namespace name');

@@ -5,13 +5,12 @@
  * Lease (exit 1: the pod restarts as a fresh candidate, as Argo Rollouts' controller does).
  */
 import { parseDurationMs } from '../../lib/duration.js';
-import type { Command } from 'commander';
 import type { KubeConfig } from '@kubernetes/client-node';
 import {
   KubernetesController, LEASE_NAME, defaultIdentity, type ControllerEnd, type ControllerLog, type LeaderElectionSettings,
 } from '../../controller/kubernetes/kubernetes-controller.js';
 import { KubeConfigError, loadKubeConfig, type LoadKubeConfigOptions, type LoadedKubeConfig } from '../../kube/kube-config.js';
-import { NOTIFICATIONS_CONFIGMAP, NOTIFICATIONS_KEY } from '../../controller/kubernetes/cluster-notifications.js';
+import { NOTIFICATIONS_CONFIGMAP } from '../../controller/kubernetes/notification-names.js';
 import { jsonLog } from '../../controller/kubernetes/json-log.js';
 import { ListenAddressError, parseListenAddress } from '../../controller/kubernetes/listen-address.js';
 import { CliError, EXIT, type CliContext } from '../context.js';
@@ -197,40 +196,23 @@ export async function runUntilSignal(options: { controller: Pick<KubernetesContr
   }
 }
 
-/** Registers `graylane controller`. */
-export function registerControllerCommand(program: Command, ctx: CliContext): void {
-  program
-    .command('controller')
-    .description('Run the Kubernetes controller (in a pod it uses the in-cluster configuration).')
-    .option('--kubeconfig <file>', 'kubeconfig file (default: KUBECONFIG, ~/.kube/config, or in-cluster)')
-    .option('--context <name>', 'kubeconfig context')
-    .option('-n, --namespace <ns>', 'watch one namespace (default: the context\'s)')
-    .option('-A, --all-namespaces', 'watch every namespace')
-    .option('--leader-elect', 'take the graylane-controller Lease before reconciling (several replicas)')
-    .option('--health-addr <host:port>', '/healthz and /readyz', ':8081')
-    .option('--metrics-addr <host:port>', 'Prometheus /metrics', ':8090')
-    .option('--workers <n>', 'rollouts reconciled at once', '4')
-    .option('--notifications-configmap <[ns/]name>', `ConfigMap whose ${NOTIFICATIONS_KEY} lists notification receivers (default: ${NOTIFICATIONS_CONFIGMAP} in the controller's namespace; none there: no notifications)`)
-    .option('--prometheus-url <url>', 'Prometheus the guard reads canaries\' requests from (a Rollout may name its own in guard.prometheus.address)')
-    .option('--guard-interval <duration>', 'how often the guard judges canaries from Prometheus', '5s')
-    .option('--argo-rollouts', 'reconcile Argo Rollouts (argoproj.io/v1alpha1) in place of Argo\'s controller, instead of graylane Rollouts')
-    .action(async (flags: ControllerFlags) => {
-      const settings = controllerSettings(flags, loadKubeConfig, ctx.io.env);
-      const log = jsonLog({ write: (line) => ctx.io.out(line) });
-      const leaderElection: LeaderElectionSettings | undefined = settings.leaderElect
-        ? { namespace: settings.leaseNamespace, name: LEASE_NAME, identity: settings.identity }
-        : undefined;
-      const controller = new KubernetesController({
-        kubeConfig: settings.kubeConfig, namespace: settings.namespace, workers: settings.workers, leaderElection,
-        healthAddr: settings.healthAddr, metricsAddr: settings.metricsAddr, log, argoRollouts: settings.argoRollouts,
-        notifications: { configMap: settings.notificationsConfigMap },
-        prometheusUrl: settings.prometheusUrl, guardIntervalMs: settings.guardIntervalMs,
-      });
-      try {
-        await runUntilSignal({ controller, signals: process, log });
-      } catch (error) {
-        if (error instanceof LeaseLostError) throw new CliError(error.message, EXIT.degraded);
-        throw error;
-      }
-    });
+/** Runs `graylane controller` with its flags as typed, until a signal or a lost Lease. */
+export async function runControllerCommand(flags: ControllerFlags, ctx: CliContext): Promise<void> {
+  const settings = controllerSettings(flags, loadKubeConfig, ctx.io.env);
+  const log = jsonLog({ write: (line) => ctx.io.out(line) });
+  const leaderElection: LeaderElectionSettings | undefined = settings.leaderElect
+    ? { namespace: settings.leaseNamespace, name: LEASE_NAME, identity: settings.identity }
+    : undefined;
+  const controller = new KubernetesController({
+    kubeConfig: settings.kubeConfig, namespace: settings.namespace, workers: settings.workers, leaderElection,
+    healthAddr: settings.healthAddr, metricsAddr: settings.metricsAddr, log, argoRollouts: settings.argoRollouts,
+    notifications: { configMap: settings.notificationsConfigMap },
+    prometheusUrl: settings.prometheusUrl, guardIntervalMs: settings.guardIntervalMs,
+  });
+  try {
+    await runUntilSignal({ controller, signals: process, log });
+  } catch (error) {
+    if (error instanceof LeaseLostError) throw new CliError(error.message, EXIT.degraded);
+    throw error;
+  }
 }

@@ -55,7 +55,7 @@ Examples:
       if (!/^[0-9]+$/.test(o.port) || port > 65_535) throw new CliError(`--port: "${o.port}" is not a port number (0-65535, 0: any free one)`, EXIT.usage);
       let target;
       try {
-        target = resolveClusterTarget({ kubeconfig: o.kubeconfig, context: o.context, namespace: o.namespace }, ctx.io.env);
+        target = await resolveClusterTarget({ kubeconfig: o.kubeconfig, context: o.context, namespace: o.namespace }, ctx.io.env);
       } catch (err) {
         if (err instanceof ClusterTargetError) throw new CliError(err.message, EXIT.usage);
         throw err;

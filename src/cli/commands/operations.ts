@@ -48,7 +48,7 @@ export function registerOperationCommands(program: Command, ctx: CliContext): vo
     .option('--json', 'print JSON')
     .addHelpText('after', '\nExamples:\n  graylane get\n  graylane get --json | jq .services[0].phase')
     .action(async (o: Common) => {
-      const client = ctx.rollouts(o);
+      const client = await ctx.rollouts(o);
       const services = await client.list();
       ctx.print(o.json ? JSON.stringify({ services }, null, 2) : (services.length === 0 && client.noneMessage) || renderList(services));
     });
@@ -61,7 +61,7 @@ export function registerOperationCommands(program: Command, ctx: CliContext): vo
     .option('--timeout <duration>', 'with --wait: give up after this long (e.g. 10m); exit 1', '10m')
     .addHelpText('after', '\nExamples:\n  graylane status api\n  graylane status api --watch\n  graylane status api --wait --timeout 10m && echo released')
     .action(async (service: string | undefined, o: Common & { watch?: boolean; wait?: boolean; timeout: string }) => {
-      const client = ctx.rollouts(o);
+      const client = await ctx.rollouts(o);
       if (service === undefined) {
         if (o.watch || o.wait) throw new CliError(`--${o.watch ? 'watch' : 'wait'} follows one rollout: name the service, e.g. \`graylane status api ${o.watch ? '--watch' : '--wait'}\` (\`graylane status\` lists them)`, EXIT.usage);
         const services = await client.list();
@@ -117,7 +117,7 @@ export function registerOperationCommands(program: Command, ctx: CliContext): vo
     if (extra) cmd = extra(cmd);
     cmd.addHelpText('after', `\nExample:\n  graylane ${name} api${example}`);
     cmd.action(async (service: string, o: Common & Record<string, unknown>) => {
-      const v = await ctx.rollouts(o).operate(service, build(o), { expectedVersion: givenVersion(o.expectedVersion as string | undefined) });
+      const v = await (await ctx.rollouts(o)).operate(service, build(o), { expectedVersion: givenVersion(o.expectedVersion as string | undefined) });
       ctx.print(o.json ? JSON.stringify(v, null, 2) : renderStatus(v));
     });
   };
@@ -144,7 +144,7 @@ export function registerOperationCommands(program: Command, ctx: CliContext): vo
       // Digits only: Number() would take "" as 0 and "1e1" as 10.
       const n = /^[0-9]{1,3}%?$/.test(percent) ? Number(percent.replace(/%$/, '')) : NaN;
       if (!Number.isInteger(n) || n < 0 || n > 100) throw new CliError(`weight must be a whole number from 0 to 100, not "${percent}"`, EXIT.usage);
-      const v = await ctx.rollouts(o).operate(service, { type: 'setWeight', percent: n }, {});
+      const v = await (await ctx.rollouts(o)).operate(service, { type: 'setWeight', percent: n }, {});
       ctx.print(o.json ? JSON.stringify(v, null, 2) : renderStatus(v));
     });
 
@@ -166,7 +166,7 @@ export function registerOperationCommands(program: Command, ctx: CliContext): vo
         const [name, value] = pair('--cookie', o.cookie);
         match = [{ cookieName: name, cookieValue: { exact: value } }];
       }
-      const v = await ctx.rollouts(o).operate(service, { type: 'setHeaderRoute', name: route, ...(match ? { match } : {}) }, {});
+      const v = await (await ctx.rollouts(o)).operate(service, { type: 'setHeaderRoute', name: route, ...(match ? { match } : {}) }, {});
       ctx.print(o.json ? JSON.stringify(v, null, 2) : renderStatus(v));
     });
 
@@ -193,7 +193,7 @@ export function registerOperationCommands(program: Command, ctx: CliContext): vo
         const match = [{ path: { prefix: o.pathPrefix ?? '/' }, ...(o.method === undefined ? {} : { method: { exact: o.method.toUpperCase() } }) }];
         operation = { type: 'setMirrorRoute', name: route, percentage: n, match };
       }
-      const v = await ctx.rollouts(o).operate(service, operation, {});
+      const v = await (await ctx.rollouts(o)).operate(service, operation, {});
       ctx.print(o.json ? JSON.stringify(v, null, 2) : renderStatus(v));
     });
 
@@ -202,7 +202,7 @@ export function registerOperationCommands(program: Command, ctx: CliContext): vo
     .option('--show-env', 'print environment values (they may hold secrets)')
     .option('--json', 'print JSON')
     .action(async (service: string, o: Common & { showEnv?: boolean }) => {
-      const revisions = await ctx.rollouts(o).history(service, { showEnv: o.showEnv === true });
+      const revisions = await (await ctx.rollouts(o)).history(service, { showEnv: o.showEnv === true });
       if (o.json) return ctx.print(JSON.stringify({ revisions }, null, 2));
       ctx.print(table([['REVISION', 'NAME', 'ROLE', 'CREATED', 'CHANGE'], ...revisions.map((r) => [`#${r.number}`, r.name, r.role, new Date(r.createdAtMs).toISOString(), r.summary])]));
     });
@@ -211,7 +211,7 @@ export function registerOperationCommands(program: Command, ctx: CliContext): vo
     .description('Show analysis runs and their measurements (of a release: every member\'s, named "member/run"; on a cluster: the Rollout\'s AnalysisRuns).')
     .option('--json', 'print JSON')
     .action(async (service: string, o: Common) => {
-      const runs = await ctx.rollouts(o).analysis(service);
+      const runs = await (await ctx.rollouts(o)).analysis(service);
       if (o.json) return ctx.print(JSON.stringify({ runs }, null, 2));
       if (runs.length === 0) return ctx.print(`no analysis runs for ${service}`);
       for (const run of runs) {

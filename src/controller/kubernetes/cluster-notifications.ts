@@ -17,11 +17,9 @@ import { EventFeed } from '../../notify/event-feed.js';
 import { Notifier } from '../../notify/notifier.js';
 import { buildReceivers, type ConfiguredReceiver, type SecretReaders } from '../../notify/registry.js';
 import type { ControllerLog } from './controller-loop.js';
+import { NOTIFICATIONS_CONFIGMAP, NOTIFICATIONS_KEY } from './notification-names.js';
 
-/** The ConfigMap's default name. */
-export const NOTIFICATIONS_CONFIGMAP = 'graylane-notifications';
-/** The key of the ConfigMap's data that holds the configuration. */
-export const NOTIFICATIONS_KEY = 'notifications.yaml';
+export { NOTIFICATIONS_CONFIGMAP, NOTIFICATIONS_KEY } from './notification-names.js';
 
 /** Options of {@link ClusterNotifications}. */
 export interface ClusterNotificationsOptions {

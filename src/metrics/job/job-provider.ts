@@ -6,7 +6,7 @@
  * that cannot follow its Job, deletes the Job with propagation Background so its pods go too.
  * It runs only on a cluster: a measurement without the run's namespace and owner is refused.
  */
-import { ApiException, BatchV1Api, type KubeConfig, type V1Job, type V1JobCondition } from '@kubernetes/client-node';
+import type { ApiException, BatchV1Api, KubeConfig, V1Job, V1JobCondition } from '@kubernetes/client-node';
 import type { ResolvedMetric } from '../../analysis/judge/types.js';
 import { jobBlockIssues, jobBlockPath } from '../../analysis/job-block.js';
 import { throwIfAborted } from '../deadline.js';
@@ -28,7 +28,9 @@ export interface JobProviderOptions {
 
 type JobBlock = JobManifestInput['block'];
 
-const statusOf = (err: unknown): number | undefined => (err instanceof ApiException ? err.code : undefined);
+// Matched by shape: the client is loaded on first use, and the single-host daemon, which registers
+// this provider too, never loads it (it costs a process ~80 MB).
+const statusOf = (err: unknown): number | undefined => (err instanceof Error && err.constructor.name === 'ApiException' && typeof (err as ApiException<unknown>).code === 'number' ? (err as ApiException<unknown>).code : undefined);
 
 /** The `message` of a Status body the server answered with, else the body as text. */
 function statusMessage(body: unknown): string {
@@ -50,12 +52,19 @@ export class JobMetricProvider implements MetricProvider {
   readonly type = JOB_PROVIDER_TYPE;
   // A Job's time limit is its own spec.activeDeadlineSeconds (it then fails), not a provider timeout.
   readonly capabilities: readonly ProviderCapability[] = [];
-  private readonly batch: BatchV1Api;
+  private batchClient: Promise<BatchV1Api> | undefined;
+  private readonly kubeConfig: KubeConfig;
   private readonly pollIntervalMs: number;
 
   constructor(options: JobProviderOptions) {
-    this.batch = options.kubeConfig.makeApiClient(BatchV1Api);
+    this.kubeConfig = options.kubeConfig;
     this.pollIntervalMs = options.pollIntervalMs ?? DEFAULT_JOB_POLL_INTERVAL_MS;
+  }
+
+  /** The Batch API client, made on first use. */
+  private batch(): Promise<BatchV1Api> {
+    this.batchClient ??= import('@kubernetes/client-node').then(({ BatchV1Api: Api }) => this.kubeConfig.makeApiClient(Api));
+    return this.batchClient;
   }
 
   validate(metric: ResolvedMetric): void {
@@ -104,11 +113,11 @@ export class JobMetricProvider implements MetricProvider {
   private async create(body: V1Job, ownerUid: string, label: string): Promise<void> {
     const namespace = body.metadata!.namespace!;
     try {
-      await this.batch.createNamespacedJob({ namespace, body });
+      await (await this.batch()).createNamespacedJob({ namespace, body });
     } catch (err) {
       if (statusOf(err) === 409) {
         // A retried create whose first attempt landed: the Job is ours if it is owned by this run.
-        const existing = await this.batch.readNamespacedJob({ name: body.metadata!.name!, namespace }).catch(() => undefined);
+        const existing = await (await this.batch()).readNamespacedJob({ name: body.metadata!.name!, namespace }).catch(() => undefined);
         if (existing?.metadata?.ownerReferences?.some((r) => r.uid === ownerUid && r.controller === true)) return;
         throw new ProviderError('bad-status', this.type, `${label} already exists and belongs to another run`, { cause: err });
       }
@@ -119,7 +128,7 @@ export class JobMetricProvider implements MetricProvider {
   private async read(name: string, namespace: string, label: string, signal: AbortSignal): Promise<V1Job> {
     throwIfAborted(signal, this.type);
     try {
-      return await this.batch.readNamespacedJob({ name, namespace });
+      return await (await this.batch()).readNamespacedJob({ name, namespace });
     } catch (err) {
       if (statusOf(err) === 404) throw new ProviderError('bad-response', this.type, `${label} was deleted before it finished`, { cause: err });
       throw this.apiError(err, `cannot read ${label}`);
@@ -128,7 +137,7 @@ export class JobMetricProvider implements MetricProvider {
 
   private async remove(name: string, namespace: string): Promise<void> {
     try {
-      await this.batch.deleteNamespacedJob({ name, namespace, propagationPolicy: 'Background' });
+      await (await this.batch()).deleteNamespacedJob({ name, namespace, propagationPolicy: 'Background' });
     } catch {
       // Already gone, or the server is unreachable: the Job is owned by the run and goes with it.
     }

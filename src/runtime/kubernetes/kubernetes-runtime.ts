@@ -3,7 +3,7 @@
  * `<rollout>-<hash>`, owned by the Rollout. Reads come from informer caches only (a reconcile
  * pass never lists); writes go to the API server and come back through the caches.
  */
-import { ApiException, AppsV1Api, CoreV1Api, type KubeConfig, type V1Pod, type V1ReplicaSet } from '@kubernetes/client-node';
+import type { ApiException, AppsV1Api, CoreV1Api, KubeConfig, V1Pod, V1ReplicaSet } from '@kubernetes/client-node';
 import { POD_TEMPLATE_HASH_LABEL, REVISION_ANNOTATION } from '../../kube/names.js';
 import type { ObjectCache } from '../../kube/object-cache.js';
 import { serverRetryAfterMs } from '../../kube/retry-after.js';
@@ -18,6 +18,14 @@ import { availableAtMs, instanceOfPod, podInstanceId, type PodMemory, type PodOw
 import {
   checkTemplate, controllingRollout, foreignReason, replicaSetBody, replicaSetName, type KubernetesRevisionTemplate,
 } from './replica-set-body.js';
+
+/**
+ * An answer from the API server, matched by shape: the client is loaded on first use, and the
+ * single-host daemon, whose runtime registry lists this adapter too, never loads it (~80 MB).
+ */
+function isApiException(error: unknown): error is ApiException<unknown> {
+  return error instanceof Error && error.constructor.name === 'ApiException' && typeof (error as ApiException<unknown>).code === 'number';
+}
 
 /** Options of {@link KubernetesRuntime}. */
 export interface KubernetesRuntimeOptions {
@@ -83,8 +91,7 @@ export class KubernetesRuntime implements Runtime<KubernetesRevisionTemplate> {
   readonly type = 'kubernetes';
   /** Pods are started and stopped (by the ReplicaSet controller); logs and adoption are not offered. */
   readonly capabilities: RuntimeCapabilities = { processes: true, logs: false, adopt: false };
-  private readonly apps: AppsV1Api;
-  private readonly core: CoreV1Api;
+  private clients: Promise<{ apps: AppsV1Api; core: CoreV1Api }> | undefined;
   private readonly nowMs: () => number;
   private readonly namespace: string;
   private readonly settleTimeoutMs: number;
@@ -106,9 +113,13 @@ export class KubernetesRuntime implements Runtime<KubernetesRevisionTemplate> {
   private readonly setsByRollout = new Map<string, Set<string>>();
   private setsIndexed = false;
 
+  /** The API clients, made on first use. */
+  private api(): Promise<{ apps: AppsV1Api; core: CoreV1Api }> {
+    this.clients ??= import('@kubernetes/client-node').then(({ AppsV1Api: Apps, CoreV1Api: Core }) => ({ apps: this.options.kubeConfig.makeApiClient(Apps), core: this.options.kubeConfig.makeApiClient(Core) }));
+    return this.clients;
+  }
+
   constructor(private readonly options: KubernetesRuntimeOptions) {
-    this.apps = options.kubeConfig.makeApiClient(AppsV1Api);
-    this.core = options.kubeConfig.makeApiClient(CoreV1Api);
     this.nowMs = options.nowMs ?? Date.now;
     this.namespace = options.defaultNamespace ?? options.kubeConfig.getContextObject(options.kubeConfig.getCurrentContext())?.namespace ?? 'default';
     this.settleTimeoutMs = options.settleTimeoutMs ?? 10_000;
@@ -146,11 +157,11 @@ export class KubernetesRuntime implements Runtime<KubernetesRevisionTemplate> {
     let current = this.options.replicaSets.get(namespace, name);
     for (let attempt = 0; ; attempt += 1) {
       try {
-        if (current === undefined) await this.apps.createNamespacedReplicaSet({ namespace, body: wanted });
+        if (current === undefined) await (await this.api()).apps.createNamespacedReplicaSet({ namespace, body: wanted });
         else await this.update(current, wanted, template);
         break;
       } catch (error) {
-        if (!(error instanceof ApiException) || error.code !== 409) throw this.writeError(error, `${current ? 'update' : 'create'} ReplicaSet ${namespace}/${name}`);
+        if (!(isApiException(error)) || error.code !== 409) throw this.writeError(error, `${current ? 'update' : 'create'} ReplicaSet ${namespace}/${name}`);
         if (attempt > 0) throw new ReplicaSetConflictError(`${namespace}/${name}`);
         // The cache lags (AlreadyExists) or another writer won (Conflict): read the truth once.
         current = await this.read(namespace, name);
@@ -199,9 +210,9 @@ export class KubernetesRuntime implements Runtime<KubernetesRevisionTemplate> {
       }
       if (request.drainMs) await new Promise((r) => setTimeout(r, request.drainMs));
       try {
-        await this.core.deleteNamespacedPod({ namespace, name });
+        await (await this.api()).core.deleteNamespacedPod({ namespace, name });
       } catch (error) {
-        if (!(error instanceof ApiException && error.code === 404)) throw this.writeError(error, `delete Pod ${namespace}/${name}`);
+        if (!(isApiException(error) && error.code === 404)) throw this.writeError(error, `delete Pod ${namespace}/${name}`);
       }
       await this.settle(() => (this.options.pods.get(namespace, name) === undefined ? true : undefined), () => false);
     } finally {
@@ -256,9 +267,9 @@ export class KubernetesRuntime implements Runtime<KubernetesRevisionTemplate> {
       throw new RuntimeInputError(`ReplicaSet ${namespace}/${name} still wants ${current.spec?.replicas ?? 1} pods; scale revision ${request.revision} to 0 before removing it`);
     }
     try {
-      await this.apps.deleteNamespacedReplicaSet({ namespace, name, propagationPolicy: 'Background' });
+      await (await this.api()).apps.deleteNamespacedReplicaSet({ namespace, name, propagationPolicy: 'Background' });
     } catch (error) {
-      if (!(error instanceof ApiException && error.code === 404)) throw this.writeError(error, `delete ReplicaSet ${namespace}/${name}`);
+      if (!(isApiException(error) && error.code === 404)) throw this.writeError(error, `delete ReplicaSet ${namespace}/${name}`);
     }
     this.written.delete(`${namespace}/${name}`);
   }
@@ -284,9 +295,9 @@ export class KubernetesRuntime implements Runtime<KubernetesRevisionTemplate> {
     if (candidate === undefined) return { more: true };
     const name = candidate.id.slice(namespace.length + 1);
     try {
-      await this.core.deleteNamespacedPod({ namespace, name });
+      await (await this.api()).core.deleteNamespacedPod({ namespace, name });
     } catch (error) {
-      if (!(error instanceof ApiException && error.code === 404)) throw this.writeError(error, `delete Pod ${namespace}/${name} to restart it`);
+      if (!(isApiException(error) && error.code === 404)) throw this.writeError(error, `delete Pod ${namespace}/${name} to restart it`);
     }
     // Until the cache drops it, the deleted pod would read as old and ready on the next call.
     await this.settle(() => (this.options.pods.get(namespace, name) === undefined ? true : undefined), () => false);
@@ -305,7 +316,7 @@ export class KubernetesRuntime implements Runtime<KubernetesRevisionTemplate> {
     const minReady = template.minReadySeconds ?? current.spec?.minReadySeconds;
     if (current.spec?.replicas === wanted.spec?.replicas && current.metadata?.annotations?.[REVISION_ANNOTATION] === annotation
       && current.spec?.minReadySeconds === minReady) return;
-    await this.apps.replaceNamespacedReplicaSet({
+    await (await this.api()).apps.replaceNamespacedReplicaSet({
       namespace,
       name,
       body: {
@@ -325,11 +336,11 @@ export class KubernetesRuntime implements Runtime<KubernetesRevisionTemplate> {
       const current = await this.read(namespace, name);
       if (current === undefined || current.spec?.replicas === 0) return;
       try {
-        await this.apps.replaceNamespacedReplicaSet({ namespace, name, body: { ...current, spec: { ...current.spec!, replicas: 0 } } });
+        await (await this.api()).apps.replaceNamespacedReplicaSet({ namespace, name, body: { ...current, spec: { ...current.spec!, replicas: 0 } } });
         return;
       } catch (error) {
-        if (error instanceof ApiException && error.code === 404) return;
-        if (!(error instanceof ApiException && error.code === 409)) throw this.writeError(error, `scale ReplicaSet ${namespace}/${name} to 0`);
+        if (isApiException(error) && error.code === 404) return;
+        if (!(isApiException(error) && error.code === 409)) throw this.writeError(error, `scale ReplicaSet ${namespace}/${name} to 0`);
         if (attempt >= 2) throw new ReplicaSetConflictError(`${namespace}/${name}`);
       }
     }
@@ -337,17 +348,17 @@ export class KubernetesRuntime implements Runtime<KubernetesRevisionTemplate> {
 
   private async read(namespace: string, name: string): Promise<V1ReplicaSet | undefined> {
     try {
-      return await this.apps.readNamespacedReplicaSet({ namespace, name });
+      return await (await this.api()).apps.readNamespacedReplicaSet({ namespace, name });
     } catch (error) {
-      if (error instanceof ApiException && error.code === 404) return undefined;
+      if (isApiException(error) && error.code === 404) return undefined;
       throw this.writeError(error, `read ReplicaSet ${namespace}/${name}`);
     }
   }
 
   private writeError(error: unknown, operation: string): Error {
-    if (!(error instanceof ApiException)) return error instanceof Error ? error : new Error(String(error));
-    const code = (error as ApiException<unknown>).code;
-    const body: unknown = (error as ApiException<unknown>).body;
+    if (!(isApiException(error))) return error instanceof Error ? error : new Error(String(error));
+    const code = (error).code;
+    const body: unknown = (error).body;
     let detail = typeof body === 'string' ? body : JSON.stringify(body);
     try {
       const status = (typeof body === 'string' ? JSON.parse(body) : body) as { message?: unknown };
