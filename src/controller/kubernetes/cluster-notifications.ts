@@ -17,7 +17,7 @@ import { EventFeed } from '../../notify/event-feed.js';
 import { Notifier } from '../../notify/notifier.js';
 import { buildReceivers, type ConfiguredReceiver, type SecretReaders } from '../../notify/registry.js';
 import type { ControllerLog } from './controller-loop.js';
-import { NOTIFICATIONS_CONFIGMAP, NOTIFICATIONS_KEY } from './notification-names.js';
+import { NOTIFICATIONS_KEY } from './notification-names.js';
 
 export { NOTIFICATIONS_CONFIGMAP, NOTIFICATIONS_KEY } from './notification-names.js';
 
