@@ -20,20 +20,37 @@ function newestSourceMs(dir: string): number {
 const supervisorMain = join(import.meta.dirname, 'dist/router/control/supervisor/supervisor-main.js');
 const distFresh = existsSync(supervisorMain) && statSync(supervisorMain).mtimeMs > newestSourceMs(join(import.meta.dirname, 'src'));
 
+// Files that run a daemon, a controller or a browser in the test process itself, with real time:
+// each gets a fresh process, so that nothing an earlier file left running (a timer, a socket) can
+// slow the event loop their probes and deadlines are measured on.
+const ownProcess = ['test/controller/**/*.test.ts', 'test/e2e/**/*.test.ts', 'test/kube/**/*.test.ts', 'test/console/**/*.test.ts'];
+
 export default defineConfig({
   test: {
-    include: ['src/**/*.test.ts', 'test/**/*.test.ts'],
-    // Conformance suites are functions each adapter's test file runs, not tests of their own.
-    exclude: ['**/node_modules/**', '**/dist/**', '**/*.case.test.ts'],
     testTimeout: 30_000,
     hookTimeout: 30_000,
     pool: 'forks',
-    // A worker process is reused across files: a fresh process and module graph per file cost
-    // three times the tests' own time for the small ones (measured: 20 s → 6.5 s for the pure core).
-    isolate: false,
     // Two files at a time even on two cores (vitest's default there is one): most of a file's time
     // is spent waiting on child processes, servers and timers, not on the CPU.
     maxWorkers: Math.max(2, availableParallelism() - 1),
     env: distFresh ? { GRAYLANE_SUPERVISOR_MAIN: supervisorMain } : {},
+    projects: [
+      {
+        extends: true,
+        test: {
+          name: 'shared-process',
+          include: ['src/**/*.test.ts', 'test/**/*.test.ts'],
+          // Conformance suites are functions each adapter's test file runs, not tests of their own.
+          exclude: ['**/node_modules/**', '**/dist/**', '**/*.case.test.ts', ...ownProcess],
+          // A worker process is reused across files: a fresh process and module graph per file
+          // cost three times the tests' own time for the small ones (20 s → 6.5 s for the pure core).
+          isolate: false,
+        },
+      },
+      {
+        extends: true,
+        test: { name: 'own-process', include: ownProcess, exclude: ['**/*.case.test.ts'], isolate: true },
+      },
+    ],
   },
 });
