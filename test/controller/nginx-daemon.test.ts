@@ -1,4 +1,4 @@
-import { copyFileSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -50,6 +50,11 @@ describe('the daemon with router.type nginx', () => {
     await until(() => daemon!.controller.get('app').phase === 'Healthy' && daemon!.controller.get('app').revisions[0]?.ready === 2, 20_000, 'healthy');
     // Ready instances are routed once nginx has reloaded, a moment after the probes pass.
     await until(async () => (await fetch(daemon!.routerUrl, { headers: { connection: 'close' } })).status === 200 || undefined, 10_000, 'routed through nginx');
+    // Instances become ready one by one, each a reload: wait until nginx's configuration has both.
+    // (Known issue, see the issue 17 note: while those first reloads follow each other, a request
+    // now and then gets the 503 of a configuration with no ready instance.)
+    await until(() => readFileSync(join(s.stateDir, 'nginx', 'routes.conf'), 'utf8').split('server 127.0.0.1:').length === 3 || undefined, 10_000, 'both instances in nginx');
+    await new Promise((r) => setTimeout(r, 500));
     expect(new Set(await versions(daemon.routerUrl, 6))).toEqual(new Set(['v1']));
     const v2 = withNginx(appYaml({ version: 'v2' }));
     writeFileSync(s.appFile, v2);
