@@ -37,6 +37,8 @@ interface ModeFigures {
   growth: number;
   requestsPerSecondHeld: number;
   failed: number;
+  /** Why requests failed: error codes and 5xx statuses, with counts. */
+  errors: Record<string, number>;
   met: { underBudget: boolean; flat: boolean };
 }
 
@@ -86,10 +88,16 @@ async function runMode(options: { mode: string; routerWorkers: number | undefine
     const elapsedS = (performance.now() - t0) / 1000;
     let sent = 0;
     let failedCount = 0;
+    const errors: Record<string, number> = {};
     for (const l of loads) {
       const log = await l.stop();
       sent += log.sentMs.length;
-      for (let i = 0; i < log.sentMs.length; i++) if (failed(log, i)) failedCount++;
+      for (let i = 0; i < log.sentMs.length; i++) {
+        if (!failed(log, i)) continue;
+        failedCount++;
+        const why = log.errors.get(i) ?? `HTTP ${log.status[i]}`;
+        errors[why] = (errors[why] ?? 0) + 1;
+      }
     }
     const total = samples.map((s) => s.daemonMb + s.routerMb);
     const fifth = Math.max(1, Math.floor(total.length / 5));
@@ -105,6 +113,7 @@ async function runMode(options: { mode: string; routerWorkers: number | undefine
       growth: round(growth, 3),
       requestsPerSecondHeld: round(sent / elapsedS),
       failed: failedCount,
+      errors,
       met: { underBudget: Math.max(...total) <= 150, flat: growth <= 1.1 },
     };
     return figures;
@@ -141,6 +150,7 @@ export async function run(options: BenchOptions): Promise<Record<string, unknown
     line(['  goal met', ...rows.map((r) => (r.met.underBudget ? 'pass' : 'FAIL'))]);
     line(['last fifth / second fifth (≤ 1.1)', ...rows.map((r) => r.growth.toFixed(3))]);
     line(['  flat', ...rows.map((r) => (r.met.flat ? 'pass' : 'FAIL'))]);
+    for (const r of rows) if (r.failed > 0) console.log(`  ${r.mode} failures: ${Object.entries(r.errors).map(([k, v]) => `${k} ×${v}`).join(', ')}`);
   }
   return { services, ratePerSecond: rps, durationSeconds: durationS, modes: rows, goals: { togetherMb: '≤ 150', growth: '≤ 1.1 (flat)' } };
 }
