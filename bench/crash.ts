@@ -9,8 +9,8 @@
  * re-adopts what runs. Failed requests are counted by phase: before the kill, while the daemon is
  * dead, and from the restart on. Goal (issue 17): 0 failed requests with the supervisor.
  */
-import { createServer, type AddressInfo } from 'node:net';
 import type { BenchOptions } from './main.js';
+import { freePort } from './lib-router-processes.js';
 import { failed, makeAppDir, numberFlag, round, sentBetween, sleep, startDaemon, startLoadLoop, stopAll, waitSettledOn, writeAppFile } from './lib-daemon.js';
 
 const REPLICAS = 2;
@@ -32,13 +32,6 @@ interface ModeFigures {
   met: boolean;
 }
 
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
 
 async function runMode(options: { mode: string; routerWorkers: number | undefined; rps: number; downS: number; log: (s: string) => void }): Promise<ModeFigures> {
   const dir = makeAppDir();

@@ -9,11 +9,11 @@
  * written).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { RouteTable } from '../src/router/contract/route-table.js';
 import { createRouter } from '../src/router/index.js';
+import { freePort } from './lib-router-processes.js';
 
 const address = process.argv[2];
 if (!address) throw new Error('usage: lib-router-graylane.ts HOST:PORT [--workers N | --nginx]');
@@ -26,13 +26,6 @@ const table: RouteTable = {
   services: [{ name: 'bench', pathPrefix: '/', stable: 'v1', canaryWeight: 0, revisions: { v1: { instances: [{ id: 'u1', address, ready: true }] } } }],
 };
 
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
 
 let url: string;
 let stop: () => Promise<void>;

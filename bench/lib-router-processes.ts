@@ -69,7 +69,8 @@ export async function startGraylane(address: string, options: { profileDir?: str
   return { ...s, url: s.info.url };
 }
 
-async function freePort(): Promise<number> {
+/** A loopback port free a moment ago (what nginx, which cannot take port 0, is given). */
+export async function freePort(): Promise<number> {
   const srv = net.createServer();
   await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
   const port = (srv.address() as net.AddressInfo).port;

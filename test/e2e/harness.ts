@@ -137,3 +137,28 @@ export async function versionCounts(url: string, n: number): Promise<Record<stri
 export async function view(d: Daemon, service = 'app'): Promise<ServiceView> {
   return JSON.parse((await cli(d.stateDir, ['status', service, '--json'])).out) as ServiceView;
 }
+
+/** Whether process `pid` is running. */
+export function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Stops the daemons with Ctrl-C, then kills the process group of every router supervisor a failed
+ * test may have left (it runs in a group of its own, and outlives a killed daemon by design).
+ */
+export async function stopDaemonsAndSupervisors(daemons: Pick<Daemon, 'proc'>[], supervisorPids: number[]): Promise<void> {
+  for (const d of daemons) await stopDaemon(d);
+  for (const pid of supervisorPids) {
+    try {
+      process.kill(-pid, 'SIGKILL');
+    } catch {
+      // Stopped with its daemon.
+    }
+  }
+}

@@ -4,7 +4,7 @@
  */
 import { spawn } from 'node:child_process';
 import { afterEach, describe, expect, it } from 'vitest';
-import { appDir, BIN, hit, startDaemon, stopDaemon, waitFor, writeApp, type Daemon } from './harness.js';
+import { alive, appDir, BIN, hit, startDaemon, stopDaemon, waitFor, writeApp, type Daemon } from './harness.js';
 
 const rolling = '      canary: {}';
 const daemons: Daemon[] = [];
@@ -22,14 +22,6 @@ afterEach(async () => {
   }
 });
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 interface Run { code: number | null; signal: NodeJS.Signals | null; err: string }
 

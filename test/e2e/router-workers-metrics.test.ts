@@ -9,22 +9,13 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, expect, it } from 'vitest';
 import { startPrometheus } from '../fixtures/metrics/prometheus-server.js';
-import { appDir, hit, startDaemon, stopDaemon, view, waitFor, writeApp, type Daemon } from './harness.js';
+import { appDir, hit, startDaemon, stopDaemon, stopDaemonsAndSupervisors, view, waitFor, writeApp, type Daemon } from './harness.js';
 
 const canary = '      canary:\n        steps: [{setWeight: 50}, {pause: {}}]';
 const daemons: Daemon[] = [];
 const supervisors: number[] = [];
 
-afterAll(async () => {
-  for (const d of daemons) await stopDaemon(d);
-  for (const pid of supervisors) {
-    try {
-      process.kill(-pid, 'SIGKILL');
-    } catch {
-      // Stopped with its daemon.
-    }
-  }
-});
+afterAll(() => stopDaemonsAndSupervisors(daemons, supervisors));
 
 /** `graylane_router_requests_total` of service `app`, per revision, from `/metrics`. */
 async function requestsByRevision(adminUrl: string, token: string): Promise<Map<string, number>> {

@@ -8,31 +8,13 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { hasOpenssl, makeCertificate } from '../fixtures/router/certificates.js';
-import { appDir, startDaemon, stopDaemon, view, waitFor, writeApp, type Daemon } from './harness.js';
+import { alive, appDir, startDaemon, stopDaemon, stopDaemonsAndSupervisors, view, waitFor, writeApp, type Daemon } from './harness.js';
 
 const daemons: Daemon[] = [];
 const supervisors: number[] = [];
 
-afterAll(async () => {
-  for (const d of daemons) await stopDaemon(d);
-  // Whatever a failed test left: the supervisor runs in a process group of its own.
-  for (const pid of supervisors) {
-    try {
-      process.kill(-pid, 'SIGKILL');
-    } catch {
-      // Stopped with its daemon.
-    }
-  }
-});
+afterAll(() => stopDaemonsAndSupervisors(daemons, supervisors));
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 async function freePort(): Promise<number> {
   const server = createServer();

@@ -8,32 +8,14 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, expect, it } from 'vitest';
-import { appDir, BIN, cli, startDaemon, startLoad, stopDaemon, versionCounts, view, waitFor, writeApp, type Daemon } from './harness.js';
+import { alive, appDir, BIN, cli, startDaemon, startLoad, stopDaemon, stopDaemonsAndSupervisors, versionCounts, view, waitFor, writeApp, type Daemon } from './harness.js';
 
 const canary = '      canary:\n        steps: [{setWeight: 50}, {pause: {}}, {setWeight: 80}, {pause: {}}]';
 const daemons: Daemon[] = [];
 const supervisors: number[] = [];
 
-afterAll(async () => {
-  for (const d of daemons) await stopDaemon(d);
-  // Whatever a failed test left: the supervisor runs in a process group of its own.
-  for (const pid of supervisors) {
-    try {
-      process.kill(-pid, 'SIGKILL');
-    } catch {
-      // Stopped with its daemon.
-    }
-  }
-});
+afterAll(() => stopDaemonsAndSupervisors(daemons, supervisors));
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /** The App file with `spec.router.workers: 2`. */
 function writeAppWithWorkers(dir: string, version: string): string {
