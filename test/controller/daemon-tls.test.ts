@@ -30,17 +30,23 @@ const oneCert = `      listen: 127.0.0.1:8443
       certificates:
       - {hosts: [shop.example.com], certFile: certs/shop.crt, keyFile: certs/shop.key}`;
 
+/** A temp dir holding shop.example.com's certificate, an upstream, and an App file with `tls`; state dir `state`. */
+async function shopApp(tls = oneCert): Promise<{ t: ReturnType<typeof tempDir>; upstream: Awaited<ReturnType<typeof startUpstream>>; appFile: string }> {
+  const t = tempDir();
+  cleanups.push(t.remove);
+  mkdirSync(join(t.dir, 'certs'));
+  makeCertificate(join(t.dir, 'certs'), 'shop', 'shop-cert', ['shop.example.com']);
+  const upstream = await startUpstream('web');
+  cleanups.push(upstream.close);
+  const appFile = join(t.dir, 'app.yaml');
+  writeFileSync(appFile, app(upstream, tls));
+  mkdirSync(join(t.dir, 'state'));
+  return { t, upstream, appFile };
+}
+
 describe.skipIf(!hasOpenssl())('spec.router.tls in an App (openssl makes the certificates)', () => {
   it('serves HTTPS with certificate files relative to the App file, and redirects plain HTTP for redirectToHttps', async () => {
-    const t = tempDir();
-    cleanups.push(t.remove);
-    mkdirSync(join(t.dir, 'certs'));
-    makeCertificate(join(t.dir, 'certs'), 'shop', 'shop-cert', ['shop.example.com']);
-    const upstream = await startUpstream('web');
-    cleanups.push(upstream.close);
-    const appFile = join(t.dir, 'app.yaml');
-    writeFileSync(appFile, app(upstream, oneCert));
-    mkdirSync(join(t.dir, 'state'));
+    const { t, appFile } = await shopApp();
     daemon = await startLocalDaemon({ appFile, stateDir: join(t.dir, 'state'), adminToken: 'x'.repeat(32), listen: { host: '127.0.0.1', port: 0 }, httpsListen: { host: '127.0.0.1', port: 0 }, drainTimeoutMs: 500, log: () => undefined });
     const httpsUrl = daemon.httpsUrl!;
     const port = Number(new URL(httpsUrl).port);
@@ -69,16 +75,8 @@ describe.skipIf(!hasOpenssl())('spec.router.tls in an App (openssl makes the cer
 
 describe.skipIf(!hasOpenssl())('spec.router.tls with router workers (openssl makes the certificates)', () => {
   it('the workers serve HTTPS and redirect; a certificate change is logged once, not once per worker', async () => {
-    const t = tempDir();
-    cleanups.push(t.remove);
-    mkdirSync(join(t.dir, 'certs'));
-    makeCertificate(join(t.dir, 'certs'), 'shop', 'shop-cert', ['shop.example.com']);
+    const { t, appFile } = await shopApp();
     const next = makeCertificate(t.dir, 'next', 'renewed-cert', ['shop.example.com']);
-    const upstream = await startUpstream('web');
-    cleanups.push(upstream.close);
-    const appFile = join(t.dir, 'app.yaml');
-    writeFileSync(appFile, app(upstream, oneCert));
-    mkdirSync(join(t.dir, 'state'));
     const logged: string[] = [];
     daemon = await startLocalDaemon({ appFile, stateDir: join(t.dir, 'state'), adminToken: 'x'.repeat(32), listen: { host: '127.0.0.1', port: 0 }, httpsListen: { host: '127.0.0.1', port: 0 }, drainTimeoutMs: 500, routerWorkers: 2, log: (line) => logged.push(line) });
     expect(daemon.routerSupervisor?.adopted).toBe(false);
@@ -101,15 +99,7 @@ describe.skipIf(!hasOpenssl())('spec.router.tls with router workers (openssl mak
   });
 
   it('a restarted daemon adopts the supervisor serving its HTTPS listener, and replaces one serving another', async () => {
-    const t = tempDir();
-    cleanups.push(t.remove);
-    mkdirSync(join(t.dir, 'certs'));
-    makeCertificate(join(t.dir, 'certs'), 'shop', 'shop-cert', ['shop.example.com']);
-    const upstream = await startUpstream('web');
-    cleanups.push(upstream.close);
-    const appFile = join(t.dir, 'app.yaml');
-    writeFileSync(appFile, app(upstream, oneCert));
-    mkdirSync(join(t.dir, 'state'));
+    const { t, appFile } = await shopApp();
     const start = (httpsPort: number) => startLocalDaemon({ appFile, stateDir: join(t.dir, 'state'), adminToken: 'x'.repeat(32), listen: { host: '127.0.0.1', port: 0 }, httpsListen: { host: '127.0.0.1', port: httpsPort }, drainTimeoutMs: 500, routerWorkers: 1, log: () => undefined });
     const first = await start(0);
     const firstPid = first.routerSupervisor!.pid;
@@ -132,17 +122,9 @@ describe.skipIf(!hasOpenssl())('spec.router.tls with router workers (openssl mak
   });
 
   it('an HTTPS address already in use: ListenFailed naming both addresses, and no supervisor is left', async () => {
-    const t = tempDir();
-    cleanups.push(t.remove);
-    mkdirSync(join(t.dir, 'certs'));
-    makeCertificate(join(t.dir, 'certs'), 'shop', 'shop-cert', ['shop.example.com']);
-    const upstream = await startUpstream('web');
-    cleanups.push(upstream.close);
     const taken = await startUpstream('taken');
     cleanups.push(taken.close);
-    const appFile = join(t.dir, 'app.yaml');
-    writeFileSync(appFile, app(upstream, oneCert.replace('127.0.0.1:8443', `127.0.0.1:${taken.port}`)));
-    mkdirSync(join(t.dir, 'state'));
+    const { t, appFile } = await shopApp(oneCert.replace('127.0.0.1:8443', `127.0.0.1:${taken.port}`));
     const err = await startLocalDaemon({ appFile, stateDir: join(t.dir, 'state'), adminToken: 'x'.repeat(32), listen: { host: '127.0.0.1', port: 0 }, routerWorkers: 2, log: () => undefined }).then(() => undefined, (e: unknown) => e);
     expect(err).toBeInstanceOf(DaemonStartError);
     expect((err as DaemonStartError).code).toBe('ListenFailed');
