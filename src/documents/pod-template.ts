@@ -2,9 +2,19 @@
  * Pod templates are checked against the Kubernetes schema shipped by kubernetes-models (generated
  * from the official OpenAPI), not a hand-written copy. Its Ajv errors become issues like ours.
  */
-import { PodTemplateSpec } from 'kubernetes-models/v1/PodTemplateSpec';
+import { createRequire } from 'node:module';
+import type { PodTemplateSpec as PodTemplateSpecClass } from 'kubernetes-models/v1/PodTemplateSpec';
 import type { Issue, PathSegment } from './source.js';
 import { describe } from './validate.js';
+
+/**
+ * Loaded on the first pod template, not at import: the schema and its validators hold ~10 MB, and
+ * the single-host daemon, which imports this module to read App files, never sees a pod template.
+ */
+let podTemplateSpec: typeof PodTemplateSpecClass | undefined;
+function PodTemplateSpec(): typeof PodTemplateSpecClass {
+  return (podTemplateSpec ??= (createRequire(import.meta.url)('kubernetes-models/v1/PodTemplateSpec') as { PodTemplateSpec: typeof PodTemplateSpecClass }).PodTemplateSpec);
+}
 
 interface K8sError {
   instancePath: string;
@@ -34,7 +44,7 @@ export function checkPodTemplate(template: unknown, base: PathSegment[]): Issue[
   }
   const out: Issue[] = [];
   try {
-    new PodTemplateSpec(template).validate();
+    new (PodTemplateSpec())(template).validate();
   } catch (e) {
     const errors = (e as { errors?: K8sError[] }).errors;
     if (!Array.isArray(errors)) throw e;

@@ -1,8 +1,10 @@
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { groupAlive, isAlive, portOwnership, processArgv, processStartMs } from './proc-fs.js';
+import { groupAlive, isAlive, portOwnership, processArgv, processStartMs, readSmallFile, readSmallFileSync } from './proc-fs.js';
 
 const ownPgid = Number(readFileSync('/proc/self/stat', 'utf8').split(') ')[1]!.split(' ')[2]);
 const cleanups: (() => void)[] = [];
@@ -39,5 +41,26 @@ describe('/proc readers', () => {
     cleanups.pop()!();
     await new Promise((r) => setTimeout(r, 50));
     expect(await portOwnership(closed, ownPgid)).toBe('none');
+  });
+});
+
+describe('small /proc files', () => {
+  it('are read whole, whether they fit the first buffer or not', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'graylane-procfs-'));
+    for (const size of [0, 10, 1023, 1024, 5000]) {
+      const file = join(dir, `f${size}`);
+      const text = Array.from({ length: size }, (_, i) => String.fromCharCode(97 + (i % 26))).join('');
+      writeFileSync(file, text);
+      expect([readSmallFileSync(file).length, (await readSmallFile(file)).length]).toEqual([size, size]);
+      expect(readSmallFileSync(file)).toBe(text);
+    }
+    // /proc reports size 0 for what it holds; pid, command, state aside, its times move between reads.
+    const fields = (text: string) => text.split(' ').slice(0, 2).concat(String(text.split(' ').length));
+    expect(fields(readSmallFileSync('/proc/self/stat'))).toEqual(fields(readFileSync('/proc/self/stat', 'latin1')));
+  });
+
+  it('a missing file is an error the callers turn into "unknown"', async () => {
+    expect(() => readSmallFileSync('/proc/0/stat')).toThrow(/ENOENT/);
+    await expect(readSmallFile('/proc/0/stat')).rejects.toThrow(/ENOENT/);
   });
 });

@@ -2,8 +2,8 @@
  * Linux /proc readers: process identity (start time, argv, liveness) and who owns a listening port.
  * Every function degrades to `undefined` where /proc is missing, so callers can tell "unknown" apart.
  */
-import { readFileSync, readdirSync } from 'node:fs';
-import { readFile, readdir, readlink } from 'node:fs/promises';
+import { closeSync, openSync, readFileSync, readSync, readdirSync } from 'node:fs';
+import { open, readFile, readdir, readlink } from 'node:fs/promises';
 
 // USER_HZ is 100 on every mainstream Linux build; node cannot call sysconf(_SC_CLK_TCK).
 const CLOCK_TICKS_PER_S = 100;
@@ -13,10 +13,41 @@ function parseStat(text: string): string[] {
   return text.slice(text.lastIndexOf(')') + 2).split(' ');
 }
 
+/**
+ * A stat line is ~300 bytes (a 15-character command name at most). /proc files report size 0, so
+ * readFile reads them through a fresh 64 KB buffer each: reading every process's stat that way
+ * allocated 6 MB per scan on a host with 100 processes, 60 MB with ten instances starting at once.
+ */
+const STAT_BYTES = 1024;
+const statBuffer = Buffer.allocUnsafe(STAT_BYTES);
+
+/** A small /proc file's text, read into `buffer` (again into a larger one in the unlikely case it fills it). */
+export function readSmallFileSync(path: string, buffer: Buffer = statBuffer): string {
+  const fd = openSync(path, 'r');
+  try {
+    const bytesRead = readSync(fd, buffer, 0, buffer.length, 0);
+    return bytesRead < buffer.length ? buffer.toString('latin1', 0, bytesRead) : readSmallFileSync(path, Buffer.allocUnsafe(buffer.length * 4));
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** {@link readSmallFileSync}, asynchronously, with a buffer of its own. */
+export async function readSmallFile(path: string, size = STAT_BYTES): Promise<string> {
+  const handle = await open(path, 'r');
+  try {
+    const buffer = Buffer.allocUnsafe(size);
+    const { bytesRead } = await handle.read(buffer, 0, size, 0);
+    return bytesRead < size ? buffer.toString('latin1', 0, bytesRead) : await readSmallFile(path, size * 4);
+  } finally {
+    await handle.close();
+  }
+}
+
 /** Fields of /proc/<pid>/stat after the command name, or undefined if it is gone or unreadable. */
 function statFields(pid: number): string[] | undefined {
   try {
-    return parseStat(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+    return parseStat(readSmallFileSync(`/proc/${pid}/stat`));
   } catch {
     return undefined;
   }
@@ -128,6 +159,8 @@ export async function listeningInodes(port: number): Promise<Set<string> | undef
   return readAny ? inodes : undefined;
 }
 
+const STAT_READS_IN_FLIGHT = 16;
+
 /** Live members of a process group, or undefined without /proc; asynchronous like {@link listeningInodes}. */
 async function groupMembersAsync(pgid: number): Promise<number[] | undefined> {
   let entries: string[];
@@ -137,8 +170,14 @@ async function groupMembersAsync(pgid: number): Promise<number[] | undefined> {
     return undefined;
   }
   const pids = entries.filter((e) => PID_DIR.test(e)).map(Number);
-  const stats = await Promise.all(pids.map((pid) => readFile(`/proc/${pid}/stat`, 'utf8').then(parseStat, () => undefined)));
-  return pids.filter((_, i) => liveMemberOf(stats[i], pgid));
+  const members: number[] = [];
+  // A few reads in flight, not one per process of the host: each holds a file handle.
+  for (let i = 0; i < pids.length; i += STAT_READS_IN_FLIGHT) {
+    const batch = pids.slice(i, i + STAT_READS_IN_FLIGHT);
+    const stats = await Promise.all(batch.map((pid) => readSmallFile(`/proc/${pid}/stat`).then(parseStat, () => undefined)));
+    batch.forEach((pid, j) => liveMemberOf(stats[j], pgid) && members.push(pid));
+  }
+  return members;
 }
 
 /** Who listens on the port: our process group, someone else, nobody, or unknown (no /proc). */

@@ -53,3 +53,30 @@ describe('sqlite store errors', () => {
     expect(() => openStore({ type: 'etcd', file: 'x' })).toThrow('no store of type "etcd"; known: sqlite');
   });
 });
+
+describe('sqlite store: the applied App read back', () => {
+  const app = (image: string) => ({ apiVersion: 'graylane.dev/v1alpha1', kind: 'App', metadata: { name: 'shop' }, spec: { services: [{ name: 'api', image }] } }) as never;
+
+  it('is parsed once while unchanged, and what it returns cannot be changed by a reader', () => {
+    const store = openSqliteStore({ file: ':memory:' });
+    store.putApp({ app: app('v1'), templates: [] });
+    const first = store.getApp()!;
+    expect(store.getApp()).toBe(first);
+    expect(() => { (first.app as unknown as { metadata: { name: string } }).metadata.name = 'changed'; }).toThrow(TypeError);
+    expect(store.getApp()!.app).toEqual(app('v1'));
+  });
+
+  it('follows a write, its own or another store\'s on the same file', () => {
+    const file = tempFile();
+    const store = openSqliteStore({ file });
+    const other = openSqliteStore({ file });
+    store.putApp({ app: app('v1'), templates: [] });
+    expect(store.getApp()!.app).toEqual(app('v1'));
+    store.putApp({ app: app('v2'), templates: [] });
+    expect(store.getApp()!.app).toEqual(app('v2'));
+    other.putApp({ app: app('v3'), templates: [] });
+    expect(store.getApp()!.app).toEqual(app('v3'));
+    store.close();
+    other.close();
+  });
+});

@@ -52,6 +52,18 @@ class SqliteStore implements Store {
   private readonly file: string;
   private readonly db: Database.Database;
   private readonly nowMs: () => number;
+  /**
+   * Prepared once: the daemon reads its state several times a second per service (views, the
+   * guard, the reconciler), and preparing a statement costs more than running it.
+   */
+  private readonly statements = new Map<string, Database.Statement>();
+  /**
+   * The applied App parsed, with the text it came from: it is read for every view and every pass
+   * (tens of times a second with ten services), rarely written, and parsing it was a third of an
+   * idle daemon's CPU. Reused only while the stored text is the same, so a write by another
+   * store on the same file is seen; frozen, so no reader can change what the next one gets.
+   */
+  private appCache: { appText: string; templatesText: string; value: StoredApp } | undefined;
 
   constructor(options: SqliteStoreOptions) {
     this.nowMs = options.nowMs ?? Date.now;
@@ -104,7 +116,7 @@ class SqliteStore implements Store {
       ['analysis_runs', 'id', 'run', (k) => `analysis run ${k}`],
     ];
     for (const [table, key, column, what, check] of cells) {
-      const rows = this.db.prepare(`SELECT ${key} AS k, ${column} AS v FROM ${table} WHERE ${column} IS NOT NULL`).all() as { k: string; v: string }[];
+      const rows = this.statement(`SELECT ${key} AS k, ${column} AS v FROM ${table} WHERE ${column} IS NOT NULL`).all() as { k: string; v: string }[];
       for (const row of rows) parseCell(file, what(row.k), row.v, check);
     }
   }
@@ -123,8 +135,14 @@ class SqliteStore implements Store {
     this.db.pragma(`user_version = ${SCHEMA_VERSION}`);
   }
 
+  private statement(sql: string): Database.Statement {
+    let statement = this.statements.get(sql);
+    if (!statement) this.statements.set(sql, (statement = this.db.prepare(sql)));
+    return statement;
+  }
+
   private hasUserTables(): boolean {
-    const row = this.db.prepare(`SELECT count(*) AS n FROM sqlite_master WHERE type = 'table'`).get() as { n: number };
+    const row = this.statement(`SELECT count(*) AS n FROM sqlite_master WHERE type = 'table'`).get() as { n: number };
     return row.n > 0;
   }
 
@@ -133,8 +151,7 @@ class SqliteStore implements Store {
   }
 
   putService(s: StoredService): void {
-    this.db
-      .prepare(
+    this.statement(
         `INSERT INTO services (name, spec, base_dir, desired_revision, applied_at_ms) VALUES (?, ?, ?, ?, ?)
          ON CONFLICT (name) DO UPDATE SET spec = excluded.spec, base_dir = excluded.base_dir,
            desired_revision = excluded.desired_revision, applied_at_ms = excluded.applied_at_ms`,
@@ -143,46 +160,43 @@ class SqliteStore implements Store {
   }
 
   getService(name: string): StoredService | undefined {
-    const row = this.db.prepare(`SELECT * FROM services WHERE name = ?`).get(name) as ServiceRow | undefined;
+    const row = this.statement(`SELECT * FROM services WHERE name = ?`).get(name) as ServiceRow | undefined;
     return row && toService(row);
   }
 
   listServices(): StoredService[] {
-    return (this.db.prepare(`SELECT * FROM services ORDER BY name`).all() as ServiceRow[]).map(toService);
+    return (this.statement(`SELECT * FROM services ORDER BY name`).all() as ServiceRow[]).map(toService);
   }
 
   deleteService(name: string): void {
     this.transaction(() => {
-      this.db.prepare(`DELETE FROM services WHERE name = ?`).run(name);
-      this.db.prepare(`DELETE FROM statuses WHERE namespace = ? AND service = ?`).run(DEFAULT_NAMESPACE, name);
+      this.statement(`DELETE FROM services WHERE name = ?`).run(name);
+      this.statement(`DELETE FROM statuses WHERE namespace = ? AND service = ?`).run(DEFAULT_NAMESPACE, name);
       for (const table of ['revisions', 'instances', 'analysis_runs']) {
-        this.db.prepare(`DELETE FROM ${table} WHERE service = ?`).run(name);
+        this.statement(`DELETE FROM ${table} WHERE service = ?`).run(name);
       }
     });
   }
 
   addRevision(r: Omit<StoredRevision, 'number'>): StoredRevision {
     return this.transaction(() => {
-      const existing = this.db
-        .prepare(`SELECT * FROM revisions WHERE service = ? AND name = ?`)
+      const existing = this.statement(`SELECT * FROM revisions WHERE service = ? AND name = ?`)
         .get(r.service, r.name) as RevisionRow | undefined;
       if (existing) return toRevision(existing);
-      const { n } = this.db
-        .prepare(`SELECT coalesce(max(number), 0) + 1 AS n FROM revisions WHERE service = ?`)
+      const { n } = this.statement(`SELECT coalesce(max(number), 0) + 1 AS n FROM revisions WHERE service = ?`)
         .get(r.service) as { n: number };
-      this.db
-        .prepare(`INSERT INTO revisions (service, name, number, template, created_at_ms) VALUES (?, ?, ?, ?, ?)`)
+      this.statement(`INSERT INTO revisions (service, name, number, template, created_at_ms) VALUES (?, ?, ?, ?, ?)`)
         .run(r.service, r.name, n, JSON.stringify(r.template), r.createdAtMs);
       return { ...r, number: n };
     });
   }
 
   listRevisions(service: string): StoredRevision[] {
-    return (this.db.prepare(`SELECT * FROM revisions WHERE service = ? ORDER BY number`).all(service) as RevisionRow[]).map(toRevision);
+    return (this.statement(`SELECT * FROM revisions WHERE service = ? ORDER BY number`).all(service) as RevisionRow[]).map(toRevision);
   }
 
   deleteRevision(service: string, name: string): void {
-    this.db.prepare(`DELETE FROM revisions WHERE service = ? AND name = ?`).run(service, name);
+    this.statement(`DELETE FROM revisions WHERE service = ? AND name = ?`).run(service, name);
   }
 
   getStatus(service: string): RolloutStatus | undefined {
@@ -190,23 +204,20 @@ class SqliteStore implements Store {
   }
 
   getTraffic(service: string): TrafficInForce | undefined {
-    const row = this.db
-      .prepare(`SELECT traffic FROM statuses WHERE namespace = ? AND service = ?`)
+    const row = this.statement(`SELECT traffic FROM statuses WHERE namespace = ? AND service = ?`)
       .get(DEFAULT_NAMESPACE, service) as { traffic: string | null } | undefined;
     if (row?.traffic == null) return undefined;
     return parseCell(this.file, `the traffic in force of service ${keyName(defaultKey(service))}`, row.traffic) as TrafficInForce;
   }
 
   getStatusVersion(service: string): number {
-    const row = this.db
-      .prepare(`SELECT version FROM statuses WHERE namespace = ? AND service = ?`)
+    const row = this.statement(`SELECT version FROM statuses WHERE namespace = ? AND service = ?`)
       .get(DEFAULT_NAMESPACE, service) as { version: number } | undefined;
     return row?.version ?? 0;
   }
 
   eventsSinceVersion(service: string, version: number): StoredEvent[] {
-    const rows = this.db
-      .prepare(`SELECT * FROM events WHERE namespace = ? AND service = ? AND status_version > ? ORDER BY id`)
+    const rows = this.statement(`SELECT * FROM events WHERE namespace = ? AND service = ? AND status_version > ? ORDER BY id`)
       .all(DEFAULT_NAMESPACE, service, version) as EventRow[];
     return rows.map(toEvent);
   }
@@ -216,8 +227,7 @@ class SqliteStore implements Store {
   }
 
   loadRollout(key: ObjectKey): RolloutRecord | undefined {
-    const row = this.db
-      .prepare(`SELECT status, traffic, version FROM statuses WHERE namespace = ? AND service = ?`)
+    const row = this.statement(`SELECT status, traffic, version FROM statuses WHERE namespace = ? AND service = ?`)
       .get(key.namespace, key.name) as { status: string; traffic: string | null; version: number } | undefined;
     if (!row) return undefined;
     const status = parseCell(this.file, `the status of service ${keyName(key)}`, row.status, statusProblem) as RolloutStatus;
@@ -233,14 +243,12 @@ class SqliteStore implements Store {
   /** Status, traffic (when given) and events in one transaction; with `expectedVersion`, only at that version. */
   private writeRollout(key: ObjectKey, change: RolloutChange, expectedVersion: number | undefined): CommitResult {
     return this.transaction(() => {
-      const found = this.db
-        .prepare(`SELECT version FROM statuses WHERE namespace = ? AND service = ?`)
+      const found = this.statement(`SELECT version FROM statuses WHERE namespace = ? AND service = ?`)
         .get(key.namespace, key.name) as { version: number } | undefined;
       const actual = found?.version ?? 0;
       if (expectedVersion !== undefined && expectedVersion !== actual) throw new StateConflictError({ ...key }, expectedVersion, actual);
       const version = actual + 1;
-      this.db
-        .prepare(
+      this.statement(
           `INSERT INTO statuses (namespace, service, status, traffic, updated_at_ms, version) VALUES (?, ?, ?, ?, ?, ?)
            ON CONFLICT (namespace, service) DO UPDATE SET status = excluded.status,
              traffic = coalesce(excluded.traffic, statuses.traffic), updated_at_ms = excluded.updated_at_ms, version = excluded.version`,
@@ -252,8 +260,7 @@ class SqliteStore implements Store {
   }
 
   loadRelease(key: ObjectKey): ReleaseRecord | undefined {
-    const row = this.db
-      .prepare(`SELECT state, version FROM releases WHERE namespace = ? AND name = ?`)
+    const row = this.statement(`SELECT state, version FROM releases WHERE namespace = ? AND name = ?`)
       .get(key.namespace, key.name) as { state: string; version: number } | undefined;
     if (!row) return undefined;
     return { key: { ...key }, state: parseCell(this.file, `the state of release ${keyName(key)}`, row.state) as ReleaseState, version: row.version };
@@ -273,13 +280,11 @@ class SqliteStore implements Store {
 
   private writeRelease(key: ObjectKey, state: ReleaseState, expectedVersion: number | undefined): CommitResult {
     return this.transaction(() => {
-      const found = this.db
-        .prepare(`SELECT version FROM releases WHERE namespace = ? AND name = ?`)
+      const found = this.statement(`SELECT version FROM releases WHERE namespace = ? AND name = ?`)
         .get(key.namespace, key.name) as { version: number } | undefined;
       const actual = found?.version ?? 0;
       if (expectedVersion !== undefined && expectedVersion !== actual) throw new StateConflictError({ ...key }, expectedVersion, actual);
-      this.db
-        .prepare(
+      this.statement(
           `INSERT INTO releases (namespace, name, state, version, updated_at_ms) VALUES (?, ?, ?, ?, ?)
            ON CONFLICT (namespace, name) DO UPDATE SET state = excluded.state, version = excluded.version, updated_at_ms = excluded.updated_at_ms`,
         )
@@ -289,17 +294,20 @@ class SqliteStore implements Store {
   }
 
   getApp(): StoredApp | undefined {
-    const row = this.db.prepare(`SELECT app, templates FROM app WHERE id = 1`).get() as { app: string; templates: string } | undefined;
+    const row = this.statement(`SELECT app, templates FROM app WHERE id = 1`).get() as { app: string; templates: string } | undefined;
     if (!row) return undefined;
-    return {
+    const cached = this.appCache;
+    if (cached && cached.appText === row.app && cached.templatesText === row.templates) return cached.value;
+    const value = deepFreeze({
       app: parseCell(this.file, 'the applied App', row.app) as StoredApp['app'],
       templates: parseCell(this.file, 'the applied analysis templates', row.templates) as StoredApp['templates'],
-    };
+    });
+    this.appCache = { appText: row.app, templatesText: row.templates, value };
+    return value;
   }
 
   putApp(applied: StoredApp): void {
-    this.db
-      .prepare(`INSERT INTO app (id, app, templates) VALUES (1, ?, ?) ON CONFLICT (id) DO UPDATE SET app = excluded.app, templates = excluded.templates`)
+    this.statement(`INSERT INTO app (id, app, templates) VALUES (1, ?, ?) ON CONFLICT (id) DO UPDATE SET app = excluded.app, templates = excluded.templates`)
       .run(JSON.stringify(applied.app), JSON.stringify(applied.templates));
   }
 
@@ -308,15 +316,14 @@ class SqliteStore implements Store {
   }
 
   private insertEvents(key: ObjectKey, events: NewEvent[], statusVersion: number | null): number[] {
-    const insert = this.db.prepare(
+    const insert = this.statement(
       `INSERT INTO events (namespace, service, at_ms, level, reason, message, status_version) VALUES (?, ?, ?, ?, ?, ?, ?)`,
     );
     return events.map((e) => Number(insert.run(key.namespace, key.name, e.atMs, e.level, e.reason, e.message, statusVersion).lastInsertRowid));
   }
 
   trimEvents(options: { keepPerService: number; maxAgeMs: number; nowMs: number }): number {
-    const { changes } = this.db
-      .prepare(
+    const { changes } = this.statement(
         `DELETE FROM events WHERE at_ms < ? OR id IN (
            SELECT id FROM (SELECT id, row_number() OVER (PARTITION BY namespace, service ORDER BY id DESC) AS n FROM events) WHERE n > ?)`,
       )
@@ -325,8 +332,7 @@ class SqliteStore implements Store {
   }
 
   listEvents(options: { namespace?: string; service?: string; afterId?: number; limit?: number } = {}): StoredEvent[] {
-    const rows = this.db
-      .prepare(
+    const rows = this.statement(
         `SELECT * FROM (SELECT * FROM events WHERE namespace = ? AND id > ? AND (? IS NULL OR service = ?) ORDER BY id DESC LIMIT ?) ORDER BY id`,
       )
       .all(options.namespace ?? DEFAULT_NAMESPACE, options.afterId ?? 0, options.service ?? null, options.service ?? null, options.limit ?? 1000) as EventRow[];
@@ -334,8 +340,7 @@ class SqliteStore implements Store {
   }
 
   putInstance(i: StoredInstance): void {
-    this.db
-      .prepare(
+    this.statement(
         `INSERT INTO instances (id, service, revision, record) VALUES (?, ?, ?, ?)
          ON CONFLICT (id) DO UPDATE SET service = excluded.service, revision = excluded.revision, record = excluded.record`,
       )
@@ -343,19 +348,17 @@ class SqliteStore implements Store {
   }
 
   deleteInstance(id: string): void {
-    this.db.prepare(`DELETE FROM instances WHERE id = ?`).run(id);
+    this.statement(`DELETE FROM instances WHERE id = ?`).run(id);
   }
 
   listInstances(service?: string): StoredInstance[] {
-    const rows = this.db
-      .prepare(`SELECT * FROM instances WHERE (? IS NULL OR service = ?) ORDER BY id`)
+    const rows = this.statement(`SELECT * FROM instances WHERE (? IS NULL OR service = ?) ORDER BY id`)
       .all(service ?? null, service ?? null) as { id: string; service: string; revision: string; record: string }[];
     return rows.map((r) => ({ id: r.id, service: r.service, revision: r.revision, record: JSON.parse(r.record) as unknown }));
   }
 
   putAnalysisRun(r: StoredAnalysisRun): void {
-    this.db
-      .prepare(
+    this.statement(
         `INSERT INTO analysis_runs (id, service, name, phase, run, started_at_ms, updated_at_ms) VALUES (?, ?, ?, ?, ?, ?, ?)
          ON CONFLICT (id) DO UPDATE SET phase = excluded.phase, run = excluded.run, updated_at_ms = excluded.updated_at_ms`,
       )
@@ -363,8 +366,7 @@ class SqliteStore implements Store {
   }
 
   listAnalysisRuns(service: string, limit = 50): StoredAnalysisRun[] {
-    const rows = this.db
-      .prepare(`SELECT * FROM analysis_runs WHERE service = ? ORDER BY started_at_ms DESC, id DESC LIMIT ?`)
+    const rows = this.statement(`SELECT * FROM analysis_runs WHERE service = ? ORDER BY started_at_ms DESC, id DESC LIMIT ?`)
       .all(service, limit) as RunRow[];
     return rows.map((r) => ({
       id: r.id, service: r.service, name: r.name, phase: r.phase, run: JSON.parse(r.run) as unknown,
@@ -373,13 +375,12 @@ class SqliteStore implements Store {
   }
 
   getSetting(key: string): string | undefined {
-    const row = this.db.prepare(`SELECT value FROM settings WHERE key = ?`).get(key) as { value: string } | undefined;
+    const row = this.statement(`SELECT value FROM settings WHERE key = ?`).get(key) as { value: string } | undefined;
     return row?.value;
   }
 
   setSetting(key: string, value: string): void {
-    this.db
-      .prepare(`INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`)
+    this.statement(`INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`)
       .run(key, value);
   }
 
@@ -426,6 +427,15 @@ function parseCell(file: string, what: string, text: string, check?: (value: unk
   }
   const problem = check?.(value);
   if (problem !== undefined) throw corruptRow(file, what, new Error(problem));
+  return value;
+}
+
+/** `value` with every object in it frozen. */
+function deepFreeze<T>(value: T): T {
+  if (value !== null && typeof value === 'object' && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const v of Object.values(value)) deepFreeze(v);
+  }
   return value;
 }
 
