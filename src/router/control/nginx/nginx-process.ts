@@ -4,7 +4,7 @@
  * good one), and reloads by SIGHUP to the master, confirmed by watching its workers.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, readdirSync, readFileSync, readlinkSync, renameSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readdirSync, readFileSync, readlinkSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { NginxRunError } from './errors.js';
 import { renderMainConfig } from './render-config.js';
@@ -203,6 +203,9 @@ export async function startNginx(options: NginxProcessOptions): Promise<NginxPro
   const dir = options.prefixDir;
   const timeoutMs = options.timeoutMs ?? 10_000;
   for (const d of ['', 'body', 'proxy', 'fastcgi', 'uwsgi', 'scgi']) mkdirSync(join(dir, d), { recursive: true });
+  // Started as root, nginx runs its workers as nobody, and a worker reopens the access log itself
+  // (on USR1): it must be able to reach the directory, or it keeps writing the rotated file.
+  if (process.getuid?.() === 0) chmodSync(dir, statSync(dir).mode | 0o011);
   writeFileSync(join(dir, 'routes.conf'), options.http);
   writeFileSync(join(dir, 'nginx.conf'), renderMainConfig({ prefixDir: dir, workers: options.workers, workerShutdownTimeoutMs: options.workerShutdownTimeoutMs, httpInclude: join(dir, 'routes.conf') }));
   await testConfig(binary, dir, join(dir, 'nginx.conf'), timeoutMs);
