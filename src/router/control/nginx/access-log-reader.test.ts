@@ -34,6 +34,16 @@ describe('following the access log file', () => {
     expect(seen.map((l) => l.status)).toEqual([200, 200, 503]);
   });
 
+  it('skips what the file held when it started: an earlier run\'s traffic', async () => {
+    const path = join(mkdtempSync(join(tmpdir(), 'graylane-access-')), 'access.log');
+    appendFileSync(path, line(1) + line(2));
+    const seen: number[] = [];
+    reader = followAccessLog({ path, onLine: (l) => seen.push(Math.round(l.requestMs)) });
+    appendFileSync(path, line(3));
+    await reader.read();
+    expect(seen).toEqual([3]);
+  });
+
   it('rotates past its size: lines written before and after the reopen are each read once, and the old file goes', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'graylane-access-'));
     const path = join(dir, 'access.log');

@@ -136,6 +136,12 @@ class FileFollower implements AccessLogReader {
   private closed = false;
 
   constructor(private readonly options: FollowAccessLogOptions) {
+    // Lines already there are an earlier run's traffic (the file outlives a restart): not this one's.
+    try {
+      this.offset = statSync(options.path).size;
+    } catch {
+      this.offset = 0;
+    }
     this.timer = setInterval(() => void this.read(), options.pollMs ?? 100);
     try {
       const name = basename(options.path);
@@ -212,7 +218,7 @@ class FileFollower implements AccessLogReader {
   }
 }
 
-/** Follows nginx's access log file (which need not exist yet); `onLine` gets every graylane line. */
+/** Follows nginx's access log file (which need not exist yet) from its current end; `onLine` gets every graylane line. */
 export function followAccessLog(options: FollowAccessLogOptions): AccessLogReader {
   return new FileFollower(options);
 }
