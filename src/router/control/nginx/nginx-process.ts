@@ -81,7 +81,7 @@ function socketInodes(pid: number): Set<string> {
   return out;
 }
 
-/** Inodes of every listening TCP socket on the host, from /proc/net. */
+/** Inodes of every listening TCP socket in a process's network namespace, from /proc. */
 function listeningInodes(pid: number): Set<string> {
   const out = new Set<string>();
   for (const table of ['tcp', 'tcp6']) {
@@ -146,11 +146,10 @@ class ManagedNginx implements NginxProcess {
     renameSync(next, join(this.dir, 'routes.conf'));
     const before = this.workers();
     this.child.kill('SIGHUP');
-    // In force once new workers run and no old one can take a connection any more. The title an
-    // old worker gives itself on the master's QUIT ("is shutting down") comes before it closes
-    // its listening sockets, so the title alone let a reload count as applied while an old worker
-    // still held them; what proves it is the sockets: no listening socket of the master's left
-    // among the old worker's descriptors.
+    // In force once new workers run and no old one can take a connection any more. An old worker
+    // retitles itself "is shutting down" on the master's QUIT just before it closes its listening
+    // sockets; on a loaded machine it can be descheduled in between, so what is checked is the
+    // sockets themselves: none of the master's listening sockets left among its descriptors.
     const end = Date.now() + this.timeoutMs;
     for (;;) {
       const now = this.workers();
