@@ -3,7 +3,7 @@
  * - no flag: graylane's built-in router in this process (one event loop, as the daemon runs it);
  * - `--workers N`: the router supervisor with N worker processes (`spec.router.workers`), children
  *   of this process so the bench counts their CPU;
- * - `--nginx`: graylane-managed nginx with one worker, its access log read back over syslog by
+ * - `--nginx`: graylane-managed nginx with one worker, its buffered access log file read back by
  *   this process (that reading is part of what managed nginx costs, so it is counted too).
  * Prints `{"url":...}` on stdout once serving; stops on SIGTERM (so `--cpu-prof` profiles get
  * written).

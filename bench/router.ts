@@ -208,7 +208,7 @@ export async function run(options: BenchOptions): Promise<Record<string, unknown
       for (const t of list) if (t.skip) console.log(`  ${t.name.padEnd(14)} skipped: ${t.skip}`);
       console.log('  (CPU µs/req: the proxy process tree; for direct, the upstream; "upstream": the upstream in the same run)');
       if (vsNginx) console.log(`  graylane 1w / nginx 1w: throughput per worker ${vsNginx.throughputPerWorker} (goal ≥ 0.5), requests per CPU second ${vsNginx.cpuPerRequest ?? '-'}`);
-      if (managedOverHandWritten) console.log(`  managed nginx / hand-written nginx 1w: throughput ${managedOverHandWritten.throughputPerWorker} (goal ≥ 0.95), requests per CPU second ${managedOverHandWritten.cpuPerRequest ?? '-'} (its access log is read back over syslog; the hand-written one logs nothing)`);
+      if (managedOverHandWritten) console.log(`  managed nginx / hand-written nginx 1w: throughput ${managedOverHandWritten.throughputPerWorker} (goal ≥ 0.95), requests per CPU second ${managedOverHandWritten.cpuPerRequest ?? '-'} (its buffered access log file is read back; the hand-written one logs nothing)`);
       if (scaling !== undefined) console.log(`  graylane ${cores}w / graylane 1w: throughput ${scaling} (on ${cores} cores, wrk itself included)`);
       if (figures.baselineOverGraylane) console.log(`  baseline / graylane (1w): throughput ${figures.baselineOverGraylane.throughputPerWorker}, requests per CPU second ${figures.baselineOverGraylane.cpuPerRequest ?? '-'}`);
       console.log(`\n  fixed about ${rate} requests/s: wrk, ${fixedConnections} connections, each paced by Lua delay(), ${durationS} s`);

@@ -39,6 +39,8 @@ export async function startNginxDataPlane(options: { settings: RouterSettings; l
       : { type: 'managed', prefixDir: join(options.stateDir, 'nginx'), workers: options.settings.workers ?? 'auto' },
     listen: `${host}:${port}`,
     drainTimeoutMs: options.drainTimeoutMs,
+    // One place for either nginx: the user's writes it as graylane's own would.
+    accessLogFile: join(options.stateDir, 'nginx', 'access.log'),
   });
   return { control, url: `http://${host}:${port}` };
 }

@@ -1,9 +1,16 @@
 /**
- * Reads nginx's access log from a syslog socket: nginx sends one UDP datagram per request to
- * 127.0.0.1, and each becomes one call of `onLine`. UDP on loopback does not reorder; it drops only
- * when the receive buffer overflows, which a reader that parses a line in microseconds avoids.
+ * Reads nginx's access log from a file nginx writes through a buffer (`buffer=64k flush=200ms`):
+ * one line per request, read by offset when the directory changes (fs.watch) and on a short poll,
+ * so a line reaches the counters at most about flush + poll after its request ended. A partial
+ * last line waits for the read that completes it.
+ *
+ * The file is bounded: past `maxBytes` it is renamed, nginx is told to reopen its logs (the new
+ * lines go to a new file at the same path), the renamed file is read on from the same offset until
+ * no nginx process holds it any more, then removed. Every line is read once: those written before
+ * the reopen from the renamed file, those after from the new one.
  */
-import { createSocket, type Socket } from 'node:dgram';
+import { readSync, openSync, closeSync, fstatSync, renameSync, rmSync, statSync, watch, readdirSync, type FSWatcher } from 'node:fs';
+import { basename, dirname } from 'node:path';
 import { LOG_MARK } from './render-config.js';
 
 /** One request as nginx logged it. */
@@ -22,11 +29,11 @@ export interface AccessLine {
   kind: 'request' | 'mirror';
 }
 
-/** Parses a syslog datagram carrying a graylane access log line; undefined for anything else. */
-export function parseAccessLine(datagram: string): AccessLine | undefined {
-  const at = datagram.indexOf(`${LOG_MARK}|`);
+/** Parses one line of graylane's access log format; undefined for anything else. */
+export function parseAccessLine(text: string): AccessLine | undefined {
+  const at = text.indexOf(`${LOG_MARK}|`);
   if (at < 0) return undefined;
-  const f = datagram.slice(at).trimEnd().split('|');
+  const f = text.slice(at).trimEnd().split('|');
   if (f.length < 8) return undefined;
   const status = Number(f[4]);
   const seconds = Number(f[5]);
@@ -34,36 +41,184 @@ export function parseAccessLine(datagram: string): AccessLine | undefined {
   return { service: f[1]!, revision: f[2]!, pick: f[3]!, status, requestMs: seconds * 1000, kind: f[7] === 'mirror' ? 'mirror' : 'request' };
 }
 
-/** A bound syslog listener. */
+/** How the file is bounded. */
+export interface AccessLogRotation {
+  /** Size past which the file is renamed and nginx told to reopen it. */
+  maxBytes: number;
+  /** Makes nginx open a new file at the path (USR1 to its master, or a reload). */
+  reopen: () => Promise<void>;
+  /**
+   * Pids of the nginx processes that may hold the renamed file; once none does, it is complete.
+   * Without it (an nginx graylane does not run), the file is complete once it has not grown for
+   * `quietMs`.
+   */
+  holders?: () => number[];
+  /** See `holders`; default 2 s. */
+  quietMs?: number;
+  /** Longest wait for the renamed file to be complete; default 30 s. */
+  timeoutMs?: number;
+}
+
+/** Options of {@link followAccessLog}. */
+export interface FollowAccessLogOptions {
+  /** The file nginx writes. */
+  path: string;
+  /** Called for every graylane line, in the order nginx wrote them. */
+  onLine: (line: AccessLine) => void;
+  /** Read at least this often, ms; default 100. */
+  pollMs?: number;
+  /** Bounding the file; none: it grows without bound. */
+  rotation?: AccessLogRotation;
+  /** A rotation that failed (the file keeps growing; it is tried again at the next read). */
+  onError?: (err: Error) => void;
+}
+
+/** A followed access log. */
 export interface AccessLogReader {
-  /** The UDP port on 127.0.0.1 nginx should send to. */
-  port: number;
-  /** Stops listening. */
+  /** The file. */
+  path: string;
+  /** Reads what is there now (and rotates if due); resolves once done. */
+  read(): Promise<void>;
+  /** Reads what is left and stops. */
   close(): Promise<void>;
 }
 
-/** Listens on 127.0.0.1 (`port` 0: any free port) and calls `onLine` for every graylane line. */
-export async function listenAccessLog(options: { port?: number; onLine: (line: AccessLine) => void }): Promise<AccessLogReader> {
-  const socket: Socket = createSocket('udp4');
-  socket.on('message', (msg) => {
-    const line = parseAccessLine(msg.toString('utf8'));
-    if (line) options.onLine(line);
-  });
-  await new Promise<void>((resolve, reject) => {
-    socket.once('error', reject);
-    socket.bind(options.port ?? 0, '127.0.0.1', () => {
-      socket.off('error', reject);
-      resolve();
-    });
-  });
-  // A burst must not overflow the default receive buffer before the event loop comes round.
+/** Reads `path` from `offset` to its last complete line; returns the new offset (unchanged when absent). */
+function readLines(path: string, offset: number, onText: (line: string) => void): number {
+  let fd: number;
   try {
-    socket.setRecvBufferSize(4 * 1024 * 1024);
+    fd = openSync(path, 'r');
   } catch {
-    // The kernel's cap applies; a smaller buffer only matters under bursts far above a test's.
+    return offset;
   }
-  return {
-    port: socket.address().port,
-    close: () => new Promise<void>((resolve) => socket.close(() => resolve())),
+  try {
+    const size = fstatSync(fd).size;
+    if (size <= offset) return offset;
+    const buf = Buffer.alloc(size - offset);
+    const n = readSync(fd, buf, 0, buf.length, offset);
+    const end = buf.lastIndexOf(0x0a, n - 1);
+    if (end < 0) return offset;
+    for (const line of buf.subarray(0, end).toString('utf8').split('\n')) onText(line);
+    return offset + end + 1;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Whether any of `pids` holds the file `file` (device and inode) open. */
+function heldBy(pids: number[], file: { dev: number; ino: number }): boolean {
+  for (const pid of pids) {
+    let fds: string[];
+    try {
+      fds = readdirSync(`/proc/${pid}/fd`);
+    } catch {
+      continue;
+    }
+    for (const fd of fds) {
+      try {
+        const st = statSync(`/proc/${pid}/fd/${fd}`);
+        if (st.ino === file.ino && st.dev === file.dev) return true;
+      } catch {
+        // Closed meanwhile, or not a file.
+      }
+    }
+  }
+  return false;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+class FileFollower implements AccessLogReader {
+  private offset = 0;
+  private running: Promise<void> = Promise.resolve();
+  private readonly timer: NodeJS.Timeout;
+  private readonly watcher: FSWatcher | undefined;
+  private closed = false;
+
+  constructor(private readonly options: FollowAccessLogOptions) {
+    // Lines already there are an earlier run's traffic (the file outlives a restart): not this one's.
+    try {
+      this.offset = statSync(options.path).size;
+    } catch {
+      this.offset = 0;
+    }
+    this.timer = setInterval(() => void this.read(), options.pollMs ?? 100);
+    try {
+      const name = basename(options.path);
+      this.watcher = watch(dirname(options.path), (_event, file) => {
+        if (file === name) void this.read();
+      });
+      this.watcher.on('error', () => undefined);
+    } catch {
+      // No inotify here: the poll alone reads the file.
+      this.watcher = undefined;
+    }
+  }
+
+  get path(): string {
+    return this.options.path;
+  }
+
+  read(): Promise<void> {
+    // One read at a time, so no line is read twice; a read asked for during one follows it.
+    const next = this.running.then(() => this.step());
+    this.running = next.catch((err: unknown) => this.options.onError?.(err as Error));
+    return this.running;
+  }
+
+  private emit = (text: string): void => {
+    const line = parseAccessLine(text);
+    if (line) this.options.onLine(line);
   };
+
+  private async step(): Promise<void> {
+    this.offset = readLines(this.options.path, this.offset, this.emit);
+    const rotation = this.options.rotation;
+    if (rotation && !this.closed && this.offset >= rotation.maxBytes) await this.rotate(rotation);
+  }
+
+  private async rotate(rotation: AccessLogRotation): Promise<void> {
+    const path = this.options.path;
+    const old = `${path}.rotated`;
+    renameSync(path, old);
+    try {
+      await rotation.reopen();
+    } catch (err) {
+      // nginx still writes the renamed file: put it back, so the next read goes on where this stopped.
+      renameSync(old, path);
+      throw err;
+    }
+    const { dev, ino } = statSync(old);
+    const end = Date.now() + (rotation.timeoutMs ?? 30_000);
+    let size = statSync(old).size;
+    let quietSince = Date.now();
+    for (;;) {
+      this.offset = readLines(old, this.offset, this.emit);
+      if (rotation.holders) {
+        if (!heldBy(rotation.holders(), { dev, ino })) break;
+      } else {
+        const now = statSync(old).size;
+        if (now !== size) [size, quietSince] = [now, Date.now()];
+        else if (Date.now() - quietSince >= (rotation.quietMs ?? 2000)) break;
+      }
+      if (Date.now() > end) break;
+      await sleep(this.options.pollMs ?? 100);
+    }
+    // Nobody writes it any more: what is left is read, then the file goes.
+    this.offset = readLines(old, this.offset, this.emit);
+    rmSync(old, { force: true });
+    this.offset = readLines(path, 0, this.emit);
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    clearInterval(this.timer);
+    this.watcher?.close();
+    await this.read();
+  }
+}
+
+/** Follows nginx's access log file (which need not exist yet) from its current end; `onLine` gets every graylane line. */
+export function followAccessLog(options: FollowAccessLogOptions): AccessLogReader {
+  return new FileFollower(options);
 }

@@ -1,12 +1,13 @@
 /**
  * The RouterControl of nginx as graylane's data plane. `applyTable` renders the table and reloads
- * nginx gracefully; the counters come from nginx's access log over syslog; a drain is the exit of
+ * nginx gracefully; the counters come from nginx's buffered access log file; a drain is the exit of
  * the workers that served before the reload that removed the instance. Two ways to run: graylane
  * runs nginx itself (`managed`), or writes an include file for an nginx the user runs and calls
  * their reload command (`include`).
  */
 import { spawn } from 'node:child_process';
-import { renameSync, writeFileSync } from 'node:fs';
+import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import type {
   LatencyCounts, ReleaseStats, ReleaseTraffic, RevisionStats, RevisionTotals, RouteTable, RouterEvent, StatsQuery,
@@ -14,7 +15,7 @@ import type {
 import { assertRouteTable } from '../../route-table-schema.js';
 import type { ApplyTableResult, DrainOutcome, RouterControl, RouterSnapshot } from '../router-control.js';
 import { AccessCounters } from './access-counters.js';
-import { listenAccessLog, type AccessLogReader } from './access-log-reader.js';
+import { followAccessLog, type AccessLogReader } from './access-log-reader.js';
 import { NginxRunError } from './errors.js';
 import { startNginx, type NginxProcess } from './nginx-process.js';
 import { renderHttpConfig } from './render-config.js';
@@ -40,6 +41,17 @@ export interface NginxRouterControlOptions {
   reloadTimeoutMs?: number;
   /** Wall clock, ms since the epoch; `Date.now` by default. */
   nowMs?: () => number;
+  /**
+   * The access log file nginx writes and graylane reads; default `access.log` in the prefix
+   * directory (managed), next to the include file (include). Its directory is created.
+   */
+  accessLogFile?: string;
+  /** Size past which the access log is rotated, bytes; default 16 MiB. */
+  accessLogMaxBytes?: number;
+  /** How often the access log is read at least, ms; default 100. */
+  accessLogPollMs?: number;
+  /** A rotation of the access log that failed (it is retried at the next read). */
+  onAccessLogError?: (err: Error) => void;
 }
 
 /** A RouterControl over nginx that can also be stopped. */
@@ -93,7 +105,7 @@ class NginxControl implements NginxRouterControl {
   private async apply(table: RouteTable): Promise<ApplyTableResult> {
     assertRouteTable(table);
     if (isDeepStrictEqual(this.table, table)) return { version: this.version, changed: false };
-    const { http } = renderHttpConfig(table, { listen: this.options.listen, syslogPort: this.reader.port });
+    const { http } = renderHttpConfig(table, { listen: this.options.listen, accessLog: this.reader.path });
     const removed = routedIds(this.table).filter((id) => !routedIds(table).includes(id));
     let oldWorkers: number[] | 'include';
     if (this.nginx) {
@@ -169,6 +181,7 @@ class NginxControl implements NginxRouterControl {
 
   async stop(options: { timeoutMs?: number } = {}): Promise<void> {
     await this.nginx?.stop(options);
+    // nginx's workers wrote their buffers as they exited: the last lines are read before closing.
     await this.reader.close();
   }
 }
@@ -184,15 +197,28 @@ function routedIds(table: RouteTable): string[] {
  */
 export async function startNginxRouterControl(options: NginxRouterControlOptions): Promise<NginxRouterControl> {
   const counters = new AccessCounters(options.statsWindowSeconds ?? 300, options.nowMs);
-  const reader = await listenAccessLog({ onLine: (line) => counters.record(line) });
-  if (options.mode.type === 'include') return new NginxControl(options, reader, counters, undefined);
+  const mode = options.mode;
+  const accessLog = options.accessLogFile ?? (mode.type === 'managed' ? join(mode.prefixDir, 'access.log') : `${mode.includeFile}.access.log`);
+  mkdirSync(dirname(accessLog), { recursive: true });
+  let nginx: NginxProcess | undefined;
+  const reader = followAccessLog({
+    path: accessLog,
+    onLine: (line) => counters.record(line),
+    ...(options.accessLogPollMs !== undefined && { pollMs: options.accessLogPollMs }),
+    ...(options.onAccessLogError !== undefined && { onError: options.onAccessLogError }),
+    rotation: mode.type === 'managed'
+      ? { maxBytes: options.accessLogMaxBytes ?? 16 * 1024 * 1024, reopen: () => nginx!.reopenLogs(), holders: () => nginx!.processes() }
+      // The user's nginx: a reload opens the log files anew too, and its processes are not ours to watch.
+      : { maxBytes: options.accessLogMaxBytes ?? 16 * 1024 * 1024, reopen: () => run(mode.reloadCommand, options.reloadTimeoutMs ?? 10_000) },
+  });
+  if (mode.type === 'include') return new NginxControl(options, reader, counters, undefined);
   try {
-    const nginx = await startNginx({
-      prefixDir: options.mode.prefixDir,
-      workers: options.mode.workers ?? 'auto',
+    nginx = await startNginx({
+      prefixDir: mode.prefixDir,
+      workers: mode.workers ?? 'auto',
       workerShutdownTimeoutMs: options.drainTimeoutMs ?? 30_000,
-      http: renderHttpConfig({ services: [] }, { listen: options.listen, syslogPort: reader.port }).http,
-      ...(options.mode.binary !== undefined && { binary: options.mode.binary }),
+      http: renderHttpConfig({ services: [] }, { listen: options.listen, accessLog }).http,
+      ...(mode.binary !== undefined && { binary: mode.binary }),
       ...(options.reloadTimeoutMs !== undefined && { timeoutMs: options.reloadTimeoutMs }),
     });
     return new NginxControl(options, reader, counters, nginx);

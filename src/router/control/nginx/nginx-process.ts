@@ -4,7 +4,7 @@
  * good one), and reloads by SIGHUP to the master, confirmed by watching its workers.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readdirSync, readFileSync, readlinkSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { NginxRunError } from './errors.js';
 import { renderMainConfig } from './render-config.js';
@@ -33,6 +33,10 @@ export interface NginxProcess {
   reload(http: string): Promise<number[]>;
   /** Of `pids`, those still running. */
   alive(pids: number[]): number[];
+  /** The master and its workers. */
+  processes(): number[];
+  /** Tells nginx to reopen its log files (USR1): its workers write their buffers to the old file first. */
+  reopenLogs(): Promise<void>;
   /** Graceful stop (SIGQUIT), SIGKILL at `deadlineMs` from now. */
   stop(options?: { timeoutMs?: number }): Promise<void>;
 }
@@ -55,6 +59,45 @@ function titleOf(pid: number): string {
   } catch {
     return '';
   }
+}
+
+/** Inodes of the sockets a process holds open, from /proc (empty once it is gone). */
+function socketInodes(pid: number): Set<string> {
+  const out = new Set<string>();
+  let fds: string[];
+  try {
+    fds = readdirSync(`/proc/${pid}/fd`);
+  } catch {
+    return out;
+  }
+  for (const fd of fds) {
+    try {
+      const m = /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/${pid}/fd/${fd}`));
+      if (m) out.add(m[1]!);
+    } catch {
+      // Closed between the listing and the read.
+    }
+  }
+  return out;
+}
+
+/** Inodes of every listening TCP socket in a process's network namespace, from /proc. */
+function listeningInodes(pid: number): Set<string> {
+  const out = new Set<string>();
+  for (const table of ['tcp', 'tcp6']) {
+    let text: string;
+    try {
+      text = readFileSync(`/proc/${pid}/net/${table}`, 'utf8');
+    } catch {
+      continue;
+    }
+    for (const line of text.split('\n').slice(1)) {
+      const f = line.trim().split(/\s+/);
+      // Field 3 is the state (0A: LISTEN), field 9 the inode.
+      if (f[3] === '0A' && f[9] !== undefined) out.add(f[9]);
+    }
+  }
+  return out;
 }
 
 /** Runs `nginx -t` on a configuration; rejects with nginx's own words when it is refused. */
@@ -103,17 +146,38 @@ class ManagedNginx implements NginxProcess {
     renameSync(next, join(this.dir, 'routes.conf'));
     const before = this.workers();
     this.child.kill('SIGHUP');
-    // In force once new workers run and every old one has stopped accepting (it retitles itself
-    // "is shutting down" on the master's QUIT) or is gone.
+    // In force once new workers run and no old one can take a connection any more. An old worker
+    // retitles itself "is shutting down" on the master's QUIT just before it closes its listening
+    // sockets; on a loaded machine it can be descheduled in between, so what is checked is the
+    // sockets themselves: none of the master's listening sockets left among its descriptors.
     const end = Date.now() + this.timeoutMs;
     for (;;) {
       const now = this.workers();
       const fresh = now.filter((p) => !before.includes(p));
-      const oldAccepting = before.filter((p) => now.includes(p) && !titleOf(p).includes('shutting down'));
+      const oldAccepting = before.filter((p) => now.includes(p) && this.accepting(p));
       if (fresh.length > 0 && oldAccepting.length === 0) return before;
       if (Date.now() > end) throw new NginxRunError('ReloadFailed', `nginx did not reload within ${this.timeoutMs} ms; see ${join(this.dir, 'error.log')}`);
       await sleep(10);
     }
+  }
+
+  /** Whether a worker may still accept: not retitled as shutting down, or still holding a listening socket. */
+  private accepting(pid: number): boolean {
+    if (!titleOf(pid).includes('shutting down')) return titleOf(pid) !== '';
+    const listening = listeningInodes(this.pid);
+    const mine = [...socketInodes(this.pid)].filter((i) => listening.has(i));
+    const held = socketInodes(pid);
+    return mine.some((i) => held.has(i));
+  }
+
+  processes(): number[] {
+    return [this.pid, ...this.workers()];
+  }
+
+  reopenLogs(): Promise<void> {
+    if (this.stopped || this.child.exitCode !== null) return Promise.reject(new NginxRunError('NotStarted', 'nginx is not running'));
+    this.child.kill('SIGUSR1');
+    return Promise.resolve();
   }
 
   alive(pids: number[]): number[] {
@@ -138,6 +202,9 @@ export async function startNginx(options: NginxProcessOptions): Promise<NginxPro
   const dir = options.prefixDir;
   const timeoutMs = options.timeoutMs ?? 10_000;
   for (const d of ['', 'body', 'proxy', 'fastcgi', 'uwsgi', 'scgi']) mkdirSync(join(dir, d), { recursive: true });
+  // Started as root, nginx runs its workers as nobody, and a worker reopens the access log itself
+  // (on USR1): it must be able to reach the directory, or it keeps writing the rotated file.
+  if (process.getuid?.() === 0) chmodSync(dir, statSync(dir).mode | 0o011);
   writeFileSync(join(dir, 'routes.conf'), options.http);
   writeFileSync(join(dir, 'nginx.conf'), renderMainConfig({ prefixDir: dir, workers: options.workers, workerShutdownTimeoutMs: options.workerShutdownTimeoutMs, httpInclude: join(dir, 'routes.conf') }));
   await testConfig(binary, dir, join(dir, 'nginx.conf'), timeoutMs);

@@ -6,7 +6,7 @@ const base: ServiceRoute = {
   name: 'web', pathPrefix: '/', stable: 'v1', canary: 'v2', canaryWeight: 25,
   revisions: { v1: { instances: [{ id: 'a', address: '127.0.0.1:1', ready: true }] }, v2: { instances: [{ id: 'b', address: '127.0.0.1:2', ready: true }, { id: 'c', address: '127.0.0.1:3', ready: true, draining: true }] } },
 };
-const opts = { listen: '127.0.0.1:8080', syslogPort: 5140 };
+const opts = { listen: '127.0.0.1:8080', accessLog: '/s/nginx/access.log' };
 
 describe('rendering a route table as nginx configuration', () => {
   it('splits by weight per request, keeps upstreams with keep-alive, and leaves draining instances out', () => {
@@ -15,7 +15,7 @@ describe('rendering a route table as nginx configuration', () => {
     expect(http).toContain('server 127.0.0.1:2 max_fails=0;');
     expect(http).not.toContain('127.0.0.1:3');
     expect(http).toMatch(/keepalive 32;/);
-    expect(http).toContain('access_log syslog:server=127.0.0.1:5140,tag=graylane,nohostname graylane_log;');
+    expect(http).toContain('access_log "/s/nginx/access.log" graylane_log buffer=64k flush=200ms;');
   });
 
   it('refuses names and conditions nginx cannot carry, with the field', () => {

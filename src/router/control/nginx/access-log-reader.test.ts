@@ -1,0 +1,129 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { appendFileSync, closeSync, existsSync, mkdtempSync, openSync, readdirSync, writeSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { followAccessLog, parseAccessLine, type AccessLine, type AccessLogReader } from './access-log-reader.js';
+
+const line = (n: number) => `gl1|web|v1|v1|200|0.00${n % 10}|0.001|request\n`;
+let reader: AccessLogReader | undefined;
+afterEach(async () => {
+  await reader?.close();
+  reader = undefined;
+});
+
+describe('reading nginx access log lines', () => {
+  it('parses graylane lines and ignores anything else', () => {
+    expect(parseAccessLine('gl1|web|v2|v1|503|0.250|-|request')).toEqual({ service: 'web', revision: 'v2', pick: 'v1', status: 503, requestMs: 250, kind: 'request' });
+    expect(parseAccessLine('gl1|web|v2|v2|200|0.001|0.001|mirror')?.kind).toBe('mirror');
+    expect(parseAccessLine('127.0.0.1 - - "GET / HTTP/1.1" 200')).toBeUndefined();
+    expect(parseAccessLine('gl1|web|v2|v1|abc|0.1|-|request')).toBeUndefined();
+  });
+});
+
+describe('following the access log file', () => {
+  it('reads lines appended after it started, and waits for the end of a partial last line', async () => {
+    const path = join(mkdtempSync(join(tmpdir(), 'graylane-access-')), 'access.log');
+    const seen: AccessLine[] = [];
+    reader = followAccessLog({ path, onLine: (l) => seen.push(l), pollMs: 20 });
+    await reader.read(); // no file yet: nothing, no error
+    appendFileSync(path, line(1) + line(2) + 'gl1|web|v1|v1|50');
+    await reader.read();
+    expect(seen.map((l) => l.status)).toEqual([200, 200]);
+    appendFileSync(path, '3|0.1|-|request\n');
+    await reader.read();
+    expect(seen.map((l) => l.status)).toEqual([200, 200, 503]);
+  });
+
+  it('skips what the file held when it started: an earlier run\'s traffic', async () => {
+    const path = join(mkdtempSync(join(tmpdir(), 'graylane-access-')), 'access.log');
+    appendFileSync(path, line(1) + line(2));
+    const seen: number[] = [];
+    reader = followAccessLog({ path, onLine: (l) => seen.push(Math.round(l.requestMs)) });
+    appendFileSync(path, line(3));
+    await reader.read();
+    expect(seen).toEqual([3]);
+  });
+
+  it('rotates past its size: lines written before and after the reopen are each read once, and the old file goes', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'graylane-access-'));
+    const path = join(dir, 'access.log');
+    const seen: number[] = [];
+    let reopens = 0;
+    // This process stands for an nginx worker: it writes through a descriptor, which follows the
+    // file through the rename, and writes its buffer to it at the reopen before closing it.
+    const fd = openSync(path, 'a');
+    reader = followAccessLog({
+      path,
+      pollMs: 10,
+      onLine: (l) => seen.push(Math.round(l.requestMs)),
+      rotation: {
+        maxBytes: 150,
+        reopen: () => {
+          reopens++;
+          writeSync(fd, line(7));
+          setTimeout(() => {
+            writeSync(fd, line(8));
+            closeSync(fd);
+            appendFileSync(path, line(9));
+          }, 50);
+          return Promise.resolve();
+        },
+        holders: () => [process.pid],
+      },
+    });
+    let body = '';
+    for (let i = 0; i < 5; i++) body += line(i);
+    writeSync(fd, body);
+    await reader.read();
+    expect(reopens).toBe(1);
+    expect(seen).toEqual([0, 1, 2, 3, 4, 7, 8, 9]);
+    expect(existsSync(`${path}.rotated`)).toBe(false);
+    appendFileSync(path, line(5));
+    await reader.read();
+    expect(seen).toEqual([0, 1, 2, 3, 4, 7, 8, 9, 5]);
+    expect(readdirSync(dir)).toEqual(['access.log']);
+  });
+
+  it('puts the file back when nginx cannot be told to reopen, and reports it', async () => {
+    const path = join(mkdtempSync(join(tmpdir(), 'graylane-access-')), 'access.log');
+    const seen: AccessLine[] = [];
+    const errors: string[] = [];
+    reader = followAccessLog({
+      path,
+      onLine: (l) => seen.push(l),
+      rotation: { maxBytes: 10, reopen: () => Promise.reject(new Error('nginx is not running')) },
+      onError: (e) => errors.push(e.message),
+    });
+    appendFileSync(path, line(1));
+    await reader.read();
+    expect(errors).toEqual(['nginx is not running']);
+    appendFileSync(path, line(2));
+    await reader.read();
+    expect(seen).toHaveLength(2);
+    expect(existsSync(path)).toBe(true);
+  });
+
+  it('without holders to watch, takes the renamed file as complete once it stopped growing', async () => {
+    const path = join(mkdtempSync(join(tmpdir(), 'graylane-access-')), 'access.log');
+    const seen: number[] = [];
+    reader = followAccessLog({
+      path,
+      pollMs: 10,
+      onLine: (l) => seen.push(Math.round(l.requestMs)),
+      rotation: {
+        maxBytes: 10,
+        quietMs: 150,
+        reopen: () => {
+          setTimeout(() => appendFileSync(`${path}.rotated`, line(6)), 60);
+          return Promise.resolve();
+        },
+      },
+    });
+    appendFileSync(path, line(1));
+    const start = Date.now();
+    await reader.read();
+    expect(seen).toEqual([1, 6]);
+    expect(Date.now() - start).toBeGreaterThanOrEqual(150);
+    expect(existsSync(`${path}.rotated`)).toBe(false);
+  });
+});
