@@ -80,3 +80,32 @@ describe('sqlite store: the applied App read back', () => {
     other.close();
   });
 });
+
+describe('sqlite store: instance records skip the fsync, nothing else does', () => {
+  const syncLevel = (store: unknown) => (store as { syncLevel(): number }).syncLevel();
+  const FULL = 2;
+
+  it('puts the connection back to a full sync after each instance write, also one that fails', () => {
+    const store = openSqliteStore({ file: tempFile() });
+    expect(syncLevel(store)).toBe(FULL);
+    store.putInstance({ id: 'api-1', service: 'api', revision: 'r1', record: { pid: 42 } });
+    expect(syncLevel(store)).toBe(FULL);
+    expect(() => store.putInstance({ id: 'api-2', service: 'api', revision: 'r1', record: { pid: 10n } })).toThrow(/BigInt/);
+    expect(syncLevel(store)).toBe(FULL);
+    store.deleteInstance('api-1');
+    expect(syncLevel(store)).toBe(FULL);
+    expect(store.listInstances()).toEqual([]);
+    store.close();
+  });
+
+  it('a record written without the fsync is there for the next daemon (a crash keeps what the OS accepted)', () => {
+    const file = tempFile();
+    const store = openSqliteStore({ file });
+    store.transaction(() => store.putInstance({ id: 'api-1', service: 'api', revision: 'r1', record: { pid: 1 } }));
+    store.putInstance({ id: 'api-2', service: 'api', revision: 'r1', record: { pid: 2 } });
+    const next = openSqliteStore({ file });
+    expect(next.listInstances().map((i) => i.id)).toEqual(['api-1', 'api-2']);
+    store.close();
+    next.close();
+  });
+});
