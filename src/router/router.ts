@@ -4,7 +4,6 @@
 import { EventEmitter } from 'node:events';
 import http from 'node:http';
 import { BlockList, isIP, type AddressInfo } from 'node:net';
-import { startAdminServer } from './admin-server.js';
 import { CompiledRelease } from './compiled-release.js';
 import { CompiledService, CompiledTable, RevisionGroup } from './compiled-table.js';
 import { RouterError } from './errors.js';
@@ -12,7 +11,7 @@ import { Exchange, sendPlain, type ExchangeEnvironment } from './exchange.js';
 import { markFromTrustedProxy } from './headers.js';
 import { admitRequest, type Refusal, type RefusalReason } from './inbound.js';
 import { Instance, type InstanceEnvironment } from './instance.js';
-import { createMetricsRegistry, type MetricsSource } from './metrics.js';
+import type { MetricsSource } from './metrics.js';
 import { MirrorLimiter } from './mirror.js';
 import { ReleaseCounters } from './release-counters.js';
 import { ReleasePositions } from './release-positions.js';
@@ -300,6 +299,9 @@ class RouterImpl extends EventEmitter implements Router {
       out.httpsUrl = urlOf(this.https.server).replace(/^http:/, 'https:');
     }
     if (this.options.admin) {
+      // Loaded only here: a supervised worker has no admin listener, and prom-client alone is
+      // ~13 MB of resident memory in each worker process.
+      const [{ createMetricsRegistry }, { startAdminServer }] = await Promise.all([import('./metrics.js'), import('./admin-server.js')]);
       const registry = createMetricsRegistry(this.metricsSource());
       this.admin = startAdminServer({ admin: this.options.admin, router: this, registry });
       await listen(this.admin, this.options.admin.host, this.options.admin.port);
