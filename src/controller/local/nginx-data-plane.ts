@@ -3,10 +3,10 @@
  * the user's nginx through an include file), driven through the same RouterControl port as the
  * built-in router.
  */
-import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import type { RouterSettings } from '../../documents/schema.js';
 import { startNginxRouterControl, type NginxRouterControl } from '../../router/control/nginx/nginx-control.js';
+import { freePort } from '../../runtime/process/free-port.js';
 
 /** A running nginx data plane. */
 export interface NginxDataPlane {
@@ -16,17 +16,6 @@ export interface NginxDataPlane {
   url: string;
 }
 
-/** A free TCP port on `host`: nginx cannot be told "any port" and report it back. */
-async function freePort(host: string): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((resolve, reject) => {
-    s.once('error', reject);
-    s.listen(0, host, resolve);
-  });
-  const port = (s.address() as AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
 
 /** Starts nginx (or prepares the include file) for the daemon; rejects with a `NginxRunError`. */
 export async function startNginxDataPlane(options: { settings: RouterSettings; listen: { host: string; port: number }; stateDir: string; drainTimeoutMs: number }): Promise<NginxDataPlane> {

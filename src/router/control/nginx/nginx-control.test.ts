@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import type { RouteTable, ServiceRoute } from '../../contract/index.js';
 import { startNginxRouterControl, type NginxRouterControl } from './nginx-control.js';
 import { NginxRenderError } from './errors.js';
+import { freePort } from '../../../../test/fixtures/router/support.js';
 
 interface Upstream { server: Server; port: number; hits: string[] }
 
@@ -20,14 +21,6 @@ async function upstream(name: string): Promise<Upstream> {
   server.keepAliveTimeout = 60_000;
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   return { server, port: (server.address() as AddressInfo).port, hits };
-}
-
-async function freePort(): Promise<number> {
-  const s = createNetServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
 }
 
 const agent = new Agent({ keepAlive: true, maxSockets: 4 });

@@ -1,11 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Agent, createServer, request, type Server } from 'node:http';
-import { createServer as createNetServer, type AddressInfo } from 'node:net';
+import { type AddressInfo } from 'node:net';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ServiceRoute } from '../../contract/index.js';
 import { startNginxRouterControl } from './nginx-control.js';
+import { freePort } from '../../../../test/fixtures/router/support.js';
 
 let upstreams: Server[] = [];
 let ports: number[] = [];
@@ -21,14 +22,6 @@ beforeAll(async () => {
 afterAll(() => {
   for (const u of upstreams) u.close();
 });
-
-async function freePort(): Promise<number> {
-  const s = createNetServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
 
 /** The App's one service with its first `ready` instances ready, as the daemon renders start-up. */
 function table(ready: number): { services: ServiceRoute[] } {
