@@ -62,7 +62,7 @@ describe('admin listener of a supervised router', () => {
     const denied = await fetch(`${admin.url}/metrics`);
     expect(denied.status).toBe(401);
     expect(denied.headers.get('www-authenticate')).toBe('Bearer');
-    // New connections, handed round-robin to both workers.
+    // New connections, accepted by both workers.
     for (let i = 0; i < 30; i++) expect((await send(`${s.url}/`)).body).toBe('a');
     await until(async () => (await requests('v1')) === 30, 10_000, '30 requests on /metrics');
     const workers = await s.workers();

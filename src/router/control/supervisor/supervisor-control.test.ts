@@ -48,7 +48,7 @@ describe('router supervisor: workers', () => {
       const workers = await s.workers();
       expect(workers).toHaveLength(2);
       expect(workers.every((w) => w.tableVersion === version)).toBe(true);
-      // Round-robin: with fresh connections, both workers get some.
+      // Workers accept from the shared socket themselves: over forty fresh connections, both get some.
       await load(40, 4, () => send(`${s.url}/`));
       await s.snapshot();
       const after = await s.workers();

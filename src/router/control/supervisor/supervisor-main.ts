@@ -1,7 +1,7 @@
 /**
  * The router supervisor: a process of its own (started detached by the daemon's adapter, see
- * `supervisor-control.ts`) that owns the proxy's listening socket through node:cluster (the
- * primary accepts and hands connections round-robin to its workers), runs N workers, keeps the
+ * `supervisor-control.ts`) that owns the proxy's listening socket through node:cluster (shared with
+ * the workers, which accept from it themselves: see `cluster.schedulingPolicy` below), runs N workers, keeps the
  * table in force and its version, replaces a worker that dies, sums the workers' counters, and
  * answers the daemon on a Unix socket. It outlives a daemon that crashes and keeps serving its last
  * table; a restarted daemon adopts it from `router.json`.
@@ -41,8 +41,6 @@ const config = JSON.parse(process.argv[2] ?? '{}') as SupervisorConfig;
 const socketPath = join(config.stateDir, SUPERVISOR_SOCKET_FILE);
 const infoFile = join(config.stateDir, SUPERVISOR_INFO_FILE);
 const here = fileURLToPath(import.meta.url);
-/** How long a connection may wait in hand-off after its worker died before it is taken for lost. */
-const ORPHANED_CONNECTION_GRACE_MS = 2000;
 
 let version = 0;
 let table: RouteTable = { services: [] };
@@ -65,6 +63,13 @@ const forwarded = new Set<string>();
  */
 const certificateChanges = new Set<string>();
 
+// Workers accept connections themselves, as the router in the daemon does: each takes every
+// connection waiting in one turn of its event loop. node:cluster's default, round-robin, has this
+// process accept them and hand them over one at a time per worker, each hand-off an IPC round trip
+// through both event loops; on a busy host a burst of new connections (a client's pool growing)
+// queued here for longer than clients wait for an answer (UND_ERR_HEADERS_TIMEOUT under steady
+// load), and a worker that died mid hand-off left its connection open and unanswered.
+cluster.schedulingPolicy = cluster.SCHED_NONE;
 cluster.setupPrimary({ exec: here.replace(/supervisor-main\.(ts|js)$/, 'worker-main.$1'), execArgv: process.execArgv });
 
 function fork(): void {
@@ -149,31 +154,7 @@ function forwardCertificate(event: CertificateEvent): void {
   for (const c of clients) writeJsonLine(c, { v: PROTOCOL_VERSION, push: 'certificate', event });
 }
 
-/** A connection handle of the primary, as `process._getActiveHandles()` lists it. */
-interface RawConnection { close(): void }
-
-function connectionHandles(): RawConnection[] {
-  const active = (process as unknown as { _getActiveHandles?: () => unknown[] })._getActiveHandles?.() ?? [];
-  // Raw TCP handles: the listening socket is listed as its net.Server, clients of router.sock as Pipes.
-  return active.filter((h): h is RawConnection => (h as object | null)?.constructor?.name === 'TCP');
-}
-
-/**
- * A connection the primary accepted and was handing to a worker that then died is held open by
- * node:cluster for ever (the hand-off's callback never runs), and its client hangs. Handles that
- * were open at the death and still are {@link ORPHANED_CONNECTION_GRACE_MS} later (a live hand-off
- * takes milliseconds) are such, and are closed: the client sees its request fail instead.
- */
-function closeOrphanedConnections(): void {
-  const atDeath = new Set(connectionHandles());
-  if (atDeath.size === 0) return;
-  setTimeout(() => {
-    for (const handle of connectionHandles()) if (atDeath.has(handle)) handle.close();
-  }, ORPHANED_CONNECTION_GRACE_MS).unref();
-}
-
 cluster.on('exit', (worker) => {
-  closeOrphanedConnections();
   const state = workers.get(worker.id);
   workers.delete(worker.id);
   merger.retire(worker.id);

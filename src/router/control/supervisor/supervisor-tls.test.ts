@@ -92,7 +92,7 @@ describe.skipIf(!hasOpenssl())('router supervisor: HTTPS in the workers (openssl
     await s.applyTable(serviceTable({ stable: [a] }));
     const port = Number(new URL(s.httpsUrl!).port);
 
-    // Fresh connections go round-robin: six in a row reach both workers, each picks by SNI.
+    // Fresh connections, each taken by whichever worker accepts it first: each picks by SNI.
     for (let i = 0; i < 3; i++) {
       expect((await peerCertificate(port, 'shop.example.com')).cn).toBe('shop-cert');
       expect((await peerCertificate(port, 'api.example.com')).cn).toBe('api-cert');
@@ -129,8 +129,8 @@ describe.skipIf(!hasOpenssl())('router supervisor: HTTPS in the workers (openssl
     // Every worker has reloaded once three reloads were seen; the caller hears one.
     await until(() => events.length > 0, 10_000, 'the reload reported');
     await new Promise((r) => setTimeout(r, 1500));
-    // Nine fresh connections in a row, round-robin over three workers: each worker serves the new one.
-    for (let i = 0; i < 9; i++) expect((await peerCertificate(port, 'shop.example.com')).cn).toBe('second-cert');
+    // Thirty fresh connections, taken by whichever of the three workers accepts first: each serves the new one.
+    for (let i = 0; i < 30; i++) expect((await peerCertificate(port, 'shop.example.com')).cn).toBe('second-cert');
     expect(events.map((e) => [e.type, e.certFile])).toEqual([['certificate-reloaded', live.certFile]]);
     expect(events[0]!.reason).toContain('second-cert');
 

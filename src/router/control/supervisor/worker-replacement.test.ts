@@ -96,7 +96,7 @@ it('a worker killed under load is replaced; the replacement serves the table in 
     loading = false;
     await loader;
 
-    // Fresh connections reach both workers (round-robin): every one answers by the new table.
+    // Fresh connections reach both workers: every one answers by the new table.
     const fresh = await Promise.all(Array.from({ length: 20 }, () => send(`${s.url}/`)));
     expect(fresh.map((r) => r.body)).toEqual(Array(20).fill('b'));
     await s.snapshot();
