@@ -29,11 +29,12 @@ const agent = new Agent({ keepAlive: true, maxSockets: 4 });
  * A GET as a browser sends it: nginx's graceful reload closes the old workers' idle keep-alive
  * connections, and a request written onto one at that instant is reset unread. RFC 9112 §9.3.1 lets
  * a client retry an idempotent request then, and browsers do; Node's agent leaves it to the caller.
- * Only that case is retried: any other error, or a reset on a fresh connection, is a failure.
+ * Only that case is retried, on a fresh connection (the agent's other idle connections were closed
+ * by the same reload): any other error, or a reset on a fresh connection, is a failure.
  */
 function get(port: number, path: string, headers: Record<string, string> = {}, retried = false): Promise<{ status: number; body: string; setCookie: string[] }> {
   return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port, path, headers, agent }, (res) => {
+    const req = request({ host: '127.0.0.1', port, path, headers, agent: retried ? false : agent }, (res) => {
       let body = '';
       res.setEncoding('utf8');
       res.on('data', (d: string) => (body += d));
