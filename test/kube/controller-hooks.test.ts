@@ -98,7 +98,8 @@ describe('hooks on the cluster', () => {
     expect(order.indexOf(`shop-stable selects ${v2}`)).toBeGreaterThan(order.indexOf(`pod ${v2}`));
     expect(order.indexOf('job postPromotion')).toBeGreaterThan(order.indexOf(`shop-stable selects ${v2}`));
 
-    const runs = await analysisRuns(c, ns);
+    // The hook's command wrote its line before its Job finished, and the run is judged after that.
+    const runs = await until('both hook runs judged', () => analysisRuns(c, ns), (rs) => rs.length === 2 && rs.every((r) => r.status?.phase !== 'Running' && r.status?.phase !== 'Pending' && r.status?.phase !== undefined), { timeoutMs: 30_000 });
     expect(runs.map((r) => r.status?.phase)).toEqual(['Successful', 'Successful']);
     const all = jobs(c);
     expect(all).toHaveLength(2);
