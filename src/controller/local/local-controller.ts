@@ -103,7 +103,7 @@ export class LocalController implements ControlPlane {
     const store = (this.store = guardWrites(options.store, { onWriteFailed: (err) => events.writeFailed(err), onWriteSucceeded: () => events.writeSucceeded() }));
     events.attach(store);
     const runtimeOf = (spec: AppService) => (spec.targets ? staticRuntime : processRuntime) as Runtime<unknown>;
-    const model = (this.model = new LocalModel({ store, runtimeOf, router, guard: () => this.guard, releases: () => this.releases, events }));
+    const model = (this.model = new LocalModel({ store, runtimeOf, router, guard: () => this.guard, releases: () => this.releases, events, routeInForce: (s) => this.routing.inForce(s) }));
     const run = <T>(service: string, fn: () => Promise<T>) => this.queue.run(queueKey(key(service)), fn);
     const analyses = (this.analyses = new AnalysisManager({
       store, statsSource: { stats: (q) => router.stats(q) }, templates: () => store.getApp()?.templates ?? [], onPhase: (s) => this.schedule(s), nowMs,
@@ -135,6 +135,7 @@ export class LocalController implements ControlPlane {
       forcesStable: (service) => guard.forcesStable(service),
       routingFailed: (service, message) => events.emit(service, 'error', 'RoutingFailed', message),
       drainTimeoutMs: options.drainTimeoutMs,
+      routeLanded: (service) => model.notifyView(service),
     });
     this.instances = new LocalInstances({
       store, processRuntime, nowMs, emit: (...a) => events.emit(...a),

@@ -30,6 +30,8 @@ export interface LocalModelOptions {
   releases: () => ReleaseCoordinator;
   /** Watchers, and the store's write health. */
   events: LocalEventLog;
+  /** Whether a service's committed traffic is in force on the data plane. */
+  routeInForce: (service: string) => boolean;
 }
 
 /** See the file's comment. */
@@ -73,6 +75,7 @@ export class LocalModel {
       revisions: store.listRevisions(name), instances: this.options.runtimeOf(spec).listInstances({ service: name }),
       stats: (revision) => router.stats({ service: name, revision, windowMs: 10_000 }),
       desiredRevision: svc.desiredRevision, guard: this.options.guard().verdict(name), stateWrites: events.health.fault, version: store.getStatusVersion(name),
+      routePending: !this.options.routeInForce(name),
     });
   }
 

@@ -38,11 +38,20 @@ export interface LocalRoutingOptions {
   routingFailed: (service: string, message: string) => void;
   /** Longest a stopping instance is given to finish its requests; default 30 s. */
   drainTimeoutMs?: number | undefined;
+  /** A service's committed traffic has just been put in force (the data plane acknowledged it). */
+  routeLanded?: ((service: string) => void) | undefined;
+}
+
+/** What of a decision the router's table carries for its service: traffic and endpoints. */
+function routeKey(decision: TrafficDecision): string {
+  return JSON.stringify([decision.traffic, decision.endpoints]);
 }
 
 /** See the file's comment. */
 export class LocalRouting {
   private lastWrite: Promise<void> = Promise.resolve();
+  /** Per service, the traffic (with this host's overrides) of the last write the data plane acknowledged. */
+  private readonly landed = new Map<string, string>();
 
   constructor(private readonly options: LocalRoutingOptions) {}
 
@@ -58,10 +67,34 @@ export class LocalRouting {
       ? (svc ? Promise.resolve() : provider.removeManagedRoutes({ namespace: DEFAULT_NAMESPACE, service: name }))
       : provider.apply(decision);
     const releases = provider.applyReleases(this.options.releaseRoutes());
+    const sent = decision && routeKey(decision);
     this.lastWrite = Promise.all([write, releases]).then(
-      () => undefined,
+      () => this.land(name, sent),
       (err: unknown) => this.options.routingFailed(name, err instanceof Error ? err.message : String(err)),
     );
+  }
+
+  /**
+   * Whether the service's route (its committed traffic with this host's overrides, over the
+   * instances running now) is the one the data plane last acknowledged. The status is committed
+   * before it is acted on, and a router in processes of its own takes IPC round trips to put a
+   * table in force: until then a view must not say Healthy, or a client that waited for it gets
+   * the old route (or a 404).
+   */
+  inForce(name: string): boolean {
+    const svc = this.options.store.getService(name);
+    const decision = svc && this.decision(name, svc.spec as AppService);
+    return decision === undefined || this.landed.get(name) === routeKey(decision);
+  }
+
+  private land(name: string, sent: string | undefined): void {
+    if (sent === undefined) {
+      this.landed.delete(name);
+      return;
+    }
+    if (this.landed.get(name) === sent) return;
+    this.landed.set(name, sent);
+    this.options.routeLanded?.(name);
   }
 
   /** Resolves once the last route write has landed or failed (and its failure was said). */
@@ -101,6 +134,21 @@ export class LocalRouting {
 
   /** The committed decision with this host's overrides, and the instances running now. */
   private decision(name: string, spec: AppService): TrafficDecision | undefined {
+    const traffic = this.traffic(name);
+    if (!traffic) return undefined;
+    return {
+      namespace: DEFAULT_NAMESPACE,
+      service: name,
+      spec: spec.targets ? undefined : this.options.rolloutSpec(spec),
+      host: spec.host,
+      pathPrefix: spec.pathPrefix,
+      traffic,
+      endpoints: toTrafficEndpoints(this.options.runtimeOf(spec).listInstances({ service: name })),
+    };
+  }
+
+  /** The committed traffic with this host's overrides. */
+  private traffic(name: string): TrafficInForce | undefined {
     const { store } = this.options;
     const status = store.getStatus(name);
     const stored = store.getTraffic(name);
@@ -111,15 +159,7 @@ export class LocalRouting {
     // An abort the guard decided but could not commit still takes the canary's traffic away.
     if (this.options.forcesStable(name)) Object.assign(traffic, { canaryWeight: 0, headerRoutes: [], mirrorRoutes: [] });
     const pinned = this.options.pinnedRevisions(name);
-    return {
-      namespace: DEFAULT_NAMESPACE,
-      service: name,
-      spec: spec.targets ? undefined : this.options.rolloutSpec(spec),
-      host: spec.host,
-      pathPrefix: spec.pathPrefix,
-      // During a release's skew window the old revision stays routable for clients pinned to it.
-      traffic: pinned ? { ...traffic, stableRevision: pinned.stable, canaryRevision: pinned.canary, canaryWeight: 100 } : traffic,
-      endpoints: toTrafficEndpoints(this.options.runtimeOf(spec).listInstances({ service: name })),
-    };
+    // During a release's skew window the old revision stays routable for clients pinned to it.
+    return pinned ? { ...traffic, stableRevision: pinned.stable, canaryRevision: pinned.canary, canaryWeight: 100 } : traffic;
   }
 }

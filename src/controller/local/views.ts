@@ -23,7 +23,12 @@ export interface ViewInputs {
   version?: number | undefined;
   /** A write outage of the state store in progress. */
   stateWrites?: StateWritesView | undefined;
+  /** The committed traffic is not in force on the data plane yet (see `LocalRouting.inForce`). */
+  routePending?: boolean | undefined;
 }
+
+/** What a view says while the engine is done but its route has not reached the router yet. */
+export const ROUTE_PENDING_MESSAGE = 'waiting for the router to put the route in force';
 
 /** What `graylane history` shows instead of an environment value unless asked with `--show-env`. */
 export const MASKED_VALUE = '***';
@@ -52,11 +57,13 @@ export function buildServiceView(input: ViewInputs): ServiceView {
     number: input.revisions.find((r) => r.name === name)?.number ?? 0,
     instances: input.instances.filter((i) => i.revision === name).map(instanceView),
   }));
+  // Done only once routed: a client that waited for Healthy must find the new route in force.
+  const pending = input.routePending === true && (input.status?.phase === 'Healthy' || input.status?.phase === 'Completed') && !input.status.abort;
   return buildRolloutView({
     name: input.service.name,
     static: input.service.targets !== undefined,
     spec: input.spec,
-    status: input.status,
+    status: pending ? { ...input.status!, phase: 'Progressing', message: ROUTE_PENDING_MESSAGE } : input.status,
     traffic: input.traffic,
     revisions,
     stats: Object.fromEntries([...names].map((name) => [name, revisionTraffic(input.stats(name))])),
