@@ -96,3 +96,79 @@ export function sampleProcessMemory(options: { pid: number; everyMs: number; pro
     },
   };
 }
+
+/**
+ * One process's resident memory split by kind, from `/proc/<pid>/smaps`: anonymous pages (its
+ * heap, stacks, copied-on-write pages) are its own; pages of mapped files (the node binary, shared
+ * libraries, native addons) are shared by every process that maps the same file.
+ */
+export interface MappedMemory {
+  /** Resident anonymous memory, in bytes. */
+  readonly anonBytes: number;
+  /** Resident bytes of each mapped file range, keyed by device, inode and offset. */
+  readonly fileBytes: ReadonlyMap<string, number>;
+}
+
+/** Reads a `/proc/<pid>/smaps` text (kB in the file); see {@link MappedMemory}. */
+export function parseSmaps(text: string): MappedMemory {
+  let anonKb = 0;
+  const fileKb = new Map<string, number>();
+  let key: string | undefined;
+  let rssKb = 0;
+  let mappingAnonKb = 0;
+  const close = () => {
+    anonKb += mappingAnonKb;
+    // A file mapping's anonymous pages are private copies, counted above; the rest is the file's.
+    if (key !== undefined) fileKb.set(key, Math.max(fileKb.get(key) ?? 0, rssKb - mappingAnonKb));
+  };
+  let seen = false;
+  for (const line of text.split('\n')) {
+    // A mapping's header: `start-end perms offset dev inode [path]`.
+    const header = /^[0-9a-f]+-[0-9a-f]+ \S+ ([0-9a-f]+) (\S+) (\d+)/.exec(line);
+    if (header) {
+      if (seen) close();
+      seen = true;
+      key = header[3] === '0' ? undefined : `${header[2]}:${header[3]}:${header[1]}`;
+      rssKb = 0;
+      mappingAnonKb = 0;
+      continue;
+    }
+    const field = /^(Rss|Anonymous):\s+(\d+) kB$/.exec(line);
+    if (field?.[1] === 'Rss') rssKb = Number(field[2]);
+    else if (field?.[1] === 'Anonymous') mappingAnonKb = Number(field[2]);
+  }
+  if (seen) close();
+  if (!seen) throw new ProcessMemoryError({ code: 'MemoryUnreadable', message: 'the process smaps has no mappings' });
+  return { anonBytes: anonKb * 1024, fileBytes: new Map([...fileKb].map(([k, v]) => [k, v * 1024])) };
+}
+
+/** The mapped memory of process `pid` now; {@link ProcessMemoryError} `ProcessGone` once it has exited. */
+export async function readMappedMemory(options: { pid: number; procDir?: string }): Promise<MappedMemory> {
+  let text: string;
+  try {
+    text = await readFile(`${options.procDir ?? '/proc'}/${options.pid}/smaps`, 'utf8');
+  } catch (error) {
+    if (['ENOENT', 'ESRCH'].includes((error as NodeJS.ErrnoException).code ?? '')) throw new ProcessMemoryError({ code: 'ProcessGone', message: `process ${options.pid} is gone` });
+    throw error;
+  }
+  // A zombie's smaps is empty: it holds no memory.
+  if (text.trim() === '') throw new ProcessMemoryError({ code: 'ProcessGone', message: `process ${options.pid} has exited` });
+  return parseSmaps(text);
+}
+
+/**
+ * What a group of processes holds together, each page once: their anonymous memory summed, plus
+ * every mapped file range once (at the most any of them has resident). This is what a container
+ * holding just them is charged; summing their RSS counts the node binary's pages once per process.
+ */
+export function pageOnceBytes(group: readonly MappedMemory[]): number {
+  const files = new Map<string, number>();
+  let anon = 0;
+  for (const m of group) {
+    anon += m.anonBytes;
+    for (const [k, v] of m.fileBytes) files.set(k, Math.max(files.get(k) ?? 0, v));
+  }
+  let file = 0;
+  for (const v of files.values()) file += v;
+  return anon + file;
+}

@@ -1,4 +1,5 @@
 /** `graylane up` (the daemon in the foreground) and `graylane apply`. */
+import { tuneDaemonHeap } from './daemon-heap.js';
 import { GRAYLANE_VERSION } from '../install/install-names.js';
 import { readFile, rm } from 'node:fs/promises';
 import { resolve } from 'node:path';
@@ -63,6 +64,7 @@ export function registerDaemonCommands(program: Command, ctx: CliContext): void 
       const token = loadOrCreateToken(stateDir);
       const { DaemonStartError, startLocalDaemon } = await import('../../controller/local/daemon.js');
       const { startApiServer } = await import('../../api/server.js');
+      tuneDaemonHeap({ routesInProcess: undefined });
       let daemon;
       try {
         daemon = await startLocalDaemon({ appFile: o.file, stateDir, adminToken: token, listen, drainTimeoutMs: Number(o.drainTimeout) * 1000, prune: o.prune === true, orphans, routerWorkers });
@@ -70,6 +72,7 @@ export function registerDaemonCommands(program: Command, ctx: CliContext): void 
         if (err instanceof DaemonStartError) throw new CliError(err.message, EXIT.usage, err.details);
         throw err;
       }
+      tuneDaemonHeap({ routesInProcess: daemon.routesInProcess });
       // SQLite created its -wal and -shm files meanwhile: private too.
       secureStateDir(stateDir);
       const api = await startApiServer({ backend: daemon.controller, token, version: GRAYLANE_VERSION });

@@ -66,6 +66,8 @@ export interface LocalDaemon {
   httpsUrl?: string;
   /** The router supervisor's pid and whether an earlier daemon's was adopted; undefined in-process. */
   routerSupervisor: { pid: number; adopted: boolean } | undefined;
+  /** Whether requests are routed inside this process (the in-process router), not by other processes. */
+  routesInProcess: boolean;
   /** Instances re-adopted at start, and records that could not be. */
   adoption: { adopted: number; rejected: string[] };
   /** Sentences about unrecorded app processes found at start, adopted or stopped. */
@@ -291,6 +293,7 @@ export async function startLocalDaemon(options: LocalDaemonOptions): Promise<Loc
     adminUrl: plane.adminUrl,
     ...(plane.httpsUrl === undefined ? {} : { httpsUrl: plane.httpsUrl }),
     routerSupervisor: plane.supervisor,
+    routesInProcess: plane.supervisor === undefined,
     adoption,
     orphans,
     async stop({ stopInstances }) {
@@ -346,6 +349,7 @@ async function startWithNginx(ctx: {
     routerUrl: plane.url,
     adminUrl: undefined,
     routerSupervisor: undefined,
+    routesInProcess: false,
     adoption,
     orphans: ctx.orphans,
     async stop({ stopInstances }) {

@@ -18,6 +18,7 @@ import type {
 import { RouterError, type RouterErrorCode, type RouterIssue } from '../../errors.js';
 import { FINE_BOUNDS_MS } from '../../revision-stats.js';
 import { assertRouteTable } from '../../route-table-schema.js';
+import { SUPERVISOR_NODE_FLAGS } from './heap-flags.js';
 import type { RouterOptions } from '../../types.js';
 import type { ApplyTableResult, DrainOutcome, RouterControl, RouterSnapshot } from '../router-control.js';
 import type { MetricsSource } from '../../metrics.js';
@@ -78,10 +79,10 @@ const here = fileURLToPath(import.meta.url);
  */
 function entry(): { file: string; execArgv: string[] } {
   const file = here.replace(/supervisor-control\.(ts|js)$/, 'supervisor-main.$1');
-  if (!file.endsWith('.ts')) return { file, execArgv: [] };
+  if (!file.endsWith('.ts')) return { file, execArgv: [...SUPERVISOR_NODE_FLAGS] };
   const compiled = process.env.GRAYLANE_SUPERVISOR_MAIN;
-  if (compiled) return { file: compiled, execArgv: [] };
-  return { file, execArgv: ['--import', pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href] };
+  if (compiled) return { file: compiled, execArgv: [...SUPERVISOR_NODE_FLAGS] };
+  return { file, execArgv: [...SUPERVISOR_NODE_FLAGS, '--import', pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href] };
 }
 
 function alive(pid: number): boolean {

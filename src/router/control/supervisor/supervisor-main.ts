@@ -24,6 +24,7 @@ import {
   type FromWorker, type StartupMessage, type SupervisorConfig, SUPERVISOR_INFO_FILE, SUPERVISOR_SOCKET_FILE, type SupervisorInfo, type SupervisorRequest, type ToWorker, type WireError, type WorkerStatus,
 } from './protocol.js';
 import { REPORT_INTERVAL_MS, WORKER_OPTIONS_ENV } from './worker-constants.js';
+import { workerExecArgv } from './heap-flags.js';
 
 interface WorkerState {
   worker: Worker;
@@ -70,7 +71,7 @@ const certificateChanges = new Set<string>();
 // queued here for longer than clients wait for an answer (UND_ERR_HEADERS_TIMEOUT under steady
 // load), and a worker that died mid hand-off left its connection open and unanswered.
 cluster.schedulingPolicy = cluster.SCHED_NONE;
-cluster.setupPrimary({ exec: here.replace(/supervisor-main\.(ts|js)$/, 'worker-main.$1'), execArgv: process.execArgv });
+cluster.setupPrimary({ exec: here.replace(/supervisor-main\.(ts|js)$/, 'worker-main.$1'), execArgv: workerExecArgv(process.execArgv) });
 
 function fork(): void {
   const worker = cluster.fork({ [WORKER_OPTIONS_ENV]: JSON.stringify(config.router) });

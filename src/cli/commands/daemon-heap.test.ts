@@ -1,0 +1,31 @@
+/**
+ * The daemon's heap tuning takes effect at run time (the daemon is started by a plain `node`):
+ * measured in a child process, since it changes V8's flags for the rest of the process's life.
+ */
+import { execFileSync } from 'node:child_process';
+import { createRequire } from 'node:module';
+import { pathToFileURL } from 'node:url';
+import { describe, expect, it } from 'vitest';
+
+const tsx = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
+const module = pathToFileURL(new URL('./daemon-heap.ts', import.meta.url).pathname).href;
+
+/** The young generation's size after churning through short-lived objects, in MB. */
+function youngGenerationMb(routesInProcess: boolean | 'untuned'): number {
+  const script = `
+    import v8 from 'node:v8';
+    import { tuneDaemonHeap } from ${JSON.stringify(module)};
+    if (${JSON.stringify(routesInProcess)} !== 'untuned') tuneDaemonHeap({ routesInProcess: ${JSON.stringify(routesInProcess)} });
+    let keep = [];
+    for (let i = 0; i < 3e6; i++) { keep.push({ a: i, b: 'x' + i }); if (keep.length > 20000) keep = []; }
+    console.log(v8.getHeapSpaceStatistics().find((s) => s.space_name === 'new_space').space_size / 1048576);
+  `;
+  return Number(execFileSync(process.execPath, ['--import', tsx, '--input-type=module', '-e', script], { encoding: 'utf8' }).trim());
+}
+
+describe('the daemon heap tuning', () => {
+  it.each([true, false])('keeps the young generation at its initial size (routes in process: %s), where node grows it to 32 MB', (routesInProcess) => {
+    expect(youngGenerationMb('untuned')).toBeGreaterThanOrEqual(16);
+    expect(youngGenerationMb(routesInProcess)).toBeLessThanOrEqual(4);
+  }, 30_000);
+});

@@ -1,0 +1,38 @@
+/** The router's processes run with their heap flags: the supervisor small, the workers' young generation capped. */
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { SUPERVISOR_NODE_FLAGS, WORKER_NODE_FLAGS, workerExecArgv } from './heap-flags.js';
+import { startSupervisedRouter, type SupervisedRouter } from './supervisor-control.js';
+
+const cmdline = (pid: number) => readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+
+let supervisor: SupervisedRouter | undefined;
+const dir = mkdtempSync(join(tmpdir(), 'graylane-heap-flags-'));
+afterAll(async () => {
+  await supervisor?.stop({ drainTimeoutMs: 0 });
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('heap flags of the router processes', () => {
+  it.each([
+    [['--optimize-for-size', '--max-semi-space-size=1'], ['--max-semi-space-size=2']],
+    [['--optimize-for-size', '--max-semi-space-size=1', '--import', 'file:///tsx.mjs'], ['--import', 'file:///tsx.mjs', '--max-semi-space-size=2']],
+    [[], ['--max-semi-space-size=2']],
+  ])('a supervisor run with %j gives its workers %j', (supervisorArgv, expected) => {
+    expect(workerExecArgv(supervisorArgv)).toEqual(expected);
+  });
+
+  it.skipIf(process.platform !== 'linux')('a running supervisor has its flags and each worker has the workers\' (read from /proc)', async () => {
+    supervisor = await startSupervisedRouter({ stateDir: dir, workers: 2, router: { listen: { host: '127.0.0.1', port: 0 } } });
+    expect(cmdline(supervisor.pid)).toEqual(expect.arrayContaining([...SUPERVISOR_NODE_FLAGS]));
+    const workers = await supervisor.workers();
+    expect(workers).toHaveLength(2);
+    for (const w of workers) {
+      const args = cmdline(w.pid);
+      expect(args).toEqual(expect.arrayContaining([...WORKER_NODE_FLAGS]));
+      expect(args).not.toContain('--optimize-for-size');
+    }
+  }, 30_000);
+});
