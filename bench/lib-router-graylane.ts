@@ -1,6 +1,7 @@
 /**
  * Benchmark proxy, run as its own process, in front of one upstream address (argv[2]):
- * - no flag: graylane's built-in router in this process (one event loop, as the daemon runs it);
+ * - no flag: graylane's built-in router in this process (one event loop and the heap settings, as
+ *   the daemon runs it);
  * - `--workers N`: the router supervisor with N worker processes (`spec.router.workers`), children
  *   of this process so the bench counts their CPU;
  * - `--nginx`: graylane-managed nginx with one worker, its buffered access log file read back by
@@ -52,6 +53,9 @@ if (workers !== undefined) {
     rmSync(prefixDir, { recursive: true, force: true });
   };
 } else {
+  // The heap as `graylane up` sets it when the router runs in the daemon.
+  const { tuneDaemonHeap } = await import('../src/cli/commands/daemon-heap.js');
+  tuneDaemonHeap({ routesInProcess: true });
   const router = createRouter({ listen: { host: '127.0.0.1', port: 0 }, routes: table });
   ({ url } = await router.start());
   stop = () => router.stop({ drainTimeoutMs: 100 });

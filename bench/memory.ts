@@ -1,5 +1,6 @@
 /**
  * `npm run bench -- memory [--json] [--services 10] [--rps 1000] [--duration-s 300] [--router-workers 2] [--every-s 5]`
+ * (`--router-workers 0`: the router in the daemon only)
  *
  * Resident memory of graylane itself (the daemon, plus the router supervisor and its workers when
  * there are any; never the app processes) with `--services` services of one instance each, held
@@ -15,7 +16,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { BenchOptions } from './main.js';
-import { failed, makeAppDir, numberFlag, round, sleep, startDaemon, startLoadLoop, stopAll, waitSettledOn, writeAppFile, type LoadLoop } from './lib-daemon.js';
+import { countFlag, failed, makeAppDir, numberFlag, round, sleep, startDaemon, startLoadLoop, stopAll, waitSettledOn, writeAppFile, type LoadLoop } from './lib-daemon.js';
 import { childPids } from './lib-process-cpu.js';
 import { pageOnceBytes, readMappedMemory, readProcessMemory, type MappedMemory } from './lib-process-memory.js';
 
@@ -144,15 +145,13 @@ export async function run(options: BenchOptions): Promise<Record<string, unknown
   const rps = numberFlag(options.args, 'rps', 1000);
   const durationS = numberFlag(options.args, 'duration-s', 300);
   const everyS = numberFlag(options.args, 'every-s', 5);
-  const routerWorkers = numberFlag(options.args, 'router-workers', 2);
+  const routerWorkers = countFlag(options.args, 'router-workers', 2);
   const log = (s: string) => {
     if (!options.json) console.log(s);
   };
   const common = { services, rps, durationS, everyS, log };
-  const rows = [
-    await runMode({ ...common, mode: 'router in the daemon', routerWorkers: undefined }),
-    await runMode({ ...common, mode: `supervisor, ${routerWorkers} workers`, routerWorkers }),
-  ];
+  const rows = [await runMode({ ...common, mode: 'router in the daemon', routerWorkers: undefined })];
+  if (routerWorkers > 0) rows.push(await runMode({ ...common, mode: `supervisor, ${routerWorkers} workers`, routerWorkers }));
   if (!options.json) {
     const width = [48, ...rows.map((r) => Math.max(24, r.mode.length + 2))];
     const line = (cells: string[]) => console.log(`  ${cells.map((c, i) => (i === 0 ? c.padEnd(width[i]!) : c.padStart(width[i]!))).join('')}`);

@@ -33,6 +33,14 @@ describe('what the data plane cannot do is refused at validate time', () => {
     ]);
   });
 
+  it('refuses router.workerPriority for an nginx the user runs, and takes it for the nginx graylane runs', () => {
+    expect(load(app(['  router:', '    type: nginx', '    workerPriority: -5', '    nginx: {includeFile: /x.conf, reloadCommand: [nginx, -s, reload]}']))).toEqual([
+      'app.yaml:7:21: spec.router.workerPriority: router.workerPriority cannot be set for an nginx you run yourself (router.nginx): graylane writes only its http include; set worker_priority in your nginx.conf',
+    ]);
+    expect(load(app(['  router: {type: nginx, workerPriority: -5}']))).toEqual([]);
+    expect(load(app(['  router: {workers: 2, workerPriority: -5}']))).toEqual([]);
+  });
+
   it('refuses HTTPS settings under nginx: router.tls and a service\'s redirectToHttps', () => {
     const errors = load(app(['  router:', '    type: nginx', '    tls:', '      listen: 127.0.0.1:8443', '      certificates: [{hosts: [shop.example.com], certFile: c.crt, keyFile: c.key}]']).replace('    pathPrefix: /api', '    pathPrefix: /api\n    redirectToHttps: true'));
     expect(errors.some((e) => /spec\.router\.tls: router\.tls cannot run under router\.type nginx: graylane does not render TLS server blocks for nginx yet/.test(e))).toBe(true);

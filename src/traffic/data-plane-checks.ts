@@ -20,6 +20,7 @@ export function dataPlaneIssues(spec: AppSpec): Array<{ path: PathSegment[]; rea
   (spec.services ?? []).forEach((svc, i) => {
     if (svc.redirectToHttps === true) refuse(['services', i, 'redirectToHttps'], `service ${svc.name}'s redirectToHttps`, dataPlaneLacks(type, 'tls'));
   });
+  if (router.workerPriority !== undefined && router.nginx !== undefined) out.push({ path: ['router', 'workerPriority'], reason: 'router.workerPriority cannot be set for an nginx you run yourself (router.nginx): graylane writes only its http include; set worker_priority in your nginx.conf' });
   if (router.nginx !== undefined && type !== 'nginx') out.push({ path: ['router', 'nginx'], reason: 'router.nginx configures an nginx data plane: set router.type nginx, or remove it' });
   return out;
 }

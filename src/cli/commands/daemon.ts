@@ -97,6 +97,7 @@ export function registerDaemonCommands(program: Command, ctx: CliContext): void 
       if (sup) ctx.print(`  router supervisor pid ${sup.pid}${sup.adopted ? ', adopted from an earlier daemon' : ''} (Ctrl-C stops it; a crash leaves it serving)`);
       if (daemon.adoption.adopted > 0) ctx.print(`  re-adopted ${daemon.adoption.adopted} running instance(s)`);
       for (const r of daemon.adoption.rejected) ctx.warn(`warning: ${r}`);
+      for (const w of daemon.warnings) ctx.warn(`warning: ${w}`);
       for (const line of daemon.orphans) ctx.print(`  ${line}`);
       ctx.print('Ctrl-C drains and stops the app.');
       await new Promise<void>((done) => {

@@ -66,6 +66,8 @@ export interface LocalDaemon {
   httpsUrl?: string;
   /** The router supervisor's pid and whether an earlier daemon's was adopted; undefined in-process. */
   routerSupervisor: { pid: number; adopted: boolean } | undefined;
+  /** What the start could not do as asked and went on without (a worker priority refused). */
+  warnings: string[];
   /** Whether requests are routed inside this process (the in-process router), not by other processes. */
   routesInProcess: boolean;
   /** Instances re-adopted at start, and records that could not be. */
@@ -126,6 +128,8 @@ interface DataPlane {
   adminUrl: string | undefined;
   httpsUrl?: string | undefined;
   supervisor: { pid: number; adopted: boolean } | undefined;
+  /** See {@link LocalDaemon.warnings}. */
+  warnings: string[];
   /** `leaveRunning`: a supervisor keeps serving for the next daemon; an in-process router cannot. */
   stop(options: { drainTimeoutMs: number; leaveRunning: boolean }): Promise<void>;
 }
@@ -137,7 +141,7 @@ interface DataPlane {
 async function startDataPlane(options: { workers: number | undefined; router: Router | undefined; stateDir: string; listen: { host: string; port: number }; drainTimeoutMs: number; settings: RouterSettings | undefined; adminToken: string; tls: Partial<RouterOptions> }): Promise<DataPlane> {
   const client = routerClientOptions(options.settings);
   if (options.workers !== undefined) {
-    const supervised = await startSupervisedRouter({ stateDir: options.stateDir, workers: options.workers, router: { listen: options.listen, drainTimeoutMs: options.drainTimeoutMs, ...client, ...options.tls } });
+    const supervised = await startSupervisedRouter({ stateDir: options.stateDir, workers: options.workers, workerPriority: options.settings?.workerPriority, router: { listen: options.listen, drainTimeoutMs: options.drainTimeoutMs, ...client, ...options.tls } });
     let admin;
     try {
       admin = await startSupervisorAdmin({ control: supervised, admin: { host: '127.0.0.1', port: 0, token: options.adminToken } });
@@ -152,6 +156,7 @@ async function startDataPlane(options: { workers: number | undefined; router: Ro
       httpsUrl: supervised.httpsUrl,
       adminUrl: admin.url,
       supervisor: { pid: supervised.pid, adopted: supervised.adopted },
+      warnings: supervised.priorityRefused === undefined ? [] : [supervised.priorityRefused],
       async stop({ drainTimeoutMs, leaveRunning }) {
         await admin.close();
         if (leaveRunning) supervised.detach();
@@ -162,7 +167,7 @@ async function startDataPlane(options: { workers: number | undefined; router: Ro
   const router = options.router;
   if (!router) throw new Error('no router to start: neither workers nor an in-process router');
   const { url, adminUrl, httpsUrl } = await router.start();
-  return { control: createInProcessRouterControl({ router }), url, adminUrl, httpsUrl, supervisor: undefined, stop: ({ drainTimeoutMs }) => router.stop({ drainTimeoutMs }) };
+  return { control: createInProcessRouterControl({ router }), url, adminUrl, httpsUrl, supervisor: undefined, warnings: [], stop: ({ drainTimeoutMs }) => router.stop({ drainTimeoutMs }) };
 }
 
 function parseListen(listen: string | undefined): { host: string; port: number } {
@@ -216,6 +221,10 @@ export async function startLocalDaemon(options: LocalDaemonOptions): Promise<Loc
   const drainTimeoutMs = options.drainTimeoutMs ?? 30_000;
   const nginx = app.spec.router?.type === 'nginx';
   const workers = nginx ? undefined : options.routerWorkers ?? app.spec.router?.workers;
+  if (!nginx && workers === undefined && app.spec.router?.workerPriority !== undefined) {
+    // The daemon's priority would pass to every app process it starts: only workers get one.
+    throw new DaemonStartError('InvalidApp', `${options.appFile} is invalid; nothing was started`, ['spec.router.workerPriority: needs router workers (spec.router.workers, or graylane up --router-workers): the router runs inside the daemon, whose priority every app process it starts would inherit']);
+  }
   const tls = routerTlsOptions(app, dirname(appFile), options.httpsListen, options.log ?? ((line) => process.stderr.write(`${line}\n`)));
   let router: Router | undefined;
   // Before anything else: unusable certificate files stop the start with nothing started. With
@@ -293,6 +302,7 @@ export async function startLocalDaemon(options: LocalDaemonOptions): Promise<Loc
     adminUrl: plane.adminUrl,
     ...(plane.httpsUrl === undefined ? {} : { httpsUrl: plane.httpsUrl }),
     routerSupervisor: plane.supervisor,
+    warnings: plane.warnings,
     routesInProcess: plane.supervisor === undefined,
     adoption,
     orphans,
@@ -349,6 +359,7 @@ async function startWithNginx(ctx: {
     routerUrl: plane.url,
     adminUrl: undefined,
     routerSupervisor: undefined,
+    warnings: [],
     routesInProcess: false,
     adoption,
     orphans: ctx.orphans,

@@ -25,7 +25,7 @@ export async function startNginxDataPlane(options: { settings: RouterSettings; l
   const control = await startNginxRouterControl({
     mode: nginx
       ? { type: 'include', includeFile: nginx.includeFile, reloadCommand: nginx.reloadCommand }
-      : { type: 'managed', prefixDir: join(options.stateDir, 'nginx'), workers: options.settings.workers ?? 'auto' },
+      : { type: 'managed', prefixDir: join(options.stateDir, 'nginx'), workers: options.settings.workers ?? 'auto', workerPriority: options.settings.workerPriority },
     listen: `${host}:${port}`,
     drainTimeoutMs: options.drainTimeoutMs,
     // One place for either nginx: the user's writes it as graylane's own would.

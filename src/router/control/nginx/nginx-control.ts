@@ -23,7 +23,7 @@ import { renderHttpConfig } from './render-config.js';
 /** How graylane reaches nginx. */
 export type NginxMode =
   /** graylane runs nginx as its child, in `prefixDir`. */
-  | { type: 'managed'; prefixDir: string; workers?: number | 'auto'; binary?: string }
+  | { type: 'managed'; prefixDir: string; workers?: number | 'auto'; workerPriority?: number | undefined; binary?: string }
   /** The user runs nginx; graylane writes `includeFile` (http level) and runs `reloadCommand` (argv, no shell). */
   | { type: 'include'; includeFile: string; reloadCommand: string[] };
 
@@ -216,6 +216,7 @@ export async function startNginxRouterControl(options: NginxRouterControlOptions
     nginx = await startNginx({
       prefixDir: mode.prefixDir,
       workers: mode.workers ?? 'auto',
+      workerPriority: mode.workerPriority,
       workerShutdownTimeoutMs: options.drainTimeoutMs ?? 30_000,
       http: renderHttpConfig({ services: [] }, { listen: options.listen, accessLog }).http,
       ...(mode.binary !== undefined && { binary: mode.binary }),

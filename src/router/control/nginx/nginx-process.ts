@@ -17,6 +17,8 @@ export interface NginxProcessOptions {
   prefixDir: string;
   /** `worker_processes`. */
   workers: number | 'auto';
+  /** `worker_priority` (a nice value); absent: nginx's default. */
+  workerPriority?: number | undefined;
   /** Old workers' deadline after a reload (`worker_shutdown_timeout`), ms. */
   workerShutdownTimeoutMs: number;
   /** The first http-level configuration. */
@@ -206,7 +208,7 @@ export async function startNginx(options: NginxProcessOptions): Promise<NginxPro
   // (on USR1): it must be able to reach the directory, or it keeps writing the rotated file.
   if (process.getuid?.() === 0) chmodSync(dir, statSync(dir).mode | 0o011);
   writeFileSync(join(dir, 'routes.conf'), options.http);
-  writeFileSync(join(dir, 'nginx.conf'), renderMainConfig({ prefixDir: dir, workers: options.workers, workerShutdownTimeoutMs: options.workerShutdownTimeoutMs, httpInclude: join(dir, 'routes.conf') }));
+  writeFileSync(join(dir, 'nginx.conf'), renderMainConfig({ prefixDir: dir, workers: options.workers, workerPriority: options.workerPriority, workerShutdownTimeoutMs: options.workerShutdownTimeoutMs, httpInclude: join(dir, 'routes.conf') }));
   await testConfig(binary, dir, join(dir, 'nginx.conf'), timeoutMs);
   const child = spawn(binary, ['-p', dir, '-e', join(dir, 'error.log'), '-c', join(dir, 'nginx.conf')], { stdio: ['ignore', 'ignore', 'pipe'] });
   let err = '';

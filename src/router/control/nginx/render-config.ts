@@ -341,6 +341,8 @@ export interface MainConfigOptions {
   prefixDir: string;
   /** `worker_processes`: a count, or `auto`. */
   workers: number | 'auto';
+  /** `worker_priority` (a nice value), when set. */
+  workerPriority?: number | undefined;
   /** How long old workers get to finish requests after a reload, ms. */
   workerShutdownTimeoutMs: number;
   /** File holding the http-level part, included inside `http {}`. */
@@ -355,6 +357,7 @@ export function renderMainConfig(options: MainConfigOptions): string {
     'daemon off;',
     'master_process on;',
     `worker_processes ${options.workers};`,
+    ...(options.workerPriority === undefined ? [] : [`worker_priority ${options.workerPriority};`]),
     `worker_shutdown_timeout ${Math.max(1, Math.ceil(options.workerShutdownTimeoutMs / 1000))}s;`,
     `pid ${d}/nginx.pid;`,
     `error_log ${d}/error.log warn;`,

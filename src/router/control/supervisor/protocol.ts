@@ -19,6 +19,8 @@ export interface SupervisorConfig {
   stateDir: string;
   /** Data-plane workers. */
   workers: number;
+  /** The workers' scheduling priority (nice value); absent: inherited. */
+  workerPriority?: number | undefined;
   /** The workers' router options (listen included; no admin listener, no callbacks). */
   router: RouterOptions;
 }
@@ -59,6 +61,8 @@ export interface WorkerStatus {
   tableVersion: number;
   /** Requests it routed, all revisions together, per its last report. */
   requests: number;
+  /** Its scheduling priority (nice value) now. */
+  priority: number;
 }
 
 /** Requests of the daemon; each gets exactly one {@link SupervisorReply} with the same id. */
@@ -79,6 +83,8 @@ export interface HelloResult {
   version: number;
   table: RouteTable;
   report: MergedReport;
+  /** Why the workers could not be given the priority asked for (no root, no CAP_SYS_NICE). */
+  priorityRefused?: string;
 }
 
 /** A failed request: the error's class name and code travel so the adapter can rebuild it. */

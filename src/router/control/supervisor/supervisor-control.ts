@@ -37,6 +37,11 @@ export interface SupervisedRouterOptions {
   /** Data-plane workers (≥ 1). */
   workers: number;
   /**
+   * The workers' scheduling priority (nice value, -20 to 19), as nginx's `worker_priority`; absent:
+   * inherited. A priority the system refuses is said in {@link SupervisedRouter.priorityRefused}.
+   */
+  workerPriority?: number | undefined;
+  /**
    * The workers' router options: listen, timeouts, limits, drain timeout, HTTPS (no admin
    * listener); `tls.onCertificateEvent` hears each certificate change once, not once per worker.
    */
@@ -59,6 +64,8 @@ export interface SupervisedRouter extends RouterControl {
   pid: number;
   /** True when an earlier daemon's supervisor was adopted rather than a new one started. */
   adopted: boolean;
+  /** Why the workers run at another priority than `workerPriority` asked; undefined when they do not. */
+  priorityRefused: string | undefined;
   /** The workers as the supervisor sees them (pids, table versions acknowledged, requests). */
   workers(): Promise<WorkerStatus[]>;
   /** Stops the data plane: workers drain up to `drainTimeoutMs`, then the supervisor exits. */
@@ -202,6 +209,7 @@ class SupervisorRouterControl implements SupervisedRouter {
   httpsUrl: string | undefined;
   pid = 0;
   adopted = false;
+  priorityRefused: string | undefined;
   private client: SupervisorClient | undefined;
   private version = 0;
   private table: RouteTable = { services: [] };
@@ -254,7 +262,7 @@ class SupervisorRouterControl implements SupervisedRouter {
   private async spawn(): Promise<SupervisorInfo> {
     const { file, execArgv } = entry();
     const tls = tlsConfig(this.options.router.tls);
-    const config: SupervisorConfig = { stateDir: this.options.stateDir, workers: this.options.workers, router: { ...this.options.router, ...(tls && { tls }) } };
+    const config: SupervisorConfig = { stateDir: this.options.stateDir, workers: this.options.workers, workerPriority: this.options.workerPriority, router: { ...this.options.router, ...(tls && { tls }) } };
     const log = openSync(join(this.options.stateDir, 'router-supervisor.log'), 'a');
     // Detached, in a process group of its own: Ctrl-C of the daemon's terminal does not reach it,
     // and it outlives a daemon that crashes. The IPC channel lives for the start only.
@@ -307,6 +315,7 @@ class SupervisorRouterControl implements SupervisedRouter {
     this.httpsUrl = hello.httpsUrl;
     this.version = hello.version;
     this.table = hello.table;
+    this.priorityRefused = hello.priorityRefused;
     this.history.take(hello.report, this.fresh);
   }
 

@@ -11,6 +11,7 @@
 import cluster, { type Worker } from 'node:cluster';
 import { rmSync, unlinkSync, writeFileSync, renameSync } from 'node:fs';
 import { createServer, type Socket } from 'node:net';
+import { getPriority, setPriority } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { isDeepStrictEqual } from 'node:util';
@@ -73,8 +74,32 @@ const certificateChanges = new Set<string>();
 cluster.schedulingPolicy = cluster.SCHED_NONE;
 cluster.setupPrimary({ exec: here.replace(/supervisor-main\.(ts|js)$/, 'worker-main.$1'), execArgv: workerExecArgv(process.execArgv) });
 
+/** Why a worker could not be given `config.workerPriority`, the first time it was refused. */
+let priorityRefused: string | undefined;
+
+function prioritize(pid: number): void {
+  if (config.workerPriority === undefined) return;
+  try {
+    setPriority(pid, config.workerPriority);
+  } catch (err) {
+    // node's SystemError carries the errno's name in `info`.
+    const code = (err as { info?: { code?: string } }).info?.code ?? (err as NodeJS.ErrnoException).code;
+    priorityRefused ??= `the router workers cannot be given priority ${config.workerPriority} (${code ?? (err as Error).message}: a priority below 0 needs root or CAP_SYS_NICE); they run at ${priorityOf(pid)}`;
+  }
+}
+
+/** A worker's nice value now; 0 for one already gone. */
+function priorityOf(pid: number): number {
+  try {
+    return getPriority(pid);
+  } catch {
+    return 0;
+  }
+}
+
 function fork(): void {
   const worker = cluster.fork({ [WORKER_OPTIONS_ENV]: JSON.stringify(config.router) });
+  prioritize(worker.process.pid ?? 0);
   const state: WorkerState = { worker, pid: worker.process.pid ?? 0, forkedAtMs: Date.now(), acked: 0, listening: false, requests: 0 };
   workers.set(worker.id, state);
   worker.on('message', (m: FromWorker) => onWorkerMessage(state, m));
@@ -244,14 +269,14 @@ async function snapshot(): Promise<MergedReport> {
 }
 
 function status(): WorkerStatus[] {
-  return live().map((w) => ({ pid: w.pid, tableVersion: w.acked, requests: w.requests }));
+  return live().map((w) => ({ pid: w.pid, tableVersion: w.acked, requests: w.requests, priority: priorityOf(w.pid) }));
 }
 
 async function handle(client: Socket, request: SupervisorRequest): Promise<unknown> {
   if (request.v !== PROTOCOL_VERSION) throw Object.assign(new Error(`protocol ${request.v} is not this supervisor's ${PROTOCOL_VERSION}`), { code: 'PROTOCOL_MISMATCH' });
   switch (request.op) {
     case 'hello':
-      return { pid: process.pid, url, ...(httpsUrl !== undefined && { httpsUrl }), version, table, report: merged() };
+      return { pid: process.pid, url, ...(httpsUrl !== undefined && { httpsUrl }), version, table, report: merged(), ...(priorityRefused !== undefined && { priorityRefused }) };
     case 'apply':
       return apply(request.table);
     case 'await-drained':

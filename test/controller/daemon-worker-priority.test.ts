@@ -1,0 +1,59 @@
+/** `spec.router.workerPriority` in an App run by `graylane up`'s daemon. */
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { getPriority } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { DaemonStartError, startLocalDaemon, type LocalDaemon } from '../../src/controller/local/daemon.js';
+import { tempDir } from '../fixtures/router/certificates.js';
+import { startUpstream } from '../fixtures/router/support.js';
+
+const cleanups: (() => Promise<void> | void)[] = [];
+let daemon: LocalDaemon | undefined;
+afterEach(async () => {
+  await daemon?.stop({ stopInstances: true });
+  daemon = undefined;
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+async function appFile(router: string): Promise<{ appFile: string; stateDir: string }> {
+  const t = tempDir();
+  cleanups.push(t.remove);
+  const upstream = await startUpstream('web');
+  cleanups.push(upstream.close);
+  const file = join(t.dir, 'app.yaml');
+  writeFileSync(file, `apiVersion: graylane.dev/v1alpha1\nkind: App\nmetadata: {name: shop}\nspec:\n  router: ${router}\n  services:\n  - name: web\n    targets: ['${upstream.address}']\n`);
+  mkdirSync(join(t.dir, 'state'));
+  return { appFile: file, stateDir: join(t.dir, 'state') };
+}
+
+describe('spec.router.workerPriority', () => {
+  it('is refused, naming the field and saying why, when the router would run inside the daemon; nothing is started', async () => {
+    const { appFile: file, stateDir } = await appFile('{workerPriority: -5}');
+    const err = await startLocalDaemon({ appFile: file, stateDir, adminToken: 'x'.repeat(32), listen: { host: '127.0.0.1', port: 0 } }).then(() => undefined, (e: unknown) => e);
+    expect(err).toBeInstanceOf(DaemonStartError);
+    expect(err).toMatchObject({ code: 'InvalidApp', details: ['spec.router.workerPriority: needs router workers (spec.router.workers, or graylane up --router-workers): the router runs inside the daemon, whose priority every app process it starts would inherit'] });
+  });
+
+  it.skipIf(process.platform !== 'linux')('gives the supervisor\'s workers the priority, and leaves the daemon\'s own alone', async () => {
+    const { appFile: file, stateDir } = await appFile('{workers: 1, workerPriority: 3}');
+    const own = getPriority();
+    daemon = await startLocalDaemon({ appFile: file, stateDir, adminToken: 'x'.repeat(32), listen: { host: '127.0.0.1', port: 0 }, drainTimeoutMs: 500 });
+    expect(daemon.warnings).toEqual([]);
+    const supervisor = daemon.routerSupervisor!;
+    const workers = childPids(supervisor.pid);
+    expect(workers).toHaveLength(1);
+    expect(workers.map((pid) => getPriority(pid))).toEqual([3]);
+    expect([getPriority(), getPriority(supervisor.pid)]).toEqual([own, own]);
+  }, 40_000);
+});
+
+/** Children of `pid`, from /proc (Linux). */
+function childPids(pid: number): number[] {
+  return readdirSync('/proc').filter((d) => /^\d+$/.test(d)).filter((d) => {
+    try {
+      return Number(readFileSync(`/proc/${d}/stat`, 'utf8').split(') ')[1]!.split(' ')[1]) === pid;
+    } catch {
+      return false;
+    }
+  }).map(Number);
+}
