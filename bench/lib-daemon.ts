@@ -121,8 +121,11 @@ export interface BenchService {
   strategy: string;
 }
 
-/** Writes `graylane.yaml` in dir for the fixture server; returns the file path and its text. */
-export function writeAppFile(dir: string, services: BenchService[]): { file: string; text: string } {
+/**
+ * Writes `graylane.yaml` in dir for the fixture server; returns the file path and its text.
+ * `router`: the App's `spec.router`, as a YAML flow mapping (`{workers: 2, workerPriority: -10}`).
+ */
+export function writeAppFile(dir: string, services: BenchService[], options: { router?: string } = {}): { file: string; text: string } {
   const file = join(dir, 'graylane.yaml');
   const blocks = services.map((s) => `  - name: ${s.name}
     pathPrefix: ${s.pathPrefix}
@@ -139,7 +142,7 @@ ${s.strategy}
 kind: App
 metadata: {name: bench}
 spec:
-  services:
+${options.router === undefined ? '' : `  router: ${options.router}\n`}  services:
 ${blocks.join('')}`;
   writeFileSync(file, text);
   return { file, text };

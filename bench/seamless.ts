@@ -1,9 +1,10 @@
 /**
- * `npm run bench -- seamless [--json] [--rps 300] [--duration-s 5] [--router-workers 2]`
+ * `npm run bench -- seamless [--json] [--rps 300] [--duration-s 5] [--router-workers 2] [--worker-priority -10]`
  *
  * Every strategy is run twice, side by side: the router in the daemon's process (the default),
  * and the router in its own supervisor with `--router-workers` workers (`--router-workers 0`:
- * the first only). The supervisor takes the data plane off the daemon's event loop, where
+ * the first only); with `--worker-priority N` a third time, the workers at that nice value
+ * (`spec.router.workerPriority`; below 0 needs root). The supervisor takes the data plane off the daemon's event loop, where
  * spawning, applying and probing otherwise stall it.
  *
  * For each strategy (rolling update, blue-green with auto-promotion, canary with steps): a real
@@ -102,10 +103,11 @@ function allOnFrom(log: RequestLog, servedBy: string, fromIndex: number): number
   return first;
 }
 
-async function runStrategy(s: Strategy, rps: number, beforeS: number, routerWorkers: number | undefined, log: (line: string) => void): Promise<StrategyFigures> {
+async function runStrategy(s: Strategy, rps: number, beforeS: number, routerWorkers: number | undefined, workerPriority: number | undefined, log: (line: string) => void): Promise<StrategyFigures> {
   const dir = makeAppDir();
   const service = (version: string) => [{ name: 'app', pathPrefix: '/', replicas: REPLICAS, env: { VERSION: version }, strategy: s.block }];
-  writeAppFile(dir, service('v1'));
+  const router = workerPriority === undefined ? {} : { router: `{workerPriority: ${workerPriority}}` };
+  writeAppFile(dir, service('v1'), router);
   const daemon = await startDaemon(dir, { routerWorkers });
   try {
     await waitSettledOn(daemon.api, 'app', 1, REPLICAS, 30_000);
@@ -115,7 +117,7 @@ async function runStrategy(s: Strategy, rps: number, beforeS: number, routerWork
     await sleep(beforeS * 1000);
     const applyAt = performance.now();
     if (process.env.BENCH_TRACE) traceLoop();
-    const { file, text } = writeAppFile(dir, service('v2'));
+    const { file, text } = writeAppFile(dir, service('v2'), router);
     await daemon.api.apply(text, file);
     let promote: { startMs: number; endMs: number; fromIndex: number } | undefined;
     if (s.promoteAtPause) {
@@ -154,7 +156,7 @@ async function runStrategy(s: Strategy, rps: number, beforeS: number, routerWork
       p99DuringByRevisionMs[by] = round(quantile(latencies(requests, during.filter((i) => (requests.servedBy[i] || '(none)') === by && !failed(requests, i))), 0.99), 2);
     }
     const figures: StrategyFigures = {
-      strategy: routerWorkers ? `${s.name}, ${routerWorkers}w` : s.name,
+      strategy: `${s.name}${routerWorkers ? `, ${routerWorkers}w` : ''}${workerPriority === undefined ? '' : `, nice ${workerPriority}`}`,
       requestsPerSecondHeld: round(during.length / ((doneAt - applyAt) / 1000)),
       sent: all.length,
       failed: failedCount,
@@ -217,9 +219,15 @@ export async function run(options: BenchOptions): Promise<Record<string, unknown
   };
   const workersAt = options.args.indexOf('--router-workers');
   const routerWorkers = workersAt >= 0 && options.args[workersAt + 1] === '0' ? 0 : numberFlag(options.args, 'router-workers', 2);
+  const priorityAt = options.args.indexOf('--worker-priority');
+  const workerPriority = priorityAt >= 0 ? Number(options.args[priorityAt + 1]) : undefined;
+  if (workerPriority !== undefined && !(Number.isInteger(workerPriority) && workerPriority >= -20 && workerPriority <= 19)) throw new Error('--worker-priority needs a nice value from -20 to 19');
+  const modes: { workers: number | undefined; priority: number | undefined }[] = [{ workers: undefined, priority: undefined }];
+  if (routerWorkers > 0) modes.push({ workers: routerWorkers, priority: undefined });
+  if (routerWorkers > 0 && workerPriority !== undefined) modes.push({ workers: routerWorkers, priority: workerPriority });
   const rows: StrategyFigures[] = [];
   try {
-    for (const workers of routerWorkers > 0 ? [undefined, routerWorkers] : [undefined]) for (const s of STRATEGIES) rows.push(await runStrategy(s, rps, beforeS, workers, log));
+    for (const m of modes) for (const s of STRATEGIES) rows.push(await runStrategy(s, rps, beforeS, m.workers, m.priority, log));
   } finally {
     await stopAll();
   }

@@ -28,4 +28,25 @@ describe('the daemon heap tuning', () => {
     expect(youngGenerationMb('untuned')).toBeGreaterThanOrEqual(16);
     expect(youngGenerationMb(routesInProcess)).toBeLessThanOrEqual(4);
   }, 30_000);
+
+  it('lets the old generation grow far less past what a full collection leaves (a live set with a cache churning through it)', () => {
+    const script = (tuned: boolean) => `
+      import { tuneDaemonHeap } from ${JSON.stringify(module)};
+      if (${tuned}) tuneDaemonHeap({ routesInProcess: true });
+      const live = [];
+      for (let i = 0; i < 2000; i++) live.push(new Array(1000).fill(i));
+      let max = 0;
+      let cache = [];
+      for (let round = 0; round < 400; round++) {
+        for (let i = 0; i < 2000; i++) cache.push({ a: i, s: 'x'.repeat(50) + i });
+        if (cache.length > 100000) cache = [];
+        max = Math.max(max, process.memoryUsage().heapTotal);
+      }
+      console.log(max / 1048576, live.length);
+    `;
+    const maxHeapMb = (tuned: boolean) => Number(execFileSync(process.execPath, ['--import', tsx, '--input-type=module', '-e', script(tuned)], { encoding: 'utf8' }).trim().split(' ')[0]);
+    const untuned = maxHeapMb(false);
+    const tuned = maxHeapMb(true);
+    expect(tuned).toBeLessThan(untuned * 0.8);
+  }, 60_000);
 });
