@@ -43,14 +43,14 @@ export interface LocalRoutingOptions {
 }
 
 /** What of a decision the router's table carries for its service: traffic and endpoints. */
-function routeKey(decision: TrafficDecision): string {
+function routeKey(decision: Pick<TrafficDecision, 'traffic' | 'endpoints'>): string {
   return JSON.stringify([decision.traffic, decision.endpoints]);
 }
 
 /** See the file's comment. */
 export class LocalRouting {
   private lastWrite: Promise<void> = Promise.resolve();
-  /** Per service, the traffic (with this host's overrides) of the last write the data plane acknowledged. */
+  /** Per service, the {@link routeKey} of the last write the data plane acknowledged. */
   private readonly landed = new Map<string, string>();
 
   constructor(private readonly options: LocalRoutingOptions) {}
@@ -83,8 +83,10 @@ export class LocalRouting {
    */
   inForce(name: string): boolean {
     const svc = this.options.store.getService(name);
-    const decision = svc && this.decision(name, svc.spec as AppService);
-    return decision === undefined || this.landed.get(name) === routeKey(decision);
+    const traffic = svc && this.traffic(name);
+    if (!traffic) return true;
+    const endpoints = toTrafficEndpoints(this.options.runtimeOf(svc.spec as AppService).listInstances({ service: name }));
+    return this.landed.get(name) === routeKey({ traffic, endpoints });
   }
 
   private land(name: string, sent: string | undefined): void {
