@@ -3,9 +3,10 @@
  * semi-space (three of them live at once) under load: a proxy's garbage is short-lived and small,
  * so that space is resident memory per process for little gain. Measured (`npm run bench -- memory`,
  * 10 services at 1,000 requests/s): a worker's anonymous memory drops from ~67 MB to ~42 MB, and
- * its CPU per request does not measurably change at 2 MB semi-spaces. The old generation may grow
- * to 1.2× what the last full collection left (`--heap-growing-percent=20`) rather than V8's up to
- * 4×: without it the daemon's memory rose by 60 MB between full collections.
+ * its CPU per request does not measurably change at 2 MB semi-spaces (nor at 4). The supervisor's
+ * old generation may grow to 1.2× what the last full collection left (`--heap-growing-percent=20`)
+ * rather than V8's up to 4×; a worker's may not: under full load it promotes fast, and the extra
+ * full collections cost it 20–40% more CPU per request (wrk, 2 workers, three rounds).
  */
 
 /**
@@ -14,8 +15,8 @@
  */
 export const SUPERVISOR_NODE_FLAGS: readonly string[] = ['--optimize-for-size', '--max-semi-space-size=1', '--heap-growing-percent=20'];
 
-/** A worker serves requests: only its young generation is capped. */
-export const WORKER_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=2', '--heap-growing-percent=20'];
+/** A worker serves requests: only its young generation is capped (see above). */
+export const WORKER_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=2'];
 
 /** The worker's `node` arguments: the supervisor's own (a loader, say), its heap flags swapped for the worker's. */
 export function workerExecArgv(supervisorExecArgv: readonly string[]): string[] {
