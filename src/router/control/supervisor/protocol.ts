@@ -50,6 +50,8 @@ export interface SupervisorInfo {
    * daemon whose App asks for another does not adopt it.
    */
   tls?: SupervisorTls;
+  /** The workers' priority it was asked for, absent without one: a daemon asking for another does not adopt it. */
+  workerPriority?: number;
   /** {@link PROTOCOL_VERSION} of the supervisor. */
   protocol: number;
 }

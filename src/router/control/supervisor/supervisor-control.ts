@@ -246,7 +246,7 @@ class SupervisorRouterControl implements SupervisedRouter {
     }
     const wanted = this.options.router.listen;
     const sameListen = info.listen.host === wanted.host && (wanted.port === 0 || info.listen.port === wanted.port);
-    if (info.protocol !== PROTOCOL_VERSION || !sameListen || !sameTls(info.tls, tlsConfig(this.options.router.tls))) {
+    if (info.protocol !== PROTOCOL_VERSION || !sameListen || !sameTls(info.tls, tlsConfig(this.options.router.tls)) || info.workerPriority !== this.options.workerPriority) {
       await client.request({ op: 'shutdown', drainTimeoutMs: 1000 }, 5000).catch(() => undefined);
       client.close();
       await waitExit(info.pid, 5000);

@@ -314,6 +314,7 @@ function becomeReady(): void {
   const info: SupervisorInfo = {
     pid: process.pid, socketPath, url, listen: config.router.listen, protocol: PROTOCOL_VERSION,
     ...(httpsUrl !== undefined && { httpsUrl }),
+    ...(config.workerPriority !== undefined && { workerPriority: config.workerPriority }),
     ...(tls && { tls: { listen: tls.listen, certificates: tls.certificates, ...(tls.reloadIntervalMs !== undefined && { reloadIntervalMs: tls.reloadIntervalMs }), ...(tls.redirectServices && { redirectServices: tls.redirectServices }) } }),
   };
   const tmp = `${infoFile}.${process.pid}.tmp`;

@@ -63,6 +63,19 @@ describe('the router workers\' scheduling priority', () => {
     expect(replaced.map((w) => w.priority)).toEqual([5, 5]);
   }, 40_000);
 
+  it('is adopted by a daemon asking for the same priority, and replaced for one asking for another', async () => {
+    const first = await start(5);
+    const stateDir = dirs.at(-1)!;
+    first.detach();
+    supervisor = await startSupervisedRouter({ stateDir, workers: 2, workerPriority: 5, router: { listen: { host: '127.0.0.1', port: 0 } } });
+    expect([supervisor.adopted, supervisor.pid]).toEqual([true, first.pid]);
+    supervisor.detach();
+    supervisor = await startSupervisedRouter({ stateDir, workers: 2, workerPriority: 3, router: { listen: { host: '127.0.0.1', port: 0 } } });
+    expect(supervisor.adopted).toBe(false);
+    expect(supervisor.pid).not.toBe(first.pid);
+    expect((await supervisor.workers()).map((w) => w.priority)).toEqual([3, 3]);
+  }, 60_000);
+
   it.skipIf(!isRoot)('runs them at a higher priority with root (CAP_SYS_NICE)', async () => {
     const s = await start(-5);
     expect(s.priorityRefused).toBeUndefined();
