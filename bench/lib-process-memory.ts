@@ -33,19 +33,23 @@ export function parseProcStatus(text: string): ProcessMemory {
   return { rssBytes: kb('VmRSS'), peakRssBytes: kb('VmHWM') };
 }
 
+/** A file of `/proc/<pid>/`; {@link ProcessMemoryError} `ProcessGone` when the process is gone. */
+async function readProcFile(options: { pid: number; procDir?: string }, name: 'status' | 'smaps'): Promise<string> {
+  try {
+    return await readFile(`${options.procDir ?? '/proc'}/${options.pid}/${name}`, 'utf8');
+  } catch (error) {
+    // ESRCH: the process went away between opening the file and reading it.
+    if (['ENOENT', 'ESRCH'].includes((error as NodeJS.ErrnoException).code ?? '')) throw new ProcessMemoryError({ code: 'ProcessGone', message: `process ${options.pid} is gone` });
+    throw error;
+  }
+}
+
 /**
  * The memory of process `pid` now; {@link ProcessMemoryError} `ProcessGone` once it has exited
  * (a zombie, exited but not yet reaped by its parent, holds no memory and counts as gone).
  */
 export async function readProcessMemory(options: { pid: number; procDir?: string }): Promise<ProcessMemory> {
-  let text: string;
-  try {
-    text = await readFile(`${options.procDir ?? '/proc'}/${options.pid}/status`, 'utf8');
-  } catch (error) {
-    // ESRCH: the process went away between opening its status file and reading it.
-    if (['ENOENT', 'ESRCH'].includes((error as NodeJS.ErrnoException).code ?? '')) throw new ProcessMemoryError({ code: 'ProcessGone', message: `process ${options.pid} is gone` });
-    throw error;
-  }
+  const text = await readProcFile(options, 'status');
   if (/^State:\s+[ZX]/m.test(text)) throw new ProcessMemoryError({ code: 'ProcessGone', message: `process ${options.pid} has exited` });
   return parseProcStatus(text);
 }
@@ -144,13 +148,7 @@ export function parseSmaps(text: string): MappedMemory {
 
 /** The mapped memory of process `pid` now; {@link ProcessMemoryError} `ProcessGone` once it has exited. */
 export async function readMappedMemory(options: { pid: number; procDir?: string }): Promise<MappedMemory> {
-  let text: string;
-  try {
-    text = await readFile(`${options.procDir ?? '/proc'}/${options.pid}/smaps`, 'utf8');
-  } catch (error) {
-    if (['ENOENT', 'ESRCH'].includes((error as NodeJS.ErrnoException).code ?? '')) throw new ProcessMemoryError({ code: 'ProcessGone', message: `process ${options.pid} is gone` });
-    throw error;
-  }
+  const text = await readProcFile(options, 'smaps');
   // A zombie's smaps is empty: it holds no memory.
   if (text.trim() === '') throw new ProcessMemoryError({ code: 'ProcessGone', message: `process ${options.pid} has exited` });
   return parseSmaps(text);
