@@ -44,8 +44,11 @@ describe('graylane controller as a process', () => {
     proc.stderr.on('data', (d: Buffer) => (out += d.toString()));
     const exited = new Promise<number | null>((res) => proc.on('exit', (code) => res(code)));
     try {
-      await until('/readyz 200', () => fetch(`http://127.0.0.1:${health}/readyz`).then((r) => r.status, () => 0), (s) => s === 200, { timeoutMs: 20_000 });
-      await until('Healthy', () => readRollout(c, 'default', 'demo'), (r) => r.status?.phase === 'Healthy', { timeoutMs: 20_000 });
+      // Generous: a CLI child process loading the Kubernetes client on a CI machine running other
+      // suites took over 20 s once. Its output is in the error, to tell slow from stuck.
+      const said = (err: unknown) => new Error(`${(err as Error).message}; the controller's output:\n${out.slice(-3000)}`);
+      await until('/readyz 200', () => fetch(`http://127.0.0.1:${health}/readyz`).then((r) => r.status, () => 0), (s) => s === 200, { timeoutMs: 60_000 }).catch((err: unknown) => { throw said(err); });
+      await until('Healthy', () => readRollout(c, 'default', 'demo'), (r) => r.status?.phase === 'Healthy', { timeoutMs: 30_000 }).catch((err: unknown) => { throw said(err); });
       const text = await (await fetch(`http://127.0.0.1:${metrics}/metrics`)).text();
       expect(text).toContain('graylane_leader 1');
       expect(text).toMatch(/graylane_reconcile_duration_seconds_count\{outcome="success"\} [1-9]/);
@@ -63,5 +66,5 @@ describe('graylane controller as a process', () => {
     } finally {
       if (proc.exitCode === null) proc.kill('SIGKILL');
     }
-  });
+  }, 120_000);
 });
