@@ -1,9 +1,9 @@
 /**
- * The daemon's V8 heap, set once its data plane is known. Node's young generation grows to 16 MB
- * per semi-space under load (three live at once), resident for the process's life; the daemon's
- * own garbage is small and short-lived. Set at run time because `graylane up` is started by a
- * plain `node`, with no flags of ours (V8 reads both flags when it next sizes the young generation
- * and when it decides on a collection).
+ * The daemon's V8 heap. Node's young generation grows to 16 MB per semi-space under load (three
+ * live at once), resident for the process's life, and its old generation up to 4× past what a
+ * full collection left; the daemon's own garbage is small and short-lived. Set at run time because
+ * `graylane up` is started by a plain `node`, with no flags of ours (V8 reads these flags when it
+ * next sizes a generation or decides on a collection; daemon-heap.test.ts checks they take effect).
  */
 import { setFlagsFromString } from 'node:v8';
 
