@@ -144,6 +144,8 @@ describe('KubernetesAnalysis', () => {
     expect(providers.contexts[0]).toMatchObject({ namespace: ns, owner: { apiVersion: 'graylane.dev/v1alpha1', kind: 'AnalysisRun', name: 'shop-v2hash-0-1', uid: run!.metadata!.uid } });
     await r.refresh();
     expect(await r.port.list(key)).toEqual([{ name: 'v2hash.0.step.1', phase: 'Successful' }]);
+    // The verdict is said after the run's status is written: seen stored first once in a loaded CI run.
+    await until('the verdict said as an event', () => Promise.resolve(r.emitted.length), (n) => n > 0);
     expect(r.emitted.map((e) => e.reason)).toEqual(['AnalysisRunSuccessful']);
     // Asked again (the engine asks on later passes): nothing new.
     await r.port.start(key, { action: step([{ templateName: 'a' }]) });
