@@ -1,5 +1,5 @@
 /**
- * `npm run bench -- seamless [--json] [--rps 300] [--duration-s 5] [--router-workers 2] [--worker-priority -10]`
+ * `npm run bench -- seamless [--json] [--rps 300] [--duration-s 5] [--router-workers 2] [--worker-priority -10] [--client wrk|node]`
  *
  * Every strategy is run twice, side by side: the router in the daemon's process (the default),
  * and the router in its own supervisor with `--router-workers` workers (`--router-workers 0`:
@@ -9,7 +9,9 @@
  *
  * For each strategy (rolling update, blue-green with auto-promotion, canary with steps): a real
  * daemon (`graylane up`, from dist/) runs the e2e fixture app with 3 replicas behind its router;
- * this process holds constant-rate keep-alive load on the router, measures p99 for `--duration-s`
+ * Debian's wrk holds constant-rate keep-alive load on the router (`lib-wrk-log.ts`: every request
+ * logged, latency from when it was due; `--client node`: this process's undici loop, which stalls
+ * with the machine while app processes boot, and so measured itself too), measures p99 for `--duration-s`
  * seconds before the rollout, then applies v2 and measures until the rollout is complete (v2
  * alone, all replicas ready, 100% weight, v1's instances gone). Goals (DESIGN.md): 0 failed
  * requests, p99 during ≤ 1.5× before.
@@ -25,6 +27,7 @@
  */
 import { loadavg } from 'node:os';
 import type { BenchOptions } from './main.js';
+import { startWrkLoad } from './lib-wrk-log.js';
 import {
   failed, latencies, makeAppDir, numberFlag, quantile, round, sentBetween, sleep, startDaemon, startLoadLoop, stopAll, waitFor, waitSettledOn, writeAppFile,
   type RequestLog,
@@ -60,6 +63,8 @@ interface StrategyFigures {
   sent: number;
   failed: number;
   dropped: number;
+  /** wrk's connect, read and write errors and timeouts (each also a failed request in the log). */
+  socketErrors: number;
   p99BeforeMs: number;
   p99DuringMs: number;
   p99Ratio: number;
@@ -93,17 +98,48 @@ function stopTrace(): void {
   clearInterval(traceTimer);
 }
 
-/** Send time of the first request from which on every request was answered by `servedBy`. */
-function allOnFrom(log: RequestLog, servedBy: string, fromIndex: number): number {
+/** Send time of the first request, sent at `fromMs` or later, from which on every request was answered by `servedBy`. */
+function allOnFrom(log: RequestLog, servedBy: string, fromMs: number): number {
   let first = NaN;
-  for (let i = log.sentMs.length - 1; i >= fromIndex; i--) {
+  for (let i = log.sentMs.length - 1; i >= 0 && log.sentMs[i]! >= fromMs; i--) {
     if (log.servedBy[i] !== servedBy) break;
     first = log.sentMs[i]!;
   }
   return first;
 }
 
-async function runStrategy(s: Strategy, rps: number, beforeS: number, routerWorkers: number | undefined, workerPriority: number | undefined, log: (line: string) => void): Promise<StrategyFigures> {
+/** The load generator: Debian's wrk (default), or this process's undici loop (`--client node`, the figures before wrk). */
+type Client = 'wrk' | 'node';
+
+interface Load {
+  stop(): Promise<{ requests: RequestLog; dropped: number; socketErrors: number }>;
+}
+
+function startLoad(client: Client, url: string, rps: number): Load {
+  if (client === 'node') {
+    const loop = startLoadLoop({ url, ratePerSecond: rps });
+    return { stop: async () => ({ requests: await loop.stop(), dropped: loop.dropped(), socketErrors: 0 }) };
+  }
+  const wrk = startWrkLoad({ url, ratePerSecond: rps });
+  return {
+    async stop() {
+      const { log, socketErrors: e } = await wrk.stop();
+      return { requests: log, dropped: 0, socketErrors: e.connect + e.read + e.write + e.timeout };
+    },
+  };
+}
+
+interface RunOptions {
+  rps: number;
+  beforeS: number;
+  client: Client;
+  routerWorkers: number | undefined;
+  workerPriority: number | undefined;
+  log: (line: string) => void;
+}
+
+async function runStrategy(s: Strategy, o: RunOptions): Promise<StrategyFigures> {
+  const { rps, beforeS, routerWorkers, workerPriority, log } = o;
   const dir = makeAppDir();
   const service = (version: string) => [{ name: 'app', pathPrefix: '/', replicas: REPLICAS, env: { VERSION: version }, strategy: s.block }];
   const router = workerPriority === undefined ? {} : { router: `{workerPriority: ${workerPriority}}` };
@@ -111,7 +147,7 @@ async function runStrategy(s: Strategy, rps: number, beforeS: number, routerWork
   const daemon = await startDaemon(dir, { routerWorkers });
   try {
     await waitSettledOn(daemon.api, 'app', 1, REPLICAS, 30_000);
-    const load = startLoadLoop({ url: `${daemon.info.routerUrl}/`, ratePerSecond: rps });
+    const load = startLoad(o.client, `${daemon.info.routerUrl}/`, rps);
     await sleep(1000); // warm-up: connections opened, JIT warm
     const beforeFrom = performance.now();
     await sleep(beforeS * 1000);
@@ -119,22 +155,21 @@ async function runStrategy(s: Strategy, rps: number, beforeS: number, routerWork
     if (process.env.BENCH_TRACE) traceLoop();
     const { file, text } = writeAppFile(dir, service('v2'), router);
     await daemon.api.apply(text, file);
-    let promote: { startMs: number; endMs: number; fromIndex: number } | undefined;
+    let promote: { startMs: number; endMs: number } | undefined;
     if (s.promoteAtPause) {
       await waitFor(async () => {
         const v = await daemon.api.get('app');
         return v.phase === 'Paused' && v.step === v.steps && v.revisions.find((r) => r.role === 'canary')?.ready === REPLICAS;
       }, 60_000, 'the canary paused at its last step at full size');
       await sleep(500); // let requests on both revisions settle before timing the switch
-      const fromIndex = load.log.sentMs.length;
       const startMs = performance.now();
       await daemon.api.operate('app', { type: 'promote', full: true });
-      promote = { startMs, endMs: performance.now(), fromIndex };
+      promote = { startMs, endMs: performance.now() };
     }
     await waitSettledOn(daemon.api, 'app', 2, REPLICAS, 60_000);
     const doneAt = performance.now();
     await sleep(200);
-    const requests = await load.stop();
+    const { requests, dropped, socketErrors } = await load.stop();
     if (process.env.BENCH_TRACE) {
       stopTrace();
       for (const i of sentBetween(requests, applyAt, doneAt)) {
@@ -160,17 +195,18 @@ async function runStrategy(s: Strategy, rps: number, beforeS: number, routerWork
       requestsPerSecondHeld: round(during.length / ((doneAt - applyAt) / 1000)),
       sent: all.length,
       failed: failedCount,
-      dropped: load.dropped(),
+      dropped,
+      socketErrors,
       p99BeforeMs: round(p99BeforeMs, 2),
       p99DuringMs: round(p99DuringMs, 2),
       p99Ratio: round(p99DuringMs / p99BeforeMs, 2),
       rolloutSeconds: round((doneAt - applyAt) / 1000),
       servedByDuring,
       p99DuringByRevisionMs,
-      met: { zeroFailed: failedCount === 0 && load.dropped() === 0, p99Ratio: p99DuringMs <= 1.5 * p99BeforeMs },
+      met: { zeroFailed: failedCount === 0 && dropped === 0 && socketErrors === 0, p99Ratio: p99DuringMs <= 1.5 * p99BeforeMs },
     };
     if (promote) {
-      const allNewAt = allOnFrom(requests, 'app@v2', promote.fromIndex);
+      const allNewAt = allOnFrom(requests, 'app@v2', promote.startMs);
       figures.promoteCallMs = round(promote.endMs - promote.startMs, 2);
       figures.promoteToAllNewMs = round(allNewAt - promote.endMs, 2);
       figures.promoteStartToAllNewMs = round(allNewAt - promote.startMs, 2);
@@ -185,17 +221,17 @@ async function runStrategy(s: Strategy, rps: number, beforeS: number, routerWork
 
 const yes = (b: boolean | undefined) => (b === undefined ? '' : b ? 'pass' : 'FAIL');
 
-function printTable(rows: StrategyFigures[], rps: number, beforeS: number): void {
+function printTable(rows: StrategyFigures[], rps: number, beforeS: number, client: Client): void {
   const cols = ['', ...rows.map((r) => r.strategy)];
   const width = [34, ...rows.map((r) => Math.max(14, r.strategy.length + 2))];
   const line = (cells: string[]) => console.log(`  ${cells.map((c, i) => (i === 0 ? c.padEnd(width[i]!) : c.padStart(width[i]!))).join('')}`);
   console.log(`\n  load average at the end: ${loadavg().map((l) => l.toFixed(2)).join(' ')} (2 cores shared with other work: p99s are sensitive to it)`);
-  console.log(`  ${REPLICAS} replicas, keep-alive load at ${rps} requests/s, p99 before over ${beforeS} s, during = apply → v2 alone and v1 gone`);
+  console.log(`  ${REPLICAS} replicas, keep-alive load at ${rps} requests/s from ${client === 'wrk' ? 'wrk (16 connections, latency from when each request was due)' : 'this process (undici)'}, p99 before over ${beforeS} s, during = apply → v2 alone and v1 gone`);
   console.log('  (a column named "…, Nw": the router in a supervisor with N worker processes; otherwise in the daemon)');
   line(cols);
   line(['requests/s held during', ...rows.map((r) => String(r.requestsPerSecondHeld))]);
   line(['requests sent (whole run)', ...rows.map((r) => String(r.sent))]);
-  line(['failed requests (goal 0)', ...rows.map((r) => `${r.failed}${r.dropped ? ` +${r.dropped} dropped` : ''}`)]);
+  line(['failed requests (goal 0)', ...rows.map((r) => `${r.failed}${r.dropped ? ` +${r.dropped} dropped` : ''}${r.socketErrors ? ` (${r.socketErrors} socket errors)` : ''}`)]);
   line(['  goal met', ...rows.map((r) => yes(r.met.zeroFailed))]);
   line(['p99 before, ms', ...rows.map((r) => r.p99BeforeMs.toFixed(2))]);
   line(['p99 during, ms', ...rows.map((r) => r.p99DuringMs.toFixed(2))]);
@@ -219,6 +255,9 @@ export async function run(options: BenchOptions): Promise<Record<string, unknown
   };
   const workersAt = options.args.indexOf('--router-workers');
   const routerWorkers = workersAt >= 0 && options.args[workersAt + 1] === '0' ? 0 : numberFlag(options.args, 'router-workers', 2);
+  const clientAt = options.args.indexOf('--client');
+  const client = clientAt >= 0 ? options.args[clientAt + 1] : 'wrk';
+  if (client !== 'wrk' && client !== 'node') throw new Error('--client takes wrk (Debian\'s wrk, the default) or node (this process\'s undici loop)');
   const priorityAt = options.args.indexOf('--worker-priority');
   const workerPriority = priorityAt >= 0 ? Number(options.args[priorityAt + 1]) : undefined;
   if (workerPriority !== undefined && !(Number.isInteger(workerPriority) && workerPriority >= -20 && workerPriority <= 19)) throw new Error('--worker-priority needs a nice value from -20 to 19');
@@ -227,15 +266,16 @@ export async function run(options: BenchOptions): Promise<Record<string, unknown
   if (routerWorkers > 0 && workerPriority !== undefined) modes.push({ workers: routerWorkers, priority: workerPriority });
   const rows: StrategyFigures[] = [];
   try {
-    for (const m of modes) for (const s of STRATEGIES) rows.push(await runStrategy(s, rps, beforeS, m.workers, m.priority, log));
+    for (const m of modes) for (const s of STRATEGIES) rows.push(await runStrategy(s, { rps, beforeS, client, routerWorkers: m.workers, workerPriority: m.priority, log }));
   } finally {
     await stopAll();
   }
-  if (!options.json) printTable(rows, rps, beforeS);
+  if (!options.json) printTable(rows, rps, beforeS, client);
   return {
     replicas: REPLICAS,
     routerWorkers,
     ratePerSecond: rps,
+    client,
     beforeSeconds: beforeS,
     strategies: rows,
     loadAverage: loadavg().map((l) => round(l, 2)),
