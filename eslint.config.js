@@ -76,7 +76,7 @@ const pureRestrictions = {
 };
 
 export default tseslint.config(
-  { ignores: ['.scratch*', 'dist/**', 'node_modules/**', 'coverage/**', 'bin/**', 'examples/**/*.js', 'src/console/assets/**', 'bench/.out/**'] },
+  { ignores: ['.scratch*', 'dist/**', 'node_modules/**', 'coverage/**', 'bin/**', 'examples/**/*.js', 'src/console/assets/**', 'bench/.out/**', 'src/**/*.generated.ts'] },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {

@@ -5,7 +5,8 @@
 import { readFile } from 'node:fs/promises';
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node } from 'yaml';
 import { formatPath, RouterError, type RouterIssue } from './errors.js';
-import { RouterConfigSchema, schemaIssues, semanticIssues } from './route-table-schema.js';
+import { semanticIssues } from './route-table-check.js';
+import { RouterConfigSchema, schemaIssues } from './route-table-schema.js';
 import type { ReleaseRoute, RouterOptions, ServiceRoute } from './types.js';
 
 /** A loaded config: router options with the route table under `routes`. */

@@ -16,7 +16,7 @@ import { MirrorLimiter } from './mirror.js';
 import { ReleaseCounters } from './release-counters.js';
 import { ReleasePositions } from './release-positions.js';
 import { FINE_BOUNDS_MS, RevisionCounters, totalsOf } from './revision-stats.js';
-import { assertRouteTable, parseAddress } from './route-table-schema.js';
+import { assertRouteTable, parseAddress } from './route-table-check.js';
 import type {
   CircuitBreakerOptions,
   LatencyCounts,

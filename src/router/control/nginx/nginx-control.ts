@@ -12,7 +12,7 @@ import { isDeepStrictEqual } from 'node:util';
 import type {
   LatencyCounts, ReleaseStats, ReleaseTraffic, RevisionStats, RevisionTotals, RouteTable, RouterEvent, StatsQuery,
 } from '../../contract/index.js';
-import { assertRouteTable } from '../../route-table-schema.js';
+import { assertRouteTable } from '../../route-table-check.js';
 import type { ApplyTableResult, DrainOutcome, RouterControl, RouterSnapshot } from '../router-control.js';
 import { AccessCounters } from './access-counters.js';
 import { followAccessLog, type AccessLogReader } from './access-log-reader.js';

@@ -17,7 +17,7 @@ import type {
 } from '../../contract/index.js';
 import { RouterError, type RouterErrorCode, type RouterIssue } from '../../errors.js';
 import { FINE_BOUNDS_MS } from '../../revision-stats.js';
-import { assertRouteTable } from '../../route-table-schema.js';
+import { assertRouteTable } from '../../route-table-check.js';
 import { SUPERVISOR_NODE_FLAGS } from './heap-flags.js';
 import type { RouterOptions } from '../../types.js';
 import type { ApplyTableResult, DrainOutcome, RouterControl, RouterSnapshot } from '../router-control.js';

@@ -17,7 +17,7 @@ import { fileURLToPath } from 'node:url';
 import { isDeepStrictEqual } from 'node:util';
 import type { RouteTable, RouterEvent } from '../../contract/index.js';
 import type { CertificateEvent } from '../../types.js';
-import { assertRouteTable } from '../../route-table-schema.js';
+import { assertRouteTable } from '../../route-table-check.js';
 import type { DrainOutcome } from '../router-control.js';
 import { FigureMerger, type MergedReport } from './figures.js';
 import {

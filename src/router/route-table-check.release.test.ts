@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { RouterError } from './errors.js';
-import { assertRouteTable } from './route-table-schema.js';
+import { assertRouteTable } from './route-table-check.js';
 import { createRouter } from './router.js';
 import type { ReleaseRoute, RouteTable, ServiceRoute } from './types.js';
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { createRouter } from './router.js';
 import { RouterError } from './errors.js';
-import { assertRouteTable, parseAddress } from './route-table-schema.js';
+import { assertRouteTable, parseAddress } from './route-table-check.js';
 import type { RouteTable, ServiceRoute } from './types.js';
 
 const service = (extra: Partial<ServiceRoute> = {}): ServiceRoute => ({

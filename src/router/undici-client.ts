@@ -1,0 +1,15 @@
+/**
+ * undici's `Client` without the rest of undici. The package's index loads fetch, WebSocket,
+ * EventSource, the cache and the mocks with it: about 6 MB of memory in every router process,
+ * which needs only this class. undici has no `exports` map, so the file is reachable; the test
+ * beside this one fails if a new undici moves it or makes it differ from `undici.Client`.
+ */
+import type { Client as UndiciClient } from 'undici';
+import { createRequire } from 'node:module';
+
+const require = createRequire(import.meta.url);
+
+/** undici's `Client` class, loaded alone. */
+export const Client = require('undici/lib/dispatcher/client.js') as typeof UndiciClient;
+/** An instance of {@link Client}. */
+export type Client = UndiciClient;
