@@ -2,7 +2,7 @@
  * The HTTP call shared by the web and Prometheus providers: undici, a timeout, optional
  * skipping of TLS verification, a cap on the body size, and errors classified as ProviderErrors.
  */
-import { Agent, request, type Dispatcher } from 'undici';
+import type { Dispatcher } from 'undici';
 import { networkError, startDeadline, throwIfAborted } from './deadline.js';
 import { ProviderError } from './provider.js';
 
@@ -37,14 +37,18 @@ export interface HttpAnswer {
   text: string;
 }
 
+// undici's index (fetch, WebSocket, the cache…) costs a daemon about 10 MB of memory: loaded at
+// the first metric query, not by every daemon whether or not its analyses query anything over HTTP.
+let undici: Promise<typeof import('undici')> | undefined;
 const agents = new Map<boolean, Dispatcher>();
-function agent(insecure: boolean): Dispatcher {
+async function agent(insecure: boolean): Promise<{ request: (typeof import('undici'))['request']; dispatcher: Dispatcher }> {
+  const { Agent, request } = await (undici ??= import('undici'));
   let a = agents.get(insecure);
   if (!a) {
     a = new Agent({ keepAliveTimeout: 1_000, connect: { rejectUnauthorized: !insecure } });
     agents.set(insecure, a);
   }
-  return a;
+  return { request, dispatcher: a };
 }
 
 /** Sends the request; rejects only with a ProviderError (unreachable, timeout, aborted, bad-response). */
@@ -61,12 +65,13 @@ export async function httpCall(call: HttpCall): Promise<HttpAnswer> {
   }
   const deadline = startDeadline(call.signal, call.timeoutMs, call.providerType);
   try {
+    const { request, dispatcher } = await agent(Boolean(call.insecure));
     const res = await request(url, {
       method: call.method,
       headers: call.headers ?? {},
       body: call.body ?? null,
       signal: deadline.signal,
-      dispatcher: agent(Boolean(call.insecure)),
+      dispatcher,
     });
     const chunks: Buffer[] = [];
     let size = 0;
