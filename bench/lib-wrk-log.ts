@@ -20,6 +20,8 @@ import { WrkError } from './lib-wrk.js';
 /** Options of {@link startWrkLoad}. */
 export interface WrkLoadOptions {
   url: string;
+  /** Paths sent in turn (request i of the whole run goes to `paths[i % length]`); default the URL's own. */
+  paths?: string[];
   ratePerSecond: number;
   /** Keep-alive connections, one per wrk thread; default 16. */
   connections?: number;
@@ -71,6 +73,8 @@ function setup(thread)
 end
 function init(args)
   t0 = tonumber(args[1]); interval = tonumber(args[2]); nthreads = tonumber(args[3])
+  paths = {}
+  for i = 4, #args do paths[#paths + 1] = args[i] end
   n = 0; recs = {}; pending = nil; prevDone = 0; armed = false
 end
 local function due(i) return t0 + (id + i * nthreads) * interval end
@@ -87,9 +91,11 @@ function request()
     recs[#recs + 1] = string.format("%.3f,%.3f,0,", pending, t)
   end
   local s = due(n)
+  local path = nil
+  if #paths > 0 then path = paths[(id + n * nthreads) % #paths + 1] end
   n = n + 1
   if prevDone > s then pending = s else pending = t end
-  return wrk.format()
+  return wrk.format(nil, path)
 end
 function response(status, headers, body)
   local t = now_ms()
@@ -153,7 +159,7 @@ export function startWrkLoad(options: WrkLoadOptions): WrkLoad {
   const t0 = Number(process.hrtime.bigint()) / 1e6 + 200;
   const args = [
     '-c', String(connections), '-t', String(connections), '-d', `${options.maxDurationS ?? 600}s`, '--timeout', '10s', '-s', file, options.url,
-    '--', t0.toFixed(3), String(1000 / options.ratePerSecond), String(connections),
+    '--', t0.toFixed(3), String(1000 / options.ratePerSecond), String(connections), ...(options.paths ?? []),
   ];
   const child: ChildProcess = spawn(wrkPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';

@@ -1,5 +1,5 @@
 /**
- * `npm run bench -- memory [--json] [--services 10] [--rps 1000] [--duration-s 300] [--router-workers 2] [--every-s 5]`
+ * `npm run bench -- memory [--json] [--services 10] [--rps 1000] [--duration-s 300] [--router-workers 2] [--every-s 5] [--client wrk|node]`
  * (`--router-workers 0`: the router in the daemon only)
  *
  * Resident memory of graylane itself (the daemon, plus the router supervisor and its workers when
@@ -16,7 +16,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { BenchOptions } from './main.js';
-import { countFlag, failed, makeAppDir, numberFlag, round, sleep, startDaemon, startLoadLoop, stopAll, waitSettledOn, writeAppFile, type LoadLoop } from './lib-daemon.js';
+import { countFlag, failed, makeAppDir, numberFlag, round, sleep, startDaemon, stopAll, waitSettledOn, writeAppFile } from './lib-daemon.js';
+import { clientFlag, startLoad, type LoadClient } from './lib-load.js';
 import { childPids } from './lib-process-cpu.js';
 import { pageOnceBytes, readMappedMemory, readProcessMemory, type MappedMemory } from './lib-process-memory.js';
 
@@ -73,7 +74,7 @@ async function treeMemory(pid: number): Promise<{ rssBytes: number; mapped: Mapp
 
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
 
-async function runMode(options: { mode: string; routerWorkers: number | undefined; services: number; rps: number; durationS: number; everyS: number; log: (s: string) => void }): Promise<ModeFigures> {
+async function runMode(options: { mode: string; routerWorkers: number | undefined; services: number; rps: number; durationS: number; everyS: number; client: LoadClient; log: (s: string) => void }): Promise<ModeFigures> {
   const dir = makeAppDir();
   const services = Array.from({ length: options.services }, (_, i) => ({ name: `s${i}`, pathPrefix: `/s${i}`, replicas: 1, env: { VERSION: 'v1' }, strategy: '      canary: {maxSurge: 1, maxUnavailable: 0}' }));
   writeAppFile(dir, services);
@@ -84,7 +85,7 @@ async function runMode(options: { mode: string; routerWorkers: number | undefine
       const file = join(daemon.stateDir, 'router.json');
       return existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as { pid: number }).pid : undefined;
     };
-    const loads: LoadLoop[] = services.map((s) => startLoadLoop({ url: `${daemon.info.routerUrl}${s.pathPrefix}/`, ratePerSecond: options.rps / options.services }));
+    const load = startLoad({ client: options.client, origin: daemon.info.routerUrl, paths: services.map((s) => `${s.pathPrefix}/`), ratePerSecond: options.rps });
     const samples: Sample[] = [];
     let routerProcesses = 0;
     const t0 = performance.now();
@@ -103,18 +104,17 @@ async function runMode(options: { mode: string; routerWorkers: number | undefine
       });
     }
     const elapsedS = (performance.now() - t0) / 1000;
-    let sent = 0;
-    let failedCount = 0;
+    const { log, dropped, socketErrors } = await load.stop();
+    const sent = log.sentMs.length;
+    let failedCount = dropped + socketErrors;
     const errors: Record<string, number> = {};
-    for (const l of loads) {
-      const log = await l.stop();
-      sent += log.sentMs.length;
-      for (let i = 0; i < log.sentMs.length; i++) {
-        if (!failed(log, i)) continue;
-        failedCount++;
-        const why = log.errors.get(i) ?? `HTTP ${log.status[i]}`;
-        errors[why] = (errors[why] ?? 0) + 1;
-      }
+    if (dropped > 0) errors['not sent (too many in flight)'] = dropped;
+    if (socketErrors > 0) errors['socket errors (wrk)'] = socketErrors;
+    for (let i = 0; i < log.sentMs.length; i++) {
+      if (!failed(log, i)) continue;
+      failedCount++;
+      const why = log.errors.get(i) ?? `HTTP ${log.status[i]}`;
+      errors[why] = (errors[why] ?? 0) + 1;
     }
     const total = samples.map((s) => s.togetherMb);
     const fifth = Math.max(1, Math.floor(total.length / 5));
@@ -149,13 +149,14 @@ export async function run(options: BenchOptions): Promise<Record<string, unknown
   const log = (s: string) => {
     if (!options.json) console.log(s);
   };
-  const common = { services, rps, durationS, everyS, log };
+  const client = clientFlag(options.args);
+  const common = { services, rps, durationS, everyS, client, log };
   const rows = [await runMode({ ...common, mode: 'router in the daemon', routerWorkers: undefined })];
   if (routerWorkers > 0) rows.push(await runMode({ ...common, mode: `supervisor, ${routerWorkers} workers`, routerWorkers }));
   if (!options.json) {
     const width = [48, ...rows.map((r) => Math.max(24, r.mode.length + 2))];
     const line = (cells: string[]) => console.log(`  ${cells.map((c, i) => (i === 0 ? c.padEnd(width[i]!) : c.padStart(width[i]!))).join('')}`);
-    console.log(`\n  resident memory of graylane (daemon + router processes, not the apps), ${services} services, ${rps} requests/s, ${durationS} s`);
+    console.log(`\n  resident memory of graylane (daemon + router processes, not the apps), ${services} services, ${rps} requests/s from ${client === 'wrk' ? 'wrk' : 'this process (undici)'}, ${durationS} s`);
     line(['', ...rows.map((r) => r.mode)]);
     line(['requests/s held', ...rows.map((r) => String(r.requestsPerSecondHeld))]);
     line(['failed requests', ...rows.map((r) => String(r.failed))]);
@@ -170,5 +171,5 @@ export async function run(options: BenchOptions): Promise<Record<string, unknown
     line(['  flat', ...rows.map((r) => (r.met.flat ? 'pass' : 'FAIL'))]);
     for (const r of rows) if (r.failed > 0) console.log(`  ${r.mode} failures: ${Object.entries(r.errors).map(([k, v]) => `${k} ×${v}`).join(', ')}`);
   }
-  return { services, ratePerSecond: rps, durationSeconds: durationS, modes: rows, goals: { togetherMb: '≤ 150', growth: '≤ 1.1 (flat)' } };
+  return { services, ratePerSecond: rps, client, durationSeconds: durationS, modes: rows, goals: { togetherMb: '≤ 150', growth: '≤ 1.1 (flat)' } };
 }

@@ -27,9 +27,9 @@
  */
 import { loadavg } from 'node:os';
 import type { BenchOptions } from './main.js';
-import { startWrkLoad } from './lib-wrk-log.js';
+import { clientFlag, startLoad, type LoadClient } from './lib-load.js';
 import {
-  failed, latencies, makeAppDir, numberFlag, quantile, round, sentBetween, sleep, startDaemon, startLoadLoop, stopAll, waitFor, waitSettledOn, writeAppFile,
+  failed, latencies, makeAppDir, numberFlag, quantile, round, sentBetween, sleep, startDaemon, stopAll, waitFor, waitSettledOn, writeAppFile,
   type RequestLog,
 } from './lib-daemon.js';
 
@@ -108,31 +108,10 @@ function allOnFrom(log: RequestLog, servedBy: string, fromMs: number): number {
   return first;
 }
 
-/** The load generator: Debian's wrk (default), or this process's undici loop (`--client node`, the figures before wrk). */
-type Client = 'wrk' | 'node';
-
-interface Load {
-  stop(): Promise<{ requests: RequestLog; dropped: number; socketErrors: number }>;
-}
-
-function startLoad(client: Client, url: string, rps: number): Load {
-  if (client === 'node') {
-    const loop = startLoadLoop({ url, ratePerSecond: rps });
-    return { stop: async () => ({ requests: await loop.stop(), dropped: loop.dropped(), socketErrors: 0 }) };
-  }
-  const wrk = startWrkLoad({ url, ratePerSecond: rps });
-  return {
-    async stop() {
-      const { log, socketErrors: e } = await wrk.stop();
-      return { requests: log, dropped: 0, socketErrors: e.connect + e.read + e.write + e.timeout };
-    },
-  };
-}
-
 interface RunOptions {
   rps: number;
   beforeS: number;
-  client: Client;
+  client: LoadClient;
   routerWorkers: number | undefined;
   workerPriority: number | undefined;
   log: (line: string) => void;
@@ -147,7 +126,7 @@ async function runStrategy(s: Strategy, o: RunOptions): Promise<StrategyFigures>
   const daemon = await startDaemon(dir, { routerWorkers });
   try {
     await waitSettledOn(daemon.api, 'app', 1, REPLICAS, 30_000);
-    const load = startLoad(o.client, `${daemon.info.routerUrl}/`, rps);
+    const load = startLoad({ client: o.client, origin: daemon.info.routerUrl, paths: ['/'], ratePerSecond: rps });
     await sleep(1000); // warm-up: connections opened, JIT warm
     const beforeFrom = performance.now();
     await sleep(beforeS * 1000);
@@ -169,7 +148,7 @@ async function runStrategy(s: Strategy, o: RunOptions): Promise<StrategyFigures>
     await waitSettledOn(daemon.api, 'app', 2, REPLICAS, 60_000);
     const doneAt = performance.now();
     await sleep(200);
-    const { requests, dropped, socketErrors } = await load.stop();
+    const { log: requests, dropped, socketErrors } = await load.stop();
     if (process.env.BENCH_TRACE) {
       stopTrace();
       for (const i of sentBetween(requests, applyAt, doneAt)) {
@@ -221,7 +200,7 @@ async function runStrategy(s: Strategy, o: RunOptions): Promise<StrategyFigures>
 
 const yes = (b: boolean | undefined) => (b === undefined ? '' : b ? 'pass' : 'FAIL');
 
-function printTable(rows: StrategyFigures[], rps: number, beforeS: number, client: Client): void {
+function printTable(rows: StrategyFigures[], rps: number, beforeS: number, client: LoadClient): void {
   const cols = ['', ...rows.map((r) => r.strategy)];
   const width = [34, ...rows.map((r) => Math.max(14, r.strategy.length + 2))];
   const line = (cells: string[]) => console.log(`  ${cells.map((c, i) => (i === 0 ? c.padEnd(width[i]!) : c.padStart(width[i]!))).join('')}`);
@@ -255,9 +234,7 @@ export async function run(options: BenchOptions): Promise<Record<string, unknown
   };
   const workersAt = options.args.indexOf('--router-workers');
   const routerWorkers = workersAt >= 0 && options.args[workersAt + 1] === '0' ? 0 : numberFlag(options.args, 'router-workers', 2);
-  const clientAt = options.args.indexOf('--client');
-  const client = clientAt >= 0 ? options.args[clientAt + 1] : 'wrk';
-  if (client !== 'wrk' && client !== 'node') throw new Error('--client takes wrk (Debian\'s wrk, the default) or node (this process\'s undici loop)');
+  const client = clientFlag(options.args);
   const priorityAt = options.args.indexOf('--worker-priority');
   const workerPriority = priorityAt >= 0 ? Number(options.args[priorityAt + 1]) : undefined;
   if (workerPriority !== undefined && !(Number.isInteger(workerPriority) && workerPriority >= -20 && workerPriority <= 19)) throw new Error('--worker-priority needs a nice value from -20 to 19');
