@@ -58,6 +58,7 @@ function script(servedByHeader: string): string {
 ffi.cdef[[
 typedef struct { long tv_sec; long tv_nsec; } graylane_timespec;
 int clock_gettime(int clk, graylane_timespec *ts);
+int usleep(unsigned int usec);
 ]]
 local ts = ffi.new("graylane_timespec")
 local function now_ms()
@@ -91,6 +92,13 @@ function request()
     recs[#recs + 1] = string.format("%.3f,%.3f,0,", pending, t)
   end
   local s = due(n)
+  -- After a failed connection wrk reconnects and asks again at once, without delay(): wait for the
+  -- request's turn here (this thread has no other connection to serve), so a dead router costs one
+  -- failed request per turn, as with a client that does not retry.
+  if s - t > 1 then
+    ffi.C.usleep(math.floor((s - t) * 1000))
+    t = now_ms()
+  end
   local path = nil
   if #paths > 0 then path = paths[(id + n * nthreads) % #paths + 1] end
   n = n + 1

@@ -104,6 +104,32 @@ describe('constant-rate wrk load with every request logged (seamless and crash b
     expect(Math.max(...slow)).toBeGreaterThanOrEqual(290);
   });
 
+  it.skipIf(noWrk)('counts one failed request per turn while nothing listens, and recovers when the server is back', async () => {
+    const down = http.createServer((req, res) => {
+      res.writeHead(200, { 'content-length': 2 });
+      res.end('ok');
+    });
+    await new Promise<void>((r) => down.listen(0, '127.0.0.1', r));
+    const port = (down.address() as AddressInfo).port;
+    const load = startWrkLoad({ url: `http://127.0.0.1:${port}/`, ratePerSecond: 100, connections: 2 });
+    await sleep(700);
+    down.closeAllConnections();
+    await new Promise((r) => down.close(r));
+    const downAt = performance.now();
+    await sleep(1000);
+    const upAt = performance.now();
+    await new Promise<void>((r) => down.listen(port, '127.0.0.1', r));
+    await sleep(800);
+    const { log } = await load.stop();
+    down.closeAllConnections();
+    await new Promise((r) => down.close(r));
+    const failedWhileDown = log.sentMs.filter((s, i) => s >= downAt && s < upAt && log.status[i] === 0).length;
+    // 1 s at 100/s: about 100 turns, each failing once; not wrk's thousands of reconnects.
+    expect(failedWhileDown).toBeGreaterThan(50);
+    expect(failedWhileDown).toBeLessThanOrEqual(110);
+    expect(log.status.filter((s, i) => s === 200 && log.sentMs[i]! > upAt + 200).length).toBeGreaterThan(30);
+  });
+
   it('says when wrk is missing', async () => {
     const load = startWrkLoad({ url: 'http://127.0.0.1:9/', ratePerSecond: 10, wrkPath: '/nonexistent/wrk' });
     await expect(load.stop()).rejects.toMatchObject({ code: 'WrkMissing' });
