@@ -44,6 +44,29 @@ describe('/proc readers', () => {
   });
 });
 
+describe('who holds a port, for the process graylane started', () => {
+  const LISTEN = "const s = require('net').createServer().listen(0, '127.0.0.1', () => console.log(s.address().port)); setTimeout(() => {}, 30000)";
+  async function started(command: string, args: string[]): Promise<{ pid: number; port: number }> {
+    const child = spawn(command, args, { detached: true, stdio: ['ignore', 'pipe', 'ignore'] });
+    cleanups.push(() => process.kill(-child.pid!, 'SIGKILL'));
+    const port = await new Promise<number>((resolve) => child.stdout.once('data', (d: Buffer) => resolve(Number(d.toString().trim()))));
+    return { pid: child.pid!, port };
+  }
+
+  it('is ours when the process itself listens (found without reading the rest of the host)', async () => {
+    const { pid, port } = await started(process.execPath, ['-e', LISTEN]);
+    expect(await portOwnership(port, pid)).toBe('ours');
+  });
+
+  it('is ours when a process it started listens (a shell wrapper, npm start)', async () => {
+    const { pid, port } = await started('sh', ['-c', `"${process.execPath}" -e "${LISTEN.replace(/"/g, '\\"')}"; true`]);
+    expect(await portOwnership(port, pid)).toBe('ours');
+    const stranger = spawn('sleep', ['30'], { detached: true, stdio: 'ignore' });
+    cleanups.push(() => stranger.kill('SIGKILL'));
+    expect(await portOwnership(port, stranger.pid!)).toBe('foreign');
+  });
+});
+
 describe('small /proc files', () => {
   it('are read whole, whether they fit the first buffer or not', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'graylane-procfs-'));

@@ -183,24 +183,34 @@ async function groupMembersAsync(pgid: number): Promise<number[] | undefined> {
 /** Who listens on the port: our process group, someone else, nobody, or unknown (no /proc). */
 export type PortOwnership = 'ours' | 'foreign' | 'none' | 'unknown';
 
-/** Checks that a member of process group `pgid` holds a listening socket on `port`. */
-export async function portOwnership(port: number, pgid: number): Promise<PortOwnership> {
-  const [inodes, members] = await Promise.all([listeningInodes(port), groupMembersAsync(pgid)]);
-  if (!inodes || !members) return 'unknown';
-  if (inodes.size === 0) return 'none';
-  for (const pid of members) {
-    let fds: string[];
-    try {
-      fds = await readdir(`/proc/${pid}/fd`);
-    } catch {
-      continue;
-    }
-    const links = await Promise.all(fds.map((fd) => readlink(`/proc/${pid}/fd/${fd}`).catch(() => '')));
-    for (const link of links) {
-      const m = /^socket:\[(\d+)\]$/.exec(link);
-      if (m?.[1] !== undefined && inodes.has(m[1])) return 'ours';
-    }
+/** Whether process `pid` holds one of the socket `inodes` (false when its fds cannot be read). */
+async function holdsSocket(pid: number, inodes: Set<string>): Promise<boolean> {
+  let fds: string[];
+  try {
+    fds = await readdir(`/proc/${pid}/fd`);
+  } catch {
+    return false;
   }
+  const links = await Promise.all(fds.map((fd) => readlink(`/proc/${pid}/fd/${fd}`).catch(() => '')));
+  return links.some((link) => {
+    const m = /^socket:\[(\d+)\]$/.exec(link);
+    return m?.[1] !== undefined && inodes.has(m[1]);
+  });
+}
+
+/**
+ * Checks that a member of process group `pgid` holds a listening socket on `port`. The leader (the
+ * process graylane started) is asked first: it is the usual holder, and finding the group's other
+ * members means reading the stat of every process of the host, on the event loop the router shares.
+ */
+export async function portOwnership(port: number, pgid: number): Promise<PortOwnership> {
+  const inodes = await listeningInodes(port);
+  if (!inodes) return 'unknown';
+  if (inodes.size === 0) return 'none';
+  if (await holdsSocket(pgid, inodes)) return 'ours';
+  const members = await groupMembersAsync(pgid);
+  if (!members) return 'unknown';
+  for (const pid of members) if (pid !== pgid && (await holdsSocket(pid, inodes))) return 'ours';
   return 'foreign';
 }
 
