@@ -83,3 +83,34 @@ describe('RevisionCounters', () => {
     expect(c.read(1).windowMs).toBe(1000);
   });
 });
+
+describe('RevisionCounters keep each second’s bins sparse', () => {
+  it('counts every answer exactly, however far apart and in whatever order its latencies come, across the ring’s wrap', () => {
+    let now = 2_000_000_000;
+    const c = new RevisionCounters('web', 'v1', 60, () => now);
+    const expected = new Array<number>(400).fill(0);
+    // A deterministic spread: sub-millisecond, typical, and multi-second answers, interleaved.
+    let seed = 7;
+    const next = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    for (let second = 0; second < 90; second++) {
+      now = 2_000_000_000 + second * 1000;
+      for (let i = 0; i < 40; i++) {
+        const ms = [0.02, 0.4, 3, 25, 800, 60_000][Math.floor(next() * 6)]! * (0.5 + next());
+        c.request();
+        c.response(200, ms);
+        // Seconds 31–90 stay in the 60 s window; earlier buckets are reused for them.
+        if (second >= 30) expected[latencyBin(ms)]!++;
+      }
+    }
+    expect(c.recentLatency(60_000)).toEqual(expected);
+    const total = expected.reduce((a, b) => a + b, 0);
+    const rankBin = (q: number) => {
+      let seen = 0;
+      return expected.findIndex((n) => (seen += n) >= Math.ceil(q * total));
+    };
+    const s = c.read(60_000);
+    expect(s.requests).toBe(total);
+    expect(s.latencyMs.p50).toBe(Math.min(binUpperMs(rankBin(0.5)), s.latencyMs.max));
+    expect(s.latencyMs.p99).toBe(Math.min(binUpperMs(rankBin(0.99)), s.latencyMs.max));
+  });
+});

@@ -11,6 +11,8 @@ const BINS_PER_OCTAVE = 16;
 const MIN_MS = 0.01;
 const BIN_COUNT = 400; // 0.01 ms · 2^(400/16) ≈ 335 s
 const LOG_SCALE = BINS_PER_OCTAVE / Math.LN2;
+// Bins kept beyond a second's first answer on each side (an octave), so that most seconds never widen.
+const SPAN_SLACK = BINS_PER_OCTAVE;
 
 /** Histogram bin of a latency in ms. */
 export function latencyBin(ms: number): number {
@@ -43,7 +45,27 @@ class Bucket {
   skewErrors = 0;
   fallbacks = 0;
   maxMs = 0;
+  /**
+   * Latency counts of bins `latencyFrom` … `latencyFrom + latency.length - 1`: a second's answers
+   * span a few octaves of the 400 bins, and five minutes of seconds are kept per revision.
+   */
   latency: Uint32Array | undefined;
+  latencyFrom = 0;
+
+  /** Counts one answer in `bin`, widening the span of bins kept when it falls outside. */
+  countLatency(bin: number): void {
+    let counts = this.latency;
+    const from = this.latencyFrom;
+    if (counts === undefined || bin < from || bin >= from + counts.length) {
+      const lo = Math.max(0, Math.min(counts ? from : bin, bin - SPAN_SLACK));
+      const hi = Math.min(BIN_COUNT, Math.max(counts ? from + counts.length : 0, bin + SPAN_SLACK + 1));
+      const wider = new Uint32Array(hi - lo);
+      if (counts) wider.set(counts, from - lo);
+      this.latency = counts = wider;
+      this.latencyFrom = lo;
+    }
+    counts[bin - this.latencyFrom]!++;
+  }
 
   reset(second: number): void {
     this.second = second;
@@ -138,7 +160,7 @@ export class RevisionCounters {
     else if (status < 500) { b.c4++; t.responses['4xx']++; }
     else { b.c5++; t.responses['5xx']++; b.failed++; t.failed++; }
     const bin = latencyBin(latencyMs);
-    (b.latency ??= new Uint32Array(BIN_COUNT))[bin]!++;
+    b.countLatency(bin);
     t.latencyBins[bin]!++;
     if (latencyMs > b.maxMs) b.maxMs = latencyMs;
     const s = latencyMs / 1000;
@@ -216,8 +238,9 @@ export class RevisionCounters {
     const { first, nowSecond } = this.span(this.nowMs(), windowMs);
     const counts = new Array<number>(BIN_COUNT).fill(0);
     for (const b of this.ring) {
-      if (b.second < first || b.second > nowSecond || !b.latency) continue;
-      for (let i = 0; i < BIN_COUNT; i++) counts[i]! += b.latency[i]!;
+      const lat = b.latency;
+      if (b.second < first || b.second > nowSecond || !lat) continue;
+      for (let i = 0; i < lat.length; i++) counts[b.latencyFrom + i]! += lat[i]!;
     }
     return counts;
   }
@@ -265,7 +288,8 @@ export class RevisionCounters {
       out.skewErrors += b.skewErrors;
       out.fallbacks += b.fallbacks;
       if (b.maxMs > max) max = b.maxMs;
-      if (b.latency) for (let i = 0; i < BIN_COUNT; i++) hist[i]! += b.latency[i]!;
+      const lat = b.latency;
+      if (lat) for (let i = 0; i < lat.length; i++) hist[b.latencyFrom + i]! += lat[i]!;
     }
     let total = 0;
     for (let i = 0; i < BIN_COUNT; i++) total += hist[i]!;

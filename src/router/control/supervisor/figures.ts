@@ -221,10 +221,27 @@ function sumReports(reports: WorkerReport[]): WorkerReport {
   return out;
 }
 
-/** One second of a revision's traffic, as the difference of two merged reports. */
+/**
+ * One second of a revision's traffic, as the difference of two merged reports. Its latency is kept
+ * sparse, the bins that counted something and their counts: a second's answers fill a few dozen
+ * of the hundreds of bins, and five minutes of seconds per revision are kept.
+ */
 interface RevisionSecond extends RequestCounts {
   second: number;
-  latency: number[];
+  bins: number[];
+  counts: number[];
+}
+
+/** Adds sparse latency counts into `into` (same shape). */
+function addSparse(into: { bins: number[]; counts: number[] }, bins: readonly number[], counts: readonly number[]): void {
+  for (let k = 0; k < bins.length; k++) {
+    const at = into.bins.indexOf(bins[k]!);
+    if (at >= 0) into.counts[at]! += counts[k]!;
+    else {
+      into.bins.push(bins[k]!);
+      into.counts.push(counts[k]!);
+    }
+  }
 }
 
 /** Longest window the adapter answers, as the router's default statistics window. */
@@ -259,19 +276,29 @@ export class FigureHistory {
         const base = first && !fresh ? r.totals : zeroTotals(r.totals.latency.boundsMs);
         this.revisions.set(key, (entry = { totals: base, ring: [], sinceMs: report.atMs }));
       }
-      const delta: RevisionSecond = { ...zeroCounts(), responses: { ...zeroCounts().responses }, second, latency: r.totals.latency.counts.map((n, i) => n - (entry.totals.latency.counts[i] ?? 0)) };
+      const delta: RevisionSecond = { ...zeroCounts(), responses: { ...zeroCounts().responses }, second, bins: [], counts: [] };
+      const now = r.totals.latency.counts;
+      const before = entry.totals.latency.counts;
+      let shrank = false;
+      for (let i = 0; i < now.length; i++) {
+        const n = now[i]! - (before[i] ?? 0);
+        if (n === 0) continue;
+        if (n < 0) shrank = true;
+        delta.bins.push(i);
+        delta.counts.push(n);
+      }
       addCounts(delta, r.totals);
       addCounts(delta, entry.totals, -1);
       entry.totals = r.totals;
       // A revision that left a worker's counters and came back starts again from zero there.
-      if (delta.requests < 0 || delta.latency.some((n) => n < 0)) continue;
+      if (delta.requests < 0 || shrank) continue;
       let bucket = entry.ring.at(-1);
       if (bucket?.second !== second) {
-        entry.ring.push((bucket = { ...zeroCounts(), responses: { ...zeroCounts().responses }, second, latency: new Array<number>(delta.latency.length).fill(0) }));
+        entry.ring.push((bucket = { ...zeroCounts(), responses: { ...zeroCounts().responses }, second, bins: [], counts: [] }));
         while (entry.ring.length > 0 && entry.ring[0]!.second <= second - WINDOW_SECONDS) entry.ring.shift();
       }
       addCounts(bucket, delta);
-      delta.latency.forEach((n, i) => (bucket.latency[i] = (bucket.latency[i] ?? 0) + n));
+      addSparse(bucket, delta.bins, delta.counts);
     }
     for (const r of report.releases) {
       let bySecond = this.releaseSeconds.get(r.release);
@@ -309,7 +336,7 @@ export class FigureHistory {
     for (const b of entry.ring) {
       if (b.second < first || b.second > nowSecond) continue;
       addCounts(out, b);
-      b.latency.forEach((n, i) => (hist[i] = (hist[i] ?? 0) + n));
+      for (let k = 0; k < b.bins.length; k++) hist[b.bins[k]!] = (hist[b.bins[k]!] ?? 0) + b.counts[k]!;
     }
     const total = hist.reduce((a, b) => a + b, 0);
     if (total > 0) {
@@ -337,7 +364,7 @@ export class FigureHistory {
     const counts = new Array<number>(boundsMs.length + 1).fill(0);
     for (const b of this.revisions.get(`${query.service}\n${query.revision}`)?.ring ?? []) {
       if (b.second < first || b.second > nowSecond) continue;
-      b.latency.forEach((n, i) => (counts[i] = (counts[i] ?? 0) + n));
+      for (let k = 0; k < b.bins.length; k++) counts[b.bins[k]!] = (counts[b.bins[k]!] ?? 0) + b.counts[k]!;
     }
     return { boundsMs: [...boundsMs], counts };
   }
