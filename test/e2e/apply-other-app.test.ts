@@ -3,7 +3,7 @@
  * nothing unless asked, and a service applied from another directory runs there; `history` does
  * not print environment values unless asked.
  */
-import { copyFileSync, mkdtempSync, realpathSync, readlinkSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readdirSync, readFileSync, realpathSync, readlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -32,6 +32,20 @@ spec:
       terminationGracePeriodSeconds: 5
 `);
   return path;
+}
+
+/** Pids of the processes started for the daemon of `stateDir` (their environment names it). */
+function processesOf(stateDir: string): number[] {
+  const pids: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^[0-9]+$/.test(entry)) continue;
+    try {
+      if (readFileSync(`/proc/${entry}/environ`, 'latin1').split('\0').includes(`GRAYLANE_STATE_DIR=${stateDir}`)) pids.push(Number(entry));
+    } catch {
+      // Gone, or not ours to read.
+    }
+  }
+  return pids;
 }
 
 async function names(): Promise<string[]> {
@@ -101,5 +115,7 @@ describe('apply of another App', () => {
     const r = spawnSync(process.execPath, [BIN, 'up', '-f', otherApp(other, 'shop', 'orders', 'third.yaml'), '--state-dir', d.stateDir, '--listen', '127.0.0.1:0'], { encoding: 'utf8', timeout: 20_000 });
     expect(r.status).toBe(2);
     expect(r.stderr).toContain('is App "shop" but this daemon runs App "billing": applying it would remove service payments with its history. Nothing was applied. To remove it, pass --prune');
+    // Nothing started either: the refused daemon did not bring up the stored App's payments first.
+    expect(processesOf(d.stateDir)).toEqual([]);
   }, 30_000);
 });

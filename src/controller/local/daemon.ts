@@ -278,7 +278,7 @@ export async function startLocalDaemon(options: LocalDaemonOptions): Promise<Loc
   const controller = new LocalController({ store, processRuntime, staticRuntime, router: plane.control, drainTimeoutMs });
   let adoption;
   try {
-    adoption = await controller.start();
+    adoption = await controller.start({ firstPassByApply: true });
   } catch (err) {
     // An adopted supervisor serves what the next daemon will adopt, as the instances left running do.
     await plane.stop({ drainTimeoutMs: 0, leaveRunning: plane.supervisor?.adopted === true });
@@ -345,7 +345,7 @@ async function startWithNginx(ctx: {
   };
   let adoption;
   try {
-    adoption = await controller.start();
+    adoption = await controller.start({ firstPassByApply: true });
   } catch (err) {
     return fail(err, false);
   }

@@ -169,7 +169,12 @@ export class LocalController implements ControlPlane {
   }
 
   /** Re-adopts recorded instances, restores routing, then starts the reconcile loop. */
-  async start(): Promise<{ adopted: number; rejected: string[] }> {
+  /**
+   * Adopts what runs, then starts the loops. `firstPassByApply`: the caller applies a document
+   * next, whose apply passes every service it names, so the stored services are not reconciled
+   * before it: a document refused then (`graylane up` of another App) has started nothing.
+   */
+  async start(options: { firstPassByApply?: boolean } = {}): Promise<{ adopted: number; rejected: string[] }> {
     for (const svc of this.store.listServices()) {
       const problem = ((s) => (s === undefined ? undefined : statusProblem(s)))(this.store.getStatus(svc.name));
       if (problem) throw corruptRow(this.store.location ?? 'state.db', `the status of service "${svc.name}"`, new Error(problem));
@@ -187,7 +192,7 @@ export class LocalController implements ControlPlane {
     every(this.resyncMs, () => this.reconcileAll());
     every(this.options.guardIntervalMs ?? 250, () => this.guard.tick());
     every(retention.trimIntervalMs, () => this.eventLog.trim(retention));
-    this.reconcileAll();
+    if (options.firstPassByApply !== true) this.reconcileAll();
     return adoption;
   }
 
