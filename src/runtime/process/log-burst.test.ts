@@ -76,7 +76,12 @@ it('a 1 GiB burst leaves the log under its cap, says what it dropped, and never 
   expect(maxDelayMs, `event loop blocked for ${maxDelayMs.toFixed(0)} ms`).toBeLessThan(500);
   expect(peak, `peak ${(peak / MiB).toFixed(1)} MiB on disk`).toBeLessThanOrEqual(CAP_BYTES + OVERSHOOT_TOLERANCE_BYTES);
   expect(totalBytes(dir)).toBeLessThanOrEqual(CAP_BYTES);
-  expect(readdirSync(dir).sort()).toEqual([`${inst!.id}.log`, `${inst!.id}.log.1`, `${inst!.id}.log.2`]);
+  // The current file and at most keepFiles rotated ones. How many rotations copied (rather than
+  // truncated a file already at twice its cap, which keeps no copy) depends on how the writer and
+  // the event loop interleave: on a loaded machine only one did (seen in CI), so `.2` may not exist.
+  const kept = readdirSync(dir).sort();
+  expect(kept[0]).toBe(`${inst!.id}.log`);
+  expect(kept.every((f) => [`${inst!.id}.log`, `${inst!.id}.log.1`, `${inst!.id}.log.2`].includes(f)), kept.join(', ')).toBe(true);
   // What is kept is the app's lines and markers saying what was dropped (rotations that drop
   // nothing leave none, so whether the kept files still hold one depends on the timing). A line can
   // be cut where a rotation copied up to a write still under way; never is anything else in there.
