@@ -10,12 +10,11 @@
  * latency is counted from when it was due, not when it went out (no coordinated omission). Time is
  * CLOCK_MONOTONIC through LuaJIT's FFI, the clock under `performance.now()`.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { RequestLog } from './lib-daemon.js';
-import { WrkError } from './lib-wrk.js';
+import { spawnWrk, WrkError } from './lib-wrk.js';
 
 /** Options of {@link startWrkLoad}. */
 export interface WrkLoadOptions {
@@ -158,7 +157,6 @@ export function parseWrkLog(stdout: string, offsetMs: number): WrkLoadResult {
 /** Starts wrk at a constant rate; see the module comment. */
 export function startWrkLoad(options: WrkLoadOptions): WrkLoad {
   const connections = options.connections ?? 16;
-  const wrkPath = options.wrkPath ?? '/usr/bin/wrk';
   const dir = mkdtempSync(join(tmpdir(), 'graylane-wrk-log-'));
   const file = join(dir, 'log.lua');
   writeFileSync(file, script(options.servedByHeader ?? 'x-served-by'));
@@ -169,26 +167,12 @@ export function startWrkLoad(options: WrkLoadOptions): WrkLoad {
     '-c', String(connections), '-t', String(connections), '-d', `${options.maxDurationS ?? 600}s`, '--timeout', '10s', '-s', file, options.url,
     '--', t0.toFixed(3), String(1000 / options.ratePerSecond), String(connections), ...(options.paths ?? []),
   ];
-  const child: ChildProcess = spawn(wrkPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  let err = '';
-  child.stdout!.on('data', (c: Buffer) => (out += c.toString()));
-  child.stderr!.on('data', (c: Buffer) => (err += c.toString()));
-  const exited = new Promise<number | null>((resolve, reject) => {
-    child.once('error', (e: NodeJS.ErrnoException) =>
-      reject(e.code === 'ENOENT' ? new WrkError({ code: 'WrkMissing', message: `wrk is not installed at ${wrkPath} (Debian: apt-get install wrk)` }) : e),
-    );
-    child.once('close', (code) => resolve(code));
-  });
-  // A rejection before stop() is awaited must not go unhandled; stop() rethrows it.
-  exited.catch(() => undefined);
+  const wrk = spawnWrk({ args, wrkPath: options.wrkPath });
   return {
     async stop() {
       try {
-        if (child.exitCode === null && child.signalCode === null) child.kill('SIGINT');
-        const code = await exited;
-        if (code !== 0) throw new WrkError({ code: 'WrkFailed', message: `wrk exited with ${code}: ${(err || out).trim().slice(0, 500)}` });
-        return parseWrkLog(out, offsetMs);
+        wrk.interrupt();
+        return parseWrkLog(await wrk.output, offsetMs);
       } finally {
         rmSync(dir, { recursive: true, force: true });
       }

@@ -86,6 +86,41 @@ export interface WrkOptions {
   wrkPath?: string;
 }
 
+/** A wrk process started by {@link spawnWrk}. */
+export interface WrkProcess {
+  /** Asks wrk to stop now (SIGINT: it prints its report, running our `done` hook, and exits 0). */
+  interrupt(): void;
+  /** Its stdout once it exited 0; {@link WrkError} `WrkMissing` without wrk, `WrkFailed` on another exit. */
+  output: Promise<string>;
+}
+
+/** Starts wrk with `args`; the one place the benchmarks run it. */
+export function spawnWrk(options: { args: string[]; wrkPath?: string }): WrkProcess {
+  const wrkPath = options.wrkPath ?? '/usr/bin/wrk';
+  const child = spawn(wrkPath, options.args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+  child.stderr.on('data', (c: Buffer) => (err += c.toString()));
+  const output = new Promise<string>((resolve, reject) => {
+    child.once('error', (e: NodeJS.ErrnoException) =>
+      reject(e.code === 'ENOENT' ? new WrkError({ code: 'WrkMissing', message: `wrk is not installed at ${wrkPath} (Debian: apt-get install wrk)` }) : e),
+    );
+    child.once('close', (code) => {
+      if (code === 0) resolve(out);
+      else reject(new WrkError({ code: 'WrkFailed', message: `wrk exited with ${code}: ${(err || out).trim().slice(0, 500)}` }));
+    });
+  });
+  // A failure before anyone awaits the output must not go unhandled; awaiting it still throws.
+  output.catch(() => undefined);
+  return {
+    interrupt: () => {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGINT');
+    },
+    output,
+  };
+}
+
 /** Runs wrk once and returns its figures. */
 export async function runWrk(options: WrkOptions): Promise<WrkFigures> {
   const dir = mkdtempSync(join(tmpdir(), 'graylane-wrk-'));
@@ -95,19 +130,7 @@ export async function runWrk(options: WrkOptions): Promise<WrkFigures> {
   const threads = Math.max(1, Math.min(options.threads, options.connections));
   const args = ['-c', String(options.connections), '-t', String(threads), '-d', `${options.durationS}s`, '--timeout', '10s', '-s', file, options.url];
   try {
-    const { code, stdout, stderr } = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
-      const child = spawn(options.wrkPath ?? '/usr/bin/wrk', args, { stdio: ['ignore', 'pipe', 'pipe'] });
-      let out = '';
-      let err = '';
-      child.stdout.on('data', (c: Buffer) => (out += c.toString()));
-      child.stderr.on('data', (c: Buffer) => (err += c.toString()));
-      child.once('error', (e: NodeJS.ErrnoException) =>
-        reject(e.code === 'ENOENT' ? new WrkError({ code: 'WrkMissing', message: `wrk is not installed at ${options.wrkPath ?? '/usr/bin/wrk'} (Debian: apt-get install wrk)` }) : e),
-      );
-      child.once('close', (c) => resolve({ code: c, stdout: out, stderr: err }));
-    });
-    if (code !== 0) throw new WrkError({ code: 'WrkFailed', message: `wrk exited with ${code}: ${(stderr || stdout).trim().slice(0, 500)}` });
-    return parseWrkOutput(stdout);
+    return parseWrkOutput(await spawnWrk({ args, wrkPath: options.wrkPath }).output);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
