@@ -50,6 +50,8 @@ export class Instance {
   /** Peers in the same revision (the current table's list, including this one). */
   peers: Instance[] = [];
   ejected = false;
+  /** Out because another worker of the same router ejected it (that worker probes it). */
+  private held = false;
   private consecutiveErrors = 0;
   private ejections = 0;
   private lastReadmitMs = 0;
@@ -140,6 +142,29 @@ export class Instance {
     clearTimeout(this.ejectTimer);
     this.ejectTimer = setTimeout(() => this.probe(), ejectionMs);
     this.ejectTimer.unref();
+  }
+
+  /**
+   * Another worker of the same router ejected this instance: keep it out as well, for at most
+   * `holdMs`, with neither a probe (that worker probes) nor an event (the daemon heard of it
+   * once). An instance this router ejected itself is left to its own probe.
+   */
+  holdOut(holdMs: number): void {
+    if (this.closed || (this.ejected && !this.held)) return;
+    this.ejected = true;
+    this.held = true;
+    clearTimeout(this.ejectTimer);
+    this.ejectTimer = setTimeout(() => this.endHold(), holdMs);
+    this.ejectTimer.unref();
+  }
+
+  /** The worker that ejected the instance readmitted it (or is gone): back into balancing. */
+  endHold(): void {
+    if (!this.held) return;
+    this.held = false;
+    this.ejected = false;
+    this.consecutiveErrors = 0;
+    clearTimeout(this.ejectTimer);
   }
 
   private probe(): void {

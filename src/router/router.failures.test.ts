@@ -228,6 +228,38 @@ describe('outlier ejection', () => {
   });
 });
 
+describe('an ejection by another worker of the same supervisor', () => {
+  it('keeps the instance out with no probe and no event until that worker readmits it, or until the hold lapses', async () => {
+    const a = await upstream('a');
+    const b = await upstream('b');
+    const events: RouterEvent[] = [];
+    // The hold lasts the ejection, the probe (connect + response header timeouts) and a second.
+    const r = await startRouter({
+      routes: serviceTable({ stable: [a, b], extra: { balancer: 'round-robin' } }),
+      timeouts: { connectMs: 100, responseHeaderMs: 100 },
+      onEvent: (e) => events.push(e),
+    });
+    cleanups.push(r.close);
+    const bodies = async (n: number) => {
+      const out: string[] = [];
+      for (let i = 0; i < n; i++) out.push((await send(`${r.url}/`)).body);
+      return new Set(out);
+    };
+    r.router.followPeerEjection({ instance: 'b', address: b.address, ejectionMs: 60_000 });
+    expect(await bodies(8)).toEqual(new Set(['a']));
+    r.router.followPeerEjection({ instance: 'b', address: b.address });
+    expect(await bodies(8)).toEqual(new Set(['a', 'b']));
+    r.router.followPeerEjection({ instance: 'b', address: b.address, ejectionMs: 100 });
+    expect(await bodies(8)).toEqual(new Set(['a']));
+    await sleep(1500);
+    expect(await bodies(8)).toEqual(new Set(['a', 'b']));
+    expect(b.hits).toBe(8);
+    expect(events).toEqual([]);
+    // Unknown instances are ignored.
+    r.router.followPeerEjection({ instance: 'zz', address: '127.0.0.1:1', ejectionMs: 100 });
+  });
+});
+
 describe('mirroring', () => {
   it('a mirror target that is down changes nothing for the client', async () => {
     const a = await upstream('a');

@@ -63,6 +63,12 @@ export interface Router {
   setRouteTable(table: RouteTable): void;
   /** A copy of the current route table. */
   getRouteTable(): RouteTable;
+  /**
+   * Another worker of the same supervisor ejected (`ejectionMs`) or readmitted (no `ejectionMs`)
+   * an instance: this router keeps it out as well, so a failing instance leaves every worker's
+   * balancing at once, and only the worker that ejected it probes it.
+   */
+  followPeerEjection(peer: { instance: string; address: string; ejectionMs?: number | undefined }): void;
   /** Sliding-window figures of one revision of one service (zeros when it never had traffic). */
   stats(query: StatsQuery): RevisionStats;
   /** Cumulative counters of one revision since the router started (zeros when it never had traffic). */
@@ -386,6 +392,14 @@ class RouterImpl extends EventEmitter implements Router {
     }
     this.table = copy;
     this.compiled = new CompiledTable(services);
+  }
+
+  // The hold lapses by itself after the ejection, the probe and a second, should the readmission never come.
+  followPeerEjection(peer: { instance: string; address: string; ejectionMs?: number | undefined }): void {
+    const inst = this.instances.get(`${peer.instance}|${peer.address}`);
+    if (!inst) return;
+    if (peer.ejectionMs === undefined) inst.endHold();
+    else inst.holdOut(peer.ejectionMs + this.instanceEnv.probeTimeoutMs + 1000);
   }
 
   getRouteTable(): RouteTable {

@@ -46,4 +46,15 @@ describe('what the data plane cannot do is refused at validate time', () => {
     expect(errors.some((e) => /spec\.router\.tls: router\.tls cannot run under router\.type nginx: graylane does not render TLS server blocks for nginx yet/.test(e))).toBe(true);
     expect(errors.some((e) => /spec\.services\[1\]\.redirectToHttps: service api's redirectToHttps cannot run under router\.type nginx/.test(e))).toBe(true);
   });
+
+  it('refuses router.workers 0 under nginx, and a worker priority for a router inside the daemon', () => {
+    expect(load(app(['  router: {type: nginx, workers: 0}']))).toEqual([
+      'app.yaml:5:34: spec.router.workers: router.workers 0 means the built-in router inside the daemon; nginx needs at least one worker process: give a number, or remove it for one per core',
+    ]);
+    expect(load(app(['  router: {workers: 0, workerPriority: -5}']))).toEqual([
+      'app.yaml:5:40: spec.router.workerPriority: router.workerPriority needs router workers: with router.workers 0 the router runs inside the daemon, whose priority every app process it starts would inherit',
+    ]);
+    expect(load(app(['  router: {workers: 0}']))).toEqual([]);
+    expect(load(app(['  router: {workerPriority: -5}']))).toEqual([]);
+  });
 });

@@ -21,6 +21,8 @@ export function dataPlaneIssues(spec: AppSpec): Array<{ path: PathSegment[]; rea
     if (svc.redirectToHttps === true) refuse(['services', i, 'redirectToHttps'], `service ${svc.name}'s redirectToHttps`, dataPlaneLacks(type, 'tls'));
   });
   if (router.workerPriority !== undefined && router.nginx !== undefined) out.push({ path: ['router', 'workerPriority'], reason: 'router.workerPriority cannot be set for an nginx you run yourself (router.nginx): graylane writes only its http include; set worker_priority in your nginx.conf' });
+  if (router.workers === 0 && type === 'nginx') out.push({ path: ['router', 'workers'], reason: 'router.workers 0 means the built-in router inside the daemon; nginx needs at least one worker process: give a number, or remove it for one per core' });
+  if (router.workers === 0 && type === 'builtin' && router.workerPriority !== undefined) out.push({ path: ['router', 'workerPriority'], reason: 'router.workerPriority needs router workers: with router.workers 0 the router runs inside the daemon, whose priority every app process it starts would inherit' });
   if (router.nginx !== undefined && type !== 'nginx') out.push({ path: ['router', 'nginx'], reason: 'router.nginx configures an nginx data plane: set router.type nginx, or remove it' });
   return out;
 }

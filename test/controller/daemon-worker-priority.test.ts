@@ -27,11 +27,12 @@ async function appFile(router: string): Promise<{ appFile: string; stateDir: str
 }
 
 describe('spec.router.workerPriority', () => {
-  it('is refused, naming the field and saying why, when the router would run inside the daemon; nothing is started', async () => {
+  it('is refused, naming the field and saying why, when --router-workers 0 puts the router inside the daemon; nothing is started', async () => {
     const { appFile: file, stateDir } = await appFile('{workerPriority: -5}');
-    const err = await startLocalDaemon({ appFile: file, stateDir, adminToken: 'x'.repeat(32), listen: { host: '127.0.0.1', port: 0 } }).then(() => undefined, (e: unknown) => e);
+    const err = await startLocalDaemon({ appFile: file, stateDir, adminToken: 'x'.repeat(32), listen: { host: '127.0.0.1', port: 0 }, routerWorkers: 0 }).then(() => undefined, (e: unknown) => e);
     expect(err).toBeInstanceOf(DaemonStartError);
-    expect(err).toMatchObject({ code: 'InvalidApp', details: ['spec.router.workerPriority: needs router workers (spec.router.workers, or graylane up --router-workers): the router runs inside the daemon, whose priority every app process it starts would inherit'] });
+    expect(err).toMatchObject({ code: 'InvalidApp', details: ['spec.router.workerPriority: needs router workers (spec.router.workers ≥ 1, or graylane up --router-workers): with 0 the router runs inside the daemon, whose priority every app process it starts would inherit'] });
+    expect(readdirSync(stateDir)).toEqual([]);
   });
 
   it.skipIf(process.platform !== 'linux')('gives the supervisor\'s workers the priority, and leaves the daemon\'s own alone', async () => {

@@ -103,7 +103,11 @@ describe('the skew figures of a release on a single host', () => {
     }
     // Its own bundle is no skew error.
     expect((await fetch(`${d.info.routerUrl}${v1.script}`, { headers: { 'x-graylane-release': v1.token } })).status).toBe(200);
-    const caught = await view(d, 'shop');
+    // The router's workers report their figures to the daemon every 200 ms: the count arrives within that.
+    const caught = await waitFor(async () => {
+      const shop = await view(d, 'shop');
+      return shop.releaseTraffic?.skewErrors === 3 ? shop : undefined;
+    }, 5000, 'three skew errors counted');
     expect(caught.releaseTraffic?.skewErrors).toBe(3);
     expect(caught.skewWindowEndsAtMs).toBeUndefined();
     expect((await cli(d.stateDir, ['status', 'shop'])).out).toMatch(/^ {2}skew errors caught: 3 in the last 30 s$/m);

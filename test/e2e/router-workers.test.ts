@@ -7,6 +7,7 @@ import { spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
+import { availableParallelism } from 'node:os';
 import { afterAll, expect, it } from 'vitest';
 import { alive, appDir, BIN, cli, startDaemon, startLoad, stopDaemon, stopDaemonsAndSupervisors, versionCounts, view, waitFor, writeApp, type Daemon } from './harness.js';
 
@@ -72,24 +73,50 @@ it('kill -9 of the daemon under load: no request fails; a restarted daemon adopt
   await waitFor(() => !alive(pid), 20_000, 'the supervisor stopped with its daemon');
 }, 180_000);
 
-it('--router-workers that is not an integer ≥ 1 is refused with exit 2 before anything starts', async () => {
+it('--router-workers that is not an integer from 0 to 256 is refused with exit 2 before anything starts', async () => {
   const dir = appDir();
   const file = writeApp(dir, { version: 'v1', strategy: canary });
-  for (const bad of ['0', '1.5', 'two']) {
+  for (const bad of ['-1', '1.5', 'two', '257']) {
     const r = await cli(join(dir, '.graylane'), ['up', '-f', file, '--router-workers', bad]);
     expect(r.code).toBe(2);
-    expect(r.err).toContain(`--router-workers must be an integer from 1 to 256, not "${bad}"`);
+    expect(r.err).toContain(`--router-workers must be an integer from 0 (the router inside the daemon) to 256, not "${bad}"`);
   }
 });
 
-it('spec.router.workers below 1 is an invalid App: validate names the field', async () => {
+it('spec.router.workers below 0 is an invalid App: validate names the field', async () => {
   const dir = appDir();
   const file = writeAppWithWorkers(dir, 'v1');
-  writeFileSync(file, readFileSync(file, 'utf8').replace('router: {workers: 2}', 'router: {workers: 0}'));
+  writeFileSync(file, readFileSync(file, 'utf8').replace('router: {workers: 2}', 'router: {workers: -1}'));
   const r = await cli(join(dir, '.graylane'), ['validate', file]);
   expect(r.code).toBe(2);
   expect(r.out + r.err).toContain('spec.router.workers');
 });
+
+it('by default the router runs one worker per core under its supervisor; an up with --router-workers 0 after a crash stops that supervisor, says so, and routes inside the daemon', async () => {
+  const dir = appDir();
+  writeApp(dir, { version: 'v1', strategy: canary });
+  const first = await startDaemon(dir);
+  daemons.push(first);
+  const pid = supervisorPid(first.stateDir);
+  supervisors.push(pid);
+  expect(first.output()).toContain(`router supervisor pid ${pid}`);
+  const workers = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean);
+  expect(workers).toHaveLength(availableParallelism());
+  await waitFor(async () => (await view(first)).phase === 'Healthy', 30_000, 'v1 healthy');
+  first.proc.kill('SIGKILL');
+  await new Promise((r) => first.proc.once('exit', r));
+  expect(await versionCounts(`${first.info.routerUrl}/`, 10)).toEqual({ v1: 10 });
+
+  const second = await startDaemon(dir, ['--router-workers', '0']);
+  daemons.push(second);
+  expect(second.output()).toContain(`stopped the router supervisor pid ${pid} an earlier daemon left serving: this daemon runs the router inside itself (router workers 0)`);
+  expect(second.output()).not.toContain('a crash leaves it serving');
+  expect(alive(pid)).toBe(false);
+  expect(() => readFileSync(join(second.stateDir, 'router.json'))).toThrow();
+  await waitFor(async () => (await view(second)).phase === 'Healthy', 30_000, 'v1 healthy again');
+  expect(await versionCounts(`${second.info.routerUrl}/`, 10)).toEqual({ v1: 10 });
+  await stopDaemon(second);
+}, 120_000);
 
 it('a router supervisor that cannot listen: up exits 2 saying the address is in use, and leaves no supervisor behind', async () => {
   const taken = createServer();

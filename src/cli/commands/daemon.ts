@@ -38,7 +38,7 @@ export function registerDaemonCommands(program: Command, ctx: CliContext): void 
     .option('--prune', 'remove services the state dir has but the App file does not name (with their history)')
     .option('--adopt-orphans', 'take over app processes an earlier graylane started for this state dir that the state does not record')
     .option('--stop-orphans', 'stop such processes before starting')
-    .option('--router-workers <n>', 'run the router in a supervisor process with n workers; it outlives a crashed daemon and the next `up` adopts it (overrides spec.router.workers)')
+    .option('--router-workers <n>', 'the router\'s worker processes under its own supervisor, which outlives a crashed daemon and the next `up` adopts (default: spec.router.workers, else one per core); 0 runs the router inside the daemon')
     .addHelpText('after', '\nExamples:\n  graylane up -f examples/shop/graylane.yaml\n  graylane up -f graylane.yaml --state-dir /var/lib/graylane')
     .action(async (o: { file: string; stateDir?: string; listen?: string; drainTimeout: string; prune?: boolean; adoptOrphans?: boolean; stopOrphans?: boolean; routerWorkers?: string }) => {
       // The app must be drained and stopped on Ctrl-C even when whoever read our output is gone.
@@ -46,8 +46,8 @@ export function registerDaemonCommands(program: Command, ctx: CliContext): void 
       if (o.adoptOrphans && o.stopOrphans) throw new CliError('--adopt-orphans and --stop-orphans exclude each other: choose one', EXIT.usage);
       const orphans = o.adoptOrphans ? 'adopt' : o.stopOrphans ? 'stop' : undefined;
       const routerWorkers = o.routerWorkers === undefined ? undefined : Number(o.routerWorkers);
-      if (routerWorkers !== undefined && (!/^[0-9]+$/.test(o.routerWorkers!) || routerWorkers < 1 || routerWorkers > 256)) {
-        throw new CliError(`--router-workers must be an integer from 1 to 256, not "${o.routerWorkers}"`, EXIT.usage);
+      if (routerWorkers !== undefined && (!/^[0-9]+$/.test(o.routerWorkers!) || routerWorkers > 256)) {
+        throw new CliError(`--router-workers must be an integer from 0 (the router inside the daemon) to 256, not "${o.routerWorkers}"`, EXIT.usage);
       }
       const stateDir = ctx.stateDir({ stateDir: o.stateDir, file: o.file });
       secureStateDir(stateDir);

@@ -9,7 +9,9 @@ import { parseDurationMs } from '../../lib/duration.js';
 import { createRouter, formatPath, RouterError, type CertificateEvent, type Router, type RouterOptions, type TimeoutOptions } from '../../router/index.js';
 import { createInProcessRouterControl } from '../../router/control/in-process/in-process-control.js';
 import type { RouterControl } from '../../router/control/router-control.js';
-import { startSupervisedRouter } from '../../router/control/supervisor/supervisor-control.js';
+import { startSupervisedRouter, stopLeftoverSupervisor } from '../../router/control/supervisor/supervisor-control.js';
+import { availableParallelism } from 'node:os';
+import { routerWorkerCount } from './router-workers.js';
 import { startSupervisorAdmin } from '../../router/control/supervisor/supervisor-admin.js';
 import type { RouterSettings } from '../../documents/schema.js';
 import { createRuntime } from '../../runtime/registry.js';
@@ -48,10 +50,12 @@ export interface LocalDaemonOptions {
   /** Where certificate reloads (and refused replacements) are reported; stderr by default. */
   log?: (line: string) => void;
   /**
-   * Overrides `spec.router.workers`: run the router in a supervisor process with this many workers
-   * rather than inside the daemon (the daemon then serves the admin/metrics listener from its figures).
+   * Overrides `spec.router.workers`: the router's worker processes under its supervisor (the daemon
+   * then serves the admin/metrics listener from their figures); 0 runs the router inside the daemon.
    */
   routerWorkers?: number | undefined;
+  /** Cores the default worker count is taken from; `os.availableParallelism()` by default. */
+  cores?: number;
 }
 
 /** A running daemon. */
@@ -220,10 +224,10 @@ export async function startLocalDaemon(options: LocalDaemonOptions): Promise<Loc
   const listen = options.listen ?? parseListen(app.spec.listen);
   const drainTimeoutMs = options.drainTimeoutMs ?? 30_000;
   const nginx = app.spec.router?.type === 'nginx';
-  const workers = nginx ? undefined : options.routerWorkers ?? app.spec.router?.workers;
+  const workers = nginx ? undefined : routerWorkerCount({ flag: options.routerWorkers, spec: app.spec.router?.workers, cores: options.cores ?? availableParallelism() });
   if (!nginx && workers === undefined && app.spec.router?.workerPriority !== undefined) {
     // The daemon's priority would pass to every app process it starts: only workers get one.
-    throw new DaemonStartError('InvalidApp', `${options.appFile} is invalid; nothing was started`, ['spec.router.workerPriority: needs router workers (spec.router.workers, or graylane up --router-workers): the router runs inside the daemon, whose priority every app process it starts would inherit']);
+    throw new DaemonStartError('InvalidApp', `${options.appFile} is invalid; nothing was started`, ['spec.router.workerPriority: needs router workers (spec.router.workers ≥ 1, or graylane up --router-workers): with 0 the router runs inside the daemon, whose priority every app process it starts would inherit']);
   }
   const tls = routerTlsOptions(app, dirname(appFile), options.httpsListen, options.log ?? ((line) => process.stderr.write(`${line}\n`)));
   let router: Router | undefined;
@@ -255,6 +259,16 @@ export async function startLocalDaemon(options: LocalDaemonOptions): Promise<Loc
   } catch (err) {
     store.close();
     throw err;
+  }
+  if (workers === undefined) {
+    // A supervisor an earlier daemon left serving holds the address this data plane listens on.
+    try {
+      const pid = await stopLeftoverSupervisor({ stateDir: options.stateDir, drainTimeoutMs: Math.min(drainTimeoutMs, 5000) });
+      if (pid !== undefined) orphans.push(`stopped the router supervisor pid ${pid} an earlier daemon left serving: this daemon runs ${nginx ? 'nginx as its data plane' : 'the router inside itself (router workers 0)'}`);
+    } catch (err) {
+      store.close();
+      throw err;
+    }
   }
   if (nginx) return startWithNginx({ options, app, text, appFile, store, orphans, listen, drainTimeoutMs });
   let plane: DataPlane;

@@ -110,6 +110,8 @@ export type ToWorker =
   | { t: 'table'; version: number; table: RouteTable }
   | { t: 'await-drained'; id: number; instance: string; deadlineMs: number }
   | { t: 'report'; id: number }
+  /** Another worker ejected (`ejectionMs`) or readmitted (none) this instance: follow it. */
+  | { t: 'peer-ejection'; instance: string; address: string; ejectionMs?: number }
   | { t: 'stop'; drainTimeoutMs: number };
 
 /** Worker → supervisor. */

@@ -7,7 +7,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { load, send, serviceTable, startUpstream } from '../../../../test/fixtures/router/support.js';
+import { load, send, serviceTable, startUpstream, until } from '../../../../test/fixtures/router/support.js';
+import type { RouterEvent } from '../../contract/index.js';
 import { describeRouterControlConformance } from '../router-control.case.test.js';
 import { startSupervisedRouter, type SupervisedRouter } from './supervisor-control.js';
 
@@ -60,6 +61,44 @@ describe('router supervisor: workers', () => {
       await a.close();
     }
   });
+
+  it('an instance one worker ejects leaves every worker\'s balancing at once; the daemon hears one ejection and one readmission', async () => {
+    let healthy = false;
+    const good = await startUpstream('good');
+    const bad = await startUpstream('bad', (req, res) => {
+      req.resume();
+      res.writeHead(healthy ? 200 : 500).end('bad');
+    });
+    const dir = mkdtempSync(join(tmpdir(), 'graylane-sup-'));
+    dirs.push(dir);
+    const s = await startSupervisedRouter({ stateDir: dir, workers: 2, router: { listen: { host: '127.0.0.1', port: 0 }, drainTimeoutMs: 500, circuitBreaker: { consecutiveErrors: 3, baseEjectionMs: 1500 } } });
+    started.push(s);
+    const events: RouterEvent[] = [];
+    s.onEvent((e) => events.push(e));
+    try {
+      await s.applyTable(serviceTable({ stable: [good, bad] }));
+      for (let i = 0; i < 50 && !events.some((e) => e.type === 'instance-ejected'); i++) await load(4, 4, () => send(`${s.url}/`));
+      expect(events.filter((e) => e.type === 'instance-ejected')).toMatchObject([{ instance: 'bad', ejectionMs: 1500 }]);
+      await s.snapshot();
+      const before = new Map((await s.workers()).map((w) => [w.pid, w.requests]));
+      const hits = bad.hits;
+      // Fresh connections, four at a time: both workers take some, and neither sends one to bad.
+      const { replies } = await load(40, 4, () => send(`${s.url}/`));
+      expect(replies.map((r) => r.body)).toEqual(Array(40).fill('good'));
+      expect(bad.hits).toBe(hits);
+      await s.snapshot();
+      expect((await s.workers()).every((w) => w.requests > (before.get(w.pid) ?? 0))).toBe(true);
+      healthy = true;
+      await until(() => events.some((e) => e.type === 'instance-readmitted'), 10_000, 'the readmission');
+      await load(40, 4, () => send(`${s.url}/`));
+      expect(bad.hits).toBeGreaterThan(hits + 1);
+      expect(events.filter((e) => e.type === 'instance-ejected' || e.type === 'instance-readmitted').map((e) => e.type)).toEqual(['instance-ejected', 'instance-readmitted']);
+    } finally {
+      await s.stop({ drainTimeoutMs: 500 });
+      await good.close();
+      await bad.close();
+    }
+  }, 30_000);
 
   it('a second control on the same state dir adopts the running supervisor, table and all', async () => {
     const a = await startUpstream('a');

@@ -443,3 +443,37 @@ export async function startSupervisedRouter(options: SupervisedRouterOptions): P
 export function hasSupervisorRecord(stateDir: string): boolean {
   return existsSync(join(stateDir, SUPERVISOR_INFO_FILE));
 }
+
+/**
+ * Stops the supervisor an earlier daemon of `stateDir` left serving (a crash, or a daemon that
+ * ran with workers where this one runs another data plane): it holds the listen address the new
+ * data plane needs. Its workers drain up to `drainTimeoutMs`. Returns its pid, or undefined when
+ * none runs; a pid that lives but answers nothing on the socket is not ours and is left alone.
+ */
+export async function stopLeftoverSupervisor(options: { stateDir: string; drainTimeoutMs: number }): Promise<number | undefined> {
+  const info = readInfo(options.stateDir);
+  if (!info) return undefined;
+  if (alive(info.pid)) {
+    let client: SupervisorClient;
+    try {
+      client = await SupervisorClient.open(info.socketPath, () => undefined, 2000);
+    } catch {
+      rmSync(join(options.stateDir, SUPERVISOR_INFO_FILE), { force: true });
+      return undefined;
+    }
+    await client.request({ op: 'shutdown', drainTimeoutMs: options.drainTimeoutMs }, options.drainTimeoutMs + 5000).catch(() => undefined);
+    client.close();
+    if (!(await waitExit(info.pid, options.drainTimeoutMs + 5000))) {
+      try {
+        process.kill(-info.pid, 'SIGKILL');
+      } catch {
+        // Gone meanwhile.
+      }
+      await waitExit(info.pid, 2000);
+    }
+    rmSync(join(options.stateDir, SUPERVISOR_INFO_FILE), { force: true });
+    return info.pid;
+  }
+  rmSync(join(options.stateDir, SUPERVISOR_INFO_FILE), { force: true });
+  return undefined;
+}

@@ -20,6 +20,7 @@ import type { CertificateEvent } from '../../types.js';
 import { assertRouteTable } from '../../route-table-check.js';
 import type { DrainOutcome } from '../router-control.js';
 import { FigureMerger, type MergedReport } from './figures.js';
+import { SharedEjections } from './shared-ejections.js';
 import {
   PROTOCOL_VERSION, readJsonLines, toWireError, writeJsonLine,
   type FromWorker, type StartupMessage, type SupervisorConfig, SUPERVISOR_INFO_FILE, SUPERVISOR_SOCKET_FILE, type SupervisorInfo, type SupervisorRequest, type ToWorker, type WireError, type WorkerStatus,
@@ -53,6 +54,7 @@ let stopping = false;
 let nextId = 1;
 const workers = new Map<number, WorkerState>();
 const merger = new FigureMerger();
+const ejections = new SharedEjections();
 const applies: PendingApply[] = [];
 const drains = new Map<number, PendingCollect<DrainOutcome>>();
 const reports = new Map<number, PendingCollect<true>>();
@@ -156,8 +158,12 @@ function onWorkerMessage(state: WorkerState, m: FromWorker): void {
         if (pending?.waiting.size === 0) pending.done();
       }
       return;
-    case 'event':
-      forwardEvent(m.event);
+    case 'event': {
+      const verdict = ejections.onEvent(state.worker.id, m.event);
+      if (verdict.peers) for (const w of live()) if (w !== state) sendTo(w, verdict.peers);
+      if (verdict.forward) forwardEvent(m.event);
+      return;
+    }
   }
 }
 
@@ -184,6 +190,7 @@ cluster.on('exit', (worker) => {
   const state = workers.get(worker.id);
   workers.delete(worker.id);
   merger.retire(worker.id);
+  for (const m of ejections.onWorkerExit(worker.id)) for (const w of live()) sendTo(w, m);
   // What waited on the dead worker waits on the others only; its replacement gets the table in force.
   for (const p of [...applies]) {
     p.waiting.delete(worker.id);

@@ -74,6 +74,9 @@ async function onMessage(message: ToWorker): Promise<void> {
     case 'report':
       send({ t: 'report', id: message.id, report: report() });
       return;
+    case 'peer-ejection':
+      router.followPeerEjection({ instance: message.instance, address: message.address, ejectionMs: message.ejectionMs });
+      return;
     case 'stop':
       clearInterval(timer);
       await router.stop({ drainTimeoutMs: message.drainTimeoutMs });
