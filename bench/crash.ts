@@ -1,14 +1,18 @@
 /**
  * `npm run bench -- crash [--json] [--rps 300] [--router-workers 2] [--down-s 3] [--client wrk|node]`
  *
- * A control-plane crash under load, side by side: the router in the daemon's process (the
- * default) and the router in its own supervisor with `--router-workers` workers. For each, a real
+ * A control-plane crash under load, side by side: the router in the daemon's process
+ * (`spec.router.workers: 0`) and the router in its own supervisor with `--router-workers` workers. For each, a real
  * `graylane up` (from dist/) runs the e2e fixture app with 2 replicas; wrk holds keep-alive load
  * at `--rps` on the router (lib-load.ts), then the daemon gets `kill -9`, stays dead for
  * `--down-s` seconds, and a second `graylane up` on the same state dir and address starts and
  * re-adopts what runs. Failed requests are counted by phase: before the kill, while the daemon is
  * dead, and from the restart on. Goal (issue 17): 0 failed requests with the supervisor.
+ * Then one router worker gets `kill -9` under the same load: the requests it held are the only
+ * ones lost (at most one per wrk connection it had), counted, with the time to its replacement.
  */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { BenchOptions } from './main.js';
 import { freePort } from './lib-router-processes.js';
 import { failed, makeAppDir, numberFlag, round, sentBetween, sleep, startDaemon, stopAll, waitSettledOn, writeAppFile } from './lib-daemon.js';
@@ -82,6 +86,74 @@ async function runMode(options: { mode: string; routerWorkers: number | undefine
   }
 }
 
+interface WorkerKillFigures {
+  workers: number;
+  sent: number;
+  /** Requests that failed, all sent before the replacement listened (the dead worker's). */
+  failed: number;
+  /** Of those, sent after the kill: a connection the dead worker held, retried by nothing. */
+  failedAfterKill: number;
+  /** Kill → the supervisor has forked the replacement, ms (polled every 5 ms). */
+  killToReplacementMs: number | undefined;
+  errors: Record<string, number>;
+}
+
+/** The worker pids of the supervisor recorded in `stateDir`. */
+function workerPids(stateDir: string): number[] {
+  const pid = (JSON.parse(readFileSync(join(stateDir, 'router.json'), 'utf8')) as { pid: number }).pid;
+  return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+}
+
+/**
+ * `kill -9` of one router worker under load (issue 17: "the requests it held are the only ones
+ * lost, and the bench counts them"): failed requests, and kill → replacement forked.
+ */
+async function runWorkerKill(options: { routerWorkers: number; rps: number; client: LoadClient; log: (s: string) => void }): Promise<WorkerKillFigures> {
+  const dir = makeAppDir();
+  writeAppFile(dir, [{ name: 'app', pathPrefix: '/', replicas: REPLICAS, env: { VERSION: 'v1' }, strategy: '      canary: {maxSurge: 1, maxUnavailable: 0}' }]);
+  try {
+    const daemon = await startDaemon(dir, { routerWorkers: options.routerWorkers });
+    await waitSettledOn(daemon.api, 'app', 1, REPLICAS, 30_000);
+    const load = startLoad({ client: options.client, origin: daemon.info.routerUrl, paths: ['/'], ratePerSecond: options.rps, timeoutMs: 10_000 });
+    await sleep(2000);
+    const before = workerPids(daemon.stateDir);
+    const victim = before[0]!;
+    options.log(`  supervisor, ${options.routerWorkers} workers: kill -9 of worker ${victim} under ${options.rps} requests/s…`);
+    const killAt = performance.now();
+    process.kill(victim, 'SIGKILL');
+    let replacedAt: number | undefined;
+    while (performance.now() - killAt < 5000) {
+      const now = workerPids(daemon.stateDir);
+      if (now.length === before.length && !now.includes(victim)) {
+        replacedAt = performance.now();
+        break;
+      }
+      await sleep(5);
+    }
+    await sleep(3000);
+    const { log } = await load.stop();
+    const failedIdx = [];
+    for (let i = 0; i < log.sentMs.length; i++) if (failed(log, i)) failedIdx.push(i);
+    const errors: Record<string, number> = {};
+    for (const i of failedIdx) {
+      const why = log.errors.get(i) ?? `HTTP ${log.status[i]}`;
+      errors[why] = (errors[why] ?? 0) + 1;
+    }
+    const figures: WorkerKillFigures = {
+      workers: options.routerWorkers,
+      sent: log.sentMs.length,
+      failed: failedIdx.length,
+      failedAfterKill: failedIdx.filter((i) => log.sentMs[i]! >= killAt).length,
+      killToReplacementMs: replacedAt === undefined ? undefined : round(replacedAt - killAt, 1),
+      errors,
+    };
+    options.log(`  worker kill: ${figures.sent} requests, ${figures.failed} failed`);
+    return figures;
+  } finally {
+    await stopAll();
+  }
+}
+
 export async function run(options: BenchOptions): Promise<Record<string, unknown>> {
   const rps = numberFlag(options.args, 'rps', 300);
   const routerWorkers = numberFlag(options.args, 'router-workers', 2);
@@ -94,6 +166,7 @@ export async function run(options: BenchOptions): Promise<Record<string, unknown
     await runMode({ mode: 'router in the daemon', routerWorkers: undefined, rps, downS, client, log }),
     await runMode({ mode: `supervisor, ${routerWorkers} workers`, routerWorkers, rps, downS, client, log }),
   ];
+  const workerKill = await runWorkerKill({ routerWorkers, rps, client, log });
   if (!options.json) {
     const width = [34, ...rows.map((r) => Math.max(24, r.mode.length + 2))];
     const line = (cells: string[]) => console.log(`  ${cells.map((c, i) => (i === 0 ? c.padEnd(width[i]!) : c.padStart(width[i]!))).join('')}`);
@@ -109,6 +182,9 @@ export async function run(options: BenchOptions): Promise<Record<string, unknown
     line(['instances re-adopted', ...rows.map((r) => String(r.readopted))]);
     line(['goal: 0 failed (the supervisor)', ...rows.map((r) => (r.routerWorkers === undefined ? 'baseline' : r.met ? 'pass' : 'FAIL'))]);
     for (const r of rows) if (Object.keys(r.errors).length > 0) console.log(`  ${r.mode} errors: ${Object.entries(r.errors).map(([k, v]) => `${k} ×${v}`).join(', ')}`);
+    const connections = client === 'wrk' ? 16 : undefined;
+    console.log(`\n  kill -9 of one of ${routerWorkers} router workers under ${rps} requests/s: ${workerKill.failed} of ${workerKill.sent} requests failed (${workerKill.failedAfterKill} of them sent after the kill, on connections the dead worker held)${connections ? `; at most ${connections} could have been on it (one per wrk connection)` : ''}`);
+    console.log(`  kill → replacement worker forked: ${workerKill.killToReplacementMs ?? 'not within 5 s'} ms${Object.keys(workerKill.errors).length > 0 ? `; errors: ${Object.entries(workerKill.errors).map(([k, v]) => `${k} ×${v}`).join(', ')}` : ''}`);
   }
-  return { ratePerSecond: rps, client, downSeconds: downS, replicas: REPLICAS, modes: rows, goal: '0 failed requests with the supervisor' };
+  return { ratePerSecond: rps, client, downSeconds: downS, replicas: REPLICAS, modes: rows, workerKill, goal: '0 failed requests with the supervisor; a worker kill loses only what that worker held' };
 }

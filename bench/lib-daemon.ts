@@ -168,7 +168,7 @@ export interface BenchDaemon {
 
 /** Options of {@link startDaemon}. */
 export interface BenchDaemonOptions {
-  /** `--router-workers N`: the router in a supervisor with N worker processes; absent: in-process. */
+  /** `--router-workers N`: the router in a supervisor with N worker processes; absent: in the daemon (`--router-workers 0`, not graylane's default of one worker per core). */
   routerWorkers?: number;
   /** The router's `host:port` (default `127.0.0.1:0`); fixed when a restarted daemon must serve the same address. */
   listen?: string;
@@ -185,7 +185,7 @@ export async function startDaemon(dir: string, options: BenchDaemonOptions = {})
   const infoFile = join(stateDir, 'daemon.json');
   let out = '';
   const nodeFlags = (process.env.BENCH_DAEMON_NODE_FLAGS ?? '').split(' ').filter(Boolean);
-  const proc: ChildProcess = spawn(process.execPath, [...nodeFlags, BIN, 'up', '-f', join(dir, 'graylane.yaml'), '--state-dir', stateDir, '--drain-timeout', '5', '--listen', options.listen ?? '127.0.0.1:0', ...(options.routerWorkers ? ['--router-workers', String(options.routerWorkers)] : [])], {
+  const proc: ChildProcess = spawn(process.execPath, [...nodeFlags, BIN, 'up', '-f', join(dir, 'graylane.yaml'), '--state-dir', stateDir, '--drain-timeout', '5', '--listen', options.listen ?? '127.0.0.1:0', '--router-workers', String(options.routerWorkers ?? 0)], {
     cwd: dir,
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -41,6 +41,8 @@ export interface LoadOptions {
   ratePerSecond: number;
   /** node: give up on a request after this long. */
   timeoutMs?: number;
+  /** wrk: its nice value (see WrkLoadOptions.nice); the node client runs in the bench's own process. */
+  clientPriority?: number | undefined;
 }
 
 /** One log in send order from several. */
@@ -70,7 +72,7 @@ export function startLoad(o: LoadOptions): Load {
       },
     };
   }
-  const wrk = startWrkLoad({ url: `${o.origin}${o.paths[0] ?? '/'}`, paths: o.paths, ratePerSecond: o.ratePerSecond });
+  const wrk = startWrkLoad({ url: `${o.origin}${o.paths[0] ?? '/'}`, paths: o.paths, ratePerSecond: o.ratePerSecond, nice: o.clientPriority });
   return {
     async stop() {
       const { log, socketErrors: e } = await wrk.stop();

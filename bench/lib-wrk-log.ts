@@ -30,6 +30,11 @@ export interface WrkLoadOptions {
   wrkPath?: string;
   /** wrk stops by itself after this long if never stopped; default 600 s. */
   maxDurationS?: number;
+  /**
+   * wrk's nice value (-20 to 19; below 0 needs root): a client on another machine is not
+   * descheduled by what the host under test runs, and one given the CPU first comes closer to that.
+   */
+  nice?: number | undefined;
 }
 
 /** What a stopped wrk load measured. */
@@ -167,7 +172,7 @@ export function startWrkLoad(options: WrkLoadOptions): WrkLoad {
     '-c', String(connections), '-t', String(connections), '-d', `${options.maxDurationS ?? 600}s`, '--timeout', '10s', '-s', file, options.url,
     '--', t0.toFixed(3), String(1000 / options.ratePerSecond), String(connections), ...(options.paths ?? []),
   ];
-  const wrk = spawnWrk({ args, wrkPath: options.wrkPath });
+  const wrk = spawnWrk({ args, wrkPath: options.wrkPath, nice: options.nice });
   return {
     async stop() {
       try {

@@ -88,16 +88,21 @@ export interface WrkOptions {
 
 /** A wrk process started by {@link spawnWrk}. */
 export interface WrkProcess {
+  /** wrk's pid (nice execs it in place). */
+  pid: number | undefined;
   /** Asks wrk to stop now (SIGINT: it prints its report, running our `done` hook, and exits 0). */
   interrupt(): void;
   /** Its stdout once it exited 0; {@link WrkError} `WrkMissing` without wrk, `WrkFailed` on another exit. */
   output: Promise<string>;
 }
 
-/** Starts wrk with `args`; the one place the benchmarks run it. */
-export function spawnWrk(options: { args: string[]; wrkPath?: string }): WrkProcess {
+/** Starts wrk with `args` (at nice value `nice`, when given); the one place the benchmarks run it. */
+export function spawnWrk(options: { args: string[]; wrkPath?: string; nice?: number | undefined }): WrkProcess {
   const wrkPath = options.wrkPath ?? '/usr/bin/wrk';
-  const child = spawn(wrkPath, options.args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  // Through nice(1), so that every thread wrk starts has the priority from its first instant.
+  const child = options.nice === undefined
+    ? spawn(wrkPath, options.args, { stdio: ['ignore', 'pipe', 'pipe'] })
+    : spawn('/usr/bin/nice', ['-n', String(options.nice), wrkPath, ...options.args], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
   child.stdout.on('data', (c: Buffer) => (out += c.toString()));
@@ -114,6 +119,7 @@ export function spawnWrk(options: { args: string[]; wrkPath?: string }): WrkProc
   // A failure before anyone awaits the output must not go unhandled; awaiting it still throws.
   output.catch(() => undefined);
   return {
+    pid: child.pid,
     interrupt: () => {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGINT');
     },

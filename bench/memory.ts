@@ -5,7 +5,7 @@
  * Resident memory of graylane itself (the daemon, plus the router supervisor and its workers when
  * there are any; never the app processes) with `--services` services of one instance each, held
  * at `--rps` requests/s in total spread evenly over them, for `--duration-s` seconds, side by side:
- * the router in the daemon (the default) and the router in a supervisor with `--router-workers`
+ * the router in the daemon (`spec.router.workers: 0`) and the router in a supervisor with `--router-workers`
  * workers. Sampled from /proc every `--every-s` seconds. Goal (issue 17): ≤ 150 MB together, and
  * flat: the mean of the last fifth of the run at most 10% above the mean of the second fifth (the
  * first fifth is warm-up: JIT, buffers, the stats windows filling). "Together" counts each page

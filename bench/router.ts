@@ -80,12 +80,15 @@ function targets(options: { upstreamPort: number; profileDir: string | undefined
   const address = `127.0.0.1:${options.upstreamPort}`;
   const cores = availableParallelism();
   const list: Target[] = [{ name: 'direct', workers: 0 }];
-  list.push({ name: 'graylane 1w', workers: 1, start: () => startGraylane(address, { profileDir: options.profileDir }) });
+  // The router inside one process, as `spec.router.workers: 0` runs it in the daemon (and the one
+  // `--profile` profiles); then graylane's default, a supervisor, with one worker.
+  list.push({ name: 'graylane 1p', workers: 1, start: () => startGraylane(address, { profileDir: options.profileDir }) });
   if (options.baseline) {
     const root = resolve(options.baseline);
-    list.push({ name: 'baseline 1w', workers: 1, start: () => startGraylane(address, { root }) });
+    list.push({ name: 'baseline 1p', workers: 1, start: () => startGraylane(address, { root }) });
   }
-  list.push({ name: `graylane ${cores}w`, workers: cores, start: () => startGraylane(address, { workers: cores }) });
+  list.push({ name: 'graylane 1w', workers: 1, start: () => startGraylane(address, { workers: 1 }) });
+  if (cores > 1) list.push({ name: `graylane ${cores}w`, workers: cores, start: () => startGraylane(address, { workers: cores }) });
   list.push({ name: 'managed nginx', workers: 1, start: () => startGraylane(address, { managedNginx: true }) });
   list.push({ name: 'nginx 1w', workers: 1, start: () => startNginx(options.upstreamPort, { workers: 1 }) });
   list.push({ name: `nginx auto`, workers: cores, start: () => startNginx(options.upstreamPort, { workers: 'auto' }) });
@@ -155,6 +158,7 @@ export async function run(options: BenchOptions): Promise<Record<string, unknown
       return { throughputPerWorker: r3(perWorker(x) / perWorker(y)), cpuPerRequest: cpu === undefined ? undefined : r3(cpu) };
     };
     const vsNginx = ratio('graylane 1w', 'nginx 1w');
+    const inProcessVsNginx = ratio('graylane 1p', 'nginx 1w');
     const managedOverHandWritten = ratio('managed nginx', 'nginx 1w');
     const cores = availableParallelism();
     const scaling = byName.get(`graylane ${cores}w`) && byName.get('graylane 1w') ? r3(byName.get(`graylane ${cores}w`)!.load.requestsPerSecond / byName.get('graylane 1w')!.load.requestsPerSecond) : undefined;
@@ -184,7 +188,8 @@ export async function run(options: BenchOptions): Promise<Record<string, unknown
       skipped: Object.fromEntries(list.filter((t) => t.skip).map((t) => [t.name, t.skip])),
       fixedRate: Object.fromEntries(Object.entries(fixed).map(([k, v]) => [k, { requestsPerSecond: r1(v.requestsPerSecond), p50Ms: r3(v.p50Ms), p99Ms: r3(v.p99Ms), errors: v.errors, non2xx: v.non2xx }])),
       graylaneOverNginxPerWorker: vsNginx,
-      baselineOverGraylane: baseline ? ratio('baseline 1w', 'graylane 1w') : undefined,
+      inProcessOverNginx: inProcessVsNginx,
+      baselineOverGraylane: baseline ? ratio('baseline 1p', 'graylane 1p') : undefined,
       addedP99MsAtFixedRate: addedP99Ms,
       managedNginxOverHandWritten: managedOverHandWritten,
       workersScaling: scaling,
@@ -206,11 +211,13 @@ export async function run(options: BenchOptions): Promise<Record<string, unknown
         );
       }
       for (const t of list) if (t.skip) console.log(`  ${t.name.padEnd(14)} skipped: ${t.skip}`);
-      console.log('  (CPU µs/req: the proxy process tree; for direct, the upstream; "upstream": the upstream in the same run)');
+      console.log('  (1p: the router in one process, as in the daemon with spec.router.workers 0; 1w, Nw: a supervisor with 1 or N workers, the default;');
+      console.log('   CPU µs/req: the proxy process tree; for direct, the upstream; "upstream": the upstream in the same run)');
       if (vsNginx) console.log(`  graylane 1w / nginx 1w: throughput per worker ${vsNginx.throughputPerWorker} (goal ≥ 0.5), requests per CPU second ${vsNginx.cpuPerRequest ?? '-'}`);
+      if (inProcessVsNginx) console.log(`  graylane 1p / nginx 1w: throughput ${inProcessVsNginx.throughputPerWorker}, requests per CPU second ${inProcessVsNginx.cpuPerRequest ?? '-'}`);
       if (managedOverHandWritten) console.log(`  managed nginx / hand-written nginx 1w: throughput ${managedOverHandWritten.throughputPerWorker} (goal ≥ 0.95), requests per CPU second ${managedOverHandWritten.cpuPerRequest ?? '-'} (its buffered access log file is read back; the hand-written one logs nothing)`);
       if (scaling !== undefined) console.log(`  graylane ${cores}w / graylane 1w: throughput ${scaling} (on ${cores} cores, wrk itself included)`);
-      if (figures.baselineOverGraylane) console.log(`  baseline / graylane (1w): throughput ${figures.baselineOverGraylane.throughputPerWorker}, requests per CPU second ${figures.baselineOverGraylane.cpuPerRequest ?? '-'}`);
+      if (figures.baselineOverGraylane) console.log(`  baseline / graylane (1p): throughput ${figures.baselineOverGraylane.throughputPerWorker}, requests per CPU second ${figures.baselineOverGraylane.cpuPerRequest ?? '-'}`);
       console.log(`\n  fixed about ${rate} requests/s: wrk, ${fixedConnections} connections, each paced by Lua delay(), ${durationS} s`);
       console.log(`  ${'target'.padEnd(14)} ${'req/s'.padStart(9)} ${'p50 ms'.padStart(8)} ${'p99 ms'.padStart(8)} ${'added p99'.padStart(10)} ${'errors'.padStart(7)}`);
       for (const [k, v] of Object.entries(fixed)) {

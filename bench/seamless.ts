@@ -1,7 +1,7 @@
 /**
- * `npm run bench -- seamless [--json] [--rps 300] [--duration-s 5] [--router-workers 2] [--worker-priority -10] [--client wrk|node]`
+ * `npm run bench -- seamless [--json] [--rps 300] [--duration-s 5] [--router-workers 2] [--worker-priority -10] [--client wrk|node] [--client-priority -15]`
  *
- * Every strategy is run twice, side by side: the router in the daemon's process (the default),
+ * Every strategy is run twice, side by side: the router in the daemon's process (`spec.router.workers: 0`),
  * and the router in its own supervisor with `--router-workers` workers (`--router-workers 0`:
  * the first only); with `--worker-priority N` a third time, the workers at that nice value
  * (`spec.router.workerPriority`; below 0 needs root). The supervisor takes the data plane off the daemon's event loop, where
@@ -21,6 +21,10 @@
  * new revision" is the time from the promote call returning to the send time of the first
  * request from which on every request was answered by v2 (resolution: one request interval).
  * Goal ≤ 10 ms.
+ *
+ * The load generator shares the host's 2 cores with what it measures, and a rollout's booting
+ * processes deschedule it too, so its own delays count as latency. `--client-priority N` runs wrk
+ * at nice N (below 0 needs root), closer to a client on another machine; said in the output.
  *
  * Diagnostics: `BENCH_TRACE=1` lists the rollout's slow requests and the load generator's own
  * event-loop lags; `BENCH_DAEMON_NODE_FLAGS="--cpu-prof --cpu-prof-dir=DIR"` profiles the daemon.
@@ -114,6 +118,7 @@ interface RunOptions {
   client: LoadClient;
   routerWorkers: number | undefined;
   workerPriority: number | undefined;
+  clientPriority: number | undefined;
   log: (line: string) => void;
 }
 
@@ -126,7 +131,7 @@ async function runStrategy(s: Strategy, o: RunOptions): Promise<StrategyFigures>
   const daemon = await startDaemon(dir, { routerWorkers });
   try {
     await waitSettledOn(daemon.api, 'app', 1, REPLICAS, 30_000);
-    const load = startLoad({ client: o.client, origin: daemon.info.routerUrl, paths: ['/'], ratePerSecond: rps });
+    const load = startLoad({ client: o.client, origin: daemon.info.routerUrl, paths: ['/'], ratePerSecond: rps, clientPriority: o.clientPriority });
     await sleep(1000); // warm-up: connections opened, JIT warm
     const beforeFrom = performance.now();
     await sleep(beforeS * 1000);
@@ -200,12 +205,12 @@ async function runStrategy(s: Strategy, o: RunOptions): Promise<StrategyFigures>
 
 const yes = (b: boolean | undefined) => (b === undefined ? '' : b ? 'pass' : 'FAIL');
 
-function printTable(rows: StrategyFigures[], rps: number, beforeS: number, client: LoadClient): void {
+function printTable(rows: StrategyFigures[], rps: number, beforeS: number, client: LoadClient, clientPriority: number | undefined): void {
   const cols = ['', ...rows.map((r) => r.strategy)];
   const width = [34, ...rows.map((r) => Math.max(14, r.strategy.length + 2))];
   const line = (cells: string[]) => console.log(`  ${cells.map((c, i) => (i === 0 ? c.padEnd(width[i]!) : c.padStart(width[i]!))).join('')}`);
   console.log(`\n  load average at the end: ${loadavg().map((l) => l.toFixed(2)).join(' ')} (2 cores shared with other work: p99s are sensitive to it)`);
-  console.log(`  ${REPLICAS} replicas, keep-alive load at ${rps} requests/s from ${client === 'wrk' ? 'wrk (16 connections, latency from when each request was due)' : 'this process (undici)'}, p99 before over ${beforeS} s, during = apply → v2 alone and v1 gone`);
+  console.log(`  ${REPLICAS} replicas, keep-alive load at ${rps} requests/s from ${client === 'wrk' ? `wrk (16 connections, latency from when each request was due${clientPriority === undefined ? '' : `, at nice ${clientPriority}`})` : 'this process (undici)'}, p99 before over ${beforeS} s, during = apply → v2 alone and v1 gone`);
   console.log('  (a column named "…, Nw": the router in a supervisor with N worker processes; otherwise in the daemon)');
   line(cols);
   line(['requests/s held during', ...rows.map((r) => String(r.requestsPerSecondHeld))]);
@@ -238,21 +243,26 @@ export async function run(options: BenchOptions): Promise<Record<string, unknown
   const priorityAt = options.args.indexOf('--worker-priority');
   const workerPriority = priorityAt >= 0 ? Number(options.args[priorityAt + 1]) : undefined;
   if (workerPriority !== undefined && !(Number.isInteger(workerPriority) && workerPriority >= -20 && workerPriority <= 19)) throw new Error('--worker-priority needs a nice value from -20 to 19');
+  const clientAt = options.args.indexOf('--client-priority');
+  const clientPriority = clientAt >= 0 ? Number(options.args[clientAt + 1]) : undefined;
+  if (clientPriority !== undefined && !(Number.isInteger(clientPriority) && clientPriority >= -20 && clientPriority <= 19)) throw new Error('--client-priority needs a nice value from -20 to 19');
+  if (clientPriority !== undefined && client !== 'wrk') throw new Error('--client-priority is for the wrk client: the node client runs in this process');
   const modes: { workers: number | undefined; priority: number | undefined }[] = [{ workers: undefined, priority: undefined }];
   if (routerWorkers > 0) modes.push({ workers: routerWorkers, priority: undefined });
   if (routerWorkers > 0 && workerPriority !== undefined) modes.push({ workers: routerWorkers, priority: workerPriority });
   const rows: StrategyFigures[] = [];
   try {
-    for (const m of modes) for (const s of STRATEGIES) rows.push(await runStrategy(s, { rps, beforeS, client, routerWorkers: m.workers, workerPriority: m.priority, log }));
+    for (const m of modes) for (const s of STRATEGIES) rows.push(await runStrategy(s, { rps, beforeS, client, routerWorkers: m.workers, workerPriority: m.priority, clientPriority, log }));
   } finally {
     await stopAll();
   }
-  if (!options.json) printTable(rows, rps, beforeS, client);
+  if (!options.json) printTable(rows, rps, beforeS, client, clientPriority);
   return {
     replicas: REPLICAS,
     routerWorkers,
     ratePerSecond: rps,
     client,
+    clientPriority,
     beforeSeconds: beforeS,
     strategies: rows,
     loadAverage: loadavg().map((l) => round(l, 2)),

@@ -1,8 +1,8 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { WrkError, parseWrkOutput, runWrk } from '../../bench/lib-wrk.js';
+import { WrkError, parseWrkOutput, runWrk, spawnWrk } from '../../bench/lib-wrk.js';
 
 // Debian's wrk (apt-get install wrk): without it the runs below are skipped, the parser still tested.
 const noWrk = !existsSync('/usr/bin/wrk');
@@ -52,5 +52,20 @@ describe('the router benchmark loads its targets with wrk', () => {
     await expect(runWrk({ url, connections: 1, threads: 1, durationS: 1, wrkPath: '/nonexistent/wrk' })).rejects.toMatchObject({ code: 'WrkMissing' });
     await expect(runWrk({ url: 'not-a-url', connections: 1, threads: 1, durationS: 1 })).rejects.toThrow(WrkError);
     await expect(runWrk({ url: 'not-a-url', connections: 1, threads: 1, durationS: 1 })).rejects.toMatchObject({ code: 'WrkFailed' });
+  });
+
+  it.skipIf(noWrk)('runs wrk at the nice value asked, every thread of it from the start', async () => {
+    const wrk = spawnWrk({ args: ['-c', '3', '-t', '3', '-d', '5s', url], nice: 7 });
+    try {
+      await new Promise((r) => setTimeout(r, 500));
+      const tasks = readdirSync(`/proc/${wrk.pid}/task`);
+      expect(tasks.length).toBeGreaterThanOrEqual(4);
+      // Field 19 of stat, counted after the command's closing parenthesis.
+      const nice = tasks.map((t) => Number(readFileSync(`/proc/${wrk.pid}/task/${t}/stat`, 'utf8').split(') ')[1]!.split(' ')[16]));
+      expect(new Set(nice)).toEqual(new Set([7]));
+    } finally {
+      wrk.interrupt();
+      await wrk.output;
+    }
   });
 });

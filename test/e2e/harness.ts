@@ -4,6 +4,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync, existsSync, copyFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { afterAll } from 'vitest';
 import { main } from '../../src/cli/main.js';
 import type { DaemonInfo } from '../../src/api/state-dir.js';
 import type { LoadSummary } from '../../src/demo/load-generator.js';
@@ -45,9 +46,31 @@ ${o.strategy}
 
 export interface Daemon { proc: ChildProcess; info: DaemonInfo; output: () => string; stateDir: string }
 
+/** State dirs of every daemon this file started: their router supervisors are stopped after the file. */
+const startedStateDirs = new Set<string>();
+
+// The router supervisor outlives a daemon that is killed, by design: whatever a test left serving
+// (a kill -9 not followed by another up, a failed test) is stopped once the file's tests are done.
+afterAll(() => {
+  for (const stateDir of startedStateDirs) {
+    let pid: number;
+    try {
+      pid = (JSON.parse(readFileSync(join(stateDir, 'router.json'), 'utf8')) as { pid: number }).pid;
+    } catch {
+      continue;
+    }
+    try {
+      process.kill(-pid, 'SIGKILL');
+    } catch {
+      // Stopped with its daemon.
+    }
+  }
+});
+
 /** Starts `graylane up` and waits for daemon.json. */
 export async function startDaemon(dir: string, extraArgs: string[] = []): Promise<Daemon> {
   const stateDir = join(dir, '.graylane');
+  startedStateDirs.add(stateDir);
   const infoFile = join(stateDir, 'daemon.json');
   const before = existsSync(infoFile) ? readFileSync(infoFile, 'utf8') : '';
   let out = '';

@@ -24,7 +24,11 @@ const steps = (final: string) => `        steps:
         - setWeight: 60
         - pause: ${final}`;
 
-/** The shop with a release of web and api, or (withRelease false) the same steps per service. */
+/**
+ * The shop with a release of web and api, or (withRelease false) the same steps per service. Three
+ * probe failures make an instance unready (Kubernetes' default): on a loaded CI machine a single
+ * probe timing out took a canary's API out, and the router rightly fell back to stable for it.
+ */
 function shopApp(dir: string, o: { version: string; withRelease: boolean; finalPause?: string; releaseSteps?: string }): string {
   const strategy = `    strategy:\n      canary:\n${steps(o.finalPause ?? '{duration: 2s}').replace(/^ {8}/gm, '          ')}\n`;
   const service = (name: string, prefix: string) => `  - name: ${name}
@@ -34,7 +38,7 @@ function shopApp(dir: string, o: { version: string; withRelease: boolean; finalP
       command: [node, server.js]
       cwd: ./${name}
       env: {VERSION: ${o.version}}
-      readinessProbe: {httpGet: {path: /healthz}, periodSeconds: 0.2, failureThreshold: 1}
+      readinessProbe: {httpGet: {path: /healthz}, periodSeconds: 0.2, failureThreshold: 3}
       terminationGracePeriodSeconds: 5
 ${o.withRelease ? '' : strategy}`;
   const release = `  releases:

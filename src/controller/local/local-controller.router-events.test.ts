@@ -36,7 +36,7 @@ spec:
   const stateDir = join(dir, '.graylane');
   mkdirSync(stateDir, { mode: 0o700 });
   const daemon = await startLocalDaemon({ appFile, stateDir, adminToken: 'a-token-of-16-chars-or-more', listen: { host: '127.0.0.1', port: 0 }, drainTimeoutMs: 500 });
-  cleanups.push(() => daemon.stop({ stopInstances: false }));
+  cleanups.push(() => daemon.stop({ stopInstances: true }));
   return daemon;
 }
 

@@ -25,7 +25,7 @@ import {
   PROTOCOL_VERSION, readJsonLines, toWireError, writeJsonLine,
   type FromWorker, type StartupMessage, type SupervisorConfig, SUPERVISOR_INFO_FILE, SUPERVISOR_SOCKET_FILE, type SupervisorInfo, type SupervisorRequest, type ToWorker, type WireError, type WorkerStatus,
 } from './protocol.js';
-import { REPORT_INTERVAL_MS, WORKER_OPTIONS_ENV } from './worker-constants.js';
+import { REPORT_HEARTBEAT_MS, REPORT_INTERVAL_MS, WORKER_OPTIONS_ENV } from './worker-constants.js';
 import { workerExecArgv } from './heap-flags.js';
 
 interface WorkerState {
@@ -55,6 +55,10 @@ let nextId = 1;
 const workers = new Map<number, WorkerState>();
 const merger = new FigureMerger();
 const ejections = new SharedEjections();
+// The daemon is pushed the merged figures when a worker reported something new since the last
+// push (workers hold back reports that say nothing new), and at least every heartbeat.
+let reportedSincePush = false;
+let pushedAtMs = 0;
 const applies: PendingApply[] = [];
 const drains = new Map<number, PendingCollect<DrainOutcome>>();
 const reports = new Map<number, PendingCollect<true>>();
@@ -151,6 +155,7 @@ function onWorkerMessage(state: WorkerState, m: FromWorker): void {
     }
     case 'report':
       merger.report(state.worker.id, m.report);
+      reportedSincePush = true;
       state.requests = m.report.revisions.reduce((n, r) => n + r.totals.requests, 0);
       if (m.id !== undefined) {
         const pending = reports.get(m.id);
@@ -363,6 +368,10 @@ async function shutdown(drainTimeoutMs: number): Promise<void> {
 
 const pushTimer = setInterval(() => {
   if (!ready || clients.size === 0) return;
+  const now = Date.now();
+  if (!reportedSincePush && now - pushedAtMs < REPORT_HEARTBEAT_MS) return;
+  reportedSincePush = false;
+  pushedAtMs = now;
   const report = merged();
   for (const c of clients) writeJsonLine(c, { v: PROTOCOL_VERSION, push: 'report', report });
 }, REPORT_INTERVAL_MS);

@@ -1,7 +1,8 @@
 /**
  * One data-plane worker of the router supervisor (a node:cluster worker): the existing router,
  * given its tables by the supervisor, listening on the supervisor's socket (cluster hands it
- * connections), reporting its counters every {@link REPORT_INTERVAL_MS} and on request, and
+ * connections), reporting its counters every {@link REPORT_INTERVAL_MS} when they changed (else
+ * every {@link REPORT_HEARTBEAT_MS}) and on request, and
  * forwarding its events.
  */
 import { createRouter, type Router } from '../../router.js';
@@ -10,7 +11,8 @@ import { createInProcessRouterControl } from '../in-process/in-process-control.j
 import type { FromWorker, ToWorker } from './protocol.js';
 import { toWireError } from './protocol.js';
 import { workerReport } from './worker-report.js';
-import { REPORT_INTERVAL_MS, WORKER_OPTIONS_ENV } from './worker-constants.js';
+import { REPORT_HEARTBEAT_MS, REPORT_INTERVAL_MS, WORKER_OPTIONS_ENV } from './worker-constants.js';
+import { ChangeGate } from './change-gate.js';
 
 
 function send(message: FromWorker): void {
@@ -93,4 +95,10 @@ process.on('message', (message: ToWorker) => {
 send({ t: 'hello' });
 // Without its supervisor a worker has no listening socket to serve from and no one to report to.
 process.on('disconnect', () => process.exit(0));
-const timer = setInterval(() => send({ t: 'report', report: report() }), REPORT_INTERVAL_MS);
+const gate = new ChangeGate(REPORT_HEARTBEAT_MS);
+// A release's per-second entries move with the clock alone; its cumulative figures say whether anything happened.
+const withoutSeconds = (key: string, value: unknown) => (key === 'seconds' ? undefined : value);
+const timer = setInterval(() => {
+  const r = report();
+  if (gate.pass(JSON.stringify(r, withoutSeconds), Date.now())) send({ t: 'report', report: r });
+}, REPORT_INTERVAL_MS);
