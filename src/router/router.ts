@@ -7,6 +7,7 @@ import { BlockList, isIP, type AddressInfo } from 'node:net';
 import { CompiledRelease } from './compiled-release.js';
 import { CompiledService, CompiledTable, RevisionGroup } from './compiled-table.js';
 import { RouterError } from './errors.js';
+import { undiciClient } from './undici-client.js';
 import { Exchange, sendPlain, type ExchangeEnvironment } from './exchange.js';
 import { markFromTrustedProxy } from './headers.js';
 import { admitRequest, type Refusal, type RefusalReason } from './inbound.js';
@@ -247,6 +248,8 @@ class RouterImpl extends EventEmitter implements Router {
 
   async start(): Promise<RouterAddresses> {
     if (this.server) throw new RouterError('ALREADY_STARTED', 'the router is already started');
+    // Loaded now rather than by the first request (a router that never starts never loads it).
+    undiciClient();
     const server = http.createServer(
       {
         keepAliveTimeout: this.timeouts.idleMs,

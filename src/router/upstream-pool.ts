@@ -4,7 +4,7 @@
  * `Pool` because a retry needs to know whether the connection a request went out on was a reused
  * one (a reset there means the request never got processed), and `Pool` does not say.
  */
-import { Client } from './undici-client.js';
+import { undiciClient, type Client } from './undici-client.js';
 
 /** One upstream connection (reconnecting on demand) and whether it is connected now. */
 export class UpstreamConnection {
@@ -61,7 +61,7 @@ export class UpstreamPool {
     if (idle) return idle;
     const o = this.options;
     const conn = new UpstreamConnection(
-      new Client(o.origin, {
+      new (undiciClient())(o.origin, {
         pipelining: 1,
         connect: { timeout: o.connectMs, noDelay: true },
         headersTimeout: o.idleMs,
