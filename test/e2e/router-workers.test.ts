@@ -92,7 +92,7 @@ it('spec.router.workers below 0 is an invalid App: validate names the field', as
   expect(r.out + r.err).toContain('spec.router.workers');
 });
 
-it('by default the router runs one worker per core under its supervisor; an up with --router-workers 0 after a crash stops that supervisor, says so, and routes inside the daemon', async () => {
+it('by default the router runs one worker per core under its supervisor; an up asking for another count resizes it; an up with --router-workers 0 after a crash stops it, says so, and routes inside the daemon', async () => {
   const dir = appDir();
   writeApp(dir, { version: 'v1', strategy: canary });
   const first = await startDaemon(dir);
@@ -106,6 +106,15 @@ it('by default the router runs one worker per core under its supervisor; an up w
   first.proc.kill('SIGKILL');
   await new Promise((r) => first.proc.once('exit', r));
   expect(await versionCounts(`${first.info.routerUrl}/`, 10)).toEqual({ v1: 10 });
+
+  // Another count on the next up: the same supervisor, resized in place.
+  const more = availableParallelism() + 1;
+  const resized = await startDaemon(dir, ['--router-workers', String(more)]);
+  daemons.push(resized);
+  expect(resized.output()).toContain(`router supervisor pid ${pid}, adopted from an earlier daemon (resized from ${availableParallelism()} workers)`);
+  await waitFor(() => readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).length === more, 10_000, `${more} workers`);
+  resized.proc.kill('SIGKILL');
+  await new Promise((r) => resized.proc.once('exit', r));
 
   const second = await startDaemon(dir, ['--router-workers', '0']);
   daemons.push(second);

@@ -68,8 +68,11 @@ export interface LocalDaemon {
   adminUrl: string | undefined;
   /** The router's HTTPS URL, when `spec.router.tls` is set. */
   httpsUrl?: string;
-  /** The router supervisor's pid and whether an earlier daemon's was adopted; undefined in-process. */
-  routerSupervisor: { pid: number; adopted: boolean } | undefined;
+  /**
+   * The router supervisor's pid, whether an earlier daemon's was adopted, and the workers it ran
+   * before when this daemon resized it; undefined in-process.
+   */
+  routerSupervisor: { pid: number; adopted: boolean; resizedFrom?: number } | undefined;
   /** What the start could not do as asked and went on without (a worker priority refused). */
   warnings: string[];
   /** Whether requests are routed inside this process (the in-process router), not by other processes. */
@@ -131,7 +134,7 @@ interface DataPlane {
   url: string;
   adminUrl: string | undefined;
   httpsUrl?: string | undefined;
-  supervisor: { pid: number; adopted: boolean } | undefined;
+  supervisor: { pid: number; adopted: boolean; resizedFrom?: number } | undefined;
   /** See {@link LocalDaemon.warnings}. */
   warnings: string[];
   /** `leaveRunning`: a supervisor keeps serving for the next daemon; an in-process router cannot. */
@@ -159,7 +162,7 @@ async function startDataPlane(options: { workers: number | undefined; router: Ro
       url: supervised.url,
       httpsUrl: supervised.httpsUrl,
       adminUrl: admin.url,
-      supervisor: { pid: supervised.pid, adopted: supervised.adopted },
+      supervisor: { pid: supervised.pid, adopted: supervised.adopted, ...(supervised.resizedFrom !== undefined && { resizedFrom: supervised.resizedFrom }) },
       warnings: supervised.priorityRefused === undefined ? [] : [supervised.priorityRefused],
       async stop({ drainTimeoutMs, leaveRunning }) {
         await admin.close();

@@ -11,7 +11,7 @@ import type { DrainOutcome } from '../router-control.js';
 import type { MergedReport, WorkerReport } from './figures.js';
 
 /** Version of the daemon ↔ supervisor protocol (2: reports carry what `/metrics` shows). */
-export const PROTOCOL_VERSION = 2;
+export const PROTOCOL_VERSION = 3;
 
 /** What the adapter passes the supervisor on its command line. */
 export interface SupervisorConfig {
@@ -74,6 +74,8 @@ export type SupervisorRequest =
   | { v: number; id: number; op: 'await-drained'; instance: string; deadlineMs: number }
   | { v: number; id: number; op: 'snapshot' }
   | { v: number; id: number; op: 'status' }
+  /** Runs `workers` workers from now on (forks more, or drains and stops the newest extra ones); answers the count before. */
+  | { v: number; id: number; op: 'resize'; workers: number }
   | { v: number; id: number; op: 'shutdown'; drainTimeoutMs: number };
 
 /** What `hello` answers: enough to adopt a running supervisor. */

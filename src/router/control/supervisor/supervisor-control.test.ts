@@ -26,6 +26,15 @@ afterAll(() => {
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
 
+/** Waits until the supervisor reports `n` workers. */
+async function workersBecome(s: SupervisedRouter, n: number): Promise<void> {
+  const end = Date.now() + 10_000;
+  while ((await s.workers()).length !== n) {
+    if (Date.now() > end) throw new Error(`the supervisor did not get to ${n} workers`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
 async function supervised(workers: number, drainTimeoutMs = 10_000, stateDir?: string): Promise<SupervisedRouter> {
   const dir = stateDir ?? mkdtempSync(join(tmpdir(), 'graylane-sup-'));
   if (!stateDir) dirs.push(dir);
@@ -111,6 +120,7 @@ describe('router supervisor: workers', () => {
       const dir = dirs.at(-1)!;
       const second = await supervised(2, 10_000, dir);
       expect(second.adopted).toBe(true);
+      expect(second.resizedFrom).toBeUndefined();
       expect(second.pid).toBe(first.pid);
       expect(second.url).toBe(first.url);
       expect(second.currentTable()).toEqual({ version, table: serviceTable({ stable: [a] }) });
@@ -122,6 +132,45 @@ describe('router supervisor: workers', () => {
       await a.close();
     }
   });
+
+  it('a daemon asking for another worker count resizes the supervisor it adopts, up and down, without a failed request', async () => {
+    const a = await startUpstream('a');
+    const first = await supervised(2);
+    const dir = dirs.at(-1)!;
+    const steady = { stop: false, failed: [] as string[], sent: 0 };
+    let traffic: Promise<unknown> | undefined;
+    try {
+      await first.applyTable(serviceTable({ stable: [a] }));
+      const url = first.url;
+      // Fresh connections, two at a time, for as long as the workers come and go.
+      traffic = Promise.all([0, 1].map(async () => {
+        while (!steady.stop) {
+          steady.sent++;
+          await send(`${url}/`).then((r) => r.status === 200 || steady.failed.push(`status ${r.status}`), (e: Error) => steady.failed.push(e.message));
+        }
+      }));
+      first.detach();
+      const grown = await supervised(3, 10_000, dir);
+      expect(grown.resizedFrom).toBe(2);
+      await workersBecome(grown, 3);
+      grown.detach();
+      const shrunk = await supervised(1, 10_000, dir);
+      expect(shrunk.resizedFrom).toBe(3);
+      expect(shrunk.pid).toBe(first.pid);
+      await workersBecome(shrunk, 1);
+      await new Promise((r) => setTimeout(r, 300));
+      steady.stop = true;
+      await traffic;
+      expect(steady.failed).toEqual([]);
+      expect(steady.sent).toBeGreaterThan(20);
+      expect((await send(`${shrunk.url}/`)).body).toBe('a');
+      await shrunk.stop({ drainTimeoutMs: 500 });
+    } finally {
+      steady.stop = true;
+      await traffic;
+      await a.close();
+    }
+  }, 40_000);
 
   it('refuses a worker count below 1', async () => {
     await expect(startSupervisedRouter({ stateDir: tmpdir(), workers: 0, router: { listen: { host: '127.0.0.1', port: 0 } } })).rejects.toMatchObject({ code: 'INVALID_OPTIONS' });

@@ -64,6 +64,8 @@ export interface SupervisedRouter extends RouterControl {
   pid: number;
   /** True when an earlier daemon's supervisor was adopted rather than a new one started. */
   adopted: boolean;
+  /** The workers an adopted supervisor ran before it was resized to `workers`; undefined when it ran as many. */
+  resizedFrom: number | undefined;
   /** Why the workers run at another priority than `workerPriority` asked; undefined when they do not. */
   priorityRefused: string | undefined;
   /** The workers as the supervisor sees them (pids, table versions acknowledged, requests). */
@@ -209,6 +211,7 @@ class SupervisorRouterControl implements SupervisedRouter {
   httpsUrl: string | undefined;
   pid = 0;
   adopted = false;
+  resizedFrom: number | undefined;
   priorityRefused: string | undefined;
   private client: SupervisorClient | undefined;
   private version = 0;
@@ -256,6 +259,9 @@ class SupervisorRouterControl implements SupervisedRouter {
     this.fresh = false;
     this.adopted = true;
     await this.hello();
+    // It runs as many workers as its first daemon asked for: this one may ask for another count.
+    const { before } = await client.request<{ before: number }>({ op: 'resize', workers: this.options.workers }, this.requestTimeoutMs);
+    if (before !== this.options.workers) this.resizedFrom = before;
     return true;
   }
 

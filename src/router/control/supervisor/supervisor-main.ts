@@ -34,6 +34,8 @@ interface WorkerState {
   forkedAtMs: number;
   acked: number;
   listening: boolean;
+  /** It said hello: it hears messages (one sent earlier is lost). */
+  greeted: boolean;
   requests: number;
 }
 
@@ -55,6 +57,8 @@ let nextId = 1;
 const workers = new Map<number, WorkerState>();
 const merger = new FigureMerger();
 const ejections = new SharedEjections();
+/** Workers told to stop by a resize: their exit is not replaced. */
+const retiring = new Set<number>();
 // The daemon is pushed the merged figures when a worker reported something new since the last
 // push (workers hold back reports that say nothing new), and at least every heartbeat.
 let reportedSincePush = false;
@@ -106,7 +110,7 @@ function priorityOf(pid: number): number {
 function fork(): void {
   const worker = cluster.fork({ [WORKER_OPTIONS_ENV]: JSON.stringify(config.router) });
   prioritize(worker.process.pid ?? 0);
-  const state: WorkerState = { worker, pid: worker.process.pid ?? 0, forkedAtMs: Date.now(), acked: 0, listening: false, requests: 0 };
+  const state: WorkerState = { worker, pid: worker.process.pid ?? 0, forkedAtMs: Date.now(), acked: 0, listening: false, greeted: false, requests: 0 };
   workers.set(worker.id, state);
   worker.on('message', (m: FromWorker) => onWorkerMessage(state, m));
 }
@@ -118,6 +122,12 @@ function sendTo(state: WorkerState, message: ToWorker): void {
 function onWorkerMessage(state: WorkerState, m: FromWorker): void {
   switch (m.t) {
     case 'hello':
+      state.greeted = true;
+      // Retired by a resize before it could hear of it: it stops before it ever listens.
+      if (retiring.has(state.worker.id)) {
+        sendTo(state, { t: 'stop', drainTimeoutMs: 0 });
+        return;
+      }
       // Given the table in force before anything else, so that it never routes by an older one;
       // sent once the worker listens for it (a message sent earlier would be lost).
       sendTo(state, { t: 'table', version, table });
@@ -205,7 +215,7 @@ cluster.on('exit', (worker) => {
     pending.waiting.delete(worker.id);
     if (pending.waiting.size === 0) pending.done();
   }
-  if (stopping || !ready) return;
+  if (retiring.delete(worker.id) || stopping || !ready) return;
   process.stderr.write(`graylane router supervisor: worker ${state?.pid ?? '?'} exited (${worker.process.signalCode ?? worker.process.exitCode}); starting another\n`);
   // A worker that dies at once would otherwise be replaced in a tight loop.
   const livedMs = Date.now() - (state?.forkedAtMs ?? 0);
@@ -280,6 +290,22 @@ async function snapshot(): Promise<MergedReport> {
   return merged();
 }
 
+function resize(count: number): { before: number } {
+  if (!Number.isInteger(count) || count < 1 || count > 256) throw Object.assign(new Error(`workers must be an integer from 1 to 256, got ${count}`), { code: 'INVALID_OPTIONS' });
+  const serving = live().filter((w) => !retiring.has(w.worker.id));
+  const before = serving.length;
+  config.workers = count;
+  for (let i = serving.length; i < count; i++) fork();
+  // The newest go first: the oldest have warm connection pools and optimised code.
+  for (const w of serving.sort((a, b) => b.forkedAtMs - a.forkedAtMs).slice(0, Math.max(0, serving.length - count))) {
+    retiring.add(w.worker.id);
+    // One still starting is told when it says hello.
+    if (w.greeted) sendTo(w, { t: 'stop', drainTimeoutMs: 5000 });
+  }
+  process.stderr.write(`graylane router supervisor: ${before} → ${count} workers\n`);
+  return { before };
+}
+
 function status(): WorkerStatus[] {
   return live().map((w) => ({ pid: w.pid, tableVersion: w.acked, requests: w.requests, priority: priorityOf(w.pid) }));
 }
@@ -297,6 +323,8 @@ async function handle(client: Socket, request: SupervisorRequest): Promise<unkno
       return snapshot();
     case 'status':
       return status();
+    case 'resize':
+      return resize(request.workers);
     case 'shutdown':
       // Answered first: the caller learns the stop began; it watches the pid for the end.
       setImmediate(() => void shutdown(request.drainTimeoutMs));
