@@ -3,26 +3,17 @@
  * whose pid now belongs to something else, and a resize request the supervisor must refuse.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { supervisorCleanup } from '../../../../test/fixtures/router/supervisor-cleanup.js';
 import { PROTOCOL_VERSION, SUPERVISOR_INFO_FILE } from './protocol.js';
-import { startSupervisedRouter, stopLeftoverSupervisor, type SupervisedRouter } from './supervisor-control.js';
+import { startSupervisedRouter, stopLeftoverSupervisor } from './supervisor-control.js';
 
-const dirs: string[] = [];
-const started: SupervisedRouter[] = [];
-afterAll(() => {
-  for (const s of started) {
-    try {
-      process.kill(-s.pid, 'SIGKILL');
-    } catch {
-      // Stopped by the test.
-    }
-  }
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
-});
+// Whatever a failed test left: no supervisor outlives the file.
+const { started, dirs } = supervisorCleanup();
 
 function stateDir(): string {
   const d = mkdtempSync(join(tmpdir(), 'graylane-leftover-'));

@@ -3,28 +3,18 @@
  * have: every worker gets the table, and a second control on the same state dir adopts the running
  * supervisor instead of starting another.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { supervisorCleanup } from '../../../../test/fixtures/router/supervisor-cleanup.js';
 import { load, send, serviceTable, startUpstream, until } from '../../../../test/fixtures/router/support.js';
 import type { RouterEvent } from '../../contract/index.js';
 import { describeRouterControlConformance } from '../router-control.case.test.js';
 import { startSupervisedRouter, type SupervisedRouter } from './supervisor-control.js';
 
-const started: SupervisedRouter[] = [];
-const dirs: string[] = [];
-afterAll(() => {
-  // Whatever a failed test left: no supervisor outlives the file.
-  for (const s of started) {
-    try {
-      process.kill(-s.pid, 'SIGKILL');
-    } catch {
-      // Already stopped.
-    }
-  }
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
-});
+// Whatever a failed test left: no supervisor outlives the file.
+const { started, dirs } = supervisorCleanup();
 
 /** Waits until the supervisor reports `n` workers. */
 async function workersBecome(s: SupervisedRouter, n: number): Promise<void> {
