@@ -69,6 +69,15 @@ export async function startGraylane(address: string, options: { profileDir?: str
   return { ...s, url: s.info.url };
 }
 
+/**
+ * The floor of the stack: a reverse proxy of `node:http` and undici doing nothing else
+ * (`lib-node-floor-proxy.ts`), in front of `address`.
+ */
+export async function startNodeFloor(address: string): Promise<Started & { url: string }> {
+  const s = await spawnTs<{ url: string }>('lib-node-floor-proxy.ts', [address]);
+  return { ...s, url: s.info.url };
+}
+
 /** A loopback port free a moment ago (what nginx, which cannot take port 0, is given). */
 export async function freePort(): Promise<number> {
   const srv = net.createServer();

@@ -7,7 +7,9 @@
  * requests/s, p50, p99, and the CPU each proxy spent per request (its whole process tree, from
  * /proc), which is far steadier than requests/s on a shared machine. Per-worker ratios compare
  * graylane with nginx. Then a fixed rate (wrk paced by Lua `delay`) for the p99 each proxy adds
- * over direct. `--baseline DIR` adds a row for the router of another checkout (same bench, same
+ * over direct. A "node floor" row is a proxy of node:http and undici doing nothing else: the least
+ * any router on that stack costs, so the table splits graylane's own cost from the stack's.
+ * `--baseline DIR` adds a row for the router of another checkout (same bench, same
  * upstream, same run): before/after figures of a change. `--rounds N` measures every row N times,
  * the order reversed every other round (whoever goes second on a shared machine fares worse), and
  * keeps each row's median round by CPU per request. `--profile` writes a `--cpu-prof`
@@ -19,7 +21,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { BenchOptions } from './main.js';
 import { readProcessTreeCpuSeconds } from './lib-process-cpu.js';
-import { startBenchUpstream, startGraylane, startNginx, type Started } from './lib-router-processes.js';
+import { startBenchUpstream, startGraylane, startNginx, startNodeFloor, type Started } from './lib-router-processes.js';
 import { runWrk, type WrkFigures } from './lib-wrk.js';
 
 /** One row of the table: a way to reach the upstream. */
@@ -89,6 +91,8 @@ function targets(options: { upstreamPort: number; profileDir: string | undefined
   }
   list.push({ name: 'graylane 1w', workers: 1, start: () => startGraylane(address, { workers: 1 }) });
   if (cores > 1) list.push({ name: `graylane ${cores}w`, workers: cores, start: () => startGraylane(address, { workers: cores }) });
+  // What node:http and undici cost by themselves: graylane's router is built on them.
+  list.push({ name: 'node floor', workers: 1, start: () => startNodeFloor(address) });
   list.push({ name: 'managed nginx', workers: 1, start: () => startGraylane(address, { managedNginx: true }) });
   list.push({ name: 'nginx 1w', workers: 1, start: () => startNginx(options.upstreamPort, { workers: 1 }) });
   list.push({ name: `nginx auto`, workers: cores, start: () => startNginx(options.upstreamPort, { workers: 'auto' }) });
@@ -160,6 +164,8 @@ export async function run(options: BenchOptions): Promise<Record<string, unknown
     const vsNginx = ratio('graylane 1w', 'nginx 1w');
     const inProcessVsNginx = ratio('graylane 1p', 'nginx 1w');
     const managedOverHandWritten = ratio('managed nginx', 'nginx 1w');
+    const overFloor = ratio('graylane 1p', 'node floor');
+    const floorVsNginx = ratio('node floor', 'nginx 1w');
     const cores = availableParallelism();
     const scaling = byName.get(`graylane ${cores}w`) && byName.get('graylane 1w') ? r3(byName.get(`graylane ${cores}w`)!.load.requestsPerSecond / byName.get('graylane 1w')!.load.requestsPerSecond) : undefined;
     const addedP99Ms = Object.fromEntries(Object.entries(fixed).filter(([k]) => k !== 'direct').map(([k, v]) => [k, r3(v.p99Ms - direct.p99Ms)]));
@@ -192,6 +198,8 @@ export async function run(options: BenchOptions): Promise<Record<string, unknown
       baselineOverGraylane: baseline ? ratio('baseline 1p', 'graylane 1p') : undefined,
       addedP99MsAtFixedRate: addedP99Ms,
       managedNginxOverHandWritten: managedOverHandWritten,
+      graylaneOverNodeFloor: overFloor,
+      nodeFloorOverNginx: floorVsNginx,
       workersScaling: scaling,
       goals: { perWorkerOverNginx: '≥ 0.5', addedP99Ms: '≤ 1', managedNginxOverHandWritten: '≥ 0.95', workersScaling: '> 1' },
       met: {
@@ -212,9 +220,12 @@ export async function run(options: BenchOptions): Promise<Record<string, unknown
       }
       for (const t of list) if (t.skip) console.log(`  ${t.name.padEnd(14)} skipped: ${t.skip}`);
       console.log('  (1p: the router in one process, as in the daemon with spec.router.workers 0; 1w, Nw: a supervisor with 1 or N workers, the default;');
+      console.log('   node floor: node:http + undici forwarding and nothing else, the stack graylane\'s router is built on;');
       console.log('   CPU µs/req: the proxy process tree; for direct, the upstream; "upstream": the upstream in the same run)');
       if (vsNginx) console.log(`  graylane 1w / nginx 1w: throughput per worker ${vsNginx.throughputPerWorker} (goal ≥ 0.5), requests per CPU second ${vsNginx.cpuPerRequest ?? '-'}`);
       if (inProcessVsNginx) console.log(`  graylane 1p / nginx 1w: throughput ${inProcessVsNginx.throughputPerWorker}, requests per CPU second ${inProcessVsNginx.cpuPerRequest ?? '-'}`);
+      if (overFloor) console.log(`  graylane 1p / node floor: throughput ${overFloor.throughputPerWorker}, requests per CPU second ${overFloor.cpuPerRequest ?? '-'} (what graylane adds to node:http + undici)`);
+      if (floorVsNginx) console.log(`  node floor / nginx 1w: throughput ${floorVsNginx.throughputPerWorker}, requests per CPU second ${floorVsNginx.cpuPerRequest ?? '-'} (the stack's own cost)`);
       if (managedOverHandWritten) console.log(`  managed nginx / hand-written nginx 1w: throughput ${managedOverHandWritten.throughputPerWorker} (goal ≥ 0.95), requests per CPU second ${managedOverHandWritten.cpuPerRequest ?? '-'} (its buffered access log file is read back; the hand-written one logs nothing)`);
       if (scaling !== undefined) console.log(`  graylane ${cores}w / graylane 1w: throughput ${scaling} (on ${cores} cores, wrk itself included)`);
       if (figures.baselineOverGraylane) console.log(`  baseline / graylane (1p): throughput ${figures.baselineOverGraylane.throughputPerWorker}, requests per CPU second ${figures.baselineOverGraylane.cpuPerRequest ?? '-'}`);
