@@ -10,8 +10,8 @@ import type { CertificateEvent, RouterOptions } from '../../types.js';
 import type { DrainOutcome } from '../router-control.js';
 import type { MergedReport, WorkerReport } from './figures.js';
 
-/** Version of the daemon ↔ supervisor protocol (2: reports carry what `/metrics` shows). */
-export const PROTOCOL_VERSION = 3;
+/** Version of the daemon ↔ supervisor protocol (4: `status` answers the workers' exits too, and worker events are pushed). */
+export const PROTOCOL_VERSION = 4;
 
 /** What the adapter passes the supervisor on its command line. */
 export interface SupervisorConfig {
@@ -65,6 +65,43 @@ export interface WorkerStatus {
   requests: number;
   /** Its scheduling priority (nice value) now. */
   priority: number;
+  /** When it was started, ms since the epoch. */
+  startedAtMs: number;
+  /** Told to stop by a resize: it finishes its requests and exits, and is not replaced. */
+  retiring?: true;
+}
+
+/** A worker that died without being told to stop, and the one started in its place. */
+export interface WorkerExit {
+  /** The pid that died. */
+  pid: number;
+  /** When it died, ms since the epoch. */
+  atMs: number;
+  /** How it ended: a signal's name (`SIGKILL`) or `exit code N`. */
+  cause: string;
+  /** How long it had run, ms. */
+  livedMs: number;
+  /** The worker started in its place, once that one serves: its pid, and how long after the exit. */
+  replacedBy?: { pid: number; afterMs: number };
+}
+
+/** Exits the supervisor remembers for `status`; older ones are only counted. */
+export const WORKER_EXITS_KEPT = 10;
+
+/** What `status` answers. */
+export interface SupervisorStatus {
+  /** The workers running now, oldest first. */
+  workers: WorkerStatus[];
+  /** The latest {@link WORKER_EXITS_KEPT} exits, oldest first. */
+  exits: WorkerExit[];
+  /** Every exit since the supervisor started. */
+  exitsTotal: number;
+}
+
+/** Pushed when a worker dies (`worker-exited`) and when its replacement serves (`worker-replaced`). */
+export interface WorkerEvent {
+  type: 'worker-exited' | 'worker-replaced';
+  exit: WorkerExit;
 }
 
 /** Requests of the daemon; each gets exactly one {@link SupervisorReply} with the same id. */
@@ -105,7 +142,8 @@ export type SupervisorMessage =
   | { v: number; id: number; ok: false; error: WireError }
   | { v: number; push: 'report'; report: MergedReport }
   | { v: number; push: 'event'; event: RouterEvent }
-  | { v: number; push: 'certificate'; event: CertificateEvent };
+  | { v: number; push: 'certificate'; event: CertificateEvent }
+  | { v: number; push: 'worker'; event: WorkerEvent };
 
 /** Supervisor → worker. */
 export type ToWorker =

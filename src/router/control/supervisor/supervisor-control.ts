@@ -26,7 +26,7 @@ import { FigureHistory, type MergedReport } from './figures.js';
 import { mergedMetricsSource } from './merged-metrics-source.js';
 import {
   PROTOCOL_VERSION, readJsonLines, SUPERVISOR_INFO_FILE, writeJsonLine,
-  type HelloResult, type StartupMessage, type SupervisorConfig, type SupervisorInfo, type SupervisorMessage, type SupervisorTls, type WireError, type WorkerStatus,
+  type HelloResult, type StartupMessage, type SupervisorConfig, type SupervisorInfo, type SupervisorMessage, type SupervisorStatus, type SupervisorTls, type WireError, type WorkerEvent, type WorkerStatus,
 } from './protocol.js';
 import { SupervisorError } from './supervisor-error.js';
 
@@ -70,6 +70,14 @@ export interface SupervisedRouter extends RouterControl {
   priorityRefused: string | undefined;
   /** The workers as the supervisor sees them (pids, table versions acknowledged, requests). */
   workers(): Promise<WorkerStatus[]>;
+  /** The workers, and those that died and what replaced them. */
+  status(): Promise<SupervisorStatus>;
+  /**
+   * Calls `listener` when a worker dies without being told to (`worker-exited`: the requests it
+   * held were lost) and when the worker started in its place serves (`worker-replaced`); returns
+   * the unsubscribe function. Only while this daemon is connected: `status()` has the earlier ones.
+   */
+  onWorkerEvent(listener: (event: WorkerEvent) => void): () => void;
   /** Stops the data plane: workers drain up to `drainTimeoutMs`, then the supervisor exits. */
   stop(options: { drainTimeoutMs: number }): Promise<void>;
   /** Lets go of the supervisor and leaves it serving (what a crash does, on purpose). */
@@ -218,6 +226,7 @@ class SupervisorRouterControl implements SupervisedRouter {
   private table: RouteTable = { services: [] };
   private readonly history: FigureHistory;
   private readonly listeners = new Set<(event: RouterEvent) => void>();
+  private readonly workerListeners = new Set<(event: WorkerEvent) => void>();
   private readonly requestTimeoutMs: number;
   private fresh = true;
 
@@ -329,6 +338,7 @@ class SupervisorRouterControl implements SupervisedRouter {
     if (!('push' in m)) return;
     if (m.push === 'report') this.history.take(m.report, this.fresh);
     else if (m.push === 'certificate') this.options.router.tls?.onCertificateEvent?.(m.event);
+    else if (m.push === 'worker') for (const listener of [...this.workerListeners]) listener(m.event);
     else for (const listener of [...this.listeners]) listener(m.event);
   }
 
@@ -395,8 +405,19 @@ class SupervisorRouterControl implements SupervisedRouter {
     };
   }
 
-  workers(): Promise<WorkerStatus[]> {
-    return this.connected.request<WorkerStatus[]>({ op: 'status' }, this.requestTimeoutMs);
+  async workers(): Promise<WorkerStatus[]> {
+    return (await this.status()).workers;
+  }
+
+  status(): Promise<SupervisorStatus> {
+    return this.connected.request<SupervisorStatus>({ op: 'status' }, this.requestTimeoutMs);
+  }
+
+  onWorkerEvent(listener: (event: WorkerEvent) => void): () => void {
+    this.workerListeners.add(listener);
+    return () => {
+      this.workerListeners.delete(listener);
+    };
   }
 
   async stop({ drainTimeoutMs }: { drainTimeoutMs: number }): Promise<void> {

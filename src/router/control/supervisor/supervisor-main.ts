@@ -23,7 +23,7 @@ import { FigureMerger, type MergedReport } from './figures.js';
 import { SharedEjections } from './shared-ejections.js';
 import {
   PROTOCOL_VERSION, readJsonLines, toWireError, writeJsonLine,
-  type FromWorker, type StartupMessage, type SupervisorConfig, SUPERVISOR_INFO_FILE, SUPERVISOR_SOCKET_FILE, type SupervisorInfo, type SupervisorRequest, type ToWorker, type WireError, type WorkerStatus,
+  type FromWorker, type StartupMessage, type SupervisorConfig, SUPERVISOR_INFO_FILE, SUPERVISOR_SOCKET_FILE, type SupervisorInfo, type SupervisorRequest, type SupervisorStatus, type ToWorker, type WireError, type WorkerEvent, type WorkerExit, WORKER_EXITS_KEPT,
 } from './protocol.js';
 import { REPORT_HEARTBEAT_MS, REPORT_INTERVAL_MS, WORKER_OPTIONS_ENV } from './worker-constants.js';
 import { workerExecArgv } from './heap-flags.js';
@@ -37,6 +37,8 @@ interface WorkerState {
   /** It said hello: it hears messages (one sent earlier is lost). */
   greeted: boolean;
   requests: number;
+  /** The exit of the worker this one replaces, told `worker-replaced` once this one listens. */
+  replacing?: WorkerExit;
 }
 
 interface PendingApply { version: number; waiting: Set<number>; done: (error?: WireError) => void }
@@ -57,6 +59,9 @@ let nextId = 1;
 const workers = new Map<number, WorkerState>();
 const merger = new FigureMerger();
 const ejections = new SharedEjections();
+/** The latest exits of workers that died, oldest first, and how many died in all. */
+const exits: WorkerExit[] = [];
+let exitsTotal = 0;
 /** Workers told to stop by a resize: their exit is not replaced. */
 const retiring = new Set<number>();
 // The daemon is pushed the merged figures when a worker reported something new since the last
@@ -107,12 +112,18 @@ function priorityOf(pid: number): number {
   }
 }
 
-function fork(): void {
+function fork(replacing?: WorkerExit): void {
   const worker = cluster.fork({ [WORKER_OPTIONS_ENV]: JSON.stringify(config.router) });
   prioritize(worker.process.pid ?? 0);
-  const state: WorkerState = { worker, pid: worker.process.pid ?? 0, forkedAtMs: Date.now(), acked: 0, listening: false, greeted: false, requests: 0 };
+  const state: WorkerState = { worker, pid: worker.process.pid ?? 0, forkedAtMs: Date.now(), acked: 0, listening: false, greeted: false, requests: 0, ...(replacing && { replacing }) };
   workers.set(worker.id, state);
   worker.on('message', (m: FromWorker) => onWorkerMessage(state, m));
+  // A message sent to a worker that died a moment ago fails with EPIPE before its exit is seen:
+  // unheard, that error would end the supervisor and every worker with it. The exit is handled
+  // below; what the message asked for waits on the live workers only.
+  worker.on('error', (err: Error) => {
+    process.stderr.write(`graylane router supervisor: worker ${state.pid}: ${err.message}\n`);
+  });
 }
 
 function sendTo(state: WorkerState, message: ToWorker): void {
@@ -136,6 +147,11 @@ function onWorkerMessage(state: WorkerState, m: FromWorker): void {
       state.listening = true;
       url = m.url;
       httpsUrl = m.httpsUrl;
+      if (state.replacing) {
+        state.replacing.replacedBy = { pid: state.pid, afterMs: Date.now() - state.replacing.atMs };
+        pushWorkerEvent({ type: 'worker-replaced', exit: state.replacing });
+        delete state.replacing;
+      }
       if (!ready && [...workers.values()].every((w) => w.listening)) becomeReady();
       return;
     case 'listen-failed':
@@ -216,12 +232,22 @@ cluster.on('exit', (worker) => {
     if (pending.waiting.size === 0) pending.done();
   }
   if (retiring.delete(worker.id) || stopping || !ready) return;
-  process.stderr.write(`graylane router supervisor: worker ${state?.pid ?? '?'} exited (${worker.process.signalCode ?? worker.process.exitCode}); starting another\n`);
+  const now = Date.now();
+  const { signalCode, exitCode } = worker.process;
+  const exit: WorkerExit = { pid: state?.pid ?? worker.process.pid ?? 0, atMs: now, cause: signalCode ?? `exit code ${exitCode ?? '?'}`, livedMs: now - (state?.forkedAtMs ?? now) };
+  exits.push(exit);
+  if (exits.length > WORKER_EXITS_KEPT) exits.shift();
+  exitsTotal++;
+  process.stderr.write(`graylane router supervisor: worker ${exit.pid} exited (${exit.cause}); starting another\n`);
+  pushWorkerEvent({ type: 'worker-exited', exit });
   // A worker that dies at once would otherwise be replaced in a tight loop.
-  const livedMs = Date.now() - (state?.forkedAtMs ?? 0);
-  if (livedMs > 1000) fork();
-  else setTimeout(() => { if (!stopping) fork(); }, 500);
+  if (exit.livedMs > 1000) fork(exit);
+  else setTimeout(() => { if (!stopping) fork(exit); }, 500);
 });
+
+function pushWorkerEvent(event: WorkerEvent): void {
+  for (const c of clients) writeJsonLine(c, { v: PROTOCOL_VERSION, push: 'worker', event });
+}
 
 function live(): WorkerState[] {
   return [...workers.values()].filter((w) => w.worker.isConnected());
@@ -306,8 +332,14 @@ function resize(count: number): { before: number } {
   return { before };
 }
 
-function status(): WorkerStatus[] {
-  return live().map((w) => ({ pid: w.pid, tableVersion: w.acked, requests: w.requests, priority: priorityOf(w.pid) }));
+function status(): SupervisorStatus {
+  return {
+    workers: live().sort((a, b) => a.forkedAtMs - b.forkedAtMs).map((w) => ({
+      pid: w.pid, tableVersion: w.acked, requests: w.requests, priority: priorityOf(w.pid), startedAtMs: w.forkedAtMs, ...(retiring.has(w.worker.id) && { retiring: true }),
+    })),
+    exits: exits.map((e) => ({ ...e })),
+    exitsTotal,
+  };
 }
 
 async function handle(client: Socket, request: SupervisorRequest): Promise<unknown> {

@@ -2,6 +2,7 @@
  * A worker killed with SIGKILL under load: the supervisor replaces it, the replacement routes by
  * the table in force (one applied while it was down), only requests in flight on the dead worker
  * may fail (and fail rather than hang), and the dead worker's counts are kept once, not twice.
+ * The daemon hears of the death and of the replacement, and the supervisor's status keeps both.
  */
 import http from 'node:http';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -10,6 +11,7 @@ import { join } from 'node:path';
 import { afterAll, expect, it } from 'vitest';
 import { send, serviceTable, sleep, startUpstream } from '../../../../test/fixtures/router/support.js';
 import { startSupervisedRouter, type SupervisedRouter } from './supervisor-control.js';
+import type { WorkerEvent } from './protocol.js';
 
 let supervisor: SupervisedRouter | undefined;
 const dir = mkdtempSync(join(tmpdir(), 'graylane-sup-replace-'));
@@ -58,7 +60,10 @@ it('a worker killed under load is replaced; the replacement serves the table in 
   try {
     supervisor = await startSupervisedRouter({ stateDir: dir, workers: 2, router: { listen: { host: '127.0.0.1', port: 0 }, drainTimeoutMs: 2000 } });
     const s = supervisor;
+    const heard: WorkerEvent[] = [];
+    s.onWorkerEvent((e) => heard.push(structuredClone(e)));
     await s.applyTable(serviceTable({ stable: [a] }));
+    expect(await s.status()).toMatchObject({ exits: [], exitsTotal: 0 });
 
     // Light load, until told to stop: every 10 ms two requests on a keep-alive pool of four
     // connections and three on connections of their own (the supervisor hands each new one to a worker).
@@ -92,6 +97,21 @@ it('a worker killed under load is replaced; the replacement serves the table in 
     const replacement = after.find((w) => !before.some((o) => o.pid === w.pid))!;
     expect(replacement).toBeDefined();
     const replacedAtMs = Date.now();
+
+    // What an operator is told: the death with its cause, then the replacement, one each.
+    await until(() => Promise.resolve(heard), (h) => h.length === 2, 5000, 'the worker events');
+    expect(heard[0]).toMatchObject({ type: 'worker-exited', exit: { pid: victim, cause: 'SIGKILL' } });
+    expect(heard[0]!.exit.replacedBy).toBeUndefined();
+    expect(heard[0]!.exit.livedMs).toBeGreaterThan(900);
+    expect(heard[0]!.exit.atMs).toBeGreaterThanOrEqual(killedAtMs);
+    expect(heard[1]).toMatchObject({ type: 'worker-replaced', exit: { pid: victim, cause: 'SIGKILL', replacedBy: { pid: replacement.pid } } });
+    expect(heard[1]!.exit.replacedBy!.afterMs).toBeGreaterThan(0);
+    const status = await s.status();
+    expect(status.exitsTotal).toBe(1);
+    expect(status.exits).toEqual([heard[1]!.exit]);
+    // Oldest first: the survivor, then the replacement.
+    expect(status.workers.map((w) => w.pid)).toEqual([...before.filter((w) => w.pid !== victim).map((w) => w.pid), replacement.pid]);
+    expect(status.workers.every((w) => w.startedAtMs <= Date.now() && w.retiring === undefined)).toBe(true);
     await sleep(1000);
     loading = false;
     await loader;
