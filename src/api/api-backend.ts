@@ -4,7 +4,7 @@
  * operated from a workstation by `graylane dashboard`. One server, two places.
  */
 import type { ControlPlane, OperateOptions } from '../controller/control-plane.js';
-import type { AnalysisRunView, EventView, Operation, PlanView, RevisionView, ServiceView } from './contract/index.js';
+import type { AnalysisRunView, DataPlaneView, EventView, Operation, PlanView, RevisionView, ServiceView } from './contract/index.js';
 
 /** A value now or later: the controller answers from memory, a cluster over the network. */
 export type Awaitable<T> = T | Promise<T>;
@@ -33,4 +33,6 @@ export interface ApiBackend {
   logs?: ControlPlane['logs'];
   /** The rollout's plan and where it is on it; absent where the spec is not at hand. */
   plan?(name: string): Awaitable<PlanView>;
+  /** The single host's data plane (router workers and their deaths); absent on a cluster. */
+  dataPlane?(): Awaitable<DataPlaneView>;
 }

@@ -1,9 +1,9 @@
 /** The daemon API client the CLI (and tests) use. */
 import type { Static, TSchema } from '@sinclair/typebox';
 import {
-  AnalysisListSchema, ApplyResultSchema, ErrorBodySchema, EventListSchema, EventViewSchema, HistorySchema, ServiceListSchema, ServiceViewSchema,
+  AnalysisListSchema, ApplyResultSchema, DataPlaneViewSchema, ErrorBodySchema, EventListSchema, EventViewSchema, HistorySchema, ServiceListSchema, ServiceViewSchema,
   contractIssues, describeIssue, requestOf,
-  type AnalysisRunView, type ApplyResult, type EventView, type Operation, type RevisionView, type ServiceView,
+  type AnalysisRunView, type ApplyResult, type DataPlaneView, type EventView, type Operation, type RevisionView, type ServiceView,
 } from './contract/index.js';
 import type { DaemonInfo } from './state-dir.js';
 import type { PlanView, SeriesView, SessionView } from './contract/console.js';
@@ -152,6 +152,8 @@ export class ApiClient {
   }
   /** Every service and release with its view. */
   list(): Promise<{ services: ServiceView[] }> { return this.request('GET', '/v1/services', ServiceListSchema); }
+  /** The single host's data plane: where the router runs, its workers and their deaths. */
+  dataPlane(): Promise<DataPlaneView> { return this.request('GET', '/v1/data-plane', DataPlaneViewSchema); }
   /** One service's (or release's) view. */
   get(name: string): Promise<ServiceView> { return this.request('GET', `/v1/services/${encodeURIComponent(name)}`, ServiceViewSchema); }
   /** Revisions of a service, newest first. */

@@ -7,6 +7,7 @@ import { planRollout } from '../engine/index.js';
 import { planViewOf } from '../view/plan-view.js';
 import { ApiClient, ApiError } from './client.js';
 import { startApiServer, type ApiServer } from './server.js';
+import type { DataPlaneView } from './contract/index.js';
 
 
 /** A view as the local controller builds it: a canary at 25%. */
@@ -40,6 +41,11 @@ class FakeControlPlane implements ControlPlane {
     return Promise.resolve({ services: [{ name: 'api', revision: 'bbb', revisionNumber: 2, change: 'updated' }], warnings: [], removed: [] });
   }
   list(): ServiceView[] { return [canaryView()]; }
+  dataPlane?: () => Promise<DataPlaneView> = () => Promise.resolve({
+    kind: 'workers', url: 'http://127.0.0.1:8080', supervisorPid: 10, adopted: false,
+    workers: [{ pid: 12, startedAtMs: 5, requests: 40 }],
+    workerExits: { total: 1, latest: [{ pid: 11, atMs: 4, cause: 'SIGKILL', livedMs: 3, replacedByPid: 12, replacedAfterMs: 1 }] },
+  });
   plan(name: string): ReturnType<typeof planViewOf> {
     this.get(name);
     return planViewOf(planRollout({ spec: { strategy: { canary: { steps: [{ setWeight: 25 }, { pause: {} }] } } } }), { step: 2, terminal: false });
@@ -118,6 +124,7 @@ describe('the API server', () => {
     ['get', '/v1/health', '/v1/health', undefined],
     ['post', '/v1/apply', '/v1/apply', { text: 'kind: App', file: 'graylane.yaml' }],
     ['get', '/v1/services', '/v1/services', undefined],
+    ['get', '/v1/data-plane', '/v1/data-plane', undefined],
     ['get', '/v1/services/{name}', '/v1/services/api', undefined],
     ['get', '/v1/services/{name}/history', '/v1/services/api/history', undefined],
     ['get', '/v1/services/{name}/analysis', '/v1/services/api/analysis', undefined],
@@ -221,6 +228,13 @@ describe('the API server', () => {
     expect(res.status).toBe(status);
     expect(res.json.error).toMatchObject({ code: code.split(' ')[0], message: err.message });
     expect(schemaErrors('post', '', status, res.json)).toBeNull();
+  });
+
+  it('answers 404 for the data plane where the backend has none of its own (a cluster)', async () => {
+    cp.dataPlane = undefined;
+    const { status, json } = await call('GET', '/v1/data-plane');
+    expect(status).toBe(404);
+    expect(json.error.message).toBe('this server has no data plane of its own: on a cluster, traffic goes through Services, ingress-nginx, Istio or Gateway API');
   });
 
   it('answers 404 for an unknown service, operation or endpoint', async () => {

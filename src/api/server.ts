@@ -127,6 +127,10 @@ async function handle(
     return sendJson(res, 200, await cp.apply({ text: body.text, file: body.file, prune: body.prune === true }));
   }
   if (req.method === 'GET' && path === '/v1/services') return sendJson(res, 200, { services: await cp.list() });
+  if (req.method === 'GET' && path === '/v1/data-plane') {
+    if (!cp.dataPlane) throw new ControlPlaneError('NotFound', 'this server has no data plane of its own: on a cluster, traffic goes through Services, ingress-nginx, Istio or Gateway API');
+    return sendJson(res, 200, await cp.dataPlane());
+  }
   if (req.method === 'GET' && path === '/v1/events') {
     if ((req.headers.accept ?? '').includes('text/event-stream')) return streamEvents(cp, series, url, req, res, streams);
     const afterId = Number(url.searchParams.get('after') ?? 0);

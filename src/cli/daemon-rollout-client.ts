@@ -1,5 +1,6 @@
 /** The daemon's API client seen as a {@link RolloutClient}. */
 import type { ApiClient } from '../api/client.js';
+import type { DataPlaneView } from '../api/contract/index.js';
 import type { Operation } from '../controller/control-plane.js';
 import type { AnalysisRunView, RevisionView, ServiceView } from '../controller/view-model.js';
 import type { OperateOptions, RolloutClient } from './rollout-client.js';
@@ -11,6 +12,11 @@ export class DaemonRolloutClient implements RolloutClient {
   /** {@inheritDoc RolloutClient.list} */
   async list(): Promise<ServiceView[]> {
     return (await this.api.list()).services;
+  }
+
+  /** {@inheritDoc RolloutClient.dataPlane} */
+  dataPlane(): Promise<DataPlaneView> {
+    return this.api.dataPlane();
   }
 
   /** {@inheritDoc RolloutClient.get} */

@@ -105,7 +105,7 @@ export function renderReleaseTraffic(t: ReleaseTrafficView): string {
 }
 
 /** A wall-clock time of day on this machine, `12:04:31`. */
-function clockTime(ms: number): string {
+export function clockTime(ms: number): string {
   const d = new Date(ms);
   return [d.getHours(), d.getMinutes(), d.getSeconds()].map((n) => String(n).padStart(2, '0')).join(':');
 }

@@ -5,6 +5,7 @@
  */
 import type { Operation } from '../controller/control-plane.js';
 import type { AnalysisRunView, RevisionView, ServiceView } from '../controller/view-model.js';
+import type { DataPlaneView } from '../api/contract/index.js';
 
 /** Options of {@link RolloutClient.operate}. */
 export interface OperateOptions {
@@ -31,4 +32,6 @@ export interface RolloutClient {
   operate(name: string, operation: Operation, options: OperateOptions): Promise<ServiceView>;
   /** The rollout's view each time it changes, until `signal` aborts. */
   watch(name: string, signal: AbortSignal): AsyncIterable<ServiceView>;
+  /** The single host's data plane; absent on a cluster (its traffic goes through the cluster's). */
+  dataPlane?(): Promise<DataPlaneView>;
 }

@@ -127,6 +127,58 @@ it('by default the router runs one worker per core under its supervisor; an up a
   await stopDaemon(second);
 }, 120_000);
 
+it('a router worker killed with -9: up says so where it runs, `status` names the death and its replacement, and every service\'s events tell both', async () => {
+  const dir = appDir();
+  writeAppWithWorkers(dir, 'v1');
+  const d = await startDaemon(dir);
+  daemons.push(d);
+  const pid = supervisorPid(d.stateDir);
+  supervisors.push(pid);
+  await waitFor(async () => (await view(d)).phase === 'Healthy', 30_000, 'v1 healthy');
+  const before = await cli(d.stateDir, ['status']);
+  const [victim, survivor] = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).map(Number) as [number, number];
+  expect(before.out).toContain(`data plane: 2 router workers (pids ${victim}, ${survivor}) under supervisor pid ${pid} at ${d.info.routerUrl}`);
+  expect(before.out).not.toContain('died');
+
+  process.kill(victim, 'SIGKILL');
+  const replacement = await waitFor(() => {
+    const now = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).map(Number);
+    return now.length === 2 && !now.includes(victim) ? now.find((p) => p !== survivor) : undefined;
+  }, 30_000, 'a replacement worker');
+  await waitFor(() => d.output().includes(`router worker pid ${replacement} serves in place of pid ${victim}`), 30_000, 'the replacement told where up runs');
+  expect(d.output()).toMatch(new RegExp(`router worker pid ${victim} exited \\(SIGKILL\\) after [0-9.]+ (s|min)`));
+  expect(await versionCounts(`${d.info.routerUrl}/`, 10)).toEqual({ v1: 10 });
+
+  const after = await cli(d.stateDir, ['status']);
+  expect(after.code).toBe(0);
+  expect(after.out).toContain(`data plane: 2 router workers (pids ${survivor}, ${replacement}) under supervisor pid ${pid}`);
+  expect(after.out).toMatch(new RegExp(`1 worker died since the supervisor started; the latest, pid ${victim}, exited \\(SIGKILL\\) at [0-9:]{8} after .+, replaced by pid ${replacement} in [0-9]+ ms`));
+  const json = JSON.parse((await cli(d.stateDir, ['status', '--json'])).out) as { dataPlane: { kind: string; workerExits: { total: number; latest: { pid: number; cause: string; replacedByPid: number }[] } } };
+  expect(json.dataPlane.kind).toBe('workers');
+  expect(json.dataPlane.workerExits.total).toBe(1);
+  expect(json.dataPlane.workerExits.latest[0]).toMatchObject({ pid: victim, cause: 'SIGKILL', replacedByPid: replacement });
+
+  // The service's events, as the console shows them.
+  const token = readFileSync(join(d.stateDir, 'token'), 'utf8').trim();
+  const { events } = (await (await fetch(`${d.info.apiUrl}/v1/events?service=app`, { headers: { authorization: `Bearer ${token}` } })).json()) as { events: { level: string; reason: string; message: string }[] };
+  const told = events.filter((e) => e.reason.startsWith('RouterWorker'));
+  expect(told.map((e) => [e.level, e.reason])).toEqual([['warning', 'RouterWorkerExited'], ['info', 'RouterWorkerReplaced']]);
+  expect(told[0]!.message).toContain(`router worker pid ${victim} exited (SIGKILL)`);
+  expect(told[1]!.message).toContain(`router worker pid ${replacement} serves in place of pid ${victim}`);
+  await stopDaemon(d);
+  expect(alive(pid)).toBe(false);
+}, 120_000);
+
+it('with the router inside the daemon, `status` says so', async () => {
+  const dir = appDir();
+  writeApp(dir, { version: 'v1', strategy: canary });
+  const d = await startDaemon(dir, ['--router-workers', '0']);
+  daemons.push(d);
+  const status = await cli(d.stateDir, ['status']);
+  expect(status.out).toContain(`data plane: the router inside the daemon at ${d.info.routerUrl} (it stops with the daemon: spec.router.workers 0)`);
+  await stopDaemon(d);
+}, 60_000);
+
 it('a router supervisor that cannot listen: up exits 2 saying the address is in use, and leaves no supervisor behind', async () => {
   const taken = createServer();
   await new Promise<void>((r) => taken.listen(0, '127.0.0.1', r));

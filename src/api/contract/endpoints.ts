@@ -6,7 +6,7 @@
 import { Type, type TSchema } from '@sinclair/typebox';
 import { ApplyBodySchema, OPERATION_PATHS } from './operations.js';
 import { ApplyResultSchema, EventViewSchema } from './events.js';
-import { AnalysisRunViewSchema, RevisionViewSchema, ServiceViewSchema } from './views.js';
+import { AnalysisRunViewSchema, DataPlaneViewSchema, RevisionViewSchema, ServiceViewSchema } from './views.js';
 import { PlanViewSchema, SeriesSchema, SessionRequestSchema, SessionSchema } from './console.js';
 
 /** One endpoint of the API. */
@@ -50,6 +50,7 @@ export const SessionEndSchema = Type.Object({ ended: Type.Boolean() });
 export const ENDPOINTS: readonly Endpoint[] = [
   { method: 'get', path: '/v1/health', summary: 'Liveness of the daemon (no token needed).', authenticated: false, response: HealthSchema, errors: [] },
   { method: 'post', path: '/v1/apply', summary: 'Validate and apply an App file as one unit.', authenticated: true, body: ApplyBodySchema, response: ApplyResultSchema, errors: [400, 409, 422, ...state] },
+  { method: 'get', path: '/v1/data-plane', summary: 'The single host\'s data plane: where the router runs, its workers, and the workers that died and what replaced them.', authenticated: true, response: DataPlaneViewSchema, errors: [404] },
   { method: 'get', path: '/v1/services', summary: 'Every service and release with its rollout view.', authenticated: true, response: ServiceListSchema, errors: [] },
   { method: 'get', path: '/v1/services/{name}', summary: 'One service\'s (or release\'s) rollout view.', authenticated: true, response: ServiceViewSchema, errors: [404] },
   {

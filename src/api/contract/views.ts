@@ -186,3 +186,39 @@ export type RevisionView = Static<typeof RevisionViewSchema>;
 export type GuardFiguresView = Static<typeof GuardFiguresViewSchema>;
 /** See {@link AnalysisRunViewSchema}. */
 export type AnalysisRunView = Static<typeof AnalysisRunViewSchema>;
+
+/** A data-plane worker that died without being told to, and what replaced it. */
+export const WorkerExitViewSchema = Type.Object({
+  pid: Type.Integer({ description: 'the worker that died' }),
+  atMs: Type.Number({ description: 'when, epoch ms' }),
+  cause: Type.String({ description: 'a signal\'s name (SIGKILL) or "exit code N"' }),
+  livedMs: Type.Number({ minimum: 0, description: 'how long it had run' }),
+  replacedByPid: Type.Optional(Type.Integer({ description: 'the worker started in its place, once it serves' })),
+  replacedAfterMs: Type.Optional(Type.Number({ minimum: 0, description: 'how long after the exit the replacement served' })),
+});
+
+/** The single host's data plane: where the router runs, its workers and their deaths. */
+export const DataPlaneViewSchema = Type.Object({
+  kind: Type.Union([Type.Literal('in-daemon'), Type.Literal('workers'), Type.Literal('nginx')], {
+    description: 'in-daemon: the router inside the daemon (spec.router.workers 0); workers: router workers under their own supervisor, which outlives the daemon; nginx: spec.router.type nginx',
+  }),
+  url: Type.String({ description: 'the router\'s base URL' }),
+  httpsUrl: Type.Optional(Type.String({ description: 'its HTTPS base URL, when spec.router.tls is set' })),
+  supervisorPid: Type.Optional(Type.Integer({ description: 'the router supervisor (kind workers)' })),
+  adopted: Type.Optional(Type.Boolean({ description: 'the supervisor was started by an earlier daemon and adopted by this one' })),
+  workers: Type.Optional(Type.Array(Type.Object({
+    pid: Type.Integer(),
+    startedAtMs: Type.Number({ description: 'epoch ms' }),
+    requests: Type.Integer({ minimum: 0, description: 'requests it routed, per its last report' }),
+    retiring: Type.Optional(Type.Boolean({ description: 'told to stop by a resize: it finishes its requests and is not replaced' })),
+  }), { description: 'the workers running now, oldest first (kind workers)' })),
+  workerExits: Type.Optional(Type.Object({
+    total: Type.Integer({ minimum: 0, description: 'workers that died since the supervisor started' }),
+    latest: Type.Array(WorkerExitViewSchema, { description: 'the latest ones, oldest first' }),
+  })),
+  problem: Type.Optional(Type.String({ description: 'why the workers could not be read just now' })),
+});
+/** See {@link WorkerExitViewSchema}. */
+export type WorkerExitView = Static<typeof WorkerExitViewSchema>;
+/** See {@link DataPlaneViewSchema}. */
+export type DataPlaneView = Static<typeof DataPlaneViewSchema>;

@@ -7,6 +7,7 @@ import type { GuardFiguresView, ServiceView } from '../../controller/view-model.
 import { CliError, EXIT, type CliContext } from '../context.js';
 import type { ClusterFlags } from '../cluster/cluster-target.js';
 import { renderList, renderStatus, table } from '../render.js';
+import { renderDataPlane } from '../render-data-plane.js';
 import { parseDurationMs } from '../../lib/duration.js';
 import { LogStreamError } from '../../api/client.js';
 
@@ -65,7 +66,10 @@ export function registerOperationCommands(program: Command, ctx: CliContext): vo
       if (service === undefined) {
         if (o.watch || o.wait) throw new CliError(`--${o.watch ? 'watch' : 'wait'} follows one rollout: name the service, e.g. \`graylane status api ${o.watch ? '--watch' : '--wait'}\` (\`graylane status\` lists them)`, EXIT.usage);
         const services = await client.list();
-        ctx.print(o.json ? JSON.stringify({ services }, null, 2) : (services.length === 0 && client.noneMessage) || renderList(services));
+        // An older daemon has no such endpoint: the services are what was asked for.
+        const dataPlane = await client.dataPlane?.().catch(() => undefined);
+        const list = (services.length === 0 && client.noneMessage) || renderList(services);
+        ctx.print(o.json ? JSON.stringify({ services, ...(dataPlane && { dataPlane }) }, null, 2) : dataPlane ? `${list}\n\n${renderDataPlane(dataPlane)}` : list);
         ctx.exitCode = services.some((v) => v.phase === 'Degraded' || v.stateWrites) ? EXIT.degraded : EXIT.ok;
         return;
       }

@@ -13,6 +13,10 @@ import { startSupervisedRouter, stopLeftoverSupervisor } from '../../router/cont
 import { availableParallelism } from 'node:os';
 import { routerWorkerCount } from './router-workers.js';
 import { startSupervisorAdmin } from '../../router/control/supervisor/supervisor-admin.js';
+import type { WorkerEvent } from '../../router/control/supervisor/protocol.js';
+import type { DataPlaneView } from '../../api/contract/index.js';
+import { supervisedView } from './data-plane-view.js';
+import { describeWorkerEvent } from './data-plane-events.js';
 import type { RouterSettings } from '../../documents/schema.js';
 import { createRuntime } from '../../runtime/registry.js';
 import { appServiceRevision, formatSpecError, loadDocuments } from '../../documents/index.js';
@@ -47,7 +51,7 @@ export interface LocalDaemonOptions {
    * does not record (it was moved aside or lost); without a choice, such processes stop the start.
    */
   orphans?: 'adopt' | 'stop' | undefined;
-  /** Where certificate reloads (and refused replacements) are reported; stderr by default. */
+  /** Where certificate reloads (and refused replacements) and router worker deaths are reported; stderr by default. */
   log?: (line: string) => void;
   /**
    * Overrides `spec.router.workers`: the router's worker processes under its supervisor (the daemon
@@ -139,6 +143,10 @@ interface DataPlane {
   warnings: string[];
   /** `leaveRunning`: a supervisor keeps serving for the next daemon; an in-process router cannot. */
   stop(options: { drainTimeoutMs: number; leaveRunning: boolean }): Promise<void>;
+  /** What the API shows of it. */
+  view(): Promise<DataPlaneView>;
+  /** Worker deaths and replacements, with router workers; returns the unsubscribe function. */
+  onWorkerEvent?(listener: (event: WorkerEvent) => void): () => void;
 }
 
 /**
@@ -164,6 +172,11 @@ async function startDataPlane(options: { workers: number | undefined; router: Ro
       adminUrl: admin.url,
       supervisor: { pid: supervised.pid, adopted: supervised.adopted, ...(supervised.resizedFrom !== undefined && { resizedFrom: supervised.resizedFrom }) },
       warnings: supervised.priorityRefused === undefined ? [] : [supervised.priorityRefused],
+      view: async () => supervisedView({
+        url: supervised.url, httpsUrl: supervised.httpsUrl, pid: supervised.pid, adopted: supervised.adopted,
+        status: await supervised.status().catch((error: unknown) => ({ error })),
+      }),
+      onWorkerEvent: (listener) => supervised.onWorkerEvent(listener),
       async stop({ drainTimeoutMs, leaveRunning }) {
         await admin.close();
         if (leaveRunning) supervised.detach();
@@ -174,7 +187,11 @@ async function startDataPlane(options: { workers: number | undefined; router: Ro
   const router = options.router;
   if (!router) throw new Error('no router to start: neither workers nor an in-process router');
   const { url, adminUrl, httpsUrl } = await router.start();
-  return { control: createInProcessRouterControl({ router }), url, adminUrl, httpsUrl, supervisor: undefined, warnings: [], stop: ({ drainTimeoutMs }) => router.stop({ drainTimeoutMs }) };
+  return {
+    control: createInProcessRouterControl({ router }), url, adminUrl, httpsUrl, supervisor: undefined, warnings: [],
+    stop: ({ drainTimeoutMs }) => router.stop({ drainTimeoutMs }),
+    view: () => Promise.resolve({ kind: 'in-daemon', url, ...(httpsUrl !== undefined && { httpsUrl }) }),
+  };
 }
 
 function parseListen(listen: string | undefined): { host: string; port: number } {
@@ -292,7 +309,13 @@ export async function startLocalDaemon(options: LocalDaemonOptions): Promise<Loc
     ...(logs.retention !== undefined && { logRetentionMs: parseDurationMs(logs.retention) }),
   });
   const staticRuntime = createRuntime('static', {});
-  const controller = new LocalController({ store, processRuntime, staticRuntime, router: plane.control, drainTimeoutMs });
+  const controller = new LocalController({ store, processRuntime, staticRuntime, router: plane.control, drainTimeoutMs, dataPlane: () => plane.view() });
+  const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+  // Told where `up` runs and in every service's event log: the requests a dead worker held were cut.
+  const unsubscribe = plane.onWorkerEvent?.((event) => {
+    log(`${new Date(event.exit.replacedBy ? event.exit.atMs + event.exit.replacedBy.afterMs : event.exit.atMs).toISOString()} ${describeWorkerEvent(event).message}`);
+    controller.workerEvent(event);
+  });
   let adoption;
   try {
     adoption = await controller.start({ firstPassByApply: true });
@@ -324,6 +347,7 @@ export async function startLocalDaemon(options: LocalDaemonOptions): Promise<Loc
     adoption,
     orphans,
     async stop({ stopInstances }) {
+      unsubscribe?.();
       await controller.stop({ stopInstances });
       await plane.stop({ drainTimeoutMs: stopInstances ? drainTimeoutMs : 1000, leaveRunning: !stopInstances });
       store.close();
@@ -349,7 +373,10 @@ async function startWithNginx(ctx: {
     logRotation: { ...(logs.maxFileBytes !== undefined && { maxBytes: logs.maxFileBytes }), ...(logs.keepFiles !== undefined && { keepFiles: logs.keepFiles }) },
     ...(logs.retention !== undefined && { logRetentionMs: parseDurationMs(logs.retention) }),
   });
-  const controller = new LocalController({ store, processRuntime, staticRuntime: createRuntime('static', {}), router: plane.control, drainTimeoutMs });
+  const controller = new LocalController({
+    store, processRuntime, staticRuntime: createRuntime('static', {}), router: plane.control, drainTimeoutMs,
+    dataPlane: () => Promise.resolve({ kind: 'nginx', url: plane.url }),
+  });
   // As with the built-in router: a controller that never started has only its runtime to shut.
   const fail = async (err: unknown, started: boolean): Promise<never> => {
     if (started) await controller.stop({ stopInstances: false });

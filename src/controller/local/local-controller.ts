@@ -32,6 +32,10 @@ import { LocalRouting } from './local-routing.js';
 import { LocalReadSide } from './read-side.js';
 import { ReleaseCoordinator } from './release-coordinator.js';
 import { RouterEventLog } from './router-events.js';
+import { DataPlaneEventLog } from './data-plane-events.js';
+import type { WorkerEvent } from '../../router/control/supervisor/protocol.js';
+import type { DataPlaneView } from '../../api/contract/index.js';
+import { ControlPlaneError } from '../control-plane.js';
 import { reconcileStatic } from './static-targets.js';
 import { LocalModel } from './local-model.js';
 import { createLocalGuard } from './local-guard.js';
@@ -65,6 +69,8 @@ export interface LocalControllerOptions {
   eventRetention?: Partial<EventRetention>;
   /** Where notification receivers' `fromEnv` and `fromFile` are read; default the process's. */
   notificationSecrets?: SecretReaders | undefined;
+  /** The data plane as the API shows it (`GET /v1/data-plane`); absent: answered NotFound. */
+  dataPlane?: (() => Promise<DataPlaneView>) | undefined;
 }
 
 const key = (name: string) => ({ namespace: DEFAULT_NAMESPACE, name });
@@ -87,6 +93,7 @@ export class LocalController implements ControlPlane {
   private readonly ops: LocalOperations;
   private readonly reads: LocalReadSide;
   private readonly routerEvents: RouterEventLog;
+  private readonly dataPlaneEvents: DataPlaneEventLog;
   /** The App's notification receivers, fed every event. */
   readonly notifications: LocalNotifications;
   private readonly timers: NodeJS.Timeout[] = [];
@@ -166,6 +173,12 @@ export class LocalController implements ControlPlane {
     });
     this.reads = new LocalReadSide({ store, processRuntime, guard, release: (name) => this.releases.find(name), requireService: (name) => model.requireService(name) });
     this.routerEvents = new RouterEventLog({ record: (e) => events.record(e), nowMs });
+    this.dataPlaneEvents = new DataPlaneEventLog({
+      record: (e) => {
+        for (const s of store.listServices()) events.emit(s.name, e.level, e.reason, e.message);
+      },
+      nowMs,
+    });
   }
 
   /** Re-adopts recorded instances, restores routing, then starts the reconcile loop. */
@@ -286,8 +299,20 @@ export class LocalController implements ControlPlane {
     if (result.requeueAfterMs !== undefined && result.requeueAfterMs < this.resyncMs) this.queue.addAfter(queueKey(key(name)), Math.max(10, result.requeueAfterMs));
   }
 
+  /** A router worker died, or its replacement serves: every service's event log is told (within a budget). */
+  workerEvent(event: WorkerEvent): void {
+    if (!this.stopped) this.dataPlaneEvents.onEvent(event);
+  }
+
+  /** The data plane as the daemon that runs it describes it. */
+  async dataPlane(): Promise<DataPlaneView> {
+    if (!this.options.dataPlane) throw new ControlPlaneError('NotFound', 'this controller was started without a data plane to describe');
+    return this.options.dataPlane();
+  }
+
   private reconcileAll(): void {
     this.routerEvents.flush();
+    this.dataPlaneEvents.flush(this.nowMs());
     const { health } = this.eventLog;
     // While writes fail, the retry is due only after its back-off; passes that need no write go on.
     if (health.backlog && health.mayTry()) this.eventLog.flushBacklog();

@@ -1,0 +1,53 @@
+import { describe, expect, it } from 'vitest';
+import type { WorkerEvent } from '../../router/control/supervisor/protocol.js';
+import { DataPlaneEventLog, describeWorkerEvent, formatLived, type DataPlaneEventRecord } from './data-plane-events.js';
+
+const exited = (pid: number, livedMs = 200_000): WorkerEvent => ({ type: 'worker-exited', exit: { pid, atMs: 1_000, cause: 'SIGKILL', livedMs } });
+const replaced = (pid: number, by: number): WorkerEvent => ({ type: 'worker-replaced', exit: { pid, atMs: 1_000, cause: 'SIGKILL', livedMs: 200_000, replacedBy: { pid: by, afterMs: 312.4 } } });
+
+describe('router worker events in the event log', () => {
+  it.each([
+    [800, '0.8 s'],
+    [9_940, '9.9 s'],
+    [42_000, '42 s'],
+    [180_000, '3 min'],
+    [200_000, '3 min 20 s'],
+    [3_600_000, '1 h'],
+    [7_500_000, '2 h 5 min'],
+  ])('a worker that ran %i ms ran %s', (ms, text) => {
+    expect(formatLived(ms)).toBe(text);
+  });
+
+  it('a death is a warning that says the requests it held were cut; a replacement is info naming both pids', () => {
+    expect(describeWorkerEvent(exited(41))).toEqual({
+      level: 'warning', reason: 'RouterWorkerExited',
+      message: 'router worker pid 41 exited (SIGKILL) after 3 min 20 s; the requests it was serving were cut, the other workers serve on while another starts',
+    });
+    expect(describeWorkerEvent(replaced(41, 57))).toEqual({ level: 'info', reason: 'RouterWorkerReplaced', message: 'router worker pid 57 serves in place of pid 41, 312 ms after it exited' });
+  });
+
+  it('a worker dying over and over gets a few events per window and one summary of the rest', () => {
+    let now = 0;
+    const stored: DataPlaneEventRecord[] = [];
+    const log = new DataPlaneEventLog({ record: (e) => stored.push(e), nowMs: () => now, windowMs: 60_000, perWindow: 4 });
+    for (let i = 0; i < 20; i++) {
+      log.onEvent(exited(100 + i, 600));
+      log.onEvent(replaced(100 + i, 101 + i));
+      now += 1_000;
+    }
+    expect(stored.map((e) => e.reason)).toEqual(['RouterWorkerExited', 'RouterWorkerReplaced', 'RouterWorkerExited', 'RouterWorkerReplaced']);
+    log.flush(now);
+    expect(stored).toHaveLength(4);
+    now = 60_000;
+    log.flush(now);
+    expect(stored[4]).toEqual({ level: 'warning', reason: 'RouterWorkerExited', message: '18 more router worker exit(s) in 1 min, not told one by one: see router-supervisor.log in the state dir' });
+    // A new window: told one by one again.
+    log.onEvent(exited(500));
+    expect(stored[5]!.message).toContain('pid 500');
+  });
+
+  it('a store that fails loses the event, never throws at the data plane', () => {
+    const log = new DataPlaneEventLog({ record: () => { throw new Error('disk full'); }, nowMs: () => 0 });
+    expect(() => log.onEvent(exited(1))).not.toThrow();
+  });
+});
