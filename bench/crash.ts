@@ -11,10 +11,9 @@
  * Then one router worker gets `kill -9` under the same load: the requests it held are the only
  * ones lost (at most one per wrk connection it had), counted, with the time to its replacement.
  */
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import type { BenchOptions } from './main.js';
 import { freePort } from './lib-router-processes.js';
+import { recordedSupervisorPid, supervisorChildren } from './lib-supervisor-children.js';
 import { failed, makeAppDir, numberFlag, round, sentBetween, sleep, startDaemon, stopAll, waitSettledOn, writeAppFile } from './lib-daemon.js';
 import { clientFlag, startLoad, type LoadClient } from './lib-load.js';
 
@@ -98,10 +97,9 @@ interface WorkerKillFigures {
   errors: Record<string, number>;
 }
 
-/** The worker pids of the supervisor recorded in `stateDir`. */
+/** The worker pids of the supervisor recorded in `stateDir` (not its socket keeper). */
 function workerPids(stateDir: string): number[] {
-  const pid = (JSON.parse(readFileSync(join(stateDir, 'router.json'), 'utf8')) as { pid: number }).pid;
-  return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+  return supervisorChildren(recordedSupervisorPid(stateDir)).workers;
 }
 
 /**

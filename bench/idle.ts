@@ -8,10 +8,9 @@
  * `--router-workers` workers (the default is one per core). The app's own CPU is not counted; the
  * daemon's includes its readiness probes (every 0.2 s in this App, as in the e2e tests).
  */
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import type { BenchOptions } from './main.js';
 import { readProcessCpuSeconds } from './lib-process-cpu.js';
+import { recordedSupervisorPid, supervisorChildren } from './lib-supervisor-children.js';
 import { makeAppDir, numberFlag, round, sleep, startDaemon, stopAll, waitSettledOn, writeAppFile } from './lib-daemon.js';
 
 interface IdleRow {
@@ -20,19 +19,20 @@ interface IdleRow {
   daemonPercent: number;
   supervisorPercent: number | undefined;
   workerPercents: number[];
+  /** The socket keeper, which holds the listening sockets and serves nothing. */
+  keeperPercent: number | undefined;
   totalPercent: number;
 }
 
-/** The supervisor's pid and its workers', when the daemon of `stateDir` runs one. */
-function routerPids(stateDir: string): { supervisor: number; workers: number[] } | undefined {
+/** The supervisor's pid, its workers' and its socket keeper's, when the daemon of `stateDir` runs one. */
+function routerPids(stateDir: string): { supervisor: number; workers: number[]; keeper: number | undefined } | undefined {
   let pid: number;
   try {
-    pid = (JSON.parse(readFileSync(join(stateDir, 'router.json'), 'utf8')) as { pid: number }).pid;
+    pid = recordedSupervisorPid(stateDir);
   } catch {
     return undefined;
   }
-  const workers = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
-  return { supervisor: pid, workers };
+  return { supervisor: pid, ...supervisorChildren(pid) };
 }
 
 async function runMode(options: { mode: string; routerWorkers: number | undefined; seconds: number; log: (s: string) => void }): Promise<IdleRow> {
@@ -44,7 +44,7 @@ async function runMode(options: { mode: string; routerWorkers: number | undefine
     // Start-up is over: code compiled, first reports sent.
     await sleep(3000);
     const router = routerPids(daemon.stateDir);
-    const pids = [daemon.pid, ...(router ? [router.supervisor, ...router.workers] : [])];
+    const pids = [daemon.pid, ...(router ? [router.supervisor, ...router.workers, ...(router.keeper === undefined ? [] : [router.keeper])] : [])];
     options.log(`  ${options.mode}: ${options.seconds} s idle…`);
     const before = await Promise.all(pids.map((pid) => readProcessCpuSeconds({ pid })));
     const startMs = performance.now();
@@ -57,7 +57,8 @@ async function runMode(options: { mode: string; routerWorkers: number | undefine
       mode: options.mode,
       daemonPercent: all[0]!,
       supervisorPercent: router ? all[1] : undefined,
-      workerPercents: router ? all.slice(2) : [],
+      workerPercents: router ? all.slice(2, 2 + router.workers.length) : [],
+      keeperPercent: router?.keeper === undefined ? undefined : all[2 + router.workers.length],
       totalPercent: round(all.reduce((a, b) => a + b, 0), 2),
     };
   } finally {
@@ -83,6 +84,7 @@ export async function run(options: BenchOptions): Promise<Record<string, unknown
     line(['daemon', ...rows.map((r) => r.daemonPercent.toFixed(2))]);
     line(['router supervisor', ...rows.map((r) => (r.supervisorPercent === undefined ? '-' : r.supervisorPercent.toFixed(2)))]);
     line(['router workers', ...rows.map((r) => (r.workerPercents.length === 0 ? '-' : r.workerPercents.map((p) => p.toFixed(2)).join(' + ')))]);
+    line(['socket keeper', ...rows.map((r) => (r.keeperPercent === undefined ? '-' : r.keeperPercent.toFixed(2)))]);
     line(['all', ...rows.map((r) => r.totalPercent.toFixed(2))]);
   }
   return { seconds, modes: rows };

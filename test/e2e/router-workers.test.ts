@@ -25,6 +25,18 @@ function writeAppWithWorkers(dir: string, version: string): string {
   return file;
 }
 
+/** The supervisor's router workers, oldest first (its socket keeper is a child too, and not a worker). */
+function routerWorkers(supervisor: number): number[] {
+  const children = readFileSync(`/proc/${supervisor}/task/${supervisor}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+  return children.filter((p) => {
+    try {
+      return readFileSync(`/proc/${p}/cmdline`, 'utf8').includes('worker-main');
+    } catch {
+      return false;
+    }
+  });
+}
+
 const supervisorPid = (stateDir: string) => (JSON.parse(readFileSync(join(stateDir, 'router.json'), 'utf8')) as { pid: number }).pid;
 
 it('kill -9 of the daemon under load: no request fails; a restarted daemon adopts the same router supervisor, resumes the canary and aborts it; Ctrl-C stops the supervisor', async () => {
@@ -100,7 +112,7 @@ it('by default the router runs one worker per core under its supervisor; an up a
   const pid = supervisorPid(first.stateDir);
   supervisors.push(pid);
   expect(first.output()).toContain(`router supervisor pid ${pid}`);
-  const workers = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean);
+  const workers = routerWorkers(pid);
   expect(workers).toHaveLength(availableParallelism());
   await waitFor(async () => (await view(first)).phase === 'Healthy', 30_000, 'v1 healthy');
   first.proc.kill('SIGKILL');
@@ -112,7 +124,7 @@ it('by default the router runs one worker per core under its supervisor; an up a
   const resized = await startDaemon(dir, ['--router-workers', String(more)]);
   daemons.push(resized);
   expect(resized.output()).toContain(`router supervisor pid ${pid}, adopted from an earlier daemon (resized from ${availableParallelism()} workers)`);
-  await waitFor(() => readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).length === more, 10_000, `${more} workers`);
+  await waitFor(() => routerWorkers(pid).length === more, 10_000, `${more} workers`);
   resized.proc.kill('SIGKILL');
   await new Promise((r) => resized.proc.once('exit', r));
 
@@ -136,13 +148,13 @@ it('a router worker killed with -9: up says so where it runs, `status` names the
   supervisors.push(pid);
   await waitFor(async () => (await view(d)).phase === 'Healthy', 30_000, 'v1 healthy');
   const before = await cli(d.stateDir, ['status']);
-  const [victim, survivor] = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).map(Number) as [number, number];
+  const [victim, survivor] = routerWorkers(pid) as [number, number];
   expect(before.out).toContain(`data plane: 2 router workers (pids ${victim}, ${survivor}) under supervisor pid ${pid} at ${d.info.routerUrl}`);
   expect(before.out).not.toContain('died');
 
   process.kill(victim, 'SIGKILL');
   const replacement = await waitFor(() => {
-    const now = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).map(Number);
+    const now = routerWorkers(pid);
     return now.length === 2 && !now.includes(victim) ? now.find((p) => p !== survivor) : undefined;
   }, 30_000, 'a replacement worker');
   await waitFor(() => d.output().includes(`router worker pid ${replacement} serves in place of pid ${victim}`), 30_000, 'the replacement told where up runs');

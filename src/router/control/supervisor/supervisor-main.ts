@@ -87,7 +87,24 @@ const certificateChanges = new Set<string>();
 // queued here for longer than clients wait for an answer (UND_ERR_HEADERS_TIMEOUT under steady
 // load), and a worker that died mid hand-off left its connection open and unanswered.
 cluster.schedulingPolicy = cluster.SCHED_NONE;
-cluster.setupPrimary({ exec: here.replace(/supervisor-main\.(ts|js)$/, 'worker-main.$1'), execArgv: workerExecArgv(process.execArgv) });
+const workerSettings = { exec: here.replace(/supervisor-main\.(ts|js)$/, 'worker-main.$1'), execArgv: workerExecArgv(process.execArgv) };
+cluster.setupPrimary(workerSettings);
+
+/** The socket keeper (see `socket-keeper-main.ts`): holds the listening sockets open whatever the workers do. */
+let keeper: Worker | undefined;
+let keeperForkedAtMs = 0;
+
+function forkKeeper(): void {
+  // Its own entry file and the supervisor's small-heap flags: it loads nothing of the router.
+  cluster.setupPrimary({ exec: here.replace(/supervisor-main\.(ts|js)$/, 'socket-keeper-main.$1'), execArgv: process.execArgv });
+  keeperForkedAtMs = Date.now();
+  try {
+    keeper = cluster.fork({ [WORKER_OPTIONS_ENV]: JSON.stringify({ listen: config.router.listen, ...(config.router.tls && { tls: { listen: config.router.tls.listen } }) }) });
+  } finally {
+    cluster.setupPrimary(workerSettings);
+  }
+  keeper.on('error', () => undefined);
+}
 
 /** Why a worker could not be given `config.workerPriority`, the first time it was refused. */
 let priorityRefused: string | undefined;
@@ -218,6 +235,15 @@ function forwardCertificate(event: CertificateEvent): void {
 }
 
 cluster.on('exit', (worker) => {
+  if (worker === keeper) {
+    keeper = undefined;
+    if (!stopping) {
+      process.stderr.write(`graylane router supervisor: socket keeper ${worker.process.pid ?? '?'} exited (${worker.process.signalCode ?? worker.process.exitCode}); starting another\n`);
+      // One that cannot hold the sockets at all is retried slowly; the workers serve meanwhile.
+      setTimeout(() => { if (!stopping) forkKeeper(); }, Date.now() - keeperForkedAtMs < 2000 ? 5000 : 100);
+    }
+    return;
+  }
   const state = workers.get(worker.id);
   workers.delete(worker.id);
   merger.retire(worker.id);
@@ -403,6 +429,7 @@ function startupFailed(error: WireError): void {
   tellParent({ t: 'failed', error });
   stopping = true;
   for (const w of workers.values()) w.worker.process.kill('SIGKILL');
+  keeper?.process.kill('SIGKILL');
   setTimeout(() => process.exit(1), 200);
 }
 
@@ -420,6 +447,13 @@ async function shutdown(drainTimeoutMs: number): Promise<void> {
   }, drainTimeoutMs + 2000);
   await Promise.all(exits);
   clearTimeout(hardStop);
+  // Last: the workers have drained, and the sockets close with it.
+  if (keeper && !keeper.isDead()) {
+    const held = keeper;
+    const gone = new Promise<void>((r) => held.once('exit', () => r()));
+    held.process.kill('SIGKILL');
+    await gone;
+  }
   rmSync(infoFile, { force: true });
   server.close();
   for (const c of clients) c.destroy();
@@ -445,6 +479,7 @@ try {
   // None left by an earlier supervisor.
 }
 server.listen(socketPath, () => {
+  forkKeeper();
   for (let i = 0; i < config.workers; i++) fork();
 });
 server.on('error', (err) => startupFailed(toWireError(err)));
