@@ -7,6 +7,7 @@ import type { Command } from 'commander';
 import { ensureStateDir, loadOrCreateToken, readDaemonInfo, StateDirError, writeDaemonInfo } from '../../api/state-dir.js';
 import { pidAlive, registerDaemon, registryDir, unregisterDaemon } from '../../api/daemon-registry.js';
 import { CliError, EXIT, type CliContext } from '../context.js';
+import { ReadinessReport } from '../readiness-report.js';
 
 /** Makes the state dir private to this user, or fails with the sentence that says why it cannot be. */
 function secureStateDir(dir: string): void {
@@ -100,8 +101,18 @@ export function registerDaemonCommands(program: Command, ctx: CliContext): void 
       for (const w of daemon.warnings) ctx.warn(`warning: ${w}`);
       for (const line of daemon.orphans) ctx.print(`  ${line}`);
       ctx.print('Ctrl-C drains and stops the app.');
+      // The router answers 503 until a service's instances are ready: say when each one is.
+      const readiness = new ReadinessReport({ print: (line) => say(() => ctx.print(line)), startedAtMs });
+      const look = () => {
+        for (const v of daemon.controller.list()) readiness.see(v, Date.now());
+      };
+      const unwatch = daemon.controller.subscribe(({ view }) => view && readiness.see(view, Date.now()));
+      const lookAgain = setTimeout(look, 20_500);
+      look();
       await new Promise<void>((done) => {
         const stop = () => {
+          unwatch();
+          clearTimeout(lookAgain);
           process.off('SIGINT', stop);
           process.off('SIGTERM', stop);
           // Output is best effort here: a failed write must not keep the app from being stopped.
