@@ -13,7 +13,7 @@
  */
 import type { BenchOptions } from './main.js';
 import { freePort } from './lib-router-processes.js';
-import { recordedSupervisorPid, supervisorChildren } from './lib-supervisor-children.js';
+import { recordedSupervisorPid, supervisorChildren } from '../test/fixtures/router/supervisor-children.js';
 import { failed, makeAppDir, numberFlag, round, sentBetween, sleep, startDaemon, stopAll, waitSettledOn, writeAppFile } from './lib-daemon.js';
 import { clientFlag, startLoad, type LoadClient } from './lib-load.js';
 

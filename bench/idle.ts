@@ -10,7 +10,7 @@
  */
 import type { BenchOptions } from './main.js';
 import { readProcessCpuSeconds } from './lib-process-cpu.js';
-import { recordedSupervisorPid, supervisorChildren } from './lib-supervisor-children.js';
+import { recordedSupervisorPid, supervisorChildren } from '../test/fixtures/router/supervisor-children.js';
 import { makeAppDir, numberFlag, round, sleep, startDaemon, stopAll, waitSettledOn, writeAppFile } from './lib-daemon.js';
 
 interface IdleRow {

@@ -1,11 +1,12 @@
 /** `spec.router.workerPriority` in an App run by `graylane up`'s daemon. */
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { getPriority } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { DaemonStartError, startLocalDaemon, type LocalDaemon } from '../../src/controller/local/daemon.js';
 import { tempDir } from '../fixtures/router/certificates.js';
 import { startUpstream } from '../fixtures/router/support.js';
+import { supervisorChildren } from '../fixtures/router/supervisor-children.js';
 
 const cleanups: (() => Promise<void> | void)[] = [];
 let daemon: LocalDaemon | undefined;
@@ -41,20 +42,9 @@ describe('spec.router.workerPriority', () => {
     daemon = await startLocalDaemon({ appFile: file, stateDir, adminToken: 'x'.repeat(32), listen: { host: '127.0.0.1', port: 0 }, drainTimeoutMs: 500 });
     expect(daemon.warnings).toEqual([]);
     const supervisor = daemon.routerSupervisor!;
-    const workers = childPids(supervisor.pid);
+    const { workers } = supervisorChildren(supervisor.pid);
     expect(workers).toHaveLength(1);
     expect(workers.map((pid) => getPriority(pid))).toEqual([3]);
     expect([getPriority(), getPriority(supervisor.pid)]).toEqual([own, own]);
   }, 40_000);
 });
-
-/** Children of `pid`, from /proc (Linux). */
-function childPids(pid: number): number[] {
-  return readdirSync('/proc').filter((d) => /^\d+$/.test(d)).filter((d) => {
-    try {
-      return Number(readFileSync(`/proc/${d}/stat`, 'utf8').split(') ')[1]!.split(' ')[1]) === pid;
-    } catch {
-      return false;
-    }
-  }).map(Number);
-}

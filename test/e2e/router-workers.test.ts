@@ -9,6 +9,7 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { availableParallelism } from 'node:os';
 import { afterAll, expect, it } from 'vitest';
+import { supervisorChildren } from '../fixtures/router/supervisor-children.js';
 import { alive, appDir, BIN, cli, startDaemon, startLoad, stopDaemon, stopDaemonsAndSupervisors, versionCounts, view, waitFor, writeApp, type Daemon } from './harness.js';
 
 const canary = '      canary:\n        steps: [{setWeight: 50}, {pause: {}}, {setWeight: 80}, {pause: {}}]';
@@ -25,17 +26,8 @@ function writeAppWithWorkers(dir: string, version: string): string {
   return file;
 }
 
-/** The supervisor's router workers, oldest first (its socket keeper is a child too, and not a worker). */
-function routerWorkers(supervisor: number): number[] {
-  const children = readFileSync(`/proc/${supervisor}/task/${supervisor}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
-  return children.filter((p) => {
-    try {
-      return readFileSync(`/proc/${p}/cmdline`, 'utf8').includes('worker-main');
-    } catch {
-      return false;
-    }
-  });
-}
+/** The supervisor's router workers (its socket keeper is a child too, and not a worker). */
+const routerWorkers = (supervisor: number) => supervisorChildren(supervisor).workers;
 
 const supervisorPid = (stateDir: string) => (JSON.parse(readFileSync(join(stateDir, 'router.json'), 'utf8')) as { pid: number }).pid;
 

@@ -3,33 +3,26 @@
  * (a one-core host's default) whose worker dies refuses no connection, the keeper itself answers
  * none, and it leaves with its supervisor, even one killed with -9.
  */
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect, it } from 'vitest';
 import { send, serviceTable, sleep, startUpstream } from '../../../../test/fixtures/router/support.js';
 import { supervisorCleanup } from '../../../../test/fixtures/router/supervisor-cleanup.js';
+import { supervisorChildren } from '../../../../test/fixtures/router/supervisor-children.js';
 import { startSupervisedRouter } from './supervisor-control.js';
 
 const cleanup = supervisorCleanup();
 
+/** The supervisor's children, each marked whether it is the socket keeper; none once it is gone. */
 function children(pid: number): { pid: number; keeper: boolean }[] {
-  let list: string;
   try {
-    list = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8');
+    const { workers, keeper } = supervisorChildren(pid);
+    return [...workers.map((p) => ({ pid: p, keeper: false })), ...(keeper === undefined ? [] : [{ pid: keeper, keeper: true }])];
   } catch {
     return [];
   }
-  return list.trim().split(/\s+/).filter(Boolean).map(Number).map((child) => {
-    let cmdline = '';
-    try {
-      cmdline = readFileSync(`/proc/${child}/cmdline`, 'utf8');
-    } catch {
-      // Exited meanwhile.
-    }
-    return { pid: child, keeper: cmdline.includes('socket-keeper-main') };
-  });
 }
 
 function alive(pid: number): boolean {
