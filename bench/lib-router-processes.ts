@@ -8,8 +8,10 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { WORKER_NODE_FLAGS } from '../src/router/control/supervisor/heap-flags.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
+
 
 export interface Started {
   child: ChildProcess;
@@ -74,7 +76,8 @@ export async function startGraylane(address: string, options: { profileDir?: str
  * (`lib-node-floor-proxy.ts`), in front of `address`.
  */
 export async function startNodeFloor(address: string): Promise<Started & { url: string }> {
-  const s = await spawnTs<{ url: string }>('lib-node-floor-proxy.ts', [address]);
+  // The heap of a router worker: the comparison is then of the code alone.
+  const s = await spawnTs<{ url: string }>('lib-node-floor-proxy.ts', [address], [...WORKER_NODE_FLAGS]);
   return { ...s, url: s.info.url };
 }
 

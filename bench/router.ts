@@ -164,7 +164,7 @@ export async function run(options: BenchOptions): Promise<Record<string, unknown
     const vsNginx = ratio('graylane 1w', 'nginx 1w');
     const inProcessVsNginx = ratio('graylane 1p', 'nginx 1w');
     const managedOverHandWritten = ratio('managed nginx', 'nginx 1w');
-    const overFloor = ratio('graylane 1p', 'node floor');
+    const overFloor = ratio('graylane 1w', 'node floor');
     const floorVsNginx = ratio('node floor', 'nginx 1w');
     const cores = availableParallelism();
     const scaling = byName.get(`graylane ${cores}w`) && byName.get('graylane 1w') ? r3(byName.get(`graylane ${cores}w`)!.load.requestsPerSecond / byName.get('graylane 1w')!.load.requestsPerSecond) : undefined;
@@ -220,11 +220,11 @@ export async function run(options: BenchOptions): Promise<Record<string, unknown
       }
       for (const t of list) if (t.skip) console.log(`  ${t.name.padEnd(14)} skipped: ${t.skip}`);
       console.log('  (1p: the router in one process, as in the daemon with spec.router.workers 0; 1w, Nw: a supervisor with 1 or N workers, the default;');
-      console.log('   node floor: node:http + undici forwarding and nothing else, the stack graylane\'s router is built on;');
+      console.log('   node floor: node:http + undici forwarding and nothing else, with a worker\'s heap flags: the stack the router is built on;');
       console.log('   CPU µs/req: the proxy process tree; for direct, the upstream; "upstream": the upstream in the same run)');
       if (vsNginx) console.log(`  graylane 1w / nginx 1w: throughput per worker ${vsNginx.throughputPerWorker} (goal ≥ 0.5), requests per CPU second ${vsNginx.cpuPerRequest ?? '-'}`);
       if (inProcessVsNginx) console.log(`  graylane 1p / nginx 1w: throughput ${inProcessVsNginx.throughputPerWorker}, requests per CPU second ${inProcessVsNginx.cpuPerRequest ?? '-'}`);
-      if (overFloor) console.log(`  graylane 1p / node floor: throughput ${overFloor.throughputPerWorker}, requests per CPU second ${overFloor.cpuPerRequest ?? '-'} (what graylane adds to node:http + undici)`);
+      if (overFloor) console.log(`  graylane 1w / node floor: throughput ${overFloor.throughputPerWorker}, requests per CPU second ${overFloor.cpuPerRequest ?? '-'} (what graylane adds to node:http + undici)`);
       if (floorVsNginx) console.log(`  node floor / nginx 1w: throughput ${floorVsNginx.throughputPerWorker}, requests per CPU second ${floorVsNginx.cpuPerRequest ?? '-'} (the stack's own cost)`);
       if (managedOverHandWritten) console.log(`  managed nginx / hand-written nginx 1w: throughput ${managedOverHandWritten.throughputPerWorker} (goal ≥ 0.95), requests per CPU second ${managedOverHandWritten.cpuPerRequest ?? '-'} (its buffered access log file is read back; the hand-written one logs nothing)`);
       if (scaling !== undefined) console.log(`  graylane ${cores}w / graylane 1w: throughput ${scaling} (on ${cores} cores, wrk itself included)`);
