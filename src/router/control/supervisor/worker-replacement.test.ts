@@ -26,7 +26,7 @@ afterAll(() => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-interface Outcome { issuedAtMs: number; ok: boolean; body?: string; error?: string }
+interface Outcome { issuedAtMs: number; pooled: boolean; ok: boolean; body?: string; error?: string }
 
 /** One keep-alive request that fails rather than hangs after `timeoutMs`. */
 function request(url: string, agent: http.Agent | false, timeoutMs: number): Promise<string> {
@@ -74,9 +74,10 @@ it('a worker killed under load is replaced; the replacement serves the table in 
       while (loading && outcomes.length + inFlight.size < 20_000) {
         for (const via of [agent, agent, false, false, false] as const) {
           const issuedAtMs = Date.now();
+          const pooled = via !== false;
           const p = request(`${s.url}/`, via, 5000).then(
-            (body) => void outcomes.push({ issuedAtMs, ok: true, body }),
-            (err: Error) => void outcomes.push({ issuedAtMs, ok: false, error: err.message }),
+            (body) => void outcomes.push({ issuedAtMs, pooled, ok: true, body }),
+            (err: Error) => void outcomes.push({ issuedAtMs, pooled, ok: false, error: err.message }),
           ).finally(() => inFlight.delete(p));
           inFlight.add(p);
         }
@@ -125,8 +126,9 @@ it('a worker killed under load is replaced; the replacement serves the table in 
 
     const failed = outcomes.filter((o) => !o.ok);
     // Only what the dead worker held could fail: at most one request per pooled connection, and
-    // the few new connections being handed to it; they fail at once, none hangs.
-    expect(failed.length).toBeLessThanOrEqual(8);
+    // the new connections it had accepted when it died (how many depends on how busy the host
+    // is, so their count is not bounded here: when they were sent is, below); none hangs.
+    expect(failed.filter((o) => o.pooled).length).toBeLessThanOrEqual(4);
     expect(failed.filter((o) => o.error?.startsWith('no answer'))).toEqual([]);
     expect(failed.every((o) => o.issuedAtMs <= killedAtMs + 100)).toBe(true);
     const later = outcomes.filter((o) => o.issuedAtMs >= replacedAtMs);
