@@ -23,14 +23,14 @@ describe('the data plane under `graylane status`', () => {
     });
     expect(text.split('\n')).toEqual([
       'data plane: 1 router worker (pid 12) and 1 stopping under supervisor pid 10 at http://127.0.0.1:8080, adopted from an earlier daemon',
-      '  3 workers died since the supervisor started; the latest, pid 11, exited (SIGKILL) at 12:04:31 after 3 min 20 s, replaced by pid 12 in 312 ms',
+      '  3 workers died since the supervisor started; the latest, pid 11, exited (SIGKILL) at 12:04:31 after 3m20s, replaced by pid 12 in 312 ms',
     ]);
   });
 
   it('says when a death is not replaced yet, and why the workers could not be read', () => {
     const dying = renderDataPlane({ kind: 'workers', url: 'u', supervisorPid: 10, workers: [], workerExits: { total: 1, latest: [{ pid: 11, atMs, cause: 'SIGSEGV', livedMs: 5_000 }] } });
     expect(dying).toContain('0 router workers (pids -)');
-    expect(dying).toContain('exited (SIGSEGV) at 12:04:31 after 5.0 s, not replaced yet');
+    expect(dying).toContain('exited (SIGSEGV) at 12:04:31 after 5s, not replaced yet');
     expect(renderDataPlane({ kind: 'workers', url: 'u', supervisorPid: 10, problem: 'the router supervisor did not say how its workers are: timed out' })).toBe('data plane: router workers under supervisor pid 10 at u; the router supervisor did not say how its workers are: timed out');
   });
 });

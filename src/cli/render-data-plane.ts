@@ -1,6 +1,6 @@
 /** The data plane line(s) `graylane status` prints under the services of a single host. */
 import type { DataPlaneView } from '../api/contract/index.js';
-import { formatLived } from '../controller/local/data-plane-events.js';
+import { formatDurationMs } from '../lib/duration.js';
 import { clockTime } from './render.js';
 
 const plural = (n: number, one: string, many: string) => `${n} ${n === 1 ? one : many}`;
@@ -19,5 +19,5 @@ export function renderDataPlane(v: DataPlaneView): string {
   const latest = exits?.latest.at(-1);
   if (!exits || !latest) return head;
   const replaced = latest.replacedByPid === undefined ? 'not replaced yet' : `replaced by pid ${latest.replacedByPid} in ${Math.round(latest.replacedAfterMs ?? 0)} ms`;
-  return `${head}\n  ${plural(exits.total, 'worker', 'workers')} died since the supervisor started; the latest, pid ${latest.pid}, exited (${latest.cause}) at ${clockTime(latest.atMs)} after ${formatLived(latest.livedMs)}, ${replaced}`;
+  return `${head}\n  ${plural(exits.total, 'worker', 'workers')} died since the supervisor started; the latest, pid ${latest.pid}, exited (${latest.cause}) at ${clockTime(latest.atMs)} after ${formatDurationMs(latest.livedMs)}, ${replaced}`;
 }

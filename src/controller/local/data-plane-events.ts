@@ -4,6 +4,7 @@
  * A worker that dies over and over (a bad certificate, a crash on start) cannot flood the log:
  * a few events per window, and what goes over is summed up in one event when the window ends.
  */
+import { formatDurationMs } from '../../lib/duration.js';
 import type { WorkerEvent } from '../../router/control/supervisor/protocol.js';
 import type { StoredEvent } from '../../state/store.js';
 
@@ -26,16 +27,6 @@ export interface DataPlaneEventLogOptions {
   perWindow?: number;
 }
 
-/** `1.5 s`, `3 min 20 s`, `2 h 5 min`: how long a worker had run. */
-export function formatLived(ms: number): string {
-  const s = Math.round(ms / 1000);
-  if (ms < 10_000) return `${(ms / 1000).toFixed(1)} s`;
-  if (s < 60) return `${s} s`;
-  if (s < 3600) return `${Math.floor(s / 60)} min${s % 60 === 0 ? '' : ` ${s % 60} s`}`;
-  const m = Math.floor(s / 60);
-  return `${Math.floor(m / 60)} h${m % 60 === 0 ? '' : ` ${m % 60} min`}`;
-}
-
 /** The stored form of a worker event. */
 export function describeWorkerEvent(e: WorkerEvent): DataPlaneEventRecord {
   const { exit } = e;
@@ -43,7 +34,7 @@ export function describeWorkerEvent(e: WorkerEvent): DataPlaneEventRecord {
     return {
       level: 'warning',
       reason: 'RouterWorkerExited',
-      message: `router worker pid ${exit.pid} exited (${exit.cause}) after ${formatLived(exit.livedMs)}; the requests it was serving were cut, the other workers serve on while another starts`,
+      message: `router worker pid ${exit.pid} exited (${exit.cause}) after ${formatDurationMs(exit.livedMs)}; the requests it was serving were cut, the other workers serve on while another starts`,
     };
   }
   const by = exit.replacedBy;
@@ -87,7 +78,7 @@ export class DataPlaneEventLog {
       this.store({
         level: 'warning',
         reason: 'RouterWorkerExited',
-        message: `${this.over} more router worker exit(s) in ${formatLived(nowMs - this.windowStartMs)}, not told one by one: see router-supervisor.log in the state dir`,
+        message: `${this.over} more router worker exit(s) in ${formatDurationMs(nowMs - this.windowStartMs)}, not told one by one: see router-supervisor.log in the state dir`,
       });
     }
     this.windowStartMs = undefined;

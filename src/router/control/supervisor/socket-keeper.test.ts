@@ -8,7 +8,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect, it } from 'vitest';
-import { send, serviceTable, sleep, startUpstream } from '../../../../test/fixtures/router/support.js';
+import { freePort, send, serviceTable, sleep, startUpstream } from '../../../../test/fixtures/router/support.js';
 import { supervisorCleanup } from '../../../../test/fixtures/router/supervisor-cleanup.js';
 import { supervisorChildren } from '../../../../test/fixtures/router/supervisor-children.js';
 import { startSupervisedRouter } from './supervisor-control.js';
@@ -40,14 +40,6 @@ async function until(check: () => boolean, timeoutMs: number, what: string): Pro
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
     await sleep(50);
   }
-}
-
-async function freePort(): Promise<number> {
-  const probe = createServer();
-  await new Promise<void>((r) => probe.listen(0, '127.0.0.1', r));
-  const { port } = probe.address() as { port: number };
-  await new Promise((r) => probe.close(r));
-  return port;
 }
 
 it('one worker killed: fresh connections during its replacement wait and are answered, none refused; the keeper answers none', async () => {
