@@ -29,15 +29,19 @@ describe('a canary that crashes', () => {
       const r = await hit(`${d.info.routerUrl}/`);
       return r.version === 'v2' ? r.pid : undefined;
     }, 10_000, 'a request served by the canary');
-    const load = startLoad(`${d.info.routerUrl}/`, 50, 6000);
+    // The load lasts until status shows the fallback (at most 20 s): a fixed window can end before
+    // a slow host has noticed the crash, and the fallback needs requests while the canary is down.
+    const load = startLoad(`${d.info.routerUrl}/`, 50, 20_000);
     await new Promise((r) => setTimeout(r, 1000));
     process.kill(canaryPid, 'SIGKILL');
     const shownInStatus = waitFor(async () => {
       const v = await view(d);
       const c = v.revisions.find((r) => r.role === 'canary');
       return c && c.fallbacks > 0 ? c : undefined;
-    }, 10_000, 'the fallback in status');
+    }, 19_000, 'the fallback in status');
     shownInStatus.catch(() => undefined); // awaited below, after the load
+    await shownInStatus.catch(() => undefined);
+    load.stop();
     const summary = await load.done;
     expect(summary.statusCounts['503'] ?? 0).toBe(0);
     expect(summary.servedBy['app@v1']).toBeGreaterThan(0);
