@@ -10,7 +10,7 @@
  * records that side for the page's assets and API calls.
  */
 import type { IncomingMessage } from 'node:http';
-import { hasReadyInstance, type RevisionGroup } from './compiled-table.js';
+import { hasLastResort, hasReadyInstance, type RevisionGroup } from './compiled-table.js';
 import { cookieValue, headerValue } from './matchers.js';
 import type { ReleaseCounters } from './release-counters.js';
 import { ReleasePositions } from './release-positions.js';
@@ -28,6 +28,8 @@ export interface ReleaseDecision {
   group: RevisionGroup;
   /** Flat name/value pairs for the response, or undefined. */
   headers: string[] | undefined;
+  /** The side has no ready instance: a running unready one serves (see {@link CompiledRelease.serve}). */
+  lastResort?: boolean;
 }
 
 /** See the module comment. */
@@ -76,7 +78,7 @@ export class CompiledRelease {
     if (this.allowForce && (header === 'canary' || header === 'stable')) {
       const now = this.nowMs();
       c.pin(header, now);
-      const group = this.serve(header, sides);
+      const group = this.serve(header, sides, false);
       c.served(this.servedBy(group, header, sides), page, now);
       return { group, headers: undefined };
     }
@@ -105,9 +107,9 @@ export class CompiledRelease {
       const now = this.nowMs();
       const side = this.resolve('stable');
       c.pin(side, now);
-      const group = this.serve(side, sides);
+      const group = this.serve(side, sides, true);
       c.served(this.servedBy(group, side, sides), false, now);
-      return { group, headers: undefined };
+      return { group, headers: undefined, lastResort: !hasReadyInstance(group) };
     }
     if (pinned !== undefined) {
       // A page load decides the side afresh (nothing of the new page is loaded yet, so nothing can
@@ -117,17 +119,18 @@ export class CompiledRelease {
       const wanted = page ? this.pageSide(position!) : this.resolve(pinned.side);
       const now = this.nowMs();
       c.pin(wanted, now);
-      const group = this.serve(wanted, sides);
+      const group = this.serve(wanted, sides, !page);
       const side = this.servedBy(group, wanted, sides);
       c.served(side, page, now);
       // Within a page a fallback does not re-pin: the page's other requests keep their side.
       const recorded = page ? side : wanted;
-      if (recorded === pinned.side && position === pinned.position) return { group, headers: [this.route.header, given!] };
-      return { group, headers: this.pinHeaders(recorded, position ?? this.positionFor(recorded)) };
+      const lastResort = !page && !hasReadyInstance(group);
+      if (recorded === pinned.side && position === pinned.position) return { group, headers: [this.route.header, given!], lastResort };
+      return { group, headers: this.pinHeaders(recorded, position ?? this.positionFor(recorded)), lastResort };
     }
     const position = this.positions.take(this.random);
     const wanted = this.pageSide(position);
-    const group = this.serve(wanted, sides);
+    const group = this.serve(wanted, sides, false);
     // Pin the client to the side it actually got, so the rest of its page stays consistent.
     const side = this.servedBy(group, wanted, sides);
     c.assigned[side]++;
@@ -177,12 +180,21 @@ export class CompiledRelease {
     return this.skewUntilMs !== undefined && this.nowMs() < this.skewUntilMs ? 'stable' : 'canary';
   }
 
-  /** The group serving `side`, or the other side (a fallback) when it is absent or has no ready instance. */
-  private serve(side: ReleaseSide, sides: MemberSides): RevisionGroup {
+  /**
+   * The group serving `side`, or the other side (a fallback) when it is absent or has no ready
+   * instance. Within a page (`withinPage`: a request pinned by the page's token) the other
+   * version's answer would not fit the page: a running unready instance of its own side (a probe
+   * timing out on a loaded host, say) serves it first, while the router does not see it fail.
+   */
+  private serve(side: ReleaseSide, sides: MemberSides, withinPage: boolean): RevisionGroup {
     const want = side === 'canary' ? sides.canary : sides.stable;
     if (want && hasReadyInstance(want)) return want;
     // An unchanged member has one version for both sides: not a fallback.
     if (side === 'canary' && !sides.canary) return sides.stable;
+    if (withinPage && want && hasLastResort(want)) {
+      this.counters.unreadyServed++;
+      return want;
+    }
     const other = side === 'canary' ? sides.stable : sides.canary;
     if (other && (!want || hasReadyInstance(other))) {
       this.counters.fallbacks++;

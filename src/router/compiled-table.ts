@@ -23,9 +23,10 @@ export class RevisionGroup {
 
   /**
    * Picks an instance for a new request, `avoid` excluded when another exists. Ejected instances
-   * are used only when no other usable one is left (better a suspect instance than a 503).
+   * are used only when no other usable one is left (better a suspect instance than a 503); with
+   * `lastResort`, then a running unready one (see `InstanceRoute.lastResort`).
    */
-  pick(avoid?: Instance): Instance | undefined {
+  pick(avoid?: Instance, lastResort = false): Instance | undefined {
     const list = this.instances;
     const n = list.length;
     if (n === 0) return undefined;
@@ -43,8 +44,20 @@ export class RevisionGroup {
       const inst = list[(start + k) % n]!;
       if (inst !== avoid && inst.usable) return inst;
     }
-    return undefined;
+    if (!lastResort) return undefined;
+    for (let k = 0; k < n; k++) {
+      const inst = list[(start + k) % n]!;
+      if (inst === avoid || !inst.lastResortUsable) continue;
+      if (!best || inst.load < best.load) best = inst;
+    }
+    return best;
   }
+}
+
+/** Whether a revision with no ready instance has one running that may serve as a last resort. */
+export function hasLastResort(group: RevisionGroup): boolean {
+  for (const inst of group.instances) if (inst.lastResortUsable) return true;
+  return false;
 }
 
 /** Whether any instance of a revision can take requests (an ejected one included, as a last resort). */
@@ -107,6 +120,11 @@ export interface RouteDecision {
   headers: string[] | undefined;
   /** The release that decided, watching the response for skew errors; undefined otherwise. */
   release?: CompiledRelease | undefined;
+  /**
+   * The release pinned the request to a side with no ready instance: its running unready
+   * instances serve it (`InstanceRoute.lastResort`).
+   */
+  lastResort?: boolean | undefined;
 }
 
 /** One service, compiled. */
@@ -192,7 +210,7 @@ export class CompiledService {
     const release = this.release;
     if (release) {
       const d = release.decide(req, cookies, { stable: this.stable, canary: this.canary });
-      return { group: d.group, headers: d.headers, release };
+      return { group: d.group, headers: d.headers, release, lastResort: d.lastResort };
     }
     const toCanary = this.toCanary;
     if (!toCanary || this.canaryFraction === 0) return this.toStable;

@@ -182,6 +182,8 @@ export class Exchange implements Waiter {
   private readonly group: RevisionGroup;
   private readonly extraHeaders: string[] | undefined;
   private readonly release: CompiledRelease | undefined;
+  /** A running unready instance may serve (see `RouteDecision.lastResort`). */
+  private readonly lastResort: boolean;
 
   constructor(
     private readonly env: ExchangeEnvironment,
@@ -195,6 +197,7 @@ export class Exchange implements Waiter {
     this.group = group;
     this.extraHeaders = decision.headers;
     this.release = decision.release;
+    this.lastResort = decision.lastResort === true;
     const h = req.headers;
     const hasBody = h['transfer-encoding'] !== undefined || (h['content-length'] !== undefined && h['content-length'] !== '0');
     this.hasBody = hasBody;
@@ -210,7 +213,7 @@ export class Exchange implements Waiter {
   }
 
   private route(avoid: Instance | undefined): void {
-    const inst = this.group.pick(avoid);
+    const inst = this.group.pick(avoid, this.lastResort);
     if (!inst) {
       this.group.counters.rejection();
       this.reply(503, 'no-ready-instance', `graylane: no ready instance of revision ${this.group.name}`);
@@ -429,7 +432,7 @@ export class Exchange implements Waiter {
     this.releaseSlot(inst);
     if (!this.done && !this.retried && repeatable && this.chunks !== null) {
       // Another instance of the revision; the same one only when its socket, not it, failed.
-      const next = this.group.pick(inst) ?? (staleSocket && inst.usable ? inst : undefined);
+      const next = this.group.pick(inst, this.lastResort) ?? (staleSocket && (inst.usable || (this.lastResort && inst.lastResortUsable)) ? inst : undefined);
       if (next) {
         // The upstream probably closed its idle connections together: do not try another one.
         if (staleSocket) inst.closeIdleSockets();

@@ -41,6 +41,8 @@ export class Instance {
   service = '';
   revision = '';
   ready = false;
+  /** Running though not ready (see `InstanceRoute.lastResort`). */
+  lastResort = false;
   draining = false;
   /** Requests holding a slot (dispatched to the upstream, response not yet complete). */
   inflight = 0;
@@ -73,6 +75,15 @@ export class Instance {
   /** Eligible for new requests (ejection aside). */
   get usable(): boolean {
     return this.ready && !this.draining && !this.closed;
+  }
+
+  /**
+   * Eligible for a pinned request whose side has no usable instance: running though unready, and
+   * not seen failing by this router (an unready instance is never ejected, being nobody's peer in
+   * balancing: its failures end its use here instead, until a success or readiness).
+   */
+  get lastResortUsable(): boolean {
+    return this.lastResort && !this.ready && !this.draining && !this.closed && !this.ejected && this.consecutiveErrors < this.env.breaker.consecutiveErrors;
   }
 
   /** Eligible for new requests, ejection included. */

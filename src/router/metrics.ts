@@ -31,6 +31,7 @@ export interface MetricsRelease {
   assigned: { stable: number; canary: number };
   pinned: { stable: number; canary: number };
   fallbacks: number;
+  unreadyServed: number;
   forgedTokens: number;
   /** Skew errors per member revision. */
   skewByRevision: { values(): Iterable<SkewCount> };
@@ -212,6 +213,7 @@ function createReleaseMetrics(source: MetricsSource, registry: Registry): void {
         for (const r of source.releases()) this.inc({ release: r.release }, read(r));
       },
     });
+  perRelease('graylane_router_release_unready_served_total', 'Within-page requests pinned to a side with no ready instance, served by its running but unready instances rather than the other version.', (r) => r.unreadyServed);
   perRelease('graylane_router_release_forged_tokens_total', 'Version tokens ignored: bad signature, another release or generation.', (r) => r.forgedTokens);
   perRelease('graylane_router_release_fallbacks_total', 'Requests sent to the other side because the chosen one had no ready instance.', (r) => r.fallbacks);
 }

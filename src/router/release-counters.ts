@@ -26,6 +26,7 @@ export class ReleaseCounters {
   readonly assigned = { stable: 0, canary: 0 };
   readonly pinned = { stable: 0, canary: 0 };
   fallbacks = 0;
+  unreadyServed = 0;
   forgedTokens = 0;
   skewErrors = 0;
   readonly lastPinnedMs: { stable?: number; canary?: number } = {};
@@ -100,6 +101,7 @@ export class ReleaseCounters {
       assigned: { ...this.assigned },
       pinned: { ...this.pinned },
       fallbacks: this.fallbacks,
+      unreadyServed: this.unreadyServed,
       forgedTokens: this.forgedTokens,
       skewErrors: this.skewErrors,
       lastPinnedMs: { ...this.lastPinnedMs },

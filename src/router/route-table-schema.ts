@@ -33,6 +33,7 @@ const InstanceSchema = Closed({
   address: Type.String({ minLength: 3 }),
   ready: Type.Boolean(),
   draining: Type.Optional(Type.Boolean()),
+  lastResort: Type.Optional(Type.Boolean()),
 });
 
 const ServiceSchema = Closed({

@@ -228,6 +228,49 @@ describe('release fallbacks', () => {
     expect(stats.assigned).toEqual({ stable: 1, canary: 1 });
   });
 
+  it('serves a within-page request pinned to a side with no ready instance from its running unready instance, not the other version; a page load still falls back', async () => {
+    const t = releaseTable(u);
+    const unready = (svc: 0 | 1) => {
+      const v2 = t.services[svc]!.revisions.v2!.instances[0]!;
+      return { revisions: { v1: t.services[svc]!.revisions.v1!, v2: { instances: [{ ...v2, ready: false, lastResort: true }] } } };
+    };
+    const r = await routerWith(releaseTable(u, { api: unready(1) }));
+    const pinned = { 'x-graylane-release': token('canary', { position: 10 }) };
+    // The page's API call: v2 answers, as the page that made it expects; the token stands.
+    const call = await send(`${r.url}/api/cart`, { headers: pinned });
+    expect([call.status, call.body]).toEqual([200, 'api-v2']);
+    expect(call.headers['set-cookie']).toBeUndefined();
+    expect(r.router.releaseStats('shop')).toMatchObject({ unreadyServed: 1, fallbacks: 0 });
+    // A new client's first request has no page to fit: it goes to a side that is ready.
+    r.router.setRouteTable(releaseTable(u, { release: { canaryWeight: 100 }, api: unready(1) }));
+    const fresh = await send(`${r.url}/api/x`);
+    expect([fresh.body, pinnedSide(fresh)]).toEqual(['api-v1', 'stable']);
+    // A page load decides its side afresh: with web v2 unready it gets v1, and its token says so.
+    r.router.setRouteTable(releaseTable(u, { release: { canaryWeight: 100 }, web: unready(0) }));
+    const page = await send(`${r.url}/`, { headers: { ...pinned, 'sec-fetch-mode': 'navigate' } });
+    expect([page.body, pinnedSide(page)]).toEqual(['web-v1', 'stable']);
+    expect(r.router.releaseStats('shop')).toMatchObject({ unreadyServed: 1, fallbacks: 2 });
+    // An instance that is not ready and not running (starting, crashed) is never a last resort.
+    const starting = releaseTable(u).services[1]!.revisions.v2!.instances[0]!;
+    r.router.setRouteTable(releaseTable(u, { api: { revisions: { v1: t.services[1]!.revisions.v1!, v2: { instances: [{ ...starting, ready: false }] } } } }));
+    expect((await send(`${r.url}/api/cart`, { headers: pinned })).body).toBe('api-v1');
+  });
+
+  it('stops sending pinned requests to an unready instance once it sees it fail, and falls back', async () => {
+    const closed = http.createServer();
+    await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
+    const dead = `127.0.0.1:${(closed.address() as import('node:net').AddressInfo).port}`;
+    await new Promise<void>((resolve) => closed.close(() => resolve()));
+    const api = releaseTable(u).services[1]!;
+    const r = await routerWith(releaseTable(u, { api: { revisions: { v1: api.revisions.v1!, v2: { instances: [{ id: 'api-v2', address: dead, ready: false, lastResort: true }] } } } }));
+    const pinned = { 'x-graylane-release': token('canary', { position: 10 }) };
+    // Five failures (the breaker's consecutiveErrors) end its use as a last resort.
+    for (let i = 0; i < 5; i++) expect((await send(`${r.url}/api/x`, { headers: pinned })).status).toBe(502);
+    const after = await send(`${r.url}/api/x`, { headers: pinned });
+    expect([after.status, after.body]).toEqual([200, 'api-v1']);
+    expect(r.router.releaseStats('shop')).toMatchObject({ unreadyServed: 5, fallbacks: 1 });
+  });
+
   it('answers 503 from the chosen side when neither side has a ready instance', async () => {
     const down = (name: string) => ({ instances: [{ id: name, address: u.api.stable.address, ready: false }] });
     const r = await routerWith(releaseTable(u, { api: { revisions: { v1: down('a1'), v2: down('a2') } } }));
@@ -301,7 +344,7 @@ describe('releases and the rest of routing', () => {
     }
     await send(`${r.url}${BUNDLES['web-v2']!}`);
     expect(r.router.stats({ service: 'web', revision: 'v1' }).skewErrors).toBe(0);
-    expect(r.router.releaseStats('shop')).toEqual({ assigned: { stable: 0, canary: 0 }, pinned: { stable: 0, canary: 0 }, fallbacks: 0, forgedTokens: 0, skewErrors: 0, lastPinnedMs: {} });
+    expect(r.router.releaseStats('shop')).toEqual({ assigned: { stable: 0, canary: 0 }, pinned: { stable: 0, canary: 0 }, fallbacks: 0, unreadyServed: 0, forgedTokens: 0, skewErrors: 0, lastPinnedMs: {} });
   });
 
   it('keeps a release’s counters across table swaps and drops pinning when the release is removed', async () => {

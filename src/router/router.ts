@@ -379,6 +379,7 @@ class RouterImpl extends EventEmitter implements Router {
           inst.service = s.name;
           inst.revision = rev;
           inst.ready = ir.ready;
+          inst.lastResort = ir.lastResort === true;
           seen.add(inst);
           if (ir.draining) inst.drain();
           else inst.undrain();

@@ -42,6 +42,12 @@ export interface InstanceInfo {
   lastExit?: InstanceExit;
   /** The last readiness check's outcome, when one has run. */
   lastProbe?: ProbeResult;
+  /**
+   * Its current process was ready once and is not being stopped: `unready` then means running
+   * with a failing readiness probe (a probe timing out on a loaded host, say), not still starting
+   * nor on its way out. Set by runtimes that know it.
+   */
+  readyBefore?: boolean;
 }
 
 /** How a process of an instance ended. */

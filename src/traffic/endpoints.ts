@@ -2,7 +2,7 @@
  * From a runtime's instances to the traffic port's endpoints. The traffic layer does not import
  * runtimes; an instance is read by its shape, so any runtime's instance list fits.
  */
-import type { TrafficEndpoint } from './traffic-provider.js';
+import { isLastResort, type TrafficEndpoint } from './traffic-provider.js';
 
 /** The fields of a runtime instance that routing reads. */
 export interface RoutableInstance {
@@ -14,6 +14,8 @@ export interface RoutableInstance {
   address: string;
   /** Lifecycle state: `ready` takes requests, `stopping` drains, `stopped` is gone; anything else waits. */
   state: string;
+  /** See `InstanceInfo.readyBefore`: with `unready`, running though its readiness probe fails. */
+  readyBefore?: boolean;
 }
 
 /**
@@ -23,5 +25,5 @@ export interface RoutableInstance {
 export function toTrafficEndpoints(instances: readonly RoutableInstance[]): TrafficEndpoint[] {
   return instances
     .filter((i) => i.state !== 'stopped')
-    .map((i) => ({ id: i.id, revision: i.revision, address: i.address, ready: i.state === 'ready', draining: i.state === 'stopping' }));
+    .map((i) => ({ id: i.id, revision: i.revision, address: i.address, ready: i.state === 'ready', draining: i.state === 'stopping', ...(isLastResort(i) && { lastResort: true }) }));
 }

@@ -39,6 +39,19 @@ export interface TrafficEndpoint {
   ready: boolean;
   /** Finishing its requests; takes no new ones. */
   draining: boolean;
+  /**
+   * Not ready but running (its readiness probe fails after it was ready): a data plane that pins
+   * releases may send a pinned request here rather than to the other version. Absent: false.
+   */
+  lastResort?: boolean;
+}
+
+/**
+ * Whether an instance is running though unready (see `InstanceInfo.readyBefore`), so that a
+ * release may still send a request pinned to its side there ({@link TrafficEndpoint.lastResort}).
+ */
+export function isLastResort(instance: { state: string; readyBefore?: boolean | undefined }): boolean {
+  return instance.state === 'unready' && instance.readyBefore === true;
 }
 
 /** One service's traffic as the engine decided it, with what a provider needs to apply it. */

@@ -17,7 +17,7 @@ import {
 import { retryAfterMsOf } from '../../lib/retry-after.js';
 import type { InstanceInfo, Runtime } from '../../runtime/runtime.js';
 import { StateConflictError, type NewEvent, type ObjectKey, type RolloutChange, type RolloutRecord, type StatePort } from '../../state/state-port.js';
-import type { TrafficDecision, TrafficEndpoint, TrafficProvider, Verification } from '../../traffic/traffic-provider.js';
+import { isLastResort, type TrafficDecision, type TrafficEndpoint, type TrafficProvider, type Verification } from '../../traffic/traffic-provider.js';
 import type { AnalysisPort, CountersSource, DesiredRollout, EventSink, RecordedEvent, SpecSource } from './ports.js';
 
 /** Options of {@link Reconciler}: the ports it works through. */
@@ -422,7 +422,7 @@ function trafficInForce(traffic: TrafficInForce | undefined, status: RolloutStat
 function endpointsOf(instances: InstanceInfo[]): TrafficEndpoint[] {
   return instances
     .filter((i) => i.state !== 'stopped' && !i.address.endsWith(':0'))
-    .map((i) => ({ id: i.id, revision: i.revision, address: i.address, ready: i.state === 'ready', draining: i.state === 'stopping' }));
+    .map((i) => ({ id: i.id, revision: i.revision, address: i.address, ready: i.state === 'ready', draining: i.state === 'stopping', ...(isLastResort(i) && { lastResort: true }) }));
 }
 
 /**

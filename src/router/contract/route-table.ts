@@ -68,6 +68,13 @@ export interface InstanceRoute {
   ready: boolean;
   /** Draining: no new requests, in-flight ones finish up to the drain deadline. */
   draining?: boolean;
+  /**
+   * Not ready, but running: it was ready and its readiness probe now fails (a probe timing out on
+   * a loaded host, say). A release's within-page request pinned to a side with no ready instance
+   * goes here rather than to the other version, whose answer would not fit the page; nothing else
+   * does. The router stops using it once it sees it fail (an ejection).
+   */
+  lastResort?: boolean;
 }
 
 /** The instances of one revision. */

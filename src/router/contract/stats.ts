@@ -11,6 +11,11 @@ export interface ReleaseStats {
   pinned: { stable: number; canary: number };
   /** Requests sent to the other side because the chosen side's revision was absent or had no ready instance. */
   fallbacks: number;
+  /**
+   * Within-page requests pinned to a side with no ready instance, served by its running but unready
+   * (`lastResort`) instances rather than by the other version.
+   */
+  unreadyServed: number;
   /** Tokens ignored: bad signature, another release or generation, or an unknown side. */
   forgedTokens: number;
   /** 404s from a member to a GET of a hashed asset path. */

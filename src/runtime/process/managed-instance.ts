@@ -152,5 +152,6 @@ export function instanceSnapshot(inst: ManagedInstance, host: string): InstanceI
   if (inst.lastError !== undefined) info.lastError = inst.lastError;
   if (inst.lastExit !== undefined) info.lastExit = { ...inst.lastExit };
   if (inst.lastProbe !== undefined) info.lastProbe = { ...inst.lastProbe };
+  if (inst.readyOnce && inst.killReason === undefined) info.readyBefore = true;
   return info;
 }

@@ -78,3 +78,20 @@ describe('maxTrafficWeight behind the built-in router', () => {
     expect(buildServiceRoute({ service, spec: routed, traffic, endpoints: [] }).canaryWeight).toBe(percent);
   });
 });
+
+describe('instances a release may use as a last resort', () => {
+  it.each<[RoutableInstance['state'], boolean | undefined, { ready: boolean; draining: boolean; lastResort?: boolean }]>([
+    ['ready', true, { ready: true, draining: false }],
+    ['unready', true, { ready: false, draining: false, lastResort: true }],
+    ['unready', undefined, { ready: false, draining: false }],
+    ['starting', undefined, { ready: false, draining: false }],
+    ['failed', undefined, { ready: false, draining: false }],
+    ['stopping', true, { ready: false, draining: true }],
+  ])('an instance %s (ready before: %s) is routed as %o', (state, readyBefore, expected) => {
+    const route = buildServiceRoute({
+      service, spec: { replicas: 1, strategy: { canary: { steps: [] } } }, traffic: { stableRevision: 'v1', canaryWeight: 0, headerRoutes: [], mirrorRoutes: [] },
+      endpoints: toTrafficEndpoints([{ id: 'shop-v1-1', revision: 'v1', address: '127.0.0.1:1', state, ...(readyBefore !== undefined && { readyBefore }) }]),
+    });
+    expect(route.revisions.v1!.instances).toEqual([{ id: 'shop-v1-1', address: '127.0.0.1:1', ...expected }]);
+  });
+});

@@ -31,7 +31,7 @@ function instanceRoutes(endpoints: TrafficEndpoint[]): InstanceRoute[] {
   return endpoints
     // An instance still choosing its port has no address to route to yet.
     .filter((e) => !e.address.endsWith(':0'))
-    .map((e) => ({ id: e.id, address: e.address, ready: e.ready, draining: e.draining }));
+    .map((e) => ({ id: e.id, address: e.address, ready: e.ready, draining: e.draining, ...(e.lastResort === true && !e.ready && { lastResort: true }) }));
 }
 
 /**

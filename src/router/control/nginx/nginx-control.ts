@@ -60,7 +60,7 @@ export interface NginxRouterControl extends RouterControl {
   stop(options?: { timeoutMs?: number }): Promise<void>;
 }
 
-const ZERO_RELEASE: ReleaseStats = { assigned: { stable: 0, canary: 0 }, pinned: { stable: 0, canary: 0 }, fallbacks: 0, forgedTokens: 0, skewErrors: 0, lastPinnedMs: {} };
+const ZERO_RELEASE: ReleaseStats = { assigned: { stable: 0, canary: 0 }, pinned: { stable: 0, canary: 0 }, fallbacks: 0, unreadyServed: 0, forgedTokens: 0, skewErrors: 0, lastPinnedMs: {} };
 
 /** Runs `argv` without a shell; rejects with its output when it fails. */
 function run(argv: string[], timeoutMs: number): Promise<void> {

@@ -97,7 +97,7 @@ function addTotals(into: RevisionTotals, add: RevisionTotals): void {
 
 /** Zero release figures. */
 export function zeroReleaseStats(): ReleaseStats {
-  return { assigned: { stable: 0, canary: 0 }, pinned: { stable: 0, canary: 0 }, fallbacks: 0, forgedTokens: 0, skewErrors: 0, lastPinnedMs: {} };
+  return { assigned: { stable: 0, canary: 0 }, pinned: { stable: 0, canary: 0 }, fallbacks: 0, unreadyServed: 0, forgedTokens: 0, skewErrors: 0, lastPinnedMs: {} };
 }
 
 function addReleaseStats(into: ReleaseStats, add: ReleaseStats): void {
@@ -108,6 +108,7 @@ function addReleaseStats(into: ReleaseStats, add: ReleaseStats): void {
     if (last !== undefined && last > (into.lastPinnedMs[side] ?? -Infinity)) into.lastPinnedMs[side] = last;
   }
   into.fallbacks += add.fallbacks;
+  into.unreadyServed += add.unreadyServed;
   into.forgedTokens += add.forgedTokens;
   into.skewErrors += add.skewErrors;
 }

@@ -127,7 +127,7 @@ const rows: { name: string; steps: Step[]; expected: Record<string, number | und
       report: report({
         releases: [{
           release: 'shop',
-          stats: { assigned: { stable: worker, canary: 1 }, pinned: { stable: 0, canary: 2 }, fallbacks: 0, forgedTokens: 1, skewErrors: 1, lastPinnedMs: {} },
+          stats: { assigned: { stable: worker, canary: 1 }, pinned: { stable: 0, canary: 2 }, fallbacks: 0, unreadyServed: worker, forgedTokens: 1, skewErrors: 1, lastPinnedMs: {} },
           seconds: [],
           skew: [{ service: 'web', revision: 'v2', count: worker }],
         }],
@@ -137,6 +137,7 @@ const rows: { name: string; steps: Step[]; expected: Record<string, number | und
       'graylane_router_release_requests_total{release="shop",side="stable",how="assigned"}': 3,
       'graylane_router_release_requests_total{release="shop",side="canary",how="pinned"}': 4,
       'graylane_router_release_forged_tokens_total{release="shop"}': 2,
+      'graylane_router_release_unready_served_total{release="shop"}': 3,
       'graylane_router_skew_errors_total{release="shop",service="web",revision="v2"}': 3,
     },
   },

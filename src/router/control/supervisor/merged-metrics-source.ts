@@ -27,6 +27,7 @@ export function mergedMetricsSource(latest: () => MergedReport | undefined): Met
       assigned: r.stats.assigned,
       pinned: r.stats.pinned,
       fallbacks: r.stats.fallbacks,
+      unreadyServed: r.stats.unreadyServed,
       forgedTokens: r.stats.forgedTokens,
       skewByRevision: r.skew,
     })),
