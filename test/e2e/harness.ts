@@ -44,6 +44,50 @@ ${o.strategy}
   return file;
 }
 
+/** An App of two services, web (`/`) and api (`/api`), released together as `shop`. */
+export interface ReleaseAppOptions {
+  version: string;
+  /** The release's canary steps, YAML list items indented 8. */
+  steps: string;
+  /** The release's `pinning` block, inline YAML (e.g. `{skewWindow: 2s}`). */
+  pinning?: string;
+  /** The shop example's servers (`cwd: ./web`, `./api`, copied into the dir by the test) rather than the fixture server. */
+  shopExample?: boolean;
+  /** Environment of a service's processes beyond `VERSION`. */
+  env?: (service: 'web' | 'api') => Record<string, string>;
+  /** Readiness probe failures that make an instance unready (default 1). */
+  failureThreshold?: number;
+  /** Default 5. */
+  terminationGracePeriodSeconds?: number;
+}
+
+/** Writes graylane.yaml for {@link ReleaseAppOptions}; returns its path. */
+export function writeReleaseApp(dir: string, o: ReleaseAppOptions): string {
+  const service = (name: 'web' | 'api', prefix: string) => `  - name: ${name}
+    pathPrefix: ${prefix}
+    replicas: 1
+    process:
+      command: [node, ${o.shopExample ? `server.js]\n      cwd: ./${name}` : 'server.mjs]'}
+      env: ${JSON.stringify({ VERSION: o.version, ...o.env?.(name) })}
+      readinessProbe: {httpGet: {path: /healthz}, periodSeconds: 0.2, failureThreshold: ${o.failureThreshold ?? 1}}
+      terminationGracePeriodSeconds: ${o.terminationGracePeriodSeconds ?? 5}
+`;
+  const file = join(dir, 'graylane.yaml');
+  writeFileSync(file, `apiVersion: graylane.dev/v1alpha1
+kind: App
+metadata: {name: shop}
+spec:
+  services:
+${service('web', '/')}${service('api', '/api')}  releases:
+  - name: shop
+    services: [web, api]
+${o.pinning ? `    pinning: ${o.pinning}\n` : ''}    strategy:
+      canary:
+        steps:
+${o.steps}`);
+  return file;
+}
+
 export interface Daemon { proc: ChildProcess; info: DaemonInfo; output: () => string; stateDir: string }
 
 /** State dirs of every daemon this file started: their router supervisors are stopped after the file. */

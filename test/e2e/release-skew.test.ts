@@ -3,12 +3,12 @@
  * stable web asking for an asset only the canary has is a skew error `status` counts, and after
  * a promotion `status` names when the skew window ends (old pages stay on stable until then).
  */
-import { cpSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { examplesDir } from '../../src/demo/index.js';
-import { cli, startDaemon, stopDaemon, waitFor, type Daemon } from './harness.js';
+import { cli, startDaemon, stopDaemon, waitFor, writeReleaseApp, type Daemon } from './harness.js';
 import type { ServiceView } from '../../src/controller/view-model.js';
 
 let daemon: Daemon | undefined;
@@ -21,33 +21,7 @@ const SKEW_WINDOW_MS = 120_000;
 
 /** The shop's web and api as one release that waits at 50% until promoted, with a 2-minute skew window. */
 function shopApp(dir: string, version: string): string {
-  const service = (name: string, prefix: string) => `  - name: ${name}
-    pathPrefix: ${prefix}
-    replicas: 1
-    process:
-      command: [node, server.js]
-      cwd: ./${name}
-      env: {VERSION: ${version}}
-      readinessProbe: {httpGet: {path: /healthz}, periodSeconds: 0.2, failureThreshold: 1}
-      terminationGracePeriodSeconds: 5
-`;
-  const file = join(dir, 'graylane.yaml');
-  writeFileSync(file, `apiVersion: graylane.dev/v1alpha1
-kind: App
-metadata: {name: shop}
-spec:
-  services:
-${service('web', '/')}${service('api', '/api')}  releases:
-  - name: shop
-    services: [web, api]
-    pinning: {skewWindow: ${SKEW_WINDOW_MS / 1000}s}
-    strategy:
-      canary:
-        steps:
-        - setWeight: 50
-        - pause: {}
-`);
-  return file;
+  return writeReleaseApp(dir, { version, shopExample: true, pinning: `{skewWindow: ${SKEW_WINDOW_MS / 1000}s}`, steps: '        - setWeight: 50\n        - pause: {}\n' });
 }
 
 async function view(d: Daemon, name: string): Promise<ServiceView> {

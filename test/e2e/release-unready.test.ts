@@ -8,7 +8,7 @@ import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ServiceView } from '../../src/controller/view-model.js';
-import { appDir, cli, startDaemon, stopDaemon, waitFor, type Daemon } from './harness.js';
+import { appDir, cli, startDaemon, stopDaemon, waitFor, writeReleaseApp, type Daemon } from './harness.js';
 
 let daemon: Daemon | undefined;
 afterEach(async () => {
@@ -16,32 +16,15 @@ afterEach(async () => {
   daemon = undefined;
 });
 
+
+/** The release waits at 50%; an instance fails its readiness probe while the file `<service>-<version>-unhealthy` exists. */
 function writeShop(dir: string, version: string): string {
-  const service = (name: string, prefix: string) => `  - name: ${name}
-    pathPrefix: ${prefix}
-    replicas: 1
-    process:
-      command: [node, server.mjs]
-      env: ${JSON.stringify({ VERSION: version, UNHEALTHY_FILE: join(dir, `${name}-${version}-unhealthy`) })}
-      readinessProbe: {httpGet: {path: /healthz}, periodSeconds: 0.2, failureThreshold: 2}
-      terminationGracePeriodSeconds: 5
-`;
-  const file = join(dir, 'graylane.yaml');
-  writeFileSync(file, `apiVersion: graylane.dev/v1alpha1
-kind: App
-metadata: {name: shop}
-spec:
-  services:
-${service('web', '/')}${service('api', '/api')}  releases:
-  - name: shop
-    services: [web, api]
-    strategy:
-      canary:
-        steps:
-        - setWeight: 50
-        - pause: {}
-`);
-  return file;
+  return writeReleaseApp(dir, {
+    version,
+    steps: '        - setWeight: 50\n        - pause: {}\n',
+    env: (name) => ({ UNHEALTHY_FILE: join(dir, `${name}-${version}-unhealthy`) }),
+    failureThreshold: 2,
+  });
 }
 
 async function view(d: Daemon, name: string): Promise<ServiceView> {

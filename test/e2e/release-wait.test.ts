@@ -3,10 +3,8 @@
  * (not only its members) to the end, exits 0 once the release is done and 1 when it is aborted;
  * `--watch` draws the release's progress, not its first frame only.
  */
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { appDir, cli, startDaemon, stopDaemon, waitFor, type Daemon } from './harness.js';
+import { appDir, cli, startDaemon, stopDaemon, waitFor, writeReleaseApp, type Daemon } from './harness.js';
 import type { ServiceView } from '../../src/controller/view-model.js';
 
 let daemon: Daemon | undefined;
@@ -17,34 +15,12 @@ afterEach(async () => {
 
 /** web and api (the e2e fixture server) released together as `shop`, with short pauses. */
 function shopApp(dir: string, version: string, finalPause: string): string {
-  const service = (name: string, prefix: string) => `  - name: ${name}
-    pathPrefix: ${prefix}
-    replicas: 1
-    process:
-      command: [node, server.mjs]
-      env: {VERSION: ${version}}
-      readinessProbe: {httpGet: {path: /healthz}, periodSeconds: 0.2, failureThreshold: 1}
-      terminationGracePeriodSeconds: 2
-`;
-  const file = join(dir, 'graylane.yaml');
-  writeFileSync(file, `apiVersion: graylane.dev/v1alpha1
-kind: App
-metadata: {name: shop}
-spec:
-  services:
-${service('web', '/')}${service('api', '/api')}  releases:
-  - name: shop
-    services: [web, api]
-    pinning: {skewWindow: 2s}
-    strategy:
-      canary:
-        steps:
-        - setWeight: 30
-        - pause: {duration: 1s}
-        - setWeight: 60
-        - pause: ${finalPause}
-`);
-  return file;
+  return writeReleaseApp(dir, {
+    version,
+    pinning: '{skewWindow: 2s}',
+    terminationGracePeriodSeconds: 2,
+    steps: `        - setWeight: 30\n        - pause: {duration: 1s}\n        - setWeight: 60\n        - pause: ${finalPause}\n`,
+  });
 }
 
 async function setUp(finalPause: string): Promise<{ d: Daemon; dir: string; file: string }> {

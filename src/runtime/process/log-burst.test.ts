@@ -17,11 +17,14 @@ const KEEP_FILES = 2;
 const CAP_BYTES = MAX_FILE_BYTES * (KEEP_FILES + 1);
 /**
  * The current file can overshoot by what the writer adds between its growth and the truncation (an
- * event-loop turn, a stat, a truncate: tens of ms on a busy machine); a file at twice its cap is
- * truncated without a copy, so the overshoot does not compound. Measured: 13-43 MiB over at ~1 GB/s
- * on a shared 2-core machine; 96 MiB leaves room for a slower loop and is still 10× below the burst.
+ * event-loop turn, a stat and a truncate on the thread pool: tens of ms on a busy machine); a file
+ * at twice its cap is truncated without a copy, so the overshoot does not compound. It is time
+ * times the writer's speed, so a bound in bytes is a bound in time: measured 13-43 MiB over at
+ * ~1 GB/s on a shared 2-core machine, and 100 MiB once in a full CI run. A quarter of the burst
+ * still tells a capped log (the peak is the cap plus one stall's writes) from an uncapped one (the
+ * whole burst, 1 GiB), without failing on a machine whose stalls last longer.
  */
-const OVERSHOOT_TOLERANCE_BYTES = 96 * MiB;
+const OVERSHOOT_TOLERANCE_BYTES = BURST_BYTES / 4;
 
 /** Writes 1 GiB of numbered 1 KiB lines to stdout with blocking writes, then says it is done. */
 const WRITER = `
