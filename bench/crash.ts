@@ -97,7 +97,7 @@ interface WorkerKillFigures {
   errors: Record<string, number>;
 }
 
-/** The worker pids of the supervisor recorded in `stateDir` (not its socket keeper). */
+/** The worker pids of the supervisor recorded in `stateDir`. */
 function workerPids(stateDir: string): number[] {
   return supervisorChildren(recordedSupervisorPid(stateDir)).workers;
 }

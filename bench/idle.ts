@@ -19,13 +19,11 @@ interface IdleRow {
   daemonPercent: number;
   supervisorPercent: number | undefined;
   workerPercents: number[];
-  /** The socket keeper, which holds the listening sockets and serves nothing. */
-  keeperPercent: number | undefined;
   totalPercent: number;
 }
 
-/** The supervisor's pid, its workers' and its socket keeper's, when the daemon of `stateDir` runs one. */
-function routerPids(stateDir: string): { supervisor: number; workers: number[]; keeper: number | undefined } | undefined {
+/** The supervisor's pid and its workers', when the daemon of `stateDir` runs one. */
+function routerPids(stateDir: string): { supervisor: number; workers: number[] } | undefined {
   let pid: number;
   try {
     pid = recordedSupervisorPid(stateDir);
@@ -44,7 +42,7 @@ async function runMode(options: { mode: string; routerWorkers: number | undefine
     // Start-up is over: code compiled, first reports sent.
     await sleep(3000);
     const router = routerPids(daemon.stateDir);
-    const pids = [daemon.pid, ...(router ? [router.supervisor, ...router.workers, ...(router.keeper === undefined ? [] : [router.keeper])] : [])];
+    const pids = [daemon.pid, ...(router ? [router.supervisor, ...router.workers] : [])];
     options.log(`  ${options.mode}: ${options.seconds} s idle…`);
     const before = await Promise.all(pids.map((pid) => readProcessCpuSeconds({ pid })));
     const startMs = performance.now();
@@ -58,7 +56,6 @@ async function runMode(options: { mode: string; routerWorkers: number | undefine
       daemonPercent: all[0]!,
       supervisorPercent: router ? all[1] : undefined,
       workerPercents: router ? all.slice(2, 2 + router.workers.length) : [],
-      keeperPercent: router?.keeper === undefined ? undefined : all[2 + router.workers.length],
       totalPercent: round(all.reduce((a, b) => a + b, 0), 2),
     };
   } finally {
@@ -84,7 +81,6 @@ export async function run(options: BenchOptions): Promise<Record<string, unknown
     line(['daemon', ...rows.map((r) => r.daemonPercent.toFixed(2))]);
     line(['router supervisor', ...rows.map((r) => (r.supervisorPercent === undefined ? '-' : r.supervisorPercent.toFixed(2)))]);
     line(['router workers', ...rows.map((r) => (r.workerPercents.length === 0 ? '-' : r.workerPercents.map((p) => p.toFixed(2)).join(' + ')))]);
-    line(['socket keeper', ...rows.map((r) => (r.keeperPercent === undefined ? '-' : r.keeperPercent.toFixed(2)))]);
     line(['all', ...rows.map((r) => r.totalPercent.toFixed(2))]);
   }
   return { seconds, modes: rows };

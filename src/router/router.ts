@@ -47,10 +47,24 @@ export interface RouterAddresses {
   httpsUrl?: string;
 }
 
+/**
+ * Listening sockets bound elsewhere (raw handles as node passes them between processes, e.g.
+ * `server._handle`), for a router to listen on rather than bind its `listen` addresses.
+ */
+export interface ListeningHandles {
+  http: object;
+  https?: object | undefined;
+}
+
 /** A running (or startable) router. */
 export interface Router {
-  /** Binds the listeners. */
-  start(): Promise<RouterAddresses>;
+  /**
+   * Binds the listeners, or listens on sockets already bound (`handles`: what another router's
+   * {@link listeningHandles} gave, passed over IPC), so that many processes accept from one socket.
+   */
+  start(options?: { handles?: ListeningHandles | undefined }): Promise<RouterAddresses>;
+  /** The raw handles of the listening sockets, once started (see {@link start}). */
+  listeningHandles(): ListeningHandles | undefined;
   /**
    * Stops accepting, lets in-flight requests and streams finish up to `drainTimeoutMs`
    * (default: the router's), then closes everything.
@@ -246,7 +260,14 @@ class RouterImpl extends EventEmitter implements Router {
     this.redirectServices = new Set(options.tls?.redirectServices ?? []);
   }
 
-  async start(): Promise<RouterAddresses> {
+  listeningHandles(): ListeningHandles | undefined {
+    // node's own handle objects: what child_process.send passes as a socket another process can listen on.
+    const handle = (s: import('node:net').Server | undefined) => (s as { _handle?: object | null } | undefined)?._handle ?? undefined;
+    const http = handle(this.server);
+    return http ? { http, https: handle(this.https?.server) } : undefined;
+  }
+
+  async start(options: { handles?: ListeningHandles | undefined } = {}): Promise<RouterAddresses> {
     if (this.server) throw new RouterError('ALREADY_STARTED', 'the router is already started');
     // Loaded now rather than by the first request (a router that never starts never loads it).
     undiciClient();
@@ -278,7 +299,7 @@ class RouterImpl extends EventEmitter implements Router {
       this.countRefusal(reason);
       socket.end(`HTTP/1.1 ${status} ${text}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
     });
-    await listen(server, this.options.listen.host, this.options.listen.port);
+    await listen(server, options.handles?.http ?? this.options.listen);
     const out: RouterAddresses = { url: urlOf(server) };
     if (this.options.tls && this.certificates) {
       const tls = this.options.tls;
@@ -298,7 +319,7 @@ class RouterImpl extends EventEmitter implements Router {
         onUpgrade: this.onUpgrade,
       });
       try {
-        await listen(this.https.server, tls.listen.host, tls.listen.port);
+        await listen(this.https.server, options.handles?.https ?? tls.listen);
       } catch (err) {
         await new Promise<void>((resolve) => server.close(() => resolve()));
         throw err;
@@ -313,7 +334,7 @@ class RouterImpl extends EventEmitter implements Router {
       const [{ createMetricsRegistry }, { startAdminServer }] = await Promise.all([import('./metrics.js'), import('./admin-server.js')]);
       const registry = createMetricsRegistry(this.metricsSource());
       this.admin = startAdminServer({ admin: this.options.admin, router: this, registry });
-      await listen(this.admin, this.options.admin.host, this.options.admin.port);
+      await listen(this.admin, this.options.admin);
       out.adminUrl = urlOf(this.admin);
     }
     return out;
@@ -533,13 +554,16 @@ class RouterImpl extends EventEmitter implements Router {
   };
 }
 
-function listen(server: http.Server | import('node:net').Server, host: string, port: number): Promise<void> {
+/** Listens on an address, or on a socket bound elsewhere (a raw handle). */
+function listen(server: http.Server | import('node:net').Server, on: { host: string; port: number } | object): Promise<void> {
   return new Promise((resolve, reject) => {
     server.once('error', reject);
-    server.listen(port, host, () => {
+    const done = () => {
       server.off('error', reject);
       resolve();
-    });
+    };
+    if ('host' in on && 'port' in on) server.listen(on.port, on.host, done);
+    else server.listen(on, done);
   });
 }
 

@@ -26,7 +26,7 @@ function writeAppWithWorkers(dir: string, version: string): string {
   return file;
 }
 
-/** The supervisor's router workers (its socket keeper is a child too, and not a worker). */
+/** The supervisor's router workers. */
 const routerWorkers = (supervisor: number) => supervisorChildren(supervisor).workers;
 
 const supervisorPid = (stateDir: string) => (JSON.parse(readFileSync(join(stateDir, 'router.json'), 'utf8')) as { pid: number }).pid;

@@ -152,7 +152,9 @@ export type ToWorker =
   | { t: 'report'; id: number }
   /** Another worker ejected (`ejectionMs`) or readmitted (none) this instance: follow it. */
   | { t: 'peer-ejection'; instance: string; address: string; ejectionMs?: number }
-  | { t: 'stop'; drainTimeoutMs: number };
+  | { t: 'stop'; drainTimeoutMs: number }
+  /** With the listening socket's handle: listen on it rather than bind (sent before the first table). */
+  | { t: 'socket'; kind: ListenerKind };
 
 /** Worker → supervisor. */
 export type FromWorker =
@@ -163,8 +165,13 @@ export type FromWorker =
   | { t: 'report'; id?: number; report: WorkerReport }
   | { t: 'event'; event: RouterEvent }
   | { t: 'certificate'; event: CertificateEvent }
+  /** With the handle of a socket this worker bound (the first to listen): the supervisor keeps it for the others. */
+  | { t: 'socket'; kind: ListenerKind }
   | { t: 'listening'; url: string; httpsUrl?: string }
   | { t: 'listen-failed'; error: WireError };
+
+/** The proxy's listeners: plain HTTP, and HTTPS when TLS is configured. */
+export type ListenerKind = 'http' | 'https';
 
 /** Supervisor → the daemon that started it, over the IPC channel of its start only. */
 export type StartupMessage = { t: 'ready'; info: SupervisorInfo } | { t: 'failed'; error: WireError };

@@ -1,14 +1,13 @@
 /**
  * The router supervisor: a process of its own (started detached by the daemon's adapter, see
- * `supervisor-control.ts`) that owns the proxy's listening socket through node:cluster (shared with
- * the workers, which accept from it themselves: see `cluster.schedulingPolicy` below), runs N workers, keeps the
- * table in force and its version, replaces a worker that dies, sums the workers' counters, and
- * answers the daemon on a Unix socket. It outlives a daemon that crashes and keeps serving its last
+ * `supervisor-control.ts`) that holds the proxy's listening sockets (see `sockets` below), runs N
+ * workers that accept from them, keeps the table in force and its version, replaces a worker that
+ * dies, sums the workers' counters, and answers the daemon on a Unix socket. It outlives a daemon that crashes and keeps serving its last
  * table; a restarted daemon adopts it from `router.json`.
  *
  * Run as `node supervisor-main.js '<SupervisorConfig as JSON>'`.
  */
-import cluster, { type Worker } from 'node:cluster';
+import { fork as forkProcess, type ChildProcess } from 'node:child_process';
 import { rmSync, unlinkSync, writeFileSync, renameSync } from 'node:fs';
 import { createServer, type Socket } from 'node:net';
 import { getPriority, setPriority } from 'node:os';
@@ -23,13 +22,15 @@ import { FigureMerger, type MergedReport } from './figures.js';
 import { SharedEjections } from './shared-ejections.js';
 import {
   PROTOCOL_VERSION, readJsonLines, toWireError, writeJsonLine,
-  type FromWorker, type StartupMessage, type SupervisorConfig, SUPERVISOR_INFO_FILE, SUPERVISOR_SOCKET_FILE, type SupervisorInfo, type SupervisorRequest, type SupervisorStatus, type ToWorker, type WireError, type WorkerEvent, type WorkerExit, WORKER_EXITS_KEPT,
+  type FromWorker, type ListenerKind, type StartupMessage, type SupervisorConfig, SUPERVISOR_INFO_FILE, SUPERVISOR_SOCKET_FILE, type SupervisorInfo, type SupervisorRequest, type SupervisorStatus, type ToWorker, type WireError, type WorkerEvent, type WorkerExit, WORKER_EXITS_KEPT,
 } from './protocol.js';
 import { REPORT_HEARTBEAT_MS, REPORT_INTERVAL_MS, WORKER_OPTIONS_ENV } from './worker-constants.js';
 import { workerExecArgv } from './heap-flags.js';
 
 interface WorkerState {
-  worker: Worker;
+  /** This supervisor's number for it (pids can be reused). */
+  id: number;
+  child: ChildProcess;
   pid: number;
   forkedAtMs: number;
   acked: number;
@@ -39,6 +40,8 @@ interface WorkerState {
   requests: number;
   /** The exit of the worker this one replaces, told `worker-replaced` once this one listens. */
   replacing?: WorkerExit;
+  /** Said hello while another worker was binding the sockets: given them (and the table) once it has. */
+  awaitingSockets?: boolean;
 }
 
 interface PendingApply { version: number; waiting: Set<number>; done: (error?: WireError) => void }
@@ -80,31 +83,22 @@ const forwarded = new Set<string>();
  */
 const certificateChanges = new Set<string>();
 
-// Workers accept connections themselves, as the router in the daemon does: each takes every
-// connection waiting in one turn of its event loop. node:cluster's default, round-robin, has this
-// process accept them and hand them over one at a time per worker, each hand-off an IPC round trip
-// through both event loops; on a busy host a burst of new connections (a client's pool growing)
-// queued here for longer than clients wait for an answer (UND_ERR_HEADERS_TIMEOUT under steady
-// load), and a worker that died mid hand-off left its connection open and unanswered.
-cluster.schedulingPolicy = cluster.SCHED_NONE;
-const workerSettings = { exec: here.replace(/supervisor-main\.(ts|js)$/, 'worker-main.$1'), execArgv: workerExecArgv(process.execArgv) };
-cluster.setupPrimary(workerSettings);
-
-/** The socket keeper (see `socket-keeper-main.ts`): holds the listening sockets open whatever the workers do. */
-let keeper: Worker | undefined;
-let keeperForkedAtMs = 0;
-
-function forkKeeper(): void {
-  // Its own entry file and the supervisor's small-heap flags: it loads nothing of the router.
-  cluster.setupPrimary({ exec: here.replace(/supervisor-main\.(ts|js)$/, 'socket-keeper-main.$1'), execArgv: process.execArgv });
-  keeperForkedAtMs = Date.now();
-  try {
-    keeper = cluster.fork({ [WORKER_OPTIONS_ENV]: JSON.stringify({ listen: config.router.listen, ...(config.router.tls && { tls: { listen: config.router.tls.listen } }) }) });
-  } finally {
-    cluster.setupPrimary(workerSettings);
-  }
-  keeper.on('error', () => undefined);
-}
+/**
+ * The listening sockets, as raw handles: the first worker binds them and hands them over, and every
+ * later worker listens on them. Held here, never listened on (a raw handle is not polled), so this
+ * process accepts no connection, and the sockets outlive every worker: with one worker, or all of
+ * them dying at once, connections wait in the kernel's backlog for the replacement rather than
+ * being refused. They close with this process. Each worker accepts connections itself, as the
+ * router in the daemon does, taking every connection waiting in one turn of its event loop (a
+ * hand-off through this process, as node:cluster's round-robin does, queued bursts of new
+ * connections here for longer than clients wait, and lost those of a worker dying mid hand-off).
+ */
+const sockets: Partial<Record<ListenerKind, object>> = {};
+/** The worker binding the sockets while none are held here. */
+let binder: WorkerState | undefined;
+const workerFile = here.replace(/supervisor-main\.(ts|js)$/, 'worker-main.$1');
+const workerArgv = workerExecArgv(process.execArgv);
+let nextWorkerId = 1;
 
 /** Why a worker could not be given `config.workerPriority`, the first time it was refused. */
 let priorityRefused: string | undefined;
@@ -130,35 +124,72 @@ function priorityOf(pid: number): number {
 }
 
 function fork(replacing?: WorkerExit): void {
-  const worker = cluster.fork({ [WORKER_OPTIONS_ENV]: JSON.stringify(config.router) });
-  prioritize(worker.process.pid ?? 0);
-  const state: WorkerState = { worker, pid: worker.process.pid ?? 0, forkedAtMs: Date.now(), acked: 0, listening: false, greeted: false, requests: 0, ...(replacing && { replacing }) };
-  workers.set(worker.id, state);
-  worker.on('message', (m: FromWorker) => onWorkerMessage(state, m));
+  const child = forkProcess(workerFile, [], {
+    execArgv: workerArgv,
+    env: { ...process.env, [WORKER_OPTIONS_ENV]: JSON.stringify(config.router) },
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  prioritize(child.pid ?? 0);
+  const state: WorkerState = { id: nextWorkerId++, child, pid: child.pid ?? 0, forkedAtMs: Date.now(), acked: 0, listening: false, greeted: false, requests: 0, ...(replacing && { replacing }) };
+  workers.set(state.id, state);
+  child.on('message', (m: FromWorker, handle: unknown) => onWorkerMessage(state, m, handle));
+  child.on('exit', () => onWorkerExit(state));
   // A message sent to a worker that died a moment ago fails with EPIPE before its exit is seen:
   // unheard, that error would end the supervisor and every worker with it. The exit is handled
   // below; what the message asked for waits on the live workers only.
-  worker.on('error', (err: Error) => {
+  child.on('error', (err: Error) => {
     process.stderr.write(`graylane router supervisor: worker ${state.pid}: ${err.message}\n`);
   });
 }
 
-function sendTo(state: WorkerState, message: ToWorker): void {
-  if (state.worker.isConnected()) state.worker.send(message);
+function sendTo(state: WorkerState, message: ToWorker, handle?: object): void {
+  if (state.child.connected) state.child.send(message, handle as never);
 }
 
-function onWorkerMessage(state: WorkerState, m: FromWorker): void {
+function exited(state: WorkerState): boolean {
+  return state.child.exitCode !== null || state.child.signalCode !== null;
+}
+
+/**
+ * A worker ready to hear: given the sockets held here, then the table in force (on which it starts
+ * listening), so that it never routes by an older one. With no sockets held yet, the first such
+ * worker binds them; the others wait for it ({@link releaseAwaiting}).
+ */
+function start(state: WorkerState): void {
+  if (sockets.http === undefined) {
+    if (binder && binder !== state && !exited(binder)) {
+      state.awaitingSockets = true;
+      return;
+    }
+    binder = state;
+  }
+  state.awaitingSockets = false;
+  for (const kind of ['http', 'https'] as const) {
+    const handle = sockets[kind];
+    if (handle !== undefined) sendTo(state, { t: 'socket', kind }, handle);
+  }
+  sendTo(state, { t: 'table', version, table });
+}
+
+/** The workers that waited for the sockets (or for a binder that died): each is started now. */
+function releaseAwaiting(): void {
+  for (const w of [...workers.values()]) if (w.awaitingSockets && !exited(w)) start(w);
+}
+
+function onWorkerMessage(state: WorkerState, m: FromWorker, handle: unknown): void {
   switch (m.t) {
     case 'hello':
       state.greeted = true;
       // Retired by a resize before it could hear of it: it stops before it ever listens.
-      if (retiring.has(state.worker.id)) {
+      if (retiring.has(state.id)) {
         sendTo(state, { t: 'stop', drainTimeoutMs: 0 });
         return;
       }
-      // Given the table in force before anything else, so that it never routes by an older one;
-      // sent once the worker listens for it (a message sent earlier would be lost).
-      sendTo(state, { t: 'table', version, table });
+      // Sent once the worker listens for messages (a message sent earlier would be lost).
+      start(state);
+      return;
+    case 'socket':
+      if (typeof handle === 'object' && handle !== null && sockets[m.kind] === undefined) sockets[m.kind] = handle;
       return;
     case 'listening':
       state.listening = true;
@@ -168,6 +199,11 @@ function onWorkerMessage(state: WorkerState, m: FromWorker): void {
         state.replacing.replacedBy = { pid: state.pid, afterMs: Date.now() - state.replacing.atMs };
         pushWorkerEvent({ type: 'worker-replaced', exit: state.replacing });
         delete state.replacing;
+      }
+      // The binder's sockets came before this message: the workers waiting for them can listen.
+      if (state === binder) {
+        binder = undefined;
+        releaseAwaiting();
       }
       if (!ready && [...workers.values()].every((w) => w.listening)) becomeReady();
       return;
@@ -181,7 +217,7 @@ function onWorkerMessage(state: WorkerState, m: FromWorker): void {
     case 'ack':
       state.acked = Math.max(state.acked, m.version);
       for (const p of [...applies]) {
-        if (p.version <= m.version) p.waiting.delete(state.worker.id);
+        if (p.version <= m.version) p.waiting.delete(state.id);
         if (p.waiting.size === 0) p.done();
       }
       return;
@@ -192,22 +228,22 @@ function onWorkerMessage(state: WorkerState, m: FromWorker): void {
       const pending = drains.get(m.id);
       if (!pending) return;
       pending.results.push(m.outcome);
-      pending.waiting.delete(state.worker.id);
+      pending.waiting.delete(state.id);
       if (pending.waiting.size === 0) pending.done();
       return;
     }
     case 'report':
-      merger.report(state.worker.id, m.report);
+      merger.report(state.id, m.report);
       reportedSincePush = true;
       state.requests = m.report.revisions.reduce((n, r) => n + r.totals.requests, 0);
       if (m.id !== undefined) {
         const pending = reports.get(m.id);
-        pending?.waiting.delete(state.worker.id);
+        pending?.waiting.delete(state.id);
         if (pending?.waiting.size === 0) pending.done();
       }
       return;
     case 'event': {
-      const verdict = ejections.onEvent(state.worker.id, m.event);
+      const verdict = ejections.onEvent(state.id, m.event);
       if (verdict.peers) for (const w of live()) if (w !== state) sendTo(w, verdict.peers);
       if (verdict.forward) forwardEvent(m.event);
       return;
@@ -234,33 +270,29 @@ function forwardCertificate(event: CertificateEvent): void {
   for (const c of clients) writeJsonLine(c, { v: PROTOCOL_VERSION, push: 'certificate', event });
 }
 
-cluster.on('exit', (worker) => {
-  if (worker === keeper) {
-    keeper = undefined;
-    if (!stopping) {
-      process.stderr.write(`graylane router supervisor: socket keeper ${worker.process.pid ?? '?'} exited (${worker.process.signalCode ?? worker.process.exitCode}); starting another\n`);
-      // One that cannot hold the sockets at all is retried slowly; the workers serve meanwhile.
-      setTimeout(() => { if (!stopping) forkKeeper(); }, Date.now() - keeperForkedAtMs < 2000 ? 5000 : 100);
-    }
-    return;
+function onWorkerExit(state: WorkerState): void {
+  const id = state.id;
+  workers.delete(id);
+  merger.retire(id);
+  // It died binding the sockets: another waiting worker binds them.
+  if (state === binder) {
+    binder = undefined;
+    releaseAwaiting();
   }
-  const state = workers.get(worker.id);
-  workers.delete(worker.id);
-  merger.retire(worker.id);
-  for (const m of ejections.onWorkerExit(worker.id)) for (const w of live()) sendTo(w, m);
+  for (const m of ejections.onWorkerExit(id)) for (const w of live()) sendTo(w, m);
   // What waited on the dead worker waits on the others only; its replacement gets the table in force.
   for (const p of [...applies]) {
-    p.waiting.delete(worker.id);
+    p.waiting.delete(id);
     if (p.waiting.size === 0) p.done();
   }
   for (const pending of [...drains.values(), ...reports.values()]) {
-    pending.waiting.delete(worker.id);
+    pending.waiting.delete(id);
     if (pending.waiting.size === 0) pending.done();
   }
-  if (retiring.delete(worker.id) || stopping || !ready) return;
+  if (retiring.delete(id) || stopping || !ready) return;
   const now = Date.now();
-  const { signalCode, exitCode } = worker.process;
-  const exit: WorkerExit = { pid: state?.pid ?? worker.process.pid ?? 0, atMs: now, cause: signalCode ?? `exit code ${exitCode ?? '?'}`, livedMs: now - (state?.forkedAtMs ?? now) };
+  const { signalCode, exitCode } = state.child;
+  const exit: WorkerExit = { pid: state.pid, atMs: now, cause: signalCode ?? `exit code ${exitCode ?? '?'}`, livedMs: now - state.forkedAtMs };
   exits.push(exit);
   if (exits.length > WORKER_EXITS_KEPT) exits.shift();
   exitsTotal++;
@@ -269,14 +301,15 @@ cluster.on('exit', (worker) => {
   // A worker that dies at once would otherwise be replaced in a tight loop.
   if (exit.livedMs > 1000) fork(exit);
   else setTimeout(() => { if (!stopping) fork(exit); }, 500);
-});
+}
 
 function pushWorkerEvent(event: WorkerEvent): void {
   for (const c of clients) writeJsonLine(c, { v: PROTOCOL_VERSION, push: 'worker', event });
 }
 
+/** The workers that hear messages and have been given the table (not those waiting for the sockets). */
 function live(): WorkerState[] {
-  return [...workers.values()].filter((w) => w.worker.isConnected());
+  return [...workers.values()].filter((w) => w.child.connected && !w.awaitingSockets);
 }
 
 function merged(): MergedReport {
@@ -295,7 +328,7 @@ function apply(next: RouteTable): Promise<{ version: number; changed: boolean }>
   return new Promise((resolve, reject) => {
     const pending: PendingApply = {
       version: applied,
-      waiting: new Set(targets.map((w) => w.worker.id)),
+      waiting: new Set(targets.map((w) => w.id)),
       done: (error) => {
         const at = applies.indexOf(pending);
         if (at < 0) return;
@@ -315,7 +348,7 @@ function collect<T>(registry: Map<number, PendingCollect<T>>, message: (id: numb
   const targets = live().filter((w) => w.listening);
   return new Promise((resolve) => {
     const pending: PendingCollect<T> = {
-      waiting: new Set(targets.map((w) => w.worker.id)),
+      waiting: new Set(targets.map((w) => w.id)),
       results: [],
       done: () => {
         clearTimeout(timer);
@@ -344,13 +377,13 @@ async function snapshot(): Promise<MergedReport> {
 
 function resize(count: number): { before: number } {
   if (!Number.isInteger(count) || count < 1 || count > 256) throw Object.assign(new Error(`workers must be an integer from 1 to 256, got ${count}`), { code: 'INVALID_OPTIONS' });
-  const serving = live().filter((w) => !retiring.has(w.worker.id));
+  const serving = live().filter((w) => !retiring.has(w.id));
   const before = serving.length;
   config.workers = count;
   for (let i = serving.length; i < count; i++) fork();
   // The newest go first: the oldest have warm connection pools and optimised code.
   for (const w of serving.sort((a, b) => b.forkedAtMs - a.forkedAtMs).slice(0, Math.max(0, serving.length - count))) {
-    retiring.add(w.worker.id);
+    retiring.add(w.id);
     // One still starting is told when it says hello.
     if (w.greeted) sendTo(w, { t: 'stop', drainTimeoutMs: 5000 });
   }
@@ -361,7 +394,7 @@ function resize(count: number): { before: number } {
 function status(): SupervisorStatus {
   return {
     workers: live().sort((a, b) => a.forkedAtMs - b.forkedAtMs).map((w) => ({
-      pid: w.pid, tableVersion: w.acked, requests: w.requests, priority: priorityOf(w.pid), startedAtMs: w.forkedAtMs, ...(retiring.has(w.worker.id) && { retiring: true }),
+      pid: w.pid, tableVersion: w.acked, requests: w.requests, priority: priorityOf(w.pid), startedAtMs: w.forkedAtMs, ...(retiring.has(w.id) && { retiring: true }),
     })),
     exits: exits.map((e) => ({ ...e })),
     exitsTotal,
@@ -428,8 +461,7 @@ function tellParent(message: StartupMessage): void {
 function startupFailed(error: WireError): void {
   tellParent({ t: 'failed', error });
   stopping = true;
-  for (const w of workers.values()) w.worker.process.kill('SIGKILL');
-  keeper?.process.kill('SIGKILL');
+  for (const w of workers.values()) w.child.kill('SIGKILL');
   setTimeout(() => process.exit(1), 200);
 }
 
@@ -438,22 +470,16 @@ async function shutdown(drainTimeoutMs: number): Promise<void> {
   stopping = true;
   clearInterval(pushTimer);
   const exits = [...workers.values()].map((w) => new Promise<void>((r) => {
-    if (w.worker.isDead()) r();
-    else w.worker.once('exit', () => r());
+    if (exited(w)) r();
+    else w.child.once('exit', () => r());
   }));
   for (const w of workers.values()) sendTo(w, { t: 'stop', drainTimeoutMs });
   const hardStop = setTimeout(() => {
-    for (const w of workers.values()) w.worker.process.kill('SIGKILL');
+    for (const w of workers.values()) w.child.kill('SIGKILL');
   }, drainTimeoutMs + 2000);
   await Promise.all(exits);
   clearTimeout(hardStop);
-  // Last: the workers have drained, and the sockets close with it.
-  if (keeper && !keeper.isDead()) {
-    const held = keeper;
-    const gone = new Promise<void>((r) => held.once('exit', () => r()));
-    held.process.kill('SIGKILL');
-    await gone;
-  }
+  // The workers have drained; the sockets close with this process.
   rmSync(infoFile, { force: true });
   server.close();
   for (const c of clients) c.destroy();
@@ -479,7 +505,6 @@ try {
   // None left by an earlier supervisor.
 }
 server.listen(socketPath, () => {
-  forkKeeper();
   for (let i = 0; i < config.workers; i++) fork();
 });
 server.on('error', (err) => startupFailed(toWireError(err)));

@@ -1,24 +1,28 @@
 /**
- * One data-plane worker of the router supervisor (a node:cluster worker): the existing router,
- * given its tables by the supervisor, listening on the supervisor's socket (cluster hands it
- * connections), reporting its counters every {@link REPORT_INTERVAL_MS} when they changed (else
- * every {@link REPORT_HEARTBEAT_MS}) and on request, and
- * forwarding its events.
+ * One data-plane worker of the router supervisor (a child process with an IPC channel): the
+ * existing router, given its tables by the supervisor, accepting connections itself on the
+ * listening sockets the supervisor hands it (the first worker binds them and hands them to the
+ * supervisor, which keeps them open for every later worker), reporting its counters every
+ * {@link REPORT_INTERVAL_MS} when they changed (else every {@link REPORT_HEARTBEAT_MS}) and on
+ * request, and forwarding its events.
  */
-import { createRouter, type Router } from '../../router.js';
+import { createRouter, type ListeningHandles, type Router } from '../../router.js';
 import type { RouterOptions } from '../../types.js';
 import { createInProcessRouterControl } from '../in-process/in-process-control.js';
-import type { FromWorker, ToWorker } from './protocol.js';
+import type { FromWorker, ListenerKind, ToWorker } from './protocol.js';
 import { toWireError } from './protocol.js';
 import { workerReport } from './worker-report.js';
 import { REPORT_HEARTBEAT_MS, REPORT_INTERVAL_MS, WORKER_OPTIONS_ENV } from './worker-constants.js';
 import { ChangeGate } from './change-gate.js';
 
 
-function send(message: FromWorker): void {
+function send(message: FromWorker, handle?: object): void {
   // The supervisor is gone when the channel is: the disconnect handler below ends this worker.
-  if (process.connected) process.send?.(message);
+  if (process.connected) process.send?.(message, handle as never);
 }
+
+/** The listening sockets the supervisor handed over, if any: listened on rather than bound. */
+const given: Partial<Record<ListenerKind, object>> = {};
 
 const options = JSON.parse(process.env[WORKER_OPTIONS_ENV] ?? '{}') as RouterOptions;
 /** The router, or, when its options cannot be used (a certificate file gone bad since the daemon checked), the reason. */
@@ -46,8 +50,11 @@ let listening = false;
 
 const report = () => workerReport(router, Date.now());
 
-async function onMessage(message: ToWorker): Promise<void> {
+async function onMessage(message: ToWorker, handle: unknown): Promise<void> {
   switch (message.t) {
+    case 'socket':
+      if (typeof handle === 'object' && handle !== null) given[message.kind] = handle;
+      return;
     case 'table':
       try {
         await control.applyTable(message.table);
@@ -59,7 +66,14 @@ async function onMessage(message: ToWorker): Promise<void> {
       if (!listening) {
         listening = true;
         try {
-          const { url, httpsUrl } = await router.start();
+          const handles: ListeningHandles | undefined = given.http ? { http: given.http, https: given.https } : undefined;
+          const { url, httpsUrl } = await router.start({ handles });
+          // Bound here: the supervisor keeps the sockets, for the other workers and for when this one dies.
+          const bound = handles ? undefined : router.listeningHandles();
+          if (bound) {
+            send({ t: 'socket', kind: 'http' }, bound.http);
+            if (bound.https) send({ t: 'socket', kind: 'https' }, bound.https);
+          }
           send({ t: 'listening', url, ...(httpsUrl !== undefined && { httpsUrl }) });
         } catch (err) {
           send({ t: 'listen-failed', error: toWireError(err) });
@@ -86,8 +100,8 @@ async function onMessage(message: ToWorker): Promise<void> {
   }
 }
 
-process.on('message', (message: ToWorker) => {
-  onMessage(message).catch((err: unknown) => {
+process.on('message', (message: ToWorker, handle: unknown) => {
+  onMessage(message, handle).catch((err: unknown) => {
     process.stderr.write(`graylane router worker ${process.pid}: ${(err as Error).stack ?? String(err)}\n`);
     process.exit(1);
   });

@@ -1,7 +1,7 @@
 /**
- * The socket keeper holds the listening socket while no worker does: a supervisor with one worker
- * (a one-core host's default) whose worker dies refuses no connection, the keeper itself answers
- * none, and it leaves with its supervisor, even one killed with -9.
+ * The supervisor holds the listening sockets while no worker does: a supervisor with one worker (a
+ * one-core host's default) whose worker dies refuses no connection, the supervisor itself answers
+ * none, and the port is free once the supervisor is gone, even killed with -9.
  */
 import { mkdtempSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -15,11 +15,10 @@ import { startSupervisedRouter } from './supervisor-control.js';
 
 const cleanup = supervisorCleanup();
 
-/** The supervisor's children, each marked whether it is the socket keeper; none once it is gone. */
-function children(pid: number): { pid: number; keeper: boolean }[] {
+/** The supervisor's workers; none once it is gone. */
+function children(pid: number): number[] {
   try {
-    const { workers, keeper } = supervisorChildren(pid);
-    return [...workers.map((p) => ({ pid: p, keeper: false })), ...(keeper === undefined ? [] : [{ pid: keeper, keeper: true }])];
+    return supervisorChildren(pid).workers;
   } catch {
     return [];
   }
@@ -42,19 +41,18 @@ async function until(check: () => boolean, timeoutMs: number, what: string): Pro
   }
 }
 
-it('one worker killed: fresh connections during its replacement wait and are answered, none refused; the keeper answers none', async () => {
+it('one worker killed: fresh connections during its replacement wait and are answered by the replacement, none refused', async () => {
   const a = await startUpstream('a');
   try {
-    const dir = mkdtempSync(join(tmpdir(), 'graylane-sup-keeper-'));
+    const dir = mkdtempSync(join(tmpdir(), 'graylane-sup-sockets-'));
     cleanup.dirs.push(dir);
     const port = await freePort();
     const s = await startSupervisedRouter({ stateDir: dir, workers: 1, router: { listen: { host: '127.0.0.1', port }, drainTimeoutMs: 500 } });
     cleanup.started.push(s);
     await s.applyTable(serviceTable({ stable: [a] }));
-    await until(() => children(s.pid).some((c) => c.keeper), 20_000, 'the socket keeper');
     const url = `http://127.0.0.1:${port}/`;
 
-    // With the keeper holding the socket too, every connection still reaches the worker.
+    // With the supervisor holding the socket too, every connection still reaches the worker.
     const before = await Promise.all(Array.from({ length: 40 }, () => send(url)));
     expect(before.map((r) => r.body)).toEqual(Array(40).fill('a'));
 
@@ -82,17 +80,17 @@ it('one worker killed: fresh connections during its replacement wait and are ans
   }
 }, 60_000);
 
-it('a supervisor killed with -9: its workers and its keeper leave by themselves, and the port is free again', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'graylane-sup-keeper-'));
+it('a supervisor killed with -9: its workers leave by themselves, and the port is free again', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'graylane-sup-sockets-'));
   cleanup.dirs.push(dir);
   const port = await freePort();
   const s = await startSupervisedRouter({ stateDir: dir, workers: 1, router: { listen: { host: '127.0.0.1', port }, drainTimeoutMs: 500 } });
   cleanup.started.push(s);
-  await until(() => children(s.pid).length === 2, 20_000, 'a worker and the keeper');
-  const pids = children(s.pid).map((c) => c.pid);
+  await until(() => children(s.pid).length === 1, 20_000, 'a worker');
+  const pids = children(s.pid);
   s.detach();
   process.kill(s.pid, 'SIGKILL');
-  await until(() => pids.every((p) => !alive(p)), 10_000, 'the worker and the keeper to exit');
+  await until(() => pids.every((p) => !alive(p)), 10_000, 'the worker to exit');
   const again = createServer();
   await new Promise<void>((resolve, reject) => {
     again.once('error', reject);
