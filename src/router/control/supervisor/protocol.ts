@@ -1,7 +1,7 @@
 /**
  * The messages between the daemon's adapter and the router supervisor (JSON lines over a Unix
- * socket), and between the supervisor and its workers (node:cluster's IPC channel). Every line the
- * daemon and the supervisor exchange carries {@link PROTOCOL_VERSION}: a supervisor left running
+ * socket), and between the supervisor and its workers (each worker process's IPC channel). Every
+ * line the daemon and the supervisor exchange carries {@link PROTOCOL_VERSION}: a supervisor left running
  * by an older graylane is refused rather than misread.
  */
 import type { Socket } from 'node:net';
