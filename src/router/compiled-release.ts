@@ -78,7 +78,7 @@ export class CompiledRelease {
     if (this.allowForce && (header === 'canary' || header === 'stable')) {
       const now = this.nowMs();
       c.pin(header, now);
-      const group = this.serve(header, sides, false);
+      const { group } = this.serve(header, sides, false);
       c.served(this.servedBy(group, header, sides), page, now);
       return { group, headers: undefined };
     }
@@ -107,9 +107,9 @@ export class CompiledRelease {
       const now = this.nowMs();
       const side = this.resolve('stable');
       c.pin(side, now);
-      const group = this.serve(side, sides, true);
+      const { group, lastResort } = this.serve(side, sides, true);
       c.served(this.servedBy(group, side, sides), false, now);
-      return { group, headers: undefined, lastResort: !hasReadyInstance(group) };
+      return { group, headers: undefined, lastResort };
     }
     if (pinned !== undefined) {
       // A page load decides the side afresh (nothing of the new page is loaded yet, so nothing can
@@ -119,18 +119,17 @@ export class CompiledRelease {
       const wanted = page ? this.pageSide(position!) : this.resolve(pinned.side);
       const now = this.nowMs();
       c.pin(wanted, now);
-      const group = this.serve(wanted, sides, !page);
+      const { group, lastResort } = this.serve(wanted, sides, !page);
       const side = this.servedBy(group, wanted, sides);
       c.served(side, page, now);
       // Within a page a fallback does not re-pin: the page's other requests keep their side.
       const recorded = page ? side : wanted;
-      const lastResort = !page && !hasReadyInstance(group);
       if (recorded === pinned.side && position === pinned.position) return { group, headers: [this.route.header, given!], lastResort };
       return { group, headers: this.pinHeaders(recorded, position ?? this.positionFor(recorded)), lastResort };
     }
     const position = this.positions.take(this.random);
     const wanted = this.pageSide(position);
-    const group = this.serve(wanted, sides, false);
+    const { group } = this.serve(wanted, sides, false);
     // Pin the client to the side it actually got, so the rest of its page stays consistent.
     const side = this.servedBy(group, wanted, sides);
     c.assigned[side]++;
@@ -186,23 +185,23 @@ export class CompiledRelease {
    * version's answer would not fit the page: a running unready instance of its own side (a probe
    * timing out on a loaded host, say) serves it first, while the router does not see it fail.
    */
-  private serve(side: ReleaseSide, sides: MemberSides, withinPage: boolean): RevisionGroup {
+  private serve(side: ReleaseSide, sides: MemberSides, withinPage: boolean): { group: RevisionGroup; lastResort: boolean } {
     const want = side === 'canary' ? sides.canary : sides.stable;
-    if (want && hasReadyInstance(want)) return want;
+    if (want && hasReadyInstance(want)) return { group: want, lastResort: false };
     // An unchanged member has one version for both sides: not a fallback.
-    if (side === 'canary' && !sides.canary) return sides.stable;
+    if (side === 'canary' && !sides.canary) return { group: sides.stable, lastResort: false };
     if (withinPage && want && hasLastResort(want)) {
       this.counters.unreadyServed++;
-      return want;
+      return { group: want, lastResort: true };
     }
     const other = side === 'canary' ? sides.stable : sides.canary;
     if (other && (!want || hasReadyInstance(other))) {
       this.counters.fallbacks++;
       want?.counters.fallback();
-      return other;
+      return { group: other, lastResort: false };
     }
     // Neither side can serve: the chosen one answers (503), which is the truthful outcome.
-    return want ?? sides.stable;
+    return { group: want ?? sides.stable, lastResort: false };
   }
 
   /** Counts a skew error when an upstream 404 answered a GET of a hashed asset path. */

@@ -2,8 +2,8 @@
  * The router supervisor: a process of its own (started detached by the daemon's adapter, see
  * `supervisor-control.ts`) that holds the proxy's listening sockets (see `sockets` below), runs N
  * workers that accept from them, keeps the table in force and its version, replaces a worker that
- * dies, sums the workers' counters, and answers the daemon on a Unix socket. It outlives a daemon that crashes and keeps serving its last
- * table; a restarted daemon adopts it from `router.json`.
+ * dies, sums the workers' counters, and answers the daemon on a Unix socket. It outlives a daemon
+ * that crashes and keeps serving its last table; a restarted daemon adopts it from `router.json`.
  *
  * Run as `node supervisor-main.js '<SupervisorConfig as JSON>'`.
  */
