@@ -20,7 +20,7 @@ export function tuneDaemonHeap(options: { routesInProcess: boolean | undefined }
   // daemon's memory otherwise rose by 60 MB between full collections (peak 186 MB, then 133 MB).
   // Its cost, more full collections, is small at the daemon's own allocation rate; with the router
   // inside, under full load, it may cost the router ~10% CPU per request (within the noise of a
-  // three-round A/B); router workers do without it (heap-flags.ts).
+  // three-round A/B); router workers run with it too (heap-flags.ts).
   setFlagsFromString('--heap-growing-percent=20');
   if (options.routesInProcess === false) setFlagsFromString('--optimize-for-size');
 }

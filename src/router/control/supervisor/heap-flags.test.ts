@@ -1,4 +1,4 @@
-/** The router's processes run with their heap flags: the supervisor small, the workers' young generation capped. */
+/** The router's processes run with their heap flags: the supervisor small, the workers' young generation capped and old generation kept near its live size. */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -17,9 +17,9 @@ afterAll(async () => {
 
 describe('heap flags of the router processes', () => {
   it.each([
-    [['--optimize-for-size', '--max-semi-space-size=1', '--heap-growing-percent=20'], ['--max-semi-space-size=2']],
-    [['--optimize-for-size', '--max-semi-space-size=1', '--heap-growing-percent=20', '--import', 'file:///tsx.mjs'], ['--import', 'file:///tsx.mjs', '--max-semi-space-size=2']],
-    [[], ['--max-semi-space-size=2']],
+    [['--optimize-for-size', '--max-semi-space-size=1', '--heap-growing-percent=20'], ['--max-semi-space-size=2', '--heap-growing-percent=20']],
+    [['--optimize-for-size', '--max-semi-space-size=1', '--heap-growing-percent=20', '--import', 'file:///tsx.mjs'], ['--import', 'file:///tsx.mjs', '--max-semi-space-size=2', '--heap-growing-percent=20']],
+    [[], ['--max-semi-space-size=2', '--heap-growing-percent=20']],
   ])('a supervisor run with %j gives its workers %j', (supervisorArgv, expected) => {
     expect(workerExecArgv(supervisorArgv)).toEqual(expected);
   });
