@@ -27,6 +27,12 @@ describe('the API client', () => {
     expect(await client.get('api')).toEqual(view);
   });
 
+  it('reads the revisions of a daemon started by an earlier graylane, which sends no unreadyServed', async () => {
+    const earlier = { ...view, revisions: [{ name: 'a', number: 1, role: 'stable', weight: 100, ready: 1, total: 1, requestsPerSecond: 0, errorRate: 0, p99Ms: null, fallbacks: 0, instances: [] }] };
+    const client = await daemon(200, JSON.stringify(earlier));
+    expect(await client.get('api')).toEqual(earlier);
+  });
+
   const malformed: [string, unknown, string, string][] = [
     ['a phase the contract does not know', { ...view, phase: 'Exploded' }, '/phase', 'must be equal to constant'],
     ['a view without done', { ...view, done: undefined }, '/done', 'is required'],

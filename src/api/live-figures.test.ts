@@ -17,7 +17,7 @@ function viewWith(requestsPerSecond: number): ServiceView {
   return {
     name: 'web', namespace: 'default', kind: 'service', phase: 'Paused', strategy: 'canary', step: 2, steps: 4, message: 'paused',
     done: false, terminal: false, aborted: false, pauseReasons: ['CanaryPauseStep'], analysis: [], version: 3,
-    revisions: [{ name: 'bbb', number: 2, role: 'canary', weight: 50, ready: 1, total: 1, requestsPerSecond, errorRate: 0, p99Ms: 4, fallbacks: 0, instances: [] }],
+    revisions: [{ name: 'bbb', number: 2, role: 'canary', weight: 50, ready: 1, total: 1, requestsPerSecond, errorRate: 0, p99Ms: 4, fallbacks: 0, unreadyServed: 0, instances: [] }],
   };
 }
 

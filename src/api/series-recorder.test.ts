@@ -15,7 +15,7 @@ function view(name: string, rps: number): ServiceView {
     status: { phase: 'Paused', stableRevision: 'aaa', canaryRevision: 'bbb', currentStepIndex: 1, pauseConditions: [], message: 'paused' } as never,
     traffic: { stableRevision: 'aaa', canaryRevision: 'bbb', canaryWeight: 25, headerRoutes: [], mirrorRoutes: [] },
     revisions: [{ name: 'aaa', number: 1, instances: [] }, { name: 'bbb', number: 2, instances: [] }],
-    stats: { aaa: { requestsPerSecond: rps * 3, errorRate: 0, p99Ms: 8, fallbacks: 0 }, bbb: { requestsPerSecond: rps, errorRate: 0.1, p99Ms: 12, fallbacks: 0 } },
+    stats: { aaa: { requestsPerSecond: rps * 3, errorRate: 0, p99Ms: 8, fallbacks: 0, unreadyServed: 0 }, bbb: { requestsPerSecond: rps, errorRate: 0.1, p99Ms: 12, fallbacks: 0, unreadyServed: 0 } },
   });
 }
 

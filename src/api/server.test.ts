@@ -19,7 +19,7 @@ function canaryView(name = 'api'): ServiceView {
     status: { phase: 'Paused', stableRevision: 'aaa', canaryRevision: 'bbb', currentStepIndex: 1, pauseConditions: [{ reason: 'CanaryPauseStep', startedAtMs: 0 }], message: 'paused: promote to go on' } as never,
     traffic: { stableRevision: 'aaa', canaryRevision: 'bbb', canaryWeight: 25, headerRoutes: [], mirrorRoutes: [] },
     revisions: [{ name: 'aaa', number: 1, instances: [{ id: 'api-aaa-1', state: 'ready', restarts: 0 }] }, { name: 'bbb', number: 2, instances: [{ id: 'api-bbb-1', state: 'failed', restarts: 2, lastExit: 'exited with code 1', lastExitAtMs: 5 }] }],
-    stats: { bbb: { requestsPerSecond: 3, errorRate: 0.5, p99Ms: 12, fallbacks: 0 } },
+    stats: { bbb: { requestsPerSecond: 3, errorRate: 0.5, p99Ms: 12, fallbacks: 0, unreadyServed: 0 } },
     guard: { verdict: 'Inconclusive', reason: 'too few requests' },
     version: 7,
   });

@@ -5,7 +5,7 @@ import { readinessOf, ReadinessReport } from './readiness-report.js';
 const instance = (state: string, extra: Partial<InstanceView> = {}): InstanceView => ({ id: `i-${state}`, state, restarts: 0, ...extra });
 const revision = (weight: number, instances: InstanceView[]): RevisionLiveView => ({
   name: 'abc', number: 1, role: weight > 0 ? 'stable' : 'canary', weight, ready: instances.filter((i) => i.state === 'ready').length, total: instances.length,
-  requestsPerSecond: 0, errorRate: 0, p99Ms: null, fallbacks: 0, instances,
+  requestsPerSecond: 0, errorRate: 0, p99Ms: null, fallbacks: 0, unreadyServed: 0, instances,
 });
 const service = (revisions: RevisionLiveView[], kind: ServiceView['kind'] = 'service'): ServiceView => ({
   name: 'hello', namespace: 'default', kind, phase: 'Healthy', strategy: 'canary', step: 0, steps: 0, message: '', done: true, terminal: false,

@@ -33,7 +33,7 @@ describe('status of a release', () => {
 });
 
 const rev = (name: string, number: number, weight: number, member?: string) => ({
-  name, number, role: 'stable' as const, weight, ready: 1, total: 1, requestsPerSecond: 0, errorRate: 0, p99Ms: null, fallbacks: 0, instances: [], ...(member ? { member } : {}),
+  name, number, role: 'stable' as const, weight, ready: 1, total: 1, requestsPerSecond: 0, errorRate: 0, p99Ms: null, fallbacks: 0, unreadyServed: 0, instances: [], ...(member ? { member } : {}),
 });
 
 describe('get and status words', () => {
@@ -46,6 +46,15 @@ describe('get and status words', () => {
     const done: ServiceView = { ...release, kind: 'service', name: 'hello', phase: 'Completed', step: 0, steps: 4, message: 'revision b is stable' };
     expect(renderStatus(done).split('\n')[0]).toBe('hello (canary)  Completed');
     expect(renderList([done])).toMatch(/hello\s+canary\s+Completed\s+-\s/);
+  });
+
+  it('says what a revision with no ready instance did with its requests: sent to the other side, or served by its unready instances', () => {
+    const v: ServiceView = { ...release, revisions: [rev('api r2', 2, 100, 'api'), { ...rev('api r3', 3, 0, 'api'), ready: 0, fallbacks: 4, unreadyServed: 20 }] };
+    const lines = renderStatus(v).split('\n');
+    expect(lines).toContain('  #3 api r3 has no ready instance: 4 of its requests went to the other side and its unready instances served 20 requests of pages pinned to it in the last 10 s');
+    const served = renderStatus({ ...v, revisions: [{ ...rev('api r3', 3, 0, 'api'), ready: 0, unreadyServed: 20 }] });
+    expect(served.split('\n')).toContain('  #3 api r3 has no ready instance: its unready instances served 20 requests of pages pinned to it in the last 10 s');
+    expect(renderStatus({ ...release, revisions: [rev('api r2', 2, 100, 'api')] })).not.toContain('no ready instance');
   });
 
   it('shows the header and mirror routes in force', () => {

@@ -64,7 +64,11 @@ export function renderStatus(v: ServiceView): string {
         const line = renderInstance(i);
         if (line) lines.push(`  #${r.number} ${line}`);
       }
-      if (r.fallbacks > 0) lines.push(`  #${r.number} ${r.name} has no ready instance: ${r.fallbacks} of its requests went to the other side in the last 10 s`);
+      const without = [
+        ...(r.fallbacks > 0 ? [`${r.fallbacks} of its requests went to the other side`] : []),
+        ...((r.unreadyServed ?? 0) > 0 ? [`its unready instances served ${r.unreadyServed} requests of pages pinned to it`] : []),
+      ];
+      if (without.length > 0) lines.push(`  #${r.number} ${r.name} has no ready instance: ${without.join(' and ')} in the last 10 s`);
     }
   }
   for (const a of v.analysis) lines.push(`  analysis ${a.name}: ${a.phase}${a.message ? ` (${a.message})` : ''}`);

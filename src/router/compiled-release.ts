@@ -192,6 +192,7 @@ export class CompiledRelease {
     if (side === 'canary' && !sides.canary) return { group: sides.stable, lastResort: false };
     if (withinPage && want && hasLastResort(want)) {
       this.counters.unreadyServed++;
+      want.counters.unreadyServe();
       return { group: want, lastResort: true };
     }
     const other = side === 'canary' ? sides.stable : sides.canary;

@@ -111,6 +111,7 @@ export function createMetricsRegistry(source: MetricsSource): Registry {
     });
   counter('graylane_router_requests_total', 'Requests routed to a revision (mirrored copies are counted apart).', (c) => c.totals.requests);
   counter('graylane_router_fallbacks_total', 'Requests meant for a revision sent to the other side because it had no ready instance.', (c) => c.totals.fallbacks);
+  counter('graylane_router_unready_served_total', 'Within-page requests of a release pinned to a revision with no ready instance, served by its running but unready instances.', (c) => c.totals.unreadyServed);
   counter('graylane_router_mirror_requests_total', 'Mirrored copies sent to a revision.', (c) => c.totals.mirrored.requests);
   counter('graylane_router_mirror_failures_total', 'Mirrored copies that failed (5xx, connection error or timeout).', (c) => c.totals.mirrored.failures);
   counter('graylane_router_upstream_errors_total', 'Connection failures and resets talking to instances.', (c) => c.totals.upstreamErrors);

@@ -44,6 +44,7 @@ class Bucket {
   clientErrors = 0;
   skewErrors = 0;
   fallbacks = 0;
+  unreadyServed = 0;
   maxMs = 0;
   /**
    * Latency counts of bins `latencyFrom` … `latencyFrom + latency.length - 1`: a second's answers
@@ -70,7 +71,7 @@ class Bucket {
   reset(second: number): void {
     this.second = second;
     this.requests = this.c1 = this.c2 = this.c3 = this.c4 = this.c5 = 0;
-    this.failed = this.upstreamErrors = this.timeouts = this.rejected = this.clientErrors = this.skewErrors = this.fallbacks = 0;
+    this.failed = this.upstreamErrors = this.timeouts = this.rejected = this.clientErrors = this.skewErrors = this.fallbacks = this.unreadyServed = 0;
     this.maxMs = 0;
     this.latency?.fill(0);
   }
@@ -102,6 +103,7 @@ export function totalsOf(t: StatsTotals | undefined): RevisionTotals {
     clientErrors: t?.clientErrors ?? 0,
     skewErrors: t?.skewErrors ?? 0,
     fallbacks: t?.fallbacks ?? 0,
+    unreadyServed: t?.unreadyServed ?? 0,
     mirrored: { requests: t?.mirrored.requests ?? 0, failures: t?.mirrored.failures ?? 0 },
     latency: { boundsMs: [...FINE_BOUNDS_MS], counts: t ? Array.from(t.latencyBins) : new Array<number>(FINE_BOUNDS_MS.length + 1).fill(0) },
   };
@@ -121,6 +123,7 @@ export class RevisionCounters {
     clientErrors: 0,
     skewErrors: 0,
     fallbacks: 0,
+    unreadyServed: 0,
     mirrored: { requests: 0, failures: 0 },
     latencyBuckets: new Float64Array(PROM_BUCKETS_S.length + 1),
     latencySumS: 0,
@@ -216,6 +219,12 @@ export class RevisionCounters {
     this.totals.fallbacks++;
   }
 
+  /** Counts a pinned within-page request this revision's unready instances served for want of a ready one. */
+  unreadyServe(): void {
+    this.bucket().unreadyServed++;
+    this.totals.unreadyServed++;
+  }
+
   /**
    * Counts a mirrored copy sent to this revision. Copies are not the revision's own traffic: a
    * canary's error rate, latency and request counts (status, the guard, analysis) leave them out.
@@ -266,6 +275,7 @@ export class RevisionCounters {
       clientErrors: 0,
       skewErrors: 0,
       fallbacks: 0,
+      unreadyServed: 0,
       latencyMs: { p50: 0, p90: 0, p99: 0, max: 0 },
       requestsPerSecond: 0,
       windowMs: seconds * 1000,
@@ -287,6 +297,7 @@ export class RevisionCounters {
       out.rejected += b.rejected;
       out.skewErrors += b.skewErrors;
       out.fallbacks += b.fallbacks;
+      out.unreadyServed += b.unreadyServed;
       if (b.maxMs > max) max = b.maxMs;
       const lat = b.latency;
       if (lat) for (let i = 0; i < lat.length; i++) hist[b.latencyFrom + i]! += lat[i]!;

@@ -241,6 +241,9 @@ describe('release fallbacks', () => {
     expect([call.status, call.body]).toEqual([200, 'api-v2']);
     expect(call.headers['set-cookie']).toBeUndefined();
     expect(r.router.releaseStats('shop')).toMatchObject({ unreadyServed: 1, fallbacks: 0 });
+    // Counted on the revision too (what `status` shows), and not as a fallback of it.
+    expect(r.router.stats({ service: 'api', revision: 'v2', windowMs: 10_000 })).toMatchObject({ requests: 1, unreadyServed: 1, fallbacks: 0 });
+    expect(r.router.totals({ service: 'api', revision: 'v2' })).toMatchObject({ unreadyServed: 1 });
     // A new client's first request has no page to fit: it goes to a side that is ready.
     r.router.setRouteTable(releaseTable(u, { release: { canaryWeight: 100 }, api: unready(1) }));
     const fresh = await send(`${r.url}/api/x`);

@@ -49,7 +49,7 @@ describe('the rollout view', () => {
   });
 
   it('shows the traffic figures given per revision, and none for a revision without figures', () => {
-    const v = buildRolloutView(inputs({ status: status({}), traffic: traffic(25), stats: { bbb: { requestsPerSecond: 12.5, errorRate: 0.02, p99Ms: 41, fallbacks: 3 } } }));
+    const v = buildRolloutView(inputs({ status: status({}), traffic: traffic(25), stats: { bbb: { requestsPerSecond: 12.5, errorRate: 0.02, p99Ms: 41, fallbacks: 3, unreadyServed: 0 } } }));
     expect(v.revisions.map((r) => [r.name, r.role, r.weight, r.requestsPerSecond, r.errorRate, r.p99Ms, r.fallbacks])).toEqual([
       ['aaa', 'stable', 75, 0, 0, null, 0],
       ['bbb', 'canary', 25, 12.5, 0.02, 41, 3],

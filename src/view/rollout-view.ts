@@ -29,10 +29,12 @@ export interface RevisionTraffic {
   p99Ms: number | null;
   /** Requests meant for it that went to the other side for want of a ready instance. */
   fallbacks: number;
+  /** Pinned within-page requests its unready instances served for want of a ready one. */
+  unreadyServed: number;
 }
 
 /** No traffic at all: what a revision the router has no figures for shows. */
-export const NO_TRAFFIC: RevisionTraffic = { requestsPerSecond: 0, errorRate: 0, p99Ms: null, fallbacks: 0 };
+export const NO_TRAFFIC: RevisionTraffic = { requestsPerSecond: 0, errorRate: 0, p99Ms: null, fallbacks: 0, unreadyServed: 0 };
 
 /** Everything a rollout's view is made of. */
 export interface RolloutViewInputs {
@@ -114,6 +116,7 @@ export function buildRolloutView(input: RolloutViewInputs): ServiceView {
       errorRate: s.errorRate,
       p99Ms: s.p99Ms,
       fallbacks: s.fallbacks,
+      unreadyServed: s.unreadyServed,
       instances: mine,
     });
   }

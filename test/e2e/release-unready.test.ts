@@ -65,6 +65,17 @@ describe('a release whose canary API fails its readiness probe while it runs', (
     const versions: string[] = [];
     for (let i = 0; i < 20; i++) versions.push((await get(`${d.info.routerUrl}/api/cart/${i}`, call)).version);
     expect(versions).toEqual(new Array<string>(20).fill('v2'));
+    // `status` says where they went: to the unready canary API, none to the other side. The router
+    // learns of the failed probe with its next table, a moment after `status` does: the page's calls
+    // go on until `status` counts them (each still answered by v2).
+    const canary = await waitFor(async () => {
+      versions.push((await get(`${d.info.routerUrl}/api/cart`, call)).version);
+      const r = (await view(d, 'api')).revisions.find((x) => x.role === 'canary');
+      return r !== undefined && (r.unreadyServed ?? 0) > 0 ? r : undefined;
+    }, 10_000, 'status to count the requests the unready canary API served');
+    expect(versions.filter((v) => v !== 'v2')).toEqual([]);
+    expect(canary.fallbacks).toBe(0);
+    expect((await cli(d.stateDir, ['status', 'api'])).out).toMatch(/#\d+ \S+ has no ready instance: its unready instances served \d+ requests of pages pinned to it in the last 10 s/);
     // A client with no page yet has nothing to fit: it is served by a ready side.
     for (let i = 0; i < 10; i++) expect((await get(`${d.info.routerUrl}/api/cart`, { accept: 'application/json' })).version).toBe('v1');
 

@@ -46,6 +46,8 @@ export const RevisionLiveViewSchema = Type.Object({
   errorRate: Type.Number({ minimum: 0, description: 'fraction of responses that were errors (5xx and upstream failures) over the last 10 s' }),
   p99Ms: Type.Union([Type.Number(), Type.Null()], { description: 'p99 latency in ms over the last 10 s; null without traffic' }),
   fallbacks: Type.Number({ minimum: 0, description: 'requests meant for this revision that went to the other side over the last 10 s, because it had no ready instance' }),
+  // Optional: a daemon started by an earlier graylane does not send it, and its views still read.
+  unreadyServed: Type.Optional(Type.Number({ minimum: 0, description: 'within-page requests of a release pinned to this revision that its running but unready instances served over the last 10 s, because it had no ready instance (rather than the other version); absent from a daemon of an earlier version' })),
   member: Type.Optional(Type.String({ description: 'of a release: the member service this revision belongs to' })),
   instances: Type.Array(InstanceViewSchema, { description: 'its instances (not stopped), with what each went through' }),
 });

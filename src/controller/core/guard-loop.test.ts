@@ -9,7 +9,7 @@ const BOUNDS = [1, 2, 5, 10, 20, 50, 100];
 
 const zero = (): RevisionTotals => ({
   requests: 0, responses: { '1xx': 0, '2xx': 0, '3xx': 0, '4xx': 0, '5xx': 0 }, failed: 0, upstreamErrors: 0, timeouts: 0, rejected: 0,
-  clientErrors: 0, skewErrors: 0, fallbacks: 0, mirrored: { requests: 0, failures: 0 },
+  clientErrors: 0, skewErrors: 0, fallbacks: 0, unreadyServed: 0, mirrored: { requests: 0, failures: 0 },
   latency: { boundsMs: BOUNDS, counts: new Array<number>(BOUNDS.length + 1).fill(0) },
 });
 

@@ -16,6 +16,7 @@ class FakeRevision {
     clientErrors: 0,
     skewErrors: 0,
     fallbacks: 0,
+    unreadyServed: 0,
     mirrored: { requests: 0, failures: 0 },
     latency: { boundsMs: BOUNDS, counts: new Array<number>(BOUNDS.length + 1).fill(0) },
   };

@@ -81,6 +81,7 @@ export function revisionTraffic(s: RevisionStats): RevisionTraffic {
     errorRate: s.requests === 0 ? 0 : s.failed / s.requests,
     p99Ms: s.requests === 0 ? null : s.latencyMs.p99,
     fallbacks: s.fallbacks,
+    unreadyServed: s.unreadyServed,
   };
 }
 

@@ -29,7 +29,7 @@ describe('runAnalysis with the builtin provider over no data (fake clock)', () =
         const n = scheduler.now() >= trafficAtMs ? 200 : 0;
         return {
           requests: n, failed: n ? errors : 0, responses: { ...empty, '2xx': n ? n - errors : 0, '5xx': n ? errors : 0 },
-          upstreamErrors: 0, timeouts: 0, rejected: 0, clientErrors: 0, skewErrors: 0, fallbacks: 0,
+          upstreamErrors: 0, timeouts: 0, rejected: 0, clientErrors: 0, skewErrors: 0, fallbacks: 0, unreadyServed: 0,
           latencyMs: { p50: 0, p90: 0, p99: 0, max: 0 }, requestsPerSecond: n / 60, windowMs: 60_000,
         };
       },

@@ -10,7 +10,7 @@ const stats = (over: Partial<RevisionStats> & { ok?: number; e5xx?: number } = {
   requests: (over.ok ?? 990) + (over.e5xx ?? 10) + (over.upstreamErrors ?? 0) + (over.timeouts ?? 0) + (over.rejected ?? 0),
   responses: { '1xx': 0, '2xx': over.ok ?? 990, '3xx': 0, '4xx': 0, '5xx': over.e5xx ?? 10 },
   failed: (over.e5xx ?? 10) + (over.upstreamErrors ?? 0) + (over.timeouts ?? 0) + (over.rejected ?? 0),
-  upstreamErrors: 0, timeouts: 0, rejected: 0, clientErrors: 0, skewErrors: 0, fallbacks: 0,
+  upstreamErrors: 0, timeouts: 0, rejected: 0, clientErrors: 0, skewErrors: 0, fallbacks: 0, unreadyServed: 0,
   latencyMs: { p50: 10, p90: 20, p99: 40, max: 80 }, requestsPerSecond: 16.5, windowMs: 60_000,
   ...over,
 });

@@ -143,7 +143,7 @@ const zeroCounts = { '1xx': 0, '2xx': 0, '3xx': 0, '4xx': 0, '5xx': 0 };
 function totalsOf(requests: number, errors: number, latency: LatencyCounts): RevisionTotals {
   return {
     requests, failed: Math.min(requests, errors), responses: { ...zeroCounts, '5xx': errors, '2xx': Math.max(0, requests - errors) },
-    upstreamErrors: 0, timeouts: 0, rejected: 0, clientErrors: 0, skewErrors: 0, fallbacks: 0, mirrored: { requests: 0, failures: 0 }, latency,
+    upstreamErrors: 0, timeouts: 0, rejected: 0, clientErrors: 0, skewErrors: 0, fallbacks: 0, unreadyServed: 0, mirrored: { requests: 0, failures: 0 }, latency,
   };
 }
 

@@ -93,6 +93,11 @@ export interface RequestCounts {
    * other side because it had no ready instance.
    */
   fallbacks: number;
+  /**
+   * Within-page requests of a release pinned to this revision while it had no ready instance,
+   * served by its running but unready (`lastResort`) instances rather than by the other version.
+   */
+  unreadyServed: number;
 }
 
 /** Statistics of one revision of one service over a window. */

@@ -5,8 +5,8 @@ import { FigureHistory, zeroTotals, type MergedReport } from './figures.js';
 const BOUNDS = [...FINE_BOUNDS_MS];
 
 /** A merged report of one revision whose cumulative latency counts are `bins` (bin → count). */
-function report(atMs: number, bins: Record<number, number>): MergedReport {
-  const totals = zeroTotals(BOUNDS);
+function report(atMs: number, bins: Record<number, number>, extra: { fallbacks?: number; unreadyServed?: number } = {}): MergedReport {
+  const totals = { ...zeroTotals(BOUNDS), ...extra };
   for (const [bin, n] of Object.entries(bins)) totals.latency.counts[Number(bin)] = n;
   const requests = Object.values(bins).reduce((a, b) => a + b, 0);
   totals.requests = requests;
@@ -33,6 +33,17 @@ describe('the daemon’s per-second history of merged reports', () => {
     // Only the last second: the one answer in bin 300.
     now = 101_999;
     expect(history.stats({ service: 'web', revision: 'v1', windowMs: 1000 }, BOUNDS).latencyMs.p50).toBe(BOUNDS[300]);
+  });
+
+  it('windows the fallbacks and the requests unready instances served, as differences of cumulative reports', () => {
+    let now = 300_000;
+    const history = new FigureHistory(() => now);
+    history.take(report(300_000, { 50: 1 }, { fallbacks: 2, unreadyServed: 7 }), true);
+    history.take(report(301_000, { 50: 2 }, { fallbacks: 2, unreadyServed: 10 }), true);
+    history.take(report(302_000, { 50: 3 }, { fallbacks: 3, unreadyServed: 10 }), true);
+    now = 302_500;
+    expect(history.stats({ service: 'web', revision: 'v1', windowMs: 10_000 }, BOUNDS)).toMatchObject({ fallbacks: 3, unreadyServed: 10 });
+    expect(history.stats({ service: 'web', revision: 'v1', windowMs: 2000 }, BOUNDS)).toMatchObject({ fallbacks: 1, unreadyServed: 3 });
   });
 
   it('skips a second whose counts went down (a revision that left a worker and came back)', () => {

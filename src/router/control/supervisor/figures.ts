@@ -71,10 +71,10 @@ export interface MergedReport extends WorkerReport {
 
 const zeroCounts = (): RequestCounts => ({
   requests: 0, responses: { '1xx': 0, '2xx': 0, '3xx': 0, '4xx': 0, '5xx': 0 },
-  failed: 0, upstreamErrors: 0, timeouts: 0, rejected: 0, clientErrors: 0, skewErrors: 0, fallbacks: 0,
+  failed: 0, upstreamErrors: 0, timeouts: 0, rejected: 0, clientErrors: 0, skewErrors: 0, fallbacks: 0, unreadyServed: 0,
 });
 
-const COUNT_KEYS = ['requests', 'failed', 'upstreamErrors', 'timeouts', 'rejected', 'clientErrors', 'skewErrors', 'fallbacks'] as const;
+const COUNT_KEYS = ['requests', 'failed', 'upstreamErrors', 'timeouts', 'rejected', 'clientErrors', 'skewErrors', 'fallbacks', 'unreadyServed'] as const;
 const CLASSES = ['1xx', '2xx', '3xx', '4xx', '5xx'] as const;
 
 /** `into += add × sign`, field by field. */

@@ -32,10 +32,12 @@ async function scrape(merger: FigureMerger): Promise<{ values: Map<string, numbe
 }
 
 /** A revision of `web` with `ok` 2xx and `bad` 5xx responses, each observed at `latencyS`. */
-function revision(revision: string, o: { ok: number; bad?: number; latencyS?: number }): ReportedRevision {
+function revision(revision: string, o: { ok: number; bad?: number; latencyS?: number; fallbacks?: number; unreadyServed?: number }): ReportedRevision {
   const bad = o.bad ?? 0;
   const totals = zeroTotals([...FINE_BOUNDS_MS]);
   totals.requests = o.ok + bad;
+  totals.fallbacks = o.fallbacks ?? 0;
+  totals.unreadyServed = o.unreadyServed ?? 0;
   totals.responses['2xx'] = o.ok;
   totals.responses['5xx'] = bad;
   totals.failed = bad;
@@ -105,6 +107,18 @@ const rows: { name: string; steps: Step[]; expected: Record<string, number | und
       [web('v1', 'instance_inflight_requests', ',instance="a"')]: 2,
       [web('v1', 'instance_ejected', ',instance="a"')]: 0,
       [web('v1', 'instance_inflight_requests', ',instance="b"')]: undefined,
+    },
+  },
+  {
+    name: 'fallbacks and requests served by unready instances are summed per revision, a dead worker\'s included',
+    steps: [
+      { worker: 1, report: report({ revisions: [revision('v2', { ok: 4, fallbacks: 1, unreadyServed: 3 })] }) },
+      { worker: 2, report: report({ revisions: [revision('v2', { ok: 2, unreadyServed: 2 })] }) },
+      { retire: 2 },
+    ],
+    expected: {
+      [web('v2', 'fallbacks_total')]: 1,
+      [web('v2', 'unready_served_total')]: 5,
     },
   },
   {
