@@ -8,10 +8,10 @@ import type { Socket } from 'node:net';
 import type { RouteTable, RouterEvent } from '../../contract/index.js';
 import type { CertificateEvent, RouterOptions } from '../../types.js';
 import type { DrainOutcome } from '../router-control.js';
-import type { MergedReport, WorkerReport } from './figures.js';
+import type { WireMergedReport, WireWorkerReport } from './wire-report.js';
 
-/** Version of the daemon ↔ supervisor protocol (4: `status` answers the workers' exits too, and worker events are pushed). */
-export const PROTOCOL_VERSION = 4;
+/** Version of the daemon ↔ supervisor protocol (5: reports carry latency histograms packed, see wire-report.ts). */
+export const PROTOCOL_VERSION = 5;
 
 /** What the adapter passes the supervisor on its command line. */
 export interface SupervisorConfig {
@@ -123,7 +123,7 @@ export interface HelloResult {
   httpsUrl?: string;
   version: number;
   table: RouteTable;
-  report: MergedReport;
+  report: WireMergedReport;
   /** Why the workers could not be given the priority asked for (no root, no CAP_SYS_NICE). */
   priorityRefused?: string;
 }
@@ -140,7 +140,7 @@ export interface WireError {
 export type SupervisorMessage =
   | { v: number; id: number; ok: true; result: unknown }
   | { v: number; id: number; ok: false; error: WireError }
-  | { v: number; push: 'report'; report: MergedReport }
+  | { v: number; push: 'report'; report: WireMergedReport }
   | { v: number; push: 'event'; event: RouterEvent }
   | { v: number; push: 'certificate'; event: CertificateEvent }
   | { v: number; push: 'worker'; event: WorkerEvent };
@@ -162,7 +162,7 @@ export type FromWorker =
   | { t: 'ack'; version: number }
   | { t: 'nack'; version: number; error: WireError }
   | { t: 'drained'; id: number; outcome: DrainOutcome }
-  | { t: 'report'; id?: number; report: WorkerReport }
+  | { t: 'report'; id?: number; report: WireWorkerReport }
   | { t: 'event'; event: RouterEvent }
   | { t: 'certificate'; event: CertificateEvent }
   /** With the handle of a socket this worker bound (the first to listen): the supervisor keeps it for the others. */

@@ -22,7 +22,8 @@ import { SUPERVISOR_NODE_FLAGS } from './heap-flags.js';
 import type { RouterOptions } from '../../types.js';
 import type { ApplyTableResult, DrainOutcome, RouterControl, RouterSnapshot } from '../router-control.js';
 import type { MetricsSource } from '../../metrics.js';
-import { FigureHistory, type MergedReport } from './figures.js';
+import { FigureHistory } from './figures.js';
+import { unpackReport, type WireMergedReport } from './wire-report.js';
 import { mergedMetricsSource } from './merged-metrics-source.js';
 import {
   PROTOCOL_VERSION, readJsonLines, SUPERVISOR_INFO_FILE, writeJsonLine,
@@ -331,12 +332,12 @@ class SupervisorRouterControl implements SupervisedRouter {
     this.version = hello.version;
     this.table = hello.table;
     this.priorityRefused = hello.priorityRefused;
-    this.history.take(hello.report, this.fresh);
+    this.history.take(unpackReport(hello.report), this.fresh);
   }
 
   private onPush(m: SupervisorMessage): void {
     if (!('push' in m)) return;
-    if (m.push === 'report') this.history.take(m.report, this.fresh);
+    if (m.push === 'report') this.history.take(unpackReport(m.report), this.fresh);
     else if (m.push === 'certificate') this.options.router.tls?.onCertificateEvent?.(m.event);
     else if (m.push === 'worker') for (const listener of [...this.workerListeners]) listener(m.event);
     else for (const listener of [...this.listeners]) listener(m.event);
@@ -368,7 +369,7 @@ class SupervisorRouterControl implements SupervisedRouter {
   }
 
   async snapshot(): Promise<RouterSnapshot> {
-    const report = await this.connected.request<MergedReport>({ op: 'snapshot' }, this.requestTimeoutMs);
+    const report = unpackReport(await this.connected.request<WireMergedReport>({ op: 'snapshot' }, this.requestTimeoutMs));
     this.history.take(report, this.fresh);
     return {
       atMs: report.atMs,

@@ -26,6 +26,7 @@ import {
 } from './protocol.js';
 import { REPORT_HEARTBEAT_MS, REPORT_INTERVAL_MS, WORKER_OPTIONS_ENV } from './worker-constants.js';
 import { workerExecArgv } from './heap-flags.js';
+import { packReport, unpackReport, type WireMergedReport } from './wire-report.js';
 
 interface WorkerState {
   /** This supervisor's number for it (pids can be reused). */
@@ -232,16 +233,18 @@ function onWorkerMessage(state: WorkerState, m: FromWorker, handle: unknown): vo
       if (pending.waiting.size === 0) pending.done();
       return;
     }
-    case 'report':
-      merger.report(state.id, m.report);
+    case 'report': {
+      const report = unpackReport(m.report);
+      merger.report(state.id, report);
       reportedSincePush = true;
-      state.requests = m.report.revisions.reduce((n, r) => n + r.totals.requests, 0);
+      state.requests = report.revisions.reduce((n, r) => n + r.totals.requests, 0);
       if (m.id !== undefined) {
         const pending = reports.get(m.id);
         pending?.waiting.delete(state.id);
         if (pending?.waiting.size === 0) pending.done();
       }
       return;
+    }
     case 'event': {
       const verdict = ejections.onEvent(state.id, m.event);
       if (verdict.peers) for (const w of live()) if (w !== state) sendTo(w, verdict.peers);
@@ -370,9 +373,9 @@ async function awaitDrained(instance: string, deadlineMs: number): Promise<Drain
   return outcomes.length === 0 && Date.now() >= deadlineMs ? 'timeout' : 'unknown';
 }
 
-async function snapshot(): Promise<MergedReport> {
+async function snapshot(): Promise<WireMergedReport> {
   await collect(reports, (id) => ({ t: 'report', id }), 2000);
-  return merged();
+  return packReport(merged());
 }
 
 function resize(count: number): { before: number } {
@@ -405,7 +408,7 @@ async function handle(client: Socket, request: SupervisorRequest): Promise<unkno
   if (request.v !== PROTOCOL_VERSION) throw Object.assign(new Error(`protocol ${request.v} is not this supervisor's ${PROTOCOL_VERSION}`), { code: 'PROTOCOL_MISMATCH' });
   switch (request.op) {
     case 'hello':
-      return { pid: process.pid, url, ...(httpsUrl !== undefined && { httpsUrl }), version, table, report: merged(), ...(priorityRefused !== undefined && { priorityRefused }) };
+      return { pid: process.pid, url, ...(httpsUrl !== undefined && { httpsUrl }), version, table, report: packReport(merged()), ...(priorityRefused !== undefined && { priorityRefused }) };
     case 'apply':
       return apply(request.table);
     case 'await-drained':
@@ -492,7 +495,7 @@ const pushTimer = setInterval(() => {
   if (!reportedSincePush && now - pushedAtMs < REPORT_HEARTBEAT_MS) return;
   reportedSincePush = false;
   pushedAtMs = now;
-  const report = merged();
+  const report = packReport(merged());
   for (const c of clients) writeJsonLine(c, { v: PROTOCOL_VERSION, push: 'report', report });
 }, REPORT_INTERVAL_MS);
 

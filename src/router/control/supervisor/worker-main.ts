@@ -12,6 +12,7 @@ import { createInProcessRouterControl } from '../in-process/in-process-control.j
 import type { FromWorker, ListenerKind, ToWorker } from './protocol.js';
 import { toWireError } from './protocol.js';
 import { workerReport } from './worker-report.js';
+import { packReport } from './wire-report.js';
 import { REPORT_HEARTBEAT_MS, REPORT_INTERVAL_MS, WORKER_OPTIONS_ENV } from './worker-constants.js';
 import { ChangeGate } from './change-gate.js';
 
@@ -48,7 +49,7 @@ const { router } = built as { router: Router };
 const control = createInProcessRouterControl({ router });
 let listening = false;
 
-const report = () => workerReport(router, Date.now());
+const report = () => packReport(workerReport(router, Date.now()));
 
 async function onMessage(message: ToWorker, handle: unknown): Promise<void> {
   switch (message.t) {
