@@ -11,14 +11,15 @@
  * first fifth is warm-up: JIT, buffers, the stats windows filling). "Together" counts each page
  * once (anonymous memory summed, each mapped file once: what a container holding just these
  * processes is charged); the RSS of each process summed is printed beside it, and counts the node
- * binary's resident pages once per process.
+ * binary's resident pages once per process. The CPU each spent over the run is printed too: the
+ * daemon alone (not its apps), the supervisor and its workers.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { BenchOptions } from './main.js';
 import { countFlag, failed, makeAppDir, numberFlag, round, sleep, startDaemon, stopAll, waitSettledOn, writeAppFile } from './lib-daemon.js';
 import { clientFlag, startLoad, type LoadClient } from './lib-load.js';
-import { childPids } from './lib-process-cpu.js';
+import { childPids, readProcessCpuSeconds, readProcessTreeCpuSeconds } from './lib-process-cpu.js';
 import { pageOnceBytes, readMappedMemory, readProcessMemory, type MappedMemory } from './lib-process-memory.js';
 
 const MB = 1024 * 1024;
@@ -48,6 +49,8 @@ interface ModeFigures {
   /** Mean of the last fifth over the mean of the second fifth. */
   growth: number;
   requestsPerSecondHeld: number;
+  /** CPU over the run, % of one core: the daemon alone (not its apps), the supervisor, its workers together. */
+  cpuPercent: { daemon: number; supervisor: number; workers: number };
   failed: number;
   /** Why requests failed: error codes and 5xx statuses, with counts. */
   errors: Record<string, number>;
@@ -88,6 +91,13 @@ async function runMode(options: { mode: string; routerWorkers: number | undefine
     const load = startLoad({ client: options.client, origin: daemon.info.routerUrl, paths: services.map((s) => `${s.pathPrefix}/`), ratePerSecond: options.rps });
     const samples: Sample[] = [];
     let routerProcesses = 0;
+    // Who spends the CPU of serving the load: the daemon alone (its apps are its children), the supervisor, the workers.
+    const cpuNow = async () => {
+      const sup = supervisorPid();
+      const supervisor = sup === undefined ? 0 : await readProcessCpuSeconds({ pid: sup });
+      return { daemon: await readProcessCpuSeconds({ pid: daemon.pid }), supervisor, workers: sup === undefined ? 0 : (await readProcessTreeCpuSeconds({ pid: sup })) - supervisor };
+    };
+    const cpu0 = await cpuNow();
     const t0 = performance.now();
     options.log(`  ${options.mode}: ${options.services} services at ${options.rps} requests/s for ${options.durationS} s…`);
     while (performance.now() - t0 < options.durationS * 1000) {
@@ -103,7 +113,9 @@ async function runMode(options: { mode: string; routerWorkers: number | undefine
         togetherMb: round(pageOnceBytes([daemonMapped, ...router.mapped]) / MB),
       });
     }
+    const cpu1 = await cpuNow();
     const elapsedS = (performance.now() - t0) / 1000;
+    const percent = (k: keyof typeof cpu0) => round(((cpu1[k] - cpu0[k]) / elapsedS) * 100, 2);
     const { log, dropped, socketErrors } = await load.stop();
     const sent = log.sentMs.length;
     let failedCount = dropped + socketErrors;
@@ -130,6 +142,7 @@ async function runMode(options: { mode: string; routerWorkers: number | undefine
       peakRssSumMb: round(Math.max(...samples.map((s) => s.daemonMb + s.routerMb))),
       growth: round(growth, 3),
       requestsPerSecondHeld: round(sent / elapsedS),
+      cpuPercent: { daemon: percent('daemon'), supervisor: percent('supervisor'), workers: percent('workers') },
       failed: failedCount,
       errors,
       met: { underBudget: Math.max(...total) <= 150, flat: growth <= 1.1 },
@@ -160,6 +173,7 @@ export async function run(options: BenchOptions): Promise<Record<string, unknown
     line(['', ...rows.map((r) => r.mode)]);
     line(['requests/s held', ...rows.map((r) => String(r.requestsPerSecondHeld))]);
     line(['failed requests', ...rows.map((r) => String(r.failed))]);
+    line(['CPU, % of a core: daemon / supervisor / workers', ...rows.map((r) => `${r.cpuPercent.daemon} / ${r.cpuPercent.supervisor} / ${r.cpuPercent.workers}`)]);
     line(['router processes', ...rows.map((r) => String(r.routerProcesses))]);
     line(['daemon MB, first → last sample', ...rows.map((r) => `${r.samples[0]?.daemonMb ?? '-'} → ${r.samples.at(-1)?.daemonMb ?? '-'}`)]);
     line(['router MB, first → last sample', ...rows.map((r) => `${r.samples[0]?.routerMb ?? '-'} → ${r.samples.at(-1)?.routerMb ?? '-'}`)]);
