@@ -158,13 +158,20 @@ async function copyThenTruncate(file: string, size: number, rotation: LogRotatio
       moved = { from, to };
       let end = size;
       let last = await copyRange(src, dst, from, end);
-      for (let round = 0; round < CATCH_UP_ROUNDS; round += 1) {
+      // Truncate right after a look that found nothing new: only what lands between that look and
+      // the truncation is lost unseen. Growth seen is copied, unless the writer keeps outrunning the
+      // copy or the kept part would pass the cap: then it is dropped and said so.
+      let final = end;
+      for (let round = 0; ; round += 1) {
         const now = (await sizeOf(file)) ?? end;
-        if (now <= end || now - from > rotation.maxBytes) break;
+        if (now <= end) break;
+        if (round >= CATCH_UP_ROUNDS || now - from > rotation.maxBytes) {
+          final = now;
+          break;
+        }
         last = await copyRange(src, dst, end, now);
         end = now;
       }
-      const final = (await sizeOf(file)) ?? end;
       await truncate(file, 0);
       if (final > end) {
         dropped += final - end;
