@@ -153,10 +153,10 @@ interface DataPlane {
  * Starts the in-process router, or with `workers` starts (or adopts, after a crash) the router
  * supervisor of this state dir, so that a restarted daemon never starts a second one on the port.
  */
-async function startDataPlane(options: { workers: number | undefined; router: Router | undefined; stateDir: string; listen: { host: string; port: number }; drainTimeoutMs: number; settings: RouterSettings | undefined; adminToken: string; tls: Partial<RouterOptions> }): Promise<DataPlane> {
+async function startDataPlane(options: { workers: number | undefined; router: Router | undefined; stateDir: string; listen: { host: string; port: number }; drainTimeoutMs: number; settings: RouterSettings | undefined; adminToken: string; tls: Partial<RouterOptions>; log: (line: string) => void }): Promise<DataPlane> {
   const client = routerClientOptions(options.settings);
   if (options.workers !== undefined) {
-    const supervised = await startSupervisedRouter({ stateDir: options.stateDir, workers: options.workers, workerPriority: options.settings?.workerPriority, router: { listen: options.listen, drainTimeoutMs: options.drainTimeoutMs, ...client, ...options.tls } });
+    const supervised = await startSupervisedRouter({ stateDir: options.stateDir, workers: options.workers, workerPriority: options.settings?.workerPriority, router: { listen: options.listen, drainTimeoutMs: options.drainTimeoutMs, ...client, ...options.tls }, onProblem: options.log });
     let admin;
     try {
       admin = await startSupervisorAdmin({ control: supervised, admin: { host: '127.0.0.1', port: 0, token: options.adminToken } });
@@ -291,9 +291,10 @@ export async function startLocalDaemon(options: LocalDaemonOptions): Promise<Loc
     }
   }
   if (nginx) return startWithNginx({ options, app, text, appFile, store, orphans, listen, drainTimeoutMs });
+  const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   let plane: DataPlane;
   try {
-    plane = await startDataPlane({ workers, router, stateDir: options.stateDir, listen, drainTimeoutMs, settings: app.spec.router, adminToken: options.adminToken, tls });
+    plane = await startDataPlane({ workers, router, stateDir: options.stateDir, listen, drainTimeoutMs, settings: app.spec.router, adminToken: options.adminToken, tls, log });
   } catch (err) {
     store.close();
     const code = (err as NodeJS.ErrnoException).code;
@@ -310,7 +311,6 @@ export async function startLocalDaemon(options: LocalDaemonOptions): Promise<Loc
   });
   const staticRuntime = createRuntime('static', {});
   const controller = new LocalController({ store, processRuntime, staticRuntime, router: plane.control, drainTimeoutMs, dataPlane: () => plane.view() });
-  const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   // Told where `up` runs and in every service's event log: the requests a dead worker held were cut.
   const unsubscribe = plane.onWorkerEvent?.((event) => {
     log(`${new Date(event.exit.replacedBy ? event.exit.atMs + event.exit.replacedBy.afterMs : event.exit.atMs).toISOString()} ${describeWorkerEvent(event).message}`);

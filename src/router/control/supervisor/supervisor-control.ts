@@ -53,6 +53,11 @@ export interface SupervisedRouterOptions {
   requestTimeoutMs?: number;
   /** Wall clock, ms since the epoch; `Date.now` by default. */
   nowMs?: () => number;
+  /**
+   * Hears a message of the supervisor that could not be used (a report that does not add up): it is
+   * dropped, the connection and the figures already held stay. Default: a line on stderr.
+   */
+  onProblem?: (message: string) => void;
 }
 
 /** A supervisor this daemon drives: the RouterControl, and its lifecycle. */
@@ -126,7 +131,9 @@ class SupervisorClient {
   private readonly pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }>();
   private closed = false;
 
-  private constructor(private readonly socket: Socket, private readonly onPush: (m: SupervisorMessage) => void) {
+  private readonly refusedPushes = new Map<string, number>();
+
+  private constructor(private readonly socket: Socket, private readonly onPush: (m: SupervisorMessage) => void, private readonly onProblem: (message: string) => void) {
     readJsonLines(socket, (value) => this.onMessage(value as SupervisorMessage));
     socket.on('error', () => socket.destroy());
     socket.on('close', () => {
@@ -139,7 +146,8 @@ class SupervisorClient {
     });
   }
 
-  static open(socketPath: string, onPush: (m: SupervisorMessage) => void, timeoutMs: number): Promise<SupervisorClient> {
+  static open(options: { socketPath: string; onPush: (m: SupervisorMessage) => void; onProblem: (message: string) => void; timeoutMs: number }): Promise<SupervisorClient> {
+    const { socketPath, onPush, onProblem, timeoutMs } = options;
     return new Promise((resolve, reject) => {
       const socket = connect(socketPath);
       const timer = setTimeout(() => {
@@ -149,7 +157,7 @@ class SupervisorClient {
       socket.once('connect', () => {
         clearTimeout(timer);
         socket.removeAllListeners('error');
-        resolve(new SupervisorClient(socket, onPush));
+        resolve(new SupervisorClient(socket, onPush, onProblem));
       });
       socket.once('error', (err) => {
         clearTimeout(timer);
@@ -177,7 +185,15 @@ class SupervisorClient {
 
   private onMessage(m: SupervisorMessage): void {
     if ('push' in m) {
-      this.onPush(m);
+      // Thrown here, it would end the daemon from a socket's data handler; the push alone is lost.
+      try {
+        this.onPush(m);
+      } catch (err) {
+        const count = (this.refusedPushes.get(m.push) ?? 0) + 1;
+        this.refusedPushes.set(m.push, count);
+        // The first of its kind, then every power of ten: reports come five times a second.
+        if (Number.isInteger(Math.log10(count))) this.onProblem(`graylane: dropped a '${m.push}' message of the router supervisor (${count} dropped so far): ${(err as Error).message}`);
+      }
       return;
     }
     const p = this.pending.get(m.id);
@@ -230,8 +246,10 @@ class SupervisorRouterControl implements SupervisedRouter {
   private readonly workerListeners = new Set<(event: WorkerEvent) => void>();
   private readonly requestTimeoutMs: number;
   private fresh = true;
+  private readonly onProblem: (message: string) => void;
 
   constructor(private readonly options: SupervisedRouterOptions) {
+    this.onProblem = options.onProblem ?? ((message) => process.stderr.write(`${message}\n`));
     this.history = new FigureHistory(options.nowMs ?? Date.now);
     this.requestTimeoutMs = options.requestTimeoutMs ?? 10_000;
   }
@@ -251,7 +269,7 @@ class SupervisorRouterControl implements SupervisedRouter {
   private async tryAdopt(info: SupervisorInfo): Promise<boolean> {
     let client: SupervisorClient;
     try {
-      client = await SupervisorClient.open(info.socketPath, (m) => this.onPush(m), 2000);
+      client = await SupervisorClient.open({ socketPath: info.socketPath, onPush: (m) => this.onPush(m), onProblem: this.onProblem, timeoutMs: 2000 });
     } catch {
       // A pid alive but no socket: the pid was reused by something else, or the supervisor is
       // stopping. Either way it is not ours to adopt or kill.
@@ -320,7 +338,7 @@ class SupervisorRouterControl implements SupervisedRouter {
   }
 
   private async connect(socketPath: string): Promise<void> {
-    this.client = await SupervisorClient.open(socketPath, (m) => this.onPush(m), 5000);
+    this.client = await SupervisorClient.open({ socketPath, onPush: (m) => this.onPush(m), onProblem: this.onProblem, timeoutMs: 5000 });
     await this.hello();
   }
 
@@ -484,7 +502,7 @@ export async function stopLeftoverSupervisor(options: { stateDir: string; drainT
   if (alive(info.pid)) {
     let client: SupervisorClient;
     try {
-      client = await SupervisorClient.open(info.socketPath, () => undefined, 2000);
+      client = await SupervisorClient.open({ socketPath: info.socketPath, onPush: () => undefined, onProblem: () => undefined, timeoutMs: 2000 });
     } catch {
       rmSync(join(options.stateDir, SUPERVISOR_INFO_FILE), { force: true });
       return undefined;

@@ -133,7 +133,7 @@ function fork(replacing?: WorkerExit): void {
   prioritize(child.pid ?? 0);
   const state: WorkerState = { id: nextWorkerId++, child, pid: child.pid ?? 0, forkedAtMs: Date.now(), acked: 0, listening: false, greeted: false, requests: 0, ...(replacing && { replacing }) };
   workers.set(state.id, state);
-  child.on('message', (m: FromWorker, handle: unknown) => onWorkerMessage(state, m, handle));
+  child.on('message', (m: FromWorker, handle: unknown) => containWorkerMessage(state, m, handle));
   child.on('exit', () => onWorkerExit(state));
   // A message sent to a worker that died a moment ago fails with EPIPE before its exit is seen:
   // unheard, that error would end the supervisor and every worker with it. The exit is handled
@@ -175,6 +175,35 @@ function start(state: WorkerState): void {
 /** The workers that waited for the sockets (or for a binder that died): each is started now. */
 function releaseAwaiting(): void {
   for (const w of [...workers.values()]) if (w.awaitingSockets && !exited(w)) start(w);
+}
+
+/** Messages of each kind a worker sent that could not be handled, for the log's counts. */
+const refusedMessages = new Map<string, number>();
+
+/**
+ * One worker's message that cannot be handled (a report that does not add up, or a bug in handling
+ * it) costs that message, never this process: it holds every listening socket and the other workers'
+ * state. Said in the log on the first of its kind and then at every power of ten, so a worker that
+ * keeps sending bad reports five times a second does not fill the disk.
+ */
+function containWorkerMessage(state: WorkerState, m: FromWorker, handle: unknown): void {
+  try {
+    onWorkerMessage(state, m, handle);
+  } catch (err) {
+    const kind = typeof m === 'object' && m !== null && typeof m.t === 'string' ? m.t : 'unknown';
+    const count = (refusedMessages.get(kind) ?? 0) + 1;
+    refusedMessages.set(kind, count);
+    if (Number.isInteger(Math.log10(count))) {
+      process.stderr.write(`graylane router supervisor: dropped a '${kind}' message of worker ${state.pid} (${count} dropped so far): ${(err as Error).message}\n`);
+    }
+    // A report asked for is counted as answered: the collection waits for the live workers only.
+    if (kind === 'report' && m.t === 'report' && m.id !== undefined) answered(reports.get(m.id), state);
+  }
+}
+
+function answered<T>(pending: PendingCollect<T> | undefined, state: WorkerState): void {
+  pending?.waiting.delete(state.id);
+  if (pending?.waiting.size === 0) pending.done();
 }
 
 function onWorkerMessage(state: WorkerState, m: FromWorker, handle: unknown): void {
@@ -238,11 +267,7 @@ function onWorkerMessage(state: WorkerState, m: FromWorker, handle: unknown): vo
       merger.report(state.id, report);
       reportedSincePush = true;
       state.requests = report.revisions.reduce((n, r) => n + r.totals.requests, 0);
-      if (m.id !== undefined) {
-        const pending = reports.get(m.id);
-        pending?.waiting.delete(state.id);
-        if (pending?.waiting.size === 0) pending.done();
-      }
+      if (m.id !== undefined) answered(reports.get(m.id), state);
       return;
     }
     case 'event': {
