@@ -9,7 +9,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { delimiter, dirname, join, resolve } from 'node:path';
 import { Pool } from 'undici';
 import type { ApiClient } from '../src/api/client.js';
 import { clientFromStateDir } from '../src/api/daemon-client.js';
@@ -185,9 +185,14 @@ export async function startDaemon(dir: string, options: BenchDaemonOptions = {})
   const infoFile = join(stateDir, 'daemon.json');
   let out = '';
   const nodeFlags = (process.env.BENCH_DAEMON_NODE_FLAGS ?? '').split(' ').filter(Boolean);
-  const proc: ChildProcess = spawn(process.execPath, [...nodeFlags, BIN, 'up', '-f', join(dir, 'graylane.yaml'), '--state-dir', stateDir, '--drain-timeout', '5', '--listen', options.listen ?? '127.0.0.1:0', '--router-workers', String(options.routerWorkers ?? 0)], {
+  const args = ['up', '-f', join(dir, 'graylane.yaml'), '--state-dir', stateDir, '--drain-timeout', '5', '--listen', options.listen ?? '127.0.0.1:0', '--router-workers', String(options.routerWorkers ?? 0)];
+  // Started as a user starts it (npx graylane, or from PATH): through the launcher line of the bin,
+  // which sets malloc's threshold, with this node first on PATH. Node flags need node itself.
+  const [file, argv] = nodeFlags.length > 0 ? [process.execPath, [...nodeFlags, BIN, ...args]] : [BIN, args];
+  const proc: ChildProcess = spawn(file, argv, {
     cwd: dir,
     stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, PATH: `${dirname(process.execPath)}${delimiter}${process.env.PATH ?? ''}` },
   });
   proc.stdout!.on('data', (d: Buffer) => (out += d.toString()));
   proc.stderr!.on('data', (d: Buffer) => (out += d.toString()));

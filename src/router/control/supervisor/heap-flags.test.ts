@@ -3,10 +3,11 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { SUPERVISOR_NODE_FLAGS, WORKER_NODE_FLAGS, workerExecArgv } from './heap-flags.js';
+import { MALLOC_MMAP_THRESHOLD_BYTES, routerProcessEnv, SUPERVISOR_NODE_FLAGS, WORKER_NODE_FLAGS, workerExecArgv } from './heap-flags.js';
 import { startSupervisedRouter, type SupervisedRouter } from './supervisor-control.js';
 
 const cmdline = (pid: number) => readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+const environ = (pid: number) => readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0');
 
 let supervisor: SupervisedRouter | undefined;
 const dir = mkdtempSync(join(tmpdir(), 'graylane-heap-flags-'));
@@ -24,15 +25,27 @@ describe('heap flags of the router processes', () => {
     expect(workerExecArgv(supervisorArgv)).toEqual(expected);
   });
 
+  it.each([
+    [{ PATH: '/bin' }, { PATH: '/bin', MALLOC_MMAP_THRESHOLD_: '131072' }],
+    [{ MALLOC_MMAP_THRESHOLD_: '65536' }, { MALLOC_MMAP_THRESHOLD_: '65536' }],
+    [{ GLIBC_TUNABLES: 'glibc.malloc.mmap_threshold=262144' }, { GLIBC_TUNABLES: 'glibc.malloc.mmap_threshold=262144' }],
+    [{ GLIBC_TUNABLES: 'glibc.malloc.arena_max=2' }, { GLIBC_TUNABLES: 'glibc.malloc.arena_max=2', MALLOC_MMAP_THRESHOLD_: '131072' }],
+  ])('the router processes of a daemon with environment %j run with %j', (env, expected) => {
+    expect(routerProcessEnv(env)).toEqual(expected);
+  });
+
   it.skipIf(process.platform !== 'linux')('a running supervisor has its flags and each worker has the workers\' (read from /proc)', async () => {
     supervisor = await startSupervisedRouter({ stateDir: dir, workers: 2, router: { listen: { host: '127.0.0.1', port: 0 } } });
     expect(cmdline(supervisor.pid)).toEqual(expect.arrayContaining([...SUPERVISOR_NODE_FLAGS]));
+    const malloc = `MALLOC_MMAP_THRESHOLD_=${MALLOC_MMAP_THRESHOLD_BYTES}`;
+    if (process.env.MALLOC_MMAP_THRESHOLD_ === undefined) expect(environ(supervisor.pid)).toContain(malloc);
     const workers = await supervisor.workers();
     expect(workers).toHaveLength(2);
     for (const w of workers) {
       const args = cmdline(w.pid);
       expect(args).toEqual(expect.arrayContaining([...WORKER_NODE_FLAGS]));
       expect(args).not.toContain('--optimize-for-size');
+      if (process.env.MALLOC_MMAP_THRESHOLD_ === undefined) expect(environ(w.pid)).toContain(malloc);
     }
   }, 30_000);
 });

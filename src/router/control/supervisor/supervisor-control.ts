@@ -18,7 +18,7 @@ import type {
 import { RouterError, type RouterErrorCode, type RouterIssue } from '../../errors.js';
 import { FINE_BOUNDS_MS } from '../../revision-stats.js';
 import { assertRouteTable } from '../../route-table-check.js';
-import { SUPERVISOR_NODE_FLAGS } from './heap-flags.js';
+import { routerProcessEnv, SUPERVISOR_NODE_FLAGS } from './heap-flags.js';
 import type { RouterOptions } from '../../types.js';
 import type { ApplyTableResult, DrainOutcome, RouterControl, RouterSnapshot } from '../router-control.js';
 import type { MetricsSource } from '../../metrics.js';
@@ -300,7 +300,8 @@ class SupervisorRouterControl implements SupervisedRouter {
     const log = openSync(join(this.options.stateDir, 'router-supervisor.log'), 'a');
     // Detached, in a process group of its own: Ctrl-C of the daemon's terminal does not reach it,
     // and it outlives a daemon that crashes. The IPC channel lives for the start only.
-    const child = spawn(process.execPath, [...execArgv, file, JSON.stringify(config)], { detached: true, stdio: ['ignore', log, log, 'ipc'] });
+    // Its workers inherit its environment, malloc's setting with it.
+    const child = spawn(process.execPath, [...execArgv, file, JSON.stringify(config)], { detached: true, stdio: ['ignore', log, log, 'ipc'], env: routerProcessEnv(process.env) });
     closeSync(log);
     const timeoutMs = this.options.startTimeoutMs ?? 20_000;
     try {
