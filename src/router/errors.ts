@@ -4,7 +4,8 @@ export type RouterErrorCode =
   | 'INVALID_OPTIONS'
   | 'INVALID_CONFIG'
   | 'NOT_STARTED'
-  | 'ALREADY_STARTED';
+  | 'ALREADY_STARTED'
+  | 'NO_PER_SECOND_STATS';
 
 /** Where in a document a problem is, and what it is. */
 export interface RouterIssue {

@@ -51,6 +51,27 @@ describe('RevisionCounters', () => {
     expect(c.totals.responses['5xx']).toBe(5);
   });
 
+  it('without a ring (a window of 0 s) keeps the cumulative totals, reads no clock, and refuses windowed reads', () => {
+    let clockReads = 0;
+    const c = new RevisionCounters('web', 'v1', 0, () => {
+      clockReads++;
+      return 1_000_000_000;
+    });
+    const readsAtCreation = clockReads;
+    for (let i = 1; i <= 100; i++) {
+      c.request();
+      c.response(i <= 95 ? 200 : 503, i);
+    }
+    c.fallback();
+    expect(clockReads).toBe(readsAtCreation);
+    expect(c.totals.requests).toBe(100);
+    expect(c.totals.responses).toEqual({ '1xx': 0, '2xx': 95, '3xx': 0, '4xx': 0, '5xx': 5 });
+    expect(c.totals.fallbacks).toBe(1);
+    expect(c.totals.latencyBins.reduce((a, b) => a + b, 0)).toBe(100);
+    expect(() => c.read(60_000)).toThrow('web/v1 keeps no per-second figures');
+    expect(() => c.recentLatency(60_000)).toThrow('web/v1 keeps no per-second figures');
+  });
+
   it('gives the fine latency counts of the recent window only', () => {
     let now = 1_000;
     const c = new RevisionCounters('web', 'v1', 60, () => now);

@@ -130,6 +130,10 @@ export class RevisionCounters {
     latencyBins: new Float64Array(BIN_COUNT),
   };
 
+  /** With no ring (a window of 0 s): where the per-second counts go, never read. */
+  private readonly discard = new Bucket();
+
+  /** `windowSeconds` 0 keeps cumulative totals only: {@link read} then throws. */
   constructor(
     readonly service: string,
     readonly revision: string,
@@ -141,6 +145,8 @@ export class RevisionCounters {
   }
 
   private bucket(): Bucket {
+    // Without a ring, no clock read per counted event; what is counted there is never read.
+    if (this.windowSeconds === 0) return this.discard;
     const second = Math.floor(this.nowMs() / 1000);
     const b = this.ring[second % this.windowSeconds]!;
     if (b.second !== second) b.reset(second);
@@ -244,6 +250,7 @@ export class RevisionCounters {
    * canary started.
    */
   recentLatency(windowMs: number): number[] {
+    if (this.windowSeconds === 0) throw new Error(`${this.service}/${this.revision} keeps no per-second figures`);
     const { first, nowSecond } = this.span(this.nowMs(), windowMs);
     const counts = new Array<number>(BIN_COUNT).fill(0);
     for (const b of this.ring) {
@@ -263,6 +270,7 @@ export class RevisionCounters {
 
   /** Figures over the last `windowMs` (clamped to 1 s … the configured window). */
   read(windowMs: number): RevisionStats {
+    if (this.windowSeconds === 0) throw new Error(`${this.service}/${this.revision} keeps no per-second figures`);
     const now = this.nowMs();
     const { first, nowSecond, seconds } = this.span(now, windowMs);
     const out: RevisionStats = {

@@ -282,3 +282,19 @@ describe('admin API bodies', () => {
     expect(JSON.parse(reply.body)).toMatchObject({ code: 'INVALID_ROUTE_TABLE' });
   });
 });
+
+describe('a router without per-second stats (a supervisor\'s worker)', () => {
+  it('serves and counts its cumulative totals, and refuses windowed reads with NO_PER_SECOND_STATS', async () => {
+    const a = await upstream('a');
+    const r = await startRouter({ routes: serviceTable({ stable: [a] }), perSecondStats: false });
+    cleanups.push(r.close);
+    const replies = await Promise.all(Array.from({ length: 20 }, () => send(`${r.url}/`)));
+    expect(replies.map((x) => x.body)).toEqual(Array(20).fill('a'));
+    const totals = r.router.totals({ service: 'web', revision: 'v1' });
+    expect(totals.requests).toBe(20);
+    expect(totals.responses['2xx']).toBe(20);
+    expect(totals.latency.counts.reduce((n, c) => n + c, 0)).toBe(20);
+    expect(() => r.router.stats({ service: 'web', revision: 'v1' })).toThrow(expect.objectContaining({ code: 'NO_PER_SECOND_STATS' }));
+    expect(() => r.router.recentLatency({ service: 'web', revision: 'v1' })).toThrow(expect.objectContaining({ code: 'NO_PER_SECOND_STATS' }));
+  });
+});

@@ -84,14 +84,14 @@ export interface Router {
    * balancing at once, and only the worker that ejected it probes it.
    */
   followPeerEjection(peer: { instance: string; address: string; ejectionMs?: number | undefined }): void;
-  /** Sliding-window figures of one revision of one service (zeros when it never had traffic). */
+  /** Sliding-window figures of one revision of one service (zeros when it never had traffic); `NO_PER_SECOND_STATS` without per-second stats. */
   stats(query: StatsQuery): RevisionStats;
   /** Cumulative counters of one revision since the router started (zeros when it never had traffic). */
   totals(query: { service: string; revision: string }): RevisionTotals;
   /**
    * Latency histogram of one revision over the sliding window `windowMs` (default 60 s), in the
    * fine bins of {@link RevisionTotals.latency}; zeros when it had no traffic. The guard fixes its
-   * latency threshold from stable's recent traffic with it.
+   * latency threshold from stable's recent traffic with it. `NO_PER_SECOND_STATS` without per-second stats.
    */
   recentLatency(query: StatsQuery): LatencyCounts;
   /** Cumulative figures of a release since the router started (zeros for an unknown release). */
@@ -204,6 +204,8 @@ class RouterImpl extends EventEmitter implements Router {
   private readonly breaker: CircuitBreakerOptions;
   private readonly drainTimeoutMs: number;
   private readonly windowSeconds: number;
+  /** Seconds of per-second figures kept per revision: the window, or 0 without per-second stats. */
+  private readonly ringSeconds: number;
   private readonly random: () => number;
   private readonly nowMs: () => number;
   private readonly instances = new Map<string, Instance>();
@@ -235,6 +237,7 @@ class RouterImpl extends EventEmitter implements Router {
     this.breaker = { ...DEFAULT_BREAKER, ...options.circuitBreaker };
     this.drainTimeoutMs = options.drainTimeoutMs ?? 30_000;
     this.windowSeconds = options.statsWindowSeconds ?? 300;
+    this.ringSeconds = options.perSecondStats === false ? 0 : this.windowSeconds;
     this.random = options.random ?? Math.random;
     this.nowMs = options.nowMs ?? Date.now;
     this.mirrors = new MirrorLimiter(options.mirrorMaxConcurrent ?? 64);
@@ -427,11 +430,16 @@ class RouterImpl extends EventEmitter implements Router {
     else inst.holdOut(peer.ejectionMs + this.instanceEnv.probeTimeoutMs + 1000);
   }
 
+  private needPerSecondStats(): void {
+    if (this.ringSeconds === 0) throw new RouterError('NO_PER_SECOND_STATS', 'this router keeps no per-second figures (perSecondStats: false): read its cumulative totals');
+  }
+
   getRouteTable(): RouteTable {
     return structuredClone(this.table);
   }
 
   stats(query: StatsQuery): RevisionStats {
+    this.needPerSecondStats();
     const windowMs = query.windowMs ?? 60_000;
     const entry = this.counters.get(`${query.service}\n${query.revision}`);
     if (entry) return entry.counters.read(windowMs);
@@ -444,6 +452,7 @@ class RouterImpl extends EventEmitter implements Router {
   }
 
   recentLatency(query: StatsQuery): LatencyCounts {
+    this.needPerSecondStats();
     const entry = this.counters.get(`${query.service}\n${query.revision}`);
     const counts = entry ? entry.counters.recentLatency(query.windowMs ?? 60_000) : new Array<number>(FINE_BOUNDS_MS.length + 1).fill(0);
     return { boundsMs: [...FINE_BOUNDS_MS], counts };
@@ -477,7 +486,7 @@ class RouterImpl extends EventEmitter implements Router {
   private countersFor(service: string, revision: string, now: number): RevisionCounters {
     const key = `${service}\n${revision}`;
     let entry = this.counters.get(key);
-    if (!entry) this.counters.set(key, (entry = { counters: new RevisionCounters(service, revision, this.windowSeconds), lastInTableMs: now }));
+    if (!entry) this.counters.set(key, (entry = { counters: new RevisionCounters(service, revision, this.ringSeconds), lastInTableMs: now }));
     entry.lastInTableMs = now;
     return entry.counters;
   }

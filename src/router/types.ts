@@ -137,6 +137,14 @@ export interface RouterOptions {
   mirrorMaxConcurrent?: number;
   /** Length of the statistics window in seconds (1-second buckets); default 300, minimum 60. */
   statsWindowSeconds?: number;
+  /**
+   * Keep each revision's figures per second for windowed reads (`stats`, the admin API); default
+   * true. A router supervisor's worker runs without them (its cumulative totals are what its
+   * supervisor merges and the daemon windows): no ring of 1-second buckets per revision (~1 MB
+   * with 10 services) and no clock read per counted event. `stats` then throws
+   * `NO_PER_SECOND_STATS`.
+   */
+  perSecondStats?: boolean;
   /** The initial route table. */
   routes?: RouteTable;
   /** Notable events (ejections, readmissions, drains). */

@@ -31,6 +31,8 @@ function build(): { router: Router } | { error: unknown } {
   try {
     return { router: createRouter({
       ...options,
+      // Its supervisor merges the cumulative totals, and the daemon windows them.
+      perSecondStats: false,
       ...(options.tls && { tls: { ...options.tls, onCertificateEvent: (event) => send({ t: 'certificate', event }) } }),
       onEvent: (event) => send({ t: 'event', event }),
     }) };
