@@ -1,5 +1,6 @@
 /** Text renderings of the shared view-model for the terminal. */
 import type { InstanceView, ReleaseTrafficView, ServiceView } from '../controller/view-model.js';
+import { noReadyInstanceSentence } from '../view/no-ready-instance.js';
 
 const pct = (x: number) => `${(x * 100).toFixed(x > 0 && x < 0.001 ? 3 : 2)}%`;
 
@@ -64,11 +65,8 @@ export function renderStatus(v: ServiceView): string {
         const line = renderInstance(i);
         if (line) lines.push(`  #${r.number} ${line}`);
       }
-      const without = [
-        ...(r.fallbacks > 0 ? [`${r.fallbacks} of its requests went to the other side`] : []),
-        ...((r.unreadyServed ?? 0) > 0 ? [`its unready instances served ${r.unreadyServed} requests of pages pinned to it`] : []),
-      ];
-      if (without.length > 0) lines.push(`  #${r.number} ${r.name} has no ready instance: ${without.join(' and ')} in the last 10 s`);
+      const without = noReadyInstanceSentence(r);
+      if (without) lines.push(`  ${without}`);
     }
   }
   for (const a of v.analysis) lines.push(`  analysis ${a.name}: ${a.phase}${a.message ? ` (${a.message})` : ''}`);

@@ -104,6 +104,14 @@ describe('console UI against the fixture API', () => {
       const moved = { ...fixtureViews().checkout!, phase: 'Progressing' as const, step: 3, pauseReasons: [], version: 42 };
       api.pushStatus(moved);
       await expect.poll(() => state.textContent(), { timeout: WAIT_MS }).toContain('Progressing · step 3/4');
+
+      // A canary with no ready instance: where its requests went instead, under the table, as `status` says it.
+      const notes = page.getByRole('list', { name: 'Revisions without a ready instance' });
+      expect(await notes.count()).toBe(0);
+      const [stable, canary] = moved.revisions;
+      api.pushStatus({ ...moved, version: 43, revisions: [stable!, { ...canary!, ready: 0, fallbacks: 4, unreadyServed: 20 }] });
+      await expect.poll(() => notes.textContent(), { timeout: WAIT_MS }).toBe('#4 b21e04d has no ready instance: 4 of its requests went to the other side and its unready instances served 20 requests of pages pinned to it in the last 10 s');
+      expect(await notes.getByRole('listitem').count()).toBe(1);
     } finally {
       await close();
     }

@@ -1,9 +1,18 @@
 import type { RevisionLiveView } from '../../api/contract/index.js';
+import { noReadyInstanceSentence } from '../../view/no-ready-instance.js';
 import { formatLatency, formatPercent, formatRate, formatRps } from '../format.js';
 
-/** Each revision's part and live figures, one row each (scrolls sideways on its own on a phone). */
+/**
+ * Each revision's part and live figures, one row each (scrolls sideways on its own on a phone),
+ * then, for a revision with no ready instance, where its requests went instead.
+ */
 export function RevisionsTable(props: { revisions: readonly RevisionLiveView[]; showMember?: boolean }) {
+  const notes = props.revisions.flatMap((r) => {
+    const sentence = noReadyInstanceSentence(r);
+    return sentence ? [{ key: `${r.member ?? ''}/${r.name}`, sentence: r.member ? `${r.member} ${sentence}` : sentence }] : [];
+  });
   return (
+    <>
     <div className="table-wrap">
       <table className="table">
         <thead>
@@ -34,5 +43,11 @@ export function RevisionsTable(props: { revisions: readonly RevisionLiveView[]; 
         </tbody>
       </table>
     </div>
+    {notes.length > 0 && (
+      <ul className="revision-notes" aria-label="Revisions without a ready instance">
+        {notes.map((n) => <li key={n.key} className="warn">{n.sentence}</li>)}
+      </ul>
+    )}
+    </>
   );
 }
