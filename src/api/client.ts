@@ -91,6 +91,8 @@ export class ApiClient {
     private readonly options: {
       /** The console session's CSRF token, sent on every change. */
       csrfToken?: () => string | undefined;
+      /** How to start the daemon again (the CLI: `graylane up -f FILE`), said when it cannot be reached. */
+      startCommand?: string;
     } = {},
   ) {}
 
@@ -132,7 +134,7 @@ export class ApiClient {
     } catch (err) {
       if (init.signal?.aborted) throw err;
       throw new DaemonUnreachableError(
-        `cannot reach the graylane daemon at ${this.baseUrl}${this.info ? ` (pid ${this.info.pid})` : ''}: is \`graylane up\` still running? Start it again; running apps are re-adopted.`,
+        `cannot reach the graylane daemon at ${this.baseUrl}${this.info ? ` (pid ${this.info.pid})` : ''}: is \`graylane up\` still running? Start it again${this.startAgain()}; running apps are re-adopted.`,
       );
     }
   }
@@ -269,8 +271,12 @@ export class ApiClient {
   /** The error of a daemon that stopped answering mid-conversation (exit 3 in the CLI). */
   wentAway(): DaemonUnreachableError {
     return new DaemonUnreachableError(
-      `the graylane daemon at ${this.baseUrl}${this.info ? ` (pid ${this.info.pid})` : ''} went away: is \`graylane up\` still running? Start it again; running apps are re-adopted.`,
+      `the graylane daemon at ${this.baseUrl}${this.info ? ` (pid ${this.info.pid})` : ''} went away: is \`graylane up\` still running? Start it again${this.startAgain()}; running apps are re-adopted.`,
     );
+  }
+
+  private startAgain(): string {
+    return this.options.startCommand ? ` with \`${this.options.startCommand}\`` : '';
   }
 }
 

@@ -1,4 +1,5 @@
 /** The CLI's way to its daemon: the address and token a `graylane up` left in its state dir. */
+import { dirname, join, resolve } from 'node:path';
 import { ApiClient, DaemonUnreachableError } from './client.js';
 import { readDaemonInfo, readToken } from './state-dir.js';
 
@@ -11,5 +12,11 @@ export function clientFromStateDir(dir: string): ApiClient {
       `no graylane daemon has run with state dir ${dir}. Start one with \`graylane up -f graylane.yaml\`, or point at its state dir with --state-dir or GRAYLANE_STATE_DIR.`,
     );
   }
-  return new ApiClient(info.apiUrl, token, info);
+  return new ApiClient(info.apiUrl, token, info, { startCommand: startCommand(dir, info.appFile) });
+}
+
+/** The `up` that starts this state dir's daemon again (and adopts what it left running). */
+function startCommand(stateDir: string, appFile: string): string {
+  const beside = resolve(stateDir) === join(dirname(resolve(appFile)), '.graylane');
+  return `graylane up -f ${appFile}${beside ? '' : ` --state-dir ${stateDir}`}`;
 }

@@ -73,20 +73,33 @@ export function pidAlive(pid: number): boolean {
   }
 }
 
+/** The registry's entries that still mean something, oldest first. */
+interface RegistryEntries {
+  /** The daemons that run now. */
+  running: RegisteredDaemon[];
+  /**
+   * Daemons that ended without stopping (killed, crashed): the process is gone, but it never
+   * removed its entry and its state dir still names it. What it started may still serve (apps, a
+   * router supervisor), and the next `up` there adopts it.
+   */
+  ended: RegisteredDaemon[];
+}
+
 /**
- * The daemons that run now. An entry counts only while its pid is alive and its state dir still
- * publishes that pid (a daemon killed with SIGKILL cannot remove its entry, and its pid may be
- * reused); other entries are removed on the way.
+ * Reads the registry. An entry counts as running only while its pid is alive and its state dir
+ * still publishes that pid (a daemon killed with SIGKILL cannot remove its entry, and its pid may
+ * be reused); an entry whose state dir names another pid, or is gone, is removed on the way. An
+ * ended daemon's entry stays until a daemon starts again on its state dir.
  */
-export function runningDaemons(env: NodeJS.ProcessEnv): RegisteredDaemon[] {
+function readRegistry(env: NodeJS.ProcessEnv): RegistryEntries {
   const dir = registryDir(env);
+  const out: RegistryEntries = { running: [], ended: [] };
   let names: string[];
   try {
     names = readdirSync(dir).filter((n) => /^[0-9]+\.json$/.test(n));
   } catch {
-    return [];
+    return out;
   }
-  const out: RegisteredDaemon[] = [];
   for (const name of names) {
     const file = join(dir, name);
     let entry: RegisteredDaemon | undefined;
@@ -95,8 +108,8 @@ export function runningDaemons(env: NodeJS.ProcessEnv): RegisteredDaemon[] {
     } catch {
       entry = undefined;
     }
-    if (entry && typeof entry.pid === 'number' && typeof entry.stateDir === 'string' && pidAlive(entry.pid) && readDaemonInfo(entry.stateDir)?.pid === entry.pid) {
-      out.push(entry);
+    if (entry && typeof entry.pid === 'number' && typeof entry.stateDir === 'string' && readDaemonInfo(entry.stateDir)?.pid === entry.pid) {
+      (pidAlive(entry.pid) ? out.running : out.ended).push(entry);
       continue;
     }
     try {
@@ -105,21 +118,30 @@ export function runningDaemons(env: NodeJS.ProcessEnv): RegisteredDaemon[] {
       // Another command may be pruning the same entry; it is ignored either way.
     }
   }
-  return out.sort((a, b) => a.startedAtMs - b.startedAtMs);
+  const byStart = (a: RegisteredDaemon, b: RegisteredDaemon) => a.startedAtMs - b.startedAtMs;
+  return { running: out.running.sort(byStart), ended: out.ended.sort(byStart) };
+}
+
+/** The daemons that run now (see {@link readRegistry}), oldest first. */
+export function runningDaemons(env: NodeJS.ProcessEnv): RegisteredDaemon[] {
+  return readRegistry(env).running;
 }
 
 /**
  * The state dir a command talks to: `--state-dir`, `GRAYLANE_STATE_DIR`, `.graylane/` beside the
  * App file, the nearest `.graylane/` with a daemon in the current directory or above, else the one
- * daemon running for this user. Throws {@link AmbiguousDaemonError} when several run. With none,
- * `.graylane/` in the current directory (whose client then says that no daemon runs there).
+ * daemon running for this user. Throws {@link AmbiguousDaemonError} when several run. With none
+ * running, the state dir of the one daemon that ended without stopping (its client then says it
+ * cannot reach it, which daemon it was, and how to start it again), else `.graylane/` in the
+ * current directory (whose client then says that no daemon runs there).
  */
 export function discoverStateDir(options: { flag?: string; appFile?: string; cwd: string; env: NodeJS.ProcessEnv }): string {
   if (options.flag || options.env.GRAYLANE_STATE_DIR || options.appFile) return resolveStateDir(options);
   const near = nearestStateDir(options.cwd);
   if (near) return near;
-  const running = runningDaemons(options.env);
+  const { running, ended } = readRegistry(options.env);
   if (running.length === 1) return running[0]!.stateDir;
   if (running.length > 1) throw new AmbiguousDaemonError(running);
+  if (ended.length === 1) return ended[0]!.stateDir;
   return join(options.cwd, '.graylane');
 }

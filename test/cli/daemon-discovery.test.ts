@@ -100,16 +100,57 @@ describe('finding the running daemon from any directory', () => {
     expect(calls.map((c) => c.split(' ')[0])).toEqual(['b', 'a']);
   });
 
-  it('ignores and removes the entry of a daemon whose process is gone, and says none runs', async () => {
+  it('names a daemon that was killed (its process gone, its state dir still naming it) and how to start it again, until one starts there', async () => {
     const env = { XDG_RUNTIME_DIR: tempDir() };
+    const pid = await deadPid();
+    const stateDir = runningDaemon(env, 'killed', pid, 'http://127.0.0.1:1');
+    const cwd = tempDir();
+    for (let i = 0; i < 2; i++) {
+      const r = await run(['get'], env, cwd);
+      expect(r.code).toBe(3);
+      expect(r.err).toContain(`cannot reach the graylane daemon at http://127.0.0.1:1 (pid ${pid}): is \`graylane up\` still running? Start it again with \`graylane up -f ${join(stateDir, '..', 'graylane.yaml')}\`; running apps are re-adopted.`);
+      expect(readdirSync(registryDir(env))).toEqual([`${pid}.json`]);
+    }
+    // Started again there: the state dir names the new daemon, and the killed one's entry goes.
     const calls: string[] = [];
-    runningDaemon(env, 'killed', await deadPid(), await fakeDaemonApi('killed', calls));
+    const restarted = liveProcess().pid!;
+    writeFileSync(join(stateDir, 'daemon.json'), JSON.stringify({ apiUrl: await fakeDaemonApi('restarted', calls), routerUrl: 'http://127.0.0.1:1', pid: restarted, appFile: join(stateDir, '..', 'graylane.yaml'), startedAtMs: Date.now() }));
+    registerDaemon(env, { pid: restarted, stateDir, appFile: join(stateDir, '..', 'graylane.yaml'), startedAtMs: Date.now() });
+    expect((await run(['get'], env, cwd)).code).toBe(0);
+    expect(calls.map((c) => c.split(' ')[0])).toEqual(['restarted']);
+    expect(readdirSync(registryDir(env))).toEqual([`${restarted}.json`]);
+  });
+
+  it('says the state dir to start with when a killed daemon\'s was not beside its App file', async () => {
+    const env = { XDG_RUNTIME_DIR: tempDir() };
+    const pid = await deadPid();
+    const appFile = join(tempDir(), 'graylane.yaml');
+    const stateDir = join(tempDir(), 'elsewhere');
+    mkdirSync(stateDir, { recursive: true });
+    writeFileSync(join(stateDir, 'token'), 'token-elsewhere\n');
+    writeFileSync(join(stateDir, 'daemon.json'), JSON.stringify({ apiUrl: 'http://127.0.0.1:1', routerUrl: 'http://127.0.0.1:1', pid, appFile, startedAtMs: Date.now() }));
+    registerDaemon(env, { pid, stateDir, appFile, startedAtMs: Date.now() });
+    const r = await run(['get'], env, tempDir());
+    expect(r.code).toBe(3);
+    expect(r.err).toContain(`Start it again with \`graylane up -f ${appFile} --state-dir ${stateDir}\``);
+  });
+
+  it('with several killed daemons and none running, says that none has run in the current directory', async () => {
+    const env = { XDG_RUNTIME_DIR: tempDir() };
+    runningDaemon(env, 'one', await deadPid(), 'http://127.0.0.1:1');
+    runningDaemon(env, 'two', await deadPid(), 'http://127.0.0.1:1');
     const cwd = tempDir();
     const r = await run(['get'], env, cwd);
     expect(r.code).toBe(3);
     expect(r.err).toContain(`no graylane daemon has run with state dir ${join(cwd, '.graylane')}`);
+  });
+
+  it('removes the entry of a daemon whose state dir is gone', async () => {
+    const env = { XDG_RUNTIME_DIR: tempDir() };
+    const stateDir = runningDaemon(env, 'removed', await deadPid(), 'http://127.0.0.1:1');
+    rmSync(stateDir, { recursive: true, force: true });
+    expect((await run(['get'], env, tempDir())).code).toBe(3);
     expect(readdirSync(registryDir(env))).toEqual([]);
-    expect(calls).toEqual([]);
   });
 
   it('ignores an entry whose pid is alive but whose state dir no longer names it (a reused pid)', async () => {
