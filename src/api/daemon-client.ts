@@ -1,7 +1,6 @@
 /** The CLI's way to its daemon: the address and token a `graylane up` left in its state dir. */
-import { dirname, join, resolve } from 'node:path';
 import { ApiClient, DaemonUnreachableError } from './client.js';
-import { readDaemonInfo, readToken } from './state-dir.js';
+import { readDaemonInfo, readToken, startCommand } from './state-dir.js';
 
 /** A client for the daemon whose state dir is `dir`; throws DaemonUnreachableError if none ran there. */
 export function clientFromStateDir(dir: string): ApiClient {
@@ -15,8 +14,3 @@ export function clientFromStateDir(dir: string): ApiClient {
   return new ApiClient(info.apiUrl, token, info, { startCommand: startCommand(dir, info.appFile) });
 }
 
-/** The `up` that starts this state dir's daemon again (and adopts what it left running). */
-function startCommand(stateDir: string, appFile: string): string {
-  const beside = resolve(stateDir) === join(dirname(resolve(appFile)), '.graylane');
-  return `graylane up -f ${appFile}${beside ? '' : ` --state-dir ${stateDir}`}`;
-}

@@ -7,7 +7,7 @@
 import { chmodSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { nearestStateDir, readDaemonInfo, resolveStateDir } from './state-dir.js';
+import { nearestStateDir, readDaemonInfo, resolveStateDir, startCommand } from './state-dir.js';
 
 /** One running daemon, as recorded in the registry. */
 export interface RegisteredDaemon {
@@ -30,6 +30,18 @@ export class AmbiguousDaemonError extends Error {
       `${daemons.length} graylane daemons are running:\n${list}\nchoose one with --state-dir DIR or GRAYLANE_STATE_DIR=DIR (one of the dirs above), or run the command in the App file's directory`,
     );
     this.name = 'AmbiguousDaemonError';
+  }
+}
+
+/** No daemon runs, and several ended without stopping (killed, crashed): which one is meant is not known. Exit code 3. */
+export class EndedDaemonsError extends Error {
+  readonly code = 'DaemonsEnded';
+  constructor(readonly daemons: RegisteredDaemon[]) {
+    const list = daemons.map((d) => `  ${d.stateDir} (pid ${d.pid}): ${startCommand(d.stateDir, d.appFile)}`).join('\n');
+    super(
+      `no graylane daemon is running; ${daemons.length} ended without stopping (killed or crashed), and what they started may still serve:\n${list}\nstart the one you mean again with its command above (running apps are re-adopted), or choose a state dir with --state-dir DIR or GRAYLANE_STATE_DIR=DIR`,
+    );
+    this.name = 'EndedDaemonsError';
   }
 }
 
@@ -132,8 +144,9 @@ export function runningDaemons(env: NodeJS.ProcessEnv): RegisteredDaemon[] {
  * App file, the nearest `.graylane/` with a daemon in the current directory or above, else the one
  * daemon running for this user. Throws {@link AmbiguousDaemonError} when several run. With none
  * running, the state dir of the one daemon that ended without stopping (its client then says it
- * cannot reach it, which daemon it was, and how to start it again), else `.graylane/` in the
- * current directory (whose client then says that no daemon runs there).
+ * cannot reach it, which daemon it was, and how to start it again); {@link EndedDaemonsError} when
+ * several did; else `.graylane/` in the current directory (whose client then says that no daemon
+ * runs there).
  */
 export function discoverStateDir(options: { flag?: string; appFile?: string; cwd: string; env: NodeJS.ProcessEnv }): string {
   if (options.flag || options.env.GRAYLANE_STATE_DIR || options.appFile) return resolveStateDir(options);
@@ -143,5 +156,6 @@ export function discoverStateDir(options: { flag?: string; appFile?: string; cwd
   if (running.length === 1) return running[0]!.stateDir;
   if (running.length > 1) throw new AmbiguousDaemonError(running);
   if (ended.length === 1) return ended[0]!.stateDir;
+  if (ended.length > 1) throw new EndedDaemonsError(ended);
   return join(options.cwd, '.graylane');
 }

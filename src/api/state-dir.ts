@@ -34,6 +34,12 @@ export function resolveStateDir(options: { flag?: string; appFile?: string; cwd?
   return nearestStateDir(cwd) ?? join(cwd, '.graylane');
 }
 
+/** The `graylane up` that starts a state dir's daemon again (and adopts what it left running). */
+export function startCommand(stateDir: string, appFile: string): string {
+  const beside = resolve(stateDir) === join(dirname(resolve(appFile)), '.graylane');
+  return `graylane up -f ${appFile}${beside ? '' : ` --state-dir ${stateDir}`}`;
+}
+
 /** The nearest `.graylane/` a daemon published its addresses in, in `cwd` or above it. */
 export function nearestStateDir(cwd: string): string | undefined {
   for (let dir = resolve(cwd); ; dir = dirname(dir)) {

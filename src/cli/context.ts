@@ -1,5 +1,5 @@
 /** What every command gets: where to write, how to reach the daemon, and how to fail. */
-import { AmbiguousDaemonError, discoverStateDir } from '../api/daemon-registry.js';
+import { AmbiguousDaemonError, discoverStateDir, EndedDaemonsError } from '../api/daemon-registry.js';
 import type { ApiClient } from '../api/client.js';
 import { clientFromStateDir } from '../api/daemon-client.js';
 import { ClusterTargetError, TARGET_ENV, resolveClusterTarget, wantsCluster, type ClusterFlags } from './cluster/cluster-target.js';
@@ -62,6 +62,7 @@ export class CliContext {
       return discoverStateDir({ flag: options.stateDir, appFile: options.file, cwd: this.io.cwd, env: this.io.env });
     } catch (err) {
       if (err instanceof AmbiguousDaemonError) throw new CliError(err.message, EXIT.usage);
+      if (err instanceof EndedDaemonsError) throw new CliError(err.message, EXIT.unreachable);
       throw err;
     }
   }

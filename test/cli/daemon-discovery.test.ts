@@ -135,14 +135,19 @@ describe('finding the running daemon from any directory', () => {
     expect(r.err).toContain(`Start it again with \`graylane up -f ${appFile} --state-dir ${stateDir}\``);
   });
 
-  it('with several killed daemons and none running, says that none has run in the current directory', async () => {
+  it('with several killed daemons and none running, exits 3 naming each with the command that starts it again', async () => {
     const env = { XDG_RUNTIME_DIR: tempDir() };
-    runningDaemon(env, 'one', await deadPid(), 'http://127.0.0.1:1');
-    runningDaemon(env, 'two', await deadPid(), 'http://127.0.0.1:1');
-    const cwd = tempDir();
-    const r = await run(['get'], env, cwd);
+    const [one, two] = [await deadPid(), await deadPid()];
+    const oneDir = runningDaemon(env, 'one', one, 'http://127.0.0.1:1');
+    const twoDir = runningDaemon(env, 'two', two, 'http://127.0.0.1:1');
+    const r = await run(['get'], env, tempDir());
     expect(r.code).toBe(3);
-    expect(r.err).toContain(`no graylane daemon has run with state dir ${join(cwd, '.graylane')}`);
+    expect(r.err).toContain('no graylane daemon is running; 2 ended without stopping (killed or crashed), and what they started may still serve:');
+    for (const [dir, pid] of [[oneDir, one], [twoDir, two]] as const) expect(r.err).toContain(`\n  ${dir} (pid ${pid}): graylane up -f ${join(dir, '..', 'graylane.yaml')}\n`);
+    // --state-dir still chooses: that daemon's own words.
+    const chosen = await run(['get', '--state-dir', twoDir], env, tempDir());
+    expect(chosen.code).toBe(3);
+    expect(chosen.err).toContain(`cannot reach the graylane daemon at http://127.0.0.1:1 (pid ${two})`);
   });
 
   it('removes the entry of a daemon whose state dir is gone', async () => {
