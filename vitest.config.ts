@@ -1,5 +1,5 @@
-import { existsSync, readdirSync, statSync } from 'node:fs';
-import { availableParallelism } from 'node:os';
+import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { defineConfig } from 'vitest/config';
 
@@ -20,6 +20,12 @@ function newestSourceMs(dir: string): number {
 const supervisorMain = join(import.meta.dirname, 'dist/router/control/supervisor/supervisor-main.js');
 const distFresh = existsSync(supervisorMain) && statSync(supervisorMain).mtimeMs > newestSourceMs(join(import.meta.dirname, 'src'));
 
+// Daemons the tests start record themselves in a registry of their own, never the user's: one a
+// test kills keeps its entry while its state dir lasts, and the user's next `graylane status`
+// would name it (src/api/daemon-registry.ts). Tests of the registry set their own.
+const testRuntimeDir = join(tmpdir(), `graylane-test-runtime-${process.getuid?.() ?? 'user'}`);
+mkdirSync(testRuntimeDir, { recursive: true, mode: 0o700 });
+
 // Files that run a daemon, a controller or a browser in the test process itself, with real time:
 // each gets a fresh process, so that nothing an earlier file left running (a timer, a socket) can
 // slow the event loop their probes and deadlines are measured on. The log burst test measures how
@@ -38,7 +44,7 @@ export default defineConfig({
     // Two files at a time even on two cores (vitest's default there is one): most of a file's time
     // is spent waiting on child processes, servers and timers, not on the CPU.
     maxWorkers: Math.max(2, availableParallelism() - 1),
-    env: distFresh ? { GRAYLANE_SUPERVISOR_MAIN: supervisorMain } : {},
+    env: { XDG_RUNTIME_DIR: testRuntimeDir, ...(distFresh ? { GRAYLANE_SUPERVISOR_MAIN: supervisorMain } : {}) },
     projects: [
       {
         extends: true,
