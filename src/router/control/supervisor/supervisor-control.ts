@@ -30,6 +30,7 @@ import {
   type HelloResult, type StartupMessage, type SupervisorConfig, type SupervisorInfo, type SupervisorMessage, type SupervisorStatus, type SupervisorTls, type WireError, type WorkerEvent, type WorkerStatus,
 } from './protocol.js';
 import { SupervisorError } from './supervisor-error.js';
+import { DroppedMessages } from './dropped-messages.js';
 
 /** Options of {@link startSupervisedRouter}. */
 export interface SupervisedRouterOptions {
@@ -131,7 +132,7 @@ class SupervisorClient {
   private readonly pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }>();
   private closed = false;
 
-  private readonly refusedPushes = new Map<string, number>();
+  private readonly dropped = new DroppedMessages();
 
   private constructor(private readonly socket: Socket, private readonly onPush: (m: SupervisorMessage) => void, private readonly onProblem: (message: string) => void) {
     readJsonLines(socket, (value) => this.onMessage(value as SupervisorMessage));
@@ -189,10 +190,8 @@ class SupervisorClient {
       try {
         this.onPush(m);
       } catch (err) {
-        const count = (this.refusedPushes.get(m.push) ?? 0) + 1;
-        this.refusedPushes.set(m.push, count);
-        // The first of its kind, then every power of ten: reports come five times a second.
-        if (Number.isInteger(Math.log10(count))) this.onProblem(`graylane: dropped a '${m.push}' message of the router supervisor (${count} dropped so far): ${(err as Error).message}`);
+        const line = this.dropped.drop(m.push, (count) => `graylane: dropped a '${m.push}' message of the router supervisor (${count} dropped so far): ${(err as Error).message}`);
+        if (line) this.onProblem(line);
       }
       return;
     }

@@ -27,6 +27,7 @@ import {
 import { REPORT_HEARTBEAT_MS, REPORT_INTERVAL_MS, WORKER_OPTIONS_ENV } from './worker-constants.js';
 import { workerExecArgv } from './heap-flags.js';
 import { packReport, unpackReport, type WireMergedReport } from './wire-report.js';
+import { DroppedMessages } from './dropped-messages.js';
 
 interface WorkerState {
   /** This supervisor's number for it (pids can be reused). */
@@ -178,7 +179,7 @@ function releaseAwaiting(): void {
 }
 
 /** Messages of each kind a worker sent that could not be handled, for the log's counts. */
-const refusedMessages = new Map<string, number>();
+const dropped = new DroppedMessages();
 
 /**
  * One worker's message that cannot be handled (a report that does not add up, or a bug in handling
@@ -191,11 +192,8 @@ function containWorkerMessage(state: WorkerState, m: FromWorker, handle: unknown
     onWorkerMessage(state, m, handle);
   } catch (err) {
     const kind = typeof m === 'object' && m !== null && typeof m.t === 'string' ? m.t : 'unknown';
-    const count = (refusedMessages.get(kind) ?? 0) + 1;
-    refusedMessages.set(kind, count);
-    if (Number.isInteger(Math.log10(count))) {
-      process.stderr.write(`graylane router supervisor: dropped a '${kind}' message of worker ${state.pid} (${count} dropped so far): ${(err as Error).message}\n`);
-    }
+    const line = dropped.drop(kind, (count) => `graylane router supervisor: dropped a '${kind}' message of worker ${state.pid} (${count} dropped so far): ${(err as Error).message}\n`);
+    if (line) process.stderr.write(line);
     // A report asked for is counted as answered: the collection waits for the live workers only.
     if (kind === 'report' && m.t === 'report' && m.id !== undefined) answered(reports.get(m.id), state);
   }
