@@ -139,6 +139,7 @@ export class LocalController implements ControlPlane {
       rolloutSpec: (spec) => model.rolloutSpec(spec),
       pinnedRevisions: (service) => this.releases.pinnedRevisions(service),
       releaseRoutes: () => this.releases.routes(),
+      routedWith: (service) => releaseOf(model.app(), service)?.services ?? [service],
       forcesStable: (service) => guard.forcesStable(service),
       routingFailed: (service, message) => events.emit(service, 'error', 'RoutingFailed', message),
       drainTimeoutMs: options.drainTimeoutMs,
@@ -193,7 +194,7 @@ export class LocalController implements ControlPlane {
       if (problem) throw corruptRow(this.store.location ?? 'state.db', `the status of service "${svc.name}"`, new Error(problem));
     }
     const adoption = await this.instances.adopt();
-    for (const svc of this.store.listServices()) this.routing.refresh(svc.name);
+    this.routing.refresh(...this.store.listServices().map((svc) => svc.name));
     for (const runtime of [this.options.processRuntime, this.options.staticRuntime] as Runtime<unknown>[]) {
       this.unsubscribers.push(runtime.on('change', ({ instance, previousState }) => this.instances.onChange(instance, previousState)));
     }
@@ -295,7 +296,7 @@ export class LocalController implements ControlPlane {
     if (result.outcome === 'requeue') this.schedule(name);
     const release = releaseOf(this.model.app(), name);
     if (release) await this.releases.tick(release);
-    for (const member of release?.services ?? [name]) this.routing.refresh(member);
+    this.routing.refresh(...(release?.services ?? [name]));
     if (result.requeueAfterMs !== undefined && result.requeueAfterMs < this.resyncMs) this.queue.addAfter(queueKey(key(name)), Math.max(10, result.requeueAfterMs));
   }
 
@@ -325,7 +326,7 @@ export class LocalController implements ControlPlane {
   private async tickReleases(): Promise<void> {
     for (const release of this.releases.releases()) {
       await this.releases.tick(release).catch((err: unknown) => this.eventLog.reportFailure(release.name, 'ReleaseFailed', err));
-      for (const member of release.services) this.routing.refresh(member);
+      this.routing.refresh(...release.services);
     }
   }
 

@@ -32,6 +32,8 @@ export interface LocalRoutingOptions {
   pinnedRevisions: (service: string) => { stable: string; canary: string } | undefined;
   /** The releases' pinning routes. */
   releaseRoutes: () => ReleaseRoute[];
+  /** The services whose routes change with this one's in one table: its release's members, or itself. */
+  routedWith: (service: string) => string[];
   /** A guard abort that could not be committed: the canary gets nothing meanwhile. */
   forcesStable: (service: string) => boolean;
   /** A table the router refused: said as an event (the previous table stays in force). */
@@ -56,21 +58,31 @@ export class LocalRouting {
   constructor(private readonly options: LocalRoutingOptions) {}
 
   /**
-   * Puts a service's route (and the releases' pinning) in force now. The in-process router swaps
-   * its table within this call's microtasks, so traffic moves before any I/O happens.
+   * Puts the services' routes and the releases' pinning in force now, as one table, with the other
+   * members of their releases: a table that moved one member without the others would send a page
+   * of one version to the API of the other until the next table. The in-process router swaps its
+   * table within this call's microtasks, so traffic moves before any I/O happens.
    */
-  refresh(name: string): void {
+  refresh(...names: string[]): void {
     const { store, provider } = this.options;
-    const svc = store.getService(name);
-    const decision = svc && this.decision(name, svc.spec as AppService);
-    const write = decision === undefined
-      ? (svc ? Promise.resolve() : provider.removeManagedRoutes({ namespace: DEFAULT_NAMESPACE, service: name }))
-      : provider.apply(decision);
-    const releases = provider.applyReleases(this.options.releaseRoutes());
-    const sent = decision && routeKey(decision);
-    this.lastWrite = Promise.all([write, releases]).then(
-      () => this.land(name, sent),
-      (err: unknown) => this.options.routingFailed(name, err instanceof Error ? err.message : String(err)),
+    const together = new Set(names.flatMap((name) => [name, ...this.options.routedWith(name)]));
+    const decisions: TrafficDecision[] = [];
+    const removed: string[] = [];
+    const sent = new Map<string, string | undefined>();
+    for (const name of together) {
+      const svc = store.getService(name);
+      const decision = svc && this.decision(name, svc.spec as AppService);
+      if (decision) decisions.push(decision);
+      else if (!svc) removed.push(name);
+      sent.set(name, decision && routeKey(decision));
+    }
+    this.lastWrite = provider.applyTogether({ decisions, removed, releases: this.options.releaseRoutes() }).then(
+      () => {
+        for (const [name, key] of sent) this.land(name, key);
+      },
+      (err: unknown) => {
+        for (const name of names) this.options.routingFailed(name, err instanceof Error ? err.message : String(err));
+      },
     );
   }
 

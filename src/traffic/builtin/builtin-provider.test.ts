@@ -116,6 +116,54 @@ describe('the built-in provider', () => {
     expect(router.getRouteTable().releases).toEqual([release]);
   });
 
+  it('behind a slow router, tables do not queue up: the router takes the one in flight, then only the newest', async () => {
+    const { router, control } = await setup();
+    const taken: string[][] = [];
+    let letGo: (() => void) | undefined;
+    const slow: typeof control = new Proxy(control, {
+      get(target, prop, receiver) {
+        if (prop === 'applyTable') {
+          return async (table: Parameters<typeof control.applyTable>[0]) => {
+            taken.push(table.services.map((s) => s.name));
+            await new Promise<void>((r) => (letGo = r));
+            return target.applyTable(table);
+          };
+        }
+        const value = Reflect.get(target, prop, receiver) as unknown;
+        return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+      },
+    });
+    const provider = new BuiltinTrafficProvider({ control: slow });
+    const first = provider.apply(decision('web'));
+    await until(() => taken.length === 1, 2000);
+    // Three changes while the first table is on its way: one write carries them all.
+    const later = [provider.apply(decision('api')), provider.apply(decision('cart')), provider.applyReleases([release])];
+    letGo!();
+    await first;
+    await until(() => taken.length === 2, 2000);
+    letGo!();
+    await Promise.all(later);
+    expect(taken).toEqual([['web'], ['web', 'api', 'cart']]);
+    expect(router.getRouteTable().releases).toEqual([release]);
+    expect(await provider.verify(decision('cart'))).toBe('verified');
+  });
+
+  it('applyTogether puts routes, removals and the pinning in force as one table, and keeps nothing of it when refused', async () => {
+    const { router, provider } = await setup();
+    await provider.apply(decision('old'));
+    const before = router.getRouteTable();
+    await provider.applyTogether({ decisions: [decision('web'), decision('api')], removed: ['old'], releases: [release] });
+    expect(router.getRouteTable()).toMatchObject({ services: [{ name: 'web' }, { name: 'api' }], releases: [release] });
+    expect(before.services.map((s) => s.name)).toEqual(['old']);
+    const table = router.getRouteTable();
+    await expect(provider.applyTogether({ decisions: [decision('web', { pathPrefix: 'no-slash' }), decision('cart')], removed: ['api'], releases: [] })).rejects.toThrow(RouterError);
+    expect(router.getRouteTable()).toEqual(table);
+    // The next write carries none of the refused change.
+    await provider.apply(decision('shop'));
+    expect(router.getRouteTable().services.map((s) => [s.name, s.pathPrefix])).toEqual([['web', '/web'], ['api', '/api'], ['shop', '/shop']]);
+    expect(router.getRouteTable().releases).toEqual([release]);
+  });
+
   it('takes over the table a restarted router already has', async () => {
     const { control, router } = await setup();
     await new BuiltinTrafficProvider({ control }).apply(decision('web'));

@@ -22,6 +22,24 @@ interface Applied {
   version: number;
 }
 
+/** A table waiting for the write before it: later changes replace it, and its callers share one answer. */
+interface WaitingWrite {
+  table: RouteTable;
+  promise: Promise<{ version: number }>;
+  resolve: (result: { version: number }) => void;
+  reject: (err: unknown) => void;
+}
+
+/** Routes to put in force together, as one table (see {@link BuiltinTrafficProvider.applyTogether}). */
+export interface RoutesTogether {
+  /** Decisions whose routes replace their services' routes. */
+  decisions: TrafficDecision[];
+  /** Services whose routes go. */
+  removed: string[];
+  /** The release pinning table, whole. */
+  releases: ReleaseRoute[];
+}
+
 function routeOf(decision: TrafficDecision): ServiceRoute {
   return buildServiceRoute({
     service: { name: decision.service, host: decision.host, pathPrefix: decision.pathPrefix },
@@ -47,6 +65,8 @@ export class BuiltinTrafficProvider implements TrafficProvider {
   private readonly applied = new Map<string, Applied>();
   /** Table writes in the order they were asked for: a slower write never overtakes a newer one. */
   private writes: Promise<unknown> = Promise.resolve();
+  /** The table due after the write in flight, if any. */
+  private waiting: WaitingWrite | undefined;
 
   constructor(options: BuiltinTrafficProviderOptions) {
     this.control = options.control;
@@ -72,6 +92,42 @@ export class BuiltinTrafficProvider implements TrafficProvider {
       // The router kept its table: so does the provider, or the next write would carry the refused route.
       if (previous) this.routes.set(decision.service, previous);
       else this.routes.delete(decision.service);
+      throw err;
+    }
+  }
+
+  /**
+   * Several services' routes and the release pinning in one table write. The members of a release
+   * must move together: a table that moved one member (or the pinning) without the others would be
+   * in force for a round trip to the router, and a page of the new version could get an API answer
+   * of the old one. On refusal nothing of it is kept.
+   */
+  async applyTogether(change: RoutesTogether): Promise<void> {
+    const previousRoutes = new Map(this.routes);
+    const previousReleases = this.releases;
+    const routes = change.decisions.map((d) => [d.service, routeOf(d)] as const);
+    for (const [service, route] of routes) this.routes.set(service, route);
+    for (const service of change.removed) {
+      this.routes.delete(service);
+      this.applied.delete(service);
+    }
+    const releases = (this.releases = change.releases.map((r) => ({ ...r, services: [...r.services] })));
+    try {
+      const { version } = await this.put();
+      for (const [service, route] of routes) this.applied.set(service, { route: JSON.stringify(route), version });
+    } catch (err) {
+      // Only what this call changed goes back: a later call's changes are its own to undo.
+      for (const [service, route] of routes) {
+        if (this.routes.get(service) !== route) continue;
+        const previous = previousRoutes.get(service);
+        if (previous) this.routes.set(service, previous);
+        else this.routes.delete(service);
+      }
+      for (const service of change.removed) {
+        const previous = previousRoutes.get(service);
+        if (previous && !this.routes.has(service)) this.routes.set(service, previous);
+      }
+      if (this.releases === releases) this.releases = previousReleases;
       throw err;
     }
   }
@@ -107,13 +163,28 @@ export class BuiltinTrafficProvider implements TrafficProvider {
     await this.put();
   }
 
-  /** The whole table, pinning limited to releases whose members are all routed, in force after the writes before it. */
+  /**
+   * The whole table, pinning limited to releases whose members are all routed, in force after the
+   * writes before it. Writes do not queue up behind a slow router: while one is in flight, later
+   * tables replace the one waiting (each holds every change before it), so the router takes at
+   * most one stale table and then the newest. Calls in one synchronous run share one write.
+   */
   private put(): Promise<{ version: number }> {
     const services = [...this.routes.values()];
     const routed = new Set(services.map((s) => s.name));
     const table: RouteTable = { services, releases: this.releases.filter((r) => r.services.every((s) => routed.has(s))) };
-    const write = this.writes.then(() => this.control.applyTable(table));
-    this.writes = write.catch(() => undefined);
-    return write;
+    if (this.waiting) {
+      this.waiting.table = table;
+      return this.waiting.promise;
+    }
+    let settle!: Pick<WaitingWrite, 'resolve' | 'reject'>;
+    const promise = new Promise<{ version: number }>((resolve, reject) => (settle = { resolve, reject }));
+    const waiting: WaitingWrite = { table, promise, ...settle };
+    this.waiting = waiting;
+    this.writes = this.writes.then(() => {
+      this.waiting = undefined;
+      return this.control.applyTable(waiting.table).then(waiting.resolve, waiting.reject);
+    });
+    return promise;
   }
 }
