@@ -93,16 +93,32 @@ const bothOn = (version: string) => async (d: Daemon) => {
   return [web, api].every((v) => v.phase === 'Healthy' && v.revisions.filter((r) => r.weight > 0).length === 1 && v.revisions.find((r) => r.weight === 100)?.number === 2) && version === 'v2';
 };
 
+/** Whether web and api have revision 2 alone left (the old ones retired: no instances, no traffic). */
+async function onlyOneRevisionRouted(d: Daemon): Promise<boolean> {
+  for (const name of ['web', 'api']) {
+    const v = await view(d, name);
+    if (v.revisions.length !== 1 || v.revisions[0]!.number !== 2) return false;
+  }
+  return true;
+}
+
 describe('a release of web and api with version pinning', () => {
-  it('v1 → v2 under simulated browser users: zero asset 404s, zero version mismatches, zero failed requests', async () => {
+  it('v1 → v2 under simulated browser users, through the skew window to the old revisions retired: zero asset 404s, zero version mismatches, zero failed requests', async () => {
     const { d, file, dir } = await setUp(true);
+    // Users keep loading pages until the release is over: promoted, its skew window passed, and
+    // the old revisions out of the router's table.
+    let promoted = false;
     const report = await rolloutUnderUsers(
       d,
       async () => {
         shopApp(dir, { version: 'v2', withRelease: true });
         expect((await cli(d.stateDir, ['apply', '-f', file])).code).toBe(0);
       },
-      () => bothOn('v2')(d),
+      async () => {
+        const shop = await view(d, 'shop');
+        promoted ||= shop.skewWindowEndsAtMs !== undefined;
+        return promoted && shop.skewWindowEndsAtMs === undefined && (await bothOn('v2')(d)) && (await onlyOneRevisionRouted(d));
+      },
     );
     expect(report.pageLoads).toBeGreaterThan(100);
     expect(report.pageVersions.v1).toBeGreaterThan(0);

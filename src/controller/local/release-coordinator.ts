@@ -10,7 +10,7 @@ import type { Store } from '../../state/store.js';
 import { buildReleaseView, type ReleaseTrafficView, type ServiceView } from '../../view/index.js';
 import { ControlPlaneError } from '../control-plane.js';
 import type { ReleaseRoute } from '../../router/contract/index.js';
-import { DEFAULT_PINNING, releaseWeight, type ReleaseState } from '../../engine/release/releases.js';
+import { DEFAULT_PINNING, releasePageWeight, type ReleaseState } from '../../engine/release/releases.js';
 import { activeMembers } from '../../engine/release/decide.js';
 import { ReleaseOperationError } from '../../engine/release/operate.js';
 import { ReleaseLoop, type ReleaseLoopHost } from '../core/release-loop.js';
@@ -116,11 +116,16 @@ export class ReleaseCoordinator {
       };
       if (!state) continue;
       if (phase === 'idle') out.push({ ...base, phase: 'progressing', canaryWeight: 0 });
-      else if (phase === 'progressing') out.push({ ...base, phase: 'progressing', canaryWeight: releaseWeight(this.active(state).map((m) => m.status)) });
+      else if (phase === 'progressing') out.push({ ...base, phase: 'progressing', canaryWeight: this.pageWeight(release) });
       else if (phase === 'aborted') out.push({ ...base, phase: 'aborted', canaryWeight: 0, ...(state.abortGraceUntilMs ? { abortGraceUntilMs: state.abortGraceUntilMs } : {}) });
       else if (phase === 'promoted') out.push({ ...base, phase: 'promoted', canaryWeight: 100, ...(state?.skewUntilMs ? { skewUntilMs: state.skewUntilMs } : {}) });
     }
     return out;
+  }
+
+  /** The weight page loads of a release in progress get (see {@link releasePageWeight}). */
+  private pageWeight(release: Release): number {
+    return releasePageWeight(release.services.map((service) => ({ status: this.host.status(service), desiredRevision: this.store.getService(service)?.desiredRevision })));
   }
 
   /** During the skew window a member's route keeps the old revision as its stable side. */

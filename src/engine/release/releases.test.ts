@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import type { Release, RolloutSpec } from '../../documents/schema.js';
-import { abortGraceMs, memberSpec } from './releases.js';
+import { initialStatus } from '../context.js';
+import type { RolloutStatus } from '../types.js';
+import { abortGraceMs, memberSpec, releasePageWeight, type PageWeightMember } from './releases.js';
 
 const own: RolloutSpec = { replicas: 2, strategy: { canary: {} } };
 const release = (canary: Partial<NonNullable<Release['strategy']['canary']>>, pinning: Release['pinning'] = undefined): Release => ({
@@ -23,5 +25,27 @@ describe('a release’s abort grace', () => {
     ['0 (keep the canary for good) is kept', { abortScaleDownDelaySeconds: 0 }, { abortGrace: '45s' }, 0],
   ] as const)('keeps an aborted member canary up through it: %s', (_what, canary, pinning, delay) => {
     expect(memberSpec(release(canary, pinning), own).strategy.canary?.abortScaleDownDelaySeconds).toBe(delay);
+  });
+});
+
+/** A member on `stable`, rolling to `canary` at `weight` (no canary when absent), asking for `desired` (its canary, else stable). */
+const member = (stable: string, canary?: string, weight = 0, more: { abort?: boolean; desired?: string } = {}): PageWeightMember => ({
+  status: { ...initialStatus(0), stableRevision: stable, canaryRevision: canary ?? stable, weights: { canary: weight, stable: 100 - weight }, abort: more.abort ?? false } satisfies RolloutStatus,
+  desiredRevision: more.desired ?? canary ?? stable,
+});
+
+describe('the share of page loads a release in progress sends to its canary', () => {
+  it.each([
+    ['both members at 30', [member('w1', 'w2', 30), member('a1', 'a2', 30)], 30],
+    ['the lowest member holds it', [member('w1', 'w2', 60), member('a1', 'a2', 30)], 30],
+    ['a member whose canary is not ready yet holds it at 0', [member('w1', 'w2', 30), member('a1', 'a2', 0)], 0],
+    ['a member applied but not yet taken up by its engine holds it at 0', [member('w1', 'w2', 30), member('a1', undefined, 0, { desired: 'a2' })], 0],
+    ['a new member not reconciled yet holds it at 0', [member('w1', 'w2', 30), { status: undefined, desiredRevision: 'a1' }], 0],
+    ['a member this release does not change holds nothing', [member('w1', 'w2', 30), member('a1')], 30],
+    ['a member done holds nothing', [member('w2'), member('a1', 'a2', 60)], 60],
+    ['every member done: all page loads on the new version until the promotion lands', [member('w2'), member('a2')], 100],
+    ['a member left aborted by an earlier attempt holds nothing', [member('w1', 'w2', 30), member('a1', 'a2', 0, { abort: true })], 30],
+  ] as const)('%s', (_what, members, weight) => {
+    expect(releasePageWeight(members)).toBe(weight);
   });
 });

@@ -104,8 +104,28 @@ export function decideGate(release: Release, state: ReleaseState, nowMs: number,
   return { type: 'open' };
 }
 
-/** The smallest canary weight among the changed members: the share of new clients the release sends to its canary side. */
-export function releaseWeight(statuses: (RolloutStatus | undefined)[]): number {
-  const weights = statuses.filter((s): s is RolloutStatus => !!s && s.canaryRevision !== s.stableRevision).map((s) => s.weights.canary);
-  return weights.length === 0 ? 0 : Math.min(...weights);
+/** A member of a release as {@link releasePageWeight} reads it. */
+export interface PageWeightMember {
+  /** Its committed status; undefined before its first reconcile. */
+  status: RolloutStatus | undefined;
+  /** The revision its spec asks for now; undefined when it is not applied. */
+  desiredRevision: string | undefined;
+}
+
+/**
+ * The share of page loads a release in progress sends to its canary side: the smallest canary
+ * weight among its members rolling out, joined to the attempt or not yet. A member whose new
+ * revision its engine has not taken up yet has no canary to serve a new page's API calls: it holds
+ * the weight at 0. Members done (or unchanged) are on one version for both sides and hold nothing,
+ * so once every member is done the weight is 100, not back to 0 until the release is promoted.
+ * An aborted member left out of the attempt holds nothing either.
+ */
+export function releasePageWeight(members: readonly PageWeightMember[]): number {
+  let weight = 100;
+  for (const { status, desiredRevision } of members) {
+    if (desiredRevision !== undefined && desiredRevision !== status?.stableRevision && desiredRevision !== status?.canaryRevision) return 0;
+    if (!status || status.abort || status.canaryRevision === undefined || status.canaryRevision === status.stableRevision) continue;
+    weight = Math.min(weight, status.weights.canary);
+  }
+  return weight;
 }
