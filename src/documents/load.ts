@@ -5,12 +5,11 @@
  */
 import { readFile } from 'node:fs/promises';
 import { SpecError, type SpecNote, type SpecWarning } from './errors.js';
-import { API_VERSION, ARGO_API_VERSION, CanaryStep } from './schema.js';
-import { App as validateApp, AnalysisTemplate as validateAnalysisTemplate, Rollout as validateRollout } from './document-validators.generated.js';
+import { API_VERSION, ARGO_API_VERSION, App, AnalysisTemplate, CanaryStep, Rollout } from './schema.js';
 import type { App as AppDoc, AnalysisTemplate as AnalysisTemplateDoc, Metric, Rollout as RolloutDoc, RolloutSpec } from './schema.js';
 import { formatPath, parseSource, type Issue, type PathSegment, type SourceDocument } from './source.js';
 import { findUnsupported, removalOrder, removeFromData } from './unsupported.js';
-import { describe, nameUnion, validateSchema, type SchemaValidator } from './validate.js';
+import { describe, nameUnion, validateSchema } from './validate.js';
 import { checkPodTemplate } from './pod-template.js';
 import { checkAnalysisRefs, checkApp, checkRollout, documentAdvice } from './semantic.js';
 
@@ -75,13 +74,7 @@ export interface StagedDocument {
   readonly refused?: boolean;
 }
 
-/** The validator of each kind, generated from its schema (`npm run gen:documents`). */
-const VALIDATORS: Record<'Rollout' | 'AnalysisTemplate' | 'ClusterAnalysisTemplate' | 'App', SchemaValidator> = {
-  Rollout: validateRollout,
-  AnalysisTemplate: validateAnalysisTemplate,
-  ClusterAnalysisTemplate: validateAnalysisTemplate,
-  App: validateApp,
-};
+const SCHEMAS = { Rollout, AnalysisTemplate, ClusterAnalysisTemplate: AnalysisTemplate, App } as const;
 
 function isRecord(v: unknown): v is Record<string, unknown> {
   return v !== null && typeof v === 'object' && !Array.isArray(v);
@@ -253,7 +246,7 @@ function checkConditions(t: AnalysisTemplateDoc, check: NonNullable<LoadChecks['
 
 /** Schema, pod template and semantic rules of one staged document. */
 function checkOne(s: StagedDocument, checks: LoadChecks): Issue[] {
-  const schemaIssues = validateSchema(VALIDATORS[s.kind], s.data);
+  const schemaIssues = validateSchema(SCHEMAS[s.kind], s.data);
   if (schemaIssues.length) return schemaIssues;
   if (s.kind === 'AnalysisTemplate' || s.kind === 'ClusterAnalysisTemplate') {
     const t = s.data as unknown as AnalysisTemplateDoc;

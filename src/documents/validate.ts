@@ -1,10 +1,9 @@
 /**
- * Schema validation: Ajv's validator of the TypeBox schema, generated at development time (allErrors,
- * verbose; see scripts/gen-document-validators.ts), then its raw errors are turned into one clear
- * reason per bad location. Unions are the hard part: Ajv reports every branch's failure,
+ * Schema validation: Ajv (allErrors) over the TypeBox schema, then Ajv's raw errors are turned into
+ * one clear reason per bad location. Unions are the hard part: Ajv reports every branch's failure,
  * so each union is collapsed to the branch the user evidently meant before anything is reported.
  */
-import type { ErrorObject } from 'ajv';
+import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import type { TSchema } from '@sinclair/typebox';
 import type { Issue, PathSegment } from './source.js';
 
@@ -19,24 +18,24 @@ type SchemaNode = Record<string, unknown> & {
   patternProperties?: Record<string, SchemaNode>;
 };
 
-/** A validator Ajv generated with `allErrors` and `verbose`: true when valid, else its errors. */
-export type SchemaValidator = ((data: unknown) => boolean) & { errors?: ErrorObject[] | null };
+const ajv = new Ajv({ allErrors: true, strict: false, verbose: true });
+const compiled = new WeakMap<TSchema, ValidateFunction>();
 
-/**
- * Nouns for unions of single-key objects (`unknown step "x"` reads better than `unknown field`),
- * by their keys: a generated validator's errors carry copies of the schema, not the schema itself.
- */
-const unionNouns = new Map<string, string>();
+/** Nouns for unions of single-key objects (`unknown step "x"` reads better than `unknown field`). */
+const unionNouns = new WeakMap<object, string>();
 
 /** Names what the members of a single-key union are called in messages, e.g. `step`. */
 export function nameUnion(schema: TSchema, noun: string): void {
-  const keys = discriminators((schema as SchemaNode).anyOf ?? []);
-  if (!keys) throw new TypeError(`only a union of objects told apart by one key can be named "${noun}"`);
-  unionNouns.set(keys.join(' '), noun);
+  unionNouns.set(schema, noun);
 }
 
-/** Validates `data` with `validate`; returns one issue per bad location, empty when valid. */
-export function validateSchema(validate: SchemaValidator, data: unknown, basePath: readonly PathSegment[] = []): Issue[] {
+/** Validates `data` against `schema`; returns one issue per bad location, empty when valid. */
+export function validateSchema(schema: TSchema, data: unknown, basePath: readonly PathSegment[] = []): Issue[] {
+  let validate = compiled.get(schema);
+  if (!validate) {
+    validate = ajv.compile(schema);
+    compiled.set(schema, validate);
+  }
   if (validate(data)) return [];
   const raw = (validate.errors ?? []) as AnyError[];
   const issues = collapse(raw, data).map((i) => ({ ...i, path: [...basePath, ...i.path] }));
@@ -126,7 +125,7 @@ function chooseBranch(u: AnyError, branchErrors: AnyError[], root: unknown): Any
   }
   const keys = discriminators(branches);
   if (keys && isPlainObject(data)) {
-    const noun = unionNouns.get(keys.join(' ')) ?? 'field';
+    const noun = unionNouns.get(schema) ?? 'field';
     const present = keys.filter((k) => k in data);
     if (present.length === 0) {
       const stray = Object.keys(data)[0];

@@ -1,14 +1,31 @@
 import { readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { Type } from '@sinclair/typebox';
 import { GENERATED_FILE, routeTableValidatorSource, standaloneValidatorSource } from '../../scripts/gen-route-table-validator.js';
 import { assertRouteTable } from './route-table-check.js';
 import { RouteTableSchema, schemaIssues } from './route-table-schema.js';
-import { valueImports } from '../../test/fixtures/modules/value-imports.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
+
+/** Every module a source file reaches through value imports (`import type` costs nothing at run time). */
+function valueImports(entry: string): { files: Set<string>; packages: Set<string> } {
+  const files = new Set<string>();
+  const packages = new Set<string>();
+  const visit = (file: string) => {
+    if (files.has(file)) return;
+    files.add(file);
+    const text = readFileSync(file, 'utf8');
+    for (const m of text.matchAll(/^(?:import|export)\s+(?!type\s)(?:[^'";]*?\sfrom\s+)?'([^']+)';/gm)) {
+      const spec = m[1]!;
+      if (spec.startsWith('.')) visit(resolve(dirname(file), spec.replace(/\.js$/, '.ts')));
+      else if (!spec.startsWith('node:')) packages.add(spec);
+    }
+  };
+  visit(entry);
+  return { files, packages };
+}
 
 describe('the route table validator generated from its schema', () => {
   it('is what `npm run gen:route-table` writes now: a schema change without regenerating fails here', () => {
