@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, statSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { defineConfig } from 'vitest/config';
@@ -26,6 +26,12 @@ const distFresh = existsSync(supervisorMain) && statSync(supervisorMain).mtimeMs
 const testRuntimeDir = join(tmpdir(), `graylane-test-runtime-${process.getuid?.() ?? 'user'}`);
 mkdirSync(testRuntimeDir, { recursive: true, mode: 0o700 });
 
+// Everything the tests write to the temporary directory (app copies, state dirs, logs: thousands of
+// directories per run, ~10 GB piled up on one machine) goes under one directory per run, which
+// test/global-setup.ts removes when the run ends.
+// This file is read once per project: the first reading makes the directory, the others take it.
+const testTmpDir = (process.env.GRAYLANE_TEST_TMPDIR ??= mkdtempSync(join(tmpdir(), 'graylane-tests-')));
+
 // Files that run a daemon, a controller or a browser in the test process itself, with real time:
 // each gets a fresh process, so that nothing an earlier file left running (a timer, a socket) can
 // slow the event loop their probes and deadlines are measured on. The log burst test measures how
@@ -44,7 +50,8 @@ export default defineConfig({
     // Two files at a time even on two cores (vitest's default there is one): most of a file's time
     // is spent waiting on child processes, servers and timers, not on the CPU.
     maxWorkers: Math.max(2, availableParallelism() - 1),
-    env: { XDG_RUNTIME_DIR: testRuntimeDir, ...(distFresh ? { GRAYLANE_SUPERVISOR_MAIN: supervisorMain } : {}) },
+    globalSetup: ['test/global-setup.ts'],
+    env: { TMPDIR: testTmpDir, XDG_RUNTIME_DIR: testRuntimeDir, ...(distFresh ? { GRAYLANE_SUPERVISOR_MAIN: supervisorMain } : {}) },
     projects: [
       {
         extends: true,
