@@ -198,6 +198,32 @@ describe('release phases', () => {
   });
 });
 
+describe('a release that ended, while router workers swap tables one after the other', () => {
+  // Worker A still has the table of the skew window (old revisions up, stable pages kept on them);
+  // worker B has the table after it: each member on v2 alone, and the route the daemon gives an
+  // ended release. A client's page and its API call may reach either.
+  const during = () => releaseTable(u, { release: { canaryWeight: 100, phase: 'promoted', skewUntilMs: Date.now() + 600_000 } });
+  const onlyV2 = { stable: 'v2', canary: undefined, canaryWeight: 0 };
+  const ended = (release: Partial<ReleaseRoute>) => {
+    const table = releaseTable(u, { release, web: onlyV2, api: onlyV2 });
+    for (const s of table.services) delete s.revisions.v1;
+    return table;
+  };
+
+  it.each([
+    ["'promoted' without a skew window: the page re-pins to the canary and its API call gets v2 from either table", { phase: 'promoted', canaryWeight: 100 } as const, 'api-v2'],
+    ["'progressing' at 0 (before): the page stays pinned to stable, and the old table answers its API call from v1", { phase: 'progressing', canaryWeight: 0 } as const, 'api-v1'],
+  ])('%s', async (_what, endedRoute, apiAnswer) => {
+    const a = await routerWith(during());
+    const b = await routerWith(ended(endedRoute));
+    const page = await send(`${b.url}/`, { headers: { 'x-graylane-release': token('stable', { position: 7000 }), 'sec-fetch-mode': 'navigate' } });
+    expect(page.body).toBe('web-v2');
+    const pinned = (page.headers['x-graylane-release'] as string | undefined) ?? token('stable', { position: 7000 });
+    const call = await send(`${a.url}/api/x`, { headers: { 'x-graylane-release': pinned } });
+    expect(call.body).toBe(apiAnswer);
+  });
+});
+
 describe('release fallbacks', () => {
   it('falls back to the other side when the chosen side has no ready instance or no revision, and counts it', async () => {
     const api = releaseTable(u).services[1]!;

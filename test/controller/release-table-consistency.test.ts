@@ -120,6 +120,10 @@ describe('the route tables of a release', () => {
       const ticking = setInterval(() => (h!.clock.now = fakeMs + Date.now() - realMs), 5);
       await until(() => h!.store.getRelease('shop')?.phase === 'idle', 20_000, 'the release complete').finally(() => clearInterval(ticking));
       await until(() => h!.router.getRouteTable().services.every((s) => Object.keys(s.revisions).length === 1), 20_000, 'v1 out of the table');
+      // The ended release sends every page and pinned request to the one version left (see router.release.test.ts).
+      const ended = h.router.getRouteTable().releases?.[0];
+      expect(ended).toMatchObject({ phase: 'promoted', canaryWeight: 100 });
+      expect(ended?.skewUntilMs).toBeUndefined();
       // Page loads under the table after the release, too.
       await new Promise((r) => setTimeout(r, 300));
     } finally {

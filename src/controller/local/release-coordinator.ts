@@ -115,7 +115,12 @@ export class ReleaseCoordinator {
         ...(release.pinning?.assetPattern ? { assetPattern: release.pinning.assetPattern } : {}),
       };
       if (!state) continue;
-      if (phase === 'idle') out.push({ ...base, phase: 'progressing', canaryWeight: 0 });
+      // A release that ended (promoted, its skew window over) routes every page and every pinned
+      // request to the one version left, as 'promoted' with no skew window does. A page recorded
+      // on 'stable' would not do: a router worker still on the table before would send its API
+      // calls to the old revision while the skew window lasted there.
+      if (phase === 'idle' && state.skewUntilMs !== undefined) out.push({ ...base, phase: 'promoted', canaryWeight: 100 });
+      else if (phase === 'idle') out.push({ ...base, phase: 'progressing', canaryWeight: 0 });
       else if (phase === 'progressing') out.push({ ...base, phase: 'progressing', canaryWeight: this.pageWeight(release) });
       else if (phase === 'aborted') out.push({ ...base, phase: 'aborted', canaryWeight: 0, ...(state.abortGraceUntilMs ? { abortGraceUntilMs: state.abortGraceUntilMs } : {}) });
       else if (phase === 'promoted') out.push({ ...base, phase: 'promoted', canaryWeight: 100, ...(state?.skewUntilMs ? { skewUntilMs: state.skewUntilMs } : {}) });
