@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, statSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, statSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { defineConfig } from 'vitest/config';
@@ -30,7 +30,9 @@ mkdirSync(testRuntimeDir, { recursive: true, mode: 0o700 });
 // directories per run, ~10 GB piled up on one machine) goes under one directory per run, which
 // test/global-setup.ts removes when the run ends.
 // This file is read once per project: the first reading makes the directory, the others take it.
+// Others may pass through it, as through /tmp: nginx's workers run as nobody under a root test run.
 const testTmpDir = (process.env.GRAYLANE_TEST_TMPDIR ??= mkdtempSync(join(tmpdir(), 'graylane-tests-')));
+chmodSync(testTmpDir, 0o711);
 
 // Files that run a daemon, a controller or a browser in the test process itself, with real time:
 // each gets a fresh process, so that nothing an earlier file left running (a timer, a socket) can

@@ -5,7 +5,8 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { chmodSync, mkdirSync, readdirSync, readFileSync, readlinkSync, renameSync, statSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { userInfo } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
 import { NginxRunError } from './errors.js';
 import { renderMainConfig } from './render-config.js';
 
@@ -198,6 +199,17 @@ class ManagedNginx implements NginxProcess {
   }
 }
 
+/**
+ * Whether a user that neither owns nor shares the group of any directory on the way (nginx's
+ * `nobody`) can reach `dir`: every directory from the root down lets others search it.
+ */
+export function othersCanReach(dir: string): boolean {
+  for (let d = resolve(dir); ; d = dirname(d)) {
+    if ((statSync(d).mode & 0o001) === 0) return false;
+    if (dirname(d) === d) return true;
+  }
+}
+
 /** Writes the configuration into `prefixDir` and starts nginx; resolves once its workers run. */
 export async function startNginx(options: NginxProcessOptions): Promise<NginxProcess> {
   const binary = options.binary ?? '/usr/sbin/nginx';
@@ -205,10 +217,14 @@ export async function startNginx(options: NginxProcessOptions): Promise<NginxPro
   const timeoutMs = options.timeoutMs ?? 10_000;
   for (const d of ['', 'body', 'proxy', 'fastcgi', 'uwsgi', 'scgi']) mkdirSync(join(dir, d), { recursive: true });
   // Started as root, nginx runs its workers as nobody, and a worker reopens the access log itself
-  // (on USR1): it must be able to reach the directory, or it keeps writing the rotated file.
-  if (process.getuid?.() === 0) chmodSync(dir, statSync(dir).mode | 0o011);
+  // (on USR1): it must be able to reach the directory, or it keeps writing the rotated file (whose
+  // lines are then lost when it goes). The directory is opened to it; when a parent is not (a state
+  // dir under /root, mode 0700), the workers run as root, as graylane and its apps do then.
+  const root = process.getuid?.() === 0;
+  if (root) chmodSync(dir, statSync(dir).mode | 0o011);
+  const workerUser = root && !othersCanReach(dir) ? userInfo().username : undefined;
   writeFileSync(join(dir, 'routes.conf'), options.http);
-  writeFileSync(join(dir, 'nginx.conf'), renderMainConfig({ prefixDir: dir, workers: options.workers, workerPriority: options.workerPriority, workerShutdownTimeoutMs: options.workerShutdownTimeoutMs, httpInclude: join(dir, 'routes.conf') }));
+  writeFileSync(join(dir, 'nginx.conf'), renderMainConfig({ prefixDir: dir, workers: options.workers, workerPriority: options.workerPriority, workerUser, workerShutdownTimeoutMs: options.workerShutdownTimeoutMs, httpInclude: join(dir, 'routes.conf') }));
   await testConfig(binary, dir, join(dir, 'nginx.conf'), timeoutMs);
   const child = spawn(binary, ['-p', dir, '-e', join(dir, 'error.log'), '-c', join(dir, 'nginx.conf')], { stdio: ['ignore', 'ignore', 'pipe'] });
   let err = '';

@@ -32,10 +32,16 @@ describe('rendering a route table as nginx configuration', () => {
     expect(conf).toContain('worker_shutdown_timeout 3s;');
     expect(conf).toContain('include /s/nginx/routes.conf;');
     expect(conf).not.toContain('worker_priority');
+    expect(conf).not.toMatch(/^user /m);
   });
 
   it('gives nginx\'s workers the scheduling priority asked for (worker_priority)', () => {
     const conf = renderMainConfig({ prefixDir: '/s/nginx', workers: 2, workerPriority: -5, workerShutdownTimeoutMs: 2500, httpInclude: '/s/nginx/routes.conf' });
     expect(conf).toContain('worker_processes 2;\nworker_priority -5;');
+  });
+
+  it('runs the workers as the user asked for (user)', () => {
+    const conf = renderMainConfig({ prefixDir: '/root/app/.graylane/nginx', workers: 2, workerUser: 'root', workerShutdownTimeoutMs: 2500, httpInclude: '/s/nginx/routes.conf' });
+    expect(conf).toMatch(/^user root;$/m);
   });
 });

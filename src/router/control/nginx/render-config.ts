@@ -343,6 +343,8 @@ export interface MainConfigOptions {
   workers: number | 'auto';
   /** `worker_priority` (a nice value), when set. */
   workerPriority?: number | undefined;
+  /** `user`: who nginx's workers run as when it starts as root; absent: nginx's default (nobody). */
+  workerUser?: string | undefined;
   /** How long old workers get to finish requests after a reload, ms. */
   workerShutdownTimeoutMs: number;
   /** File holding the http-level part, included inside `http {}`. */
@@ -358,6 +360,7 @@ export function renderMainConfig(options: MainConfigOptions): string {
     'master_process on;',
     `worker_processes ${options.workers};`,
     ...(options.workerPriority === undefined ? [] : [`worker_priority ${options.workerPriority};`]),
+    ...(options.workerUser === undefined ? [] : [`user ${options.workerUser};`]),
     `worker_shutdown_timeout ${Math.max(1, Math.ceil(options.workerShutdownTimeoutMs / 1000))}s;`,
     `pid ${d}/nginx.pid;`,
     `error_log ${d}/error.log warn;`,
