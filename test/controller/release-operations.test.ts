@@ -7,7 +7,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { startHarness, until, type Harness } from '../fixtures/controller/local-harness.js';
+import { shopReleaseYaml, startHarness, until, type Harness } from '../fixtures/controller/local-harness.js';
 import { startApiServer, type ApiServer } from '../../src/api/server.js';
 import { loadOrCreateToken, writeDaemonInfo } from '../../src/api/state-dir.js';
 import { main } from '../../src/cli/main.js';
@@ -51,28 +51,7 @@ spec:
 `;
 
 function shopYaml(version: string, steps = STEPS): string {
-  const service = (name: string, prefix: string) => `  - name: ${name}
-    pathPrefix: ${prefix}
-    replicas: 1
-    process:
-      command: [node, logging-server.mjs]
-      env: {VERSION: ${version}, SERVICE: ${name}}
-      readinessProbe: {httpGet: {path: /healthz}, periodSeconds: 0.1, failureThreshold: 1}
-      terminationGracePeriodSeconds: 2
-`;
-  return `apiVersion: graylane.dev/v1alpha1
-kind: App
-metadata: {name: shop}
-spec:
-  services:
-${service('web', '/')}${service('api', '/api')}  releases:
-  - name: shop
-    services: [web, api]
-    pinning: {skewWindow: 5s}
-    strategy:
-      canary:
-${steps}
-${steps === ANALYSIS_STEPS ? TEMPLATE : ''}`;
+  return shopReleaseYaml({ version, steps, script: 'logging-server.mjs', extra: steps === ANALYSIS_STEPS ? TEMPLATE : '' });
 }
 
 interface Reply { status: number; body: Record<string, unknown> & { error?: { code: string; message: string } } }

@@ -9,7 +9,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { RouterControl } from '../../src/router/control/router-control.js';
 import { send } from '../fixtures/router/support.js';
-import { startHarness, until, type Harness } from '../fixtures/controller/local-harness.js';
+import { shopReleaseYaml, startHarness, until, type Harness } from '../fixtures/controller/local-harness.js';
 
 let h: Harness | undefined;
 afterEach(async () => {
@@ -36,32 +36,7 @@ function slowControl(tables: Table[]) {
   });
 }
 
-function shopYaml(version: string): string {
-  const service = (name: string, prefix: string) => `  - name: ${name}
-    pathPrefix: ${prefix}
-    replicas: 1
-    process:
-      command: [node, server.mjs]
-      env: {VERSION: ${version}}
-      readinessProbe: {httpGet: {path: /healthz}, periodSeconds: 0.1, failureThreshold: 1}
-      terminationGracePeriodSeconds: 2
-`;
-  return `apiVersion: graylane.dev/v1alpha1
-kind: App
-metadata: {name: shop}
-spec:
-  services:
-${service('web', '/')}${service('api', '/api')}  releases:
-  - name: shop
-    services: [web, api]
-    pinning: {skewWindow: 5s}
-    strategy:
-      canary:
-        steps:
-        - setWeight: 50
-        - pause: {}
-`;
-}
+const shopYaml = (version: string) => shopReleaseYaml({ version, steps: '        steps:\n        - setWeight: 50\n        - pause: {}' });
 
 const PAGE = { accept: 'text/html', 'sec-fetch-mode': 'navigate' };
 const API = { accept: 'application/json', 'sec-fetch-mode': 'cors' };
