@@ -193,7 +193,7 @@ describe('a release handled as one', () => {
     expect((await post('/v1/services/shop/abort')).status).toBe(200);
     await until(() => view('web').phase === 'Degraded' && view('api').phase === 'Degraded', 10_000, 'members aborted');
     // web goes to v3; api stays on its aborted v2 (back on stable v1).
-    const yaml = shopYaml('v3').replace(/VERSION: v3, SERVICE: api/, 'VERSION: v2, SERVICE: api');
+    const yaml = shopYaml('v3').replace('{"VERSION":"v3","SERVICE":"api"}', '{"VERSION":"v2","SERVICE":"api"}');
     await h!.apply(yaml);
     await until(() => (view('shop').step === 2 && view('web').phase === 'Paused' && canaryWeight('web') === 30) || view('web').aborted, 20_000, 'web at the first gate');
     expect(view('web').aborted).toBe(false);

@@ -5,6 +5,7 @@ import { mkdtempSync, readFileSync, writeFileSync, existsSync, copyFileSync } fr
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll } from 'vitest';
+import { shopReleaseAppYaml } from '../fixtures/shop-release-app.js';
 import { main } from '../../src/cli/main.js';
 import type { DaemonInfo } from '../../src/api/state-dir.js';
 import type { LoadSummary } from '../../src/demo/load-generator.js';
@@ -63,28 +64,16 @@ export interface ReleaseAppOptions {
 
 /** Writes graylane.yaml for {@link ReleaseAppOptions}; returns its path. */
 export function writeReleaseApp(dir: string, o: ReleaseAppOptions): string {
-  const service = (name: 'web' | 'api', prefix: string) => `  - name: ${name}
-    pathPrefix: ${prefix}
-    replicas: 1
-    process:
-      command: [node, ${o.shopExample ? `server.js]\n      cwd: ./${name}` : 'server.mjs]'}
-      env: ${JSON.stringify({ VERSION: o.version, ...o.env?.(name) })}
-      readinessProbe: {httpGet: {path: /healthz}, periodSeconds: 0.2, failureThreshold: ${o.failureThreshold ?? 1}}
-      terminationGracePeriodSeconds: ${o.terminationGracePeriodSeconds ?? 5}
-`;
   const file = join(dir, 'graylane.yaml');
-  writeFileSync(file, `apiVersion: graylane.dev/v1alpha1
-kind: App
-metadata: {name: shop}
-spec:
-  services:
-${service('web', '/')}${service('api', '/api')}  releases:
-  - name: shop
-    services: [web, api]
-${o.pinning ? `    pinning: ${o.pinning}\n` : ''}    strategy:
-      canary:
-        steps:
-${o.steps}`);
+  writeFileSync(file, shopReleaseAppYaml({
+    version: o.version,
+    canary: `        steps:\n${o.steps}`,
+    pinning: o.pinning,
+    command: (name) => (o.shopExample ? `[node, server.js]\n      cwd: ./${name}` : '[node, server.mjs]'),
+    env: o.env,
+    failureThreshold: o.failureThreshold,
+    terminationGracePeriodSeconds: o.terminationGracePeriodSeconds,
+  }));
   return file;
 }
 
