@@ -80,20 +80,9 @@ export class BuiltinTrafficProvider implements TrafficProvider {
   validate = validateBuiltin;
 
   /** @inheritdoc */
-  async apply(decision: TrafficDecision): Promise<void> {
+  apply(decision: TrafficDecision): Promise<void> {
     // It has every capability a decision can need: nothing to refuse.
-    const route = routeOf(decision);
-    const previous = this.routes.get(decision.service);
-    this.routes.set(decision.service, route);
-    try {
-      const { version } = await this.put();
-      this.applied.set(decision.service, { route: JSON.stringify(route), version });
-    } catch (err) {
-      // The router kept its table: so does the provider, or the next write would carry the refused route.
-      if (previous) this.routes.set(decision.service, previous);
-      else this.routes.delete(decision.service);
-      throw err;
-    }
+    return this.applyTogether({ decisions: [decision], removed: [], releases: this.releases });
   }
 
   /**
@@ -133,15 +122,8 @@ export class BuiltinTrafficProvider implements TrafficProvider {
   }
 
   /** @inheritdoc */
-  async applyReleases(releases: ReleaseRoute[]): Promise<void> {
-    const previous = this.releases;
-    this.releases = releases.map((r) => ({ ...r, services: [...r.services] }));
-    try {
-      await this.put();
-    } catch (err) {
-      this.releases = previous;
-      throw err;
-    }
+  applyReleases(releases: ReleaseRoute[]): Promise<void> {
+    return this.applyTogether({ decisions: [], removed: [], releases });
   }
 
   /**
