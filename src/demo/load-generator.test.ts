@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startExampleServer, type RunningExampleServer } from './example-servers.js';
 import { runLoad, type LoadWindow } from './load-generator.js';
+import { freePort } from '../../test/fixtures/free-port.js';
 
 let api: RunningExampleServer;
 const servers: Server[] = [];
@@ -23,13 +24,6 @@ async function listen(server: Server): Promise<string> {
   return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 }
 
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve));
-  const { port } = s.address() as AddressInfo;
-  await new Promise((r) => s.close(r));
-  return port;
-}
 
 describe('runLoad', () => {
   it('holds its rate, with a window per second and per-x-served-by counts', async () => {

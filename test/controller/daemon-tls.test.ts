@@ -4,7 +4,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { DaemonStartError, startLocalDaemon, type LocalDaemon } from '../../src/controller/local/daemon.js';
 import { loadDocuments } from '../../src/documents/index.js';
 import { hasOpenssl, makeCertificate, peerCertificate, tempDir } from '../fixtures/router/certificates.js';
-import { send, startUpstream, until, type Upstream } from '../fixtures/router/support.js';
+import { freePort, send, startUpstream, until, type Upstream } from '../fixtures/router/support.js';
 
 const cleanups: (() => Promise<void> | void)[] = [];
 let daemon: LocalDaemon | undefined;
@@ -111,9 +111,7 @@ describe.skipIf(!hasOpenssl())('spec.router.tls with router workers (openssl mak
     expect(daemon.httpsUrl).toBe(first.httpsUrl);
     await daemon.stop({ stopInstances: false });
 
-    const probe = await startUpstream('probe');
-    const other = probe.port;
-    await probe.close();
+    const other = await freePort();
     daemon = await start(other);
     expect(daemon.routerSupervisor?.adopted).toBe(false);
     expect(daemon.routerSupervisor?.pid).not.toBe(firstPid);

@@ -4,11 +4,11 @@
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import https from 'node:https';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { hasOpenssl, makeCertificate } from '../fixtures/router/certificates.js';
 import { alive, appDir, startDaemon, stopDaemon, stopDaemonsAndSupervisors, view, waitFor, writeApp, type Daemon } from './harness.js';
+import { freePort } from '../fixtures/free-port.js';
 
 const daemons: Daemon[] = [];
 const supervisors: number[] = [];
@@ -16,13 +16,6 @@ const supervisors: number[] = [];
 afterAll(() => stopDaemonsAndSupervisors(daemons, supervisors));
 
 
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const { port } = server.address() as { port: number };
-  await new Promise((r) => server.close(r));
-  return port;
-}
 
 /** One GET over HTTPS on a fresh connection with SNI shop.example.com; the body, or the error's message. */
 function httpsGet(url: string): Promise<{ ok: boolean; body: string }> {

@@ -11,6 +11,7 @@ import { CoordinationV1Api } from '@kubernetes/client-node';
 import { apply, documents, readRollout, startCluster, until, type Cluster } from '../fixtures/kube/controller-harness.js';
 import { readFileSync } from 'node:fs';
 import { writeKubeconfig } from '../fixtures/kube/kubeconfig.js';
+import { freePort } from '../fixtures/free-port.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 let cluster: Cluster | undefined;
@@ -20,15 +21,6 @@ afterEach(async () => {
   if (dir) await rm(dir, { recursive: true, force: true });
 });
 
-async function freePort(): Promise<number> {
-  const { createServer } = await import('node:net');
-  return new Promise((res) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => res(port));
-    });
-  });
-}
 
 describe('graylane controller as a process', () => {
   it('becomes ready, rolls seed 001 out to Healthy, serves /metrics, and exits 0 on SIGTERM within a few seconds', async () => {

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { hasOpenssl, makeCertificate, peerCertificate, tempDir } from '../../../../test/fixtures/router/certificates.js';
-import { send, serviceTable, startUpstream, until } from '../../../../test/fixtures/router/support.js';
+import { freePort, send, serviceTable, startUpstream, until } from '../../../../test/fixtures/router/support.js';
 import type { CertificateEvent, TlsOptions } from '../../types.js';
 import { startSupervisedRouter, type SupervisedRouter } from './supervisor-control.js';
 
@@ -177,13 +177,11 @@ describe.skipIf(!hasOpenssl())('router supervisor: HTTPS in the workers (openssl
     same.detach();
 
     // Asked for a fixed port it does not have: the old supervisor is stopped, a new one serves there.
-    const probe = await startUpstream('probe');
-    const freePort = probe.port;
-    await probe.close();
-    const moved = await supervised(stateDir, { ...tls, listen: { host: '127.0.0.1', port: freePort } });
+    const port = await freePort();
+    const moved = await supervised(stateDir, { ...tls, listen: { host: '127.0.0.1', port } });
     expect(moved.adopted).toBe(false);
     expect(moved.pid).not.toBe(first.pid);
-    expect(moved.httpsUrl).toBe(`https://127.0.0.1:${freePort}`);
+    expect(moved.httpsUrl).toBe(`https://127.0.0.1:${port}`);
     await expect(peerCertificate(Number(new URL(first.httpsUrl!).port), 'shop.example.com')).rejects.toThrow();
 
     // Without HTTPS asked for, a supervisor serving it is not adopted either.
