@@ -3,7 +3,9 @@
  * server with graylane's Release CRD and Istio 1.30.3's own CRDs, a frontend and a backend that
  * each route through their VirtualService, and clients followed through an Istio sidecar in
  * miniature that keeps their cookies. A client the frontend's canary served is on the backend's
- * canary for every request, a stable one on stable, until the release ends.
+ * canary for every request, a stable one on stable, until the release ends: also while the
+ * backend's canary is not ready yet at the start, and while the frontend is done before the
+ * backend at the end (each member's routes are written by its own pass).
  */
 import { CustomObjectsApi } from '@kubernetes/client-node';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -15,6 +17,8 @@ import { IstioDataPlane, type IstioRequest, type IstioResponse } from '../fixtur
 import { CookieClient } from '../fixtures/kube/cookie-client.js';
 import { installIstioCrds } from '../fixtures/kube/istio-crds.js';
 import { rawRequest } from '../fixtures/kube/raw-request.js';
+import type { KubeObject } from '../fixtures/kube/object-store.js';
+import type { PodBehaviour } from '../fixtures/kube/simulated-workloads.js';
 import { memberRollout, memberService, newMemberImages } from '../fixtures/kube/release-members.js';
 
 const bed = new ClusterTestBed();
@@ -31,8 +35,14 @@ const virtualService = (name: string) => ({
 
 type Http = { name?: string; route?: { headers?: unknown }[] }[];
 
-async function start(): Promise<Cluster> {
-  const c = (bed.cluster = await startCluster({ readyAfterMs: 50 }));
+/** The release's steps unless a test gives its own; pods of the image `slow()` names when they start ready after its delay, the others after 50 ms. */
+async function start(options: { steps?: unknown[]; slow?: () => { image: string; afterMs: number } | undefined } = {}): Promise<Cluster> {
+  const podBehaviour = (pod: KubeObject): PodBehaviour => {
+    const image = (pod.spec as { containers?: { image?: string }[] } | undefined)?.containers?.[0]?.image;
+    const slow = options.slow?.();
+    return { kind: 'ready', afterMs: slow !== undefined && image === slow.image ? slow.afterMs : 50 };
+  };
+  const c = (bed.cluster = await startCluster({ podBehaviour }));
   await installIstioCrds(c.server);
   expect((await rawRequest({ server: c.server, method: 'POST', path: '/apis/apiextensions.k8s.io/v1/customresourcedefinitions', body: customResourceDefinition('Release') })).status).toBe(201);
   const custom = c.kc.makeApiClient(CustomObjectsApi);
@@ -40,7 +50,7 @@ async function start(): Promise<Cluster> {
   await apply(c, [service('web-stable', 'web'), service('web-canary', 'web'), service('api-stable', 'api'), service('api-canary', 'api'), rollout('web', 'web:1'), rollout('api', 'api:1')] as never);
   const created = await rawRequest({ server: c.server, method: 'POST', path: `/apis/graylane.dev/v1alpha1/namespaces/${ns}/releases`, body: {
     apiVersion: 'graylane.dev/v1alpha1', kind: 'Release', metadata: { name: 'shop' },
-    spec: { services: ['web', 'api'], pinning: { abortGrace: '6s' }, strategy: { canary: { steps: [{ setWeight: 50 }, { pause: {} }] } } },
+    spec: { services: ['web', 'api'], pinning: { abortGrace: '6s' }, strategy: { canary: { steps: options.steps ?? [{ setWeight: 50 }, { pause: {} }] } } },
   } });
   expect(created.status).toBe(201);
   bed.controller = await runController({ kubeConfig: c.kc, namespace: ns, log });
@@ -53,15 +63,38 @@ const readRelease = async (c: Cluster): Promise<ReleaseObject> =>
 /** A request to one of the two services. */
 type MeshRequest = IstioRequest & { to: 'web' | 'api' };
 
+/**
+ * The revision a Service's endpoints serve: the one its selector names, `unavailable` while that
+ * revision has no ready pod (a real Service has no endpoint then, and the client gets a 503).
+ */
+async function servingRevision(c: Cluster, service: string): Promise<string> {
+  const hash = (await c.core.readNamespacedService({ namespace: ns, name: service })).spec?.selector?.[POD_TEMPLATE_HASH_LABEL];
+  if (hash === undefined) return 'none';
+  const pods = (await c.core.listNamespacedPod({ namespace: ns })).items.filter((p) => p.metadata?.labels?.[POD_TEMPLATE_HASH_LABEL] === hash);
+  return pods.some((p) => p.status?.conditions?.some((x) => x.type === 'Ready' && x.status === 'True')) ? hash : 'unavailable';
+}
+
 /** A sidecar per service; a request "to" a service goes through its VirtualService. */
 function mesh(c: Cluster): { send(request: MeshRequest): Promise<IstioResponse> } {
   const plane = (name: string) => new IstioDataPlane({
     kubeConfig: c.kc, namespace: ns, virtualService: `${name}-vs`,
-    revisionOf: async (d) => (await c.core.readNamespacedService({ namespace: ns, name: String(d.host) })).spec?.selector?.[POD_TEMPLATE_HASH_LABEL] ?? 'none',
+    revisionOf: (d) => servingRevision(c, String(d.host)),
   });
   const planes = { web: plane('web'), api: plane('api') };
   return { send: (request) => planes[request.to].send(request) };
 }
+
+type Client = CookieClient<MeshRequest, IstioResponse>;
+
+/** What one client's page and the API call it makes were served by: `page→api`, revisions. */
+async function visit(client: Client): Promise<string> {
+  const page = await client.send({ to: 'web' });
+  const call = await client.send({ to: 'api' });
+  return `${page.revision}→${call.revision}`;
+}
+
+/** Every visit pairs a page with the API of its own version: the old with the old, the new with the new. */
+const consistent = (before: Record<string, string>, after: Record<string, string>) => [`${before.web}→${before.api}`, `${after.web}→${after.api}`];
 
 describe('release pinning on the cluster (Istio)', () => {
   it('a client the frontend\'s canary served gets the backend\'s canary on every request, a stable one stable, until the release is aborted (the canary\'s pins kept through the abort grace)', async () => {
@@ -104,5 +137,52 @@ describe('release pinning on the cluster (Istio)', () => {
     }
     const canaryClient = [...sides].find(([, s]) => s === 'canary')![0];
     for (let i = 0; i < 4; i += 1) expect((await canaryClient.send({ to: 'api' })).revision).toBe(before.api);
+  }, 120_000);
+  it('at the start, the frontend sends nobody to its canary (nor pins anyone there) before the backend\'s canary serves: every page meets the API of its version', async () => {
+    const c = await start({ slow: () => ({ image: 'api:2', afterMs: 8_000 }) });
+    const before: Record<string, string> = {};
+    for (const name of ['web', 'api']) before[name] = (await until(`${name} Healthy`, () => readRollout(c, ns, name), (r) => r.status?.phase === 'Healthy', { timeoutMs: 30_000 })).status!.stableRS!;
+    await newMemberImages(c, ns, ['web', 'api']);
+    const after: Record<string, string> = {};
+    after.web = (await until('web at the release gate', () => readRollout(c, ns, 'web'), (r) => r.status?.currentStepIndex === 1 && r.status.canary?.weights?.canary.weight === 50, { timeoutMs: 30_000 })).status!.currentPodHash!;
+    const api = await readRollout(c, ns, 'api');
+    after.api = api.status!.currentPodHash!;
+    // The window under test: api's new pods are not ready, so its canary serves nobody yet.
+    expect(api.status?.canary?.weights?.canary.weight).toBe(0);
+    const m = mesh(c);
+    const early = await Promise.all(Array.from({ length: 16 }, () => visit(new CookieClient(m))));
+    for (const v of early) expect(consistent(before, after)).toContain(v);
+    // Once api's canary serves, new clients are split again, each page with the API of its version.
+    await until('api at the release gate', () => readRollout(c, ns, 'api'), (r) => r.status?.currentStepIndex === 1 && r.status.canary?.weights?.canary.weight === 50, { timeoutMs: 30_000 });
+    const later = await until('new clients on both sides', () => Promise.all(Array.from({ length: 24 }, () => visit(new CookieClient(m)))), (vs) => new Set(vs).size === 2);
+    expect(new Set(later)).toEqual(new Set(consistent(before, after)));
+  }, 120_000);
+
+  it('at the end, a member done before the others keeps its old revision for the clients pinned to stable, and splits new clients by the release\'s weight: no page meets the other version\'s API', async () => {
+    let slowApi = false;
+    const c = await start({ steps: [{ setWeight: 50 }, { pause: { duration: '2s' } }], slow: () => (slowApi ? { image: 'api:2', afterMs: 12_000 } : undefined) });
+    const before: Record<string, string> = {};
+    for (const name of ['web', 'api']) before[name] = (await until(`${name} Healthy`, () => readRollout(c, ns, name), (r) => r.status?.phase === 'Healthy', { timeoutMs: 30_000 })).status!.stableRS!;
+    await newMemberImages(c, ns, ['web', 'api']);
+    const after: Record<string, string> = {};
+    for (const name of ['web', 'api']) {
+      after[name] = (await until(`${name} at the release gate`, () => readRollout(c, ns, name), (r) => r.status?.currentStepIndex === 1 && r.status.canary?.weights?.canary.weight === 50, { timeoutMs: 30_000 })).status!.currentPodHash!;
+    }
+    // api's last new pod will be slow: web finishes well before it.
+    slowApi = true;
+    const m = mesh(c);
+    const clients = Array.from({ length: 16 }, () => new CookieClient(m));
+    const pinned = await Promise.all(clients.map((client) => visit(client)));
+    expect(new Set(pinned)).toEqual(new Set(consistent(before, after)));
+    await until('web done', () => readRollout(c, ns, 'web'), (r) => r.status?.stableRS === after.web, { timeoutMs: 20_000 });
+    // The window under test: web is done, api is not.
+    expect((await readRollout(c, ns, 'api')).status?.stableRS).toBe(before.api);
+    const again = await Promise.all(clients.map((client) => visit(client)));
+    expect(again).toEqual(pinned);
+    const fresh = await Promise.all(Array.from({ length: 16 }, () => visit(new CookieClient(m))));
+    for (const v of fresh) expect(consistent(before, after)).toContain(v);
+    // Once the release is promoted every client is on the new version: the old revisions held for the stable pins are let go.
+    await until('the release promoted', () => readRelease(c), (r) => r.status?.phase === 'promoted', { timeoutMs: 30_000 });
+    await until('every client on the new version', () => Promise.all(clients.map((client) => visit(client))), (vs) => vs.every((v) => v === `${after.web}→${after.api}`));
   }, 120_000);
 });

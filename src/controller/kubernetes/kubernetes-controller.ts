@@ -47,7 +47,7 @@ import { RolloutPass } from './rollout-pass.js';
 import type { RevisionTemplate } from './rollout-spec-source.js';
 import { ClusterReleases } from './cluster-releases.js';
 import { memberSpecOf, servedCache } from './release-wiring.js';
-import { releasePinOf } from './release-pins.js';
+import { memberStatus, releasePinOf, releaseTrafficOf } from './release-pins.js';
 import type { ReleaseObject } from '../../state/kubernetes/kubernetes-release-state.js';
 import { ClusterNotifications, type ClusterNotificationsOptions } from './cluster-notifications.js';
 import { notifyingEventSink } from '../../notify/event-feed.js';
@@ -205,6 +205,10 @@ export class KubernetesController {
       registry: trafficRegistry,
       served: (type) => (type === istio.type ? this.served.has('istio') : type === gatewayApi.type ? this.served.has('gateway-api') : true),
       pinOf: (namespace, service) => releasePinOf(releaseCache, namespace, service, nowMs()),
+      releaseTrafficOf: (namespace, service, traffic) => releaseTrafficOf({
+        releases: releaseCache, namespace, service, traffic, nowMs: nowMs(),
+        statusOf: (member) => memberStatus(rollouts.get(namespace, member), flavour),
+      }),
     });
     this.loop = new ControllerLoop({
       caches: { rollouts, replicaSets, deployments, pods, services },

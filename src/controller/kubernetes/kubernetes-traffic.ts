@@ -7,6 +7,7 @@
  * built yet) is refused at validate time with a sentence, never skipped.
  */
 import type { RolloutSpec } from '../../documents/schema.js';
+import type { TrafficInForce } from '../../engine/index.js';
 import { KUBERNETES_DEFAULT_PROVIDER, type TrafficRegistry } from '../../traffic/registry.js';
 import type { ReleasePin } from '../../traffic/release-pin.js';
 import type { TrafficCapability, TrafficDecision, TrafficIssue, TrafficProvider, Verification } from '../../traffic/traffic-provider.js';
@@ -24,6 +25,11 @@ export interface KubernetesTrafficOptions {
   served?: ((type: string) => boolean) | undefined;
   /** The release pins a service's routers carry (its Release's, while it progresses); none by default. */
   pinOf?: ((namespace: string, service: string) => ReleasePin | undefined) | undefined;
+  /**
+   * The traffic a service's Services and routers carry, from its engine's decision: its release's
+   * rules while pins are handed out (release-pins.ts). Default: the decision as it is.
+   */
+  releaseTrafficOf?: ((namespace: string, service: string, traffic: TrafficInForce) => TrafficInForce) | undefined;
 }
 
 /** See the file comment. */
@@ -55,7 +61,8 @@ export class KubernetesTraffic implements TrafficProvider {
   }
 
   /** The Services first (the routers' backends must select the right pods before weights move), then each router. */
-  async apply(decision: TrafficDecision): Promise<void> {
+  async apply(engineDecision: TrafficDecision): Promise<void> {
+    const decision = this.released(engineDecision);
     // Request-level routes are the routers' to carry; the Services only select each revision's pods.
     await this.options.services.apply({ ...decision, traffic: { ...decision.traffic, headerRoutes: [], mirrorRoutes: [] } });
     const routed = this.pinned(decision);
@@ -63,7 +70,8 @@ export class KubernetesTraffic implements TrafficProvider {
   }
 
   /** `pending` while any member is; `verified` once all are. */
-  async verify(decision: TrafficDecision): Promise<Verification> {
+  async verify(engineDecision: TrafficDecision): Promise<Verification> {
+    const decision = this.released(engineDecision);
     const services = { ...decision, traffic: { ...decision.traffic, headerRoutes: [], mirrorRoutes: [] } };
     const members = [this.options.services, ...this.routers(decision.spec)].filter((p) => p.capabilities.has('verify'));
     const routed = this.pinned(decision);
@@ -79,6 +87,12 @@ export class KubernetesTraffic implements TrafficProvider {
       const provider = this.applicable(type);
       if (provider && provider !== this.options.services) await provider.removeManagedRoutes(key);
     }
+  }
+
+  /** The decision as the release has it carried, read now (the Services and routers are written in separate passes per member). */
+  private released(decision: TrafficDecision): TrafficDecision {
+    const traffic = this.options.releaseTrafficOf?.(decision.namespace, decision.service, decision.traffic) ?? decision.traffic;
+    return traffic === decision.traffic ? decision : { ...decision, traffic };
   }
 
   /** The decision as the routers take it: with the service's release pins, read now (a pin is the Release's, not the engine's). */

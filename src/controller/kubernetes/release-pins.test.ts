@@ -1,7 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { matchesQuery, type ObjectCache } from '../../kube/object-cache.js';
 import type { ReleaseObject } from '../../state/kubernetes/kubernetes-release-state.js';
-import { releasePinOf } from './release-pins.js';
+import { initialStatus } from '../../engine/context.js';
+import type { RolloutStatus, TrafficInForce } from '../../engine/index.js';
+import { releasePinOf, releaseTrafficOf } from './release-pins.js';
 
 const cache = (objects: ReleaseObject[]): ObjectCache<ReleaseObject> => ({
   get: (namespace, name) => objects.find((o) => o.metadata?.namespace === namespace && o.metadata.name === name),
@@ -38,5 +40,23 @@ describe('releasePinOf', () => {
     const aborted = cache([release({ pinning: {}, phase: 'aborted', abortGraceUntilMs: NOW + 5_000 })]);
     expect(releasePinOf(aborted, 'shop-ns', 'web', NOW + 4_999)).toMatchObject({ phase: 'aborted', generation: 'g7' });
     expect(releasePinOf(aborted, 'shop-ns', 'web', NOW + 5_000)).toBeUndefined();
+  });
+});
+
+describe('releaseTrafficOf', () => {
+  const own: TrafficInForce = { stableRevision: 'a', canaryRevision: 'b', canaryWeight: 50, headerRoutes: [], mirrorRoutes: [] };
+  const at = (weight: number): RolloutStatus => ({ ...initialStatus(0), stableRevision: 'a', canaryRevision: 'b', weights: { canary: weight, stable: 100 - weight } });
+  const carried = (object: ReleaseObject, weights: Record<string, number>) =>
+    releaseTrafficOf({ releases: cache([object]), namespace: 'shop-ns', service: 'web', traffic: own, statusOf: (s) => at(weights[s] ?? 0), nowMs: NOW });
+
+  it('while pins are handed out, a member sends nobody to its canary before every member\'s canary serves', () => {
+    expect(carried(release({ pinning: {} }), { web: 50, api: 0 }).canaryWeight).toBe(0);
+    expect(carried(release({ pinning: {} }), { web: 50, api: 50 }).canaryWeight).toBe(50);
+  });
+
+  it('without pins in force (no pinning, in the abort grace, promoted) a member carries its own decision', () => {
+    expect(carried(release(), { web: 50, api: 0 })).toBe(own);
+    expect(carried(release({ pinning: {}, phase: 'aborted', abortGraceUntilMs: NOW + 5_000 }), { web: 50, api: 0 })).toBe(own);
+    expect(carried(release({ pinning: {}, phase: 'promoted' }), { web: 50, api: 0 })).toBe(own);
   });
 });

@@ -8,9 +8,18 @@
  * After an abort, within the release's `abortGrace`, the canary's pins stay (phase `aborted`):
  * clients whose page the canary served keep it for the grace, as on a single host, while nobody
  * new is pinned; then they go. The release loop asks for the members' passes when it ends.
+ *
+ * While pins are handed out, a member's routes also follow the release's weight and keep its old
+ * revision for stable pins once it is done before the others (engine/release/member-traffic.ts):
+ * each member writes its own routes, so each applies those rules to its own traffic.
  */
+import type { RolloutStatus, TrafficInForce } from '../../engine/index.js';
+import { releaseMemberTraffic } from '../../engine/release/member-traffic.js';
 import { DEFAULT_PINNING } from '../../engine/release/releases.js';
 import type { ObjectCache } from '../../kube/object-cache.js';
+import type { RolloutFlavour } from '../../kube/rollout-flavour.js';
+import { readEngineMemory } from '../../state/kubernetes/engine-memory.js';
+import type { RolloutObject } from '../../state/kubernetes/kubernetes-state.js';
 import { releaseStateOf, type ReleaseObject } from '../../state/kubernetes/kubernetes-release-state.js';
 import type { ReleasePin } from '../../traffic/release-pin.js';
 import { releasesNaming } from './release-members.js';
@@ -35,4 +44,39 @@ export function releasePinOf(releases: ObjectCache<ReleaseObject>, namespace: st
     allowForceHeader: pinning.allowForceHeader === true,
     phase: inGrace ? 'aborted' : 'progressing',
   };
+}
+
+/** Options of {@link releaseTrafficOf}. */
+export interface ReleaseTrafficOptions {
+  releases: ObjectCache<ReleaseObject>;
+  namespace: string;
+  service: string;
+  /** The member's own engine decision. */
+  traffic: TrafficInForce;
+  /** A member's committed engine status (undefined: none yet, or unreadable). */
+  statusOf: (service: string) => RolloutStatus | undefined;
+  nowMs: number;
+}
+
+/**
+ * The traffic `service`'s routers carry: its own decision, or, while its release's attempt
+ * progresses and hands out pins, that decision under the release's rules (see the file comment).
+ */
+export function releaseTrafficOf(options: ReleaseTrafficOptions): TrafficInForce {
+  const { releases, namespace, service, traffic } = options;
+  if (releasePinOf(releases, namespace, service, options.nowMs)?.phase !== 'progressing') return traffic;
+  const object = releasesNaming(releases, namespace, service)[0]!;
+  const state = releaseStateOf(object)!;
+  const members = object.spec.services.map((name) => ({ service: name, status: options.statusOf(name) }));
+  return releaseMemberTraffic({ state, service, members, traffic });
+}
+
+/** A member's committed engine status, as {@link releaseTrafficOf} reads it: undefined before its first commit, or when its memory cannot be read. */
+export function memberStatus(rollout: RolloutObject | undefined, flavour: RolloutFlavour): RolloutStatus | undefined {
+  try {
+    return readEngineMemory(rollout, flavour)?.engine as RolloutStatus | undefined;
+  } catch {
+    // Unreadable memory (InvalidSpec on that member's own pass): it serves no canary the release can count on.
+    return undefined;
+  }
 }
