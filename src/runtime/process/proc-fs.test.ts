@@ -44,6 +44,25 @@ describe('/proc readers', () => {
   });
 });
 
+describe('groupAlive', () => {
+  it('is false for a group whose processes have all exited, and for one whose only process is a zombie', async () => {
+    const gone = spawn('sleep', ['30'], { detached: true, stdio: 'ignore' });
+    expect(groupAlive(gone.pid!)).toBe(true);
+    process.kill(-gone.pid!, 'SIGKILL');
+    await new Promise((r) => gone.once('exit', r));
+    expect(groupAlive(gone.pid!)).toBe(false);
+
+    // A child that leads a group of its own and exits, unreaped by its parent: a zombie, alone in that group.
+    const parent = spawn('perl', ['-e', 'my $c = fork(); if ($c == 0) { setpgrp(0, 0); exit 0 } $| = 1; print "$c\\n"; sleep 30'], { stdio: ['ignore', 'pipe', 'ignore'] });
+    cleanups.push(() => parent.kill('SIGKILL'));
+    const zombie = await new Promise<number>((resolve) => parent.stdout.once('data', (d: Buffer) => resolve(Number(d.toString().trim()))));
+    const deadline = Date.now() + 5_000;
+    while (!/^\S+ \(\S+\) Z /.test(readFileSync(`/proc/${zombie}/stat`, 'utf8')) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    expect(() => process.kill(-zombie, 0)).not.toThrow();
+    expect(groupAlive(zombie)).toBe(false);
+  });
+});
+
 describe('who holds a port, for the process graylane started', () => {
   const LISTEN = "const s = require('net').createServer().listen(0, '127.0.0.1', () => console.log(s.address().port)); setTimeout(() => {}, 30000)";
   async function started(command: string, args: string[]): Promise<{ pid: number; port: number }> {

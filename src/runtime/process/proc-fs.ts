@@ -111,14 +111,15 @@ export function isAlive(pid: number): boolean {
 
 /** Whether any process of the group is still alive (zombies excluded when /proc is there). */
 export function groupAlive(pgid: number): boolean {
-  const members = groupMembers(pgid);
-  if (members) return members.length > 0;
+  // Signal 0 answers at once for a group with no process left, the usual case after a stop; only a
+  // group that still has one is looked for in /proc (every process of the host), where a zombie
+  // does not count.
   try {
     process.kill(-pgid, 0);
-    return true;
-  } catch {
-    return false;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ESRCH') return false;
   }
+  return groupMembers(pgid)?.length !== 0;
 }
 
 /** Live members of a process group, or undefined without /proc. */
