@@ -110,7 +110,11 @@ export function decideRelease(input: DecideReleaseInput): ReleaseDecision {
       for (const m of changing) if (!m.status.abort) operate(m.service, { type: 'abort' }, `release ${release.name} aborted: ${aborted.service} failed`);
       if (state.analysisRun) actions.push({ type: 'stopAnalysis', name: state.analysisRun });
       event('warning', 'ReleaseAborted', `release ${release.name} aborted because ${aborted.service} failed; all members back on stable`);
-      return { state: { ...state, phase: 'aborted', paused: false, abortGraceUntilMs: now + abortGraceMs(release), message: `aborted: ${aborted.service} failed (${aborted.status.message ?? 'aborted'}); every member is back on stable` }, actions };
+      // The grace runs from the first member's own abort, not from this pass, which may come later:
+      // that member's canary is scaled down the grace after its abort at the earliest (memberSpec),
+      // and its pins must not outlast it.
+      const firstAbortMs = Math.min(now, ...changing.flatMap((m) => (m.status.abort && m.status.abortedAtMs !== undefined ? [m.status.abortedAtMs] : [])));
+      return { state: { ...state, phase: 'aborted', paused: false, abortGraceUntilMs: firstAbortMs + abortGraceMs(release), message: `aborted: ${aborted.service} failed (${aborted.status.message ?? 'aborted'}); every member is back on stable` }, actions };
     }
     // Step 3: every member done: promoted, old revisions kept for pinned clients.
     if (changing.length === 0) {
