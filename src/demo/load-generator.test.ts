@@ -24,7 +24,6 @@ async function listen(server: Server): Promise<string> {
   return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 }
 
-
 describe('runLoad', () => {
   it('holds its rate, with a window per second and per-x-served-by counts', async () => {
     const windows: LoadWindow[] = [];

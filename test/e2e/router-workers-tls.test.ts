@@ -15,8 +15,6 @@ const supervisors: number[] = [];
 
 afterAll(() => stopDaemonsAndSupervisors(daemons, supervisors));
 
-
-
 /** One GET over HTTPS on a fresh connection with SNI shop.example.com; the body, or the error's message. */
 function httpsGet(url: string): Promise<{ ok: boolean; body: string }> {
   return new Promise((resolve) => {

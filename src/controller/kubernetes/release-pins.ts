@@ -15,7 +15,7 @@
  */
 import type { RolloutStatus, TrafficInForce } from '../../engine/index.js';
 import { releaseMemberTraffic } from '../../engine/release/member-traffic.js';
-import { DEFAULT_PINNING } from '../../engine/release/releases.js';
+import { DEFAULT_PINNING, type ReleaseState } from '../../engine/release/releases.js';
 import type { ObjectCache } from '../../kube/object-cache.js';
 import type { RolloutFlavour } from '../../kube/rollout-flavour.js';
 import { readEngineMemory } from '../../state/kubernetes/engine-memory.js';
@@ -24,8 +24,8 @@ import { releaseStateOf, type ReleaseObject } from '../../state/kubernetes/kuber
 import type { ReleasePin } from '../../traffic/release-pin.js';
 import { releasesNaming } from './release-members.js';
 
-/** The pins of `service` in `namespace`, or undefined when none are in force. */
-export function releasePinOf(releases: ObjectCache<ReleaseObject>, namespace: string, service: string, nowMs: number): ReleasePin | undefined {
+/** The Release whose pins `service` carries now, with its state and those pins; undefined when none are in force. */
+function pinningRelease(releases: ObjectCache<ReleaseObject>, namespace: string, service: string, nowMs: number): { object: ReleaseObject; state: ReleaseState; pin: ReleasePin } | undefined {
   const naming = releasesNaming(releases, namespace, service);
   // A Rollout two Releases name runs as neither's member (InvalidSpec): nothing to pin.
   if (naming.length !== 1) return undefined;
@@ -36,7 +36,7 @@ export function releasePinOf(releases: ObjectCache<ReleaseObject>, namespace: st
   const inGrace = state.phase === 'aborted' && state.abortGraceUntilMs !== undefined && nowMs < state.abortGraceUntilMs;
   if (state.phase !== 'progressing' && !inGrace) return undefined;
   if (!state.members.some((m) => m.service === service)) return undefined;
-  return {
+  const pin: ReleasePin = {
     release: object.metadata?.name ?? state.name,
     generation: state.generation,
     cookie: pinning.cookie ?? DEFAULT_PINNING.cookie,
@@ -44,6 +44,12 @@ export function releasePinOf(releases: ObjectCache<ReleaseObject>, namespace: st
     allowForceHeader: pinning.allowForceHeader === true,
     phase: inGrace ? 'aborted' : 'progressing',
   };
+  return { object, state, pin };
+}
+
+/** The pins of `service` in `namespace`, or undefined when none are in force. */
+export function releasePinOf(releases: ObjectCache<ReleaseObject>, namespace: string, service: string, nowMs: number): ReleasePin | undefined {
+  return pinningRelease(releases, namespace, service, nowMs)?.pin;
 }
 
 /** Options of {@link releaseTrafficOf}. */
@@ -63,10 +69,10 @@ export interface ReleaseTrafficOptions {
  * progresses and hands out pins, that decision under the release's rules (see the file comment).
  */
 export function releaseTrafficOf(options: ReleaseTrafficOptions): TrafficInForce {
-  const { releases, namespace, service, traffic } = options;
-  if (releasePinOf(releases, namespace, service, options.nowMs)?.phase !== 'progressing') return traffic;
-  const object = releasesNaming(releases, namespace, service)[0]!;
-  const state = releaseStateOf(object)!;
+  const { service, traffic } = options;
+  const pinning = pinningRelease(options.releases, options.namespace, service, options.nowMs);
+  if (pinning?.pin.phase !== 'progressing') return traffic;
+  const { object, state } = pinning;
   const members = object.spec.services.map((name) => ({ service: name, status: options.statusOf(name) }));
   return releaseMemberTraffic({ state, service, members, traffic });
 }
