@@ -44,6 +44,11 @@ export class CliContext {
    * and stopped); every other command ends with exit 0 when its reader goes away (`… | head`).
    */
   keepRunningWhenOutputCloses = false;
+  /**
+   * Set by a command that started processes it must stop before it ends (`graylane demo`): called
+   * instead of exiting when its reader goes away; the command then stops them and returns.
+   */
+  onOutputClosed: (() => void) | undefined;
   constructor(readonly io: CliIo) {}
 
   /** Prints a line to stdout. */

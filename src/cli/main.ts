@@ -56,8 +56,10 @@ export async function main(argv: string[], io?: Partial<CliIo>): Promise<number>
     ...io,
   });
   if (!io?.out) guardOutput(process.stdout, () => {
+    if (closed.out) return;
     closed.out = true;
-    if (!ctx.keepRunningWhenOutputCloses) process.exit(EXIT.ok);
+    if (ctx.onOutputClosed) ctx.onOutputClosed();
+    else if (!ctx.keepRunningWhenOutputCloses) process.exit(EXIT.ok);
   });
   if (!io?.err) guardOutput(process.stderr, () => void (closed.err = true));
   const program = buildProgram(ctx);

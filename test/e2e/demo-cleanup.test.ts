@@ -18,8 +18,11 @@ function tempDir(): string {
   return dir;
 }
 
-/** Starts the demo, waits for `seen` in its output, sends SIGINT, and resolves when it exited. */
-async function interruptDemo(env: NodeJS.ProcessEnv, seen: RegExp): Promise<{ code: number | null; out: string; err: string }> {
+/**
+ * Starts the demo, waits for `seen` in its output, then sends SIGINT (or, with `closeOutput`,
+ * stops reading its output, as `| head` does), and resolves when it exited.
+ */
+async function interruptDemo(env: NodeJS.ProcessEnv, seen: RegExp, how: 'sigint' | 'closeOutput' = 'sigint'): Promise<{ code: number | null; out: string; err: string }> {
   const proc = spawn(process.execPath, [BIN, 'demo', '--port', '0', '--rate', '5'], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   cleanups.push(() => void proc.kill('SIGKILL'));
   let out = '';
@@ -36,7 +39,8 @@ async function interruptDemo(env: NodeJS.ProcessEnv, seen: RegExp): Promise<{ co
       }
     });
   });
-  proc.kill('SIGINT');
+  if (how === 'sigint') proc.kill('SIGINT');
+  else proc.stdout.destroy();
   const code = await exited;
   return { code, out, err };
 }
@@ -47,6 +51,15 @@ describe('graylane demo', () => {
     const { code, out } = await interruptDemo({ TMPDIR: tmp, XDG_RUNTIME_DIR: tempDir() }, /v1 is live/);
     expect(out).toContain('interrupted: the shop is stopped');
     expect(code).toBe(130);
+    expect(readdirSync(tmp)).toEqual([]);
+    const router = /shop {5}(http:\/\/\S+)\//.exec(out)![1]!;
+    await expect(fetch(router, { signal: AbortSignal.timeout(2_000) })).rejects.toThrow();
+  }, 60_000);
+
+  it('piped into a reader that goes away (| head): stops the shop, removes its copy and exits 0', async () => {
+    const tmp = tempDir();
+    const { code, out } = await interruptDemo({ TMPDIR: tmp, XDG_RUNTIME_DIR: tempDir() }, /shop {5}http/, 'closeOutput');
+    expect(code).toBe(0);
     expect(readdirSync(tmp)).toEqual([]);
     const router = /shop {5}(http:\/\/\S+)\//.exec(out)![1]!;
     await expect(fetch(router, { signal: AbortSignal.timeout(2_000) })).rejects.toThrow();

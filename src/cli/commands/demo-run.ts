@@ -45,6 +45,13 @@ export async function runDemo(ctx: CliContext, o: { keep: boolean; rate: number;
   const interrupt = () => interrupted.abort(new DemoInterrupted());
   process.on('SIGINT', interrupt);
   process.on('SIGTERM', interrupt);
+  // A reader that went away (`graylane demo | head`) ends the demo as Ctrl-C does: exiting at once
+  // would leave the shop's processes and its router running with nobody to stop them.
+  let outputClosed = false;
+  ctx.onOutputClosed = () => {
+    outputClosed = true;
+    interrupt();
+  };
   let finished = false;
   try {
     await runDemoIn(dir, ctx, o, interrupted.signal);
@@ -52,8 +59,9 @@ export async function runDemo(ctx: CliContext, o: { keep: boolean; rate: number;
   } catch (err) {
     if (!interrupted.signal.aborted) throw err;
     ctx.print('\ninterrupted: the shop is stopped');
-    ctx.exitCode = 130;
+    ctx.exitCode = outputClosed ? EXIT.ok : 130;
   } finally {
+    ctx.onOutputClosed = undefined;
     process.off('SIGINT', interrupt);
     process.off('SIGTERM', interrupt);
     if (o.keep && finished) ctx.print(`the shop's copy is left in ${dir}`);
