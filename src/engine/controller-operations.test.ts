@@ -66,3 +66,54 @@ describe('staticServiceStatus', () => {
     expect(traffic).toEqual({ stableRevision: 'r1', canaryWeight: 0, headerRoutes: [], mirrorRoutes: [] });
   });
 });
+
+describe('revertPromoted (a release aborted after this member finished)', () => {
+  // A release member's spec: the old revision is kept 60 s after promotion, an aborted canary 30 s.
+  const member: RolloutSpec = { replicas: 2, strategy: { canary: { trafficRouting: {}, scaleDownDelaySeconds: 60, abortScaleDownDelaySeconds: 30, steps: [{ setWeight: 25 }, { pause: {} }] } } };
+  const finished = (): Sim => {
+    const sim = new Sim(member, 'v1');
+    sim.until((s) => s.status?.phase === 'Healthy');
+    sim.desiredRevision = 'v2';
+    sim.until((s) => s.status?.phase === 'Paused');
+    sim.operate({ type: 'promote' });
+    return sim.until((s) => s.status?.stableRevision === 'v2');
+  };
+  const revert = { type: 'revertPromoted', promoted: 'v2', previous: 'v1', reason: 'release shop aborted: api failed' } as const;
+
+  it('puts all traffic back on the old revision at once and stands aborted on the new one, as the other members do', () => {
+    const sim = finished();
+    expect(sim.replicasOf('v1')).toBe(2);
+    const actions = sim.operate(revert);
+    expect({ stable: sim.status!.stableRevision, canary: sim.status!.canaryRevision, abort: sim.status!.abort, phase: sim.status!.phase, reason: sim.status!.reason, message: sim.status!.message, weights: sim.status!.weights, deadlines: sim.status!.scaleDownDeadlines }).toEqual({
+      stable: 'v1', canary: 'v2', abort: true, phase: 'Degraded', reason: 'ReleaseAborted', message: 'release shop aborted: api failed', weights: { canary: 0, stable: 100 }, deadlines: [],
+    });
+    expect(actions.filter((a) => a.type === 'setTraffic')).toEqual([{ type: 'setTraffic', stableRevision: 'v1', canaryRevision: 'v2', canaryWeight: 0, headerRoutes: [], mirrorRoutes: [] }]);
+    expect(sim.events('RevertedToPrevious')).toEqual(['RevertedToPrevious: Switched all traffic back to v1 at once (its instances were still up); v2 stays as an aborted canary']);
+    // Later passes keep it so: v1 at full size, v2 kept through the abort delay, then gone.
+    sim.run(10);
+    expect({ stable: sim.traffic?.stableRevision, weight: sim.traffic?.canaryWeight, v1: sim.replicasOf('v1'), v2: sim.replicasOf('v2'), abort: sim.status!.abort }).toEqual({ stable: 'v1', weight: 0, v1: 2, v2: 2, abort: true });
+    sim.run(25);
+    expect({ v1: sim.replicasOf('v1'), v2: sim.replicasOf('v2'), stable: sim.status!.stableRevision }).toEqual({ v1: 2, v2: 0, stable: 'v1' });
+  });
+
+  it('a retry afterwards rolls the new revision out again from step 1', () => {
+    const sim = finished();
+    sim.operate(revert);
+    sim.operate({ type: 'retry' });
+    sim.until((s) => s.status?.phase === 'Paused');
+    expect({ step: sim.status!.currentStepIndex, stable: sim.status!.stableRevision, canary: sim.status!.canaryRevision, weight: sim.traffic?.canaryWeight }).toEqual({ step: 1, stable: 'v1', canary: 'v2', weight: 25 });
+  });
+
+  it.each([
+    ['still rolling out', () => { const sim = new Sim(member, 'v1'); sim.until((s) => s.status?.phase === 'Healthy'); sim.desiredRevision = 'v2'; return sim.until((s) => s.status?.phase === 'Paused'); }, 'NotPromoted', 'revision v2 is not the finished rollout (stable v1, canary v2)'],
+    ['the old revision\'s scale-down delay is over', () => finished().run(61), 'NotWarm', 'revision v1 is no longer kept up (its scale-down delay is over): undo rolls back to it with new instances'],
+  ])('refused when %s', (_name, prepare, code, message) => {
+    const sim = prepare();
+    expect(() => sim.operate(revert)).toThrow(expect.objectContaining({ code, message }));
+  });
+
+  it('refused without a router: instances are the split, so going back takes a rollout', () => {
+    const status = { ...initialStatus(0), stableRevision: 'v2', canaryRevision: 'v2', phase: 'Healthy' as const, scaleDownDeadlines: [{ revision: 'v1', atMs: 9_000 }] };
+    expect(() => applyOperation({ spec: { replicas: 2, strategy: { canary: {} } }, status, operation: revert, now: 5_000 })).toThrow(expect.objectContaining({ code: 'NeedsTrafficRouting' }));
+  });
+});

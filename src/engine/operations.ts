@@ -126,6 +126,10 @@ export function applyOperation(input: ApplyOperationInput): EngineResult {
       s.scaleDownDeadlines = s.scaleDownDeadlines.map((d) => (d.revision === op.revision ? { ...d, atMs: Math.min(d.atMs, ctx.now) } : d));
       break;
     }
+    case 'revertPromoted': {
+      revertPromoted(ctx, op);
+      break;
+    }
     case 'setWeight': {
       const { weight } = op;
       // On the scale the steps' setWeight is on: a hand-set weight and a step's mean the same.
@@ -173,6 +177,40 @@ export function staticServiceStatus(input: StaticServiceStatusInput): { status: 
     status: { ...initialStatus(input.now), phase: 'Healthy', stableRevision: input.revision, canaryRevision: input.revision },
     traffic: { stableRevision: input.revision, canaryWeight: 0, headerRoutes: [], mirrorRoutes: [] },
   };
+}
+
+/**
+ * Back from a finished rollout to the revision it replaced, which still runs (its scale-down
+ * delay): that one is stable again on this pass and the promoted one stands aborted as the
+ * canary, with no traffic, kept for the abort's delay. Only a routed canary can do this at once;
+ * without a router, or once the old instances are gone, it takes a rollout (undo).
+ */
+function revertPromoted(ctx: Context, op: Extract<Operation, { type: 'revertPromoted' }>): void {
+  const { status: s, spec } = ctx;
+  if (s.stableRevision !== op.promoted || s.canaryRevision !== op.promoted) {
+    throw new OperationError('NotPromoted', `revision ${op.promoted} is not the finished rollout (stable ${s.stableRevision ?? 'none'}, canary ${s.canaryRevision ?? 'none'})`);
+  }
+  const canary = spec.strategy.canary;
+  if (!canary?.trafficRouting || (canary.steps ?? []).length === 0) {
+    throw new OperationError('NeedsTrafficRouting', 'going back at once needs a canary with steps and trafficRouting (without a router, instances are the split: undo rolls back)');
+  }
+  const kept = s.scaleDownDeadlines.find((d) => d.revision === op.previous);
+  if (!kept || kept.atMs <= ctx.now) {
+    throw new OperationError('NotWarm', `revision ${op.previous} is no longer kept up (its scale-down delay is over): undo rolls back to it with new instances`);
+  }
+  ctx.stopRuns();
+  s.scaleDownDeadlines = s.scaleDownDeadlines.filter((d) => d.revision !== op.previous);
+  s.stableRevision = op.previous;
+  s.postPromotionHook = undefined;
+  s.hookFailure = undefined;
+  s.headerRoutes = [];
+  s.mirrorRoutes = [];
+  ctx.event('warning', 'RevertedToPrevious', `Switched all traffic back to ${op.previous} at once (its instances were still up); ${op.promoted} stays as an aborted canary`);
+  ctx.abort('ReleaseAborted', op.reason);
+  s.phase = 'Degraded';
+  const max = canary.trafficRouting.maxTrafficWeight ?? 100;
+  s.weights = { canary: 0, stable: max };
+  ctx.traffic = { type: 'setTraffic', stableRevision: op.previous, canaryRevision: op.promoted, canaryWeight: 0, headerRoutes: [], mirrorRoutes: [] };
 }
 
 function acknowledgeInconclusive(ctx: Context): boolean {

@@ -230,7 +230,8 @@ export class EngineInputError extends Error {
 
 export type OperationErrorCode =
   | 'NothingToPromote' | 'NotAborted' | 'AlreadyAborted' | 'NotInProgress' | 'NotPaused' | 'AlreadyPaused'
-  | 'Aborted' | 'InvalidWeight' | 'NeedsTrafficRouting' | 'InvalidRoute' | 'RouterCannot' | 'UnmanagedRoute' | 'NoSuchRoute';
+  | 'Aborted' | 'InvalidWeight' | 'NeedsTrafficRouting' | 'InvalidRoute' | 'RouterCannot' | 'UnmanagedRoute' | 'NoSuchRoute'
+  | 'NotPromoted' | 'NotWarm';
 
 /** An operation that makes no sense in the rollout's current state. */
 export class OperationError extends Error {
@@ -276,7 +277,13 @@ export type ControllerOperation =
   /** The guard found the canary worse than stable: abort, saying so (reason `GuardFailed`). */
   | { type: 'guardAbort'; reason: string }
   /** An old revision's scale-down delay ends now (a release's skew window is over). */
-  | { type: 'endScaleDownDelay'; revision: string };
+  | { type: 'endScaleDownDelay'; revision: string }
+  /**
+   * A release aborted after this member had finished on `promoted`: `previous`, still kept up by
+   * its scale-down delay, is stable again at once, and `promoted` stands aborted as its canary, as
+   * the release's other members do (a retry of the release runs it again).
+   */
+  | { type: 'revertPromoted'; promoted: string; previous: string; reason: string };
 
 /** Every operation the engine applies: one vocabulary for the controller core. */
 export type Operation = UserOperation | ControllerOperation;

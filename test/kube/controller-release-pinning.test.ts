@@ -185,4 +185,31 @@ describe('release pinning on the cluster (Istio)', () => {
     await until('the release promoted', () => readRelease(c), (r) => r.status?.phase === 'promoted', { timeoutMs: 30_000 });
     await until('every client on the new version', () => Promise.all(clients.map((client) => visit(client))), (vs) => vs.every((v) => v === `${after.web}→${after.api}`));
   }, 120_000);
+
+  it('a release aborted after the frontend finished takes the frontend back to its old revision: every client, pinned or new, gets the old page with the old API', async () => {
+    let slowApi = false;
+    const c = await start({ steps: [{ setWeight: 50 }, { pause: { duration: '2s' } }], slow: () => (slowApi ? { image: 'api:2', afterMs: 60_000 } : undefined) });
+    const before: Record<string, string> = {};
+    for (const name of ['web', 'api']) before[name] = (await until(`${name} Healthy`, () => readRollout(c, ns, name), (r) => r.status?.phase === 'Healthy', { timeoutMs: 30_000 })).status!.stableRS!;
+    await newMemberImages(c, ns, ['web', 'api']);
+    const after: Record<string, string> = {};
+    for (const name of ['web', 'api']) {
+      after[name] = (await until(`${name} at the release gate`, () => readRollout(c, ns, name), (r) => r.status?.currentStepIndex === 1 && r.status.canary?.weights?.canary.weight === 50, { timeoutMs: 30_000 })).status!.currentPodHash!;
+    }
+    slowApi = true;
+    const m = mesh(c);
+    const clients = Array.from({ length: 8 }, () => new CookieClient(m));
+    await Promise.all(clients.map((client) => visit(client)));
+    await until('web done', () => readRollout(c, ns, 'web'), (r) => r.status?.stableRS === after.web, { timeoutMs: 20_000 });
+    expect((await readRollout(c, ns, 'api')).status?.stableRS).toBe(before.api);
+    // api fails (here: a person aborts it): the release aborts, and web goes back with it.
+    await operate(c, ns, 'api', { type: 'abort' });
+    await until('the release aborted', () => readRelease(c), (r) => r.status?.phase === 'aborted');
+    const web = await until('web back on its old revision', () => readRollout(c, ns, 'web'), (r) => r.status?.stableRS === before.web, { timeoutMs: 20_000 });
+    expect({ abort: web.status?.abort, phase: web.status?.phase, currentPodHash: web.status?.currentPodHash }).toEqual({ abort: true, phase: 'Degraded', currentPodHash: after.web });
+    expect(await servingRevision(c, 'web-stable')).toBe(before.web);
+    // After the abort grace (6 s) no pin route is left: every client meets the old version on both.
+    const old = `${before.web}→${before.api}`;
+    await until('every client on the old version', () => Promise.all([...clients, ...Array.from({ length: 8 }, () => new CookieClient(m))].map((client) => visit(client))), (vs) => vs.every((v) => v === old), { timeoutMs: 20_000 });
+  }, 120_000);
 });

@@ -8,7 +8,7 @@
  * again, never acted on.
  */
 import type { Release } from '../../documents/schema.js';
-import type { RolloutStatus, StartAnalysisAction, UserOperation } from '../../engine/index.js';
+import type { Operation, RolloutStatus, StartAnalysisAction, UserOperation } from '../../engine/index.js';
 import { decideRelease, type ReleaseAction, type ReleaseDecision } from '../../engine/release/decide.js';
 import { decideReleaseOperation } from '../../engine/release/operate.js';
 import type { ReleaseState } from '../../engine/release/releases.js';
@@ -38,7 +38,7 @@ export interface ReleaseLoopHost {
   /** A member's committed status. */
   status(service: string): RolloutStatus | undefined;
   /** Applies an engine operation to a member (commit, then act). */
-  operate(service: string, operation: UserOperation, why: string): void;
+  operate(service: string, operation: Operation, why: string): void;
   /** Starts an analysis run for the release's gate. */
   startAnalysis(service: string, action: StartAnalysisAction, stableRevision: string | undefined): void;
   /** Phase of a member's analysis run, if it exists. */

@@ -5,7 +5,7 @@
  * revision. An operation decided on a status that moved on is refused with what moved it.
  */
 import type { AppService } from '../../documents/schema.js';
-import { OperationError, type UserOperation } from '../../engine/index.js';
+import { OperationError, type Operation as EngineOperation } from '../../engine/index.js';
 import type { Store, StoredRevision, StoredService } from '../../state/store.js';
 import { DEFAULT_NAMESPACE, StateConflictError } from '../../state/state-port.js';
 import { releaseRouteRefusal } from '../../engine/release/operate.js';
@@ -82,7 +82,7 @@ export class LocalOperations {
   }
 
   /** An engine operation on one member of a release (the release decided it), committed and acted on. */
-  operateMember(service: string, op: UserOperation, why: string): void {
+  operateMember(service: string, op: EngineOperation, why: string): void {
     const { host } = this;
     this.track(host.run(service, async () => {
       if (!host.store.getService(service) || !host.store.getStatus(service)) return;

@@ -5,7 +5,7 @@
  * generation, the token secret) come in as arguments; the release loop carries the actions out.
  */
 import type { Release } from '../../documents/schema.js';
-import type { RolloutStatus, StartAnalysisAction, UserOperation } from '../types.js';
+import type { Operation, RolloutStatus, StartAnalysisAction } from '../types.js';
 import { abortGraceMs, decideGate, skewWindowMs, type ReleaseState } from './releases.js';
 
 /** After promotion, old revisions go early once no pinned client has used them for this long. */
@@ -14,7 +14,7 @@ export const IDLE_PINNED_MS = 15_000;
 /** Something a release decided must be done, in order, after its state is committed. */
 export type ReleaseAction =
   /** Apply an engine operation to one member (commit, then act), saying why. */
-  | { type: 'operateMember'; service: string; operation: UserOperation; why: string }
+  | { type: 'operateMember'; service: string; operation: Operation; why: string }
   /** Start the analysis run of the release's gate (run on `service`'s canary). */
   | { type: 'startAnalysis'; service: string; analysis: StartAnalysisAction; stableRevision: string | undefined }
   /** Stop an analysis run. */
@@ -66,12 +66,34 @@ export function activeMembers(state: ReleaseState, members: readonly ReleaseMemb
   });
 }
 
+/**
+ * What an abort of the release does to the members of its attempt that already finished on the
+ * new revision (one member's last step can end well before another's): each goes back to its
+ * old revision, which its scale-down delay still keeps up, so that every member is on the old
+ * version again and no page meets an API of the other one. A member whose old revision is gone
+ * stays where it is; `sayStuck` reports it (once, when the release aborts).
+ */
+export function revertFinished(options: { release: Release; state: ReleaseState; members: readonly ReleaseMemberStatus[]; now: number; why: string; sayStuck: boolean }): ReleaseAction[] {
+  const { release, state, now, why } = options;
+  const actions: ReleaseAction[] = [];
+  for (const m of state.members) {
+    const status = options.members.find((x) => x.service === m.service)?.status;
+    if (!status || m.from === m.to || status.stableRevision !== m.to || status.canaryRevision !== m.to) continue;
+    if (status.scaleDownDeadlines.some((d) => d.revision === m.from && d.atMs > now)) {
+      actions.push({ type: 'operateMember', service: m.service, operation: { type: 'revertPromoted', promoted: m.to, previous: m.from, reason: why }, why });
+    } else if (options.sayStuck) {
+      actions.push({ type: 'event', level: 'warning', reason: 'ReleaseMemberNotReverted', message: `${m.service} had finished on ${m.to} and its old revision ${m.from} is no longer up, so it stays on ${m.to}: \`graylane undo ${release.name}\` rolls every member back to its previous revision` });
+    }
+  }
+  return actions;
+}
+
 /** One pass over a release: start, gate, abort, finish, retire. Pure and idempotent. */
 export function decideRelease(input: DecideReleaseInput): ReleaseDecision {
   const { release, now } = input;
   const actions: ReleaseAction[] = [];
   const statusOf = (service: string) => input.members.find((m) => m.service === service)?.status;
-  const operate = (service: string, operation: UserOperation, why: string) => actions.push({ type: 'operateMember', service, operation, why });
+  const operate = (service: string, operation: Operation, why: string) => actions.push({ type: 'operateMember', service, operation, why });
   const event = (level: 'info' | 'warning', reason: string, message: string) => actions.push({ type: 'event', level, reason, message });
   const rollingOut = release.services
     .map((service) => ({ service, status: statusOf(service) }))
@@ -107,7 +129,9 @@ export function decideRelease(input: DecideReleaseInput): ReleaseDecision {
     // Step 2: one member aborted (by a person, the guard or its progress deadline): all go back.
     const aborted = changing.find((m) => m.status.abort);
     if (aborted) {
-      for (const m of changing) if (!m.status.abort) operate(m.service, { type: 'abort' }, `release ${release.name} aborted: ${aborted.service} failed`);
+      const why = `release ${release.name} aborted: ${aborted.service} failed`;
+      for (const m of changing) if (!m.status.abort) operate(m.service, { type: 'abort' }, why);
+      actions.push(...revertFinished({ release, state, members: input.members, now, why, sayStuck: true }));
       if (state.analysisRun) actions.push({ type: 'stopAnalysis', name: state.analysisRun });
       event('warning', 'ReleaseAborted', `release ${release.name} aborted because ${aborted.service} failed; all members back on stable`);
       // The grace runs from the first member's own abort, not from this pass, which may come later:
@@ -145,7 +169,9 @@ export function decideRelease(input: DecideReleaseInput): ReleaseDecision {
     }
     if (decision.type === 'wait') {
       if (analysisPhase === 'Failed' || analysisPhase === 'Error') {
-        for (const m of changing) operate(m.service, { type: 'abort' }, `release ${release.name}: analysis ${analysisPhase}`);
+        const why = `release ${release.name}: analysis ${analysisPhase}`;
+        for (const m of changing) operate(m.service, { type: 'abort' }, why);
+        actions.push(...revertFinished({ release, state, members: input.members, now, why, sayStuck: true }));
         event('warning', 'ReleaseAborted', `release ${release.name} aborted: analysis ${analysisPhase}`);
         return { state: { ...state, phase: 'aborted', paused: false, abortGraceUntilMs: now + abortGraceMs(release), message: `aborted: analysis at step ${stepIndex + 1} ${analysisPhase}` }, actions };
       }
@@ -155,8 +181,16 @@ export function decideRelease(input: DecideReleaseInput): ReleaseDecision {
     return { state: { ...state, gateOpenedAtMs: undefined, gatePromoted: false, analysisRun: undefined, message: `gate ${stepIndex + 1} passed` }, actions };
   }
 
+  if (state.phase === 'aborted') {
+    // Step 6: a member that finished after the abort reached it (its last pass and the abort
+    // crossed; the abort was refused as nothing was in progress) goes back as well.
+    const why = `release ${release.name} is aborted`;
+    actions.push(...revertFinished({ release, state, members: input.members, now, why, sayStuck: false }));
+    return { state, actions };
+  }
+
   if (state.phase === 'promoted') {
-    // Step 6: the skew window ends, or pinned clients of the old version went quiet.
+    // Step 7: the skew window ends, or pinned clients of the old version went quiet.
     const lastPinned = input.lastPinnedStableMs ?? 0;
     const quiet = now - Math.max(lastPinned, (state.skewUntilMs ?? now) - skewWindowMs(release)) > IDLE_PINNED_MS;
     if (now >= (state.skewUntilMs ?? 0) || quiet) {

@@ -6,7 +6,7 @@
  */
 import type { Release } from '../../documents/schema.js';
 import type { RolloutStatus, UserOperation } from '../types.js';
-import { activeMembers, type ReleaseAction, type ReleaseDecision, type ReleaseMemberStatus } from './decide.js';
+import { activeMembers, revertFinished, type ReleaseAction, type ReleaseDecision, type ReleaseMemberStatus } from './decide.js';
 import { abortGraceMs, type ReleaseState } from './releases.js';
 
 /** Why a release operation was refused. */
@@ -88,8 +88,10 @@ export function decideReleaseOperation(input: DecideReleaseOperationInput): Rele
       return { state: { ...state, paused: false, gatePromoted: true }, actions: each({ type: 'resume' }, userPaused) };
     case 'promoteFull':
       return { state: { ...state, paused: false }, actions: each({ type: 'promoteFull' }) };
-    case 'abort':
-      return { state: { ...state, phase: 'aborted', paused: false, abortGraceUntilMs: input.now + abortGraceMs(input.release), message: 'aborted by operator; every member is back on stable' }, actions: each({ type: 'abort' }) };
+    case 'abort': {
+      const finished = revertFinished({ release: input.release, state, members: input.members, now: input.now, why, sayStuck: true });
+      return { state: { ...state, phase: 'aborted', paused: false, abortGraceUntilMs: input.now + abortGraceMs(input.release), message: 'aborted by operator; every member is back on stable' }, actions: [...each({ type: 'abort' }), ...finished] };
+    }
     case 'setWeight':
       return { state: { ...state, message: `weight set to ${op.weight}% by hand at step ${state.stepIndex + 1}; holds until the next gate opens` }, actions: each({ type: 'setWeight', weight: op.weight }) };
   }
