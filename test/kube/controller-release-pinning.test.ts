@@ -144,16 +144,21 @@ describe('release pinning on the cluster (Istio)', () => {
     for (const name of ['web', 'api']) before[name] = (await until(`${name} Healthy`, () => readRollout(c, ns, name), (r) => r.status?.phase === 'Healthy', { timeoutMs: 30_000 })).status!.stableRS!;
     await newMemberImages(c, ns, ['web', 'api']);
     const after: Record<string, string> = {};
-    after.web = (await until('web at the release gate', () => readRollout(c, ns, 'web'), (r) => r.status?.currentStepIndex === 1 && r.status.canary?.weights?.canary.weight === 50, { timeoutMs: 30_000 })).status!.currentPodHash!;
+    // web's own engine is at the gate's 50%.
+    const web = await until('web at the release gate', () => readRollout(c, ns, 'web'), (r) => r.status?.currentStepIndex === 1 && (r.status.graylane?.engine as { weights: { canary: number } } | undefined)?.weights.canary === 50, { timeoutMs: 30_000 });
+    after.web = web.status!.currentPodHash!;
     const api = await readRollout(c, ns, 'api');
     after.api = api.status!.currentPodHash!;
-    // The window under test: api's new pods are not ready, so its canary serves nobody yet.
+    // The window under test: api's new pods are not ready, so its canary serves nobody yet, and
+    // web's routes hold its canary at 0: its status shows the 0 its routes carry, not the 50.
     expect(api.status?.canary?.weights?.canary.weight).toBe(0);
+    expect(web.status?.canary?.weights).toMatchObject({ canary: { weight: 0, podTemplateHash: after.web }, stable: { weight: 100, podTemplateHash: before.web } });
     const m = mesh(c);
     const early = await Promise.all(Array.from({ length: 16 }, () => visit(new CookieClient(m))));
     for (const v of early) expect(consistent(before, after)).toContain(v);
     // Once api's canary serves, new clients are split again, each page with the API of its version.
     await until('api at the release gate', () => readRollout(c, ns, 'api'), (r) => r.status?.currentStepIndex === 1 && r.status.canary?.weights?.canary.weight === 50, { timeoutMs: 30_000 });
+    await until('web\'s status at 50%', () => readRollout(c, ns, 'web'), (r) => r.status?.canary?.weights?.canary.weight === 50, { timeoutMs: 10_000 });
     const later = await until('new clients on both sides', () => Promise.all(Array.from({ length: 24 }, () => visit(new CookieClient(m)))), (vs) => new Set(vs).size === 2);
     expect(new Set(later)).toEqual(new Set(consistent(before, after)));
   }, 120_000);

@@ -22,4 +22,19 @@ describe('clusterRolloutView', () => {
   it.each([[true], [undefined]])('with the traffic verified (%s) it is Healthy and done', (verified) => {
     expect(clusterRolloutView({ rollout: rollout(verified), replicaSets: [], pods: [] }, 0)).toMatchObject({ phase: 'Healthy', done: true });
   });
+
+  it('a routed canary shows the weights its status says its routes carry (a release member held at 0), not its engine\'s', () => {
+    const moving = { ...initialStatus(0), phase: 'Paused' as const, stableRevision: 'aaa', canaryRevision: 'bbb', currentStepIndex: 1, weights: { canary: 50, stable: 50 } };
+    const member: RolloutObject = {
+      apiVersion: 'graylane.dev/v1alpha1', kind: 'Rollout', metadata: { name: 'web', namespace: 'default' },
+      spec: { replicas: 1, strategy: { canary: { trafficRouting: { istio: { virtualService: { name: 'web-vs' } } }, steps: [{ setWeight: 50 }, { pause: {} }] } } },
+      status: {
+        phase: 'Paused',
+        canary: { weights: { canary: { weight: 0, podTemplateHash: 'bbb' }, stable: { weight: 100, podTemplateHash: 'aaa' }, verified: true } },
+        graylane: { version: 4, engine: moving, traffic: { stableRevision: 'aaa', canaryRevision: 'bbb', canaryWeight: 50, headerRoutes: [], mirrorRoutes: [] } },
+      },
+    };
+    const view = clusterRolloutView({ rollout: member, replicaSets: [], pods: [] }, 0);
+    expect(view.revisions.map((r) => [r.name, r.role, r.weight])).toEqual([['aaa', 'stable', 100], ['bbb', 'canary', 0]]);
+  });
 });

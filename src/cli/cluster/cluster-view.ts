@@ -45,6 +45,17 @@ export function engineMemoryOf(rollout: RolloutObject): { version: number; statu
   return { version: memory.version, status: memory.engine as RolloutStatus, traffic: memory.traffic as TrafficInForce | undefined };
 }
 
+/**
+ * The traffic a routed canary's view shows: the weights of its status, which are what its routers
+ * carry (a release holds a member's canary weight until every member's canary serves), on the
+ * decision remembered; the decision alone for anything else.
+ */
+function routedTraffic(rollout: RolloutObject, traffic: TrafficInForce | undefined): TrafficInForce | undefined {
+  const weights = rollout.status?.canary?.weights;
+  if (traffic === undefined || weights === undefined || !rollout.spec.strategy.canary?.trafficRouting) return traffic;
+  return { ...traffic, stableRevision: weights.stable.podTemplateHash ?? traffic.stableRevision, canaryRevision: weights.canary.podTemplateHash ?? traffic.canaryRevision, canaryWeight: weights.canary.weight };
+}
+
 /** The view of a Rollout at `nowMs` (pods count as ready after their ReplicaSet's minReadySeconds). */
 export function clusterRolloutView(snapshot: RolloutSnapshot, nowMs: number): ServiceView {
   const { rollout } = snapshot;
@@ -73,7 +84,7 @@ export function clusterRolloutView(snapshot: RolloutSnapshot, nowMs: number): Se
     static: false,
     spec: rollout.spec,
     status,
-    traffic: memory?.traffic,
+    traffic: routedTraffic(rollout, memory?.traffic),
     revisions,
     // The cluster has no router figures to show (a service mesh's would come with its provider).
     stats: {},

@@ -33,6 +33,7 @@ import { IstioTrafficProvider, type IstioObject } from '../../traffic/istio/isti
 import { NginxTrafficProvider } from '../../traffic/nginx/nginx-provider.js';
 import { validationRegistry } from '../../traffic/registry.js';
 import { ServiceSelectorTrafficProvider } from '../../traffic/service-selector/service-selector-provider.js';
+import type { RolloutStatus, TrafficInForce } from '../../engine/index.js';
 import { Reconciler } from '../core/reconciler.js';
 import { queueKey } from '../core/work-queue.js';
 import { ControllerLoop, ControllerStartedError, type ControllerLog } from './controller-loop.js';
@@ -186,7 +187,15 @@ export class KubernetesController {
     // Releases where served only: a cache never listed would read as "no Release" (release-wiring.ts).
     const releaseInformer = (this.releaseInformer = informer<ReleaseObject>(GRAYLANE_API_VERSION, 'Release', 'releases'));
     const releaseCache = servedCache(releaseInformer, () => this.served.has('releases'));
-    const state = new KubernetesState({ kubeConfig, flavour, rollouts, replicaSets, nowMs, events: recorder, releases: releaseCache });
+    // A member's routes under its release's rules (release-pins.ts); `own` stands for the member's own status when it is about to change.
+    const routedTraffic = (namespace: string, service: string, traffic: TrafficInForce, own?: RolloutStatus): TrafficInForce => releaseTrafficOf({
+      releases: releaseCache, namespace, service, traffic, nowMs: nowMs(),
+      statusOf: (member) => (member === service && own !== undefined ? own : memberStatus(rollouts.get(namespace, member), flavour)),
+    });
+    const state = new KubernetesState({
+      kubeConfig, flavour, rollouts, replicaSets, nowMs, events: recorder, releases: releaseCache,
+      routedTraffic: ({ key, traffic, status }) => routedTraffic(key.namespace, key.name, traffic, status),
+    });
     this.runtime = new KubernetesRuntime({ kubeConfig, replicaSets, pods, nowMs, rolloutApiVersion: apiVersion, ...(namespace === undefined ? {} : { defaultNamespace: namespace }) });
     const serviceSelector = new ServiceSelectorTrafficProvider({ kubeConfig, services, pods });
     const nginx = new NginxTrafficProvider({
@@ -205,10 +214,7 @@ export class KubernetesController {
       registry: trafficRegistry,
       served: (type) => (type === istio.type ? this.served.has('istio') : type === gatewayApi.type ? this.served.has('gateway-api') : true),
       pinOf: (namespace, service) => releasePinOf(releaseCache, namespace, service, nowMs()),
-      releaseTrafficOf: (namespace, service, traffic) => releaseTrafficOf({
-        releases: releaseCache, namespace, service, traffic, nowMs: nowMs(),
-        statusOf: (member) => memberStatus(rollouts.get(namespace, member), flavour),
-      }),
+      releaseTrafficOf: (namespace, service, traffic) => routedTraffic(namespace, service, traffic),
     });
     this.loop = new ControllerLoop({
       caches: { rollouts, replicaSets, deployments, pods, services },

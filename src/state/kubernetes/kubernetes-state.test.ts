@@ -187,6 +187,28 @@ describe('KubernetesState', () => {
     expect((await cluster.state.load(web))?.stale).toBeUndefined();
   });
 
+  it('with routedTraffic, the status shows the weights the routes carry; once they change, the record loads stale until a commit shows them', async () => {
+    cluster = await startCluster([web]);
+    const { kubeConfig, rollouts, replicaSets } = cluster;
+    let held = true;
+    const state = new KubernetesState({ kubeConfig, rollouts, replicaSets, routedTraffic: ({ traffic }) => (held ? { ...traffic, canaryWeight: 0 } : traffic) });
+    const engine: RolloutStatus = { ...initialStatus(0), phase: 'Paused', stableRevision: 'aaa', canaryRevision: 'bbb', currentStepIndex: 1, weights: { canary: 20, stable: 80 } };
+    const traffic = { stableRevision: 'aaa', canaryRevision: 'bbb', canaryWeight: 20, headerRoutes: [], mirrorRoutes: [] };
+    await state.commit(web, { status: engine, traffic }, 0);
+    const shown = async () => (await stored(cluster!.server, web)).status?.canary?.weights;
+    expect(await shown()).toMatchObject({ canary: { weight: 0, podTemplateHash: 'bbb' }, stable: { weight: 80 + 20, podTemplateHash: 'aaa' } });
+    // The engine's own decision is what is remembered.
+    expect((await stored(cluster.server, web)).status?.graylane).toMatchObject({ engine: { weights: { canary: 20 } }, traffic: { canaryWeight: 20 } });
+    await rollouts.refresh();
+    expect((await state.load(web))?.stale).toBeUndefined();
+    held = false;
+    expect(await state.load(web)).toMatchObject({ version: 1, stale: true });
+    await state.commit(web, { status: engine, traffic }, 1);
+    expect(await shown()).toMatchObject({ canary: { weight: 20 }, stable: { weight: 80 } });
+    await rollouts.refresh();
+    expect((await state.load(web))?.stale).toBeUndefined();
+  });
+
   it('markInvalid sets InvalidSpec and Degraded, leaves the engine\'s memory, posts a Warning; the next commit clears it', async () => {
     cluster = await startCluster([web]);
     await cluster.state.commit(web, { status: fullStatus({ phase: 'Healthy' }) }, 0);

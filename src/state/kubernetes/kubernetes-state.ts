@@ -24,7 +24,7 @@ import { KubernetesStateError } from './kubernetes-state-error.js';
 import { KubernetesReleaseState, type ReleaseObject } from './kubernetes-release-state.js';
 import { inArgoShape } from './argo-status.js';
 import { encodeEngineMemory, memoryVersion, readEngineMemory, statusDigest, type EngineMemory } from './engine-memory.js';
-import { currentPodHash, invalidSpecStatus, projectStatus, replicaCounts } from './status-projection.js';
+import { currentPodHash, invalidSpecStatus, projectStatus, replicaCounts, shownWeights } from './status-projection.js';
 
 /** A graylane Rollout as the API server returns it. */
 export interface RolloutObject extends KubernetesObject {
@@ -53,6 +53,12 @@ export interface KubernetesStateOptions {
   events?: EventRecorder | undefined;
   /** The informer's copy of the Releases: releases are kept in their status; absent: releases are refused (`ReleasesUnsupported`). */
   releases?: ObjectCache<ReleaseObject> | undefined;
+  /**
+   * What a Rollout's routers carry for its traffic decision and its status (the release a member
+   * belongs to reshapes it): the status shows those weights, and a Rollout whose status shows
+   * others is stale, so that its next pass writes them. Absent: every Rollout shows its decision.
+   */
+  routedTraffic?: ((options: { key: ObjectKey; traffic: TrafficInForce; status: RolloutStatus }) => TrafficInForce) | undefined;
 }
 
 /** A write of ours the informer may not have shown yet. */
@@ -71,6 +77,16 @@ function statusCode(error: unknown): number | undefined {
 
 const id = (key: ObjectKey): string => `${key.namespace}/${key.name}`;
 
+/** Whether a canary Rollout's status shows the weights its routers carry now (any other Rollout: yes). */
+function weightsShown(rollout: RolloutObject, status: RolloutStatus, routed: TrafficInForce | undefined): boolean {
+  const canary = rollout.spec.strategy.canary;
+  const shown = rollout.status?.canary?.weights;
+  if (canary === undefined || shown === undefined) return true;
+  const want = shownWeights(status, routed, canary.trafficRouting?.maxTrafficWeight ?? 100);
+  return shown.canary.weight === want.canary.weight && shown.stable.weight === want.stable.weight
+    && shown.canary.podTemplateHash === want.canary.revision && shown.stable.podTemplateHash === want.stable.revision;
+}
+
 /** See the file comment. */
 export class KubernetesState implements StatePort {
   readonly type = 'kubernetes';
@@ -86,8 +102,10 @@ export class KubernetesState implements StatePort {
   private readonly written = new Map<string, Written>();
   private eventSequence = 0;
   private readonly releaseState: KubernetesReleaseState | undefined;
+  private readonly routedTraffic: KubernetesStateOptions['routedTraffic'];
 
   constructor(options: KubernetesStateOptions) {
+    this.routedTraffic = options.routedTraffic;
     this.api = options.kubeConfig.makeApiClient(CustomObjectsApi);
     this.flavour = options.flavour ?? 'graylane';
     this.apiVersion = rolloutApiVersion(this.flavour);
@@ -121,7 +139,15 @@ export class KubernetesState implements StatePort {
     if ((Object.keys(counts) as Array<keyof typeof counts>).some((k) => (shown[k] ?? 0) !== counts[k])) record.stale = true;
     // A crash (or a failed write) between an Argo commit's two writes left the status behind.
     if (memory.statusDigest !== undefined && memory.statusDigest !== statusDigest(shown)) record.stale = true;
+    if (this.routedTraffic !== undefined && !weightsShown(rollout, status, this.routedOf(key, record.traffic, status))) record.stale = true;
     return Promise.resolve(record);
+  }
+
+  /** What the routers carry when it is not the decision itself; undefined: the decision. */
+  private routedOf(key: ObjectKey, traffic: TrafficInForce | undefined, status: RolloutStatus): TrafficInForce | undefined {
+    if (this.routedTraffic === undefined || traffic === undefined) return undefined;
+    const routed = this.routedTraffic({ key, traffic, status });
+    return JSON.stringify(routed) === JSON.stringify(traffic) ? undefined : routed;
   }
 
   /**
@@ -137,6 +163,7 @@ export class KubernetesState implements StatePort {
     const traffic = change.traffic ?? (readEngineMemory(rollout, this.flavour)?.traffic as TrafficInForce | undefined);
     const projected = projectStatus({
       name: key.name, generation: rollout.metadata?.generation, spec: rollout.spec, engine: change.status, traffic, trafficVerified: change.trafficVerified,
+      routed: this.routedOf(key, traffic, change.status),
       replicaSets: this.ownedReplicaSets(rollout), previous, nowMs: this.now(),
     });
     const status: RolloutStatusDoc = {

@@ -34,6 +34,13 @@ export interface StatusProjectionInput {
   /** The traffic decision in force, if any. */
   traffic?: TrafficInForce | undefined;
   /**
+   * What the Rollout's routers carry when more than its own decision shapes it (a release on a
+   * cluster holds a member's canary weight until every member's canary serves, and keeps a member
+   * done early on its old revision for stable pins): the weights shown are these. Undefined: the
+   * decision's own.
+   */
+  routed?: TrafficInForce | undefined;
+  /**
    * Whether the traffic provider found `traffic` in force; false holds Healthy, Completed and the
    * fields that claim the switch (`stableRS`, `blueGreen.activeSelector`) where they were.
    * Undefined: nothing verifies it, and the decision counts as in force.
@@ -232,6 +239,21 @@ function timedConditions(wanted: Map<ConditionType, Wanted>, previous: readonly 
   return out;
 }
 
+/** A side of `status.canary.weights`: its revision and weight. */
+export interface ShownSide {
+  revision: string | undefined;
+  weight: number;
+}
+
+/**
+ * The weights a canary Rollout's status shows: what its routers carry (`routed`, on the rollout's
+ * scale: `maxWeight`), else the engine's own.
+ */
+export function shownWeights(engine: RolloutStatus, routed: TrafficInForce | undefined, maxWeight: number): { canary: ShownSide; stable: ShownSide } {
+  if (routed === undefined) return { canary: { revision: engine.canaryRevision, weight: engine.weights.canary }, stable: { revision: engine.stableRevision, weight: engine.weights.stable } };
+  return { canary: { revision: routed.canaryRevision ?? engine.canaryRevision, weight: routed.canaryWeight }, stable: { revision: routed.stableRevision, weight: maxWeight - routed.canaryWeight } };
+}
+
 /** The Argo-shaped status fields (everything but `status.graylane`). */
 export function projectStatus(input: StatusProjectionInput): RolloutStatusDoc {
   const { engine, spec } = input;
@@ -253,10 +275,11 @@ export function projectStatus(input: StatusProjectionInput): RolloutStatusDoc {
   if (canary) {
     if ((canary.steps?.length ?? 0) > 0) out.currentStepIndex = engine.currentStepIndex;
     const t = input.traffic;
+    const shown = shownWeights(engine, input.routed, canary.trafficRouting?.maxTrafficWeight ?? 100);
     out.canary = {
       weights: {
-        canary: { weight: engine.weights.canary, ...(engine.canaryRevision === undefined ? {} : { podTemplateHash: engine.canaryRevision }), ...(canary.canaryService === undefined ? {} : { serviceName: canary.canaryService }) },
-        stable: { weight: engine.weights.stable, ...(engine.stableRevision === undefined ? {} : { podTemplateHash: engine.stableRevision }), ...(canary.stableService === undefined ? {} : { serviceName: canary.stableService }) },
+        canary: { weight: shown.canary.weight, ...(shown.canary.revision === undefined ? {} : { podTemplateHash: shown.canary.revision }), ...(canary.canaryService === undefined ? {} : { serviceName: canary.canaryService }) },
+        stable: { weight: shown.stable.weight, ...(shown.stable.revision === undefined ? {} : { podTemplateHash: shown.stable.revision }), ...(canary.stableService === undefined ? {} : { serviceName: canary.stableService }) },
         // The weights are "verified" once the traffic provider was given exactly these.
         verified: t !== undefined && input.trafficVerified !== false && t.canaryWeight === engine.weights.canary && t.stableRevision === engine.stableRevision
           && (engine.weights.canary === 0 || t.canaryRevision === engine.canaryRevision),
