@@ -57,6 +57,15 @@ describe('endScaleDownDelay', () => {
     const result = applyOperation({ spec, status, operation: { type: 'endScaleDownDelay', revision: 'v1' }, now: 5_000 });
     expect(result).toEqual({ status: { ...status, scaleDownDeadlines: after }, actions: [] });
   });
+
+  it.each([
+    ['a later deadline comes forward to atMs', 9_000, 7_000],
+    ['an earlier deadline stays', 6_000, 6_000],
+  ])('with atMs (the data plane given time to let go): %s', (_name, deadline, after) => {
+    const status = { ...initialStatus(0), stableRevision: 'v2', canaryRevision: 'v2', phase: 'Healthy' as const, scaleDownDeadlines: [{ revision: 'v1', atMs: deadline }] };
+    const result = applyOperation({ spec, status, operation: { type: 'endScaleDownDelay', revision: 'v1', atMs: 7_000 }, now: 5_000 });
+    expect(result.status.scaleDownDeadlines).toEqual([{ revision: 'v1', atMs: after }]);
+  });
 });
 
 describe('staticServiceStatus', () => {

@@ -123,7 +123,7 @@ export function applyOperation(input: ApplyOperationInput): EngineResult {
     }
     case 'endScaleDownDelay': {
       // Only brings a deadline forward: an old revision is never kept longer than its delay.
-      s.scaleDownDeadlines = s.scaleDownDeadlines.map((d) => (d.revision === op.revision ? { ...d, atMs: Math.min(d.atMs, ctx.now) } : d));
+      s.scaleDownDeadlines = s.scaleDownDeadlines.map((d) => (d.revision === op.revision ? { ...d, atMs: Math.min(d.atMs, op.atMs ?? ctx.now) } : d));
       break;
     }
     case 'revertPromoted': {

@@ -276,8 +276,11 @@ export interface RouterAbilities {
 export type ControllerOperation =
   /** The guard found the canary worse than stable: abort, saying so (reason `GuardFailed`). */
   | { type: 'guardAbort'; reason: string }
-  /** An old revision's scale-down delay ends now (a release's skew window is over). */
-  | { type: 'endScaleDownDelay'; revision: string }
+  /**
+   * An old revision's scale-down delay ends now, or at `atMs` when that is earlier than its own
+   * end (a release's skew window is over; on a cluster the data plane is given time to let go of it).
+   */
+  | { type: 'endScaleDownDelay'; revision: string; atMs?: number | undefined }
   /**
    * A release aborted after this member had finished on `promoted`: `previous`, still kept up by
    * its scale-down delay, is stable again at once, and `promoted` stands aborted as its canary, as

@@ -32,8 +32,15 @@ export interface ReleasePin {
   /**
    * `progressing`: new clients are pinned by the side that served them and pinned clients keep it.
    * `aborted`: within the abort grace, canary-pinned clients keep the canary; nobody new is pinned.
+   * `promoted`: within the skew window, stable-pinned clients keep the old version; nobody new is pinned.
    */
-  phase: 'progressing' | 'aborted';
+  phase: 'progressing' | 'aborted' | 'promoted';
+}
+
+/** The sides whose pinned clients are held to their side in the pin's phase. */
+export function pinnedSides(pin: ReleasePin): ReleaseSide[] {
+  if (pin.phase === 'progressing') return ['canary', 'stable'];
+  return pin.phase === 'aborted' ? ['canary'] : ['stable'];
 }
 
 /** The pin value of `side`: `<release>.<generation>.<side>`. */

@@ -4,8 +4,9 @@
  * each route through their VirtualService, and clients followed through an Istio sidecar in
  * miniature that keeps their cookies. A client the frontend's canary served is on the backend's
  * canary for every request, a stable one on stable, until the release ends: also while the
- * backend's canary is not ready yet at the start, and while the frontend is done before the
- * backend at the end (each member's routes are written by its own pass).
+ * backend's canary is not ready yet at the start, while the frontend is done before the
+ * backend at the end (each member's routes are written by its own pass), and through the skew
+ * window after promotion.
  */
 import { CustomObjectsApi } from '@kubernetes/client-node';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -50,7 +51,7 @@ async function start(options: { steps?: unknown[]; slow?: () => { image: string;
   await apply(c, [service('web-stable', 'web'), service('web-canary', 'web'), service('api-stable', 'api'), service('api-canary', 'api'), rollout('web', 'web:1'), rollout('api', 'api:1')] as never);
   const created = await rawRequest({ server: c.server, method: 'POST', path: `/apis/graylane.dev/v1alpha1/namespaces/${ns}/releases`, body: {
     apiVersion: 'graylane.dev/v1alpha1', kind: 'Release', metadata: { name: 'shop' },
-    spec: { services: ['web', 'api'], pinning: { abortGrace: '6s' }, strategy: { canary: { steps: options.steps ?? [{ setWeight: 50 }, { pause: {} }] } } },
+    spec: { services: ['web', 'api'], pinning: { abortGrace: '6s', skewWindow: '8s' }, strategy: { canary: { steps: options.steps ?? [{ setWeight: 50 }, { pause: {} }] } } },
   } });
   expect(created.status).toBe(201);
   bed.controller = await runController({ kubeConfig: c.kc, namespace: ns, log });
@@ -186,9 +187,15 @@ describe('release pinning on the cluster (Istio)', () => {
     expect(again).toEqual(pinned);
     const fresh = await Promise.all(Array.from({ length: 16 }, () => visit(new CookieClient(m))));
     for (const v of fresh) expect(consistent(before, after)).toContain(v);
-    // Once the release is promoted every client is on the new version: the old revisions held for the stable pins are let go.
+    // Promoted: through the skew window (8 s) a client whose page the old version served keeps the
+    // old version on every member, whatever order the members' passes come in; every other client,
+    // new or pinned to the canary, gets the new one everywhere.
     await until('the release promoted', () => readRelease(c), (r) => r.status?.phase === 'promoted', { timeoutMs: 30_000 });
-    await until('every client on the new version', () => Promise.all(clients.map((client) => visit(client))), (vs) => vs.every((v) => v === `${after.web}→${after.api}`));
+    expect(await Promise.all(clients.map((client) => visit(client)))).toEqual(pinned);
+    const newcomers = await Promise.all(Array.from({ length: 8 }, () => visit(new CookieClient(m))));
+    expect(new Set(newcomers)).toEqual(new Set([`${after.web}→${after.api}`]));
+    // After it, the stable pins go and the old revisions are let go: every client is on the new version.
+    await until('every client on the new version', () => Promise.all(clients.map((client) => visit(client))), (vs) => vs.every((v) => v === `${after.web}→${after.api}`), { timeoutMs: 20_000 });
   }, 120_000);
 
   it('a release aborted after the frontend finished takes the frontend back to its old revision: every client, pinned or new, gets the old page with the old API', async () => {

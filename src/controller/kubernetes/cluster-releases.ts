@@ -37,6 +37,13 @@ import { releaseFromObject, releasesNaming } from './release-members.js';
 /** How often every Release is ticked without a change (timed gates, the skew window). */
 export const RELEASE_RESYNC_MS = 2_000;
 
+/**
+ * How long an old revision a release retires stays up after its pin routes go: the time ingress
+ * controllers and sidecars take to apply a route change (Argo waits 30 s, `scaleDownDelaySeconds`,
+ * after a switch for the same reason).
+ */
+export const RETIRE_AFTER_PINS_MS = 30_000;
+
 /** Tries of a member operation that lost a race with the member's own pass. */
 const MEMBER_OPERATION_TRIES = 5;
 
@@ -195,7 +202,8 @@ export class ClusterReleases {
       stopAnalysis: () => undefined,
       // No data plane on a cluster reports pinned requests: the skew window runs to its end.
       lastPinnedStableMs: () => undefined,
-      retireOld: (service, revision) => this.operateMember(member(service), { type: 'endScaleDownDelay', revision }),
+      // Not at once: the pin routes to it go in the same breath, and a data plane takes a moment to let go of its pods.
+      retireOld: (service, revision) => this.operateMember(member(service), { type: 'endScaleDownDelay', revision, atMs: o.nowMs() + RETIRE_AFTER_PINS_MS }),
       event: (_release, level, reason, message) => this.event(object, level, reason, message),
       nowMs: o.nowMs,
       random: () => ({ generation: randomBytes(6).toString('base64url'), secret: randomBytes(24).toString('base64url') }),

@@ -13,10 +13,10 @@ const cache = (objects: ReleaseObject[]): ObjectCache<ReleaseObject> => ({
 });
 
 const NOW = 1_000_000;
-const release = (over: { name?: string; pinning?: Record<string, unknown> | undefined; phase?: string; members?: string[]; abortGraceUntilMs?: number } = {}): ReleaseObject => ({
+const release = (over: { name?: string; pinning?: Record<string, unknown> | undefined; phase?: string; members?: string[]; abortGraceUntilMs?: number; skewUntilMs?: number } = {}): ReleaseObject => ({
   apiVersion: 'graylane.dev/v1alpha1', kind: 'Release', metadata: { namespace: 'shop-ns', name: over.name ?? 'shop' },
   spec: { services: ['web', 'api'], ...(over.pinning === undefined ? {} : { pinning: over.pinning }), strategy: { canary: { steps: [{ setWeight: 50 }] } } },
-  status: { graylane: { version: 3, state: { name: 'shop', generation: 'g7', phase: over.phase ?? 'progressing', stepIndex: 0, members: (over.members ?? ['web', 'api']).map((service) => ({ service, from: 'a', to: 'b' })), secret: 's', message: '', ...(over.abortGraceUntilMs === undefined ? {} : { abortGraceUntilMs: over.abortGraceUntilMs }) } } },
+  status: { graylane: { version: 3, state: { name: 'shop', generation: 'g7', phase: over.phase ?? 'progressing', stepIndex: 0, members: (over.members ?? ['web', 'api']).map((service) => ({ service, from: 'a', to: 'b' })), secret: 's', message: '', ...(over.abortGraceUntilMs === undefined ? {} : { abortGraceUntilMs: over.abortGraceUntilMs }), ...(over.skewUntilMs === undefined ? {} : { skewUntilMs: over.skewUntilMs }) } } },
 });
 
 describe('releasePinOf', () => {
@@ -41,6 +41,12 @@ describe('releasePinOf', () => {
     expect(releasePinOf(aborted, 'shop-ns', 'web', NOW + 4_999)).toMatchObject({ phase: 'aborted', generation: 'g7' });
     expect(releasePinOf(aborted, 'shop-ns', 'web', NOW + 5_000)).toBeUndefined();
   });
+
+  it('after promotion the stable pins stay through the skew window (phase promoted), then go', () => {
+    const promoted = cache([release({ pinning: {}, phase: 'promoted', skewUntilMs: NOW + 60_000 })]);
+    expect(releasePinOf(promoted, 'shop-ns', 'api', NOW + 59_999)).toMatchObject({ phase: 'promoted', generation: 'g7' });
+    expect(releasePinOf(promoted, 'shop-ns', 'api', NOW + 60_000)).toBeUndefined();
+  });
 });
 
 describe('releaseTrafficOf', () => {
@@ -54,9 +60,16 @@ describe('releaseTrafficOf', () => {
     expect(carried(release({ pinning: {} }), { web: 50, api: 50 }).canaryWeight).toBe(50);
   });
 
-  it('without pins in force (no pinning, in the abort grace, promoted) a member carries its own decision', () => {
+  it('without pins in force (no pinning, in the abort grace, promoted past the skew window) a member carries its own decision', () => {
     expect(carried(release(), { web: 50, api: 0 })).toBe(own);
     expect(carried(release({ pinning: {}, phase: 'aborted', abortGraceUntilMs: NOW + 5_000 }), { web: 50, api: 0 })).toBe(own);
-    expect(carried(release({ pinning: {}, phase: 'promoted' }), { web: 50, api: 0 })).toBe(own);
+    expect(carried(release({ pinning: {}, phase: 'promoted', skewUntilMs: NOW }), { web: 50, api: 0 })).toBe(own);
+  });
+
+  it('promoted, in the skew window: a member done keeps its old revision for the stable pins and sends every other client to its new one', () => {
+    const done: TrafficInForce = { stableRevision: 'b', canaryWeight: 0, headerRoutes: [], mirrorRoutes: [] };
+    const doneStatus: RolloutStatus = { ...initialStatus(0), stableRevision: 'b', canaryRevision: 'b', weights: { canary: 0, stable: 100 }, scaleDownDeadlines: [{ revision: 'a', atMs: NOW + 120_000 }] };
+    const routed = releaseTrafficOf({ releases: cache([release({ pinning: {}, phase: 'promoted', skewUntilMs: NOW + 60_000 })]), namespace: 'shop-ns', service: 'web', traffic: done, statusOf: () => doneStatus, nowMs: NOW });
+    expect(routed).toEqual({ ...done, stableRevision: 'a', canaryRevision: 'b', canaryWeight: 100 });
   });
 });

@@ -7,7 +7,10 @@
  *
  * After an abort, within the release's `abortGrace`, the canary's pins stay (phase `aborted`):
  * clients whose page the canary served keep it for the grace, as on a single host, while nobody
- * new is pinned; then they go. The release loop asks for the members' passes when it ends.
+ * new is pinned; then they go. After promotion, within the `skewWindow`, the stable pins stay
+ * (phase `promoted`): a client whose page the old version served keeps the old revisions of every
+ * member while new clients all get the new ones, as on a single host; then they go. The release
+ * loop asks for the members' passes when either ends.
  *
  * While pins are handed out, a member's routes also follow the release's weight and keep its old
  * revision for stable pins once it is done before the others (engine/release/member-traffic.ts):
@@ -34,7 +37,8 @@ function pinningRelease(releases: ObjectCache<ReleaseObject>, namespace: string,
   const state = releaseStateOf(object);
   if (pinning === undefined || state === undefined) return undefined;
   const inGrace = state.phase === 'aborted' && state.abortGraceUntilMs !== undefined && nowMs < state.abortGraceUntilMs;
-  if (state.phase !== 'progressing' && !inGrace) return undefined;
+  const inSkewWindow = state.phase === 'promoted' && state.skewUntilMs !== undefined && nowMs < state.skewUntilMs;
+  if (state.phase !== 'progressing' && !inGrace && !inSkewWindow) return undefined;
   if (!state.members.some((m) => m.service === service)) return undefined;
   const pin: ReleasePin = {
     release: object.metadata?.name ?? state.name,
@@ -42,7 +46,7 @@ function pinningRelease(releases: ObjectCache<ReleaseObject>, namespace: string,
     cookie: pinning.cookie ?? DEFAULT_PINNING.cookie,
     header: pinning.header ?? DEFAULT_PINNING.header,
     allowForceHeader: pinning.allowForceHeader === true,
-    phase: inGrace ? 'aborted' : 'progressing',
+    phase: inGrace ? 'aborted' : inSkewWindow ? 'promoted' : 'progressing',
   };
   return { object, state, pin };
 }
@@ -66,12 +70,13 @@ export interface ReleaseTrafficOptions {
 
 /**
  * The traffic `service`'s routers carry: its own decision, or, while its release's attempt
- * progresses and hands out pins, that decision under the release's rules (see the file comment).
+ * progresses and hands out pins or its skew window holds old pages on the old version, that
+ * decision under the release's rules (see the file comment).
  */
 export function releaseTrafficOf(options: ReleaseTrafficOptions): TrafficInForce {
   const { service, traffic } = options;
   const pinning = pinningRelease(options.releases, options.namespace, service, options.nowMs);
-  if (pinning?.pin.phase !== 'progressing') return traffic;
+  if (pinning === undefined || pinning.pin.phase === 'aborted') return traffic;
   const { object, state } = pinning;
   const members = object.spec.services.map((name) => ({ service: name, status: options.statusOf(name) }));
   return releaseMemberTraffic({ state, service, members, traffic });

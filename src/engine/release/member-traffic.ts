@@ -12,6 +12,8 @@
  *   splits new clients by the release's weight), while that revision is kept up: their pages are
  *   still the old version on the members not done, which still send `stable` pins to the old
  *   revision.
+ * - Once the release is promoted, through its skew window, every member keeps its old revision
+ *   for the clients pinned `stable` and sends every other client to its new one.
  */
 import type { TrafficInForce } from '../types.js';
 import type { ReleaseMemberStatus } from './decide.js';
@@ -54,18 +56,24 @@ export interface ReleaseMemberTrafficInput {
 }
 
 /**
- * The traffic a member's routes carry while its release's pins are in force and the attempt
- * progresses (see the file comment); the member's own decision otherwise.
+ * The traffic a member's routes carry while its release's pins are in force, the attempt
+ * progressing or promoted (see the file comment); the member's own decision otherwise.
  */
 export function releaseMemberTraffic(input: ReleaseMemberTrafficInput): TrafficInForce {
   const { state, traffic } = input;
-  if (state.phase !== 'progressing') return traffic;
+  if (state.phase !== 'progressing' && state.phase !== 'promoted') return traffic;
   const own = state.members.find((m) => m.service === input.service);
   if (own === undefined || own.from === own.to) return traffic;
-  const weight = attemptCanaryWeight(state, input.members);
+  const status = input.members.find((m) => m.service === input.service)?.status;
   const done = traffic.stableRevision === own.to && (traffic.canaryRevision === undefined || traffic.canaryRevision === own.to);
   // Only while the old revision is kept up (its scale-down delay runs): stable's pins to no pod at all would be worse than skew.
-  const oldKept = input.members.find((m) => m.service === input.service)?.status?.scaleDownDeadlines.some((d) => d.revision === own.from) === true;
+  const oldKept = status?.scaleDownDeadlines.some((d) => d.revision === own.from) === true;
+  if (state.phase === 'promoted') {
+    // The skew window: every new client on the new revision (the whole of the rollout's scale), stable's pins on the old.
+    const full = status === undefined ? 100 : status.weights.canary + status.weights.stable;
+    return done && oldKept ? { ...traffic, stableRevision: own.from, canaryRevision: own.to, canaryWeight: full } : traffic;
+  }
+  const weight = attemptCanaryWeight(state, input.members);
   if (done) return oldKept ? { ...traffic, stableRevision: own.from, canaryRevision: own.to, canaryWeight: weight } : traffic;
   if (traffic.stableRevision === own.from && traffic.canaryRevision === own.to) return { ...traffic, canaryWeight: Math.min(traffic.canaryWeight, weight) };
   return traffic;

@@ -102,6 +102,20 @@ describe('release pinning through the Gateway API', () => {
     expect(JSON.stringify(rules)).not.toMatch(/Set-Cookie/);
   });
 
+  it.each([
+    ['aborted (the abort grace): the canary\'s pin rule only', 'aborted', 0, ['shop.graylane-pin-canary', undefined]],
+    ['promoted (the skew window): the stable pin rule only', 'promoted', 100, ['shop.graylane-pin-stable', undefined]],
+  ] as const)('%s, and no cookie pins anyone new', async (_name, phase, weight, names) => {
+    h = await Harness.start();
+    await h.create('HTTPRoute', 'shop', [splitRule()]);
+    await apply(pinned(30));
+    await apply(pinned(weight, { ...pin, phase }));
+    const rules = await h.rules('HTTPRoute', 'shop');
+    expect(rules.map((r) => r.name)).toEqual(names);
+    expect(JSON.stringify(rules)).not.toMatch(/Set-Cookie/);
+    expect(await h.expectAllSchemaValid()).toBe(2);
+  });
+
   it('allowForceHeader: "canary" or "stable" alone picks the side', async () => {
     h = await Harness.start();
     await h.create('HTTPRoute', 'shop', [splitRule()]);

@@ -10,7 +10,7 @@
  * is gone without anything recorded.
  */
 import type { ReleaseSide } from '../../router/contract/index.js';
-import { isPinSetCookie, pinCookiePattern, pinHeaderValues, pinSetCookie, regexLiteral, type ReleasePin } from '../release-pin.js';
+import { isPinSetCookie, pinCookiePattern, pinHeaderValues, pinnedSides, pinSetCookie, regexLiteral, type ReleasePin } from '../release-pin.js';
 import type { BackendRef, HeaderMatch, RouteMatch, RouteRule } from './route-rules.js';
 
 type Json = Record<string, unknown>;
@@ -68,7 +68,7 @@ export function pinRules(options: {
   match: (match: RouteMatch | undefined, headers: HeaderMatch[]) => RouteMatch;
 }): RouteRule[] | { conflict: string } {
   const { pin, prefix, sources } = options;
-  const sides: ReleaseSide[] = pin.phase === 'progressing' ? ['canary', 'stable'] : ['canary'];
+  const sides = pinnedSides(pin);
   const out: RouteRule[] = [];
   for (const [i, source] of sources.entries()) {
     for (const side of sides) {

@@ -193,7 +193,8 @@ export function planRules(current: readonly RouteRule[], input: RulePlanInput): 
         continue;
       }
       const weighted = { ...r, weight: side === 'canary' ? weight : max - weight };
-      const pinned = input.kind === 'HTTPRoute' ? withPinCookie(weighted, side, input.pin) : { ok: true as const, ref: weighted };
+      // Only an attempt in progress pins anyone new; after it, pinned clients keep what they have.
+      const pinned = input.kind === 'HTTPRoute' ? withPinCookie(weighted, side, input.pin?.phase === 'progressing' ? input.pin : undefined) : { ok: true as const, ref: weighted };
       if (!pinned.ok) return { ok: false, conflict: pinned.conflict };
       backendRefs.push(pinned.ref);
     }

@@ -199,6 +199,18 @@ describe('release pinning through Istio', () => {
     expect((await h.plane.send({ headers: { cookie: 'graylane-release=shop.g1.stable' } })).revision).toBe('v1');
   });
 
+  it('a promoted pin (the skew window) keeps the stable pin route only, pins nobody new, and sends everyone else to the new revision', async () => {
+    h = await Harness.start();
+    await h.apply(decision(30));
+    await h.apply(decision(100, { ...pin, phase: 'promoted' }));
+    const http = await h.http();
+    expect(http.map((r) => r.name)).toEqual(['graylane-pin-shop-stable', 'other', 'primary']);
+    expect(JSON.stringify(http)).not.toMatch(/set-cookie/);
+    expect((await h.plane.send({ headers: { cookie: 'graylane-release=shop.g1.stable' } })).revision).toBe('v1');
+    expect((await h.plane.send({ headers: { cookie: 'graylane-release=shop.g1.canary' } })).revision).toBe('v2');
+    expect((await h.plane.send({})).revision).toBe('v2');
+  });
+
   it('allowForceHeader: the header value "canary" or "stable" alone picks the side', async () => {
     h = await Harness.start();
     await h.apply(decision(50, { ...pin, allowForceHeader: true }));

@@ -10,7 +10,7 @@
  * that it is taken away at promotion or abort without knowing which release wrote it.
  */
 import type { ReleaseSide } from '../../router/contract/index.js';
-import { isPinSetCookie, pinCookiePattern, pinHeaderValues, pinSetCookie, regexLiteral, type ReleasePin } from '../release-pin.js';
+import { isPinSetCookie, pinCookiePattern, pinHeaderValues, pinnedSides, pinSetCookie, regexLiteral, type ReleasePin } from '../release-pin.js';
 import { IstioRoutingError } from './istio-routing-error.js';
 
 type Json = Record<string, unknown>;
@@ -22,7 +22,7 @@ const asObject = (v: unknown): Json => (v !== null && typeof v === 'object' && !
 
 /** The names of the pin routes in front of `weightedCount` weighted routes, canary's first. */
 export function pinRouteNames(pin: ReleasePin, weightedCount: number): string[] {
-  const sides: ReleaseSide[] = pin.phase === 'progressing' ? ['canary', 'stable'] : ['canary'];
+  const sides = pinnedSides(pin);
   return Array.from({ length: weightedCount }, (_, k) => sides.map((side) => `${PIN_ROUTE_PREFIX}${pin.release}-${side}${k === 0 ? '' : `-${k}`}`)).flat();
 }
 
@@ -66,7 +66,7 @@ export function withoutPinCookies(route: Json): Json {
 export function pinRoutes(options: { pin: ReleasePin; weighted: readonly Json[]; destinationOf: (route: Json, side: ReleaseSide) => Json; vsName: string }): Json[] {
   const { pin, weighted, vsName } = options;
   const names = pinRouteNames(pin, weighted.length);
-  const sides: ReleaseSide[] = pin.phase === 'progressing' ? ['canary', 'stable'] : ['canary'];
+  const sides = pinnedSides(pin);
   const header = pin.header.toLowerCase();
   return weighted.flatMap((route, k) => sides.map((side, s) => {
     const own = Array.isArray(route.match) && route.match.length > 0 ? (route.match as Json[]) : [{}];
