@@ -9,6 +9,7 @@
  * window after promotion.
  */
 import { CustomObjectsApi } from '@kubernetes/client-node';
+import { ClusterApiBackend } from '../../src/cli/cluster/cluster-api-backend.js';
 import { afterEach, describe, expect, it } from 'vitest';
 import { customResourceDefinition } from '../../src/documents/index.js';
 import { POD_TEMPLATE_HASH_LABEL } from '../../src/kube/names.js';
@@ -51,7 +52,7 @@ async function start(options: { steps?: unknown[]; slow?: () => { image: string;
   await apply(c, [service('web-stable', 'web'), service('web-canary', 'web'), service('api-stable', 'api'), service('api-canary', 'api'), rollout('web', 'web:1'), rollout('api', 'api:1')] as never);
   const created = await rawRequest({ server: c.server, method: 'POST', path: `/apis/graylane.dev/v1alpha1/namespaces/${ns}/releases`, body: {
     apiVersion: 'graylane.dev/v1alpha1', kind: 'Release', metadata: { name: 'shop' },
-    spec: { services: ['web', 'api'], pinning: { abortGrace: '6s', skewWindow: '8s' }, strategy: { canary: { steps: options.steps ?? [{ setWeight: 50 }, { pause: {} }] } } },
+    spec: { services: ['web', 'api'], pinning: { abortGrace: '6s', skewWindow: '12s' }, strategy: { canary: { steps: options.steps ?? [{ setWeight: 50 }, { pause: {} }] } } },
   } });
   expect(created.status).toBe(201);
   bed.controller = await runController({ kubeConfig: c.kc, namespace: ns, log });
@@ -187,15 +188,22 @@ describe('release pinning on the cluster (Istio)', () => {
     expect(again).toEqual(pinned);
     const fresh = await Promise.all(Array.from({ length: 16 }, () => visit(new CookieClient(m))));
     for (const v of fresh) expect(consistent(before, after)).toContain(v);
-    // Promoted: through the skew window (8 s) a client whose page the old version served keeps the
+    // Promoted: through the skew window (12 s) a client whose page the old version served keeps the
     // old version on every member, whatever order the members' passes come in; every other client,
     // new or pinned to the canary, gets the new one everywhere.
-    await until('the release promoted', () => readRelease(c), (r) => r.status?.phase === 'promoted', { timeoutMs: 30_000 });
+    const promoted = await until('the release promoted', () => readRelease(c), (r) => r.status?.phase === 'promoted', { timeoutMs: 30_000 });
     expect(await Promise.all(clients.map((client) => visit(client)))).toEqual(pinned);
+    // `graylane status shop` against the cluster says until when old pages stay on the old version.
+    const backend = await ClusterApiBackend.start({ target: { kubeConfig: c.kc, namespace: ns, context: 'test', server: c.server.url } });
+    try {
+      expect((await backend.get('shop')).skewWindowEndsAtMs).toBe((promoted.status?.graylane?.state as { skewUntilMs: number }).skewUntilMs);
+    } finally {
+      await backend.stop();
+    }
     const newcomers = await Promise.all(Array.from({ length: 8 }, () => visit(new CookieClient(m))));
     expect(new Set(newcomers)).toEqual(new Set([`${after.web}→${after.api}`]));
     // After it, the stable pins go and the old revisions are let go: every client is on the new version.
-    await until('every client on the new version', () => Promise.all(clients.map((client) => visit(client))), (vs) => vs.every((v) => v === `${after.web}→${after.api}`), { timeoutMs: 20_000 });
+    await until('every client on the new version', () => Promise.all(clients.map((client) => visit(client))), (vs) => vs.every((v) => v === `${after.web}→${after.api}`), { timeoutMs: 30_000 });
   }, 120_000);
 
   it('a release aborted after the frontend finished takes the frontend back to its old revision: every client, pinned or new, gets the old page with the old API', async () => {

@@ -237,7 +237,8 @@ export class ClusterApiBackend implements ApiBackend {
       if (!rollout) return undefined;
       members.push(this.rolloutView(rollout, now));
     }
-    return buildReleaseView({ name, namespace: this.namespace, steps: release.spec.strategy.canary?.steps?.length ?? 0, state: releaseStateOf(release), members });
+    // With pinning, the members' stable pin routes keep old pages on the old revisions through the skew window.
+    return buildReleaseView({ name, namespace: this.namespace, steps: release.spec.strategy.canary?.steps?.length ?? 0, state: releaseStateOf(release), members, pinsOldPages: release.spec.pinning !== undefined });
   }
 
   private rolloutView(rollout: RolloutObject, nowMs: number): ServiceView {
