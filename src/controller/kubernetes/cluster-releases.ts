@@ -33,6 +33,7 @@ import { ReleaseLoop, type ReleaseLoopHost, type ReleaseStateStore } from '../co
 import type { Reconciler } from '../core/reconciler.js';
 import type { ControllerLog } from './controller-loop.js';
 import { releaseFromObject, releasesNaming } from './release-members.js';
+import type { KubernetesAnalysis } from './kubernetes-analysis.js';
 
 /** How often every Release is ticked without a change (timed gates, the skew window). */
 export const RELEASE_RESYNC_MS = 2_000;
@@ -75,6 +76,19 @@ export interface ClusterReleasesOptions {
   kubeConfig: KubeConfig;
   /** Every event about a Release also goes here (notifications of its transitions); by the Release's key. */
   onEvent?: ((key: ObjectKey, event: NewEvent) => void) | undefined;
+  /** Where a release gate's analysis runs, as an AnalysisRun of the member it measures; absent: gates with analysis cannot run. */
+  analysis?: Pick<KubernetesAnalysis, 'start' | 'stop' | 'phaseOf'> | undefined;
+}
+
+/**
+ * The name a release gate's run (`<release>.<generation>.step-<n>`, engine/release/decide.ts)
+ * takes as an AnalysisRun of a member: the engine's shape `<revision>.<attempt>.step.<n>`, which
+ * gives the object a DNS-safe name (`<member>-<release>-<generation in hex>-0-<n>`).
+ */
+export function gateRunName(releaseRun: string): string {
+  const m = /^(.*)\.([A-Za-z0-9_-]+)\.step-([0-9]+)$/.exec(releaseRun);
+  if (!m) return releaseRun;
+  return `${m[1]}-${Buffer.from(m[2]!, 'base64url').toString('hex')}.0.step.${m[3]}`;
 }
 
 const id = (key: ObjectKey): string => `${key.namespace}/${key.name}`;
@@ -196,10 +210,22 @@ export class ClusterReleases {
     const host: ReleaseLoopHost = {
       status: (service) => readEngineMemory(o.rollouts.get(namespace, service), o.flavour)?.engine as RolloutStatus | undefined,
       operate: (service, operation, why) => this.operateMember(member(service), operation, { level: 'info', reason: `Release${cap(operation.type)}`, message: why }),
-      // Refused before a member ever runs (release-members.ts): unreachable unless that check is lifted.
-      startAnalysis: (service) => this.event(object, 'warning', 'AnalysisUnsupported', `the release's analysis gate on ${service} cannot run on Kubernetes yet`),
-      analysisPhase: () => undefined,
-      stopAnalysis: () => undefined,
+      // The gate's run measures the first member's canary, as an AnalysisRun of that member.
+      startAnalysis: (service, analysis, stableRevision) => {
+        if (!o.analysis) {
+          this.event(object, 'warning', 'AnalysisUnsupported', `the release's analysis gate on ${service} cannot run: this controller runs no analysis`);
+          return;
+        }
+        o.analysis.start(member(service), { action: { ...analysis, name: gateRunName(analysis.name) }, stableRevision })
+          .catch((error: unknown) => o.log('warn', 'release gate analysis could not start', { release: `${namespace}/${object.metadata?.name ?? ''}`, error: (error as Error).message }));
+      },
+      analysisPhase: (service, name) => o.analysis?.phaseOf(member(service), gateRunName(name)),
+      stopAnalysis: (name) => {
+        for (const service of object.spec.services) {
+          o.analysis?.stop(member(service), gateRunName(name))
+            .catch((error: unknown) => o.log('warn', 'release gate analysis could not stop', { rollout: `${namespace}/${service}`, error: (error as Error).message }));
+        }
+      },
       // No data plane on a cluster reports pinned requests: the skew window runs to its end.
       lastPinnedStableMs: () => undefined,
       // Not at once: the pin routes to it go in the same breath, and a data plane takes a moment to let go of its pods.

@@ -183,6 +183,18 @@ export class KubernetesAnalysis implements AnalysisPort {
   }
 
   /**
+   * The phase of `key`'s run `engineName` as the engine would observe it (the verdict this
+   * controller wrote, else the stored object's); undefined when there is no such run.
+   */
+  phaseOf(key: ObjectKey, engineName: string): ObservedPhase | undefined {
+    const name = analysisRunObjectName(key.name, engineName);
+    const known = this.known.get(name);
+    if (known && known.key.namespace === key.namespace) return known.phase;
+    const stored = this.options.runs.get(key.namespace, name);
+    return stored ? observedPhase(stored) : undefined;
+  }
+
+  /**
    * Stops measuring every run without writing a verdict (the controller stands down or loses its
    * Lease): they stay Running in the cluster, and the next leader resumes them.
    */

@@ -230,7 +230,7 @@ export class KubernetesController {
       log,
       leaderElection: true,
       flavour,
-      memberSpec: memberSpecOf({ releases: releaseCache, registry: trafficRegistry }),
+      memberSpec: memberSpecOf({ releases: releaseCache, registry: trafficRegistry, analysisServed: () => this.served.has('analysis') }),
     });
     const notifications = (this.notifications = options.notifications && new ClusterNotifications({ kubeConfig, log, ...options.notifications }));
     notifications?.register(this.loop.controllerMetrics.registry);
@@ -264,6 +264,7 @@ export class KubernetesController {
     this.releases = new ClusterReleases({
       releases: releaseCache, rollouts, flavour, state, reconciler: this.reconciler, requeue, leading: () => this.loop.isLeading, recorder, log, nowMs, kubeConfig,
       onEvent: notifications ? (key, event) => notifications.feed.event(key, event) : undefined,
+      analysis: this.analysis,
     });
     ({ counters: this.counters, guard: this.guard } = clusterCounters({
       rollouts, specs: this.loop.specs, state, reconciler: this.reconciler, emit: (key, event) => sink.emit(key, event),

@@ -20,3 +20,17 @@ describe('clusterMemberSpec and ingress-nginx pinning', () => {
     expect('spec' in result && result.spec.strategy.canary?.steps?.length).toBe(3);
   });
 });
+
+describe('clusterMemberSpec and a release\'s analysis gate', () => {
+  const gated: Release = { name: 'shop', services: ['web'], strategy: { canary: { steps: [{ setWeight: 20 }, { analysis: { templates: [{ templateName: 'check' }] } }] } } };
+
+  it('runs as a gate the release opens (the member pauses there) where the cluster serves AnalysisRuns', () => {
+    const result = clusterMemberSpec({ release: gated, own, canPin: () => true, analysisServed: true });
+    expect('spec' in result && result.spec.strategy.canary?.steps).toEqual([{ setWeight: 20 }, { pause: {} }]);
+  });
+
+  it('is refused with the step named where the cluster serves no AnalysisRun API', () => {
+    const result = clusterMemberSpec({ release: gated, own, canPin: () => true, analysisServed: false });
+    expect(result).toEqual({ invalid: expect.stringMatching(/^release "shop" spec\.strategy\.canary\.steps\[1\]\.analysis: this cluster serves no AnalysisRun API/) as unknown });
+  });
+});

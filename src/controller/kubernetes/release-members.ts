@@ -9,6 +9,7 @@ import type { Release, RolloutSpec } from '../../documents/schema.js';
 import { memberSpec } from '../../engine/release/releases.js';
 import type { ObjectCache } from '../../kube/object-cache.js';
 import type { ReleaseObject } from '../../state/kubernetes/kubernetes-release-state.js';
+import { NO_ANALYSIS_API } from './unsupported-features.js';
 
 /** The fields of a member's own canary block that stay its own inside a release: where its traffic goes. */
 const OWN_ROUTING = ['trafficRouting', 'stableService', 'canaryService'] as const;
@@ -31,16 +32,16 @@ export function releasesNaming(releases: ObjectCache<ReleaseObject>, namespace: 
 /**
  * The spec a Rollout runs as a member of `release`. Refused with a sentence: a member that is not
  * a canary (a release's timeline is canary steps), a member on a weight scale other than percent, a
- * release step this controller cannot run (analysis), and explicit `pinning` on a member whose
+ * release analysis step on a cluster that serves no AnalysisRun API, and explicit `pinning` on a member whose
  * traffic provider cannot pin clients (or cannot pin them together with the release's steps:
  * `pinningIssue`).
  */
-export function clusterMemberSpec(options: { release: Release; own: RolloutSpec; canPin: (spec: RolloutSpec) => boolean; pinningIssue?: ((spec: RolloutSpec) => string | undefined) | undefined }): MemberSpecResult {
+export function clusterMemberSpec(options: { release: Release; own: RolloutSpec; canPin: (spec: RolloutSpec) => boolean; pinningIssue?: ((spec: RolloutSpec) => string | undefined) | undefined; analysisServed?: boolean | undefined }): MemberSpecResult {
   const { release, own } = options;
   const where = `member of release "${release.name}"`;
   if (!own.strategy.canary) return { invalid: `spec.strategy: a ${where} rolls out with the release's canary steps; give it a canary strategy (its stableService, canaryService and trafficRouting are used)` };
   const analysisStep = (release.strategy.canary?.steps ?? []).findIndex((s) => 'analysis' in s);
-  if (analysisStep >= 0) return { invalid: `release "${release.name}" spec.strategy.canary.steps[${analysisStep}].analysis: analysis gates of a release are not run on Kubernetes yet; use a pause step and promote the release` };
+  if (analysisStep >= 0 && options.analysisServed === false) return { invalid: `release "${release.name}" spec.strategy.canary.steps[${analysisStep}].analysis: ${NO_ANALYSIS_API}` };
   const scale = own.strategy.canary.trafficRouting?.maxTrafficWeight;
   if (scale !== undefined && scale !== 100) {
     return { invalid: `spec.strategy.canary.trafficRouting.maxTrafficWeight: a ${where} moves with the release's weights, which are percent; leave maxTrafficWeight out or set it to 100, not ${scale}` };

@@ -39,13 +39,13 @@ export function canPin(registry: Pick<TrafficRegistry, 'select' | 'get'>, spec: 
  * The spec source's hook: a Rollout some Release of its namespace names runs as its member (the
  * first by name when several do: naming one Rollout in two Releases is refused as invalid).
  */
-export function memberSpecOf(options: { releases: ObjectCache<ReleaseObject>; registry: Pick<TrafficRegistry, 'select' | 'get'> }): (key: ObjectKey, spec: RolloutSpec) => MemberSpecResult | undefined {
+export function memberSpecOf(options: { releases: ObjectCache<ReleaseObject>; registry: Pick<TrafficRegistry, 'select' | 'get'>; analysisServed?: (() => boolean) | undefined }): (key: ObjectKey, spec: RolloutSpec) => MemberSpecResult | undefined {
   return (key, own) => {
     const naming = releasesNaming(options.releases, key.namespace, key.name);
     if (naming.length === 0) return undefined;
     if (naming.length > 1) {
       return { invalid: `this Rollout is a member of releases ${naming.map((r) => `"${r.metadata?.name ?? ''}"`).join(' and ')}; a Rollout moves with one release at a time` };
     }
-    return clusterMemberSpec({ release: releaseFromObject(naming[0]!), own, canPin: (spec) => canPin(options.registry, spec), pinningIssue: nginxPinningIssue });
+    return clusterMemberSpec({ release: releaseFromObject(naming[0]!), own, canPin: (spec) => canPin(options.registry, spec), pinningIssue: nginxPinningIssue, analysisServed: options.analysisServed?.() ?? true });
   };
 }

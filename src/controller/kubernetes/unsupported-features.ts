@@ -10,7 +10,7 @@ import type { RolloutSpec } from '../../documents/schema.js';
 import type { TrafficProvider } from '../../traffic/traffic-provider.js';
 import { guardQueryProblem } from '../../metrics/prometheus/traffic-queries.js';
 
-const NO_ANALYSIS_API = 'this cluster serves no AnalysisRun API (the AnalysisRun, AnalysisTemplate and ClusterAnalysisTemplate CRDs are not installed; install them and restart the controller), or remove the analysis to roll out without it';
+export const NO_ANALYSIS_API = 'this cluster serves no AnalysisRun API (the AnalysisRun, AnalysisTemplate and ClusterAnalysisTemplate CRDs are not installed; install them and restart the controller), or remove the analysis to roll out without it';
 
 /** What the controller was started with that decides what it can run. */
 export interface ControllerAbilities {
