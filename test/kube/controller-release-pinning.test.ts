@@ -98,6 +98,31 @@ async function visit(client: Client): Promise<string> {
 /** Every visit pairs a page with the API of its own version: the old with the old, the new with the new. */
 const consistent = (before: Record<string, string>, after: Record<string, string>) => [`${before.web}→${before.api}`, `${after.web}→${after.api}`];
 
+/**
+ * Both members past the release's gate with `clients` pinned (their first visits in `pinned`), then
+ * web done while api's last new pod takes `apiSlowMs` to be ready: the window where one member
+ * finished before the other.
+ */
+async function webDoneBeforeApi(options: { apiSlowMs: number; clients: number }): Promise<{ c: Cluster; before: Record<string, string>; after: Record<string, string>; m: ReturnType<typeof mesh>; clients: Client[]; pinned: string[] }> {
+  let slowApi = false;
+  const c = await start({ steps: [{ setWeight: 50 }, { pause: { duration: '2s' } }], slow: () => (slowApi ? { image: 'api:2', afterMs: options.apiSlowMs } : undefined) });
+  const before: Record<string, string> = {};
+  for (const name of ['web', 'api']) before[name] = (await until(`${name} Healthy`, () => readRollout(c, ns, name), (r) => r.status?.phase === 'Healthy', { timeoutMs: 30_000 })).status!.stableRS!;
+  await newMemberImages(c, ns, ['web', 'api']);
+  const after: Record<string, string> = {};
+  for (const name of ['web', 'api']) {
+    after[name] = (await until(`${name} at the release gate`, () => readRollout(c, ns, name), (r) => r.status?.currentStepIndex === 1 && r.status.canary?.weights?.canary.weight === 50, { timeoutMs: 30_000 })).status!.currentPodHash!;
+  }
+  // api's last new pod will be slow: web finishes well before it.
+  slowApi = true;
+  const m = mesh(c);
+  const clients = Array.from({ length: options.clients }, () => new CookieClient(m));
+  const pinned = await Promise.all(clients.map((client) => visit(client)));
+  await until('web done', () => readRollout(c, ns, 'web'), (r) => r.status?.stableRS === after.web, { timeoutMs: 20_000 });
+  expect((await readRollout(c, ns, 'api')).status?.stableRS).toBe(before.api);
+  return { c, before, after, m, clients, pinned };
+}
+
 describe('release pinning on the cluster (Istio)', () => {
   it('a client the frontend\'s canary served gets the backend\'s canary on every request, a stable one stable, until the release is aborted (the canary\'s pins kept through the abort grace)', async () => {
     const c = await start();
@@ -166,22 +191,8 @@ describe('release pinning on the cluster (Istio)', () => {
   }, 120_000);
 
   it('at the end, a member done before the others keeps its old revision for the clients pinned to stable, and splits new clients by the release\'s weight: no page meets the other version\'s API', async () => {
-    let slowApi = false;
-    const c = await start({ steps: [{ setWeight: 50 }, { pause: { duration: '2s' } }], slow: () => (slowApi ? { image: 'api:2', afterMs: 12_000 } : undefined) });
-    const before: Record<string, string> = {};
-    for (const name of ['web', 'api']) before[name] = (await until(`${name} Healthy`, () => readRollout(c, ns, name), (r) => r.status?.phase === 'Healthy', { timeoutMs: 30_000 })).status!.stableRS!;
-    await newMemberImages(c, ns, ['web', 'api']);
-    const after: Record<string, string> = {};
-    for (const name of ['web', 'api']) {
-      after[name] = (await until(`${name} at the release gate`, () => readRollout(c, ns, name), (r) => r.status?.currentStepIndex === 1 && r.status.canary?.weights?.canary.weight === 50, { timeoutMs: 30_000 })).status!.currentPodHash!;
-    }
-    // api's last new pod will be slow: web finishes well before it.
-    slowApi = true;
-    const m = mesh(c);
-    const clients = Array.from({ length: 16 }, () => new CookieClient(m));
-    const pinned = await Promise.all(clients.map((client) => visit(client)));
+    const { c, before, after, m, clients, pinned } = await webDoneBeforeApi({ apiSlowMs: 12_000, clients: 16 });
     expect(new Set(pinned)).toEqual(new Set(consistent(before, after)));
-    await until('web done', () => readRollout(c, ns, 'web'), (r) => r.status?.stableRS === after.web, { timeoutMs: 20_000 });
     // The window under test: web is done, api is not.
     expect((await readRollout(c, ns, 'api')).status?.stableRS).toBe(before.api);
     const again = await Promise.all(clients.map((client) => visit(client)));
@@ -207,21 +218,7 @@ describe('release pinning on the cluster (Istio)', () => {
   }, 120_000);
 
   it('a release aborted after the frontend finished takes the frontend back to its old revision: every client, pinned or new, gets the old page with the old API', async () => {
-    let slowApi = false;
-    const c = await start({ steps: [{ setWeight: 50 }, { pause: { duration: '2s' } }], slow: () => (slowApi ? { image: 'api:2', afterMs: 60_000 } : undefined) });
-    const before: Record<string, string> = {};
-    for (const name of ['web', 'api']) before[name] = (await until(`${name} Healthy`, () => readRollout(c, ns, name), (r) => r.status?.phase === 'Healthy', { timeoutMs: 30_000 })).status!.stableRS!;
-    await newMemberImages(c, ns, ['web', 'api']);
-    const after: Record<string, string> = {};
-    for (const name of ['web', 'api']) {
-      after[name] = (await until(`${name} at the release gate`, () => readRollout(c, ns, name), (r) => r.status?.currentStepIndex === 1 && r.status.canary?.weights?.canary.weight === 50, { timeoutMs: 30_000 })).status!.currentPodHash!;
-    }
-    slowApi = true;
-    const m = mesh(c);
-    const clients = Array.from({ length: 8 }, () => new CookieClient(m));
-    await Promise.all(clients.map((client) => visit(client)));
-    await until('web done', () => readRollout(c, ns, 'web'), (r) => r.status?.stableRS === after.web, { timeoutMs: 20_000 });
-    expect((await readRollout(c, ns, 'api')).status?.stableRS).toBe(before.api);
+    const { c, before, after, m, clients } = await webDoneBeforeApi({ apiSlowMs: 60_000, clients: 8 });
     // api fails (here: a person aborts it): the release aborts, and web goes back with it.
     await operate(c, ns, 'api', { type: 'abort' });
     await until('the release aborted', () => readRelease(c), (r) => r.status?.phase === 'aborted');
