@@ -1,5 +1,5 @@
 /**
- * `npm run bench -- crash [--json] [--rps 300] [--router-workers 2] [--down-s 3] [--client wrk|node]`
+ * `npm run bench -- crash [--json] [--rps 300] [--router-workers 2] [--down-s 3] [--stall-s 3] [--client wrk|node]`
  *
  * A control-plane crash under load, side by side: the router in the daemon's process
  * (`spec.router.workers: 0`) and the router in its own supervisor with `--router-workers` workers. For each, a real
@@ -10,6 +10,8 @@
  * dead, and from the restart on. Goal (issue 17): 0 failed requests with the supervisor.
  * Then one router worker gets `kill -9` under the same load: the requests it held are the only
  * ones lost (at most one per wrk connection it had), counted, with the time to its replacement.
+ * Last, the daemon is stopped (`SIGSTOP`) for `--stall-s` seconds and continued, under the same
+ * load: a stall rather than a crash. Goal: 0 failed requests.
  */
 import type { BenchOptions } from './main.js';
 import { freePort } from './lib-router-processes.js';
@@ -152,6 +154,52 @@ async function runWorkerKill(options: { routerWorkers: number; rps: number; clie
   }
 }
 
+interface StallFigures {
+  sent: number;
+  /** Failed requests sent before the stop, while the daemon was stopped, after it went on. */
+  failedBefore: number;
+  failedWhileStopped: number;
+  failedAfter: number;
+  errors: Record<string, number>;
+}
+
+/**
+ * The daemon stopped (`SIGSTOP`) for `stallS` seconds under load, then continued: a stall of the
+ * control plane (a long garbage collection, a paused VM, a debugger) rather than a crash. The data
+ * plane keeps serving; when the daemon wakes, the probe deadlines that ran out while it slept must
+ * not take ready instances out of the routes (src/runtime/stall-tolerant-deadline.ts).
+ */
+async function runStall(options: { routerWorkers: number; rps: number; stallS: number; client: LoadClient; log: (s: string) => void }): Promise<StallFigures> {
+  const dir = makeAppDir();
+  writeAppFile(dir, [{ name: 'app', pathPrefix: '/', replicas: REPLICAS, env: { VERSION: 'v1' }, strategy: '      canary: {maxSurge: 1, maxUnavailable: 0}' }]);
+  try {
+    const daemon = await startDaemon(dir, { routerWorkers: options.routerWorkers });
+    await waitSettledOn(daemon.api, 'app', 1, REPLICAS, 30_000);
+    const load = startLoad({ client: options.client, origin: daemon.info.routerUrl, paths: ['/'], ratePerSecond: options.rps, timeoutMs: 10_000 });
+    await sleep(2000);
+    options.log(`  supervisor, ${options.routerWorkers} workers: SIGSTOP of the daemon (pid ${daemon.pid}) for ${options.stallS} s under ${options.rps} requests/s…`);
+    const stopAt = performance.now();
+    process.kill(daemon.pid, 'SIGSTOP');
+    await sleep(options.stallS * 1000);
+    process.kill(daemon.pid, 'SIGCONT');
+    const contAt = performance.now();
+    await sleep(3000);
+    const { log } = await load.stop();
+    const count = (from: number, to: number) => sentBetween(log, from, to).filter((i) => failed(log, i)).length;
+    const errors: Record<string, number> = {};
+    for (let i = 0; i < log.sentMs.length; i++) {
+      if (!failed(log, i)) continue;
+      const why = log.errors.get(i) ?? `HTTP ${log.status[i]}`;
+      errors[why] = (errors[why] ?? 0) + 1;
+    }
+    const figures: StallFigures = { sent: log.sentMs.length, failedBefore: count(0, stopAt), failedWhileStopped: count(stopAt, contAt), failedAfter: count(contAt, Infinity), errors };
+    options.log(`  daemon stall: ${figures.sent} requests, ${figures.failedBefore + figures.failedWhileStopped + figures.failedAfter} failed`);
+    return figures;
+  } finally {
+    await stopAll();
+  }
+}
+
 export async function run(options: BenchOptions): Promise<Record<string, unknown>> {
   const rps = numberFlag(options.args, 'rps', 300);
   const routerWorkers = numberFlag(options.args, 'router-workers', 2);
@@ -165,6 +213,8 @@ export async function run(options: BenchOptions): Promise<Record<string, unknown
     await runMode({ mode: `supervisor, ${routerWorkers} workers`, routerWorkers, rps, downS, client, log }),
   ];
   const workerKill = await runWorkerKill({ routerWorkers, rps, client, log });
+  const stallS = numberFlag(options.args, 'stall-s', 3);
+  const stall = await runStall({ routerWorkers, rps, stallS, client, log });
   if (!options.json) {
     const width = [34, ...rows.map((r) => Math.max(24, r.mode.length + 2))];
     const line = (cells: string[]) => console.log(`  ${cells.map((c, i) => (i === 0 ? c.padEnd(width[i]!) : c.padStart(width[i]!))).join('')}`);
@@ -183,6 +233,8 @@ export async function run(options: BenchOptions): Promise<Record<string, unknown
     const connections = client === 'wrk' ? 16 : undefined;
     console.log(`\n  kill -9 of one of ${routerWorkers} router workers under ${rps} requests/s: ${workerKill.failed} of ${workerKill.sent} requests failed (${workerKill.failedAfterKill} of them sent after the kill, on connections the dead worker held)${connections ? `; at most ${connections} could have been on it (one per wrk connection)` : ''}`);
     console.log(`  kill → replacement worker forked: ${workerKill.killToReplacementMs ?? 'not within 5 s'} ms${Object.keys(workerKill.errors).length > 0 ? `; errors: ${Object.entries(workerKill.errors).map(([k, v]) => `${k} ×${v}`).join(', ')}` : ''}`);
+    const stalled = stall.failedBefore + stall.failedWhileStopped + stall.failedAfter;
+    console.log(`\n  the daemon stopped (SIGSTOP) for ${stallS} s under ${rps} requests/s, supervisor with ${routerWorkers} workers: ${stalled} of ${stall.sent} requests failed (${stall.failedBefore} before, ${stall.failedWhileStopped} while stopped, ${stall.failedAfter} after it went on)${stalled > 0 ? `; errors: ${Object.entries(stall.errors).map(([k, v]) => `${k} ×${v}`).join(', ')}` : ''}; goal 0: ${stalled === 0 ? 'pass' : 'FAIL'}`);
   }
-  return { ratePerSecond: rps, client, downSeconds: downS, replicas: REPLICAS, modes: rows, workerKill, goal: '0 failed requests with the supervisor; a worker kill loses only what that worker held' };
+  return { ratePerSecond: rps, client, downSeconds: downS, replicas: REPLICAS, modes: rows, workerKill, stall: { seconds: stallS, ...stall }, goal: '0 failed requests with the supervisor, through a daemon crash or stall; a worker kill loses only what that worker held' };
 }

@@ -1,6 +1,7 @@
 /** One-shot health checks used by probe loops: HTTP GET (Kubernetes semantics) and TCP connect. */
 import http from 'node:http';
 import net from 'node:net';
+import { stallTolerantDeadline } from './stall-tolerant-deadline.js';
 
 /** Outcome of one check; `detail` explains a failure in a few words. */
 export interface CheckResult {
@@ -37,7 +38,6 @@ export function httpCheck(options: HttpCheckOptions): Promise<CheckResult> {
         port: options.port,
         path: options.path,
         agent: false,
-        timeout: options.timeoutMs,
         headers: { 'user-agent': 'graylane-probe', connection: 'close', ...options.headers },
       },
       (res) => {
@@ -48,17 +48,15 @@ export function httpCheck(options: HttpCheckOptions): Promise<CheckResult> {
         res.on('error', () => undefined);
       },
     );
-    // A hard deadline: `timeout` only covers socket inactivity.
-    const timer = setTimeout(() => {
+    // One deadline for the whole exchange (a socket's `timeout` would only cover its inactivity).
+    const deadline = stallTolerantDeadline(options.timeoutMs, () => {
       finish({ ok: false, detail: `GET ${options.path} timed out after ${options.timeoutMs} ms` });
       req.destroy();
-    }, options.timeoutMs);
-    timer.unref();
-    req.on('timeout', () => req.destroy(new Error('timeout')));
+    });
     req.on('error', (err: NodeJS.ErrnoException) => {
       finish({ ok: false, detail: `GET ${options.path} failed: ${err.code ?? err.message}`, refused: err.code === 'ECONNREFUSED' });
     });
-    req.on('close', () => clearTimeout(timer));
+    req.on('close', () => deadline.clear());
   });
 }
 
@@ -67,15 +65,11 @@ export function tcpCheck(options: { host: string; port: number; timeoutMs: numbe
   return new Promise((resolve) => {
     const socket = net.connect({ host: options.host, port: options.port });
     const done = (result: CheckResult) => {
-      clearTimeout(timer);
+      deadline.clear();
       socket.destroy();
       resolve(result);
     };
-    const timer = setTimeout(
-      () => done({ ok: false, detail: `TCP connect to ${options.host}:${options.port} timed out after ${options.timeoutMs} ms` }),
-      options.timeoutMs,
-    );
-    timer.unref();
+    const deadline = stallTolerantDeadline(options.timeoutMs, () => done({ ok: false, detail: `TCP connect to ${options.host}:${options.port} timed out after ${options.timeoutMs} ms` }));
     socket.once('connect', () => done({ ok: true, detail: 'TCP connect accepted' }));
     socket.once('error', (err: NodeJS.ErrnoException) =>
       done({ ok: false, detail: `TCP connect to ${options.host}:${options.port} failed: ${err.code ?? err.message}`, refused: err.code === 'ECONNREFUSED' }),
