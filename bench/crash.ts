@@ -16,8 +16,8 @@
 import type { BenchOptions } from './main.js';
 import { freePort } from './lib-router-processes.js';
 import { recordedSupervisorPid, supervisorChildren } from '../test/fixtures/router/supervisor-children.js';
-import { failed, makeAppDir, numberFlag, round, sentBetween, sleep, startDaemon, stopAll, waitSettledOn, writeAppFile } from './lib-daemon.js';
-import { clientFlag, startLoad, type LoadClient } from './lib-load.js';
+import { failed, failureReasons, makeAppDir, numberFlag, round, sentBetween, sleep, startDaemon, stopAll, waitSettledOn, writeAppFile, type BenchDaemon } from './lib-daemon.js';
+import { clientFlag, startLoad, type Load, type LoadClient } from './lib-load.js';
 
 const REPLICAS = 2;
 
@@ -61,9 +61,7 @@ async function runMode(options: { mode: string; routerWorkers: number | undefine
     const { log, dropped, socketErrors } = await load.stop();
     const readopted = Number(/re-adopted (\d+) running instance/.exec(second.output())?.[1] ?? 0);
     const count = (from: number, to: number) => sentBetween(log, from, to).filter((i) => failed(log, i)).length;
-    const errors: Record<string, number> = {};
-    for (const [, why] of log.errors) errors[why] = (errors[why] ?? 0) + 1;
-    for (let i = 0; i < log.status.length; i++) if (log.status[i]! >= 500) errors[`HTTP ${log.status[i]}`] = (errors[`HTTP ${log.status[i]}`] ?? 0) + 1;
+    const errors = failureReasons(log);
     const figures: ModeFigures = {
       mode: options.mode,
       routerWorkers: options.routerWorkers,
@@ -108,14 +106,20 @@ function workerPids(stateDir: string): number[] {
  * `kill -9` of one router worker under load (issue 17: "the requests it held are the only ones
  * lost, and the bench counts them"): failed requests, and kill → replacement forked.
  */
-async function runWorkerKill(options: { routerWorkers: number; rps: number; client: LoadClient; log: (s: string) => void }): Promise<WorkerKillFigures> {
+/** A daemon with its router in a supervisor, the app settled, under load for 2 s. */
+async function supervisorUnderLoad(options: { routerWorkers: number; rps: number; client: LoadClient }): Promise<{ daemon: BenchDaemon; load: Load }> {
   const dir = makeAppDir();
   writeAppFile(dir, [{ name: 'app', pathPrefix: '/', replicas: REPLICAS, env: { VERSION: 'v1' }, strategy: '      canary: {maxSurge: 1, maxUnavailable: 0}' }]);
+  const daemon = await startDaemon(dir, { routerWorkers: options.routerWorkers });
+  await waitSettledOn(daemon.api, 'app', 1, REPLICAS, 30_000);
+  const load = startLoad({ client: options.client, origin: daemon.info.routerUrl, paths: ['/'], ratePerSecond: options.rps, timeoutMs: 10_000 });
+  await sleep(2000);
+  return { daemon, load };
+}
+
+async function runWorkerKill(options: { routerWorkers: number; rps: number; client: LoadClient; log: (s: string) => void }): Promise<WorkerKillFigures> {
   try {
-    const daemon = await startDaemon(dir, { routerWorkers: options.routerWorkers });
-    await waitSettledOn(daemon.api, 'app', 1, REPLICAS, 30_000);
-    const load = startLoad({ client: options.client, origin: daemon.info.routerUrl, paths: ['/'], ratePerSecond: options.rps, timeoutMs: 10_000 });
-    await sleep(2000);
+    const { daemon, load } = await supervisorUnderLoad(options);
     const before = workerPids(daemon.stateDir);
     const victim = before[0]!;
     options.log(`  supervisor, ${options.routerWorkers} workers: kill -9 of worker ${victim} under ${options.rps} requests/s…`);
@@ -134,11 +138,7 @@ async function runWorkerKill(options: { routerWorkers: number; rps: number; clie
     const { log } = await load.stop();
     const failedIdx = [];
     for (let i = 0; i < log.sentMs.length; i++) if (failed(log, i)) failedIdx.push(i);
-    const errors: Record<string, number> = {};
-    for (const i of failedIdx) {
-      const why = log.errors.get(i) ?? `HTTP ${log.status[i]}`;
-      errors[why] = (errors[why] ?? 0) + 1;
-    }
+    const errors = failureReasons(log);
     const figures: WorkerKillFigures = {
       workers: options.routerWorkers,
       sent: log.sentMs.length,
@@ -170,13 +170,8 @@ interface StallFigures {
  * not take ready instances out of the routes (src/runtime/stall-tolerant-deadline.ts).
  */
 async function runStall(options: { routerWorkers: number; rps: number; stallS: number; client: LoadClient; log: (s: string) => void }): Promise<StallFigures> {
-  const dir = makeAppDir();
-  writeAppFile(dir, [{ name: 'app', pathPrefix: '/', replicas: REPLICAS, env: { VERSION: 'v1' }, strategy: '      canary: {maxSurge: 1, maxUnavailable: 0}' }]);
   try {
-    const daemon = await startDaemon(dir, { routerWorkers: options.routerWorkers });
-    await waitSettledOn(daemon.api, 'app', 1, REPLICAS, 30_000);
-    const load = startLoad({ client: options.client, origin: daemon.info.routerUrl, paths: ['/'], ratePerSecond: options.rps, timeoutMs: 10_000 });
-    await sleep(2000);
+    const { daemon, load } = await supervisorUnderLoad(options);
     options.log(`  supervisor, ${options.routerWorkers} workers: SIGSTOP of the daemon (pid ${daemon.pid}) for ${options.stallS} s under ${options.rps} requests/s…`);
     const stopAt = performance.now();
     process.kill(daemon.pid, 'SIGSTOP');
@@ -186,13 +181,7 @@ async function runStall(options: { routerWorkers: number; rps: number; stallS: n
     await sleep(3000);
     const { log } = await load.stop();
     const count = (from: number, to: number) => sentBetween(log, from, to).filter((i) => failed(log, i)).length;
-    const errors: Record<string, number> = {};
-    for (let i = 0; i < log.sentMs.length; i++) {
-      if (!failed(log, i)) continue;
-      const why = log.errors.get(i) ?? `HTTP ${log.status[i]}`;
-      errors[why] = (errors[why] ?? 0) + 1;
-    }
-    const figures: StallFigures = { sent: log.sentMs.length, failedBefore: count(0, stopAt), failedWhileStopped: count(stopAt, contAt), failedAfter: count(contAt, Infinity), errors };
+    const figures: StallFigures = { sent: log.sentMs.length, failedBefore: count(0, stopAt), failedWhileStopped: count(stopAt, contAt), failedAfter: count(contAt, Infinity), errors: failureReasons(log) };
     options.log(`  daemon stall: ${figures.sent} requests, ${figures.failedBefore + figures.failedWhileStopped + figures.failedAfter} failed`);
     return figures;
   } finally {

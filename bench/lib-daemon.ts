@@ -356,6 +356,17 @@ export const done = (log: RequestLog, i: number) => !Number.isNaN(log.doneMs[i])
 /** A request failed: a connection error, a timeout or a 5xx answer (not one still in flight). */
 export const failed = (log: RequestLog, i: number) => done(log, i) && (log.status[i] === 0 || log.status[i]! >= 500);
 
+/** Why the failed requests of `log` failed (an error code or message, else `HTTP <status>`), with counts. */
+export function failureReasons(log: RequestLog): Record<string, number> {
+  const reasons: Record<string, number> = {};
+  for (let i = 0; i < log.sentMs.length; i++) {
+    if (!failed(log, i)) continue;
+    const why = log.errors.get(i) ?? `HTTP ${log.status[i]}`;
+    reasons[why] = (reasons[why] ?? 0) + 1;
+  }
+  return reasons;
+}
+
 /** The q-quantile (0..1) of values, nearest rank; NaN when empty. */
 export function quantile(values: readonly number[], q: number): number {
   if (values.length === 0) return NaN;

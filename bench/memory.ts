@@ -17,7 +17,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { BenchOptions } from './main.js';
-import { countFlag, failed, makeAppDir, numberFlag, round, sleep, startDaemon, stopAll, waitSettledOn, writeAppFile } from './lib-daemon.js';
+import { countFlag, failureReasons, makeAppDir, numberFlag, round, sleep, startDaemon, stopAll, waitSettledOn, writeAppFile } from './lib-daemon.js';
 import { clientFlag, startLoad, type LoadClient } from './lib-load.js';
 import { childPids, readProcessCpuSeconds, readProcessTreeCpuSeconds } from './lib-process-cpu.js';
 import { pageOnceBytes, readMappedMemory, readProcessMemory, type MappedMemory } from './lib-process-memory.js';
@@ -118,16 +118,12 @@ async function runMode(options: { mode: string; routerWorkers: number | undefine
     const percent = (k: keyof typeof cpu0) => round(((cpu1[k] - cpu0[k]) / elapsedS) * 100, 2);
     const { log, dropped, socketErrors } = await load.stop();
     const sent = log.sentMs.length;
-    let failedCount = dropped + socketErrors;
+    const reasons = failureReasons(log);
+    const failedCount = dropped + socketErrors + Object.values(reasons).reduce((a, b) => a + b, 0);
     const errors: Record<string, number> = {};
     if (dropped > 0) errors['not sent (too many in flight)'] = dropped;
     if (socketErrors > 0) errors['socket errors (wrk)'] = socketErrors;
-    for (let i = 0; i < log.sentMs.length; i++) {
-      if (!failed(log, i)) continue;
-      failedCount++;
-      const why = log.errors.get(i) ?? `HTTP ${log.status[i]}`;
-      errors[why] = (errors[why] ?? 0) + 1;
-    }
+    Object.assign(errors, reasons);
     const total = samples.map((s) => s.togetherMb);
     const fifth = Math.max(1, Math.floor(total.length / 5));
     const growth = mean(total.slice(-fifth)) / mean(total.slice(fifth, 2 * fifth));

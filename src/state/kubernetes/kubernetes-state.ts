@@ -147,7 +147,8 @@ export class KubernetesState implements StatePort {
   private routedOf(key: ObjectKey, traffic: TrafficInForce | undefined, status: RolloutStatus): TrafficInForce | undefined {
     if (this.routedTraffic === undefined || traffic === undefined) return undefined;
     const routed = this.routedTraffic({ key, traffic, status });
-    return JSON.stringify(routed) === JSON.stringify(traffic) ? undefined : routed;
+    // Most Rollouts belong to no release: their decision comes back as it went, with nothing to compare.
+    return routed === traffic || JSON.stringify(routed) === JSON.stringify(traffic) ? undefined : routed;
   }
 
   /**
