@@ -180,16 +180,29 @@ export class EventRecorder {
     while (this.chains.size > 0) await Promise.all([...this.chains.values()]);
   }
 
-  /** The Event with its count bumped, or undefined when it is gone (deleted, expired): post a new one. */
+  /**
+   * The Event with its count bumped, or undefined when it is gone (deleted, expired): post a new
+   * one. A Conflict (someone else bumped it: another replica, a recorder of another process)
+   * is retried once on the Event as it stands now.
+   */
   private async bump(existing: CoreV1Event, event: RecordedEvent, atMs: number): Promise<CoreV1Event | undefined> {
-    const body: CoreV1Event = {
-      ...existing,
-      count: (existing.count ?? 1) + 1,
-      lastTimestamp: new Date(rfc3339(atMs)),
-      involvedObject: { ...existing.involvedObject, ...(event.object.resourceVersion === undefined ? {} : { resourceVersion: event.object.resourceVersion }) },
-    };
+    const replace = (current: CoreV1Event): Promise<CoreV1Event> => this.api.replaceNamespacedEvent({
+      namespace: event.object.namespace, name: current.metadata.name!,
+      body: {
+        ...current,
+        count: (current.count ?? 1) + 1,
+        lastTimestamp: new Date(rfc3339(atMs)),
+        involvedObject: { ...current.involvedObject, ...(event.object.resourceVersion === undefined ? {} : { resourceVersion: event.object.resourceVersion }) },
+      },
+    });
     try {
-      return await this.api.replaceNamespacedEvent({ namespace: event.object.namespace, name: existing.metadata.name!, body });
+      return await replace(existing);
+    } catch (error) {
+      if (statusCode(error) === 404) return undefined;
+      if (statusCode(error) !== 409) throw error;
+    }
+    try {
+      return await replace(await this.api.readNamespacedEvent({ namespace: event.object.namespace, name: existing.metadata.name! }));
     } catch (error) {
       if (statusCode(error) === 404) return undefined;
       throw error;

@@ -13,6 +13,7 @@ import { KubernetesObjectApi, Watch, type KubeConfig, type KubernetesObject } fr
 import { matchesQuery, type CacheChange, type CacheQuery, type ObjectCache } from './object-cache.js';
 import { serverRetryAfterMs } from './retry-after.js';
 import { KubeError } from './kube-error.js';
+import { requestFailureMessage, requestTimeoutOf } from './request-timeout.js';
 
 /** Why the informer reports an error; none of them stops it (it retries), except `stopped`. */
 export type InformerErrorCode = 'list-failed' | 'watch-failed' | 'listener-failed' | 'stopped';
@@ -97,9 +98,9 @@ function statusOf(error: unknown): number | undefined {
   return undefined;
 }
 
-function describe(error: unknown): string {
+function describe(error: unknown, timeoutMs: number | undefined): string {
   const status = statusOf(error);
-  const message = error instanceof Error ? error.message : String(error);
+  const message = requestFailureMessage(error, timeoutMs);
   return status === undefined ? message : `HTTP ${status}: ${message}`;
 }
 
@@ -245,7 +246,7 @@ export class Informer<T extends KubernetesObject = KubernetesObject> implements 
         if (this.#stopped) break;
         if (failure !== undefined) {
           const delay = this.#backoffDelay(failure.error);
-          this.#report(new InformerError('list-failed', `list of ${this.#path} failed: ${describe(failure.error)}`, delay, { cause: failure.error }));
+          this.#report(new InformerError('list-failed', `list of ${this.#path} failed: ${describe(failure.error, requestTimeoutOf(this.#options.kubeConfig))}`, delay, { cause: failure.error }));
           await this.#sleep(delay);
           continue;
         }
@@ -268,7 +269,7 @@ export class Informer<T extends KubernetesObject = KubernetesObject> implements 
       // A watch that failed, or ended soon after it opened, waits: a server closing every watch
       // at once must not be hammered.
       const delay = this.#backoffDelay(outcome.kind === 'failed' ? outcome.error : undefined);
-      if (outcome.kind === 'failed') this.#report(new InformerError('watch-failed', `watch of ${this.#path} failed: ${describe(outcome.error)}`, delay, { cause: outcome.error }));
+      if (outcome.kind === 'failed') this.#report(new InformerError('watch-failed', `watch of ${this.#path} failed: ${describe(outcome.error, requestTimeoutOf(this.#options.kubeConfig))}`, delay, { cause: outcome.error }));
       await this.#sleep(delay);
     }
   }
@@ -395,7 +396,7 @@ export class Informer<T extends KubernetesObject = KubernetesObject> implements 
         listener(change);
       } catch (error) {
         // One adapter's bug must not stop the copy that every other adapter reads.
-        this.#report(new InformerError('listener-failed', `a listener of ${this.#path} threw on ${change.type} ${keyOf(change.object)}: ${describe(error)}`, undefined, { cause: error }));
+        this.#report(new InformerError('listener-failed', `a listener of ${this.#path} threw on ${change.type} ${keyOf(change.object)}: ${describe(error, undefined)}`, undefined, { cause: error }));
       }
     }
   }

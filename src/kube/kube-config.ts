@@ -9,6 +9,7 @@ import { homedir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
 import { shareKeepAliveAgents } from './keep-alive-agents.js';
+import { limitRequestTime } from './request-timeout.js';
 import { KubeError } from './kube-error.js';
 
 /** Why no configuration could be loaded. */
@@ -157,5 +158,6 @@ export function loadKubeConfig(options: LoadKubeConfigOptions = {}): LoadedKubeC
   }
   const namespace = contextObject.namespace ?? inClusterNamespace;
   shareKeepAliveAgents(kubeConfig);
+  limitRequestTime(kubeConfig);
   return { kubeConfig, namespace: namespace === undefined || namespace === '' ? 'default' : namespace, context: current, source };
 }

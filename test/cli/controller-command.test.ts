@@ -46,6 +46,8 @@ describe('graylane controller: flag errors exit 2 with one sentence', () => {
     ['a Prometheus address that is no URL', ['--prometheus-url', 'prometheus:9090'], '--prometheus-url: "prometheus:9090" is not an http(s) URL (e.g. http://prometheus.monitoring:9090)'],
     ['a guard interval that is no duration', ['--guard-interval', 'often'], '--guard-interval: "often" is not a duration of 1s or more (e.g. 5s)'],
     ['a guard interval under a second', ['--guard-interval', '500ms'], '--guard-interval: "500ms" is not a duration of 1s or more (e.g. 5s)'],
+    ['a request timeout that is no duration', ['--request-timeout', 'long'], '--request-timeout: "long" is not a duration of 1s or more (e.g. 60s)'],
+    ['a request timeout under a second', ['--request-timeout', '0s'], '--request-timeout: "0s" is not a duration of 1s or more (e.g. 60s)'],
   ])('%s', async (_name, args, sentence) => {
     const r = await run(['controller', '--kubeconfig', kubeconfig, ...args]);
     expect(r).toEqual({ code: 2, out: '', err: `error: ${sentence}\n` });
@@ -78,6 +80,7 @@ describe('graylane controller: what it would run with', () => {
     expect(controllerSettings(base, noDefault)).toMatchObject({ namespace: 'shop', leaderElect: false, workers: 4, argoRollouts: false });
     expect(controllerSettings({ ...base, argoRollouts: true }, noDefault).argoRollouts).toBe(true);
     expect(controllerSettings({ ...base, prometheusUrl: 'http://prom:9090', guardInterval: '2s' }, noDefault)).toMatchObject({ prometheusUrl: 'http://prom:9090', guardIntervalMs: 2000 });
+    expect(controllerSettings({ ...base, requestTimeout: '90s' }, noDefault).requestTimeoutMs).toBe(90_000);
     expect(controllerSettings({ ...base, context: 'staging' }, noDefault).namespace).toBe('default');
     expect(controllerSettings({ ...base, context: 'staging' }, noDefault).kubeConfig.getCurrentContext()).toBe('staging');
     expect(controllerSettings({ ...base, namespace: 'web' }, noDefault).namespace).toBe('web');

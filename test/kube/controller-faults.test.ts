@@ -327,6 +327,20 @@ describe('KubernetesController under faults', () => {
     expect(await metric(controller, 'graylane_informer_watch_restarts_total{kind="Rollout"}')).toBeGreaterThanOrEqual(1);
     expect(await metric(controller, 'graylane_informer_watch_restarts_total{kind="Pod"}')).toBeGreaterThanOrEqual(1);
   });
+  it('a write the API server never answers holds its pass only until the request timeout: the pass is logged while it hangs, then failed with a sentence and retried, and the rollout reaches Healthy', async () => {
+    const c = (cluster = await startCluster());
+    await apply(c, documents(seed('001-blue-green.yaml')));
+    // A connection dropped without a word: the status write is never answered.
+    c.server.injectFault({ status: 'hang', times: 1, method: 'PUT', pathIncludes: '/rollouts/demo/status' });
+    const controller = await runController({ kubeConfig: c.kc, namespace: 'default', log, requestTimeoutMs: 2_000, slowPassWarnMs: 500 });
+    controllers.push(controller);
+    const held = await until('a pass held by the unanswered write', () => metric(controller, 'graylane_work_queue_longest_running_seconds'), (s) => s >= 0.5);
+    expect(held).toBeLessThan(2.5);
+    await until('Healthy on the first revision', () => readRollout(c, 'default', 'demo'), (r) => r.status?.phase === 'Healthy' && r.status.availableReplicas === 3);
+    expect(lines).toContainEqual(expect.objectContaining({ level: 'warn', msg: 'reconcile pass still running', key: 'default/demo' }));
+    expect(lines).toContainEqual(expect.objectContaining({ level: 'error', msg: 'reconcile failed', key: 'default/demo', error: 'the status of rollout default/demo was not written: the Kubernetes API server did not answer within 2 s' }));
+    expect(c.server.requests.filter((r) => r.method === 'PUT' && r.path.includes('/rollouts/demo/status') && r.status === undefined)).toHaveLength(1);
+  });
   it('a Service patch that fails N times: never Healthy (nor stableRS, nor activeSelector) while demo-service selects another revision, Progressing with TrafficSwitchPending meanwhile, and Healthy once a patch lands', async () => {
     const c = (cluster = await startCluster());
     const claims = watchHealthyClaims(c, { namespace: 'default', rollout: 'demo', activeService: 'demo-service' });

@@ -119,6 +119,21 @@ describe('EventRecorder', () => {
     expect(world.logged).toEqual([]);
   });
 
+  it('an Event someone else bumped meanwhile (a Conflict) is counted on the Event as it stands, and repeats at once are all counted', async () => {
+    world = await start();
+    await world.recorder.record({ object: rollout, level: 'warning', reason: 'RoutingFailed', message: 'no ready pod' });
+    const [first] = await world.events();
+    // Another writer bumps it: the recorder's remembered resourceVersion is stale now.
+    const core = kubeConfigFor({ server: world.server }).makeApiClient(CoreV1Api);
+    await core.replaceNamespacedEvent({ namespace: 'default', name: first!.metadata.name!, body: { ...first!, count: 5 } });
+    await world.recorder.record({ object: rollout, level: 'warning', reason: 'RoutingFailed', message: 'no ready pod' });
+    for (let i = 0; i < 4; i += 1) world.recorder.post({ object: rollout, level: 'warning', reason: 'RoutingFailed', message: 'no ready pod' });
+    await world.recorder.flush();
+    const events = await world.events();
+    expect(events.map((e) => [e.metadata.name, e.count])).toEqual([[first!.metadata.name, 10]]);
+    expect(world.logged).toEqual([]);
+  });
+
   it('a failure to post is logged, never thrown', async () => {
     world = await start();
     await expect(world.recorder.record({ object: { ...rollout, namespace: 'gone' }, level: 'info', reason: 'RolloutPaused', message: 'paused' })).resolves.toBeUndefined();

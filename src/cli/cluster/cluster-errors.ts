@@ -1,6 +1,7 @@
 /** Failures of talking to a cluster that the CLI reports as sentences. */
 import { ApiError } from '../../api/client.js';
 import type { ClusterTarget } from './cluster-target.js';
+import { DEFAULT_REQUEST_TIMEOUT_MS, isRequestTimeout, requestTimeoutOf } from '../../kube/request-timeout.js';
 
 /** The API server could not be reached at all: exit 3, as a daemon that is not running. */
 export class ClusterUnreachableError extends Error {
@@ -50,6 +51,9 @@ export function clusterFailure(error: unknown, target: ClusterTarget, what: stri
   if (isAnswered(error)) {
     const status = httpStatusOf(error) ?? 0;
     return new ApiError('ClusterError', `the cluster answered ${status} to ${what}: ${serverMessage(error)}`, status);
+  }
+  if (isRequestTimeout(error)) {
+    return new ClusterUnreachableError(`the Kubernetes API server at ${target.server} (context ${target.context}) did not answer ${what} within ${(requestTimeoutOf(target.kubeConfig) ?? DEFAULT_REQUEST_TIMEOUT_MS) / 1000} s`, { cause: error });
   }
   const cause = error instanceof Error ? ((error as NodeJS.ErrnoException).code ?? error.message) : String(error);
   return new ClusterUnreachableError(`cannot reach the Kubernetes API server at ${target.server} (context ${target.context}): ${cause}. Is the cluster up, and is this the right context?`, { cause: error });

@@ -23,6 +23,7 @@ export function registerControllerCommand(program: Command, ctx: CliContext): vo
     .option('--notifications-configmap <[ns/]name>', `ConfigMap whose ${NOTIFICATIONS_KEY} lists notification receivers (default: ${NOTIFICATIONS_CONFIGMAP} in the controller's namespace; none there: no notifications)`)
     .option('--prometheus-url <url>', 'Prometheus the guard reads canaries\' requests from (a Rollout may name its own in guard.prometheus.address)')
     .option('--guard-interval <duration>', 'how often the guard judges canaries from Prometheus', '5s')
+    .option('--request-timeout <duration>', 'how long one request to the API server may wait for its answer before it is cut and retried', '60s')
     .option('--argo-rollouts', 'reconcile Argo Rollouts (argoproj.io/v1alpha1) in place of Argo\'s controller, instead of graylane Rollouts')
     .action(async (flags: ControllerFlags) => {
       const { runControllerCommand } = await import('./controller.js');

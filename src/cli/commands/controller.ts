@@ -29,6 +29,7 @@ export interface ControllerFlags {
   workers: string;
   prometheusUrl?: string | undefined;
   guardInterval?: string | undefined;
+  requestTimeout?: string | undefined;
 }
 
 /** The flags checked: what a KubernetesController is built from. */
@@ -57,6 +58,8 @@ export interface ControllerSettings {
   prometheusUrl: string | undefined;
   /** The guard's tick, ms. */
   guardIntervalMs: number | undefined;
+  /** How long one request to the API server may wait for its answer, ms. */
+  requestTimeoutMs: number | undefined;
 }
 
 const MAX_WORKERS = 64;
@@ -112,6 +115,15 @@ export function controllerSettings(
     }
     if (!(guardIntervalMs >= 1000)) throw usage(`--guard-interval: "${flags.guardInterval}" is not a duration of 1s or more (e.g. 5s)`);
   }
+  let requestTimeoutMs: number | undefined;
+  if (flags.requestTimeout !== undefined) {
+    try {
+      requestTimeoutMs = parseDurationMs(flags.requestTimeout);
+    } catch {
+      requestTimeoutMs = NaN;
+    }
+    if (!(requestTimeoutMs >= 1000)) throw usage(`--request-timeout: "${flags.requestTimeout}" is not a duration of 1s or more (e.g. 60s)`);
+  }
   if (flags.context !== undefined) {
     const names = kubeConfig.getContexts().map((c) => c.name);
     if (!names.includes(flags.context)) throw usage(`--context: the kubeconfig has no context "${flags.context}" (it has: ${names.join(', ') || 'none'})`);
@@ -133,6 +145,7 @@ export function controllerSettings(
     notificationsConfigMap: notificationsConfigMap(flags.notificationsConfigmap, leaseNamespace ?? contextNamespace),
     prometheusUrl: flags.prometheusUrl,
     guardIntervalMs,
+    requestTimeoutMs,
   };
 }
 
@@ -207,7 +220,7 @@ export async function runControllerCommand(flags: ControllerFlags, ctx: CliConte
     kubeConfig: settings.kubeConfig, namespace: settings.namespace, workers: settings.workers, leaderElection,
     healthAddr: settings.healthAddr, metricsAddr: settings.metricsAddr, log, argoRollouts: settings.argoRollouts,
     notifications: { configMap: settings.notificationsConfigMap },
-    prometheusUrl: settings.prometheusUrl, guardIntervalMs: settings.guardIntervalMs,
+    prometheusUrl: settings.prometheusUrl, guardIntervalMs: settings.guardIntervalMs, requestTimeoutMs: settings.requestTimeoutMs,
   });
   try {
     await runUntilSignal({ controller, signals: process, log });

@@ -91,6 +91,19 @@ describe('WorkQueue', () => {
     expect(handler.running()).toEqual([]);
   });
 
+  it('tells which keys run now and for how long, longest first, and forgets a key once its pass ends', async () => {
+    const { handler, queue } = setup({ concurrency: 2 });
+    queue.add('default/a');
+    await vi.advanceTimersByTimeAsync(4_000);
+    queue.add('default/b');
+    await vi.advanceTimersByTimeAsync(1_000);
+    expect(queue.running()).toEqual([{ key: 'default/a', forMs: 5_000 }, { key: 'default/b', forMs: 1_000 }]);
+    await handler.finish('default/a');
+    expect(queue.running()).toEqual([{ key: 'default/b', forMs: 1_000 }]);
+    await handler.finish('default/b');
+    expect(queue.running()).toEqual([]);
+  });
+
   it('runs different keys in parallel up to the concurrency', async () => {
     const { handler, queue } = setup({ concurrency: 2 });
     for (const k of ['default/a', 'default/b', 'default/c']) queue.add(k);

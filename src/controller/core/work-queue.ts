@@ -90,6 +90,8 @@ export class WorkQueue {
   /** Keys a server asked to leave alone, until when (epoch ms): an add meanwhile waits for it. */
   private readonly holds = new Map<string, number>();
   private readonly inFlight = new Set<Promise<unknown>>();
+  /** When each key's handler started, for the keys it is running now. */
+  private readonly startedMs = new Map<string, number>();
   private workers = 0;
   private closed = false;
 
@@ -162,6 +164,15 @@ export class WorkQueue {
     return this.ready.length;
   }
 
+  /**
+   * The keys whose handler runs now and for how long, longest first: a pass that never ends
+   * holds its key for good (every change to it waits), so it must be visible.
+   */
+  running(): Array<{ key: string; forMs: number }> {
+    const nowMs = this.timers.nowMs();
+    return [...this.startedMs].map(([key, startedMs]) => ({ key, forMs: nowMs - startedMs })).sort((a, b) => b.forMs - a.forMs);
+  }
+
   /** Consecutive failures of a key's handler (0 after a success). */
   failuresOf(key: string): number {
     return this.failures.get(key) ?? 0;
@@ -193,6 +204,7 @@ export class WorkQueue {
   private work(key: string): void {
     this.workers += 1;
     this.busy.add(key);
+    this.startedMs.set(key, this.timers.nowMs());
     const done = (async () => {
       try {
         await this.handler(key);
@@ -208,6 +220,7 @@ export class WorkQueue {
         this.addAfter(key, retryInMs);
         this.onError?.({ key, error, failures, retryInMs });
       } finally {
+        this.startedMs.delete(key);
         this.workers -= 1;
         this.release(key);
       }

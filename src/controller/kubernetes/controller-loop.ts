@@ -10,6 +10,7 @@ import type { RolloutSpec } from '../../documents/schema.js';
 import { namedServices } from '../../traffic/service-selector/service-targets.js';
 import type { AppsV1Api } from '@kubernetes/client-node';
 import { WorkQueue, queueKey } from '../core/work-queue.js';
+import { requestFailureMessage } from '../../kube/request-timeout.js';
 import type { ObjectCache } from '../../kube/object-cache.js';
 import { ControllerMetrics, type InformerFigures, type ReconcileOutcome } from './controller-metrics.js';
 import { HealthServer } from './health-server.js';
@@ -65,6 +66,13 @@ export interface ControllerLoopOptions {
   leaderElection?: boolean | undefined;
   /** Whose Rollouts the spec source reads (default `graylane`). */
   flavour?: RolloutFlavour | undefined;
+  /**
+   * A pass running this long is logged as a warning, again at each further multiple (default
+   * 30 s): a pass that hangs holds its Rollout, and every change to it waits behind it.
+   */
+  slowPassWarnMs?: number | undefined;
+  /** The API requests' timeout, as the log names it. */
+  requestTimeoutMs?: number | undefined;
 }
 
 /** A controller is started once: its queue and servers are not restartable. */
@@ -91,6 +99,9 @@ export class ControllerLoop {
   private readonly queue: WorkQueue;
   private server: HealthServer | undefined;
   private unsubscribe: (() => void)[] = [];
+  private slowPassTimer: NodeJS.Timeout | undefined;
+  /** Per running key, the multiples of `slowPassWarnMs` already logged. */
+  private readonly slowPassWarned = new Map<string, number>();
   private state: 'new' | 'running' | 'stopped' = 'new';
   private leading: 'not-yet' | 'leading' | 'stood-down' = 'not-yet';
 
@@ -100,10 +111,11 @@ export class ControllerLoop {
     this.queue = new WorkQueue({
       concurrency: options.workers,
       handler: (key) => this.pass(key),
-      onError: ({ key, error, failures, retryInMs }) => options.log('error', 'reconcile failed', { key, error: (error as Error).message, failures, retryInMs }),
+      onError: ({ key, error, failures, retryInMs }) => options.log('error', 'reconcile failed', { key, error: requestFailureMessage(error, options.requestTimeoutMs), failures, retryInMs }),
     });
     this.metrics = new ControllerMetrics({
       queueDepth: () => this.queue.length,
+      longestRunningSeconds: () => (this.queue.running()[0]?.forMs ?? 0) / 1000,
       informers: options.informerFigures,
       rolloutsByPhase: () => {
         const counts: Record<string, number> = {};
@@ -205,6 +217,9 @@ export class ControllerLoop {
       }));
     }
     for (const r of caches.rollouts.list()) enqueue(rolloutKey(r));
+    const slowMs = this.options.slowPassWarnMs ?? 30_000;
+    this.slowPassTimer = setInterval(() => this.warnSlowPasses(slowMs), Math.min(5_000, Math.max(100, slowMs / 4)));
+    this.slowPassTimer.unref();
     log('info', 'leading: reconciling', { workers: this.options.workers });
   }
 
@@ -214,6 +229,7 @@ export class ControllerLoop {
     const was = this.leading;
     this.leading = 'stood-down';
     this.metrics.setLeader(false);
+    clearInterval(this.slowPassTimer);
     for (const u of this.unsubscribe) u();
     this.unsubscribe = [];
     await this.queue.shutdown();
@@ -227,6 +243,17 @@ export class ControllerLoop {
     await this.standDown();
     await this.server?.close();
     this.options.log('info', 'controller stopped');
+  }
+
+  private warnSlowPasses(slowMs: number): void {
+    const running = this.queue.running();
+    for (const key of this.slowPassWarned.keys()) if (!running.some((r) => r.key === key)) this.slowPassWarned.delete(key);
+    for (const { key, forMs } of running) {
+      const multiple = Math.floor(forMs / slowMs);
+      if (multiple < 1 || multiple <= (this.slowPassWarned.get(key) ?? 0)) continue;
+      this.slowPassWarned.set(key, multiple);
+      this.options.log('warn', 'reconcile pass still running', { key, runningMs: forMs, hint: 'changes to this Rollout wait until the pass ends; a request to the API server without an answer is cut at the request timeout' });
+    }
   }
 
   private async pass(key: string): Promise<void> {

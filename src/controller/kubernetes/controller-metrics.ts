@@ -28,6 +28,8 @@ export interface InformerFigures {
 export interface ControllerMetricsOptions {
   /** Keys waiting in the work queue. */
   queueDepth?: (() => number) | undefined;
+  /** How long the longest pass running now has run, in seconds (0 with none running). */
+  longestRunningSeconds?: (() => number) | undefined;
   /** How many Rollouts are in each phase. */
   rolloutsByPhase?: (() => Partial<Record<RolloutPhase, number>>) | undefined;
   /** Every informer's figures; the informer being written elsewhere plugs in here. */
@@ -54,10 +56,14 @@ export class ControllerMetrics {
     });
     this.errors = new Counter({ name: 'graylane_reconcile_errors_total', help: 'Reconcile passes that failed (retried after a back-off).', registers });
     this.leader = new Gauge({ name: 'graylane_leader', help: '1 while this controller holds the leader lease (or runs without leader election), else 0.', registers });
-    const { queueDepth, rolloutsByPhase, informers } = options;
+    const { queueDepth, longestRunningSeconds, rolloutsByPhase, informers } = options;
     new Gauge({
       name: 'graylane_work_queue_depth', help: 'Keys waiting in the work queue.', registers,
       collect() { this.set(queueDepth?.() ?? 0); },
+    });
+    new Gauge({
+      name: 'graylane_work_queue_longest_running_seconds', help: 'How long the longest reconcile pass running now has run (a stuck pass grows without bound).', registers,
+      collect() { this.set(longestRunningSeconds?.() ?? 0); },
     });
     new Gauge({
       name: 'graylane_rollouts', help: 'Rollouts by phase.', labelNames: ['phase'], registers,

@@ -19,6 +19,7 @@ import { randomBytes } from 'node:crypto';
 import { ApisApi, AppsV1Api, CustomObjectsApi, type KubeConfig, type KubernetesObject, type V1Deployment, type V1Ingress, type V1Pod, type V1ReplicaSet, type V1Service } from '@kubernetes/client-node';
 import { EventRecorder } from '../../kube/event-recorder.js';
 import { Informer, type InformerBackoff } from '../../kube/informer.js';
+import { limitRequestTime, requestTimeoutOf } from '../../kube/request-timeout.js';
 import { LeaderElector } from '../../kube/leader-election.js';
 import { rolloutApiVersion } from '../../kube/rollout-flavour.js';
 import { GRAYLANE_API_VERSION } from '../../kube/names.js';
@@ -108,6 +109,10 @@ export interface KubernetesControllerOptions {
   prometheusUrl?: string | undefined;
   /** The guard's tick (`--guard-interval`); default 5 s. */
   guardIntervalMs?: number | undefined;
+  /** How long one request to the API server may wait for its answer (`--request-timeout`); default 60 s, the API server's own. */
+  requestTimeoutMs?: number | undefined;
+  /** A reconcile pass running this long is logged as a warning (default 30 s). */
+  slowPassWarnMs?: number | undefined;
 }
 
 /** How a controller ended: stopped when asked, or it lost its Lease. */
@@ -154,6 +159,7 @@ export class KubernetesController {
 
   constructor(private readonly options: KubernetesControllerOptions) {
     const { kubeConfig, namespace, log } = options;
+    limitRequestTime(kubeConfig, { requestTimeoutMs: options.requestTimeoutMs });
     const nowMs = options.nowMs ?? Date.now;
     const flavour = options.argoRollouts === true ? 'argo' : 'graylane';
     const apiVersion = rolloutApiVersion(flavour);
@@ -230,6 +236,8 @@ export class KubernetesController {
       log,
       leaderElection: true,
       flavour,
+      slowPassWarnMs: options.slowPassWarnMs,
+      requestTimeoutMs: requestTimeoutOf(kubeConfig),
       memberSpec: memberSpecOf({ releases: releaseCache, registry: trafficRegistry, analysisServed: () => this.served.has('analysis') }),
     });
     const notifications = (this.notifications = options.notifications && new ClusterNotifications({ kubeConfig, log, ...options.notifications }));

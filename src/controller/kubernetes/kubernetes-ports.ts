@@ -18,7 +18,7 @@ export const noCounters: CountersSource = { requests: () => Promise.resolve(unde
 /** Options of {@link KubernetesEventSink}. */
 export interface KubernetesEventSinkOptions {
   /** Posts the Events. */
-  recorder: Pick<EventRecorder, 'record'>;
+  recorder: Pick<EventRecorder, 'post'>;
   /** Where the Rollout's uid is read (so that `kubectl describe` finds the Event). */
   rollouts: ObjectCache<RolloutObject>;
   /** Every event is also a log line. */
@@ -40,7 +40,9 @@ export class KubernetesEventSink implements EventSink {
   emit(key: ObjectKey, event: NewEvent): void {
     this.options.log(event.level === 'info' ? 'info' : event.level === 'warning' ? 'warn' : 'error', event.message, { rollout: `${key.namespace}/${key.name}`, reason: event.reason });
     const uid = this.options.rollouts.get(key.namespace, key.name)?.metadata?.uid;
-    void this.options.recorder.record({
+    // Through the recorder's per-object line: two repeats of one Event posted at once would
+    // both bump the same resourceVersion, and the second would be refused with a Conflict.
+    this.options.recorder.post({
       object: { apiVersion: rolloutApiVersion(this.options.flavour ?? 'graylane'), kind: 'Rollout', namespace: key.namespace, name: key.name, uid },
       level: event.level, reason: event.reason, message: event.message, atMs: event.atMs,
     });
