@@ -16,7 +16,7 @@ import { KubeError } from './kube-error.js';
 import { requestFailureMessage, requestTimeoutOf } from './request-timeout.js';
 
 /** Why the informer reports an error; none of them stops it (it retries), except `stopped`. */
-export type InformerErrorCode = 'list-failed' | 'watch-failed' | 'listener-failed' | 'stopped';
+export type InformerErrorCode = 'list-failed' | 'watch-failed' | 'watch-silent' | 'listener-failed' | 'stopped';
 
 /** A failure the informer met; `retryInMs` is when it tries again (undefined: it does not). */
 export class InformerError extends KubeError<InformerErrorCode> {
@@ -59,6 +59,14 @@ export interface InformerOptions {
   backoff?: InformerBackoff | undefined;
   /** Told of every failure (for logs); the informer retries on its own. */
   onError?: ((error: InformerError) => void) | undefined;
+  /**
+   * A watch that brings nothing (no change, no bookmark) for this long is ended and opened again
+   * from where it was (default 2 minutes). An API server with its watch cache sends a bookmark
+   * every minute to a watch that asks for them; a connection that died without a word (a NAT or
+   * load balancer that forgot it) brings nothing, and only the kernel's keep-alive, after some
+   * eleven minutes, or nothing at all would otherwise end it, the copy stale all that while.
+   */
+  watchSilenceMs?: number | undefined;
   /** Jitter source in [0, 1) (default `Math.random`). */
   random?: (() => number) | undefined;
   /** Clock in epoch milliseconds (default `Date.now`). */
@@ -86,6 +94,7 @@ export interface InformerFigures {
 type WatchOutcome =
   | { kind: 'gone' }
   | { kind: 'ended'; openedMs: number }
+  | { kind: 'silent'; openedMs: number; silentMs: number }
   | { kind: 'failed'; error: unknown; openedMs: number };
 
 interface Loose { code?: unknown; statusCode?: unknown; message?: unknown }
@@ -255,6 +264,11 @@ export class Informer<T extends KubernetesObject = KubernetesObject> implements 
       const outcome = await this.#watchOnce();
       if (this.#stopped) break;
       this.#figures.watchRestarts += 1;
+      if (outcome.kind === 'silent') {
+        // Nothing is known to be wrong with the server: resume from the resourceVersion at once.
+        this.#report(new InformerError('watch-silent', `watch of ${this.#path} brought nothing for ${outcome.silentMs} ms: opened again`, 0));
+        continue;
+      }
       if (outcome.kind === 'gone') {
         // The history we would resume from is compacted: only a fresh list can tell what changed.
         this.#figures.relistsAfterGone += 1;
@@ -301,14 +315,26 @@ export class Informer<T extends KubernetesObject = KubernetesObject> implements 
       let gone = false;
       let streamError: unknown;
       let settled = false;
+      const silenceMs = this.#options.watchSilenceMs ?? 120_000;
+      let silence: NodeJS.Timeout | undefined;
+      let abort: (() => void) | undefined;
       const settle = (outcome: WatchOutcome): void => {
         if (settled) return;
         settled = true;
+        clearTimeout(silence);
         this.#abortWatch = undefined;
+        abort?.();
         resolve(outcome);
       };
+      const heard = (): void => {
+        clearTimeout(silence);
+        silence = setTimeout(() => settle({ kind: 'silent', openedMs, silentMs: silenceMs }), silenceMs);
+        silence.unref();
+      };
+      heard();
       const onEvent = (type: string, object: T & { code?: unknown; message?: unknown }): void => {
         if (settled) return;
+        heard();
         switch (type) {
           case 'ADDED':
           case 'MODIFIED':
@@ -344,8 +370,13 @@ export class Informer<T extends KubernetesObject = KubernetesObject> implements 
       };
       if (this.#options.labelSelector !== undefined) query.labelSelector = this.#options.labelSelector;
       this.#watch.watch(this.#path, query, onEvent, onDone).then((controller) => {
-        if (settled) return;
-        this.#abortWatch = () => controller.abort();
+        // A watch whose answer came after it was given up on (silent) is closed, not left open.
+        if (settled) {
+          controller.abort();
+          return;
+        }
+        abort = () => controller.abort();
+        this.#abortWatch = abort;
         if (this.#stopped) controller.abort();
       }, (error: unknown) => settle({ kind: 'failed', error, openedMs }));
     });

@@ -1,11 +1,13 @@
 import { spawnSync } from 'node:child_process';
+import { createServer, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { AppsV1Api, CoreV1Api, type V1ConfigMap, type V1ReplicaSet } from '@kubernetes/client-node';
 import { Informer, InformerError, type InformerOptions } from '../../src/kube/informer.js';
 import type { CacheChange } from '../../src/kube/object-cache.js';
 import { FakeApiServer } from '../fixtures/kube/fake-api-server.js';
-import { kubeConfigFor } from '../fixtures/kube/kubeconfig.js';
+import { kubeConfigFor, type ApiEndpoint } from '../fixtures/kube/kubeconfig.js';
 
 let server: FakeApiServer | undefined;
 const informers: Array<{ stop(): Promise<void>; start(): Promise<void> }> = [];
@@ -23,7 +25,7 @@ async function until(check: () => boolean, what: string): Promise<void> {
   }
 }
 
-function configMaps(s: FakeApiServer, more: Partial<InformerOptions> = {}): { informer: Informer<V1ConfigMap>; changes: string[]; errors: InformerError[] } {
+function configMaps(s: ApiEndpoint, more: Partial<InformerOptions> = {}): { informer: Informer<V1ConfigMap>; changes: string[]; errors: InformerError[] } {
   const errors: InformerError[] = [];
   const informer = new Informer<V1ConfigMap>({
     kubeConfig: kubeConfigFor({ server: s }), apiVersion: 'v1', kind: 'ConfigMap', plural: 'configmaps',
@@ -163,6 +165,52 @@ describe('Informer', () => {
     await until(() => informer.get('default', 'a') !== undefined, 'a');
     expect(errors.map((e) => [e.code, e.retryInMs])).toEqual([['watch-failed', 20], ['watch-failed', 40]]);
     expect(errors[0]!.message).toContain('HTTP 500');
+  });
+
+  it.each([
+    ['answered, then silent (a connection dropped without a word)', true],
+    ['never answered', false],
+  ])('opens again a watch that brings nothing for watchSilenceMs (%s), from where it was: no re-list, and what follows is seen', async (_name, headers) => {
+    const watches: ServerResponse[] = [];
+    const standIn = createServer((req, res) => {
+      if (!req.url!.includes('watch=true')) {
+        res.setHeader('content-type', 'application/json');
+        // The client's discovery first, then the list.
+        res.end(JSON.stringify(req.url === '/api/v1'
+          ? { kind: 'APIResourceList', groupVersion: 'v1', resources: [{ name: 'configmaps', singularName: 'configmap', namespaced: true, kind: 'ConfigMap', verbs: ['list', 'watch'] }] }
+          : { apiVersion: 'v1', kind: 'ConfigMapList', metadata: { resourceVersion: '5' }, items: [] }));
+        return;
+      }
+      watches.push(res);
+      if (watches.length === 1) {
+        if (headers) res.writeHead(200, { 'content-type': 'application/json' }).flushHeaders();
+        return;
+      }
+      expect(new URL(req.url!, 'http://x').searchParams.get('resourceVersion')).toBe('5');
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.write(`${JSON.stringify({ type: 'ADDED', object: { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'after', namespace: 'default', resourceVersion: '6' }, data: { a: '1' } } })}\n`);
+    });
+    await new Promise<void>((r) => standIn.listen(0, '127.0.0.1', r));
+    try {
+      const port = (standIn.address() as AddressInfo).port;
+      const { informer, errors } = configMaps({ url: `http://127.0.0.1:${port}`, token: undefined }, { namespace: 'default', watchSilenceMs: 300 });
+      await informer.start();
+      await until(() => informer.get('default', 'after') !== undefined, 'the change after the silent watch');
+      expect(informer.figures()).toMatchObject({ lists: 1, watchRestarts: 1 });
+      expect(errors.map((e) => [e.code, e.message])).toEqual([['watch-silent', 'watch of /api/v1/namespaces/default/configmaps brought nothing for 300 ms: opened again']]);
+    } finally {
+      standIn.closeAllConnections();
+      await new Promise<void>((r) => standIn.close(() => r()));
+    }
+  });
+
+  it('leaves open a watch that hears bookmarks more often than watchSilenceMs, however quiet the objects', async () => {
+    server = await FakeApiServer.start({ bookmarkIntervalMs: 100 });
+    const { informer, errors } = configMaps(server, { namespace: 'default', watchSilenceMs: 400 });
+    await informer.start();
+    await new Promise((r) => setTimeout(r, 1_500));
+    expect(informer.figures().watchRestarts).toBe(0);
+    expect(errors).toEqual([]);
   });
 
   it('answers list() by namespace, owner uid and labels from its indexes, following owner changes', async () => {

@@ -22,11 +22,12 @@ import { FigureMerger, type MergedReport } from './figures.js';
 import { SharedEjections } from './shared-ejections.js';
 import {
   PROTOCOL_VERSION, readJsonLines, toWireError, writeJsonLine,
-  type FromWorker, type ListenerKind, type StartupMessage, type SupervisorConfig, SUPERVISOR_INFO_FILE, SUPERVISOR_SOCKET_FILE, type SupervisorInfo, type SupervisorRequest, type SupervisorStatus, type ToWorker, type WireError, type WorkerEvent, type WorkerExit, WORKER_EXITS_KEPT,
+  type FromWorker, type StartupMessage, type SupervisorConfig, SUPERVISOR_INFO_FILE, SUPERVISOR_SOCKET_FILE, type SupervisorInfo, type SupervisorRequest, type SupervisorStatus, type ToWorker, type WireError, type WorkerEvent, type WorkerExit, WORKER_EXITS_KEPT,
 } from './protocol.js';
 import { REPORT_HEARTBEAT_MS, REPORT_INTERVAL_MS, WORKER_OPTIONS_ENV } from './worker-constants.js';
 import { workerExecArgv } from './heap-flags.js';
 import { packReport, unpackReport, type WireMergedReport } from './wire-report.js';
+import { SocketHandover } from './socket-handover.js';
 import { DroppedMessages } from './dropped-messages.js';
 
 interface WorkerState {
@@ -42,8 +43,6 @@ interface WorkerState {
   requests: number;
   /** The exit of the worker this one replaces, told `worker-replaced` once this one listens. */
   replacing?: WorkerExit;
-  /** Said hello while another worker was binding the sockets: given them (and the table) once it has. */
-  awaitingSockets?: boolean;
 }
 
 interface PendingApply { version: number; waiting: Set<number>; done: (error?: WireError) => void }
@@ -95,9 +94,7 @@ const certificateChanges = new Set<string>();
  * hand-off through this process, as node:cluster's round-robin does, queued bursts of new
  * connections here for longer than clients wait, and lost those of a worker dying mid hand-off).
  */
-const sockets: Partial<Record<ListenerKind, object>> = {};
-/** The worker binding the sockets while none are held here. */
-let binder: WorkerState | undefined;
+const handover = new SocketHandover<WorkerState, object>({ tls: config.router.tls !== undefined });
 const workerFile = here.replace(/supervisor-main\.(ts|js)$/, 'worker-main.$1');
 const workerArgv = workerExecArgv(process.execArgv);
 let nextWorkerId = 1;
@@ -155,27 +152,21 @@ function exited(state: WorkerState): boolean {
 /**
  * A worker ready to hear: given the sockets held here, then the table in force (on which it starts
  * listening), so that it never routes by an older one. With no sockets held yet, the first such
- * worker binds them; the others wait for it ({@link releaseAwaiting}).
+ * worker binds them; the others wait for it ({@link release}).
  */
 function start(state: WorkerState): void {
-  if (sockets.http === undefined) {
-    if (binder && binder !== state && !exited(binder)) {
-      state.awaitingSockets = true;
-      return;
-    }
-    binder = state;
-  }
-  state.awaitingSockets = false;
+  const next = handover.ready(state);
+  if (next.kind === 'wait') return;
   for (const kind of ['http', 'https'] as const) {
-    const handle = sockets[kind];
+    const handle = next.handles[kind];
     if (handle !== undefined) sendTo(state, { t: 'socket', kind }, handle);
   }
   sendTo(state, { t: 'table', version, table });
 }
 
-/** The workers that waited for the sockets (or for a binder that died): each is started now. */
-function releaseAwaiting(): void {
-  for (const w of [...workers.values()]) if (w.awaitingSockets && !exited(w)) start(w);
+/** Starts the workers that waited for the sockets (the binder listens, or died binding them). */
+function release(waiting: WorkerState[]): void {
+  for (const w of waiting) if (!exited(w) && workers.has(w.id)) start(w);
 }
 
 /** Messages of each kind a worker sent that could not be handled, for the log's counts. */
@@ -217,7 +208,7 @@ function onWorkerMessage(state: WorkerState, m: FromWorker, handle: unknown): vo
       start(state);
       return;
     case 'socket':
-      if (typeof handle === 'object' && handle !== null && sockets[m.kind] === undefined) sockets[m.kind] = handle;
+      if (typeof handle === 'object' && handle !== null) handover.received(m.kind, handle);
       return;
     case 'listening':
       state.listening = true;
@@ -229,10 +220,7 @@ function onWorkerMessage(state: WorkerState, m: FromWorker, handle: unknown): vo
         delete state.replacing;
       }
       // The binder's sockets came before this message: the workers waiting for them can listen.
-      if (state === binder) {
-        binder = undefined;
-        releaseAwaiting();
-      }
+      release(handover.listening(state));
       if (!ready && [...workers.values()].every((w) => w.listening)) becomeReady();
       return;
     case 'listen-failed':
@@ -300,11 +288,8 @@ function onWorkerExit(state: WorkerState): void {
   const id = state.id;
   workers.delete(id);
   merger.retire(id);
-  // It died binding the sockets: another waiting worker binds them.
-  if (state === binder) {
-    binder = undefined;
-    releaseAwaiting();
-  }
+  // It died binding the sockets: a waiting worker binds what is missing.
+  release(handover.exited(state));
   for (const m of ejections.onWorkerExit(id)) for (const w of live()) sendTo(w, m);
   // What waited on the dead worker waits on the others only; its replacement gets the table in force.
   for (const p of [...applies]) {
@@ -335,7 +320,7 @@ function pushWorkerEvent(event: WorkerEvent): void {
 
 /** The workers that hear messages and have been given the table (not those waiting for the sockets). */
 function live(): WorkerState[] {
-  return [...workers.values()].filter((w) => w.child.connected && !w.awaitingSockets);
+  return [...workers.values()].filter((w) => w.child.connected && !handover.isWaiting(w));
 }
 
 function merged(): MergedReport {

@@ -71,12 +71,12 @@ async function onMessage(message: ToWorker, handle: unknown): Promise<void> {
         try {
           const handles: ListeningHandles | undefined = given.http ? { http: given.http, https: given.https } : undefined;
           const { url, httpsUrl } = await router.start({ handles });
-          // Bound here: the supervisor keeps the sockets, for the other workers and for when this one dies.
-          const bound = handles ? undefined : router.listeningHandles();
-          if (bound) {
-            send({ t: 'socket', kind: 'http' }, bound.http);
-            if (bound.https) send({ t: 'socket', kind: 'https' }, bound.https);
-          }
+          // Bound here (all of them, or the HTTPS one a binder that died before handing it over
+          // did not leave): the supervisor keeps the sockets, for the other workers and for when
+          // this one dies.
+          const bound = router.listeningHandles();
+          if (bound && !given.http) send({ t: 'socket', kind: 'http' }, bound.http);
+          if (bound?.https && !given.https) send({ t: 'socket', kind: 'https' }, bound.https);
           send({ t: 'listening', url, ...(httpsUrl !== undefined && { httpsUrl }) });
         } catch (err) {
           send({ t: 'listen-failed', error: toWireError(err) });
