@@ -33,7 +33,7 @@ import { loadavg } from 'node:os';
 import type { BenchOptions } from './main.js';
 import { clientFlag, startLoad, type LoadClient } from './lib-load.js';
 import {
-  failed, latencies, makeAppDir, numberFlag, quantile, round, sentBetween, sleep, startDaemon, stopAll, waitFor, waitSettledOn, writeAppFile,
+  failed, latencies, makeAppDir, numberFlag, quantile, round, sentBetween, sleep, startDaemon, stopAll, waitForView, waitSettledOn, writeAppFile,
   type RequestLog,
 } from './lib-daemon.js';
 
@@ -141,10 +141,8 @@ async function runStrategy(s: Strategy, o: RunOptions): Promise<StrategyFigures>
     await daemon.api.apply(text, file);
     let promote: { startMs: number; endMs: number } | undefined;
     if (s.promoteAtPause) {
-      await waitFor(async () => {
-        const v = await daemon.api.get('app');
-        return v.phase === 'Paused' && v.step === v.steps && v.revisions.find((r) => r.role === 'canary')?.ready === REPLICAS;
-      }, 60_000, 'the canary paused at its last step at full size');
+      await waitForView(daemon.api, 'app', (v) => v.phase === 'Paused' && v.step === v.steps && v.revisions.find((r) => r.role === 'canary')?.ready === REPLICAS,
+        60_000, 'the canary paused at its last step at full size');
       await sleep(500); // let requests on both revisions settle before timing the switch
       const startMs = performance.now();
       await daemon.api.operate('app', { type: 'promote', full: true });
