@@ -106,24 +106,8 @@ export function controllerSettings(
   }
   const { kubeConfig } = loaded;
   if (flags.prometheusUrl !== undefined && !/^https?:\/\/[^/]/.test(flags.prometheusUrl)) throw usage(`--prometheus-url: "${flags.prometheusUrl}" is not an http(s) URL (e.g. http://prometheus.monitoring:9090)`);
-  let guardIntervalMs: number | undefined;
-  if (flags.guardInterval !== undefined) {
-    try {
-      guardIntervalMs = parseDurationMs(flags.guardInterval);
-    } catch {
-      guardIntervalMs = NaN;
-    }
-    if (!(guardIntervalMs >= 1000)) throw usage(`--guard-interval: "${flags.guardInterval}" is not a duration of 1s or more (e.g. 5s)`);
-  }
-  let requestTimeoutMs: number | undefined;
-  if (flags.requestTimeout !== undefined) {
-    try {
-      requestTimeoutMs = parseDurationMs(flags.requestTimeout);
-    } catch {
-      requestTimeoutMs = NaN;
-    }
-    if (!(requestTimeoutMs >= 1000)) throw usage(`--request-timeout: "${flags.requestTimeout}" is not a duration of 1s or more (e.g. 60s)`);
-  }
+  const guardIntervalMs = secondOrMore('--guard-interval', flags.guardInterval, '5s');
+  const requestTimeoutMs = secondOrMore('--request-timeout', flags.requestTimeout, '60s');
   if (flags.context !== undefined) {
     const names = kubeConfig.getContexts().map((c) => c.name);
     if (!names.includes(flags.context)) throw usage(`--context: the kubeconfig has no context "${flags.context}" (it has: ${names.join(', ') || 'none'})`);
@@ -147,6 +131,19 @@ export function controllerSettings(
     guardIntervalMs,
     requestTimeoutMs,
   };
+}
+
+/** A duration flag of 1 s or more, in ms; undefined when absent. */
+function secondOrMore(flag: string, value: string | undefined, example: string): number | undefined {
+  if (value === undefined) return undefined;
+  let ms = NaN;
+  try {
+    ms = parseDurationMs(value);
+  } catch {
+    // Said below, with the flag's name.
+  }
+  if (!(ms >= 1000)) throw usage(`${flag}: "${value}" is not a duration of 1s or more (e.g. ${example})`);
+  return ms;
 }
 
 /** `NAME` or `NAMESPACE/NAME` of `--notifications-configmap`; a bare name is in the controller's namespace. */
