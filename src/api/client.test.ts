@@ -1,10 +1,22 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { ApiClient, ApiError, ContractViolationError } from './client.js';
+import { ApiClient, ApiError, ContractViolationError, DaemonUnreachableError } from './client.js';
 
 let server: Server | undefined;
-afterEach(() => new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve())));
+afterEach(() => new Promise<void>((resolve) => {
+  server?.closeAllConnections();
+  return server ? server.close(() => resolve()) : resolve();
+}));
+
+/** A stand-in daemon that takes every connection and never answers (stopped with SIGSTOP, or stuck); `streamFirst`: it starts an event stream, then says nothing. */
+async function silentDaemon(options: { streamFirst?: boolean } = {}): Promise<ApiClient> {
+  server = createServer((req, res) => {
+    if (options.streamFirst && req.url?.startsWith('/v1/events')) res.writeHead(200, { 'content-type': 'text/event-stream' }).flushHeaders();
+  });
+  await new Promise<void>((resolve) => server!.listen(0, '127.0.0.1', () => resolve()));
+  return new ApiClient(`http://127.0.0.1:${(server.address() as AddressInfo).port}`, 'token', { pid: 4242 } as never, { answerTimeoutMs: 300 });
+}
 
 /** A stand-in daemon on loopback answering every request with `status` and `body` as they are. */
 async function daemon(status: number, body: string, contentType = 'application/json'): Promise<ApiClient> {
@@ -69,5 +81,25 @@ describe('the API client', () => {
       for await (const _ of client.stream({ service: 'api' })) { /* the first message throws */ }
     };
     await expect(read()).rejects.toMatchObject({ constructor: ContractViolationError, request: 'the event stream', path: '/terminal', reason: 'must be boolean' });
+  });
+
+  it('gives up on a daemon that takes the connection but never answers, after its answer timeout, saying what that means', async () => {
+    const client = await silentDaemon();
+    const started = performance.now();
+    const error = await client.get('api').then(() => undefined, (e: unknown) => e);
+    expect(performance.now() - started).toBeLessThan(5_000);
+    expect(error).toBeInstanceOf(DaemonUnreachableError);
+    expect((error as Error).message).toBe(`the graylane daemon at ${client.baseUrl} (pid 4242) took its connection but gave no answer within 0.3 s: it is stopped (kill -CONT resumes it) or stuck.`);
+    await expect(client.stream({ service: 'api' }).next()).rejects.toBeInstanceOf(DaemonUnreachableError);
+  });
+
+  it('lets a stream that has started run past the answer timeout, until its caller ends it', async () => {
+    const client = await silentDaemon({ streamFirst: true });
+    const abort = new AbortController();
+    const reading = client.stream({ service: 'api', signal: abort.signal }).next();
+    await new Promise((r) => setTimeout(r, 900));
+    abort.abort();
+    // Ended by its caller, not by the timeout: done, with no error.
+    await expect(reading).resolves.toMatchObject({ done: true });
   });
 });

@@ -81,6 +81,19 @@ export interface LogsOptions {
 }
 
 /** A client bound to one daemon. */
+/** A signal that aborts when either does (AbortSignal.any, which the console's older browsers lack). */
+function eitherSignal(a: AbortSignal, b: AbortSignal): AbortSignal {
+  const both = new AbortController();
+  for (const s of [a, b]) {
+    if (s.aborted) both.abort();
+    else s.addEventListener('abort', () => both.abort(), { once: true });
+  }
+  return both.signal;
+}
+
+/** See the `answerTimeoutMs` option of {@link ApiClient}. */
+export const DAEMON_ANSWER_TIMEOUT_MS = 60_000;
+
 export class ApiClient {
   constructor(
     /** Base URL of the API; `''` in the console, which is served by the API itself. */
@@ -93,6 +106,12 @@ export class ApiClient {
       csrfToken?: () => string | undefined;
       /** How to start the daemon again (the CLI: `graylane up -f FILE`), said when it cannot be reached. */
       startCommand?: string;
+      /**
+       * How long a call may wait for the daemon's whole answer (a stream: for its start), default
+       * {@link DAEMON_ANSWER_TIMEOUT_MS}: a daemon that is stopped (SIGSTOP) or stuck keeps its
+       * socket open, and a command would otherwise wait for fetch's own 5 minutes.
+       */
+      answerTimeoutMs?: number;
     } = {},
   ) {}
 
@@ -101,8 +120,17 @@ export class ApiClient {
    * response in the contract): a mismatch is a {@link ContractViolationError}.
    */
   async request<S extends TSchema>(method: 'GET' | 'POST', path: string, schema: S, body?: unknown): Promise<Static<S>> {
-    const res = await this.fetch(method, path, body);
-    const text = await res.text();
+    const deadline = this.deadline();
+    let text: string;
+    let res: Response;
+    try {
+      res = await this.fetch(method, path, body, { signal: deadline.signal });
+      text = await res.text();
+    } catch (err) {
+      throw deadline.signal.aborted ? this.noAnswer() : err;
+    } finally {
+      deadline.clear();
+    }
     let json: unknown;
     try {
       json = text ? JSON.parse(text) : {};
@@ -117,8 +145,37 @@ export class ApiClient {
     return conforming(schema, json, `${method} ${path}`);
   }
 
+  /** An abort signal that fires after the answer timeout, and the way to call it off. */
+  private deadline(): { signal: AbortSignal; clear: () => void } {
+    const controller = new AbortController();
+    const timer = setTimeout(() => controller.abort(), this.options.answerTimeoutMs ?? DAEMON_ANSWER_TIMEOUT_MS);
+    return { signal: controller.signal, clear: () => clearTimeout(timer) };
+  }
+
+  private noAnswer(): DaemonUnreachableError {
+    const seconds = (this.options.answerTimeoutMs ?? DAEMON_ANSWER_TIMEOUT_MS) / 1000;
+    return new DaemonUnreachableError(
+      `the graylane daemon at ${this.baseUrl}${this.info ? ` (pid ${this.info.pid})` : ''} took its connection but gave no answer within ${seconds} s: it is stopped (kill -CONT resumes it) or stuck.`,
+    );
+  }
+
+  /**
+   * Fetch for an answer that streams: the deadline holds until the answer starts, then the
+   * caller's `signal` alone ends it.
+   */
+  private async fetchStream(path: string, init: { signal?: AbortSignal | undefined; accept?: string }): Promise<Response> {
+    const deadline = this.deadline();
+    try {
+      return await this.fetch('GET', path, undefined, { accept: init.accept, signal: init.signal === undefined ? deadline.signal : eitherSignal(init.signal, deadline.signal) });
+    } catch (err) {
+      throw deadline.signal.aborted && init.signal?.aborted !== true ? this.noAnswer() : err;
+    } finally {
+      deadline.clear();
+    }
+  }
+
   /** Raw fetch with the token; maps connection failures to DaemonUnreachableError. */
-  async fetch(method: string, path: string, body?: unknown, init: { signal?: AbortSignal; accept?: string } = {}): Promise<Response> {
+  async fetch(method: string, path: string, body?: unknown, init: { signal?: AbortSignal | undefined; accept?: string | undefined } = {}): Promise<Response> {
     try {
       return await fetch(`${this.baseUrl}${path}`, {
         method,
@@ -196,7 +253,7 @@ export class ApiClient {
     if (options.follow) q.set('follow', '1');
     if (options.tailLines !== undefined) q.set('tail', String(options.tailLines));
     if (options.sinceMs !== undefined) q.set('since', String(Math.floor(options.sinceMs)));
-    const res = await this.fetch('GET', `/v1/services/${encodeURIComponent(name)}/logs?${q.toString()}`, undefined, { signal: options.signal });
+    const res = await this.fetchStream(`/v1/services/${encodeURIComponent(name)}/logs?${q.toString()}`, { signal: options.signal });
     if (!res.ok || !res.body) {
       const text = await res.text();
       let e: { code?: string; message?: string } = {};
@@ -221,7 +278,7 @@ export class ApiClient {
 
   /** Follows server-sent events until the signal aborts; yields parsed messages. */
   async *stream(options: { service?: string; signal?: AbortSignal } = {}): AsyncGenerator<{ type: string; data: unknown }> {
-    const res = await this.fetch('GET', `/v1/events${options.service ? `?service=${encodeURIComponent(options.service)}` : ''}`, undefined, {
+    const res = await this.fetchStream(`/v1/events${options.service ? `?service=${encodeURIComponent(options.service)}` : ''}`, {
       signal: options.signal,
       accept: 'text/event-stream',
     });
