@@ -332,6 +332,9 @@ export class Informer<T extends KubernetesObject = KubernetesObject> implements 
         silence.unref();
       };
       heard();
+      // stop() ends the watch at once, also one whose answer has not started (client-node hands
+      // back its abort only once the answer's headers are in).
+      this.#abortWatch = () => settle({ kind: 'ended', openedMs });
       const onEvent = (type: string, object: T & { code?: unknown; message?: unknown }): void => {
         if (settled) return;
         heard();
@@ -376,8 +379,6 @@ export class Informer<T extends KubernetesObject = KubernetesObject> implements 
           return;
         }
         abort = () => controller.abort();
-        this.#abortWatch = abort;
-        if (this.#stopped) controller.abort();
       }, (error: unknown) => settle({ kind: 'failed', error, openedMs }));
     });
   }

@@ -204,6 +204,32 @@ describe('Informer', () => {
     }
   });
 
+  it('stop() ends at once a watch whose answer never started, without waiting for watchSilenceMs', async () => {
+    let watches = 0;
+    const standIn = createServer((req, res) => {
+      if (req.url!.includes('watch=true')) {
+        watches += 1;
+        return;
+      }
+      res.setHeader('content-type', 'application/json');
+      res.end(JSON.stringify(req.url === '/api/v1'
+        ? { kind: 'APIResourceList', groupVersion: 'v1', resources: [{ name: 'configmaps', singularName: 'configmap', namespaced: true, kind: 'ConfigMap', verbs: ['list', 'watch'] }] }
+        : { apiVersion: 'v1', kind: 'ConfigMapList', metadata: { resourceVersion: '5' }, items: [] }));
+    });
+    await new Promise<void>((r) => standIn.listen(0, '127.0.0.1', r));
+    try {
+      const { informer } = configMaps({ url: `http://127.0.0.1:${(standIn.address() as AddressInfo).port}`, token: undefined }, { namespace: 'default', watchSilenceMs: 60_000 });
+      await informer.start();
+      await until(() => watches === 1, 'the watch asked for');
+      const stopping = performance.now();
+      await informer.stop();
+      expect(performance.now() - stopping).toBeLessThan(1_000);
+    } finally {
+      standIn.closeAllConnections();
+      await new Promise<void>((r) => standIn.close(() => r()));
+    }
+  });
+
   it('leaves open a watch that hears bookmarks more often than watchSilenceMs, however quiet the objects', async () => {
     server = await FakeApiServer.start({ bookmarkIntervalMs: 100 });
     const { informer, errors } = configMaps(server, { namespace: 'default', watchSilenceMs: 400 });
