@@ -326,12 +326,21 @@ export class Informer<T extends KubernetesObject = KubernetesObject> implements 
         abort?.();
         resolve(outcome);
       };
+      // One timer per watch, not one per event (a busy cluster sends thousands a second): when it
+      // fires it checks when the watch last brought something, and waits out the rest if recently.
+      let lastHeardMs = this.#now();
       const heard = (): void => {
-        clearTimeout(silence);
-        silence = setTimeout(() => settle({ kind: 'silent', openedMs, silentMs: silenceMs }), silenceMs);
+        lastHeardMs = this.#now();
+      };
+      const check = (waitMs: number): void => {
+        silence = setTimeout(() => {
+          const quietMs = this.#now() - lastHeardMs;
+          if (quietMs >= silenceMs) settle({ kind: 'silent', openedMs, silentMs: silenceMs });
+          else check(silenceMs - quietMs);
+        }, waitMs);
         silence.unref();
       };
-      heard();
+      check(silenceMs);
       // stop() ends the watch at once, also one whose answer has not started (client-node hands
       // back its abort only once the answer's headers are in).
       this.#abortWatch = () => settle({ kind: 'ended', openedMs });
