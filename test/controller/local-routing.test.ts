@@ -4,7 +4,7 @@
  * one version to the API of the other until the next table came.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { LocalRouting } from '../../src/controller/local/local-routing.js';
+import { LocalRouting, routeServes } from '../../src/controller/local/local-routing.js';
 import type { TrafficInForce } from '../../src/engine/index.js';
 import { createRouter, type Router } from '../../src/router/index.js';
 import { createInProcessRouterControl } from '../../src/router/control/in-process/in-process-control.js';
@@ -124,5 +124,37 @@ describe('routing on a single host', () => {
     r.refresh('web');
     await r.settled();
     expect([r.inForce('web'), r.inForce('api')]).toEqual([true, true]);
+  });
+});
+
+describe('routeServes: whether the route the router acknowledged serves the route now', () => {
+  const traffic = (canaryWeight: number): TrafficInForce => ({ stableRevision: 'r1', canaryRevision: 'r2', canaryWeight, headerRoutes: [], mirrorRoutes: [] });
+  /** `a1` is instance a of revision r1, ready; `a1~` draining; `a1?` starting (not ready). */
+  const endpoints = (spec: string) => spec.split(' ').filter(Boolean).map((e) => {
+    const [, id, rev, mark] = /^([a-z])(\d)([~?]?)$/.exec(e)!;
+    return { id: `${id}${rev}`, revision: `r${rev}`, address: '127.0.0.1:1', ready: mark !== '?', draining: mark === '~' };
+  });
+  const landed = (weight: number, spec: string) => {
+    // What LocalRouting keeps of an acknowledged route, built as it builds it.
+    const eps = endpoints(spec);
+    return { key: JSON.stringify([traffic(weight), eps]), traffic: JSON.stringify(traffic(weight)), readyIds: new Set(eps.filter((e) => e.ready && !e.draining).map((e) => e.id)) };
+  };
+  // One row per case: what was acknowledged (weight, endpoints), what the route is now, whether it serves.
+  const rows: Array<[string, number, string, number, string, boolean]> = [
+    ['nothing changed', 20, 'a1 b2', 20, 'a1 b2', true],
+    ['the committed weight moved', 20, 'a1 b2', 50, 'a1 b2', false],
+    ['the old revision drains after the rollout', 100, 'a1 b2', 100, 'a1~ b2', true],
+    ['the old revision is gone', 100, 'a1 b2', 100, 'b2', true],
+    ['one more instance of a served revision', 20, 'a1 b2', 20, 'a1 b2 c2', true],
+    ['a starting instance is not ready yet', 20, 'a1 b2', 20, 'a1 b2 c2?', true],
+    ['the first ready instance of a revision', 20, 'a1 b2?', 20, 'a1 b2', false],
+    ['a revision served only by an instance now gone, its replacement ready', 20, 'a1 b2', 20, 'a1 c2', false],
+    ['a revision served only by an instance now draining, its replacement ready', 20, 'a1 b2', 20, 'a1 b2~ c2', false],
+  ];
+  it.each(rows)('%s', (_what, landedWeight, landedSpec, weight, spec, serves) => {
+    expect(routeServes(landed(landedWeight, landedSpec), { traffic: traffic(weight), endpoints: endpoints(spec) })).toBe(serves);
+  });
+  it('nothing acknowledged serves nothing', () => {
+    expect(routeServes(undefined, { traffic: traffic(0), endpoints: [] })).toBe(false);
   });
 });

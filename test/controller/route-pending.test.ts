@@ -85,4 +85,33 @@ describe('a view while its route is on its way to the router', () => {
     await until(() => h!.store.getStatus('app')?.phase === 'Healthy', 15_000, 'the committed status Healthy');
     expect(h.controller.get('app')).toMatchObject({ phase: 'Progressing', message: ROUTE_PENDING_MESSAGE, done: false });
   }, 40_000);
+
+  it('once Healthy after a rollout, stays Healthy while the old revision drains and goes: the route in force still serves it', async () => {
+    // Every table takes 40 ms to land, as IPC round trips to router workers do on a busy host.
+    h = await startHarness({ wrapControl: (control) => new Proxy(control, {
+      get(target, prop, receiver) {
+        if (prop === 'applyTable') return async (table: Table) => { await new Promise((r) => setTimeout(r, 40)); return target.applyTable(table); };
+        const value = Reflect.get(target, prop, receiver) as unknown;
+        return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+      },
+    }) });
+    const strategy = '      canary: {steps: [{setWeight: 50}], scaleDownDelaySeconds: 0}';
+    await h.apply(appYaml({ version: 'v1', replicas: 2, strategy }));
+    await until(() => h!.controller.get('app').phase === 'Healthy', 15_000, 'v1 Healthy');
+    const seen: Array<{ phase: string; message: string | undefined; revisions: number }> = [];
+    const unsubscribe = h.controller.subscribe((change) => {
+      const view = (change as { view?: ServiceView }).view;
+      if (view?.name === 'app') seen.push({ phase: view.phase, message: view.message, revisions: view.revisions.length });
+    });
+    await h.apply(appYaml({ version: 'v2', replicas: 2, strategy }));
+    // Done once v2 is Healthy and v1's instances are all gone.
+    await until(() => { const v = h!.controller.get('app'); return v.phase === 'Healthy' && v.revisions.length === 1; }, 20_000, 'v2 alone, Healthy');
+    unsubscribe();
+    // v1's own Healthy views come first; v2's first Healthy follows its rollout's Progressing ones.
+    const firstHealthy = seen.findIndex((v, i) => v.phase === 'Healthy' && seen.slice(0, i).some((x) => x.phase === 'Progressing'));
+    expect(firstHealthy).toBeGreaterThan(0);
+    // v1 was still there when v2 first said Healthy: the test covers its winding down.
+    expect(seen[firstHealthy]!.revisions).toBe(2);
+    expect(seen.slice(firstHealthy).filter((v) => v.phase !== 'Healthy')).toEqual([]);
+  }, 40_000);
 });

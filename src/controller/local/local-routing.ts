@@ -44,16 +44,43 @@ export interface LocalRoutingOptions {
   routeLanded?: ((service: string) => void) | undefined;
 }
 
-/** What of a decision the router's table carries for its service: traffic and endpoints. */
-function routeKey(decision: Pick<TrafficDecision, 'traffic' | 'endpoints'>): string {
-  return JSON.stringify([decision.traffic, decision.endpoints]);
+/** What of a decision the data plane acknowledged: enough to tell whether it still serves the committed route. */
+export interface LandedRoute {
+  /** Traffic and endpoints, to tell a new acknowledgement from a repeat. */
+  key: string;
+  /** The traffic alone. */
+  traffic: string;
+  /** The endpoints it routed to as ready. */
+  readyIds: ReadonlySet<string>;
+}
+
+function landedRoute(decision: Pick<TrafficDecision, 'traffic' | 'endpoints'>): LandedRoute {
+  return {
+    key: JSON.stringify([decision.traffic, decision.endpoints]),
+    traffic: JSON.stringify(decision.traffic),
+    readyIds: new Set(decision.endpoints.filter((e) => e.ready && !e.draining).map((e) => e.id)),
+  };
+}
+
+/**
+ * Whether a route the data plane acknowledged serves `now`: the same traffic, and every revision
+ * that has a ready endpoint now reached through one that was ready in it and still is. An old
+ * revision's instances draining or gone, or one more instance of a revision already served, leave
+ * it serving: a view that said Healthy must not flip to Progressing while an old revision winds
+ * down after the rollout.
+ */
+export function routeServes(landed: LandedRoute | undefined, now: Pick<TrafficDecision, 'traffic' | 'endpoints'>): boolean {
+  if (landed === undefined || landed.traffic !== JSON.stringify(now.traffic)) return false;
+  const unserved = new Set(now.endpoints.filter((e) => e.ready && !e.draining).map((e) => e.revision));
+  for (const e of now.endpoints) if (e.ready && !e.draining && landed.readyIds.has(e.id)) unserved.delete(e.revision);
+  return unserved.size === 0;
 }
 
 /** See the file's comment. */
 export class LocalRouting {
   private lastWrite: Promise<void> = Promise.resolve();
-  /** Per service, the {@link routeKey} of the last write the data plane acknowledged. */
-  private readonly landed = new Map<string, string>();
+  /** Per service, the last route the data plane acknowledged. */
+  private readonly landed = new Map<string, LandedRoute>();
 
   constructor(private readonly options: LocalRoutingOptions) {}
 
@@ -68,13 +95,13 @@ export class LocalRouting {
     const together = new Set(names.flatMap((name) => [name, ...this.options.routedWith(name)]));
     const decisions: TrafficDecision[] = [];
     const removed: string[] = [];
-    const sent = new Map<string, string | undefined>();
+    const sent = new Map<string, LandedRoute | undefined>();
     for (const name of together) {
       const svc = store.getService(name);
       const decision = svc && this.decision(name, svc.spec as AppService);
       if (decision) decisions.push(decision);
       else if (!svc) removed.push(name);
-      sent.set(name, decision && routeKey(decision));
+      sent.set(name, decision && landedRoute(decision));
     }
     this.lastWrite = provider.applyTogether({ decisions, removed, releases: this.options.releaseRoutes() }).then(
       () => {
@@ -87,26 +114,26 @@ export class LocalRouting {
   }
 
   /**
-   * Whether the service's route (its committed traffic with this host's overrides, over the
-   * instances running now) is the one the data plane last acknowledged. The status is committed
-   * before it is acted on, and a router in processes of its own takes IPC round trips to put a
-   * table in force: until then a view must not say Healthy, or a client that waited for it gets
-   * the old route (or a 404).
+   * Whether the route the data plane last acknowledged serves the service's route now (its
+   * committed traffic with this host's overrides, over the instances running now; see
+   * {@link routeServes}). The status is committed before it is acted on, and a router in processes
+   * of its own takes IPC round trips to put a table in force: until then a view must not say
+   * Healthy, or a client that waited for it gets the old route (or a 404).
    */
   inForce(name: string): boolean {
     const svc = this.options.store.getService(name);
     const traffic = svc && this.traffic(name);
     if (!traffic) return true;
     const endpoints = toTrafficEndpoints(this.options.runtimeOf(svc.spec as AppService).listInstances({ service: name }));
-    return this.landed.get(name) === routeKey({ traffic, endpoints });
+    return routeServes(this.landed.get(name), { traffic, endpoints });
   }
 
-  private land(name: string, sent: string | undefined): void {
+  private land(name: string, sent: LandedRoute | undefined): void {
     if (sent === undefined) {
       this.landed.delete(name);
       return;
     }
-    if (this.landed.get(name) === sent) return;
+    if (this.landed.get(name)?.key === sent.key) return;
     this.landed.set(name, sent);
     this.options.routeLanded?.(name);
   }
