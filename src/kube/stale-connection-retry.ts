@@ -33,6 +33,11 @@ const STALE_CONNECTION_CODES = new Set(['ECONNRESET', 'EPIPE']);
 
 const RETRYING = Symbol('graylane.staleConnectionRetry');
 
+/** What a wrapped KubeConfig carries: whom to tell of a retry (the last caller that named one). */
+interface Retrying {
+  onRetry: StaleConnectionRetryOptions['onRetry'];
+}
+
 /** Whether `error` (node-fetch's FetchError, or an error it wraps) says the connection was reset under the request. */
 export function isStaleConnection(error: unknown): boolean {
   let e: unknown = error;
@@ -89,13 +94,19 @@ export function staleConnectionRetryLibrary(options: StaleConnectionRetryOptions
 /**
  * Makes every API client `kubeConfig` builds from now on (`makeApiClient`, also through
  * `KubernetesObjectApi.makeApiClient`) send an idempotent request a second time when its
- * connection was reset before the answer. Idempotent; returns the same KubeConfig.
+ * connection was reset before the answer. Calling it again wraps nothing more: an `onRetry` it
+ * names replaces the one before (the controller counts what the loader set up). Returns the same
+ * KubeConfig.
  */
 export function retryStaleConnections(kubeConfig: KubeConfig, options: StaleConnectionRetryOptions = {}): KubeConfig {
-  const marked = kubeConfig as KubeConfig & { [RETRYING]?: true };
-  if (marked[RETRYING]) return kubeConfig;
-  marked[RETRYING] = true;
-  const httpApi = staleConnectionRetryLibrary(options);
+  const marked = kubeConfig as KubeConfig & { [RETRYING]?: Retrying };
+  const existing = marked[RETRYING];
+  if (existing) {
+    if (options.onRetry) existing.onRetry = options.onRetry;
+    return kubeConfig;
+  }
+  const retrying: Retrying = (marked[RETRYING] = { onRetry: options.onRetry });
+  const httpApi = staleConnectionRetryLibrary({ httpLibrary: options.httpLibrary, onRetry: (retried) => retrying.onRetry?.(retried) });
   // client-node's own makeApiClient, with the one part it does not let a caller choose.
   kubeConfig.makeApiClient = <T extends ApiType>(apiClientType: ApiConstructor<T>): T => {
     const cluster = kubeConfig.getCurrentCluster();

@@ -341,6 +341,23 @@ describe('KubernetesController under faults', () => {
     expect(lines).toContainEqual(expect.objectContaining({ level: 'error', msg: 'reconcile failed', key: 'default/demo', error: 'the status of rollout default/demo was not written: the Kubernetes API server did not answer within 2 s' }));
     expect(c.server.requests.filter((r) => r.method === 'PUT' && r.path.includes('/rollouts/demo/status') && r.status === undefined)).toHaveLength(1);
   });
+  it('a write whose connection the API server closes as it arrives is sent again at once: no failed pass, counted in /metrics and logged', async () => {
+    const c = (cluster = await startCluster());
+    await apply(c, documents(seed('001-blue-green.yaml')));
+    // The first status write meets a connection closed under it (a server ending a kept connection it found idle).
+    c.server.injectFault({ status: 'reset', times: 1, method: 'PUT', pathIncludes: '/rollouts/demo/status' });
+    const controller = await runController({ kubeConfig: c.kc, namespace: 'default', log });
+    controllers.push(controller);
+    await until('Healthy on the first revision', () => readRollout(c, 'default', 'demo'), (r) => r.status?.phase === 'Healthy' && r.status.availableReplicas === 3);
+    const statusWrites = c.server.requests.filter((r) => r.method === 'PUT' && r.path.includes('/rollouts/demo/status'));
+    // The reset one (never answered), then the same write sent again and answered.
+    expect(statusWrites[0]!.status).toBeUndefined();
+    expect(statusWrites[1]!.status).toBe(200);
+    expect(await metric(controller, 'graylane_kube_requests_retried_total')).toBe(1);
+    expect(await metric(controller, 'graylane_reconcile_errors_total')).toBe(0);
+    expect(lines).toContainEqual(expect.objectContaining({ level: 'debug', msg: 'request sent again: the API server closed its kept connection as it went out', method: 'PUT' }));
+    expect(lines.filter((l) => l.msg === 'reconcile failed')).toEqual([]);
+  });
   it('a Service patch that fails N times: never Healthy (nor stableRS, nor activeSelector) while demo-service selects another revision, Progressing with TrafficSwitchPending meanwhile, and Healthy once a patch lands', async () => {
     const c = (cluster = await startCluster());
     const claims = watchHealthyClaims(c, { namespace: 'default', rollout: 'demo', activeService: 'demo-service' });

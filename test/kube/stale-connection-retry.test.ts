@@ -107,6 +107,20 @@ describe('sharing kept connections, a request met by a reset', () => {
     }
   });
 
+  it('tells the last onRetry named: the controller counts retries of a KubeConfig the loader already wrapped', async () => {
+    const api = await closingServer((_req, n) => n === 2);
+    const first: string[] = [];
+    const last: string[] = [];
+    const kc = shareKeepAliveAgents(configFor(api.url), { onRetry: ({ method }) => first.push(method) });
+    retryStaleConnections(kc, { onRetry: ({ method }) => last.push(method) });
+    // Naming none keeps the one before.
+    retryStaleConnections(kc);
+    const core = kc.makeApiClient(CoreV1Api);
+    await core.listNamespace();
+    await core.listNamespace();
+    expect({ first, last }).toEqual({ first: [], last: ['GET'] });
+  });
+
   it('wraps once however often it is asked', () => {
     const kc = configFor('http://127.0.0.1:1');
     retryStaleConnections(kc);

@@ -73,6 +73,8 @@ export interface ControllerLoopOptions {
   slowPassWarnMs?: number | undefined;
   /** The API requests' timeout, as the log names it. */
   requestTimeoutMs?: number | undefined;
+  /** API requests sent a second time since the start (for `/metrics`). */
+  requestsRetried?: (() => number) | undefined;
 }
 
 /** A controller is started once: its queue and servers are not restartable. */
@@ -117,6 +119,7 @@ export class ControllerLoop {
       queueDepth: () => this.queue.length,
       longestRunningSeconds: () => (this.queue.running()[0]?.forMs ?? 0) / 1000,
       informers: options.informerFigures,
+      requestsRetried: options.requestsRetried,
       rolloutsByPhase: () => {
         const counts: Record<string, number> = {};
         for (const r of caches.rollouts.list()) {

@@ -34,6 +34,8 @@ export interface ControllerMetricsOptions {
   rolloutsByPhase?: (() => Partial<Record<RolloutPhase, number>>) | undefined;
   /** Every informer's figures; the informer being written elsewhere plugs in here. */
   informers?: (() => InformerFigures[]) | undefined;
+  /** API requests sent a second time since the start, their kept connection closed under them. */
+  requestsRetried?: (() => number) | undefined;
 }
 
 const PHASES: readonly RolloutPhase[] = ['Healthy', 'Progressing', 'Paused', 'Degraded', 'Completed'];
@@ -56,7 +58,7 @@ export class ControllerMetrics {
     });
     this.errors = new Counter({ name: 'graylane_reconcile_errors_total', help: 'Reconcile passes that failed (retried after a back-off).', registers });
     this.leader = new Gauge({ name: 'graylane_leader', help: '1 while this controller holds the leader lease (or runs without leader election), else 0.', registers });
-    const { queueDepth, longestRunningSeconds, rolloutsByPhase, informers } = options;
+    const { queueDepth, longestRunningSeconds, rolloutsByPhase, informers, requestsRetried } = options;
     new Gauge({
       name: 'graylane_work_queue_depth', help: 'Keys waiting in the work queue.', registers,
       collect() { this.set(queueDepth?.() ?? 0); },
@@ -83,6 +85,10 @@ export class ControllerMetrics {
     new Counter({
       name: 'graylane_informer_lists_total', help: 'Lists an informer made (the first, and one per 410 Gone).', labelNames: ['kind'], registers,
       collect() { this.reset(); for (const f of informers?.() ?? []) this.inc({ kind: f.kind }, f.lists); },
+    });
+    new Counter({
+      name: 'graylane_kube_requests_retried_total', help: 'API requests sent a second time because the server closed their kept connection as they went out.', registers,
+      collect() { this.reset(); this.inc(requestsRetried?.() ?? 0); },
     });
     new Counter({
       name: 'graylane_informer_watch_restarts_total', help: 'Watches an informer restarted.', labelNames: ['kind'], registers,

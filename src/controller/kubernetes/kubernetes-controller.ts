@@ -20,6 +20,7 @@ import { ApisApi, AppsV1Api, CustomObjectsApi, type KubeConfig, type KubernetesO
 import { EventRecorder } from '../../kube/event-recorder.js';
 import { Informer, type InformerBackoff } from '../../kube/informer.js';
 import { limitRequestTime, requestTimeoutOf } from '../../kube/request-timeout.js';
+import { retryStaleConnections } from '../../kube/stale-connection-retry.js';
 import { LeaderElector } from '../../kube/leader-election.js';
 import { rolloutApiVersion } from '../../kube/rollout-flavour.js';
 import { GRAYLANE_API_VERSION } from '../../kube/names.js';
@@ -156,10 +157,18 @@ export class KubernetesController {
   private ended: (end: ControllerEnd) => void = () => undefined;
   /** Resolves once the controller ended: `stopped` after {@link stop}, `lease-lost` when its Lease was lost. */
   readonly done: Promise<ControllerEnd>;
+  /** API requests sent a second time after a reset of their kept connection. */
+  private requestsRetried = 0;
 
   constructor(private readonly options: KubernetesControllerOptions) {
     const { kubeConfig, namespace, log } = options;
     limitRequestTime(kubeConfig, { requestTimeoutMs: options.requestTimeoutMs });
+    retryStaleConnections(kubeConfig, {
+      onRetry: ({ method, url }) => {
+        this.requestsRetried += 1;
+        log('debug', 'request sent again: the API server closed its kept connection as it went out', { method, url });
+      },
+    });
     const nowMs = options.nowMs ?? Date.now;
     const flavour = options.argoRollouts === true ? 'argo' : 'graylane';
     const apiVersion = rolloutApiVersion(flavour);
@@ -225,6 +234,7 @@ export class KubernetesController {
     this.loop = new ControllerLoop({
       caches: { rollouts, replicaSets, deployments, pods, services },
       apps,
+      requestsRetried: () => this.requestsRetried,
       informerFigures: () => Object.values(this.informers).map((i, n) => {
         const f = i.figures();
         return { kind: ['Rollout', 'ReplicaSet', 'Pod', 'Service', 'Deployment', 'Ingress'][n]!, objects: f.objects, synced: i.synced(), lists: f.lists, watchRestarts: f.watchRestarts };

@@ -103,7 +103,7 @@ describe('/metrics', () => {
       { kind: 'Rollout', objects: 2, synced: true, lists: 1, watchRestarts: 0 },
       { kind: 'ReplicaSet', objects: 5, synced: false, lists: 2, watchRestarts: 4 },
     ];
-    const metrics = new ControllerMetrics({ queueDepth: () => depth, rolloutsByPhase: () => ({ Healthy: 1, Paused: 1 }), informers: () => informers });
+    const metrics = new ControllerMetrics({ queueDepth: () => depth, rolloutsByPhase: () => ({ Healthy: 1, Paused: 1 }), informers: () => informers, requestsRetried: () => 2 });
     metrics.observeReconcile({ outcome: 'success', durationSeconds: 0.02 });
     metrics.observeReconcile({ outcome: 'error', durationSeconds: 0.3 });
     metrics.observeReconcile({ outcome: 'error', durationSeconds: 1.5 });
@@ -119,6 +119,8 @@ describe('/metrics', () => {
     expect(value(samples, 'graylane_reconcile_duration_seconds_bucket', { outcome: 'success', le: '0.025' })).toBe(1);
     expect(value(samples, 'graylane_reconcile_errors_total')).toBe(2);
     expect(value(samples, 'graylane_work_queue_depth')).toBe(3);
+    expect(types.get('graylane_kube_requests_retried_total')).toBe('counter');
+    expect(value(samples, 'graylane_kube_requests_retried_total')).toBe(2);
     expect(value(samples, 'graylane_leader')).toBe(1);
     expect(value(samples, 'graylane_rollouts', { phase: 'Healthy' })).toBe(1);
     expect(value(samples, 'graylane_rollouts', { phase: 'Degraded' })).toBe(0);
