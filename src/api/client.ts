@@ -80,7 +80,6 @@ export interface LogsOptions {
   signal?: AbortSignal;
 }
 
-/** A client bound to one daemon. */
 /** A signal that aborts when either does (AbortSignal.any, which the console's older browsers lack). */
 function eitherSignal(a: AbortSignal, b: AbortSignal): AbortSignal {
   const both = new AbortController();
@@ -94,6 +93,7 @@ function eitherSignal(a: AbortSignal, b: AbortSignal): AbortSignal {
 /** See the `answerTimeoutMs` option of {@link ApiClient}. */
 export const DAEMON_ANSWER_TIMEOUT_MS = 60_000;
 
+/** A client bound to one daemon. */
 export class ApiClient {
   constructor(
     /** Base URL of the API; `''` in the console, which is served by the API itself. */

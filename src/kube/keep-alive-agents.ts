@@ -17,7 +17,7 @@
 import * as http from 'node:http';
 import * as https from 'node:https';
 import type { KubeConfig } from '@kubernetes/client-node';
-import { retryStaleConnections, type StaleConnectionRetryOptions } from './stale-connection-retry.js';
+import { retryStaleConnections } from './stale-connection-retry.js';
 
 /** Options of {@link shareKeepAliveAgents}. */
 export interface KeepAliveAgentOptions {
@@ -28,8 +28,6 @@ export interface KeepAliveAgentOptions {
    * {@link DEFAULT_IDLE_SOCKET_MS}); a shorter keep-alive the server announces wins.
    */
   idleSocketMs?: number | undefined;
-  /** Told of each request sent again after its kept connection was reset. */
-  onRetry?: StaleConnectionRetryOptions['onRetry'];
 }
 
 /**
@@ -64,7 +62,7 @@ export function shareKeepAliveAgents(kubeConfig: KubeConfig, options: KeepAliveA
   const marked = kubeConfig as KubeConfig & { [SHARED]?: true };
   if (marked[SHARED]) return kubeConfig;
   marked[SHARED] = true;
-  retryStaleConnections(kubeConfig, { onRetry: options.onRetry });
+  retryStaleConnections(kubeConfig);
   // A handful of identities at most (one per cluster and user): a list compared in place beats hashing per request.
   const agents: Array<{ kind: 'http' | 'https'; identity: Record<string, unknown>; agent: http.Agent }> = [];
   const original = kubeConfig.applySecurityAuthentication.bind(kubeConfig);

@@ -137,7 +137,7 @@ describe('routeServes: whether the route the router acknowledged serves the rout
   const landed = (weight: number, spec: string) => {
     // What LocalRouting keeps of an acknowledged route, built as it builds it.
     const eps = endpoints(spec);
-    return { key: JSON.stringify([traffic(weight), eps]), traffic: JSON.stringify(traffic(weight)), readyIds: new Set(eps.filter((e) => e.ready && !e.draining).map((e) => e.id)) };
+    return { key: `${JSON.stringify(traffic(weight))} ${JSON.stringify(eps)}`, traffic: JSON.stringify(traffic(weight)), readyIds: new Set(eps.filter((e) => e.ready && !e.draining).map((e) => e.id)) };
   };
   // One row per case: what was acknowledged (weight, endpoints), what the route is now, whether it serves.
   const rows: Array<[string, number, string, number, string, boolean]> = [

@@ -56,7 +56,7 @@ describe('sharing kept connections, a request met by a reset', () => {
   it('a GET on a connection the server closes as it arrives is sent again on a new one and answered', async () => {
     const api = await closingServer((_req, n) => n === 2);
     const retried: StaleConnectionRetried[] = [];
-    const core = shareKeepAliveAgents(configFor(api.url), { onRetry: (r) => retried.push(r) }).makeApiClient(CoreV1Api);
+    const core = retryStaleConnections(shareKeepAliveAgents(configFor(api.url)), { onRetry: (r) => retried.push(r) }).makeApiClient(CoreV1Api);
     await core.listNamespace();
     await expect(core.listNamespace()).resolves.toMatchObject({ kind: 'NamespaceList' });
     expect(api.received).toEqual(['GET /api/v1/namespaces', 'GET /api/v1/namespaces', 'GET /api/v1/namespaces']);
@@ -111,7 +111,7 @@ describe('sharing kept connections, a request met by a reset', () => {
     const api = await closingServer((_req, n) => n === 2);
     const first: string[] = [];
     const last: string[] = [];
-    const kc = shareKeepAliveAgents(configFor(api.url), { onRetry: ({ method }) => first.push(method) });
+    const kc = retryStaleConnections(shareKeepAliveAgents(configFor(api.url)), { onRetry: ({ method }) => first.push(method) });
     retryStaleConnections(kc, { onRetry: ({ method }) => last.push(method) });
     // Naming none keeps the one before.
     retryStaleConnections(kc);

@@ -55,9 +55,10 @@ export interface LandedRoute {
 }
 
 function landedRoute(decision: Pick<TrafficDecision, 'traffic' | 'endpoints'>): LandedRoute {
+  const traffic = JSON.stringify(decision.traffic);
   return {
-    key: JSON.stringify([decision.traffic, decision.endpoints]),
-    traffic: JSON.stringify(decision.traffic),
+    key: `${traffic} ${JSON.stringify(decision.endpoints)}`,
+    traffic,
     readyIds: new Set(decision.endpoints.filter((e) => e.ready && !e.draining).map((e) => e.id)),
   };
 }
