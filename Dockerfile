@@ -13,6 +13,8 @@ COPY package.json package-lock.json ./
 # --ignore-scripts: the prepare script builds, and the sources are not copied yet.
 RUN npm ci --ignore-scripts && npm rebuild better-sqlite3
 COPY tsconfig.json tsconfig.build.json ./
+# The bundle step of the build (dist/bundle, what bin/graylane.js runs).
+COPY scripts/bundle.mjs scripts/bundle-check.mjs ./scripts/
 COPY src ./src
 RUN npm run build \
  && npm prune --omit=dev

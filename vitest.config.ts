@@ -17,7 +17,7 @@ function newestSourceMs(dir: string): number {
 // The router supervisor runs its own processes; started from sources each goes through tsx, which
 // costs seconds per test. `npm test` builds first, so dist/ is fresh there; after an edit without a
 // build it is not, and the sources are used.
-const supervisorMain = join(import.meta.dirname, 'dist/router/control/supervisor/supervisor-main.js');
+const supervisorMain = join(import.meta.dirname, 'dist/bundle/supervisor-main.js');
 const distFresh = existsSync(supervisorMain) && statSync(supervisorMain).mtimeMs > newestSourceMs(join(import.meta.dirname, 'src'));
 
 // Daemons the tests start record themselves in a registry of their own, never the user's: one a

@@ -13,7 +13,7 @@ if (process.env.GRAYLANE_SET_MALLOC === '1') {
   delete process.env.MALLOC_MMAP_THRESHOLD_;
   delete process.env.GRAYLANE_SET_MALLOC;
 }
-// The compiled CLI lives in dist/ (built by `npm install` through the prepare script).
-const { main } = await import('../dist/cli/main.js');
+// The CLI, bundled (scripts/bundle.mjs) in dist/bundle/, built by `npm install` through the prepare script.
+const { main } = await import('../dist/bundle/main.js');
 
 process.exitCode = await main(process.argv.slice(2));

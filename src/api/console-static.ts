@@ -6,12 +6,11 @@
  * directory are served.
  */
 import { createHash } from 'node:crypto';
-import { existsSync } from 'node:fs';
 import { readFile, realpath, stat } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { dirname, extname, join, resolve, sep } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { extname, join, resolve, sep } from 'node:path';
 import { brotliCompressSync, constants as zlib, gzipSync } from 'node:zlib';
+import { packageRoot } from '../lib/package-root.js';
 
 /** Media types by extension; anything else is served as bytes. */
 const CONTENT_TYPES: Readonly<Record<string, string>> = {
@@ -33,14 +32,7 @@ const IMMUTABLE = 'public, max-age=31536000, immutable';
 
 /** The console's files as they were built: `<package root>/dist/console`. */
 export function defaultConsoleDir(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  // From src/api (tests) or dist/api (the package): the package root is the first with a package.json.
-  while (!existsSync(join(dir, 'package.json'))) {
-    const parent = dirname(dir);
-    if (parent === dir) break;
-    dir = parent;
-  }
-  return join(dir, 'dist', 'console');
+  return join(packageRoot(import.meta.url), 'dist', 'console');
 }
 
 /** A file as served: its bytes in each encoding, made once. */

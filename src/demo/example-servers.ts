@@ -4,8 +4,8 @@
  * on http://host:port` once it listens; that line is how the port chosen with PORT=0 is learnt.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
+import { packageRoot } from '../lib/package-root.js';
 
 /** The example servers there are, as `<example>/<service>`. */
 export type ExampleServerName = 'shop/web' | 'shop/api' | 'quickstart/hello';
@@ -16,9 +16,9 @@ const SCRIPTS: Record<ExampleServerName, string> = {
   'quickstart/hello': 'quickstart/server.js',
 };
 
-/** The examples/ folder of this checkout or package (from src/demo or dist/demo alike). */
+/** The examples/ folder of this checkout or package (from src/demo, dist/demo or the bundle alike). */
 export function examplesDir(): string {
-  return fileURLToPath(new URL('../../examples/', import.meta.url));
+  return join(packageRoot(import.meta.url), 'examples');
 }
 
 /** Where an example server's script is. */

@@ -2,6 +2,7 @@
  * The HTTP call shared by the web and Prometheus providers: undici, a timeout, optional
  * skipping of TLS verification, a cap on the body size, and errors classified as ProviderErrors.
  */
+import { createRequire } from 'node:module';
 import type { Dispatcher } from 'undici';
 import { networkError, startDeadline, throwIfAborted } from './deadline.js';
 import { ProviderError } from './provider.js';
@@ -39,10 +40,13 @@ export interface HttpAnswer {
 
 // undici's index (fetch, WebSocket, the cache…) costs a daemon about 10 MB of memory: loaded at
 // the first metric query, not by every daemon whether or not its analyses query anything over HTTP.
-let undici: Promise<typeof import('undici')> | undefined;
+// Through require, as undici is a CommonJS package: a bundler's import() of one keeps only its
+// default export (scripts/bundle.mjs refuses such a chunk), where node's also names the others.
+const require = createRequire(import.meta.url);
+let undici: typeof import('undici') | undefined;
 const agents = new Map<boolean, Dispatcher>();
-async function agent(insecure: boolean): Promise<{ request: (typeof import('undici'))['request']; dispatcher: Dispatcher }> {
-  const { Agent, request } = await (undici ??= import('undici'));
+function agent(insecure: boolean): { request: (typeof import('undici'))['request']; dispatcher: Dispatcher } {
+  const { Agent, request } = (undici ??= require('undici') as typeof import('undici'));
   let a = agents.get(insecure);
   if (!a) {
     a = new Agent({ keepAliveTimeout: 1_000, connect: { rejectUnauthorized: !insecure } });
@@ -65,7 +69,7 @@ export async function httpCall(call: HttpCall): Promise<HttpAnswer> {
   }
   const deadline = startDeadline(call.signal, call.timeoutMs, call.providerType);
   try {
-    const { request, dispatcher } = await agent(Boolean(call.insecure));
+    const { request, dispatcher } = agent(Boolean(call.insecure));
     const res = await request(url, {
       method: call.method,
       headers: call.headers ?? {},

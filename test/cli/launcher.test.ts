@@ -1,16 +1,18 @@
 /**
  * `bin/graylane.js` run as a program: its first line, read by sh, starts node with malloc's mmap
  * threshold fixed (see the file), unless the user set malloc's settings; run by `node` it is the
- * same CLI. The setting is the process's own: what the CLI starts does not inherit it.
+ * same CLI. The setting is the process's own: what the CLI starts does not inherit it. It runs the
+ * bundled CLI (scripts/bundle.mjs), not tsc's module-per-file output.
  */
 import { execFile } from 'node:child_process';
-import { resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { relative, resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 
 const BIN = resolve('bin/graylane.js');
 const PROBE = pathToFileURL(resolve('test/fixtures/cli/env-probe.mjs')).href;
+const MODULE_PROBE = pathToFileURL(resolve('test/fixtures/cli/module-probe.mjs')).href;
 
 interface Probe { initial: string[]; atExit: Record<string, string | undefined> }
 
@@ -44,5 +46,23 @@ describe.skipIf(process.platform !== 'linux')('the graylane launcher', () => {
     const { stdout, probe } = await run({ viaNode: true });
     expect(stdout.trim()).toMatch(/^\d+\.\d+\.\d+/);
     expect(probe).toEqual({ initial: [], atExit: {} });
+  });
+
+  it('runs the bundled CLI: a command loads a few chunks of dist/bundle, not a module per source file', async () => {
+    const env = { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/tmp', NODE_OPTIONS: `--import=${MODULE_PROBE}` };
+    // validate reads YAML and checks the App against its schema: most of the documents layer.
+    const { stdout, stderr } = await promisify(execFile)(BIN, ['validate', 'examples/quickstart/graylane.yaml'], { env });
+    expect(stdout + stderr).toContain('App quickstart');
+    const line = stderr.split('\n').find((l) => l.startsWith('{'));
+    if (!line) throw new Error(`no probe output: ${stderr}`);
+    const files = (JSON.parse(line) as { loaded: string[] }).loaded.map((url) => relative(resolve('.'), fileURLToPath(url)));
+    const own = files.filter((f) => !f.startsWith('node_modules/') && !f.startsWith('test/fixtures/') && f !== 'bin/graylane.js');
+    expect(own.length).toBeGreaterThan(0);
+    expect(own.filter((f) => !f.startsWith('dist/bundle/'))).toEqual([]);
+    // One entry and the chunks it shares with the other entries and lazy imports, where tsc's
+    // output had a module per source file (some 440 of graylane's own for up).
+    expect(own.length).toBeLessThan(40);
+    // Dependencies are bundled too; only the native addon is loaded from node_modules.
+    expect(files.filter((f) => f.startsWith('node_modules/') && !f.startsWith('node_modules/better-sqlite3/'))).toEqual([]);
   });
 });

@@ -45,6 +45,17 @@ describe('the Dockerfile', () => {
     ]));
   });
 
+  it('copies every script `npm run build` runs, and what those import, before it runs', () => {
+    const buildScript = (JSON.parse(read('package.json')) as { scripts: { build: string } }).scripts.build;
+    const scripts = [...buildScript.matchAll(/\bnode (scripts\/\S+)/g)].map((m) => m[1]!);
+    expect(scripts.length).toBeGreaterThan(0);
+    for (const script of [...scripts]) {
+      for (const m of read(script).matchAll(/from '\.\/([^']+)'/g)) scripts.push(`scripts/${m[1]!}`);
+    }
+    const copied = all[0]!.instructions.filter((i) => i.op === 'COPY').flatMap((i) => i.args.split(/\s+/).slice(0, -1));
+    for (const script of scripts) expect(copied, script).toContain(script);
+  });
+
   it('runs as the numeric non-root user the Deployment requires', () => {
     const user = last(runtime, 'USER');
     expect(user).toMatch(/^\d+(:\d+)?$/);
@@ -66,6 +77,6 @@ describe('the Dockerfile', () => {
     const ignored = read('.dockerignore').split('\n').map((l) => l.trim()).filter((l) => l !== '' && !l.startsWith('#'));
     expect(ignored).toEqual(expect.arrayContaining(['.git', 'node_modules', 'dist']));
     // What the Dockerfile copies must not be ignored.
-    for (const needed of ['src', 'bin', 'package.json', 'package-lock.json', 'tsconfig.json', 'tsconfig.build.json']) expect(ignored).not.toContain(needed);
+    for (const needed of ['src', 'bin', 'scripts', 'package.json', 'package-lock.json', 'tsconfig.json', 'tsconfig.build.json']) expect(ignored).not.toContain(needed);
   });
 });

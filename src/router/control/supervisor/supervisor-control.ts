@@ -9,7 +9,7 @@ import { spawn } from 'node:child_process';
 import { closeSync, existsSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { connect, type Socket } from 'node:net';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { isDeepStrictEqual } from 'node:util';
 import type {
@@ -96,13 +96,23 @@ export interface SupervisedRouter extends RouterControl {
 const here = fileURLToPath(import.meta.url);
 
 /**
+ * The supervisor's entry file for a module at `modulePath`: supervisor-main beside
+ * supervisor-control in src/ and in tsc's dist/; in the bundle (scripts/bundle.mjs) this code sits in
+ * a shared chunk, and the bundled supervisor-main.js beside that chunk.
+ */
+export function supervisorEntryFile(modulePath: string): string {
+  if (/supervisor-control\.(ts|js)$/.test(modulePath)) return modulePath.replace(/supervisor-control\.(ts|js)$/, 'supervisor-main.$1');
+  return join(dirname(modulePath), 'supervisor-main.js');
+}
+
+/**
  * `node` arguments that run the supervisor's entry file: the compiled one next to this file, or,
  * from sources (tests), through tsx, unless `GRAYLANE_SUPERVISOR_MAIN` names a compiled entry (the
  * test config does when dist/ is newer than every source): tsx costs each of the supervisor's
  * processes seconds of start-up.
  */
 function entry(): { file: string; execArgv: string[] } {
-  const file = here.replace(/supervisor-control\.(ts|js)$/, 'supervisor-main.$1');
+  const file = supervisorEntryFile(here);
   if (!file.endsWith('.ts')) return { file, execArgv: [...SUPERVISOR_NODE_FLAGS] };
   const compiled = process.env.GRAYLANE_SUPERVISOR_MAIN;
   if (compiled) return { file: compiled, execArgv: [...SUPERVISOR_NODE_FLAGS] };

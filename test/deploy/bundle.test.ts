@@ -1,0 +1,45 @@
+/**
+ * The bundled programs (scripts/bundle.mjs) that bin/graylane.js, the router supervisor and its
+ * workers run, and what the bundle step refuses: a CommonJS package loaded with import(), whose
+ * named exports a bundle loses.
+ */
+import { execFile } from 'node:child_process';
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { promisify } from 'node:util';
+import { build } from 'esbuild';
+import { describe, expect, it } from 'vitest';
+import { commonJsImportProblems } from '../../scripts/bundle-check.mjs';
+
+const ROOT = resolve(import.meta.dirname, '../..');
+const BANNER = "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);";
+
+describe('the bundle', () => {
+  it('holds the three programs, and none of its chunks loads a CommonJS package with import()', () => {
+    const dir = join(ROOT, 'dist/bundle');
+    if (!existsSync(dir)) throw new Error('dist/ is not built: run `npm run build` (npm test does) before this test');
+    for (const entry of ['main.js', 'supervisor-main.js', 'worker-main.js']) expect(existsSync(join(dir, entry))).toBe(true);
+    expect(commonJsImportProblems(dir)).toEqual([]);
+  });
+
+  it('a CommonJS package loaded with import() loses its named exports in a bundle, and the check names the chunk and the fix', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'graylane-bundle-'));
+    // Inside the checkout's tree so that `undici` resolves from its node_modules.
+    const entry = join(ROOT, 'test/fixtures/cli/import-commonjs.mjs');
+    const outdir = join(dir, 'out');
+    await build({ entryPoints: { main: entry }, outdir, bundle: true, splitting: true, format: 'esm', platform: 'node', target: 'node20', banner: { js: BANNER }, logLevel: 'silent' });
+    const { stdout } = await promisify(execFile)(process.execPath, [join(outdir, 'main.js')]);
+    expect(stdout.trim()).toBe('Agent: undefined');
+    const problems = commonJsImportProblems(outdir);
+    expect(problems).toHaveLength(1);
+    expect(problems[0]).toMatch(/^undici-\w+\.js: a CommonJS package is loaded with import\(\) \(require_undici\): its named exports would be undefined in the bundle; load it with createRequire\(import\.meta\.url\) instead/);
+  });
+
+  it('finds nothing in chunks that only import and export ES modules', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'graylane-bundle-'));
+    writeFileSync(join(dir, 'main.js'), 'import { a } from "./chunk-AB.js"; export default a;\n');
+    writeFileSync(join(dir, 'chunk-AB.js'), 'export const a = 1;\n');
+    expect(commonJsImportProblems(dir)).toEqual([]);
+  });
+});
