@@ -5,11 +5,14 @@
  */
 import { readFile } from 'node:fs/promises';
 import { SpecError, type SpecNote, type SpecWarning } from './errors.js';
-import { API_VERSION, ARGO_API_VERSION, App, AnalysisTemplate, CanaryStep, Rollout } from './schema.js';
+import { API_VERSION, ARGO_API_VERSION, CanaryStep } from './schema.js';
 import type { App as AppDoc, AnalysisTemplate as AnalysisTemplateDoc, Metric, Rollout as RolloutDoc, RolloutSpec } from './schema.js';
 import { formatPath, parseSource, type Issue, type PathSegment, type SourceDocument } from './source.js';
 import { findUnsupported, removalOrder, removeFromData } from './unsupported.js';
-import { describe, nameUnion, validateSchema } from './validate.js';
+import { describe, nameUnion, validateSchema, type GeneratedValidator } from './validate.js';
+import { validate as validateApp } from './validators/app.generated.js';
+import { validate as validateRollout } from './validators/rollout.generated.js';
+import { validate as validateAnalysisTemplate } from './validators/analysis-template.generated.js';
 import { checkPodTemplate } from './pod-template.js';
 import { checkAnalysisRefs, checkApp, checkRollout, documentAdvice } from './semantic.js';
 
@@ -74,7 +77,12 @@ export interface StagedDocument {
   readonly refused?: boolean;
 }
 
-const SCHEMAS = { Rollout, AnalysisTemplate, ClusterAnalysisTemplate: AnalysisTemplate, App } as const;
+const VALIDATORS = {
+  Rollout: validateRollout as GeneratedValidator,
+  AnalysisTemplate: validateAnalysisTemplate as GeneratedValidator,
+  ClusterAnalysisTemplate: validateAnalysisTemplate as GeneratedValidator,
+  App: validateApp as GeneratedValidator,
+} as const;
 
 function isRecord(v: unknown): v is Record<string, unknown> {
   return v !== null && typeof v === 'object' && !Array.isArray(v);
@@ -246,7 +254,7 @@ function checkConditions(t: AnalysisTemplateDoc, check: NonNullable<LoadChecks['
 
 /** Schema, pod template and semantic rules of one staged document. */
 function checkOne(s: StagedDocument, checks: LoadChecks): Issue[] {
-  const schemaIssues = validateSchema(SCHEMAS[s.kind], s.data);
+  const schemaIssues = validateSchema(VALIDATORS[s.kind], s.data);
   if (schemaIssues.length) return schemaIssues;
   if (s.kind === 'AnalysisTemplate' || s.kind === 'ClusterAnalysisTemplate') {
     const t = s.data as unknown as AnalysisTemplateDoc;

@@ -1,11 +1,15 @@
 /**
- * Schema validation: Ajv (allErrors) over the TypeBox schema, then Ajv's raw errors are turned into
- * one clear reason per bad location. Unions are the hard part: Ajv reports every branch's failure,
- * so each union is collapsed to the branch the user evidently meant before anything is reported.
+ * Schema validation: the Ajv validator generated from each kind's TypeBox schema (allErrors,
+ * verbose; `npm run gen:documents`), then Ajv's raw errors are turned into one clear reason per bad
+ * location. Unions are the hard part: Ajv reports every branch's failure, so each union is
+ * collapsed to the branch the user evidently meant before anything is reported.
  */
-import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
+import type { ErrorObject } from 'ajv';
 import type { TSchema } from '@sinclair/typebox';
 import type { Issue, PathSegment } from './source.js';
+
+/** A validator `npm run gen:documents` generated: true when `data` is valid, else its errors are set. */
+export type GeneratedValidator = ((data: unknown) => boolean) & { errors?: ErrorObject[] | null };
 
 type AnyError = ErrorObject<string, Record<string, unknown>, unknown>;
 type SchemaNode = Record<string, unknown> & {
@@ -18,24 +22,20 @@ type SchemaNode = Record<string, unknown> & {
   patternProperties?: Record<string, SchemaNode>;
 };
 
-const ajv = new Ajv({ allErrors: true, strict: false, verbose: true });
-const compiled = new WeakMap<TSchema, ValidateFunction>();
-
-/** Nouns for unions of single-key objects (`unknown step "x"` reads better than `unknown field`). */
-const unionNouns = new WeakMap<object, string>();
+/**
+ * Nouns for unions of single-key objects (`unknown step "x"` reads better than `unknown field`),
+ * by the union's JSON: a generated validator's errors carry a copy of their schema, not the
+ * TypeBox object.
+ */
+const unionNouns = new Map<string, string>();
 
 /** Names what the members of a single-key union are called in messages, e.g. `step`. */
 export function nameUnion(schema: TSchema, noun: string): void {
-  unionNouns.set(schema, noun);
+  unionNouns.set(JSON.stringify(schema), noun);
 }
 
-/** Validates `data` against `schema`; returns one issue per bad location, empty when valid. */
-export function validateSchema(schema: TSchema, data: unknown, basePath: readonly PathSegment[] = []): Issue[] {
-  let validate = compiled.get(schema);
-  if (!validate) {
-    validate = ajv.compile(schema);
-    compiled.set(schema, validate);
-  }
+/** Validates `data` with a generated validator; returns one issue per bad location, empty when valid. */
+export function validateSchema(validate: GeneratedValidator, data: unknown, basePath: readonly PathSegment[] = []): Issue[] {
   if (validate(data)) return [];
   const raw = (validate.errors ?? []) as AnyError[];
   const issues = collapse(raw, data).map((i) => ({ ...i, path: [...basePath, ...i.path] }));
@@ -125,7 +125,7 @@ function chooseBranch(u: AnyError, branchErrors: AnyError[], root: unknown): Any
   }
   const keys = discriminators(branches);
   if (keys && isPlainObject(data)) {
-    const noun = unionNouns.get(schema) ?? 'field';
+    const noun = unionNouns.get(JSON.stringify(schema)) ?? 'field';
     const present = keys.filter((k) => k in data);
     if (present.length === 0) {
       const stray = Object.keys(data)[0];
