@@ -37,11 +37,35 @@ export interface StandaloneOptions {
 
 /** A module exporting `validate` for `schema`, needing neither Ajv nor TypeBox at run time. */
 export function standaloneValidatorSource(schema: TSchema, from: string, options: StandaloneOptions = {}): string {
-  // The same options as the schema's own Ajv (route-table-schema.ts, documents/validate.ts), so errors read the same.
-  const ajv = new Ajv({ allErrors: true, strict: false, verbose: options.verbose ?? false, code: { source: true, esm: true } });
-  let code = standaloneCode(ajv, ajv.compile(schema)).replace(/^"use strict";/, '');
+  const ajv = standaloneAjv(options);
+  return moduleText(standaloneCode(ajv, ajv.compile(schema)), from, options);
+}
+
+/**
+ * A module exporting `validators`, one for each of `schemas` in their order (and each as `v<i>`),
+ * needing neither Ajv nor TypeBox at run time.
+ */
+export function standaloneModuleSource(schemas: readonly TSchema[], from: string, options: StandaloneOptions = {}): string {
+  const ajv = standaloneAjv(options);
+  const refs: Record<string, string> = {};
+  schemas.forEach((schema, i) => {
+    ajv.addSchema(schema, `schema-${i}`);
+    refs[`v${i}`] = `schema-${i}`;
+  });
+  const list = `export const validators = [${schemas.map((_, i) => `v${i}`).join(', ')}];`;
+  return moduleText(`${standaloneCode(ajv, refs)}\n${list}`, from, options);
+}
+
+function standaloneAjv(options: StandaloneOptions): Ajv {
+  // The same options as the schema's own Ajv (route-table-schema.ts, documents/validate.ts,
+  // api/contract/validate.ts), so errors read the same.
+  return new Ajv({ allErrors: true, strict: false, verbose: options.verbose ?? false, code: { source: true, esm: true } });
+}
+
+function moduleText(generated: string, from: string, options: StandaloneOptions): string {
+  let code = generated.replace(/^"use strict";/, '');
   // Ajv's standalone ESM still require()s its runtime helpers, which ESM cannot, and whose default
-  // export node and vite disagree about. The one this schema needs is written out here instead.
+  // export node and vite disagree about. The ones needed are written out here instead.
   const helpers = new Set<string>();
   code = code.replace(/require\("ajv\/dist\/runtime\/([a-z0-9]+)"\)/g, (_, name: string) => {
     const helper = HELPERS[name];
