@@ -6,6 +6,7 @@
  * next sizes a generation or decides on a collection; daemon-heap.test.ts checks they take effect).
  */
 import { setFlagsFromString } from 'node:v8';
+import { OLD_GENERATION_MARKING_FLAG } from '../../router/control/supervisor/heap-flags.js';
 
 /**
  * Called before the daemon starts (the young generation stays at its initial size: the request
@@ -22,5 +23,7 @@ export function tuneDaemonHeap(options: { routesInProcess: boolean | undefined }
   // inside, under full load, it may cost the router ~10% CPU per request (within the noise of a
   // three-round A/B); router workers run with it too (heap-flags.ts).
   setFlagsFromString('--heap-growing-percent=20');
+  // Marking starts half way to the old generation's limit, as in the router's workers (heap-flags.ts has the measurement).
+  setFlagsFromString(OLD_GENERATION_MARKING_FLAG);
   if (options.routesInProcess === false) setFlagsFromString('--optimize-for-size');
 }

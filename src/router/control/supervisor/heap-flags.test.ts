@@ -1,9 +1,11 @@
 /** The router's processes run with their heap flags: the supervisor small, the workers' young generation capped and old generation kept near its live size. */
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import { MALLOC_MMAP_THRESHOLD_BYTES, routerProcessEnv, SUPERVISOR_NODE_FLAGS, WORKER_NODE_FLAGS, workerExecArgv } from './heap-flags.js';
+import { MALLOC_MMAP_THRESHOLD_BYTES, OLD_GENERATION_MARKING_FLAG, routerProcessEnv, SUPERVISOR_NODE_FLAGS, WORKER_NODE_FLAGS, workerExecArgv } from './heap-flags.js';
 import { startSupervisedRouter, type SupervisedRouter } from './supervisor-control.js';
 
 const cmdline = (pid: number) => readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
@@ -18,9 +20,9 @@ afterAll(async () => {
 
 describe('heap flags of the router processes', () => {
   it.each([
-    [['--optimize-for-size', '--max-semi-space-size=1', '--heap-growing-percent=20'], ['--max-semi-space-size=2', '--heap-growing-percent=20']],
-    [['--optimize-for-size', '--max-semi-space-size=1', '--heap-growing-percent=20', '--import', 'file:///tsx.mjs'], ['--import', 'file:///tsx.mjs', '--max-semi-space-size=2', '--heap-growing-percent=20']],
-    [[], ['--max-semi-space-size=2', '--heap-growing-percent=20']],
+    [['--optimize-for-size', '--max-semi-space-size=1', '--heap-growing-percent=20'], ['--max-semi-space-size=2', '--heap-growing-percent=20', '--incremental-marking-hard-trigger=50']],
+    [['--optimize-for-size', '--max-semi-space-size=1', '--heap-growing-percent=20', '--import', 'file:///tsx.mjs'], ['--import', 'file:///tsx.mjs', '--max-semi-space-size=2', '--heap-growing-percent=20', '--incremental-marking-hard-trigger=50']],
+    [[], ['--max-semi-space-size=2', '--heap-growing-percent=20', '--incremental-marking-hard-trigger=50']],
   ])('a supervisor run with %j gives its workers %j', (supervisorArgv, expected) => {
     expect(workerExecArgv(supervisorArgv)).toEqual(expected);
   });
@@ -33,6 +35,15 @@ describe('heap flags of the router processes', () => {
   ])('the router processes of a daemon with environment %j run with %j', (env, expected) => {
     expect(routerProcessEnv(env)).toEqual(expected);
   });
+
+  it('a worker\'s old generation holds far fewer dead objects at its peak than without the marking trigger (garbage promoted by requests in flight)', () => {
+    const fixture = fileURLToPath(new URL('../../../../test/fixtures/heap/promoted-garbage.mjs', import.meta.url));
+    const peakMb = (flags: readonly string[]) => (JSON.parse(execFileSync(process.execPath, [...flags, fixture], { encoding: 'utf8' })) as { peakMb: number }).peakMb;
+    const withoutTrigger = WORKER_NODE_FLAGS.filter((f) => f !== OLD_GENERATION_MARKING_FLAG);
+    expect(withoutTrigger).toHaveLength(WORKER_NODE_FLAGS.length - 1);
+    // Measured: 20.9–25.9 MB without, 14.6–14.7 MB with.
+    expect(peakMb(WORKER_NODE_FLAGS)).toBeLessThan(peakMb(withoutTrigger) * 0.85);
+  }, 60_000);
 
   it.skipIf(process.platform !== 'linux')('a running supervisor has its flags and each worker has the workers\' (read from /proc)', async () => {
     supervisor = await startSupervisedRouter({ stateDir: dir, workers: 2, router: { listen: { host: '127.0.0.1', port: 0 } } });

@@ -11,7 +11,27 @@
  * measurable: in a six-round alternating A/B (one worker, wrk with 32 connections) the flag's CPU
  * per request was within ±12% of the default's in every round (mean ratio 0.97), both sides swinging
  * 85–150 µs with the host. (An earlier measurement of 20–40% more was of that swing.)
+ *
+ * Even so, V8 lets the old generation grow at least 8 MB past what a full collection left before
+ * it starts marking (2 MB only when optimizing for size, which costs a worker ~60% CPU per
+ * request). A worker keeps ~6 MB alive, so two thirds of its old generation were dead objects at
+ * the peak: a request's objects still in flight at two young collections are promoted, then die
+ * there. {@link OLD_GENERATION_MARKING_FLAG} starts incremental (mostly concurrent) marking once
+ * the old generation is half way to that limit.
  */
+
+/**
+ * Incremental marking starts when the old generation reaches 50% of its limit, not near it.
+ * Measured (`npm run bench -- memory`, 10 services at 1,000 requests/s, 5 min, the supervisor
+ * with 2 workers): each worker's anonymous memory 27–30 MB → 22–24 MB, the daemon's (which sets
+ * it at run time, daemon-heap.ts) 30–35 → 26–34 MB, all processes together, each page once, peak
+ * 159.1 → 144.9 MB. CPU: two alternating pairs of `npm run bench -- router --rounds 2` at full load
+ * gave one worker 105.6 and 91.6 µs per request with it against 96.7 and 133.9 without (the host's
+ * swing is larger than any difference); a churn of promoted garbage
+ * (test/fixtures/heap/promoted-garbage.mjs) spends ~2% more CPU. V8 does not start marking below
+ * 8 MB of old generation, so a heap smaller than that (the supervisor's) is not affected.
+ */
+export const OLD_GENERATION_MARKING_FLAG = '--incremental-marking-hard-trigger=50';
 
 /**
  * The supervisor answers the daemon and merges counters; it is off the request path, so it trades
@@ -20,7 +40,7 @@
 export const SUPERVISOR_NODE_FLAGS: readonly string[] = ['--optimize-for-size', '--max-semi-space-size=1', '--heap-growing-percent=20'];
 
 /** A worker serves requests: its young generation capped and its old generation kept near its live size (see above). */
-export const WORKER_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=2', '--heap-growing-percent=20'];
+export const WORKER_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=2', '--heap-growing-percent=20', OLD_GENERATION_MARKING_FLAG];
 
 /**
  * glibc malloc's setting for the router's processes. glibc raises its mmap threshold each time a
