@@ -89,6 +89,38 @@ describe('reading a Rollout in a cluster', () => {
     }
   });
 
+  it('a cluster that takes the connection but never answers is given up on after --request-timeout, with a sentence', async () => {
+    const c = await start();
+    // Accepts and reads, never answers: an API server that hangs, or a connection dropped on the way.
+    const silent = createServer((socket) => socket.resume());
+    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+    try {
+      const url = `http://127.0.0.1:${(silent.address() as { port: number }).port}`;
+      const path = await writeKubeconfig({ server: { url, token: undefined } as never, dir: `${c.dir}` });
+      for (const args of [['status', 'web'], ['promote', 'web']]) {
+        const started = performance.now();
+        const r = await c.run([...args, '--request-timeout', '300ms'], { kubeconfigPath: path });
+        expect(performance.now() - started).toBeLessThan(20_000);
+        expect(r.code).toBe(3);
+        expect(r.err).toMatch(new RegExp(`^error: the Kubernetes API server at ${url} \\(context fake\\) did not answer .* within 0\\.3 s`));
+      }
+    } finally {
+      silent.close();
+    }
+  });
+
+  it('--request-timeout takes a duration above 0, and on its own means the cluster as the other cluster flags do', async () => {
+    const c = await start();
+    for (const value of ['soon', '0', '-1s']) {
+      expect(await c.run(['get', '--request-timeout', value])).toMatchObject({ code: 2, err: `error: --request-timeout: "${value}" is not a duration above 0 (e.g. 10s, 500ms, 2m)\n` });
+    }
+    let out = '';
+    // No other cluster flag, no GRAYLANE_TARGET: the cluster of $KUBECONFIG all the same (a bare number is seconds).
+    const io = { out: (s: string) => void (out += s), err: () => {}, isTty: false, cwd: c.dir, env: { KUBECONFIG: c.kubeconfigPath } };
+    expect(await main(['get', '--request-timeout', '10'], io)).toBe(0);
+    expect(out).toBe('no graylane Rollouts in namespace default (context fake)\n');
+  });
+
   it('a bad configuration is a usage error: unknown context, --state-dir with a cluster flag', async () => {
     const c = await start();
     expect(await c.run(['get', '--context', 'nope'])).toMatchObject({ code: 2, err: 'error: context "nope" does not exist; the contexts are: fake\n' });
