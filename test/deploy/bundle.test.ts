@@ -4,7 +4,7 @@
  * named exports a bundle loses.
  */
 import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
@@ -21,6 +21,26 @@ describe('the bundle', () => {
     if (!existsSync(dir)) throw new Error('dist/ is not built: run `npm run build` (npm test does) before this test');
     for (const entry of ['main.js', 'supervisor-main.js', 'worker-main.js']) expect(existsSync(join(dir, entry))).toBe(true);
     expect(commonJsImportProblems(dir)).toEqual([]);
+  });
+
+  it('has source maps back to graylane\'s TypeScript, which node uses for stack traces with --enable-source-maps', async () => {
+    const bundled = readFileSync(join(ROOT, 'dist/bundle/main.js'), 'utf8');
+    const at = bundled.indexOf('new Command("graylane")');
+    expect(at).toBeGreaterThan(-1);
+    const line = bundled.slice(0, at).split('\n').length - 1;
+    const column = at - (bundled.lastIndexOf('\n', at - 1) + 1);
+    const probe = `
+      import { findSourceMap } from 'node:module';
+      const file = ${JSON.stringify(join(ROOT, 'dist/bundle/main.js'))};
+      await import(file);
+      const entry = findSourceMap(file)?.findEntry(${line}, ${column});
+      console.log(JSON.stringify(entry ?? null));
+    `;
+    const { stdout } = await promisify(execFile)(process.execPath, ['--enable-source-maps', '--input-type=module', '-e', probe]);
+    const entry = JSON.parse(stdout) as { originalSource: string; originalLine: number } | null;
+    expect(entry?.originalSource).toMatch(/\/src\/cli\/main\.ts$/);
+    const source = readFileSync(join(ROOT, 'src/cli/main.ts'), 'utf8').split('\n');
+    expect(source[entry!.originalLine]).toContain("new Command('graylane')");
   });
 
   it('a CommonJS package loaded with import() loses its named exports in a bundle, and the check names the chunk and the fix', async () => {
