@@ -11,7 +11,8 @@
  * first fifth is warm-up: JIT, buffers, the stats windows filling). "Together" counts each page
  * once (anonymous memory summed, each mapped file once: what a container holding just these
  * processes is charged); the RSS of each process summed is printed beside it, and counts the node
- * binary's resident pages once per process. The CPU each spent over the run is printed too: the
+ * binary's resident pages once per process; so is the anonymous memory of each process at the peak
+ * (where the memory is). The CPU each spent over the run is printed too: the
  * daemon alone (not its apps), the supervisor and its workers.
  */
 import { existsSync, readFileSync } from 'node:fs';
@@ -32,6 +33,8 @@ interface Sample {
   routerMb: number;
   /** Every process above, each page once. */
   togetherMb: number;
+  /** Anonymous memory of each process (its own pages): the daemon, the supervisor (0 without one), each worker. */
+  anonMb: { daemon: number; supervisor: number; workers: number[] };
 }
 
 interface ModeFigures {
@@ -106,11 +109,14 @@ async function runMode(options: { mode: string; routerWorkers: number | undefine
       const sup = supervisorPid();
       const router = sup === undefined ? { rssBytes: 0, mapped: [], processes: 0 } : await treeMemory(sup);
       routerProcesses = Math.max(routerProcesses, router.processes);
+      // treeMemory lists the supervisor first, then its children: the workers.
+      const [supervisorMapped, ...workersMapped] = router.mapped;
       samples.push({
         atS: round((performance.now() - t0) / 1000),
         daemonMb: round(daemonRss.rssBytes / MB),
         routerMb: round(router.rssBytes / MB),
         togetherMb: round(pageOnceBytes([daemonMapped, ...router.mapped]) / MB),
+        anonMb: { daemon: round(daemonMapped.anonBytes / MB), supervisor: round((supervisorMapped?.anonBytes ?? 0) / MB), workers: workersMapped.map((m) => round(m.anonBytes / MB)) },
       });
     }
     const cpu1 = await cpuNow();
@@ -149,6 +155,14 @@ async function runMode(options: { mode: string; routerWorkers: number | undefine
   }
 }
 
+/** The anonymous memory of each process in the sample where all of them together peaked: where the memory is. */
+function anonAtPeak(figures: ModeFigures): string {
+  const peak = figures.samples.reduce<Sample | undefined>((best, s) => (best === undefined || s.togetherMb > best.togetherMb ? s : best), undefined);
+  if (peak === undefined) return '-';
+  const { daemon, supervisor, workers } = peak.anonMb;
+  return figures.routerWorkers === undefined ? String(daemon) : [daemon, supervisor, workers.join(' + ') || '-'].join(' / ');
+}
+
 export async function run(options: BenchOptions): Promise<Record<string, unknown>> {
   const services = numberFlag(options.args, 'services', 10);
   const rps = numberFlag(options.args, 'rps', 1000);
@@ -163,7 +177,7 @@ export async function run(options: BenchOptions): Promise<Record<string, unknown
   const rows = [await runMode({ ...common, mode: 'router in the daemon', routerWorkers: undefined })];
   if (routerWorkers > 0) rows.push(await runMode({ ...common, mode: `supervisor, ${routerWorkers} workers`, routerWorkers }));
   if (!options.json) {
-    const width = [48, ...rows.map((r) => Math.max(24, r.mode.length + 2))];
+    const width = [56, ...rows.map((r) => Math.max(30, r.mode.length + 2))];
     const line = (cells: string[]) => console.log(`  ${cells.map((c, i) => (i === 0 ? c.padEnd(width[i]!) : c.padStart(width[i]!))).join('')}`);
     console.log(`\n  resident memory of graylane (daemon + router processes, not the apps), ${services} services, ${rps} requests/s from ${client === 'wrk' ? 'wrk' : 'this process (undici)'}, ${durationS} s`);
     line(['', ...rows.map((r) => r.mode)]);
@@ -176,6 +190,7 @@ export async function run(options: BenchOptions): Promise<Record<string, unknown
     line(['RSS summed MB, peak', ...rows.map((r) => String(r.peakRssSumMb))]);
     line(['together MB, each page once, first → last', ...rows.map((r) => `${r.startMb} → ${r.endMb}`)]);
     line(['together MB, each page once, peak (goal ≤ 150)', ...rows.map((r) => String(r.peakMb))]);
+    line(['  anonymous at the peak: daemon / supervisor / workers', ...rows.map((r) => anonAtPeak(r))]);
     line(['  goal met', ...rows.map((r) => (r.met.underBudget ? 'pass' : 'FAIL'))]);
     line(['last fifth / second fifth (≤ 1.1)', ...rows.map((r) => r.growth.toFixed(3))]);
     line(['  flat', ...rows.map((r) => (r.met.flat ? 'pass' : 'FAIL'))]);
