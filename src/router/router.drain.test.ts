@@ -1,4 +1,5 @@
 import http from 'node:http';
+import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocket, WebSocketServer } from 'ws';
 import {
@@ -13,6 +14,7 @@ import {
   type Handler,
   type Upstream,
 } from '../../test/fixtures/router/support.js';
+import { FRESH_CONNECTION_GRACE_MS } from './fresh-connections.js';
 import type { RouterEvent } from './types.js';
 
 const cleanups: (() => Promise<void>)[] = [];
@@ -69,6 +71,51 @@ describe('draining', () => {
       open = await connections(a);
     }
     expect(open).toBe(0);
+  });
+
+  it('a connection accepted just before the router stops has its request answered, then closed, not reset', async () => {
+    const a = await upstream('a');
+    const r = await startRouter({ routes: serviceTable({ stable: [a] }) });
+    cleanups.push(r.close);
+    const port = Number(new URL(r.url).port);
+    // Connected and accepted; its request is not read yet when the stop begins (a busy event loop).
+    const socket = net.connect(port, '127.0.0.1');
+    cleanups.push(() => Promise.resolve(void socket.destroy()));
+    await new Promise((resolve) => socket.once('connect', resolve));
+    await sleep(50);
+    let answer = '';
+    socket.on('data', (d: Buffer) => (answer += d.toString()));
+    const closed = new Promise<string | undefined>((resolve) => {
+      socket.once('error', (err: NodeJS.ErrnoException) => resolve(err.code));
+      socket.once('close', () => resolve(undefined));
+    });
+    const stopped = r.router.stop({ drainTimeoutMs: 5_000 });
+    socket.write('GET / HTTP/1.1\r\nhost: x\r\n\r\n');
+    expect(await closed).toBeUndefined();
+    expect(answer).toMatch(/^HTTP\/1\.1 200 OK\r\n/);
+    expect(answer).toMatch(/\r\nconnection: close\r\n/i);
+    // Served by the upstream (its body is its name).
+    expect(answer.slice(answer.indexOf('\r\n\r\n') + 4)).toMatch(/^(1\r\n)?a/);
+    const started = performance.now();
+    await stopped;
+    // Nothing fresh is left to wait for: the stop does not sit out the grace.
+    expect(performance.now() - started).toBeLessThan(900);
+  });
+
+  it('a connection that connects and sends nothing holds a stopping router for at most the grace, not the drain deadline', async () => {
+    const a = await upstream('a');
+    const r = await startRouter({ routes: serviceTable({ stable: [a] }) });
+    const socket = net.connect(Number(new URL(r.url).port), '127.0.0.1');
+    cleanups.push(() => Promise.resolve(void socket.destroy()));
+    socket.on('error', () => undefined);
+    await new Promise((resolve) => socket.once('connect', resolve));
+    await sleep(50);
+    const started = performance.now();
+    await r.router.stop({ drainTimeoutMs: 20_000 });
+    const ms = performance.now() - started;
+    expect(ms).toBeGreaterThanOrEqual(FRESH_CONNECTION_GRACE_MS - 50);
+    expect(ms).toBeLessThan(FRESH_CONNECTION_GRACE_MS + 5_000);
+    await until(() => socket.destroyed || socket.readableEnded);
   });
 
   it('marking an instance draining in the table stops new requests to it, and undraining restores it', async () => {

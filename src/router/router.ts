@@ -31,6 +31,7 @@ import type {
   StatsQuery,
   TimeoutOptions,
 } from './types.js';
+import { FRESH_CONNECTION_GRACE_MS, FreshConnections } from './fresh-connections.js';
 import { proxyUpgrade } from './upgrade.js';
 import { CertificateStore } from './tls/certificate-store.js';
 import { loadCertificates, type LoadedCertificate } from './tls/certificates.js';
@@ -229,6 +230,8 @@ class RouterImpl extends EventEmitter implements Router {
   private readonly redirectServices: ReadonlySet<string>;
   private httpsPort = 0;
   private stopping = false;
+  /** The plain listener's accepted connections that have not carried a request yet (see fresh-connections.ts). */
+  private freshConnections: FreshConnections | undefined;
 
   constructor(private readonly options: RouterOptions) {
     super();
@@ -286,6 +289,7 @@ class RouterImpl extends EventEmitter implements Router {
       this.onPlainRequest,
     );
     this.server = server;
+    this.freshConnections = new FreshConnections(server);
     const maxConnections = this.options.maxClientConnections ?? DEFAULT_MAX_CLIENT_CONNECTIONS;
     if (maxConnections > 0) server.maxConnections = maxConnections;
     server.on('upgrade', this.onUpgrade);
@@ -354,7 +358,9 @@ class RouterImpl extends EventEmitter implements Router {
     const https = this.https;
     const httpsClosed = https ? new Promise<void>((resolve) => https.server.close(() => resolve())) : Promise.resolve();
     https?.closeSessions();
-    const busy = () => [...this.instances.values()].some((i) => i.inflight > 0 || i.active.size > 0 || i.queue.length > 0);
+    const inFlight = () => [...this.instances.values()].some((i) => i.inflight > 0 || i.active.size > 0 || i.queue.length > 0);
+    const freshUntil = Math.min(deadline, Date.now() + FRESH_CONNECTION_GRACE_MS);
+    const busy = () => inFlight() || ((this.freshConnections?.size ?? 0) > 0 && Date.now() < freshUntil);
     while (busy() && Date.now() < deadline) {
       await new Promise((r) => setTimeout(r, 20));
       server?.closeIdleConnections();
@@ -505,6 +511,9 @@ class RouterImpl extends EventEmitter implements Router {
 
   /** The plain listener: as {@link onRequest}, but services that ask for HTTPS are sent there. */
   private readonly onPlainRequest = (req: http.IncomingMessage, res: http.ServerResponse): void => {
+    this.freshConnections?.served(req.socket);
+    // A request that came while the router stops is served, on a connection that then closes.
+    if (this.stopping) res.shouldKeepAlive = false;
     if (this.redirectServices.size > 0 && this.https) {
       const refusal = this.refuse(req);
       if (refusal) {
@@ -549,6 +558,7 @@ class RouterImpl extends EventEmitter implements Router {
   }
 
   private readonly onUpgrade = (req: http.IncomingMessage, socket: import('node:stream').Duplex, head: Buffer): void => {
+    this.freshConnections?.served(req.socket);
     const r = this.refuse(req);
     if (r) {
       socket.end(`HTTP/1.1 ${r.status} ${http.STATUS_CODES[r.status] ?? ''}\r\nx-graylane-error: ${r.reason}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
