@@ -1,10 +1,11 @@
 /**
  * When a rollout verb talks to a Kubernetes cluster instead of the daemon, and which one. The
  * rule: any of `--cluster`, `--kubeconfig FILE`, `--context NAME`, `-n/--namespace NS` or
- * `--request-timeout DURATION` on the command, or `GRAYLANE_TARGET=cluster` in the environment (what `kubectl graylane` sets), means
- * the cluster; nothing of these means the daemon. The cluster is found as kubectl finds it
- * (`--kubeconfig`, else `$KUBECONFIG`, else `~/.kube/config`, else the pod's service account);
- * the namespace is `-n`, else the context's, else `default`.
+ * `--request-timeout DURATION` on the command, or `GRAYLANE_TARGET=cluster` in the environment
+ * (what `kubectl graylane` sets), means the cluster; nothing of these means the daemon. The
+ * cluster is found as kubectl finds it (`--kubeconfig`, else `$KUBECONFIG`, else
+ * `~/.kube/config`, else the pod's service account); the namespace is `-n`, else the context's,
+ * else `default`.
  */
 import type { Command } from 'commander';
 import type { KubeConfig } from '@kubernetes/client-node';
