@@ -27,10 +27,10 @@
  * it at run time, daemon-heap.ts) 30–35 → 26–34 MB, all processes together, each page once, peak
  * 159.1 → 144.9 MB. CPU: two alternating pairs of `npm run bench -- router --rounds 2` at full load
  * gave one worker 105.6 and 91.6 µs per request with it against 96.7 and 133.9 without (the host's
- * swing is larger than any difference); a churn of promoted garbage
- * (test/fixtures/heap/promoted-garbage.mjs) spends ~2% more CPU. The supervisor goes without: V8
- * starts no incremental marking while the old generation is below its activation threshold, and
- * the supervisor's (~5 MB live) stays there.
+ * swing is larger than any difference); a churn of promoted garbage, where GC is all the work
+ * (test/fixtures/heap/promoted-garbage.mjs), spends 2–4% more CPU. The supervisor goes without:
+ * V8 starts no incremental marking while the old generation is below its activation threshold,
+ * and the supervisor's (~5 MB live) stays there.
  */
 export const OLD_GENERATION_MARKING_FLAG = '--incremental-marking-hard-trigger=50';
 
