@@ -6,6 +6,7 @@ import { execFileSync } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { medianMarkingStart } from '../../../test/fixtures/heap/marking-starts.js';
 
 const tsx = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
 const module = pathToFileURL(new URL('./daemon-heap.ts', import.meta.url).pathname).href;
@@ -50,7 +51,7 @@ describe('the daemon heap tuning', () => {
     expect(tuned).toBeLessThan(untuned * 0.8);
   }, 60_000);
 
-  it('starts marking the old generation half way to its limit: fewer dead objects at the peak than with V8\'s own trigger', () => {
+  it('starts marking the old generation half way to its limit, where V8 on its own starts near it', () => {
     const fixture = pathToFileURL(new URL('../../../test/fixtures/heap/promoted-garbage.mjs', import.meta.url).pathname).href;
     const script = (ownTrigger: boolean) => `
       import { setFlagsFromString } from 'node:v8';
@@ -58,12 +59,16 @@ describe('the daemon heap tuning', () => {
       import { oldGenerationMb } from ${JSON.stringify(fixture)};
       tuneDaemonHeap({ routesInProcess: true });
       if (${ownTrigger}) setFlagsFromString('--incremental-marking-hard-trigger=0');
-      console.log((await oldGenerationMb()).peakMb);
+      setFlagsFromString('--trace-incremental-marking');
+      await oldGenerationMb();
     `;
-    const run = (ownTrigger: boolean) => Number(execFileSync(process.execPath, ['--import', tsx, '--input-type=module', '-e', script(ownTrigger)], { encoding: 'utf8' }).trim());
-    // The lower of two runs each: concurrent marking's timing moves a single peak by ~1 MB.
-    const peakMb = (ownTrigger: boolean) => Math.min(run(ownTrigger), run(ownTrigger));
-    // Measured: 20.7–22.6 MB with V8's trigger, 18.5–20.1 MB with the daemon's.
-    expect(peakMb(false)).toBeLessThan(peakMb(true) * 0.95);
+    const trace = (ownTrigger: boolean) => execFileSync(process.execPath, ['--import', tsx, '--input-type=module', '-e', script(ownTrigger)], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
+    // Measured: a median of 0.80 (16 MB of 20) with the daemon's trigger, 0.95 (19 of 20) with V8's;
+    // V8's own starts come from a task, later still on a busy host.
+    // (The peak old generation, 18.5–20.1 MB against 20.7–22.6, is what the trigger is for, but
+    // concurrent marking's share of a loaded host's CPU moves it by MBs: it failed once in CI.)
+    const withTrigger = medianMarkingStart(trace(false));
+    expect(withTrigger).toBeLessThan(0.86);
+    expect(withTrigger).toBeLessThan(medianMarkingStart(trace(true)) - 0.05);
   }, 60_000);
 });

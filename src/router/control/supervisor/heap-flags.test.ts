@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
+import { medianMarkingStart } from '../../../../test/fixtures/heap/marking-starts.js';
 import { MALLOC_MMAP_THRESHOLD_BYTES, OLD_GENERATION_MARKING_FLAG, routerProcessEnv, SUPERVISOR_NODE_FLAGS, WORKER_NODE_FLAGS, workerExecArgv } from './heap-flags.js';
 import { startSupervisedRouter, type SupervisedRouter } from './supervisor-control.js';
 
@@ -36,13 +37,17 @@ describe('heap flags of the router processes', () => {
     expect(routerProcessEnv(env)).toEqual(expected);
   });
 
-  it('a worker\'s old generation holds far fewer dead objects at its peak than without the marking trigger (garbage promoted by requests in flight)', () => {
+  it('a worker starts marking its old generation half way to the limit, where V8 on its own starts near it (garbage promoted by requests in flight)', () => {
     const fixture = fileURLToPath(new URL('../../../../test/fixtures/heap/promoted-garbage.mjs', import.meta.url));
-    const peakMb = (flags: readonly string[]) => (JSON.parse(execFileSync(process.execPath, [...flags, fixture], { encoding: 'utf8' })) as { peakMb: number }).peakMb;
+    const trace = (flags: readonly string[]) => execFileSync(process.execPath, [...flags, '--trace-incremental-marking', fixture], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
     const withoutTrigger = WORKER_NODE_FLAGS.filter((f) => f !== OLD_GENERATION_MARKING_FLAG);
     expect(withoutTrigger).toHaveLength(WORKER_NODE_FLAGS.length - 1);
-    // Measured: 20.9–25.9 MB without, 14.6–14.7 MB with.
-    expect(peakMb(WORKER_NODE_FLAGS)).toBeLessThan(peakMb(withoutTrigger) * 0.85);
+    // The peak old generation this is for (14.6–14.7 MB against 20.9–25.9 on the same churn) moves
+    // with the CPU concurrent marking gets on a loaded host; where marking starts does not. Measured:
+    // a median of 0.76 (13.5 MB of 18) with the trigger, 0.89–0.94 without.
+    const withTrigger = medianMarkingStart(trace(WORKER_NODE_FLAGS));
+    expect(withTrigger).toBeLessThan(0.86);
+    expect(withTrigger).toBeLessThan(medianMarkingStart(trace(withoutTrigger)) - 0.05);
   }, 60_000);
 
   it.skipIf(process.platform !== 'linux')('a running supervisor has its flags and each worker has the workers\' (read from /proc)', async () => {
