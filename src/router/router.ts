@@ -230,7 +230,7 @@ class RouterImpl extends EventEmitter implements Router {
   private readonly redirectServices: ReadonlySet<string>;
   private httpsPort = 0;
   private stopping = false;
-  /** The plain listener's accepted connections that have not carried a request yet (see fresh-connections.ts). */
+  /** The plain listener's accepted connections that have not carried a request yet (see fresh-connections.ts; the HTTPS listener follows its own). */
   private freshConnections: FreshConnections | undefined;
 
   constructor(private readonly options: RouterOptions) {
@@ -357,13 +357,15 @@ class RouterImpl extends EventEmitter implements Router {
     this.certificateStore?.close();
     const https = this.https;
     const httpsClosed = https ? new Promise<void>((resolve) => https.server.close(() => resolve())) : Promise.resolve();
-    https?.closeSessions();
+    https?.startDrain();
     const inFlight = () => [...this.instances.values()].some((i) => i.inflight > 0 || i.active.size > 0 || i.queue.length > 0);
     const freshUntil = Math.min(deadline, Date.now() + FRESH_CONNECTION_GRACE_MS);
-    const busy = () => inFlight() || ((this.freshConnections?.size ?? 0) > 0 && Date.now() < freshUntil);
+    const fresh = () => (this.freshConnections?.size ?? 0) + (https?.freshConnections ?? 0);
+    const busy = () => inFlight() || (fresh() > 0 && Date.now() < freshUntil);
     while (busy() && Date.now() < deadline) {
       await new Promise((r) => setTimeout(r, 20));
       server?.closeIdleConnections();
+      https?.closeIdle();
     }
     for (const inst of this.instances.values()) for (const a of [...inst.active]) a.abortForDrain();
     server?.closeAllConnections();

@@ -4,9 +4,14 @@
  * HTTP/2 requests are reshaped into what that handling (and the HTTP/1.1 upstream) expects:
  * `:authority` becomes `Host`, pseudo-headers go, and split `cookie` fields are joined again
  * (RFC 9113 §8.2.3), since upstream requests stay HTTP/1.1.
+ *
+ * A stopping router drains it as it drains the plain listener (fresh-connections.ts): the listener
+ * follows each connection from its TCP accept, so one accepted before the stop (handshake done or
+ * not) is given the grace to bring its first request, and one that is idle is closed, not cut.
  */
 import type http from 'node:http';
 import http2 from 'node:http2';
+import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
 import type { CertificateStore } from './certificate-store.js';
@@ -34,12 +39,46 @@ export interface HttpsServerOptions {
 export interface HttpsServer {
   /** The underlying server (listen on it). */
   server: http2.Http2SecureServer;
-  /** Sends GOAWAY on HTTP/2 sessions so clients open new connections elsewhere; streams in flight finish. */
-  closeSessions(): void;
-  /** Cuts every connection still open. */
+  /**
+   * The listener is stopping: HTTP/1.1 responses from now on close their connection, and
+   * {@link closeIdle} runs. Connections that have carried no request yet are left to bring it.
+   */
+  startDrain(): void;
+  /**
+   * Closes, gracefully, what has served a request and has nothing in flight: an HTTP/1.1
+   * connection between requests (TLS close and FIN), an HTTP/2 session (GOAWAY; its streams
+   * finish). Called again while the router drains, as connections fall idle.
+   */
+  closeIdle(): void;
+  /** Accepted connections (TLS handshake or not) that have carried no request yet. */
+  readonly freshConnections: number;
+  /** Cuts every connection still open, handshaking or not. */
   destroyAll(): void;
   /** Replaces the certificate of clients without SNI. */
   setFallback(cert: LoadedCertificate): void;
+}
+
+/** One client connection, from its TCP accept to its close. */
+interface Connection {
+  readonly raw: Socket;
+  /** Set once the TLS handshake is done and ALPN chose HTTP/1.1. */
+  tls?: TLSSocket;
+  /** Set once the TLS handshake is done and ALPN chose HTTP/2. */
+  session?: http2.ServerHttp2Session;
+  /** A request (or HTTP/2 stream) has come on it. */
+  served: boolean;
+  /** HTTP/1.1 responses not yet sent in full. */
+  readonly responses: Set<http.ServerResponse>;
+  /** {@link HttpsServer.closeIdle} has closed it. */
+  closing: boolean;
+}
+
+/**
+ * A connection's key: its peer's address and port, the same on the TCP socket the listener accepts
+ * and on the TLS socket or HTTP/2 session node builds on it (which expose no public link to it).
+ */
+function peerKey(socket: { remoteAddress?: string | undefined; remotePort?: number | undefined }): string | undefined {
+  return socket.remoteAddress === undefined || socket.remotePort === undefined ? undefined : `${socket.remoteAddress}|${socket.remotePort}`;
 }
 
 /**
@@ -93,32 +132,86 @@ export function createHttpsServer(options: HttpsServerOptions): HttpsServer {
   Object.assign(server, { keepAliveTimeout: options.idleMs, headersTimeout: options.headerMs, requestTimeout: 0 });
   server.setTimeout(options.idleMs);
   if (options.maxConnections > 0) server.maxConnections = options.maxConnections;
-  const sockets = new Set<TLSSocket>();
-  const sessions = new Set<http2.ServerHttp2Session>();
+  const connections = new Map<string, Connection>();
+  let draining = false;
+  const connectionOf = (socket: { remoteAddress?: string | undefined; remotePort?: number | undefined }) => {
+    const key = peerKey(socket);
+    return key === undefined ? undefined : connections.get(key);
+  };
+  server.on('connection', (raw: Socket) => {
+    const key = peerKey(raw);
+    if (key === undefined) return;
+    const connection: Connection = { raw, served: false, responses: new Set(), closing: false };
+    connections.set(key, connection);
+    raw.once('close', () => {
+      if (connections.get(key) === connection) connections.delete(key);
+    });
+  });
   server.on('secureConnection', (socket: TLSSocket) => {
-    sockets.add(socket);
-    socket.once('close', () => sockets.delete(socket));
+    const connection = connectionOf(socket);
+    if (connection && socket.alpnProtocol !== 'h2') connection.tls = socket;
   });
   server.on('session', (session: http2.ServerHttp2Session) => {
-    sessions.add(session);
-    session.once('close', () => sessions.delete(session));
+    const connection = connectionOf(session.socket);
+    if (!connection) return;
+    connection.session = session;
+    session.once('stream', () => (connection.served = true));
   });
   server.on('request', (req: http.IncomingMessage | http2.Http2ServerRequest, res: http.ServerResponse | http2.Http2ServerResponse) => {
-    if (req instanceof http2.Http2ServerRequest) options.onRequest(asHttp1Request(req), res as unknown as http.ServerResponse);
-    else options.onRequest(req, res as http.ServerResponse);
+    if (req instanceof http2.Http2ServerRequest) {
+      options.onRequest(asHttp1Request(req), res as unknown as http.ServerResponse);
+      return;
+    }
+    const h1 = res as http.ServerResponse;
+    const connection = connectionOf(req.socket);
+    if (connection) {
+      connection.served = true;
+      connection.responses.add(h1);
+      h1.once('close', () => connection.responses.delete(h1));
+    }
+    if (draining) h1.shouldKeepAlive = false;
+    options.onRequest(req, h1);
   });
-  server.on('upgrade', options.onUpgrade);
+  server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
+    const connection = connectionOf(req.socket);
+    // An upgraded connection is no longer HTTP: the router's drain of its instance ends it.
+    if (connection) connection.served = connection.closing = true;
+    options.onUpgrade(req, socket, head);
+  });
   // A failed handshake or a broken session is the client's business: close it, never crash.
   server.on('tlsClientError', (_err: Error, socket: TLSSocket) => socket.destroy());
   server.on('sessionError', () => undefined);
+  const closeIdle = () => {
+    for (const c of connections.values()) {
+      if (c.closing || !c.served) continue;
+      if (c.session) {
+        c.closing = true;
+        c.session.close();
+      } else if (c.tls && c.responses.size === 0) {
+        c.closing = true;
+        c.tls.end();
+      }
+    }
+  };
   return {
     server,
-    closeSessions: () => {
-      for (const s of sessions) s.close();
+    startDrain: () => {
+      draining = true;
+      // Responses whose head is not sent yet say so: their clients do not reuse the connection.
+      for (const c of connections.values()) for (const res of c.responses) if (!res.headersSent) res.shouldKeepAlive = false;
+      closeIdle();
+    },
+    closeIdle,
+    get freshConnections() {
+      let n = 0;
+      for (const c of connections.values()) if (!c.served) n++;
+      return n;
     },
     destroyAll: () => {
-      for (const s of sessions) s.destroy();
-      for (const s of sockets) s.destroy();
+      for (const c of connections.values()) {
+        c.session?.destroy();
+        c.raw.destroy();
+      }
     },
     setFallback: (cert) => server.setSecureContext({ cert: cert.cert, key: cert.key, minVersion: 'TLSv1.2' }),
   };
