@@ -152,4 +152,15 @@ describe.skipIf(!hasOpenssl())('a stopping router, over TLS', () => {
     expect(ms).toBeGreaterThanOrEqual(FRESH_CONNECTION_GRACE_MS - 50);
     expect(ms).toBeLessThan(FRESH_CONNECTION_GRACE_MS + 5_000);
   });
+
+  it('a client that connects and never starts its TLS handshake holds the stop for at most the grace (the listener waited for it to leave)', async () => {
+    const r = await tlsRouter();
+    const raw = net.connect(r.port, '127.0.0.1');
+    cleanups.push(() => void raw.destroy());
+    raw.on('error', () => undefined);
+    await new Promise((resolve) => raw.once('connect', resolve));
+    const started = performance.now();
+    await r.stop(20_000);
+    expect(performance.now() - started).toBeLessThan(FRESH_CONNECTION_GRACE_MS + 5_000);
+  });
 });
