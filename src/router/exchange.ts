@@ -24,6 +24,12 @@ export interface ExchangeEnvironment {
   /** Request bodies larger than this get 413; 0 = no limit. */
   maxRequestBodyBytes: number;
   mirrors: MirrorLimiter;
+  /**
+   * The router is stopping: a response begun now closes its client's connection, which says so
+   * (`connection: close`) rather than being closed once idle, when its client may be sending its
+   * next request on it.
+   */
+  closingConnections: boolean;
 }
 
 type Failure = 'drain' | 'client';
@@ -335,6 +341,7 @@ export class Exchange implements Waiter {
     if (status === 404) this.release?.notFound(this.req, this.group);
     const { headers, contentLength } = clientResponseHeadersFromRaw(rawHeaders, this.extraHeaders);
     this.contentLength = contentLength;
+    if (this.env.closingConnections) this.res.shouldKeepAlive = false;
     // HTTP/2 has no reason phrase (RFC 9113 §8.3.2): node warns when given one.
     if (this.req.httpVersionMajor === 2) this.res.writeHead(status, headers);
     else this.res.writeHead(status, statusText, headers);
@@ -527,6 +534,7 @@ export class Exchange implements Waiter {
     }
     // The body may still be arriving; read it so the keep-alive connection stays usable.
     if (!this.bodyEnded && !this.bodyFlowing) this.req.resume();
+    if (this.env.closingConnections) this.res.shouldKeepAlive = false;
     sendPlain(this.res, status, reason, text);
   }
 

@@ -102,6 +102,25 @@ describe('draining', () => {
     expect(performance.now() - started).toBeLessThan(900);
   });
 
+  it('a response begun after the stop says connection: close, so its keep-alive client does not send its next request on a connection about to close', async () => {
+    const a = await upstream('a', slowEcho(300));
+    const r = await startRouter({ routes: serviceTable({ stable: [a] }) });
+    cleanups.push(r.close);
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    cleanups.push(() => Promise.resolve(agent.destroy()));
+    const before = await send(`${r.url}/`, { agent });
+    expect(before.headers.connection).toBe('keep-alive');
+    // Sent on the kept-alive connection before the stop; the upstream answers after it began.
+    const during = send(`${r.url}/`, { agent });
+    await sleep(100);
+    const stopped = r.router.stop({ drainTimeoutMs: 5_000 });
+    const reply = await during;
+    expect(reply.status).toBe(200);
+    expect(reply.body).toBe('a');
+    expect(reply.headers.connection).toBe('close');
+    await stopped;
+  });
+
   it('a connection that connects and sends nothing holds a stopping router for at most the grace, not the drain deadline', async () => {
     const a = await upstream('a');
     const r = await startRouter({ routes: serviceTable({ stable: [a] }) });

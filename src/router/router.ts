@@ -246,7 +246,7 @@ class RouterImpl extends EventEmitter implements Router {
     this.mirrors = new MirrorLimiter(options.mirrorMaxConcurrent ?? 64);
     this.maxRequestBodyBytes = options.maxRequestBodyBytes ?? DEFAULT_MAX_REQUEST_BODY_BYTES;
     this.trustedProxies = trustedProxyList(options.trustedProxies);
-    this.env = { timeouts: this.timeouts, maxReplayBytes: 64 * 1024, maxRequestBodyBytes: this.maxRequestBodyBytes, mirrors: this.mirrors };
+    this.env = { timeouts: this.timeouts, maxReplayBytes: 64 * 1024, maxRequestBodyBytes: this.maxRequestBodyBytes, mirrors: this.mirrors, closingConnections: false };
     this.instanceEnv = {
       breaker: this.breaker,
       connectMs: this.timeouts.connectMs,
@@ -350,6 +350,7 @@ class RouterImpl extends EventEmitter implements Router {
   async stop(options: { drainTimeoutMs?: number } = {}): Promise<void> {
     if (this.stopping) return;
     this.stopping = true;
+    this.env.closingConnections = true;
     const deadline = Date.now() + (options.drainTimeoutMs ?? this.drainTimeoutMs);
     const server = this.server;
     const closed = server ? new Promise<void>((resolve) => server.close(() => resolve())) : Promise.resolve();

@@ -197,8 +197,6 @@ export function createHttpsServer(options: HttpsServerOptions): HttpsServer {
     server,
     startDrain: () => {
       draining = true;
-      // Responses whose head is not sent yet say so: their clients do not reuse the connection.
-      for (const c of connections.values()) for (const res of c.responses) if (!res.headersSent) res.shouldKeepAlive = false;
       closeIdle();
     },
     closeIdle,
