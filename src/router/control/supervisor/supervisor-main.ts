@@ -29,6 +29,7 @@ import { workerExecArgv } from './heap-flags.js';
 import { packReport, unpackReport, type WireMergedReport } from './wire-report.js';
 import { SocketHandover } from './socket-handover.js';
 import { DroppedMessages } from './dropped-messages.js';
+import { setSessionPriority } from './session-priority.js';
 
 interface WorkerState {
   /** This supervisor's number for it (pids can be reused). */
@@ -102,15 +103,23 @@ let nextWorkerId = 1;
 /** Why a worker could not be given `config.workerPriority`, the first time it was refused. */
 let priorityRefused: string | undefined;
 
+/** Whether the supervisor's session has been given `config.workerPriority` (session-priority.ts). */
+let sessionPrioritized = false;
+
 function prioritize(pid: number): void {
   if (config.workerPriority === undefined) return;
+  let code: string | undefined;
   try {
     setPriority(pid, config.workerPriority);
+    if (!sessionPrioritized) {
+      code = setSessionPriority(config.workerPriority);
+      sessionPrioritized = code === undefined;
+    }
   } catch (err) {
     // node's SystemError carries the errno's name in `info`.
-    const code = (err as { info?: { code?: string } }).info?.code ?? (err as NodeJS.ErrnoException).code;
-    priorityRefused ??= `the router workers cannot be given priority ${config.workerPriority} (${code ?? (err as Error).message}: a priority below 0 needs root or CAP_SYS_NICE); they run at ${priorityOf(pid)}`;
+    code = (err as { info?: { code?: string } }).info?.code ?? (err as NodeJS.ErrnoException).code ?? (err as Error).message;
   }
+  if (code !== undefined) priorityRefused ??= `the router workers cannot be given priority ${config.workerPriority} (${code}: a priority below 0 needs root or CAP_SYS_NICE); they run at ${priorityOf(pid)}`;
 }
 
 /** A worker's nice value now; 0 for one already gone. */

@@ -3,7 +3,7 @@
  * nginx's worker_priority), replacements included; one the system refuses is said, not fatal.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { getPriority, tmpdir } from 'node:os';
 import { pathToFileURL } from 'node:url';
@@ -27,6 +27,13 @@ async function start(workerPriority: number): Promise<SupervisedRouter> {
 }
 
 const isRoot = process.getuid?.() === 0;
+const hasAutogroup = existsSync('/proc/self/autogroup');
+
+/** A process's session (autogroup) and its nice value, from `/proc/PID/autogroup` ("/autogroup-42 nice -5"). */
+function sessionOf(pid: number): { group: string; nice: number } {
+  const [group, , nice] = readFileSync(`/proc/${pid}/autogroup`, 'utf8').trim().split(' ');
+  return { group: group!, nice: Number(nice) };
+}
 const hasSetpriv = existsSync('/usr/bin/setpriv');
 
 /** Starts a supervisor asking for `workerPriority` from a child without CAP_SYS_NICE; its priorityRefused and workers' priorities. */
@@ -45,6 +52,13 @@ function startWithoutSysNice(stateDir: string, workerPriority: number): { priori
 }
 
 describe('the router workers\' scheduling priority', () => {
+  it.skipIf(!hasAutogroup)('leaves the session\'s priority alone when none is asked for', async () => {
+    const stateDir = mkdtempSync(join(tmpdir(), 'graylane-priority-'));
+    dirs.push(stateDir);
+    supervisor = await startSupervisedRouter({ stateDir, workers: 1, router: { listen: { host: '127.0.0.1', port: 0 } } });
+    expect(sessionOf(supervisor.pid).nice).toBe(0);
+  }, 40_000);
+
   it('runs every worker at a lower priority asked for (any user may), and a replacement too', async () => {
     const s = await start(5);
     expect(s.priorityRefused).toBeUndefined();
@@ -53,6 +67,13 @@ describe('the router workers\' scheduling priority', () => {
     expect(workers.map((w) => getPriority(w.pid))).toEqual([5, 5]);
     // The supervisor itself keeps its own.
     expect(getPriority(s.pid)).toBe(getPriority());
+    if (hasAutogroup) {
+      // Their session, which they share with the supervisor, has it too: the kernel shares the CPU
+      // between sessions (each app instance has one) before it looks at a process's nice value.
+      expect(workers.map((w) => sessionOf(w.pid))).toEqual([sessionOf(s.pid), sessionOf(s.pid)]);
+      expect(sessionOf(s.pid).nice).toBe(5);
+      expect(sessionOf(s.pid).group).not.toBe(sessionOf(process.pid).group);
+    }
     process.kill(workers[0]!.pid, 'SIGKILL');
     const deadline = Date.now() + 15_000;
     let replaced = await s.workers();
@@ -79,7 +100,9 @@ describe('the router workers\' scheduling priority', () => {
   it.skipIf(!isRoot)('runs them at a higher priority with root (CAP_SYS_NICE)', async () => {
     const s = await start(-5);
     expect(s.priorityRefused).toBeUndefined();
-    expect((await s.workers()).map((w) => w.priority)).toEqual([-5, -5]);
+    const workers = await s.workers();
+    expect(workers.map((w) => w.priority)).toEqual([-5, -5]);
+    if (hasAutogroup) expect(workers.map((w) => sessionOf(w.pid).nice)).toEqual([-5, -5]);
   }, 40_000);
 
   it.skipIf(!isRoot || !hasSetpriv)('without CAP_SYS_NICE (dropped by setpriv), starts anyway, the workers at the default, and says why', () => {
