@@ -403,7 +403,7 @@ async function startWithNginx(ctx: {
     routerUrl: plane.url,
     adminUrl: undefined,
     routerSupervisor: undefined,
-    warnings: [],
+    warnings: plane.control.priorityRefused === undefined ? [] : [plane.control.priorityRefused],
     routesInProcess: false,
     adoption,
     orphans: ctx.orphans,

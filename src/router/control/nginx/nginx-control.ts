@@ -58,6 +58,8 @@ export interface NginxRouterControlOptions {
 export interface NginxRouterControl extends RouterControl {
   /** Stops nginx (managed mode: gracefully, in-flight requests finish) and the log reader. */
   stop(options?: { timeoutMs?: number }): Promise<void>;
+  /** Managed mode: why nginx could not be given the `workerPriority` asked for; undefined when it was, or none was asked. */
+  readonly priorityRefused: string | undefined;
 }
 
 const ZERO_RELEASE: ReleaseStats = { assigned: { stable: 0, canary: 0 }, pinned: { stable: 0, canary: 0 }, fallbacks: 0, unreadyServed: 0, forgedTokens: 0, skewErrors: 0, lastPinnedMs: {} };
@@ -87,6 +89,10 @@ class NginxControl implements NginxRouterControl {
   /** Per instance taken out of routing: the workers that may still hold its requests. */
   private readonly drains = new Map<string, number[] | 'include'>();
   private queue: Promise<unknown> = Promise.resolve();
+
+  get priorityRefused(): string | undefined {
+    return this.nginx?.priorityRefused;
+  }
 
   constructor(
     private readonly options: NginxRouterControlOptions,

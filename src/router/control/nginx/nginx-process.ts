@@ -7,6 +7,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { chmodSync, mkdirSync, readdirSync, readFileSync, readlinkSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
+import { setSessionPriority } from '../session-priority.js';
 import { NginxRunError } from './errors.js';
 import { renderMainConfig } from './render-config.js';
 
@@ -18,7 +19,10 @@ export interface NginxProcessOptions {
   prefixDir: string;
   /** `worker_processes`. */
   workers: number | 'auto';
-  /** `worker_priority` (a nice value); absent: nginx's default. */
+  /**
+   * `worker_priority` (a nice value); absent: nginx's default. nginx then runs in a session of its
+   * own, which gets it too (session-priority.ts).
+   */
   workerPriority?: number | undefined;
   /** Old workers' deadline after a reload (`worker_shutdown_timeout`), ms. */
   workerShutdownTimeoutMs: number;
@@ -32,6 +36,8 @@ export interface NginxProcessOptions {
 export interface NginxProcess {
   /** The master's pid. */
   pid: number;
+  /** Why nginx's session could not be given `workerPriority`; undefined when it was, or none was asked. */
+  readonly priorityRefused: string | undefined;
   /** Tests `http`, puts it in force by a graceful reload; resolves once only new workers accept. Returns the workers that were replaced. */
   reload(http: string): Promise<number[]>;
   /** Of `pids`, those still running. */
@@ -130,6 +136,7 @@ class ManagedNginx implements NginxProcess {
     private readonly binary: string,
     private readonly dir: string,
     private readonly timeoutMs: number,
+    readonly priorityRefused: string | undefined,
   ) {}
 
   get pid(): number {
@@ -226,10 +233,14 @@ export async function startNginx(options: NginxProcessOptions): Promise<NginxPro
   writeFileSync(join(dir, 'routes.conf'), options.http);
   writeFileSync(join(dir, 'nginx.conf'), renderMainConfig({ prefixDir: dir, workers: options.workers, workerPriority: options.workerPriority, workerUser, workerShutdownTimeoutMs: options.workerShutdownTimeoutMs, httpInclude: join(dir, 'routes.conf') }));
   await testConfig(binary, dir, join(dir, 'nginx.conf'), timeoutMs);
-  const child = spawn(binary, ['-p', dir, '-e', join(dir, 'error.log'), '-c', join(dir, 'nginx.conf')], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const priority = options.workerPriority;
+  const child = spawn(binary, ['-p', dir, '-e', join(dir, 'error.log'), '-c', join(dir, 'nginx.conf')], { stdio: ['ignore', 'ignore', 'pipe'], detached: priority !== undefined });
   let err = '';
   child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-  const nginx = new ManagedNginx(child, binary, dir, timeoutMs);
+  // The session exists once spawn returns (libuv waits for the exec); its workers, forked later or not, share it.
+  const refused = priority === undefined || child.pid === undefined ? undefined : setSessionPriority(priority, `/proc/${child.pid}/autogroup`);
+  const priorityRefused = refused === undefined ? undefined : `nginx's workers cannot be given priority ${priority} (${refused}: a priority below 0 needs root or CAP_SYS_NICE); they run at the default`;
+  const nginx = new ManagedNginx(child, binary, dir, timeoutMs, priorityRefused);
   const end = Date.now() + timeoutMs;
   for (;;) {
     if (child.exitCode !== null || child.pid === undefined) {

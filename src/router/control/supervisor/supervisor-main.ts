@@ -29,7 +29,7 @@ import { workerExecArgv } from './heap-flags.js';
 import { packReport, unpackReport, type WireMergedReport } from './wire-report.js';
 import { SocketHandover } from './socket-handover.js';
 import { DroppedMessages } from './dropped-messages.js';
-import { setSessionPriority } from './session-priority.js';
+import { setSessionPriority } from '../session-priority.js';
 
 interface WorkerState {
   /** This supervisor's number for it (pids can be reused). */
