@@ -1,6 +1,11 @@
 /**
  * Process plumbing for the router benchmark: the upstream, graylane and nginx each run as their
- * own process so the load generator (this process) does not share their event loop.
+ * own process so the load generator (this process) does not share their event loop, and each in a
+ * session of its own, as a service and the apps graylane starts do. Linux with autogroup shares the
+ * CPU between sessions first: graylane's supervisor always has a session of its own, so a proxy
+ * left in this one (with wrk) was measured under other scheduling than graylane's workers (one run
+ * of `npm run bench -- router --rounds 2` each way: graylane 1w / nginx 1w 0.586 with nginx and
+ * wrk sharing a session, 0.449 with each proxy in its own).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
@@ -11,6 +16,23 @@ import { fileURLToPath } from 'node:url';
 import { WORKER_NODE_FLAGS } from '../src/router/control/supervisor/heap-flags.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
+
+/** What this module started and is still running: detached, they would outlive a benchmark stopped by Ctrl-C. */
+const running = new Set<ChildProcess>();
+let signalsHooked = false;
+
+function track(child: ChildProcess): void {
+  running.add(child);
+  child.once('exit', () => running.delete(child));
+  if (signalsHooked) return;
+  signalsHooked = true;
+  const onSignal = (signal: NodeJS.Signals) => {
+    console.error(`\n${signal}: stopping what the benchmark started…`);
+    void Promise.all([...running].map((c) => stopper(c)())).finally(() => process.exit(130));
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+}
 
 
 export interface Started {
@@ -34,7 +56,8 @@ function stopper(child: ChildProcess, signal: NodeJS.Signals = 'SIGTERM'): () =>
 
 /** Spawns a TypeScript helper (under `dir`, default this one) under tsx and resolves with the JSON it prints first. */
 async function spawnTs<T>(file: string, args: string[], nodeFlags: string[] = [], dir = here): Promise<Started & { info: T }> {
-  const child = spawn(process.execPath, [...nodeFlags, '--import', 'tsx', join(dir, file), ...args], { stdio: ['ignore', 'pipe', 'inherit'], cwd: dir });
+  const child = spawn(process.execPath, [...nodeFlags, '--import', 'tsx', join(dir, file), ...args], { stdio: ['ignore', 'pipe', 'inherit'], cwd: dir, detached: true });
+  track(child);
   const info = await new Promise<T>((resolve, reject) => {
     let buf = '';
     const onData = (c: Buffer) => {
@@ -151,7 +174,8 @@ http {
 }
 `;
   writeFileSync(join(dir, 'nginx.conf'), conf);
-  const child = spawn(nginxPath, ['-p', dir, '-e', join(dir, 'error.log'), '-c', join(dir, 'nginx.conf')], { stdio: ['ignore', 'inherit', 'inherit'] });
+  const child = spawn(nginxPath, ['-p', dir, '-e', join(dir, 'error.log'), '-c', join(dir, 'nginx.conf')], { stdio: ['ignore', 'inherit', 'inherit'], detached: true });
+  track(child);
   await waitForPort(port, child);
   const stop = stopper(child, 'SIGQUIT');
   return {
