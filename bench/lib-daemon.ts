@@ -189,8 +189,11 @@ export async function startDaemon(dir: string, options: BenchDaemonOptions = {})
   // Started as a user starts it (npx graylane, or from PATH): through the launcher line of the bin,
   // which sets malloc's threshold, with this node first on PATH. Node flags need node itself.
   const [file, argv] = nodeFlags.length > 0 ? [process.execPath, [...nodeFlags, BIN, ...args]] : [BIN, args];
+  // In a session of its own, as under a service manager: Linux with autogroup shares the CPU
+  // between sessions first, and this one runs the load generator.
   const proc: ChildProcess = spawn(file, argv, {
     cwd: dir,
+    detached: true,
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, PATH: `${dirname(process.execPath)}${delimiter}${process.env.PATH ?? ''}` },
   });
