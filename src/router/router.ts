@@ -322,7 +322,7 @@ class RouterImpl extends EventEmitter implements Router {
         idleMs: this.timeouts.idleMs,
         headerMs: this.timeouts.clientHeaderMs,
         maxConnections: maxConnections,
-        onRequest: this.onRequest,
+        onRequest: this.onSecureRequest,
         onUpgrade: this.onUpgrade,
       });
       try {
@@ -358,7 +358,7 @@ class RouterImpl extends EventEmitter implements Router {
     this.certificateStore?.close();
     const https = this.https;
     const httpsClosed = https ? new Promise<void>((resolve) => https.server.close(() => resolve())) : Promise.resolve();
-    https?.startDrain();
+    https?.closeIdle();
     const inFlight = () => [...this.instances.values()].some((i) => i.inflight > 0 || i.active.size > 0 || i.queue.length > 0);
     const freshUntil = Math.min(deadline, Date.now() + FRESH_CONNECTION_GRACE_MS);
     const fresh = () => (this.freshConnections?.size ?? 0) + (https?.freshConnections ?? 0);
@@ -535,6 +535,12 @@ class RouterImpl extends EventEmitter implements Router {
       this.route(req, res, svc);
       return;
     }
+    this.onRequest(req, res);
+  };
+
+  /** The HTTPS listener (HTTP/1.1 and, reshaped, HTTP/2): as the plain one, a request that came while the router stops is served on a connection that then closes. */
+  private readonly onSecureRequest = (req: http.IncomingMessage, res: http.ServerResponse): void => {
+    if (this.stopping) res.shouldKeepAlive = false;
     this.onRequest(req, res);
   };
 

@@ -33,3 +33,7 @@ export function setSessionPriority(nice: number, path: string = OWN_AUTOGROUP): 
   }
 }
 
+/** The sentence for a priority the system refused: `who` ("the router workers"), the errno's name, and what they run at instead. */
+export function priorityRefusal(options: { who: string; priority: number; code: string; runAt: string }): string {
+  return `${options.who} cannot be given priority ${options.priority} (${options.code}: a priority below 0 needs root or CAP_SYS_NICE); they run at ${options.runAt}`;
+}

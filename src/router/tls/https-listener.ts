@@ -40,14 +40,10 @@ export interface HttpsServer {
   /** The underlying server (listen on it). */
   server: http2.Http2SecureServer;
   /**
-   * The listener is stopping: HTTP/1.1 responses from now on close their connection, and
-   * {@link closeIdle} runs. Connections that have carried no request yet are left to bring it.
-   */
-  startDrain(): void;
-  /**
    * Closes, gracefully, what has served a request and has nothing in flight: an HTTP/1.1
    * connection between requests (TLS close and FIN), an HTTP/2 session (GOAWAY; its streams
-   * finish). Called again while the router drains, as connections fall idle.
+   * finish). A stopping router calls it again and again as connections fall idle; connections that
+   * have carried no request yet are left to bring it.
    */
   closeIdle(): void;
   /** Accepted connections (TLS handshake or not) that have carried no request yet. */
@@ -133,7 +129,6 @@ export function createHttpsServer(options: HttpsServerOptions): HttpsServer {
   server.setTimeout(options.idleMs);
   if (options.maxConnections > 0) server.maxConnections = options.maxConnections;
   const connections = new Map<string, Connection>();
-  let draining = false;
   const connectionOf = (socket: { remoteAddress?: string | undefined; remotePort?: number | undefined }) => {
     const key = peerKey(socket);
     return key === undefined ? undefined : connections.get(key);
@@ -169,7 +164,6 @@ export function createHttpsServer(options: HttpsServerOptions): HttpsServer {
       connection.responses.add(h1);
       h1.once('close', () => connection.responses.delete(h1));
     }
-    if (draining) h1.shouldKeepAlive = false;
     options.onRequest(req, h1);
   });
   server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
@@ -195,10 +189,6 @@ export function createHttpsServer(options: HttpsServerOptions): HttpsServer {
   };
   return {
     server,
-    startDrain: () => {
-      draining = true;
-      closeIdle();
-    },
     closeIdle,
     get freshConnections() {
       let n = 0;

@@ -7,7 +7,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { chmodSync, mkdirSync, readdirSync, readFileSync, readlinkSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
-import { setSessionPriority } from '../session-priority.js';
+import { priorityRefusal, setSessionPriority } from '../session-priority.js';
 import { NginxRunError } from './errors.js';
 import { renderMainConfig } from './render-config.js';
 
@@ -239,7 +239,7 @@ export async function startNginx(options: NginxProcessOptions): Promise<NginxPro
   child.stderr.on('data', (d: Buffer) => (err += d.toString()));
   // The session exists once spawn returns (libuv waits for the exec); its workers, forked later or not, share it.
   const refused = priority === undefined || child.pid === undefined ? undefined : setSessionPriority(priority, `/proc/${child.pid}/autogroup`);
-  const priorityRefused = refused === undefined ? undefined : `nginx's workers cannot be given priority ${priority} (${refused}: a priority below 0 needs root or CAP_SYS_NICE); they run at the default`;
+  const priorityRefused = refused === undefined || priority === undefined ? undefined : priorityRefusal({ who: 'nginx\'s workers', priority, code: refused, runAt: 'the default' });
   const nginx = new ManagedNginx(child, binary, dir, timeoutMs, priorityRefused);
   const end = Date.now() + timeoutMs;
   for (;;) {

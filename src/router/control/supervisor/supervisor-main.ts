@@ -29,7 +29,7 @@ import { workerExecArgv } from './heap-flags.js';
 import { packReport, unpackReport, type WireMergedReport } from './wire-report.js';
 import { SocketHandover } from './socket-handover.js';
 import { DroppedMessages } from './dropped-messages.js';
-import { setSessionPriority } from '../session-priority.js';
+import { priorityRefusal, setSessionPriority } from '../session-priority.js';
 
 interface WorkerState {
   /** This supervisor's number for it (pids can be reused). */
@@ -119,7 +119,7 @@ function prioritize(pid: number): void {
     // node's SystemError carries the errno's name in `info`.
     code = (err as { info?: { code?: string } }).info?.code ?? (err as NodeJS.ErrnoException).code ?? (err as Error).message;
   }
-  if (code !== undefined) priorityRefused ??= `the router workers cannot be given priority ${config.workerPriority} (${code}: a priority below 0 needs root or CAP_SYS_NICE); they run at ${priorityOf(pid)}`;
+  if (code !== undefined) priorityRefused ??= priorityRefusal({ who: 'the router workers', priority: config.workerPriority, code, runAt: String(priorityOf(pid)) });
 }
 
 /** A worker's nice value now; 0 for one already gone. */
