@@ -28,6 +28,17 @@ function sessionOf(pid: number): { group: string; nice: number } {
   return { group: group!, nice: Number(nice) };
 }
 
+/**
+ * The master's workers once `count` of them have initialized. The control is up as soon as one is
+ * forked; a worker sets its priority in its init, and only then takes its title.
+ */
+async function initializedWorkers(master: number, count: number): Promise<number[]> {
+  const titled = (): number[] => readFileSync(`/proc/${master}/task/${master}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number)
+    .filter((pid) => readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('worker process'));
+  await expect.poll(() => titled().length, { timeout: 5000, interval: 20 }).toBe(count);
+  return titled();
+}
+
 async function managed(workerPriority: number | undefined): Promise<{ control: NginxRouterControl; master: number; workers: number[]; port: number }> {
   const prefixDir = mkdtempSync(join(tmpdir(), 'graylane-nginx-priority-'));
   const port = await freePort();
@@ -37,8 +48,7 @@ async function managed(workerPriority: number | undefined): Promise<{ control: N
     rmSync(prefixDir, { recursive: true, force: true });
   });
   const master = Number(readFileSync(join(prefixDir, 'nginx.pid'), 'utf8').trim());
-  const workers = readFileSync(`/proc/${master}/task/${master}/children`, 'utf8').trim().split(/\s+/).map(Number);
-  return { control, master, workers, port };
+  return { control, master, workers: await initializedWorkers(master, 2), port };
 }
 
 describe.skipIf(!existsSync('/usr/sbin/nginx') || !hasAutogroup)('a managed nginx\'s scheduling priority', () => {
