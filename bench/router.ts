@@ -8,7 +8,8 @@
  * /proc), which is far steadier than requests/s on a shared machine. Per-worker ratios compare
  * graylane with nginx. Then a fixed rate (wrk paced by Lua `delay`) for the p99 each proxy adds
  * over direct. A "node floor" row is a proxy of node:http and undici doing nothing else: the least
- * any router on that stack costs, so the table splits graylane's own cost from the stack's.
+ * any router on that stack costs (graylane's has a client of its own for its upstreams instead of
+ * undici, src/router/upstream/), so the table shows what leaving the stack gained.
  * `--baseline DIR` adds a row for the router of another checkout (same bench, same
  * upstream, same run): before/after figures of a change. `--rounds N` measures every row N times,
  * the order reversed every other round (whoever goes second on a shared machine fares worse), and
@@ -91,7 +92,7 @@ function targets(options: { upstreamPort: number; profileDir: string | undefined
   }
   list.push({ name: 'graylane 1w', workers: 1, start: () => startGraylane(address, { workers: 1 }) });
   if (cores > 1) list.push({ name: `graylane ${cores}w`, workers: cores, start: () => startGraylane(address, { workers: cores }) });
-  // What node:http and undici cost by themselves: graylane's router is built on them.
+  // What node:http and undici cost by themselves: the stack graylane's router left undici's half of.
   list.push({ name: 'node floor', workers: 1, start: () => startNodeFloor(address) });
   list.push({ name: 'managed nginx', workers: 1, start: () => startGraylane(address, { managedNginx: true }) });
   list.push({ name: 'nginx 1w', workers: 1, start: () => startNginx(options.upstreamPort, { workers: 1 }) });
@@ -220,11 +221,11 @@ export async function run(options: BenchOptions): Promise<Record<string, unknown
       }
       for (const t of list) if (t.skip) console.log(`  ${t.name.padEnd(14)} skipped: ${t.skip}`);
       console.log('  (1p: the router in one process, as in the daemon with spec.router.workers 0; 1w, Nw: a supervisor with 1 or N workers, the default;');
-      console.log('   node floor: node:http + undici forwarding and nothing else, with a worker\'s heap flags: the stack the router is built on;');
+      console.log('   node floor: node:http + undici forwarding and nothing else, with a worker\'s heap flags (graylane: node:http + its own upstream client);');
       console.log('   CPU µs/req: the proxy process tree; for direct, the upstream; "upstream": the upstream in the same run)');
       if (vsNginx) console.log(`  graylane 1w / nginx 1w: throughput per worker ${vsNginx.throughputPerWorker} (goal ≥ 0.5), requests per CPU second ${vsNginx.cpuPerRequest ?? '-'}`);
       if (inProcessVsNginx) console.log(`  graylane 1p / nginx 1w: throughput ${inProcessVsNginx.throughputPerWorker}, requests per CPU second ${inProcessVsNginx.cpuPerRequest ?? '-'}`);
-      if (overFloor) console.log(`  graylane 1w / node floor: throughput ${overFloor.throughputPerWorker}, requests per CPU second ${overFloor.cpuPerRequest ?? '-'} (what graylane adds to node:http + undici)`);
+      if (overFloor) console.log(`  graylane 1w / node floor: throughput ${overFloor.throughputPerWorker}, requests per CPU second ${overFloor.cpuPerRequest ?? '-'} (graylane's router, against node:http + undici doing nothing else)`);
       if (floorVsNginx) console.log(`  node floor / nginx 1w: throughput ${floorVsNginx.throughputPerWorker}, requests per CPU second ${floorVsNginx.cpuPerRequest ?? '-'} (the stack's own cost)`);
       if (managedOverHandWritten) console.log(`  managed nginx / hand-written nginx 1w: throughput ${managedOverHandWritten.throughputPerWorker} (goal ≥ 0.95), requests per CPU second ${managedOverHandWritten.cpuPerRequest ?? '-'} (its buffered access log file is read back; the hand-written one logs nothing)`);
       if (scaling !== undefined) console.log(`  graylane ${cores}w / graylane 1w: throughput ${scaling} (on ${cores} cores, wrk itself included)`);

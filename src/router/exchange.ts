@@ -7,14 +7,15 @@
  */
 import type http from 'node:http';
 import { PassThrough } from 'node:stream';
-import type { Dispatcher } from 'undici';
 import type { RevisionGroup, RouteDecision } from './compiled-table.js';
 import type { CompiledRelease } from './compiled-release.js';
-import { clientResponseHeadersFromRaw, upstreamRequestHeaders } from './headers.js';
+import { clientResponseHeadersWithLength, upstreamRequestHeaders } from './headers.js';
 import type { Instance, Waiter } from './instance.js';
 import { startMirror, type MirrorCopy, type MirrorLimiter } from './mirror.js';
 import type { TimeoutOptions } from './types.js';
 import type { UpstreamConnection } from './upstream-pool.js';
+import type { UpstreamHandler } from './upstream/upstream-connection.js';
+import { UpstreamError } from './upstream/upstream-error.js';
 
 /** What every exchange needs from the router. */
 export interface ExchangeEnvironment {
@@ -37,13 +38,15 @@ type Failure = 'drain' | 'client';
 // Errors that mean the connection never carried the request: safe to retry anywhere.
 const CONNECT_ERRORS = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'EADDRNOTAVAIL', 'ENOTFOUND', 'EAI_AGAIN']);
 
-// undici's own timeouts: connect, and no response bytes for idleMs (headers or body).
-const CONNECT_TIMEOUT = 'UND_ERR_CONNECT_TIMEOUT';
-const IDLE_TIMEOUTS = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT']);
+// The upstream connection's own timeouts: connect, and no response bytes for idleMs (head or body).
+const CONNECT_TIMEOUT = 'UPSTREAM_CONNECT_TIMEOUT';
+const IDLE_TIMEOUTS = new Set(['UPSTREAM_HEADERS_TIMEOUT', 'UPSTREAM_BODY_TIMEOUT']);
 // A kept-alive connection the upstream closed or reset just as we reused it.
-const STALE_ERRORS = new Set(['ECONNRESET', 'EPIPE', 'UND_ERR_SOCKET']);
-// undici refused the request itself (a header or target it will not send): the client's request is at fault.
-const REFUSED_ERRORS = new Set(['UND_ERR_INVALID_ARG', 'UND_ERR_NOT_SUPPORTED']);
+const STALE_ERRORS = new Set(['ECONNRESET', 'EPIPE', 'UPSTREAM_CLOSED']);
+// The request itself cannot be written (a target or header the wire cannot carry): the client's request is at fault.
+const REFUSED_ERRORS = new Set(['UPSTREAM_INVALID_REQUEST']);
+// The upstream answered with bytes that are no HTTP/1.1 response the router forwards.
+const BAD_RESPONSE = 'UPSTREAM_BAD_RESPONSE';
 /**
  * Methods that are idempotent (RFC 9110 §9.2.2): repeating them has the effect of sending them
  * once, so one sent on a connection that then failed may go again. POST, PATCH and CONNECT may
@@ -66,11 +69,6 @@ function headerTimedOut(ex: Exchange): void {
   ex.headerTimedOut();
 }
 
-/** Why the router gave up on an upstream request it started itself. */
-class ProxyAbort extends Error {
-  readonly code = 'GRAYLANE_ABORTED';
-}
-
 /** Sends a router-generated response (400, 404, 408, 413, 501, 502, 503, 504). */
 export function sendPlain(res: http.ServerResponse, status: number, reason: string, text: string): void {
   const body = `${text}\n`;
@@ -86,13 +84,13 @@ export function sendPlain(res: http.ServerResponse, status: number, reason: stri
 }
 
 /**
- * One try of an exchange on one upstream connection: undici's handler. Callbacks after the
- * exchange gave up on the try (`dead`) are ignored, but the connection always goes back to the
- * pool when undici is done with it.
+ * One try of an exchange on one upstream connection: the connection's handler. Callbacks after
+ * the exchange gave up on the try (`dead`) are ignored, but the connection always goes back to the
+ * pool when it is done with it.
  */
-class Attempt implements Dispatcher.DispatchHandler {
+class Attempt implements UpstreamHandler {
   dead = false;
-  private abortFn: ((err?: Error) => void) | undefined;
+  private abortFn: ((err: Error) => void) | undefined;
   private resumeFn: (() => void) | undefined;
 
   constructor(
@@ -104,18 +102,18 @@ class Attempt implements Dispatcher.DispatchHandler {
   ) {}
 
   /**
-   * Whether undici began writing the request: it calls `onConnect` just before it writes the
-   * request line (client-h1 writeH1). Until then no byte of the request reached the upstream.
+   * Whether the connection began writing the request: it calls `onWrite` just before. Until then
+   * no byte of the request reached the upstream.
    */
   get written(): boolean {
     return this.abortFn !== undefined;
   }
 
-  onConnect(abort: (err?: Error) => void): void {
+  onWrite(abort: (err: Error) => void): void {
     this.abortFn = abort;
   }
 
-  onHeaders(statusCode: number, headers: Buffer[], resume: () => void, statusText: string): boolean {
+  onHeaders(statusCode: number, headers: string[], resume: () => void, statusText: string): boolean {
     if (this.dead) return true;
     this.resumeFn = resume;
     return this.ex.onHeaders(statusCode, headers, statusText);
@@ -145,8 +143,8 @@ class Attempt implements Dispatcher.DispatchHandler {
   abort(why: string): void {
     if (this.dead) return;
     this.dead = true;
-    const err = new ProxyAbort(why);
-    // Before undici wrote the request (connecting) there is no abort handle: drop the connection.
+    const err = new UpstreamError('UPSTREAM_ABORTED', why);
+    // Before the request was written (connecting) there is no abort handle: drop the connection.
     if (this.abortFn) this.abortFn(err);
     else this.conn.discard(err);
   }
@@ -273,10 +271,10 @@ export class Exchange implements Waiter {
       if (this.chunks) for (const c of this.chunks) body.write(c);
       if (this.bodyEnded) body.end();
     }
-    conn.client.dispatch(
+    conn.dispatch(
       {
         path: req.url ?? '/',
-        method: req.method as Dispatcher.HttpMethod,
+        method: req.method ?? 'GET',
         headers: upstreamRequestHeaders(req, false, undefined, true),
         body,
       },
@@ -330,8 +328,8 @@ export class Exchange implements Waiter {
     if (body && !body.destroyed) body.end();
   }
 
-  /** undici: the upstream's status and headers. */
-  onHeaders(status: number, rawHeaders: Buffer[], statusText: string): boolean {
+  /** The upstream's status and headers. */
+  onHeaders(status: number, rawHeaders: string[], statusText: string): boolean {
     clearTimeout(this.headerTimer);
     this.responded = true;
     this.chunks = null;
@@ -339,7 +337,7 @@ export class Exchange implements Waiter {
     // The client went away: let the response run out so the connection stays reusable.
     if (this.done) return true;
     if (status === 404) this.release?.notFound(this.req, this.group);
-    const { headers, contentLength } = clientResponseHeadersFromRaw(rawHeaders, this.extraHeaders);
+    const { headers, contentLength } = clientResponseHeadersWithLength(rawHeaders, this.extraHeaders);
     this.contentLength = contentLength;
     if (this.env.closingConnections) this.res.shouldKeepAlive = false;
     // HTTP/2 has no reason phrase (RFC 9113 §8.3.2): node warns when given one.
@@ -369,7 +367,7 @@ export class Exchange implements Waiter {
     this.res.destroy();
   }
 
-  /** undici: a chunk of the response body; false pauses the upstream until the client drains. */
+  /** A chunk of the response body; false pauses the upstream until the client drains. */
   onData(chunk: Buffer): boolean {
     if (this.done || this.clientEnded) return true;
     this.receivedBytes += chunk.length;
@@ -393,7 +391,7 @@ export class Exchange implements Waiter {
     this.attempt?.resume();
   }
 
-  /** undici: the response is complete. */
+  /** The response is complete. */
   onComplete(): void {
     this.upstreamComplete = true;
     this.releaseSlot(this.instance);
@@ -401,7 +399,7 @@ export class Exchange implements Waiter {
     if (!this.clientEnded) this.endClient();
   }
 
-  /** undici: the upstream request failed (connecting, sending, or mid-response). */
+  /** The upstream request failed (connecting, sending, or mid-response). */
   onUpstreamError(attempt: Attempt, err: NodeJS.ErrnoException): void {
     const inst = attempt.inst;
     const failure = this.failure;
@@ -453,6 +451,7 @@ export class Exchange implements Waiter {
     if (connectTimeout) this.reply(504, 'upstream-connect-timeout', `graylane: connecting to ${inst.address} timed out`);
     else if (idleTimeout) this.reply(504, 'upstream-idle-timeout', `graylane: ${inst.address}: no data for ${this.env.timeouts.idleMs} ms`);
     else if (connectFailure) this.reply(502, 'upstream-connect-error', `graylane: cannot connect to ${inst.address} (${code})`);
+    else if (code === BAD_RESPONSE) this.reply(502, 'upstream-bad-response', `graylane: ${inst.address}: ${err.message}`);
     else this.reply(502, 'upstream-reset', `graylane: ${inst.address} closed the connection (${code || err.message})`);
   }
 

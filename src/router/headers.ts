@@ -38,10 +38,10 @@ function forwardedFor(address: string | undefined): string {
 /**
  * Headers for the upstream request. `keepUpgrade` keeps `Connection: upgrade` and `Upgrade` for
  * WebSocket handshakes (sent by node:http); for node:http a chunked request body keeps its
- * `Transfer-Encoding` so node re-chunks it, while undici (`forUndici`) frames bodies itself and
- * refuses the header.
+ * `Transfer-Encoding` so node re-chunks it, while the router's own connections (`framesBody`)
+ * frame bodies themselves.
  */
-export function upstreamRequestHeaders(req: IncomingMessage, keepUpgrade: boolean, extra?: string[], forUndici = false): string[] {
+export function upstreamRequestHeaders(req: IncomingMessage, keepUpgrade: boolean, extra?: string[], framesBody = false): string[] {
   const raw = req.rawHeaders;
   const drop = connectionTokens(req);
   // The router is the edge: what a client says about earlier hops is believed only from a trusted proxy.
@@ -55,7 +55,7 @@ export function upstreamRequestHeaders(req: IncomingMessage, keepUpgrade: boolea
     const name = raw[i]!;
     const lower = name.toLowerCase();
     if (HOP.has(lower)) {
-      if (lower === 'transfer-encoding' && !forUndici) out.push(name, raw[i + 1]!);
+      if (lower === 'transfer-encoding' && !framesBody) out.push(name, raw[i + 1]!);
       else if (keepUpgrade && lower === 'upgrade') out.push(name, raw[i + 1]!);
       continue;
     }
@@ -91,17 +91,17 @@ export interface ClientResponseHeaders {
 }
 
 /**
- * Response headers for the client from undici's raw (Buffer) headers: the upstream's minus
- * hop-by-hop, plus `extra` name/value pairs. Header bytes pass through as latin1, as node writes them.
+ * Response headers for the client from the upstream's (flat name/value pairs, latin1 as read):
+ * the upstream's minus hop-by-hop, plus `extra` name/value pairs, and its declared body length.
  */
-export function clientResponseHeadersFromRaw(raw: Buffer[], extra: string[] | undefined): ClientResponseHeaders {
-  // One pass: decode, drop hop-by-hop and note the length; a second only when `Connection` names headers.
+export function clientResponseHeadersWithLength(raw: string[], extra: string[] | undefined): ClientResponseHeaders {
+  // One pass: drop hop-by-hop and note the length; a second only when `Connection` names headers.
   const out: string[] = [];
   let contentLength: number | undefined;
   let connection: string | undefined;
   for (let i = 0; i < raw.length; i += 2) {
-    const name = raw[i]!.toString('latin1');
-    const value = raw[i + 1]!.toString('latin1');
+    const name = raw[i]!;
+    const value = raw[i + 1]!;
     const lower = name.toLowerCase();
     if (lower === 'content-length') contentLength = Number(value);
     else if (lower === 'connection') { connection = value; continue; }

@@ -68,8 +68,7 @@ export class Instance {
     readonly port: number,
     private readonly env: InstanceEnvironment,
   ) {
-    const origin = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
-    this.pool = new UpstreamPool({ origin, connectMs: env.connectMs, idleMs: env.idleMs });
+    this.pool = new UpstreamPool({ host, port, connectMs: env.connectMs, idleMs: env.idleMs });
   }
 
   /** Eligible for new requests (ejection aside). */

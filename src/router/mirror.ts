@@ -7,12 +7,13 @@
  */
 import type http from 'node:http';
 import { PassThrough } from 'node:stream';
-import type { Dispatcher } from 'undici';
 import type { RevisionGroup } from './compiled-table.js';
 import { upstreamRequestHeaders } from './headers.js';
 import type { Instance } from './instance.js';
 import type { TimeoutOptions } from './types.js';
 import type { UpstreamConnection } from './upstream-pool.js';
+import type { UpstreamHandler } from './upstream/upstream-connection.js';
+import { UpstreamError } from './upstream/upstream-error.js';
 
 /** Bounds mirrored copies in flight. */
 export class MirrorLimiter {
@@ -43,11 +44,11 @@ const MAX_LAG_BYTES = 1 << 20;
 
 const MIRROR_HEADER = ['x-graylane-mirror', '1'];
 
-/** One copy in flight: undici's handler, discarding the response. */
-class Copy implements Dispatcher.DispatchHandler, MirrorCopy {
+/** One copy in flight: its connection's handler, discarding the response. */
+class Copy implements UpstreamHandler, MirrorCopy {
   private settled = false;
   private status = 0;
-  private abortFn: ((err?: Error) => void) | undefined;
+  private abortFn: ((err: Error) => void) | undefined;
   private readonly timer: NodeJS.Timeout;
 
   constructor(
@@ -64,7 +65,7 @@ class Copy implements Dispatcher.DispatchHandler, MirrorCopy {
     }, responseHeaderMs);
   }
 
-  onConnect(abort: (err?: Error) => void): void {
+  onWrite(abort: (err: Error) => void): void {
     this.abortFn = abort;
   }
 
@@ -87,7 +88,7 @@ class Copy implements Dispatcher.DispatchHandler, MirrorCopy {
   onError(err: Error): void {
     this.inst.pool.release(this.conn);
     const code = (err as NodeJS.ErrnoException).code ?? '';
-    const timedOut = code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT' || code === 'UND_ERR_CONNECT_TIMEOUT';
+    const timedOut = code === 'UPSTREAM_HEADERS_TIMEOUT' || code === 'UPSTREAM_BODY_TIMEOUT' || code === 'UPSTREAM_CONNECT_TIMEOUT';
     if (!this.settled && this.status === 0) this.inst.outcome(false, code || err.message);
     this.settle(timedOut ? 'timeout' : 'error');
   }
@@ -109,7 +110,7 @@ class Copy implements Dispatcher.DispatchHandler, MirrorCopy {
 
   private cancel(): void {
     this.body?.destroy();
-    if (this.abortFn) this.abortFn();
+    if (this.abortFn) this.abortFn(new UpstreamError('UPSTREAM_ABORTED', 'the mirrored copy was given up'));
     else this.conn.discard();
   }
 
@@ -136,10 +137,10 @@ export function startMirror(
   const conn = inst.pool.acquire();
   const body = hasBody ? new PassThrough() : null;
   const copy = new Copy(env.mirrors, group, inst, conn, body, env.timeouts.responseHeaderMs);
-  conn.client.dispatch(
+  conn.dispatch(
     {
       path: req.url ?? '/',
-      method: req.method as Dispatcher.HttpMethod,
+      method: req.method ?? 'GET',
       headers: upstreamRequestHeaders(req, false, MIRROR_HEADER, true),
       body,
     },

@@ -7,7 +7,6 @@ import { BlockList, isIP, type AddressInfo } from 'node:net';
 import { CompiledRelease } from './compiled-release.js';
 import { CompiledService, CompiledTable, RevisionGroup } from './compiled-table.js';
 import { RouterError } from './errors.js';
-import { undiciClient } from './undici-client.js';
 import { Exchange, sendPlain, type ExchangeEnvironment } from './exchange.js';
 import { markFromTrustedProxy } from './headers.js';
 import { admitRequest, type Refusal, type RefusalReason } from './inbound.js';
@@ -275,8 +274,6 @@ class RouterImpl extends EventEmitter implements Router {
 
   async start(options: { handles?: ListeningHandles | undefined } = {}): Promise<RouterAddresses> {
     if (this.server) throw new RouterError('ALREADY_STARTED', 'the router is already started');
-    // Loaded now rather than by the first request (a router that never starts never loads it).
-    undiciClient();
     const server = http.createServer(
       {
         keepAliveTimeout: this.timeouts.idleMs,

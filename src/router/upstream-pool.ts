@@ -1,46 +1,26 @@
 /**
- * An instance's keep-alive connections to its upstream: undici `Client`s with pipelining 1, one
- * request each at a time, handed out last-in first-out. A pool of our own rather than undici's
- * `Pool` because a retry needs to know whether the connection a request went out on was a reused
- * one (a reset there means the request never got processed), and `Pool` does not say.
+ * An instance's keep-alive connections to its upstream: the router's own HTTP/1.1 connections
+ * (upstream/upstream-connection.ts), one request each at a time, handed out last-in first-out. A
+ * retry needs to know whether the connection a request went out on was a reused one (a reset
+ * there means the request never got processed): `connected` says so at `acquire`.
  */
-import { undiciClient, type Client } from './undici-client.js';
+import { UpstreamConnection } from './upstream/upstream-connection.js';
 
-/** One upstream connection (reconnecting on demand) and whether it is connected now. */
-export class UpstreamConnection {
-  /** True between undici's `connect` and `disconnect` events. */
-  connected = false;
-  /** Set when the connection is torn down on purpose; it is not pooled again. */
-  discarded = false;
-
-  constructor(readonly client: Client) {
-    client.on('connect', () => {
-      this.connected = true;
-    });
-    client.on('disconnect', () => {
-      this.connected = false;
-    });
-    // Connection errors reach the request that was waiting; nothing else listens.
-    client.on('connectionError', () => undefined);
-  }
-
-  /** Tears the connection down, failing whatever it carries with `err`. */
-  discard(err?: Error): void {
-    if (this.discarded) return;
-    this.discarded = true;
-    this.client.destroy(err ?? null).catch(() => undefined);
-  }
-}
+export { UpstreamConnection };
 
 /** Options of {@link UpstreamPool}. */
 export interface UpstreamPoolOptions {
-  /** `http://host:port` of the instance. */
-  origin: string;
-  /** Establishing a new connection; undici fails the request with `UND_ERR_CONNECT_TIMEOUT`. */
+  host: string;
+  port: number;
+  /** Establishing a new connection; then `UPSTREAM_CONNECT_TIMEOUT`. */
   connectMs: number;
-  /** No response bytes for this long (headers or body); undici fails with `UND_ERR_*_TIMEOUT`. */
+  /** No response bytes for this long (head or body); then `UPSTREAM_HEADERS_TIMEOUT` or `UPSTREAM_BODY_TIMEOUT`. */
   idleMs: number;
 }
+
+// An idle connection is kept 30 s when the upstream names no keep-alive timeout, 10 min at most.
+const KEEP_ALIVE_MS = 30_000;
+const KEEP_ALIVE_MAX_MS = 600_000;
 
 /** Keep-alive connections of one instance; see the module comment. */
 export class UpstreamPool {
@@ -60,16 +40,7 @@ export class UpstreamPool {
     const idle = this.idle.pop();
     if (idle) return idle;
     const o = this.options;
-    const conn = new UpstreamConnection(
-      new (undiciClient())(o.origin, {
-        pipelining: 1,
-        connect: { timeout: o.connectMs, noDelay: true },
-        headersTimeout: o.idleMs,
-        bodyTimeout: o.idleMs,
-        keepAliveTimeout: 30_000,
-        keepAliveMaxTimeout: 600_000,
-      }),
-    );
+    const conn = new UpstreamConnection({ host: o.host, port: o.port, connectMs: o.connectMs, idleMs: o.idleMs, keepAliveMs: KEEP_ALIVE_MS, keepAliveMaxMs: KEEP_ALIVE_MAX_MS });
     this.all.add(conn);
     return conn;
   }
