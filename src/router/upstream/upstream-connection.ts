@@ -211,7 +211,15 @@ export class UpstreamConnection implements ResponseSink {
     body.on('data', (chunk: Buffer) => {
       if (this.body !== body || socket.destroyed) return;
       this.refreshTimer();
-      const ok = chunked ? socket.write(`${chunk.length.toString(16)}\r\n`) && socket.write(chunk) && socket.write('\r\n') : socket.write(chunk);
+      let ok: boolean;
+      if (chunked) {
+        // One writev for the size line, the data and its CRLF.
+        socket.cork();
+        socket.write(`${chunk.length.toString(16)}\r\n`);
+        socket.write(chunk);
+        ok = socket.write('\r\n');
+        socket.uncork();
+      } else ok = socket.write(chunk);
       if (!ok) {
         body.pause();
         socket.once('drain', onDrain);
