@@ -48,6 +48,19 @@ function run(pieces: readonly Buffer[], method: string | null = 'GET'): Outcome 
   return { heads: sink.heads, body: Buffer.concat(sink.bodies).toString('latin1'), completedByBytes, completed: sink.completions, error };
 }
 
+/** A parser recording into `sink` whose `onComplete` expects the next response (a request sent from there) while `again()` says so. */
+function expectingAgain(sink: Recorder, again: () => boolean): ResponseParser {
+  const parser: ResponseParser = new ResponseParser({
+    onHead: (h) => sink.onHead(h),
+    onBody: (b) => sink.onBody(b),
+    onComplete: () => {
+      sink.onComplete();
+      if (again()) parser.expect('GET');
+    },
+  });
+  return parser;
+}
+
 const bytes = (s: string): Buffer => Buffer.from(s, 'latin1');
 const whole = (s: string): Buffer[] => [bytes(s)];
 const byteByByte = (s: string): Buffer[] => [...bytes(s)].map((b) => Buffer.from([b]));
@@ -308,14 +321,7 @@ describe('ResponseParser refuses with UPSTREAM_BAD_RESPONSE', () => {
   it('bytes after a complete response in the same execute call, even when onComplete sends the next request', () => {
     const input = 'HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nokHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nno';
     const sink = new Recorder();
-    const parser: ResponseParser = new ResponseParser({
-      onHead: (h) => sink.onHead(h),
-      onBody: (b) => sink.onBody(b),
-      onComplete: () => {
-        sink.onComplete();
-        parser.expect('GET');
-      },
-    });
+    const parser = expectingAgain(sink, () => true);
     parser.expect('GET');
     expect(() => parser.execute(bytes(input))).toThrow(expect.objectContaining({ code: 'UPSTREAM_BAD_RESPONSE' }));
     expect(sink.heads).toHaveLength(1);
@@ -408,14 +414,7 @@ describe('ResponseParser, one per connection', () => {
     const first = 'HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok';
     const second = `${CHUNKED}2\r\nno\r\n0\r\n\r\n`;
     const sink = new Recorder();
-    const parser: ResponseParser = new ResponseParser({
-      onHead: (h) => sink.onHead(h),
-      onBody: (b) => sink.onBody(b),
-      onComplete: () => {
-        sink.onComplete();
-        if (sink.completions === 1) parser.expect('GET');
-      },
-    });
+    const parser = expectingAgain(sink, () => sink.completions === 1);
     parser.expect('GET');
     parser.execute(bytes(first));
     parser.execute(bytes(second));
