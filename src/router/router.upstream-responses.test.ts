@@ -82,6 +82,38 @@ describe('upstream responses through the router', () => {
     expect(u.connections).toBe(2);
   });
 
+  it('answers an upload the upstream answered before reading it all, and serves the next request', async () => {
+    let connections = 0;
+    const sockets: net.Socket[] = [];
+    const server = net.createServer((socket) => {
+      connections++;
+      sockets.push(socket);
+      socket.once('data', () => {
+        if (connections === 1) {
+          // Answered at the head; the rest of the 8 MB body is never read.
+          socket.pause();
+          socket.write('HTTP/1.1 401 Unauthorized\r\ncontent-length: 6\r\n\r\ndenied');
+        } else socket.write('HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok');
+      });
+      socket.on('error', () => undefined);
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    // A paused socket never reads its end: closed by hand.
+    cleanups.push(
+      () =>
+        new Promise<void>((r) => {
+          server.close(() => r());
+          for (const socket of sockets) socket.destroy();
+        }),
+    );
+    const r = await startRouter({ routes: serviceTable({ stable: [instance('u', `127.0.0.1:${(server.address() as net.AddressInfo).port}`)] }) });
+    cleanups.push(r.close);
+    const upload = await send(`${r.url}/upload`, { method: 'POST', body: Buffer.alloc(8 * 1024 * 1024, 120) });
+    expect([upload.status, upload.body]).toEqual([401, 'denied']);
+    const next = await send(`${r.url}/`);
+    expect([next.status, next.body]).toEqual([200, 'ok']);
+  });
+
   it('cuts the client\'s response when the upstream closes in the middle of a chunked body, and counts it', async () => {
     const server = await closingUpstream('HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n5\r\nhel');
     const r = await startRouter({ routes: serviceTable({ stable: [instance('u', server)] }) });

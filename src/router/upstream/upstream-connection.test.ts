@@ -3,6 +3,7 @@
  * goes on the wire, what the handler hears and when, which failures it reports and how, and when a
  * socket is reused or closed. Every dispatch must end in exactly one `onComplete` or `onError`.
  */
+import { once } from 'node:events';
 import http from 'node:http';
 import net from 'node:net';
 import { performance } from 'node:perf_hooks';
@@ -590,6 +591,36 @@ describe('UpstreamConnection: pausing the response', () => {
     await outcome(rec);
     expectOneEach(rec);
     expect(rec.body).toBe('hello');
+  });
+});
+
+describe('UpstreamConnection: an answer before the whole body', () => {
+  it('completes, closes the connection, and lets the rest of a body held back for the socket run out', async () => {
+    // The upstream answers at the request's head and reads no more: the body backs up in the socket.
+    const srv = await rawServer((c) => {
+      c.socket.pause();
+      c.socket.write(ok('early'));
+    });
+    const conn = connection(srv.port);
+    const body = new PassThrough();
+    const rec = new Recorder();
+    conn.dispatch({ method: 'POST', path: '/upload', headers: [], body }, rec);
+    const piece = Buffer.alloc(64 * 1024, 120);
+    let written = 0;
+    const feeding = (async () => {
+      for (let i = 0; i < 256; i++) {
+        written += piece.length;
+        if (!body.write(piece)) await once(body, 'drain');
+      }
+      body.end();
+      await once(body, 'end');
+    })();
+    await outcome(rec);
+    expectOneEach(rec);
+    expect([rec.events.at(-1), rec.status, rec.body]).toEqual(['complete', 200, 'early']);
+    expect(await Promise.race([feeding.then(() => 'ran out'), delay(5000).then(() => 'stuck')])).toBe('ran out');
+    expect(written).toBe(16 * 1024 * 1024);
+    expect(conn.connected).toBe(false);
   });
 });
 

@@ -270,7 +270,11 @@ export class UpstreamConnection implements ResponseSink {
     this.socket?.resume();
     if (head === undefined || !head.keepAlive || !this.bodyDone) {
       // The rest of the body would reach the upstream as a request: never reuse such a connection.
+      // A body held back for the socket that is now closed runs out into nothing, so that its
+      // writer is not left waiting for a drain that will never come.
+      const body = this.body;
       this.body = null;
+      if (body !== null && !this.bodyDone) body.resume();
       this.close();
     } else {
       this.body = null;
