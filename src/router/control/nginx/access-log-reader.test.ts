@@ -103,6 +103,33 @@ describe('following the access log file', () => {
     expect(existsSync(path)).toBe(true);
   });
 
+  it('after a reopen that failed, tries the next rotation a retry interval later, not at once (its own rename wakes the watch)', async () => {
+    const path = join(mkdtempSync(join(tmpdir(), 'graylane-access-')), 'access.log');
+    let reopens = 0;
+    reader = followAccessLog({
+      path,
+      onLine: () => undefined,
+      pollMs: 20,
+      rotation: {
+        maxBytes: 10,
+        retryMs: 400,
+        reopen: () => {
+          reopens++;
+          return Promise.reject(new Error('nginx is not running'));
+        },
+      },
+      onError: () => undefined,
+    });
+    appendFileSync(path, line(1));
+    await reader.read();
+    expect(reopens).toBe(1);
+    // Reads every 20 ms and on every event of the directory: none rotates within the 400 ms.
+    await new Promise((r) => setTimeout(r, 250));
+    expect(reopens).toBe(1);
+    await new Promise((r) => setTimeout(r, 400));
+    expect(reopens).toBe(2);
+  });
+
   it('without holders to watch, takes the renamed file as complete once it stopped growing', async () => {
     const path = join(mkdtempSync(join(tmpdir(), 'graylane-access-')), 'access.log');
     const seen: number[] = [];

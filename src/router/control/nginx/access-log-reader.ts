@@ -57,6 +57,8 @@ export interface AccessLogRotation {
   quietMs?: number;
   /** Longest wait for the renamed file to be complete; default 30 s. */
   timeoutMs?: number;
+  /** After a reopen that failed, the next rotation waits this long; default 1 s. */
+  retryMs?: number;
 }
 
 /** Options of {@link followAccessLog}. */
@@ -134,6 +136,12 @@ class FileFollower implements AccessLogReader {
   private readonly timer: NodeJS.Timeout;
   private readonly watcher: FSWatcher | undefined;
   private closed = false;
+  /**
+   * No rotation before this time (ms since the epoch). A failed one puts the file back, and that
+   * rename wakes the directory watch, which would rotate again at once: a loop that held a core
+   * (and starved the event loop that was to notice nginx's exit) when nginx had stopped.
+   */
+  private rotateNotBefore = 0;
 
   constructor(private readonly options: FollowAccessLogOptions) {
     // Lines already there are an earlier run's traffic (the file outlives a restart): not this one's.
@@ -174,7 +182,7 @@ class FileFollower implements AccessLogReader {
   private async step(): Promise<void> {
     this.offset = readLines(this.options.path, this.offset, this.emit);
     const rotation = this.options.rotation;
-    if (rotation && !this.closed && this.offset >= rotation.maxBytes) await this.rotate(rotation);
+    if (rotation && !this.closed && this.offset >= rotation.maxBytes && Date.now() >= this.rotateNotBefore) await this.rotate(rotation);
   }
 
   private async rotate(rotation: AccessLogRotation): Promise<void> {
@@ -186,6 +194,7 @@ class FileFollower implements AccessLogReader {
     } catch (err) {
       // nginx still writes the renamed file: put it back, so the next read goes on where this stopped.
       renameSync(old, path);
+      this.rotateNotBefore = Date.now() + (rotation.retryMs ?? 1000);
       throw err;
     }
     const { dev, ino } = statSync(old);
