@@ -766,12 +766,14 @@ describe('UpstreamConnection: refusals', () => {
     await delay(50);
     expect(srv.bytes()).toBe(bytesBefore);
 
-    // The connection is still usable for a valid request.
+    // Nothing was written: the pooled connection stays open and carries the next valid request.
+    expect(conn.connected).toBe(true);
     const after = new Recorder();
     conn.dispatch(get('/ok'), after);
     await outcome(after);
     expectOneEach(after);
     expect(after.body).toBe('fine');
+    expect(srv.connections).toHaveLength(1);
   });
 
   it('reports UPSTREAM_BAD_RESPONSE for a response it refuses, and never reuses that socket', async () => {
