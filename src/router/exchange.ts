@@ -9,7 +9,7 @@ import type http from 'node:http';
 import { PassThrough } from 'node:stream';
 import type { RevisionGroup, RouteDecision } from './compiled-table.js';
 import type { CompiledRelease } from './compiled-release.js';
-import { clientResponseHeadersWithLength, upstreamRequestHeaders } from './headers.js';
+import { clientResponseHeaders, upstreamRequestHeaders } from './headers.js';
 import type { Instance, Waiter } from './instance.js';
 import { startMirror, type MirrorCopy, type MirrorLimiter } from './mirror.js';
 import type { TimeoutOptions } from './types.js';
@@ -113,10 +113,10 @@ class Attempt implements UpstreamHandler {
     this.abortFn = abort;
   }
 
-  onHeaders(statusCode: number, headers: string[], resume: () => void, statusText: string): boolean {
+  onHeaders(statusCode: number, headers: string[], resume: () => void, statusText: string, contentLength: number | undefined): boolean {
     if (this.dead) return true;
     this.resumeFn = resume;
-    return this.ex.onHeaders(statusCode, headers, statusText);
+    return this.ex.onHeaders(statusCode, headers, statusText, contentLength);
   }
 
   onData(chunk: Buffer): boolean {
@@ -329,7 +329,7 @@ export class Exchange implements Waiter {
   }
 
   /** The upstream's status and headers. */
-  onHeaders(status: number, rawHeaders: string[], statusText: string): boolean {
+  onHeaders(status: number, rawHeaders: string[], statusText: string, contentLength: number | undefined): boolean {
     clearTimeout(this.headerTimer);
     this.responded = true;
     this.chunks = null;
@@ -337,7 +337,7 @@ export class Exchange implements Waiter {
     // The client went away: let the response run out so the connection stays reusable.
     if (this.done) return true;
     if (status === 404) this.release?.notFound(this.req, this.group);
-    const { headers, contentLength } = clientResponseHeadersWithLength(rawHeaders, this.extraHeaders);
+    const headers = clientResponseHeaders(rawHeaders, this.extraHeaders);
     this.contentLength = contentLength;
     if (this.env.closingConnections) this.res.shouldKeepAlive = false;
     // HTTP/2 has no reason phrase (RFC 9113 §8.3.2): node warns when given one.

@@ -82,37 +82,6 @@ export function upstreamRequestHeaders(req: IncomingMessage, keepUpgrade: boolea
   return out;
 }
 
-/** Response headers for the client and the upstream's declared body length, if any. */
-export interface ClientResponseHeaders {
-  /** Flat name/value pairs. */
-  headers: string[];
-  /** The upstream's `Content-Length`, when it sent one. */
-  contentLength: number | undefined;
-}
-
-/**
- * Response headers for the client from the upstream's (flat name/value pairs, latin1 as read):
- * the upstream's minus hop-by-hop, plus `extra` name/value pairs, and its declared body length.
- */
-export function clientResponseHeadersWithLength(raw: string[], extra: string[] | undefined): ClientResponseHeaders {
-  // One pass: drop hop-by-hop and note the length; a second only when `Connection` names headers.
-  const out: string[] = [];
-  let contentLength: number | undefined;
-  let connection: string | undefined;
-  for (let i = 0; i < raw.length; i += 2) {
-    const name = raw[i]!;
-    const value = raw[i + 1]!;
-    const lower = name.toLowerCase();
-    if (lower === 'content-length') contentLength = Number(value);
-    else if (lower === 'connection') { connection = value; continue; }
-    else if (HOP.has(lower)) continue;
-    out.push(name, value);
-  }
-  if (connection !== undefined) return { headers: clientResponseHeaders([...out, 'connection', connection], extra), contentLength };
-  if (extra !== undefined) out.push(...extra);
-  return { headers: out, contentLength };
-}
-
 /** Response headers for the client: the upstream's minus hop-by-hop, plus `extra` name/value pairs. */
 export function clientResponseHeaders(raw: string[], extra: string[] | undefined): string[] {
   const out: string[] = [];

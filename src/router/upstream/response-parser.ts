@@ -169,15 +169,10 @@ export class ResponseParser {
         case 'head':
           at = this.readHead(data, at);
           break;
-        case 'length': {
-          const n = Math.min(this.remaining, data.length - at);
-          this.remaining -= n;
-          const piece = at === 0 && n === data.length ? data : data.subarray(at, at + n);
-          at += n;
-          this.sink.onBody(piece);
+        case 'length':
+          at = this.deliver(data, at);
           if (this.remaining === 0) this.complete();
           break;
-        }
         case 'close':
           this.sink.onBody(at === 0 ? data : data.subarray(at));
           at = data.length;
@@ -185,18 +180,13 @@ export class ResponseParser {
         case 'chunk-size':
           at = this.readChunkSize(data, at);
           break;
-        case 'chunk-data': {
-          const n = Math.min(this.remaining, data.length - at);
-          this.remaining -= n;
-          const piece = data.subarray(at, at + n);
-          at += n;
-          this.sink.onBody(piece);
+        case 'chunk-data':
+          at = this.deliver(data, at);
           if (this.remaining === 0) {
             this.state = 'chunk-end';
             this.remaining = 2;
           }
           break;
-        }
         case 'chunk-end': {
           const expected = this.remaining === 2 ? 13 : 10;
           if (data[at] !== expected) throw bad('chunk data not followed by CRLF');
@@ -370,6 +360,14 @@ export class ResponseParser {
     for (const line of lines(s.text).slice(1)) field(line);
     this.complete();
     return s.next;
+  }
+
+  /** Hands the sink up to `remaining` bytes of `data` from `at`; where the rest begins. */
+  private deliver(data: Buffer, at: number): number {
+    const n = Math.min(this.remaining, data.length - at);
+    this.remaining -= n;
+    this.sink.onBody(at === 0 && n === data.length ? data : data.subarray(at, at + n));
+    return at + n;
   }
 
   private complete(): void {

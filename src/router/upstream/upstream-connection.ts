@@ -31,8 +31,11 @@ export interface UpstreamRequest {
 export interface UpstreamHandler {
   /** The request is about to be written (from now on the upstream may act on it); `abort` gives it up. */
   onWrite(abort: (err: Error) => void): void;
-  /** The final response head; returning false pauses the body until `resume`. */
-  onHeaders(status: number, headers: string[], resume: () => void, statusText: string): boolean;
+  /**
+   * The final response head; returning false pauses the body until `resume`. `contentLength` is
+   * the body's declared length (validated), undefined when chunked, delimited by the close or absent.
+   */
+  onHeaders(status: number, headers: string[], resume: () => void, statusText: string, contentLength: number | undefined): boolean;
   /** A piece of the body; returning false pauses the rest until `resume`. */
   onData(chunk: Buffer): boolean;
   /** The response is complete. */
@@ -249,7 +252,7 @@ export class UpstreamConnection implements ResponseSink {
     this.arm('body', this.options.idleMs);
     const handler = this.handler;
     if (handler === undefined) return;
-    if (!handler.onHeaders(head.status, head.headers, this.resumeFn, head.statusText)) this.pause();
+    if (!handler.onHeaders(head.status, head.headers, this.resumeFn, head.statusText, head.contentLength)) this.pause();
   }
 
   /** {@inheritDoc ResponseSink.onBody} */
