@@ -112,6 +112,26 @@ function openTunnel(url: string): Promise<{ socket: net.Socket; status: number }
 }
 
 describe('tunnels', () => {
+  it('an upgrade before the first route table is 503 router-starting with Retry-After, and 404 once a table without its route is in force', async () => {
+    const r = await startRouter({});
+    cleanups.push(r.close);
+    const { port } = new URL(r.url);
+    const head = await new Promise<string>((resolve, reject) => {
+      let text = '';
+      const socket = net.connect(Number(port), '127.0.0.1', () => socket.write('GET /ws HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n'));
+      socket.on('data', (d: Buffer) => (text += d.toString('latin1')));
+      socket.on('close', () => resolve(text));
+      socket.on('error', reject);
+    });
+    expect(head).toMatch(/^HTTP\/1\.1 503 /);
+    expect(head.toLowerCase()).toContain('x-graylane-error: router-starting');
+    expect(head.toLowerCase()).toContain('retry-after: 1');
+    expect(r.router.hasRouteTable()).toBe(false);
+    r.router.setRouteTable({ services: [] });
+    expect(r.router.hasRouteTable()).toBe(true);
+    expect((await openTunnel(r.url)).status).toBe(404);
+  });
+
   it('closes an idle tunnel after tunnelIdleMs', async () => {
     const up = await tunnelUpstream();
     const r = await startRouter({ routes: serviceTable({ stable: [{ id: 't', address: up.address, ready: true }] }), timeouts: { tunnelIdleMs: 300 } });

@@ -8,6 +8,7 @@ import { CompiledRelease } from './compiled-release.js';
 import { CompiledService, CompiledTable, RevisionGroup } from './compiled-table.js';
 import { RouterError } from './errors.js';
 import { Exchange, sendPlain, type ExchangeEnvironment } from './exchange.js';
+import { ROUTER_STARTING_TEXT } from './starting-answer.js';
 import { markFromTrustedProxy } from './headers.js';
 import { admitRequest, type Refusal, type RefusalReason } from './inbound.js';
 import { Instance, type InstanceEnvironment } from './instance.js';
@@ -74,8 +75,12 @@ export interface Router {
    * Replaces the whole route table atomically; requests already routed keep their instance.
    * Instances that stay keep their pools and state; removed or draining ones are drained.
    * Throws `RouterError` `INVALID_ROUTE_TABLE` (and changes nothing) when the table is invalid.
+   * Until the first table is set, every request is answered 503 `router-starting` with
+   * `Retry-After`: the router is not yet told what it serves, so "no route" would be a lie.
    */
   setRouteTable(table: RouteTable): void;
+  /** Whether a route table was set (false until the first `setRouteTable`: the router answers "starting"). */
+  hasRouteTable(): boolean;
   /** A copy of the current route table. */
   getRouteTable(): RouteTable;
   /**
@@ -221,6 +226,8 @@ class RouterImpl extends EventEmitter implements Router {
   private readonly instanceEnv: InstanceEnvironment;
   private table: RouteTable = { services: [] };
   private compiled = new CompiledTable([]);
+  /** No table was set yet: a request with no route is early, not misdirected. */
+  private awaitingTable = true;
   private server: http.Server | undefined;
   private admin: http.Server | undefined;
   private https: HttpsServer | undefined;
@@ -379,6 +386,10 @@ class RouterImpl extends EventEmitter implements Router {
     await httpsClosed;
   }
 
+  hasRouteTable(): boolean {
+    return !this.awaitingTable;
+  }
+
   setRouteTable(table: RouteTable): void {
     assertRouteTable(table);
     const copy = structuredClone(table);
@@ -426,6 +437,7 @@ class RouterImpl extends EventEmitter implements Router {
     }
     this.table = copy;
     this.compiled = new CompiledTable(services);
+    this.awaitingTable = false;
   }
 
   // The hold lapses by itself after the ejection, the probe and a second, should the readmission never come.
@@ -552,11 +564,12 @@ class RouterImpl extends EventEmitter implements Router {
     this.route(req, res, this.compiled.match(req));
   };
 
-  /** Forwards an admitted request to the service it matched (404 when none). */
+  /** Forwards an admitted request to the service it matched (404 when none; 503 before the first table). */
   private route(req: http.IncomingMessage, res: http.ServerResponse, svc: CompiledService | undefined): void {
     if (!svc) {
       req.resume();
-      sendPlain(res, 404, 'no-route', `graylane: no service routes ${req.headers.host ?? ''}${req.url ?? ''}`);
+      if (this.awaitingTable) sendPlain(res, 503, 'router-starting', ROUTER_STARTING_TEXT);
+      else sendPlain(res, 404, 'no-route', `graylane: no service routes ${req.headers.host ?? ''}${req.url ?? ''}`);
       return;
     }
     const decision = svc.decide(req);
@@ -571,6 +584,10 @@ class RouterImpl extends EventEmitter implements Router {
       return;
     }
     const svc = this.compiled.match(req);
+    if (!svc && this.awaitingTable) {
+      socket.end('HTTP/1.1 503 Service Unavailable\r\nx-graylane-error: router-starting\r\nretry-after: 1\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
+      return;
+    }
     if (!svc || this.stopping) {
       socket.end('HTTP/1.1 404 Not Found\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
       return;

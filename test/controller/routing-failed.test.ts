@@ -34,8 +34,9 @@ describe('a route table the router refuses', () => {
     const failures = () => h!.controller.events({ service: 'app' }).filter((e) => e.reason === 'RoutingFailed');
     await until(() => failures().length > 0, 15_000, 'a RoutingFailed event');
     expect(failures()[0]).toMatchObject({ level: 'error', message: 'route table refused by the test' });
-    // The empty table from before the App stays in force: nothing routes to the app.
-    expect((await fetch(`${h.routerUrl}/`)).status).toBe(404);
+    // No table was ever taken: the router still answers as one starting, and nothing routes to the app.
+    const early = await fetch(`${h.routerUrl}/`);
+    expect([early.status, early.headers.get('x-graylane-error')]).toEqual([503, 'router-starting']);
     refusing.on = false;
     await until(async () => (await fetch(`${h!.routerUrl}/`)).status === 200, 15_000, 'the app routed once tables are taken');
   }, 40_000);

@@ -194,7 +194,10 @@ export class LocalController implements ControlPlane {
       if (problem) throw corruptRow(this.store.location ?? 'state.db', `the status of service "${svc.name}"`, new Error(problem));
     }
     const adoption = await this.instances.adopt();
-    this.routing.refresh(...this.store.listServices().map((svc) => svc.name));
+    // Nothing stored, nothing to restore: an empty table now would turn a fresh router's 503
+    // "starting" into 404 "no service routes" until the document's services are applied.
+    const stored = this.store.listServices().map((svc) => svc.name);
+    if (stored.length > 0) this.routing.refresh(...stored);
     for (const runtime of [this.options.processRuntime, this.options.staticRuntime] as Runtime<unknown>[]) {
       this.unsubscribers.push(runtime.on('change', ({ instance, previousState }) => this.instances.onChange(instance, previousState)));
     }

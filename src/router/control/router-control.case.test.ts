@@ -13,7 +13,7 @@ import {
 import type { RouteTable, RouterEvent } from '../contract/index.js';
 import type { RouterControl } from './router-control.js';
 
-/** A data plane under test, routing `table` already, and the control over it. */
+/** A data plane under test, routing `table` already (or given none yet), and the control over it. */
 export interface RouterControlSetup {
   control: RouterControl;
   /** The proxy's base URL. */
@@ -27,8 +27,11 @@ const slow = (ms: number): Handler => (req, res, u) => {
   req.on('end', () => setTimeout(() => res.end(u.name), ms));
 };
 
-/** Runs the suite; `setup` starts a data plane routing `table` with drains allowed `drainTimeoutMs`. */
-export function describeRouterControlConformance(name: string, setup: (table: RouteTable, drainTimeoutMs: number) => Promise<RouterControlSetup>): void {
+/**
+ * Runs the suite; `setup` starts a data plane routing `table` with drains allowed `drainTimeoutMs`,
+ * or, with no table, a fresh one its control plane has not given a table yet.
+ */
+export function describeRouterControlConformance(name: string, setup: (table: RouteTable | undefined, drainTimeoutMs: number) => Promise<RouterControlSetup>): void {
   const cleanups: (() => Promise<void> | void)[] = [];
   afterEach(async () => {
     for (const c of cleanups.splice(0).reverse()) await c();
@@ -38,7 +41,7 @@ export function describeRouterControlConformance(name: string, setup: (table: Ro
     cleanups.push(() => u.close());
     return u;
   }
-  async function plane(table: RouteTable, drainTimeoutMs = 10_000) {
+  async function plane(table: RouteTable | undefined, drainTimeoutMs = 10_000) {
     const s = await setup(table, drainTimeoutMs);
     cleanups.push(() => s.close());
     const events: RouterEvent[] = [];
@@ -47,6 +50,22 @@ export function describeRouterControlConformance(name: string, setup: (table: Ro
   }
 
   describe(`${name}: RouterControl conformance`, () => {
+    it('before its first table a data plane answers 503 router-starting with Retry-After; an empty first table is news, and then a miss is 404', async () => {
+      const { url, control } = await plane(undefined);
+      const early = await send(`${url}/anything`);
+      expect(early.status).toBe(503);
+      expect(early.headers['x-graylane-error']).toBe('router-starting');
+      expect(early.headers['retry-after']).toBe('1');
+      expect(early.body).toContain('no route table yet');
+      const before = control.currentTable().version;
+      // Equal to the empty table the plane started with, but the first one given: it must take effect.
+      expect(await control.applyTable({ services: [] })).toEqual({ version: before + 1, changed: true });
+      const miss = await send(`${url}/anything`);
+      expect(miss.status).toBe(404);
+      expect(miss.headers['x-graylane-error']).toBe('no-route');
+      expect(await control.applyTable({ services: [] })).toEqual({ version: before + 1, changed: false });
+    });
+
     it('a changed table is in force once applyTable resolves, and bumps the version', async () => {
       const a = await upstream('a');
       const b = await upstream('b');

@@ -44,7 +44,8 @@ class InProcessRouterControl implements RouterControl {
 
   applyTable(table: RouteTable): Promise<ApplyTableResult> {
     try {
-      if (isDeepStrictEqual(this.router.getRouteTable(), table)) return Promise.resolve({ version: this.version, changed: false });
+      // The first table is always set, even an empty one: until then the router answers "starting".
+      if (this.router.hasRouteTable() && isDeepStrictEqual(this.router.getRouteTable(), table)) return Promise.resolve({ version: this.version, changed: false });
       // Synchronous on purpose: the new table routes the very next request.
       this.router.setRouteTable(table);
     } catch (err) {

@@ -289,6 +289,34 @@ describe('the access log file', () => {
   }, 60_000);
 });
 
+describe('a managed nginx before its first table', () => {
+  it('answers 503 router-starting with Retry-After, as the built-in router does; an empty first table is rendered, and then a miss is 404', async () => {
+    const p = await freePort();
+    const c = await startNginxRouterControl({ mode: { type: 'managed', prefixDir: mkdtempSync(join(tmpdir(), 'graylane-nginx-')), workers: 1 }, listen: `127.0.0.1:${p}` });
+    try {
+      const head = (path: string) => new Promise<{ status: number; headers: Record<string, unknown>; body: string }>((resolve, reject) => {
+        const req = request({ host: '127.0.0.1', port: p, path, agent: false }, (res) => {
+          let body = '';
+          res.setEncoding('utf8');
+          res.on('data', (d: string) => (body += d));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
+        });
+        req.on('error', reject);
+        req.end();
+      });
+      const early = await head('/anything');
+      expect(early).toMatchObject({ status: 503, headers: { 'retry-after': '1', 'x-graylane-error': 'router-starting' } });
+      expect(early.body).toContain('no route table yet');
+      expect(await c.applyTable({ services: [] })).toEqual({ version: 1, changed: true });
+      const miss = await head('/anything');
+      expect(miss.status).toBe(404);
+      expect(miss.body).toContain('no service routes');
+    } finally {
+      await c.stop({ timeoutMs: 2000 });
+    }
+  }, 30_000);
+});
+
 describe('nginx that cannot run', () => {
   it('reports nginx failing at start (its port taken) with nginx\'s words', async () => {
     const busy = createNetServer();

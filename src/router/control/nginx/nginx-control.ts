@@ -110,7 +110,8 @@ class NginxControl implements NginxRouterControl {
 
   private async apply(table: RouteTable): Promise<ApplyTableResult> {
     assertRouteTable(table);
-    if (isDeepStrictEqual(this.table, table)) return { version: this.version, changed: false };
+    // The first table is always rendered, even an empty one: the configuration before it answers "starting".
+    if (this.version > 0 && isDeepStrictEqual(this.table, table)) return { version: this.version, changed: false };
     const { http } = renderHttpConfig(table, { listen: this.options.listen, accessLog: this.reader.path });
     const removed = routedIds(this.table).filter((id) => !routedIds(table).includes(id));
     let oldWorkers: number[] | 'include';
@@ -224,7 +225,7 @@ export async function startNginxRouterControl(options: NginxRouterControlOptions
       workers: mode.workers ?? 'auto',
       workerPriority: mode.workerPriority,
       workerShutdownTimeoutMs: options.drainTimeoutMs ?? 30_000,
-      http: renderHttpConfig({ services: [] }, { listen: options.listen, accessLog }).http,
+      http: renderHttpConfig({ services: [] }, { listen: options.listen, accessLog, starting: true }).http,
       ...(mode.binary !== undefined && { binary: mode.binary }),
       ...(options.reloadTimeoutMs !== undefined && { timeoutMs: options.reloadTimeoutMs }),
     });

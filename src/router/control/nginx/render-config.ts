@@ -11,6 +11,7 @@
  */
 import type { MirrorMatch, RouteCondition, RouteTable, ServiceRoute, StringMatch } from '../../contract/index.js';
 import { NginxRenderError } from './errors.js';
+import { ROUTER_STARTING_TEXT } from '../../starting-answer.js';
 
 /** Options of {@link renderHttpConfig}. */
 export interface RenderOptions {
@@ -20,6 +21,11 @@ export interface RenderOptions {
   accessLog: string;
   /** Idle keep-alive connections kept per worker and upstream; default 32. */
   upstreamKeepalive?: number;
+  /**
+   * Rendered before graylane gave the first table: what no service routes is answered 503
+   * `router-starting` with `Retry-After`, as the built-in router does, not 404.
+   */
+  starting?: boolean;
 }
 
 /**
@@ -75,6 +81,13 @@ export interface RenderedConfig {
   upstreams: Map<string, string>;
 }
 
+const STARTING = [
+  '    add_header Retry-After 1 always;',
+  '    add_header X-Graylane-Error router-starting always;',
+  '    add_header Cache-Control no-store always;',
+  `    return 503 "${ROUTER_STARTING_TEXT}\\n";`,
+];
+
 /** Renders the http-level configuration of `table`; throws {@link NginxRenderError} for what nginx cannot do. */
 export function renderHttpConfig(table: RouteTable, options: RenderOptions): RenderedConfig {
   if ((table.releases ?? []).length > 0) {
@@ -118,7 +131,7 @@ export function renderHttpConfig(table: RouteTable, options: RenderOptions): Ren
       }
     }
     // No service's prefix: the router's 404, never a file from nginx's default root.
-    if (!seen.has('/')) out.push('  location / {', '    default_type text/plain;', '    return 404 "graylane: no service routes $host$request_uri\\n";', '  }');
+    if (!seen.has('/')) out.push('  location / {', '    default_type text/plain;', ...(options.starting === true ? STARTING : ['    return 404 "graylane: no service routes $host$request_uri\\n";']), '  }');
     for (const b of members) out.push(...mirrorLocation(b.service, b.index, upstreams, options.accessLog).map((l) => `  ${l}`));
     out.push('}');
   };

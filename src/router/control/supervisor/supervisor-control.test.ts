@@ -35,7 +35,7 @@ async function supervised(workers: number, drainTimeoutMs = 10_000, stateDir?: s
 
 describeRouterControlConformance('supervisor (2 workers)', async (table, drainTimeoutMs) => {
   const s = await supervised(2, drainTimeoutMs);
-  await s.applyTable(table);
+  if (table) await s.applyTable(table);
   return { control: s, url: s.url, close: () => s.stop({ drainTimeoutMs: 500 }) };
 });
 

@@ -338,7 +338,8 @@ function merged(): MergedReport {
 
 function apply(next: RouteTable): Promise<{ version: number; changed: boolean }> {
   assertRouteTable(next);
-  if (isDeepStrictEqual(next, table)) return Promise.resolve({ version, changed: false });
+  // Version 0 is no table yet (its workers answer 503 router-starting): an empty first table is news.
+  if (version > 0 && isDeepStrictEqual(next, table)) return Promise.resolve({ version, changed: false });
   version++;
   table = structuredClone(next);
   const routed = new Set(table.services.flatMap((s) => Object.values(s.revisions).flatMap((r) => r.instances.filter((i) => !i.draining).map((i) => i.id))));

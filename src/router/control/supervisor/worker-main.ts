@@ -60,7 +60,8 @@ async function onMessage(message: ToWorker, handle: unknown): Promise<void> {
       return;
     case 'table':
       try {
-        await control.applyTable(message.table);
+        // Version 0 is the supervisor's before the daemon gave it a table: the router's own "starting".
+        if (message.version > 0) await control.applyTable(message.table);
       } catch (err) {
         send({ t: 'nack', version: message.version, error: toWireError(err) });
         return;
