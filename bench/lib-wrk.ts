@@ -2,7 +2,8 @@
  * Debian's `wrk` as the load generator of the router benchmark: a C event loop, so the figures
  * are the proxy's and not a JavaScript client's (autocannon hid half the gap to nginx). A small
  * Lua `done` hook prints exact percentiles from wrk's own microsecond histogram as one JSON line;
- * a fixed rate is paced with Lua's `delay` (wrk2 is not in Debian).
+ * a fixed rate is paced with Lua's `delay` (wrk2 is not in Debian), by default with random pauses
+ * so that the requests of all connections together arrive as a Poisson process would.
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -37,11 +38,36 @@ export class WrkError extends Error {
 
 const MARK = 'GRAYLANE-WRK ';
 
+/**
+ * How a paced run spaces a connection's requests:
+ * - `poisson`: after each response a connection pauses for a time drawn from an exponential
+ *   distribution with the mean pause, so the requests of all connections together arrive about as
+ *   a Poisson process at the rate (independent clients, the usual model of "N requests/s"). Each
+ *   wrk thread draws from its own fixed seed: every target of a run gets the same sequence.
+ * - `lockstep`: every pause is the mean. Connections that start together stay together: all of
+ *   them send at the same instant once per pause, and the latencies are those of that burst's
+ *   queue (the last request waits for the connections × CPU per request of the ones before it),
+ *   not the latency a proxy adds to a request. The router benchmark's "added p99" was measured so
+ *   until it was seen (`--arrivals lockstep` repeats it).
+ */
+export type Arrivals = 'poisson' | 'lockstep';
+
 // wrk calls `delay` before every request of a connection when the function exists at all, so it is
-// defined only for a paced run (a zero delay would still cost a timer per request).
-function script(delayMs: number | undefined): string {
-  const pace = delayMs === undefined ? '' : `function delay() return ${delayMs} end\n`;
-  return `${pace}function done(s, latency, requests)
+// defined only for a paced run (a zero delay would still cost a timer per request). wrk takes the
+// pause in whole milliseconds; the exponential draw is rounded to the nearest.
+function script(pace: { meanDelayMs: number; arrivals: Arrivals } | undefined): string {
+  let hooks = '';
+  if (pace?.arrivals === 'lockstep') hooks = `function delay() return ${Math.max(1, Math.round(pace.meanDelayMs))} end\n`;
+  if (pace?.arrivals === 'poisson') {
+    hooks = [
+      'local next_id = 0',
+      'function setup(thread) next_id = next_id + 1; thread:set("thread_id", next_id) end',
+      'function init(args) math.randomseed(7919 * (thread_id or 1)) end',
+      `function delay() return math.floor(-${pace.meanDelayMs} * math.log(1 - math.random()) + 0.5) end`,
+      '',
+    ].join('\n');
+  }
+  return `${hooks}function done(s, latency, requests)
   local e = s.errors
   io.write(string.format('${MARK}{"requests":%.0f,"durationUs":%.0f,"p50Us":%.0f,"p90Us":%.0f,"p99Us":%.0f,"maxUs":%.0f,"connect":%.0f,"read":%.0f,"write":%.0f,"status":%.0f,"timeout":%.0f}\\n',
     s.requests, s.duration, latency:percentile(50), latency:percentile(90), latency:percentile(99), latency.max,
@@ -77,11 +103,13 @@ export interface WrkOptions {
   threads: number;
   durationS: number;
   /**
-   * Pace the run at about this many requests/s: each connection waits `connections / rate`
-   * seconds after a response before its next request (closed loop: the achieved rate is a little
-   * below, and reported).
+   * Pace the run at about this many requests/s: each connection pauses `connections / rate`
+   * seconds on average after a response before its next request (closed loop: the achieved rate
+   * is a little below, and reported), spaced as `arrivals` says.
    */
   rate?: number;
+  /** How a paced run spaces requests; default `poisson` (see {@link Arrivals}). */
+  arrivals?: Arrivals;
   /** Default `/usr/bin/wrk`. */
   wrkPath?: string;
 }
@@ -131,8 +159,8 @@ export function spawnWrk(options: { args: string[]; wrkPath?: string; nice?: num
 export async function runWrk(options: WrkOptions): Promise<WrkFigures> {
   const dir = mkdtempSync(join(tmpdir(), 'graylane-wrk-'));
   const file = join(dir, 'report.lua');
-  const delayMs = options.rate === undefined ? undefined : Math.max(1, Math.round((options.connections * 1000) / options.rate));
-  writeFileSync(file, script(delayMs));
+  const pace = options.rate === undefined ? undefined : { meanDelayMs: (options.connections * 1000) / options.rate, arrivals: options.arrivals ?? 'poisson' };
+  writeFileSync(file, script(pace));
   const threads = Math.max(1, Math.min(options.threads, options.connections));
   const args = ['-c', String(options.connections), '-t', String(threads), '-d', `${options.durationS}s`, '--timeout', '10s', '-s', file, options.url];
   try {

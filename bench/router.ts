@@ -1,19 +1,20 @@
 /**
  * `npm run bench -- router [--duration 10] [--connections 32] [--threads 2] [--rate 1000]
- * [--rounds 1] [--baseline DIR] [--profile]`
+ * [--arrivals poisson|lockstep] [--rounds 1] [--baseline DIR] [--profile]`
  *
  * The same loopback upstream served directly, through graylane's router and through nginx, all
  * with keep-alive, loaded by Debian's wrk (a C client: a JavaScript one hides the gap), in one run:
  * requests/s, p50, p99, and the CPU each proxy spent per request (its whole process tree, from
  * /proc), which is far steadier than requests/s on a shared machine. Per-worker ratios compare
- * graylane with nginx. Then a fixed rate (wrk paced by Lua `delay`) for the p99 each proxy adds
- * over direct. A "node floor" row is a proxy of node:http and undici doing nothing else: the least
+ * graylane with nginx. Then a fixed rate (wrk paced by Lua `delay`, random pauses by default so that
+ * requests arrive as from independent clients: `Arrivals` in lib-wrk.ts) for the p99 each proxy
+ * adds over direct. A "node floor" row is a proxy of node:http and undici doing nothing else: the least
  * any router on that stack costs (graylane's has a client of its own for its upstreams instead of
  * undici, src/router/upstream/), so the table shows what leaving the stack gained.
  * `--baseline DIR` adds a row for the router of another checkout (same bench, same
  * upstream, same run): before/after figures of a change. `--rounds N` measures every row N times,
  * the order reversed every other round (whoever goes second on a shared machine fares worse), and
- * keeps each row's median round by CPU per request. `--profile` writes a `--cpu-prof`
+ * keeps each row's median round by CPU per request, and at the fixed rate by p99. `--profile` writes a `--cpu-prof`
  * profile of the router under bench/.out/.
  */
 import { mkdirSync } from 'node:fs';
@@ -107,6 +108,8 @@ export async function run(options: BenchOptions): Promise<Record<string, unknown
   const rate = flag(options.args, 'rate', 1000);
   const baseline = stringFlag(options.args, 'baseline');
   const rounds = flag(options.args, 'rounds', 1);
+  const arrivals = stringFlag(options.args, 'arrivals') ?? 'poisson';
+  if (arrivals !== 'poisson' && arrivals !== 'lockstep') throw new Error('--arrivals needs poisson or lockstep');
   const profile = options.args.includes('--profile');
   const log = (s: string) => {
     if (!options.json) console.log(s);
@@ -145,12 +148,16 @@ export async function run(options: BenchOptions): Promise<Record<string, unknown
       const mine = measured.filter((r) => r.name === target.name).sort((a, b) => (a.cpuUsPerRequest ?? 0) - (b.cpuUsPerRequest ?? 0));
       return mine[Math.floor(mine.length / 2)]!;
     });
-    const fixed: Record<string, WrkFigures> = {};
     const fixedConnections = 10;
-    for (const { target, url } of live) {
-      log(`  ${target.name}: ${durationS} s at about ${rate} requests/s…`);
-      fixed[target.name] = await runWrk({ url, connections: fixedConnections, threads: 1, durationS, rate });
+    const fixedRuns: { name: string; figures: WrkFigures }[] = [];
+    for (let round = 0; round < rounds; round++) for (const { target, url } of round % 2 === 0 ? live : [...live].reverse()) {
+      log(`  ${target.name}: ${durationS} s at about ${rate} requests/s (${arrivals} arrivals)…`);
+      fixedRuns.push({ name: target.name, figures: await runWrk({ url, connections: fixedConnections, threads: 1, durationS, rate, arrivals }) });
     }
+    const fixed: Record<string, WrkFigures> = Object.fromEntries(live.map(({ target }) => {
+      const mine = fixedRuns.filter((r) => r.name === target.name).map((r) => r.figures).sort((a, b) => a.p99Ms - b.p99Ms);
+      return [target.name, mine[Math.floor(mine.length / 2)]!];
+    }));
 
     const byName = new Map(rows.map((r) => [r.name, r]));
     const direct = fixed.direct!;
@@ -175,7 +182,7 @@ export async function run(options: BenchOptions): Promise<Record<string, unknown
       threads,
       rounds,
       durationS,
-      loadGenerator: 'wrk (Debian); fixed rate paced with Lua delay() per connection (closed loop)',
+      loadGenerator: `wrk (Debian); fixed rate paced with Lua delay() per connection (closed loop), ${arrivals} arrivals`,
       load: Object.fromEntries(
         rows.map((r) => [
           r.name,
@@ -230,7 +237,8 @@ export async function run(options: BenchOptions): Promise<Record<string, unknown
       if (managedOverHandWritten) console.log(`  managed nginx / hand-written nginx 1w: throughput ${managedOverHandWritten.throughputPerWorker} (goal ≥ 0.95), requests per CPU second ${managedOverHandWritten.cpuPerRequest ?? '-'} (its buffered access log file is read back; the hand-written one logs nothing)`);
       if (scaling !== undefined) console.log(`  graylane ${cores}w / graylane 1w: throughput ${scaling} (on ${cores} cores, wrk itself included)`);
       if (figures.baselineOverGraylane) console.log(`  baseline / graylane (1p): throughput ${figures.baselineOverGraylane.throughputPerWorker}, requests per CPU second ${figures.baselineOverGraylane.cpuPerRequest ?? '-'}`);
-      console.log(`\n  fixed about ${rate} requests/s: wrk, ${fixedConnections} connections, each paced by Lua delay(), ${durationS} s`);
+      const spacing = arrivals === 'poisson' ? 'random pauses, so that requests arrive as from independent clients' : 'equal pauses: the connections send in lockstep bursts';
+      console.log(`\n  fixed about ${rate} requests/s: wrk, ${fixedConnections} connections, each paced by Lua delay() (${spacing}), ${durationS} s${rounds > 1 ? `, median of ${rounds} rounds by p99` : ''}`);
       console.log(`  ${'target'.padEnd(14)} ${'req/s'.padStart(9)} ${'p50 ms'.padStart(8)} ${'p99 ms'.padStart(8)} ${'added p99'.padStart(10)} ${'errors'.padStart(7)}`);
       for (const [k, v] of Object.entries(fixed)) {
         console.log(`  ${k.padEnd(14)} ${cell(v.requestsPerSecond, 9, 0)} ${cell(v.p50Ms, 8, 3)} ${cell(v.p99Ms, 8, 3)} ${cell(addedP99Ms[k], 10, 3)} ${String(v.errors + v.non2xx).padStart(7)}`);

@@ -42,10 +42,42 @@ describe('the router benchmark loads its targets with wrk', () => {
   });
 
   it.skipIf(noWrk)('paces a fixed rate with Lua delay: far below what the server could take', async () => {
-    const paced = await runWrk({ url, connections: 2, threads: 1, durationS: 2, rate: 100 });
-    // 2 connections, 20 ms apart each: about 100/s; a loaded machine only lowers it.
-    expect(paced.requestsPerSecond).toBeGreaterThan(30);
-    expect(paced.requestsPerSecond).toBeLessThanOrEqual(105);
+    for (const arrivals of ['poisson', 'lockstep'] as const) {
+      const paced = await runWrk({ url, connections: 2, threads: 1, durationS: 2, rate: 100, arrivals });
+      // 2 connections, 20 ms apart each on average: about 100/s; a loaded machine only lowers it.
+      expect(paced.requestsPerSecond, arrivals).toBeGreaterThan(30);
+      expect(paced.requestsPerSecond, arrivals).toBeLessThanOrEqual(arrivals === 'poisson' ? 125 : 105);
+    }
+  });
+
+  it.skipIf(noWrk)('spreads a paced run\'s requests as independent clients would, unless asked for lockstep', async () => {
+    const at: number[] = [];
+    const stamping = http.createServer((req, res) => {
+      at.push(performance.now());
+      res.writeHead(200, { 'content-length': 2 });
+      res.end('ok');
+    });
+    await new Promise<void>((r) => stamping.listen(0, '127.0.0.1', r));
+    const target = `http://127.0.0.1:${(stamping.address() as AddressInfo).port}`;
+    try {
+      // The share of requests that arrive within 1 ms of the one before them.
+      const bunched = async (arrivals: 'poisson' | 'lockstep') => {
+        at.length = 0;
+        await runWrk({ url: target, connections: 10, threads: 1, durationS: 2, rate: 200, arrivals });
+        const gaps = at.slice(1).map((t, i) => t - at[i]!);
+        return gaps.filter((g) => g < 1).length / gaps.length;
+      };
+      // Lockstep: 10 connections send together every 50 ms, so up to 9 of every 10 follow one at
+      // once (each burst spreads a little per round, by the order its answers came in): 0.53-0.85
+      // in seven runs.
+      expect(await bunched('lockstep')).toBeGreaterThan(0.4);
+      // Poisson at 200/s (5 ms apart on average, 18% of them under 1 ms; wrk's timers tick in whole
+      // milliseconds, which bunches a few more): 0.145-0.17 in four runs.
+      expect(await bunched('poisson')).toBeLessThan(0.35);
+    } finally {
+      stamping.closeAllConnections();
+      await new Promise((r) => stamping.close(r));
+    }
   });
 
   it.skipIf(noWrk)('says when wrk is missing, and when wrk itself fails', async () => {
