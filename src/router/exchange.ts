@@ -16,6 +16,7 @@ import type { TimeoutOptions } from './types.js';
 import type { UpstreamConnection } from './upstream-pool.js';
 import type { UpstreamHandler } from './upstream/upstream-connection.js';
 import { UpstreamError } from './upstream/upstream-error.js';
+import type { RouterAnswerReason } from './router-answers.js';
 
 /** What every exchange needs from the router. */
 export interface ExchangeEnvironment {
@@ -70,7 +71,7 @@ function headerTimedOut(ex: Exchange): void {
 }
 
 /** Sends a router-generated response (400, 404, 408, 413, 501, 502, 503, 504). */
-export function sendPlain(res: http.ServerResponse, status: number, reason: string, text: string): void {
+export function sendPlain(res: http.ServerResponse, status: number, reason: RouterAnswerReason, text: string): void {
   const body = `${text}\n`;
   const headers: http.OutgoingHttpHeaders = {
     'content-type': 'text/plain; charset=utf-8',
@@ -507,7 +508,7 @@ export class Exchange implements Waiter {
    * Ends an exchange for the client's fault (408, 413, 400): work upstream stops, the connection
    * closes (its remaining body is not read), and only `clientErrors` counts it.
    */
-  private clientFault(status: 400 | 408 | 413, reason: string, text: string): void {
+  private clientFault(status: 400 | 408 | 413, reason: RouterAnswerReason, text: string): void {
     if (this.done || this.failure !== undefined) return;
     this.failure = 'client';
     clearTimeout(this.bodyTimer);
@@ -524,7 +525,7 @@ export class Exchange implements Waiter {
     this.reply(status, reason, text);
   }
 
-  private reply(status: number, reason: string, text: string): void {
+  private reply(status: number, reason: RouterAnswerReason, text: string): void {
     clearTimeout(this.headerTimer);
     if (this.done) return;
     if (this.res.headersSent) {

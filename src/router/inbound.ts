@@ -6,16 +6,18 @@
  * router and the upstream agree on which path was asked for.
  */
 import type { IncomingMessage } from 'node:http';
+import type { RouterAnswerReason } from './router-answers.js';
 
 /** Why a request was refused before routing; label of `graylane_router_refused_total`. */
-export type RefusalReason =
+export type RefusalReason = Extract<RouterAnswerReason,
   | 'duplicate-host'
   | 'bad-request-target'
   | 'path-escapes-root'
   | 'body-too-large'
   | 'unsupported-transfer-coding'
   | 'header-timeout'
-  | 'malformed-request';
+  | 'malformed-request'
+>;
 
 /** A refusal: the status and reason the client gets. */
 export interface Refusal {

@@ -128,6 +128,20 @@ describe('refused for the client’s fault', () => {
     cleanups.push(r.close);
     const reply = await rawRequest(r.url, ['GET / HTTP/1.1\r\nHost: a\r\n']);
     expect(reply.status).toBe(408);
+    expect(reply.text.toLowerCase()).toContain('x-graylane-error: header-timeout');
+    expect(a.hits).toBe(0);
+  });
+
+  it('a request that is not HTTP gets 400 and headers too large get 431, both marked malformed-request', async () => {
+    const a = await upstream('a');
+    const r = await startRouter({ routes: serviceTable({ stable: [a] }) });
+    cleanups.push(r.close);
+    const garbage = await rawRequest(r.url, ['GET / HTTP/1.1\r\nHost a\r\n\r\n']);
+    expect(garbage.status).toBe(400);
+    expect(garbage.text.toLowerCase()).toContain('x-graylane-error: malformed-request');
+    const huge = await rawRequest(r.url, [`GET / HTTP/1.1\r\nHost: a\r\nX-Big: ${'b'.repeat(20_000)}\r\n\r\n`]);
+    expect(huge.status).toBe(431);
+    expect(huge.text.toLowerCase()).toContain('x-graylane-error: malformed-request');
     expect(a.hits).toBe(0);
   });
 });

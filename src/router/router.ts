@@ -308,7 +308,7 @@ class RouterImpl extends EventEmitter implements Router {
         : err.code === 'HPE_HEADER_OVERFLOW' ? [431, 'Request Header Fields Too Large', 'malformed-request']
         : [400, 'Bad Request', 'malformed-request'];
       this.countRefusal(reason);
-      socket.end(`HTTP/1.1 ${status} ${text}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
+      socket.end(`HTTP/1.1 ${status} ${text}\r\nx-graylane-error: ${reason}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
     });
     await listen(server, options.handles?.http ?? this.options.listen);
     const out: RouterAddresses = { url: urlOf(server) };
@@ -589,7 +589,7 @@ class RouterImpl extends EventEmitter implements Router {
       return;
     }
     if (!svc || this.stopping) {
-      socket.end('HTTP/1.1 404 Not Found\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
+      socket.end('HTTP/1.1 404 Not Found\r\nx-graylane-error: no-route\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
       return;
     }
     proxyUpgrade(this.timeouts, req, socket, head, svc.decide(req).group);

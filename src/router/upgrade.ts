@@ -13,6 +13,7 @@ import type { RevisionGroup } from './compiled-table.js';
 import { upstreamRequestHeaders } from './headers.js';
 import type { Abortable, Instance } from './instance.js';
 import type { TimeoutOptions } from './types.js';
+import type { RouterAnswerReason } from './router-answers.js';
 
 /** Tracks WebSocket frame boundaries in one direction without copying payloads. */
 export class FrameBoundaryTracker {
@@ -66,7 +67,7 @@ function rawResponse(status: number, message: string, headers: string[]): string
   return `${out}\r\n`;
 }
 
-function refuse(socket: Duplex, status: number, message: string, reason: string): void {
+function refuse(socket: Duplex, status: number, message: string, reason: RouterAnswerReason): void {
   const body = `graylane: ${message}\n`;
   const extra = status === 503 ? 'retry-after: 1\r\n' : '';
   socket.end(`HTTP/1.1 ${status} ${message}\r\ncontent-type: text/plain\r\ncontent-length: ${Buffer.byteLength(body)}\r\nx-graylane-error: ${reason}\r\n${extra}connection: close\r\n\r\n${body}`);
