@@ -16,6 +16,7 @@ export interface RouterAnswer {
 /** The router's own answers, by reason (see the module comment). */
 export const ROUTER_ANSWERS = {
   'router-starting': { statuses: [503], meaning: 'the router has not been given its first route table yet (the first moments of `graylane up`); retry after `Retry-After`' },
+  'router-stopping': { statuses: [503], meaning: 'a WebSocket or other upgrade came on an open connection while the router stops (Ctrl-C, or a worker being replaced): reconnect after `Retry-After`' },
   'no-route': { statuses: [404], meaning: 'no service has the request\'s host and path prefix' },
   'no-ready-instance': { statuses: [503], meaning: 'the revision the request was routed to has no ready instance, and no other revision may take it' },
   overloaded: { statuses: [503], meaning: 'the instance picked is at its limit of concurrent requests and its queue is full (1,024 each by default)' },

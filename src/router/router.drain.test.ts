@@ -100,6 +100,27 @@ describe('draining', () => {
     expect(performance.now() - started).toBeLessThan(900);
   });
 
+  it('an upgrade on an open connection while the router stops is 503 router-stopping with Retry-After, not a tunnel that would hold the stop', async () => {
+    const a = await upstream('a');
+    const r = await startRouter({ routes: serviceTable({ stable: [a] }) });
+    cleanups.push(r.close);
+    const socket = net.connect(Number(new URL(r.url).port), '127.0.0.1');
+    cleanups.push(() => Promise.resolve(void socket.destroy()));
+    await new Promise((resolve) => socket.once('connect', resolve));
+    await sleep(50);
+    let answer = '';
+    socket.on('data', (d: Buffer) => (answer += d.toString('latin1')));
+    const closed = new Promise((resolve) => socket.once('close', resolve));
+    const stopped = r.router.stop({ drainTimeoutMs: 5_000 });
+    socket.write('GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n');
+    await closed;
+    expect(answer).toMatch(/^HTTP\/1\.1 503 /);
+    expect(answer.toLowerCase()).toContain('x-graylane-error: router-stopping');
+    expect(answer.toLowerCase()).toContain('retry-after: 1');
+    expect(a.hits).toBe(0);
+    await stopped;
+  });
+
   it('a response begun after the stop says connection: close, so its keep-alive client does not send its next request on a connection about to close', async () => {
     const a = await upstream('a', slowEcho(300));
     const r = await startRouter({ routes: serviceTable({ stable: [a] }) });

@@ -9,6 +9,7 @@ import { CompiledService, CompiledTable, RevisionGroup } from './compiled-table.
 import { RouterError } from './errors.js';
 import { Exchange, sendPlain, type ExchangeEnvironment } from './exchange.js';
 import { ROUTER_STARTING_TEXT } from './starting-answer.js';
+import type { RouterAnswerReason } from './router-answers.js';
 import { markFromTrustedProxy } from './headers.js';
 import { admitRequest, type Refusal, type RefusalReason } from './inbound.js';
 import { Instance, type InstanceEnvironment } from './instance.js';
@@ -584,12 +585,11 @@ class RouterImpl extends EventEmitter implements Router {
       return;
     }
     const svc = this.compiled.match(req);
-    if (!svc && this.awaitingTable) {
-      socket.end('HTTP/1.1 503 Service Unavailable\r\nx-graylane-error: router-starting\r\nretry-after: 1\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
-      return;
-    }
     if (!svc || this.stopping) {
-      socket.end('HTTP/1.1 404 Not Found\r\nx-graylane-error: no-route\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
+      // A tunnel opened while stopping would hold the stop until its drain deadline: the client reconnects instead.
+      const [status, reason]: [number, RouterAnswerReason] = !svc ? (this.awaitingTable ? [503, 'router-starting'] : [404, 'no-route']) : [503, 'router-stopping'];
+      const retry = status === 503 ? 'retry-after: 1\r\n' : '';
+      socket.end(`HTTP/1.1 ${status} ${http.STATUS_CODES[status] ?? ''}\r\nx-graylane-error: ${reason}\r\n${retry}connection: close\r\ncontent-length: 0\r\n\r\n`);
       return;
     }
     proxyUpgrade(this.timeouts, req, socket, head, svc.decide(req).group);
