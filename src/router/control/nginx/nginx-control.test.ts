@@ -32,13 +32,13 @@ const agent = new Agent({ keepAlive: true, maxSockets: 4 });
  * Only that case is retried, on a fresh connection (the agent's other idle connections were closed
  * by the same reload): any other error, or a reset on a fresh connection, is a failure.
  */
-function get(port: number, path: string, headers: Record<string, string> = {}, retried = false): Promise<{ status: number; body: string; setCookie: string[] }> {
+function get(port: number, path: string, headers: Record<string, string> = {}, retried = false): Promise<{ status: number; body: string; setCookie: string[]; headers: Record<string, unknown> }> {
   return new Promise((resolve, reject) => {
     const req = request({ host: '127.0.0.1', port, path, headers, agent: retried ? false : agent }, (res) => {
       let body = '';
       res.setEncoding('utf8');
       res.on('data', (d: string) => (body += d));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body, setCookie: res.headers['set-cookie'] ?? [] }));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body, setCookie: res.headers['set-cookie'] ?? [], headers: res.headers }));
     });
     req.on('error', (err: NodeJS.ErrnoException) => {
       if (!retried && req.reusedSocket && err.code === 'ECONNRESET') {
@@ -192,7 +192,7 @@ describe('nginx as the data plane', () => {
     });
     expect((await get(port, '/api')).body).toBe('v2');
     expect((await get(port, '/api/x')).body).toBe('v2');
-    expect((await get(port, '/apix')).status).toBe(404);
+    expect(await get(port, '/apix')).toMatchObject({ status: 404, headers: { 'x-graylane-error': 'no-route' } });
     expect((await get(port, '/shop/a')).body).toBe('v1');
     expect((await get(port, '/admin', { host: 'admin.example' })).body).toBe('v2');
     expect((await get(port, '/admin', { host: 'other.example' })).status).toBe(404);
@@ -226,7 +226,8 @@ describe('nginx as the data plane', () => {
 
   it('answers 503 and counts it when neither side has a ready instance', async () => {
     await control.applyTable({ services: [service({ name: 'down', revisions: { v1: { instances: [] }, v2: { instances: [] } } })] });
-    expect((await get(port, '/x')).status).toBe(503);
+    const down = await get(port, '/x');
+    expect(down).toMatchObject({ status: 503, headers: { 'x-graylane-error': 'no-ready-instance', 'retry-after': '1' } });
     await waitFor(() => control.totals({ service: 'down', revision: 'v1' }).rejected === 1, 3000);
     expect(control.totals({ service: 'down', revision: 'v1' }).failed).toBe(1);
   }, 30_000);
@@ -309,7 +310,7 @@ describe('a managed nginx before its first table', () => {
       expect(early.body).toContain('no route table yet');
       expect(await c.applyTable({ services: [] })).toEqual({ version: 1, changed: true });
       const miss = await head('/anything');
-      expect(miss.status).toBe(404);
+      expect(miss).toMatchObject({ status: 404, headers: { 'x-graylane-error': 'no-route' } });
       expect(miss.body).toContain('no service routes');
     } finally {
       await c.stop({ timeoutMs: 2000 });

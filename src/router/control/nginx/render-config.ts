@@ -131,7 +131,7 @@ export function renderHttpConfig(table: RouteTable, options: RenderOptions): Ren
       }
     }
     // No service's prefix: the router's 404, never a file from nginx's default root.
-    if (!seen.has('/')) out.push('  location / {', '    default_type text/plain;', ...(options.starting === true ? STARTING : ['    return 404 "graylane: no service routes $host$request_uri\\n";']), '  }');
+    if (!seen.has('/')) out.push('  location / {', '    default_type text/plain;', ...(options.starting === true ? STARTING : ['    add_header X-Graylane-Error no-route always;', '    return 404 "graylane: no service routes $host$request_uri\\n";']), '  }');
     for (const b of members) out.push(...mirrorLocation(b.service, b.index, upstreams, options.accessLog).map((l) => `  ${l}`));
     out.push('}');
   };
@@ -234,8 +234,8 @@ function renderService(service: ServiceRoute, index: number, keepalive: number, 
     location.push(`set $gl_mirror_go $${s}_mirror;`, `mirror /_graylane_mirror_${index};`);
   }
   location.push(
-    // No ready instance on either side: the router's 503.
-    `if (${up} = "") { return 503; }`,
+    // No ready instance on either side: the router's 503, marked as the router marks it.
+    `if (${up} = "") { add_header X-Graylane-Error no-ready-instance always; add_header Retry-After 1 always; add_header Cache-Control no-store always; return 503; }`,
     `add_header Set-Cookie ${setCookie};`,
     `proxy_pass http://${up};`,
     'proxy_http_version 1.1;',
