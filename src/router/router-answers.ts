@@ -39,6 +39,12 @@ export const ROUTER_ANSWERS = {
   'malformed-request': { statuses: [400, 431], meaning: 'the request is not valid HTTP, or its headers are too large (431)' },
 } as const satisfies Record<string, RouterAnswer>;
 
+/**
+ * The body of `router-starting`: a data plane not yet told what it serves says it is early
+ * rather than that the URL is wrong. The built-in router and the managed nginx answer alike.
+ */
+export const ROUTER_STARTING_TEXT = 'graylane: starting: no route table yet, retry shortly';
+
 /** The value of `x-graylane-error` on an answer of the router's own. */
 export type RouterAnswerReason = keyof typeof ROUTER_ANSWERS;
 

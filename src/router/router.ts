@@ -8,8 +8,7 @@ import { CompiledRelease } from './compiled-release.js';
 import { CompiledService, CompiledTable, RevisionGroup } from './compiled-table.js';
 import { RouterError } from './errors.js';
 import { Exchange, sendPlain, type ExchangeEnvironment } from './exchange.js';
-import { ROUTER_STARTING_TEXT } from './starting-answer.js';
-import type { RouterAnswerReason } from './router-answers.js';
+import { ROUTER_STARTING_TEXT } from './router-answers.js';
 import { markFromTrustedProxy } from './headers.js';
 import { admitRequest, type Refusal, type RefusalReason } from './inbound.js';
 import { Instance, type InstanceEnvironment } from './instance.js';
@@ -33,7 +32,7 @@ import type {
   TimeoutOptions,
 } from './types.js';
 import { FRESH_CONNECTION_GRACE_MS, FreshConnections } from './fresh-connections.js';
-import { proxyUpgrade } from './upgrade.js';
+import { proxyUpgrade, refuseUpgrade } from './upgrade.js';
 import { CertificateStore } from './tls/certificate-store.js';
 import { loadCertificates, type LoadedCertificate } from './tls/certificates.js';
 import { createHttpsServer, type HttpsServer } from './tls/https-listener.js';
@@ -581,15 +580,14 @@ class RouterImpl extends EventEmitter implements Router {
     this.freshConnections?.served(req.socket);
     const r = this.refuse(req);
     if (r) {
-      socket.end(`HTTP/1.1 ${r.status} ${http.STATUS_CODES[r.status] ?? ''}\r\nx-graylane-error: ${r.reason}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
+      refuseUpgrade(socket, r.status, r.reason);
       return;
     }
     const svc = this.compiled.match(req);
     if (!svc || this.stopping) {
       // A tunnel opened while stopping would hold the stop until its drain deadline: the client reconnects instead.
-      const [status, reason]: [number, RouterAnswerReason] = !svc ? (this.awaitingTable ? [503, 'router-starting'] : [404, 'no-route']) : [503, 'router-stopping'];
-      const retry = status === 503 ? 'retry-after: 1\r\n' : '';
-      socket.end(`HTTP/1.1 ${status} ${http.STATUS_CODES[status] ?? ''}\r\nx-graylane-error: ${reason}\r\n${retry}connection: close\r\ncontent-length: 0\r\n\r\n`);
+      if (!svc) refuseUpgrade(socket, this.awaitingTable ? 503 : 404, this.awaitingTable ? 'router-starting' : 'no-route');
+      else refuseUpgrade(socket, 503, 'router-stopping');
       return;
     }
     proxyUpgrade(this.timeouts, req, socket, head, svc.decide(req).group);

@@ -67,7 +67,9 @@ function rawResponse(status: number, message: string, headers: string[]): string
   return `${out}\r\n`;
 }
 
-function refuse(socket: Duplex, status: number, message: string, reason: RouterAnswerReason): void {
+/** Refuses an upgrade (or a request on a connection about to be a tunnel) with one of the router's own answers, and closes. */
+export function refuseUpgrade(socket: Duplex, status: number, reason: RouterAnswerReason): void {
+  const message = http.STATUS_CODES[status] ?? '';
   const body = `graylane: ${message}\n`;
   const extra = status === 503 ? 'retry-after: 1\r\n' : '';
   socket.end(`HTTP/1.1 ${status} ${message}\r\ncontent-type: text/plain\r\ncontent-length: ${Buffer.byteLength(body)}\r\nx-graylane-error: ${reason}\r\n${extra}connection: close\r\n\r\n${body}`);
@@ -150,14 +152,14 @@ export function proxyUpgrade(
   if (!inst) {
     counters.rejection();
     counters.response(503, performance.now() - startMs);
-    refuse(socket, 503, 'Service Unavailable', 'no-ready-instance');
+    refuseUpgrade(socket, 503, 'no-ready-instance');
     return;
   }
   // A tunnel holds a slot like any request; upgrades are not queued (clients retry a 503).
   if (!inst.tryAcquire()) {
     counters.rejection();
     counters.response(503, performance.now() - startMs);
-    refuse(socket, 503, 'Service Unavailable', 'overloaded');
+    refuseUpgrade(socket, 503, 'overloaded');
     return;
   }
   let slotHeld = true;
@@ -225,7 +227,7 @@ export function proxyUpgrade(
     if (timedOut) counters.timeout();
     else counters.upstreamError();
     counters.response(timedOut ? 504 : 502, performance.now() - startMs);
-    refuse(socket, timedOut ? 504 : 502, timedOut ? 'Gateway Timeout' : 'Bad Gateway', timedOut ? 'upstream-timeout' : 'upstream-connect-error');
+    refuseUpgrade(socket, timedOut ? 504 : 502, timedOut ? 'upstream-timeout' : 'upstream-connect-error');
   });
   up.end();
 }

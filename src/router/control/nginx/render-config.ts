@@ -11,7 +11,7 @@
  */
 import type { MirrorMatch, RouteCondition, RouteTable, ServiceRoute, StringMatch } from '../../contract/index.js';
 import { NginxRenderError } from './errors.js';
-import { ROUTER_STARTING_TEXT } from '../../starting-answer.js';
+import { ROUTER_STARTING_TEXT } from '../../router-answers.js';
 
 /** Options of {@link renderHttpConfig}. */
 export interface RenderOptions {
