@@ -5,6 +5,7 @@ import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { appDir, BIN, cli, hit, startDaemon, stopDaemon, waitFor, writeApp, type Daemon, view } from './harness.js';
+import { outcomeOf } from '../../src/view/outcome.js';
 
 const daemons: Daemon[] = [];
 afterEach(async () => {
@@ -65,7 +66,12 @@ describe('daemon crash', () => {
     expect(seen.get('v1')).toBeGreaterThan(60);
     expect(seen.get('v2')).toBeGreaterThan(60);
     expect((await cli(second.stateDir, ['promote', 'app', '--full'])).code).toBe(0);
-    await waitFor(async () => (await view(second)).revisions.find((r) => r.number === 2)?.role === 'stable', 20_000, 'promoted');
+    // Done, as `status --wait` waits for: the role flips when the promotion is committed, the
+    // outcome once the router's workers have the table that carries it.
+    await waitFor(async () => {
+      const v = await view(second);
+      return outcomeOf(v).done && v.revisions.find((r) => r.number === 2)?.role === 'stable';
+    }, 20_000, 'promoted and in force');
     for (let i = 0; i < 20; i++) expect((await hit(`${second.info.routerUrl}/`)).version).toBe('v2');
   }, 90_000);
 });
