@@ -130,13 +130,16 @@ async function waitForPort(port: number, child: ChildProcess, timeoutMs = 10_000
   }
 }
 
+/** Where Debian's nginx-light puts the binary the nginx rows run. */
+export const NGINX_PATH = '/usr/sbin/nginx';
+
 /**
  * nginx (Debian package) as a keep-alive reverse proxy to `upstreamPort`, `workers` worker
  * processes (default 1, as graylane's router is one event loop; `auto` is one per core), access
  * log off, everything in a temp dir.
  */
 export async function startNginx(upstreamPort: number, options: { workers?: number | 'auto'; nginxPath?: string } = {}): Promise<Started & { url: string }> {
-  const nginxPath = options.nginxPath ?? '/usr/sbin/nginx';
+  const nginxPath = options.nginxPath ?? NGINX_PATH;
   const dir = mkdtempSync(join(tmpdir(), 'graylane-bench-nginx-'));
   for (const d of ['body', 'proxy', 'fastcgi', 'uwsgi', 'scgi']) mkdirSync(join(dir, d));
   const port = await freePort();

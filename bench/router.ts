@@ -17,13 +17,13 @@
  * keeps each row's median round by CPU per request, and at the fixed rate by p99. `--profile` writes a `--cpu-prof`
  * profile of the router under bench/.out/.
  */
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { BenchOptions } from './main.js';
 import { readProcessTreeCpuSeconds } from './lib-process-cpu.js';
-import { startBenchUpstream, startGraylane, startNginx, startNodeFloor, type Started } from './lib-router-processes.js';
+import { NGINX_PATH, startBenchUpstream, startGraylane, startNginx, startNodeFloor, type Started } from './lib-router-processes.js';
 import { runWrk, type WrkFigures } from './lib-wrk.js';
 
 /** One row of the table: a way to reach the upstream. */
@@ -95,9 +95,12 @@ function targets(options: { upstreamPort: number; profileDir: string | undefined
   if (cores > 1) list.push({ name: `graylane ${cores}w`, workers: cores, start: () => startGraylane(address, { workers: cores }) });
   // What node:http and undici cost by themselves: the stack graylane's router left undici's half of.
   list.push({ name: 'node floor', workers: 1, start: () => startNodeFloor(address) });
-  list.push({ name: 'managed nginx', workers: 1, start: () => startGraylane(address, { managedNginx: true }) });
-  list.push({ name: 'nginx 1w', workers: 1, start: () => startNginx(options.upstreamPort, { workers: 1 }) });
-  list.push({ name: `nginx auto`, workers: cores, start: () => startNginx(options.upstreamPort, { workers: 'auto' }) });
+  // Without nginx the table still compares graylane with direct and the node floor, and says why
+  // the nginx rows are missing rather than stopping at the first spawn.
+  const noNginx = existsSync(NGINX_PATH) ? undefined : `nginx is not installed at ${NGINX_PATH} (Debian: apt-get install nginx-light)`;
+  list.push({ name: 'managed nginx', workers: 1, skip: noNginx, start: () => startGraylane(address, { managedNginx: true }) });
+  list.push({ name: 'nginx 1w', workers: 1, skip: noNginx, start: () => startNginx(options.upstreamPort, { workers: 1 }) });
+  list.push({ name: `nginx auto`, workers: cores, skip: noNginx, start: () => startNginx(options.upstreamPort, { workers: 'auto' }) });
   return list;
 }
 
