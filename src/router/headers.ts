@@ -82,6 +82,14 @@ export function upstreamRequestHeaders(req: IncomingMessage, keepUpgrade: boolea
   return out;
 }
 
+/**
+ * Whether a `Connection` value names one header and it is one dropped anyway (`keep-alive`, what
+ * node and most servers send): then no second pass over the headers is needed.
+ */
+function namesOnlyHopHeaders(connection: string): boolean {
+  return !connection.includes(',') && HOP.has(connection.trim().toLowerCase());
+}
+
 /** Response headers for the client: the upstream's minus hop-by-hop, plus `extra` name/value pairs. */
 export function clientResponseHeaders(raw: string[], extra: string[] | undefined): string[] {
   const out: string[] = [];
@@ -93,7 +101,7 @@ export function clientResponseHeaders(raw: string[], extra: string[] | undefined
     if (HOP.has(lower)) continue;
     out.push(name, raw[i + 1]!);
   }
-  if (connection !== undefined) {
+  if (connection !== undefined && !namesOnlyHopHeaders(connection)) {
     // Headers the upstream declared hop-by-hop must not leak either.
     const drop = new Set(connection.split(',').map((t) => t.trim().toLowerCase()));
     if (drop.size > 0) {

@@ -54,8 +54,8 @@ const MAX_INTERIM = 32;
 type State = 'idle' | 'head' | 'length' | 'chunk-size' | 'chunk-data' | 'chunk-end' | 'trailers' | 'close';
 
 const HEAD_END = Buffer.from('\r\n\r\n');
-const STATUS_LINE = /^HTTP\/1\.([01]) ([1-9]\d\d)(?: ([\t\x20-\x7e\x80-\xff]*))?$/;
-const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+// A field line begins with a token and a colon (a token has no colon, so this is the first one).
+const FIELD_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+:/;
 // Control characters other than HTAB, CR and LF (those are checked by line splitting).
 // eslint-disable-next-line no-control-regex -- control characters are what it finds
 const CONTROL = /[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]/;
@@ -70,13 +70,36 @@ function bad(reason: string): UpstreamError {
   return new UpstreamError('UPSTREAM_BAD_RESPONSE', `the upstream's response is not valid HTTP/1.1: ${reason}`);
 }
 
-/** Trims optional whitespace (SP, HTAB) from both ends. */
-function trimOws(s: string): string {
-  let a = 0;
-  let b = s.length;
-  while (a < b && (s.charCodeAt(a) === 32 || s.charCodeAt(a) === 9)) a++;
-  while (b > a && (s.charCodeAt(b - 1) === 32 || s.charCodeAt(b - 1) === 9)) b--;
-  return a === 0 && b === s.length ? s : s.slice(a, b);
+/** The value of a field line whose colon is at `colon`, without optional whitespace (SP, HTAB) at either end. */
+function fieldValue(line: string, colon: number): string {
+  let a = colon + 1;
+  let b = line.length;
+  while (a < b && (line.charCodeAt(a) === 32 || line.charCodeAt(a) === 9)) a++;
+  while (b > a && (line.charCodeAt(b - 1) === 32 || line.charCodeAt(b - 1) === 9)) b--;
+  return line.slice(a, b);
+}
+
+/** Whether the token `name` is `lower` (lower case ASCII letters and `-`) in any case, without a lower-cased copy. */
+function isNamed(name: string, lower: string): boolean {
+  if (name.length !== lower.length) return false;
+  for (let i = 0; i < name.length; i++) if ((name.charCodeAt(i) | 0x20) !== lower.charCodeAt(i)) return false;
+  return true;
+}
+
+/**
+ * The status code of a status line (`HTTP/1.x NNN[ reason]`, a code of 100 to 999), or 0 when it is
+ * none. Its characters were checked by {@link lines}: any reason phrase is one RFC 9112 allows.
+ */
+function statusOf(line: string): number {
+  if (line.length < 12 || !line.startsWith('HTTP/1.') || line.charCodeAt(8) !== 32) return 0;
+  const minor = line.charCodeAt(7);
+  if (minor !== 48 && minor !== 49) return 0;
+  if (line.length > 12 && line.charCodeAt(12) !== 32) return 0;
+  const a = line.charCodeAt(9) - 48;
+  const b = line.charCodeAt(10) - 48;
+  const c = line.charCodeAt(11) - 48;
+  if (a < 1 || a > 9 || b < 0 || b > 9 || c < 0 || c > 9) return 0;
+  return a * 100 + b * 10 + c;
 }
 
 /** Splits a head or trailer section (CRLF-separated lines, no final CRLF) into lines, refusing bare CR or LF. */
@@ -87,12 +110,10 @@ function lines(section: string): string[] {
   return out;
 }
 
-/** Name and value of a field line; refuses obs-fold and names that are not tokens. */
-function field(line: string): [string, string] {
-  const colon = line.indexOf(':');
-  const name = colon > 0 ? line.slice(0, colon) : '';
-  if (!TOKEN.test(name)) throw bad(line.startsWith(' ') || line.startsWith('\t') ? 'a folded header line (obs-fold)' : `a header line that is no "name: value": ${JSON.stringify(line.slice(0, 60))}`);
-  return [name, trimOws(line.slice(colon + 1))];
+/** Where the colon of a field line is; refuses obs-fold and names that are not tokens. */
+function colonOf(line: string): number {
+  if (!FIELD_NAME.test(line)) throw bad(line.startsWith(' ') || line.startsWith('\t') ? 'a folded header line (obs-fold)' : `a header line that is no "name: value": ${JSON.stringify(line.slice(0, 60))}`);
+  return line.indexOf(':');
 }
 
 /** One parser per connection; {@link expect} before each request's response. */
@@ -245,41 +266,44 @@ export class ResponseParser {
     const s = this.section(data, at, 'a response head');
     if (s === undefined) return data.length;
     const all = lines(s.text);
-    const m = STATUS_LINE.exec(all[0]!);
-    if (!m) throw bad(`the status line ${JSON.stringify(all[0]!.slice(0, 60))}`);
-    const minor = m[1] === '1';
-    const status = Number(m[2]);
+    const statusLine = all[0]!;
+    const status = statusOf(statusLine);
+    if (status === 0) throw bad(`the status line ${JSON.stringify(statusLine.slice(0, 60))}`);
+    const minor = statusLine.charCodeAt(7) === 49;
     const headers: string[] = [];
     let contentLength: number | undefined;
     let transferEncoding: string | undefined;
     let close = !minor;
     let keepAliveTimeoutMs: number | undefined;
     for (let i = 1; i < all.length; i++) {
-      const [name, value] = field(all[i]!);
+      const line = all[i]!;
+      const colon = colonOf(line);
+      const name = line.slice(0, colon);
+      const value = fieldValue(line, colon);
       headers.push(name, value);
       switch (name.length) {
         case 10:
-          if (name.toLowerCase() === 'connection') {
+          if (isNamed(name, 'connection')) {
             for (const t of value.toLowerCase().split(',')) {
               const token = t.trim();
               if (token === 'close') close = true;
               else if (token === 'keep-alive' && !minor) close = false;
             }
-          } else if (name.toLowerCase() === 'keep-alive') {
+          } else if (isNamed(name, 'keep-alive')) {
             const t = KEEP_ALIVE_TIMEOUT.exec(value);
             if (t) keepAliveTimeoutMs = Number(t[1]) * 1000;
           }
           break;
         case 14:
-          if (name.toLowerCase() === 'content-length') {
+          if (isNamed(name, 'content-length')) {
             if (contentLength !== undefined) throw bad('more than one Content-Length');
-            if (!DIGITS.test(value) || TRAILING_TAB.test(all[i]!)) throw bad(`Content-Length ${JSON.stringify(value.slice(0, 30))}`);
+            if (!DIGITS.test(value) || TRAILING_TAB.test(line)) throw bad(`Content-Length ${JSON.stringify(value.slice(0, 30))}`);
             contentLength = Number(value);
           }
           break;
         case 17:
-          if (name.toLowerCase() === 'transfer-encoding') {
-            if (TRAILING_TAB.test(all[i]!)) throw bad('a tab after a Transfer-Encoding');
+          if (isNamed(name, 'transfer-encoding')) {
+            if (TRAILING_TAB.test(line)) throw bad('a tab after a Transfer-Encoding');
             transferEncoding = transferEncoding === undefined ? value : `${transferEncoding}, ${value}`;
           }
           break;
@@ -301,7 +325,7 @@ export class ResponseParser {
     }
     const chunked = transferEncoding !== undefined && !noBody;
     const closeDelimited = !noBody && !chunked && contentLength === undefined;
-    this.sink.onHead({ status, statusText: m[3] ?? '', headers, keepAlive: !close && !closeDelimited, keepAliveTimeoutMs, contentLength: noBody ? undefined : contentLength });
+    this.sink.onHead({ status, statusText: statusLine.length > 13 ? statusLine.slice(13) : '', headers, keepAlive: !close && !closeDelimited, keepAliveTimeoutMs, contentLength: noBody ? undefined : contentLength });
     if (noBody || contentLength === 0) this.complete();
     else if (chunked) {
       this.state = 'chunk-size';
@@ -357,7 +381,7 @@ export class ResponseParser {
     this.pending ??= Buffer.from('\r\n');
     const s = this.section(data, at, 'a trailer section');
     if (s === undefined) return data.length;
-    for (const line of lines(s.text).slice(1)) field(line);
+    for (const line of lines(s.text).slice(1)) colonOf(line);
     this.complete();
     return s.next;
   }
