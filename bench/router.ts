@@ -24,6 +24,7 @@ import { fileURLToPath } from 'node:url';
 import type { BenchOptions } from './main.js';
 import { readProcessTreeCpuSeconds } from './lib-process-cpu.js';
 import { NGINX_PATH, startBenchUpstream, startGraylane, startNginx, startNodeFloor, type Started } from './lib-router-processes.js';
+import { ratiosByRound } from './lib-round-ratios.js';
 import { runWrk, type WrkFigures } from './lib-wrk.js';
 
 /** One row of the table: a way to reach the upstream. */
@@ -39,6 +40,8 @@ interface Target {
 
 interface Row {
   name: string;
+  /** The round it was measured in (0-based). */
+  round: number;
   workers: number;
   load: WrkFigures;
   /** CPU of the proxy's process tree per request (µs); the upstream's for direct. */
@@ -145,7 +148,7 @@ export async function run(options: BenchOptions): Promise<Record<string, unknown
       const after = [await cpuSeconds(pid), await cpuSeconds(upstream.child.pid)];
       const perRequest = (i: number) => (before[i] === undefined || after[i] === undefined || load.requests === 0 ? undefined : ((after[i] - before[i]) * 1e6) / load.requests);
       const upstreamCpu = perRequest(1);
-      measured.push({ name: target.name, workers: target.workers, load, cpuUsPerRequest: pid === undefined ? upstreamCpu : perRequest(0), upstreamCpuUsPerRequest: upstreamCpu });
+      measured.push({ name: target.name, round, workers: target.workers, load, cpuUsPerRequest: pid === undefined ? upstreamCpu : perRequest(0), upstreamCpuUsPerRequest: upstreamCpu });
     }
     const rows = live.map(({ target }) => {
       const mine = measured.filter((r) => r.name === target.name).sort((a, b) => (a.cpuUsPerRequest ?? 0) - (b.cpuUsPerRequest ?? 0));
@@ -172,6 +175,16 @@ export async function run(options: BenchOptions): Promise<Record<string, unknown
       const cpu = x.cpuUsPerRequest !== undefined && y.cpuUsPerRequest !== undefined ? y.cpuUsPerRequest / x.cpuUsPerRequest : undefined;
       return { throughputPerWorker: r3(perWorker(x) / perWorker(y)), cpuPerRequest: cpu === undefined ? undefined : r3(cpu) };
     };
+    // Each round's ratio too: two rows measured back to back saw the same machine.
+    const byRound = (numerator: string, denominator: string, value: (r: Row) => number | undefined) =>
+      ratiosByRound({ figures: measured.map((r) => ({ round: r.round, name: r.name, value: value(r) })), numerator, denominator });
+    const perRound = {
+      graylaneOverNginxPerWorker: byRound('graylane 1w', 'nginx 1w', perWorker),
+      managedNginxOverHandWritten: byRound('managed nginx', 'nginx 1w', perWorker),
+      // Requests per CPU second: the inverse of CPU per request.
+      baselineOverGraylaneCpu: baseline ? byRound('graylane 1p', 'baseline 1p', (r) => r.cpuUsPerRequest) : undefined,
+    };
+    const roundsNote = (ratios: number[] | undefined) => (rounds > 1 && ratios !== undefined && ratios.length > 0 ? ` [rounds: ${ratios.join(', ')}]` : '');
     const vsNginx = ratio('graylane 1w', 'nginx 1w');
     const inProcessVsNginx = ratio('graylane 1p', 'nginx 1w');
     const managedOverHandWritten = ratio('managed nginx', 'nginx 1w');
@@ -205,6 +218,7 @@ export async function run(options: BenchOptions): Promise<Record<string, unknown
       skipped: Object.fromEntries(list.filter((t) => t.skip).map((t) => [t.name, t.skip])),
       fixedRate: Object.fromEntries(Object.entries(fixed).map(([k, v]) => [k, { requestsPerSecond: r1(v.requestsPerSecond), p50Ms: r3(v.p50Ms), p99Ms: r3(v.p99Ms), errors: v.errors, non2xx: v.non2xx }])),
       graylaneOverNginxPerWorker: vsNginx,
+      perRound,
       inProcessOverNginx: inProcessVsNginx,
       baselineOverGraylane: baseline ? ratio('baseline 1p', 'graylane 1p') : undefined,
       addedP99MsAtFixedRate: addedP99Ms,
@@ -233,13 +247,13 @@ export async function run(options: BenchOptions): Promise<Record<string, unknown
       console.log('  (1p: the router in one process, as in the daemon with spec.router.workers 0; 1w, Nw: a supervisor with 1 or N workers, the default;');
       console.log('   node floor: node:http + undici forwarding and nothing else, with a worker\'s heap flags (graylane: node:http + its own upstream client);');
       console.log('   CPU µs/req: the proxy process tree; for direct, the upstream; "upstream": the upstream in the same run)');
-      if (vsNginx) console.log(`  graylane 1w / nginx 1w: throughput per worker ${vsNginx.throughputPerWorker} (goal ≥ 0.5), requests per CPU second ${vsNginx.cpuPerRequest ?? '-'}`);
+      if (vsNginx) console.log(`  graylane 1w / nginx 1w: throughput per worker ${vsNginx.throughputPerWorker}${roundsNote(perRound.graylaneOverNginxPerWorker)} (goal ≥ 0.5), requests per CPU second ${vsNginx.cpuPerRequest ?? '-'}`);
       if (inProcessVsNginx) console.log(`  graylane 1p / nginx 1w: throughput ${inProcessVsNginx.throughputPerWorker}, requests per CPU second ${inProcessVsNginx.cpuPerRequest ?? '-'}`);
       if (overFloor) console.log(`  graylane 1w / node floor: throughput ${overFloor.throughputPerWorker}, requests per CPU second ${overFloor.cpuPerRequest ?? '-'} (graylane's router, against node:http + undici doing nothing else)`);
       if (floorVsNginx) console.log(`  node floor / nginx 1w: throughput ${floorVsNginx.throughputPerWorker}, requests per CPU second ${floorVsNginx.cpuPerRequest ?? '-'} (the stack's own cost)`);
-      if (managedOverHandWritten) console.log(`  managed nginx / hand-written nginx 1w: throughput ${managedOverHandWritten.throughputPerWorker} (goal ≥ 0.95), requests per CPU second ${managedOverHandWritten.cpuPerRequest ?? '-'} (its buffered access log file is read back; the hand-written one logs nothing)`);
+      if (managedOverHandWritten) console.log(`  managed nginx / hand-written nginx 1w: throughput ${managedOverHandWritten.throughputPerWorker}${roundsNote(perRound.managedNginxOverHandWritten)} (goal ≥ 0.95), requests per CPU second ${managedOverHandWritten.cpuPerRequest ?? '-'} (its buffered access log file is read back; the hand-written one logs nothing)`);
       if (scaling !== undefined) console.log(`  graylane ${cores}w / graylane 1w: throughput ${scaling} (on ${cores} cores, wrk itself included)`);
-      if (figures.baselineOverGraylane) console.log(`  baseline / graylane (1p): throughput ${figures.baselineOverGraylane.throughputPerWorker}, requests per CPU second ${figures.baselineOverGraylane.cpuPerRequest ?? '-'}`);
+      if (figures.baselineOverGraylane) console.log(`  baseline / graylane (1p): throughput ${figures.baselineOverGraylane.throughputPerWorker}, requests per CPU second ${figures.baselineOverGraylane.cpuPerRequest ?? '-'}${roundsNote(perRound.baselineOverGraylaneCpu)}`);
       const spacing = arrivals === 'poisson' ? 'random pauses, so that requests arrive as from independent clients' : 'equal pauses: the connections send in lockstep bursts';
       console.log(`\n  fixed about ${rate} requests/s: wrk, ${fixedConnections} connections, each paced by Lua delay() (${spacing}), ${durationS} s${rounds > 1 ? `, median of ${rounds} rounds by p99` : ''}`);
       console.log(`  ${'target'.padEnd(14)} ${'req/s'.padStart(9)} ${'p50 ms'.padStart(8)} ${'p99 ms'.padStart(8)} ${'added p99'.padStart(10)} ${'errors'.padStart(7)}`);
