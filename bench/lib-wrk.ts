@@ -9,6 +9,7 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { signalChild } from '../src/lib/signal-child.js';
 
 /** What one wrk run measured. */
 export interface WrkFigures {
@@ -149,7 +150,8 @@ export function spawnWrk(options: { args: string[]; wrkPath?: string; nice?: num
   return {
     pid: child.pid,
     interrupt: () => {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGINT');
+      // Not child.kill(): after a failed spawn (no wrk) that signals our own process group.
+      signalChild(child, 'SIGINT');
     },
     output,
   };

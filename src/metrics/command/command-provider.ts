@@ -11,6 +11,7 @@ import type { CommandProvider as CommandProviderSchema } from '../../documents/s
 import type { ResolvedMetric } from '../../analysis/judge/types.js';
 import { throwIfAborted } from '../deadline.js';
 import { providerConfig, ProviderError, type MeasureRequest, type MeasureResult, type MetricProvider, type ProviderCapability } from '../provider.js';
+import { signalChild } from '../../lib/signal-child.js';
 
 type CommandConfig = Static<typeof CommandProviderSchema>;
 
@@ -70,8 +71,8 @@ export class CommandMetricProvider implements MetricProvider {
       const stop = (why: 'timeout' | 'aborted') => {
         if (stopped) return;
         stopped = why;
-        child.kill('SIGTERM');
-        killTimer = setTimeout(() => child.kill('SIGKILL'), KILL_GRACE_MS);
+        signalChild(child, 'SIGTERM');
+        killTimer = setTimeout(() => signalChild(child, 'SIGKILL'), KILL_GRACE_MS);
         killTimer.unref();
       };
       const timer = setTimeout(() => stop('timeout'), timeoutMs);
