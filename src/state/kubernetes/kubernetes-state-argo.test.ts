@@ -164,6 +164,25 @@ describe('KubernetesState on Argo Rollouts', () => {
     expect(await eventsAbout(cluster, web)).toEqual([]);
   });
 
+  it("a controller pass that lands between this commit's memory and status writes does not make it a conflict: the commit happened, and its caller must not apply it twice", async () => {
+    cluster = await startCluster([web]);
+    await cluster.state.commit(web, { status: fullStatus({ message: 'paused at step 4' }) }, 0);
+    await cluster.rollouts.refresh();
+    // The person's promote writes its memory (version 2); the controller, seeing it, commits its
+    // next pass (version 3) before the person's status write arrives.
+    cluster.server.beforeServing({ method: 'PUT', pathIncludes: '/rollouts/web/status' }, async () => {
+      const controller = cluster!.another();
+      await cluster!.rollouts.refresh();
+      await controller.commit(web, { status: fullStatus({ message: 'step 5 done' }) }, 2);
+    });
+    const promote = cluster.state.commit(web, { status: fullStatus({ message: 'promoted past step 4' }), events: [{ atMs: 1, level: 'info', reason: 'RolloutPromoted', message: 'Promoted past step 4/5' }] }, 1);
+    await expect(promote).resolves.toMatchObject({ version: 2 });
+    const now = await stored(cluster.server, web);
+    expect([memoryOf(now), now.status?.message]).toMatchObject([{ version: 3, engine: { message: 'step 5 done' } }, 'step 5 done']);
+    await cluster.state.flushEvents();
+    expect((await eventsAbout(cluster, web)).map((e) => readRecordedEvent(e).reason)).toEqual(['RolloutPromoted']);
+  });
+
   it("a person's edit of the spec since the read is a conflict: the memory is never written beside a spec it was not decided on", async () => {
     cluster = await startCluster([web]);
     const res = await rawRequest({ server: cluster.server, method: 'PATCH', path: path(web), contentType: 'application/merge-patch+json', body: { spec: { replicas: 5 } } });

@@ -180,7 +180,15 @@ export class KubernetesState implements StatePort {
     if (this.flavour === 'argo') {
       const remembered = await this.writeMemory(key, rollout, { ...memory, statusDigest: statusDigest(status) }, expectedVersion);
       // The decision is durable now; a status write that fails here is redone by the next pass (stale).
-      stored = await this.writeStatus(key, remembered, status, expectedVersion + 1);
+      try {
+        stored = await this.writeStatus(key, remembered, status, expectedVersion + 1);
+      } catch (error) {
+        // A 409 here means someone wrote after the memory landed (the controller's next pass, or a
+        // spec edit): this commit happened all the same, and reporting a conflict would have the
+        // caller apply its operation a second time on top of its own.
+        if (!(error instanceof StateConflictError)) throw error;
+        stored = remembered;
+      }
     } else {
       stored = await this.writeStatus(key, rollout, { ...status, graylane: memory }, expectedVersion);
     }
