@@ -15,6 +15,7 @@ import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { BenchOptions } from './main.js';
+import { countFlag } from './lib-daemon.js';
 import { startBenchUpstream } from './lib-router-processes.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -23,14 +24,6 @@ interface Sample {
   requests: number;
   bytesPerRequest: number;
   top: { site: string; bytesPerRequest: number }[];
-}
-
-function flag(args: string[], name: string, fallback: number): number {
-  const at = args.indexOf(`--${name}`);
-  if (at < 0) return fallback;
-  const v = Number(args[at + 1]);
-  if (!Number.isInteger(v) || v < 1) throw new Error(`--${name} needs a whole number ≥ 1`);
-  return v;
 }
 
 function measure(options: { address: string; routerModule: string; seconds: number; connections: number }): Promise<Sample> {
@@ -44,9 +37,9 @@ function measure(options: { address: string; routerModule: string; seconds: numb
 }
 
 export async function run(options: BenchOptions): Promise<Record<string, unknown>> {
-  const seconds = flag(options.args, 'seconds', 5);
-  const rounds = flag(options.args, 'rounds', 3);
-  const connections = flag(options.args, 'connections', 16);
+  const seconds = countFlag(options.args, 'seconds', 5, { min: 1 });
+  const rounds = countFlag(options.args, 'rounds', 3, { min: 1 });
+  const connections = countFlag(options.args, 'connections', 16, { min: 1 });
   const at = options.args.indexOf('--baseline');
   const baselineDir = at >= 0 ? options.args[at + 1] : undefined;
   const builds: { name: string; routerModule: string }[] = [{ name: 'this checkout', routerModule: join(here, '..', 'src', 'router', 'index.ts') }];

@@ -15,6 +15,7 @@ import type { ApiClient } from '../src/api/client.js';
 import { clientFromStateDir } from '../src/api/daemon-client.js';
 import type { DaemonInfo } from '../src/api/state-dir.js';
 import type { ServiceView } from '../src/controller/view-model.js';
+import { signalChild } from '../src/lib/signal-child.js';
 
 const ROOT = resolve(import.meta.dirname, '..');
 const BIN = join(ROOT, 'bin/graylane.js');
@@ -29,12 +30,13 @@ export function numberFlag(args: readonly string[], name: string, fallback: numb
   return v;
 }
 
-/** A whole number flag that may be 0 (`--healthy-runs 0`), or the fallback when absent. */
-export function countFlag(args: readonly string[], name: string, fallback: number): number {
+/** A whole number flag of at least `min` (default 0: `--healthy-runs 0`), or the fallback when absent. */
+export function countFlag(args: readonly string[], name: string, fallback: number, options: { min?: number } = {}): number {
+  const min = options.min ?? 0;
   const i = args.indexOf(`--${name}`);
   if (i < 0) return fallback;
   const v = Number(args[i + 1]);
-  if (!Number.isInteger(v) || v < 0) throw new Error(`--${name} needs a whole number ≥ 0, got "${args[i + 1] ?? ''}"`);
+  if (!Number.isInteger(v) || v < min) throw new Error(`--${name} needs a whole number ≥ ${min}, got "${args[i + 1] ?? ''}"`);
   return v;
 }
 
@@ -210,8 +212,8 @@ export async function startDaemon(dir: string, options: BenchDaemonOptions = {})
   const stop = track(async () => {
     stopping = true;
     if (proc.exitCode !== null || proc.signalCode !== null) return;
-    proc.kill('SIGINT');
-    const killer = setTimeout(() => proc.kill('SIGKILL'), 20_000);
+    signalChild(proc, 'SIGINT');
+    const killer = setTimeout(() => signalChild(proc, 'SIGKILL'), 20_000);
     await exited;
     clearTimeout(killer);
   });
@@ -229,7 +231,7 @@ export async function startDaemon(dir: string, options: BenchDaemonOptions = {})
   const crash = async () => {
     stopping = true;
     if (proc.exitCode !== null || proc.signalCode !== null) return;
-    proc.kill('SIGKILL');
+    signalChild(proc, 'SIGKILL');
     await exited;
   };
   return { info, api: clientFromStateDir(stateDir), stateDir, output: () => out, stop, pid: proc.pid!, crash };

@@ -22,6 +22,7 @@ import { availableParallelism } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { BenchOptions } from './main.js';
+import { countFlag, numberFlag } from './lib-daemon.js';
 import { readProcessTreeCpuSeconds } from './lib-process-cpu.js';
 import { NGINX_PATH, startBenchUpstream, startGraylane, startNginx, startNodeFloor, type Started } from './lib-router-processes.js';
 import { ratiosByRound } from './lib-round-ratios.js';
@@ -48,14 +49,6 @@ interface Row {
   cpuUsPerRequest: number | undefined;
   /** The upstream's CPU per request during the same run (µs). */
   upstreamCpuUsPerRequest: number | undefined;
-}
-
-function flag(args: string[], name: string, fallback: number): number {
-  const i = args.indexOf(`--${name}`);
-  if (i < 0) return fallback;
-  const v = Number(args[i + 1]);
-  if (!Number.isFinite(v) || v <= 0) throw new Error(`--${name} needs a positive number`);
-  return v;
 }
 
 function stringFlag(args: string[], name: string): string | undefined {
@@ -108,12 +101,12 @@ function targets(options: { upstreamPort: number; profileDir: string | undefined
 }
 
 export async function run(options: BenchOptions): Promise<Record<string, unknown>> {
-  const durationS = flag(options.args, 'duration', 10);
-  const connections = flag(options.args, 'connections', 32);
-  const threads = flag(options.args, 'threads', 2);
-  const rate = flag(options.args, 'rate', 1000);
+  const durationS = numberFlag(options.args, 'duration', 10);
+  const connections = numberFlag(options.args, 'connections', 32);
+  const threads = numberFlag(options.args, 'threads', 2);
+  const rate = numberFlag(options.args, 'rate', 1000);
   const baseline = stringFlag(options.args, 'baseline');
-  const rounds = flag(options.args, 'rounds', 1);
+  const rounds = countFlag(options.args, 'rounds', 1, { min: 1 });
   const arrivals = stringFlag(options.args, 'arrivals') ?? 'poisson';
   if (arrivals !== 'poisson' && arrivals !== 'lockstep') throw new Error('--arrivals needs poisson or lockstep');
   const profile = options.args.includes('--profile');
