@@ -66,13 +66,22 @@ const allowed = {
   console: ['api', 'contract', 'view', 'lib'],
 };
 
+/**
+ * `child.kill()` on a child whose spawn failed signals kill(2)'s pid 0, the caller's own process
+ * group (a CI run and its shell); signalChild() sends nothing to a child without a pid.
+ */
+const noChildKill = {
+  selector: "CallExpression[callee.type='MemberExpression'][callee.property.type='Identifier'][callee.property.name='kill']:not([callee.object.name='process'])",
+  message: 'signal a child with signalChild() from src/lib/signal-child.ts: kill() after a failed spawn signals our own process group.',
+};
+
 const pureRestrictions = {
   'no-restricted-imports': ['error', { patterns: [{ group: ['node:*', 'fs', 'http', 'net', 'child_process', 'os', 'crypto'], message: 'engine/ is pure: no I/O modules.' }] }],
   'no-restricted-globals': ['error', 'setTimeout', 'setInterval', 'process', 'fetch', 'performance'],
   'no-restricted-properties': ['error',
     { object: 'Date', property: 'now', message: 'engine/ is pure: time comes in as an argument.' },
     { object: 'Math', property: 'random', message: 'engine/ is pure: randomness comes in as an argument.' }],
-  'no-restricted-syntax': ['error', { selector: "NewExpression[callee.name='Date'][arguments.length=0]", message: 'engine/ is pure: time comes in as an argument.' }],
+  'no-restricted-syntax': ['error', noChildKill, { selector: "NewExpression[callee.name='Date'][arguments.length=0]", message: 'engine/ is pure: time comes in as an argument.' }],
 };
 
 export default tseslint.config(
@@ -88,8 +97,10 @@ export default tseslint.config(
       '@typescript-eslint/no-misused-promises': ['error', { checksVoidReturn: { arguments: false } }],
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
       '@typescript-eslint/restrict-template-expressions': ['error', { allowNumber: true, allowBoolean: true }],
+      'no-restricted-syntax': ['error', noChildKill],
     },
   },
+  { files: ['src/lib/signal-child.ts'], rules: { 'no-restricted-syntax': 'off' } },
   {
     files: ['src/**/*.ts', 'src/**/*.tsx'],
     plugins: { boundaries },

@@ -45,6 +45,7 @@ import { readProcessCpuSeconds } from './lib-process-cpu.js';
 import { sampleProcessMemory } from './lib-process-memory.js';
 import { histogramDelta, histogramQuantile, parseHistogram, type Histogram } from './lib-prometheus.js';
 import { writeKubeconfig } from '../test/fixtures/kube/kubeconfig.js';
+import { signalChild } from '../src/lib/signal-child.js';
 
 const ROOT = resolve(import.meta.dirname, '..');
 const OWN_BIN = join(ROOT, 'bin/graylane.js');
@@ -152,8 +153,8 @@ function startController(options: { kubeconfig: string; healthAddr: string; metr
     exited: () => exit,
     stop: async () => {
       if (exit !== undefined) return;
-      proc.kill('SIGTERM');
-      const killer = setTimeout(() => proc.kill('SIGKILL'), 20_000);
+      signalChild(proc, 'SIGTERM');
+      const killer = setTimeout(() => signalChild(proc, 'SIGKILL'), 20_000);
       await exited;
       clearTimeout(killer);
     },

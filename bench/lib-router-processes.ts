@@ -14,6 +14,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { WORKER_NODE_FLAGS } from '../src/router/control/supervisor/heap-flags.js';
+import { signalChild } from '../src/lib/signal-child.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 
@@ -45,12 +46,12 @@ function stopper(child: ChildProcess, signal: NodeJS.Signals = 'SIGTERM'): () =>
   return () =>
     new Promise<void>((resolve) => {
       if (child.exitCode !== null || child.signalCode !== null) return resolve();
-      const t = setTimeout(() => child.kill('SIGKILL'), 5000);
+      const t = setTimeout(() => signalChild(child, 'SIGKILL'), 5000);
       child.once('exit', () => {
         clearTimeout(t);
         resolve();
       });
-      child.kill(signal);
+      signalChild(child, signal);
     });
 }
 

@@ -9,6 +9,7 @@ import addFormats from 'ajv-formats';
 import { App, AnalysisTemplate, Rollout } from '../documents/schema.js';
 import { ExampleServerStartError, examplesDir, startExampleServer, type RunningExampleServer } from './example-servers.js';
 import { parseAssetUrls, parseMeta } from './simulated-users.js';
+import { signalChild } from '../lib/signal-child.js';
 
 const started: RunningExampleServer[] = [];
 const start = async (...args: Parameters<typeof startExampleServer>) => {
@@ -108,7 +109,7 @@ describe('the shop example', () => {
     const inFlight = get(`${api.url}/api/version`);
     // Loopback: the request is there well within a second, the answer comes after three.
     await new Promise((r) => setTimeout(r, 1000));
-    api.child.kill('SIGTERM');
+    signalChild(api.child, 'SIGTERM');
     await new Promise((r) => setTimeout(r, 300));
     const refused = await new Promise<string>((resolve) => {
       const socket = connect(api.port, '127.0.0.1');

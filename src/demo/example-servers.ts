@@ -6,6 +6,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { packageRoot } from '../lib/package-root.js';
+import { signalChild } from '../lib/signal-child.js';
 
 /** The example servers there are, as `<example>/<service>`. */
 export type ExampleServerName = 'shop/web' | 'shop/api' | 'quickstart/hello';
@@ -77,8 +78,8 @@ export function startExampleServer(options: StartExampleServerOptions): Promise<
 
   const stop: RunningExampleServer['stop'] = async ({ signal = 'SIGTERM', killAfterMs = 10_000 } = {}) => {
     if (child.exitCode === null && child.signalCode === null) {
-      child.kill(signal);
-      const killer = setTimeout(() => child.kill('SIGKILL'), killAfterMs);
+      signalChild(child, signal);
+      const killer = setTimeout(() => signalChild(child, 'SIGKILL'), killAfterMs);
       const result = await exited;
       clearTimeout(killer);
       return result;
@@ -90,7 +91,7 @@ export function startExampleServer(options: StartExampleServerOptions): Promise<
     const timeoutMs = options.startTimeoutMs ?? 10_000;
     const fail = (why: string) => {
       cleanup();
-      child.kill('SIGKILL');
+      signalChild(child, 'SIGKILL');
       reject(new ExampleServerStartError(`${options.name} (${script}) ${why}; its output:\n${output}`));
     };
     const timer = setTimeout(() => fail(`did not listen within ${timeoutMs}ms`), timeoutMs);

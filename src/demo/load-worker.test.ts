@@ -3,6 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startExampleServer, type RunningExampleServer } from './example-servers.js';
 import { parseLoadWorkerArgs } from './load-worker.js';
+import { signalChild } from '../lib/signal-child.js';
 
 const worker = fileURLToPath(new URL('./load-worker.ts', import.meta.url));
 let api: RunningExampleServer;
@@ -24,7 +25,7 @@ function runWorker(args: string[], signalAfterMs?: number): Promise<{ code: numb
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (c: string) => {
-      if (signalAfterMs !== undefined && stdout === '') setTimeout(() => child.kill('SIGTERM'), signalAfterMs);
+      if (signalAfterMs !== undefined && stdout === '') setTimeout(() => signalChild(child, 'SIGTERM'), signalAfterMs);
       stdout += c;
     });
     child.stderr.setEncoding('utf8').on('data', (c: string) => { stderr += c; });

@@ -7,6 +7,7 @@ import { pinnedSide } from '../../test/fixtures/router/release.js';
 import { send, startUpstream, until } from '../../test/fixtures/router/support.js';
 import { parseRouterConfig } from './config.js';
 import { RouterError } from './errors.js';
+import { signalChild } from '../lib/signal-child.js';
 
 const script = join(import.meta.dirname, '../../test/fixtures/router/run-router-cli.ts');
 
@@ -71,7 +72,7 @@ describe('router config with releases', () => {
     const child = spawn(process.execPath, ['--import', 'tsx', script, 'router', '--config', file], { stdio: ['ignore', 'pipe', 'pipe'] });
     const exited = new Promise((resolve) => child.on('exit', resolve));
     cleanups.push(async () => {
-      child.kill('SIGTERM');
+      signalChild(child, 'SIGTERM');
       await exited;
     });
     let out = '';

@@ -16,6 +16,7 @@ import {
   type Upstream,
 } from '../../test/fixtures/router/support.js';
 import type { RouterEvent } from './types.js';
+import { signalChild } from '../lib/signal-child.js';
 
 const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -138,7 +139,7 @@ describe('timeouts', () => {
       child.on('error', () => resolve(undefined));
       child.stdout.once('data', (d: Buffer) => resolve(Number(d.toString().trim())));
     });
-    cleanups.push(() => Promise.resolve(void child.kill()));
+    cleanups.push(() => Promise.resolve(void signalChild(child, 'SIGTERM')));
     if (port === undefined) return ctx.skip('python3 is needed for a listener that never accepts');
     const fillers = Array.from({ length: 4 }, () => net.connect(port, '127.0.0.1').on('error', () => undefined));
     cleanups.push(() => Promise.resolve(fillers.forEach((f) => f.destroy())));

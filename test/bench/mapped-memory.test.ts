@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ProcessMemoryError, pageOnceBytes, parseSmaps, readMappedMemory, readProcessMemory } from '../../bench/lib-process-memory.js';
+import { signalChild } from '../../src/lib/signal-child.js';
 
 /** Two mappings of the node binary (one with copied-on-write pages), an anonymous heap, a stack. */
 const SMAPS = [
@@ -21,7 +22,7 @@ const SMAPS = [
 
 const children: ChildProcess[] = [];
 afterEach(() => {
-  for (const c of children.splice(0)) c.kill('SIGKILL');
+  for (const c of children.splice(0)) signalChild(c, 'SIGKILL');
 });
 
 describe('memory of a group of processes, each page once', () => {

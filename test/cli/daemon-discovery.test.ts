@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { registerDaemon, registryDir, unregisterDaemon } from '../../src/api/daemon-registry.js';
 import { main } from '../../src/cli/main.js';
+import { signalChild } from '../../src/lib/signal-child.js';
 
 const cleanups: (() => void | Promise<void>)[] = [];
 afterEach(async () => {
@@ -24,7 +25,7 @@ function tempDir(): string {
 
 function liveProcess(): ChildProcess {
   const child = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1e9)'], { stdio: 'ignore' });
-  cleanups.push(() => void child.kill('SIGKILL'));
+  cleanups.push(() => void signalChild(child, 'SIGKILL'));
   return child;
 }
 

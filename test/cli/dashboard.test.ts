@@ -9,6 +9,7 @@ import { ClusterApiBackend } from '../../src/cli/cluster/cluster-api-backend.js'
 import { resolveClusterTarget } from '../../src/cli/cluster/cluster-target.js';
 import type { RolloutStatus } from '../../src/engine/index.js';
 import { NAMESPACE, pausedAtStep2, startTestCluster, type TestCluster } from './cluster-fixture.js';
+import { signalChild } from '../../src/lib/signal-child.js';
 
 const TOKEN = 'test-sign-in-code';
 const engineOf = (stored: Awaited<ReturnType<TestCluster['stored']>>) => stored.status?.graylane?.engine as RolloutStatus | undefined;
@@ -199,7 +200,7 @@ describe('graylane dashboard (the CLI)', () => {
     const child = spawn(process.execPath, [BIN, 'dashboard', '--kubeconfig', c.kubeconfigPath, '-n', NAMESPACE, '--port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
     const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
     cleanups.push(async () => {
-      if (child.exitCode === null) child.kill('SIGKILL');
+      if (child.exitCode === null) signalChild(child, 'SIGKILL');
       await exited;
     });
     const [, url, code] = await waitForOutput(child, /graylane dashboard: (http:\/\/127\.0\.0\.1:[0-9]+)\/ — sign in with code ([A-Z0-9]{4}-[A-Z0-9]{4}-[A-Z0-9]{4})\n/);
@@ -208,7 +209,7 @@ describe('graylane dashboard (the CLI)', () => {
     const listed = await fetch(`${url!}/v1/services`, { headers: { authorization: `Bearer ${code!}` } });
     expect(listed.status).toBe(200);
     expect(((await listed.json()) as { services: Array<{ name: string }> }).services.map((v) => v.name)).toEqual(['web']);
-    child.kill('SIGTERM');
+    signalChild(child, 'SIGTERM');
     expect(await exited).toBe(0);
   });
 

@@ -18,6 +18,7 @@ import { launchChromium, openPage, signIn } from '../fixtures/browser/chromium.j
 import { apply, patchRolloutSpec, readRollout, runController, startCluster, until, type Cluster } from '../fixtures/kube/controller-harness.js';
 import { installIstioCrds } from '../fixtures/kube/istio-crds.js';
 import { writeKubeconfig } from '../fixtures/kube/kubeconfig.js';
+import { signalChild } from '../../src/lib/signal-child.js';
 
 const BIN = join(import.meta.dirname, '../../bin/graylane.js');
 const ns = 'default';
@@ -140,9 +141,9 @@ beforeAll(async () => {
 afterAll(async () => {
   await browser?.close();
   if (dashboard && dashboard.exitCode === null) {
-    dashboard.kill('SIGTERM');
+    signalChild(dashboard, 'SIGTERM');
     const stopped = await Promise.race([dashboardExited, new Promise((r) => setTimeout(() => r('timeout'), 10_000))]);
-    if (stopped === 'timeout') dashboard.kill('SIGKILL');
+    if (stopped === 'timeout') signalChild(dashboard, 'SIGKILL');
   }
   await controller?.stop();
   await cluster?.close();

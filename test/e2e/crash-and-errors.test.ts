@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { appDir, BIN, cli, hit, startDaemon, stopDaemon, waitFor, writeApp, type Daemon, view } from './harness.js';
 import { outcomeOf } from '../../src/view/outcome.js';
+import { signalChild } from '../../src/lib/signal-child.js';
 
 const daemons: Daemon[] = [];
 afterEach(async () => {
@@ -18,7 +19,7 @@ function runUp(dir: string, args: string[] = []): Promise<{ code: number | null;
     let out = '';
     p.stdout.on('data', (d: Buffer) => (out += d.toString()));
     p.stderr.on('data', (d: Buffer) => (out += d.toString()));
-    const timer = setTimeout(() => p.kill('SIGINT'), 15_000);
+    const timer = setTimeout(() => signalChild(p, 'SIGINT'), 15_000);
     p.on('exit', (code) => {
       clearTimeout(timer);
       resolve({ code, out });
@@ -45,7 +46,7 @@ describe('daemon crash', () => {
     for (let i = 0; i < 60; i++) pidsBefore.add((await hit(`${first.info.routerUrl}/`)).pid);
     expect(pidsBefore.size).toBe(3);
 
-    first.proc.kill('SIGKILL');
+    signalChild(first.proc, 'SIGKILL');
     await new Promise((r) => first.proc.once('exit', r));
     for (const pid of pidsBefore) expect(() => process.kill(pid, 0)).not.toThrow();
 

@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { BIN } from './harness.js';
+import { signalChild } from '../../src/lib/signal-child.js';
 
 const cleanups: (() => void)[] = [];
 afterEach(() => {
@@ -24,7 +25,7 @@ function tempDir(): string {
  */
 async function interruptDemo(env: NodeJS.ProcessEnv, seen: RegExp, how: 'sigint' | 'closeOutput' = 'sigint'): Promise<{ code: number | null; out: string; err: string }> {
   const proc = spawn(process.execPath, [BIN, 'demo', '--port', '0', '--rate', '5'], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  cleanups.push(() => void proc.kill('SIGKILL'));
+  cleanups.push(() => void signalChild(proc, 'SIGKILL'));
   let out = '';
   let err = '';
   proc.stderr.on('data', (c: Buffer) => void (err += c.toString()));
@@ -39,7 +40,7 @@ async function interruptDemo(env: NodeJS.ProcessEnv, seen: RegExp, how: 'sigint'
       }
     });
   });
-  if (how === 'sigint') proc.kill('SIGINT');
+  if (how === 'sigint') signalChild(proc, 'SIGINT');
   else proc.stdout.destroy();
   const code = await exited;
   return { code, out, err };

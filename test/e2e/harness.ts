@@ -9,6 +9,7 @@ import { shopReleaseAppYaml } from '../fixtures/shop-release-app.js';
 import { main } from '../../src/cli/main.js';
 import type { DaemonInfo } from '../../src/api/state-dir.js';
 import type { LoadSummary } from '../../src/demo/load-generator.js';
+import { signalChild } from '../../src/lib/signal-child.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 export const BIN = join(ROOT, 'bin/graylane.js');
@@ -129,7 +130,7 @@ export async function startDaemon(dir: string, extraArgs: string[] = []): Promis
 export async function stopDaemon(d: Pick<Daemon, 'proc'>): Promise<void> {
   if (d.proc.exitCode !== null || d.proc.signalCode !== null) return;
   const exited = new Promise((r) => d.proc.once('exit', r));
-  d.proc.kill('SIGINT');
+  signalChild(d.proc, 'SIGINT');
   await exited;
 }
 
@@ -170,7 +171,7 @@ export function startLoad(url: string, rps: number, durationMs: number): { done:
       resolveSummary(JSON.parse(line) as LoadSummary);
     });
   });
-  return { done, stop: () => proc.kill('SIGTERM') };
+  return { done, stop: () => signalChild(proc, 'SIGTERM') };
 }
 
 /** GET through the router; returns the JSON body. */

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { appDir, cli, startDaemon, stopDaemon, waitFor, writeApp, type Daemon } from './harness.js';
 import type { ServiceView } from '../../src/controller/view-model.js';
+import { signalChild } from '../../src/lib/signal-child.js';
 
 let d: Daemon;
 let dir: string;
@@ -158,7 +159,7 @@ describe('graylane logs', () => {
   it('logs -f says the daemon went away (exit 3) when it dies mid-stream; the app keeps running', async () => {
     const following = cli(d.stateDir, ['logs', 'app', '-f', '--tail', '1']);
     await new Promise((r) => setTimeout(r, 500));
-    d.proc.kill('SIGKILL');
+    signalChild(d.proc, 'SIGKILL');
     await new Promise((r) => d.proc.once('exit', r));
     const r = await following;
     expect(r.err).toMatch(/the graylane daemon at http:\/\/127\.0\.0\.1:[0-9]+ \(pid [0-9]+\) went away/);

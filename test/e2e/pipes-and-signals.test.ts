@@ -5,6 +5,7 @@
 import { spawn } from 'node:child_process';
 import { afterEach, describe, expect, it } from 'vitest';
 import { alive, appDir, BIN, hit, startDaemon, stopDaemon, waitFor, writeApp, type Daemon } from './harness.js';
+import { signalChild } from '../../src/lib/signal-child.js';
 
 const rolling = '      canary: {}';
 const daemons: Daemon[] = [];
@@ -32,7 +33,7 @@ function runCli(args: string[], env: NodeJS.ProcessEnv = {}, onSpawn?: (p: Retur
     let err = '';
     p.stderr.on('data', (d: Buffer) => (err += d.toString()));
     onSpawn?.(p);
-    const timer = setTimeout(() => p.kill('SIGKILL'), 20_000);
+    const timer = setTimeout(() => signalChild(p, 'SIGKILL'), 20_000);
     p.on('exit', (code, signal) => {
       clearTimeout(timer);
       resolve({ code, signal, err });
@@ -68,7 +69,7 @@ describe('a closed stdout', () => {
     // tee dies with the Ctrl-C before the daemon prints "stopping…".
     d.proc.stdout?.destroy();
     const exited = new Promise<number | null>((resolve) => d.proc.once('exit', (code) => resolve(code)));
-    d.proc.kill('SIGINT');
+    signalChild(d.proc, 'SIGINT');
     expect(await exited).toBe(0);
     for (const pid of pids) expect(alive(pid)).toBe(false);
   }, 60_000);
@@ -89,7 +90,7 @@ describe('a daemon that goes away under a following command', () => {
     // Give `logs -f` its connection before the daemon dies.
     await waitFor(async () => (await fetch(`${d.info.apiUrl}/v1/health`)).ok, 5_000, 'daemon API');
     await new Promise((r) => setTimeout(r, 500));
-    d.proc.kill('SIGKILL');
+    signalChild(d.proc, 'SIGKILL');
     const [watch, logs] = await Promise.all([watching, following]);
     expect(watch.err).toMatch(/^error: the graylane daemon at http:\/\/127\.0\.0\.1:[0-9]+ \(pid [0-9]+\) went away/);
     // `logs -f` of an app that printed nothing yet has no answer head either: the daemon is then unreachable.

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { afterAll, expect, it } from 'vitest';
 import { startPrometheus } from '../fixtures/metrics/prometheus-server.js';
 import { appDir, hit, startDaemon, stopDaemon, stopDaemonsAndSupervisors, view, waitFor, writeApp, type Daemon } from './harness.js';
+import { signalChild } from '../../src/lib/signal-child.js';
 
 const canary = '      canary:\n        steps: [{setWeight: 50}, {pause: {}}]';
 const daemons: Daemon[] = [];
@@ -59,7 +60,7 @@ it('/metrics under --router-workers 2 counts every request, needs the token, and
     await prometheus.stop();
   }
 
-  first.proc.kill('SIGKILL');
+  signalChild(first.proc, 'SIGKILL');
   await new Promise((r) => first.proc.once('exit', r));
   const second = await startDaemon(dir, ['--router-workers', '2']);
   daemons.push(second);

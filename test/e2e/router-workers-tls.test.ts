@@ -9,6 +9,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { hasOpenssl, makeCertificate } from '../fixtures/router/certificates.js';
 import { alive, appDir, startDaemon, stopDaemon, stopDaemonsAndSupervisors, view, waitFor, writeApp, type Daemon } from './harness.js';
 import { freePort } from '../fixtures/free-port.js';
+import { signalChild } from '../../src/lib/signal-child.js';
 
 const daemons: Daemon[] = [];
 const supervisors: number[] = [];
@@ -66,7 +67,7 @@ describe.skipIf(!hasOpenssl())('router workers serving HTTPS (openssl makes the 
       }
     })();
     await new Promise((r) => setTimeout(r, 1500));
-    first.proc.kill('SIGKILL');
+    signalChild(first.proc, 'SIGKILL');
     await new Promise((r) => first.proc.once('exit', r));
     await new Promise((r) => setTimeout(r, 2500));
     running = false;

@@ -11,6 +11,7 @@ import { availableParallelism } from 'node:os';
 import { afterAll, expect, it } from 'vitest';
 import { supervisorChildren } from '../fixtures/router/supervisor-children.js';
 import { alive, appDir, BIN, cli, startDaemon, startLoad, stopDaemon, stopDaemonsAndSupervisors, versionCounts, view, waitFor, writeApp, type Daemon } from './harness.js';
+import { signalChild } from '../../src/lib/signal-child.js';
 
 const canary = '      canary:\n        steps: [{setWeight: 50}, {pause: {}}, {setWeight: 80}, {pause: {}}]';
 const daemons: Daemon[] = [];
@@ -50,7 +51,7 @@ it('kill -9 of the daemon under load: no request fails; a restarted daemon adopt
 
   const load = startLoad(`${first.info.routerUrl}/`, 100, 8000);
   await new Promise((r) => setTimeout(r, 2500));
-  first.proc.kill('SIGKILL');
+  signalChild(first.proc, 'SIGKILL');
   await new Promise((r) => first.proc.once('exit', r));
   const summary = await load.done;
   expect(summary.sent).toBeGreaterThan(300);
@@ -107,7 +108,7 @@ it('by default the router runs one worker per core under its supervisor; an up a
   const workers = routerWorkers(pid);
   expect(workers).toHaveLength(availableParallelism());
   await waitFor(async () => (await view(first)).phase === 'Healthy', 30_000, 'v1 healthy');
-  first.proc.kill('SIGKILL');
+  signalChild(first.proc, 'SIGKILL');
   await new Promise((r) => first.proc.once('exit', r));
   expect(await versionCounts(`${first.info.routerUrl}/`, 10)).toEqual({ v1: 10 });
 
@@ -117,7 +118,7 @@ it('by default the router runs one worker per core under its supervisor; an up a
   daemons.push(resized);
   expect(resized.output()).toContain(`router supervisor pid ${pid}, adopted from an earlier daemon (resized from ${availableParallelism()} workers)`);
   await waitFor(() => routerWorkers(pid).length === more, 10_000, `${more} workers`);
-  resized.proc.kill('SIGKILL');
+  signalChild(resized.proc, 'SIGKILL');
   await new Promise((r) => resized.proc.once('exit', r));
 
   const second = await startDaemon(dir, ['--router-workers', '0']);
@@ -195,7 +196,7 @@ it('a router supervisor that cannot listen: up exits 2 saying the address is in 
       let out = '';
       p.stdout.on('data', (d: Buffer) => (out += d.toString()));
       p.stderr.on('data', (d: Buffer) => (out += d.toString()));
-      const timer = setTimeout(() => p.kill('SIGINT'), 30_000);
+      const timer = setTimeout(() => signalChild(p, 'SIGINT'), 30_000);
       p.on('exit', (code) => {
         clearTimeout(timer);
         resolve({ code, out });

@@ -12,6 +12,7 @@ import { apply, documents, readRollout, startCluster, until, type Cluster } from
 import { readFileSync } from 'node:fs';
 import { writeKubeconfig } from '../fixtures/kube/kubeconfig.js';
 import { freePort } from '../fixtures/free-port.js';
+import { signalChild } from '../../src/lib/signal-child.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 let cluster: Cluster | undefined;
@@ -48,7 +49,7 @@ describe('graylane controller as a process', () => {
       const leases = c.kc.makeApiClient(CoordinationV1Api);
       expect((await leases.readNamespacedLease({ namespace: 'default', name: 'graylane-controller' })).spec?.holderIdentity).toBe('controller-0');
       const started = Date.now();
-      proc.kill('SIGTERM');
+      signalChild(proc, 'SIGTERM');
       expect(await exited).toBe(0);
       expect(Date.now() - started).toBeLessThan(5000);
       const logs = out.trim().split('\n').map((l) => JSON.parse(l) as { msg: string; holder?: string });
@@ -56,7 +57,7 @@ describe('graylane controller as a process', () => {
       // Released on the way out: a successor need not wait for the Lease to expire.
       expect((await leases.readNamespacedLease({ namespace: 'default', name: 'graylane-controller' })).spec?.holderIdentity ?? '').toBe('');
     } finally {
-      if (proc.exitCode === null) proc.kill('SIGKILL');
+      if (proc.exitCode === null) signalChild(proc, 'SIGKILL');
     }
   }, 120_000);
 });

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { send, startUpstream, until, type Upstream } from '../../../test/fixtures/router/support.js';
+import { signalChild } from '../../lib/signal-child.js';
 
 const script = join(import.meta.dirname, '../../../test/fixtures/router/run-router-cli.ts');
 const token = 'cli-test-token-0123456789';
@@ -12,7 +13,7 @@ interface Run {
   out: string;
   err: string;
   exited: Promise<number | null>;
-  kill(signal: NodeJS.Signals): void;
+  signal(signal: NodeJS.Signals): void;
 }
 
 function cli(args: string[]): Run {
@@ -21,7 +22,7 @@ function cli(args: string[]): Run {
     out: '',
     err: '',
     exited: new Promise((resolve) => child.on('exit', (code) => resolve(code))),
-    kill: (s) => child.kill(s),
+    signal: (s) => signalChild(child, s),
   };
   child.stdout.on('data', (d: Buffer) => (run.out += d.toString()));
   child.stderr.on('data', (d: Buffer) => (run.err += d.toString()));
@@ -80,21 +81,21 @@ describe('graylane router', () => {
     const file = join(dir, 'router.yaml');
     writeFileSync(file, config(a, b, 0));
     const run = cli(['router', '--config', file]);
-    cleanups.push(() => run.kill('SIGKILL'));
+    cleanups.push(() => run.signal('SIGKILL'));
     await until(() => run.out.includes('listening on'), 20_000, 'router start');
     const [, url, admin] = /listening on (\S+), admin API on (\S+)/.exec(run.out)!;
     expect((await send(`${url!}/`)).body).toBe('a');
     const routes = await send(`${admin!}/routes`, { headers: { authorization: `Bearer ${token}` } });
     expect(JSON.parse(routes.body)).toMatchObject({ services: [{ name: 'web', canaryWeight: 0 }] });
     writeFileSync(file, config(a, b, 100));
-    run.kill('SIGHUP');
+    run.signal('SIGHUP');
     await until(() => run.err.includes('reloaded'), 10_000, 'reload');
     expect((await send(`${url!}/`)).body).toBe('b');
     writeFileSync(file, 'services: nope');
-    run.kill('SIGHUP');
+    run.signal('SIGHUP');
     await until(() => run.err.includes('reload failed'), 10_000, 'failed reload');
     expect((await send(`${url!}/`)).body).toBe('b');
-    run.kill('SIGTERM');
+    run.signal('SIGTERM');
     expect(await run.exited).toBe(0);
     expect(run.out).toContain('graylane router stopped');
   });

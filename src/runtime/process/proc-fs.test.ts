@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { groupAlive, isAlive, portOwnership, processArgv, processStartMs, readSmallFile, readSmallFileSync } from './proc-fs.js';
+import { signalChild } from '../../lib/signal-child.js';
 
 const ownPgid = Number(readFileSync('/proc/self/stat', 'utf8').split(') ')[1]!.split(' ')[2]);
 const cleanups: (() => void)[] = [];
@@ -34,7 +35,7 @@ describe('/proc readers', () => {
     const port = await listen();
     expect(await portOwnership(port, ownPgid)).toBe('ours');
     const other = spawn('sleep', ['30'], { detached: true, stdio: 'ignore' });
-    cleanups.push(() => other.kill('SIGKILL'));
+    cleanups.push(() => signalChild(other, 'SIGKILL'));
     expect(groupAlive(other.pid!)).toBe(true);
     expect(await portOwnership(port, other.pid!)).toBe('foreign');
     const closed = await listen();
@@ -54,7 +55,7 @@ describe('groupAlive', () => {
 
     // A child that leads a group of its own and exits, unreaped by its parent: a zombie, alone in that group.
     const parent = spawn('perl', ['-e', 'my $c = fork(); if ($c == 0) { setpgrp(0, 0); exit 0 } $| = 1; print "$c\\n"; sleep 30'], { stdio: ['ignore', 'pipe', 'ignore'] });
-    cleanups.push(() => parent.kill('SIGKILL'));
+    cleanups.push(() => signalChild(parent, 'SIGKILL'));
     const zombie = await new Promise<number>((resolve) => parent.stdout.once('data', (d: Buffer) => resolve(Number(d.toString().trim()))));
     const deadline = Date.now() + 5_000;
     while (!/^\S+ \(\S+\) Z /.test(readFileSync(`/proc/${zombie}/stat`, 'utf8')) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
@@ -81,7 +82,7 @@ describe('who holds a port, for the process graylane started', () => {
     const { pid, port } = await started('sh', ['-c', `"${process.execPath}" -e "${LISTEN.replace(/"/g, '\\"')}"; true`]);
     expect(await portOwnership(port, pid)).toBe('ours');
     const stranger = spawn('sleep', ['30'], { detached: true, stdio: 'ignore' });
-    cleanups.push(() => stranger.kill('SIGKILL'));
+    cleanups.push(() => signalChild(stranger, 'SIGKILL'));
     expect(await portOwnership(port, stranger.pid!)).toBe('foreign');
   });
 });

@@ -12,6 +12,7 @@ import type { AdoptRecord, InstanceChange, InstanceInfo } from '../runtime.js';
 import { waitForInstances } from '../wait.js';
 import { isAlive } from './proc-fs.js';
 import { adoptRecordOf, ProcessRuntime, type ProcessRuntimeOptions } from './process-runtime.js';
+import { signalChild } from '../../lib/signal-child.js';
 
 const fixtures = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../test/fixtures/runtime');
 const node = process.execPath;
@@ -513,7 +514,7 @@ describe('ProcessRuntime: adoption', () => {
     strayPids.push(rec.pid);
     expect(rec.wasReady).toBe(true);
     const died = new Promise((r) => daemon.once('exit', r));
-    daemon.kill('SIGKILL');
+    signalChild(daemon, 'SIGKILL');
     await died;
     expect(isAlive(rec.pid)).toBe(true);
     expect(await get(`127.0.0.1:${rec.port}`, '/')).toMatch(/^hello from/);

@@ -19,6 +19,7 @@ import { followAccessLog, type AccessLogReader } from './access-log-reader.js';
 import { NginxRunError } from './errors.js';
 import { startNginx, type NginxProcess } from './nginx-process.js';
 import { renderHttpConfig } from './render-config.js';
+import { signalChild } from '../../../lib/signal-child.js';
 
 /** How graylane reaches nginx. */
 export type NginxMode =
@@ -70,7 +71,7 @@ function run(argv: string[], timeoutMs: number): Promise<void> {
     const child = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'ignore', 'pipe'] });
     let err = '';
     child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    const timer = setTimeout(() => signalChild(child, 'SIGKILL'), timeoutMs);
     child.on('error', (e) => {
       clearTimeout(timer);
       reject(new NginxRunError('ReloadFailed', `cannot run the reload command ${argv[0]}: ${e.message}`));

@@ -10,6 +10,7 @@ import { dirname, join, resolve } from 'node:path';
 import { priorityRefusal, setSessionPriority } from '../session-priority.js';
 import { NginxRunError } from './errors.js';
 import { renderMainConfig } from './render-config.js';
+import { signalChild } from '../../../lib/signal-child.js';
 
 /** Options of {@link startNginx}. */
 export interface NginxProcessOptions {
@@ -115,7 +116,7 @@ function testConfig(binary: string, prefixDir: string, conf: string, timeoutMs: 
     const child = spawn(binary, ['-t', '-q', '-p', prefixDir, '-e', join(prefixDir, 'error.log'), '-c', conf], { stdio: ['ignore', 'ignore', 'pipe'] });
     let err = '';
     child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    const timer = setTimeout(() => signalChild(child, 'SIGKILL'), timeoutMs);
     child.on('error', (e) => {
       clearTimeout(timer);
       reject(new NginxRunError('StartFailed', `cannot run ${binary}: ${e.message}`));
@@ -155,7 +156,7 @@ class ManagedNginx implements NginxProcess {
     await testConfig(this.binary, this.dir, join(this.dir, 'nginx.test.conf'), this.timeoutMs);
     renameSync(next, join(this.dir, 'routes.conf'));
     const before = this.workers();
-    this.child.kill('SIGHUP');
+    signalChild(this.child, 'SIGHUP');
     // In force once new workers run and no old one can take a connection any more. An old worker
     // retitles itself "is shutting down" on the master's QUIT just before it closes its listening
     // sockets; on a loaded machine it can be descheduled in between, so what is checked is the
@@ -186,7 +187,7 @@ class ManagedNginx implements NginxProcess {
 
   reopenLogs(): Promise<void> {
     if (this.stopped || this.child.exitCode !== null) return Promise.reject(new NginxRunError('NotStarted', 'nginx is not running'));
-    this.child.kill('SIGUSR1');
+    signalChild(this.child, 'SIGUSR1');
     return Promise.resolve();
   }
 
@@ -199,8 +200,8 @@ class ManagedNginx implements NginxProcess {
     this.stopped = true;
     if (this.child.exitCode !== null || this.child.signalCode !== null) return;
     const exited = new Promise<void>((r) => this.child.once('exit', () => r()));
-    this.child.kill('SIGQUIT');
-    const timer = setTimeout(() => this.child.kill('SIGKILL'), options.timeoutMs ?? 5000);
+    signalChild(this.child, 'SIGQUIT');
+    const timer = setTimeout(() => signalChild(this.child, 'SIGKILL'), options.timeoutMs ?? 5000);
     await exited;
     clearTimeout(timer);
   }

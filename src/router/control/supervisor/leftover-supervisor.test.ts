@@ -11,6 +11,7 @@ import { describe, expect, it } from 'vitest';
 import { supervisorCleanup } from '../../../../test/fixtures/router/supervisor-cleanup.js';
 import { PROTOCOL_VERSION, SUPERVISOR_INFO_FILE } from './protocol.js';
 import { startSupervisedRouter, stopLeftoverSupervisor } from './supervisor-control.js';
+import { signalChild } from '../../../lib/signal-child.js';
 
 // Whatever a failed test left: no supervisor outlives the file.
 const { started, dirs } = supervisorCleanup();
@@ -48,7 +49,7 @@ describe('a supervisor left by an earlier daemon', () => {
       expect(other.signalCode).toBeNull();
       expect(existsSync(join(dir, SUPERVISOR_INFO_FILE))).toBe(false);
     } finally {
-      other.kill('SIGKILL');
+      signalChild(other, 'SIGKILL');
     }
   });
 

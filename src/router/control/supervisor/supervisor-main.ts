@@ -30,6 +30,7 @@ import { packReport, unpackReport, type WireMergedReport } from './wire-report.j
 import { SocketHandover } from './socket-handover.js';
 import { DroppedMessages } from './dropped-messages.js';
 import { priorityRefusal, setSessionPriority } from '../session-priority.js';
+import { signalChild } from '../../../lib/signal-child.js';
 
 interface WorkerState {
   /** This supervisor's number for it (pids can be reused). */
@@ -482,7 +483,7 @@ function tellParent(message: StartupMessage): void {
 function startupFailed(error: WireError): void {
   tellParent({ t: 'failed', error });
   stopping = true;
-  for (const w of workers.values()) w.child.kill('SIGKILL');
+  for (const w of workers.values()) signalChild(w.child, 'SIGKILL');
   setTimeout(() => process.exit(1), 200);
 }
 
@@ -496,7 +497,7 @@ async function shutdown(drainTimeoutMs: number): Promise<void> {
   }));
   for (const w of workers.values()) sendTo(w, { t: 'stop', drainTimeoutMs });
   const hardStop = setTimeout(() => {
-    for (const w of workers.values()) w.child.kill('SIGKILL');
+    for (const w of workers.values()) signalChild(w.child, 'SIGKILL');
   }, drainTimeoutMs + 2000);
   await Promise.all(exits);
   clearTimeout(hardStop);
