@@ -105,6 +105,15 @@ export async function startNodeFloor(address: string): Promise<Started & { url: 
   return { ...s, url: s.info.url };
 }
 
+/**
+ * The ceiling of a node process: raw sockets, no HTTP server (`lib-raw-node-proxy.ts`), GETs
+ * without a body only, in front of `address`.
+ */
+export async function startRawNode(address: string): Promise<Started & { url: string }> {
+  const s = await spawnTs<{ url: string }>('lib-raw-node-proxy.ts', [address], [...WORKER_NODE_FLAGS]);
+  return { ...s, url: s.info.url };
+}
+
 /** A loopback port free a moment ago (what nginx, which cannot take port 0, is given). */
 export async function freePort(): Promise<number> {
   const srv = net.createServer();

@@ -10,7 +10,9 @@
  * requests arrive as from independent clients: `Arrivals` in lib-wrk.ts) for the p99 each proxy
  * adds over direct. A "node floor" row is a proxy of node:http and undici doing nothing else: the least
  * any router on that stack costs (graylane's has a client of its own for its upstreams instead of
- * undici, src/router/upstream/), so the table shows what leaving the stack gained.
+ * undici, src/router/upstream/), so the table shows what leaving the stack gained. A "raw node" row
+ * forwards GETs over raw sockets with no HTTP server at all: the ceiling of a node process, so the
+ * table shows what node:http's server side costs.
  * `--baseline DIR` adds a row for the router of another checkout (same bench, same
  * upstream, same run): before/after figures of a change. `--rounds N` measures every row N times,
  * the order reversed every other round (whoever goes second on a shared machine fares worse), and
@@ -24,7 +26,7 @@ import { fileURLToPath } from 'node:url';
 import type { BenchOptions } from './main.js';
 import { countFlag, numberFlag } from './lib-daemon.js';
 import { readProcessTreeCpuSeconds } from './lib-process-cpu.js';
-import { NGINX_PATH, startBenchUpstream, startGraylane, startNginx, startNodeFloor, type Started } from './lib-router-processes.js';
+import { NGINX_PATH, startBenchUpstream, startGraylane, startNginx, startNodeFloor, startRawNode, type Started } from './lib-router-processes.js';
 import { ratiosByRound } from './lib-round-ratios.js';
 import { runWrk, type WrkFigures } from './lib-wrk.js';
 
@@ -91,6 +93,8 @@ function targets(options: { upstreamPort: number; profileDir: string | undefined
   if (cores > 1) list.push({ name: `graylane ${cores}w`, workers: cores, start: () => startGraylane(address, { workers: cores }) });
   // What node:http and undici cost by themselves: the stack graylane's router left undici's half of.
   list.push({ name: 'node floor', workers: 1, start: () => startNodeFloor(address) });
+  // What node could do with no HTTP server at all: the headroom below node:http.
+  list.push({ name: 'raw node', workers: 1, start: () => startRawNode(address) });
   // Without nginx the table still compares graylane with direct and the node floor, and says why
   // the nginx rows are missing rather than stopping at the first spawn.
   const noNginx = existsSync(NGINX_PATH) ? undefined : `nginx is not installed at ${NGINX_PATH} (Debian: apt-get install nginx-light)`;
@@ -183,6 +187,8 @@ export async function run(options: BenchOptions): Promise<Record<string, unknown
     const managedOverHandWritten = ratio('managed nginx', 'nginx 1w');
     const overFloor = ratio('graylane 1w', 'node floor');
     const floorVsNginx = ratio('node floor', 'nginx 1w');
+    const overRaw = ratio('graylane 1w', 'raw node');
+    const rawVsNginx = ratio('raw node', 'nginx 1w');
     const cores = availableParallelism();
     const scaling = byName.get(`graylane ${cores}w`) && byName.get('graylane 1w') ? r3(byName.get(`graylane ${cores}w`)!.load.requestsPerSecond / byName.get('graylane 1w')!.load.requestsPerSecond) : undefined;
     const addedP99Ms = Object.fromEntries(Object.entries(fixed).filter(([k]) => k !== 'direct').map(([k, v]) => [k, r3(v.p99Ms - direct.p99Ms)]));
@@ -218,6 +224,8 @@ export async function run(options: BenchOptions): Promise<Record<string, unknown
       managedNginxOverHandWritten: managedOverHandWritten,
       graylaneOverNodeFloor: overFloor,
       nodeFloorOverNginx: floorVsNginx,
+      graylaneOverRawNode: overRaw,
+      rawNodeOverNginx: rawVsNginx,
       workersScaling: scaling,
       goals: { perWorkerOverNginx: '≥ 0.5', addedP99Ms: '≤ 1', managedNginxOverHandWritten: '≥ 0.95', workersScaling: '> 1' },
       met: {
@@ -239,11 +247,14 @@ export async function run(options: BenchOptions): Promise<Record<string, unknown
       for (const t of list) if (t.skip) console.log(`  ${t.name.padEnd(14)} skipped: ${t.skip}`);
       console.log('  (1p: the router in one process, as in the daemon with spec.router.workers 0; 1w, Nw: a supervisor with 1 or N workers, the default;');
       console.log('   node floor: node:http + undici forwarding and nothing else, with a worker\'s heap flags (graylane: node:http + its own upstream client);');
+      console.log('   raw node: raw sockets and no HTTP server, GETs without a body only, as a ceiling of what node could do;');
       console.log('   CPU µs/req: the proxy process tree; for direct, the upstream; "upstream": the upstream in the same run)');
       if (vsNginx) console.log(`  graylane 1w / nginx 1w: throughput per worker ${vsNginx.throughputPerWorker}${roundsNote(perRound.graylaneOverNginxPerWorker)} (goal ≥ 0.5), requests per CPU second ${vsNginx.cpuPerRequest ?? '-'}`);
       if (inProcessVsNginx) console.log(`  graylane 1p / nginx 1w: throughput ${inProcessVsNginx.throughputPerWorker}, requests per CPU second ${inProcessVsNginx.cpuPerRequest ?? '-'}`);
       if (overFloor) console.log(`  graylane 1w / node floor: throughput ${overFloor.throughputPerWorker}, requests per CPU second ${overFloor.cpuPerRequest ?? '-'} (graylane's router, against node:http + undici doing nothing else)`);
       if (floorVsNginx) console.log(`  node floor / nginx 1w: throughput ${floorVsNginx.throughputPerWorker}, requests per CPU second ${floorVsNginx.cpuPerRequest ?? '-'} (the stack's own cost)`);
+      if (rawVsNginx) console.log(`  raw node / nginx 1w: throughput ${rawVsNginx.throughputPerWorker}, requests per CPU second ${rawVsNginx.cpuPerRequest ?? '-'} (node with no HTTP server: the ceiling)`);
+      if (overRaw) console.log(`  graylane 1w / raw node: throughput ${overRaw.throughputPerWorker}, requests per CPU second ${overRaw.cpuPerRequest ?? '-'} (what node:http's server side and the router's work cost together)`);
       if (managedOverHandWritten) console.log(`  managed nginx / hand-written nginx 1w: throughput ${managedOverHandWritten.throughputPerWorker}${roundsNote(perRound.managedNginxOverHandWritten)} (goal ≥ 0.95), requests per CPU second ${managedOverHandWritten.cpuPerRequest ?? '-'} (its buffered access log file is read back; the hand-written one logs nothing)`);
       if (scaling !== undefined) console.log(`  graylane ${cores}w / graylane 1w: throughput ${scaling} (on ${cores} cores, wrk itself included)`);
       if (figures.baselineOverGraylane) console.log(`  baseline / graylane (1p): throughput ${figures.baselineOverGraylane.throughputPerWorker}, requests per CPU second ${figures.baselineOverGraylane.cpuPerRequest ?? '-'}${roundsNote(perRound.baselineOverGraylaneCpu)}`);
