@@ -59,6 +59,13 @@ describe('parseRequestHead', () => {
     expect(r.kind === 'unsupported' && r.why).toContain(why);
   });
 
+  it('decides on a wrong byte as it arrives, without waiting for the rest of the head', () => {
+    expect(parse('GET / HTTP/1.1\r\n\n')).toMatchObject({ kind: 'unsupported', why: expect.stringContaining('token') });
+    expect(parse('GET / X')).toMatchObject({ kind: 'unsupported', why: expect.stringContaining('version') });
+    expect(parse('GET / HTTP/1.1\r\r')).toMatchObject({ kind: 'unsupported', why: expect.stringContaining('CRLF') });
+    expect(parse('GET / HTTP/1.1\r\nHost: h\r\n\r')).toEqual({ kind: 'incomplete' });
+  });
+
   it(`leaves heads over ${MAX_REQUEST_HEAD_BYTES} bytes and more than ${MAX_REQUEST_FIELDS} fields to node:http, complete or not`, () => {
     const long = `GET /${'a'.repeat(MAX_REQUEST_HEAD_BYTES)} HTTP/1.1\r\nHost: h\r\n\r\n`;
     expect(parse(long)).toMatchObject({ kind: 'unsupported', why: expect.stringContaining('over') });

@@ -43,6 +43,8 @@ export const MAX_REQUEST_HEAD_BYTES = 8 * 1024;
 /** Field lines read at most. */
 export const MAX_REQUEST_FIELDS = 64;
 
+/** The version and line end as they must be (byte 7, the minor version, may also be `0`). */
+const VERSION_LINE = 'HTTP/1.1\r\n';
 const CR = 13;
 const LF = 10;
 const SP = 32;
@@ -77,19 +79,23 @@ export function parseRequestHead(buf: Buffer): RequestHeadResult {
   if (buf[i] !== SP) return unsupported('a character the fast path does not take in the request target');
   const target = buf.toString('latin1', targetStart, i);
   const versionStart = i + 1;
-  if (limit - versionStart < 10) return incompleteOrTooLarge(buf);
-  if (buf.toString('latin1', versionStart, versionStart + 7) !== 'HTTP/1.' || (buf[versionStart + 7] !== 49 && buf[versionStart + 7] !== 48)) {
-    return unsupported('a version other than HTTP/1.1 and HTTP/1.0');
+  // Byte by byte, so that a wrong one is decided on before the rest arrives.
+  for (let k = 0; k < VERSION_LINE.length; k++) {
+    const at = versionStart + k;
+    if (at >= limit) return incompleteOrTooLarge(buf);
+    const c = buf[at]!;
+    if (k === 7 ? c !== 49 && c !== 48 : c !== VERSION_LINE.charCodeAt(k)) {
+      return unsupported(k < 8 ? 'a version other than HTTP/1.1 and HTTP/1.0' : 'the request line does not end with CRLF after the version');
+    }
   }
-  i = versionStart + 8;
-  if (buf[i] !== CR || buf[i + 1] !== LF) return unsupported('the request line does not end with CRLF after the version');
   const version = buf[versionStart + 7] === 49 ? '1.1' : '1.0';
-  i += 2;
+  i = versionStart + VERSION_LINE.length;
 
   const rawHeaders: string[] = [];
   for (;;) {
-    if (i + 1 >= limit) return incompleteOrTooLarge(buf);
+    if (i >= limit) return incompleteOrTooLarge(buf);
     if (buf[i] === CR) {
+      if (i + 1 >= limit) return incompleteOrTooLarge(buf);
       if (buf[i + 1] !== LF) return unsupported('a bare CR');
       return { kind: 'head', head: { method, target, version, rawHeaders, headBytes: i + 2 } };
     }
