@@ -71,6 +71,17 @@ export default defineConfig({
         extends: true,
         test: { name: 'own-process', include: ownProcess, exclude: ['**/*.case.test.ts'], isolate: true },
       },
+      {
+        // The router's behaviour suites once more with the fast path on (src/router/server/): it
+        // must answer everything they ask as node:http's server side does.
+        extends: true,
+        test: {
+          name: 'router-fast-path',
+          include: ['src/router/router.*.test.ts', 'src/router/upgrade.test.ts'],
+          env: { GRAYLANE_ROUTER_FAST_PATH: '1' },
+          isolate: false,
+        },
+      },
     ],
   },
 });

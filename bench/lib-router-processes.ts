@@ -56,8 +56,8 @@ function stopper(child: ChildProcess, signal: NodeJS.Signals = 'SIGTERM'): () =>
 }
 
 /** Spawns a TypeScript helper (under `dir`, default this one) under tsx and resolves with the JSON it prints first. */
-async function spawnTs<T>(file: string, args: string[], nodeFlags: string[] = [], dir = here): Promise<Started & { info: T }> {
-  const child = spawn(process.execPath, [...nodeFlags, '--import', 'tsx', join(dir, file), ...args], { stdio: ['ignore', 'pipe', 'inherit'], cwd: dir, detached: true });
+async function spawnTs<T>(file: string, args: string[], nodeFlags: string[] = [], dir = here, env: NodeJS.ProcessEnv = process.env): Promise<Started & { info: T }> {
+  const child = spawn(process.execPath, [...nodeFlags, '--import', 'tsx', join(dir, file), ...args], { stdio: ['ignore', 'pipe', 'inherit'], cwd: dir, detached: true, env });
   track(child);
   const info = await new Promise<T>((resolve, reject) => {
     let buf = '';
@@ -86,12 +86,14 @@ export async function startBenchUpstream(): Promise<Started & { port: number }> 
  * graylane's router in front of `address`: in one process, with `workers` supervised worker
  * processes, or as graylane-managed nginx (`managedNginx`). `profileDir` turns on `--cpu-prof`;
  * `root` runs the router of another checkout (its `bench/lib-router-graylane.ts`), to compare two
- * builds in one run.
+ * builds in one run. `fastPath` turns on the router's fast path (src/router/server/).
  */
-export async function startGraylane(address: string, options: { profileDir?: string; root?: string; workers?: number; managedNginx?: boolean } = {}): Promise<Started & { url: string }> {
+export async function startGraylane(address: string, options: { profileDir?: string; root?: string; workers?: number; managedNginx?: boolean; fastPath?: boolean } = {}): Promise<Started & { url: string }> {
   const flags = options.profileDir ? ['--cpu-prof', `--cpu-prof-dir=${options.profileDir}`] : [];
   const mode = options.workers !== undefined ? ['--workers', String(options.workers)] : options.managedNginx ? ['--nginx'] : [];
-  const s = await spawnTs<{ url: string }>('lib-router-graylane.ts', [address, ...mode], flags, options.root ? join(options.root, 'bench') : here);
+  // The router's fast path is chosen by the environment, which its workers inherit.
+  const env = { ...process.env, GRAYLANE_ROUTER_FAST_PATH: options.fastPath === true ? '1' : '0' };
+  const s = await spawnTs<{ url: string }>('lib-router-graylane.ts', [address, ...mode], flags, options.root ? join(options.root, 'bench') : here, env);
   return { ...s, url: s.info.url };
 }
 

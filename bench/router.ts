@@ -90,6 +90,8 @@ function targets(options: { upstreamPort: number; profileDir: string | undefined
     list.push({ name: 'baseline 1p', workers: 1, start: () => startGraylane(address, { root }) });
   }
   list.push({ name: 'graylane 1w', workers: 1, start: () => startGraylane(address, { workers: 1 }) });
+  // The same with the fast path for bodiless GETs (src/router/server/, experimental, off by default).
+  list.push({ name: 'graylane 1w fp', workers: 1, start: () => startGraylane(address, { workers: 1, fastPath: true }) });
   if (cores > 1) list.push({ name: `graylane ${cores}w`, workers: cores, start: () => startGraylane(address, { workers: cores }) });
   // What node:http and undici cost by themselves: the stack graylane's router left undici's half of.
   list.push({ name: 'node floor', workers: 1, start: () => startNodeFloor(address) });
@@ -177,6 +179,7 @@ export async function run(options: BenchOptions): Promise<Record<string, unknown
       ratiosByRound({ figures: measured.map((r) => ({ round: r.round, name: r.name, value: value(r) })), numerator, denominator });
     const perRound = {
       graylaneOverNginxPerWorker: byRound('graylane 1w', 'nginx 1w', perWorker),
+      fastPathOverNginxPerWorker: byRound('graylane 1w fp', 'nginx 1w', perWorker),
       managedNginxOverHandWritten: byRound('managed nginx', 'nginx 1w', perWorker),
       // Requests per CPU second: the inverse of CPU per request.
       baselineOverGraylaneCpu: baseline ? byRound('graylane 1p', 'baseline 1p', (r) => r.cpuUsPerRequest) : undefined,
@@ -188,6 +191,8 @@ export async function run(options: BenchOptions): Promise<Record<string, unknown
     const overFloor = ratio('graylane 1w', 'node floor');
     const floorVsNginx = ratio('node floor', 'nginx 1w');
     const overRaw = ratio('graylane 1w', 'raw node');
+    const fastVsNginx = ratio('graylane 1w fp', 'nginx 1w');
+    const fastVsDefault = ratio('graylane 1w fp', 'graylane 1w');
     const rawVsNginx = ratio('raw node', 'nginx 1w');
     const cores = availableParallelism();
     const scaling = byName.get(`graylane ${cores}w`) && byName.get('graylane 1w') ? r3(byName.get(`graylane ${cores}w`)!.load.requestsPerSecond / byName.get('graylane 1w')!.load.requestsPerSecond) : undefined;
@@ -225,6 +230,8 @@ export async function run(options: BenchOptions): Promise<Record<string, unknown
       graylaneOverNodeFloor: overFloor,
       nodeFloorOverNginx: floorVsNginx,
       graylaneOverRawNode: overRaw,
+      fastPathOverNginxPerWorker: fastVsNginx,
+      fastPathOverDefault: fastVsDefault,
       rawNodeOverNginx: rawVsNginx,
       workersScaling: scaling,
       goals: { perWorkerOverNginx: '≥ 0.5', addedP99Ms: '≤ 1', managedNginxOverHandWritten: '≥ 0.95', workersScaling: '> 1' },
@@ -247,12 +254,15 @@ export async function run(options: BenchOptions): Promise<Record<string, unknown
       for (const t of list) if (t.skip) console.log(`  ${t.name.padEnd(14)} skipped: ${t.skip}`);
       console.log('  (1p: the router in one process, as in the daemon with spec.router.workers 0; 1w, Nw: a supervisor with 1 or N workers, the default;');
       console.log('   node floor: node:http + undici forwarding and nothing else, with a worker\'s heap flags (graylane: node:http + its own upstream client);');
+      console.log('   1w fp: one worker with the fast path for bodiless GET and HEAD (src/router/server/), experimental, off by default;');
       console.log('   raw node: raw sockets and no HTTP server, GETs without a body only, as a ceiling of what node could do;');
       console.log('   CPU µs/req: the proxy process tree; for direct, the upstream; "upstream": the upstream in the same run)');
       if (vsNginx) console.log(`  graylane 1w / nginx 1w: throughput per worker ${vsNginx.throughputPerWorker}${roundsNote(perRound.graylaneOverNginxPerWorker)} (goal ≥ 0.5), requests per CPU second ${vsNginx.cpuPerRequest ?? '-'}`);
       if (inProcessVsNginx) console.log(`  graylane 1p / nginx 1w: throughput ${inProcessVsNginx.throughputPerWorker}, requests per CPU second ${inProcessVsNginx.cpuPerRequest ?? '-'}`);
       if (overFloor) console.log(`  graylane 1w / node floor: throughput ${overFloor.throughputPerWorker}, requests per CPU second ${overFloor.cpuPerRequest ?? '-'} (graylane's router, against node:http + undici doing nothing else)`);
       if (floorVsNginx) console.log(`  node floor / nginx 1w: throughput ${floorVsNginx.throughputPerWorker}, requests per CPU second ${floorVsNginx.cpuPerRequest ?? '-'} (the stack's own cost)`);
+      if (fastVsNginx) console.log(`  graylane 1w fp / nginx 1w: throughput per worker ${fastVsNginx.throughputPerWorker}${roundsNote(perRound.fastPathOverNginxPerWorker)}, requests per CPU second ${fastVsNginx.cpuPerRequest ?? '-'} (with the fast path, GRAYLANE_ROUTER_FAST_PATH=1)`);
+      if (fastVsDefault) console.log(`  graylane 1w fp / graylane 1w: throughput ${fastVsDefault.throughputPerWorker}, requests per CPU second ${fastVsDefault.cpuPerRequest ?? '-'} (what the fast path gains)`);
       if (rawVsNginx) console.log(`  raw node / nginx 1w: throughput ${rawVsNginx.throughputPerWorker}, requests per CPU second ${rawVsNginx.cpuPerRequest ?? '-'} (node with no HTTP server: the ceiling)`);
       if (overRaw) console.log(`  graylane 1w / raw node: throughput ${overRaw.throughputPerWorker}, requests per CPU second ${overRaw.cpuPerRequest ?? '-'} (what node:http's server side and the router's work cost together)`);
       if (managedOverHandWritten) console.log(`  managed nginx / hand-written nginx 1w: throughput ${managedOverHandWritten.throughputPerWorker}${roundsNote(perRound.managedNginxOverHandWritten)} (goal ≥ 0.95), requests per CPU second ${managedOverHandWritten.cpuPerRequest ?? '-'} (its buffered access log file is read back; the hand-written one logs nothing)`);

@@ -9,7 +9,7 @@
  * client on the canary iff its token's position is below the weight in force, and its token then
  * records that side for the page's assets and API calls.
  */
-import type { IncomingMessage } from 'node:http';
+import type { InboundRequest } from './server/inbound-types.js';
 import { hasLastResort, hasReadyInstance, type RevisionGroup } from './compiled-table.js';
 import { cookieValue, headerValue } from './matchers.js';
 import type { ReleaseCounters } from './release-counters.js';
@@ -71,7 +71,7 @@ export class CompiledRelease {
   }
 
   /** Decides the side of a request to a member service whose `matches` did not apply. */
-  decide(req: IncomingMessage, cookies: string | undefined, sides: MemberSides): ReleaseDecision {
+  decide(req: InboundRequest, cookies: string | undefined, sides: MemberSides): ReleaseDecision {
     const c = this.counters;
     const page = isNavigation(req);
     const header = headerValue(req, this.headerName);
@@ -206,7 +206,7 @@ export class CompiledRelease {
   }
 
   /** Counts a skew error when an upstream 404 answered a GET of a hashed asset path. */
-  notFound(req: IncomingMessage, group: RevisionGroup): void {
+  notFound(req: InboundRequest, group: RevisionGroup): void {
     if (req.method !== 'GET') return;
     const url = req.url ?? '/';
     const q = url.indexOf('?');
@@ -217,7 +217,7 @@ export class CompiledRelease {
 }
 
 /** A browser loading a page (a navigation), as fetch metadata or the Accept header tell it. */
-export function isNavigation(req: IncomingMessage): boolean {
+export function isNavigation(req: InboundRequest): boolean {
   const mode = req.headers['sec-fetch-mode'];
   if (mode !== undefined) return mode === 'navigate';
   return req.method === 'GET' && (req.headers.accept ?? '').includes('text/html');

@@ -3,7 +3,7 @@
  * revision's instances resolved to their live {@link Instance} objects. Built on every swap
  * (cheap: no sockets, no allocation per request) and replaced by a single reference assignment.
  */
-import type { IncomingMessage } from 'node:http';
+import type { InboundRequest } from './server/inbound-types.js';
 import type { CompiledRelease } from './compiled-release.js';
 import type { Instance } from './instance.js';
 import { compileStringMatch, cookieValue, headerValue, underPrefix, type ValueTest } from './matchers.js';
@@ -66,7 +66,7 @@ export function hasReadyInstance(group: RevisionGroup): boolean {
   return false;
 }
 
-type RequestTest = (req: IncomingMessage, cookies: string | undefined) => boolean;
+type RequestTest = (req: InboundRequest, cookies: string | undefined) => boolean;
 
 function compileCondition(c: RouteCondition): RequestTest {
   if (c.headerName !== undefined) {
@@ -88,7 +88,7 @@ function compileCondition(c: RouteCondition): RequestTest {
 interface CompiledMirror {
   group: RevisionGroup;
   fraction: number;
-  tests: ((req: IncomingMessage) => boolean)[] | undefined;
+  tests: ((req: InboundRequest) => boolean)[] | undefined;
 }
 
 function compileMirror(m: MirrorRoute, group: RevisionGroup): CompiledMirror {
@@ -96,7 +96,7 @@ function compileMirror(m: MirrorRoute, group: RevisionGroup): CompiledMirror {
     const method: ValueTest | undefined = mm.method ? compileStringMatch(mm.method) : undefined;
     const path: ValueTest | undefined = mm.path ? compileStringMatch(mm.path) : undefined;
     const headers = Object.entries(mm.headers ?? {}).map(([h, v]) => [h.toLowerCase(), compileStringMatch(v)] as const);
-    return (req: IncomingMessage) => {
+    return (req: InboundRequest) => {
       if (method && !method(req.method ?? '')) return false;
       if (path) {
         const url = req.url ?? '/';
@@ -180,7 +180,7 @@ export class CompiledService {
    * goes to the other side when that side can serve it (a fallback, counted on the revision that
    * could not), so a crashed canary costs its users no 503s while stable is up.
    */
-  decide(req: IncomingMessage): RouteDecision {
+  decide(req: InboundRequest): RouteDecision {
     const d = this.choose(req);
     // A release falls back by itself, keeping its pinning consistent.
     return d.release !== undefined || hasReadyInstance(d.group) ? d : this.fallback(d);
@@ -200,7 +200,7 @@ export class CompiledService {
     return d.headers ? this.assignCanary! : this.toCanary!;
   }
 
-  private choose(req: IncomingMessage): RouteDecision {
+  private choose(req: InboundRequest): RouteDecision {
     const cookies = this.needsCookies ? headerValue(req, 'cookie') : undefined;
     for (const m of this.matches) {
       let ok = true;
@@ -229,7 +229,7 @@ export class CompiledService {
    * Where to mirror a request served by `served`, this time: never to the revision serving it
    * (that would run the request twice there, POSTs included).
    */
-  mirrorTarget(req: IncomingMessage, served: RevisionGroup): RevisionGroup | undefined {
+  mirrorTarget(req: InboundRequest, served: RevisionGroup): RevisionGroup | undefined {
     const m = this.mirror;
     if (!m || m.group === served) return undefined;
     if (m.fraction < 1 && this.random() >= m.fraction) return undefined;
@@ -259,7 +259,7 @@ export class CompiledTable {
   }
 
   /** The service for a request, or undefined. */
-  match(req: IncomingMessage): CompiledService | undefined {
+  match(req: InboundRequest): CompiledService | undefined {
     let list = this.anyHost;
     if (this.hostSensitive) {
       const h = req.headers.host;

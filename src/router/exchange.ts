@@ -17,6 +17,7 @@ import type { UpstreamConnection } from './upstream-pool.js';
 import type { UpstreamHandler } from './upstream/upstream-connection.js';
 import { UpstreamError } from './upstream/upstream-error.js';
 import type { RouterAnswerReason } from './router-answers.js';
+import type { InboundRequest, InboundResponse } from './server/inbound-types.js';
 
 /** What every exchange needs from the router. */
 export interface ExchangeEnvironment {
@@ -58,7 +59,7 @@ const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE'])
 // Per-request callbacks that every exchange needs are module functions finding their exchange
 // through an argument or the emitter, not closures: no function is allocated per request.
 const EXCHANGE = Symbol('graylane.exchange');
-type ResponseOfExchange = http.ServerResponse & { [EXCHANGE]?: Exchange };
+type ResponseOfExchange = InboundResponse & { [EXCHANGE]?: Exchange };
 // The replay buffer of a request without a body: shared, never written to.
 const NO_CHUNKS: Buffer[] = [];
 
@@ -71,7 +72,7 @@ function headerTimedOut(ex: Exchange): void {
 }
 
 /** Sends a router-generated response (400, 404, 408, 413, 501, 502, 503, 504). */
-export function sendPlain(res: http.ServerResponse, status: number, reason: RouterAnswerReason, text: string): void {
+export function sendPlain(res: InboundResponse, status: number, reason: RouterAnswerReason, text: string): void {
   const body = `${text}\n`;
   const headers: http.OutgoingHttpHeaders = {
     'content-type': 'text/plain; charset=utf-8',
@@ -192,8 +193,8 @@ export class Exchange implements Waiter {
 
   constructor(
     private readonly env: ExchangeEnvironment,
-    private readonly req: http.IncomingMessage,
-    private readonly res: http.ServerResponse,
+    private readonly req: InboundRequest,
+    private readonly res: InboundResponse,
     decision: RouteDecision,
     mirrorGroup: RevisionGroup | undefined,
   ) {

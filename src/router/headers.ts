@@ -2,12 +2,12 @@
  * Header rewriting between client and upstream, on raw (flat) header arrays so nothing is parsed
  * twice: hop-by-hop headers dropped, `X-Forwarded-*` and `Forwarded` added.
  */
-import type { IncomingMessage } from 'node:http';
+import type { InboundRequest } from './server/inbound-types.js';
 
 // Hop-by-hop headers (RFC 9110 §7.6.1) plus `expect`, which node's server already answered.
 const HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer', 'upgrade', 'transfer-encoding', 'expect']);
 
-function connectionTokens(req: IncomingMessage): Set<string> | undefined {
+function connectionTokens(req: InboundRequest): Set<string> | undefined {
   const c = req.headers.connection;
   if (c === undefined) return undefined;
   let out: Set<string> | undefined;
@@ -19,13 +19,13 @@ function connectionTokens(req: IncomingMessage): Set<string> | undefined {
 }
 
 // Requests whose peer is a configured trusted proxy: its forwarding headers are kept.
-const fromTrustedProxy = new WeakSet<IncomingMessage>();
+const fromTrustedProxy = new WeakSet<InboundRequest>();
 
 /**
  * Marks a request as coming from a trusted proxy (see `RouterOptions.trustedProxies`): its
  * `X-Forwarded-*` and `Forwarded` headers are kept and appended to instead of replaced.
  */
-export function markFromTrustedProxy(req: IncomingMessage): void {
+export function markFromTrustedProxy(req: InboundRequest): void {
   fromTrustedProxy.add(req);
 }
 
@@ -41,7 +41,7 @@ function forwardedFor(address: string | undefined): string {
  * `Transfer-Encoding` so node re-chunks it, while the router's own connections (`framesBody`)
  * frame bodies themselves.
  */
-export function upstreamRequestHeaders(req: IncomingMessage, keepUpgrade: boolean, extra?: string[], framesBody = false): string[] {
+export function upstreamRequestHeaders(req: InboundRequest, keepUpgrade: boolean, extra?: string[], framesBody = false): string[] {
   const raw = req.rawHeaders;
   const drop = connectionTokens(req);
   // The router is the edge: what a client says about earlier hops is believed only from a trusted proxy.

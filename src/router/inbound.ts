@@ -5,7 +5,7 @@
  * normalised once, and the normalised form is both what is matched and what is forwarded, so the
  * router and the upstream agree on which path was asked for.
  */
-import type { IncomingMessage } from 'node:http';
+import type { InboundRequest } from './server/inbound-types.js';
 import type { RouterAnswerReason } from './router-answers.js';
 
 /** Why a request was refused before routing; label of `graylane_router_refused_total`. */
@@ -69,7 +69,7 @@ function count(raw: string[], lowerName: string): number {
 }
 
 /** Replaces every Host header (raw and parsed) with `host`: the authority of an absolute-form target. */
-function replaceHost(req: IncomingMessage, host: string): void {
+function replaceHost(req: InboundRequest, host: string): void {
   const raw = req.rawHeaders;
   const kept: string[] = [];
   for (let i = 0; i < raw.length; i += 2) if (raw[i]!.toLowerCase() !== 'host') kept.push(raw[i]!, raw[i + 1]!);
@@ -84,7 +84,7 @@ function replaceHost(req: IncomingMessage, host: string): void {
  * an absolute-form target, RFC 9112 §3.2.2). Returns the refusal when the request must not be
  * forwarded, undefined when it may be routed.
  */
-export function admitRequest(req: IncomingMessage, options: InboundOptions): Refusal | undefined {
+export function admitRequest(req: InboundRequest, options: InboundOptions): Refusal | undefined {
   const raw = req.rawHeaders;
   if (count(raw, 'host') > 1) return { status: 400, reason: 'duplicate-host', text: 'graylane: more than one Host header' };
   const te = req.headers['transfer-encoding'];

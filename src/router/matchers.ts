@@ -1,5 +1,5 @@
 /** Compiled string matchers and the request lookups they work on (headers, cookies). */
-import type { IncomingMessage } from 'node:http';
+import type { InboundRequest } from './server/inbound-types.js';
 import type { StringMatch } from './types.js';
 
 /** A compiled {@link StringMatch}. */
@@ -21,7 +21,7 @@ export function compileStringMatch(m: StringMatch | undefined): ValueTest {
 }
 
 /** A header's value, multiple values joined by `, ` (cookies by `; `); undefined when absent. */
-export function headerValue(req: IncomingMessage, lowerName: string): string | undefined {
+export function headerValue(req: InboundRequest, lowerName: string): string | undefined {
   const v = req.headers[lowerName];
   if (v === undefined) return undefined;
   return Array.isArray(v) ? v.join(', ') : v;

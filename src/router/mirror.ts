@@ -5,7 +5,6 @@
  * Copies are counted apart from the target revision's own traffic (`RevisionTotals.mirrored`), so
  * they never move its error rate or latency in `status`, the guard or analysis.
  */
-import type http from 'node:http';
 import { PassThrough } from 'node:stream';
 import type { RevisionGroup } from './compiled-table.js';
 import { upstreamRequestHeaders } from './headers.js';
@@ -14,6 +13,7 @@ import type { TimeoutOptions } from './types.js';
 import type { UpstreamConnection } from './upstream-pool.js';
 import type { UpstreamHandler } from './upstream/upstream-connection.js';
 import { UpstreamError } from './upstream/upstream-error.js';
+import type { InboundRequest } from './server/inbound-types.js';
 
 /** Bounds mirrored copies in flight. */
 export class MirrorLimiter {
@@ -127,7 +127,7 @@ class Copy implements UpstreamHandler, MirrorCopy {
 /** Starts a copy of `req` to `group`, if the limiter allows; the body sink when there is a body. */
 export function startMirror(
   env: { timeouts: TimeoutOptions; mirrors: MirrorLimiter },
-  req: http.IncomingMessage,
+  req: InboundRequest,
   group: RevisionGroup,
   hasBody: boolean,
 ): MirrorCopy | undefined {

@@ -37,6 +37,8 @@ import { CertificateStore } from './tls/certificate-store.js';
 import { loadCertificates, type LoadedCertificate } from './tls/certificates.js';
 import { createHttpsServer, type HttpsServer } from './tls/https-listener.js';
 import { httpsLocation, sendRedirect } from './tls/redirect.js';
+import { FastFront } from './server/fast-front.js';
+import type { InboundRequest, InboundResponse } from './server/inbound-types.js';
 
 /** Addresses the router listens on once started. */
 export interface RouterAddresses {
@@ -238,6 +240,7 @@ class RouterImpl extends EventEmitter implements Router {
   private stopping = false;
   /** The plain listener's accepted connections that have not carried a request yet (see fresh-connections.ts; the HTTPS listener follows its own). */
   private freshConnections: FreshConnections | undefined;
+  private fastFront: FastFront | undefined;
 
   constructor(private readonly options: RouterOptions) {
     super();
@@ -293,6 +296,12 @@ class RouterImpl extends EventEmitter implements Router {
       this.onPlainRequest,
     );
     this.server = server;
+    if (this.options.fastPath ?? process.env.GRAYLANE_ROUTER_FAST_PATH === '1') {
+      this.fastFront = new FastFront({
+        server, onRequest: this.onPlainRequest, idleMs: this.timeouts.idleMs, headerMs: this.timeouts.clientHeaderMs,
+        onHeaderTimeout: () => this.countRefusal('header-timeout'),
+      });
+    }
     this.freshConnections = new FreshConnections(server);
     const maxConnections = this.options.maxClientConnections ?? DEFAULT_MAX_CLIENT_CONNECTIONS;
     if (maxConnections > 0) server.maxConnections = maxConnections;
@@ -359,6 +368,7 @@ class RouterImpl extends EventEmitter implements Router {
     const server = this.server;
     const closed = server ? new Promise<void>((resolve) => server.close(() => resolve())) : Promise.resolve();
     server?.closeIdleConnections();
+    this.fastFront?.closeIdle();
     this.certificateStore?.close();
     const https = this.https;
     const httpsClosed = https ? new Promise<void>((resolve) => https.server.close(() => resolve())) : Promise.resolve();
@@ -370,10 +380,12 @@ class RouterImpl extends EventEmitter implements Router {
     while (busy() && Date.now() < deadline) {
       await new Promise((r) => setTimeout(r, 20));
       server?.closeIdleConnections();
+      this.fastFront?.closeIdle();
       https?.closeIdle();
     }
     for (const inst of this.instances.values()) for (const a of [...inst.active]) a.abortForDrain();
     server?.closeAllConnections();
+    this.fastFront?.closeAll();
     https?.destroyAll();
     for (const inst of [...this.instances.values()]) inst.close();
     if (this.admin) {
@@ -514,7 +526,7 @@ class RouterImpl extends EventEmitter implements Router {
   }
 
   /** Checks and normalises a request before routing; the refusal (counted) when it must not be routed. */
-  private refuse(req: http.IncomingMessage): Refusal | undefined {
+  private refuse(req: InboundRequest): Refusal | undefined {
     if (this.trustedProxies && isTrusted(this.trustedProxies, req.socket.remoteAddress)) markFromTrustedProxy(req);
     const refusal = admitRequest(req, { maxRequestBodyBytes: this.maxRequestBodyBytes });
     if (refusal) this.countRefusal(refusal.reason);
@@ -522,7 +534,7 @@ class RouterImpl extends EventEmitter implements Router {
   }
 
   /** The plain listener: as {@link onRequest}, but services that ask for HTTPS are sent there. */
-  private readonly onPlainRequest = (req: http.IncomingMessage, res: http.ServerResponse): void => {
+  private readonly onPlainRequest = (req: InboundRequest, res: InboundResponse): void => {
     this.freshConnections?.served(req.socket);
     // A request that came while the router stops is served, on a connection that then closes.
     if (this.stopping) res.shouldKeepAlive = false;
@@ -548,12 +560,12 @@ class RouterImpl extends EventEmitter implements Router {
   };
 
   /** The HTTPS listener (HTTP/1.1 and, reshaped, HTTP/2): as the plain one, a request that came while the router stops is served on a connection that then closes. */
-  private readonly onSecureRequest = (req: http.IncomingMessage, res: http.ServerResponse): void => {
+  private readonly onSecureRequest = (req: InboundRequest, res: InboundResponse): void => {
     if (this.stopping) res.shouldKeepAlive = false;
     this.onRequest(req, res);
   };
 
-  private readonly onRequest = (req: http.IncomingMessage, res: http.ServerResponse): void => {
+  private readonly onRequest = (req: InboundRequest, res: InboundResponse): void => {
     const refusal = this.refuse(req);
     if (refusal) {
       // Whatever body follows is not read: close rather than parse it as the next request.
@@ -565,7 +577,7 @@ class RouterImpl extends EventEmitter implements Router {
   };
 
   /** Forwards an admitted request to the service it matched (404 when none; 503 before the first table). */
-  private route(req: http.IncomingMessage, res: http.ServerResponse, svc: CompiledService | undefined): void {
+  private route(req: InboundRequest, res: InboundResponse, svc: CompiledService | undefined): void {
     if (!svc) {
       req.resume();
       if (this.awaitingTable) sendPlain(res, 503, 'router-starting', ROUTER_STARTING_TEXT);

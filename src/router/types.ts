@@ -124,6 +124,13 @@ export interface RouterOptions {
   /** Client connections open at once; more are closed on accept. 0 = no limit. Default 10000. */
   maxClientConnections?: number;
   /**
+   * Serve a GET or HEAD without a body on the plain listener without node:http's server
+   * (src/router/server/fast-front.ts); every other request, and the rest of its connection, is
+   * node:http's. Experimental, off by default; `GRAYLANE_ROUTER_FAST_PATH=1` in the environment
+   * turns it on where this option is not given.
+   */
+  fastPath?: boolean;
+  /**
    * Peers (addresses or CIDRs, IPv4 or IPv6) whose `X-Forwarded-*` and `Forwarded` headers are
    * kept and appended to; from everyone else they are replaced by what the router saw. None by
    * default: the router is the edge.

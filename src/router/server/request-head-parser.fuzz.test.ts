@@ -2,7 +2,7 @@
  * Differential fuzzing of parseRequestHead against llhttp, as node:http's server runs it: generated
  * request heads (valid ones, mutated) are sent, in random pieces, to a loopback node:http server
  * and given to parseRequestHead. Whatever parseRequestHead reads, node must read the same way
- * (method, target, version, fields) or refuse; whatever the fast path would serve, node must have
+ * (method, target, version, fields, the `headers` object) or refuse; whatever the fast path would serve, node must have
  * read. Leaving a head to node:http is always allowed: node then parses it itself.
  */
 import http from 'node:http';
@@ -10,6 +10,7 @@ import net, { type AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { seededRandom } from '../../../test/fixtures/seeded-random.js';
 import { fastPathRefusal } from './fast-path-request.js';
+import { nodeHeaders } from './node-headers.js';
 import { parseRequestHead } from './request-head-parser.js';
 
 // FUZZ_CASES and FUZZ_SEED make a longer or another run locally; CI runs the defaults.
@@ -124,6 +125,7 @@ interface NodeRead {
   url: string | undefined;
   httpVersion: string;
   rawHeaders: string[];
+  headers: http.IncomingHttpHeaders;
 }
 
 let server: http.Server;
@@ -135,7 +137,7 @@ beforeAll(async () => {
   // A missing Host is policy, not parsing (the fast path leaves such requests to node:http): node
   // would answer 400 without a 'request' event and go on to a pipelined next request.
   server = http.createServer({ requireHostHeader: false }, (req, res) => {
-    waiting.get(req.socket.remotePort!)?.({ method: req.method, url: req.url, httpVersion: req.httpVersion, rawHeaders: req.rawHeaders });
+    waiting.get(req.socket.remotePort!)?.({ method: req.method, url: req.url, httpVersion: req.httpVersion, rawHeaders: req.rawHeaders, headers: req.headers });
     req.resume();
     res.writeHead(204, { connection: 'close' });
     res.end();
@@ -209,7 +211,8 @@ describe('parseRequestHead against node:http (llhttp)', () => {
         }
         readByBoth++;
         if (servable) served++;
-        const mine = { method: ours.head.method, url: ours.head.target, httpVersion: ours.head.version, rawHeaders: ours.head.rawHeaders };
+        // The headers object too, as the fast path's requests build it (node-headers.ts).
+        const mine = { method: ours.head.method, url: ours.head.target, httpVersion: ours.head.version, rawHeaders: ours.head.rawHeaders, headers: nodeHeaders(ours.head.rawHeaders) };
         if (JSON.stringify(mine) !== JSON.stringify(theirs)) disagreements.push(`${shown}: we read ${JSON.stringify(mine)}, node ${JSON.stringify(theirs)}`);
       }));
     }

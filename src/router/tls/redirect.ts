@@ -2,14 +2,14 @@
  * HTTP → HTTPS redirects for services that ask for them: the same host, path and query on the
  * HTTPS listener's port. 308 rather than 301 so a POST stays a POST with its body.
  */
-import type http from 'node:http';
+import type { InboundRequest, InboundResponse } from '../server/inbound-types.js';
 
 /**
  * Where a plain-HTTP request goes over HTTPS, or undefined when it names no host (HTTP/1.0
  * without `Host`), which cannot be redirected anywhere meaningful. The port is left out when it
  * is 443, the default for https.
  */
-export function httpsLocation(req: http.IncomingMessage, httpsPort: number): string | undefined {
+export function httpsLocation(req: InboundRequest, httpsPort: number): string | undefined {
   const host = req.headers.host;
   if (host === undefined || host === '') return undefined;
   const colon = host.startsWith('[') ? host.indexOf(']:') + 1 : host.lastIndexOf(':');
@@ -18,7 +18,7 @@ export function httpsLocation(req: http.IncomingMessage, httpsPort: number): str
 }
 
 /** Answers a plain-HTTP request with a 308 to `location`. */
-export function sendRedirect(res: http.ServerResponse, location: string): void {
+export function sendRedirect(res: InboundResponse, location: string): void {
   const body = `graylane: this service is served over HTTPS: ${location}\n`;
   res.writeHead(308, {
     location,
