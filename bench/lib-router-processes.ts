@@ -86,13 +86,16 @@ export async function startBenchUpstream(): Promise<Started & { port: number }> 
  * graylane's router in front of `address`: in one process, with `workers` supervised worker
  * processes, or as graylane-managed nginx (`managedNginx`). `profileDir` turns on `--cpu-prof`;
  * `root` runs the router of another checkout (its `bench/lib-router-graylane.ts`), to compare two
- * builds in one run. `fastPath` turns on the router's fast path (src/router/server/).
+ * builds in one run. `fastPath: false` turns the router's fast path (src/router/server/) off.
  */
 export async function startGraylane(address: string, options: { profileDir?: string; root?: string; workers?: number; managedNginx?: boolean; fastPath?: boolean } = {}): Promise<Started & { url: string }> {
   const flags = options.profileDir ? ['--cpu-prof', `--cpu-prof-dir=${options.profileDir}`] : [];
   const mode = options.workers !== undefined ? ['--workers', String(options.workers)] : options.managedNginx ? ['--nginx'] : [];
-  // The router's fast path is chosen by the environment, which its workers inherit.
-  const env = { ...process.env, GRAYLANE_ROUTER_FAST_PATH: options.fastPath === true ? '1' : '0' };
+  // The router's fast path is chosen by the environment, which its workers inherit; without the
+  // option, the router's default.
+  const env = { ...process.env };
+  if (options.fastPath === undefined) delete env.GRAYLANE_ROUTER_FAST_PATH;
+  else env.GRAYLANE_ROUTER_FAST_PATH = options.fastPath ? '1' : '0';
   const s = await spawnTs<{ url: string }>('lib-router-graylane.ts', [address, ...mode], flags, options.root ? join(options.root, 'bench') : here, env);
   return { ...s, url: s.info.url };
 }

@@ -90,8 +90,8 @@ function targets(options: { upstreamPort: number; profileDir: string | undefined
     list.push({ name: 'baseline 1p', workers: 1, start: () => startGraylane(address, { root }) });
   }
   list.push({ name: 'graylane 1w', workers: 1, start: () => startGraylane(address, { workers: 1 }) });
-  // The same with the fast path for bodiless GETs (src/router/server/, experimental, off by default).
-  list.push({ name: 'graylane 1w fp', workers: 1, start: () => startGraylane(address, { workers: 1, fastPath: true }) });
+  // The same without the fast path for bodiless GETs (src/router/server/): node:http's server side for every request.
+  list.push({ name: 'graylane 1w nfp', workers: 1, start: () => startGraylane(address, { workers: 1, fastPath: false }) });
   if (cores > 1) list.push({ name: `graylane ${cores}w`, workers: cores, start: () => startGraylane(address, { workers: cores }) });
   // What node:http and undici cost by themselves: the stack graylane's router left undici's half of.
   list.push({ name: 'node floor', workers: 1, start: () => startNodeFloor(address) });
@@ -179,7 +179,7 @@ export async function run(options: BenchOptions): Promise<Record<string, unknown
       ratiosByRound({ figures: measured.map((r) => ({ round: r.round, name: r.name, value: value(r) })), numerator, denominator });
     const perRound = {
       graylaneOverNginxPerWorker: byRound('graylane 1w', 'nginx 1w', perWorker),
-      fastPathOverNginxPerWorker: byRound('graylane 1w fp', 'nginx 1w', perWorker),
+      withoutFastPathOverNginxPerWorker: byRound('graylane 1w nfp', 'nginx 1w', perWorker),
       managedNginxOverHandWritten: byRound('managed nginx', 'nginx 1w', perWorker),
       // Requests per CPU second: the inverse of CPU per request.
       baselineOverGraylaneCpu: baseline ? byRound('graylane 1p', 'baseline 1p', (r) => r.cpuUsPerRequest) : undefined,
@@ -191,8 +191,8 @@ export async function run(options: BenchOptions): Promise<Record<string, unknown
     const overFloor = ratio('graylane 1w', 'node floor');
     const floorVsNginx = ratio('node floor', 'nginx 1w');
     const overRaw = ratio('graylane 1w', 'raw node');
-    const fastVsNginx = ratio('graylane 1w fp', 'nginx 1w');
-    const fastVsDefault = ratio('graylane 1w fp', 'graylane 1w');
+    const withoutFastPath = ratio('graylane 1w nfp', 'nginx 1w');
+    const fastPathGain = ratio('graylane 1w', 'graylane 1w nfp');
     const rawVsNginx = ratio('raw node', 'nginx 1w');
     const cores = availableParallelism();
     const scaling = byName.get(`graylane ${cores}w`) && byName.get('graylane 1w') ? r3(byName.get(`graylane ${cores}w`)!.load.requestsPerSecond / byName.get('graylane 1w')!.load.requestsPerSecond) : undefined;
@@ -230,8 +230,8 @@ export async function run(options: BenchOptions): Promise<Record<string, unknown
       graylaneOverNodeFloor: overFloor,
       nodeFloorOverNginx: floorVsNginx,
       graylaneOverRawNode: overRaw,
-      fastPathOverNginxPerWorker: fastVsNginx,
-      fastPathOverDefault: fastVsDefault,
+      withoutFastPathOverNginxPerWorker: withoutFastPath,
+      fastPathGain,
       rawNodeOverNginx: rawVsNginx,
       workersScaling: scaling,
       goals: { perWorkerOverNginx: '≥ 0.5', addedP99Ms: '≤ 1', managedNginxOverHandWritten: '≥ 0.95', workersScaling: '> 1' },
@@ -245,24 +245,24 @@ export async function run(options: BenchOptions): Promise<Record<string, unknown
     if (!options.json) {
       const cell = (v: number | undefined, w: number, digits = 1) => (v === undefined ? '-' : v.toFixed(digits)).padStart(w);
       console.log(`\n  full load: wrk, ${connections} keep-alive connections, ${threads} threads, ${durationS} s${rounds > 1 ? `, median of ${rounds} rounds by CPU per request` : ''}`);
-      console.log(`  ${'target'.padEnd(14)} ${'req/s'.padStart(9)} ${'req/s/w'.padStart(9)} ${'p50 ms'.padStart(8)} ${'p99 ms'.padStart(8)} ${'errors'.padStart(7)} ${'CPU µs/req'.padStart(11)} ${'upstream'.padStart(9)}`);
+      console.log(`  ${'target'.padEnd(16)} ${'req/s'.padStart(9)} ${'req/s/w'.padStart(9)} ${'p50 ms'.padStart(8)} ${'p99 ms'.padStart(8)} ${'errors'.padStart(7)} ${'CPU µs/req'.padStart(11)} ${'upstream'.padStart(9)}`);
       for (const r of rows) {
         console.log(
-          `  ${r.name.padEnd(14)} ${cell(r.load.requestsPerSecond, 9, 0)} ${cell(r.workers > 0 ? perWorker(r) : undefined, 9, 0)} ${cell(r.load.p50Ms, 8, 3)} ${cell(r.load.p99Ms, 8, 3)} ${String(r.load.errors + r.load.non2xx).padStart(7)} ${cell(r.cpuUsPerRequest, 11)} ${cell(r.upstreamCpuUsPerRequest, 9)}`,
+          `  ${r.name.padEnd(16)} ${cell(r.load.requestsPerSecond, 9, 0)} ${cell(r.workers > 0 ? perWorker(r) : undefined, 9, 0)} ${cell(r.load.p50Ms, 8, 3)} ${cell(r.load.p99Ms, 8, 3)} ${String(r.load.errors + r.load.non2xx).padStart(7)} ${cell(r.cpuUsPerRequest, 11)} ${cell(r.upstreamCpuUsPerRequest, 9)}`,
         );
       }
-      for (const t of list) if (t.skip) console.log(`  ${t.name.padEnd(14)} skipped: ${t.skip}`);
+      for (const t of list) if (t.skip) console.log(`  ${t.name.padEnd(16)} skipped: ${t.skip}`);
       console.log('  (1p: the router in one process, as in the daemon with spec.router.workers 0; 1w, Nw: a supervisor with 1 or N workers, the default;');
       console.log('   node floor: node:http + undici forwarding and nothing else, with a worker\'s heap flags (graylane: node:http + its own upstream client);');
-      console.log('   1w fp: one worker with the fast path for bodiless GET and HEAD (src/router/server/), experimental, off by default;');
+      console.log('   1w nfp: one worker without the fast path for bodiless GET and HEAD (src/router/server/, on by default): node:http for every request;');
       console.log('   raw node: raw sockets and no HTTP server, GETs without a body only, as a ceiling of what node could do;');
       console.log('   CPU µs/req: the proxy process tree; for direct, the upstream; "upstream": the upstream in the same run)');
       if (vsNginx) console.log(`  graylane 1w / nginx 1w: throughput per worker ${vsNginx.throughputPerWorker}${roundsNote(perRound.graylaneOverNginxPerWorker)} (goal ≥ 0.5), requests per CPU second ${vsNginx.cpuPerRequest ?? '-'}`);
       if (inProcessVsNginx) console.log(`  graylane 1p / nginx 1w: throughput ${inProcessVsNginx.throughputPerWorker}, requests per CPU second ${inProcessVsNginx.cpuPerRequest ?? '-'}`);
       if (overFloor) console.log(`  graylane 1w / node floor: throughput ${overFloor.throughputPerWorker}, requests per CPU second ${overFloor.cpuPerRequest ?? '-'} (graylane's router, against node:http + undici doing nothing else)`);
       if (floorVsNginx) console.log(`  node floor / nginx 1w: throughput ${floorVsNginx.throughputPerWorker}, requests per CPU second ${floorVsNginx.cpuPerRequest ?? '-'} (the stack's own cost)`);
-      if (fastVsNginx) console.log(`  graylane 1w fp / nginx 1w: throughput per worker ${fastVsNginx.throughputPerWorker}${roundsNote(perRound.fastPathOverNginxPerWorker)}, requests per CPU second ${fastVsNginx.cpuPerRequest ?? '-'} (with the fast path, GRAYLANE_ROUTER_FAST_PATH=1)`);
-      if (fastVsDefault) console.log(`  graylane 1w fp / graylane 1w: throughput ${fastVsDefault.throughputPerWorker}, requests per CPU second ${fastVsDefault.cpuPerRequest ?? '-'} (what the fast path gains)`);
+      if (withoutFastPath) console.log(`  graylane 1w nfp / nginx 1w: throughput per worker ${withoutFastPath.throughputPerWorker}${roundsNote(perRound.withoutFastPathOverNginxPerWorker)}, requests per CPU second ${withoutFastPath.cpuPerRequest ?? '-'} (without the fast path, GRAYLANE_ROUTER_FAST_PATH=0)`);
+      if (fastPathGain) console.log(`  graylane 1w / graylane 1w nfp: throughput ${fastPathGain.throughputPerWorker}, requests per CPU second ${fastPathGain.cpuPerRequest ?? '-'} (what the fast path gains)`);
       if (rawVsNginx) console.log(`  raw node / nginx 1w: throughput ${rawVsNginx.throughputPerWorker}, requests per CPU second ${rawVsNginx.cpuPerRequest ?? '-'} (node with no HTTP server: the ceiling)`);
       if (overRaw) console.log(`  graylane 1w / raw node: throughput ${overRaw.throughputPerWorker}, requests per CPU second ${overRaw.cpuPerRequest ?? '-'} (what node:http's server side and the router's work cost together)`);
       if (managedOverHandWritten) console.log(`  managed nginx / hand-written nginx 1w: throughput ${managedOverHandWritten.throughputPerWorker}${roundsNote(perRound.managedNginxOverHandWritten)} (goal ≥ 0.95), requests per CPU second ${managedOverHandWritten.cpuPerRequest ?? '-'} (its buffered access log file is read back; the hand-written one logs nothing)`);
@@ -270,9 +270,9 @@ export async function run(options: BenchOptions): Promise<Record<string, unknown
       if (figures.baselineOverGraylane) console.log(`  baseline / graylane (1p): throughput ${figures.baselineOverGraylane.throughputPerWorker}, requests per CPU second ${figures.baselineOverGraylane.cpuPerRequest ?? '-'}${roundsNote(perRound.baselineOverGraylaneCpu)}`);
       const spacing = arrivals === 'poisson' ? 'random pauses, so that requests arrive as from independent clients' : 'equal pauses: the connections send in lockstep bursts';
       console.log(`\n  fixed about ${rate} requests/s: wrk, ${fixedConnections} connections, each paced by Lua delay() (${spacing}), ${durationS} s${rounds > 1 ? `, median of ${rounds} rounds by p99` : ''}`);
-      console.log(`  ${'target'.padEnd(14)} ${'req/s'.padStart(9)} ${'p50 ms'.padStart(8)} ${'p99 ms'.padStart(8)} ${'added p99'.padStart(10)} ${'errors'.padStart(7)}`);
+      console.log(`  ${'target'.padEnd(16)} ${'req/s'.padStart(9)} ${'p50 ms'.padStart(8)} ${'p99 ms'.padStart(8)} ${'added p99'.padStart(10)} ${'errors'.padStart(7)}`);
       for (const [k, v] of Object.entries(fixed)) {
-        console.log(`  ${k.padEnd(14)} ${cell(v.requestsPerSecond, 9, 0)} ${cell(v.p50Ms, 8, 3)} ${cell(v.p99Ms, 8, 3)} ${cell(addedP99Ms[k], 10, 3)} ${String(v.errors + v.non2xx).padStart(7)}`);
+        console.log(`  ${k.padEnd(16)} ${cell(v.requestsPerSecond, 9, 0)} ${cell(v.p50Ms, 8, 3)} ${cell(v.p99Ms, 8, 3)} ${cell(addedP99Ms[k], 10, 3)} ${String(v.errors + v.non2xx).padStart(7)}`);
       }
       console.log(`  added p99 goal: ≤ 1 ms (graylane 1w: ${addedP99Ms['graylane 1w'] ?? '-'} ms)`);
       if (profile) console.log(`  router CPU profile written under ${outDir}`);

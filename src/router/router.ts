@@ -296,7 +296,7 @@ class RouterImpl extends EventEmitter implements Router {
       this.onPlainRequest,
     );
     this.server = server;
-    if (this.options.fastPath ?? process.env.GRAYLANE_ROUTER_FAST_PATH === '1') {
+    if (this.options.fastPath ?? process.env.GRAYLANE_ROUTER_FAST_PATH !== '0') {
       this.fastFront = new FastFront({
         server, onRequest: this.onPlainRequest, idleMs: this.timeouts.idleMs, headerMs: this.timeouts.clientHeaderMs,
         onHeaderTimeout: () => this.countRefusal('header-timeout'),

@@ -126,8 +126,8 @@ export interface RouterOptions {
   /**
    * Serve a GET or HEAD without a body on the plain listener without node:http's server
    * (src/router/server/fast-front.ts); every other request, and the rest of its connection, is
-   * node:http's. Experimental, off by default; `GRAYLANE_ROUTER_FAST_PATH=1` in the environment
-   * turns it on where this option is not given.
+   * node:http's. On by default; `GRAYLANE_ROUTER_FAST_PATH=0` in the environment turns it off
+   * where this option is not given.
    */
   fastPath?: boolean;
   /**
