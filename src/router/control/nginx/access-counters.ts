@@ -10,6 +10,8 @@ import type { AccessLine } from './access-log-reader.js';
 /** Per-revision counters of everything nginx logged. */
 export class AccessCounters {
   private readonly counters = new Map<string, RevisionCounters>();
+  /** The last revision counted: consecutive lines are mostly the same one, so no key is built for them. */
+  private last: RevisionCounters | undefined;
 
   constructor(
     private readonly windowSeconds: number,
@@ -19,7 +21,8 @@ export class AccessCounters {
   /** Counts one logged request (or mirrored copy). */
   record(line: AccessLine): void {
     if (line.service === '' || line.revision === '') return;
-    const c = this.get(line.service, line.revision);
+    const last = this.last;
+    const c = last !== undefined && last.revision === line.revision && last.service === line.service ? last : (this.last = this.get(line.service, line.revision));
     if (line.kind === 'mirror') {
       c.mirrorRequest();
       if (line.status >= 500) c.mirrorFailure();

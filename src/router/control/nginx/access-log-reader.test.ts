@@ -2,22 +2,13 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { appendFileSync, closeSync, existsSync, mkdtempSync, openSync, readdirSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { followAccessLog, parseAccessLine, type AccessLine, type AccessLogReader } from './access-log-reader.js';
+import { followAccessLog, type AccessLine, type AccessLogReader } from './access-log-reader.js';
 
 const line = (n: number) => `gl1|web|v1|v1|200|0.00${n % 10}|0.001|request\n`;
 let reader: AccessLogReader | undefined;
 afterEach(async () => {
   await reader?.close();
   reader = undefined;
-});
-
-describe('reading nginx access log lines', () => {
-  it('parses graylane lines and ignores anything else', () => {
-    expect(parseAccessLine('gl1|web|v2|v1|503|0.250|-|request')).toEqual({ service: 'web', revision: 'v2', pick: 'v1', status: 503, requestMs: 250, kind: 'request' });
-    expect(parseAccessLine('gl1|web|v2|v2|200|0.001|0.001|mirror')?.kind).toBe('mirror');
-    expect(parseAccessLine('127.0.0.1 - - "GET / HTTP/1.1" 200')).toBeUndefined();
-    expect(parseAccessLine('gl1|web|v2|v1|abc|0.1|-|request')).toBeUndefined();
-  });
 });
 
 describe('following the access log file', () => {

@@ -1,45 +1,20 @@
 /**
  * Reads nginx's access log from a file nginx writes through a buffer (`buffer=64k flush=200ms`):
- * one line per request, read by offset when the directory changes (fs.watch) and on a short poll,
- * so a line reaches the counters at most about flush + poll after its request ended. A partial
- * last line waits for the read that completes it.
+ * one line per request, read by offset on a short poll, so a line reaches the counters at most
+ * about flush + poll after its request ended. A partial last line waits for the read that
+ * completes it. No directory watch: nginx writes its buffer many times a second under load, and a
+ * read per write woke this process (beside nginx, on the same cores) for a few hundred lines each
+ * time, where the poll reads thousands at once.
  *
  * The file is bounded: past `maxBytes` it is renamed, nginx is told to reopen its logs (the new
  * lines go to a new file at the same path), the renamed file is read on from the same offset until
  * no nginx process holds it any more, then removed. Every line is read once: those written before
  * the reopen from the renamed file, those after from the new one.
  */
-import { readSync, openSync, closeSync, fstatSync, renameSync, rmSync, statSync, watch, readdirSync, type FSWatcher } from 'node:fs';
-import { basename, dirname } from 'node:path';
-import { LOG_MARK } from './render-config.js';
+import { readSync, openSync, closeSync, fstatSync, renameSync, rmSync, statSync, readdirSync } from 'node:fs';
+import { AccessLineParser, type AccessLine } from './access-line-parser.js';
 
-/** One request as nginx logged it. */
-export interface AccessLine {
-  /** Service name; empty for a request no service took. */
-  service: string;
-  /** Revision that served it (or answered 503 for). */
-  revision: string;
-  /** Revision chosen before falling back for want of a ready instance. */
-  pick: string;
-  /** Response status nginx sent (499: the client went away). */
-  status: number;
-  /** Time from the request's first byte to the response's last, ms. */
-  requestMs: number;
-  /** A client's request, or a mirrored copy. */
-  kind: 'request' | 'mirror';
-}
-
-/** Parses one line of graylane's access log format; undefined for anything else. */
-export function parseAccessLine(text: string): AccessLine | undefined {
-  const at = text.indexOf(`${LOG_MARK}|`);
-  if (at < 0) return undefined;
-  const f = text.slice(at).trimEnd().split('|');
-  if (f.length < 8) return undefined;
-  const status = Number(f[4]);
-  const seconds = Number(f[5]);
-  if (!Number.isInteger(status) || !Number.isFinite(seconds)) return undefined;
-  return { service: f[1]!, revision: f[2]!, pick: f[3]!, status, requestMs: seconds * 1000, kind: f[7] === 'mirror' ? 'mirror' : 'request' };
-}
+export { parseAccessLine, type AccessLine } from './access-line-parser.js';
 
 /** How the file is bounded. */
 export interface AccessLogRotation {
@@ -86,7 +61,7 @@ export interface AccessLogReader {
 }
 
 /** Reads `path` from `offset` to its last complete line; returns the new offset (unchanged when absent). */
-function readLines(path: string, offset: number, onText: (line: string) => void): number {
+function readLines(path: string, offset: number, onChunk: (buf: Buffer, end: number) => void): number {
   let fd: number;
   try {
     fd = openSync(path, 'r');
@@ -96,11 +71,11 @@ function readLines(path: string, offset: number, onText: (line: string) => void)
   try {
     const size = fstatSync(fd).size;
     if (size <= offset) return offset;
-    const buf = Buffer.alloc(size - offset);
+    const buf = Buffer.allocUnsafe(size - offset);
     const n = readSync(fd, buf, 0, buf.length, offset);
-    const end = buf.lastIndexOf(0x0a, n - 1);
+    const end = n > 0 ? buf.lastIndexOf(0x0a, n - 1) : -1;
     if (end < 0) return offset;
-    for (const line of buf.subarray(0, end).toString('utf8').split('\n')) onText(line);
+    onChunk(buf, end);
     return offset + end + 1;
   } finally {
     closeSync(fd);
@@ -134,12 +109,11 @@ class FileFollower implements AccessLogReader {
   private offset = 0;
   private running: Promise<void> = Promise.resolve();
   private readonly timer: NodeJS.Timeout;
-  private readonly watcher: FSWatcher | undefined;
   private closed = false;
   /**
-   * No rotation before this time (ms since the epoch). A failed one puts the file back, and that
-   * rename wakes the directory watch, which would rotate again at once: a loop that held a core
-   * (and starved the event loop that was to notice nginx's exit) when nginx had stopped.
+   * No rotation before this time (ms since the epoch). A failed one puts the file back, and each
+   * read would try again at once: when nginx had stopped, an earlier version (which also read on
+   * every change of the directory, its own renames included) looped and held a core.
    */
   private rotateNotBefore = 0;
 
@@ -151,16 +125,6 @@ class FileFollower implements AccessLogReader {
       this.offset = 0;
     }
     this.timer = setInterval(() => void this.read(), options.pollMs ?? 100);
-    try {
-      const name = basename(options.path);
-      this.watcher = watch(dirname(options.path), (_event, file) => {
-        if (file === name) void this.read();
-      });
-      this.watcher.on('error', () => undefined);
-    } catch {
-      // No inotify here: the poll alone reads the file.
-      this.watcher = undefined;
-    }
   }
 
   get path(): string {
@@ -174,9 +138,9 @@ class FileFollower implements AccessLogReader {
     return this.running;
   }
 
-  private emit = (text: string): void => {
-    const line = parseAccessLine(text);
-    if (line) this.options.onLine(line);
+  private readonly parser = new AccessLineParser();
+  private emit = (buf: Buffer, end: number): void => {
+    this.parser.parseLines(buf, 0, end, this.options.onLine);
   };
 
   private async step(): Promise<void> {
@@ -222,7 +186,6 @@ class FileFollower implements AccessLogReader {
   async close(): Promise<void> {
     this.closed = true;
     clearInterval(this.timer);
-    this.watcher?.close();
     await this.read();
   }
 }

@@ -224,12 +224,16 @@ describe('nginx as the data plane', () => {
     expect(snap.revisions.find((r) => r.service === 'counted' && r.revision === 'v1')?.totals.requests).toBe(37);
   }, 30_000);
 
-  it('answers 503 and counts it when neither side has a ready instance', async () => {
-    await control.applyTable({ services: [service({ name: 'down', revisions: { v1: { instances: [] }, v2: { instances: [] } } })] });
+  // Weight 0 renders a location with everything fixed; 50 one that decides per request.
+  it.each([0, 50])('answers 503 and counts it when neither side has a ready instance (canary weight %i)', async (canaryWeight) => {
+    const name = `down${canaryWeight}`;
+    await control.applyTable({ services: [service({ name, canaryWeight, revisions: { v1: { instances: [] }, v2: { instances: [] } } })] });
     const down = await get(port, '/x');
-    expect(down).toMatchObject({ status: 503, headers: { 'x-graylane-error': 'no-ready-instance', 'retry-after': '1' } });
-    await waitFor(() => control.totals({ service: 'down', revision: 'v1' }).rejected === 1, 3000);
-    expect(control.totals({ service: 'down', revision: 'v1' }).failed).toBe(1);
+    expect(down).toMatchObject({ status: 503, headers: { 'x-graylane-error': 'no-ready-instance', 'retry-after': '1', 'cache-control': 'no-store' } });
+    await waitFor(() => control.totals({ service: name, revision: 'v1' }).rejected + control.totals({ service: name, revision: 'v2' }).rejected === 1, 3000);
+    const both = [control.totals({ service: name, revision: 'v1' }), control.totals({ service: name, revision: 'v2' })];
+    expect(both.reduce((n, t) => n + t.failed, 0)).toBe(1);
+    if (canaryWeight === 0) expect(both[0]!.rejected).toBe(1);
   }, 30_000);
 
   it('waits for the old workers when an instance is removed, and knows nothing of one never drained', async () => {

@@ -18,6 +18,21 @@ describe('rendering a route table as nginx configuration', () => {
     expect(http).toContain('access_log "/s/nginx/access.log" graylane_log buffer=64k flush=200ms;');
   });
 
+  it('gives a service that one revision takes whole a location with nothing left to decide per request', () => {
+    const steady = renderHttpConfig({ services: [{ ...base, canaryWeight: 0 }] }, opts).http;
+    expect(steady).toContain(`log_format graylane_s0 'gl1|web|v1|v1|$status|$request_time|$upstream_response_time|request';`);
+    expect(steady).toContain('    access_log "/s/nginx/access.log" graylane_s0 buffer=64k flush=200ms;\n    proxy_pass http://gl_s0_r0;\n');
+    expect(steady).not.toMatch(/\$gl_s0_|split_clients|if \(|Set-Cookie/);
+    expect(steady).toMatch(/upstream gl_s0_r0 \{[^}]*keepalive_requests 100000;/);
+    // The canary at 100% without a ready instance: stable serves, the canary was picked.
+    const fallback = { ...base, canaryWeight: 100, revisions: { ...base.revisions, v2: { instances: [] } } };
+    expect(renderHttpConfig({ services: [fallback] }, opts).http).toContain(`'gl1|web|v1|v2|$status|`);
+    const none = { ...base, canaryWeight: 0, revisions: { v1: { instances: [] } } };
+    expect(renderHttpConfig({ services: [none] }, opts).http).toMatch(/access_log [^\n]*\n {4}add_header X-Graylane-Error no-ready-instance always;[^\n]*return 503;/);
+    // Mid-rollout the revision is decided per request, as before.
+    expect(renderHttpConfig({ services: [base] }, opts).http).toContain('proxy_pass http://$gl_s0_up;');
+  });
+
   it('refuses names and conditions nginx cannot carry, with the field', () => {
     expect(() => renderHttpConfig({ services: [{ ...base, name: 'we b' }] }, opts)).toThrow(expect.objectContaining({ code: 'UnsupportedName', message: expect.stringContaining('the service name "we b"') }));
     expect(() => renderHttpConfig({ services: [{ ...base, matches: [{ match: [{ headerName: 'x_y' }], revision: 'v2' }] }] }, opts)).toThrow(expect.objectContaining({ code: 'UnsupportedName' }));

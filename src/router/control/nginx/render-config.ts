@@ -34,6 +34,8 @@ export interface RenderOptions {
  * nginx's throughput). `flush` needs `buffer`.
  */
 export const LOG_BUFFERING = 'buffer=64k flush=200ms';
+/** `keepalive_requests` of every upstream: how many requests one connection to an instance carries. */
+const UPSTREAM_KEEPALIVE_REQUESTS = 100_000;
 /** First field of every access log line graylane reads; lines without it are someone else's. */
 export const LOG_MARK = 'gl1';
 
@@ -108,7 +110,7 @@ export function renderHttpConfig(table: RouteTable, options: RenderOptions): Ren
   const blocks: { service: ServiceRoute; index: number; location: string[] }[] = [];
   table.services.forEach((service, index) => {
     checkName('service', service.name);
-    blocks.push({ service, index, location: renderService(service, index, keepalive, out, upstreams) });
+    blocks.push({ service, index, location: renderService({ service, index, keepalive, accessLog: options.accessLog, out, upstreams }) });
   });
   // One server per host, each with its own services first and the host-agnostic ones after them,
   // as the router looks a request up; the default server takes every other host.
@@ -143,8 +145,38 @@ export function renderHttpConfig(table: RouteTable, options: RenderOptions): Ren
   return { http: `${out.join('\n')}\n`, upstreams };
 }
 
+/** What {@link renderService} renders one service with, and into. */
+interface ServiceRender {
+  service: ServiceRoute;
+  index: number;
+  keepalive: number;
+  accessLog: string;
+  /** Configuration lines, appended to. */
+  out: string[];
+  /** Upstream name per `service\nrevision`, added to. */
+  upstreams: Map<string, string>;
+}
+
+/**
+ * How a service's location sends a request on, once its revision is decided. Connections that
+ * fail before anything was sent are retried on another instance, as the router does; graylane's
+ * nginx is the edge, as the router is by default, so what a client claims in X-Forwarded-* is replaced.
+ */
+const PROXY = [
+  'proxy_http_version 1.1;',
+  'proxy_set_header Host $http_host;',
+  'proxy_set_header Upgrade $http_upgrade;',
+  'proxy_set_header Connection $gl_connection;',
+  'proxy_set_header X-Forwarded-For $remote_addr;',
+  'proxy_set_header X-Forwarded-Proto $scheme;',
+  'proxy_next_upstream error timeout non_idempotent;',
+  'proxy_next_upstream_tries 3;',
+];
+/** No ready instance on either side: the router's 503, marked as the router marks it. */
+const NO_READY_INSTANCE = 'add_header X-Graylane-Error no-ready-instance always; add_header Retry-After 1 always; add_header Cache-Control no-store always; return 503;';
+
 /** Renders one service's maps and upstreams into `out`; returns its location body. */
-function renderService(service: ServiceRoute, index: number, keepalive: number, out: string[], upstreams: Map<string, string>): string[] {
+function renderService({ service, index, keepalive, accessLog, out, upstreams }: ServiceRender): string[] {
   const s = `gl_s${index}`;
   const where = `services[${index}]`;
   const names = Object.keys(service.revisions);
@@ -159,8 +191,36 @@ function renderService(service: ServiceRoute, index: number, keepalive: number, 
     out.push(`upstream ${name} {`);
     if (service.balancer !== 'round-robin') out.push('  least_conn;');
     for (const a of addresses) out.push(`  server ${a} max_fails=0;`);
-    out.push(`  keepalive ${keepalive};`, '}');
+    // nginx's default closes an upstream connection every 1,000 requests: the app would take a new
+    // connection many times a second under load, which the built-in router never makes it do.
+    out.push(`  keepalive ${keepalive};`, `  keepalive_requests ${UPSTREAM_KEEPALIVE_REQUESTS};`, '}');
   });
+
+  const canary = service.canary !== undefined && service.canary !== service.stable ? service.canary : undefined;
+  const weight = canary === undefined ? 0 : service.canaryWeight;
+  // A revision without a ready instance falls back to the other side, decided here because
+  // readiness is known at render time: the router's rule.
+  const servedBy = (r: string): string => {
+    if (ready.has(r)) return r;
+    const other = r !== service.stable ? service.stable : weight > 0 ? canary : undefined;
+    return other !== undefined && ready.has(other) ? other : r;
+  };
+
+  if ((service.matches ?? []).length === 0 && !service.mirror && (weight <= 0 || weight >= 100)) {
+    // One revision takes every request (no rollout step in progress, or its end): nothing to
+    // decide per request, so no maps, no variable upstream and a log line whose names are fixed.
+    // This is where a service spends most of its life, and it costs nginx no more than a
+    // hand-written proxy does.
+    const pick = weight >= 100 ? canary! : service.stable;
+    const revision = servedBy(pick);
+    const format = `graylane_s${index}`;
+    out.push(`log_format ${format} '${LOG_MARK}|${service.name}|${revision}|${pick}|$status|$request_time|$upstream_response_time|request';`);
+    const upstream = upstreams.get(`${service.name}\n${revision}`);
+    const location = [`access_log ${q(accessLog)} ${format} ${LOG_BUFFERING};`];
+    if (upstream === undefined) location.push(NO_READY_INSTANCE);
+    else location.push(`proxy_pass http://${upstream};`, ...PROXY);
+    return location;
+  }
 
   // Header and cookie routes, tried in order: one variable per condition, then the first match.
   const matchVars: string[] = [];
@@ -177,8 +237,6 @@ function renderService(service: ServiceRoute, index: number, keepalive: number, 
   out.push('  default "";', '}');
 
   // Weight, with the sticky cookie keeping a client on the side it was assigned.
-  const canary = service.canary !== undefined && service.canary !== service.stable ? service.canary : undefined;
-  const weight = canary === undefined ? 0 : service.canaryWeight;
   const byWeight = `$${s}_w`;
   if (weight <= 0 || weight >= 100) {
     out.push(`map "" ${byWeight} { default ${q(weight >= 100 ? canary! : service.stable)}; }`);
@@ -187,7 +245,7 @@ function renderService(service: ServiceRoute, index: number, keepalive: number, 
   }
   const sticky = service.stickyCookie !== undefined && canary !== undefined && weight > 0 && weight < 100 ? service.stickyCookie : undefined;
   const bySticky = `$${s}_bw`;
-  let setCookie = '""';
+  const setCookie = `$${s}_setcookie`;
   if (sticky !== undefined) {
     checkName('cookie', sticky, COOKIE_NAME);
     const value = `$${s}_ck`;
@@ -195,7 +253,6 @@ function renderService(service: ServiceRoute, index: number, keepalive: number, 
     out.push(`map ${value} ${bySticky} { ${q(service.stable)} ${q(service.stable)}; ${q(canary!)} ${q(canary!)}; default ${byWeight}; }`);
     const assign = `$${s}_assign`;
     out.push(`map ${value} ${assign} { ${q(service.stable)} ""; ${q(canary!)} ""; default ${q(`${sticky}=$${s}_rev; Path=/; HttpOnly; SameSite=Lax`)}; }`);
-    setCookie = `$${s}_setcookie`;
     out.push(`map ${matchVar} ${setCookie} { "" ${assign}; default ""; }`);
   } else {
     out.push(`map "" ${bySticky} { default ${byWeight}; }`);
@@ -203,17 +260,9 @@ function renderService(service: ServiceRoute, index: number, keepalive: number, 
   const pick = `$${s}_pick`;
   out.push(`map ${matchVar} ${pick} { "" ${bySticky}; default ${matchVar}; }`);
 
-  // Fallback, decided here because readiness is known at render time: the router's rule.
   const rev = `$${s}_rev`;
   out.push(`map ${pick} ${rev} {`);
-  for (const r of new Set([...names, service.stable, ...(canary ? [canary] : [])])) {
-    let to = r;
-    if (!ready.has(r)) {
-      const other = r !== service.stable ? service.stable : weight > 0 ? canary : undefined;
-      if (other !== undefined && ready.has(other)) to = other;
-    }
-    out.push(`  ${q(r)} ${q(to)};`);
-  }
+  for (const r of new Set([...names, service.stable, ...(canary ? [canary] : [])])) out.push(`  ${q(r)} ${q(servedBy(r))};`);
   out.push(`  default ${pick};`, '}');
   const up = `$${s}_up`;
   out.push(`map ${rev} ${up} {`);
@@ -233,22 +282,9 @@ function renderService(service: ServiceRoute, index: number, keepalive: number, 
   if (service.mirror) {
     location.push(`set $gl_mirror_go $${s}_mirror;`, `mirror /_graylane_mirror_${index};`);
   }
-  location.push(
-    // No ready instance on either side: the router's 503, marked as the router marks it.
-    `if (${up} = "") { add_header X-Graylane-Error no-ready-instance always; add_header Retry-After 1 always; add_header Cache-Control no-store always; return 503; }`,
-    `add_header Set-Cookie ${setCookie};`,
-    `proxy_pass http://${up};`,
-    'proxy_http_version 1.1;',
-    'proxy_set_header Host $http_host;',
-    'proxy_set_header Upgrade $http_upgrade;',
-    'proxy_set_header Connection $gl_connection;',
-    // graylane's nginx is the edge, as the router is by default: what a client claims is replaced.
-    'proxy_set_header X-Forwarded-For $remote_addr;',
-    'proxy_set_header X-Forwarded-Proto $scheme;',
-    // A connection that fails before anything was sent is retried on another instance, as the router does.
-    'proxy_next_upstream error timeout non_idempotent;',
-    'proxy_next_upstream_tries 3;',
-  );
+  location.push(`if (${up} = "") { ${NO_READY_INSTANCE} }`);
+  if (sticky !== undefined) location.push(`add_header Set-Cookie ${setCookie};`);
+  location.push(`proxy_pass http://${up};`, ...PROXY);
   return location;
 }
 

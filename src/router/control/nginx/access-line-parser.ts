@@ -1,0 +1,165 @@
+/**
+ * Parses graylane's access log lines straight from the bytes nginx wrote. At tens of thousands of
+ * requests a second this runs once per request beside nginx, on the same cores: decoding each line
+ * to a string and splitting it cost about 0.4 µs a line, parsing the bytes about a tenth of that.
+ * The names (service, revision, pick) repeat from line to line, so they are decoded once and
+ * looked up by their bytes afterwards.
+ */
+import { LOG_MARK } from './render-config.js';
+
+/** One request as nginx logged it. */
+export interface AccessLine {
+  /** Service name; empty for a request no service took. */
+  service: string;
+  /** Revision that served it (or answered 503 for). */
+  revision: string;
+  /** Revision chosen before falling back for want of a ready instance. */
+  pick: string;
+  /** Response status nginx sent (499: the client went away). */
+  status: number;
+  /** Time from the request's first byte to the response's last, ms. */
+  requestMs: number;
+  /** A client's request, or a mirrored copy. */
+  kind: 'request' | 'mirror';
+}
+
+const PIPE = 0x7c;
+const DOT = 0x2e;
+const ZERO = 0x30;
+const NINE = 0x39;
+const MARK = Buffer.from(`${LOG_MARK}|`, 'latin1');
+const MIRROR = Buffer.from('mirror', 'latin1');
+/** Fields after the mark: service, revision, pick, status, request time, upstream time, kind. */
+const FIELDS = 7;
+/** Distinct name triples remembered; past it the oldest is decoded again when it comes back. */
+const NAMES_KEPT = 64;
+
+interface Names {
+  bytes: Buffer;
+  service: string;
+  revision: string;
+  pick: string;
+}
+
+/** A whole number from ASCII digits in `buf[start, end)`; -1 for anything else. */
+function digits(buf: Buffer, start: number, end: number): number {
+  if (end <= start) return -1;
+  let n = 0;
+  for (let i = start; i < end; i++) {
+    const c = buf[i]!;
+    if (c < ZERO || c > NINE) return -1;
+    n = n * 10 + (c - ZERO);
+  }
+  return n;
+}
+
+/** Seconds as nginx writes them (`0.123`), in ms; NaN for anything else. */
+function secondsAsMs(buf: Buffer, start: number, end: number): number {
+  let dot = end;
+  for (let i = start; i < end; i++) {
+    if (buf[i] === DOT) {
+      dot = i;
+      break;
+    }
+  }
+  const whole = digits(buf, start, dot);
+  if (whole < 0) return NaN;
+  if (dot === end) return whole * 1000;
+  const fraction = digits(buf, dot + 1, end);
+  if (fraction < 0) return NaN;
+  // nginx writes milliseconds (three places): whole numbers of ms, with no rounding on the way.
+  const places = end - dot - 1;
+  return whole * 1000 + (places <= 3 ? fraction * 10 ** (3 - places) : fraction / 10 ** (places - 3));
+}
+
+/** Parses graylane's access log lines from bytes; keeps the names it decoded for the next lines. */
+export class AccessLineParser {
+  private readonly names: Names[] = [];
+  private lastNames = 0;
+  /** Where each field ends (the `|` after it, or the line's end); reused from line to line. */
+  private readonly ends = new Int32Array(FIELDS);
+
+  /** Parses every line of `buf[start, end)` (lines end in `\n`; the last may lack it) and calls `onLine` for each graylane line. */
+  parseLines(buf: Buffer, start: number, end: number, onLine: (line: AccessLine) => void): void {
+    let s = start;
+    while (s < end) {
+      let e = buf.indexOf(0x0a, s);
+      if (e < 0 || e > end) e = end;
+      const line = this.parse(buf, s, e);
+      if (line) onLine(line);
+      s = e + 1;
+    }
+  }
+
+  /** Parses the line `buf[start, end)`; undefined for a line that is not graylane's. */
+  parse(buf: Buffer, start: number, end: number): AccessLine | undefined {
+    while (end > start && (buf[end - 1] === 0x0d || buf[end - 1] === 0x20)) end--;
+    // The mark starts the line nginx writes; anything before it (a syslog prefix) is skipped.
+    let at = start;
+    if (!this.startsWith(buf, at, end, MARK)) {
+      // Searched within the line only: a line without the mark must not scan the rest of the chunk.
+      const within = buf.subarray(start, end).indexOf(MARK);
+      if (within < 0) return undefined;
+      at = start + within;
+    }
+    const first = at + MARK.length;
+    const ends = this.ends;
+    let field = 0;
+    for (let i = first; i < end && field < FIELDS - 1; i++) {
+      if (buf[i] === PIPE) ends[field++] = i;
+    }
+    if (field < FIELDS - 1) return undefined;
+    ends[FIELDS - 1] = end;
+    const status = digits(buf, ends[2]! + 1, ends[3]!);
+    const requestMs = secondsAsMs(buf, ends[3]! + 1, ends[4]!);
+    if (status < 0 || Number.isNaN(requestMs)) return undefined;
+    const kindAt = ends[5]! + 1;
+    const kind = end - kindAt === MIRROR.length && this.startsWith(buf, kindAt, end, MIRROR) ? 'mirror' : 'request';
+    const names = this.namesOf(buf, first, ends[0]!, ends[1]!, ends[2]!);
+    return { service: names.service, revision: names.revision, pick: names.pick, status, requestMs, kind };
+  }
+
+  private startsWith(buf: Buffer, at: number, end: number, prefix: Buffer): boolean {
+    if (end - at < prefix.length) return false;
+    for (let i = 0; i < prefix.length; i++) if (buf[at + i] !== prefix[i]) return false;
+    return true;
+  }
+
+  /** The names in `buf[start, pickEnd)`, split at `serviceEnd` and `revisionEnd`. */
+  private namesOf(buf: Buffer, start: number, serviceEnd: number, revisionEnd: number, pickEnd: number): Names {
+    const length = pickEnd - start;
+    const kept = this.names;
+    for (let n = 0; n < kept.length; n++) {
+      const k = (this.lastNames + n) % kept.length;
+      const bytes = kept[k]!.bytes;
+      if (bytes.length !== length) continue;
+      let same = true;
+      for (let i = 0; i < length; i++) {
+        if (bytes[i] !== buf[start + i]) {
+          same = false;
+          break;
+        }
+      }
+      if (same) {
+        this.lastNames = k;
+        return kept[k]!;
+      }
+    }
+    const names: Names = {
+      bytes: Buffer.from(buf.subarray(start, pickEnd)),
+      service: buf.toString('utf8', start, serviceEnd),
+      revision: buf.toString('utf8', serviceEnd + 1, revisionEnd),
+      pick: buf.toString('utf8', revisionEnd + 1, pickEnd),
+    };
+    if (kept.length >= NAMES_KEPT) kept.shift();
+    kept.push(names);
+    this.lastNames = kept.length - 1;
+    return names;
+  }
+}
+
+/** Parses one line of graylane's access log format; undefined for anything else. */
+export function parseAccessLine(text: string): AccessLine | undefined {
+  const buf = Buffer.from(text, 'utf8');
+  return new AccessLineParser().parse(buf, 0, buf.length);
+}
