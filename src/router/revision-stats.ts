@@ -54,7 +54,7 @@ class Bucket {
   latencyFrom = 0;
 
   /** Counts one answer in `bin`, widening the span of bins kept when it falls outside. */
-  countLatency(bin: number): void {
+  countLatency(bin: number, count = 1): void {
     let counts = this.latency;
     const from = this.latencyFrom;
     if (counts === undefined || bin < from || bin >= from + counts.length) {
@@ -65,7 +65,7 @@ class Bucket {
       this.latency = counts = wider;
       this.latencyFrom = lo;
     }
-    counts[bin - this.latencyFrom]!++;
+    counts[bin - this.latencyFrom]! += count;
   }
 
   reset(second: number): void {
@@ -153,31 +153,31 @@ export class RevisionCounters {
     return b;
   }
 
-  /** Counts a request routed to this revision. */
-  request(): void {
-    this.bucket().requests++;
-    this.totals.requests++;
+  /** Counts a request routed to this revision (`count` alike: an access log's repeated lines). */
+  request(count = 1): void {
+    this.bucket().requests += count;
+    this.totals.requests += count;
   }
 
-  /** Counts a response sent to the client and its latency. */
-  response(status: number, latencyMs: number): void {
+  /** Counts a response sent to the client and its latency (`count` alike). */
+  response(status: number, latencyMs: number, count = 1): void {
     const b = this.bucket();
     const t = this.totals;
-    if (status < 200) { b.c1++; t.responses['1xx']++; }
-    else if (status < 300) { b.c2++; t.responses['2xx']++; }
-    else if (status < 400) { b.c3++; t.responses['3xx']++; }
-    else if (status < 500) { b.c4++; t.responses['4xx']++; }
-    else { b.c5++; t.responses['5xx']++; b.failed++; t.failed++; }
+    if (status < 200) { b.c1 += count; t.responses['1xx'] += count; }
+    else if (status < 300) { b.c2 += count; t.responses['2xx'] += count; }
+    else if (status < 400) { b.c3 += count; t.responses['3xx'] += count; }
+    else if (status < 500) { b.c4 += count; t.responses['4xx'] += count; }
+    else { b.c5 += count; t.responses['5xx'] += count; b.failed += count; t.failed += count; }
     const bin = latencyBin(latencyMs);
-    b.countLatency(bin);
-    t.latencyBins[bin]!++;
+    b.countLatency(bin, count);
+    t.latencyBins[bin]! += count;
     if (latencyMs > b.maxMs) b.maxMs = latencyMs;
     const s = latencyMs / 1000;
-    t.latencySumS += s;
+    t.latencySumS += s * count;
     const lb = t.latencyBuckets;
     let i = 0;
     while (i < PROM_BUCKETS_S.length && s > PROM_BUCKETS_S[i]!) i++;
-    lb[i]!++;
+    lb[i]! += count;
   }
 
   /**
@@ -190,27 +190,27 @@ export class RevisionCounters {
   }
 
   /** Counts a request refused or cut for the client's fault (never a failure of the revision). */
-  clientError(): void {
-    this.bucket().clientErrors++;
-    this.totals.clientErrors++;
+  clientError(count = 1): void {
+    this.bucket().clientErrors += count;
+    this.totals.clientErrors += count;
   }
 
   /** Counts an upstream connection failure or reset. */
-  upstreamError(): void {
-    this.bucket().upstreamErrors++;
-    this.totals.upstreamErrors++;
+  upstreamError(count = 1): void {
+    this.bucket().upstreamErrors += count;
+    this.totals.upstreamErrors += count;
   }
 
   /** Counts a timeout. */
-  timeout(): void {
-    this.bucket().timeouts++;
-    this.totals.timeouts++;
+  timeout(count = 1): void {
+    this.bucket().timeouts += count;
+    this.totals.timeouts += count;
   }
 
   /** Counts a request rejected by circuit breaking or for want of a ready instance. */
-  rejection(): void {
-    this.bucket().rejected++;
-    this.totals.rejected++;
+  rejection(count = 1): void {
+    this.bucket().rejected += count;
+    this.totals.rejected += count;
   }
 
   /** Counts a 404 to a GET of a hashed asset path (a release member's version skew). */
@@ -220,9 +220,9 @@ export class RevisionCounters {
   }
 
   /** Counts a request meant for this revision that went to the other side for want of a ready instance. */
-  fallback(): void {
-    this.bucket().fallbacks++;
-    this.totals.fallbacks++;
+  fallback(count = 1): void {
+    this.bucket().fallbacks += count;
+    this.totals.fallbacks += count;
   }
 
   /** Counts a pinned within-page request this revision's unready instances served for want of a ready one. */
@@ -235,13 +235,13 @@ export class RevisionCounters {
    * Counts a mirrored copy sent to this revision. Copies are not the revision's own traffic: a
    * canary's error rate, latency and request counts (status, the guard, analysis) leave them out.
    */
-  mirrorRequest(): void {
-    this.totals.mirrored.requests++;
+  mirrorRequest(count = 1): void {
+    this.totals.mirrored.requests += count;
   }
 
   /** Counts a mirrored copy that failed (5xx, connection error or timeout). */
-  mirrorFailure(): void {
-    this.totals.mirrored.failures++;
+  mirrorFailure(count = 1): void {
+    this.totals.mirrored.failures += count;
   }
 
   /**

@@ -18,27 +18,27 @@ export class AccessCounters {
     private readonly nowMs: () => number = Date.now,
   ) {}
 
-  /** Counts one logged request (or mirrored copy). */
-  record(line: AccessLine): void {
+  /** Counts a logged request (or mirrored copy), `count` times: the same line repeated in a read. */
+  record(line: AccessLine, count = 1): void {
     if (line.service === '' || line.revision === '') return;
     const last = this.last;
     const c = last !== undefined && last.revision === line.revision && last.service === line.service ? last : (this.last = this.get(line.service, line.revision));
     if (line.kind === 'mirror') {
-      c.mirrorRequest();
-      if (line.status >= 500) c.mirrorFailure();
+      c.mirrorRequest(count);
+      if (line.status >= 500) c.mirrorFailure(count);
       return;
     }
-    c.request();
-    if (line.pick !== '' && line.pick !== line.revision) this.get(line.service, line.pick).fallback();
+    c.request(count);
+    if (line.pick !== '' && line.pick !== line.revision) this.get(line.service, line.pick).fallback(count);
     if (line.status === 499) {
       // The client went away: its fault, never the revision's.
-      c.clientError();
+      c.clientError(count);
       return;
     }
-    c.response(line.status, line.requestMs);
-    if (line.status === 502) c.upstreamError();
-    else if (line.status === 504) c.timeout();
-    else if (line.status === 503) c.rejection();
+    c.response(line.status, line.requestMs, count);
+    if (line.status === 502) c.upstreamError(count);
+    else if (line.status === 504) c.timeout(count);
+    else if (line.status === 503) c.rejection(count);
   }
 
   /** The revisions counted so far. */

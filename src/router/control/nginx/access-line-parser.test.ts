@@ -4,9 +4,19 @@ import { AccessLineParser, parseAccessLine, type AccessLine } from './access-lin
 const lines = (text: string): AccessLine[] => {
   const out: AccessLine[] = [];
   const buf = Buffer.from(text, 'utf8');
-  new AccessLineParser().parseLines(buf, 0, buf.length, (l) => out.push(l));
+  new AccessLineParser().parseLines(buf, 0, buf.length, (l, n) => out.push(...Array<AccessLine>(n).fill(l)));
   return out;
 };
+
+/** How many times each (service, revision, pick, status, ms) came: lines are counted, not ordered. */
+function tallyOf(list: readonly (AccessLine | readonly [string, string, string, number, number])[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const l of list) {
+    const key = Array.isArray(l) ? l.join(' ') : [(l as AccessLine).service, (l as AccessLine).revision, (l as AccessLine).pick, (l as AccessLine).status, (l as AccessLine).requestMs].join(' ');
+    out[key] = (out[key] ?? 0) + 1;
+  }
+  return out;
+}
 
 describe('parsing access log lines from bytes', () => {
   it.each([
@@ -31,15 +41,26 @@ describe('parsing access log lines from bytes', () => {
 
   it('reads every line of a chunk, skipping foreign and broken ones, each line on its own', () => {
     const got = lines('gl1|a|v1|v1|200|0.001|-|request\nnot ours\ngl1|b|v2|v1|502|0.010|0.010|request\ngl1|a|v1|v1|20x|0.001|-|request\ngl1|a|v1|v1|201|0.002|-|request');
-    expect(got.map((l) => `${l.service}/${l.revision}/${l.pick} ${l.status} ${l.requestMs}`)).toEqual(['a/v1/v1 200 1', 'b/v2/v1 502 10', 'a/v1/v1 201 2']);
+    expect(tallyOf(got)).toEqual(tallyOf([['a', 'v1', 'v1', 200, 1], ['b', 'v2', 'v1', 502, 10], ['a', 'v1', 'v1', 201, 2]]));
   });
 
-  it('never mixes up names it keeps: more name triples than it remembers, interleaved', () => {
+  it('counts a read by distinct line: every line once, the upstream time aside, the kind apart', () => {
+    const calls: [AccessLine, number][] = [];
+    const text = [
+      ...Array.from({ length: 5000 }, (_, i) => `gl1|web|v1|v1|200|0.00${i % 2}|0.00${i % 3}|request`),
+      'gl1|web|v1|v1|200|0.000|-|mirror', 'broken', 'gl1|web|v1|v1|200|0.000|-|mirror', 'gl1|web|v2|v1|200|0.000|-|request',
+    ].join('\n');
+    const buf = Buffer.from(text);
+    new AccessLineParser().parseLines(buf, 0, buf.length, (l, n) => calls.push([l, n]));
+    expect(calls.map(([l, n]) => `${l.revision} ${l.requestMs} ${l.kind} ×${n}`).sort()).toEqual(['v1 0 mirror ×2', 'v1 0 request ×2500', 'v1 1 request ×2500', 'v2 0 request ×1']);
+  });
+
+  it('never mixes up names or lines it keeps: more distinct ones than it remembers, interleaved', () => {
     const triples = Array.from({ length: 150 }, (_, i) => [`svc${i % 13}`, `r${i % 7}`, `r${(i * 3) % 7}`] as const);
-    const text = [...triples, ...triples.slice().reverse()].map(([s, r, p], i) => `gl1|${s}|${r}|${p}|${200 + (i % 5)}|0.00${i % 10}|-|request`).join('\n');
-    const got = lines(`${text}\n`);
-    const want = [...triples, ...triples.slice().reverse()].map(([s, r, p], i) => ({ service: s, revision: r, pick: p, status: 200 + (i % 5), requestMs: (i % 10), kind: 'request' }));
-    expect(got).toEqual(want);
+    const all = [...triples, ...triples.slice().reverse()].map(([s, r, p], i) => [s, r, p, 200 + (i % 5), i % 10] as const);
+    const got = lines(`${all.map(([s, r, p, status, ms]) => `gl1|${s}|${r}|${p}|${status}|0.00${ms}|-|request`).join('\n')}\n`);
+    expect(got).toHaveLength(all.length);
+    expect(tallyOf(got)).toEqual(tallyOf(all));
   });
 
   it('names that are prefixes of one another stay apart (same bytes, other split)', () => {

@@ -15,7 +15,7 @@ describe('following the access log file', () => {
   it('reads lines appended after it started, and waits for the end of a partial last line', async () => {
     const path = join(mkdtempSync(join(tmpdir(), 'graylane-access-')), 'access.log');
     const seen: AccessLine[] = [];
-    reader = followAccessLog({ path, onLine: (l) => seen.push(l), pollMs: 20 });
+    reader = followAccessLog({ path, onLine: (l, n) => seen.push(...Array<AccessLine>(n).fill(l)), pollMs: 20 });
     await reader.read(); // no file yet: nothing, no error
     appendFileSync(path, line(1) + line(2) + 'gl1|web|v1|v1|50');
     await reader.read();
@@ -25,11 +25,24 @@ describe('following the access log file', () => {
     expect(seen.map((l) => l.status)).toEqual([200, 200, 503]);
   });
 
+  it('reads more than its buffer holds in one read, and a line longer than it, counting each line once', async () => {
+    const path = join(mkdtempSync(join(tmpdir(), 'graylane-access-')), 'access.log');
+    let counted = 0;
+    reader = followAccessLog({ path, onLine: (_l, n) => (counted += n), pollMs: 60_000 });
+    // About 1 MB of lines (four times the buffer), a foreign line of 600 kB, then more lines.
+    appendFileSync(path, line(1).repeat(12_000) + 'x'.repeat(600_000) + '\n' + line(2).repeat(12_000) + line(3));
+    await reader.read();
+    expect(counted).toBe(24_001);
+    appendFileSync(path, line(4));
+    await reader.read();
+    expect(counted).toBe(24_002);
+  });
+
   it('skips what the file held when it started: an earlier run\'s traffic', async () => {
     const path = join(mkdtempSync(join(tmpdir(), 'graylane-access-')), 'access.log');
     appendFileSync(path, line(1) + line(2));
     const seen: number[] = [];
-    reader = followAccessLog({ path, onLine: (l) => seen.push(Math.round(l.requestMs)) });
+    reader = followAccessLog({ path, onLine: (l, n) => seen.push(...Array<number>(n).fill(Math.round(l.requestMs))) });
     appendFileSync(path, line(3));
     await reader.read();
     expect(seen).toEqual([3]);
@@ -46,7 +59,7 @@ describe('following the access log file', () => {
     reader = followAccessLog({
       path,
       pollMs: 10,
-      onLine: (l) => seen.push(Math.round(l.requestMs)),
+      onLine: (l, n) => seen.push(...Array<number>(n).fill(Math.round(l.requestMs))),
       rotation: {
         maxBytes: 150,
         reopen: () => {
@@ -81,7 +94,7 @@ describe('following the access log file', () => {
     const errors: string[] = [];
     reader = followAccessLog({
       path,
-      onLine: (l) => seen.push(l),
+      onLine: (l, n) => seen.push(...Array<AccessLine>(n).fill(l)),
       rotation: { maxBytes: 10, reopen: () => Promise.reject(new Error('nginx is not running')) },
       onError: (e) => errors.push(e.message),
     });
@@ -127,7 +140,7 @@ describe('following the access log file', () => {
     reader = followAccessLog({
       path,
       pollMs: 10,
-      onLine: (l) => seen.push(Math.round(l.requestMs)),
+      onLine: (l, n) => seen.push(...Array<number>(n).fill(Math.round(l.requestMs))),
       rotation: {
         maxBytes: 10,
         quietMs: 150,

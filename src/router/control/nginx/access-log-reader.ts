@@ -40,8 +40,11 @@ export interface AccessLogRotation {
 export interface FollowAccessLogOptions {
   /** The file nginx writes. */
   path: string;
-  /** Called for every graylane line, in the order nginx wrote them. */
-  onLine: (line: AccessLine) => void;
+  /**
+   * Called for each distinct graylane line of a read with how many times it came (lines are
+   * counted, so those of one read are tallied first; reads come in the order nginx wrote them).
+   */
+  onLine: (line: AccessLine, count: number) => void;
   /** Read at least this often, ms; default 100. */
   pollMs?: number;
   /** Bounding the file; none: it grows without bound. */
@@ -60,8 +63,15 @@ export interface AccessLogReader {
   close(): Promise<void>;
 }
 
-/** Reads `path` from `offset` to its last complete line; returns the new offset (unchanged when absent). */
-function readLines(path: string, offset: number, onChunk: (buf: Buffer, end: number) => void): number {
+/** Bytes read at a time, and the least a reader keeps (it grows for a longer line). */
+const READ_BYTES = 256 * 1024;
+
+/**
+ * Reads `path` from `offset` to its last complete line into `scratch.buf` (reused from read to
+ * read: a new buffer per read, megabytes a second under load, cost this process more in garbage
+ * collection than the parsing did); returns the new offset (unchanged when absent).
+ */
+function readLines(path: string, offset: number, scratch: { buf: Buffer }, onChunk: (buf: Buffer, end: number) => void): number {
   let fd: number;
   try {
     fd = openSync(path, 'r');
@@ -70,13 +80,21 @@ function readLines(path: string, offset: number, onChunk: (buf: Buffer, end: num
   }
   try {
     const size = fstatSync(fd).size;
-    if (size <= offset) return offset;
-    const buf = Buffer.allocUnsafe(size - offset);
-    const n = readSync(fd, buf, 0, buf.length, offset);
-    const end = n > 0 ? buf.lastIndexOf(0x0a, n - 1) : -1;
-    if (end < 0) return offset;
-    onChunk(buf, end);
-    return offset + end + 1;
+    while (offset < size) {
+      const want = Math.min(size - offset, scratch.buf.length);
+      const n = readSync(fd, scratch.buf, 0, want, offset);
+      if (n <= 0) break;
+      const end = scratch.buf.lastIndexOf(0x0a, n - 1);
+      if (end < 0) {
+        // A line longer than the buffer: a bigger one, then again; a partial last line waits.
+        if (n < scratch.buf.length) break;
+        scratch.buf = Buffer.allocUnsafe(scratch.buf.length * 2);
+        continue;
+      }
+      onChunk(scratch.buf, end);
+      offset += end + 1;
+    }
+    return offset;
   } finally {
     closeSync(fd);
   }
@@ -139,12 +157,13 @@ class FileFollower implements AccessLogReader {
   }
 
   private readonly parser = new AccessLineParser();
+  private readonly scratch = { buf: Buffer.allocUnsafe(READ_BYTES) };
   private emit = (buf: Buffer, end: number): void => {
     this.parser.parseLines(buf, 0, end, this.options.onLine);
   };
 
   private async step(): Promise<void> {
-    this.offset = readLines(this.options.path, this.offset, this.emit);
+    this.offset = readLines(this.options.path, this.offset, this.scratch, this.emit);
     const rotation = this.options.rotation;
     if (rotation && !this.closed && this.offset >= rotation.maxBytes && Date.now() >= this.rotateNotBefore) await this.rotate(rotation);
   }
@@ -166,7 +185,7 @@ class FileFollower implements AccessLogReader {
     let size = statSync(old).size;
     let quietSince = Date.now();
     for (;;) {
-      this.offset = readLines(old, this.offset, this.emit);
+      this.offset = readLines(old, this.offset, this.scratch, this.emit);
       if (rotation.holders) {
         if (!heldBy(rotation.holders(), { dev, ino })) break;
       } else {
@@ -178,9 +197,9 @@ class FileFollower implements AccessLogReader {
       await sleep(this.options.pollMs ?? 100);
     }
     // Nobody writes it any more: what is left is read, then the file goes.
-    this.offset = readLines(old, this.offset, this.emit);
+    this.offset = readLines(old, this.offset, this.scratch, this.emit);
     rmSync(old, { force: true });
-    this.offset = readLines(path, 0, this.emit);
+    this.offset = readLines(path, 0, this.scratch, this.emit);
   }
 
   async close(): Promise<void> {

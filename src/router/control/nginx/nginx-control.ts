@@ -211,7 +211,7 @@ export async function startNginxRouterControl(options: NginxRouterControlOptions
   let nginx: NginxProcess | undefined;
   const reader = followAccessLog({
     path: accessLog,
-    onLine: (line) => counters.record(line),
+    onLine: (line, count) => counters.record(line, count),
     ...(options.accessLogPollMs !== undefined && { pollMs: options.accessLogPollMs }),
     ...(options.onAccessLogError !== undefined && { onError: options.onAccessLogError }),
     rotation: mode.type === 'managed'
