@@ -27,6 +27,15 @@ const answer: Handler = (req, res) => {
       setTimeout(() => res.end('second'), 5);
       return;
     }
+    if (req.url?.startsWith('/big/') === true) {
+      // Bodies either side of the size up to which the fast path writes head and body as one buffer.
+      const size = Number(req.url.slice(5));
+      const big = Buffer.alloc(size, 'abcdefghij');
+      const chunked = req.url.endsWith('0');
+      res.writeHead(200, { 'content-type': 'application/octet-stream', date: 'Thu, 01 Jan 2026 00:00:00 GMT', ...(chunked ? {} : { 'content-length': size }) });
+      res.end(big);
+      return;
+    }
     if (req.url === '/none') {
       res.writeHead(204, { date: 'Thu, 01 Jan 2026 00:00:00 GMT' });
       res.end();
@@ -59,6 +68,7 @@ describe('the fast path answers as node:http does', () => {
     ['three pipelined requests in one write', ['GET /1 HTTP/1.1\r\nHost: h\r\n\r\nGET /2 HTTP/1.1\r\nHost: h\r\n\r\nGET /3 HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n']],
     ['a POST after a GET: the rest of the connection is node:http\'s', ['GET /before HTTP/1.1\r\nHost: h\r\n\r\n', 'POST /post HTTP/1.1\r\nHost: h\r\nContent-Length: 4\r\n\r\nbody', 'GET /after HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n']],
     ['a malformed request after a GET: node:http refuses it', ['GET /ok HTTP/1.1\r\nHost: h\r\n\r\n', 'GET /bad HTTP/1.1\r\nHost: h\r\nBad Name: x\r\n\r\n']],
+    ['bodies below, at and above the one-write size, length-framed and chunked', ['GET /big/16000 HTTP/1.1\r\nHost: h\r\n\r\n', 'GET /big/16383 HTTP/1.1\r\nHost: h\r\n\r\n', 'GET /big/70001 HTTP/1.1\r\nHost: h\r\n\r\n', 'GET /big/70000 HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n']],
     ['a head split across writes', ['GET /sp', 'lit HTTP/1.1\r\nHo', 'st: h\r\nConnection: close\r\n\r\n']],
     ['a target the router normalises', ['GET /a/./b/../c HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n']],
   ])('%s', async (_what, parts) => {
