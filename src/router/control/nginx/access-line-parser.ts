@@ -4,8 +4,8 @@
  * microsecond it takes is one nginx does not get: decoding each line to a string, splitting it and
  * counting it cost about 0.6 µs a line. Under load most lines of a read are the same line (a
  * service, its revision, 200, 0.001 s), so a read is tallied by line first, with the bytes of each
- * compared to the lines seen before, and each distinct line is parsed and counted once with how
- * often it came.
+ * compared to the lines seen before, and each distinct line is parsed (its names decoded) and
+ * counted once with how often it came.
  */
 import { LOG_MARK } from './render-config.js';
 
@@ -33,16 +33,6 @@ const MARK = Buffer.from(`${LOG_MARK}|`, 'latin1');
 const MIRROR = Buffer.from('mirror', 'latin1');
 /** Fields after the mark: service, revision, pick, status, request time, upstream time, kind. */
 const FIELDS = 7;
-/** Distinct name triples remembered; past it the oldest is decoded again when it comes back. */
-const NAMES_KEPT = 64;
-
-interface Names {
-  bytes: Buffer;
-  service: string;
-  revision: string;
-  pick: string;
-}
-
 /** Whether `a[aStart, aStart + length)` and `b[bStart, bStart + length)` hold the same bytes. */
 function sameBytes(a: Buffer, aStart: number, b: Buffer, bStart: number, length: number): boolean {
   for (let i = 0; i < length; i++) if (a[aStart + i] !== b[bStart + i]) return false;
@@ -100,10 +90,8 @@ interface Tally {
 /** Distinct lines tallied in one read before they are counted and the tally starts over. */
 const TALLIES_KEPT = 64;
 
-/** Parses graylane's access log lines from bytes; keeps the names it decoded for the next lines. */
+/** Parses graylane's access log lines from bytes. */
 export class AccessLineParser {
-  private readonly names: Names[] = [];
-  private lastNames = 0;
   /** Where each field ends (the `|` after it, or the line's end); reused from line to line. */
   private readonly ends = new Int32Array(FIELDS);
   private readonly tallies: Tally[] = [];
@@ -154,7 +142,7 @@ export class AccessLineParser {
     const key = Buffer.allocUnsafe(headLength + tailLength);
     buf.copy(key, 0, fields, ends[4]);
     buf.copy(key, headLength, kindAt, ends[6]);
-    kept.push({ key, kindAt: headLength, line: this.parse(buf, start, end), count: 1 });
+    kept.push({ key, kindAt: headLength, line: this.lineOf(buf, fields), count: 1 });
     this.lastTally = kept.length - 1;
   }
 
@@ -186,47 +174,25 @@ export class AccessLineParser {
   /** Parses the line `buf[start, end)`; undefined for a line that is not graylane's. */
   parse(buf: Buffer, start: number, end: number): AccessLine | undefined {
     const first = this.fieldEnds(buf, start, end);
-    if (first < 0) return undefined;
+    return first < 0 ? undefined : this.lineOf(buf, first);
+  }
+
+  /** The line whose fields {@link fieldEnds} found, from `first`; undefined when a field is malformed. */
+  private lineOf(buf: Buffer, first: number): AccessLine | undefined {
     const ends = this.ends;
     const status = digits(buf, ends[2]! + 1, ends[3]!);
     const requestMs = secondsAsMs(buf, ends[3]! + 1, ends[4]!);
     if (status < 0 || Number.isNaN(requestMs)) return undefined;
     const kindAt = ends[5]! + 1;
     const kind = ends[6]! - kindAt === MIRROR.length && startsWith(buf, kindAt, ends[6]!, MIRROR) ? 'mirror' : 'request';
-    const names = this.namesOf(buf, first, ends[0]!, ends[1]!, ends[2]!);
-    return { service: names.service, revision: names.revision, pick: names.pick, status, requestMs, kind };
-  }
-
-  /** The names in `buf[start, pickEnd)`, split at `serviceEnd` and `revisionEnd`. */
-  private namesOf(buf: Buffer, start: number, serviceEnd: number, revisionEnd: number, pickEnd: number): Names {
-    const length = pickEnd - start;
-    const kept = this.names;
-    for (let n = 0; n < kept.length; n++) {
-      const k = (this.lastNames + n) % kept.length;
-      const bytes = kept[k]!.bytes;
-      if (bytes.length !== length) continue;
-      let same = true;
-      for (let i = 0; i < length; i++) {
-        if (bytes[i] !== buf[start + i]) {
-          same = false;
-          break;
-        }
-      }
-      if (same) {
-        this.lastNames = k;
-        return kept[k]!;
-      }
-    }
-    const names: Names = {
-      bytes: Buffer.from(buf.subarray(start, pickEnd)),
-      service: buf.toString('utf8', start, serviceEnd),
-      revision: buf.toString('utf8', serviceEnd + 1, revisionEnd),
-      pick: buf.toString('utf8', revisionEnd + 1, pickEnd),
+    return {
+      service: buf.toString('utf8', first, ends[0]),
+      revision: buf.toString('utf8', ends[0]! + 1, ends[1]),
+      pick: buf.toString('utf8', ends[1]! + 1, ends[2]),
+      status,
+      requestMs,
+      kind,
     };
-    if (kept.length >= NAMES_KEPT) kept.shift();
-    kept.push(names);
-    this.lastNames = kept.length - 1;
-    return names;
   }
 }
 

@@ -14,7 +14,7 @@
 import { readSync, openSync, closeSync, fstatSync, renameSync, rmSync, statSync, readdirSync } from 'node:fs';
 import { AccessLineParser, type AccessLine } from './access-line-parser.js';
 
-export { parseAccessLine, type AccessLine } from './access-line-parser.js';
+export type { AccessLine } from './access-line-parser.js';
 
 /** How the file is bounded. */
 export interface AccessLogRotation {

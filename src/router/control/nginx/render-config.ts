@@ -212,6 +212,7 @@ function renderService({ service, index, keepalive, accessLog, out, upstreams }:
     // This is where a service spends most of its life, and it costs nginx no more than a
     // hand-written proxy does.
     const pick = weight >= 100 ? canary! : service.stable;
+    checkName('revision', pick); // written into the log format as it is
     const revision = servedBy(pick);
     const format = `graylane_s${index}`;
     out.push(`log_format ${format} '${LOG_MARK}|${service.name}|${revision}|${pick}|$status|$request_time|$upstream_response_time|request';`);
