@@ -8,6 +8,8 @@ describe('the data plane under `graylane status`', () => {
   it('says where the router runs without workers', () => {
     expect(renderDataPlane({ kind: 'in-daemon', url: 'http://127.0.0.1:8080' })).toBe('data plane: the router inside the daemon at http://127.0.0.1:8080 (it stops with the daemon: spec.router.workers 0)');
     expect(renderDataPlane({ kind: 'nginx', url: 'http://127.0.0.1:8080' })).toBe('data plane: nginx at http://127.0.0.1:8080');
+    expect(renderDataPlane({ kind: 'nginx', url: 'http://127.0.0.1:8080', nginxPid: 41, adopted: false })).toBe('data plane: nginx (master pid 41) at http://127.0.0.1:8080');
+    expect(renderDataPlane({ kind: 'nginx', url: 'http://127.0.0.1:8080', nginxPid: 41, adopted: true })).toBe('data plane: nginx (master pid 41, adopted from an earlier daemon) at http://127.0.0.1:8080');
   });
 
   it('names the workers serving, and says nothing of deaths when none died', () => {

@@ -8,7 +8,7 @@ const plural = (n: number, one: string, many: string) => `${n} ${n === 1 ? one :
 /** Where the router runs and, with workers, which serve and the latest that died (local time). */
 export function renderDataPlane(v: DataPlaneView): string {
   if (v.kind === 'in-daemon') return `data plane: the router inside the daemon at ${v.url} (it stops with the daemon: spec.router.workers 0)`;
-  if (v.kind === 'nginx') return `data plane: nginx at ${v.url}`;
+  if (v.kind === 'nginx') return `data plane: nginx${v.nginxPid === undefined ? '' : ` (master pid ${v.nginxPid}${v.adopted ? ', adopted from an earlier daemon' : ''})`} at ${v.url}`;
   const workers = v.workers ?? [];
   const serving = workers.filter((w) => w.retiring !== true);
   const retiring = workers.length - serving.length;

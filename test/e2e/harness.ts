@@ -9,6 +9,7 @@ import { shopReleaseAppYaml } from '../fixtures/shop-release-app.js';
 import { main } from '../../src/cli/main.js';
 import type { DaemonInfo } from '../../src/api/state-dir.js';
 import type { LoadSummary } from '../../src/demo/load-generator.js';
+import { stopLeftoverNginx } from '../../src/router/control/nginx/leftover-nginx.js';
 import { signalChild } from '../../src/lib/signal-child.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
@@ -85,7 +86,9 @@ const startedStateDirs = new Set<string>();
 
 // The router supervisor outlives a daemon that is killed, by design: whatever a test left serving
 // (a kill -9 not followed by another up, a failed test) is stopped once the file's tests are done.
-afterAll(() => {
+afterAll(async () => {
+  // So does a managed nginx (spec.router.type: nginx).
+  for (const stateDir of startedStateDirs) await stopLeftoverNginx({ prefixDir: join(stateDir, 'nginx'), timeoutMs: 0 });
   for (const stateDir of startedStateDirs) {
     let pid: number;
     try {
@@ -172,6 +175,18 @@ export function startLoad(url: string, rps: number, durationMs: number): { done:
     });
   });
   return { done, stop: () => signalChild(proc, 'SIGTERM') };
+}
+
+/**
+ * `kill -9` of the daemon `killAfterMs` into `durationMs` of keep-alive load at `rps` on its
+ * router; resolves to the load's summary once both are over.
+ */
+export async function crashUnderLoad(d: Daemon, options: { rps: number; durationMs: number; killAfterMs: number }): Promise<LoadSummary> {
+  const load = startLoad(`${d.info.routerUrl}/`, options.rps, options.durationMs);
+  await new Promise((r) => setTimeout(r, options.killAfterMs));
+  signalChild(d.proc, 'SIGKILL');
+  await new Promise((r) => d.proc.once('exit', r));
+  return load.done;
 }
 
 /** GET through the router; returns the JSON body. */

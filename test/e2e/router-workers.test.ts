@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { availableParallelism } from 'node:os';
 import { afterAll, expect, it } from 'vitest';
 import { supervisorChildren } from '../fixtures/router/supervisor-children.js';
-import { alive, appDir, BIN, cli, startDaemon, startLoad, stopDaemon, stopDaemonsAndSupervisors, versionCounts, view, waitFor, writeApp, type Daemon } from './harness.js';
+import { alive, appDir, BIN, cli, crashUnderLoad, startDaemon, stopDaemon, stopDaemonsAndSupervisors, versionCounts, view, waitFor, writeApp, type Daemon } from './harness.js';
 import { signalChild } from '../../src/lib/signal-child.js';
 
 const canary = '      canary:\n        steps: [{setWeight: 50}, {pause: {}}, {setWeight: 80}, {pause: {}}]';
@@ -49,11 +49,7 @@ it('kill -9 of the daemon under load: no request fails; a restarted daemon adopt
     return v.phase === 'Paused' && v.step === 2;
   }, 30_000, 'paused at step 2');
 
-  const load = startLoad(`${first.info.routerUrl}/`, 100, 8000);
-  await new Promise((r) => setTimeout(r, 2500));
-  signalChild(first.proc, 'SIGKILL');
-  await new Promise((r) => first.proc.once('exit', r));
-  const summary = await load.done;
+  const summary = await crashUnderLoad(first, { rps: 100, durationMs: 8000, killAfterMs: 2500 });
   expect(summary.sent).toBeGreaterThan(300);
   expect(summary.failed).toBe(0);
   expect(summary.ok).toBe(summary.sent);

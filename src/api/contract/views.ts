@@ -207,7 +207,8 @@ export const DataPlaneViewSchema = Type.Object({
   url: Type.String({ description: 'the router\'s base URL' }),
   httpsUrl: Type.Optional(Type.String({ description: 'its HTTPS base URL, when spec.router.tls is set' })),
   supervisorPid: Type.Optional(Type.Integer({ description: 'the router supervisor (kind workers)' })),
-  adopted: Type.Optional(Type.Boolean({ description: 'the supervisor was started by an earlier daemon and adopted by this one' })),
+  adopted: Type.Optional(Type.Boolean({ description: 'the supervisor (kind workers) or nginx (kind nginx) was started by an earlier daemon and adopted by this one' })),
+  nginxPid: Type.Optional(Type.Integer({ description: 'the nginx master graylane runs (kind nginx; absent when graylane writes an include file for an nginx you run)' })),
   workers: Type.Optional(Type.Array(Type.Object({
     pid: Type.Integer(),
     startedAtMs: Type.Number({ description: 'epoch ms' }),

@@ -96,6 +96,7 @@ export function registerDaemonCommands(program: Command, ctx: CliContext): void 
       ctx.print(`  CLI      graylane get   (in any directory while this is the only daemon; else export GRAYLANE_STATE_DIR=${stateDir})`);
       const sup = daemon.routerSupervisor;
       if (sup) ctx.print(`  router supervisor pid ${sup.pid}${sup.adopted ? ', adopted from an earlier daemon' : ''}${sup.resizedFrom !== undefined ? ` (resized from ${sup.resizedFrom} workers)` : ''} (Ctrl-C stops it; a crash leaves it serving)`);
+      if (daemon.nginx) ctx.print(`  nginx pid ${daemon.nginx.pid}${daemon.nginx.adopted ? ', adopted from an earlier daemon' : ''} (Ctrl-C stops it; a crash leaves it serving)`);
       if (daemon.adoption.adopted > 0) ctx.print(`  re-adopted ${daemon.adoption.adopted} running instance(s)`);
       for (const r of daemon.adoption.rejected) ctx.warn(`warning: ${r}`);
       for (const w of daemon.warnings) ctx.warn(`warning: ${w}`);

@@ -27,7 +27,8 @@ import { StoreError, type Store } from '../../state/store.js';
 import { ControlPlaneError } from '../control-plane.js';
 import { LocalController } from './local-controller.js';
 import { analysisLoadChecks } from '../../analysis/load-checks.js';
-import { startNginxDataPlane, type NginxDataPlane } from './nginx-data-plane.js';
+import { nginxPrefixDir, startNginxDataPlane, type NginxDataPlane } from './nginx-data-plane.js';
+import { stopLeftoverNginx } from '../../router/control/nginx/leftover-nginx.js';
 import { trafficLoadChecks } from '../../traffic/load-checks.js';
 
 /** Options of {@link startLocalDaemon}. */
@@ -77,6 +78,8 @@ export interface LocalDaemon {
    * before when this daemon resized it; undefined in-process.
    */
   routerSupervisor: { pid: number; adopted: boolean; resizedFrom?: number } | undefined;
+  /** The nginx master graylane runs as the data plane (`spec.router.type: nginx`, managed), and whether an earlier daemon's was adopted. */
+  nginx?: { pid: number; adopted: boolean };
   /** What the start could not do as asked and went on without (a worker priority refused). */
   warnings: string[];
   /** Whether requests are routed inside this process (the in-process router), not by other processes. */
@@ -280,15 +283,21 @@ export async function startLocalDaemon(options: LocalDaemonOptions): Promise<Loc
     store.close();
     throw err;
   }
-  if (workers === undefined) {
+  const runs = nginx ? (app.spec.router?.nginx ? 'the nginx you run as its data plane' : 'nginx as its data plane') : workers === undefined ? 'the router inside itself (router workers 0)' : 'router workers as its data plane';
+  try {
     // A supervisor an earlier daemon left serving holds the address this data plane listens on.
-    try {
+    if (workers === undefined) {
       const pid = await stopLeftoverSupervisor({ stateDir: options.stateDir, drainTimeoutMs: Math.min(drainTimeoutMs, 5000) });
-      if (pid !== undefined) orphans.push(`stopped the router supervisor pid ${pid} an earlier daemon left serving: this daemon runs ${nginx ? 'nginx as its data plane' : 'the router inside itself (router workers 0)'}`);
-    } catch (err) {
-      store.close();
-      throw err;
+      if (pid !== undefined) orphans.push(`stopped the router supervisor pid ${pid} an earlier daemon left serving: this daemon runs ${runs}`);
     }
+    // So does the nginx it ran, unless this daemon runs that nginx again (it is adopted then).
+    if (!nginx || app.spec.router?.nginx) {
+      const pid = await stopLeftoverNginx({ prefixDir: nginxPrefixDir(options.stateDir), timeoutMs: Math.min(drainTimeoutMs, 5000) });
+      if (pid !== undefined) orphans.push(`stopped nginx pid ${pid} an earlier daemon left serving: this daemon runs ${runs}`);
+    }
+  } catch (err) {
+    store.close();
+    throw err;
   }
   if (nginx) return startWithNginx({ options, app, text, appFile, store, orphans, listen, drainTimeoutMs });
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
@@ -373,15 +382,19 @@ async function startWithNginx(ctx: {
     logRotation: { ...(logs.maxFileBytes !== undefined && { maxBytes: logs.maxFileBytes }), ...(logs.keepFiles !== undefined && { keepFiles: logs.keepFiles }) },
     ...(logs.retention !== undefined && { logRetentionMs: parseDurationMs(logs.retention) }),
   });
+  const { pid, adopted, stoppedLeftover } = plane.control;
+  if (stoppedLeftover !== undefined) ctx.orphans.push(stoppedLeftover);
   const controller = new LocalController({
     store, processRuntime, staticRuntime: createRuntime('static', {}), router: plane.control, drainTimeoutMs,
-    dataPlane: () => Promise.resolve({ kind: 'nginx', url: plane.url }),
+    dataPlane: () => Promise.resolve({ kind: 'nginx', url: plane.url, ...(pid !== undefined && { nginxPid: pid, adopted }) }),
   });
   // As with the built-in router: a controller that never started has only its runtime to shut.
+  // An nginx an earlier daemon left serving goes on serving its last table, as it did before.
   const fail = async (err: unknown, started: boolean): Promise<never> => {
     if (started) await controller.stop({ stopInstances: false });
     else await processRuntime.shutdown({ stopInstances: false });
-    await plane.control.stop({ timeoutMs: 1000 });
+    if (adopted) await plane.control.detach();
+    else await plane.control.stop({ timeoutMs: 1000 });
     store.close();
     if (err instanceof StoreError) throw new DaemonStartError('StateUnusable', err.message);
     if (err instanceof ControlPlaneError) throw new DaemonStartError('InvalidApp', err.message, err.details);
@@ -403,6 +416,7 @@ async function startWithNginx(ctx: {
     routerUrl: plane.url,
     adminUrl: undefined,
     routerSupervisor: undefined,
+    ...(pid !== undefined && { nginx: { pid, adopted } }),
     warnings: plane.control.priorityRefused === undefined ? [] : [plane.control.priorityRefused],
     routesInProcess: false,
     adoption,

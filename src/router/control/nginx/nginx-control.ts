@@ -6,7 +6,7 @@
  * their reload command (`include`).
  */
 import { spawn } from 'node:child_process';
-import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import type {
@@ -17,7 +17,8 @@ import type { ApplyTableResult, DrainOutcome, RouterControl, RouterSnapshot } fr
 import { AccessCounters } from './access-counters.js';
 import { followAccessLog, type AccessLogReader } from './access-log-reader.js';
 import { NginxRunError } from './errors.js';
-import { startNginx, type NginxProcess } from './nginx-process.js';
+import { adoptNginx, nginxConfFile, startNginx, type NginxProcess } from './nginx-process.js';
+import { findLeftoverNginx, removeNginxRecord, stopLeftoverNginx, writeNginxRecord } from './leftover-nginx.js';
 import { renderHttpConfig } from './render-config.js';
 import { signalChild } from '../../../lib/signal-child.js';
 
@@ -59,8 +60,28 @@ export interface NginxRouterControlOptions {
 export interface NginxRouterControl extends RouterControl {
   /** Stops nginx (managed mode: gracefully, in-flight requests finish) and the log reader. */
   stop(options?: { timeoutMs?: number }): Promise<void>;
+  /** Stops the log reader and leaves nginx serving its last table, for the next daemon to adopt (what a crash does, on purpose). */
+  detach(): Promise<void>;
   /** Managed mode: why nginx could not be given the `workerPriority` asked for; undefined when it was, or none was asked. */
   readonly priorityRefused: string | undefined;
+  /** Managed mode: the nginx master's pid; undefined for the user's nginx. */
+  readonly pid: number | undefined;
+  /** Managed mode: whether the nginx an earlier daemon left serving was adopted rather than a new one started. */
+  readonly adopted: boolean;
+  /** Managed mode: a sentence when a leftover nginx that did not fit was stopped to start this one. */
+  readonly stoppedLeftover: string | undefined;
+}
+
+/** The nginx a control drives, and how it came to. */
+interface ManagedState {
+  /** The managed nginx; undefined in include mode. */
+  nginx: NginxProcess | undefined;
+  /** Taken over from an earlier daemon. */
+  adopted: boolean;
+  /** The http configuration in force: an adopted nginx's routes.conf; undefined when not known. */
+  inForce: string | undefined;
+  /** See {@link NginxRouterControl.stoppedLeftover}. */
+  stoppedLeftover: string | undefined;
 }
 
 const ZERO_RELEASE: ReleaseStats = { assigned: { stable: 0, canary: 0 }, pinned: { stable: 0, canary: 0 }, fallbacks: 0, unreadyServed: 0, forgedTokens: 0, skewErrors: 0, lastPinnedMs: {} };
@@ -91,16 +112,31 @@ class NginxControl implements NginxRouterControl {
   private readonly drains = new Map<string, number[] | 'include'>();
   private queue: Promise<unknown> = Promise.resolve();
 
+  private readonly nginx: NginxProcess | undefined;
+  /** The http configuration nginx runs, when this control knows it: a table rendered the same needs no reload. */
+  private inForce: string | undefined;
+  readonly adopted: boolean;
+  readonly stoppedLeftover: string | undefined;
+
   get priorityRefused(): string | undefined {
     return this.nginx?.priorityRefused;
+  }
+
+  get pid(): number | undefined {
+    return this.nginx?.pid;
   }
 
   constructor(
     private readonly options: NginxRouterControlOptions,
     private readonly reader: AccessLogReader,
     private readonly counters: AccessCounters,
-    private readonly nginx: NginxProcess | undefined,
-  ) {}
+    managed: ManagedState,
+  ) {
+    this.nginx = managed.nginx;
+    this.inForce = managed.inForce;
+    this.adopted = managed.adopted;
+    this.stoppedLeftover = managed.stoppedLeftover;
+  }
 
   applyTable(table: RouteTable): Promise<ApplyTableResult> {
     // One reload at a time: a second apply waits for the first to be in force.
@@ -116,7 +152,12 @@ class NginxControl implements NginxRouterControl {
     const { http } = renderHttpConfig(table, { listen: this.options.listen, accessLog: this.reader.path });
     const removed = routedIds(this.table).filter((id) => !routedIds(table).includes(id));
     let oldWorkers: number[] | 'include';
-    if (this.nginx) {
+    if (http === this.inForce) {
+      // nginx routes this table already (a daemon that adopted nginx applies the table it left):
+      // a reload would only cost keep-alive clients their idle connections. No worker served
+      // anything else, so there is nothing to drain.
+      oldWorkers = [];
+    } else if (this.nginx) {
       oldWorkers = await this.nginx.reload(http);
     } else {
       const mode = this.options.mode as Extract<NginxMode, { type: 'include' }>;
@@ -125,6 +166,7 @@ class NginxControl implements NginxRouterControl {
       await run(mode.reloadCommand, this.options.reloadTimeoutMs ?? 10_000);
       oldWorkers = 'include';
     }
+    this.inForce = http;
     for (const id of routedIds(table)) this.drains.delete(id);
     for (const id of removed) this.drains.set(id, oldWorkers);
     this.table = structuredClone(table);
@@ -189,7 +231,12 @@ class NginxControl implements NginxRouterControl {
 
   async stop(options: { timeoutMs?: number } = {}): Promise<void> {
     await this.nginx?.stop(options);
+    if (this.nginx && this.options.mode.type === 'managed') removeNginxRecord(this.options.mode.prefixDir);
     // nginx's workers wrote their buffers as they exited: the last lines are read before closing.
+    await this.reader.close();
+  }
+
+  async detach(): Promise<void> {
     await this.reader.close();
   }
 }
@@ -219,20 +266,47 @@ export async function startNginxRouterControl(options: NginxRouterControlOptions
       // The user's nginx: a reload opens the log files anew too, and its processes are not ours to watch.
       : { maxBytes: options.accessLogMaxBytes ?? 16 * 1024 * 1024, reopen: () => run(mode.reloadCommand, options.reloadTimeoutMs ?? 10_000) },
   });
-  if (mode.type === 'include') return new NginxControl(options, reader, counters, undefined);
+  if (mode.type === 'include') return new NginxControl(options, reader, counters, { nginx: undefined, adopted: false, inForce: undefined, stoppedLeftover: undefined });
   try {
-    nginx = await startNginx({
-      prefixDir: mode.prefixDir,
-      workers: mode.workers ?? 'auto',
-      workerPriority: mode.workerPriority,
-      workerShutdownTimeoutMs: options.drainTimeoutMs ?? 30_000,
-      http: renderHttpConfig({ services: [] }, { listen: options.listen, accessLog, starting: true }).http,
-      ...(mode.binary !== undefined && { binary: mode.binary }),
-      ...(options.reloadTimeoutMs !== undefined && { timeoutMs: options.reloadTimeoutMs }),
-    });
-    return new NginxControl(options, reader, counters, nginx);
+    const started = await adoptOrStart(options, mode, accessLog);
+    nginx = started.nginx;
+    return new NginxControl(options, reader, counters, started);
   } catch (err) {
     await reader.close();
     throw err;
   }
+}
+
+/**
+ * The nginx of a managed data plane: the one an earlier daemon left serving in the prefix
+ * directory when it was started for the same address and priority (its last configuration stays in
+ * force until the first table is applied), else a new one, after stopping a leftover that does not
+ * fit (it holds the port, or one this data plane no longer wants).
+ */
+async function adoptOrStart(options: NginxRouterControlOptions, mode: Extract<NginxMode, { type: 'managed' }>, accessLog: string): Promise<ManagedState> {
+  const timeoutMs = options.reloadTimeoutMs ?? 10_000;
+  const common = {
+    prefixDir: mode.prefixDir,
+    workers: mode.workers ?? 'auto',
+    workerPriority: mode.workerPriority,
+    workerShutdownTimeoutMs: options.drainTimeoutMs ?? 30_000,
+    ...(mode.binary !== undefined && { binary: mode.binary }),
+    timeoutMs,
+  };
+  const leftover = findLeftoverNginx(mode.prefixDir);
+  const record = leftover?.record;
+  if (leftover && record && record.listen === options.listen && record.workerPriority === (mode.workerPriority ?? null)) {
+    const main = () => readFileSync(nginxConfFile(mode.prefixDir), 'utf8');
+    const mainBefore = main();
+    const nginx = adoptNginx({ ...common, pid: leftover.pid, priorityRefused: record.priorityRefused ?? undefined });
+    // The file a reload put in force (one is renamed into place only once `nginx -t` passed it),
+    // unless the main configuration changed (another worker count): then the first table reloads.
+    const inForce = main() === mainBefore ? readFileSync(join(mode.prefixDir, 'routes.conf'), 'utf8') : undefined;
+    return { nginx, adopted: true, inForce, stoppedLeftover: undefined };
+  }
+  const stopped = leftover ? await stopLeftoverNginx({ prefixDir: mode.prefixDir, timeoutMs: Math.min(options.drainTimeoutMs ?? 30_000, 5000) }) : undefined;
+  const nginx = await startNginx({ ...common, http: renderHttpConfig({ services: [] }, { listen: options.listen, accessLog, starting: true }).http });
+  writeNginxRecord(mode.prefixDir, { pid: nginx.pid, listen: options.listen, workerPriority: mode.workerPriority ?? null, priorityRefused: nginx.priorityRefused ?? null });
+  const why = !record ? 'no record of what it was started for' : record.listen !== options.listen ? `it listened on ${record.listen}, not ${options.listen}` : `it ran at worker priority ${record.workerPriority ?? 'default'}, not ${mode.workerPriority ?? 'default'}`;
+  return { nginx, adopted: false, inForce: undefined, stoppedLeftover: stopped === undefined ? undefined : `stopped nginx pid ${stopped} an earlier daemon left serving (${why}) and started pid ${nginx.pid}` };
 }

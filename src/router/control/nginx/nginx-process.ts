@@ -1,7 +1,8 @@
 /**
- * Debian's nginx as a child process graylane owns: its own prefix directory, `daemon off` so the
- * master stays our child, a configuration test before every reload (a bad render never replaces a
- * good one), and reloads by SIGHUP to the master, confirmed by watching its workers.
+ * Debian's nginx as a process graylane owns: its own prefix directory, `daemon off` so the master
+ * stays our child, a configuration test before every reload (a bad render never replaces a good
+ * one), and reloads by SIGHUP to the master, confirmed by watching its workers. A master an
+ * earlier daemon started (and left serving when it died) is adopted by its pid instead.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { chmodSync, mkdirSync, readdirSync, readFileSync, readlinkSync, renameSync, statSync, writeFileSync } from 'node:fs';
@@ -53,8 +54,62 @@ export interface NginxProcess {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** How the master is reached: the child this process spawned, or the pid of one an earlier daemon did. */
+interface NginxMaster {
+  /** Its pid. */
+  readonly pid: number;
+  /** Whether it still runs. */
+  running(): boolean;
+  /** Sends it `signal` when it still runs. */
+  signal(signal: NodeJS.Signals): void;
+  /** Resolves once it is gone. */
+  exited(): Promise<void>;
+}
+
+function childMaster(child: ChildProcess): NginxMaster {
+  const running = () => child.exitCode === null && child.signalCode === null;
+  return {
+    // Read when asked: a spawn that failed has no pid, and that is checked after construction.
+    get pid() {
+      return child.pid!;
+    },
+    running,
+    signal: (signal) => void signalChild(child, signal),
+    exited: () => (running() ? new Promise<void>((r) => child.once('exit', () => r())) : Promise.resolve()),
+  };
+}
+
+/**
+ * A master this process did not spawn: it runs while its pid carries nginx's master title for this
+ * prefix's configuration (so a pid reused by anything else is never signalled); its exit is polled.
+ */
+function pidMaster(pid: number, conf: string): NginxMaster {
+  const running = () => isNginxMaster(pid, conf);
+  return {
+    pid,
+    running,
+    signal: (signal) => {
+      if (!running()) return;
+      try {
+        process.kill(pid, signal);
+      } catch {
+        // Gone between the check and the signal.
+      }
+    },
+    exited: async () => {
+      while (running()) await sleep(50);
+    },
+  };
+}
+
+/** Whether `pid` is a running nginx master started with the configuration file `conf`. */
+export function isNginxMaster(pid: number, conf: string): boolean {
+  const title = titleOf(pid);
+  return title.startsWith('nginx: master process') && title.split(' ').includes(conf);
+}
+
 /** Pids of a process's children, from /proc. */
-function childrenOf(pid: number): number[] {
+export function childrenOf(pid: number): number[] {
   try {
     return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
   } catch {
@@ -133,7 +188,7 @@ class ManagedNginx implements NginxProcess {
   private stopped = false;
 
   constructor(
-    private readonly child: ChildProcess,
+    private readonly master: NginxMaster,
     private readonly binary: string,
     private readonly dir: string,
     private readonly timeoutMs: number,
@@ -141,7 +196,7 @@ class ManagedNginx implements NginxProcess {
   ) {}
 
   get pid(): number {
-    return this.child.pid!;
+    return this.master.pid;
   }
 
   workers(): number[] {
@@ -149,14 +204,14 @@ class ManagedNginx implements NginxProcess {
   }
 
   async reload(http: string): Promise<number[]> {
-    if (this.stopped || this.child.exitCode !== null) throw new NginxRunError('NotStarted', 'nginx is not running');
+    if (this.stopped || !this.master.running()) throw new NginxRunError('NotStarted', 'nginx is not running');
     const next = join(this.dir, 'routes.next.conf');
     writeFileSync(next, http);
     writeFileSync(join(this.dir, 'nginx.test.conf'), readFileSync(join(this.dir, 'nginx.conf'), 'utf8').replace(join(this.dir, 'routes.conf'), next));
     await testConfig(this.binary, this.dir, join(this.dir, 'nginx.test.conf'), this.timeoutMs);
     renameSync(next, join(this.dir, 'routes.conf'));
     const before = this.workers();
-    signalChild(this.child, 'SIGHUP');
+    this.master.signal('SIGHUP');
     // In force once new workers run and no old one can take a connection any more. An old worker
     // retitles itself "is shutting down" on the master's QUIT just before it closes its listening
     // sockets; on a loaded machine it can be descheduled in between, so what is checked is the
@@ -186,8 +241,8 @@ class ManagedNginx implements NginxProcess {
   }
 
   reopenLogs(): Promise<void> {
-    if (this.stopped || this.child.exitCode !== null) return Promise.reject(new NginxRunError('NotStarted', 'nginx is not running'));
-    signalChild(this.child, 'SIGUSR1');
+    if (this.stopped || !this.master.running()) return Promise.reject(new NginxRunError('NotStarted', 'nginx is not running'));
+    this.master.signal('SIGUSR1');
     return Promise.resolve();
   }
 
@@ -198,10 +253,20 @@ class ManagedNginx implements NginxProcess {
 
   async stop(options: { timeoutMs?: number } = {}): Promise<void> {
     this.stopped = true;
-    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
-    const exited = new Promise<void>((r) => this.child.once('exit', () => r()));
-    signalChild(this.child, 'SIGQUIT');
-    const timer = setTimeout(() => signalChild(this.child, 'SIGKILL'), options.timeoutMs ?? 5000);
+    if (!this.master.running()) return;
+    const exited = this.master.exited();
+    this.master.signal('SIGQUIT');
+    const timer = setTimeout(() => {
+      // nginx's workers outlive a master killed with -9 and would go on holding the port.
+      for (const worker of this.workers()) {
+        try {
+          process.kill(worker, 'SIGKILL');
+        } catch {
+          // Gone meanwhile.
+        }
+      }
+      this.master.signal('SIGKILL');
+    }, options.timeoutMs ?? 5000);
     await exited;
     clearTimeout(timer);
   }
@@ -218,11 +283,14 @@ export function othersCanReach(dir: string): boolean {
   }
 }
 
-/** Writes the configuration into `prefixDir` and starts nginx; resolves once its workers run. */
-export async function startNginx(options: NginxProcessOptions): Promise<NginxProcess> {
-  const binary = options.binary ?? '/usr/sbin/nginx';
+/** The configuration file of the nginx graylane runs in `prefixDir`. */
+export function nginxConfFile(prefixDir: string): string {
+  return join(prefixDir, 'nginx.conf');
+}
+
+/** Writes `nginx.conf` (the main configuration, which includes `routes.conf`) into `prefixDir`. */
+function writeMainConfig(options: Pick<NginxProcessOptions, 'prefixDir' | 'workers' | 'workerPriority' | 'workerShutdownTimeoutMs'>): void {
   const dir = options.prefixDir;
-  const timeoutMs = options.timeoutMs ?? 10_000;
   for (const d of ['', 'body', 'proxy', 'fastcgi', 'uwsgi', 'scgi']) mkdirSync(join(dir, d), { recursive: true });
   // Started as root, nginx runs its workers as nobody, and a worker reopens the access log itself
   // (on USR1): it must be able to reach the directory, or it keeps writing the rotated file (whose
@@ -231,8 +299,29 @@ export async function startNginx(options: NginxProcessOptions): Promise<NginxPro
   const root = process.getuid?.() === 0;
   if (root) chmodSync(dir, statSync(dir).mode | 0o011);
   const workerUser = root && !othersCanReach(dir) ? userInfo().username : undefined;
+  writeFileSync(nginxConfFile(dir), renderMainConfig({ prefixDir: dir, workers: options.workers, workerPriority: options.workerPriority, workerUser, workerShutdownTimeoutMs: options.workerShutdownTimeoutMs, httpInclude: join(dir, 'routes.conf') }));
+}
+
+/**
+ * Takes over the master at `pid` that an earlier daemon started in `prefixDir` and left serving:
+ * its `routes.conf` stays in force until the next reload, which also puts `workers` and the
+ * shutdown timeout in force (the main configuration is written anew for it). Throws `NotStarted`
+ * when `pid` is not that master.
+ */
+export function adoptNginx(options: Omit<NginxProcessOptions, 'http' | 'workerPriority'> & { pid: number; priorityRefused: string | undefined; workerPriority?: number | undefined }): NginxProcess {
+  const conf = nginxConfFile(options.prefixDir);
+  if (!isNginxMaster(options.pid, conf)) throw new NginxRunError('NotStarted', `pid ${options.pid} is not the nginx master of ${options.prefixDir}`);
+  writeMainConfig(options);
+  return new ManagedNginx(pidMaster(options.pid, conf), options.binary ?? '/usr/sbin/nginx', options.prefixDir, options.timeoutMs ?? 10_000, options.priorityRefused);
+}
+
+/** Writes the configuration into `prefixDir` and starts nginx; resolves once its workers run. */
+export async function startNginx(options: NginxProcessOptions): Promise<NginxProcess> {
+  const binary = options.binary ?? '/usr/sbin/nginx';
+  const dir = options.prefixDir;
+  const timeoutMs = options.timeoutMs ?? 10_000;
+  writeMainConfig(options);
   writeFileSync(join(dir, 'routes.conf'), options.http);
-  writeFileSync(join(dir, 'nginx.conf'), renderMainConfig({ prefixDir: dir, workers: options.workers, workerPriority: options.workerPriority, workerUser, workerShutdownTimeoutMs: options.workerShutdownTimeoutMs, httpInclude: join(dir, 'routes.conf') }));
   await testConfig(binary, dir, join(dir, 'nginx.conf'), timeoutMs);
   const priority = options.workerPriority;
   const child = spawn(binary, ['-p', dir, '-e', join(dir, 'error.log'), '-c', join(dir, 'nginx.conf')], { stdio: ['ignore', 'ignore', 'pipe'], detached: priority !== undefined });
@@ -241,7 +330,7 @@ export async function startNginx(options: NginxProcessOptions): Promise<NginxPro
   // The session exists once spawn returns (libuv waits for the exec); its workers, forked later or not, share it.
   const refused = priority === undefined || child.pid === undefined ? undefined : setSessionPriority(priority, `/proc/${child.pid}/autogroup`);
   const priorityRefused = refused === undefined || priority === undefined ? undefined : priorityRefusal({ who: 'nginx\'s workers', priority, code: refused, runAt: 'the default' });
-  const nginx = new ManagedNginx(child, binary, dir, timeoutMs, priorityRefused);
+  const nginx = new ManagedNginx(childMaster(child), binary, dir, timeoutMs, priorityRefused);
   const end = Date.now() + timeoutMs;
   for (;;) {
     if (child.exitCode !== null || child.pid === undefined) {

@@ -18,6 +18,13 @@ describe('rendering a route table as nginx configuration', () => {
     expect(http).toContain('access_log "/s/nginx/access.log" graylane_log buffer=64k flush=200ms;');
   });
 
+  it('renders the same instances as the same text in whatever order the table lists them', () => {
+    const instances = [{ id: 'b', address: '127.0.0.1:20', ready: true }, { id: 'd', address: '127.0.0.1:3', ready: true }];
+    const listed = (order: typeof instances) => renderHttpConfig({ services: [{ ...base, revisions: { ...base.revisions, v2: { instances: order } } }] }, opts).http;
+    expect(listed([...instances].reverse())).toBe(listed(instances));
+    expect(listed(instances)).toContain('  server 127.0.0.1:20 max_fails=0;\n  server 127.0.0.1:3 max_fails=0;\n');
+  });
+
   it('gives a service that one revision takes whole a location with nothing left to decide per request', () => {
     const steady = renderHttpConfig({ services: [{ ...base, canaryWeight: 0 }] }, opts).http;
     expect(steady).toContain(`log_format graylane_s0 'gl1|web|v1|v1|$status|$request_time|$upstream_response_time|request';`);

@@ -183,7 +183,9 @@ function renderService({ service, index, keepalive, accessLog, out, upstreams }:
   names.forEach((rev) => checkName('revision', rev));
   const ready = new Map<string, string[]>();
   names.forEach((rev, j) => {
-    const addresses = service.revisions[rev]!.instances.filter((i) => i.ready && !i.draining).map((i) => i.address);
+    // Sorted: the same instances render the same text in whatever order a table lists them (a
+    // daemon that adopted them lists them as it found them), and the same text needs no reload.
+    const addresses = service.revisions[rev]!.instances.filter((i) => i.ready && !i.draining).map((i) => i.address).sort();
     if (addresses.length === 0) return;
     const name = `${s}_r${j}`;
     ready.set(rev, addresses);
