@@ -230,7 +230,11 @@ export class LocalController implements ControlPlane {
       await Promise.all(instances.map((i) => processRuntime.stopInstance({ id: i.id, beforeStop: (info) => this.routing.unroute(info) })));
       for (const i of instances) this.store.deleteInstance(i.id);
     }
-    await processRuntime.shutdown({ stopInstances: false });
+    // One a pass started after the listing above (a retirement or an apply still under way) is
+    // stopped by the runtime, which from this call on starts nothing more.
+    const late = options.stopInstances ? processRuntime.listInstances().map((i) => i.id) : [];
+    await processRuntime.shutdown({ stopInstances: options.stopInstances });
+    for (const id of late) this.store.deleteInstance(id);
     await staticRuntime.shutdown({ stopInstances: false });
   }
 

@@ -11,6 +11,7 @@ import { describeRuntimeConformance } from '../runtime.case.test.js';
 import type { AdoptRecord, InstanceChange, InstanceInfo } from '../runtime.js';
 import { waitForInstances } from '../wait.js';
 import { isAlive } from './proc-fs.js';
+import { findOrphans } from './orphans.js';
 import { adoptRecordOf, ProcessRuntime, type ProcessRuntimeOptions } from './process-runtime.js';
 import { signalChild } from '../../lib/signal-child.js';
 
@@ -304,6 +305,22 @@ describe('ProcessRuntime: stopping', () => {
   it('rejects an unknown instance id', async () => {
     const runtime = makeRuntime();
     await expect(runtime.stopInstance({ id: 'nope' })).rejects.toMatchObject({ code: 'InstanceNotFound' });
+  });
+
+  it('refuses, once a shutdown with stopInstances began, to start anything more: no process outlives it', async () => {
+    const stateDir = mkdtempSync(path.join(os.tmpdir(), 'graylane-rt-'));
+    const runtime = makeRuntime({ stateDir });
+    await runtime.ensureInstances({ service: 'api', revision: 'r1', template: template(), replicas: 1 });
+    await waitForInstances(runtime, allReady(1), { timeoutMs: 20_000 });
+    const launching = runtime.ensureInstances({ service: 'api', revision: 'r2', template: template(), replicas: 1 });
+    const stopping = runtime.shutdown({ stopInstances: true });
+    // A pass of the control plane that comes in while the instances stop (Ctrl-C just after an apply).
+    const late = runtime.ensureInstances({ service: 'api', revision: 'r3', template: template(), replicas: 1 }).then(() => undefined, (err: unknown) => err);
+    await stopping;
+    await launching;
+    expect(await late).toMatchObject({ code: 'RuntimeClosed' });
+    expect(findOrphans({ stateDir, known: new Set() })).toEqual([]);
+    expect(runtime.listInstances()).toEqual([]);
   });
 
   it('leaves processes running on shutdown without stopInstances', async () => {

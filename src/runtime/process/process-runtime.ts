@@ -186,10 +186,12 @@ export class ProcessRuntime implements Runtime<ProcessTemplate> {
 
   /** {@inheritDoc Runtime.shutdown} */
   async shutdown(options: { stopInstances: boolean }): Promise<void> {
+    // Closed first: a call that comes in while the instances stop is refused, and a launch under way
+    // spawns nothing (it checks before spawning), so every process is one listed below.
+    this.closed = true;
     if (options.stopInstances) {
       await Promise.all([...this.instances.keys()].map((id) => this.stopInstance({ id }).catch(() => undefined)));
     }
-    this.closed = true;
     this.logCap.close();
     clearInterval(this.sweepTimer);
     for (const inst of this.instances.values()) quiesce(inst);
