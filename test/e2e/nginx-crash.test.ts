@@ -116,3 +116,30 @@ it('the next up without nginx stops the nginx an earlier daemon left serving, an
   expect(await versionCounts(`${second.info.routerUrl}/`, 10)).toEqual({ v1: 10 });
   await stopDaemon(second);
 }, 120_000);
+
+it('nginx\'s master killed with -9 under a running daemon: nginx is started again with the routes in force, and status and the events say so', async () => {
+  const dir = appDir();
+  writeAppOnNginx(dir, 'v1');
+  const d = await startDaemon(dir);
+  daemons.push(d);
+  const pid = nginxPid(d.stateDir);
+  const workers = childrenOf(pid);
+  await waitFor(async () => (await view(d)).phase === 'Healthy', 30_000, 'v1 healthy');
+  await waitFor(async () => (await versionCounts(`${d.info.routerUrl}/`, 5)).v1 === 5, 10_000, 'v1 served');
+  process.kill(pid, 'SIGKILL');
+  const fresh = await waitFor(() => {
+    const now = nginxPid(d.stateDir);
+    return now !== pid && running(now) ? now : undefined;
+  }, 20_000, 'another nginx');
+  await waitFor(() => d.output().includes(`nginx (master pid ${fresh}) serves in place of pid ${pid}`), 10_000, 'the start again told where up runs');
+  expect(d.output()).toContain(`nginx (master pid ${pid}) exited (SIGKILL)`);
+  expect(workers.every((w) => !running(w))).toBe(true);
+  expect(await versionCounts(`${d.info.routerUrl}/`, 10)).toEqual({ v1: 10 });
+  expect((await cli(d.stateDir, ['status'])).out).toContain(`data plane: nginx (master pid ${fresh}) at ${d.info.routerUrl}`);
+  // The service's events, as the console shows them.
+  const token = readFileSync(join(d.stateDir, 'token'), 'utf8').trim();
+  const { events } = (await (await fetch(`${d.info.apiUrl}/v1/events?service=app`, { headers: { authorization: `Bearer ${token}` } })).json()) as { events: { reason: string }[] };
+  expect(events.map((e) => e.reason).filter((r) => r.startsWith('Nginx'))).toEqual(['NginxExited', 'NginxRestarted']);
+  await stopDaemon(d);
+  await waitFor(() => !running(fresh), 20_000, 'nginx stopped with its daemon');
+}, 120_000);

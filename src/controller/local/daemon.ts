@@ -370,8 +370,15 @@ async function startWithNginx(ctx: {
 }): Promise<LocalDaemon> {
   const { options, app, store, drainTimeoutMs } = ctx;
   let plane: NginxDataPlane;
+  const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+  // Told where `up` runs and in every service's event log, as a router worker's death is.
+  const told: { controller?: LocalController } = {};
+  const onWorkerEvent = (event: WorkerEvent) => {
+    log(`${new Date(event.exit.replacedBy ? event.exit.atMs + event.exit.replacedBy.afterMs : event.exit.atMs).toISOString()} ${describeWorkerEvent(event).message}`);
+    told.controller?.workerEvent(event);
+  };
   try {
-    plane = await startNginxDataPlane({ settings: app.spec.router ?? {}, listen: ctx.listen, stateDir: options.stateDir, drainTimeoutMs });
+    plane = await startNginxDataPlane({ settings: app.spec.router ?? {}, listen: ctx.listen, stateDir: options.stateDir, drainTimeoutMs, onWorkerEvent, onProblem: log });
   } catch (err) {
     store.close();
     throw new DaemonStartError('ListenFailed', `nginx, the App's data plane, did not start on ${ctx.listen.host}:${ctx.listen.port}: ${(err as Error).message}`);
@@ -386,8 +393,13 @@ async function startWithNginx(ctx: {
   if (stoppedLeftover !== undefined) ctx.orphans.push(stoppedLeftover);
   const controller = new LocalController({
     store, processRuntime, staticRuntime: createRuntime('static', {}), router: plane.control, drainTimeoutMs,
-    dataPlane: () => Promise.resolve({ kind: 'nginx', url: plane.url, ...(pid !== undefined && { nginxPid: pid, adopted }) }),
+    dataPlane: () => {
+      // Another pid once nginx was started again after its master died.
+      const now = plane.control.pid;
+      return Promise.resolve({ kind: 'nginx', url: plane.url, ...(now !== undefined && { nginxPid: now, adopted: adopted && now === pid }) });
+    },
   });
+  told.controller = controller;
   // As with the built-in router: a controller that never started has only its runtime to shut.
   // An nginx an earlier daemon left serving goes on serving its last table, as it did before.
   const fail = async (err: unknown, started: boolean): Promise<never> => {

@@ -14,6 +14,14 @@ describe('router worker events in the event log', () => {
     expect(describeWorkerEvent(replaced(41, 57))).toEqual({ level: 'info', reason: 'RouterWorkerReplaced', message: 'router worker pid 57 serves in place of pid 41, 312 ms after it exited' });
   });
 
+  it('nginx\'s master dying is a warning that its workers were stopped; its start again is info naming both pids', () => {
+    expect(describeWorkerEvent({ ...exited(41), process: 'nginx' })).toEqual({
+      level: 'warning', reason: 'NginxExited',
+      message: 'nginx (master pid 41) exited (SIGKILL) after 3m20s; its workers were stopped, cutting the requests they were serving, and nginx is started again with the routes in force',
+    });
+    expect(describeWorkerEvent({ ...replaced(41, 57), process: 'nginx' })).toEqual({ level: 'info', reason: 'NginxRestarted', message: 'nginx (master pid 57) serves in place of pid 41, 312 ms after it exited' });
+  });
+
   it('a worker dying over and over gets a few events per window and one summary of the rest', () => {
     let now = 0;
     const stored: DataPlaneEventRecord[] = [];

@@ -30,6 +30,20 @@ export interface DataPlaneEventLogOptions {
 /** The stored form of a worker event. */
 export function describeWorkerEvent(e: WorkerEvent): DataPlaneEventRecord {
   const { exit } = e;
+  if (e.process === 'nginx') {
+    if (e.type === 'worker-exited') {
+      return {
+        level: 'warning',
+        reason: 'NginxExited',
+        message: `nginx (master pid ${exit.pid}) exited (${exit.cause}) after ${formatDurationMs(exit.livedMs)}; its workers were stopped, cutting the requests they were serving, and nginx is started again with the routes in force`,
+      };
+    }
+    return {
+      level: 'info',
+      reason: 'NginxRestarted',
+      message: `nginx (master pid ${exit.replacedBy?.pid ?? '?'}) serves in place of pid ${exit.pid}, ${exit.replacedBy ? `${Math.round(exit.replacedBy.afterMs)} ms` : 'some time'} after it exited`,
+    };
+  }
   if (e.type === 'worker-exited') {
     return {
       level: 'warning',

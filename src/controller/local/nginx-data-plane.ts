@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import type { RouterSettings } from '../../documents/schema.js';
 import { startNginxRouterControl, type NginxRouterControl } from '../../router/control/nginx/nginx-control.js';
 import { findLeftoverNginx } from '../../router/control/nginx/leftover-nginx.js';
+import type { WorkerEvent } from '../../router/control/supervisor/protocol.js';
 import { freePort } from '../../runtime/process/free-port.js';
 
 /** A running nginx data plane. */
@@ -24,7 +25,13 @@ export function nginxPrefixDir(stateDir: string): string {
 }
 
 /** Starts nginx (or prepares the include file) for the daemon; rejects with a `NginxRunError`. */
-export async function startNginxDataPlane(options: { settings: RouterSettings; listen: { host: string; port: number }; stateDir: string; drainTimeoutMs: number }): Promise<NginxDataPlane> {
+export async function startNginxDataPlane(options: {
+  settings: RouterSettings; listen: { host: string; port: number }; stateDir: string; drainTimeoutMs: number;
+  /** nginx's master exited, and the nginx started again serves; see NginxRouterControlOptions. */
+  onWorkerEvent?: (event: WorkerEvent) => void;
+  /** A start of nginx again that failed. */
+  onProblem?: (message: string) => void;
+}): Promise<NginxDataPlane> {
   const host = options.listen.host.includes(':') ? `[${options.listen.host}]` : options.listen.host;
   const nginx = options.settings.nginx;
   const prefixDir = nginxPrefixDir(options.stateDir);
@@ -39,6 +46,8 @@ export async function startNginxDataPlane(options: { settings: RouterSettings; l
     drainTimeoutMs: options.drainTimeoutMs,
     // One place for either nginx: the user's writes it as graylane's own would.
     accessLogFile: join(options.stateDir, 'nginx', 'access.log'),
+    ...(options.onWorkerEvent !== undefined && { onWorkerEvent: options.onWorkerEvent }),
+    ...(options.onProblem !== undefined && { onProblem: options.onProblem }),
   });
   return { control, url: `http://${host}:${port}` };
 }

@@ -8,7 +8,7 @@
  */
 import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { childrenOf, isNginxMaster, nginxConfFile } from './nginx-process.js';
+import { childrenOf, isNginxMaster, killWorkers, nginxConfFile } from './nginx-process.js';
 
 /** What graylane started a managed nginx for, in `graylane-nginx.json` of its prefix directory. */
 export interface NginxRecord {
@@ -20,6 +20,8 @@ export interface NginxRecord {
   workerPriority: number | null;
   /** Why that priority could not be given; null when it was, or none was asked. */
   priorityRefused: string | null;
+  /** When it started, ms since the epoch. */
+  startedAtMs: number;
 }
 
 /** A live nginx master of a prefix directory, and its record when one matches it. */
@@ -49,7 +51,12 @@ function readRecord(prefixDir: string): NginxRecord | undefined {
   try {
     const r = JSON.parse(readFileSync(join(prefixDir, RECORD_FILE), 'utf8')) as Partial<NginxRecord>;
     if (typeof r.pid !== 'number' || typeof r.listen !== 'string') return undefined;
-    return { pid: r.pid, listen: r.listen, workerPriority: typeof r.workerPriority === 'number' ? r.workerPriority : null, priorityRefused: typeof r.priorityRefused === 'string' ? r.priorityRefused : null };
+    return {
+      pid: r.pid, listen: r.listen,
+      workerPriority: typeof r.workerPriority === 'number' ? r.workerPriority : null,
+      priorityRefused: typeof r.priorityRefused === 'string' ? r.priorityRefused : null,
+      startedAtMs: typeof r.startedAtMs === 'number' ? r.startedAtMs : Date.now(),
+    };
   } catch {
     return undefined;
   }
@@ -92,13 +99,7 @@ export async function stopLeftoverNginx(options: { prefixDir: string; timeoutMs:
   while (isNginxMaster(found.pid, conf)) {
     if (Date.now() >= killAt) {
       // nginx's workers outlive a master killed with -9, and would hold the port: them first.
-      for (const worker of childrenOf(found.pid)) {
-        try {
-          process.kill(worker, 'SIGKILL');
-        } catch {
-          // Gone meanwhile.
-        }
-      }
+      killWorkers(childrenOf(found.pid));
       signal('SIGKILL');
       const end = Date.now() + 2000;
       while (isNginxMaster(found.pid, conf) && Date.now() < end) await sleep(20);

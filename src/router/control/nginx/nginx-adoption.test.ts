@@ -1,7 +1,7 @@
 /**
  * A managed nginx outlives the daemon that started it (a crash, here `detach()`), and the next
- * daemon takes it over instead of starting a second nginx on the port the first still holds.
- * Real nginx, real loopback HTTP.
+ * daemon takes it over instead of starting a second nginx on the port the first still holds; a
+ * master that dies under a running control is replaced. Real nginx, real loopback HTTP.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createServer, request, type Server, type ServerResponse } from 'node:http';
@@ -14,6 +14,7 @@ import { startNginxRouterControl, type NginxRouterControl } from './nginx-contro
 import { findLeftoverNginx, stopLeftoverNginx } from './leftover-nginx.js';
 import { childrenOf } from './nginx-process.js';
 import { freePort } from '../../../../test/fixtures/router/support.js';
+import type { WorkerEvent } from '../supervisor/protocol.js';
 
 interface Upstream { server: Server; port: number }
 const held: ServerResponse[] = [];
@@ -69,9 +70,12 @@ function table(canaryWeight: number): RouteTable {
   };
 }
 
-async function start(prefixDir: string, listenPort: number, extra: { workerPriority?: number; drainTimeoutMs?: number } = {}): Promise<NginxRouterControl> {
-  const { drainTimeoutMs = 3000, ...mode } = extra;
-  const control = await startNginxRouterControl({ mode: { type: 'managed', prefixDir, workers: 1, ...mode }, listen: `127.0.0.1:${listenPort}`, drainTimeoutMs });
+async function start(prefixDir: string, listenPort: number, extra: { workerPriority?: number; drainTimeoutMs?: number; onWorkerEvent?: (e: WorkerEvent) => void } = {}): Promise<NginxRouterControl> {
+  const { drainTimeoutMs = 3000, onWorkerEvent, ...mode } = extra;
+  const control = await startNginxRouterControl({
+    mode: { type: 'managed', prefixDir, workers: 1, ...mode }, listen: `127.0.0.1:${listenPort}`, drainTimeoutMs,
+    ...(onWorkerEvent !== undefined && { onWorkerEvent }), onProblem: () => undefined,
+  });
   controls.push(control);
   return control;
 }
@@ -236,4 +240,66 @@ describe('a managed nginx an earlier daemon left serving', () => {
     expect(alive(pid)).toBe(false);
     expect(second.stoppedLeftover).toContain('(it ran at worker priority default, not 5)');
   }, 60_000);
+});
+
+describe('a managed nginx whose master dies while a control runs it', () => {
+  it('is started again with the table in force, its old workers stopped; both are told; the new one takes the next table', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'graylane-nginx-restart-'));
+    const port = await freePort();
+    const events: WorkerEvent[] = [];
+    const control = await start(dir, port, { onWorkerEvent: (e) => events.push(e) });
+    await control.applyTable(table(100));
+    const pid = control.pid!;
+    const workers = childrenOf(pid);
+    expect(workers.length).toBe(1);
+    process.kill(pid, 'SIGKILL');
+
+    await until(() => events.length === 2, 10_000, 'the exit and the start again told');
+    expect(events[0]).toMatchObject({ type: 'worker-exited', process: 'nginx', exit: { pid, cause: 'SIGKILL' } });
+    const fresh = control.pid!;
+    expect(fresh).not.toBe(pid);
+    expect(events[1]).toMatchObject({ type: 'worker-replaced', process: 'nginx', exit: { pid, replacedBy: { pid: fresh } } });
+    // The orphaned worker would have served the old table forever: it is gone.
+    await until(() => workers.every((w) => !alive(w)), 3000, 'the old worker gone');
+    expect(await get(port)).toBe('v2');
+    expect(findLeftoverNginx(dir)?.pid).toBe(fresh);
+
+    await control.applyTable(table(0));
+    expect(await get(port)).toBe('v1');
+    await control.stop({ timeoutMs: 2000 });
+    controls.splice(0);
+    expect(alive(fresh)).toBe(false);
+    expect(events).toHaveLength(2);
+  }, 60_000);
+
+  it('adopted, it is watched too: killed, it is started again', async () => {
+    const { dir, port, pid } = await leftServing({ canaryWeight: 100 });
+    const events: WorkerEvent[] = [];
+    const control = await start(dir, port, { onWorkerEvent: (e) => events.push(e) });
+    expect(control.adopted).toBe(true);
+    process.kill(pid, 'SIGKILL');
+    await until(() => events.length === 2, 10_000, 'the exit and the start again told');
+    expect(events[0]).toMatchObject({ type: 'worker-exited', process: 'nginx', exit: { pid, cause: 'exited (its exit status is unknown: it was adopted)' } });
+    expect(control.pid).not.toBe(pid);
+    // This control applied no table yet: the new nginx runs what the adopted one ran.
+    expect(await get(port)).toBe('v2');
+    await control.applyTable(table(0));
+    expect(await get(port)).toBe('v1');
+  }, 60_000);
+
+  it('stopped on purpose, it is not started again', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'graylane-nginx-restart-'));
+    const port = await freePort();
+    const events: WorkerEvent[] = [];
+    const control = await start(dir, port, { onWorkerEvent: (e) => events.push(e) });
+    await control.applyTable(table(0));
+    const pid = control.pid!;
+    await control.stop({ timeoutMs: 2000 });
+    controls.splice(0);
+    await new Promise((r) => setTimeout(r, 1000));
+    expect(events).toEqual([]);
+    expect(alive(pid)).toBe(false);
+    expect(findLeftoverNginx(dir)).toBeUndefined();
+    expect(await get(port)).toBe('ECONNREFUSED');
+  }, 30_000);
 });

@@ -17,10 +17,11 @@ import type { ApplyTableResult, DrainOutcome, RouterControl, RouterSnapshot } fr
 import { AccessCounters } from './access-counters.js';
 import { followAccessLog, type AccessLogReader } from './access-log-reader.js';
 import { NginxRunError } from './errors.js';
-import { adoptNginx, nginxConfFile, startNginx, type NginxProcess } from './nginx-process.js';
+import { adoptNginx, killWorkers, nginxConfFile, startNginx, type NginxProcess } from './nginx-process.js';
 import { findLeftoverNginx, removeNginxRecord, stopLeftoverNginx, writeNginxRecord } from './leftover-nginx.js';
 import { renderHttpConfig } from './render-config.js';
 import { signalChild } from '../../../lib/signal-child.js';
+import type { WorkerEvent, WorkerExit } from '../supervisor/protocol.js';
 
 /** How graylane reaches nginx. */
 export type NginxMode =
@@ -54,6 +55,13 @@ export interface NginxRouterControlOptions {
   accessLogPollMs?: number;
   /** A rotation of the access log that failed (it is retried at the next read). */
   onAccessLogError?: (err: Error) => void;
+  /**
+   * Managed mode: nginx's master exited on its own (`worker-exited`, `process: 'nginx'`), and the
+   * nginx started in its place serves (`worker-replaced`).
+   */
+  onWorkerEvent?: (event: WorkerEvent) => void;
+  /** Managed mode: a start of nginx after its master died failed (it is tried again). */
+  onProblem?: (message: string) => void;
 }
 
 /** A RouterControl over nginx that can also be stopped. */
@@ -112,7 +120,9 @@ class NginxControl implements NginxRouterControl {
   private readonly drains = new Map<string, number[] | 'include'>();
   private queue: Promise<unknown> = Promise.resolve();
 
-  private readonly nginx: NginxProcess | undefined;
+  private nginx: NginxProcess | undefined;
+  /** Stopped or detached: a master that exits now is not started again. */
+  private closing = false;
   /** The http configuration nginx runs, when this control knows it: a table rendered the same needs no reload. */
   private inForce: string | undefined;
   readonly adopted: boolean;
@@ -136,6 +146,58 @@ class NginxControl implements NginxRouterControl {
     this.inForce = managed.inForce;
     this.adopted = managed.adopted;
     this.stoppedLeftover = managed.stoppedLeftover;
+    if (this.nginx) this.watch(this.nginx);
+  }
+
+  /** The nginx running now (another one after a restart), for the log reader's rotation. */
+  current(): NginxProcess | undefined {
+    return this.nginx;
+  }
+
+  private watch(nginx: NginxProcess): void {
+    nginx.onExit((cause) => this.masterExited(nginx, cause));
+  }
+
+  /**
+   * nginx's master died (killed, crashed) while this control runs it: the workers it leaves
+   * behind would serve on with nothing to reload them, so they are stopped and nginx is started
+   * again with the table in force. The requests they were serving are cut; new connections are
+   * refused until the new nginx listens (about as long as its start).
+   */
+  private masterExited(dead: NginxProcess, cause: string): void {
+    if (this.closing || this.nginx !== dead) return;
+    const atMs = Date.now();
+    killWorkers(dead.lastWorkers());
+    const exit = { pid: dead.pid, atMs, cause, livedMs: Math.max(0, atMs - dead.startedAtMs) };
+    this.options.onWorkerEvent?.({ type: 'worker-exited', process: 'nginx', exit });
+    const restart = this.queue.then(() => this.startAgain(exit));
+    this.queue = restart.catch(() => undefined);
+  }
+
+  private async startAgain(exit: WorkerExit): Promise<void> {
+    const mode = this.options.mode as Extract<NginxMode, { type: 'managed' }>;
+    // The table in force; before the first, what the dead nginx ran (an adopted one's routes), or "starting".
+    const http = this.version > 0
+      ? renderHttpConfig(this.table, { listen: this.options.listen, accessLog: this.reader.path }).http
+      : this.inForce ?? renderHttpConfig({ services: [] }, { listen: this.options.listen, accessLog: this.reader.path, starting: true }).http;
+    for (let waitMs = 100; !this.closing; waitMs = Math.min(waitMs * 2, 5000)) {
+      try {
+        const fresh = await startManaged(this.options, mode, http);
+        if (this.closing) {
+          await fresh.stop({ timeoutMs: 1000 });
+          return;
+        }
+        this.nginx = fresh;
+        this.inForce = http;
+        this.watch(fresh);
+        this.options.onWorkerEvent?.({ type: 'worker-replaced', process: 'nginx', exit: { ...exit, replacedBy: { pid: fresh.pid, afterMs: Date.now() - exit.atMs } } });
+        return;
+      } catch (err) {
+        // A worker of the dead master slow to go still holds the port, say: tried again, later.
+        this.options.onProblem?.(`nginx did not start again after pid ${exit.pid} exited: ${(err as Error).message}; trying again in ${waitMs} ms`);
+        await new Promise((r) => setTimeout(r, waitMs));
+      }
+    }
   }
 
   applyTable(table: RouteTable): Promise<ApplyTableResult> {
@@ -230,6 +292,9 @@ class NginxControl implements NginxRouterControl {
   }
 
   async stop(options: { timeoutMs?: number } = {}): Promise<void> {
+    this.closing = true;
+    // A start again under way finishes (and stops what it started) before nginx is stopped.
+    await this.queue;
     await this.nginx?.stop(options);
     if (this.nginx && this.options.mode.type === 'managed') removeNginxRecord(this.options.mode.prefixDir);
     // nginx's workers wrote their buffers as they exited: the last lines are read before closing.
@@ -237,6 +302,7 @@ class NginxControl implements NginxRouterControl {
   }
 
   async detach(): Promise<void> {
+    this.closing = true;
     await this.reader.close();
   }
 }
@@ -255,26 +321,46 @@ export async function startNginxRouterControl(options: NginxRouterControlOptions
   const mode = options.mode;
   const accessLog = options.accessLogFile ?? (mode.type === 'managed' ? join(mode.prefixDir, 'access.log') : `${mode.includeFile}.access.log`);
   mkdirSync(dirname(accessLog), { recursive: true });
-  let nginx: NginxProcess | undefined;
+  let control: NginxControl | undefined;
+  const running = () => control?.current();
   const reader = followAccessLog({
     path: accessLog,
     onLine: (line, count) => counters.record(line, count),
     ...(options.accessLogPollMs !== undefined && { pollMs: options.accessLogPollMs }),
     ...(options.onAccessLogError !== undefined && { onError: options.onAccessLogError }),
     rotation: mode.type === 'managed'
-      ? { maxBytes: options.accessLogMaxBytes ?? 16 * 1024 * 1024, reopen: () => nginx!.reopenLogs(), holders: () => nginx!.processes() }
+      ? {
+        maxBytes: options.accessLogMaxBytes ?? 16 * 1024 * 1024,
+        reopen: () => running()?.reopenLogs() ?? Promise.reject(new NginxRunError('NotStarted', 'nginx is not running')),
+        holders: () => running()?.processes() ?? [],
+      }
       // The user's nginx: a reload opens the log files anew too, and its processes are not ours to watch.
       : { maxBytes: options.accessLogMaxBytes ?? 16 * 1024 * 1024, reopen: () => run(mode.reloadCommand, options.reloadTimeoutMs ?? 10_000) },
   });
   if (mode.type === 'include') return new NginxControl(options, reader, counters, { nginx: undefined, adopted: false, inForce: undefined, stoppedLeftover: undefined });
   try {
     const started = await adoptOrStart(options, mode, accessLog);
-    nginx = started.nginx;
-    return new NginxControl(options, reader, counters, started);
+    control = new NginxControl(options, reader, counters, started);
+    return control;
   } catch (err) {
     await reader.close();
     throw err;
   }
+}
+
+/** Starts the managed nginx with `http` in force and writes its record. */
+async function startManaged(options: NginxRouterControlOptions, mode: Extract<NginxMode, { type: 'managed' }>, http: string): Promise<NginxProcess> {
+  const nginx = await startNginx({
+    prefixDir: mode.prefixDir,
+    workers: mode.workers ?? 'auto',
+    workerPriority: mode.workerPriority,
+    workerShutdownTimeoutMs: options.drainTimeoutMs ?? 30_000,
+    ...(mode.binary !== undefined && { binary: mode.binary }),
+    timeoutMs: options.reloadTimeoutMs ?? 10_000,
+    http,
+  });
+  writeNginxRecord(mode.prefixDir, { pid: nginx.pid, listen: options.listen, workerPriority: mode.workerPriority ?? null, priorityRefused: nginx.priorityRefused ?? null, startedAtMs: nginx.startedAtMs });
+  return nginx;
 }
 
 /**
@@ -298,15 +384,14 @@ async function adoptOrStart(options: NginxRouterControlOptions, mode: Extract<Ng
   if (leftover && record && record.listen === options.listen && record.workerPriority === (mode.workerPriority ?? null)) {
     const main = () => readFileSync(nginxConfFile(mode.prefixDir), 'utf8');
     const mainBefore = main();
-    const nginx = adoptNginx({ ...common, pid: leftover.pid, priorityRefused: record.priorityRefused ?? undefined });
+    const nginx = adoptNginx({ ...common, pid: leftover.pid, priorityRefused: record.priorityRefused ?? undefined, startedAtMs: record.startedAtMs });
     // The file a reload put in force (one is renamed into place only once `nginx -t` passed it),
     // unless the main configuration changed (another worker count): then the first table reloads.
     const inForce = main() === mainBefore ? readFileSync(join(mode.prefixDir, 'routes.conf'), 'utf8') : undefined;
     return { nginx, adopted: true, inForce, stoppedLeftover: undefined };
   }
   const stopped = leftover ? await stopLeftoverNginx({ prefixDir: mode.prefixDir, timeoutMs: Math.min(options.drainTimeoutMs ?? 30_000, 5000) }) : undefined;
-  const nginx = await startNginx({ ...common, http: renderHttpConfig({ services: [] }, { listen: options.listen, accessLog, starting: true }).http });
-  writeNginxRecord(mode.prefixDir, { pid: nginx.pid, listen: options.listen, workerPriority: mode.workerPriority ?? null, priorityRefused: nginx.priorityRefused ?? null });
+  const nginx = await startManaged(options, mode, renderHttpConfig({ services: [] }, { listen: options.listen, accessLog, starting: true }).http);
   const why = !record ? 'no record of what it was started for' : record.listen !== options.listen ? `it listened on ${record.listen}, not ${options.listen}` : `it ran at worker priority ${record.workerPriority ?? 'default'}, not ${mode.workerPriority ?? 'default'}`;
   return { nginx, adopted: false, inForce: undefined, stoppedLeftover: stopped === undefined ? undefined : `stopped nginx pid ${stopped} an earlier daemon left serving (${why}) and started pid ${nginx.pid}` };
 }

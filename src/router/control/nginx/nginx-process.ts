@@ -50,6 +50,15 @@ export interface NginxProcess {
   reopenLogs(): Promise<void>;
   /** Graceful stop (SIGQUIT), SIGKILL at `deadlineMs` from now. */
   stop(options?: { timeoutMs?: number }): Promise<void>;
+  /** When the master started (or, adopted without a record of it, was adopted), ms since the epoch. */
+  readonly startedAtMs: number;
+  /**
+   * Calls `listener` once when the master exits without {@link stop} (killed, crashed), with how it
+   * ended (`SIGKILL`, `exit code 1`).
+   */
+  onExit(listener: (cause: string) => void): void;
+  /** The workers last seen (their master may be gone: nginx's workers outlive a master killed with -9). */
+  lastWorkers(): number[];
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -64,6 +73,8 @@ interface NginxMaster {
   signal(signal: NodeJS.Signals): void;
   /** Resolves once it is gone. */
   exited(): Promise<void>;
+  /** Calls `listener` once it is gone, with how it ended. */
+  onExit(listener: (cause: string) => void): void;
 }
 
 function childMaster(child: ChildProcess): NginxMaster {
@@ -76,6 +87,10 @@ function childMaster(child: ChildProcess): NginxMaster {
     running,
     signal: (signal) => void signalChild(child, signal),
     exited: () => (running() ? new Promise<void>((r) => child.once('exit', () => r())) : Promise.resolve()),
+    onExit: (listener) => {
+      if (!running()) listener(child.signalCode ?? `exit code ${child.exitCode}`);
+      else child.once('exit', (code, signal) => listener(signal ?? `exit code ${code}`));
+    },
   };
 }
 
@@ -99,6 +114,15 @@ function pidMaster(pid: number, conf: string): NginxMaster {
     exited: async () => {
       while (running()) await sleep(50);
     },
+    onExit: (listener) => {
+      // Not our child: no exit status to read, and its exit is polled.
+      const poll = setInterval(() => {
+        if (running()) return;
+        clearInterval(poll);
+        listener('exited (its exit status is unknown: it was adopted)');
+      }, 500);
+      poll.unref();
+    },
   };
 }
 
@@ -106,6 +130,21 @@ function pidMaster(pid: number, conf: string): NginxMaster {
 export function isNginxMaster(pid: number, conf: string): boolean {
   const title = titleOf(pid);
   return title.startsWith('nginx: master process') && title.split(' ').includes(conf);
+}
+
+/**
+ * SIGKILLs those of `pids` that are still nginx workers: a master killed with -9 leaves its
+ * workers serving, holding the port, with nothing to reload or stop them.
+ */
+export function killWorkers(pids: number[]): void {
+  for (const pid of pids) {
+    if (!titleOf(pid).startsWith('nginx: worker process')) continue;
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // Gone meanwhile.
+    }
+  }
 }
 
 /** Pids of a process's children, from /proc. */
@@ -186,6 +225,7 @@ function testConfig(binary: string, prefixDir: string, conf: string, timeoutMs: 
 
 class ManagedNginx implements NginxProcess {
   private stopped = false;
+  private known: number[] = [];
 
   constructor(
     private readonly master: NginxMaster,
@@ -193,6 +233,7 @@ class ManagedNginx implements NginxProcess {
     private readonly dir: string,
     private readonly timeoutMs: number,
     readonly priorityRefused: string | undefined,
+    readonly startedAtMs: number,
   ) {}
 
   get pid(): number {
@@ -200,7 +241,20 @@ class ManagedNginx implements NginxProcess {
   }
 
   workers(): number[] {
-    return childrenOf(this.pid);
+    const now = childrenOf(this.pid);
+    if (now.length > 0) this.known = now;
+    return now;
+  }
+
+  lastWorkers(): number[] {
+    this.workers();
+    return this.known;
+  }
+
+  onExit(listener: (cause: string) => void): void {
+    this.master.onExit((cause) => {
+      if (!this.stopped) listener(cause);
+    });
   }
 
   async reload(http: string): Promise<number[]> {
@@ -258,13 +312,7 @@ class ManagedNginx implements NginxProcess {
     this.master.signal('SIGQUIT');
     const timer = setTimeout(() => {
       // nginx's workers outlive a master killed with -9 and would go on holding the port.
-      for (const worker of this.workers()) {
-        try {
-          process.kill(worker, 'SIGKILL');
-        } catch {
-          // Gone meanwhile.
-        }
-      }
+      killWorkers(this.workers());
       this.master.signal('SIGKILL');
     }, options.timeoutMs ?? 5000);
     await exited;
@@ -308,11 +356,13 @@ function writeMainConfig(options: Pick<NginxProcessOptions, 'prefixDir' | 'worke
  * shutdown timeout in force (the main configuration is written anew for it). Throws `NotStarted`
  * when `pid` is not that master.
  */
-export function adoptNginx(options: Omit<NginxProcessOptions, 'http' | 'workerPriority'> & { pid: number; priorityRefused: string | undefined; workerPriority?: number | undefined }): NginxProcess {
+export function adoptNginx(options: Omit<NginxProcessOptions, 'http' | 'workerPriority'> & { pid: number; priorityRefused: string | undefined; startedAtMs: number; workerPriority?: number | undefined }): NginxProcess {
   const conf = nginxConfFile(options.prefixDir);
   if (!isNginxMaster(options.pid, conf)) throw new NginxRunError('NotStarted', `pid ${options.pid} is not the nginx master of ${options.prefixDir}`);
   writeMainConfig(options);
-  return new ManagedNginx(pidMaster(options.pid, conf), options.binary ?? '/usr/sbin/nginx', options.prefixDir, options.timeoutMs ?? 10_000, options.priorityRefused);
+  const nginx = new ManagedNginx(pidMaster(options.pid, conf), options.binary ?? '/usr/sbin/nginx', options.prefixDir, options.timeoutMs ?? 10_000, options.priorityRefused, options.startedAtMs);
+  nginx.workers();
+  return nginx;
 }
 
 /** Writes the configuration into `prefixDir` and starts nginx; resolves once its workers run. */
@@ -330,7 +380,7 @@ export async function startNginx(options: NginxProcessOptions): Promise<NginxPro
   // The session exists once spawn returns (libuv waits for the exec); its workers, forked later or not, share it.
   const refused = priority === undefined || child.pid === undefined ? undefined : setSessionPriority(priority, `/proc/${child.pid}/autogroup`);
   const priorityRefused = refused === undefined || priority === undefined ? undefined : priorityRefusal({ who: 'nginx\'s workers', priority, code: refused, runAt: 'the default' });
-  const nginx = new ManagedNginx(childMaster(child), binary, dir, timeoutMs, priorityRefused);
+  const nginx = new ManagedNginx(childMaster(child), binary, dir, timeoutMs, priorityRefused, Date.now());
   const end = Date.now() + timeoutMs;
   for (;;) {
     if (child.exitCode !== null || child.pid === undefined) {

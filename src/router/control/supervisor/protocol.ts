@@ -102,6 +102,8 @@ export interface SupervisorStatus {
 export interface WorkerEvent {
   type: 'worker-exited' | 'worker-replaced';
   exit: WorkerExit;
+  /** Whose exit: a router worker's (absent), or the master of the nginx graylane runs as the data plane. */
+  process?: 'nginx';
 }
 
 /** Requests of the daemon; each gets exactly one {@link SupervisorReply} with the same id. */
