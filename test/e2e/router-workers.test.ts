@@ -170,6 +170,35 @@ it('a router worker killed with -9: up says so where it runs, `status` names the
   expect(alive(pid)).toBe(false);
 }, 120_000);
 
+it('the router supervisor killed with -9 under a running daemon: another starts on the same address with the routes in force; up, status and the events say so', async () => {
+  const dir = appDir();
+  writeAppWithWorkers(dir, 'v1');
+  const d = await startDaemon(dir);
+  daemons.push(d);
+  const pid = supervisorPid(d.stateDir);
+  supervisors.push(pid);
+  await waitFor(async () => (await view(d)).phase === 'Healthy', 30_000, 'v1 healthy');
+  process.kill(pid, 'SIGKILL');
+  const fresh = await waitFor(() => {
+    try {
+      const now = supervisorPid(d.stateDir);
+      return now !== pid ? now : undefined;
+    } catch {
+      return undefined;
+    }
+  }, 30_000, 'another supervisor');
+  supervisors.push(fresh);
+  await waitFor(() => d.output().includes(`the router supervisor (pid ${fresh}) serves in place of pid ${pid}`), 30_000, 'the start again told where up runs');
+  expect(d.output()).toContain(`the router supervisor (pid ${pid}) exited after`);
+  expect(await versionCounts(`${d.info.routerUrl}/`, 10)).toEqual({ v1: 10 });
+  expect((await cli(d.stateDir, ['status'])).out).toContain(`under supervisor pid ${fresh} at ${d.info.routerUrl}`);
+  const token = readFileSync(join(d.stateDir, 'token'), 'utf8').trim();
+  const { events } = (await (await fetch(`${d.info.apiUrl}/v1/events?service=app`, { headers: { authorization: `Bearer ${token}` } })).json()) as { events: { reason: string }[] };
+  expect(events.map((e) => e.reason).filter((r) => r.startsWith('RouterSupervisor'))).toEqual(['RouterSupervisorExited', 'RouterSupervisorRestarted']);
+  await stopDaemon(d);
+  await waitFor(() => !alive(fresh), 20_000, 'the supervisor stopped with its daemon');
+}, 120_000);
+
 it('with the router inside the daemon, `status` says so', async () => {
   const dir = appDir();
   writeApp(dir, { version: 'v1', strategy: canary });

@@ -14,6 +14,14 @@ describe('router worker events in the event log', () => {
     expect(describeWorkerEvent(replaced(41, 57))).toEqual({ level: 'info', reason: 'RouterWorkerReplaced', message: 'router worker pid 57 serves in place of pid 41, 312 ms after it exited' });
   });
 
+  it('the router supervisor dying is a warning that its workers went with it; its start again is info naming both pids', () => {
+    expect(describeWorkerEvent({ ...exited(41), process: 'supervisor' })).toEqual({
+      level: 'warning', reason: 'RouterSupervisorExited',
+      message: 'the router supervisor (pid 41) exited after 3m20s; its workers stopped with it, cutting the requests they were serving, and it is started again with the routes in force',
+    });
+    expect(describeWorkerEvent({ ...replaced(41, 57), process: 'supervisor' })).toEqual({ level: 'info', reason: 'RouterSupervisorRestarted', message: 'the router supervisor (pid 57) serves in place of pid 41, 312 ms after it exited' });
+  });
+
   it('nginx\'s master dying is a warning that its workers were stopped; its start again is info naming both pids', () => {
     expect(describeWorkerEvent({ ...exited(41), process: 'nginx' })).toEqual({
       level: 'warning', reason: 'NginxExited',

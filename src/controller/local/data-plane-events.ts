@@ -30,6 +30,20 @@ export interface DataPlaneEventLogOptions {
 /** The stored form of a worker event. */
 export function describeWorkerEvent(e: WorkerEvent): DataPlaneEventRecord {
   const { exit } = e;
+  if (e.process === 'supervisor') {
+    if (e.type === 'worker-exited') {
+      return {
+        level: 'warning',
+        reason: 'RouterSupervisorExited',
+        message: `the router supervisor (pid ${exit.pid}) exited after ${formatDurationMs(exit.livedMs)}; its workers stopped with it, cutting the requests they were serving, and it is started again with the routes in force`,
+      };
+    }
+    return {
+      level: 'info',
+      reason: 'RouterSupervisorRestarted',
+      message: `the router supervisor (pid ${exit.replacedBy?.pid ?? '?'}) serves in place of pid ${exit.pid}, ${exit.replacedBy ? `${Math.round(exit.replacedBy.afterMs)} ms` : 'some time'} after it exited`,
+    };
+  }
   if (e.process === 'nginx') {
     if (e.type === 'worker-exited') {
       return {

@@ -102,8 +102,11 @@ export interface SupervisorStatus {
 export interface WorkerEvent {
   type: 'worker-exited' | 'worker-replaced';
   exit: WorkerExit;
-  /** Whose exit: a router worker's (absent), or the master of the nginx graylane runs as the data plane. */
-  process?: 'nginx';
+  /**
+   * Whose exit: a router worker's (absent), the router supervisor's (told by the daemon's side,
+   * which starts another), or the master of the nginx graylane runs as the data plane.
+   */
+  process?: 'supervisor' | 'nginx';
 }
 
 /** Requests of the daemon; each gets exactly one {@link SupervisorReply} with the same id. */

@@ -27,7 +27,7 @@ import { unpackReport, type WireMergedReport } from './wire-report.js';
 import { mergedMetricsSource } from './merged-metrics-source.js';
 import {
   PROTOCOL_VERSION, readJsonLines, SUPERVISOR_INFO_FILE, writeJsonLine,
-  type HelloResult, type StartupMessage, type SupervisorConfig, type SupervisorInfo, type SupervisorMessage, type SupervisorStatus, type SupervisorTls, type WireError, type WorkerEvent, type WorkerStatus,
+  type HelloResult, type StartupMessage, type SupervisorConfig, type SupervisorInfo, type SupervisorMessage, type SupervisorStatus, type SupervisorTls, type WireError, type WorkerEvent, type WorkerExit, type WorkerStatus,
 } from './protocol.js';
 import { SupervisorError } from './supervisor-error.js';
 import { DroppedMessages } from './dropped-messages.js';
@@ -144,10 +144,16 @@ class SupervisorClient {
 
   private readonly dropped = new DroppedMessages();
 
-  private constructor(private readonly socket: Socket, private readonly onPush: (m: SupervisorMessage) => void, private readonly onProblem: (message: string) => void) {
+  private constructor(
+    private readonly socket: Socket,
+    private readonly onPush: (m: SupervisorMessage) => void,
+    private readonly onProblem: (message: string) => void,
+    onClose: (() => void) | undefined,
+  ) {
     readJsonLines(socket, (value) => this.onMessage(value as SupervisorMessage));
     socket.on('error', () => socket.destroy());
     socket.on('close', () => {
+      if (!this.closed) onClose?.();
       this.closed = true;
       for (const p of this.pending.values()) {
         clearTimeout(p.timer);
@@ -157,8 +163,9 @@ class SupervisorClient {
     });
   }
 
-  static open(options: { socketPath: string; onPush: (m: SupervisorMessage) => void; onProblem: (message: string) => void; timeoutMs: number }): Promise<SupervisorClient> {
-    const { socketPath, onPush, onProblem, timeoutMs } = options;
+  /** `onClose`: the supervisor closed the connection (it exited), not this side. */
+  static open(options: { socketPath: string; onPush: (m: SupervisorMessage) => void; onProblem: (message: string) => void; timeoutMs: number; onClose?: () => void }): Promise<SupervisorClient> {
+    const { socketPath, onPush, onProblem, timeoutMs, onClose } = options;
     return new Promise((resolve, reject) => {
       const socket = connect(socketPath);
       const timer = setTimeout(() => {
@@ -168,7 +175,7 @@ class SupervisorClient {
       socket.once('connect', () => {
         clearTimeout(timer);
         socket.removeAllListeners('error');
-        resolve(new SupervisorClient(socket, onPush, onProblem));
+        resolve(new SupervisorClient(socket, onPush, onProblem, onClose));
       });
       socket.once('error', (err) => {
         clearTimeout(timer);
@@ -191,6 +198,7 @@ class SupervisorClient {
   }
 
   close(): void {
+    this.closed = true;
     this.socket.destroy();
   }
 
@@ -255,6 +263,12 @@ class SupervisorRouterControl implements SupervisedRouter {
   private readonly workerListeners = new Set<(event: WorkerEvent) => void>();
   private readonly requestTimeoutMs: number;
   private fresh = true;
+  /** Stopping or letting go: a supervisor that exits now is not started again. */
+  private ending = false;
+  /** A start again after the supervisor died, until it serves. */
+  private restarting: Promise<void> | undefined;
+  /** Since when this daemon knows the supervisor (its start, or its adoption), ms since the epoch. */
+  private knownSinceMs = Date.now();
   private readonly onProblem: (message: string) => void;
 
   constructor(private readonly options: SupervisedRouterOptions) {
@@ -278,7 +292,7 @@ class SupervisorRouterControl implements SupervisedRouter {
   private async tryAdopt(info: SupervisorInfo): Promise<boolean> {
     let client: SupervisorClient;
     try {
-      client = await SupervisorClient.open({ socketPath: info.socketPath, onPush: (m) => this.onPush(m), onProblem: this.onProblem, timeoutMs: 2000 });
+      client = await this.openClient(info.socketPath, 2000);
     } catch {
       // A pid alive but no socket: the pid was reused by something else, or the supervisor is
       // stopping. Either way it is not ours to adopt or kill.
@@ -302,10 +316,13 @@ class SupervisorRouterControl implements SupervisedRouter {
     return true;
   }
 
-  private async spawn(): Promise<SupervisorInfo> {
+  /** Starts a supervisor; `at` holds the addresses a supervisor started again must serve. */
+  private async spawn(at?: { listen: { host: string; port: number }; httpsListen: { host: string; port: number } | undefined }): Promise<SupervisorInfo> {
     const { file, execArgv } = entry();
-    const tls = tlsConfig(this.options.router.tls);
-    const config: SupervisorConfig = { stateDir: this.options.stateDir, workers: this.options.workers, workerPriority: this.options.workerPriority, router: { ...this.options.router, ...(tls && { tls }) } };
+    const asked = tlsConfig(this.options.router.tls);
+    const tls = asked && at?.httpsListen ? { ...asked, listen: at.httpsListen } : asked;
+    const router = { ...this.options.router, ...(at && { listen: at.listen }), ...(tls && { tls }) };
+    const config: SupervisorConfig = { stateDir: this.options.stateDir, workers: this.options.workers, workerPriority: this.options.workerPriority, router };
     const log = openSync(join(this.options.stateDir, 'router-supervisor.log'), 'a');
     // Detached, in a process group of its own: Ctrl-C of the daemon's terminal does not reach it,
     // and it outlives a daemon that crashes. The IPC channel lives for the start only.
@@ -348,8 +365,69 @@ class SupervisorRouterControl implements SupervisedRouter {
   }
 
   private async connect(socketPath: string): Promise<void> {
-    this.client = await SupervisorClient.open({ socketPath, onPush: (m) => this.onPush(m), onProblem: this.onProblem, timeoutMs: 5000 });
+    this.client = await this.openClient(socketPath, 5000);
     await this.hello();
+  }
+
+  /** A client of the supervisor at `socketPath`; its closing counts only while it is the one in use. */
+  private async openClient(socketPath: string, timeoutMs: number): Promise<SupervisorClient> {
+    const holder: { client?: SupervisorClient } = {};
+    holder.client = await SupervisorClient.open({
+      socketPath, onPush: (m) => this.onPush(m), onProblem: this.onProblem, timeoutMs,
+      onClose: () => {
+        if (holder.client !== undefined && holder.client === this.client) this.lost();
+      },
+    });
+    return holder.client;
+  }
+
+  /**
+   * The supervisor closed its socket: it exited (killed, crashed), and its workers stopped with it
+   * (each ends when its channel to the supervisor does). Unless this daemon is stopping or letting
+   * go of it, another supervisor is started on the same addresses with the table in force.
+   */
+  private lost(): void {
+    if (this.ending) return;
+    this.client = undefined;
+    const atMs = Date.now();
+    const exit = { pid: this.pid, atMs, cause: 'exited', livedMs: Math.max(0, atMs - this.knownSinceMs) };
+    for (const listener of [...this.workerListeners]) listener({ type: 'worker-exited', process: 'supervisor', exit });
+    this.restarting = this.startAgain(exit).finally(() => {
+      this.restarting = undefined;
+    });
+  }
+
+  private async startAgain(exit: WorkerExit): Promise<void> {
+    if (!(await waitExit(exit.pid, 5000))) {
+      try {
+        process.kill(-exit.pid, 'SIGKILL');
+      } catch {
+        // Gone meanwhile.
+      }
+    }
+    const table = this.table;
+    const version = this.version;
+    // The addresses it served, even where a port 0 was asked for: clients know those.
+    const listen = addressOf(this.url);
+    const httpsListen = this.httpsUrl === undefined ? undefined : addressOf(this.httpsUrl);
+    for (let waitMs = 200; !this.ending; waitMs = Math.min(waitMs * 2, 5000)) {
+      try {
+        rmSync(join(this.options.stateDir, SUPERVISOR_INFO_FILE), { force: true });
+        const started = await this.spawn({ listen, httpsListen });
+        this.fresh = true;
+        this.adopted = false;
+        this.resizedFrom = undefined;
+        this.knownSinceMs = Date.now();
+        await this.connect(started.socketPath);
+        if (this.ending) return;
+        if (table.services.length > 0 || version > 0) await this.applyTableNow(table);
+        for (const listener of [...this.workerListeners]) listener({ type: 'worker-replaced', process: 'supervisor', exit: { ...exit, replacedBy: { pid: this.pid, afterMs: Date.now() - exit.atMs } } });
+        return;
+      } catch (err) {
+        this.onProblem(`graylane: the router supervisor did not start again after pid ${exit.pid} exited: ${(err as Error).message}; trying again in ${waitMs} ms`);
+        await new Promise((r) => setTimeout(r, waitMs));
+      }
+    }
   }
 
   private async hello(): Promise<void> {
@@ -379,6 +457,12 @@ class SupervisorRouterControl implements SupervisedRouter {
   async applyTable(table: RouteTable): Promise<ApplyTableResult> {
     // Refused here, with the router's own error, before any worker sees it.
     assertRouteTable(table);
+    // A supervisor started again after the last one died takes it once it serves.
+    await this.restarting;
+    return this.applyTableNow(table);
+  }
+
+  private async applyTableNow(table: RouteTable): Promise<ApplyTableResult> {
     const result = await this.connected.request<ApplyTableResult>({ op: 'apply', table }, this.requestTimeoutMs);
     if (result.changed) {
       this.version = result.version;
@@ -450,6 +534,8 @@ class SupervisorRouterControl implements SupervisedRouter {
   }
 
   async stop({ drainTimeoutMs }: { drainTimeoutMs: number }): Promise<void> {
+    this.ending = true;
+    await this.restarting;
     const client = this.connected;
     await client.request({ op: 'shutdown', drainTimeoutMs }, this.requestTimeoutMs).catch(() => undefined);
     client.close();
@@ -464,6 +550,7 @@ class SupervisorRouterControl implements SupervisedRouter {
   }
 
   detach(): void {
+    this.ending = true;
     this.client?.close();
     this.client = undefined;
   }
@@ -471,6 +558,12 @@ class SupervisorRouterControl implements SupervisedRouter {
   metricsSource(): MetricsSource {
     return mergedMetricsSource(() => this.history.report());
   }
+}
+
+/** The host and port of a base URL (`http://[::1]:8080`). */
+function addressOf(url: string): { host: string; port: number } {
+  const u = new URL(url);
+  return { host: u.hostname.replace(/^\[|\]$/g, ''), port: Number(u.port) };
 }
 
 /** Waits for `pid` to exit; false when it still runs after `timeoutMs`. */

@@ -118,11 +118,13 @@ it('a worker killed under load is replaced; the replacement serves the table in 
     await loader;
 
     // Fresh connections reach both workers: every one answers by the new table. Which worker
-    // accepts a connection is the kernel's choice, and a busy machine can give a burst to one:
-    // rounds of 20 until the replacement has served some (10 rounds at most; the snapshot after
-    // each also brings the totals checked below up to date).
+    // accepts a connection is the kernel's choice, and a busy machine can give burst after burst
+    // to one (seen with other test files starting supervisors beside this one): rounds of 20,
+    // a pause between them, until the replacement has served some (30 rounds at most; the
+    // snapshot after each also brings the totals checked below up to date).
     let served: Awaited<ReturnType<typeof s.workers>> = [];
-    for (let round = 0; round < 10 && !(served.find((w) => w.pid === replacement.pid)?.requests ?? 0); round++) {
+    for (let round = 0; round < 30 && !(served.find((w) => w.pid === replacement.pid)?.requests ?? 0); round++) {
+      if (round > 0) await sleep(50);
       const fresh = await Promise.all(Array.from({ length: 20 }, () => send(`${s.url}/`)));
       expect(fresh.map((r) => r.body)).toEqual(Array(20).fill('b'));
       await s.snapshot();
