@@ -189,6 +189,13 @@ export async function crashUnderLoad(d: Daemon, options: { rps: number; duration
   return load.done;
 }
 
+/** A service's events as the console shows them (`GET /v1/events?service=`), oldest first. */
+export async function serviceEvents(d: Daemon, service = 'app'): Promise<{ level: string; reason: string; message: string }[]> {
+  const token = readFileSync(join(d.stateDir, 'token'), 'utf8').trim();
+  const res = await fetch(`${d.info.apiUrl}/v1/events?service=${service}`, { headers: { authorization: `Bearer ${token}` } });
+  return ((await res.json()) as { events: { level: string; reason: string; message: string }[] }).events;
+}
+
 /** GET through the router; returns the JSON body. */
 export async function hit(url: string): Promise<{ version: string; pid: number }> {
   const res = await fetch(url);

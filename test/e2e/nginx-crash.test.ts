@@ -7,7 +7,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, expect, it } from 'vitest';
-import { appDir, cli, crashUnderLoad, startDaemon, stopDaemon, versionCounts, view, waitFor, writeApp, type Daemon } from './harness.js';
+import { appDir, cli, crashUnderLoad, serviceEvents, startDaemon, stopDaemon, versionCounts, view, waitFor, writeApp, type Daemon } from './harness.js';
 import { childrenOf } from '../../src/router/control/nginx/nginx-process.js';
 import { signalChild } from '../../src/lib/signal-child.js';
 
@@ -136,9 +136,7 @@ it('nginx\'s master killed with -9 under a running daemon: nginx is started agai
   expect(workers.every((w) => !running(w))).toBe(true);
   expect(await versionCounts(`${d.info.routerUrl}/`, 10)).toEqual({ v1: 10 });
   expect((await cli(d.stateDir, ['status'])).out).toContain(`data plane: nginx (master pid ${fresh}) at ${d.info.routerUrl}`);
-  // The service's events, as the console shows them.
-  const token = readFileSync(join(d.stateDir, 'token'), 'utf8').trim();
-  const { events } = (await (await fetch(`${d.info.apiUrl}/v1/events?service=app`, { headers: { authorization: `Bearer ${token}` } })).json()) as { events: { reason: string }[] };
+  const events = await serviceEvents(d);
   expect(events.map((e) => e.reason).filter((r) => r.startsWith('Nginx'))).toEqual(['NginxExited', 'NginxRestarted']);
   await stopDaemon(d);
   await waitFor(() => !running(fresh), 20_000, 'nginx stopped with its daemon');

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { availableParallelism } from 'node:os';
 import { afterAll, expect, it } from 'vitest';
 import { supervisorChildren } from '../fixtures/router/supervisor-children.js';
-import { alive, appDir, BIN, cli, crashUnderLoad, startDaemon, stopDaemon, stopDaemonsAndSupervisors, versionCounts, view, waitFor, writeApp, type Daemon } from './harness.js';
+import { alive, appDir, BIN, cli, crashUnderLoad, serviceEvents, startDaemon, stopDaemon, stopDaemonsAndSupervisors, versionCounts, view, waitFor, writeApp, type Daemon } from './harness.js';
 import { signalChild } from '../../src/lib/signal-child.js';
 
 const canary = '      canary:\n        steps: [{setWeight: 50}, {pause: {}}, {setWeight: 80}, {pause: {}}]';
@@ -159,9 +159,7 @@ it('a router worker killed with -9: up says so where it runs, `status` names the
   expect(json.dataPlane.workerExits.total).toBe(1);
   expect(json.dataPlane.workerExits.latest[0]).toMatchObject({ pid: victim, cause: 'SIGKILL', replacedByPid: replacement });
 
-  // The service's events, as the console shows them.
-  const token = readFileSync(join(d.stateDir, 'token'), 'utf8').trim();
-  const { events } = (await (await fetch(`${d.info.apiUrl}/v1/events?service=app`, { headers: { authorization: `Bearer ${token}` } })).json()) as { events: { level: string; reason: string; message: string }[] };
+  const events = await serviceEvents(d);
   const told = events.filter((e) => e.reason.startsWith('RouterWorker'));
   expect(told.map((e) => [e.level, e.reason])).toEqual([['warning', 'RouterWorkerExited'], ['info', 'RouterWorkerReplaced']]);
   expect(told[0]!.message).toContain(`router worker pid ${victim} exited (SIGKILL)`);
@@ -192,8 +190,7 @@ it('the router supervisor killed with -9 under a running daemon: another starts 
   expect(d.output()).toContain(`the router supervisor (pid ${pid}) exited after`);
   expect(await versionCounts(`${d.info.routerUrl}/`, 10)).toEqual({ v1: 10 });
   expect((await cli(d.stateDir, ['status'])).out).toContain(`under supervisor pid ${fresh} at ${d.info.routerUrl}`);
-  const token = readFileSync(join(d.stateDir, 'token'), 'utf8').trim();
-  const { events } = (await (await fetch(`${d.info.apiUrl}/v1/events?service=app`, { headers: { authorization: `Bearer ${token}` } })).json()) as { events: { reason: string }[] };
+  const events = await serviceEvents(d);
   expect(events.map((e) => e.reason).filter((r) => r.startsWith('RouterSupervisor'))).toEqual(['RouterSupervisorExited', 'RouterSupervisorRestarted']);
   await stopDaemon(d);
   await waitFor(() => !alive(fresh), 20_000, 'the supervisor stopped with its daemon');
