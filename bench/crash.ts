@@ -12,9 +12,13 @@
  * the supervisor and with nginx.
  * Then one router worker gets `kill -9` under the same load: the requests it held are the only
  * ones lost (at most one per wrk connection it had), counted, with the time to its replacement.
- * Last, the daemon is stopped (`SIGSTOP`) for `--stall-s` seconds and continued, under the same
- * load: a stall rather than a crash. Goal: 0 failed requests.
+ * Then the data plane's parent (the router supervisor; nginx's master) gets `kill -9` with the
+ * daemon running: the requests its workers held are lost, and the daemon starts another; counted
+ * with the time to it. Last, the daemon is stopped (`SIGSTOP`) for `--stall-s` seconds and
+ * continued, under the same load: a stall rather than a crash. Goal: 0 failed requests.
  */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { BenchOptions } from './main.js';
 import { freePort } from './lib-router-processes.js';
 import { recordedSupervisorPid, supervisorChildren } from '../test/fixtures/router/supervisor-children.js';
@@ -114,11 +118,11 @@ function workerPids(stateDir: string): number[] {
  * `kill -9` of one router worker under load (issue 17: "the requests it held are the only ones
  * lost, and the bench counts them"): failed requests, and kill → replacement forked.
  */
-/** A daemon with its router in a supervisor, the app settled, under load for 2 s. */
-async function supervisorUnderLoad(options: { routerWorkers: number; rps: number; client: LoadClient }): Promise<{ daemon: BenchDaemon; load: Load }> {
+/** A daemon with its router in a supervisor (or `router`: a managed nginx), the app settled, under load for 2 s. */
+async function supervisorUnderLoad(options: { routerWorkers: number; rps: number; client: LoadClient; router?: string }): Promise<{ daemon: BenchDaemon; load: Load }> {
   const dir = makeAppDir();
-  writeAppFile(dir, [{ name: 'app', pathPrefix: '/', replicas: REPLICAS, env: { VERSION: 'v1' }, strategy: '      canary: {maxSurge: 1, maxUnavailable: 0}' }]);
-  const daemon = await startDaemon(dir, { routerWorkers: options.routerWorkers });
+  writeAppFile(dir, [{ name: 'app', pathPrefix: '/', replicas: REPLICAS, env: { VERSION: 'v1' }, strategy: '      canary: {maxSurge: 1, maxUnavailable: 0}' }], { ...(options.router !== undefined && { router: options.router }) });
+  const daemon = await startDaemon(dir, { routerWorkers: options.router === undefined ? options.routerWorkers : 0 });
   await waitSettledOn(daemon.api, 'app', 1, REPLICAS, 30_000);
   const load = startLoad({ client: options.client, origin: daemon.info.routerUrl, paths: ['/'], ratePerSecond: options.rps, timeoutMs: 10_000 });
   await sleep(2000);
@@ -156,6 +160,76 @@ async function runWorkerKill(options: { routerWorkers: number; rps: number; clie
       errors,
     };
     options.log(`  worker kill: ${figures.sent} requests, ${figures.failed} failed`);
+    return figures;
+  } finally {
+    await stopAll();
+  }
+}
+
+interface PlaneKillFigures {
+  /** What was killed: the router supervisor, or nginx's master. */
+  what: string;
+  sent: number;
+  failed: number;
+  /** wrk's refused connects while nothing listened (it reconnects at once, sending nothing). */
+  socketErrors: number;
+  /** Kill → another one recorded in the state dir, ms (polled every 5 ms). */
+  killToStartedMs: number | undefined;
+  /** Kill → the first request after which every request succeeded, ms. */
+  killToServingMs: number | undefined;
+  errors: Record<string, number>;
+}
+
+/**
+ * `kill -9` of the data plane's parent process under load, the daemon running: the router
+ * supervisor (its workers end with it) or nginx's master (graylane stops the workers it leaves).
+ * The daemon starts another on the same address with the routes in force; counted: failed
+ * requests, kill → started, kill → serving again.
+ */
+async function runPlaneKill(options: { kind: 'supervisor' | 'nginx'; routerWorkers: number; rps: number; client: LoadClient; log: (s: string) => void }): Promise<PlaneKillFigures> {
+  try {
+    const nginx = options.kind === 'nginx';
+    const { daemon, load } = await supervisorUnderLoad({ ...options, ...(nginx && { router: `{type: nginx, workers: ${options.routerWorkers}}` }) });
+    const pidOf = () => {
+      try {
+        return nginx ? Number(readFileSync(join(daemon.stateDir, 'nginx', 'nginx.pid'), 'utf8').trim()) : recordedSupervisorPid(daemon.stateDir);
+      } catch {
+        return undefined;
+      }
+    };
+    const victim = pidOf()!;
+    const what = nginx ? `nginx's master, ${options.routerWorkers} workers` : `the router supervisor, ${options.routerWorkers} workers`;
+    options.log(`  kill -9 of ${what} (pid ${victim}) under ${options.rps} requests/s…`);
+    const killAt = performance.now();
+    process.kill(victim, 'SIGKILL');
+    let startedAt: number | undefined;
+    while (performance.now() - killAt < 20_000) {
+      const now = pidOf();
+      if (now !== undefined && now !== victim) {
+        startedAt = performance.now();
+        break;
+      }
+      await sleep(5);
+    }
+    await sleep(3000);
+    const { log, socketErrors } = await load.stop();
+    let lastFailedSent: number | undefined;
+    let failedCount = 0;
+    for (let i = 0; i < log.sentMs.length; i++) {
+      if (!failed(log, i)) continue;
+      failedCount++;
+      lastFailedSent = Math.max(lastFailedSent ?? 0, log.sentMs[i]!);
+    }
+    const figures: PlaneKillFigures = {
+      what,
+      sent: log.sentMs.length,
+      failed: failedCount,
+      socketErrors,
+      killToStartedMs: startedAt === undefined ? undefined : round(startedAt - killAt, 1),
+      killToServingMs: lastFailedSent === undefined ? 0 : round(Math.max(0, lastFailedSent - killAt), 1),
+      errors: failureReasons(log),
+    };
+    options.log(`  ${what} kill: ${figures.sent} requests, ${figures.failed} failed`);
     return figures;
   } finally {
     await stopAll();
@@ -211,6 +285,10 @@ export async function run(options: BenchOptions): Promise<Record<string, unknown
     await runMode({ mode: `nginx, ${routerWorkers} workers`, routerWorkers: undefined, router: `{type: nginx, workers: ${routerWorkers}}`, rps, downS, client, log }),
   ];
   const workerKill = await runWorkerKill({ routerWorkers, rps, client, log });
+  const planeKills = [
+    await runPlaneKill({ kind: 'supervisor', routerWorkers, rps, client, log }),
+    await runPlaneKill({ kind: 'nginx', routerWorkers, rps, client, log }),
+  ];
   const stallS = numberFlag(options.args, 'stall-s', 3);
   const stall = await runStall({ routerWorkers, rps, stallS, client, log });
   if (!options.json) {
@@ -232,8 +310,13 @@ export async function run(options: BenchOptions): Promise<Record<string, unknown
     const connections = client === 'wrk' ? 16 : undefined;
     console.log(`\n  kill -9 of one of ${routerWorkers} router workers under ${rps} requests/s: ${workerKill.failed} of ${workerKill.sent} requests failed (${workerKill.failedAfterKill} of them sent after the kill, on connections the dead worker held)${connections ? `; at most ${connections} could have been on it (one per wrk connection)` : ''}`);
     console.log(`  kill → replacement worker forked: ${workerKill.killToReplacementMs ?? 'not within 5 s'} ms${Object.keys(workerKill.errors).length > 0 ? `; errors: ${Object.entries(workerKill.errors).map(([k, v]) => `${k} ×${v}`).join(', ')}` : ''}`);
+    console.log(`\n  kill -9 of the data plane's parent under ${rps} requests/s, the daemon running (it starts another on the same address with the routes in force):`);
+    for (const k of planeKills) {
+      const errors = Object.keys(k.errors).length > 0 ? `; errors: ${Object.entries(k.errors).map(([e, n]) => `${e} ×${n}`).join(', ')}` : '';
+      console.log(`  ${k.what}: ${k.failed} of ${k.sent} requests failed, ${k.socketErrors} refused connects; kill → another started ${k.killToStartedMs ?? 'not within 20 s'} ms, → last failed request sent ${k.killToServingMs ?? '-'} ms${errors}`);
+    }
     const stalled = stall.failedBefore + stall.failedWhileStopped + stall.failedAfter;
     console.log(`\n  the daemon stopped (SIGSTOP) for ${stallS} s under ${rps} requests/s, supervisor with ${routerWorkers} workers: ${stalled} of ${stall.sent} requests failed (${stall.failedBefore} before, ${stall.failedWhileStopped} while stopped, ${stall.failedAfter} after it went on)${stalled > 0 ? `; errors: ${Object.entries(stall.errors).map(([k, v]) => `${k} ×${v}`).join(', ')}` : ''}; goal 0: ${stalled === 0 ? 'pass' : 'FAIL'}`);
   }
-  return { ratePerSecond: rps, client, downSeconds: downS, replicas: REPLICAS, modes: rows, workerKill, stall: { seconds: stallS, ...stall }, goal: '0 failed requests with the supervisor and with a managed nginx, through a daemon crash or stall; a worker kill loses only what that worker held' };
+  return { ratePerSecond: rps, client, downSeconds: downS, replicas: REPLICAS, modes: rows, workerKill, planeKills, stall: { seconds: stallS, ...stall }, goal: '0 failed requests with the supervisor and with a managed nginx, through a daemon crash or stall; a worker kill loses only what that worker held' };
 }
