@@ -30,6 +30,18 @@ function writeAppWithWorkers(dir: string, version: string): string {
 /** The supervisor's router workers. */
 const routerWorkers = (supervisor: number) => supervisorChildren(supervisor).workers;
 
+/** `up` of a new App with 2 router workers, v1 healthy; the daemon and its supervisor's pid. */
+async function healthyWithWorkers(): Promise<{ d: Daemon; pid: number }> {
+  const dir = appDir();
+  writeAppWithWorkers(dir, 'v1');
+  const d = await startDaemon(dir);
+  daemons.push(d);
+  const pid = supervisorPid(d.stateDir);
+  supervisors.push(pid);
+  await waitFor(async () => (await view(d)).phase === 'Healthy', 30_000, 'v1 healthy');
+  return { d, pid };
+}
+
 const supervisorPid = (stateDir: string) => (JSON.parse(readFileSync(join(stateDir, 'router.json'), 'utf8')) as { pid: number }).pid;
 
 it('kill -9 of the daemon under load: no request fails; a restarted daemon adopts the same router supervisor, resumes the canary and aborts it; Ctrl-C stops the supervisor', async () => {
@@ -129,13 +141,7 @@ it('by default the router runs one worker per core under its supervisor; an up a
 }, 120_000);
 
 it('a router worker killed with -9: up says so where it runs, `status` names the death and its replacement, and every service\'s events tell both', async () => {
-  const dir = appDir();
-  writeAppWithWorkers(dir, 'v1');
-  const d = await startDaemon(dir);
-  daemons.push(d);
-  const pid = supervisorPid(d.stateDir);
-  supervisors.push(pid);
-  await waitFor(async () => (await view(d)).phase === 'Healthy', 30_000, 'v1 healthy');
+  const { d, pid } = await healthyWithWorkers();
   const before = await cli(d.stateDir, ['status']);
   const [victim, survivor] = routerWorkers(pid) as [number, number];
   expect(before.out).toContain(`data plane: 2 router workers (pids ${victim}, ${survivor}) under supervisor pid ${pid} at ${d.info.routerUrl}`);
@@ -169,13 +175,7 @@ it('a router worker killed with -9: up says so where it runs, `status` names the
 }, 120_000);
 
 it('the router supervisor killed with -9 under a running daemon: another starts on the same address with the routes in force; up, status and the events say so', async () => {
-  const dir = appDir();
-  writeAppWithWorkers(dir, 'v1');
-  const d = await startDaemon(dir);
-  daemons.push(d);
-  const pid = supervisorPid(d.stateDir);
-  supervisors.push(pid);
-  await waitFor(async () => (await view(d)).phase === 'Healthy', 30_000, 'v1 healthy');
+  const { d, pid } = await healthyWithWorkers();
   process.kill(pid, 'SIGKILL');
   const fresh = await waitFor(() => {
     try {
