@@ -348,17 +348,21 @@ export async function startNginxRouterControl(options: NginxRouterControlOptions
   }
 }
 
-/** Starts the managed nginx with `http` in force and writes its record. */
-async function startManaged(options: NginxRouterControlOptions, mode: Extract<NginxMode, { type: 'managed' }>, http: string): Promise<NginxProcess> {
-  const nginx = await startNginx({
+/** How the managed nginx runs, whether it is started or adopted. */
+function processOptions(options: NginxRouterControlOptions, mode: Extract<NginxMode, { type: 'managed' }>) {
+  return {
     prefixDir: mode.prefixDir,
     workers: mode.workers ?? 'auto',
     workerPriority: mode.workerPriority,
     workerShutdownTimeoutMs: options.drainTimeoutMs ?? 30_000,
     ...(mode.binary !== undefined && { binary: mode.binary }),
     timeoutMs: options.reloadTimeoutMs ?? 10_000,
-    http,
-  });
+  };
+}
+
+/** Starts the managed nginx with `http` in force and writes its record. */
+async function startManaged(options: NginxRouterControlOptions, mode: Extract<NginxMode, { type: 'managed' }>, http: string): Promise<NginxProcess> {
+  const nginx = await startNginx({ ...processOptions(options, mode), http });
   writeNginxRecord(mode.prefixDir, { pid: nginx.pid, listen: options.listen, workerPriority: mode.workerPriority ?? null, priorityRefused: nginx.priorityRefused ?? null, startedAtMs: nginx.startedAtMs });
   return nginx;
 }
@@ -370,15 +374,7 @@ async function startManaged(options: NginxRouterControlOptions, mode: Extract<Ng
  * fit (it holds the port, or one this data plane no longer wants).
  */
 async function adoptOrStart(options: NginxRouterControlOptions, mode: Extract<NginxMode, { type: 'managed' }>, accessLog: string): Promise<ManagedState> {
-  const timeoutMs = options.reloadTimeoutMs ?? 10_000;
-  const common = {
-    prefixDir: mode.prefixDir,
-    workers: mode.workers ?? 'auto',
-    workerPriority: mode.workerPriority,
-    workerShutdownTimeoutMs: options.drainTimeoutMs ?? 30_000,
-    ...(mode.binary !== undefined && { binary: mode.binary }),
-    timeoutMs,
-  };
+  const common = processOptions(options, mode);
   const leftover = findLeftoverNginx(mode.prefixDir);
   const record = leftover?.record;
   if (leftover && record && record.listen === options.listen && record.workerPriority === (mode.workerPriority ?? null)) {
